@@ -1,0 +1,22 @@
+"""The README's two commands are the ones CI runs."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _commands() -> list[str]:
+    text = (ROOT / "README.md").read_text("utf-8")
+    return re.findall(r"```bash\n(.+?)\n```", text, flags=re.S)[:2]
+
+
+def test_readme_opens_with_main_and_test_commands() -> None:
+    main_cmd, test_cmd = _commands()
+    assert "vision-zero" in main_cmd and "pip install" in main_cmd
+    assert "pytest" in test_cmd and "pip install" in test_cmd
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text("utf-8")
+    assert _commands()[1] in ci.splitlines()

@@ -1,0 +1,62 @@
+"""The ``vision-zero`` command: parses arguments and calls the library, nothing more.
+
+Each command group lives in its own module here with a ``register(subparsers)`` function that adds its
+sub-commands; each sub-command sets ``func`` to a callable taking the parsed ``argparse.Namespace`` and returning
+an exit code. Heavy libraries are imported inside those callables so that ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from vision_zero import __version__
+from vision_zero.errors import VisionZeroError
+
+__all__ = ["build_parser", "main"]
+
+#: Command-group modules under ``vision_zero.cli``, in the order ``--help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = ("network",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="vision-zero",
+        description=(
+            "How many deaths and serious injuries will a road-safety program prevent? Build a road network, "
+            "run scenarios through a traffic simulation and an evidence-based crash-risk model, compare them."
+        ),
+        epilog="Example: vision-zero network info schematic:almaty",
+    )
+    parser.add_argument("--version", action="version", version=f"vision-zero {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"vision_zero.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        code = func(args)
+    except VisionZeroError as exc:
+        print(f"vision-zero: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("vision-zero: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
