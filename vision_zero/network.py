@@ -21,6 +21,22 @@ Table contract (all other modules rely on these columns; add columns freely, nev
 ``crossing_links``
     ``crossing`` int, ``link`` int: the links whose vehicles pass over each crossing (for a crossing at a node,
     the links that end at that node; along a link, that link and its reverse).
+
+Optional link columns that interventions set and the simulation reads (absent = the default in brackets):
+
+``reference_speed_kph`` [``speed_limit_kph`` as loaded]
+    The limit drivers and the road's design are used to. A driver's desired mean speed is
+    ``reference + offset + speed_response * (speed_limit_kph - reference)`` (SCIENCE.md §4, §8).
+``speed_response`` [1.0]
+    Share of a limit change that shows in driven speeds: signs only ~0.1, police/camera ~0.25-0.4, calming ~1.
+``mean_speed_factor`` [1.0]
+    Multiplies desired speeds (e.g. a fixed camera's local effect on mean speed).
+``over_limit_factor`` [1.0]
+    Multiplies the part of a desired speed above the limit (a camera cuts speeding more than the mean).
+``design_speed_kph`` [NaN]
+    Physical calming: desired speeds are capped near this design speed.
+``junction_control`` on nodes [``"signal"`` if signalised else ``"priority"``]
+    ``"signal"``, ``"priority"`` or ``"roundabout"``.
 """
 
 from __future__ import annotations
