@@ -1,0 +1,185 @@
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from compare_fixtures import runs
+
+from vision_zero.compare import (
+    Economics,
+    InterventionCost,
+    annuity_factor,
+    compare,
+    format_table,
+    interval,
+    write_tables,
+)
+from vision_zero.errors import ConfigError, DataError
+from vision_zero.parameters import load_parameters
+
+ECON = Economics(
+    currency="USD",
+    vsl=1000.0,
+    serious_injury_value=250.0,
+    slight_injury_value=10.0,
+    value_of_time=2.0,
+    discount_rate=0.05,
+    horizon_years=2,
+)
+
+BASE = [(2.0, 10.0, 100.0), (3.0, 12.0, 110.0), (1.0, 9.0, 95.0), (2.5, 11.0, 104.0)]
+
+
+def test_interval_known_answer() -> None:
+    iv = interval([1.0, 2.0, 3.0])
+    # mean 2, sd 1, se 1/sqrt(3), t(0.975, 2) = 4.302652729911275
+    half = 4.302652729911275 / math.sqrt(3)
+    assert iv.mean == pytest.approx(2.0)
+    assert iv.low == pytest.approx(2.0 - half)
+    assert iv.high == pytest.approx(2.0 + half)
+    assert (iv.p_low, iv.p_high) == pytest.approx((1.05, 2.95))
+    assert iv.n == 3
+
+
+def test_interval_single_value_has_no_ci() -> None:
+    iv = interval([4.0])
+    assert iv.mean == 4.0 and math.isnan(iv.low) and iv.n == 1
+
+
+def test_annuity_factor_by_hand() -> None:
+    assert annuity_factor(discount_rate=0.05, horizon_years=2) == pytest.approx(1 / 1.05 + 1 / 1.05**2)
+    assert annuity_factor(discount_rate=0.0, horizon_years=20) == pytest.approx(20.0)
+    with pytest.raises(ConfigError, match="horizon_years"):
+        annuity_factor(discount_rate=0.05, horizon_years=-1)
+
+
+def test_identical_scenarios_difference_contains_zero_and_is_narrow() -> None:
+    base = runs("baseline", BASE)
+    same = runs("same", BASE)
+    c = compare(base, [same], economics=ECON)
+    d = c.variants[0].difference["ksi"]
+    assert d.contains(0.0)
+    assert d.half_width == pytest.approx(0.0, abs=1e-12)
+    # the scenario's own interval is wide: pairing is what makes the difference narrow
+    assert c.baseline.metrics["ksi"].half_width > 1.0
+    assert c.variants[0].prob_reduces_ksi == 0.0
+    assert c.variants[0].npv.mean == pytest.approx(0.0)
+
+
+def test_common_noise_cancels_in_pairs() -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 3, size=10)
+    base = runs("baseline", [(2.0, 20.0 + e, 100.0) for e in noise])
+    var = runs("variant", [(2.0, 18.0 + e + 0.01 * k, 100.0) for k, e in enumerate(noise)])
+    v = compare(base, [var], economics=ECON).variants[0]
+    assert v.difference["serious"].contains(-2.0 + 0.045)
+    assert v.difference["serious"].half_width < 0.05
+    assert v.ksi_avoided.mean == pytest.approx(2.0 - 0.045)
+    assert v.prob_reduces_ksi == 1.0
+
+
+def test_cost_only_variant_leaves_benefit_unchanged() -> None:
+    base = runs("baseline", BASE)
+    cheap = runs("cheap", BASE, costs=[InterventionCost("paint", capital=100.0)])
+    dear = runs("dear", BASE, costs=[InterventionCost("paint", capital=5000.0, annual=10.0)])
+    c = compare(base, [cheap, dear], economics=ECON)
+    for v in c.variants:
+        assert v.safety_benefit_pv.mean == pytest.approx(0.0)
+        assert v.safety_benefit_pv.half_width == pytest.approx(0.0)
+        assert v.npv.mean == pytest.approx(-v.cost_pv)
+    assert c.variants[1].cost_pv == pytest.approx(5000.0 + 10.0 * (1 / 1.05 + 1 / 1.05**2))
+
+
+def test_npv_and_bcr_by_hand() -> None:
+    base = runs("baseline", [(2.0, 10.0, 100.0)] * 3, veh_h=[1000.0] * 3)
+    var = runs(
+        "variant",
+        [(1.0, 8.0, 90.0)] * 3,
+        veh_h=[1050.0] * 3,
+        costs=[InterventionCost("humps", capital=1000.0, annual=100.0)],
+    )
+    v = compare(base, [var], economics=ECON).variants[0]
+    a = 1 / 1.05 + 1 / 1.05**2  # 1.8594104308
+    benefit = 1 * 1000.0 + 2 * 250.0 + 10 * 10.0  # 1600 per year
+    tt = 50.0 * 2.0  # 100 per year
+    cost = 1000.0 + 100.0 * a
+    assert v.travel_time_cost.mean == pytest.approx(tt)
+    assert v.safety_benefit_pv.mean == pytest.approx(a * benefit)
+    assert v.cost_pv == pytest.approx(cost)
+    assert v.npv.mean == pytest.approx(a * (benefit - tt) - cost)  # 1603.17...
+    assert v.npv.mean == pytest.approx(1603.1746, rel=1e-6)
+    assert v.bcr.mean == pytest.approx(a * (benefit - tt) / cost)
+    assert v.percent_change["ksi"].mean == pytest.approx(-25.0)
+    assert v.difference["ksi_pedestrian"].mean == pytest.approx(-3 * 0.4)
+
+
+def test_zero_cost_gives_nan_bcr() -> None:
+    v = compare(runs("b", BASE), [runs("v", BASE)], economics=ECON).variants[0]
+    assert math.isnan(v.bcr.mean)
+
+
+def test_probability_of_reduction_is_share_of_pairs() -> None:
+    base = runs("baseline", [(1.0, 10.0, 50.0)] * 4)
+    var = runs("variant", [(1.0, 9.0, 50.0), (1.0, 8.0, 50.0), (1.0, 11.0, 50.0), (1.0, 9.5, 50.0)])
+    v = compare(base, [var], economics=ECON).variants[0]
+    assert v.prob_reduces_ksi == pytest.approx(0.75)
+    assert 0.5 < v.prob_mean_reduces_ksi < 1.0
+
+
+def test_pairs_need_common_indices_and_seeds() -> None:
+    base = runs("baseline", BASE)
+    var = runs("variant", BASE)
+    shifted = type(var)(
+        name="variant",
+        replications=[
+            r.__class__(**{**r.__dict__, "replication": r.replication + 10}) for r in var.replications
+        ],
+    )
+    with pytest.raises(DataError, match="no replication index in common"):
+        compare(base, [shifted], economics=ECON)
+    reseeded = type(var)(
+        name="variant", replications=[r.__class__(**{**r.__dict__, "seed": 99}) for r in var.replications]
+    )
+    with pytest.raises(DataError, match="common random numbers"):
+        compare(base, [reseeded], economics=ECON)
+
+
+def test_economics_defaults_come_from_the_parameters_file() -> None:
+    e = Economics.from_parameters()
+    p = load_parameters()
+    assert e.vsl == pytest.approx(
+        p.value("economics.vsl_gdp_multiple") * p.value("economics.gdp_per_capita"), rel=1e-3
+    )
+    assert e.serious_injury_value == pytest.approx(0.25 * e.vsl)
+    assert "iRAP" in e.sources["serious_injury_value"]
+
+
+def test_economics_overrides() -> None:
+    e = ECON.with_overrides({"vsl": 2000.0, "discount_rate": 0.0, "horizon_years": 10, "currency": "KZT"})
+    assert e.serious_injury_value == pytest.approx(500.0)  # keeps its share of the VSL
+    assert e.annuity == pytest.approx(10.0)
+    assert e.currency == "KZT"
+    with pytest.raises(ConfigError, match=r"unknown keys.*vls"):
+        ECON.with_overrides({"vls": 1.0}, origin="scenarios/x.toml")
+    with pytest.raises(ConfigError, match=r"economics\.vsl: expected a number"):
+        ECON.with_overrides({"vsl": "lots"})
+
+
+def test_table_and_files(tmp_path: Path) -> None:
+    base = runs("baseline", BASE)
+    var = runs(
+        "centre-30", [(f * 0.8, s * 0.8, sl) for f, s, sl in BASE], costs=[InterventionCost("x", 10.0)]
+    )
+    c = compare(base, [var], economics=ECON)
+    text = format_table(c, label="SCHEMATIC network (not real geometry): test:square")
+    table_lines = text.splitlines()[:4]
+    assert len({len(line.rstrip()) for line in table_lines[:2]}) == 1
+    assert "centre-30" in text and "baseline" in text and "SCHEMATIC" in text
+    paths = write_tables(c, tmp_path)
+    frame = pd.read_parquet(tmp_path / "comparison.parquet")
+    assert set(frame["metric"]) >= {"ksi", "fatal", "npv", "bcr", "ksi_pedestrian", "prob_reduces_ksi"}
+    ksi = frame[frame.metric == "ksi"].iloc[0]
+    assert ksi["diff_mean"] == pytest.approx(-0.2 * np.mean([f + s for f, s, _ in BASE]))
+    assert pd.read_csv(paths["headline"])["schematic"].all()
+    assert not list(tmp_path.glob(".*tmp"))

@@ -1,0 +1,802 @@
+"""Paired comparison of scenarios: injuries avoided, travel time, money, with intervals.
+
+Replication *i* of every scenario uses the same random streams (common random numbers), so a variant is
+compared with the baseline pair by pair: ``d_i = variant_i - baseline_i``. Every reported interval is computed
+from those per-replication values:
+
+* ``low``/``high`` — the 95% confidence interval of the mean, Student-t with ``n - 1`` degrees of freedom:
+  ``mean ± t(0.975, n-1) · sd / sqrt(n)``. It says how well the replications pin down the expected value.
+* ``p_low``/``p_high`` — the 2.5th and 97.5th percentiles of the per-replication values (linear
+  interpolation). Replications also draw the uncertain evidence (parameters), so this spread carries the
+  evidence uncertainty, which does not shrink as replications are added. Read it as the uncertainty range.
+* ``prob_reduces_ksi`` — the share of pairs with ``d_i < 0`` for KSI (killed or seriously injured): the
+  probability, over traffic randomness and evidence uncertainty, that the variant has fewer KSI than the
+  baseline. With few replications it is coarse (steps of 1/n); the t-based probability that the *mean*
+  difference is negative, ``P(T < -mean/se)``, is given beside it as ``prob_mean_reduces_ksi``.
+
+Economics (SCIENCE.md §6) per pair, all money in ``Economics.currency``:
+
+* annual safety benefit ``B_i = Σ_s (baseline_s,i − variant_s,i) · value_s`` over severities s (fatal: VSL;
+  serious: ``serious_share · VSL``; slight: ``slight_share · VSL``);
+* annual travel-time cost ``T_i = (variant veh_h − baseline veh_h)_i · value_of_time`` (positive = time added);
+* annuity factor ``A = Σ_{t=1..H} (1 + r)^−t`` over the horizon H at discount rate r;
+* intervention cost ``C = Σ capital + A · Σ annual`` (capital in year 0, running costs in years 1..H);
+* ``NPV_i = A·B_i − A·T_i − C`` and ``BCR_i = (A·B_i − A·T_i) / C`` (travel time counts as a negative benefit,
+  as in the HSM's and iRAP's net-benefit convention; BCR is NaN when C = 0).
+
+References
+----------
+McMahon, K. & Dahdah, S. (2008). The True Cost of Road Crashes: Valuing life and the impact of road crashes.
+iRAP. AASHTO (2010). Highway Safety Manual, Part B, chapter 7 (economic appraisal).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import stats
+
+from vision_zero.errors import ConfigError, DataError
+from vision_zero.parameters import ParameterSet, load_parameters
+from vision_zero.results import ReplicationResult, atomic_write_bytes, atomic_write_text
+from vision_zero.risk import ROAD_USERS, SEVERITIES
+
+__all__ = [
+    "Comparison",
+    "Economics",
+    "Interval",
+    "InterventionCost",
+    "ScenarioRuns",
+    "ScenarioSummary",
+    "VariantComparison",
+    "annuity_factor",
+    "compare",
+    "format_table",
+    "interval",
+    "summarise",
+    "write_tables",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Headline injury metrics, in table order; per road user ``<severity>_<road user>`` and ``ksi_<road user>``.
+INJURY_METRICS: tuple[str, ...] = ("fatal", "serious", "slight", "ksi")
+#: Metrics whose decrease is good (the variant "avoids" them).
+_TRAFFIC_METRICS: tuple[str, ...] = ("veh_h", "veh_km")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean with its 95% confidence interval (Student-t) and the 2.5–97.5 percentile range.
+
+    Attributes
+    ----------
+    mean
+        Mean over replications (or pairs).
+    low, high
+        95% confidence interval of the mean, t-based; equal to ``mean`` when n = 1 is impossible to tell
+        (then NaN).
+    p_low, p_high
+        2.5th and 97.5th percentiles of the per-replication values (the uncertainty range).
+    n
+        Number of replications (pairs).
+    """
+
+    mean: float
+    low: float
+    high: float
+    p_low: float
+    p_high: float
+    n: int
+
+    def contains(self, x: float) -> bool:
+        """Whether ``x`` lies inside the confidence interval."""
+        return self.low <= x <= self.high
+
+    @property
+    def half_width(self) -> float:
+        """Half the width of the confidence interval."""
+        return (self.high - self.low) / 2.0
+
+    def negated(self) -> Interval:
+        """The interval of ``-x`` (e.g. injuries avoided from the difference)."""
+        return Interval(-self.mean, -self.high, -self.low, -self.p_high, -self.p_low, self.n)
+
+
+def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> Interval:
+    """Mean, t-based confidence interval and percentile range of per-replication values.
+
+    Parameters
+    ----------
+    values
+        One value per replication (or per pair of replications). NaN values are dropped.
+    level
+        Confidence level of the interval and the central share of the percentile range.
+    """
+    x = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    if n == 0:
+        nan = float("nan")
+        return Interval(nan, nan, nan, nan, nan, 0)
+    mean = float(x.mean())
+    tail = (1.0 - level) / 2.0
+    p_low, p_high = (float(v) for v in np.quantile(x, [tail, 1.0 - tail]))
+    if n == 1:
+        return Interval(mean, float("nan"), float("nan"), p_low, p_high, 1)
+    se = float(x.std(ddof=1)) / math.sqrt(n)
+    half = float(stats.t.ppf(1.0 - tail, n - 1)) * se
+    return Interval(mean, mean - half, mean + half, p_low, p_high, n)
+
+
+def annuity_factor(*, discount_rate: float, horizon_years: int) -> float:
+    """Present value of 1 a year paid at the end of years 1..``horizon_years``: ``Σ (1 + r)^−t``."""
+    if horizon_years < 0:
+        raise ConfigError(f"economics.horizon_years: expected a whole number >= 0 (got {horizon_years})")
+    if discount_rate <= -1.0:
+        raise ConfigError(f"economics.discount_rate: expected a rate > -1 (got {discount_rate})")
+    return float(sum((1.0 + discount_rate) ** -t for t in range(1, horizon_years + 1)))
+
+
+@dataclass(frozen=True)
+class Economics:
+    """Money values of the appraisal; defaults from ``economics.toml``, overridden by a scenario.
+
+    Attributes
+    ----------
+    currency
+        Currency code of every money value, e.g. ``"USD"``.
+    vsl
+        Value of a statistical life (one death prevented) [currency].
+    serious_injury_value, slight_injury_value
+        Value of one serious / slight injury prevented [currency].
+    value_of_time
+        Value of one vehicle-hour [currency/vehicle-hour].
+    discount_rate
+        Real discount rate [1/year].
+    horizon_years
+        Appraisal period [year]; benefits in years 1..horizon.
+    sources
+        Field name -> source line, for the report.
+    """
+
+    currency: str
+    vsl: float
+    serious_injury_value: float
+    slight_injury_value: float
+    value_of_time: float
+    discount_rate: float
+    horizon_years: int
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_parameters(cls, params: ParameterSet | None = None) -> Economics:
+        """The shipped defaults (``vision_zero/data/parameters/economics.toml``)."""
+        p = load_parameters() if params is None else params
+        vsl = p.value("economics.vsl")
+        src = {
+            "vsl": p["economics.vsl"].source,
+            "serious_injury_value": p["economics.serious_injury_vsl_share"].source,
+            "slight_injury_value": p["economics.slight_injury_vsl_share"].source,
+            "value_of_time": p["economics.value_of_time"].source,
+            "discount_rate": p["economics.discount_rate"].source,
+            "horizon_years": p["economics.horizon_years"].source,
+        }
+        return cls(
+            currency="USD",
+            vsl=vsl,
+            serious_injury_value=vsl * p.value("economics.serious_injury_vsl_share"),
+            slight_injury_value=vsl * p.value("economics.slight_injury_vsl_share"),
+            value_of_time=p.value("economics.value_of_time"),
+            discount_rate=p.value("economics.discount_rate"),
+            horizon_years=round(p.value("economics.horizon_years")),
+            sources=src,
+        )
+
+    def with_overrides(self, overrides: Mapping[str, Any], *, origin: str = "scenario") -> Economics:
+        """A copy with values from a scenario's ``[economics]`` section.
+
+        Keys are the field names (``vsl``, ``value_of_time`` …); ``serious_injury_vsl_share`` and
+        ``slight_injury_vsl_share`` are accepted as shares of the (possibly overridden) VSL. Unknown keys raise
+        :class:`~vision_zero.errors.ConfigError` naming ``origin``.
+        """
+        names = {f.name for f in fields(self)} - {"sources"}
+        shares = {"serious_injury_vsl_share", "slight_injury_vsl_share"}
+        unknown = set(overrides) - names - shares
+        if unknown:
+            raise ConfigError(
+                f"{origin}: economics: unknown keys {sorted(unknown)}; allowed: {sorted(names | shares)}"
+            )
+        new: dict[str, Any] = {}
+        for key, val in overrides.items():
+            if key == "currency":
+                if not isinstance(val, str) or not val:
+                    raise ConfigError(f"{origin}: economics.currency: expected a currency code (got {val!r})")
+                new[key] = val
+            elif isinstance(val, bool) or not isinstance(val, int | float):
+                raise ConfigError(f"{origin}: economics.{key}: expected a number (got {val!r})")
+        out = replace(self, **new)
+        vsl_changed = "vsl" in overrides
+        upd: dict[str, Any] = {}
+        if vsl_changed:
+            upd["vsl"] = float(overrides["vsl"])
+            ratio = float(overrides["vsl"]) / self.vsl if self.vsl else 1.0
+            upd["serious_injury_value"] = self.serious_injury_value * ratio
+            upd["slight_injury_value"] = self.slight_injury_value * ratio
+        vsl = upd.get("vsl", self.vsl)
+        for share in shares:
+            if share in overrides:
+                upd[share.replace("_vsl_share", "_value")] = float(overrides[share]) * vsl
+        for key in ("serious_injury_value", "slight_injury_value", "value_of_time", "discount_rate"):
+            if key in overrides:
+                upd[key] = float(overrides[key])
+        if "horizon_years" in overrides:
+            h = overrides["horizon_years"]
+            if float(h) != round(float(h)) or float(h) < 0:
+                raise ConfigError(
+                    f"{origin}: economics.horizon_years: expected a whole number >= 0 (got {h!r})"
+                )
+            upd["horizon_years"] = round(float(h))
+        srcs = dict(self.sources)
+        for key in upd:
+            srcs[key] = f"set in {origin}"
+        return replace(out, sources=srcs, **upd)
+
+    @property
+    def annuity(self) -> float:
+        """Annuity factor of the horizon at the discount rate."""
+        return annuity_factor(discount_rate=self.discount_rate, horizon_years=self.horizon_years)
+
+    def injury_value(self, severity: str) -> float:
+        """Money value of preventing one casualty of ``severity``."""
+        return {"fatal": self.vsl, "serious": self.serious_injury_value, "slight": self.slight_injury_value}[
+            severity
+        ]
+
+
+@dataclass(frozen=True)
+class InterventionCost:
+    """What one intervention of a scenario costs.
+
+    Attributes
+    ----------
+    name
+        Intervention label (as in the scenario).
+    capital
+        One-off cost in year 0 [currency].
+    annual
+        Running cost (maintenance, enforcement) in each year 1..horizon [currency/year].
+    source
+        Where the cost figure comes from.
+    """
+
+    name: str
+    capital: float
+    annual: float = 0.0
+    source: str = ""
+
+    def present_value(self, economics: Economics) -> float:
+        """Discounted cost over the horizon."""
+        return self.capital + self.annual * economics.annuity
+
+
+@dataclass(frozen=True)
+class ScenarioRuns:
+    """The replications of one scenario, ready to compare.
+
+    Attributes
+    ----------
+    name
+        Scenario name.
+    replications
+        One result per replication index.
+    schematic
+        True if the runs used the built-in schematic network.
+    costs
+        The scenario's intervention costs (empty for a baseline or when unknown).
+    economics
+        The scenario's ``[economics]`` overrides (empty: the shipped defaults).
+    network_source
+        The network the runs used (for the maps), or ``""``.
+    run_dir
+        Folder the runs were read from, if any.
+    """
+
+    name: str
+    replications: Sequence[ReplicationResult]
+    schematic: bool = False
+    costs: Sequence[InterventionCost] = ()
+    economics: Mapping[str, Any] = field(default_factory=dict)
+    network_source: str = ""
+    run_dir: Path | None = None
+
+    def by_index(self) -> dict[int, ReplicationResult]:
+        """Replications keyed by their index."""
+        return {r.replication: r for r in self.replications}
+
+    def values(self, key: str, indices: Sequence[int]) -> FloatArray:
+        """Summary value ``key`` of the given replications [per year]; 0 when a replication lacks the key."""
+        reps = self.by_index()
+        return np.array([reps[i].summary.get(key, 0.0) for i in indices], dtype=float)
+
+
+def _metric_keys() -> list[str]:
+    keys = list(INJURY_METRICS)
+    for ru in ROAD_USERS:
+        keys += [f"{s}_{ru}" for s in (*SEVERITIES, "ksi")]
+    return keys
+
+
+def _summary_value(rep: ReplicationResult, key: str) -> float:
+    s = rep.summary
+    if key in s:
+        return float(s[key])
+    if key == "ksi":
+        return float(s.get("fatal", 0.0) + s.get("serious", 0.0))
+    if key.startswith("ksi_"):
+        ru = key[4:]
+        return float(s.get(f"fatal_{ru}", 0.0) + s.get(f"serious_{ru}", 0.0))
+    return 0.0
+
+
+@dataclass(frozen=True)
+class ScenarioSummary:
+    """Per-scenario means and intervals [per year].
+
+    Attributes
+    ----------
+    name
+        Scenario name.
+    metrics
+        Metric -> interval over replications: ``fatal``, ``serious``, ``slight``, ``ksi``, per road user
+        (``ksi_pedestrian`` …), ``veh_h``, ``veh_km``.
+    schematic
+        True if on the schematic network.
+    """
+
+    name: str
+    metrics: Mapping[str, Interval]
+    schematic: bool
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per metric: ``scenario, metric, mean, low, high, p_low, p_high, n``."""
+        rows = [{"scenario": self.name, "metric": k, **_iv(v)} for k, v in self.metrics.items()]
+        return pd.DataFrame(rows)
+
+
+def _iv(v: Interval, prefix: str = "") -> dict[str, float]:
+    return {
+        f"{prefix}mean": v.mean,
+        f"{prefix}low": v.low,
+        f"{prefix}high": v.high,
+        f"{prefix}p_low": v.p_low,
+        f"{prefix}p_high": v.p_high,
+        "n": v.n,
+    }
+
+
+def summarise(runs: ScenarioRuns) -> ScenarioSummary:
+    """Means and intervals of one scenario's replications."""
+    metrics = {
+        key: interval([_summary_value(r, key) for r in runs.replications])
+        for key in (*_metric_keys(), *_TRAFFIC_METRICS)
+    }
+    return ScenarioSummary(runs.name, metrics, runs.schematic)
+
+
+@dataclass(frozen=True)
+class VariantComparison:
+    """One variant against the baseline, pair by pair.
+
+    Attributes
+    ----------
+    variant, baseline
+        Scenario names.
+    pairs
+        Replication indices compared (present in both).
+    difference
+        Metric -> interval of ``variant − baseline`` [per year] (negative injuries = fewer).
+    percent_change
+        Metric -> interval of ``100 · (variant − baseline) / baseline`` per pair [%].
+    prob_reduces_ksi
+        Share of pairs with fewer KSI in the variant.
+    prob_mean_reduces_ksi
+        t-based probability that the mean KSI difference is negative.
+    travel_time_cost
+        Interval of the annual money value of the vehicle-hours added [currency/year].
+    safety_benefit_pv, travel_time_cost_pv
+        Intervals of the discounted safety benefit and travel-time cost over the horizon [currency].
+    cost_pv
+        Discounted intervention cost [currency] (deterministic).
+    npv, bcr
+        Intervals of the net present value [currency] and benefit–cost ratio [-].
+    costs
+        The intervention costs counted.
+    economics
+        The money values used.
+    per_pair
+        One row per pair with the paired values behind every interval (for charts and the tornado).
+    """
+
+    variant: str
+    baseline: str
+    pairs: tuple[int, ...]
+    difference: Mapping[str, Interval]
+    percent_change: Mapping[str, Interval]
+    prob_reduces_ksi: float
+    prob_mean_reduces_ksi: float
+    travel_time_cost: Interval
+    safety_benefit_pv: Interval
+    travel_time_cost_pv: Interval
+    cost_pv: float
+    npv: Interval
+    bcr: Interval
+    costs: tuple[InterventionCost, ...]
+    economics: Economics
+    per_pair: pd.DataFrame
+
+    @property
+    def ksi_avoided(self) -> Interval:
+        """KSI avoided per year (baseline − variant)."""
+        return self.difference["ksi"].negated()
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per metric with the difference and percent-change intervals."""
+        rows: list[dict[str, Any]] = []
+        for key, d in self.difference.items():
+            pc = self.percent_change.get(key)
+            row: dict[str, Any] = {"variant": self.variant, "baseline": self.baseline, "metric": key}
+            row.update(_iv(d, "diff_"))
+            if pc is not None:
+                row.update({k: v for k, v in _iv(pc, "pct_").items() if k != "n"})
+            rows.append(row)
+        money = {
+            "travel_time_cost_per_year": self.travel_time_cost,
+            "safety_benefit_pv": self.safety_benefit_pv,
+            "travel_time_cost_pv": self.travel_time_cost_pv,
+            "npv": self.npv,
+            "bcr": self.bcr,
+        }
+        for key, iv in money.items():
+            rows.append(
+                {"variant": self.variant, "baseline": self.baseline, "metric": key, **_iv(iv, "diff_")}
+            )
+        c = self.cost_pv
+        rows.append(
+            {"variant": self.variant, "baseline": self.baseline, "metric": "cost_pv"}
+            | {k: c for k in ("diff_mean", "diff_low", "diff_high", "diff_p_low", "diff_p_high")}
+            | {"n": len(self.pairs)}
+        )
+        for key, val in (
+            ("prob_reduces_ksi", self.prob_reduces_ksi),
+            ("prob_mean_reduces_ksi", self.prob_mean_reduces_ksi),
+        ):
+            rows.append(
+                {"variant": self.variant, "baseline": self.baseline, "metric": key, "diff_mean": val}
+                | {"n": len(self.pairs)}
+            )
+        return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A baseline and its variants, compared.
+
+    Attributes
+    ----------
+    baseline
+        Summary of the baseline.
+    scenarios
+        Summaries of the baseline and every variant, baseline first.
+    variants
+        One comparison per variant, in the order given.
+    schematic
+        True if any run used the schematic network: every output then says so.
+    network_source
+        The network the runs used.
+    """
+
+    baseline: ScenarioSummary
+    scenarios: tuple[ScenarioSummary, ...]
+    variants: tuple[VariantComparison, ...]
+    schematic: bool
+    network_source: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table of every variant's differences (see :meth:`VariantComparison.to_frame`)."""
+        return pd.concat([v.to_frame() for v in self.variants], ignore_index=True)
+
+    def scenarios_frame(self) -> pd.DataFrame:
+        """Long table of every scenario's means and intervals."""
+        return pd.concat([s.to_frame() for s in self.scenarios], ignore_index=True)
+
+    def headline_frame(self) -> pd.DataFrame:
+        """One row per variant: the numbers a committee reads (deaths and serious injuries avoided, money)."""
+        rows = []
+        for v in self.variants:
+            fa = v.difference["fatal"].negated()
+            se = v.difference["serious"].negated()
+            ksi = v.ksi_avoided
+            rows.append(
+                {
+                    "variant": v.variant,
+                    "deaths_avoided": fa.mean,
+                    "deaths_avoided_low": fa.low,
+                    "deaths_avoided_high": fa.high,
+                    "serious_avoided": se.mean,
+                    "serious_avoided_low": se.low,
+                    "serious_avoided_high": se.high,
+                    "ksi_avoided": ksi.mean,
+                    "ksi_avoided_low": ksi.low,
+                    "ksi_avoided_high": ksi.high,
+                    "ksi_change_pct": v.percent_change["ksi"].mean,
+                    "prob_reduces_ksi": v.prob_reduces_ksi,
+                    "veh_h_added": v.difference["veh_h"].mean,
+                    "cost_pv": v.cost_pv,
+                    "npv": v.npv.mean,
+                    "npv_low": v.npv.low,
+                    "npv_high": v.npv.high,
+                    "bcr": v.bcr.mean,
+                    "bcr_low": v.bcr.low,
+                    "bcr_high": v.bcr.high,
+                    "n": len(v.pairs),
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def _pairs(baseline: ScenarioRuns, variant: ScenarioRuns) -> tuple[int, ...]:
+    b, v = baseline.by_index(), variant.by_index()
+    common = sorted(set(b) & set(v))
+    if not common:
+        raise DataError(
+            f"scenario {variant.name!r}: no replication index in common with baseline {baseline.name!r} "
+            f"(baseline has {sorted(b)}, variant has {sorted(v)}); run both with the same replications"
+        )
+    for i in common:
+        if b[i].seed != v[i].seed:
+            raise DataError(
+                f"scenario {variant.name!r}, replication {i}: seed {v[i].seed} differs from the baseline's "
+                f"{b[i].seed}; paired comparison needs common random numbers (run both with the same --seed)"
+            )
+    return tuple(common)
+
+
+def _compare_one(baseline: ScenarioRuns, variant: ScenarioRuns, economics: Economics) -> VariantComparison:
+    idx = _pairs(baseline, variant)
+    b, v = baseline.by_index(), variant.by_index()
+    diff: dict[str, Interval] = {}
+    pct: dict[str, Interval] = {}
+    per_pair: dict[str, Any] = {"replication": list(idx)}
+    for key in (*_metric_keys(), *_TRAFFIC_METRICS):
+        bv = np.array([_summary_value(b[i], key) for i in idx])
+        vv = np.array([_summary_value(v[i], key) for i in idx])
+        d = vv - bv
+        per_pair[f"baseline_{key}"] = bv
+        per_pair[f"variant_{key}"] = vv
+        per_pair[f"diff_{key}"] = d
+        diff[key] = interval(d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(bv > 0, 100.0 * d / np.where(bv > 0, bv, 1.0), np.nan)
+        pct[key] = interval(p)
+    d_ksi = np.asarray(per_pair["diff_ksi"], dtype=float)
+    prob = float(np.mean(d_ksi < 0))
+    ksi_iv = diff["ksi"]
+    if ksi_iv.n > 1:
+        se = float(d_ksi.std(ddof=1)) / math.sqrt(ksi_iv.n)
+        if se > 0:
+            prob_mean = float(stats.t.cdf(-ksi_iv.mean / se, ksi_iv.n - 1))
+        else:
+            prob_mean = 1.0 if ksi_iv.mean < 0 else 0.0
+    else:
+        prob_mean = float("nan")
+    benefit = np.zeros(len(idx))
+    for s in SEVERITIES:
+        benefit -= np.asarray(per_pair[f"diff_{s}"], dtype=float) * economics.injury_value(s)
+    tt_cost = np.asarray(per_pair["diff_veh_h"], dtype=float) * economics.value_of_time
+    a = economics.annuity
+    costs = tuple(variant.costs)
+    cost_pv = float(sum(c.present_value(economics) for c in costs))
+    npv = a * benefit - a * tt_cost - cost_pv
+    bcr = (a * benefit - a * tt_cost) / cost_pv if cost_pv > 0 else np.full(len(idx), np.nan)
+    per_pair.update(
+        {
+            "safety_benefit_per_year": benefit,
+            "travel_time_cost_per_year": tt_cost,
+            "npv": npv,
+            "bcr": bcr,
+        }
+    )
+    # the drawn parameters of the variant's replications (same draw as the baseline under CRN), for the tornado
+    frame = pd.DataFrame(per_pair)
+    params = pd.DataFrame([v[i].parameters for i in idx]).add_prefix("param:")
+    frame = pd.concat([frame, params.reset_index(drop=True)], axis=1)
+    return VariantComparison(
+        variant=variant.name,
+        baseline=baseline.name,
+        pairs=idx,
+        difference=diff,
+        percent_change=pct,
+        prob_reduces_ksi=prob,
+        prob_mean_reduces_ksi=prob_mean,
+        travel_time_cost=interval(tt_cost),
+        safety_benefit_pv=interval(a * benefit),
+        travel_time_cost_pv=interval(a * tt_cost),
+        cost_pv=cost_pv,
+        npv=interval(npv),
+        bcr=interval(bcr),
+        costs=costs,
+        economics=economics,
+        per_pair=frame,
+    )
+
+
+def compare(
+    baseline: ScenarioRuns,
+    variants: Sequence[ScenarioRuns],
+    *,
+    economics: Economics | None = None,
+) -> Comparison:
+    """Compare each variant with the baseline, replication by replication.
+
+    Parameters
+    ----------
+    baseline
+        The baseline's replications.
+    variants
+        Each variant's replications; replication i is paired with the baseline's replication i.
+    economics
+        Money values; by default the shipped ones with the baseline's ``[economics]`` overrides, then each
+        variant's own overrides on top.
+
+    Raises
+    ------
+    DataError
+        If a variant shares no replication index with the baseline, or the seeds of a pair differ.
+    """
+    base_econ = economics or Economics.from_parameters().with_overrides(
+        baseline.economics, origin=f"scenario {baseline.name!r}"
+    )
+    comps = tuple(
+        _compare_one(
+            baseline,
+            v,
+            base_econ.with_overrides(v.economics, origin=f"scenario {v.name!r}")
+            if v.economics
+            else base_econ,
+        )
+        for v in variants
+    )
+    sums = tuple(summarise(r) for r in (baseline, *variants))
+    schematic = any(r.schematic for r in (baseline, *variants))
+    return Comparison(sums[0], sums, comps, schematic, baseline.network_source)
+
+
+def _fmt(x: float, digits: int = 1) -> str:
+    if not math.isfinite(x):
+        return "–"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:,.{digits}f}M"
+    if abs(x) >= 1e4:
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}f}"
+
+
+def _fmt_iv(iv: Interval, digits: int = 1) -> str:
+    if iv.n < 2:
+        return _fmt(iv.mean, digits)
+    return f"{_fmt(iv.mean, digits)} ({_fmt(iv.low, digits)} to {_fmt(iv.high, digits)})"
+
+
+def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the terminal/report table: one row per scenario (numbers as text)."""
+    cur = comparison.variants[0].economics.currency if comparison.variants else ""
+    header = [
+        "scenario",
+        "deaths/yr",
+        "serious/yr",
+        "KSI/yr",
+        "KSI avoided/yr",
+        "KSI change %",
+        "P(fewer KSI)",
+        "veh-h/yr added",
+        f"cost PV {cur}",
+        f"NPV {cur}",
+        "BCR",
+    ]
+    b = comparison.baseline.metrics
+    rows = [
+        [
+            comparison.baseline.name + " (baseline)",
+            _fmt_iv(b["fatal"]),
+            _fmt_iv(b["serious"]),
+            _fmt_iv(b["ksi"]),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+    ]
+    sums = {s.name: s for s in comparison.scenarios}
+    for v in comparison.variants:
+        m = sums[v.variant].metrics
+        rows.append(
+            [
+                v.variant,
+                _fmt_iv(m["fatal"]),
+                _fmt_iv(m["serious"]),
+                _fmt_iv(m["ksi"]),
+                _fmt_iv(v.ksi_avoided),
+                _fmt_iv(v.percent_change["ksi"]),
+                f"{v.prob_reduces_ksi:.0%}",
+                _fmt(v.difference["veh_h"].mean, 0),
+                _fmt(v.cost_pv, 1),
+                _fmt_iv(v.npv),
+                _fmt_iv(v.bcr, 2),
+            ]
+        )
+    return header, rows
+
+
+def format_table(comparison: Comparison, *, label: str = "") -> str:
+    """An aligned plain-text table for the terminal, with intervals in brackets and the network label."""
+    header, rows = table_rows(comparison)
+    widths = [max(len(r[j]) for r in [header, *rows]) for j in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    n = comparison.baseline.metrics["ksi"].n
+    foot = [f"Mean per year over {n} paired replications; (95% confidence interval of the mean, t-based)."]
+    if label:
+        foot.append(label)
+    if comparison.schematic:
+        foot.append("SCHEMATIC network — not real geometry: no result here is a finding about a real city.")
+    return "\n".join([*lines, "", *foot])
+
+
+def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_tables(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
+    """Write ``comparison``, ``scenarios``, ``headline`` and ``pairs`` tables as CSV and Parquet, atomically.
+
+    Returns
+    -------
+    dict
+        Table name -> CSV path.
+    """
+    tables = {
+        "comparison": comparison.to_frame(),
+        "scenarios": comparison.scenarios_frame(),
+        "headline": comparison.headline_frame(),
+        "pairs": pd.concat(
+            [v.per_pair.assign(variant=v.variant) for v in comparison.variants], ignore_index=True
+        ),
+    }
+    out: dict[str, Path] = {}
+    for name, frame in tables.items():
+        frame = frame.assign(schematic=comparison.schematic)
+        csv = out_dir / f"{name}.csv"
+        atomic_write_text(csv, frame.to_csv(index=False))
+        _atomic_parquet(frame, out_dir / f"{name}.parquet")
+        out[name] = csv
+    return out
