@@ -1,0 +1,701 @@
+"""Traffic-engine benchmark: vision_zero against SUMO (meso/micro) and UXsim on the same network and demand.
+
+Run by hand, not in CI (peers: ``pip install -r benchmarks/requirements.txt``)::
+
+    /work/venv/bin/python benchmarks/bench_traffic.py --trips 10000 50000 --case all
+    /work/venv/bin/python benchmarks/bench_traffic.py --trips 200 --grid 5        # smoke test, seconds
+
+Every tool runs in its own child process; CPU seconds (user + system) and peak memory (``ru_maxrss``) come
+from ``os.wait4`` on that child (the rusage of one child, including anything it spawned and reaped). SUMO's
+child is the ``sumo`` binary itself; UXsim's and vision_zero's child is this script in ``--worker`` mode (so
+their CPU includes interpreter start-up and imports; the ``sim_cpu_s`` column is the simulation call alone).
+
+Vehicle-km is counted the same way for every tool: link entries x the link's length in the shared network
+table (DESIGN.md "Performance": UXsim's own distance under-counts with platoons). Mean travel time is over
+completed trips, from the *scheduled* departure to arrival (SUMO: ``duration + departDelay``). Link-flow
+agreement is the Pearson correlation of link entries, links matched by (from node, to node).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import math
+import os
+import pickle
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUT = HERE / "out"
+LINK_LENGTH_M = 200.0
+GRID_SPEED_KPH = 50.0
+GRID_LANES = 2
+HOUR_S = 3600.0
+#: Fixed-time signal plan used on the grid by SUMO (netgenerate default for a 4-arm junction) and mirrored in
+#: UXsim: 90 s cycle, two phases of 42 s green + 3 s amber.
+SIGNAL_CYCLE_S = 90.0
+SUMO_TOOLS = ("sumo-meso", "sumo-meso-jc", "sumo-micro")
+PY_TOOLS = ("vision_zero", "uxsim5", "uxsim1", "uxsim-cpp1")
+ALL_TOOLS = ("vision_zero", "sumo-meso", "sumo-meso-jc", "sumo-micro", "uxsim5", "uxsim1", "uxsim-cpp1")
+DEFAULT_TOOLS = ("vision_zero", "sumo-meso", "sumo-meso-jc", "sumo-micro", "uxsim5", "uxsim1")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Shared case: network + trips, written once per case to a work directory
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One benchmark case on disk: the shared network and trip tables plus the SUMO files."""
+
+    name: str
+    workdir: Path
+    nodes: pd.DataFrame  # node (int), sumo_id (str), x_m, y_m, signalised (bool)
+    links: pd.DataFrame  # link (int), u, v (node ids), length_m, lanes, speed_kph, sumo_edge (str)
+    trips: pd.DataFrame  # trip, origin, destination (node ids), depart_s
+    horizon_s: float
+    notes: list[str] = field(default_factory=list)
+
+
+def sumo_home() -> Path:
+    """SUMO_HOME of the eclipse-sumo wheel (``sumo`` package)."""
+    import sumo
+
+    return Path(sumo.SUMO_HOME)
+
+
+def sumo_bin(name: str) -> str:
+    """Path of a SUMO binary from the wheel, falling back to PATH."""
+    path = sumo_home() / "bin" / name
+    if path.exists():
+        return str(path)
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"SUMO binary {name!r} not found: pip install -r benchmarks/requirements.txt")
+    return found
+
+
+def _run_quiet(cmd: list[str]) -> None:
+    env = dict(os.environ, SUMO_HOME=str(sumo_home()))
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if res.returncode != 0:
+        raise SystemExit(f"command failed ({res.returncode}): {' '.join(cmd)}\n{res.stderr[-2000:]}")
+
+
+def read_sumo_net(net_xml: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Junctions and (non-internal) edges of a SUMO .net.xml as plain tables."""
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
+    for _, el in ET.iterparse(net_xml, events=("end",)):
+        if el.tag == "junction" and el.get("type") != "internal":
+            nodes.append(
+                {
+                    "sumo_id": el.get("id"),
+                    "x_m": float(el.get("x", "nan")),
+                    "y_m": float(el.get("y", "nan")),
+                    "sumo_type": el.get("type"),
+                }
+            )
+        elif el.tag == "edge" and el.get("function") is None:
+            lanes = el.findall("lane")
+            edges.append(
+                {
+                    "sumo_edge": el.get("id"),
+                    "sumo_from": el.get("from"),
+                    "sumo_to": el.get("to"),
+                    "lanes": len(lanes),
+                    "speed_kph": float(lanes[0].get("speed", "nan")) * 3.6,
+                    "sumo_length_m": float(lanes[0].get("length", "nan")),
+                }
+            )
+            el.clear()
+    return pd.DataFrame(nodes), pd.DataFrame(edges)
+
+
+def random_trips(n_nodes: int, n_trips: int, *, rng: np.random.Generator, duration_s: float) -> pd.DataFrame:
+    """Uniform random origins and destinations (never equal), departures uniform over ``duration_s``."""
+    origin = rng.integers(0, n_nodes, size=n_trips)
+    shift = rng.integers(1, n_nodes, size=n_trips)
+    destination = (origin + shift) % n_nodes
+    depart_s = np.sort(rng.uniform(0.0, duration_s, size=n_trips))
+    return pd.DataFrame(
+        {"trip": np.arange(n_trips), "origin": origin, "destination": destination, "depart_s": depart_s}
+    )
+
+
+def build_grid_case(workdir: Path, *, n: int, n_trips: int, seed: int, horizon_s: float) -> Case:
+    """An n x n grid of 200 m two-lane 50 km/h links from ``netgenerate``, signals at every 3+ arm junction."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    net_xml = workdir / "net.net.xml"
+    _run_quiet(
+        [
+            sumo_bin("netgenerate"),
+            "--grid",
+            "--grid.number",
+            str(n),
+            "--grid.length",
+            str(LINK_LENGTH_M),
+            "--default.lanenumber",
+            str(GRID_LANES),
+            "--default.speed",
+            f"{GRID_SPEED_KPH / 3.6:.4f}",
+            "--default-junction-type",
+            "traffic_light",
+            "--tls.cycle.time",
+            f"{SIGNAL_CYCLE_S:g}",
+            "--seed",
+            str(seed),
+            "-o",
+            str(net_xml),
+        ]
+    )
+    sumo_nodes, sumo_edges = read_sumo_net(net_xml)
+    nodes = sumo_nodes.reset_index(drop=True)
+    nodes.insert(0, "node", np.arange(len(nodes)))
+    index = dict(zip(nodes["sumo_id"], nodes["node"], strict=True))
+    links = sumo_edges.reset_index(drop=True)
+    links.insert(0, "link", np.arange(len(links)))
+    links["u"] = links["sumo_from"].map(index).astype(int)
+    links["v"] = links["sumo_to"].map(index).astype(int)
+    links["length_m"] = LINK_LENGTH_M
+    legs = pd.concat([links["u"], links["v"]]).value_counts() // 2
+    # corners (2 arms) get a one-phase all-green "signal" from netgenerate: treat them as unsignalised
+    nodes["signalised"] = nodes["node"].map(legs).fillna(0).to_numpy() >= 3
+    trips = random_trips(len(nodes), n_trips, rng=np.random.default_rng(seed), duration_s=HOUR_S)
+    case = Case(
+        name=f"grid{n}x{n}",
+        workdir=workdir,
+        nodes=nodes,
+        links=links,
+        trips=trips,
+        horizon_s=horizon_s,
+        notes=[f"netgenerate grid {n}x{n}, 200 m, 2 lanes, 50 km/h, fixed-time signals at 3+ arm junctions"],
+    )
+    write_case(case)
+    return case
+
+
+def build_city_case(workdir: Path, *, seed: int, horizon_s: float, n_trips: int | None) -> Case:
+    """The schematic Almaty network with vision_zero's default AM-peak demand, exported to SUMO via netconvert."""
+    from vision_zero import network as vz_network
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    net = vz_network.load_network("schematic:almaty")  # type: ignore[attr-defined]
+    vz_trips = vz_demand_trips(net, seed=seed, n_trips=n_trips)
+    with (workdir / "vz_network.pkl").open("wb") as fh:
+        pickle.dump(net, fh)
+    with (workdir / "vz_trips.pkl").open("wb") as fh:
+        pickle.dump(vz_trips, fh)
+
+    nodes = pd.DataFrame(
+        {
+            "node": np.arange(len(net.nodes)),
+            "sumo_id": [f"n{i}" for i in range(len(net.nodes))],
+            "x_m": net.nodes["x_m"].to_numpy(float),
+            "y_m": net.nodes["y_m"].to_numpy(float),
+            "signalised": net.nodes["signalised"].to_numpy(bool),
+        }
+    )
+    links = pd.DataFrame(
+        {
+            "link": np.arange(len(net.links)),
+            "u": net.links["u"].to_numpy(int),
+            "v": net.links["v"].to_numpy(int),
+            "length_m": net.links["length_m"].to_numpy(float),
+            "lanes": np.maximum(net.links["lanes"].to_numpy(int), 1),
+            "speed_kph": net.links["speed_limit_kph"].to_numpy(float),
+            "sumo_edge": [f"l{i}" for i in range(len(net.links))],
+        }
+    )
+    write_plain_xml_and_convert(workdir, nodes, links)
+    trips = common_trips_from_vz(vz_trips)
+    case = Case(
+        name="city",
+        workdir=workdir,
+        nodes=nodes,
+        links=links,
+        trips=trips,
+        horizon_s=horizon_s,
+        notes=[f"{net.label}; vision_zero default demand, AM peak"],
+    )
+    write_case(case)
+    return case
+
+
+def write_plain_xml_and_convert(workdir: Path, nodes: pd.DataFrame, links: pd.DataFrame) -> None:
+    """Export the shared tables as SUMO plain XML (.nod/.edg) and build the .net.xml with netconvert."""
+    nod = ['<nodes xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">']
+    for row in nodes.itertuples(index=False):
+        kind = "traffic_light" if row.signalised else "priority"
+        nod.append(f'  <node id="{row.sumo_id}" x="{row.x_m:.2f}" y="{row.y_m:.2f}" type="{kind}"/>')
+    nod.append("</nodes>")
+    sumo_ids = nodes["sumo_id"].to_numpy()
+    edg = ['<edges xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">']
+    for row in links.itertuples(index=False):
+        edg.append(
+            f'  <edge id="{row.sumo_edge}" from="{sumo_ids[row.u]}" to="{sumo_ids[row.v]}" '
+            f'numLanes="{int(row.lanes)}" speed="{row.speed_kph / 3.6:.4f}" length="{row.length_m:.2f}"/>'
+        )
+    edg.append("</edges>")
+    (workdir / "net.nod.xml").write_text("\n".join(nod) + "\n")
+    (workdir / "net.edg.xml").write_text("\n".join(edg) + "\n")
+    _run_quiet(
+        [
+            sumo_bin("netconvert"),
+            "--node-files",
+            str(workdir / "net.nod.xml"),
+            "--edge-files",
+            str(workdir / "net.edg.xml"),
+            "--tls.cycle.time",
+            f"{SIGNAL_CYCLE_S:g}",
+            "--offset.disable-normalization",
+            "--no-warnings",
+            "-o",
+            str(workdir / "net.net.xml"),
+        ]
+    )
+
+
+def write_case(case: Case) -> None:
+    """Write the shared tables and the SUMO trip / edge-data files."""
+    case.nodes.to_csv(case.workdir / "nodes.csv", index=False)
+    case.links.to_csv(case.workdir / "links.csv", index=False)
+    case.trips.to_csv(case.workdir / "trips.csv", index=False)
+    sumo_ids = case.nodes["sumo_id"].to_numpy()
+    lines = ["<routes>"]
+    for row in case.trips.itertuples(index=False):
+        lines.append(
+            f'  <trip id="{row.trip}" depart="{row.depart_s:.2f}" '
+            f'fromJunction="{sumo_ids[row.origin]}" toJunction="{sumo_ids[row.destination]}"/>'
+        )
+    lines.append("</routes>")
+    (case.workdir / "trips.rou.xml").write_text("\n".join(lines) + "\n")
+    meta = {"name": case.name, "horizon_s": case.horizon_s, "notes": case.notes}
+    (case.workdir / "case.json").write_text(json.dumps(meta, indent=1))
+
+
+def load_case(workdir: Path) -> Case:
+    """Read a case written by :func:`write_case` (used by the worker processes)."""
+    meta = json.loads((workdir / "case.json").read_text())
+    return Case(
+        name=meta["name"],
+        workdir=workdir,
+        nodes=pd.read_csv(workdir / "nodes.csv", dtype={"sumo_id": str}),
+        links=pd.read_csv(workdir / "links.csv", dtype={"sumo_edge": str}),
+        trips=pd.read_csv(workdir / "trips.csv"),
+        horizon_s=float(meta["horizon_s"]),
+        notes=list(meta["notes"]),
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# vision_zero side (API of vision_zero.simulation / demand / network)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def vz_demand_trips(net: Any, *, seed: int, n_trips: int | None) -> pd.DataFrame:
+    """vision_zero's default AM-peak trips on ``net`` (optionally rescaled to ``n_trips``)."""
+    raise NotImplementedError("vision_zero.demand has not landed yet")
+
+
+def common_trips_from_vz(vz_trips: pd.DataFrame) -> pd.DataFrame:
+    """The shared (trip, origin, destination, depart_s) table from vision_zero's trip table."""
+    raise NotImplementedError("vision_zero.demand has not landed yet")
+
+
+def vz_network_from_tables(case: Case) -> Any:
+    """A vision_zero RoadNetwork with the case's nodes and links."""
+    raise NotImplementedError("vision_zero.network has not landed yet")
+
+
+def run_vision_zero(case: Case, *, seed: int, profile_to: Path | None) -> dict[str, Any]:
+    """Worker body for vision_zero: simulate, return raw results."""
+    raise NotImplementedError("vision_zero.simulation has not landed yet")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# UXsim side
+# --------------------------------------------------------------------------------------------------------------
+
+
+def run_uxsim(case: Case, *, seed: int, platoon: int, cpp: bool) -> dict[str, Any]:
+    """Worker body for UXsim: one platoon object per ``platoon`` trips (every ``platoon``-th trip of the list)."""
+    import uxsim
+
+    t0 = time.process_time()
+    world = uxsim.World(
+        name="",
+        deltan=platoon,
+        tmax=case.horizon_s,
+        print_mode=0,
+        save_mode=0,
+        show_mode=0,
+        random_seed=seed,
+        vehicle_logging_timestep_interval=-1,
+        cpp=cpp,
+    )
+    half_green = SIGNAL_CYCLE_S / 2.0
+    for row in case.nodes.itertuples(index=False):
+        signal = [half_green, half_green] if row.signalised else [0]
+        world.addNode(str(row.node), row.x_m, row.y_m, signal=signal)
+    xy = case.nodes[["x_m", "y_m"]].to_numpy(float)
+    link_objs = []
+    for row in case.links.itertuples(index=False):
+        dx, dy = xy[row.v] - xy[row.u]
+        group = 0 if abs(dy) >= abs(dx) else 1  # north-south approaches green in phase 0, east-west in 1
+        link_objs.append(
+            world.addLink(
+                str(row.link),
+                str(row.u),
+                str(row.v),
+                length=float(row.length_m),
+                free_flow_speed=float(row.speed_kph) / 3.6,
+                number_of_lanes=int(row.lanes),
+                signal_group=[group],
+            )
+        )
+    sample = case.trips.iloc[::platoon]
+    for row in sample.itertuples(index=False):
+        world.addVehicle(str(row.origin), str(row.destination), float(row.depart_s))
+    t1 = time.process_time()
+    world.exec_simulation()
+    t2 = time.process_time()
+    entries = np.array([float(link.cum_arrival[-1]) for link in link_objs])
+    tt = []
+    completed = 0
+    for veh in world.VEHICLES.values():
+        if veh.state == "end":
+            completed += 1
+            tt.append(float(veh.travel_time))
+    return {
+        "entries": entries.tolist(),
+        "completed": completed * platoon,
+        "trips": len(sample) * platoon,
+        "mean_travel_time_s": float(np.mean(tt)) if tt else math.nan,
+        "sim_cpu_s": t2 - t0,
+        "build_cpu_s": t1 - t0,
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# SUMO side (the child process is the sumo binary itself)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def sumo_command(case: Case, tool: str, rundir: Path, *, seed: int) -> list[str]:
+    """The sumo command line for one SUMO variant."""
+    (rundir / "edgedata.add.xml").write_text(
+        '<additional>\n  <edgeData id="ed" file="edgedata.xml" excludeEmpty="true"/>\n</additional>\n'
+    )
+    cmd = [
+        sumo_bin("sumo"),
+        "-n",
+        str(case.workdir / "net.net.xml"),
+        "-r",
+        str(case.workdir / "trips.rou.xml"),
+        "--junction-taz",
+        "--additional-files",
+        str(rundir / "edgedata.add.xml"),
+        "--tripinfo-output",
+        str(rundir / "tripinfo.xml"),
+        "--statistic-output",
+        str(rundir / "stats.xml"),
+        "--end",
+        f"{case.horizon_s:g}",
+        "--seed",
+        str(seed),
+        "--no-step-log",
+        "--no-warnings",
+        "--duration-log.disable",
+    ]
+    if tool == "sumo-meso":
+        cmd += ["--mesosim"]
+    elif tool == "sumo-meso-jc":
+        cmd += ["--mesosim", "--meso-junction-control", "true"]
+    return cmd
+
+
+def read_sumo_results(case: Case, rundir: Path) -> dict[str, Any]:
+    """Link entries, completed trips and mean travel time from SUMO's edgeData / tripinfo outputs."""
+    edge_index = dict(zip(case.links["sumo_edge"], case.links["link"], strict=True))
+    entries = np.zeros(len(case.links))
+    for _, el in ET.iterparse(rundir / "edgedata.xml", events=("end",)):
+        if el.tag == "edge":
+            link = edge_index.get(el.get("id", ""))
+            if link is not None:
+                entries[link] += float(el.get("entered", 0)) + float(el.get("departed", 0))
+        elif el.tag == "interval":
+            el.clear()
+    tt: list[float] = []
+    for _, el in ET.iterparse(rundir / "tripinfo.xml", events=("end",)):
+        if el.tag == "tripinfo":
+            tt.append(float(el.get("duration", "nan")) + float(el.get("departDelay", "0")))
+            el.clear()
+    teleports = 0
+    with contextlib.suppress(FileNotFoundError, ET.ParseError):
+        root = ET.parse(rundir / "stats.xml").getroot()
+        tel = root.find("teleports")
+        if tel is not None:
+            teleports = int(tel.get("total", 0))
+    return {
+        "entries": entries.tolist(),
+        "completed": len(tt),
+        "trips": len(case.trips),
+        "mean_travel_time_s": float(np.mean(tt)) if tt else math.nan,
+        "teleports": teleports,
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Running children and measuring them
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of the result table."""
+
+    case: str
+    trips: int
+    tool: str
+    completed: int
+    veh_km: float
+    cpu_s: float
+    sim_cpu_s: float
+    wall_s: float
+    veh_km_per_cpu_s: float
+    peak_mem_mib: float
+    mean_travel_time_s: float
+    speed_vs_vz: float = math.nan
+    tt_vs_vz: float = math.nan
+    flow_r_vs_vz: float = math.nan
+    note: str = ""
+
+
+def run_child(cmd: list[str], *, log: Path) -> tuple[float, float, float, int]:
+    """Run ``cmd`` as a child; (cpu_s user+sys, peak RSS MiB, wall s, exit status) from its own rusage."""
+    env = dict(os.environ, SUMO_HOME=str(sumo_home()), MPLBACKEND="Agg")
+    with log.open("w") as fh:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, wall, proc.returncode
+
+
+def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np.ndarray] | None:
+    """Run one tool on one case in a child process and return its table row and link entries."""
+    rundir = case.workdir / tool
+    rundir.mkdir(exist_ok=True)
+    if tool in SUMO_TOOLS:
+        cmd = sumo_command(case, tool, rundir, seed=seed)
+    else:
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            tool,
+            "--workdir",
+            str(case.workdir),
+        ]
+        cmd += ["--seed", str(seed)] + (["--profile"] if profile else [])
+    cpu_s, mem_mib, wall_s, code = run_child(cmd, log=rundir / "log.txt")
+    if code != 0:
+        tail = (rundir / "log.txt").read_text()[-1500:]
+        print(f"  {tool}: FAILED (exit {code}); log tail:\n{tail}", file=sys.stderr)
+        return None
+    if tool in SUMO_TOOLS:
+        res = read_sumo_results(case, rundir)
+        res["sim_cpu_s"] = cpu_s
+    else:
+        res = json.loads((rundir / "result.json").read_text())
+    entries = np.asarray(res["entries"], dtype=float)
+    veh_km = float(entries @ case.links["length_m"].to_numpy(float)) / 1000.0
+    note = res.get("note", "")
+    if res.get("teleports"):
+        note = f"{res['teleports']} teleports " + note
+    row = Row(
+        case=case.name,
+        trips=int(res["trips"]),
+        tool=tool,
+        completed=int(res["completed"]),
+        veh_km=veh_km,
+        cpu_s=cpu_s,
+        sim_cpu_s=float(res["sim_cpu_s"]),
+        wall_s=wall_s,
+        veh_km_per_cpu_s=veh_km / cpu_s if cpu_s > 0 else math.nan,
+        peak_mem_mib=mem_mib,
+        mean_travel_time_s=float(res["mean_travel_time_s"]),
+        note=note.strip(),
+    )
+    return row, entries
+
+
+def pair_flows(case: Case, entries: np.ndarray) -> pd.Series:
+    """Link entries summed per (from node, to node) pair."""
+    frame = pd.DataFrame({"u": case.links["u"], "v": case.links["v"], "entries": entries})
+    return frame.groupby(["u", "v"])["entries"].sum()
+
+
+def compare(rows: list[Row], flows: dict[str, pd.Series]) -> None:
+    """Fill in the ratios and agreement against vision_zero (same case and run)."""
+    ref = next((r for r in rows if r.tool == "vision_zero"), None)
+    if ref is None:
+        return
+    ref_flow = flows["vision_zero"]
+    for row in rows:
+        row.speed_vs_vz = row.veh_km_per_cpu_s / ref.veh_km_per_cpu_s
+        row.tt_vs_vz = row.mean_travel_time_s / ref.mean_travel_time_s
+        both = pd.concat([ref_flow, flows[row.tool]], axis=1).fillna(0.0).to_numpy(float)
+        if both[:, 0].std() > 0 and both[:, 1].std() > 0:
+            row.flow_r_vs_vz = float(np.corrcoef(both[:, 0], both[:, 1])[0, 1])
+
+
+def format_table(rows: list[Row]) -> str:
+    """A markdown table of the rows."""
+    head = (
+        "| case | trips | tool | completed | veh-km | CPU s | sim CPU s | veh-km/CPU-s | peak MiB | "
+        "mean TT s | speed ÷ vz | TT ÷ vz | flow r vs vz | note |"
+    )
+    lines = [head, "|" + "---|" * 14]
+    for r in rows:
+        lines.append(
+            f"| {r.case} | {r.trips} | {r.tool} | {r.completed} | {r.veh_km:,.0f} | {r.cpu_s:.1f} | "
+            f"{r.sim_cpu_s:.1f} | {r.veh_km_per_cpu_s:,.0f} | {r.peak_mem_mib:,.0f} | {r.mean_travel_time_s:.0f} | "
+            f"{r.speed_vs_vz:.2f} | {r.tt_vs_vz:.2f} | {r.flow_r_vs_vz:.3f} | {r.note} |"
+        )
+    return "\n".join(lines)
+
+
+def machine_note() -> str:
+    """CPU model, core count and the 1-minute load at the time of the call."""
+    model = platform.processor() or ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    return f"{model}, {os.cpu_count()} cores, load(1 min) {load:.2f}"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------------------------
+
+
+def worker(tool: str, workdir: Path, *, seed: int, profile: bool) -> None:
+    """Child-process body for the Python tools: run, write ``<workdir>/<tool>/result.json``."""
+    case = load_case(workdir)
+    rundir = workdir / tool
+    if tool == "vision_zero":
+        res = run_vision_zero(case, seed=seed, profile_to=rundir / "profile.txt" if profile else None)
+    elif tool.startswith("uxsim"):
+        cpp = tool.startswith("uxsim-cpp")
+        platoon = int(tool.removeprefix("uxsim-cpp" if cpp else "uxsim"))
+        res = run_uxsim(case, seed=seed, platoon=platoon, cpp=cpp)
+    else:
+        raise SystemExit(f"unknown worker tool {tool!r}")
+    (rundir / "result.json").write_text(json.dumps(res))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--trips", type=int, nargs="+", default=[10_000], help="trip counts for the grid case")
+    p.add_argument("--case", choices=("grid", "city", "all"), default="grid")
+    p.add_argument("--grid", type=int, default=20, help="grid size n (n x n junctions); default 20")
+    p.add_argument(
+        "--tools",
+        nargs="+",
+        choices=ALL_TOOLS,
+        default=list(DEFAULT_TOOLS),
+        help="uxsimN = UXsim (Python) with platoons of N; uxsim-cppN = its C++ engine",
+    )
+    p.add_argument(
+        "--city-trips", type=int, default=None, help="rescale the city's default demand to this many trips"
+    )
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--horizon-s", type=float, default=3 * HOUR_S, help="simulated time (trips depart in 1 h)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--profile", action="store_true", help="cProfile vision_zero (writes <tool>/profile.txt)")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the cases, run every tool in its own child process, print and save the table."""
+    args = parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.workdir, seed=args.seed, profile=args.profile)
+        return 0
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    command = "python benchmarks/bench_traffic.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"# {command}\n# {stamp}  {machine_note()}")
+    cases: list[Case] = []
+    if args.case in ("grid", "all"):
+        for n_trips in args.trips:
+            n = args.grid
+            cases.append(
+                build_grid_case(
+                    out / f"grid{n}_{n_trips}", n=n, n_trips=n_trips, seed=args.seed, horizon_s=args.horizon_s
+                )
+            )
+    rows: list[Row] = []
+    city_error = ""
+    if args.case in ("city", "all"):
+        try:
+            cases.append(
+                build_city_case(
+                    out / "city", seed=args.seed, horizon_s=args.horizon_s, n_trips=args.city_trips
+                )
+            )
+        except (NotImplementedError, AttributeError, ImportError) as exc:
+            city_error = f"city case skipped: {exc}"
+            print(city_error, file=sys.stderr)
+    for case in cases:
+        case_rows: list[Row] = []
+        flows: dict[str, pd.Series] = {}
+        for tool in args.tools:
+            print(f"  {case.name} {len(case.trips)} trips: {tool} ...", file=sys.stderr, flush=True)
+            result = measure(case, tool, seed=args.seed, profile=args.profile)
+            if result is None:
+                continue
+            row, entries = result
+            case_rows.append(row)
+            flows[tool] = pair_flows(case, entries)
+        compare(case_rows, flows)
+        rows.extend(case_rows)
+    table = format_table(rows)
+    print(table)
+    pd.DataFrame([asdict(r) for r in rows]).to_csv(
+        out / "results.csv", index=False, quoting=csv.QUOTE_MINIMAL
+    )
+    meta = {"command": command, "utc": stamp, "machine": machine_note(), "city": city_error}
+    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=1))
+    (out / "results.md").write_text(f"`{command}`\n\n{meta['machine']}\n\n{table}\n")
+    print(f"# written to {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
