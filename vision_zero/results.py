@@ -32,7 +32,9 @@ __all__ = [
     "ReplicationResult",
     "atomic_write_bytes",
     "atomic_write_text",
+    "completed_replications",
     "read_replication",
+    "read_replication_summary",
     "replication_dir",
     "write_replication",
 ]
@@ -141,3 +143,25 @@ def read_replication(path: Path) -> ReplicationResult:
         parameters={k: float(v) for k, v in params.items()},
         **tables,
     )
+
+
+def completed_replications(run_dir: Path) -> list[int]:
+    """Indices of the replications finished in ``run_dir`` (complete folders only), sorted.
+
+    Hidden temporary folders left by an interrupted write (``.rep-0003.xxxx``) are not counted.
+    """
+    root = run_dir / "replications"
+    if not root.is_dir():
+        return []
+    done = []
+    for entry in root.iterdir():
+        name = entry.name
+        if name.startswith("rep-") and name[4:].isdigit() and (entry / "summary.json").is_file():
+            done.append(int(name[4:]))
+    return sorted(done)
+
+
+def read_replication_summary(path: Path) -> dict[str, float]:
+    """Only the headline numbers of a replication folder (fast: no tables are read)."""
+    meta = json.loads((path / "summary.json").read_text("utf-8"))
+    return {k: float(v) for k, v in meta["summary"].items()}

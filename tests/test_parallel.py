@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _replication_task import CallLog, count_calls, kill_self, toy_job
+
+from vision_zero.errors import ConfigError
+from vision_zero.parallel import (
+    DaskExecutor,
+    Executor,
+    ExecutorError,
+    LocalPoolExecutor,
+    SerialExecutor,
+    make_executor,
+)
+from vision_zero.replications import run_job
+from vision_zero.results import completed_replications, read_replication, replication_dir
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[LocalPoolExecutor]:
+    with LocalPoolExecutor(workers=2) as ex:
+        yield ex
+
+
+@pytest.fixture(scope="module")
+def dask_local() -> Iterator[DaskExecutor]:
+    # A real LocalCluster: 2 worker processes, 1 thread each.
+    with DaskExecutor("local", workers=2) as ex:
+        yield ex
+
+
+def _shipped_once(ex: Executor, n_tasks: int) -> None:
+    out = list(ex.map_unordered(count_calls, CallLog(), list(range(n_tasks))))
+    assert sorted(pos for pos, _ in out) == list(range(n_tasks))
+    assert sorted(item for _, (_, item, _) in out) == list(range(n_tasks))
+    calls_by_pid: dict[int, list[int]] = defaultdict(list)
+    for _, (pid, _, calls) in out:
+        calls_by_pid[pid].append(calls)
+    # Each worker's copy counted every task that worker ran: 1, 2, …, k (one copy per worker, not per task).
+    for counts in calls_by_pid.values():
+        assert sorted(counts) == list(range(1, len(counts) + 1))
+
+
+def test_serial_keeps_one_payload() -> None:
+    _shipped_once(SerialExecutor(), 5)
+
+
+def test_pool_ships_payload_once_per_worker(pool: LocalPoolExecutor) -> None:
+    _shipped_once(pool, 12)
+    assert len(pool.worker_pids()) == 2
+
+
+def test_dask_ships_payload_once_per_worker(dask_local: DaskExecutor) -> None:
+    assert dask_local.workers == 2
+    _shipped_once(dask_local, 12)
+
+
+def _run_all(ex: Executor, out: Path) -> Path:
+    res = run_job(toy_job(replications=5), out_dir=out, executor=ex, progress=False)
+    return res.run_dir
+
+
+def test_same_results_on_every_executor(
+    tmp_path: Path, pool: LocalPoolExecutor, dask_local: DaskExecutor
+) -> None:
+    dirs = {
+        name: _run_all(ex, tmp_path / name)
+        for name, ex in (("serial", SerialExecutor()), ("pool", pool), ("dask", dask_local))
+    }
+    rel = {name: d.relative_to(tmp_path / name) for name, d in dirs.items()}
+    assert len(set(rel.values())) == 1  # same run-id everywhere
+    for i in range(5):
+        ref = read_replication(replication_dir(dirs["serial"], i))
+        for name in ("pool", "dask"):
+            other = read_replication(replication_dir(dirs[name], i))
+            assert other.summary == ref.summary
+            assert other.parameters == ref.parameters
+            pd.testing.assert_frame_equal(other.injuries, ref.injuries)
+            pd.testing.assert_frame_equal(other.link_traffic, ref.link_traffic)
+
+
+def test_killed_worker_is_reported_and_pool_recovers(pool: LocalPoolExecutor) -> None:
+    with pytest.raises(ExecutorError, match="rerun the same command to resume"):
+        list(pool.map_unordered(kill_self, None, [0, 1, 2, 3]))
+    # the executor replaces the broken pool on the next call
+    assert sorted(r for _, r in pool.map_unordered(kill_self, None, [0, 2, 3])) == [0, 2, 3]
+
+
+def test_task_error_propagates(pool: LocalPoolExecutor) -> None:
+    with pytest.raises(AttributeError):
+        list(pool.map_unordered(count_calls, None, [0]))  # type: ignore[arg-type]
+
+
+def test_make_executor_choices() -> None:
+    assert isinstance(make_executor(workers=1), SerialExecutor)
+    ex = make_executor(workers=2)
+    try:
+        assert isinstance(ex, LocalPoolExecutor)
+        assert ex.workers == 2
+        assert ex.worker_pids() == []  # nothing started until the first task
+    finally:
+        ex.close()
+    with pytest.raises(ConfigError, match="--workers: expected an integer >= 1"):
+        make_executor(workers=0)
+
+
+def test_unreachable_scheduler_is_a_clear_error() -> None:
+    with pytest.raises(
+        ExecutorError, match=r"cannot connect to the Dask scheduler at 'tcp://127\.0\.0\.1:9'"
+    ):
+        DaskExecutor("tcp://127.0.0.1:9", timeout_s=1.0)
+
+
+def test_completed_replications_ignores_partial_folders(tmp_path: Path) -> None:
+    run_dir = _run_all(SerialExecutor(), tmp_path)
+    (run_dir / "replications" / ".rep-0007.tmp123").mkdir()
+    (run_dir / "replications" / "rep-0009").mkdir()  # no summary.json: not complete
+    assert completed_replications(run_dir) == [0, 1, 2, 3, 4]

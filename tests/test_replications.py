@@ -1,0 +1,261 @@
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from _replication_task import OBSERVED, toy_job
+
+from vision_zero import __version__
+from vision_zero.errors import ConfigError, DataError
+from vision_zero.parallel import SerialExecutor
+from vision_zero.replications import (
+    _next_total,
+    _precision_reached,
+    format_summary,
+    mean_interval,
+    run_id,
+    run_job,
+    scenario_run_dir,
+)
+from vision_zero.results import completed_replications, read_replication, replication_dir
+
+TESTS = Path(__file__).parent
+
+
+def test_mean_interval_by_hand() -> None:
+    # [1, 2, 3]: mean 2, sd 1, t(0.975, 2) = 4.302653; half width 4.302653 / sqrt(3) = 2.484138
+    mean, lo, hi = mean_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0
+    assert lo == pytest.approx(2.0 - 2.484138, abs=1e-6)
+    assert hi == pytest.approx(2.0 + 2.484138, abs=1e-6)
+    m1, lo1, hi1 = mean_interval([5.0])
+    assert m1 == 5.0 and math.isnan(lo1) and math.isnan(hi1)
+
+
+def test_precision_rule_by_hand() -> None:
+    # [9, 10, 11]: width 2 * 2.484138 = 4.968 = 49.7 % of the mean 10
+    reached, pct = _precision_reached(np.array([9.0, 10.0, 11.0]), 50.0)
+    assert reached and pct == pytest.approx(49.68276, rel=1e-5)
+    assert not _precision_reached(np.array([9.0, 10.0, 11.0]), 49.0)[0]
+    assert not _precision_reached(np.array([10.0, 10.0]), 50.0)[0]  # fewer than 3: never
+    assert not _precision_reached(np.array([-1.0, 0.0, 1.0]), 50.0)[0]  # zero mean: never
+
+
+def test_next_total_square_root_law() -> None:
+    # width 2x the target -> 4x the replications, but at most double per step
+    assert _next_total(4, 40.0, 20.0, maximum=100) == 8
+    assert _next_total(10, 22.0, 20.0, maximum=100) == 13  # ceil(10 * 1.21) = 13
+    assert _next_total(10, 20.5, 20.0, maximum=100) == 11  # at least one more
+    assert _next_total(10, 40.0, 20.0, maximum=15) == 15  # capped
+    assert _next_total(5, math.inf, 20.0, maximum=100) == 10
+
+
+def test_run_folder_layout_and_manifest(tmp_path: Path) -> None:
+    job = toy_job(replications=2)
+    res = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    assert res.run_dir == tmp_path / "variant" / run_id(job)
+    assert res.run_dir.name.startswith("seed7-")
+    assert (res.run_dir / "scenario.toml").read_text() == job.scenario_toml
+    manifest = json.loads((res.run_dir / "manifest.json").read_text())
+    assert manifest["version"] == __version__
+    assert manifest["seed"] == 7
+    assert manifest["schematic"] is True
+    assert manifest["network"]["fingerprint"] == "toy0001"
+    assert manifest["network"]["source"] == "toy:5-links"
+    assert manifest["baseline"] == "baseline"
+    assert "created" in manifest
+    assert completed_replications(res.run_dir) == [0, 1]
+    # the baseline ran in its own folder
+    assert res.baseline is not None
+    assert res.baseline.run_dir == scenario_run_dir(tmp_path, job.baseline)  # type: ignore[arg-type]
+    assert completed_replications(res.baseline.run_dir) == [0, 1]
+
+
+def test_run_id_is_deterministic() -> None:
+    assert run_id(toy_job()) == run_id(toy_job())
+    assert run_id(toy_job(seed=8)) != run_id(toy_job())
+    assert run_id(toy_job(limit_kph=30)) != run_id(toy_job())
+
+
+def test_variant_is_calibrated_with_the_same_baseline_replication(tmp_path: Path) -> None:
+    res = run_job(toy_job(replications=3), out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    assert res.baseline is not None
+    for base, var in zip(res.baseline.results, res.results, strict=True):
+        assert base.replication == var.replication
+        assert base.summary["fatal"] == pytest.approx(OBSERVED["fatal"])  # baseline calibrated on itself
+        for sev in ("fatal", "serious"):
+            b = base.injuries[base.injuries.severity == sev]
+            v = var.injuries[var.injuries.severity == sev]
+            factor_b = b.per_year.sum() / b.per_year_raw.sum()
+            factor_v = v.per_year.sum() / v.per_year_raw.sum()
+            assert factor_v == pytest.approx(factor_b)
+    assert np.all(res.differences("ksi") > 0)  # lower limit, fewer KSI in every CRN pair
+
+
+def test_resume_runs_only_the_missing_replications(tmp_path: Path) -> None:
+    job = toy_job()
+    first = run_job(job, out_dir=tmp_path / "a", executor=SerialExecutor(), replications=2, progress=False)
+    assert first.resumed == 0
+    stamp = (replication_dir(first.run_dir, 1) / "summary.json").stat().st_mtime_ns
+    more = run_job(job, out_dir=tmp_path / "a", executor=SerialExecutor(), replications=5, progress=False)
+    assert more.resumed == 2
+    assert (replication_dir(first.run_dir, 1) / "summary.json").stat().st_mtime_ns == stamp  # not redone
+    fresh = run_job(job, out_dir=tmp_path / "b", executor=SerialExecutor(), replications=5, progress=False)
+    for r1, r2 in zip(more.results, fresh.results, strict=True):
+        assert r1.summary == r2.summary
+        pd.testing.assert_frame_equal(r1.injuries, r2.injuries)
+
+
+def test_target_ci_stops_when_precise_enough(tmp_path: Path) -> None:
+    job = toy_job()
+    res = run_job(
+        job,
+        out_dir=tmp_path,
+        executor=SerialExecutor(),
+        target_ci_pct=15.0,
+        max_replications=60,
+        progress=False,
+    )
+    assert res.stop_reason == "target-ci"
+    mean, lo, hi = mean_interval(res.differences("ksi"))
+    assert 100 * (hi - lo) / mean < 15.0
+    # it had to add replications: the first check (at 3) was not precise enough
+    assert res.n > 3
+    m3, lo3, hi3 = mean_interval(res.differences("ksi")[:3])
+    assert 100 * (hi3 - lo3) / m3 >= 15.0
+    assert "target precision reached" in format_summary(res)
+
+
+def test_target_ci_gives_up_at_the_maximum(tmp_path: Path) -> None:
+    res = run_job(
+        toy_job(),
+        out_dir=tmp_path,
+        executor=SerialExecutor(),
+        target_ci_pct=0.01,
+        max_replications=5,
+        progress=False,
+    )
+    assert res.n == 5
+    assert res.stop_reason == "max-replications"
+    assert "NOT reached" in format_summary(res)
+
+
+def test_target_ci_on_a_baseline_uses_its_ksi(tmp_path: Path) -> None:
+    base = toy_job().baseline
+    assert base is not None
+    res = run_job(
+        base,
+        out_dir=tmp_path,
+        executor=SerialExecutor(),
+        target_ci_pct=1.0,
+        max_replications=4,
+        progress=False,
+    )
+    # the baseline is calibrated on itself: KSI is exactly the observed total in every replication (zero width)
+    assert res.values("ksi") == pytest.approx([OBSERVED["fatal"] + OBSERVED["serious"]] * 3)
+    assert res.stop_reason == "target-ci" and res.n == 3
+
+
+def test_bad_options_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--replications: expected an integer >= 1"):
+        run_job(toy_job(), out_dir=tmp_path, executor=SerialExecutor(), replications=0)
+    with pytest.raises(ConfigError, match="--target-ci: expected a percentage > 0"):
+        run_job(toy_job(), out_dir=tmp_path, executor=SerialExecutor(), target_ci_pct=-5)
+
+
+def test_folder_of_another_run_is_refused(tmp_path: Path) -> None:
+    job = toy_job(replications=1)
+    res = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    manifest = res.run_dir / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["network"]["fingerprint"] = "other"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="belongs to a different run"):
+        run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+
+
+def test_summary_text_is_labelled_schematic(tmp_path: Path) -> None:
+    res = run_job(toy_job(replications=2), out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    text = format_summary(res)
+    assert "SCHEMATIC" in text
+    for word in ("deaths", "serious", "slight", "KSI avoided vs baseline"):
+        assert word in text
+
+
+# --- resume after SIGKILL, for real ----------------------------------------------------------------------------
+
+_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from _replication_task import toy_job
+from vision_zero.parallel import LocalPoolExecutor
+from vision_zero.replications import run_job
+
+if __name__ == "__main__":
+    with LocalPoolExecutor(workers=2) as ex:
+        run_job(toy_job(replications=8, delay_s={delay}), out_dir=Path({out!r}), executor=ex, progress=False)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"spawn_main" in cmd and b"resource_tracker" not in cmd:
+            kids.append(int(entry.name))
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find worker processes")
+def test_sigkill_a_worker_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
+    out = tmp_path / "killed"
+    script = tmp_path / "run.py"
+    script.write_text(_SCRIPT.format(tests=str(TESTS), out=str(out), delay=0.4))
+    proc = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.PIPE, text=True)
+    job = toy_job(replications=8, delay_s=0.4)
+    base_dir = scenario_run_dir(out, job.baseline)  # type: ignore[arg-type]
+    deadline = time.monotonic() + 60
+    while len(completed_replications(base_dir)) < 2:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "the run made no progress"
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "rerun the same command to resume" in err
+    done_base = completed_replications(base_dir)
+    assert 2 <= len(done_base) < 8
+    assert completed_replications(scenario_run_dir(out, job)) == []
+    # rerun: resumes the baseline, runs the variant
+    resumed = run_job(job, out_dir=out, executor=SerialExecutor(), progress=False)
+    assert resumed.baseline is not None
+    fresh = run_job(
+        toy_job(replications=8), out_dir=tmp_path / "fresh", executor=SerialExecutor(), progress=False
+    )
+    assert fresh.baseline is not None
+    for a, b in zip(
+        resumed.baseline.results + resumed.results, fresh.baseline.results + fresh.results, strict=True
+    ):
+        assert (a.scenario, a.replication) == (b.scenario, b.replication)
+        assert a.summary == b.summary
+        pd.testing.assert_frame_equal(a.injuries, b.injuries)
+    assert read_replication(replication_dir(resumed.run_dir, 7)).summary == fresh.results[7].summary

@@ -1,0 +1,532 @@
+"""The replication loop: run folders, manifest, resume, common random numbers, stopping at a target precision.
+
+A :class:`ScenarioJob` says what to run: a picklable *payload* (the prepared scenario) and a module-level *task*
+``task(payload, replication, baseline_raw) -> ReplicationResult``. :func:`run_job` runs replications of it on an
+:class:`~vision_zero.parallel.Executor`, writes each one atomically into the run folder as it finishes and skips
+the ones already there (resume), so rerunning an interrupted command finishes the work and gives the same
+results as an uninterrupted run.
+
+Common random numbers: the task derives all randomness from ``(seed, replication)`` through
+:func:`vision_zero.seeding.replication_rngs`; this module only hands out indices. A variant's replication *i* is
+calibrated with the baseline's replication *i* (``baseline_raw``: that replication's injuries table, raw column
+``per_year_raw``), so a variant's run first makes sure the baseline's replications exist, running or resuming
+them in the baseline's own run folder.
+
+Stopping: a fixed number of replications, or ``target_ci_pct``: keep adding replications until the 95% interval
+of the paired KSI difference (baseline minus variant, per year) is narrower than ``target_ci_pct`` percent of its
+mean, or ``max_replications`` is reached. For a baseline on its own, the interval of its KSI is used.
+
+Run folder: ``<out>/<scenario>/<run-id>/`` (layout in :mod:`vision_zero.results`); the run-id is a hash of the
+resolved scenario, the seed and the network fingerprint, so the same command finds the same folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import pandas as pd
+
+from vision_zero import __version__
+from vision_zero.errors import ConfigError, DataError
+from vision_zero.parallel import Executor
+from vision_zero.results import (
+    ReplicationResult,
+    atomic_write_text,
+    completed_replications,
+    read_replication,
+    read_replication_summary,
+    replication_dir,
+    write_replication,
+)
+
+__all__ = [
+    "MIN_REPLICATIONS_FOR_CI",
+    "NetworkInfo",
+    "RunResult",
+    "ScenarioJob",
+    "format_summary",
+    "mean_interval",
+    "run_id",
+    "run_job",
+    "scenario_run_dir",
+]
+
+#: A target-precision run starts with at least this many replications (an interval from 2 is meaningless).
+MIN_REPLICATIONS_FOR_CI = 3
+
+#: Summary keys printed by :func:`format_summary`: (key, label).
+_HEADLINE: tuple[tuple[str, str], ...] = (("fatal", "deaths"), ("serious", "serious"), ("slight", "slight"))
+
+#: ``task(payload, replication, baseline_raw) -> ReplicationResult``; must be a module-level function.
+ReplicationTask = Callable[[Any, int, "pd.DataFrame | None"], ReplicationResult]
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """What the manifest says about the network a scenario ran on."""
+
+    source: str
+    fingerprint: str
+    schematic: bool
+    label: str
+
+
+@dataclass(frozen=True)
+class ScenarioJob:
+    """One scenario, ready to run.
+
+    Attributes
+    ----------
+    name
+        Scenario name (the folder under the output directory).
+    scenario_toml
+        The resolved scenario (``extends`` applied) as TOML text; written to ``scenario.toml``.
+    seed
+        Base seed of the run.
+    replications
+        The scenario's own number of replications (used when the caller gives none).
+    payload
+        Picklable prepared scenario handed to ``task`` (shipped once per worker).
+    task
+        Module-level function ``task(payload, replication, baseline_raw) -> ReplicationResult``.
+    network
+        Network source, fingerprint and schematic flag for the manifest.
+    baseline
+        The baseline's job for a variant, ``None`` for a baseline.
+    """
+
+    name: str
+    scenario_toml: str
+    seed: int
+    replications: int
+    payload: Any
+    task: ReplicationTask
+    network: NetworkInfo
+    baseline: ScenarioJob | None = None
+
+    @property
+    def is_baseline(self) -> bool:
+        """True when the scenario is its own baseline (calibrated on itself)."""
+        return self.baseline is None
+
+
+@dataclass
+class RunResult:
+    """The replications of one scenario, as run (or resumed) by :func:`run_job`.
+
+    Attributes
+    ----------
+    job
+        What was run.
+    run_dir
+        The run folder.
+    results
+        The replications, sorted by index (0 … n-1).
+    baseline
+        The baseline's run (same indices) for a variant, else ``None``.
+    resumed
+        How many of ``results`` were already on disk.
+    stop_reason
+        ``"replications"`` (the number asked for), ``"target-ci"`` (precision reached) or
+        ``"max-replications"`` (target not reached within the maximum).
+    """
+
+    job: ScenarioJob
+    run_dir: Path
+    results: list[ReplicationResult]
+    baseline: RunResult | None = None
+    resumed: int = 0
+    stop_reason: str = "replications"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        """Number of replications."""
+        return len(self.results)
+
+    def values(self, key: str) -> np.ndarray:
+        """``summary[key]`` of every replication, in index order."""
+        return np.array([r.summary[key] for r in self.results], dtype=float)
+
+    def differences(self, key: str) -> np.ndarray:
+        """Paired baseline-minus-variant ``summary[key]`` per replication (CRN pairs); needs a baseline."""
+        if self.baseline is None:
+            raise ValueError(f"{self.job.name} is a baseline: no differences")
+        base = {r.replication: r.summary[key] for r in self.baseline.results}
+        return np.array([base[r.replication] - r.summary[key] for r in self.results], dtype=float)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per replication with its headline numbers."""
+        rows = [{"replication": r.replication, **r.summary} for r in self.results]
+        return pd.DataFrame(rows)
+
+
+# --- statistics -------------------------------------------------------------------------------------------------
+
+
+def mean_interval(values: Sequence[float] | np.ndarray, *, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and its two-sided Student-t confidence interval: ``(mean, low, high)``.
+
+    With fewer than two values the interval is undefined and returned as ``(mean, nan, nan)``.
+    """
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return mean, mean - half, mean + half
+
+
+def _precision_reached(values: np.ndarray, target_ci_pct: float) -> tuple[bool, float]:
+    """Whether the 95% interval of ``values``' mean is narrower than ``target_ci_pct`` % of the mean."""
+    if values.size < MIN_REPLICATIONS_FOR_CI:
+        return False, math.inf
+    mean, lo, hi = mean_interval(values)
+    width = hi - lo
+    if mean == 0.0:
+        return False, math.inf
+    rel_pct = 100.0 * width / abs(mean)
+    return rel_pct < target_ci_pct, rel_pct
+
+
+def _next_total(n: int, rel_pct: float, target_ci_pct: float, *, maximum: int) -> int:
+    """How many replications to have next: the square-root-law estimate, at least one more, at most double.
+
+    Depends only on the results so far (not on the executor), so a target-precision run stops at the same
+    number of replications wherever it runs.
+    """
+    if math.isfinite(rel_pct) and rel_pct > 0:
+        needed = math.ceil(n * (rel_pct / target_ci_pct) ** 2)
+    else:
+        needed = 2 * n
+    return min(maximum, min(max(needed, n + 1), 2 * n))
+
+
+# --- run folders ----------------------------------------------------------------------------------------------
+
+
+def _safe_name(name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._@=,+-]+", "_", name).strip("._")
+    return safe or "scenario"
+
+
+def run_id(job: ScenarioJob) -> str:
+    """Deterministic id of a run: hash of the resolved scenario, the seed and the network fingerprint."""
+    h = hashlib.sha256()
+    for part in (job.scenario_toml, str(job.seed), job.network.fingerprint):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return f"seed{job.seed}-{h.hexdigest()[:12]}"
+
+
+def scenario_run_dir(out_dir: Path, job: ScenarioJob) -> Path:
+    """``<out_dir>/<scenario>/<run-id>``."""
+    return Path(out_dir) / _safe_name(job.name) / run_id(job)
+
+
+def _manifest(job: ScenarioJob, run_dir: Path) -> dict[str, Any]:
+    return {
+        "scenario": job.name,
+        "run_id": run_dir.name,
+        "package": "vision-zero",
+        "version": __version__,
+        "seed": job.seed,
+        "network": {
+            "source": job.network.source,
+            "fingerprint": job.network.fingerprint,
+            "schematic": job.network.schematic,
+            "label": job.network.label,
+        },
+        "schematic": job.network.schematic,
+        "baseline": None if job.baseline is None else job.baseline.name,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _prepare_run_dir(job: ScenarioJob, run_dir: Path) -> None:
+    """Create the run folder with its scenario and manifest, or check an existing one belongs to this job."""
+    manifest_path = run_dir / "manifest.json"
+    if manifest_path.exists():
+        try:
+            old = json.loads(manifest_path.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(f"{manifest_path}: expected a JSON manifest ({exc})") from exc
+        if (
+            old.get("seed") != job.seed
+            or old.get("network", {}).get("fingerprint") != job.network.fingerprint
+        ):
+            raise DataError(
+                f"{manifest_path}: this folder belongs to a different run (seed {old.get('seed')}, network "
+                f"{old.get('network', {}).get('fingerprint')}); expected seed {job.seed}, network "
+                f"{job.network.fingerprint}. Remove the folder or choose another --out"
+            )
+    else:
+        atomic_write_text(run_dir / "scenario.toml", job.scenario_toml)
+        atomic_write_text(manifest_path, json.dumps(_manifest(job, run_dir), indent=2, sort_keys=True) + "\n")
+    _remove_stale_temporaries(run_dir)
+
+
+def _remove_stale_temporaries(run_dir: Path, *, older_than_s: float = 600.0) -> None:
+    """Delete half-written replication folders an interrupted run left behind (hidden ``.rep-…``)."""
+    root = run_dir / "replications"
+    if not root.is_dir():
+        return
+    now = time.time()
+    for entry in root.iterdir():
+        if entry.name.startswith(".rep-") and now - entry.stat().st_mtime > older_than_s:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+# --- the loop ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Bundle:
+    """Task and prepared scenario, shipped once per worker (an object, so Dask does not rebuild it per task)."""
+
+    task: ReplicationTask
+    payload: Any
+
+
+def _call_task(bundle: _Bundle, item: tuple[int, pd.DataFrame | None]) -> ReplicationResult:
+    """Executor entry point: ``bundle`` is shipped once per worker, ``item`` with each task."""
+    replication, baseline_raw = item
+    return bundle.task(bundle.payload, replication, baseline_raw)
+
+
+class _Progress:
+    """One tqdm bar per scenario (silent when stderr is not a terminal, or when disabled)."""
+
+    def __init__(self, enabled: bool, stream: TextIO | None) -> None:
+        self.enabled = enabled
+        self.stream = stream
+        self.bars: dict[str, Any] = {}
+
+    def bar(self, name: str, total: int, done: int) -> Any:
+        from tqdm import tqdm
+
+        bar = self.bars.get(name)
+        if bar is None:
+            bar = tqdm(
+                total=total,
+                initial=done,
+                desc=name,
+                unit="rep",
+                file=self.stream or sys.stderr,
+                disable=None if self.enabled else True,
+                dynamic_ncols=True,
+                leave=True,
+            )
+            self.bars[name] = bar
+        elif total > bar.total:
+            bar.total = total
+            bar.refresh()
+        return bar
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+
+
+class _Runner:
+    """Runs jobs on one executor, sharing baseline folders and progress bars between them."""
+
+    def __init__(self, out_dir: Path, executor: Executor, progress: _Progress) -> None:
+        self.out_dir = Path(out_dir)
+        self.executor = executor
+        self.progress = progress
+        self.prepared: set[Path] = set()
+
+    def run_dir(self, job: ScenarioJob) -> Path:
+        run_dir = scenario_run_dir(self.out_dir, job)
+        if run_dir not in self.prepared:
+            _prepare_run_dir(job, run_dir)
+            self.prepared.add(run_dir)
+        return run_dir
+
+    def ensure(self, job: ScenarioJob, n: int) -> int:
+        """Make sure replications 0 … n-1 of ``job`` (and of its baseline) exist; return how many were resumed."""
+        run_dir = self.run_dir(job)
+        done = set(completed_replications(run_dir))
+        missing = [i for i in range(n) if i not in done]
+        bar = self.progress.bar(job.name, n, n - len(missing))
+        if not missing:
+            return n
+        baseline_raw: dict[int, pd.DataFrame | None] = dict.fromkeys(missing)
+        if job.baseline is not None:
+            self.ensure(job.baseline, max(missing) + 1)
+            base_dir = self.run_dir(job.baseline)
+            for i in missing:
+                baseline_raw[i] = pd.read_parquet(replication_dir(base_dir, i) / "injuries.parquet")
+        items = [(i, baseline_raw[i]) for i in missing]
+        for _pos, result in self.executor.map_unordered(_call_task, _Bundle(job.task, job.payload), items):
+            _check_result(job, result)
+            write_replication(run_dir, result)
+            bar.update(1)
+        return n - len(missing)
+
+    def load(self, job: ScenarioJob, n: int) -> list[ReplicationResult]:
+        run_dir = self.run_dir(job)
+        return [read_replication(replication_dir(run_dir, i)) for i in range(n)]
+
+    def summaries(self, job: ScenarioJob, key: str, n: int) -> np.ndarray:
+        run_dir = self.run_dir(job)
+        return np.array(
+            [read_replication_summary(replication_dir(run_dir, i))[key] for i in range(n)], dtype=float
+        )
+
+
+def _check_result(job: ScenarioJob, result: ReplicationResult) -> None:
+    if result.scenario != job.name or result.seed != job.seed:
+        raise RuntimeError(
+            f"task returned replication of {result.scenario!r} seed {result.seed}, expected {job.name!r} "
+            f"seed {job.seed}"
+        )
+
+
+def run_job(
+    job: ScenarioJob,
+    *,
+    out_dir: Path,
+    executor: Executor,
+    replications: int | None = None,
+    target_ci_pct: float | None = None,
+    max_replications: int = 200,
+    progress: bool = True,
+    progress_stream: TextIO | None = None,
+    on_batch: Callable[[RunResult], None] | None = None,
+) -> RunResult:
+    """Run (or resume) the replications of ``job``; see the module docstring.
+
+    Parameters
+    ----------
+    job
+        The scenario to run; a variant carries its baseline.
+    out_dir
+        The results folder (``results/``).
+    executor
+        Where the replications run.
+    replications
+        How many replications (default: the scenario's own). With ``target_ci_pct``: the minimum.
+    target_ci_pct
+        Stop when the 95% interval of the KSI difference against the baseline (of KSI, for a baseline) is
+        narrower than this percentage of its mean.
+    max_replications
+        The most replications a target-precision run may use.
+    progress
+        Show a progress bar per scenario (only when stderr is a terminal).
+    progress_stream
+        Where the bars go (default stderr).
+    on_batch
+        Called after every batch of a target-precision run with the results so far (for logging).
+
+    Returns
+    -------
+    RunResult
+    """
+    if replications is not None and replications < 1:
+        raise ConfigError(f"--replications: expected an integer >= 1 (got {replications})")
+    if target_ci_pct is not None and not (0 < target_ci_pct < 1000):
+        raise ConfigError(f"--target-ci: expected a percentage > 0 (got {target_ci_pct})")
+    if max_replications < 1:
+        raise ConfigError(f"--max-replications: expected an integer >= 1 (got {max_replications})")
+    bars = _Progress(progress, progress_stream)
+    runner = _Runner(Path(out_dir), executor, bars)
+    try:
+        if target_ci_pct is None:
+            n = replications if replications is not None else job.replications
+            resumed = runner.ensure(job, n)
+            return _result(runner, job, n, resumed, "replications")
+        n = min(max(MIN_REPLICATIONS_FOR_CI, replications or 0), max_replications)
+        resumed = runner.ensure(job, n)
+        while True:
+            if job.baseline is None:
+                values = runner.summaries(job, "ksi", n)
+            else:
+                values = runner.summaries(job.baseline, "ksi", n) - runner.summaries(job, "ksi", n)
+            reached, rel_pct = _precision_reached(values, target_ci_pct)
+            if on_batch is not None:
+                on_batch(_result(runner, job, n, resumed, "target-ci", rel_pct=rel_pct))
+            if reached or n >= max_replications:
+                reason = "target-ci" if reached else "max-replications"
+                return _result(runner, job, n, resumed, reason, rel_pct=rel_pct)
+            n = _next_total(n, rel_pct, target_ci_pct, maximum=max_replications)
+            runner.ensure(job, n)
+    finally:
+        bars.close()
+
+
+def _result(
+    runner: _Runner, job: ScenarioJob, n: int, resumed: int, reason: str, *, rel_pct: float | None = None
+) -> RunResult:
+    baseline = None
+    if job.baseline is not None:
+        baseline = RunResult(job.baseline, runner.run_dir(job.baseline), runner.load(job.baseline, n))
+    extra: dict[str, Any] = {} if rel_pct is None else {"ci_width_pct": rel_pct}
+    return RunResult(job, runner.run_dir(job), runner.load(job, n), baseline, resumed, reason, extra)
+
+
+# --- the terminal summary -----------------------------------------------------------------------------------------
+
+
+def _fmt_interval(mean: float, lo: float, hi: float) -> str:
+    if math.isnan(lo):
+        return f"{mean:9.2f}  (one replication: no interval)"
+    return f"{mean:9.2f}  [{lo:.2f}, {hi:.2f}]"
+
+
+def format_summary(run: RunResult) -> str:
+    """A short text summary: casualties per year with 95% intervals, and KSI avoided for a variant."""
+    job = run.job
+    lines = [
+        f"{job.name}: {run.n} replication(s), seed {job.seed}, {run.run_dir}",
+        f"  network: {job.network.label}",
+    ]
+    if job.network.schematic:
+        lines.append("  SCHEMATIC: results on the built-in schematic network are not findings about Almaty")
+    lines.append("  casualties per year, mean [95% interval]:")
+    for key, label in _HEADLINE:
+        lines.append(f"    {label:<8} {_fmt_interval(*mean_interval(run.values(key)))}")
+    if run.baseline is not None:
+        avoided = mean_interval(run.differences("ksi"))
+        lines.append(
+            f"    KSI avoided vs {run.baseline.job.name} (paired, common random numbers): {_fmt_interval(*avoided)}"
+        )
+    if run.stop_reason != "replications":
+        width = run.extra.get("ci_width_pct", math.nan)
+        what = "reached" if run.stop_reason == "target-ci" else "NOT reached (stopped at --max-replications)"
+        lines.append(f"  target precision {what}: interval width {width:.1f}% of the mean")
+    return "\n".join(lines)
+
+
+def summary_rows(runs: Mapping[str, RunResult]) -> pd.DataFrame:
+    """One row per scenario: mean and 95% interval of each headline number (for CSV output)."""
+    rows = []
+    for name, run in runs.items():
+        row: dict[str, Any] = {
+            "scenario": name,
+            "replications": run.n,
+            "schematic": run.job.network.schematic,
+        }
+        for key in ("fatal", "serious", "slight", "ksi"):
+            m, lo, hi = mean_interval(run.values(key))
+            row.update({f"{key}_per_year": m, f"{key}_lo": lo, f"{key}_hi": hi})
+        rows.append(row)
+    return pd.DataFrame(rows)
