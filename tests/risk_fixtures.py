@@ -1,0 +1,123 @@
+"""Hand-built one-road networks and traffic records for the risk tests (no simulation needed)."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from vision_zero.network import RoadNetwork
+from vision_zero.periods import Period
+from vision_zero.simulation import TrafficRecord
+
+PERIOD = Period(name="peak", start_h=8.0, duration_s=3600.0, demand_share=0.1, annual_hours=340.0)
+
+
+def one_road(
+    *,
+    lanes: int = 1,
+    length_m: float = 1000.0,
+    limit_kph: float = 50.0,
+    crossing_type: str = "marked",
+    lanes_crossed: int = 2,
+    two_way: bool = True,
+) -> RoadNetwork:
+    """Two nodes, one road (link 0: 0->1, link 1: 1->0 if two-way), one crossing along it."""
+    nodes = pd.DataFrame(
+        {
+            "osmid": [1, 2],
+            "lon": [76.90, 76.9117],
+            "lat": [43.25, 43.25],
+            "x_m": [0.0, length_m],
+            "y_m": [0.0, 0.0],
+            "highway": ["", ""],
+            "signalised": [False, False],
+            "crossing": ["", ""],
+        }
+    )
+    rows = [(0, 1, 1)] + ([(1, 0, 0)] if two_way else [])
+    links = pd.DataFrame(
+        {
+            "u": [r[0] for r in rows],
+            "v": [r[1] for r in rows],
+            "osm_u": [r[0] + 1 for r in rows],
+            "osm_v": [r[1] + 1 for r in rows],
+            "key": 0,
+            "osm_way": "w1",
+            "name": "Test Street",
+            "highway": "secondary",
+            "length_m": length_m,
+            "lanes": lanes,
+            "oneway": not two_way,
+            "speed_limit_kph": limit_kph,
+            "capacity_vph": 1000.0 * lanes,
+            "free_flow_travel_time_s": length_m / (limit_kph / 3.6),
+            "storage_veh": length_m / 7.0 * lanes,
+            "reverse": [r[2] for r in rows] if two_way else [-1],
+        }
+    )
+    crossings = pd.DataFrame(
+        {
+            "node": [-1],
+            "link": [0],
+            "offset_m": [length_m / 2],
+            "lon": [76.906],
+            "lat": [43.25],
+            "crossing_type": [crossing_type],
+            "lanes_crossed": [lanes_crossed],
+            "osmid": [-1],
+        }
+    )
+    crossing_links = pd.DataFrame({"crossing": [0] * len(rows), "link": list(range(len(rows)))})
+    return RoadNetwork(
+        graph=nx.MultiDiGraph(),
+        nodes=nodes,
+        links=links,
+        crossings=crossings,
+        crossing_links=crossing_links,
+        source="test:one-road",
+        schematic=False,
+    )
+
+
+def record(
+    network: RoadNetwork,
+    *,
+    speed_kph: float = 59.5,
+    flow_vph: float = 600.0,
+    peds_per_hour: float = 60.0,
+    speed_factor: float = 1.0,
+    seed: int = 7,
+) -> TrafficRecord:
+    """Vehicles and pedestrians at random (seeded) times, constant speeds, on every link for one hour."""
+    v = speed_kph * speed_factor
+    n_links = len(network.links)
+    length_km = network.links["length_m"].to_numpy() / 1000.0
+    link_stats = pd.DataFrame(
+        {
+            "period": PERIOD.name,
+            "link": np.arange(n_links),
+            "entries": int(flow_vph),
+            "veh_km": flow_vph * length_km,
+            "veh_h": flow_vph * length_km / v,
+            "mean_speed_kph": v,
+            "p85_speed_kph": v * 1.15,
+            "share_over_limit": 0.5,
+            "max_queue_veh": 0.0,
+        }
+    )
+    rng = np.random.default_rng(seed)
+    n_cars = int(flow_vph) * n_links
+    t_cars = np.sort(rng.uniform(0.0, 3600.0, n_cars))
+    passages = pd.DataFrame({"period": PERIOD.name, "crossing": 0, "t_s": t_cars, "speed_kph": v})
+    n_peds = int(peds_per_hour)
+    t_peds = np.sort(rng.uniform(0.0, 3600.0, n_peds))
+    pedestrians = pd.DataFrame({"period": PERIOD.name, "crossing": 0, "t_s": t_peds})
+    return TrafficRecord(
+        periods=(PERIOD,),
+        link_stats=link_stats,
+        passages=passages,
+        pedestrians=pedestrians,
+        trips=pd.DataFrame(),
+        speed_hist=pd.DataFrame(),
+    )
