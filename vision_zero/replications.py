@@ -60,7 +60,9 @@ __all__ = [
     "mean_interval",
     "run_id",
     "run_job",
+    "scenario_job",
     "scenario_run_dir",
+    "summary_rows",
 ]
 
 #: A target-precision run starts with at least this many replications (an interval from 2 is meaningless).
@@ -480,7 +482,9 @@ def _result(
     if job.baseline is not None:
         baseline = RunResult(job.baseline, runner.run_dir(job.baseline), runner.load(job.baseline, n))
     extra: dict[str, Any] = {} if rel_pct is None else {"ci_width_pct": rel_pct}
-    return RunResult(job, runner.run_dir(job), runner.load(job, n), baseline, resumed, reason, extra)
+    run = RunResult(job, runner.run_dir(job), runner.load(job, n), baseline, resumed, reason, extra)
+    atomic_write_text(run.run_dir / "replications.csv", run.to_frame().to_csv(index=False))
+    return run
 
 
 # --- the terminal summary -----------------------------------------------------------------------------------------
@@ -530,3 +534,84 @@ def summary_rows(runs: Mapping[str, RunResult]) -> pd.DataFrame:
             row.update({f"{key}_per_year": m, f"{key}_lo": lo, f"{key}_hi": hi})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --- scenario files → jobs (the real pipeline) ----------------------------------------------------------------
+
+
+def _pipeline_task(prepared: Any, replication: int, baseline_raw: pd.DataFrame | None) -> ReplicationResult:
+    """The real replication task: :func:`vision_zero.pipeline.run_replication`."""
+    import importlib
+
+    pipeline: Any = importlib.import_module("vision_zero.pipeline")
+    result: ReplicationResult = pipeline.run_replication(prepared, replication, baseline_raw=baseline_raw)
+    return result
+
+
+def _is_scenario_setting(key: str) -> bool:
+    """Overrides of settings apply to a variant's baseline too (CRN pairs must share demand, periods …)."""
+    return not key.startswith(("interventions", "name", "description", "extends", "baseline"))
+
+
+def scenario_job(
+    path: Path | str,
+    *,
+    seed: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ScenarioJob:
+    """Load, validate and prepare a scenario file (and its baseline, for a variant) as a :class:`ScenarioJob`.
+
+    Parameters
+    ----------
+    path
+        The scenario file.
+    seed
+        Replaces the scenario's ``simulation.seed`` (its baseline runs with the same seed: CRN pairs).
+    overrides
+        Key path -> value (as :func:`vision_zero.scenario.load_scenario` takes them). Settings apply to the
+        baseline as well; ``interventions…`` overrides only to this scenario.
+
+    Raises
+    ------
+    ScenarioError
+        From validation or from preparing the scenario (selectors that match nothing …).
+    """
+    import importlib
+
+    from vision_zero.network import network_fingerprint
+    from vision_zero.scenario import load_scenario
+
+    ov = dict(overrides or {})
+    scenario = load_scenario(path, overrides=ov or None)
+    if seed is not None and seed != scenario.simulation.seed:
+        ov["simulation.seed"] = seed
+        scenario = load_scenario(path, overrides=ov)
+    pipeline: Any = importlib.import_module("vision_zero.pipeline")
+    prepared = pipeline.prepare(scenario)
+    net = prepared.network
+    base_net = getattr(prepared, "base_network", None) or net
+    info = NetworkInfo(
+        source=str(net.source),
+        fingerprint=network_fingerprint(base_net),
+        schematic=bool(net.schematic),
+        label=str(net.label),
+    )
+    baseline = None
+    if not scenario.is_baseline:
+        base_ov = {k: v for k, v in ov.items() if _is_scenario_setting(k)}
+        baseline = scenario_job(scenario.baseline_path, seed=scenario.simulation.seed, overrides=base_ov)
+        if not baseline.is_baseline:
+            raise ConfigError(
+                f"{scenario.path}: baseline: expected a baseline scenario (no extends or baseline key), got "
+                f"{scenario.baseline_path}, which itself has a baseline"
+            )
+    return ScenarioJob(
+        name=scenario.name,
+        scenario_toml=scenario.resolved_toml(),
+        seed=scenario.simulation.seed,
+        replications=scenario.simulation.replications,
+        payload=prepared,
+        task=_pipeline_task,
+        network=info,
+        baseline=baseline,
+    )

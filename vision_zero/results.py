@@ -11,6 +11,7 @@ Layout of one run (DESIGN.md "Result layout")::
             link_traffic.parquet  annualised per-link traffic
             speed_hist.parquet sparse speed histogram (period, link, bin_lo_kph, count)
             parameters.json    the parameter draw of this replication
+        replications.csv       headline numbers of every replication (written by vision_zero.replications)
         summary.parquet / summary.csv, charts, report.html, links.gpkg (written by compare/report)
 
 A replication folder exists only when complete, so a rerun skips the ones present (resume).
