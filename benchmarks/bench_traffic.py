@@ -48,10 +48,28 @@ HOUR_S = 3600.0
 #: Fixed-time signal plan used on the grid by SUMO (netgenerate default for a 4-arm junction) and mirrored in
 #: UXsim: 90 s cycle, two phases of 42 s green + 3 s amber.
 SIGNAL_CYCLE_S = 90.0
+UXSIM_CHUNK_S = 300.0
 SUMO_TOOLS = ("sumo-meso", "sumo-meso-jc", "sumo-micro")
-PY_TOOLS = ("vision_zero", "uxsim5", "uxsim1", "uxsim-cpp1")
-ALL_TOOLS = ("vision_zero", "sumo-meso", "sumo-meso-jc", "sumo-micro", "uxsim5", "uxsim1", "uxsim-cpp1")
-DEFAULT_TOOLS = ("vision_zero", "sumo-meso", "sumo-meso-jc", "sumo-micro", "uxsim5", "uxsim1")
+PY_TOOLS = ("vision_zero", "vision_zero-r0", "uxsim5", "uxsim1", "uxsim-cpp1")
+ALL_TOOLS = (
+    "vision_zero",
+    "vision_zero-r0",
+    "sumo-meso",
+    "sumo-meso-jc",
+    "sumo-micro",
+    "uxsim5",
+    "uxsim1",
+    "uxsim-cpp1",
+)
+DEFAULT_TOOLS = (
+    "vision_zero",
+    "vision_zero-r0",
+    "sumo-meso",
+    "sumo-meso-jc",
+    "sumo-micro",
+    "uxsim5",
+    "uxsim1",
+)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -70,6 +88,7 @@ class Case:
     trips: pd.DataFrame  # trip, origin, destination (node ids), depart_s
     horizon_s: float
     notes: list[str] = field(default_factory=list)
+    routing_cpu_s: float = math.nan  # duarouter's CPU for SUMO's routes (not in SUMO's rows)
 
 
 def sumo_home() -> Path:
@@ -285,7 +304,32 @@ def write_case(case: Case) -> None:
         )
     lines.append("</routes>")
     (case.workdir / "trips.rou.xml").write_text("\n".join(lines) + "\n")
-    meta = {"name": case.name, "horizon_s": case.horizon_s, "notes": case.notes}
+    # SUMO gets its routes from duarouter (free-flow shortest paths, junction to junction), measured apart
+    cpu_s, mem_mib, _, code = run_child(
+        [
+            sumo_bin("duarouter"),
+            "-n",
+            str(case.workdir / "net.net.xml"),
+            "-r",
+            str(case.workdir / "trips.rou.xml"),
+            "--junction-taz",
+            "--no-warnings",
+            "--no-step-log",
+            "-o",
+            str(case.workdir / "routes.rou.xml"),
+        ],
+        log=case.workdir / "duarouter.log",
+    )
+    if code != 0:
+        raise SystemExit(f"duarouter failed; see {case.workdir / 'duarouter.log'}")
+    case.routing_cpu_s = cpu_s
+    meta = {
+        "name": case.name,
+        "horizon_s": case.horizon_s,
+        "notes": case.notes,
+        "routing_cpu_s": cpu_s,
+        "routing_mem_mib": mem_mib,
+    }
     (case.workdir / "case.json").write_text(json.dumps(meta, indent=1))
 
 
@@ -300,6 +344,7 @@ def load_case(workdir: Path) -> Case:
         trips=pd.read_csv(workdir / "trips.csv"),
         horizon_s=float(meta["horizon_s"]),
         notes=list(meta["notes"]),
+        routing_cpu_s=float(meta["routing_cpu_s"]),
     )
 
 
@@ -310,22 +355,133 @@ def load_case(workdir: Path) -> Case:
 
 def vz_demand_trips(net: Any, *, seed: int, n_trips: int | None) -> pd.DataFrame:
     """vision_zero's default AM-peak trips on ``net`` (optionally rescaled to ``n_trips``)."""
-    raise NotImplementedError("vision_zero.demand has not landed yet")
+    from vision_zero import demand
+
+    am = tuple(p for p in demand.default_periods() if p.name == "am_peak")
+    daily = None if n_trips is None else n_trips / am[0].demand_share
+    trips: pd.DataFrame = demand.generate_trips(
+        net, rng=np.random.default_rng(seed), periods=am, daily_trips=daily
+    )
+    return trips
 
 
 def common_trips_from_vz(vz_trips: pd.DataFrame) -> pd.DataFrame:
     """The shared (trip, origin, destination, depart_s) table from vision_zero's trip table."""
-    raise NotImplementedError("vision_zero.demand has not landed yet")
+    return vz_trips[["trip", "origin", "destination", "depart_s"]].reset_index(drop=True)
 
 
 def vz_network_from_tables(case: Case) -> Any:
-    """A vision_zero RoadNetwork with the case's nodes and links."""
-    raise NotImplementedError("vision_zero.network has not landed yet")
+    """A vision_zero RoadNetwork of the case's grid, through the osmnx-graph loader (``network_from_graph``).
+
+    The grid is placed near Almaty (UTM 43N) so that the loader's projection gives back the same metres; links
+    are two-way ``secondary`` streets tagged ``lanes=4`` (2 per direction), ``maxspeed=50``, ``length=200``;
+    signalised junctions carry ``highway=traffic_signals``. Capacity and storage come from vision_zero's own
+    defaults for that road class.
+    """
+    import networkx as nx
+    from pyproj import Transformer
+
+    from vision_zero.network import network_from_graph
+
+    to_lonlat = Transformer.from_crs(32643, 4326, always_xy=True)
+    lon, lat = to_lonlat.transform(
+        case.nodes["x_m"].to_numpy() + 630_000.0, case.nodes["y_m"].to_numpy() + 4_790_000.0
+    )
+    graph: nx.MultiDiGraph[Any] = nx.MultiDiGraph(crs="EPSG:4326")
+    for i, row in enumerate(case.nodes.itertuples(index=False)):
+        attrs: dict[str, Any] = {"x": float(lon[i]), "y": float(lat[i])}
+        if row.signalised:
+            attrs["highway"] = "traffic_signals"
+        graph.add_node(int(row.node), **attrs)
+    seen: set[tuple[int, int]] = set()
+    for row in case.links.itertuples(index=False):
+        graph.add_edge(
+            int(row.u),
+            int(row.v),
+            osmid=int(row.link),
+            highway="secondary",
+            length=float(row.length_m),
+            lanes=str(2 * int(row.lanes)),
+            maxspeed=f"{row.speed_kph:.0f}",
+            oneway=False,
+            reversed=(int(row.v), int(row.u)) in seen,
+        )
+        seen.add((int(row.u), int(row.v)))
+    return network_from_graph(graph, source=f"benchmark {case.name}", schematic=True)
 
 
-def run_vision_zero(case: Case, *, seed: int, profile_to: Path | None) -> dict[str, Any]:
-    """Worker body for vision_zero: simulate, return raw results."""
-    raise NotImplementedError("vision_zero.simulation has not landed yet")
+def _vz_inputs(case: Case, *, seed: int) -> tuple[Any, pd.DataFrame, tuple[Any, ...]]:
+    """Network, trips and periods for vision_zero in this case."""
+    from vision_zero.periods import Period
+
+    if (case.workdir / "vz_network.pkl").exists():
+        with (case.workdir / "vz_network.pkl").open("rb") as fh:
+            net = pickle.load(fh)
+        with (case.workdir / "vz_trips.pkl").open("rb") as fh:
+            trips: pd.DataFrame = pickle.load(fh)
+        periods = tuple(dict.fromkeys(trips["period"]))
+        from vision_zero.demand import default_periods
+
+        known = {p.name: p for p in default_periods()}
+        return net, trips, tuple(known[name] for name in periods)
+    net = vz_network_from_tables(case)
+    period = Period(name="bench", start_h=8.0, duration_s=HOUR_S, demand_share=1.0, annual_hours=1.0)
+    trips = case.trips.copy()
+    trips.insert(1, "period", period.name)
+    return net, trips, (period,)
+
+
+def run_vision_zero(case: Case, *, seed: int, reroute_passes: int, profile_to: Path | None) -> dict[str, Any]:
+    """Worker body for vision_zero: simulate, return link entries per case link and trip statistics."""
+    from vision_zero.simulation import simulate
+
+    t0 = time.process_time()
+    net, trips, periods = _vz_inputs(case, seed=seed)
+    t1 = time.process_time()
+    kwargs: dict[str, Any] = {
+        "rng": np.random.default_rng(seed),
+        "periods": periods,
+        "reroute_passes": reroute_passes,
+        "drain_s": case.horizon_s - HOUR_S,
+    }
+    if profile_to is not None:
+        import cProfile
+        import io
+        import pstats
+
+        prof = cProfile.Profile()
+        record = prof.runcall(simulate, net, trips, None, **kwargs)
+        buf = io.StringIO()
+        stats = pstats.Stats(prof, stream=buf)
+        stats.sort_stats("tottime").print_stats(30)
+        stats.sort_stats("cumulative").print_stats(40)
+        profile_to.write_text(buf.getvalue())
+    else:
+        record = simulate(net, trips, None, **kwargs)
+    t2 = time.process_time()
+    per_link = record.link_stats.groupby("link")["entries"].sum()
+    vz_entries = np.zeros(len(net.links))
+    vz_entries[per_link.index.to_numpy(int)] = per_link.to_numpy(float)
+    vz_u, vz_v = net.links["u"].to_numpy(int), net.links["v"].to_numpy(int)
+    case_u, case_v = case.links["u"].to_numpy(int), case.links["v"].to_numpy(int)
+    if len(vz_u) == len(case_u) and (vz_u == case_u).all() and (vz_v == case_v).all():
+        entries = vz_entries
+    else:  # the grid: one link per node pair, matched by pair
+        by_pair = (
+            pd.Series(vz_entries, index=pd.MultiIndex.from_arrays([vz_u, vz_v])).groupby(level=[0, 1]).sum()
+        )
+        entries = by_pair.reindex(pd.MultiIndex.from_arrays([case_u, case_v])).fillna(0.0).to_numpy(float)
+    done = record.trips["completed"].to_numpy(bool)
+    tt = record.trips["travel_time_s"].to_numpy(float)[done]
+    return {
+        "entries": entries.tolist(),
+        "completed": int(done.sum()),
+        "trips": len(record.trips),
+        "mean_travel_time_s": float(np.mean(tt)) if tt.size else math.nan,
+        "sim_cpu_s": t2 - t1,
+        "build_cpu_s": t1 - t0,
+        "note": f"reroute_passes={reroute_passes}",
+    }
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -373,9 +529,13 @@ def run_uxsim(case: Case, *, seed: int, platoon: int, cpp: bool) -> dict[str, An
     for row in sample.itertuples(index=False):
         world.addVehicle(str(row.origin), str(row.destination), float(row.depart_s))
     t1 = time.process_time()
-    world.exec_simulation()
+    # run in chunks and stop once every vehicle has arrived (as SUMO and vision_zero do), not at tmax
+    while world.check_simulation_ongoing():
+        world.exec_simulation(duration_t2=UXSIM_CHUNK_S)
+        if not world.VEHICLES_LIVING:
+            break
     t2 = time.process_time()
-    entries = np.array([float(link.cum_arrival[-1]) for link in link_objs])
+    entries = np.array([float(np.max(link.cum_arrival)) for link in link_objs])
     tt = []
     completed = 0
     for veh in world.VEHICLES.values():
@@ -407,8 +567,7 @@ def sumo_command(case: Case, tool: str, rundir: Path, *, seed: int) -> list[str]
         "-n",
         str(case.workdir / "net.net.xml"),
         "-r",
-        str(case.workdir / "trips.rou.xml"),
-        "--junction-taz",
+        str(case.workdir / "routes.rou.xml"),
         "--additional-files",
         str(rundir / "edgedata.add.xml"),
         "--tripinfo-output",
@@ -528,6 +687,8 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
     entries = np.asarray(res["entries"], dtype=float)
     veh_km = float(entries @ case.links["length_m"].to_numpy(float)) / 1000.0
     note = res.get("note", "")
+    if tool in SUMO_TOOLS:
+        note = f"+{case.routing_cpu_s:.1f} CPU s duarouter (not counted) " + note
     if res.get("teleports"):
         note = f"{res['teleports']} teleports " + note
     row = Row(
@@ -604,8 +765,11 @@ def worker(tool: str, workdir: Path, *, seed: int, profile: bool) -> None:
     """Child-process body for the Python tools: run, write ``<workdir>/<tool>/result.json``."""
     case = load_case(workdir)
     rundir = workdir / tool
-    if tool == "vision_zero":
-        res = run_vision_zero(case, seed=seed, profile_to=rundir / "profile.txt" if profile else None)
+    if tool.startswith("vision_zero"):
+        passes = 0 if tool == "vision_zero-r0" else 1
+        res = run_vision_zero(
+            case, seed=seed, reroute_passes=passes, profile_to=rundir / "profile.txt" if profile else None
+        )
     elif tool.startswith("uxsim"):
         cpp = tool.startswith("uxsim-cpp")
         platoon = int(tool.removeprefix("uxsim-cpp" if cpp else "uxsim"))
