@@ -1,17 +1,65 @@
 """The mesoscopic SimPy traffic simulation (see DESIGN.md "Traffic").
 
 Contract: :func:`simulate` returns a :class:`TrafficRecord`; the risk model and the reports read only that.
+
+The model (a link-queue model in the family of Gawron 1998 / MATSim's queue simulation, with a triangular
+fundamental diagram and drivers' desired speeds):
+
+* One SimPy :class:`~simpy.Environment` per replication, clock in seconds. Periods run one after another in it,
+  each in its own window (departures in ``[0, duration_s)``, then up to ``drain_s`` for trips to finish).
+* A vehicle (or platoon) enters a link and gets a running time ``length / speed`` from the link's state at
+  entry: its own desired speed (:func:`desired_speed_kph`), lowered by the congested branch of a triangular
+  fundamental diagram ``v = w (k_jam / k - 1)`` when the moving vehicles on the free part of the link exceed
+  the critical density. It then joins the link's exit queue (FIFO).
+* The head of a link leaves at the earliest time that is (a) after its running time, (b) one discharge
+  headway after the previous exit (capacity: ``3600 / capacity_vph``; at a signal the saturation flow),
+  (c) within a green of its approach at a signalised node (fixed-time two-phase plans), and (d) when the next
+  link has storage room; otherwise it waits for room (spill-back) and after ``traffic.stuck_time_s`` enters
+  anyway, so circular queues cannot freeze the network.
+* One SimPy event per link exit (which is the next link's entry), plus one per departure: events are plain
+  :class:`simpy.Event`-compatible objects with a callback, not a generator process per vehicle, and all
+  statistics are computed afterwards with numpy from per-traversal times.
+
+Route choice: shortest expected travel time (:mod:`vision_zero.routing`) with free-flow times plus
+Webster's uniform signal delay, then ``reroute_passes`` passes in which a share of the trips
+(``traffic.reroute_share``) takes the shortest path under the mean link times simulated in the previous pass;
+the record of the last pass is returned.
+
+References
+----------
+Gawron, C. (1998). An iterative algorithm to determine the dynamic user equilibrium in a traffic simulation
+model. Int. J. Modern Physics C 9(3), 393-407.
+Webster, F. V. (1958). Traffic signal settings. Road Research Technical Paper 39, HMSO.
+Newell, G. F. (1993). A simplified theory of kinematic waves in highway traffic. Transp. Res. B 27(4), 281-303.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import simpy
 
+from vision_zero.errors import DataError
+from vision_zero.network import RoadNetwork
+from vision_zero.parameters import ParameterSet, load_parameters
 from vision_zero.periods import Period
+from vision_zero.routing import Router, Routes, reroute_selection
+from vision_zero.units import M_PER_KM, S_PER_HOUR, kph_to_mps
 
-__all__ = ["TrafficRecord"]
+__all__ = ["SPEED_BIN_KPH", "TrafficRecord", "TrafficSettings", "desired_speed_kph", "simulate"]
+
+#: Width of the speed histogram bins [km/h].
+SPEED_BIN_KPH = 5.0
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -26,15 +74,20 @@ class TrafficRecord:
         One row per (period, link) with traffic: ``period`` str, ``link`` int, ``entries`` int [veh],
         ``veh_km`` float, ``veh_h`` float, ``mean_speed_kph``, ``p85_speed_kph`` float (space-mean over the
         vehicles that traversed the link), ``share_over_limit`` float [0-1], ``max_queue_veh`` float.
+        Added: ``travel_speed_kph`` (veh_km / veh_h, including queueing and signal delay). Speeds are each
+        vehicle's running speed over the link (length / running time, before it joins the exit queue); the mean
+        is over vehicles, the 85th percentile the speed 85% of vehicles do not exceed. ``veh_km``/``veh_h``
+        count the traversals completed by the end of the period's window; ``entries`` all that began.
     passages
         One row per vehicle passing a crossing: ``period`` str, ``crossing`` int, ``t_s`` float (seconds from the
-        period's start), ``speed_kph`` float (the vehicle's approach speed).
+        period's start), ``speed_kph`` float (the vehicle's approach speed). Added: ``link`` int, ``stopped``
+        bool (the vehicle had waited at the stop line, at a crossing on a node, so it passes from rest).
     pedestrians
         One row per pedestrian arriving to cross: ``period`` str, ``crossing`` int, ``t_s`` float.
     trips
         One row per vehicle trip: ``trip`` int, ``period`` str, ``origin``/``destination`` int (node ids),
         ``depart_s``, ``arrive_s`` float (NaN if still en route at the end), ``travel_time_s`` float (NaN if en
-        route), ``veh_km`` float, ``completed`` bool.
+        route), ``veh_km`` float, ``completed`` bool. Added: ``routed`` bool (False: no path, never departed).
     speed_hist
         Sparse histogram of vehicle link speeds: ``period`` str, ``link`` int, ``bin_lo_kph`` float, ``count`` int,
         bins of :data:`SPEED_BIN_KPH` width.
@@ -46,3 +99,613 @@ class TrafficRecord:
     pedestrians: pd.DataFrame
     trips: pd.DataFrame
     speed_hist: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class TrafficSettings:
+    """The numbers of the traffic model (from ``traffic.toml`` / ``network.toml``; see there for sources)."""
+
+    offset_kph: float
+    cv: float
+    min_speed_kph: float
+    backward_wave_kph: float
+    jam_density_veh_per_km_lane: float
+    stuck_time_s: float
+    cycle_s: float
+    lost_time_per_phase_s: float
+    saturation_flow_vphpl: float
+    reroute_share: float
+
+    @classmethod
+    def from_parameters(cls, params: ParameterSet | None = None) -> TrafficSettings:
+        """Central values from a parameter set (default: the shipped files)."""
+        p = load_parameters() if params is None else params
+        return cls(
+            offset_kph=p.value("traffic.desired_speed.offset_kph"),
+            cv=p.value("traffic.desired_speed.cv"),
+            min_speed_kph=p.value("traffic.desired_speed.min_kph"),
+            backward_wave_kph=p.value("traffic.backward_wave_speed_kph"),
+            jam_density_veh_per_km_lane=p.value("network.jam_density_veh_per_km_per_lane"),
+            stuck_time_s=p.value("traffic.stuck_time_s"),
+            cycle_s=p.value("traffic.signal.cycle_s"),
+            lost_time_per_phase_s=p.value("traffic.signal.lost_time_per_phase_s"),
+            saturation_flow_vphpl=p.value("traffic.signal.saturation_flow_vphpl"),
+            reroute_share=p.value("traffic.reroute_share"),
+        )
+
+
+def _col(links: pd.DataFrame, name: str, default: FloatArray | float) -> FloatArray:
+    if name in links.columns:
+        return links[name].to_numpy(dtype=np.float64)
+    return np.broadcast_to(np.asarray(default, dtype=np.float64), (len(links),)).astype(np.float64)
+
+
+def desired_speed_kph(
+    links: pd.DataFrame, link: IntArray, z: FloatArray, settings: TrafficSettings
+) -> FloatArray:
+    """Desired speed of drivers with standard-normal draws ``z`` on links ``link`` [km/h].
+
+    ``mean = reference + offset + speed_response x (limit - reference)`` (SCIENCE.md §4, §8); the driver's speed
+    is ``mean x (1 + cv z)``; the part above the limit is scaled by ``over_limit_factor``; the whole by
+    ``mean_speed_factor``; where ``design_speed_kph`` is set the speed is capped at ``design x (1 + cv z)``
+    (the same driver is as relatively fast on a calmed street); never below ``min_speed_kph``.
+    """
+    limit = links["speed_limit_kph"].to_numpy(dtype=np.float64)
+    ref = _col(links, "reference_speed_kph", limit)
+    resp = _col(links, "speed_response", 1.0)
+    msf = _col(links, "mean_speed_factor", 1.0)
+    olf = _col(links, "over_limit_factor", 1.0)
+    design = _col(links, "design_speed_kph", np.nan)
+    lim, r = limit[link], ref[link]
+    mean = r + settings.offset_kph + resp[link] * (lim - r)
+    rel = 1.0 + settings.cv * z
+    v = mean * rel
+    v = np.where(v > lim, lim + olf[link] * (v - lim), v) * msf[link]
+    d = design[link]
+    v = np.where(np.isfinite(d), np.minimum(v, d * rel), v)
+    return np.maximum(v, settings.min_speed_kph)
+
+
+@dataclass(frozen=True)
+class _Signals:
+    cycle_s: FloatArray  # per link; 0 = the link's end is not signalised
+    offset_s: FloatArray
+    green_s: FloatArray
+
+    def uniform_delay_s(self) -> FloatArray:
+        """Webster's first (uniform) delay term at low flow, c (1 - lambda)^2 / 2, per link [s]."""
+        c = self.cycle_s
+        lam = np.divide(self.green_s, c, out=np.ones_like(c), where=c > 0)
+        return np.where(c > 0, 0.5 * c * (1.0 - lam) ** 2, 0.0)
+
+
+def _signals(network: RoadNetwork, settings: TrafficSettings) -> _Signals:
+    """Fixed-time two-phase plans at signal-controlled nodes.
+
+    Approaches are grouped by axis (mostly east-west vs north-south, from the link's bearing); effective green
+    ``cycle - 2 x lost time`` is split between the two groups in proportion to their widest approach (lanes);
+    offsets are spread by the golden ratio over node ids (uncoordinated signals).
+    """
+    nodes, links = network.nodes, network.links
+    n = len(links)
+    if "junction_control" in nodes.columns:
+        sig_node = (nodes["junction_control"].astype(str) == "signal").to_numpy()
+    else:
+        sig_node = nodes["signalised"].to_numpy(dtype=bool)
+    u = links["u"].to_numpy(dtype=np.int64)
+    v = links["v"].to_numpy(dtype=np.int64)
+    x, y = nodes["x_m"].to_numpy(dtype=np.float64), nodes["y_m"].to_numpy(dtype=np.float64)
+    phase = (np.abs(x[v] - x[u]) < np.abs(y[v] - y[u])).astype(np.int64)
+    lanes = links["lanes"].to_numpy(dtype=np.float64)
+    on = sig_node[v]
+    c = settings.cycle_s
+    lost = settings.lost_time_per_phase_s
+    w = np.zeros((len(nodes), 2))
+    np.maximum.at(w, (v[on], phase[on]), lanes[on])
+    tot = w.sum(axis=1)
+    g = np.divide((c - 2 * lost) * w, tot[:, None], out=np.zeros_like(w), where=tot[:, None] > 0)
+    node_off = np.mod(np.arange(len(nodes)) * 0.6180339887498949, 1.0) * c
+    cycle = np.where(on, c, 0.0)
+    green = g[v, phase]
+    offset = node_off[v] + np.where(phase == 1, g[v, 0] + lost, 0.0)
+    return (
+        _Signals(
+            cycle_s=cycle.astype(np.float64),
+            offset_s=np.where(on, offset, 0.0),
+            green_s=np.where(on, green, 0.0),
+        )
+        if n
+        else _Signals(np.zeros(0), np.zeros(0), np.zeros(0))
+    )
+
+
+class _Call:
+    """A pre-triggered SimPy event carrying one callback (cheaper than a Timeout or a process)."""
+
+    __slots__ = ("_ok", "_value", "arg", "callbacks", "t", "tok")
+
+    def __init__(self, fn: Callable[[Any], None], arg: int, t: float) -> None:
+        self.callbacks: list[Callable[[Any], None]] | None = [fn]
+        self._ok = True
+        self._value = None
+        self.arg = arg
+        self.t = t
+        self.tok = 0
+
+
+@dataclass
+class _Links:
+    """Per-link constants of the hot loop, as Python lists (fast scalar access)."""
+
+    length_m: list[float]
+    headway_s: list[float]
+    storage: list[float]
+    n_crit: list[float]
+    jam_per_m: list[float]
+    cycle_s: list[float]
+    offset_s: list[float]
+    green_s: list[float]
+
+
+def _run_period(
+    env: simpy.Environment,
+    t0: float,
+    t_end: float,
+    order: list[int],
+    depart_abs: list[float],
+    start: list[int],
+    stop: list[int],
+    rl: list[int],
+    nl: list[int],
+    fft: list[float],
+    psz: list[int],
+    ent: list[float],
+    ee: list[float],
+    ex: list[float],
+    lk: _Links,
+    settings: TrafficSettings,
+) -> None:
+    """Simulate one period's vehicles from ``t0`` to ``t_end`` (absolute clock), filling ent/ee/ex in place."""
+    n_links = len(lk.length_m)
+    non = [0.0] * n_links
+    qs: list[list[int]] = [[] for _ in range(n_links)]
+    qh = [0] * n_links
+    qp = [0] * n_links
+    busy = [False] * n_links
+    blocked = [False] * n_links
+    tok = [0] * n_links
+    nslot = [-math.inf] * n_links
+    waiters: dict[int, deque[int]] = {}
+    alive = [True]
+    schedule: Any = env.schedule  # called with _Call events (simpy's Event protocol) and int priority
+    length, hw, sto, ncrit, kjl = lk.length_m, lk.headway_s, lk.storage, lk.n_crit, lk.jam_per_m
+    cyc, off, grn = lk.cycle_s, lk.offset_s, lk.green_s
+    w_mps = kph_to_mps(settings.backward_wave_kph)
+    vmin_mps = kph_to_mps(settings.min_speed_kph)
+    stuck = settings.stuck_time_s
+
+    def head(li: int, t: float) -> None:
+        te = ee[qs[li][qh[li]]]
+        if te < t:
+            te = t
+        ns = nslot[li]
+        if te < ns:
+            te = ns
+        c = cyc[li]
+        if c > 0.0:
+            phi = (te - off[li]) % c
+            if phi >= grn[li]:
+                te += c - phi
+        schedule(_Call(on_head, li, te), 1, te - t)
+
+    def enter(p: int, m: int, t: float) -> None:
+        ent[p] = t
+        n = non[m]
+        non[m] = n + psz[p]
+        r = fft[p]
+        if n >= ncrit[m]:
+            lst = qs[m]
+            k = qp[m]
+            hd = qh[m]
+            if k < hd:
+                k = hd
+            ln = len(lst)
+            while k < ln and ee[lst[k]] <= t:
+                k += 1
+            qp[m] = k
+            moving = ln - k
+            if moving >= ncrit[m]:
+                free_m = length[m] - (k - hd) / kjl[m]
+                if free_m < 1.0:
+                    free_m = 1.0
+                v = w_mps * (kjl[m] * free_m / (moving + 1) - 1.0)
+                if v < vmin_mps:
+                    v = vmin_mps
+                r2 = free_m / v
+                if r2 > r:
+                    r = r2
+        ee[p] = t + r
+        qs[m].append(p)
+        if not busy[m]:
+            busy[m] = True
+            head(m, t)
+
+    def depart_enter(veh: int, t: float) -> None:
+        p = start[veh]
+        m = rl[p]
+        nm = non[m]
+        if nm > 0 and nm + psz[p] > sto[m]:
+            w = waiters.get(m)
+            if w is None:
+                w = waiters[m] = deque()
+            w.append(-1 - veh)
+            return
+        enter(p, m, t)
+
+    def advance(li: int, t: float, force: bool) -> None:
+        lst = qs[li]
+        hd = qh[li]
+        p = lst[hd]
+        s = psz[p]
+        m = nl[p]
+        if m >= 0 and not force:
+            nm = non[m]
+            if nm > 0 and nm + s > sto[m]:
+                blocked[li] = True
+                tok[li] += 1
+                w = waiters.get(m)
+                if w is None:
+                    w = waiters[m] = deque()
+                w.append(li)
+                ev = _Call(on_stuck, li, t + stuck)
+                ev.tok = tok[li]
+                schedule(ev, 1, stuck)
+                return
+        ex[p] = t
+        hd += 1
+        qh[li] = hd
+        non[li] -= s
+        nslot[li] = t + hw[li] * s
+        if m >= 0:
+            enter(p + 1, m, t)
+        w = waiters.get(li)
+        if w:
+            x = w.popleft()
+            if x >= 0:
+                if blocked[x]:
+                    blocked[x] = False
+                    head(x, t)
+            else:
+                depart_enter(-1 - x, t)
+        if hd < len(lst):
+            head(li, t)
+        else:
+            busy[li] = False
+
+    def on_head(ev: _Call) -> None:
+        if alive[0]:
+            advance(ev.arg, ev.t, False)
+
+    def on_stuck(ev: _Call) -> None:
+        li = ev.arg
+        if not alive[0] or not blocked[li] or tok[li] != ev.tok:
+            return
+        blocked[li] = False
+        m = nl[qs[li][qh[li]]]
+        waiters[m].remove(li)
+        advance(li, ev.t, True)
+
+    n_veh = len(order)
+
+    def on_depart(ev: _Call) -> None:
+        if not alive[0]:
+            return
+        i = ev.arg
+        t = ev.t
+        veh = order[i]
+        if start[veh] < stop[veh]:
+            depart_enter(veh, t)
+        if i + 1 < n_veh:
+            tn = depart_abs[i + 1]
+            schedule(_Call(on_depart, i + 1, tn), 1, tn - t)
+
+    if n_veh:
+        now = env.now
+        schedule(_Call(on_depart, 0, depart_abs[0]), 1, depart_abs[0] - now)
+    env.run(until=t_end)
+    alive[0] = False
+
+
+@dataclass(frozen=True)
+class _Vehicles:
+    """Trips grouped into vehicles (platoons of ``size`` trips with the same OD and period)."""
+
+    trip_vehicle: IntArray  # per trip: its vehicle
+    period: IntArray  # per vehicle: period index
+    origin: IntArray
+    destination: IntArray
+    depart_s: FloatArray  # per vehicle, from the period's start
+    size: IntArray
+    z: FloatArray
+    first_trip: IntArray
+
+
+def _vehicles(trips: pd.DataFrame, period_index: IntArray, z: FloatArray, platoon_size: int) -> _Vehicles:
+    n = len(trips)
+    o = trips["origin"].to_numpy(dtype=np.int64)
+    d = trips["destination"].to_numpy(dtype=np.int64)
+    dep = trips["depart_s"].to_numpy(dtype=np.float64)
+    if platoon_size <= 1:
+        ids = np.arange(n, dtype=np.int64)
+        return _Vehicles(ids, period_index, o, d, dep, np.ones(n, dtype=np.int64), z, ids)
+    order = np.lexsort((dep, d, o, period_index))
+    key_change = np.ones(n, dtype=bool)
+    if n:
+        key_change[1:] = (
+            (np.diff(period_index[order]) != 0) | (np.diff(o[order]) != 0) | (np.diff(d[order]) != 0)
+        )
+    grp = np.cumsum(key_change) - 1
+    grp_start = np.flatnonzero(key_change)
+    rank = np.arange(n) - grp_start[grp]
+    veh_key = grp * (n + 1) + rank // platoon_size
+    uniq, veh_sorted = np.unique(veh_key, return_inverse=True)
+    trip_vehicle = np.empty(n, dtype=np.int64)
+    trip_vehicle[order] = veh_sorted
+    nv = len(uniq)
+    first = np.full(nv, n, dtype=np.int64)
+    np.minimum.at(first, trip_vehicle, np.arange(n))  # trips are sorted by departure within a period
+    size = np.bincount(trip_vehicle, minlength=nv).astype(np.int64)
+    return _Vehicles(trip_vehicle, period_index[first], o[first], d[first], dep[first], size, z[first], first)
+
+
+def _check_trips(trips: pd.DataFrame, network: RoadNetwork, periods: tuple[Period, ...]) -> IntArray:
+    missing = [c for c in ("trip", "period", "origin", "destination", "depart_s") if c not in trips.columns]
+    if missing:
+        raise DataError(
+            f"trips table: missing columns {missing}; expected trip, period, origin, destination, "
+            f"depart_s (got {list(trips.columns)})"
+        )
+    names = {p.name: i for i, p in enumerate(periods)}
+    unknown = sorted(set(trips["period"].astype(str)) - set(names))
+    if unknown:
+        raise DataError(f"trips table: column 'period': expected one of {sorted(names)} (got {unknown[0]!r})")
+    n_nodes = len(network.nodes)
+    for col in ("origin", "destination"):
+        val = trips[col].to_numpy()
+        if len(val) and (val.min() < 0 or val.max() >= n_nodes):
+            raise DataError(
+                f"trips table: column {col!r}: expected node ids 0..{n_nodes - 1} "
+                f"(got {val.min()}..{val.max()})"
+            )
+    dep = trips["depart_s"].to_numpy(dtype=np.float64)
+    pidx: IntArray = np.asarray(trips["period"].astype(str).map(names).to_numpy(), dtype=np.int64)
+    dur = np.array([p.duration_s for p in periods])[pidx] if len(pidx) else np.zeros(0)
+    bad = np.flatnonzero(~((dep >= 0) & (dep <= dur)))
+    if bad.size:
+        raise DataError(
+            f"trips table: row {bad[0]}, column 'depart_s': expected seconds within the period "
+            f"0..{dur[bad[0]]:.0f} (got {dep[bad[0]]})"
+        )
+    return pidx
+
+
+def simulate(
+    network: RoadNetwork,
+    trips: pd.DataFrame,
+    pedestrians: pd.DataFrame | None,
+    *,
+    rng: np.random.Generator,
+    periods: tuple[Period, ...],
+    platoon_size: int = 1,
+    reroute_passes: int = 1,
+    pedestrian_rng: np.random.Generator | None = None,
+    settings: TrafficSettings | None = None,
+    drain_s: float = S_PER_HOUR,
+) -> TrafficRecord:
+    """Simulate one replication of the trips on the network; return what it observed.
+
+    Parameters
+    ----------
+    network
+        The road network (optional link columns of interventions are honoured, see :mod:`vision_zero.network`).
+    trips
+        Trips table (:mod:`vision_zero.demand`): ``trip``, ``period``, ``origin``, ``destination``, ``depart_s``.
+    pedestrians
+        Pedestrian demand (``crossing``, ``period``, ``peds_per_h``) or None for no pedestrians.
+    rng
+        Drivers' stream: one standard-normal desired-speed draw per trip, in trip order (common random numbers:
+        scenarios with the same trips give each driver the same relative speed). Nothing else is drawn from it.
+    periods
+        The periods the trips belong to, simulated in this order.
+    platoon_size
+        Trips with the same origin, destination and period travel as platoons of up to this many vehicles
+        (one event per platoon and link; a platoon takes ``size`` storage and ``size`` discharge headways).
+        Useful only when many trips share an OD pair (zone-based demand); 1 = single vehicles.
+    reroute_passes
+        Re-routing passes after the first simulation (0 = free-flow routes only).
+    pedestrian_rng
+        Stream for pedestrian arrivals (Poisson); default: a child spawned from ``rng`` (not consuming it).
+    settings
+        Model numbers (default :meth:`TrafficSettings.from_parameters`).
+    drain_s
+        After the last departure of a period, time given to trips to finish [s]; later ones stay en route.
+    """
+    if platoon_size < 1 or reroute_passes < 0:
+        raise DataError(
+            f"simulate: expected platoon_size >= 1 and reroute_passes >= 0 "
+            f"(got {platoon_size}, {reroute_passes})"
+        )
+    st = TrafficSettings.from_parameters() if settings is None else settings
+    pidx = _check_trips(trips, network, periods)
+    ped_rng = rng.spawn(1)[0] if pedestrian_rng is None else pedestrian_rng
+    z = rng.standard_normal(len(trips))
+    veh = _vehicles(trips, pidx, z, platoon_size)
+    links = network.links
+    length = links["length_m"].to_numpy(dtype=np.float64)
+    sig = _signals(network, st)
+    router = Router(network)
+    n_links = len(links)
+    mean_v = desired_speed_kph(links, np.arange(n_links), np.zeros(n_links), st)
+    cost0 = length / kph_to_mps(mean_v) + sig.uniform_delay_s()
+    costs = [cost0.copy() for _ in periods]
+    routes = _route_by_period(router, veh, costs)
+    lk = _link_constants(network, sig, mean_v, st)
+    for k in range(reroute_passes + 1):
+        times, windows = _simulate_once(network, veh, routes, periods, lk, st, drain_s)
+        if k == reroute_passes:
+            break
+        new_costs = _measured_costs(veh, routes, times, costs, n_links)
+        new = _route_by_period(router, veh, new_costs)
+        chosen = reroute_selection(
+            trips["trip"].to_numpy(dtype=np.int64)[veh.first_trip], share=st.reroute_share, pass_index=k
+        )
+        routes = routes.replace(chosen, new)
+        costs = new_costs
+    return _record(network, trips, pedestrians, periods, veh, routes, times, windows, ped_rng, length)
+
+
+def _route_by_period(router: Router, veh: _Vehicles, costs: list[FloatArray]) -> Routes:
+    n = len(veh.origin)
+    parts: list[tuple[IntArray, Routes]] = []
+    for k, cost in enumerate(costs):
+        idx = np.flatnonzero(veh.period == k)
+        if idx.size:
+            parts.append((idx, router.route(veh.origin[idx], veh.destination[idx], cost)))
+    lens = np.zeros(n, dtype=np.int64)
+    for idx, r in parts:
+        lens[idx] = r.n_links
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=ptr[1:])
+    flat = np.empty(int(ptr[-1]), dtype=np.int64)
+    for idx, r in parts:
+        dst = np.repeat(ptr[idx], r.n_links) + (np.arange(len(r.links)) - np.repeat(r.ptr[:-1], r.n_links))
+        flat[dst] = r.links
+    return Routes(ptr=ptr, links=flat)
+
+
+def _link_constants(network: RoadNetwork, sig: _Signals, mean_v: FloatArray, st: TrafficSettings) -> _Links:
+    links = network.links
+    length = links["length_m"].to_numpy(dtype=np.float64)
+    lanes = np.maximum(links["lanes"].to_numpy(dtype=np.float64), 1.0)
+    cap = links["capacity_vph"].to_numpy(dtype=np.float64)
+    hw = np.where(
+        sig.cycle_s > 0, S_PER_HOUR / (st.saturation_flow_vphpl * lanes), S_PER_HOUR / np.maximum(cap, 1.0)
+    )
+    kjl = st.jam_density_veh_per_km_lane / M_PER_KM * lanes  # vehicles per metre of link, all lanes
+    w = kph_to_mps(st.backward_wave_kph)
+    v = kph_to_mps(mean_v)
+    ncrit = kjl * w / (v + w) * length  # vehicles at the critical density of the triangular diagram
+    storage = np.maximum(links["storage_veh"].to_numpy(dtype=np.float64), 1.0)
+    return _Links(
+        length.tolist(),
+        hw.tolist(),
+        storage.tolist(),
+        ncrit.tolist(),
+        kjl.tolist(),
+        sig.cycle_s.tolist(),
+        sig.offset_s.tolist(),
+        sig.green_s.tolist(),
+    )
+
+
+@dataclass(frozen=True)
+class _Times:
+    """Per route position (vehicle x link): entry, end of running (queue join) and exit times [s, absolute]."""
+
+    ent: FloatArray
+    ee: FloatArray
+    ex: FloatArray
+    fft: FloatArray
+
+
+def _simulate_once(
+    network: RoadNetwork,
+    veh: _Vehicles,
+    routes: Routes,
+    periods: tuple[Period, ...],
+    lk: _Links,
+    st: TrafficSettings,
+    drain_s: float,
+) -> tuple[_Times, FloatArray]:
+    links = network.links
+    rl = routes.links
+    npos = len(rl)
+    nv = len(veh.origin)
+    veh_of = np.repeat(np.arange(nv), routes.n_links)
+    nl = np.full(npos, -1, dtype=np.int64)
+    if npos:
+        last = routes.ptr[1:][routes.n_links > 0] - 1
+        nl[:-1] = rl[1:]
+        nl[last] = -1
+    v_kph = desired_speed_kph(links, rl, veh.z[veh_of], st)
+    fft = links["length_m"].to_numpy(dtype=np.float64)[rl] / kph_to_mps(v_kph)
+    ent = [math.nan] * npos
+    ee = [math.nan] * npos
+    ex = [math.nan] * npos
+    rl_l, nl_l, fft_l = rl.tolist(), nl.tolist(), fft.tolist()
+    psz = veh.size[veh_of].tolist()
+    start, stop = routes.ptr[:-1].tolist(), routes.ptr[1:].tolist()
+    env = simpy.Environment()
+    t0 = 0.0
+    windows = np.zeros(len(periods))
+    for k, per in enumerate(periods):
+        windows[k] = t0
+        idx = np.flatnonzero(veh.period == k)
+        idx = idx[np.argsort(veh.depart_s[idx], kind="stable")]
+        dep = (t0 + veh.depart_s[idx]).tolist()
+        t_end = t0 + per.duration_s + drain_s
+        _run_period(
+            env, t0, t_end, idx.tolist(), dep, start, stop, rl_l, nl_l, fft_l, psz, ent, ee, ex, lk, st
+        )
+        t0 = t_end
+    return _Times(np.array(ent), np.array(ee), np.array(ex), fft), windows
+
+
+def _measured_costs(
+    veh: _Vehicles, routes: Routes, times: _Times, prev: list[FloatArray], n_links: int
+) -> list[FloatArray]:
+    """Mean simulated link travel time per period; links unused in a period keep their previous cost."""
+    veh_of = np.repeat(np.arange(len(veh.origin)), routes.n_links)
+    per = veh.period[veh_of]
+    done = np.isfinite(times.ex)
+    tt = times.ex - times.ent
+    out = []
+    for k, c in enumerate(prev):
+        m = done & (per == k)
+        cnt = np.bincount(routes.links[m], minlength=n_links)
+        tot = np.bincount(routes.links[m], weights=tt[m], minlength=n_links)
+        out.append(np.where(cnt > 0, tot / np.maximum(cnt, 1), c))
+    return out
+
+
+def _record(
+    network: RoadNetwork,
+    trips: pd.DataFrame,
+    pedestrians: pd.DataFrame | None,
+    periods: tuple[Period, ...],
+    veh: _Vehicles,
+    routes: Routes,
+    times: _Times,
+    windows: FloatArray,
+    ped_rng: np.random.Generator,
+    length: FloatArray,
+) -> TrafficRecord:
+    from vision_zero._traffic_record import build_record
+
+    return build_record(
+        network,
+        trips,
+        pedestrians,
+        periods,
+        veh.trip_vehicle,
+        veh.period,
+        veh.depart_s,
+        veh.size,
+        routes,
+        times.ent,
+        times.ee,
+        times.ex,
+        windows,
+        ped_rng,
+        length,
+    )
