@@ -64,6 +64,9 @@ MAX_SCALE = 4.0
 _EARTH_RADIUS_M = 6_371_009.0  # osmnx's mean Earth radius (osmnx.distance.EARTH_RADIUS_M)
 _SEED_STREAM = 0x5C4E  # spawn key of the generator's stream: independent of the replications' streams
 _ARTERIAL, _COLLECTOR, _LOCAL = 0, 1, 2
+#: An even choice between two equivalent OSM spellings (``crossing=marked`` / ``uncontrolled``, ``maxspeed=60``
+#: / ``KZ:urban``) or between the two directions of a one-way couplet: no model number, only tag variety.
+_COIN = 0.5
 
 # Real Almaty street names, (English, Russian), in roughly their real order. East-west arterial k lies at
 # (k - 0.5) km north of the centre, north-south arterial k at (k - 0.5) km east; collector k at k km.
@@ -167,6 +170,8 @@ class _Settings:
     p_oneway_local: float
     p_oneway_collector: float
     p_secondary: float
+    p_two_lane_collector: float
+    p_four_lane_expressway: float
     p_three_lanes: float
     p_zone: float
     urban_kph: float
@@ -198,6 +203,8 @@ class _Settings:
             p_oneway_local=p["local.oneway_share"],
             p_oneway_collector=p["collector.oneway_line_share"],
             p_secondary=p["collector.secondary_share"],
+            p_two_lane_collector=p["collector.two_lane_share"],
+            p_four_lane_expressway=p["expressway.four_lane_share"],
             p_three_lanes=p["arterial.three_lane_share"],
             p_zone=p["zone.living_street_cell_share"],
             urban_kph=p["speed.urban_default"],
@@ -351,7 +358,7 @@ def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.M
     w_secondary = _pick(w_vertical, w_line, coll_class_c, coll_class_r)
     # one-way collector lines alternate in direction; local one-ways form couplets within a block
     w_coll_dir = np.where(w_k % 2 == 0, 1, -1)
-    cell_flip = rng.random((ny_ + 1) * (nx_ + 1)) < 0.5
+    cell_flip = rng.random((ny_ + 1) * (nx_ + 1)) < _COIN
     w_local_dir = np.where((w_line % 2 == 0) ^ cell_flip[w_cell], 1, -1)
     u_oneway = rng.random(n_way)
     w_oneway = np.where(
@@ -406,13 +413,13 @@ def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.M
     node_highway[signal] = "traffic_signals"
     node_crossing[signal] = "traffic_signals"
     node_highway[junction_crossing | midblock] = "crossing"
-    node_crossing[junction_crossing] = np.where(u_type[junction_crossing] < 0.5, "marked", "uncontrolled")
+    node_crossing[junction_crossing] = np.where(u_type[junction_crossing] < _COIN, "marked", "uncontrolled")
     mid_sig = midblock & (through_cls == _ARTERIAL) & (u_type < s.p_mid_signalised)
     mid_unmarked = midblock & ~mid_sig & (u_type2 < s.p_mid_unmarked)
     mid_marked = midblock & ~mid_sig & ~mid_unmarked
     node_crossing[mid_sig] = "traffic_signals"
     node_crossing[mid_unmarked] = "unmarked"
-    node_crossing[mid_marked] = np.where(u_type[mid_marked] < 0.5, "marked", "uncontrolled")
+    node_crossing[mid_marked] = np.where(u_type[mid_marked] < _COIN, "marked", "uncontrolled")
     kept = (deg >= 1) & ~(through & ~midblock)
 
     # --- merged (simplified) edges: a chain of present segments of one way between kept nodes ---
@@ -528,7 +535,7 @@ def _way_attrs(
     maxspeed: str | None
     lanes_each_way: int | None
     if cls == _ARTERIAL and expressway:
-        highway, maxspeed, lanes_each_way = "trunk", fast, 3 if u_lanes < 0.5 else 4
+        highway, maxspeed, lanes_each_way = "trunk", fast, 4 if u_lanes < s.p_four_lane_expressway else 3
     elif cls == _ARTERIAL:
         highway = "primary"
         maxspeed = None if u_speed < s.p_untagged_major else urban
@@ -536,7 +543,7 @@ def _way_attrs(
     elif cls == _COLLECTOR:
         highway = "secondary" if secondary else "tertiary"
         maxspeed = None if u_speed < s.p_untagged_major else urban
-        lanes_each_way = 2 if secondary and u_lanes < 0.5 else 1
+        lanes_each_way = 2 if secondary and u_lanes < s.p_two_lane_collector else 1
         if u_kind < s.p_untagged_major:
             lanes_each_way = None
     elif zone:
@@ -546,7 +553,7 @@ def _way_attrs(
     else:
         highway = "residential"
         # tagged residential ways use the number or the implicit-limit form that OSM mappers use
-        maxspeed = None if u_speed < s.p_untagged_local else (urban if u_kind < 0.5 else "KZ:urban")
+        maxspeed = None if u_speed < s.p_untagged_local else (urban if u_kind < _COIN else "KZ:urban")
         lanes_each_way = 1 if u_lanes >= s.p_untagged_local else None
     attrs: dict[str, Any] = {"highway": highway}
     if name[0]:
