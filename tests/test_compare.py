@@ -183,3 +183,14 @@ def test_table_and_files(tmp_path: Path) -> None:
     assert ksi["diff_mean"] == pytest.approx(-0.2 * np.mean([f + s for f, s, _ in BASE]))
     assert pd.read_csv(paths["headline"])["schematic"].all()
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_renewals_within_the_horizon() -> None:
+    econ = ECON.with_overrides({"horizon_years": 10, "discount_rate": 0.0})
+    # lifetime 4 in a 10-year horizon: bought in year 0, renewed in years 4 and 8
+    assert InterventionCost("paint", capital=100.0, annual=5.0, lifetime_years=4).present_value(
+        econ
+    ) == pytest.approx(300.0 + 50.0)
+    assert InterventionCost("kerb", capital=100.0, lifetime_years=10).present_value(econ) == pytest.approx(
+        100.0
+    )

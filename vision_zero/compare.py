@@ -273,6 +273,9 @@ class InterventionCost:
         One-off cost in year 0 [currency].
     annual
         Running cost (maintenance, enforcement) in each year 1..horizon [currency/year].
+    lifetime_years
+        Service life; the capital cost recurs at the end of each lifetime that ends before the horizon
+        (years L, 2L, … < H), with no residual value. ``None``: lasts the whole horizon.
     source
         Where the cost figure comes from.
     """
@@ -280,11 +283,19 @@ class InterventionCost:
     name: str
     capital: float
     annual: float = 0.0
+    lifetime_years: float | None = None
     source: str = ""
 
     def present_value(self, economics: Economics) -> float:
-        """Discounted cost over the horizon."""
-        return self.capital + self.annual * economics.annuity
+        """Discounted cost over the horizon: capital, renewals and running costs."""
+        pv = self.capital + self.annual * economics.annuity
+        life = self.lifetime_years
+        if life is not None and life > 0:
+            k = 1
+            while k * life < economics.horizon_years:
+                pv += self.capital * (1.0 + economics.discount_rate) ** -(k * life)
+                k += 1
+        return pv
 
 
 @dataclass(frozen=True)
