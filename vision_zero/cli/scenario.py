@@ -1,0 +1,152 @@
+"""``vision-zero validate SCENARIO...`` and ``vision-zero scenario show SCENARIO``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["register"]
+
+_SET_HELP = (
+    "override a value of the resolved scenario, e.g. --set simulation.replications=1 "
+    "--set interventions[0].limit_kph=50 (TOML values; repeatable)"
+)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``validate`` and the ``scenario`` group (``scenario show``)."""
+    validate = subparsers.add_parser(
+        "validate",
+        help="check scenario files without running them (schema, files, extends, selectors against the network)",
+        description=(
+            "Check each scenario file: keys, types and ranges, extends chain, referenced files, and that every "
+            "intervention's selector matches something on the scenario's network. Exit code 2 on the first "
+            "kind of mistake, with the file, the key path, what was expected and what was given."
+        ),
+        epilog="Example: vision-zero validate scenarios/*.toml",
+    )
+    validate.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files (TOML)")
+    validate.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=_SET_HELP
+    )
+    validate.add_argument(
+        "--schema-only", action="store_true", help="skip loading the network (selectors are not checked)"
+    )
+    validate.set_defaults(func=_validate)
+
+    group = subparsers.add_parser(
+        "scenario",
+        help="show a scenario resolved (extends applied) and what each intervention selects",
+        description="Inspect scenario files.",
+        epilog="Example: vision-zero scenario show scenarios/centre-30.toml",
+    )
+    sub = group.add_subparsers(dest="scenario_command", metavar="SUBCOMMAND")
+    group.set_defaults(func=lambda _args: _help(group))
+    show = sub.add_parser(
+        "show",
+        help="print the resolved scenario, what each selector matched (counts, km), costs and economic values",
+        description=(
+            "Print the scenario with extends applied and defaults filled, then per intervention what its selector "
+            "matched on the network (links, km, crossings, junctions) and its cost, then the economic values "
+            "with their sources."
+        ),
+        epilog="Example: vision-zero scenario show scenarios/arterials-80-to-60.toml",
+    )
+    show.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML)")
+    show.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=_SET_HELP
+    )
+    show.set_defaults(func=_show)
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _overrides(items: list[str]) -> dict[str, Any]:
+    from vision_zero.scenario import parse_override
+
+    return dict(parse_override(item) for item in items)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from vision_zero.errors import VisionZeroError
+    from vision_zero.pipeline import prepare
+    from vision_zero.scenario import load_scenario
+
+    overrides = _overrides(args.overrides)
+    failed = 0
+    for path in args.scenarios:
+        try:
+            scenario = load_scenario(path, overrides=overrides)
+            if args.schema_only:
+                print(
+                    f"ok (schema only): {path}: {scenario.name}, {len(scenario.interventions)} interventions"
+                )
+                continue
+            prepared = prepare(scenario)
+        except VisionZeroError as exc:
+            print(f"vision-zero: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        matched = (
+            "; ".join(f"{a.title}: {a.selection.describe()}" for a in prepared.applied) or "no interventions"
+        )
+        print(f"ok: {path}: {scenario.name} on {prepared.network.label} — {matched}")
+    return 2 if failed else 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from vision_zero.pipeline import prepare
+    from vision_zero.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, overrides=_overrides(args.overrides))
+    prepared = prepare(scenario)
+    print(scenario.resolved_toml())
+    print(f"# network: {prepared.network.label}")
+    print(f"# baseline: {scenario.baseline_path}{' (this scenario)' if scenario.is_baseline else ''}")
+    print(
+        f"# daily trips simulated: {prepared.daily_trips:,.0f}; periods: {[p.name for p in prepared.periods]}"
+    )
+    print(f"# calibration targets scaled to the network's share of city veh-km: {prepared.network_share:.4f}")
+    if prepared.applied:
+        print("#\n# interventions: what each selector matched, and its cost (money in economics currency)")
+        for a in prepared.applied:
+            c = a.cost
+            print(f"#  [{a.index}] {a.title}: {a.selection.describe()}")
+            print(
+                f"#      cost: {c.quantity:,.1f} {c.unit} x {c.unit_cost:,.0f} = {c.capital:,.0f} capital, "
+                f"{c.annual:,.0f}/year, lifetime {c.lifetime_years:g} years"
+            )
+            print(f"#      cost source: {c.source}")
+    print("#\n# economic values")
+    for line in _economics_lines(scenario):
+        print(f"#  {line}")
+    return 0
+
+
+def _economics_lines(scenario: Any) -> list[str]:
+    from vision_zero.compare import Economics
+    from vision_zero.parameters import load_parameters
+
+    params = load_parameters(scenario.risk.parameters)
+    econ = Economics.from_parameters(params).with_overrides(
+        scenario.economics.overrides(), origin=str(scenario.path.name)
+    )
+    status = {
+        "vsl": "economics.vsl",
+        "serious_injury_value": "economics.serious_injury_vsl_share",
+        "slight_injury_value": "economics.slight_injury_vsl_share",
+        "value_of_time": "economics.value_of_time",
+        "discount_rate": "economics.discount_rate",
+        "horizon_years": "economics.horizon_years",
+    }
+    out = [f"currency = {econ.currency}"]
+    for key, pname in status.items():
+        value = getattr(econ, key)
+        src = econ.sources.get(key, "")
+        label = "set in scenario" if src.startswith("set in") else f"default, {params[pname].status}"
+        out.append(f"{key} = {value:,.4g} ({label}: {src})")
+    return out
