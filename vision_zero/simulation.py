@@ -9,7 +9,8 @@ fundamental diagram and drivers' desired speeds):
   each in its own window (departures in ``[0, duration_s)``, then up to ``drain_s`` for trips to finish).
 * A vehicle (or platoon) enters a link and gets a running time ``length / speed`` from the link's state at
   entry: its own desired speed (:func:`desired_speed_kph`), lowered by the congested branch of a triangular
-  fundamental diagram ``v = w (k_jam / k - 1)`` when the moving vehicles on the free part of the link exceed
+  fundamental diagram ``v = w (k_jam / k - 1)`` when the vehicles still running on the link (not yet in its
+  exit queue, which is a point queue) exceed
   the critical density. It then joins the link's exit queue (FIFO).
 * The head of a link leaves at the earliest time that is (a) after its running time, (b) one discharge
   headway after the previous exit (capacity: ``3600 / capacity_vph``; at a signal the saturation flow),
@@ -315,13 +316,12 @@ def _run_period(
             qp[m] = k
             moving = ln - k
             if moving >= ncrit[m]:
-                free_m = length[m] - (k - hd) / kjl[m]
-                if free_m < 1.0:
-                    free_m = 1.0
-                v = w_mps * (kjl[m] * free_m / (moving + 1) - 1.0)
+                # running vehicles only (the exit queue is a point queue): k = (moving + 1) / length
+                lm = length[m]
+                v = w_mps * (kjl[m] * lm / (moving + 1) - 1.0)
                 if v < vmin_mps:
                     v = vmin_mps
-                r2 = free_m / v
+                r2 = lm / v
                 if r2 > r:
                     r = r2
         ee[p] = t + r
