@@ -121,3 +121,99 @@ def record(
         trips=pd.DataFrame(),
         speed_hist=pd.DataFrame(),
     )
+
+
+def star(*, arms: int = 4, signalised: bool = True, lanes: int = 1) -> RoadNetwork:
+    """A junction (node 0) with ``arms`` two-way arms of 300 m; no crossings."""
+    n = arms + 1
+    ang = np.linspace(0.0, 2 * np.pi, arms, endpoint=False)
+    x = np.concatenate(([0.0], 300.0 * np.cos(ang)))
+    y = np.concatenate(([0.0], 300.0 * np.sin(ang)))
+    nodes = pd.DataFrame(
+        {
+            "osmid": np.arange(n) + 1,
+            "lon": 76.9 + x / 81_000.0,
+            "lat": 43.25 + y / 111_000.0,
+            "x_m": x,
+            "y_m": y,
+            "highway": "",
+            "signalised": [signalised] + [False] * arms,
+            "crossing": "",
+        }
+    )
+    u, v, rev = [], [], []
+    for a in range(1, n):
+        i = len(u)
+        u += [a, 0]
+        v += [0, a]
+        rev += [i + 1, i]
+    m = len(u)
+    links = pd.DataFrame(
+        {
+            "u": u,
+            "v": v,
+            "osm_u": np.array(u) + 1,
+            "osm_v": np.array(v) + 1,
+            "key": 0,
+            "osm_way": [f"w{k // 2}" for k in range(m)],
+            "name": [f"Arm {k // 2}" for k in range(m)],
+            "highway": "secondary",
+            "length_m": 300.0,
+            "lanes": lanes,
+            "oneway": False,
+            "speed_limit_kph": 50.0,
+            "capacity_vph": 1000.0 * lanes,
+            "free_flow_travel_time_s": 300.0 / (50.0 / 3.6),
+            "storage_veh": 40.0,
+            "reverse": rev,
+        }
+    )
+    empty_c = pd.DataFrame(
+        {
+            "node": pd.Series(dtype="int64"),
+            "link": pd.Series(dtype="int64"),
+            "offset_m": pd.Series(dtype="float64"),
+            "lon": pd.Series(dtype="float64"),
+            "lat": pd.Series(dtype="float64"),
+            "crossing_type": pd.Series(dtype="str"),
+            "lanes_crossed": pd.Series(dtype="int64"),
+            "osmid": pd.Series(dtype="int64"),
+        }
+    )
+    return RoadNetwork(
+        graph=nx.MultiDiGraph(),
+        nodes=nodes,
+        links=links,
+        crossings=empty_c,
+        crossing_links=pd.DataFrame({"crossing": pd.Series(dtype="int64"), "link": pd.Series(dtype="int64")}),
+        source="test:star",
+        schematic=False,
+    )
+
+
+def link_record(network: RoadNetwork, flows_vph: list[float], *, speed_kph: float = 59.5) -> TrafficRecord:
+    """Link statistics only (no crossings): ``flows_vph[i]`` vehicles on link i in one hour at ``speed_kph``."""
+    length_km = network.links["length_m"].to_numpy() / 1000.0
+    f = np.asarray(flows_vph, dtype=float)
+    link_stats = pd.DataFrame(
+        {
+            "period": PERIOD.name,
+            "link": np.arange(len(f)),
+            "entries": f.astype(int),
+            "veh_km": f * length_km,
+            "veh_h": f * length_km / speed_kph,
+            "mean_speed_kph": speed_kph,
+            "p85_speed_kph": speed_kph * 1.15,
+            "share_over_limit": 0.5,
+            "max_queue_veh": 0.0,
+        }
+    )
+    empty = pd.DataFrame({"period": pd.Series(dtype="str"), "crossing": pd.Series(dtype="int64")})
+    return TrafficRecord(
+        periods=(PERIOD,),
+        link_stats=link_stats,
+        passages=empty.assign(t_s=pd.Series(dtype="float64"), speed_kph=pd.Series(dtype="float64")),
+        pedestrians=empty.assign(t_s=pd.Series(dtype="float64")),
+        trips=pd.DataFrame(),
+        speed_hist=pd.DataFrame(),
+    )

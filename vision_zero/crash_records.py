@@ -132,9 +132,11 @@ def snap_to_links(
         qx, qy = px[s : s + chunk, None], py[s : s + chunk, None]
         t = np.clip(((qx - ax) * dx + (qy - ay) * dy) / len2, 0.0, 1.0)
         d = np.hypot(qx - (ax + t * dx), qy - (ay + t * dy))
-        i = np.argmin(d, axis=1)  # first minimum: the lower link id of a two-way pair
+        i = np.argmin(d, axis=1)
         best[s : s + chunk] = i
         dist[s : s + chunk] = d[np.arange(len(i)), i]
+    reverse = links["reverse"].to_numpy(np.int64)[best]
+    best = np.where(reverse >= 0, np.minimum(best, reverse), best)  # a two-way road: the lower id of the pair
     limit = param(parameters, "risk.crash_records.max_snap_distance_m")
     out["link"] = np.where(dist <= limit, links.index.to_numpy(np.int64)[best], -1)
     out["snap_distance_m"] = dist
