@@ -223,7 +223,7 @@ def _schematic(source: str) -> LoadedGraph:
         raise NetworkSourceError(f"{source}: {exc}") from None
     graph.graph["schematic"] = True
     query = "&".join(f"{k}={v}" for k, v in sorted(options.items()))
-    label = f"schematic:{city}" + (f"?{query}" if query else "")
+    label = str(graph.graph.get("source") or f"schematic:{city}" + (f"?{query}" if query else ""))
     return LoadedGraph(graph, label, True)
 
 
@@ -265,11 +265,27 @@ def _read_polygon(path: Path) -> Any:
     return polygon
 
 
+def _check_online(query: str, *, cache_dir: Path, timeout_s: float) -> None:
+    """Fail fast without internet: osmnx itself waits 60 s when the Overpass status endpoint is unreachable."""
+    import osmnx as ox
+    import requests
+
+    url = ox.settings.overpass_url.rstrip("/") + "/status"
+    try:
+        requests.get(url, timeout=timeout_s, **ox.settings.requests_kwargs)
+    except requests.RequestException as exc:
+        raise NetworkSourceError(
+            f"{query}: cannot reach OpenStreetMap's Overpass API ({type(exc).__name__}), and no cached copy in "
+            f"{cache_dir}/; {_OFFLINE_HINT}"
+        ) from None
+
+
 def _download(
     kind: str, query: str, what: Any, *, cache_dir: Path, retain_all: bool, timeout_s: float
 ) -> nx.MultiDiGraph[Any]:
     import osmnx as ox
 
+    _check_online(query, cache_dir=cache_dir, timeout_s=timeout_s)
     settings = _tag_settings(requests_timeout=timeout_s, cache_folder=str(cache_dir / "http-cache"))
     try:
         with _osmnx_settings(**settings):

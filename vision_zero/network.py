@@ -258,9 +258,9 @@ def _node_table(graph: nx.MultiDiGraph[Any]) -> tuple[pd.DataFrame, dict[Any, in
             "lat": lat,
             "x_m": np.asarray(x_m, dtype=np.float64),
             "y_m": np.asarray(y_m, dtype=np.float64),
-            "highway": highway,
+            "highway": pd.Series(highway, dtype=str),
             "signalised": np.array(signalised, dtype=bool),
-            "crossing": crossing,
+            "crossing": pd.Series(crossing, dtype=str),
         }
     )
     return nodes, {n: i for i, n in enumerate(ids)}, defaulted_crossings
@@ -326,9 +326,9 @@ def _link_table(
             "osm_u": np.array(cols["osm_u"], dtype=np.int64),
             "osm_v": np.array(cols["osm_v"], dtype=np.int64),
             "key": np.array(cols["key"], dtype=np.int64),
-            "osm_way": pd.Series(cols["osm_way"], dtype=object),
-            "name": pd.Series(cols["name"], dtype=object),
-            "highway": pd.Series(cols["highway"], dtype=object),
+            "osm_way": pd.Series(cols["osm_way"], dtype=str),
+            "name": pd.Series(cols["name"], dtype=str),
+            "highway": pd.Series(cols["highway"], dtype=str),
             "length_m": length_m,
             "lanes": lanes_arr,
             "oneway": np.array(cols["oneway"], dtype=bool),
@@ -381,7 +381,7 @@ def _crossing_tables(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataF
             "offset_m": np.full(len(at), np.nan),
             "lon": nodes["lon"].to_numpy()[at],
             "lat": nodes["lat"].to_numpy()[at],
-            "crossing_type": pd.Series(nodes["crossing"].to_numpy()[at], dtype=object),
+            "crossing_type": pd.Series(nodes["crossing"].to_numpy()[at], dtype=str),
             "lanes_crossed": np.array([widest[int(n)] for n in at], dtype=np.int64),
             "osmid": nodes["osmid"].to_numpy()[at].astype(np.int64),
         }
