@@ -339,3 +339,22 @@ def test_graph_attributes_survive_for_schematic_graphml(tmp_path: Path) -> None:
     net = load_network(path)
     assert net.schematic
     assert net.links.loc[0, "speed_limit_kph"] == 60.0
+
+
+def test_polygon_file_without_internet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    poly = tmp_path / "area.geojson"
+    poly.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": '
+        '{"type": "Polygon", "coordinates": [[[76.93, 43.24], [76.94, 43.24], [76.94, 43.25], [76.93, 43.24]]]}}]}'
+    )
+    with pytest.raises(NetworkSourceError, match=r"area\.geojson.*no cached copy"):
+        load_network(poly, cache_dir=tmp_path, timeout_s=2)
+
+
+def test_bad_polygon_file(tmp_path: Path) -> None:
+    poly = tmp_path / "area.geojson"
+    poly.write_text("{not json")
+    with pytest.raises(DataError, match=r"area\.geojson: not a readable polygon file"):
+        load_network(poly, cache_dir=tmp_path)

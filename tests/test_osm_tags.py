@@ -229,3 +229,27 @@ def test_split_values() -> None:
     assert osm_tags.split_values("a; b;;") == ["a", "b"]
     assert osm_tags.split_values(["a", "b;c"]) == ["a", "b", "c"]
     assert osm_tags.split_values(math.nan) == []
+
+
+def test_normalise_link_directional_limit(defaults: osm_tags.TagDefaults) -> None:
+    tags = {"highway": "primary", "oneway": False, "maxspeed": "60", "maxspeed:forward": "40", "lanes": "4"}
+    forward = osm_tags.normalise_link({**tags, "reversed": False}, defaults=defaults)
+    backward = osm_tags.normalise_link({**tags, "reversed": True}, defaults=defaults)
+    assert forward.speed_limit_kph == 40.0 and backward.speed_limit_kph == 60.0
+    assert forward.lanes == backward.lanes == 2
+    assert forward.capacity_vph == 2 * 1500.0
+    assert not (forward.speed_defaulted or forward.lanes_defaulted or forward.class_defaulted)
+
+
+def test_normalise_link_zone_tag_fallback_and_defaults(defaults: osm_tags.TagDefaults) -> None:
+    zoned = osm_tags.normalise_link(
+        {"highway": "residential", "zone:maxspeed": "KZ:urban"}, defaults=defaults
+    )
+    assert zoned.speed_limit_kph == 60.0 and not zoned.speed_defaulted
+    assert zoned.oneway_defaulted and not zoned.oneway
+    bare = osm_tags.normalise_link({"highway": "living_street", "maxspeed": "signals"}, defaults=defaults)
+    assert bare.speed_limit_kph == 20.0 and bare.speed_defaulted
+    assert bare.lanes == 1 and bare.lanes_defaulted and bare.capacity_vph == 300.0
+    unknown = osm_tags.normalise_link({"highway": "busway", "oneway": "yes", "lanes": "2"}, defaults=defaults)
+    assert unknown.road_class == "unclassified" and unknown.class_defaulted
+    assert unknown.oneway and unknown.lanes == 2 and unknown.capacity_vph == 1200.0

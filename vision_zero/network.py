@@ -224,7 +224,15 @@ def _utm_epsg(lon: float, lat: float) -> int:
 
 
 def _str(value: Any) -> str:
+    if isinstance(value, str) and ";" not in value:
+        return value.strip()
+    if isinstance(value, int):
+        return str(value)
     return ";".join(dict.fromkeys(osm_tags.split_values(value)))
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(map(_hashable, value)) if isinstance(value, list) else value
 
 
 def _int_id(value: Any) -> int:
@@ -271,51 +279,31 @@ def _link_table(
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     cols: dict[str, list[Any]] = defaultdict(list)
     counts = dict.fromkeys(("highway", "speed_limit_kph", "lanes", "oneway"), 0)
+    memo: dict[tuple[Any, ...], osm_tags.LinkValues] = {}  # few distinct tag combinations in a city
     for u, v, k, d in graph.edges(keys=True, data=True):
-        road_class, class_defaulted = osm_tags.road_class(d.get("highway"))
-        oneway_tag = osm_tags.parse_oneway(d.get("oneway"))
-        oneway = bool(oneway_tag)
-        reversed_ = d.get("reversed", False)
-        own_speed = None
-        if not oneway and isinstance(reversed_, bool):
-            own_key = "maxspeed:backward" if reversed_ else "maxspeed:forward"
-            own_speed = osm_tags.parse_maxspeed(d.get(own_key), defaults=defaults)
-        speed = own_speed
-        for key in ("maxspeed", "zone:maxspeed", "maxspeed:type"):
-            if speed is None:
-                speed = osm_tags.parse_maxspeed(d.get(key), defaults=defaults)
-        speed_defaulted = speed is None
-        if speed is None:
-            speed = defaults.default_speed_kph(road_class)
-        lanes = osm_tags.lanes_per_direction(
-            lanes=d.get("lanes"),
-            lanes_forward=d.get("lanes:forward"),
-            lanes_backward=d.get("lanes:backward"),
-            oneway=oneway,
-            reversed_=reversed_,
-        )
-        lanes_defaulted = lanes is None
-        if lanes is None:
-            lanes = defaults.default_lanes(road_class)
-        counts["highway"] += class_defaulted
-        counts["speed_limit_kph"] += speed_defaulted
-        counts["lanes"] += lanes_defaulted
-        counts["oneway"] += oneway_tag is None
+        memo_key = tuple(_hashable(d.get(tag)) for tag in osm_tags.LINK_TAGS)
+        values = memo.get(memo_key)
+        if values is None:
+            values = memo[memo_key] = osm_tags.normalise_link(d, defaults=defaults)
+        counts["highway"] += values.class_defaulted
+        counts["speed_limit_kph"] += values.speed_defaulted
+        counts["lanes"] += values.lanes_defaulted
+        counts["oneway"] += values.oneway_defaulted
         cols["u"].append(index[u])
         cols["v"].append(index[v])
         cols["osm_u"].append(_int_id(u))
         cols["osm_v"].append(_int_id(v))
-        cols["key"].append(int(k))
+        cols["key"].append(k)
         cols["osm_way"].append(_str(d.get("osmid")))
         cols["name"].append(_str(d.get("name")))
-        cols["highway"].append(road_class)
-        cols["length_m"].append(float(d.get("length", math.nan)))
-        cols["lanes"].append(lanes)
-        cols["oneway"].append(oneway)
-        cols["speed_limit_kph"].append(float(speed))
-        cols["capacity_vph"].append(lanes * defaults.capacity_per_lane_vph(road_class))
-        cols["speed_limit_defaulted"].append(speed_defaulted)
-        cols["lanes_defaulted"].append(lanes_defaulted)
+        cols["length_m"].append(d.get("length", math.nan))
+        cols["values"].append(values)
+    values_arr = cols.pop("values")
+    for field_name in ("highway", "lanes", "oneway", "speed_limit_kph", "capacity_vph"):
+        attr = "road_class" if field_name == "highway" else field_name
+        cols[field_name] = [getattr(x, attr) for x in values_arr]
+    cols["speed_limit_defaulted"] = [x.speed_defaulted for x in values_arr]
+    cols["lanes_defaulted"] = [x.lanes_defaulted for x in values_arr]
     length_m = np.array(cols["length_m"], dtype=np.float64)
     speed_kph = np.array(cols["speed_limit_kph"], dtype=np.float64)
     lanes_arr = np.array(cols["lanes"], dtype=np.int64)

@@ -25,19 +25,22 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from vision_zero.parameters import ParameterSet
 from vision_zero.units import mph_to_kph
 
 __all__ = [
+    "LINK_TAGS",
     "ROAD_CLASSES",
+    "LinkValues",
     "TagDefaults",
     "crossing_type",
     "is_drivable",
     "is_signalised",
     "lanes_per_direction",
     "node_tags_to_keep",
+    "normalise_link",
     "parse_lanes",
     "parse_maxspeed",
     "parse_oneway",
@@ -334,3 +337,75 @@ def is_signalised(tags: Mapping[str, Any]) -> bool:
 def node_tags_to_keep(nodes: Iterable[tuple[Any, Mapping[str, Any]]]) -> list[Any]:
     """Nodes that simplification must keep as graph nodes: signals and crossings."""
     return [n for n, tags in nodes if is_signalised(tags) or crossing_type(tags)[0] is not None]
+
+
+#: The edge attributes :func:`normalise_link` reads.
+LINK_TAGS: tuple[str, ...] = (
+    "highway",
+    "oneway",
+    "reversed",
+    "maxspeed",
+    "maxspeed:forward",
+    "maxspeed:backward",
+    "zone:maxspeed",
+    "maxspeed:type",
+    "lanes",
+    "lanes:forward",
+    "lanes:backward",
+)
+
+
+class LinkValues(NamedTuple):
+    """The normalised values of one directed link, and which of them were defaulted."""
+
+    road_class: str
+    oneway: bool
+    speed_limit_kph: float
+    lanes: int
+    capacity_vph: float
+    class_defaulted: bool
+    oneway_defaulted: bool
+    speed_defaulted: bool
+    lanes_defaulted: bool
+
+
+def normalise_link(tags: Mapping[str, Any], *, defaults: TagDefaults) -> LinkValues:
+    """Road class, one-way flag, speed limit [km/h], lanes and capacity [veh/h] of one directed osmnx edge.
+
+    The limit is the link's own direction's ``maxspeed:forward``/``:backward`` on a two-way road, else
+    ``maxspeed``, else ``zone:maxspeed`` or ``maxspeed:type`` (e.g. ``KZ:urban``), else the class default.
+    Lanes: :func:`lanes_per_direction`, else the class default. Capacity: lanes x MATSim's capacity per lane.
+    """
+    road, class_defaulted = road_class(tags.get("highway"))
+    oneway_tag = parse_oneway(tags.get("oneway"))
+    oneway = bool(oneway_tag)
+    reversed_ = tags.get("reversed", False)
+    speed = None
+    if not oneway and isinstance(reversed_, bool):
+        speed = parse_maxspeed(
+            tags.get("maxspeed:backward" if reversed_ else "maxspeed:forward"), defaults=defaults
+        )
+    for key in ("maxspeed", "zone:maxspeed", "maxspeed:type"):
+        if speed is None:
+            speed = parse_maxspeed(tags.get(key), defaults=defaults)
+    speed_defaulted = speed is None
+    lanes = lanes_per_direction(
+        lanes=tags.get("lanes"),
+        lanes_forward=tags.get("lanes:forward"),
+        lanes_backward=tags.get("lanes:backward"),
+        oneway=oneway,
+        reversed_=reversed_,
+    )
+    lanes_defaulted = lanes is None
+    n_lanes = defaults.default_lanes(road) if lanes is None else lanes
+    return LinkValues(
+        road_class=road,
+        oneway=oneway,
+        speed_limit_kph=float(defaults.default_speed_kph(road) if speed is None else speed),
+        lanes=n_lanes,
+        capacity_vph=n_lanes * defaults.capacity_per_lane_vph(road),
+        class_defaulted=class_defaulted,
+        oneway_defaulted=oneway_tag is None,
+        speed_defaulted=speed_defaulted,
+        lanes_defaulted=lanes_defaulted,
+    )
