@@ -393,11 +393,13 @@ class Crossing(Intervention):
     @model_validator(mode="after")
     def _consistent(self) -> Crossing:
         if self.action == "add" and self.every_m is None:
-            raise ValueError("every_m (spacing of the new crossings [m]) with action = 'add'")
+            raise ValueError("every_m: the spacing of the new crossings [m], required with action = 'add'")
         if self.action == "add" and self.existing is not None:
-            raise ValueError("no 'existing' filter with action = 'add' (it selects crossings to upgrade)")
+            raise ValueError("existing: no filter with action = 'add' (it selects crossings to upgrade)")
         if self.action == "upgrade" and self.every_m is not None:
-            raise ValueError("no every_m with action = 'upgrade' (use action = 'add' for new crossings)")
+            raise ValueError(
+                "every_m: no spacing with action = 'upgrade' (use action = 'add' for new crossings)"
+            )
         return self
 
     def title(self) -> str:

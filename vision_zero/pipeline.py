@@ -399,6 +399,7 @@ def run_replication(
         trips,
         prepared.pedestrians,
         rng=rngs.drivers,
+        pedestrian_rng=rngs.pedestrians,
         periods=prepared.periods,
         platoon_size=sc.simulation.platoon_size,
         reroute_passes=sc.simulation.reroute_passes,

@@ -453,7 +453,14 @@ def _translate(exc: ValidationError, model: type[BaseModel], origin: str, prefix
     for lead in ("Input should be ", "Value error, "):
         if msg.startswith(lead):
             msg = msg[len(lead) :]
-    if isinstance(given, dict) and kind == "model_type":
+    field_msg = re.match(r"^([a-z_]+): (.*)$", msg)
+    if (
+        kind == "value_error" and field_msg and isinstance(given, dict)
+    ):  # a model-level check naming its field
+        key = f"{key}.{field_msg.group(1)}" if key else field_msg.group(1)
+        msg = field_msg.group(2)
+        given = given.get(field_msg.group(1))
+    if isinstance(given, dict):
         given = None
     return ScenarioError(origin, key, msg, given)
 
@@ -490,10 +497,7 @@ def _check_files(
     if _is_network_file(source) and not Path(source).exists():
         hint = ""
         if source.endswith(".graphml"):
-            hint = (
-                '; build it first, e.g. vision-zero network build "Almaty, Kazakhstan" '
-                f"-o {Path(source).name} (see networks/README.md)"
-            )
+            hint = f'; build it first, e.g. vision-zero network build "Almaty, Kazakhstan" -o {source}'
         origin = _origin_of(["network", "source"], files, overrides)
         raise ScenarioError(origin, "network.source", f"an existing network file{hint}", source)
     for i, iv in enumerate(doc.interventions):

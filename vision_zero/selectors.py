@@ -56,6 +56,7 @@ __all__ = [
     "Selection",
     "Selector",
     "crossing_is_signalised",
+    "name_columns",
     "new_crossings_along",
     "select_crossings",
     "select_junctions",
@@ -193,29 +194,63 @@ def _distance_m(
     return np.asarray(_EARTH_RADIUS_M * np.hypot(dx, dy), dtype=float)
 
 
-def _name_values(links: pd.DataFrame) -> list[npt.NDArray[np.str_]]:
-    cols = [c for c in NAME_COLUMNS if c in links.columns]
-    return [links[c].fillna("").astype(str).str.lower().to_numpy(dtype=str) for c in cols]
+def _graph_names(network: RoadNetwork, tag: str) -> list[str] | None:
+    """Values of ``tag`` on the graph's edges by link id (the link table keeps only ``name``), or None."""
+    n = len(network.links)
+    if network.graph.number_of_edges() != n:
+        return None
+    out = [""] * n
+    found = False
+    for i, (_u, _v, data) in enumerate(network.graph.edges(data=True)):
+        value = data.get(tag)
+        if value is None:
+            continue
+        found = True
+        idx = int(data.get("link_id", i))
+        if 0 <= idx < n:
+            out[idx] = ";".join(map(str, value)) if isinstance(value, list) else str(value)
+    return out if found else None
 
 
-def _name_mask(links: pd.DataFrame, names: list[str]) -> BoolMask:
-    mask = np.zeros(len(links), dtype=bool)
-    for col in _name_values(links):
+def name_columns(network: RoadNetwork) -> dict[str, list[str]]:
+    """Every name column available (lower-cased): from the link table, else from the graph's edge tags."""
+    links = network.links
+    out: dict[str, list[str]] = {}
+    for col in NAME_COLUMNS:
+        if col in links.columns:
+            out[col] = [str(x).lower() for x in links[col].fillna("").astype(str)]
+        else:
+            values = _graph_names(network, col)
+            if values is not None:
+                out[col] = [x.lower() for x in values]
+    return out
+
+
+def _matches(values: list[str], pattern: re.Pattern[str], *, search: bool = False) -> BoolMask:
+    """Per value: the pattern matches one of its ``;``-separated names (OSM multi-valued tags)."""
+    fn = pattern.search if search else pattern.fullmatch
+    return np.fromiter(
+        (any(fn(part.strip()) for part in v.split(";")) for v in values), dtype=bool, count=len(values)
+    )
+
+
+def _name_mask(network: RoadNetwork, names: list[str]) -> BoolMask:
+    mask = np.zeros(len(network.links), dtype=bool)
+    for col in name_columns(network).values():
         for item in names:
             pattern = item.lower()
             if any(ch in pattern for ch in "*?["):
-                regex = re.compile(fnmatch.translate(pattern))
-                mask |= np.fromiter((bool(regex.match(s)) for s in col), dtype=bool, count=len(col))
+                mask |= _matches(col, re.compile(fnmatch.translate(pattern)))
             else:
-                mask |= col == pattern
+                mask |= _matches(col, re.compile(re.escape(pattern)))
     return mask
 
 
-def _regex_mask(links: pd.DataFrame, pattern: str) -> BoolMask:
+def _regex_mask(network: RoadNetwork, pattern: str) -> BoolMask:
     regex = re.compile(pattern, flags=re.IGNORECASE)
-    mask = np.zeros(len(links), dtype=bool)
-    for col in _name_values(links):
-        mask |= np.fromiter((bool(regex.search(s)) for s in col), dtype=bool, count=len(col))
+    mask = np.zeros(len(network.links), dtype=bool)
+    for col in name_columns(network).values():
+        mask |= _matches(col, regex, search=True)
     return mask
 
 
@@ -251,9 +286,9 @@ def _criteria(
     if selector.highway is not None:
         out["highway"] = links["highway"].astype(str).isin(selector.highway).to_numpy()
     if selector.name is not None:
-        out["name"] = _name_mask(links, selector.name)
+        out["name"] = _name_mask(network, selector.name)
     if selector.name_regex is not None:
-        out["name_regex"] = _regex_mask(links, selector.name_regex)
+        out["name_regex"] = _regex_mask(network, selector.name_regex)
     if selector.osm_way is not None:
         ways = {str(w) for w in selector.osm_way}
         out["osm_way"] = links["osm_way"].astype(str).isin(ways).to_numpy()
@@ -277,11 +312,12 @@ def _criteria(
     return out
 
 
-def _known_names(links: pd.DataFrame) -> list[str]:
+def _known_names(network: RoadNetwork) -> list[str]:
     names: set[str] = set()
-    for c in NAME_COLUMNS:
-        if c in links.columns:
-            names.update(s for s in links[c].fillna("").astype(str) if s)
+    for col in NAME_COLUMNS:
+        values = network.links[col] if col in network.links.columns else _graph_names(network, col)
+        if values is not None:
+            names.update(str(x) for x in values if isinstance(x, str) and x)
     return sorted(names)
 
 
@@ -292,7 +328,7 @@ def _nothing_message(network: RoadNetwork, selector: Selector, criterion: str) -
     links = network.links
     value = getattr(selector, criterion)
     if criterion == "name":
-        known = _known_names(links)
+        known = _known_names(network)
         close: list[str] = []
         for item in value:
             close += difflib.get_close_matches(item, known, n=3, cutoff=0.5)
