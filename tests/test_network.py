@@ -358,3 +358,11 @@ def test_bad_polygon_file(tmp_path: Path) -> None:
     poly.write_text("{not json")
     with pytest.raises(DataError, match=r"area\.geojson: not a readable polygon file"):
         load_network(poly, cache_dir=tmp_path)
+
+
+def test_schematic_graphml_round_trip_stays_schematic(tmp_path: Path) -> None:
+    pytest.importorskip("vision_zero.schematic")
+    net = load_network("schematic:almaty?scale=tiny&seed=1")
+    again = load_network(save_network_graph(net, tmp_path / "s.graphml"))
+    assert again.schematic and "SCHEMATIC" in again.label and "schematic:almaty" in again.source
+    assert network_fingerprint(again) == network_fingerprint(net)

@@ -353,7 +353,9 @@ def load_graph(source: str | Path, *, cache_dir: Path, retain_all: bool, timeout
         name = path.name.lower()
         if name.endswith(GRAPHML_SUFFIXES):
             graph = _read_graphml(path)
-            return LoadedGraph(graph, str(path), bool(graph.graph.get("schematic", False)))
+            origin = graph.graph.get("source") or graph.graph.get("query")
+            label = f"{path} (built from {origin})" if origin and str(origin) != str(path) else str(path)
+            return LoadedGraph(graph, label, bool(graph.graph.get("schematic", False)))
         if name.endswith(XML_SUFFIXES):
             return LoadedGraph(_read_xml(path, retain_all=retain_all), str(path), False)
         if name.endswith(POLYGON_SUFFIXES):

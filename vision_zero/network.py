@@ -199,7 +199,7 @@ def save_network_graph(network: RoadNetwork, path: Path) -> Path:
 
     graph = network.graph
     graph.graph["schematic"] = network.schematic
-    graph.graph.setdefault("vz_source", network.source)
+    graph.graph.setdefault("source", network.source)
     return save_graphml_atomic(graph, Path(path))
 
 
