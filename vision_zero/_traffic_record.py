@@ -34,7 +34,8 @@ def _weighted_quantile_by_key(
     """Per key, the smallest value with at least share ``q`` of the weight at or below it."""
     if key.size == 0:
         return key, value
-    order = np.lexsort((value, key))
+    span = float(np.max(value)) + 1.0 if value.size else 1.0
+    order = np.argsort(key * span + np.maximum(value, 0.0))  # one float sort: key, then value (both >= 0)
     k, v, w = key[order], value[order], weight[order]
     cum = np.cumsum(w)
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
@@ -61,6 +62,7 @@ def build_record(
     ee: FloatArray,
     ex: FloatArray,
     windows: FloatArray,
+    window_close: FloatArray,
     ped_rng: np.random.Generator,
     length: FloatArray,
 ) -> TrafficRecord:
@@ -97,12 +99,15 @@ def build_record(
     p85[pk] = pv
     # queue: a traversal is queued from the end of its running time to its exit (or the window's end)
     win_end = windows + dur  # departures end; queues after that still count until the drain ends
-    q_end = np.where(exited, ex, np.r_[windows[1:], np.inf][per] if len(periods) else ex)
+    q_end = np.where(exited, ex, window_close[per])
     qm = entered & (q_end > ee)
     qkey = np.r_[key[qm], key[qm]]
     qt = np.r_[ee[qm], q_end[qm]]
     qd = np.r_[w[qm], -w[qm]]
-    order = np.lexsort((qd, qt, qkey))
+    # one integer sort by (link x period, time in microseconds, departures before arrivals at equal times)
+    t_us = np.round(qt * 1e6).astype(np.int64)
+    span = 2 * (int(t_us.max()) + 1) if t_us.size else 2
+    order = np.argsort(qkey * span + 2 * t_us + (qd > 0))
     level = np.cumsum(qd[order])
     max_q = np.zeros(n_keys)
     np.maximum.at(max_q, qkey[order], level)
@@ -126,8 +131,11 @@ def build_record(
     # --- speed histogram ---
     b = np.floor(se / SPEED_BIN_KPH).astype(np.int64)
     hk = ke * 1000 + np.clip(b, 0, 999)
-    uk, inv = np.unique(hk, return_inverse=True)
-    cnt = np.bincount(inv, we)
+    order = np.argsort(hk)
+    hs = hk[order]
+    first = np.flatnonzero(np.r_[True, hs[1:] != hs[:-1]]) if hs.size else np.zeros(0, dtype=np.int64)
+    uk = hs[first]
+    cnt = np.add.reduceat(we[order], first) if hs.size else np.zeros(0)
     speed_hist = pd.DataFrame(
         {
             "period": names[(uk // 1000) // n_links].astype(str),

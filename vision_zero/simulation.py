@@ -47,6 +47,7 @@ import numpy.typing as npt
 import pandas as pd
 import simpy
 
+from vision_zero._traffic_record import build_record
 from vision_zero.errors import DataError
 from vision_zero.network import RoadNetwork
 from vision_zero.parameters import ParameterSet, load_parameters
@@ -185,7 +186,8 @@ def _signals(network: RoadNetwork, settings: TrafficSettings) -> _Signals:
 
     Approaches are grouped by axis (mostly east-west vs north-south, from the link's bearing); effective green
     ``cycle - 2 x lost time`` is split between the two groups in proportion to their widest approach (lanes);
-    offsets are spread by the golden ratio over node ids (uncoordinated signals).
+    offsets are a fixed pseudo-random function of the node's OSM id (uncoordinated signals, the same in every
+    scenario and replication; an arithmetic sequence would give neighbouring signals a systematic bad progression).
     """
     nodes, links = network.nodes, network.links
     n = len(links)
@@ -205,7 +207,7 @@ def _signals(network: RoadNetwork, settings: TrafficSettings) -> _Signals:
     np.maximum.at(w, (v[on], phase[on]), lanes[on])
     tot = w.sum(axis=1)
     g = np.divide((c - 2 * lost) * w, tot[:, None], out=np.zeros_like(w), where=tot[:, None] > 0)
-    node_off = np.mod(np.arange(len(nodes)) * 0.6180339887498949, 1.0) * c
+    node_off = _hash_unit(nodes["osmid"].to_numpy(dtype=np.int64)) * c
     cycle = np.where(on, c, 0.0)
     green = g[v, phase]
     offset = node_off[v] + np.where(phase == 1, g[v, 0] + lost, 0.0)
@@ -220,18 +222,32 @@ def _signals(network: RoadNetwork, settings: TrafficSettings) -> _Signals:
     )
 
 
+def _hash_unit(ids: IntArray) -> FloatArray:
+    """A fixed, well-mixed map of integer ids to [0, 1) (SplitMix64 finaliser; Steele et al. 2014)."""
+    z = ids.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
 class _Call:
-    """A pre-triggered SimPy event carrying one callback (cheaper than a Timeout or a process)."""
+    """A pre-triggered SimPy event with one callback: what SimPy's ``step`` needs, and nothing more.
 
-    __slots__ = ("_ok", "_value", "arg", "callbacks", "t", "tok")
+    SimPy processes an event by calling each entry of ``callbacks`` and then checking ``_ok``; sharing one
+    callbacks tuple per kind of event and keeping ``_ok`` on the class makes an event two attribute stores, far
+    cheaper than a ``Timeout`` or a generator process per vehicle (DESIGN.md "Performance").
+    """
 
-    def __init__(self, fn: Callable[[Any], None], arg: int, t: float) -> None:
-        self.callbacks: list[Callable[[Any], None]] | None = [fn]
-        self._ok = True
-        self._value = None
+    __slots__ = ("arg", "callbacks", "t", "tok")  # tok: only on stuck-timer events
+    _ok = True
+    _value = None
+    tok: int
+
+    def __init__(self, callbacks: tuple[Callable[[Any], None], ...], arg: int, t: float) -> None:
+        self.callbacks: tuple[Callable[[Any], None], ...] | None = callbacks
         self.arg = arg
         self.t = t
-        self.tok = 0
 
 
 @dataclass
@@ -250,7 +266,6 @@ class _Links:
 
 def _run_period(
     env: simpy.Environment,
-    t0: float,
     t_end: float,
     order: list[int],
     depart_abs: list[float],
@@ -266,19 +281,24 @@ def _run_period(
     lk: _Links,
     settings: TrafficSettings,
 ) -> None:
-    """Simulate one period's vehicles from ``t0`` to ``t_end`` (absolute clock), filling ent/ee/ex in place."""
+    """Simulate one period's vehicles until ``t_end`` (absolute clock), filling ent/ee/ex in place.
+
+    The exit of a link's head vehicle (``on_head``) is the hot path: it is written out in one function, with the
+    next link's entry and both links' next-exit scheduling inlined, because Python function calls cost as much
+    as the arithmetic here. Rare paths (congested entry, blocked head, waiting departures) are helpers.
+    """
     n_links = len(lk.length_m)
-    non = [0.0] * n_links
-    qs: list[list[int]] = [[] for _ in range(n_links)]
+    non = [0] * n_links  # vehicles on the link
+    qs: list[list[int]] = [[] for _ in range(n_links)]  # FIFO of route positions (append-only, head index)
     qh = [0] * n_links
-    qp = [0] * n_links
-    busy = [False] * n_links
+    qp = [0] * n_links  # first position not yet at the end of its running time (queue pointer)
+    busy = [False] * n_links  # an exit event is pending for the head, or the head is blocked
     blocked = [False] * n_links
     tok = [0] * n_links
-    nslot = [-math.inf] * n_links
-    waiters: dict[int, deque[int]] = {}
+    nslot = [-math.inf] * n_links  # earliest next discharge
+    waiters: dict[int, deque[int]] = {}  # link -> links (>= 0) and departures (-1 - vehicle) waiting for room
     alive = [True]
-    schedule: Any = env.schedule  # called with _Call events (simpy's Event protocol) and int priority
+    schedule: Any = env.schedule  # takes _Call events (SimPy's event protocol) and an int priority
     length, hw, sto, ncrit, kjl = lk.length_m, lk.headway_s, lk.storage, lk.n_crit, lk.jam_per_m
     cyc, off, grn = lk.cycle_s, lk.offset_s, lk.green_s
     w_mps = kph_to_mps(settings.backward_wave_kph)
@@ -286,6 +306,7 @@ def _run_period(
     stuck = settings.stuck_time_s
 
     def head(li: int, t: float) -> None:
+        """Schedule the exit of link ``li``'s head: after its running time, a free discharge slot and on green."""
         te = ee[qs[li][qh[li]]]
         if te < t:
             te = t
@@ -297,7 +318,28 @@ def _run_period(
             phi = (te - off[li]) % c
             if phi >= grn[li]:
                 te += c - phi
-        schedule(_Call(on_head, li, te), 1, te - t)
+        schedule(_Call(HEAD, li, te), 1, te - t)
+
+    def congested(m: int, t: float, r: float) -> float:
+        """Running time on ``m`` under the triangular diagram's congested branch (running vehicles only)."""
+        lst = qs[m]
+        k = qp[m]
+        hd = qh[m]
+        if k < hd:
+            k = hd
+        ln = len(lst)
+        while k < ln and ee[lst[k]] <= t:
+            k += 1
+        qp[m] = k
+        moving = ln - k
+        if moving >= ncrit[m]:
+            lm = length[m]
+            v = w_mps * (kjl[m] * lm / (moving + 1) - 1.0)
+            if v < vmin_mps:
+                v = vmin_mps
+            if lm / v > r:
+                return lm / v
+        return r
 
     def enter(p: int, m: int, t: float) -> None:
         ent[p] = t
@@ -305,95 +347,124 @@ def _run_period(
         non[m] = n + psz[p]
         r = fft[p]
         if n >= ncrit[m]:
-            lst = qs[m]
-            k = qp[m]
-            hd = qh[m]
-            if k < hd:
-                k = hd
-            ln = len(lst)
-            while k < ln and ee[lst[k]] <= t:
-                k += 1
-            qp[m] = k
-            moving = ln - k
-            if moving >= ncrit[m]:
-                # running vehicles only (the exit queue is a point queue): k = (moving + 1) / length
-                lm = length[m]
-                v = w_mps * (kjl[m] * lm / (moving + 1) - 1.0)
-                if v < vmin_mps:
-                    v = vmin_mps
-                r2 = lm / v
-                if r2 > r:
-                    r = r2
+            r = congested(m, t, r)
         ee[p] = t + r
         qs[m].append(p)
         if not busy[m]:
             busy[m] = True
             head(m, t)
 
+    def wait_for_room(m: int, who: int) -> None:
+        w = waiters.get(m)
+        if w is None:
+            w = waiters[m] = deque()
+        w.append(who)
+
     def depart_enter(veh: int, t: float) -> None:
         p = start[veh]
         m = rl[p]
         nm = non[m]
         if nm > 0 and nm + psz[p] > sto[m]:
-            w = waiters.get(m)
-            if w is None:
-                w = waiters[m] = deque()
-            w.append(-1 - veh)
-            return
-        enter(p, m, t)
+            wait_for_room(m, -1 - veh)
+        else:
+            enter(p, m, t)
 
-    def advance(li: int, t: float, force: bool) -> None:
+    def wake(li: int, t: float) -> None:
+        """Room was freed on ``li``: let the first one waiting for it try again."""
+        x = waiters[li].popleft()
+        if x >= 0:
+            if blocked[x]:
+                blocked[x] = False
+                head(x, t)
+        else:
+            depart_enter(-1 - x, t)
+
+    def block(li: int, m: int, t: float) -> None:
+        blocked[li] = True
+        tok[li] += 1
+        wait_for_room(m, li)
+        ev = _Call(STUCK, li, t + stuck)
+        ev.tok = tok[li]
+        schedule(ev, 1, stuck)
+
+    def on_head(ev: _Call) -> None:
+        if not alive[0]:
+            return
+        li = ev.arg
+        t = ev.t
         lst = qs[li]
         hd = qh[li]
         p = lst[hd]
         s = psz[p]
         m = nl[p]
-        if m >= 0 and not force:
+        if m >= 0:
             nm = non[m]
             if nm > 0 and nm + s > sto[m]:
-                blocked[li] = True
-                tok[li] += 1
-                w = waiters.get(m)
-                if w is None:
-                    w = waiters[m] = deque()
-                w.append(li)
-                ev = _Call(on_stuck, li, t + stuck)
-                ev.tok = tok[li]
-                schedule(ev, 1, stuck)
+                block(li, m, t)
                 return
+            # the next link's entry, inlined
+            p1 = p + 1
+            ent[p1] = t
+            non[m] = nm + s
+            r = fft[p1]
+            if nm >= ncrit[m]:
+                r = congested(m, t, r)
+            te = t + r
+            ee[p1] = te
+            qs[m].append(p1)
+            if not busy[m]:
+                busy[m] = True
+                ns = nslot[m]
+                if te < ns:
+                    te = ns
+                c = cyc[m]
+                if c > 0.0:
+                    phi = (te - off[m]) % c
+                    if phi >= grn[m]:
+                        te += c - phi
+                schedule(_Call(HEAD, m, te), 1, te - t)
         ex[p] = t
         hd += 1
         qh[li] = hd
         non[li] -= s
-        nslot[li] = t + hw[li] * s
-        if m >= 0:
-            enter(p + 1, m, t)
-        w = waiters.get(li)
-        if w:
-            x = w.popleft()
-            if x >= 0:
-                if blocked[x]:
-                    blocked[x] = False
-                    head(x, t)
-            else:
-                depart_enter(-1 - x, t)
+        ns = t + hw[li] * s
+        nslot[li] = ns
+        if waiters and waiters.get(li):
+            wake(li, t)
         if hd < len(lst):
-            head(li, t)
+            te = ee[lst[hd]]
+            if te < ns:
+                te = ns
+            c = cyc[li]
+            if c > 0.0:
+                phi = (te - off[li]) % c
+                if phi >= grn[li]:
+                    te += c - phi
+            schedule(_Call(HEAD, li, te), 1, te - t)
         else:
             busy[li] = False
-
-    def on_head(ev: _Call) -> None:
-        if alive[0]:
-            advance(ev.arg, ev.t, False)
 
     def on_stuck(ev: _Call) -> None:
         li = ev.arg
         if not alive[0] or not blocked[li] or tok[li] != ev.tok:
             return
+        # blocked for stuck_time_s: enter the full link anyway (resolves circular spill-back)
         blocked[li] = False
-        m = nl[qs[li][qh[li]]]
+        p = qs[li][qh[li]]
+        m = nl[p]
         waiters[m].remove(li)
-        advance(li, ev.t, True)
+        s = psz[p]
+        enter(p + 1, m, ev.t)
+        ex[p] = ev.t
+        qh[li] += 1
+        non[li] -= s
+        nslot[li] = ev.t + hw[li] * s
+        if waiters.get(li):
+            wake(li, ev.t)
+        if qh[li] < len(qs[li]):
+            head(li, ev.t)
+        else:
+            busy[li] = False
 
     n_veh = len(order)
 
@@ -407,11 +478,13 @@ def _run_period(
             depart_enter(veh, t)
         if i + 1 < n_veh:
             tn = depart_abs[i + 1]
-            schedule(_Call(on_depart, i + 1, tn), 1, tn - t)
+            schedule(_Call(DEPART, i + 1, tn), 1, tn - t)
 
+    HEAD = (on_head,)
+    STUCK = (on_stuck,)
+    DEPART = (on_depart,)
     if n_veh:
-        now = env.now
-        schedule(_Call(on_depart, 0, depart_abs[0]), 1, depart_abs[0] - now)
+        schedule(_Call(DEPART, 0, depart_abs[0]), 1, depart_abs[0] - env.now)
     env.run(until=t_end)
     alive[0] = False
 
@@ -551,7 +624,7 @@ def simulate(
     routes = _route_by_period(router, veh, costs)
     lk = _link_constants(network, sig, mean_v, st)
     for k in range(reroute_passes + 1):
-        times, windows = _simulate_once(network, veh, routes, periods, lk, st, drain_s)
+        times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s)
         if k == reroute_passes:
             break
         new_costs = _measured_costs(veh, routes, times, costs, n_links)
@@ -561,7 +634,24 @@ def simulate(
         )
         routes = routes.replace(chosen, new)
         costs = new_costs
-    return _record(network, trips, pedestrians, periods, veh, routes, times, windows, ped_rng, length)
+    return build_record(
+        network,
+        trips,
+        pedestrians,
+        periods,
+        veh.trip_vehicle,
+        veh.period,
+        veh.depart_s,
+        veh.size,
+        routes,
+        times.ent,
+        times.ee,
+        times.ex,
+        windows,
+        close,
+        ped_rng,
+        length,
+    )
 
 
 def _route_by_period(router: Router, veh: _Vehicles, costs: list[FloatArray]) -> Routes:
@@ -626,7 +716,7 @@ def _simulate_once(
     lk: _Links,
     st: TrafficSettings,
     drain_s: float,
-) -> tuple[_Times, FloatArray]:
+) -> tuple[_Times, FloatArray, FloatArray]:
     links = network.links
     rl = routes.links
     npos = len(rl)
@@ -648,17 +738,17 @@ def _simulate_once(
     env = simpy.Environment()
     t0 = 0.0
     windows = np.zeros(len(periods))
+    close = np.zeros(len(periods))
     for k, per in enumerate(periods):
         windows[k] = t0
         idx = np.flatnonzero(veh.period == k)
         idx = idx[np.argsort(veh.depart_s[idx], kind="stable")]
         dep = (t0 + veh.depart_s[idx]).tolist()
         t_end = t0 + per.duration_s + drain_s
-        _run_period(
-            env, t0, t_end, idx.tolist(), dep, start, stop, rl_l, nl_l, fft_l, psz, ent, ee, ex, lk, st
-        )
+        _run_period(env, t_end, idx.tolist(), dep, start, stop, rl_l, nl_l, fft_l, psz, ent, ee, ex, lk, st)
+        close[k] = t_end
         t0 = t_end
-    return _Times(np.array(ent), np.array(ee), np.array(ex), fft), windows
+    return _Times(np.array(ent), np.array(ee), np.array(ex), fft), windows, close
 
 
 def _measured_costs(
@@ -676,36 +766,3 @@ def _measured_costs(
         tot = np.bincount(routes.links[m], weights=tt[m], minlength=n_links)
         out.append(np.where(cnt > 0, tot / np.maximum(cnt, 1), c))
     return out
-
-
-def _record(
-    network: RoadNetwork,
-    trips: pd.DataFrame,
-    pedestrians: pd.DataFrame | None,
-    periods: tuple[Period, ...],
-    veh: _Vehicles,
-    routes: Routes,
-    times: _Times,
-    windows: FloatArray,
-    ped_rng: np.random.Generator,
-    length: FloatArray,
-) -> TrafficRecord:
-    from vision_zero._traffic_record import build_record
-
-    return build_record(
-        network,
-        trips,
-        pedestrians,
-        periods,
-        veh.trip_vehicle,
-        veh.period,
-        veh.depart_s,
-        veh.size,
-        routes,
-        times.ent,
-        times.ee,
-        times.ex,
-        windows,
-        ped_rng,
-        length,
-    )
