@@ -443,7 +443,8 @@ def network_summary(network: RoadNetwork) -> dict[str, Any]:
 
     Keys: ``source``, ``schematic``, ``label``, ``nodes``, ``links``, ``length_km``, ``km_by_class``,
     ``crossings``, ``crossings_by_type``, ``signals``, ``km_by_speed_limit`` (keys are limits in km/h),
-    ``defaulted_share`` (per attribute of :data:`DEFAULTED_ATTRIBUTES`), ``fingerprint``.
+    ``defaulted_share`` (per attribute of :data:`DEFAULTED_ATTRIBUTES`), ``fingerprint``, ``metadata`` (the
+    graph's provenance attributes: download query and date, osmnx version).
     Lengths count each direction of a two-way road once.
     """
     links = network.links
@@ -477,4 +478,9 @@ def network_summary(network: RoadNetwork) -> dict[str, Any]:
         ),
         "defaulted_share": shares,
         "fingerprint": network_fingerprint(network),
+        "metadata": {
+            k: str(network.graph.graph[k])
+            for k in ("query", "downloaded_utc", "osmnx_version", "created_with", "created_date")
+            if k in network.graph.graph
+        },
     }

@@ -123,6 +123,7 @@ def _format_info(s: dict[str, Any]) -> str:
     else:
         lines.append("Real OpenStreetMap network")
     lines.append(f"source:       {s['source']}")
+    lines += [f"{k + ':':<14}{v}" for k, v in s.get("metadata", {}).items()]
     lines.append(f"fingerprint:  {s['fingerprint']}")
     lines.append(f"nodes:        {s['nodes']}")
     lines.append(f"links:        {s['links']} (directed)")
