@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from _replication_task import CallLog, count_calls, kill_self, toy_job
+from _scenarios import write_scenarios
 
 from vision_zero.errors import ConfigError
 from vision_zero.parallel import (
@@ -17,7 +18,7 @@ from vision_zero.parallel import (
     SerialExecutor,
     make_executor,
 )
-from vision_zero.replications import run_job
+from vision_zero.replications import run_job, scenario_job
 from vision_zero.results import completed_replications, read_replication, replication_dir
 
 
@@ -65,7 +66,7 @@ def _run_all(ex: Executor, out: Path) -> Path:
     return res.run_dir
 
 
-def test_same_results_on_every_executor(
+def test_same_results_on_every_executor_small_task(
     tmp_path: Path, pool: LocalPoolExecutor, dask_local: DaskExecutor
 ) -> None:
     dirs = {
@@ -82,6 +83,32 @@ def test_same_results_on_every_executor(
             assert other.parameters == ref.parameters
             pd.testing.assert_frame_equal(other.injuries, ref.injuries)
             pd.testing.assert_frame_equal(other.link_traffic, ref.link_traffic)
+
+
+def test_same_results_on_every_executor_pipeline(
+    tmp_path: Path, pool: LocalPoolExecutor, dask_local: DaskExecutor
+) -> None:
+    """The real pipeline (tiny schematic network): serial, process pool and Dask LocalCluster agree exactly."""
+    _, slow = write_scenarios(tmp_path / "scenarios")
+    job = scenario_job(slow)
+    runs = {
+        name: run_job(job, out_dir=tmp_path / name, executor=ex, replications=2, progress=False)
+        for name, ex in (("serial", SerialExecutor()), ("pool", pool), ("dask", dask_local))
+    }
+    assert len({r.run_dir.relative_to(tmp_path / name) for name, r in runs.items()}) == 1  # same run-id
+    ref = runs["serial"]
+    assert ref.baseline is not None
+    for name in ("pool", "dask"):
+        other = runs[name]
+        assert other.baseline is not None
+        pairs = zip(other.baseline.results + other.results, ref.baseline.results + ref.results, strict=True)
+        for a, b in pairs:
+            assert (a.scenario, a.replication) == (b.scenario, b.replication)
+            assert a.summary == b.summary
+            assert a.parameters == b.parameters
+            pd.testing.assert_frame_equal(a.injuries, b.injuries)
+            pd.testing.assert_frame_equal(a.link_traffic, b.link_traffic)
+            pd.testing.assert_frame_equal(a.speed_hist, b.speed_hist)
 
 
 def test_killed_worker_is_reported_and_pool_recovers(pool: LocalPoolExecutor) -> None:

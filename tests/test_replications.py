@@ -2,11 +2,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +21,7 @@ from vision_zero.replications import (
     run_job,
     scenario_run_dir,
 )
-from vision_zero.results import completed_replications, read_replication, replication_dir
+from vision_zero.results import completed_replications, replication_dir
 
 TESTS = Path(__file__).parent
 
@@ -189,73 +184,3 @@ def test_summary_text_is_labelled_schematic(tmp_path: Path) -> None:
     assert "SCHEMATIC" in text
     for word in ("deaths", "serious", "slight", "KSI avoided vs baseline"):
         assert word in text
-
-
-# --- resume after SIGKILL, for real ----------------------------------------------------------------------------
-
-_SCRIPT = """
-import sys
-sys.path.insert(0, {tests!r})
-from pathlib import Path
-from _replication_task import toy_job
-from vision_zero.parallel import LocalPoolExecutor
-from vision_zero.replications import run_job
-
-if __name__ == "__main__":
-    with LocalPoolExecutor(workers=2) as ex:
-        run_job(toy_job(replications=8, delay_s={delay}), out_dir=Path({out!r}), executor=ex, progress=False)
-"""
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid and b"spawn_main" in cmd and b"resource_tracker" not in cmd:
-            kids.append(int(entry.name))
-    return kids
-
-
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find worker processes")
-def test_sigkill_a_worker_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
-    out = tmp_path / "killed"
-    script = tmp_path / "run.py"
-    script.write_text(_SCRIPT.format(tests=str(TESTS), out=str(out), delay=0.4))
-    proc = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.PIPE, text=True)
-    job = toy_job(replications=8, delay_s=0.4)
-    base_dir = scenario_run_dir(out, job.baseline)  # type: ignore[arg-type]
-    deadline = time.monotonic() + 60
-    while len(completed_replications(base_dir)) < 2:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline, "the run made no progress"
-        time.sleep(0.05)
-    workers = _children(proc.pid)
-    assert len(workers) == 2
-    os.kill(workers[0], signal.SIGKILL)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0
-    assert "rerun the same command to resume" in err
-    done_base = completed_replications(base_dir)
-    assert 2 <= len(done_base) < 8
-    assert completed_replications(scenario_run_dir(out, job)) == []
-    # rerun: resumes the baseline, runs the variant
-    resumed = run_job(job, out_dir=out, executor=SerialExecutor(), progress=False)
-    assert resumed.baseline is not None
-    fresh = run_job(
-        toy_job(replications=8), out_dir=tmp_path / "fresh", executor=SerialExecutor(), progress=False
-    )
-    assert fresh.baseline is not None
-    for a, b in zip(
-        resumed.baseline.results + resumed.results, fresh.baseline.results + fresh.results, strict=True
-    ):
-        assert (a.scenario, a.replication) == (b.scenario, b.replication)
-        assert a.summary == b.summary
-        pd.testing.assert_frame_equal(a.injuries, b.injuries)
-    assert read_replication(replication_dir(resumed.run_dir, 7)).summary == fresh.results[7].summary

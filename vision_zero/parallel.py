@@ -77,6 +77,25 @@ def payload_token(payload: object) -> tuple[str, bytes]:
     return hashlib.sha256(data).hexdigest()[:20], data
 
 
+class _Shipped:
+    """Payloads already shipped by one executor, by identity (so a payload is pickled once, not per call)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[object, str, Any]] = {}
+
+    def get(self, payload: object) -> tuple[str, Any] | None:
+        hit = self._by_id.get(id(payload))
+        if hit is None or hit[0] is not payload:
+            return None
+        return hit[1], hit[2]
+
+    def put(self, payload: object, token: str, handle: Any) -> None:
+        self._by_id[id(payload)] = (payload, token, handle)
+
+    def clear(self) -> None:
+        self._by_id.clear()
+
+
 class Executor(ABC):
     """Runs ``fn(payload, item)`` for many items; see the module docstring."""
 
@@ -191,7 +210,7 @@ class LocalPoolExecutor(Executor):
         self._workers = n
         self._pool: ProcessPoolExecutor | None = None
         self._tmp = Path(tempfile.mkdtemp(prefix="vision-zero-payloads-"))
-        self._files: dict[str, Path] = {}
+        self._shipped = _Shipped()
 
     @property
     def workers(self) -> int:
@@ -210,12 +229,15 @@ class LocalPoolExecutor(Executor):
         return self._pool
 
     def _payload_file(self, payload: object) -> tuple[str, Path]:
+        hit = self._shipped.get(payload)
+        if hit is not None:
+            return hit[0], Path(hit[1])
         token, data = payload_token(payload)
-        if token not in self._files:
-            path = self._tmp / f"{token}.pickle"
+        path = self._tmp / f"{token}.pickle"
+        if not path.exists():
             path.write_bytes(data)
-            self._files[token] = path
-        return token, self._files[token]
+        self._shipped.put(payload, token, str(path))
+        return token, path
 
     def worker_pids(self) -> list[int]:
         """Process ids of the pool's worker processes (empty before the first task)."""
@@ -262,7 +284,7 @@ class LocalPoolExecutor(Executor):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         shutil.rmtree(self._tmp, ignore_errors=True)
-        self._files.clear()
+        self._shipped.clear()
 
 
 # --- Dask distributed -----------------------------------------------------------------------------------------
@@ -309,7 +331,7 @@ class DaskExecutor(Executor):
                 f"--dask: cannot connect to the Dask scheduler at {address!r} ({exc}); expected 'local' or "
                 "the address of a running scheduler such as tcp://host:8786"
             ) from exc
-        self._scattered: dict[str, Any] = {}
+        self._shipped = _Shipped()
 
     @property
     def client(self) -> Any:
@@ -328,10 +350,12 @@ class DaskExecutor(Executor):
         return f"dask ({where}), {self.workers} worker thread(s)"
 
     def _scatter(self, payload: object) -> Any:
-        token, _ = payload_token(payload)
-        if token not in self._scattered:
-            self._scattered[token] = self._client.scatter(payload, broadcast=True, hash=False)
-        return self._scattered[token]
+        hit = self._shipped.get(payload)
+        if hit is None:
+            remote = self._client.scatter(payload, broadcast=True, hash=False)
+            self._shipped.put(payload, "", remote)
+            return remote
+        return hit[1]
 
     def map_unordered(
         self, fn: Callable[[P, I], T], payload: P, items: Sequence[I]

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from vision_zero import __version__
-from vision_zero.errors import ConfigError, DataError
+from vision_zero.errors import ConfigError, DataError, ScenarioError, VisionZeroError
 from vision_zero.parallel import Executor
 from vision_zero.results import (
     ReplicationResult,
@@ -355,6 +355,15 @@ class _Runner:
         self.executor = executor
         self.progress = progress
         self.prepared: set[Path] = set()
+        self.bundles: dict[int, tuple[ScenarioJob, _Bundle]] = {}
+
+    def bundle(self, job: ScenarioJob) -> _Bundle:
+        """One bundle per job, so executors recognise a payload they have already shipped."""
+        hit = self.bundles.get(id(job))
+        if hit is None or hit[0] is not job:
+            hit = (job, _Bundle(job.task, job.payload))
+            self.bundles[id(job)] = hit
+        return hit[1]
 
     def run_dir(self, job: ScenarioJob) -> Path:
         run_dir = scenario_run_dir(self.out_dir, job)
@@ -378,7 +387,7 @@ class _Runner:
             for i in missing:
                 baseline_raw[i] = pd.read_parquet(replication_dir(base_dir, i) / "injuries.parquet")
         items = [(i, baseline_raw[i]) for i in missing]
-        for _pos, result in self.executor.map_unordered(_call_task, _Bundle(job.task, job.payload), items):
+        for _pos, result in self.executor.map_unordered(_call_task, self.bundle(job), items):
             _check_result(job, result)
             write_replication(run_dir, result)
             bar.update(1)
@@ -541,11 +550,9 @@ def summary_rows(runs: Mapping[str, RunResult]) -> pd.DataFrame:
 
 def _pipeline_task(prepared: Any, replication: int, baseline_raw: pd.DataFrame | None) -> ReplicationResult:
     """The real replication task: :func:`vision_zero.pipeline.run_replication`."""
-    import importlib
+    from vision_zero import pipeline
 
-    pipeline: Any = importlib.import_module("vision_zero.pipeline")
-    result: ReplicationResult = pipeline.run_replication(prepared, replication, baseline_raw=baseline_raw)
-    return result
+    return pipeline.run_replication(prepared, replication, baseline_raw=baseline_raw)
 
 
 def _is_scenario_setting(key: str) -> bool:
@@ -558,6 +565,7 @@ def scenario_job(
     *,
     seed: int | None = None,
     overrides: Mapping[str, Any] | None = None,
+    networks: dict[str, Any] | None = None,
 ) -> ScenarioJob:
     """Load, validate and prepare a scenario file (and its baseline, for a variant) as a :class:`ScenarioJob`.
 
@@ -570,36 +578,45 @@ def scenario_job(
     overrides
         Key path -> value (as :func:`vision_zero.scenario.load_scenario` takes them). Settings apply to the
         baseline as well; ``interventions…`` overrides only to this scenario.
+    networks
+        Networks already loaded, by source (filled as networks are loaded; share it between calls so that
+        a baseline and its variants load their network once).
 
     Raises
     ------
     ScenarioError
         From validation or from preparing the scenario (selectors that match nothing …).
     """
-    import importlib
-
-    from vision_zero.network import network_fingerprint
+    from vision_zero import pipeline
+    from vision_zero.network import load_network, network_fingerprint
     from vision_zero.scenario import load_scenario
 
+    cache: dict[str, Any] = {} if networks is None else networks
     ov = dict(overrides or {})
     scenario = load_scenario(path, overrides=ov or None)
     if seed is not None and seed != scenario.simulation.seed:
         ov["simulation.seed"] = seed
         scenario = load_scenario(path, overrides=ov)
-    pipeline: Any = importlib.import_module("vision_zero.pipeline")
-    prepared = pipeline.prepare(scenario)
-    net = prepared.network
-    base_net = getattr(prepared, "base_network", None) or net
+    source = scenario.network.source
+    if source not in cache:
+        try:
+            cache[source] = load_network(source)
+        except VisionZeroError as exc:
+            raise ScenarioError(str(scenario.path), "network.source", f"a loadable network ({exc})") from None
+    base_network = cache[source]
+    prepared = pipeline.prepare(scenario, network=base_network)
     info = NetworkInfo(
-        source=str(net.source),
-        fingerprint=network_fingerprint(base_net),
-        schematic=bool(net.schematic),
-        label=str(net.label),
+        source=str(base_network.source),
+        fingerprint=network_fingerprint(base_network),
+        schematic=bool(base_network.schematic),
+        label=str(base_network.label),
     )
     baseline = None
     if not scenario.is_baseline:
         base_ov = {k: v for k, v in ov.items() if _is_scenario_setting(k)}
-        baseline = scenario_job(scenario.baseline_path, seed=scenario.simulation.seed, overrides=base_ov)
+        baseline = scenario_job(
+            scenario.baseline_path, seed=scenario.simulation.seed, overrides=base_ov, networks=cache
+        )
         if not baseline.is_baseline:
             raise ConfigError(
                 f"{scenario.path}: baseline: expected a baseline scenario (no extends or baseline key), got "

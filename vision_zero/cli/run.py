@@ -1,0 +1,163 @@
+"""``vision-zero run SCENARIO...``: run scenarios' replications (resumable, in parallel) and print a summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_execution_options", "parse_overrides", "register"]
+
+_DESCRIPTION = """\
+Run each scenario: network, interventions, demand, traffic simulation and crash-risk model for every
+replication, in parallel. Results go to OUT/<scenario>/<run-id>/ (the resolved scenario, a manifest with the
+package version, seed and network fingerprint, one folder per replication). Each replication is saved as soon as
+it finishes: rerunning the same command after an interruption resumes where it stopped.
+
+A variant (a scenario that extends a baseline) is calibrated with the baseline's replication of the same index
+(common random numbers), so the baseline's replications are run (or reused from its run folder) first.
+"""
+
+_EPILOG = """\
+examples:
+  vision-zero run scenarios/baseline.toml scenarios/centre-30.toml --replications 10
+  vision-zero run scenarios/arterials-80-to-60.toml --target-ci 20 --max-replications 100
+  vision-zero run scenarios/centre-30.toml --dask tcp://10.0.0.5:8786
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (got {text!r})")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (got {text!r})")
+    return value
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage such as 20 (got {text!r})") from None
+    if not 0 < value < 1000:
+        raise argparse.ArgumentTypeError(f"expected a percentage > 0 (got {text!r})")
+    return value
+
+
+def add_execution_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``run`` and ``sweep``: replications, seed, output folder, executor."""
+    p.add_argument(
+        "--replications",
+        "-n",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="replications per scenario (default: the scenario's own); with --target-ci: the minimum",
+    )
+    p.add_argument(
+        "--seed", type=_seed, default=None, metavar="S", help="base seed (default: the scenario's own)"
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("results"), metavar="DIR", help="results folder (default: results/)"
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="local worker processes (default: all cores; 1 runs in this process); with --dask local: workers",
+    )
+    p.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDR",
+        help="run on Dask: 'local' starts a LocalCluster, or the scheduler address of a cluster (tcp://host:8786)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=(
+            "override a value of the resolved scenario, e.g. --set demand.scale=0.1 (repeatable); settings "
+            "apply to the baseline too, interventions[...] keys only to the scenario"
+        ),
+    )
+    p.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bars (they only show on a terminal anyway)"
+    )
+
+
+def parse_overrides(texts: list[str]) -> dict[str, Any]:
+    """``["demand.scale=0.1", …]`` → ``{"demand.scale": 0.1, …}`` (values are TOML literals or text)."""
+    from vision_zero.scenario import parse_override
+
+    return dict(parse_override(t) for t in texts)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run`` command."""
+    p = subparsers.add_parser(
+        "run",
+        help="run scenarios (replications in parallel, resumable) and print deaths/serious/slight per year",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("scenarios", nargs="+", type=Path, metavar="SCENARIO", help="scenario TOML file(s)")
+    add_execution_options(p)
+    p.add_argument(
+        "--target-ci",
+        type=_percent,
+        default=None,
+        metavar="PCT",
+        help=(
+            "add replications until the 95%% interval of the KSI difference against the baseline is narrower "
+            "than PCT %% of its mean (a baseline alone: of its KSI)"
+        ),
+    )
+    p.add_argument(
+        "--max-replications",
+        type=_positive_int,
+        default=200,
+        metavar="M",
+        help="the most replications --target-ci may use (default: 200)",
+    )
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from vision_zero.parallel import make_executor
+    from vision_zero.replications import format_summary, run_job, scenario_job
+
+    overrides = parse_overrides(args.overrides)
+    networks: dict[str, Any] = {}  # each network source loaded once
+    jobs = [scenario_job(p, seed=args.seed, overrides=overrides, networks=networks) for p in args.scenarios]
+    with make_executor(workers=args.workers, dask=args.dask) as executor:
+        print(f"running {len(jobs)} scenario(s) on {executor.describe()}", file=sys.stderr)
+        for job in jobs:
+            run = run_job(
+                job,
+                out_dir=args.out,
+                executor=executor,
+                replications=args.replications,
+                target_ci_pct=args.target_ci,
+                max_replications=args.max_replications,
+                progress=not args.quiet,
+            )
+            print(format_summary(run))
+    return 0
