@@ -18,7 +18,7 @@ from vision_zero.errors import VisionZeroError
 __all__ = ["build_parser", "main"]
 
 #: Command-group modules under ``vision_zero.cli``, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("network", "scenario", "run")
+COMMAND_MODULES: tuple[str, ...] = ("network", "scenario", "run", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:
