@@ -83,7 +83,9 @@ def plot_network(
     speed = links["speed_limit_kph"].to_numpy()
     band = np.searchsorted([b[0] for b in _SPEED_BANDS], speed, side="left")
     colours = [_SPEED_BANDS[min(int(i), len(_SPEED_BANDS) - 1)][1] for i in band]
-    widths = 0.6 + 0.5 * np.minimum(links["lanes"].to_numpy(), 4)
+    dense = len(links) > 20_000  # a whole city: thinner lines and smaller markers, or nothing is legible
+    widths = (0.6 + 0.5 * np.minimum(links["lanes"].to_numpy(), 4)) * (0.35 if dense else 1.0)
+    marker = 0.8 if dense else 20.0
 
     lat0 = float(network.nodes["lat"].median())
     height_in = width_in * 0.8
@@ -92,10 +94,17 @@ def plot_network(
         ax.add_collection(LineCollection(_link_lines(network), colors=colours, linewidths=widths, zorder=1))
         nodes = network.nodes
         sig = nodes[nodes["signalised"]]
-        ax.scatter(sig["lon"], sig["lat"], s=22, marker="s", c="black", zorder=3, label="signals")
+        ax.scatter(sig["lon"], sig["lat"], s=marker * 1.2, marker="s", c="black", zorder=3, label="signals")
         cross = network.crossings
         ax.scatter(
-            cross["lon"], cross["lat"], s=18, marker="o", facecolors="white", edgecolors="#2b5fab", zorder=4
+            cross["lon"],
+            cross["lat"],
+            s=marker,
+            marker="o",
+            facecolors="white",
+            edgecolors="#2b5fab",
+            linewidths=0.3 if dense else 1.0,
+            zorder=4,
         )
         ax.autoscale()
         ax.set_aspect(1.0 / max(np.cos(np.radians(lat0)), 1e-6))
@@ -119,7 +128,14 @@ def plot_network(
                 label=f"pedestrian crossings ({len(cross)})",
             ),
         ]
-        ax.legend(handles=handles, loc="best", fontsize=8, title="speed limit", title_fontsize=8)
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=8,
+            title="speed limit",
+            title_fontsize=8,
+        )
         heading = title if title is not None else network.label
         if network.schematic and "schematic" not in heading.lower():
             heading = f"SCHEMATIC — not real geometry: {heading}"
