@@ -22,6 +22,11 @@ Table contract (all other modules rely on these columns; add columns freely, nev
     ``crossing`` int, ``link`` int: the links whose vehicles pass over each crossing (for a crossing at a node,
     the links that end at that node; along a link, that link and its reverse).
 
+Columns added by :func:`load_network` beyond the contract: links ``speed_limit_defaulted`` and
+``lanes_defaulted`` (bool: no usable OSM tag, the Kazakhstan/class default was used). Dtypes: ids and counts
+int64, quantities float64, flags bool, text the pandas string dtype (``str``); ``osm_way`` and ``name`` join
+several values with ``;`` where osmnx merged ways. ``storage_veh`` is not rounded (a 5 m link holds < 1 vehicle).
+
 Optional link columns that interventions set and the simulation reads (absent = the default in brackets):
 
 ``reference_speed_kph`` [``speed_limit_kph`` as loaded]
