@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from _scenarios import write_scenarios
 
+from vision_zero.cli import main
 from vision_zero.errors import ConfigError
 from vision_zero.sweep import grid, parse_key_path, parse_vary, set_path, variant_name, write_sweep
 
@@ -90,3 +93,79 @@ def test_write_sweep_csv_and_png(tmp_path: Path) -> None:
     assert list(back[a.key]) == [30, 40, 50]
     assert list(back["ksi_avoided"]) == [12.0, 7.0, 2.0]
     assert res.png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the command, on the real pipeline (tiny schematic network) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_scenarios(tmp_path_factory.mktemp("scenarios"))
+
+
+def test_sweep_command_writes_csv_and_png(
+    scenarios: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "sweep",
+        str(scenarios[1]),
+        "--vary",
+        "interventions[0].limit_kph=30,50",
+        "-n",
+        "2",
+        "--workers",
+        "1",
+    ]
+    assert main([*args, "--out", str(tmp_path), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "SCHEMATIC" in text
+    (folder,) = (tmp_path / "slow").glob("sweep-*")
+    table = pd.read_csv(folder / "sweep.csv")
+    assert list(table["interventions[0].limit_kph"]) == [30, 50]
+    assert list(table["scenario"]) == ["slow.limit_kph-30", "slow.limit_kph-50"]
+    assert list(table["replications"]) == [2, 2]
+    assert table["schematic"].all()
+    for col in ("ksi_avoided", "ksi_avoided_lo", "ksi_avoided_hi", "veh_h_added", "fatal_per_year"):
+        assert table[col].notna().all()
+    # a lower limit adds travel time (paired, same trips)
+    assert table.loc[0, "veh_h_added"] > table.loc[1, "veh_h_added"]
+    assert (folder / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    # each variant is a run of its own, against the shared baseline
+    assert (tmp_path / "slow.limit_kph-30").is_dir() and len(list((tmp_path / "base").iterdir())) == 1
+
+
+@pytest.mark.parametrize(
+    ("vary", "message"),
+    [
+        ("interventions[3].limit_kph=30", r"--vary interventions\[3\]\.limit_kph: expected an index below 1"),
+        (
+            "interventions[0].limt_kph=30",
+            r"--vary interventions\[0\]\.limt_kph=30: .*slow\.toml: interventions\[0\]\.limt_kph: expected one of the known keys .*limit_kph.* \(got 'limt_kph'\)",
+        ),
+        (
+            "interventions[0].limit_kph=fast",
+            r"--vary interventions\[0\]\.limit_kph='fast': .*interventions\[0\]\.limit_kph",
+        ),
+        ("simulaton.seed=1,2", r"--vary simulaton\.seed: simulaton does not exist"),
+        ("interventions[0].limit_kph", r"--vary 'interventions\[0\]\.limit_kph': expected KEY=V1,V2"),
+    ],
+)
+def test_sweep_key_mistakes_exit_2(
+    scenarios: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], vary: str, message: str
+) -> None:
+    assert (
+        main(
+            ["sweep", str(scenarios[1]), "--vary", vary, "-n", "1", "--workers", "1", "--out", str(tmp_path)]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("vision-zero: error: ") and err.count("\n") == 1
+    assert re.search(message, err), err
+
+
+def test_sweep_of_a_baseline_is_refused(
+    scenarios: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sweep", str(scenarios[0]), "--vary", "demand.scale=0.1,0.2", "--out", str(tmp_path)]) == 2
+    assert "expected a scenario that extends a baseline" in capsys.readouterr().err

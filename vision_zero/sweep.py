@@ -32,12 +32,14 @@ if TYPE_CHECKING:
     from vision_zero.replications import RunResult
 
 __all__ = [
+    "SweepPlan",
     "SweepResult",
     "Vary",
     "apply_overrides",
     "grid",
     "parse_key_path",
     "parse_vary",
+    "plan_sweep",
     "response_frame",
     "run_sweep",
     "set_path",
@@ -258,6 +260,8 @@ def draw_response(
             lo = (g[col] - g[f"{col}_lo"]).fillna(0).clip(lower=0)
             hi = (g[f"{col}_hi"] - g[col]).fillna(0).clip(lower=0)
             ax.errorbar(xs, g[col], yerr=[lo, hi], marker="o", capsize=3, label=name or None)
+        if numeric_x:
+            ax.set_xticks(sorted(table[x_key].unique()))
         ax.axhline(0.0, color="0.6", linewidth=0.8)
         ax.set_xlabel(varies[0].key)
         ax.set_ylabel(label)
@@ -309,43 +313,34 @@ def variant_name(base: str, combo: Mapping[str, Any], varies: Sequence[Vary]) ->
     return ".".join([base, *parts])[:100]
 
 
-def run_sweep(
+@dataclass(frozen=True)
+class SweepPlan:
+    """A checked sweep: the scenario, the ``--vary`` options and one (name, overrides) per variant."""
+
+    path: Path
+    scenario: Any
+    varies: tuple[Vary, ...]
+    variants: tuple[tuple[str, dict[str, Any], dict[str, Any]], ...]
+    overrides: dict[str, Any]
+    seed: int | None
+
+
+def plan_sweep(
     path: Path,
     varies: Sequence[Vary],
     *,
-    out_dir: Path,
-    executor: Executor,
-    replications: int | None = None,
-    seed: int | None = None,
     overrides: Mapping[str, Any] | None = None,
-    target_ci_pct: float | None = None,
-    max_replications: int = 200,
-    progress: bool = True,
-    on_variant: Callable[[RunResult], None] | None = None,
-) -> SweepResult:
-    """Run every combination of ``varies`` on the scenario ``path`` against its baseline; write CSV and PNG.
-
-    Parameters
-    ----------
-    path
-        A variant scenario file (one that extends a baseline).
-    varies
-        The ``--vary`` options (:func:`parse_vary`).
-    out_dir, executor, replications, seed, target_ci_pct, max_replications, progress
-        As for :func:`vision_zero.replications.run_job`.
-    overrides
-        ``--set`` overrides applied to every variant (settings also to the baseline).
-    on_variant
-        Called with each variant's finished run (for printing).
+    seed: int | None = None,
+) -> SweepPlan:
+    """Check a sweep before running anything: the scenario, every key path and every variant's values.
 
     Raises
     ------
     ConfigError
-        A key path that does not exist in the scenario, or a value the scenario's schema rejects (the message
-        names the ``--vary`` key and the scenario file).
+        A baseline given (nothing to compare against), a key path that does not exist in the scenario, or a
+        value the scenario's schema rejects (the message names the ``--vary`` values and the scenario file).
     """
     from vision_zero.errors import ScenarioError
-    from vision_zero.replications import mean_interval, run_job, scenario_job
     from vision_zero.scenario import load_scenario
 
     if not varies:
@@ -359,17 +354,55 @@ def run_sweep(
         )
     for v in varies:  # structure first: list indices exist, sections exist
         set_path(scenario.document, v.path, v.values[0])
-    combos = grid(varies)
-    rows: list[dict[str, Any]] = []
-    schematic = False
-    for combo in combos:
+    variants = []
+    for combo in grid(varies):
         name = variant_name(scenario.name, combo, varies)
         ov = {**base_ov, **combo, "name": name}
         try:
-            job = scenario_job(path, seed=seed, overrides=ov)
+            load_scenario(path, overrides=ov)
         except ScenarioError as exc:
             given = ", ".join(f"{k}={val!r}" for k, val in combo.items())
-            raise ConfigError(f"--vary {given}: {exc}") from None
+            where = str(scenario.path) if exc.path == "--set" else exc.path
+            got = "" if exc.given is None else f" (got {exc.given!r})"
+            raise ConfigError(f"--vary {given}: {where}: {exc.key}: expected {exc.expected}{got}") from None
+        variants.append((name, combo, ov))
+    return SweepPlan(Path(path), scenario, tuple(varies), tuple(variants), base_ov, seed)
+
+
+def run_sweep(
+    plan: SweepPlan,
+    *,
+    out_dir: Path,
+    executor: Executor,
+    replications: int | None = None,
+    target_ci_pct: float | None = None,
+    max_replications: int = 200,
+    progress: bool = True,
+    on_variant: Callable[[RunResult], None] | None = None,
+) -> SweepResult:
+    """Run every variant of ``plan`` against its baseline (common random numbers); write CSV and PNG.
+
+    Parameters
+    ----------
+    plan
+        From :func:`plan_sweep`.
+    out_dir, executor, replications, target_ci_pct, max_replications, progress
+        As for :func:`vision_zero.replications.run_job`.
+    on_variant
+        Called with each variant's finished run (for printing).
+
+    Raises
+    ------
+    ScenarioError
+        A variant whose selectors match nothing (checked when the variant is prepared).
+    """
+    from vision_zero.replications import mean_interval, run_job, scenario_job
+
+    rows: list[dict[str, Any]] = []
+    schematic = False
+    networks: dict[str, Any] = {}
+    for name, combo, ov in plan.variants:
+        job = scenario_job(plan.path, seed=plan.seed, overrides=ov, networks=networks)
         run = run_job(
             job,
             out_dir=out_dir,
@@ -389,14 +422,12 @@ def run_sweep(
             row.update(stat_columns(f"{key}_per_year", mean_interval(run.values(key))))
         row["schematic"] = job.network.schematic
         rows.append(row)
-    folder = (
-        Path(out_dir)
-        / scenario.name
-        / sweep_id(scenario.resolved_toml(), varies, seed if seed is not None else scenario.simulation.seed)
-    )
-    keys = ", ".join(v.key for v in varies)
+    scenario = plan.scenario
+    seed = plan.seed if plan.seed is not None else scenario.simulation.seed
+    folder = Path(out_dir) / scenario.name / sweep_id(scenario.resolved_toml(), plan.varies, seed)
+    keys = ", ".join(v.key for v in plan.varies)
     title = f"{scenario.name}: response to {keys} ({rows[0]['replications']} replications per variant)"
-    return write_sweep(folder, rows, varies, title=title, schematic=schematic)
+    return write_sweep(folder, rows, plan.varies, title=title, schematic=schematic)
 
 
 def stat_columns(prefix: str, mean_lo_hi: tuple[float, float, float]) -> dict[str, float]:

@@ -54,24 +54,21 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from vision_zero.parallel import make_executor
     from vision_zero.replications import RunResult, format_summary
-    from vision_zero.sweep import parse_vary, run_sweep
+    from vision_zero.sweep import parse_vary, plan_sweep, run_sweep
 
     varies = [parse_vary(text) for text in args.vary]
-    overrides = parse_overrides(args.overrides)
+    plan = plan_sweep(Path(args.scenario), varies, overrides=parse_overrides(args.overrides), seed=args.seed)
 
     def show(run: RunResult) -> None:
         print(format_summary(run))
 
     with make_executor(workers=args.workers, dask=args.dask) as executor:
-        print(f"sweep on {executor.describe()}", file=sys.stderr)
+        print(f"sweep: {len(plan.variants)} variant(s) on {executor.describe()}", file=sys.stderr)
         result = run_sweep(
-            Path(args.scenario),
-            varies,
+            plan,
             out_dir=args.out,
             executor=executor,
             replications=args.replications,
-            seed=args.seed,
-            overrides=overrides,
             progress=not args.quiet,
             on_variant=show,
         )
