@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,7 +19,7 @@ from vision_zero.errors import VisionZeroError
 __all__ = ["build_parser", "main"]
 
 #: Command-group modules under ``vision_zero.cli``, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("network", "scenario", "run", "sweep")
+COMMAND_MODULES: tuple[str, ...] = ("network", "scenario", "run", "sweep", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vision-zero: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`): stop quietly, as other command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     return int(code or 0)
 
 
