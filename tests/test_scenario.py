@@ -118,12 +118,14 @@ def test_overrides_replace_values_before_validation(chain: Path):
         chain,
         overrides=dict(
             parse_override(x)
-            for x in ["simulation.replications=1", "interventions[1].limit_kph=50", 'demand.scale=0.5']
+            for x in ["simulation.replications=1", "interventions[1].limit_kph=50", "demand.scale=0.5"]
         ),
     )
     assert s.simulation.replications == 1 and s.demand.scale == 0.5
     assert s.interventions[1].limit_kph == 50  # type: ignore[attr-defined]
-    with pytest.raises(ScenarioError, match="--set: interventions\\[1\\].limit_kph: expected less than or equal"):
+    with pytest.raises(
+        ScenarioError, match=r"--set: interventions\[1\]\.limit_kph: expected less than or equal"
+    ):
         load_scenario(chain, overrides={"interventions[1].limit_kph": 500})
     with pytest.raises(ScenarioError, match="existing list item"):
         load_scenario(chain, overrides={"interventions[9].limit_kph": 50})
@@ -162,7 +164,11 @@ def test_every_example_scenario_loads():
         assert "SCHEMATIC" in s.description and s.network.source.startswith("schematic:almaty")
         assert s.baseline_path == SCENARIOS / "baseline.toml"
     package = load_scenario(SCENARIOS / "vision-zero-package.toml")
-    assert [p.name for p in package.chain] == ["baseline.toml", "arterials-80-to-60.toml", "vision-zero-package.toml"]
+    assert [p.name for p in package.chain] == [
+        "baseline.toml",
+        "arterials-80-to-60.toml",
+        "vision-zero-package.toml",
+    ]
 
 
 def test_real_scenarios_parse_and_say_how_to_build_the_network():
@@ -184,18 +190,30 @@ BROKEN: dict[str, tuple[str, str]] = {
     "wrong_key.toml": ("simulation.replicatons", "expected one of the known keys ['periods'"),
     "wrong_type.toml": ("simulation.replications", "expected a valid integer"),
     "bad_value.toml": ("interventions[2].limit_kph", "expected less than or equal to 130 (got 300)"),
-    "bad_extends.toml": ("extends", "expected an existing scenario file (relative to this file) (got 'no-such"),
+    "bad_extends.toml": (
+        "extends",
+        "expected an existing scenario file (relative to this file) (got 'no-such",
+    ),
     "cycle_a.toml": ("extends", "cycle: cycle_a.toml -> cycle_b.toml -> cycle_a.toml"),
     "cycle_b.toml": ("extends", "cycle: cycle_b.toml -> cycle_a.toml -> cycle_b.toml"),
     "missing_geojson.toml": ("interventions[0].where.polygon", "expected an existing GeoJSON file"),
     "selector_nothing.toml": ("interventions[0].where.name", "close matches: ['Abay Avenue'"),
-    "unknown_intervention.toml": ("interventions[0].type", "expected one of ['crossing', 'road_diet', 'roundabout'"),
+    "unknown_intervention.toml": (
+        "interventions[0].type",
+        "expected one of ['crossing', 'road_diet', 'roundabout'",
+    ),
     "missing_network.toml": ("network", "expected a value (this key is required)"),
     "not_toml.toml": ("", "expected valid TOML"),
     "crossing_add_no_spacing.toml": ("interventions[0].every_m", "required with action = 'add'"),
-    "unknown_period.toml": ("simulation.periods[1]", "expected one of ['am_peak', 'inter_peak', 'pm_peak', 'night']"),
+    "unknown_period.toml": (
+        "simulation.periods[1]",
+        "expected one of ['am_peak', 'inter_peak', 'pm_peak', 'night']",
+    ),
     "missing_network_file.toml": ("network.source", 'network build "Almaty, Kazakhstan"'),
-    "road_diet_no_lanes.toml": ("interventions[0].lanes", "expected fewer lanes than the selected links have"),
+    "road_diet_no_lanes.toml": (
+        "interventions[0].lanes",
+        "expected fewer lanes than the selected links have",
+    ),
 }
 
 

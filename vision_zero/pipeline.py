@@ -40,6 +40,7 @@ __all__ = [
     "AppliedIntervention",
     "PreparedScenario",
     "annual_link_traffic",
+    "load_base_network",
     "prepare",
     "prepare_file",
     "run_replication",
@@ -159,7 +160,8 @@ def _periods(scenario: Scenario, params: ParameterSet) -> tuple[Period, ...]:
     return periods
 
 
-def _load_network(scenario: Scenario) -> RoadNetwork:
+def load_base_network(scenario: Scenario) -> RoadNetwork:
+    """The scenario's network before interventions (a loading failure becomes a ScenarioError)."""
     from vision_zero.network import load_network
 
     try:
@@ -189,7 +191,7 @@ def prepare(scenario: Scenario, *, network: RoadNetwork | None = None) -> Prepar
     from vision_zero import demand
 
     params = load_parameters(scenario.risk.parameters)
-    base = _load_network(scenario) if network is None else network
+    base = load_base_network(scenario) if network is None else network
     periods = _periods(scenario, params)
 
     net = base

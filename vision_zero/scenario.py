@@ -68,8 +68,8 @@ MAX_EXTENDS_DEPTH = 16
 SMOKE_OVERRIDES: dict[str, Any] = {
     "simulation.replications": 1,
     "simulation.periods": ["am_peak"],
-    "simulation.duration_s": 900.0,
-    "demand.scale": 0.05,
+    "simulation.duration_s": 600.0,
+    "demand.scale": 0.02,
 }
 
 _NETWORK_FILE_SUFFIXES = (".graphml", ".osm", ".bz2", ".xml", ".pbf", ".geojson", ".json", ".gpkg", ".shp")

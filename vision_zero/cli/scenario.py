@@ -73,11 +73,12 @@ def _overrides(items: list[str]) -> dict[str, Any]:
 
 def _validate(args: argparse.Namespace) -> int:
     from vision_zero.errors import VisionZeroError
-    from vision_zero.pipeline import prepare
+    from vision_zero.pipeline import load_base_network, prepare
     from vision_zero.scenario import load_scenario
 
     overrides = _overrides(args.overrides)
     failed = 0
+    networks: dict[str, Any] = {}  # each network is loaded once for all the files
     for path in args.scenarios:
         try:
             scenario = load_scenario(path, overrides=overrides)
@@ -86,7 +87,10 @@ def _validate(args: argparse.Namespace) -> int:
                     f"ok (schema only): {path}: {scenario.name}, {len(scenario.interventions)} interventions"
                 )
                 continue
-            prepared = prepare(scenario)
+            source = scenario.network.source
+            if source not in networks:
+                networks[source] = load_base_network(scenario)
+            prepared = prepare(scenario, network=networks[source])
         except VisionZeroError as exc:
             print(f"vision-zero: error: {exc}", file=sys.stderr)
             failed += 1

@@ -1,0 +1,151 @@
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vision_zero.periods import Period
+from vision_zero.pipeline import annual_link_traffic, prepare, run_replication
+from vision_zero.risk import CalibrationTargets
+from vision_zero.scenario import load_scenario
+
+BASE = """name = "{name}"
+description = "SCHEMATIC network, tiny: pipeline test"
+{extends}
+[network]
+source = "schematic:almaty?scale=tiny&seed=0"
+[simulation]
+periods = ["am_peak"]
+duration_s = 600
+replications = 3
+seed = 11
+[demand]
+scale = 0.05
+"""
+
+
+def scenario_file(tmp_path: Path, name: str, body: str = "", extends: str = "") -> Path:
+    path = tmp_path / f"{name}.toml"
+    ext = f'extends = "{extends}"' if extends else ""
+    text = (
+        BASE.format(name=name, extends=ext) if not extends else f'name = "{name}"\ndescription = "d"\n{ext}\n'
+    )
+    path.write_text(text + body, "utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("pipeline")
+    base = scenario_file(tmp, "base")
+    same = scenario_file(tmp, "same", extends="base.toml")
+    slow = scenario_file(
+        tmp,
+        "slow",
+        '[[interventions]]\ntype = "speed_limit"\nlimit_kph = 30\nenforcement = "calming"\nwhere = { highway = "primary" }\n',
+        extends="base.toml",
+    )
+    return {"base": base, "same": same, "slow": slow}
+
+
+@pytest.fixture(scope="module")
+def prepared(files):
+    return {k: prepare(load_scenario(p)) for k, p in files.items()}
+
+
+@pytest.fixture(scope="module")
+def base_result(prepared):
+    return run_replication(prepared["base"], 0)
+
+
+def test_prepared_scenario_exposes_the_run_settings_and_pickles(prepared, files):
+    p = prepared["slow"]
+    assert p.name == "slow" and not p.is_baseline and p.baseline_path == files["base"]
+    assert prepared["base"].is_baseline
+    assert p.seed == 11 and p.replications == 3
+    assert "SCHEMATIC" in p.network.label
+    assert [a.type for a in p.applied] == ["speed_limit"] and p.applied[0].selection.links > 0
+    back = pickle.loads(pickle.dumps(p))
+    assert back.name == p.name and back.network.links.equals(p.network.links)
+
+
+def test_short_periods_keep_the_hourly_rate(prepared):
+    (per,) = prepared["base"].periods
+    assert per.name == "am_peak" and per.duration_s == 600
+    full = prepared["base"].parameters.value("demand.share_per_hour.peak")
+    assert per.demand_share == pytest.approx(full * 600 / 3600)
+
+
+def test_same_replication_same_result_other_replication_differs(prepared, base_result):
+    again = run_replication(prepared["base"], 0)
+    assert again.summary == base_result.summary
+    pd.testing.assert_frame_equal(again.injuries, base_result.injuries)
+    other = run_replication(prepared["base"], 1)
+    assert other.summary != base_result.summary
+
+
+def test_baseline_is_calibrated_to_the_scaled_targets(prepared, base_result):
+    p = prepared["base"]
+    targets = CalibrationTargets.almaty(base_result.parameters).scaled(p.network_share)
+    s = base_result.summary
+    assert s["fatal"] == pytest.approx(targets.deaths_per_year)
+    assert s["serious"] == pytest.approx(targets.serious_per_year)
+    assert s["slight"] == pytest.approx(targets.slight_per_year)
+    assert s["fatal_pedestrian"] == pytest.approx(
+        targets.deaths_per_year * targets.pedestrian_share_of_deaths
+    )
+    assert s["schematic"] == 1.0 and s["trips"] == s["trips_completed"] + s["trips_en_route"]
+
+
+def test_a_variant_without_interventions_equals_its_baseline(prepared, base_result):
+    same = run_replication(prepared["same"], 0, baseline_raw=base_result.injuries)
+    assert same.scenario == "same"
+    assert same.summary == pytest.approx(base_result.summary)
+
+
+def test_a_variant_uses_the_baseline_factors(prepared, base_result):
+    slow = run_replication(prepared["slow"], 0, baseline_raw=base_result.injuries)
+    assert slow.summary["veh_h"] > base_result.summary["veh_h"]  # 30 km/h on the primary streets
+    b = base_result.injuries.set_index(["site_type", "site", "road_user", "severity"])
+    v = slow.injuries.set_index(["site_type", "site", "road_user", "severity"])
+    fb = (b["per_year"] / b["per_year_raw"]).groupby(level=["road_user", "severity"]).mean()
+    fv = (v["per_year"] / v["per_year_raw"]).groupby(level=["road_user", "severity"]).mean()
+    pd.testing.assert_series_equal(fb, fv)
+    assert slow.summary["ksi"] < base_result.summary["ksi"]
+
+
+def test_calibration_section_overrides_the_targets(files):
+    p = prepare(
+        load_scenario(
+            files["base"],
+            overrides={"calibration.deaths_per_year": 10, "calibration.scale_to_network": False},
+        )
+    )
+    assert p.network_share == 1.0
+    r = run_replication(p, 0)
+    assert r.summary["fatal"] == pytest.approx(10)
+
+
+def test_annual_link_traffic_by_hand():
+    class Net:
+        links = pd.DataFrame({"u": [0, 1], "v": [1, 0]})
+
+    periods = (Period("a", 8, 1800, 0.05, 340), Period("b", 12, 3600, 0.05, 680))  # factors 680 and 680
+    stats = pd.DataFrame(
+        {
+            "period": ["a", "b", "a"],
+            "link": [0, 0, 1],
+            "entries": [10, 30, 5],
+            "veh_km": [2.0, 6.0, 1.0],
+            "veh_h": [0.1, 0.3, 0.05],
+            "mean_speed_kph": [40.0, 20.0, 50.0],
+            "p85_speed_kph": [50.0, 30.0, 60.0],
+            "share_over_limit": [0.5, 0.1, 0.2],
+        }
+    )
+    out = annual_link_traffic(Net(), stats, periods)  # type: ignore[arg-type]
+    np.testing.assert_allclose(out["veh_km_per_year"], [680 * 8.0, 680 * 1.0])
+    np.testing.assert_allclose(out["veh_h_per_year"], [680 * 0.4, 680 * 0.05])
+    np.testing.assert_allclose(out["mean_speed_kph"], [(10 * 40 + 30 * 20) / 40, 50.0])
+    np.testing.assert_allclose(out["share_over_limit"], [(10 * 0.5 + 30 * 0.1) / 40, 0.2])

@@ -1,0 +1,71 @@
+"""Every example scenario validates and runs (reduced: one replication of a short AM peak at light demand).
+
+The reduction is the documented override mechanism (``vision_zero.scenario.SMOKE_OVERRIDES``; on the command
+line ``--set simulation.replications=1 --set 'simulation.periods=["am_peak"]' ...``). The network stays the one
+each file names, so every selector is checked against the network it was written for.
+"""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from vision_zero.cli import main
+from vision_zero.network import load_network
+from vision_zero.pipeline import prepare, run_replication
+from vision_zero.scenario import SMOKE_OVERRIDES, load_scenario
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+FILES = sorted(SCENARIOS.glob("*.toml"))
+
+
+@pytest.fixture(scope="module")
+def results():
+    networks: dict[str, object] = {}
+    out = {}
+    baseline = SCENARIOS / "baseline.toml"
+    for path in [baseline, *[f for f in FILES if f != baseline]]:
+        scenario = load_scenario(path, overrides=SMOKE_OVERRIDES)
+        source = scenario.network.source
+        if source not in networks:
+            networks[source] = load_network(source)
+        prepared = prepare(scenario, network=networks[source])  # type: ignore[arg-type]
+        raw = None if prepared.is_baseline else out[prepared.baseline_path].injuries
+        out[path] = run_replication(prepared, 0, baseline_raw=raw)
+    return out
+
+
+def test_there_are_six_examples():
+    assert len(FILES) == 6
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
+def test_example_runs(path: Path, results):
+    r = results[path]
+    s = r.summary
+    assert r.scenario == load_scenario(path).name and r.replication == 0
+    assert s["schematic"] == 1.0
+    assert s["trips"] > 0 and s["trips_completed"] + s["trips_en_route"] == s["trips"]
+    assert s["veh_km"] > 0
+    for key in ("fatal", "serious", "slight", "ksi"):
+        assert math.isfinite(s[key]) and s[key] > 0
+    assert (r.injuries["per_year"] >= 0).all()
+
+
+def test_variants_share_the_baseline_calibration(results):
+    """Calibration factors come from the baseline's replication: equal factors in every scenario."""
+    factors = []
+    for r in results.values():
+        inj = r.injuries[r.injuries["per_year_raw"] > 0]
+        ratio = (inj["per_year"] / inj["per_year_raw"]).groupby([inj["severity"], inj["road_user"]]).mean()
+        factors.append(ratio.round(9).to_dict())
+    base = factors[0]
+    for f in factors[1:]:
+        for k, v in f.items():
+            if k in base:
+                assert v == pytest.approx(base[k])
+
+
+def test_validate_command_accepts_every_example(capsys: pytest.CaptureFixture[str]):
+    assert main(["validate", *map(str, FILES)]) == 0
+    assert capsys.readouterr().out.count("ok: ") == len(FILES)
