@@ -56,6 +56,15 @@ def test_pool_ships_payload_once_per_worker(pool: LocalPoolExecutor) -> None:
     assert len(pool.worker_pids()) == 2
 
 
+def test_dask_by_scheduler_address(dask_local: DaskExecutor) -> None:
+    address = dask_local.client.scheduler.address  # as a user would pass --dask tcp://host:port
+    assert address.startswith("tcp://")
+    with DaskExecutor(address) as remote:
+        assert remote.workers == 2
+        assert "tcp://" in remote.describe()
+        _shipped_once(remote, 6)
+
+
 def test_dask_ships_payload_once_per_worker(dask_local: DaskExecutor) -> None:
     assert dask_local.workers == 2
     _shipped_once(dask_local, 12)

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import io
 import json
 import math
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -184,3 +187,33 @@ def test_summary_text_is_labelled_schematic(tmp_path: Path) -> None:
     assert "SCHEMATIC" in text
     for word in ("deaths", "serious", "slight", "KSI avoided vs baseline"):
         assert word in text
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    tty = _Terminal()
+    run_job(toy_job(replications=2), out_dir=tmp_path / "a", executor=SerialExecutor(), progress_stream=tty)
+    text = tty.getvalue()
+    assert "baseline" in text and "variant" in text and "2/2" in text and "rep" in text
+    pipe = io.StringIO()  # not a terminal: quiet
+    run_job(toy_job(replications=2), out_dir=tmp_path / "b", executor=SerialExecutor(), progress_stream=pipe)
+    assert pipe.getvalue() == ""
+
+
+def test_stale_partial_folders_are_removed(tmp_path: Path) -> None:
+    job = toy_job(replications=1)
+    res = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    stale = res.run_dir / "replications" / ".rep-0001.crashed"
+    fresh = res.run_dir / "replications" / ".rep-0002.writing"
+    stale.mkdir()
+    fresh.mkdir()
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    run_job(job, out_dir=tmp_path, executor=SerialExecutor(), replications=2, progress=False)
+    assert not stale.exists()
+    assert fresh.exists()  # may belong to a run in progress
+    assert completed_replications(res.run_dir) == [0, 1]
