@@ -103,10 +103,14 @@ def test_crossing_time_hand_example() -> None:
 def test_find_conflicts_hand_example() -> None:
     cars_t = np.array([5.0, 1.0, 12.0, 3.0])
     cars_v = np.array([50.0, 10.0, 70.0, 30.0])
-    speed, tau = find_conflicts(cars_t, cars_v, np.array([0.0, 4.0]), 4.0)
+    speed, tau, ped = find_conflicts(cars_t, cars_v, np.array([0.0, 4.0]), 4.0)
     # pedestrian at 0 s: cars at 1 and 3 s; pedestrian at 4 s: car at 5 s
     assert list(speed) == [10.0, 30.0, 50.0]
     assert list(tau) == [1.0, 3.0, 1.0]
+    assert list(ped) == [0, 0, 1]
+    # one window per pedestrian: the second pedestrian's 8 s window also reaches the car at 12 s
+    speed, tau, ped = find_conflicts(cars_t, cars_v, np.array([0.0, 4.0]), np.array([4.0, 8.0]))
+    assert list(speed) == [10.0, 30.0, 50.0, 70.0] and list(ped) == [0, 0, 1, 1]
     assert lane_entry_tau_s(np.array([1.0, 4.0]), parameters=P) == pytest.approx([1.0, 4.0 - 3.5 / 1.07])
 
 
@@ -243,3 +247,58 @@ def test_no_pedestrians_no_pedestrian_injuries() -> None:
     inj = crossing_injuries(net, rec, parameters=P)
     assert len(inj) == 3 and (inj["per_year_raw"] == 0).all()
     assert isinstance(inj, pd.DataFrame)
+
+
+def test_table_lookup_matches_the_exact_chain_over_crossings_and_periods() -> None:
+    """crossing_injuries (grouped, vectorised, table look-up) equals the exact chain run per (period, crossing)."""
+    from risk_fixtures import PERIOD
+
+    from vision_zero.periods import Period, annual_factor
+    from vision_zero.simulation import TrafficRecord
+
+    net = one_road(crossing_type="marked", lanes_crossed=4, lanes=2)
+    second = net.crossings.assign(crossing_type="rrfb", lanes_crossed=2, offset_m=200.0)
+    net = net.with_tables(crossings=pd.concat([net.crossings, second], ignore_index=True))
+    night = Period(name="night", start_h=23.0, duration_s=1800.0, demand_share=0.02, annual_hours=1000.0)
+    rng = np.random.default_rng(11)
+    cars, peds = [], []
+    for period, dur in ((PERIOD.name, 3600.0), ("night", 1800.0)):
+        for c, n_cars in ((0, 900), (1, 300)):
+            cars.append(
+                pd.DataFrame(
+                    {
+                        "period": period,
+                        "crossing": c,
+                        "t_s": rng.uniform(0, dur, n_cars),
+                        "speed_kph": rng.uniform(25, 75, n_cars),
+                    }
+                )
+            )
+            peds.append(pd.DataFrame({"period": period, "crossing": c, "t_s": rng.uniform(0, dur, 150)}))
+    rec = TrafficRecord(
+        periods=(PERIOD, night),
+        link_stats=record(net).link_stats,
+        passages=pd.concat(cars, ignore_index=True),
+        pedestrians=pd.concat(peds, ignore_index=True),
+        trips=pd.DataFrame(),
+        speed_hist=pd.DataFrame(),
+    )
+    got = crossing_injuries(net, rec, parameters=P).set_index(["site", "severity"])["per_year_raw"]
+    factor = {PERIOD.name: annual_factor(PERIOD), "night": annual_factor(night)}
+    for c in (0, 1):
+        ctype, lanes = str(net.crossings.at[c, "crossing_type"]), float(net.crossings.at[c, "lanes_crossed"])
+        exact = dict.fromkeys(("fatal", "serious", "slight"), 0.0)
+        for period in factor:
+            car = rec.passages[(rec.passages.period == period) & (rec.passages.crossing == c)]
+            ped = rec.pedestrians[(rec.pedestrians.period == period) & (rec.pedestrians.crossing == c)]
+            window = float(crossing_time_s(lanes, ctype, parameters=P))
+            v, tau, _ = find_conflicts(
+                car.t_s.to_numpy(), car.speed_kph.to_numpy(), ped.t_s.to_numpy(), window
+            )
+            r = conflict_injury_risk(
+                v, lane_entry_tau_s(tau, parameters=P), ctype, lanes_crossed=lanes, parameters=P
+            )
+            for sev in exact:
+                exact[sev] += factor[period] * float(r[sev].sum())
+        for sev, value in exact.items():
+            assert got[(c, sev)] == pytest.approx(value, rel=0.01)

@@ -238,6 +238,12 @@ def test_calibrated_baseline_reproduces_observed_totals() -> None:
     assert tot["serious"] == pytest.approx(targets.serious_per_year)
     assert tot["slight"] == pytest.approx(targets.slight_per_year)
     assert tot["fatal.pedestrian"] / tot["fatal"] == pytest.approx(0.45)
+    # the road-user split of serious and slight injuries is anchored on the deaths' factors
+    f = cal.calibration
+    for sev in ("serious", "slight"):
+        assert f[f"{sev}.pedestrian"] / f[f"{sev}.occupant"] == pytest.approx(
+            f["fatal.pedestrian"] / f["fatal.occupant"]
+        )
     assert set(cal.calibration) == {f"{s}.{u}" for s in risk.SEVERITIES for u in risk.ROAD_USERS}
     # raw values untouched
     assert cal.totals("per_year_raw") == est.totals("per_year_raw")

@@ -29,8 +29,8 @@ much safer than the -10..-15% CMF because the mechanism sees only red-light viol
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -57,8 +57,10 @@ FloatArray = npt.NDArray[np.float64]
 PEDESTRIAN_SEVERITIES: tuple[str, ...] = ("fatal", "serious")
 _N_REACTION_NODES = 12
 _N_DECEL_NODES = 8
-_N_TAU_NODES = 24
 _MIN_DECEL_MPS2 = 1.0
+_TABLE_DV_KPH = 0.5
+_TABLE_N_V = 321  # 0-160 km/h
+_TABLE_N_TAU = 81
 
 
 @functools.lru_cache(maxsize=1)
@@ -217,6 +219,13 @@ def crossing_time_s(
     return out
 
 
+def _lane_time_s(parameters: Mapping[str, float]) -> float:
+    """Time to walk across one lane [s]."""
+    return param(parameters, "risk.pedestrian.lane_width_m") / param(
+        parameters, "risk.pedestrian.walking_speed_mps"
+    )
+
+
 def lane_entry_tau_s(tau_s: npt.ArrayLike, *, parameters: Mapping[str, float]) -> FloatArray:
     """Time from the pedestrian entering the vehicle's lane until the vehicle arrives [s].
 
@@ -225,22 +234,26 @@ def lane_entry_tau_s(tau_s: npt.ArrayLike, *, parameters: Mapping[str, float]) -
     crossed at once thus adds exposure (multiple threat), and a refuge island, halving the lanes crossed at once,
     halves the conflicts.
     """
-    lane_s = param(parameters, "risk.pedestrian.lane_width_m") / param(
-        parameters, "risk.pedestrian.walking_speed_mps"
-    )
-    out: FloatArray = np.mod(np.asarray(tau_s, dtype=np.float64), lane_s)
+    out: FloatArray = np.mod(np.asarray(tau_s, dtype=np.float64), _lane_time_s(parameters))
     return out
 
 
+@functools.lru_cache(maxsize=4)
+def _hermite_nodes(n: int) -> tuple[FloatArray, FloatArray]:
+    """Gauss-Hermite (probabilists') nodes and weights for a standard normal, cached."""
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    return x, w
+
+
 def _reaction_nodes(parameters: Mapping[str, float]) -> tuple[FloatArray, FloatArray]:
-    x, w = np.polynomial.hermite_e.hermegauss(_N_REACTION_NODES)
+    x, w = _hermite_nodes(_N_REACTION_NODES)
     med = param(parameters, "risk.pedestrian.perception_reaction.median_s")
     sig = param(parameters, "risk.pedestrian.perception_reaction.sigma_log")
     return med * np.exp(sig * x), w / w.sum()
 
 
 def _decel_nodes(parameters: Mapping[str, float]) -> tuple[FloatArray, FloatArray]:
-    x, w = np.polynomial.hermite_e.hermegauss(_N_DECEL_NODES)
+    x, w = _hermite_nodes(_N_DECEL_NODES)
     mean = param(parameters, "risk.pedestrian.deceleration.mean_mps2")
     sd = param(parameters, "risk.pedestrian.deceleration.sd_mps2")
     return np.maximum(mean + sd * x, _MIN_DECEL_MPS2), w / w.sum()
@@ -290,29 +303,24 @@ def conflict_injury_risk(
         np.asarray(lanes_crossed, dtype=np.float64),
     )
     v_kph = effective_approach_speed_kph(v_kph, crossing_type, parameters)
+    collision, fatal, ksi = _impact_expectations(v_kph, tau, parameters)
+    return _combine(v_kph, lanes, crossing_type, parameters, collision, fatal, ksi)
+
+
+def _combine(
+    v_eff_kph: FloatArray,
+    lanes: FloatArray,
+    crossing_type: str,
+    parameters: Mapping[str, float],
+    collision: FloatArray,
+    fatal: FloatArray,
+    ksi: FloatArray,
+) -> dict[str, FloatArray]:
+    """Scale the impact expectations by non-yielding, in-path probability and the non-mechanistic factors."""
     p_nonyield = np.power(
-        1.0 - yield_probability(v_kph, crossing_type, parameters=parameters),
+        1.0 - yield_probability(v_eff_kph, crossing_type, parameters=parameters),
         param(parameters, "risk.pedestrian.nonyield_elasticity"),
     )
-    v = kph_to_mps(v_kph)[..., None, None]
-    t = np.maximum(tau, 0.0)[..., None, None]
-    t_r, w_r = _reaction_nodes(parameters)
-    acc, w_a = _decel_nodes(parameters)
-    braking_m = v * (t - t_r[:, None])  # distance left when braking starts
-    v_imp2 = np.where(braking_m <= 0.0, v * v, np.maximum(v * v - 2.0 * acc[None, :] * braking_m, 0.0))
-    v_imp_kph = mps_to_kph(np.sqrt(v_imp2))
-    hit = (v_imp2 > 0.0).astype(np.float64)
-    weights = w_r[:, None] * w_a[None, :]
-    p_fatal = tefft_pedestrian_injury(v_imp_kph, "fatal", parameters=parameters)
-    p_ksi = np.maximum(tefft_pedestrian_injury(v_imp_kph, "serious", parameters=parameters), p_fatal)
-
-    def expect(x: FloatArray) -> FloatArray:
-        out: FloatArray = np.einsum("...ij,ij->...", x, weights)
-        return out
-
-    collision = expect(hit)
-    fatal = expect(hit * p_fatal)
-    ksi = expect(hit * p_ksi)
     factor = p_nonyield * param(parameters, "risk.pedestrian.collision_given_nonyield")
     if crossing_type == "marked":
         threshold = param(parameters, "risk.pedestrian.multilane_threshold_lanes")
@@ -329,26 +337,150 @@ def conflict_injury_risk(
     }
 
 
+def _impact_expectations(
+    v_kph: FloatArray, tau_s: FloatArray, parameters: Mapping[str, float]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """E[collision], E[death], E[death or AIS 4+] of a non-yielding conflict, over reaction time and deceleration."""
+    v = kph_to_mps(v_kph)[..., None, None]
+    t = np.maximum(tau_s, 0.0)[..., None, None]
+    t_r, w_r = _reaction_nodes(parameters)
+    acc, w_a = _decel_nodes(parameters)
+    braking_m = v * (t - t_r[:, None])  # distance left when braking starts
+    v_imp2 = np.where(braking_m <= 0.0, v * v, np.maximum(v * v - 2.0 * acc[None, :] * braking_m, 0.0))
+    hit_mask = v_imp2 > 0.0
+    weights = w_r[:, None] * w_a[None, :]
+    v_hit_kph = mps_to_kph(np.sqrt(v_imp2[hit_mask]))
+    p_fatal = np.zeros_like(v_imp2)
+    p_ksi = np.zeros_like(v_imp2)
+    p_fatal[hit_mask] = tefft_pedestrian_injury(v_hit_kph, "fatal", parameters=parameters)
+    p_ksi[hit_mask] = np.maximum(
+        tefft_pedestrian_injury(v_hit_kph, "serious", parameters=parameters), p_fatal[hit_mask]
+    )
+
+    def expect(x: FloatArray) -> FloatArray:
+        out: FloatArray = np.einsum("...ij,ij->...", x, weights)
+        return out
+
+    return expect(hit_mask.astype(np.float64)), expect(p_fatal), expect(p_ksi)
+
+
+@dataclass(frozen=True)
+class _ImpactTable:
+    """:func:`_impact_expectations` on a (speed, tau) grid, for fast bilinear look-up of many conflicts.
+
+    Linear interpolation of values that never fall with speed never falls with speed either, so the monotonicity
+    of the exact chain carries over.
+    """
+
+    dv_kph: float
+    dtau_s: float
+    values: tuple[FloatArray, FloatArray, FloatArray]  # collision, fatal, ksi; shape (n_v, n_tau)
+
+    @classmethod
+    def build(cls, parameters: Mapping[str, float], tau_max_s: float) -> _ImpactTable:
+        """The table for these parameters (cached: replications with equal draws share it)."""
+        key = tuple(float(parameters.get(name, np.nan)) for name in _TABLE_PARAMETERS)
+        return _cached_table(key, float(tau_max_s))
+
+    @classmethod
+    def _compute(cls, parameters: Mapping[str, float], tau_max_s: float) -> _ImpactTable:
+        v = np.arange(_TABLE_N_V, dtype=np.float64) * _TABLE_DV_KPH
+        dtau = tau_max_s / (_TABLE_N_TAU - 1)
+        tau = np.arange(_TABLE_N_TAU, dtype=np.float64) * dtau
+        vv, tt = np.meshgrid(v, tau, indexing="ij")
+        return cls(_TABLE_DV_KPH, dtau, _impact_expectations(vv, tt, parameters))
+
+    def lookup(self, v_kph: FloatArray, tau_s: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        n_v, n_tau = self.values[0].shape
+        x = np.clip(np.asarray(v_kph, dtype=np.float64) / self.dv_kph, 0.0, n_v - 1.000001)
+        y = np.clip(np.asarray(tau_s, dtype=np.float64) / self.dtau_s, 0.0, n_tau - 1.000001)
+        i, j = x.astype(np.int64), y.astype(np.int64)
+        fx, fy = x - i, y - j
+
+        def interp(z: FloatArray) -> FloatArray:
+            out: FloatArray = (
+                z[i, j] * (1 - fx) * (1 - fy)
+                + z[i + 1, j] * fx * (1 - fy)
+                + z[i, j + 1] * (1 - fx) * fy
+                + z[i + 1, j + 1] * fx * fy
+            )
+            return out
+
+        c, f, k = (interp(z) for z in self.values)
+        return c, f, k
+
+
+_TABLE_PARAMETERS: tuple[str, ...] = (
+    "risk.pedestrian.perception_reaction.median_s",
+    "risk.pedestrian.perception_reaction.sigma_log",
+    "risk.pedestrian.deceleration.mean_mps2",
+    "risk.pedestrian.deceleration.sd_mps2",
+    "risk.pedestrian.tefft.fatal.intercept",
+    "risk.pedestrian.tefft.fatal.slope",
+    "risk.pedestrian.tefft.serious.intercept",
+    "risk.pedestrian.tefft.serious.slope",
+    "risk.pedestrian.tefft.speed_shift_kph",
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_table(key: tuple[float, ...], tau_max_s: float) -> _ImpactTable:
+    values = {n: v for n, v in zip(_TABLE_PARAMETERS, key, strict=True) if not np.isnan(v)}
+    return _ImpactTable._compute(values, tau_max_s)
+
+
+def _conflict_risk_table(
+    table: _ImpactTable,
+    v_kph: FloatArray,
+    tau_s: FloatArray,
+    crossing_type: str,
+    lanes: FloatArray,
+    parameters: Mapping[str, float],
+) -> dict[str, FloatArray]:
+    """:func:`conflict_injury_risk` through the look-up table (tau must lie within the table)."""
+    v_eff = effective_approach_speed_kph(np.asarray(v_kph, dtype=np.float64), crossing_type, parameters)
+    collision, fatal, ksi = table.lookup(v_eff, tau_s)
+    return _combine(
+        v_eff, np.asarray(lanes, dtype=np.float64), crossing_type, parameters, collision, fatal, ksi
+    )
+
+
 def find_conflicts(
-    passage_t_s: FloatArray, passage_speed_kph: FloatArray, pedestrian_t_s: FloatArray, window_s: float
-) -> tuple[FloatArray, FloatArray]:
+    passage_t_s: FloatArray,
+    passage_speed_kph: FloatArray,
+    pedestrian_t_s: FloatArray,
+    window_s: npt.ArrayLike,
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
     """All (pedestrian, vehicle) pairs with the vehicle passing within ``window_s`` after the pedestrian starts.
 
-    Returns the approach speeds [km/h] and ``tau`` [s] of the conflicts (vectorised with ``searchsorted``).
+    Parameters
+    ----------
+    passage_t_s, passage_speed_kph
+        Vehicle passage times [s] and approach speeds [km/h].
+    pedestrian_t_s
+        Pedestrian start times [s].
+    window_s
+        Conflict window [s], scalar or one per pedestrian.
+
+    Returns
+    -------
+    tuple
+        Approach speeds [km/h], ``tau`` [s] and the pedestrian index of each conflict (vectorised with
+        ``searchsorted``).
     """
     order = np.argsort(passage_t_s, kind="stable")
     t = passage_t_s[order]
     speed = passage_speed_kph[order]
     lo = np.searchsorted(t, pedestrian_t_s, side="left")
-    hi = np.searchsorted(t, pedestrian_t_s + window_s, side="right")
+    hi = np.searchsorted(t, pedestrian_t_s + np.asarray(window_s, dtype=np.float64), side="right")
     counts = hi - lo
     total = int(counts.sum())
     if total == 0:
-        return np.empty(0), np.empty(0)
+        return np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
     ped = np.repeat(np.arange(len(pedestrian_t_s)), counts)
     starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
     idx = starts + np.arange(total)
-    return speed[idx], t[idx] - pedestrian_t_s[ped]
+    return speed[idx], t[idx] - pedestrian_t_s[ped], ped
 
 
 def _rows(site_type: str, site: int, values: Mapping[str, float]) -> list[dict[str, object]]:
@@ -372,45 +504,58 @@ def crossing_injuries(
     Every crossing of the network gets a row per severity (zero where nobody crossed). Each period's expected
     casualties are multiplied by :func:`vision_zero.periods.annual_factor`.
     """
-    factors = {p.name: annual_factor(p) for p in record.periods}
-    totals = {
-        int(c): {"fatal": 0.0, "serious": 0.0, "slight": 0.0} for c in network.crossings.index.to_numpy()
-    }
-    if len(record.pedestrians) and len(record.passages):
-        ids = network.crossings.index.to_numpy(np.int64)
-        types = dict(zip(ids, network.crossings["crossing_type"].astype(str).to_numpy(), strict=True))
-        lanes = dict(zip(ids, network.crossings["lanes_crossed"].to_numpy(np.float64), strict=True))
-        passages = {
-            (str(k[0]), int(k[1])): g
-            for k, g in cast(
-                "Iterable[tuple[tuple[Any, Any], pd.DataFrame]]",
-                record.passages.groupby(["period", "crossing"], sort=False),
-            )
-        }
-        for key, peds in cast(
-            "Iterable[tuple[tuple[Any, Any], pd.DataFrame]]",
-            record.pedestrians.groupby(["period", "crossing"], sort=False),
-        ):
-            period, crossing = str(key[0]), int(key[1])
-            cars = passages.get((period, crossing))
-            if cars is None or crossing not in totals:
-                continue
-            ctype = types[crossing] or "unmarked"
-            window = float(crossing_time_s(lanes[crossing], ctype, parameters=parameters))
-            speed, tau = find_conflicts(
-                cars["t_s"].to_numpy(np.float64),
-                cars["speed_kph"].to_numpy(np.float64),
-                peds["t_s"].to_numpy(np.float64),
-                window,
-            )
-            tau = lane_entry_tau_s(tau, parameters=parameters)
-            risk = conflict_injury_risk(
-                speed, tau, ctype, lanes_crossed=lanes[crossing], parameters=parameters
-            )
-            f = factors.get(period, 0.0)
-            for sev in ("fatal", "serious", "slight"):
-                totals[crossing][sev] += f * float(risk[sev].sum())
-    rows = [r for c, v in totals.items() for r in _rows("crossing", c, v)]
+    crossings = network.crossings
+    n = len(crossings)
+    totals = np.zeros((n, 3))
+    peds, cars = record.pedestrians, record.passages
+    if n and len(peds) and len(cars) and record.periods:
+        period_index = {p.name: i for i, p in enumerate(record.periods)}
+        factors = np.array([annual_factor(p) for p in record.periods])
+        types = crossings["crossing_type"].astype(str).replace("", "unmarked").to_numpy()
+        lanes = crossings["lanes_crossed"].to_numpy(np.float64)
+        window = np.zeros(n)
+        for ctype in np.unique(types):
+            m = types == ctype
+            window[m] = crossing_time_s(lanes[m], str(ctype), parameters=parameters)
+
+        def keyed(
+            df: pd.DataFrame,
+        ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+            per = df["period"].map(period_index).to_numpy(dtype=np.float64, na_value=-1.0).astype(np.int64)
+            pos = crossings.index.get_indexer(pd.Index(df["crossing"]))
+            return per, pos, (per >= 0) & (pos >= 0)
+
+        p_per, p_pos, p_ok = keyed(peds)
+        c_per, c_pos, c_ok = keyed(cars)
+        p_t = peds["t_s"].to_numpy(np.float64)[p_ok]
+        c_t = cars["t_s"].to_numpy(np.float64)[c_ok]
+        p_per, p_pos, c_per, c_pos = p_per[p_ok], p_pos[p_ok], c_per[c_ok], c_pos[c_ok]
+        # one sorted time axis: each (period, crossing) group gets its own span, so windows never cross groups
+        span = (
+            max(float(np.max(p_t, initial=0.0)), float(np.max(c_t, initial=0.0))) + float(window.max()) + 1.0
+        )
+        p_key = (p_per * n + p_pos).astype(np.float64) * span
+        c_key = (c_per * n + c_pos).astype(np.float64) * span
+        speed, tau, ped = find_conflicts(
+            c_t - np.min(c_t, initial=0.0) + c_key,
+            cars["speed_kph"].to_numpy(np.float64)[c_ok],
+            p_t - np.min(c_t, initial=0.0) + p_key,
+            window[p_pos],
+        )
+        tau = lane_entry_tau_s(tau, parameters=parameters)
+        site, weight = p_pos[ped], factors[p_per[ped]]
+        table = _ImpactTable.build(parameters, _lane_time_s(parameters))
+        for ctype in np.unique(types[site]):
+            m = types[site] == ctype
+            risk = _conflict_risk_table(table, speed[m], tau[m], str(ctype), lanes[site[m]], parameters)
+            for j, sev in enumerate(("fatal", "serious", "slight")):
+                totals[:, j] += np.bincount(site[m], weights=weight[m] * risk[sev], minlength=n)[:n]
+    ids = crossings.index.to_numpy(np.int64)
+    rows = [
+        r
+        for i, c in enumerate(ids)
+        for r in _rows("crossing", int(c), dict(zip(("fatal", "serious", "slight"), totals[i], strict=True)))
+    ]
     return _frame(rows)
 
 
@@ -449,36 +594,26 @@ def injuries_away_from_crossings(
     away = away.merge(stats, on=["period", "link"], how="inner")
     durations = {p.name: p.duration_s for p in record.periods}
     factors = {p.name: annual_factor(p) for p in record.periods}
-    nodes, weights = np.polynomial.legendre.leggauss(_N_TAU_NODES)
-    lane_s = param(parameters, "risk.pedestrian.lane_width_m") / param(
-        parameters, "risk.pedestrian.walking_speed_mps"
-    )
-    out: dict[int, dict[str, float]] = {}
+    away = away[(away["entries"] > 0) & np.isfinite(away["mean_speed_kph"])]
+    link = away["link"].to_numpy(np.int64)
     n_lanes = links["lanes"].to_numpy(np.float64)
     reverse = links["reverse"].to_numpy(np.int64)
-    for link, period, entries, speed_kph, n_away in zip(
-        away["link"].to_numpy(np.int64),
-        away["period"].astype(str).to_numpy(),
-        away["entries"].to_numpy(np.float64),
-        away["mean_speed_kph"].to_numpy(np.float64),
-        away["away"].to_numpy(np.float64),
-        strict=True,
-    ):
-        lanes = n_lanes[link] + (n_lanes[reverse[link]] if reverse[link] >= 0 else 0.0)
-        window = float(crossing_time_s(lanes, "unmarked", parameters=parameters))
-        flow_vps = float(entries) / durations[str(period)]
-        tau = 0.5 * lane_s * (nodes + 1.0)  # lane-entry warning time, uniform over one lane's crossing time
-        risk = conflict_injury_risk(
-            np.full_like(tau, float(speed_kph)),
-            tau,
-            "unmarked",
-            lanes_crossed=lanes,
-            parameters=parameters,
-        )
-        conflicts_per_ped = flow_vps * window
-        f = factors[str(period)] * float(n_away) * conflicts_per_ped
-        acc = out.setdefault(int(link), {"fatal": 0.0, "serious": 0.0, "slight": 0.0})
-        for sev in ("fatal", "serious", "slight"):
-            acc[sev] += f * float(0.5 * np.dot(weights, risk[sev]))
+    lanes = n_lanes[link] + np.where(reverse[link] >= 0, n_lanes[np.maximum(reverse[link], 0)], 0.0)
+    window = crossing_time_s(lanes, "unmarked", parameters=parameters)
+    period = away["period"].astype(str)
+    flow_vps = away["entries"].to_numpy(np.float64) / period.map(durations).to_numpy(np.float64)
+    f = period.map(factors).to_numpy(np.float64) * away["away"].to_numpy(np.float64) * flow_vps * window
+    speed = away["mean_speed_kph"].to_numpy(np.float64)
+    # the lane-entry warning time is uniform over one lane's crossing time: average the table over tau
+    table = _ImpactTable.build(parameters, _lane_time_s(parameters))
+    grid = np.arange(_TABLE_N_V) * table.dv_kph
+    mean_tau = [np.trapezoid(z, axis=1) / (z.shape[1] - 1) for z in table.values]
+    c, fa, k = (np.interp(speed, grid, z) for z in mean_tau)
+    risk = _combine(speed, lanes, "unmarked", parameters, c, fa, k)
+    totals = np.zeros((len(links), 3))
+    for j, sev in enumerate(("fatal", "serious", "slight")):
+        totals[:, j] = np.bincount(link, weights=f * risk[sev], minlength=len(links))[: len(links)]
+    present = np.unique(link)
+    out = {int(i): dict(zip(("fatal", "serious", "slight"), totals[i], strict=True)) for i in present}
     rows = [row for link, v in out.items() for row in _rows("link", link, v)]
     return _frame(rows)

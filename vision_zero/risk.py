@@ -363,46 +363,52 @@ def _junction_injuries(
         return pd.DataFrame(columns=cols)
     incoming = pd.DataFrame({"node": links["v"].to_numpy(np.int64), "aadt": aadt_dir})
     for s in SEVERITIES:
-        incoming[s] = traffic[f"speed_effect.{s}"].to_numpy(np.float64)
+        incoming[f"w.{s}"] = aadt_dir * traffic[f"speed_effect.{s}"].to_numpy(np.float64)
+    incoming = incoming[incoming["node"].isin(legs["node"])].sort_values(
+        ["node", "aadt"], ascending=[True, False]
+    )
+    rank = incoming.groupby("node").cumcount().to_numpy()
+    incoming["major"] = np.where(rank < 2, incoming["aadt"], 0.0)
+    incoming["minor"] = np.where(rank >= 2, incoming["aadt"], 0.0)
+    agg = incoming.groupby("node").sum(numeric_only=True)
+    agg = agg.join(legs.set_index("node"), how="inner")
+    agg = agg[agg["major"] > 0]
+    if not len(agg):
+        return pd.DataFrame(columns=cols)
+    node_ids = agg.index.to_numpy(np.int64)
     if "junction_control" in nodes:
-        signal = nodes["junction_control"].astype(str).eq("signal").to_numpy()
+        signal = nodes["junction_control"].astype(str).eq("signal").to_numpy()[node_ids]
     else:
-        signal = nodes["signalised"].to_numpy(bool)
-    casualty_factor = param(parameters, "risk.occupant.casualties_per_spf_crash")
-    rows: list[dict[str, object]] = []
-    groups = dict(tuple(incoming.groupby("node")))
-    for node, n_legs in zip(legs["node"].to_numpy(np.int64), legs["legs"].to_numpy(np.int64), strict=True):
-        g = groups.get(int(node))
-        if g is None:
-            continue
-        q = np.sort(g["aadt"].to_numpy(np.float64))[::-1]
-        major, minor = float(q[:2].sum()), float(q[2:].sum())
-        if major <= 0:
-            continue
-        kind = ("signalised" if signal[node] else "priority") + ("_3leg" if n_legs == 3 else "_4leg")
-        crashes = float(
-            junction_spf(
-                major,
-                max(minor, 1.0),
-                a=param(parameters, f"risk.spf.junction.{kind}.a"),
-                b=param(parameters, f"risk.spf.junction.{kind}.b"),
-                c=param(parameters, f"risk.spf.junction.{kind}.c"),
-            )
-        )
-        w = g["aadt"].to_numpy(np.float64)
-        for s in SEVERITIES:
-            effect = float(np.average(g[s].to_numpy(np.float64), weights=w)) if w.sum() > 0 else 1.0
-            share = param(parameters, f"risk.occupant.severity_share.{s}")
-            rows.append(
+        signal = nodes["signalised"].to_numpy(bool)[node_ids]
+    kinds = np.where(signal, "signalised", "priority").astype(object) + np.where(
+        agg["legs"].to_numpy() == 3, "_3leg", "_4leg"
+    ).astype(object)
+    coef = {c: np.array([param(parameters, f"risk.spf.junction.{k}.{c}") for k in kinds]) for c in "abc"}
+    major = agg["major"].to_numpy(np.float64)
+    crashes = np.exp(
+        coef["a"]
+        + coef["b"] * np.log(major)
+        + coef["c"] * np.log(np.maximum(agg["minor"].to_numpy(np.float64), 1.0))
+    )
+    casualties = crashes * param(parameters, "risk.occupant.casualties_per_spf_crash")
+    total_in = agg["aadt"].to_numpy(np.float64)
+    frames = []
+    for s in SEVERITIES:
+        effect = agg[f"w.{s}"].to_numpy(np.float64) / total_in
+        frames.append(
+            pd.DataFrame(
                 {
                     "site_type": "junction",
-                    "site": int(node),
+                    "site": node_ids,
                     "road_user": "occupant",
                     "severity": s,
-                    "per_year_raw": crashes * casualty_factor * share * effect,
+                    "per_year_raw": casualties
+                    * param(parameters, f"risk.occupant.severity_share.{s}")
+                    * effect,
                 }
             )
-    return pd.DataFrame(rows, columns=cols)
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -600,8 +606,17 @@ class CalibrationTargets:
 def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets) -> dict[str, float]:
     """HSM local calibration factors ``C = observed / predicted``, keyed ``"<severity>.<road_user>"``.
 
-    Deaths are calibrated per road user (the pedestrian share is published); serious and slight injuries per
-    severity, the same factor for both road users.
+    Two steps, because Almaty publishes the road-user split of deaths only:
+
+    1. Deaths per road user: ``s_u = observed deaths_u / predicted deaths_u``. This also fixes the otherwise
+       arbitrary raw scale of each road-user model (``risk.occupant.casualties_per_spf_crash``,
+       ``risk.pedestrian.collision_given_nonyield``).
+    2. Serious and slight per severity: ``c = observed / sum_u s_u predicted_u``; the factor of (severity, u) is
+       ``s_u c``. So the road-user split of non-fatal injuries follows each model's own serious-to-fatal ratio,
+       anchored on the observed split of deaths, and every severity total matches its target.
+
+    A road user with no observed deaths keeps factor 0 for deaths and borrows the other road user's anchor (or 1)
+    for the non-fatal severities.
 
     Parameters
     ----------
@@ -617,28 +632,42 @@ def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets)
     raw = raw_injuries
     obs = targets.targets()
 
-    def predicted(severity: str, user: str | None) -> float:
-        m = raw["severity"] == severity
-        if user is not None:
-            m &= raw["road_user"] == user
+    def predicted(severity: str, user: str) -> float:
+        m = (raw["severity"] == severity) & (raw["road_user"] == user)
         return float(raw.loc[m, "per_year_raw"].sum())
 
+    def fail(key: str, what: str, observed: float) -> DataError:
+        return DataError(
+            f"calibration: {key}: the model predicts no {what} on this network, so it cannot be scaled to the "
+            f"observed {observed:.4g}/year (no traffic, or no pedestrians at crossings?)"
+        )
+
     out: dict[str, float] = {}
-    for s in SEVERITIES:
+    anchor: dict[str, float] = {}
+    for u in ROAD_USERS:
+        key = f"fatal.{u}"
+        pred = predicted("fatal", u)
+        if pred <= 0:
+            if obs[key] > 0:
+                raise fail(key, f"deaths of {u}s", obs[key])
+            out[key] = 1.0
+        else:
+            out[key] = obs[key] / pred
+        anchor[u] = out[key] if pred > 0 else 0.0
+    positive = [a for a in anchor.values() if a > 0]
+    for u in ROAD_USERS:
+        if anchor[u] <= 0:
+            anchor[u] = positive[0] if positive else 1.0
+    for sev in ("serious", "slight"):
+        denominator = sum(anchor[u] * predicted(sev, u) for u in ROAD_USERS)
+        if denominator <= 0:
+            if obs[sev] > 0:
+                raise fail(sev, f"{sev} casualties", obs[sev])
+            c = 1.0
+        else:
+            c = obs[sev] / denominator
         for u in ROAD_USERS:
-            key = f"{s}.{u}"
-            observed = obs[key] if s == "fatal" else obs[s]
-            pred = predicted(s, u) if s == "fatal" else predicted(s, None)
-            if pred <= 0:
-                if observed == 0:
-                    out[key] = 1.0
-                    continue
-                raise DataError(
-                    f"calibration: {key}: the model predicts no {s} casualties"
-                    f"{' of ' + u + 's' if s == 'fatal' else ''} on this network, so it cannot be scaled to the "
-                    f"observed {observed:.4g}/year (no traffic, or no pedestrians at crossings?)"
-                )
-            out[key] = observed / pred
+            out[f"{sev}.{u}"] = anchor[u] * c
     return out
 
 
