@@ -245,3 +245,18 @@ def test_validate_and_show_on_a_good_file(capsys: pytest.CaptureFixture[str]):
     doc = tomllib.loads(out)  # the comment lines keep it valid TOML
     assert doc["simulation"]["seed"] == 3
     assert "SCHEMATIC" in out and "vsl = " in out
+
+
+def test_another_currency_needs_its_own_money_values(chain: Path):
+    with pytest.raises(ScenarioError, match="economics.value_of_time: expected a value in KZT"):
+        load_scenario(chain, overrides={"economics.currency": "KZT", "economics.vsl": 5.0e8})
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(
+            chain,
+            overrides={"economics.currency": "KZT", "economics.vsl": 5e8, "economics.value_of_time": 1500},
+        )
+    assert err.value.path.endswith("base.toml") and err.value.key == "interventions[0].cost.unit_cost"
+    ov = {"economics.currency": "KZT", "economics.vsl": 5e8, "economics.value_of_time": 1500}
+    for i in range(3):
+        ov[f"interventions[{i}].cost.unit_cost"] = 1.0e6
+    assert load_scenario(chain, overrides=ov).economics.currency == "KZT"

@@ -508,6 +508,30 @@ def _check_files(
             raise ScenarioError(origin, f"interventions[{i}].where.polygon", "an existing GeoJSON file", poly)
 
 
+def _check_currency(
+    doc: _Document, interventions: list[Intervention], keys: list[tuple[str, str]], origin: str
+) -> None:
+    """Shipped money values are in USD: another currency needs the scenario's own values."""
+    econ = doc.economics
+    if econ.currency == "USD":
+        return
+    for key in ("vsl", "value_of_time"):
+        if getattr(econ, key) is None:
+            raise ScenarioError(
+                origin,
+                f"economics.{key}",
+                f"a value in {econ.currency} (the shipped default is in USD; set it when currency is not USD)",
+            )
+    for iv, (origin, key) in zip(interventions, keys, strict=True):
+        if iv.cost is None or iv.cost.unit_cost is None:
+            raise ScenarioError(
+                origin,
+                f"{key}.cost.unit_cost",
+                f"a unit cost in {econ.currency} (the shipped unit costs are in USD; "
+                "set cost = {{ unit_cost = ... }} when the currency is not USD)",
+            )
+
+
 def load_scenario(path: Path | str, *, overrides: Mapping[str, Any] | None = None) -> Scenario:
     """Load, resolve and validate a scenario file.
 
@@ -547,6 +571,7 @@ def load_scenario(path: Path | str, *, overrides: Mapping[str, Any] | None = Non
         interventions.append(_parse_intervention(iv, origin=origin, key=f"interventions[{local}]"))
         keys.append((origin, f"interventions[{local}]"))
     _check_files(doc, files, overrides)
+    _check_currency(doc, interventions, keys, _origin_of(["economics", "currency"], files, overrides))
     baseline = doc.baseline.resolve() if doc.baseline is not None else chain[0]
     return Scenario(
         path=file,
