@@ -248,7 +248,7 @@ def test_validate_and_show_on_a_good_file(capsys: pytest.CaptureFixture[str]):
 
 
 def test_another_currency_needs_its_own_money_values(chain: Path):
-    with pytest.raises(ScenarioError, match="economics.value_of_time: expected a value in KZT"):
+    with pytest.raises(ScenarioError, match=r"economics\.value_of_time: expected a value in KZT"):
         load_scenario(chain, overrides={"economics.currency": "KZT", "economics.vsl": 5.0e8})
     with pytest.raises(ScenarioError) as err:
         load_scenario(
