@@ -214,6 +214,7 @@ BROKEN: dict[str, tuple[str, str]] = {
         "interventions[0].lanes",
         "expected fewer lanes than the selected links have",
     ),
+    "no_trips.toml": ("demand.scale", "expected a demand with at least one trip in a simulated period"),
 }
 
 

@@ -214,6 +214,13 @@ def prepare(scenario: Scenario, *, network: RoadNetwork | None = None) -> Prepar
     daily = (scenario.demand.daily_trips or default_daily) * scenario.demand.scale
     od = None
     origin = str(scenario.path)
+    if scenario.demand.od_file is None and max(round(daily * p.demand_share) for p in periods) < 1:
+        raise ScenarioError(
+            origin,
+            "demand.scale" if scenario.demand.daily_trips is None else "demand.daily_trips",
+            f"a demand with at least one trip in a simulated period ({daily:.3g} trips/day on this network)",
+            scenario.demand.scale if scenario.demand.daily_trips is None else scenario.demand.daily_trips,
+        )
     if scenario.demand.od_file is not None:
         try:
             od = demand.read_od_csv(scenario.demand.od_file, net)
