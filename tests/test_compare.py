@@ -13,9 +13,9 @@ from vision_zero.compare import (
     compare,
     format_table,
     interval,
-    write_tables,
 )
 from vision_zero.errors import ConfigError, DataError
+from vision_zero.outputs import write_tables
 from vision_zero.parameters import load_parameters
 
 ECON = Economics(

@@ -176,3 +176,45 @@ def test_render_report_rejects_unknown_language(tmp_path: Path) -> None:
     c = compare(runs("b", [(1.0, 2.0, 3.0)] * 2), [runs("v", [(1.0, 2.0, 3.0)] * 2)], economics=ECON)
     with pytest.raises(ConfigError, match="--lang"):
         render_report(c, ReportInputs(), lang="de")
+
+
+def test_write_outputs_writes_every_file(tmp_path: Path) -> None:
+    from vision_zero.outputs import CompareInputs, default_out_dir, write_outputs
+
+    net = square_network()
+    base_tot = [(2.0, 10.0, 100.0), (3.0, 12.0, 110.0), (1.0, 9.0, 95.0)]
+    base = runs("baseline", base_tot)
+    var = runs(
+        "centre 30",
+        [(f * 0.8, s * 0.8, sl) for f, s, sl in base_tot],
+        link_speed_kph=40.0,
+        costs=[InterventionCost("signs", capital=1000.0, lifetime_years=5)],
+    )
+    slower = net.with_tables(links=net.links.assign(speed_limit_kph=[30.0, 60.0, 40.0, 50.0] * 2))
+    c = compare(base, [var], economics=ECON)
+    paths = write_outputs(
+        c, [CompareInputs(base, net), CompareInputs(var, slower)], tmp_path / "out", lang="kk"
+    )
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert paths["report"].name == "report.html"
+    for expected in (
+        "report.html",
+        "links.gpkg",
+        "comparison.csv",
+        "headline.parquet",
+        "ksi_by_scenario.png",
+        "ksi_vs_travel_time.png",
+        "speeds_centre_30.png",
+        "tornado_centre_30.png",
+        "map_baseline.png",
+        "map_centre_30.png",
+        "map_diff_centre_30.png",
+        "network_centre_30.png",
+        "costs.csv",
+    ):
+        assert expected in names, expected
+    costs = pd.read_csv(tmp_path / "out" / "costs.csv")
+    assert costs["present_value"].iloc[0] == pytest.approx(1000.0 * (1 + 1.06**-5 + 1.06**-10 + 1.06**-15))
+    html = (tmp_path / "out" / "report.html").read_text("utf-8")
+    assert 'lang="kk"' in html and "СХЕМАЛЫҚ желі" in html
+    assert default_out_dir(["baseline", "centre 30"]) == Path("results/compare-baseline-centre_30")

@@ -178,12 +178,13 @@ def changed_links(
     ``min_change_kph`` — an effect-based stand-in that also catches links whose traffic rerouted.
     """
     if baseline_links is not None and variant_links is not None and len(baseline_links) == len(variant_links):
-        cols = [c for c in baseline_links.columns if c in variant_links.columns]
-        b = baseline_links[cols].reset_index(drop=True)
-        v = variant_links[cols].reset_index(drop=True)
+        b = baseline_links.reset_index(drop=True)
+        v = variant_links.reset_index(drop=True)
         diff = np.zeros(len(b), dtype=bool)
-        for c in cols:
-            bc, vc = b[c], v[c]
+        for c in sorted(set(b.columns) | set(v.columns)):
+            bc, vc = _column_or_default(b, c), _column_or_default(v, c)
+            if bc is None or vc is None:
+                continue
             same = (bc == vc) | (bc.isna() & vc.isna())
             diff |= ~same.to_numpy(dtype=bool)
         return np.flatnonzero(diff)
@@ -195,6 +196,25 @@ def changed_links(
     d = (mean_speed(variant) - mean_speed(baseline)).abs().dropna()
     keep = d.to_numpy(dtype=float) >= min_change_kph
     return np.sort(d.index.to_numpy(dtype=np.int64)[keep])
+
+
+#: Defaults of the optional link columns (vision_zero.network docstring), for a column only one side has.
+_LINK_DEFAULTS: dict[str, float] = {
+    "speed_response": 1.0,
+    "mean_speed_factor": 1.0,
+    "over_limit_factor": 1.0,
+    "design_speed_kph": float("nan"),
+}
+
+
+def _column_or_default(frame: pd.DataFrame, name: str) -> pd.Series | None:
+    if name in frame.columns:
+        return frame[name]
+    if name == "reference_speed_kph" and "speed_limit_kph" in frame.columns:
+        return frame["speed_limit_kph"]
+    if name in _LINK_DEFAULTS:
+        return pd.Series(_LINK_DEFAULTS[name], index=frame.index)
+    return None
 
 
 def _hist(runs: ScenarioRuns, links: np.ndarray) -> pd.Series:

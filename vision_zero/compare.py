@@ -45,7 +45,7 @@ from scipy import stats
 
 from vision_zero.errors import ConfigError, DataError
 from vision_zero.parameters import ParameterSet, load_parameters
-from vision_zero.results import ReplicationResult, atomic_write_bytes, atomic_write_text
+from vision_zero.results import ReplicationResult
 from vision_zero.risk import ROAD_USERS, SEVERITIES
 
 __all__ = [
@@ -61,7 +61,6 @@ __all__ = [
     "format_table",
     "interval",
     "summarise",
-    "write_tables",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -654,6 +653,7 @@ def compare(
     variants: Sequence[ScenarioRuns],
     *,
     economics: Economics | None = None,
+    parameters: ParameterSet | None = None,
 ) -> Comparison:
     """Compare each variant with the baseline, replication by replication.
 
@@ -664,15 +664,17 @@ def compare(
     variants
         Each variant's replications; replication i is paired with the baseline's replication i.
     economics
-        Money values; by default the shipped ones with the baseline's ``[economics]`` overrides, then each
-        variant's own overrides on top.
+        Money values; by default those of ``parameters`` with the baseline's ``[economics]`` overrides, then
+        each variant's own overrides on top.
+    parameters
+        Where the default money values come from (``economics.*``); the shipped parameters if omitted.
 
     Raises
     ------
     DataError
         If a variant shares no replication index with the baseline, or the seeds of a pair differ.
     """
-    base_econ = economics or Economics.from_parameters().with_overrides(
+    base_econ = economics or Economics.from_parameters(parameters).with_overrides(
         baseline.economics, origin=f"scenario {baseline.name!r}"
     )
     comps = tuple(
@@ -777,37 +779,3 @@ def format_table(comparison: Comparison, *, label: str = "") -> str:
     if comparison.schematic:
         foot.append("SCHEMATIC network — not real geometry: no result here is a finding about a real city.")
     return "\n".join([*lines, "", *foot])
-
-
-def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    import io
-
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def write_tables(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
-    """Write ``comparison``, ``scenarios``, ``headline`` and ``pairs`` tables as CSV and Parquet, atomically.
-
-    Returns
-    -------
-    dict
-        Table name -> CSV path.
-    """
-    tables = {
-        "comparison": comparison.to_frame(),
-        "scenarios": comparison.scenarios_frame(),
-        "headline": comparison.headline_frame(),
-        "pairs": pd.concat(
-            [v.per_pair.assign(variant=v.variant) for v in comparison.variants], ignore_index=True
-        ),
-    }
-    out: dict[str, Path] = {}
-    for name, frame in tables.items():
-        frame = frame.assign(schematic=comparison.schematic)
-        csv = out_dir / f"{name}.csv"
-        atomic_write_text(csv, frame.to_csv(index=False))
-        _atomic_parquet(frame, out_dir / f"{name}.parquet")
-        out[name] = csv
-    return out

@@ -1,0 +1,138 @@
+"""``vision-zero compare BASELINE VARIANT...``: paired comparison, table, charts, maps, report, GeoPackage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+_DESCRIPTION = """\
+Compare variants with a baseline, replication by replication (common random numbers): deaths, serious and
+slight injuries per year with 95% intervals, KSI avoided (by road user), the probability of fewer KSI, travel
+time added and its money value, intervention costs, monetised safety benefits, NPV and benefit-cost ratio.
+
+Runs that are already in the results folder are reused; missing replications are run (and resumed after an
+interruption). Writes to OUT: comparison/scenarios/headline/pairs tables (CSV + Parquet), charts and maps
+(PNG), links.gpkg (QGIS) and report.html (one self-contained file). Prints the table.
+"""
+
+_EPILOG = """\
+examples:
+  vision-zero compare scenarios/baseline.toml scenarios/*.toml
+  vision-zero compare scenarios/baseline.toml scenarios/centre-30.toml --replications 10 --lang ru
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (got {text!r})")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (got {text!r})")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``compare`` command."""
+    p = subparsers.add_parser(
+        "compare",
+        help="compare variants with a baseline: table, charts, maps, report.html, links.gpkg",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("baseline", type=Path, metavar="BASELINE", help="the baseline scenario file")
+    p.add_argument(
+        "variants",
+        nargs="+",
+        type=Path,
+        metavar="VARIANT",
+        help="variant scenario files (the baseline itself is skipped if listed again)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: results/compare-<names>/)",
+    )
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results"),
+        metavar="DIR",
+        help="where scenario runs are found or written (default: results/)",
+    )
+    p.add_argument(
+        "--lang", choices=("en", "ru", "kk"), default="en", help="language of charts and report (default: en)"
+    )
+    p.add_argument(
+        "--replications",
+        "-n",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="replications per scenario (default: the most any of the scenario files asks for)",
+    )
+    p.add_argument("--seed", type=_seed, default=None, metavar="S", help="base seed for every scenario")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="local worker processes (default: all cores; 1 runs in this process)",
+    )
+    p.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDR",
+        help="run missing replications on Dask ('local' or tcp://host:8786)",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.set_defaults(func=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from vision_zero.compare import format_table
+    from vision_zero.outputs import compare_scenarios, default_out_dir, write_outputs
+    from vision_zero.parallel import make_executor
+
+    start = time.perf_counter()
+    with make_executor(workers=args.workers, dask=args.dask) as executor:
+        comparison, inputs = compare_scenarios(
+            args.baseline,
+            args.variants,
+            results_dir=args.results,
+            replications=args.replications,
+            seed=args.seed,
+            executor=executor,
+            progress=not args.quiet,
+        )
+    if not comparison.variants:
+        print(
+            "vision-zero: note: no variant besides the baseline was given; nothing to compare",
+            file=sys.stderr,
+        )
+        return 2
+    out = args.out or default_out_dir([i.runs.name for i in inputs], root=args.results)
+    paths = write_outputs(comparison, inputs, out, lang=args.lang)
+    print(format_table(comparison, label=inputs[0].network.label))
+    print()
+    print(f"written to {out}/: report.html, links.gpkg, {len(paths)} files in all")
+    print(f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    return 0
