@@ -65,6 +65,7 @@ def test_read_snap_and_targets(tmp_path: Path) -> None:
     t = targets_from_records(recs, years=2.0)
     assert (t.deaths_per_year, t.serious_per_year, t.slight_per_year) == (0.5, 0.5, 0.5)
     assert t.pedestrian_share_of_deaths == 1.0
+    assert t.pedestrian_share_of_injured == 0.0
 
 
 def test_read_errors_name_file_row_and_column(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Mapping
 
@@ -238,9 +239,19 @@ def test_calibrated_baseline_reproduces_observed_totals() -> None:
     assert tot["serious"] == pytest.approx(targets.serious_per_year)
     assert tot["slight"] == pytest.approx(targets.slight_per_year)
     assert tot["fatal.pedestrian"] / tot["fatal"] == pytest.approx(0.45)
-    # the road-user split of serious and slight injuries is anchored on the deaths' factors
-    f = cal.calibration
     for sev in ("serious", "slight"):
+        assert tot[f"{sev}.pedestrian"] / tot[sev] == pytest.approx(targets.pedestrian_share_of_injured)
+
+
+def test_without_injury_split_the_road_user_split_is_anchored_on_deaths() -> None:
+    net = one_road(crossing_type="marked")
+    est = risk.estimate(net, record(net, speed_kph=55.0), parameters=P)
+    targets = dataclasses.replace(risk.CalibrationTargets.almaty(), pedestrian_share_of_injured=None)
+    cal = risk.calibrate(est, targets)
+    tot, f = cal.totals(), cal.calibration
+    assert tot["fatal"] == pytest.approx(75.0)
+    for sev in ("serious", "slight"):
+        assert tot[sev] == pytest.approx(getattr(targets, f"{sev}_per_year"))
         assert f[f"{sev}.pedestrian"] / f[f"{sev}.occupant"] == pytest.approx(
             f["fatal.pedestrian"] / f["fatal.occupant"]
         )
@@ -278,7 +289,11 @@ def test_calibration_without_pedestrians_is_a_clear_error() -> None:
     with pytest.raises(DataError, match=r"fatal\.pedestrian"):
         risk.calibration_factors(est.injuries, risk.CalibrationTargets.almaty())
     zero_ped = risk.CalibrationTargets(
-        deaths_per_year=10, serious_per_year=100, slight_per_year=1000, pedestrian_share_of_deaths=0.0
+        deaths_per_year=10,
+        serious_per_year=100,
+        slight_per_year=1000,
+        pedestrian_share_of_deaths=0.0,
+        pedestrian_share_of_injured=0.0,
     )
     assert risk.calibration_factors(est.injuries, zero_ped)["fatal.pedestrian"] == 1.0
 

@@ -153,12 +153,15 @@ def targets_from_records(
     counts = records["severity"].value_counts()
     deaths = float(counts.get("fatal", 0))
     ped_deaths = float(((records["severity"] == "fatal") & (records["road_user"] == "pedestrian")).sum())
+    injured = records["severity"] != "fatal"
+    ped_injured = float((injured & (records["road_user"] == "pedestrian")).sum())
     return CalibrationTargets(
         deaths_per_year=deaths / yrs,
         serious_per_year=float(counts.get("serious", 0)) / yrs,
         slight_per_year=float(counts.get("slight", 0)) / yrs,
         pedestrian_share_of_deaths=ped_deaths / deaths if deaths > 0 else 0.0,
         source=source or f"crash records ({len(records)} casualties over {yrs:.2f} years)",
+        pedestrian_share_of_injured=ped_injured / float(injured.sum()) if injured.any() else None,
     )
 
 

@@ -528,10 +528,12 @@ class CalibrationTargets:
     deaths_per_year, serious_per_year, slight_per_year
         Observed casualties [per year].
     pedestrian_share_of_deaths
-        Share of deaths that are pedestrians [0-1]; serious and slight are calibrated as totals (no published
-        split by road user for Almaty), keeping the model's split.
+        Share of deaths that are pedestrians [0-1].
     source
         Where the figures come from (printed in reports).
+    pedestrian_share_of_injured
+        Share of serious and slight casualties that are pedestrians [0-1]. None: the road-user split of
+        injuries follows the models, anchored on the deaths (see :func:`calibration_factors`).
     """
 
     deaths_per_year: float
@@ -539,17 +541,19 @@ class CalibrationTargets:
     slight_per_year: float
     pedestrian_share_of_deaths: float
     source: str = ""
+    pedestrian_share_of_injured: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("deaths_per_year", "serious_per_year", "slight_per_year"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
                 raise ConfigError(f"calibration: {name}: expected a number >= 0 (got {v!r})")
-        s = self.pedestrian_share_of_deaths
-        if not (isinstance(s, int | float) and 0.0 <= s <= 1.0):
-            raise ConfigError(
-                f"calibration: pedestrian_share_of_deaths: expected a number in [0, 1] (got {s!r})"
-            )
+        for name in ("pedestrian_share_of_deaths", "pedestrian_share_of_injured"):
+            s = getattr(self, name)
+            if s is None and name == "pedestrian_share_of_injured":
+                continue
+            if not (isinstance(s, int | float) and 0.0 <= s <= 1.0):
+                raise ConfigError(f"calibration: {name}: expected a number in [0, 1] (got {s!r})")
 
     @classmethod
     def almaty(cls, parameters: Mapping[str, float] | None = None) -> CalibrationTargets:
@@ -570,6 +574,7 @@ class CalibrationTargets:
             slight_per_year=injured - serious,
             pedestrian_share_of_deaths=param(p, "calibration.almaty.pedestrian_share_of_deaths"),
             source="Almaty (SCIENCE.md §7; vision_zero/data/parameters/calibration.toml)",
+            pedestrian_share_of_injured=param(p, "calibration.almaty.pedestrian_share_of_injured"),
         )
 
     def scaled(self, share: float) -> CalibrationTargets:
@@ -594,29 +599,33 @@ class CalibrationTargets:
         return self.scaled(veh_km_per_year / param(parameters, "calibration.almaty.veh_km_per_year"))
 
     def targets(self) -> dict[str, float]:
-        """Observed totals keyed like calibration factors (``fatal.pedestrian`` …; serious/slight as totals)."""
-        return {
+        """Observed totals keyed like calibration factors (``fatal.pedestrian`` …), plus ``serious``, ``slight``."""
+        out = {
             "fatal.pedestrian": self.deaths_per_year * self.pedestrian_share_of_deaths,
             "fatal.occupant": self.deaths_per_year * (1.0 - self.pedestrian_share_of_deaths),
             "serious": self.serious_per_year,
             "slight": self.slight_per_year,
         }
+        share = self.pedestrian_share_of_injured
+        if share is not None:
+            for sev in ("serious", "slight"):
+                out[f"{sev}.pedestrian"] = out[sev] * share
+                out[f"{sev}.occupant"] = out[sev] * (1.0 - share)
+        return out
 
 
 def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets) -> dict[str, float]:
     """HSM local calibration factors ``C = observed / predicted``, keyed ``"<severity>.<road_user>"``.
 
-    Two steps, because Almaty publishes the road-user split of deaths only:
+    Deaths are calibrated per road user: ``s_u = observed deaths_u / predicted deaths_u``. Serious and slight
+    injuries per road user too when the targets give ``pedestrian_share_of_injured`` (Almaty's defaults do);
+    otherwise per severity, anchored on the deaths: ``c = observed / sum_u s_u predicted_u`` and the factor of
+    (severity, u) is ``s_u c``, so the road-user split of injuries follows each model's own serious-to-fatal ratio.
+    Either way every severity total matches its target. The factors also replace the arbitrary raw scale of each
+    road-user model (``risk.occupant.casualties_per_spf_crash``, ``risk.pedestrian.collision_given_nonyield``).
 
-    1. Deaths per road user: ``s_u = observed deaths_u / predicted deaths_u``. This also fixes the otherwise
-       arbitrary raw scale of each road-user model (``risk.occupant.casualties_per_spf_crash``,
-       ``risk.pedestrian.collision_given_nonyield``).
-    2. Serious and slight per severity: ``c = observed / sum_u s_u predicted_u``; the factor of (severity, u) is
-       ``s_u c``. So the road-user split of non-fatal injuries follows each model's own serious-to-fatal ratio,
-       anchored on the observed split of deaths, and every severity total matches its target.
-
-    A road user with no observed deaths keeps factor 0 for deaths and borrows the other road user's anchor (or 1)
-    for the non-fatal severities.
+    A road user with no observed deaths keeps factor 0 for deaths and, in the anchored case, borrows the other
+    road user's anchor (or 1).
 
     Parameters
     ----------
@@ -659,6 +668,17 @@ def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets)
         if anchor[u] <= 0:
             anchor[u] = positive[0] if positive else 1.0
     for sev in ("serious", "slight"):
+        if f"{sev}.pedestrian" in obs:
+            for u in ROAD_USERS:
+                key = f"{sev}.{u}"
+                pred = predicted(sev, u)
+                if pred <= 0:
+                    if obs[key] > 0:
+                        raise fail(key, f"{sev} casualties of {u}s", obs[key])
+                    out[key] = 1.0
+                else:
+                    out[key] = obs[key] / pred
+            continue
         denominator = sum(anchor[u] * predicted(sev, u) for u in ROAD_USERS)
         if denominator <= 0:
             if obs[sev] > 0:
