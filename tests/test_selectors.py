@@ -166,3 +166,11 @@ def test_junctions_at_link_ends(net):
     assert list(junctions) == [node_id(net, "B")]  # the only node with >= 3 legs
     with pytest.raises(SelectorError):
         select_junctions(net, abay, control=["priority"])
+
+
+def test_every_exact_name_in_a_list_must_exist_but_patterns_may_be_alternatives(net):
+    with pytest.raises(SelectorError) as err:
+        select_links(net, Selector(name=["Abay Avenue", "Sain Street"]), key="where")
+    assert err.value.key == "where.name" and err.value.given == "Sain Street"
+    mask = select_links(net, Selector(name=["*Фараби*", "*farabi*"]))  # only the Latin pattern matches
+    assert names(net, mask) == ["al-Farabi Avenue"]

@@ -11,7 +11,9 @@ Criteria
 ``name``
     Street names, case-insensitive, matched against every name column present (``name``, ``name:ru``,
     ``name:kk``, ``name:en``). An item with ``*``, ``?`` or ``[`` is a shell-style pattern
-    (``"*Farabi*"``); otherwise the whole name must match.
+    (``"*Farabi*"``); otherwise the whole name must match, and must exist in the network (a pattern may match
+    nothing as long as the criterion as a whole matches something: patterns are often alternatives, such as
+    ``["*Фараби*", "*Farabi*"]``).
 ``name_regex``
     A regular expression searched (case-insensitive) in the same name columns.
 ``polygon``
@@ -379,6 +381,10 @@ def select_links(
         the criteria together match nothing.
     """
     crit = _criteria(network, selector, base_dir=base_dir, origin=origin, key=key)
+    for item in selector.name or []:  # an exact name claims the street exists; patterns may be alternatives
+        if not any(ch in item for ch in "*?[") and not _name_mask(network, [item]).any():
+            expected, _ = _nothing_message(network, selector.model_copy(update={"name": [item]}), "name")
+            raise SelectorError(origin, f"{key}.name", expected, item)
     mask = np.ones(len(network.links), dtype=bool)
     for m in crit.values():
         mask &= m
