@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vision_zero.errors import ScenarioError
 from vision_zero.periods import Period
 from vision_zero.pipeline import annual_link_traffic, prepare, run_replication
 from vision_zero.risk import CalibrationTargets
@@ -149,3 +150,29 @@ def test_annual_link_traffic_by_hand():
     np.testing.assert_allclose(out["veh_h_per_year"], [680 * 0.4, 680 * 0.05])
     np.testing.assert_allclose(out["mean_speed_kph"], [(10 * 40 + 30 * 20) / 40, 50.0])
     np.testing.assert_allclose(out["share_over_limit"], [(10 * 0.5 + 30 * 0.1) / 40, 0.2])
+
+
+def test_crash_records_set_the_calibration_targets(files, tmp_path: Path):
+    from vision_zero.crash_records import targets_from_records
+
+    rows = ["lat,lon,date,severity,road_user"]
+    for i, (sev, user) in enumerate(
+        [("fatal", "pedestrian"), ("fatal", "occupant"), ("serious", "pedestrian")]
+        + [("slight", "occupant")] * 5
+    ):
+        rows.append(f"43.240,76.930,{2023 + i % 2}-0{1 + i % 9}-15,{sev},{user}")
+    csv = tmp_path / "crashes.csv"
+    csv.write_text("\n".join(rows) + "\n", "utf-8")
+    p = prepare(load_scenario(files["base"], overrides={"calibration.crash_records": str(csv)}))
+    assert p.crash_records is not None and len(p.crash_records) == 8 and "link" in p.crash_records
+    assert p.network_share == 1.0  # the records are this network's own: no scaling
+    targets = targets_from_records(p.crash_records)
+    r = run_replication(p, 0)
+    assert r.summary["fatal"] == pytest.approx(targets.deaths_per_year)
+    assert r.summary["fatal_pedestrian"] == pytest.approx(targets.deaths_per_year / 2)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lat,lon\n1,2\n", "utf-8")
+    with pytest.raises(
+        ScenarioError, match=r"calibration\.crash_records: expected a valid crash-record file"
+    ):
+        prepare(load_scenario(files["base"], overrides={"calibration.crash_records": str(bad)}))

@@ -89,7 +89,12 @@ class PreparedScenario:
         Pedestrian demand per crossing and period (``crossing``, ``period``, ``peds_per_h``).
     network_share
         Expected share of the city's annual vehicle-km this network carries (scales calibration targets);
-        1.0 when ``scale_to_network`` is false.
+        1.0 when ``scale_to_network`` is false or crash records are given.
+    crash_records
+        ``[calibration] crash_records`` read and snapped to the un-intervened network's links (columns of
+        :func:`vision_zero.crash_records.snap_to_links`), or None. When given, the calibration targets are the
+        records' casualties per year (``[calibration]`` numbers still override them), not scaled: the records
+        are this network's own.
     """
 
     scenario: Scenario
@@ -104,6 +109,7 @@ class PreparedScenario:
     od: pd.DataFrame | None
     pedestrians: pd.DataFrame
     network_share: float
+    crash_records: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -246,8 +252,26 @@ def prepare(scenario: Scenario, *, network: RoadNetwork | None = None) -> Prepar
                 origin, "demand.pedestrian_file", f"a valid pedestrian file ({exc})"
             ) from None
 
+    records = None
+    if scenario.calibration.crash_records is not None:
+        from vision_zero.crash_records import read_crash_records, snap_to_links, targets_from_records
+
+        try:
+            records = read_crash_records(scenario.calibration.crash_records)
+        except VisionZeroError as exc:
+            raise ScenarioError(
+                origin, "calibration.crash_records", f"a valid crash-record file ({exc})"
+            ) from None
+        records = snap_to_links(records, base, parameters=params.central())
+        try:
+            targets_from_records(records)
+        except VisionZeroError as exc:
+            raise ScenarioError(
+                origin, "calibration.crash_records", f"usable crash records ({exc})"
+            ) from None
+
     share = 1.0
-    if scenario.calibration.scale_to_network:
+    if scenario.calibration.scale_to_network and records is None:
         km = road_km(base, np.ones(len(base.links), dtype=bool))
         expected_vkm = (
             params.value("demand.vehicle_km_per_road_km_day")
@@ -270,6 +294,7 @@ def prepare(scenario: Scenario, *, network: RoadNetwork | None = None) -> Prepar
         od=od,
         pedestrians=peds,
         network_share=float(share),
+        crash_records=records,
     )
 
 
@@ -283,7 +308,12 @@ def prepare_file(path: Path | str, *, overrides: dict[str, object] | None = None
 
 def _targets(prepared: PreparedScenario, draw: dict[str, float]) -> CalibrationTargets:
     cal = prepared.scenario.calibration
-    t = CalibrationTargets.almaty(draw)
+    if prepared.crash_records is not None:
+        from vision_zero.crash_records import targets_from_records
+
+        t = targets_from_records(prepared.crash_records, source=f"crash records {cal.crash_records}")
+    else:
+        t = CalibrationTargets.almaty(draw)
     given = {
         k: getattr(cal, k)
         for k in ("deaths_per_year", "serious_per_year", "slight_per_year", "pedestrian_share_of_deaths")
@@ -291,7 +321,7 @@ def _targets(prepared: PreparedScenario, draw: dict[str, float]) -> CalibrationT
     }
     if given:
         t = replace(t, **given, source=f"{prepared.scenario.path.name} [calibration]; others: {t.source}")
-    if cal.scale_to_network and prepared.network_share != 1.0:
+    if cal.scale_to_network and prepared.crash_records is None and prepared.network_share != 1.0:
         t = t.scaled(prepared.network_share)
     return t
 
