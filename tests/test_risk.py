@@ -361,3 +361,12 @@ def test_draws_are_reproducible_and_vary() -> None:
     assert a.totals() == b.totals()
     assert a.totals() != c.totals()
     assert a.parameters == b.parameters
+
+
+def test_no_traffic_no_casualties() -> None:
+    net = one_road()
+    rec = record(net, flow_vph=0.0, peds_per_hour=0.0)
+    est = risk.estimate(net, rec, parameters=P)
+    assert (est.injuries["per_year_raw"] == 0).all()
+    assert set(est.injuries.columns) == set(risk.INJURY_COLUMNS)
+    assert est.injuries.groupby(["site_type", "site", "road_user", "severity"]).size().max() == 1

@@ -505,7 +505,10 @@ def estimate(
         crossing_injuries(network, record, parameters=parameters),
         injuries_away_from_crossings(network, record, parameters=parameters),
     ]
-    combined = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    nonempty = [p for p in parts if len(p)]
+    if not nonempty:
+        raise DataError(f"{network.label}: no links and no crossings, nothing to estimate")
+    combined = pd.concat(nonempty, ignore_index=True)
     grouped = combined.groupby(["site_type", "site", "road_user", "severity"], sort=True)["per_year_raw"]
     injuries = grouped.sum().reset_index()
     injuries = apply_modifiers(injuries, modifiers, parameters=parameters)
