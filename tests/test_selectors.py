@@ -174,3 +174,13 @@ def test_every_exact_name_in_a_list_must_exist_but_patterns_may_be_alternatives(
     assert err.value.key == "where.name" and err.value.given == "Sain Street"
     mask = select_links(net, Selector(name=["*Фараби*", "*farabi*"]))  # only the Latin pattern matches
     assert names(net, mask) == ["al-Farabi Avenue"]
+
+
+def test_osm_node_ids_select_a_junction_and_crossings(net):
+    b_osm = int(net.nodes.loc[node_id(net, "B"), "osmid"])
+    mask = select_links(net, Selector(osm_node=b_osm))
+    assert mask.sum() == 8  # four legs, both directions
+    assert list(select_junctions(net, mask, osm_nodes=[b_osm])) == [node_id(net, "B")]
+    c_osm = int(net.nodes.loc[node_id(net, "C"), "osmid"])
+    abay = select_links(net, Selector(name="Abay Avenue"))
+    assert list(np.flatnonzero(select_crossings(net, abay, CrossingFilter(osmid=[c_osm])))) == [1]

@@ -609,6 +609,7 @@ class Roundabout(Intervention):
             mask,
             control=list(self.control),
             min_legs=self.min_legs,
+            osm_nodes=self.where.osm_node,
             origin=ctx.origin,
             key=f"{ctx.key}.where",
         )

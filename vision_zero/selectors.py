@@ -25,6 +25,9 @@ Criteria
     well under 1% at city scale).
 ``osm_way``
     OSM way ids of the links.
+``osm_node``
+    OSM node ids: the links that start or end at one of them (a junction's approaches and exits; the
+    ``roundabout`` intervention converts exactly these nodes).
 ``speed_limit_kph``
     Current posted limits, e.g. ``[80]`` for the links now signed at 80 km/h.
 
@@ -108,6 +111,7 @@ class Selector(BaseModel):
     bbox: tuple[float, float, float, float] | None = None
     near: Near | None = None
     osm_way: IntList | None = None
+    osm_node: IntList | None = None
     speed_limit_kph: FloatList | None = None
 
     @field_validator("name_regex")
@@ -140,12 +144,13 @@ class Selector(BaseModel):
 
 
 class CrossingFilter(BaseModel):
-    """Existing crossings where …: ``types`` (crossing types), ``signalised`` (true/false)."""
+    """Existing crossings where …: ``types`` (crossing types), ``signalised`` (true/false), ``osmid`` (OSM node ids)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     types: Annotated[list[str], BeforeValidator(_as_list)] | None = None
     signalised: bool | None = None
+    osmid: IntList | None = None
 
     @field_validator("types")
     @classmethod
@@ -294,6 +299,12 @@ def _criteria(
     if selector.osm_way is not None:
         ways = {str(w) for w in selector.osm_way}
         out["osm_way"] = links["osm_way"].astype(str).isin(ways).to_numpy()
+    if selector.osm_node is not None:
+        ids = network.nodes["osmid"].to_numpy(dtype=np.int64)
+        hit = np.isin(ids, np.asarray(selector.osm_node, dtype=np.int64))
+        u = links["u"].to_numpy(dtype=np.int64)
+        v = links["v"].to_numpy(dtype=np.int64)
+        out["osm_node"] = hit[u] | hit[v]
     if selector.speed_limit_kph is not None:
         limits = links["speed_limit_kph"].to_numpy(dtype=float)
         out["speed_limit_kph"] = np.isin(np.round(limits, 3), np.round(selector.speed_limit_kph, 3))
@@ -448,6 +459,8 @@ def select_crossings(
         mask &= cr["crossing_type"].astype(str).isin(flt.types).to_numpy()
     if flt.signalised is not None:
         mask &= crossing_is_signalised(network) == flt.signalised
+    if flt.osmid is not None:
+        mask &= np.isin(cr["osmid"].to_numpy(dtype=np.int64), np.asarray(flt.osmid, dtype=np.int64))
     if not mask.any():
         present = (
             cr.loc[on_links, "crossing_type"].astype(str).value_counts().to_dict() if on_links.any() else {}
@@ -468,14 +481,21 @@ def select_junctions(
     *,
     control: list[str] | None = None,
     min_legs: int = 3,
+    osm_nodes: list[int] | None = None,
     origin: str = "<scenario>",
     key: str = "where",
 ) -> npt.NDArray[np.int64]:
-    """Node ids where a selected link ends, with at least ``min_legs`` neighbouring nodes and a given control."""
+    """Node ids where a selected link ends, with at least ``min_legs`` neighbouring nodes and a given control.
+
+    With ``osm_nodes``, only those nodes (by OSM id) are candidates.
+    """
     links = network.links
     u = links["u"].to_numpy(dtype=np.int64)
     v = links["v"].to_numpy(dtype=np.int64)
     candidates = np.unique(v[link_mask])
+    if osm_nodes is not None:
+        ids = network.nodes["osmid"].to_numpy(dtype=np.int64)
+        candidates = candidates[np.isin(ids[candidates], np.asarray(osm_nodes, dtype=np.int64))]
     pairs = np.unique(np.concatenate([np.stack([u, v], 1), np.stack([v, u], 1)]), axis=0)
     legs = np.bincount(pairs[:, 0], minlength=len(network.nodes))
     keep = candidates[legs[candidates] >= min_legs]
