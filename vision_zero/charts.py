@@ -353,8 +353,25 @@ def tornado(
     base = -variant.difference["ksi"].mean
     if len(frame):
         ypos = np.arange(len(frame))[::-1]
-        ax.barh(ypos, frame["at_low"] - base, left=base, color="#ff7f0e", label=text("tornado_low", lang))
-        ax.barh(ypos, frame["at_high"] - base, left=base, color="#1f77b4", label=text("tornado_high", lang))
+        clear = (frame["slope"].abs() >= 2.0 * frame["slope_se"]).to_numpy()
+        alpha = np.where(clear, 1.0, 0.3)
+        for k, (y, lo, hi) in enumerate(zip(ypos, frame["at_low"], frame["at_high"], strict=True)):
+            ax.barh(
+                y,
+                lo - base,
+                left=base,
+                color="#ff7f0e",
+                alpha=alpha[k],
+                label=text("tornado_low", lang) if k == 0 else None,
+            )
+            ax.barh(
+                y,
+                hi - base,
+                left=base,
+                color="#1f77b4",
+                alpha=alpha[k],
+                label=text("tornado_high", lang) if k == 0 else None,
+            )
         ax.set_yticks(ypos, [_short(n) for n in frame["parameter"]], fontsize=7)
         ax.axvline(base, color="black", lw=1)
         ax.legend(fontsize=8, loc="lower right")
@@ -368,13 +385,13 @@ def tornado(
         title=text("tornado_title", lang, variant=variant.variant),
         schematic=schematic,
         lang=lang,
-        note=text("tornado_method", lang),
+        note=text("tornado_method", lang) + "; " + text("tornado_faded", lang, n=len(variant.pairs)),
     )
-    fig.subplots_adjust(left=0.34)
+    fig.subplots_adjust(left=0.36)
     return save(fig, path)
 
 
-def _short(name: str, width: int = 38) -> str:
+def _short(name: str, width: int = 46) -> str:
     return name if len(name) <= width else "…" + name[-(width - 1) :]
 
 

@@ -727,7 +727,8 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     b = comparison.baseline.metrics
     rows = [
         [
-            comparison.baseline.name + " (baseline)",
+            comparison.baseline.name
+            + ("" if comparison.baseline.name.lower() == "baseline" else " (baseline)"),
             _fmt_iv(b["fatal"]),
             _fmt_iv(b["serious"]),
             _fmt_iv(b["ksi"]),
@@ -762,20 +763,31 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
 
 
 def format_table(comparison: Comparison, *, label: str = "") -> str:
-    """An aligned plain-text table for the terminal, with intervals in brackets and the network label."""
+    """Aligned plain-text tables for the terminal (per scenario, then each variant against the baseline)."""
     header, rows = table_rows(comparison)
-    widths = [max(len(r[j]) for r in [header, *rows]) for j in range(len(header))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+
+    def block(cols: list[int]) -> list[str]:
+        grid = [[r[j] for j in cols] for r in [header, *rows]]
+        widths = [max(len(r[j]) for r in grid) for j in range(len(cols))]
+        lines = [
+            "  ".join(
+                c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            for r in grid
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return lines
+
+    per_scenario = block([0, 1, 2, 3])
+    against = block([0, *range(4, len(header))])
+    against = against[:2] + against[3:]  # the baseline's row is empty here
     n = comparison.baseline.metrics["ksi"].n
-    foot = [f"Mean per year over {n} paired replications; (95% confidence interval of the mean, t-based)."]
+    foot = [
+        f"Per year, mean over {n} paired replications (common random numbers) and, in brackets, the 95% "
+        "confidence interval of the mean (t-based)."
+    ]
     if label:
         foot.append(label)
     if comparison.schematic:
         foot.append("SCHEMATIC network — not real geometry: no result here is a finding about a real city.")
-    return "\n".join([*lines, "", *foot])
+    return "\n".join([*per_scenario, "", f"against {comparison.baseline.name}:", *against, "", *foot])
