@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -231,6 +231,7 @@ def compare_scenarios(
     results_dir: Path = Path("results"),
     replications: int | None = None,
     seed: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
     executor: Any = None,
     progress: bool = True,
     stream: TextIO | None = None,
@@ -248,6 +249,8 @@ def compare_scenarios(
         variant has a partner for each baseline replication.
     seed
         Replaces every scenario's seed (all scenarios must share one for common random numbers).
+    overrides
+        Key path -> value applied to every scenario (as ``--set`` gives them), e.g. a smaller demand for a try.
     executor
         A :class:`vision_zero.parallel.Executor`; default: a local process pool.
     """
@@ -263,8 +266,11 @@ def compare_scenarios(
         if rp not in seen:
             seen.add(rp)
             var_paths.append(Path(p))
-    base_job = scenario_job(baseline, seed=seed)
-    var_jobs = [scenario_job(p, seed=seed if seed is not None else base_job.seed) for p in var_paths]
+    base_job = scenario_job(baseline, seed=seed, overrides=overrides)
+    var_jobs = [
+        scenario_job(p, seed=seed if seed is not None else base_job.seed, overrides=overrides)
+        for p in var_paths
+    ]
     for job, path in zip(var_jobs, var_paths, strict=True):
         if job.baseline is None or job.baseline.name != base_job.name:
             b = "itself" if job.baseline is None else repr(job.baseline.name)

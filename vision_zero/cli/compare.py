@@ -103,6 +103,14 @@ def register(subparsers: Any) -> None:
         metavar="ADDR",
         help="run missing replications on Dask ('local' or tcp://host:8786)",
     )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting of every scenario, e.g. --set demand.scale=0.1 (repeatable)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=_compare)
 
@@ -111,7 +119,9 @@ def _compare(args: argparse.Namespace) -> int:
     from vision_zero.compare import format_table
     from vision_zero.outputs import compare_scenarios, default_out_dir, write_outputs
     from vision_zero.parallel import make_executor
+    from vision_zero.scenario import parse_override
 
+    overrides = dict(parse_override(item) for item in args.overrides)
     start = time.perf_counter()
     with make_executor(workers=args.workers, dask=args.dask) as executor:
         comparison, inputs = compare_scenarios(
@@ -120,6 +130,7 @@ def _compare(args: argparse.Namespace) -> int:
             results_dir=args.results,
             replications=args.replications,
             seed=args.seed,
+            overrides=overrides or None,
             executor=executor,
             progress=not args.quiet,
         )
