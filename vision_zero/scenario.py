@@ -453,6 +453,13 @@ def _translate(exc: ValidationError, model: type[BaseModel], origin: str, prefix
     for lead in ("Input should be ", "Value error, "):
         if msg.startswith(lead):
             msg = msg[len(lead) :]
+    msg = re.sub(r"^String should match pattern ", "a string matching the pattern ", msg)
+    msg = re.sub(
+        r"^(String|List|Tuple|Dictionary) should have ", lambda m: f"a {m.group(1).lower()} with ", msg
+    )
+    msg = re.sub(
+        r"^(String|List|Tuple|Dictionary) should be ", lambda m: f"a {m.group(1).lower()} that is ", msg
+    )
     field_msg = re.match(r"^([a-z_]+): (.*)$", msg)
     if (
         kind == "value_error" and field_msg and isinstance(given, dict)

@@ -157,7 +157,7 @@ class CrossingFilter(BaseModel):
     def _known_types(cls, value: list[str] | None) -> list[str] | None:
         for item in value or []:
             if item not in CROSSING_TYPES:
-                raise ValueError(f"crossing types from {list(CROSSING_TYPES)} (got {item!r})")
+                raise ValueError(f"crossing types from {list(CROSSING_TYPES)}; {item!r} is not one")
         return value
 
 
