@@ -176,3 +176,18 @@ def test_crash_records_set_the_calibration_targets(files, tmp_path: Path):
         ScenarioError, match=r"calibration\.crash_records: expected a valid crash-record file"
     ):
         prepare(load_scenario(files["base"], overrides={"calibration.crash_records": str(bad)}))
+
+
+def test_od_file_replaces_generated_trips(files, tmp_path: Path):
+    od = tmp_path / "od.csv"
+    od.write_text("origin,destination,period,trips\n0,5,am_peak,12\n5,0,am_peak,7.5\n", "utf-8")
+    p = prepare(load_scenario(files["base"], overrides={"demand.od_file": str(od), "demand.scale": 2.0}))
+    assert p.od is not None and p.od["trips"].sum() == pytest.approx(2 * 19.5)
+    r = run_replication(p, 0)
+    assert r.summary["trips"] in (38.0, 39.0, 40.0)  # 24 + 15 +- random rounding of the fraction
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("origin,destination,period,trips\n0,5,rush_hour,12\n", "utf-8")
+    with pytest.raises(ScenarioError, match=r"demand\.od_file: expected periods among the simulated"):
+        prepare(load_scenario(files["base"], overrides={"demand.od_file": str(wrong)}))
+    with pytest.raises(ScenarioError, match=r"demand\.daily_trips: expected no daily total with od_file"):
+        load_scenario(files["base"], overrides={"demand.od_file": str(od), "demand.daily_trips": 100})

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vision_zero.errors import ScenarioError
 from vision_zero.interventions import INTERVENTIONS, Intervention
@@ -93,6 +93,14 @@ class DemandSection(_Section):
     scale: float = Field(default=1.0, gt=0, le=10)
     od_file: Path | None = None
     pedestrian_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source_of_trips(self) -> DemandSection:
+        if self.daily_trips is not None and self.od_file is not None:
+            raise ValueError(
+                "daily_trips: no daily total with od_file (the OD table gives the trips; use scale)"
+            )
+        return self
 
 
 class SimulationSection(_Section):
