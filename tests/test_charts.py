@@ -136,3 +136,15 @@ def test_tornado_without_varying_parameters_says_so(tmp_path: Path) -> None:
     assert tornado_frame(c.variants[0], _params()).empty
     svg = _svg_text(tornado(c.variants[0], _params(), tmp_path / "t.svg"))
     assert "nothing to show" in svg
+
+
+def test_speed_chart_fills_empty_bins(tmp_path: Path) -> None:
+    import pandas as pd
+
+    base, var, _ = _comparison()
+    sparse = pd.DataFrame({"link": [0, 0], "bin_lo_kph": [20.0, 40.0], "count": [10.0, 30.0]})
+    reps = [r.__class__(**{**r.__dict__, "speed_hist": sparse}) for r in base.replications]
+    b2 = type(base)(name="baseline", replications=reps, schematic=True)
+    svg = _svg_text(speed_distributions(b2, var, np.array([0]), tmp_path / "s.svg"))
+    # the mean of a 20-25 bin (25%) and a 40-45 bin (75%) is 22.5 * 0.25 + 42.5 * 0.75 = 37.5, not a gap-less 30
+    assert "mean 37.5 km/h" in svg

@@ -28,6 +28,7 @@ from vision_zero.compare import Comparison, ScenarioRuns, VariantComparison
 from vision_zero.i18n import text
 from vision_zero.parameters import ParameterSet
 from vision_zero.results import atomic_write_bytes
+from vision_zero.simulation import SPEED_BIN_KPH
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -221,6 +222,7 @@ def _hist(runs: ScenarioRuns, links: np.ndarray) -> pd.Series:
     h = pd.concat([r.speed_hist for r in runs.replications], ignore_index=True)
     h = h[h["link"].isin(links)]
     s = h.groupby("bin_lo_kph")["count"].sum().astype(float)
+    s.index = np.round(s.index.to_numpy(dtype=float), 6)
     total = s.sum()
     return s / total * 100.0 if total > 0 else s
 
@@ -242,12 +244,17 @@ def speed_distributions(
             s = _hist(runs, links)
             if s.empty:
                 continue
-            width = float(np.diff(s.index.to_numpy()).min()) if len(s) > 1 else 5.0
-            centres = s.index.to_numpy(dtype=float) + width / 2
-            mean = float(np.average(centres, weights=s.to_numpy())) if s.sum() > 0 else float("nan")
+            lo = s.index.to_numpy(dtype=float)
+            width = SPEED_BIN_KPH
+            edges = np.arange(lo[0], lo[-1] + 1.5 * width, width)  # sparse histogram: fill empty bins with 0
+            values = s.reindex(np.round(edges[:-1], 6), fill_value=0.0).to_numpy()
+            if not np.isclose(values.sum(), s.sum()):  # bins not on one grid: draw them as given
+                edges, values = np.append(lo, lo[-1] + width), s.to_numpy()
+            centres = edges[:-1] + width / 2
+            mean = float(np.average(centres, weights=values)) if values.sum() > 0 else float("nan")
             ax.stairs(
-                s.to_numpy(),
-                np.append(s.index.to_numpy(dtype=float), s.index[-1] + width),
+                values,
+                edges,
                 color=color,
                 lw=2,
                 label=f"{runs.name} (mean {mean:.1f} km/h)",
