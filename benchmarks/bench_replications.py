@@ -4,6 +4,9 @@ Run by hand (it takes minutes on the full city)::
 
     /work/venv/bin/python benchmarks/bench_replications.py --scale city --replications 4
 
+Startup is the time to start the executor's worker processes (an empty task on each); the wall time of the
+replications then includes importing the pipeline in each worker and shipping the prepared scenario to it.
+
 It writes a baseline scenario on the schematic network of the given scale into a temporary folder, prepares it
 once (network, interventions), then runs the same replications from scratch on each executor and prints a
 Markdown table for ``benchmarks/README.md`` ("## Replications"). Every executor must give identical results
@@ -101,6 +104,7 @@ def main() -> int:
     for name, make in configs:
         t0 = time.perf_counter()
         ex = make()
+        list(ex.map_unordered(noop, None, list(range(2 * ex.workers))))  # start the worker processes
         startup_s = time.perf_counter() - t0
         try:
             run_s, ksi[name] = _time_run(ex, job, tmp / name.replace(" ", "_").replace(",", ""), n)

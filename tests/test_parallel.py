@@ -157,3 +157,21 @@ def test_completed_replications_ignores_partial_folders(tmp_path: Path) -> None:
     (run_dir / "replications" / ".rep-0007.tmp123").mkdir()
     (run_dir / "replications" / "rep-0009").mkdir()  # no summary.json: not complete
     assert completed_replications(run_dir) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("kind", ["serial", "pool", "dask"])
+def test_items_are_read_lazily(kind: str, pool: LocalPoolExecutor, dask_local: DaskExecutor) -> None:
+    ex: Executor = {"serial": SerialExecutor(), "pool": pool, "dask": dask_local}[kind]
+    pulled: list[int] = []
+
+    def items() -> Iterator[int]:
+        for i in [0, *range(2, 22)]:  # kill_self dies on item 1 only
+            pulled.append(i)
+            yield i
+
+    results = ex.map_unordered(kill_self, None, items())
+    first = next(results)
+    assert len(pulled) <= ex.in_flight() + 1  # not the whole list up front
+    rest = list(results)
+    assert sorted(pos for pos, _ in [first, *rest]) == list(range(21))
+    assert sorted(r for _, r in [first, *rest]) == [0, *range(2, 22)]

@@ -22,6 +22,7 @@ Importing this module starts nothing; pools and clusters are created by the cons
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import pickle
@@ -29,7 +30,7 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -109,13 +110,19 @@ class Executor(ABC):
 
     @abstractmethod
     def map_unordered(
-        self, fn: Callable[[P, I], T], payload: P, items: Sequence[I]
+        self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
     ) -> Iterator[tuple[int, T]]:
         """Run ``fn(payload, item)`` for every item; yield ``(position in items, result)`` as each finishes.
 
-        If a task raises, the remaining tasks are cancelled and the exception propagates. ``fn`` must be a
-        module-level function (picklable by reference).
+        ``items`` is consumed lazily: at most :meth:`in_flight` tasks are submitted at a time, so large
+        per-task inputs (a baseline's injuries table) are read only when their task is about to run. If a task
+        raises, the remaining tasks are cancelled and the exception propagates. ``fn`` must be a module-level
+        function (picklable by reference).
         """
+
+    def in_flight(self) -> int:
+        """How many tasks are submitted ahead (twice the workers: none idles while results are written)."""
+        return 2 * self.workers
 
     def describe(self) -> str:
         """One line for the terminal, e.g. ``"local process pool, 2 workers"``."""
@@ -149,7 +156,7 @@ class SerialExecutor(Executor):
         return "serial, in this process"
 
     def map_unordered(
-        self, fn: Callable[[P, I], T], payload: P, items: Sequence[I]
+        self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
     ) -> Iterator[tuple[int, T]]:
         """See :meth:`Executor.map_unordered` (in order, in this process)."""
         for position, item in enumerate(items):
@@ -185,11 +192,6 @@ def _load_payload(token: str, path: str) -> Any:
 
 def _pool_call(fn: Callable[[Any, Any], Any], token: str, path: str, item: Any) -> Any:
     return fn(_load_payload(token, path), item)
-
-
-def worker_payload_loads() -> int:
-    """How many payloads this worker process holds (for tests: shipped once, not per task)."""
-    return len(_worker_payloads)
 
 
 class LocalPoolExecutor(Executor):
@@ -247,22 +249,28 @@ class LocalPoolExecutor(Executor):
         return sorted(int(pid) for pid in procs)
 
     def map_unordered(
-        self, fn: Callable[[P, I], T], payload: P, items: Sequence[I]
+        self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
     ) -> Iterator[tuple[int, T]]:
         """See :meth:`Executor.map_unordered`; a dead worker raises :class:`ExecutorError`."""
-        if not items:
+        source = enumerate(items)
+        first = next(source, None)
+        if first is None:
             return
         token, path = self._payload_file(payload)
         pool = self._ensure_pool()
-        futures: dict[Future[T], int] = {
-            pool.submit(_pool_call, fn, token, str(path), item): pos for pos, item in enumerate(items)
-        }
-        pending = set(futures)
+        queue = itertools.chain([first], source)
+        pending: dict[Future[T], int] = {}
         try:
+            for pos, item in itertools.islice(queue, self.in_flight()):
+                pending[pool.submit(_pool_call, fn, token, str(path), item)] = pos
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    yield futures[fut], fut.result()
+                    pos = pending.pop(fut)
+                    result = fut.result()
+                    for nxt_pos, nxt in itertools.islice(queue, 1):
+                        pending[pool.submit(_pool_call, fn, token, str(path), nxt)] = nxt_pos
+                    yield pos, result
         except BrokenProcessPool as exc:
             self._discard_pool()
             raise ExecutorError(
@@ -358,27 +366,44 @@ class DaskExecutor(Executor):
         return hit[1]
 
     def map_unordered(
-        self, fn: Callable[[P, I], T], payload: P, items: Sequence[I]
+        self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
     ) -> Iterator[tuple[int, T]]:
         """See :meth:`Executor.map_unordered`; the payload is scattered once (``broadcast=True``)."""
-        if not items:
+        source = enumerate(items)
+        first = next(source, None)
+        if first is None:
             return
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
         remote = self._scatter(payload)
-        futures = [self._client.submit(fn, remote, item, pure=False) for item in items]
-        position = {fut.key: pos for pos, fut in enumerate(futures)}
+        queue = itertools.chain([first], source)
+        position: dict[str, int] = {}
+        live: dict[str, Any] = {}
+
+        def submit(pos: int, item: I) -> Any:
+            fut = self._client.submit(fn, remote, item, pure=False)
+            position[fut.key] = pos
+            live[fut.key] = fut
+            return fut
+
+        started = [submit(pos, item) for pos, item in itertools.islice(queue, self.in_flight())]
+        stream = as_completed(started)  # type: ignore[no-untyped-call]
         try:
-            for fut in as_completed(futures):  # type: ignore[no-untyped-call]
-                yield position[fut.key], fut.result()
+            for fut in stream:
+                result = fut.result()
+                live.pop(fut.key, None)
+                for nxt_pos, nxt in itertools.islice(queue, 1):
+                    stream.add(submit(nxt_pos, nxt))  # type: ignore[no-untyped-call]
+                yield position[fut.key], result
         except KilledWorker as exc:
             raise ExecutorError(
                 "Dask workers died repeatedly while running a replication; the replications finished so far "
                 "are saved: rerun the same command to resume"
             ) from exc
         finally:
-            self._client.cancel([f for f in futures if not f.done()])
+            if live and self._client is not None:
+                self._client.cancel([f for f in live.values() if not f.done()])
 
     def close(self) -> None:
         """Close the client, and the LocalCluster if this executor started it."""

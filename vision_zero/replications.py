@@ -30,7 +30,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -62,7 +62,6 @@ __all__ = [
     "run_job",
     "scenario_job",
     "scenario_run_dir",
-    "summary_rows",
 ]
 
 #: A target-precision run starts with at least this many replications (an interval from 2 is meaningless).
@@ -380,14 +379,22 @@ class _Runner:
         bar = self.progress.bar(job.name, n, n - len(missing))
         if not missing:
             return n
-        baseline_raw: dict[int, pd.DataFrame | None] = dict.fromkeys(missing)
+        base_dir: Path | None = None
         if job.baseline is not None:
             self.ensure(job.baseline, max(missing) + 1)
             base_dir = self.run_dir(job.baseline)
+
+        def items() -> Iterator[tuple[int, pd.DataFrame | None]]:
+            # read lazily: the executor asks for the next item only when it has room for another task
             for i in missing:
-                baseline_raw[i] = pd.read_parquet(replication_dir(base_dir, i) / "injuries.parquet")
-        items = [(i, baseline_raw[i]) for i in missing]
-        for _pos, result in self.executor.map_unordered(_call_task, self.bundle(job), items):
+                raw = (
+                    None
+                    if base_dir is None
+                    else pd.read_parquet(replication_dir(base_dir, i) / "injuries.parquet")
+                )
+                yield i, raw
+
+        for _pos, result in self.executor.map_unordered(_call_task, self.bundle(job), items()):
             _check_result(job, result)
             write_replication(run_dir, result)
             bar.update(1)
@@ -527,22 +534,6 @@ def format_summary(run: RunResult) -> str:
         what = "reached" if run.stop_reason == "target-ci" else "NOT reached (stopped at --max-replications)"
         lines.append(f"  target precision {what}: interval width {width:.1f}% of the mean")
     return "\n".join(lines)
-
-
-def summary_rows(runs: Mapping[str, RunResult]) -> pd.DataFrame:
-    """One row per scenario: mean and 95% interval of each headline number (for CSV output)."""
-    rows = []
-    for name, run in runs.items():
-        row: dict[str, Any] = {
-            "scenario": name,
-            "replications": run.n,
-            "schematic": run.job.network.schematic,
-        }
-        for key in ("fatal", "serious", "slight", "ksi"):
-            m, lo, hi = mean_interval(run.values(key))
-            row.update({f"{key}_per_year": m, f"{key}_lo": lo, f"{key}_hi": hi})
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 # --- scenario files → jobs (the real pipeline) ----------------------------------------------------------------
