@@ -1,4 +1,4 @@
-"""Tiny scenario files on the schematic network for the run/sweep/executor tests (about 0.4 s a replication)."""
+"""Tiny scenario files on the schematic network for the run/sweep/executor tests (well under a second a replication)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ source = "schematic:almaty?scale=tiny&seed=0"
 replications = 2
 seed = 3
 periods = ["am_peak"]
-duration_s = 900.0
+duration_s = 600.0
 
 [demand]
-scale = 0.1
+scale = 0.05
 """
 
 VARIANT = """\

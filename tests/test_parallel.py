@@ -19,7 +19,7 @@ from vision_zero.parallel import (
     make_executor,
 )
 from vision_zero.replications import run_job, scenario_job
-from vision_zero.results import completed_replications, read_replication, replication_dir
+from vision_zero.results import completed_replications
 
 
 @pytest.fixture(scope="module")
@@ -70,30 +70,6 @@ def test_dask_ships_payload_once_per_worker(dask_local: DaskExecutor) -> None:
     _shipped_once(dask_local, 12)
 
 
-def _run_all(ex: Executor, out: Path) -> Path:
-    res = run_job(toy_job(replications=5), out_dir=out, executor=ex, progress=False)
-    return res.run_dir
-
-
-def test_same_results_on_every_executor_small_task(
-    tmp_path: Path, pool: LocalPoolExecutor, dask_local: DaskExecutor
-) -> None:
-    dirs = {
-        name: _run_all(ex, tmp_path / name)
-        for name, ex in (("serial", SerialExecutor()), ("pool", pool), ("dask", dask_local))
-    }
-    rel = {name: d.relative_to(tmp_path / name) for name, d in dirs.items()}
-    assert len(set(rel.values())) == 1  # same run-id everywhere
-    for i in range(5):
-        ref = read_replication(replication_dir(dirs["serial"], i))
-        for name in ("pool", "dask"):
-            other = read_replication(replication_dir(dirs[name], i))
-            assert other.summary == ref.summary
-            assert other.parameters == ref.parameters
-            pd.testing.assert_frame_equal(other.injuries, ref.injuries)
-            pd.testing.assert_frame_equal(other.link_traffic, ref.link_traffic)
-
-
 def test_same_results_on_every_executor_pipeline(
     tmp_path: Path, pool: LocalPoolExecutor, dask_local: DaskExecutor
 ) -> None:
@@ -101,7 +77,7 @@ def test_same_results_on_every_executor_pipeline(
     _, slow = write_scenarios(tmp_path / "scenarios")
     job = scenario_job(slow)
     runs = {
-        name: run_job(job, out_dir=tmp_path / name, executor=ex, replications=2, progress=False)
+        name: run_job(job, out_dir=tmp_path / name, executor=ex, replications=1, progress=False)
         for name, ex in (("serial", SerialExecutor()), ("pool", pool), ("dask", dask_local))
     }
     assert len({r.run_dir.relative_to(tmp_path / name) for name, r in runs.items()}) == 1  # same run-id
@@ -153,7 +129,9 @@ def test_unreachable_scheduler_is_a_clear_error() -> None:
 
 
 def test_completed_replications_ignores_partial_folders(tmp_path: Path) -> None:
-    run_dir = _run_all(SerialExecutor(), tmp_path)
+    run_dir = run_job(
+        toy_job(replications=5), out_dir=tmp_path, executor=SerialExecutor(), progress=False
+    ).run_dir
     (run_dir / "replications" / ".rep-0007.tmp123").mkdir()
     (run_dir / "replications" / "rep-0009").mkdir()  # no summary.json: not complete
     assert completed_replications(run_dir) == [0, 1, 2, 3, 4]
