@@ -121,6 +121,12 @@ def test_make_executor_choices() -> None:
         make_executor(workers=0)
 
 
+def test_malformed_scheduler_address_is_a_config_error() -> None:
+    for bad in ("foo", "tcp://host", "http://host:8786"):
+        with pytest.raises(ConfigError, match="--dask: expected 'local' or a scheduler address"):
+            DaskExecutor(bad)
+
+
 def test_unreachable_scheduler_is_a_clear_error() -> None:
     with pytest.raises(
         ExecutorError, match=r"cannot connect to the Dask scheduler at 'tcp://127\.0\.0\.1:9'"

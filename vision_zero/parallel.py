@@ -26,6 +26,7 @@ import itertools
 import logging
 import os
 import pickle
+import re
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
@@ -318,6 +319,11 @@ class DaskExecutor(Executor):
 
         self.address = address
         self._cluster: Any = None
+        self._client: Any = None
+        if address != "local" and not re.fullmatch(r"(tcp|tls|ucx|ws|wss)://[^\s/:]+:\d+/?", address):
+            raise ConfigError(
+                f"--dask: expected 'local' or a scheduler address such as tcp://10.0.0.5:8786 (got {address!r})"
+            )
         try:
             if address == "local":
                 n = default_workers() if workers is None else workers
@@ -330,7 +336,7 @@ class DaskExecutor(Executor):
                     dashboard_address=None,
                     silence_logs=logging.ERROR,
                 )
-                self._client: Any = Client(self._cluster, timeout=timeout_s)  # type: ignore[no-untyped-call]
+                self._client = Client(self._cluster, timeout=timeout_s)  # type: ignore[no-untyped-call]
             else:
                 self._client = Client(address, timeout=timeout_s)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as exc:
