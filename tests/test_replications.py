@@ -179,6 +179,11 @@ def test_folder_of_another_run_is_refused(tmp_path: Path) -> None:
     manifest.write_text(json.dumps(data))
     with pytest.raises(DataError, match="belongs to a different run"):
         run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    data["network"]["fingerprint"] = "toy0001"
+    data["version"] = "0.0.1"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="resuming would mix replications of two versions"):
+        run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
 
 
 def test_summary_text_is_labelled_schematic(tmp_path: Path) -> None:

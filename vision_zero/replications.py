@@ -277,6 +277,12 @@ def _prepare_run_dir(job: ScenarioJob, run_dir: Path) -> None:
                 f"{old.get('network', {}).get('fingerprint')}); expected seed {job.seed}, network "
                 f"{job.network.fingerprint}. Remove the folder or choose another --out"
             )
+        if old.get("version") != __version__:
+            raise DataError(
+                f"{manifest_path}: version: expected a run folder written by vision-zero {__version__} (got "
+                f"{old.get('version')}); resuming would mix replications of two versions. Remove the folder or "
+                "choose another --out"
+            )
     else:
         atomic_write_text(run_dir / "scenario.toml", job.scenario_toml)
         atomic_write_text(manifest_path, json.dumps(_manifest(job, run_dir), indent=2, sort_keys=True) + "\n")
