@@ -194,3 +194,23 @@ def test_renewals_within_the_horizon() -> None:
     assert InterventionCost("kerb", capital=100.0, lifetime_years=10).present_value(econ) == pytest.approx(
         100.0
     )
+
+
+def test_no_negative_zero_in_tables() -> None:
+    from vision_zero.compare import _fmt
+
+    assert _fmt(-0.01) == "0.0" and _fmt(-0.2) == "-0.2"
+
+
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vision_zero.cli import main
+
+    code = main(
+        ["compare", str(tmp_path / "missing.toml"), str(tmp_path / "v.toml"), "--results", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "missing.toml" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "a.toml", "b.toml", "--lang", "de"])
+    assert exc.value.code == 2

@@ -695,6 +695,8 @@ def compare(
 def _fmt(x: float, digits: int = 1) -> str:
     if not math.isfinite(x):
         return "–"
+    if round(x, digits) == 0:
+        x = 0.0  # no "-0.0"
     if abs(x) >= 1e6:
         return f"{x / 1e6:,.{digits}f}M"
     if abs(x) >= 1e4:

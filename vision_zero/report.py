@@ -81,6 +81,8 @@ def _e(x: object) -> str:
 def _num(x: float, digits: int = 1) -> str:
     if not math.isfinite(x):
         return "–"
+    if round(x, digits) == 0:
+        x = 0.0  # no "-0.0"
     if abs(x) >= 1e6:
         return f"{x / 1e6:,.{max(digits, 2)}f} M"
     if abs(x) >= 1e4:
