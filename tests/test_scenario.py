@@ -261,3 +261,14 @@ def test_another_currency_needs_its_own_money_values(chain: Path):
     for i in range(3):
         ov[f"interventions[{i}].cost.unit_cost"] = 1.0e6
     assert load_scenario(chain, overrides=ov).economics.currency == "KZT"
+
+
+def test_economics_values_reach_the_appraisal(chain: Path):
+    from vision_zero.compare import Economics
+
+    s = load_scenario(
+        chain, overrides={"economics.slight_injury_vsl_share": 0.02, "economics.horizon_years": 25}
+    )
+    econ = Economics.from_parameters().with_overrides(s.economics.overrides())
+    assert econ.vsl == 900000 and econ.discount_rate == 0.05 and econ.horizon_years == 25
+    assert econ.slight_injury_value == pytest.approx(0.02 * 900000)

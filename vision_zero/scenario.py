@@ -132,6 +132,8 @@ class EconomicsSection(_Section):
     vsl: float | None = Field(default=None, gt=0)
     serious_injury_value: float | None = Field(default=None, ge=0)
     slight_injury_value: float | None = Field(default=None, ge=0)
+    serious_injury_vsl_share: float | None = Field(default=None, ge=0, le=1)
+    slight_injury_vsl_share: float | None = Field(default=None, ge=0, le=1)
     value_of_time: float | None = Field(default=None, ge=0)
     discount_rate: float | None = Field(default=None, ge=0, lt=1)
     horizon_years: int | None = Field(default=None, ge=1, le=100)

@@ -151,6 +151,9 @@ def _economics_lines(scenario: Any) -> list[str]:
     for key, pname in status.items():
         value = getattr(econ, key)
         src = econ.sources.get(key, "")
-        label = "set in scenario" if src.startswith("set in") else f"default, {params[pname].status}"
-        out.append(f"{key} = {value:,.4g} ({label}: {src})")
+        shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
+        if src.startswith("set in"):
+            out.append(f"{key} = {shown} ({src})")
+        else:
+            out.append(f"{key} = {shown} (default, {params[pname].status}: {src})")
     return out
