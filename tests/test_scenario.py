@@ -2,11 +2,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vision_zero.cli import main
 from vision_zero.errors import ScenarioError
 from vision_zero.interventions import SpeedCamera, SpeedLimit
-from vision_zero.scenario import load_scenario, parse_override
+from vision_zero.scenario import _merge, load_scenario, parse_override
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -272,3 +274,60 @@ def test_economics_values_reach_the_appraisal(chain: Path):
     econ = Economics.from_parameters().with_overrides(s.economics.overrides())
     assert econ.vsl == 900000 and econ.discount_rate == 0.05 and econ.horizon_years == 25
     assert econ.slight_injury_value == pytest.approx(0.02 * 900000)
+
+
+_leaf = st.one_of(st.integers(), st.text(max_size=3), st.lists(st.integers(), max_size=2))
+_table = st.recursive(
+    st.dictionaries(st.sampled_from("abc"), _leaf, max_size=3),
+    lambda inner: st.dictionaries(st.sampled_from("abc"), st.one_of(_leaf, inner), max_size=3),
+    max_leaves=8,
+)
+_doc = st.fixed_dictionaries(
+    {"interventions": st.lists(st.dictionaries(st.just("type"), st.text(max_size=2)), max_size=2)},
+    optional={"x": _table, "y": _leaf},
+)
+
+
+def _leaves(d, prefix=()):
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _leaves(v, (*prefix, k))
+        else:
+            yield (*prefix, k), v
+
+
+def _get(d, path):
+    for k in path:
+        d = d[k]
+    return d
+
+
+@given(_doc, _doc)
+def test_merge_rule(parent, child):
+    merged = _merge(parent, child)
+    assert merged["interventions"] == parent["interventions"] + child["interventions"]
+    for path, value in _leaves({k: v for k, v in child.items() if k != "interventions"}):
+        assert _get(merged, path) == value  # the child's values win
+    for path, value in _leaves({k: v for k, v in parent.items() if k != "interventions"}):
+        try:
+            in_child = _get(child, path)
+        except (KeyError, TypeError):
+            # not overridden unless the child replaced an enclosing table by a plain value
+            prefixes = [path[:i] for i in range(1, len(path))]
+            replaced = any(
+                not isinstance(_safe(child, p), dict) and _safe(child, p) is not _MISSING for p in prefixes
+            )
+            if not replaced:
+                assert _get(merged, path) == value
+        else:
+            assert _get(merged, path) == in_child
+
+
+_MISSING = object()
+
+
+def _safe(d, path):
+    try:
+        return _get(d, path)
+    except (KeyError, TypeError):
+        return _MISSING
