@@ -97,6 +97,7 @@ def test_report_is_self_contained_and_says_what_matters(report_en: Path) -> None
 def test_report_in_russian(tmp_path: Path) -> None:
     html = _report(tmp_path, "ru").read_text("utf-8")
     assert 'lang="ru"' in html and "СХЕМАТИЧЕСКАЯ сеть" in html and "предотвращается" in html
+    assert "ЧПС" in html and "погибшие/год" in html and "ставка дисконтирования" in html
 
 
 def test_report_summary_comes_first(report_en: Path) -> None:

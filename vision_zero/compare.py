@@ -710,21 +710,25 @@ def _fmt_iv(iv: Interval, digits: int = 1) -> str:
     return f"{_fmt(iv.mean, digits)} ({_fmt(iv.low, digits)} to {_fmt(iv.high, digits)})"
 
 
-def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
+def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], list[list[str]]]:
     """Header and rows of the terminal/report table: one row per scenario (numbers as text)."""
+    from vision_zero.i18n import text
+
     cur = comparison.variants[0].economics.currency if comparison.variants else ""
-    header = [
+    keys = (
         "scenario",
-        "deaths/yr",
-        "serious/yr",
-        "KSI/yr",
-        "KSI avoided/yr",
-        "KSI change %",
-        "P(fewer KSI)",
-        "veh-h/yr added",
-        f"cost PV {cur}",
-        f"NPV {cur}",
-        "BCR",
+        "col_deaths",
+        "col_serious",
+        "col_ksi",
+        "col_ksi_avoided",
+        "col_ksi_change",
+        "col_prob",
+    )
+    header = [text(k, lang) for k in keys] + [
+        text("col_veh_h", lang),
+        text("col_cost", lang, cur=cur),
+        text("col_npv", lang, cur=cur),
+        text("col_bcr", lang),
     ]
     b = comparison.baseline.metrics
     rows = [

@@ -162,34 +162,47 @@ def _road_user_table(comparison: Comparison, lang: str) -> str:
     return _table(header, rows)
 
 
-def _economics_table(comparison: Comparison) -> str:
+def _economics_table(comparison: Comparison, lang: str) -> str:
     if not comparison.variants:
         return ""
     e = comparison.variants[0].economics
     cur = e.currency
     rows = [
-        ("value of a statistical life (VSL)", f"{_num(e.vsl)} {cur}", e.sources.get("vsl", "")),
+        (text("econ_vsl", lang), f"{_num(e.vsl)} {cur}", e.sources.get("vsl", "")),
         (
             "serious injury",
             f"{_num(e.serious_injury_value)} {cur}",
             e.sources.get("serious_injury_value", ""),
         ),
-        ("slight injury", f"{_num(e.slight_injury_value)} {cur}", e.sources.get("slight_injury_value", "")),
-        ("value of time", f"{_num(e.value_of_time, 2)} {cur}/veh-h", e.sources.get("value_of_time", "")),
-        ("discount rate", f"{e.discount_rate:.1%}", e.sources.get("discount_rate", "")),
-        ("horizon", f"{e.horizon_years} years", e.sources.get("horizon_years", "")),
+        (
+            text("econ_slight", lang),
+            f"{_num(e.slight_injury_value)} {cur}",
+            e.sources.get("slight_injury_value", ""),
+        ),
+        (
+            text("econ_vot", lang),
+            f"{_num(e.value_of_time, 2)} {cur}/veh-h",
+            e.sources.get("value_of_time", ""),
+        ),
+        (text("econ_rate", lang), f"{e.discount_rate:.1%}", e.sources.get("discount_rate", "")),
+        (
+            text("econ_horizon", lang),
+            text("years", lang, n=e.horizon_years),
+            e.sources.get("horizon_years", ""),
+        ),
     ]
-    return _table(["value", "used", "source"], rows, left=1, widths=(25, 18, 57), text_cols=(2,))
+    head = [text("econ_value", lang), text("econ_used", lang), text("econ_source", lang)]
+    return _table(head, rows, left=1, widths=(25, 18, 57), text_cols=(2,))
 
 
-def _money_table(comparison: Comparison) -> str:
+def _money_table(comparison: Comparison, lang: str) -> str:
     header = [
-        "variant",
-        "safety benefit PV",
-        "travel-time cost PV",
-        "intervention cost PV",
-        "NPV (95% CI)",
-        "BCR (95% CI)",
+        text("scenario", lang),
+        text("col_benefit_pv", lang),
+        text("col_tt_pv", lang),
+        text("col_cost_pv", lang),
+        text("col_npv", lang, cur="(95% CI)"),
+        text("col_bcr", lang) + " (95% CI)",
     ]
     rows = []
     for v in comparison.variants:
@@ -266,19 +279,19 @@ def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "
     out.append(_headline(comparison, lang))
 
     out.append(f"<h2>{_e(text('tables', lang))}</h2>")
-    header, rows = table_rows(comparison)
+    header, rows = table_rows(comparison, lang=lang)
     out.append(_table(header, rows))
     out.append(f"<h3>{_e(text('by_road_user', lang))}</h3>")
     out.append(_road_user_table(comparison, lang))
-    out.append("<h3>Money (present values over the horizon)</h3>")
-    out.append(_money_table(comparison))
+    out.append(f"<h3>{_e(text('money', lang))}</h3>")
+    out.append(_money_table(comparison, lang))
     for name, frame in inputs.costs.items():
         if len(frame):
-            out.append(f"<h3>Intervention costs — {_e(name)}</h3>")
+            out.append(f"<h3>{_e(text('intervention_costs', lang, name=name))}</h3>")
             cols = [c for c in frame.columns if c != "variant"]
             out.append(_frame_table(frame, cols, digits=4))
     out.append(f"<h3>{_e(text('economics', lang))}</h3>")
-    out.append(_economics_table(comparison))
+    out.append(_economics_table(comparison, lang))
 
     if inputs.charts:
         out.append(f"<h2>{_e(text('charts', lang))}</h2>")
