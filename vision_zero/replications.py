@@ -127,26 +127,31 @@ class ScenarioJob:
 class RunResult:
     """The replications of one scenario, as run (or resumed) by :func:`run_job`.
 
+    Only the headline numbers are held in memory (:attr:`summaries`); the tables of a replication are read
+    from the run folder on demand (:meth:`read`, :attr:`results`), so a long run does not fill the memory.
+
     Attributes
     ----------
     job
         What was run.
     run_dir
         The run folder.
-    results
-        The replications, sorted by index (0 … n-1).
+    summaries
+        ``ReplicationResult.summary`` of replications 0 … n-1, in index order.
     baseline
         The baseline's run (same indices) for a variant, else ``None``.
     resumed
-        How many of ``results`` were already on disk.
+        How many replications were already on disk.
     stop_reason
         ``"replications"`` (the number asked for), ``"target-ci"`` (precision reached) or
         ``"max-replications"`` (target not reached within the maximum).
+    extra
+        ``ci_width_pct`` for a target-precision run: the final interval width in percent of the mean.
     """
 
     job: ScenarioJob
     run_dir: Path
-    results: list[ReplicationResult]
+    summaries: list[dict[str, float]]
     baseline: RunResult | None = None
     resumed: int = 0
     stop_reason: str = "replications"
@@ -155,23 +160,31 @@ class RunResult:
     @property
     def n(self) -> int:
         """Number of replications."""
-        return len(self.results)
+        return len(self.summaries)
+
+    def read(self, replication: int) -> ReplicationResult:
+        """Replication ``replication`` with its tables, read from the run folder."""
+        return read_replication(replication_dir(self.run_dir, replication))
+
+    @property
+    def results(self) -> list[ReplicationResult]:
+        """Every replication with its tables (reads them all from disk)."""
+        return [self.read(i) for i in range(self.n)]
 
     def values(self, key: str) -> np.ndarray:
         """``summary[key]`` of every replication, in index order."""
-        return np.array([r.summary[key] for r in self.results], dtype=float)
+        return np.array([s[key] for s in self.summaries], dtype=float)
 
     def differences(self, key: str) -> np.ndarray:
         """Paired baseline-minus-variant ``summary[key]`` per replication (CRN pairs); needs a baseline."""
         if self.baseline is None:
             raise ValueError(f"{self.job.name} is a baseline: no differences")
-        base = {r.replication: r.summary[key] for r in self.baseline.results}
-        return np.array([base[r.replication] - r.summary[key] for r in self.results], dtype=float)
+        diff: np.ndarray = self.baseline.values(key)[: self.n] - self.values(key)
+        return diff
 
     def to_frame(self) -> pd.DataFrame:
         """One row per replication with its headline numbers."""
-        rows = [{"replication": r.replication, **r.summary} for r in self.results]
-        return pd.DataFrame(rows)
+        return pd.DataFrame([{"replication": i, **s} for i, s in enumerate(self.summaries)])
 
 
 # --- statistics -------------------------------------------------------------------------------------------------
@@ -406,9 +419,9 @@ class _Runner:
             bar.update(1)
         return n - len(missing)
 
-    def load(self, job: ScenarioJob, n: int) -> list[ReplicationResult]:
+    def load(self, job: ScenarioJob, n: int) -> list[dict[str, float]]:
         run_dir = self.run_dir(job)
-        return [read_replication(replication_dir(run_dir, i)) for i in range(n)]
+        return [read_replication_summary(replication_dir(run_dir, i)) for i in range(n)]
 
     def summaries(self, job: ScenarioJob, key: str, n: int) -> np.ndarray:
         run_dir = self.run_dir(job)
