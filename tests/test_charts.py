@@ -136,6 +136,8 @@ def test_tornado_without_varying_parameters_says_so(tmp_path: Path) -> None:
     assert tornado_frame(c.variants[0], _params()).empty
     svg = _svg_text(tornado(c.variants[0], _params(), tmp_path / "t.svg"))
     assert "nothing to show" in svg
+    two = compare(runs("b", BASE[:2]), [runs("v", BASE[:2])], economics=ECON).variants[0]
+    assert "too few" in _svg_text(tornado(two, _params(), tmp_path / "t2.svg"))
 
 
 def test_speed_chart_fills_empty_bins(tmp_path: Path) -> None:

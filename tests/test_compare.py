@@ -156,12 +156,16 @@ def test_economics_defaults_come_from_the_parameters_file() -> None:
 
 
 def test_economics_overrides() -> None:
-    e = ECON.with_overrides({"vsl": 2000.0, "discount_rate": 0.0, "horizon_years": 10, "currency": "KZT"})
+    e = ECON.with_overrides(
+        {"vsl": 2000.0, "value_of_time": 1.0, "discount_rate": 0.0, "horizon_years": 10, "currency": "KZT"}
+    )
     assert e.serious_injury_value == pytest.approx(500.0)  # keeps its share of the VSL
     assert e.annuity == pytest.approx(10.0)
     assert e.currency == "KZT"
     with pytest.raises(ConfigError, match=r"unknown keys.*vls"):
         ECON.with_overrides({"vls": 1.0}, origin="scenarios/x.toml")
+    with pytest.raises(ConfigError, match=r"also set economics\.vsl, economics\.value_of_time in KZT"):
+        ECON.with_overrides({"currency": "KZT"}, origin="scenarios/x.toml")
     with pytest.raises(ConfigError, match=r"economics\.vsl: expected a number"):
         ECON.with_overrides({"vsl": "lots"})
 

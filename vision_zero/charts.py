@@ -116,7 +116,9 @@ def ksi_by_scenario(comparison: Comparison, path: Path, *, lang: str = "en", sou
     labels = [f"{n}\n({text('baseline', lang)})" if k == 0 else n for k, n in enumerate(names)]
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel(text("ksi_axis", lang))
-    ax.legend(fontsize=8, loc="lower right")
+    top = max([i.high if np.isfinite(i.high) else i.mean for i in ksi] + [1e-9])
+    ax.set_ylim(0.0, 1.25 * top)  # room for the legend above the bars
+    ax.legend(fontsize=8, loc="upper right", ncols=2)
     finish(
         fig,
         ax,
@@ -383,7 +385,9 @@ def tornado(
         ax.axvline(base, color="black", lw=1)
         ax.legend(fontsize=8, loc="lower right")
     else:
-        ax.text(0.5, 0.5, text("tornado_none", lang), ha="center", va="center", transform=ax.transAxes)
+        n = len(variant.pairs)
+        msg = text("tornado_few", lang, n=n) if n < 3 else text("tornado_none", lang)
+        ax.text(0.5, 0.5, msg, ha="center", va="center", transform=ax.transAxes, wrap=True)
         ax.set_yticks([])
     ax.set_xlabel(text("tornado_x", lang))
     finish(

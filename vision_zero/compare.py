@@ -243,6 +243,15 @@ class Economics:
                     f"{origin}: economics.horizon_years: expected a whole number >= 0 (got {h!r})"
                 )
             upd["horizon_years"] = round(float(h))
+        new_currency = overrides.get("currency", self.currency)
+        if new_currency != self.currency:
+            missing = [k for k in ("vsl", "value_of_time") if k not in overrides]
+            if missing:
+                raise ConfigError(
+                    f"{origin}: economics.currency = {new_currency!r} differs from the defaults' "
+                    f"{self.currency!r}: also set {', '.join('economics.' + k for k in missing)} in "
+                    f"{new_currency} (and the interventions' unit costs), or keep currency = {self.currency!r}"
+                )
         srcs = dict(self.sources)
         for key in upd:
             srcs[key] = f"set in {origin}"

@@ -104,6 +104,11 @@ _T: Final[dict[str, dict[str, str]]] = {
         "ru": "метод: регрессия парной разности KSI на выборки параметра, масштабированная на его диапазон",
         "kk": "әдіс: жұптық KSI айырмасының параметр мәндеріне регрессиясы, оның ауқымына масштабталған",
     },
+    "tornado_few": {
+        "en": "{n} paired replications are too few to estimate sensitivities (at least 3; 10 or more for a useful chart)",
+        "ru": "{n} парных прогонов слишком мало для оценки чувствительности (нужно не менее 3, лучше 10 и более)",
+        "kk": "{n} жұптық қайталау сезімталдықты бағалауға аз (кемінде 3, жақсысы 10 не одан көп)",
+    },
     "tornado_faded": {
         "en": "faded bars: slope within 2 standard errors of 0 (not told apart from noise with {n} pairs)",
         "ru": "бледные полосы: наклон в пределах 2 стандартных ошибок от 0 (не отличим от шума при {n} парах)",
