@@ -13,10 +13,17 @@ streets around it, residential streets counting fully and others at a lower weig
 from arterial frontage (primary, secondary, tertiary). Peak-hour trips are partly commutes (AM home -> work,
 PM work -> home), the rest and all off-peak trips run between "activity" ends (homes and jobs together).
 
-Default daily total: Almaty's vehicle-km per road-km per day (5,780 M veh-km/year, 340 weekday-equivalents,
-3,097 km of road) times this network's road length gives the network's daily vehicle-km; divided by the mean
-routed length of trips drawn from the same proxy, that is its daily number of trips. So a smaller schematic scale
-gets proportionally fewer trips at the same loading per kilometre of road.
+Default daily total. On the schematic network (``schematic:almaty?scale=s``, where ``s`` is the share of the full
+city's area) it is Almaty's daily vehicle-km (5,780 M veh-km/year over 340 weekday-equivalents) times ``s``. On any
+other network: Almaty's vehicle-km per kilometre of main street per day (5,780 M veh-km/year over 340
+weekday-equivalents, on 1,125 km of streets of city and district significance) times this network's main-street
+length (OSM tertiary and above, centreline) gives the network's daily vehicle-km; divided by the mean routed length
+of trips drawn from the same proxy (the same division turns the schematic's vehicle-km into trips), that is its
+daily number of trips. Main streets, not all streets, set the scale because OSM maps local and yard streets far
+more completely than the city's 3,097 km road register counts them (a network without main streets falls back to
+Almaty's loading per km of any road). The schematic uses its area share instead because its generated street grid
+is denser than Almaty's register (about 3.8 against 1.65 km of main street per km2), which at the per-km rule
+would load it about twice as heavily as the city.
 """
 
 from __future__ import annotations
@@ -52,6 +59,12 @@ PEDESTRIAN_COLUMNS: tuple[str, ...] = ("crossing", "period", "peds_per_h")
 
 _RESIDENTIAL = frozenset({"residential", "living_street", "unclassified"})
 _ARTERIAL = frozenset({"primary", "primary_link", "secondary", "secondary_link", "tertiary", "tertiary_link"})
+#: Road classes of Almaty's streets "of city and district significance" (the denominator of the loading per km).
+_MAIN = frozenset(
+    {"motorway", "motorway_link", "trunk", "trunk_link"}
+    | {"primary", "primary_link", "secondary", "secondary_link"}
+    | {"tertiary", "tertiary_link"}
+)
 _PED_CLASS = {
     "trunk": "arterial",
     "trunk_link": "arterial",
@@ -145,6 +158,18 @@ def _draw_pairs(
     return o, d
 
 
+def _schematic_area_share(network: RoadNetwork) -> float | None:
+    """For ``schematic:almaty?scale=...``, the scale (share of the full city's area); else None."""
+    if not network.schematic or not network.source.startswith("schematic:"):
+        return None
+    from urllib.parse import parse_qs, urlsplit
+
+    from vision_zero.schematic import parse_scale
+
+    query = parse_qs(urlsplit(network.source).query)
+    return parse_scale(query.get("scale", ["1.0"])[0])[0]
+
+
 def default_daily_trips(network: RoadNetwork, params: ParameterSet | None = None) -> float:
     """Default daily vehicle trips of ``network`` from Almaty's loading per road-km (module docstring).
 
@@ -153,8 +178,16 @@ def default_daily_trips(network: RoadNetwork, params: ParameterSet | None = None
     from vision_zero.routing import route_trips
 
     p = _params(params)
-    road_km = float(_centreline(network).sum()) / M_PER_KM
-    daily_vkm = p.value("demand.vehicle_km_per_road_km_day") * road_km
+    centre_km = _centreline(network) / M_PER_KM
+    main = np.isin(network.links["highway"].astype(str).to_numpy(), list(_MAIN))
+    share = _schematic_area_share(network)
+    if share is not None:
+        days = p.value("demand.weekday_equivalents_per_year")
+        daily_vkm = p.value("demand.almaty.vehicle_km_per_year") / days * share
+    elif main.any():
+        daily_vkm = p.value("demand.vehicle_km_per_main_road_km_day") * float(centre_km[main].sum())
+    else:
+        daily_vkm = p.value("demand.vehicle_km_per_road_km_day") * float(centre_km.sum())
     home, job = trip_end_weights(network, p)
     act = home + job
     if len(act) < 2 or act.sum() <= 0:
@@ -265,7 +298,7 @@ def _numeric(path: Path, frame: pd.DataFrame, col: str) -> npt.NDArray[np.float6
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{path}: row {row + 2}, column {col!r}: expected a number (got {frame[col].iloc[row]!r})"
+            f"{path}: row {row + 2}, column {col!r}: expected a number (got {frame[col].to_list()[row]!r})"
         )
     return values.to_numpy(dtype=np.float64)
 
@@ -318,7 +351,7 @@ def read_od_csv(path: Path | str, network: RoadNetwork, *, max_snap_m: float = 5
     neg = np.flatnonzero(trips < 0)
     if neg.size:
         raise DataError(
-            f"{path}: row {neg[0] + 2}, column 'trips': expected a number >= 0 (got {trips[neg[0]]})"
+            f"{path}: row {neg[0] + 2}, column 'trips': expected a number >= 0 (got {float(trips[neg[0]])})"
         )
     n_nodes = len(network.nodes)
     if {"origin", "destination"} <= cols:
@@ -329,7 +362,7 @@ def read_od_csv(path: Path | str, network: RoadNetwork, *, max_snap_m: float = 5
             if bad.size:
                 raise DataError(
                     f"{path}: row {bad[0] + 2}, column {col!r}: expected a node id 0..{n_nodes - 1} "
-                    f"(got {frame[col].iloc[bad[0]]!r})"
+                    f"(got {frame[col].to_list()[bad[0]]!r})"
                 )
             ends.append(val.astype(np.int64))
         origin, destination = ends
@@ -468,13 +501,13 @@ def read_pedestrian_csv(path: Path | str, demand: pd.DataFrame, *, n_crossings: 
     if bad.size:
         raise DataError(
             f"{path}: row {bad[0] + 2}, column 'crossing': expected a crossing id 0..{n_crossings - 1} "
-            f"(got {frame['crossing'].iloc[bad[0]]!r})"
+            f"(got {frame['crossing'].to_list()[bad[0]]!r})"
         )
     peds = _numeric(path, frame, "peds_per_h")
     neg = np.flatnonzero(peds < 0)
     if neg.size:
         raise DataError(
-            f"{path}: row {neg[0] + 2}, column 'peds_per_h': expected a number >= 0 (got {peds[neg[0]]})"
+            f"{path}: row {neg[0] + 2}, column 'peds_per_h': expected a number >= 0 (got {float(peds[neg[0]])})"
         )
     known = set(demand["period"])
     per = frame["period"].astype(str)

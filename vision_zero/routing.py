@@ -167,5 +167,5 @@ def reroute_selection(trip_ids: IntArray, *, share: float, pass_index: int) -> I
     scenarios compared with common random numbers re-route the same trips and no random stream is consumed.
     """
     golden = 0.6180339887498949
-    frac = np.mod(np.asarray(trip_ids, dtype=np.float64) * golden + pass_index * 0.5, 1.0)
+    frac = np.mod(np.asarray(trip_ids, dtype=np.float64) * golden + pass_index * (np.sqrt(2.0) - 1.0), 1.0)
     return np.flatnonzero(frac < share).astype(np.int64)

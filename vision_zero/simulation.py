@@ -548,7 +548,7 @@ def _check_trips(trips: pd.DataFrame, network: RoadNetwork, periods: tuple[Perio
         if len(val) and (val.min() < 0 or val.max() >= n_nodes):
             raise DataError(
                 f"trips table: column {col!r}: expected node ids 0..{n_nodes - 1} "
-                f"(got {val.min()}..{val.max()})"
+                f"(got {int(val.min())}..{int(val.max())})"
             )
     dep = trips["depart_s"].to_numpy(dtype=np.float64)
     pidx: IntArray = np.asarray(trips["period"].astype(str).map(names).to_numpy(), dtype=np.int64)
@@ -557,7 +557,7 @@ def _check_trips(trips: pd.DataFrame, network: RoadNetwork, periods: tuple[Perio
     if bad.size:
         raise DataError(
             f"trips table: row {bad[0]}, column 'depart_s': expected seconds within the period "
-            f"0..{dur[bad[0]]:.0f} (got {dep[bad[0]]})"
+            f"0..{dur[bad[0]]:.0f} (got {float(dep[bad[0]])})"
         )
     return pidx
 
@@ -627,7 +627,7 @@ def simulate(
         times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s)
         if k == reroute_passes:
             break
-        new_costs = _measured_costs(veh, routes, times, costs, n_links)
+        new_costs = _measured_costs(veh, routes, times, close, costs, n_links)
         new = _route_by_period(router, veh, new_costs)
         chosen = reroute_selection(
             trips["trip"].to_numpy(dtype=np.int64)[veh.first_trip], share=st.reroute_share, pass_index=k
@@ -752,16 +752,20 @@ def _simulate_once(
 
 
 def _measured_costs(
-    veh: _Vehicles, routes: Routes, times: _Times, prev: list[FloatArray], n_links: int
+    veh: _Vehicles, routes: Routes, times: _Times, close: FloatArray, prev: list[FloatArray], n_links: int
 ) -> list[FloatArray]:
-    """Mean simulated link travel time per period; links unused in a period keep their previous cost."""
+    """Mean simulated link travel time per period; links unused in a period keep their previous cost.
+
+    Traversals still on the link when the period's window closed count with their time so far (a lower bound):
+    leaving them out would make a gridlocked link look fast, because only its early vehicles got through.
+    """
     veh_of = np.repeat(np.arange(len(veh.origin)), routes.n_links)
     per = veh.period[veh_of]
-    done = np.isfinite(times.ex)
-    tt = times.ex - times.ent
+    entered = np.isfinite(times.ent)
+    tt = np.where(np.isfinite(times.ex), times.ex, close[per]) - times.ent
     out = []
     for k, c in enumerate(prev):
-        m = done & (per == k)
+        m = entered & (per == k)
         cnt = np.bincount(routes.links[m], minlength=n_links)
         tot = np.bincount(routes.links[m], weights=tt[m], minlength=n_links)
         out.append(np.where(cnt > 0, tot / np.maximum(cnt, 1), c))
