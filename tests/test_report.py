@@ -219,3 +219,8 @@ def test_write_outputs_writes_every_file(tmp_path: Path) -> None:
     html = (tmp_path / "out" / "report.html").read_text("utf-8")
     assert 'lang="kk"' in html and "СХЕМАЛЫҚ желі" in html
     assert default_out_dir(["baseline", "centre 30"]) == Path("results/compare-baseline-centre_30")
+
+
+def test_text_columns_are_left_aligned(report_en: Path) -> None:
+    html = report_en.read_text("utf-8")
+    assert '<td class="l">checked</td>' in html or '<td class="l">derived</td>' in html

@@ -236,7 +236,9 @@ def _frame_table(
         return "" if v is None else v
 
     sub = frame[list(columns)]
-    text_cols = [j for j, c in enumerate(columns) if sub[c].dtype == object]
+    text_cols = [
+        j for j, c in enumerate(columns) if sub[c].dtype == object or pd.api.types.is_string_dtype(sub[c])
+    ]
     rows = [[fmt(v) for v in r] for r in sub.itertuples(index=False)]
     return _table(list(columns), rows, left=left, widths=widths, text_cols=text_cols)
 
