@@ -42,9 +42,12 @@ def _shipped_once(ex: Executor, n_tasks: int) -> None:
     calls_by_pid: dict[int, list[int]] = defaultdict(list)
     for _, (pid, _, calls) in out:
         calls_by_pid[pid].append(calls)
-    # Each worker's copy counted every task that worker ran: 1, 2, …, k (one copy per worker, not per task).
+    # Each worker's copy counts the tasks it ran: 1, 2, …, k (one copy per worker, not per task; shipped per
+    # task, every count would be 1). Gaps are tolerated: a scheduler may rerun a task whose result it lost.
+    assert max(len(c) for c in calls_by_pid.values()) >= 2
     for counts in calls_by_pid.values():
-        assert sorted(counts) == list(range(1, len(counts) + 1))
+        assert len(set(counts)) == len(counts)
+        assert max(counts) >= len(counts)
 
 
 def test_serial_keeps_one_payload() -> None:
