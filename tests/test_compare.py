@@ -218,3 +218,70 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path: Path, capsys: pytest
     with pytest.raises(SystemExit) as exc:
         main(["compare", "a.toml", "b.toml", "--lang", "de"])
     assert exc.value.code == 2
+
+
+_TINY_BASE = """\
+name = "base"
+description = "SCHEMATIC tiny test network"
+
+[network]
+source = "schematic:almaty?scale=tiny&seed=0"
+
+[simulation]
+replications = 3
+seed = 5
+periods = ["am_peak"]
+duration_s = 600.0
+
+[demand]
+scale = 0.2
+"""
+
+_TINY_SLOW = """\
+name = "slow"
+description = "SCHEMATIC tiny test network: 30 km/h everywhere with physical calming"
+extends = "base.toml"
+
+[[interventions]]
+type = "speed_limit"
+limit_kph = 30
+enforcement = "calming"
+"""
+
+
+def test_compare_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyogrio
+
+    from vision_zero.cli import main
+
+    (tmp_path / "base.toml").write_text(_TINY_BASE, "utf-8")
+    (tmp_path / "slow.toml").write_text(_TINY_SLOW, "utf-8")
+    args = [str(tmp_path / "base.toml"), str(tmp_path / "base.toml"), str(tmp_path / "slow.toml")]
+    out = tmp_path / "out"
+    code = main(
+        ["compare", *args, "--results", str(tmp_path / "res"), "--out", str(out), "--workers", "1", "-q"]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "slow" in printed and "KSI avoided/yr" in printed and "SCHEMATIC" in printed
+    headline = pd.read_csv(out / "headline.csv")
+    assert list(headline["variant"]) == ["slow"]  # the baseline listed twice is compared once
+    scen = pd.read_csv(out / "scenarios.csv").set_index(["scenario", "metric"])
+    gdf = pyogrio.read_dataframe(out / "links.gpkg", layer="links")
+    # the per-link attribution keeps totals: the links add up to each scenario's KSI per year
+    assert gdf["base_ksi"].sum() == pytest.approx(scen.loc[("base", "ksi"), "mean"], rel=1e-6)
+    assert gdf["slow_ksi"].sum() == pytest.approx(scen.loc[("slow", "ksi"), "mean"], rel=1e-6)
+    assert gdf["slow_diff"].sum() == pytest.approx(-headline["ksi_avoided"].iloc[0], rel=1e-6, abs=1e-9)
+    assert headline["cost_pv"].iloc[0] > 0  # the speed-limit intervention's cost reached the appraisal
+    html = (out / "report.html").read_text("utf-8")
+    assert "slow:" in html and "SCHEMATIC network" in html
+    # a second call finds the runs instead of running them again
+    before = sorted(p.stat().st_mtime_ns for p in (tmp_path / "res").rglob("summary.json"))
+    assert (
+        main(
+            ["compare", *args, "--results", str(tmp_path / "res"), "--out", str(out), "--workers", "1", "-q"]
+        )
+        == 0
+    )
+    after = sorted(p.stat().st_mtime_ns for p in (tmp_path / "res").rglob("summary.json"))
+    assert before == after and len(before) == 6
