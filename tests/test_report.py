@@ -102,6 +102,7 @@ def test_report_in_russian(tmp_path: Path) -> None:
 
 def test_report_summary_comes_first(report_en: Path) -> None:
     html = report_en.read_text("utf-8")
+    assert "Only" not in html  # 6 replications: no few-replications warning
     assert html.index("Summary") < html.index("<table") < html.index("<img")
 
 
@@ -177,6 +178,7 @@ def test_render_report_rejects_unknown_language(tmp_path: Path) -> None:
     c = compare(runs("b", [(1.0, 2.0, 3.0)] * 2), [runs("v", [(1.0, 2.0, 3.0)] * 2)], economics=ECON)
     with pytest.raises(ConfigError, match="--lang"):
         render_report(c, ReportInputs(), lang="de")
+    assert "Only 2 paired replications" in render_report(c, ReportInputs())
 
 
 def test_write_outputs_writes_every_file(tmp_path: Path) -> None:

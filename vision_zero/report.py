@@ -147,6 +147,10 @@ def _headline(comparison: Comparison, lang: str) -> str:
         )
     n = comparison.baseline.metrics["ksi"].n
     parts.append(f'<p class="note">{_e(text("interval_note", lang, n=n))}</p>')
+    if 0 < n < 5:
+        parts.append(
+            f'<p class="note"><strong>{_e(text("few_reps", lang, n=n, step=round(100 / n)))}</strong></p>'
+        )
     return '<div class="summary">' + "".join(parts) + "</div>"
 
 
