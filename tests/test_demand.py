@@ -196,3 +196,15 @@ def test_pedestrian_csv_overrides_matching_rows(tmp_path: Path) -> None:
     f.write_text("crossing,period,peds_per_h\n1,evening,500\n")
     with pytest.raises(DataError, match="'evening'"):
         demand.read_pedestrian_csv(f, peds, n_crossings=2)
+
+
+def test_zones_gather_trip_ends_and_keep_total_weight() -> None:
+    net = grid(10)
+    home, job = demand.trip_end_weights(net)
+    zh, zj = demand.zone_weights(net, home, job, max_zones=9)
+    assert 1 <= np.count_nonzero(zh + zj) <= 9
+    assert zh.sum() == pytest.approx(home.sum()) and zj.sum() == pytest.approx(job.sum())
+    trips = demand.generate_trips(net, rng=np.random.default_rng(0), daily_trips=5000, max_trip_end_nodes=9)
+    assert trips["origin"].nunique() <= 9
+    full = demand.generate_trips(net, rng=np.random.default_rng(0), daily_trips=5000, max_trip_end_nodes=None)
+    assert full["origin"].nunique() > 50

@@ -52,6 +52,7 @@ __all__ = [
     "read_pedestrian_csv",
     "trip_end_weights",
     "trips_from_od",
+    "zone_weights",
 ]
 
 TRIP_COLUMNS: tuple[str, ...] = ("trip", "period", "origin", "destination", "depart_s")
@@ -140,6 +141,36 @@ def trip_end_weights(
     return home.astype(np.float64), job.astype(np.float64)
 
 
+def zone_weights(
+    network: RoadNetwork,
+    home: npt.NDArray[np.float64],
+    job: npt.NDArray[np.float64],
+    *,
+    max_zones: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Gather node weights into at most ``max_zones`` zone nodes (a traffic-zone system with centroid nodes).
+
+    The network's bounding box is cut into at most ``max_zones`` near-square cells; each cell's home and job weights move to
+    its node with the highest activity weight (its "centroid"). Trips then start and end at those nodes only,
+    which bounds the number of shortest-path trees to grow (one per origin zone) on a city-size network.
+    """
+    x = network.nodes["x_m"].to_numpy(dtype=np.float64)
+    y = network.nodes["y_m"].to_numpy(dtype=np.float64)
+    w, h = max(float(np.ptp(x)), 1.0), max(float(np.ptp(y)), 1.0)
+    size = float(np.sqrt(w * h / max_zones))
+    nx_cells, ny_cells = max(1, int(w // size)), max(1, int(h // size))  # nx x ny <= max_zones
+    ix = np.minimum(((x - x.min()) / w * nx_cells).astype(np.int64), nx_cells - 1)
+    iy = np.minimum(((y - y.min()) / h * ny_cells).astype(np.int64), ny_cells - 1)
+    cell = ix + nx_cells * iy
+    act = home + job
+    order = np.lexsort((-act, cell))  # per cell, the heaviest node first
+    first = np.r_[True, cell[order][1:] != cell[order][:-1]]
+    rep_of_cell = dict(zip(cell[order][first].tolist(), order[first].tolist(), strict=True))
+    rep = np.array([rep_of_cell[c] for c in cell.tolist()], dtype=np.int64)
+    n = len(x)
+    return np.bincount(rep, home, n).astype(np.float64), np.bincount(rep, job, n).astype(np.float64)
+
+
 def _draw_pairs(
     rng: np.random.Generator,
     n: int,
@@ -212,6 +243,7 @@ def generate_trips(
     periods: tuple[Period, ...] | None = None,
     daily_trips: float | None = None,
     params: ParameterSet | None = None,
+    max_trip_end_nodes: int | None = 2000,
 ) -> pd.DataFrame:
     """Car trips for each period from the land-use proxy, with seeded departures.
 
@@ -230,11 +262,16 @@ def generate_trips(
         conditioned on its count).
     params
         Parameters (default: the shipped files).
+    max_trip_end_nodes
+        On a network with more nodes than this, trip ends are gathered into zones (:func:`zone_weights`) so that
+        routing grows one shortest-path tree per zone rather than per node; None keeps every node.
     """
     p = _params(params)
     periods = default_periods(p) if periods is None else periods
     daily = default_daily_trips(network, p) if daily_trips is None else float(daily_trips)
     home, job = trip_end_weights(network, p)
+    if max_trip_end_nodes is not None and len(home) > max_trip_end_nodes:
+        home, job = zone_weights(network, home, job, max_zones=max_trip_end_nodes)
     act = home + job
     commute = p.value("demand.commute_share.peak")
     frames = []

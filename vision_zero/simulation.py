@@ -37,6 +37,7 @@ Newell, G. F. (1993). A simplified theory of kinematic waves in highway traffic.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -271,13 +272,13 @@ def _run_period(
     depart_abs: list[float],
     start: list[int],
     stop: list[int],
-    rl: list[int],
-    nl: list[int],
-    fft: list[float],
-    psz: list[int],
-    ent: list[float],
-    ee: list[float],
-    ex: list[float],
+    rl: array[int],
+    nl: array[int],
+    fft: array[float],
+    psz: array[int],
+    ent: array[float],
+    ee: array[float],
+    ex: array[float],
     lk: _Links,
     settings: TrafficSettings,
 ) -> None:
@@ -729,11 +730,10 @@ def _simulate_once(
         nl[last] = -1
     v_kph = desired_speed_kph(links, rl, veh.z[veh_of], st)
     fft = links["length_m"].to_numpy(dtype=np.float64)[rl] / kph_to_mps(v_kph)
-    ent = [math.nan] * npos
-    ee = [math.nan] * npos
-    ex = [math.nan] * npos
-    rl_l, nl_l, fft_l = rl.tolist(), nl.tolist(), fft.tolist()
-    psz = veh.size[veh_of].tolist()
+    # per-position state as typed arrays (8 bytes per value instead of a Python object per value)
+    ent, ee, ex = _doubles(np.full(npos, np.nan)), _doubles(np.full(npos, np.nan)), _doubles(np.full(npos, np.nan))
+    rl_l, nl_l, fft_l = _ints(rl), _ints(nl), _doubles(fft)
+    psz = _ints(veh.size[veh_of])
     start, stop = routes.ptr[:-1].tolist(), routes.ptr[1:].tolist()
     env = simpy.Environment()
     t0 = 0.0
@@ -748,7 +748,20 @@ def _simulate_once(
         _run_period(env, t_end, idx.tolist(), dep, start, stop, rl_l, nl_l, fft_l, psz, ent, ee, ex, lk, st)
         close[k] = t_end
         t0 = t_end
-    return _Times(np.array(ent), np.array(ee), np.array(ex), fft), windows, close
+    as_np = [np.frombuffer(a, dtype=np.float64).copy() for a in (ent, ee, ex)]
+    return _Times(as_np[0], as_np[1], as_np[2], fft), windows, close
+
+
+def _doubles(values: FloatArray) -> array[float]:
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return out
+
+
+def _ints(values: IntArray) -> array[int]:
+    out = array("q")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+    return out
 
 
 def _measured_costs(
