@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -339,3 +340,30 @@ def test_bad_trips_raise_precise_errors() -> None:
         run(net, trips_frame([0], [1], np.array([1.0])).drop(columns="depart_s"))
     with pytest.raises(DataError, match="depart_s"):
         run(net, trips_frame([0], [1], np.array([4000.0])))
+
+
+# --- the built-in schematic network -----------------------------------------------------------------------------
+
+
+def test_schematic_tiny_default_demand_peak_and_night(tmp_path: Path) -> None:
+    from vision_zero.demand import default_periods, generate_trips, pedestrian_demand
+    from vision_zero.network import load_network
+
+    net = load_network("schematic:almaty?scale=tiny", cache_dir=tmp_path)
+    periods = tuple(p for p in default_periods() if p.name in ("am_peak", "night"))
+    trips = generate_trips(net, rng=np.random.default_rng(0), periods=periods)
+    peds = pedestrian_demand(net, periods=periods)
+    rec = simulate(net, trips, peds, rng=np.random.default_rng(1), periods=periods)
+    assert set(rec.link_stats["period"]) == {p.name for p in periods}
+    t = rec.trips
+    assert len(t) == len(trips) and t["completed"].mean() > 0.95
+    for p in periods:
+        assert (rec.passages["period"] == p.name).any() and (rec.pedestrians["period"] == p.name).any()
+    assert rec.passages["crossing"].between(0, len(net.crossings) - 1).all()
+    ls = rec.link_stats.merge(net.links[["speed_limit_kph"]], left_on="link", right_index=True)
+    assert (ls["mean_speed_kph"] <= ls["speed_limit_kph"] + 25.0).all() and (ls["mean_speed_kph"] > 0).all()
+    assert (ls["p85_speed_kph"] >= ls["mean_speed_kph"] - 1e-9).all()
+    # the AM peak is slower than the night (congestion and signals under load)
+    speed = ls.groupby("period").apply(lambda g: g["veh_km"].sum() / g["veh_h"].sum(), include_groups=False)
+    assert speed["night"] > speed["am_peak"]
+    assert t.loc[t["completed"], "veh_km"].gt(0).all()
