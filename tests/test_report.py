@@ -221,6 +221,8 @@ def test_write_outputs_writes_every_file(tmp_path: Path) -> None:
     html = (tmp_path / "out" / "report.html").read_text("utf-8")
     assert 'lang="kk"' in html and "СХЕМАЛЫҚ желі" in html
     assert default_out_dir(["baseline", "centre 30"]) == Path("results/compare-baseline-centre_30")
+    many = default_out_dir(["baseline"] + [f"variant-number-{k}" for k in range(6)])
+    assert many.name.startswith("compare-baseline-and-6-variants-") and len(many.name) < 50
 
 
 def test_text_columns_are_left_aligned(report_en: Path) -> None:

@@ -150,6 +150,9 @@ def tradeoff(comparison: Comparison, path: Path, *, lang: str = "en", source: st
         ax.annotate(v.variant, (tt.mean, ka.mean), textcoords="offset points", xytext=(6, 6), fontsize=8)
     ax.axhline(0.0, color="#999999", lw=0.8)
     ax.axvline(0.0, color="#999999", lw=0.8)
+    from matplotlib.ticker import StrMethodFormatter
+
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set_xlabel(text("tradeoff_x", lang))
     ax.set_ylabel(text("tradeoff_y", lang))
     if comparison.variants:

@@ -13,6 +13,7 @@ reads), compares them (:func:`vision_zero.compare.compare`) and :func:`write_out
 
 from __future__ import annotations
 
+import hashlib
 import io
 import sys
 from collections.abc import Mapping, Sequence
@@ -56,10 +57,11 @@ class CompareInputs:
 
 
 def default_out_dir(names: Sequence[str], *, root: Path = Path("results")) -> Path:
-    """``results/compare-<baseline>-<variant>…`` (shortened to stay a sane folder name)."""
+    """``results/compare-<baseline>-<variant>…``; past 60 characters ``compare-<baseline>-and-<n>-variants-<hash>``."""
     joined = "-".join(_slug(n) for n in names)
-    if len(joined) > 80:
-        joined = joined[:70] + f"-and-{len(names) - 1}"
+    if len(joined) > 60:
+        digest = hashlib.sha1("\0".join(names).encode("utf-8")).hexdigest()[:6]
+        joined = f"{_slug(names[0])}-and-{len(names) - 1}-variants-{digest}"
     return root / f"compare-{joined}"
 
 
