@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="output folder (default: results/compare-<names>/)",
+        help="output folder (default: RESULTS/compare-<names>/, see --results)",
     )
     p.add_argument(
         "--results",
