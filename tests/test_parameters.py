@@ -88,3 +88,10 @@ def test_bad_files_get_precise_messages(tmp_path: Path, text: str, message: str)
 def test_unknown_parameter_named() -> None:
     with pytest.raises(ParameterError, match=r"unknown parameter 'no\.such'"):
         load_parameters()["no.such"]
+
+
+def test_membership_does_not_raise() -> None:
+    params = load_parameters()
+    assert "no.such.parameter" not in params
+    name = next(iter(params))
+    assert name in params

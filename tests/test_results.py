@@ -42,3 +42,15 @@ def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
     atomic_write_text(f, "two")
     assert f.read_text() == "two"
     assert [p.name for p in f.parent.iterdir()] == ["x.txt"]
+
+
+def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+
+    f = tmp_path / "x.txt"
+    atomic_write_text(f, "x")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert f.stat().st_mode & 0o777 == 0o666 & ~mask
+    rep = write_replication(tmp_path, _result(1))
+    assert rep.stat().st_mode & 0o777 == 0o777 & ~mask

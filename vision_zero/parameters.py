@@ -88,6 +88,9 @@ class ParameterSet(Mapping[str, Parameter]):
             hint = f"; parameters in that group: {', '.join(sorted(close))}" if close else ""
             raise ParameterError(f"unknown parameter {name!r}{hint}") from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self.parameters
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.parameters)
 

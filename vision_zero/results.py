@@ -19,6 +19,7 @@ A replication folder exists only when complete, so a rerun skips the ones presen
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -41,6 +42,14 @@ __all__ = [
 ]
 
 _TABLES = ("injuries", "link_traffic", "speed_hist")
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask, read once on first use (os.umask can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -110,6 +120,7 @@ def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
     final = replication_dir(run_dir, result.replication)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:
         meta: dict[str, Any] = {
             "scenario": result.scenario,
