@@ -298,6 +298,7 @@ def _run_period(
     tok = [0] * n_links
     nslot = [-math.inf] * n_links  # earliest next discharge
     waiters: dict[int, deque[int]] = {}  # link -> links (>= 0) and departures (-1 - vehicle) waiting for room
+    nwait = [0] * n_links  # len(waiters[link]), as a list for a cheap test on the hot path
     alive = [True]
     schedule: Any = env.schedule  # takes _Call events (SimPy's event protocol) and an int priority
     length, hw, sto, ncrit, kjl = lk.length_m, lk.headway_s, lk.storage, lk.n_crit, lk.jam_per_m
@@ -359,6 +360,7 @@ def _run_period(
         w = waiters.get(m)
         if w is None:
             w = waiters[m] = deque()
+        nwait[m] += 1
         w.append(who)
 
     def depart_enter(veh: int, t: float) -> None:
@@ -373,6 +375,7 @@ def _run_period(
     def wake(li: int, t: float) -> None:
         """Room was freed on ``li``: let the first one waiting for it try again."""
         x = waiters[li].popleft()
+        nwait[li] -= 1
         if x >= 0:
             if blocked[x]:
                 blocked[x] = False
@@ -430,7 +433,7 @@ def _run_period(
         non[li] -= s
         ns = t + hw[li] * s
         nslot[li] = ns
-        if waiters and waiters.get(li):
+        if nwait[li]:
             wake(li, t)
         if hd < len(lst):
             te = ee[lst[hd]]
@@ -454,13 +457,14 @@ def _run_period(
         p = qs[li][qh[li]]
         m = nl[p]
         waiters[m].remove(li)
+        nwait[m] -= 1
         s = psz[p]
         enter(p + 1, m, ev.t)
         ex[p] = ev.t
         qh[li] += 1
         non[li] -= s
         nslot[li] = ev.t + hw[li] * s
-        if waiters.get(li):
+        if nwait[li]:
             wake(li, ev.t)
         if qh[li] < len(qs[li]):
             head(li, ev.t)
@@ -731,7 +735,11 @@ def _simulate_once(
     v_kph = desired_speed_kph(links, rl, veh.z[veh_of], st)
     fft = links["length_m"].to_numpy(dtype=np.float64)[rl] / kph_to_mps(v_kph)
     # per-position state as typed arrays (8 bytes per value instead of a Python object per value)
-    ent, ee, ex = _doubles(np.full(npos, np.nan)), _doubles(np.full(npos, np.nan)), _doubles(np.full(npos, np.nan))
+    ent, ee, ex = (
+        _doubles(np.full(npos, np.nan)),
+        _doubles(np.full(npos, np.nan)),
+        _doubles(np.full(npos, np.nan)),
+    )
     rl_l, nl_l, fft_l = _ints(rl), _ints(nl), _doubles(fft)
     psz = _ints(veh.size[veh_of])
     start, stop = routes.ptr[:-1].tolist(), routes.ptr[1:].tolist()
