@@ -367,3 +367,13 @@ def test_schematic_tiny_default_demand_peak_and_night(tmp_path: Path) -> None:
     speed = ls.groupby("period").apply(lambda g: g["veh_km"].sum() / g["veh_h"].sum(), include_groups=False)
     assert speed["night"] > speed["am_peak"]
     assert t.loc[t["completed"], "veh_km"].gt(0).all()
+
+
+def test_no_trips_and_trips_to_their_own_origin() -> None:
+    net = grid(3)
+    empty = trips_frame([0], [1], np.zeros(0))
+    rec = run(net, empty)
+    assert len(rec.trips) == 0 and len(rec.link_stats) == 0 and len(rec.passages) == 0
+    rec = run(net, trips_frame([4], [4], np.array([1.0, 2.0])))
+    assert not rec.trips["routed"].any() and not rec.trips["completed"].any()
+    assert rec.trips["veh_km"].dtype == np.float64 and (rec.trips["veh_km"] == 0).all()

@@ -150,7 +150,7 @@ def build_record(
     last = np.maximum(routes.ptr[1:] - 1, 0)
     routed_v = n_route > 0
     arrive_abs = np.where(routed_v, ex[last] if len(ex) else np.nan, np.nan)
-    vkm = np.bincount(veh_of[exited], m_to_km(length[link[exited]]), nv)
+    vkm = np.bincount(veh_of[exited], m_to_km(length[link[exited]]), nv).astype(np.float64)
     tv = trip_vehicle
     win_v = windows[vperiod[tv]]
     arrive_s = arrive_abs[tv] - win_v

@@ -90,7 +90,8 @@ class TrafficRecord:
     trips
         One row per vehicle trip: ``trip`` int, ``period`` str, ``origin``/``destination`` int (node ids),
         ``depart_s``, ``arrive_s`` float (NaN if still en route at the end), ``travel_time_s`` float (NaN if en
-        route), ``veh_km`` float, ``completed`` bool. Added: ``routed`` bool (False: no path, never departed).
+        route), ``veh_km`` float, ``completed`` bool. Added: ``routed`` bool (False: no path, or origin = destination;
+        such a trip never departs and is neither completed nor en route).
     speed_hist
         Sparse histogram of vehicle link speeds: ``period`` str, ``link`` int, ``bin_lo_kph`` float, ``count`` int,
         bins of :data:`SPEED_BIN_KPH` width.
