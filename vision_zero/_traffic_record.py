@@ -48,6 +48,43 @@ def _weighted_quantile_by_key(
     return k[starts], v[idx[first]]
 
 
+def _max_queue(
+    key: IntArray,
+    start: FloatArray,
+    end: FloatArray,
+    w: FloatArray,
+    entered: npt.NDArray[np.bool_],
+    n_keys: int,
+) -> FloatArray:
+    """Per key, the largest weight of intervals ``[start, end)`` open at once (vehicles in the exit queue).
+
+    The maximum of the step function is reached at some interval start, where it equals the weight started so far
+    minus the weight ended so far (ends at the same instant first). With both event lists sorted by (key, time)
+    in one integer sort each, the other keys' events cancel in those running sums, because every key has as many
+    starts as ends.
+    """
+    m = entered & (end > start)
+    k = key[m]
+    if k.size == 0:
+        return np.zeros(n_keys)
+    s_us = np.round(start[m] * 1e6).astype(np.int64)
+    e_us = np.round(end[m] * 1e6).astype(np.int64)
+    span = int(max(s_us.max(), e_us.max())) + 1
+    a = k * span + s_us
+    oa = np.argsort(a)
+    a = a[oa]
+    b = k * span + e_us
+    ob = np.argsort(b)
+    b = b[ob]
+    wm = w[m]
+    cum_a = np.cumsum(wm[oa])
+    cum_b = np.r_[0.0, np.cumsum(wm[ob])]
+    level = cum_a - cum_b[np.searchsorted(b, a, side="right")]
+    out = np.zeros(n_keys)
+    np.maximum.at(out, k[oa], level)
+    return out
+
+
 def build_record(
     network: RoadNetwork,
     trips: pd.DataFrame,
@@ -99,18 +136,7 @@ def build_record(
     p85[pk] = pv
     # queue: a traversal is queued from the end of its running time to its exit (or the window's end)
     win_end = windows + dur  # departures end; queues after that still count until the drain ends
-    q_end = np.where(exited, ex, window_close[per])
-    qm = entered & (q_end > ee)
-    qkey = np.r_[key[qm], key[qm]]
-    qt = np.r_[ee[qm], q_end[qm]]
-    qd = np.r_[w[qm], -w[qm]]
-    # one integer sort by (link x period, time in microseconds, departures before arrivals at equal times)
-    t_us = np.round(qt * 1e6).astype(np.int64)
-    span = 2 * (int(t_us.max()) + 1) if t_us.size else 2
-    order = np.argsort(qkey * span + 2 * t_us + (qd > 0))
-    level = np.cumsum(qd[order])
-    max_q = np.zeros(n_keys)
-    np.maximum.at(max_q, qkey[order], level)
+    max_q = _max_queue(key, ee, np.where(exited, ex, window_close[per]), w, entered, n_keys)
     has = np.flatnonzero(entries > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         link_stats = pd.DataFrame(
