@@ -65,6 +65,7 @@ def test_run_folder_layout_and_manifest(tmp_path: Path) -> None:
     assert (res.run_dir / "scenario.toml").read_text() == job.scenario_toml
     manifest = json.loads((res.run_dir / "manifest.json").read_text())
     assert manifest["version"] == __version__
+    assert len(manifest["code_fingerprint"]) == 16
     assert manifest["seed"] == 7
     assert manifest["schematic"] is True
     assert manifest["network"]["fingerprint"] == "toy0001"

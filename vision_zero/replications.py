@@ -23,6 +23,7 @@ resolved scenario, the seed and the network fingerprint, so the same command fin
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -254,12 +255,25 @@ def scenario_run_dir(out_dir: Path, job: ScenarioJob) -> Path:
     return Path(out_dir) / _safe_name(job.name) / run_id(job)
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """Hash of the package's source and data files: tells apart two builds that share a version number."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".toml", ".csv", ".json"):
+            h.update(path.relative_to(root).as_posix().encode("utf-8"))
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _manifest(job: ScenarioJob, run_dir: Path) -> dict[str, Any]:
     return {
         "scenario": job.name,
         "run_id": run_dir.name,
         "package": "vision-zero",
         "version": __version__,
+        "code_fingerprint": code_fingerprint(),
         "seed": job.seed,
         "network": {
             "source": job.network.source,
