@@ -377,3 +377,13 @@ def test_no_trips_and_trips_to_their_own_origin() -> None:
     rec = run(net, trips_frame([4], [4], np.array([1.0, 2.0])))
     assert not rec.trips["routed"].any() and not rec.trips["completed"].any()
     assert rec.trips["veh_km"].dtype == np.float64 and (rec.trips["veh_km"] == 0).all()
+
+
+def test_settings_from_a_parameter_draw() -> None:
+    from vision_zero.parameters import load_parameters
+
+    params = load_parameters()
+    draw = params.draw(np.random.default_rng(0))
+    st = TrafficSettings.from_values(draw)
+    assert st.cv == draw["traffic.desired_speed.cv"] and 0.13 <= st.cv <= 0.15
+    assert TrafficSettings.from_parameters(params) == TrafficSettings.from_values(params.central())

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,17 +124,22 @@ class TrafficSettings:
     def from_parameters(cls, params: ParameterSet | None = None) -> TrafficSettings:
         """Central values from a parameter set (default: the shipped files)."""
         p = load_parameters() if params is None else params
+        return cls.from_values(p.central())
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, float]) -> TrafficSettings:
+        """From parameter values by dotted name, e.g. one replication's ``ParameterSet.draw(rng)``."""
         return cls(
-            offset_kph=p.value("traffic.desired_speed.offset_kph"),
-            cv=p.value("traffic.desired_speed.cv"),
-            min_speed_kph=p.value("traffic.desired_speed.min_kph"),
-            backward_wave_kph=p.value("traffic.backward_wave_speed_kph"),
-            jam_density_veh_per_km_lane=p.value("network.jam_density_veh_per_km_per_lane"),
-            stuck_time_s=p.value("traffic.stuck_time_s"),
-            cycle_s=p.value("traffic.signal.cycle_s"),
-            lost_time_per_phase_s=p.value("traffic.signal.lost_time_per_phase_s"),
-            saturation_flow_vphpl=p.value("traffic.signal.saturation_flow_vphpl"),
-            reroute_share=p.value("traffic.reroute_share"),
+            offset_kph=values["traffic.desired_speed.offset_kph"],
+            cv=values["traffic.desired_speed.cv"],
+            min_speed_kph=values["traffic.desired_speed.min_kph"],
+            backward_wave_kph=values["traffic.backward_wave_speed_kph"],
+            jam_density_veh_per_km_lane=values["network.jam_density_veh_per_km_per_lane"],
+            stuck_time_s=values["traffic.stuck_time_s"],
+            cycle_s=values["traffic.signal.cycle_s"],
+            lost_time_per_phase_s=values["traffic.signal.lost_time_per_phase_s"],
+            saturation_flow_vphpl=values["traffic.signal.saturation_flow_vphpl"],
+            reroute_share=values["traffic.reroute_share"],
         )
 
 
