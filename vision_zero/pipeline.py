@@ -415,7 +415,7 @@ def run_replication(
         factors are computed from it. None: calibrate on this replication itself (for a baseline).
     """
     from vision_zero import demand, risk
-    from vision_zero.simulation import simulate
+    from vision_zero.simulation import TrafficSettings, simulate
 
     sc = prepared.scenario
     rngs = replication_rngs(sc.simulation.seed, replication)
@@ -442,6 +442,7 @@ def run_replication(
         periods=prepared.periods,
         platoon_size=sc.simulation.platoon_size,
         reroute_passes=sc.simulation.reroute_passes,
+        settings=TrafficSettings.from_values(draw),  # this replication's draw of the traffic evidence
     )
     estimate = risk.estimate(
         network, record, parameters=draw, modifiers=prepared.modifiers, speed_model=sc.risk.speed_model
