@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from traffic_fixtures import grid, make_network
 
-from vision_zero.routing import Router, Routes, reroute_selection, route_trips
+from vision_zero.routing import Router, Routes, msa_switchers, perceived_costs, route_trips
 
 
 def contiguous(net, routes: Routes, o: np.ndarray, d: np.ndarray) -> bool:  # type: ignore[no-untyped-def]
@@ -79,10 +79,27 @@ def test_replace_swaps_selected_routes() -> None:
     assert [c.route(i).tolist() for i in range(3)] == [[1], [7], [2, 3, 4]]
 
 
-def test_reroute_selection_share_and_determinism() -> None:
-    ids = np.arange(10_000)
-    s0 = reroute_selection(ids, share=0.5, pass_index=0)
-    assert len(s0) == pytest.approx(5000, abs=10)
-    np.testing.assert_array_equal(s0, reroute_selection(ids, share=0.5, pass_index=0))
-    s1 = reroute_selection(ids, share=0.5, pass_index=1)
-    assert 0 < len(np.intersect1d(s0, s1)) < len(s0)  # another pass moves other trips too
+def test_msa_switchers_share_is_one_over_k_plus_one_and_deterministic() -> None:
+    s1 = msa_switchers(10_000, pass_index=1, rng=np.random.default_rng(3))
+    s3 = msa_switchers(10_000, pass_index=3, rng=np.random.default_rng(3))
+    assert len(s1) == pytest.approx(5000, abs=150)  # 1/2 of the trips in the first re-routing pass
+    assert len(s3) == pytest.approx(2500, abs=150)  # 1/4 in the third
+    np.testing.assert_array_equal(s1, msa_switchers(10_000, pass_index=1, rng=np.random.default_rng(3)))
+    with pytest.raises(ValueError, match="1-based"):
+        msa_switchers(10, pass_index=0, rng=np.random.default_rng(3))
+
+
+def test_perceived_costs_mean_one_lognormal_errors_and_fixed_consumption() -> None:
+    cost = np.array([10.0, 100.0])
+    p = perceived_costs(cost, rng=np.random.default_rng(1), cv=0.3, draws=40_000)
+    assert p.shape == (40_000, 2)
+    np.testing.assert_allclose(p.mean(axis=0), cost, rtol=0.01)  # unbiased
+    np.testing.assert_allclose(p.std(axis=0) / cost, 0.3, rtol=0.03)  # the given coefficient of variation
+    assert (p > 0).all()
+    exact = perceived_costs(cost, rng=np.random.default_rng(1), cv=0.0, draws=3)
+    np.testing.assert_array_equal(exact, np.tile(cost, (3, 1)))
+    # the same draws are consumed whatever cv is, so scenarios keep common random numbers
+    r1, r2 = np.random.default_rng(5), np.random.default_rng(5)
+    perceived_costs(cost, rng=r1, cv=0.0, draws=4)
+    perceived_costs(cost, rng=r2, cv=0.3, draws=4)
+    assert r1.random() == r2.random()

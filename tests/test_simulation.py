@@ -17,6 +17,8 @@ HOUR = Period("h", 8.0, 3600.0, 0.09, 340.0)
 BASE = TrafficSettings.from_parameters()
 #: every driver drives exactly the limit: hand calculations
 EXACT = dataclasses.replace(BASE, offset_kph=0.0, cv=0.0)
+#: all-or-nothing route choice (no perception errors): hand-checkable routes
+AON = dataclasses.replace(BASE, route_perception_cv=0.0, route_perception_draws=1)
 
 
 def trips_frame(
@@ -212,14 +214,31 @@ def test_speed_response_moves_mean_speed_by_its_share_of_the_limit_change() -> N
     assert after - before == pytest.approx(-2.0, abs=0.05)
 
 
+def test_camera_mean_speed_factor_is_the_whole_fall_of_the_mean_not_compounded() -> None:
+    # Wilson et al. (2010) measure one camera's fall in mean speed and in speeding; both factors must not stack.
+    links = one_road(limit_kph=50.0).links.assign(over_limit_factor=0.5, mean_speed_factor=0.9)
+    z = np.random.default_rng(0).standard_normal(400_000)
+    st = dataclasses.replace(BASE, offset_kph=10.0, cv=0.1)
+    v = desired_speed_kph(links, np.zeros(len(z), dtype=np.int64), z, st)
+    assert v.mean() == pytest.approx(
+        0.9 * 60.0, rel=0.002
+    )  # -10% in all, as measured (was 0.9 x 55 = -17.5%)
+    # by hand: E[(v - 50)+] for v ~ N(60, 6^2) = 6 phi(10/6) + 10 Phi(10/6) = 10.118; halving the excess gives a
+    # mean of 54.94, so all speeds are scaled by 54 / 54.94 = 0.9829 for the rest of the measured fall
+    np.testing.assert_allclose(
+        desired_speed_kph(links, np.zeros(1, dtype=np.int64), np.zeros(1), st), [54.06], atol=0.01
+    )
+
+
 def test_desired_speed_columns_by_hand() -> None:
     links = one_road(limit_kph=50.0).links
     z = np.array([0.0, 1.0])
     idx = np.zeros(2, dtype=np.int64)
     st = dataclasses.replace(BASE, offset_kph=10.0, cv=0.1)
     np.testing.assert_allclose(desired_speed_kph(links, idx, z, st), [60.0, 66.0])
-    cam = links.assign(over_limit_factor=0.5, mean_speed_factor=0.9)
-    np.testing.assert_allclose(desired_speed_kph(cam, idx, z, st), [0.9 * 55.0, 0.9 * 58.0])
+    # camera whose measured mean fall (1%) is smaller than what halving the excess already gives: excess halved only
+    cam = links.assign(over_limit_factor=0.5, mean_speed_factor=0.99)
+    np.testing.assert_allclose(desired_speed_kph(cam, idx, z, st), [55.0, 58.0])
     calm = links.assign(design_speed_kph=30.0)
     np.testing.assert_allclose(desired_speed_kph(calm, idx, z, st), [30.0, 33.0])
     np.testing.assert_allclose(
@@ -247,17 +266,51 @@ def flows(rec: object) -> pd.Series:
 
 def test_lower_limit_on_one_street_moves_traffic_to_the_other() -> None:
     trips = trips_frame([0], [1], np.arange(100) * 20.0)
-    base = flows(run(two_routes(), trips))
-    slow = flows(run(two_routes(limit_a_kph=30.0), trips))
+    base = flows(run(two_routes(), trips, settings=AON))
+    slow = flows(run(two_routes(limit_a_kph=30.0), trips, settings=AON))
     assert base[0] == 100 and base[2] == 0
     assert slow[0] == 0 and slow[2] == 100
+
+
+def test_probit_route_choice_shares_near_equal_routes_and_responds_smoothly() -> None:
+    # route B is 10% longer; a limit of 40 instead of 50 km/h makes A ~9% slower than B (drivers' desired speeds
+    # 49.5 vs 59.5 km/h): all-or-nothing sends every trip to B, probit only a share
+    trips = trips_frame([0], [1], np.arange(400) * 9.0)
+    net, slower_a = two_routes(), two_routes(limit_a_kph=40.0)
+    kw = {"reroute_passes": 0, "settings": dataclasses.replace(BASE, route_perception_draws=64)}
+    base, slow = flows(run(net, trips, **kw)), flows(run(slower_a, trips, **kw))
+    assert base[0] > base[2] > 0  # both routes used, the shorter more
+    assert slow[2] > base[2]  # slowing A moves some trips to B ...
+    assert slow[0] > 0.25 * 400  # ... but not all of them
+    aon = flows(run(slower_a, trips, reroute_passes=0, settings=AON))
+    assert aon[0] == 0
+
+
+def test_route_choice_draws_only_from_the_routing_stream() -> None:
+    trips = trips_frame([0], [1], np.arange(200) * 15.0)
+
+    def go(routing_seed: int) -> pd.Series:
+        return flows(
+            simulate(
+                two_routes(),
+                trips,
+                None,
+                rng=np.random.default_rng(0),
+                periods=(HOUR,),
+                routing_rng=np.random.default_rng(routing_seed),
+                reroute_passes=1,
+            )
+        )
+
+    pd.testing.assert_series_equal(go(1), go(1))  # deterministic
+    assert not go(1).equals(go(2))  # route choice follows the routing stream
 
 
 def test_rerouting_from_simulated_times_relieves_a_congested_route() -> None:
     trips = trips_frame([0], [1], np.sort(np.random.default_rng(0).uniform(0, 3600, 1200)))
     net = two_routes(cap_a_vph=600.0)  # route A is shorter but its capacity is half the demand
-    once = run(net, trips, reroute_passes=0)
-    twice = run(net, trips, reroute_passes=1)
+    once = run(net, trips, reroute_passes=0, settings=AON)
+    twice = run(net, trips, reroute_passes=1, settings=AON)
     assert flows(once)[0] == 1200
     assert 300 < flows(twice)[2] < 900  # a share of the trips moved to route B
     assert twice.trips["travel_time_s"].mean() < 0.5 * once.trips["travel_time_s"].mean()

@@ -439,6 +439,7 @@ def run_replication(
         prepared.pedestrians,
         rng=rngs.drivers,
         pedestrian_rng=rngs.pedestrians,
+        routing_rng=rngs.routing,
         periods=prepared.periods,
         platoon_size=sc.simulation.platoon_size,
         reroute_passes=sc.simulation.reroute_passes,

@@ -4,12 +4,15 @@ Routes are stored flat (CSR style): the links of trip ``i`` are ``links[ptr[i]:p
 A trip whose destination cannot be reached, or whose origin is its destination, has an empty route.
 
 Re-routing from simulated travel times lives in :mod:`vision_zero.simulation` (it needs the simulation);
-:func:`reroute_selection` says which trips switch in a pass.
+:func:`msa_switchers` says which trips switch in a pass and :func:`perceived_costs` gives drivers' perceived link
+times (probit route choice).
 
 References
 ----------
 Dijkstra, E. W. (1959). A note on two problems in connexion with graphs. Numerische Mathematik 1, 269-271.
-Sheffi, Y. (1985). Urban Transportation Networks, ch. 12 (method of successive averages).
+Daganzo, C. F., Sheffi, Y. (1977). On stochastic models of traffic assignment. Transp. Sci. 11(3), 253-274.
+Sheffi, Y. (1985). Urban Transportation Networks, ch. 11 (probit loading by simulation), ch. 12 (method of
+successive averages).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from vision_zero.network import RoadNetwork
 
-__all__ = ["Router", "Routes", "reroute_selection", "route_trips"]
+__all__ = ["Router", "Routes", "msa_switchers", "perceived_costs", "route_trips"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -160,12 +163,34 @@ def route_trips(
     return Router(network).route(origins, destinations, cost_s)
 
 
-def reroute_selection(trip_ids: IntArray, *, share: float, pass_index: int) -> IntArray:
-    """Positions of the trips that take a new route in re-routing pass ``pass_index`` (0-based).
+def perceived_costs(cost_s: FloatArray, *, rng: np.random.Generator, cv: float, draws: int) -> FloatArray:
+    """``draws`` perceived versions of the link costs ``cost_s`` [s], shape ``(draws, n_links)``.
 
-    A deterministic low-discrepancy choice (golden-ratio sequence over trip ids, shifted per pass), so that
-    scenarios compared with common random numbers re-route the same trips and no random stream is consumed.
+    Each link's perceived time is its expected time times an independent lognormal error with mean 1 and
+    coefficient of variation ``cv`` (the probit route-choice model of Daganzo and Sheffi 1977, simulated as in
+    Sheffi 1985 ch. 11): a route's perceived time varies the less the more links it has, and near-equal routes
+    share the trips instead of one taking them all. ``cv = 0`` gives ``draws`` copies of ``cost_s``.
+    Consumes exactly ``draws x n_links`` standard normals from ``rng`` (whatever ``cv`` is: common random numbers).
+
+    References
+    ----------
+    Daganzo, C. F., Sheffi, Y. (1977). On stochastic models of traffic assignment. Transp. Sci. 11(3), 253-274.
     """
-    golden = 0.6180339887498949
-    frac = np.mod(np.asarray(trip_ids, dtype=np.float64) * golden + pass_index * (np.sqrt(2.0) - 1.0), 1.0)
-    return np.flatnonzero(frac < share).astype(np.int64)
+    cost = np.asarray(cost_s, dtype=np.float64)
+    eps = rng.standard_normal((draws, len(cost)))
+    sigma = float(np.sqrt(np.log1p(cv * cv)))
+    out: FloatArray = cost[None, :] * np.exp(sigma * eps - 0.5 * sigma * sigma)
+    return out
+
+
+def msa_switchers(n_trips: int, *, pass_index: int, rng: np.random.Generator) -> IntArray:
+    """Positions of the trips that take their new best route in re-routing pass ``pass_index`` (1-based).
+
+    Method of successive averages (Sheffi 1985 ch. 12): in pass ``k`` a random share ``1 / (k + 1)`` of the
+    trips switches, so the flows after ``k`` passes are the average of the ``k + 1`` all-or-nothing loadings
+    and the step shrinks as the passes go on. Consumes exactly ``n_trips`` uniforms from ``rng``.
+    """
+    if pass_index < 1:
+        raise ValueError(f"msa_switchers: pass_index is 1-based (got {pass_index})")
+    u = rng.random(n_trips)
+    return np.flatnonzero(u < 1.0 / (pass_index + 1)).astype(np.int64)

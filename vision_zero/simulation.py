@@ -21,15 +21,21 @@ fundamental diagram and drivers' desired speeds):
   :class:`simpy.Event`-compatible objects with a callback, not a generator process per vehicle, and all
   statistics are computed afterwards with numpy from per-traversal times.
 
-Route choice: shortest expected travel time (:mod:`vision_zero.routing`) with free-flow times plus
-Webster's uniform signal delay, then ``reroute_passes`` passes in which a share of the trips
-(``traffic.reroute_share``) takes the shortest path under the mean link times simulated in the previous pass;
-the record of the last pass is returned.
+Route choice: probit (Daganzo and Sheffi 1977): each driver takes the shortest route under perceived link times,
+the expected time times a lognormal perception error (``traffic.route_choice.perception_cv``; drivers fall into
+``traffic.route_choice.perception_draws`` groups that share one draw of the errors per pass). Expected times are
+first the drivers' mean desired-speed running times plus Webster's uniform signal delay, then the link times
+simulated in the passes so far, averaged over passes. In re-routing pass ``k`` (of ``reroute_passes``) a random
+share ``1 / (k + 1)`` of the trips takes its new best route (method of successive averages, Sheffi 1985 ch. 12),
+so flows respond smoothly to a change in link times rather than all at once. The record of the last pass is
+returned. All route-choice randomness comes from the routing stream (common random numbers).
 
 References
 ----------
 Gawron, C. (1998). An iterative algorithm to determine the dynamic user equilibrium in a traffic simulation
 model. Int. J. Modern Physics C 9(3), 393-407.
+Daganzo, C. F., Sheffi, Y. (1977). On stochastic models of traffic assignment. Transp. Sci. 11(3), 253-274.
+Sheffi, Y. (1985). Urban Transportation Networks. Prentice-Hall, ch. 11-12.
 Webster, F. V. (1958). Traffic signal settings. Road Research Technical Paper 39, HMSO.
 Newell, G. F. (1993). A simplified theory of kinematic waves in highway traffic. Transp. Res. B 27(4), 281-303.
 """
@@ -47,13 +53,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import simpy
+from scipy.special import ndtr
 
 from vision_zero._traffic_record import build_record
 from vision_zero.errors import DataError
 from vision_zero.network import RoadNetwork
 from vision_zero.parameters import ParameterSet, load_parameters
 from vision_zero.periods import Period
-from vision_zero.routing import Router, Routes, reroute_selection
+from vision_zero.routing import Router, Routes, msa_switchers, perceived_costs
 from vision_zero.units import M_PER_KM, S_PER_HOUR, kph_to_mps
 
 __all__ = ["SPEED_BIN_KPH", "TrafficRecord", "TrafficSettings", "desired_speed_kph", "simulate"]
@@ -118,7 +125,8 @@ class TrafficSettings:
     cycle_s: float
     lost_time_per_phase_s: float
     saturation_flow_vphpl: float
-    reroute_share: float
+    route_perception_cv: float
+    route_perception_draws: int
 
     @classmethod
     def from_parameters(cls, params: ParameterSet | None = None) -> TrafficSettings:
@@ -139,7 +147,8 @@ class TrafficSettings:
             cycle_s=values["traffic.signal.cycle_s"],
             lost_time_per_phase_s=values["traffic.signal.lost_time_per_phase_s"],
             saturation_flow_vphpl=values["traffic.signal.saturation_flow_vphpl"],
-            reroute_share=values["traffic.reroute_share"],
+            route_perception_cv=values["traffic.route_choice.perception_cv"],
+            route_perception_draws=int(values["traffic.route_choice.perception_draws"]),
         )
 
 
@@ -155,9 +164,15 @@ def desired_speed_kph(
     """Desired speed of drivers with standard-normal draws ``z`` on links ``link`` [km/h].
 
     ``mean = reference + offset + speed_response x (limit - reference)`` (SCIENCE.md §4, §8); the driver's speed
-    is ``mean x (1 + cv z)``; the part above the limit is scaled by ``over_limit_factor``; the whole by
-    ``mean_speed_factor``; where ``design_speed_kph`` is set the speed is capped at ``design x (1 + cv z)``
-    (the same driver is as relatively fast on a calmed street); never below ``min_speed_kph``.
+    is ``mean x (1 + cv z)``; the part above the limit is scaled by ``over_limit_factor``; where
+    ``design_speed_kph`` is set the speed is capped at ``design x (1 + cv z)`` (the same driver is as relatively
+    fast on a calmed street); never below ``min_speed_kph``.
+
+    ``mean_speed_factor`` and ``over_limit_factor`` (speed cameras) are two measured outcomes of one measure
+    (Wilson et al. 2010: the mean speed falls by ``1 - mean_speed_factor``, the excess over the limit shrinks), not
+    two effects to multiply: the over-limit compression already lowers the mean by
+    ``(1 - over_limit_factor) x E[(v - limit)+]`` (normal partial expectation), and all speeds are scaled by
+    ``min(1, mean_speed_factor x mean / compressed mean)`` only for the rest of the measured fall in the mean.
     """
     limit = links["speed_limit_kph"].to_numpy(dtype=np.float64)
     ref = _col(links, "reference_speed_kph", limit)
@@ -169,10 +184,23 @@ def desired_speed_kph(
     mean = r + settings.offset_kph + resp[link] * (lim - r)
     rel = 1.0 + settings.cv * z
     v = mean * rel
-    v = np.where(v > lim, lim + olf[link] * (v - lim), v) * msf[link]
+    o = olf[link]
+    v = np.where(v > lim, lim + o * (v - lim), v) * _mean_scale(mean, lim, o, msf[link], settings.cv)
     d = design[link]
     v = np.where(np.isfinite(d), np.minimum(v, d * rel), v)
     return np.maximum(v, settings.min_speed_kph)
+
+
+def _mean_scale(
+    mean: FloatArray, limit: FloatArray, over_limit_factor: FloatArray, mean_factor: FloatArray, cv: float
+) -> FloatArray:
+    """Factor on all speeds so the mean falls by ``mean_factor`` in all, counting the over-limit compression."""
+    sd = np.maximum(cv * mean, 1e-9)
+    d = (mean - limit) / sd
+    excess = sd * np.exp(-0.5 * d * d) / math.sqrt(2.0 * math.pi) + (mean - limit) * ndtr(d)
+    compressed = mean - (1.0 - over_limit_factor) * excess
+    out: FloatArray = np.minimum(1.0, mean_factor * mean / np.maximum(compressed, 1e-9))
+    return np.where(over_limit_factor < 1.0, out, mean_factor)
 
 
 @dataclass(frozen=True)
@@ -583,6 +611,7 @@ def simulate(
     platoon_size: int = 1,
     reroute_passes: int = 1,
     pedestrian_rng: np.random.Generator | None = None,
+    routing_rng: np.random.Generator | None = None,
     settings: TrafficSettings | None = None,
     drain_s: float = S_PER_HOUR,
 ) -> TrafficRecord:
@@ -609,6 +638,10 @@ def simulate(
         Re-routing passes after the first simulation (0 = free-flow routes only).
     pedestrian_rng
         Stream for pedestrian arrivals (Poisson); default: a child spawned from ``rng`` (not consuming it).
+    routing_rng
+        Stream for route choice (perception groups, perception errors, which trips switch in a pass); its use
+        depends only on the number of vehicles and links, so scenarios on the same links share it. Default: a
+        second child spawned from ``rng``.
     settings
         Model numbers (default :meth:`TrafficSettings.from_parameters`).
     drain_s
@@ -622,6 +655,7 @@ def simulate(
     st = TrafficSettings.from_parameters() if settings is None else settings
     pidx = _check_trips(trips, network, periods)
     ped_rng = rng.spawn(1)[0] if pedestrian_rng is None else pedestrian_rng
+    route_rng = rng.spawn(1)[0] if routing_rng is None else routing_rng
     z = rng.standard_normal(len(trips))
     veh = _vehicles(trips, pidx, z, platoon_size)
     links = network.links
@@ -630,21 +664,21 @@ def simulate(
     router = Router(network)
     n_links = len(links)
     mean_v = desired_speed_kph(links, np.arange(n_links), np.zeros(n_links), st)
-    cost0 = length / kph_to_mps(mean_v) + sig.uniform_delay_s()
+    cost0 = _expected_running_time_s(links, st) + sig.uniform_delay_s()
+    draws = max(1, st.route_perception_draws)
+    group = route_rng.integers(0, draws, len(veh.origin))
     costs = [cost0.copy() for _ in periods]
-    routes = _route_by_period(router, veh, costs)
+    routes = _route_by_period(router, veh, costs, group, route_rng, st)
     lk = _link_constants(network, sig, mean_v, st)
     for k in range(reroute_passes + 1):
         times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s)
         if k == reroute_passes:
             break
-        new_costs = _measured_costs(veh, routes, times, close, costs, n_links)
-        new = _route_by_period(router, veh, new_costs)
-        chosen = reroute_selection(
-            trips["trip"].to_numpy(dtype=np.int64)[veh.first_trip], share=st.reroute_share, pass_index=k
-        )
-        routes = routes.replace(chosen, new)
-        costs = new_costs
+        measured = _measured_costs(veh, routes, times, close, [cost0] * len(periods), n_links)
+        # expected times: the running average of the times simulated in passes 0..k (pass 0 replaces cost0)
+        costs = [c + (m - c) / (k + 1) for c, m in zip(costs, measured, strict=True)]
+        new = _route_by_period(router, veh, costs, group, route_rng, st)
+        routes = routes.replace(msa_switchers(len(veh.origin), pass_index=k + 1, rng=route_rng), new)
     return build_record(
         network,
         trips,
@@ -665,13 +699,41 @@ def simulate(
     )
 
 
-def _route_by_period(router: Router, veh: _Vehicles, costs: list[FloatArray]) -> Routes:
+def _expected_running_time_s(links: pd.DataFrame, st: TrafficSettings) -> FloatArray:
+    """Mean over drivers of a link's free running time [s]: ``length x E[1 / desired speed]``.
+
+    The expectation over the standard-normal driver draw is taken by Gauss-Hermite quadrature (9 nodes), so the
+    over-limit compression of cameras and the cap of calming count for all drivers, not only the median one.
+    """
+    n = len(links)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(9)
+    weights = weights / weights.sum()
+    idx = np.arange(n)
+    inv = np.zeros(n)
+    for x, w in zip(nodes, weights, strict=True):
+        inv += w / kph_to_mps(desired_speed_kph(links, idx, np.full(n, x), st))
+    out: FloatArray = links["length_m"].to_numpy(dtype=np.float64) * inv
+    return out
+
+
+def _route_by_period(
+    router: Router,
+    veh: _Vehicles,
+    costs: list[FloatArray],
+    group: IntArray,
+    rng: np.random.Generator,
+    st: TrafficSettings,
+) -> Routes:
+    """Best routes under perceived times: one draw of perception errors per group of drivers and period."""
     n = len(veh.origin)
+    draws = max(1, st.route_perception_draws)
     parts: list[tuple[IntArray, Routes]] = []
     for k, cost in enumerate(costs):
-        idx = np.flatnonzero(veh.period == k)
-        if idx.size:
-            parts.append((idx, router.route(veh.origin[idx], veh.destination[idx], cost)))
+        perceived = perceived_costs(cost, rng=rng, cv=st.route_perception_cv, draws=draws)
+        for g in range(draws):
+            idx = np.flatnonzero((veh.period == k) & (group == g))
+            if idx.size:
+                parts.append((idx, router.route(veh.origin[idx], veh.destination[idx], perceived[g])))
     lens = np.zeros(n, dtype=np.int64)
     for idx, r in parts:
         lens[idx] = r.n_links
