@@ -202,6 +202,35 @@ def test_speed_camera_slows_traffic_and_lowers_occupant_risk(net, base_record):
     assert 0 < after < before
 
 
+def test_a_link_is_charged_and_slowed_for_one_camera_only(net):
+    # the Vision Zero package's pattern: a camera-enforced 30 limit, then fixed cameras on the same avenue
+    limit = SpeedLimit(type="speed_limit", limit_kph=30, enforcement="camera", where={"name": "Abay Avenue"})
+    cams = SpeedCamera(type="speed_camera", mode="fixed", where={"name": ["Abay Avenue", "al-Farabi Avenue"]})
+    alone = cams.apply(net, CTX)
+    first = limit.apply(net, CTX)
+    second = cams.apply(first.network, CTX)
+    abay, far = abay_links(net), farabi_links(net)
+    links = second.network.links
+    assert links.loc[abay + far, "camera_enforced"].all()
+    assert (
+        links.loc[abay, "mean_speed_factor"] == 1.0
+    ).all()  # Abay's camera effect is in its speed response
+    assert (links.loc[far, "mean_speed_factor"] < 1.0).all()
+    assert second.selection.links == len(far) and second.notes
+    # by hand: the cameras alone cost ceil(Abay km + Farabi km) sites, after the limit only ceil(Farabi km)
+    km = lambda ids: net.links.loc[ids, "length_m"].sum() / 2e3  # noqa: E731 (two-way: each street once)
+    assert alone.cost.quantity == math.ceil(km(abay) + km(far))
+    assert second.cost.quantity == math.ceil(km(far))
+    # the other order: the limit after the cameras pays signs only, no second camera
+    again = limit.apply(alone.network, CTX)
+    signs = PARAMS.value("interventions.speed_limit.cost.unit_cost")
+    assert again.cost.capital == pytest.approx(first.cost.quantity * signs)
+    assert again.cost.annual == 0.0
+    assert first.cost.capital == pytest.approx(
+        first.cost.quantity * (signs + PARAMS.value("interventions.speed_camera.cost.fixed_unit_cost"))
+    )
+
+
 # ---------------------------------------------------------------------------------------------- crossings
 
 

@@ -18,6 +18,10 @@ name                 changes                                                    
 ``roundabout``       node ``junction_control``, ``signalised``, entry capacity     simulation + CMF
 ===================  ===========================================================  ==========================
 
+A link carries at most one camera: ``speed_camera`` and a ``speed_limit`` enforced by ``camera`` or
+``section_control`` mark their links in the added boolean link column ``camera_enforced``, and a later one of them
+neither charges a camera again nor (``speed_camera``) lowers speeds again on links already marked.
+
 Numbers (speed response, camera factors, design speeds, unit costs, lifetimes) come from
 ``vision_zero/data/parameters/interventions.toml``; crash-modification factors from ``risk.toml`` (``risk.cmf.*``).
 """
@@ -230,6 +234,17 @@ def _column(frame: pd.DataFrame, name: str, default: float | pd.Series) -> pd.Se
     return pd.Series(default, index=frame.index, dtype=float)
 
 
+def _camera_enforced(links: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """The links already under camera enforcement (column ``camera_enforced``; False where absent)."""
+    if "camera_enforced" not in links.columns:
+        return np.zeros(len(links), dtype=bool)
+    return links["camera_enforced"].eq(True).to_numpy(dtype=bool)
+
+
+def _mark_camera_enforced(links: pd.DataFrame, mask: npt.NDArray[np.bool_]) -> None:
+    links["camera_enforced"] = _camera_enforced(links) | mask
+
+
 def _cost_source(params: ParameterSet, *names: str) -> str:
     return "; ".join(f"{n.rsplit('.', 1)[-1]}: {params[n].source} [{params[n].status}]" for n in names)
 
@@ -272,6 +287,17 @@ class SpeedLimit(Intervention):
             links.loc[mask, "design_speed_kph"] = np.fmin(design[mask].to_numpy(), self.limit_kph)
         rows = np.flatnonzero(mask)
         km = road_km(network, mask)
+        notes: tuple[str, ...] = ()
+        # cameras are charged only on the km not already camera-enforced by an earlier intervention
+        new_cam = mask & ~_camera_enforced(links)
+        cam_share = road_km(network, new_cam) / km if km > 0 else 0.0
+        if self.enforcement in ("camera", "section_control"):
+            if cam_share < 1.0:
+                notes = (
+                    f"{int((mask & ~new_cam).sum())} selected links already have camera enforcement: "
+                    "their camera is not charged again",
+                )
+            _mark_camera_enforced(links, mask)
         p = ctx.parameters
         base = "interventions.speed_limit.cost."
         unit_cost = p.value(base + "unit_cost")
@@ -281,13 +307,13 @@ class SpeedLimit(Intervention):
         if self.enforcement == "police":
             annual = p.value(base + "police_annual_cost")
             names.append(base + "police_annual_cost")
-        elif self.enforcement == "camera":  # one fixed camera site per km
-            unit_cost += p.value(cam + "fixed_unit_cost")
-            annual = p.value(cam + "annual_cost")
+        elif self.enforcement == "camera":  # one fixed camera site per km (of road without a camera yet)
+            unit_cost += p.value(cam + "fixed_unit_cost") * cam_share
+            annual = p.value(cam + "annual_cost") * cam_share
             names += [cam + "fixed_unit_cost", cam + "annual_cost"]
         elif self.enforcement == "section_control":
-            unit_cost += p.value(cam + "section_unit_cost")
-            annual = p.value(cam + "annual_cost")
+            unit_cost += p.value(cam + "section_unit_cost") * cam_share
+            annual = p.value(cam + "annual_cost") * cam_share
             names += [cam + "section_unit_cost", cam + "annual_cost"]
         elif self.enforcement == "calming":
             unit_cost += p.value(base + "calming_unit_cost")
@@ -308,6 +334,7 @@ class SpeedLimit(Intervention):
             bindings=(binding,),
             cost=cost,
             selection=Selection(links=int(mask.sum()), road_km=km),
+            notes=notes,
         )
 
 
@@ -321,6 +348,8 @@ class SpeedCamera(Intervention):
     control: assumptions, see interventions.toml). The crash effect follows from the simulated speeds, so the
     crash-level CMFs of cameras (``risk.cmf.speed_camera.*``) are not applied (no double counting).
     Cost: fixed cameras one site per km of selected road (at least one); section control per km.
+    Links already under camera enforcement (an earlier ``speed_camera`` or camera-enforced ``speed_limit``) are
+    left as they are: neither charged nor slowed twice.
     """
 
     kind: ClassVar[str] = "speed_camera"
@@ -333,9 +362,17 @@ class SpeedCamera(Intervention):
 
     def apply(self, network: RoadNetwork, ctx: ApplyContext) -> Effect:
         """Camera speed factors on the selected links."""
-        mask = self._links(network, ctx)
-        rows = np.flatnonzero(mask)
+        selected = self._links(network, ctx)
         links = network.links.copy()
+        mask = selected & ~_camera_enforced(links)
+        notes: tuple[str, ...] = ()
+        if (selected & ~mask).any():
+            notes = (
+                f"{int((selected & ~mask).sum())} selected links already have camera enforcement: "
+                "left as they are (not charged or slowed twice)",
+            )
+        _mark_camera_enforced(links, mask)
+        rows = np.flatnonzero(mask)
         bindings = []
         for column in ("mean_speed_factor", "over_limit_factor"):
             param = f"interventions.speed_camera.{self.mode}.{column}"
@@ -348,7 +385,8 @@ class SpeedCamera(Intervention):
         p = ctx.parameters
         c = "interventions.speed_camera.cost."
         if self.mode == "fixed":
-            quantity, unit, unit_name = float(max(1, math.ceil(km))), "camera site", c + "fixed_unit_cost"
+            sites = float(max(1, math.ceil(km))) if rows.size else 0.0
+            quantity, unit, unit_name = sites, "camera site", c + "fixed_unit_cost"
         else:
             quantity, unit, unit_name = km, "km", c + "section_unit_cost"
         annual = p.value(c + "annual_cost")  # per site, or per km of section (about one site per km)
@@ -367,6 +405,7 @@ class SpeedCamera(Intervention):
             bindings=tuple(bindings),
             cost=cost,
             selection=Selection(links=int(mask.sum()), road_km=km),
+            notes=notes,
         )
 
 
