@@ -116,6 +116,35 @@ def test_a_variant_uses_the_baseline_factors(prepared, base_result):
     assert slow.summary["ksi"] < base_result.summary["ksi"]
 
 
+def test_a_pedestrian_only_variant_follows_its_baseline_replication_by_replication(
+    files, prepared, base_result
+):
+    # The crossings-upgrade example gave KSI 25.68 and 25.68 in replications 0 and 1, suspected of reusing
+    # one replication's calibration. By hand, per replication r and (severity, road user):
+    # variant = target_r x raw_variant_r / raw_baseline_r, so occupants equal the baseline's exactly and the
+    # variant's KSI moves with the baseline's targets from one replication to the next.
+    body = (
+        '[[interventions]]\ntype = "crossing"\naction = "upgrade"\ncrossing_type = "raised"\n'
+        'where = { highway = ["primary", "secondary", "tertiary", "residential"] }\n'
+    )
+    raised = prepare(load_scenario(scenario_file(files["base"].parent, "raised", body, extends="base.toml")))
+    ksi = []
+    for r in (0, 1):
+        b = base_result if r == 0 else run_replication(prepared["base"], r)
+        v = run_replication(raised, r, baseline_raw=b.injuries)
+        key = ["site_type", "site", "road_user", "severity"]
+        bi, vi = b.injuries.set_index(key), v.injuries.set_index(key)
+        for user in ("occupant", "pedestrian"):
+            bu = bi.xs(user, level="road_user").groupby(level="severity")
+            vu = vi.xs(user, level="road_user").groupby(level="severity")
+            expected = bu["per_year"].sum() * vu["per_year_raw"].sum() / bu["per_year_raw"].sum()
+            pd.testing.assert_series_equal(vu["per_year"].sum(), expected, check_names=False)
+        assert v.summary["ksi_occupant"] == pytest.approx(b.summary["ksi_occupant"])
+        assert v.summary["ksi_pedestrian"] < b.summary["ksi_pedestrian"]
+        ksi.append((b.summary["ksi"], v.summary["ksi"]))
+    assert ksi[0][0] != pytest.approx(ksi[1][0]) and ksi[0][1] != pytest.approx(ksi[1][1])
+
+
 def test_calibration_section_overrides_the_targets(files):
     p = prepare(
         load_scenario(
