@@ -20,6 +20,7 @@ import argparse
 import os
 import pickle
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -47,10 +48,17 @@ def noop(payload: Any, item: int) -> int:
     return item
 
 
-def _time_run(ex: Executor, job: ScenarioJob, out: Path, n: int) -> tuple[float, list[float]]:
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the pool's or cluster's worker processes)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _time_run(ex: Executor, job: ScenarioJob, out: Path, n: int) -> tuple[float, list[tuple[float, float]]]:
     t0 = time.perf_counter()
     run = run_job(job, out_dir=out, executor=ex, replications=n, progress=False)
-    return time.perf_counter() - t0, [float(k) for k in run.values("ksi")]
+    return time.perf_counter() - t0, list(zip(run.values("ksi"), run.values("veh_km"), strict=True))
 
 
 def _time_noop(ex: Executor, payload: Any, n: int) -> float:
@@ -90,8 +98,8 @@ def main() -> int:
         file=sys.stderr,
     )
 
-    rows: list[tuple[str, float, float, float]] = []  # name, startup s, run s, reps/min
-    ksi: dict[str, list[float]] = {}
+    rows: list[tuple[str, float, float, float, float]] = []  # name, startup s, run s, reps/min, CPU s per rep
+    ksi: dict[str, list[tuple[float, float]]] = {}
     noop_s: dict[str, float] = {}
     configs: list[tuple[str, Any]] = []
     if not args.skip_serial:
@@ -102,6 +110,7 @@ def main() -> int:
         ("Dask LocalCluster, 2 workers x 1 thread", lambda: DaskExecutor("local", workers=2)),
     ]
     for name, make in configs:
+        cpu0 = _cpu_s()
         t0 = time.perf_counter()
         ex = make()
         list(ex.map_unordered(noop, None, list(range(2 * ex.workers))))  # start the worker processes
@@ -112,8 +121,13 @@ def main() -> int:
                 noop_s[name] = _time_noop(ex, job.payload, args.noop_tasks)
         finally:
             ex.close()
-        rows.append((name, startup_s, run_s, 60.0 * n / run_s))
-        print(f"{name}: startup {startup_s:.1f} s, {n} replications in {run_s:.1f} s", file=sys.stderr)
+        time.sleep(1.0)  # let the closed workers be reaped, so their CPU time is counted
+        cpu_per_rep = (_cpu_s() - cpu0) / n
+        rows.append((name, startup_s, run_s, 60.0 * n / run_s, cpu_per_rep))
+        print(
+            f"{name}: startup {startup_s:.1f} s, {n} replications in {run_s:.1f} s, {cpu_per_rep:.1f} CPU s each",
+            file=sys.stderr,
+        )
 
     ref = next(iter(ksi.values()))
     same = all(v == ref for v in ksi.values())
@@ -127,13 +141,16 @@ def main() -> int:
         f"payload {payload_bytes / 1e6:.1f} MB pickled.\n"
     )
     print(
-        "| executor | startup [s] | wall for the replications [s] | replications per minute | speed-up vs 1 worker |"
+        "| executor | startup [s] | wall for the replications [s] | replications per minute "
+        "| speed-up vs 1 worker | CPU s per replication (all processes) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for name, startup_s, run_s, rpm in rows:
-        print(f"| {name} | {startup_s:.1f} | {run_s:.1f} | {rpm:.2f} | {pool1[2] / run_s:.2f} |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, startup_s, run_s, rpm, cpu in rows:
+        print(f"| {name} | {startup_s:.1f} | {run_s:.1f} | {rpm:.2f} | {pool1[2] / run_s:.2f} | {cpu:.1f} |")
     print()
-    print(f"Identical KSI per replication on every executor: {'yes' if same else 'NO'}.")
+    load = os.getloadavg()
+    print(f"Identical KSI and vehicle-km per replication on every executor: {'yes' if same else 'NO'}.")
+    print(f"Load average at the end (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.")
     print(
         f"Dask overhead on the real replications: {(dask[2] - pool2[2]) / n:+.2f} s per replication "
         "(Dask wall minus 2-worker pool wall, divided by replications)."
