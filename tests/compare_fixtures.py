@@ -8,7 +8,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from vision_zero.compare import InterventionCost, ScenarioRuns
+from vision_zero.compare import ScenarioRuns
+from vision_zero.economics import InterventionCost
 from vision_zero.network import RoadNetwork
 from vision_zero.results import ReplicationResult
 

@@ -12,7 +12,8 @@ from vision_zero.charts import (
     tornado_frame,
     tradeoff,
 )
-from vision_zero.compare import Economics, InterventionCost, compare
+from vision_zero.compare import compare
+from vision_zero.economics import Economics, InterventionCost
 from vision_zero.i18n import text
 from vision_zero.parameters import Parameter, ParameterSet
 

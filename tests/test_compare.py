@@ -6,14 +6,8 @@ import pandas as pd
 import pytest
 from compare_fixtures import runs
 
-from vision_zero.compare import (
-    Economics,
-    InterventionCost,
-    annuity_factor,
-    compare,
-    format_table,
-    interval,
-)
+from vision_zero.compare import compare, format_table, interval
+from vision_zero.economics import Economics, InterventionCost, annuity_factor
 from vision_zero.errors import ConfigError, DataError
 from vision_zero.outputs import write_tables
 from vision_zero.parameters import load_parameters

@@ -12,7 +12,8 @@ import pytest
 from compare_fixtures import runs, square_network
 
 from vision_zero.charts import all_charts, tornado_frame
-from vision_zero.compare import Economics, InterventionCost, compare
+from vision_zero.compare import compare
+from vision_zero.economics import Economics, InterventionCost
 from vision_zero.maps import link_ksi_per_year, plot_ksi_map
 from vision_zero.parameters import Parameter, ParameterSet, load_parameters
 from vision_zero.report import ReportInputs, render_report, write_report

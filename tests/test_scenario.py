@@ -266,7 +266,7 @@ def test_another_currency_needs_its_own_money_values(chain: Path):
 
 
 def test_economics_values_reach_the_appraisal(chain: Path):
-    from vision_zero.compare import Economics
+    from vision_zero.economics import Economics
 
     s = load_scenario(
         chain, overrides={"economics.slight_injury_vsl_share": 0.02, "economics.horizon_years": 25}

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from vision_zero.charts import _slug, all_charts, changed_links, tornado_frame
-from vision_zero.compare import Comparison, InterventionCost, ScenarioRuns, compare
+from vision_zero.compare import Comparison, ScenarioRuns, compare
+from vision_zero.economics import InterventionCost
 from vision_zero.gis import write_links_gpkg
 from vision_zero.i18n import check_lang, text
 from vision_zero.maps import link_ksi_per_year, plot_ksi_map

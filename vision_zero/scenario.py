@@ -139,7 +139,7 @@ class EconomicsSection(_Section):
     horizon_years: int | None = Field(default=None, ge=1, le=100)
 
     def overrides(self) -> dict[str, Any]:
-        """The values set in the scenario (the form :meth:`vision_zero.compare.Economics.with_overrides` takes)."""
+        """The values set in the scenario (the form :meth:`vision_zero.economics.Economics.with_overrides` takes)."""
         return self.model_dump(exclude_none=True, exclude_defaults=False)
 
 

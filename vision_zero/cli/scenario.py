@@ -132,7 +132,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _economics_lines(scenario: Any) -> list[str]:
-    from vision_zero.compare import Economics
+    from vision_zero.economics import Economics
     from vision_zero.parameters import load_parameters
 
     params = load_parameters(scenario.risk.parameters)
