@@ -11,7 +11,7 @@ from traffic_fixtures import grid, make_network
 from vision_zero.errors import DataError
 from vision_zero.network import RoadNetwork
 from vision_zero.periods import Period
-from vision_zero.simulation import TrafficSettings, desired_speed_kph, simulate
+from vision_zero.simulation import TrafficSettings, desired_speed_kph, give_way_delay_s, simulate
 
 HOUR = Period("h", 8.0, 3600.0, 0.09, 340.0)
 BASE = TrafficSettings.from_parameters()
@@ -284,6 +284,24 @@ def test_probit_route_choice_shares_near_equal_routes_and_responds_smoothly() ->
     assert slow[0] > 0.25 * 400  # ... but not all of them
     aon = flows(run(slower_a, trips, reroute_passes=0, settings=AON))
     assert aon[0] == 0
+
+
+def test_give_way_delay_on_minor_approaches_of_priority_junctions_only() -> None:
+    # T junction at node 1: primary 0 -> 1 -> 2, residential 3 -> 1 (minor approach) and 1 -> 3
+    xy = [(0, 0), (500, 0), (1000, 0), (500, 300)]
+    specs = [(0, 1, 500.0, 1, 50.0, 1800.0), (1, 2, 500.0, 1, 50.0, 1800.0)]
+    specs += [(3, 1, 300.0, 1, 50.0, 900.0), (1, 3, 300.0, 1, 50.0, 900.0)]
+    hw = ["primary", "primary", "residential", "residential"]
+    d = BASE.give_way_delay_s
+    assert d > 0
+    priority = give_way_delay_s(make_network(xy, specs, highway=hw), BASE)
+    np.testing.assert_array_equal(priority, [0.0, 0.0, d, 0.0])  # only the residential approach gives way
+    np.testing.assert_array_equal(
+        give_way_delay_s(make_network(xy, specs, highway=hw, signalised=[1]), BASE), 0.0
+    )
+    np.testing.assert_array_equal(give_way_delay_s(make_network(xy, specs[:3], highway=hw[:3]), BASE)[2], d)
+    two_legs = make_network(xy[:3], specs[:2], highway=hw[:2])  # no junction: a bend in one road
+    np.testing.assert_array_equal(give_way_delay_s(two_legs, BASE), 0.0)
 
 
 def test_route_choice_draws_only_from_the_routing_stream() -> None:

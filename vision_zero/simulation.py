@@ -63,7 +63,7 @@ from vision_zero.periods import Period
 from vision_zero.routing import Router, Routes, msa_switchers, perceived_costs
 from vision_zero.units import M_PER_KM, S_PER_HOUR, kph_to_mps
 
-__all__ = ["SPEED_BIN_KPH", "TrafficRecord", "TrafficSettings", "desired_speed_kph", "simulate"]
+__all__ = ["SPEED_BIN_KPH", "TrafficRecord", "TrafficSettings", "desired_speed_kph", "give_way_delay_s", "simulate"]
 
 #: Width of the speed histogram bins [km/h].
 SPEED_BIN_KPH = 5.0
@@ -127,6 +127,7 @@ class TrafficSettings:
     saturation_flow_vphpl: float
     route_perception_cv: float
     route_perception_draws: int
+    give_way_delay_s: float = 0.0
 
     @classmethod
     def from_parameters(cls, params: ParameterSet | None = None) -> TrafficSettings:
@@ -149,6 +150,7 @@ class TrafficSettings:
             saturation_flow_vphpl=values["traffic.signal.saturation_flow_vphpl"],
             route_perception_cv=values["traffic.route_choice.perception_cv"],
             route_perception_draws=int(values["traffic.route_choice.perception_draws"]),
+            give_way_delay_s=values["traffic.route_choice.give_way_delay_s"],
         )
 
 
@@ -664,10 +666,11 @@ def simulate(
     router = Router(network)
     n_links = len(links)
     mean_v = desired_speed_kph(links, np.arange(n_links), np.zeros(n_links), st)
+    give_way = give_way_delay_s(network, st)
     cost0 = _expected_running_time_s(links, st) + sig.uniform_delay_s()
     draws = max(1, st.route_perception_draws)
     group = route_rng.integers(0, draws, len(veh.origin))
-    costs = [cost0.copy() for _ in periods]
+    costs = [cost0 + give_way for _ in periods]
     routes = _route_by_period(router, veh, costs, group, route_rng, st)
     lk = _link_constants(network, sig, mean_v, st)
     for k in range(reroute_passes + 1):
@@ -676,7 +679,7 @@ def simulate(
             break
         measured = _measured_costs(veh, routes, times, close, [cost0] * len(periods), n_links)
         # expected times: the running average of the times simulated in passes 0..k (pass 0 replaces cost0)
-        costs = [c + (m - c) / (k + 1) for c, m in zip(costs, measured, strict=True)]
+        costs = [c + (m + give_way - c) / (k + 1) for c, m in zip(costs, measured, strict=True)]
         new = _route_by_period(router, veh, costs, group, route_rng, st)
         routes = routes.replace(msa_switchers(len(veh.origin), pass_index=k + 1, rng=route_rng), new)
     return build_record(
@@ -697,6 +700,55 @@ def simulate(
         ped_rng,
         length,
     )
+
+
+#: Road classes in order of priority at a junction (higher = more major); unlisted classes rank 0.
+_PRIORITY_RANK: dict[str, int] = {
+    "motorway": 6,
+    "motorway_link": 6,
+    "trunk": 5,
+    "trunk_link": 5,
+    "primary": 4,
+    "primary_link": 4,
+    "secondary": 3,
+    "secondary_link": 3,
+    "tertiary": 2,
+    "tertiary_link": 2,
+    "unclassified": 1,
+    "residential": 1,
+}
+
+
+def give_way_delay_s(network: RoadNetwork, settings: TrafficSettings) -> FloatArray:
+    """Per link, the delay of giving way at its end [s], a term of route choice's generalised cost.
+
+    ``settings.give_way_delay_s`` where the link ends at an unsignalised junction (3 or more legs) at which
+    another road has a higher class (:data:`_PRIORITY_RANK`), else 0: the minor approach of a priority junction
+    (HCM two-way stop control delay at low conflicting flow). The simulation itself does not stop vehicles at
+    priority junctions; without this term a route along residential streets would cost no more than the same
+    length of arterial, and a small slowdown on an arterial would send its traffic through the side streets.
+
+    References
+    ----------
+    Transportation Research Board (2000). Highway Capacity Manual, ch. 17 (unsignalized intersections).
+    """
+    links, nodes = network.links, network.nodes
+    n_nodes = len(nodes)
+    u = links["u"].to_numpy(dtype=np.int64)
+    v = links["v"].to_numpy(dtype=np.int64)
+    if "junction_control" in nodes.columns:
+        sig = (nodes["junction_control"].astype(str) == "signal").to_numpy()
+    else:
+        sig = nodes["signalised"].to_numpy(dtype=bool)
+    rank = links["highway"].astype(str).map(_PRIORITY_RANK).fillna(0).to_numpy(dtype=np.int64)
+    top = np.zeros(n_nodes, dtype=np.int64)
+    np.maximum.at(top, u, rank)
+    np.maximum.at(top, v, rank)
+    ends = np.concatenate([np.stack([u, v], 1), np.stack([v, u], 1)])
+    ends = np.unique(ends[ends[:, 0] != ends[:, 1]], axis=0)
+    legs = np.bincount(ends[:, 0], minlength=n_nodes) if len(ends) else np.zeros(n_nodes, dtype=np.int64)
+    minor = ~sig[v] & (legs[v] >= 3) & (rank < top[v])
+    return np.where(minor, settings.give_way_delay_s, 0.0)
 
 
 def _expected_running_time_s(links: pd.DataFrame, st: TrafficSettings) -> FloatArray:
