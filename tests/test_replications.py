@@ -24,7 +24,7 @@ from vision_zero.replications import (
     run_job,
     scenario_run_dir,
 )
-from vision_zero.results import completed_replications, replication_dir
+from vision_zero.results import completed_replications, read_replication, replication_dir
 
 TESTS = Path(__file__).parent
 
@@ -223,3 +223,27 @@ def test_stale_partial_folders_are_removed(tmp_path: Path) -> None:
     assert not stale.exists()
     assert fresh.exists()  # may belong to a run in progress
     assert completed_replications(res.run_dir) == [0, 1]
+
+
+def test_concurrent_writer_of_the_same_replication_is_tolerated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs of one folder may finish the same replication; the second rename finds the first in place."""
+    from vision_zero import results
+
+    res = run_job(toy_job(replications=1), out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    one = res.read(0)
+    real_replace = os.replace
+
+    def racing_replace(src: str, dst: str) -> None:
+        # the other process wins the race just before our rename
+        if Path(dst).name == "rep-0000" and not Path(dst).exists():
+            real_replace(src, dst)
+            raise OSError(39, "Directory not empty")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(results.os, "replace", racing_replace)
+    out = results.write_replication(tmp_path / "other", one)
+    assert completed_replications(tmp_path / "other") == [0]
+    assert read_replication(out).summary == one.summary
+    assert [p.name for p in (tmp_path / "other" / "replications").iterdir()] == ["rep-0000"]

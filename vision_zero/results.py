@@ -4,7 +4,8 @@ Layout of one run (DESIGN.md "Result layout")::
 
     results/<scenario>/<run-id>/
         scenario.toml          the resolved scenario (extends applied)
-        manifest.json          package version, seed, network source/fingerprint, schematic flag, created
+        manifest.json          package version and code fingerprint, seed, network source/fingerprint, schematic
+                               flag, created
         replications/rep-0000/ one folder per finished replication, written atomically (tmp folder + rename)
             summary.json       headline numbers (see ReplicationResult.summary)
             injuries.parquet   CrashEstimate.injuries
@@ -134,8 +135,15 @@ def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
             frame: pd.DataFrame = getattr(result, name)
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
         if final.exists():  # an identical rerun: replace
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+            shutil.rmtree(final, ignore_errors=True)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            # Another process (a second run of the same folder) put the same replication in place between the
+            # check and the rename. Replications are deterministic, so its copy is as good as ours.
+            if not (final / "summary.json").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
