@@ -35,7 +35,6 @@ __all__ = [
     "SweepPlan",
     "SweepResult",
     "Vary",
-    "apply_overrides",
     "grid",
     "parse_key_path",
     "parse_vary",
@@ -179,14 +178,6 @@ def set_path(
             node[part] = value
         else:
             node = node[part]
-    return out
-
-
-def apply_overrides(data: Mapping[str, Any], overrides: Mapping[tuple[PathPart, ...], Any]) -> dict[str, Any]:
-    """``data`` with every (path → value) of ``overrides`` applied."""
-    out = dict(data)
-    for path, value in overrides.items():
-        out = set_path(out, path, value)
     return out
 
 
