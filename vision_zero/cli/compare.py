@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vision_zero.cli._argtypes import non_negative_int, positive_int
+
 __all__ = ["register"]
 
 _DESCRIPTION = """\
@@ -25,26 +27,6 @@ examples:
   vision-zero compare scenarios/baseline.toml scenarios/*.toml
   vision-zero compare scenarios/baseline.toml scenarios/centre-30.toml --replications 10 --lang ru
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (got {text!r})")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (got {text!r})") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (got {text!r})")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -84,15 +66,17 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--replications",
         "-n",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="replications per scenario (default: the most any of the scenario files asks for)",
     )
-    p.add_argument("--seed", type=_seed, default=None, metavar="S", help="base seed for every scenario")
+    p.add_argument(
+        "--seed", type=non_negative_int, default=None, metavar="S", help="base seed for every scenario"
+    )
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="local worker processes (default: all cores; 1 runs in this process)",

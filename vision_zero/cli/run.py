@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vision_zero.cli._argtypes import non_negative_int, percent, positive_int
+
 __all__ = ["add_execution_options", "parse_overrides", "register"]
 
 _DESCRIPTION = """\
@@ -27,55 +29,29 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (got {text!r})")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (got {text!r})") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (got {text!r})")
-    return value
-
-
-def _percent(text: str) -> float:
-    try:
-        value = float(text.rstrip("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a percentage such as 20 (got {text!r})") from None
-    if not 0 < value < 1000:
-        raise argparse.ArgumentTypeError(f"expected a percentage > 0 (got {text!r})")
-    return value
-
-
 def add_execution_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and ``sweep``: replications, seed, output folder, executor."""
     p.add_argument(
         "--replications",
         "-n",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="replications per scenario (default: the scenario's own); with --target-ci: the minimum",
     )
     p.add_argument(
-        "--seed", type=_seed, default=None, metavar="S", help="base seed (default: the scenario's own)"
+        "--seed",
+        type=non_negative_int,
+        default=None,
+        metavar="S",
+        help="base seed (default: the scenario's own)",
     )
     p.add_argument(
         "--out", type=Path, default=Path("results"), metavar="DIR", help="results folder (default: results/)"
     )
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="local worker processes (default: all cores; 1 runs in this process); with --dask local: workers",
@@ -122,7 +98,7 @@ def register(subparsers: Any) -> None:
     add_execution_options(p)
     p.add_argument(
         "--target-ci",
-        type=_percent,
+        type=percent,
         default=None,
         metavar="PCT",
         help=(
@@ -132,7 +108,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--max-replications",
-        type=_positive_int,
+        type=positive_int,
         default=200,
         metavar="M",
         help="the most replications --target-ci may use (default: 200)",
