@@ -63,7 +63,14 @@ from vision_zero.periods import Period
 from vision_zero.routing import Router, Routes, msa_switchers, perceived_costs
 from vision_zero.units import M_PER_KM, S_PER_HOUR, kph_to_mps
 
-__all__ = ["SPEED_BIN_KPH", "TrafficRecord", "TrafficSettings", "desired_speed_kph", "give_way_delay_s", "simulate"]
+__all__ = [
+    "SPEED_BIN_KPH",
+    "TrafficRecord",
+    "TrafficSettings",
+    "desired_speed_kph",
+    "give_way_delay_s",
+    "simulate",
+]
 
 #: Width of the speed histogram bins [km/h].
 SPEED_BIN_KPH = 5.0
