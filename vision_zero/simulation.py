@@ -687,8 +687,10 @@ def simulate(
         measured = _measured_costs(veh, routes, times, close, [cost0] * len(periods), n_links)
         # expected times: the running average of the times simulated in passes 0..k (pass 0 replaces cost0)
         costs = [c + (m + give_way - c) / (k + 1) for c, m in zip(costs, measured, strict=True)]
-        new = _route_by_period(router, veh, costs, group, route_rng, st)
-        routes = routes.replace(msa_switchers(len(veh.origin), pass_index=k + 1, rng=route_rng), new)
+        chosen = msa_switchers(len(veh.origin), pass_index=k + 1, rng=route_rng)
+        routes = routes.replace(
+            chosen, _route_by_period(router, veh, costs, group, route_rng, st, only=chosen)
+        )
     return build_record(
         network,
         trips,
@@ -782,15 +784,23 @@ def _route_by_period(
     group: IntArray,
     rng: np.random.Generator,
     st: TrafficSettings,
+    only: IntArray | None = None,
 ) -> Routes:
-    """Best routes under perceived times: one draw of perception errors per group of drivers and period."""
+    """Best routes under perceived times: one draw of perception errors per group of drivers and period.
+
+    ``only``: route just these vehicles (the others get empty routes); the draws consumed are the same.
+    """
     n = len(veh.origin)
+    wanted = np.ones(n, dtype=bool)
+    if only is not None:
+        wanted[:] = False
+        wanted[only] = True
     draws = max(1, st.route_perception_draws)
     parts: list[tuple[IntArray, Routes]] = []
     for k, cost in enumerate(costs):
         perceived = perceived_costs(cost, rng=rng, cv=st.route_perception_cv, draws=draws)
         for g in range(draws):
-            idx = np.flatnonzero((veh.period == k) & (group == g))
+            idx = np.flatnonzero((veh.period == k) & (group == g) & wanted)
             if idx.size:
                 parts.append((idx, router.route(veh.origin[idx], veh.destination[idx], perceived[g])))
     lens = np.zeros(n, dtype=np.int64)
