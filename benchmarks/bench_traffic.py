@@ -763,6 +763,21 @@ def machine_note() -> str:
     return f"{model}, {os.cpu_count()} cores, load(1 min) {load:.2f}"
 
 
+def git_note() -> str:
+    """The commit of this work tree and whether vision_zero/ has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        res = subprocess.run(["git", *args], capture_output=True, text=True, cwd=HERE, check=False)
+        return res.stdout.strip()
+
+    dirty = (
+        " + uncommitted changes in vision_zero/"
+        if git("status", "--porcelain", "--", "../vision_zero")
+        else ""
+    )
+    return f"commit {git('rev-parse', '--short', 'HEAD') or '?'}{dirty}"
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Entry points
 # --------------------------------------------------------------------------------------------------------------
@@ -824,7 +839,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out / stamp
     out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/bench_traffic.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    print(f"# {command}\n# {stamp}  {machine_note()}")
+    print(f"# {command}\n# {stamp}  {machine_note()}  {git_note()}")
     cases: list[Case] = []
     if args.case in ("grid", "all"):
         for n_trips in args.trips:
@@ -868,9 +883,15 @@ def main(argv: list[str] | None = None) -> int:
     pd.DataFrame([asdict(r) for r in rows]).to_csv(
         out / "results.csv", index=False, quoting=csv.QUOTE_MINIMAL
     )
-    meta = {"command": command, "utc": stamp, "machine": machine_note(), "city": city_error}
+    meta = {
+        "command": command,
+        "utc": stamp,
+        "machine": machine_note(),
+        "vision_zero": git_note(),
+        "city": city_error,
+    }
     (out / "results.json").write_text(json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=1))
-    (out / "results.md").write_text(f"`{command}`\n\n{meta['machine']}\n\n{table}\n")
+    (out / "results.md").write_text(f"`{command}`\n\n{meta['machine']}; {meta['vision_zero']}\n\n{table}\n")
     print(f"# written to {out}", file=sys.stderr)
     return 0
 
