@@ -1,5 +1,6 @@
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -269,7 +270,11 @@ def test_compare_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert headline["cost_pv"].iloc[0] > 0  # the speed-limit intervention's cost reached the appraisal
     html = (out / "report.html").read_text("utf-8")
     assert "slow:" in html and "SCHEMATIC network" in html
-    # a second call finds the runs instead of running them again
+    tables = {
+        n: (out / f"{n}.csv").read_text("utf-8") for n in ("comparison", "scenarios", "headline", "pairs")
+    }
+    tables["costs"] = (out / "costs.csv").read_text("utf-8")
+    # a second call finds the runs instead of running them again (and prepares no scenario): same results
     before = sorted(p.stat().st_mtime_ns for p in (tmp_path / "res").rglob("summary.json"))
     assert (
         main(
@@ -279,3 +284,43 @@ def test_compare_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     after = sorted(p.stat().st_mtime_ns for p in (tmp_path / "res").rglob("summary.json"))
     assert before == after and len(before) == 6
+    for name, text in tables.items():
+        assert (out / f"{name}.csv").read_text("utf-8") == text, name
+
+
+def test_one_command_prepares_each_scenario_once_and_only_when_it_runs(tmp_path: Path) -> None:
+    from vision_zero.parallel import make_executor
+    from vision_zero.pipeline import AppliedScenario, PreparedScenario
+    from vision_zero.replications import ScenarioJob, run_job, scenario_job, scenario_view
+
+    (tmp_path / "base.toml").write_text(_TINY_BASE, "utf-8")
+    (tmp_path / "slow.toml").write_text(_TINY_SLOW, "utf-8")
+    (tmp_path / "slow2.toml").write_text(_TINY_SLOW.replace('"slow"', '"slow2"'), "utf-8")
+    networks: dict[str, Any] = {}
+    jobs: dict[tuple[str, ...], ScenarioJob] = {}
+
+    def make(name: str) -> ScenarioJob:
+        return scenario_job(tmp_path / name, networks=networks, jobs=jobs, lazy=True)
+
+    base, slow, slow2 = make("base.toml"), make("slow.toml"), make("slow2.toml")
+    assert slow.baseline is base and slow2.baseline is base
+    assert len(networks) == 1 and len(jobs) == 3
+    assert make("slow.toml") is slow
+    assert not base.payload.ready and not slow.payload.ready
+    with make_executor(workers=1) as ex:
+        run_job(slow, out_dir=tmp_path / "res", executor=ex, replications=1, progress=False)
+    assert base.payload.ready and slow.payload.ready
+    assert isinstance(scenario_view(slow), PreparedScenario)
+    # a new command: everything is on disk, nothing is prepared; the view has what the outputs need
+    networks.clear()
+    jobs.clear()
+    base2, again = make("base.toml"), make("slow.toml")
+    with make_executor(workers=1) as ex:
+        run = run_job(again, out_dir=tmp_path / "res", executor=ex, replications=1, progress=False)
+    assert run.resumed == 1
+    assert not again.payload.ready and not base2.payload.ready
+    view = scenario_view(again)
+    assert isinstance(view, AppliedScenario)
+    full = scenario_view(slow)
+    pd.testing.assert_frame_equal(view.network.links, full.network.links)
+    assert view.costs == full.costs and view.name == "slow"

@@ -203,7 +203,11 @@ def write_outputs(
 
 
 def _runs_from(prepared: Any, results: Sequence[ReplicationResult], run_dir: Path | None) -> CompareInputs:
-    """Build :class:`CompareInputs` from a :class:`vision_zero.pipeline.PreparedScenario` and its results."""
+    """Build :class:`CompareInputs` from a prepared scenario and its results.
+
+    ``prepared`` is a :class:`vision_zero.pipeline.PreparedScenario` or an
+    :class:`~vision_zero.pipeline.AppliedScenario`: only name, network, costs, scenario and parameters are read.
+    """
     costs = tuple(
         InterventionCost(
             name=c.label,
@@ -258,7 +262,7 @@ def compare_scenarios(
         A :class:`vision_zero.parallel.Executor`; default: a local process pool.
     """
     from vision_zero.parallel import make_executor
-    from vision_zero.replications import run_job, scenario_job
+    from vision_zero.replications import run_job, scenario_job, scenario_view
 
     log = stream or sys.stderr
     base_path = Path(baseline).resolve()
@@ -269,9 +273,22 @@ def compare_scenarios(
         if rp not in seen:
             seen.add(rp)
             var_paths.append(Path(p))
-    base_job = scenario_job(baseline, seed=seed, overrides=overrides)
+    # one command loads each network source and makes each distinct scenario's job once (a baseline shared by
+    # every variant included); a job is prepared only if one of its replications has to run
+    networks: dict[str, Any] = {}
+    jobs_made: dict[tuple[str, ...], Any] = {}
+    base_job = scenario_job(
+        baseline, seed=seed, overrides=overrides, networks=networks, jobs=jobs_made, lazy=True
+    )
     var_jobs = [
-        scenario_job(p, seed=seed if seed is not None else base_job.seed, overrides=overrides)
+        scenario_job(
+            p,
+            seed=seed if seed is not None else base_job.seed,
+            overrides=overrides,
+            networks=networks,
+            jobs=jobs_made,
+            lazy=True,
+        )
         for p in var_paths
     ]
     for job, path in zip(var_jobs, var_paths, strict=True):
@@ -292,7 +309,7 @@ def compare_scenarios(
             runs = run_all(ex)
     else:
         runs = run_all(executor)
-    inputs = [_runs_from(j.payload, r.results, r.run_dir) for j, r in zip(jobs, runs, strict=True)]
+    inputs = [_runs_from(scenario_view(j), r.results, r.run_dir) for j, r in zip(jobs, runs, strict=True)]
     params = inputs[0].parameters if len(inputs[0].parameters) else None
     comparison = compare(inputs[0].runs, [i.runs for i in inputs[1:]], parameters=params)
     return comparison, inputs

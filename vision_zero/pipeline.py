@@ -38,8 +38,10 @@ from vision_zero.selectors import Selection, road_km
 
 __all__ = [
     "AppliedIntervention",
+    "AppliedScenario",
     "PreparedScenario",
     "annual_link_traffic",
+    "apply_scenario",
     "load_base_network",
     "prepare",
     "prepare_file",
@@ -178,28 +180,68 @@ def load_base_network(scenario: Scenario) -> RoadNetwork:
         ) from None
 
 
-def prepare(scenario: Scenario, *, network: RoadNetwork | None = None) -> PreparedScenario:
-    """Load the network, apply the interventions and compute what every replication shares.
+@dataclass(frozen=True)
+class AppliedScenario:
+    """A scenario's interventions applied to its network: the part of :func:`prepare` the outputs need.
+
+    ``vision-zero compare`` builds this alone (no demand, no routing) for a scenario whose replications are all
+    on disk already: maps, costs and touched links need only the intervened network and the costs.
+
+    Attributes
+    ----------
+    scenario
+        The validated scenario.
+    network
+        The network with every intervention applied (central parameter values).
+    base_network_source
+        The source string the network was loaded from.
+    modifiers
+        Risk-modifier (CMF) table of all interventions.
+    bindings
+        Network values tied to uncertain parameters.
+    applied
+        Per intervention: what it matched and what it costs.
+    parameters
+        Shipped parameters plus the scenario's ``[risk] parameters`` file.
+    """
+
+    scenario: Scenario
+    network: RoadNetwork
+    base_network_source: str
+    modifiers: pd.DataFrame
+    bindings: tuple[Binding, ...]
+    applied: tuple[AppliedIntervention, ...]
+    parameters: ParameterSet
+
+    @property
+    def name(self) -> str:
+        """Scenario name."""
+        return self.scenario.name
+
+    @property
+    def costs(self) -> tuple[Cost, ...]:
+        """Cost of each intervention."""
+        return tuple(a.cost for a in self.applied)
+
+
+def apply_scenario(scenario: Scenario, *, network: RoadNetwork | None = None) -> AppliedScenario:
+    """Load the parameters and the network and apply the scenario's interventions (checking every selector).
 
     Parameters
     ----------
     scenario
         A scenario from :func:`vision_zero.scenario.load_scenario`.
     network
-        The un-intervened network, if already loaded from ``scenario.network.source`` (saves loading it again).
+        The un-intervened network, if already loaded from ``scenario.network.source``.
 
     Raises
     ------
     ScenarioError
         A selector that matches nothing (naming the intervention's file and key), a network that cannot be
-        loaded, unknown period names, unreadable demand files.
+        loaded.
     """
-    from vision_zero import demand
-
     params = load_parameters(scenario.risk.parameters)
     base = load_base_network(scenario) if network is None else network
-    periods = _periods(scenario, params)
-
     net = base
     modifiers = [empty_modifiers()]
     bindings: list[Binding] = []
@@ -215,6 +257,44 @@ def prepare(scenario: Scenario, *, network: RoadNetwork | None = None) -> Prepar
             modifiers.append(effect.modifiers)
         bindings += effect.bindings
         applied.append(AppliedIntervention(i, iv.type, iv.title(), effect.selection, effect.cost))
+    return AppliedScenario(
+        scenario=scenario,
+        network=net,
+        base_network_source=base.source,
+        modifiers=pd.concat(modifiers, ignore_index=True),
+        bindings=tuple(bindings),
+        applied=tuple(applied),
+        parameters=params,
+    )
+
+
+def prepare(
+    scenario: Scenario, *, network: RoadNetwork | None = None, applied: AppliedScenario | None = None
+) -> PreparedScenario:
+    """Load the network, apply the interventions and compute what every replication shares.
+
+    Parameters
+    ----------
+    scenario
+        A scenario from :func:`vision_zero.scenario.load_scenario`.
+    network
+        The un-intervened network, if already loaded from ``scenario.network.source`` (saves loading it again).
+    applied
+        :func:`apply_scenario` of this scenario and network, if already done (saves applying it again).
+
+    Raises
+    ------
+    ScenarioError
+        A selector that matches nothing (naming the intervention's file and key), a network that cannot be
+        loaded, unknown period names, unreadable demand files.
+    """
+    from vision_zero import demand
+
+    base = load_base_network(scenario) if network is None else network
+    app = apply_scenario(scenario, network=base) if applied is None else applied
+    params = app.parameters
+    periods = _periods(scenario, params)
+    net = app.network
 
     default_daily = demand.default_daily_trips(base, params)
     daily = (scenario.demand.daily_trips or default_daily) * scenario.demand.scale
@@ -285,9 +365,9 @@ def prepare(scenario: Scenario, *, network: RoadNetwork | None = None) -> Prepar
         scenario=scenario,
         network=net,
         base_network_source=base.source,
-        modifiers=pd.concat(modifiers, ignore_index=True),
-        bindings=tuple(bindings),
-        applied=tuple(applied),
+        modifiers=app.modifiers,
+        bindings=app.bindings,
+        applied=app.applied,
         parameters=params,
         periods=periods,
         daily_trips=float(daily),

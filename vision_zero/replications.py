@@ -54,6 +54,7 @@ from vision_zero.results import (
 
 __all__ = [
     "MIN_REPLICATIONS_FOR_CI",
+    "DeferredPayload",
     "NetworkInfo",
     "RunResult",
     "ScenarioJob",
@@ -63,6 +64,7 @@ __all__ = [
     "run_job",
     "scenario_job",
     "scenario_run_dir",
+    "scenario_view",
 ]
 
 #: A target-precision run starts with at least this many replications (an interval from 2 is meaningless).
@@ -85,6 +87,32 @@ class NetworkInfo:
     label: str
 
 
+class DeferredPayload:
+    """A payload built on first use: a run whose replications are all on disk never builds it.
+
+    ``make`` is called at most once; :meth:`get` returns its value. Pickling ships the built value.
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make: Callable[[], Any] | None = make
+        self._value: Any = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether the payload has been built."""
+        return self._make is None
+
+    def get(self) -> Any:
+        """The payload (built now if it was not yet)."""
+        if self._make is not None:
+            self._value = self._make()
+            self._make = None
+        return self._value
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_make": None, "_value": self.get()}
+
+
 @dataclass(frozen=True)
 class ScenarioJob:
     """One scenario, ready to run.
@@ -100,7 +128,8 @@ class ScenarioJob:
     replications
         The scenario's own number of replications (used when the caller gives none).
     payload
-        Picklable prepared scenario handed to ``task`` (shipped once per worker).
+        Picklable prepared scenario handed to ``task`` (shipped once per worker), or a
+        :class:`DeferredPayload` that builds it when a replication has to run.
     task
         Module-level function ``task(payload, replication, baseline_raw) -> ReplicationResult``.
     network
@@ -122,6 +151,10 @@ class ScenarioJob:
     def is_baseline(self) -> bool:
         """True when the scenario is its own baseline (calibrated on itself)."""
         return self.baseline is None
+
+    def prepared(self) -> Any:
+        """The payload, built now if it is a :class:`DeferredPayload` not built yet."""
+        return self.payload.get() if isinstance(self.payload, DeferredPayload) else self.payload
 
 
 @dataclass
@@ -393,7 +426,7 @@ class _Runner:
         """One bundle per job, so executors recognise a payload they have already shipped."""
         hit = self.bundles.get(id(job))
         if hit is None or hit[0] is not job:
-            hit = (job, _Bundle(job.task, job.payload))
+            hit = (job, _Bundle(job.task, job.prepared()))
             self.bundles[id(job)] = hit
         return hit[1]
 
@@ -584,12 +617,50 @@ def _is_scenario_setting(key: str) -> bool:
     return not key.startswith(("interventions", "name", "description", "extends", "baseline"))
 
 
+class _PreparedLater(DeferredPayload):
+    """A scenario prepared (:func:`vision_zero.pipeline.prepare`) on first use; :meth:`applied` is cheaper."""
+
+    def __init__(self, scenario: Any, network: Any) -> None:
+        super().__init__(self._prepare)
+        self._scenario = scenario
+        self._network = network
+        self._applied: Any = None
+
+    def applied(self) -> Any:
+        """The prepared scenario if built, else its interventions applied (:func:`~vision_zero.pipeline.apply_scenario`)."""
+        if self.ready:
+            return self.get()
+        if self._applied is None:
+            from vision_zero import pipeline
+
+            self._applied = pipeline.apply_scenario(self._scenario, network=self._network)
+        return self._applied
+
+    def _prepare(self) -> Any:
+        from vision_zero import pipeline
+
+        return pipeline.prepare(self._scenario, network=self._network, applied=self._applied)
+
+
+def scenario_view(job: ScenarioJob) -> Any:
+    """What the outputs need of a job's scenario: name, intervened network, costs, parameters, scenario.
+
+    The prepared scenario when it is built (or the job was not lazy); otherwise only the interventions applied
+    to the network (:class:`vision_zero.pipeline.AppliedScenario`), which costs no demand or routing.
+    """
+    if isinstance(job.payload, _PreparedLater):
+        return job.payload.applied()
+    return job.prepared()
+
+
 def scenario_job(
     path: Path | str,
     *,
     seed: int | None = None,
     overrides: Mapping[str, Any] | None = None,
     networks: dict[str, Any] | None = None,
+    jobs: dict[tuple[str, ...], ScenarioJob] | None = None,
+    lazy: bool = False,
 ) -> ScenarioJob:
     """Load, validate and prepare a scenario file (and its baseline, for a variant) as a :class:`ScenarioJob`.
 
@@ -605,22 +676,39 @@ def scenario_job(
     networks
         Networks already loaded, by source (filled as networks are loaded; share it between calls so that
         a baseline and its variants load their network once).
+    jobs
+        Jobs already made, keyed by resolved file, resolved scenario and seed (filled as jobs are made; share
+        it between calls so that a baseline shared by several variants is prepared once).
+    lazy
+        Prepare the scenario only when a replication has to run (the payload is a :class:`DeferredPayload`;
+        see :func:`scenario_view` for what is available without preparing).
 
     Raises
     ------
     ScenarioError
-        From validation or from preparing the scenario (selectors that match nothing …).
+        From validation or from preparing the scenario (selectors that match nothing …). With ``lazy``,
+        preparation errors other than the network's surface when the payload is built.
     """
     from vision_zero import pipeline
     from vision_zero.network import load_network, network_fingerprint
     from vision_zero.scenario import load_scenario
 
     cache: dict[str, Any] = {} if networks is None else networks
+    made: dict[tuple[str, ...], ScenarioJob] = {} if jobs is None else jobs
     ov = dict(overrides or {})
     scenario = load_scenario(path, overrides=ov or None)
     if seed is not None and seed != scenario.simulation.seed:
         ov["simulation.seed"] = seed
         scenario = load_scenario(path, overrides=ov)
+    key = (
+        str(Path(path).resolve()),
+        scenario.resolved_toml(),
+        str(scenario.simulation.seed),
+        "lazy" if lazy else "eager",
+    )
+    hit = made.get(key)
+    if hit is not None:
+        return hit
     source = scenario.network.source
     if source not in cache:
         try:
@@ -628,7 +716,9 @@ def scenario_job(
         except VisionZeroError as exc:
             raise ScenarioError(str(scenario.path), "network.source", f"a loadable network ({exc})") from None
     base_network = cache[source]
-    prepared = pipeline.prepare(scenario, network=base_network)
+    payload: Any = (
+        _PreparedLater(scenario, base_network) if lazy else pipeline.prepare(scenario, network=base_network)
+    )
     info = NetworkInfo(
         source=str(base_network.source),
         fingerprint=network_fingerprint(base_network),
@@ -639,20 +729,27 @@ def scenario_job(
     if not scenario.is_baseline:
         base_ov = {k: v for k, v in ov.items() if _is_scenario_setting(k)}
         baseline = scenario_job(
-            scenario.baseline_path, seed=scenario.simulation.seed, overrides=base_ov, networks=cache
+            scenario.baseline_path,
+            seed=scenario.simulation.seed,
+            overrides=base_ov,
+            networks=cache,
+            jobs=made,
+            lazy=lazy,
         )
         if not baseline.is_baseline:
             raise ConfigError(
                 f"{scenario.path}: baseline: expected a baseline scenario (no extends or baseline key), got "
                 f"{scenario.baseline_path}, which itself has a baseline"
             )
-    return ScenarioJob(
+    job = ScenarioJob(
         name=scenario.name,
         scenario_toml=scenario.resolved_toml(),
         seed=scenario.simulation.seed,
         replications=scenario.simulation.replications,
-        payload=prepared,
+        payload=payload,
         task=_pipeline_task,
         network=info,
         baseline=baseline,
     )
+    made[key] = job
+    return job
