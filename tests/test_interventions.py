@@ -255,6 +255,43 @@ def test_crossing_upgrade_to_raised_lowers_pedestrian_risk(net, base_record):
     assert 0 < after < 0.8 * before
 
 
+def test_raised_crossings_apply_the_vehicle_cmf_to_occupants_at_their_sites(net, base_record):
+    # upgrade the crossings Abay Avenue passes over: the signal crossing at junction B and the zebra at C
+    eff = Crossing(
+        type="crossing", action="upgrade", crossing_type="raised", where={"name": "Abay Avenue"}
+    ).apply(net, CTX)
+    assert list(eff.network.crossings["crossing_type"]) == ["raised", "raised", "unmarked"]
+    b = node_id(net, "B")
+    # links whose vehicles pass over B (all four ending at B) and over C (both ending at C); B is a junction
+    # (4 legs), C is not (2 legs), so only B is a junction site
+    into_b = [link_id(net, x, "B") for x in "ACEF"]
+    into_c = [link_id(net, x, "C") for x in "BD"]
+    mods = eff.modifiers
+    assert set(mods["parameter"]) == {"risk.cmf.raised_crosswalk.vehicle"}
+    assert set(mods["road_user"]) == {"occupant"} and set(mods["severity"]) == {"all"}
+    assert sorted(mods.loc[mods["site_type"] == "link", "site"]) == sorted(into_b + into_c)
+    assert list(mods.loc[mods["site_type"] == "junction", "site"]) == [b]
+    cmf = PARAMS.value("risk.cmf.raised_crosswalk.vehicle")
+    for site_type, sites in (("link", into_b + into_c), ("junction", [b])):
+        without = injuries(eff.network, base_record, site_type=site_type, sites=sites, road_user="occupant")
+        with_cmf = injuries(
+            eff.network, base_record, modifiers=mods, site_type=site_type, sites=sites, road_user="occupant"
+        )
+        assert without > 0 and with_cmf == pytest.approx(cmf * without, rel=1e-12)
+    # pedestrians (modelled through approach speed) and occupants elsewhere are untouched by the CMF
+    for kw in ({"road_user": "pedestrian"}, {"site_type": "link", "sites": farabi_links(net)}):
+        assert injuries(eff.network, base_record, modifiers=mods, **kw) == injuries(
+            eff.network, base_record, **kw
+        )
+    # a site that already has a raised crossing gets the factor once, not again
+    again = Crossing(type="crossing", action="upgrade", crossing_type="raised", where={"name": "Abay Avenue"})
+    assert len(again.apply(eff.network, CTX).modifiers) == 0
+    marked = Crossing(
+        type="crossing", action="upgrade", crossing_type="marked", where={"name": "Abay Avenue"}
+    )
+    assert len(marked.apply(net, CTX).modifiers) == 0
+
+
 def test_new_crossings_are_simulated_and_carry_risk(net):
     iv = Crossing(
         type="crossing",

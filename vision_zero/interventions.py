@@ -13,6 +13,7 @@ name                 changes                                                    
                      enforcement, ``reference_speed_kph`` kept at the old limit
 ``speed_camera``     ``mean_speed_factor``, ``over_limit_factor`` (fixed/section)  simulated speeds
 ``crossing``         new crossings every N m, or ``crossing_type`` of existing     crossing mechanism in risk
+                                                                                   (raised: + occupant CMF)
 ``traffic_calming``  ``design_speed_kph`` (humps, tables, cushions)                simulated speeds
 ``road_diet``        ``lanes``, ``capacity_vph``, ``storage_veh``                  simulation + CMF
 ``roundabout``       node ``junction_control``, ``signalised``, entry capacity     simulation + CMF
@@ -420,6 +421,13 @@ class Crossing(Intervention):
     every ``every_m`` metres along the selected links (see :func:`vision_zero.selectors.new_crossings_along`).
     The risk model's crossing mechanism does the rest (yielding, approach speed, two-stage crossing); a raised
     crossing also records its design speed in ``crossings.design_speed_kph``.
+
+    Vehicle crashes at a raised crossing: no simulated mechanism covers them (the crossing's design speed caps
+    only the pedestrian model's approach speed, not the simulated link speeds), so they are a crash-modification
+    factor, ``risk.cmf.raised_crosswalk.vehicle`` (FHWA STEP, -30% vehicle crashes), on the occupant injuries
+    (every severity) of the sites a new raised crossing affects: the links whose vehicles pass over it and its
+    node when that node is a junction (3 or more legs). Each site gets the factor once, and not at all when it
+    already had a raised crossing (its effect is then in the network already).
     """
 
     kind: ClassVar[str] = "crossing"
@@ -471,6 +479,9 @@ class Crossing(Intervention):
             crossing_links = pd.concat([crossing_links, new_links], ignore_index=True)
             rows = new.index.to_numpy(dtype=np.int64)
         bindings: list[Binding] = []
+        modifiers = empty_modifiers()
+        if self.crossing_type == "raised":
+            modifiers = _raised_crossing_modifiers(network, crossings, crossing_links, rows)
         crossings["design_speed_kph"] = _column(crossings, "design_speed_kph", math.nan)
         if self.crossing_type == "raised":
             param = "risk.pedestrian.raised.design_speed_kph"
@@ -493,11 +504,50 @@ class Crossing(Intervention):
         net = network.with_tables(crossings=crossings, crossing_links=crossing_links)
         return Effect(
             network=net,
-            modifiers=empty_modifiers(),
+            modifiers=modifiers,
             bindings=tuple(bindings),
             cost=cost,
             selection=Selection(links=int(mask.sum()), road_km=road_km(network, mask), crossings=len(rows)),
         )
+
+
+def _raised_crossing_modifiers(
+    network: RoadNetwork,
+    crossings: pd.DataFrame,
+    crossing_links: pd.DataFrame,
+    rows: npt.NDArray[np.int64],
+) -> pd.DataFrame:
+    """Occupant CMF rows (``risk.cmf.raised_crosswalk.vehicle``) for the sites of crossings ``rows``, now raised.
+
+    Sites: the links passing over each crossing (``crossing_links``) and the crossing's node if it is a junction
+    (3 or more distinct neighbours, as the junction model counts legs). Sites that had a raised crossing before
+    (in ``network``) are left out, and each site appears once.
+    """
+    before = network.crossings["crossing_type"].astype(str).eq("raised")
+    was_raised = np.flatnonzero(before.to_numpy())
+    old_links = network.crossing_links
+    old_sites = set(old_links.loc[old_links["crossing"].isin(was_raised), "link"].astype(int))
+    old_nodes = {int(n) for n in network.crossings["node"].to_numpy()[was_raised] if n >= 0}
+    links = crossing_links.loc[crossing_links["crossing"].isin(rows), "link"].to_numpy(dtype=np.int64)
+    link_sites = sorted({int(x) for x in links} - old_sites)
+    ends = network.links[["u", "v"]].to_numpy(dtype=np.int64)
+    ends = ends[ends[:, 0] != ends[:, 1]]
+    pairs = np.unique(np.sort(ends, axis=1), axis=0)
+    legs = np.bincount(pairs.ravel(), minlength=len(network.nodes))
+    nodes = crossings.loc[rows, "node"].to_numpy(dtype=np.int64)
+    junctions = sorted({int(n) for n in nodes if n >= 0 and legs[n] >= 3} - old_nodes)
+    param = "risk.cmf.raised_crosswalk.vehicle"
+    sites = [("link", i) for i in link_sites] + [("junction", n) for n in junctions]
+    frame = pd.DataFrame(
+        {
+            "site_type": pd.Series([t for t, _ in sites], dtype=str),
+            "site": pd.Series([i for _, i in sites], dtype=np.int64),
+            "road_user": pd.Series(["occupant"] * len(sites), dtype=str),
+            "severity": pd.Series(["all"] * len(sites), dtype=str),
+            "parameter": pd.Series([param] * len(sites), dtype=str),
+        }
+    )
+    return frame
 
 
 # ----------------------------------------------------------------------------------------- traffic calming
