@@ -14,6 +14,10 @@ Vehicle-km is counted the same way for every tool: link entries x the link's len
 table (DESIGN.md "Performance": UXsim's own distance under-counts with platoons). Mean travel time is over
 completed trips, from the *scheduled* departure to arrival (SUMO: ``duration + departDelay``). Link-flow
 agreement is the Pearson correlation of link entries, links matched by (from node, to node).
+
+SUMO runs on routes computed once per case by ``duarouter`` (its CPU is reported in the note, not in SUMO's
+CPU); vision_zero and UXsim route inside their run. ``vision_zero-r0`` is vision_zero without the re-routing
+pass (fixed free-flow routes, like SUMO's). See benchmarks/README.md "Traffic engine" for results and fairness.
 """
 
 from __future__ import annotations
@@ -68,8 +72,10 @@ DEFAULT_TOOLS = (
     "sumo-meso-jc",
     "sumo-micro",
     "uxsim5",
-    "uxsim1",
+    "uxsim-cpp1",
 )
+#: UXsim keeps per-time-step arrays per link and all-pairs routes: above this many links it is skipped (memory).
+UXSIM_MAX_LINKS = 5000
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -772,7 +778,7 @@ def git_note() -> str:
 
     dirty = (
         " + uncommitted changes in vision_zero/"
-        if git("status", "--porcelain", "--", "../vision_zero")
+        if git("status", "--porcelain", "--untracked-files=no", "--", "../vision_zero")
         else ""
     )
     return f"commit {git('rev-parse', '--short', 'HEAD') or '?'}{dirty}"
@@ -869,6 +875,12 @@ def main(argv: list[str] | None = None) -> int:
         case_rows: list[Row] = []
         flows: dict[str, pd.Series] = {}
         for tool in args.tools:
+            if tool.startswith("uxsim") and len(case.links) > UXSIM_MAX_LINKS:
+                print(
+                    f"  {case.name}: {tool} skipped ({len(case.links)} links > {UXSIM_MAX_LINKS})",
+                    file=sys.stderr,
+                )
+                continue
             print(f"  {case.name} {len(case.trips)} trips: {tool} ...", file=sys.stderr, flush=True)
             result = measure(case, tool, seed=args.seed, profile=args.profile)
             if result is None:
