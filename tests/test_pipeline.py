@@ -122,9 +122,10 @@ def test_a_pedestrian_only_variant_follows_its_baseline_replication_by_replicati
     # The crossings-upgrade example gave KSI 25.68 and 25.68 in replications 0 and 1, suspected of reusing
     # one replication's calibration. By hand, per replication r and (severity, road user):
     # variant = target_r x raw_variant_r / raw_baseline_r, so occupants equal the baseline's exactly and the
-    # variant's KSI moves with the baseline's targets from one replication to the next.
+    # variant's KSI moves with the baseline's targets from one replication to the next. (Refuge islands: raised
+    # crossings also carry an occupant CMF, so they are no longer pedestrian-only.)
     body = (
-        '[[interventions]]\ntype = "crossing"\naction = "upgrade"\ncrossing_type = "raised"\n'
+        '[[interventions]]\ntype = "crossing"\naction = "upgrade"\ncrossing_type = "refuge_island"\n'
         'where = { highway = ["primary", "secondary", "tertiary", "residential"] }\n'
     )
     raised = prepare(load_scenario(scenario_file(files["base"].parent, "raised", body, extends="base.toml")))
