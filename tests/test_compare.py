@@ -324,3 +324,41 @@ def test_one_command_prepares_each_scenario_once_and_only_when_it_runs(tmp_path:
     full = scenario_view(slow)
     pd.testing.assert_frame_equal(view.network.links, full.network.links)
     assert view.costs == full.costs and view.name == "slow"
+
+
+def test_scenario_intervals_of_counts_are_cut_at_zero_differences_are_not() -> None:
+    from vision_zero.compare import TRUNCATION_NOTE
+    from vision_zero.report import _headline
+
+    # deaths 0, 0, 5: mean 5/3, sd 5/sqrt(3), se 5/3, t(0.975, 2) = 4.302652729911275 -> low < 0 before the cut
+    raw = interval([0.0, 0.0, 5.0])
+    t = 4.302652729911275
+    assert raw.low == pytest.approx(5 / 3 - t * 5 / 3) and raw.low < 0 and not raw.truncated
+    cut = raw.non_negative()
+    assert cut.low == 0.0 and cut.high == pytest.approx(5 / 3 + t * 5 / 3) and cut.truncated
+    assert (cut.mean, cut.p_low, cut.p_high, cut.n) == (raw.mean, raw.p_low, raw.p_high, raw.n)
+    assert interval([4.0, 5.0, 6.0]).non_negative() == interval([4.0, 5.0, 6.0])  # low 2.52: nothing to cut
+    assert not interval([4.0]).non_negative().truncated  # no interval (NaN) is not cut
+
+    base = runs("baseline", [(0.0, 10.0, 100.0), (0.0, 12.0, 110.0), (5.0, 11.0, 104.0)])
+    var = runs("v", [(0.0, 10.0, 100.0), (0.0, 12.0, 110.0), (0.0, 11.0, 104.0)])
+    c = compare(base, [var], economics=ECON)
+    fatal = c.baseline.metrics["fatal"]
+    assert fatal.low == 0.0 and fatal.truncated and c.baseline.truncated
+    # the difference (variant - baseline: 0, 0, -5) keeps its signed interval: it reaches above 0
+    d = c.variants[0].difference["fatal"]
+    assert d.high == pytest.approx(-5 / 3 + t * 5 / 3) and d.high > 0 and not d.truncated
+    avoided = c.variants[0].ksi_avoided
+    assert avoided.low < 0
+    frame = c.scenarios_frame().set_index(["scenario", "metric"])
+    assert (
+        frame.loc[("baseline", "fatal"), "low"] == 0.0 and frame.loc[("baseline", "fatal"), "low_truncated"]
+    )
+    assert not frame.loc[("baseline", "serious"), "low_truncated"]
+    table = format_table(c)
+    assert TRUNCATION_NOTE in table and "(0.0 to" in table and "(-" in table  # KSI avoided stays signed
+    assert "lower end is shown as 0" in _headline(c, "en")
+    # no cut, no note
+    plain = compare(runs("baseline", BASE), [runs("v", BASE)], economics=ECON)
+    assert not any(s.truncated for s in plain.scenarios)
+    assert TRUNCATION_NOTE not in format_table(plain) and "shown as 0" not in _headline(plain, "en")

@@ -247,3 +247,18 @@ def test_concurrent_writer_of_the_same_replication_is_tolerated(
     assert completed_replications(tmp_path / "other") == [0]
     assert read_replication(out).summary == one.summary
     assert [p.name for p in (tmp_path / "other" / "replications").iterdir()] == ["rep-0000"]
+
+
+def test_summary_cuts_count_intervals_at_zero(tmp_path: Path) -> None:
+    from vision_zero.replications import RunResult
+
+    job = toy_job(replications=3)
+    base = job.baseline or job
+    sums = [{"fatal": f, "serious": 10.0, "slight": 20.0 + f, "ksi": 10.0 + f} for f in (0.0, 0.0, 5.0)]
+    text = format_summary(RunResult(base, tmp_path, sums))
+    deaths = next(line for line in text.splitlines() if "deaths" in line)
+    # mean 5/3, t-interval 5/3 ± 4.3027 x 5/3 reaches below 0: cut at 0, the upper end kept
+    assert "1.67  [0.00, 8.84]" in deaths
+    assert "cut at 0" in text
+    plain = [{"fatal": f, "serious": 10.0, "slight": 20.0, "ksi": 10.0 + f} for f in (4.0, 5.0, 6.0)]
+    assert "cut at 0" not in format_summary(RunResult(base, tmp_path, plain))

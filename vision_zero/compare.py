@@ -6,6 +6,9 @@ from those per-replication values:
 
 * ``low``/``high`` — the 95% confidence interval of the mean, Student-t with ``n - 1`` degrees of freedom:
   ``mean ± t(0.975, n-1) · sd / sqrt(n)``. It says how well the replications pin down the expected value.
+  For a quantity that cannot be negative (one scenario's casualties, vehicle-hours, vehicle-km) the interval is
+  cut at 0 (with few replications the symmetric t-interval can reach below 0, which no count can); the cut is
+  flagged (``Interval.truncated``) and the tables say so. Differences keep their signed intervals.
 * ``p_low``/``p_high`` — the 2.5th and 97.5th percentiles of the per-replication values (linear
   interpolation). Replications also draw the uncertain evidence (parameters), so this spread carries the
   evidence uncertainty, which does not shrink as replications are added. Read it as the uncertainty range.
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,7 @@ from vision_zero.results import ReplicationResult
 from vision_zero.risk import ROAD_USERS, SEVERITIES
 
 __all__ = [
+    "TRUNCATION_NOTE",
     "Comparison",
     "Interval",
     "ScenarioRuns",
@@ -65,6 +69,11 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Headline injury metrics, in table order; per road user ``<severity>_<road user>`` and ``ksi_<road user>``.
 INJURY_METRICS: tuple[str, ...] = ("fatal", "serious", "slight", "ksi")
+#: Footnote of a table where a scenario's interval was cut at 0 (see :meth:`Interval.non_negative`).
+TRUNCATION_NOTE = (
+    "Casualties of one scenario cannot be negative: where the t-interval reached below 0 (few replications), "
+    "its lower end is shown as 0. Differences (KSI avoided, change) keep their signed intervals."
+)
 #: Metrics whose decrease is good (the variant "avoids" them).
 _TRAFFIC_METRICS: tuple[str, ...] = ("veh_h", "veh_km")
 
@@ -84,6 +93,8 @@ class Interval:
         2.5th and 97.5th percentiles of the per-replication values (the uncertainty range).
     n
         Number of replications (pairs).
+    truncated
+        True when ``low`` was cut at 0 (:meth:`non_negative`): the t-interval reached below 0.
     """
 
     mean: float
@@ -92,6 +103,7 @@ class Interval:
     p_low: float
     p_high: float
     n: int
+    truncated: bool = False
 
     def contains(self, x: float) -> bool:
         """Whether ``x`` lies inside the confidence interval."""
@@ -105,6 +117,16 @@ class Interval:
     def negated(self) -> Interval:
         """The interval of ``-x`` (e.g. injuries avoided from the difference)."""
         return Interval(-self.mean, -self.high, -self.low, -self.p_high, -self.p_low, self.n)
+
+    def non_negative(self) -> Interval:
+        """The interval of a quantity that cannot be negative: a confidence bound below 0 is cut at 0.
+
+        ``truncated`` says whether the lower bound was cut. The percentile range is left as it is (percentiles
+        of non-negative values are non-negative already).
+        """
+        if not (self.low < 0.0):  # also NaN: nothing to cut
+            return self
+        return replace(self, low=0.0, high=max(self.high, 0.0), truncated=True)
 
 
 def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> Interval:
@@ -212,9 +234,17 @@ class ScenarioSummary:
     schematic: bool
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per metric: ``scenario, metric, mean, low, high, p_low, p_high, n``."""
-        rows = [{"scenario": self.name, "metric": k, **_iv(v)} for k, v in self.metrics.items()]
+        """One row per metric: ``scenario, metric, mean, low, high, p_low, p_high, n, low_truncated``."""
+        rows = [
+            {"scenario": self.name, "metric": k, **_iv(v), "low_truncated": v.truncated}
+            for k, v in self.metrics.items()
+        ]
         return pd.DataFrame(rows)
+
+    @property
+    def truncated(self) -> bool:
+        """True if any headline interval (deaths, serious, KSI) was cut at 0."""
+        return any(self.metrics[k].truncated for k in ("fatal", "serious", "ksi") if k in self.metrics)
 
 
 def _iv(v: Interval, prefix: str = "") -> dict[str, float]:
@@ -229,9 +259,9 @@ def _iv(v: Interval, prefix: str = "") -> dict[str, float]:
 
 
 def summarise(runs: ScenarioRuns) -> ScenarioSummary:
-    """Means and intervals of one scenario's replications."""
+    """Means and intervals of one scenario's replications (every metric is a count or total: cut at 0)."""
     metrics = {
-        key: interval([_summary_value(r, key) for r in runs.replications])
+        key: interval([_summary_value(r, key) for r in runs.replications]).non_negative()
         for key in (*_metric_keys(), *_TRAFFIC_METRICS)
     }
     return ScenarioSummary(runs.name, metrics, runs.schematic)
@@ -628,6 +658,8 @@ def format_table(comparison: Comparison, *, label: str = "") -> str:
         f"Per year, mean over {n} paired replications (common random numbers) and, in brackets, the 95% "
         "confidence interval of the mean (t-based)."
     ]
+    if any(s.truncated for s in comparison.scenarios):
+        foot.append(TRUNCATION_NOTE)
     if label:
         foot.append(label)
     if comparison.schematic:

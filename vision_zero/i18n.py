@@ -174,6 +174,16 @@ _T: Final[dict[str, dict[str, str]]] = {
         "kk": "Жақшада: {n} жұптық қайталау бойынша орташаның 95% сенімділік аралығы (ортақ кездейсоқ сандар). "
         "Қайталаулар белгісіз параметрлерді де ойнатады; жеке қайталаулардың шашырауы кестелерде.",
     },
+    "truncated_note": {
+        "en": "Casualties of one scenario cannot be negative: where the interval of the mean reached below 0 "
+        "(few replications), its lower end is shown as 0. Differences (KSI avoided) keep their signed intervals.",
+        "ru": "Число пострадавших в одном сценарии не может быть отрицательным: где интервал среднего уходил "
+        "ниже 0 (мало прогонов), его нижняя граница показана как 0. Разности (предотвращённые KSI) сохраняют "
+        "интервалы со знаком.",
+        "kk": "Бір сценарийдегі зардап шеккендер саны теріс бола алмайды: орташаның аралығы 0-ден төмен "
+        "түскен жерде (қайталау аз) оның төменгі шегі 0 деп көрсетілген. Айырмалар (алдын алынған KSI) "
+        "таңбалы аралықтарын сақтайды.",
+    },
     "few_reps": {
         "en": "Only {n} paired replications: the intervals are wide and P(fewer KSI) moves in steps of {step}%. "
         "For a decision, rerun with --replications 10 or more.",

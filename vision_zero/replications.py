@@ -588,8 +588,14 @@ def format_summary(run: RunResult) -> str:
     if job.network.schematic:
         lines.append("  SCHEMATIC: results on the built-in schematic network are not findings about Almaty")
     lines.append("  casualties per year, mean [95% interval]:")
+    cut = False
     for key, label in _HEADLINE:
-        lines.append(f"    {label:<8} {_fmt_interval(*mean_interval(run.values(key)))}")
+        mean, lo, hi = mean_interval(run.values(key))
+        if lo < 0.0:  # a count cannot be negative: the t-interval of few replications is cut at 0
+            lo, hi, cut = 0.0, max(hi, 0.0), True
+        lines.append(f"    {label:<8} {_fmt_interval(mean, lo, hi)}")
+    if cut:
+        lines.append("    (an interval reaching below 0 is cut at 0: casualties cannot be negative)")
     if run.baseline is not None:
         avoided = mean_interval(run.differences("ksi"))
         lines.append(

@@ -147,6 +147,8 @@ def _headline(comparison: Comparison, lang: str) -> str:
         )
     n = comparison.baseline.metrics["ksi"].n
     parts.append(f'<p class="note">{_e(text("interval_note", lang, n=n))}</p>')
+    if any(sc.truncated for sc in comparison.scenarios):
+        parts.append(f'<p class="note">{_e(text("truncated_note", lang))}</p>')
     if 0 < n < 5:
         parts.append(
             f'<p class="note"><strong>{_e(text("few_reps", lang, n=n, step=round(100 / n)))}</strong></p>'
@@ -252,7 +254,8 @@ _STANDARD_ASSUMPTIONS = (
     "parameter draws) as replication i of the baseline, and is calibrated with the baseline's replication i.",
     "Intervals in brackets are 95% confidence intervals of the mean (Student t over the paired replications). "
     "Replications also draw the uncertain evidence, so the spread of single replications (p_low–p_high in "
-    "comparison.csv) is the wider uncertainty range.",
+    "comparison.csv) is the wider uncertainty range. Casualties of one scenario cannot be negative, so their "
+    "intervals are cut at 0 (flagged low_truncated in scenarios.csv); differences keep their signed intervals.",
     "P(fewer KSI) is the share of paired replications in which the variant has fewer killed or seriously "
     "injured than the baseline.",
     "Money: safety benefit = casualties avoided per year × value per casualty; travel time added × value of "
