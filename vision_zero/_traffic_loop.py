@@ -12,6 +12,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from heapq import heappush
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,9 @@ def run_period(
     nwait = [0] * n_links  # len(waiters[link]), as a list for a cheap test on the hot path
     alive = [True]
     schedule: Any = env.schedule  # takes _Call events (SimPy's event protocol) and an int priority
+    # Environment.schedule inlined on the hot path (the same heap entry: now + delay, priority, event id, event)
+    queue: list[tuple[float, int, int, _Call]] = env._queue  # type: ignore[assignment]
+    eid = env._eid
     length, hw, sto, ncrit, kjl = lk.length_m, lk.headway_s, lk.storage, lk.n_crit, lk.jam_per_m
     cyc, off, grn = lk.cycle_s, lk.offset_s, lk.green_s
     w_mps = kph_to_mps(settings.backward_wave_kph)
@@ -115,7 +119,10 @@ def run_period(
             phi = (te - off[li]) % c
             if phi >= grn[li]:
                 te += c - phi
-        schedule(_Call(HEAD, li, te), 1, te - t)
+        ev = hev[li]
+        ev.callbacks = HEAD
+        ev.t = te
+        heappush(queue, (env._now + (te - t), 1, next(eid), ev))
 
     def congested(m: int, t: float, r: float) -> float:
         """Running time on ``m`` under the triangular diagram's congested branch (running vehicles only)."""
@@ -221,7 +228,10 @@ def run_period(
                     phi = (te - off[m]) % c
                     if phi >= grn[m]:
                         te += c - phi
-                schedule(_Call(HEAD, m, te), 1, te - t)
+                e2 = hev[m]
+                e2.callbacks = HEAD
+                e2.t = te
+                heappush(queue, (env._now + (te - t), 1, next(eid), e2))
         ex[p] = t
         hd += 1
         qh[li] = hd
@@ -239,7 +249,9 @@ def run_period(
                 phi = (te - off[li]) % c
                 if phi >= grn[li]:
                     te += c - phi
-            schedule(_Call(HEAD, li, te), 1, te - t)
+            ev.callbacks = HEAD  # this link's event, popped: reuse it
+            ev.t = te
+            heappush(queue, (env._now + (te - t), 1, next(eid), ev))
         else:
             busy[li] = False
 
@@ -278,11 +290,16 @@ def run_period(
             depart_enter(veh, t)
         if i + 1 < n_veh:
             tn = depart_abs[i + 1]
-            schedule(_Call(DEPART, i + 1, tn), 1, tn - t)
+            ev.callbacks = DEPART  # at most one departure is pending: reuse its event
+            ev.arg = i + 1
+            ev.t = tn
+            heappush(queue, (env._now + (tn - t), 1, next(eid), ev))
 
     HEAD = (on_head,)
     STUCK = (on_stuck,)
     DEPART = (on_depart,)
+    # at most one exit event per link is pending (``busy``), so each link reuses one event object
+    hev = [_Call(HEAD, li, 0.0) for li in range(n_links)]
     if n_veh:
         schedule(_Call(DEPART, 0, depart_abs[0]), 1, depart_abs[0] - env.now)
     env.run(until=t_end)
