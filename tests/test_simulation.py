@@ -304,6 +304,32 @@ def test_give_way_delay_on_minor_approaches_of_priority_junctions_only() -> None
     np.testing.assert_array_equal(give_way_delay_s(two_legs, BASE), 0.0)
 
 
+def test_simulation_holds_minor_approach_vehicles_for_the_give_way_delay() -> None:
+    # the T junction above: 3 -> 1 (residential, gives way) -> 2 (primary); 0 -> 1 -> 3 has no minor approach
+    xy = [(0, 0), (500, 0), (1000, 0), (500, 300)]
+    specs = [(0, 1, 500.0, 1, 50.0, 1800.0), (1, 2, 500.0, 1, 50.0, 1800.0)]
+    specs += [(3, 1, 300.0, 1, 50.0, 900.0), (1, 3, 300.0, 1, 50.0, 900.0)]
+    net = make_network(xy, specs, highway=["primary", "primary", "residential", "residential"])
+    d = 7.5
+    st = dataclasses.replace(EXACT, give_way_delay_s=d, give_way_in_simulation=True)
+    v = 50.0 / 3.6
+    trips = trips_frame([3, 0], [2, 3], np.array([10.0, 500.0]))
+    rec = run(net, trips, settings=st)
+    tt = rec.trips.set_index("trip")["travel_time_s"]
+    assert tt[0] == pytest.approx(300.0 / v + d + 500.0 / v, abs=1e-9)  # 21.6 + 7.5 + 36 s
+    assert tt[1] == pytest.approx(500.0 / v + 300.0 / v, abs=1e-9)  # the major approach does not give way
+    stats = rec.link_stats.set_index("link")
+    assert stats.loc[2, "mean_speed_kph"] == pytest.approx(50.0)  # running speed: the wait is not driving
+    assert stats.loc[2, "veh_h"] == pytest.approx((300.0 / v + d) / 3600)  # link time includes the wait
+    for off in (
+        dataclasses.replace(st, give_way_delay_s=0.0),
+        dataclasses.replace(st, give_way_in_simulation=False),
+    ):
+        assert run(net, trips, settings=off).trips["travel_time_s"].iloc[0] == pytest.approx(
+            tt[0] - d, abs=1e-9
+        )
+
+
 def test_route_choice_draws_only_from_the_routing_stream() -> None:
     trips = trips_frame([0], [1], np.arange(200) * 15.0)
 

@@ -59,6 +59,7 @@ class Links:
     cycle_s: list[float]
     offset_s: list[float]
     green_s: list[float]
+    give_way_s: list[float]  # delay at the stop line of a minor approach to a priority junction (0 elsewhere)
 
 
 def run_period(
@@ -101,14 +102,14 @@ def run_period(
     queue: list[tuple[float, int, int, _Call]] = env._queue  # type: ignore[assignment]
     eid = env._eid
     length, hw, sto, ncrit, kjl = lk.length_m, lk.headway_s, lk.storage, lk.n_crit, lk.jam_per_m
-    cyc, off, grn = lk.cycle_s, lk.offset_s, lk.green_s
+    cyc, off, grn, gwy = lk.cycle_s, lk.offset_s, lk.green_s, lk.give_way_s
     w_mps = kph_to_mps(settings.backward_wave_kph)
     vmin_mps = kph_to_mps(settings.min_speed_kph)
     stuck = settings.stuck_time_s
 
     def head(li: int, t: float) -> None:
-        """Schedule the exit of link ``li``'s head: after its running time, a free discharge slot and on green."""
-        te = ee[qs[li][qh[li]]]
+        """Schedule the exit of link ``li``'s head: after running and giving way, in a discharge slot, on green."""
+        te = ee[qs[li][qh[li]]] + gwy[li]
         if te < t:
             te = t
         ns = nslot[li]
@@ -220,6 +221,7 @@ def run_period(
             qs[m].append(p1)
             if not busy[m]:
                 busy[m] = True
+                te += gwy[m]
                 ns = nslot[m]
                 if te < ns:
                     te = ns
@@ -241,7 +243,7 @@ def run_period(
         if nwait[li]:
             wake(li, t)
         if hd < len(lst):
-            te = ee[lst[hd]]
+            te = ee[lst[hd]] + gwy[li]
             if te < ns:
                 te = ns
             c = cyc[li]
@@ -306,7 +308,10 @@ def run_period(
     alive[0] = False
 
 
-def link_constants(network: RoadNetwork, sig: Signals, mean_v: FloatArray, st: TrafficSettings) -> Links:
+def link_constants(
+    network: RoadNetwork, sig: Signals, give_way_s: FloatArray, mean_v: FloatArray, st: TrafficSettings
+) -> Links:
+    """Per-link constants of :func:`run_period`; ``give_way_s`` from :func:`~vision_zero._traffic_model.give_way_delay_s`."""
     links = network.links
     length = links["length_m"].to_numpy(dtype=np.float64)
     lanes = np.maximum(links["lanes"].to_numpy(dtype=np.float64), 1.0)
@@ -328,4 +333,5 @@ def link_constants(network: RoadNetwork, sig: Signals, mean_v: FloatArray, st: T
         sig.cycle_s.tolist(),
         sig.offset_s.tolist(),
         sig.green_s.tolist(),
+        np.asarray(give_way_s, dtype=np.float64).tolist(),
     )

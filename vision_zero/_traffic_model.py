@@ -56,6 +56,9 @@ class TrafficSettings:
     route_perception_cv: float
     route_perception_draws: int
     give_way_delay_s: float = 0.0
+    #: True: the simulation holds vehicles on minor approaches for ``give_way_delay_s`` (and route choice learns it
+    #: from the simulated times); False: the delay is only a term of route choice's generalised cost.
+    give_way_in_simulation: bool = False
 
     @classmethod
     def from_parameters(cls, params: ParameterSet | None = None) -> TrafficSettings:
@@ -79,6 +82,7 @@ class TrafficSettings:
             route_perception_cv=values["traffic.route_choice.perception_cv"],
             route_perception_draws=int(values["traffic.route_choice.perception_draws"]),
             give_way_delay_s=values["traffic.route_choice.give_way_delay_s"],
+            give_way_in_simulation=values.get("traffic.route_choice.give_way_in_simulation", 0.0) >= 0.5,
         )
 
 
@@ -214,13 +218,15 @@ _PRIORITY_RANK: dict[str, int] = {
 
 
 def give_way_delay_s(network: RoadNetwork, settings: TrafficSettings) -> FloatArray:
-    """Per link, the delay of giving way at its end [s], a term of route choice's generalised cost.
+    """Per link, the delay of giving way at its end [s]: applied in the simulation and expected by route choice.
 
     ``settings.give_way_delay_s`` where the link ends at an unsignalised junction (3 or more legs) at which
     another road has a higher class (:data:`_PRIORITY_RANK`), else 0: the minor approach of a priority junction
-    (HCM two-way stop control delay at low conflicting flow). The simulation itself does not stop vehicles at
-    priority junctions; without this term a route along residential streets would cost no more than the same
-    length of arterial, and a small slowdown on an arterial would send its traffic through the side streets.
+    (HCM two-way stop control delay at low conflicting flow). With ``settings.give_way_in_simulation`` the
+    simulation holds the head of such a link at least this long after its running time (a constant, not a
+    function of the conflicting flow); otherwise it is a term of route choice's cost only. Without it a
+    route along residential streets would cost no more than the same length of arterial, and a small slowdown
+    on an arterial would send its traffic through the side streets.
 
     References
     ----------

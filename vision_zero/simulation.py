@@ -12,7 +12,10 @@ fundamental diagram and drivers' desired speeds):
   fundamental diagram ``v = w (k_jam / k - 1)`` when the vehicles still running on the link (not yet in its
   exit queue, which is a point queue) exceed
   the critical density. It then joins the link's exit queue (FIFO).
-* The head of a link leaves at the earliest time that is (a) after its running time, (b) one discharge
+* The head of a link leaves at the earliest time that is (a) after its running time (on the minor approach of
+  an unsignalised priority junction, if ``traffic.route_choice.give_way_in_simulation`` is set, after its running
+  time plus the give-way delay ``traffic.route_choice.give_way_delay_s``, :func:`give_way_delay_s`: HCM's control
+  delay at low conflicting flow, analytic like the signal's green window), (b) one discharge
   headway after the previous exit (capacity: ``3600 / capacity_vph``; at a signal the saturation flow),
   (c) within a green of its approach at a signalised node (fixed-time two-phase plans), and (d) when the next
   link has storage room; otherwise it waits for room (spill-back) and after ``traffic.stuck_time_s`` enters
@@ -24,7 +27,8 @@ fundamental diagram and drivers' desired speeds):
 Route choice: probit (Daganzo and Sheffi 1977): each driver takes the shortest route under perceived link times,
 the expected time times a lognormal perception error (``traffic.route_choice.perception_cv``; drivers fall into
 ``traffic.route_choice.perception_draws`` groups that share one draw of the errors per pass). Expected times are
-first the drivers' mean desired-speed running times plus Webster's uniform signal delay, then the link times
+first the drivers' mean desired-speed running times plus Webster's uniform signal delay and the give-way delay,
+then the link times
 simulated in the passes so far, averaged over passes. In re-routing pass ``k`` (of ``reroute_passes``) a random
 share ``1 / (k + 1)`` of the trips takes its new best route (method of successive averages, Sheffi 1985 ch. 12),
 so flows respond smoothly to a change in link times rather than all at once. The record of the last pass is
@@ -263,14 +267,16 @@ def simulate(
     group = route_rng.integers(0, draws, len(veh.origin))
     costs = [cost0 + give_way for _ in periods]
     routes = _route_by_period(router, veh, costs, group, route_rng, st)
-    lk = link_constants(network, sig, mean_v, st)
+    held = give_way if st.give_way_in_simulation else np.zeros(n_links)  # in the simulated times, or not
+    lk = link_constants(network, sig, held, mean_v, st)
     for k in range(reroute_passes + 1):
         times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s)
         if k == reroute_passes:
             break
-        measured = _measured_costs(veh, routes, times, close, [cost0] * len(periods), n_links)
-        # expected times: the running average of the times simulated in passes 0..k (pass 0 replaces cost0)
-        costs = [c + (m + give_way - c) / (k + 1) for c, m in zip(costs, measured, strict=True)]
+        measured = _measured_costs(veh, routes, times, close, [cost0 + held] * len(periods), n_links)
+        # expected times: the running average of the times simulated in passes 0..k (pass 0 replaces cost0), plus
+        # the give-way delay where the simulation did not hold vehicles for it (``held``)
+        costs = [c + (m + give_way - held - c) / (k + 1) for c, m in zip(costs, measured, strict=True)]
         chosen = msa_switchers(len(veh.origin), pass_index=k + 1, rng=route_rng)
         routes = routes.replace(
             chosen, _route_by_period(router, veh, costs, group, route_rng, st, only=chosen)
