@@ -85,6 +85,14 @@ def test_run_id_is_deterministic() -> None:
     assert run_id(toy_job(limit_kph=30)) != run_id(toy_job())
 
 
+def test_a_changed_model_gets_a_new_run_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vision_zero.replications as replications
+
+    before = run_id(toy_job())
+    monkeypatch.setattr(replications, "code_fingerprint", lambda: "another-build")
+    assert run_id(toy_job()) != before
+
+
 def test_variant_is_calibrated_with_the_same_baseline_replication(tmp_path: Path) -> None:
     res = run_job(toy_job(replications=3), out_dir=tmp_path, executor=SerialExecutor(), progress=False)
     assert res.baseline is not None

@@ -17,7 +17,8 @@ of the paired KSI difference (baseline minus variant, per year) is narrower than
 mean, or ``max_replications`` is reached. For a baseline on its own, the interval of its KSI is used.
 
 Run folder: ``<out>/<scenario>/<run-id>/`` (layout in :mod:`vision_zero.results`); the run-id is a hash of the
-resolved scenario, the seed and the network fingerprint, so the same command finds the same folder.
+resolved scenario, the seed, the network fingerprint and the code fingerprint, so the same command with the
+same build finds the same folder, and a changed model never reuses old results.
 """
 
 from __future__ import annotations
@@ -275,9 +276,13 @@ def _safe_name(name: str) -> str:
 
 
 def run_id(job: ScenarioJob) -> str:
-    """Deterministic id of a run: hash of the resolved scenario, the seed and the network fingerprint."""
+    """Deterministic id of a run: hash of the resolved scenario, the seed, the network and the code.
+
+    The code fingerprint is part of the id so that results computed by an older build of the model are never
+    resumed into, or silently reused by, a newer one: a changed model gets a new run folder.
+    """
     h = hashlib.sha256()
-    for part in (job.scenario_toml, str(job.seed), job.network.fingerprint):
+    for part in (job.scenario_toml, str(job.seed), job.network.fingerprint, code_fingerprint()):
         h.update(part.encode("utf-8"))
         h.update(b"\0")
     return f"seed{job.seed}-{h.hexdigest()[:12]}"
