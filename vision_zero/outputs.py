@@ -5,6 +5,7 @@
 reads), compares them (:func:`vision_zero.compare.compare`) and :func:`write_outputs` writes, into one folder:
 
 ``comparison.csv/.parquet``, ``scenarios.csv/.parquet``, ``headline.csv/.parquet``, ``pairs.csv/.parquet``,
+``ksi_split.csv/.parquet`` (KSI avoided on the links each variant changed vs elsewhere),
 ``costs.csv``, the charts (``ksi_by_scenario.png``, ``ksi_vs_travel_time.png``, ``speeds_<variant>.png``,
 ``tornado_<variant>.png``), the maps (``map_<scenario>.png``, ``map_diff_<variant>.png``,
 ``network_<variant>.png`` — the variant's network coloured by speed limit, from :func:`vision_zero.plot.plot_network`),
@@ -29,6 +30,7 @@ from vision_zero.compare import Comparison, ScenarioRuns, compare
 from vision_zero.economics import InterventionCost
 from vision_zero.gis import write_links_gpkg
 from vision_zero.i18n import check_lang, text
+from vision_zero.ksi_split import KsiSplit, ksi_split, split_frame
 from vision_zero.maps import link_ksi_per_year, plot_ksi_map
 from vision_zero.network import RoadNetwork
 from vision_zero.parameters import ParameterSet, load_parameters
@@ -72,8 +74,13 @@ def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def write_tables(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
+def write_tables(
+    comparison: Comparison, out_dir: Path, *, splits: Sequence[KsiSplit] = ()
+) -> dict[str, Path]:
     """Write ``comparison``, ``scenarios``, ``headline`` and ``pairs`` tables as CSV and Parquet, atomically.
+
+    With ``splits`` (:func:`vision_zero.ksi_split.ksi_split`, one per variant) also ``ksi_split``: KSI avoided
+    per year on the links each variant changed, elsewhere and in total, with intervals.
 
     Returns
     -------
@@ -88,6 +95,8 @@ def write_tables(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
             [v.per_pair.assign(variant=v.variant) for v in comparison.variants], ignore_index=True
         ),
     }
+    if splits:
+        tables["ksi_split"] = split_frame(splits)
     out: dict[str, Path] = {}
     for name, frame in tables.items():
         frame = frame.assign(schematic=comparison.schematic)
@@ -130,7 +139,6 @@ def write_outputs(
     """
     check_lang(lang)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = dict(write_tables(comparison, out_dir))
     base = inputs[0]
     params = base.parameters if len(base.parameters) else load_parameters()
     touched = {
@@ -139,6 +147,18 @@ def write_outputs(
         )
         for i in inputs[1:]
     }
+    splits = [
+        ksi_split(
+            base.runs,
+            i.runs,
+            baseline_network=base.network,
+            variant_network=i.network,
+            touched=touched[i.runs.name],
+        )
+        for i in inputs[1:]
+        if len(i.network.links) == len(base.network.links)
+    ]
+    paths: dict[str, Path] = dict(write_tables(comparison, out_dir, splits=splits))
     charts = all_charts(
         comparison, [i.runs for i in inputs], out_dir, params=params, lang=lang, touched=touched
     )
@@ -197,6 +217,7 @@ def write_outputs(
         network_label=base.network.label,
         costs=costs,
         tornado={v.variant: tornado_frame(v, params) for v in comparison.variants},
+        ksi_split=splits,
     )
     paths["report"] = write_report(comparison, report_inputs, out_dir / "report.html", lang=lang)
     return paths

@@ -19,6 +19,7 @@ import pandas as pd
 from vision_zero import __version__
 from vision_zero.compare import Comparison, Interval, table_rows
 from vision_zero.i18n import check_lang, text
+from vision_zero.ksi_split import PARTS, KsiSplit
 from vision_zero.results import atomic_write_text
 from vision_zero.risk import ROAD_USERS
 
@@ -63,6 +64,8 @@ class ReportInputs:
         Variant -> :func:`vision_zero.charts.tornado_frame` (shown as a table under the chart).
     assumptions
         Extra assumption lines (the standard ones are always listed).
+    ksi_split
+        Per variant, KSI avoided on the links it changed vs elsewhere (:func:`vision_zero.ksi_split.ksi_split`).
     """
 
     charts: Mapping[str, Path] = field(default_factory=dict)
@@ -72,6 +75,7 @@ class ReportInputs:
     costs: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     tornado: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     assumptions: Sequence[str] = ()
+    ksi_split: Sequence[KsiSplit] = ()
 
 
 def _e(x: object) -> str:
@@ -269,6 +273,18 @@ _STANDARD_ASSUMPTIONS = (
 )
 
 
+def _split_table(splits: Sequence[KsiSplit], lang: str) -> str:
+    header = [text("scenario", lang)] + [text(f"where_{p}", lang) for p in PARTS]
+    rows = []
+    for sp in splits:
+        row: list[object] = [sp.variant]
+        for p in PARTS:
+            iv = sp.part(p)
+            row.append(f"{_num(iv.mean)} ({_ci(iv)})")
+        rows.append(row)
+    return _table(header, rows)
+
+
 def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "en") -> str:
     """The report as one HTML string (see the module docstring)."""
     check_lang(lang)
@@ -292,6 +308,10 @@ def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "
     out.append(_table(header, rows))
     out.append(f"<h3>{_e(text('by_road_user', lang))}</h3>")
     out.append(_road_user_table(comparison, lang))
+    if inputs.ksi_split:
+        out.append(f"<h3>{_e(text('where_title', lang))}</h3>")
+        out.append(f'<p class="note">{_e(text("where_note", lang))}</p>')
+        out.append(_split_table(inputs.ksi_split, lang))
     out.append(f"<h3>{_e(text('money', lang))}</h3>")
     out.append(_money_table(comparison, lang))
     for name, frame in inputs.costs.items():
