@@ -9,7 +9,7 @@ from compare_fixtures import replication, runs, square_network
 
 from vision_zero.compare import ScenarioRuns, compare, interval
 from vision_zero.economics import Economics
-from vision_zero.ksi_split import KsiSplit, ksi_split, split_frame
+from vision_zero.ksi_split import KsiSplit, format_split, ksi_split, split_frame
 from vision_zero.outputs import write_tables
 from vision_zero.report import ReportInputs, render_report
 from vision_zero.results import ReplicationResult
@@ -150,6 +150,10 @@ def test_frame_tables_and_report(tmp_path: Path) -> None:
     csv = pd.read_csv(paths["ksi_split"])
     assert csv["mean"].tolist() == pytest.approx([3.75, -2.375, 1.375])
     assert "ksi_split" not in write_tables(c, tmp_path / "none")
+    block = format_split(csv).splitlines()
+    assert "where the change happens" in block[0]
+    assert block[3].split()[:2] == ["centre-30", "3.8"] and "[2 links]" in block[3]
+    assert format_split(split_frame([])) == ""
     html = render_report(c, ReportInputs(ksi_split=[s]))
     assert "where the change happens" in html and "e.g. traffic diverted" in html
     assert "on the streets changed" in html and "elsewhere" in html

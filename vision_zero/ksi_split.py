@@ -14,18 +14,19 @@ equals the summary KSI difference whenever every casualty has a site on the netw
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from vision_zero.compare import Interval, ScenarioRuns, _pairs, interval
+from vision_zero.compare import Interval, ScenarioRuns, _fmt_iv, _pairs, interval
 from vision_zero.maps import link_ksi_per_year
 from vision_zero.network import RoadNetwork
 
-__all__ = ["PARTS", "KsiSplit", "ksi_split", "split_frame"]
+__all__ = ["PARTS", "KsiSplit", "format_split", "ksi_split", "split_frame"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -153,3 +154,35 @@ def split_frame(splits: Sequence[KsiSplit]) -> pd.DataFrame:
         cols = ["variant", "baseline", "part", "mean", "low", "high", "p_low", "p_high", "n", "links"]
         return pd.DataFrame(columns=cols)
     return pd.concat([s.to_frame() for s in splits], ignore_index=True)
+
+
+def format_split(frame: pd.DataFrame) -> str:
+    """A short plain-text block of :func:`split_frame` for the terminal (one row per variant)."""
+    if not len(frame):
+        return ""
+    header = ["scenario", "on the streets changed", "elsewhere", "total"]
+    rows = [header]
+    by_variant: dict[str, dict[str, Mapping[Hashable, Any]]] = {}
+    for rec in frame.to_dict("records"):
+        by_variant.setdefault(str(rec["variant"]), {})[str(rec["part"])] = rec
+    for variant, parts in by_variant.items():
+        row = [variant]
+        for p in PARTS:
+            r = parts[p]
+            f = {k: float(r[k]) for k in ("mean", "low", "high", "p_low", "p_high")}
+            iv = Interval(f["mean"], f["low"], f["high"], f["p_low"], f["p_high"], int(r["n"]))
+            cell = _fmt_iv(iv)
+            row.append(f"{cell} [{int(r['links'])} links]" if p == "touched" else cell)
+        rows.append(row)
+    widths = [max(len(r[j]) for r in rows) for j in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    title = (
+        "KSI avoided/yr by where the change happens (elsewhere: e.g. diverted traffic; negative = more KSI):"
+    )
+    return "\n".join([title, *lines])

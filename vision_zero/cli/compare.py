@@ -127,6 +127,13 @@ def _compare(args: argparse.Namespace) -> int:
     out = args.out or default_out_dir([i.runs.name for i in inputs], root=args.results)
     paths = write_outputs(comparison, inputs, out, lang=args.lang)
     print(format_table(comparison, label=inputs[0].network.label))
+    if "ksi_split" in paths:
+        import pandas as pd
+
+        from vision_zero.ksi_split import format_split
+
+        print()
+        print(format_split(pd.read_csv(paths["ksi_split"])))
     print()
     print(f"written to {out}/: report.html, links.gpkg, {len(paths)} files in all")
     print(f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
