@@ -196,9 +196,9 @@ def test_renewals_within_the_horizon() -> None:
 
 
 def test_no_negative_zero_in_tables() -> None:
-    from vision_zero.compare import _fmt
+    from vision_zero.compare import format_number
 
-    assert _fmt(-0.01) == "0.0" and _fmt(-0.2) == "-0.2"
+    assert format_number(-0.01) == "0.0" and format_number(-0.2) == "-0.2"
 
 
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

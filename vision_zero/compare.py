@@ -60,8 +60,11 @@ __all__ = [
     "ScenarioSummary",
     "VariantComparison",
     "compare",
+    "format_interval",
+    "format_number",
     "format_table",
     "interval",
+    "paired_replications",
     "summarise",
 ]
 
@@ -428,7 +431,8 @@ class Comparison:
         return pd.DataFrame(rows)
 
 
-def _pairs(baseline: ScenarioRuns, variant: ScenarioRuns) -> tuple[int, ...]:
+def paired_replications(baseline: ScenarioRuns, variant: ScenarioRuns) -> tuple[int, ...]:
+    """Replication indices both runs have (common random numbers), checking they share the seed."""
     b, v = baseline.by_index(), variant.by_index()
     common = sorted(set(b) & set(v))
     if not common:
@@ -446,7 +450,7 @@ def _pairs(baseline: ScenarioRuns, variant: ScenarioRuns) -> tuple[int, ...]:
 
 
 def _compare_one(baseline: ScenarioRuns, variant: ScenarioRuns, economics: Economics) -> VariantComparison:
-    idx = _pairs(baseline, variant)
+    idx = paired_replications(baseline, variant)
     b, v = baseline.by_index(), variant.by_index()
     diff: dict[str, Interval] = {}
     pct: dict[str, Interval] = {}
@@ -558,22 +562,28 @@ def compare(
     return Comparison(sums[0], sums, comps, schematic, baseline.network_source)
 
 
-def _fmt(x: float, digits: int = 1) -> str:
+def format_number(x: float, digits: int = 1, *, million: str = "M", million_digits: int = 0) -> str:
+    """A number as a committee reads it: thousands separators, millions as ``1.2M``, "–" if not finite.
+
+    ``million`` is the suffix after millions (``" M"`` in the report), shown with at least
+    ``million_digits`` decimals.
+    """
     if not math.isfinite(x):
         return "–"
     if round(x, digits) == 0:
         x = 0.0  # no "-0.0"
     if abs(x) >= 1e6:
-        return f"{x / 1e6:,.{digits}f}M"
+        return f"{x / 1e6:,.{max(digits, million_digits)}f}{million}"
     if abs(x) >= 1e4:
         return f"{x:,.0f}"
     return f"{x:,.{digits}f}"
 
 
-def _fmt_iv(iv: Interval, digits: int = 1) -> str:
+def format_interval(iv: Interval, digits: int = 1) -> str:
+    """``mean (low to high)``, or the mean alone with fewer than two replications."""
     if iv.n < 2:
-        return _fmt(iv.mean, digits)
-    return f"{_fmt(iv.mean, digits)} ({_fmt(iv.low, digits)} to {_fmt(iv.high, digits)})"
+        return format_number(iv.mean, digits)
+    return f"{format_number(iv.mean, digits)} ({format_number(iv.low, digits)} to {format_number(iv.high, digits)})"
 
 
 def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], list[list[str]]]:
@@ -601,9 +611,9 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
         [
             comparison.baseline.name
             + ("" if comparison.baseline.name.lower() == "baseline" else " (baseline)"),
-            _fmt_iv(b["fatal"]),
-            _fmt_iv(b["serious"]),
-            _fmt_iv(b["ksi"]),
+            format_interval(b["fatal"]),
+            format_interval(b["serious"]),
+            format_interval(b["ksi"]),
             "",
             "",
             "",
@@ -619,16 +629,16 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
         rows.append(
             [
                 v.variant,
-                _fmt_iv(m["fatal"]),
-                _fmt_iv(m["serious"]),
-                _fmt_iv(m["ksi"]),
-                _fmt_iv(v.ksi_avoided),
-                _fmt_iv(v.percent_change["ksi"]),
+                format_interval(m["fatal"]),
+                format_interval(m["serious"]),
+                format_interval(m["ksi"]),
+                format_interval(v.ksi_avoided),
+                format_interval(v.percent_change["ksi"]),
                 f"{v.prob_reduces_ksi:.0%}",
-                _fmt(v.difference["veh_h"].mean, 0),
-                _fmt(v.cost_pv, 1),
-                _fmt_iv(v.npv),
-                _fmt_iv(v.bcr, 2),
+                format_number(v.difference["veh_h"].mean, 0),
+                format_number(v.cost_pv, 1),
+                format_interval(v.npv),
+                format_interval(v.bcr, 2),
             ]
         )
     return header, rows

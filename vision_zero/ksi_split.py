@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from vision_zero.compare import Interval, ScenarioRuns, _fmt_iv, _pairs, interval
+from vision_zero.compare import Interval, ScenarioRuns, format_interval, interval, paired_replications
 from vision_zero.maps import link_ksi_per_year
 from vision_zero.network import RoadNetwork
 
@@ -127,7 +127,7 @@ def ksi_split(
         raise ValueError(f"ksi_split: touched link ids must lie in 0..{m - 1} (got {ids.tolist()})")
     mask = np.zeros(m, dtype=bool)
     mask[ids] = True
-    idx = _pairs(baseline, variant)
+    idx = paired_replications(baseline, variant)
     b, v = baseline.by_index(), variant.by_index()
     on, off = np.zeros(len(idx)), np.zeros(len(idx))
     for k, i in enumerate(idx):
@@ -171,7 +171,7 @@ def format_split(frame: pd.DataFrame) -> str:
             r = parts[p]
             f = {k: float(r[k]) for k in ("mean", "low", "high", "p_low", "p_high")}
             iv = Interval(f["mean"], f["low"], f["high"], f["p_low"], f["p_high"], int(r["n"]))
-            cell = _fmt_iv(iv)
+            cell = format_interval(iv)
             row.append(f"{cell} [{int(r['links'])} links]" if p == "touched" else cell)
         rows.append(row)
     widths = [max(len(r[j]) for r in rows) for j in range(len(header))]

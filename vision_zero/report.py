@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from vision_zero import __version__
-from vision_zero.compare import Comparison, Interval, table_rows
+from vision_zero.compare import Comparison, Interval, format_number, table_rows
 from vision_zero.i18n import check_lang, text
 from vision_zero.ksi_split import PARTS, KsiSplit
 from vision_zero.results import atomic_write_text
@@ -83,15 +83,7 @@ def _e(x: object) -> str:
 
 
 def _num(x: float, digits: int = 1) -> str:
-    if not math.isfinite(x):
-        return "–"
-    if round(x, digits) == 0:
-        x = 0.0  # no "-0.0"
-    if abs(x) >= 1e6:
-        return f"{x / 1e6:,.{max(digits, 2)}f} M"
-    if abs(x) >= 1e4:
-        return f"{x:,.0f}"
-    return f"{x:,.{digits}f}"
+    return format_number(x, digits, million=" M", million_digits=2)
 
 
 def _ci(iv: Interval, digits: int = 1) -> str:
