@@ -340,6 +340,29 @@ def _numeric(path: Path, frame: pd.DataFrame, col: str) -> npt.NDArray[np.float6
     return values.to_numpy(dtype=np.float64)
 
 
+def _non_negative(path: Path, frame: pd.DataFrame, col: str) -> npt.NDArray[np.float64]:
+    """Column ``col`` as numbers >= 0, or a DataError naming the file, row and column."""
+    values = _numeric(path, frame, col)
+    neg = np.flatnonzero(values < 0)
+    if neg.size:
+        raise DataError(
+            f"{path}: row {neg[0] + 2}, column {col!r}: expected a number >= 0 (got {float(values[neg[0]])})"
+        )
+    return values
+
+
+def _ids(path: Path, frame: pd.DataFrame, col: str, n: int, what: str) -> npt.NDArray[np.int64]:
+    """Column ``col`` as ids ``0..n-1`` of ``what`` (e.g. "node"), or a DataError naming the file, row and column."""
+    values = _numeric(path, frame, col)
+    bad = np.flatnonzero((values != np.round(values)) | (values < 0) | (values >= n))
+    if bad.size:
+        raise DataError(
+            f"{path}: row {bad[0] + 2}, column {col!r}: expected a {what} id 0..{n - 1} "
+            f"(got {frame[col].to_list()[bad[0]]!r})"
+        )
+    return values.astype(np.int64)
+
+
 def _snap(
     path: Path,
     network: RoadNetwork,
@@ -384,24 +407,12 @@ def read_od_csv(path: Path | str, network: RoadNetwork, *, max_snap_m: float = 5
                 f"{path}: missing column {col!r}; expected columns period, trips and origin/destination "
                 f"(node ids) or origin_lat/origin_lon/destination_lat/destination_lon (got {sorted(cols)})"
             )
-    trips = _numeric(path, frame, "trips")
-    neg = np.flatnonzero(trips < 0)
-    if neg.size:
-        raise DataError(
-            f"{path}: row {neg[0] + 2}, column 'trips': expected a number >= 0 (got {float(trips[neg[0]])})"
-        )
+    trips = _non_negative(path, frame, "trips")
     n_nodes = len(network.nodes)
     if {"origin", "destination"} <= cols:
         ends = []
         for col in ("origin", "destination"):
-            val = _numeric(path, frame, col)
-            bad = np.flatnonzero((val != np.round(val)) | (val < 0) | (val >= n_nodes))
-            if bad.size:
-                raise DataError(
-                    f"{path}: row {bad[0] + 2}, column {col!r}: expected a node id 0..{n_nodes - 1} "
-                    f"(got {frame[col].to_list()[bad[0]]!r})"
-                )
-            ends.append(val.astype(np.int64))
+            ends.append(_ids(path, frame, col, n_nodes, "node"))
         origin, destination = ends
     elif {"origin_lat", "origin_lon", "destination_lat", "destination_lon"} <= cols:
         origin = _snap(
@@ -533,19 +544,8 @@ def read_pedestrian_csv(path: Path | str, demand: pd.DataFrame, *, n_crossings: 
                 f"{path}: missing column {col!r}; expected columns {list(PEDESTRIAN_COLUMNS)} "
                 f"(got {list(frame.columns)})"
             )
-    cid = _numeric(path, frame, "crossing")
-    bad = np.flatnonzero((cid != np.round(cid)) | (cid < 0) | (cid >= n_crossings))
-    if bad.size:
-        raise DataError(
-            f"{path}: row {bad[0] + 2}, column 'crossing': expected a crossing id 0..{n_crossings - 1} "
-            f"(got {frame['crossing'].to_list()[bad[0]]!r})"
-        )
-    peds = _numeric(path, frame, "peds_per_h")
-    neg = np.flatnonzero(peds < 0)
-    if neg.size:
-        raise DataError(
-            f"{path}: row {neg[0] + 2}, column 'peds_per_h': expected a number >= 0 (got {float(peds[neg[0]])})"
-        )
+    cid = _ids(path, frame, "crossing", n_crossings, "crossing")
+    peds = _non_negative(path, frame, "peds_per_h")
     known = set(demand["period"])
     per = frame["period"].astype(str)
     unknown = sorted(set(per) - known)
