@@ -1,10 +1,14 @@
-"""Argument types shared by the commands: each turns a bad value into argparse's one-line usage error."""
+"""Argument helpers shared by the commands.
+
+Argument types turn a bad value into argparse's one-line usage error; ``print_group_help`` is what a command
+group does when given no sub-command.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["non_negative_int", "percent", "positive_int"]
+__all__ = ["non_negative_int", "percent", "positive_int", "print_group_help"]
 
 
 def _whole_number(text: str, *, minimum: int) -> int:
@@ -36,3 +40,9 @@ def percent(text: str) -> float:
     if not 0 < value < 1000:
         raise argparse.ArgumentTypeError(f"expected a percentage > 0 (got {text!r})")
     return value
+
+
+def print_group_help(parser: argparse.ArgumentParser) -> int:
+    """What a command group does when called without a sub-command: show its help, exit code 2."""
+    parser.print_help()
+    return 2

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vision_zero.cli._argtypes import print_group_help
+
 __all__ = ["register"]
 
 _SOURCE_HELP = (
@@ -36,7 +38,7 @@ def register(subparsers: Any) -> None:
         epilog="Example: vision-zero network info schematic:almaty",
     )
     sub = group.add_subparsers(dest="network_command", metavar="SUBCOMMAND")
-    group.set_defaults(func=lambda _args: _print_help(group))
+    group.set_defaults(func=lambda _args: print_group_help(group))
 
     build = sub.add_parser(
         "build",
@@ -81,11 +83,6 @@ def register(subparsers: Any) -> None:
         "-o", "--output", type=Path, required=True, help="image file to write (.png, .svg, .pdf)"
     )
     plot.set_defaults(func=_plot)
-
-
-def _print_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _load(args: argparse.Namespace) -> Any:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from vision_zero.cli._argtypes import print_group_help
+
 __all__ = ["register"]
 
 _SET_HELP = (
@@ -42,7 +44,7 @@ def register(subparsers: Any) -> None:
         epilog="Example: vision-zero scenario show scenarios/centre-30.toml",
     )
     sub = group.add_subparsers(dest="scenario_command", metavar="SUBCOMMAND")
-    group.set_defaults(func=lambda _args: _help(group))
+    group.set_defaults(func=lambda _args: print_group_help(group))
     show = sub.add_parser(
         "show",
         help="print the resolved scenario, what each selector matched (counts, km), costs and economic values",
@@ -58,11 +60,6 @@ def register(subparsers: Any) -> None:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=_SET_HELP
     )
     show.set_defaults(func=_show)
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _overrides(items: list[str]) -> dict[str, Any]:
