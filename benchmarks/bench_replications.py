@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vision_zero.parallel import DaskExecutor, Executor, LocalPoolExecutor, SerialExecutor
-from vision_zero.replications import ScenarioJob, run_job, scenario_job
+from vision_zero.runs.parallel import DaskExecutor, Executor, LocalPoolExecutor, SerialExecutor
+from vision_zero.runs.replications import ScenarioJob, run_job, scenario_job
 
 _BASELINE = """\
 name = "bench-baseline"
@@ -79,7 +79,7 @@ def main() -> int:
     ap.add_argument("--skip-serial", action="store_true", help="skip the in-process run")
     args = ap.parse_args()
 
-    from vision_zero.scenario import parse_override
+    from vision_zero.program.scenario import parse_override
 
     overrides = dict(parse_override(t) for t in args.overrides)
     tmp = Path(tempfile.mkdtemp(prefix="bench-replications-"))

@@ -9,7 +9,7 @@ Run by hand, one process per scale so that peak memory is that scale's alone::
 
 Prints one JSON line: nodes, edges, km of road (each two-way street counted once), signals, crossings,
 the generator's wall time (``build_s``, imports excluded) and, with ``--load``, the time of
-``vision_zero.network.load_network`` on the same source (generator + tag normalisation + tables).
+``vision_zero.network.road_network.load_network`` on the same source (generator + tag normalisation + tables).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import argparse
 import json
 import time
 
-from vision_zero.schematic import generate_schematic_graph
+from vision_zero.network.schematic import generate_schematic_graph
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
         "build_s": round(build_s, 3),
     }
     if args.load:
-        from vision_zero.network import load_network
+        from vision_zero.network.road_network import load_network
 
         t0 = time.perf_counter()
         network = load_network(graph.graph["source"])

@@ -361,13 +361,13 @@ def load_case(workdir: Path) -> Case:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# vision_zero side (API of vision_zero.simulation / demand / network)
+# vision_zero side (API of vision_zero.traffic.simulation / demand / network)
 # --------------------------------------------------------------------------------------------------------------
 
 
 def vz_demand_trips(net: Any, *, seed: int, n_trips: int | None) -> pd.DataFrame:
     """vision_zero's default AM-peak trips on ``net`` (optionally rescaled to ``n_trips``)."""
-    from vision_zero import demand
+    from vision_zero.traffic import demand
 
     am = tuple(p for p in demand.default_periods() if p.name == "am_peak")
     daily = None if n_trips is None else n_trips / am[0].demand_share
@@ -393,7 +393,7 @@ def vz_network_from_tables(case: Case) -> Any:
     import networkx as nx
     from pyproj import Transformer
 
-    from vision_zero.network import network_from_graph
+    from vision_zero.network.road_network import network_from_graph
 
     to_lonlat = Transformer.from_crs(32643, 4326, always_xy=True)
     lon, lat = to_lonlat.transform(
@@ -424,7 +424,7 @@ def vz_network_from_tables(case: Case) -> Any:
 
 def _vz_inputs(case: Case, *, seed: int) -> tuple[Any, pd.DataFrame, tuple[Any, ...]]:
     """Network, trips and periods for vision_zero in this case."""
-    from vision_zero.periods import Period
+    from vision_zero.traffic.periods import Period
 
     if (case.workdir / "vz_network.pkl").exists():
         with (case.workdir / "vz_network.pkl").open("rb") as fh:
@@ -432,7 +432,7 @@ def _vz_inputs(case: Case, *, seed: int) -> tuple[Any, pd.DataFrame, tuple[Any, 
         with (case.workdir / "vz_trips.pkl").open("rb") as fh:
             trips: pd.DataFrame = pickle.load(fh)
         periods = tuple(dict.fromkeys(trips["period"]))
-        from vision_zero.demand import default_periods
+        from vision_zero.traffic.demand import default_periods
 
         known = {p.name: p for p in default_periods()}
         return net, trips, tuple(known[name] for name in periods)
@@ -445,7 +445,7 @@ def _vz_inputs(case: Case, *, seed: int) -> tuple[Any, pd.DataFrame, tuple[Any, 
 
 def run_vision_zero(case: Case, *, seed: int, reroute_passes: int, profile_to: Path | None) -> dict[str, Any]:
     """Worker body for vision_zero: simulate, return link entries per case link and trip statistics."""
-    from vision_zero.simulation import simulate
+    from vision_zero.traffic.simulation import simulate
 
     t0 = time.process_time()
     net, trips, periods = _vz_inputs(case, seed=seed)

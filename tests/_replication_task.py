@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from vision_zero.replications import NetworkInfo, ScenarioJob
-from vision_zero.results import ReplicationResult
-from vision_zero.seeding import replication_rngs
+from vision_zero.core.seeding import replication_rngs
+from vision_zero.runs.replications import NetworkInfo, ScenarioJob
+from vision_zero.runs.results import ReplicationResult
 
 SEVERITY_EXPONENT = {"fatal": 4.0, "serious": 3.0, "slight": 2.0}
 OBSERVED = {"fatal": 2.0, "serious": 20.0, "slight": 80.0}

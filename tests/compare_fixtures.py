@@ -8,10 +8,10 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from vision_zero.compare import ScenarioRuns
-from vision_zero.economics import InterventionCost
-from vision_zero.network import RoadNetwork
-from vision_zero.results import ReplicationResult
+from vision_zero.appraisal.compare import ScenarioRuns
+from vision_zero.appraisal.economics import InterventionCost
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.runs.results import ReplicationResult
 
 
 def square_network(*, schematic: bool = True) -> RoadNetwork:

@@ -6,9 +6,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from vision_zero.network import RoadNetwork
-from vision_zero.periods import Period
-from vision_zero.simulation import TrafficRecord
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic.periods import Period
+from vision_zero.traffic.simulation import TrafficRecord
 
 PERIOD = Period(name="peak", start_h=8.0, duration_s=3600.0, demand_share=0.1, annual_hours=340.0)
 

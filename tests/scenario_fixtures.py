@@ -20,7 +20,7 @@ from typing import Any
 
 import networkx as nx
 
-from vision_zero.network import RoadNetwork, network_from_graph
+from vision_zero.network.road_network import RoadNetwork, network_from_graph
 
 NODES: dict[str, tuple[float, float, dict[str, str]]] = {
     "A": (76.930, 43.240, {}),

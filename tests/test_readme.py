@@ -1,9 +1,8 @@
 """The README's two commands are the ones CI runs."""
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from paths import ROOT
 
 
 def _commands() -> list[str]:

@@ -1,6 +1,6 @@
 """Every example scenario validates and runs (reduced: one replication of a short AM peak at light demand).
 
-The reduction is the documented override mechanism (``vision_zero.scenario.SMOKE_OVERRIDES``; on the command
+The reduction is the documented override mechanism (``vision_zero.program.scenario.SMOKE_OVERRIDES``; on the command
 line ``--set simulation.replications=1 --set 'simulation.periods=["am_peak"]' ...``). The network stays the one
 each file names, so every selector is checked against the network it was written for.
 """
@@ -9,13 +9,13 @@ import math
 from pathlib import Path
 
 import pytest
+from paths import SCENARIOS
 
 from vision_zero.cli import main
-from vision_zero.network import load_network
-from vision_zero.pipeline import prepare, run_replication
-from vision_zero.scenario import SMOKE_OVERRIDES, load_scenario
+from vision_zero.network.road_network import load_network
+from vision_zero.program.scenario import SMOKE_OVERRIDES, load_scenario
+from vision_zero.runs.pipeline import prepare, run_replication
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.toml"))
 
 

@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from vision_zero.network import RoadNetwork
+from vision_zero.network.road_network import RoadNetwork
 
 LinkSpec = tuple[int, int, float, int, float, float]  # u, v, length_m, lanes, limit_kph, capacity_vph
 

@@ -13,8 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from vision_zero import __version__
-from vision_zero.errors import VisionZeroError
+from vision_zero.core.errors import VisionZeroError
+from vision_zero.core.version import __version__
 
 __all__ = ["build_parser", "main"]
 

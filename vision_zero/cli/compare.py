@@ -100,10 +100,11 @@ def register(subparsers: Any) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from vision_zero.compare import format_table
-    from vision_zero.outputs import compare_scenarios, default_out_dir, write_outputs
-    from vision_zero.parallel import make_executor
-    from vision_zero.scenario import parse_override
+    from vision_zero.appraisal.compare import format_table
+    from vision_zero.appraisal.study import compare_scenarios
+    from vision_zero.outputs.write import default_out_dir, write_outputs
+    from vision_zero.program.scenario import parse_override
+    from vision_zero.runs.parallel import make_executor
 
     overrides = dict(parse_override(item) for item in args.overrides)
     start = time.perf_counter()
@@ -130,7 +131,7 @@ def _compare(args: argparse.Namespace) -> int:
     if "ksi_split" in paths:
         import pandas as pd
 
-        from vision_zero.ksi_split import format_split
+        from vision_zero.appraisal.ksi_split import format_split
 
         print()
         print(format_split(pd.read_csv(paths["ksi_split"])))

@@ -86,7 +86,7 @@ def register(subparsers: Any) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from vision_zero.network import load_network
+    from vision_zero.network.road_network import load_network
 
     return load_network(args.source, cache_dir=args.cache_dir)
 
@@ -100,7 +100,7 @@ def _default_output(source: str, cache_dir: Path) -> Path:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from vision_zero.network import network_summary, save_network_graph
+    from vision_zero.network.road_network import network_summary, save_network_graph
 
     network = _load(args)
     output = args.output if args.output is not None else _default_output(args.source, args.cache_dir)
@@ -139,14 +139,14 @@ def _format_info(s: dict[str, Any]) -> str:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from vision_zero.network import network_summary
+    from vision_zero.network.road_network import network_summary
 
     print(_format_info(network_summary(_load(args))))
     return 0
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from vision_zero.plot import plot_network
+    from vision_zero.outputs.plot import plot_network
 
     network = _load(args)
     path = plot_network(network, args.output)

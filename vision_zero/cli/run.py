@@ -80,7 +80,7 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
 
 def parse_overrides(texts: list[str]) -> dict[str, Any]:
     """``["demand.scale=0.1", …]`` → ``{"demand.scale": 0.1, …}`` (values are TOML literals or text)."""
-    from vision_zero.scenario import parse_override
+    from vision_zero.program.scenario import parse_override
 
     return dict(parse_override(t) for t in texts)
 
@@ -117,8 +117,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vision_zero.parallel import make_executor
-    from vision_zero.replications import format_summary, run_job, scenario_job
+    from vision_zero.runs.parallel import make_executor
+    from vision_zero.runs.replications import format_summary, run_job, scenario_job
 
     overrides = parse_overrides(args.overrides)
     networks: dict[str, Any] = {}  # each network source loaded once

@@ -63,15 +63,15 @@ def register(subparsers: Any) -> None:
 
 
 def _overrides(items: list[str]) -> dict[str, Any]:
-    from vision_zero.scenario import parse_override
+    from vision_zero.program.scenario import parse_override
 
     return dict(parse_override(item) for item in items)
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from vision_zero.errors import VisionZeroError
-    from vision_zero.pipeline import load_base_network, prepare
-    from vision_zero.scenario import load_scenario
+    from vision_zero.core.errors import VisionZeroError
+    from vision_zero.program.scenario import load_scenario
+    from vision_zero.runs.pipeline import load_base_network, prepare
 
     overrides = _overrides(args.overrides)
     failed = 0
@@ -100,8 +100,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from vision_zero.pipeline import prepare
-    from vision_zero.scenario import load_scenario
+    from vision_zero.program.scenario import load_scenario
+    from vision_zero.runs.pipeline import prepare
 
     scenario = load_scenario(args.scenario, overrides=_overrides(args.overrides))
     prepared = prepare(scenario)
@@ -129,8 +129,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _economics_lines(scenario: Any) -> list[str]:
-    from vision_zero.economics import Economics
-    from vision_zero.parameters import load_parameters
+    from vision_zero.appraisal.economics import Economics
+    from vision_zero.core.parameters import load_parameters
 
     params = load_parameters(scenario.risk.parameters)
     econ = Economics.from_parameters(params).with_overrides(

@@ -52,9 +52,9 @@ def register(subparsers: Any) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from vision_zero.parallel import make_executor
-    from vision_zero.replications import RunResult, format_summary
-    from vision_zero.sweep import parse_vary, plan_sweep, run_sweep
+    from vision_zero.appraisal.sweep import parse_vary, plan_sweep, run_sweep
+    from vision_zero.runs.parallel import make_executor
+    from vision_zero.runs.replications import RunResult, format_summary
 
     varies = [parse_vary(text) for text in args.vary]
     plan = plan_sweep(Path(args.scenario), varies, overrides=parse_overrides(args.overrides), seed=args.seed)

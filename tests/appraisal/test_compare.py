@@ -1,0 +1,364 @@
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from compare_fixtures import runs
+
+from vision_zero.appraisal.compare import compare, format_table, interval
+from vision_zero.appraisal.economics import Economics, InterventionCost, annuity_factor
+from vision_zero.core.errors import ConfigError, DataError
+from vision_zero.core.parameters import load_parameters
+from vision_zero.outputs.write import write_tables
+
+ECON = Economics(
+    currency="USD",
+    vsl=1000.0,
+    serious_injury_value=250.0,
+    slight_injury_value=10.0,
+    value_of_time=2.0,
+    discount_rate=0.05,
+    horizon_years=2,
+)
+
+BASE = [(2.0, 10.0, 100.0), (3.0, 12.0, 110.0), (1.0, 9.0, 95.0), (2.5, 11.0, 104.0)]
+
+
+def test_interval_known_answer() -> None:
+    iv = interval([1.0, 2.0, 3.0])
+    # mean 2, sd 1, se 1/sqrt(3), t(0.975, 2) = 4.302652729911275
+    half = 4.302652729911275 / math.sqrt(3)
+    assert iv.mean == pytest.approx(2.0)
+    assert iv.low == pytest.approx(2.0 - half)
+    assert iv.high == pytest.approx(2.0 + half)
+    assert (iv.p_low, iv.p_high) == pytest.approx((1.05, 2.95))
+    assert iv.n == 3
+
+
+def test_interval_single_value_has_no_ci() -> None:
+    iv = interval([4.0])
+    assert iv.mean == 4.0 and math.isnan(iv.low) and iv.n == 1
+
+
+def test_annuity_factor_by_hand() -> None:
+    assert annuity_factor(discount_rate=0.05, horizon_years=2) == pytest.approx(1 / 1.05 + 1 / 1.05**2)
+    assert annuity_factor(discount_rate=0.0, horizon_years=20) == pytest.approx(20.0)
+    with pytest.raises(ConfigError, match="horizon_years"):
+        annuity_factor(discount_rate=0.05, horizon_years=-1)
+
+
+def test_identical_scenarios_difference_contains_zero_and_is_narrow() -> None:
+    base = runs("baseline", BASE)
+    same = runs("same", BASE)
+    c = compare(base, [same], economics=ECON)
+    d = c.variants[0].difference["ksi"]
+    assert d.contains(0.0)
+    assert d.half_width == pytest.approx(0.0, abs=1e-12)
+    # the scenario's own interval is wide: pairing is what makes the difference narrow
+    assert c.baseline.metrics["ksi"].half_width > 1.0
+    assert c.variants[0].prob_reduces_ksi == 0.0
+    assert c.variants[0].npv.mean == pytest.approx(0.0)
+
+
+def test_common_noise_cancels_in_pairs() -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 3, size=10)
+    base = runs("baseline", [(2.0, 20.0 + e, 100.0) for e in noise])
+    var = runs("variant", [(2.0, 18.0 + e + 0.01 * k, 100.0) for k, e in enumerate(noise)])
+    v = compare(base, [var], economics=ECON).variants[0]
+    assert v.difference["serious"].contains(-2.0 + 0.045)
+    assert v.difference["serious"].half_width < 0.05
+    assert v.ksi_avoided.mean == pytest.approx(2.0 - 0.045)
+    assert v.prob_reduces_ksi == 1.0
+
+
+def test_cost_only_variant_leaves_benefit_unchanged() -> None:
+    base = runs("baseline", BASE)
+    cheap = runs("cheap", BASE, costs=[InterventionCost("paint", capital=100.0)])
+    dear = runs("dear", BASE, costs=[InterventionCost("paint", capital=5000.0, annual=10.0)])
+    c = compare(base, [cheap, dear], economics=ECON)
+    for v in c.variants:
+        assert v.safety_benefit_pv.mean == pytest.approx(0.0)
+        assert v.safety_benefit_pv.half_width == pytest.approx(0.0)
+        assert v.npv.mean == pytest.approx(-v.cost_pv)
+    assert c.variants[1].cost_pv == pytest.approx(5000.0 + 10.0 * (1 / 1.05 + 1 / 1.05**2))
+
+
+def test_npv_and_bcr_by_hand() -> None:
+    base = runs("baseline", [(2.0, 10.0, 100.0)] * 3, veh_h=[1000.0] * 3)
+    var = runs(
+        "variant",
+        [(1.0, 8.0, 90.0)] * 3,
+        veh_h=[1050.0] * 3,
+        costs=[InterventionCost("humps", capital=1000.0, annual=100.0)],
+    )
+    v = compare(base, [var], economics=ECON).variants[0]
+    a = 1 / 1.05 + 1 / 1.05**2  # 1.8594104308
+    benefit = 1 * 1000.0 + 2 * 250.0 + 10 * 10.0  # 1600 per year
+    tt = 50.0 * 2.0  # 100 per year
+    cost = 1000.0 + 100.0 * a
+    assert v.travel_time_cost.mean == pytest.approx(tt)
+    assert v.safety_benefit_pv.mean == pytest.approx(a * benefit)
+    assert v.cost_pv == pytest.approx(cost)
+    assert v.npv.mean == pytest.approx(a * (benefit - tt) - cost)  # 1603.17...
+    assert v.npv.mean == pytest.approx(1603.1746, rel=1e-6)
+    assert v.bcr.mean == pytest.approx(a * (benefit - tt) / cost)
+    assert v.percent_change["ksi"].mean == pytest.approx(-25.0)
+    assert v.difference["ksi_pedestrian"].mean == pytest.approx(-3 * 0.4)
+
+
+def test_zero_cost_gives_nan_bcr() -> None:
+    v = compare(runs("b", BASE), [runs("v", BASE)], economics=ECON).variants[0]
+    assert math.isnan(v.bcr.mean)
+
+
+def test_probability_of_reduction_is_share_of_pairs() -> None:
+    base = runs("baseline", [(1.0, 10.0, 50.0)] * 4)
+    var = runs("variant", [(1.0, 9.0, 50.0), (1.0, 8.0, 50.0), (1.0, 11.0, 50.0), (1.0, 9.5, 50.0)])
+    v = compare(base, [var], economics=ECON).variants[0]
+    assert v.prob_reduces_ksi == pytest.approx(0.75)
+    assert 0.5 < v.prob_mean_reduces_ksi < 1.0
+
+
+def test_pairs_need_common_indices_and_seeds() -> None:
+    base = runs("baseline", BASE)
+    var = runs("variant", BASE)
+    shifted = type(var)(
+        name="variant",
+        replications=[
+            r.__class__(**{**r.__dict__, "replication": r.replication + 10}) for r in var.replications
+        ],
+    )
+    with pytest.raises(DataError, match="no replication index in common"):
+        compare(base, [shifted], economics=ECON)
+    reseeded = type(var)(
+        name="variant", replications=[r.__class__(**{**r.__dict__, "seed": 99}) for r in var.replications]
+    )
+    with pytest.raises(DataError, match="common random numbers"):
+        compare(base, [reseeded], economics=ECON)
+
+
+def test_economics_defaults_come_from_the_parameters_file() -> None:
+    e = Economics.from_parameters()
+    p = load_parameters()
+    assert e.vsl == pytest.approx(
+        p.value("economics.vsl_gdp_multiple") * p.value("economics.gdp_per_capita"), rel=1e-3
+    )
+    assert e.serious_injury_value == pytest.approx(0.25 * e.vsl)
+    assert "iRAP" in e.sources["serious_injury_value"]
+
+
+def test_economics_overrides() -> None:
+    e = ECON.with_overrides(
+        {"vsl": 2000.0, "value_of_time": 1.0, "discount_rate": 0.0, "horizon_years": 10, "currency": "KZT"}
+    )
+    assert e.serious_injury_value == pytest.approx(500.0)  # keeps its share of the VSL
+    assert e.annuity == pytest.approx(10.0)
+    assert e.currency == "KZT"
+    with pytest.raises(ConfigError, match=r"unknown keys.*vls"):
+        ECON.with_overrides({"vls": 1.0}, origin="scenarios/x.toml")
+    with pytest.raises(ConfigError, match=r"also set economics\.vsl, economics\.value_of_time in KZT"):
+        ECON.with_overrides({"currency": "KZT"}, origin="scenarios/x.toml")
+    with pytest.raises(ConfigError, match=r"economics\.vsl: expected a number"):
+        ECON.with_overrides({"vsl": "lots"})
+
+
+def test_table_and_files(tmp_path: Path) -> None:
+    base = runs("baseline", BASE)
+    var = runs(
+        "centre-30", [(f * 0.8, s * 0.8, sl) for f, s, sl in BASE], costs=[InterventionCost("x", 10.0)]
+    )
+    c = compare(base, [var], economics=ECON)
+    text = format_table(c, label="SCHEMATIC network (not real geometry): test:square")
+    table_lines = text.splitlines()[:4]
+    assert len({len(line.rstrip()) for line in table_lines[:2]}) == 1
+    assert "centre-30" in text and "baseline" in text and "SCHEMATIC" in text
+    paths = write_tables(c, tmp_path)
+    frame = pd.read_parquet(tmp_path / "comparison.parquet")
+    assert set(frame["metric"]) >= {"ksi", "fatal", "npv", "bcr", "ksi_pedestrian", "prob_reduces_ksi"}
+    ksi = frame[frame.metric == "ksi"].iloc[0]
+    assert ksi["diff_mean"] == pytest.approx(-0.2 * np.mean([f + s for f, s, _ in BASE]))
+    assert pd.read_csv(paths["headline"])["schematic"].all()
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_renewals_within_the_horizon() -> None:
+    econ = ECON.with_overrides({"horizon_years": 10, "discount_rate": 0.0})
+    # lifetime 4 in a 10-year horizon: bought in year 0, renewed in years 4 and 8
+    assert InterventionCost("paint", capital=100.0, annual=5.0, lifetime_years=4).present_value(
+        econ
+    ) == pytest.approx(300.0 + 50.0)
+    assert InterventionCost("kerb", capital=100.0, lifetime_years=10).present_value(econ) == pytest.approx(
+        100.0
+    )
+
+
+def test_no_negative_zero_in_tables() -> None:
+    from vision_zero.appraisal.compare import format_number
+
+    assert format_number(-0.01) == "0.0" and format_number(-0.2) == "-0.2"
+
+
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vision_zero.cli import main
+
+    code = main(
+        ["compare", str(tmp_path / "missing.toml"), str(tmp_path / "v.toml"), "--results", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "missing.toml" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "a.toml", "b.toml", "--lang", "de"])
+    assert exc.value.code == 2
+
+
+_TINY_BASE = """\
+name = "base"
+description = "SCHEMATIC tiny test network"
+
+[network]
+source = "schematic:almaty?scale=tiny&seed=0"
+
+[simulation]
+replications = 3
+seed = 5
+periods = ["am_peak"]
+duration_s = 600.0
+
+[demand]
+scale = 0.2
+"""
+
+_TINY_SLOW = """\
+name = "slow"
+description = "SCHEMATIC tiny test network: 30 km/h everywhere with physical calming"
+extends = "base.toml"
+
+[[interventions]]
+type = "speed_limit"
+limit_kph = 30
+enforcement = "calming"
+"""
+
+
+def test_compare_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyogrio
+
+    from vision_zero.cli import main
+
+    (tmp_path / "base.toml").write_text(_TINY_BASE, "utf-8")
+    (tmp_path / "slow.toml").write_text(_TINY_SLOW, "utf-8")
+    args = [str(tmp_path / "base.toml"), str(tmp_path / "base.toml"), str(tmp_path / "slow.toml")]
+    out = tmp_path / "out"
+    code = main(
+        ["compare", *args, "--results", str(tmp_path / "res"), "--out", str(out), "--workers", "1", "-q"]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "slow" in printed and "KSI avoided/yr" in printed and "SCHEMATIC" in printed
+    headline = pd.read_csv(out / "headline.csv")
+    assert list(headline["variant"]) == ["slow"]  # the baseline listed twice is compared once
+    scen = pd.read_csv(out / "scenarios.csv").set_index(["scenario", "metric"])
+    gdf = pyogrio.read_dataframe(out / "links.gpkg", layer="links")
+    # the per-link attribution keeps totals: the links add up to each scenario's KSI per year
+    assert gdf["base_ksi"].sum() == pytest.approx(scen.loc[("base", "ksi"), "mean"], rel=1e-6)
+    assert gdf["slow_ksi"].sum() == pytest.approx(scen.loc[("slow", "ksi"), "mean"], rel=1e-6)
+    assert gdf["slow_diff"].sum() == pytest.approx(-headline["ksi_avoided"].iloc[0], rel=1e-6, abs=1e-9)
+    assert headline["cost_pv"].iloc[0] > 0  # the speed-limit intervention's cost reached the appraisal
+    html = (out / "report.html").read_text("utf-8")
+    assert "slow:" in html and "SCHEMATIC network" in html
+    tables = {
+        n: (out / f"{n}.csv").read_text("utf-8") for n in ("comparison", "scenarios", "headline", "pairs")
+    }
+    tables["costs"] = (out / "costs.csv").read_text("utf-8")
+    # a second call finds the runs instead of running them again (and prepares no scenario): same results
+    before = sorted(p.stat().st_mtime_ns for p in (tmp_path / "res").rglob("summary.json"))
+    assert (
+        main(
+            ["compare", *args, "--results", str(tmp_path / "res"), "--out", str(out), "--workers", "1", "-q"]
+        )
+        == 0
+    )
+    after = sorted(p.stat().st_mtime_ns for p in (tmp_path / "res").rglob("summary.json"))
+    assert before == after and len(before) == 6
+    for name, text in tables.items():
+        assert (out / f"{name}.csv").read_text("utf-8") == text, name
+
+
+def test_one_command_prepares_each_scenario_once_and_only_when_it_runs(tmp_path: Path) -> None:
+    from vision_zero.runs.parallel import make_executor
+    from vision_zero.runs.pipeline import AppliedScenario, PreparedScenario
+    from vision_zero.runs.replications import ScenarioJob, run_job, scenario_job, scenario_view
+
+    (tmp_path / "base.toml").write_text(_TINY_BASE, "utf-8")
+    (tmp_path / "slow.toml").write_text(_TINY_SLOW, "utf-8")
+    (tmp_path / "slow2.toml").write_text(_TINY_SLOW.replace('"slow"', '"slow2"'), "utf-8")
+    networks: dict[str, Any] = {}
+    jobs: dict[tuple[str, ...], ScenarioJob] = {}
+
+    def make(name: str) -> ScenarioJob:
+        return scenario_job(tmp_path / name, networks=networks, jobs=jobs, lazy=True)
+
+    base, slow, slow2 = make("base.toml"), make("slow.toml"), make("slow2.toml")
+    assert slow.baseline is base and slow2.baseline is base
+    assert len(networks) == 1 and len(jobs) == 3
+    assert make("slow.toml") is slow
+    assert not base.payload.ready and not slow.payload.ready
+    with make_executor(workers=1) as ex:
+        run_job(slow, out_dir=tmp_path / "res", executor=ex, replications=1, progress=False)
+    assert base.payload.ready and slow.payload.ready
+    assert isinstance(scenario_view(slow), PreparedScenario)
+    # a new command: everything is on disk, nothing is prepared; the view has what the outputs need
+    networks.clear()
+    jobs.clear()
+    base2, again = make("base.toml"), make("slow.toml")
+    with make_executor(workers=1) as ex:
+        run = run_job(again, out_dir=tmp_path / "res", executor=ex, replications=1, progress=False)
+    assert run.resumed == 1
+    assert not again.payload.ready and not base2.payload.ready
+    view = scenario_view(again)
+    assert isinstance(view, AppliedScenario)
+    full = scenario_view(slow)
+    pd.testing.assert_frame_equal(view.network.links, full.network.links)
+    assert view.costs == full.costs and view.name == "slow"
+
+
+def test_scenario_intervals_of_counts_are_cut_at_zero_differences_are_not() -> None:
+    from vision_zero.appraisal.compare import TRUNCATION_NOTE
+    from vision_zero.outputs.report import _headline
+
+    # deaths 0, 0, 5: mean 5/3, sd 5/sqrt(3), se 5/3, t(0.975, 2) = 4.302652729911275 -> low < 0 before the cut
+    raw = interval([0.0, 0.0, 5.0])
+    t = 4.302652729911275
+    assert raw.low == pytest.approx(5 / 3 - t * 5 / 3) and raw.low < 0 and not raw.truncated
+    cut = raw.non_negative()
+    assert cut.low == 0.0 and cut.high == pytest.approx(5 / 3 + t * 5 / 3) and cut.truncated
+    assert (cut.mean, cut.p_low, cut.p_high, cut.n) == (raw.mean, raw.p_low, raw.p_high, raw.n)
+    assert interval([4.0, 5.0, 6.0]).non_negative() == interval([4.0, 5.0, 6.0])  # low 2.52: nothing to cut
+    assert not interval([4.0]).non_negative().truncated  # no interval (NaN) is not cut
+
+    base = runs("baseline", [(0.0, 10.0, 100.0), (0.0, 12.0, 110.0), (5.0, 11.0, 104.0)])
+    var = runs("v", [(0.0, 10.0, 100.0), (0.0, 12.0, 110.0), (0.0, 11.0, 104.0)])
+    c = compare(base, [var], economics=ECON)
+    fatal = c.baseline.metrics["fatal"]
+    assert fatal.low == 0.0 and fatal.truncated and c.baseline.truncated
+    # the difference (variant - baseline: 0, 0, -5) keeps its signed interval: it reaches above 0
+    d = c.variants[0].difference["fatal"]
+    assert d.high == pytest.approx(-5 / 3 + t * 5 / 3) and d.high > 0 and not d.truncated
+    avoided = c.variants[0].ksi_avoided
+    assert avoided.low < 0
+    frame = c.scenarios_frame().set_index(["scenario", "metric"])
+    assert (
+        frame.loc[("baseline", "fatal"), "low"] == 0.0 and frame.loc[("baseline", "fatal"), "low_truncated"]
+    )
+    assert not frame.loc[("baseline", "serious"), "low_truncated"]
+    table = format_table(c)
+    assert TRUNCATION_NOTE in table and "(0.0 to" in table and "(-" in table  # KSI avoided stays signed
+    assert "lower end is shown as 0" in _headline(c, "en")
+    # no cut, no note
+    plain = compare(runs("baseline", BASE), [runs("v", BASE)], economics=ECON)
+    assert not any(s.truncated for s in plain.scenarios)
+    assert TRUNCATION_NOTE not in format_table(plain) and "shown as 0" not in _headline(plain, "en")

@@ -1,0 +1,215 @@
+"""``vision-zero run`` on the real pipeline (tiny schematic network), including resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _scenarios import write_scenarios
+
+from vision_zero.cli import main
+from vision_zero.network.road_network import load_network, network_fingerprint
+from vision_zero.runs.results import completed_replications, read_replication, replication_dir
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_scenarios(tmp_path_factory.mktemp("scenarios"))
+
+
+@pytest.fixture(scope="module")
+def reference(scenarios: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted run, in this process: 3 replications of base and slow."""
+    out = tmp_path_factory.mktemp("reference")
+    assert main(["run", str(scenarios[1]), "-n", "3", "--workers", "1", "--out", str(out), "-q"]) == 0
+    return out
+
+
+def _run_dir(out: Path, name: str) -> Path:
+    (run_dir,) = (out / name).iterdir()
+    return run_dir
+
+
+def _same_results(a: Path, b: Path, n: int) -> None:
+    for name in ("base", "slow"):
+        da, db = _run_dir(a, name), _run_dir(b, name)
+        assert da.name == db.name  # same run-id
+        assert completed_replications(da) == completed_replications(db) == list(range(n))
+        for i in range(n):
+            ra, rb = read_replication(replication_dir(da, i)), read_replication(replication_dir(db, i))
+            assert ra.summary == rb.summary
+            pd.testing.assert_frame_equal(ra.injuries, rb.injuries)
+            pd.testing.assert_frame_equal(ra.link_traffic, rb.link_traffic)
+
+
+def test_run_writes_folders_manifest_and_summary(
+    scenarios: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, slow = scenarios
+    out = tmp_path / "results"
+    assert main(["run", str(base), str(slow), "-n", "2", "--workers", "1", "--out", str(out), "-q"]) == 0
+    text = capsys.readouterr().out
+    for word in (
+        "base: 2 replication(s)",
+        "slow: 2 replication(s)",
+        "SCHEMATIC",
+        "deaths",
+        "serious",
+        "slight",
+    ):
+        assert word in text
+    assert "KSI avoided vs base (paired, common random numbers)" in text
+    run_dir = _run_dir(out, "slow")
+    assert run_dir.name.startswith("seed3-")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    source = "schematic:almaty?scale=tiny&seed=0"
+    assert manifest["network"]["source"] == source
+    assert manifest["network"]["fingerprint"] == network_fingerprint(load_network(source))
+    assert manifest["schematic"] is True and manifest["seed"] == 3 and manifest["baseline"] == "base"
+    resolved = (run_dir / "scenario.toml").read_text()
+    assert "limit_kph = 30" in resolved and 'source = "schematic:almaty' in resolved
+    table = pd.read_csv(run_dir / "replications.csv")
+    assert list(table["replication"]) == [0, 1]
+    # the variant is calibrated with the same baseline replication: calibrated / raw per severity agree
+    b = read_replication(replication_dir(_run_dir(out, "base"), 1)).injuries
+    v = read_replication(replication_dir(run_dir, 1)).injuries
+    # (factors are per severity and road user)
+    fb = b.groupby(["severity", "road_user"]).sum(numeric_only=True)
+    fv = v.groupby(["severity", "road_user"]).sum(numeric_only=True)
+    factor_b = (fb.per_year / fb.per_year_raw).dropna()
+    factor_v = (fv.per_year / fv.per_year_raw).dropna()
+    assert len(factor_b) >= 4
+    pd.testing.assert_series_equal(factor_v.loc[factor_b.index], factor_b)
+
+    # rerun: same folders, nothing recomputed, same summary
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("summary.json")}
+    assert main(["run", str(base), str(slow), "-n", "2", "--workers", "1", "--out", str(out), "-q"]) == 0
+    assert capsys.readouterr().out == text
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("summary.json")} == stamps
+
+
+def test_seed_option_gives_another_run(scenarios: tuple[Path, Path], tmp_path: Path) -> None:
+    assert (
+        main(
+            [
+                "run",
+                str(scenarios[0]),
+                "-n",
+                "1",
+                "--seed",
+                "11",
+                "--workers",
+                "1",
+                "--out",
+                str(tmp_path),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert _run_dir(tmp_path, "base").name.startswith("seed11-")
+
+
+def test_target_ci_stops_at_the_maximum_or_the_target(
+    scenarios: tuple[Path, Path], reference: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # reuses the reference's replications 0-2 (resume): starts at 3, the minimum, and may not go past 3
+    args = ["run", str(scenarios[1]), "--target-ci", "50", "--max-replications", "3", "--workers", "1"]
+    assert main([*args, "--out", str(reference), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "target precision" in text
+    assert "slow: 3 replication(s)" in text
+
+
+def test_user_mistakes_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(tmp_path / "missing.toml"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vision-zero: error: ") and "missing.toml" in err and "\n" not in err
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'name = "bad"\ndescription = "x"\n[network]\nsource = "schematic:almaty?scale=tiny"\n[simulation]\nreplication = 3\n'
+    )
+    assert main(["run", str(bad), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "simulation.replication" in err and "bad.toml" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(bad), "--workers", "0"])
+    assert exc.value.code == 2
+    assert "--workers: expected a whole number >= 1 (got '0')" in capsys.readouterr().err
+
+
+def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    assert "vision-zero run scenarios/" in text and "--target-ci" in text and "--dask" in text
+
+
+# --- resume after SIGKILL of a worker, for real -------------------------------------------------------------
+
+
+def _pool_workers(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if (
+            int(stat.rsplit(")", 1)[1].split()[1]) == pid
+            and b"spawn_main" in cmd
+            and b"resource_tracker" not in cmd
+        ):
+            kids.append(int(entry.name))
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
+def test_sigkill_a_worker_then_rerun_equals_uninterrupted(
+    scenarios: tuple[Path, Path], reference: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "results"
+    cmd = [
+        sys.executable,
+        "-m",
+        "vision_zero",
+        "run",
+        str(scenarios[1]),
+        "-n",
+        "3",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    base_dir = out / "base"
+    while not (base_dir.is_dir() and any(completed_replications(d) for d in base_dir.iterdir())):
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "no replication finished"
+        time.sleep(0.02)
+    workers = _pool_workers(proc.pid)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 1, err
+    assert "a worker process of the local pool died" in err and "rerun the same command to resume" in err
+    assert "Traceback" not in err
+    done = completed_replications(_run_dir(out, "base"))
+    assert 1 <= len(done) < 3
+    assert not (out / "slow").exists() or completed_replications(_run_dir(out, "slow")) == []
+    # the same command again (here in this process, one worker) finishes the work; results equal the
+    # uninterrupted run's
+    assert main(["run", str(scenarios[1]), "-n", "3", "--workers", "1", "--out", str(out), "-q"]) == 0
+    _same_results(out, reference, 3)

@@ -1,0 +1,295 @@
+"""Tests of the built-in schematic network generator (``schematic:almaty``)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pytest
+
+import vision_zero.network.road_network
+from vision_zero.core.errors import ConfigError, VisionZeroError
+from vision_zero.network.schematic import (
+    ALMATY_CENTRE_LAT,
+    ALMATY_CENTRE_LON,
+    SCALE_PRESETS,
+    generate_schematic_graph,
+    parse_scale,
+    schematic_source,
+)
+
+if TYPE_CHECKING:
+    Graph = nx.MultiDiGraph[Any]
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Graph:
+    return generate_schematic_graph(scale="tiny", seed=0)
+
+
+@pytest.fixture(scope="module")
+def small() -> Graph:
+    return generate_schematic_graph(scale="small", seed=0)
+
+
+@pytest.fixture(scope="module")
+def city() -> Graph:
+    return generate_schematic_graph(scale="city", seed=0)
+
+
+def _dump(g: Graph) -> tuple[Any, ...]:
+    return (dict(g.graph), list(g.nodes(data=True)), list(g.edges(keys=True, data=True)))
+
+
+# --- options -------------------------------------------------------------------------------------------------
+
+
+def test_parse_scale_presets_and_numbers() -> None:
+    assert parse_scale("tiny") == (SCALE_PRESETS["tiny"], "tiny")
+    assert parse_scale(" City ") == (1.0, "city")
+    assert parse_scale(0.25) == (0.25, "0.25")
+    assert parse_scale("0.5") == (0.5, "0.5")
+    assert parse_scale(1) == (1.0, "1.0")
+
+
+@pytest.mark.parametrize("bad", ["huge", "", -1, 0, 0.0001, 100, float("nan"), float("inf"), True, None, [1]])
+def test_bad_scale_is_a_config_error_naming_the_option(bad: Any) -> None:
+    with pytest.raises(ConfigError, match=r"schematic:almaty: scale: expected .*tiny.*\(got "):
+        generate_schematic_graph(scale=bad)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "abc", None, 2**63])
+def test_bad_seed_is_a_config_error(bad: Any) -> None:
+    with pytest.raises(ConfigError, match=r"schematic:almaty: seed: expected an integer"):
+        generate_schematic_graph(scale="tiny", seed=bad)
+
+
+def test_config_error_is_a_vision_zero_error() -> None:
+    with pytest.raises(VisionZeroError):
+        schematic_source(scale="nope")
+
+
+def test_source_string_round_trips(tiny: Graph) -> None:
+    assert tiny.graph["source"] == "schematic:almaty?scale=tiny&seed=0"
+    assert schematic_source(scale=0.01, seed=7) == "schematic:almaty?scale=0.01&seed=7"
+    # the numeric label reproduces the same fraction exactly
+    frac, label = parse_scale(1 / 3)
+    assert parse_scale(label)[0] == frac
+
+
+# --- determinism ---------------------------------------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_graph(tiny: Graph) -> None:
+    again = generate_schematic_graph(scale="tiny", seed=0)
+    assert _dump(again) == _dump(tiny)
+
+
+def test_numeric_scale_equal_to_a_preset_gives_the_same_network(tiny: Graph) -> None:
+    numeric = generate_schematic_graph(scale=SCALE_PRESETS["tiny"], seed=0)
+    assert list(numeric.nodes(data=True)) == list(tiny.nodes(data=True))
+    assert list(numeric.edges(keys=True, data=True)) == list(tiny.edges(keys=True, data=True))
+
+
+def test_different_seed_gives_a_different_graph(tiny: Graph) -> None:
+    other = generate_schematic_graph(scale="tiny", seed=1)
+    assert other.graph["source"] == "schematic:almaty?scale=tiny&seed=1"
+    assert _dump(other)[1:] != _dump(tiny)[1:]
+
+
+# --- size ----------------------------------------------------------------------------------------------------
+
+
+def test_tiny_and_small_sizes(tiny: Graph, small: Graph) -> None:
+    assert 70 <= tiny.number_of_nodes() <= 160
+    assert 700 <= small.number_of_nodes() <= 1500
+    for g in (tiny, small):
+        assert 2.0 <= g.number_of_edges() / g.number_of_nodes() <= 3.2
+
+
+def test_city_is_the_size_of_osmnx_almaty(city: Graph) -> None:
+    # osmnx's drive graph of Almaty: roughly 25-35k nodes and 60-80k edges
+    assert 20_000 <= city.number_of_nodes() <= 40_000
+    assert 55_000 <= city.number_of_edges() <= 85_000
+    lat = np.array([d["y"] for _, d in city.nodes(data=True)])
+    lon = np.array([d["x"] for _, d in city.nodes(data=True)])
+    # a plausible Almaty box, centred on the city centre
+    assert 43.05 < lat.min() < lat.max() < 43.45
+    assert 76.65 < lon.min() < lon.max() < 77.2
+    assert abs(lat.mean() - ALMATY_CENTRE_LAT) < 0.02
+    assert abs(lon.mean() - ALMATY_CENTRE_LON) < 0.02
+    # about 680 km² of rectangle: extents of roughly 28 x 24 km
+    km_ns = (lat.max() - lat.min()) * 111.2
+    km_ew = (lon.max() - lon.min()) * 111.2 * math.cos(math.radians(ALMATY_CENTRE_LAT))
+    assert 500 < km_ns * km_ew < 800
+
+
+# --- structure -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", ["tiny", "small"])
+def test_strongly_connected(fixture: str, request: pytest.FixtureRequest) -> None:
+    g: Graph = request.getfixturevalue(fixture)
+    assert nx.is_strongly_connected(g)
+
+
+def test_city_is_strongly_connected(city: Graph) -> None:
+    assert nx.is_strongly_connected(city)
+
+
+def test_hierarchy_and_tags_present(small: Graph) -> None:
+    classes = Counter(d["highway"] for _, _, d in small.edges(data=True))
+    for cls in ("primary", "secondary", "tertiary", "residential", "living_street"):
+        assert classes[cls] > 0, cls
+    assert classes["residential"] > classes["primary"]
+    node_tags = Counter((d.get("highway"), d.get("crossing")) for _, d in small.nodes(data=True))
+    assert node_tags[("traffic_signals", "traffic_signals")] > 0
+    assert node_tags[("crossing", "traffic_signals")] > 0
+    assert node_tags[("crossing", "marked")] + node_tags[("crossing", "uncontrolled")] > 0
+    assert any(d["oneway"] for _, _, d in small.edges(data=True))
+    # some ways carry no maxspeed or lanes, so the loader's Kazakhstan defaults get exercised
+    assert any("maxspeed" not in d for _, _, d in small.edges(data=True))
+    assert any("lanes" not in d for _, _, d in small.edges(data=True))
+
+
+def _incident_names(g: Graph, n: int) -> set[str]:
+    return {d.get("name", "") for _, _, d in g.out_edges(n, data=True)} | {
+        d.get("name", "") for _, _, d in g.in_edges(n, data=True)
+    }
+
+
+def _arterial(d: dict[str, Any]) -> bool:
+    return d["highway"] in ("primary", "trunk")
+
+
+def test_signals_at_every_arterial_junction(small: Graph) -> None:
+    junctions = [
+        n
+        for n in small.nodes
+        if len({d["name"] for _, _, d in small.out_edges(n, data=True) if _arterial(d)}) >= 2
+    ]
+    assert len(junctions) >= 4
+    for n in junctions:
+        assert small.nodes[n].get("highway") == "traffic_signals", n
+
+
+def test_midblock_crossings_on_arterials_are_nodes(small: Graph) -> None:
+    mid = [
+        n
+        for n, d in small.nodes(data=True)
+        if d.get("highway") == "crossing"
+        and all(_arterial(e) for _, _, e in [*small.out_edges(n, data=True), *small.in_edges(n, data=True)])
+    ]
+    assert len(mid) >= 3
+    for n in mid:
+        assert small.nodes[n]["street_count"] == 2
+        assert small.in_degree(n) == 2 and small.out_degree(n) == 2  # one way in, one way out, per direction
+        assert len(_incident_names(small, n)) == 1  # in the middle of one street
+        assert small.nodes[n]["crossing"] in ("marked", "uncontrolled", "traffic_signals", "unmarked")
+
+
+def test_real_names_and_expressways(city: Graph) -> None:
+    by_name: dict[str, set[tuple[str, str, str]]] = {}
+    for _, _, d in city.edges(data=True):
+        if "name" in d:
+            by_name.setdefault(d["name"], set()).add(
+                (d["highway"], d.get("maxspeed", ""), d.get("name:ru", ""))
+            )
+    for name in ("al-Farabi Avenue", "Eastern Ring Road (VOAD)"):
+        assert by_name[name] == {("trunk", "80", next(iter(by_name[name]))[2])}
+    assert ("primary", "60", "улица Саина") in by_name["Sain Street"]
+    for name in ("Abay Avenue", "Tole Bi Street", "Dostyk Avenue", "Nazarbayev Avenue", "Rozybakiev Street"):
+        assert {h for h, _, _ in by_name[name]} == {"primary"}, name
+        assert all(ru for _, _, ru in by_name[name]), name
+    lanes = Counter(
+        d["lanes"] for _, _, d in city.edges(data=True) if d["highway"] == "primary" and "lanes" in d
+    )
+    assert set(lanes) == {"4", "6"}  # 2-3 lanes each way, OSM counts both directions
+
+
+def test_residential_zones_are_20(small: Graph) -> None:
+    speeds = {d.get("maxspeed") for _, _, d in small.edges(data=True) if d["highway"] == "living_street"}
+    assert speeds <= {"20", None} and "20" in speeds
+
+
+# --- osmnx compatibility -------------------------------------------------------------------------------------
+
+
+def test_graph_attributes(tiny: Graph) -> None:
+    assert tiny.graph["crs"] == "epsg:4326"
+    assert tiny.graph["simplified"] is True
+    assert tiny.graph["schematic"] is True
+    assert tiny.graph["created_with"] == "vision_zero schematic"
+
+
+def test_osm_style_attributes(small: Graph) -> None:
+    ox.convert.validate_graph(small, strict=True)
+    for n, d in small.nodes(data=True):
+        assert isinstance(n, int) and isinstance(d["x"], float) and isinstance(d["y"], float)
+    for u, v, k, d in small.edges(keys=True, data=True):
+        assert k == 0
+        assert (
+            isinstance(d["osmid"], int) and isinstance(d["oneway"], bool) and isinstance(d["reversed"], bool)
+        )
+        assert isinstance(d["length"], float) and d["length"] > 0
+        assert "maxspeed" not in d or d["maxspeed"] in ("20", "60", "80", "KZ:urban")
+        assert "lanes" not in d or (d["lanes"].isdigit() and int(d["lanes"]) >= 1)
+        if d["oneway"]:
+            assert not small.has_edge(v, u) and d["reversed"] is False
+        else:
+            back = small.edges[v, u, 0]
+            assert back["osmid"] == d["osmid"] and back["reversed"] is (not d["reversed"])
+            assert back["length"] == d["length"]
+
+
+def test_street_count_matches_osmnx(small: Graph) -> None:
+    expected = ox.stats.count_streets_per_node(small)
+    assert {n: d["street_count"] for n, d in small.nodes(data=True)} == expected
+
+
+def test_lengths_match_osmnx_great_circle(small: Graph) -> None:
+    u, v, length = zip(*((u, v, d["length"]) for u, v, d in small.edges(data=True)), strict=True)
+    y = nx.get_node_attributes(small, "y")
+    x = nx.get_node_attributes(small, "x")
+    ref = ox.distance.great_circle(
+        np.array([y[n] for n in u]),
+        np.array([x[n] for n in u]),
+        np.array([y[n] for n in v]),
+        np.array([x[n] for n in v]),
+    )
+    np.testing.assert_allclose(np.array(length), ref, rtol=1e-9)
+    # blocks are of city scale: a local block face is ~100-200 m, no edge is longer than ~1 km
+    assert 80 < float(np.median(length)) < 250 and max(length) < 1100
+
+
+def test_graphml_round_trip_and_projection(tiny: Graph, tmp_path: Path) -> None:
+    path = tmp_path / "tiny.graphml"
+    ox.save_graphml(tiny, path)
+    back = ox.load_graphml(path)
+    assert back.number_of_nodes() == tiny.number_of_nodes()
+    assert back.number_of_edges() == tiny.number_of_edges()
+    assert back.graph["source"] == tiny.graph["source"]
+    projected = ox.project_graph(tiny)
+    assert str(projected.graph["crs"]).upper() == "EPSG:32643"  # UTM zone 43N: Almaty
+
+
+@pytest.mark.skipif(
+    not hasattr(vision_zero.network.road_network, "load_network"),
+    reason="network.load_network not written yet",
+)
+def test_load_network_end_to_end() -> None:
+    load_network = vision_zero.network.road_network.load_network
+    net = load_network("schematic:almaty?scale=tiny")
+    assert net.schematic
+    assert "schematic" in net.label.lower()
+    direct = generate_schematic_graph(scale="tiny", seed=0)
+    assert len(net.links) == direct.number_of_edges()
+    assert len(net.nodes) == direct.number_of_nodes()
+    assert (net.nodes["signalised"]).sum() == sum(
+        d.get("highway") == "traffic_signals" for _, d in direct.nodes(data=True)
+    )

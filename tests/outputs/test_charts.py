@@ -1,0 +1,153 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from compare_fixtures import runs
+
+from vision_zero.appraisal.compare import compare
+from vision_zero.appraisal.economics import Economics, InterventionCost
+from vision_zero.core.i18n import text
+from vision_zero.core.parameters import Parameter, ParameterSet
+from vision_zero.outputs.charts import (
+    changed_links,
+    ksi_by_scenario,
+    speed_distributions,
+    tornado,
+    tornado_frame,
+    tradeoff,
+)
+
+ECON = Economics("USD", 1000.0, 250.0, 10.0, 2.0, 0.05, 10)
+BASE = [(2.0, 10.0, 100.0), (3.0, 12.0, 110.0), (1.0, 9.0, 95.0), (2.5, 11.0, 104.0)]
+
+
+def _comparison():  # type: ignore[no-untyped-def]
+    base = runs("baseline", BASE)
+    var = runs(
+        "centre-30",
+        [(f * 0.8, s * 0.8, sl) for f, s, sl in BASE],
+        veh_h=[1100.0] * 4,
+        costs=[InterventionCost("signs", 500.0)],
+        link_speed_kph=40.0,
+    )
+    return base, var, compare(base, [var], economics=ECON)
+
+
+def _svg_text(path: Path) -> str:
+    return path.read_text("utf-8")
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "kk"])
+def test_ksi_chart_has_title_units_names_and_schematic_label(tmp_path: Path, lang: str) -> None:
+    _, _, c = _comparison()
+    out = ksi_by_scenario(c, tmp_path / "ksi.svg", lang=lang)
+    svg = _svg_text(out)
+    for needle in ("centre-30", "baseline", text("schematic", lang), text("ksi_axis", lang)):
+        # matplotlib writes text as <!-- comment --> plus glyphs; the comment holds the string
+        assert needle in svg, needle
+    png = ksi_by_scenario(c, tmp_path / "ksi.png", lang=lang)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_schematic_label_on_real_networks(tmp_path: Path) -> None:
+    base, var, _ = _comparison()
+    real = compare(
+        type(base)(name=base.name, replications=base.replications, schematic=False),
+        [type(var)(name=var.name, replications=var.replications, schematic=False)],
+        economics=ECON,
+    )
+    svg = _svg_text(ksi_by_scenario(real, tmp_path / "k.svg"))
+    assert text("schematic") not in svg
+
+
+def test_tradeoff_chart(tmp_path: Path) -> None:
+    _, _, c = _comparison()
+    svg = _svg_text(tradeoff(c, tmp_path / "t.svg"))
+    assert "vehicle-hours/year" in svg and "centre-30" in svg and "SCHEMATIC" in svg
+
+
+def test_changed_links_by_speed_and_by_table() -> None:
+    base, var, _ = _comparison()
+    assert changed_links(base, var).tolist() == list(range(8))
+    assert changed_links(base, base).tolist() == []
+    import pandas as pd
+
+    bl = pd.DataFrame({"speed_limit_kph": [60.0, 60.0, 50.0], "design_speed_kph": [np.nan] * 3})
+    vl = bl.assign(speed_limit_kph=[30.0, 60.0, 50.0])
+    assert changed_links(base, var, baseline_links=bl, variant_links=vl).tolist() == [0]
+    # a column only the variant has counts as changed where it differs from its documented default
+    vl2 = bl.assign(speed_response=[1.0, 0.3, 1.0])
+    assert changed_links(base, var, baseline_links=bl, variant_links=vl2).tolist() == [1]
+
+
+def test_speed_chart(tmp_path: Path) -> None:
+    base, var, _ = _comparison()
+    svg = _svg_text(speed_distributions(base, var, np.arange(8), tmp_path / "s.svg", schematic=True))
+    assert "km/h" in svg and "SCHEMATIC" in svg and "centre-30" in svg
+    empty = _svg_text(speed_distributions(base, var, np.array([], dtype=int), tmp_path / "e.svg"))
+    assert "no link changed" in empty
+
+
+def _params() -> ParameterSet:
+    mk = lambda n, v, lo, hi: Parameter(n, v, "1", "test", "assumption", "uniform", lo, hi)  # noqa: E731
+    return ParameterSet({p.name: p for p in (mk("risk.a", 1.0, 0.5, 1.5), mk("risk.b", 2.0, 1.0, 3.0))})
+
+
+def test_tornado_recovers_a_known_slope(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0.5, 1.5, 12)
+    b = rng.uniform(1.0, 3.0, 12)
+    # baseline KSI 12; variant avoids 2 * a KSI (b has no effect)
+    base = runs(
+        "baseline",
+        [(2.0, 10.0, 50.0)] * 12,
+        parameters=[{"risk.a": x, "risk.b": y} for x, y in zip(a, b, strict=True)],
+    )
+    var = runs(
+        "v",
+        [(2.0, 10.0 - 2 * x, 50.0) for x in a],
+        parameters=[{"risk.a": x, "risk.b": y} for x, y in zip(a, b, strict=True)],
+    )
+    vc = compare(base, [var], economics=ECON).variants[0]
+    frame = tornado_frame(vc, _params())
+    top = frame.iloc[0]
+    assert top["parameter"] == "risk.a"
+    assert top["slope"] == pytest.approx(2.0)
+    mean_avoided = 2 * a.mean()
+    assert top["at_low"] == pytest.approx(mean_avoided + 2.0 * (0.5 - 1.0))
+    assert top["at_high"] == pytest.approx(mean_avoided + 2.0 * (1.5 - 1.0))
+    assert frame.set_index("parameter").loc["risk.b", "swing"] == pytest.approx(0.0, abs=1e-9)
+    svg = _svg_text(tornado(vc, _params(), tmp_path / "tor.svg", schematic=True))
+    assert "risk.a" in svg and "SCHEMATIC" in svg and "regression" in svg
+
+
+def test_tornado_with_few_pairs_fits_one_parameter_at_a_time() -> None:
+    a = np.array([0.6, 1.0, 1.4])
+    params = [{"risk.a": x, "risk.b": y} for x, y in zip(a, [1.5, 2.0, 2.5], strict=True)]
+    base = runs("baseline", [(2.0, 10.0, 50.0)] * 3, parameters=params)
+    var = runs("v", [(2.0, 10.0 - 2 * x, 50.0) for x in a], parameters=params)
+    frame = tornado_frame(compare(base, [var], economics=ECON).variants[0], _params()).set_index("parameter")
+    # b is perfectly correlated with a in these three draws: the marginal slope of b is 2 * 0.4 / 0.5
+    assert frame.loc["risk.a", "slope"] == pytest.approx(2.0)
+    assert frame.loc["risk.b", "slope"] == pytest.approx(1.6)
+
+
+def test_tornado_without_varying_parameters_says_so(tmp_path: Path) -> None:
+    _, _, c = _comparison()
+    assert tornado_frame(c.variants[0], _params()).empty
+    svg = _svg_text(tornado(c.variants[0], _params(), tmp_path / "t.svg"))
+    assert "nothing to show" in svg
+    two = compare(runs("b", BASE[:2]), [runs("v", BASE[:2])], economics=ECON).variants[0]
+    assert "too few" in _svg_text(tornado(two, _params(), tmp_path / "t2.svg"))
+
+
+def test_speed_chart_fills_empty_bins(tmp_path: Path) -> None:
+    import pandas as pd
+
+    base, var, _ = _comparison()
+    sparse = pd.DataFrame({"link": [0, 0], "bin_lo_kph": [20.0, 40.0], "count": [10.0, 30.0]})
+    reps = [r.__class__(**{**r.__dict__, "speed_hist": sparse}) for r in base.replications]
+    b2 = type(base)(name="baseline", replications=reps, schematic=True)
+    svg = _svg_text(speed_distributions(b2, var, np.array([0]), tmp_path / "s.svg"))
+    # the mean of a 20-25 bin (25%) and a 40-45 bin (75%) is 22.5 * 0.25 + 42.5 * 0.75 = 37.5, not a gap-less 30
+    assert "mean 37.5 km/h" in svg

@@ -1,0 +1,372 @@
+"""Vehicle-occupant model, the whole estimate, modifiers and calibration, on hand-built networks."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from risk_fixtures import PERIOD, link_record, one_road, record, star
+
+from vision_zero.core.errors import ConfigError, DataError, ParameterError
+from vision_zero.core.parameters import load_parameters
+from vision_zero.core.units import km_to_miles
+from vision_zero.network.road_network import CROSSING_TYPES
+from vision_zero.risk import crash_model as risk
+from vision_zero.traffic.periods import annual_factor
+
+PARAMS = load_parameters()
+P = PARAMS.central()
+
+
+def _sum(
+    est: risk.CrashEstimate, *, site_type: str, user: str, severity: str, col: str = "per_year_raw"
+) -> float:
+    i = est.injuries
+    m = (i.site_type == site_type) & (i.road_user == user) & (i.severity == severity)
+    return float(i.loc[m, col].sum())
+
+
+# --- speed models -----------------------------------------------------------------------------------------
+def test_power_and_exponential_hand_values() -> None:
+    assert float(risk.power_model(1.1, 3.0)) == pytest.approx(1.331)
+    assert float(risk.power_model(0.9, 2.0)) == pytest.approx(0.81)
+    assert float(risk.exponential_model(-10.0, 0.06)) == pytest.approx(math.exp(-0.6))
+    with pytest.raises(ConfigError, match="speed_ratio"):
+        risk.power_model(-0.1, 2.0)
+
+
+@given(st.floats(0.01, 5.0), st.floats(0.0, 3.0), st.floats(0.0, 6.0))
+def test_power_model_never_falls_as_speed_rises(ratio: float, dr: float, exponent: float) -> None:
+    assert risk.power_model(ratio + dr, exponent) >= risk.power_model(ratio, exponent)
+
+
+@given(st.floats(-60.0, 60.0), st.floats(0.0, 40.0), st.floats(0.0, 0.2))
+def test_exponential_model_never_falls_as_speed_rises(dv: float, step: float, beta: float) -> None:
+    assert risk.exponential_model(dv + step, beta) >= risk.exponential_model(dv, beta)
+
+
+def test_models_agree_for_small_changes_at_50() -> None:
+    # the derived beta = exponent / 50 km/h makes both models agree near 50 km/h
+    for s in risk.SEVERITIES:
+        p = float(risk.power_model(51.0 / 50.0, P[f"risk.power_model.exponent.{s}"]))
+        e = float(risk.exponential_model(1.0, P[f"risk.exponential_model.beta.{s}"]))
+        assert p == pytest.approx(e, rel=0.01)
+
+
+# --- SPFs -------------------------------------------------------------------------------------------------
+def test_segment_spf_hand_example() -> None:
+    # HSM eq. 12-10, two-lane undivided: exp(-15.22 + 1.68 ln 10000) * 1 mile
+    assert float(risk.segment_spf(10_000, 1.0, a=-15.22, b=1.68)) == pytest.approx(
+        math.exp(-15.22 + 1.68 * math.log(10_000))
+    )
+    assert float(risk.segment_spf(0.0, 1.0, a=-15.22, b=1.68)) == 0.0
+
+
+def test_one_road_occupants_match_hand_calculation() -> None:
+    net = one_road(lanes=1)
+    rec = link_record(net, [600.0, 400.0], speed_kph=59.5)  # 59.5 = 50 limit + 9.5 offset: neutral speed
+    est = risk.estimate(net, rec, parameters=P)
+    days = 365.0
+    aadt = np.array([600.0, 400.0]) * annual_factor(PERIOD) / days
+    crashes = math.exp(-15.22 + 1.68 * math.log(aadt.sum())) * km_to_miles(1.0)
+    for s in risk.SEVERITIES:
+        expected = (
+            crashes * P["risk.occupant.casualties_per_spf_crash"] * P[f"risk.occupant.severity_share.{s}"]
+        )
+        assert _sum(est, site_type="link", user="occupant", severity=s) == pytest.approx(expected)
+        # link 0 carries 60% of the road's flow
+        i = est.injuries
+        row = i[(i.site_type == "link") & (i.site == 0) & (i.road_user == "occupant") & (i.severity == s)]
+        assert float(row["per_year_raw"].iloc[0]) == pytest.approx(
+            crashes
+            * 0.6
+            * P["risk.occupant.casualties_per_spf_crash"]
+            * P[f"risk.occupant.severity_share.{s}"]
+        )
+
+
+def test_junction_matches_hand_calculation() -> None:
+    net = star(arms=4, signalised=True)
+    # incoming links are the even ids (arm -> centre)
+    rec = link_record(net, [400, 300, 400, 300, 200, 100, 200, 100], speed_kph=59.5)
+    est = risk.estimate(net, rec, parameters=P)
+    q = np.array([400.0, 400.0, 200.0, 200.0]) * annual_factor(PERIOD) / 365.0
+    crashes = math.exp(-10.99 + 1.07 * math.log(q[0] + q[1]) + 0.23 * math.log(q[2] + q[3]))
+    for s in risk.SEVERITIES:
+        expected = (
+            crashes * P["risk.occupant.casualties_per_spf_crash"] * P[f"risk.occupant.severity_share.{s}"]
+        )
+        assert _sum(est, site_type="junction", user="occupant", severity=s) == pytest.approx(expected)
+    # three arms, priority control: the 3ST coefficients
+    net3 = star(arms=3, signalised=False)
+    est3 = risk.estimate(net3, link_record(net3, [300.0] * 6, speed_kph=59.5), parameters=P)
+    q3 = np.full(3, 300.0 * annual_factor(PERIOD) / 365.0)
+    c3 = math.exp(-13.36 + 1.11 * math.log(2 * q3[0]) + 0.41 * math.log(q3[0]))
+    assert _sum(est3, site_type="junction", user="occupant", severity="slight") == pytest.approx(
+        c3 * P["risk.occupant.casualties_per_spf_crash"] * P["risk.occupant.severity_share.slight"]
+    )
+
+
+def test_spf_type_from_lanes() -> None:
+    kinds = risk.segment_spf_type(one_road(lanes=2).links)
+    assert list(kinds) == ["four_lane_undivided", "four_lane_undivided"]
+    assert list(risk.segment_spf_type(one_road(lanes=1, two_way=False).links)) == ["two_lane_undivided"]
+    divided = one_road(lanes=2).links.assign(divided=True)
+    assert set(risk.segment_spf_type(divided)) == {"four_lane_divided"}
+    assert set(risk.segment_spf_type(one_road(lanes=3).links)) == {"five_lane_twltl"}
+
+
+# --- a uniform speed change through the whole pipeline ----------------------------------------------------
+@pytest.mark.parametrize("factor", [0.9, 1.1])
+def test_uniform_speed_change_moves_occupant_casualties_as_the_exponents_say(factor: float) -> None:
+    net = star(arms=4)
+    flows = [400, 300, 400, 300, 200, 100, 200, 100]
+    base = risk.estimate(net, link_record(net, flows, speed_kph=55.0), parameters=P)
+    new = risk.estimate(net, link_record(net, flows, speed_kph=55.0 * factor), parameters=P)
+    for s in risk.SEVERITIES:
+        p = P[f"risk.power_model.exponent.{s}"]
+        for site_type in ("link", "junction"):
+            ratio = _sum(new, site_type=site_type, user="occupant", severity=s) / _sum(
+                base, site_type=site_type, user="occupant", severity=s
+            )
+            assert ratio == pytest.approx(factor**p)
+    # fatal moves most: with the Elvik urban exponents 3.0 / 1.5 / 1.0
+    b, n = base.totals("per_year_raw"), new.totals("per_year_raw")
+    assert (n["fatal"] / b["fatal"] - 1) * (factor - 1) > (n["slight"] / b["slight"] - 1) * (factor - 1) > 0
+
+
+def test_uniform_speed_change_exponential_model() -> None:
+    net = one_road()
+    base = risk.estimate(
+        net, link_record(net, [500, 500], speed_kph=60.0), parameters=P, speed_model="exponential"
+    )
+    new = risk.estimate(
+        net, link_record(net, [500, 500], speed_kph=55.0), parameters=P, speed_model="exponential"
+    )
+    for s in risk.SEVERITIES:
+        ratio = _sum(new, site_type="link", user="occupant", severity=s) / _sum(
+            base, site_type="link", user="occupant", severity=s
+        )
+        assert ratio == pytest.approx(math.exp(-5.0 * P[f"risk.exponential_model.beta.{s}"]))
+    with pytest.raises(ConfigError, match="speed_model"):
+        risk.estimate(net, link_record(net, [500, 500]), parameters=P, speed_model="cubic")
+
+
+def test_whole_estimate_never_falls_as_speed_rises() -> None:
+    net = one_road(crossing_type="marked", lanes=2, lanes_crossed=4)
+    prev: dict[str, float] | None = None
+    for v in (30.0, 40.0, 50.0, 60.0, 70.0):
+        tot = risk.estimate(net, record(net, speed_kph=v, peds_per_hour=200), parameters=P).totals(
+            "per_year_raw"
+        )
+        if prev is not None:
+            assert tot["fatal"] >= prev["fatal"] and tot["ksi"] >= prev["ksi"]
+        prev = tot
+
+
+def test_reference_speed_column_is_the_neutral_point() -> None:
+    net = one_road()
+    links = net.links.assign(
+        reference_speed_kph=60.0, speed_limit_kph=40.0
+    )  # a new 40 limit, drivers used to 60
+    net40 = net.with_tables(links=links)
+    est = risk.estimate(net40, link_record(net40, [500, 500], speed_kph=69.5), parameters=P)
+    neutral = risk.estimate(net, link_record(net, [500, 500], speed_kph=59.5), parameters=P)
+    # at 69.5 km/h = 60 + 9.5 the speed effect is 1, the same as a 50-limit road at 59.5
+    assert est.totals("per_year_raw")["fatal"] == pytest.approx(neutral.totals("per_year_raw")["fatal"])
+
+
+# --- modifiers --------------------------------------------------------------------------------------------
+def _mods(rows: list[tuple[str, int, str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(risk.MODIFIER_COLUMNS))
+
+
+def test_modifiers_multiply_matching_rows() -> None:
+    net = one_road()
+    rec = record(net, speed_kph=50.0)
+    base = risk.estimate(net, rec, parameters=P)
+    mods = _mods(
+        [
+            ("link", 0, "all", "all", "risk.cmf.road_diet.all"),
+            ("link", -1, "occupant", "ksi", "risk.cmf.speed_humps.ksi"),
+        ]
+    )
+    new = risk.estimate(net, rec, parameters=P, modifiers=mods)
+    b, n = (
+        base.injuries.set_index(["site_type", "site", "road_user", "severity"]),
+        new.injuries.set_index(["site_type", "site", "road_user", "severity"]),
+    )
+    ratio = (n["per_year_raw"] / b["per_year_raw"]).fillna(1.0)
+    assert ratio[("link", 0, "occupant", "fatal")] == pytest.approx(0.71 * 0.69)
+    assert ratio[("link", 0, "occupant", "slight")] == pytest.approx(0.71)
+    assert ratio[("link", 0, "pedestrian", "slight")] == pytest.approx(0.71)
+    assert ratio[("link", 1, "occupant", "serious")] == pytest.approx(0.69)
+    assert ratio[("link", 1, "pedestrian", "serious")] == pytest.approx(1.0)
+    assert ratio[("crossing", 0, "pedestrian", "fatal")] == pytest.approx(1.0)
+
+
+def test_modifier_errors_name_the_problem() -> None:
+    net = one_road()
+    rec = record(net)
+    with pytest.raises(ParameterError, match=r"risk\.cmf\.nonexistent"):
+        risk.estimate(
+            net, rec, parameters=P, modifiers=_mods([("link", 0, "all", "all", "risk.cmf.nonexistent")])
+        )
+    with pytest.raises(ConfigError, match="severity"):
+        risk.estimate(
+            net, rec, parameters=P, modifiers=_mods([("link", 0, "all", "grave", "risk.cmf.road_diet.all")])
+        )
+    with pytest.raises(ConfigError, match="missing"):
+        risk.estimate(net, rec, parameters=P, modifiers=pd.DataFrame({"site": [0]}))
+
+
+# --- calibration ------------------------------------------------------------------------------------------
+def test_calibrated_baseline_reproduces_observed_totals() -> None:
+    net = one_road(crossing_type="marked")
+    est = risk.estimate(net, record(net, speed_kph=55.0), parameters=P)
+    targets = risk.CalibrationTargets.almaty()
+    assert targets.deaths_per_year == 75.0
+    assert targets.serious_per_year + targets.slight_per_year == pytest.approx(7475.0 - 75.0)
+    cal = risk.calibrate(est, targets)
+    tot = cal.totals()
+    assert tot["fatal"] == pytest.approx(75.0)
+    assert tot["serious"] == pytest.approx(targets.serious_per_year)
+    assert tot["slight"] == pytest.approx(targets.slight_per_year)
+    assert tot["fatal.pedestrian"] / tot["fatal"] == pytest.approx(0.45)
+    for sev in ("serious", "slight"):
+        assert tot[f"{sev}.pedestrian"] / tot[sev] == pytest.approx(targets.pedestrian_share_of_injured)
+
+
+def test_without_injury_split_the_road_user_split_is_anchored_on_deaths() -> None:
+    net = one_road(crossing_type="marked")
+    est = risk.estimate(net, record(net, speed_kph=55.0), parameters=P)
+    targets = dataclasses.replace(risk.CalibrationTargets.almaty(), pedestrian_share_of_injured=None)
+    cal = risk.calibrate(est, targets)
+    tot, f = cal.totals(), cal.calibration
+    assert tot["fatal"] == pytest.approx(75.0)
+    for sev in ("serious", "slight"):
+        assert tot[sev] == pytest.approx(getattr(targets, f"{sev}_per_year"))
+        assert f[f"{sev}.pedestrian"] / f[f"{sev}.occupant"] == pytest.approx(
+            f["fatal.pedestrian"] / f["fatal.occupant"]
+        )
+    assert set(cal.calibration) == {f"{s}.{u}" for s in risk.SEVERITIES for u in risk.ROAD_USERS}
+    # raw values untouched
+    assert cal.totals("per_year_raw") == est.totals("per_year_raw")
+
+
+def test_variant_keeps_baseline_factors() -> None:
+    net = one_road(crossing_type="marked")
+    base = risk.estimate(net, record(net, speed_kph=60.0), parameters=P)
+    factors = risk.calibration_factors(base.injuries, risk.CalibrationTargets.almaty())
+    variant = risk.estimate(net, record(net, speed_kph=50.0), parameters=P, calibration_factors=factors)
+    cal_base = risk.apply_calibration(base, factors)
+    for key in ("fatal.pedestrian", "fatal.occupant", "serious.occupant"):
+        raw_ratio = variant.totals("per_year_raw")[key] / base.totals("per_year_raw")[key]
+        assert variant.totals()[key] / cal_base.totals()[key] == pytest.approx(raw_ratio)
+    assert variant.totals()["fatal"] < 75.0
+
+
+def test_targets_scaled_by_network_share_of_vehicle_km() -> None:
+    t = risk.CalibrationTargets.almaty().for_network(5.78e8, parameters=P)
+    assert t.deaths_per_year == pytest.approx(7.5)
+    assert t.pedestrian_share_of_deaths == 0.45
+    assert "share" in t.source
+    with pytest.raises(ConfigError):
+        risk.CalibrationTargets(
+            deaths_per_year=-1, serious_per_year=1, slight_per_year=1, pedestrian_share_of_deaths=0.5
+        )
+
+
+def test_calibration_without_pedestrians_is_a_clear_error() -> None:
+    net = one_road()
+    est = risk.estimate(net, link_record(net, [500, 500]), parameters=P)
+    with pytest.raises(DataError, match=r"fatal\.pedestrian"):
+        risk.calibration_factors(est.injuries, risk.CalibrationTargets.almaty())
+    zero_ped = risk.CalibrationTargets(
+        deaths_per_year=10,
+        serious_per_year=100,
+        slight_per_year=1000,
+        pedestrian_share_of_deaths=0.0,
+        pedestrian_share_of_injured=0.0,
+    )
+    assert risk.calibration_factors(est.injuries, zero_ped)["fatal.pedestrian"] == 1.0
+
+
+# --- parameters -------------------------------------------------------------------------------------------
+class _Recorder(Mapping[str, float]):
+    def __init__(self, values: Mapping[str, float]) -> None:
+        self.values, self.read = dict(values), set()
+
+    def __getitem__(self, key: str) -> float:
+        self.read.add(key)
+        return self.values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def test_every_parameter_the_code_reads_is_shipped() -> None:
+    rec_p = _Recorder(P)
+    for ctype in CROSSING_TYPES:
+        for lanes in (2, 4):
+            net = one_road(crossing_type=ctype, lanes=lanes // 2, lanes_crossed=lanes)
+            risk.estimate(net, record(net, peds_per_hour=30), parameters=rec_p)
+    for model in risk.SPEED_MODELS:
+        for arms in (3, 4):
+            for sig in (True, False):
+                net = star(arms=arms, signalised=sig)
+                risk.estimate(net, link_record(net, [100.0] * 2 * arms), parameters=rec_p, speed_model=model)
+    for lanes in (1, 2, 3):
+        net = one_road(lanes=lanes)
+        risk.estimate(net, link_record(net, [100.0, 100.0]), parameters=rec_p)
+    net = one_road(lanes=2)
+    net = net.with_tables(links=net.links.assign(divided=True))
+    risk.estimate(net, link_record(net, [100.0, 100.0]), parameters=rec_p)
+    risk.CalibrationTargets.almaty(rec_p).for_network(1e8, parameters=rec_p)
+    assert rec_p.read, "nothing was read"
+    assert rec_p.read <= set(PARAMS), sorted(rec_p.read - set(PARAMS))
+    # the segment types, junction types and both speed models were exercised
+    read_a = {k for k in rec_p.read if k.endswith(".a")}
+    for t in ("two_lane_undivided", "four_lane_undivided", "four_lane_divided", "five_lane_twltl"):
+        assert f"risk.spf.segment.{t}.a" in read_a
+    for t in ("signalised_3leg", "signalised_4leg", "priority_3leg", "priority_4leg"):
+        assert f"risk.spf.junction.{t}.a" in read_a
+    assert {"risk.power_model.exponent.fatal", "risk.exponential_model.beta.fatal"} <= rec_p.read
+
+
+def test_shipped_risk_parameters_are_sourced_with_valid_ranges() -> None:
+    risk_params = {k: p for k, p in PARAMS.items() if k.startswith(("risk.", "calibration."))}
+    assert len(risk_params) > 80
+    for name, p in risk_params.items():
+        assert p.source and p.status in {"checked", "unchecked", "derived", "assumption"}, name
+        if p.status == "assumption":
+            assert p.note or "Assumption" in p.source, name
+
+
+def test_draws_are_reproducible_and_vary() -> None:
+    net = one_road()
+    rec = record(net, speed_kph=55.0)
+    a = risk.estimate(net, rec, parameters=PARAMS.draw(np.random.default_rng(3)))
+    b = risk.estimate(net, rec, parameters=PARAMS.draw(np.random.default_rng(3)))
+    c = risk.estimate(net, rec, parameters=PARAMS.draw(np.random.default_rng(4)))
+    assert a.totals() == b.totals()
+    assert a.totals() != c.totals()
+    assert a.parameters == b.parameters
+
+
+def test_no_traffic_no_casualties() -> None:
+    net = one_road()
+    rec = record(net, flow_vph=0.0, peds_per_hour=0.0)
+    est = risk.estimate(net, rec, parameters=P)
+    assert (est.injuries["per_year_raw"] == 0).all()
+    assert set(est.injuries.columns) == set(risk.INJURY_COLUMNS)
+    assert est.injuries.groupby(["site_type", "site", "road_user", "severity"]).size().max() == 1

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _replication_task import CallLog, count_calls, kill_self, toy_job
+from _scenarios import write_scenarios
+
+from vision_zero.core.errors import ConfigError
+from vision_zero.runs.parallel import (
+    DaskExecutor,
+    Executor,
+    ExecutorError,
+    LocalPoolExecutor,
+    SerialExecutor,
+    make_executor,
+)
+from vision_zero.runs.replications import run_job, scenario_job
+from vision_zero.runs.results import completed_replications
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[LocalPoolExecutor]:
+    with LocalPoolExecutor(workers=2) as ex:
+        yield ex
+
+
+@pytest.fixture(scope="module")
+def dask_local() -> Iterator[DaskExecutor]:
+    # A real LocalCluster: 2 worker processes, 1 thread each.
+    with DaskExecutor("local", workers=2) as ex:
+        yield ex
+
+
+def _shipped_once(ex: Executor, n_tasks: int) -> None:
+    out = list(ex.map_unordered(count_calls, CallLog(), list(range(n_tasks))))
+    assert sorted(pos for pos, _ in out) == list(range(n_tasks))
+    assert sorted(item for _, (_, item, _) in out) == list(range(n_tasks))
+    calls_by_pid: dict[int, list[int]] = defaultdict(list)
+    for _, (pid, _, calls) in out:
+        calls_by_pid[pid].append(calls)
+    # Each worker's copy counts the tasks it ran: 1, 2, …, k (one copy per worker, not per task; shipped per
+    # task, every count would be 1). Gaps are tolerated: a scheduler may rerun a task whose result it lost.
+    assert max(len(c) for c in calls_by_pid.values()) >= 2
+    for counts in calls_by_pid.values():
+        assert len(set(counts)) == len(counts)
+        assert max(counts) >= len(counts)
+
+
+def test_serial_keeps_one_payload() -> None:
+    _shipped_once(SerialExecutor(), 5)
+
+
+def test_pool_ships_payload_once_per_worker(pool: LocalPoolExecutor) -> None:
+    _shipped_once(pool, 12)
+    assert len(pool.worker_pids()) == 2
+
+
+def test_dask_by_scheduler_address(dask_local: DaskExecutor) -> None:
+    address = dask_local.client.scheduler.address  # as a user would pass --dask tcp://host:port
+    assert address.startswith("tcp://")
+    with DaskExecutor(address) as remote:
+        assert remote.workers == 2
+        assert "tcp://" in remote.describe()
+        _shipped_once(remote, 6)
+
+
+def test_dask_ships_payload_once_per_worker(dask_local: DaskExecutor) -> None:
+    assert dask_local.workers == 2
+    _shipped_once(dask_local, 12)
+
+
+def test_same_results_on_every_executor_pipeline(
+    tmp_path: Path, pool: LocalPoolExecutor, dask_local: DaskExecutor
+) -> None:
+    """The real pipeline (tiny schematic network): serial, process pool and Dask LocalCluster agree exactly."""
+    _, slow = write_scenarios(tmp_path / "scenarios")
+    job = scenario_job(slow)
+    runs = {
+        name: run_job(job, out_dir=tmp_path / name, executor=ex, replications=1, progress=False)
+        for name, ex in (("serial", SerialExecutor()), ("pool", pool), ("dask", dask_local))
+    }
+    assert len({r.run_dir.relative_to(tmp_path / name) for name, r in runs.items()}) == 1  # same run-id
+    ref = runs["serial"]
+    assert ref.baseline is not None
+    for name in ("pool", "dask"):
+        other = runs[name]
+        assert other.baseline is not None
+        pairs = zip(other.baseline.results + other.results, ref.baseline.results + ref.results, strict=True)
+        for a, b in pairs:
+            assert (a.scenario, a.replication) == (b.scenario, b.replication)
+            assert a.summary == b.summary
+            assert a.parameters == b.parameters
+            pd.testing.assert_frame_equal(a.injuries, b.injuries)
+            pd.testing.assert_frame_equal(a.link_traffic, b.link_traffic)
+            pd.testing.assert_frame_equal(a.speed_hist, b.speed_hist)
+
+
+def test_killed_worker_is_reported_and_pool_recovers(pool: LocalPoolExecutor) -> None:
+    with pytest.raises(ExecutorError, match="rerun the same command to resume"):
+        list(pool.map_unordered(kill_self, None, [0, 1, 2, 3]))
+    # the executor replaces the broken pool on the next call
+    assert sorted(r for _, r in pool.map_unordered(kill_self, None, [0, 2, 3])) == [0, 2, 3]
+
+
+def test_task_error_propagates(pool: LocalPoolExecutor) -> None:
+    with pytest.raises(AttributeError):
+        list(pool.map_unordered(count_calls, None, [0]))  # type: ignore[arg-type]
+
+
+def test_make_executor_choices() -> None:
+    assert isinstance(make_executor(workers=1), SerialExecutor)
+    ex = make_executor(workers=2)
+    try:
+        assert isinstance(ex, LocalPoolExecutor)
+        assert ex.workers == 2
+        assert ex.worker_pids() == []  # nothing started until the first task
+    finally:
+        ex.close()
+    with pytest.raises(ConfigError, match="--workers: expected an integer >= 1"):
+        make_executor(workers=0)
+
+
+def test_malformed_scheduler_address_is_a_config_error() -> None:
+    for bad in ("foo", "tcp://host", "http://host:8786"):
+        with pytest.raises(ConfigError, match="--dask: expected 'local' or a scheduler address"):
+            DaskExecutor(bad)
+
+
+def test_unreachable_scheduler_is_a_clear_error() -> None:
+    with pytest.raises(
+        ExecutorError, match=r"cannot connect to the Dask scheduler at 'tcp://127\.0\.0\.1:9'"
+    ):
+        DaskExecutor("tcp://127.0.0.1:9", timeout_s=1.0)
+
+
+def test_completed_replications_ignores_partial_folders(tmp_path: Path) -> None:
+    run_dir = run_job(
+        toy_job(replications=5), out_dir=tmp_path, executor=SerialExecutor(), progress=False
+    ).run_dir
+    (run_dir / "replications" / ".rep-0007.tmp123").mkdir()
+    (run_dir / "replications" / "rep-0009").mkdir()  # no summary.json: not complete
+    assert completed_replications(run_dir) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("kind", ["serial", "pool", "dask"])
+def test_items_are_read_lazily(kind: str, pool: LocalPoolExecutor, dask_local: DaskExecutor) -> None:
+    ex: Executor = {"serial": SerialExecutor(), "pool": pool, "dask": dask_local}[kind]
+    pulled: list[int] = []
+
+    def items() -> Iterator[int]:
+        for i in [0, *range(2, 22)]:  # kill_self dies on item 1 only
+            pulled.append(i)
+            yield i
+
+    results = ex.map_unordered(kill_self, None, items())
+    first = next(results)
+    assert len(pulled) <= ex.in_flight() + 1  # not the whole list up front
+    rest = list(results)
+    assert sorted(pos for pos, _ in [first, *rest]) == list(range(21))
+    assert sorted(r for _, r in [first, *rest]) == [0, *range(2, 22)]

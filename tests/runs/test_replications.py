@@ -1,0 +1,270 @@
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from _replication_task import OBSERVED, toy_job
+
+from vision_zero.core.errors import ConfigError, DataError
+from vision_zero.core.version import __version__
+from vision_zero.runs.parallel import SerialExecutor
+from vision_zero.runs.replications import (
+    _next_total,
+    _precision_reached,
+    format_summary,
+    mean_interval,
+    run_id,
+    run_job,
+    scenario_run_dir,
+)
+from vision_zero.runs.results import completed_replications, read_replication, replication_dir
+
+
+def test_mean_interval_by_hand() -> None:
+    # [1, 2, 3]: mean 2, sd 1, t(0.975, 2) = 4.302653; half width 4.302653 / sqrt(3) = 2.484138
+    mean, lo, hi = mean_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0
+    assert lo == pytest.approx(2.0 - 2.484138, abs=1e-6)
+    assert hi == pytest.approx(2.0 + 2.484138, abs=1e-6)
+    m1, lo1, hi1 = mean_interval([5.0])
+    assert m1 == 5.0 and math.isnan(lo1) and math.isnan(hi1)
+
+
+def test_precision_rule_by_hand() -> None:
+    # [9, 10, 11]: width 2 * 2.484138 = 4.968 = 49.7 % of the mean 10
+    reached, pct = _precision_reached(np.array([9.0, 10.0, 11.0]), 50.0)
+    assert reached and pct == pytest.approx(49.68276, rel=1e-5)
+    assert not _precision_reached(np.array([9.0, 10.0, 11.0]), 49.0)[0]
+    assert not _precision_reached(np.array([10.0, 10.0]), 50.0)[0]  # fewer than 3: never
+    assert not _precision_reached(np.array([-1.0, 0.0, 1.0]), 50.0)[0]  # zero mean: never
+
+
+def test_next_total_square_root_law() -> None:
+    # width 2x the target -> 4x the replications, but at most double per step
+    assert _next_total(4, 40.0, 20.0, maximum=100) == 8
+    assert _next_total(10, 22.0, 20.0, maximum=100) == 13  # ceil(10 * 1.21) = 13
+    assert _next_total(10, 20.5, 20.0, maximum=100) == 11  # at least one more
+    assert _next_total(10, 40.0, 20.0, maximum=15) == 15  # capped
+    assert _next_total(5, math.inf, 20.0, maximum=100) == 10
+
+
+def test_run_folder_layout_and_manifest(tmp_path: Path) -> None:
+    job = toy_job(replications=2)
+    res = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    assert res.run_dir == tmp_path / "variant" / run_id(job)
+    assert res.run_dir.name.startswith("seed7-")
+    assert (res.run_dir / "scenario.toml").read_text() == job.scenario_toml
+    manifest = json.loads((res.run_dir / "manifest.json").read_text())
+    assert manifest["version"] == __version__
+    assert len(manifest["code_fingerprint"]) == 16
+    assert manifest["seed"] == 7
+    assert manifest["schematic"] is True
+    assert manifest["network"]["fingerprint"] == "toy0001"
+    assert manifest["network"]["source"] == "toy:5-links"
+    assert manifest["baseline"] == "baseline"
+    assert "created" in manifest
+    assert completed_replications(res.run_dir) == [0, 1]
+    # the baseline ran in its own folder
+    assert res.baseline is not None
+    assert res.baseline.run_dir == scenario_run_dir(tmp_path, job.baseline)  # type: ignore[arg-type]
+    assert completed_replications(res.baseline.run_dir) == [0, 1]
+
+
+def test_run_id_is_deterministic() -> None:
+    assert run_id(toy_job()) == run_id(toy_job())
+    assert run_id(toy_job(seed=8)) != run_id(toy_job())
+    assert run_id(toy_job(limit_kph=30)) != run_id(toy_job())
+
+
+def test_a_changed_model_gets_a_new_run_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vision_zero.runs.replications as replications
+
+    before = run_id(toy_job())
+    monkeypatch.setattr(replications, "code_fingerprint", lambda: "another-build")
+    assert run_id(toy_job()) != before
+
+
+def test_variant_is_calibrated_with_the_same_baseline_replication(tmp_path: Path) -> None:
+    res = run_job(toy_job(replications=3), out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    assert res.baseline is not None
+    for base, var in zip(res.baseline.results, res.results, strict=True):
+        assert base.replication == var.replication
+        assert base.summary["fatal"] == pytest.approx(OBSERVED["fatal"])  # baseline calibrated on itself
+        for sev in ("fatal", "serious"):
+            b = base.injuries[base.injuries.severity == sev]
+            v = var.injuries[var.injuries.severity == sev]
+            factor_b = b.per_year.sum() / b.per_year_raw.sum()
+            factor_v = v.per_year.sum() / v.per_year_raw.sum()
+            assert factor_v == pytest.approx(factor_b)
+    assert np.all(res.differences("ksi") > 0)  # lower limit, fewer KSI in every CRN pair
+
+
+def test_resume_runs_only_the_missing_replications(tmp_path: Path) -> None:
+    job = toy_job()
+    first = run_job(job, out_dir=tmp_path / "a", executor=SerialExecutor(), replications=2, progress=False)
+    assert first.resumed == 0
+    stamp = (replication_dir(first.run_dir, 1) / "summary.json").stat().st_mtime_ns
+    more = run_job(job, out_dir=tmp_path / "a", executor=SerialExecutor(), replications=5, progress=False)
+    assert more.resumed == 2
+    assert (replication_dir(first.run_dir, 1) / "summary.json").stat().st_mtime_ns == stamp  # not redone
+    fresh = run_job(job, out_dir=tmp_path / "b", executor=SerialExecutor(), replications=5, progress=False)
+    for r1, r2 in zip(more.results, fresh.results, strict=True):
+        assert r1.summary == r2.summary
+        pd.testing.assert_frame_equal(r1.injuries, r2.injuries)
+
+
+def test_target_ci_stops_when_precise_enough(tmp_path: Path) -> None:
+    job = toy_job()
+    res = run_job(
+        job,
+        out_dir=tmp_path,
+        executor=SerialExecutor(),
+        target_ci_pct=15.0,
+        max_replications=60,
+        progress=False,
+    )
+    assert res.stop_reason == "target-ci"
+    mean, lo, hi = mean_interval(res.differences("ksi"))
+    assert 100 * (hi - lo) / mean < 15.0
+    # it had to add replications: the first check (at 3) was not precise enough
+    assert res.n > 3
+    m3, lo3, hi3 = mean_interval(res.differences("ksi")[:3])
+    assert 100 * (hi3 - lo3) / m3 >= 15.0
+    assert "target precision reached" in format_summary(res)
+
+
+def test_target_ci_gives_up_at_the_maximum(tmp_path: Path) -> None:
+    res = run_job(
+        toy_job(),
+        out_dir=tmp_path,
+        executor=SerialExecutor(),
+        target_ci_pct=0.01,
+        max_replications=5,
+        progress=False,
+    )
+    assert res.n == 5
+    assert res.stop_reason == "max-replications"
+    assert "NOT reached" in format_summary(res)
+
+
+def test_target_ci_on_a_baseline_uses_its_ksi(tmp_path: Path) -> None:
+    base = toy_job().baseline
+    assert base is not None
+    res = run_job(
+        base,
+        out_dir=tmp_path,
+        executor=SerialExecutor(),
+        target_ci_pct=1.0,
+        max_replications=4,
+        progress=False,
+    )
+    # the baseline is calibrated on itself: KSI is exactly the observed total in every replication (zero width)
+    assert res.values("ksi") == pytest.approx([OBSERVED["fatal"] + OBSERVED["serious"]] * 3)
+    assert res.stop_reason == "target-ci" and res.n == 3
+
+
+def test_bad_options_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--replications: expected an integer >= 1"):
+        run_job(toy_job(), out_dir=tmp_path, executor=SerialExecutor(), replications=0)
+    with pytest.raises(ConfigError, match="--target-ci: expected a percentage > 0"):
+        run_job(toy_job(), out_dir=tmp_path, executor=SerialExecutor(), target_ci_pct=-5)
+
+
+def test_folder_of_another_run_is_refused(tmp_path: Path) -> None:
+    job = toy_job(replications=1)
+    res = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    manifest = res.run_dir / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["network"]["fingerprint"] = "other"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="belongs to a different run"):
+        run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    data["network"]["fingerprint"] = "toy0001"
+    data["version"] = "0.0.1"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="resuming would mix replications of two versions"):
+        run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+
+
+def test_summary_text_is_labelled_schematic(tmp_path: Path) -> None:
+    res = run_job(toy_job(replications=2), out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    text = format_summary(res)
+    assert "SCHEMATIC" in text
+    for word in ("deaths", "serious", "slight", "KSI avoided vs baseline"):
+        assert word in text
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    tty = _Terminal()
+    run_job(toy_job(replications=2), out_dir=tmp_path / "a", executor=SerialExecutor(), progress_stream=tty)
+    text = tty.getvalue()
+    assert "baseline" in text and "variant" in text and "2/2" in text and "rep" in text
+    pipe = io.StringIO()  # not a terminal: quiet
+    run_job(toy_job(replications=2), out_dir=tmp_path / "b", executor=SerialExecutor(), progress_stream=pipe)
+    assert pipe.getvalue() == ""
+
+
+def test_stale_partial_folders_are_removed(tmp_path: Path) -> None:
+    job = toy_job(replications=1)
+    res = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    stale = res.run_dir / "replications" / ".rep-0001.crashed"
+    fresh = res.run_dir / "replications" / ".rep-0002.writing"
+    stale.mkdir()
+    fresh.mkdir()
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    run_job(job, out_dir=tmp_path, executor=SerialExecutor(), replications=2, progress=False)
+    assert not stale.exists()
+    assert fresh.exists()  # may belong to a run in progress
+    assert completed_replications(res.run_dir) == [0, 1]
+
+
+def test_concurrent_writer_of_the_same_replication_is_tolerated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs of one folder may finish the same replication; the second rename finds the first in place."""
+    from vision_zero.runs import results
+
+    res = run_job(toy_job(replications=1), out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    one = res.read(0)
+    real_replace = os.replace
+
+    def racing_replace(src: str, dst: str) -> None:
+        # the other process wins the race just before our rename
+        if Path(dst).name == "rep-0000" and not Path(dst).exists():
+            real_replace(src, dst)
+            raise OSError(39, "Directory not empty")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(results.os, "replace", racing_replace)
+    out = results.write_replication(tmp_path / "other", one)
+    assert completed_replications(tmp_path / "other") == [0]
+    assert read_replication(out).summary == one.summary
+    assert [p.name for p in (tmp_path / "other" / "replications").iterdir()] == ["rep-0000"]
+
+
+def test_summary_cuts_count_intervals_at_zero(tmp_path: Path) -> None:
+    from vision_zero.runs.replications import RunResult
+
+    job = toy_job(replications=3)
+    base = job.baseline or job
+    sums = [{"fatal": f, "serious": 10.0, "slight": 20.0 + f, "ksi": 10.0 + f} for f in (0.0, 0.0, 5.0)]
+    text = format_summary(RunResult(base, tmp_path, sums))
+    deaths = next(line for line in text.splitlines() if "deaths" in line)
+    # mean 5/3, t-interval 5/3 ± 4.3027 x 5/3 reaches below 0: cut at 0, the upper end kept
+    assert "1.67  [0.00, 8.84]" in deaths
+    assert "cut at 0" in text
+    plain = [{"fatal": f, "serious": 10.0, "slight": 20.0, "ksi": 10.0 + f} for f in (4.0, 5.0, 6.0)]
+    assert "cut at 0" not in format_summary(RunResult(base, tmp_path, plain))

@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pandas as pd
+
+from vision_zero.runs.results import ReplicationResult, atomic_write_text, read_replication, write_replication
+
+
+def _result(rep: int) -> ReplicationResult:
+    inj = pd.DataFrame(
+        {
+            "site_type": ["link"],
+            "site": [3],
+            "road_user": ["pedestrian"],
+            "severity": ["fatal"],
+            "per_year": [0.5],
+        }
+    )
+    traffic = pd.DataFrame({"link": [3], "veh_km_per_year": [1e6]})
+    hist = pd.DataFrame({"link": [3], "bin_lo_kph": [50.0], "count": [10]})
+    return ReplicationResult("base", rep, 42, {"fatal": 0.5, "ksi": 0.5}, inj, traffic, hist, {"a.b": 1.5})
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    path = write_replication(tmp_path, _result(2))
+    assert path.name == "rep-0002"
+    back = read_replication(path)
+    assert back.summary == {"fatal": 0.5, "ksi": 0.5}
+    assert back.parameters == {"a.b": 1.5}
+    pd.testing.assert_frame_equal(back.injuries, _result(2).injuries)
+
+
+def test_no_partial_folders_left(tmp_path: Path) -> None:
+    write_replication(tmp_path, _result(0))
+    write_replication(tmp_path, _result(0))
+    names = sorted(p.name for p in (tmp_path / "replications").iterdir())
+    assert names == ["rep-0000"]
+
+
+def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
+    f = tmp_path / "a" / "x.txt"
+    atomic_write_text(f, "one")
+    atomic_write_text(f, "two")
+    assert f.read_text() == "two"
+    assert [p.name for p in f.parent.iterdir()] == ["x.txt"]
+
+
+def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+
+    f = tmp_path / "x.txt"
+    atomic_write_text(f, "x")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert f.stat().st_mode & 0o777 == 0o666 & ~mask
+    rep = write_replication(tmp_path, _result(1))
+    assert rep.stat().st_mode & 0o777 == 0o777 & ~mask

@@ -1,0 +1,93 @@
+"""The package layout follows the data flow: a lower stage never imports a higher one, and there are no cycles.
+
+Stages in order (``vision_zero/__init__.py`` and ``cli`` sit on top and may import anything):
+core → network → program → traffic → risk → runs → appraisal → outputs → cli.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from paths import ROOT
+
+PACKAGE = ROOT / "vision_zero"
+STAGES = ("core", "network", "program", "traffic", "risk", "runs", "appraisal", "outputs", "cli")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every ``vision_zero.*`` module that ``path`` imports, at top level or inside a function."""
+    tree = ast.parse(path.read_text("utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("vision_zero"):
+                found.add(node.module)
+                found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("vision_zero"))
+    return found
+
+
+def _graph() -> nx.DiGraph[str]:
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    g: nx.DiGraph[str] = nx.DiGraph()
+    for name, path in modules.items():
+        g.add_node(name)
+        for target in _imports(path):
+            if target in modules and target != name:
+                g.add_edge(name, target)
+    return g
+
+
+def _stage(module: str) -> int | None:
+    parts = module.split(".")
+    if len(parts) < 2 or parts[1] not in STAGES:
+        return None  # vision_zero/__init__, __main__: the top
+    return STAGES.index(parts[1])
+
+
+def test_every_module_belongs_to_a_stage() -> None:
+    loose = [m for m in _graph() if _stage(m) is None and m not in ("vision_zero", "vision_zero.__main__")]
+    assert loose == []
+
+
+def test_no_lower_stage_imports_a_higher_one() -> None:
+    upward = []
+    for a, b in _graph().edges:
+        sa, sb = _stage(a), _stage(b)
+        if sa is not None and (sb is None or sb > sa):
+            upward.append(f"{a} -> {b}")
+    assert upward == []
+
+
+def test_no_import_cycles() -> None:
+    g = _graph()
+    # a package's __init__ re-exporting its own modules is not a cycle of the layout
+    g.remove_edges_from([(a, b) for a, b in list(g.edges) if b.startswith(a + ".")])
+    assert list(nx.simple_cycles(g)) == []
+
+
+def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from vision_zero.outputs.report import write_report\n")
+    assert "vision_zero.outputs.report" in _imports(bad)
+
+
+@pytest.mark.parametrize("package", ["vision_zero", *(f"vision_zero.{s}" for s in STAGES)])
+def test_each_subpackage_imports_alone(package: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {package}"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr

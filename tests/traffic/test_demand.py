@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from traffic_fixtures import grid, make_network
+
+from vision_zero.core.errors import DataError, InputFileNotFoundError
+from vision_zero.core.parameters import load_parameters
+from vision_zero.traffic import demand
+from vision_zero.traffic.periods import Period
+
+P = load_parameters()
+
+
+def test_default_periods_cover_the_day_and_the_year() -> None:
+    periods = demand.default_periods()
+    assert [p.name for p in periods] == ["am_peak", "inter_peak", "pm_peak", "night"]
+    hours = {"am_peak": 1, "inter_peak": 14, "pm_peak": 1, "night": 8}
+    # each period stands for its hours of the day: shares x hours sum to the whole day
+    assert sum(p.demand_share * hours[p.name] for p in periods) == pytest.approx(1.0)
+    assert sum(p.annual_hours for p in periods) == pytest.approx(24 * 340)
+    am = periods[0]
+    assert 0.08 <= am.demand_share <= 0.10  # peak hour 8-10% of daily traffic (SCIENCE.md §10)
+    assert all(p.duration_s == 3600 for p in periods)
+
+
+def two_node_road(highway: str = "tertiary") -> object:
+    return make_network(
+        [(0, 0), (1000, 0)], [(0, 1, 1000.0, 1, 50.0, 600.0), (1, 0, 1000.0, 1, 50.0, 600.0)], highway=highway
+    )
+
+
+def test_default_daily_trips_by_hand() -> None:
+    # one 1 km two-way main street: every trip is 1 km, so trips/day = loading per main-road km x 1 km
+    net = two_node_road("tertiary")
+    assert demand.default_daily_trips(net) == pytest.approx(P.value("demand.vehicle_km_per_main_road_km_day"))
+    # no main street: Almaty's loading per km of any road
+    local = two_node_road("residential")
+    assert demand.default_daily_trips(local) == pytest.approx(P.value("demand.vehicle_km_per_road_km_day"))
+    # the loading per km is 5,780 M veh-km / 340 days / 1,125 km (SCIENCE.md §10)
+    assert P.value("demand.vehicle_km_per_main_road_km_day") == pytest.approx(5.78e9 / 340 / 1125, rel=1e-3)
+
+
+def test_default_daily_trips_grow_with_the_network() -> None:
+    small, large = grid(4), grid(8)
+    assert demand.default_daily_trips(large) > 2 * demand.default_daily_trips(small)
+
+
+def test_generate_trips_counts_order_and_seed() -> None:
+    net = grid(5)
+    periods = demand.default_periods()
+    trips = demand.generate_trips(net, rng=np.random.default_rng(1), periods=periods, daily_trips=10_000)
+    counts = trips.groupby("period", sort=False).size()
+    for p in periods:
+        assert counts[p.name] == round(10_000 * p.demand_share)
+    assert list(trips.columns) == list(demand.TRIP_COLUMNS)
+    assert trips["trip"].tolist() == list(range(len(trips)))
+    assert (trips["origin"] != trips["destination"]).all()
+    for p in periods:
+        dep = trips.loc[trips["period"] == p.name, "depart_s"]
+        assert dep.is_monotonic_increasing and dep.between(0, p.duration_s).all()
+    again = demand.generate_trips(net, rng=np.random.default_rng(1), periods=periods, daily_trips=10_000)
+    pd.testing.assert_frame_equal(trips, again)
+    other = demand.generate_trips(net, rng=np.random.default_rng(2), periods=periods, daily_trips=10_000)
+    assert not trips["origin"].equals(other["origin"])
+
+
+def test_am_commutes_run_from_homes_to_jobs_and_pm_back() -> None:
+    # a residential street (homes) and a primary street (jobs) joined at node 1
+    net = make_network(
+        [(0, 0), (1000, 0), (2000, 0)],
+        [
+            (0, 1, 1000.0, 1, 50.0, 600.0),
+            (1, 0, 1000.0, 1, 50.0, 600.0),
+            (1, 2, 1000.0, 1, 50.0, 600.0),
+            (2, 1, 1000.0, 1, 50.0, 600.0),
+        ],
+        highway=["residential", "residential", "primary", "primary"],
+    )
+    home, job = demand.trip_end_weights(net)
+    assert home[0] > home[2] and job[2] > job[0]
+    trips = demand.generate_trips(net, rng=np.random.default_rng(3), daily_trips=20_000)
+    am = trips[trips["period"] == "am_peak"]
+    pm = trips[trips["period"] == "pm_peak"]
+    assert (am["origin"] == 0).mean() > (am["destination"] == 0).mean()
+    assert (pm["destination"] == 0).mean() > (pm["origin"] == 0).mean()
+
+
+def test_read_od_csv_node_ids_and_lat_lon(tmp_path: Path) -> None:
+    net = grid(3)
+    f = tmp_path / "od.csv"
+    f.write_text("origin,destination,period,trips\n0,8,am_peak,2.5\n4,2,night,1\n")
+    od = demand.read_od_csv(f, net)
+    assert od["origin"].tolist() == [0, 4] and od["trips"].tolist() == [2.5, 1.0]
+    nodes = net.nodes
+    g = tmp_path / "od_ll.csv"
+    g.write_text(
+        "origin_lat,origin_lon,destination_lat,destination_lon,period,trips\n"
+        f"{nodes.lat[0] + 1e-5},{nodes.lon[0]},{nodes.lat[8]},{nodes.lon[8] - 1e-5},am_peak,3\n"
+    )
+    od2 = demand.read_od_csv(g, net)
+    assert od2["origin"].tolist() == [0] and od2["destination"].tolist() == [8]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("origin,destination,trips\n0,1,2\n", "missing column 'period'"),
+        (
+            "origin,destination,period,trips\n0,1,am_peak,x\n",
+            r"row 2, column 'trips': expected a number \(got 'x'\)",
+        ),
+        (
+            "origin,destination,period,trips\n0,99,am_peak,1\n",
+            r"row 2, column 'destination': expected a node id 0\.\.8",
+        ),
+        ("origin,destination,period,trips\n0,1,am_peak,-1\n", "expected a number >= 0"),
+        ("a,b,period,trips\n0,1,am_peak,1\n", "expected columns origin/destination"),
+        (
+            "origin_lat,origin_lon,destination_lat,destination_lon,period,trips\n10,10,10,10,am_peak,1\n",
+            "row 2: origin .* m from the nearest network node",
+        ),
+    ],
+)
+def test_read_od_csv_errors_name_file_row_and_column(tmp_path: Path, text: str, match: str) -> None:
+    f = tmp_path / "bad.csv"
+    f.write_text(text)
+    with pytest.raises(DataError, match=match) as err:
+        demand.read_od_csv(f, grid(3))
+    assert str(f) in str(err.value)
+
+
+def test_read_od_csv_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputFileNotFoundError, match=r"nope\.csv"):
+        demand.read_od_csv(tmp_path / "nope.csv", grid(3))
+
+
+def test_trips_from_od_rounds_fractions_at_random_with_the_right_mean() -> None:
+    od = pd.DataFrame({"origin": [0] * 1000, "destination": [8] * 1000, "period": "am", "trips": 0.3})
+    am = Period("am", 8.0, 3600.0, 0.09, 340.0)
+    trips = demand.trips_from_od(od, rng=np.random.default_rng(0), periods=(am,))
+    assert len(trips) == pytest.approx(300, abs=45)
+    with pytest.raises(DataError, match="'pm'"):
+        demand.trips_from_od(od.assign(period="pm"), rng=np.random.default_rng(0), periods=(am,))
+
+
+def crossing_network() -> object:
+    # crossing 0 on a primary link, crossing 1 on a residential link (along the links)
+    return make_network(
+        [(0, 0), (200, 0), (200, 200)],
+        [
+            (0, 1, 200.0, 2, 60.0, 3000.0),
+            (1, 0, 200.0, 2, 60.0, 3000.0),
+            (1, 2, 200.0, 1, 20.0, 600.0),
+            (2, 1, 200.0, 1, 20.0, 600.0),
+        ],
+        highway=["primary", "primary", "residential", "residential"],
+        crossings=[(-1, 0, 100.0), (-1, 2, 100.0)],
+    )
+
+
+def test_pedestrian_demand_by_road_class_and_time_of_day() -> None:
+    net = crossing_network()
+    peds = demand.pedestrian_demand(net)
+    am = peds[peds["period"] == "am_peak"].set_index("crossing")["peds_per_h"]
+    night = peds[peds["period"] == "night"].set_index("crossing")["peds_per_h"]
+    ratio_base = P.value("demand.pedestrians_per_hour.arterial") / P.value(
+        "demand.pedestrians_per_hour.local"
+    )
+    land0, land1 = (
+        am[0] / P.value("demand.pedestrians_per_hour.arterial"),
+        am[1] / P.value("demand.pedestrians_per_hour.local"),
+    )
+    assert am[0] / am[1] == pytest.approx(ratio_base * land0 / land1)
+    assert 0.25 <= land0 <= 4 and 0.25 <= land1 <= 4
+    share = {p.name: p.demand_share for p in demand.default_periods()}
+    assert night[0] / am[0] == pytest.approx(share["night"] / share["am_peak"])
+
+
+def test_pedestrian_csv_overrides_matching_rows(tmp_path: Path) -> None:
+    net = crossing_network()
+    peds = demand.pedestrian_demand(net)
+    f = tmp_path / "peds.csv"
+    f.write_text("crossing,period,peds_per_h\n1,am_peak,500\n")
+    out = demand.read_pedestrian_csv(f, peds, n_crossings=2)
+    assert len(out) == len(peds)
+    got = out.set_index(["crossing", "period"])["peds_per_h"]
+    assert got[(1, "am_peak")] == 500
+    assert got[(0, "am_peak")] == peds.set_index(["crossing", "period"])["peds_per_h"][(0, "am_peak")]
+    f.write_text("crossing,period,peds_per_h\n7,am_peak,500\n")
+    with pytest.raises(DataError, match=r"row 2, column 'crossing': expected a crossing id 0\.\.1 \(got 7\)"):
+        demand.read_pedestrian_csv(f, peds, n_crossings=2)
+    f.write_text("crossing,period,peds_per_h\n1,evening,500\n")
+    with pytest.raises(DataError, match="'evening'"):
+        demand.read_pedestrian_csv(f, peds, n_crossings=2)
+
+
+def test_zones_gather_trip_ends_and_keep_total_weight() -> None:
+    net = grid(10)
+    home, job = demand.trip_end_weights(net)
+    zh, zj = demand.zone_weights(net, home, job, max_zones=9)
+    assert 1 <= np.count_nonzero(zh + zj) <= 9
+    assert zh.sum() == pytest.approx(home.sum()) and zj.sum() == pytest.approx(job.sum())
+    trips = demand.generate_trips(net, rng=np.random.default_rng(0), daily_trips=5000, max_trip_end_nodes=9)
+    assert trips["origin"].nunique() <= 9
+    full = demand.generate_trips(net, rng=np.random.default_rng(0), daily_trips=5000, max_trip_end_nodes=None)
+    assert full["origin"].nunique() > 50

@@ -1,0 +1,486 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from traffic_fixtures import grid, make_network
+
+from vision_zero.core.errors import DataError
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic.periods import Period
+from vision_zero.traffic.simulation import TrafficSettings, desired_speed_kph, give_way_delay_s, simulate
+
+HOUR = Period("h", 8.0, 3600.0, 0.09, 340.0)
+BASE = TrafficSettings.from_parameters()
+#: every driver drives exactly the limit: hand calculations
+EXACT = dataclasses.replace(BASE, offset_kph=0.0, cv=0.0)
+#: all-or-nothing route choice (no perception errors): hand-checkable routes
+AON = dataclasses.replace(BASE, route_perception_cv=0.0, route_perception_draws=1)
+
+
+def trips_frame(
+    origin: list[int] | np.ndarray,
+    destination: list[int] | np.ndarray,
+    depart_s: np.ndarray,
+    period: str = "h",
+) -> pd.DataFrame:
+    n = len(depart_s)
+    return pd.DataFrame(
+        {
+            "trip": np.arange(n),
+            "period": period,
+            "origin": np.broadcast_to(origin, n),
+            "destination": np.broadcast_to(destination, n),
+            "depart_s": depart_s,
+        }
+    )
+
+
+def run(
+    net: RoadNetwork,
+    trips: pd.DataFrame,
+    *,
+    seed: int = 0,
+    periods: tuple[Period, ...] = (HOUR,),
+    settings: TrafficSettings = BASE,
+    **kw: object,
+) -> object:
+    return simulate(
+        net, trips, None, rng=np.random.default_rng(seed), periods=periods, settings=settings, **kw
+    )
+
+
+def one_road(
+    length_m: float = 1000.0, limit_kph: float = 50.0, crossing_offset_m: float | None = None
+) -> RoadNetwork:
+    crossings = [] if crossing_offset_m is None else [(-1, 0, crossing_offset_m)]
+    return make_network(
+        [(0, 0), (length_m, 0)], [(0, 1, length_m, 1, limit_kph, 1800.0)], crossings=crossings
+    )
+
+
+# --- hand-checkable cases ------------------------------------------------------------------------------------
+
+
+def test_straight_road_free_flow_time_is_length_over_speed() -> None:
+    rec = run(one_road(), trips_frame([0], [1], np.array([10.0])), settings=EXACT)
+    trip = rec.trips.iloc[0]
+    assert trip["completed"]
+    assert trip["travel_time_s"] == pytest.approx(1000.0 / (50.0 / 3.6), abs=1e-9)  # 72 s
+    assert trip["arrive_s"] == pytest.approx(82.0)
+    assert trip["veh_km"] == pytest.approx(1.0)
+    stats = rec.link_stats.iloc[0]
+    assert stats["entries"] == 1 and stats["veh_km"] == pytest.approx(1.0)
+    assert stats["veh_h"] == pytest.approx(72.0 / 3600)
+    assert stats["mean_speed_kph"] == pytest.approx(50.0)
+
+
+def test_each_driver_drives_own_desired_speed_drawn_in_trip_order() -> None:
+    # spaced departures: no interaction, so travel time = length / the driver's desired speed
+    n = 400
+    long = Period("long", 8.0, n * 60.0, 1.0, 1.0)
+    rec = run(one_road(), trips_frame([0], [1], np.arange(n) * 60.0, "long"), seed=7, periods=(long,))
+    z = np.random.default_rng(7).standard_normal(n)
+    v = desired_speed_kph(one_road().links, np.zeros(n, dtype=np.int64), z, BASE)
+    np.testing.assert_allclose(rec.trips["travel_time_s"], 1000.0 / (v / 3.6))
+    # limit + 9.5 km/h, sd 14% (SCIENCE.md §8), within 3 standard errors
+    assert v.mean() == pytest.approx(59.5, abs=3 * 0.14 * 59.5 / np.sqrt(n))
+    assert v.std() / v.mean() == pytest.approx(0.14, abs=0.02)
+
+
+def test_bottleneck_matches_point_queue_theory() -> None:
+    # A (500 m, 3600 veh/h) -> B (2000 m, 1 lane, 600 veh/h) -> C; arrivals 1200 veh/h for 600 s
+    net = make_network(
+        [(0, 0), (500, 0), (2500, 0), (2600, 0)],
+        [(0, 1, 500.0, 2, 50.0, 3600.0), (1, 2, 2000.0, 1, 50.0, 600.0), (2, 3, 100.0, 2, 50.0, 3600.0)],
+    )
+    n = 200
+    rec = run(net, trips_frame([0], [3], np.arange(n) * 3.0), settings=EXACT)
+    tt = rec.trips["travel_time_s"].to_numpy()
+    free = 2600.0 / (50.0 / 3.6)
+    # vehicle i reaches the end of B every 3 s but leaves every 6 s: delay 3 i (deterministic queue)
+    np.testing.assert_allclose(tt - free, 3.0 * np.arange(n), atol=1e-6)
+    assert (tt - free).mean() == pytest.approx(3.0 * (n - 1) / 2)
+    q_b = rec.link_stats.set_index("link").loc[1, "max_queue_veh"]
+    assert q_b == pytest.approx(n - n / 2, abs=1.0)  # (lambda - mu) x T = 100 vehicles
+
+
+def test_spill_back_when_storage_is_full_and_no_trip_is_lost() -> None:
+    net = make_network(
+        [(0, 0), (500, 0), (600, 0), (700, 0)],
+        [(0, 1, 500.0, 1, 50.0, 3600.0), (1, 2, 100.0, 1, 50.0, 600.0), (2, 3, 100.0, 1, 50.0, 3600.0)],
+        storage_veh=[68.75, 5.0, 13.75],
+    )
+    n = 120
+    rec = run(net, trips_frame([0], [3], np.arange(n) * 3.0), settings=EXACT)
+    q = rec.link_stats.set_index("link")["max_queue_veh"]
+    assert q.loc[1] <= 5.0 + 1e-9  # B never holds more than its storage
+    assert q.loc[0] > 10  # so the queue grows on A instead
+    assert rec.trips["completed"].all()
+    # the bottleneck still discharges at its capacity: last arrival ~ n x 6 s after the first
+    arr = np.sort(rec.trips["arrive_s"].to_numpy())
+    assert arr[-1] - arr[0] == pytest.approx((n - 1) * 6.0, rel=0.02)
+
+
+def webster_delay_s(c: float, g: float, q_vps: float, s_vps: float) -> float:
+    lam = g / c
+    x = q_vps / (lam * s_vps)
+    return (
+        c * (1 - lam) ** 2 / (2 * (1 - lam * x))
+        + x**2 / (2 * q_vps * (1 - x))
+        - 0.65 * (c / q_vps**2) ** (1 / 3) * x ** (2 + 5 * lam)
+    )
+
+
+def test_signalised_approach_delay_in_line_with_webster_at_low_saturation() -> None:
+    # west approach 0->1 and a north approach 2->1 (the other phase), exit 1->3; node 1 signalised
+    net = make_network(
+        [(0, 0), (300, 0), (300, 300), (600, 0)],
+        [(0, 1, 300.0, 1, 50.0, 1800.0), (2, 1, 300.0, 1, 50.0, 1800.0), (1, 3, 300.0, 1, 50.0, 1800.0)],
+        signalised=[1],
+    )
+    st = dataclasses.replace(EXACT, cycle_s=60.0, lost_time_per_phase_s=4.0, saturation_flow_vphpl=1800.0)
+    q_vph, horizon = 400.0, 4 * 3600.0
+    rng = np.random.default_rng(3)
+    dep = np.sort(rng.uniform(0, horizon, rng.poisson(q_vph * horizon / 3600)))
+    per = Period("long", 8.0, horizon, 1.0, 1.0)
+    rec = run(net, trips_frame([0], [3], dep, "long"), periods=(per,), settings=st)
+    delay = rec.trips["travel_time_s"].to_numpy() - 600.0 / (50.0 / 3.6)
+    expected = webster_delay_s(60.0, 26.0, q_vph / 3600, 1800.0 / 3600)  # green (60 - 2 x 4) / 2 = 26 s
+    assert expected == pytest.approx(14.13, abs=0.01)  # 12.39 uniform + 2.43 random - 0.68 correction
+    assert delay.mean() == pytest.approx(
+        expected, rel=0.2
+    )  # simulated 12.2 s: discrete discharge from green onset
+    # some vehicles pass on green without stopping, the worst wait a full red
+    assert delay.min() == pytest.approx(0.0, abs=1e-6)
+    assert delay.max() >= 60.0 - 26.0
+
+
+# --- conservation, determinism, randomness --------------------------------------------------------------------
+
+
+def random_trips(net: RoadNetwork, n: int, seed: int, duration_s: float = 3600.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    nn = len(net.nodes)
+    o = rng.integers(0, nn, n)
+    d = (o + rng.integers(1, nn, n)) % nn
+    return trips_frame(o, d, np.sort(rng.uniform(0, duration_s, n)))
+
+
+def test_conservation_every_trip_arrived_or_en_route() -> None:
+    net = grid(5, lanes=1, capacity_vph_per_lane=400.0, signalised=True)
+    trips = random_trips(net, 3000, 1)
+    for drain in (0.0, 3600.0):
+        rec = run(net, trips, drain_s=drain)
+        t = rec.trips
+        assert len(t) == len(trips) and t["trip"].tolist() == trips["trip"].tolist()
+        en_route = t["routed"] & ~t["completed"]
+        assert int(t["completed"].sum() + en_route.sum() + (~t["routed"]).sum()) == len(trips)
+        assert t.loc[en_route, "arrive_s"].isna().all() and t.loc[t["completed"], "travel_time_s"].gt(0).all()
+        # vehicle-km are counted once: per trip and per link agree
+        assert t["veh_km"].sum() == pytest.approx(rec.link_stats["veh_km"].sum())
+        if drain == 0.0:
+            assert en_route.sum() > 0  # the case is congested enough to leave vehicles on the network
+        else:
+            assert en_route.sum() == 0
+
+
+def test_same_seed_identical_record_and_other_seed_differs() -> None:
+    net = grid(4, signalised=True)
+    trips = random_trips(net, 400, 2)
+    a, b, c = (run(net, trips, seed=s) for s in (5, 5, 6))
+    for field in ("link_stats", "trips", "speed_hist", "passages", "pedestrians"):
+        pd.testing.assert_frame_equal(getattr(a, field), getattr(b, field))
+    assert not np.allclose(a.trips["travel_time_s"], c.trips["travel_time_s"], equal_nan=True)
+
+
+# --- interventions reach drivers -------------------------------------------------------------------------------
+
+
+def test_speed_response_moves_mean_speed_by_its_share_of_the_limit_change() -> None:
+    base = one_road(limit_kph=60.0)
+    links = base.links.copy()
+    links["reference_speed_kph"] = 60.0
+    links["speed_limit_kph"] = 40.0
+    links["speed_response"] = 0.1
+    lowered = base.with_tables(links=links)
+    trips = trips_frame([0], [1], np.arange(200) * 15.0)
+    before = run(base, trips, seed=1).link_stats["mean_speed_kph"].iloc[0]
+    after = run(lowered, trips, seed=1).link_stats["mean_speed_kph"].iloc[0]
+    # same drivers (common random numbers): the mean moves by 0.1 x (40 - 60) = -2 km/h (x (1 + cv mean z))
+    assert after - before == pytest.approx(-2.0, abs=0.05)
+
+
+def test_camera_mean_speed_factor_is_the_whole_fall_of_the_mean_not_compounded() -> None:
+    # Wilson et al. (2010) measure one camera's fall in mean speed and in speeding; both factors must not stack.
+    links = one_road(limit_kph=50.0).links.assign(over_limit_factor=0.5, mean_speed_factor=0.9)
+    z = np.random.default_rng(0).standard_normal(400_000)
+    st = dataclasses.replace(BASE, offset_kph=10.0, cv=0.1)
+    v = desired_speed_kph(links, np.zeros(len(z), dtype=np.int64), z, st)
+    assert v.mean() == pytest.approx(
+        0.9 * 60.0, rel=0.002
+    )  # -10% in all, as measured (was 0.9 x 55 = -17.5%)
+    # by hand: E[(v - 50)+] for v ~ N(60, 6^2) = 6 phi(10/6) + 10 Phi(10/6) = 10.118; halving the excess gives a
+    # mean of 54.94, so all speeds are scaled by 54 / 54.94 = 0.9829 for the rest of the measured fall
+    np.testing.assert_allclose(
+        desired_speed_kph(links, np.zeros(1, dtype=np.int64), np.zeros(1), st), [54.06], atol=0.01
+    )
+
+
+def test_desired_speed_columns_by_hand() -> None:
+    links = one_road(limit_kph=50.0).links
+    z = np.array([0.0, 1.0])
+    idx = np.zeros(2, dtype=np.int64)
+    st = dataclasses.replace(BASE, offset_kph=10.0, cv=0.1)
+    np.testing.assert_allclose(desired_speed_kph(links, idx, z, st), [60.0, 66.0])
+    # camera whose measured mean fall (1%) is smaller than what halving the excess already gives: excess halved only
+    cam = links.assign(over_limit_factor=0.5, mean_speed_factor=0.99)
+    np.testing.assert_allclose(desired_speed_kph(cam, idx, z, st), [55.0, 58.0])
+    calm = links.assign(design_speed_kph=30.0)
+    np.testing.assert_allclose(desired_speed_kph(calm, idx, z, st), [30.0, 33.0])
+    np.testing.assert_allclose(
+        desired_speed_kph(links, idx, np.array([-20.0, 0.0]), st)[0], BASE.min_speed_kph
+    )
+
+
+def two_routes(limit_a_kph: float = 50.0, cap_a_vph: float = 1800.0) -> RoadNetwork:
+    # 0 -> 1 via node 2 (route A, 2 x 500 m) or via node 3 (route B, 2 x 550 m)
+    xy = [(0, 0), (1000, 0), (500, 100), (500, -200)]
+    return make_network(
+        xy,
+        [
+            (0, 2, 500.0, 1, limit_a_kph, cap_a_vph),
+            (2, 1, 500.0, 1, limit_a_kph, cap_a_vph),
+            (0, 3, 550.0, 1, 50.0, 1800.0),
+            (3, 1, 550.0, 1, 50.0, 1800.0),
+        ],
+    )
+
+
+def flows(rec: object) -> pd.Series:
+    return rec.link_stats.set_index("link")["entries"].reindex(range(4), fill_value=0)
+
+
+def test_lower_limit_on_one_street_moves_traffic_to_the_other() -> None:
+    trips = trips_frame([0], [1], np.arange(100) * 20.0)
+    base = flows(run(two_routes(), trips, settings=AON))
+    slow = flows(run(two_routes(limit_a_kph=30.0), trips, settings=AON))
+    assert base[0] == 100 and base[2] == 0
+    assert slow[0] == 0 and slow[2] == 100
+
+
+def test_probit_route_choice_shares_near_equal_routes_and_responds_smoothly() -> None:
+    # route B is 10% longer; a limit of 40 instead of 50 km/h makes A ~9% slower than B (drivers' desired speeds
+    # 49.5 vs 59.5 km/h): all-or-nothing sends every trip to B, probit only a share
+    trips = trips_frame([0], [1], np.arange(400) * 9.0)
+    net, slower_a = two_routes(), two_routes(limit_a_kph=40.0)
+    kw = {"reroute_passes": 0, "settings": dataclasses.replace(BASE, route_perception_draws=64)}
+    base, slow = flows(run(net, trips, **kw)), flows(run(slower_a, trips, **kw))
+    assert base[0] > base[2] > 0  # both routes used, the shorter more
+    assert slow[2] > base[2]  # slowing A moves some trips to B ...
+    assert slow[0] > 0.25 * 400  # ... but not all of them
+    aon = flows(run(slower_a, trips, reroute_passes=0, settings=AON))
+    assert aon[0] == 0
+
+
+def test_give_way_delay_on_minor_approaches_of_priority_junctions_only() -> None:
+    # T junction at node 1: primary 0 -> 1 -> 2, residential 3 -> 1 (minor approach) and 1 -> 3
+    xy = [(0, 0), (500, 0), (1000, 0), (500, 300)]
+    specs = [(0, 1, 500.0, 1, 50.0, 1800.0), (1, 2, 500.0, 1, 50.0, 1800.0)]
+    specs += [(3, 1, 300.0, 1, 50.0, 900.0), (1, 3, 300.0, 1, 50.0, 900.0)]
+    hw = ["primary", "primary", "residential", "residential"]
+    d = BASE.give_way_delay_s
+    assert d > 0
+    priority = give_way_delay_s(make_network(xy, specs, highway=hw), BASE)
+    np.testing.assert_array_equal(priority, [0.0, 0.0, d, 0.0])  # only the residential approach gives way
+    np.testing.assert_array_equal(
+        give_way_delay_s(make_network(xy, specs, highway=hw, signalised=[1]), BASE), 0.0
+    )
+    np.testing.assert_array_equal(give_way_delay_s(make_network(xy, specs[:3], highway=hw[:3]), BASE)[2], d)
+    two_legs = make_network(xy[:3], specs[:2], highway=hw[:2])  # no junction: a bend in one road
+    np.testing.assert_array_equal(give_way_delay_s(two_legs, BASE), 0.0)
+
+
+def test_simulation_holds_minor_approach_vehicles_for_the_give_way_delay() -> None:
+    # the T junction above: 3 -> 1 (residential, gives way) -> 2 (primary); 0 -> 1 -> 3 has no minor approach
+    xy = [(0, 0), (500, 0), (1000, 0), (500, 300)]
+    specs = [(0, 1, 500.0, 1, 50.0, 1800.0), (1, 2, 500.0, 1, 50.0, 1800.0)]
+    specs += [(3, 1, 300.0, 1, 50.0, 900.0), (1, 3, 300.0, 1, 50.0, 900.0)]
+    net = make_network(xy, specs, highway=["primary", "primary", "residential", "residential"])
+    d = 7.5
+    st = dataclasses.replace(EXACT, give_way_delay_s=d, give_way_in_simulation=True)
+    v = 50.0 / 3.6
+    trips = trips_frame([3, 0], [2, 3], np.array([10.0, 500.0]))
+    rec = run(net, trips, settings=st)
+    tt = rec.trips.set_index("trip")["travel_time_s"]
+    assert tt[0] == pytest.approx(300.0 / v + d + 500.0 / v, abs=1e-9)  # 21.6 + 7.5 + 36 s
+    assert tt[1] == pytest.approx(500.0 / v + 300.0 / v, abs=1e-9)  # the major approach does not give way
+    stats = rec.link_stats.set_index("link")
+    assert stats.loc[2, "mean_speed_kph"] == pytest.approx(50.0)  # running speed: the wait is not driving
+    assert stats.loc[2, "veh_h"] == pytest.approx((300.0 / v + d) / 3600)  # link time includes the wait
+    for off in (
+        dataclasses.replace(st, give_way_delay_s=0.0),
+        dataclasses.replace(st, give_way_in_simulation=False),
+    ):
+        assert run(net, trips, settings=off).trips["travel_time_s"].iloc[0] == pytest.approx(
+            tt[0] - d, abs=1e-9
+        )
+
+
+def test_route_choice_draws_only_from_the_routing_stream() -> None:
+    trips = trips_frame([0], [1], np.arange(200) * 15.0)
+
+    def go(routing_seed: int) -> pd.Series:
+        return flows(
+            simulate(
+                two_routes(),
+                trips,
+                None,
+                rng=np.random.default_rng(0),
+                periods=(HOUR,),
+                routing_rng=np.random.default_rng(routing_seed),
+                reroute_passes=1,
+            )
+        )
+
+    pd.testing.assert_series_equal(go(1), go(1))  # deterministic
+    assert not go(1).equals(go(2))  # route choice follows the routing stream
+
+
+def test_rerouting_from_simulated_times_relieves_a_congested_route() -> None:
+    trips = trips_frame([0], [1], np.sort(np.random.default_rng(0).uniform(0, 3600, 1200)))
+    net = two_routes(cap_a_vph=600.0)  # route A is shorter but its capacity is half the demand
+    once = run(net, trips, reroute_passes=0, settings=AON)
+    twice = run(net, trips, reroute_passes=1, settings=AON)
+    assert flows(once)[0] == 1200
+    assert 300 < flows(twice)[2] < 900  # a share of the trips moved to route B
+    assert twice.trips["travel_time_s"].mean() < 0.5 * once.trips["travel_time_s"].mean()
+
+
+# --- crossings and pedestrians ----------------------------------------------------------------------------------
+
+
+def test_passage_time_and_speed_at_a_mid_link_crossing() -> None:
+    net = one_road(crossing_offset_m=250.0)
+    rec = run(net, trips_frame([0], [1], np.array([100.0])), settings=EXACT)
+    p = rec.passages
+    assert len(p) == 1
+    assert p["t_s"].iloc[0] == pytest.approx(100.0 + 250.0 / (50 / 3.6))
+    assert p["speed_kph"].iloc[0] == pytest.approx(50.0)
+    assert not p["stopped"].iloc[0]
+
+
+def test_pedestrians_poisson_from_demand_and_own_stream() -> None:
+    net = one_road(crossing_offset_m=250.0)
+    trips = trips_frame([0], [1], np.arange(20) * 100.0)
+    peds = pd.DataFrame({"crossing": [0], "period": ["h"], "peds_per_h": [400.0]})
+    kw = {"periods": (HOUR,), "settings": BASE}
+    a = simulate(
+        net, trips, peds, rng=np.random.default_rng(1), pedestrian_rng=np.random.default_rng(9), **kw
+    )
+    b = simulate(
+        net, trips, peds, rng=np.random.default_rng(1), pedestrian_rng=np.random.default_rng(10), **kw
+    )
+    assert 340 < len(a.pedestrians) < 460  # Poisson(400)
+    assert a.pedestrians["t_s"].between(0, 3600).all() and a.pedestrians["t_s"].is_monotonic_increasing
+    assert len(a.pedestrians) != len(b.pedestrians) or not np.allclose(a.pedestrians.t_s, b.pedestrians.t_s)
+    pd.testing.assert_frame_equal(a.trips, b.trips)  # pedestrians do not disturb the drivers' stream
+
+
+def test_crossing_at_a_signalised_node_reports_stopped_vehicles() -> None:
+    net = make_network(
+        [(0, 0), (300, 0), (300, 300), (600, 0)],
+        [(0, 1, 300.0, 1, 50.0, 1800.0), (2, 1, 300.0, 1, 50.0, 1800.0), (1, 3, 300.0, 1, 50.0, 1800.0)],
+        signalised=[1],
+        crossings=[(1, -1, 0.0)],
+    )
+    rec = run(net, trips_frame([0], [3], np.arange(60) * 10.0))
+    p = rec.passages
+    assert len(p) == 60 and set(p["link"]) == {0}
+    assert 0 < p["stopped"].sum() < 60
+
+
+# --- options and errors -------------------------------------------------------------------------------------------
+
+
+def test_platoons_carry_the_same_trips() -> None:
+    net = grid(3)
+    trips = trips_frame([0], [8], np.arange(30) * 60.0)
+    single = run(net, trips)
+    platoon = run(net, trips, platoon_size=5)
+    assert platoon.trips["completed"].all()
+    assert platoon.link_stats["entries"].sum() == single.link_stats["entries"].sum()
+    assert platoon.trips["veh_km"].sum() == pytest.approx(single.trips["veh_km"].sum())
+
+
+def test_periods_are_simulated_in_their_own_windows() -> None:
+    am, pm = Period("am", 8.0, 600.0, 0.1, 1.0), Period("pm", 17.0, 600.0, 0.1, 1.0)
+    trips = pd.concat(
+        [trips_frame([0], [1], np.array([5.0]), "am"), trips_frame([0], [1], np.array([5.0]), "pm")]
+    )
+    trips["trip"] = [0, 1]
+    rec = run(one_road(), trips, periods=(am, pm), settings=EXACT)
+    np.testing.assert_allclose(rec.trips["arrive_s"], [77.0, 77.0])  # times are from each period's start
+    assert rec.link_stats["period"].tolist() == ["am", "pm"]
+
+
+def test_bad_trips_raise_precise_errors() -> None:
+    net = one_road()
+    with pytest.raises(DataError, match=r"column 'period'.*'evening'"):
+        run(net, trips_frame([0], [1], np.array([1.0]), "evening"))
+    with pytest.raises(DataError, match=r"column 'destination'.*0\.\.1"):
+        run(net, trips_frame([0], [7], np.array([1.0])))
+    with pytest.raises(DataError, match="missing columns \\['depart_s'\\]"):
+        run(net, trips_frame([0], [1], np.array([1.0])).drop(columns="depart_s"))
+    with pytest.raises(DataError, match="depart_s"):
+        run(net, trips_frame([0], [1], np.array([4000.0])))
+
+
+# --- the built-in schematic network -----------------------------------------------------------------------------
+
+
+def test_schematic_tiny_default_demand_peak_and_night(tmp_path: Path) -> None:
+    from vision_zero.network.road_network import load_network
+    from vision_zero.traffic.demand import default_periods, generate_trips, pedestrian_demand
+
+    net = load_network("schematic:almaty?scale=tiny", cache_dir=tmp_path)
+    periods = tuple(p for p in default_periods() if p.name in ("am_peak", "night"))
+    trips = generate_trips(net, rng=np.random.default_rng(0), periods=periods)
+    peds = pedestrian_demand(net, periods=periods)
+    rec = simulate(net, trips, peds, rng=np.random.default_rng(1), periods=periods)
+    assert set(rec.link_stats["period"]) == {p.name for p in periods}
+    t = rec.trips
+    assert len(t) == len(trips) and t["completed"].mean() > 0.95
+    for p in periods:
+        assert (rec.passages["period"] == p.name).any() and (rec.pedestrians["period"] == p.name).any()
+    assert rec.passages["crossing"].between(0, len(net.crossings) - 1).all()
+    ls = rec.link_stats.merge(net.links[["speed_limit_kph"]], left_on="link", right_index=True)
+    assert (ls["mean_speed_kph"] <= ls["speed_limit_kph"] + 25.0).all() and (ls["mean_speed_kph"] > 0).all()
+    assert (ls["p85_speed_kph"] >= ls["mean_speed_kph"] - 1e-9).all()
+    # the AM peak is slower than the night (congestion and signals under load)
+    speed = ls.groupby("period").apply(lambda g: g["veh_km"].sum() / g["veh_h"].sum(), include_groups=False)
+    assert speed["night"] > speed["am_peak"]
+    assert t.loc[t["completed"], "veh_km"].gt(0).all()
+
+
+def test_no_trips_and_trips_to_their_own_origin() -> None:
+    net = grid(3)
+    empty = trips_frame([0], [1], np.zeros(0))
+    rec = run(net, empty)
+    assert len(rec.trips) == 0 and len(rec.link_stats) == 0 and len(rec.passages) == 0
+    rec = run(net, trips_frame([4], [4], np.array([1.0, 2.0])))
+    assert not rec.trips["routed"].any() and not rec.trips["completed"].any()
+    assert rec.trips["veh_km"].dtype == np.float64 and (rec.trips["veh_km"] == 0).all()
+
+
+def test_settings_from_a_parameter_draw() -> None:
+    from vision_zero.core.parameters import load_parameters
+
+    params = load_parameters()
+    draw = params.draw(np.random.default_rng(0))
+    st = TrafficSettings.from_values(draw)
+    assert st.cv == draw["traffic.desired_speed.cv"] and 0.13 <= st.cv <= 0.15
+    assert TrafficSettings.from_parameters(params) == TrafficSettings.from_values(params.central())

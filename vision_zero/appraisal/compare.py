@@ -1,0 +1,677 @@
+"""Paired comparison of scenarios: injuries avoided, travel time, money, with intervals.
+
+Replication *i* of every scenario uses the same random streams (common random numbers), so a variant is
+compared with the baseline pair by pair: ``d_i = variant_i - baseline_i``. Every reported interval is computed
+from those per-replication values:
+
+* ``low``/``high`` — the 95% confidence interval of the mean, Student-t with ``n - 1`` degrees of freedom:
+  ``mean ± t(0.975, n-1) · sd / sqrt(n)``. It says how well the replications pin down the expected value.
+  For a quantity that cannot be negative (one scenario's casualties, vehicle-hours, vehicle-km) the interval is
+  cut at 0 (with few replications the symmetric t-interval can reach below 0, which no count can); the cut is
+  flagged (``Interval.truncated``) and the tables say so. Differences keep their signed intervals.
+* ``p_low``/``p_high`` — the 2.5th and 97.5th percentiles of the per-replication values (linear
+  interpolation). Replications also draw the uncertain evidence (parameters), so this spread carries the
+  evidence uncertainty, which does not shrink as replications are added. Read it as the uncertainty range.
+* ``prob_reduces_ksi`` — the share of pairs with ``d_i < 0`` for KSI (killed or seriously injured): the
+  probability, over traffic randomness and evidence uncertainty, that the variant has fewer KSI than the
+  baseline. With few replications it is coarse (steps of 1/n); the t-based probability that the *mean*
+  difference is negative, ``P(T < -mean/se)``, is given beside it as ``prob_mean_reduces_ksi``.
+
+Economics (SCIENCE.md §6) per pair, all money in ``Economics.currency``:
+
+* annual safety benefit ``B_i = Σ_s (baseline_s,i − variant_s,i) · value_s`` over severities s (fatal: VSL;
+  serious: ``serious_share · VSL``; slight: ``slight_share · VSL``);
+* annual travel-time cost ``T_i = (variant veh_h − baseline veh_h)_i · value_of_time`` (positive = time added);
+* annuity factor ``A = Σ_{t=1..H} (1 + r)^−t`` over the horizon H at discount rate r;
+* intervention cost ``C = Σ capital + A · Σ annual`` (capital in year 0, running costs in years 1..H);
+* ``NPV_i = A·B_i − A·T_i − C`` and ``BCR_i = (A·B_i − A·T_i) / C`` (travel time counts as a negative benefit,
+  as in the HSM's and iRAP's net-benefit convention; BCR is NaN when C = 0).
+
+References
+----------
+McMahon, K. & Dahdah, S. (2008). The True Cost of Road Crashes: Valuing life and the impact of road crashes.
+iRAP. AASHTO (2010). Highway Safety Manual, Part B, chapter 7 (economic appraisal).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import stats
+
+from vision_zero.appraisal.economics import Economics, InterventionCost
+from vision_zero.core.errors import DataError
+from vision_zero.core.parameters import ParameterSet
+from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES
+from vision_zero.runs.results import ReplicationResult
+
+__all__ = [
+    "TRUNCATION_NOTE",
+    "Comparison",
+    "Interval",
+    "ScenarioRuns",
+    "ScenarioSummary",
+    "VariantComparison",
+    "compare",
+    "format_interval",
+    "format_number",
+    "format_table",
+    "interval",
+    "paired_replications",
+    "summarise",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Headline injury metrics, in table order; per road user ``<severity>_<road user>`` and ``ksi_<road user>``.
+INJURY_METRICS: tuple[str, ...] = ("fatal", "serious", "slight", "ksi")
+#: Footnote of a table where a scenario's interval was cut at 0 (see :meth:`Interval.non_negative`).
+TRUNCATION_NOTE = (
+    "Casualties of one scenario cannot be negative: where the t-interval reached below 0 (few replications), "
+    "its lower end is shown as 0. Differences (KSI avoided, change) keep their signed intervals."
+)
+#: Metrics whose decrease is good (the variant "avoids" them).
+_TRAFFIC_METRICS: tuple[str, ...] = ("veh_h", "veh_km")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean with its 95% confidence interval (Student-t) and the 2.5–97.5 percentile range.
+
+    Attributes
+    ----------
+    mean
+        Mean over replications (or pairs).
+    low, high
+        95% confidence interval of the mean, t-based; equal to ``mean`` when n = 1 is impossible to tell
+        (then NaN).
+    p_low, p_high
+        2.5th and 97.5th percentiles of the per-replication values (the uncertainty range).
+    n
+        Number of replications (pairs).
+    truncated
+        True when ``low`` was cut at 0 (:meth:`non_negative`): the t-interval reached below 0.
+    """
+
+    mean: float
+    low: float
+    high: float
+    p_low: float
+    p_high: float
+    n: int
+    truncated: bool = False
+
+    def contains(self, x: float) -> bool:
+        """Whether ``x`` lies inside the confidence interval."""
+        return self.low <= x <= self.high
+
+    @property
+    def half_width(self) -> float:
+        """Half the width of the confidence interval."""
+        return (self.high - self.low) / 2.0
+
+    def negated(self) -> Interval:
+        """The interval of ``-x`` (e.g. injuries avoided from the difference)."""
+        return Interval(-self.mean, -self.high, -self.low, -self.p_high, -self.p_low, self.n)
+
+    def non_negative(self) -> Interval:
+        """The interval of a quantity that cannot be negative: a confidence bound below 0 is cut at 0.
+
+        ``truncated`` says whether the lower bound was cut. The percentile range is left as it is (percentiles
+        of non-negative values are non-negative already).
+        """
+        if not (self.low < 0.0):  # also NaN: nothing to cut
+            return self
+        return replace(self, low=0.0, high=max(self.high, 0.0), truncated=True)
+
+
+def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> Interval:
+    """Mean, t-based confidence interval and percentile range of per-replication values.
+
+    Parameters
+    ----------
+    values
+        One value per replication (or per pair of replications). NaN values are dropped.
+    level
+        Confidence level of the interval and the central share of the percentile range.
+    """
+    x = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    if n == 0:
+        nan = float("nan")
+        return Interval(nan, nan, nan, nan, nan, 0)
+    mean = float(x.mean())
+    tail = (1.0 - level) / 2.0
+    p_low, p_high = (float(v) for v in np.quantile(x, [tail, 1.0 - tail]))
+    if n == 1:
+        return Interval(mean, float("nan"), float("nan"), p_low, p_high, 1)
+    se = float(x.std(ddof=1)) / math.sqrt(n)
+    half = float(stats.t.ppf(1.0 - tail, n - 1)) * se
+    return Interval(mean, mean - half, mean + half, p_low, p_high, n)
+
+
+@dataclass(frozen=True)
+class ScenarioRuns:
+    """The replications of one scenario, ready to compare.
+
+    Attributes
+    ----------
+    name
+        Scenario name.
+    replications
+        One result per replication index.
+    schematic
+        True if the runs used the built-in schematic network.
+    costs
+        The scenario's intervention costs (empty for a baseline or when unknown).
+    economics
+        The scenario's ``[economics]`` overrides (empty: the shipped defaults).
+    network_source
+        The network the runs used (for the maps), or ``""``.
+    run_dir
+        Folder the runs were read from, if any.
+    """
+
+    name: str
+    replications: Sequence[ReplicationResult]
+    schematic: bool = False
+    costs: Sequence[InterventionCost] = ()
+    economics: Mapping[str, Any] = field(default_factory=dict)
+    network_source: str = ""
+    run_dir: Path | None = None
+
+    def by_index(self) -> dict[int, ReplicationResult]:
+        """Replications keyed by their index."""
+        return {r.replication: r for r in self.replications}
+
+    def values(self, key: str, indices: Sequence[int]) -> FloatArray:
+        """Summary value ``key`` of the given replications [per year]; 0 when a replication lacks the key."""
+        reps = self.by_index()
+        return np.array([reps[i].summary.get(key, 0.0) for i in indices], dtype=float)
+
+
+def _metric_keys() -> list[str]:
+    keys = list(INJURY_METRICS)
+    for ru in ROAD_USERS:
+        keys += [f"{s}_{ru}" for s in (*SEVERITIES, "ksi")]
+    return keys
+
+
+def _summary_value(rep: ReplicationResult, key: str) -> float:
+    s = rep.summary
+    if key in s:
+        return float(s[key])
+    if key == "ksi":
+        return float(s.get("fatal", 0.0) + s.get("serious", 0.0))
+    if key.startswith("ksi_"):
+        ru = key[4:]
+        return float(s.get(f"fatal_{ru}", 0.0) + s.get(f"serious_{ru}", 0.0))
+    return 0.0
+
+
+@dataclass(frozen=True)
+class ScenarioSummary:
+    """Per-scenario means and intervals [per year].
+
+    Attributes
+    ----------
+    name
+        Scenario name.
+    metrics
+        Metric -> interval over replications: ``fatal``, ``serious``, ``slight``, ``ksi``, per road user
+        (``ksi_pedestrian`` …), ``veh_h``, ``veh_km``.
+    schematic
+        True if on the schematic network.
+    """
+
+    name: str
+    metrics: Mapping[str, Interval]
+    schematic: bool
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per metric: ``scenario, metric, mean, low, high, p_low, p_high, n, low_truncated``."""
+        rows = [
+            {"scenario": self.name, "metric": k, **_iv(v), "low_truncated": v.truncated}
+            for k, v in self.metrics.items()
+        ]
+        return pd.DataFrame(rows)
+
+    @property
+    def truncated(self) -> bool:
+        """True if any headline interval (deaths, serious, KSI) was cut at 0."""
+        return any(self.metrics[k].truncated for k in ("fatal", "serious", "ksi") if k in self.metrics)
+
+
+def _iv(v: Interval, prefix: str = "") -> dict[str, float]:
+    return {
+        f"{prefix}mean": v.mean,
+        f"{prefix}low": v.low,
+        f"{prefix}high": v.high,
+        f"{prefix}p_low": v.p_low,
+        f"{prefix}p_high": v.p_high,
+        "n": v.n,
+    }
+
+
+def summarise(runs: ScenarioRuns) -> ScenarioSummary:
+    """Means and intervals of one scenario's replications (every metric is a count or total: cut at 0)."""
+    metrics = {
+        key: interval([_summary_value(r, key) for r in runs.replications]).non_negative()
+        for key in (*_metric_keys(), *_TRAFFIC_METRICS)
+    }
+    return ScenarioSummary(runs.name, metrics, runs.schematic)
+
+
+@dataclass(frozen=True)
+class VariantComparison:
+    """One variant against the baseline, pair by pair.
+
+    Attributes
+    ----------
+    variant, baseline
+        Scenario names.
+    pairs
+        Replication indices compared (present in both).
+    difference
+        Metric -> interval of ``variant − baseline`` [per year] (negative injuries = fewer).
+    percent_change
+        Metric -> interval of ``100 · (variant − baseline) / baseline`` per pair [%].
+    prob_reduces_ksi
+        Share of pairs with fewer KSI in the variant.
+    prob_mean_reduces_ksi
+        t-based probability that the mean KSI difference is negative.
+    travel_time_cost
+        Interval of the annual money value of the vehicle-hours added [currency/year].
+    safety_benefit_pv, travel_time_cost_pv
+        Intervals of the discounted safety benefit and travel-time cost over the horizon [currency].
+    cost_pv
+        Discounted intervention cost [currency] (deterministic).
+    npv, bcr
+        Intervals of the net present value [currency] and benefit–cost ratio [-].
+    costs
+        The intervention costs counted.
+    economics
+        The money values used.
+    per_pair
+        One row per pair with the paired values behind every interval (for charts and the tornado).
+    """
+
+    variant: str
+    baseline: str
+    pairs: tuple[int, ...]
+    difference: Mapping[str, Interval]
+    percent_change: Mapping[str, Interval]
+    prob_reduces_ksi: float
+    prob_mean_reduces_ksi: float
+    travel_time_cost: Interval
+    safety_benefit_pv: Interval
+    travel_time_cost_pv: Interval
+    cost_pv: float
+    npv: Interval
+    bcr: Interval
+    costs: tuple[InterventionCost, ...]
+    economics: Economics
+    per_pair: pd.DataFrame
+
+    @property
+    def ksi_avoided(self) -> Interval:
+        """KSI avoided per year (baseline − variant)."""
+        return self.difference["ksi"].negated()
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per metric with the difference and percent-change intervals."""
+        rows: list[dict[str, Any]] = []
+        for key, d in self.difference.items():
+            pc = self.percent_change.get(key)
+            row: dict[str, Any] = {"variant": self.variant, "baseline": self.baseline, "metric": key}
+            row.update(_iv(d, "diff_"))
+            if pc is not None:
+                row.update({k: v for k, v in _iv(pc, "pct_").items() if k != "n"})
+            rows.append(row)
+        money = {
+            "travel_time_cost_per_year": self.travel_time_cost,
+            "safety_benefit_pv": self.safety_benefit_pv,
+            "travel_time_cost_pv": self.travel_time_cost_pv,
+            "npv": self.npv,
+            "bcr": self.bcr,
+        }
+        for key, iv in money.items():
+            rows.append(
+                {"variant": self.variant, "baseline": self.baseline, "metric": key, **_iv(iv, "diff_")}
+            )
+        c = self.cost_pv
+        rows.append(
+            {"variant": self.variant, "baseline": self.baseline, "metric": "cost_pv"}
+            | {k: c for k in ("diff_mean", "diff_low", "diff_high", "diff_p_low", "diff_p_high")}
+            | {"n": len(self.pairs)}
+        )
+        for key, val in (
+            ("prob_reduces_ksi", self.prob_reduces_ksi),
+            ("prob_mean_reduces_ksi", self.prob_mean_reduces_ksi),
+        ):
+            rows.append(
+                {"variant": self.variant, "baseline": self.baseline, "metric": key, "diff_mean": val}
+                | {"n": len(self.pairs)}
+            )
+        return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A baseline and its variants, compared.
+
+    Attributes
+    ----------
+    baseline
+        Summary of the baseline.
+    scenarios
+        Summaries of the baseline and every variant, baseline first.
+    variants
+        One comparison per variant, in the order given.
+    schematic
+        True if any run used the schematic network: every output then says so.
+    network_source
+        The network the runs used.
+    """
+
+    baseline: ScenarioSummary
+    scenarios: tuple[ScenarioSummary, ...]
+    variants: tuple[VariantComparison, ...]
+    schematic: bool
+    network_source: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table of every variant's differences (see :meth:`VariantComparison.to_frame`)."""
+        return pd.concat([v.to_frame() for v in self.variants], ignore_index=True)
+
+    def scenarios_frame(self) -> pd.DataFrame:
+        """Long table of every scenario's means and intervals."""
+        return pd.concat([s.to_frame() for s in self.scenarios], ignore_index=True)
+
+    def headline_frame(self) -> pd.DataFrame:
+        """One row per variant: the numbers a committee reads (deaths and serious injuries avoided, money)."""
+        rows = []
+        for v in self.variants:
+            fa = v.difference["fatal"].negated()
+            se = v.difference["serious"].negated()
+            ksi = v.ksi_avoided
+            rows.append(
+                {
+                    "variant": v.variant,
+                    "deaths_avoided": fa.mean,
+                    "deaths_avoided_low": fa.low,
+                    "deaths_avoided_high": fa.high,
+                    "serious_avoided": se.mean,
+                    "serious_avoided_low": se.low,
+                    "serious_avoided_high": se.high,
+                    "ksi_avoided": ksi.mean,
+                    "ksi_avoided_low": ksi.low,
+                    "ksi_avoided_high": ksi.high,
+                    "ksi_change_pct": v.percent_change["ksi"].mean,
+                    "prob_reduces_ksi": v.prob_reduces_ksi,
+                    "veh_h_added": v.difference["veh_h"].mean,
+                    "cost_pv": v.cost_pv,
+                    "npv": v.npv.mean,
+                    "npv_low": v.npv.low,
+                    "npv_high": v.npv.high,
+                    "bcr": v.bcr.mean,
+                    "bcr_low": v.bcr.low,
+                    "bcr_high": v.bcr.high,
+                    "n": len(v.pairs),
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def paired_replications(baseline: ScenarioRuns, variant: ScenarioRuns) -> tuple[int, ...]:
+    """Replication indices both runs have (common random numbers), checking they share the seed."""
+    b, v = baseline.by_index(), variant.by_index()
+    common = sorted(set(b) & set(v))
+    if not common:
+        raise DataError(
+            f"scenario {variant.name!r}: no replication index in common with baseline {baseline.name!r} "
+            f"(baseline has {sorted(b)}, variant has {sorted(v)}); run both with the same replications"
+        )
+    for i in common:
+        if b[i].seed != v[i].seed:
+            raise DataError(
+                f"scenario {variant.name!r}, replication {i}: seed {v[i].seed} differs from the baseline's "
+                f"{b[i].seed}; paired comparison needs common random numbers (run both with the same --seed)"
+            )
+    return tuple(common)
+
+
+def _compare_one(baseline: ScenarioRuns, variant: ScenarioRuns, economics: Economics) -> VariantComparison:
+    idx = paired_replications(baseline, variant)
+    b, v = baseline.by_index(), variant.by_index()
+    diff: dict[str, Interval] = {}
+    pct: dict[str, Interval] = {}
+    per_pair: dict[str, Any] = {"replication": list(idx)}
+    for key in (*_metric_keys(), *_TRAFFIC_METRICS):
+        bv = np.array([_summary_value(b[i], key) for i in idx])
+        vv = np.array([_summary_value(v[i], key) for i in idx])
+        d = vv - bv
+        per_pair[f"baseline_{key}"] = bv
+        per_pair[f"variant_{key}"] = vv
+        per_pair[f"diff_{key}"] = d
+        diff[key] = interval(d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(bv > 0, 100.0 * d / np.where(bv > 0, bv, 1.0), np.nan)
+        pct[key] = interval(p)
+    d_ksi = np.asarray(per_pair["diff_ksi"], dtype=float)
+    prob = float(np.mean(d_ksi < 0))
+    ksi_iv = diff["ksi"]
+    if ksi_iv.n > 1:
+        se = float(d_ksi.std(ddof=1)) / math.sqrt(ksi_iv.n)
+        if se > 0:
+            prob_mean = float(stats.t.cdf(-ksi_iv.mean / se, ksi_iv.n - 1))
+        else:
+            prob_mean = 1.0 if ksi_iv.mean < 0 else 0.0
+    else:
+        prob_mean = float("nan")
+    benefit = np.zeros(len(idx))
+    for s in SEVERITIES:
+        benefit -= np.asarray(per_pair[f"diff_{s}"], dtype=float) * economics.injury_value(s)
+    tt_cost = np.asarray(per_pair["diff_veh_h"], dtype=float) * economics.value_of_time
+    a = economics.annuity
+    costs = tuple(variant.costs)
+    cost_pv = float(sum(c.present_value(economics) for c in costs))
+    npv = a * benefit - a * tt_cost - cost_pv
+    bcr = (a * benefit - a * tt_cost) / cost_pv if cost_pv > 0 else np.full(len(idx), np.nan)
+    per_pair.update(
+        {
+            "safety_benefit_per_year": benefit,
+            "travel_time_cost_per_year": tt_cost,
+            "npv": npv,
+            "bcr": bcr,
+        }
+    )
+    # the drawn parameters of the variant's replications (same draw as the baseline under CRN), for the tornado
+    frame = pd.DataFrame(per_pair)
+    params = pd.DataFrame([v[i].parameters for i in idx]).add_prefix("param:")
+    frame = pd.concat([frame, params.reset_index(drop=True)], axis=1)
+    return VariantComparison(
+        variant=variant.name,
+        baseline=baseline.name,
+        pairs=idx,
+        difference=diff,
+        percent_change=pct,
+        prob_reduces_ksi=prob,
+        prob_mean_reduces_ksi=prob_mean,
+        travel_time_cost=interval(tt_cost),
+        safety_benefit_pv=interval(a * benefit),
+        travel_time_cost_pv=interval(a * tt_cost),
+        cost_pv=cost_pv,
+        npv=interval(npv),
+        bcr=interval(bcr),
+        costs=costs,
+        economics=economics,
+        per_pair=frame,
+    )
+
+
+def compare(
+    baseline: ScenarioRuns,
+    variants: Sequence[ScenarioRuns],
+    *,
+    economics: Economics | None = None,
+    parameters: ParameterSet | None = None,
+) -> Comparison:
+    """Compare each variant with the baseline, replication by replication.
+
+    Parameters
+    ----------
+    baseline
+        The baseline's replications.
+    variants
+        Each variant's replications; replication i is paired with the baseline's replication i.
+    economics
+        Money values; by default those of ``parameters`` with the baseline's ``[economics]`` overrides, then
+        each variant's own overrides on top.
+    parameters
+        Where the default money values come from (``economics.*``); the shipped parameters if omitted.
+
+    Raises
+    ------
+    DataError
+        If a variant shares no replication index with the baseline, or the seeds of a pair differ.
+    """
+    base_econ = economics or Economics.from_parameters(parameters).with_overrides(
+        baseline.economics, origin=f"scenario {baseline.name!r}"
+    )
+    comps = tuple(
+        _compare_one(
+            baseline,
+            v,
+            base_econ.with_overrides(v.economics, origin=f"scenario {v.name!r}")
+            if v.economics
+            else base_econ,
+        )
+        for v in variants
+    )
+    sums = tuple(summarise(r) for r in (baseline, *variants))
+    schematic = any(r.schematic for r in (baseline, *variants))
+    return Comparison(sums[0], sums, comps, schematic, baseline.network_source)
+
+
+def format_number(x: float, digits: int = 1, *, million: str = "M", million_digits: int = 0) -> str:
+    """A number as a committee reads it: thousands separators, millions as ``1.2M``, "–" if not finite.
+
+    ``million`` is the suffix after millions (``" M"`` in the report), shown with at least
+    ``million_digits`` decimals.
+    """
+    if not math.isfinite(x):
+        return "–"
+    if round(x, digits) == 0:
+        x = 0.0  # no "-0.0"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:,.{max(digits, million_digits)}f}{million}"
+    if abs(x) >= 1e4:
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}f}"
+
+
+def format_interval(iv: Interval, digits: int = 1) -> str:
+    """``mean (low to high)``, or the mean alone with fewer than two replications."""
+    if iv.n < 2:
+        return format_number(iv.mean, digits)
+    return f"{format_number(iv.mean, digits)} ({format_number(iv.low, digits)} to {format_number(iv.high, digits)})"
+
+
+def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the terminal/report table: one row per scenario (numbers as text)."""
+    from vision_zero.core.i18n import text
+
+    cur = comparison.variants[0].economics.currency if comparison.variants else ""
+    keys = (
+        "scenario",
+        "col_deaths",
+        "col_serious",
+        "col_ksi",
+        "col_ksi_avoided",
+        "col_ksi_change",
+        "col_prob",
+    )
+    header = [text(k, lang) for k in keys] + [
+        text("col_veh_h", lang),
+        text("col_cost", lang, cur=cur),
+        text("col_npv", lang, cur=cur),
+        text("col_bcr", lang),
+    ]
+    b = comparison.baseline.metrics
+    rows = [
+        [
+            comparison.baseline.name
+            + ("" if comparison.baseline.name.lower() == "baseline" else " (baseline)"),
+            format_interval(b["fatal"]),
+            format_interval(b["serious"]),
+            format_interval(b["ksi"]),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+    ]
+    sums = {s.name: s for s in comparison.scenarios}
+    for v in comparison.variants:
+        m = sums[v.variant].metrics
+        rows.append(
+            [
+                v.variant,
+                format_interval(m["fatal"]),
+                format_interval(m["serious"]),
+                format_interval(m["ksi"]),
+                format_interval(v.ksi_avoided),
+                format_interval(v.percent_change["ksi"]),
+                f"{v.prob_reduces_ksi:.0%}",
+                format_number(v.difference["veh_h"].mean, 0),
+                format_number(v.cost_pv, 1),
+                format_interval(v.npv),
+                format_interval(v.bcr, 2),
+            ]
+        )
+    return header, rows
+
+
+def format_table(comparison: Comparison, *, label: str = "") -> str:
+    """Aligned plain-text tables for the terminal (per scenario, then each variant against the baseline)."""
+    header, rows = table_rows(comparison)
+
+    def block(cols: list[int]) -> list[str]:
+        grid = [[r[j] for j in cols] for r in [header, *rows]]
+        widths = [max(len(r[j]) for r in grid) for j in range(len(cols))]
+        lines = [
+            "  ".join(
+                c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            for r in grid
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return lines
+
+    per_scenario = block([0, 1, 2, 3])
+    against = block([0, *range(4, len(header))])
+    against = against[:2] + against[3:]  # the baseline's row is empty here
+    n = comparison.baseline.metrics["ksi"].n
+    foot = [
+        f"Per year, mean over {n} paired replications (common random numbers) and, in brackets, the 95% "
+        "confidence interval of the mean (t-based)."
+    ]
+    if any(s.truncated for s in comparison.scenarios):
+        foot.append(TRUNCATION_NOTE)
+    if label:
+        foot.append(label)
+    if comparison.schematic:
+        foot.append("SCHEMATIC network — not real geometry: no result here is a finding about a real city.")
+    return "\n".join([*per_scenario, "", f"against {comparison.baseline.name}:", *against, "", *foot])

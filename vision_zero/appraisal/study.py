@@ -1,0 +1,154 @@
+"""Find or run the replications of a baseline and its variants, and compare them pair by pair.
+
+:func:`compare_scenarios` takes scenario files (a baseline first), finds or runs their replications through
+:func:`vision_zero.runs.replications.run_job` (which resumes and skips what is already on disk, so a second call
+only reads) and compares them (:func:`vision_zero.appraisal.compare.compare`). The outputs stage
+(:func:`vision_zero.outputs.write.write_outputs`) writes what a committee reads from the result.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from vision_zero.appraisal.compare import Comparison, ScenarioRuns, compare
+from vision_zero.appraisal.economics import InterventionCost
+from vision_zero.core.parameters import ParameterSet
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.runs.parallel import make_executor
+from vision_zero.runs.replications import run_job, scenario_job, scenario_view
+from vision_zero.runs.results import ReplicationResult
+
+__all__ = ["CompareInputs", "compare_scenarios"]
+
+
+@dataclass(frozen=True)
+class CompareInputs:
+    """One scenario's runs plus what the outputs need from its prepared scenario.
+
+    Attributes
+    ----------
+    runs
+        The replications with costs, economics overrides and the schematic flag.
+    network
+        The scenario's network with its interventions applied (maps, touched links, GeoPackage).
+    parameters
+        The parameter set the scenario used (tornado ranges, sources table).
+    """
+
+    runs: ScenarioRuns
+    network: RoadNetwork
+    parameters: ParameterSet = field(default_factory=ParameterSet)
+
+
+def _runs_from(prepared: Any, results: Sequence[ReplicationResult], run_dir: Path | None) -> CompareInputs:
+    """Build :class:`CompareInputs` from a prepared scenario and its results.
+
+    ``prepared`` is a :class:`vision_zero.runs.pipeline.PreparedScenario` or an
+    :class:`~vision_zero.runs.pipeline.AppliedScenario`: only name, network, costs, scenario and parameters are read.
+    """
+    costs = tuple(
+        InterventionCost(
+            name=c.label,
+            capital=float(c.capital),
+            annual=float(c.annual),
+            lifetime_years=float(c.lifetime_years) if c.lifetime_years else None,
+            source=str(c.source),
+        )
+        for c in prepared.costs
+    )
+    net: RoadNetwork = prepared.network
+    runs = ScenarioRuns(
+        name=prepared.name,
+        replications=list(results),
+        schematic=bool(net.schematic),
+        costs=costs,
+        economics=prepared.scenario.economics.overrides(),
+        network_source=str(net.source),
+        run_dir=run_dir,
+    )
+    return CompareInputs(runs=runs, network=net, parameters=prepared.parameters)
+
+
+def compare_scenarios(
+    baseline: Path,
+    variants: Sequence[Path],
+    *,
+    results_dir: Path = Path("results"),
+    replications: int | None = None,
+    seed: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    executor: Any = None,
+    progress: bool = True,
+    stream: TextIO | None = None,
+) -> tuple[Comparison, list[CompareInputs]]:
+    """Find (or run, resuming) the replications of a baseline and its variants, and compare them pair by pair.
+
+    Parameters
+    ----------
+    baseline, variants
+        Scenario files; a variant equal to the baseline file is skipped (so ``scenarios/*.toml`` works).
+    results_dir
+        Where run folders live (``<results_dir>/<scenario>/<run-id>/``).
+    replications
+        Replications per scenario; default: the largest number any of the scenarios asks for, so that every
+        variant has a partner for each baseline replication.
+    seed
+        Replaces every scenario's seed (all scenarios must share one for common random numbers).
+    overrides
+        Key path -> value applied to every scenario (as ``--set`` gives them), e.g. a smaller demand for a try.
+    executor
+        A :class:`vision_zero.runs.parallel.Executor`; default: a local process pool.
+    """
+    log = stream or sys.stderr
+    base_path = Path(baseline).resolve()
+    seen = {base_path}
+    var_paths = []
+    for p in variants:
+        rp = Path(p).resolve()
+        if rp not in seen:
+            seen.add(rp)
+            var_paths.append(Path(p))
+    # one command loads each network source and makes each distinct scenario's job once (a baseline shared by
+    # every variant included); a job is prepared only if one of its replications has to run
+    networks: dict[str, Any] = {}
+    jobs_made: dict[tuple[str, ...], Any] = {}
+    base_job = scenario_job(
+        baseline, seed=seed, overrides=overrides, networks=networks, jobs=jobs_made, lazy=True
+    )
+    var_jobs = [
+        scenario_job(
+            p,
+            seed=seed if seed is not None else base_job.seed,
+            overrides=overrides,
+            networks=networks,
+            jobs=jobs_made,
+            lazy=True,
+        )
+        for p in var_paths
+    ]
+    for job, path in zip(var_jobs, var_paths, strict=True):
+        if job.baseline is None or job.baseline.name != base_job.name:
+            b = "itself" if job.baseline is None else repr(job.baseline.name)
+            print(
+                f"vision-zero: note: {path}: calibrated against {b}, compared against {base_job.name!r}",
+                file=log,
+            )
+    n = replications or max(j.replications for j in (base_job, *var_jobs))
+
+    def run_all(ex: Any) -> list[Any]:
+        return [run_job(j, out_dir=results_dir, executor=ex, replications=n, progress=progress) for j in jobs]
+
+    jobs = [base_job, *var_jobs]
+    if executor is None:
+        with make_executor() as ex:
+            runs = run_all(ex)
+    else:
+        runs = run_all(executor)
+    inputs = [_runs_from(scenario_view(j), r.results, r.run_dir) for j, r in zip(jobs, runs, strict=True)]
+    params = inputs[0].parameters if len(inputs[0].parameters) else None
+    comparison = compare(inputs[0].runs, [i.runs for i in inputs[1:]], parameters=params)
+    return comparison, inputs

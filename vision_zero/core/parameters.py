@@ -1,0 +1,231 @@
+"""The shipped evidence: every number of the risk and behaviour models, with its source.
+
+Parameters live in TOML files in ``vision_zero/data/parameters/`` (one file per part: ``risk.toml``,
+``traffic.toml``, ``interventions.toml``, ``calibration.toml`` …). Any table with a ``value`` key is one
+parameter, named by its dotted table path::
+
+    [risk.power_model.exponent.fatal]
+    value = 3.0            # central value, in `unit`
+    low = 2.0              # 95% range (optional; omit both for a fixed value)
+    high = 4.0
+    distribution = "normal"   # fixed | normal | lognormal | uniform | triangular
+    unit = "1"
+    source = "Elvik 2009, TØI report 1034/2009, as quoted by ITF 2018 'Speed and Crash Risk'"
+    status = "checked"        # checked | unchecked | derived | assumption
+    note = "urban roads"
+
+``low``/``high`` are read as a 95% interval: for ``normal`` the standard deviation is (high − low) / 3.92; for
+``lognormal`` the same on the log scale (both bounds > 0); ``uniform`` and ``triangular`` use them as the support.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from vision_zero.core.errors import ParameterError
+
+__all__ = ["Parameter", "ParameterSet", "load_parameters"]
+
+Distribution = Literal["fixed", "normal", "lognormal", "uniform", "triangular"]
+Status = Literal["checked", "unchecked", "derived", "assumption"]
+
+_DISTRIBUTIONS: tuple[str, ...] = ("fixed", "normal", "lognormal", "uniform", "triangular")
+_STATUSES: tuple[str, ...] = ("checked", "unchecked", "derived", "assumption")
+_KEYS = {"value", "low", "high", "distribution", "unit", "source", "status", "note"}
+_Z95 = 3.919927969080108  # width of a 95% normal interval in standard deviations
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One sourced number: central value, 95% range, distribution, unit, source and status."""
+
+    name: str
+    value: float
+    unit: str
+    source: str
+    status: Status
+    distribution: Distribution = "fixed"
+    low: float | None = None
+    high: float | None = None
+    note: str = ""
+    origin: str = ""
+
+    def draw(self, rng: np.random.Generator) -> float:
+        """Draw one value from the parameter's distribution (its central value if fixed)."""
+        if self.distribution == "fixed" or self.low is None or self.high is None:
+            return self.value
+        lo, hi = self.low, self.high
+        if self.distribution == "normal":
+            return float(rng.normal(self.value, (hi - lo) / _Z95))
+        if self.distribution == "lognormal":
+            sd = (math.log(hi) - math.log(lo)) / _Z95
+            return float(math.exp(rng.normal(math.log(self.value), sd)))
+        if self.distribution == "uniform":
+            return float(rng.uniform(lo, hi))
+        return float(rng.triangular(lo, self.value, hi))
+
+
+@dataclass(frozen=True)
+class ParameterSet(Mapping[str, Parameter]):
+    """All parameters by dotted name. ``value(name)`` for central values, ``draw(rng)`` for one replication."""
+
+    parameters: Mapping[str, Parameter] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Parameter:
+        try:
+            return self.parameters[name]
+        except KeyError:
+            close = [n for n in self.parameters if n.rsplit(".", 1)[0] == name.rsplit(".", 1)[0]]
+            hint = f"; parameters in that group: {', '.join(sorted(close))}" if close else ""
+            raise ParameterError(f"unknown parameter {name!r}{hint}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.parameters
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.parameters)
+
+    def __len__(self) -> int:
+        return len(self.parameters)
+
+    def value(self, name: str) -> float:
+        """Central value of parameter ``name``."""
+        return self[name].value
+
+    def group(self, prefix: str) -> dict[str, Parameter]:
+        """Parameters whose name starts with ``prefix.``, keyed by the rest of the name."""
+        p = prefix.rstrip(".") + "."
+        return {k[len(p) :]: v for k, v in self.parameters.items() if k.startswith(p)}
+
+    def central(self) -> dict[str, float]:
+        """Every parameter at its central value."""
+        return {k: p.value for k, p in self.parameters.items()}
+
+    def draw(self, rng: np.random.Generator) -> dict[str, float]:
+        """One joint draw of every parameter (independent), in sorted-name order so draws are reproducible."""
+        return {k: self.parameters[k].draw(rng) for k in sorted(self.parameters)}
+
+    def with_overrides(self, other: ParameterSet) -> ParameterSet:
+        """A copy where parameters in ``other`` replace or add to these."""
+        return ParameterSet({**self.parameters, **other.parameters})
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per parameter: the table for a report's sources section."""
+        rows = [
+            {
+                "name": p.name,
+                "value": p.value,
+                "low": p.low,
+                "high": p.high,
+                "distribution": p.distribution,
+                "unit": p.unit,
+                "status": p.status,
+                "source": p.source,
+                "note": p.note,
+            }
+            for p in sorted(self.parameters.values(), key=lambda p: p.name)
+        ]
+        return pd.DataFrame(rows)
+
+
+def _parse(origin: str, name: str, table: Mapping[str, Any]) -> Parameter:
+    def fail(expected: str, key: str) -> ParameterError:
+        return ParameterError(f"{origin}: {name}.{key}: expected {expected} (got {table.get(key)!r})")
+
+    unknown = set(table) - _KEYS
+    if unknown:
+        raise ParameterError(f"{origin}: {name}: unknown keys {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+    for key in ("value", "low", "high"):
+        v = table.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise fail("a number", key)
+    for key in ("unit", "source", "status"):
+        if not isinstance(table.get(key), str) or not table[key]:
+            raise fail("a non-empty string", key)
+    status = table["status"]
+    if status not in _STATUSES:
+        raise fail(f"one of {list(_STATUSES)}", "status")
+    low, high = table.get("low"), table.get("high")
+    dist = table.get("distribution", "fixed" if low is None else "normal")
+    if dist not in _DISTRIBUTIONS:
+        raise fail(f"one of {list(_DISTRIBUTIONS)}", "distribution")
+    if (low is None) != (high is None):
+        raise fail("both low and high, or neither", "low")
+    value = float(table["value"])
+    if low is not None and high is not None:
+        if not low <= value <= high:
+            raise fail(f"low <= value <= high, value = {value}", "low")
+        if dist == "lognormal" and low <= 0:
+            raise fail("low > 0 for a lognormal distribution", "low")
+    elif dist != "fixed":
+        raise fail(f"low and high for a {dist} distribution", "low")
+    return Parameter(
+        name=name,
+        value=value,
+        unit=table["unit"],
+        source=table["source"],
+        status=status,
+        distribution=dist,
+        low=None if low is None else float(low),
+        high=None if high is None else float(high),
+        note=str(table.get("note", "")),
+        origin=origin,
+    )
+
+
+def _walk(origin: str, prefix: str, table: Mapping[str, Any], out: dict[str, Parameter]) -> None:
+    for key, sub in table.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if not isinstance(sub, dict):
+            raise ParameterError(f"{origin}: {name}: expected a table with a 'value' key (got {sub!r})")
+        if "value" in sub:
+            if name in out:
+                raise ParameterError(f"{origin}: {name}: defined twice (also in {out[name].origin})")
+            out[name] = _parse(origin, name, sub)
+        else:
+            _walk(origin, name, sub, out)
+
+
+def _read(origin: str, text: str) -> dict[str, Parameter]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"{origin}: not valid TOML: {exc}") from None
+    out: dict[str, Parameter] = {}
+    _walk(origin, "", data, out)
+    return out
+
+
+def load_parameters(extra: Path | str | None = None) -> ParameterSet:
+    """Load the shipped parameter files, then (optionally) a user's file whose entries override them.
+
+    Parameters
+    ----------
+    extra
+        A TOML file in the same format; its parameters replace shipped ones of the same name.
+    """
+    merged: dict[str, Parameter] = {}
+    folder = resources.files("vision_zero") / "data" / "parameters"
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".toml"):
+            for name, p in _read(f"vision_zero/data/parameters/{item.name}", item.read_text("utf-8")).items():
+                if name in merged:
+                    raise ParameterError(f"{p.origin}: {name}: defined twice (also in {merged[name].origin})")
+                merged[name] = p
+    if extra is not None:
+        path = Path(extra)
+        if not path.is_file():
+            from vision_zero.core.errors import InputFileNotFoundError
+
+            raise InputFileNotFoundError(f"{path}: parameters file not found")
+        merged.update(_read(str(path), path.read_text("utf-8")))
+    return ParameterSet(merged)

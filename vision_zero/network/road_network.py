@@ -1,0 +1,491 @@
+"""Road networks: loading (osmnx place/bbox/polygon, OSM XML, GraphML, ``schematic:``) and the flat tables.
+
+Every source becomes one :class:`RoadNetwork`: the osmnx ``MultiDiGraph`` (for plotting and export) and flat
+tables whose row positions are the ids the rest of the package uses.
+
+Table contract (all other modules rely on these columns; add columns freely, never rename these):
+
+``nodes`` (index ``0..N-1`` is the node id)
+    ``osmid`` int64, ``lon``/``lat`` float [deg], ``x_m``/``y_m`` float (projected, metres),
+    ``highway`` str ("" if untagged), ``signalised`` bool, ``crossing`` str ("" if the node is no crossing).
+``links`` (index ``0..M-1`` is the link id; one row per directed graph edge)
+    ``u``/``v`` int (node ids), ``osm_u``/``osm_v`` int64, ``key`` int, ``osm_way`` str,
+    ``name`` str, ``highway`` str (road class), ``length_m`` float, ``lanes`` int (this direction),
+    ``oneway`` bool, ``speed_limit_kph`` float, ``capacity_vph`` float (this direction, all lanes),
+    ``free_flow_travel_time_s`` float (at the limit), ``storage_veh`` float (queue room),
+    ``reverse`` int (link id of the opposite direction, -1 if none).
+``crossings`` (index ``0..C-1`` is the crossing id)
+    ``node`` int (node id, -1 if the crossing lies along a link), ``link`` int (-1 if at a node),
+    ``offset_m`` float (distance from the link's start, NaN at a node), ``lon``/``lat`` float,
+    ``crossing_type`` str (see :data:`CROSSING_TYPES`), ``lanes_crossed`` int, ``osmid`` int64 (-1 if added).
+``crossing_links``
+    ``crossing`` int, ``link`` int: the links whose vehicles pass over each crossing (for a crossing at a node,
+    the links that end at that node; along a link, that link and its reverse).
+
+Columns added by :func:`load_network` beyond the contract: links ``speed_limit_defaulted`` and
+``lanes_defaulted`` (bool: no usable OSM tag, the Kazakhstan/class default was used). Dtypes: ids and counts
+int64, quantities float64, flags bool, text the pandas string dtype (``str``); ``osm_way`` and ``name`` join
+several values with ``;`` where osmnx merged ways. ``storage_veh`` is not rounded (a 5 m link holds < 1 vehicle).
+
+Optional link columns that interventions set and the simulation reads (absent = the default in brackets):
+
+``reference_speed_kph`` [``speed_limit_kph`` as loaded]
+    The limit drivers and the road's design are used to. A driver's desired mean speed is
+    ``reference + offset + speed_response * (speed_limit_kph - reference)`` (SCIENCE.md §4, §8).
+``speed_response`` [1.0]
+    Share of a limit change that shows in driven speeds: signs only ~0.1, police/camera ~0.25-0.4, calming ~1.
+``mean_speed_factor`` [1.0]
+    Multiplies desired speeds (e.g. a fixed camera's local effect on mean speed).
+``over_limit_factor`` [1.0]
+    Multiplies the part of a desired speed above the limit (a camera cuts speeding more than the mean).
+``design_speed_kph`` [NaN]
+    Physical calming: desired speeds are capped near this design speed.
+``junction_control`` on nodes [``"signal"`` if signalised else ``"priority"``]
+    ``"signal"``, ``"priority"`` or ``"roundabout"``.
+
+Loading (:func:`load_network`): the source decides the path.
+
+``schematic:almaty?scale=tiny&seed=3``
+    The built-in generator (:mod:`vision_zero.network.schematic`); results on it are labelled schematic.
+``bbox:west,south,east,north``, a place name, a polygon file (``.geojson``/``.json``/``.gpkg``/``.shp``)
+    osmnx download (``network_type="drive"``), cached as GraphML in ``cache_dir`` with the query, date and osmnx
+    version in the graph metadata; later calls read the cache and need no network.
+``*.osm``, ``*.osm.bz2``, ``*.xml``, ``*.osm.xml``
+    ``osmnx.graph_from_xml`` plus osmnx's "drive" filter (graph_from_xml applies none).
+``*.graphml``
+    A graph saved earlier (``vision-zero network build``, or any osmnx GraphML).
+
+OSM graphs are built unsimplified, then simplified keeping every traffic-signal and crossing node as a graph node
+(a crossing in the middle of a way splits the way), and keeping a node wherever ``highway``, ``maxspeed`` or
+``lanes`` change. Tags are normalised by :mod:`vision_zero.network.osm_tags`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from vision_zero.core.parameters import ParameterSet, load_parameters
+from vision_zero.core.units import kph_to_mps, m_to_km
+from vision_zero.network import osm_tags
+
+__all__ = [
+    "CROSSING_TYPES",
+    "RoadNetwork",
+    "load_network",
+    "network_fingerprint",
+    "network_from_graph",
+    "network_summary",
+    "save_network_graph",
+]
+
+#: Crossing types known to the risk model.
+CROSSING_TYPES: tuple[str, ...] = (
+    "unmarked",
+    "marked",
+    "signalised",
+    "raised",
+    "refuge_island",
+    "rrfb",
+    "phb",
+    "leading_pedestrian_interval",
+)
+
+
+@dataclass(frozen=True)
+class RoadNetwork:
+    """A road network as flat tables plus the osmnx graph it came from.
+
+    Attributes
+    ----------
+    graph
+        The osmnx ``MultiDiGraph`` (unprojected, EPSG:4326) with normalised attributes.
+    nodes, links, crossings, crossing_links
+        The flat tables described in the module docstring.
+    source
+        What it was loaded from (a place query, a file path, ``schematic:almaty?scale=...``).
+    schematic
+        True for the built-in generated network: no result on it is a finding about a real city.
+    defaulted
+        For each normalised attribute, how many links or nodes had their value defaulted.
+    """
+
+    graph: nx.MultiDiGraph[Any]
+    nodes: pd.DataFrame
+    links: pd.DataFrame
+    crossings: pd.DataFrame
+    crossing_links: pd.DataFrame
+    source: str
+    schematic: bool
+    defaulted: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """A short description to print next to any result: says 'schematic' where that applies."""
+        kind = "SCHEMATIC network (not real geometry)" if self.schematic else "OpenStreetMap network"
+        return f"{kind}: {self.source}"
+
+    def with_tables(
+        self,
+        *,
+        links: pd.DataFrame | None = None,
+        nodes: pd.DataFrame | None = None,
+        crossings: pd.DataFrame | None = None,
+        crossing_links: pd.DataFrame | None = None,
+    ) -> RoadNetwork:
+        """A copy with some tables replaced (what interventions return); the graph is shared, not copied."""
+        return replace(
+            self,
+            links=self.links if links is None else links,
+            nodes=self.nodes if nodes is None else nodes,
+            crossings=self.crossings if crossings is None else crossings,
+            crossing_links=self.crossing_links if crossing_links is None else crossing_links,
+        )
+
+
+#: Keys of :attr:`RoadNetwork.defaulted`, with the table whose rows they count.
+DEFAULTED_ATTRIBUTES: dict[str, str] = {
+    "highway": "links",
+    "speed_limit_kph": "links",
+    "lanes": "links",
+    "oneway": "links",
+    "crossing_type": "crossings",
+}
+
+
+def load_network(
+    source: str | Path,
+    *,
+    cache_dir: Path = Path("networks"),
+    parameters: ParameterSet | None = None,
+    retain_all: bool = False,
+    timeout_s: float = 20.0,
+) -> RoadNetwork:
+    """Load a road network from any supported source (see the module docstring) as flat tables.
+
+    Parameters
+    ----------
+    source
+        ``schematic:almaty?scale=tiny&seed=3``, ``bbox:west,south,east,north``, a place name, or a path to an
+        OSM XML (``.osm``, ``.osm.bz2``, ``.xml``), GraphML or polygon (GeoJSON …) file.
+    cache_dir
+        Where downloads are cached as GraphML (a second call with the same query reads the cache).
+    parameters
+        Parameter set with the ``network.*`` defaults; the shipped one if omitted.
+    retain_all
+        Keep every weakly connected piece of an OSM graph, not only the largest (osmnx's option).
+    timeout_s
+        HTTP timeout of an osmnx download [s], so that a machine without internet fails fast.
+
+    Raises
+    ------
+    InputFileNotFoundError, DataError, NetworkSourceError
+        A missing file, an unreadable file, a source that is not understood or cannot be downloaded.
+    """
+    from vision_zero.network._sources import load_graph
+
+    loaded = load_graph(source, cache_dir=Path(cache_dir), retain_all=retain_all, timeout_s=timeout_s)
+    return network_from_graph(
+        loaded.graph, source=loaded.label, schematic=loaded.schematic, parameters=parameters
+    )
+
+
+def save_network_graph(network: RoadNetwork, path: Path) -> Path:
+    """Save the network's graph as osmnx GraphML (atomically); ``load_network(path)`` gives the network back."""
+    from vision_zero.network._sources import save_graphml_atomic
+
+    graph = network.graph
+    graph.graph["schematic"] = network.schematic
+    graph.graph.setdefault("source", network.source)
+    return save_graphml_atomic(graph, Path(path))
+
+
+def network_fingerprint(network: RoadNetwork) -> str:
+    """A stable hash (16 hex digits) of the node, link and crossing tables, for result manifests.
+
+    Equal tables give equal fingerprints across runs and machines; any change of a value, a column or the row
+    order (e.g. an intervention setting ``speed_limit_kph``) changes it. The graph is not hashed.
+    """
+    h = hashlib.sha256()
+    for name in ("nodes", "links", "crossings", "crossing_links"):
+        table: pd.DataFrame = getattr(network, name)
+        h.update(f"{name}:{len(table)}:{'|'.join(map(str, table.columns))}:{table.dtypes.tolist()}".encode())
+        if len(table.columns):
+            h.update(pd.util.hash_pandas_object(table, index=True).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _utm_epsg(lon: float, lat: float) -> int:
+    zone = int((lon + 180.0) // 6.0) % 60 + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, str) and ";" not in value:
+        return value.strip()
+    if isinstance(value, int):
+        return str(value)
+    return ";".join(dict.fromkeys(osm_tags.split_values(value)))
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(map(_hashable, value)) if isinstance(value, list) else value
+
+
+def _int_id(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _node_table(graph: nx.MultiDiGraph[Any]) -> tuple[pd.DataFrame, dict[Any, int], int]:
+    from pyproj import Transformer
+
+    ids = list(graph.nodes)
+    lon = np.array([float(graph.nodes[n]["x"]) for n in ids], dtype=np.float64)
+    lat = np.array([float(graph.nodes[n]["y"]) for n in ids], dtype=np.float64)
+    epsg = _utm_epsg(float(np.median(lon)), float(np.median(lat))) if ids else 32643
+    x_m, y_m = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
+    highway, signalised, crossing = [], [], []
+    defaulted_crossings = 0
+    for n in ids:
+        tags = graph.nodes[n]
+        highway.append(_str(tags.get("highway")))
+        signalised.append(osm_tags.is_signalised(tags))
+        ctype, was_defaulted = osm_tags.crossing_type(tags)
+        crossing.append(ctype or "")
+        defaulted_crossings += was_defaulted
+    nodes = pd.DataFrame(
+        {
+            "osmid": np.array([_int_id(n) for n in ids], dtype=np.int64),
+            "lon": lon,
+            "lat": lat,
+            "x_m": np.asarray(x_m, dtype=np.float64),
+            "y_m": np.asarray(y_m, dtype=np.float64),
+            "highway": pd.Series(highway, dtype=str),
+            "signalised": np.array(signalised, dtype=bool),
+            "crossing": pd.Series(crossing, dtype=str),
+        }
+    )
+    return nodes, {n: i for i, n in enumerate(ids)}, defaulted_crossings
+
+
+def _link_table(
+    graph: nx.MultiDiGraph[Any], index: dict[Any, int], defaults: osm_tags.TagDefaults
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    cols: dict[str, list[Any]] = defaultdict(list)
+    counts = dict.fromkeys(("highway", "speed_limit_kph", "lanes", "oneway"), 0)
+    memo: dict[tuple[Any, ...], osm_tags.LinkValues] = {}  # few distinct tag combinations in a city
+    for u, v, k, d in graph.edges(keys=True, data=True):
+        memo_key = tuple(_hashable(d.get(tag)) for tag in osm_tags.LINK_TAGS)
+        values = memo.get(memo_key)
+        if values is None:
+            values = memo[memo_key] = osm_tags.normalise_link(d, defaults=defaults)
+        counts["highway"] += values.class_defaulted
+        counts["speed_limit_kph"] += values.speed_defaulted
+        counts["lanes"] += values.lanes_defaulted
+        counts["oneway"] += values.oneway_defaulted
+        cols["u"].append(index[u])
+        cols["v"].append(index[v])
+        cols["osm_u"].append(_int_id(u))
+        cols["osm_v"].append(_int_id(v))
+        cols["key"].append(k)
+        cols["osm_way"].append(_str(d.get("osmid")))
+        cols["name"].append(_str(d.get("name")))
+        cols["length_m"].append(d.get("length", math.nan))
+        cols["values"].append(values)
+    values_arr = cols.pop("values")
+    for field_name in ("highway", "lanes", "oneway", "speed_limit_kph", "capacity_vph"):
+        attr = "road_class" if field_name == "highway" else field_name
+        cols[field_name] = [getattr(x, attr) for x in values_arr]
+    cols["speed_limit_defaulted"] = [x.speed_defaulted for x in values_arr]
+    cols["lanes_defaulted"] = [x.lanes_defaulted for x in values_arr]
+    length_m = np.array(cols["length_m"], dtype=np.float64)
+    speed_kph = np.array(cols["speed_limit_kph"], dtype=np.float64)
+    lanes_arr = np.array(cols["lanes"], dtype=np.int64)
+    links = pd.DataFrame(
+        {
+            "u": np.array(cols["u"], dtype=np.int64),
+            "v": np.array(cols["v"], dtype=np.int64),
+            "osm_u": np.array(cols["osm_u"], dtype=np.int64),
+            "osm_v": np.array(cols["osm_v"], dtype=np.int64),
+            "key": np.array(cols["key"], dtype=np.int64),
+            "osm_way": pd.Series(cols["osm_way"], dtype=str),
+            "name": pd.Series(cols["name"], dtype=str),
+            "highway": pd.Series(cols["highway"], dtype=str),
+            "length_m": length_m,
+            "lanes": lanes_arr,
+            "oneway": np.array(cols["oneway"], dtype=bool),
+            "speed_limit_kph": speed_kph,
+            "capacity_vph": np.array(cols["capacity_vph"], dtype=np.float64),
+            "free_flow_travel_time_s": length_m / kph_to_mps(speed_kph),
+            "storage_veh": m_to_km(length_m) * lanes_arr * defaults.jam_density_veh_per_km_per_lane,
+            "reverse": _reverse_ids(cols["u"], cols["v"], cols["key"]),
+            "speed_limit_defaulted": np.array(cols["speed_limit_defaulted"], dtype=bool),
+            "lanes_defaulted": np.array(cols["lanes_defaulted"], dtype=bool),
+        }
+    )
+    return links, counts
+
+
+def _reverse_ids(u: list[int], v: list[int], key: list[int]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """For each link the id of a link v→u (same key preferred), -1 if none; self-loops have none."""
+    by_pair: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
+    for i, (a, b, k) in enumerate(zip(u, v, key, strict=True)):
+        by_pair[(a, b)][k] = i
+    out = np.full(len(u), -1, dtype=np.int64)
+    for i, (a, b, k) in enumerate(zip(u, v, key, strict=True)):
+        if a == b:
+            continue
+        back = by_pair.get((b, a))
+        if back:
+            out[i] = back.get(k, min(back.values()))
+    return out
+
+
+def _crossing_tables(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Crossings at nodes (all OSM crossings become nodes on loading) and the links that pass over them."""
+    at = np.flatnonzero(nodes["crossing"].to_numpy() != "")
+    u = links["u"].to_numpy()
+    v = links["v"].to_numpy()
+    lanes = links["lanes"].to_numpy()
+    # lanes crossed: the widest road arm at the node, counting both directions of that arm
+    arm_lanes: dict[tuple[int, int], int] = defaultdict(int)
+    for a, b, n_lanes in zip(u, v, lanes, strict=True):
+        if a != b:
+            arm_lanes[(min(a, b), max(a, b))] += int(n_lanes)
+    widest: dict[int, int] = defaultdict(int)
+    for (a, b), n_lanes in arm_lanes.items():
+        widest[a] = max(widest[a], n_lanes)
+        widest[b] = max(widest[b], n_lanes)
+    crossings = pd.DataFrame(
+        {
+            "node": at.astype(np.int64),
+            "link": np.full(len(at), -1, dtype=np.int64),
+            "offset_m": np.full(len(at), np.nan),
+            "lon": nodes["lon"].to_numpy()[at],
+            "lat": nodes["lat"].to_numpy()[at],
+            "crossing_type": pd.Series(nodes["crossing"].to_numpy()[at], dtype=str),
+            "lanes_crossed": np.array([widest[int(n)] for n in at], dtype=np.int64),
+            "osmid": nodes["osmid"].to_numpy()[at].astype(np.int64),
+        }
+    )
+    crossing_of_node = {int(n): c for c, n in enumerate(at)}
+    pairs = [(crossing_of_node[int(b)], i) for i, b in enumerate(v) if int(b) in crossing_of_node]
+    pairs.sort()
+    crossing_links = pd.DataFrame(
+        {
+            "crossing": np.array([p[0] for p in pairs], dtype=np.int64),
+            "link": np.array([p[1] for p in pairs], dtype=np.int64),
+        }
+    )
+    return crossings, crossing_links
+
+
+def network_from_graph(
+    graph: nx.MultiDiGraph[Any],
+    *,
+    source: str,
+    schematic: bool | None = None,
+    parameters: ParameterSet | None = None,
+) -> RoadNetwork:
+    """Build the flat tables of an osmnx-style graph (unprojected, OSM tags as strings).
+
+    Normalised values are also written onto the graph (edge ``link_id``, ``road_class``, ``speed_limit_kph``,
+    ``lanes_dir``, ``capacity_vph``; node ``node_id``, ``signalised``, ``crossing_type``) for plotting/export.
+    ``schematic`` defaults to the graph attribute of that name.
+    """
+    from vision_zero.core.errors import DataError
+
+    if graph.number_of_edges() == 0:
+        raise DataError(f"{source}: the road graph has no links")
+    defaults = osm_tags.TagDefaults.from_parameters(
+        parameters if parameters is not None else load_parameters()
+    )
+    nodes, index, defaulted_crossings = _node_table(graph)
+    links, counts = _link_table(graph, index, defaults)
+    crossings, crossing_links = _crossing_tables(nodes, links)
+    is_schematic = bool(graph.graph.get("schematic", False)) if schematic is None else schematic
+    graph.graph["schematic"] = is_schematic
+    signalised, crossing = nodes["signalised"].to_numpy(), nodes["crossing"].to_numpy()
+    for i, n in enumerate(graph.nodes):
+        graph.nodes[n].update(node_id=i, signalised=bool(signalised[i]), crossing_type=str(crossing[i]))
+    road = links["highway"].to_numpy()
+    speed = links["speed_limit_kph"].to_numpy()
+    lanes = links["lanes"].to_numpy()
+    capacity = links["capacity_vph"].to_numpy()
+    for i, (_u, _v, _k, data) in enumerate(graph.edges(keys=True, data=True)):
+        data.update(
+            link_id=i,
+            road_class=str(road[i]),
+            speed_limit_kph=float(speed[i]),
+            lanes_dir=int(lanes[i]),
+            capacity_vph=float(capacity[i]),
+        )
+    return RoadNetwork(
+        graph=graph,
+        nodes=nodes,
+        links=links,
+        crossings=crossings,
+        crossing_links=crossing_links,
+        source=source,
+        schematic=is_schematic,
+        defaulted={**counts, "crossing_type": defaulted_crossings},
+    )
+
+
+def network_summary(network: RoadNetwork) -> dict[str, Any]:
+    """Counts and distributions for ``network info`` and reports (lengths in km, shares in 0..1).
+
+    Keys: ``source``, ``schematic``, ``label``, ``nodes``, ``links``, ``length_km``, ``km_by_class``,
+    ``crossings``, ``crossings_by_type``, ``signals``, ``km_by_speed_limit`` (keys are limits in km/h),
+    ``defaulted_share`` (per attribute of :data:`DEFAULTED_ATTRIBUTES`), ``fingerprint``, ``metadata`` (the
+    graph's provenance attributes: download query and date, osmnx version).
+    Lengths count each direction of a two-way road once.
+    """
+    links = network.links
+    # each direction of a two-way road is a link; count the road once (half each direction)
+    weight = np.where(links["reverse"].to_numpy() >= 0, 0.5, 1.0)
+    km = m_to_km(links["length_m"].to_numpy(dtype=np.float64)) * weight
+    by_class = pd.Series(km).groupby(links["highway"].to_numpy()).sum()
+    order = {c: i for i, c in enumerate(osm_tags.ROAD_CLASSES)}
+    km_by_class = {str(k): float(by_class[k]) for k in sorted(by_class.index, key=lambda c: order.get(c, 99))}
+    by_speed = pd.Series(km).groupby(links["speed_limit_kph"].to_numpy()).sum().sort_index()
+    sizes = {"links": len(links), "crossings": len(network.crossings)}
+    shares = {
+        attr: (network.defaulted.get(attr, 0) / sizes[table] if sizes[table] else 0.0)
+        for attr, table in DEFAULTED_ATTRIBUTES.items()
+    }
+    return {
+        "source": network.source,
+        "schematic": network.schematic,
+        "label": network.label,
+        "nodes": len(network.nodes),
+        "links": len(links),
+        "length_km": float(km.sum()),
+        "km_by_class": km_by_class,
+        "crossings": len(network.crossings),
+        "crossings_by_type": {
+            str(k): int(v) for k, v in network.crossings["crossing_type"].value_counts().sort_index().items()
+        },
+        "signals": int(network.nodes["signalised"].sum()),
+        "km_by_speed_limit": dict(
+            zip(by_speed.index.to_numpy(dtype=np.float64).tolist(), by_speed.to_numpy().tolist(), strict=True)
+        ),
+        "defaulted_share": shares,
+        "fingerprint": network_fingerprint(network),
+        "metadata": {
+            k: str(network.graph.graph[k])
+            for k in ("query", "downloaded_utc", "osmnx_version", "created_with", "created_date")
+            if k in network.graph.graph
+        },
+    }

@@ -1,0 +1,452 @@
+"""Comparison charts (matplotlib): KSI per scenario, the safety/travel-time trade-off, speeds, tornado.
+
+Every chart carries a title, axis units, the scenario names, an evidence line and — on the schematic network —
+"SCHEMATIC network — not real geometry". Text comes from :mod:`vision_zero.core.i18n` (``lang``). Files are written
+atomically; the format follows the suffix (``.png`` or ``.svg``).
+
+Tornado method (:func:`tornado_frame`): the pipeline does not expose re-running the risk step with one parameter
+fixed, so the sensitivity is estimated from the replications themselves. Each replication draws every uncertain
+parameter independently; the paired KSI difference is regressed on the parameters' draws by ordinary least
+squares — all varying parameters jointly when there are at least three more pairs than parameters, otherwise one
+parameter at a time (still unbiased for the marginal effect because the draws are independent, but noisier).
+Each slope is multiplied by ``low − value`` and ``high − value`` from the parameters file, and the bars show the
+mean KSI avoided moved by those amounts. With few replications the slopes are noisy; :func:`tornado_frame` gives
+each slope's standard error.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from vision_zero.appraisal.compare import Comparison, ScenarioRuns, VariantComparison
+from vision_zero.core.i18n import text
+from vision_zero.core.parameters import ParameterSet
+from vision_zero.runs.results import atomic_write_bytes
+from vision_zero.traffic.simulation import SPEED_BIN_KPH
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "all_charts",
+    "changed_links",
+    "figure",
+    "finish",
+    "ksi_by_scenario",
+    "save",
+    "speed_distributions",
+    "tornado",
+    "tornado_frame",
+    "tradeoff",
+]
+
+_WIDTH_IN = 9.0
+
+
+def figure(height_in: float = 5.0) -> tuple[Figure, Axes]:
+    """A new figure and axes of the house size (no pyplot global state)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(_WIDTH_IN, height_in), dpi=110)
+    ax = fig.add_subplot(1, 1, 1)
+    return fig, ax
+
+
+def finish(
+    fig: Figure, ax: Axes, *, title: str, schematic: bool, lang: str, source: str = "", note: str = ""
+) -> None:
+    """Add the title, the evidence line, an optional note and the schematic warning; lay the figure out."""
+    ax.set_title(title, fontsize=11, wrap=True)
+    lines = [text("evidence", lang, source=source or text("evidence_default", lang))]
+    if note:
+        lines.append(note)
+    if schematic:
+        lines.append(text("schematic", lang))
+    n = len(lines)
+    step = 0.2 / fig.get_figheight()  # one footer line [figure fraction]
+    fig.subplots_adjust(left=0.11, right=0.97, top=0.88, bottom=0.6 / fig.get_figheight() + step * (n + 0.5))
+    for k, line in enumerate(lines):
+        is_warning = schematic and k == n - 1
+        fig.text(
+            0.01,
+            0.3 * step + step * (n - 1 - k),
+            line,
+            fontsize=9 if is_warning else 7.5,
+            color="#b00020" if is_warning else "#444444",
+            weight="bold" if is_warning else "normal",
+        )
+
+
+def save(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` to ``path`` atomically (format from the suffix)."""
+    buf = io.BytesIO()
+    fmt = path.suffix.lstrip(".") or "png"
+    fig.savefig(buf, format=fmt, metadata={"Software": "vision_zero"} if fmt == "png" else None)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def _err(mean: float, low: float, high: float) -> tuple[float, float]:
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return 0.0, 0.0
+    return max(mean - low, 0.0), max(high - mean, 0.0)
+
+
+def ksi_by_scenario(comparison: Comparison, path: Path, *, lang: str = "en", source: str = "") -> Path:
+    """Bar chart of KSI per year per scenario (deaths shaded inside), with 95% interval bars."""
+    fig, ax = figure()
+    names = [s.name for s in comparison.scenarios]
+    x = np.arange(len(names))
+    ksi = [s.metrics["ksi"] for s in comparison.scenarios]
+    fat = [s.metrics["fatal"] for s in comparison.scenarios]
+    colors = ["#7f7f7f"] + ["#1f77b4"] * (len(names) - 1)
+    yerr = np.array([_err(i.mean, i.low, i.high) for i in ksi]).T
+    ax.bar(x, [i.mean for i in ksi], color=colors, alpha=0.85, label=text("ksi", lang))
+    ax.bar(x, [i.mean for i in fat], color="#8b0000", width=0.5, label=text("fatal", lang))
+    ax.errorbar(x, [i.mean for i in ksi], yerr=yerr, fmt="none", ecolor="black", capsize=5)
+    for xi, iv in zip(x, ksi, strict=True):
+        ax.annotate(f"{iv.mean:,.1f}", (xi, iv.mean), textcoords="offset points", xytext=(8, 3), fontsize=8)
+    labels = [f"{n}\n({text('baseline', lang)})" if k == 0 else n for k, n in enumerate(names)]
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel(text("ksi_axis", lang))
+    top = max([i.high if np.isfinite(i.high) else i.mean for i in ksi] + [1e-9])
+    ax.set_ylim(0.0, 1.25 * top)  # room for the legend above the bars
+    ax.legend(fontsize=8, loc="upper right", ncols=2)
+    finish(
+        fig,
+        ax,
+        title=text("ksi_title", lang),
+        schematic=comparison.schematic,
+        lang=lang,
+        source=source,
+        note=text("ci_note", lang, n=comparison.baseline.metrics["ksi"].n),
+    )
+    return save(fig, path)
+
+
+def tradeoff(comparison: Comparison, path: Path, *, lang: str = "en", source: str = "") -> Path:
+    """KSI avoided per year against vehicle-hours added per year, one point per variant with 95% intervals."""
+    fig, ax = figure()
+    for k, v in enumerate(comparison.variants):
+        tt = v.difference["veh_h"]
+        ka = v.ksi_avoided
+        ax.errorbar(
+            [tt.mean],
+            [ka.mean],
+            xerr=np.array([_err(tt.mean, tt.low, tt.high)]).T,
+            yerr=np.array([_err(ka.mean, ka.low, ka.high)]).T,
+            fmt="o",
+            color=f"C{k % 10}",
+            capsize=4,
+            label=v.variant,
+        )
+        ax.annotate(v.variant, (tt.mean, ka.mean), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    ax.axhline(0.0, color="#999999", lw=0.8)
+    ax.axvline(0.0, color="#999999", lw=0.8)
+    from matplotlib.ticker import StrMethodFormatter
+
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    ax.set_xlabel(text("tradeoff_x", lang))
+    ax.set_ylabel(text("tradeoff_y", lang))
+    if comparison.variants:
+        ax.legend(fontsize=8, loc="best")
+    finish(
+        fig,
+        ax,
+        title=text("tradeoff_title", lang, baseline=comparison.baseline.name),
+        schematic=comparison.schematic,
+        lang=lang,
+        source=source,
+        note=text("ci_note", lang, n=comparison.baseline.metrics["ksi"].n),
+    )
+    return save(fig, path)
+
+
+def changed_links(
+    baseline: ScenarioRuns,
+    variant: ScenarioRuns,
+    *,
+    baseline_links: pd.DataFrame | None = None,
+    variant_links: pd.DataFrame | None = None,
+    min_change_kph: float = 0.5,
+) -> np.ndarray:
+    """Ids of the links an intervention touched.
+
+    With both scenarios' link tables (after interventions) the links whose attributes differ are returned;
+    otherwise the links whose mean simulated speed (mean over replications) changed by at least
+    ``min_change_kph`` — an effect-based stand-in that also catches links whose traffic rerouted.
+    """
+    if baseline_links is not None and variant_links is not None and len(baseline_links) == len(variant_links):
+        b = baseline_links.reset_index(drop=True)
+        v = variant_links.reset_index(drop=True)
+        diff = np.zeros(len(b), dtype=bool)
+        for c in sorted(set(b.columns) | set(v.columns)):
+            bc, vc = _column_or_default(b, c), _column_or_default(v, c)
+            if bc is None or vc is None:
+                continue
+            same = (bc == vc) | (bc.isna() & vc.isna())
+            diff |= ~same.to_numpy(dtype=bool)
+        return np.flatnonzero(diff)
+
+    def mean_speed(r: ScenarioRuns) -> pd.Series:
+        t = pd.concat([rep.link_traffic[["link", "mean_speed_kph"]] for rep in r.replications])
+        return t.groupby("link")["mean_speed_kph"].mean()
+
+    d = (mean_speed(variant) - mean_speed(baseline)).abs().dropna()
+    keep = d.to_numpy(dtype=float) >= min_change_kph
+    return np.sort(d.index.to_numpy(dtype=np.int64)[keep])
+
+
+#: Defaults of the optional link columns (vision_zero.network.road_network docstring), for a column only one side has.
+_LINK_DEFAULTS: dict[str, float] = {
+    "speed_response": 1.0,
+    "mean_speed_factor": 1.0,
+    "over_limit_factor": 1.0,
+    "design_speed_kph": float("nan"),
+}
+
+
+def _column_or_default(frame: pd.DataFrame, name: str) -> pd.Series | None:
+    if name in frame.columns:
+        return frame[name]
+    if name == "reference_speed_kph" and "speed_limit_kph" in frame.columns:
+        return frame["speed_limit_kph"]
+    if name in _LINK_DEFAULTS:
+        return pd.Series(_LINK_DEFAULTS[name], index=frame.index)
+    return None
+
+
+def _hist(runs: ScenarioRuns, links: np.ndarray) -> pd.Series:
+    h = pd.concat([r.speed_hist for r in runs.replications], ignore_index=True)
+    h = h[h["link"].isin(links)]
+    s = h.groupby("bin_lo_kph")["count"].sum().astype(float)
+    s.index = np.round(s.index.to_numpy(dtype=float), 6)
+    total = s.sum()
+    return s / total * 100.0 if total > 0 else s
+
+
+def speed_distributions(
+    baseline: ScenarioRuns,
+    variant: ScenarioRuns,
+    links: np.ndarray,
+    path: Path,
+    *,
+    lang: str = "en",
+    schematic: bool = False,
+) -> Path:
+    """Speed distributions (share of vehicle passages per speed bin) before and after, on ``links``."""
+    fig, ax = figure()
+    links = np.asarray(links, dtype=np.int64)
+    if links.size:
+        for runs, color in ((baseline, "#7f7f7f"), (variant, "#1f77b4")):
+            s = _hist(runs, links)
+            if s.empty:
+                continue
+            lo = s.index.to_numpy(dtype=float)
+            width = SPEED_BIN_KPH
+            edges = np.arange(lo[0], lo[-1] + 1.5 * width, width)  # sparse histogram: fill empty bins with 0
+            values = s.reindex(np.round(edges[:-1], 6), fill_value=0.0).to_numpy()
+            if not np.isclose(values.sum(), s.sum()):  # bins not on one grid: draw them as given
+                edges, values = np.append(lo, lo[-1] + width), s.to_numpy()
+            centres = edges[:-1] + width / 2
+            mean = float(np.average(centres, weights=values)) if values.sum() > 0 else float("nan")
+            ax.stairs(
+                values,
+                edges,
+                color=color,
+                lw=2,
+                label=f"{runs.name} (mean {mean:.1f} km/h)",
+            )
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, text("speed_none", lang), ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel(text("speed_x", lang))
+    ax.set_ylabel(text("speed_y", lang))
+    finish(
+        fig,
+        ax,
+        title=text("speed_title", lang, n=int(links.size), baseline=baseline.name, variant=variant.name),
+        schematic=schematic,
+        lang=lang,
+        source="vision_zero traffic simulation (speed histograms of all replications)",
+    )
+    return save(fig, path)
+
+
+def tornado_frame(variant: VariantComparison, params: ParameterSet) -> pd.DataFrame:
+    """Sensitivity of KSI avoided per year to each drawn parameter (see the module docstring).
+
+    Returns
+    -------
+    DataFrame
+        One row per parameter that varied across the pairs and has a low/high range, sorted by swing:
+        ``parameter``, ``slope`` [KSI avoided per unit], ``slope_se``, ``low``, ``high``, ``value``,
+        ``at_low``, ``at_high`` (KSI avoided per year with the parameter at low/high), ``swing``.
+    """
+    pp = variant.per_pair
+    y = -pp["diff_ksi"].to_numpy(dtype=float)
+    base = float(np.mean(y)) if y.size else float("nan")
+    names: list[str] = []
+    xs: list[np.ndarray] = []
+    for col in pp.columns:
+        name = col[len("param:") :]
+        if not col.startswith("param:") or name not in params.parameters:
+            continue
+        p = params[name]
+        x = pp[col].to_numpy(dtype=float)
+        if p.low is None or p.high is None or x.size < 3 or np.std(x) == 0:
+            continue
+        names.append(name)
+        xs.append(x - x.mean())
+    rows: list[dict[str, Any]] = []
+    if names:
+        slopes, ses = _slopes(np.column_stack(xs), y - y.mean())
+        for name, slope, se in zip(names, slopes, ses, strict=True):
+            p = params[name]
+            assert p.low is not None and p.high is not None
+            at_low = base + slope * (p.low - p.value)
+            at_high = base + slope * (p.high - p.value)
+            rows.append(
+                {
+                    "parameter": name,
+                    "slope": slope,
+                    "slope_se": se,
+                    "low": p.low,
+                    "high": p.high,
+                    "value": p.value,
+                    "at_low": at_low,
+                    "at_high": at_high,
+                    "swing": abs(at_high - at_low),
+                }
+            )
+    cols = ["parameter", "slope", "slope_se", "low", "high", "value", "at_low", "at_high", "swing"]
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values("swing", ascending=False, ignore_index=True)
+
+
+def _slopes(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
+    """Slopes and standard errors: joint OLS if there are enough pairs, else one parameter at a time."""
+    n, k = x.shape
+    if n >= k + 3:
+        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+        resid = y - x @ coef
+        s2 = float(resid @ resid) / (n - k - 1)
+        cov = s2 * np.linalg.pinv(x.T @ x)
+        return [float(c) for c in coef], [float(np.sqrt(max(v, 0.0))) for v in np.diag(cov)]
+    slopes, ses = [], []
+    for j in range(k):
+        xj = x[:, j]
+        b = float(xj @ y / (xj @ xj))
+        r = y - b * xj
+        slopes.append(b)
+        ses.append(float(np.sqrt((r @ r) / max(n - 2, 1) / (xj @ xj))))
+    return slopes, ses
+
+
+def tornado(
+    variant: VariantComparison,
+    params: ParameterSet,
+    path: Path,
+    *,
+    lang: str = "en",
+    schematic: bool = False,
+    top: int = 10,
+) -> Path:
+    """Tornado chart of :func:`tornado_frame` (the ``top`` parameters with the largest swing)."""
+    frame = tornado_frame(variant, params).head(top)
+    fig, ax = figure(max(4.0, 1.6 + 0.42 * len(frame)))
+    base = -variant.difference["ksi"].mean
+    if len(frame):
+        ypos = np.arange(len(frame))[::-1]
+        clear = (frame["slope"].abs() >= 2.0 * frame["slope_se"]).to_numpy()
+        alpha = np.where(clear, 1.0, 0.3)
+        for k, (y, lo, hi) in enumerate(zip(ypos, frame["at_low"], frame["at_high"], strict=True)):
+            ax.barh(
+                y,
+                lo - base,
+                left=base,
+                color="#ff7f0e",
+                alpha=alpha[k],
+                label=text("tornado_low", lang) if k == 0 else None,
+            )
+            ax.barh(
+                y,
+                hi - base,
+                left=base,
+                color="#1f77b4",
+                alpha=alpha[k],
+                label=text("tornado_high", lang) if k == 0 else None,
+            )
+        ax.set_yticks(ypos, [_short(n) for n in frame["parameter"]], fontsize=7)
+        ax.axvline(base, color="black", lw=1)
+        ax.legend(fontsize=8, loc="lower right")
+    else:
+        n = len(variant.pairs)
+        msg = text("tornado_few", lang, n=n) if n < 3 else text("tornado_none", lang)
+        ax.text(0.5, 0.5, msg, ha="center", va="center", transform=ax.transAxes, wrap=True)
+        ax.set_yticks([])
+    ax.set_xlabel(text("tornado_x", lang))
+    finish(
+        fig,
+        ax,
+        title=text("tornado_title", lang, variant=variant.variant),
+        schematic=schematic,
+        lang=lang,
+        note=text("tornado_method", lang) + "; " + text("tornado_faded", lang, n=len(variant.pairs)),
+    )
+    fig.subplots_adjust(left=0.36)
+    return save(fig, path)
+
+
+def _short(name: str, width: int = 46) -> str:
+    return name if len(name) <= width else "…" + name[-(width - 1) :]
+
+
+def all_charts(
+    comparison: Comparison,
+    runs: Sequence[ScenarioRuns],
+    out_dir: Path,
+    *,
+    params: ParameterSet,
+    lang: str = "en",
+    touched: dict[str, np.ndarray] | None = None,
+) -> dict[str, Path]:
+    """Write every chart of a comparison into ``out_dir``; returns chart key -> path.
+
+    ``runs`` are the baseline's and the variants' runs, baseline first; ``touched`` maps a variant name to the
+    links its interventions changed (default: :func:`changed_links` by simulated speed).
+    """
+    out: dict[str, Path] = {
+        "ksi": ksi_by_scenario(comparison, out_dir / "ksi_by_scenario.png", lang=lang),
+        "tradeoff": tradeoff(comparison, out_dir / "ksi_vs_travel_time.png", lang=lang),
+    }
+    base = runs[0]
+    by_name = {r.name: r for r in runs}
+    for v in comparison.variants:
+        vr = by_name[v.variant]
+        links = (touched or {}).get(v.variant)
+        if links is None:
+            links = changed_links(base, vr)
+        out[f"speeds:{v.variant}"] = speed_distributions(
+            base,
+            vr,
+            links,
+            out_dir / f"speeds_{_slug(v.variant)}.png",
+            lang=lang,
+            schematic=comparison.schematic,
+        )
+        out[f"tornado:{v.variant}"] = tornado(
+            v, params, out_dir / f"tornado_{_slug(v.variant)}.png", lang=lang, schematic=comparison.schematic
+        )
+    return out
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)

@@ -1,0 +1,92 @@
+"""GeoPackage export: one layer of links with baseline, variant and difference attributes (opens in QGIS).
+
+Per link (one row per directed link, LineString in EPSG:4326 from the graph's edge geometry or the node
+coordinates): its id, ends, name, road class, length and limit, then for the baseline ``base_ksi`` and
+``base_ksi_km`` (KSI per year attributed to the link, and per km — attribution as in :mod:`vision_zero.outputs.maps`),
+and for each variant ``<v>_ksi``, ``<v>_ksi_km``, ``<v>_diff`` (variant − baseline KSI per year), where ``<v>`` is
+the variant's name made into a safe column name. ``schematic`` says whether the geometry is the built-in
+schematic network.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from vision_zero.core.units import m_to_km
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.outputs.maps import link_geometries
+
+__all__ = ["column_prefix", "links_frame", "write_links_gpkg"]
+
+FloatArray = npt.NDArray[np.float64]
+
+LAYER = "links"
+
+
+def column_prefix(name: str) -> str:
+    """A safe attribute-name prefix for a scenario name (letters, digits, underscores; not starting with a digit)."""
+    s = re.sub(r"[^0-9A-Za-z_]+", "_", name).strip("_").lower() or "variant"
+    return f"s_{s}" if s[0].isdigit() else s
+
+
+def links_frame(
+    network: RoadNetwork, baseline_ksi: FloatArray, variants_ksi: Mapping[str, FloatArray]
+) -> pd.DataFrame:
+    """The attribute table of the links layer (no geometry)."""
+    links = network.links
+    km = m_to_km(links["length_m"].to_numpy(dtype=float)).clip(min=1e-3)
+    frame = pd.DataFrame(
+        {
+            "link": np.arange(len(links), dtype=np.int64),
+            "u": links["u"].to_numpy(dtype=np.int64),
+            "v": links["v"].to_numpy(dtype=np.int64),
+            "name": links["name"].astype(str).to_numpy() if "name" in links else "",
+            "highway": links["highway"].astype(str).to_numpy() if "highway" in links else "",
+            "length_m": links["length_m"].to_numpy(dtype=float),
+            "speed_limit_kph": links["speed_limit_kph"].to_numpy(dtype=float),
+            "base_ksi": baseline_ksi,
+            "base_ksi_km": baseline_ksi / km,
+        }
+    )
+    used: set[str] = {"base"}
+    for name, ksi in variants_ksi.items():
+        p = column_prefix(name)
+        while p in used:
+            p += "_"
+        used.add(p)
+        frame[f"{p}_ksi"] = ksi
+        frame[f"{p}_ksi_km"] = ksi / km
+        frame[f"{p}_diff"] = ksi - baseline_ksi
+    frame["schematic"] = bool(network.schematic)
+    return frame
+
+
+def write_links_gpkg(
+    network: RoadNetwork, baseline_ksi: FloatArray, variants_ksi: Mapping[str, FloatArray], path: Path
+) -> Path:
+    """Write ``links.gpkg`` (layer ``links``) atomically: to a temporary file beside it, then rename."""
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    frame = links_frame(network, baseline_ksi, variants_ksi)
+    geoms = [LineString(c) for c in link_geometries(network)]
+    gdf = gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gpkg", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # the driver wants to create the file itself
+    try:
+        gdf.to_file(tmp, layer=LAYER, driver="GPKG", engine="pyogrio")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

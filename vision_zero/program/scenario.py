@@ -1,0 +1,609 @@
+"""Scenario files (TOML): schema, loading, ``extends``, overrides and precise errors.
+
+A scenario file says which network, demand, simulation settings, calibration targets, economic values and
+interventions to run. Example::
+
+    name = "arterials-80-to-60"
+    description = "SCHEMATIC network: the 15 January 2019 decision ..."
+    extends = "baseline.toml"
+
+    [[interventions]]
+    type = "speed_limit"
+    limit_kph = 60
+    enforcement = "police"
+    where = { name = ["al-Farabi Avenue", "Sain Street"] }
+
+Sections and keys (unknown keys are errors; see ``scenarios/README.md`` for the full reference):
+
+``name`` (required, every file), ``description`` (required, every file), ``extends``, ``baseline``,
+``[network]`` ``source`` (required), ``[demand]``, ``[simulation]``, ``[calibration]``, ``[economics]``,
+``[risk]``, ``[[interventions]]``.
+
+``extends`` rule: the parent file (a path relative to this file) is loaded first, recursively; then this file
+is merged into it: tables merge key by key (recursively), any other value replaces the parent's, and the
+``interventions`` list is *appended* to the parent's (parent's first). ``name``, ``description``,
+``extends`` and ``baseline`` are never inherited. Relative paths are resolved against the file that wrote them.
+A cycle, a missing parent or a chain deeper than :data:`MAX_EXTENDS_DEPTH` is an error.
+
+Overrides (``--set KEY=VALUE`` on the command line, ``overrides=`` in :func:`load_scenario`) replace values of
+the resolved scenario before validation, with key paths like ``simulation.replications`` or
+``interventions[0].limit_kph``; values are TOML literals (``1``, ``"text"``, ``["a", "b"]``), or plain text.
+The smoke tests use them to run every example on a reduced case (:data:`SMOKE_OVERRIDES`).
+
+Every mistake raises :class:`~vision_zero.core.errors.ScenarioError` (file, key path, expected, given).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from vision_zero.core.errors import ScenarioError
+from vision_zero.program.interventions import INTERVENTIONS, Intervention
+
+__all__ = [
+    "MAX_EXTENDS_DEPTH",
+    "SMOKE_OVERRIDES",
+    "CalibrationSection",
+    "DemandSection",
+    "EconomicsSection",
+    "NetworkSection",
+    "RiskSection",
+    "Scenario",
+    "SimulationSection",
+    "load_scenario",
+    "parse_override",
+]
+
+MAX_EXTENDS_DEPTH = 16
+
+#: Overrides that make any example scenario a quick smoke run (one replication, one short period, light demand).
+SMOKE_OVERRIDES: dict[str, Any] = {
+    "simulation.replications": 1,
+    "simulation.periods": ["am_peak"],
+    "simulation.duration_s": 600.0,
+    "demand.scale": 0.02,
+}
+
+_NETWORK_FILE_SUFFIXES = (".graphml", ".osm", ".bz2", ".xml", ".pbf", ".geojson", ".json", ".gpkg", ".shp")
+_NOT_INHERITED = ("name", "description", "extends", "baseline")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkSection(_Section):
+    """``[network]``: ``source`` = ``schematic:almaty?scale=..&seed=..``, a network file, a bbox or a place."""
+
+    source: str = Field(min_length=1)
+
+
+class DemandSection(_Section):
+    """``[demand]``: daily car trips (default from the demand model), a scale factor, OD and pedestrian files."""
+
+    daily_trips: float | None = Field(default=None, gt=0)
+    scale: float = Field(default=1.0, gt=0, le=10)
+    od_file: Path | None = None
+    pedestrian_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source_of_trips(self) -> DemandSection:
+        if self.daily_trips is not None and self.od_file is not None:
+            raise ValueError(
+                "daily_trips: no daily total with od_file (the OD table gives the trips; use scale)"
+            )
+        return self
+
+
+class SimulationSection(_Section):
+    """``[simulation]``: periods (names of the default set), replications, seed, platoon size, re-routing."""
+
+    periods: list[str] | None = Field(default=None, min_length=1)
+    duration_s: float | None = Field(default=None, ge=60, le=86400)
+    replications: int = Field(default=10, ge=1, le=100000)
+    seed: int = Field(default=0, ge=0, lt=2**63)
+    platoon_size: int = Field(default=1, ge=1, le=20)
+    reroute_passes: int = Field(default=1, ge=0, le=10)
+
+
+class CalibrationSection(_Section):
+    """``[calibration]``: observed annual totals (defaults: Almaty, ``calibration.toml``) and crash records."""
+
+    deaths_per_year: float | None = Field(default=None, ge=0)
+    serious_per_year: float | None = Field(default=None, ge=0)
+    slight_per_year: float | None = Field(default=None, ge=0)
+    pedestrian_share_of_deaths: float | None = Field(default=None, ge=0, le=1)
+    scale_to_network: bool = True
+    crash_records: Path | None = None
+
+
+class EconomicsSection(_Section):
+    """``[economics]``: money values (defaults: ``economics.toml``; status-labelled in ``scenario show``)."""
+
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    vsl: float | None = Field(default=None, gt=0)
+    serious_injury_value: float | None = Field(default=None, ge=0)
+    slight_injury_value: float | None = Field(default=None, ge=0)
+    serious_injury_vsl_share: float | None = Field(default=None, ge=0, le=1)
+    slight_injury_vsl_share: float | None = Field(default=None, ge=0, le=1)
+    value_of_time: float | None = Field(default=None, ge=0)
+    discount_rate: float | None = Field(default=None, ge=0, lt=1)
+    horizon_years: int | None = Field(default=None, ge=1, le=100)
+
+    def overrides(self) -> dict[str, Any]:
+        """The values set in the scenario (the form :meth:`vision_zero.appraisal.economics.Economics.with_overrides` takes)."""
+        return self.model_dump(exclude_none=True, exclude_defaults=False)
+
+
+class RiskSection(_Section):
+    """``[risk]``: speed model and a parameters file whose entries replace shipped ones."""
+
+    speed_model: Literal["power", "exponential"] = "power"
+    parameters: Path | None = None
+
+
+class _Document(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)
+    description: str = Field(min_length=1)
+    extends: str | None = None
+    baseline: Path | None = None
+    network: NetworkSection
+    demand: DemandSection = DemandSection()
+    simulation: SimulationSection = SimulationSection()
+    calibration: CalibrationSection = CalibrationSection()
+    economics: EconomicsSection = EconomicsSection()
+    risk: RiskSection = RiskSection()
+    interventions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario with ``extends`` resolved.
+
+    Attributes
+    ----------
+    path
+        The scenario file (absolute).
+    name, description
+        From the file itself (not inherited).
+    network, demand, simulation, calibration, economics, risk
+        The sections, with paths made absolute.
+    interventions
+        Parent's interventions first, then this file's.
+    chain
+        The files merged, root first (``chain[0]`` is the root of the ``extends`` chain).
+    baseline_path
+        The scenario this one is compared against: ``baseline`` if given, else the root of the chain (a file
+        without ``extends`` is its own baseline).
+    overrides
+        The overrides applied (key path -> value).
+    document
+        The resolved document (plain TOML data) that was validated.
+    intervention_keys
+        For each intervention, (file that wrote it, its key path there, e.g. ``interventions[0]``): where errors
+        found later (a selector matching nothing) point.
+    """
+
+    path: Path
+    name: str
+    description: str
+    network: NetworkSection
+    demand: DemandSection
+    simulation: SimulationSection
+    calibration: CalibrationSection
+    economics: EconomicsSection
+    risk: RiskSection
+    interventions: tuple[Intervention, ...]
+    chain: tuple[Path, ...]
+    baseline_path: Path
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    document: Mapping[str, Any] = field(default_factory=dict)
+    intervention_keys: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_baseline(self) -> bool:
+        """True when the scenario is its own baseline (calibrated on itself)."""
+        return self.baseline_path == self.path
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder of the scenario file."""
+        return self.path.parent
+
+    def resolved_toml(self) -> str:
+        """The resolved scenario as TOML (``extends`` applied, defaults filled, paths absolute)."""
+        import tomli_w
+
+        doc: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "baseline": str(self.baseline_path),
+        }
+        for section in ("network", "demand", "simulation", "calibration", "economics", "risk"):
+            model: BaseModel = getattr(self, section)
+            doc[section] = model.model_dump(mode="json", exclude_none=True)
+        doc["interventions"] = [iv.model_dump(mode="json", exclude_none=True) for iv in self.interventions]
+        head = [f"# resolved from: {' <- '.join(str(p) for p in self.chain)}"]
+        if self.overrides:
+            head.append(f"# overrides: {dict(self.overrides)}")
+        return "\n".join(head) + "\n" + tomli_w.dumps(doc)
+
+
+# ------------------------------------------------------------------------------------------------- loading
+
+
+def _read(path: Path, *, origin: str, key: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise ScenarioError(origin, key, "an existing scenario file", str(path))
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), "", f"valid TOML ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(path), "", f"a readable UTF-8 text file ({exc})") from None
+
+
+def _is_network_file(source: str) -> bool:
+    if source.startswith(("schematic:", "bbox:")):
+        return False
+    lower = source.lower()
+    return lower.endswith(_NETWORK_FILE_SUFFIXES) or "/" in source or "\\" in source
+
+
+def _absolutize(doc: dict[str, Any], base: Path, origin: str) -> dict[str, Any]:
+    """Make the relative paths in one file's document absolute (relative to that file's folder)."""
+
+    def fix(table: Any, key: str) -> None:
+        if isinstance(table, dict) and isinstance(table.get(key), str) and table[key]:
+            p = Path(table[key]).expanduser()
+            table[key] = str(p if p.is_absolute() else (base / p).resolve())
+
+    net = doc.get("network")
+    if isinstance(net, dict) and isinstance(net.get("source"), str) and _is_network_file(net["source"]):
+        fix(net, "source")
+    fix(doc.get("demand"), "od_file")
+    fix(doc.get("demand"), "pedestrian_file")
+    fix(doc.get("calibration"), "crash_records")
+    fix(doc.get("risk"), "parameters")
+    fix(doc, "baseline")
+    ivs = doc.get("interventions")
+    if isinstance(ivs, list):
+        for iv in ivs:
+            if isinstance(iv, dict):
+                fix(iv.get("where"), "polygon")
+    return doc
+
+
+def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``child`` into ``parent``: tables recursively, ``interventions`` appended, else replaced."""
+    out = copy.deepcopy(parent)
+    for key, value in child.items():
+        if key == "interventions" and isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = out[key] + copy.deepcopy(value)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _chain(path: Path, stack: tuple[Path, ...]) -> list[tuple[Path, dict[str, Any]]]:
+    """``path`` and its ``extends`` ancestors as (file, document with absolute paths), root first."""
+    doc = _absolutize(_read(path, origin=str(path), key=""), path.parent, str(path))
+    parent_ref = doc.get("extends")
+    if parent_ref is None:
+        return [(path, doc)]
+    if not isinstance(parent_ref, str) or not parent_ref:
+        raise ScenarioError(str(path), "extends", "a path to another scenario file (a string)", parent_ref)
+    parent = (path.parent / parent_ref).resolve()
+    if parent in stack or parent == path:
+        cycle = " -> ".join(p.name for p in (*stack, path, parent))
+        raise ScenarioError(
+            str(path), "extends", f"a chain of scenario files without a cycle (cycle: {cycle})", parent_ref
+        )
+    if len(stack) + 1 >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError(str(path), "extends", f"a chain of at most {MAX_EXTENDS_DEPTH} files", parent_ref)
+    if not parent.is_file():
+        raise ScenarioError(
+            str(path), "extends", "an existing scenario file (relative to this file)", parent_ref
+        )
+    return [*_chain(parent, (*stack, path)), (path, doc)]
+
+
+def _resolve(files: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for _, doc in files:
+        merged = _merge({k: v for k, v in merged.items() if k not in _NOT_INHERITED}, doc)
+    return merged
+
+
+def _intervention_origin(index: int, files: list[tuple[Path, dict[str, Any]]]) -> tuple[str, int]:
+    """(file, index within that file) of item ``index`` of the resolved interventions list."""
+    seen = 0
+    for path, doc in files:
+        items = doc.get("interventions")
+        n = len(items) if isinstance(items, list) else 0
+        if index < seen + n:
+            return str(path), index - seen
+        seen += n
+    return str(files[-1][0]), index
+
+
+def _origin_of(
+    loc: Sequence[str | int], files: list[tuple[Path, dict[str, Any]]], overrides: Mapping[str, Any]
+) -> str:
+    """The file that wrote the value at ``loc`` (the last one in the chain that has it), or ``--set``."""
+    key = _loc_to_key(loc)
+    if any(key == k or key.startswith(k + ".") or key.startswith(k + "[") for k in overrides):
+        return "--set"
+    if len(loc) >= 2 and loc[0] == "interventions" and isinstance(loc[1], int):
+        return _intervention_origin(loc[1], files)[0]
+    for path, doc in reversed(files):
+        node: Any = doc
+        found = True
+        for part in loc[:2]:
+            if isinstance(node, dict) and isinstance(part, str) and part in node:
+                node = node[part]
+            else:
+                found = False
+                break
+        if found:
+            return str(path)
+    return str(files[-1][0])
+
+
+# ------------------------------------------------------------------------------------------------ overrides
+
+_KEY_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_:]*)((?:\[\d+\])*)")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"simulation.replications=3"`` → ``("simulation.replications", 3)``; values are TOML literals or text."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError("--set", text, "KEY=VALUE, e.g. simulation.replications=3", text)
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def _split_key(key: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for piece in key.split("."):
+        m = _KEY_PART.fullmatch(piece)
+        if m is None:
+            raise ScenarioError(
+                "--set", key, "a key path like simulation.seed or interventions[0].limit_kph", key
+            )
+        parts.append(m.group(1))
+        parts += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
+    return parts
+
+
+def _apply_override(doc: dict[str, Any], key: str, value: Any) -> None:
+    parts = _split_key(key)
+    target: Any = doc
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(part, int):
+            if not isinstance(target, list) or part >= len(target):
+                have = len(target) if isinstance(target, list) else 0
+                raise ScenarioError("--set", key, f"an existing list item (the list has {have})", part)
+            target = target[part]
+        else:
+            if not isinstance(target, dict):
+                raise ScenarioError("--set", key, "a path through tables", part)
+            if part not in target:
+                target[part] = [] if isinstance(nxt, int) else {}
+            target = target[part]
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(target, list) or last >= len(target):
+            raise ScenarioError("--set", key, "an existing list item", last)
+        target[last] = value
+    elif isinstance(target, dict):
+        target[last] = value
+    else:
+        raise ScenarioError("--set", key, "a path through tables", last)
+
+
+# ----------------------------------------------------------------------------------------------- validation
+
+
+def _loc_to_key(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """Field names of the (sub-)model that ``loc`` points into."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            continue
+        info = current.model_fields.get(part)
+        if info is None:
+            break
+        ann = info.annotation
+        args = getattr(ann, "__args__", ())
+        nested = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
+        current = nested[0] if nested else None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [k for k in current.model_fields if k != "type"]
+    return []
+
+
+def _translate(exc: ValidationError, model: type[BaseModel], origin: str, prefix: str) -> ScenarioError:
+    """The first pydantic error as a ScenarioError with a key path, what was expected and what was given."""
+    err = exc.errors(include_url=False)[0]
+    loc = [p for p in err["loc"] if p not in ("function-after", "function-before")]
+    key = f"{prefix}.{_loc_to_key(loc)}" if prefix and loc else (prefix or _loc_to_key(loc))
+    kind = err["type"]
+    given = err.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, loc[:-1])
+        return ScenarioError(origin, key, f"one of the known keys {allowed}", str(loc[-1]))
+    if kind == "missing":
+        return ScenarioError(origin, key, "a value (this key is required)")
+    msg = str(err["msg"])
+    for lead in ("Input should be ", "Value error, "):
+        if msg.startswith(lead):
+            msg = msg[len(lead) :]
+    msg = re.sub(r"^String should match pattern ", "a string matching the pattern ", msg)
+    msg = re.sub(
+        r"^(String|List|Tuple|Dictionary) should have ", lambda m: f"a {m.group(1).lower()} with ", msg
+    )
+    msg = re.sub(
+        r"^(String|List|Tuple|Dictionary) should be ", lambda m: f"a {m.group(1).lower()} that is ", msg
+    )
+    field_msg = re.match(r"^([a-z_]+): (.*)$", msg)
+    if (
+        kind == "value_error" and field_msg and isinstance(given, dict)
+    ):  # a model-level check naming its field
+        key = f"{key}.{field_msg.group(1)}" if key else field_msg.group(1)
+        msg = field_msg.group(2)
+        given = given.get(field_msg.group(1))
+    if isinstance(given, dict):
+        given = None
+    return ScenarioError(origin, key, msg, given)
+
+
+def _parse_intervention(raw: Any, *, origin: str, key: str) -> Intervention:
+    if not isinstance(raw, dict):
+        raise ScenarioError(origin, key, "a table ([[interventions]])", raw)
+    kind = raw.get("type")
+    if kind is None:
+        raise ScenarioError(origin, f"{key}.type", f"the intervention's type, one of {sorted(INTERVENTIONS)}")
+    if kind not in INTERVENTIONS:
+        raise ScenarioError(origin, f"{key}.type", f"one of {sorted(INTERVENTIONS)}", kind)
+    cls = INTERVENTIONS[kind]
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as exc:
+        raise _translate(exc, cls, origin, key) from None
+
+
+def _check_files(
+    doc: _Document, files: list[tuple[Path, dict[str, Any]]], overrides: Mapping[str, Any]
+) -> None:
+    checks: list[tuple[str, Path | None, str]] = [
+        ("demand.od_file", doc.demand.od_file, "an existing OD file (CSV)"),
+        ("demand.pedestrian_file", doc.demand.pedestrian_file, "an existing pedestrian demand file (CSV)"),
+        ("calibration.crash_records", doc.calibration.crash_records, "an existing crash records file (CSV)"),
+        ("risk.parameters", doc.risk.parameters, "an existing parameters file (TOML)"),
+        ("baseline", doc.baseline, "an existing baseline scenario file"),
+    ]
+    for key, path, expected in checks:
+        if path is not None and not path.is_file():
+            raise ScenarioError(_origin_of(key.split("."), files, overrides), key, expected, str(path))
+    source = doc.network.source
+    if _is_network_file(source) and not Path(source).exists():
+        hint = ""
+        if source.endswith(".graphml"):
+            hint = f'; build it first, e.g. vision-zero network build "Almaty, Kazakhstan" -o {source}'
+        origin = _origin_of(["network", "source"], files, overrides)
+        raise ScenarioError(origin, "network.source", f"an existing network file{hint}", source)
+    for i, iv in enumerate(doc.interventions):
+        where = iv.get("where") if isinstance(iv, dict) else None
+        poly = where.get("polygon") if isinstance(where, dict) else None
+        if isinstance(poly, str) and not Path(poly).is_file():
+            origin = _origin_of(["interventions", i], files, overrides)
+            raise ScenarioError(origin, f"interventions[{i}].where.polygon", "an existing GeoJSON file", poly)
+
+
+def _check_currency(
+    doc: _Document, interventions: list[Intervention], keys: list[tuple[str, str]], origin: str
+) -> None:
+    """Shipped money values are in USD: another currency needs the scenario's own values."""
+    econ = doc.economics
+    if econ.currency == "USD":
+        return
+    for key in ("vsl", "value_of_time"):
+        if getattr(econ, key) is None:
+            raise ScenarioError(
+                origin,
+                f"economics.{key}",
+                f"a value in {econ.currency} (the shipped default is in USD; set it when currency is not USD)",
+            )
+    for iv, (origin, key) in zip(interventions, keys, strict=True):
+        if iv.cost is None or iv.cost.unit_cost is None:
+            raise ScenarioError(
+                origin,
+                f"{key}.cost.unit_cost",
+                f"a unit cost in {econ.currency} (the shipped unit costs are in USD; "
+                "set cost = {{ unit_cost = ... }} when the currency is not USD)",
+            )
+
+
+def load_scenario(path: Path | str, *, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load, resolve and validate a scenario file.
+
+    Parameters
+    ----------
+    path
+        The scenario file.
+    overrides
+        Key path -> value, applied to the resolved document before validation (see the module docstring).
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, the key path, what was expected and what was given. Selectors are checked against the
+        network by :func:`vision_zero.runs.pipeline.prepare` (``vision-zero validate`` does both).
+    """
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise ScenarioError(str(path), "", "an existing scenario file")
+    files = _chain(file, ())
+    chain = tuple(p for p, _ in files)
+    raw = _resolve(files)
+    overrides = dict(overrides or {})
+    for key, value in overrides.items():
+        _apply_override(raw, key, copy.deepcopy(value))
+    try:
+        doc = _Document.model_validate(raw)
+    except ValidationError as exc:
+        loc = [p for p in exc.errors()[0]["loc"] if isinstance(p, str | int)]
+        raise _translate(exc, _Document, _origin_of(loc, files, overrides), "") from None
+    interventions = []
+    keys: list[tuple[str, str]] = []
+    for i, iv in enumerate(doc.interventions):
+        origin, local = _intervention_origin(i, files)
+        if any(k.startswith(f"interventions[{i}]") for k in overrides):
+            origin, local = "--set", i
+        interventions.append(_parse_intervention(iv, origin=origin, key=f"interventions[{local}]"))
+        keys.append((origin, f"interventions[{local}]"))
+    _check_files(doc, files, overrides)
+    _check_currency(doc, interventions, keys, _origin_of(["economics", "currency"], files, overrides))
+    baseline = doc.baseline.resolve() if doc.baseline is not None else chain[0]
+    return Scenario(
+        path=file,
+        name=doc.name,
+        description=doc.description,
+        network=doc.network,
+        demand=doc.demand,
+        simulation=doc.simulation,
+        calibration=doc.calibration,
+        economics=doc.economics,
+        risk=doc.risk,
+        interventions=tuple(interventions),
+        chain=chain,
+        baseline_path=baseline,
+        overrides=dict(overrides or {}),
+        document=raw,
+        intervention_keys=tuple(keys),
+    )

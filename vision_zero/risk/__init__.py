@@ -1,0 +1,29 @@
+"""Stage 4 — crash risk: the published models that turn simulated traffic into expected injuries, and calibration."""
+
+from vision_zero.risk.crash_model import (
+    ROAD_USERS,
+    SEVERITIES,
+    CalibrationTargets,
+    CrashEstimate,
+    calibrate,
+    estimate,
+    exponential_model,
+    power_model,
+)
+from vision_zero.risk.crash_records import read_crash_records, targets_from_records
+from vision_zero.risk.pedestrian import crossing_injuries, tefft_pedestrian_injury
+
+__all__ = [
+    "ROAD_USERS",
+    "SEVERITIES",
+    "CalibrationTargets",
+    "CrashEstimate",
+    "calibrate",
+    "crossing_injuries",
+    "estimate",
+    "exponential_model",
+    "power_model",
+    "read_crash_records",
+    "targets_from_records",
+    "tefft_pedestrian_injury",
+]

@@ -1,0 +1,619 @@
+"""Pedestrian injuries: conflict-based at crossings, exposure-based away from them.
+
+The chain, for each pedestrian arriving at a crossing (expected values, no sampling of rare crashes):
+
+1. **Exposure.** The pedestrian is in the carriageway for ``lanes x lane width / walking speed`` (SCIENCE.md §9);
+   a refuge island splits this into two stages of half the lanes, so the conflict window halves.
+2. **Conflicts.** Every vehicle passing the crossing while the pedestrian is in it is a conflict. Lanes are not
+   recorded, so each conflict is taken in the lane the pedestrian is crossing at that moment; ``tau`` is the time
+   from the pedestrian entering that lane to the vehicle arriving, so the vehicle was ``v * tau`` away.
+3. **Yielding.** A driver yields with a probability that depends on the crossing type and (uncontrolled, raised)
+   on the approach speed: Bertulis & Dulaski 2014 / Kittelson 2023 for uncontrolled crossings, 86% at RRFBs,
+   96% at PHBs, red-light violations at signals. Raised crossings act through approach speed (capped at a
+   design speed), not through a separate yielding figure. Crashes scale with the non-yielding share to the
+   power ``risk.pedestrian.nonyield_elasticity`` (about 1/3, derived from the RRFB and PHB yielding/crash pairs:
+   where few drivers yield, pedestrians wait for gaps, so most non-yielding conflicts are harmless).
+4. **Reaction and braking.** A non-yielding driver reacts after a lognormal perception-reaction time (Green 2000;
+   Fambro 1998) and brakes with a normally distributed deceleration; the impact speed follows from
+   ``v_imp^2 = v^2 - 2 a (v tau - v t_r)``. Integrated numerically over reaction time and deceleration (Gauss-
+   Hermite nodes); the conflict distance comes from the simulated passage times.
+5. **Injury.** Death and serious-injury risk by impact speed from a logistic fit to Tefft 2013; slight
+   injuries are the remaining injury collisions (every collision injures; slight = collisions - KSI).
+
+Where the evidence's crash-modification factor and the mechanism differ (see ``tests/test_pedestrian_risk.py``):
+marked crosswalks on roads with more than two lanes carry Elvik's x2 as a factor (no mechanism modelled);
+leading pedestrian intervals carry CMF 0.87 on top of the signalised mechanism; signalised crossings come out
+much safer than the -10..-15% CMF because the mechanism sees only red-light violators.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from vision_zero.core.errors import ConfigError, ParameterError
+from vision_zero.core.units import kph_to_mps, mps_to_kph
+from vision_zero.network.road_network import CROSSING_TYPES, RoadNetwork
+from vision_zero.traffic.periods import annual_factor
+from vision_zero.traffic.simulation import TrafficRecord
+
+__all__ = [
+    "conflict_injury_risk",
+    "crossing_injuries",
+    "crossing_time_s",
+    "injuries_away_from_crossings",
+    "lane_entry_tau_s",
+    "pedestrian_injury_risk",
+    "tefft_pedestrian_injury",
+    "yield_probability",
+]
+
+FloatArray = npt.NDArray[np.float64]
+PEDESTRIAN_SEVERITIES: tuple[str, ...] = ("fatal", "serious")
+_N_REACTION_NODES = 12
+_N_DECEL_NODES = 8
+_MIN_DECEL_MPS2 = 1.0
+_TABLE_DV_KPH = 0.5
+_TABLE_N_V = 321  # 0-160 km/h
+_TABLE_N_TAU = 81
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_central() -> dict[str, float]:
+    from vision_zero.core.parameters import load_parameters
+
+    return load_parameters().central()
+
+
+def param(parameters: Mapping[str, float], name: str) -> float:
+    """Value of parameter ``name`` from a drawn set, with an error naming the missing key."""
+    try:
+        return float(parameters[name])
+    except KeyError:
+        raise ParameterError(
+            f"parameters: {name}: missing (expected in vision_zero/data/parameters/risk.toml or a user file)"
+        ) from None
+
+
+def _sigmoid(x: FloatArray) -> FloatArray:
+    out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * x))
+    return out
+
+
+def tefft_pedestrian_injury(
+    impact_speed_kph: npt.ArrayLike, severity: str, *, parameters: Mapping[str, float] | None = None
+) -> FloatArray:
+    """Risk that a struck pedestrian dies or is seriously injured, by impact speed (Tefft 2013).
+
+    ``P = 1 / (1 + exp(-(b0 + b1 (v + shift))))`` with ``b0``, ``b1`` fitted by least squares (in speed) to the
+    published 10/25/50/75/90% points; ``shift`` (default 0) carries the age-mix uncertainty.
+
+    Parameters
+    ----------
+    impact_speed_kph
+        Impact speed [km/h], any shape.
+    severity
+        ``"fatal"`` (death) or ``"serious"`` (AIS 4+ including death, as Tefft defines it).
+    parameters
+        A drawn parameter set (``risk.pedestrian.tefft.*``); the shipped central values if omitted.
+
+    Returns
+    -------
+    numpy.ndarray
+        Probability [0-1], same shape as ``impact_speed_kph``.
+
+    References
+    ----------
+    Tefft, B. C. (2013). Impact speed and a pedestrian's risk of severe injury or death. Accident Analysis &
+    Prevention 50, 871-878. doi:10.1016/j.aap.2012.07.022
+    """
+    if severity not in PEDESTRIAN_SEVERITIES:
+        raise ConfigError(f"severity: expected one of {list(PEDESTRIAN_SEVERITIES)} (got {severity!r})")
+    p = _shipped_central() if parameters is None else parameters
+    v = np.asarray(impact_speed_kph, dtype=np.float64)
+    b0 = param(p, f"risk.pedestrian.tefft.{severity}.intercept")
+    b1 = param(p, f"risk.pedestrian.tefft.{severity}.slope")
+    shift = float(p.get("risk.pedestrian.tefft.speed_shift_kph", 0.0))
+    return _sigmoid(b0 + b1 * (v + shift))
+
+
+def pedestrian_injury_risk(impact_speed_kph: npt.ArrayLike, severity: str) -> FloatArray:
+    """Public alias of :func:`tefft_pedestrian_injury` at the shipped central values.
+
+    Parameters
+    ----------
+    impact_speed_kph
+        Impact speed [km/h], scalar or array.
+    severity
+        ``"fatal"`` or ``"serious"`` (AIS 4+, includes death).
+
+    Returns
+    -------
+    numpy.ndarray
+        Probability [0-1].
+
+    References
+    ----------
+    Tefft, B. C. (2013). Accident Analysis & Prevention 50, 871-878.
+    """
+    return tefft_pedestrian_injury(impact_speed_kph, severity)
+
+
+def _check_type(crossing_type: str) -> None:
+    if crossing_type not in CROSSING_TYPES:
+        raise ConfigError(f"crossing_type: expected one of {list(CROSSING_TYPES)} (got {crossing_type!r})")
+
+
+def effective_approach_speed_kph(
+    approach_speed_kph: FloatArray, crossing_type: str, parameters: Mapping[str, float]
+) -> FloatArray:
+    """Approach speed at the crossing: capped at the design speed over a raised crossing, else unchanged."""
+    if crossing_type == "raised":
+        cap = param(parameters, "risk.pedestrian.raised.design_speed_kph")
+        return np.minimum(approach_speed_kph, cap)
+    return approach_speed_kph
+
+
+def yield_probability(
+    approach_speed_kph: npt.ArrayLike, crossing_type: str, *, parameters: Mapping[str, float]
+) -> FloatArray:
+    """Probability that a driver yields to a pedestrian in the crossing.
+
+    Uncontrolled (``unmarked``, ``marked``, ``refuge_island``, ``raised``): a logistic in approach speed through
+    Bertulis & Dulaski's 75% at 20 mph and 17% at 37 mph (85th-percentile site speeds, applied per vehicle); the
+    same curve for unmarked crossings (no separate figure found). RRFB 86%, PHB 96%, signalised (and LPI):
+    the complement of red-light violation, all independent of speed.
+
+    Parameters
+    ----------
+    approach_speed_kph
+        Approach speed of each vehicle [km/h] (for raised crossings: after the design-speed cap).
+    crossing_type
+        One of :data:`vision_zero.network.road_network.CROSSING_TYPES`.
+    parameters
+        Drawn parameter set.
+
+    References
+    ----------
+    Bertulis, T., Dulaski, D. M. (2014). Driver approach speed and its impact on driver yielding to pedestrian
+    behavior at unsignalized crosswalks. Transportation Research Record 2464, 46-51.
+    Shurbutt, J., Van Houten, R., Turner, S. (2010). Analysis of effects of LED rectangular rapid-flash beacons
+    at multilane uncontrolled crosswalks. FHWA-HRT-10-043.
+    Fitzpatrick, K. et al. (2006). Improving pedestrian safety at unsignalized crossings. TCRP 112 / NCHRP 562.
+    Bonneson, J. et al. (2003). Red-light-running handbook. Texas Transportation Institute.
+    """
+    _check_type(crossing_type)
+    v = np.asarray(approach_speed_kph, dtype=np.float64)
+    if crossing_type == "rrfb":
+        return np.full_like(v, param(parameters, "risk.pedestrian.yield.rrfb"))
+    if crossing_type == "phb":
+        return np.full_like(v, param(parameters, "risk.pedestrian.yield.phb"))
+    if crossing_type in ("signalised", "leading_pedestrian_interval"):
+        return np.full_like(v, param(parameters, "risk.pedestrian.yield.signalised"))
+    b0 = param(parameters, "risk.pedestrian.yield.marked.intercept")
+    b1 = param(parameters, "risk.pedestrian.yield.marked.slope")
+    return _sigmoid(b0 + b1 * v)
+
+
+def crossing_time_s(
+    lanes_crossed: npt.ArrayLike, crossing_type: str, *, parameters: Mapping[str, float]
+) -> FloatArray:
+    """Time a pedestrian is exposed in one stage: lanes at once x lane width / walking speed [s].
+
+    A refuge island makes the crossing two-stage: half the lanes (rounded up) at a time, so the conflict window
+    of each stage is half as long (SCIENCE.md §9; MUTCD 2009 walking speed).
+    """
+    _check_type(crossing_type)
+    lanes = np.asarray(lanes_crossed, dtype=np.float64)
+    lanes = np.maximum(lanes, 1.0)
+    if crossing_type == "refuge_island":
+        lanes = np.ceil(lanes / 2.0)
+    width = param(parameters, "risk.pedestrian.lane_width_m")
+    walk = param(parameters, "risk.pedestrian.walking_speed_mps")
+    out: FloatArray = lanes * width / walk
+    return out
+
+
+def _lane_time_s(parameters: Mapping[str, float]) -> float:
+    """Time to walk across one lane [s]."""
+    return param(parameters, "risk.pedestrian.lane_width_m") / param(
+        parameters, "risk.pedestrian.walking_speed_mps"
+    )
+
+
+def lane_entry_tau_s(tau_s: npt.ArrayLike, *, parameters: Mapping[str, float]) -> FloatArray:
+    """Time from the pedestrian entering the vehicle's lane until the vehicle arrives [s].
+
+    The record does not say which lane a vehicle uses; each conflict is taken to be in the lane the pedestrian is
+    crossing when the vehicle arrives, so the warning time is ``tau`` modulo the time to cross one lane. Each lane
+    crossed at once thus adds exposure (multiple threat), and a refuge island, halving the lanes crossed at once,
+    halves the conflicts.
+    """
+    out: FloatArray = np.mod(np.asarray(tau_s, dtype=np.float64), _lane_time_s(parameters))
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _hermite_nodes(n: int) -> tuple[FloatArray, FloatArray]:
+    """Gauss-Hermite (probabilists') nodes and weights for a standard normal, cached."""
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    return x, w
+
+
+def _reaction_nodes(parameters: Mapping[str, float]) -> tuple[FloatArray, FloatArray]:
+    x, w = _hermite_nodes(_N_REACTION_NODES)
+    med = param(parameters, "risk.pedestrian.perception_reaction.median_s")
+    sig = param(parameters, "risk.pedestrian.perception_reaction.sigma_log")
+    return med * np.exp(sig * x), w / w.sum()
+
+
+def _decel_nodes(parameters: Mapping[str, float]) -> tuple[FloatArray, FloatArray]:
+    x, w = _hermite_nodes(_N_DECEL_NODES)
+    mean = param(parameters, "risk.pedestrian.deceleration.mean_mps2")
+    sd = param(parameters, "risk.pedestrian.deceleration.sd_mps2")
+    return np.maximum(mean + sd * x, _MIN_DECEL_MPS2), w / w.sum()
+
+
+def conflict_injury_risk(
+    approach_speed_kph: npt.ArrayLike,
+    tau_s: npt.ArrayLike,
+    crossing_type: str,
+    *,
+    lanes_crossed: npt.ArrayLike = 2,
+    parameters: Mapping[str, float],
+) -> dict[str, FloatArray]:
+    """Expected casualties per conflict, by severity, through yielding, reaction, braking and Tefft.
+
+    Parameters
+    ----------
+    approach_speed_kph
+        Approach speed of the vehicle in each conflict [km/h].
+    tau_s
+        Time from the pedestrian stepping out until the vehicle reaches the crossing [s] (>= 0); the vehicle was
+        ``v * tau`` metres away when the conflict began.
+    crossing_type
+        One of :data:`vision_zero.network.road_network.CROSSING_TYPES`.
+    lanes_crossed
+        Lanes of the crossing (for the marked multi-lane factor).
+    parameters
+        Drawn parameter set.
+
+    Returns
+    -------
+    dict
+        ``"fatal"``, ``"serious"``, ``"slight"``: expected casualties per conflict (arrays shaped like the
+        broadcast inputs); ``"collision"``: expected collisions per conflict.
+
+    References
+    ----------
+    Green, M. (2000). "How long does it take to stop?" Methodological analysis of driver perception-brake times.
+    Transportation Human Factors 2(3), 195-216.
+    Fambro, D. B., Fitzpatrick, K., Koppa, R. J. (1997/1998). Determination of stopping sight distances. NCHRP
+    Report 400.
+    Tefft, B. C. (2013). Accident Analysis & Prevention 50, 871-878.
+    """
+    v_kph, tau, lanes = np.broadcast_arrays(
+        np.asarray(approach_speed_kph, dtype=np.float64),
+        np.asarray(tau_s, dtype=np.float64),
+        np.asarray(lanes_crossed, dtype=np.float64),
+    )
+    v_kph = effective_approach_speed_kph(v_kph, crossing_type, parameters)
+    collision, fatal, ksi = _impact_expectations(v_kph, tau, parameters)
+    return _combine(v_kph, lanes, crossing_type, parameters, collision, fatal, ksi)
+
+
+def _combine(
+    v_eff_kph: FloatArray,
+    lanes: FloatArray,
+    crossing_type: str,
+    parameters: Mapping[str, float],
+    collision: FloatArray,
+    fatal: FloatArray,
+    ksi: FloatArray,
+) -> dict[str, FloatArray]:
+    """Scale the impact expectations by non-yielding, in-path probability and the non-mechanistic factors."""
+    p_nonyield = np.power(
+        1.0 - yield_probability(v_eff_kph, crossing_type, parameters=parameters),
+        param(parameters, "risk.pedestrian.nonyield_elasticity"),
+    )
+    factor = p_nonyield * param(parameters, "risk.pedestrian.collision_given_nonyield")
+    if crossing_type == "marked":
+        threshold = param(parameters, "risk.pedestrian.multilane_threshold_lanes")
+        factor = factor * np.where(
+            lanes > threshold, param(parameters, "risk.pedestrian.marked_multilane_factor"), 1.0
+        )
+    if crossing_type == "leading_pedestrian_interval":
+        factor = factor * param(parameters, "risk.pedestrian.lpi_cmf")
+    return {
+        "fatal": factor * fatal,
+        "serious": factor * (ksi - fatal),
+        "slight": factor * (collision - ksi),
+        "collision": factor * collision,
+    }
+
+
+def _impact_expectations(
+    v_kph: FloatArray, tau_s: FloatArray, parameters: Mapping[str, float]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """E[collision], E[death], E[death or AIS 4+] of a non-yielding conflict, over reaction time and deceleration."""
+    v = kph_to_mps(v_kph)[..., None, None]
+    t = np.maximum(tau_s, 0.0)[..., None, None]
+    t_r, w_r = _reaction_nodes(parameters)
+    acc, w_a = _decel_nodes(parameters)
+    braking_m = v * (t - t_r[:, None])  # distance left when braking starts
+    v_imp2 = np.where(braking_m <= 0.0, v * v, np.maximum(v * v - 2.0 * acc[None, :] * braking_m, 0.0))
+    hit_mask = v_imp2 > 0.0
+    weights = w_r[:, None] * w_a[None, :]
+    v_hit_kph = mps_to_kph(np.sqrt(v_imp2[hit_mask]))
+    p_fatal = np.zeros_like(v_imp2)
+    p_ksi = np.zeros_like(v_imp2)
+    p_fatal[hit_mask] = tefft_pedestrian_injury(v_hit_kph, "fatal", parameters=parameters)
+    p_ksi[hit_mask] = np.maximum(
+        tefft_pedestrian_injury(v_hit_kph, "serious", parameters=parameters), p_fatal[hit_mask]
+    )
+
+    def expect(x: FloatArray) -> FloatArray:
+        out: FloatArray = np.einsum("...ij,ij->...", x, weights)
+        return out
+
+    return expect(hit_mask.astype(np.float64)), expect(p_fatal), expect(p_ksi)
+
+
+@dataclass(frozen=True)
+class _ImpactTable:
+    """:func:`_impact_expectations` on a (speed, tau) grid, for fast bilinear look-up of many conflicts.
+
+    Linear interpolation of values that never fall with speed never falls with speed either, so the monotonicity
+    of the exact chain carries over.
+    """
+
+    dv_kph: float
+    dtau_s: float
+    values: tuple[FloatArray, FloatArray, FloatArray]  # collision, fatal, ksi; shape (n_v, n_tau)
+
+    @classmethod
+    def build(cls, parameters: Mapping[str, float], tau_max_s: float) -> _ImpactTable:
+        """The table for these parameters (cached: replications with equal draws share it)."""
+        key = tuple(float(parameters.get(name, np.nan)) for name in _TABLE_PARAMETERS)
+        return _cached_table(key, float(tau_max_s))
+
+    @classmethod
+    def _compute(cls, parameters: Mapping[str, float], tau_max_s: float) -> _ImpactTable:
+        v = np.arange(_TABLE_N_V, dtype=np.float64) * _TABLE_DV_KPH
+        dtau = tau_max_s / (_TABLE_N_TAU - 1)
+        tau = np.arange(_TABLE_N_TAU, dtype=np.float64) * dtau
+        vv, tt = np.meshgrid(v, tau, indexing="ij")
+        return cls(_TABLE_DV_KPH, dtau, _impact_expectations(vv, tt, parameters))
+
+    def lookup(self, v_kph: FloatArray, tau_s: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        n_v, n_tau = self.values[0].shape
+        x = np.clip(np.asarray(v_kph, dtype=np.float64) / self.dv_kph, 0.0, n_v - 1.000001)
+        y = np.clip(np.asarray(tau_s, dtype=np.float64) / self.dtau_s, 0.0, n_tau - 1.000001)
+        i, j = x.astype(np.int64), y.astype(np.int64)
+        fx, fy = x - i, y - j
+
+        def interp(z: FloatArray) -> FloatArray:
+            out: FloatArray = (
+                z[i, j] * (1 - fx) * (1 - fy)
+                + z[i + 1, j] * fx * (1 - fy)
+                + z[i, j + 1] * (1 - fx) * fy
+                + z[i + 1, j + 1] * fx * fy
+            )
+            return out
+
+        c, f, k = (interp(z) for z in self.values)
+        return c, f, k
+
+
+_TABLE_PARAMETERS: tuple[str, ...] = (
+    "risk.pedestrian.perception_reaction.median_s",
+    "risk.pedestrian.perception_reaction.sigma_log",
+    "risk.pedestrian.deceleration.mean_mps2",
+    "risk.pedestrian.deceleration.sd_mps2",
+    "risk.pedestrian.tefft.fatal.intercept",
+    "risk.pedestrian.tefft.fatal.slope",
+    "risk.pedestrian.tefft.serious.intercept",
+    "risk.pedestrian.tefft.serious.slope",
+    "risk.pedestrian.tefft.speed_shift_kph",
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_table(key: tuple[float, ...], tau_max_s: float) -> _ImpactTable:
+    values = {n: v for n, v in zip(_TABLE_PARAMETERS, key, strict=True) if not np.isnan(v)}
+    return _ImpactTable._compute(values, tau_max_s)
+
+
+def _conflict_risk_table(
+    table: _ImpactTable,
+    v_kph: FloatArray,
+    tau_s: FloatArray,
+    crossing_type: str,
+    lanes: FloatArray,
+    parameters: Mapping[str, float],
+) -> dict[str, FloatArray]:
+    """:func:`conflict_injury_risk` through the look-up table (tau must lie within the table)."""
+    v_eff = effective_approach_speed_kph(np.asarray(v_kph, dtype=np.float64), crossing_type, parameters)
+    collision, fatal, ksi = table.lookup(v_eff, tau_s)
+    return _combine(
+        v_eff, np.asarray(lanes, dtype=np.float64), crossing_type, parameters, collision, fatal, ksi
+    )
+
+
+def find_conflicts(
+    passage_t_s: FloatArray,
+    passage_speed_kph: FloatArray,
+    pedestrian_t_s: FloatArray,
+    window_s: npt.ArrayLike,
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+    """All (pedestrian, vehicle) pairs with the vehicle passing within ``window_s`` after the pedestrian starts.
+
+    Parameters
+    ----------
+    passage_t_s, passage_speed_kph
+        Vehicle passage times [s] and approach speeds [km/h].
+    pedestrian_t_s
+        Pedestrian start times [s].
+    window_s
+        Conflict window [s], scalar or one per pedestrian.
+
+    Returns
+    -------
+    tuple
+        Approach speeds [km/h], ``tau`` [s] and the pedestrian index of each conflict (vectorised with
+        ``searchsorted``).
+    """
+    order = np.argsort(passage_t_s, kind="stable")
+    t = passage_t_s[order]
+    speed = passage_speed_kph[order]
+    lo = np.searchsorted(t, pedestrian_t_s, side="left")
+    hi = np.searchsorted(t, pedestrian_t_s + np.asarray(window_s, dtype=np.float64), side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
+    ped = np.repeat(np.arange(len(pedestrian_t_s)), counts)
+    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    idx = starts + np.arange(total)
+    return speed[idx], t[idx] - pedestrian_t_s[ped], ped
+
+
+def _rows(site_type: str, site: int, values: Mapping[str, float]) -> list[dict[str, object]]:
+    return [
+        {
+            "site_type": site_type,
+            "site": int(site),
+            "road_user": "pedestrian",
+            "severity": sev,
+            "per_year_raw": float(values[sev]),
+        }
+        for sev in ("fatal", "serious", "slight")
+    ]
+
+
+def crossing_injuries(
+    network: RoadNetwork, record: TrafficRecord, *, parameters: Mapping[str, float]
+) -> pd.DataFrame:
+    """Expected annual pedestrian casualties at each crossing (site_type ``"crossing"``), raw (uncalibrated).
+
+    Every crossing of the network gets a row per severity (zero where nobody crossed). Each period's expected
+    casualties are multiplied by :func:`vision_zero.traffic.periods.annual_factor`.
+    """
+    crossings = network.crossings
+    n = len(crossings)
+    totals = np.zeros((n, 3))
+    peds, cars = record.pedestrians, record.passages
+    if n and len(peds) and len(cars) and record.periods:
+        period_index = {p.name: i for i, p in enumerate(record.periods)}
+        factors = np.array([annual_factor(p) for p in record.periods])
+        types = crossings["crossing_type"].astype(str).replace("", "unmarked").to_numpy()
+        lanes = crossings["lanes_crossed"].to_numpy(np.float64)
+        window = np.zeros(n)
+        for ctype in np.unique(types):
+            m = types == ctype
+            window[m] = crossing_time_s(lanes[m], str(ctype), parameters=parameters)
+
+        def keyed(
+            df: pd.DataFrame,
+        ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+            per = df["period"].map(period_index).to_numpy(dtype=np.float64, na_value=-1.0).astype(np.int64)
+            pos = crossings.index.get_indexer(pd.Index(df["crossing"]))
+            return per, pos, (per >= 0) & (pos >= 0)
+
+        p_per, p_pos, p_ok = keyed(peds)
+        c_per, c_pos, c_ok = keyed(cars)
+        p_t = peds["t_s"].to_numpy(np.float64)[p_ok]
+        c_t = cars["t_s"].to_numpy(np.float64)[c_ok]
+        p_per, p_pos, c_per, c_pos = p_per[p_ok], p_pos[p_ok], c_per[c_ok], c_pos[c_ok]
+        # one sorted time axis: each (period, crossing) group gets its own span, so windows never cross groups
+        span = (
+            max(float(np.max(p_t, initial=0.0)), float(np.max(c_t, initial=0.0))) + float(window.max()) + 1.0
+        )
+        p_key = (p_per * n + p_pos).astype(np.float64) * span
+        c_key = (c_per * n + c_pos).astype(np.float64) * span
+        speed, tau, ped = find_conflicts(
+            c_t - np.min(c_t, initial=0.0) + c_key,
+            cars["speed_kph"].to_numpy(np.float64)[c_ok],
+            p_t - np.min(c_t, initial=0.0) + p_key,
+            window[p_pos],
+        )
+        tau = lane_entry_tau_s(tau, parameters=parameters)
+        site, weight = p_pos[ped], factors[p_per[ped]]
+        table = _ImpactTable.build(parameters, _lane_time_s(parameters))
+        for ctype in np.unique(types[site]):
+            m = types[site] == ctype
+            risk = _conflict_risk_table(table, speed[m], tau[m], str(ctype), lanes[site[m]], parameters)
+            for j, sev in enumerate(("fatal", "serious", "slight")):
+                totals[:, j] += np.bincount(site[m], weights=weight[m] * risk[sev], minlength=n)[:n]
+    ids = crossings.index.to_numpy(np.int64)
+    rows = [
+        r
+        for i, c in enumerate(ids)
+        for r in _rows("crossing", int(c), dict(zip(("fatal", "serious", "slight"), totals[i], strict=True)))
+    ]
+    return _frame(rows)
+
+
+def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    cols = ["site_type", "site", "road_user", "severity", "per_year_raw"]
+    return pd.DataFrame(rows, columns=cols).astype({"site": "int64", "per_year_raw": "float64"})
+
+
+def injuries_away_from_crossings(
+    network: RoadNetwork, record: TrafficRecord, *, parameters: Mapping[str, float]
+) -> pd.DataFrame:
+    """Expected annual pedestrian casualties crossing away from crossings, per link (site_type ``"link"``).
+
+    Proxy (documented): the pedestrians counted at a crossing stand for the link's pedestrian activity; a share
+    ``s`` of all crossings is made away from crosswalks (FHWA-HRT-13-098, 11%), so each crossing pedestrian
+    brings ``s / (1 - s)`` crossings elsewhere on the crossing's links (both directions of a road; at a junction
+    spread over its legs). Each is an
+    uncontrolled crossing of the whole road (both directions' lanes) met by the link's traffic at its simulated
+    mean speed; the conflict time ``tau`` is integrated uniformly over the crossing time. Links without a
+    crossing have no pedestrian activity in the record and get none.
+    """
+    s = param(parameters, "risk.pedestrian.share_away_from_crossings")
+    links = network.links
+    if not len(record.pedestrians) or not len(network.crossing_links) or not len(record.link_stats):
+        return _frame([])
+    peds = record.pedestrians.groupby(["period", "crossing"]).size().rename("n").reset_index()
+    cl = network.crossing_links[["crossing", "link"]]
+    # A pedestrian crosses one road: both directions of a two-way link (weight 1 each), or one of the legs of a
+    # junction (2 / n: the leg's incoming link; its outgoing half is not a crossing link, documented gap).
+    n_links = cl.groupby("crossing")["link"].transform("size").to_numpy(np.float64)
+    cl = cl.assign(weight=np.minimum(2.0, n_links) / n_links)
+    per_link = peds.merge(cl, on="crossing")
+    per_link["away"] = per_link["n"] * per_link["weight"] * s / (1.0 - s)
+    away = per_link.groupby(["period", "link"])["away"].sum().reset_index()
+    stats = record.link_stats[["period", "link", "entries", "mean_speed_kph"]]
+    away = away.merge(stats, on=["period", "link"], how="inner")
+    durations = {p.name: p.duration_s for p in record.periods}
+    factors = {p.name: annual_factor(p) for p in record.periods}
+    away = away[(away["entries"] > 0) & np.isfinite(away["mean_speed_kph"])]
+    link = away["link"].to_numpy(np.int64)
+    n_lanes = links["lanes"].to_numpy(np.float64)
+    reverse = links["reverse"].to_numpy(np.int64)
+    lanes = n_lanes[link] + np.where(reverse[link] >= 0, n_lanes[np.maximum(reverse[link], 0)], 0.0)
+    window = crossing_time_s(lanes, "unmarked", parameters=parameters)
+    period = away["period"].astype(str)
+    flow_vps = away["entries"].to_numpy(np.float64) / period.map(durations).to_numpy(np.float64)
+    f = period.map(factors).to_numpy(np.float64) * away["away"].to_numpy(np.float64) * flow_vps * window
+    speed = away["mean_speed_kph"].to_numpy(np.float64)
+    # the lane-entry warning time is uniform over one lane's crossing time: average the table over tau
+    table = _ImpactTable.build(parameters, _lane_time_s(parameters))
+    grid = np.arange(_TABLE_N_V) * table.dv_kph
+    mean_tau = [np.trapezoid(z, axis=1) / (z.shape[1] - 1) for z in table.values]
+    c, fa, k = (np.interp(speed, grid, z) for z in mean_tau)
+    risk = _combine(speed, lanes, "unmarked", parameters, c, fa, k)
+    totals = np.zeros((len(links), 3))
+    for j, sev in enumerate(("fatal", "serious", "slight")):
+        totals[:, j] = np.bincount(link, weights=f * risk[sev], minlength=len(links))[: len(links)]
+    present = np.unique(link)
+    out = {int(i): dict(zip(("fatal", "serious", "slight"), totals[i], strict=True)) for i in present}
+    rows = [row for link, v in out.items() for row in _rows("link", link, v)]
+    return _frame(rows)

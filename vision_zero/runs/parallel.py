@@ -1,0 +1,442 @@
+"""Executors: run many independent tasks on local cores or on a Dask cluster, behind one interface.
+
+Every executor runs ``fn(payload, item)`` for each item and yields ``(position, result)`` pairs as the tasks
+finish. The *payload* (a prepared scenario: the network with its interventions, the parameters …) is large and
+the same for every task, so it is shipped once per worker, not once per task:
+
+- :class:`SerialExecutor` runs in this process (no shipping at all);
+- :class:`LocalPoolExecutor` is a process pool (``spawn`` start method, safe on every platform). The payload is
+  pickled once to a temporary file; each worker process loads it on its first task and keeps it in a small
+  cache keyed by the payload's content hash, so later tasks (and later scenarios) reuse the same pool;
+- :class:`DaskExecutor` uses Dask distributed: ``"local"`` starts a ``LocalCluster`` (one single-threaded
+  worker process per core), anything else is the address of a running scheduler (``tcp://host:8786``). The
+  payload is scattered once with ``broadcast=True`` and tasks receive the worker's copy.
+
+Results never depend on the executor: a task's randomness must come only from its item (the replication
+index, through :func:`vision_zero.core.seeding.replication_rngs`).
+
+Importing this module starts nothing; pools and clusters are created by the constructors and released by
+:meth:`Executor.close` (or a ``with`` block).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import os
+import pickle
+import re
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from vision_zero.core.errors import ConfigError, VisionZeroError
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "ExecutorError",
+    "LocalPoolExecutor",
+    "SerialExecutor",
+    "default_workers",
+    "make_executor",
+]
+
+P = TypeVar("P")
+I = TypeVar("I")  # noqa: E741
+T = TypeVar("T")
+
+#: How many distinct payloads a worker process keeps loaded (a run has a baseline and a variant or two).
+_WORKER_CACHE_SIZE = 3
+
+
+class ExecutorError(VisionZeroError, RuntimeError):
+    """The executor failed (a worker process died, the cluster is unreachable …); finished work is kept."""
+
+    exit_code = 1
+
+
+def default_workers() -> int:
+    """The number of CPU cores this process may use (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def payload_token(payload: object) -> tuple[str, bytes]:
+    """Pickle ``payload`` and return (content hash, pickled bytes)."""
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.sha256(data).hexdigest()[:20], data
+
+
+class _Shipped:
+    """Payloads already shipped by one executor, by identity (so a payload is pickled once, not per call)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[object, str, Any]] = {}
+
+    def get(self, payload: object) -> tuple[str, Any] | None:
+        hit = self._by_id.get(id(payload))
+        if hit is None or hit[0] is not payload:
+            return None
+        return hit[1], hit[2]
+
+    def put(self, payload: object, token: str, handle: Any) -> None:
+        self._by_id[id(payload)] = (payload, token, handle)
+
+    def clear(self) -> None:
+        self._by_id.clear()
+
+
+class Executor(ABC):
+    """Runs ``fn(payload, item)`` for many items; see the module docstring."""
+
+    #: Short name for messages and manifests ("serial", "pool", "dask").
+    kind: str = ""
+
+    @property
+    @abstractmethod
+    def workers(self) -> int:
+        """How many tasks can run at once."""
+
+    @abstractmethod
+    def map_unordered(
+        self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
+    ) -> Iterator[tuple[int, T]]:
+        """Run ``fn(payload, item)`` for every item; yield ``(position in items, result)`` as each finishes.
+
+        ``items`` is consumed lazily: at most :meth:`in_flight` tasks are submitted at a time, so large
+        per-task inputs (a baseline's injuries table) are read only when their task is about to run. If a task
+        raises, the remaining tasks are cancelled and the exception propagates. ``fn`` must be a module-level
+        function (picklable by reference).
+        """
+
+    def in_flight(self) -> int:
+        """How many tasks are submitted ahead (twice the workers: none idles while results are written)."""
+        return 2 * self.workers
+
+    def describe(self) -> str:
+        """One line for the terminal, e.g. ``"local process pool, 2 workers"``."""
+        return f"{self.kind}, {self.workers} worker(s)"
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release processes, clients and temporary files (idempotent)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class SerialExecutor(Executor):
+    """Run every task in this process, in order (``--workers 1``)."""
+
+    kind = "serial (this process)"
+
+    @property
+    def workers(self) -> int:
+        """Always 1."""
+        return 1
+
+    def describe(self) -> str:
+        """See :meth:`Executor.describe`."""
+        return "serial, in this process"
+
+    def map_unordered(
+        self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
+    ) -> Iterator[tuple[int, T]]:
+        """See :meth:`Executor.map_unordered` (in order, in this process)."""
+        for position, item in enumerate(items):
+            yield position, fn(payload, item)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+# --- local process pool ---------------------------------------------------------------------------------------
+
+_worker_payloads: OrderedDict[str, Any] = OrderedDict()
+
+
+def _pool_worker_init() -> None:
+    """Process-pool initializer: keep each worker single-threaded in numeric libraries."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+def _load_payload(token: str, path: str) -> Any:
+    """Return the payload ``token``, reading it from ``path`` the first time this worker needs it."""
+    if token in _worker_payloads:
+        _worker_payloads.move_to_end(token)
+        return _worker_payloads[token]
+    with open(path, "rb") as fh:
+        payload = pickle.load(fh)
+    _worker_payloads[token] = payload
+    while len(_worker_payloads) > _WORKER_CACHE_SIZE:
+        _worker_payloads.popitem(last=False)
+    return payload
+
+
+def _pool_call(fn: Callable[[Any, Any], Any], token: str, path: str, item: Any) -> Any:
+    return fn(_load_payload(token, path), item)
+
+
+class LocalPoolExecutor(Executor):
+    """A process pool on this machine (``spawn`` start method).
+
+    Parameters
+    ----------
+    workers
+        Number of worker processes; default: the cores available (:func:`default_workers`).
+    """
+
+    kind = "local process pool"
+
+    def __init__(self, *, workers: int | None = None) -> None:
+        n = default_workers() if workers is None else workers
+        if n < 1:
+            raise ConfigError(f"--workers: expected an integer >= 1 (got {n})")
+        self._workers = n
+        self._pool: ProcessPoolExecutor | None = None
+        self._tmp = Path(tempfile.mkdtemp(prefix="vision-zero-payloads-"))
+        self._shipped = _Shipped()
+
+    @property
+    def workers(self) -> int:
+        """Number of worker processes."""
+        return self._workers
+
+    def describe(self) -> str:
+        """See :meth:`Executor.describe`."""
+        return f"local process pool, {self._workers} worker(s)"
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers, mp_context=get_context("spawn"), initializer=_pool_worker_init
+            )
+        return self._pool
+
+    def _payload_file(self, payload: object) -> tuple[str, Path]:
+        hit = self._shipped.get(payload)
+        if hit is not None:
+            return hit[0], Path(hit[1])
+        token, data = payload_token(payload)
+        path = self._tmp / f"{token}.pickle"
+        if not path.exists():
+            path.write_bytes(data)
+        self._shipped.put(payload, token, str(path))
+        return token, path
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the pool's worker processes (empty before the first task)."""
+        if self._pool is None:
+            return []
+        procs = getattr(self._pool, "_processes", None) or {}
+        return sorted(int(pid) for pid in procs)
+
+    def map_unordered(
+        self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
+    ) -> Iterator[tuple[int, T]]:
+        """See :meth:`Executor.map_unordered`; a dead worker raises :class:`ExecutorError`."""
+        source = enumerate(items)
+        first = next(source, None)
+        if first is None:
+            return
+        token, path = self._payload_file(payload)
+        pool = self._ensure_pool()
+        queue = itertools.chain([first], source)
+        pending: dict[Future[T], int] = {}
+        try:
+            for pos, item in itertools.islice(queue, self.in_flight()):
+                pending[pool.submit(_pool_call, fn, token, str(path), item)] = pos
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    pos = pending.pop(fut)
+                    result = fut.result()
+                    for nxt_pos, nxt in itertools.islice(queue, 1):
+                        pending[pool.submit(_pool_call, fn, token, str(path), nxt)] = nxt_pos
+                    yield pos, result
+        except BrokenProcessPool as exc:
+            self._discard_pool()
+            raise ExecutorError(
+                "a worker process of the local pool died (killed, or out of memory); the replications "
+                "finished so far are saved: rerun the same command to resume"
+            ) from exc
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        """Shut the pool down and delete the payload files."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._shipped.clear()
+
+
+# --- Dask distributed -----------------------------------------------------------------------------------------
+
+
+class DaskExecutor(Executor):
+    """Dask distributed: a new ``LocalCluster`` (``address="local"``) or a running scheduler.
+
+    Parameters
+    ----------
+    address
+        ``"local"`` or a scheduler address such as ``tcp://10.0.0.5:8786``.
+    workers
+        For ``"local"`` only: number of single-threaded worker processes (default: the cores available).
+    timeout_s
+        How long to wait for the scheduler [s].
+    """
+
+    kind = "dask"
+
+    def __init__(self, address: str, *, workers: int | None = None, timeout_s: float = 30.0) -> None:
+        from distributed import Client, LocalCluster
+
+        self.address = address
+        self._cluster: Any = None
+        self._client: Any = None
+        if address != "local" and not re.fullmatch(r"(tcp|tls|ucx|ws|wss)://[^\s/:]+:\d+/?", address):
+            raise ConfigError(
+                f"--dask: expected 'local' or a scheduler address such as tcp://10.0.0.5:8786 (got {address!r})"
+            )
+        try:
+            if address == "local":
+                n = default_workers() if workers is None else workers
+                if n < 1:
+                    raise ConfigError(f"--workers: expected an integer >= 1 (got {n})")
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                self._client = Client(self._cluster, timeout=timeout_s)  # type: ignore[no-untyped-call]
+            else:
+                self._client = Client(address, timeout=timeout_s)  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise ExecutorError(
+                f"--dask: cannot connect to the Dask scheduler at {address!r} ({exc}); expected 'local' or "
+                "the address of a running scheduler such as tcp://host:8786"
+            ) from exc
+        self._shipped = _Shipped()
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client``."""
+        return self._client
+
+    @property
+    def workers(self) -> int:
+        """Total worker threads in the cluster."""
+        info = self._client.scheduler_info()
+        return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
+
+    def describe(self) -> str:
+        """See :meth:`Executor.describe`."""
+        where = "LocalCluster" if self.address == "local" else self.address
+        return f"dask ({where}), {self.workers} worker thread(s)"
+
+    def _scatter(self, payload: object) -> Any:
+        hit = self._shipped.get(payload)
+        if hit is None:
+            remote = self._client.scatter(payload, broadcast=True, hash=False)
+            self._shipped.put(payload, "", remote)
+            return remote
+        return hit[1]
+
+    def map_unordered(
+        self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
+    ) -> Iterator[tuple[int, T]]:
+        """See :meth:`Executor.map_unordered`; the payload is scattered once (``broadcast=True``)."""
+        source = enumerate(items)
+        first = next(source, None)
+        if first is None:
+            return
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+
+        remote = self._scatter(payload)
+        queue = itertools.chain([first], source)
+        position: dict[str, int] = {}
+        live: dict[str, Any] = {}
+
+        def submit(pos: int, item: I) -> Any:
+            fut = self._client.submit(fn, remote, item, pure=False)
+            position[fut.key] = pos
+            live[fut.key] = fut
+            return fut
+
+        started = [submit(pos, item) for pos, item in itertools.islice(queue, self.in_flight())]
+        stream = as_completed(started)  # type: ignore[no-untyped-call]
+        try:
+            for fut in stream:
+                result = fut.result()
+                live.pop(fut.key, None)
+                for nxt_pos, nxt in itertools.islice(queue, 1):
+                    stream.add(submit(nxt_pos, nxt))  # type: ignore[no-untyped-call]
+                yield position[fut.key], result
+        except KilledWorker as exc:
+            raise ExecutorError(
+                "Dask workers died repeatedly while running a replication; the replications finished so far "
+                "are saved: rerun the same command to resume"
+            ) from exc
+        finally:
+            if live and self._client is not None:
+                self._client.cancel([f for f in live.values() if not f.done()])
+
+    def close(self) -> None:
+        """Close the client, and the LocalCluster if this executor started it."""
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+
+def make_executor(*, workers: int | None = None, dask: str | None = None) -> Executor:
+    """The executor the command line asks for.
+
+    Parameters
+    ----------
+    workers
+        Local worker processes (default: the cores available); 1 runs in this process.
+    dask
+        ``None`` for local execution, ``"local"`` for a Dask LocalCluster, or a scheduler address.
+    """
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: expected an integer >= 1 (got {workers})")
+    if dask is not None:
+        return DaskExecutor(dask, workers=workers)
+    n = default_workers() if workers is None else workers
+    if n == 1:
+        return SerialExecutor()
+    return LocalPoolExecutor(workers=n)

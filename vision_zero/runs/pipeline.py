@@ -1,0 +1,547 @@
+"""From a scenario to one replication's result: the API the replication runner builds on.
+
+:func:`prepare` does everything that is the same for every replication of a scenario, once: load the network,
+apply the interventions (checking every selector against the network), build the periods, the default daily
+demand, pedestrian demand and calibration targets. The result is picklable and is shipped once per worker.
+
+:func:`run_replication` runs replication *i*: random streams from :func:`vision_zero.core.seeding.replication_rngs`
+(common random numbers: replication *i* of every scenario draws the same demand, drivers, pedestrians and
+parameters), one parameter draw (re-setting the intervention values tied to uncertain parameters), trips,
+simulation, crash risk, calibration, annualised per-link traffic and the summary numbers of
+:class:`~vision_zero.runs.results.ReplicationResult`.
+
+Calibration: a baseline is calibrated on itself (factor = observed / raw, per replication); a variant uses the
+raw injuries of the baseline's replication with the same index (``baseline_raw``), so interventions change the
+calibrated totals exactly as they change the raw ones. The observed city totals are scaled to the network's
+expected share of the city's vehicle-km (``[calibration] scale_to_network``), computed from the un-intervened
+network and the demand settings only, so baseline and variant share the same targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vision_zero.core.errors import ScenarioError, VisionZeroError
+from vision_zero.core.parameters import ParameterSet, load_parameters
+from vision_zero.core.seeding import replication_rngs
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.program.interventions import ApplyContext, Binding, Cost, apply_bindings, empty_modifiers
+from vision_zero.program.scenario import Scenario, load_scenario
+from vision_zero.program.selectors import Selection, road_km
+from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES, CalibrationTargets
+from vision_zero.runs.results import ReplicationResult
+from vision_zero.traffic.periods import Period, annual_factor
+
+__all__ = [
+    "AppliedIntervention",
+    "AppliedScenario",
+    "PreparedScenario",
+    "annual_link_traffic",
+    "apply_scenario",
+    "load_base_network",
+    "prepare",
+    "prepare_file",
+    "run_replication",
+    "summarise",
+]
+
+
+@dataclass(frozen=True)
+class AppliedIntervention:
+    """One intervention as applied: its title, what its selector matched, its cost."""
+
+    index: int
+    type: str
+    title: str
+    selection: Selection
+    cost: Cost
+
+
+@dataclass(frozen=True)
+class PreparedScenario:
+    """Everything a replication needs, computed once per scenario (picklable).
+
+    Attributes
+    ----------
+    scenario
+        The validated scenario.
+    network
+        The network with every intervention applied (central parameter values).
+    base_network_source
+        The source string the network was loaded from.
+    modifiers
+        Risk-modifier (CMF) table of all interventions.
+    bindings
+        Network values tied to uncertain parameters (re-set from each replication's draw).
+    applied
+        Per intervention: what it matched and what it costs.
+    parameters
+        Shipped parameters plus the scenario's ``[risk] parameters`` file.
+    periods
+        The simulated periods (``[simulation] periods`` and ``duration_s`` applied).
+    daily_trips
+        Vehicle trips per day (``[demand]``; default from the un-intervened network), before period shares.
+    od
+        The OD table of ``[demand] od_file`` (snapped to nodes), or None.
+    pedestrians
+        Pedestrian demand per crossing and period (``crossing``, ``period``, ``peds_per_h``).
+    network_share
+        Expected share of the city's annual vehicle-km this network carries (scales calibration targets);
+        1.0 when ``scale_to_network`` is false or crash records are given.
+    crash_records
+        ``[calibration] crash_records`` read and snapped to the un-intervened network's links (columns of
+        :func:`vision_zero.risk.crash_records.snap_to_links`), or None. When given, the calibration targets are the
+        records' casualties per year (``[calibration]`` numbers still override them), not scaled: the records
+        are this network's own.
+    """
+
+    scenario: Scenario
+    network: RoadNetwork
+    base_network_source: str
+    modifiers: pd.DataFrame
+    bindings: tuple[Binding, ...]
+    applied: tuple[AppliedIntervention, ...]
+    parameters: ParameterSet
+    periods: tuple[Period, ...]
+    daily_trips: float
+    od: pd.DataFrame | None
+    pedestrians: pd.DataFrame
+    network_share: float
+    crash_records: pd.DataFrame | None = None
+
+    @property
+    def name(self) -> str:
+        """Scenario name."""
+        return self.scenario.name
+
+    @property
+    def is_baseline(self) -> bool:
+        """True when the scenario is its own baseline (calibrated on itself)."""
+        return self.scenario.is_baseline
+
+    @property
+    def baseline_path(self) -> Path:
+        """The baseline scenario file (root of the ``extends`` chain, or ``baseline = ...``)."""
+        return self.scenario.baseline_path
+
+    @property
+    def seed(self) -> int:
+        """Base seed of the run."""
+        return self.scenario.simulation.seed
+
+    @property
+    def replications(self) -> int:
+        """Number of replications the scenario asks for."""
+        return self.scenario.simulation.replications
+
+    @property
+    def costs(self) -> tuple[Cost, ...]:
+        """Cost of each intervention."""
+        return tuple(a.cost for a in self.applied)
+
+
+# ------------------------------------------------------------------------------------------------- prepare
+
+
+def _periods(scenario: Scenario, params: ParameterSet) -> tuple[Period, ...]:
+    from vision_zero.traffic.demand import default_periods
+
+    sim = scenario.simulation
+    periods = default_periods(params)
+    if sim.periods is not None:
+        known = {p.name: p for p in periods}
+        for i, name in enumerate(sim.periods):
+            if name not in known:
+                raise ScenarioError(
+                    str(scenario.path), f"simulation.periods[{i}]", f"one of {list(known)}", name
+                )
+        periods = tuple(known[n] for n in sim.periods)
+    if sim.duration_s is not None:  # same hourly rate over a shorter (or longer) simulated time
+        d = sim.duration_s
+        periods = tuple(
+            replace(p, duration_s=d, demand_share=p.demand_share * d / p.duration_s) for p in periods
+        )
+    return periods
+
+
+def load_base_network(scenario: Scenario) -> RoadNetwork:
+    """The scenario's network before interventions (a loading failure becomes a ScenarioError)."""
+    from vision_zero.network.road_network import load_network
+
+    try:
+        return load_network(scenario.network.source)
+    except VisionZeroError as exc:
+        raise ScenarioError(
+            str(scenario.chain[-1]), "network.source", f"a loadable network ({exc})"
+        ) from None
+
+
+@dataclass(frozen=True)
+class AppliedScenario:
+    """A scenario's interventions applied to its network: the part of :func:`prepare` the outputs need.
+
+    ``vision-zero compare`` builds this alone (no demand, no routing) for a scenario whose replications are all
+    on disk already: maps, costs and touched links need only the intervened network and the costs.
+
+    Attributes
+    ----------
+    scenario
+        The validated scenario.
+    network
+        The network with every intervention applied (central parameter values).
+    base_network_source
+        The source string the network was loaded from.
+    modifiers
+        Risk-modifier (CMF) table of all interventions.
+    bindings
+        Network values tied to uncertain parameters.
+    applied
+        Per intervention: what it matched and what it costs.
+    parameters
+        Shipped parameters plus the scenario's ``[risk] parameters`` file.
+    """
+
+    scenario: Scenario
+    network: RoadNetwork
+    base_network_source: str
+    modifiers: pd.DataFrame
+    bindings: tuple[Binding, ...]
+    applied: tuple[AppliedIntervention, ...]
+    parameters: ParameterSet
+
+    @property
+    def name(self) -> str:
+        """Scenario name."""
+        return self.scenario.name
+
+    @property
+    def costs(self) -> tuple[Cost, ...]:
+        """Cost of each intervention."""
+        return tuple(a.cost for a in self.applied)
+
+
+def apply_scenario(scenario: Scenario, *, network: RoadNetwork | None = None) -> AppliedScenario:
+    """Load the parameters and the network and apply the scenario's interventions (checking every selector).
+
+    Parameters
+    ----------
+    scenario
+        A scenario from :func:`vision_zero.program.scenario.load_scenario`.
+    network
+        The un-intervened network, if already loaded from ``scenario.network.source``.
+
+    Raises
+    ------
+    ScenarioError
+        A selector that matches nothing (naming the intervention's file and key), a network that cannot be
+        loaded.
+    """
+    params = load_parameters(scenario.risk.parameters)
+    base = load_base_network(scenario) if network is None else network
+    net = base
+    modifiers = [empty_modifiers()]
+    bindings: list[Binding] = []
+    applied: list[AppliedIntervention] = []
+    for i, iv in enumerate(scenario.interventions):
+        origin, key = (
+            scenario.intervention_keys[i] if scenario.intervention_keys else (str(scenario.path), "")
+        )
+        ctx = ApplyContext(parameters=params, base_dir=Path(origin).parent, origin=origin, key=key)
+        effect = iv.apply(net, ctx)
+        net = effect.network
+        if len(effect.modifiers):
+            modifiers.append(effect.modifiers)
+        bindings += effect.bindings
+        applied.append(AppliedIntervention(i, iv.type, iv.title(), effect.selection, effect.cost))
+    return AppliedScenario(
+        scenario=scenario,
+        network=net,
+        base_network_source=base.source,
+        modifiers=pd.concat(modifiers, ignore_index=True),
+        bindings=tuple(bindings),
+        applied=tuple(applied),
+        parameters=params,
+    )
+
+
+def prepare(
+    scenario: Scenario, *, network: RoadNetwork | None = None, applied: AppliedScenario | None = None
+) -> PreparedScenario:
+    """Load the network, apply the interventions and compute what every replication shares.
+
+    Parameters
+    ----------
+    scenario
+        A scenario from :func:`vision_zero.program.scenario.load_scenario`.
+    network
+        The un-intervened network, if already loaded from ``scenario.network.source`` (saves loading it again).
+    applied
+        :func:`apply_scenario` of this scenario and network, if already done (saves applying it again).
+
+    Raises
+    ------
+    ScenarioError
+        A selector that matches nothing (naming the intervention's file and key), a network that cannot be
+        loaded, unknown period names, unreadable demand files.
+    """
+    from vision_zero.traffic import demand
+
+    base = load_base_network(scenario) if network is None else network
+    app = apply_scenario(scenario, network=base) if applied is None else applied
+    params = app.parameters
+    periods = _periods(scenario, params)
+    net = app.network
+
+    default_daily = demand.default_daily_trips(base, params)
+    daily = (scenario.demand.daily_trips or default_daily) * scenario.demand.scale
+    od = None
+    origin = str(scenario.path)
+    if scenario.demand.od_file is None and max(round(daily * p.demand_share) for p in periods) < 1:
+        raise ScenarioError(
+            origin,
+            "demand.scale" if scenario.demand.daily_trips is None else "demand.daily_trips",
+            f"a demand with at least one trip in a simulated period ({daily:.3g} trips/day on this network)",
+            scenario.demand.scale if scenario.demand.daily_trips is None else scenario.demand.daily_trips,
+        )
+    if scenario.demand.od_file is not None:
+        try:
+            od = demand.read_od_csv(scenario.demand.od_file, net)
+        except VisionZeroError as exc:
+            raise ScenarioError(origin, "demand.od_file", f"a valid OD file ({exc})") from None
+        od = od.assign(trips=od["trips"].to_numpy(dtype=float) * scenario.demand.scale)
+        unknown = sorted(set(od["period"].astype(str)) - {p.name for p in periods})
+        if unknown:
+            raise ScenarioError(
+                origin,
+                "demand.od_file",
+                f"periods among the simulated {[p.name for p in periods]}",
+                unknown[0],
+            )
+    peds = demand.pedestrian_demand(net, periods=periods, params=params)
+    if scenario.demand.pedestrian_file is not None:
+        try:
+            peds = demand.read_pedestrian_csv(
+                scenario.demand.pedestrian_file, peds, n_crossings=len(net.crossings)
+            )
+        except VisionZeroError as exc:
+            raise ScenarioError(
+                origin, "demand.pedestrian_file", f"a valid pedestrian file ({exc})"
+            ) from None
+
+    records = None
+    if scenario.calibration.crash_records is not None:
+        from vision_zero.risk.crash_records import read_crash_records, snap_to_links, targets_from_records
+
+        try:
+            records = read_crash_records(scenario.calibration.crash_records)
+        except VisionZeroError as exc:
+            raise ScenarioError(
+                origin, "calibration.crash_records", f"a valid crash-record file ({exc})"
+            ) from None
+        records = snap_to_links(records, base, parameters=params.central())
+        try:
+            targets_from_records(records)
+        except VisionZeroError as exc:
+            raise ScenarioError(
+                origin, "calibration.crash_records", f"usable crash records ({exc})"
+            ) from None
+
+    share = 1.0
+    if scenario.calibration.scale_to_network and records is None:
+        km = road_km(base, np.ones(len(base.links), dtype=bool))
+        expected_vkm = (
+            params.value("demand.vehicle_km_per_road_km_day")
+            * km
+            * params.value("demand.weekday_equivalents_per_year")
+            * (daily / default_daily if default_daily > 0 else 1.0)
+        )
+        share = expected_vkm / params.value("calibration.almaty.veh_km_per_year")
+
+    return PreparedScenario(
+        scenario=scenario,
+        network=net,
+        base_network_source=base.source,
+        modifiers=app.modifiers,
+        bindings=app.bindings,
+        applied=app.applied,
+        parameters=params,
+        periods=periods,
+        daily_trips=float(daily),
+        od=od,
+        pedestrians=peds,
+        network_share=float(share),
+        crash_records=records,
+    )
+
+
+def prepare_file(path: Path | str, *, overrides: dict[str, object] | None = None) -> PreparedScenario:
+    """:func:`load_scenario` then :func:`prepare`."""
+    return prepare(load_scenario(path, overrides=overrides))
+
+
+# -------------------------------------------------------------------------------------------- replication
+
+
+def _targets(prepared: PreparedScenario, draw: dict[str, float]) -> CalibrationTargets:
+    cal = prepared.scenario.calibration
+    if prepared.crash_records is not None:
+        from vision_zero.risk.crash_records import targets_from_records
+
+        t = targets_from_records(prepared.crash_records, source=f"crash records {cal.crash_records}")
+    else:
+        t = CalibrationTargets.almaty(draw)
+    given = {
+        k: getattr(cal, k)
+        for k in ("deaths_per_year", "serious_per_year", "slight_per_year", "pedestrian_share_of_deaths")
+        if getattr(cal, k) is not None
+    }
+    if given:
+        t = replace(t, **given, source=f"{prepared.scenario.path.name} [calibration]; others: {t.source}")
+    if cal.scale_to_network and prepared.crash_records is None and prepared.network_share != 1.0:
+        t = t.scaled(prepared.network_share)
+    return t
+
+
+def annual_link_traffic(
+    network: RoadNetwork, link_stats: pd.DataFrame, periods: tuple[Period, ...]
+) -> pd.DataFrame:
+    """Per link, annualised: ``veh_km_per_year``, ``veh_h_per_year`` and flow-weighted speeds over periods."""
+    n = len(network.links)
+    out = pd.DataFrame({"link": np.arange(n, dtype=np.int64)})
+    factors = {p.name: annual_factor(p) for p in periods}
+    if not len(link_stats):
+        for col in ("veh_km_per_year", "veh_h_per_year"):
+            out[col] = 0.0
+        for col in ("mean_speed_kph", "p85_speed_kph", "share_over_limit"):
+            out[col] = np.nan
+        return out
+    af = link_stats["period"].map(factors).fillna(0.0).to_numpy(dtype=float)
+    link = link_stats["link"].to_numpy(dtype=np.int64)
+    vkm = link_stats["veh_km"].to_numpy(dtype=float) * af
+    out["veh_km_per_year"] = np.bincount(link, weights=vkm, minlength=n)[:n]
+    out["veh_h_per_year"] = np.bincount(
+        link, weights=link_stats["veh_h"].to_numpy(dtype=float) * af, minlength=n
+    )[:n]
+    w = link_stats["entries"].to_numpy(dtype=float) * af
+    for col in ("mean_speed_kph", "p85_speed_kph", "share_over_limit"):
+        x = link_stats[col].to_numpy(dtype=float)
+        ok = np.isfinite(x)
+        num = np.bincount(link[ok], weights=x[ok] * w[ok], minlength=n)[:n]
+        den = np.bincount(link[ok], weights=w[ok], minlength=n)[:n]
+        out[col] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return out
+
+
+def _speed_hist(hist: pd.DataFrame, periods: tuple[Period, ...]) -> pd.DataFrame:
+    cols = ["link", "bin_lo_kph", "count"]
+    if not len(hist):
+        return pd.DataFrame(
+            {
+                "link": pd.Series(dtype=np.int64),
+                "bin_lo_kph": pd.Series(dtype=float),
+                "count": pd.Series(dtype=float),
+            }
+        )
+    factors = {p.name: annual_factor(p) for p in periods}
+    h = hist.assign(
+        count=hist["count"].to_numpy(dtype=float) * hist["period"].map(factors).fillna(0.0).to_numpy()
+    )
+    out = h.groupby(["link", "bin_lo_kph"], as_index=False, sort=True)["count"].sum()
+    return pd.DataFrame(out[cols])
+
+
+def summarise(
+    injuries: pd.DataFrame, link_traffic: pd.DataFrame, trips: pd.DataFrame, *, schematic: bool
+) -> dict[str, float]:
+    """The headline numbers of :class:`~vision_zero.runs.results.ReplicationResult` (``summary``)."""
+    out: dict[str, float] = {}
+    for s in SEVERITIES:
+        out[s] = float(injuries.loc[injuries["severity"] == s, "per_year"].sum())
+        for u in ROAD_USERS:
+            m = (injuries["severity"] == s) & (injuries["road_user"] == u)
+            out[f"{s}_{u}"] = float(injuries.loc[m, "per_year"].sum())
+    out["ksi"] = out["fatal"] + out["serious"]
+    for u in ROAD_USERS:
+        out[f"ksi_{u}"] = out[f"fatal_{u}"] + out[f"serious_{u}"]
+    out["veh_km"] = float(link_traffic["veh_km_per_year"].sum())
+    out["veh_h"] = float(link_traffic["veh_h_per_year"].sum())
+    completed = (
+        trips["completed"].to_numpy(dtype=bool) if "completed" in trips else np.zeros(len(trips), bool)
+    )
+    out["trips"] = float(len(trips))
+    out["trips_completed"] = float(completed.sum())
+    out["trips_en_route"] = float(len(trips) - completed.sum())
+    out["schematic"] = 1.0 if schematic else 0.0
+    return out
+
+
+def run_replication(
+    prepared: PreparedScenario, replication: int, *, baseline_raw: pd.DataFrame | None = None
+) -> ReplicationResult:
+    """Run replication ``replication`` of a prepared scenario.
+
+    Parameters
+    ----------
+    prepared
+        From :func:`prepare`.
+    replication
+        Replication index (0-based); selects the common random streams.
+    baseline_raw
+        ``injuries`` (with ``per_year_raw``) of the baseline's replication with the same index; calibration
+        factors are computed from it. None: calibrate on this replication itself (for a baseline).
+    """
+    from vision_zero.risk import crash_model as risk
+    from vision_zero.traffic import demand
+    from vision_zero.traffic.simulation import TrafficSettings, simulate
+
+    sc = prepared.scenario
+    rngs = replication_rngs(sc.simulation.seed, replication)
+    draw = prepared.parameters.draw(rngs.parameters)
+    network = apply_bindings(prepared.network, prepared.bindings, draw)
+    if prepared.od is not None:
+        trips = demand.trips_from_od(
+            prepared.od, rng=rngs.demand, periods=prepared.periods, source=str(sc.demand.od_file)
+        )
+    else:
+        trips = demand.generate_trips(
+            network,
+            rng=rngs.demand,
+            periods=prepared.periods,
+            daily_trips=prepared.daily_trips,
+            params=prepared.parameters,
+        )
+    record = simulate(
+        network,
+        trips,
+        prepared.pedestrians,
+        rng=rngs.drivers,
+        pedestrian_rng=rngs.pedestrians,
+        routing_rng=rngs.routing,
+        periods=prepared.periods,
+        platoon_size=sc.simulation.platoon_size,
+        reroute_passes=sc.simulation.reroute_passes,
+        settings=TrafficSettings.from_values(draw),  # this replication's draw of the traffic evidence
+    )
+    estimate = risk.estimate(
+        network, record, parameters=draw, modifiers=prepared.modifiers, speed_model=sc.risk.speed_model
+    )
+    targets = _targets(prepared, draw)
+    raw = estimate.injuries if baseline_raw is None else baseline_raw
+    factors = risk.calibration_factors(raw, targets)
+    estimate = risk.apply_calibration(estimate, factors)
+    link_traffic = annual_link_traffic(network, record.link_stats, record.periods)
+    summary = summarise(estimate.injuries, link_traffic, record.trips, schematic=network.schematic)
+    return ReplicationResult(
+        scenario=sc.name,
+        replication=replication,
+        seed=sc.simulation.seed,
+        summary=summary,
+        injuries=estimate.injuries,
+        link_traffic=link_traffic,
+        speed_hist=_speed_hist(record.speed_hist, record.periods),
+        parameters=draw,
+    )

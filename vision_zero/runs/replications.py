@@ -1,0 +1,790 @@
+"""The replication loop: run folders, manifest, resume, common random numbers, stopping at a target precision.
+
+A :class:`ScenarioJob` says what to run: a picklable *payload* (the prepared scenario) and a module-level *task*
+``task(payload, replication, baseline_raw) -> ReplicationResult``. :func:`run_job` runs replications of it on an
+:class:`~vision_zero.runs.parallel.Executor`, writes each one atomically into the run folder as it finishes and skips
+the ones already there (resume), so rerunning an interrupted command finishes the work and gives the same
+results as an uninterrupted run.
+
+Common random numbers: the task derives all randomness from ``(seed, replication)`` through
+:func:`vision_zero.core.seeding.replication_rngs`; this module only hands out indices. A variant's replication *i* is
+calibrated with the baseline's replication *i* (``baseline_raw``: that replication's injuries table, raw column
+``per_year_raw``), so a variant's run first makes sure the baseline's replications exist, running or resuming
+them in the baseline's own run folder.
+
+Stopping: a fixed number of replications, or ``target_ci_pct``: keep adding replications until the 95% interval
+of the paired KSI difference (baseline minus variant, per year) is narrower than ``target_ci_pct`` percent of its
+mean, or ``max_replications`` is reached. For a baseline on its own, the interval of its KSI is used.
+
+Run folder: ``<out>/<scenario>/<run-id>/`` (layout in :mod:`vision_zero.runs.results`); the run-id is a hash of the
+resolved scenario, the seed, the network fingerprint and the code fingerprint, so the same command with the
+same build finds the same folder, and a changed model never reuses old results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import math
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import pandas as pd
+
+from vision_zero.core.errors import ConfigError, DataError, ScenarioError, VisionZeroError
+from vision_zero.core.version import __version__
+from vision_zero.runs.parallel import Executor
+from vision_zero.runs.results import (
+    ReplicationResult,
+    atomic_write_text,
+    completed_replications,
+    read_replication,
+    read_replication_summary,
+    replication_dir,
+    write_replication,
+)
+
+__all__ = [
+    "MIN_REPLICATIONS_FOR_CI",
+    "DeferredPayload",
+    "NetworkInfo",
+    "RunResult",
+    "ScenarioJob",
+    "format_summary",
+    "mean_interval",
+    "run_id",
+    "run_job",
+    "run_scenario",
+    "scenario_job",
+    "scenario_run_dir",
+    "scenario_view",
+]
+
+#: A target-precision run starts with at least this many replications (an interval from 2 is meaningless).
+MIN_REPLICATIONS_FOR_CI = 3
+
+#: Summary keys printed by :func:`format_summary`: (key, label).
+_HEADLINE: tuple[tuple[str, str], ...] = (("fatal", "deaths"), ("serious", "serious"), ("slight", "slight"))
+
+#: ``task(payload, replication, baseline_raw) -> ReplicationResult``; must be a module-level function.
+ReplicationTask = Callable[[Any, int, "pd.DataFrame | None"], ReplicationResult]
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """What the manifest says about the network a scenario ran on."""
+
+    source: str
+    fingerprint: str
+    schematic: bool
+    label: str
+
+
+class DeferredPayload:
+    """A payload built on first use: a run whose replications are all on disk never builds it.
+
+    ``make`` is called at most once; :meth:`get` returns its value. Pickling ships the built value.
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make: Callable[[], Any] | None = make
+        self._value: Any = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether the payload has been built."""
+        return self._make is None
+
+    def get(self) -> Any:
+        """The payload (built now if it was not yet)."""
+        if self._make is not None:
+            self._value = self._make()
+            self._make = None
+        return self._value
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_make": None, "_value": self.get()}
+
+
+@dataclass(frozen=True)
+class ScenarioJob:
+    """One scenario, ready to run.
+
+    Attributes
+    ----------
+    name
+        Scenario name (the folder under the output directory).
+    scenario_toml
+        The resolved scenario (``extends`` applied) as TOML text; written to ``scenario.toml``.
+    seed
+        Base seed of the run.
+    replications
+        The scenario's own number of replications (used when the caller gives none).
+    payload
+        Picklable prepared scenario handed to ``task`` (shipped once per worker), or a
+        :class:`DeferredPayload` that builds it when a replication has to run.
+    task
+        Module-level function ``task(payload, replication, baseline_raw) -> ReplicationResult``.
+    network
+        Network source, fingerprint and schematic flag for the manifest.
+    baseline
+        The baseline's job for a variant, ``None`` for a baseline.
+    """
+
+    name: str
+    scenario_toml: str
+    seed: int
+    replications: int
+    payload: Any
+    task: ReplicationTask
+    network: NetworkInfo
+    baseline: ScenarioJob | None = None
+
+    @property
+    def is_baseline(self) -> bool:
+        """True when the scenario is its own baseline (calibrated on itself)."""
+        return self.baseline is None
+
+    def prepared(self) -> Any:
+        """The payload, built now if it is a :class:`DeferredPayload` not built yet."""
+        return self.payload.get() if isinstance(self.payload, DeferredPayload) else self.payload
+
+
+@dataclass
+class RunResult:
+    """The replications of one scenario, as run (or resumed) by :func:`run_job`.
+
+    Only the headline numbers are held in memory (:attr:`summaries`); the tables of a replication are read
+    from the run folder on demand (:meth:`read`, :attr:`results`), so a long run does not fill the memory.
+
+    Attributes
+    ----------
+    job
+        What was run.
+    run_dir
+        The run folder.
+    summaries
+        ``ReplicationResult.summary`` of replications 0 … n-1, in index order.
+    baseline
+        The baseline's run (same indices) for a variant, else ``None``.
+    resumed
+        How many replications were already on disk.
+    stop_reason
+        ``"replications"`` (the number asked for), ``"target-ci"`` (precision reached) or
+        ``"max-replications"`` (target not reached within the maximum).
+    extra
+        ``ci_width_pct`` for a target-precision run: the final interval width in percent of the mean.
+    """
+
+    job: ScenarioJob
+    run_dir: Path
+    summaries: list[dict[str, float]]
+    baseline: RunResult | None = None
+    resumed: int = 0
+    stop_reason: str = "replications"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        """Number of replications."""
+        return len(self.summaries)
+
+    def read(self, replication: int) -> ReplicationResult:
+        """Replication ``replication`` with its tables, read from the run folder."""
+        return read_replication(replication_dir(self.run_dir, replication))
+
+    @property
+    def results(self) -> list[ReplicationResult]:
+        """Every replication with its tables (reads them all from disk)."""
+        return [self.read(i) for i in range(self.n)]
+
+    def values(self, key: str) -> np.ndarray:
+        """``summary[key]`` of every replication, in index order."""
+        return np.array([s[key] for s in self.summaries], dtype=float)
+
+    def differences(self, key: str) -> np.ndarray:
+        """Paired baseline-minus-variant ``summary[key]`` per replication (CRN pairs); needs a baseline."""
+        if self.baseline is None:
+            raise ValueError(f"{self.job.name} is a baseline: no differences")
+        diff: np.ndarray = self.baseline.values(key)[: self.n] - self.values(key)
+        return diff
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per replication with its headline numbers."""
+        return pd.DataFrame([{"replication": i, **s} for i, s in enumerate(self.summaries)])
+
+
+# --- statistics -------------------------------------------------------------------------------------------------
+
+
+def mean_interval(values: Sequence[float] | np.ndarray, *, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and its two-sided Student-t confidence interval: ``(mean, low, high)``.
+
+    With fewer than two values the interval is undefined and returned as ``(mean, nan, nan)``.
+    """
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return mean, mean - half, mean + half
+
+
+def _precision_reached(values: np.ndarray, target_ci_pct: float) -> tuple[bool, float]:
+    """Whether the 95% interval of ``values``' mean is narrower than ``target_ci_pct`` % of the mean."""
+    if values.size < MIN_REPLICATIONS_FOR_CI:
+        return False, math.inf
+    mean, lo, hi = mean_interval(values)
+    width = hi - lo
+    if mean == 0.0:
+        return False, math.inf
+    rel_pct = 100.0 * width / abs(mean)
+    return rel_pct < target_ci_pct, rel_pct
+
+
+def _next_total(n: int, rel_pct: float, target_ci_pct: float, *, maximum: int) -> int:
+    """How many replications to have next: the square-root-law estimate, at least one more, at most double.
+
+    Depends only on the results so far (not on the executor), so a target-precision run stops at the same
+    number of replications wherever it runs.
+    """
+    if math.isfinite(rel_pct) and rel_pct > 0:
+        needed = math.ceil(n * (rel_pct / target_ci_pct) ** 2)
+    else:
+        needed = 2 * n
+    return min(maximum, min(max(needed, n + 1), 2 * n))
+
+
+# --- run folders ----------------------------------------------------------------------------------------------
+
+
+def _safe_name(name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._@=,+-]+", "_", name).strip("._")
+    return safe or "scenario"
+
+
+def run_id(job: ScenarioJob) -> str:
+    """Deterministic id of a run: hash of the resolved scenario, the seed, the network and the code.
+
+    The code fingerprint is part of the id so that results computed by an older build of the model are never
+    resumed into, or silently reused by, a newer one: a changed model gets a new run folder.
+    """
+    h = hashlib.sha256()
+    for part in (job.scenario_toml, str(job.seed), job.network.fingerprint, code_fingerprint()):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return f"seed{job.seed}-{h.hexdigest()[:12]}"
+
+
+def scenario_run_dir(out_dir: Path, job: ScenarioJob) -> Path:
+    """``<out_dir>/<scenario>/<run-id>``."""
+    return Path(out_dir) / _safe_name(job.name) / run_id(job)
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """Hash of the package's source and data files: tells apart two builds that share a version number."""
+    root = Path(__file__).resolve().parents[1]  # the vision_zero package
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".toml", ".csv", ".json"):
+            h.update(path.relative_to(root).as_posix().encode("utf-8"))
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _manifest(job: ScenarioJob, run_dir: Path) -> dict[str, Any]:
+    return {
+        "scenario": job.name,
+        "run_id": run_dir.name,
+        "package": "vision-zero",
+        "version": __version__,
+        "code_fingerprint": code_fingerprint(),
+        "seed": job.seed,
+        "network": {
+            "source": job.network.source,
+            "fingerprint": job.network.fingerprint,
+            "schematic": job.network.schematic,
+            "label": job.network.label,
+        },
+        "schematic": job.network.schematic,
+        "baseline": None if job.baseline is None else job.baseline.name,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _prepare_run_dir(job: ScenarioJob, run_dir: Path) -> None:
+    """Create the run folder with its scenario and manifest, or check an existing one belongs to this job."""
+    manifest_path = run_dir / "manifest.json"
+    if manifest_path.exists():
+        try:
+            old = json.loads(manifest_path.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(f"{manifest_path}: expected a JSON manifest ({exc})") from exc
+        if (
+            old.get("seed") != job.seed
+            or old.get("network", {}).get("fingerprint") != job.network.fingerprint
+        ):
+            raise DataError(
+                f"{manifest_path}: this folder belongs to a different run (seed {old.get('seed')}, network "
+                f"{old.get('network', {}).get('fingerprint')}); expected seed {job.seed}, network "
+                f"{job.network.fingerprint}. Remove the folder or choose another --out"
+            )
+        if old.get("version") != __version__:
+            raise DataError(
+                f"{manifest_path}: version: expected a run folder written by vision-zero {__version__} (got "
+                f"{old.get('version')}); resuming would mix replications of two versions. Remove the folder or "
+                "choose another --out"
+            )
+    else:
+        atomic_write_text(run_dir / "scenario.toml", job.scenario_toml)
+        atomic_write_text(manifest_path, json.dumps(_manifest(job, run_dir), indent=2, sort_keys=True) + "\n")
+    _remove_stale_temporaries(run_dir)
+
+
+def _remove_stale_temporaries(run_dir: Path, *, older_than_s: float = 600.0) -> None:
+    """Delete half-written replication folders an interrupted run left behind (hidden ``.rep-…``)."""
+    root = run_dir / "replications"
+    if not root.is_dir():
+        return
+    now = time.time()
+    for entry in root.iterdir():
+        if entry.name.startswith(".rep-") and now - entry.stat().st_mtime > older_than_s:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+# --- the loop ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Bundle:
+    """Task and prepared scenario, shipped once per worker (an object, so Dask does not rebuild it per task)."""
+
+    task: ReplicationTask
+    payload: Any
+
+
+def _call_task(bundle: _Bundle, item: tuple[int, pd.DataFrame | None]) -> ReplicationResult:
+    """Executor entry point: ``bundle`` is shipped once per worker, ``item`` with each task."""
+    replication, baseline_raw = item
+    return bundle.task(bundle.payload, replication, baseline_raw)
+
+
+class _Progress:
+    """One tqdm bar per scenario (silent when stderr is not a terminal, or when disabled)."""
+
+    def __init__(self, enabled: bool, stream: TextIO | None) -> None:
+        self.enabled = enabled
+        self.stream = stream
+        self.bars: dict[str, Any] = {}
+
+    def bar(self, name: str, total: int, done: int) -> Any:
+        from tqdm import tqdm
+
+        bar = self.bars.get(name)
+        if bar is None:
+            bar = tqdm(
+                total=total,
+                initial=done,
+                desc=name,
+                unit="rep",
+                file=self.stream or sys.stderr,
+                disable=None if self.enabled else True,
+                dynamic_ncols=True,
+                leave=True,
+            )
+            self.bars[name] = bar
+        elif total > bar.total:
+            bar.total = total
+            bar.refresh()
+        return bar
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+
+
+class _Runner:
+    """Runs jobs on one executor, sharing baseline folders and progress bars between them."""
+
+    def __init__(self, out_dir: Path, executor: Executor, progress: _Progress) -> None:
+        self.out_dir = Path(out_dir)
+        self.executor = executor
+        self.progress = progress
+        self.prepared: set[Path] = set()
+        self.bundles: dict[int, tuple[ScenarioJob, _Bundle]] = {}
+
+    def bundle(self, job: ScenarioJob) -> _Bundle:
+        """One bundle per job, so executors recognise a payload they have already shipped."""
+        hit = self.bundles.get(id(job))
+        if hit is None or hit[0] is not job:
+            hit = (job, _Bundle(job.task, job.prepared()))
+            self.bundles[id(job)] = hit
+        return hit[1]
+
+    def run_dir(self, job: ScenarioJob) -> Path:
+        run_dir = scenario_run_dir(self.out_dir, job)
+        if run_dir not in self.prepared:
+            _prepare_run_dir(job, run_dir)
+            self.prepared.add(run_dir)
+        return run_dir
+
+    def ensure(self, job: ScenarioJob, n: int) -> int:
+        """Make sure replications 0 … n-1 of ``job`` (and of its baseline) exist; return how many were resumed."""
+        run_dir = self.run_dir(job)
+        done = set(completed_replications(run_dir))
+        missing = [i for i in range(n) if i not in done]
+        bar = self.progress.bar(job.name, n, n - len(missing))
+        if not missing:
+            return n
+        base_dir: Path | None = None
+        if job.baseline is not None:
+            self.ensure(job.baseline, max(missing) + 1)
+            base_dir = self.run_dir(job.baseline)
+
+        def items() -> Iterator[tuple[int, pd.DataFrame | None]]:
+            # read lazily: the executor asks for the next item only when it has room for another task
+            for i in missing:
+                raw = (
+                    None
+                    if base_dir is None
+                    else pd.read_parquet(replication_dir(base_dir, i) / "injuries.parquet")
+                )
+                yield i, raw
+
+        for _pos, result in self.executor.map_unordered(_call_task, self.bundle(job), items()):
+            _check_result(job, result)
+            write_replication(run_dir, result)
+            bar.update(1)
+        return n - len(missing)
+
+    def load(self, job: ScenarioJob, n: int) -> list[dict[str, float]]:
+        run_dir = self.run_dir(job)
+        return [read_replication_summary(replication_dir(run_dir, i)) for i in range(n)]
+
+    def summaries(self, job: ScenarioJob, key: str, n: int) -> np.ndarray:
+        run_dir = self.run_dir(job)
+        return np.array(
+            [read_replication_summary(replication_dir(run_dir, i))[key] for i in range(n)], dtype=float
+        )
+
+
+def _check_result(job: ScenarioJob, result: ReplicationResult) -> None:
+    if result.scenario != job.name or result.seed != job.seed:
+        raise RuntimeError(
+            f"task returned replication of {result.scenario!r} seed {result.seed}, expected {job.name!r} "
+            f"seed {job.seed}"
+        )
+
+
+def run_job(
+    job: ScenarioJob,
+    *,
+    out_dir: Path,
+    executor: Executor,
+    replications: int | None = None,
+    target_ci_pct: float | None = None,
+    max_replications: int = 200,
+    progress: bool = True,
+    progress_stream: TextIO | None = None,
+    on_batch: Callable[[RunResult], None] | None = None,
+) -> RunResult:
+    """Run (or resume) the replications of ``job``; see the module docstring.
+
+    Parameters
+    ----------
+    job
+        The scenario to run; a variant carries its baseline.
+    out_dir
+        The results folder (``results/``).
+    executor
+        Where the replications run.
+    replications
+        How many replications (default: the scenario's own). With ``target_ci_pct``: the minimum.
+    target_ci_pct
+        Stop when the 95% interval of the KSI difference against the baseline (of KSI, for a baseline) is
+        narrower than this percentage of its mean.
+    max_replications
+        The most replications a target-precision run may use.
+    progress
+        Show a progress bar per scenario (only when stderr is a terminal).
+    progress_stream
+        Where the bars go (default stderr).
+    on_batch
+        Called after every batch of a target-precision run with the results so far (for logging).
+
+    Returns
+    -------
+    RunResult
+    """
+    if replications is not None and replications < 1:
+        raise ConfigError(f"--replications: expected an integer >= 1 (got {replications})")
+    if target_ci_pct is not None and not (0 < target_ci_pct < 1000):
+        raise ConfigError(f"--target-ci: expected a percentage > 0 (got {target_ci_pct})")
+    if max_replications < 1:
+        raise ConfigError(f"--max-replications: expected an integer >= 1 (got {max_replications})")
+    bars = _Progress(progress, progress_stream)
+    runner = _Runner(Path(out_dir), executor, bars)
+    try:
+        if target_ci_pct is None:
+            n = replications if replications is not None else job.replications
+            resumed = runner.ensure(job, n)
+            return _result(runner, job, n, resumed, "replications")
+        n = min(max(MIN_REPLICATIONS_FOR_CI, replications or 0), max_replications)
+        resumed = runner.ensure(job, n)
+        while True:
+            if job.baseline is None:
+                values = runner.summaries(job, "ksi", n)
+            else:
+                values = runner.summaries(job.baseline, "ksi", n) - runner.summaries(job, "ksi", n)
+            reached, rel_pct = _precision_reached(values, target_ci_pct)
+            if on_batch is not None:
+                on_batch(_result(runner, job, n, resumed, "target-ci", rel_pct=rel_pct))
+            if reached or n >= max_replications:
+                reason = "target-ci" if reached else "max-replications"
+                return _result(runner, job, n, resumed, reason, rel_pct=rel_pct)
+            n = _next_total(n, rel_pct, target_ci_pct, maximum=max_replications)
+            runner.ensure(job, n)
+    finally:
+        bars.close()
+
+
+def _result(
+    runner: _Runner, job: ScenarioJob, n: int, resumed: int, reason: str, *, rel_pct: float | None = None
+) -> RunResult:
+    baseline = None
+    if job.baseline is not None:
+        baseline = RunResult(job.baseline, runner.run_dir(job.baseline), runner.load(job.baseline, n))
+    extra: dict[str, Any] = {} if rel_pct is None else {"ci_width_pct": rel_pct}
+    run = RunResult(job, runner.run_dir(job), runner.load(job, n), baseline, resumed, reason, extra)
+    atomic_write_text(run.run_dir / "replications.csv", run.to_frame().to_csv(index=False))
+    return run
+
+
+# --- the terminal summary -----------------------------------------------------------------------------------------
+
+
+def _fmt_interval(mean: float, lo: float, hi: float) -> str:
+    if math.isnan(lo):
+        return f"{mean:9.2f}  (one replication: no interval)"
+    return f"{mean:9.2f}  [{lo:.2f}, {hi:.2f}]"
+
+
+def format_summary(run: RunResult) -> str:
+    """A short text summary: casualties per year with 95% intervals, and KSI avoided for a variant."""
+    job = run.job
+    lines = [
+        f"{job.name}: {run.n} replication(s), seed {job.seed}, {run.run_dir}",
+        f"  network: {job.network.label}",
+    ]
+    if job.network.schematic:
+        lines.append("  SCHEMATIC: results on the built-in schematic network are not findings about Almaty")
+    lines.append("  casualties per year, mean [95% interval]:")
+    cut = False
+    for key, label in _HEADLINE:
+        mean, lo, hi = mean_interval(run.values(key))
+        if lo < 0.0:  # a count cannot be negative: the t-interval of few replications is cut at 0
+            lo, hi, cut = 0.0, max(hi, 0.0), True
+        lines.append(f"    {label:<8} {_fmt_interval(mean, lo, hi)}")
+    if cut:
+        lines.append("    (an interval reaching below 0 is cut at 0: casualties cannot be negative)")
+    if run.baseline is not None:
+        avoided = mean_interval(run.differences("ksi"))
+        lines.append(
+            f"    KSI avoided vs {run.baseline.job.name} (paired, common random numbers): {_fmt_interval(*avoided)}"
+        )
+    if run.stop_reason != "replications":
+        width = run.extra.get("ci_width_pct", math.nan)
+        what = "reached" if run.stop_reason == "target-ci" else "NOT reached (stopped at --max-replications)"
+        lines.append(f"  target precision {what}: interval width {width:.1f}% of the mean")
+    return "\n".join(lines)
+
+
+# --- scenario files → jobs (the real pipeline) ----------------------------------------------------------------
+
+
+def _pipeline_task(prepared: Any, replication: int, baseline_raw: pd.DataFrame | None) -> ReplicationResult:
+    """The real replication task: :func:`vision_zero.runs.pipeline.run_replication`."""
+    from vision_zero.runs import pipeline
+
+    return pipeline.run_replication(prepared, replication, baseline_raw=baseline_raw)
+
+
+def _is_scenario_setting(key: str) -> bool:
+    """Overrides of settings apply to a variant's baseline too (CRN pairs must share demand, periods …)."""
+    return not key.startswith(("interventions", "name", "description", "extends", "baseline"))
+
+
+class _PreparedLater(DeferredPayload):
+    """A scenario prepared (:func:`vision_zero.runs.pipeline.prepare`) on first use; :meth:`applied` is cheaper."""
+
+    def __init__(self, scenario: Any, network: Any) -> None:
+        super().__init__(self._prepare)
+        self._scenario = scenario
+        self._network = network
+        self._applied: Any = None
+
+    def applied(self) -> Any:
+        """The prepared scenario if built, else its interventions applied (:func:`~vision_zero.runs.pipeline.apply_scenario`)."""
+        if self.ready:
+            return self.get()
+        if self._applied is None:
+            from vision_zero.runs import pipeline
+
+            self._applied = pipeline.apply_scenario(self._scenario, network=self._network)
+        return self._applied
+
+    def _prepare(self) -> Any:
+        from vision_zero.runs import pipeline
+
+        return pipeline.prepare(self._scenario, network=self._network, applied=self._applied)
+
+
+def scenario_view(job: ScenarioJob) -> Any:
+    """What the outputs need of a job's scenario: name, intervened network, costs, parameters, scenario.
+
+    The prepared scenario when it is built (or the job was not lazy); otherwise only the interventions applied
+    to the network (:class:`vision_zero.runs.pipeline.AppliedScenario`), which costs no demand or routing.
+    """
+    if isinstance(job.payload, _PreparedLater):
+        return job.payload.applied()
+    return job.prepared()
+
+
+def scenario_job(
+    path: Path | str,
+    *,
+    seed: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    networks: dict[str, Any] | None = None,
+    jobs: dict[tuple[str, ...], ScenarioJob] | None = None,
+    lazy: bool = False,
+) -> ScenarioJob:
+    """Load, validate and prepare a scenario file (and its baseline, for a variant) as a :class:`ScenarioJob`.
+
+    Parameters
+    ----------
+    path
+        The scenario file.
+    seed
+        Replaces the scenario's ``simulation.seed`` (its baseline runs with the same seed: CRN pairs).
+    overrides
+        Key path -> value (as :func:`vision_zero.program.scenario.load_scenario` takes them). Settings apply to the
+        baseline as well; ``interventions…`` overrides only to this scenario.
+    networks
+        Networks already loaded, by source (filled as networks are loaded; share it between calls so that
+        a baseline and its variants load their network once).
+    jobs
+        Jobs already made, keyed by resolved file, resolved scenario and seed (filled as jobs are made; share
+        it between calls so that a baseline shared by several variants is prepared once).
+    lazy
+        Prepare the scenario only when a replication has to run (the payload is a :class:`DeferredPayload`;
+        see :func:`scenario_view` for what is available without preparing).
+
+    Raises
+    ------
+    ScenarioError
+        From validation or from preparing the scenario (selectors that match nothing …). With ``lazy``,
+        preparation errors other than the network's surface when the payload is built.
+    """
+    from vision_zero.network.road_network import load_network, network_fingerprint
+    from vision_zero.program.scenario import load_scenario
+    from vision_zero.runs import pipeline
+
+    cache: dict[str, Any] = {} if networks is None else networks
+    made: dict[tuple[str, ...], ScenarioJob] = {} if jobs is None else jobs
+    ov = dict(overrides or {})
+    scenario = load_scenario(path, overrides=ov or None)
+    if seed is not None and seed != scenario.simulation.seed:
+        ov["simulation.seed"] = seed
+        scenario = load_scenario(path, overrides=ov)
+    key = (
+        str(Path(path).resolve()),
+        scenario.resolved_toml(),
+        str(scenario.simulation.seed),
+        "lazy" if lazy else "eager",
+    )
+    hit = made.get(key)
+    if hit is not None:
+        return hit
+    source = scenario.network.source
+    if source not in cache:
+        try:
+            cache[source] = load_network(source)
+        except VisionZeroError as exc:
+            raise ScenarioError(str(scenario.path), "network.source", f"a loadable network ({exc})") from None
+    base_network = cache[source]
+    payload: Any = (
+        _PreparedLater(scenario, base_network) if lazy else pipeline.prepare(scenario, network=base_network)
+    )
+    info = NetworkInfo(
+        source=str(base_network.source),
+        fingerprint=network_fingerprint(base_network),
+        schematic=bool(base_network.schematic),
+        label=str(base_network.label),
+    )
+    baseline = None
+    if not scenario.is_baseline:
+        base_ov = {k: v for k, v in ov.items() if _is_scenario_setting(k)}
+        baseline = scenario_job(
+            scenario.baseline_path,
+            seed=scenario.simulation.seed,
+            overrides=base_ov,
+            networks=cache,
+            jobs=made,
+            lazy=lazy,
+        )
+        if not baseline.is_baseline:
+            raise ConfigError(
+                f"{scenario.path}: baseline: expected a baseline scenario (no extends or baseline key), got "
+                f"{scenario.baseline_path}, which itself has a baseline"
+            )
+    job = ScenarioJob(
+        name=scenario.name,
+        scenario_toml=scenario.resolved_toml(),
+        seed=scenario.simulation.seed,
+        replications=scenario.simulation.replications,
+        payload=payload,
+        task=_pipeline_task,
+        network=info,
+        baseline=baseline,
+    )
+    made[key] = job
+    return job
+
+
+def run_scenario(
+    path: Path | str,
+    *,
+    replications: int | None = None,
+    out_dir: Path | str = Path("results"),
+    seed: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> RunResult:
+    """Run (or resume) one scenario file's replications on a local process pool: the notebook's ``run``.
+
+    The same as ``vision-zero run PATH``; see :func:`run_job` for what is written and resumed.
+    """
+    from vision_zero.runs.parallel import make_executor
+
+    job = scenario_job(path, seed=seed, overrides=overrides)
+    with make_executor(workers=workers) as executor:
+        return run_job(
+            job, out_dir=Path(out_dir), executor=executor, replications=replications, progress=progress
+        )

@@ -1,0 +1,334 @@
+"""Turning the simulation's per-traversal times into a :class:`TrafficRecord` (numpy).
+
+Private helper of :mod:`vision_zero.traffic.simulation`; every statistic is computed here, after the event loop, so the
+loop itself only stores three times per vehicle and link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from vision_zero.core.units import S_PER_HOUR, m_to_km, mps_to_kph
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic.periods import Period
+from vision_zero.traffic.routing import Routes
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Width of the speed histogram bins [km/h].
+SPEED_BIN_KPH = 5.0
+
+
+@dataclass(frozen=True)
+class TrafficRecord:
+    """What one replication of the simulation observed, per period.
+
+    Attributes
+    ----------
+    periods
+        The simulated periods, in order.
+    link_stats
+        One row per (period, link) with traffic: ``period`` str, ``link`` int, ``entries`` int [veh],
+        ``veh_km`` float, ``veh_h`` float, ``mean_speed_kph``, ``p85_speed_kph`` float (space-mean over the
+        vehicles that traversed the link), ``share_over_limit`` float [0-1], ``max_queue_veh`` float.
+        Added: ``travel_speed_kph`` (veh_km / veh_h, including queueing and signal delay). Speeds are each
+        vehicle's running speed over the link (length / running time, before it joins the exit queue); the mean
+        is over vehicles, the 85th percentile the speed 85% of vehicles do not exceed. ``veh_km``/``veh_h``
+        count the traversals completed by the end of the period's window; ``entries`` all that began.
+    passages
+        One row per vehicle passing a crossing: ``period`` str, ``crossing`` int, ``t_s`` float (seconds from the
+        period's start), ``speed_kph`` float (the vehicle's approach speed). Added: ``link`` int, ``stopped``
+        bool (the vehicle had waited at the stop line, at a crossing on a node, so it passes from rest).
+    pedestrians
+        One row per pedestrian arriving to cross: ``period`` str, ``crossing`` int, ``t_s`` float.
+    trips
+        One row per vehicle trip: ``trip`` int, ``period`` str, ``origin``/``destination`` int (node ids),
+        ``depart_s``, ``arrive_s`` float (NaN if still en route at the end), ``travel_time_s`` float (NaN if en
+        route), ``veh_km`` float, ``completed`` bool. Added: ``routed`` bool (False: no path, or origin = destination;
+        such a trip never departs and is neither completed nor en route).
+    speed_hist
+        Sparse histogram of vehicle link speeds: ``period`` str, ``link`` int, ``bin_lo_kph`` float, ``count`` int,
+        bins of :data:`SPEED_BIN_KPH` width.
+    """
+
+    periods: tuple[Period, ...]
+    link_stats: pd.DataFrame
+    passages: pd.DataFrame
+    pedestrians: pd.DataFrame
+    trips: pd.DataFrame
+    speed_hist: pd.DataFrame
+
+
+#: A vehicle that waited longer than this at the end of a link passes a crossing at the node from rest [s].
+_STOPPED_S = 1.0
+_P85 = 0.85
+
+
+def _weighted_quantile_by_key(
+    key: IntArray, value: FloatArray, weight: FloatArray, q: float
+) -> tuple[IntArray, FloatArray]:
+    """Per key, the smallest value with at least share ``q`` of the weight at or below it."""
+    if key.size == 0:
+        return key, value
+    span = float(np.max(value)) + 1.0 if value.size else 1.0
+    order = np.argsort(key * span + np.maximum(value, 0.0))  # one float sort: key, then value (both >= 0)
+    k, v, w = key[order], value[order], weight[order]
+    cum = np.cumsum(w)
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    before = np.r_[0.0, cum[:-1]][starts]
+    total = np.add.reduceat(w, starts)
+    grp = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, k.size]))
+    ok = (cum - before[grp]) >= q * total[grp] - 1e-9
+    idx = np.flatnonzero(ok)
+    _, first = np.unique(grp[idx], return_index=True)
+    return k[starts], v[idx[first]]
+
+
+def _max_queue(
+    key: IntArray,
+    start: FloatArray,
+    end: FloatArray,
+    w: FloatArray,
+    entered: npt.NDArray[np.bool_],
+    n_keys: int,
+) -> FloatArray:
+    """Per key, the largest weight of intervals ``[start, end)`` open at once (vehicles in the exit queue).
+
+    The maximum of the step function is reached at some interval start, where it equals the weight started so far
+    minus the weight ended so far (ends at the same instant first). With both event lists sorted by (key, time)
+    in one integer sort each, the other keys' events cancel in those running sums, because every key has as many
+    starts as ends.
+    """
+    m = entered & (end > start)
+    k = key[m]
+    if k.size == 0:
+        return np.zeros(n_keys)
+    s_us = np.round(start[m] * 1e6).astype(np.int64)
+    e_us = np.round(end[m] * 1e6).astype(np.int64)
+    span = int(max(s_us.max(), e_us.max())) + 1
+    a = k * span + s_us
+    oa = np.argsort(a)
+    a = a[oa]
+    b = k * span + e_us
+    ob = np.argsort(b)
+    b = b[ob]
+    wm = w[m]
+    cum_a = np.cumsum(wm[oa])
+    cum_b = np.r_[0.0, np.cumsum(wm[ob])]
+    level = cum_a - cum_b[np.searchsorted(b, a, side="right")]
+    out = np.zeros(n_keys)
+    np.maximum.at(out, k[oa], level)
+    return out
+
+
+def build_record(
+    network: RoadNetwork,
+    trips: pd.DataFrame,
+    pedestrians: pd.DataFrame | None,
+    periods: tuple[Period, ...],
+    trip_vehicle: IntArray,
+    vperiod: IntArray,
+    vdepart_s: FloatArray,
+    vsize: IntArray,
+    routes: Routes,
+    ent: FloatArray,
+    ee: FloatArray,
+    ex: FloatArray,
+    windows: FloatArray,
+    window_close: FloatArray,
+    ped_rng: np.random.Generator,
+    length: FloatArray,
+) -> TrafficRecord:
+    """Assemble the record of one replication (see :class:`TrafficRecord`)."""
+    links = network.links
+    n_links = len(links)
+    names = np.array([p.name for p in periods], dtype=object)
+    dur = np.array([p.duration_s for p in periods], dtype=np.float64)
+    nv = len(vperiod)
+    veh_of = np.repeat(np.arange(nv), routes.n_links)
+    link = routes.links
+    per = vperiod[veh_of]
+    w = vsize[veh_of].astype(np.float64)
+    entered = np.isfinite(ent)
+    exited = np.isfinite(ex)
+    run = ee - ent
+    with np.errstate(divide="ignore", invalid="ignore"):
+        speed = mps_to_kph(length[link] / run)
+    limit = links["speed_limit_kph"].to_numpy(dtype=np.float64)[link]
+    key = per * n_links + link
+    n_keys = len(periods) * n_links
+
+    # --- per link x period ---
+    ke, we, se = key[entered], w[entered], speed[entered]
+    entries = np.bincount(ke, we, n_keys)
+    veh_km = np.bincount(key[exited], w[exited] * m_to_km(length[link[exited]]), n_keys)
+    veh_h = np.bincount(key[exited], w[exited] * (ex[exited] - ent[exited]) / S_PER_HOUR, n_keys)
+    sum_v = np.bincount(ke, we * se, n_keys)
+    over = np.bincount(ke, we * (se > limit[entered] + 1e-9), n_keys)
+    pk, pv = _weighted_quantile_by_key(ke, se, we, _P85)
+    p85 = np.full(n_keys, np.nan)
+    p85[pk] = pv
+    # queue: a traversal is queued from the end of its running time to its exit (or the window's end)
+    win_end = windows + dur  # departures end; queues after that still count until the drain ends
+    max_q = _max_queue(key, ee, np.where(exited, ex, window_close[per]), w, entered, n_keys)
+    has = np.flatnonzero(entries > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        link_stats = pd.DataFrame(
+            {
+                "period": names[has // n_links].astype(str),
+                "link": (has % n_links).astype(np.int64),
+                "entries": np.round(entries[has]).astype(np.int64),
+                "veh_km": veh_km[has],
+                "veh_h": veh_h[has],
+                "mean_speed_kph": sum_v[has] / entries[has],
+                "p85_speed_kph": p85[has],
+                "share_over_limit": over[has] / entries[has],
+                "max_queue_veh": max_q[has],
+                "travel_speed_kph": np.where(veh_h[has] > 0, veh_km[has] / veh_h[has], np.nan),
+            }
+        )
+
+    # --- speed histogram ---
+    b = np.floor(se / SPEED_BIN_KPH).astype(np.int64)
+    hk = ke * 1000 + np.clip(b, 0, 999)
+    order = np.argsort(hk)
+    hs = hk[order]
+    first = np.flatnonzero(np.r_[True, hs[1:] != hs[:-1]]) if hs.size else np.zeros(0, dtype=np.int64)
+    uk = hs[first]
+    cnt = np.add.reduceat(we[order], first) if hs.size else np.zeros(0)
+    speed_hist = pd.DataFrame(
+        {
+            "period": names[(uk // 1000) // n_links].astype(str),
+            "link": ((uk // 1000) % n_links).astype(np.int64),
+            "bin_lo_kph": (uk % 1000) * SPEED_BIN_KPH,
+            "count": np.round(cnt).astype(np.int64),
+        }
+    )
+
+    # --- trips ---
+    n_route = routes.n_links
+    last = np.maximum(routes.ptr[1:] - 1, 0)
+    routed_v = n_route > 0
+    arrive_abs = np.where(routed_v, ex[last] if len(ex) else np.nan, np.nan)
+    vkm = np.bincount(veh_of[exited], m_to_km(length[link[exited]]), nv).astype(np.float64)
+    tv = trip_vehicle
+    win_v = windows[vperiod[tv]]
+    arrive_s = arrive_abs[tv] - win_v
+    trips_out = pd.DataFrame(
+        {
+            "trip": trips["trip"].to_numpy(dtype=np.int64),
+            "period": trips["period"].astype(str).to_numpy(),
+            "origin": trips["origin"].to_numpy(dtype=np.int64),
+            "destination": trips["destination"].to_numpy(dtype=np.int64),
+            "depart_s": trips["depart_s"].to_numpy(dtype=np.float64),
+            "arrive_s": arrive_s,
+            "travel_time_s": arrive_s - vdepart_s[tv],
+            "veh_km": vkm[tv],
+            "completed": np.isfinite(arrive_s),
+            "routed": routed_v[tv],
+        }
+    )
+
+    # --- passages at crossings ---
+    passages = _passages(network, names, windows, win_end, link, per, w, ent, ee, ex, speed, entered, exited)
+    peds = _pedestrians(pedestrians, periods, ped_rng, len(network.crossings))
+    return TrafficRecord(periods, link_stats, passages, peds, trips_out, speed_hist)
+
+
+def _passages(
+    network: RoadNetwork,
+    names: npt.NDArray[np.object_],
+    windows: FloatArray,
+    win_end: FloatArray,
+    link: IntArray,
+    per: IntArray,
+    w: FloatArray,
+    ent: FloatArray,
+    ee: FloatArray,
+    ex: FloatArray,
+    speed: FloatArray,
+    entered: npt.NDArray[np.bool_],
+    exited: npt.NDArray[np.bool_],
+) -> pd.DataFrame:
+    cr, cl = network.crossings, network.crossing_links
+    empty = pd.DataFrame(
+        {
+            "period": pd.Series(dtype=str),
+            "crossing": pd.Series(dtype=np.int64),
+            "t_s": pd.Series(dtype=np.float64),
+            "speed_kph": pd.Series(dtype=np.float64),
+            "link": pd.Series(dtype=np.int64),
+            "stopped": pd.Series(dtype=bool),
+        }
+    )
+    if len(cr) == 0 or len(cl) == 0 or not entered.any():
+        return empty
+    c_id = cl["crossing"].to_numpy(dtype=np.int64)
+    c_link = cl["link"].to_numpy(dtype=np.int64)
+    at_node = cr["node"].to_numpy(dtype=np.int64)[c_id] >= 0
+    own = cr["link"].to_numpy(dtype=np.int64)[c_id]
+    off = cr["offset_m"].to_numpy(dtype=np.float64)[c_id]
+    length = network.links["length_m"].to_numpy(dtype=np.float64)[c_link]
+    frac = np.where(at_node, 1.0, np.clip(np.where(own == c_link, off, length - off) / length, 0.0, 1.0))
+    # pair every traversal with every crossing on its link (sorted join on link id)
+    pos = np.flatnonzero(entered)
+    pos = pos[np.argsort(link[pos], kind="stable")]
+    pl = link[pos]
+    order = np.argsort(c_link, kind="stable")
+    lo = np.searchsorted(pl, c_link[order], side="left")
+    hi = np.searchsorted(pl, c_link[order], side="right")
+    reps = hi - lo
+    pair_c = np.repeat(order, reps)
+    pair_p = (
+        pos[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])] if reps.sum() else pos[:0]
+    )
+    node = at_node[pair_c]
+    t = np.where(node, ex[pair_p], ent[pair_p] + (ee[pair_p] - ent[pair_p]) * frac[pair_c])
+    ok = np.isfinite(t)
+    pair_c, pair_p, t, node = pair_c[ok], pair_p[ok], t[ok], node[ok]
+    stopped = node & (ex[pair_p] - ee[pair_p] > _STOPPED_S)
+    k = per[pair_p]
+    rep = np.round(w[pair_p]).astype(np.int64)
+    out = pd.DataFrame(
+        {
+            "period": np.repeat(names[k].astype(str), rep),
+            "crossing": np.repeat(c_id[pair_c], rep),
+            "t_s": np.repeat(t - windows[k], rep),
+            "speed_kph": np.repeat(speed[pair_p], rep),
+            "link": np.repeat(link[pair_p], rep),
+            "stopped": np.repeat(stopped, rep),
+        }
+    )
+    return out.sort_values(["period", "crossing", "t_s"], kind="stable").reset_index(drop=True)
+
+
+def _pedestrians(
+    demand: pd.DataFrame | None, periods: tuple[Period, ...], rng: np.random.Generator, n_crossings: int
+) -> pd.DataFrame:
+    """Poisson pedestrian arrivals at each crossing within each period."""
+    frames = []
+    if demand is not None and len(demand):
+        for per in periods:
+            d = demand[demand["period"] == per.name].sort_values("crossing", kind="stable")
+            if d.empty:
+                continue
+            lam = d["peds_per_h"].to_numpy(dtype=np.float64) * per.duration_s / S_PER_HOUR
+            count = rng.poisson(lam)
+            cid = np.repeat(d["crossing"].to_numpy(dtype=np.int64), count)
+            t = rng.uniform(0.0, per.duration_s, size=int(count.sum()))
+            o = np.lexsort((t, cid))
+            frames.append(pd.DataFrame({"period": per.name, "crossing": cid[o], "t_s": t[o]}))
+    if not frames:
+        return pd.DataFrame(
+            {
+                "period": pd.Series(dtype=str),
+                "crossing": pd.Series(dtype=np.int64),
+                "t_s": pd.Series(dtype=np.float64),
+            }
+        )
+    return pd.concat(frames, ignore_index=True)
