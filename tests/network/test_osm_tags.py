@@ -57,6 +57,9 @@ def test_maxspeed_forms(tag: object, expected_kph: float, defaults: osm_tags.Tag
         "fast",
         "0",
         "-5",
+        "600",
+        "1000 mph",
+        "zone:999",
         "XX:urban",
         float("nan"),
         [],
@@ -253,3 +256,11 @@ def test_normalise_link_zone_tag_fallback_and_defaults(defaults: osm_tags.TagDef
     unknown = osm_tags.normalise_link({"highway": "busway", "oneway": "yes", "lanes": "2"}, defaults=defaults)
     assert unknown.road_class == "unclassified" and unknown.class_defaulted
     assert unknown.oneway and unknown.lanes == 2 and unknown.capacity_vph == 1200.0
+
+
+def test_maxspeed_none_is_believed_on_motorways_only(defaults: osm_tags.TagDefaults) -> None:
+    """``maxspeed=none`` on a residential street is a tagging mistake: the class default (60), not 130 km/h."""
+    street = osm_tags.normalise_link({"highway": "residential", "maxspeed": "none"}, defaults=defaults)
+    assert street.speed_limit_kph == defaults.urban_kph == 60.0 and street.speed_defaulted
+    motorway = osm_tags.normalise_link({"highway": "motorway", "maxspeed": "none"}, defaults=defaults)
+    assert motorway.speed_limit_kph == defaults.none_kph == 130.0 and not motorway.speed_defaulted

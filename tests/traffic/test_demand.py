@@ -111,13 +111,16 @@ def test_read_od_csv_node_ids_and_lat_lon(tmp_path: Path) -> None:
         ("origin,destination,trips\n0,1,2\n", "missing column 'period'"),
         (
             "origin,destination,period,trips\n0,1,am_peak,x\n",
-            r"row 2, column 'trips': expected a number \(got 'x'\)",
+            r"row 2, column 'trips': expected a finite number \(got 'x'\)",
         ),
         (
             "origin,destination,period,trips\n0,99,am_peak,1\n",
             r"row 2, column 'destination': expected a node id 0\.\.8",
         ),
-        ("origin,destination,period,trips\n0,1,am_peak,-1\n", "expected a number >= 0"),
+        (
+            "origin,destination,period,trips\n0,1,am_peak,-1\n",
+            "expected a number of trips from 0 to 1,000,000",
+        ),
         ("a,b,period,trips\n0,1,am_peak,1\n", "expected columns origin/destination"),
         (
             "origin_lat,origin_lon,destination_lat,destination_lon,period,trips\n10,10,10,10,am_peak,1\n",

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from vision_zero.core.errors import VisionZeroError
+from vision_zero.core.errors import VisionZeroError, one_line
 from vision_zero.core.version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = func(args)
     except VisionZeroError as exc:
-        print(f"vision-zero: error: {exc}", file=sys.stderr)
+        print(f"vision-zero: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("vision-zero: interrupted", file=sys.stderr)

@@ -69,7 +69,7 @@ def _overrides(items: list[str]) -> dict[str, Any]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from vision_zero.core.errors import VisionZeroError
+    from vision_zero.core.errors import VisionZeroError, one_line
     from vision_zero.program.scenario import load_scenario
     from vision_zero.runs.pipeline import load_base_network, prepare
 
@@ -89,7 +89,7 @@ def _validate(args: argparse.Namespace) -> int:
                 networks[source] = load_base_network(scenario)
             prepared = prepare(scenario, network=networks[source])
         except VisionZeroError as exc:
-            print(f"vision-zero: error: {exc}", file=sys.stderr)
+            print(f"vision-zero: error: {one_line(str(exc))}", file=sys.stderr)
             failed += 1
             continue
         matched = (

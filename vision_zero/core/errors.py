@@ -16,7 +16,26 @@ __all__ = [
     "ScenarioError",
     "SelectorError",
     "VisionZeroError",
+    "one_line",
+    "shorten",
 ]
+
+#: The most characters of a value a message quotes (a 50 MB name is cut, not echoed whole).
+MAX_QUOTED_CHARS = 120
+#: The most characters of a whole one-line message on the terminal.
+MAX_MESSAGE_CHARS = 1000
+
+
+def shorten(text: str, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was when cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """A message as one terminal line: line breaks become spaces, and a very long one is cut."""
+    return shorten(" ".join(text.split()), limit)
 
 
 class VisionZeroError(Exception):
@@ -37,7 +56,7 @@ class ScenarioError(ConfigError):
         self.key = key
         self.expected = expected
         self.given = given
-        given_txt = "" if given is None else f" (got {given!r})"
+        given_txt = "" if given is None else f" (got {shorten(repr(given))})"
         where = f"{path}: {key}: " if key else f"{path}: "
         super().__init__(f"{where}expected {expected}{given_txt}")
 

@@ -148,6 +148,8 @@ def _parse(origin: str, name: str, table: Mapping[str, Any]) -> Parameter:
         v = table.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
             raise fail("a number", key)
+        if v is not None and not math.isfinite(v):
+            raise fail("a finite number", key)
     for key in ("unit", "source", "status"):
         if not isinstance(table.get(key), str) or not table[key]:
             raise fail("a non-empty string", key)
@@ -200,6 +202,8 @@ def _read(origin: str, text: str) -> dict[str, Parameter]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ParameterError(f"{origin}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ParameterError(f"{origin}: not valid TOML: arrays or tables nested hundreds deep") from None
     out: dict[str, Parameter] = {}
     _walk(origin, "", data, out)
     return out
@@ -227,5 +231,9 @@ def load_parameters(extra: Path | str | None = None) -> ParameterSet:
             from vision_zero.core.errors import InputFileNotFoundError
 
             raise InputFileNotFoundError(f"{path}: parameters file not found")
-        merged.update(_read(str(path), path.read_text("utf-8")))
+        try:
+            text = path.read_text("utf-8-sig")  # a leading byte-order mark is accepted
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ParameterError(f"{path}: expected a readable UTF-8 TOML file ({exc})") from None
+        merged.update(_read(str(path), text))
     return ParameterSet(merged)

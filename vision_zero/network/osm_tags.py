@@ -32,6 +32,7 @@ from vision_zero.core.units import mph_to_kph
 
 __all__ = [
     "LINK_TAGS",
+    "NO_LIMIT_CLASSES",
     "ROAD_CLASSES",
     "LinkValues",
     "TagDefaults",
@@ -108,6 +109,10 @@ _MARKED_CROSSINGS = frozenset({"marked", "zebra", "uncontrolled", "island"})
 _UNMARKED_CROSSINGS = frozenset({"unmarked", "informal"})
 _FLASHING = frozenset({"yes", "button", "sensor", "always"})
 
+#: Road classes where ``maxspeed=none`` (no limit, ``network.maxspeed_none_kph``) is believed; on any other
+#: class the tag is a mistake (no urban street has no limit) and the class default is used, counted as defaulted.
+NO_LIMIT_CLASSES = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"})
+
 #: Crossing type given to ``highway=crossing`` nodes that say nothing more (counted as defaulted): in OSM a
 #: mapped crossing without details is most often a marked one; unmarked ones are tagged ``crossing=unmarked``.
 DEFAULT_CROSSING_TYPE = "marked"
@@ -122,6 +127,7 @@ class TagDefaults:
     service_kph: float
     walk_kph: float
     none_kph: float
+    max_posted_kph: float
     zone_kph: Mapping[str, float]
     lanes_per_direction: Mapping[str, int]
     capacity_vph_per_lane: Mapping[str, float]
@@ -137,6 +143,7 @@ class TagDefaults:
             service_kph=params.value("network.default_speed_kph.service"),
             walk_kph=params.value("network.maxspeed_walk_kph"),
             none_kph=params.value("network.maxspeed_none_kph"),
+            max_posted_kph=params.value("network.maxspeed_max_kph"),
             zone_kph={k.lower(): p.value for k, p in params.group("network.zone_speed_kph").items()},
             lanes_per_direction=lanes,
             capacity_vph_per_lane={
@@ -181,6 +188,11 @@ def split_values(value: Any) -> list[str]:
     return [part.strip() for part in str(value).split(";") if part.strip()]
 
 
+def _plausible(kph: float, defaults: TagDefaults) -> float | None:
+    """``kph``, or None (unreadable) for 0 or a limit above any posted anywhere (a tagging mistake)."""
+    return kph if 0 < kph <= defaults.max_posted_kph else None
+
+
 @lru_cache(maxsize=4096)
 def _parse_one_maxspeed(text: str, defaults: TagDefaults) -> float | None:
     t = text.strip().lower()
@@ -191,18 +203,16 @@ def _parse_one_maxspeed(text: str, defaults: TagDefaults) -> float | None:
     m = _SPEED_RE.match(t)
     if m:
         number = float(m.group(1).replace(",", "."))
-        if number <= 0:
-            return None
-        return mph_to_kph(number) if m.group(2) == "mph" else number
+        return _plausible(mph_to_kph(number) if m.group(2) == "mph" else number, defaults)
     zone_number = _ZONE_NUMBER_RE.match(t.replace(" ", ""))
     if zone_number:
-        return float(zone_number.group(1))
+        return _plausible(float(zone_number.group(1)), defaults)
     m = _ZONE_RE.match(t)
     if m:
         country, zone = m.group(1).split("-")[0], m.group(2).strip()
         zone_number = _ZONE_NUMBER_RE.match(zone.replace(" ", ""))
         if zone_number:
-            return float(zone_number.group(1))
+            return _plausible(float(zone_number.group(1)), defaults)
         return defaults.zone_kph.get(f"{country}:{zone}")
     return None  # "signals", "variable", "implicit", garbage: the caller defaults by road class
 
@@ -388,6 +398,13 @@ def normalise_link(tags: Mapping[str, Any], *, defaults: TagDefaults) -> LinkVal
     for key in ("maxspeed", "zone:maxspeed", "maxspeed:type"):
         if speed is None:
             speed = parse_maxspeed(tags.get(key), defaults=defaults)
+            if (
+                speed is not None
+                and road not in NO_LIMIT_CLASSES
+                and "none" in split_values(tags.get(key))
+                and speed == defaults.none_kph
+            ):
+                speed = None  # "no limit" outside a motorway is a tagging mistake: default by road class
     speed_defaulted = speed is None
     lanes = lanes_per_direction(
         lanes=tags.get("lanes"),

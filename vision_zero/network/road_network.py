@@ -73,6 +73,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from vision_zero.core.errors import shorten
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.core.units import kph_to_mps, m_to_km
 from vision_zero.network import osm_tags
@@ -80,6 +81,7 @@ from vision_zero.network import osm_tags
 __all__ = [
     "CROSSING_TYPES",
     "RoadNetwork",
+    "check_tables",
     "load_network",
     "network_fingerprint",
     "network_from_graph",
@@ -240,6 +242,14 @@ def _hashable(value: Any) -> Any:
     return tuple(map(_hashable, value)) if isinstance(value, list) else value
 
 
+def _length(value: Any) -> float:
+    """A link's ``length`` attribute as a float (NaN if it is no number: :func:`check_tables` refuses it)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _int_id(value: Any) -> int:
     try:
         return int(value)
@@ -247,12 +257,30 @@ def _int_id(value: Any) -> int:
         return -1
 
 
-def _node_table(graph: nx.MultiDiGraph[Any]) -> tuple[pd.DataFrame, dict[Any, int], int]:
+def _coordinates(
+    graph: nx.MultiDiGraph[Any], ids: list[Any], source: str
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
+    """Longitudes and latitudes of ``ids`` (node attributes ``x``, ``y``), or a DataError naming the node."""
+    from vision_zero.core.errors import DataError
+
+    out = np.empty((2, len(ids)), dtype=np.float64)
+    for i, n in enumerate(ids):
+        for j, key in enumerate(("x", "y")):
+            try:
+                out[j, i] = float(graph.nodes[n][key])
+            except (KeyError, TypeError, ValueError):
+                given = shorten(repr(graph.nodes[n].get(key)))
+                raise DataError(
+                    f"{source}: node {n}: {key}: expected a coordinate in degrees (got {given})"
+                ) from None
+    return out[0], out[1]
+
+
+def _node_table(graph: nx.MultiDiGraph[Any], source: str) -> tuple[pd.DataFrame, dict[Any, int], int]:
     from pyproj import Transformer
 
     ids = list(graph.nodes)
-    lon = np.array([float(graph.nodes[n]["x"]) for n in ids], dtype=np.float64)
-    lat = np.array([float(graph.nodes[n]["y"]) for n in ids], dtype=np.float64)
+    lon, lat = _coordinates(graph, ids, source)
     epsg = _utm_epsg(float(np.median(lon)), float(np.median(lat))) if ids else 32643
     x_m, y_m = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
     highway, signalised, crossing = [], [], []
@@ -301,7 +329,7 @@ def _link_table(
         cols["key"].append(k)
         cols["osm_way"].append(_str(d.get("osmid")))
         cols["name"].append(_str(d.get("name")))
-        cols["length_m"].append(d.get("length", math.nan))
+        cols["length_m"].append(_length(d.get("length", math.nan)))
         cols["values"].append(values)
     values_arr = cols.pop("values")
     for field_name in ("highway", "lanes", "oneway", "speed_limit_kph", "capacity_vph"):
@@ -391,6 +419,61 @@ def _crossing_tables(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataF
     return crossings, crossing_links
 
 
+def _first_bad(
+    source: str, what: str, ids: pd.Series, column: str, values: np.ndarray, bad: np.ndarray, expected: str
+) -> None:
+    from vision_zero.core.errors import DataError
+
+    rows = np.flatnonzero(bad)
+    if rows.size:
+        i = int(rows[0])
+        more = f"; {rows.size - 1} more like it" if rows.size > 1 else ""
+        raise DataError(
+            f"{source}: {what} {ids.iloc[i]}: {column}: expected {expected} (got {values[i]}){more}"
+        )
+
+
+def check_tables(source: str, nodes: pd.DataFrame, links: pd.DataFrame, *, max_speed_kph: float) -> None:
+    """Refuse a network whose numbers cannot be right, before any work is done on it.
+
+    Node coordinates finite and on the globe; link lengths finite and > 0 m; lanes >= 1; speed limits finite,
+    > 0 and at most ``max_speed_kph``. A GraphML file edited by hand (or damaged) is the usual cause; the
+    message names the source, the node or link (its OSM ids), the column, what was expected and given.
+
+    Raises
+    ------
+    DataError
+    """
+    osm_node = nodes["osmid"]
+    lon = nodes["lon"].to_numpy(dtype=np.float64)
+    lat = nodes["lat"].to_numpy(dtype=np.float64)
+    _first_bad(source, "node", osm_node, "lon", lon, ~(np.abs(lon) <= 180), "a longitude -180..180")
+    _first_bad(source, "node", osm_node, "lat", lat, ~(np.abs(lat) <= 90), "a latitude -90..90")
+    link_ids = links["osm_u"].astype(str) + "->" + links["osm_v"].astype(str)
+    length = links["length_m"].to_numpy(dtype=np.float64)
+    _first_bad(
+        source,
+        "link",
+        link_ids,
+        "length",
+        length,
+        ~(length > 0) | ~np.isfinite(length),
+        "a finite length > 0 m",
+    )
+    lanes = links["lanes"].to_numpy()
+    _first_bad(source, "link", link_ids, "lanes", lanes, ~(lanes >= 1), "at least 1 lane per direction")
+    speed = links["speed_limit_kph"].to_numpy(dtype=np.float64)
+    _first_bad(
+        source,
+        "link",
+        link_ids,
+        "speed_limit_kph",
+        speed,
+        ~((speed > 0) & (speed <= max_speed_kph)),
+        f"a speed limit above 0 and at most {max_speed_kph:.0f} km/h",
+    )
+
+
 def network_from_graph(
     graph: nx.MultiDiGraph[Any],
     *,
@@ -411,8 +494,9 @@ def network_from_graph(
     defaults = osm_tags.TagDefaults.from_parameters(
         parameters if parameters is not None else load_parameters()
     )
-    nodes, index, defaulted_crossings = _node_table(graph)
+    nodes, index, defaulted_crossings = _node_table(graph, source)
     links, counts = _link_table(graph, index, defaults)
+    check_tables(source, nodes, links, max_speed_kph=max(defaults.max_posted_kph, defaults.none_kph))
     crossings, crossing_links = _crossing_tables(nodes, links)
     is_schematic = bool(graph.graph.get("schematic", False)) if schematic is None else schematic
     graph.graph["schematic"] = is_schematic

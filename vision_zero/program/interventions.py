@@ -149,7 +149,7 @@ class Cost:
 class CostOverride(BaseModel):
     """A scenario's own unit costs for one intervention (any subset)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     unit_cost: float | None = Field(default=None, ge=0)
     annual_cost: float | None = Field(default=None, ge=0)
@@ -182,7 +182,7 @@ class Effect:
 class Intervention(BaseModel):
     """Base of every intervention: ``type``, an optional ``label``, a ``where`` selector, a ``cost`` override."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kind: ClassVar[str] = ""
     type: str

@@ -77,7 +77,7 @@ _NOT_INHERITED = ("name", "description", "extends", "baseline")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NetworkSection(_Section):
@@ -244,9 +244,13 @@ def _read(path: Path, *, origin: str, key: str) -> dict[str, Any]:
     if not path.is_file():
         raise ScenarioError(origin, key, "an existing scenario file", str(path))
     try:
-        return tomllib.loads(path.read_text("utf-8"))
+        return tomllib.loads(path.read_text("utf-8-sig"))  # "-sig": a leading byte-order mark is accepted
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(path), "", f"valid TOML ({exc})") from None
+    except RecursionError:
+        raise ScenarioError(
+            str(path), "", "valid TOML without arrays or tables nested hundreds deep"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(str(path), "", f"a readable UTF-8 text file ({exc})") from None
 
@@ -374,7 +378,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     raw = raw.strip()
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         value = raw
     return key, value
 

@@ -92,7 +92,7 @@ FloatList = Annotated[list[float], BeforeValidator(_as_list)]
 class Near(BaseModel):
     """A circle around a point: ``lon``, ``lat`` [deg] and ``radius_m`` [m]."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
@@ -102,7 +102,7 @@ class Near(BaseModel):
 class Selector(BaseModel):
     """Which links an intervention applies to; every given criterion must hold. Empty = every link."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     highway: StrList | None = None
     name: StrList | None = None
@@ -146,7 +146,7 @@ class Selector(BaseModel):
 class CrossingFilter(BaseModel):
     """Existing crossings where …: ``types`` (crossing types), ``signalised`` (true/false), ``osmid`` (OSM node ids)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     types: Annotated[list[str], BeforeValidator(_as_list)] | None = None
     signalised: bool | None = None
@@ -269,20 +269,40 @@ def load_polygon(path: Path, *, origin: str, key: str) -> Any:
     if not path.is_file():
         raise SelectorError(origin, key, "an existing GeoJSON file", str(path))
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(path.read_text("utf-8-sig"))
         if data.get("type") == "FeatureCollection":
-            geoms = [shape(f["geometry"]) for f in data["features"]]
+            raw = [f["geometry"] for f in data["features"]]
         elif data.get("type") == "Feature":
-            geoms = [shape(data["geometry"])]
+            raw = [data["geometry"]]
         else:
-            geoms = [shape(data)]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raw = [data]
+        geoms = [shape(g) for g in raw]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         raise SelectorError(origin, key, f"a readable GeoJSON file ({exc})", str(path)) from None
     polys = [g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")]
     if not polys:
         kinds = sorted({g.geom_type for g in geoms})
         raise SelectorError(origin, key, "a GeoJSON file with a Polygon or MultiPolygon", f"{path}: {kinds}")
+    for i, (g, r) in enumerate(zip(geoms, raw, strict=True)):
+        if g.geom_type not in ("Polygon", "MultiPolygon"):
+            continue
+        problem = _ring_problem(r) or (None if g.is_valid else shapely.is_valid_reason(g))
+        if problem:
+            raise SelectorError(origin, key, f"a valid polygon (GeoJSON geometry {i}: {problem})", str(path))
     return shapely.union_all(polys)
+
+
+def _ring_problem(geometry: Any) -> str | None:
+    """Why a GeoJSON Polygon/MultiPolygon's rings are not closed rings of 4+ positions (shapely closes them)."""
+    coords = geometry.get("coordinates")
+    polygons = [coords] if geometry.get("type") == "Polygon" else list(coords)
+    for polygon in polygons:
+        for ring in polygon:
+            if len(ring) < 4:
+                return f"a ring of {len(ring)} positions; a closed ring needs at least 4"
+            if list(ring[0]) != list(ring[-1]):
+                return f"a ring not closed: it starts at {list(ring[0])} and ends at {list(ring[-1])}"
+    return None
 
 
 def _criteria(

@@ -321,6 +321,13 @@ def prepare(
                 f"periods among the simulated {[p.name for p in periods]}",
                 unknown[0],
             )
+        if float(od["trips"].sum()) < 1.0:
+            raise ScenarioError(
+                origin,
+                "demand.od_file",
+                "an OD table with at least one trip in a simulated period (after demand.scale)",
+                f"{float(od['trips'].sum()):.3g} trips in {scenario.demand.od_file}",
+            )
     peds = demand.pedestrian_demand(net, periods=periods, params=params)
     if scenario.demand.pedestrian_file is not None:
         try:

@@ -35,7 +35,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from vision_zero.core.errors import DataError, InputFileNotFoundError
+from vision_zero.core.errors import DataError, InputFileNotFoundError, shorten
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.core.units import M_PER_KM, S_PER_HOUR, kph_to_mps
 from vision_zero.network.road_network import RoadNetwork
@@ -77,6 +77,11 @@ _PED_CLASS = {
     "tertiary_link": "collector",
 }
 _PED_RANK = {"local": 0, "collector": 1, "arterial": 2}
+#: Input bounds (not model values: a row above them is a typing error, and would exhaust memory). No OD pair
+#: carries a million car trips in one simulated hour (a motorway lane carries about 2,000 vehicles per hour);
+#: no crossing a hundred thousand pedestrians per hour (Shibuya, the busiest, about 3,000 per signal phase).
+MAX_OD_TRIPS_PER_ROW = 1e6
+MAX_PEDESTRIANS_PER_HOUR = 1e5
 #: A sample this large estimates the mean trip length for the default daily total to about 2%.
 _LENGTH_SAMPLE = 400
 _HOURS_PER_DAY = 24.0
@@ -320,35 +325,56 @@ def _finish_trips(frames: list[pd.DataFrame], periods: tuple[Period, ...]) -> pd
 
 
 def _read_csv(path: Path | str) -> tuple[Path, pd.DataFrame]:
+    """A CSV file as a table of at least one row (a UTF-8 byte-order mark is accepted), or a DataError."""
     path = Path(path)
     if not path.is_file():
         raise InputFileNotFoundError(f"{path}: file not found")
     try:
-        return path, pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        frame = pd.read_csv(path, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path}: not a readable CSV file: {exc}") from None
+    if frame.empty:
+        raise DataError(
+            f"{path}: expected at least one row of data (got a header only: {list(frame.columns)})"
+        )
+    return path, frame
 
 
 def _numeric(path: Path, frame: pd.DataFrame, col: str) -> npt.NDArray[np.float64]:
-    values = pd.to_numeric(frame[col], errors="coerce")
-    bad = values.isna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"{path}: row {row + 2}, column {col!r}: expected a number (got {frame[col].to_list()[row]!r})"
-        )
-    return values.to_numpy(dtype=np.float64)
+    """Column ``col`` as finite numbers, or a DataError naming the file, row and column."""
+    values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        row = int(bad[0])
+        given = shorten(repr(frame[col].to_list()[row]))
+        raise DataError(f"{path}: row {row + 2}, column {col!r}: expected a finite number (got {given})")
+    return values
 
 
-def _non_negative(path: Path, frame: pd.DataFrame, col: str) -> npt.NDArray[np.float64]:
-    """Column ``col`` as numbers >= 0, or a DataError naming the file, row and column."""
+def _non_negative(
+    path: Path, frame: pd.DataFrame, col: str, *, maximum: float, unit: str
+) -> npt.NDArray[np.float64]:
+    """Column ``col`` as numbers in ``0..maximum``, or a DataError naming the file, row and column."""
     values = _numeric(path, frame, col)
-    neg = np.flatnonzero(values < 0)
-    if neg.size:
+    out = np.flatnonzero((values < 0) | (values > maximum))
+    if out.size:
         raise DataError(
-            f"{path}: row {neg[0] + 2}, column {col!r}: expected a number >= 0 (got {float(values[neg[0]])})"
+            f"{path}: row {out[0] + 2}, column {col!r}: expected {unit} from 0 to {maximum:,.0f} "
+            f"(got {float(values[out[0]])})"
         )
     return values
+
+
+def _no_duplicates(path: Path, frame: pd.DataFrame, cols: list[str]) -> None:
+    """Refuse a second row for the same key (which of two counts is meant cannot be told)."""
+    dup = np.flatnonzero(frame.duplicated(subset=cols, keep=False).to_numpy())
+    if dup.size:
+        first, second = int(dup[0]), int(dup[1])
+        key = ", ".join(f"{c}={frame[c].iloc[first]!r}" for c in cols)
+        raise DataError(
+            f"{path}: rows {first + 2} and {second + 2}: expected one row per {'/'.join(cols)} "
+            f"(got two for {shorten(key)})"
+        )
 
 
 def _ids(path: Path, frame: pd.DataFrame, col: str, n: int, what: str) -> npt.NDArray[np.int64]:
@@ -407,7 +433,7 @@ def read_od_csv(path: Path | str, network: RoadNetwork, *, max_snap_m: float = 5
                 f"{path}: missing column {col!r}; expected columns period, trips and origin/destination "
                 f"(node ids) or origin_lat/origin_lon/destination_lat/destination_lon (got {sorted(cols)})"
             )
-    trips = _non_negative(path, frame, "trips")
+    trips = _non_negative(path, frame, "trips", maximum=MAX_OD_TRIPS_PER_ROW, unit="a number of trips")
     n_nodes = len(network.nodes)
     if {"origin", "destination"} <= cols:
         ends = []
@@ -436,7 +462,7 @@ def read_od_csv(path: Path | str, network: RoadNetwork, *, max_snap_m: float = 5
             f"{path}: expected columns origin/destination (node ids) or origin_lat/origin_lon/"
             f"destination_lat/destination_lon (got {sorted(cols)})"
         )
-    return pd.DataFrame(
+    od = pd.DataFrame(
         {
             "origin": origin,
             "destination": destination,
@@ -444,6 +470,8 @@ def read_od_csv(path: Path | str, network: RoadNetwork, *, max_snap_m: float = 5
             "trips": trips,
         }
     )
+    _no_duplicates(path, od, ["origin", "destination", "period"])
+    return od
 
 
 def trips_from_od(
@@ -545,13 +573,16 @@ def read_pedestrian_csv(path: Path | str, demand: pd.DataFrame, *, n_crossings: 
                 f"(got {list(frame.columns)})"
             )
     cid = _ids(path, frame, "crossing", n_crossings, "crossing")
-    peds = _non_negative(path, frame, "peds_per_h")
+    peds = _non_negative(
+        path, frame, "peds_per_h", maximum=MAX_PEDESTRIANS_PER_HOUR, unit="pedestrians per hour"
+    )
     known = set(demand["period"])
     per = frame["period"].astype(str)
     unknown = sorted(set(per) - known)
     if unknown:
         raise DataError(f"{path}: column 'period': expected one of {sorted(known)} (got {unknown[0]!r})")
     new = pd.DataFrame({"crossing": cid.astype(np.int64), "period": per.to_numpy(), "peds_per_h": peds})
+    _no_duplicates(path, new, ["crossing", "period"])
     keep = demand.merge(new[["crossing", "period"]], how="left", indicator=True)
     kept = demand[(keep["_merge"] == "left_only").to_numpy()]
     return (
