@@ -16,6 +16,8 @@ from vision_zero.network.road_network import load_network
 from vision_zero.program.scenario import SMOKE_OVERRIDES, load_scenario
 from vision_zero.runs.pipeline import prepare, run_replication
 
+pytestmark = pytest.mark.slow  # every example scenario on its own network (~1 min)
+
 FILES = sorted(SCENARIOS.glob("*.toml"))
 
 

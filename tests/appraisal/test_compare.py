@@ -244,6 +244,7 @@ enforcement = "calming"
 """
 
 
+@pytest.mark.slow
 def test_compare_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import pyogrio
 

@@ -6,7 +6,7 @@ import pytest
 from paths import FIXTURES, SHARED_OSM
 
 from vision_zero.cli import main
-from vision_zero.network.road_network import load_network, network_fingerprint
+from vision_zero.network.road_network import RoadNetwork, load_network, network_fingerprint
 
 MIDWAY = FIXTURES / "midway_crossing.osm"
 needs_shared = pytest.mark.skipif(not (SHARED_OSM / "munich-small.osm.bz2").is_file(), reason="no shared OSM")
@@ -59,7 +59,6 @@ def test_plot_writes_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_schematic_info_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("vision_zero.network.schematic")
     assert main(["network", "info", "schematic:almaty?scale=tiny"]) == 0
     assert "SCHEMATIC — not real geometry" in capsys.readouterr().out
     png = tmp_path / "s.png"
@@ -67,13 +66,12 @@ def test_schematic_info_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert png.is_file()
 
 
-def test_plot_title_says_schematic(tmp_path: Path) -> None:
-    pytest.importorskip("vision_zero.network.schematic")
+def test_plot_title_says_schematic(tmp_path: Path, tiny_network: RoadNetwork) -> None:
     import matplotlib
 
     from vision_zero.outputs.plot import plot_network
 
-    net = load_network("schematic:almaty?scale=tiny")
+    net = tiny_network
     with matplotlib.rc_context({"svg.fonttype": "none"}):  # keep text as text in the SVG
         svg = plot_network(net, tmp_path / "s.svg", title="Almaty").read_text("utf-8")
     assert "SCHEMATIC — not real geometry: Almaty" in svg

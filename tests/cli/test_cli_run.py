@@ -174,6 +174,7 @@ def _pool_workers(pid: int) -> list[int]:
     return kids
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
 def test_sigkill_a_worker_then_rerun_equals_uninterrupted(
     scenarios: tuple[Path, Path], reference: Path, tmp_path: Path

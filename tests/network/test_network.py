@@ -234,7 +234,6 @@ def test_munich_speed_limits() -> None:
 
 
 def test_schematic_source() -> None:
-    pytest.importorskip("vision_zero.network.schematic")
     net = load_network("schematic:almaty?scale=tiny&seed=3")
     assert net.schematic and "SCHEMATIC" in net.label
     assert "scale=tiny" in net.source and "seed=3" in net.source
@@ -360,7 +359,6 @@ def test_bad_polygon_file(tmp_path: Path) -> None:
 
 
 def test_schematic_graphml_round_trip_stays_schematic(tmp_path: Path) -> None:
-    pytest.importorskip("vision_zero.network.schematic")
     net = load_network("schematic:almaty?scale=tiny&seed=1")
     again = load_network(save_network_graph(net, tmp_path / "s.graphml"))
     assert again.schematic and "SCHEMATIC" in again.label and "schematic:almaty" in again.source

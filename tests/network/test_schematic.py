@@ -12,8 +12,8 @@ import numpy as np
 import osmnx as ox
 import pytest
 
-import vision_zero.network.road_network
 from vision_zero.core.errors import ConfigError, VisionZeroError
+from vision_zero.network.road_network import RoadNetwork
 from vision_zero.network.schematic import (
     ALMATY_CENTRE_LAT,
     ALMATY_CENTRE_LON,
@@ -28,13 +28,13 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="module")
-def tiny() -> Graph:
-    return generate_schematic_graph(scale="tiny", seed=0)
+def tiny(tiny_graph: Graph) -> Graph:
+    return tiny_graph  # the session's (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def small() -> Graph:
-    return generate_schematic_graph(scale="small", seed=0)
+def small(small_graph: Graph) -> Graph:
+    return small_graph
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +112,7 @@ def test_tiny_and_small_sizes(tiny: Graph, small: Graph) -> None:
         assert 2.0 <= g.number_of_edges() / g.number_of_nodes() <= 3.2
 
 
+@pytest.mark.slow
 def test_city_is_the_size_of_osmnx_almaty(city: Graph) -> None:
     # osmnx's drive graph of Almaty: roughly 25-35k nodes and 60-80k edges
     assert 20_000 <= city.number_of_nodes() <= 40_000
@@ -138,6 +139,7 @@ def test_strongly_connected(fixture: str, request: pytest.FixtureRequest) -> Non
     assert nx.is_strongly_connected(g)
 
 
+@pytest.mark.slow
 def test_city_is_strongly_connected(city: Graph) -> None:
     assert nx.is_strongly_connected(city)
 
@@ -193,6 +195,7 @@ def test_midblock_crossings_on_arterials_are_nodes(small: Graph) -> None:
         assert small.nodes[n]["crossing"] in ("marked", "uncontrolled", "traffic_signals", "unmarked")
 
 
+@pytest.mark.slow
 def test_real_names_and_expressways(city: Graph) -> None:
     by_name: dict[str, set[tuple[str, str, str]]] = {}
     for _, _, d in city.edges(data=True):
@@ -278,16 +281,11 @@ def test_graphml_round_trip_and_projection(tiny: Graph, tmp_path: Path) -> None:
     assert str(projected.graph["crs"]).upper() == "EPSG:32643"  # UTM zone 43N: Almaty
 
 
-@pytest.mark.skipif(
-    not hasattr(vision_zero.network.road_network, "load_network"),
-    reason="network.load_network not written yet",
-)
-def test_load_network_end_to_end() -> None:
-    load_network = vision_zero.network.road_network.load_network
-    net = load_network("schematic:almaty?scale=tiny")
+def test_load_network_end_to_end(tiny_network: RoadNetwork, tiny: Graph) -> None:
+    net = tiny_network
     assert net.schematic
     assert "schematic" in net.label.lower()
-    direct = generate_schematic_graph(scale="tiny", seed=0)
+    direct = tiny
     assert len(net.links) == direct.number_of_edges()
     assert len(net.nodes) == direct.number_of_nodes()
     assert (net.nodes["signalised"]).sum() == sum(

@@ -54,11 +54,13 @@ def test_serial_keeps_one_payload() -> None:
     _shipped_once(SerialExecutor(), 5)
 
 
+@pytest.mark.slow
 def test_pool_ships_payload_once_per_worker(pool: LocalPoolExecutor) -> None:
     _shipped_once(pool, 12)
     assert len(pool.worker_pids()) == 2
 
 
+@pytest.mark.slow
 def test_dask_by_scheduler_address(dask_local: DaskExecutor) -> None:
     address = dask_local.client.scheduler.address  # as a user would pass --dask tcp://host:port
     assert address.startswith("tcp://")
@@ -73,6 +75,7 @@ def test_dask_ships_payload_once_per_worker(dask_local: DaskExecutor) -> None:
     _shipped_once(dask_local, 12)
 
 
+@pytest.mark.slow
 def test_same_results_on_every_executor_pipeline(
     tmp_path: Path, pool: LocalPoolExecutor, dask_local: DaskExecutor
 ) -> None:
@@ -99,6 +102,7 @@ def test_same_results_on_every_executor_pipeline(
             pd.testing.assert_frame_equal(a.speed_hist, b.speed_hist)
 
 
+@pytest.mark.slow
 def test_killed_worker_is_reported_and_pool_recovers(pool: LocalPoolExecutor) -> None:
     with pytest.raises(ExecutorError, match="rerun the same command to resume"):
         list(pool.map_unordered(kill_self, None, [0, 1, 2, 3]))

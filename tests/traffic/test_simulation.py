@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -442,11 +441,10 @@ def test_bad_trips_raise_precise_errors() -> None:
 # --- the built-in schematic network -----------------------------------------------------------------------------
 
 
-def test_schematic_tiny_default_demand_peak_and_night(tmp_path: Path) -> None:
-    from vision_zero.network.road_network import load_network
+def test_schematic_tiny_default_demand_peak_and_night(tiny_network: RoadNetwork) -> None:
     from vision_zero.traffic.demand import default_periods, generate_trips, pedestrian_demand
 
-    net = load_network("schematic:almaty?scale=tiny", cache_dir=tmp_path)
+    net = tiny_network
     periods = tuple(p for p in default_periods() if p.name in ("am_peak", "night"))
     trips = generate_trips(net, rng=np.random.default_rng(0), periods=periods)
     peds = pedestrian_demand(net, periods=periods)

@@ -94,15 +94,8 @@ class Economics:
             raise ConfigError(
                 f"{origin}: economics: unknown keys {sorted(unknown)}; allowed: {sorted(names | shares)}"
             )
-        new: dict[str, Any] = {}
-        for key, val in overrides.items():
-            if key == "currency":
-                if not isinstance(val, str) or not val:
-                    raise ConfigError(f"{origin}: economics.currency: expected a currency code (got {val!r})")
-                new[key] = val
-            elif isinstance(val, bool) or not isinstance(val, int | float):
-                raise ConfigError(f"{origin}: economics.{key}: expected a number (got {val!r})")
-        out = replace(self, **new)
+        _check_override_types(overrides, origin)
+        out = replace(self, **{k: v for k, v in overrides.items() if k == "currency"})
         vsl_changed = "vsl" in overrides
         upd: dict[str, Any] = {}
         if vsl_changed:
@@ -185,3 +178,13 @@ class InterventionCost:
                 pv += self.capital * (1.0 + economics.discount_rate) ** -(k * life)
                 k += 1
         return pv
+
+
+def _check_override_types(overrides: Mapping[str, Any], origin: str) -> None:
+    """``currency`` must be a non-empty text, every other value of ``[economics]`` a number."""
+    for key, val in overrides.items():
+        if key == "currency":
+            if not isinstance(val, str) or not val:
+                raise ConfigError(f"{origin}: economics.currency: expected a currency code (got {val!r})")
+        elif isinstance(val, bool) or not isinstance(val, int | float):
+            raise ConfigError(f"{origin}: economics.{key}: expected a number (got {val!r})")

@@ -617,7 +617,7 @@ class CalibrationTargets:
         return out
 
 
-def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets) -> dict[str, float]:
+def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets) -> dict[str, float]:  # noqa: C901
     """HSM local calibration factors ``C = observed / predicted``, keyed ``"<severity>.<road_user>"``.
 
     Deaths are calibrated per road user: ``s_u = observed deaths_u / predicted deaths_u``. Serious and slight

@@ -62,7 +62,7 @@ class Links:
     give_way_s: list[float]  # delay at the stop line of a minor approach to a priority junction (0 elsewhere)
 
 
-def run_period(
+def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN.md "Performance")
     env: simpy.Environment,
     t_end: float,
     order: list[int],
