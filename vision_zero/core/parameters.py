@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -144,15 +144,7 @@ def _parse(origin: str, name: str, table: Mapping[str, Any]) -> Parameter:
     unknown = set(table) - _KEYS
     if unknown:
         raise ParameterError(f"{origin}: {name}: unknown keys {sorted(unknown)}; allowed: {sorted(_KEYS)}")
-    for key in ("value", "low", "high"):
-        v = table.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
-            raise fail("a number", key)
-        if v is not None and not math.isfinite(v):
-            raise fail("a finite number", key)
-    for key in ("unit", "source", "status"):
-        if not isinstance(table.get(key), str) or not table[key]:
-            raise fail("a non-empty string", key)
+    _check_field_types(table, fail)
     status = table["status"]
     if status not in _STATUSES:
         raise fail(f"one of {list(_STATUSES)}", "status")
@@ -182,6 +174,19 @@ def _parse(origin: str, name: str, table: Mapping[str, Any]) -> Parameter:
         note=str(table.get("note", "")),
         origin=origin,
     )
+
+
+def _check_field_types(table: Mapping[str, Any], fail: Callable[[str, str], ParameterError]) -> None:
+    """``value``/``low``/``high`` finite numbers where given; ``unit``, ``source``, ``status`` non-empty texts."""
+    for key in ("value", "low", "high"):
+        v = table.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise fail("a number", key)
+        if v is not None and not math.isfinite(v):
+            raise fail("a finite number", key)
+    for key in ("unit", "source", "status"):
+        if not isinstance(table.get(key), str) or not table[key]:
+            raise fail("a non-empty string", key)
 
 
 def _walk(origin: str, prefix: str, table: Mapping[str, Any], out: dict[str, Parameter]) -> None:
