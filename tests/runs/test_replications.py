@@ -268,3 +268,67 @@ def test_summary_cuts_count_intervals_at_zero(tmp_path: Path) -> None:
     assert "cut at 0" in text
     plain = [{"fatal": f, "serious": 10.0, "slight": 20.0, "ksi": 10.0 + f} for f in (4.0, 5.0, 6.0)]
     assert "cut at 0" not in format_summary(RunResult(base, tmp_path, plain))
+
+
+# --- damaged replications are found, named and run again ---------------------------------------------------
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _edit_fatal(path: Path) -> None:
+    """Change the first digit of the deaths per year (same size: only the SHA-256 tells)."""
+    text = path.read_text()
+    at = text.index('"fatal": ') + len('"fatal": ')
+    path.write_text(text[:at] + ("9" if text[at] != "9" else "8") + text[at + 1 :])
+    assert json.loads(path.read_text())["summary"]["fatal"] != json.loads(text)["summary"]["fatal"]
+
+
+@pytest.mark.parametrize(
+    ("file", "damage", "said"),
+    [
+        ("injuries.parquet", _truncate, "injuries.parquet has"),
+        ("injuries.parquet", Path.unlink, "injuries.parquet is missing"),
+        ("summary.json", _edit_fatal, "summary.json does not match its SHA-256"),
+        ("summary.json", _truncate, "summary.json has"),
+        ("files.json", Path.unlink, "files.json is missing"),
+        ("files.json", _truncate, "files.json is unreadable"),
+    ],
+)
+def test_a_damaged_replication_is_named_and_run_again(
+    tmp_path: Path, file: str, damage: object, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = toy_job()
+    first = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), replications=3, progress=False)
+    assert first.baseline is not None
+    before = [r.summary for r in first.results]
+    base_before = [r.summary for r in first.baseline.results]
+    damage(replication_dir(first.baseline.run_dir, 1) / file)  # type: ignore[operator]
+    damage(replication_dir(first.run_dir, 2) / file)  # type: ignore[operator]
+    assert completed_replications(first.run_dir) == [0, 1]
+    capsys.readouterr()
+    again = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), replications=3, progress=False)
+    err = capsys.readouterr().err
+    assert "variant: replication 2 is damaged" in err and "baseline: replication 1 is damaged" in err
+    assert said in err and str(replication_dir(first.run_dir, 2)) in err
+    assert again.resumed == 2
+    assert [r.summary for r in again.results] == before  # equal to the uninterrupted run
+    assert again.baseline is not None and [r.summary for r in again.baseline.results] == base_before
+    assert completed_replications(again.run_dir) == [0, 1, 2]
+    assert sorted(p.name for p in (again.run_dir / "replications").iterdir()) == [
+        "rep-0000",
+        "rep-0001",
+        "rep-0002",
+    ]
+
+
+def test_reading_a_damaged_replication_names_the_file(tmp_path: Path) -> None:
+    res = run_job(toy_job(replications=1), out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    folder = replication_dir(res.run_dir, 0)
+    _truncate(folder / "injuries.parquet")
+    with pytest.raises(DataError, match=r"injuries\.parquet: expected a replication table"):
+        read_replication(folder)
+    _truncate(folder / "summary.json")
+    with pytest.raises(DataError, match=r"summary\.json: expected a replication file"):
+        read_replication(folder)

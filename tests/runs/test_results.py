@@ -54,3 +54,37 @@ def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
     assert f.stat().st_mode & 0o777 == 0o666 & ~mask
     rep = write_replication(tmp_path, _result(1))
     assert rep.stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+def test_files_list_has_sizes_and_sha256(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    from vision_zero.runs.results import REPLICATION_FILES, replication_problem
+
+    path = write_replication(tmp_path, _result(0))
+    files = json.loads((path / "files.json").read_text())["files"]
+    assert sorted(files) == sorted(REPLICATION_FILES)
+    for name, entry in files.items():
+        data = (path / name).read_bytes()
+        assert entry == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert replication_problem(path) is None
+
+
+def test_a_damaged_folder_is_replaced_by_an_atomic_exchange(tmp_path: Path) -> None:
+    """The damaged folder's inode is swapped out in one step: the path exists at every moment."""
+    from vision_zero.runs.results import exchange_paths, replication_problem
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x").write_text("a")
+    (b / "x").write_text("b")
+    assert exchange_paths(a, b)  # Linux: renameat2(RENAME_EXCHANGE)
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+    path = write_replication(tmp_path, _result(0))
+    (path / "summary.json").write_text("{}")
+    assert replication_problem(path) is not None
+    assert write_replication(tmp_path, _result(0)) == path
+    assert replication_problem(path) is None and read_replication(path).summary == {"fatal": 0.5, "ksi": 0.5}
+    assert sorted(p.name for p in (tmp_path / "replications").iterdir()) == ["rep-0000"]

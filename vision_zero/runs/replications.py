@@ -46,10 +46,10 @@ from vision_zero.runs.parallel import Executor
 from vision_zero.runs.results import (
     ReplicationResult,
     atomic_write_text,
-    completed_replications,
     read_replication,
     read_replication_summary,
     replication_dir,
+    scan_replications,
     write_replication,
 )
 
@@ -427,6 +427,7 @@ class _Runner:
         self.progress = progress
         self.prepared: set[Path] = set()
         self.bundles: dict[int, tuple[ScenarioJob, _Bundle]] = {}
+        self.verified: dict[Path, set[int]] = {}  # replications checked whole or written by this runner
 
     def bundle(self, job: ScenarioJob) -> _Bundle:
         """One bundle per job, so executors recognise a payload they have already shipped."""
@@ -446,7 +447,16 @@ class _Runner:
     def ensure(self, job: ScenarioJob, n: int) -> int:
         """Make sure replications 0 … n-1 of ``job`` (and of its baseline) exist; return how many were resumed."""
         run_dir = self.run_dir(job)
-        done = set(completed_replications(run_dir))
+        verified = self.verified.setdefault(run_dir, set())
+        complete, damaged = scan_replications(run_dir, trusted=verified)
+        verified.update(complete)
+        for i, problem in sorted(damaged.items()):
+            if i < n:
+                print(
+                    f"vision-zero: {job.name}: replication {i} is damaged ({problem}); running it again",
+                    file=sys.stderr,
+                )
+        done = set(complete)
         missing = [i for i in range(n) if i not in done]
         bar = self.progress.bar(job.name, n, n - len(missing))
         if not missing:
@@ -469,6 +479,7 @@ class _Runner:
         for _pos, result in self.executor.map_unordered(_call_task, self.bundle(job), items()):
             _check_result(job, result)
             write_replication(run_dir, result)
+            verified.add(result.replication)
             bar.update(1)
         return n - len(missing)
 

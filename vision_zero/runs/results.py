@@ -12,15 +12,24 @@ Layout of one run (DESIGN.md "Result layout")::
             link_traffic.parquet  annualised per-link traffic
             speed_hist.parquet sparse speed histogram (period, link, bin_lo_kph, count)
             parameters.json    the parameter draw of this replication
+            files.json         written last: every file above with its size [bytes] and SHA-256
         replications.csv       headline numbers of every replication (written by vision_zero.runs.replications)
         summary.parquet / summary.csv, charts, report.html, links.gpkg (written by compare/report)
 
-A replication folder exists only when complete, so a rerun skips the ones present (resume).
+A replication counts as complete only if its ``files.json`` lists every file and each one on disk has the size
+and SHA-256 listed (:func:`scan_replications`), so a rerun skips the complete ones (resume) and runs a damaged one
+again (a truncated or deleted table, an edited ``summary.json``), saying which file is wrong. A folder is put in
+place by one rename; a damaged one is replaced by an atomic exchange of the two folders (Linux
+``renameat2(RENAME_EXCHANGE)``), so a reader never finds the replication missing.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -31,18 +40,28 @@ from typing import Any
 
 import pandas as pd
 
+from vision_zero.core.errors import DataError
+
 __all__ = [
     "ReplicationResult",
     "atomic_write_bytes",
     "atomic_write_text",
     "completed_replications",
+    "exchange_paths",
     "read_replication",
     "read_replication_summary",
     "replication_dir",
+    "replication_problem",
+    "scan_replications",
     "write_replication",
 ]
 
 _TABLES = ("injuries", "link_traffic", "speed_hist")
+#: The files of a replication folder besides the list of files itself.
+REPLICATION_FILES: tuple[str, ...] = ("summary.json", "parameters.json", *(f"{t}.parquet" for t in _TABLES))
+#: The list of files with sizes and SHA-256, written last into a replication folder.
+FILES_LIST = "files.json"
+_HASH_CHUNK = 1 << 20
 
 
 @functools.cache
@@ -116,8 +135,100 @@ def replication_dir(run_dir: Path, replication: int) -> Path:
     return run_dir / "replications" / f"rep-{replication:04d}"
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _file_list(folder: Path) -> dict[str, Any]:
+    files = {}
+    for name in REPLICATION_FILES:
+        path = folder / name
+        files[name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+    return {"files": files}
+
+
+def replication_problem(path: Path) -> str | None:
+    """What is wrong with a replication folder (a file missing, of the wrong size or content), or None if whole.
+
+    Checks every file against ``files.json`` (sizes first, then SHA-256).
+    """
+    listing = path / FILES_LIST
+    try:
+        files = json.loads(listing.read_text("utf-8"))["files"]
+        expected = {
+            name: (int(files[name]["bytes"]), str(files[name]["sha256"])) for name in REPLICATION_FILES
+        }
+    except FileNotFoundError:
+        return f"{listing} is missing"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"{listing} is unreadable ({type(exc).__name__})"
+    for name, (size, _digest) in expected.items():
+        file = path / name
+        try:
+            actual = file.stat().st_size
+        except FileNotFoundError:
+            return f"{file} is missing"
+        if actual != size:
+            return f"{file} has {actual} bytes, expected {size}"
+    for name, (_size, digest) in expected.items():
+        if _sha256(path / name) != digest:
+            return f"{path / name} does not match its SHA-256 in {FILES_LIST}"
+    return None
+
+
+@functools.cache
+def _renameat2() -> Any:
+    """The C library's ``renameat2`` (Linux, glibc >= 2.28), or None."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    func = getattr(ctypes.CDLL(name, use_errno=True), "renameat2", None)
+    if func is not None:
+        func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        func.restype = ctypes.c_int
+    return func
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def exchange_paths(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    func = _renameat2()
+    if func is None:
+        return False
+    if func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _replace_folder(tmp: Path, final: Path) -> None:
+    """Put the complete folder ``tmp`` at ``final``, replacing a damaged one without a moment where it is gone."""
+    if exchange_paths(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the damaged folder
+        return
+    # no atomic exchange on this system: move the old folder aside and the new one in (two renames)
+    aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
+    os.replace(final, aside / final.name)
+    os.replace(tmp, final)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
-    """Write one replication atomically: build it in a temporary folder, then rename it into place."""
+    """Write one replication atomically: build it in a temporary folder, then rename it into place.
+
+    The folder gets ``files.json`` (sizes and SHA-256 of its files) last. An existing complete folder of the
+    same replication (a second run of the same command got there first) is kept: replications are
+    deterministic. A damaged one is replaced atomically.
+    """
     final = replication_dir(run_dir, result.replication)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
@@ -134,8 +245,13 @@ def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
         for name in _TABLES:
             frame: pd.DataFrame = getattr(result, name)
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
-        if final.exists():  # an identical rerun: replace
-            shutil.rmtree(final, ignore_errors=True)
+        (tmp / FILES_LIST).write_text(json.dumps(_file_list(tmp), indent=2, sort_keys=True), "utf-8")
+        if final.exists():
+            if replication_problem(final) is None:  # another run of the same folder finished it first
+                shutil.rmtree(tmp, ignore_errors=True)
+                return final
+            _replace_folder(tmp, final)
+            return final
         try:
             os.replace(tmp, final)
         except OSError:
@@ -150,11 +266,36 @@ def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
     return final
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"{path}: expected a replication file written by vision-zero ({type(exc).__name__}: {exc}); rerun "
+            "the command that made it: a damaged replication is run again"
+        ) from None
+
+
 def read_replication(path: Path) -> ReplicationResult:
-    """Read a replication folder written by :func:`write_replication`."""
-    meta = json.loads((path / "summary.json").read_text("utf-8"))
-    params = json.loads((path / "parameters.json").read_text("utf-8"))
-    tables = {name: pd.read_parquet(path / f"{name}.parquet") for name in _TABLES}
+    """Read a replication folder written by :func:`write_replication`.
+
+    Raises
+    ------
+    DataError
+        Naming the file that is missing or unreadable.
+    """
+    meta = _read_json(path / "summary.json")
+    params = _read_json(path / "parameters.json")
+    tables = {}
+    for name in _TABLES:
+        file = path / f"{name}.parquet"
+        try:
+            tables[name] = pd.read_parquet(file)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise DataError(
+                f"{file}: expected a replication table written by vision-zero ({type(exc).__name__}); rerun the "
+                "command that made it: a damaged replication is run again"
+            ) from None
     return ReplicationResult(
         scenario=meta["scenario"],
         replication=int(meta["replication"]),
@@ -165,23 +306,41 @@ def read_replication(path: Path) -> ReplicationResult:
     )
 
 
-def completed_replications(run_dir: Path) -> list[int]:
-    """Indices of the replications finished in ``run_dir`` (complete folders only), sorted.
+def scan_replications(run_dir: Path, *, trusted: set[int] | None = None) -> tuple[list[int], dict[int, str]]:
+    """The complete replications of ``run_dir`` (sorted) and the damaged ones (index -> what is wrong).
 
-    Hidden temporary folders left by an interrupted write (``.rep-0003.xxxx``) are not counted.
+    A folder is complete when :func:`replication_problem` finds nothing; indices in ``trusted`` (checked or
+    written by this process) are not checked again. Hidden temporary folders left by an interrupted write
+    (``.rep-0003.xxxx``) are not counted.
     """
     root = run_dir / "replications"
     if not root.is_dir():
-        return []
-    done = []
+        return [], {}
+    done, damaged = [], {}
     for entry in root.iterdir():
         name = entry.name
-        if name.startswith("rep-") and name[4:].isdigit() and (entry / "summary.json").is_file():
-            done.append(int(name[4:]))
-    return sorted(done)
+        if not (name.startswith("rep-") and name[4:].isdigit()):
+            continue
+        index = int(name[4:])
+        problem = None if trusted is not None and index in trusted else replication_problem(entry)
+        if problem is None:
+            done.append(index)
+        else:
+            damaged[index] = problem
+    return sorted(done), damaged
+
+
+def completed_replications(run_dir: Path) -> list[int]:
+    """Indices of the replications finished in ``run_dir`` and whole (see :func:`scan_replications`), sorted."""
+    return scan_replications(run_dir)[0]
 
 
 def read_replication_summary(path: Path) -> dict[str, float]:
     """Only the headline numbers of a replication folder (fast: no tables are read)."""
-    meta = json.loads((path / "summary.json").read_text("utf-8"))
-    return {k: float(v) for k, v in meta["summary"].items()}
+    meta = _read_json(path / "summary.json")
+    try:
+        return {k: float(v) for k, v in meta["summary"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(
+            f"{path / 'summary.json'}: expected headline numbers under 'summary' ({exc})"
+        ) from None
