@@ -127,6 +127,7 @@ def test_a_pedestrian_only_variant_follows_its_baseline_replication_by_replicati
     body = (
         '[[interventions]]\ntype = "crossing"\naction = "upgrade"\ncrossing_type = "refuge_island"\n'
         'where = { highway = ["primary", "secondary", "tertiary", "residential"] }\n'
+        "existing = { signalised = false }\n"  # a signal replaced by an island can raise pedestrian risk
     )
     raised = prepare(load_scenario(scenario_file(files["base"].parent, "raised", body, extends="base.toml")))
     ksi = []

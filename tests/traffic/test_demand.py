@@ -211,3 +211,136 @@ def test_zones_gather_trip_ends_and_keep_total_weight() -> None:
     assert trips["origin"].nunique() <= 9
     full = demand.generate_trips(net, rng=np.random.default_rng(0), daily_trips=5000, max_trip_end_nodes=None)
     assert full["origin"].nunique() > 50
+
+
+# ------------------------------------------------------------------------------- trip distribution (gravity)
+
+
+def test_gravity_matrix_by_hand() -> None:
+    # zones at 0, 1 and 3 km on a line, equal weights, beta = ln 2: from zone 0 the attraction of zone 1 is
+    # e^(-ln2) = 1/2, of zone 2 e^(-3 ln2) = 1/8, so zone 0 sends 0.5/0.625 = 80% of its trips to zone 1
+    x = np.array([0.0, 1.0, 3.0])
+    d = np.abs(x[:, None] - x[None, :])
+    w = np.ones(3)
+    p = demand.gravity_matrix(w, w, d, decay_per_km=np.log(2))
+    assert p.sum() == pytest.approx(1.0)
+    assert np.diag(p) == pytest.approx(0.0)
+    assert p[0] * 3 == pytest.approx([0.0, 0.8, 0.2])
+    # no decay: destinations in proportion to their weight alone
+    p0 = demand.gravity_matrix(w, np.array([1.0, 1.0, 3.0]), d, decay_per_km=0.0)
+    assert p0[0] * 3 == pytest.approx([0.0, 0.25, 0.75])
+
+
+def test_calibrate_decay_hits_the_target_mean_distance() -> None:
+    dist = demand.trip_distribution(grid(10), decay_per_km=0.0)
+    free = dist.mean_distance_km(0.0)
+    target = 0.6 * free
+    beta = demand.calibrate_decay(dist, target)
+    assert beta > 0
+    assert dist.mean_distance_km(beta) == pytest.approx(target, rel=1e-3)
+    # monotone: steeper decay, shorter trips; a target the map cannot hold gives no decay
+    assert dist.mean_distance_km(2 * beta) < target < free
+    assert demand.calibrate_decay(dist, 1.1 * free) == 0.0
+
+
+def test_decay_shortens_generated_trips_and_keeps_seed_determinism() -> None:
+    net = grid(10, spacing_m=500.0)  # 4.5 km across
+    xy = net.nodes[["x_m", "y_m"]].to_numpy()
+
+    def mean_km(beta: float) -> float:
+        d = demand.trip_distribution(net, decay_per_km=beta)
+        t = demand.generate_trips(net, rng=np.random.default_rng(5), daily_trips=20_000, distribution=d)
+        o, e = t["origin"].to_numpy(), t["destination"].to_numpy()
+        return float(np.hypot(*(xy[o] - xy[e]).T).mean() / 1000)
+
+    uniform, almaty, steep = mean_km(0.0), mean_km(P.value("demand.distance_decay_per_km")), mean_km(1.5)
+    assert steep < almaty < uniform
+    # the sampled trips follow the model's own mean distance
+    d = demand.trip_distribution(net, decay_per_km=1.5)
+    assert steep == pytest.approx(d.mean_distance_km(), rel=0.05)
+
+
+def test_calibrate_to_trip_length_hits_a_routed_target() -> None:
+    net = grid(10, spacing_m=500.0)
+    free, _ = demand.mean_trip_length_km(net, demand.trip_distribution(net, decay_per_km=0.0))
+    target = 0.6 * free
+    dist = demand.calibrate_to_trip_length(net, target)
+    mean, circuity = demand.mean_trip_length_km(net, dist, sample=2000)
+    assert mean == pytest.approx(target, rel=0.08)
+    assert circuity >= 1.0
+
+
+def _clipped_grid() -> object:
+    """A 10 x 10 grid whose outer ring of nodes are the cut edges of an extract (``boundary``)."""
+    net = grid(10, spacing_m=300.0)
+    xy = net.nodes[["x_m", "y_m"]].to_numpy()
+    edge = (xy == xy.min(axis=0)).any(axis=1) | (xy == xy.max(axis=0)).any(axis=1)
+    net.nodes["boundary"] = edge
+    return net
+
+
+def test_external_zones_carry_boundary_and_through_traffic() -> None:
+    net = _clipped_grid()
+    edge = net.nodes["boundary"].to_numpy()
+    dist = demand.trip_distribution(net)
+    assert dist.external.sum() == edge.sum()
+    assert set(dist.zone_node[dist.external].tolist()) == set(np.flatnonzero(edge).tolist())
+    # a 2.7 km extract in a city whose mean trip is ~10 km: most trip ends lie beyond the cut
+    assert 0.5 < dist.external_share < 1.0
+    trips = demand.generate_trips(net, rng=np.random.default_rng(0), daily_trips=20_000, distribution=dist)
+    o_ext = edge[trips["origin"].to_numpy()]
+    d_ext = edge[trips["destination"].to_numpy()]
+    assert (o_ext & d_ext).any()  # through traffic
+    assert (o_ext ^ d_ext).any()  # traffic to and from the extract
+    assert (~o_ext & ~d_ext).any()  # internal traffic
+    # without the boundary column nothing is external, and cut nodes are ordinary trip ends
+    plain = demand.trip_distribution(grid(10, spacing_m=300.0))
+    assert not plain.external.any()
+
+
+def test_external_zone_weights_reproduce_the_share_beyond_the_cut() -> None:
+    # identity of the construction: weighted by activity, the external zones offer exactly what lies beyond
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 2, 30), rng.uniform(0, 2, 30)
+    a = rng.uniform(1, 5, 30)
+    ex, ey = np.array([0.0, 2.0, 1.0]), np.array([1.0, 1.0, 0.0])
+    cap = np.array([1000.0, 2000.0, 600.0])
+    beta, area = 0.16, 4.0
+    w = demand.external_zone_weights(x, y, a, ex, ey, cap, decay_per_km=beta, area_km2=area)
+    assert w / w[0] == pytest.approx(cap / cap[0])  # shared by capacity
+    d_in = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    f = np.exp(-beta * d_in)
+    np.fill_diagonal(f, 0.0)
+    beyond = np.maximum(a.sum() / area * 2 * np.pi / beta**2 - f @ a, 0)
+    offer = np.exp(-beta * np.hypot(x[:, None] - ex[None, :], y[:, None] - ey[None, :])) @ w
+    assert (a * offer).sum() == pytest.approx((a * beyond).sum())
+    # no decay, nothing beyond can be told apart: no external weight
+    assert not demand.external_zone_weights(x, y, a, ex, ey, cap, decay_per_km=0.0, area_km2=area).any()
+
+
+@pytest.mark.slow
+def test_schematic_city_trips_per_day_and_mean_trip_length_match_almaty() -> None:
+    """SCIENCE.md §10: 1.56-1.68 M trips a day and a mean trip of ~10.5 km, from the generated trips alone."""
+    from vision_zero.network.road_network import load_network
+
+    net = load_network("schematic:almaty?scale=city")
+    daily = demand.default_daily_trips(net)
+    assert 1.56e6 <= daily <= 1.68e6
+    dist = demand.trip_distribution(net)
+    periods = demand.default_periods()
+    trips = demand.generate_trips(net, rng=np.random.default_rng(0), periods=periods, distribution=dist)
+    # each period's trips x the hours it stands for make up the day
+    per_day = sum(
+        (trips["period"] == p.name).sum() * p.annual_hours / P.value("demand.weekday_equivalents_per_year")
+        for p in periods
+    )
+    assert 1.56e6 <= per_day <= 1.68e6
+    # mean routed length of a day's trips (a sample weighted by the hours each period stands for)
+    hours = {p.name: p.annual_hours for p in periods}
+    w = trips["period"].map(hours).to_numpy(dtype=float)
+    pick = np.random.default_rng(1).choice(len(trips), size=2000, p=w / w.sum())
+    km = demand.routed_lengths_km(
+        net, trips["origin"].to_numpy()[pick], trips["destination"].to_numpy()[pick]
+    )
+    target = P.value("demand.almaty.mean_trip_length_km")
+    assert np.nanmean(km) == pytest.approx(target, rel=0.2)

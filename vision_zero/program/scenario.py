@@ -87,10 +87,11 @@ class NetworkSection(_Section):
 
 
 class DemandSection(_Section):
-    """``[demand]``: daily car trips (default from the demand model), a scale factor, OD and pedestrian files."""
+    """``[demand]``: daily car trips, a scale factor, OD and pedestrian files, a mean trip length to calibrate to."""
 
     daily_trips: float | None = Field(default=None, gt=0)
     scale: float = Field(default=1.0, gt=0, le=10)
+    mean_trip_length_km: float | None = Field(default=None, gt=0, le=200)
     od_file: Path | None = None
     pedestrian_file: Path | None = None
 

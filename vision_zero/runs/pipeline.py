@@ -34,6 +34,7 @@ from vision_zero.program.scenario import Scenario, load_scenario
 from vision_zero.program.selectors import Selection, road_km
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES, CalibrationTargets
 from vision_zero.runs.results import ReplicationResult
+from vision_zero.traffic.demand import TripDistribution
 from vision_zero.traffic.periods import Period, annual_factor
 
 __all__ = [
@@ -97,6 +98,9 @@ class PreparedScenario:
         :func:`vision_zero.risk.crash_records.snap_to_links`), or None. When given, the calibration targets are the
         records' casualties per year (``[calibration]`` numbers still override them), not scaled: the records
         are this network's own.
+    distribution
+        Zones and deterrence of the trip distribution on the un-intervened network (shared by a baseline and
+        its variants, so they draw the same trips); calibrated to ``[demand] mean_trip_length_km`` when given.
     """
 
     scenario: Scenario
@@ -112,6 +116,7 @@ class PreparedScenario:
     pedestrians: pd.DataFrame
     network_share: float
     crash_records: pd.DataFrame | None = None
+    distribution: TripDistribution | None = None
 
     @property
     def name(self) -> str:
@@ -296,7 +301,16 @@ def prepare(
     periods = _periods(scenario, params)
     net = app.network
 
-    default_daily = demand.default_daily_trips(base, params)
+    if scenario.demand.mean_trip_length_km is not None:
+        dist = demand.calibrate_to_trip_length(
+            base,
+            scenario.demand.mean_trip_length_km,
+            params,
+            commute_share=demand.commute_share_of_day(demand.default_periods(params), params),
+        )
+    else:
+        dist = demand.trip_distribution(base, params)
+    default_daily = demand.default_daily_trips(base, params, distribution=dist)
     daily = (scenario.demand.daily_trips or default_daily) * scenario.demand.scale
     od = None
     origin = str(scenario.path)
@@ -382,6 +396,7 @@ def prepare(
         pedestrians=peds,
         network_share=float(share),
         crash_records=records,
+        distribution=dist,
     )
 
 
@@ -520,6 +535,7 @@ def run_replication(
             periods=prepared.periods,
             daily_trips=prepared.daily_trips,
             params=prepared.parameters,
+            distribution=prepared.distribution,
         )
     record = simulate(
         network,

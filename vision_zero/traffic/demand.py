@@ -13,21 +13,43 @@ streets around it, residential streets counting fully and others at a lower weig
 from arterial frontage (primary, secondary, tertiary). Peak-hour trips are partly commutes (AM home -> work,
 PM work -> home), the rest and all off-peak trips run between "activity" ends (homes and jobs together).
 
-Default daily total. On the schematic network (``schematic:almaty?scale=s``, where ``s`` is the share of the full
-city's area) it is Almaty's daily vehicle-km (5,780 M veh-km/year over 340 weekday-equivalents) times ``s``. On any
-other network: Almaty's vehicle-km per kilometre of main street per day (5,780 M veh-km/year over 340
-weekday-equivalents, on 1,125 km of streets of city and district significance) times this network's main-street
-length (OSM tertiary and above, centreline) gives the network's daily vehicle-km; divided by the mean routed length
-of trips drawn from the same proxy (the same division turns the schematic's vehicle-km into trips), that is its
-daily number of trips. Main streets, not all streets, set the scale because OSM maps local and yard streets far
-more completely than the city's 3,097 km road register counts them (a network without main streets falls back to
-Almaty's loading per km of any road). The schematic uses its area share instead because its generated street grid
-is denser than Almaty's register (about 3.8 against 1.65 km of main street per km2), which at the per-km rule
-would load it about twice as heavily as the city.
+Trip distribution (:class:`TripDistribution`): a production-constrained gravity model with exponential
+deterrence ``exp(-beta d)`` over the straight-line distance ``d`` between zones (Wilson 1970; Ortuzar & Willumsen
+2011, ch. 5). ``beta`` (``demand.distance_decay_per_km``) was calibrated by bisection (Hyman 1969) so that the mean
+routed trip on the full schematic city is Almaty's 10.5 km (5,780 M veh-km a year over 340 weekday-equivalents and
+1.62 M trips a day, SCIENCE.md §10). Rule for other networks: the same ``beta`` everywhere. Deterrence describes
+how drivers trade distance for opportunities, not the map; a district or a town cannot hold 10.5 km trips, so
+its trips come out shorter on their own (the map holds only the shorter part of the distribution), and on a
+clipped extract the longer part leaves through external zones. ``[demand] mean_trip_length_km`` re-calibrates
+``beta`` to a scenario's own figure (:func:`calibrate_to_trip_length`).
+
+External zones: the nodes of a clipped extract at its cut edges (node column ``boundary``) stand for the land
+beyond. Their weight (:func:`external_zone_weights`) is what the deterrence offers beyond the cut if the land
+continues at the mean density inside, shared by link capacity; internal-external trips and through trips
+(external to external) then follow from the same gravity model. Their share is thus derived from ``beta`` and
+the extract's size, not set by hand.
+
+Default daily total: the network's daily vehicle-km divided by the mean routed length of the trips the
+distribution draws on it. On the schematic network (``schematic:almaty?scale=s``, ``s`` the share of the full
+city's area) the daily vehicle-km are Almaty's (5,780 M veh-km/year over 340 weekday-equivalents) times ``s``; on
+the full schematic city that gives 17.0 M veh-km / ~10.5 km = ~1.6 M trips a day, within the 1.56-1.68 M that
+Sergek counted (SCIENCE.md §10; a check, not an input), and a smaller schematic carries Almaty's loading per km2
+in more, shorter trips. On any other network the daily vehicle-km are Almaty's vehicle-km per kilometre of main
+street per day (5,780 M veh-km/year over 340 weekday-equivalents, on 1,125 km of streets of city and district
+significance) times this network's main-street length (OSM tertiary and above, centreline). Main streets, not
+all streets, set the scale because OSM maps local and yard streets far more completely than the city's 3,097 km
+road register counts them (a network without main streets falls back to Almaty's loading per km of any road).
+
+References
+----------
+Hyman, G. M. (1969). The calibration of trip distribution models. Environment and Planning 1(1), 105-112.
+Wilson, A. G. (1970). Entropy in Urban and Regional Modelling. Pion, London.
+Ortuzar, J. de D., Willumsen, L. G. (2011). Modelling Transport, 4th ed., ch. 5. Wiley.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -82,9 +104,12 @@ _PED_RANK = {"local": 0, "collector": 1, "arterial": 2}
 #: no crossing a hundred thousand pedestrians per hour (Shibuya, the busiest, about 3,000 per signal phase).
 MAX_OD_TRIPS_PER_ROW = 1e6
 MAX_PEDESTRIANS_PER_HOUR = 1e5
-#: A sample this large estimates the mean trip length for the default daily total to about 2%.
-_LENGTH_SAMPLE = 400
+#: A sample this large estimates the mean trip length for the default daily total to about 1.5%.
+_LENGTH_SAMPLE = 1000
 _HOURS_PER_DAY = 24.0
+_COMMUTE_PERIODS = ("am_peak", "pm_peak")
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 
 def _params(params: ParameterSet | None) -> ParameterSet:
@@ -176,22 +201,342 @@ def zone_weights(
     return np.bincount(rep, home, n).astype(np.float64), np.bincount(rep, job, n).astype(np.float64)
 
 
-def _draw_pairs(
-    rng: np.random.Generator,
-    n: int,
-    w_from: npt.NDArray[np.float64],
-    w_to: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Draw ``n`` (origin, destination) node pairs with origin != destination."""
-    nodes = len(w_from)
-    o = rng.choice(nodes, size=n, p=w_from / w_from.sum()).astype(np.int64)
-    d = rng.choice(nodes, size=n, p=w_to / w_to.sum()).astype(np.int64)
-    for _ in range(20):
-        same = np.flatnonzero(o == d)
-        if same.size == 0:
-            break
-        d[same] = rng.choice(nodes, size=same.size, p=w_to / w_to.sum())
-    return o, d
+# --------------------------------------------------------------------------------------- trip distribution
+
+
+@dataclass(frozen=True)
+class TripDistribution:
+    """Zones of a network and the calibrated deterrence of its gravity model (module docstring).
+
+    Attributes
+    ----------
+    zone_node
+        Node id of each zone (its centroid node).
+    home, job
+        Home and job weight of each zone [m of weighted frontage]; external zones carry the weight that stands
+        for the land beyond the cut (:func:`external_zone_weights`).
+    origin_ok, destination_ok
+        Per zone: trips can leave it (it has an outgoing link) / reach it (it has an incoming link).
+    external
+        Per zone: an external zone at a cut edge of the network (a node with ``boundary == True``).
+    x_km, y_km
+        Zone positions [km] (the network's projected coordinates).
+    decay_per_km
+        ``beta`` of the exponential deterrence ``exp(-beta d)`` over straight-line distance ``d`` [1/km].
+    """
+
+    zone_node: IntArray
+    home: FloatArray
+    job: FloatArray
+    origin_ok: npt.NDArray[np.bool_]
+    destination_ok: npt.NDArray[np.bool_]
+    external: npt.NDArray[np.bool_]
+    x_km: FloatArray
+    y_km: FloatArray
+    decay_per_km: float
+
+    @property
+    def distance_km(self) -> FloatArray:
+        """Straight-line distance between zones [km]."""
+        return np.hypot(self.x_km[:, None] - self.x_km[None, :], self.y_km[:, None] - self.y_km[None, :])
+
+    @property
+    def external_share(self) -> float:
+        """Share of all trip ends (homes and jobs) at external zones."""
+        act = self.home + self.job
+        return float(act[self.external].sum() / act.sum()) if act.sum() > 0 else 0.0
+
+    def with_decay(self, decay_per_km: float) -> TripDistribution:
+        """The same zones with another deterrence parameter."""
+        return replace(self, decay_per_km=float(decay_per_km))
+
+    def matrix(self, kind: str, decay_per_km: float | None = None) -> FloatArray:
+        """Joint probability of each (origin zone, destination zone) of one trip: ``commute`` or ``activity``.
+
+        A production-constrained gravity model (Wilson 1970; Ortuzar & Willumsen 2011, ch. 5): origins in
+        proportion to their weight (homes for commutes, homes + jobs otherwise), then destinations in proportion
+        to ``weight x exp(-beta d)`` (jobs for commutes), no trip to its own zone. Equivalent to a multinomial
+        logit destination choice with size term ``log weight`` and a linear distance term.
+        """
+        beta = self.decay_per_km if decay_per_km is None else decay_per_km
+        if kind == "commute":
+            w_from, w_to = self.home, self.job
+        elif kind == "activity":
+            w_from = w_to = self.home + self.job
+        else:
+            raise ValueError(f"kind: expected 'commute' or 'activity' (got {kind!r})")
+        return gravity_matrix(
+            w_from * self.origin_ok, w_to * self.destination_ok, self.distance_km, decay_per_km=beta
+        )
+
+    def mean_distance_km(self, decay_per_km: float | None = None, *, commute_share: float = 0.0) -> float:
+        """Mean straight-line trip distance [km] of a mix of commutes and activity trips."""
+        d = self.distance_km
+        act = float((self.matrix("activity", decay_per_km) * d).sum())
+        if commute_share <= 0:
+            return act
+        com = float((self.matrix("commute", decay_per_km) * d).sum())
+        return commute_share * com + (1 - commute_share) * act
+
+    def draw(
+        self, rng: np.random.Generator, n: int, kind: str
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Draw ``n`` (origin node, destination node) pairs of ``kind`` (see :meth:`matrix`)."""
+        if n <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        p = self.matrix(kind).ravel()
+        cell = rng.choice(p.size, size=n, p=p)
+        z = len(self.zone_node)
+        return self.zone_node[cell // z], self.zone_node[cell % z]
+
+
+def gravity_matrix(
+    w_from: FloatArray, w_to: FloatArray, distance_km: FloatArray, *, decay_per_km: float
+) -> FloatArray:
+    """Production-constrained gravity model with exponential deterrence, as joint probabilities summing to 1.
+
+    ``P[i, j] = (O_i / sum O) x D_j exp(-beta d_ij) / sum_k D_k exp(-beta d_ik)``, ``P[i, i] = 0``; origins with
+    no reachable destination get no trips.
+    """
+    f = np.exp(
+        -decay_per_km * (distance_km - distance_km.min(axis=1, keepdims=True))
+    )  # row-scaled: no underflow
+    np.fill_diagonal(f, 0.0)
+    attract = f * w_to[None, :]
+    row = attract.sum(axis=1)
+    ok = (row > 0) & (w_from > 0)
+    prod = np.where(ok, w_from, 0.0)
+    if prod.sum() <= 0:
+        raise DataError("trip distribution: no pair of zones with trip ends and a link between them")
+    out: FloatArray = np.asarray(attract * (prod / prod.sum() / np.where(ok, row, 1.0))[:, None], np.float64)
+    return out
+
+
+def calibrate_decay(
+    dist: TripDistribution, target_km: float, *, commute_share: float = 0.0, tol: float = 1e-4
+) -> float:
+    """Deterrence parameter ``beta`` [1/km] whose mean straight-line trip distance is ``target_km``, by bisection.
+
+    The mean distance falls monotonically as ``beta`` grows (Hyman 1969; Ortuzar & Willumsen 2011, §5.5).
+    A target at or above the mean without decay gives ``beta = 0`` (no deterrence: the map is too small to
+    hold trips that long); a target below the shortest possible mean gives the steepest tried decay.
+    """
+    if dist.mean_distance_km(0.0, commute_share=commute_share) <= target_km:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while dist.mean_distance_km(hi, commute_share=commute_share) > target_km and hi < 1e3:
+        lo, hi = hi, 2 * hi
+    while hi - lo > tol * max(hi, 1e-9):
+        mid = 0.5 * (lo + hi)
+        if dist.mean_distance_km(mid, commute_share=commute_share) > target_km:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def _boundary_nodes(network: RoadNetwork) -> npt.NDArray[np.bool_]:
+    """Per node: a cut edge of a clipped extract (node column ``boundary``; all False without it)."""
+    nodes = network.nodes
+    if "boundary" not in nodes.columns:
+        return np.zeros(len(nodes), dtype=bool)
+    return nodes["boundary"].fillna(False).to_numpy(dtype=bool)
+
+
+def external_zone_weights(
+    x_km: FloatArray,
+    y_km: FloatArray,
+    activity: FloatArray,
+    ext_x_km: FloatArray,
+    ext_y_km: FloatArray,
+    ext_capacity_vph: FloatArray,
+    *,
+    decay_per_km: float,
+    area_km2: float,
+) -> FloatArray:
+    """Activity weight of each external zone: the land beyond the cut, as the deterrence sees it.
+
+    Assumes the land beyond the cut continues at the mean density of the land inside (``rho = sum activity /
+    area``). From an internal zone ``o``, the whole plane offers ``rho x 2 pi / beta^2`` of deterred activity
+    (the integral of ``exp(-beta r)`` over the plane); the zones inside offer ``sum_j a_j exp(-beta d_oj)``; the
+    rest lies beyond the cut. External zones share that rest in proportion to the capacity of their links,
+    scaled by one factor so that, weighted by activity, trips from internal zones leave the network as often
+    as the deterrence says. Trips between external zones (through traffic) then follow from the gravity model.
+    """
+    if decay_per_km <= 0 or len(ext_x_km) == 0 or activity.sum() <= 0 or area_km2 <= 0:
+        return np.zeros(len(ext_x_km), dtype=np.float64)
+    rho = float(activity.sum()) / area_km2
+    plane = rho * 2.0 * np.pi / decay_per_km**2
+    d_in = np.hypot(x_km[:, None] - x_km[None, :], y_km[:, None] - y_km[None, :])
+    f_in = np.exp(-decay_per_km * d_in)
+    np.fill_diagonal(f_in, 0.0)
+    inside = f_in @ activity
+    beyond = np.maximum(plane - inside, 0.0)
+    d_ext = np.hypot(x_km[:, None] - ext_x_km[None, :], y_km[:, None] - ext_y_km[None, :])
+    offer = np.exp(-decay_per_km * d_ext) @ ext_capacity_vph
+    den = float((activity * offer).sum())
+    if den <= 0:
+        return np.zeros(len(ext_x_km), dtype=np.float64)
+    k = float((activity * beyond).sum()) / den
+    return (k * ext_capacity_vph).astype(np.float64)
+
+
+def _hull_area_km2(x_km: FloatArray, y_km: FloatArray) -> float:
+    from scipy.spatial import ConvexHull, QhullError
+
+    pts = np.unique(np.column_stack([x_km, y_km]), axis=0)
+    if len(pts) < 3:
+        return 0.0
+    try:
+        return float(ConvexHull(pts).volume)  # a 2-D hull's "volume" is its area
+    except QhullError:  # all points on a line
+        return 0.0
+
+
+def trip_distribution(
+    network: RoadNetwork,
+    params: ParameterSet | None = None,
+    *,
+    max_zones: int | None = 2000,
+    decay_per_km: float | None = None,
+) -> TripDistribution:
+    """Zones, trip ends and deterrence of ``network``'s gravity model (module docstring).
+
+    Parameters
+    ----------
+    network
+        The road network (a node column ``boundary`` marks the cut edges of a clipped extract).
+    params
+        Parameters (default: the shipped files); ``demand.distance_decay_per_km`` unless ``decay_per_km``.
+    max_zones
+        On a network with more nodes than this, internal trip ends are gathered into at most this many zones
+        (:func:`zone_weights`); None keeps every node. External zones are never gathered.
+    decay_per_km
+        Deterrence parameter ``beta`` [1/km] (default: Almaty's, ``demand.distance_decay_per_km``).
+    """
+    p = _params(params)
+    beta = p.value("demand.distance_decay_per_km") if decay_per_km is None else float(decay_per_km)
+    home, job = trip_end_weights(network, p)
+    ext = _boundary_nodes(network)
+    home[ext] = 0.0  # a cut node stands for the land beyond it, not for its own frontage
+    job[ext] = 0.0
+    if max_zones is not None and len(home) > max_zones:
+        home, job = zone_weights(network, home, job, max_zones=max_zones)
+    links = network.links
+    n = len(network.nodes)
+    u = links["u"].to_numpy(dtype=np.int64)
+    v = links["v"].to_numpy(dtype=np.int64)
+    has_out = np.bincount(u, minlength=n)[:n] > 0
+    has_in = np.bincount(v, minlength=n)[:n] > 0
+    x = network.nodes["x_m"].to_numpy(dtype=np.float64) / M_PER_KM
+    y = network.nodes["y_m"].to_numpy(dtype=np.float64) / M_PER_KM
+    internal = np.flatnonzero((home + job > 0) & ~ext)
+    ext_nodes = np.flatnonzero(ext & (has_out | has_in))
+    act = home[internal] + job[internal]
+    cap = links["capacity_vph"].to_numpy(dtype=np.float64)
+    cap_node: FloatArray = 0.5 * (np.bincount(u, cap, n)[:n] + np.bincount(v, cap, n)[:n]).astype(np.float64)
+    w_ext = external_zone_weights(
+        x[internal],
+        y[internal],
+        act,
+        x[ext_nodes],
+        y[ext_nodes],
+        cap_node[ext_nodes],
+        decay_per_km=beta,
+        area_km2=_hull_area_km2(x, y),
+    )
+    keep = w_ext > 0
+    ext_nodes, w_ext = ext_nodes[keep], w_ext[keep]
+    home_share = float(home[internal].sum() / act.sum()) if act.sum() > 0 else 0.5
+    zones = np.concatenate([internal, ext_nodes])
+    return TripDistribution(
+        zone_node=zones.astype(np.int64),
+        home=np.concatenate([home[internal], w_ext * home_share]),
+        job=np.concatenate([job[internal], w_ext * (1.0 - home_share)]),
+        origin_ok=has_out[zones],
+        destination_ok=has_in[zones],
+        external=np.r_[np.zeros(len(internal), bool), np.ones(len(ext_nodes), bool)],
+        x_km=x[zones],
+        y_km=y[zones],
+        decay_per_km=beta,
+    )
+
+
+def commute_share_of_day(periods: tuple[Period, ...], params: ParameterSet | None = None) -> float:
+    """Share of a day's trips that are commutes: the peak hours' shares x ``demand.commute_share.peak``."""
+    p = _params(params)
+    total = sum(per.demand_share * _hours_of(per, p) for per in periods)
+    peak = sum(per.demand_share * _hours_of(per, p) for per in periods if per.name in _COMMUTE_PERIODS)
+    return p.value("demand.commute_share.peak") * peak / total if total > 0 else 0.0
+
+
+def _hours_of(per: Period, p: ParameterSet) -> float:
+    days = p.value("demand.weekday_equivalents_per_year")
+    return per.annual_hours / days
+
+
+def routed_lengths_km(
+    network: RoadNetwork, origins: npt.NDArray[np.int64], destinations: npt.NDArray[np.int64]
+) -> FloatArray:
+    """Length [km] of each trip's fastest route at the speed limits (NaN where there is no route)."""
+    from vision_zero.traffic.routing import route_trips
+
+    links = network.links
+    length = links["length_m"].to_numpy(dtype=np.float64)
+    cost = length / kph_to_mps(links["speed_limit_kph"].to_numpy(dtype=np.float64))
+    routes = route_trips(network, origins, destinations, cost)
+    out = np.full(len(origins), np.nan)
+    ok = routes.n_links > 0
+    if len(routes.links):
+        lens = np.add.reduceat(length[routes.links], routes.ptr[:-1][ok]) if ok.any() else np.zeros(0)
+        out[ok] = lens / M_PER_KM
+    return out
+
+
+def mean_trip_length_km(
+    network: RoadNetwork, dist: TripDistribution, *, commute_share: float = 0.0, sample: int = _LENGTH_SAMPLE
+) -> tuple[float, float]:
+    """Mean routed trip length [km] of ``dist`` on ``network`` and its circuity (routed / straight-line).
+
+    Estimated from ``sample`` trips drawn with a fixed seed (deterministic for a network), routed at the
+    speed limits; trips to or from external zones count their length inside the network only.
+    """
+    rng = np.random.default_rng(0)
+    n_c = round(sample * commute_share)
+    o1, d1 = dist.draw(rng, n_c, "commute")
+    o2, d2 = dist.draw(rng, sample - n_c, "activity")
+    o, d = np.concatenate([o1, o2]), np.concatenate([d1, d2])
+    routed = routed_lengths_km(network, o, d)
+    xy = network.nodes[["x_m", "y_m"]].to_numpy(dtype=np.float64) / M_PER_KM
+    straight = np.hypot(*(xy[o] - xy[d]).T)
+    ok = np.isfinite(routed)
+    if not ok.any():
+        return 0.0, 1.0
+    mean = float(routed[ok].mean())
+    return mean, mean / float(straight[ok].mean()) if straight[ok].mean() > 0 else 1.0
+
+
+def calibrate_to_trip_length(
+    network: RoadNetwork,
+    target_km: float,
+    params: ParameterSet | None = None,
+    *,
+    max_zones: int | None = 2000,
+    commute_share: float = 0.0,
+    rounds: int = 2,
+) -> TripDistribution:
+    """:func:`trip_distribution` with the deterrence whose mean routed trip length on ``network`` is ``target_km``.
+
+    Bisection on ``beta`` for the straight-line target ``target_km / circuity`` (:func:`calibrate_decay`), the
+    circuity measured by routing a sample of the current distribution; repeated ``rounds`` times because short
+    trips are more circuitous than long ones, and because external zones' weights depend on ``beta``.
+    """
+    out = trip_distribution(network, params, max_zones=max_zones)
+    for _ in range(rounds):
+        _, circuity = mean_trip_length_km(network, out, commute_share=commute_share)
+        beta = calibrate_decay(out, target_km / circuity, commute_share=commute_share)
+        out = trip_distribution(network, params, max_zones=max_zones, decay_per_km=beta)
+    return out
 
 
 def _schematic_area_share(network: RoadNetwork) -> float | None:
@@ -206,13 +551,16 @@ def _schematic_area_share(network: RoadNetwork) -> float | None:
     return parse_scale(query.get("scale", ["1.0"])[0])[0]
 
 
-def default_daily_trips(network: RoadNetwork, params: ParameterSet | None = None) -> float:
-    """Default daily vehicle trips of ``network`` from Almaty's loading per road-km (module docstring).
+def default_daily_trips(
+    network: RoadNetwork, params: ParameterSet | None = None, *, distribution: TripDistribution | None = None
+) -> float:
+    """Default daily vehicle trips of ``network`` (module docstring, "Default daily total").
 
-    Deterministic for a network: the trip-length sample uses its own fixed seed, not the caller's stream.
+    Daily vehicle-km (on the schematic city Almaty's x its area share; elsewhere Almaty's loading per km of
+    main street x this network's main-street length) divided by the mean routed length of the trips
+    ``distribution`` (default :func:`trip_distribution`) draws on it. Deterministic for a
+    network: the trip-length sample uses its own fixed seed, not the caller's stream.
     """
-    from vision_zero.traffic.routing import route_trips
-
     p = _params(params)
     centre_km = _centreline(network) / M_PER_KM
     main = np.isin(network.links["highway"].astype(str).to_numpy(), list(_MAIN))
@@ -225,20 +573,11 @@ def default_daily_trips(network: RoadNetwork, params: ParameterSet | None = None
     else:
         daily_vkm = p.value("demand.vehicle_km_per_road_km_day") * float(centre_km.sum())
     home, job = trip_end_weights(network, p)
-    act = home + job
-    if len(act) < 2 or act.sum() <= 0:
+    if len(home) < 2 or (home + job).sum() <= 0:
         return 0.0
-    o, d = _draw_pairs(np.random.default_rng(0), _LENGTH_SAMPLE, act, act)
-    links = network.links
-    length = links["length_m"].to_numpy(dtype=np.float64)
-    cost = length / kph_to_mps(links["speed_limit_kph"].to_numpy(dtype=np.float64))
-    routes = route_trips(network, o, d, cost)
-    lens = np.add.reduceat(length[routes.links], routes.ptr[:-1]) if len(routes.links) else np.zeros(0)
-    ok = routes.n_links > 0
-    if not ok.any():
-        return 0.0
-    mean_km = float(np.mean(lens[ok])) / M_PER_KM
-    return daily_vkm / mean_km
+    dist = trip_distribution(network, p) if distribution is None else distribution
+    mean_km, _ = mean_trip_length_km(network, dist, commute_share=commute_share_of_day(default_periods(p), p))
+    return daily_vkm / mean_km if mean_km > 0 else 0.0
 
 
 def generate_trips(
@@ -249,8 +588,9 @@ def generate_trips(
     daily_trips: float | None = None,
     params: ParameterSet | None = None,
     max_trip_end_nodes: int | None = 2000,
+    distribution: TripDistribution | None = None,
 ) -> pd.DataFrame:
-    """Car trips for each period from the land-use proxy, with seeded departures.
+    """Car trips for each period from the gravity model over land-use trip ends, with seeded departures.
 
     Parameters
     ----------
@@ -269,26 +609,29 @@ def generate_trips(
         Parameters (default: the shipped files).
     max_trip_end_nodes
         On a network with more nodes than this, trip ends are gathered into zones (:func:`zone_weights`) so that
-        routing grows one shortest-path tree per zone rather than per node; None keeps every node.
+        routing grows one shortest-path tree per zone rather than per node; None keeps every node. Ignored
+        when ``distribution`` is given.
+    distribution
+        Zones and deterrence (default :func:`trip_distribution` of ``network``). Pass the un-intervened
+        network's so that a baseline and its variants draw the same trips.
     """
     p = _params(params)
     periods = default_periods(p) if periods is None else periods
-    daily = default_daily_trips(network, p) if daily_trips is None else float(daily_trips)
-    home, job = trip_end_weights(network, p)
-    if max_trip_end_nodes is not None and len(home) > max_trip_end_nodes:
-        home, job = zone_weights(network, home, job, max_zones=max_trip_end_nodes)
-    act = home + job
+    dist = (
+        trip_distribution(network, p, max_zones=max_trip_end_nodes) if distribution is None else distribution
+    )
+    daily = default_daily_trips(network, p, distribution=dist) if daily_trips is None else float(daily_trips)
     commute = p.value("demand.commute_share.peak")
     frames = []
     for per in periods:
         n = round(daily * per.demand_share)
         if n <= 0:
             continue
-        n_c = round(n * commute) if per.name in ("am_peak", "pm_peak") else 0
-        o1, d1 = _draw_pairs(rng, n_c, home, job) if n_c else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        n_c = round(n * commute) if per.name in _COMMUTE_PERIODS else 0
+        o1, d1 = dist.draw(rng, n_c, "commute")
         if per.name == "pm_peak":
             o1, d1 = d1, o1
-        o2, d2 = _draw_pairs(rng, n - n_c, act, act)
+        o2, d2 = dist.draw(rng, n - n_c, "activity")
         depart = rng.uniform(0.0, per.duration_s, size=n)
         frames.append(
             pd.DataFrame(
