@@ -98,7 +98,7 @@ def test_corrupt_osm_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad.write_bytes(b"not bz2 at all")
     assert main(["network", "info", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "bad.osm.bz2: not a readable OSM XML file" in err and err.count("\n") == 1
+    assert "bad.osm.bz2: not a readable OSM file" in err and err.count("\n") == 1
 
 
 def test_unknown_file_type_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

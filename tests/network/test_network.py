@@ -104,6 +104,7 @@ def test_fixture_normalised_values(midway: RoadNetwork) -> None:
         "lanes": 2,
         "oneway": 0,
         "crossing_type": 0,
+        "maxspeed_none_ignored": 0,
     }
 
 
@@ -211,8 +212,9 @@ def test_west_oakland() -> None:
     net = load_network(OAKLAND)
     assert net.nodes["signalised"].sum() == 4
     assert len(net.links) > 40
-    # no maxspeed tags there: every limit is the Kazakh urban default, and counted as defaulted
-    assert (net.links["speed_limit_kph"] == 60.0).all()
+    # no maxspeed tags there: every limit is the US urban default (25 mph), and counted as defaulted
+    assert net.country == "US"
+    assert net.links["speed_limit_kph"].to_numpy() == pytest.approx(25 * 1.609344)
     assert net.defaulted["speed_limit_kph"] == len(net.links)
     # lanes=2 and lanes=3 are tagged: as many lanes one-way, or 1 each way on a two-way road
     tagged = net.links.loc[~net.links["lanes_defaulted"]]

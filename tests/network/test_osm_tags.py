@@ -261,6 +261,9 @@ def test_normalise_link_zone_tag_fallback_and_defaults(defaults: osm_tags.TagDef
 def test_maxspeed_none_is_believed_on_motorways_only(defaults: osm_tags.TagDefaults) -> None:
     """``maxspeed=none`` on a residential street is a tagging mistake: the class default (60), not 130 km/h."""
     street = osm_tags.normalise_link({"highway": "residential", "maxspeed": "none"}, defaults=defaults)
-    assert street.speed_limit_kph == defaults.urban_kph == 60.0 and street.speed_defaulted
+    assert (
+        street.speed_limit_kph == defaults.default_speed_kph("residential") == 60.0 and street.speed_defaulted
+    )
+    assert street.maxspeed_none_ignored
     motorway = osm_tags.normalise_link({"highway": "motorway", "maxspeed": "none"}, defaults=defaults)
     assert motorway.speed_limit_kph == defaults.none_kph == 130.0 and not motorway.speed_defaulted

@@ -13,7 +13,8 @@ from vision_zero.cli._argtypes import print_group_help
 __all__ = ["register"]
 
 _SOURCE_HELP = (
-    "network source: an OSM file (.osm, .osm.bz2, .xml), a GraphML file built earlier, "
+    "network source: an OSM file (.osm.pbf, .osm, .osm.bz2, .xml; an extract clipped at a box is fine), "
+    "a GraphML file built earlier, "
     "schematic:almaty[?scale=tiny|small|city|<number>&seed=N], bbox:west,south,east,north, "
     "a polygon file (.geojson) or a place name (downloads need internet; cached in --cache-dir)"
 )
@@ -26,6 +27,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path("networks"),
         help="where osmnx downloads are cached as GraphML (default: networks/)",
+    )
+    p.add_argument(
+        "--country",
+        default=None,
+        metavar="CC",
+        help="ISO code of the country whose implicit speed limits fill missing maxspeed, e.g. FI "
+        "(default: detected from the speed tags, addr:country or the location)",
     )
 
 
@@ -64,10 +72,11 @@ def register(subparsers: Any) -> None:
         "info",
         help="describe a network: size, road classes, crossings, signals, speed limits, defaulted tags",
         description=(
-            "Print nodes, links, km by road class, crossings by type, signals, km by speed limit, the share of "
-            "each attribute that was defaulted because OSM had no usable tag, and whether it is schematic."
+            "Print the country whose default limits apply (and how it was found), the ways cut at the edge of a "
+            "clipped file, nodes, links, km by road class, crossings by type, signals, km by speed limit, the share "
+            "of each attribute that was defaulted because OSM had no usable tag, and whether it is schematic."
         ),
-        epilog="Example: vision-zero network info ../shared/osm/munich-small.osm.bz2",
+        epilog="Example: vision-zero network info networks/helsinki-centre.osm.pbf",
     )
     _add_common(info)
     info.set_defaults(func=_info)
@@ -88,12 +97,13 @@ def register(subparsers: Any) -> None:
 def _load(args: argparse.Namespace) -> Any:
     from vision_zero.network.road_network import load_network
 
-    return load_network(args.source, cache_dir=args.cache_dir)
+    country = args.country.upper() if args.country else None
+    return load_network(args.source, cache_dir=args.cache_dir, country=country)
 
 
 def _default_output(source: str, cache_dir: Path) -> Path:
     name = Path(source).name if not source.lower().startswith(("schematic:", "bbox:")) else source
-    for suffix in (".bz2", ".osm", ".xml", ".graphml", ".geojson", ".json"):
+    for suffix in (".bz2", ".pbf", ".osm", ".xml", ".graphml", ".geojson", ".json"):
         name = name.removesuffix(suffix)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "network"
     return cache_dir / f"{slug}.graphml"
@@ -108,7 +118,23 @@ def _build(args: argparse.Namespace) -> int:
     s = network_summary(network)
     print(f"{network.label}")
     print(f"wrote {output}: {s['nodes']} nodes, {s['links']} links, {s['length_km']:.1f} km of road")
+    print(_country_line(s))
+    if s["clipped_ways"]:
+        print(_clipped_line(s))
     return 0
+
+
+def _country_line(s: dict[str, Any]) -> str:
+    limits = s["default_speed_kph"]
+    values = ", ".join(f"{k.replace('_', ' ')} {v:.0f}" for k, v in limits.items())
+    return f"country:      {s['country_name']} ({s['country']}; {s['country_source']}); default limits km/h: {values}"
+
+
+def _clipped_line(s: dict[str, Any]) -> str:
+    return (
+        f"clipped:      {s['clipped_ways']} of {s['highway_ways']} highway ways reference nodes outside the file "
+        f"({s['clipped_drivable_ways']} drivable): cut at the edge; {s['boundary_nodes']} boundary nodes"
+    )
 
 
 def _format_info(s: dict[str, Any]) -> str:
@@ -122,6 +148,9 @@ def _format_info(s: dict[str, Any]) -> str:
     lines.append(f"source:       {s['source']}")
     lines += [f"{k + ':':<14}{v}" for k, v in s.get("metadata", {}).items()]
     lines.append(f"fingerprint:  {s['fingerprint']}")
+    lines.append(_country_line(s))
+    if s["clipped_ways"] is not None:
+        lines.append(_clipped_line(s))
     lines.append(f"nodes:        {s['nodes']}")
     lines.append(f"links:        {s['links']} (directed)")
     lines.append(f"road length:  {s['length_km']:.2f} km (two-way roads counted once)")
@@ -133,8 +162,13 @@ def _format_info(s: dict[str, Any]) -> str:
     lines.append("km by speed limit:")
     total = s["length_km"] or 1.0
     lines += [f"  {k:>6.0f} km/h {v:10.2f}  ({v / total:6.1%})" for k, v in s["km_by_speed_limit"].items()]
-    lines.append("defaulted (no usable OSM tag, Kazakhstan default or class default used):")
+    lines.append(f"defaulted (no usable OSM tag; {s['country_name']} default or class default used):")
     lines += [f"  {k:<16}{v:7.1%}" for k, v in s["defaulted_share"].items()]
+    if s["maxspeed_none_ignored"]:
+        lines.append(
+            f"warning: {s['maxspeed_none_ignored']} links tagged maxspeed=none are no motorway/trunk; "
+            "the tag was ignored and the country's default used"
+        )
     return "\n".join(lines)
 
 

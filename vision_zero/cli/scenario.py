@@ -84,7 +84,7 @@ def _validate(args: argparse.Namespace) -> int:
                     f"ok (schema only): {path}: {scenario.name}, {len(scenario.interventions)} interventions"
                 )
                 continue
-            source = scenario.network.source
+            source = scenario.network.cache_key
             if source not in networks:
                 networks[source] = load_base_network(scenario)
             prepared = prepare(scenario, network=networks[source])

@@ -20,11 +20,12 @@ from urllib.parse import parse_qsl, urlsplit
 import networkx as nx
 
 from vision_zero.core.errors import DataError, InputFileNotFoundError, NetworkSourceError
-from vision_zero.network import osm_tags
+from vision_zero.network import _extract, osm_tags
 
 __all__ = ["LoadedGraph", "load_graph", "save_graphml_atomic"]
 
-XML_SUFFIXES = (".osm", ".osm.bz2", ".xml", ".xml.bz2", ".osm.xml")
+#: OSM data files (read with pyosmium, see :mod:`vision_zero.network._extract`).
+OSM_SUFFIXES = _extract.OSM_FILE_SUFFIXES
 POLYGON_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
 GRAPHML_SUFFIXES = (".graphml",)
 SCHEMATIC_CITIES = ("almaty",)
@@ -48,7 +49,9 @@ WAY_TAGS = (
     "maxspeed:forward",
     "maxspeed:backward",
     "maxspeed:type",
+    "source:maxspeed",
     "zone:maxspeed",
+    "zone:traffic",
     "motor_vehicle",
     "motorcar",
 )
@@ -57,8 +60,8 @@ EDGE_ATTRS_DIFFER = ("highway", "maxspeed", "lanes")
 _KEEP = "vz_keep"
 
 _OFFLINE_HINT = (
-    "build from a file instead: export an OSM extract (e.g. from a Geofabrik download cut with osmium, or JOSM) "
-    "and run `vision-zero network build FILE.osm.bz2`, or use the built-in `schematic:almaty`"
+    "build from a file instead: export an OSM extract (e.g. a Geofabrik download cut with `osmium extract`, "
+    "or JOSM) and run `vision-zero network build FILE.osm.pbf`, or use the built-in `schematic:almaty`"
 )
 
 
@@ -98,10 +101,11 @@ def _tag_settings(**more: Any) -> dict[str, Any]:
 
 
 def simplify_keeping_crossings(graph: nx.MultiDiGraph[Any]) -> nx.MultiDiGraph[Any]:
-    """``ox.simplify_graph`` that keeps signal and crossing nodes (and breaks links where class/limit/lanes change)."""
+    """``ox.simplify_graph`` keeping signal, crossing and boundary nodes; links break where class/limit/lanes change."""
     import osmnx as ox
 
     keep = osm_tags.node_tags_to_keep(graph.nodes(data=True))
+    keep += [n for n, d in graph.nodes(data=True) if d.get("boundary") is True]
     for n in keep:
         graph.nodes[n][_KEEP] = True
     simplified = ox.simplify_graph(
@@ -125,19 +129,44 @@ def _drive_only(graph: nx.MultiDiGraph[Any], *, retain_all: bool) -> nx.MultiDiG
     return graph
 
 
-def _read_xml(path: Path, *, retain_all: bool) -> nx.MultiDiGraph[Any]:
+def _read_osm(path: Path, *, retain_all: bool) -> nx.MultiDiGraph[Any]:
+    """An OSM file (PBF or XML) cut at its edge (:mod:`._extract`), built by osmnx, drive-filtered, simplified.
+
+    Graph attributes added: ``source_file``, ``network_type``, ``highway_ways``, ``clipped_ways`` (highway ways
+    that reference nodes outside the file), ``clipped_drivable_ways``, ``boundary_nodes`` (nodes where a drivable
+    way was cut; they carry the node attribute ``boundary=True``) and ``addr_country`` (the most common
+    ``addr:country`` in the file, if any).
+    """
     import osmnx as ox
 
-    try:
-        with _osmnx_settings(**_tag_settings()):
-            graph = ox.graph_from_xml(path, simplify=False, retain_all=True)
-    except Exception as exc:  # osmnx/xml/bz2 raise many kinds; all mean "this file is not usable OSM XML"
-        raise DataError(f"{path}: not a readable OSM XML file ({type(exc).__name__}: {exc})") from None
+    with _extract.clipped_xml(path) as (xml_path, found):
+        if found.highway_ways == 0:
+            raise DataError(f"{path}: no roads (no way with a highway tag) in this OSM file; nothing to load")
+        try:
+            with _osmnx_settings(**_tag_settings()):
+                graph = ox.graph_from_xml(xml_path, simplify=False, retain_all=True)
+        except Exception as exc:  # osmnx raises many kinds; all mean "this file is not usable OSM data"
+            raise DataError(f"{path}: not a usable OSM file ({type(exc).__name__}: {exc})") from None
+    _extract.restore_way_ids(graph, found.piece_way_ids)
+    for n in found.boundary_osmids:
+        if n in graph:
+            graph.nodes[n]["boundary"] = True
     graph = _drive_only(graph, retain_all=retain_all)
     if graph.number_of_edges() == 0:
         raise DataError(f"{path}: no drivable roads in this OSM file (osmnx 'drive' filter); nothing to load")
     graph = simplify_keeping_crossings(graph)
-    graph.graph.update({"source_file": path.name, "network_type": "drive"})
+    graph.graph.update(
+        {
+            "source_file": path.name,
+            "network_type": "drive",
+            "highway_ways": found.highway_ways,
+            "clipped_ways": found.clipped_ways,
+            "clipped_drivable_ways": found.clipped_drivable_ways,
+            "boundary_nodes": sum(1 for _n, d in graph.nodes(data=True) if d.get("boundary") is True),
+        }
+    )
+    if found.addr_countries:
+        graph.graph["addr_country"] = found.addr_countries.most_common(1)[0][0]
     return graph
 
 
@@ -154,7 +183,7 @@ def _read_graphml(path: Path) -> nx.MultiDiGraph[Any]:
             path,
             graph_dtypes={"schematic": _parse_bool, "simplified": _parse_bool},
             edge_dtypes={**floats, "lanes_dir": int, "link_id": int},
-            node_dtypes={"node_id": int, "signalised": _parse_bool},
+            node_dtypes={"node_id": int, "signalised": _parse_bool, "boundary": _parse_bool},
         )
     except Exception as exc:  # malformed XML, missing x/y, bad dtypes
         raise DataError(f"{path}: not a readable osmnx GraphML file ({type(exc).__name__}: {exc})") from None
@@ -222,6 +251,8 @@ def _schematic(source: str) -> LoadedGraph:
             raise
         raise NetworkSourceError(f"{source}: {exc}") from None
     graph.graph["schematic"] = True
+    graph.graph.setdefault("country", "KZ")  # the schematic city is Almaty
+    graph.graph.setdefault("country_source", "schematic city (Almaty)")
     query = "&".join(f"{k}={v}" for k, v in sorted(options.items()))
     label = str(graph.graph.get("source") or f"schematic:{city}" + (f"?{query}" if query else ""))
     return LoadedGraph(graph, label, True)
@@ -325,7 +356,7 @@ def _download(
 def _looks_like_file(source: str) -> bool:
     low = source.lower()
     return (
-        low.endswith(XML_SUFFIXES + POLYGON_SUFFIXES + GRAPHML_SUFFIXES)
+        low.endswith(OSM_SUFFIXES + POLYGON_SUFFIXES + GRAPHML_SUFFIXES)
         or "/" in source
         or os.sep in source
         or low.startswith(".")
@@ -356,8 +387,8 @@ def load_graph(source: str | Path, *, cache_dir: Path, retain_all: bool, timeout
             origin = graph.graph.get("source") or graph.graph.get("query")
             label = f"{path} (built from {origin})" if origin and str(origin) != str(path) else str(path)
             return LoadedGraph(graph, label, bool(graph.graph.get("schematic", False)))
-        if name.endswith(XML_SUFFIXES):
-            return LoadedGraph(_read_xml(path, retain_all=retain_all), str(path), False)
+        if name.endswith(OSM_SUFFIXES):
+            return LoadedGraph(_read_osm(path, retain_all=retain_all), str(path), False)
         if name.endswith(POLYGON_SUFFIXES):
             polygon = _read_polygon(path)
             key = f"{path.name}-{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
@@ -366,7 +397,7 @@ def load_graph(source: str | Path, *, cache_dir: Path, retain_all: bool, timeout
             )
         raise NetworkSourceError(
             f"{path}: unknown network file type; expected one of "
-            f"{list(XML_SUFFIXES + GRAPHML_SUFFIXES + POLYGON_SUFFIXES)}"
+            f"{list(OSM_SUFFIXES + GRAPHML_SUFFIXES + POLYGON_SUFFIXES)}"
         )
     if path.is_dir():
         raise NetworkSourceError(f"{path}: is a directory; expected an OSM, GraphML or polygon file")

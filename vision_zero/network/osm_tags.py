@@ -5,8 +5,11 @@ ways), ``"RU:urban"``, ``"KZ:living_street"``, ``"DE:zone30"``, ``"30 mph"``, ``
 ``"signals"``. Every parser here returns ``None`` for a value it cannot read; the caller then uses the default
 of :class:`TagDefaults` and counts the link as *defaulted*.
 
-Defaults are Kazakhstan's (urban limit 60 km/h, residential zones 20 km/h, SCIENCE.md §7); capacity per lane by
+Default speed limits are those of the network's country (:class:`CountryLimits`: urban, living street, rural,
+motorway; OSM wiki "Default speed limits"), chosen by :mod:`vision_zero.network.country`; capacity per lane by
 road class is MATSim's (SCIENCE.md §8). All numbers are in ``data/parameters/network.toml``.
+``maxspeed=none`` (no limit) is honoured only on motorways and trunk roads; on any other road it is a data error:
+the class default is used, the link counts as defaulted and as ``maxspeed_none_ignored``.
 
 Rules chosen where a tag holds several values (``"60;40"``, ``"2;3"``, a list after simplification): the
 *lowest* speed limit and the *fewest* lanes, i.e. the bottleneck of the link.
@@ -31,11 +34,15 @@ from vision_zero.core.parameters import ParameterSet
 from vision_zero.core.units import mph_to_kph
 
 __all__ = [
+    "GENERIC_COUNTRY",
     "LINK_TAGS",
     "NO_LIMIT_CLASSES",
     "ROAD_CLASSES",
+    "CountryLimits",
     "LinkValues",
     "TagDefaults",
+    "countries_with_limits",
+    "country_prefixes",
     "crossing_type",
     "is_drivable",
     "is_signalised",
@@ -104,6 +111,9 @@ _NOT_DRIVE_SERVICE = frozenset(
 _SPEED_RE = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(mph|km/h|kmh|kph|km/ч|км/ч)?$")
 _ZONE_RE = re.compile(r"^([a-z]{2}(?:-[a-z0-9]+)?):(.+)$")
 _ZONE_NUMBER_RE = re.compile(r"^zone:?(\d+)$")
+_COUNTRY_PREFIX_RE = re.compile(r"^([A-Za-z]{2})(?:-[A-Za-z0-9]+)?:[A-Za-z_]")
+#: Way tags whose values may start with a country code (``FI:urban``, ``DE:zone30``), read in this order.
+COUNTRY_TAGS = ("maxspeed", "maxspeed:type", "source:maxspeed", "zone:maxspeed", "zone:traffic")
 _SIGNAL_CROSSINGS = frozenset({"traffic_signals", "pelican", "toucan", "puffin", "pegasus"})
 _MARKED_CROSSINGS = frozenset({"marked", "zebra", "uncontrolled", "island"})
 _UNMARKED_CROSSINGS = frozenset({"unmarked", "informal"})
@@ -118,33 +128,92 @@ NO_LIMIT_CLASSES = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"
 DEFAULT_CROSSING_TYPE = "marked"
 
 
-@dataclass(frozen=True, eq=False)
-class TagDefaults:
-    """The numbers tag normalisation needs, read from ``network.toml`` (see :meth:`from_parameters`)."""
+#: Key of the defaults used where no country is known (the most common values of the OSM wiki's table).
+GENERIC_COUNTRY = "generic"
+#: Road classes whose default is the country's motorway limit, and classes where ``maxspeed=none`` is honoured.
+_MOTORWAY_CLASSES = frozenset({"motorway", "motorway_link"})
+#: ``CC:<zone>`` values of speed tags (FI:urban, RU:living_street, GB:nsl_single) -> :class:`CountryLimits` field.
+_ZONE_FIELDS = {
+    "urban": "urban_kph",
+    "rural": "rural_kph",
+    "motorway": "motorway_kph",
+    "living_street": "living_street_kph",
+    "nsl_single": "rural_kph",
+}
+
+
+@dataclass(frozen=True)
+class CountryLimits:
+    """The implicit speed limits of one country [km/h] (``network.default_speed_kph.<CC>.*``)."""
 
     urban_kph: float
     living_street_kph: float
+    rural_kph: float
+    motorway_kph: float
     service_kph: float
+
+    @classmethod
+    def from_parameters(cls, params: ParameterSet, country: str) -> CountryLimits:
+        """Read ``network.default_speed_kph.<country>.*`` (mph values converted; see ``network.toml``)."""
+        group = params.group(f"network.default_speed_kph.{country}")
+
+        def kph(category: str) -> float | None:
+            p = group.get(category)
+            if p is None:
+                return None
+            return mph_to_kph(p.value) if p.unit == "mph" else p.value
+
+        urban = kph("urban")
+        if urban is None:
+            raise ValueError(f"network.default_speed_kph.{country}.urban: missing")
+        rural = kph("rural")
+        walk = params.value("network.maxspeed_walk_kph")
+        none = params.value("network.maxspeed_none_kph")
+        living = kph("living_street")
+        return cls(
+            urban_kph=urban,
+            living_street_kph=living if living is not None else (walk if country in _WALK else urban),
+            rural_kph=rural if rural is not None else urban,
+            motorway_kph=kph("motorway") or (none if country in _NO_MOTORWAY_LIMIT else (rural or urban)),
+            service_kph=kph("service") or urban,
+        )
+
+
+#: Countries whose living streets are "walk" in the wiki, and whose motorways have no general limit.
+_WALK = frozenset({"SE", "NO", "DE", "AT"})
+_NO_MOTORWAY_LIMIT = frozenset({"DE"})
+
+
+@dataclass(frozen=True, eq=False)
+class TagDefaults:
+    """The numbers tag normalisation needs, read from ``network.toml`` (see :meth:`from_parameters`).
+
+    ``country`` is the network's country (an ISO code, or :data:`GENERIC_COUNTRY`): its limits are the defaults
+    of untagged roads. ``limits`` holds every country's, for tags that name one (``RU:urban`` on any network).
+    """
+
+    country: str
+    limits: Mapping[str, CountryLimits]
     walk_kph: float
     none_kph: float
     max_posted_kph: float
-    zone_kph: Mapping[str, float]
     lanes_per_direction: Mapping[str, int]
     capacity_vph_per_lane: Mapping[str, float]
     jam_density_veh_per_km_per_lane: float
 
     @classmethod
-    def from_parameters(cls, params: ParameterSet) -> TagDefaults:
-        """Read the ``network.*`` parameters."""
+    def from_parameters(cls, params: ParameterSet, *, country: str = "KZ") -> TagDefaults:
+        """Read the ``network.*`` parameters; ``country`` must have limits (:func:`countries_with_limits`)."""
+        known = countries_with_limits(params)
+        if country not in known:
+            raise ValueError(f"country {country!r}: no default speed limits; expected one of {sorted(known)}")
         lanes = {k: int(p.value) for k, p in params.group("network.default_lanes_per_direction").items()}
         return cls(
-            urban_kph=params.value("network.default_speed_kph.urban"),
-            living_street_kph=params.value("network.default_speed_kph.living_street"),
-            service_kph=params.value("network.default_speed_kph.service"),
+            country=country,
+            limits={c: CountryLimits.from_parameters(params, c) for c in known},
             walk_kph=params.value("network.maxspeed_walk_kph"),
             none_kph=params.value("network.maxspeed_none_kph"),
             max_posted_kph=params.value("network.maxspeed_max_kph"),
-            zone_kph={k.lower(): p.value for k, p in params.group("network.zone_speed_kph").items()},
             lanes_per_direction=lanes,
             capacity_vph_per_lane={
                 k: p.value for k, p in params.group("network.capacity_vph_per_lane").items()
@@ -152,13 +221,33 @@ class TagDefaults:
             jam_density_veh_per_km_per_lane=params.value("network.jam_density_veh_per_km_per_lane"),
         )
 
+    @property
+    def country_limits(self) -> CountryLimits:
+        """The limits of the network's own country."""
+        return self.limits[self.country]
+
     def default_speed_kph(self, road_class: str) -> float:
-        """Speed limit of an untagged road of this class (Kazakhstan: 60 urban, 20 in residential zones)."""
+        """Speed limit of an untagged road of this class in the network's country.
+
+        Motorways (and their links) get the motorway limit, living streets the living-street limit, service roads
+        the service limit (the urban one where the country has none), every other class the urban limit.
+        """
+        limits = self.country_limits
+        if road_class in _MOTORWAY_CLASSES:
+            return limits.motorway_kph
         if road_class == "living_street":
-            return self.living_street_kph
+            return limits.living_street_kph
         if road_class == "service":
-            return self.service_kph
-        return self.urban_kph
+            return limits.service_kph
+        return limits.urban_kph
+
+    def zone_kph(self, country: str, zone: str) -> float | None:
+        """The limit a ``CC:zone`` value names (``FI:urban`` -> 50), or ``None`` for an unknown country/zone."""
+        limits = self.limits.get(country.upper())
+        field_name = _ZONE_FIELDS.get(zone.lower())
+        if limits is None or field_name is None:
+            return None
+        return float(getattr(limits, field_name))
 
     def default_lanes(self, road_class: str) -> int:
         """Lanes per direction of a road of this class without a ``lanes`` tag."""
@@ -193,6 +282,12 @@ def _plausible(kph: float, defaults: TagDefaults) -> float | None:
     return kph if 0 < kph <= defaults.max_posted_kph else None
 
 
+def countries_with_limits(params: ParameterSet) -> list[str]:
+    """Country keys that have default speed limits in the parameters (ISO codes and :data:`GENERIC_COUNTRY`)."""
+    names = params.group("network.default_speed_kph")
+    return sorted({k.split(".", 1)[0] for k in names if k.endswith(".urban")})
+
+
 @lru_cache(maxsize=4096)
 def _parse_one_maxspeed(text: str, defaults: TagDefaults) -> float | None:
     t = text.strip().lower()
@@ -213,19 +308,37 @@ def _parse_one_maxspeed(text: str, defaults: TagDefaults) -> float | None:
         zone_number = _ZONE_NUMBER_RE.match(zone.replace(" ", ""))
         if zone_number:
             return _plausible(float(zone_number.group(1)), defaults)
-        return defaults.zone_kph.get(f"{country}:{zone}")
+        return defaults.zone_kph(country, zone)
     return None  # "signals", "variable", "implicit", garbage: the caller defaults by road class
 
 
-def parse_maxspeed(value: Any, *, defaults: TagDefaults) -> float | None:
+def parse_maxspeed(value: Any, *, defaults: TagDefaults, allow_none: bool = True) -> float | None:
     """A ``maxspeed`` tag in km/h, or ``None`` if it cannot be read (then default by road class).
 
-    Several values (``"60;40"``, a list) give the lowest. ``"RU:urban"``/``"KZ:urban"``-style zones are looked
-    up in ``network.zone_speed_kph``; ``"DE:zone30"``/``"zone:30"`` give the number; ``"walk"`` and ``"none"``
-    have their own parameters; ``"signals"``/``"variable"`` are unreadable.
+    Several values (``"60;40"``, a list) give the lowest. ``"FI:urban"``/``"KZ:living_street"``-style zones are
+    the implicit limits of that country (:meth:`TagDefaults.zone_kph`); ``"DE:zone30"``/``"zone:30"`` give the
+    number; ``"walk"`` and ``"none"`` have their own parameters (``"none"`` only with ``allow_none``);
+    ``"signals"``/``"variable"`` are unreadable.
     """
-    speeds = [s for s in (_parse_one_maxspeed(v, defaults) for v in split_values(value)) if s is not None]
+    speeds = [
+        s
+        for v in split_values(value)
+        if allow_none or v.lower() != "none"
+        for s in [_parse_one_maxspeed(v, defaults)]
+        if s is not None
+    ]
     return min(speeds) if speeds else None
+
+
+def country_prefixes(tags: Mapping[str, Any]) -> list[str]:
+    """Country codes named by a way's speed tags (``FI:urban`` in ``maxspeed``, ``source:maxspeed`` …), upper case."""
+    out = []
+    for key in COUNTRY_TAGS:
+        for v in split_values(tags.get(key)):
+            m = _COUNTRY_PREFIX_RE.match(v)
+            if m:
+                out.append(m.group(1).upper())
+    return out
 
 
 def parse_lanes(value: Any) -> int | None:
@@ -359,6 +472,8 @@ LINK_TAGS: tuple[str, ...] = (
     "maxspeed:backward",
     "zone:maxspeed",
     "maxspeed:type",
+    "source:maxspeed",
+    "zone:traffic",
     "lanes",
     "lanes:forward",
     "lanes:backward",
@@ -377,34 +492,38 @@ class LinkValues(NamedTuple):
     oneway_defaulted: bool
     speed_defaulted: bool
     lanes_defaulted: bool
+    maxspeed_none_ignored: bool = False
 
 
 def normalise_link(tags: Mapping[str, Any], *, defaults: TagDefaults) -> LinkValues:
     """Road class, one-way flag, speed limit [km/h], lanes and capacity [veh/h] of one directed osmnx edge.
 
     The limit is the link's own direction's ``maxspeed:forward``/``:backward`` on a two-way road, else
-    ``maxspeed``, else ``zone:maxspeed`` or ``maxspeed:type`` (e.g. ``KZ:urban``), else the class default.
+    ``maxspeed``, else a country zone in ``zone:maxspeed``, ``maxspeed:type``, ``source:maxspeed`` or
+    ``zone:traffic`` (e.g. ``FI:urban``), else the class default of the network's country. ``maxspeed=none`` is
+    read only on motorway and trunk classes; elsewhere it is ignored (defaulted, ``maxspeed_none_ignored``).
     Lanes: :func:`lanes_per_direction`, else the class default. Capacity: lanes x MATSim's capacity per lane.
     """
     road, class_defaulted = road_class(tags.get("highway"))
     oneway_tag = parse_oneway(tags.get("oneway"))
     oneway = bool(oneway_tag)
     reversed_ = tags.get("reversed", False)
+    allow_none = road in NO_LIMIT_CLASSES
     speed = None
     if not oneway and isinstance(reversed_, bool):
         speed = parse_maxspeed(
-            tags.get("maxspeed:backward" if reversed_ else "maxspeed:forward"), defaults=defaults
+            tags.get("maxspeed:backward" if reversed_ else "maxspeed:forward"),
+            defaults=defaults,
+            allow_none=allow_none,
         )
-    for key in ("maxspeed", "zone:maxspeed", "maxspeed:type"):
+    for key in ("maxspeed", "zone:maxspeed", "maxspeed:type", "source:maxspeed", "zone:traffic"):
         if speed is None:
-            speed = parse_maxspeed(tags.get(key), defaults=defaults)
-            if (
-                speed is not None
-                and road not in NO_LIMIT_CLASSES
-                and "none" in split_values(tags.get(key))
-                and speed == defaults.none_kph
-            ):
-                speed = None  # "no limit" outside a motorway is a tagging mistake: default by road class
+            speed = parse_maxspeed(tags.get(key), defaults=defaults, allow_none=allow_none)
+    none_ignored = (
+        speed is None
+        and not allow_none
+        and any(v.lower() == "none" for v in split_values(tags.get("maxspeed")))
+    )
     speed_defaulted = speed is None
     lanes = lanes_per_direction(
         lanes=tags.get("lanes"),
@@ -425,4 +544,5 @@ def normalise_link(tags: Mapping[str, Any], *, defaults: TagDefaults) -> LinkVal
         oneway_defaulted=oneway_tag is None,
         speed_defaulted=speed_defaulted,
         lanes_defaulted=lanes_defaulted,
+        maxspeed_none_ignored=none_ignored,
     )

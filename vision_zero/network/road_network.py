@@ -23,7 +23,9 @@ Table contract (all other modules rely on these columns; add columns freely, nev
     the links that end at that node; along a link, that link and its reverse).
 
 Columns added by :func:`load_network` beyond the contract: links ``speed_limit_defaulted`` and
-``lanes_defaulted`` (bool: no usable OSM tag, the Kazakhstan/class default was used). Dtypes: ids and counts
+``lanes_defaulted`` (bool: no usable OSM tag, the default of the network's country/class was used); nodes
+``boundary`` (bool, default False: a node where a drivable way was cut at the edge of a clipped OSM file, i.e.
+where traffic enters and leaves the extract; external zones of the demand model sit there). Dtypes: ids and counts
 int64, quantities float64, flags bool, text the pandas string dtype (``str``); ``osm_way`` and ``name`` join
 several values with ``;`` where osmnx merged ways. ``storage_veh`` is not rounded (a 5 m link holds < 1 vehicle).
 
@@ -50,14 +52,17 @@ Loading (:func:`load_network`): the source decides the path.
 ``bbox:west,south,east,north``, a place name, a polygon file (``.geojson``/``.json``/``.gpkg``/``.shp``)
     osmnx download (``network_type="drive"``), cached as GraphML in ``cache_dir`` with the query, date and osmnx
     version in the graph metadata; later calls read the cache and need no network.
-``*.osm``, ``*.osm.bz2``, ``*.xml``, ``*.osm.xml``
-    ``osmnx.graph_from_xml`` plus osmnx's "drive" filter (graph_from_xml applies none).
+``*.osm.pbf``, ``*.pbf``, ``*.osm``, ``*.osm.bz2``, ``*.xml``, ``*.osm.xml``
+    Read with pyosmium, ways cut at the file's edge (clipped extracts load; the clipped ways are counted and their
+    cut ends marked as ``boundary`` nodes; :mod:`vision_zero.network._extract`), then ``osmnx.graph_from_xml``
+    plus osmnx's "drive" filter (graph_from_xml applies none).
 ``*.graphml``
     A graph saved earlier (``vision-zero network build``, or any osmnx GraphML).
 
 OSM graphs are built unsimplified, then simplified keeping every traffic-signal and crossing node as a graph node
 (a crossing in the middle of a way splits the way), and keeping a node wherever ``highway``, ``maxspeed`` or
-``lanes`` change. Tags are normalised by :mod:`vision_zero.network.osm_tags`.
+``lanes`` change. Tags are normalised by :mod:`vision_zero.network.osm_tags` with the implicit speed limits of
+the network's country (:mod:`vision_zero.network.country`: given, or detected from the data).
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ from vision_zero.core.errors import shorten
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.core.units import kph_to_mps, m_to_km
 from vision_zero.network import osm_tags
+from vision_zero.network.country import country_name, detect_country
 
 __all__ = [
     "CROSSING_TYPES",
@@ -117,7 +123,12 @@ class RoadNetwork:
     schematic
         True for the built-in generated network: no result on it is a finding about a real city.
     defaulted
-        For each normalised attribute, how many links or nodes had their value defaulted.
+        For each normalised attribute, how many links or nodes had their value defaulted (and
+        ``maxspeed_none_ignored``: links whose ``maxspeed=none`` was ignored because they are no motorway/trunk).
+    country, country_source
+        The country whose implicit speed limits were the defaults (ISO code or ``generic``), and how it was chosen.
+    default_speed_kph
+        Those defaults [km/h] by category: ``urban``, ``living_street``, ``rural``, ``motorway``.
     """
 
     graph: nx.MultiDiGraph[Any]
@@ -128,6 +139,9 @@ class RoadNetwork:
     source: str
     schematic: bool
     defaulted: dict[str, int] = field(default_factory=dict)
+    country: str = osm_tags.GENERIC_COUNTRY
+    country_source: str = ""
+    default_speed_kph: dict[str, float] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -170,6 +184,7 @@ def load_network(
     parameters: ParameterSet | None = None,
     retain_all: bool = False,
     timeout_s: float = 20.0,
+    country: str | None = None,
 ) -> RoadNetwork:
     """Load a road network from any supported source (see the module docstring) as flat tables.
 
@@ -177,7 +192,7 @@ def load_network(
     ----------
     source
         ``schematic:almaty?scale=tiny&seed=3``, ``bbox:west,south,east,north``, a place name, or a path to an
-        OSM XML (``.osm``, ``.osm.bz2``, ``.xml``), GraphML or polygon (GeoJSON …) file.
+        OSM file (``.osm.pbf``, ``.osm``, ``.osm.bz2``, ``.xml``), GraphML or polygon (GeoJSON …) file.
     cache_dir
         Where downloads are cached as GraphML (a second call with the same query reads the cache).
     parameters
@@ -186,6 +201,9 @@ def load_network(
         Keep every weakly connected piece of an OSM graph, not only the largest (osmnx's option).
     timeout_s
         HTTP timeout of an osmnx download [s], so that a machine without internet fails fast.
+    country
+        ISO code of the country whose implicit speed limits fill missing ``maxspeed`` (e.g. ``"FI"``); detected
+        from the data if omitted (:mod:`vision_zero.network.country`).
 
     Raises
     ------
@@ -196,7 +214,7 @@ def load_network(
 
     loaded = load_graph(source, cache_dir=Path(cache_dir), retain_all=retain_all, timeout_s=timeout_s)
     return network_from_graph(
-        loaded.graph, source=loaded.label, schematic=loaded.schematic, parameters=parameters
+        loaded.graph, source=loaded.label, schematic=loaded.schematic, parameters=parameters, country=country
     )
 
 
@@ -283,7 +301,7 @@ def _node_table(graph: nx.MultiDiGraph[Any], source: str) -> tuple[pd.DataFrame,
     lon, lat = _coordinates(graph, ids, source)
     epsg = _utm_epsg(float(np.median(lon)), float(np.median(lat))) if ids else 32643
     x_m, y_m = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
-    highway, signalised, crossing = [], [], []
+    highway, signalised, crossing, boundary = [], [], [], []
     defaulted_crossings = 0
     for n in ids:
         tags = graph.nodes[n]
@@ -291,6 +309,7 @@ def _node_table(graph: nx.MultiDiGraph[Any], source: str) -> tuple[pd.DataFrame,
         signalised.append(osm_tags.is_signalised(tags))
         ctype, was_defaulted = osm_tags.crossing_type(tags)
         crossing.append(ctype or "")
+        boundary.append(tags.get("boundary", False) is True)
         defaulted_crossings += was_defaulted
     nodes = pd.DataFrame(
         {
@@ -302,6 +321,7 @@ def _node_table(graph: nx.MultiDiGraph[Any], source: str) -> tuple[pd.DataFrame,
             "highway": pd.Series(highway, dtype=str),
             "signalised": np.array(signalised, dtype=bool),
             "crossing": pd.Series(crossing, dtype=str),
+            "boundary": np.array(boundary, dtype=bool),
         }
     )
     return nodes, {n: i for i, n in enumerate(ids)}, defaulted_crossings
@@ -311,7 +331,7 @@ def _link_table(
     graph: nx.MultiDiGraph[Any], index: dict[Any, int], defaults: osm_tags.TagDefaults
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     cols: dict[str, list[Any]] = defaultdict(list)
-    counts = dict.fromkeys(("highway", "speed_limit_kph", "lanes", "oneway"), 0)
+    counts = dict.fromkeys(("highway", "speed_limit_kph", "lanes", "oneway", "maxspeed_none_ignored"), 0)
     memo: dict[tuple[Any, ...], osm_tags.LinkValues] = {}  # few distinct tag combinations in a city
     for u, v, k, d in graph.edges(keys=True, data=True):
         memo_key = tuple(_hashable(d.get(tag)) for tag in osm_tags.LINK_TAGS)
@@ -322,6 +342,7 @@ def _link_table(
         counts["speed_limit_kph"] += values.speed_defaulted
         counts["lanes"] += values.lanes_defaulted
         counts["oneway"] += values.oneway_defaulted
+        counts["maxspeed_none_ignored"] += values.maxspeed_none_ignored
         cols["u"].append(index[u])
         cols["v"].append(index[v])
         cols["osm_u"].append(_int_id(u))
@@ -480,20 +501,40 @@ def network_from_graph(
     source: str,
     schematic: bool | None = None,
     parameters: ParameterSet | None = None,
+    country: str | None = None,
 ) -> RoadNetwork:
     """Build the flat tables of an osmnx-style graph (unprojected, OSM tags as strings).
 
     Normalised values are also written onto the graph (edge ``link_id``, ``road_class``, ``speed_limit_kph``,
-    ``lanes_dir``, ``capacity_vph``; node ``node_id``, ``signalised``, ``crossing_type``) for plotting/export.
-    ``schematic`` defaults to the graph attribute of that name.
+    ``lanes_dir``, ``capacity_vph``; node ``node_id``, ``signalised``, ``crossing_type``, ``boundary``; graph
+    ``country``, ``country_source``) for plotting/export. ``schematic`` defaults to the graph attribute of that
+    name; ``country`` (ISO code) to the one :func:`~vision_zero.network.country.detect_country` finds.
+
+    Raises
+    ------
+    DataError
+        No links, or a ``country`` without a default speed-limit table.
     """
     from vision_zero.core.errors import DataError
 
     if graph.number_of_edges() == 0:
         raise DataError(f"{source}: the road graph has no links")
-    defaults = osm_tags.TagDefaults.from_parameters(
-        parameters if parameters is not None else load_parameters()
+    params = parameters if parameters is not None else load_parameters()
+    known = osm_tags.countries_with_limits(params)
+    if country is not None and country.upper() not in known:
+        raise DataError(
+            f"{source}: country {country!r}: no default speed limits for it in network.toml; expected one of "
+            f"{[k for k in known if k != osm_tags.GENERIC_COUNTRY]}"
+        )
+    lonlat = None
+    if len(graph):
+        xy = np.array([(float(d["x"]), float(d["y"])) for _n, d in graph.nodes(data=True)])
+        lonlat = (float(np.median(xy[:, 0])), float(np.median(xy[:, 1])))
+    chosen = detect_country(
+        graph.graph, (d for _u, _v, d in graph.edges(data=True)), lonlat, known=known, explicit=country
     )
+    graph.graph.update(country=chosen.code, country_source=chosen.how)
+    defaults = osm_tags.TagDefaults.from_parameters(params, country=chosen.code)
     nodes, index, defaulted_crossings = _node_table(graph, source)
     links, counts = _link_table(graph, index, defaults)
     check_tables(source, nodes, links, max_speed_kph=max(defaults.max_posted_kph, defaults.none_kph))
@@ -501,8 +542,14 @@ def network_from_graph(
     is_schematic = bool(graph.graph.get("schematic", False)) if schematic is None else schematic
     graph.graph["schematic"] = is_schematic
     signalised, crossing = nodes["signalised"].to_numpy(), nodes["crossing"].to_numpy()
+    boundary = nodes["boundary"].to_numpy()
     for i, n in enumerate(graph.nodes):
-        graph.nodes[n].update(node_id=i, signalised=bool(signalised[i]), crossing_type=str(crossing[i]))
+        graph.nodes[n].update(
+            node_id=i,
+            signalised=bool(signalised[i]),
+            crossing_type=str(crossing[i]),
+            boundary=bool(boundary[i]),
+        )
     road = links["highway"].to_numpy()
     speed = links["speed_limit_kph"].to_numpy()
     lanes = links["lanes"].to_numpy()
@@ -524,7 +571,23 @@ def network_from_graph(
         source=source,
         schematic=is_schematic,
         defaulted={**counts, "crossing_type": defaulted_crossings},
+        country=chosen.code,
+        country_source=chosen.how,
+        default_speed_kph={
+            "urban": defaults.country_limits.urban_kph,
+            "living_street": defaults.country_limits.living_street_kph,
+            "rural": defaults.country_limits.rural_kph,
+            "motorway": defaults.country_limits.motorway_kph,
+        },
     )
+
+
+def _graph_int(network: RoadNetwork, key: str) -> int | None:
+    value = network.graph.graph.get(key)
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def network_summary(network: RoadNetwork) -> dict[str, Any]:
@@ -532,8 +595,11 @@ def network_summary(network: RoadNetwork) -> dict[str, Any]:
 
     Keys: ``source``, ``schematic``, ``label``, ``nodes``, ``links``, ``length_km``, ``km_by_class``,
     ``crossings``, ``crossings_by_type``, ``signals``, ``km_by_speed_limit`` (keys are limits in km/h),
-    ``defaulted_share`` (per attribute of :data:`DEFAULTED_ATTRIBUTES`), ``fingerprint``, ``metadata`` (the
-    graph's provenance attributes: download query and date, osmnx version).
+    ``defaulted_share`` (per attribute of :data:`DEFAULTED_ATTRIBUTES`), ``maxspeed_none_ignored`` (links),
+    ``country`` (ISO code or ``generic``), ``country_name``, ``country_source``, ``default_speed_kph`` (the
+    country's implicit limits by category), ``clipped_ways`` / ``clipped_drivable_ways`` / ``highway_ways`` (of
+    an OSM file cut at its edge; ``None`` for other sources), ``boundary_nodes``, ``fingerprint``, ``metadata``
+    (the graph's provenance attributes: download query and date, osmnx version).
     Lengths count each direction of a two-way road once.
     """
     links = network.links
@@ -566,6 +632,15 @@ def network_summary(network: RoadNetwork) -> dict[str, Any]:
             zip(by_speed.index.to_numpy(dtype=np.float64).tolist(), by_speed.to_numpy().tolist(), strict=True)
         ),
         "defaulted_share": shares,
+        "maxspeed_none_ignored": int(network.defaulted.get("maxspeed_none_ignored", 0)),
+        "country": network.country,
+        "country_name": country_name(network.country),
+        "country_source": network.country_source,
+        "default_speed_kph": dict(network.default_speed_kph),
+        "highway_ways": _graph_int(network, "highway_ways"),
+        "clipped_ways": _graph_int(network, "clipped_ways"),
+        "clipped_drivable_ways": _graph_int(network, "clipped_drivable_ways"),
+        "boundary_nodes": int(network.nodes["boundary"].sum()) if "boundary" in network.nodes else 0,
         "fingerprint": network_fingerprint(network),
         "metadata": {
             k: str(network.graph.graph[k])

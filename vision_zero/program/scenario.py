@@ -81,9 +81,30 @@ class _Section(BaseModel):
 
 
 class NetworkSection(_Section):
-    """``[network]``: ``source`` = ``schematic:almaty?scale=..&seed=..``, a network file, a bbox or a place."""
+    """``[network]``: ``source`` and ``country``.
+
+    ``source`` = ``schematic:almaty?scale=..&seed=..``, a network file, a bbox or a place; ``country`` = the ISO
+    code whose implicit speed limits fill missing ``maxspeed`` (detected from the data if omitted).
+    """
 
     source: str = Field(min_length=1)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+    @model_validator(mode="after")
+    def _country_has_limits(self) -> NetworkSection:
+        if self.country is not None:
+            from vision_zero.core.parameters import load_parameters
+            from vision_zero.network.osm_tags import GENERIC_COUNTRY, countries_with_limits
+
+            known = [c for c in countries_with_limits(load_parameters()) if c != GENERIC_COUNTRY]
+            if self.country not in known:
+                raise ValueError(f"country: expected a country with default speed limits, one of {known}")
+        return self
+
+    @property
+    def cache_key(self) -> str:
+        """What identifies the loaded base network: the source, and the country if given."""
+        return self.source if self.country is None else f"{self.source}|country={self.country}"
 
 
 class DemandSection(_Section):

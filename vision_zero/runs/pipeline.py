@@ -178,7 +178,7 @@ def load_base_network(scenario: Scenario) -> RoadNetwork:
     from vision_zero.network.road_network import load_network
 
     try:
-        return load_network(scenario.network.source)
+        return load_network(scenario.network.source, country=scenario.network.country)
     except VisionZeroError as exc:
         raise ScenarioError(
             str(scenario.chain[-1]), "network.source", f"a loadable network ({exc})"

@@ -732,10 +732,10 @@ def scenario_job(
     hit = made.get(key)
     if hit is not None:
         return hit
-    source = scenario.network.source
+    source = scenario.network.cache_key
     if source not in cache:
         try:
-            cache[source] = load_network(source)
+            cache[source] = load_network(scenario.network.source, country=scenario.network.country)
         except VisionZeroError as exc:
             raise ScenarioError(str(scenario.path), "network.source", f"a loadable network ({exc})") from None
     base_network = cache[source]
