@@ -222,3 +222,29 @@ def test_od_file_replaces_generated_trips(files, tmp_path: Path):
         prepare(load_scenario(files["base"], overrides={"demand.od_file": str(wrong)}))
     with pytest.raises(ScenarioError, match=r"demand\.daily_trips: expected no daily total with od_file"):
         load_scenario(files["base"], overrides={"demand.od_file": str(od), "demand.daily_trips": 100})
+
+
+def test_elastic_demand_a_slower_variant_loses_trips_the_baseline_keeps_its_own(files, prepared, base_result):
+    # 30 km/h on the primary streets: trips through them take longer, so some evaporate (elasticity < 0);
+    # the baseline draws the same trips before the response (common random numbers)
+    slow = run_replication(prepared["slow"], 0)
+    b, s = base_result.summary, slow.summary
+    assert b["trips_evaporated"] == 0 and b["trips_added"] == 0
+    assert s["trips_evaporated"] > 0 and s["trips_added"] == 0
+    assert s["trips"] == b["trips"] - s["trips_evaporated"]
+    # at most what the steepest elasticity (-1) allows for the slowest OD pair: a small share here
+    assert s["trips_evaporated"] < 0.2 * b["trips"]
+    # a fixed-demand variant keeps every trip
+    fixed = prepare(
+        load_scenario(
+            scenario_file(
+                files["base"].parent,
+                "slow_fixed",
+                '[demand]\ntravel_time_elasticity = 0\n[[interventions]]\ntype = "speed_limit"\nlimit_kph = 30\n'
+                'enforcement = "calming"\nwhere = { highway = "primary" }\n',
+                extends="base.toml",
+            )
+        )
+    )
+    f = run_replication(fixed, 0).summary
+    assert f["trips"] == b["trips"] and f["trips_evaporated"] == 0

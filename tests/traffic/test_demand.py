@@ -344,3 +344,69 @@ def test_schematic_city_trips_per_day_and_mean_trip_length_match_almaty() -> Non
     )
     target = P.value("demand.almaty.mean_trip_length_km")
     assert np.nanmean(km) == pytest.approx(target, rel=0.2)
+
+
+# ------------------------------------------------------------------------------------- elastic demand
+
+
+def _line() -> object:
+    """Nodes 0 - 1 - 2 on a line, 1 km apart, two-way."""
+    return make_network(
+        [(0, 0), (1000, 0), (2000, 0)],
+        [
+            (0, 1, 1000.0, 1, 50.0, 600.0),
+            (1, 2, 1000.0, 1, 50.0, 600.0),
+            (1, 0, 1000.0, 1, 50.0, 600.0),
+            (2, 1, 1000.0, 1, 50.0, 600.0),
+        ],
+    )
+
+
+def _od_trips(pairs: list[tuple[int, int]], n: int) -> pd.DataFrame:
+    per = Period("am_peak", 8.0, 3600.0, 0.09, 340.0)
+    frames = [
+        pd.DataFrame(
+            {"period": "am_peak", "origin": o, "destination": d, "depart_s": np.linspace(0, 3599, n)}
+        )
+        for o, d in pairs
+    ]
+    return demand._finish_trips(frames, (per,))
+
+
+def test_elastic_trips_by_hand() -> None:
+    # every link twice as slow: each trip's time doubles, so with elasticity -0.5 a share 2^-0.5 = 0.707 of
+    # the trips remains (binomial sd over 20,000 trips: 0.003)
+    net = _line()
+    per = (Period("am_peak", 8.0, 3600.0, 0.09, 340.0),)
+    trips = _od_trips([(0, 2)], 20_000)
+    ref = np.full(4, 100.0)
+    out, gone, added = demand.elastic_trips(
+        trips, net, ref, 2 * ref, elasticity=-0.5, periods=per, rng=np.random.default_rng(0)
+    )
+    assert added == 0 and len(out) == 20_000 - gone
+    assert len(out) / 20_000 == pytest.approx(2**-0.5, abs=0.01)
+    assert out["trip"].tolist() == list(range(len(out))) and out["depart_s"].is_monotonic_increasing
+    # only the second link slowed (100 -> 200 s): 0->2 takes 300 s instead of 200 (ratio 1.5^-0.5 = 0.816),
+    # 0->1 is untouched
+    trips = _od_trips([(0, 1), (0, 2)], 10_000)
+    slow2 = np.array([100.0, 200.0, 100.0, 200.0])
+    out, gone, _ = demand.elastic_trips(
+        trips, net, ref, slow2, elasticity=-0.5, periods=per, rng=np.random.default_rng(1)
+    )
+    kept = out.groupby("destination").size()
+    assert kept[1] == 10_000
+    assert kept[2] / 10_000 == pytest.approx(1.5**-0.5, abs=0.015)
+    # faster: time halves, 2^0.5 = 1.414 trips per trip, the extra 0.414 as added copies
+    out, gone, added = demand.elastic_trips(
+        trips, net, ref, ref / 2, elasticity=-0.5, periods=per, rng=np.random.default_rng(2)
+    )
+    assert gone == 0 and added / 20_000 == pytest.approx(2**0.5 - 1, abs=0.015)
+    # fixed demand and equal costs change nothing
+    same, g0, a0 = demand.elastic_trips(
+        trips, net, ref, ref, elasticity=-0.5, periods=per, rng=np.random.default_rng(3)
+    )
+    assert (g0, a0) == (0, 0) and len(same) == len(trips)
+    fixed, g1, a1 = demand.elastic_trips(
+        trips, net, ref, 2 * ref, elasticity=0.0, periods=per, rng=np.random.default_rng(3)
+    )
+    assert (g1, a1) == (0, 0)

@@ -79,6 +79,8 @@ TRUNCATION_NOTE = (
 )
 #: Metrics whose decrease is good (the variant "avoids" them).
 _TRAFFIC_METRICS: tuple[str, ...] = ("veh_h", "veh_km")
+#: Simulated car trips and the elastic-demand response against the baseline (counts, not annualised).
+_DEMAND_METRICS: tuple[str, ...] = ("trips", "trips_evaporated", "trips_added")
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,7 @@ def summarise(runs: ScenarioRuns) -> ScenarioSummary:
     """Means and intervals of one scenario's replications (every metric is a count or total: cut at 0)."""
     metrics = {
         key: interval([_summary_value(r, key) for r in runs.replications]).non_negative()
-        for key in (*_metric_keys(), *_TRAFFIC_METRICS)
+        for key in (*_metric_keys(), *_TRAFFIC_METRICS, *_DEMAND_METRICS)
     }
     return ScenarioSummary(runs.name, metrics, runs.schematic)
 
@@ -455,7 +457,7 @@ def _compare_one(baseline: ScenarioRuns, variant: ScenarioRuns, economics: Econo
     diff: dict[str, Interval] = {}
     pct: dict[str, Interval] = {}
     per_pair: dict[str, Any] = {"replication": list(idx)}
-    for key in (*_metric_keys(), *_TRAFFIC_METRICS):
+    for key in (*_metric_keys(), *_TRAFFIC_METRICS, *_DEMAND_METRICS):
         bv = np.array([_summary_value(b[i], key) for i in idx])
         vv = np.array([_summary_value(v[i], key) for i in idx])
         d = vv - bv
@@ -602,6 +604,7 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
     )
     header = [text(k, lang) for k in keys] + [
         text("col_veh_h", lang),
+        text("col_trips", lang),
         text("col_cost", lang, cur=cur),
         text("col_npv", lang, cur=cur),
         text("col_bcr", lang),
@@ -614,6 +617,7 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
             format_interval(b["fatal"]),
             format_interval(b["serious"]),
             format_interval(b["ksi"]),
+            "",
             "",
             "",
             "",
@@ -636,12 +640,20 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
                 format_interval(v.percent_change["ksi"]),
                 f"{v.prob_reduces_ksi:.0%}",
                 format_number(v.difference["veh_h"].mean, 0),
+                _trips_change(m, v),
                 format_number(v.cost_pv, 1),
                 format_interval(v.npv),
                 format_interval(v.bcr, 2),
             ]
         )
     return header, rows
+
+
+def _trips_change(m: Mapping[str, Interval], v: VariantComparison) -> str:
+    """E.g. ``−412/+0 (−3.1%)``: mean simulated trips evaporated and added, and the change in trips."""
+    pct = v.percent_change["trips"].mean
+    tail = f" ({pct:+.1f}%)" if math.isfinite(pct) else ""
+    return f"−{format_number(m['trips_evaporated'].mean, 0)}/+{format_number(m['trips_added'].mean, 0)}{tail}"
 
 
 def format_table(comparison: Comparison, *, label: str = "") -> str:

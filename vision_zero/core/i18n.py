@@ -244,6 +244,11 @@ _T: Final[dict[str, dict[str, str]]] = {
     "col_ksi_change": {"en": "KSI change %", "ru": "изменение KSI %", "kk": "KSI өзгерісі %"},
     "col_prob": {"en": "P(fewer KSI)", "ru": "P(меньше KSI)", "kk": "P(KSI азаяды)"},
     "col_veh_h": {"en": "veh-h/yr added", "ru": "доп. авт.-ч/год", "kk": "қосымша көлік-сағ/жыл"},
+    "col_trips": {
+        "en": "car trips −evaporated/+added",
+        "ru": "поездки −исчезли/+добавились",
+        "kk": "сапарлар −жоғалған/+қосылған",
+    },
     "col_cost": {"en": "cost PV {cur}", "ru": "затраты (PV) {cur}", "kk": "шығын (PV) {cur}"},
     "col_npv": {"en": "NPV {cur}", "ru": "ЧПС {cur}", "kk": "ТКҚ {cur}"},
     "col_bcr": {"en": "BCR", "ru": "ОВЗ", "kk": "ПШҚ"},

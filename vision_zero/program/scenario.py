@@ -108,11 +108,12 @@ class NetworkSection(_Section):
 
 
 class DemandSection(_Section):
-    """``[demand]``: daily car trips, a scale factor, OD and pedestrian files, a mean trip length to calibrate to."""
+    """``[demand]``: daily trips, scale, OD and pedestrian files, mean trip length, travel-time elasticity."""
 
     daily_trips: float | None = Field(default=None, gt=0)
     scale: float = Field(default=1.0, gt=0, le=10)
     mean_trip_length_km: float | None = Field(default=None, gt=0, le=200)
+    travel_time_elasticity: float | None = Field(default=None, ge=-3, le=0)
     od_file: Path | None = None
     pedestrian_file: Path | None = None
 

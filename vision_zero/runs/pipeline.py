@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.errors import ScenarioError, VisionZeroError
@@ -101,6 +102,10 @@ class PreparedScenario:
     distribution
         Zones and deterrence of the trip distribution on the un-intervened network (shared by a baseline and
         its variants, so they draw the same trips); calibrated to ``[demand] mean_trip_length_km`` when given.
+    reference_cost_s, cost_s
+        For a variant with elastic demand: drivers' expected link times [s] on its baseline's network and on its
+        own (:func:`vision_zero.traffic.simulation.expected_link_cost_s`, central parameter values); None for a
+        baseline or with ``[demand] travel_time_elasticity = 0``.
     """
 
     scenario: Scenario
@@ -117,6 +122,8 @@ class PreparedScenario:
     network_share: float
     crash_records: pd.DataFrame | None = None
     distribution: TripDistribution | None = None
+    reference_cost_s: npt.NDArray[np.float64] | None = None
+    cost_s: npt.NDArray[np.float64] | None = None
 
     @property
     def name(self) -> str:
@@ -382,6 +389,7 @@ def prepare(
         )
         share = expected_vkm / params.value("calibration.almaty.veh_km_per_year")
 
+    reference_cost, cost = _elastic_costs(scenario, base, net, params)
     return PreparedScenario(
         scenario=scenario,
         network=net,
@@ -397,7 +405,30 @@ def prepare(
         network_share=float(share),
         crash_records=records,
         distribution=dist,
+        reference_cost_s=reference_cost,
+        cost_s=cost,
     )
+
+
+def _elastic_costs(
+    scenario: Scenario, base: RoadNetwork, net: RoadNetwork, params: ParameterSet
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | tuple[None, None]:
+    """Expected link times on the baseline's network and on the variant's, for elastic demand (or None)."""
+    if scenario.is_baseline or scenario.demand.travel_time_elasticity == 0:
+        return None, None
+    from vision_zero.traffic.simulation import TrafficSettings, expected_link_cost_s
+
+    baseline = load_scenario(scenario.baseline_path)
+    ref_net = apply_scenario(baseline, network=base).network
+    if len(ref_net.links) != len(net.links):
+        raise ScenarioError(
+            str(scenario.path),
+            "network.source",
+            f"the network of its baseline {scenario.baseline_path.name} (elastic demand compares their links)",
+            scenario.network.source,
+        )
+    st = TrafficSettings.from_parameters(params)
+    return expected_link_cost_s(ref_net, st), expected_link_cost_s(net, st)
 
 
 def prepare_file(path: Path | str, *, overrides: dict[str, object] | None = None) -> PreparedScenario:
@@ -477,7 +508,13 @@ def _speed_hist(hist: pd.DataFrame, periods: tuple[Period, ...]) -> pd.DataFrame
 
 
 def summarise(
-    injuries: pd.DataFrame, link_traffic: pd.DataFrame, trips: pd.DataFrame, *, schematic: bool
+    injuries: pd.DataFrame,
+    link_traffic: pd.DataFrame,
+    trips: pd.DataFrame,
+    *,
+    schematic: bool,
+    trips_evaporated: int = 0,
+    trips_added: int = 0,
 ) -> dict[str, float]:
     """The headline numbers of :class:`~vision_zero.runs.results.ReplicationResult` (``summary``)."""
     out: dict[str, float] = {}
@@ -497,6 +534,8 @@ def summarise(
     out["trips"] = float(len(trips))
     out["trips_completed"] = float(completed.sum())
     out["trips_en_route"] = float(len(trips) - completed.sum())
+    out["trips_evaporated"] = float(trips_evaporated)
+    out["trips_added"] = float(trips_added)
     out["schematic"] = 1.0 if schematic else 0.0
     return out
 
@@ -537,6 +576,18 @@ def run_replication(
             params=prepared.parameters,
             distribution=prepared.distribution,
         )
+    evaporated = added = 0
+    if prepared.reference_cost_s is not None and prepared.cost_s is not None:
+        elasticity = sc.demand.travel_time_elasticity
+        trips, evaporated, added = demand.elastic_trips(
+            trips,
+            network,
+            prepared.reference_cost_s,
+            prepared.cost_s,
+            elasticity=draw["demand.elasticity.travel_time"] if elasticity is None else elasticity,
+            periods=prepared.periods,
+            rng=rngs.demand,  # after the trips: the baseline's draws are untouched
+        )
     record = simulate(
         network,
         trips,
@@ -557,7 +608,14 @@ def run_replication(
     factors = risk.calibration_factors(raw, targets)
     estimate = risk.apply_calibration(estimate, factors)
     link_traffic = annual_link_traffic(network, record.link_stats, record.periods)
-    summary = summarise(estimate.injuries, link_traffic, record.trips, schematic=network.schematic)
+    summary = summarise(
+        estimate.injuries,
+        link_traffic,
+        record.trips,
+        schematic=network.schematic,
+        trips_evaporated=evaporated,
+        trips_added=added,
+    )
     return ReplicationResult(
         scenario=sc.name,
         replication=replication,

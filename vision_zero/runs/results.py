@@ -87,7 +87,8 @@ class ReplicationResult:
     summary
         Headline numbers [per year]: ``fatal``, ``serious``, ``slight``, ``ksi`` and the same per road user as
         ``fatal_pedestrian`` …; ``veh_km``, ``veh_h`` [per year]; ``trips``, ``trips_completed``,
-        ``trips_en_route`` (simulated, not annualised); ``schematic`` (1.0 or 0.0).
+        ``trips_en_route``, ``trips_evaporated``, ``trips_added`` (elastic demand against the baseline;
+        simulated, not annualised); ``schematic`` (1.0 or 0.0).
     injuries
         :attr:`vision_zero.risk.crash_model.CrashEstimate.injuries`.
     link_traffic

@@ -66,12 +66,23 @@ from vision_zero.traffic.periods import Period
 __all__ = [
     "PEDESTRIAN_COLUMNS",
     "TRIP_COLUMNS",
+    "TripDistribution",
+    "calibrate_decay",
+    "calibrate_to_trip_length",
+    "commute_share_of_day",
     "default_daily_trips",
     "default_periods",
+    "elastic_trips",
+    "external_zone_weights",
     "generate_trips",
+    "gravity_matrix",
+    "mean_trip_length_km",
+    "od_travel_time_s",
     "pedestrian_demand",
     "read_od_csv",
     "read_pedestrian_csv",
+    "routed_lengths_km",
+    "trip_distribution",
     "trip_end_weights",
     "trips_from_od",
     "zone_weights",
@@ -644,6 +655,90 @@ def generate_trips(
             )
         )
     return _finish_trips(frames, periods)
+
+
+def od_travel_time_s(
+    network: RoadNetwork,
+    origins: npt.NDArray[np.int64],
+    destinations: npt.NDArray[np.int64],
+    cost_s: FloatArray,
+) -> FloatArray:
+    """Time [s] of each trip's fastest route under link costs ``cost_s`` (NaN where there is no route).
+
+    Each distinct (origin, destination) pair is routed once.
+    """
+    from vision_zero.traffic.routing import route_trips
+
+    n = len(network.nodes)
+    key = origins.astype(np.int64) * n + destinations.astype(np.int64)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    routes = route_trips(network, uniq // n, uniq % n, cost_s)
+    out = np.full(len(uniq), np.nan)
+    ok = routes.n_links > 0
+    if ok.any():
+        out[ok] = np.add.reduceat(cost_s[routes.links], routes.ptr[:-1][ok])
+    return out[inverse]
+
+
+def elastic_trips(
+    trips: pd.DataFrame,
+    network: RoadNetwork,
+    reference_cost_s: FloatArray,
+    cost_s: FloatArray,
+    *,
+    elasticity: float,
+    periods: tuple[Period, ...],
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, int, int]:
+    """Car trips after a change in their travel time, with a constant elasticity (traffic evaporation).
+
+    Each trip's expected number becomes ``(t_1 / t_0) ** elasticity``, where ``t_0`` and ``t_1`` are the times
+    of its fastest route under ``reference_cost_s`` (its baseline's link costs) and ``cost_s`` (this scenario's),
+    on ``network`` (same links; interventions change costs, not topology). A trip whose time grew is kept with
+    that probability (the rest "evaporate": Cairns, Hass-Klau & Goodwin 1998; Cairns et al. 2002); where it fell,
+    a copy is added with probability ``ratio - 1`` (at most one), departing at a fresh uniform time in its period.
+    Trips without a route are kept as they are.
+
+    Parameters
+    ----------
+    trips
+        The baseline replication's trips (:data:`TRIP_COLUMNS`).
+    network
+        The scenario's network.
+    reference_cost_s, cost_s
+        Link costs [s] of the baseline and of this scenario
+        (:func:`vision_zero.traffic.simulation.expected_link_cost_s`).
+    elasticity
+        Elasticity of car trips with respect to travel time (``demand.elasticity.travel_time``; negative).
+    periods
+        The simulated periods (for the new trips' departure windows and the trips table's order).
+    rng
+        Two uniform draws per trip, in trip order (so equal trips keep equal draws across scenarios).
+
+    Returns
+    -------
+    (trips, evaporated, added)
+        The new trips table (renumbered), the number of trips removed and the number added.
+    """
+    n = len(trips)
+    u = rng.random(n)
+    v = rng.random(n)
+    if n == 0 or elasticity == 0:
+        return trips, 0, 0
+    o = trips["origin"].to_numpy(dtype=np.int64)
+    d = trips["destination"].to_numpy(dtype=np.int64)
+    t0 = od_travel_time_s(network, o, d, reference_cost_s)
+    t1 = od_travel_time_s(network, o, d, cost_s)
+    ok = np.isfinite(t0) & np.isfinite(t1) & (t0 > 0)
+    ratio = np.ones(n)
+    ratio[ok] = (t1[ok] / t0[ok]) ** elasticity
+    drop = u >= ratio  # only where ratio < 1
+    add = u < ratio - 1.0  # only where ratio > 1
+    duration = trips["period"].map({p.name: p.duration_s for p in periods}).to_numpy(dtype=np.float64)
+    extra = trips.loc[add, ["period", "origin", "destination"]].assign(depart_s=v[add] * duration[add])
+    kept = trips.loc[~drop, ["period", "origin", "destination", "depart_s"]]
+    out = _finish_trips([kept, extra], periods)
+    return out, int(drop.sum()), int(add.sum())
 
 
 def _finish_trips(frames: list[pd.DataFrame], periods: tuple[Period, ...]) -> pd.DataFrame:

@@ -74,6 +74,7 @@ __all__ = [
     "TrafficRecord",
     "TrafficSettings",
     "desired_speed_kph",
+    "expected_link_cost_s",
     "give_way_delay_s",
     "simulate",
 ]
@@ -256,6 +257,21 @@ def simulate(
         ped_rng,
         length,
     )
+
+
+def expected_link_cost_s(network: RoadNetwork, settings: TrafficSettings | None = None) -> FloatArray:
+    """Drivers' expected time on each link before any simulation [s]: route choice's first costs in :func:`simulate`.
+
+    The mean desired-speed running time, Webster's uniform signal delay and the give-way delay at priority
+    junctions. Elastic demand (:func:`vision_zero.traffic.demand.elastic_trips`) compares a variant's OD times
+    under these costs with its baseline's.
+    """
+    st = TrafficSettings.from_parameters() if settings is None else settings
+    sig = signal_plans(network, st)
+    out: FloatArray = (
+        expected_running_time_s(network.links, st) + sig.uniform_delay_s() + give_way_delay_s(network, st)
+    )
+    return out
 
 
 def _route_by_period(
