@@ -409,4 +409,4 @@ def test_elastic_trips_by_hand() -> None:
     fixed, g1, a1 = demand.elastic_trips(
         trips, net, ref, 2 * ref, elasticity=0.0, periods=per, rng=np.random.default_rng(3)
     )
-    assert (g1, a1) == (0, 0)
+    assert (g1, a1) == (0, 0) and len(fixed) == len(trips)
