@@ -214,3 +214,60 @@ def test_sigkill_a_worker_then_rerun_equals_uninterrupted(
     # uninterrupted run's
     assert main(["run", str(scenarios[1]), "-n", "3", "--workers", "1", "--out", str(out), "-q"]) == 0
     _same_results(out, reference, 3)
+
+
+# --- SIGKILL of the main process: no orphans, no stale payload folder, resume equals uninterrupted ----------
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid``."""
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
+def test_sigkill_of_the_main_process_leaves_no_worker_and_resume_equals_uninterrupted(
+    scenarios: tuple[Path, Path], reference: Path, tmp_path: Path
+) -> None:
+    import tempfile
+
+    from vision_zero.runs.parallel import PAYLOAD_PREFIX
+
+    out = tmp_path / "results"
+    cmd = [sys.executable, "-m", "vision_zero", "run", str(scenarios[1]), "-n", "3", "--workers", "2"]
+    proc = subprocess.Popen([*cmd, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    base_dir = out / "base"
+    while not (base_dir.is_dir() and any(completed_replications(d) for d in base_dir.iterdir())):
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no replication finished"
+        time.sleep(0.02)
+    children = _children(proc.pid)  # the two pool workers and multiprocessing's resource tracker
+    assert len(_pool_workers(proc.pid)) == 2
+    payloads = list(Path(tempfile.gettempdir()).glob(f"{PAYLOAD_PREFIX}{proc.pid}-*"))
+    assert len(payloads) == 1
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(5.0)
+    assert [pid for pid in children if _alive(pid)] == [], "processes of the killed run are still alive"
+    # the next run sweeps the killed run's payload folder and finishes the work: results equal the reference
+    assert main(["run", str(scenarios[1]), "-n", "3", "--workers", "2", "--out", str(out), "-q"]) == 0
+    assert not payloads[0].exists()
+    _same_results(out, reference, 3)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from vision_zero.core.errors import VisionZeroError, one_line
 from vision_zero.core.version import __version__
@@ -48,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    previous = _exit_on_sigterm()
     try:
         code = func(args)
     except VisionZeroError as exc:
@@ -61,7 +64,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return int(code or 0)
+
+
+def _exit_on_sigterm() -> Any:
+    """Turn SIGTERM into SystemExit(143) so that worker pools and temporary folders are cleaned up on the way out.
+
+    Returns the previous handler (None when not in the main thread, where handlers cannot be set).
+    """
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        return signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vision_zero.cli._argtypes import non_negative_int, positive_int
+from vision_zero.cli._argtypes import check_output_folder, non_negative_int, positive_int
 
 __all__ = ["register"]
 
@@ -107,6 +107,9 @@ def _compare(args: argparse.Namespace) -> int:
     from vision_zero.runs.parallel import make_executor
 
     overrides = dict(parse_override(item) for item in args.overrides)
+    check_output_folder(Path(args.results), "--results")
+    if args.out is not None:
+        check_output_folder(Path(args.out), "--out")
     start = time.perf_counter()
     with make_executor(workers=args.workers, dask=args.dask) as executor:
         comparison, inputs = compare_scenarios(

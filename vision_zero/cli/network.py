@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vision_zero.cli._argtypes import print_group_help
+from vision_zero.cli._argtypes import check_output_file, print_group_help
 
 __all__ = ["register"]
 
@@ -112,6 +112,8 @@ def _default_output(source: str, cache_dir: Path) -> Path:
 def _build(args: argparse.Namespace) -> int:
     from vision_zero.network.road_network import network_summary, save_network_graph
 
+    if args.output is not None:
+        check_output_file(Path(args.output), "-o")
     network = _load(args)
     output = args.output if args.output is not None else _default_output(args.source, args.cache_dir)
     save_network_graph(network, output)
@@ -182,6 +184,7 @@ def _info(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     from vision_zero.outputs.plot import plot_network
 
+    check_output_file(Path(args.output), "-o")
     network = _load(args)
     path = plot_network(network, args.output)
     print(f"wrote {path} ({network.label})", file=sys.stdout)

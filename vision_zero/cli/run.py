@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vision_zero.cli._argtypes import non_negative_int, percent, positive_int
+from vision_zero.cli._argtypes import check_output_folder, non_negative_int, percent, positive_int
 
 __all__ = ["add_execution_options", "parse_overrides", "register"]
 
@@ -117,13 +117,20 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from vision_zero.program.scenario import load_scenario
     from vision_zero.runs.parallel import make_executor
     from vision_zero.runs.replications import format_summary, run_job, scenario_job
 
     overrides = parse_overrides(args.overrides)
-    networks: dict[str, Any] = {}  # each network source loaded once
-    jobs = [scenario_job(p, seed=args.seed, overrides=overrides, networks=networks) for p in args.scenarios]
+    for path in args.scenarios:  # cheap checks first: every file valid, the output folder writable …
+        load_scenario(path, overrides=overrides or None)
+    check_output_folder(args.out, "--out")
+    # … then the executor (an unreachable Dask scheduler fails in seconds), then the expensive preparation
     with make_executor(workers=args.workers, dask=args.dask) as executor:
+        networks: dict[str, Any] = {}  # each network source loaded once
+        jobs = [
+            scenario_job(p, seed=args.seed, overrides=overrides, networks=networks) for p in args.scenarios
+        ]
         print(f"running {len(jobs)} scenario(s) on {executor.describe()}", file=sys.stderr)
         for job in jobs:
             run = run_job(

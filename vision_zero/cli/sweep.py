@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from vision_zero.cli._argtypes import check_output_folder
 from vision_zero.cli.run import add_execution_options, parse_overrides
 
 __all__ = ["register"]
@@ -58,6 +59,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     varies = [parse_vary(text) for text in args.vary]
     plan = plan_sweep(Path(args.scenario), varies, overrides=parse_overrides(args.overrides), seed=args.seed)
+    check_output_folder(Path(args.out), "--out")
 
     def show(run: RunResult) -> None:
         print(format_summary(run))

@@ -528,8 +528,8 @@ def network_from_graph(
         )
     lonlat = None
     if len(graph):
-        xy = np.array([(float(d["x"]), float(d["y"])) for _n, d in graph.nodes(data=True)])
-        lonlat = (float(np.median(xy[:, 0])), float(np.median(xy[:, 1])))
+        lon, lat = _coordinates(graph, list(graph.nodes), source)  # a DataError naming a bad node
+        lonlat = (float(np.median(lon)), float(np.median(lat)))
     chosen = detect_country(
         graph.graph, (d for _u, _v, d in graph.edges(data=True)), lonlat, known=known, explicit=country
     )

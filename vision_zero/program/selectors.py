@@ -264,6 +264,7 @@ def _regex_mask(network: RoadNetwork, pattern: str) -> BoolMask:
 def load_polygon(path: Path, *, origin: str, key: str) -> Any:
     """Read a Polygon/MultiPolygon (or the union of a FeatureCollection's polygons) from a GeoJSON file."""
     import shapely
+    from shapely.errors import ShapelyError
     from shapely.geometry import shape
 
     if not path.is_file():
@@ -276,17 +277,27 @@ def load_polygon(path: Path, *, origin: str, key: str) -> Any:
             raw = [data["geometry"]]
         else:
             raw = [data]
+        for i, g in enumerate(raw):
+            problem = _ring_problem(g) if g.get("type") in ("Polygon", "MultiPolygon") else None
+            if problem:
+                raise SelectorError(
+                    origin, key, f"a valid polygon (GeoJSON geometry {i}: {problem})", str(path)
+                )
         geoms = [shape(g) for g in raw]
+    except SelectorError:
+        raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         raise SelectorError(origin, key, f"a readable GeoJSON file ({exc})", str(path)) from None
+    except ShapelyError as exc:
+        raise SelectorError(origin, key, f"a valid GeoJSON geometry ({exc})", str(path)) from None
     polys = [g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")]
     if not polys:
         kinds = sorted({g.geom_type for g in geoms})
         raise SelectorError(origin, key, "a GeoJSON file with a Polygon or MultiPolygon", f"{path}: {kinds}")
-    for i, (g, r) in enumerate(zip(geoms, raw, strict=True)):
+    for i, g in enumerate(geoms):
         if g.geom_type not in ("Polygon", "MultiPolygon"):
             continue
-        problem = _ring_problem(r) or (None if g.is_valid else shapely.is_valid_reason(g))
+        problem = None if g.is_valid else shapely.is_valid_reason(g)
         if problem:
             raise SelectorError(origin, key, f"a valid polygon (GeoJSON geometry {i}: {problem})", str(path))
     return shapely.union_all(polys)
@@ -298,6 +309,8 @@ def _ring_problem(geometry: Any) -> str | None:
     polygons = [coords] if geometry.get("type") == "Polygon" else list(coords)
     for polygon in polygons:
         for ring in polygon:
+            if not all(math.isfinite(c) for position in ring for c in position):
+                return "a position whose coordinates are not finite numbers"
             if len(ring) < 4:
                 return f"a ring of {len(ring)} positions; a closed ring needs at least 4"
             if list(ring[0]) != list(ring[-1]):

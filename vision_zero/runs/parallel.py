@@ -17,6 +17,13 @@ index, through :func:`vision_zero.core.seeding.replication_rngs`).
 
 Importing this module starts nothing; pools and clusters are created by the constructors and released by
 :meth:`Executor.close` (or a ``with`` block).
+
+No orphans: a pool worker watches its parent and exits within :data:`PARENT_CHECK_S` seconds once the parent is
+gone (killed with SIGKILL, which runs no clean-up); then the multiprocessing resource tracker, whose pipe the
+workers held, ends too. The payload folder (``vision-zero-payloads-<pid>-…`` in the temporary directory) is
+deleted by :meth:`Executor.close`; one left by a killed process is swept by the next pool that starts
+(:func:`sweep_stale_payload_folders`). More local workers than the CPUs available are not started: the number
+is capped and :meth:`Executor.describe` says so.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ import pickle
 import re
 import shutil
 import tempfile
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -42,6 +51,7 @@ from typing import Any, TypeVar
 from vision_zero.core.errors import ConfigError, VisionZeroError
 
 __all__ = [
+    "PAYLOAD_PREFIX",
     "DaskExecutor",
     "Executor",
     "ExecutorError",
@@ -49,6 +59,7 @@ __all__ = [
     "SerialExecutor",
     "default_workers",
     "make_executor",
+    "sweep_stale_payload_folders",
 ]
 
 P = TypeVar("P")
@@ -57,6 +68,12 @@ T = TypeVar("T")
 
 #: How many distinct payloads a worker process keeps loaded (a run has a baseline and a variant or two).
 _WORKER_CACHE_SIZE = 3
+#: How often a pool worker checks that its parent process is still alive [s].
+PARENT_CHECK_S = 0.5
+#: Name prefix of the payload folders in the temporary directory; the owner's process id follows.
+PAYLOAD_PREFIX = "vision-zero-payloads-"
+#: How long a Dask scheduler address is given to answer [s] (the answer is immediate on a reachable one).
+DASK_CONNECT_TIMEOUT_S = 5.0
 
 
 class ExecutorError(VisionZeroError, RuntimeError):
@@ -147,6 +164,9 @@ class SerialExecutor(Executor):
 
     kind = "serial (this process)"
 
+    def __init__(self, *, asked: int = 1) -> None:
+        self._asked = asked  # workers asked for (more than 1 on a machine with one CPU)
+
     @property
     def workers(self) -> int:
         """Always 1."""
@@ -154,7 +174,7 @@ class SerialExecutor(Executor):
 
     def describe(self) -> str:
         """See :meth:`Executor.describe`."""
-        return "serial, in this process"
+        return f"serial, in this process{_capped_note(1, self._asked)}"
 
     def map_unordered(
         self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
@@ -172,10 +192,54 @@ class SerialExecutor(Executor):
 _worker_payloads: OrderedDict[str, Any] = OrderedDict()
 
 
-def _pool_worker_init() -> None:
-    """Process-pool initializer: keep each worker single-threaded in numeric libraries."""
+def _pool_worker_init(parent_pid: int | None = None) -> None:
+    """Process-pool initializer: single-threaded numeric libraries; exit when the parent process is gone."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    if parent_pid is not None:
+        threading.Thread(
+            target=_exit_with_parent, args=(parent_pid,), name="vision-zero-parent-watch", daemon=True
+        ).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Exit this process as soon as ``parent_pid`` is no longer its parent (the parent died: re-parented)."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def sweep_stale_payload_folders(tmp_dir: Path | None = None) -> list[Path]:
+    """Delete payload folders whose process is gone (killed before it could clean up); return them.
+
+    Only folders of this user named ``vision-zero-payloads-<pid>-…`` whose ``pid`` is no running process.
+    """
+    root = Path(tempfile.gettempdir() if tmp_dir is None else tmp_dir)
+    removed = []
+    try:
+        entries = list(root.glob(f"{PAYLOAD_PREFIX}*"))
+    except OSError:
+        return []
+    for entry in entries:
+        m = re.match(rf"{re.escape(PAYLOAD_PREFIX)}(\d+)-", entry.name)
+        try:
+            mine = entry.is_dir() and entry.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if m and mine and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def _load_payload(token: str, path: str) -> Any:
@@ -195,6 +259,17 @@ def _pool_call(fn: Callable[[Any, Any], Any], token: str, path: str, item: Any) 
     return fn(_load_payload(token, path), item)
 
 
+def _capped(workers: int) -> tuple[int, int]:
+    """(workers to start, workers asked for): never more than the CPUs this process may use."""
+    return min(workers, default_workers()), workers
+
+
+def _capped_note(workers: int, asked: int) -> str:
+    if asked <= workers:
+        return ""
+    return f" (--workers {asked} capped at the {workers} CPU(s) available)"
+
+
 class LocalPoolExecutor(Executor):
     """A process pool on this machine (``spawn`` start method).
 
@@ -210,9 +285,10 @@ class LocalPoolExecutor(Executor):
         n = default_workers() if workers is None else workers
         if n < 1:
             raise ConfigError(f"--workers: expected an integer >= 1 (got {n})")
-        self._workers = n
+        self._workers, self._asked = _capped(n)
         self._pool: ProcessPoolExecutor | None = None
-        self._tmp = Path(tempfile.mkdtemp(prefix="vision-zero-payloads-"))
+        sweep_stale_payload_folders()
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"{PAYLOAD_PREFIX}{os.getpid()}-"))
         self._shipped = _Shipped()
 
     @property
@@ -222,12 +298,15 @@ class LocalPoolExecutor(Executor):
 
     def describe(self) -> str:
         """See :meth:`Executor.describe`."""
-        return f"local process pool, {self._workers} worker(s)"
+        return f"local process pool, {self._workers} worker(s){_capped_note(self._workers, self._asked)}"
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self._workers, mp_context=get_context("spawn"), initializer=_pool_worker_init
+                max_workers=self._workers,
+                mp_context=get_context("spawn"),
+                initializer=_pool_worker_init,
+                initargs=(os.getpid(),),
             )
         return self._pool
 
@@ -295,6 +374,25 @@ class LocalPoolExecutor(Executor):
         shutil.rmtree(self._tmp, ignore_errors=True)
         self._shipped.clear()
 
+    def abort(self) -> None:
+        """Stop at once (an error, Ctrl-C, SIGTERM): end the workers without waiting for their tasks, clean up."""
+        if self._pool is not None:
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                if proc.is_alive():
+                    proc.terminate()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._shipped.clear()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
 
 # --- Dask distributed -----------------------------------------------------------------------------------------
 
@@ -314,12 +412,15 @@ class DaskExecutor(Executor):
 
     kind = "dask"
 
-    def __init__(self, address: str, *, workers: int | None = None, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, address: str, *, workers: int | None = None, timeout_s: float = DASK_CONNECT_TIMEOUT_S
+    ) -> None:
         from distributed import Client, LocalCluster
 
         self.address = address
         self._cluster: Any = None
         self._client: Any = None
+        self._asked = 0
         if address != "local" and not re.fullmatch(r"(tcp|tls|ucx|ws|wss)://[^\s/:]+:\d+/?", address):
             raise ConfigError(
                 f"--dask: expected 'local' or a scheduler address such as tcp://10.0.0.5:8786 (got {address!r})"
@@ -329,6 +430,7 @@ class DaskExecutor(Executor):
                 n = default_workers() if workers is None else workers
                 if n < 1:
                     raise ConfigError(f"--workers: expected an integer >= 1 (got {n})")
+                n, self._asked = _capped(n)
                 self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=n,
                     threads_per_worker=1,
@@ -361,7 +463,7 @@ class DaskExecutor(Executor):
     def describe(self) -> str:
         """See :meth:`Executor.describe`."""
         where = "LocalCluster" if self.address == "local" else self.address
-        return f"dask ({where}), {self.workers} worker thread(s)"
+        return f"dask ({where}), {self.workers} worker thread(s){_capped_note(self.workers, self._asked)}"
 
     def _scatter(self, payload: object) -> Any:
         hit = self._shipped.get(payload)
@@ -434,9 +536,12 @@ def make_executor(*, workers: int | None = None, dask: str | None = None) -> Exe
     """
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers: expected an integer >= 1 (got {workers})")
+    sweep_stale_payload_folders()
     if dask is not None:
         return DaskExecutor(dask, workers=workers)
     n = default_workers() if workers is None else workers
     if n == 1:
         return SerialExecutor()
+    if _capped(n)[0] == 1:
+        return SerialExecutor(asked=n)
     return LocalPoolExecutor(workers=n)

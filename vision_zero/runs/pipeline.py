@@ -339,7 +339,7 @@ def prepare(
             raise ScenarioError(
                 origin,
                 "demand.od_file",
-                f"periods among the simulated {[p.name for p in periods]}",
+                f"rows of {scenario.demand.od_file} with periods among the simulated {[p.name for p in periods]}",
                 unknown[0],
             )
         if float(od["trips"].sum()) < 1.0:

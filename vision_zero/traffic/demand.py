@@ -808,7 +808,7 @@ def _no_duplicates(path: Path, frame: pd.DataFrame, cols: list[str]) -> None:
     dup = np.flatnonzero(frame.duplicated(subset=cols, keep=False).to_numpy())
     if dup.size:
         first, second = int(dup[0]), int(dup[1])
-        key = ", ".join(f"{c}={frame[c].iloc[first]!r}" for c in cols)
+        key = ", ".join(f"{c}={frame[c].to_list()[first]!r}" for c in cols)
         raise DataError(
             f"{path}: rows {first + 2} and {second + 2}: expected one row per {'/'.join(cols)} "
             f"(got two for {shorten(key)})"
