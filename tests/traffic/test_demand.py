@@ -290,7 +290,8 @@ def test_external_zones_carry_boundary_and_through_traffic() -> None:
     trips = demand.generate_trips(net, rng=np.random.default_rng(0), daily_trips=20_000, distribution=dist)
     o_ext = edge[trips["origin"].to_numpy()]
     d_ext = edge[trips["destination"].to_numpy()]
-    assert (o_ext & d_ext).any()  # through traffic
+    assert (o_ext & d_ext).mean() == pytest.approx(dist.through_share, abs=0.01)  # through traffic
+    assert 0 < dist.through_share < 1
     assert (o_ext ^ d_ext).any()  # traffic to and from the extract
     assert (~o_ext & ~d_ext).any()  # internal traffic
     # without the boundary column nothing is external, and cut nodes are ordinary trip ends
@@ -306,7 +307,7 @@ def test_external_zone_weights_reproduce_the_share_beyond_the_cut() -> None:
     ex, ey = np.array([0.0, 2.0, 1.0]), np.array([1.0, 1.0, 0.0])
     cap = np.array([1000.0, 2000.0, 600.0])
     beta, area = 0.16, 4.0
-    w = demand.external_zone_weights(x, y, a, ex, ey, cap, decay_per_km=beta, area_km2=area)
+    w, stay = demand.external_zone_weights(x, y, a, ex, ey, cap, decay_per_km=beta, area_km2=area)
     assert w / w[0] == pytest.approx(cap / cap[0])  # shared by capacity
     d_in = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
     f = np.exp(-beta * d_in)
@@ -314,8 +315,22 @@ def test_external_zone_weights_reproduce_the_share_beyond_the_cut() -> None:
     beyond = np.maximum(a.sum() / area * 2 * np.pi / beta**2 - f @ a, 0)
     offer = np.exp(-beta * np.hypot(x[:, None] - ex[None, :], y[:, None] - ey[None, :])) @ w
     assert (a * offer).sum() == pytest.approx((a * beyond).sum())
+    plane = a.sum() / area * 2 * np.pi / beta**2
+    assert stay == pytest.approx((a * (f @ a)).sum() / (a.sum() * plane))
     # no decay, nothing beyond can be told apart: no external weight
-    assert not demand.external_zone_weights(x, y, a, ex, ey, cap, decay_per_km=0.0, area_km2=area).any()
+    w0, stay0 = demand.external_zone_weights(x, y, a, ex, ey, cap, decay_per_km=0.0, area_km2=area)
+    assert not w0.any() and stay0 == 1.0
+
+
+def test_through_share_by_hand() -> None:
+    # unit square (A = 1 km2, P = 4 km), trips L = pi km: L P / pi = 4 segments meet it per unit density, 1 starts
+    # inside, 1 ends inside, none does both (stay 0): 4 - 2 = 2 through trips per trip that starts inside. If half
+    # the gravity trips start inside, through trips are 2 x 0.5 = 1 per gravity trip: half of all trips
+    assert demand.through_share(np.pi, 1.0, 4.0, 0.0, 0.5) == pytest.approx(0.5)
+    # short trips that stay inside never cross: no through traffic
+    assert demand.through_share(0.1, 1.0, 4.0, 1.0, 0.5) == 0.0
+    # longer trips, more through traffic
+    assert demand.through_share(8.2, 1.0, 4.0, 0.0, 0.5) > demand.through_share(np.pi, 1.0, 4.0, 0.0, 0.5)
 
 
 @pytest.mark.slow

@@ -25,9 +25,11 @@ clipped extract the longer part leaves through external zones. ``[demand] mean_t
 
 External zones: the nodes of a clipped extract at its cut edges (node column ``boundary``) stand for the land
 beyond. Their weight (:func:`external_zone_weights`) is what the deterrence offers beyond the cut if the land
-continues at the mean density inside, shared by link capacity; internal-external trips and through trips
-(external to external) then follow from the same gravity model. Their share is thus derived from ``beta`` and
-the extract's size, not set by hand.
+continues at the mean density inside, shared by link capacity; trips between the extract and the land beyond
+then follow from the same gravity model. Through traffic (edge to edge) is a class of its own: its share follows
+from the extract's area and perimeter and Almaty's mean trip length by integral geometry (:func:`through_share`),
+its entry and exit edges by their weights. Both shares are thus derived from ``beta``, the mean trip length and
+the extract's shape, not set by hand.
 
 Default daily total: the network's daily vehicle-km divided by the mean routed length of the trips the
 distribution draws on it. On the schematic network (``schematic:almaty?scale=s``, ``s`` the share of the full
@@ -82,6 +84,7 @@ __all__ = [
     "read_od_csv",
     "read_pedestrian_csv",
     "routed_lengths_km",
+    "through_share",
     "trip_distribution",
     "trip_end_weights",
     "trips_from_od",
@@ -234,6 +237,9 @@ class TripDistribution:
         Zone positions [km] (the network's projected coordinates).
     decay_per_km
         ``beta`` of the exponential deterrence ``exp(-beta d)`` over straight-line distance ``d`` [1/km].
+    through_share
+        Share of all trips that cross the network from one external zone to another (:func:`through_share`);
+        0 without external zones.
     """
 
     zone_node: IntArray
@@ -245,6 +251,7 @@ class TripDistribution:
     x_km: FloatArray
     y_km: FloatArray
     decay_per_km: float
+    through_share: float = 0.0
 
     @property
     def distance_km(self) -> FloatArray:
@@ -268,6 +275,11 @@ class TripDistribution:
         proportion to their weight (homes for commutes, homes + jobs otherwise), then destinations in proportion
         to ``weight x exp(-beta d)`` (jobs for commutes), no trip to its own zone. Equivalent to a multinomial
         logit destination choice with size term ``log weight`` and a linear distance term.
+
+        External zones stand for far more land than sends trips across the cut, so only internal zones produce
+        trips here; the trips from the land beyond into the network mirror those out of it (the transposed
+        internal-to-external block: flows across a cordon balance over a day). Through traffic is its own class
+        (:meth:`draw`).
         """
         beta = self.decay_per_km if decay_per_km is None else decay_per_km
         if kind == "commute":
@@ -276,9 +288,24 @@ class TripDistribution:
             w_from = w_to = self.home + self.job
         else:
             raise ValueError(f"kind: expected 'commute' or 'activity' (got {kind!r})")
-        return gravity_matrix(
-            w_from * self.origin_ok, w_to * self.destination_ok, self.distance_km, decay_per_km=beta
+        ext = self.external
+        m = gravity_matrix(
+            w_from * self.origin_ok * ~ext, w_to * self.destination_ok, self.distance_km, decay_per_km=beta
         )
+        if ext.any():
+            inward = m[np.ix_(~ext, ext)].T * np.outer(self.origin_ok[ext], self.destination_ok[~ext])
+            m[np.ix_(ext, ~ext)] = inward
+            m /= m.sum()
+        return m
+
+    def through_matrix(self) -> FloatArray:
+        """Joint probability of each (entry, exit) pair of a through trip: product of their weights, entry != exit."""
+        w = np.where(self.external, self.home + self.job, 0.0)
+        m = np.outer(w * self.origin_ok, w * self.destination_ok)
+        np.fill_diagonal(m, 0.0)
+        total = float(m.sum())
+        out: FloatArray = m / total if total > 0 else m
+        return out
 
     def mean_distance_km(self, decay_per_km: float | None = None, *, commute_share: float = 0.0) -> float:
         """Mean straight-line trip distance [km] of a mix of commutes and activity trips."""
@@ -292,26 +319,34 @@ class TripDistribution:
     def draw(
         self, rng: np.random.Generator, n: int, kind: str
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Draw ``n`` (origin node, destination node) pairs of ``kind`` (see :meth:`matrix`)."""
+        """Draw ``n`` (origin node, destination node) pairs of ``kind`` (see :meth:`matrix`).
+
+        ``round(n x through_share)`` of them are through trips (:meth:`through_matrix`), drawn first.
+        """
         if n <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        p = self.matrix(kind).ravel()
-        cell = rng.choice(p.size, size=n, p=p)
+        n_t = round(n * self.through_share)
         z = len(self.zone_node)
+        cells = [rng.choice(z * z, size=n_t, p=self.through_matrix().ravel())] if n_t else []
+        cells.append(rng.choice(z * z, size=n - n_t, p=self.matrix(kind).ravel()))
+        cell = np.concatenate(cells)
         return self.zone_node[cell // z], self.zone_node[cell % z]
 
 
 def gravity_matrix(
-    w_from: FloatArray, w_to: FloatArray, distance_km: FloatArray, *, decay_per_km: float
+    w_from: FloatArray,
+    w_to: FloatArray,
+    distance_km: FloatArray,
+    *,
+    decay_per_km: float,
 ) -> FloatArray:
     """Production-constrained gravity model with exponential deterrence, as joint probabilities summing to 1.
 
     ``P[i, j] = (O_i / sum O) x D_j exp(-beta d_ij) / sum_k D_k exp(-beta d_ik)``, ``P[i, i] = 0``; origins with
     no reachable destination get no trips.
     """
-    f = np.exp(
-        -decay_per_km * (distance_km - distance_km.min(axis=1, keepdims=True))
-    )  # row-scaled: no underflow
+    near = distance_km.min(axis=1, keepdims=True)
+    f = np.exp(-decay_per_km * (distance_km - near))  # scaled per row (cancels out): no underflow
     np.fill_diagonal(f, 0.0)
     attract = f * w_to[None, :]
     row = attract.sum(axis=1)
@@ -364,18 +399,20 @@ def external_zone_weights(
     *,
     decay_per_km: float,
     area_km2: float,
-) -> FloatArray:
-    """Activity weight of each external zone: the land beyond the cut, as the deterrence sees it.
+) -> tuple[FloatArray, float]:
+    """Activity weight of each external zone and the share of trips from internal zones that stay inside.
 
+    The external weight is the land beyond the cut as the deterrence sees it.
     Assumes the land beyond the cut continues at the mean density of the land inside (``rho = sum activity /
     area``). From an internal zone ``o``, the whole plane offers ``rho x 2 pi / beta^2`` of deterred activity
     (the integral of ``exp(-beta r)`` over the plane); the zones inside offer ``sum_j a_j exp(-beta d_oj)``; the
     rest lies beyond the cut. External zones share that rest in proportion to the capacity of their links,
     scaled by one factor so that, weighted by activity, trips from internal zones leave the network as often
-    as the deterrence says. Trips between external zones (through traffic) then follow from the gravity model.
+    as the deterrence says. Through traffic (external to external) is set apart (:func:`through_share`).
     """
+    none = np.zeros(len(ext_x_km), dtype=np.float64)
     if decay_per_km <= 0 or len(ext_x_km) == 0 or activity.sum() <= 0 or area_km2 <= 0:
-        return np.zeros(len(ext_x_km), dtype=np.float64)
+        return none, 1.0
     rho = float(activity.sum()) / area_km2
     plane = rho * 2.0 * np.pi / decay_per_km**2
     d_in = np.hypot(x_km[:, None] - x_km[None, :], y_km[:, None] - y_km[None, :])
@@ -386,22 +423,50 @@ def external_zone_weights(
     d_ext = np.hypot(x_km[:, None] - ext_x_km[None, :], y_km[:, None] - ext_y_km[None, :])
     offer = np.exp(-decay_per_km * d_ext) @ ext_capacity_vph
     den = float((activity * offer).sum())
+    stay = float((activity * np.minimum(inside, plane)).sum() / (activity.sum() * plane))
     if den <= 0:
-        return np.zeros(len(ext_x_km), dtype=np.float64)
+        return none, stay
     k = float((activity * beyond).sum()) / den
-    return (k * ext_capacity_vph).astype(np.float64)
+    return (k * ext_capacity_vph).astype(np.float64), stay
 
 
-def _hull_area_km2(x_km: FloatArray, y_km: FloatArray) -> float:
+def through_share(
+    mean_trip_crow_fly_km: float,
+    area_km2: float,
+    perimeter_km: float,
+    stay_share: float,
+    internal_origin: float,
+) -> float:
+    """Share of all trips that cross the network from edge to edge (through traffic), from its geometry.
+
+    Trips as straight segments of mean length ``L`` with ends spread evenly over the plane, at density ``rho``
+    per km2: the number of segments that meet a convex region of area ``A`` and perimeter ``P`` is
+    ``rho (A + L P / pi)`` (Cauchy-Crofton: the mean width of a convex body is ``P / pi``; Santalo 1976, ch. 1);
+    ``rho A`` start inside, ``rho A`` end inside, ``rho A stay`` do both, so ``rho (L P / pi - 2 A + A stay)``
+    cross it with both ends outside. Relative to the trips that start inside (``rho A``, a share
+    ``internal_origin`` of the gravity model's trips), that is ``R = (L P / pi - 2 A + A stay) / A`` through
+    trips per internal trip, and the through share of all trips is ``R i / (1 + R i)``.
+    """
+    if area_km2 <= 0 or internal_origin <= 0:
+        return 0.0
+    r = max(
+        0.0, (mean_trip_crow_fly_km * perimeter_km / np.pi - 2 * area_km2 + area_km2 * stay_share) / area_km2
+    )
+    return float(r * internal_origin / (1.0 + r * internal_origin))
+
+
+def _hull_km(x_km: FloatArray, y_km: FloatArray) -> tuple[float, float]:
+    """Area [km2] and perimeter [km] of the convex hull of the points (0, 0 if degenerate)."""
     from scipy.spatial import ConvexHull, QhullError
 
     pts = np.unique(np.column_stack([x_km, y_km]), axis=0)
     if len(pts) < 3:
-        return 0.0
+        return 0.0, 0.0
     try:
-        return float(ConvexHull(pts).volume)  # a 2-D hull's "volume" is its area
+        hull = ConvexHull(pts)
     except QhullError:  # all points on a line
-        return 0.0
+        return 0.0, 0.0
+    return float(hull.volume), float(hull.area)  # in 2-D, "volume" is the area and "area" the perimeter
 
 
 def trip_distribution(
@@ -446,7 +511,8 @@ def trip_distribution(
     act = home[internal] + job[internal]
     cap = links["capacity_vph"].to_numpy(dtype=np.float64)
     cap_node: FloatArray = 0.5 * (np.bincount(u, cap, n)[:n] + np.bincount(v, cap, n)[:n]).astype(np.float64)
-    w_ext = external_zone_weights(
+    area, perimeter = _hull_km(x, y)
+    w_ext, stay = external_zone_weights(
         x[internal],
         y[internal],
         act,
@@ -454,13 +520,13 @@ def trip_distribution(
         y[ext_nodes],
         cap_node[ext_nodes],
         decay_per_km=beta,
-        area_km2=_hull_area_km2(x, y),
+        area_km2=area,
     )
     keep = w_ext > 0
     ext_nodes, w_ext = ext_nodes[keep], w_ext[keep]
     home_share = float(home[internal].sum() / act.sum()) if act.sum() > 0 else 0.5
     zones = np.concatenate([internal, ext_nodes])
-    return TripDistribution(
+    dist = TripDistribution(
         zone_node=zones.astype(np.int64),
         home=np.concatenate([home[internal], w_ext * home_share]),
         job=np.concatenate([job[internal], w_ext * (1.0 - home_share)]),
@@ -471,6 +537,13 @@ def trip_distribution(
         y_km=y[zones],
         decay_per_km=beta,
     )
+    if not dist.external.any():
+        return dist
+    internal_origin = float(dist.matrix("activity")[~dist.external].sum())
+    share = through_share(
+        p.value("demand.almaty.mean_trip_crow_fly_km"), area, perimeter, stay, internal_origin
+    )
+    return replace(dist, through_share=share)
 
 
 def commute_share_of_day(periods: tuple[Period, ...], params: ParameterSet | None = None) -> float:
