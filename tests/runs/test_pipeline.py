@@ -218,7 +218,9 @@ def test_od_file_replaces_generated_trips(files, tmp_path: Path):
     assert r.summary["trips"] in (38.0, 39.0, 40.0)  # 24 + 15 +- random rounding of the fraction
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("origin,destination,period,trips\n0,5,rush_hour,12\n", "utf-8")
-    with pytest.raises(ScenarioError, match=r"demand\.od_file: expected periods among the simulated"):
+    with pytest.raises(
+        ScenarioError, match=r"demand\.od_file: expected rows of .* with periods among the simulated"
+    ):
         prepare(load_scenario(files["base"], overrides={"demand.od_file": str(wrong)}))
     with pytest.raises(ScenarioError, match=r"demand\.daily_trips: expected no daily total with od_file"):
         load_scenario(files["base"], overrides={"demand.od_file": str(od), "demand.daily_trips": 100})
