@@ -425,3 +425,25 @@ def test_elastic_trips_by_hand() -> None:
         trips, net, ref, 2 * ref, elasticity=0.0, periods=per, rng=np.random.default_rng(3)
     )
     assert (g1, a1) == (0, 0) and len(fixed) == len(trips)
+
+
+def test_pm_commutes_respect_one_way_ends_of_a_clipped_extract() -> None:
+    """PM commutes are AM commutes reversed: a cut one-way street's end is an origin only if traffic can leave it.
+
+    The shipped Helsinki extract has 20 boundary nodes on one-way streets cut at the box (in-only or out-only);
+    before the ends swapped their roles, 15% of the day's trips there had no route (all PM commutes).
+    """
+    from paths import HELSINKI_PBF
+
+    from vision_zero.network.road_network import load_network
+
+    net = load_network(HELSINKI_PBF)
+    n = len(net.nodes)
+    has_out = np.bincount(net.links["u"], minlength=n) > 0
+    has_in = np.bincount(net.links["v"], minlength=n) > 0
+    stubs = net.nodes["boundary"].to_numpy() & (has_out != has_in)
+    assert stubs.sum() >= 5  # the case exists in the data
+    pm = Period("pm_peak", 17.0, 3600.0, 1.0, 340.0)
+    trips = demand.generate_trips(net, rng=np.random.default_rng(3), periods=(pm,), daily_trips=3000.0)
+    assert has_out[trips["origin"]].all() and has_in[trips["destination"]].all()
+    assert stubs[trips["origin"]].any() or stubs[trips["destination"]].any()

@@ -712,9 +712,11 @@ def generate_trips(
         if n <= 0:
             continue
         n_c = round(n * commute) if per.name in _COMMUTE_PERIODS else 0
-        o1, d1 = dist.draw(rng, n_c, "commute")
-        if per.name == "pm_peak":
-            o1, d1 = d1, o1
+        if per.name == "pm_peak":  # work -> home: the AM commute reversed, so its ends swap roles
+            back = replace(dist, origin_ok=dist.destination_ok, destination_ok=dist.origin_ok)
+            d1, o1 = back.draw(rng, n_c, "commute")
+        else:
+            o1, d1 = dist.draw(rng, n_c, "commute")
         o2, d2 = dist.draw(rng, n - n_c, "activity")
         depart = rng.uniform(0.0, per.duration_s, size=n)
         frames.append(
