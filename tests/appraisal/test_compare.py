@@ -270,7 +270,11 @@ def test_compare_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert gdf["slow_diff"].sum() == pytest.approx(-headline["ksi_avoided"].iloc[0], rel=1e-6, abs=1e-9)
     assert headline["cost_pv"].iloc[0] > 0  # the speed-limit intervention's cost reached the appraisal
     html = (out / "report.html").read_text("utf-8")
-    assert "slow:" in html and "SCHEMATIC network" in html
+    assert "SCHEMATIC network" in html
+    # the summary says what the program is: its description and its content in counts
+    assert "30 km/h everywhere with physical calming" in html and "km at 30 km/h (with humps" in html
+    # each variant's limits are in the GeoPackage, so the program can be seen in QGIS
+    assert set(gdf["slow_limit_kph"]) == {30.0} and gdf["speed_limit_kph"].max() > 30.0
     tables = {
         n: (out / f"{n}.csv").read_text("utf-8") for n in ("comparison", "scenarios", "headline", "pairs")
     }
@@ -328,8 +332,10 @@ def test_one_command_prepares_each_scenario_once_and_only_when_it_runs(tmp_path:
 
 
 def test_scenario_intervals_of_counts_are_cut_at_zero_differences_are_not() -> None:
-    from vision_zero.appraisal.compare import TRUNCATION_NOTE
-    from vision_zero.outputs.report import _headline
+    from vision_zero.core.i18n import text
+    from vision_zero.outputs.report import ReportInputs, render_report
+
+    TRUNCATION_NOTE = text("truncated_note", "en")
 
     # deaths 0, 0, 5: mean 5/3, sd 5/sqrt(3), se 5/3, t(0.975, 2) = 4.302652729911275 -> low < 0 before the cut
     raw = interval([0.0, 0.0, 5.0])
@@ -358,8 +364,53 @@ def test_scenario_intervals_of_counts_are_cut_at_zero_differences_are_not() -> N
     assert not frame.loc[("baseline", "serious"), "low_truncated"]
     table = format_table(c)
     assert TRUNCATION_NOTE in table and "(0.0 to" in table and "(-" in table  # KSI avoided stays signed
-    assert "lower end is shown as 0" in _headline(c, "en")
+    assert "lower end is shown as 0" in render_report(c, ReportInputs())
     # no cut, no note
     plain = compare(runs("baseline", BASE), [runs("v", BASE)], economics=ECON)
     assert not any(s.truncated for s in plain.scenarios)
-    assert TRUNCATION_NOTE not in format_table(plain) and "shown as 0" not in _headline(plain, "en")
+    assert TRUNCATION_NOTE not in format_table(plain) and "shown as 0" not in render_report(
+        plain, ReportInputs()
+    )
+
+
+def test_replications_needed_by_hand() -> None:
+    from vision_zero.appraisal.compare import replications_needed
+
+    # mean 2, sd sqrt(2): n = 4 gives t(0.975, 3) * sqrt(2) / 2 = 3.182 * 0.707 = 2.25 >= 2;
+    # n = 5 gives t(0.975, 4) * sqrt(2) / sqrt(5) = 2.776 * 0.632 = 1.756 < 2
+    assert replications_needed([1.0, 3.0]) == 5
+    assert replications_needed([1.0, 3.0, 1.0, 3.0, 1.0, 3.0]) == 6  # already told apart: the count itself
+    assert replications_needed([-1.0, 1.0]) == 100_000  # mean 0: no number of replications tells it apart
+    assert replications_needed([2.0]) == 100_000
+
+
+def test_distinguishable_ranking_and_increments_by_hand() -> None:
+    from vision_zero.appraisal.compare import increments, ranking
+
+    base = runs("baseline", [(10.0, 100.0, 0.0), (12.0, 110.0, 0.0), (11.0, 90.0, 0.0)])
+    a = runs(
+        "a", [(10.0, 80.0, 0.0), (12.0, 90.0, 0.0), (11.0, 70.0, 0.0)], costs=[InterventionCost("x", 1e6)]
+    )
+    b = runs(
+        "b", [(10.0, 101.0, 0.0), (12.0, 108.0, 0.0), (11.0, 91.0, 0.0)], costs=[InterventionCost("y", 1e5)]
+    )
+    ab = runs(
+        "a+b",
+        [(10.0, 81.0, 0.0), (12.0, 88.0, 0.0), (11.0, 71.0, 0.0)],
+        costs=[InterventionCost("x", 1e6), InterventionCost("y", 1e5)],
+    )
+    c = compare(base, [a, b, ab], economics=ECON)
+    va, vb, _ = c.variants
+    assert va.distinguishable and not vb.distinguishable  # a: 20 fewer each time; b: -1, +2, -1
+    assert va.cost_per_ksi_avoided == pytest.approx(1e6 / (20.0 * 2))  # cost PV / KSI avoided in 2 years
+    assert vb.cost_per_ksi_avoided != vb.cost_per_ksi_avoided or vb.ksi_avoided.mean > 0
+    assert va.bcr_safety.mean == pytest.approx(va.safety_benefit_pv.mean / 1e6)
+    rank = ranking(c)
+    # money values are tiny (VSL 1,000): NPV is about minus the cost, so the cheapest ranks first, clearly
+    assert [r.variant for r in rank] == ["b", "a", "a+b"] and rank[-1].ahead_of_next is None
+    assert rank[0].separated and rank[0].ahead_of_next is not None and rank[0].ahead_of_next.mean > 8e5
+    inc = {(i.package, i.part): i for i in increments(c)}
+    assert set(inc) == {("a+b", "a"), ("a+b", "b")}
+    # a+b over a: KSI differences per pair (a − a+b) of variant − baseline: (−20 − −19, −22 − −24, −20 − −19)
+    assert inc[("a+b", "a")].ksi_avoided.mean == pytest.approx(np.mean([-1.0, 2.0, -1.0]))
+    assert inc[("a+b", "a")].cost_pv == pytest.approx(1e5)

@@ -24,8 +24,20 @@ Economics (SCIENCE.md §6) per pair, all money in ``Economics.currency``:
 * annual travel-time cost ``T_i = (variant veh_h − baseline veh_h)_i · value_of_time`` (positive = time added);
 * annuity factor ``A = Σ_{t=1..H} (1 + r)^−t`` over the horizon H at discount rate r;
 * intervention cost ``C = Σ capital + A · Σ annual`` (capital in year 0, running costs in years 1..H);
-* ``NPV_i = A·B_i − A·T_i − C`` and ``BCR_i = (A·B_i − A·T_i) / C`` (travel time counts as a negative benefit,
-  as in the HSM's and iRAP's net-benefit convention; BCR is NaN when C = 0).
+* ``NPV_i = A·B_i − A·T_i − C`` and ``BCR_i = (A·B_i − A·T_i) / C``: present value of benefits over present
+  value of costs, where travel time added is a disbenefit inside the benefits and travel time saved a benefit —
+  the convention of HM Treasury's Green Book and the DfT's TAG (time changes are user benefits or disbenefits
+  in the PVB; the BCR is negative when the disbenefits outweigh the safety benefit), which World Bank transport
+  appraisals follow. BCR is NaN when C = 0.
+* ``bcr_safety = A·B / C``: the safety benefit alone over the cost, as iRAP's Safer Roads Investment Plans
+  report it (no travel time).
+* cost per KSI avoided ``C / (H · mean KSI avoided per year)``: the cost of the program over the undiscounted
+  KSI it avoids over the horizon (iRAP's "cost per FSI saved"); NaN when the mean avoided is not above 0.
+
+Distinguishable: a variant's KSI difference is told apart from noise when its 95% interval excludes 0. Otherwise
+:func:`replications_needed` says how many paired replications the observed mean and spread would need
+(``t(0.975, n−1) · sd / sqrt(n) < |mean|``), and the outputs say "not distinguishable yet" instead of a
+probability or a rank.
 
 References
 ----------
@@ -53,9 +65,10 @@ from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES
 from vision_zero.runs.results import ReplicationResult
 
 __all__ = [
-    "TRUNCATION_NOTE",
     "Comparison",
+    "Increment",
     "Interval",
+    "RankRow",
     "ScenarioRuns",
     "ScenarioSummary",
     "VariantComparison",
@@ -63,8 +76,12 @@ __all__ = [
     "format_interval",
     "format_number",
     "format_table",
+    "increments",
     "interval",
     "paired_replications",
+    "probability_text",
+    "ranking",
+    "replications_needed",
     "summarise",
 ]
 
@@ -72,11 +89,6 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Headline injury metrics, in table order; per road user ``<severity>_<road user>`` and ``ksi_<road user>``.
 INJURY_METRICS: tuple[str, ...] = ("fatal", "serious", "slight", "ksi")
-#: Footnote of a table where a scenario's interval was cut at 0 (see :meth:`Interval.non_negative`).
-TRUNCATION_NOTE = (
-    "Casualties of one scenario cannot be negative: where the t-interval reached below 0 (few replications), "
-    "its lower end is shown as 0. Differences (KSI avoided, change) keep their signed intervals."
-)
 #: Metrics whose decrease is good (the variant "avoids" them).
 _TRAFFIC_METRICS: tuple[str, ...] = ("veh_h", "veh_km")
 #: Simulated car trips and the elastic-demand response against the baseline (counts, not annualised).
@@ -158,6 +170,33 @@ def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> In
     se = float(x.std(ddof=1)) / math.sqrt(n)
     half = float(stats.t.ppf(1.0 - tail, n - 1)) * se
     return Interval(mean, mean - half, mean + half, p_low, p_high, n)
+
+
+def replications_needed(
+    values: Iterable[float] | FloatArray, *, level: float = 0.95, cap: int = 100_000
+) -> int:
+    """Paired replications needed for the interval of the mean of ``values`` to exclude 0.
+
+    The smallest n with ``t(level, n−1) · sd / sqrt(n) < |mean|``, taking the observed mean and standard
+    deviation as the truth. Returns the current count when its interval excludes 0 already, ``cap`` when the
+    mean is 0 or there are fewer than two values (no variance observed).
+    """
+    x = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return cap
+    mean, sd = abs(float(x.mean())), float(x.std(ddof=1))
+    if sd == 0.0:
+        return int(x.size) if mean > 0 else cap
+    if mean == 0.0:
+        return cap
+    tail = (1.0 - level) / 2.0
+    n = max(2, int(x.size))
+    # grow n until the half-width is below |mean| (the normal approximation gives the starting point)
+    n = max(n, math.ceil(float(stats.norm.ppf(1.0 - tail) * sd / mean) ** 2))
+    while n < cap and float(stats.t.ppf(1.0 - tail, n - 1)) * sd / math.sqrt(n) >= mean:
+        n += 1
+    return min(n, cap)
 
 
 @dataclass(frozen=True)
@@ -297,7 +336,10 @@ class VariantComparison:
     cost_pv
         Discounted intervention cost [currency] (deterministic).
     npv, bcr
-        Intervals of the net present value [currency] and benefit–cost ratio [-].
+        Intervals of the net present value [currency] and benefit–cost ratio [-] (travel time inside the
+        benefits, HM Treasury / DfT TAG convention).
+    bcr_safety
+        Interval of the safety benefit alone over the cost (iRAP's convention) [-].
     costs
         The intervention costs counted.
     economics
@@ -322,11 +364,29 @@ class VariantComparison:
     costs: tuple[InterventionCost, ...]
     economics: Economics
     per_pair: pd.DataFrame
+    bcr_safety: Interval = field(default_factory=lambda: interval([]))
 
     @property
     def ksi_avoided(self) -> Interval:
         """KSI avoided per year (baseline − variant)."""
         return self.difference["ksi"].negated()
+
+    @property
+    def distinguishable(self) -> bool:
+        """Whether the 95% interval of the KSI difference excludes 0 (the change is told apart from noise)."""
+        d = self.difference["ksi"]
+        return d.n >= 2 and math.isfinite(d.low) and (d.high < 0.0 or d.low > 0.0)
+
+    @property
+    def replications_needed(self) -> int:
+        """Paired replications the observed KSI difference needs to be told apart from 0 (:func:`replications_needed`)."""
+        return replications_needed(self.per_pair["diff_ksi"].to_numpy(dtype=float))
+
+    @property
+    def cost_per_ksi_avoided(self) -> float:
+        """Intervention cost PV over the KSI avoided in the horizon (undiscounted) [currency]; NaN if none avoided."""
+        avoided = self.ksi_avoided.mean * self.economics.horizon_years
+        return self.cost_pv / avoided if avoided > 0 and self.cost_pv > 0 else float("nan")
 
     def to_frame(self) -> pd.DataFrame:
         """One row per metric with the difference and percent-change intervals."""
@@ -335,6 +395,8 @@ class VariantComparison:
             pc = self.percent_change.get(key)
             row: dict[str, Any] = {"variant": self.variant, "baseline": self.baseline, "metric": key}
             row.update(_iv(d, "diff_"))
+            # the headline's sign: casualties/time avoided = baseline − variant (positive = fewer)
+            row.update({k: v for k, v in _iv(d.negated(), "avoided_").items() if k != "n"})
             if pc is not None:
                 row.update({k: v for k, v in _iv(pc, "pct_").items() if k != "n"})
             rows.append(row)
@@ -344,6 +406,7 @@ class VariantComparison:
             "travel_time_cost_pv": self.travel_time_cost_pv,
             "npv": self.npv,
             "bcr": self.bcr,
+            "bcr_safety": self.bcr_safety,
         }
         for key, iv in money.items():
             rows.append(
@@ -358,6 +421,9 @@ class VariantComparison:
         for key, val in (
             ("prob_reduces_ksi", self.prob_reduces_ksi),
             ("prob_mean_reduces_ksi", self.prob_mean_reduces_ksi),
+            ("cost_per_ksi_avoided", self.cost_per_ksi_avoided),
+            ("ksi_distinguishable", float(self.distinguishable)),
+            ("replications_needed", float(self.replications_needed)),
         ):
             rows.append(
                 {"variant": self.variant, "baseline": self.baseline, "metric": key, "diff_mean": val}
@@ -427,6 +493,10 @@ class Comparison:
                     "bcr": v.bcr.mean,
                     "bcr_low": v.bcr.low,
                     "bcr_high": v.bcr.high,
+                    "bcr_safety": v.bcr_safety.mean,
+                    "cost_per_ksi_avoided": v.cost_per_ksi_avoided,
+                    "distinguishable": v.distinguishable,
+                    "replications_needed": v.replications_needed,
                     "n": len(v.pairs),
                 }
             )
@@ -488,6 +558,7 @@ def _compare_one(baseline: ScenarioRuns, variant: ScenarioRuns, economics: Econo
     cost_pv = float(sum(c.present_value(economics) for c in costs))
     npv = a * benefit - a * tt_cost - cost_pv
     bcr = (a * benefit - a * tt_cost) / cost_pv if cost_pv > 0 else np.full(len(idx), np.nan)
+    bcr_safety = a * benefit / cost_pv if cost_pv > 0 else np.full(len(idx), np.nan)
     per_pair.update(
         {
             "safety_benefit_per_year": benefit,
@@ -517,6 +588,7 @@ def _compare_one(baseline: ScenarioRuns, variant: ScenarioRuns, economics: Econo
         costs=costs,
         economics=economics,
         per_pair=frame,
+        bcr_safety=interval(bcr_safety),
     )
 
 
@@ -564,6 +636,111 @@ def compare(
     return Comparison(sums[0], sums, comps, schematic, baseline.network_source)
 
 
+def _pair_values(v: VariantComparison, column: str) -> pd.Series:
+    return pd.Series(v.per_pair[column].to_numpy(dtype=float), index=v.per_pair["replication"].to_numpy())
+
+
+@dataclass(frozen=True)
+class RankRow:
+    """One variant's place in the ranking by NPV.
+
+    Attributes
+    ----------
+    rank
+        1 = highest mean NPV.
+    variant
+        Scenario name.
+    npv
+        Its NPV interval [currency].
+    ahead_of_next
+        Interval of this variant's NPV minus the next-ranked one's, pair by pair (None for the last).
+    separated
+        True when that interval excludes 0: the order against the next one is told apart from noise.
+    replications_needed
+        Paired replications the observed NPV difference to the next one would need to be told apart (0 if last).
+    """
+
+    rank: int
+    variant: str
+    npv: Interval
+    ahead_of_next: Interval | None
+    separated: bool
+    replications_needed: int
+
+
+def ranking(comparison: Comparison) -> list[RankRow]:
+    """Variants ordered by mean NPV, each compared pair by pair with the next (is the order more than noise?)."""
+    order = sorted(comparison.variants, key=lambda v: -v.npv.mean if math.isfinite(v.npv.mean) else math.inf)
+    rows = []
+    for k, v in enumerate(order):
+        if k + 1 < len(order):
+            a, b = _pair_values(v, "npv"), _pair_values(order[k + 1], "npv")
+            d = (a - b).dropna()
+            iv = interval(d.to_numpy())
+            sep = iv.n >= 2 and math.isfinite(iv.low) and iv.low > 0.0
+            need = 0 if sep else replications_needed(d.to_numpy())
+            rows.append(RankRow(k + 1, v.variant, v.npv, iv, sep, need))
+        else:
+            rows.append(RankRow(k + 1, v.variant, v.npv, None, True, 0))
+    return rows
+
+
+@dataclass(frozen=True)
+class Increment:
+    """What a package adds over one of its parts (incremental analysis).
+
+    Attributes
+    ----------
+    package, part
+        Scenario names; every intervention of ``part`` is in ``package`` (by intervention name).
+    ksi_avoided
+        Interval of the extra KSI avoided per year by the package over the part, pair by pair.
+    cost_pv
+        Extra intervention cost [currency, present value].
+    npv
+        Interval of the extra NPV [currency].
+    bcr
+        Incremental benefit–cost ratio: extra PV of benefits (travel time included) over extra cost [-].
+    """
+
+    package: str
+    part: str
+    ksi_avoided: Interval
+    cost_pv: float
+    npv: Interval
+    bcr: Interval
+
+
+def increments(comparison: Comparison) -> list[Increment]:
+    """For every variant whose interventions include all of another variant's: what the rest adds.
+
+    The question a committee asks of a package: funding the part alone, what does adding the rest buy? Paired
+    per replication (both variants share the baseline's replications).
+    """
+    out = []
+    for pkg in comparison.variants:
+        have = {c.name for c in pkg.costs}
+        for part in comparison.variants:
+            names = {c.name for c in part.costs}
+            if part is pkg or not names or not names < have:
+                continue
+            ksi = (_pair_values(part, "diff_ksi") - _pair_values(pkg, "diff_ksi")).dropna()
+            npv = (_pair_values(pkg, "npv") - _pair_values(part, "npv")).dropna()
+            extra = pkg.cost_pv - part.cost_pv
+            bcr = (npv + extra) / extra if extra > 0 else npv * np.nan
+            out.append(
+                Increment(
+                    pkg.variant,
+                    part.variant,
+                    interval(ksi.to_numpy()),
+                    extra,
+                    interval(npv.to_numpy()),
+                    interval(bcr.to_numpy()),
+                )
+            )
+    return out
+
+
 def format_number(x: float, digits: int = 1, *, million: str = "M", million_digits: int = 0) -> str:
     """A number as a committee reads it: thousands separators, millions as ``1.2M``, "–" if not finite.
 
@@ -581,11 +758,28 @@ def format_number(x: float, digits: int = 1, *, million: str = "M", million_digi
     return f"{x:,.{digits}f}"
 
 
-def format_interval(iv: Interval, digits: int = 1) -> str:
-    """``mean (low to high)``, or the mean alone with fewer than two replications."""
+def format_interval(iv: Interval, digits: int = 1, *, lang: str = "en") -> str:
+    """``mean (low to high)`` in ``lang``, or the mean alone with fewer than two replications."""
+    from vision_zero.core.i18n import text
+
     if iv.n < 2:
         return format_number(iv.mean, digits)
-    return f"{format_number(iv.mean, digits)} ({format_number(iv.low, digits)} to {format_number(iv.high, digits)})"
+    return text(
+        "interval",
+        lang,
+        mean=format_number(iv.mean, digits),
+        low=format_number(iv.low, digits),
+        high=format_number(iv.high, digits),
+    )
+
+
+def probability_text(v: VariantComparison, lang: str = "en") -> str:
+    """P(fewer KSI) as a percentage where the replications tell the change from noise, else "not yet (+N)"."""
+    from vision_zero.core.i18n import text
+
+    if v.distinguishable:
+        return f"{v.prob_reduces_ksi:.0%}"
+    return text("not_yet_short", lang, more=format_number(max(v.replications_needed - len(v.pairs), 1), 0))
 
 
 def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], list[list[str]]]:
@@ -610,13 +804,13 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
         text("col_bcr", lang),
     ]
     b = comparison.baseline.metrics
+    fmt = _interval_formatter(lang)
     rows = [
         [
-            comparison.baseline.name
-            + ("" if comparison.baseline.name.lower() == "baseline" else " (baseline)"),
-            format_interval(b["fatal"]),
-            format_interval(b["serious"]),
-            format_interval(b["ksi"]),
+            _baseline_label(comparison.baseline.name, lang),
+            fmt(b["fatal"]),
+            fmt(b["serious"]),
+            fmt(b["ksi"]),
             "",
             "",
             "",
@@ -633,17 +827,17 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
         rows.append(
             [
                 v.variant,
-                format_interval(m["fatal"]),
-                format_interval(m["serious"]),
-                format_interval(m["ksi"]),
-                format_interval(v.ksi_avoided),
-                format_interval(v.percent_change["ksi"]),
-                f"{v.prob_reduces_ksi:.0%}",
+                fmt(m["fatal"]),
+                fmt(m["serious"]),
+                fmt(m["ksi"]),
+                fmt(v.ksi_avoided),
+                fmt(v.percent_change["ksi"]),
+                probability_text(v, lang),
                 format_number(v.difference["veh_h"].mean, 0),
                 _trips_change(m, v),
                 format_number(v.cost_pv, 1),
-                format_interval(v.npv),
-                format_interval(v.bcr, 2),
+                fmt(v.npv),
+                fmt(v.bcr, 2),
             ]
         )
     return header, rows
@@ -656,9 +850,31 @@ def _trips_change(m: Mapping[str, Interval], v: VariantComparison) -> str:
     return f"−{format_number(m['trips_evaporated'].mean, 0)}/+{format_number(m['trips_added'].mean, 0)}{tail}"
 
 
-def format_table(comparison: Comparison, *, label: str = "") -> str:
-    """Aligned plain-text tables for the terminal (per scenario, then each variant against the baseline)."""
-    header, rows = table_rows(comparison)
+def _baseline_label(name: str, lang: str) -> str:
+    """``name (baseline)`` unless the name says so already (no "baseline (baseline)")."""
+    from vision_zero.core.i18n import text
+
+    if name.lower() in ("baseline", text("baseline", lang).lower()):
+        return name
+    return text("baseline_label", lang, name=name)
+
+
+def _interval_formatter(lang: str) -> Any:
+    def fmt(iv: Interval, digits: int = 1) -> str:
+        return format_interval(iv, digits, lang=lang)
+
+    return fmt
+
+
+def format_table(comparison: Comparison, *, label: str = "", lang: str = "en", coverage: str = "") -> str:
+    """Aligned plain-text tables for the terminal (per scenario, then each variant against the baseline).
+
+    ``label`` is the network's label, ``coverage`` the sentence saying what the totals cover; both are printed
+    under the tables. Text in ``lang``.
+    """
+    from vision_zero.core.i18n import text
+
+    header, rows = table_rows(comparison, lang=lang)
 
     def block(cols: list[int]) -> list[str]:
         grid = [[r[j] for j in cols] for r in [header, *rows]]
@@ -676,14 +892,16 @@ def format_table(comparison: Comparison, *, label: str = "") -> str:
     against = block([0, *range(4, len(header))])
     against = against[:2] + against[3:]  # the baseline's row is empty here
     n = comparison.baseline.metrics["ksi"].n
-    foot = [
-        f"Per year, mean over {n} paired replications (common random numbers) and, in brackets, the 95% "
-        "confidence interval of the mean (t-based)."
-    ]
+    foot = [text("table_foot", lang, n=n)]
+    if any(not v.distinguishable for v in comparison.variants):
+        foot.append(text("not_yet_foot", lang))
     if any(s.truncated for s in comparison.scenarios):
-        foot.append(TRUNCATION_NOTE)
+        foot.append(text("truncated_note", lang))
+    if coverage:
+        foot.append(coverage)
     if label:
         foot.append(label)
     if comparison.schematic:
-        foot.append("SCHEMATIC network — not real geometry: no result here is a finding about a real city.")
-    return "\n".join([*per_scenario, "", f"against {comparison.baseline.name}:", *against, "", *foot])
+        foot.append(text("schematic_long", lang))
+    heading = text("against", lang, baseline=comparison.baseline.name)
+    return "\n".join([*per_scenario, "", heading, *against, "", *foot])

@@ -162,11 +162,13 @@ def split_frame(splits: Sequence[KsiSplit]) -> pd.DataFrame:
     return pd.concat([s.to_frame() for s in splits], ignore_index=True)
 
 
-def format_split(frame: pd.DataFrame) -> str:
-    """A short plain-text block of :func:`split_frame` for the terminal (one row per variant)."""
+def format_split(frame: pd.DataFrame, *, lang: str = "en") -> str:
+    """A short plain-text block of :func:`split_frame` for the terminal (one row per variant), in ``lang``."""
+    from vision_zero.core.i18n import text
+
     if not len(frame):
         return ""
-    header = ["scenario", "on the streets changed", "elsewhere", "total"]
+    header = [text("scenario", lang)] + [text(f"where_{p}", lang) for p in PARTS]
     rows = [header]
     by_variant: dict[str, dict[str, Mapping[Hashable, Any]]] = {}
     for rec in frame.to_dict("records"):
@@ -177,8 +179,8 @@ def format_split(frame: pd.DataFrame) -> str:
             r = parts[p]
             f = {k: float(r[k]) for k in ("mean", "low", "high", "p_low", "p_high")}
             iv = Interval(f["mean"], f["low"], f["high"], f["p_low"], f["p_high"], int(r["n"]))
-            cell = format_interval(iv)
-            row.append(f"{cell} [{int(r['links'])} links]" if p == "touched" else cell)
+            cell = format_interval(iv, lang=lang)
+            row.append(text("n_links", lang, cell=cell, n=int(r["links"])) if p == "touched" else cell)
         rows.append(row)
     widths = [max(len(r[j]) for r in rows) for j in range(len(header))]
     lines = [
@@ -188,7 +190,5 @@ def format_split(frame: pd.DataFrame) -> str:
         for r in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    title = (
-        "KSI avoided/yr by where the change happens (elsewhere: e.g. diverted traffic; negative = more KSI):"
-    )
+    title = text("where_terminal", lang)
     return "\n".join([title, *lines])

@@ -22,7 +22,55 @@ from vision_zero.runs.parallel import make_executor
 from vision_zero.runs.replications import run_job, scenario_job, scenario_view
 from vision_zero.runs.results import ReplicationResult
 
-__all__ = ["CompareInputs", "compare_scenarios"]
+__all__ = ["CompareInputs", "ContentItem", "compare_scenarios", "program_content"]
+
+
+@dataclass(frozen=True)
+class ContentItem:
+    """One intervention of a program as applied: what it is and how much of it (for the decision summary).
+
+    Attributes
+    ----------
+    title
+        The intervention's label (or type and setting).
+    type
+        Intervention type (``speed_limit``, ``speed_camera``, ``crossing`` …).
+    detail
+        The setting that says what it is: the limit [km/h] and enforcement, the camera mode, the crossing type
+        and action (``"30|camera"``, ``"fixed"``, ``"refuge_island|upgrade"``), else ``""``.
+    quantity, unit
+        What its cost counts (``Cost.quantity`` and ``Cost.unit``: camera sites, km, crossings …).
+    road_km
+        Road length its selector matched [km], a two-way street counted once.
+    """
+
+    title: str
+    type: str
+    detail: str
+    quantity: float
+    unit: str
+    road_km: float
+
+
+def program_content(prepared: Any) -> tuple[ContentItem, ...]:
+    """Per intervention of a prepared (or applied) scenario, a :class:`ContentItem`."""
+    items = []
+    for a in prepared.applied:
+        iv = prepared.scenario.interventions[a.index]
+        if a.type == "speed_limit":
+            detail = f"{iv.limit_kph:g}|{iv.enforcement}"
+        elif a.type == "speed_camera":
+            detail = str(iv.mode)
+        elif a.type == "crossing":
+            detail = f"{iv.crossing_type}|{iv.action}"
+        else:
+            detail = ""
+        items.append(
+            ContentItem(
+                a.title, a.type, detail, float(a.cost.quantity), str(a.cost.unit), a.selection.road_km
+            )
+        )
+    return tuple(items)
 
 
 @dataclass(frozen=True)
@@ -37,11 +85,17 @@ class CompareInputs:
         The scenario's network with its interventions applied (maps, touched links, GeoPackage).
     parameters
         The parameter set the scenario used (tornado ranges, sources table).
+    description
+        The scenario file's ``description`` (what the program is, in a sentence or two).
+    content
+        What the program consists of, per intervention (:func:`program_content`).
     """
 
     runs: ScenarioRuns
     network: RoadNetwork
     parameters: ParameterSet = field(default_factory=ParameterSet)
+    description: str = ""
+    content: tuple[ContentItem, ...] = ()
 
 
 def _runs_from(prepared: Any, results: Sequence[ReplicationResult], run_dir: Path | None) -> CompareInputs:
@@ -70,7 +124,13 @@ def _runs_from(prepared: Any, results: Sequence[ReplicationResult], run_dir: Pat
         network_source=str(net.source),
         run_dir=run_dir,
     )
-    return CompareInputs(runs=runs, network=net, parameters=prepared.parameters)
+    return CompareInputs(
+        runs=runs,
+        network=net,
+        parameters=prepared.parameters,
+        description=str(prepared.scenario.description),
+        content=program_content(prepared),
+    )
 
 
 def compare_scenarios(

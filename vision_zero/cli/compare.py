@@ -102,7 +102,11 @@ def register(subparsers: Any) -> None:
 def _compare(args: argparse.Namespace) -> int:
     from vision_zero.appraisal.compare import format_table
     from vision_zero.appraisal.study import compare_scenarios
-    from vision_zero.outputs.write import default_out_dir, write_outputs
+    from vision_zero.core.i18n import text
+    from vision_zero.core.parameters import load_parameters
+    from vision_zero.outputs.plot import network_label
+    from vision_zero.outputs.report import coverage_text
+    from vision_zero.outputs.write import coverage, default_out_dir, language_dir, write_outputs
     from vision_zero.program.scenario import parse_override
     from vision_zero.runs.parallel import make_executor
 
@@ -130,15 +134,30 @@ def _compare(args: argparse.Namespace) -> int:
         return 2
     out = args.out or default_out_dir([i.runs.name for i in inputs], root=args.results)
     paths = write_outputs(comparison, inputs, out, lang=args.lang)
-    print(format_table(comparison, label=inputs[0].network.label))
+    base = inputs[0]
+    params = base.parameters if len(base.parameters) else load_parameters()
+    cover = coverage_text(coverage(comparison, base.network, params), args.lang)
+    print(
+        format_table(
+            comparison, label=network_label(base.network.label, args.lang), lang=args.lang, coverage=cover
+        )
+    )
     if "ksi_split" in paths:
         import pandas as pd
 
         from vision_zero.appraisal.ksi_split import format_split
 
         print()
-        print(format_split(pd.read_csv(paths["ksi_split"])))
+        print(format_split(pd.read_csv(paths["ksi_split"]), lang=args.lang))
     print()
-    print(f"written to {out}/: report.html, links.gpkg, {len(paths)} files in all")
+    print(
+        text(
+            "written_to",
+            args.lang,
+            out=out,
+            report=language_dir(out, args.lang) / "report.html",
+            n=len(paths),
+        )
+    )
     print(f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     return 0

@@ -63,7 +63,9 @@ def finish(
     fig: Figure, ax: Axes, *, title: str, schematic: bool, lang: str, source: str = "", note: str = ""
 ) -> None:
     """Add the title, the evidence line, an optional note and the schematic warning; lay the figure out."""
-    ax.set_title(title, fontsize=11, wrap=True)
+    import textwrap
+
+    ax.set_title("\n".join(textwrap.wrap(title, 95)) or title, fontsize=11)
     lines = [text("evidence", lang, source=source or text("evidence_default", lang))]
     if note:
         lines.append(note)
@@ -108,17 +110,27 @@ def ksi_by_scenario(comparison: Comparison, path: Path, *, lang: str = "en", sou
     fat = [s.metrics["fatal"] for s in comparison.scenarios]
     colors = ["#7f7f7f"] + ["#1f77b4"] * (len(names) - 1)
     yerr = np.array([_err(i.mean, i.low, i.high) for i in ksi]).T
-    ax.bar(x, [i.mean for i in ksi], color=colors, alpha=0.85, label=text("ksi", lang))
-    ax.bar(x, [i.mean for i in fat], color="#8b0000", width=0.5, label=text("fatal", lang))
+    ax.bar(x, [i.mean for i in ksi], color=colors, alpha=0.85)
+    ax.bar(x, [i.mean for i in fat], color="#8b0000", width=0.5)
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(color="#7f7f7f", alpha=0.85, label=f"{text('ksi', lang)} — {text('baseline', lang)}"),
+        Patch(color="#1f77b4", alpha=0.85, label=f"{text('ksi', lang)} — {text('variants', lang)}"),
+        Patch(color="#8b0000", label=text("fatal", lang)),
+    ]
     ax.errorbar(x, [i.mean for i in ksi], yerr=yerr, fmt="none", ecolor="black", capsize=5)
     for xi, iv in zip(x, ksi, strict=True):
         ax.annotate(f"{iv.mean:,.1f}", (xi, iv.mean), textcoords="offset points", xytext=(8, 3), fontsize=8)
-    labels = [f"{n}\n({text('baseline', lang)})" if k == 0 else n for k, n in enumerate(names)]
+    labels = [
+        f"{n}\n({text('baseline', lang)})" if k == 0 and n.lower() != text("baseline", lang).lower() else n
+        for k, n in enumerate(names)
+    ]
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel(text("ksi_axis", lang))
     top = max([i.high if np.isfinite(i.high) else i.mean for i in ksi] + [1e-9])
-    ax.set_ylim(0.0, 1.25 * top)  # room for the legend above the bars
-    ax.legend(fontsize=8, loc="upper right", ncols=2)
+    ax.set_ylim(0.0, 1.3 * top)  # room for the legend above the bars
+    ax.legend(handles=handles, fontsize=8, loc="upper right", ncols=3)
     finish(
         fig,
         ax,
@@ -147,7 +159,6 @@ def tradeoff(comparison: Comparison, path: Path, *, lang: str = "en", source: st
             capsize=4,
             label=v.variant,
         )
-        ax.annotate(v.variant, (tt.mean, ka.mean), textcoords="offset points", xytext=(6, 6), fontsize=8)
     ax.axhline(0.0, color="#999999", lw=0.8)
     ax.axvline(0.0, color="#999999", lw=0.8)
     from matplotlib.ticker import StrMethodFormatter
@@ -262,20 +273,23 @@ def speed_distributions(
                 edges,
                 color=color,
                 lw=2,
-                label=f"{runs.name} (mean {mean:.1f} km/h)",
+                label=text("speed_mean", lang, name=runs.name, mean=f"{mean:.1f}"),
             )
         ax.legend(fontsize=8)
-    else:
+        ax.set_xlabel(text("speed_x", lang))
+        ax.set_ylabel(text("speed_y", lang))
+    else:  # nothing to draw: a message, not an empty 0–1 axis
         ax.text(0.5, 0.5, text("speed_none", lang), ha="center", va="center", transform=ax.transAxes)
-    ax.set_xlabel(text("speed_x", lang))
-    ax.set_ylabel(text("speed_y", lang))
+        ax.set_axis_off()
     finish(
         fig,
         ax,
-        title=text("speed_title", lang, n=int(links.size), baseline=baseline.name, variant=variant.name),
+        title=text("speed_title", lang, n=int(links.size), baseline=baseline.name, variant=variant.name)
+        if links.size
+        else text("speed_title_none", lang, variant=variant.name),
         schematic=schematic,
         lang=lang,
-        source="vision_zero traffic simulation (speed histograms of all replications)",
+        source=text("speed_source", lang),
     )
     return save(fig, path)
 
@@ -390,19 +404,33 @@ def tornado(
     else:
         n = len(variant.pairs)
         msg = text("tornado_few", lang, n=n) if n < 3 else text("tornado_none", lang)
-        ax.text(0.5, 0.5, msg, ha="center", va="center", transform=ax.transAxes, wrap=True)
-        ax.set_yticks([])
-    ax.set_xlabel(text("tornado_x", lang))
+        import textwrap
+
+        ax.text(
+            0.5, 0.5, textwrap.fill(msg, 70), ha="center", va="center", transform=ax.transAxes, fontsize=10
+        )
+        ax.set_axis_off()
+    if len(frame):
+        ax.set_xlabel(textwrap_label(text("tornado_x", lang)))
     finish(
         fig,
         ax,
         title=text("tornado_title", lang, variant=variant.variant),
         schematic=schematic,
         lang=lang,
-        note=text("tornado_method", lang) + "; " + text("tornado_faded", lang, n=len(variant.pairs)),
+        note=text("tornado_method", lang) if len(frame) else "",
     )
-    fig.subplots_adjust(left=0.36)
+    if len(frame):
+        fig.text(0.01, 0.005, text("tornado_faded", lang, n=len(variant.pairs)), fontsize=7, color="#444444")
+        fig.subplots_adjust(left=0.36, bottom=fig.subplotpars.bottom + 0.03)
     return save(fig, path)
+
+
+def textwrap_label(label: str, width: int = 80) -> str:
+    """A long axis label broken into lines of at most ``width`` characters (so it is never cut)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(label, width)) or label
 
 
 def _short(name: str, width: int = 46) -> str:

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from vision_zero.core.errors import ConfigError
+from vision_zero.core.i18n import text
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.runs.results import atomic_write_bytes
 
-__all__ = ["plot_network"]
+__all__ = ["network_label", "plot_network"]
 
 _FORMATS = ("png", "svg", "pdf")
 #: Colour of each speed-limit band [km/h, upper bound inclusive].
@@ -28,6 +29,15 @@ _SPEED_BANDS: tuple[tuple[float, str, str], ...] = (
     (80.0, "#d73027", "61–80"),
     (float("inf"), "#7f0000", "> 80"),
 )
+
+
+def network_label(label: str, lang: str = "en") -> str:
+    """:attr:`RoadNetwork.label <vision_zero.network.road_network.RoadNetwork.label>` with its kind in ``lang``."""
+    for key in ("label_schematic", "label_osm"):
+        kind = text(key, "en")
+        if label.startswith(kind):
+            return text(key, lang) + label[len(kind) :]
+    return label
 
 
 def _link_lines(network: RoadNetwork) -> list[Any]:
@@ -54,6 +64,8 @@ def plot_network(
     title: str | None = None,
     width_in: float = 10.0,
     dpi: int = 150,
+    lang: str = "en",
+    highlight: Any = None,
 ) -> Path:
     """Map of the network: roads coloured by speed limit, crossings and signals marked.
 
@@ -67,6 +79,10 @@ def plot_network(
         Title; default: the network's label, which says "SCHEMATIC" for the built-in network.
     width_in, dpi
         Figure width [inch] and resolution.
+    lang
+        Language of the legend, axes and the schematic warning.
+    highlight
+        Ids of links to mark (e.g. those a program changed): drawn under a wide violet band.
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
@@ -91,10 +107,26 @@ def plot_network(
     height_in = width_in * 0.8
     fig, ax = plt.subplots(figsize=(width_in, height_in))
     try:
-        ax.add_collection(LineCollection(_link_lines(network), colors=colours, linewidths=widths, zorder=1))
+        lines = _link_lines(network)
+        marked = np.unique(np.asarray(highlight if highlight is not None else [], dtype=np.int64))
+        if marked.size:
+            ax.add_collection(
+                LineCollection(
+                    [lines[int(i)] for i in marked], colors="#7b3294", linewidths=5.0, alpha=0.35, zorder=0
+                )
+            )
+        ax.add_collection(LineCollection(lines, colors=colours, linewidths=widths, zorder=1))
         nodes = network.nodes
         sig = nodes[nodes["signalised"]]
-        ax.scatter(sig["lon"], sig["lat"], s=marker * 1.2, marker="s", c="black", zorder=3, label="signals")
+        ax.scatter(
+            sig["lon"],
+            sig["lat"],
+            s=marker * 1.2,
+            marker="s",
+            c="black",
+            zorder=3,
+            label=text("net_signals", lang, n=len(sig)),
+        )
         cross = network.crossings
         ax.scatter(
             cross["lon"],
@@ -109,15 +141,17 @@ def plot_network(
         ax.autoscale()
         ax.set_aspect(1.0 / max(np.cos(np.radians(lat0)), 1e-6))
         ax.ticklabel_format(useOffset=False, style="plain")
-        ax.set_xlabel("longitude [°]")
-        ax.set_ylabel("latitude [°]")
+        ax.set_xlabel(text("lon", lang))
+        ax.set_ylabel(text("lat", lang))
         present = sorted({min(int(i), len(_SPEED_BANDS) - 1) for i in band})
         handles = [
-            Line2D([], [], color=_SPEED_BANDS[i][1], lw=2.5, label=f"{_SPEED_BANDS[i][2]} km/h")
+            Line2D(
+                [], [], color=_SPEED_BANDS[i][1], lw=2.5, label=text("net_kmh", lang, band=_SPEED_BANDS[i][2])
+            )
             for i in present
         ]
         handles += [
-            Line2D([], [], marker="s", ls="", color="black", label=f"traffic signals ({len(sig)})"),
+            Line2D([], [], marker="s", ls="", color="black", label=text("net_signals", lang, n=len(sig))),
             Line2D(
                 [],
                 [],
@@ -125,20 +159,31 @@ def plot_network(
                 ls="",
                 mfc="white",
                 mec="#2b5fab",
-                label=f"pedestrian crossings ({len(cross)})",
+                label=text("net_crossings", lang, n=len(cross)),
             ),
         ]
+        if marked.size:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color="#7b3294",
+                    lw=5.0,
+                    alpha=0.35,
+                    label=text("net_changed", lang, n=marked.size),
+                )
+            )
         ax.legend(
             handles=handles,
             loc="upper left",
             bbox_to_anchor=(1.01, 1.0),
             fontsize=8,
-            title="speed limit",
+            title=text("net_limit", lang),
             title_fontsize=8,
         )
-        heading = title if title is not None else network.label
-        if network.schematic and "schematic" not in heading.lower():
-            heading = f"SCHEMATIC — not real geometry: {heading}"
+        heading = title if title is not None else network_label(network.label, lang)
+        if network.schematic and text("schematic", lang).split()[0].lower() not in heading.lower():
+            heading = text("schematic_prefix", lang, heading=heading)
         ax.set_title(heading, fontsize=10)
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight")

@@ -1,8 +1,18 @@
-"""The self-contained HTML report: a two-minute summary for a committee, then tables, charts, maps, sources.
+"""The self-contained HTML report, in the order a committee reads it.
+
+1. **Decision summary** (one page): what the totals cover (area, share of the city's traffic, period,
+   replications); what each program is, in its scenario's sentence and in counts (cameras, km of new limits,
+   crossings by type); per program the KSI avoided per year with its interval, the cost, the benefit–cost ratio,
+   the cost per KSI avoided, the NPV and a verdict that says "not distinguishable yet — N replications more
+   needed" where the replications cannot tell the change from noise; the ranking by NPV (each step checked pair
+   by pair) and the incremental value of a package over each of its parts.
+2. **Evidence**: tables, charts and maps (one shared colour scale; differences within noise greyed).
+3. **Method and assumptions**: the standard assumptions, the money convention, economic values, costs.
+4. **Parameters and sources**.
 
 Self-contained means one file that works offline and by e-mail: images are inline (base64 PNG), the style sheet
-is inline, there are no scripts and no external fonts, links or images. Text in English, Russian or Kazakh
-(:mod:`vision_zero.core.i18n`).
+is inline, there are no scripts and no external fonts, links or images. Every phrase comes from the translation
+catalogue (:mod:`vision_zero.core.i18n`): English, Russian or Kazakh.
 """
 
 from __future__ import annotations
@@ -16,14 +26,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from vision_zero.appraisal.compare import Comparison, Interval, format_number, table_rows
+from vision_zero.appraisal.compare import (
+    Comparison,
+    Interval,
+    VariantComparison,
+    format_number,
+    increments,
+    probability_text,
+    ranking,
+    table_rows,
+)
 from vision_zero.appraisal.ksi_split import PARTS, KsiSplit
-from vision_zero.core.i18n import check_lang, text
+from vision_zero.appraisal.study import ContentItem
+from vision_zero.core.i18n import catalogue, check_lang, text
 from vision_zero.core.version import __version__
+from vision_zero.outputs.plot import network_label
 from vision_zero.risk.crash_model import ROAD_USERS
 from vision_zero.runs.results import atomic_write_text
 
-__all__ = ["ReportInputs", "render_report", "write_report"]
+__all__ = ["Coverage", "ReportInputs", "content_phrases", "coverage_text", "render_report", "write_report"]
 
 _CSS = """
 *{box-sizing:border-box}
@@ -33,7 +54,9 @@ h1{font-size:1.5em;margin:.3em 0}h2{font-size:1.2em;border-bottom:2px solid #ddd
 h3{font-size:1.02em;margin:1.1em 0 .3em}
 .warn{background:#fde8ea;border:2px solid #b00020;color:#7a0016;padding:.6em .9em;font-weight:600;margin:.8em 0}
 .summary{background:#eef5fb;border-left:5px solid #1f77b4;padding:.4em 1em;margin:.8em 0}
-.summary p{margin:.5em 0}.note{color:#555;font-size:.88em}
+.summary p{margin:.5em 0}.note{color:#555;font-size:.88em}.quick{background:#fff4d6;border:1px solid #c90;
+padding:.4em .8em;margin:.6em 0}
+nav ol{margin:.3em 0;padding-left:1.5em}nav{font-size:.92em}
 table{border-collapse:collapse;width:100%;table-layout:fixed;margin:.4em 0 1em;font-size:.82em}
 th,td{border:1px solid #ccc;padding:3px 5px;text-align:right;vertical-align:top;overflow-wrap:anywhere;
 word-break:break-word}
@@ -45,15 +68,58 @@ ul{padding-left:1.3em}li{margin:.25em 0}
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """What the totals cover: the network's area and road length, its share of the city's traffic.
+
+    Attributes
+    ----------
+    area_km2
+        Area of the network's bounding box [km²].
+    road_km
+        Road length, a two-way street counted once [km].
+    veh_km_per_year
+        The baseline's simulated vehicle-km per year (mean over replications).
+    city_veh_km_per_year
+        The city's vehicle-km per year (``calibration.almaty.veh_km_per_year``).
+    replications
+        Paired replications behind every interval.
+    """
+
+    area_km2: float
+    road_km: float
+    veh_km_per_year: float
+    city_veh_km_per_year: float
+    replications: int
+
+    @property
+    def share(self) -> float:
+        """Share of the city's vehicle-km the totals cover [0..1]."""
+        return self.veh_km_per_year / self.city_veh_km_per_year if self.city_veh_km_per_year > 0 else math.nan
+
+
+def coverage_text(coverage: Coverage, lang: str = "en") -> str:
+    """One sentence: area, road length, share of the city's traffic, period and replications."""
+    return text(
+        "coverage",
+        lang,
+        road_km=format_number(coverage.road_km, 0),
+        area_km2=format_number(coverage.area_km2, 0),
+        share=f"{coverage.share:.1%}" if math.isfinite(coverage.share) else "–",
+        veh_km=format_number(coverage.veh_km_per_year / 1e6, 0),
+        n=coverage.replications,
+    )
+
+
+@dataclass(frozen=True)
 class ReportInputs:
     """What the report shows besides the comparison.
 
     Attributes
     ----------
     charts
-        Title-less key -> PNG file of each chart, in display order.
+        Key -> PNG file of each chart, in display order (``ksi``, ``tradeoff``, ``speeds:<v>``, ``tornado:<v>``).
     maps
-        Key -> PNG file of each map, in display order.
+        Key -> PNG file of each map, in display order (``map:<s>``, ``map_diff:<v>``, ``network:<s>``).
     parameters
         :meth:`vision_zero.core.parameters.ParameterSet.to_frame` of the parameters used.
     network_label
@@ -66,6 +132,12 @@ class ReportInputs:
         Extra assumption lines (the standard ones are always listed).
     ksi_split
         Per variant, KSI avoided on the links it changed vs elsewhere (:func:`vision_zero.appraisal.ksi_split.ksi_split`).
+    descriptions
+        Scenario name -> its ``description`` (what the program is).
+    content
+        Variant -> what it consists of (:func:`vision_zero.appraisal.study.program_content`).
+    coverage
+        What the totals cover (area, share of the city's traffic), or None.
     """
 
     charts: Mapping[str, Path] = field(default_factory=dict)
@@ -76,6 +148,9 @@ class ReportInputs:
     tornado: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     assumptions: Sequence[str] = ()
     ksi_split: Sequence[KsiSplit] = ()
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+    content: Mapping[str, Sequence[ContentItem]] = field(default_factory=dict)
+    coverage: Coverage | None = None
 
 
 def _e(x: object) -> str:
@@ -92,6 +167,10 @@ def _ci(iv: Interval, digits: int = 1) -> str:
     return f"{_num(iv.low, digits)} … {_num(iv.high, digits)}"
 
 
+def _with_ci(iv: Interval, digits: int = 1) -> str:
+    return f"{_num(iv.mean, digits)} ({_ci(iv, digits)})"
+
+
 def _table(
     header: Sequence[str],
     rows: Sequence[Sequence[object]],
@@ -99,9 +178,15 @@ def _table(
     left: int = 1,
     widths: Sequence[int] = (),
     text_cols: Sequence[int] = (),
+    source_cols: Sequence[int] = (),
 ) -> str:
+    """An HTML table; ``source_cols`` hold citations as the parameters files give them (class ``src``)."""
+
     def cell(tag: str, j: int, v: object) -> str:
-        cls = ' class="l"' if j < left or j in text_cols else ""
+        classes = (["l"] if j < left or j in text_cols or j in source_cols else []) + (
+            ["src"] if tag == "td" and j in source_cols else []
+        )
+        cls = f' class="{" ".join(classes)}"' if classes else ""
         return f"<{tag}{cls}>{_e(v)}</{tag}>"
 
     head = "".join(cell("th", j, h) for j, h in enumerate(header))
@@ -111,45 +196,179 @@ def _table(
     return f"<table>{group}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _img(path: Path, alt: str) -> str:
+def _img(path: Path, caption: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{data}"></figure>'
+    return (
+        f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
 
 
-def _headline(comparison: Comparison, lang: str) -> str:
-    parts = []
+def _has(key: str) -> bool:
+    return key in catalogue("en")
+
+
+def content_phrases(items: Sequence[ContentItem], lang: str = "en") -> list[str]:
+    """What a program consists of, one phrase per intervention with its count (cameras, km, crossings …)."""
+    out = []
+    for it in items:
+        parts = it.detail.split("|")
+        if it.type == "speed_limit" and len(parts) == 2:
+            enforcement = text(f"enf_{parts[1]}", lang) if _has(f"enf_{parts[1]}") else parts[1]
+            phrase = text("content_limit", lang, km=_num(it.road_km), limit=parts[0], enforcement=enforcement)
+        elif it.type == "speed_camera" and parts[0] == "fixed":
+            phrase = text("content_cameras", lang, n=_num(it.quantity, 0), km=_num(it.road_km))
+        elif it.type == "speed_camera":
+            phrase = text("content_section", lang, km=_num(it.road_km))
+        elif it.type == "crossing" and len(parts) == 2:
+            kind = text(f"ct_{parts[0]}", lang) if _has(f"ct_{parts[0]}") else parts[0]
+            key = "content_upgrade" if parts[1] == "upgrade" else "content_add"
+            phrase = text(key, lang, n=_num(it.quantity, 0), type=kind)
+        else:
+            unit_key = "unit_" + it.unit.replace(" ", "_")
+            unit = text(unit_key, lang) if _has(unit_key) else it.unit
+            phrase = text("content_other", lang, type=it.type, quantity=_num(it.quantity, 1), unit=unit)
+        out.append(f"{it.title} — {phrase}")
+    return out
+
+
+def _content_counts(items: Sequence[ContentItem], lang: str) -> str:
+    """Counts a committee compares across programs: cameras, km of new limits, crossings by type."""
+    cameras = sum(it.quantity for it in items if it.type == "speed_camera" and it.detail == "fixed")
+    limit_km = sum(it.road_km for it in items if it.type == "speed_limit")
+    crossings: dict[str, float] = {}
+    for it in items:
+        if it.type == "crossing":
+            kind = it.detail.split("|")[0]
+            crossings[kind] = crossings.get(kind, 0.0) + it.quantity
+    cr = ", ".join(
+        f"{_num(n, 0)} {text(f'ct_{k}', lang) if _has(f'ct_{k}') else k}"
+        for k, n in sorted(crossings.items())
+    )
+    return text(
+        "content_counts",
+        lang,
+        cameras=_num(cameras, 0),
+        limit_km=_num(limit_km),
+        crossings=cr or "0",
+    )
+
+
+def _verdict(v: VariantComparison, lang: str) -> str:
+    if not v.distinguishable:
+        return text(
+            "verdict_not_yet", lang, more=format_number(max(v.replications_needed - len(v.pairs), 1), 0)
+        )
+    if v.ksi_avoided.mean > 0:
+        return text("verdict_fewer", lang, prob=probability_text(v, lang))
+    return text("verdict_more", lang)
+
+
+def _programs(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
+    header = [text("col_program", lang), text("col_what", lang), text("col_contents", lang)]
+    rows = []
     for v in comparison.variants:
-        fa = v.difference["fatal"].negated()
-        se = v.difference["serious"].negated()
-        parts.append(
-            "<p>"
-            + _e(
-                text(
-                    "headline",
-                    lang,
-                    variant=v.variant,
-                    deaths=_num(fa.mean, 1),
-                    deaths_ci=_ci(fa),
-                    serious=_num(se.mean, 1),
-                    serious_ci=_ci(se),
-                    cost=_num(v.cost_pv, 1),
-                    currency=v.economics.currency,
-                    bcr=_num(v.bcr.mean, 2),
-                    bcr_ci=_ci(v.bcr, 2),
-                    prob=f"{v.prob_reduces_ksi:.0%}",
-                )
-            )
-            + "</p>"
+        items = inputs.content.get(v.variant, ())
+        rows.append(
+            [
+                v.variant,
+                inputs.descriptions.get(v.variant, ""),
+                "; ".join([_content_counts(items, lang), *content_phrases(items, lang)]),
+            ]
         )
+    return _table(header, rows, widths=(16, 42, 42), text_cols=(1, 2))
+
+
+def _decision_table(comparison: Comparison, lang: str) -> str:
+    cur = comparison.variants[0].economics.currency if comparison.variants else ""
+    header = [
+        text("col_program", lang),
+        text("col_ksi_avoided_ci", lang),
+        text("col_deaths_avoided", lang),
+        text("col_cost", lang, cur=cur),
+        text("col_bcr_ci", lang),
+        text("col_bcr_safety", lang),
+        text("col_cost_per_ksi", lang, cur=cur),
+        text("col_npv_ci", lang, cur=cur),
+        text("col_verdict", lang),
+    ]
+    rows = []
+    for v in comparison.variants:
+        rows.append(
+            [
+                v.variant,
+                _with_ci(v.ksi_avoided),
+                _with_ci(v.difference["fatal"].negated(), 2),
+                _num(v.cost_pv),
+                _with_ci(v.bcr, 2),
+                _num(v.bcr_safety.mean, 2),
+                _num(v.cost_per_ksi_avoided, 0),
+                _with_ci(v.npv),
+                _verdict(v, lang),
+            ]
+        )
+    return _table(header, rows, widths=(12, 11, 9, 9, 11, 8, 10, 14, 16), text_cols=(8,))
+
+
+def _ranking(comparison: Comparison, lang: str) -> str:
+    header = [
+        text("col_rank", lang),
+        text("col_program", lang),
+        text("col_npv_ci", lang, cur=""),
+        text("col_vs_next", lang),
+    ]
+    rows = []
+    for r in ranking(comparison):
+        if r.ahead_of_next is None:
+            vs = ""
+        elif r.separated:
+            vs = text("rank_separated", lang, diff=_with_ci(r.ahead_of_next))
+        else:
+            n = r.ahead_of_next.n
+            vs = text("rank_not_yet", lang, more=format_number(max(r.replications_needed - n, 1), 0))
+        rows.append([r.rank, r.variant, _with_ci(r.npv), vs])
+    return _table(header, rows, left=2, widths=(7, 23, 30, 40), text_cols=(3,))
+
+
+def _increments(comparison: Comparison, lang: str) -> str:
+    incs = increments(comparison)
+    if not incs:
+        return f'<p class="note">{_e(text("increments_none", lang))}</p>'
+    header = [
+        text("col_package", lang),
+        text("col_part", lang),
+        text("col_extra_ksi", lang),
+        text("col_extra_cost", lang),
+        text("col_extra_npv", lang),
+        text("col_incr_bcr", lang),
+    ]
+    rows = [
+        [i.package, i.part, _with_ci(i.ksi_avoided), _num(i.cost_pv), _with_ci(i.npv), _with_ci(i.bcr, 2)]
+        for i in incs
+    ]
+    return f'<p class="note">{_e(text("increments_note", lang))}</p>' + _table(header, rows, left=2)
+
+
+def _summary(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
+    parts = []
+    if inputs.coverage is not None:
+        parts.append(f"<p><strong>{_e(coverage_text(inputs.coverage, lang))}</strong></p>")
     n = comparison.baseline.metrics["ksi"].n
-    parts.append(f'<p class="note">{_e(text("interval_note", lang, n=n))}</p>')
+    if comparison.variants and not all(v.distinguishable for v in comparison.variants):
+        parts.append(f'<p class="quick">{_e(text("quick_look", lang, n=n))}</p>')
+    out = ['<div class="summary">' + "".join(parts) + "</div>"]
+    out.append(f"<h3>{_e(text('programs', lang))}</h3>")
+    out.append(_programs(comparison, inputs, lang))
+    out.append(f"<h3>{_e(text('decision', lang))}</h3>")
+    out.append(_decision_table(comparison, lang))
+    out.append(f'<p class="note">{_e(text("interval_note", lang, n=n))} {_e(text("money_note", lang))}</p>')
     if any(sc.truncated for sc in comparison.scenarios):
-        parts.append(f'<p class="note">{_e(text("truncated_note", lang))}</p>')
-    if 0 < n < 5:
-        parts.append(
-            f'<p class="note"><strong>{_e(text("few_reps", lang, n=n, step=round(100 / n)))}</strong></p>'
-        )
-    return '<div class="summary">' + "".join(parts) + "</div>"
+        out.append(f'<p class="note">{_e(text("truncated_note", lang))}</p>')
+    out.append(f"<h3>{_e(text('ranking', lang))}</h3>")
+    out.append(_ranking(comparison, lang))
+    out.append(f"<h3>{_e(text('increments', lang))}</h3>")
+    out.append(_increments(comparison, lang))
+    return "\n".join(out)
 
 
 def _road_user_table(comparison: Comparison, lang: str) -> str:
@@ -158,8 +377,7 @@ def _road_user_table(comparison: Comparison, lang: str) -> str:
     for v in comparison.variants:
         row: list[object] = [v.variant]
         for ru in ROAD_USERS:
-            iv = v.difference[f"ksi_{ru}"].negated()
-            row.append(f"{_num(iv.mean)} ({_ci(iv)})")
+            row.append(_with_ci(v.difference[f"ksi_{ru}"].negated()))
         rows.append(row)
     return _table(header, rows)
 
@@ -172,7 +390,7 @@ def _economics_table(comparison: Comparison, lang: str) -> str:
     rows = [
         (text("econ_vsl", lang), f"{_num(e.vsl)} {cur}", e.sources.get("vsl", "")),
         (
-            "serious injury",
+            text("econ_serious", lang),
             f"{_num(e.serious_injury_value)} {cur}",
             e.sources.get("serious_injury_value", ""),
         ),
@@ -183,7 +401,7 @@ def _economics_table(comparison: Comparison, lang: str) -> str:
         ),
         (
             text("econ_vot", lang),
-            f"{_num(e.value_of_time, 2)} {cur}/veh-h",
+            text("per_veh_h", lang, value=_num(e.value_of_time, 2), cur=cur),
             e.sources.get("value_of_time", ""),
         ),
         (text("econ_rate", lang), f"{e.discount_rate:.1%}", e.sources.get("discount_rate", "")),
@@ -194,29 +412,33 @@ def _economics_table(comparison: Comparison, lang: str) -> str:
         ),
     ]
     head = [text("econ_value", lang), text("econ_used", lang), text("econ_source", lang)]
-    return _table(head, rows, left=1, widths=(25, 18, 57), text_cols=(2,))
+    return _table(head, rows, left=1, widths=(25, 18, 57), source_cols=(2,))
 
 
 def _money_table(comparison: Comparison, lang: str) -> str:
+    cur = comparison.variants[0].economics.currency if comparison.variants else ""
     header = [
         text("scenario", lang),
         text("col_benefit_pv", lang),
         text("col_tt_pv", lang),
         text("col_cost_pv", lang),
-        text("col_npv", lang, cur="(95% CI)"),
-        text("col_bcr", lang) + " (95% CI)",
+        text("col_npv_ci", lang, cur=cur),
+        text("col_bcr_ci", lang),
+        text("col_bcr_safety", lang),
+        text("col_cost_per_ksi", lang, cur=cur),
     ]
     rows = []
     for v in comparison.variants:
-        cur = v.economics.currency
         rows.append(
             [
                 v.variant,
                 f"{_num(v.safety_benefit_pv.mean)} {cur}",
                 f"{_num(v.travel_time_cost_pv.mean)} {cur}",
                 f"{_num(v.cost_pv)} {cur}",
-                f"{_num(v.npv.mean)} ({_ci(v.npv)})",
-                f"{_num(v.bcr.mean, 2)} ({_ci(v.bcr, 2)})",
+                _with_ci(v.npv),
+                _with_ci(v.bcr, 2),
+                _num(v.bcr_safety.mean, 2),
+                _num(v.cost_per_ksi_avoided, 0),
             ]
         )
     return _table(header, rows)
@@ -225,43 +447,43 @@ def _money_table(comparison: Comparison, lang: str) -> str:
 def _frame_table(
     frame: pd.DataFrame,
     columns: Sequence[str],
+    lang: str,
     *,
     left: int = 1,
     digits: int = 3,
     widths: Sequence[int] = (),
+    translate: Sequence[str] = (),
 ) -> str:
-    def fmt(v: object) -> object:
+    """A data frame as a table; headers from the catalogue (``col_<name>``), values of ``translate`` columns too."""
+
+    def fmt(c: str, v: object) -> object:
         if isinstance(v, float):
             if math.isnan(v):
                 return ""
             return _num(v, 2) if abs(v) >= 1e4 else f"{v:.{digits}g}"
+        if c in translate and isinstance(v, str) and _has(f"{c}_{v}"):
+            return text(f"{c}_{v}", lang)
         return "" if v is None else v
 
     sub = frame[list(columns)]
     text_cols = [
         j for j, c in enumerate(columns) if sub[c].dtype == object or pd.api.types.is_string_dtype(sub[c])
     ]
-    rows = [[fmt(v) for v in r] for r in sub.itertuples(index=False)]
-    return _table(list(columns), rows, left=left, widths=widths, text_cols=text_cols)
+    rows = [[fmt(c, v) for c, v in zip(columns, r, strict=True)] for r in sub.itertuples(index=False)]
+    header = [text(f"col_{c}", lang) for c in columns]
+    sources = [j for j, c in enumerate(columns) if c == "source"]
+    return _table(header, rows, left=left, widths=widths, text_cols=text_cols, source_cols=sources)
 
 
+#: Catalogue keys of the assumptions every report lists.
 _STANDARD_ASSUMPTIONS = (
-    "Paired comparison: replication i of every variant uses the same random numbers (demand, drivers, "
-    "parameter draws) as replication i of the baseline, and is calibrated with the baseline's replication i.",
-    "Intervals in brackets are 95% confidence intervals of the mean (Student t over the paired replications). "
-    "Replications also draw the uncertain evidence, so the spread of single replications (p_low–p_high in "
-    "comparison.csv) is the wider uncertainty range. Casualties of one scenario cannot be negative, so their "
-    "intervals are cut at 0 (flagged low_truncated in scenarios.csv); differences keep their signed intervals.",
-    "P(fewer KSI) is the share of paired replications in which the variant has fewer killed or seriously "
-    "injured than the baseline.",
-    "Money: safety benefit = casualties avoided per year × value per casualty; travel time added × value of "
-    "time counts against it; both are discounted over the horizon (years 1..H); capital costs in year 0, "
-    "running costs every year, renewals at the end of each lifetime within the horizon. NPV = benefit − "
-    "travel-time cost − intervention cost; BCR = (benefit − travel-time cost) / intervention cost.",
-    "Maps and links.gpkg: casualties at crossings and junctions are shared equally among the links that meet "
-    "there; each street shows both directions together, per km of street.",
-    "Tornado chart: sensitivity estimated by regressing the paired KSI difference on each parameter's draws "
-    "across replications, scaled to the parameter's low–high range (not by re-running the model).",
+    "assume_pairs",
+    "assume_intervals",
+    "assume_noise",
+    "assume_money",
+    "assume_bcr",
+    "assume_maps",
+    "assume_tornado",
 )
 
 
@@ -271,10 +493,20 @@ def _split_table(splits: Sequence[KsiSplit], lang: str) -> str:
     for sp in splits:
         row: list[object] = [sp.variant]
         for p in PARTS:
-            iv = sp.part(p)
-            row.append(f"{_num(iv.mean)} ({_ci(iv)})")
+            row.append(_with_ci(sp.part(p)))
         rows.append(row)
     return _table(header, rows)
+
+
+def _caption(key: str, lang: str, baseline: str) -> str:
+    kind, _, name = key.partition(":")
+    if kind in ("ksi", "tradeoff"):
+        return text(f"cap_{kind}", lang)
+    if kind == "map" and name == baseline:
+        return text("cap_map", lang, scenario=text("baseline_label", lang, name=name))
+    if kind in ("speeds", "tornado", "map", "map_diff", "network"):
+        return text(f"cap_{kind}", lang, scenario=name)
+    return key
 
 
 def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "en") -> str:
@@ -282,6 +514,12 @@ def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "
     check_lang(lang)
     variants = ", ".join(v.variant for v in comparison.variants)
     title = text("report_title", lang, variants=variants, baseline=comparison.baseline.name)
+    sections = [
+        ("summary", "s-summary"),
+        ("sec_evidence", "s-evidence"),
+        ("method", "s-method"),
+        ("sources", "s-sources"),
+    ]
     out = [
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -291,13 +529,19 @@ def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "
     if comparison.schematic:
         out.append(f'<div class="warn">{_e(text("schematic_long", lang))}</div>')
     if inputs.network_label:
-        out.append(f'<p class="note">{_e(inputs.network_label)}</p>')
-    out.append(f"<h2>{_e(text('summary', lang))}</h2>")
-    out.append(_headline(comparison, lang))
+        out.append(f'<p class="note">{_e(network_label(inputs.network_label, lang))}</p>')
+    toc = "".join(f'<li><a href="#{anchor}">{_e(text(key, lang))}</a></li>' for key, anchor in sections)
+    out.append(f"<nav><strong>{_e(text('contents', lang))}</strong><ol>{toc}</ol></nav>")
 
-    out.append(f"<h2>{_e(text('tables', lang))}</h2>")
+    out.append(f'<h2 id="s-summary">1. {_e(text("summary", lang))}</h2>')
+    out.append(_summary(comparison, inputs, lang))
+
+    out.append(f'<h2 id="s-evidence">2. {_e(text("sec_evidence", lang))}</h2>')
+    out.append(f"<h3>{_e(text('tables', lang))}</h3>")
     header, rows = table_rows(comparison, lang=lang)
     out.append(_table(header, rows))
+    if comparison.variants and not all(v.distinguishable for v in comparison.variants):
+        out.append(f'<p class="note">{_e(text("not_yet_foot", lang))}</p>')
     out.append(f"<h3>{_e(text('by_road_user', lang))}</h3>")
     out.append(_road_user_table(comparison, lang))
     if inputs.ksi_split:
@@ -306,42 +550,60 @@ def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "
         out.append(_split_table(inputs.ksi_split, lang))
     out.append(f"<h3>{_e(text('money', lang))}</h3>")
     out.append(_money_table(comparison, lang))
-    for name, frame in inputs.costs.items():
-        if len(frame):
-            out.append(f"<h3>{_e(text('intervention_costs', lang, name=name))}</h3>")
-            cols = [c for c in frame.columns if c != "variant"]
-            out.append(_frame_table(frame, cols, digits=4))
-    out.append(f"<h3>{_e(text('economics', lang))}</h3>")
-    out.append(_economics_table(comparison, lang))
-
     if inputs.charts:
-        out.append(f"<h2>{_e(text('charts', lang))}</h2>")
+        out.append(f"<h3>{_e(text('charts', lang))}</h3>")
         for key, path in inputs.charts.items():
-            out.append(_img(path, key))
+            out.append(_img(path, _caption(key, lang, comparison.baseline.name)))
             tor = inputs.tornado.get(key.split(":", 1)[1]) if key.startswith("tornado:") else None
             if tor is not None and len(tor):
                 cols = ["parameter", "slope", "slope_se", "low", "high", "at_low", "at_high"]
-                out.append(_frame_table(tor.head(10), cols))
+                out.append(_frame_table(tor.head(10), cols, lang))
     if inputs.maps:
-        out.append(f"<h2>{_e(text('maps', lang))}</h2>")
+        out.append(f"<h3>{_e(text('maps', lang))}</h3>")
+        out.append(f'<p class="note">{_e(text("maps_note", lang))}</p>')
         for key, path in inputs.maps.items():
-            out.append(_img(path, key))
+            out.append(_img(path, _caption(key, lang, comparison.baseline.name)))
 
-    out.append(f"<h2>{_e(text('assumptions', lang))}</h2><ul>")
-    for line in (*_STANDARD_ASSUMPTIONS, *inputs.assumptions):
+    out.append(f'<h2 id="s-method">3. {_e(text("method", lang))}</h2>')
+    out.append(f"<h3>{_e(text('assumptions', lang))}</h3><ul>")
+    for key in _STANDARD_ASSUMPTIONS:
+        out.append(f"<li>{_e(text(key, lang))}</li>")
+    for line in inputs.assumptions:
         out.append(f"<li>{_e(line)}</li>")
     if comparison.schematic:
         out.append(f"<li><strong>{_e(text('schematic_long', lang))}</strong></li>")
     out.append("</ul>")
+    out.append(f"<h3>{_e(text('economics', lang))}</h3>")
+    out.append(_economics_table(comparison, lang))
+    for name, frame in inputs.costs.items():
+        if len(frame):
+            out.append(f"<h3>{_e(text('intervention_costs', lang, name=name))}</h3>")
+            cols = [c for c in frame.columns if c != "variant"]
+            out.append(_frame_table(frame, cols, lang, digits=4))
 
+    out.append(f'<h2 id="s-sources">4. {_e(text("sources", lang))}</h2>')
     if inputs.parameters is not None and len(inputs.parameters):
-        out.append(f"<h2>{_e(text('sources', lang))}</h2>")
-        p = inputs.parameters
         cols = ["name", "value", "low", "high", "unit", "status", "source"]
-        out.append(_frame_table(p, cols, left=1, digits=4, widths=(24, 8, 7, 7, 10, 9, 35)))
+        out.append(
+            _frame_table(
+                inputs.parameters,
+                cols,
+                lang,
+                digits=4,
+                widths=(24, 8, 7, 7, 10, 9, 35),
+                translate=("status",),
+            )
+        )
     out.append(
         '<p class="note">'
-        + _e(text("generated", lang, version=__version__, network=inputs.network_label or "?"))
+        + _e(
+            text(
+                "generated",
+                lang,
+                version=__version__,
+                network=network_label(inputs.network_label, lang) or "?",
+            )
+        )
         + "</p></body></html>"
     )
     return "\n".join(out)

@@ -4,34 +4,98 @@
 ``comparison.csv/.parquet``, ``scenarios.csv/.parquet``, ``headline.csv/.parquet``, ``pairs.csv/.parquet``,
 ``ksi_split.csv/.parquet`` (KSI avoided on the links each variant changed vs elsewhere),
 ``costs.csv``, the charts (``ksi_by_scenario.png``, ``ksi_vs_travel_time.png``, ``speeds_<variant>.png``,
-``tornado_<variant>.png``), the maps (``map_<scenario>.png``, ``map_diff_<variant>.png``,
-``network_<variant>.png`` — the variant's network coloured by speed limit, from
+``tornado_<variant>.png``), the maps (``map_<scenario>.png`` on one shared colour scale,
+``map_diff_<variant>.png`` on another, streets within noise greyed, ``network_<scenario>.png`` — each network
+coloured by speed limit with the streets the program changed marked, from
 :func:`vision_zero.outputs.plot.plot_network`), ``links.gpkg`` and ``report.html``.
+
+Languages: the tables are the same in every language and go into the folder itself; what has text in it (charts,
+maps, ``links.gpkg`` with its field aliases, ``report.html``) goes into the folder for English and into a
+sub-folder named after the language otherwise (``ru/``, ``kk/``), so ``--lang ru`` never overwrites the English
+report.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from scipy import stats
 
 from vision_zero.appraisal.attribution import link_ksi_per_year
-from vision_zero.appraisal.compare import Comparison
+from vision_zero.appraisal.compare import Comparison, ScenarioRuns
 from vision_zero.appraisal.ksi_split import KsiSplit, ksi_split, split_frame
 from vision_zero.appraisal.study import CompareInputs
 from vision_zero.core.i18n import check_lang, text
-from vision_zero.core.parameters import load_parameters
+from vision_zero.core.parameters import ParameterSet, load_parameters
+from vision_zero.network.road_network import RoadNetwork
 from vision_zero.outputs.charts import _slug, all_charts, changed_links, tornado_frame
 from vision_zero.outputs.gis import write_links_gpkg
-from vision_zero.outputs.maps import plot_ksi_map
-from vision_zero.outputs.report import ReportInputs, write_report
+from vision_zero.outputs.maps import map_scale, plot_ksi_map
+from vision_zero.outputs.plot import plot_network
+from vision_zero.outputs.report import Coverage, ReportInputs, write_report
+from vision_zero.program.selectors import road_km
 from vision_zero.runs.results import atomic_write_bytes, atomic_write_text
 
-__all__ = ["default_out_dir", "write_outputs", "write_tables"]
+FloatArray = npt.NDArray[np.float64]
+
+__all__ = ["coverage", "default_out_dir", "language_dir", "write_outputs", "write_tables"]
+
+
+def language_dir(out_dir: Path, lang: str) -> Path:
+    """Where the files with text in ``lang`` go: ``out_dir`` for English, ``out_dir/<lang>`` otherwise."""
+    return out_dir if check_lang(lang) == "en" else out_dir / lang
+
+
+def coverage(comparison: Comparison, network: RoadNetwork, params: ParameterSet) -> Coverage:
+    """What the comparison's totals cover: the baseline network's area and roads, its share of the city's traffic."""
+    nodes = network.nodes
+    if len(nodes):
+        lat0 = float(nodes["lat"].mean())
+        width_km = (
+            (float(nodes["lon"].max()) - float(nodes["lon"].min())) * 111.32 * math.cos(math.radians(lat0))
+        )
+        height_km = (float(nodes["lat"].max()) - float(nodes["lat"].min())) * 111.32
+        area = width_km * height_km
+    else:
+        area = 0.0
+    km = road_km(network, np.ones(len(network.links), dtype=bool))
+    city = (
+        params.value("calibration.almaty.veh_km_per_year")
+        if "calibration.almaty.veh_km_per_year" in params.parameters
+        else math.nan
+    )
+    return Coverage(
+        area_km2=area,
+        road_km=km,
+        veh_km_per_year=comparison.baseline.metrics["veh_km"].mean,
+        city_veh_km_per_year=city,
+        replications=comparison.baseline.metrics["ksi"].n,
+    )
+
+
+def _per_replication_ksi(network: RoadNetwork, runs: ScenarioRuns) -> dict[int, FloatArray]:
+    return {r.replication: link_ksi_per_year(network, [r]) for r in runs.replications}
+
+
+def _within_noise(
+    base: dict[int, FloatArray], variant: dict[int, FloatArray], m: int
+) -> npt.NDArray[np.bool_]:
+    """Per link, True when the 95% interval of the paired per-replication KSI change contains 0."""
+    common = sorted(set(base) & set(variant))
+    if len(common) < 2:
+        return np.ones(m, dtype=bool)
+    d = np.stack([variant[i] - base[i] for i in common])
+    n = d.shape[0]
+    half = float(stats.t.ppf(0.975, n - 1)) * d.std(axis=0, ddof=1) / math.sqrt(n)
+    mean = d.mean(axis=0)
+    return np.asarray((mean - half <= 0.0) & (mean + half >= 0.0), dtype=bool)
 
 
 def default_out_dir(names: Sequence[str], *, root: Path = Path("results")) -> Path:
@@ -108,12 +172,15 @@ def write_outputs(
     *,
     lang: str = "en",
 ) -> dict[str, Path]:
-    """Write tables, charts, maps, ``links.gpkg`` and ``report.html`` into ``out_dir``; returns key -> path.
+    """Write tables, charts, maps, ``links.gpkg`` and ``report.html``; returns key -> path.
 
-    ``inputs`` are the baseline's first, then the variants', in the order of ``comparison.variants``.
+    ``inputs`` are the baseline's first, then the variants', in the order of ``comparison.variants``. Tables go
+    into ``out_dir``; charts, maps, GeoPackage and report into :func:`language_dir`.
     """
     check_lang(lang)
     out_dir.mkdir(parents=True, exist_ok=True)
+    text_dir = language_dir(out_dir, lang)
+    text_dir.mkdir(parents=True, exist_ok=True)
     base = inputs[0]
     params = base.parameters if len(base.parameters) else load_parameters()
     touched = {
@@ -122,6 +189,7 @@ def write_outputs(
         )
         for i in inputs[1:]
     }
+    same_links = [i for i in inputs[1:] if len(i.network.links) == len(base.network.links)]
     splits = [
         ksi_split(
             base.runs,
@@ -130,60 +198,71 @@ def write_outputs(
             variant_network=i.network,
             touched=touched[i.runs.name],
         )
-        for i in inputs[1:]
-        if len(i.network.links) == len(base.network.links)
+        for i in same_links
     ]
     paths: dict[str, Path] = dict(write_tables(comparison, out_dir, splits=splits))
     charts = all_charts(
-        comparison, [i.runs for i in inputs], out_dir, params=params, lang=lang, touched=touched
+        comparison, [i.runs for i in inputs], text_dir, params=params, lang=lang, touched=touched
     )
     paths.update(charts)
 
     maps: dict[str, Path] = {}
     ksi = {i.runs.name: link_ksi_per_year(i.network, i.runs.replications) for i in inputs}
     b_name = base.runs.name
-    maps[f"map:{b_name}"] = plot_ksi_map(
-        base.network,
-        ksi[b_name],
-        out_dir / f"map_{_slug(b_name)}.png",
-        title=text("map_title", lang, scenario=f"{b_name} ({text('baseline', lang)})"),
-        lang=lang,
-    )
-    costs: dict[str, pd.DataFrame] = {}
-    for i in inputs[1:]:
+    # one colour scale for every KSI map and one for every difference map, so side by side they compare
+    top = map_scale(base.network, list(ksi.values()))
+    top_diff = map_scale(base.network, [ksi[i.runs.name] - ksi[b_name] for i in same_links], diverging=True)
+    per_rep_base = _per_replication_ksi(base.network, base.runs)
+    for i in inputs:
         name = i.runs.name
+        label = text("baseline_label", lang, name=name) if i is base else name
         maps[f"map:{name}"] = plot_ksi_map(
             i.network,
             ksi[name],
-            out_dir / f"map_{_slug(name)}.png",
-            title=text("map_title", lang, scenario=name),
+            text_dir / f"map_{_slug(name)}.png",
+            title=text("map_title", lang, scenario=label),
             lang=lang,
+            vmax=top if len(i.network.links) == len(base.network.links) else None,
         )
+    for i in same_links:
+        name = i.runs.name
+        noise = _within_noise(per_rep_base, _per_replication_ksi(i.network, i.runs), len(base.network.links))
         maps[f"map_diff:{name}"] = plot_ksi_map(
             i.network,
             ksi[name] - ksi[b_name],
-            out_dir / f"map_diff_{_slug(name)}.png",
+            text_dir / f"map_diff_{_slug(name)}.png",
             title=text("map_diff_title", lang, variant=name, baseline=b_name),
             diverging=True,
             lang=lang,
+            vmax=top_diff,
+            noise=noise,
         )
-        from vision_zero.outputs.plot import plot_network
-
+    for i in inputs:
+        name = i.runs.name
         maps[f"network:{name}"] = plot_network(
             i.network,
-            out_dir / f"network_{_slug(name)}.png",
-            title=f"{name}: {i.network.label}",
+            text_dir / f"network_{_slug(name)}.png",
+            title=text("net_title", lang, name=name),
             width_in=9.0,
             dpi=110,
+            lang=lang,
+            highlight=touched.get(name),
         )
-        costs[name] = _costs_frame(comparison, name)
+    costs = {i.runs.name: _costs_frame(comparison, i.runs.name) for i in inputs[1:]}
     paths.update(maps)
     if costs:
         all_costs = pd.concat([f.assign(variant=n) for n, f in costs.items()], ignore_index=True)
         atomic_write_text(out_dir / "costs.csv", all_costs.to_csv(index=False))
         paths["costs"] = out_dir / "costs.csv"
     paths["gpkg"] = write_links_gpkg(
-        base.network, ksi[b_name], {i.runs.name: ksi[i.runs.name] for i in inputs[1:]}, out_dir / "links.gpkg"
+        base.network,
+        ksi[b_name],
+        {i.runs.name: ksi[i.runs.name] for i in same_links},
+        text_dir / "links.gpkg",
+        variants_limit_kph={
+            i.runs.name: i.network.links["speed_limit_kph"].to_numpy(dtype=float) for i in same_links
+        },
+        lang=lang,
     )
     report_inputs = ReportInputs(
         charts=charts,
@@ -193,6 +272,9 @@ def write_outputs(
         costs=costs,
         tornado={v.variant: tornado_frame(v, params) for v in comparison.variants},
         ksi_split=splits,
+        descriptions={i.runs.name: i.description for i in inputs},
+        content={i.runs.name: i.content for i in inputs[1:]},
+        coverage=coverage(comparison, base.network, params),
     )
-    paths["report"] = write_report(comparison, report_inputs, out_dir / "report.html", lang=lang)
+    paths["report"] = write_report(comparison, report_inputs, text_dir / "report.html", lang=lang)
     return paths
