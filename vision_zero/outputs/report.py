@@ -509,33 +509,9 @@ def _caption(key: str, lang: str, baseline: str) -> str:
     return key
 
 
-def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "en") -> str:
-    """The report as one HTML string (see the module docstring)."""
-    check_lang(lang)
-    variants = ", ".join(v.variant for v in comparison.variants)
-    title = text("report_title", lang, variants=variants, baseline=comparison.baseline.name)
-    sections = [
-        ("summary", "s-summary"),
-        ("sec_evidence", "s-evidence"),
-        ("method", "s-method"),
-        ("sources", "s-sources"),
-    ]
-    out = [
-        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(title)}</h1>",
-    ]
-    if comparison.schematic:
-        out.append(f'<div class="warn">{_e(text("schematic_long", lang))}</div>')
-    if inputs.network_label:
-        out.append(f'<p class="note">{_e(network_label(inputs.network_label, lang))}</p>')
-    toc = "".join(f'<li><a href="#{anchor}">{_e(text(key, lang))}</a></li>' for key, anchor in sections)
-    out.append(f"<nav><strong>{_e(text('contents', lang))}</strong><ol>{toc}</ol></nav>")
-
-    out.append(f'<h2 id="s-summary">1. {_e(text("summary", lang))}</h2>')
-    out.append(_summary(comparison, inputs, lang))
-
+def _evidence(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
+    """Section 2: tables, charts and maps."""
+    out: list[str] = []
     out.append(f'<h2 id="s-evidence">2. {_e(text("sec_evidence", lang))}</h2>')
     out.append(f"<h3>{_e(text('tables', lang))}</h3>")
     header, rows = table_rows(comparison, lang=lang)
@@ -564,6 +540,12 @@ def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "
         for key, path in inputs.maps.items():
             out.append(_img(path, _caption(key, lang, comparison.baseline.name)))
 
+    return "\n".join(out)
+
+
+def _method(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
+    """Section 3: assumptions, economic values, intervention costs."""
+    out: list[str] = []
     out.append(f'<h2 id="s-method">3. {_e(text("method", lang))}</h2>')
     out.append(f"<h3>{_e(text('assumptions', lang))}</h3><ul>")
     for key in _STANDARD_ASSUMPTIONS:
@@ -581,6 +563,38 @@ def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "
             cols = [c for c in frame.columns if c != "variant"]
             out.append(_frame_table(frame, cols, lang, digits=4))
 
+    return "\n".join(out)
+
+
+def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "en") -> str:
+    """The report as one HTML string (see the module docstring)."""
+    check_lang(lang)
+    variants = ", ".join(v.variant for v in comparison.variants)
+    title = text("report_title", lang, variants=variants, baseline=comparison.baseline.name)
+    sections = [
+        ("summary", "s-summary"),
+        ("sec_evidence", "s-evidence"),
+        ("method", "s-method"),
+        ("sources", "s-sources"),
+    ]
+    out = [
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+    ]
+    if comparison.schematic:
+        out.append(f'<div class="warn">{_e(text("schematic_long", lang))}</div>')
+    if inputs.network_label:
+        out.append(f'<p class="note">{_e(network_label(inputs.network_label, lang))}</p>')
+    toc = "".join(f'<li><a href="#{anchor}">{_e(text(key, lang))}</a></li>' for key, anchor in sections)
+    out.append(f"<nav><strong>{_e(text('contents', lang))}</strong><ol>{toc}</ol></nav>")
+
+    out.append(f'<h2 id="s-summary">1. {_e(text("summary", lang))}</h2>')
+    out.append(_summary(comparison, inputs, lang))
+
+    out.append(_evidence(comparison, inputs, lang))
+    out.append(_method(comparison, inputs, lang))
     out.append(f'<h2 id="s-sources">4. {_e(text("sources", lang))}</h2>')
     if inputs.parameters is not None and len(inputs.parameters):
         cols = ["name", "value", "low", "high", "unit", "status", "source"]
