@@ -250,3 +250,65 @@ def test_elastic_demand_a_slower_variant_loses_trips_the_baseline_keeps_its_own(
     )
     f = run_replication(fixed, 0).summary
     assert f["trips"] == b["trips"] and f["trips_evaporated"] == 0
+
+
+def test_peak_calibration_meets_the_congestion_target_and_is_shared_by_variants(tmp_path):
+    # tiny schematic network, 10-minute AM peak: the daily trips are scaled until the peak's travel time is
+    # 1.3 x free flow (within 3%), with at least 98% of the trips arriving
+    base = scenario_file(tmp_path, "peak")
+    text = base.read_text("utf-8").replace("scale = 0.05\n", "scale = 1.0\ncongestion_index_target = 1.3\n")
+    base.write_text(text, "utf-8")
+    p = prepare(load_scenario(base))
+    pk = p.peak
+    assert pk is not None and pk.target == 1.3
+    assert pk.completed_share >= 0.98
+    assert pk.congestion_index == pytest.approx(1.3, rel=0.03)
+    assert p.daily_trips == pytest.approx(pk.daily_trips)
+    assert len(pk.steps) <= 8
+    # the replication's own index lands near the target too (other seeds than the calibration's)
+    r = run_replication(p, 1).summary
+    assert r["trips_completed"] >= 0.98 * r["trips"]
+    assert 1.1 < r["congestion_index"] < 1.6
+    # a variant (30 km/h on primaries) gets the same demand, calibrated on the un-intervened network
+    slow = scenario_file(
+        tmp_path,
+        "peak_slow",
+        '[[interventions]]\ntype = "speed_limit"\nlimit_kph = 30\nwhere = { highway = "primary" }\n',
+        extends="peak.toml",
+    )
+    assert prepare(load_scenario(slow)).daily_trips == p.daily_trips
+
+
+def test_congestion_target_by_name_reads_the_parameter_file(tmp_path):
+    from vision_zero.program.scenario import DemandSection
+
+    assert DemandSection(congestion_index_target="europe").congestion_index_target == "europe"
+    bad = scenario_file(tmp_path, "bad_target")
+    bad.write_text(bad.read_text("utf-8") + "congestion_index_target = 0.5\n", "utf-8")
+    with pytest.raises(ScenarioError, match="congestion_index_target"):
+        load_scenario(bad)
+
+
+@pytest.mark.slow
+def test_helsinki_baseline_arrives_within_the_european_congestion_range(tmp_path):
+    """Real geometry: central Helsinki's AM peak, demand calibrated to the European congestion target."""
+    from paths import HELSINKI_PBF
+
+    from vision_zero.core.parameters import load_parameters
+
+    f = tmp_path / "helsinki.toml"
+    f.write_text(
+        'name = "helsinki"\ndescription = "Helsinki centre (OSM): test"\n'
+        f'[network]\nsource = "{HELSINKI_PBF}"\n'
+        '[demand]\ncongestion_index_target = "europe"\n'
+        '[simulation]\nperiods = ["am_peak"]\nduration_s = 1200\nreplications = 2\nseed = 3\n',
+        "utf-8",
+    )
+    p = prepare(load_scenario(f))
+    ci = load_parameters()["demand.congestion_index.europe"]
+    assert p.peak is not None and p.peak.target == ci.value
+    assert p.distribution is not None and p.distribution.external.sum() > 0  # cut edges carry traffic
+    for r in (0, 1):
+        s = run_replication(p, r).summary
+        assert s["trips_completed"] >= 0.98 * s["trips"], s
+        assert ci.low <= s["congestion_index"] <= ci.high, s

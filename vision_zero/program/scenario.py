@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vision_zero.core.errors import ScenarioError
 from vision_zero.program.interventions import INTERVENTIONS, Intervention
@@ -108,12 +108,23 @@ class NetworkSection(_Section):
 
 
 class DemandSection(_Section):
-    """``[demand]``: daily trips, scale, OD and pedestrian files, mean trip length, travel-time elasticity."""
+    """``[demand]``: daily trips, scale, OD/pedestrian files, trip length, elasticity, congestion target."""
 
     daily_trips: float | None = Field(default=None, gt=0)
     scale: float = Field(default=1.0, gt=0, le=10)
     mean_trip_length_km: float | None = Field(default=None, gt=0, le=200)
     travel_time_elasticity: float | None = Field(default=None, ge=-3, le=0)
+    congestion_index_target: float | Literal["almaty", "europe"] | None = None
+
+    @field_validator("congestion_index_target")
+    @classmethod
+    def _index_range(cls, v: float | str | None) -> float | str | None:
+        if isinstance(v, float | int) and not 1.0 <= v <= 5.0:
+            raise ValueError(
+                "expected a number in [1, 5] (peak / free-flow travel time) or 'almaty' or 'europe'"
+            )
+        return v
+
     od_file: Path | None = None
     pedestrian_file: Path | None = None
 

@@ -41,9 +41,11 @@ from vision_zero.traffic.periods import Period, annual_factor
 __all__ = [
     "AppliedIntervention",
     "AppliedScenario",
+    "PeakCalibration",
     "PreparedScenario",
     "annual_link_traffic",
     "apply_scenario",
+    "calibrate_peak",
     "load_base_network",
     "prepare",
     "prepare_file",
@@ -106,6 +108,8 @@ class PreparedScenario:
         For a variant with elastic demand: drivers' expected link times [s] on its baseline's network and on its
         own (:func:`vision_zero.traffic.simulation.expected_link_cost_s`, central parameter values); None for a
         baseline or with ``[demand] travel_time_elasticity = 0``.
+    peak
+        With ``[demand] congestion_index_target``: the calibration of the daily trips to it (:func:`calibrate_peak`).
     """
 
     scenario: Scenario
@@ -124,6 +128,7 @@ class PreparedScenario:
     distribution: TripDistribution | None = None
     reference_cost_s: npt.NDArray[np.float64] | None = None
     cost_s: npt.NDArray[np.float64] | None = None
+    peak: PeakCalibration | None = None
 
     @property
     def name(self) -> str:
@@ -159,19 +164,21 @@ class PreparedScenario:
 # ------------------------------------------------------------------------------------------------- prepare
 
 
-def _periods(scenario: Scenario, params: ParameterSet) -> tuple[Period, ...]:
+def _periods(scenario: Scenario, params: ParameterSet, names: list[str] | None = None) -> tuple[Period, ...]:
+    """The simulated periods: ``names`` (default ``[simulation] periods``) with ``duration_s`` applied."""
     from vision_zero.traffic.demand import default_periods
 
     sim = scenario.simulation
     periods = default_periods(params)
-    if sim.periods is not None:
+    wanted = sim.periods if names is None else names
+    if wanted is not None:
         known = {p.name: p for p in periods}
-        for i, name in enumerate(sim.periods):
+        for i, name in enumerate(wanted):
             if name not in known:
                 raise ScenarioError(
                     str(scenario.path), f"simulation.periods[{i}]", f"one of {list(known)}", name
                 )
-        periods = tuple(known[n] for n in sim.periods)
+        periods = tuple(known[n] for n in wanted)
     if sim.duration_s is not None:  # same hourly rate over a shorter (or longer) simulated time
         d = sim.duration_s
         periods = tuple(
@@ -318,7 +325,12 @@ def prepare(
     else:
         dist = demand.trip_distribution(base, params)
     default_daily = demand.default_daily_trips(base, params, distribution=dist)
-    daily = (scenario.demand.daily_trips or default_daily) * scenario.demand.scale
+    daily = scenario.demand.daily_trips or default_daily
+    peak = None
+    if scenario.demand.congestion_index_target is not None and scenario.demand.od_file is None:
+        peak = calibrate_peak(scenario, base, params, dist, daily)
+        daily = peak.daily_trips
+    daily *= scenario.demand.scale
     od = None
     origin = str(scenario.path)
     if scenario.demand.od_file is None and max(round(daily * p.demand_share) for p in periods) < 1:
@@ -407,7 +419,137 @@ def prepare(
         distribution=dist,
         reference_cost_s=reference_cost,
         cost_s=cost,
+        peak=peak,
     )
+
+
+@dataclass(frozen=True)
+class PeakCalibration:
+    """Daily trips calibrated so that the AM peak's congestion index meets a target.
+
+    Attributes
+    ----------
+    target
+        ``[demand] congestion_index_target`` (peak travel time / free-flow travel time; a name reads
+        ``demand.congestion_index.<name>`` from traffic.toml).
+    congestion_index
+        The index simulated at the calibrated demand.
+    completed_share
+        Share of the peak's trips that arrived at the calibrated demand.
+    factor
+        Calibrated daily trips / the default (or ``[demand] daily_trips``).
+    daily_trips
+        Calibrated daily trips (before ``[demand] scale``).
+    steps
+        Simulations run: (factor, congestion index, completed share).
+    """
+
+    target: float
+    congestion_index: float
+    completed_share: float
+    factor: float
+    daily_trips: float
+    steps: tuple[tuple[float, float, float], ...]
+
+
+_PEAK_CACHE: dict[tuple[object, ...], PeakCalibration] = {}
+#: Bisection on the demand factor: range (x the default), relative tolerance on the index, most simulations.
+_PEAK_FACTORS = (1 / 64, 4.0)
+_PEAK_TOL = 0.03
+_PEAK_STEPS = 8
+#: Share of a peak's trips that must arrive for a calibrated demand (the issue's acceptance level).
+_PEAK_MIN_COMPLETED = 0.98
+
+
+def calibrate_peak(
+    scenario: Scenario,
+    base: RoadNetwork,
+    params: ParameterSet,
+    distribution: TripDistribution,
+    daily_trips: float,
+) -> PeakCalibration:
+    """Scale daily trips so the AM peak's congestion index meets ``[demand] congestion_index_target``.
+
+    Bisection on the log of a demand factor in [1/64, 4]: each step simulates the AM peak hour (``[simulation]
+    duration_s``, ``platoon_size`` and ``reroute_passes`` apply) on the un-intervened network with fixed seeds
+    (replication 0 of seed 0), so a baseline and its variants get the same trips, and measures
+    :func:`vision_zero.traffic.demand.congestion_index`; it stops within 3% of the target or after 8 simulations.
+    A congestion index counts arrived trips only, so a step where under 98% of trips arrive counts as above the
+    target (gridlock is never a calibrated state). Cached per network and settings within a process.
+    """
+    from vision_zero.traffic import demand
+    from vision_zero.traffic.simulation import TrafficSettings, simulate
+
+    given = scenario.demand.congestion_index_target
+    assert given is not None
+    target = params.value(f"demand.congestion_index.{given}") if isinstance(given, str) else float(given)
+    sim = scenario.simulation
+    (am,) = _periods(scenario, params, ["am_peak"])
+    key = (
+        base.source,
+        len(base.links),
+        target,
+        round(daily_trips, 6),
+        am,
+        sim.platoon_size,
+        sim.reroute_passes,
+        tuple(sorted(params.central().items())),
+    )
+    if key in _PEAK_CACHE:
+        return _PEAK_CACHE[key]
+    peds = demand.pedestrian_demand(base, periods=(am,), params=params)
+    settings = TrafficSettings.from_parameters(params)
+    steps: list[tuple[float, float, float]] = []
+
+    def measure(factor: float) -> tuple[float, float]:
+        rngs = replication_rngs(0, 0)
+        trips = demand.generate_trips(
+            base,
+            rng=rngs.demand,
+            periods=(am,),
+            daily_trips=daily_trips * factor,
+            params=params,
+            distribution=distribution,
+        )
+        record = simulate(
+            base,
+            trips,
+            peds,
+            rng=rngs.drivers,
+            pedestrian_rng=rngs.pedestrians,
+            routing_rng=rngs.routing,
+            periods=(am,),
+            platoon_size=sim.platoon_size,
+            reroute_passes=sim.reroute_passes,
+            settings=settings,
+        )
+        t = record.trips
+        routed = t["routed"].to_numpy(dtype=bool) if "routed" in t else np.ones(len(t), bool)
+        done = float(t["completed"].to_numpy(dtype=bool)[routed].mean()) if routed.any() else 1.0
+        ci = demand.congestion_index(base, t)
+        steps.append((factor, ci, done))
+        return ci, done
+
+    def above(ci: float, done: float) -> bool:
+        return done < _PEAK_MIN_COMPLETED or not np.isfinite(ci) or ci > target
+
+    lo, hi = np.log(_PEAK_FACTORS[0]), np.log(_PEAK_FACTORS[1])
+    x = 0.0
+    for _ in range(_PEAK_STEPS):
+        ci, done = measure(float(np.exp(x)))
+        if done >= _PEAK_MIN_COMPLETED and np.isfinite(ci) and abs(ci - target) <= _PEAK_TOL * target:
+            break
+        if above(ci, done):
+            hi = x
+        else:
+            lo = x
+        x = 0.5 * (lo + hi)
+    # the best step: arrived, and closest to the target
+    ok = [s for s in steps if s[2] >= _PEAK_MIN_COMPLETED and np.isfinite(s[1])]
+    factor, ci, done = min(ok or steps, key=lambda s: abs(s[1] - target) if np.isfinite(s[1]) else np.inf)
+    out = PeakCalibration(target, ci, done, factor, daily_trips * factor, tuple(steps))
+    _PEAK_CACHE[key] = out
+    return out
 
 
 def _elastic_costs(
@@ -515,6 +657,7 @@ def summarise(
     schematic: bool,
     trips_evaporated: int = 0,
     trips_added: int = 0,
+    congestion_index: float = float("nan"),
 ) -> dict[str, float]:
     """The headline numbers of :class:`~vision_zero.runs.results.ReplicationResult` (``summary``)."""
     out: dict[str, float] = {}
@@ -536,6 +679,7 @@ def summarise(
     out["trips_en_route"] = float(len(trips) - completed.sum())
     out["trips_evaporated"] = float(trips_evaporated)
     out["trips_added"] = float(trips_added)
+    out["congestion_index"] = float(congestion_index)
     out["schematic"] = 1.0 if schematic else 0.0
     return out
 
@@ -615,6 +759,7 @@ def run_replication(
         schematic=network.schematic,
         trips_evaporated=evaporated,
         trips_added=added,
+        congestion_index=demand.congestion_index(network, record.trips),
     )
     return ReplicationResult(
         scenario=sc.name,

@@ -88,7 +88,8 @@ class ReplicationResult:
         Headline numbers [per year]: ``fatal``, ``serious``, ``slight``, ``ksi`` and the same per road user as
         ``fatal_pedestrian`` …; ``veh_km``, ``veh_h`` [per year]; ``trips``, ``trips_completed``,
         ``trips_en_route``, ``trips_evaporated``, ``trips_added`` (elastic demand against the baseline;
-        simulated, not annualised); ``schematic`` (1.0 or 0.0).
+        simulated, not annualised); ``congestion_index`` (travel time / free-flow time of the arrived trips,
+        :func:`vision_zero.traffic.demand.congestion_index`); ``schematic`` (1.0 or 0.0).
     injuries
         :attr:`vision_zero.risk.crash_model.CrashEstimate.injuries`.
     link_traffic

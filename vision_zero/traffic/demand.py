@@ -72,6 +72,7 @@ __all__ = [
     "calibrate_decay",
     "calibrate_to_trip_length",
     "commute_share_of_day",
+    "congestion_index",
     "default_daily_trips",
     "default_periods",
     "elastic_trips",
@@ -814,6 +815,30 @@ def elastic_trips(
     kept = trips.loc[~drop, ["period", "origin", "destination", "depart_s"]]
     out = _finish_trips([kept, extra], periods)
     return out, int(drop.sum()), int(add.sum())
+
+
+def congestion_index(network: RoadNetwork, trips: pd.DataFrame) -> float:
+    """Peak travel time / free-flow travel time of the trips that arrived (TomTom's congestion level + 1).
+
+    Simulated ``travel_time_s`` of the completed trips (a :class:`~vision_zero.traffic.TrafficRecord`'s
+    ``trips``) over the time of their fastest routes at drivers' expected uncongested link times
+    (:func:`vision_zero.traffic.simulation.expected_link_cost_s`: desired speeds, signal and give-way delays).
+    NaN if no trip arrived.
+    """
+    from vision_zero.traffic.simulation import expected_link_cost_s
+
+    done = trips["completed"].to_numpy(dtype=bool)
+    if not done.any():
+        return float("nan")
+    free = od_travel_time_s(
+        network,
+        trips["origin"].to_numpy(dtype=np.int64)[done],
+        trips["destination"].to_numpy(dtype=np.int64)[done],
+        expected_link_cost_s(network),
+    )
+    ok = np.isfinite(free)
+    sim = trips["travel_time_s"].to_numpy(dtype=np.float64)[done]
+    return float(sim[ok].sum() / free[ok].sum()) if free[ok].sum() > 0 else float("nan")
 
 
 def _finish_trips(frames: list[pd.DataFrame], periods: tuple[Period, ...]) -> pd.DataFrame:
