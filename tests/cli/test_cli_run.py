@@ -271,3 +271,18 @@ def test_sigkill_of_the_main_process_leaves_no_worker_and_resume_equals_uninterr
     assert main(["run", str(scenarios[1]), "-n", "3", "--workers", "2", "--out", str(out), "-q"]) == 0
     assert not payloads[0].exists()
     _same_results(out, reference, 3)
+
+
+def test_dask_address_is_tried_first_and_briefly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unreachable scheduler fails in about 5 s, before any preparation (this scenario's OD file, read when
+    preparing, is broken: its error must not be the one shown)."""
+    from paths import TESTS
+
+    start = time.monotonic()
+    scenario = TESTS / "corpus" / "od" / "header_only.toml"
+    code = main(["run", str(scenario), "--dask", "tcp://127.0.0.1:1", "--out", str(tmp_path), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:1'" in err and "after 5 s" in err
+    assert "header_only.csv" not in err
+    assert time.monotonic() - start < 30  # was 33 s plus preparing the network; the timeout itself is 5 s

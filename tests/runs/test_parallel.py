@@ -166,3 +166,57 @@ def test_items_are_read_lazily(kind: str, pool: LocalPoolExecutor, dask_local: D
     rest = list(results)
     assert sorted(pos for pos, _ in [first, *rest]) == list(range(21))
     assert sorted(r for _, r in [first, *rest]) == [0, *range(2, 22)]
+
+
+# --- process hygiene ------------------------------------------------------------------------------------------
+
+
+def test_workers_are_capped_at_the_cpus_available() -> None:
+    from vision_zero.runs.parallel import default_workers
+
+    with make_executor(workers=1000) as ex:
+        assert ex.workers == default_workers() < 1000
+        assert f"--workers 1000 capped at the {default_workers()} CPU(s) available" in ex.describe()
+    with make_executor(workers=1) as ex:
+        assert "capped" not in ex.describe()
+
+
+def test_stale_payload_folders_of_dead_processes_are_swept(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from vision_zero.runs.parallel import PAYLOAD_PREFIX, sweep_stale_payload_folders
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)  # that process has exited
+    stale = tmp_path / f"{PAYLOAD_PREFIX}{dead_pid}-abc"
+    live = tmp_path / f"{PAYLOAD_PREFIX}{os.getpid()}-abc"
+    other = tmp_path / f"{PAYLOAD_PREFIX}xyz"  # not our naming: someone else's, left alone
+    for folder in (stale, live, other):
+        folder.mkdir()
+        (folder / "p.pickle").write_bytes(b"x")
+    assert sweep_stale_payload_folders(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()
+
+
+def test_an_error_inside_the_pool_ends_the_workers_and_removes_the_payload_folder() -> None:
+    import time
+
+    ex = LocalPoolExecutor(workers=2)
+    folder = ex._tmp
+    with pytest.raises(RuntimeError, match="stop"), ex:
+        assert sorted(r for _, r in ex.map_unordered(kill_self, None, [0, 2])) == [0, 2]
+        pids = ex.worker_pids()
+        assert len(pids) == 2 and folder.is_dir()
+        raise RuntimeError("stop")
+    assert not folder.exists()
+    time.sleep(0.5)
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue  # gone
+        assert state == "Z", f"worker {pid} still running"

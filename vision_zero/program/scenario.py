@@ -49,6 +49,7 @@ from vision_zero.core.errors import ScenarioError
 from vision_zero.program.interventions import INTERVENTIONS, Intervention
 
 __all__ = [
+    "MAX_DAILY_TRIPS",
     "MAX_EXTENDS_DEPTH",
     "SMOKE_OVERRIDES",
     "CalibrationSection",
@@ -63,6 +64,9 @@ __all__ = [
 ]
 
 MAX_EXTENDS_DEPTH = 16
+#: An input bound, not a model value: no city has a hundred million car trips a day (Almaty's default demand is
+#: about two million); a larger ``demand.daily_trips`` is a typing error that would exhaust memory.
+MAX_DAILY_TRIPS = 1e8
 
 #: Overrides that make any example scenario a quick smoke run (one replication, one short period, light demand).
 SMOKE_OVERRIDES: dict[str, Any] = {
@@ -110,7 +114,7 @@ class NetworkSection(_Section):
 class DemandSection(_Section):
     """``[demand]``: daily trips, scale, OD/pedestrian files, trip length, elasticity, congestion target."""
 
-    daily_trips: float | None = Field(default=None, gt=0)
+    daily_trips: float | None = Field(default=None, gt=0, le=MAX_DAILY_TRIPS)
     scale: float = Field(default=1.0, gt=0, le=10)
     mean_trip_length_km: float | None = Field(default=None, gt=0, le=200)
     travel_time_elasticity: float | None = Field(default=None, ge=-3, le=0)
