@@ -365,3 +365,28 @@ def test_schematic_graphml_round_trip_stays_schematic(tmp_path: Path) -> None:
     again = load_network(save_network_graph(net, tmp_path / "s.graphml"))
     assert again.schematic and "SCHEMATIC" in again.label and "schematic:almaty" in again.source
     assert network_fingerprint(again) == network_fingerprint(net)
+
+
+def test_schematic_network_carries_its_area_share(
+    tiny_network: RoadNetwork, midway: RoadNetwork, tmp_path: Path
+) -> None:
+    from vision_zero.network.schematic import SCALE_PRESETS
+
+    assert tiny_network.area_share == SCALE_PRESETS["tiny"]
+    assert midway.area_share is None  # OSM: demand comes from road length, not from an area
+    again = load_network(save_network_graph(tiny_network, tmp_path / "tiny.graphml"))
+    assert again.area_share == tiny_network.area_share
+
+
+def test_optional_link_columns_default_in_one_place(midway: RoadNetwork) -> None:
+    from vision_zero.network.road_network import LINK_DEFAULTS, junction_control, link_column
+
+    links = midway.links
+    np.testing.assert_array_equal(link_column(links, "reference_speed_kph"), links["speed_limit_kph"])
+    for name, value in LINK_DEFAULTS.items():
+        np.testing.assert_array_equal(link_column(links, name), np.full(len(links), value))
+    changed = links.assign(speed_response=0.3)
+    assert (link_column(changed, "speed_response") == 0.3).all()
+    control = junction_control(midway.nodes)
+    assert set(control[midway.nodes["signalised"].to_numpy()]) == {"signal"}
+    assert set(control[~midway.nodes["signalised"].to_numpy()]) == {"priority"}

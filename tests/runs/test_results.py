@@ -88,3 +88,16 @@ def test_a_damaged_folder_is_replaced_by_an_atomic_exchange(tmp_path: Path) -> N
     assert write_replication(tmp_path, _result(0)) == path
     assert replication_problem(path) is None and read_replication(path).summary == {"fatal": 0.5, "ksi": 0.5}
     assert sorted(p.name for p in (tmp_path / "replications").iterdir()) == ["rep-0000"]
+
+
+def test_safe_file_name_one_rule_for_run_folders_and_chart_files() -> None:
+    from vision_zero.runs.results import safe_file_name
+
+    assert safe_file_name("centre-30") == "centre-30"
+    assert safe_file_name("centre 30") == "centre_30"
+    assert (
+        safe_file_name("centre-30@interventions[0].limit_kph=20") == "centre-30@interventions_0_.limit_kph=20"
+    )
+    assert safe_file_name("a / b\\c") == "a_b_c"
+    assert safe_file_name("Центр 30") == "Центр_30"  # letters of any script stay (no two names become "_")
+    assert safe_file_name("../..") == "scenario"

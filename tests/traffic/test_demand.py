@@ -447,3 +447,13 @@ def test_pm_commutes_respect_one_way_ends_of_a_clipped_extract() -> None:
     trips = demand.generate_trips(net, rng=np.random.default_rng(3), periods=(pm,), daily_trips=3000.0)
     assert has_out[trips["origin"]].all() and has_in[trips["destination"]].all()
     assert stubs[trips["origin"]].any() or stubs[trips["destination"]].any()
+
+
+def test_annual_factors_by_hand() -> None:
+    import pandas as pd
+
+    from vision_zero.traffic.periods import Period, annual_factors
+
+    periods = (Period("am", 8.0, 3600.0, 0.1, 340.0), Period("night", 2.0, 1800.0, 0.01, 100.0))
+    f = annual_factors(pd.Series(["am", "night", "other"]), periods)
+    np.testing.assert_allclose(f, [340.0, 200.0, 0.0])  # 100 h of 0.5 h periods; an unknown period counts 0

@@ -72,10 +72,11 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.errors import shorten
@@ -86,8 +87,14 @@ from vision_zero.network.country import country_name, detect_country
 
 __all__ = [
     "CROSSING_TYPES",
+    "LINK_DEFAULTS",
+    "SIGNAL_CROSSING_TYPES",
+    "CrossingType",
     "RoadNetwork",
     "check_tables",
+    "free_flow_travel_time_s",
+    "junction_control",
+    "link_column",
     "load_network",
     "network_fingerprint",
     "network_from_graph",
@@ -95,8 +102,8 @@ __all__ = [
     "save_network_graph",
 ]
 
-#: Crossing types known to the risk model.
-CROSSING_TYPES: tuple[str, ...] = (
+#: A crossing type known to the risk model (the type of the ``crossing_type`` column and of scenario files).
+CrossingType = Literal[
     "unmarked",
     "marked",
     "signalised",
@@ -105,7 +112,20 @@ CROSSING_TYPES: tuple[str, ...] = (
     "rrfb",
     "phb",
     "leading_pedestrian_interval",
-)
+]
+#: Crossing types known to the risk model, in this order in messages.
+CROSSING_TYPES: tuple[CrossingType, ...] = get_args(CrossingType)
+#: Crossing types where a signal stops the traffic for pedestrians.
+SIGNAL_CROSSING_TYPES: tuple[CrossingType, ...] = ("signalised", "leading_pedestrian_interval")
+
+#: Optional link columns that interventions set and the simulation and risk model read, with their value on a
+#: network no intervention touched (module docstring). ``reference_speed_kph`` defaults to ``speed_limit_kph``.
+LINK_DEFAULTS: dict[str, float] = {
+    "speed_response": 1.0,
+    "mean_speed_factor": 1.0,
+    "over_limit_factor": 1.0,
+    "design_speed_kph": math.nan,
+}
 
 
 @dataclass(frozen=True)
@@ -129,6 +149,9 @@ class RoadNetwork:
         The country whose implicit speed limits were the defaults (ISO code or ``generic``), and how it was chosen.
     default_speed_kph
         Those defaults [km/h] by category: ``urban``, ``living_street``, ``rural``, ``motorway``.
+    area_share
+        Share of a whole city's area the network covers, where that is known (the schematic generator's
+        ``scale``; demand then takes that share of the city's vehicle-km); None for OSM networks.
     """
 
     graph: nx.MultiDiGraph[Any]
@@ -142,6 +165,7 @@ class RoadNetwork:
     country: str = osm_tags.GENERIC_COUNTRY
     country_source: str = ""
     default_speed_kph: dict[str, float] = field(default_factory=dict)
+    area_share: float | None = None
 
     @property
     def label(self) -> str:
@@ -165,6 +189,36 @@ class RoadNetwork:
             crossings=self.crossings if crossings is None else crossings,
             crossing_links=self.crossing_links if crossing_links is None else crossing_links,
         )
+
+
+def free_flow_travel_time_s(length_m: Any, speed_limit_kph: Any) -> Any:
+    """Free-flow travel time [s] of links of ``length_m`` driven at ``speed_limit_kph`` (arrays or numbers).
+
+    The one formula behind the links' ``free_flow_travel_time_s`` column (set on loading and by a new limit).
+    """
+    return length_m / kph_to_mps(speed_limit_kph)
+
+
+def link_column(links: pd.DataFrame, name: str) -> npt.NDArray[np.float64]:
+    """An optional link column as float64, or its default where no intervention has set it (:data:`LINK_DEFAULTS`).
+
+    ``reference_speed_kph`` (the limit drivers are used to) defaults to the link's ``speed_limit_kph``.
+    """
+    if name in links.columns:
+        return links[name].to_numpy(dtype=np.float64)
+    if name == "reference_speed_kph":
+        return links["speed_limit_kph"].to_numpy(dtype=np.float64)
+    return np.full(len(links), LINK_DEFAULTS[name], dtype=np.float64)
+
+
+def junction_control(nodes: pd.DataFrame) -> npt.NDArray[np.str_]:
+    """Per node ``"signal"``, ``"priority"`` or ``"roundabout"``: the ``junction_control`` column or its default.
+
+    The default (no intervention set it) is ``"signal"`` where the node is signalised, else ``"priority"``.
+    """
+    if "junction_control" in nodes.columns:
+        return nodes["junction_control"].astype(str).to_numpy(dtype=str)
+    return np.where(nodes["signalised"].to_numpy(dtype=bool), "signal", "priority")
 
 
 #: Keys of :attr:`RoadNetwork.defaulted`, with the table whose rows they count.
@@ -376,7 +430,7 @@ def _link_table(
             "oneway": np.array(cols["oneway"], dtype=bool),
             "speed_limit_kph": speed_kph,
             "capacity_vph": np.array(cols["capacity_vph"], dtype=np.float64),
-            "free_flow_travel_time_s": length_m / kph_to_mps(speed_kph),
+            "free_flow_travel_time_s": free_flow_travel_time_s(length_m, speed_kph),
             "storage_veh": m_to_km(length_m) * lanes_arr * defaults.jam_density_veh_per_km_per_lane,
             "reverse": _reverse_ids(cols["u"], cols["v"], cols["key"]),
             "speed_limit_defaulted": np.array(cols["speed_limit_defaulted"], dtype=bool),
@@ -579,6 +633,9 @@ def network_from_graph(
             "rural": defaults.country_limits.rural_kph,
             "motorway": defaults.country_limits.motorway_kph,
         },
+        area_share=float(graph.graph["schematic_scale"])
+        if is_schematic and "schematic_scale" in graph.graph
+        else None,
     )
 
 

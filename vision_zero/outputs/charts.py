@@ -27,7 +27,8 @@ import pandas as pd
 from vision_zero.appraisal.compare import Comparison, ScenarioRuns, VariantComparison
 from vision_zero.core.i18n import text
 from vision_zero.core.parameters import ParameterSet
-from vision_zero.runs.results import atomic_write_bytes
+from vision_zero.network.road_network import LINK_DEFAULTS, link_column
+from vision_zero.runs.results import atomic_write_bytes, safe_file_name
 from vision_zero.traffic.simulation import SPEED_BIN_KPH
 
 if TYPE_CHECKING:
@@ -215,22 +216,11 @@ def changed_links(
     return np.sort(d.index.to_numpy(dtype=np.int64)[keep])
 
 
-#: Defaults of the optional link columns (vision_zero.network.road_network docstring), for a column only one side has.
-_LINK_DEFAULTS: dict[str, float] = {
-    "speed_response": 1.0,
-    "mean_speed_factor": 1.0,
-    "over_limit_factor": 1.0,
-    "design_speed_kph": float("nan"),
-}
-
-
 def _column_or_default(frame: pd.DataFrame, name: str) -> pd.Series | None:
     if name in frame.columns:
         return frame[name]
-    if name == "reference_speed_kph" and "speed_limit_kph" in frame.columns:
-        return frame["speed_limit_kph"]
-    if name in _LINK_DEFAULTS:
-        return pd.Series(_LINK_DEFAULTS[name], index=frame.index)
+    if name == "reference_speed_kph" or name in LINK_DEFAULTS:
+        return pd.Series(link_column(frame, name), index=frame.index)
     return None
 
 
@@ -466,15 +456,15 @@ def all_charts(
             base,
             vr,
             links,
-            out_dir / f"speeds_{_slug(v.variant)}.png",
+            out_dir / f"speeds_{safe_file_name(v.variant)}.png",
             lang=lang,
             schematic=comparison.schematic,
         )
         out[f"tornado:{v.variant}"] = tornado(
-            v, params, out_dir / f"tornado_{_slug(v.variant)}.png", lang=lang, schematic=comparison.schematic
+            v,
+            params,
+            out_dir / f"tornado_{safe_file_name(v.variant)}.png",
+            lang=lang,
+            schematic=comparison.schematic,
         )
     return out
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)

@@ -35,13 +35,13 @@ from vision_zero.appraisal.study import CompareInputs
 from vision_zero.core.i18n import check_lang, text
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.outputs.charts import _slug, all_charts, changed_links, tornado_frame
+from vision_zero.outputs.charts import all_charts, changed_links, tornado_frame
 from vision_zero.outputs.gis import write_links_gpkg
 from vision_zero.outputs.maps import map_scale, plot_ksi_map
 from vision_zero.outputs.plot import plot_network
 from vision_zero.outputs.report import Coverage, ReportInputs, write_report
 from vision_zero.program.selectors import road_km
-from vision_zero.runs.results import atomic_write_bytes, atomic_write_text
+from vision_zero.runs.results import atomic_write_bytes, atomic_write_text, safe_file_name
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -100,10 +100,10 @@ def _within_noise(
 
 def default_out_dir(names: Sequence[str], *, root: Path = Path("results")) -> Path:
     """``results/compare-<baseline>-<variant>…``; past 60 characters ``compare-<baseline>-and-<n>-variants-<hash>``."""
-    joined = "-".join(_slug(n) for n in names)
+    joined = "-".join(safe_file_name(n) for n in names)
     if len(joined) > 60:
         digest = hashlib.sha1("\0".join(names).encode("utf-8")).hexdigest()[:6]
-        joined = f"{_slug(names[0])}-and-{len(names) - 1}-variants-{digest}"
+        joined = f"{safe_file_name(names[0])}-and-{len(names) - 1}-variants-{digest}"
     return root / f"compare-{joined}"
 
 
@@ -219,7 +219,7 @@ def write_outputs(
         maps[f"map:{name}"] = plot_ksi_map(
             i.network,
             ksi[name],
-            text_dir / f"map_{_slug(name)}.png",
+            text_dir / f"map_{safe_file_name(name)}.png",
             title=text("map_title", lang, scenario=label),
             lang=lang,
             vmax=top if len(i.network.links) == len(base.network.links) else None,
@@ -230,7 +230,7 @@ def write_outputs(
         maps[f"map_diff:{name}"] = plot_ksi_map(
             i.network,
             ksi[name] - ksi[b_name],
-            text_dir / f"map_diff_{_slug(name)}.png",
+            text_dir / f"map_diff_{safe_file_name(name)}.png",
             title=text("map_diff_title", lang, variant=name, baseline=b_name),
             diverging=True,
             lang=lang,
@@ -241,7 +241,7 @@ def write_outputs(
         name = i.runs.name
         maps[f"network:{name}"] = plot_network(
             i.network,
-            text_dir / f"network_{_slug(name)}.png",
+            text_dir / f"network_{safe_file_name(name)}.png",
             title=text("net_title", lang, name=name),
             width_in=9.0,
             dpi=110,

@@ -41,8 +41,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vision_zero.core.errors import SelectorError
 from vision_zero.core.parameters import ParameterSet
-from vision_zero.core.units import kph_to_mps
-from vision_zero.network.road_network import CROSSING_TYPES, RoadNetwork
+from vision_zero.network.road_network import (
+    SIGNAL_CROSSING_TYPES,
+    CrossingType,
+    RoadNetwork,
+    free_flow_travel_time_s,
+    junction_control,
+    link_column,
+)
 from vision_zero.program.selectors import (
     CrossingFilter,
     Selection,
@@ -76,20 +82,8 @@ __all__ = [
 MODIFIER_COLUMNS: tuple[str, ...] = ("site_type", "site", "road_user", "severity", "parameter")
 
 Enforcement = Literal["signs", "police", "camera", "section_control", "calming"]
-CrossingType = Literal[
-    "unmarked",
-    "marked",
-    "signalised",
-    "raised",
-    "refuge_island",
-    "rrfb",
-    "phb",
-    "leading_pedestrian_interval",
-]
 JunctionControl = Literal["signal", "priority"]
 _CONTROLS: tuple[JunctionControl, ...] = ("signal", "priority")
-_SIGNAL_TYPES = ("signalised", "leading_pedestrian_interval")
-assert set(CROSSING_TYPES) == set(CrossingType.__args__)  # type: ignore[attr-defined]
 
 
 def empty_modifiers() -> pd.DataFrame:
@@ -227,11 +221,14 @@ class Intervention(BaseModel):
         )
 
 
-def _column(frame: pd.DataFrame, name: str, default: float | pd.Series) -> pd.Series:
+def _link_series(links: pd.DataFrame, name: str) -> pd.Series:
+    """An optional link column, or its default (:func:`vision_zero.network.road_network.link_column`)."""
+    return pd.Series(link_column(links, name), index=links.index, dtype=float)
+
+
+def _column(frame: pd.DataFrame, name: str, default: float) -> pd.Series:
     if name in frame.columns:
         return frame[name].astype(float)
-    if isinstance(default, pd.Series):
-        return default.astype(float)
     return pd.Series(default, index=frame.index, dtype=float)
 
 
@@ -275,15 +272,17 @@ class SpeedLimit(Intervention):
         """New limit, free-flow time and speed response on the selected links."""
         mask = self._links(network, ctx)
         links = network.links.copy()
-        links["reference_speed_kph"] = _column(links, "reference_speed_kph", links["speed_limit_kph"])
-        links["speed_response"] = _column(links, "speed_response", 1.0)
+        links["reference_speed_kph"] = _link_series(links, "reference_speed_kph")
+        links["speed_response"] = _link_series(links, "speed_response")
         param = f"interventions.speed_limit.speed_response.{self.enforcement}"
         response = ctx.parameters.value(param)
         links.loc[mask, "speed_limit_kph"] = self.limit_kph
-        links.loc[mask, "free_flow_travel_time_s"] = links.loc[mask, "length_m"] / kph_to_mps(self.limit_kph)
+        links.loc[mask, "free_flow_travel_time_s"] = free_flow_travel_time_s(
+            links.loc[mask, "length_m"], self.limit_kph
+        )
         links.loc[mask, "speed_response"] = response
         if self.enforcement == "calming":
-            design = _column(links, "design_speed_kph", math.nan)
+            design = _link_series(links, "design_speed_kph")
             links["design_speed_kph"] = design
             links.loc[mask, "design_speed_kph"] = np.fmin(design[mask].to_numpy(), self.limit_kph)
         rows = np.flatnonzero(mask)
@@ -377,7 +376,7 @@ class SpeedCamera(Intervention):
         bindings = []
         for column in ("mean_speed_factor", "over_limit_factor"):
             param = f"interventions.speed_camera.{self.mode}.{column}"
-            current = _column(links, column, 1.0)
+            current = _link_series(links, column)
             scale = current.to_numpy()[rows]
             links[column] = current
             links.loc[mask, column] = scale * ctx.parameters.value(param)
@@ -575,7 +574,7 @@ class TrafficCalming(Intervention):
         """Design speed on the selected links."""
         mask = self._links(network, ctx)
         links = network.links.copy()
-        design = _column(links, "design_speed_kph", math.nan)
+        design = _link_series(links, "design_speed_kph")
         links["design_speed_kph"] = design
         links.loc[mask, "design_speed_kph"] = np.fmin(design[mask].to_numpy(), self.design_speed_kph)
         km = road_km(network, mask)
@@ -704,10 +703,7 @@ class Roundabout(Intervention):
         )
         p = ctx.parameters
         nodes = network.nodes.copy()
-        if "junction_control" not in nodes.columns:
-            nodes["junction_control"] = np.where(
-                nodes["signalised"].to_numpy(dtype=bool), "signal", "priority"
-            )
+        nodes["junction_control"] = junction_control(nodes)
         nodes.loc[junctions, "junction_control"] = "roundabout"
         nodes.loc[junctions, "signalised"] = False
         links = network.links.copy()
@@ -720,7 +716,7 @@ class Roundabout(Intervention):
         crossings = network.crossings.copy()
         crossings["design_speed_kph"] = _column(crossings, "design_speed_kph", math.nan)
         at = np.isin(crossings["node"].to_numpy(dtype=np.int64), junctions)
-        signal = at & crossings["crossing_type"].astype(str).isin(_SIGNAL_TYPES).to_numpy()
+        signal = at & crossings["crossing_type"].astype(str).isin(SIGNAL_CROSSING_TYPES).to_numpy()
         crossings.loc[signal, "crossing_type"] = "marked"
         ds_name = "interventions.roundabout.entry_design_speed_kph"
         crossings.loc[at, "design_speed_kph"] = p.value(ds_name)

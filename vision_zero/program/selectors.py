@@ -52,7 +52,12 @@ import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from vision_zero.core.errors import SelectorError
-from vision_zero.network.road_network import CROSSING_TYPES, RoadNetwork
+from vision_zero.network.road_network import (
+    CROSSING_TYPES,
+    SIGNAL_CROSSING_TYPES,
+    RoadNetwork,
+    junction_control,
+)
 
 __all__ = [
     "NAME_COLUMNS",
@@ -72,7 +77,6 @@ __all__ = [
 NAME_COLUMNS: tuple[str, ...] = ("name", "name:ru", "name:kk", "name:en")
 
 _EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG), for the equirectangular distance
-_SIGNAL_TYPES = ("signalised", "leading_pedestrian_interval")
 
 BoolMask = npt.NDArray[np.bool_]
 
@@ -464,7 +468,7 @@ def road_km(network: RoadNetwork, mask: BoolMask) -> float:
 def crossing_is_signalised(network: RoadNetwork) -> BoolMask:
     """Per crossing: a signalised crossing type, or a crossing at a signalised node."""
     cr = network.crossings
-    by_type = cr["crossing_type"].astype(str).isin(_SIGNAL_TYPES).to_numpy()
+    by_type = cr["crossing_type"].astype(str).isin(SIGNAL_CROSSING_TYPES).to_numpy()
     node = cr["node"].to_numpy(dtype=np.int64)
     sig_nodes = network.nodes["signalised"].to_numpy(dtype=bool)
     at_signal = np.zeros(len(cr), dtype=bool)
@@ -533,7 +537,7 @@ def select_junctions(
     legs = np.bincount(pairs[:, 0], minlength=len(network.nodes))
     keep = candidates[legs[candidates] >= min_legs]
     if control is not None:
-        current = _junction_control(network)[keep]
+        current = junction_control(network.nodes)[keep]
         keep = keep[np.isin(current, control)]
     if not len(keep):
         raise SelectorError(
@@ -544,13 +548,6 @@ def select_junctions(
             "none",
         )
     return np.asarray(keep, dtype=np.int64)
-
-
-def _junction_control(network: RoadNetwork) -> npt.NDArray[np.str_]:
-    nodes = network.nodes
-    if "junction_control" in nodes.columns:
-        return nodes["junction_control"].astype(str).to_numpy(dtype=str)
-    return np.where(nodes["signalised"].to_numpy(dtype=bool), "signal", "priority")
 
 
 def new_crossings_along(

@@ -29,7 +29,8 @@ import pandas as pd
 
 from vision_zero.core.errors import ConfigError, DataError
 from vision_zero.core.units import km_to_miles, m_to_km
-from vision_zero.network.road_network import RoadNetwork
+from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
+from vision_zero.program.interventions import MODIFIER_COLUMNS
 from vision_zero.risk.pedestrian import (
     crossing_injuries,
     injuries_away_from_crossings,
@@ -37,7 +38,7 @@ from vision_zero.risk.pedestrian import (
     pedestrian_injury_risk,
     tefft_pedestrian_injury,
 )
-from vision_zero.traffic.periods import annual_factor
+from vision_zero.traffic.periods import annual_factors
 from vision_zero.traffic.simulation import TrafficRecord
 
 __all__ = [
@@ -67,7 +68,6 @@ SEVERITIES: tuple[str, ...] = ("fatal", "serious", "slight")
 ROAD_USERS: tuple[str, ...] = ("pedestrian", "occupant")
 SPEED_MODELS: tuple[str, ...] = ("power", "exponential")
 INJURY_COLUMNS: tuple[str, ...] = ("site_type", "site", "road_user", "severity", "per_year_raw", "per_year")
-MODIFIER_COLUMNS: tuple[str, ...] = ("site_type", "site", "road_user", "severity", "parameter")
 SITE_TYPES: tuple[str, ...] = ("link", "junction", "crossing")
 FloatArray = npt.NDArray[np.float64]
 
@@ -254,8 +254,9 @@ def segment_spf_type(links: pd.DataFrame) -> pd.Series:
 
 
 def _reference_speed_kph(links: pd.DataFrame, parameters: Mapping[str, float]) -> FloatArray:
-    base = links["reference_speed_kph"] if "reference_speed_kph" in links else links["speed_limit_kph"]
-    out: FloatArray = base.to_numpy(np.float64) + param(parameters, "risk.reference_speed.offset_kph")
+    out: FloatArray = link_column(links, "reference_speed_kph") + param(
+        parameters, "risk.reference_speed.offset_kph"
+    )
     return out
 
 
@@ -264,7 +265,6 @@ def _annual_link_traffic(
 ) -> pd.DataFrame:
     """Per link: annual entries and, per severity, the veh-km-weighted speed effect over periods."""
     n = len(network.links)
-    factors = {p.name: annual_factor(p) for p in record.periods}
     stats = record.link_stats
     out = pd.DataFrame(index=network.links.index)
     out["entries_per_year"] = 0.0
@@ -272,7 +272,7 @@ def _annual_link_traffic(
         out[f"speed_effect.{s}"] = 1.0
     if not len(stats):
         return out
-    af = stats["period"].map(factors).fillna(0.0).to_numpy(np.float64)
+    af = annual_factors(stats["period"], record.periods)
     link = stats["link"].to_numpy(np.int64)
     entries = stats["entries"].to_numpy(np.float64) * af
     out["entries_per_year"] = np.bincount(link, weights=entries, minlength=n)[:n]
@@ -376,10 +376,7 @@ def _junction_injuries(
     if not len(agg):
         return pd.DataFrame(columns=cols)
     node_ids = agg.index.to_numpy(np.int64)
-    if "junction_control" in nodes:
-        signal = nodes["junction_control"].astype(str).eq("signal").to_numpy()[node_ids]
-    else:
-        signal = nodes["signalised"].to_numpy(bool)[node_ids]
+    signal = junction_control(nodes)[node_ids] == "signal"
     kinds = np.where(signal, "signalised", "priority").astype(object) + np.where(
         agg["legs"].to_numpy() == 3, "_3leg", "_4leg"
     ).astype(object)

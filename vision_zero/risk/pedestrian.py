@@ -38,8 +38,8 @@ import pandas as pd
 
 from vision_zero.core.errors import ConfigError, ParameterError
 from vision_zero.core.units import kph_to_mps, mps_to_kph
-from vision_zero.network.road_network import CROSSING_TYPES, RoadNetwork
-from vision_zero.traffic.periods import annual_factor
+from vision_zero.network.road_network import CROSSING_TYPES, SIGNAL_CROSSING_TYPES, RoadNetwork
+from vision_zero.traffic.periods import annual_factor, annual_factors
 from vision_zero.traffic.simulation import TrafficRecord
 
 __all__ = [
@@ -193,7 +193,7 @@ def yield_probability(
         return np.full_like(v, param(parameters, "risk.pedestrian.yield.rrfb"))
     if crossing_type == "phb":
         return np.full_like(v, param(parameters, "risk.pedestrian.yield.phb"))
-    if crossing_type in ("signalised", "leading_pedestrian_interval"):
+    if crossing_type in SIGNAL_CROSSING_TYPES:
         return np.full_like(v, param(parameters, "risk.pedestrian.yield.signalised"))
     b0 = param(parameters, "risk.pedestrian.yield.marked.intercept")
     b1 = param(parameters, "risk.pedestrian.yield.marked.slope")
@@ -593,7 +593,6 @@ def injuries_away_from_crossings(
     stats = record.link_stats[["period", "link", "entries", "mean_speed_kph"]]
     away = away.merge(stats, on=["period", "link"], how="inner")
     durations = {p.name: p.duration_s for p in record.periods}
-    factors = {p.name: annual_factor(p) for p in record.periods}
     away = away[(away["entries"] > 0) & np.isfinite(away["mean_speed_kph"])]
     link = away["link"].to_numpy(np.int64)
     n_lanes = links["lanes"].to_numpy(np.float64)
@@ -602,7 +601,7 @@ def injuries_away_from_crossings(
     window = crossing_time_s(lanes, "unmarked", parameters=parameters)
     period = away["period"].astype(str)
     flow_vps = away["entries"].to_numpy(np.float64) / period.map(durations).to_numpy(np.float64)
-    f = period.map(factors).to_numpy(np.float64) * away["away"].to_numpy(np.float64) * flow_vps * window
+    f = annual_factors(period, record.periods) * away["away"].to_numpy(np.float64) * flow_vps * window
     speed = away["mean_speed_kph"].to_numpy(np.float64)
     # the lane-entry warning time is uniform over one lane's crossing time: average the table over tau
     table = _ImpactTable.build(parameters, _lane_time_s(parameters))

@@ -36,7 +36,7 @@ from vision_zero.program.selectors import Selection, road_km
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES, CalibrationTargets
 from vision_zero.runs.results import ReplicationResult
 from vision_zero.traffic.demand import TripDistribution
-from vision_zero.traffic.periods import Period, annual_factor
+from vision_zero.traffic.periods import Period, annual_factors
 
 __all__ = [
     "AppliedIntervention",
@@ -607,14 +607,13 @@ def annual_link_traffic(
     """Per link, annualised: ``veh_km_per_year``, ``veh_h_per_year`` and flow-weighted speeds over periods."""
     n = len(network.links)
     out = pd.DataFrame({"link": np.arange(n, dtype=np.int64)})
-    factors = {p.name: annual_factor(p) for p in periods}
     if not len(link_stats):
         for col in ("veh_km_per_year", "veh_h_per_year"):
             out[col] = 0.0
         for col in ("mean_speed_kph", "p85_speed_kph", "share_over_limit"):
             out[col] = np.nan
         return out
-    af = link_stats["period"].map(factors).fillna(0.0).to_numpy(dtype=float)
+    af = annual_factors(link_stats["period"], periods)
     link = link_stats["link"].to_numpy(dtype=np.int64)
     vkm = link_stats["veh_km"].to_numpy(dtype=float) * af
     out["veh_km_per_year"] = np.bincount(link, weights=vkm, minlength=n)[:n]
@@ -641,10 +640,7 @@ def _speed_hist(hist: pd.DataFrame, periods: tuple[Period, ...]) -> pd.DataFrame
                 "count": pd.Series(dtype=float),
             }
         )
-    factors = {p.name: annual_factor(p) for p in periods}
-    h = hist.assign(
-        count=hist["count"].to_numpy(dtype=float) * hist["period"].map(factors).fillna(0.0).to_numpy()
-    )
+    h = hist.assign(count=hist["count"].to_numpy(dtype=float) * annual_factors(hist["period"], periods))
     out = h.groupby(["link", "bin_lo_kph"], as_index=False, sort=True)["count"].sum()
     return pd.DataFrame(out[cols])
 

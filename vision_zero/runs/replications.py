@@ -28,7 +28,6 @@ import functools
 import hashlib
 import json
 import math
-import re
 import shutil
 import sys
 import time
@@ -49,6 +48,7 @@ from vision_zero.runs.results import (
     read_replication,
     read_replication_summary,
     replication_dir,
+    safe_file_name,
     scan_replications,
     write_replication,
 )
@@ -271,11 +271,6 @@ def _next_total(n: int, rel_pct: float, target_ci_pct: float, *, maximum: int) -
 # --- run folders ----------------------------------------------------------------------------------------------
 
 
-def _safe_name(name: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9._@=,+-]+", "_", name).strip("._")
-    return safe or "scenario"
-
-
 def run_id(job: ScenarioJob) -> str:
     """Deterministic id of a run: hash of the resolved scenario, the seed, the network and the code.
 
@@ -291,7 +286,7 @@ def run_id(job: ScenarioJob) -> str:
 
 def scenario_run_dir(out_dir: Path, job: ScenarioJob) -> Path:
     """``<out_dir>/<scenario>/<run-id>``."""
-    return Path(out_dir) / _safe_name(job.name) / run_id(job)
+    return Path(out_dir) / safe_file_name(job.name) / run_id(job)
 
 
 @functools.cache

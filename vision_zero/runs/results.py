@@ -32,6 +32,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -52,9 +53,20 @@ __all__ = [
     "read_replication_summary",
     "replication_dir",
     "replication_problem",
+    "safe_file_name",
     "scan_replications",
     "write_replication",
 ]
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` as one part of a file or folder name: letters, digits and ``_.@=,+-`` kept, other runs → ``_``.
+
+    The one rule for run folders (``results/<scenario>/…``) and the files a comparison writes (``map_<name>.png``).
+    """
+    safe = re.sub(r"[^\w.@=,+-]+", "_", name).strip("._")
+    return safe or "scenario"
+
 
 _TABLES = ("injuries", "link_traffic", "speed_hist")
 #: The files of a replication folder besides the list of files itself.

@@ -24,7 +24,7 @@ from scipy.special import ndtr
 
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.core.units import kph_to_mps
-from vision_zero.network.road_network import RoadNetwork
+from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
 
 __all__ = [
     "Signals",
@@ -86,12 +86,6 @@ class TrafficSettings:
         )
 
 
-def _col(links: pd.DataFrame, name: str, default: FloatArray | float) -> FloatArray:
-    if name in links.columns:
-        return links[name].to_numpy(dtype=np.float64)
-    return np.broadcast_to(np.asarray(default, dtype=np.float64), (len(links),)).astype(np.float64)
-
-
 def desired_speed_kph(
     links: pd.DataFrame, link: IntArray, z: FloatArray, settings: TrafficSettings
 ) -> FloatArray:
@@ -109,11 +103,11 @@ def desired_speed_kph(
     ``min(1, mean_speed_factor x mean / compressed mean)`` only for the rest of the measured fall in the mean.
     """
     limit = links["speed_limit_kph"].to_numpy(dtype=np.float64)
-    ref = _col(links, "reference_speed_kph", limit)
-    resp = _col(links, "speed_response", 1.0)
-    msf = _col(links, "mean_speed_factor", 1.0)
-    olf = _col(links, "over_limit_factor", 1.0)
-    design = _col(links, "design_speed_kph", np.nan)
+    ref = link_column(links, "reference_speed_kph")
+    resp = link_column(links, "speed_response")
+    msf = link_column(links, "mean_speed_factor")
+    olf = link_column(links, "over_limit_factor")
+    design = link_column(links, "design_speed_kph")
     lim, r = limit[link], ref[link]
     mean = r + settings.offset_kph + resp[link] * (lim - r)
     rel = 1.0 + settings.cv * z
@@ -160,10 +154,7 @@ def signal_plans(network: RoadNetwork, settings: TrafficSettings) -> Signals:
     """
     nodes, links = network.nodes, network.links
     n = len(links)
-    if "junction_control" in nodes.columns:
-        sig_node = (nodes["junction_control"].astype(str) == "signal").to_numpy()
-    else:
-        sig_node = nodes["signalised"].to_numpy(dtype=bool)
+    sig_node = junction_control(nodes) == "signal"
     u = links["u"].to_numpy(dtype=np.int64)
     v = links["v"].to_numpy(dtype=np.int64)
     x, y = nodes["x_m"].to_numpy(dtype=np.float64), nodes["y_m"].to_numpy(dtype=np.float64)
@@ -236,10 +227,7 @@ def give_way_delay_s(network: RoadNetwork, settings: TrafficSettings) -> FloatAr
     n_nodes = len(nodes)
     u = links["u"].to_numpy(dtype=np.int64)
     v = links["v"].to_numpy(dtype=np.int64)
-    if "junction_control" in nodes.columns:
-        sig = (nodes["junction_control"].astype(str) == "signal").to_numpy()
-    else:
-        sig = nodes["signalised"].to_numpy(dtype=bool)
+    sig = junction_control(nodes) == "signal"
     rank = links["highway"].astype(str).map(_PRIORITY_RANK).fillna(0).to_numpy(dtype=np.int64)
     top = np.zeros(n_nodes, dtype=np.int64)
     np.maximum.at(top, u, rank)

@@ -61,7 +61,7 @@ from scipy.spatial import cKDTree
 
 from vision_zero.core.errors import DataError, InputFileNotFoundError, shorten
 from vision_zero.core.parameters import ParameterSet, load_parameters
-from vision_zero.core.units import M_PER_KM, S_PER_HOUR, kph_to_mps
+from vision_zero.core.units import M_PER_KM, S_PER_HOUR
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic.periods import Period
 
@@ -568,7 +568,7 @@ def routed_lengths_km(
 
     links = network.links
     length = links["length_m"].to_numpy(dtype=np.float64)
-    cost = length / kph_to_mps(links["speed_limit_kph"].to_numpy(dtype=np.float64))
+    cost = links["free_flow_travel_time_s"].to_numpy(dtype=np.float64)
     routes = route_trips(network, origins, destinations, cost)
     out = np.full(len(origins), np.nan)
     ok = routes.n_links > 0
@@ -624,18 +624,6 @@ def calibrate_to_trip_length(
     return out
 
 
-def _schematic_area_share(network: RoadNetwork) -> float | None:
-    """For ``schematic:almaty?scale=...``, the scale (share of the full city's area); else None."""
-    if not network.schematic or not network.source.startswith("schematic:"):
-        return None
-    from urllib.parse import parse_qs, urlsplit
-
-    from vision_zero.network.schematic import parse_scale
-
-    query = parse_qs(urlsplit(network.source).query)
-    return parse_scale(query.get("scale", ["1.0"])[0])[0]
-
-
 def default_daily_trips(
     network: RoadNetwork, params: ParameterSet | None = None, *, distribution: TripDistribution | None = None
 ) -> float:
@@ -649,7 +637,7 @@ def default_daily_trips(
     p = _params(params)
     centre_km = _centreline(network) / M_PER_KM
     main = np.isin(network.links["highway"].astype(str).to_numpy(), list(_MAIN))
-    share = _schematic_area_share(network)
+    share = network.area_share
     if share is not None:
         days = p.value("demand.weekday_equivalents_per_year")
         daily_vkm = p.value("demand.almaty.vehicle_km_per_year") / days * share

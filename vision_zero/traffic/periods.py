@@ -7,11 +7,16 @@ is its contribution to the annual total. The default set and its sources live in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
 
 from vision_zero.core.units import S_PER_HOUR
 
-__all__ = ["Period", "annual_factor"]
+__all__ = ["Period", "annual_factor", "annual_factors"]
 
 
 @dataclass(frozen=True)
@@ -42,3 +47,12 @@ class Period:
 def annual_factor(period: Period) -> float:
     """Multiplier from one simulated period to a year [periods/year]."""
     return period.annual_hours * S_PER_HOUR / period.duration_s
+
+
+def annual_factors(period_names: pd.Series, periods: Iterable[Period]) -> npt.NDArray[np.float64]:
+    """Per row of a per-period table, :func:`annual_factor` of its period (0 for a period not in ``periods``).
+
+    Multiply a per-period count by this and sum over periods for the annual total.
+    """
+    factors = {p.name: annual_factor(p) for p in periods}
+    return np.asarray(period_names.map(factors).fillna(0.0), dtype=np.float64)
