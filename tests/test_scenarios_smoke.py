@@ -1,5 +1,8 @@
 """Every example scenario validates and runs (reduced: one replication of a short AM peak at light demand).
 
+The examples: the six on the schematic network (scenarios/*.toml) and the three on the real OpenStreetMap network
+of central Helsinki (scenarios/helsinki/*.toml, from the shipped networks/helsinki-centre.osm.pbf).
+
 The reduction is the documented override mechanism (``vision_zero.program.scenario.SMOKE_OVERRIDES``; on the command
 line ``--set simulation.replications=1 --set 'simulation.periods=["am_peak"]' ...``). The network stays the one
 each file names, so every selector is checked against the network it was written for.
@@ -18,27 +21,29 @@ from vision_zero.runs.pipeline import prepare, run_replication
 
 pytestmark = pytest.mark.slow  # every example scenario on its own network (~1 min)
 
-FILES = sorted(SCENARIOS.glob("*.toml"))
+SCHEMATIC_FILES = sorted(SCENARIOS.glob("*.toml"))
+HELSINKI_FILES = sorted((SCENARIOS / "helsinki").glob("*.toml"))
+FILES = SCHEMATIC_FILES + HELSINKI_FILES
 
 
 @pytest.fixture(scope="module")
 def results():
     networks: dict[str, object] = {}
     out = {}
-    baseline = SCENARIOS / "baseline.toml"
-    for path in [baseline, *[f for f in FILES if f != baseline]]:
+    for path in sorted(FILES, key=lambda f: f.name != "baseline.toml"):  # each set's baseline first
         scenario = load_scenario(path, overrides=SMOKE_OVERRIDES)
-        source = scenario.network.source
-        if source not in networks:
-            networks[source] = load_network(source)
-        prepared = prepare(scenario, network=networks[source])  # type: ignore[arg-type]
+        key = scenario.network.cache_key
+        if key not in networks:
+            networks[key] = load_network(scenario.network.source, country=scenario.network.country)
+        prepared = prepare(scenario, network=networks[key])  # type: ignore[arg-type]
         raw = None if prepared.is_baseline else out[prepared.baseline_path].injuries
         out[path] = run_replication(prepared, 0, baseline_raw=raw)
     return out
 
 
-def test_there_are_six_examples():
-    assert len(FILES) == 6
+def test_there_are_six_schematic_and_three_helsinki_examples():
+    assert len(SCHEMATIC_FILES) == 6
+    assert [f.name for f in HELSINKI_FILES] == ["baseline.toml", "crossings.toml", "streets-30.toml"]
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
@@ -46,7 +51,7 @@ def test_example_runs(path: Path, results):
     r = results[path]
     s = r.summary
     assert r.scenario == load_scenario(path).name and r.replication == 0
-    assert s["schematic"] == 1.0
+    assert s["schematic"] == (0.0 if path in HELSINKI_FILES else 1.0)
     assert s["trips"] > 0 and s["trips_completed"] + s["trips_en_route"] == s["trips"]
     assert s["veh_km"] > 0
     for key in ("fatal", "serious", "slight", "ksi"):
@@ -54,10 +59,11 @@ def test_example_runs(path: Path, results):
     assert (r.injuries["per_year"] >= 0).all()
 
 
-def test_variants_share_the_baseline_calibration(results):
-    """Calibration factors come from the baseline's replication: equal factors in every scenario."""
+@pytest.mark.parametrize("files", [SCHEMATIC_FILES, HELSINKI_FILES], ids=["schematic", "helsinki"])
+def test_variants_share_the_baseline_calibration(results, files):
+    """Calibration factors come from the baseline's replication: equal factors in every scenario of a set."""
     factors = []
-    for r in results.values():
+    for r in (results[f] for f in sorted(files, key=lambda f: f.name != "baseline.toml")):
         inj = r.injuries[r.injuries["per_year_raw"] > 0]
         ratio = (inj["per_year"] / inj["per_year_raw"]).groupby([inj["severity"], inj["road_user"]]).mean()
         factors.append(ratio.round(9).to_dict())
