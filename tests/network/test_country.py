@@ -113,6 +113,11 @@ def test_detection_order() -> None:
     assert detect_country({"addr_country": "FI"}, tagged, None, known=KNOWN).code == "RU"
     assert detect_country({"addr_country": "FI"}, [{}], (76.9, 43.2), known=KNOWN).code == "FI"
     assert detect_country({}, [{}], (76.9, 43.2), known=KNOWN).code == "KZ"
+    # Almaty's mappers use RU: forms as well as KZ: ones; where the tags name the country the network lies in,
+    # that country wins over the more frequent neighbour's forms
+    almaty = [{"maxspeed": "RU:urban"}, {"maxspeed": "RU:urban"}, {"maxspeed:type": "KZ:urban"}]
+    assert detect_country({}, almaty, (76.93, 43.24), known=KNOWN).code == "KZ"
+    assert detect_country({}, almaty, (37.6, 55.75), known=KNOWN).code == "RU"
     generic = detect_country({"addr_country": "AR"}, [{"maxspeed": "AR:urban"}], (-58.4, -34.6), known=KNOWN)
     assert generic.code == osm_tags.GENERIC_COUNTRY and "AR" in generic.how
 

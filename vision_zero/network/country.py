@@ -9,8 +9,9 @@ network loaded from OSM must know its country before tags are normalised. Clues,
 2. The graph's own ``country`` attribute: set by the schematic generator (Almaty: ``KZ``) and by an earlier build
    (saved in the GraphML with its ``country_source``).
 3. Country prefixes in the speed tags of the roads (``maxspeed``/``maxspeed:type``/``source:maxspeed``/
-   ``zone:maxspeed``/``zone:traffic`` values such as ``FI:urban``, ``RU:urban``, ``KZ:urban``): the most
-   frequent code, if it has a limits table.
+   ``zone:maxspeed``/``zone:traffic`` values such as ``FI:urban``, ``RU:urban``, ``KZ:urban``): the code of the
+   country whose box (5.) holds the network if the tags name it at all (Almaty's mappers use ``RU:`` forms too),
+   else the most frequent code that has a limits table.
 4. The most common ``addr:country`` of the OSM file (buildings and addresses; recorded by the file reader).
 5. A coarse bounding box of the network's median node (``vision_zero/data/countries.toml``).
 6. None of these: the generic defaults (:data:`~vision_zero.network.osm_tags.GENERIC_COUNTRY`, the most common
@@ -116,6 +117,12 @@ def detect_country(
         return choice(saved, str(graph_attrs.get("country_source") or "saved with the graph"))
     skipped: list[str] = []
     by_tags = country_from_tags(edges)
+    boxed = country_from_box(*lonlat) if lonlat is not None else None
+    if boxed is not None and boxed in known and by_tags.get(boxed, 0) > 0:
+        # mappers use a neighbour's forms too (RU:urban in Almaty): the tagged country where the network lies
+        return choice(
+            boxed, f"speed tags of the roads ({boxed}:… on {by_tags[boxed]} links) and its location"
+        )
     for code, n in by_tags.most_common():
         if code in known:
             return choice(code, f"speed tags of the roads ({code}:… on {n} links)")
@@ -125,9 +132,7 @@ def detect_country(
         if addr in known:
             return choice(addr, "addr:country of the OSM file")
         skipped.append(addr)
-    if lonlat is not None:
-        boxed = country_from_box(*lonlat)
-        if boxed is not None and boxed in known:
-            return choice(boxed, "coarse bounding box of the network's location")
+    if boxed is not None and boxed in known:
+        return choice(boxed, "coarse bounding box of the network's location")
     note = f"; no limits table for {', '.join(dict.fromkeys(skipped))}" if skipped else ""
     return choice(GENERIC_COUNTRY, f"not detected{note}")
