@@ -80,7 +80,7 @@ def test_run_writes_folders_manifest_and_summary(
     # the variant is calibrated with the same baseline replication: calibrated / raw per severity agree
     b = read_replication(replication_dir(_run_dir(out, "base"), 1)).injuries
     v = read_replication(replication_dir(run_dir, 1)).injuries
-    # (factors are per severity and road user)
+    # (one factor per road user, the same for each of its severities)
     fb = b.groupby(["severity", "road_user"]).sum(numeric_only=True)
     fv = v.groupby(["severity", "road_user"]).sum(numeric_only=True)
     factor_b = (fb.per_year / fb.per_year_raw).dropna()

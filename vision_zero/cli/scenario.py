@@ -111,7 +111,10 @@ def _show(args: argparse.Namespace) -> int:
     print(
         f"# daily trips simulated: {prepared.daily_trips:,.0f}; periods: {[p.name for p in prepared.periods]}"
     )
-    print(f"# calibration targets scaled to the network's share of city veh-km: {prepared.network_share:.4f}")
+    print(
+        f"# expected share of city veh-km: {prepared.network_share:.4f} "
+        "(calibration scales the city's totals by each baseline replication's simulated veh-km)"
+    )
     if prepared.applied:
         print("#\n# interventions: what each selector matched, and its cost (money in economics currency)")
         for a in prepared.applied:

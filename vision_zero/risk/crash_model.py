@@ -13,8 +13,9 @@ Vehicle occupants (per link and per junction)
 Pedestrians
     :mod:`vision_zero.risk.pedestrian`: conflicts at crossings and crossings away from crosswalks.
 Calibration
-    HSM local calibration factors, one per (severity, road user): the baseline is scaled to observed totals
-    (:class:`CalibrationTargets`); variants reuse the baseline's factors.
+    HSM local calibration factors, one per road user (on its observed deaths): the baseline is scaled to observed
+    deaths per road user (:class:`CalibrationTargets`), its severity mix is the models'; variants reuse the
+    baseline's factors.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ __all__ = [
     "calibration_factors",
     "estimate",
     "exponential_model",
+    "factors_of",
     "junction_spf",
     "occupant_injuries",
     "pedestrian_injury_risk",
@@ -614,18 +616,19 @@ class CalibrationTargets:
         return out
 
 
-def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets) -> dict[str, float]:  # noqa: C901
-    """HSM local calibration factors ``C = observed / predicted``, keyed ``"<severity>.<road_user>"``.
+def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets) -> dict[str, float]:
+    """HSM local calibration factors ``C = observed / predicted``, one per road user, keyed ``"<severity>.<road_user>"``.
 
-    Deaths are calibrated per road user: ``s_u = observed deaths_u / predicted deaths_u``. Serious and slight
-    injuries per road user too when the targets give ``pedestrian_share_of_injured`` (Almaty's defaults do);
-    otherwise per severity, anchored on the deaths: ``c = observed / sum_u s_u predicted_u`` and the factor of
-    (severity, u) is ``s_u c``, so the road-user split of injuries follows each model's own serious-to-fatal ratio.
-    Either way every severity total matches its target. The factors also replace the arbitrary raw scale of each
-    road-user model (``risk.occupant.casualties_per_spf_crash``, ``risk.pedestrian.collision_given_nonyield``).
+    One factor per road user, the same for all its severities: ``C_u = observed deaths_u / predicted deaths_u``.
+    The severity mix within a road user is the model's own (the speed–severity relation of the occupant power
+    model and of the pedestrian impact-speed chain), so a speed change moves every severity the way the models
+    say: per-severity factors would rescale deaths that become serious injuries by a factor many times larger and
+    hide the speed effect. Serious and slight totals are therefore the model's, not the targets' (reported next
+    to the observed ones). The factors also replace the arbitrary raw scale of each road-user model
+    (``risk.occupant.casualties_per_spf_crash``, ``risk.pedestrian.collision_given_nonyield``).
 
-    A road user with no observed deaths keeps factor 0 for deaths and, in the anchored case, borrows the other
-    road user's anchor (or 1).
+    A road user with no observed deaths is calibrated on its observed injuries (serious + slight: per road user
+    when the targets give ``pedestrian_share_of_injured``, else on the injuries of both road users together).
 
     Parameters
     ----------
@@ -641,8 +644,8 @@ def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets)
     raw = raw_injuries
     obs = targets.targets()
 
-    def predicted(severity: str, user: str) -> float:
-        m = (raw["severity"] == severity) & (raw["road_user"] == user)
+    def predicted(severities: tuple[str, ...], users: tuple[str, ...]) -> float:
+        m = raw["severity"].isin(severities) & raw["road_user"].isin(users)
         return float(raw.loc[m, "per_year_raw"].sum())
 
     def fail(key: str, what: str, observed: float) -> DataError:
@@ -651,43 +654,42 @@ def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets)
             f"observed {observed:.4g}/year (no traffic, or no pedestrians at crossings?)"
         )
 
+    injured = ("serious", "slight")
     out: dict[str, float] = {}
-    anchor: dict[str, float] = {}
     for u in ROAD_USERS:
         key = f"fatal.{u}"
-        pred = predicted("fatal", u)
-        if pred <= 0:
-            if obs[key] > 0:
-                raise fail(key, f"deaths of {u}s", obs[key])
-            out[key] = 1.0
+        pred, observed = predicted(("fatal",), (u,)), obs[key]
+        if observed > 0:
+            if pred <= 0:
+                raise fail(key, f"deaths of {u}s", observed)
+            factor = observed / pred
+        elif f"serious.{u}" in obs:
+            observed = obs[f"serious.{u}"] + obs[f"slight.{u}"]
+            pred = predicted(injured, (u,))
+            factor = observed / pred if pred > 0 else 1.0
         else:
-            out[key] = obs[key] / pred
-        anchor[u] = out[key] if pred > 0 else 0.0
-    positive = [a for a in anchor.values() if a > 0]
+            observed = obs["serious"] + obs["slight"]
+            pred = predicted(injured, ROAD_USERS)
+            factor = observed / pred if pred > 0 else 1.0
+        for sev in SEVERITIES:
+            out[f"{sev}.{u}"] = factor
+    return out
+
+
+def factors_of(calibrated_injuries: pd.DataFrame) -> dict[str, float]:
+    """The calibration factors a calibrated injuries table carries (``per_year / per_year_raw`` per road user).
+
+    A variant is calibrated with the factors of the baseline's replication with the same index, read back from
+    that replication's injuries table; a road user whose raw total is zero gets factor 1.
+    """
+    out: dict[str, float] = {}
     for u in ROAD_USERS:
-        if anchor[u] <= 0:
-            anchor[u] = positive[0] if positive else 1.0
-    for sev in ("serious", "slight"):
-        if f"{sev}.pedestrian" in obs:
-            for u in ROAD_USERS:
-                key = f"{sev}.{u}"
-                pred = predicted(sev, u)
-                if pred <= 0:
-                    if obs[key] > 0:
-                        raise fail(key, f"{sev} casualties of {u}s", obs[key])
-                    out[key] = 1.0
-                else:
-                    out[key] = obs[key] / pred
-            continue
-        denominator = sum(anchor[u] * predicted(sev, u) for u in ROAD_USERS)
-        if denominator <= 0:
-            if obs[sev] > 0:
-                raise fail(sev, f"{sev} casualties", obs[sev])
-            c = 1.0
-        else:
-            c = obs[sev] / denominator
-        for u in ROAD_USERS:
-            out[f"{sev}.{u}"] = anchor[u] * c
+        m = calibrated_injuries["road_user"] == u
+        raw = float(calibrated_injuries.loc[m, "per_year_raw"].sum())
+        cal = float(calibrated_injuries.loc[m, "per_year"].sum())
+        factor = cal / raw if raw > 0 else 1.0
+        for sev in SEVERITIES:
+            out[f"{sev}.{u}"] = factor
     return out
 
 

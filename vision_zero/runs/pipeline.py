@@ -11,10 +11,11 @@ simulation, crash risk, calibration, annualised per-link traffic and the summary
 :class:`~vision_zero.runs.results.ReplicationResult`.
 
 Calibration: a baseline is calibrated on itself (factor = observed / raw, per replication); a variant uses the
-raw injuries of the baseline's replication with the same index (``baseline_raw``), so interventions change the
-calibrated totals exactly as they change the raw ones. The observed city totals are scaled to the network's
-expected share of the city's vehicle-km (``[calibration] scale_to_network``), computed from the un-intervened
-network and the demand settings only, so baseline and variant share the same targets.
+calibration factors of the baseline's replication with the same index (read from its injuries, ``baseline_raw``),
+so interventions change the calibrated totals exactly as they change the raw ones. The observed city totals are
+scaled to the baseline replication's simulated share of the city's vehicle-km (``[calibration]
+scale_to_network``: simulated veh-km / ``calibration.almaty.veh_km_per_year``), so its deaths per veh-km are the
+city's at every network size.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "apply_scenario",
     "calibrate_peak",
     "load_base_network",
+    "move_pedestrians_to_new_crossings",
     "prepare",
     "prepare_file",
     "run_replication",
@@ -94,7 +96,8 @@ class PreparedScenario:
     pedestrians
         Pedestrian demand per crossing and period (``crossing``, ``period``, ``peds_per_h``).
     network_share
-        Expected share of the city's annual vehicle-km this network carries (scales calibration targets);
+        Expected share of the city's annual vehicle-km this network carries, from the demand settings (shown by
+        ``scenario show``; calibration scales by each baseline replication's simulated veh-km instead);
         1.0 when ``scale_to_network`` is false or crash records are given.
     crash_records
         ``[calibration] crash_records`` read and snapped to the un-intervened network's links (columns of
@@ -362,6 +365,7 @@ def prepare(
                 f"{float(od['trips'].sum()):.3g} trips in {scenario.demand.od_file}",
             )
     peds = demand.pedestrian_demand(net, periods=periods, params=params)
+    peds = move_pedestrians_to_new_crossings(base, net, peds)
     if scenario.demand.pedestrian_file is not None:
         try:
             peds = demand.read_pedestrian_csv(
@@ -573,6 +577,72 @@ def _elastic_costs(
     return expected_link_cost_s(ref_net, st), expected_link_cost_s(net, st)
 
 
+def move_pedestrians_to_new_crossings(
+    base: RoadNetwork, network: RoadNetwork, pedestrians: pd.DataFrame
+) -> pd.DataFrame:
+    """New crossings take their pedestrians from the crossing points nearby: they move people, they do not make them.
+
+    A new crossing (an id the un-intervened ``base`` network does not have) draws the demand its road class and
+    land use give it, but only from the existing crossings of the same street: those its vehicles pass (shared
+    ``crossing_links``) and those at the end nodes of its links, in proportion to their demand and at most all of
+    it. A new crossing with no existing crossing nearby gets no pedestrians (the model has no pedestrian
+    activity there to move). Each period's total is unchanged.
+
+    Parameters
+    ----------
+    base
+        The network before the interventions.
+    network
+        The network after them (new crossings have ids ``>= len(base.crossings)``).
+    pedestrians
+        Demand of ``network`` (``crossing``, ``period``, ``peds_per_h``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same table with demand moved from the neighbours to the new crossings.
+    """
+    n_base = len(base.crossings)
+    new_ids = network.crossings.index.to_numpy(np.int64)
+    new_ids = new_ids[new_ids >= n_base]
+    if not len(new_ids) or not len(pedestrians):
+        return pedestrians
+    cl = network.crossing_links
+    links_of = cl.groupby("crossing")["link"].apply(lambda s: set(s.astype(int))).to_dict()
+    crossings_of_link = cl.groupby("link")["crossing"].apply(lambda s: set(s.astype(int))).to_dict()
+    node_of = network.crossings["node"].to_numpy(np.int64)
+    by_node: dict[int, set[int]] = {}
+    for c in range(n_base):
+        if node_of[c] >= 0:
+            by_node.setdefault(int(node_of[c]), set()).add(c)
+    u = network.links["u"].to_numpy(np.int64)
+    v = network.links["v"].to_numpy(np.int64)
+    neighbours: dict[int, list[int]] = {}
+    for c in new_ids.tolist():
+        near: set[int] = set()
+        for link in links_of.get(c, set()):
+            near |= {x for x in crossings_of_link.get(link, set()) if x < n_base}
+            near |= by_node.get(int(u[link]), set()) | by_node.get(int(v[link]), set())
+        neighbours[c] = sorted(near)
+    out = pedestrians.copy()
+    demand = out["peds_per_h"].to_numpy(np.float64).copy()
+    crossing = out["crossing"].to_numpy(np.int64)
+    for _period, rows in out.groupby("period", sort=False).indices.items():
+        row_of = {int(c): int(r) for c, r in zip(crossing[rows], rows, strict=True)}
+        for c in new_ids.tolist():
+            r = row_of.get(c)
+            if r is None:
+                continue
+            near_rows = np.array([row_of[x] for x in neighbours[c] if x in row_of], dtype=np.int64)
+            pool = float(demand[near_rows].sum()) if len(near_rows) else 0.0
+            take = min(float(demand[r]), pool)
+            if take > 0:
+                demand[near_rows] *= 1.0 - take / pool
+            demand[r] = take
+    out["peds_per_h"] = demand
+    return out
+
+
 def prepare_file(path: Path | str, *, overrides: dict[str, object] | None = None) -> PreparedScenario:
     """:func:`load_scenario` then :func:`prepare`."""
     return prepare(load_scenario(path, overrides=overrides))
@@ -581,7 +651,12 @@ def prepare_file(path: Path | str, *, overrides: dict[str, object] | None = None
 # -------------------------------------------------------------------------------------------- replication
 
 
-def _targets(prepared: PreparedScenario, draw: dict[str, float]) -> CalibrationTargets:
+def _targets(prepared: PreparedScenario, draw: dict[str, float], *, veh_km: float) -> CalibrationTargets:
+    """Observed totals for a baseline replication that simulated ``veh_km`` vehicle-km a year.
+
+    With ``scale_to_network`` the city totals are scaled by ``veh_km / calibration.almaty.veh_km_per_year``, so
+    the baseline's deaths per vehicle-km equal the city's at every network size and demand.
+    """
     cal = prepared.scenario.calibration
     if prepared.crash_records is not None:
         from vision_zero.risk.crash_records import targets_from_records
@@ -596,8 +671,16 @@ def _targets(prepared: PreparedScenario, draw: dict[str, float]) -> CalibrationT
     }
     if given:
         t = replace(t, **given, source=f"{prepared.scenario.path.name} [calibration]; others: {t.source}")
-    if cal.scale_to_network and prepared.crash_records is None and prepared.network_share != 1.0:
-        t = t.scaled(prepared.network_share)
+    if cal.scale_to_network and prepared.crash_records is None:
+        city = prepared.parameters.value("calibration.almaty.veh_km_per_year")
+        if veh_km <= 0:
+            raise ScenarioError(
+                str(prepared.scenario.path),
+                "calibration.scale_to_network",
+                "a baseline with traffic (its veh-km scales the city's totals)",
+                veh_km,
+            )
+        t = t.scaled(veh_km / city)
     return t
 
 
@@ -692,8 +775,9 @@ def run_replication(
     replication
         Replication index (0-based); selects the common random streams.
     baseline_raw
-        ``injuries`` (with ``per_year_raw``) of the baseline's replication with the same index; calibration
-        factors are computed from it. None: calibrate on this replication itself (for a baseline).
+        ``injuries`` (with ``per_year_raw`` and ``per_year``) of the baseline's replication with the same index;
+        its calibration factors are reused (:func:`vision_zero.risk.crash_model.factors_of`). None: calibrate on
+        this replication itself (a baseline), with the city's totals scaled by its simulated veh-km.
     """
     from vision_zero.risk import crash_model as risk
     from vision_zero.traffic import demand
@@ -743,11 +827,13 @@ def run_replication(
     estimate = risk.estimate(
         network, record, parameters=draw, modifiers=prepared.modifiers, speed_model=sc.risk.speed_model
     )
-    targets = _targets(prepared, draw)
-    raw = estimate.injuries if baseline_raw is None else baseline_raw
-    factors = risk.calibration_factors(raw, targets)
-    estimate = risk.apply_calibration(estimate, factors)
     link_traffic = annual_link_traffic(network, record.link_stats, record.periods)
+    if baseline_raw is None:
+        veh_km = float(link_traffic["veh_km_per_year"].sum())
+        factors = risk.calibration_factors(estimate.injuries, _targets(prepared, draw, veh_km=veh_km))
+    else:
+        factors = risk.factors_of(baseline_raw)
+    estimate = risk.apply_calibration(estimate, factors)
     summary = summarise(
         estimate.injuries,
         link_traffic,

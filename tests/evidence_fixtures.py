@@ -1,0 +1,181 @@
+"""Shared machinery of the evidence suite (tests/evidence): scenario files, paired runs of the real pipeline, and
+casualty sums over the sites an intervention touches.
+
+Every run goes through :func:`vision_zero.runs.pipeline.prepare` and :func:`~vision_zero.runs.pipeline.run_replication`
+(the code the CLI runs), on the SCHEMATIC network: no result here is a finding about Almaty; the tests check that
+the modelled effect of each intervention falls inside the published interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.program.scenario import load_scenario
+from vision_zero.runs.pipeline import PreparedScenario, prepare, run_replication
+from vision_zero.runs.results import ReplicationResult
+
+#: Paired replications per comparison (common random numbers: the pairs differ only by the intervention).
+REPLICATIONS = 2
+
+BASE = """name = "{name}"
+description = "SCHEMATIC network ({scale}): evidence test"
+[network]
+source = "schematic:almaty?scale={scale}&seed=0"
+[simulation]
+periods = ["am_peak"]
+duration_s = {duration_s}
+replications = {replications}
+seed = 2019
+[demand]
+scale = {demand}
+"""
+
+
+def write_scenarios(
+    folder: Path,
+    variants: dict[str, str],
+    *,
+    scale: str = "small",
+    demand: float = 0.5,
+    duration_s: int = 900,
+) -> dict[str, Path]:
+    """A baseline file ``base.toml`` and one file per variant (its ``[[interventions]]`` body), extending it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / "base.toml"
+    base.write_text(
+        BASE.format(
+            name="base", scale=scale, demand=demand, duration_s=duration_s, replications=REPLICATIONS
+        ),
+        "utf-8",
+    )
+    out = {"base": base}
+    for name, body in variants.items():
+        path = folder / f"{name}.toml"
+        path.write_text(
+            f'name = "{name}"\ndescription = "evidence variant"\nextends = "base.toml"\n{body}', "utf-8"
+        )
+        out[name] = path
+    return out
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Paired replications of a baseline and its variants."""
+
+    prepared: dict[str, PreparedScenario]
+    results: dict[str, list[ReplicationResult]]
+
+    def network(self, name: str = "base") -> RoadNetwork:
+        return self.prepared[name].network
+
+
+def run_pairs(files: dict[str, Path], *, replications: int = REPLICATIONS) -> Pairs:
+    """Run the baseline and every variant, replication by replication (variants calibrated on the baseline's)."""
+    prepared = {name: prepare(load_scenario(path)) for name, path in files.items()}
+    results: dict[str, list[ReplicationResult]] = {name: [] for name in files}
+    for r in range(replications):
+        base = run_replication(prepared["base"], r)
+        results["base"].append(base)
+        for name in files:
+            if name != "base":
+                results[name].append(run_replication(prepared[name], r, baseline_raw=base.injuries))
+    return Pairs(prepared, results)
+
+
+@dataclass(frozen=True)
+class Sites:
+    """Risk-model sites of a part of the network: links, junction nodes and crossings."""
+
+    links: frozenset[int]
+    junctions: frozenset[int]
+    crossings: frozenset[int]
+
+    @classmethod
+    def of_links(cls, network: RoadNetwork, mask: np.ndarray) -> Sites:
+        """The links of ``mask``, the nodes they end at and the crossings their vehicles pass."""
+        links = np.flatnonzero(mask)
+        ends = network.links.loc[links, ["u", "v"]].to_numpy(np.int64).ravel()
+        cl = network.crossing_links
+        crossings = cl.loc[cl["link"].isin(links), "crossing"].to_numpy(np.int64)
+        return cls(frozenset(links.tolist()), frozenset(ends.tolist()), frozenset(crossings.tolist()))
+
+    @classmethod
+    def of_crossings(cls, crossings: Iterable[int]) -> Sites:
+        return cls(frozenset(), frozenset(), frozenset(int(c) for c in crossings))
+
+    def mask(self, injuries: pd.DataFrame) -> pd.Series:
+        st, site = injuries["site_type"], injuries["site"]
+        return (
+            ((st == "link") & site.isin(self.links))
+            | ((st == "junction") & site.isin(self.junctions))
+            | ((st == "crossing") & site.isin(self.crossings))
+        )
+
+
+def casualties(
+    result: ReplicationResult,
+    sites: Sites | None = None,
+    *,
+    severities: tuple[str, ...] = ("fatal", "serious", "slight"),
+    road_user: str | None = None,
+) -> float:
+    """Calibrated casualties per year of one replication at ``sites`` (all sites if None)."""
+    inj = result.injuries
+    m = inj["severity"].isin(severities)
+    if road_user is not None:
+        m &= inj["road_user"] == road_user
+    if sites is not None:
+        m &= sites.mask(inj)
+    return float(inj.loc[m, "per_year"].sum())
+
+
+def veh_km(result: ReplicationResult, links: Iterable[int]) -> float:
+    """Annual vehicle-km of one replication on ``links``."""
+    lt = result.link_traffic
+    return float(lt.loc[lt["link"].isin(list(links)), "veh_km_per_year"].sum())
+
+
+def paired_change(base: list[float], variant: list[float]) -> float:
+    """Relative change of the summed variant over the summed baseline (pairs pooled: the ratio of sums)."""
+    b = float(np.sum(base))
+    return float(np.sum(variant)) / b - 1.0 if b > 0 else float("nan")
+
+
+def near_centre(
+    network: RoadNetwork, radius_m: float, *, lon: float = 76.93, lat: float = 43.24
+) -> np.ndarray:
+    """Links whose both ends lie within ``radius_m`` of (lon, lat)."""
+    nodes = network.nodes
+    phi = np.radians(lat)
+    dx = np.radians(nodes["lon"].to_numpy(float) - lon) * np.cos(phi) * 6_371_009.0
+    dy = np.radians(nodes["lat"].to_numpy(float) - lat) * 6_371_009.0
+    inside = np.hypot(dx, dy) <= radius_m
+    u = network.links["u"].to_numpy(np.int64)
+    v = network.links["v"].to_numpy(np.int64)
+    out: np.ndarray = inside[u] & inside[v]
+    return out
+
+
+def changed_links(base: RoadNetwork, variant: RoadNetwork) -> np.ndarray:
+    """Links whose row differs between two networks (any column both have): where the interventions acted."""
+    a, b = base.links, variant.links
+    out = np.zeros(len(a), dtype=bool)
+    for col in a.columns.intersection(b.columns):
+        x, y = a[col], b[col]
+        same = (x == y) | (x.isna() & y.isna())
+        out |= ~same.to_numpy(dtype=bool)
+    for col in b.columns.difference(a.columns):  # columns an intervention added (defaults elsewhere)
+        y = b[col]
+        if y.dtype == bool:
+            out |= y.to_numpy(dtype=bool)
+        else:
+            yv = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
+            default = 1.0 if col in ("speed_response", "mean_speed_factor", "over_limit_factor") else np.nan
+            out |= ~(np.isnan(yv) | (yv == default))
+    return out
