@@ -17,7 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from vision_zero.core.errors import DataError, InputFileNotFoundError
+from vision_zero.core.errors import DataError
+from vision_zero.core.tables import read_csv_table
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.risk.crash_model import (
     ROAD_USERS,
@@ -56,12 +57,7 @@ def read_crash_records(path: Path | str) -> pd.DataFrame:
         A column is missing or a value is invalid; the message names the file, the column and the row.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputFileNotFoundError(f"{p}: crash-record file not found")
-    try:
-        df = pd.read_csv(p)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{p}: not a readable CSV file ({exc})") from None
+    df = read_csv_table(p, what="crash-record file")
     missing = [c for c in RECORD_COLUMNS if c not in df.columns]
     if missing:
         raise DataError(f"{p}: expected columns {list(RECORD_COLUMNS)} (missing {missing})")
@@ -72,7 +68,7 @@ def read_crash_records(path: Path | str) -> pd.DataFrame:
             bad |= ~values.between(-90.0, 90.0)
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{p}: row {row + 2}: {col}: expected degrees (got {df[col].iloc[row]!r})")
+            raise DataError(f"{p}: row {row + 2}: {col}: expected degrees (got {df[col].to_list()[row]!r})")
         df[col] = values.astype(np.float64)
     dates = pd.to_datetime(df["date"], errors="coerce")
     if dates.isna().any():

@@ -59,8 +59,9 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from vision_zero.core.errors import DataError, InputFileNotFoundError, shorten
+from vision_zero.core.errors import DataError, shorten
 from vision_zero.core.parameters import ParameterSet, load_parameters
+from vision_zero.core.tables import read_csv_table
 from vision_zero.core.units import M_PER_KM, S_PER_HOUR
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic.periods import Period
@@ -851,19 +852,8 @@ def _finish_trips(frames: list[pd.DataFrame], periods: tuple[Period, ...]) -> pd
 
 
 def _read_csv(path: Path | str) -> tuple[Path, pd.DataFrame]:
-    """A CSV file as a table of at least one row (a UTF-8 byte-order mark is accepted), or a DataError."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileNotFoundError(f"{path}: file not found")
-    try:
-        frame = pd.read_csv(path, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable CSV file: {exc}") from None
-    if frame.empty:
-        raise DataError(
-            f"{path}: expected at least one row of data (got a header only: {list(frame.columns)})"
-        )
-    return path, frame
+    """A CSV file as a table of at least one row (:func:`vision_zero.core.tables.read_csv_table`)."""
+    return Path(path), read_csv_table(path)
 
 
 def _numeric(path: Path, frame: pd.DataFrame, col: str) -> npt.NDArray[np.float64]:
