@@ -1,10 +1,27 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 import pytest
 from traffic_fixtures import grid, make_network
 
-from vision_zero.traffic.routing import Router, Routes, msa_switchers, perceived_costs, route_trips
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic.periods import Period
+from vision_zero.traffic.routing import (
+    SAME_COST_S,
+    RouteChoiceSettings,
+    Router,
+    Routes,
+    gap_switchers,
+    msa_step,
+    perceived_costs,
+    relative_gap,
+    route_cost_s,
+    route_trips,
+)
+from vision_zero.traffic.simulation import TrafficRecord, TrafficSettings, simulate
 
 
 def contiguous(net, routes: Routes, o: np.ndarray, d: np.ndarray) -> bool:  # type: ignore[no-untyped-def]
@@ -79,14 +96,84 @@ def test_replace_swaps_selected_routes() -> None:
     assert [c.route(i).tolist() for i in range(3)] == [[1], [7], [2, 3, 4]]
 
 
-def test_msa_switchers_share_is_one_over_k_plus_one_and_deterministic() -> None:
-    s1 = msa_switchers(10_000, pass_index=1, rng=np.random.default_rng(3))
-    s3 = msa_switchers(10_000, pass_index=3, rng=np.random.default_rng(3))
-    assert len(s1) == pytest.approx(5000, abs=150)  # 1/2 of the trips in the first re-routing pass
-    assert len(s3) == pytest.approx(2500, abs=150)  # 1/4 in the third
-    np.testing.assert_array_equal(s1, msa_switchers(10_000, pass_index=1, rng=np.random.default_rng(3)))
+def test_msa_step_is_one_over_k_plus_one() -> None:
+    assert msa_step(1) == 0.5 and msa_step(3) == 0.25  # Sheffi 1985 ch. 12
+    assert msa_step(3, exponent=0.5) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="1-based"):
-        msa_switchers(10, pass_index=0, rng=np.random.default_rng(3))
+        msa_step(0)
+
+
+def test_gap_switchers_move_in_proportion_to_the_relative_gap_and_are_deterministic() -> None:
+    n = 40_000
+    route = np.full(n, 100.0)
+    best = np.repeat([100.0, 90.0, 60.0], [n // 4, n // 4, n // 2])  # relative gaps 0, 0.1, 0.4
+    chosen = gap_switchers(route, best, step=0.5, rng=np.random.default_rng(3))
+    moved = np.bincount(np.searchsorted([n // 4, n // 2], chosen, side="right"), minlength=3)
+    assert moved[0] == 0  # on a best route already: stays
+    assert moved[1] / (n // 4) == pytest.approx(0.5 * 0.1, abs=0.01)
+    assert moved[2] / (n // 2) == pytest.approx(0.5 * 0.4, abs=0.01)
+    np.testing.assert_array_equal(chosen, gap_switchers(route, best, step=0.5, rng=np.random.default_rng(3)))
+    assert len(gap_switchers(route, route - SAME_COST_S / 2, step=1.0, rng=np.random.default_rng(0))) == 0
+
+
+def test_relative_gap_by_hand() -> None:
+    # three trips: on best (100 vs 100), 20 s worse (120 vs 100), a weight-2 trip 10 s worse (50 vs 40);
+    # an unreachable trip (best inf) and an unrouted one (cost 0) are left out
+    route = np.array([100.0, 120.0, 50.0, 30.0, 0.0])
+    best = np.array([100.0, 100.0, 40.0, np.inf, 0.0])
+    w = np.array([1.0, 1.0, 2.0, 1.0, 1.0])
+    assert relative_gap(route, best, w) == pytest.approx((20.0 + 2 * 10.0) / (100 + 120 + 2 * 50))
+    assert relative_gap(route[:1], best[:1], w[:1]) == 0.0
+
+
+def test_route_cost_uses_each_trips_slice_and_the_movement_extras() -> None:
+    net = grid(3)
+    router = Router(net)
+    r = router.route(np.array([0, 0]), np.array([2, 2]), net.links["length_m"].to_numpy())
+    costs = np.stack([np.full(len(net.links), 10.0), np.full(len(net.links), 20.0)])
+    np.testing.assert_allclose(route_cost_s(r, costs, np.array([0, 1])), [20.0, 40.0])
+    extra = np.zeros(router.n_edges)
+    edges = router.edge_ids(r)
+    extra[edges[1]] = 5.0  # the movement from the first link into the second
+    np.testing.assert_allclose(route_cost_s(r, costs, np.array([0, 1]), extra, edges), [25.0, 45.0])
+    assert (edges[[0, 2]] >= router.n_movements).all()  # first links enter by their start edge
+
+
+def test_equal_cost_routes_are_broken_toward_fewer_turns() -> None:
+    # corner to corner on a 6 x 6 grid of equal links: 252 shortest routes; the one with one turn is taken
+    net = grid(6)
+    router = Router(net)
+    cost = net.links["length_m"].to_numpy()
+    o, d = np.array([0, 35, 5, 30]), np.array([35, 0, 30, 5])
+    routes = router.route(o, d, cost)
+    np.testing.assert_array_equal(routes.n_links, 10)
+    np.testing.assert_array_equal(router.turns(routes), 1)
+    again = Router(net).route(o, d, cost)  # deterministic
+    np.testing.assert_array_equal(routes.links, again.links)
+    assert router.turns(router.route(np.array([0]), np.array([5]), cost)).tolist() == [0]
+
+
+def test_equal_cost_routes_are_broken_toward_the_higher_road_class() -> None:
+    # 0 -> 1 via node 2 (residential) or via node 3 (primary), same length and cost, no turns either way
+    xy = [(0, 0), (1000, 0), (500, 10), (500, -10)]
+    specs = [(0, 2, 500.0, 1, 50.0, 600.0), (2, 1, 500.0, 1, 50.0, 600.0)]
+    specs += [(0, 3, 500.0, 1, 50.0, 600.0), (3, 1, 500.0, 1, 50.0, 600.0)]
+    for hw, expect in (
+        (["residential"] * 2 + ["primary"] * 2, [2, 3]),
+        (["primary"] * 2 + ["residential"] * 2, [0, 1]),
+    ):
+        net = make_network(xy, specs, highway=hw)
+        assert route_trips(net, np.array([0]), np.array([1]), np.full(4, 36.0)).route(0).tolist() == expect
+
+
+def test_shortest_reports_costs_and_unreachable_and_same_node_trips() -> None:
+    net = make_network(
+        [(0, 0), (100, 0), (500, 500)],
+        [(0, 1, 100.0, 1, 50.0, 600.0), (1, 0, 100.0, 1, 50.0, 600.0), (2, 0, 100.0, 1, 50.0, 600.0)],
+    )
+    best, routes = Router(net).shortest(np.array([0, 0, 1]), np.array([1, 2, 1]), np.array([7.0, 9.0, 1.0]))
+    assert best[0] == pytest.approx(7.0, abs=SAME_COST_S) and np.isinf(best[1]) and best[2] == 0.0
+    assert routes.n_links.tolist() == [1, 0, 0]
 
 
 def test_perceived_costs_mean_one_lognormal_errors_and_fixed_consumption() -> None:
@@ -103,3 +190,107 @@ def test_perceived_costs_mean_one_lognormal_errors_and_fixed_consumption() -> No
     perceived_costs(cost, rng=r1, cv=0.0, draws=4)
     perceived_costs(cost, rng=r2, cv=0.3, draws=4)
     assert r1.random() == r2.random()
+
+
+# --- the equilibrium loop (vision_zero.traffic.simulation.simulate) ---------------------------------------------
+
+HOUR = Period("h", 8.0, 3600.0, 0.09, 340.0)
+#: every driver drives exactly the limit, so free-flow times are hand-computable
+EXACT = dataclasses.replace(TrafficSettings.from_parameters(), offset_kph=0.0, cv=0.0)
+
+
+def bottleneck_or_detour() -> RoadNetwork:
+    # 0 -> 1 via node 2: route A, 2 x 500 m, capacity 600 veh/h; via node 3: route B, 2 x 800 m, 1,800 veh/h
+    return make_network(
+        [(0, 0), (1000, 0), (500, 100), (500, -600)],
+        [
+            (0, 2, 500.0, 1, 50.0, 600.0),
+            (2, 1, 500.0, 1, 50.0, 600.0),
+            (0, 3, 800.0, 1, 50.0, 1800.0),
+            (3, 1, 800.0, 1, 50.0, 1800.0),
+        ],
+    )
+
+
+def equilibrium(net: RoadNetwork, trips: pd.DataFrame, iterations: int, seed: int = 0) -> TrafficRecord:
+    rc = RouteChoiceSettings(max_iterations=iterations, relative_gap_target=0.0, slice_s=900.0)
+    return simulate(
+        net,
+        trips,
+        None,
+        rng=np.random.default_rng(seed),
+        periods=(HOUR,),
+        settings=EXACT,
+        route_settings=rc,
+    )
+
+
+def one_to_one(n: int, headway_s: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "trip": np.arange(n),
+            "period": "h",
+            "origin": 0,
+            "destination": 1,
+            "depart_s": np.arange(n) * headway_s,
+        }
+    )
+
+
+def test_bottleneck_equilibrium_route_a_carries_its_capacity_and_the_rest_detours() -> None:
+    # 1,200 trips in the hour, evenly spaced. Free flow at 50 km/h: A 72 s, B 115.2 s. On paper (bottleneck
+    # theory, Vickrey 1969): A is cheaper until its queue delay reaches 43.2 s, so at equilibrium A passes its
+    # capacity, 600 veh/h, plus the few vehicles (43.2 s / 6 s = 7) standing in its queue; the other ~600 take B,
+    # and both routes take about the same time.
+    rec = equilibrium(bottleneck_or_detour(), one_to_one(1200, 3.0), iterations=8)
+    entries = rec.link_stats.set_index("link")["entries"].reindex(range(4), fill_value=0)
+    assert entries[0] == entries[1] and entries[2] == entries[3]
+    assert 560 <= entries[0] <= 640  # 600 + 7 on paper; random swapping leaves gaps in A's queue
+    gaps = rec.route_choice["relative_gap"].to_numpy()
+    assert gaps[0] > 0.5  # all on A at first: a queue of an hour
+    assert gaps[-1] < 0.1 < gaps[0]
+    assert rec.route_choice["mean_trip_s"].iloc[-1] < 0.1 * rec.route_choice["mean_trip_s"].iloc[0]
+    via_a = rec.trips["veh_km"] < 1.3  # A is 1.0 km long, B 1.6 km
+    by_route = rec.trips.groupby(via_a)["travel_time_s"].mean()
+    assert by_route[True] == pytest.approx(by_route[False], rel=0.15)  # Wardrop: used routes cost the same
+
+
+def test_relative_gap_falls_across_iterations_and_the_loop_stops_at_the_target() -> None:
+    trips = one_to_one(1200, 3.0)
+    rec = equilibrium(bottleneck_or_detour(), trips, iterations=3)
+    gaps = rec.route_choice["relative_gap"].to_numpy()
+    assert len(gaps) == 4 and (np.diff(gaps) < 0).all()
+    assert rec.route_choice["switched"].iloc[-1] == 0  # the recorded simulation is the last one
+    rc = RouteChoiceSettings(max_iterations=8, relative_gap_target=0.5, slice_s=900.0)
+    early = simulate(
+        bottleneck_or_detour(),
+        trips,
+        None,
+        rng=np.random.default_rng(0),
+        periods=(HOUR,),
+        settings=EXACT,
+        route_settings=rc,
+    )
+    assert early.route_choice["relative_gap"].iloc[-1] <= 0.5 < early.route_choice["relative_gap"].iloc[-2]
+    assert len(early.route_choice) < 9
+    uncongested = equilibrium(bottleneck_or_detour(), one_to_one(100, 36.0), iterations=5)
+    assert uncongested.route_choice["relative_gap"].tolist() == [0.0]  # free-flow routes are the equilibrium
+
+
+def test_same_seed_gives_identical_routes_and_gaps() -> None:
+    net = grid(5, signalised=True)
+    rng = np.random.default_rng(7)
+    o, d = rng.integers(0, 25, 1500), rng.integers(0, 25, 1500)
+    trips = pd.DataFrame(
+        {
+            "trip": np.arange(1500),
+            "period": "h",
+            "origin": o,
+            "destination": d,
+            "depart_s": rng.uniform(0, 3600, 1500),
+        }
+    )
+    a, b = equilibrium(net, trips, 2, seed=3), equilibrium(net, trips, 2, seed=3)
+    pd.testing.assert_frame_equal(a.route_choice, b.route_choice)
+    pd.testing.assert_frame_equal(a.link_stats, b.link_stats)
+    pd.testing.assert_frame_equal(a.trips, b.trips)

@@ -276,7 +276,9 @@ def test_probit_route_choice_shares_near_equal_routes_and_responds_smoothly() ->
     # 49.5 vs 59.5 km/h): all-or-nothing sends every trip to B, probit only a share
     trips = trips_frame([0], [1], np.arange(400) * 9.0)
     net, slower_a = two_routes(), two_routes(limit_a_kph=40.0)
-    kw = {"reroute_passes": 0, "settings": dataclasses.replace(BASE, route_perception_draws=64)}
+    # the probit sensitivity option (perception_cv > 0; off by default)
+    probit = dataclasses.replace(BASE, route_perception_cv=0.3, route_perception_draws=64)
+    kw = {"reroute_passes": 0, "settings": probit}
     base, slow = flows(run(net, trips, **kw)), flows(run(slower_a, trips, **kw))
     assert base[0] > base[2] > 0  # both routes used, the shorter more
     assert slow[2] > base[2]  # slowing A moves some trips to B ...
@@ -330,12 +332,12 @@ def test_simulation_holds_minor_approach_vehicles_for_the_give_way_delay() -> No
 
 
 def test_route_choice_draws_only_from_the_routing_stream() -> None:
-    trips = trips_frame([0], [1], np.arange(200) * 15.0)
+    trips = trips_frame([0], [1], np.arange(1200) * 3.0)  # twice route A's capacity: trips switch
 
     def go(routing_seed: int) -> pd.Series:
         return flows(
             simulate(
-                two_routes(),
+                two_routes(cap_a_vph=600.0),
                 trips,
                 None,
                 rng=np.random.default_rng(0),

@@ -149,7 +149,7 @@ class SimulationSection(_Section):
     replications: int = Field(default=10, ge=1, le=100000)
     seed: int = Field(default=0, ge=0, lt=2**63)
     platoon_size: int = Field(default=1, ge=1, le=20)
-    reroute_passes: int = Field(default=1, ge=0, le=10)
+    reroute_passes: int | None = Field(default=None, ge=0, le=50)
 
 
 class CalibrationSection(_Section):

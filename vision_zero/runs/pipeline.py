@@ -482,6 +482,7 @@ def calibrate_peak(
     target (gridlock is never a calibrated state). Cached per network and settings within a process.
     """
     from vision_zero.traffic import demand
+    from vision_zero.traffic.routing import RouteChoiceSettings
     from vision_zero.traffic.simulation import TrafficSettings, simulate
 
     given = scenario.demand.congestion_index_target
@@ -526,6 +527,7 @@ def calibrate_peak(
             platoon_size=sim.platoon_size,
             reroute_passes=sim.reroute_passes,
             settings=settings,
+            route_settings=RouteChoiceSettings.from_parameters(params),
         )
         t = record.trips
         routed = t["routed"].to_numpy(dtype=bool) if "routed" in t else np.ones(len(t), bool)
@@ -737,8 +739,13 @@ def summarise(
     trips_evaporated: int = 0,
     trips_added: int = 0,
     congestion_index: float = float("nan"),
+    route_choice: pd.DataFrame | None = None,
 ) -> dict[str, float]:
-    """The headline numbers of :class:`~vision_zero.runs.results.ReplicationResult` (``summary``)."""
+    """The headline numbers of :class:`~vision_zero.runs.results.ReplicationResult` (``summary``).
+
+    ``route_choice``: :attr:`~vision_zero.traffic.simulation.TrafficRecord.route_choice`; its last row gives
+    ``route_relative_gap`` and ``route_iterations`` (re-routing iterations run).
+    """
     out: dict[str, float] = {}
     for s in SEVERITIES:
         out[s] = float(injuries.loc[injuries["severity"] == s, "per_year"].sum())
@@ -760,6 +767,9 @@ def summarise(
     out["trips_added"] = float(trips_added)
     out["congestion_index"] = float(congestion_index)
     out["schematic"] = 1.0 if schematic else 0.0
+    if route_choice is not None and len(route_choice):
+        out["route_relative_gap"] = float(route_choice["relative_gap"].iloc[-1])
+        out["route_iterations"] = float(route_choice["iteration"].iloc[-1])
     return out
 
 
@@ -781,6 +791,7 @@ def run_replication(
     """
     from vision_zero.risk import crash_model as risk
     from vision_zero.traffic import demand
+    from vision_zero.traffic.routing import RouteChoiceSettings
     from vision_zero.traffic.simulation import TrafficSettings, simulate
 
     sc = prepared.scenario
@@ -823,6 +834,7 @@ def run_replication(
         platoon_size=sc.simulation.platoon_size,
         reroute_passes=sc.simulation.reroute_passes,
         settings=TrafficSettings.from_values(draw),  # this replication's draw of the traffic evidence
+        route_settings=RouteChoiceSettings.from_values(draw),
     )
     estimate = risk.estimate(
         network, record, parameters=draw, modifiers=prepared.modifiers, speed_model=sc.risk.speed_model
@@ -842,6 +854,7 @@ def run_replication(
         trips_evaporated=evaporated,
         trips_added=added,
         congestion_index=demand.congestion_index(network, record.trips),
+        route_choice=record.route_choice,
     )
     return ReplicationResult(
         scenario=sc.name,

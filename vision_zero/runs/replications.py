@@ -590,6 +590,19 @@ def _fmt_interval(mean: float, lo: float, hi: float) -> str:
     return f"{mean:9.2f}  [{lo:.2f}, {hi:.2f}]"
 
 
+def format_route_choice(run: RunResult) -> str:
+    """``  route choice: relative gap …`` over the replications, or "" for results without it (older runs)."""
+    summaries = run.summaries
+    if not summaries or any("route_relative_gap" not in s for s in summaries):
+        return ""
+    gaps = np.array([s["route_relative_gap"] for s in summaries])
+    iters = np.array([s["route_iterations"] for s in summaries])
+    return (
+        f"  route choice: relative gap {100 * gaps.mean():.1f}% (replications {100 * gaps.min():.1f}-"
+        f"{100 * gaps.max():.1f}%) after {iters.min():.0f}-{iters.max():.0f} re-routing iteration(s)"
+    )
+
+
 def format_summary(run: RunResult) -> str:
     """A short text summary: casualties per year with 95% intervals, and KSI avoided for a variant."""
     job = run.job
@@ -613,6 +626,9 @@ def format_summary(run: RunResult) -> str:
         lines.append(
             f"    KSI avoided vs {run.baseline.job.name} (paired, common random numbers): {_fmt_interval(*avoided)}"
         )
+    gap_line = format_route_choice(run)
+    if gap_line:
+        lines.append(gap_line)
     if run.stop_reason != "replications":
         width = run.extra.get("ci_width_pct", math.nan)
         what = "reached" if run.stop_reason == "target-ci" else "NOT reached (stopped at --max-replications)"

@@ -101,7 +101,8 @@ class ReplicationResult:
         ``fatal_pedestrian`` …; ``veh_km``, ``veh_h`` [per year]; ``trips``, ``trips_completed``,
         ``trips_en_route``, ``trips_evaporated``, ``trips_added`` (elastic demand against the baseline;
         simulated, not annualised); ``congestion_index`` (travel time / free-flow time of the arrived trips,
-        :func:`vision_zero.traffic.demand.congestion_index`); ``schematic`` (1.0 or 0.0).
+        :func:`vision_zero.traffic.demand.congestion_index`); ``schematic`` (1.0 or 0.0); ``route_relative_gap``
+        (0-1) and ``route_iterations`` of the equilibrium route choice (absent in results of older versions).
     injuries
         :attr:`vision_zero.risk.crash_model.CrashEstimate.injuries`.
     link_traffic

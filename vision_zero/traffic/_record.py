@@ -6,7 +6,7 @@ loop itself only stores three times per vehicle and link.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,18 @@ IntArray = npt.NDArray[np.int64]
 
 #: Width of the speed histogram bins [km/h].
 SPEED_BIN_KPH = 5.0
+#: Columns of :attr:`TrafficRecord.route_choice`.
+ROUTE_CHOICE_COLUMNS: tuple[str, ...] = (
+    "iteration",
+    "relative_gap",
+    "turns_per_trip",
+    "mean_trip_s",
+    "switched",
+)
+
+
+def _no_route_choice() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in ROUTE_CHOICE_COLUMNS})
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,12 @@ class TrafficRecord:
     speed_hist
         Sparse histogram of vehicle link speeds: ``period`` str, ``link`` int, ``bin_lo_kph`` float, ``count`` int,
         bins of :data:`SPEED_BIN_KPH` width.
+    route_choice
+        One row per simulation of the equilibrium loop (:func:`vision_zero.traffic.simulation.simulate`), the
+        last one being the recorded one: ``iteration`` (0 = free-flow routes), ``relative_gap`` (0-1, of the
+        routes driven in that simulation under its own time-sliced link times, see
+        :func:`vision_zero.traffic.routing.relative_gap`), ``turns_per_trip``, ``mean_trip_s`` (trips that
+        arrived), ``switched`` (vehicles that took a new route for the next simulation).
     """
 
     periods: tuple[Period, ...]
@@ -62,6 +80,7 @@ class TrafficRecord:
     pedestrians: pd.DataFrame
     trips: pd.DataFrame
     speed_hist: pd.DataFrame
+    route_choice: pd.DataFrame = field(default_factory=_no_route_choice)
 
 
 #: A vehicle that waited longer than this at the end of a link passes a crossing at the node from rest [s].

@@ -1,11 +1,17 @@
-"""Shortest travel-time routes over the link table (scipy.sparse.csgraph), one Dijkstra tree per origin.
+"""Route choice: shortest routes over the turn graph and the time-sliced dynamic user equilibrium's pieces.
 
 Routes are stored flat (CSR style): the links of trip ``i`` are ``links[ptr[i]:ptr[i + 1]]``, in driving order.
 A trip whose destination cannot be reached, or whose origin is its destination, has an empty route.
 
-Re-routing from simulated travel times lives in :mod:`vision_zero.traffic.simulation` (it needs the simulation);
-:func:`msa_switchers` says which trips switch in a pass and :func:`perceived_costs` gives drivers' perceived link
-times (probit route choice).
+Shortest routes (:class:`Router`) are searched on the *turn graph* (one vertex per link, one edge per permitted
+movement from a link into the next, plus one source vertex per node), one Dijkstra tree per distinct origin and
+cost vector, never one per trip. Equal-cost routes are broken deterministically: a tie-break term far below any
+real cost difference (:data:`TURN_TIE_S` per turn, :data:`CLASS_TIE_S` per link and step down the road-class
+order of :data:`vision_zero.network.osm_tags.ROAD_CLASSES`) prefers fewer turns, then higher road classes.
+
+The equilibrium loop itself lives in :mod:`vision_zero.traffic.simulation` (it needs the simulation); this module
+gives its pieces: :class:`RouteChoiceSettings`, :func:`slice_of`, :func:`route_cost_s`, :func:`relative_gap`,
+:func:`msa_step`, :func:`gap_switchers` and, for the probit sensitivity option, :func:`perceived_costs`.
 
 References
 ----------
@@ -13,28 +19,102 @@ Dijkstra, E. W. (1959). A note on two problems in connexion with graphs. Numeris
 Daganzo, C. F., Sheffi, Y. (1977). On stochastic models of traffic assignment. Transp. Sci. 11(3), 253-274.
 Sheffi, Y. (1985). Urban Transportation Networks, ch. 11 (probit loading by simulation), ch. 12 (method of
 successive averages).
+Huang, H.-J., Lam, W. H. K. (2002). Modeling and solving the dynamic user equilibrium route and departure time
+choice problem in network with queues. Transp. Res. B 36(3), 253-273.
+Sbayti, H., Lu, C.-C., Mahmassani, H. S. (2007). Efficient implementation of method of successive averages in
+simulation-based dynamic traffic assignment models for large-scale network applications. Transp. Res. Record
+2029, 22-30.
+Chiu, Y.-C., Bottom, J., Mahut, M., Paz, A., Balakrishna, R., Waller, T., Hicks, J. (2011). Dynamic Traffic
+Assignment: A Primer. Transportation Research Circular E-C153, Transportation Research Board.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from vision_zero.core.parameters import ParameterSet, load_parameters
+from vision_zero.network.osm_tags import ROAD_CLASSES
 from vision_zero.network.road_network import RoadNetwork
 
-__all__ = ["Router", "Routes", "msa_switchers", "perceived_costs", "route_trips"]
+__all__ = [
+    "CLASS_TIE_S",
+    "SAME_COST_S",
+    "TURN_TIE_S",
+    "RouteChoiceSettings",
+    "Router",
+    "Routes",
+    "gap_switchers",
+    "msa_step",
+    "perceived_costs",
+    "relative_gap",
+    "route_cost_s",
+    "route_trips",
+    "slice_of",
+    "turns_per_route",
+]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
-#: Entries of the (origins x nodes) distance and predecessor arrays computed at once; bounds memory (~12 B each).
+#: Entries of the (origins x vertices) distance and predecessor arrays computed at once; bounds memory (~12 B each).
 _MAX_TREE_ENTRIES = 8_000_000
 #: Cost floor [s]: csgraph reads an explicit zero weight in a sparse matrix as "no edge".
 _MIN_COST_S = 1e-6
+#: Tie-break cost of one turn [s]: decides only between routes whose costs are equal to well below a millisecond.
+TURN_TIE_S = 1e-6
+#: Tie-break cost of a link per step down the road-class order [s]: below any difference in turns.
+CLASS_TIE_S = 1e-9
+#: Routes whose costs differ by no more than this count as equally good [s] (covers the tie-break terms and
+#: floating-point rounding; not a behavioural threshold).
+SAME_COST_S = 1e-3
+#: A movement is a turn when the heading changes by more than this [degrees]; a U-turn counts as two turns.
+_TURN_ANGLE_DEG = 45.0
+
+
+@dataclass(frozen=True)
+class RouteChoiceSettings:
+    """The numbers of the equilibrium route choice (``traffic.route_choice.*`` in ``traffic.toml``).
+
+    Attributes
+    ----------
+    max_iterations
+        Re-routing iterations after the first simulation at most (0 = free-flow routes only).
+    relative_gap_target
+        Stop as soon as the relative gap is at or below this (0-1).
+    slice_s
+        Length of the time slices of departure over which link travel times are averaged [s].
+    step_exponent
+        MSA step ``(k + 1) ** -step_exponent`` in iteration ``k`` (1 = the classic 1 / (k + 1)).
+    """
+
+    max_iterations: int
+    relative_gap_target: float
+    slice_s: float
+    step_exponent: float = 1.0
+
+    @classmethod
+    def from_parameters(cls, params: ParameterSet | None = None) -> RouteChoiceSettings:
+        """Central values from a parameter set (default: the shipped files)."""
+        p = load_parameters() if params is None else params
+        return cls.from_values(p.central())
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, float]) -> RouteChoiceSettings:
+        """From parameter values by dotted name, e.g. one replication's ``ParameterSet.draw(rng)``."""
+        return cls(
+            max_iterations=int(values["traffic.route_choice.max_iterations"]),
+            relative_gap_target=values["traffic.route_choice.relative_gap_target"],
+            slice_s=values["traffic.route_choice.slice_s"],
+            step_exponent=values["traffic.route_choice.msa_step_exponent"],
+        )
 
 
 @dataclass(frozen=True)
@@ -82,65 +162,181 @@ class Routes:
         links[new] = other.links[pos[new]]
         return Routes(ptr=ptr, links=links)
 
+    @staticmethod
+    def concat_by_index(n: int, parts: list[tuple[IntArray, Routes]]) -> Routes:
+        """Routes of ``n`` trips assembled from ``(trip positions, their routes)`` parts; others stay empty."""
+        lens = np.zeros(n, dtype=np.int64)
+        for idx, r in parts:
+            lens[idx] = r.n_links
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens, out=ptr[1:])
+        flat = np.empty(int(ptr[-1]), dtype=np.int64)
+        for idx, r in parts:
+            dst = np.repeat(ptr[idx], r.n_links) + (
+                np.arange(len(r.links)) - np.repeat(r.ptr[:-1], r.n_links)
+            )
+            flat[dst] = r.links
+        return Routes(ptr=ptr, links=flat)
+
 
 class Router:
-    """Shortest-path search over a network's links for a given link cost.
+    """Shortest-route search over a network's turn graph for given link costs (see the module docstring).
 
-    Parallel links between the same two nodes are reduced to the cheapest one for each cost vector.
+    Every movement from a link into a link leaving its end node is permitted (U-turns included, at two turns'
+    tie-break cost); parallel links between the same nodes are separate vertices, so the cheapest is taken.
     """
 
     def __init__(self, network: RoadNetwork) -> None:
         links = network.links
-        self.n_nodes = len(network.nodes)
-        self.u: IntArray = links["u"].to_numpy(dtype=np.int64)
-        self.v: IntArray = links["v"].to_numpy(dtype=np.int64)
+        nodes = network.nodes
+        self.n_nodes = len(nodes)
+        self.n_links = len(links)
+        u = links["u"].to_numpy(dtype=np.int64)
+        v = links["v"].to_numpy(dtype=np.int64)
+        self.u: IntArray = u
+        self.v: IntArray = v
+        nl, nn = self.n_links, self.n_nodes
+        # movements a -> b: every link b leaving the end node of a
+        out_order = np.argsort(u, kind="stable")
+        out_start = np.searchsorted(u[out_order], np.arange(nn + 1))
+        n_out = (out_start[1:] - out_start[:-1])[v]
+        a = np.repeat(np.arange(nl, dtype=np.int64), n_out)
+        first = np.repeat(out_start[:-1][v], n_out)
+        within = np.arange(len(a)) - np.repeat(np.cumsum(n_out) - n_out, n_out)
+        b = out_order[first + within].astype(np.int64)
+        turns = self._turns(nodes, u, v, a, b)
+        self.turns_of_movement: IntArray = turns
+        move_key = a * nl + b
+        move_order = np.argsort(move_key)
+        self._move_keys: IntArray = move_key[move_order]
+        self._move_index: IntArray = move_order.astype(np.int64)
+        rank = np.asarray(
+            [_class_rank(h) for h in links["highway"].astype(str)] if "highway" in links else np.zeros(nl),
+            dtype=np.float64,
+        )
+        self._link_tie: FloatArray = rank * CLASS_TIE_S
+        # vertices: links 0..nl-1, then one source vertex per node (nl + node) with an edge into each link it starts
+        rows = np.concatenate([a, nl + u])
+        cols = np.concatenate([b, np.arange(nl, dtype=np.int64)])
+        extra = np.concatenate([turns * TURN_TIE_S, np.zeros(nl)])
+        order = np.lexsort((cols, rows))
+        self._edge_order = order  # graph edge j is edge order[j] of [movements..., starts...]
+        self._cols = cols[order]
+        self._extra = extra[order]
+        self.n_movements = len(a)
+        self._indptr = np.searchsorted(rows[order], np.arange(nl + nn + 1)).astype(np.int64)
+        self._n_vertices = nl + nn
+        # links entering each node, padded (-1) to the largest in-degree: the destination read-out
+        in_order = np.argsort(v, kind="stable")
+        in_start = np.searchsorted(v[in_order], np.arange(nn + 1))
+        deg = in_start[1:] - in_start[:-1]
+        width = max(1, int(deg.max()) if nn else 1)
+        pad = np.full((nn, width), -1, dtype=np.int64)
+        slot = np.arange(nl) - np.repeat(in_start[:-1], deg)
+        pad[v[in_order], slot] = in_order
+        self._in_links = pad
+
+    @staticmethod
+    def _turns(nodes: pd.DataFrame, u: IntArray, v: IntArray, a: IntArray, b: IntArray) -> IntArray:
+        x = nodes["x_m"].to_numpy(dtype=np.float64)
+        y = nodes["y_m"].to_numpy(dtype=np.float64)
+        heading = np.arctan2(y[v] - y[u], x[v] - x[u])
+        change = np.abs(np.angle(np.exp(1j * (heading[b] - heading[a]))))
+        turns = (np.degrees(change) > _TURN_ANGLE_DEG).astype(np.int64)
+        uturn = (u[b] == v[a]) & (v[b] == u[a])
+        return np.where(uturn, 2, turns)
+
+    @property
+    def n_edges(self) -> int:
+        """Movements (link into link) followed by one start edge per link (a trip's first link)."""
+        return self.n_movements + self.n_links
+
+    def edge_ids(self, routes: Routes) -> IntArray:
+        """Per route position, the turn-graph edge that enters it.
+
+        That is the movement from the previous link, or for a route's first link its start edge
+        ``n_movements + link``.
+        """
+        links = routes.links
+        out = self.n_movements + links
+        if len(links) < 2:
+            return out
+        a, b = links[:-1], links[1:]
+        cont = np.ones(len(a), dtype=bool)
+        starts = routes.ptr[1:-1]
+        cont[starts[(starts > 0) & (starts < len(links))] - 1] = False
+        pos = np.searchsorted(self._move_keys, (a * self.n_links + b)[cont])
+        out[1:][cont] = self._move_index[pos]
+        return out
+
+    def _graph(self, cost_s: FloatArray, edge_extra_s: FloatArray | None) -> csr_matrix:
+        cost = np.maximum(np.asarray(cost_s, dtype=np.float64), _MIN_COST_S) + self._link_tie
+        data = cost[self._cols] + self._extra
+        if edge_extra_s is not None:  # may lower an edge's cost, never to 0 or below
+            data = np.maximum(
+                data + np.asarray(edge_extra_s, dtype=np.float64)[self._edge_order], _MIN_COST_S
+            )
+        n = self._n_vertices
+        return csr_matrix((data, self._cols, self._indptr), shape=(n, n))
 
     def route(self, origins: IntArray, destinations: IntArray, cost_s: FloatArray) -> Routes:
-        """Shortest routes from ``origins[i]`` to ``destinations[i]`` under link costs ``cost_s`` [s].
+        """Shortest routes from ``origins[i]`` to ``destinations[i]`` (node ids) under link costs ``cost_s`` [s]."""
+        return self.shortest(origins, destinations, cost_s)[1]
 
-        One Dijkstra tree is grown per distinct origin (in chunks that bound memory), never one per trip;
-        predecessor arrays are walked back for all trips of a chunk at once with numpy.
+    def shortest(
+        self,
+        origins: IntArray,
+        destinations: IntArray,
+        cost_s: FloatArray,
+        edge_extra_s: FloatArray | None = None,
+    ) -> tuple[FloatArray, Routes]:
+        """Cost [s] and links of the shortest route of every trip under link costs ``cost_s``.
+
+        ``edge_extra_s`` (length :attr:`n_edges`) adds a cost to entering a link by a given movement or as a first
+        link (e.g. the mean extra time of vehicles that turned into the link, which wait for the other phase).
+
+        The cost is ``inf`` where the destination cannot be reached and 0 where it is the origin (both with an
+        empty route); it includes the tie-break terms (below :data:`SAME_COST_S` on any real route). One Dijkstra
+        tree per distinct origin (in chunks that bound memory); predecessor arrays are walked back for all trips
+        of a chunk at once with numpy.
         """
         origins = np.asarray(origins, dtype=np.int64)
         destinations = np.asarray(destinations, dtype=np.int64)
         n = len(origins)
-        cost = np.maximum(np.asarray(cost_s, dtype=np.float64), _MIN_COST_S)
-        nn = self.n_nodes
-        # cheapest link per (u, v)
-        key = self.u * nn + self.v
-        order = np.lexsort((cost, key))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = key[order][1:] != key[order][:-1]
-        best = order[first]
-        best_key = key[best]  # sorted, unique
-        graph = csr_matrix((cost[best], (self.u[best], self.v[best])), shape=(nn, nn))
-
+        nl = self.n_links
+        graph = self._graph(cost_s, edge_extra_s)
+        best = np.where(origins == destinations, 0.0, np.inf)
         hop_trip: list[IntArray] = []
         hop_link: list[IntArray] = []
         hop_k: list[IntArray] = []
         n_hops = np.zeros(n, dtype=np.int64)
         uniq, row_of = np.unique(origins, return_inverse=True)
-        chunk = max(1, _MAX_TREE_ENTRIES // max(nn, 1))
+        chunk = max(1, _MAX_TREE_ENTRIES // max(self._n_vertices, 1))
         trip_order = np.argsort(row_of, kind="stable")
         bounds = np.searchsorted(row_of[trip_order], np.arange(0, len(uniq) + chunk, chunk))
         for c, start in enumerate(range(0, len(uniq), chunk)):
-            srcs = uniq[start : start + chunk]
+            srcs = nl + uniq[start : start + chunk]
             dist, pred = dijkstra(graph, directed=True, indices=srcs, return_predecessors=True)
             trips = trip_order[bounds[c] : bounds[c + 1]]
+            trips = trips[destinations[trips] != origins[trips]]
             rows = row_of[trips] - start
-            dest = destinations[trips]
-            ok = np.isfinite(dist[rows, dest]) & (dest != origins[trips])
-            act = np.flatnonzero(ok)
-            cur = dest.copy()
+            cand = self._in_links[destinations[trips]]
+            d_in = np.where(cand >= 0, dist[rows[:, None], np.maximum(cand, 0)], np.inf)
+            pick = np.argmin(d_in, axis=1)  # first of equal: deterministic
+            last = cand[np.arange(len(trips)), pick]
+            reach = np.isfinite(d_in[np.arange(len(trips)), pick])
+            best[trips[reach]] = d_in[np.arange(len(trips)), pick][reach]
+            act = np.flatnonzero(reach)
+            cur = last.copy()
             k = 0
             while act.size:
-                prev = pred[rows[act], cur[act]].astype(np.int64)
-                hop = np.searchsorted(best_key, prev * nn + cur[act])
                 hop_trip.append(trips[act])
-                hop_link.append(best[hop])
+                hop_link.append(cur[act])
                 hop_k.append(np.full(act.size, k, dtype=np.int64))
-                cur[act] = prev
-                act = act[prev != origins[trips[act]]]
+                prev = pred[rows[act], cur[act]].astype(np.int64)
+                keep = prev < nl  # the source vertex (>= nl) ends the walk
+                cur[act[keep]] = prev[keep]
+                act = act[keep]
                 k += 1
         if hop_trip:
             t_all = np.concatenate(hop_trip)
@@ -153,7 +349,22 @@ class Router:
         np.cumsum(n_hops, out=ptr[1:])
         flat = np.empty(int(ptr[-1]), dtype=np.int64)
         flat[ptr[t_all] + n_hops[t_all] - 1 - k_all] = l_all
-        return Routes(ptr=ptr, links=flat)
+        return best, Routes(ptr=ptr, links=flat)
+
+    def turns(self, routes: Routes) -> IntArray:
+        """Number of turns on each route (heading changes above 45 degrees; a U-turn counts twice)."""
+        edge = self.edge_ids(routes)
+        per = np.concatenate([self.turns_of_movement, np.zeros(self.n_links, dtype=np.int64)])[edge]
+        owner = np.repeat(np.arange(len(routes)), routes.n_links)
+        return np.bincount(owner, weights=per, minlength=len(routes)).astype(np.int64)
+
+
+def _class_rank(highway: str) -> int:
+    """Position of a road class in :data:`ROAD_CLASSES` (most important first); unknown classes last."""
+    try:
+        return ROAD_CLASSES.index(highway)
+    except ValueError:
+        return len(ROAD_CLASSES)
 
 
 def route_trips(
@@ -163,14 +374,100 @@ def route_trips(
     return Router(network).route(origins, destinations, cost_s)
 
 
+def turns_per_route(network: RoadNetwork, routes: Routes) -> IntArray:
+    """Turns on each route (see :meth:`Router.turns`)."""
+    return Router(network).turns(routes)
+
+
+def slice_of(time_s: FloatArray, slice_s: float, n_slices: int) -> IntArray:
+    """Time slice (0-based) of times ``time_s`` [s from the period's start], clipped to ``0..n_slices - 1``."""
+    s = np.floor(np.asarray(time_s, dtype=np.float64) / slice_s)
+    out: IntArray = np.clip(np.nan_to_num(s, nan=0.0), 0, n_slices - 1).astype(np.int64)
+    return out
+
+
+def route_cost_s(
+    routes: Routes,
+    cost_s: FloatArray,
+    row: IntArray,
+    edge_extra_s: FloatArray | None = None,
+    edge_ids: IntArray | None = None,
+) -> FloatArray:
+    """Cost of every route [s] when trip ``i``'s links cost ``cost_s[row[i], link]`` (one row per time slice).
+
+    Plus ``edge_extra_s[edge]`` for the turn-graph edge that enters each position (:meth:`Router.edge_ids`).
+    """
+    n = len(routes)
+    owner = np.repeat(np.arange(n), routes.n_links)
+    per = np.asarray(cost_s, dtype=np.float64)[row[owner], routes.links]
+    if edge_extra_s is not None and edge_ids is not None:
+        per = np.maximum(per + edge_extra_s[edge_ids], _MIN_COST_S)
+    out: FloatArray = np.bincount(owner, weights=per, minlength=n).astype(np.float64)
+    return out
+
+
+def relative_gap(route_s: FloatArray, best_s: FloatArray, weight: FloatArray) -> float:
+    """Relative gap ``sum w (c - c_min) / sum w c`` over trips with a route (0 = every trip on a best route).
+
+    ``c`` is the cost of a trip's route and ``c_min`` the cost of the best route for the same origin,
+    destination and departure slice, both under the same link costs (the vehicle-based gap of simulation-based
+    dynamic traffic assignment: Chiu et al. 2011; Sbayti et al. 2007). Differences within
+    :data:`SAME_COST_S` count as zero.
+    """
+    ok = np.isfinite(best_s) & (route_s > 0)
+    excess = np.where(route_s - best_s > SAME_COST_S, route_s - best_s, 0.0)
+    total = float(np.sum(weight[ok] * route_s[ok]))
+    return float(np.sum(weight[ok] * excess[ok]) / total) if total > 0 else 0.0
+
+
+def msa_step(iteration: int, exponent: float = 1.0) -> float:
+    """Step of the method of successive averages in re-routing iteration ``iteration`` (1-based).
+
+    ``(iteration + 1) ** -exponent``: with ``exponent = 1`` the classic ``1 / (k + 1)`` (Sheffi 1985 ch. 12), so
+    that after ``k`` iterations the flows are the average of ``k + 1`` loadings; any exponent in ``(0.5, 1]``
+    keeps the steps' sum infinite and their squares' sum finite (the conditions of its convergence proof).
+    """
+    if iteration < 1:
+        raise ValueError(f"msa_step: iteration is 1-based (got {iteration})")
+    return float((iteration + 1.0) ** -exponent)
+
+
+def gap_switchers(
+    route_s: FloatArray, best_s: FloatArray, *, step: float, rng: np.random.Generator
+) -> IntArray:
+    """Positions of the trips that move to their current best route in one iteration (route swapping).
+
+    A trip moves with probability ``step x (c - c_min) / c`` (capped at 1), its own relative gap times the MSA
+    step: the flow swapped from a route to the best one is proportional to the step, the route's flow and its
+    relative cost difference (the route-swapping rule of Huang and Lam 2002 and Szeto and Lo 2006, applied to
+    single trips; trips are picked by their gap as in Sbayti et al. 2007). Trips already on a best route (within
+    :data:`SAME_COST_S`) stay, and as the gap closes fewer trips move, so the loading does not overshoot as
+    MSA's uniform draw does (half of all trips onto the same best routes in its first step). Consumes exactly
+    ``len(route_s)`` uniforms from ``rng`` (common random numbers).
+
+    References
+    ----------
+    Huang, H.-J., Lam, W. H. K. (2002). Modeling and solving the dynamic user equilibrium route and departure
+    time choice problem in network with queues. Transp. Res. B 36(3), 253-273.
+    Szeto, W. Y., Lo, H. K. (2006). Dynamic traffic assignment: properties and extensions. Transportmetrica 2(1),
+    31-52.
+    """
+    u = rng.random(len(route_s))
+    gain = np.where(np.isfinite(best_s), route_s - best_s, 0.0)
+    pos = gain > SAME_COST_S
+    p = np.where(pos, np.minimum(1.0, step * gain / np.maximum(route_s, _MIN_COST_S)), 0.0)
+    return np.flatnonzero(pos & (u < p)).astype(np.int64)
+
+
 def perceived_costs(cost_s: FloatArray, *, rng: np.random.Generator, cv: float, draws: int) -> FloatArray:
     """``draws`` perceived versions of the link costs ``cost_s`` [s], shape ``(draws, n_links)``.
 
     Each link's perceived time is its expected time times an independent lognormal error with mean 1 and
     coefficient of variation ``cv`` (the probit route-choice model of Daganzo and Sheffi 1977, simulated as in
-    Sheffi 1985 ch. 11): a route's perceived time varies the less the more links it has, and near-equal routes
-    share the trips instead of one taking them all. ``cv = 0`` gives ``draws`` copies of ``cost_s``.
-    Consumes exactly ``draws x n_links`` standard normals from ``rng`` (whatever ``cv`` is: common random numbers).
+    Sheffi 1985 ch. 11). A sensitivity option only (``traffic.route_choice.perception_cv``, 0 by default): with
+    independent errors per link a route of many short links looks cheaper by chance than the direct one, which
+    makes zig-zag routes. ``cv = 0`` gives ``draws`` copies of ``cost_s``. Consumes exactly ``draws x n_links``
+    standard normals from ``rng`` (whatever ``cv`` is: common random numbers).
 
     References
     ----------
@@ -181,16 +478,3 @@ def perceived_costs(cost_s: FloatArray, *, rng: np.random.Generator, cv: float, 
     sigma = float(np.sqrt(np.log1p(cv * cv)))
     out: FloatArray = cost[None, :] * np.exp(sigma * eps - 0.5 * sigma * sigma)
     return out
-
-
-def msa_switchers(n_trips: int, *, pass_index: int, rng: np.random.Generator) -> IntArray:
-    """Positions of the trips that take their new best route in re-routing pass ``pass_index`` (1-based).
-
-    Method of successive averages (Sheffi 1985 ch. 12): in pass ``k`` a random share ``1 / (k + 1)`` of the
-    trips switches, so the flows after ``k`` passes are the average of the ``k + 1`` all-or-nothing loadings
-    and the step shrinks as the passes go on. Consumes exactly ``n_trips`` uniforms from ``rng``.
-    """
-    if pass_index < 1:
-        raise ValueError(f"msa_switchers: pass_index is 1-based (got {pass_index})")
-    u = rng.random(n_trips)
-    return np.flatnonzero(u < 1.0 / (pass_index + 1)).astype(np.int64)

@@ -46,6 +46,8 @@ Newell, G. F. (1993). A simplified theory of kinematic waves in highway traffic.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from array import array
 from dataclasses import dataclass
 
@@ -65,9 +67,19 @@ from vision_zero.traffic._model import (
     give_way_delay_s,
     signal_plans,
 )
-from vision_zero.traffic._record import SPEED_BIN_KPH, TrafficRecord, build_record
+from vision_zero.traffic._record import ROUTE_CHOICE_COLUMNS, SPEED_BIN_KPH, TrafficRecord, build_record
 from vision_zero.traffic.periods import Period
-from vision_zero.traffic.routing import Router, Routes, msa_switchers, perceived_costs
+from vision_zero.traffic.routing import (
+    RouteChoiceSettings,
+    Router,
+    Routes,
+    gap_switchers,
+    msa_step,
+    perceived_costs,
+    relative_gap,
+    route_cost_s,
+    slice_of,
+)
 
 __all__ = [
     "SPEED_BIN_KPH",
@@ -164,10 +176,11 @@ def simulate(
     rng: np.random.Generator,
     periods: tuple[Period, ...],
     platoon_size: int = 1,
-    reroute_passes: int = 1,
+    reroute_passes: int | None = None,
     pedestrian_rng: np.random.Generator | None = None,
     routing_rng: np.random.Generator | None = None,
     settings: TrafficSettings | None = None,
+    route_settings: RouteChoiceSettings | None = None,
     drain_s: float = S_PER_HOUR,
 ) -> TrafficRecord:
     """Simulate one replication of the trips on the network; return what it observed.
@@ -190,24 +203,29 @@ def simulate(
         (one event per platoon and link; a platoon takes ``size`` storage and ``size`` discharge headways).
         Useful only when many trips share an OD pair (zone-based demand); 1 = single vehicles.
     reroute_passes
-        Re-routing passes after the first simulation (0 = free-flow routes only).
+        At most this many re-routing iterations after the first simulation (0 = free-flow routes only); default
+        ``route_settings.max_iterations``. Fewer are run when the relative gap reaches its target.
     pedestrian_rng
         Stream for pedestrian arrivals (Poisson); default: a child spawned from ``rng`` (not consuming it).
     routing_rng
-        Stream for route choice (perception groups, perception errors, which trips switch in a pass); its use
-        depends only on the number of vehicles and links, so scenarios on the same links share it. Default: a
-        second child spawned from ``rng``.
+        Stream for route choice (which trips switch in an iteration; perception groups and errors when the probit
+        sensitivity option is on); its use per iteration depends only on the number of vehicles and links, so
+        scenarios on the same links share it. Default: a second child spawned from ``rng``.
     settings
         Model numbers (default :meth:`TrafficSettings.from_parameters`).
+    route_settings
+        Equilibrium numbers (default :meth:`RouteChoiceSettings.from_parameters`).
     drain_s
         After the last departure of a period, time given to trips to finish [s]; later ones stay en route.
     """
-    if platoon_size < 1 or reroute_passes < 0:
+    if platoon_size < 1 or (reroute_passes is not None and reroute_passes < 0):
         raise DataError(
             f"simulate: expected platoon_size >= 1 and reroute_passes >= 0 "
             f"(got {platoon_size}, {reroute_passes})"
         )
     st = TrafficSettings.from_parameters() if settings is None else settings
+    rc = RouteChoiceSettings.from_parameters() if route_settings is None else route_settings
+    max_iterations = rc.max_iterations if reroute_passes is None else reroute_passes
     pidx = _check_trips(trips, network, periods)
     ped_rng = rng.spawn(1)[0] if pedestrian_rng is None else pedestrian_rng
     route_rng = rng.spawn(1)[0] if routing_rng is None else routing_rng
@@ -220,26 +238,39 @@ def simulate(
     n_links = len(links)
     mean_v = desired_speed_kph(links, np.arange(n_links), np.zeros(n_links), st)
     give_way = give_way_delay_s(network, st)
-    cost0 = expected_running_time_s(links, st) + sig.uniform_delay_s()
-    draws = max(1, st.route_perception_draws)
-    group = route_rng.integers(0, draws, len(veh.origin))
-    costs = [cost0 + give_way for _ in periods]
-    routes = _route_by_period(router, veh, costs, group, route_rng, st)
     held = give_way if st.give_way_in_simulation else np.zeros(n_links)  # in the simulated times, or not
+    cost0 = expected_running_time_s(links, st) + sig.uniform_delay_s() + held  # as the simulation would show
+    slices = _Slices.of(veh, periods, rc.slice_s)
+    draws = max(1, st.route_perception_draws) if st.route_perception_cv > 0 else 1
+    group = route_rng.integers(0, draws, len(veh.origin))
+    # route choice's cost: simulated link times plus the give-way delay where the simulation did not hold vehicles
+    costs = np.tile(expected_link_cost_s(network, st), (slices.n_rows, 1))
+    routes = _perceived_routes(router, veh, slices, costs, group, route_rng, st, None, None)
     lk = link_constants(network, sig, held, mean_v, st)
-    for k in range(reroute_passes + 1):
+    log: list[dict[str, float]] = []
+    for k in range(max_iterations + 1):
         times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s)
-        if k == reroute_passes:
+        edges = router.edge_ids(routes)
+        costs, turn_s = _slice_costs(veh, routes, times, windows, close, slices, cost0, edges, router.n_edges)
+        costs += give_way - held
+        current = route_cost_s(routes, costs, slices.row, turn_s, edges)
+        best, candidates = _best_routes(router, veh, slices, costs, turn_s)
+        gap = relative_gap(current, best, veh.size.astype(np.float64))
+        row = {
+            "iteration": float(k),
+            "relative_gap": gap,
+            "turns_per_trip": _turns_per_trip(router, routes, veh),
+            "mean_trip_s": _mean_trip_s(routes, times, windows, veh),
+        }
+        if k == max_iterations or gap <= rc.relative_gap_target:
+            log.append(row | {"switched": 0.0})
             break
-        measured = _measured_costs(veh, routes, times, close, [cost0 + held] * len(periods), n_links)
-        # expected times: the running average of the times simulated in passes 0..k (pass 0 replaces cost0), plus
-        # the give-way delay where the simulation did not hold vehicles for it (``held``)
-        costs = [c + (m + give_way - held - c) / (k + 1) for c, m in zip(costs, measured, strict=True)]
-        chosen = msa_switchers(len(veh.origin), pass_index=k + 1, rng=route_rng)
-        routes = routes.replace(
-            chosen, _route_by_period(router, veh, costs, group, route_rng, st, only=chosen)
-        )
-    return build_record(
+        chosen = gap_switchers(current, best, step=msa_step(k + 1, rc.step_exponent), rng=route_rng)
+        if draws > 1:  # probit sensitivity: the switchers take their best route under perceived times
+            candidates = _perceived_routes(router, veh, slices, costs, group, route_rng, st, chosen, turn_s)
+        routes = routes.replace(chosen, candidates)
+        log.append(row | {"switched": float(veh.size[chosen].sum())})
+    record = build_record(
         network,
         trips,
         pedestrians,
@@ -257,6 +288,7 @@ def simulate(
         ped_rng,
         length,
     )
+    return dataclasses.replace(record, route_choice=pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS)))
 
 
 def expected_link_cost_s(network: RoadNetwork, settings: TrafficSettings | None = None) -> FloatArray:
@@ -274,42 +306,109 @@ def expected_link_cost_s(network: RoadNetwork, settings: TrafficSettings | None 
     return out
 
 
-def _route_by_period(
+@dataclass(frozen=True)
+class _Slices:
+    """Time slices of departure: one row of link costs per (period, slice); each vehicle's row."""
+
+    row: IntArray  # per vehicle
+    offset: IntArray  # per period: its first row
+    count: IntArray  # per period: its number of slices
+    slice_s: float
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.count.sum())
+
+    @classmethod
+    def of(cls, veh: _Vehicles, periods: tuple[Period, ...], slice_s: float) -> _Slices:
+        if not slice_s > 0:
+            raise DataError(f"traffic.route_choice.slice_s: expected seconds > 0 (got {slice_s})")
+        count = np.array([max(1, math.ceil(p.duration_s / slice_s)) for p in periods], dtype=np.int64)
+        offset = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
+        row = offset[veh.period] + slice_of(veh.depart_s, slice_s, 1 << 62)
+        row = np.minimum(row, offset[veh.period] + count[veh.period] - 1)
+        return cls(row=row, offset=offset, count=count, slice_s=slice_s)
+
+
+def _best_routes(
     router: Router,
     veh: _Vehicles,
-    costs: list[FloatArray],
+    slices: _Slices,
+    costs: FloatArray,
+    turn_s: FloatArray | None,
+    only: IntArray | None = None,
+) -> tuple[FloatArray, Routes]:
+    """Cost and links of the best route of every vehicle (or of ``only``; the others: inf and an empty route).
+
+    Under its departure slice's link costs plus the turns' extra times: one tree per origin and slice.
+    """
+    n = len(veh.origin)
+    best = np.full(n, np.inf)
+    parts: list[tuple[IntArray, Routes]] = []
+    pick = np.arange(n) if only is None else np.asarray(only, dtype=np.int64)
+    order = pick[np.argsort(slices.row[pick], kind="stable")]
+    bounds = np.searchsorted(slices.row[order], np.arange(slices.n_rows + 1))
+    for r in range(slices.n_rows):
+        idx = order[bounds[r] : bounds[r + 1]]
+        if idx.size:
+            b, rt = router.shortest(veh.origin[idx], veh.destination[idx], costs[r], turn_s)
+            best[idx] = b
+            parts.append((idx, rt))
+    return best, Routes.concat_by_index(n, parts)
+
+
+def _perceived_routes(
+    router: Router,
+    veh: _Vehicles,
+    slices: _Slices,
+    costs: FloatArray,
     group: IntArray,
     rng: np.random.Generator,
     st: TrafficSettings,
-    only: IntArray | None = None,
+    only: IntArray | None,
+    turn_s: FloatArray | None,
 ) -> Routes:
-    """Best routes under perceived times: one draw of perception errors per group of drivers and period.
+    """Best routes of the vehicles ``only`` (default: all; the others get empty routes).
 
-    ``only``: route just these vehicles (the others get empty routes); the draws consumed are the same.
+    Without perception errors (``perception_cv = 0``, the default) the best routes under each departure slice's
+    link costs; with them (the probit sensitivity option) under one draw of perceived costs per group of drivers
+    and slice (the draws consumed are the same whoever is routed).
     """
     n = len(veh.origin)
     wanted = np.ones(n, dtype=bool)
     if only is not None:
         wanted[:] = False
         wanted[only] = True
-    draws = max(1, st.route_perception_draws)
+    draws = max(1, st.route_perception_draws) if st.route_perception_cv > 0 else 1
+    if draws == 1:
+        return _best_routes(router, veh, slices, costs, turn_s, np.flatnonzero(wanted))[1]
     parts: list[tuple[IntArray, Routes]] = []
-    for k, cost in enumerate(costs):
-        perceived = perceived_costs(cost, rng=rng, cv=st.route_perception_cv, draws=draws)
+    for r in range(slices.n_rows):
+        perceived = perceived_costs(costs[r], rng=rng, cv=st.route_perception_cv, draws=draws)
         for g in range(draws):
-            idx = np.flatnonzero((veh.period == k) & (group == g) & wanted)
+            idx = np.flatnonzero((slices.row == r) & (group == g) & wanted)
             if idx.size:
-                parts.append((idx, router.route(veh.origin[idx], veh.destination[idx], perceived[g])))
-    lens = np.zeros(n, dtype=np.int64)
-    for idx, r in parts:
-        lens[idx] = r.n_links
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lens, out=ptr[1:])
-    flat = np.empty(int(ptr[-1]), dtype=np.int64)
-    for idx, r in parts:
-        dst = np.repeat(ptr[idx], r.n_links) + (np.arange(len(r.links)) - np.repeat(r.ptr[:-1], r.n_links))
-        flat[dst] = r.links
-    return Routes(ptr=ptr, links=flat)
+                rt = router.shortest(veh.origin[idx], veh.destination[idx], perceived[g], turn_s)[1]
+                parts.append((idx, rt))
+    return Routes.concat_by_index(n, parts)
+
+
+def _mean_trip_s(routes: Routes, times: _Times, windows: FloatArray, veh: _Vehicles) -> float:
+    """Mean time from departure to arrival of the trips that arrived [s] (NaN if none did)."""
+    has = routes.n_links > 0
+    arrive = np.full(len(veh.origin), np.nan)
+    arrive[has] = times.ex[routes.ptr[1:][has] - 1]
+    tt = arrive - (windows[veh.period] + veh.depart_s)
+    ok = np.isfinite(tt)
+    return float(np.sum(tt[ok] * veh.size[ok]) / veh.size[ok].sum()) if ok.any() else math.nan
+
+
+def _turns_per_trip(router: Router, routes: Routes, veh: _Vehicles) -> float:
+    routed = routes.n_links > 0
+    if not routed.any():
+        return 0.0
+    w = veh.size[routed].astype(np.float64)
+    return float(np.sum(router.turns(routes)[routed] * w) / w.sum())
 
 
 @dataclass(frozen=True)
@@ -381,22 +480,44 @@ def _ints(values: IntArray) -> array[int]:
     return out
 
 
-def _measured_costs(
-    veh: _Vehicles, routes: Routes, times: _Times, close: FloatArray, prev: list[FloatArray], n_links: int
-) -> list[FloatArray]:
-    """Mean simulated link travel time per period; links unused in a period keep their previous cost.
+def _slice_costs(
+    veh: _Vehicles,
+    routes: Routes,
+    times: _Times,
+    windows: FloatArray,
+    close: FloatArray,
+    slices: _Slices,
+    empty_s: FloatArray,
+    edges: IntArray,
+    n_edges: int,
+) -> tuple[FloatArray, FloatArray]:
+    """Simulated link travel times per (period, time slice of link entry) and link, and each movement's extra.
 
-    Traversals still on the link when the period's window closed count with their time so far (a lower bound):
-    leaving them out would make a gridlocked link look fast, because only its early vehicles got through.
+    Returns ``(costs, turn_s)``: ``costs`` of shape (rows, links) is the mean time on the link of the vehicles
+    that entered it in the slice (``empty_s``, its expected free-flow time, where nobody did); ``turn_s`` (one
+    per turn-graph edge, :meth:`Router.edge_ids`) is the mean difference between the time on the link of the
+    vehicles that entered it by that movement (or started on it) and the slice's mean, over all slices (0 where
+    unused). At signals this difference is large: a vehicle that turned left its last junction in the other
+    phase and meets a red at the next, while through traffic rides the green. Traversals still on the link when
+    the period's window closed count with their time so far (a lower bound): leaving them out would make a
+    gridlocked link look fast, because only its early vehicles got through.
     """
+    n_links = len(empty_s)
     veh_of = np.repeat(np.arange(len(veh.origin)), routes.n_links)
     per = veh.period[veh_of]
     entered = np.isfinite(times.ent)
     tt = np.where(np.isfinite(times.ex), times.ex, close[per]) - times.ent
-    out = []
-    for k, c in enumerate(prev):
-        m = entered & (per == k)
-        cnt = np.bincount(routes.links[m], minlength=n_links)
-        tot = np.bincount(routes.links[m], weights=tt[m], minlength=n_links)
-        out.append(np.where(cnt > 0, tot / np.maximum(cnt, 1), c))
-    return out
+    sl = slice_of(times.ent - windows[per], slices.slice_s, 1 << 62)
+    row = np.minimum(slices.offset[per] + sl, slices.offset[per] + slices.count[per] - 1)
+    key = (row * n_links + routes.links)[entered]
+    w = veh.size[veh_of][entered].astype(np.float64)
+    size = slices.n_rows * n_links
+    cnt = np.bincount(key, weights=w, minlength=size)
+    tot = np.bincount(key, weights=tt[entered] * w, minlength=size)
+    mean = np.where(cnt > 0, tot / np.maximum(cnt, 1e-300), np.tile(empty_s, slices.n_rows))
+    dev = tt[entered] - mean[key]
+    e = edges[entered]
+    e_cnt = np.bincount(e, weights=w, minlength=n_edges)
+    turn_s = np.bincount(e, weights=dev * w, minlength=n_edges) / np.maximum(e_cnt, 1e-300)
+    costs: FloatArray = mean.reshape(slices.n_rows, n_links)
+    return costs, np.where(e_cnt > 0, turn_s, 0.0)
