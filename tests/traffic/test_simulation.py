@@ -458,7 +458,10 @@ def test_schematic_tiny_default_demand_peak_and_night(tiny_network: RoadNetwork)
         assert (rec.passages["period"] == p.name).any() and (rec.pedestrians["period"] == p.name).any()
     assert rec.passages["crossing"].between(0, len(net.crossings) - 1).all()
     ls = rec.link_stats.merge(net.links[["speed_limit_kph"]], left_on="link", right_index=True)
-    assert (ls["mean_speed_kph"] <= ls["speed_limit_kph"] + 25.0).all() and (ls["mean_speed_kph"] > 0).all()
+    # a link's mean over a few vehicles is close to their desired speeds: one driver 3 sd fast does 100 on a 60 road
+    busy = ls["entries"] >= 5
+    assert (ls.loc[busy, "mean_speed_kph"] <= ls.loc[busy, "speed_limit_kph"] + 25.0).all()
+    assert (ls["mean_speed_kph"] > 0).all()
     assert (ls["p85_speed_kph"] >= ls["mean_speed_kph"] - 1e-9).all()
     # the AM peak is slower than the night (congestion and signals under load)
     speed = ls.groupby("period").apply(lambda g: g["veh_km"].sum() / g["veh_h"].sum(), include_groups=False)
