@@ -332,3 +332,16 @@ def test_reading_a_damaged_replication_names_the_file(tmp_path: Path) -> None:
     _truncate(folder / "summary.json")
     with pytest.raises(DataError, match=r"summary\.json: expected a replication file"):
         read_replication(folder)
+
+
+def test_summary_states_the_relative_gap_of_route_choice(tmp_path: Path) -> None:
+    res = run_job(toy_job(), out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    assert "route choice" not in format_summary(res)  # the toy task's summaries carry no gap (older results)
+    res.summaries = [
+        {**s, "route_relative_gap": g, "route_iterations": k}
+        for s, g, k in zip(res.summaries, [0.02, 0.04, 0.06], [1.0, 2.0, 2.0], strict=False)
+    ]
+    res.summaries = res.summaries[:3]
+    assert "route choice: relative gap 4.0% (replications 2.0-6.0%) after 1-2 re-routing iteration(s)" in (
+        format_summary(res)
+    )
