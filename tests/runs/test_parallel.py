@@ -202,6 +202,7 @@ def test_stale_payload_folders_of_dead_processes_are_swept(tmp_path: Path) -> No
     assert not stale.exists() and live.exists() and other.exists()
 
 
+@pytest.mark.slow
 def test_an_error_inside_the_pool_ends_the_workers_and_removes_the_payload_folder() -> None:
     import time
 
