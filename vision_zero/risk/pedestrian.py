@@ -25,8 +25,9 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
    pedestrian casualties killed, against about 1.5% observed.
 
 Where the evidence's crash-modification factor and the mechanism differ (see ``tests/test_pedestrian_risk.py``):
-marked crosswalks on roads with more than two lanes carry Elvik's x2 as a factor (no mechanism modelled), refuge
-islands too (a marked crossing whose island halves the exposure, not also the x2);
+marked crosswalks on roads with more than two lanes carry Elvik's x2 as a factor (no mechanism modelled), and so
+do refuge islands, raised crossings and RRFBs (:data:`UNCONTROLLED_MARKED`: marked crossings whose evidence
+compares them with the marked crossing they replace, so their effect is their mechanism, not also the x2);
 leading pedestrian intervals carry CMF 0.87 on top of the signalised mechanism; signalised crossings come out
 much safer than the -10..-15% CMF because the mechanism sees only red-light violators.
 """
@@ -62,6 +63,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 PEDESTRIAN_SEVERITIES: tuple[str, ...] = ("fatal", "serious")
+#: Marked crossings without signal control: Elvik's x2 on roads with more than two lanes applies to them all.
+UNCONTROLLED_MARKED: tuple[str, ...] = ("marked", "refuge_island", "raised", "rrfb")
 _N_REACTION_NODES = 12
 _N_DECEL_NODES = 8
 _MIN_DECEL_MPS2 = 1.0
@@ -379,9 +382,11 @@ def _combine(
         param(parameters, "risk.pedestrian.nonyield_elasticity"),
     )
     factor = p_nonyield * param(parameters, "risk.pedestrian.collision_given_nonyield")
-    if crossing_type in ("marked", "refuge_island"):
-        # a refuge island is a marked crossing too: its own effect is the two-stage exposure (crossing_time_s);
-        # dropping the x2 as well would count the multiple-threat cut twice (-75% against -32..-56% observed)
+    if crossing_type in UNCONTROLLED_MARKED:
+        # refuge islands, raised crossings and RRFBs are marked crossings too, and their evidence compares them
+        # with the marked crossing they replaced: their own effect is their mechanism (two-stage exposure,
+        # approach speed, yielding); dropping the x2 as well counted it twice (refuge islands -73% against
+        # -32..-56%, raised crossings -64% against -45%)
         threshold = param(parameters, "risk.pedestrian.multilane_threshold_lanes")
         factor = factor * np.where(
             lanes > threshold, param(parameters, "risk.pedestrian.marked_multilane_factor"), 1.0
