@@ -19,3 +19,12 @@ def test_readme_opens_with_main_and_test_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
     assert _commands()[1] in ci.splitlines()
+
+
+def test_readme_examples_write_only_into_ignored_folders() -> None:
+    """An example's output file goes under results/ or networks/ (git-ignored), never into the repository root."""
+    text = (ROOT / "README.md").read_text("utf-8")
+    outputs = re.findall(r"(?:\s-o|--out)\s+(\S+)", text)
+    assert outputs
+    for path in outputs:
+        assert path.startswith(("results/", "networks/")), path

@@ -116,13 +116,24 @@ def test_sweep_command_writes_csv_and_png(
         "--workers",
         "1",
     ]
+    # the scenario itself (30 km/h) ran before: the sweep's 30 km/h point is that scenario and reuses its run
+    run = ["run", str(scenarios[1]), "-n", "2", "--workers", "1", "--out", str(tmp_path), "-q"]
+    assert main(run) == 0
+    (run_dir,) = [d for d in (tmp_path / "slow").iterdir() if not d.name.startswith("sweep-")]
+    before = sorted(p.stat().st_mtime_ns for p in run_dir.rglob("summary.json"))
     assert main([*args, "--out", str(tmp_path), "-q"]) == 0
     text = capsys.readouterr().out
     assert "SCHEMATIC" in text
     (folder,) = (tmp_path / "slow").glob("sweep-*")
     table = pd.read_csv(folder / "sweep.csv")
     assert list(table["interventions[0].limit_kph"]) == [30, 50]
-    assert list(table["scenario"]) == ["slow.limit_kph-30", "slow.limit_kph-50"]
+    assert list(table["scenario"]) == ["slow", "slow.limit_kph-50"]
+    assert [d for d in (tmp_path / "slow").iterdir() if not d.name.startswith("sweep-")] == [run_dir]
+    assert sorted(p.stat().st_mtime_ns for p in run_dir.rglob("summary.json")) == before and len(before) == 2
+    # casualty bounds are cut at 0 as in compare; whether each point is told apart from noise is said
+    for key in ("fatal", "serious", "slight", "ksi"):
+        assert (table[f"{key}_per_year_lo"] >= 0).all()
+    assert table["distinguishable"].dtype == bool and (table["replications_needed"] >= 2).all()
     assert list(table["replications"]) == [2, 2]
     assert table["schematic"].all()
     for col in ("ksi_avoided", "ksi_avoided_lo", "ksi_avoided_hi", "veh_h_added", "fatal_per_year"):
@@ -131,7 +142,32 @@ def test_sweep_command_writes_csv_and_png(
     assert table.loc[0, "veh_h_added"] > table.loc[1, "veh_h_added"]
     assert (folder / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     # each variant is a run of its own, against the shared baseline
-    assert (tmp_path / "slow.limit_kph-30").is_dir() and len(list((tmp_path / "base").iterdir())) == 1
+    assert (tmp_path / "slow.limit_kph-50").is_dir() and len(list((tmp_path / "base").iterdir())) == 1
+
+
+def test_sweep_help_examples_plan_and_network_help_lists_every_scale(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shlex
+
+    from paths import ROOT
+
+    from vision_zero.appraisal.sweep import parse_vary, plan_sweep
+    from vision_zero.cli.sweep import _EPILOG
+    from vision_zero.network.schematic import SCALE_PRESETS
+
+    examples = _EPILOG.replace("\\\n", " ").splitlines()[1:]
+    assert len(examples) == 2
+    for line in examples:
+        argv = shlex.split(line)[2:]
+        varies = [parse_vary(argv[i + 1]) for i, a in enumerate(argv) if a == "--vary"]
+        plan = plan_sweep(ROOT / argv[0], varies)  # every key path and value is checked here
+        assert plan.variants
+    with pytest.raises(SystemExit):
+        main(["network", "info", "--help"])
+    out = capsys.readouterr().out.replace("\n", " ")
+    for preset in SCALE_PRESETS:
+        assert preset in out
 
 
 @pytest.mark.parametrize(

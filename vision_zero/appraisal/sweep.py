@@ -251,6 +251,19 @@ def draw_response(
             lo = (g[col] - g[f"{col}_lo"]).fillna(0).clip(lower=0)
             hi = (g[f"{col}_hi"] - g[col]).fillna(0).clip(lower=0)
             ax.errorbar(xs, g[col], yerr=[lo, hi], marker="o", capsize=3, label=name or None)
+            if col == "ksi_avoided" and "distinguishable" in g.columns:
+                noisy = ~g["distinguishable"].astype(bool).to_numpy()
+                if (
+                    noisy.any()
+                ):  # within noise: hollow markers, so a flat or reversed curve is not read as a finding
+                    ax.plot(
+                        xs[noisy],
+                        g[col][noisy],
+                        "o",
+                        mfc="white",
+                        mec="0.3",
+                        label="within noise (95% interval contains 0)",
+                    )
         if numeric_x:
             ax.set_xticks(sorted(table[x_key].unique()))
         ax.axhline(0.0, color="0.6", linewidth=0.8)
@@ -316,6 +329,11 @@ class SweepPlan:
     seed: int | None
 
 
+def _settings(resolved_toml: str) -> list[str]:
+    """The lines of a resolved scenario that set something (its comments, e.g. the overrides line, dropped)."""
+    return [line for line in resolved_toml.splitlines() if not line.lstrip().startswith("#")]
+
+
 def plan_sweep(
     path: Path,
     varies: Sequence[Vary],
@@ -350,6 +368,11 @@ def plan_sweep(
         name = variant_name(scenario.name, combo, varies)
         ov = {**base_ov, **combo, "name": name}
         try:
+            point = load_scenario(path, overrides={**base_ov, **combo})
+            if _settings(point.resolved_toml()) == _settings(scenario.resolved_toml()):
+                # the point is the scenario itself: run it as such (same name, same run id), so a run of the
+                # scenario that is already on disk is found and reused instead of run again
+                name, ov = scenario.name, dict(base_ov)
             load_scenario(path, overrides=ov)
         except ScenarioError as exc:
             given = ", ".join(f"{k}={val!r}" for k, val in combo.items())
@@ -387,6 +410,7 @@ def run_sweep(
     ScenarioError
         A variant whose selectors match nothing (checked when the variant is prepared).
     """
+    from vision_zero.appraisal.compare import interval, replications_needed
     from vision_zero.runs.replications import mean_interval, run_job, scenario_job
 
     rows: list[dict[str, Any]] = []
@@ -407,10 +431,18 @@ def run_sweep(
             on_variant(run)
         schematic = schematic or job.network.schematic
         row: dict[str, Any] = {**combo, "scenario": name, "replications": run.n, "run_dir": str(run.run_dir)}
-        row.update(stat_columns("ksi_avoided", mean_interval(run.differences("ksi"))))
+        avoided = run.differences("ksi")
+        row.update(stat_columns("ksi_avoided", mean_interval(avoided)))
         row.update(stat_columns("veh_h_added", mean_interval(-run.differences("veh_h"))))
+        # told apart from noise? (as the compare report says it: the 95% interval excludes 0)
+        lo, hi = row["ksi_avoided_lo"], row["ksi_avoided_hi"]
+        row["distinguishable"] = bool(lo > 0 or hi < 0)
+        row["replications_needed"] = replications_needed(avoided)
         for key in ("fatal", "serious", "slight", "ksi"):
-            row.update(stat_columns(f"{key}_per_year", mean_interval(run.values(key))))
+            iv = interval(
+                run.values(key)
+            ).non_negative()  # casualties cannot be negative: cut at 0, as compare
+            row.update(stat_columns(f"{key}_per_year", (iv.mean, iv.low, iv.high)))
         row["schematic"] = job.network.schematic
         rows.append(row)
     scenario = plan.scenario

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from vision_zero.cli._argtypes import check_output_file, print_group_help
+from vision_zero.network.schematic import SCALE_PRESETS
 
 __all__ = ["register"]
 
-_SOURCE_HELP = (
+_SOURCE_HELP = (  # the scale presets listed from the one place they are defined
     "network source: an OSM file (.osm.pbf, .osm, .osm.bz2, .xml; an extract clipped at a box is fine), "
     "a GraphML file built earlier, "
-    "schematic:almaty[?scale=tiny|small|city|<number>&seed=N], bbox:west,south,east,north, "
+    f"schematic:almaty[?scale={'|'.join(SCALE_PRESETS)}|<number>&seed=N], bbox:west,south,east,north, "
     "a polygon file (.geojson) or a place name (downloads need internet; cached in --cache-dir)"
 )
 

@@ -23,8 +23,10 @@ def register(subparsers: Any) -> None:
         help="check scenario files without running them (schema, files, extends, selectors against the network)",
         description=(
             "Check each scenario file: keys, types and ranges, extends chain, referenced files, and that every "
-            "intervention's selector matches something on the scenario's network. Exit code 2 on the first "
-            "kind of mistake, with the file, the key path, what was expected and what was given."
+            "intervention's selector matches something on the scenario's network. Every mistake of every file "
+            "is listed (the same mistake shared by several files once), each with the file, the key path, what "
+            "was expected and what was given; exit code 2 if there is any. Warnings (e.g. a new speed limit "
+            "equal to the old one) do not fail."
         ),
         epilog="Example: vision-zero validate scenarios/*.toml",
     )
@@ -76,6 +78,13 @@ def _validate(args: argparse.Namespace) -> int:
     overrides = _overrides(args.overrides)
     failed = 0
     networks: dict[str, Any] = {}  # each network is loaded once for all the files
+    printed: dict[str, list[str]] = {}  # message -> the files it was found in (printed once)
+
+    def report(message: str, path: str) -> None:
+        if message not in printed:
+            print(f"vision-zero: error: {message}", file=sys.stderr)
+        printed.setdefault(message, []).append(path)
+
     for path in args.scenarios:
         try:
             scenario = load_scenario(path, overrides=overrides)
@@ -89,13 +98,26 @@ def _validate(args: argparse.Namespace) -> int:
                 networks[source] = load_base_network(scenario)
             prepared = prepare(scenario, network=networks[source])
         except VisionZeroError as exc:
-            print(f"vision-zero: error: {one_line(str(exc))}", file=sys.stderr)
+            for mistake in (exc, *getattr(exc, "more", ())):
+                report(one_line(str(mistake)), path)
             failed += 1
             continue
         matched = (
             "; ".join(f"{a.title}: {a.selection.describe()}" for a in prepared.applied) or "no interventions"
         )
         print(f"ok: {path}: {scenario.name} on {prepared.network.label} — {matched}")
+        for a in prepared.applied:
+            for note in a.notes:
+                print(
+                    f"vision-zero: warning: {path}: interventions[{a.index}] ({a.title}): {note}",
+                    file=sys.stderr,
+                )
+    for paths in printed.values():
+        if len(paths) > 1:
+            print(
+                f"vision-zero: note: the same error for {len(paths)} files: {', '.join(paths)}",
+                file=sys.stderr,
+            )
     return 2 if failed else 0
 
 
@@ -125,6 +147,8 @@ def _show(args: argparse.Namespace) -> int:
                 f"{c.annual:,.0f}/year, lifetime {c.lifetime_years:g} years"
             )
             print(f"#      cost source: {c.source}")
+            for note in a.notes:
+                print(f"#      warning: {note}")
     print("#\n# economic values")
     for line in _economics_lines(scenario):
         print(f"#  {line}")

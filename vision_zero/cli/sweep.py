@@ -24,8 +24,8 @@ response curves). Key paths are checked against the scenario before anything run
 _EPILOG = """\
 examples:
   vision-zero sweep scenarios/centre-30.toml --vary interventions[0].limit_kph=20,30,40,50 -n 10
-  vision-zero sweep scenarios/arterial-cameras.toml --vary interventions[0].mode=fixed,section_control \\
-      --vary interventions[0].where.road_class=primary,secondary
+  vision-zero sweep scenarios/arterial-cameras.toml --vary interventions[1].mode=fixed,section \\
+      --vary interventions[1].where.highway=primary,secondary
 """
 
 
@@ -74,11 +74,23 @@ def _sweep(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             on_variant=show,
         )
-    cols = [v.key for v in varies] + ["ksi_avoided", "ksi_avoided_lo", "ksi_avoided_hi", "veh_h_added"]
+    cols = [v.key for v in varies] + [
+        "ksi_avoided",
+        "ksi_avoided_lo",
+        "ksi_avoided_hi",
+        "veh_h_added",
+        "distinguishable",
+        "replications_needed",
+    ]
     print()
     if result.schematic:
         print("SCHEMATIC network: not real geometry; no result here is a finding about Almaty")
     print(result.table[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    if not result.table["distinguishable"].all():
+        print(
+            "distinguishable False: the KSI avoided is not told apart from 0 yet (its 95% interval contains 0); "
+            "replications_needed: paired replications the observed mean and spread would need"
+        )
     print(f"wrote {result.csv_path}")
     print(f"wrote {result.png_path}")
     return 0

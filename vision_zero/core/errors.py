@@ -56,6 +56,8 @@ class ScenarioError(ConfigError):
         self.key = key
         self.expected = expected
         self.given = given
+        #: Further mistakes found in the same file(s) (``vision-zero validate`` lists them all).
+        self.more: tuple[ScenarioError, ...] = ()
         given_txt = "" if given is None else f" (got {shorten(repr(given))})"
         where = f"{path}: {key}: " if key else f"{path}: "
         super().__init__(f"{where}expected {expected}{given_txt}")

@@ -288,12 +288,21 @@ class SpeedLimit(Intervention):
         rows = np.flatnonzero(mask)
         km = road_km(network, mask)
         notes: tuple[str, ...] = ()
+        unchanged = mask & np.isclose(network.links["speed_limit_kph"].to_numpy(dtype=float), self.limit_kph)
+        if unchanged.any():  # e.g. 60 -> 60 km/h: no change there, though the signs are still charged
+            share = (
+                "all" if unchanged.sum() == mask.sum() else f"{int(unchanged.sum())} of the {int(mask.sum())}"
+            )
+            notes = (
+                f"{share} selected links already have a {self.limit_kph:g} km/h limit: no change there "
+                f"({road_km(network, unchanged):.1f} km; their cost is still counted)",
+            )
         # cameras are charged only on the km not already camera-enforced by an earlier intervention
         new_cam = mask & ~_camera_enforced(links)
         cam_share = road_km(network, new_cam) / km if km > 0 else 0.0
         if self.enforcement in ("camera", "section_control"):
             if cam_share < 1.0:
-                notes = (
+                notes += (
                     f"{int((mask & ~new_cam).sum())} selected links already have camera enforcement: "
                     "their camera is not charged again",
                 )

@@ -386,6 +386,8 @@ def _origin_of(
     key = _loc_to_key(loc)
     if any(key == k or key.startswith(k + ".") or key.startswith(k + "[") for k in overrides):
         return "--set"
+    if loc and loc[0] in _NOT_INHERITED:  # each file needs its own: a mistake there is the last file's
+        return str(files[-1][0])
     if len(loc) >= 2 and loc[0] == "interventions" and isinstance(loc[1], int):
         return _intervention_origin(loc[1], files)[0]
     for path, doc in reversed(files):
@@ -490,8 +492,34 @@ def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]
 
 
 def _translate(exc: ValidationError, model: type[BaseModel], origin: str, prefix: str) -> ScenarioError:
-    """The first pydantic error as a ScenarioError with a key path, what was expected and what was given."""
-    err = exc.errors(include_url=False)[0]
+    """Every pydantic error as ScenarioErrors (the first, with the others in ``more``)."""
+    found: list[ScenarioError] = []
+    for err in exc.errors(include_url=False):
+        e = _translate_error(err, model, origin, prefix)
+        if all(str(e) != str(f) for f in found):
+            found.append(e)
+    return _with_more(found)
+
+
+def _with_more(mistakes: Sequence[ScenarioError]) -> ScenarioError:
+    """The first mistake, carrying the others (each once) in ``more``."""
+    first, rest = mistakes[0], list[ScenarioError]()
+    for m in [*mistakes[1:], *first.more]:
+        for e in (m, *m.more):
+            if str(e) != str(first) and all(str(e) != str(r) for r in rest):
+                rest.append(e)
+    first.more = tuple(rest)
+    return first
+
+
+def _error_loc(err: Any) -> list[str | int]:
+    return [
+        p for p in err["loc"] if isinstance(p, str | int) and p not in ("function-after", "function-before")
+    ]
+
+
+def _translate_error(err: Any, model: type[BaseModel], origin: str, prefix: str) -> ScenarioError:
+    """One pydantic error as a ScenarioError with a key path, what was expected and what was given."""
     loc = [p for p in err["loc"] if p not in ("function-after", "function-before")]
     key = f"{prefix}.{_loc_to_key(loc)}" if prefix and loc else (prefix or _loc_to_key(loc))
     kind = err["type"]
@@ -616,19 +644,32 @@ def load_scenario(path: Path | str, *, overrides: Mapping[str, Any] | None = Non
     overrides = dict(overrides or {})
     for key, value in overrides.items():
         _apply_override(raw, key, copy.deepcopy(value))
+    # every mistake of the file(s) is collected, not only the first (vision-zero validate lists them all)
+    mistakes: list[ScenarioError] = []
+    doc: _Document | None = None
     try:
         doc = _Document.model_validate(raw)
     except ValidationError as exc:
-        loc = [p for p in exc.errors()[0]["loc"] if isinstance(p, str | int)]
-        raise _translate(exc, _Document, _origin_of(loc, files, overrides), "") from None
+        for err in exc.errors(include_url=False):
+            mistakes.append(
+                _translate_error(err, _Document, _origin_of(_error_loc(err), files, overrides), "")
+            )
+    raw_items = raw.get("interventions")
+    items = doc.interventions if doc is not None else (raw_items if isinstance(raw_items, list) else [])
     interventions = []
     keys: list[tuple[str, str]] = []
-    for i, iv in enumerate(doc.interventions):
+    for i, iv in enumerate(items):
         origin, local = _intervention_origin(i, files)
         if any(k.startswith(f"interventions[{i}]") for k in overrides):
             origin, local = "--set", i
-        interventions.append(_parse_intervention(iv, origin=origin, key=f"interventions[{local}]"))
+        try:
+            interventions.append(_parse_intervention(iv, origin=origin, key=f"interventions[{local}]"))
+        except ScenarioError as exc:
+            mistakes.append(exc)
         keys.append((origin, f"interventions[{local}]"))
+    if mistakes:
+        raise _with_more(mistakes)
+    assert doc is not None
     _check_files(doc, files, overrides)
     _check_currency(doc, interventions, keys, _origin_of(["economics", "currency"], files, overrides))
     baseline = doc.baseline.resolve() if doc.baseline is not None else chain[0]

@@ -58,13 +58,17 @@ __all__ = [
 
 @dataclass(frozen=True)
 class AppliedIntervention:
-    """One intervention as applied: its title, what its selector matched, its cost."""
+    """One intervention as applied: its title, what its selector matched, its cost, notes for the user.
+
+    A note is e.g. a new limit equal to the old one on some of the links.
+    """
 
     index: int
     type: str
     title: str
     selection: Selection
     cost: Cost
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -278,7 +282,9 @@ def apply_scenario(scenario: Scenario, *, network: RoadNetwork | None = None) ->
         if len(effect.modifiers):
             modifiers.append(effect.modifiers)
         bindings += effect.bindings
-        applied.append(AppliedIntervention(i, iv.type, iv.title(), effect.selection, effect.cost))
+        applied.append(
+            AppliedIntervention(i, iv.type, iv.title(), effect.selection, effect.cost, tuple(effect.notes))
+        )
     return AppliedScenario(
         scenario=scenario,
         network=net,
