@@ -101,3 +101,30 @@ def test_safe_file_name_one_rule_for_run_folders_and_chart_files() -> None:
     assert safe_file_name("a / b\\c") == "a_b_c"
     assert safe_file_name("Центр 30") == "Центр_30"  # letters of any script stay (no two names become "_")
     assert safe_file_name("../..") == "scenario"
+
+
+def test_a_reader_never_finds_a_replaced_replication_missing(tmp_path: Path) -> None:
+    """While damaged copies are replaced 30 times, a reader polling the folder always finds it."""
+    import threading
+
+    path = write_replication(tmp_path, _result(0))
+    missing = 0
+    stop = threading.Event()
+
+    def poll() -> None:
+        nonlocal missing
+        while not stop.is_set():
+            if not (path / "injuries.parquet").exists():
+                missing += 1
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    try:
+        for _ in range(30):
+            (path / "summary.json").write_text("{}")  # damage it: the next write replaces the folder
+            write_replication(tmp_path, _result(0))
+    finally:
+        stop.set()
+        reader.join()
+    assert missing == 0
+    assert read_replication(path).summary == {"fatal": 0.5, "ksi": 0.5}
