@@ -9,12 +9,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from vision_zero.network.road_network import RoadNetwork, load_network
 from vision_zero.network.schematic import generate_schematic_graph
 
 if TYPE_CHECKING:
     import networkx as nx
+
+# The machine the suite runs on is shared (CI and developers on 2 cores): property tests check properties, not
+# speed, so Hypothesis's per-example deadline and "too slow" health check are off for every test.
+settings.register_profile("shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shared-machine")
 
 #: The tiny schematic network most end-to-end tests run on (seed 0, as in the test scenarios).
 TINY_SOURCE = "schematic:almaty?scale=tiny&seed=0"
