@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
 from vision_zero.appraisal.compare import ScenarioRuns
 from vision_zero.appraisal.economics import InterventionCost
-from vision_zero.network.road_network import RoadNetwork
+from vision_zero.network.road_network import RoadNetwork, network_from_tables
 from vision_zero.runs.results import ReplicationResult
 
 
 def square_network(*, schematic: bool = True) -> RoadNetwork:
     """Four nodes on a 500 m square, two-way links (8 directed links), one crossing on link 0 and one at node 2."""
     lon0, lat0, d = 76.9, 43.25, 0.005
-    coords = [(lon0, lat0), (lon0 + d, lat0), (lon0 + d, lat0 + d), (lon0, lat0 + d)]
     nodes = pd.DataFrame(
         {
             "osmid": np.arange(100, 104, dtype=np.int64),
-            "lon": [c[0] for c in coords],
-            "lat": [c[1] for c in coords],
+            "lon": [lon0, lon0 + d, lon0 + d, lon0],
+            "lat": [lat0, lat0, lat0 + d, lat0 + d],
             "x_m": [0.0, 500.0, 500.0, 0.0],
             "y_m": [0.0, 0.0, 500.0, 500.0],
             "highway": ["", "traffic_signals", "crossing", ""],
@@ -31,58 +29,27 @@ def square_network(*, schematic: bool = True) -> RoadNetwork:
         }
     )
     pairs = [(0, 1), (1, 2), (2, 3), (3, 0)]
-    rows = []
-    for u, v in pairs:
-        rows.append((u, v))
-    for u, v in pairs:
-        rows.append((v, u))
-    links = pd.DataFrame(
-        {
-            "u": [r[0] for r in rows],
-            "v": [r[1] for r in rows],
-            "osm_u": [100 + r[0] for r in rows],
-            "osm_v": [100 + r[1] for r in rows],
-            "key": 0,
-            "osm_way": "1",
-            "name": ["South St", "East Ave", "North St", "West Ave"] * 2,
-            "highway": ["primary", "secondary", "residential", "tertiary"] * 2,
-            "length_m": 500.0,
-            "lanes": 1,
-            "oneway": False,
-            "speed_limit_kph": [60.0, 60.0, 40.0, 50.0] * 2,
-            "capacity_vph": 1800.0,
-            "free_flow_travel_time_s": 30.0,
-            "storage_veh": 60.0,
-            "reverse": [4, 5, 6, 7, 0, 1, 2, 3],
-        }
+    links = pd.DataFrame(pairs + [(v, u) for u, v in pairs], columns=["u", "v"]).assign(
+        osm_way="1",
+        name=["South St", "East Ave", "North St", "West Ave"] * 2,
+        highway=["primary", "secondary", "residential", "tertiary"] * 2,
+        length_m=500.0,
+        lanes=1,
+        speed_limit_kph=[60.0, 60.0, 40.0, 50.0] * 2,
+        capacity_vph=1800.0,
+        storage_veh=60.0,
     )
-    g: nx.MultiDiGraph[int] = nx.MultiDiGraph(crs="EPSG:4326")
-    for i, (x, y) in enumerate(coords):
-        g.add_node(100 + i, x=x, y=y)
-    for r in links.itertuples():
-        g.add_edge(int(r.osm_u), int(r.osm_v), key=0, length=500.0)
     crossings = pd.DataFrame(
         {
             "node": [-1, 2],
             "link": [0, -1],
             "offset_m": [250.0, np.nan],
-            "lon": [lon0 + d / 2, lon0 + d],
-            "lat": [lat0, lat0 + d],
             "crossing_type": ["marked", "unmarked"],
             "lanes_crossed": [2, 2],
             "osmid": [-1, 102],
         }
     )
-    crossing_links = pd.DataFrame({"crossing": [0, 0, 1, 1], "link": [0, 4, 1, 6]})
-    return RoadNetwork(
-        graph=g,
-        nodes=nodes,
-        links=links,
-        crossings=crossings,
-        crossing_links=crossing_links,
-        source="test:square",
-        schematic=schematic,
-    )
+    return network_from_tables(nodes, links, crossings=crossings, source="test:square", schematic=schematic)
 
 
 def replication(

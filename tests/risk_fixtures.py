@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
-from vision_zero.network.road_network import RoadNetwork
+from vision_zero.network.road_network import RoadNetwork, network_from_tables
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.simulation import TrafficRecord
 
@@ -24,37 +23,17 @@ def one_road(
 ) -> RoadNetwork:
     """Two nodes, one road (link 0: 0->1, link 1: 1->0 if two-way), one crossing along it."""
     nodes = pd.DataFrame(
-        {
-            "osmid": [1, 2],
-            "lon": [76.90, 76.9117],
-            "lat": [43.25, 43.25],
-            "x_m": [0.0, length_m],
-            "y_m": [0.0, 0.0],
-            "highway": ["", ""],
-            "signalised": [False, False],
-            "crossing": ["", ""],
-        }
+        {"osmid": [1, 2], "lon": [76.90, 76.9117], "lat": [43.25, 43.25], "x_m": [0.0, length_m], "y_m": 0.0}
     )
-    rows = [(0, 1, 1)] + ([(1, 0, 0)] if two_way else [])
-    links = pd.DataFrame(
-        {
-            "u": [r[0] for r in rows],
-            "v": [r[1] for r in rows],
-            "osm_u": [r[0] + 1 for r in rows],
-            "osm_v": [r[1] + 1 for r in rows],
-            "key": 0,
-            "osm_way": "w1",
-            "name": "Test Street",
-            "highway": "secondary",
-            "length_m": length_m,
-            "lanes": lanes,
-            "oneway": not two_way,
-            "speed_limit_kph": limit_kph,
-            "capacity_vph": 1000.0 * lanes,
-            "free_flow_travel_time_s": length_m / (limit_kph / 3.6),
-            "storage_veh": length_m / 7.0 * lanes,
-            "reverse": [r[2] for r in rows] if two_way else [-1],
-        }
+    ends = [(0, 1)] + ([(1, 0)] if two_way else [])
+    links = pd.DataFrame(ends, columns=["u", "v"]).assign(
+        osm_way="w1",
+        name="Test Street",
+        highway="secondary",
+        length_m=length_m,
+        lanes=lanes,
+        speed_limit_kph=limit_kph,
+        capacity_vph=1000.0 * lanes,
     )
     crossings = pd.DataFrame(
         {
@@ -65,19 +44,9 @@ def one_road(
             "lat": [43.25],
             "crossing_type": [crossing_type],
             "lanes_crossed": [lanes_crossed],
-            "osmid": [-1],
         }
     )
-    crossing_links = pd.DataFrame({"crossing": [0] * len(rows), "link": list(range(len(rows)))})
-    return RoadNetwork(
-        graph=nx.MultiDiGraph(),
-        nodes=nodes,
-        links=links,
-        crossings=crossings,
-        crossing_links=crossing_links,
-        source="test:one-road",
-        schematic=False,
-    )
+    return network_from_tables(nodes, links, crossings=crossings, source="test:one-road")
 
 
 def record(
@@ -136,59 +105,21 @@ def star(*, arms: int = 4, signalised: bool = True, lanes: int = 1) -> RoadNetwo
             "lat": 43.25 + y / 111_000.0,
             "x_m": x,
             "y_m": y,
-            "highway": "",
             "signalised": [signalised] + [False] * arms,
-            "crossing": "",
         }
     )
-    u, v, rev = [], [], []
-    for a in range(1, n):
-        i = len(u)
-        u += [a, 0]
-        v += [0, a]
-        rev += [i + 1, i]
-    m = len(u)
-    links = pd.DataFrame(
-        {
-            "u": u,
-            "v": v,
-            "osm_u": np.array(u) + 1,
-            "osm_v": np.array(v) + 1,
-            "key": 0,
-            "osm_way": [f"w{k // 2}" for k in range(m)],
-            "name": [f"Arm {k // 2}" for k in range(m)],
-            "highway": "secondary",
-            "length_m": 300.0,
-            "lanes": lanes,
-            "oneway": False,
-            "speed_limit_kph": 50.0,
-            "capacity_vph": 1000.0 * lanes,
-            "free_flow_travel_time_s": 300.0 / (50.0 / 3.6),
-            "storage_veh": 40.0,
-            "reverse": rev,
-        }
+    ends = [pair for a in range(1, n) for pair in ((a, 0), (0, a))]
+    links = pd.DataFrame(ends, columns=["u", "v"]).assign(
+        osm_way=[f"w{k // 2}" for k in range(len(ends))],
+        name=[f"Arm {k // 2}" for k in range(len(ends))],
+        highway="secondary",
+        length_m=300.0,
+        lanes=lanes,
+        speed_limit_kph=50.0,
+        capacity_vph=1000.0 * lanes,
+        storage_veh=40.0,
     )
-    empty_c = pd.DataFrame(
-        {
-            "node": pd.Series(dtype="int64"),
-            "link": pd.Series(dtype="int64"),
-            "offset_m": pd.Series(dtype="float64"),
-            "lon": pd.Series(dtype="float64"),
-            "lat": pd.Series(dtype="float64"),
-            "crossing_type": pd.Series(dtype="str"),
-            "lanes_crossed": pd.Series(dtype="int64"),
-            "osmid": pd.Series(dtype="int64"),
-        }
-    )
-    return RoadNetwork(
-        graph=nx.MultiDiGraph(),
-        nodes=nodes,
-        links=links,
-        crossings=empty_c,
-        crossing_links=pd.DataFrame({"crossing": pd.Series(dtype="int64"), "link": pd.Series(dtype="int64")}),
-        source="test:star",
-        schematic=False,
-    )
+    return network_from_tables(nodes, links, source="test:star")
 
 
 def link_record(network: RoadNetwork, flows_vph: list[float], *, speed_kph: float = 59.5) -> TrafficRecord:

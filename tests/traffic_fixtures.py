@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
-from vision_zero.network.road_network import RoadNetwork
+from vision_zero.network.road_network import RoadNetwork, network_from_tables
 
 LinkSpec = tuple[int, int, float, int, float, float]  # u, v, length_m, lanes, limit_kph, capacity_vph
 
@@ -37,75 +36,20 @@ def make_network(
             "y_m": y,
             "highway": np.where(sig, "traffic_signals", ""),
             "signalised": sig,
-            "crossing": "",
         }
     )
-    u = np.array([s[0] for s in links], dtype=np.int64)
-    v = np.array([s[1] for s in links], dtype=np.int64)
-    length = np.array([s[2] for s in links], dtype=float)
-    lanes = np.array([s[3] for s in links], dtype=np.int64)
-    limit = np.array([s[4] for s in links], dtype=float)
-    cap = np.array([s[5] for s in links], dtype=float)
-    pair = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(u, v, strict=True))}
-    reverse = np.array([pair.get((int(b), int(a)), -1) for a, b in zip(u, v, strict=True)], dtype=np.int64)
-    hw = [highway] * len(links) if isinstance(highway, str) else list(highway)
-    storage = length * lanes * 0.1375 if storage_veh is None else np.asarray(storage_veh, dtype=float)
     table = pd.DataFrame(
-        {
-            "u": u,
-            "v": v,
-            "osm_u": u + 1000,
-            "osm_v": v + 1000,
-            "key": 0,
-            "osm_way": [str(i) for i in range(len(links))],
-            "name": "",
-            "highway": hw,
-            "length_m": length,
-            "lanes": lanes,
-            "oneway": reverse < 0,
-            "speed_limit_kph": limit,
-            "capacity_vph": cap,
-            "free_flow_travel_time_s": length / (limit / 3.6),
-            "storage_veh": storage,
-            "reverse": reverse,
-        }
+        list(links), columns=["u", "v", "length_m", "lanes", "speed_limit_kph", "capacity_vph"]
     )
-    rows, cl = [], []
-    for c, (node, link, off) in enumerate(crossings):
-        rows.append(
-            {
-                "node": node,
-                "link": link,
-                "offset_m": off if node < 0 else np.nan,
-                "lon": 0.0,
-                "lat": 0.0,
-                "crossing_type": "marked",
-                "lanes_crossed": 2,
-                "osmid": -1,
-            }
-        )
-        if node >= 0:
-            cl += [(c, int(i)) for i in np.flatnonzero(v == node)]
-        else:
-            cl.append((c, link))
-            if reverse[link] >= 0:
-                cl.append((c, int(reverse[link])))
+    table["highway"] = highway if isinstance(highway, str) else list(highway)
+    table["osm_way"] = [str(i) for i in range(len(links))]
+    if storage_veh is not None:
+        table["storage_veh"] = np.asarray(storage_veh, dtype=float)
     cross = pd.DataFrame(
-        rows, columns=["node", "link", "offset_m", "lon", "lat", "crossing_type", "lanes_crossed", "osmid"]
+        [(node, link, off, "marked", 2) for node, link, off in crossings],
+        columns=["node", "link", "offset_m", "crossing_type", "lanes_crossed"],
     )
-    cross_links = pd.DataFrame(cl, columns=["crossing", "link"], dtype=np.int64)
-    g: nx.MultiDiGraph = nx.MultiDiGraph()
-    g.add_nodes_from(range(n))
-    g.add_edges_from(zip(u.tolist(), v.tolist(), strict=True))
-    return RoadNetwork(
-        graph=g,
-        nodes=nodes,
-        links=table,
-        crossings=cross,
-        crossing_links=cross_links,
-        source="test",
-        schematic=False,
-    )
+    return network_from_tables(nodes, table, crossings=cross, source="test")
 
 
 def grid(

@@ -390,3 +390,36 @@ def test_optional_link_columns_default_in_one_place(midway: RoadNetwork) -> None
     control = junction_control(midway.nodes)
     assert set(control[midway.nodes["signalised"].to_numpy()]) == {"signal"}
     assert set(control[~midway.nodes["signalised"].to_numpy()]) == {"priority"}
+
+
+def test_one_builder_fills_the_whole_table_contract(midway: RoadNetwork) -> None:
+    """network_from_tables: the loader's columns and dtypes from a minimal table, defaults from network.toml."""
+    import pandas as pd
+
+    from vision_zero.core.parameters import load_parameters
+    from vision_zero.network.road_network import free_flow_travel_time_s, network_from_tables
+
+    p = load_parameters()
+    nodes = pd.DataFrame({"lon": [76.90, 76.91, 76.91], "lat": [43.25, 43.25, 43.26]})
+    links = pd.DataFrame({"u": [0, 1, 1], "v": [1, 0, 2], "length_m": [800.0, 800.0, 1100.0]})
+    links["highway"] = ["primary", "primary", "residential"]
+    crossings = pd.DataFrame({"node": [-1], "link": [0], "offset_m": [400.0], "crossing_type": ["marked"]})
+    net = network_from_tables(nodes, links, crossings=crossings, source="test:builder")
+    for table in ("nodes", "links", "crossings", "crossing_links"):
+        built, loaded = getattr(net, table), getattr(midway, table)
+        assert list(built.columns) == list(loaded.columns), table
+        assert built.dtypes.tolist() == loaded.dtypes.tolist(), table
+    lk = net.links
+    assert lk["reverse"].tolist() == [1, 0, -1] and lk["oneway"].tolist() == [False, False, True]
+    lanes = [p.value("network.default_lanes_per_direction.primary")] * 2 + [1]
+    assert lk["lanes"].tolist() == lanes
+    assert lk.loc[0, "capacity_vph"] == lanes[0] * p.value("network.capacity_vph_per_lane.primary")
+    np.testing.assert_array_equal(
+        lk["free_flow_travel_time_s"], free_flow_travel_time_s(lk["length_m"], lk["speed_limit_kph"])
+    )
+    jam = p.value("network.jam_density_veh_per_km_per_lane")
+    np.testing.assert_allclose(lk["storage_veh"], lk["length_m"] / 1000 * lk["lanes"] * jam)
+    cr = net.crossings
+    assert cr.loc[0, "lanes_crossed"] == 2 * lanes[0] and cr.loc[0, "lon"] == pytest.approx(76.905)
+    assert net.crossing_links.values.tolist() == [[0, 0], [0, 1]]  # the link and its reverse
+    assert net.graph.number_of_edges() == 3 and net.nodes["x_m"].notna().all()

@@ -3,7 +3,9 @@
 Every source becomes one :class:`RoadNetwork`: the osmnx ``MultiDiGraph`` (for plotting and export) and flat
 tables whose row positions are the ids the rest of the package uses.
 
-Table contract (all other modules rely on these columns; add columns freely, never rename these):
+Table contract (all other modules rely on these columns; add columns freely, never rename these). One builder,
+:func:`network_from_tables`, fills every column with its default, there and only there; the loaders, the tests and
+the benchmarks build networks through it:
 
 ``nodes`` (index ``0..N-1`` is the node id)
     ``osmid`` int64, ``lon``/``lat`` float [deg], ``x_m``/``y_m`` float (projected, metres),
@@ -98,6 +100,7 @@ __all__ = [
     "load_network",
     "network_fingerprint",
     "network_from_graph",
+    "network_from_tables",
     "network_summary",
     "save_network_graph",
 ]
@@ -430,9 +433,6 @@ def _link_table(
             "oneway": np.array(cols["oneway"], dtype=bool),
             "speed_limit_kph": speed_kph,
             "capacity_vph": np.array(cols["capacity_vph"], dtype=np.float64),
-            "free_flow_travel_time_s": free_flow_travel_time_s(length_m, speed_kph),
-            "storage_veh": m_to_km(length_m) * lanes_arr * defaults.jam_density_veh_per_km_per_lane,
-            "reverse": _reverse_ids(cols["u"], cols["v"], cols["key"]),
             "speed_limit_defaulted": np.array(cols["speed_limit_defaulted"], dtype=bool),
             "lanes_defaulted": np.array(cols["lanes_defaulted"], dtype=bool),
         }
@@ -455,13 +455,8 @@ def _reverse_ids(u: list[int], v: list[int], key: list[int]) -> np.ndarray[Any, 
     return out
 
 
-def _crossing_tables(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Crossings at nodes (all OSM crossings become nodes on loading) and the links that pass over them."""
-    at = np.flatnonzero(nodes["crossing"].to_numpy() != "")
-    u = links["u"].to_numpy()
-    v = links["v"].to_numpy()
-    lanes = links["lanes"].to_numpy()
-    # lanes crossed: the widest road arm at the node, counting both directions of that arm
+def _widest_arm_lanes(u: Any, v: Any, lanes: Any) -> dict[int, int]:
+    """Per node, the lanes of its widest road arm, counting both directions of that arm (lanes crossed)."""
     arm_lanes: dict[tuple[int, int], int] = defaultdict(int)
     for a, b, n_lanes in zip(u, v, lanes, strict=True):
         if a != b:
@@ -470,6 +465,15 @@ def _crossing_tables(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataF
     for (a, b), n_lanes in arm_lanes.items():
         widest[a] = max(widest[a], n_lanes)
         widest[b] = max(widest[b], n_lanes)
+    return widest
+
+
+def _crossing_tables(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Crossings at nodes (all OSM crossings become nodes on loading) and the links that pass over them."""
+    at = np.flatnonzero(nodes["crossing"].to_numpy() != "")
+    u = links["u"].to_numpy()
+    v = links["v"].to_numpy()
+    widest = _widest_arm_lanes(u, v, links["lanes"].to_numpy())
     crossings = pd.DataFrame(
         {
             "node": at.astype(np.int64),
@@ -592,7 +596,6 @@ def network_from_graph(
     nodes, index, defaulted_crossings = _node_table(graph, source)
     links, counts = _link_table(graph, index, defaults)
     check_tables(source, nodes, links, max_speed_kph=max(defaults.max_posted_kph, defaults.none_kph))
-    crossings, crossing_links = _crossing_tables(nodes, links)
     is_schematic = bool(graph.graph.get("schematic", False)) if schematic is None else schematic
     graph.graph["schematic"] = is_schematic
     signalised, crossing = nodes["signalised"].to_numpy(), nodes["crossing"].to_numpy()
@@ -616,12 +619,12 @@ def network_from_graph(
             lanes_dir=int(lanes[i]),
             capacity_vph=float(capacity[i]),
         )
-    return RoadNetwork(
+    return _assemble(
+        nodes,
+        links,
+        defaults,
+        crossings=None,
         graph=graph,
-        nodes=nodes,
-        links=links,
-        crossings=crossings,
-        crossing_links=crossing_links,
         source=source,
         schematic=is_schematic,
         defaulted={**counts, "crossing_type": defaulted_crossings},
@@ -637,6 +640,230 @@ def network_from_graph(
         if is_schematic and "schematic_scale" in graph.graph
         else None,
     )
+
+
+def network_from_tables(
+    nodes: pd.DataFrame,
+    links: pd.DataFrame,
+    *,
+    source: str,
+    schematic: bool = False,
+    crossings: pd.DataFrame | None = None,
+    graph: nx.MultiDiGraph[Any] | None = None,
+    parameters: ParameterSet | None = None,
+    defaulted: dict[str, int] | None = None,
+    area_share: float | None = None,
+) -> RoadNetwork:
+    """The one builder of a :class:`RoadNetwork`: fills every column of the table contract (module docstring).
+
+    Every loader (:func:`network_from_graph`), the tests and the benchmarks build networks here; a column's
+    default lives here and only here. Given columns are kept (cast to the contract's dtype), missing ones get
+    their default, derived ones are always derived, and extra columns are kept after the contract's.
+
+    Parameters
+    ----------
+    nodes
+        Needs ``lon``, ``lat``. Defaults: ``x_m``/``y_m`` projected to the local UTM zone, ``osmid`` -1,
+        ``highway`` "", ``signalised`` False, ``crossing`` "", ``boundary`` False (not a cut edge of an extract).
+    links
+        Needs ``u``, ``v`` (node row ids) and ``length_m``. Defaults: ``highway`` the untagged road class,
+        ``lanes``, ``speed_limit_kph`` and ``capacity_vph`` the class defaults of the ``network.*`` parameters,
+        ``key`` 0, ``osm_u``/``osm_v`` the nodes' ``osmid``, ``osm_way``/``name`` "", ``oneway`` (no link back),
+        ``storage_veh`` (length x lanes x jam density), ``speed_limit_defaulted``/``lanes_defaulted`` False.
+        Always derived: ``free_flow_travel_time_s`` (:func:`free_flow_travel_time_s`) and ``reverse``.
+    source, schematic, defaulted, area_share
+        As the :class:`RoadNetwork` attributes.
+    crossings
+        Rows with ``node`` (-1 if along a link), ``link`` (-1 if at a node), ``offset_m``, ``crossing_type``
+        and optionally ``lanes_crossed``, ``lon``/``lat``, ``osmid``; None: one crossing at every node with a
+        ``crossing`` type. ``crossing_links`` are derived (module docstring).
+    graph
+        The osmnx graph the tables came from; None: a plain graph of the tables (nodes keyed by ``osmid``,
+        straight edges) for plotting.
+    parameters
+        Parameter set with the ``network.*`` defaults; the shipped one if omitted.
+    """
+    defaults = osm_tags.TagDefaults.from_parameters(
+        parameters if parameters is not None else load_parameters()
+    )
+    return _assemble(
+        nodes,
+        links,
+        defaults,
+        source=source,
+        schematic=schematic,
+        crossings=crossings,
+        graph=graph,
+        defaulted=dict(defaulted or {}),
+        area_share=area_share,
+    )
+
+
+def _assemble(
+    nodes: pd.DataFrame,
+    links: pd.DataFrame,
+    defaults: osm_tags.TagDefaults,
+    *,
+    crossings: pd.DataFrame | None,
+    graph: nx.MultiDiGraph[Any] | None,
+    **attributes: Any,
+) -> RoadNetwork:
+    """The tables completed (:func:`network_from_tables`) and the network's other attributes, as a RoadNetwork."""
+    node_table = _complete_nodes(nodes)
+    link_table = _complete_links(links, node_table, defaults)
+    if crossings is None:
+        crossing_table, crossing_links = _crossing_tables(node_table, link_table)
+    else:
+        crossing_table, crossing_links = _complete_crossings(crossings, node_table, link_table)
+    return RoadNetwork(
+        graph=_plain_graph(node_table, link_table) if graph is None else graph,
+        nodes=node_table,
+        links=link_table,
+        crossings=crossing_table,
+        crossing_links=crossing_links,
+        **attributes,
+    )
+
+
+def _given(table: pd.DataFrame, name: str, default: Any, dtype: Any) -> Any:
+    """Column ``name`` of ``table`` as ``dtype``, or ``default`` (a scalar or an array) for every row."""
+    if name in table.columns:
+        values = table[name].to_numpy()
+    else:
+        values = np.broadcast_to(np.asarray(default), (len(table),))
+    if dtype is str:
+        return pd.Series(values, dtype=str)
+    return np.array(values, dtype=dtype)
+
+
+def _with_extra(contract: dict[str, Any], given: pd.DataFrame) -> pd.DataFrame:
+    """The contract's columns in their order, then any other column of ``given``."""
+    extra = {c: given[c].to_numpy() for c in given.columns if c not in contract}
+    return pd.DataFrame({**contract, **extra})
+
+
+def _complete_nodes(nodes: pd.DataFrame) -> pd.DataFrame:
+    from pyproj import Transformer
+
+    n = len(nodes)
+    lon = _given(nodes, "lon", np.nan, np.float64)
+    lat = _given(nodes, "lat", np.nan, np.float64)
+    if "x_m" in nodes.columns and "y_m" in nodes.columns:
+        x_m, y_m = nodes["x_m"].to_numpy(dtype=np.float64), nodes["y_m"].to_numpy(dtype=np.float64)
+    else:
+        epsg = _utm_epsg(float(np.median(lon)), float(np.median(lat))) if n else 32643
+        x_m, y_m = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
+    contract = {
+        "osmid": _given(nodes, "osmid", -1, np.int64),
+        "lon": lon,
+        "lat": lat,
+        "x_m": np.asarray(x_m, dtype=np.float64),
+        "y_m": np.asarray(y_m, dtype=np.float64),
+        "highway": _given(nodes, "highway", "", str),
+        "signalised": _given(nodes, "signalised", False, bool),
+        "crossing": _given(nodes, "crossing", "", str),
+        "boundary": _given(nodes, "boundary", False, bool),
+    }
+    return _with_extra(contract, nodes)
+
+
+def _complete_links(links: pd.DataFrame, nodes: pd.DataFrame, defaults: osm_tags.TagDefaults) -> pd.DataFrame:
+    u = _given(links, "u", -1, np.int64)
+    v = _given(links, "v", -1, np.int64)
+    key = _given(links, "key", 0, np.int64)
+    highway = _given(links, "highway", osm_tags.FALLBACK_CLASS, str)
+    classes = highway.to_numpy(dtype=str)
+    lanes = _given(links, "lanes", [defaults.default_lanes(c) for c in classes], np.int64)
+    speed_kph = _given(links, "speed_limit_kph", [defaults.default_speed_kph(c) for c in classes], np.float64)
+    per_lane = np.array([defaults.capacity_per_lane_vph(c) for c in classes], dtype=np.float64)
+    length_m = _given(links, "length_m", np.nan, np.float64)
+    reverse = _reverse_ids(u.tolist(), v.tolist(), key.tolist())
+    osmid = nodes["osmid"].to_numpy(dtype=np.int64)
+    contract = {
+        "u": u,
+        "v": v,
+        "osm_u": _given(links, "osm_u", osmid[u], np.int64),
+        "osm_v": _given(links, "osm_v", osmid[v], np.int64),
+        "key": key,
+        "osm_way": _given(links, "osm_way", "", str),
+        "name": _given(links, "name", "", str),
+        "highway": highway,
+        "length_m": length_m,
+        "lanes": lanes,
+        "oneway": _given(links, "oneway", reverse < 0, bool),
+        "speed_limit_kph": speed_kph,
+        "capacity_vph": _given(links, "capacity_vph", lanes * per_lane, np.float64),
+        "free_flow_travel_time_s": free_flow_travel_time_s(length_m, speed_kph),
+        "storage_veh": _given(
+            links,
+            "storage_veh",
+            m_to_km(length_m) * lanes * defaults.jam_density_veh_per_km_per_lane,
+            np.float64,
+        ),
+        "reverse": reverse,
+        "speed_limit_defaulted": _given(links, "speed_limit_defaulted", False, bool),
+        "lanes_defaulted": _given(links, "lanes_defaulted", False, bool),
+    }
+    return _with_extra(contract, links)
+
+
+def _complete_crossings(
+    crossings: pd.DataFrame, nodes: pd.DataFrame, links: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    node = _given(crossings, "node", -1, np.int64)
+    link = _given(crossings, "link", -1, np.int64)
+    offset = _given(crossings, "offset_m", np.nan, np.float64)
+    lon_n, lat_n = nodes["lon"].to_numpy(dtype=np.float64), nodes["lat"].to_numpy(dtype=np.float64)
+    u, v = links["u"].to_numpy(dtype=np.int64), links["v"].to_numpy(dtype=np.int64)
+    length = links["length_m"].to_numpy(dtype=np.float64)
+    lanes = links["lanes"].to_numpy(dtype=np.int64)
+    reverse = links["reverse"].to_numpy(dtype=np.int64)
+    along = node < 0
+    li = np.where(along, link, 0)
+    share = np.where(along, np.clip(offset / np.where(length[li] > 0, length[li], 1.0), 0.0, 1.0), 0.0)
+    at = np.where(along, 0, node)
+    lon = np.where(along, lon_n[u[li]] + share * (lon_n[v[li]] - lon_n[u[li]]), lon_n[at])
+    lat = np.where(along, lat_n[u[li]] + share * (lat_n[v[li]] - lat_n[u[li]]), lat_n[at])
+    widest = _widest_arm_lanes(u, v, lanes)
+    both_ways = lanes[li] + np.where(reverse[li] >= 0, lanes[np.maximum(reverse[li], 0)], 0)
+    lanes_crossed = np.where(along, both_ways, [widest[int(n)] for n in at])
+    table = {
+        "node": node,
+        "link": link,
+        "offset_m": np.where(along, offset, np.nan),
+        "lon": _given(crossings, "lon", lon, np.float64),
+        "lat": _given(crossings, "lat", lat, np.float64),
+        "crossing_type": _given(crossings, "crossing_type", "unmarked", str),
+        "lanes_crossed": _given(crossings, "lanes_crossed", lanes_crossed, np.int64),
+        "osmid": _given(crossings, "osmid", -1, np.int64),
+    }
+    pairs = []
+    for c in range(len(node)):
+        if node[c] >= 0:
+            pairs += [(c, int(i)) for i in np.flatnonzero(v == node[c])]
+        else:
+            pairs += [(c, int(link[c]))] + ([(c, int(reverse[link[c]]))] if reverse[link[c]] >= 0 else [])
+    crossing_links = pd.DataFrame(
+        {
+            "crossing": np.array([p[0] for p in pairs], dtype=np.int64),
+            "link": np.array([p[1] for p in pairs], dtype=np.int64),
+        }
+    )
+    return _with_extra(table, crossings), crossing_links
+
+
+def _plain_graph(nodes: pd.DataFrame, links: pd.DataFrame) -> nx.MultiDiGraph[Any]:
+    """A graph of the tables for plotting: nodes keyed by ``osmid`` (the row id where it is -1), straight edges."""
+    osmid = nodes["osmid"].to_numpy(dtype=np.int64)
+    ids = np.where(osmid >= 0, osmid, np.arange(len(nodes)))
+    graph: nx.MultiDiGraph[Any] = nx.MultiDiGraph(crs="epsg:4326")
+    for i, (x, y) in enumerate(zip(nodes["lon"].to_numpy(), nodes["lat"].to_numpy(), strict=True)):
+        graph.add_node(int(ids[i]), x=float(x), y=float(y), node_id=i)
+    u, v = links["u"].to_numpy(dtype=np.int64), links["v"].to_numpy(dtype=np.int64)
+    key, length = links["key"].to_numpy(dtype=np.int64), links["length_m"].to_numpy(dtype=np.float64)
+    for i in range(len(links)):
+        graph.add_edge(int(ids[u[i]]), int(ids[v[i]]), key=int(key[i]), length=float(length[i]), link_id=i)
+    return graph
 
 
 def _graph_int(network: RoadNetwork, key: str) -> int | None:
