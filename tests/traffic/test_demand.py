@@ -457,3 +457,23 @@ def test_annual_factors_by_hand() -> None:
     periods = (Period("am", 8.0, 3600.0, 0.1, 340.0), Period("night", 2.0, 1800.0, 0.01, 100.0))
     f = annual_factors(pd.Series(["am", "night", "other"]), periods)
     np.testing.assert_allclose(f, [340.0, 200.0, 0.0])  # 100 h of 0.5 h periods; an unknown period counts 0
+
+
+def test_congestion_index_by_hand() -> None:
+    # two arrived trips on the 0-1-2 line, each taking twice its expected free-flow time, and one that did not
+    # arrive (ignored): the index is 2
+    from vision_zero.traffic.simulation import expected_link_cost_s
+
+    net = _line()
+    free = expected_link_cost_s(net)
+    t02 = free[0] + free[1]
+    trips = pd.DataFrame(
+        {
+            "origin": [0, 2, 0],
+            "destination": [2, 1, 1],
+            "travel_time_s": [2 * t02, 2 * free[3], np.nan],
+            "completed": [True, True, False],
+        }
+    )
+    assert demand.congestion_index(net, trips) == pytest.approx(2.0)
+    assert np.isnan(demand.congestion_index(net, trips.assign(completed=False)))
