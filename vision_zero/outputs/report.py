@@ -99,13 +99,18 @@ class Coverage:
 
 def coverage_text(coverage: Coverage, lang: str = "en") -> str:
     """One sentence: area, road length, share of the city's traffic, period and replications."""
+
+    def num(x: float) -> str:  # small numbers keep a decimal (a district is not "0 km²")
+        return format_number(x, 0 if abs(x) >= 100 else 1)
+
+    share = coverage.share
     return text(
         "coverage",
         lang,
-        road_km=format_number(coverage.road_km, 0),
-        area_km2=format_number(coverage.area_km2, 0),
-        share=f"{coverage.share:.1%}" if math.isfinite(coverage.share) else "–",
-        veh_km=format_number(coverage.veh_km_per_year / 1e6, 0),
+        road_km=num(coverage.road_km),
+        area_km2=num(coverage.area_km2),
+        share=(f"{share:.1%}" if share >= 0.01 else f"{share:.2%}") if math.isfinite(share) else "–",
+        veh_km=num(coverage.veh_km_per_year / 1e6),
         n=coverage.replications,
     )
 
