@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from _scenarios import BASE
+from paths import SCENARIOS
 
 from vision_zero.cli import main
 
@@ -78,3 +79,14 @@ def test_a_limit_equal_to_the_old_one_is_warned(tmp_path: Path, capsys: pytest.C
     share = "all" if same.all() else f"{int(same.sum())} of the {len(primary)}"
     assert f"vision-zero: warning: {v}: interventions[0]" in err
     assert f"{share} selected links already have a {limit:g} km/h limit: no change there" in err
+
+
+def test_validate_checks_without_calibrating_the_peak(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Helsinki baseline asks for a calibrated peak (up to 8 simulations): validating only checks the file.
+    import vision_zero.runs.pipeline as pipeline
+
+    def calibrating(*args: object, **kwargs: object) -> None:
+        raise AssertionError("validate ran the peak calibration")
+
+    monkeypatch.setattr(pipeline, "calibrate_peak", calibrating)
+    assert main(["validate", str(SCENARIOS / "helsinki" / "baseline.toml")]) == 0

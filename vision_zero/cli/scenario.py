@@ -96,7 +96,7 @@ def _validate(args: argparse.Namespace) -> int:
             source = scenario.network.cache_key
             if source not in networks:
                 networks[source] = load_base_network(scenario)
-            prepared = prepare(scenario, network=networks[source])
+            prepared = prepare(scenario, network=networks[source], calibrate_demand=False)
         except VisionZeroError as exc:
             for mistake in (exc, *getattr(exc, "more", ())):
                 report(one_line(str(mistake)), path)

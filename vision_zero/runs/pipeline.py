@@ -297,7 +297,11 @@ def apply_scenario(scenario: Scenario, *, network: RoadNetwork | None = None) ->
 
 
 def prepare(
-    scenario: Scenario, *, network: RoadNetwork | None = None, applied: AppliedScenario | None = None
+    scenario: Scenario,
+    *,
+    network: RoadNetwork | None = None,
+    applied: AppliedScenario | None = None,
+    calibrate_demand: bool = True,
 ) -> PreparedScenario:
     """Load the network, apply the interventions and compute what every replication shares.
 
@@ -309,6 +313,10 @@ def prepare(
         The un-intervened network, if already loaded from ``scenario.network.source`` (saves loading it again).
     applied
         :func:`apply_scenario` of this scenario and network, if already done (saves applying it again).
+    calibrate_demand
+        Run the peak calibration of ``[demand] congestion_index_target`` (:func:`calibrate_peak`: up to 8
+        simulations of the AM peak). False keeps the uncalibrated daily trips: for checking a scenario
+        (``vision-zero validate``), never for a run.
 
     Raises
     ------
@@ -336,7 +344,11 @@ def prepare(
     default_daily = demand.default_daily_trips(base, params, distribution=dist)
     daily = scenario.demand.daily_trips or default_daily
     peak = None
-    if scenario.demand.congestion_index_target is not None and scenario.demand.od_file is None:
+    if (
+        calibrate_demand
+        and scenario.demand.congestion_index_target is not None
+        and scenario.demand.od_file is None
+    ):
         peak = calibrate_peak(scenario, base, params, dist, daily)
         daily = peak.daily_trips
     daily *= scenario.demand.scale
