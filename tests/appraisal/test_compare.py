@@ -315,7 +315,8 @@ def test_one_command_prepares_each_scenario_once_and_only_when_it_runs(tmp_path:
     with make_executor(workers=1) as ex:
         run_job(slow, out_dir=tmp_path / "res", executor=ex, replications=1, progress=False)
     assert base.payload.ready and slow.payload.ready
-    assert isinstance(scenario_view(slow), PreparedScenario)
+    prepared = slow.prepared()
+    assert isinstance(prepared, PreparedScenario) and scenario_view(slow) is prepared.applied
     # a new command: everything is on disk, nothing is prepared; the view has what the outputs need
     networks.clear()
     jobs.clear()

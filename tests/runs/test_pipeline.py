@@ -66,7 +66,7 @@ def test_prepared_scenario_exposes_the_run_settings_and_pickles(prepared, files)
     assert prepared["base"].is_baseline
     assert p.seed == 11 and p.replications == 3
     assert "SCHEMATIC" in p.network.label
-    assert [a.type for a in p.applied] == ["speed_limit"] and p.applied[0].selection.links > 0
+    assert [a.type for a in p.interventions] == ["speed_limit"] and p.interventions[0].selection.links > 0
     back = pickle.loads(pickle.dumps(p))
     assert back.name == p.name and back.network.links.equals(p.network.links)
 

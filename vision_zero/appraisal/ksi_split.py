@@ -113,7 +113,8 @@ def ksi_split(
     baseline_network, variant_network
         Each scenario's network (interventions applied); both must have the same links.
     touched
-        Ids of the links the variant changed (:func:`vision_zero.outputs.charts.changed_links`).
+        Ids of the links the variant changed: the links of every site its interventions touched
+        (:meth:`vision_zero.program.touched.Touched.site_links`).
 
     Raises
     ------

@@ -18,7 +18,10 @@ from vision_zero.appraisal.compare import Comparison, ScenarioRuns, compare
 from vision_zero.appraisal.economics import InterventionCost
 from vision_zero.core.parameters import ParameterSet
 from vision_zero.network.road_network import RoadNetwork
+from vision_zero.program.interventions import Crossing, SpeedCamera, SpeedLimit
+from vision_zero.program.touched import Touched
 from vision_zero.runs.parallel import make_executor
+from vision_zero.runs.pipeline import AppliedScenario
 from vision_zero.runs.replications import run_job, scenario_job, scenario_view
 from vision_zero.runs.results import ReplicationResult
 
@@ -52,16 +55,16 @@ class ContentItem:
     road_km: float
 
 
-def program_content(prepared: Any) -> tuple[ContentItem, ...]:
-    """Per intervention of a prepared (or applied) scenario, a :class:`ContentItem`."""
+def program_content(applied: AppliedScenario) -> tuple[ContentItem, ...]:
+    """Per intervention of an applied scenario, a :class:`ContentItem`."""
     items = []
-    for a in prepared.applied:
-        iv = prepared.scenario.interventions[a.index]
-        if a.type == "speed_limit":
+    for a in applied.interventions:
+        iv = applied.scenario.interventions[a.index]
+        if isinstance(iv, SpeedLimit):
             detail = f"{iv.limit_kph:g}|{iv.enforcement}"
-        elif a.type == "speed_camera":
+        elif isinstance(iv, SpeedCamera):
             detail = str(iv.mode)
-        elif a.type == "crossing":
+        elif isinstance(iv, Crossing):
             detail = f"{iv.crossing_type}|{iv.action}"
         else:
             detail = ""
@@ -89,6 +92,8 @@ class CompareInputs:
         The scenario file's ``description`` (what the program is, in a sentence or two).
     content
         What the program consists of, per intervention (:func:`program_content`).
+    touched
+        What the scenario's interventions changed on ``network`` (the KSI split, speed charts).
     """
 
     runs: ScenarioRuns
@@ -96,14 +101,13 @@ class CompareInputs:
     parameters: ParameterSet = field(default_factory=ParameterSet)
     description: str = ""
     content: tuple[ContentItem, ...] = ()
+    touched: Touched = field(default_factory=Touched)
 
 
-def _runs_from(prepared: Any, results: Sequence[ReplicationResult], run_dir: Path | None) -> CompareInputs:
-    """Build :class:`CompareInputs` from a prepared scenario and its results.
-
-    ``prepared`` is a :class:`vision_zero.runs.pipeline.PreparedScenario` or an
-    :class:`~vision_zero.runs.pipeline.AppliedScenario`: only name, network, costs, scenario and parameters are read.
-    """
+def _runs_from(
+    applied: AppliedScenario, results: Sequence[ReplicationResult], run_dir: Path | None
+) -> CompareInputs:
+    """Build :class:`CompareInputs` from a scenario's applied interventions and its results."""
     costs = tuple(
         InterventionCost(
             name=c.label,
@@ -112,24 +116,25 @@ def _runs_from(prepared: Any, results: Sequence[ReplicationResult], run_dir: Pat
             lifetime_years=float(c.lifetime_years) if c.lifetime_years else None,
             source=str(c.source),
         )
-        for c in prepared.costs
+        for c in applied.costs
     )
-    net: RoadNetwork = prepared.network
+    net: RoadNetwork = applied.network
     runs = ScenarioRuns(
-        name=prepared.name,
+        name=applied.name,
         replications=list(results),
         schematic=bool(net.schematic),
         costs=costs,
-        economics=prepared.scenario.economics.overrides(),
+        economics=applied.scenario.economics.overrides(),
         network_source=str(net.source),
         run_dir=run_dir,
     )
     return CompareInputs(
         runs=runs,
         network=net,
-        parameters=prepared.parameters,
-        description=str(prepared.scenario.description),
-        content=program_content(prepared),
+        parameters=applied.parameters,
+        description=str(applied.scenario.description),
+        content=program_content(applied),
+        touched=applied.touched,
     )
 
 

@@ -103,10 +103,11 @@ def _validate(args: argparse.Namespace) -> int:
             failed += 1
             continue
         matched = (
-            "; ".join(f"{a.title}: {a.selection.describe()}" for a in prepared.applied) or "no interventions"
+            "; ".join(f"{a.title}: {a.selection.describe()}" for a in prepared.interventions)
+            or "no interventions"
         )
         print(f"ok: {path}: {scenario.name} on {prepared.network.label} — {matched}")
-        for a in prepared.applied:
+        for a in prepared.interventions:
             for note in a.notes:
                 print(
                     f"vision-zero: warning: {path}: interventions[{a.index}] ({a.title}): {note}",
@@ -137,9 +138,9 @@ def _show(args: argparse.Namespace) -> int:
         f"# expected share of city veh-km: {prepared.network_share:.4f} "
         "(calibration scales the city's totals by each baseline replication's simulated veh-km)"
     )
-    if prepared.applied:
+    if prepared.interventions:
         print("#\n# interventions: what each selector matched, and its cost (money in economics currency)")
-        for a in prepared.applied:
+        for a in prepared.interventions:
             c = a.cost
             print(f"#  [{a.index}] {a.title}: {a.selection.describe()}")
             print(

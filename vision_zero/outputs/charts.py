@@ -27,7 +27,6 @@ import pandas as pd
 from vision_zero.appraisal.compare import Comparison, ScenarioRuns, VariantComparison
 from vision_zero.core.i18n import text
 from vision_zero.core.parameters import ParameterSet
-from vision_zero.network.road_network import LINK_DEFAULTS, link_column
 from vision_zero.runs.results import atomic_write_bytes, safe_file_name
 from vision_zero.traffic.simulation import SPEED_BIN_KPH
 
@@ -182,30 +181,13 @@ def tradeoff(comparison: Comparison, path: Path, *, lang: str = "en", source: st
 
 
 def changed_links(
-    baseline: ScenarioRuns,
-    variant: ScenarioRuns,
-    *,
-    baseline_links: pd.DataFrame | None = None,
-    variant_links: pd.DataFrame | None = None,
-    min_change_kph: float = 0.5,
+    baseline: ScenarioRuns, variant: ScenarioRuns, *, min_change_kph: float = 0.5
 ) -> np.ndarray:
-    """Ids of the links an intervention touched.
+    """Ids of the links whose mean simulated speed (mean over replications) changed by ``min_change_kph`` or more.
 
-    With both scenarios' link tables (after interventions) the links whose attributes differ are returned;
-    otherwise the links whose mean simulated speed (mean over replications) changed by at least
-    ``min_change_kph`` — an effect-based stand-in that also catches links whose traffic rerouted.
+    An effect-based stand-in for the speed charts when the interventions' record of what they touched
+    (:class:`vision_zero.program.touched.Touched`) is not at hand; it also catches links whose traffic rerouted.
     """
-    if baseline_links is not None and variant_links is not None and len(baseline_links) == len(variant_links):
-        b = baseline_links.reset_index(drop=True)
-        v = variant_links.reset_index(drop=True)
-        diff = np.zeros(len(b), dtype=bool)
-        for c in sorted(set(b.columns) | set(v.columns)):
-            bc, vc = _column_or_default(b, c), _column_or_default(v, c)
-            if bc is None or vc is None:
-                continue
-            same = (bc == vc) | (bc.isna() & vc.isna())
-            diff |= ~same.to_numpy(dtype=bool)
-        return np.flatnonzero(diff)
 
     def mean_speed(r: ScenarioRuns) -> pd.Series:
         t = pd.concat([rep.link_traffic[["link", "mean_speed_kph"]] for rep in r.replications])
@@ -214,14 +196,6 @@ def changed_links(
     d = (mean_speed(variant) - mean_speed(baseline)).abs().dropna()
     keep = d.to_numpy(dtype=float) >= min_change_kph
     return np.sort(d.index.to_numpy(dtype=np.int64)[keep])
-
-
-def _column_or_default(frame: pd.DataFrame, name: str) -> pd.Series | None:
-    if name in frame.columns:
-        return frame[name]
-    if name == "reference_speed_kph" or name in LINK_DEFAULTS:
-        return pd.Series(link_column(frame, name), index=frame.index)
-    return None
 
 
 def _hist(runs: ScenarioRuns, links: np.ndarray) -> pd.Series:

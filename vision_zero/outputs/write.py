@@ -35,7 +35,7 @@ from vision_zero.appraisal.study import CompareInputs
 from vision_zero.core.i18n import check_lang, text
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.outputs.charts import all_charts, changed_links, tornado_frame
+from vision_zero.outputs.charts import all_charts, tornado_frame
 from vision_zero.outputs.gis import write_links_gpkg
 from vision_zero.outputs.maps import map_scale, plot_ksi_map
 from vision_zero.outputs.plot import plot_network
@@ -183,12 +183,7 @@ def write_outputs(
     text_dir.mkdir(parents=True, exist_ok=True)
     base = inputs[0]
     params = base.parameters if len(base.parameters) else load_parameters()
-    touched = {
-        i.runs.name: changed_links(
-            base.runs, i.runs, baseline_links=base.network.links, variant_links=i.network.links
-        )
-        for i in inputs[1:]
-    }
+    touched = {i.runs.name: i.touched.site_links(i.network) for i in inputs[1:]}
     same_links = [i for i in inputs[1:] if len(i.network.links) == len(base.network.links)]
     splits = [
         ksi_split(

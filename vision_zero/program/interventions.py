@@ -59,6 +59,7 @@ from vision_zero.program.selectors import (
     select_junctions,
     select_links,
 )
+from vision_zero.program.touched import Touched
 
 __all__ = [
     "INTERVENTIONS",
@@ -163,13 +164,14 @@ class ApplyContext:
 
 @dataclass(frozen=True)
 class Effect:
-    """The result of applying one intervention."""
+    """The result of applying one intervention: the new network and what the intervention touched on it."""
 
     network: RoadNetwork
     modifiers: pd.DataFrame
     bindings: tuple[Binding, ...]
     cost: Cost
     selection: Selection
+    touched: Touched = field(default_factory=Touched)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -342,6 +344,7 @@ class SpeedLimit(Intervention):
             modifiers=empty_modifiers(),
             bindings=(binding,),
             cost=cost,
+            touched=Touched.of(links=mask),
             selection=Selection(links=int(mask.sum()), road_km=km),
             notes=notes,
         )
@@ -413,6 +416,7 @@ class SpeedCamera(Intervention):
             modifiers=empty_modifiers(),
             bindings=tuple(bindings),
             cost=cost,
+            touched=Touched.of(links=mask),
             selection=Selection(links=int(mask.sum()), road_km=km),
             notes=notes,
         )
@@ -515,6 +519,7 @@ class Crossing(Intervention):
             modifiers=modifiers,
             bindings=tuple(bindings),
             cost=cost,
+            touched=Touched.of(crossings=rows),
             selection=Selection(links=int(mask.sum()), road_km=road_km(network, mask), crossings=len(rows)),
         )
 
@@ -605,6 +610,7 @@ class TrafficCalming(Intervention):
             modifiers=empty_modifiers(),
             bindings=(),
             cost=cost,
+            touched=Touched.of(links=mask),
             selection=Selection(links=int(mask.sum()), road_km=km),
         )
 
@@ -672,6 +678,7 @@ class RoadDiet(Intervention):
             modifiers=modifiers,
             bindings=(),
             cost=cost,
+            touched=Touched.of(links=changed),
             selection=Selection(links=int(changed.sum()), road_km=km),
         )
 
@@ -754,6 +761,7 @@ class Roundabout(Intervention):
             modifiers=pd.DataFrame(rows, columns=list(MODIFIER_COLUMNS)),
             bindings=(),
             cost=cost,
+            touched=Touched.of(links=entering, nodes=junctions, crossings=at),
             selection=Selection(
                 links=int(mask.sum()),
                 road_km=road_km(network, mask),

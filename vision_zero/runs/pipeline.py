@@ -20,7 +20,7 @@ city's at every network size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from vision_zero.network.road_network import RoadNetwork
 from vision_zero.program.interventions import ApplyContext, Binding, Cost, apply_bindings, empty_modifiers
 from vision_zero.program.scenario import Scenario, load_scenario
 from vision_zero.program.selectors import Selection, road_km
+from vision_zero.program.touched import Touched
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES, CalibrationTargets
 from vision_zero.runs.results import ReplicationResult
 from vision_zero.traffic.demand import TripDistribution
@@ -58,7 +59,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class AppliedIntervention:
-    """One intervention as applied: its title, what its selector matched, its cost, notes for the user.
+    """One intervention as applied: its title, selection, cost, notes for the user and what it touched.
 
     A note is e.g. a new limit equal to the old one on some of the links.
     """
@@ -69,28 +70,19 @@ class AppliedIntervention:
     selection: Selection
     cost: Cost
     notes: tuple[str, ...] = ()
+    touched: Touched = field(default_factory=Touched)
 
 
 @dataclass(frozen=True)
 class PreparedScenario:
-    """Everything a replication needs, computed once per scenario (picklable).
+    """Everything a replication needs, computed once per scenario (picklable): the applied scenario and demand.
 
     Attributes
     ----------
-    scenario
-        The validated scenario.
-    network
-        The network with every intervention applied (central parameter values).
-    base_network_source
-        The source string the network was loaded from.
-    modifiers
-        Risk-modifier (CMF) table of all interventions.
-    bindings
-        Network values tied to uncertain parameters (re-set from each replication's draw).
     applied
-        Per intervention: what it matched and what it costs.
-    parameters
-        Shipped parameters plus the scenario's ``[risk] parameters`` file.
+        The scenario's interventions applied to its network (:class:`AppliedScenario`); its ``scenario``,
+        ``network``, ``base_network_source``, ``modifiers``, ``bindings``, ``interventions`` and ``parameters``
+        are read through the properties of the same names.
     periods
         The simulated periods (``[simulation] periods`` and ``duration_s`` applied).
     daily_trips
@@ -119,13 +111,7 @@ class PreparedScenario:
         With ``[demand] congestion_index_target``: the calibration of the daily trips to it (:func:`calibrate_peak`).
     """
 
-    scenario: Scenario
-    network: RoadNetwork
-    base_network_source: str
-    modifiers: pd.DataFrame
-    bindings: tuple[Binding, ...]
-    applied: tuple[AppliedIntervention, ...]
-    parameters: ParameterSet
+    applied: AppliedScenario
     periods: tuple[Period, ...]
     daily_trips: float
     od: pd.DataFrame | None
@@ -136,6 +122,41 @@ class PreparedScenario:
     reference_cost_s: npt.NDArray[np.float64] | None = None
     cost_s: npt.NDArray[np.float64] | None = None
     peak: PeakCalibration | None = None
+
+    @property
+    def scenario(self) -> Scenario:
+        """The validated scenario."""
+        return self.applied.scenario
+
+    @property
+    def network(self) -> RoadNetwork:
+        """The network with every intervention applied (central parameter values)."""
+        return self.applied.network
+
+    @property
+    def base_network_source(self) -> str:
+        """The source string the network was loaded from."""
+        return self.applied.base_network_source
+
+    @property
+    def modifiers(self) -> pd.DataFrame:
+        """Risk-modifier (CMF) table of all interventions."""
+        return self.applied.modifiers
+
+    @property
+    def bindings(self) -> tuple[Binding, ...]:
+        """Network values tied to uncertain parameters (re-set from each replication's draw)."""
+        return self.applied.bindings
+
+    @property
+    def interventions(self) -> tuple[AppliedIntervention, ...]:
+        """Per intervention: what it matched, what it costs, what it touched."""
+        return self.applied.interventions
+
+    @property
+    def parameters(self) -> ParameterSet:
+        """Shipped parameters plus the scenario's ``[risk] parameters`` file."""
+        return self.applied.parameters
 
     @property
     def name(self) -> str:
@@ -165,7 +186,12 @@ class PreparedScenario:
     @property
     def costs(self) -> tuple[Cost, ...]:
         """Cost of each intervention."""
-        return tuple(a.cost for a in self.applied)
+        return self.applied.costs
+
+    @property
+    def touched(self) -> Touched:
+        """The links, nodes and crossings any intervention changed (ids on :attr:`network`)."""
+        return self.applied.touched
 
 
 # ------------------------------------------------------------------------------------------------- prepare
@@ -225,8 +251,8 @@ class AppliedScenario:
         Risk-modifier (CMF) table of all interventions.
     bindings
         Network values tied to uncertain parameters.
-    applied
-        Per intervention: what it matched and what it costs.
+    interventions
+        Per intervention: what it matched, what it costs, what it touched.
     parameters
         Shipped parameters plus the scenario's ``[risk] parameters`` file.
     """
@@ -236,7 +262,7 @@ class AppliedScenario:
     base_network_source: str
     modifiers: pd.DataFrame
     bindings: tuple[Binding, ...]
-    applied: tuple[AppliedIntervention, ...]
+    interventions: tuple[AppliedIntervention, ...]
     parameters: ParameterSet
 
     @property
@@ -247,7 +273,12 @@ class AppliedScenario:
     @property
     def costs(self) -> tuple[Cost, ...]:
         """Cost of each intervention."""
-        return tuple(a.cost for a in self.applied)
+        return tuple(a.cost for a in self.interventions)
+
+    @property
+    def touched(self) -> Touched:
+        """The links, nodes and crossings any intervention changed (ids on :attr:`network`)."""
+        return Touched.union(a.touched for a in self.interventions)
 
 
 def apply_scenario(scenario: Scenario, *, network: RoadNetwork | None = None) -> AppliedScenario:
@@ -283,7 +314,9 @@ def apply_scenario(scenario: Scenario, *, network: RoadNetwork | None = None) ->
             modifiers.append(effect.modifiers)
         bindings += effect.bindings
         applied.append(
-            AppliedIntervention(i, iv.type, iv.title(), effect.selection, effect.cost, tuple(effect.notes))
+            AppliedIntervention(
+                i, iv.type, iv.title(), effect.selection, effect.cost, tuple(effect.notes), effect.touched
+            )
         )
     return AppliedScenario(
         scenario=scenario,
@@ -291,7 +324,7 @@ def apply_scenario(scenario: Scenario, *, network: RoadNetwork | None = None) ->
         base_network_source=base.source,
         modifiers=pd.concat(modifiers, ignore_index=True),
         bindings=tuple(bindings),
-        applied=tuple(applied),
+        interventions=tuple(applied),
         parameters=params,
     )
 
@@ -425,13 +458,7 @@ def prepare(
 
     reference_cost, cost = _elastic_costs(scenario, base, net, params)
     return PreparedScenario(
-        scenario=scenario,
-        network=net,
-        base_network_source=base.source,
-        modifiers=app.modifiers,
-        bindings=app.bindings,
-        applied=app.applied,
-        parameters=params,
+        applied=app,
         periods=periods,
         daily_trips=float(daily),
         od=od,

@@ -41,7 +41,16 @@ import pandas as pd
 
 from vision_zero.core.errors import ConfigError, DataError, ScenarioError, VisionZeroError
 from vision_zero.core.version import __version__
+from vision_zero.network.road_network import RoadNetwork, load_network, network_fingerprint
+from vision_zero.program.scenario import Scenario, load_scenario
 from vision_zero.runs.parallel import Executor
+from vision_zero.runs.pipeline import (
+    AppliedScenario,
+    PreparedScenario,
+    apply_scenario,
+    prepare,
+    run_replication,
+)
 from vision_zero.runs.results import (
     ReplicationResult,
     atomic_write_text,
@@ -639,11 +648,11 @@ def format_summary(run: RunResult) -> str:
 # --- scenario files → jobs (the real pipeline) ----------------------------------------------------------------
 
 
-def _pipeline_task(prepared: Any, replication: int, baseline_raw: pd.DataFrame | None) -> ReplicationResult:
+def _pipeline_task(
+    prepared: PreparedScenario, replication: int, baseline_raw: pd.DataFrame | None
+) -> ReplicationResult:
     """The real replication task: :func:`vision_zero.runs.pipeline.run_replication`."""
-    from vision_zero.runs import pipeline
-
-    return pipeline.run_replication(prepared, replication, baseline_raw=baseline_raw)
+    return run_replication(prepared, replication, baseline_raw=baseline_raw)
 
 
 def _is_scenario_setting(key: str) -> bool:
@@ -654,29 +663,26 @@ def _is_scenario_setting(key: str) -> bool:
 class _PreparedLater(DeferredPayload):
     """A scenario prepared (:func:`vision_zero.runs.pipeline.prepare`) on first use; :meth:`applied` is cheaper."""
 
-    def __init__(self, scenario: Any, network: Any) -> None:
+    def __init__(self, scenario: Scenario, network: RoadNetwork) -> None:
         super().__init__(self._prepare)
         self._scenario = scenario
         self._network = network
-        self._applied: Any = None
+        self._applied: AppliedScenario | None = None
 
-    def applied(self) -> Any:
-        """The prepared scenario if built, else its interventions applied (:func:`~vision_zero.runs.pipeline.apply_scenario`)."""
+    def applied(self) -> AppliedScenario:
+        """The scenario's interventions applied (:func:`~vision_zero.runs.pipeline.apply_scenario`), once."""
         if self.ready:
-            return self.get()
+            prepared: PreparedScenario = self.get()
+            return prepared.applied
         if self._applied is None:
-            from vision_zero.runs import pipeline
-
-            self._applied = pipeline.apply_scenario(self._scenario, network=self._network)
+            self._applied = apply_scenario(self._scenario, network=self._network)
         return self._applied
 
-    def _prepare(self) -> Any:
-        from vision_zero.runs import pipeline
-
-        return pipeline.prepare(self._scenario, network=self._network, applied=self._applied)
+    def _prepare(self) -> PreparedScenario:
+        return prepare(self._scenario, network=self._network, applied=self._applied)
 
 
-def scenario_view(job: ScenarioJob) -> Any:
+def scenario_view(job: ScenarioJob) -> AppliedScenario:
     """What the outputs need of a job's scenario: name, intervened network, costs, parameters, scenario.
 
     The prepared scenario when it is built (or the job was not lazy); otherwise only the interventions applied
@@ -684,7 +690,10 @@ def scenario_view(job: ScenarioJob) -> Any:
     """
     if isinstance(job.payload, _PreparedLater):
         return job.payload.applied()
-    return job.prepared()
+    prepared = job.prepared()
+    if not isinstance(prepared, PreparedScenario):
+        raise TypeError(f"{job.name}: the job's payload is no prepared scenario ({type(prepared).__name__})")
+    return prepared.applied
 
 
 def scenario_job(
@@ -692,7 +701,7 @@ def scenario_job(
     *,
     seed: int | None = None,
     overrides: Mapping[str, Any] | None = None,
-    networks: dict[str, Any] | None = None,
+    networks: dict[str, RoadNetwork] | None = None,
     jobs: dict[tuple[str, ...], ScenarioJob] | None = None,
     lazy: bool = False,
 ) -> ScenarioJob:
@@ -723,11 +732,7 @@ def scenario_job(
         From validation or from preparing the scenario (selectors that match nothing …). With ``lazy``,
         preparation errors other than the network's surface when the payload is built.
     """
-    from vision_zero.network.road_network import load_network, network_fingerprint
-    from vision_zero.program.scenario import load_scenario
-    from vision_zero.runs import pipeline
-
-    cache: dict[str, Any] = {} if networks is None else networks
+    cache: dict[str, RoadNetwork] = {} if networks is None else networks
     made: dict[tuple[str, ...], ScenarioJob] = {} if jobs is None else jobs
     ov = dict(overrides or {})
     scenario = load_scenario(path, overrides=ov or None)
@@ -750,8 +755,8 @@ def scenario_job(
         except VisionZeroError as exc:
             raise ScenarioError(str(scenario.path), "network.source", f"a loadable network ({exc})") from None
     base_network = cache[source]
-    payload: Any = (
-        _PreparedLater(scenario, base_network) if lazy else pipeline.prepare(scenario, network=base_network)
+    payload: _PreparedLater | PreparedScenario = (
+        _PreparedLater(scenario, base_network) if lazy else prepare(scenario, network=base_network)
     )
     info = NetworkInfo(
         source=str(base_network.source),
