@@ -24,20 +24,12 @@ settings.load_profile("shared-machine")
 
 #: The tiny schematic network most end-to-end tests run on (seed 0, as in the test scenarios).
 TINY_SOURCE = "schematic:almaty?scale=tiny&seed=0"
-#: The small schematic network (a district) for tests that need more than a few streets.
-SMALL_SOURCE = "schematic:almaty?scale=small&seed=0"
 
 
 @pytest.fixture(scope="session")
 def tiny_network() -> RoadNetwork:
     """The tiny schematic network (:data:`TINY_SOURCE`) as flat tables; read-only."""
     return load_network(TINY_SOURCE)
-
-
-@pytest.fixture(scope="session")
-def small_network() -> RoadNetwork:
-    """The small schematic network (:data:`SMALL_SOURCE`) as flat tables; read-only."""
-    return load_network(SMALL_SOURCE)
 
 
 @pytest.fixture(scope="session")

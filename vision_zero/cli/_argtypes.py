@@ -10,17 +10,66 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from vision_zero.core.errors import ConfigError
 
 __all__ = [
+    "add_command",
+    "add_group",
+    "add_replications_option",
+    "add_set_option",
     "check_output_file",
     "check_output_folder",
     "non_negative_int",
+    "parse_overrides",
     "percent",
     "positive_int",
     "print_group_help",
 ]
+
+
+def add_command(
+    subparsers: Any, name: str, help: str, description: str, epilog: str
+) -> argparse.ArgumentParser:
+    """A command (or sub-command) whose description and examples are printed as written."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def add_group(subparsers: Any, name: str, *, help: str, description: str, epilog: str) -> Any:
+    """A command group; returns its sub-parsers. Without a sub-command it prints its help (``print_group_help``)."""
+    group: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help, description=description, epilog=epilog
+    )
+    sub = group.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
+    group.set_defaults(func=lambda _args: print_group_help(group))
+    return sub
+
+
+def add_replications_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--replications/-n N`` (a whole number >= 1; default None: the scenario files decide)."""
+    parser.add_argument("--replications", "-n", type=positive_int, default=None, metavar="N", help=help)
+
+
+def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--set KEY=VALUE`` (repeatable) into ``overrides``; :func:`parse_overrides` reads them."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
+    )
+
+
+def parse_overrides(texts: list[str]) -> dict[str, Any]:
+    """``["demand.scale=0.1", …]`` → ``{"demand.scale": 0.1, …}`` (values are TOML literals or text)."""
+    from vision_zero.program.scenario import parse_override
+
+    return dict(parse_override(t) for t in texts)
 
 
 def _whole_number(text: str, *, minimum: int) -> int:

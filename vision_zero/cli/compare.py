@@ -8,10 +8,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vision_zero.cli._argtypes import check_output_folder, non_negative_int, positive_int
+from vision_zero.cli._argtypes import (
+    add_command,
+    add_replications_option,
+    add_set_option,
+    check_output_folder,
+    non_negative_int,
+    positive_int,
+)
 
 __all__ = ["register"]
 
+_HELP = "compare variants with a baseline: table, charts, maps, report.html, links.gpkg"
 _DESCRIPTION = """\
 Compare variants with a baseline, replication by replication (common random numbers): deaths, serious and
 slight injuries per year with 95% intervals, KSI avoided (by road user), the probability of fewer KSI, travel
@@ -31,13 +39,7 @@ examples:
 
 def register(subparsers: Any) -> None:
     """Add the ``compare`` command."""
-    p = subparsers.add_parser(
-        "compare",
-        help="compare variants with a baseline: table, charts, maps, report.html, links.gpkg",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "compare", _HELP, _DESCRIPTION, _EPILOG)
     p.add_argument("baseline", type=Path, metavar="BASELINE", help="the baseline scenario file")
     p.add_argument(
         "variants",
@@ -63,13 +65,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--lang", choices=("en", "ru", "kk"), default="en", help="language of charts and report (default: en)"
     )
-    p.add_argument(
-        "--replications",
-        "-n",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="replications per scenario (default: the most any of the scenario files asks for)",
+    add_replications_option(
+        p, "replications per scenario (default: the most any of the scenario files asks for)"
     )
     p.add_argument(
         "--seed", type=non_negative_int, default=None, metavar="S", help="base seed for every scenario"
@@ -87,14 +84,7 @@ def register(subparsers: Any) -> None:
         metavar="ADDR",
         help="run missing replications on Dask ('local' or tcp://host:8786)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a setting of every scenario, e.g. --set demand.scale=0.1 (repeatable)",
-    )
+    add_set_option(p, "override a setting of every scenario, e.g. --set demand.scale=0.1 (repeatable)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=_compare)
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vision_zero.cli._argtypes import check_output_file, print_group_help
+from vision_zero.cli._argtypes import add_command, add_group, check_output_file
 from vision_zero.network.schematic import SCALE_PRESETS
 
 __all__ = ["register"]
@@ -40,16 +40,16 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Add the ``network`` command group and its sub-commands."""
-    group = subparsers.add_parser(
+    sub = add_group(
+        subparsers,
         "network",
         help="build, describe or plot a road network",
         description="Road networks: load from OSM data or the built-in schematic Almaty, save, describe, plot.",
         epilog="Example: vision-zero network info schematic:almaty",
     )
-    sub = group.add_subparsers(dest="network_command", metavar="SUBCOMMAND")
-    group.set_defaults(func=lambda _args: print_group_help(group))
 
-    build = sub.add_parser(
+    build = add_command(
+        sub,
         "build",
         help="load a network and save it as GraphML",
         description=(
@@ -57,7 +57,6 @@ def register(subparsers: Any) -> None:
             "that later commands read without network access."
         ),
         epilog="Example: vision-zero network build ../shared/osm/west-oakland.osm.bz2 -o networks/oakland.graphml",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(build)
     build.add_argument(

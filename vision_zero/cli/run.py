@@ -7,10 +7,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vision_zero.cli._argtypes import check_output_folder, non_negative_int, percent, positive_int
+from vision_zero.cli._argtypes import (
+    add_command,
+    add_replications_option,
+    add_set_option,
+    check_output_folder,
+    non_negative_int,
+    parse_overrides,
+    percent,
+    positive_int,
+)
 
-__all__ = ["add_execution_options", "parse_overrides", "register"]
+__all__ = ["add_execution_options", "register"]
 
+_HELP = "run scenarios (replications in parallel, resumable) and print deaths/serious/slight per year"
 _DESCRIPTION = """\
 Run each scenario: network, interventions, demand, traffic simulation and crash-risk model for every
 replication, in parallel. Results go to OUT/<scenario>/<run-id>/ (the resolved scenario, a manifest with the
@@ -31,13 +41,8 @@ examples:
 
 def add_execution_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and ``sweep``: replications, seed, output folder, executor."""
-    p.add_argument(
-        "--replications",
-        "-n",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="replications per scenario (default: the scenario's own); with --target-ci: the minimum",
+    add_replications_option(
+        p, "replications per scenario (default: the scenario's own); with --target-ci: the minimum"
     )
     p.add_argument(
         "--seed",
@@ -62,38 +67,19 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
         metavar="ADDR",
         help="run on Dask: 'local' starts a LocalCluster, or the scheduler address of a cluster (tcp://host:8786)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=(
-            "override a value of the resolved scenario, e.g. --set demand.scale=0.1 (repeatable); settings "
-            "apply to the baseline too, interventions[...] keys only to the scenario"
-        ),
+    add_set_option(
+        p,
+        "override a value of the resolved scenario, e.g. --set demand.scale=0.1 (repeatable); settings "
+        "apply to the baseline too, interventions[...] keys only to the scenario",
     )
     p.add_argument(
         "--quiet", "-q", action="store_true", help="no progress bars (they only show on a terminal anyway)"
     )
 
 
-def parse_overrides(texts: list[str]) -> dict[str, Any]:
-    """``["demand.scale=0.1", …]`` → ``{"demand.scale": 0.1, …}`` (values are TOML literals or text)."""
-    from vision_zero.program.scenario import parse_override
-
-    return dict(parse_override(t) for t in texts)
-
-
 def register(subparsers: Any) -> None:
     """Add the ``run`` command."""
-    p = subparsers.add_parser(
-        "run",
-        help="run scenarios (replications in parallel, resumable) and print deaths/serious/slight per year",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "run", _HELP, _DESCRIPTION, _EPILOG)
     p.add_argument("scenarios", nargs="+", type=Path, metavar="SCENARIO", help="scenario TOML file(s)")
     add_execution_options(p)
     p.add_argument(

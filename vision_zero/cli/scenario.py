@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from vision_zero.cli._argtypes import print_group_help
+from vision_zero.cli._argtypes import add_group, add_set_option, parse_overrides
 
 __all__ = ["register"]
 
@@ -31,22 +31,19 @@ def register(subparsers: Any) -> None:
         epilog="Example: vision-zero validate scenarios/*.toml",
     )
     validate.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files (TOML)")
-    validate.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=_SET_HELP
-    )
+    add_set_option(validate, _SET_HELP)
     validate.add_argument(
         "--schema-only", action="store_true", help="skip loading the network (selectors are not checked)"
     )
     validate.set_defaults(func=_validate)
 
-    group = subparsers.add_parser(
+    sub = add_group(
+        subparsers,
         "scenario",
         help="show a scenario resolved (extends applied) and what each intervention selects",
         description="Inspect scenario files.",
         epilog="Example: vision-zero scenario show scenarios/centre-30.toml",
     )
-    sub = group.add_subparsers(dest="scenario_command", metavar="SUBCOMMAND")
-    group.set_defaults(func=lambda _args: print_group_help(group))
     show = sub.add_parser(
         "show",
         help="print the resolved scenario, what each selector matched (counts, km), costs and economic values",
@@ -58,16 +55,8 @@ def register(subparsers: Any) -> None:
         epilog="Example: vision-zero scenario show scenarios/arterials-80-to-60.toml",
     )
     show.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML)")
-    show.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=_SET_HELP
-    )
+    add_set_option(show, _SET_HELP)
     show.set_defaults(func=_show)
-
-
-def _overrides(items: list[str]) -> dict[str, Any]:
-    from vision_zero.program.scenario import parse_override
-
-    return dict(parse_override(item) for item in items)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -75,7 +64,7 @@ def _validate(args: argparse.Namespace) -> int:
     from vision_zero.program.scenario import load_scenario
     from vision_zero.runs.pipeline import load_base_network, prepare
 
-    overrides = _overrides(args.overrides)
+    overrides = parse_overrides(args.overrides)
     failed = 0
     networks: dict[str, Any] = {}  # each network is loaded once for all the files
     printed: dict[str, list[str]] = {}  # message -> the files it was found in (printed once)
@@ -126,7 +115,7 @@ def _show(args: argparse.Namespace) -> int:
     from vision_zero.program.scenario import load_scenario
     from vision_zero.runs.pipeline import prepare
 
-    scenario = load_scenario(args.scenario, overrides=_overrides(args.overrides))
+    scenario = load_scenario(args.scenario, overrides=parse_overrides(args.overrides))
     prepared = prepare(scenario)
     print(scenario.resolved_toml())
     print(f"# network: {prepared.network.label}")

@@ -6,11 +6,12 @@ import argparse
 import sys
 from typing import Any
 
-from vision_zero.cli._argtypes import check_output_folder
-from vision_zero.cli.run import add_execution_options, parse_overrides
+from vision_zero.cli._argtypes import add_command, check_output_folder, parse_overrides
+from vision_zero.cli.run import add_execution_options
 
 __all__ = ["register"]
 
+_HELP = "run a grid of variants (--vary KEY=V1,V2,…) against the baseline; draw KSI avoided and delay"
 _DESCRIPTION = """\
 Run a grid of variants of one scenario against its baseline: each --vary sets one key of the scenario to each
 of its values (several --vary options give every combination). Each variant is a scenario of its own (named
@@ -31,13 +32,7 @@ examples:
 
 def register(subparsers: Any) -> None:
     """Add the ``sweep`` command."""
-    p = subparsers.add_parser(
-        "sweep",
-        help="run a grid of variants (--vary KEY=V1,V2,…) against the baseline; draw KSI avoided and delay",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "sweep", _HELP, _DESCRIPTION, _EPILOG)
     p.add_argument("scenario", metavar="SCENARIO", help="a scenario file that extends a baseline")
     p.add_argument(
         "--vary",

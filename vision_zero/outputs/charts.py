@@ -346,22 +346,9 @@ def tornado(
         clear = (frame["slope"].abs() >= 2.0 * frame["slope_se"]).to_numpy()
         alpha = np.where(clear, 1.0, 0.3)
         for k, (y, lo, hi) in enumerate(zip(ypos, frame["at_low"], frame["at_high"], strict=True)):
-            ax.barh(
-                y,
-                lo - base,
-                left=base,
-                color="#ff7f0e",
-                alpha=alpha[k],
-                label=text("tornado_low", lang) if k == 0 else None,
-            )
-            ax.barh(
-                y,
-                hi - base,
-                left=base,
-                color="#1f77b4",
-                alpha=alpha[k],
-                label=text("tornado_high", lang) if k == 0 else None,
-            )
+            for end, color, key in ((lo, "#ff7f0e", "tornado_low"), (hi, "#1f77b4", "tornado_high")):
+                label = text(key, lang) if k == 0 else None
+                ax.barh(y, end - base, left=base, color=color, alpha=alpha[k], label=label)
         ax.set_yticks(ypos, [_short(n) for n in frame["parameter"]], fontsize=7)
         ax.axvline(base, color="black", lw=1)
         ax.legend(fontsize=8, loc="lower right")

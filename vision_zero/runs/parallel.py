@@ -126,7 +126,6 @@ class Executor(ABC):
     def workers(self) -> int:
         """How many tasks can run at once."""
 
-    @abstractmethod
     def map_unordered(
         self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
     ) -> Iterator[tuple[int, T]]:
@@ -135,8 +134,18 @@ class Executor(ABC):
         ``items`` is consumed lazily: at most :meth:`in_flight` tasks are submitted at a time, so large
         per-task inputs (a baseline's injuries table) are read only when their task is about to run. If a task
         raises, the remaining tasks are cancelled and the exception propagates. ``fn`` must be a module-level
-        function (picklable by reference).
+        function (picklable by reference). An empty ``items`` ships nothing (no payload, no pool).
         """
+        source = enumerate(items)
+        first = next(source, None)
+        if first is not None:
+            yield from self._run(fn, payload, itertools.chain([first], source))
+
+    @abstractmethod
+    def _run(
+        self, fn: Callable[[P, I], T], payload: P, numbered: Iterator[tuple[int, I]]
+    ) -> Iterator[tuple[int, T]]:
+        """:meth:`map_unordered` of at least one ``(position, item)``: the executor's own way of running them."""
 
     def in_flight(self) -> int:
         """How many tasks are submitted ahead (twice the workers: none idles while results are written)."""
@@ -176,11 +185,11 @@ class SerialExecutor(Executor):
         """See :meth:`Executor.describe`."""
         return f"serial, in this process{_capped_note(1, self._asked)}"
 
-    def map_unordered(
-        self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
+    def _run(
+        self, fn: Callable[[P, I], T], payload: P, numbered: Iterator[tuple[int, I]]
     ) -> Iterator[tuple[int, T]]:
-        """See :meth:`Executor.map_unordered` (in order, in this process)."""
-        for position, item in enumerate(items):
+        """In order, in this process."""
+        for position, item in numbered:
             yield position, fn(payload, item)
 
     def close(self) -> None:
@@ -328,17 +337,12 @@ class LocalPoolExecutor(Executor):
         procs = getattr(self._pool, "_processes", None) or {}
         return sorted(int(pid) for pid in procs)
 
-    def map_unordered(
-        self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
+    def _run(
+        self, fn: Callable[[P, I], T], payload: P, queue: Iterator[tuple[int, I]]
     ) -> Iterator[tuple[int, T]]:
-        """See :meth:`Executor.map_unordered`; a dead worker raises :class:`ExecutorError`."""
-        source = enumerate(items)
-        first = next(source, None)
-        if first is None:
-            return
+        """On the pool; a dead worker raises :class:`ExecutorError`."""
         token, path = self._payload_file(payload)
         pool = self._ensure_pool()
-        queue = itertools.chain([first], source)
         pending: dict[Future[T], int] = {}
         try:
             for pos, item in itertools.islice(queue, self.in_flight()):
@@ -473,19 +477,14 @@ class DaskExecutor(Executor):
             return remote
         return hit[1]
 
-    def map_unordered(
-        self, fn: Callable[[P, I], T], payload: P, items: Iterable[I]
+    def _run(
+        self, fn: Callable[[P, I], T], payload: P, queue: Iterator[tuple[int, I]]
     ) -> Iterator[tuple[int, T]]:
-        """See :meth:`Executor.map_unordered`; the payload is scattered once (``broadcast=True``)."""
-        source = enumerate(items)
-        first = next(source, None)
-        if first is None:
-            return
+        """On the cluster; the payload is scattered once (``broadcast=True``)."""
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
         remote = self._scatter(payload)
-        queue = itertools.chain([first], source)
         position: dict[str, int] = {}
         live: dict[str, Any] = {}
 
