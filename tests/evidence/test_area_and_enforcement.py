@@ -176,9 +176,11 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Pairs:
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
-    reason="the police speed response (0.3 of the limit change, SCIENCE.md §4 derived) gives about -6 km/h, which "
-    "the power model turns into well under -25%; Elvik 2013 notes that not all of Oslo's reduction can be "
-    "attributed to the limits",
+    reason="measured -0.3% injury casualties per veh-km (veh-km -0.1%) on one district pair, against -25..-35%: "
+    "the police speed response (0.3 of the limit change, SCIENCE.md §4, derived) should give about -6 km/h and "
+    "about -8%, so the recorded expressway speeds barely move (suspect: link mean speeds include queue and signal delay, "
+    "which the power model then reads as driven speed); "
+    "Elvik 2013 also notes that not all of Oslo's reduction can be attributed to the limits",
 )
 def test_arterials_80_to_60_injuries_per_veh_km(district: Pairs) -> None:
     """Elvik 2013 (Safety Science 55:10, Oslo environmental speed limits 80 -> 60 km/h on arterials, four
