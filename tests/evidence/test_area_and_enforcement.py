@@ -178,8 +178,8 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Pairs:
     strict=False,
     reason="measured -0.3% injury casualties per veh-km (veh-km -0.1%) on one district pair, against -25..-35%: "
     "the police speed response (0.3 of the limit change, SCIENCE.md §4, derived) should give about -6 km/h and "
-    "about -8%, so the recorded expressway speeds barely move (suspect: link mean speeds include queue and signal delay, "
-    "which the power model then reads as driven speed); "
+    "about -8%; the cause of the near-zero change is not traced yet (link speeds are running speeds, so not "
+    "signal delay); "
     "Elvik 2013 also notes that not all of Oslo's reduction can be attributed to the limits",
 )
 def test_arterials_80_to_60_injuries_per_veh_km(district: Pairs) -> None:
