@@ -70,10 +70,9 @@ def cmf_range(name: str) -> tuple[float, float]:
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
-    reason="measured -7.8% KSI per veh-km: the section-control speed factors (mean x0.90, excess over the limit "
-    "x0.30) are assumptions, and the power model on link mean speeds with Elvik's urban exponents (KSI about "
-    "1.5) cannot give -49% from a -10% mean speed; needs sourced section-control speed effects and a risk "
-    "model over the speed distribution's tail",
+    reason="measured -7.8% KSI per veh-km (Høye 2015: KSI -49..-54%, injury crashes -12..-22%): the mean speed "
+    "falls 10% (Ragnøy 2011, checked), and the power model on link mean speeds with Elvik's urban exponents (KSI "
+    "about 1.5) cannot turn that into -49%; needs a risk model over the speed distribution's tail",
 )
 def test_section_control_ksi_per_veh_km(small: Pairs) -> None:
     """Høye 2015 (Accid. Anal. Prev. 74:169, EB before-after, 14 Norwegian sites): KSI -49% at section control
