@@ -180,6 +180,13 @@ def test_table_and_files(tmp_path: Path) -> None:
     assert set(frame["metric"]) >= {"ksi", "fatal", "npv", "bcr", "ksi_pedestrian", "prob_reduces_ksi"}
     ksi = frame[frame.metric == "ksi"].iloc[0]
     assert ksi["diff_mean"] == pytest.approx(-0.2 * np.mean([f + s for f, s, _ in BASE]))
+    # comparison.csv says "avoided" with headline.csv's sign (baseline − variant), beside the signed difference
+    headline = pd.read_csv(paths["headline"]).iloc[0]
+    assert ksi["avoided_mean"] == pytest.approx(-ksi["diff_mean"]) == pytest.approx(headline["ksi_avoided"])
+    assert (ksi["avoided_low"], ksi["avoided_high"]) == pytest.approx((-ksi["diff_high"], -ksi["diff_low"]))
+    assert (headline["ksi_avoided_low"], headline["ksi_avoided_high"]) == pytest.approx(
+        (ksi["avoided_low"], ksi["avoided_high"])
+    )
     assert pd.read_csv(paths["headline"])["schematic"].all()
     assert not list(tmp_path.glob(".*tmp"))
 
