@@ -1,14 +1,26 @@
 """The event loop of the mesoscopic traffic simulation (one period on one SimPy environment).
 
-Private helper of :mod:`vision_zero.traffic.simulation`, which documents the model; this module holds only the hot path:
-per-link constants as Python lists, a minimal SimPy event type, and :func:`run_period`, which fills per-route-
+Private helper of :mod:`vision_zero.traffic.simulation`, which documents the model; this module holds only the hot
+path: per-link constants as Python lists, a minimal SimPy event type, and :func:`run_period`, which fills per-route-
 position entry, queue-join and exit times in place (DESIGN.md "Performance").
+
+The link model is a link transmission model (Yperman 2007) in event form: a vehicle leaves link ``l`` for link ``m``
+at the earliest time that is after its running time (at its own desired speed), one outflow headway of ``l`` after
+the previous exit, within a green of ``l``'s signal, one inflow headway of ``m`` after the previous entry into
+``m`` (``m``'s capacity), and when ``m`` has room under Newell's simplified kinematic wave model: an entrant of
+size ``s`` needs ``N_in(m) + s <= N_out(m, t - L_m / w) + storage_m``, i.e. the space freed by a vehicle leaving
+``m``'s downstream end reaches its upstream end one backward-wave travel time ``L_m / w`` later. A vehicle that
+cannot go waits at the end of its link (the queue sits where it physically forms, spilling back link by link).
+Vehicles waiting to enter ``m`` (heads of upstream links, and the origin queue of trips starting on ``m``) are
+served first come, first served, one at a time (equal shares at a merge). Entrants never get a lower speed than
+their desired one: over-saturation builds a queue that discharges at capacity, it does not cut throughput.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,13 +31,14 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from vision_zero.core.units import M_PER_KM, S_PER_HOUR, kph_to_mps
+from vision_zero.core.units import S_PER_HOUR, kph_to_mps
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic._model import Signals, TrafficSettings
 
 __all__ = ["Links", "link_constants", "run_period"]
 
 FloatArray = npt.NDArray[np.float64]
+_INF = math.inf
 
 
 class _Call:
@@ -52,10 +65,10 @@ class Links:
     """Per-link constants of the hot loop, as Python lists (fast scalar access)."""
 
     length_m: list[float]
-    headway_s: list[float]
-    storage: list[float]
-    n_crit: list[float]
-    jam_per_m: list[float]
+    headway_s: list[float]  # outflow: one exit per this many seconds (a green's saturation flow at a signal)
+    inflow_headway_s: list[float]  # inflow: one entry per this many seconds (the link's flow capacity)
+    storage: list[float]  # vehicles at jam density
+    wave_s: list[float]  # backward-wave travel time over the link, length / w [s]
     cycle_s: list[float]
     offset_s: list[float]
     green_s: list[float]
@@ -78,33 +91,41 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
     ex: array[float],
     lk: Links,
     settings: TrafficSettings,
-) -> None:
+) -> int:
     """Simulate one period's vehicles until ``t_end`` (absolute clock), filling ent/ee/ex in place.
+
+    Returns the number of stuck-vehicle moves: times the first vehicle waiting to enter a full link had waited
+    ``settings.stuck_time_s`` without room appearing and entered anyway (SUMO's teleport on ``time-to-teleport``).
 
     The exit of a link's head vehicle (``on_head``) is the hot path: it is written out in one function, with the
     next link's entry and both links' next-exit scheduling inlined, because Python function calls cost as much
-    as the arithmetic here. Rare paths (congested entry, blocked head, waiting departures) are helpers.
+    as the arithmetic here. Rare paths (a waiting line at a link's entry, origin queues, stuck vehicles) are
+    helpers.
     """
     n_links = len(lk.length_m)
     non = [0] * n_links  # vehicles on the link
+    nin = [0] * n_links  # vehicles that entered the link so far (cumulative)
     qs: list[list[int]] = [[] for _ in range(n_links)]  # FIFO of route positions (append-only, head index)
+    cum: list[list[int]] = [[] for _ in range(n_links)]  # per qs entry: nin after it entered
     qh = [0] * n_links
-    qp = [0] * n_links  # first position not yet at the end of its running time (queue pointer)
-    busy = [False] * n_links  # an exit event is pending for the head, or the head is blocked
-    blocked = [False] * n_links
-    tok = [0] * n_links
-    nslot = [-math.inf] * n_links  # earliest next discharge
-    waiters: dict[int, deque[int]] = {}  # link -> links (>= 0) and departures (-1 - vehicle) waiting for room
-    nwait = [0] * n_links  # len(waiters[link]), as a list for a cheap test on the hot path
+    busy = [False] * n_links  # an exit event is pending for the head, or the head is waiting at a gate
+    nslot = [-_INF] * n_links  # earliest next exit (outflow headway)
+    islot = [-_INF] * n_links  # earliest next entry (inflow headway)
+    # the gate of each link: who waits to enter it, first come first served (link >= 0, or -1: its origin queue)
+    gate: list[deque[int]] = [deque() for _ in range(n_links)]
+    nwait = [0] * n_links  # len(gate[link]), as a list for a cheap test on the hot path
+    gsched = [False] * n_links  # a gate event is pending
+    gstuck = [False] * n_links  # the gate waits for an exit (room unknown); a stuck timer runs
+    gtok = [0] * n_links
+    origin: dict[int, deque[int]] = {}  # link -> vehicles waiting to depart onto it
+    stuck_moves = [0]
     alive = [True]
     schedule: Any = env.schedule  # takes _Call events (SimPy's event protocol) and an int priority
     # Environment.schedule inlined on the hot path (the same heap entry: now + delay, priority, event id, event)
     queue: list[tuple[float, int, int, _Call]] = env._queue  # type: ignore[assignment]
     eid = env._eid
-    length, hw, sto, ncrit, kjl = lk.length_m, lk.headway_s, lk.storage, lk.n_crit, lk.jam_per_m
+    hw, hwi, sto, wave = lk.headway_s, lk.inflow_headway_s, lk.storage, lk.wave_s
     cyc, off, grn, gwy = lk.cycle_s, lk.offset_s, lk.green_s, lk.give_way_s
-    w_mps = kph_to_mps(settings.backward_wave_kph)
-    vmin_mps = kph_to_mps(settings.min_speed_kph)
     stuck = settings.stuck_time_s
 
     def head(li: int, t: float) -> None:
@@ -125,76 +146,137 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         ev.t = te
         heappush(queue, (env._now + (te - t), 1, next(eid), ev))
 
-    def congested(m: int, t: float, r: float) -> float:
-        """Running time on ``m`` under the triangular diagram's congested branch (running vehicles only)."""
-        lst = qs[m]
-        k = qp[m]
-        hd = qh[m]
-        if k < hd:
-            k = hd
-        ln = len(lst)
-        while k < ln and ee[lst[k]] <= t:
-            k += 1
-        qp[m] = k
-        moving = ln - k
-        if moving >= ncrit[m]:
-            lm = length[m]
-            v = w_mps * (kjl[m] * lm / (moving + 1) - 1.0)
-            if v < vmin_mps:
-                v = vmin_mps
-            if lm / v > r:
-                return lm / v
+    def ready(m: int, s: int, t: float) -> float:
+        """Earliest time >= t at which an entrant of size ``s`` may enter ``m`` (inf: after an exit not yet made)."""
+        r = islot[m]
+        if r < t:
+            r = t
+        need = nin[m] + s - sto[m]
+        if need > 0.0:
+            j = bisect_left(cum[m], need)
+            if j >= qh[m]:
+                return _INF if non[m] > 0 else r
+            tr = ex[qs[m][j]] + wave[m]
+            if tr > r:
+                r = tr
         return r
 
     def enter(p: int, m: int, t: float) -> None:
         ent[p] = t
-        n = non[m]
-        non[m] = n + psz[p]
-        r = fft[p]
-        if n >= ncrit[m]:
-            r = congested(m, t, r)
-        ee[p] = t + r
+        s = psz[p]
+        non[m] += s
+        n = nin[m] + s
+        nin[m] = n
+        islot[m] = t + hwi[m] * s
+        ee[p] = t + fft[p]
         qs[m].append(p)
+        cum[m].append(n)
         if not busy[m]:
             busy[m] = True
             head(m, t)
 
-    def wait_for_room(m: int, who: int) -> None:
-        w = waiters.get(m)
-        if w is None:
-            w = waiters[m] = deque()
+    def leave(li: int, t: float) -> None:
+        """The head of ``li`` has left it at ``t``: free its slot, serve its gate, schedule its next head."""
+        p = qs[li][qh[li]]
+        s = psz[p]
+        ex[p] = t
+        qh[li] += 1
+        non[li] -= s
+        nslot[li] = t + hw[li] * s
+        if nwait[li] and not gsched[li]:
+            serve(li, t)
+        if qh[li] < len(qs[li]):
+            head(li, t)
+        else:
+            busy[li] = False
+
+    def wait_at(m: int, who: int, t: float, r: float) -> None:
+        """``who`` joins the line at ``m``'s entry; start the gate if it is idle (``r``: ``m``'s ready time)."""
+        first = not nwait[m]
+        gate[m].append(who)
         nwait[m] += 1
-        w.append(who)
+        if first:
+            arm(m, t, r)
 
-    def depart_enter(veh: int, t: float) -> None:
-        p = start[veh]
-        m = rl[p]
-        nm = non[m]
-        if nm > 0 and nm + psz[p] > sto[m]:
-            wait_for_room(m, -1 - veh)
-        else:
-            enter(p, m, t)
+    def arm(m: int, t: float, r: float) -> None:
+        """Schedule ``m``'s gate at its ready time ``r``, or start its stuck timer when room waits for an exit."""
+        if r < _INF:
+            gstuck[m] = False
+            gsched[m] = True
+            ev = _Call(GATE, m, r)
+            heappush(queue, (env._now + (r - t), 1, next(eid), ev))
+        elif not gstuck[m]:
+            gstuck[m] = True
+            gtok[m] += 1
+            ev = _Call(STUCK, m, t + stuck)
+            ev.tok = gtok[m]
+            schedule(ev, 1, stuck)
 
-    def wake(li: int, t: float) -> None:
-        """Room was freed on ``li``: let the first one waiting for it try again."""
-        x = waiters[li].popleft()
-        nwait[li] -= 1
+    def candidate(m: int, x: int) -> int:
+        return qs[x][qh[x]] if x >= 0 else start[origin[m][0]]
+
+    def admit(m: int, x: int, p: int, t: float) -> None:
+        """Let waiter ``x`` (an upstream link's head, or -1: the origin queue) into ``m`` at ``t``."""
         if x >= 0:
-            if blocked[x]:
-                blocked[x] = False
-                head(x, t)
+            c = cyc[x]
+            if c > 0.0 and (t - off[x]) % c >= grn[x]:
+                head(x, t)  # its signal turned red while it waited: it goes on the next green
+                return
+            enter(p + 1, m, t)
+            leave(x, t)
         else:
-            depart_enter(-1 - x, t)
+            oq = origin[m]
+            oq.popleft()
+            enter(p, m, t)
+            if oq:
+                gate[m].append(-1)
+                nwait[m] += 1
 
-    def block(li: int, m: int, t: float) -> None:
-        blocked[li] = True
-        tok[li] += 1
-        wait_for_room(m, li)
-        ev = _Call(STUCK, li, t + stuck)
-        ev.tok = tok[li]
-        schedule(ev, 1, stuck)
+    def serve(m: int, t: float) -> None:
+        """Admit waiters of ``m``'s gate while ``m`` can take them at ``t``; then re-arm the gate."""
+        g = gate[m]
+        while g:
+            x = g[0]
+            p = candidate(m, x)
+            r = ready(m, psz[p], t)
+            if r > t:
+                arm(m, t, r)
+                return
+            gstuck[m] = False
+            g.popleft()
+            nwait[m] -= 1
+            admit(m, x, p, t)
 
-    def on_head(ev: _Call) -> None:
+    def on_gate(ev: _Call) -> None:
+        m = ev.arg
+        gsched[m] = False
+        if alive[0]:
+            serve(m, ev.t)
+
+    def on_stuck(ev: _Call) -> None:
+        m = ev.arg
+        if not alive[0] or not gstuck[m] or gtok[m] != ev.tok or gsched[m] or not nwait[m]:
+            return
+        # the first in line waited stuck_time_s for room: it enters the full link anyway (breaks gridlock)
+        t = ev.t
+        gstuck[m] = False
+        x = gate[m].popleft()
+        nwait[m] -= 1
+        stuck_moves[0] += 1
+        if x >= 0:
+            enter(qs[x][qh[x]] + 1, m, t)
+            leave(x, t)
+        else:
+            oq = origin[m]
+            veh = oq.popleft()
+            enter(start[veh], m, t)
+            if oq:
+                gate[m].append(-1)
+                nwait[m] += 1
+        if nwait[m] and not gsched[m]:
+            serve(m, t)
+
+    def on_head(ev: _Call) -> None:  # noqa: C901 (the hot path, inlined on purpose: DESIGN.md "Performance")
         if not alive[0]:
             return
         li = ev.arg
@@ -205,20 +287,37 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         s = psz[p]
         m = nl[p]
         if m >= 0:
-            nm = non[m]
-            if nm > 0 and nm + s > sto[m]:
-                block(li, m, t)
+            if nwait[m]:
+                wait_at(m, li, t, 0.0)  # others are in line before it
+                return
+            # ready(m, s, t), inlined
+            r = islot[m]
+            if r < t:
+                r = t
+            need = nin[m] + s - sto[m]
+            if need > 0.0:
+                j = bisect_left(cum[m], need)
+                if j >= qh[m]:
+                    if non[m] > 0:
+                        r = _INF
+                else:
+                    tr = ex[qs[m][j]] + wave[m]
+                    if tr > r:
+                        r = tr
+            if r > t:
+                wait_at(m, li, t, r)
                 return
             # the next link's entry, inlined
             p1 = p + 1
             ent[p1] = t
-            non[m] = nm + s
-            r = fft[p1]
-            if nm >= ncrit[m]:
-                r = congested(m, t, r)
-            te = t + r
+            non[m] += s
+            n = nin[m] + s
+            nin[m] = n
+            islot[m] = t + hwi[m] * s
+            te = t + fft[p1]
             ee[p1] = te
             qs[m].append(p1)
+            cum[m].append(n)
             if not busy[m]:
                 busy[m] = True
                 te += gwy[m]
@@ -240,8 +339,8 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         non[li] -= s
         ns = t + hw[li] * s
         nslot[li] = ns
-        if nwait[li]:
-            wake(li, t)
+        if nwait[li] and not gsched[li]:
+            serve(li, t)
         if hd < len(lst):
             te = ee[lst[hd]] + gwy[li]
             if te < ns:
@@ -257,30 +356,25 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         else:
             busy[li] = False
 
-    def on_stuck(ev: _Call) -> None:
-        li = ev.arg
-        if not alive[0] or not blocked[li] or tok[li] != ev.tok:
-            return
-        # blocked for stuck_time_s: enter the full link anyway (resolves circular spill-back)
-        blocked[li] = False
-        p = qs[li][qh[li]]
-        m = nl[p]
-        waiters[m].remove(li)
-        nwait[m] -= 1
-        s = psz[p]
-        enter(p + 1, m, ev.t)
-        ex[p] = ev.t
-        qh[li] += 1
-        non[li] -= s
-        nslot[li] = ev.t + hw[li] * s
-        if nwait[li]:
-            wake(li, ev.t)
-        if qh[li] < len(qs[li]):
-            head(li, ev.t)
-        else:
-            busy[li] = False
-
     n_veh = len(order)
+
+    def depart(veh: int, t: float) -> None:
+        p = start[veh]
+        m = rl[p]
+        if nwait[m]:
+            oq = origin.get(m)
+            if oq:
+                oq.append(veh)  # the origin queue is already in line
+                return
+            origin[m] = deque((veh,))
+            wait_at(m, -1, t, 0.0)
+            return
+        r = ready(m, psz[p], t)
+        if r <= t:
+            enter(p, m, t)
+        else:
+            origin[m] = deque((veh,))
+            wait_at(m, -1, t, r)
 
     def on_depart(ev: _Call) -> None:
         if not alive[0]:
@@ -289,7 +383,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         t = ev.t
         veh = order[i]
         if start[veh] < stop[veh]:
-            depart_enter(veh, t)
+            depart(veh, t)
         if i + 1 < n_veh:
             tn = depart_abs[i + 1]
             ev.callbacks = DEPART  # at most one departure is pending: reuse its event
@@ -298,6 +392,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
             heappush(queue, (env._now + (tn - t), 1, next(eid), ev))
 
     HEAD = (on_head,)
+    GATE = (on_gate,)
     STUCK = (on_stuck,)
     DEPART = (on_depart,)
     # at most one exit event per link is pending (``busy``), so each link reuses one event object
@@ -306,30 +401,66 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         schedule(_Call(DEPART, 0, depart_abs[0]), 1, depart_abs[0] - env.now)
     env.run(until=t_end)
     alive[0] = False
+    return stuck_moves[0]
+
+
+def flow_capacity_vph(network: RoadNetwork, mean_v_kph: FloatArray, st: TrafficSettings) -> FloatArray:
+    """A link's flow capacity, all lanes [veh/h].
+
+    Its ``capacity_vph``, or less where the triangular fundamental diagram's capacity ``u w k_jam / (u + w)`` at
+    the link's mean desired speed ``u`` is lower (a slow link is a bottleneck: Newell 1993; the capacity UXsim and
+    the link transmission model give such a link). ``k_jam`` is the link's own storage per metre (``storage_veh / length_m``, so a road diet or a test network's
+    storage counts), ``w`` the backward wave speed ``traffic.backward_wave_speed_kph``.
+    """
+    links = network.links
+    length = np.maximum(links["length_m"].to_numpy(dtype=np.float64), 1e-9)
+    kjam = links["storage_veh"].to_numpy(dtype=np.float64) / length  # veh per metre, all lanes
+    u = kph_to_mps(np.maximum(mean_v_kph, 1e-9))
+    w = kph_to_mps(st.backward_wave_kph)
+    q_fd = u * w * kjam / (u + w) * S_PER_HOUR
+    out: FloatArray = np.minimum(links["capacity_vph"].to_numpy(dtype=np.float64), q_fd)
+    return out
 
 
 def link_constants(
-    network: RoadNetwork, sig: Signals, give_way_s: FloatArray, mean_v: FloatArray, st: TrafficSettings
+    network: RoadNetwork,
+    sig: Signals,
+    give_way_s: FloatArray,
+    give_way_vph: FloatArray,
+    mean_v: FloatArray,
+    st: TrafficSettings,
 ) -> Links:
-    """Per-link constants of :func:`run_period`; ``give_way_s`` from :func:`~vision_zero.traffic._model.give_way_delay_s`."""
+    """Per-link constants of :func:`run_period`.
+
+    Inflow headway: ``3600 / flow capacity`` (:func:`flow_capacity_vph`). Outflow headway: at a signal, the
+    saturation flow of its lanes (within the green); on the approach of a give-way junction, ``give_way_vph``
+    (:func:`~vision_zero.traffic._model.give_way_capacity_vph`, NaN elsewhere) if lower than the flow capacity;
+    elsewhere (a bend, a major road through a junction) the flow capacity. An optional link column
+    ``exit_capacity_vph`` caps the outflow further (a node's capacity on the links entering it). ``give_way_s``
+    from :func:`~vision_zero.traffic._model.give_way_delay_s` (a constant hold, or zeros).
+    """
     links = network.links
     length = links["length_m"].to_numpy(dtype=np.float64)
     lanes = np.maximum(links["lanes"].to_numpy(dtype=np.float64), 1.0)
-    cap = links["capacity_vph"].to_numpy(dtype=np.float64)
-    hw = np.where(
-        sig.cycle_s > 0, S_PER_HOUR / (st.saturation_flow_vphpl * lanes), S_PER_HOUR / np.maximum(cap, 1.0)
+    cap = flow_capacity_vph(network, mean_v, st)
+    out_cap = np.where(np.isfinite(give_way_vph), np.minimum(cap, give_way_vph), cap)
+    if "exit_capacity_vph" in links.columns:
+        x = links["exit_capacity_vph"].to_numpy(dtype=np.float64)
+        out_cap = np.where(np.isfinite(x), np.minimum(out_cap, x), out_cap)
+    hw_out = np.where(
+        sig.cycle_s > 0,
+        S_PER_HOUR / (st.saturation_flow_vphpl * lanes),
+        S_PER_HOUR / np.maximum(out_cap, 1.0),
     )
-    kjl = st.jam_density_veh_per_km_lane / M_PER_KM * lanes  # vehicles per metre of link, all lanes
-    w = kph_to_mps(st.backward_wave_kph)
-    v = kph_to_mps(mean_v)
-    ncrit = kjl * w / (v + w) * length  # vehicles at the critical density of the triangular diagram
+    hw_in = S_PER_HOUR / np.maximum(cap, 1.0)
     storage = np.maximum(links["storage_veh"].to_numpy(dtype=np.float64), 1.0)
+    wave = length / kph_to_mps(st.backward_wave_kph)
     return Links(
         length.tolist(),
-        hw.tolist(),
+        hw_out.tolist(),
+        hw_in.tolist(),
         storage.tolist(),
-        ncrit.tolist(),
-        kjl.tolist(),
+        wave.tolist(),
         sig.cycle_s.tolist(),
         sig.offset_s.tolist(),
         sig.green_s.tolist(),

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from vision_zero.core.parameters import ParameterSet, load_parameters
-from vision_zero.core.units import kph_to_mps
+from vision_zero.core.units import S_PER_HOUR, kph_to_mps
 from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "TrafficSettings",
     "desired_speed_kph",
     "expected_running_time_s",
+    "give_way_approach",
+    "give_way_capacity_vph",
     "give_way_delay_s",
     "hash_unit",
     "signal_plans",
@@ -56,6 +58,9 @@ class TrafficSettings:
     route_perception_cv: float
     route_perception_draws: int
     give_way_delay_s: float = 0.0
+    #: HCM follow-up headway of a minor-approach vehicle at a priority junction [s]: its give-way capacity is
+    #: at most ``3600 / this`` per lane (the gap-acceptance capacity with no conflicting traffic).
+    give_way_follow_up_s: float = 3.5
     #: True: the simulation holds vehicles on minor approaches for ``give_way_delay_s`` (and route choice learns it
     #: from the simulated times); False: the delay is only a term of route choice's generalised cost.
     give_way_in_simulation: bool = False
@@ -82,6 +87,7 @@ class TrafficSettings:
             route_perception_cv=values["traffic.route_choice.perception_cv"],
             route_perception_draws=int(values["traffic.route_choice.perception_draws"]),
             give_way_delay_s=values["traffic.route_choice.give_way_delay_s"],
+            give_way_follow_up_s=values["traffic.give_way.follow_up_headway_s"],
             give_way_in_simulation=values.get("traffic.route_choice.give_way_in_simulation", 0.0) >= 0.5,
         )
 
@@ -208,26 +214,22 @@ _PRIORITY_RANK: dict[str, int] = {
 }
 
 
-def give_way_delay_s(network: RoadNetwork, settings: TrafficSettings) -> FloatArray:
-    """Per link, the delay of giving way at its end [s]: applied in the simulation and expected by route choice.
+def give_way_approach(network: RoadNetwork) -> npt.NDArray[np.bool_]:
+    """Per link, whether its end is a give-way approach of a real junction.
 
-    ``settings.give_way_delay_s`` where the link ends at an unsignalised junction (3 or more legs) at which
-    another road has a higher class (:data:`_PRIORITY_RANK`), else 0: the minor approach of a priority junction
-    (HCM two-way stop control delay at low conflicting flow). With ``settings.give_way_in_simulation`` the
-    simulation holds the head of such a link at least this long after its running time (a constant, not a
-    function of the conflicting flow); otherwise it is a term of route choice's cost only. Without it a
-    route along residential streets would cost no more than the same length of arterial, and a small slowdown
-    on an arterial would send its traffic through the side streets.
-
-    References
-    ----------
-    Transportation Research Board (2000). Highway Capacity Manual, ch. 17 (unsignalized intersections).
+    True where the link ends at an unsignalised junction (3 or more legs) at which another road has a higher
+    class (:data:`_PRIORITY_RANK`) — the minor approach of a priority junction, which yields to a conflicting
+    major stream — or at a roundabout (``junction_control == "roundabout"``: every entry yields). False at
+    signals, at plain bends and chains of one road (fewer than 3 legs: no conflicting stream) and on the major
+    road through a junction.
     """
     links, nodes = network.links, network.nodes
     n_nodes = len(nodes)
     u = links["u"].to_numpy(dtype=np.int64)
     v = links["v"].to_numpy(dtype=np.int64)
-    sig = junction_control(nodes) == "signal"
+    control = junction_control(nodes)
+    sig = control == "signal"
+    roundabout = control == "roundabout"
     rank = links["highway"].astype(str).map(_PRIORITY_RANK).fillna(0).to_numpy(dtype=np.int64)
     top = np.zeros(n_nodes, dtype=np.int64)
     np.maximum.at(top, u, rank)
@@ -235,8 +237,46 @@ def give_way_delay_s(network: RoadNetwork, settings: TrafficSettings) -> FloatAr
     ends = np.concatenate([np.stack([u, v], 1), np.stack([v, u], 1)])
     ends = np.unique(ends[ends[:, 0] != ends[:, 1]], axis=0)
     legs = np.bincount(ends[:, 0], minlength=n_nodes) if len(ends) else np.zeros(n_nodes, dtype=np.int64)
-    minor = ~sig[v] & (legs[v] >= 3) & (rank < top[v])
-    return np.where(minor, settings.give_way_delay_s, 0.0)
+    minor: npt.NDArray[np.bool_] = (~sig[v] & (legs[v] >= 3) & (rank < top[v])) | roundabout[v]
+    return minor
+
+
+def give_way_delay_s(network: RoadNetwork, settings: TrafficSettings) -> FloatArray:
+    """Per link, the delay of giving way at its end [s]: applied in the simulation and expected by route choice.
+
+    ``settings.give_way_delay_s`` on the minor approach of a priority junction (:func:`give_way_approach`, not
+    roundabouts), else 0 (HCM two-way stop control delay at low conflicting flow). With
+    ``settings.give_way_in_simulation`` the simulation holds the head of such a link at least this long after its
+    running time (a constant, not a function of the conflicting flow); otherwise it is a term of route choice's
+    cost only. Without it a route along residential streets would cost no more than the same length of
+    arterial, and a small slowdown on an arterial would send its traffic through the side streets.
+
+    References
+    ----------
+    Transportation Research Board (2000). Highway Capacity Manual, ch. 17 (unsignalized intersections).
+    """
+    v = network.links["v"].to_numpy(dtype=np.int64)
+    roundabout = (junction_control(network.nodes) == "roundabout")[v]
+    return np.where(give_way_approach(network) & ~roundabout, settings.give_way_delay_s, 0.0)
+
+
+def give_way_capacity_vph(network: RoadNetwork, settings: TrafficSettings) -> FloatArray:
+    """Per link, the outflow capacity of a give-way approach [veh/h, all lanes]; NaN where the end does not yield.
+
+    On a give-way approach (:func:`give_way_approach`): HCM's gap-acceptance capacity with no conflicting
+    traffic, ``lanes x 3600 / t_f`` (follow-up headway ``traffic.give_way.follow_up_headway_s``), capped by the
+    link's ``capacity_vph``. Nowhere else: a bend or a major road does not give way.
+
+    References
+    ----------
+    Transportation Research Board (2000). Highway Capacity Manual, ch. 17, eq. 17-3 (potential capacity).
+    """
+    links = network.links
+    lanes = np.maximum(links["lanes"].to_numpy(dtype=np.float64), 1.0)
+    cap = np.minimum(
+        links["capacity_vph"].to_numpy(dtype=np.float64), lanes * S_PER_HOUR / settings.give_way_follow_up_s
+    )
+    return np.where(give_way_approach(network), cap, np.nan)
 
 
 def expected_running_time_s(links: pd.DataFrame, st: TrafficSettings) -> FloatArray:

@@ -62,7 +62,8 @@ class TrafficRecord:
         One row per vehicle trip: ``trip`` int, ``period`` str, ``origin``/``destination`` int (node ids),
         ``depart_s``, ``arrive_s`` float (NaN if still en route at the end), ``travel_time_s`` float (NaN if en
         route), ``veh_km`` float, ``completed`` bool. Added: ``routed`` bool (False: no path, or origin = destination;
-        such a trip never departs and is neither completed nor en route).
+        such a trip never departs and is neither completed nor en route); ``free_flow_time_s`` float (the trip's
+        route at the driver's own desired speeds, no queueing: the denominator of the congestion index).
     speed_hist
         Sparse histogram of vehicle link speeds: ``period`` str, ``link`` int, ``bin_lo_kph`` float, ``count`` int,
         bins of :data:`SPEED_BIN_KPH` width.
@@ -72,6 +73,15 @@ class TrafficRecord:
         routes driven in that simulation under its own time-sliced link times, see
         :func:`vision_zero.traffic.routing.relative_gap`), ``turns_per_trip``, ``mean_trip_s`` (trips that
         arrived), ``switched`` (vehicles that took a new route for the next simulation).
+    stuck_moves
+        Per period, the times the first vehicle waiting to enter a full link had waited ``traffic.stuck_time_s``
+        and entered anyway (SUMO's teleports): a count of gridlock, 0 when traffic flows.
+    link_events
+        Only when asked for (``simulate(..., link_events=True)``), else None: one row per vehicle and link entered
+        (SUMO's vehroute output with exit times): ``period`` str, ``vehicle`` int (the trip id; a platoon's first
+        trip), ``size`` int (trips in the vehicle), ``link`` int, ``enter_s``, ``run_end_s`` (end of its running
+        time: it then waits at the link's end until ``exit_s``), ``exit_s`` float (NaN: still on the link when the
+        period's window closed), seconds from the period's start, in order of vehicle and route.
     """
 
     periods: tuple[Period, ...]
@@ -81,6 +91,8 @@ class TrafficRecord:
     trips: pd.DataFrame
     speed_hist: pd.DataFrame
     route_choice: pd.DataFrame = field(default_factory=_no_route_choice)
+    stuck_moves: tuple[int, ...] = ()
+    link_events: pd.DataFrame | None = None
 
 
 #: A vehicle that waited longer than this at the end of a link passes a crossing at the node from rest [s].
@@ -162,8 +174,15 @@ def build_record(
     window_close: FloatArray,
     ped_rng: np.random.Generator,
     length: FloatArray,
+    fft: FloatArray,
+    stuck_moves: IntArray,
+    first_trip: IntArray,
+    link_events: bool = False,
 ) -> TrafficRecord:
-    """Assemble the record of one replication (see :class:`TrafficRecord`)."""
+    """Assemble the record of one replication (see :class:`TrafficRecord`).
+
+    ``fft``: free running time per route position; ``first_trip``: per vehicle, its first trip's row in ``trips``.
+    """
     links = network.links
     n_links = len(links)
     names = np.array([p.name for p in periods], dtype=object)
@@ -235,6 +254,7 @@ def build_record(
     routed_v = n_route > 0
     arrive_abs = np.where(routed_v, ex[last] if len(ex) else np.nan, np.nan)
     vkm = np.bincount(veh_of[exited], m_to_km(length[link[exited]]), nv).astype(np.float64)
+    vfree = np.bincount(veh_of, fft, nv).astype(np.float64)
     tv = trip_vehicle
     win_v = windows[vperiod[tv]]
     arrive_s = arrive_abs[tv] - win_v
@@ -250,13 +270,32 @@ def build_record(
             "veh_km": vkm[tv],
             "completed": np.isfinite(arrive_s),
             "routed": routed_v[tv],
+            "free_flow_time_s": np.where(routed_v[tv], vfree[tv], np.nan),
         }
     )
 
     # --- passages at crossings ---
     passages = _passages(network, names, windows, win_end, link, per, w, ent, ee, ex, speed, entered, exited)
     peds = _pedestrians(pedestrians, periods, ped_rng, len(network.crossings))
-    return TrafficRecord(periods, link_stats, passages, peds, trips_out, speed_hist)
+    events = None
+    if link_events:
+        trip_ids = trips["trip"].to_numpy(dtype=np.int64)
+        win = windows[per]
+        events = pd.DataFrame(
+            {
+                "period": names[per].astype(str),
+                "vehicle": trip_ids[first_trip][veh_of] if nv else np.zeros(0, dtype=np.int64),
+                "size": vsize[veh_of].astype(np.int64),
+                "link": link.astype(np.int64),
+                "enter_s": ent - win,
+                "run_end_s": ee - win,
+                "exit_s": ex - win,
+            }
+        )[entered].reset_index(drop=True)
+    stuck = tuple(int(x) for x in stuck_moves)
+    return TrafficRecord(
+        periods, link_stats, passages, peds, trips_out, speed_hist, stuck_moves=stuck, link_events=events
+    )
 
 
 def _passages(

@@ -64,6 +64,7 @@ from vision_zero.traffic._model import (
     TrafficSettings,
     desired_speed_kph,
     expected_running_time_s,
+    give_way_capacity_vph,
     give_way_delay_s,
     signal_plans,
 )
@@ -182,6 +183,7 @@ def simulate(
     settings: TrafficSettings | None = None,
     route_settings: RouteChoiceSettings | None = None,
     drain_s: float = S_PER_HOUR,
+    link_events: bool = False,
 ) -> TrafficRecord:
     """Simulate one replication of the trips on the network; return what it observed.
 
@@ -217,6 +219,9 @@ def simulate(
         Equilibrium numbers (default :meth:`RouteChoiceSettings.from_parameters`).
     drain_s
         After the last departure of a period, time given to trips to finish [s]; later ones stay en route.
+    link_events
+        Also return every vehicle's link entries and exits (:attr:`TrafficRecord.link_events`), e.g. to draw
+        time-space diagrams or to check the engine against a peer's cumulative curves.
     """
     if platoon_size < 1 or (reroute_passes is not None and reroute_passes < 0):
         raise DataError(
@@ -246,7 +251,7 @@ def simulate(
     # route choice's cost: simulated link times plus the give-way delay where the simulation did not hold vehicles
     costs = np.tile(expected_link_cost_s(network, st), (slices.n_rows, 1))
     routes = _perceived_routes(router, veh, slices, costs, group, route_rng, st, None, None)
-    lk = link_constants(network, sig, held, mean_v, st)
+    lk = link_constants(network, sig, held, give_way_capacity_vph(network, st), mean_v, st)
     log: list[dict[str, float]] = []
     for k in range(max_iterations + 1):
         times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s)
@@ -287,6 +292,10 @@ def simulate(
         close,
         ped_rng,
         length,
+        times.fft,
+        times.stuck_moves,
+        veh.first_trip,
+        link_events,
     )
     return dataclasses.replace(record, route_choice=pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS)))
 
@@ -419,6 +428,7 @@ class _Times:
     ee: FloatArray
     ex: FloatArray
     fft: FloatArray
+    stuck_moves: IntArray  # per period: first-in-line vehicles moved into a full link after stuck_time_s
 
 
 def _simulate_once(
@@ -455,17 +465,20 @@ def _simulate_once(
     t0 = 0.0
     windows = np.zeros(len(periods))
     close = np.zeros(len(periods))
+    stuck = np.zeros(len(periods), dtype=np.int64)
     for k, per in enumerate(periods):
         windows[k] = t0
         idx = np.flatnonzero(veh.period == k)
         idx = idx[np.argsort(veh.depart_s[idx], kind="stable")]
         dep = (t0 + veh.depart_s[idx]).tolist()
         t_end = t0 + per.duration_s + drain_s
-        run_period(env, t_end, idx.tolist(), dep, start, stop, rl_l, nl_l, fft_l, psz, ent, ee, ex, lk, st)
+        stuck[k] = run_period(
+            env, t_end, idx.tolist(), dep, start, stop, rl_l, nl_l, fft_l, psz, ent, ee, ex, lk, st
+        )
         close[k] = t_end
         t0 = t_end
     as_np = [np.frombuffer(a, dtype=np.float64).copy() for a in (ent, ee, ex)]
-    return _Times(as_np[0], as_np[1], as_np[2], fft), windows, close
+    return _Times(as_np[0], as_np[1], as_np[2], fft, stuck), windows, close
 
 
 def _doubles(values: FloatArray) -> array[float]:

@@ -1,0 +1,253 @@
+"""UXsim's straight-road verification (toruseo/UXsim tests/test_verification_straight_road.py), ported.
+
+Each test names the UXsim test it ports; the scenario and the asserts (values and tolerances) are UXsim's. UXsim's
+platoons of ``deltan`` vehicles are the engine's platoons (``platoon_size``), released as UXsim releases them;
+its ``deltan=1`` variants run with single vehicles. See tests/uxsim_port.py for how a case becomes a vision_zero network and
+how UXsim's measures are computed from the engine's link events.
+
+Not expressible (left out):
+
+* ``test_2link_bottleneck_due_to_jam_density``: UXsim's backward wave speed follows from its fixed reaction time
+  (``w = 1 / (tau kappa)``: 10 m/s at kappa 0.1), so halving the jam density keeps its capacity at 0.667 veh/s;
+  the engine has one measured wave speed for all links (18 km/h), with which the same link has 0.4 veh/s.
+* ``test_2link_leave_at_middle``, ``average_delay == 2.4``: UXsim's time-step artefact (4 vehicles of inflow
+  capacity per 5 s step against platoons of 5); theory gives 0; asserted to lie between the two instead.
+* ``test_KW_theory_cumulative_curves_and_travel_time`` (the random-demand "rigorous" variant): its
+  per-vehicle asserts read UXsim's internal vehicle logs (``log_state``, time steps); its cumulative-curve
+  assert is ported with the deterministic demand of the non-random variant below.
+* ``test_iterative_exec_rigorous*`` and ``test_vehicle_speed_at_node_transfer``: UXsim API behaviour
+  (running a simulation in chunks; UXsim's speed at a node transfer in its own time steps), not traffic flow.
+"""
+
+from __future__ import annotations
+
+import pytest
+from uxsim_port import Link, chain, equal_tolerance
+
+pytestmark = pytest.mark.slow
+
+
+def test_1link() -> None:
+    # also test_1link_demand_by_volume, test_1link_iterative_exec, test_1link_deltan1
+    r = chain([Link("link", "orig", "dest", 1000)], 2000, [(0, 500, 0.5)]).run()
+    assert equal_tolerance(r.trip_all, 250)
+    assert equal_tolerance(r.trip_completed, 250)
+    assert equal_tolerance(r.total_travel_time, 12500)
+    assert equal_tolerance(r.average_travel_time, 50)
+    assert equal_tolerance(r.average_delay, 0)
+    q, k, v = r.link("link").edie()
+    assert equal_tolerance(q[2, 5], 0.5)
+    assert equal_tolerance(q[7, 5], 0)
+    assert equal_tolerance(k[2, 5], 0.025)
+    assert equal_tolerance(k[7, 5], 0)
+    assert equal_tolerance(v[2, 5], 20)
+    assert equal_tolerance(v[7, 5], 20)
+
+
+def test_1link_maxflow() -> None:
+    # also test_1link_maxflow_deltan1: demand 2 veh/s > capacity 0.8: the link runs at capacity, free flow,
+    # and the excess waits at the origin (UXsim's vertical queue)
+    r = chain([Link("link", "orig", "dest", 1000)], 2000, [(0, 2000, 2)]).run()
+    q, k, v = r.link("link").edie()
+    assert equal_tolerance(q[2, 5], 0.8)
+    assert equal_tolerance(q[7, 5], 0.8)
+    assert equal_tolerance(k[2, 5], 0.04)
+    assert equal_tolerance(k[7, 5], 0.04)
+    assert equal_tolerance(v[2, 5], 20)
+    assert equal_tolerance(v[7, 5], 20)
+
+
+def test_2link() -> None:
+    # also test_2link_deltan1
+    links = [Link("link1", "orig", "mid", 1000), Link("link2", "mid", "dest", 1000, u=10)]
+    r = chain(links, 2000, [(0, 500, 0.5)]).run()
+    assert equal_tolerance(r.trip_all, 250)
+    assert equal_tolerance(r.trip_completed, 250)
+    assert equal_tolerance(r.total_travel_time, 37500)
+    assert equal_tolerance(r.average_travel_time, 150)
+    assert equal_tolerance(r.average_delay, 0)
+    q1, k1, v1 = r.link("link1").edie()
+    q2, k2, v2 = r.link("link2").edie()
+    assert equal_tolerance(q1[2, 5], 0.5)
+    assert equal_tolerance(q1[7, 5], 0)
+    assert equal_tolerance(k1[2, 5], 0.025)
+    assert equal_tolerance(k1[7, 5], 0)
+    assert equal_tolerance(v1[2, 5], 20)
+    assert equal_tolerance(v1[7, 5], 20)
+    assert equal_tolerance(q2[2, 5], 0.5)
+    assert equal_tolerance(q2[7, 5], 0)
+    assert equal_tolerance(k2[2, 5], 0.05)
+    assert equal_tolerance(k2[7, 5], 0)
+    assert equal_tolerance(v2[2, 5], 10)
+    assert equal_tolerance(v2[7, 5], 10)
+
+
+def test_2link_maxflow() -> None:
+    # also test_2link_maxflow_deltan1
+    links = [Link("link1", "orig", "mid", 1000), Link("link2", "mid", "dest", 1000)]
+    r = chain(links, 2000, [(0, 2000, 2)]).run()
+    for name in ("link1", "link2"):
+        q, k, v = r.link(name).edie()
+        assert equal_tolerance(q[2, 5], 0.8)
+        assert equal_tolerance(q[7, 5], 0.8)
+        assert equal_tolerance(k[2, 5], 0.04)
+        assert equal_tolerance(k[7, 5], 0.04)
+        assert equal_tolerance(v[2, 5], 20)
+        assert equal_tolerance(v[7, 5], 20)
+
+
+def _bottleneck_demand() -> list[tuple[float, float, float]]:
+    return [(0, 500, 0.8), (500, 1500, 0.4)]
+
+
+def test_2link_bottleneck_due_to_free_flow_speed() -> None:
+    # also ..._deltan1: the issue's case of a 30 km/h zone fed by a faster road
+    links = [Link("link1", "orig", "mid", 1000), Link("link2", "mid", "dest", 1000, u=10)]
+    r = chain(links, 2000, _bottleneck_demand()).run()
+    assert equal_tolerance(r.trip_all, 800)
+    assert equal_tolerance(r.trip_completed, 800)
+    assert equal_tolerance(r.total_travel_time, 146000.0)
+    assert equal_tolerance(r.average_travel_time, 182.5)
+    assert equal_tolerance(r.average_delay, 32.5)
+    q1, k1, v1 = r.link("link1").edie()
+    q2, k2, v2 = r.link("link2").edie()
+    assert equal_tolerance(q1[2, 5], 0.6667)  # congestion before BN
+    assert equal_tolerance(k1[2, 5], 0.06667)
+    assert equal_tolerance(v1[2, 5], 10)
+    assert equal_tolerance(q1[7, 5], 0.4)  # free flow
+    assert equal_tolerance(k1[7, 5], 0.02)
+    assert equal_tolerance(v1[7, 5], 20)
+    assert equal_tolerance(q2[2, 5], 0.6667)  # free flow after BN
+    assert equal_tolerance(k2[2, 5], 0.06667)
+    assert equal_tolerance(v2[2, 5], 10)
+    assert equal_tolerance(q2[8, 5], 0.4)
+    assert equal_tolerance(k2[8, 5], 0.04)
+    assert equal_tolerance(v2[8, 5], 10)
+
+
+def _check_capacity_bottleneck(links: list[Link], **node_kw: object) -> None:
+    r = chain(links, 2000, _bottleneck_demand(), **node_kw).run()
+    assert equal_tolerance(r.trip_all, 800)
+    assert equal_tolerance(r.trip_completed, 800)
+    assert equal_tolerance(r.total_travel_time, 106000)
+    assert equal_tolerance(r.average_travel_time, 132.5)
+    assert equal_tolerance(r.average_delay, 32.5)
+    q1, k1, v1 = r.link("link1").edie()
+    q2, k2, v2 = r.link("link2").edie()
+    assert equal_tolerance(q1[2, 5], 0.6667)  # congestion before BN
+    assert equal_tolerance(k1[2, 5], 0.06667)
+    assert equal_tolerance(v1[2, 5], 10)
+    assert equal_tolerance(q1[7, 5], 0.4)  # free flow
+    assert equal_tolerance(k1[7, 5], 0.02)
+    assert equal_tolerance(v1[7, 5], 20)
+    assert equal_tolerance(q2[2, 5], 0.6667)  # free flow after BN
+    assert equal_tolerance(k2[2, 5], 0.03333)
+    assert equal_tolerance(v2[2, 5], 20)
+    assert equal_tolerance(q2[8, 5], 0.4)
+    assert equal_tolerance(k2[8, 5], 0.02)
+    assert equal_tolerance(v2[8, 5], 20)
+
+
+def test_2link_bottleneck_due_to_capacity_out() -> None:
+    # also ..._deltan1
+    _check_capacity_bottleneck(
+        [Link("link1", "orig", "mid", 1000, capacity_out=0.66666), Link("link2", "mid", "dest", 1000)]
+    )
+
+
+def test_2link_bottleneck_due_to_node_capacity() -> None:
+    # also ..._deltan1; the node's flow capacity on its one entering link
+    _check_capacity_bottleneck(
+        [Link("link1", "orig", "mid", 1000), Link("link2", "mid", "dest", 1000)],
+        mid={"flow_capacity": 0.666},
+    )
+
+
+def test_2link_leave_at_middle() -> None:
+    links = [Link("link1", "orig", "mid", 1000), Link("link2", "mid", "dest", 1000)]
+    w = chain(links, 2000, [])
+    w.add_demand("orig", "mid", 0, 500, 0.666)
+    r = w.run()
+    assert equal_tolerance(r.trip_all, 330)
+    assert equal_tolerance(r.trip_completed, 330)
+    assert equal_tolerance(r.total_travel_time, 17300)
+    assert equal_tolerance(r.average_travel_time, 52.4)
+    # UXsim: average_delay == 2.4 s, an artefact of its time step (its link admits 0.8 x 5 s = 4 vehicles a
+    # step, its platoons are 5); below capacity kinematic-wave theory has none. The engine's platoons of 5
+    # wait a little for the inflow headway of the one before: between theory and UXsim
+    assert 0.0 <= r.average_delay <= 2.4
+    q1, k1, v1 = r.link("link1").edie()
+    q2, k2, v2 = r.link("link2").edie()
+    assert equal_tolerance(q1[2, 5], 0.6667)
+    assert equal_tolerance(k1[2, 5], 0.03333)
+    assert equal_tolerance(v1[2, 5], 20)
+    assert equal_tolerance(q1[7, 5], 0.0)
+    assert equal_tolerance(k1[7, 5], 0.0)
+    assert equal_tolerance(v1[7, 5], 20)
+    assert equal_tolerance(q2[2, 5], 0.0)
+    assert equal_tolerance(k2[2, 5], 0.0)
+    assert equal_tolerance(v2[2, 5], 20)
+    assert equal_tolerance(q2[8, 5], 0.0)
+    assert equal_tolerance(k2[8, 5], 0.0)
+    assert equal_tolerance(v2[8, 5], 20)
+
+
+def test_3link_queuespillback() -> None:
+    links = [
+        Link("link1", "orig", "mid1", 1000),
+        Link("link2", "mid1", "mid2", 1000, capacity_out=0.4),
+        Link("link3", "mid2", "dest", 1000),
+    ]
+    r = chain(links, 2000, [(0, 400, 0.8), (400, 800, 0.4), (800, 2000, 0.1)]).run()
+    assert equal_tolerance(r.trip_all, 600)
+    assert equal_tolerance(r.trip_completed, 585)
+    assert equal_tolerance(r.total_travel_time, 221050)
+    assert equal_tolerance(r.average_travel_time, 378)
+    assert equal_tolerance(r.average_delay, 228)
+    q1, k1, v1 = r.link("link1").edie()
+    q2, k2, v2 = r.link("link2").edie()
+    q3, k3, v3 = r.link("link3").edie()
+    rt = {"rel_tol": 0.2}
+    assert equal_tolerance(q1[1, 8], 0.8, **rt)  # before congestion
+    assert equal_tolerance(k1[1, 8], 0.04, **rt)
+    assert equal_tolerance(v1[1, 8], 20, **rt)
+    assert equal_tolerance(q1[5, 8], 0.4, **rt)  # during congestion: the queue has spilled back onto link1
+    assert equal_tolerance(k1[5, 8], 0.12, **rt)
+    assert equal_tolerance(v1[5, 8], 3.33, **rt)
+    assert equal_tolerance(q1[10, 8], 0.08, **rt)  # after congestion
+    assert equal_tolerance(k1[10, 8], 0.004, **rt)
+    assert equal_tolerance(v1[10, 8], 20, **rt)
+    assert equal_tolerance(q2[5, 8], 0.4, **rt)
+    assert equal_tolerance(k2[5, 8], 0.12, **rt)
+    assert equal_tolerance(v2[5, 8], 3.33, **rt)
+    assert equal_tolerance(q2[13, 8], 0.08, **rt)
+    assert equal_tolerance(k2[13, 8], 0.004, **rt)
+    assert equal_tolerance(v2[13, 8], 20, **rt)
+    assert equal_tolerance(q3[5, 8], 0.4, **rt)
+    assert equal_tolerance(k3[5, 8], 0.02, **rt)
+    assert equal_tolerance(v3[5, 8], 20, **rt)
+    assert equal_tolerance(q3[15, 8], 0.08, **rt)
+    assert equal_tolerance(k3[15, 8], 0.004, **rt)
+    assert equal_tolerance(v3[15, 8], 20, **rt)
+
+
+def test_kw_theory_cumulative_curves_and_travel_time() -> None:
+    # test_KW_theory_cumulative_curves_and_travel_time (deterministic demand)
+    links = [
+        Link("link1", "orig", "bottleneck", 1000, capacity_out=0.5),
+        Link("link2", "bottleneck", "dest", 1000),
+    ]
+    demand = [(0, 500, 0.2), (500, 1000, 0.5), (1000, 1500, 0.6), (1500, 2000, 0.2)]
+    r = chain(links, 3000, demand).run()
+    c = r.link("link1")
+    lk = c.spec
+    k_star = 0.04  # UXsim's critical density of the default link
+    assert equal_tolerance(c.arrival_count(700) - c.departure_count(700), 0.5 / lk.u * lk.length)  # free flow
+    assert equal_tolerance(c.actual_travel_time(700), lk.length / lk.u)
+    assert c.arrival_count(1500) - c.departure_count(1500) > k_star * lk.length  # congested
+    assert c.actual_travel_time(1500) > lk.length / lk.u
+    assert equal_tolerance(c.arrival_count(1500), 650)
+    assert equal_tolerance(c.departure_count(1500), 575)
+    assert equal_tolerance(c.arrival_count(1500), c.departure_count(1500 + c.actual_travel_time(1500)))
+    for t in range(0, 3000, 10):
+        assert equal_tolerance(c.arrival_count(t), c.departure_count(t + c.actual_travel_time(t)))
