@@ -52,7 +52,10 @@ def test_example_runs(path: Path, results):
     s = r.summary
     assert r.scenario == load_scenario(path).name and r.replication == 0
     assert s["schematic"] == (0.0 if path in HELSINKI_FILES else 1.0)
-    assert s["trips"] > 0 and s["trips_completed"] + s["trips_en_route"] == s["trips"]
+    assert s["trips"] > 0
+    assert s["trips_completed"] + s["trips_en_route"] + s["trips_unrouted"] == s["trips"]
+    assert s["share_arrived"] == pytest.approx(s["trips_completed"] / s["trips_routed"])
+    assert s["stuck_moves"] >= 0
     assert s["veh_km"] > 0
     for key in ("fatal", "serious", "slight", "ksi"):
         assert math.isfinite(s[key]) and s[key] > 0

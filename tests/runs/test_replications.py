@@ -345,3 +345,24 @@ def test_summary_states_the_relative_gap_of_route_choice(tmp_path: Path) -> None
     assert "route choice: relative gap 4.0% (replications 2.0-6.0%) after 1-2 re-routing iteration(s)" in (
         format_summary(res)
     )
+
+
+def test_summary_states_traffic_and_warns_loudly_under_gridlock(tmp_path: Path) -> None:
+    from vision_zero.runs.replications import RunResult, arrival_warning
+
+    base = toy_job(replications=2).baseline or toy_job(replications=2)
+    traffic = {"trips_en_route": 30.0, "congestion_index": 1.8, "stuck_moves": 4.0}
+    flowing = [
+        {"fatal": 1.0, "serious": 2.0, "slight": 3.0, "ksi": 3.0, "share_arrived": 0.97, **traffic}
+    ] * 2
+    text = format_summary(RunResult(base, tmp_path, flowing))
+    assert "97.0% of routed trips arrived, 30 still en route" in text
+    assert "congestion index (peak travel time / free-flow) 1.80; stuck moves 4" in text
+    assert "WARNING" not in text and arrival_warning("x", flowing) is None
+    jammed = [{**flowing[0], "share_arrived": s} for s in (0.5, 0.6)]
+    text = format_summary(RunResult(base, tmp_path, jammed))
+    assert f"WARNING: {base.name}: only 55% of trips arrived (threshold 95%)" in text
+    # summaries written before the traffic summary existed: no line, no warning
+    assert "traffic:" not in format_summary(
+        RunResult(base, tmp_path, [{"fatal": 1.0, "serious": 2.0, "slight": 3.0}] * 2)
+    )

@@ -9,8 +9,17 @@ from traffic_fixtures import grid, make_network
 
 from vision_zero.core.errors import DataError
 from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic.demand import congestion_index
 from vision_zero.traffic.periods import Period
-from vision_zero.traffic.simulation import TrafficSettings, desired_speed_kph, give_way_delay_s, simulate
+from vision_zero.traffic.simulation import (
+    TrafficSettings,
+    desired_speed_kph,
+    give_way_approach,
+    give_way_capacity_vph,
+    give_way_delay_s,
+    simulate,
+    traffic_summary,
+)
 
 HOUR = Period("h", 8.0, 3600.0, 0.09, 340.0)
 BASE = TrafficSettings.from_parameters()
@@ -305,6 +314,86 @@ def test_give_way_delay_on_minor_approaches_of_priority_junctions_only() -> None
     np.testing.assert_array_equal(give_way_delay_s(make_network(xy, specs[:3], highway=hw[:3]), BASE)[2], d)
     two_legs = make_network(xy[:3], specs[:2], highway=hw[:2])  # no junction: a bend in one road
     np.testing.assert_array_equal(give_way_delay_s(two_legs, BASE), 0.0)
+
+
+def test_give_way_capacity_only_on_minor_approaches_of_real_junctions() -> None:
+    # the T junction: only the residential approach 3 -> 1 yields to a conflicting major stream
+    xy = [(0, 0), (500, 0), (1000, 0), (500, 300)]
+    specs = [(0, 1, 500.0, 1, 50.0, 1800.0), (1, 2, 500.0, 1, 50.0, 1800.0)]
+    specs += [(3, 1, 300.0, 1, 50.0, 1800.0), (1, 3, 300.0, 1, 50.0, 1800.0)]
+    hw = ["primary", "primary", "residential", "residential"]
+    t_f = BASE.give_way_follow_up_s
+    assert 3.3 <= t_f <= 4.0  # HCM 2000 ch. 17 base follow-up headways
+    net = make_network(xy, specs, highway=hw)
+    np.testing.assert_array_equal(give_way_approach(net), [False, False, True, False])
+    cap = give_way_capacity_vph(net, BASE)
+    assert np.isnan(cap[[0, 1, 3]]).all() and cap[2] == pytest.approx(3600.0 / t_f)
+    # a bend (two legs, no conflicting stream) and a signal never give way; a roundabout's entries all do
+    assert not give_way_approach(make_network(xy[:3], specs[:2], highway=hw[:2])).any()
+    assert not give_way_approach(make_network(xy, specs, highway=hw, signalised=[1])).any()
+    ring = dataclasses.replace(
+        net, nodes=net.nodes.assign(junction_control=["priority", "roundabout", "priority", "priority"])
+    )
+    np.testing.assert_array_equal(give_way_approach(ring), [True, False, True, False])
+    # simulated: 40 vehicles queue on the minor approach and leave one per follow-up headway; the same street
+    # through a bend leaves at its own capacity (one per 2 s)
+    trips = trips_frame([3], [2], np.arange(40) * 0.5)
+    minor = run(net, trips, settings=EXACT).trips["arrive_s"].sort_values().to_numpy()
+    assert np.diff(minor)[5:].mean() == pytest.approx(t_f, rel=1e-6)
+    bend = make_network(
+        xy[1:], [(2, 0, 300.0, 1, 50.0, 1800.0), (0, 1, 500.0, 1, 50.0, 1800.0)], highway=hw[2:4]
+    )
+    through = run(bend, trips_frame([2], [1], np.arange(40) * 0.5), settings=EXACT).trips["arrive_s"]
+    assert np.diff(np.sort(through.to_numpy()))[5:].mean() == pytest.approx(2.0, rel=1e-6)
+
+
+def test_link_events_are_each_vehicles_entries_and_exits() -> None:
+    net = make_network(
+        [(0, 0), (500, 0), (600, 0)],
+        [(0, 1, 500.0, 1, 50.0, 1800.0), (1, 2, 100.0, 1, 50.0, 600.0)],
+    )
+    trips = trips_frame([0], [2], np.arange(20) * 2.0)
+    plain = run(net, trips, settings=EXACT)
+    assert plain.link_events is None  # only when asked for
+    rec = run(net, trips, settings=EXACT, link_events=True)
+    ev = rec.link_events
+    assert ev is not None and len(ev) == 40
+    assert list(ev.columns) == ["period", "vehicle", "size", "link", "enter_s", "run_end_s", "exit_s"]
+    by = ev.set_index(["vehicle", "link"])
+    np.testing.assert_allclose(by.xs(0, level="link")["enter_s"], trips["depart_s"])
+    # the exit of the first link is the entry of the second; the last exit is the trip's arrival
+    np.testing.assert_allclose(by.xs(0, level="link")["exit_s"], by.xs(1, level="link")["enter_s"])
+    np.testing.assert_allclose(by.xs(1, level="link")["exit_s"], rec.trips["arrive_s"])
+    run_s = (ev["run_end_s"] - ev["enter_s"]).to_numpy()
+    np.testing.assert_allclose(run_s, np.where(ev["link"] == 0, 500.0, 100.0) / (50.0 / 3.6))
+    # link B admits one vehicle per 6 s: the queue is held on A (exits of A 6 s apart), none on B
+    np.testing.assert_allclose(np.diff(by.xs(0, level="link")["exit_s"].to_numpy())[3:], 6.0)
+    b = by.xs(1, level="link")
+    np.testing.assert_allclose(b["exit_s"], b["run_end_s"])
+
+
+def test_gridlock_is_resolved_by_counted_stuck_moves_and_reported() -> None:
+    # a one-way ring of four 50 m links (storage 3 each) loaded with 40 vehicles that all go three links round:
+    # circular spill-back; only stuck moves (after traffic.stuck_time_s) get it going again
+    xy = [(0, 0), (50, 0), (50, 50), (0, 50)]
+    ring = [(0, 1, 50.0, 1, 50.0, 1800.0), (1, 2, 50.0, 1, 50.0, 1800.0)]
+    ring += [(2, 3, 50.0, 1, 50.0, 1800.0), (3, 0, 50.0, 1, 50.0, 1800.0)]
+    net = make_network(xy, ring, storage_veh=[3.0] * 4)
+    o = np.arange(40) % 4
+    trips = trips_frame(o, (o + 3) % 4, np.arange(40) * 0.1)
+    rec = run(net, trips, settings=EXACT)
+    assert sum(rec.stuck_moves) > 0
+    s = traffic_summary(rec)
+    assert s["trips_completed"] + s["trips_en_route"] + s["trips_unrouted"] == s["trips"] == 40
+    assert s["share_arrived"] == pytest.approx(s["trips_completed"] / 40)
+    assert s["stuck_moves"] == sum(rec.stuck_moves)
+    assert congestion_index(net, rec.trips) > 2.0  # trips of 11 s took far longer
+    # spaced out, nothing is stuck and every trip takes its free-flow time
+    free = run(net, trips_frame(o, (o + 3) % 4, np.arange(40) * 10.0), settings=EXACT)
+    f = traffic_summary(free)
+    assert f["stuck_moves"] == 0 and f["share_arrived"] == 1.0
+    t = free.trips
+    np.testing.assert_allclose(t["travel_time_s"], t["free_flow_time_s"])  # the drivers' own free-flow times
 
 
 def test_simulation_holds_minor_approach_vehicles_for_the_give_way_delay() -> None:

@@ -132,6 +132,12 @@ def _compare(args: argparse.Namespace) -> int:
             comparison, label=network_label(base.network.label, args.lang), lang=args.lang, coverage=cover
         )
     )
+    from vision_zero.runs.replications import arrival_warning
+
+    for i in inputs:
+        warning = arrival_warning(i.runs.name, [r.summary for r in i.runs.replications])
+        if warning is not None:
+            print(f"\n{warning}")
     if "ksi_split" in paths:
         import pandas as pd
 

@@ -143,6 +143,8 @@ class ReportInputs:
         Variant -> what it consists of (:func:`vision_zero.appraisal.study.program_content`).
     coverage
         What the totals cover (area, share of the city's traffic), or None.
+    warnings
+        Loud warnings shown at the top (:func:`vision_zero.runs.replications.arrival_warning`: gridlock).
     """
 
     charts: Mapping[str, Path] = field(default_factory=dict)
@@ -156,6 +158,7 @@ class ReportInputs:
     descriptions: Mapping[str, str] = field(default_factory=dict)
     content: Mapping[str, Sequence[ContentItem]] = field(default_factory=dict)
     coverage: Coverage | None = None
+    warnings: Sequence[str] = ()
 
 
 def _e(x: object) -> str:
@@ -590,6 +593,7 @@ def render_report(comparison: Comparison, inputs: ReportInputs, *, lang: str = "
     ]
     if comparison.schematic:
         out.append(f'<div class="warn">{_e(text("schematic_long", lang))}</div>')
+    out.extend(f'<div class="warn">{_e(w)}</div>' for w in inputs.warnings)
     if inputs.network_label:
         out.append(f'<p class="note">{_e(network_label(inputs.network_label, lang))}</p>')
     toc = "".join(f'<li><a href="#{anchor}">{_e(text(key, lang))}</a></li>' for key, anchor in sections)

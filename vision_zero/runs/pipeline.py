@@ -778,7 +778,7 @@ def _speed_hist(hist: pd.DataFrame, periods: tuple[Period, ...]) -> pd.DataFrame
 def summarise(
     injuries: pd.DataFrame,
     link_traffic: pd.DataFrame,
-    trips: pd.DataFrame,
+    traffic: dict[str, float],
     *,
     schematic: bool,
     trips_evaporated: int = 0,
@@ -790,6 +790,8 @@ def summarise(
 
     ``route_choice``: :attr:`~vision_zero.traffic.simulation.TrafficRecord.route_choice`; its last row gives
     ``route_relative_gap`` and ``route_iterations`` (re-routing iterations run).
+    ``traffic``: :func:`vision_zero.traffic.simulation.traffic_summary` of the replication's record (trips
+    arrived and en route, stuck moves), copied in.
     """
     out: dict[str, float] = {}
     for s in SEVERITIES:
@@ -802,12 +804,7 @@ def summarise(
         out[f"ksi_{u}"] = out[f"fatal_{u}"] + out[f"serious_{u}"]
     out["veh_km"] = float(link_traffic["veh_km_per_year"].sum())
     out["veh_h"] = float(link_traffic["veh_h_per_year"].sum())
-    completed = (
-        trips["completed"].to_numpy(dtype=bool) if "completed" in trips else np.zeros(len(trips), bool)
-    )
-    out["trips"] = float(len(trips))
-    out["trips_completed"] = float(completed.sum())
-    out["trips_en_route"] = float(len(trips) - completed.sum())
+    out.update(traffic)
     out["trips_evaporated"] = float(trips_evaporated)
     out["trips_added"] = float(trips_added)
     out["congestion_index"] = float(congestion_index)
@@ -837,7 +834,7 @@ def run_replication(
     from vision_zero.risk import crash_model as risk
     from vision_zero.traffic import demand
     from vision_zero.traffic.routing import RouteChoiceSettings
-    from vision_zero.traffic.simulation import TrafficSettings, simulate
+    from vision_zero.traffic.simulation import TrafficSettings, simulate, traffic_summary
 
     sc = prepared.scenario
     rngs = replication_rngs(sc.simulation.seed, replication)
@@ -894,7 +891,7 @@ def run_replication(
     summary = summarise(
         estimate.injuries,
         link_traffic,
-        record.trips,
+        traffic_summary(record),
         schematic=network.schematic,
         trips_evaporated=evaporated,
         trips_added=added,

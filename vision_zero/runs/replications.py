@@ -68,7 +68,9 @@ __all__ = [
     "NetworkInfo",
     "RunResult",
     "ScenarioJob",
+    "arrival_warning",
     "format_summary",
+    "format_traffic",
     "mean_interval",
     "run_id",
     "run_job",
@@ -612,6 +614,42 @@ def format_route_choice(run: RunResult) -> str:
     )
 
 
+def _traffic_mean(summaries: Sequence[Mapping[str, float]], key: str) -> float:
+    """Mean of a traffic-summary key over replications (NaN if a summary predates it or none is finite)."""
+    if not summaries or any(key not in s for s in summaries):
+        return math.nan
+    v = np.array([s[key] for s in summaries], dtype=float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else math.nan
+
+
+def format_traffic(summaries: Sequence[Mapping[str, float]]) -> str | None:
+    """One line on the simulated traffic: trips arrived and en route, congestion index, stuck moves (means)."""
+    share = _traffic_mean(summaries, "share_arrived")
+    if math.isnan(share):
+        return None
+    return (
+        f"traffic: {share:.1%} of routed trips arrived, {_traffic_mean(summaries, 'trips_en_route'):,.0f} still "
+        f"en route; congestion index (peak travel time / free-flow) "
+        f"{_traffic_mean(summaries, 'congestion_index'):.2f}; stuck moves "
+        f"{_traffic_mean(summaries, 'stuck_moves'):,.0f} (means per replication)"
+    )
+
+
+def arrival_warning(name: str, summaries: Sequence[Mapping[str, float]]) -> str | None:
+    """A loud warning when fewer than ``ARRIVAL_WARNING_SHARE`` of the routed trips arrive, else None."""
+    from vision_zero.traffic.simulation import ARRIVAL_WARNING_SHARE
+
+    share = _traffic_mean(summaries, "share_arrived")
+    if math.isnan(share) or share >= ARRIVAL_WARNING_SHARE:
+        return None
+    return (
+        f"WARNING: {name}: only {share:.0%} of trips arrived (threshold {ARRIVAL_WARNING_SHARE:.0%}): the "
+        "network is gridlocked in the simulation, so its speeds and flows, and the casualties from them, "
+        "describe a jam; check the demand (trips per day) and the network before using these numbers"
+    )
+
+
 def format_summary(run: RunResult) -> str:
     """A short text summary: casualties per year with 95% intervals, and KSI avoided for a variant."""
     job = run.job
@@ -621,6 +659,12 @@ def format_summary(run: RunResult) -> str:
     ]
     if job.network.schematic:
         lines.append("  SCHEMATIC: results on the built-in schematic network are not findings about Almaty")
+    traffic = format_traffic(run.summaries)
+    if traffic is not None:
+        lines.append(f"  {traffic}")
+    warning = arrival_warning(job.name, run.summaries)
+    if warning is not None:
+        lines.append(f"  {warning}")
     lines.append("  casualties per year, mean [95% interval]:")
     cut = False
     for key, label in _HEADLINE:

@@ -98,8 +98,10 @@ class ReplicationResult:
         The run's base seed.
     summary
         Headline numbers [per year]: ``fatal``, ``serious``, ``slight``, ``ksi`` and the same per road user as
-        ``fatal_pedestrian`` …; ``veh_km``, ``veh_h`` [per year]; ``trips``, ``trips_completed``,
-        ``trips_en_route``, ``trips_evaporated``, ``trips_added`` (elastic demand against the baseline;
+        ``fatal_pedestrian`` …; ``veh_km``, ``veh_h`` [per year]; the traffic summary
+        (simulated, not annualised; :func:`vision_zero.traffic.simulation.traffic_summary`): ``trips``,
+        ``trips_routed``, ``trips_completed``, ``trips_en_route``, ``trips_unrouted``, ``share_arrived``,
+        ``stuck_moves``; ``trips_evaporated``, ``trips_added`` (elastic demand against the baseline;
         simulated, not annualised); ``congestion_index`` (travel time / free-flow time of the arrived trips,
         :func:`vision_zero.traffic.demand.congestion_index`); ``schematic`` (1.0 or 0.0); ``route_relative_gap``
         (0-1) and ``route_iterations`` of the equilibrium route choice (absent in results of older versions).

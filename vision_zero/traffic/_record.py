@@ -36,6 +36,11 @@ def _no_route_choice() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=float) for c in ROUTE_CHOICE_COLUMNS})
 
 
+#: A run in which fewer than this share of the routed trips arrive is reported loudly as gridlocked: its speeds
+#: and flows describe a jam, not the network's traffic (issue #11's threshold; a reporting rule, not a model number).
+ARRIVAL_WARNING_SHARE = 0.95
+
+
 @dataclass(frozen=True)
 class TrafficRecord:
     """What one replication of the simulation observed, per period.
@@ -390,3 +395,27 @@ def _pedestrians(
             }
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def traffic_summary(record: TrafficRecord) -> dict[str, float]:
+    """The run summary of one replication's traffic (simulated trips, not annualised).
+
+    ``trips`` (all), ``trips_routed`` (with a path; the others never depart), ``trips_completed`` (arrived within
+    their period's window), ``trips_en_route`` (routed, not arrived), ``trips_unrouted``, ``share_arrived``
+    (completed / routed; 1 when nothing is routed) and ``stuck_moves`` (all periods, see
+    :attr:`TrafficRecord.stuck_moves`). The congestion index, which needs the network's free-flow routes, is
+    :func:`vision_zero.traffic.demand.congestion_index`.
+    """
+    t = record.trips
+    completed = t["completed"].to_numpy(dtype=bool)
+    routed = t["routed"].to_numpy(dtype=bool) if "routed" in t else np.ones(len(t), dtype=bool)
+    n_routed = int(routed.sum())
+    return {
+        "trips": float(len(t)),
+        "trips_routed": float(n_routed),
+        "trips_completed": float(completed.sum()),
+        "trips_en_route": float((routed & ~completed).sum()),
+        "trips_unrouted": float((~routed).sum()),
+        "share_arrived": float(completed.sum()) / n_routed if n_routed else 1.0,
+        "stuck_moves": float(sum(record.stuck_moves)),
+    }

@@ -2,27 +2,31 @@
 
 Contract: :func:`simulate` returns a :class:`TrafficRecord`; the risk model and the reports read only that.
 
-The model (a link-queue model in the family of Gawron 1998 / MATSim's queue simulation, with a triangular
-fundamental diagram and drivers' desired speeds):
+The model (a link transmission model, Yperman 2007, in event form: the point/spatial queue that Newell's
+simplified kinematic wave theory gives a link with a triangular fundamental diagram, like SUMO meso's
+queue-and-headway segments; drivers keep their own desired speeds):
 
 * One SimPy :class:`~simpy.Environment` per replication, clock in seconds. Periods run one after another in it,
   each in its own window (departures in ``[0, duration_s)``, then up to ``drain_s`` for trips to finish).
-* A vehicle (or platoon) enters a link and gets a running time ``length / speed`` from the link's state at
-  entry: its own desired speed (:func:`desired_speed_kph`), lowered by the congested branch of a triangular
-  fundamental diagram ``v = w (k_jam / k - 1)`` when the vehicles still running on the link (not yet in its
-  exit queue, which is a point queue) exceed
-  the critical density. It then joins the link's exit queue (FIFO).
-* The head of a link leaves at the earliest time that is (a) after its running time (on the minor approach of
-  an unsignalised priority junction, if ``traffic.route_choice.give_way_in_simulation`` is set, after its running
-  time plus the give-way delay ``traffic.route_choice.give_way_delay_s``, :func:`give_way_delay_s`: HCM's control
-  delay at low conflicting flow, analytic like the signal's green window), (b) one discharge
-  headway after the previous exit (capacity: ``3600 / capacity_vph``; at a signal the saturation flow),
-  (c) within a green of its approach at a signalised node (fixed-time two-phase plans), and (d) when the next
-  link has storage room; otherwise it waits for room (spill-back) and after ``traffic.stuck_time_s`` enters
-  anyway, so circular queues cannot freeze the network.
-* One SimPy event per link exit (which is the next link's entry), plus one per departure: events are plain
-  :class:`simpy.Event`-compatible objects with a callback, not a generator process per vehicle, and all
-  statistics are computed afterwards with numpy from per-traversal times.
+* A vehicle (or platoon) enters a link and runs it at its own desired speed (:func:`desired_speed_kph`): no
+  congested-speed rule slows entrants, so an over-saturated link holds a queue and discharges at capacity
+  instead of losing throughput. It then waits at the link's end (FIFO) until it can leave.
+* The head of a link leaves at the earliest time that is (a) after its running time (plus, with
+  ``traffic.route_choice.give_way_in_simulation``, the give-way delay on a minor approach,
+  :func:`give_way_delay_s`), (b) one outflow headway after the previous exit (the link's flow capacity, see
+  :func:`~vision_zero.traffic._loop.flow_capacity_vph`; at a signal its lanes' saturation flow; on a give-way
+  approach of a real junction its give-way capacity, :func:`give_way_capacity_vph`; never at a bend), (c) within
+  a green of its approach at a signalised node (fixed-time two-phase plans), (d) one inflow headway of the next
+  link after the previous entry into it (inflow capped by the next link's capacity) and (e) when the next link
+  has room: Newell's storage, where room freed at a link's end reaches its start one backward-wave travel time
+  later. Otherwise it waits where it is (the queue stays on the upstream link and spills back link by link);
+  the links and origin queues waiting to enter a link are served first come, first served. The first vehicle
+  waiting for room that does not appear for ``traffic.stuck_time_s`` (SUMO's time-to-teleport) enters anyway,
+  so circular queues cannot freeze the network; such stuck moves are counted (:attr:`TrafficRecord.stuck_moves`).
+* One SimPy event per link exit (which is the next link's entry), plus one per departure, plus one per entry
+  that had to wait at a link's entry: events are plain :class:`simpy.Event`-compatible objects with a callback,
+  not a generator process per vehicle, and all statistics are computed afterwards with numpy from per-traversal
+  times (:attr:`TrafficRecord.link_events` makes them public).
 
 Route choice: probit (Daganzo and Sheffi 1977): each driver takes the shortest route under perceived link times,
 the expected time times a lognormal perception error (``traffic.route_choice.perception_cv``; drivers fall into
@@ -42,6 +46,7 @@ Daganzo, C. F., Sheffi, Y. (1977). On stochastic models of traffic assignment. T
 Sheffi, Y. (1985). Urban Transportation Networks. Prentice-Hall, ch. 11-12.
 Webster, F. V. (1958). Traffic signal settings. Road Research Technical Paper 39, HMSO.
 Newell, G. F. (1993). A simplified theory of kinematic waves in highway traffic. Transp. Res. B 27(4), 281-303.
+Yperman, I. (2007). The link transmission model for dynamic network loading. PhD thesis, KU Leuven.
 """
 
 from __future__ import annotations
@@ -64,11 +69,19 @@ from vision_zero.traffic._model import (
     TrafficSettings,
     desired_speed_kph,
     expected_running_time_s,
+    give_way_approach,
     give_way_capacity_vph,
     give_way_delay_s,
     signal_plans,
 )
-from vision_zero.traffic._record import ROUTE_CHOICE_COLUMNS, SPEED_BIN_KPH, TrafficRecord, build_record
+from vision_zero.traffic._record import (
+    ARRIVAL_WARNING_SHARE,
+    ROUTE_CHOICE_COLUMNS,
+    SPEED_BIN_KPH,
+    TrafficRecord,
+    build_record,
+    traffic_summary,
+)
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.routing import (
     RouteChoiceSettings,
@@ -83,13 +96,17 @@ from vision_zero.traffic.routing import (
 )
 
 __all__ = [
+    "ARRIVAL_WARNING_SHARE",
     "SPEED_BIN_KPH",
     "TrafficRecord",
     "TrafficSettings",
     "desired_speed_kph",
     "expected_link_cost_s",
+    "give_way_approach",
+    "give_way_capacity_vph",
     "give_way_delay_s",
     "simulate",
+    "traffic_summary",
 ]
 
 FloatArray = npt.NDArray[np.float64]

@@ -22,7 +22,7 @@ Not expressible (left out):
 from __future__ import annotations
 
 import pytest
-from uxsim_port import Link, chain, equal_tolerance
+from uxsim_port import Link, Result, chain, equal_tolerance
 
 pytestmark = pytest.mark.slow
 
@@ -251,3 +251,64 @@ def test_kw_theory_cumulative_curves_and_travel_time() -> None:
     assert equal_tolerance(c.arrival_count(1500), c.departure_count(1500 + c.actual_travel_time(1500)))
     for t in range(0, 3000, 10):
         assert equal_tolerance(c.arrival_count(t), c.departure_count(t + c.actual_travel_time(t)))
+
+
+def _signal_road(deltan: int) -> Result:
+    links = [Link("link1", "orig", "mid", 1000), Link("link2", "mid", "dest", 1000)]
+    w = chain(links, 2000, [(300, 800, 0.4), (0, 2000, 0.2)], mid={"signal": (60.0, 60.0)})
+    w.deltan = deltan
+    # the engine's plans give a signalised node's green to its approaches by axis; UXsim's second phase serves
+    # nothing here, so an approach without traffic on the other axis stands for it
+    w.add_node("side", 1.0, 1.0)
+    w.add_link(Link("side", "side", "mid", 1000))
+    return w.run()
+
+
+#: UXsim's asserted values: trip_completed, total, average travel time, average delay, then per Edie slice
+#: (link1 q, k, v at x cell 8; at x cell 2; at t cell 8; at t cell 12; link2 q, k, v at x cell 8)
+_SIGNAL_EXPECTED = {
+    5: (
+        (570, 107100, 188, 88),
+        (
+            (0.29947916666666663, 0.054958767361111105, 12.86046633191759),
+            (0.3020833333333333, 0.026356336805555557, 17.49905597926791),
+            (0.309375, 0.06661458333333334, 9.633282431298722),
+            (0.19687499999999997, 0.011875, 18.607142857142858),
+            (0.29427083333333337, 0.014713541666666666, 20.0),
+        ),
+    ),
+    1: (
+        (568, 112348, 197, 97),
+        (
+            (0.2994791666666667, 0.06033072916666667, 11.848820125791734),
+            (0.3026041666666667, 0.02812717013888889, 16.587738607378817),
+            (0.3302083333333333, 0.07739166666666668, 7.4833973250262265),
+            (0.2, 0.013500000000000002, 18.444444444444446),
+            (0.29427083333333337, 0.014713541666666666, 20.0),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("deltan", [5, 1])
+def test_2link_signal(deltan: int) -> None:
+    # test_2link_signal and test_2link_signal_deltan1 (each with its own asserted values)
+    r = _signal_road(deltan)
+    (done, total, average, delay), slices = _SIGNAL_EXPECTED[deltan]
+    assert equal_tolerance(r.trip_all, 600)
+    assert equal_tolerance(r.trip_completed, done)
+    assert equal_tolerance(r.total_travel_time, total)
+    assert equal_tolerance(r.average_travel_time, average)
+    assert equal_tolerance(r.average_delay, delay)
+    q1, k1, v1 = r.link("link1").edie()
+    q2, k2, v2 = r.link("link2").edie()
+    got = (
+        (q1[:, 8].mean(), k1[:, 8].mean(), v1[:, 8].mean()),
+        (q1[:, 2].mean(), k1[:, 2].mean(), v1[:, 2].mean()),
+        (q1[8, :].mean(), k1[8, :].mean(), v1[8, :].mean()),
+        (q1[12, :].mean(), k1[12, :].mean(), v1[12, :].mean()),
+        (q2[:, 8].mean(), k2[:, 8].mean(), v2[:, 8].mean()),
+    )
+    for g, e in zip(got, slices, strict=True):
+        for value, expected in zip(g, e, strict=True):
+            assert equal_tolerance(value, expected)
