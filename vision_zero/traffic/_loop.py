@@ -118,6 +118,9 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
     gstuck = [False] * n_links  # the gate waits for an exit (room unknown); a stuck timer runs
     gtok = [0] * n_links
     origin: dict[int, deque[int]] = {}  # link -> vehicles waiting to depart onto it
+    # a vehicle that waited at its origin: its departure time, recorded as its first link's ``ent`` (the wait
+    # counts in that link's travel time, as route choice must see it; its running time stays ``fft``)
+    waited_from: dict[int, float] = {}
     stuck_moves = [0]
     alive = [True]
     schedule: Any = env.schedule  # takes _Call events (SimPy's event protocol) and an int priority
@@ -226,8 +229,9 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
             leave(x, t)
         else:
             oq = origin[m]
-            oq.popleft()
+            veh = oq.popleft()
             enter(p, m, t)
+            ent[p] = waited_from.pop(veh)
             if oq:
                 gate[m].append(-1)
                 nwait[m] += 1
@@ -270,6 +274,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
             oq = origin[m]
             veh = oq.popleft()
             enter(start[veh], m, t)
+            ent[start[veh]] = waited_from.pop(veh)
             if oq:
                 gate[m].append(-1)
                 nwait[m] += 1
@@ -362,6 +367,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         p = start[veh]
         m = rl[p]
         if nwait[m]:
+            waited_from[veh] = t
             oq = origin.get(m)
             if oq:
                 oq.append(veh)  # the origin queue is already in line
@@ -373,6 +379,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         if r <= t:
             enter(p, m, t)
         else:
+            waited_from[veh] = t
             origin[m] = deque((veh,))
             wait_at(m, -1, t, r)
 

@@ -199,7 +199,7 @@ def build_record(
     w = vsize[veh_of].astype(np.float64)
     entered = np.isfinite(ent)
     exited = np.isfinite(ex)
-    run = ee - ent
+    run = fft  # the running time: ``ee - ent`` except for a trip that waited at its origin (``ent`` = departure)
     with np.errstate(divide="ignore", invalid="ignore"):
         speed = mps_to_kph(length[link] / run)
     limit = links["speed_limit_kph"].to_numpy(dtype=np.float64)[link]
@@ -280,7 +280,7 @@ def build_record(
     )
 
     # --- passages at crossings ---
-    passages = _passages(network, names, windows, win_end, link, per, w, ent, ee, ex, speed, entered, exited)
+    passages = _passages(network, names, windows, win_end, link, per, w, fft, ee, ex, speed, entered, exited)
     peds = _pedestrians(pedestrians, periods, ped_rng, len(network.crossings))
     events = None
     if link_events:
@@ -292,7 +292,7 @@ def build_record(
                 "vehicle": trip_ids[first_trip][veh_of] if nv else np.zeros(0, dtype=np.int64),
                 "size": vsize[veh_of].astype(np.int64),
                 "link": link.astype(np.int64),
-                "enter_s": ent - win,
+                "enter_s": ee - fft - win,  # the entry itself (``ent`` has a first link's origin wait)
                 "run_end_s": ee - win,
                 "exit_s": ex - win,
             }
@@ -311,7 +311,7 @@ def _passages(
     link: IntArray,
     per: IntArray,
     w: FloatArray,
-    ent: FloatArray,
+    run_s: FloatArray,
     ee: FloatArray,
     ex: FloatArray,
     speed: FloatArray,
@@ -351,7 +351,7 @@ def _passages(
         pos[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])] if reps.sum() else pos[:0]
     )
     node = at_node[pair_c]
-    t = np.where(node, ex[pair_p], ent[pair_p] + (ee[pair_p] - ent[pair_p]) * frac[pair_c])
+    t = np.where(node, ex[pair_p], ee[pair_p] - run_s[pair_p] * (1.0 - frac[pair_c]))
     ok = np.isfinite(t)
     pair_c, pair_p, t, node = pair_c[ok], pair_p[ok], t[ok], node[ok]
     stopped = node & (ex[pair_p] - ee[pair_p] > _STOPPED_S)
