@@ -79,7 +79,7 @@ def test_raised_crossings(runs: Pairs) -> None:
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
-    reason="measured about -60%: the signal mechanism sees only red-light violators (yielding 96%); the "
+    reason="measured -84.6% (small schematic, 2 pairs): the signal mechanism sees only red-light violators (yielding 96%); the "
     "turning-vehicle conflicts on the walk phase that keep real signalised crossings near -10..-15% are not "
     "modelled yet (and the -10..-15% CMF itself is unchecked)",
 )
