@@ -133,12 +133,16 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
 
     def head(li: int, t: float) -> None:
         """Schedule the exit of link ``li``'s head: after running and giving way, in a discharge slot, on green."""
-        te = ee[qs[li][qh[li]]] + gwy[li]
+        p = qs[li][qh[li]]
+        te = ee[p] + gwy[li]
         if te < t:
             te = t
         ns = nslot[li]
         if te < ns:
             te = ns
+        m = nl[p]
+        if m >= 0 and te < islot[m]:
+            te = islot[m]  # the next link's inflow slot as known now (saves a wait at its gate)
         c = cyc[li]
         if c > 0.0:
             phi = (te - off[li]) % c
@@ -329,6 +333,9 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
                 ns = nslot[m]
                 if te < ns:
                     te = ns
+                m2 = nl[p1]
+                if m2 >= 0 and te < islot[m2]:
+                    te = islot[m2]
                 c = cyc[m]
                 if c > 0.0:
                     phi = (te - off[m]) % c
@@ -347,9 +354,13 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         if nwait[li] and not gsched[li]:
             serve(li, t)
         if hd < len(lst):
-            te = ee[lst[hd]] + gwy[li]
+            p2 = lst[hd]
+            te = ee[p2] + gwy[li]
             if te < ns:
                 te = ns
+            m2 = nl[p2]
+            if m2 >= 0 and te < islot[m2]:
+                te = islot[m2]
             c = cyc[li]
             if c > 0.0:
                 phi = (te - off[li]) % c
