@@ -30,6 +30,7 @@ import math
 import os
 import pickle
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -443,7 +444,9 @@ def _vz_inputs(case: Case, *, seed: int) -> tuple[Any, pd.DataFrame, tuple[Any, 
     return net, trips, (period,)
 
 
-def run_vision_zero(case: Case, *, seed: int, reroute_passes: int, profile_to: Path | None) -> dict[str, Any]:
+def run_vision_zero(
+    case: Case, *, seed: int, reroute_passes: int | None, profile_to: Path | None
+) -> dict[str, Any]:
     """Worker body for vision_zero: simulate, return link entries per case link and trip statistics."""
     from vision_zero.traffic.simulation import simulate
 
@@ -485,6 +488,12 @@ def run_vision_zero(case: Case, *, seed: int, reroute_passes: int, profile_to: P
         entries = by_pair.reindex(pd.MultiIndex.from_arrays([case_u, case_v])).fillna(0.0).to_numpy(float)
     done = record.trips["completed"].to_numpy(bool)
     tt = record.trips["travel_time_s"].to_numpy(float)[done]
+    rc = record.route_choice
+    passes = "default" if reroute_passes is None else str(reroute_passes)
+    note = f"reroute_passes={passes}"
+    if len(rc):
+        gaps = "/".join(f"{g:.3f}" for g in rc["relative_gap"])
+        note += f"; relative gap by iteration {gaps}; {rc['turns_per_trip'].iloc[-1]:.1f} turns/trip"
     return {
         "entries": entries.tolist(),
         "completed": int(done.sum()),
@@ -492,7 +501,9 @@ def run_vision_zero(case: Case, *, seed: int, reroute_passes: int, profile_to: P
         "mean_travel_time_s": float(np.mean(tt)) if tt.size else math.nan,
         "sim_cpu_s": t2 - t1,
         "build_cpu_s": t1 - t0,
-        "note": f"reroute_passes={reroute_passes}",
+        "note": note,
+        "relative_gap": float(rc["relative_gap"].iloc[-1]) if len(rc) else math.nan,
+        "turns_per_trip": float(rc["turns_per_trip"].iloc[-1]) if len(rc) else math.nan,
     }
 
 
@@ -794,7 +805,7 @@ def worker(tool: str, workdir: Path, *, seed: int, profile: bool) -> None:
     case = load_case(workdir)
     rundir = workdir / tool
     if tool.startswith("vision_zero"):
-        passes = 0 if tool == "vision_zero-r0" else 1
+        passes = None if tool == "vision_zero" else int(tool.removeprefix("vision_zero-r"))
         res = run_vision_zero(
             case, seed=seed, reroute_passes=passes, profile_to=rundir / "profile.txt" if profile else None
         )
@@ -807,6 +818,38 @@ def worker(tool: str, workdir: Path, *, seed: int, profile: bool) -> None:
     (rundir / "result.json").write_text(json.dumps(res))
 
 
+def _tool(name: str) -> str:
+    if name in ALL_TOOLS or re.fullmatch(r"vision_zero-r\d+", name):
+        return name
+    raise argparse.ArgumentTypeError(
+        f"unknown tool {name!r}: one of {', '.join(ALL_TOOLS)} or vision_zero-rN"
+    )
+
+
+def seed_table(rows: list[Row], reference: str = "sumo-meso-jc") -> str:
+    """Per trips level and tool over seeds: mean trip time, its spread, the ratio to ``reference``, flow r."""
+    df = pd.DataFrame([asdict(r) for r in rows])
+    if df.empty:
+        return ""
+    out = [
+        f"| trips | tool | seeds | mean TT s | TT min-max s | spread ±% | TT ÷ {reference} | "
+        "flow r vs vz | veh-km/CPU-s | speed ÷ {reference} |".replace("{reference}", reference),
+        "|" + "---|" * 10,
+    ]
+    for (n, tool), g in df.groupby(["trips", "tool"], sort=True):
+        ref = df[(df["trips"] == n) & (df["tool"] == reference)]
+        tt = g["mean_travel_time_s"]
+        spread = 100 * (tt.max() - tt.min()) / 2 / tt.mean()
+        ratio = tt.mean() / ref["mean_travel_time_s"].mean() if len(ref) else math.nan
+        speed = g["veh_km_per_cpu_s"].mean()
+        sp_ratio = speed / ref["veh_km_per_cpu_s"].mean() if len(ref) else math.nan
+        out.append(
+            f"| {n} | {tool} | {len(g)} | {tt.mean():.0f} | {tt.min():.0f}-{tt.max():.0f} | {spread:.1f} | "
+            f"{ratio:.2f} | {g['flow_r_vs_vz'].mean():.3f} | {speed:,.0f} | {sp_ratio:.2f} |"
+        )
+    return "\n".join(out)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -816,9 +859,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--tools",
         nargs="+",
-        choices=ALL_TOOLS,
+        type=_tool,
         default=list(DEFAULT_TOOLS),
-        help="uxsimN = UXsim (Python) with platoons of N; uxsim-cppN = its C++ engine",
+        help="uxsimN = UXsim (Python) with platoons of N; uxsim-cppN = its C++ engine; vision_zero = its default "
+        "route choice, vision_zero-rN = at most N re-routing iterations",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="run every grid case once per seed (trips and drivers) and add a table of the spread over seeds",
     )
     p.add_argument(
         "--city-trips", type=int, default=None, help="rescale the city's default demand to this many trips"
@@ -846,32 +897,33 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/bench_traffic.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"# {command}\n# {stamp}  {machine_note()}  {git_note()}")
-    cases: list[Case] = []
+    cases: list[tuple[Case, int]] = []
+    seeds = args.seeds or [args.seed]
     if args.case in ("grid", "all"):
-        for n_trips in args.trips:
-            n = args.grid
-            cases.append(
-                build_grid_case(
-                    out / f"grid{n}_{n_trips}", n=n, n_trips=n_trips, seed=args.seed, horizon_s=args.horizon_s
-                )
-            )
+        for seed in seeds:
+            for n_trips in args.trips:
+                n = args.grid
+                name = f"grid{n}_{n_trips}" + (f"_s{seed}" if args.seeds else "")
+                case = build_grid_case(out / name, n=n, n_trips=n_trips, seed=seed, horizon_s=args.horizon_s)
+                if args.seeds:
+                    case.name += f"-s{seed}"
+                cases.append((case, seed))
     rows: list[Row] = []
     city_error = ""
     if args.case in ("city", "all"):
         try:
-            cases.append(
-                build_city_case(
-                    out / f"city-{args.city_scale}",
-                    scale=args.city_scale,
-                    seed=args.seed,
-                    horizon_s=args.horizon_s,
-                    n_trips=args.city_trips,
-                )
+            city = build_city_case(
+                out / f"city-{args.city_scale}",
+                scale=args.city_scale,
+                seed=args.seed,
+                horizon_s=args.horizon_s,
+                n_trips=args.city_trips,
             )
+            cases.append((city, args.seed))
         except (NotImplementedError, AttributeError, ImportError) as exc:
             city_error = f"city case skipped: {exc}"
             print(city_error, file=sys.stderr)
-    for case in cases:
+    for case, case_seed in cases:
         case_rows: list[Row] = []
         flows: dict[str, pd.Series] = {}
         for tool in args.tools:
@@ -882,7 +934,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 continue
             print(f"  {case.name} {len(case.trips)} trips: {tool} ...", file=sys.stderr, flush=True)
-            result = measure(case, tool, seed=args.seed, profile=args.profile)
+            result = measure(case, tool, seed=case_seed, profile=args.profile)
             if result is None:
                 continue
             row, entries = result
@@ -890,7 +942,12 @@ def main(argv: list[str] | None = None) -> int:
             flows[tool] = pair_flows(case, entries)
         compare(case_rows, flows)
         rows.extend(case_rows)
+        partial = format_table(rows) + ("\n\n" + seed_table(rows) if args.seeds else "")
+        (out / "partial.md").write_text(f"`{command}`\n\n{machine_note()}; {git_note()}\n\n{partial}\n")
     table = format_table(rows)
+    if args.seeds:
+        table += "\n\nOver seeds " + ", ".join(map(str, seeds)) + ":\n\n" + seed_table(rows)
+    table += f"\n\nload at the end: {machine_note()}"
     print(table)
     pd.DataFrame([asdict(r) for r in rows]).to_csv(
         out / "results.csv", index=False, quoting=csv.QUOTE_MINIMAL
