@@ -30,15 +30,18 @@ queue-and-headway segments; drivers keep their own desired speeds):
   not a generator process per vehicle, and all statistics are computed afterwards with numpy from per-traversal
   times (:attr:`TrafficRecord.link_events` makes them public).
 
-Route choice: probit (Daganzo and Sheffi 1977): each driver takes the shortest route under perceived link times,
-the expected time times a lognormal perception error (``traffic.route_choice.perception_cv``; drivers fall into
-``traffic.route_choice.perception_draws`` groups that share one draw of the errors per pass). Expected times are
-first the drivers' mean desired-speed running times plus Webster's uniform signal delay and the give-way delay,
-then the link times
-simulated in the passes so far, averaged over passes. In re-routing pass ``k`` (of ``reroute_passes``) a random
-share ``1 / (k + 1)`` of the trips takes its new best route (method of successive averages, Sheffi 1985 ch. 12),
-so flows respond smoothly to a change in link times rather than all at once. The record of the last pass is
-returned. All route-choice randomness comes from the routing stream (common random numbers).
+Route choice: a time-sliced dynamic user equilibrium (:mod:`vision_zero.traffic.routing`). Trips first take
+their best routes under drivers' expected link times (:func:`expected_link_cost_s`). After each simulation the
+link times are averaged per time slice of entry (``traffic.route_choice.slice_s``), each movement's (turn's)
+mean extra time is added, and every trip's route is compared with the best route for its origin, destination and
+departure slice (one shortest-path tree per origin and slice, ties broken toward fewer turns, then higher road
+class). The relative gap (excess time over best time, summed over trips) is recorded per simulation in
+``TrafficRecord.route_choice``; if it is above ``traffic.route_choice.relative_gap_target`` and fewer than
+``traffic.route_choice.max_iterations`` re-routing iterations have run, trips move to their best route with
+probability MSA step x their own relative gap (route swapping) and the trips are simulated again. The record of
+the last simulation is returned. Probit perception errors (``traffic.route_choice.perception_cv``, 0 by default)
+are a sensitivity option only. All route-choice randomness comes from the routing stream (common random
+numbers).
 
 References
 ----------
