@@ -289,6 +289,8 @@ class Router:
         destinations: IntArray,
         cost_s: FloatArray,
         edge_extra_s: FloatArray | None = None,
+        *,
+        paths: bool = True,
     ) -> tuple[FloatArray, Routes]:
         """Cost [s] and links of the shortest route of every trip under link costs ``cost_s``.
 
@@ -298,7 +300,7 @@ class Router:
         The cost is ``inf`` where the destination cannot be reached and 0 where it is the origin (both with an
         empty route); it includes the tie-break terms (below :data:`SAME_COST_S` on any real route). One Dijkstra
         tree per distinct origin (in chunks that bound memory); predecessor arrays are walked back for all trips
-        of a chunk at once with numpy.
+        of a chunk at once with numpy. ``paths=False``: costs only (every route empty).
         """
         origins = np.asarray(origins, dtype=np.int64)
         destinations = np.asarray(destinations, dtype=np.int64)
@@ -326,7 +328,7 @@ class Router:
             last = cand[np.arange(len(trips)), pick]
             reach = np.isfinite(d_in[np.arange(len(trips)), pick])
             best[trips[reach]] = d_in[np.arange(len(trips)), pick][reach]
-            act = np.flatnonzero(reach)
+            act = np.flatnonzero(reach) if paths else np.zeros(0, dtype=np.int64)
             cur = last.copy()
             k = 0
             while act.size:

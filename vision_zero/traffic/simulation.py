@@ -272,7 +272,10 @@ def simulate(
     group = route_rng.integers(0, draws, len(veh.origin))
     # route choice's cost: simulated link times plus the give-way delay where the simulation did not hold vehicles
     costs = np.tile(expected_link_cost_s(network, st), (slices.n_rows, 1))
-    routes = _perceived_routes(router, veh, slices, costs, group, route_rng, st, None, None)
+    # expected costs are the same in every slice: one slice's trees route everyone (the perception draws are
+    # consumed per slice all the same)
+    one = dataclasses.replace(slices, row=np.zeros(len(veh.origin), dtype=np.int64)) if draws == 1 else slices
+    routes = _perceived_routes(router, veh, one, costs, group, route_rng, st, None, None)
     lk = link_constants(network, sig, held, give_way_capacity_vph(network, st), mean_v, st)
     log: list[dict[str, float]] = []
     for k in range(max_iterations + 1):
@@ -281,7 +284,7 @@ def simulate(
         costs, turn_s = _slice_costs(veh, routes, times, windows, close, slices, cost0, edges, router.n_edges)
         costs += give_way - held
         current = route_cost_s(routes, costs, slices.row, turn_s, edges)
-        best, candidates = _best_routes(router, veh, slices, costs, turn_s)
+        best, candidates = _best_routes(router, veh, slices, costs, turn_s, paths=k < max_iterations)
         gap = relative_gap(current, best, veh.size.astype(np.float64))
         row = {
             "iteration": float(k),
@@ -368,6 +371,8 @@ def _best_routes(
     costs: FloatArray,
     turn_s: FloatArray | None,
     only: IntArray | None = None,
+    *,
+    paths: bool = True,
 ) -> tuple[FloatArray, Routes]:
     """Cost and links of the best route of every vehicle (or of ``only``; the others: inf and an empty route).
 
@@ -382,7 +387,7 @@ def _best_routes(
     for r in range(slices.n_rows):
         idx = order[bounds[r] : bounds[r + 1]]
         if idx.size:
-            b, rt = router.shortest(veh.origin[idx], veh.destination[idx], costs[r], turn_s)
+            b, rt = router.shortest(veh.origin[idx], veh.destination[idx], costs[r], turn_s, paths=paths)
             best[idx] = b
             parts.append((idx, rt))
     return best, Routes.concat_by_index(n, parts)
