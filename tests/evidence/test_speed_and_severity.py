@@ -27,7 +27,8 @@ def uniform(tmp_path_factory: pytest.TempPathFactory) -> dict[float, dict[str, f
     for factor in (1.0, 0.9, 0.8):
         links = base.network.links.copy()
         links["mean_speed_factor"] = factor
-        prepared = dataclasses.replace(base, network=base.network.with_tables(links=links))
+        network = base.network.with_tables(links=links)
+        prepared = dataclasses.replace(base, applied=dataclasses.replace(base.applied, network=network))
         sums: dict[str, float] = {}
         for r, b in enumerate(baselines):
             res = b if factor == 1.0 else run_replication(prepared, r, baseline_raw=b.injuries)
