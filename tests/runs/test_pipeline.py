@@ -321,3 +321,64 @@ def test_helsinki_baseline_arrives_within_the_european_congestion_range(tmp_path
     for s in summaries:
         assert s["trips_completed"] >= 0.98 * s["trips"], s
     assert ci.low <= np.mean([s["congestion_index"] for s in summaries]) <= ci.high, summaries
+
+
+CROSSINGS_ONLY = (
+    '[[interventions]]\ntype = "crossing"\naction = "upgrade"\ncrossing_type = "raised"\n'
+    'where = { highway = ["primary", "secondary", "tertiary", "residential"] }\n'
+    'existing = { types = ["marked", "unmarked"] }\n'
+    '[[interventions]]\ntype = "crossing"\naction = "add"\ncrossing_type = "refuge_island"\nevery_m = 200\n'
+    'where = { highway = ["primary", "secondary"] }\n'
+)
+
+
+def _assert_same_result(a, b):
+    assert a.summary == b.summary
+    pd.testing.assert_frame_equal(a.injuries, b.injuries)
+    pd.testing.assert_frame_equal(a.link_traffic, b.link_traffic)
+    pd.testing.assert_frame_equal(a.speed_hist, b.speed_hist)
+
+
+def test_a_crossing_only_variant_reuses_the_baseline_traffic_with_identical_results(
+    files, prepared, base_result, tmp_path, monkeypatch
+):
+    # upgraded and new crossings (which take pedestrians from their neighbours) change no link: the variant
+    # takes the baseline replication's vehicle traffic from the store and re-runs crossings, pedestrians and
+    # risk only; every table equals a full run of the variant
+    from vision_zero.traffic import simulation
+
+    var = prepare(load_scenario(scenario_file(tmp_path, "cross", CROSSINGS_ONLY, extends=str(files["base"]))))
+    assert var.network.crossings.shape != prepared["base"].network.crossings.shape  # new crossings
+    store = tmp_path / "store"
+    b = run_replication(prepared["base"], 0, traffic_store=store)
+    _assert_same_result(b, base_result)  # storing changes nothing
+    assert len(list(store.glob("*.pickle"))) == 1
+    full = run_replication(var, 0, baseline_raw=b.injuries)
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("simulated again")
+
+    with monkeypatch.context() as m:
+        m.setattr(simulation, "simulate_vehicles", no_simulation)
+        reused = run_replication(var, 0, baseline_raw=b.injuries, traffic_store=store)
+    _assert_same_result(reused, full)
+    assert reused.summary["ksi_pedestrian"] < b.summary["ksi_pedestrian"]  # the crossings did act
+    # a variant that changes links (30 km/h) misses the store and simulates its own traffic: same as a full run
+    slow = run_replication(prepared["slow"], 0, baseline_raw=b.injuries, traffic_store=store)
+    _assert_same_result(slow, run_replication(prepared["slow"], 0, baseline_raw=b.injuries))
+    assert len(list(store.glob("*.pickle"))) == 1  # variants do not store
+
+
+def test_a_run_shares_traffic_through_a_temporary_store_it_removes(files, tmp_path):
+    from vision_zero.runs.parallel import SerialExecutor
+    from vision_zero.runs.replications import run_job, scenario_job
+
+    path = scenario_file(tmp_path, "cross", CROSSINGS_ONLY, extends=str(files["base"]))
+    job = scenario_job(path, overrides={"simulation.replications": 1})
+    assert job.shares_traffic and job.baseline is not None
+    out = tmp_path / "out"
+    run = run_job(job, out_dir=out, executor=SerialExecutor(), progress=False)
+    assert not list(out.glob(".traffic-*"))
+    base = run_replication(job.baseline.prepared(), 0)
+    direct = run_replication(job.prepared(), 0, baseline_raw=base.injuries)
+    _assert_same_result(run.read(0), direct)

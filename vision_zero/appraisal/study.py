@@ -22,7 +22,7 @@ from vision_zero.program.interventions import Crossing, SpeedCamera, SpeedLimit
 from vision_zero.program.touched import Touched
 from vision_zero.runs.parallel import make_executor
 from vision_zero.runs.pipeline import AppliedScenario
-from vision_zero.runs.replications import run_job, scenario_job, scenario_view
+from vision_zero.runs.replications import run_job, scenario_job, scenario_view, traffic_store_dir
 from vision_zero.runs.results import ReplicationResult
 
 __all__ = ["CompareInputs", "ContentItem", "compare_scenarios", "program_content"]
@@ -205,7 +205,20 @@ def compare_scenarios(
     n = replications or max(j.replications for j in (base_job, *var_jobs))
 
     def run_all(ex: Any) -> list[Any]:
-        return [run_job(j, out_dir=results_dir, executor=ex, replications=n, progress=progress) for j in jobs]
+        # one traffic store for the whole comparison: every variant whose traffic inputs equal the baseline's
+        # (crossing upgrades) re-uses the baseline replication's vehicle traffic instead of simulating it again
+        with traffic_store_dir(Path(results_dir)) as store:
+            return [
+                run_job(
+                    j,
+                    out_dir=results_dir,
+                    executor=ex,
+                    replications=n,
+                    progress=progress,
+                    traffic_store=store,
+                )
+                for j in jobs
+            ]
 
     jobs = [base_job, *var_jobs]
     if executor is None:

@@ -20,8 +20,12 @@ city's at every network size.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +44,9 @@ from vision_zero.runs.results import ReplicationResult
 from vision_zero.traffic.demand import TripDistribution
 from vision_zero.traffic.periods import Period, annual_factors
 
+if TYPE_CHECKING:
+    from vision_zero.traffic.simulation import VehicleTraffic
+
 __all__ = [
     "AppliedIntervention",
     "AppliedScenario",
@@ -54,6 +61,7 @@ __all__ = [
     "prepare_file",
     "run_replication",
     "summarise",
+    "traffic_key",
 ]
 
 
@@ -815,8 +823,73 @@ def summarise(
     return out
 
 
+def traffic_key(
+    network: RoadNetwork,
+    trips: pd.DataFrame,
+    prepared: PreparedScenario,
+    replication: int,
+    *,
+    settings: object,
+    route_settings: object,
+) -> str:
+    """A hash of everything :func:`~vision_zero.traffic.simulation.simulate_vehicles` reads in a replication.
+
+    The network's links and nodes tables (every column: a column the engine does not read only costs a missed
+    re-use, never a wrong one; crossings are left out, the engine reads none), the trips, the seed and
+    replication (the drivers' and routing streams), the periods, platoon size, re-routing passes and the drawn
+    traffic and route-choice settings.
+    """
+    h = hashlib.sha256()
+    for table in (network.links, network.nodes, trips):
+        h.update(repr([(str(c), str(t)) for c, t in table.dtypes.items()]).encode())
+        h.update(pd.util.hash_pandas_object(table, index=True).to_numpy().tobytes())
+    sim = prepared.scenario.simulation
+    head = (
+        sim.seed,
+        replication,
+        prepared.periods,
+        sim.platoon_size,
+        sim.reroute_passes,
+        settings,
+        route_settings,
+    )
+    h.update(repr(head).encode())
+    return h.hexdigest()
+
+
+def _traffic_path(store: Path, key: str) -> Path:
+    return Path(store) / f"{key}.pickle"
+
+
+def _load_traffic(store: Path, key: str) -> VehicleTraffic | None:
+    """The vehicle traffic stored under ``key``, or None (also when the file cannot be read)."""
+    path = _traffic_path(store, key)
+    try:
+        with path.open("rb") as f:
+            out = pickle.load(f)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return None
+    from vision_zero.traffic.simulation import VehicleTraffic
+
+    return out if isinstance(out, VehicleTraffic) else None
+
+
+def _save_traffic(store: Path, key: str, vehicles: VehicleTraffic) -> None:
+    """Store ``vehicles`` under ``key`` (atomically: a reader never sees a partial file)."""
+    path = _traffic_path(store, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(vehicles, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
 def run_replication(
-    prepared: PreparedScenario, replication: int, *, baseline_raw: pd.DataFrame | None = None
+    prepared: PreparedScenario,
+    replication: int,
+    *,
+    baseline_raw: pd.DataFrame | None = None,
+    traffic_store: Path | None = None,
 ) -> ReplicationResult:
     """Run replication ``replication`` of a prepared scenario.
 
@@ -830,11 +903,17 @@ def run_replication(
         ``injuries`` (with ``per_year_raw`` and ``per_year``) of the baseline's replication with the same index;
         its calibration factors are reused (:func:`vision_zero.risk.crash_model.factors_of`). None: calibrate on
         this replication itself (a baseline), with the city's totals scaled by its simulated veh-km.
+    traffic_store
+        A folder shared by the replications of a comparison: a baseline replication leaves its vehicle traffic
+        there (:class:`~vision_zero.traffic.simulation.VehicleTraffic`, under :func:`traffic_key`), and a variant
+        replication whose traffic inputs are the same (crossing upgrades: links, nodes, trips, seed, parameter
+        draw unchanged) takes it instead of simulating again and re-runs only crossings, pedestrians and risk.
+        The results are identical to a full run. None: always simulate.
     """
     from vision_zero.risk import crash_model as risk
     from vision_zero.traffic import demand
     from vision_zero.traffic.routing import RouteChoiceSettings
-    from vision_zero.traffic.simulation import TrafficSettings, simulate, traffic_summary
+    from vision_zero.traffic.simulation import TrafficSettings, record_of, simulate_vehicles, traffic_summary
 
     sc = prepared.scenario
     rngs = replication_rngs(sc.simulation.seed, replication)
@@ -865,19 +944,30 @@ def run_replication(
             periods=prepared.periods,
             rng=rngs.demand,  # after the trips: the baseline's draws are untouched
         )
-    record = simulate(
-        network,
-        trips,
-        prepared.pedestrians,
-        rng=rngs.drivers,
-        pedestrian_rng=rngs.pedestrians,
-        routing_rng=rngs.routing,
-        periods=prepared.periods,
-        platoon_size=sc.simulation.platoon_size,
-        reroute_passes=sc.simulation.reroute_passes,
-        settings=TrafficSettings.from_values(draw),  # this replication's draw of the traffic evidence
-        route_settings=RouteChoiceSettings.from_values(draw),
-    )
+    settings = TrafficSettings.from_values(draw)  # this replication's draw of the traffic evidence
+    route_settings = RouteChoiceSettings.from_values(draw)
+    key = None
+    vehicles = None
+    if traffic_store is not None:
+        key = traffic_key(
+            network, trips, prepared, replication, settings=settings, route_settings=route_settings
+        )
+        vehicles = _load_traffic(traffic_store, key)
+    if vehicles is None:
+        vehicles = simulate_vehicles(
+            network,
+            trips,
+            rng=rngs.drivers,
+            routing_rng=rngs.routing,
+            periods=prepared.periods,
+            platoon_size=sc.simulation.platoon_size,
+            reroute_passes=sc.simulation.reroute_passes,
+            settings=settings,
+            route_settings=route_settings,
+        )
+        if traffic_store is not None and key is not None and prepared.is_baseline:
+            _save_traffic(traffic_store, key, vehicles)
+    record = record_of(network, trips, prepared.pedestrians, prepared.periods, vehicles, rngs.pedestrians)
     estimate = risk.estimate(
         network, record, parameters=draw, modifiers=prepared.modifiers, speed_model=sc.risk.speed_model
     )

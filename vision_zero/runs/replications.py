@@ -23,6 +23,7 @@ same build finds the same folder, and a changed model never reuses old results.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -30,6 +31,7 @@ import json
 import math
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +80,7 @@ __all__ = [
     "scenario_job",
     "scenario_run_dir",
     "scenario_view",
+    "traffic_store_dir",
 ]
 
 #: A target-precision run starts with at least this many replications (an interval from 2 is meaningless).
@@ -149,6 +152,10 @@ class ScenarioJob:
         Network source, fingerprint and schematic flag for the manifest.
     baseline
         The baseline's job for a variant, ``None`` for a baseline.
+    shares_traffic
+        ``task`` takes a keyword ``traffic_store`` (a folder): a baseline replication leaves its vehicle traffic
+        there and a variant replication with the same traffic inputs re-uses it
+        (:func:`vision_zero.runs.pipeline.run_replication`).
     """
 
     name: str
@@ -159,6 +166,7 @@ class ScenarioJob:
     task: ReplicationTask
     network: NetworkInfo
     baseline: ScenarioJob | None = None
+    shares_traffic: bool = False
 
     @property
     def is_baseline(self) -> bool:
@@ -381,11 +389,18 @@ class _Bundle:
 
     task: ReplicationTask
     payload: Any
+    traffic_store: Path | None = None
 
 
 def _call_task(bundle: _Bundle, item: tuple[int, pd.DataFrame | None]) -> ReplicationResult:
     """Executor entry point: ``bundle`` is shipped once per worker, ``item`` with each task."""
     replication, baseline_raw = item
+    if bundle.traffic_store is not None:
+        task: Any = bundle.task
+        result: ReplicationResult = task(
+            bundle.payload, replication, baseline_raw, traffic_store=bundle.traffic_store
+        )
+        return result
     return bundle.task(bundle.payload, replication, baseline_raw)
 
 
@@ -427,8 +442,11 @@ class _Progress:
 class _Runner:
     """Runs jobs on one executor, sharing baseline folders and progress bars between them."""
 
-    def __init__(self, out_dir: Path, executor: Executor, progress: _Progress) -> None:
+    def __init__(
+        self, out_dir: Path, executor: Executor, progress: _Progress, traffic_store: Path | None = None
+    ) -> None:
         self.out_dir = Path(out_dir)
+        self.traffic_store = traffic_store
         self.executor = executor
         self.progress = progress
         self.prepared: set[Path] = set()
@@ -439,7 +457,8 @@ class _Runner:
         """One bundle per job, so executors recognise a payload they have already shipped."""
         hit = self.bundles.get(id(job))
         if hit is None or hit[0] is not job:
-            hit = (job, _Bundle(job.task, job.prepared()))
+            store = self.traffic_store if job.shares_traffic else None
+            hit = (job, _Bundle(job.task, job.prepared(), store))
             self.bundles[id(job)] = hit
         return hit[1]
 
@@ -519,6 +538,7 @@ def run_job(
     progress: bool = True,
     progress_stream: TextIO | None = None,
     on_batch: Callable[[RunResult], None] | None = None,
+    traffic_store: Path | None = None,
 ) -> RunResult:
     """Run (or resume) the replications of ``job``; see the module docstring.
 
@@ -543,6 +563,10 @@ def run_job(
         Where the bars go (default stderr).
     on_batch
         Called after every batch of a target-precision run with the results so far (for logging).
+    traffic_store
+        A folder where baseline replications leave their vehicle traffic for variants with the same traffic
+        inputs (see :func:`traffic_store_dir`); default: for a variant whose job shares traffic, a temporary one
+        for this call.
 
     Returns
     -------
@@ -555,7 +579,36 @@ def run_job(
     if max_replications < 1:
         raise ConfigError(f"--max-replications: expected an integer >= 1 (got {max_replications})")
     bars = _Progress(progress, progress_stream)
-    runner = _Runner(Path(out_dir), executor, bars)
+    with contextlib.ExitStack() as stack:
+        if traffic_store is None and job.shares_traffic and job.baseline is not None:
+            traffic_store = stack.enter_context(traffic_store_dir(Path(out_dir)))
+        runner = _Runner(Path(out_dir), executor, bars, traffic_store)
+        return _run(runner, job, bars, replications, target_ci_pct, max_replications, on_batch)
+
+
+@contextlib.contextmanager
+def traffic_store_dir(out_dir: Path) -> Iterator[Path]:
+    """A temporary folder under ``out_dir`` where a comparison's baseline replications leave their vehicle traffic.
+
+    Removed on exit; its name starts with ``.traffic-`` so result scans skip it.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=".traffic-", dir=out_dir))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _run(
+    runner: _Runner,
+    job: ScenarioJob,
+    bars: _Progress,
+    replications: int | None,
+    target_ci_pct: float | None,
+    max_replications: int,
+    on_batch: Callable[[RunResult], None] | None,
+) -> RunResult:
     try:
         if target_ci_pct is None:
             n = replications if replications is not None else job.replications
@@ -693,10 +746,14 @@ def format_summary(run: RunResult) -> str:
 
 
 def _pipeline_task(
-    prepared: PreparedScenario, replication: int, baseline_raw: pd.DataFrame | None
+    prepared: PreparedScenario,
+    replication: int,
+    baseline_raw: pd.DataFrame | None,
+    *,
+    traffic_store: Path | None = None,
 ) -> ReplicationResult:
     """The real replication task: :func:`vision_zero.runs.pipeline.run_replication`."""
-    return run_replication(prepared, replication, baseline_raw=baseline_raw)
+    return run_replication(prepared, replication, baseline_raw=baseline_raw, traffic_store=traffic_store)
 
 
 def _is_scenario_setting(key: str) -> bool:
@@ -833,6 +890,7 @@ def scenario_job(
         task=_pipeline_task,
         network=info,
         baseline=baseline,
+        shares_traffic=True,
     )
     made[key] = job
     return job

@@ -105,12 +105,15 @@ __all__ = [
     "SPEED_BIN_KPH",
     "TrafficRecord",
     "TrafficSettings",
+    "VehicleTraffic",
     "desired_speed_kph",
     "expected_link_cost_s",
     "give_way_approach",
     "give_way_capacity_vph",
     "give_way_delay_s",
+    "record_of",
     "simulate",
+    "simulate_vehicles",
     "traffic_summary",
 ]
 
@@ -250,16 +253,71 @@ def simulate(
             f"simulate: expected platoon_size >= 1 and reroute_passes >= 0 "
             f"(got {platoon_size}, {reroute_passes})"
         )
+    ped_rng = rng.spawn(1)[0] if pedestrian_rng is None else pedestrian_rng
+    vehicles = simulate_vehicles(
+        network,
+        trips,
+        rng=rng,
+        periods=periods,
+        platoon_size=platoon_size,
+        reroute_passes=reroute_passes,
+        routing_rng=routing_rng,
+        settings=settings,
+        route_settings=route_settings,
+        drain_s=drain_s,
+    )
+    return record_of(network, trips, pedestrians, periods, vehicles, ped_rng, link_events=link_events)
+
+
+@dataclass(frozen=True)
+class VehicleTraffic:
+    """What the vehicles did in one replication: their routes and per-traversal times, the route-choice log.
+
+    Everything :func:`simulate` computes before it looks at crossings and pedestrians: the engine and route
+    choice read no crossing, so a network that differs from another only in its crossings (their types, new
+    crossings) and in its pedestrian demand has the same vehicle traffic, and :func:`record_of` turns that
+    traffic into the record of either network.
+    """
+
+    veh: _Vehicles
+    routes: Routes
+    times: _Times
+    windows: FloatArray
+    close: FloatArray
+    route_choice: pd.DataFrame
+
+
+def simulate_vehicles(
+    network: RoadNetwork,
+    trips: pd.DataFrame,
+    *,
+    rng: np.random.Generator,
+    periods: tuple[Period, ...],
+    platoon_size: int = 1,
+    reroute_passes: int | None = None,
+    routing_rng: np.random.Generator | None = None,
+    settings: TrafficSettings | None = None,
+    route_settings: RouteChoiceSettings | None = None,
+    drain_s: float = S_PER_HOUR,
+) -> VehicleTraffic:
+    """The vehicle part of :func:`simulate` (route choice and the event loop), without crossings or pedestrians.
+
+    Parameters are those of :func:`simulate`; ``rng`` must not have spawned the pedestrian stream yet if the
+    result is to equal :func:`simulate`'s (which spawns it first).
+    """
+    if platoon_size < 1 or (reroute_passes is not None and reroute_passes < 0):
+        raise DataError(
+            f"simulate: expected platoon_size >= 1 and reroute_passes >= 0 "
+            f"(got {platoon_size}, {reroute_passes})"
+        )
     st = TrafficSettings.from_parameters() if settings is None else settings
     rc = RouteChoiceSettings.from_parameters() if route_settings is None else route_settings
     max_iterations = rc.max_iterations if reroute_passes is None else reroute_passes
     pidx = _check_trips(trips, network, periods)
-    ped_rng = rng.spawn(1)[0] if pedestrian_rng is None else pedestrian_rng
     route_rng = rng.spawn(1)[0] if routing_rng is None else routing_rng
     z = rng.standard_normal(len(trips))
     veh = _vehicles(trips, pidx, z, platoon_size)
     links = network.links
-    length = links["length_m"].to_numpy(dtype=np.float64)
     sig = signal_plans(network, st)
     router = Router(network)
     n_links = len(links)
@@ -300,6 +358,28 @@ def simulate(
             candidates = _perceived_routes(router, veh, slices, costs, group, route_rng, st, chosen, turn_s)
         routes = routes.replace(chosen, candidates)
         log.append(row | {"switched": float(veh.size[chosen].sum())})
+    return VehicleTraffic(
+        veh, routes, times, windows, close, pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS))
+    )
+
+
+def record_of(
+    network: RoadNetwork,
+    trips: pd.DataFrame,
+    pedestrians: pd.DataFrame | None,
+    periods: tuple[Period, ...],
+    vehicles: VehicleTraffic,
+    pedestrian_rng: np.random.Generator,
+    *,
+    link_events: bool = False,
+) -> TrafficRecord:
+    """The :class:`TrafficRecord` of :func:`simulate_vehicles`' traffic on ``network`` (its crossings) with pedestrians.
+
+    ``network`` must have the links the traffic ran on; its crossings and ``pedestrians`` may differ from the
+    network the traffic was simulated on (e.g. a crossing upgrade re-uses its baseline's traffic).
+    ``link_events``: as in :func:`simulate`.
+    """
+    veh, times = vehicles.veh, vehicles.times
     record = build_record(
         network,
         trips,
@@ -309,20 +389,20 @@ def simulate(
         veh.period,
         veh.depart_s,
         veh.size,
-        routes,
+        vehicles.routes,
         times.ent,
         times.ee,
         times.ex,
-        windows,
-        close,
-        ped_rng,
-        length,
+        vehicles.windows,
+        vehicles.close,
+        pedestrian_rng,
+        network.links["length_m"].to_numpy(dtype=np.float64),
         times.fft,
         times.stuck_moves,
         veh.first_trip,
         link_events,
     )
-    return dataclasses.replace(record, route_choice=pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS)))
+    return dataclasses.replace(record, route_choice=vehicles.route_choice)
 
 
 def expected_link_cost_s(network: RoadNetwork, settings: TrafficSettings | None = None) -> FloatArray:
