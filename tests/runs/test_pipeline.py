@@ -371,11 +371,13 @@ def test_a_crossing_only_variant_reuses_the_baseline_traffic_with_identical_resu
 
 def test_a_run_shares_traffic_through_a_temporary_store_it_removes(files, tmp_path):
     from vision_zero.runs.parallel import SerialExecutor
-    from vision_zero.runs.replications import run_job, scenario_job
+    from vision_zero.runs.replications import may_share_traffic, run_job, scenario_job
 
     path = scenario_file(tmp_path, "cross", CROSSINGS_ONLY, extends=str(files["base"]))
     job = scenario_job(path, overrides={"simulation.replications": 1})
     assert job.shares_traffic and job.baseline is not None
+    assert may_share_traffic(job) and not may_share_traffic(job.baseline)
+    assert not may_share_traffic(scenario_job(files["slow"], lazy=True))  # 30 km/h: its links differ
     out = tmp_path / "out"
     run = run_job(job, out_dir=out, executor=SerialExecutor(), progress=False)
     assert not list(out.glob(".traffic-*"))

@@ -8,6 +8,7 @@ only reads) and compares them (:func:`vision_zero.appraisal.compare.compare`). T
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,13 @@ from vision_zero.program.interventions import Crossing, SpeedCamera, SpeedLimit
 from vision_zero.program.touched import Touched
 from vision_zero.runs.parallel import make_executor
 from vision_zero.runs.pipeline import AppliedScenario
-from vision_zero.runs.replications import run_job, scenario_job, scenario_view, traffic_store_dir
+from vision_zero.runs.replications import (
+    may_share_traffic,
+    run_job,
+    scenario_job,
+    scenario_view,
+    traffic_store_dir,
+)
 from vision_zero.runs.results import ReplicationResult
 
 __all__ = ["CompareInputs", "ContentItem", "compare_scenarios", "program_content"]
@@ -207,7 +214,8 @@ def compare_scenarios(
     def run_all(ex: Any) -> list[Any]:
         # one traffic store for the whole comparison: every variant whose traffic inputs equal the baseline's
         # (crossing upgrades) re-uses the baseline replication's vehicle traffic instead of simulating it again
-        with traffic_store_dir(Path(results_dir)) as store:
+        share = any(may_share_traffic(j) for j in var_jobs)
+        with traffic_store_dir(Path(results_dir)) if share else contextlib.nullcontext() as store:
             return [
                 run_job(
                     j,

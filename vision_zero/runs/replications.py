@@ -73,6 +73,7 @@ __all__ = [
     "arrival_warning",
     "format_summary",
     "format_traffic",
+    "may_share_traffic",
     "mean_interval",
     "run_id",
     "run_job",
@@ -565,8 +566,8 @@ def run_job(
         Called after every batch of a target-precision run with the results so far (for logging).
     traffic_store
         A folder where baseline replications leave their vehicle traffic for variants with the same traffic
-        inputs (see :func:`traffic_store_dir`); default: for a variant whose job shares traffic, a temporary one
-        for this call.
+        inputs (see :func:`traffic_store_dir`); default: for a variant that may re-use its baseline's traffic
+        (:func:`may_share_traffic`), a temporary one for this call.
 
     Returns
     -------
@@ -580,10 +581,23 @@ def run_job(
         raise ConfigError(f"--max-replications: expected an integer >= 1 (got {max_replications})")
     bars = _Progress(progress, progress_stream)
     with contextlib.ExitStack() as stack:
-        if traffic_store is None and job.shares_traffic and job.baseline is not None:
+        if traffic_store is None and may_share_traffic(job):
             traffic_store = stack.enter_context(traffic_store_dir(Path(out_dir)))
         runner = _Runner(Path(out_dir), executor, bars, traffic_store)
         return _run(runner, job, bars, replications, target_ci_pct, max_replications, on_batch)
+
+
+def may_share_traffic(job: ScenarioJob) -> bool:
+    """Whether a variant's replications may re-use its baseline's vehicle traffic (decides whether to store it).
+
+    True when the job's task shares traffic and its intervened network has the baseline's links and nodes
+    (central parameter values; e.g. crossing upgrades). Each replication still checks its own inputs
+    (:func:`vision_zero.runs.pipeline.traffic_key`), so this only saves storing traffic nobody will read.
+    """
+    if not job.shares_traffic or job.baseline is None:
+        return False
+    net, base = scenario_view(job).network, scenario_view(job.baseline).network
+    return bool(net.links.equals(base.links) and net.nodes.equals(base.nodes))
 
 
 @contextlib.contextmanager
