@@ -282,7 +282,7 @@ def test_dask_address_is_tried_first_and_briefly(tmp_path: Path, capsys: pytest.
     scenario = TESTS / "corpus" / "od" / "header_only.toml"
     code = main(["run", str(scenario), "--dask", "tcp://127.0.0.1:1", "--out", str(tmp_path), "-q"])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2  # a wrong address is the user's input: exit 2 like every bad input
     assert "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:1'" in err and "after 5 s" in err
     assert "header_only.csv" not in err
     assert time.monotonic() - start < 30  # was 33 s plus preparing the network; the timeout itself is 5 s

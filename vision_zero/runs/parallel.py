@@ -56,6 +56,7 @@ __all__ = [
     "Executor",
     "ExecutorError",
     "LocalPoolExecutor",
+    "SchedulerUnreachableError",
     "SerialExecutor",
     "default_workers",
     "make_executor",
@@ -80,6 +81,12 @@ class ExecutorError(VisionZeroError, RuntimeError):
     """The executor failed (a worker process died, the cluster is unreachable …); finished work is kept."""
 
     exit_code = 1
+
+
+class SchedulerUnreachableError(ExecutorError):
+    """``--dask ADDR`` names no scheduler that answers: the user's argument, so exit 2 like other bad input."""
+
+    exit_code = 2
 
 
 def default_workers() -> int:
@@ -447,7 +454,7 @@ class DaskExecutor(Executor):
                 self._client = Client(address, timeout=timeout_s)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as exc:
             self.close()
-            raise ExecutorError(
+            raise SchedulerUnreachableError(
                 f"--dask: cannot connect to the Dask scheduler at {address!r} ({exc}); expected 'local' or "
                 "the address of a running scheduler such as tcp://host:8786"
             ) from exc
