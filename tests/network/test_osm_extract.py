@@ -177,6 +177,7 @@ def test_network_build_writes_graphml(tmp_path: Path, capsys: pytest.CaptureFixt
     out_path = tmp_path / "helsinki.graphml"
     assert main(["network", "build", str(CLIPPED), "-o", str(out_path)]) == 0
     assert out_path.is_file() and "clipped:" in capsys.readouterr().out
+    assert out_path.stat().st_mode & 0o044, "GraphML written private (mkstemp's 0600), not with open()'s mode"
 
 
 @pytest.mark.skipif(not (SHARED_OSM / "helsinki-centre.osm.pbf").is_file(), reason="shared extracts absent")

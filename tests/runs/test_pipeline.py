@@ -379,8 +379,10 @@ def test_a_run_shares_traffic_through_a_temporary_store_it_removes(files, tmp_pa
     assert may_share_traffic(job) and not may_share_traffic(job.baseline)
     assert not may_share_traffic(scenario_job(files["slow"], lazy=True))  # 30 km/h: its links differ
     out = tmp_path / "out"
+    stale = out / ".traffic-999999999-left-by-a-killed-run"  # no such process id
+    stale.mkdir(parents=True)
     run = run_job(job, out_dir=out, executor=SerialExecutor(), progress=False)
-    assert not list(out.glob(".traffic-*"))
+    assert not list(out.glob(".traffic-*"))  # its own store removed, the stale one swept
     base = run_replication(job.baseline.prepared(), 0)
     direct = run_replication(job.prepared(), 0, baseline_raw=base.injuries)
     _assert_same_result(run.read(0), direct)

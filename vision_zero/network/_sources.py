@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 import networkx as nx
 
 from vision_zero.core.errors import DataError, InputFileNotFoundError, NetworkSourceError
+from vision_zero.core.files import atomic_path
 from vision_zero.network import _extract, osm_tags
 
 __all__ = ["LoadedGraph", "load_graph", "save_graphml_atomic"]
@@ -198,15 +198,8 @@ def save_graphml_atomic(graph: nx.MultiDiGraph[Any], path: Path) -> Path:
     """Save ``graph`` as osmnx GraphML so that readers never see a partial file."""
     import osmnx as ox
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".graphml") as tmp:
         ox.save_graphml(graph, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -13,9 +13,7 @@ Every field carries a human-readable alias in the report's language (GeoPackage 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from vision_zero.core.files import atomic_path
 from vision_zero.core.i18n import catalogue, text
 from vision_zero.core.units import m_to_km
 from vision_zero.network.road_network import RoadNetwork
@@ -150,15 +149,7 @@ def write_links_gpkg(
     frame = links_frame(network, baseline_ksi, variants_ksi, variants_limit_kph)
     geoms = [LineString(c) for c in link_geometries(network)]
     gdf = gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gpkg", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # the driver wants to create the file itself
-    try:
+    with atomic_path(path, suffix=".gpkg", create=False) as tmp:  # the driver wants to create the file itself
         gdf.to_file(tmp, layer=LAYER, driver="GPKG", engine="pyogrio")
-        _write_aliases(Path(tmp), field_aliases(list(frame.columns), list(variants_ksi), lang))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        _write_aliases(tmp, field_aliases(list(frame.columns), list(variants_ksi), lang))
     return path

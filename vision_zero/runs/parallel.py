@@ -49,6 +49,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from vision_zero.core.errors import ConfigError, VisionZeroError
+from vision_zero.core.files import make_process_folder, sweep_stale_process_folders
 
 __all__ = [
     "PAYLOAD_PREFIX",
@@ -225,37 +226,14 @@ def _exit_with_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
 def sweep_stale_payload_folders(tmp_dir: Path | None = None) -> list[Path]:
     """Delete payload folders whose process is gone (killed before it could clean up); return them.
 
     Only folders of this user named ``vision-zero-payloads-<pid>-…`` whose ``pid`` is no running process.
     """
-    root = Path(tempfile.gettempdir() if tmp_dir is None else tmp_dir)
-    removed = []
-    try:
-        entries = list(root.glob(f"{PAYLOAD_PREFIX}*"))
-    except OSError:
-        return []
-    for entry in entries:
-        m = re.match(rf"{re.escape(PAYLOAD_PREFIX)}(\d+)-", entry.name)
-        try:
-            mine = entry.is_dir() and entry.stat().st_uid == os.getuid()
-        except OSError:
-            continue
-        if m and mine and not _pid_alive(int(m.group(1))):
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-    return removed
+    return sweep_stale_process_folders(
+        Path(tempfile.gettempdir() if tmp_dir is None else tmp_dir), PAYLOAD_PREFIX
+    )
 
 
 def _load_payload(token: str, path: str) -> Any:
@@ -304,7 +282,7 @@ class LocalPoolExecutor(Executor):
         self._workers, self._asked = _capped(n)
         self._pool: ProcessPoolExecutor | None = None
         sweep_stale_payload_folders()
-        self._tmp = Path(tempfile.mkdtemp(prefix=f"{PAYLOAD_PREFIX}{os.getpid()}-"))
+        self._tmp = make_process_folder(Path(tempfile.gettempdir()), PAYLOAD_PREFIX)
         self._shipped = _Shipped()
 
     @property

@@ -31,7 +31,6 @@ import json
 import math
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from vision_zero.core.errors import ConfigError, DataError, ScenarioError, VisionZeroError
+from vision_zero.core.files import make_process_folder, sweep_stale_process_folders
 from vision_zero.core.version import __version__
 from vision_zero.network.road_network import RoadNetwork, load_network, network_fingerprint
 from vision_zero.program.scenario import Scenario, load_scenario
@@ -86,6 +86,7 @@ __all__ = [
 
 #: A target-precision run starts with at least this many replications (an interval from 2 is meaningless).
 MIN_REPLICATIONS_FOR_CI = 3
+TRAFFIC_STORE_PREFIX = ".traffic-"  # result scans skip folders starting with a dot
 
 #: Summary keys printed by :func:`format_summary`: (key, label).
 _HEADLINE: tuple[tuple[str, str], ...] = (("fatal", "deaths"), ("serious", "serious"), ("slight", "slight"))
@@ -604,10 +605,11 @@ def may_share_traffic(job: ScenarioJob) -> bool:
 def traffic_store_dir(out_dir: Path) -> Iterator[Path]:
     """A temporary folder under ``out_dir`` where a comparison's baseline replications leave their vehicle traffic.
 
-    Removed on exit; its name starts with ``.traffic-`` so result scans skip it.
+    Removed on exit; its name starts with ``.traffic-`` so result scans skip it, and carries the process id so the
+    next comparison in ``out_dir`` removes one left behind by a killed process.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=".traffic-", dir=out_dir))
+    sweep_stale_process_folders(out_dir, TRAFFIC_STORE_PREFIX)
+    path = make_process_folder(out_dir, TRAFFIC_STORE_PREFIX)
     try:
         yield path
     finally:

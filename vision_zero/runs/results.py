@@ -42,6 +42,7 @@ from typing import Any
 import pandas as pd
 
 from vision_zero.core.errors import DataError
+from vision_zero.core.files import atomic_write_bytes, atomic_write_text, current_umask
 
 __all__ = [
     "ReplicationResult",
@@ -74,14 +75,6 @@ REPLICATION_FILES: tuple[str, ...] = ("summary.json", "parameters.json", *(f"{t}
 #: The list of files with sizes and SHA-256, written last into a replication folder.
 FILES_LIST = "files.json"
 _HASH_CHUNK = 1 << 20
-
-
-@functools.cache
-def _umask() -> int:
-    """The process umask, read once on first use (os.umask can only be read by setting it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 @dataclass(frozen=True)
@@ -124,27 +117,6 @@ class ReplicationResult:
     link_traffic: pd.DataFrame
     speed_hist: pd.DataFrame
     parameters: dict[str, float]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def replication_dir(run_dir: Path, replication: int) -> Path:
@@ -249,7 +221,7 @@ def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
     final = replication_dir(run_dir, result.replication)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700
     try:
         meta: dict[str, Any] = {
             "scenario": result.scenario,
