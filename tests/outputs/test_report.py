@@ -21,7 +21,7 @@ from compare_fixtures import runs, square_network
 from vision_zero.appraisal.compare import compare
 from vision_zero.appraisal.economics import Economics, InterventionCost
 from vision_zero.appraisal.study import CompareInputs, ContentItem
-from vision_zero.core.i18n import LANGUAGES, catalogue, text
+from vision_zero.core.i18n import LANGUAGES, catalogue, ntext, plural_catalogue, text
 from vision_zero.core.parameters import load_parameters
 from vision_zero.outputs.report import ReportInputs, render_report
 
@@ -122,8 +122,11 @@ def _visible_text(html: str, *, sources: bool = True) -> str:
 def _english_fragments(lang: str) -> list[str]:
     """Pieces of every English phrase of the catalogue that ``lang`` translates differently (≥ 2 words)."""
     out = []
-    for key, en in catalogue("en").items():
-        if catalogue(lang)[key] == en:
+    phrases = [(en, (catalogue(lang)[key],)) for key, en in catalogue("en").items()]
+    for key, forms in plural_catalogue("en").items():  # phrases with a count: each English form
+        phrases += [(en, plural_catalogue(lang)[key]) for en in forms]
+    for en, translated in phrases:
+        if en in translated:
             continue
         for piece in re.split(r"\{[^}]*\}", en):
             piece = piece.strip(" :;,.()—–-\n")
@@ -309,7 +312,7 @@ def test_report_renders_in_chromium(outputs: dict[str, Any], browser: object, la
     assert text("schematic_long", lang) in body
     summary = driver.find_element("id", "s-summary").find_element("xpath", "following-sibling::div").text
     assert (
-        text("coverage", lang, road_km="1", area_km2="0", share="", veh_km="0", n=N).split(":")[0] in summary
+        ntext("coverage", N, lang, road_km="1", area_km2="0", share="", veh_km="0").split(":")[0] in summary
     )
     programs = driver.execute_script(
         "const h = document.getElementById('s-evidence'); let t = ''; let e = document.getElementById('s-summary');"
@@ -317,8 +320,8 @@ def test_report_renders_in_chromium(outputs: dict[str, Any], browser: object, la
     )
     for program in (LONG_NAME, "crossings", "package"):
         assert program in programs
-    assert text("content_cameras", lang, n="2", km="1.0") in programs
-    assert text("content_upgrade", lang, n="3", type=text("ct_refuge_island", lang)) in programs
+    assert ntext("content_cameras", 2, lang, km="1.0") in programs
+    assert ntext("content_upgrade", 3, lang, type=text("ct_refuge_island", lang)) in programs
     if lang != "en":
         visible = driver.execute_script(
             "const c = document.body.cloneNode(true); c.querySelectorAll('td.src').forEach(e => e.remove());"

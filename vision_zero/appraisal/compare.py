@@ -775,11 +775,12 @@ def format_interval(iv: Interval, digits: int = 1, *, lang: str = "en") -> str:
 
 def probability_text(v: VariantComparison, lang: str = "en") -> str:
     """P(fewer KSI) as a percentage where the replications tell the change from noise, else "not yet (+N)"."""
-    from vision_zero.core.i18n import text
+    from vision_zero.core.i18n import ntext
 
     if v.distinguishable:
         return f"{v.prob_reduces_ksi:.0%}"
-    return text("not_yet_short", lang, more=format_number(max(v.replications_needed - len(v.pairs), 1), 0))
+    more = max(v.replications_needed - len(v.pairs), 1)
+    return ntext("not_yet_short", more, lang, more=format_number(more, 0))
 
 
 def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], list[list[str]]]:
@@ -872,7 +873,7 @@ def format_table(comparison: Comparison, *, label: str = "", lang: str = "en", c
     ``label`` is the network's label, ``coverage`` the sentence saying what the totals cover; both are printed
     under the tables. Text in ``lang``.
     """
-    from vision_zero.core.i18n import text
+    from vision_zero.core.i18n import ntext, text
 
     header, rows = table_rows(comparison, lang=lang)
 
@@ -892,7 +893,7 @@ def format_table(comparison: Comparison, *, label: str = "", lang: str = "en", c
     against = block([0, *range(4, len(header))])
     against = against[:2] + against[3:]  # the baseline's row is empty here
     n = comparison.baseline.metrics["ksi"].n
-    foot = [text("table_foot", lang, n=n)]
+    foot = [ntext("table_foot", n, lang)]
     if any(not v.distinguishable for v in comparison.variants):
         foot.append(text("not_yet_foot", lang))
     if any(s.truncated for s in comparison.scenarios):

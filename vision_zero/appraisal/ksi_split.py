@@ -165,7 +165,7 @@ def split_frame(splits: Sequence[KsiSplit]) -> pd.DataFrame:
 
 def format_split(frame: pd.DataFrame, *, lang: str = "en") -> str:
     """A short plain-text block of :func:`split_frame` for the terminal (one row per variant), in ``lang``."""
-    from vision_zero.core.i18n import text
+    from vision_zero.core.i18n import ntext, text
 
     if not len(frame):
         return ""
@@ -181,7 +181,7 @@ def format_split(frame: pd.DataFrame, *, lang: str = "en") -> str:
             f = {k: float(r[k]) for k in ("mean", "low", "high", "p_low", "p_high")}
             iv = Interval(f["mean"], f["low"], f["high"], f["p_low"], f["p_high"], int(r["n"]))
             cell = format_interval(iv, lang=lang)
-            row.append(text("n_links", lang, cell=cell, n=int(r["links"])) if p == "touched" else cell)
+            row.append(ntext("n_links", int(r["links"]), lang, cell=cell) if p == "touched" else cell)
         rows.append(row)
     widths = [max(len(r[j]) for r in rows) for j in range(len(header))]
     lines = [

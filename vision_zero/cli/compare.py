@@ -92,7 +92,7 @@ def register(subparsers: Any) -> None:
 def _compare(args: argparse.Namespace) -> int:
     from vision_zero.appraisal.compare import format_table
     from vision_zero.appraisal.study import compare_scenarios
-    from vision_zero.core.i18n import text
+    from vision_zero.core.i18n import ntext
     from vision_zero.core.parameters import load_parameters
     from vision_zero.outputs.plot import network_label
     from vision_zero.outputs.report import coverage_text
@@ -147,12 +147,12 @@ def _compare(args: argparse.Namespace) -> int:
         print(format_split(pd.read_csv(paths["ksi_split"]), lang=args.lang))
     print()
     print(
-        text(
+        ntext(
             "written_to",
+            len(paths),
             args.lang,
             out=out,
             report=language_dir(out, args.lang) / "report.html",
-            n=len(paths),
         )
     )
     print(f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from vision_zero.appraisal.compare import Comparison, ScenarioRuns, VariantComparison
-from vision_zero.core.i18n import text
+from vision_zero.core.i18n import ntext, text
 from vision_zero.core.parameters import ParameterSet
 from vision_zero.runs.results import atomic_write_bytes, safe_file_name
 from vision_zero.traffic.simulation import SPEED_BIN_KPH
@@ -138,7 +138,7 @@ def ksi_by_scenario(comparison: Comparison, path: Path, *, lang: str = "en", sou
         schematic=comparison.schematic,
         lang=lang,
         source=source,
-        note=text("ci_note", lang, n=comparison.baseline.metrics["ksi"].n),
+        note=ntext("ci_note", comparison.baseline.metrics["ksi"].n, lang),
     )
     return save(fig, path)
 
@@ -175,7 +175,7 @@ def tradeoff(comparison: Comparison, path: Path, *, lang: str = "en", source: st
         schematic=comparison.schematic,
         lang=lang,
         source=source,
-        note=text("ci_note", lang, n=comparison.baseline.metrics["ksi"].n),
+        note=ntext("ci_note", comparison.baseline.metrics["ksi"].n, lang),
     )
     return save(fig, path)
 
@@ -248,7 +248,7 @@ def speed_distributions(
     finish(
         fig,
         ax,
-        title=text("speed_title", lang, n=int(links.size), baseline=baseline.name, variant=variant.name)
+        title=ntext("speed_title", int(links.size), lang, baseline=baseline.name, variant=variant.name)
         if links.size
         else text("speed_title_none", lang, variant=variant.name),
         schematic=schematic,
@@ -372,7 +372,7 @@ def tornado(
         note=text("tornado_method", lang) if len(frame) else "",
     )
     if len(frame):
-        fig.text(0.01, 0.005, text("tornado_faded", lang, n=len(variant.pairs)), fontsize=7, color="#444444")
+        fig.text(0.01, 0.005, ntext("tornado_faded", len(variant.pairs), lang), fontsize=7, color="#444444")
         fig.subplots_adjust(left=0.36, bottom=fig.subplotpars.bottom + 0.03)
     return save(fig, path)
 

@@ -38,7 +38,7 @@ from vision_zero.appraisal.compare import (
 )
 from vision_zero.appraisal.ksi_split import PARTS, KsiSplit
 from vision_zero.appraisal.study import ContentItem
-from vision_zero.core.i18n import catalogue, check_lang, text
+from vision_zero.core.i18n import catalogue, check_lang, ntext, text
 from vision_zero.core.version import __version__
 from vision_zero.outputs.plot import network_label
 from vision_zero.risk.crash_model import ROAD_USERS
@@ -104,14 +104,14 @@ def coverage_text(coverage: Coverage, lang: str = "en") -> str:
         return format_number(x, 0 if abs(x) >= 100 else 1)
 
     share = coverage.share
-    return text(
+    return ntext(
         "coverage",
+        coverage.replications,
         lang,
         road_km=num(coverage.road_km),
         area_km2=num(coverage.area_km2),
         share=(f"{share:.1%}" if share >= 0.01 else f"{share:.2%}") if math.isfinite(share) else "–",
         veh_km=num(coverage.veh_km_per_year / 1e6),
-        n=coverage.replications,
     )
 
 
@@ -225,13 +225,13 @@ def content_phrases(items: Sequence[ContentItem], lang: str = "en") -> list[str]
             enforcement = text(f"enf_{parts[1]}", lang) if _has(f"enf_{parts[1]}") else parts[1]
             phrase = text("content_limit", lang, km=_num(it.road_km), limit=parts[0], enforcement=enforcement)
         elif it.type == "speed_camera" and parts[0] == "fixed":
-            phrase = text("content_cameras", lang, n=_num(it.quantity, 0), km=_num(it.road_km))
+            phrase = ntext("content_cameras", it.quantity, lang, n=_num(it.quantity, 0), km=_num(it.road_km))
         elif it.type == "speed_camera":
             phrase = text("content_section", lang, km=_num(it.road_km))
         elif it.type == "crossing" and len(parts) == 2:
             kind = text(f"ct_{parts[0]}", lang) if _has(f"ct_{parts[0]}") else parts[0]
             key = "content_upgrade" if parts[1] == "upgrade" else "content_add"
-            phrase = text(key, lang, n=_num(it.quantity, 0), type=kind)
+            phrase = ntext(key, it.quantity, lang, n=_num(it.quantity, 0), type=kind)
         else:
             unit_key = "unit_" + it.unit.replace(" ", "_")
             unit = text(unit_key, lang) if _has(unit_key) else it.unit
@@ -264,9 +264,8 @@ def _content_counts(items: Sequence[ContentItem], lang: str) -> str:
 
 def _verdict(v: VariantComparison, lang: str) -> str:
     if not v.distinguishable:
-        return text(
-            "verdict_not_yet", lang, more=format_number(max(v.replications_needed - len(v.pairs), 1), 0)
-        )
+        more = max(v.replications_needed - len(v.pairs), 1)
+        return ntext("verdict_not_yet", more, lang, more=format_number(more, 0))
     if v.ksi_avoided.mean > 0:
         return text("verdict_fewer", lang, prob=probability_text(v, lang))
     return text("verdict_more", lang)
@@ -333,7 +332,8 @@ def _ranking(comparison: Comparison, lang: str) -> str:
             vs = text("rank_separated", lang, diff=_with_ci(r.ahead_of_next))
         else:
             n = r.ahead_of_next.n
-            vs = text("rank_not_yet", lang, more=format_number(max(r.replications_needed - n, 1), 0))
+            more = max(r.replications_needed - n, 1)
+            vs = ntext("rank_not_yet", more, lang, more=format_number(more, 0))
         rows.append([r.rank, r.variant, _with_ci(r.npv), vs])
     return _table(header, rows, left=2, widths=(7, 23, 30, 40), text_cols=(3,))
 
@@ -363,13 +363,13 @@ def _summary(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
         parts.append(f"<p><strong>{_e(coverage_text(inputs.coverage, lang))}</strong></p>")
     n = comparison.baseline.metrics["ksi"].n
     if comparison.variants and not all(v.distinguishable for v in comparison.variants):
-        parts.append(f'<p class="quick">{_e(text("quick_look", lang, n=n))}</p>')
+        parts.append(f'<p class="quick">{_e(ntext("quick_look", n, lang))}</p>')
     out = ['<div class="summary">' + "".join(parts) + "</div>"]
     out.append(f"<h3>{_e(text('programs', lang))}</h3>")
     out.append(_programs(comparison, inputs, lang))
     out.append(f"<h3>{_e(text('decision', lang))}</h3>")
     out.append(_decision_table(comparison, lang))
-    out.append(f'<p class="note">{_e(text("interval_note", lang, n=n))} {_e(text("money_note", lang))}</p>')
+    out.append(f'<p class="note">{_e(ntext("interval_note", n, lang))} {_e(text("money_note", lang))}</p>')
     if any(sc.truncated for sc in comparison.scenarios):
         out.append(f'<p class="note">{_e(text("truncated_note", lang))}</p>')
     out.append(f"<h3>{_e(text('ranking', lang))}</h3>")
@@ -415,7 +415,7 @@ def _economics_table(comparison: Comparison, lang: str) -> str:
         (text("econ_rate", lang), f"{e.discount_rate:.1%}", e.sources.get("discount_rate", "")),
         (
             text("econ_horizon", lang),
-            text("years", lang, n=e.horizon_years),
+            ntext("years", e.horizon_years, lang),
             e.sources.get("horizon_years", ""),
         ),
     ]
