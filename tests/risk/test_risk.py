@@ -16,9 +16,10 @@ from risk_fixtures import PERIOD, link_record, one_road, record, star
 from vision_zero.core.errors import ConfigError, DataError, ParameterError
 from vision_zero.core.parameters import load_parameters
 from vision_zero.core.units import km_to_miles
-from vision_zero.network.road_network import CROSSING_TYPES
+from vision_zero.network.road_network import CROSSING_TYPES, RoadNetwork
 from vision_zero.risk import crash_model as risk
 from vision_zero.traffic.periods import annual_factor
+from vision_zero.traffic.simulation import SPEED_BIN_KPH, TrafficRecord
 
 PARAMS = load_parameters()
 P = PARAMS.central()
@@ -136,9 +137,75 @@ def test_uniform_speed_change_moves_occupant_casualties_as_the_exponents_say(fac
                 base, site_type=site_type, user="occupant", severity=s
             )
             assert ratio == pytest.approx(factor**p)
-    # fatal moves most: with the Elvik urban exponents 3.0 / 1.5 / 1.0
+    # fatal moves most: with Elvik's urban casualty exponents 3.0 / 2.0 / 1.1
     b, n = base.totals("per_year_raw"), new.totals("per_year_raw")
     assert (n["fatal"] / b["fatal"] - 1) * (factor - 1) > (n["slight"] / b["slight"] - 1) * (factor - 1) > 0
+
+
+def _with_speeds(rec: TrafficRecord, speeds_kph: np.ndarray, link: int = 0) -> TrafficRecord:
+    """``rec`` with link ``link``'s running speeds binned into its speed histogram (as the simulation records)."""
+    bins = np.floor(speeds_kph / SPEED_BIN_KPH).astype(np.int64)
+    lo, count = np.unique(bins, return_counts=True)
+    hist = pd.DataFrame(
+        {
+            "period": PERIOD.name,
+            "link": link,
+            "bin_lo_kph": lo * SPEED_BIN_KPH,
+            "count": count.astype(np.int64),
+        }
+    )
+    stats = rec.link_stats.copy()
+    stats.loc[stats["link"] == link, "mean_speed_kph"] = float(speeds_kph.mean())
+    return dataclasses.replace(rec, link_stats=stats, speed_hist=hist)
+
+
+def _link_effect(net: RoadNetwork, rec: TrafficRecord, severity: str) -> float:
+    return _sum(risk.estimate(net, rec, parameters=P), site_type="link", user="occupant", severity=severity)
+
+
+def test_power_model_over_the_speed_distribution() -> None:
+    """Drivers at their reference distribution are neutral; cutting the excess over the limit lowers casualties
+    more than the power of the mean ratio (the fast drivers weigh more under a power > 1); a uniform change of
+    every speed moves them exactly as the power of the mean ratio."""
+    net = one_road(two_way=False)
+    rec = link_record(net, [500])
+    v0 = 50.0 + P["risk.reference_speed.offset_kph"]
+    z = np.random.default_rng(1).standard_normal(200_000)
+    speeds = v0 * (1.0 + P["traffic.desired_speed.cv"] * z)
+    mean_only = _link_effect(net, link_record(net, [500], speed_kph=v0), "fatal")
+    assert _link_effect(net, _with_speeds(rec, speeds), "fatal") == pytest.approx(mean_only, rel=0.01)
+    limit = 50.0
+    cut = np.where(speeds > limit, limit + 0.3 * (speeds - limit), speeds)
+    for s in risk.SEVERITIES:
+        p = P[f"risk.power_model.exponent.{s}"]
+        ratio = _link_effect(net, _with_speeds(rec, cut), s) / _link_effect(net, _with_speeds(rec, speeds), s)
+        if (
+            p >= 2.0
+        ):  # fatal, serious: the tail weighs more; slight (1.1) is near-linear, the mean's power within binning
+            assert ratio < (cut.mean() / speeds.mean()) ** p
+        else:
+            assert ratio == pytest.approx((cut.mean() / speeds.mean()) ** p, rel=0.01)
+        uniform = _link_effect(net, _with_speeds(rec, 0.9 * speeds), s) / _link_effect(
+            net, _with_speeds(rec, speeds), s
+        )
+        assert uniform == pytest.approx(0.9**p, rel=0.01)
+
+
+def test_freeway_links_take_the_rural_and_freeway_exponents() -> None:
+    """Elvik 2009 / Cameron & Elvik 2010: motorway and trunk links take the 'rural roads and freeways' exponents."""
+    for highway, key in (
+        ("trunk", "risk.power_model.exponent.rural_freeway"),
+        ("primary", "risk.power_model.exponent"),
+    ):
+        net = one_road(two_way=False)
+        net = net.with_tables(links=net.links.assign(highway=highway))
+        base = risk.estimate(net, link_record(net, [500], speed_kph=60.0), parameters=P)
+        new = risk.estimate(net, link_record(net, [500], speed_kph=54.0), parameters=P)
+        for s in risk.SEVERITIES:
+            ratio = _sum(new, site_type="link", user="occupant", severity=s) / _sum(
+                base, site_type="link", user="occupant", severity=s
+            )
+            assert ratio == pytest.approx(0.9 ** P[f"{key}.{s}"]), (highway, s)
 
 
 def test_uniform_speed_change_exponential_model() -> None:

@@ -4,9 +4,11 @@ Contract: :func:`estimate` returns a :class:`CrashEstimate`; results and reports
 
 Vehicle occupants (per link and per junction)
     An HSM-style safety performance function (HSM 2010 eq. 12-10 for segments, the eq. 12-21 form for
-    junctions) from the simulated flows, annualised to AADT, times the speed effect of the simulated mean speed
-    against the reference speed at which the SPF applies, times the severity split, times crash-modification
-    factors from the modifier table. The reference speed is ``reference_speed_kph`` (the limit drivers are used
+    junctions) from the simulated flows, annualised to AADT, times the speed effect of the simulated speeds
+    against the reference speed at which the SPF applies (the power model per vehicle over each link's speed
+    distribution, with Elvik's exponents for casualties by road environment: urban, or rural roads and freeways
+    for motorway and trunk links), times the severity split, times crash-modification factors from the modifier
+    table. The reference speed is ``reference_speed_kph`` (the limit drivers are used
     to; ``speed_limit_kph`` if absent) plus the free-flow offset ``risk.reference_speed.offset_kph``
     (limit + 8-11 km/h, SCIENCE.md §8): a baseline link at free flow is neutral, and a new limit, camera or
     calming changes the speed but not the reference, so its effect shows through the speed model.
@@ -40,9 +42,10 @@ from vision_zero.risk.pedestrian import (
     tefft_pedestrian_injury,
 )
 from vision_zero.traffic.periods import annual_factors
-from vision_zero.traffic.simulation import TrafficRecord
+from vision_zero.traffic.simulation import SPEED_BIN_KPH, TrafficRecord
 
 __all__ = [
+    "FREEWAY_HIGHWAYS",
     "INJURY_COLUMNS",
     "MODIFIER_COLUMNS",
     "ROAD_USERS",
@@ -57,9 +60,11 @@ __all__ = [
     "estimate",
     "exponential_model",
     "factors_of",
+    "freeway_links",
     "junction_spf",
     "occupant_injuries",
     "pedestrian_injury_risk",
+    "power_exponents",
     "power_model",
     "segment_spf",
     "segment_spf_type",
@@ -120,7 +125,7 @@ class CrashEstimate:
 # ----------------------------------------------------------------------------------------------------------
 # Speed models
 # ----------------------------------------------------------------------------------------------------------
-def power_model(speed_ratio: npt.ArrayLike, exponent: float) -> FloatArray:
+def power_model(speed_ratio: npt.ArrayLike, exponent: float | npt.ArrayLike) -> FloatArray:
     """Nilsson's power model: relative crash (or casualty) count ``(V1 / V0) ** p``.
 
     Parameters
@@ -128,7 +133,8 @@ def power_model(speed_ratio: npt.ArrayLike, exponent: float) -> FloatArray:
     speed_ratio
         ``V1 / V0``, mean speed after over before [-], > 0.
     exponent
-        ``p`` for the severity level (``risk.power_model.exponent.<severity>``; Elvik 2009 urban values).
+        ``p`` for the severity level and road environment (:func:`power_exponents`; Elvik 2009), a number or one
+        per ratio.
 
     Returns
     -------
@@ -146,7 +152,7 @@ def power_model(speed_ratio: npt.ArrayLike, exponent: float) -> FloatArray:
     r = np.asarray(speed_ratio, dtype=np.float64)
     if np.any(r < 0):
         raise ConfigError(f"speed_ratio: expected values >= 0 (got min {float(r.min())})")
-    out: FloatArray = np.power(r, exponent)
+    out: FloatArray = np.power(r, np.asarray(exponent, dtype=np.float64))
     return out
 
 
@@ -176,6 +182,46 @@ def exponential_model(delta_speed_kph: npt.ArrayLike, beta: float) -> FloatArray
     return out
 
 
+#: OSM road classes whose links take the power model's "rural roads and freeways" exponents (Elvik 2009; Cameron &
+#: Elvik 2010: Nilsson's power model fits rural highways and freeways, not urban arterials); every other link takes
+#: the urban exponents. An urban expressway (``trunk``) is a freeway-type road whatever the land use around it.
+FREEWAY_HIGHWAYS: tuple[str, ...] = ("motorway", "motorway_link", "trunk", "trunk_link")
+
+#: Nodes of the probabilists' Gauss-Hermite rule used for the expected power of a normal speed distribution.
+_HERMITE = np.polynomial.hermite_e.hermegauss(40)
+
+
+def freeway_links(links: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Links whose road environment is "rural roads and freeways" for the power model (:data:`FREEWAY_HIGHWAYS`)."""
+    if "highway" not in links.columns:
+        return np.zeros(len(links), dtype=bool)
+    out: npt.NDArray[np.bool_] = links["highway"].astype(str).isin(FREEWAY_HIGHWAYS).to_numpy(dtype=bool)
+    return out
+
+
+def power_exponents(links: pd.DataFrame, severity: str, parameters: Mapping[str, float]) -> FloatArray:
+    """Per link, the power-model exponent for casualties of ``severity`` in the link's road environment.
+
+    ``risk.power_model.exponent.<severity>`` (urban roads) or ``risk.power_model.exponent.rural_freeway.<severity>``
+    (:func:`freeway_links`): Elvik 2009's exponents for killed, seriously and slightly injured road users.
+    """
+    urban = param(parameters, f"risk.power_model.exponent.{severity}")
+    freeway = freeway_links(links)
+    if not freeway.any():
+        return np.full(len(links), urban)
+    return np.where(freeway, param(parameters, f"risk.power_model.exponent.rural_freeway.{severity}"), urban)
+
+
+def _expected_power_of_normal(exponent: FloatArray, cv: float) -> FloatArray:
+    """``E[(1 + cv z) ** p]`` for standard-normal ``z`` (Gauss-Hermite; the tail below 0 speed is cut at 0)."""
+    x, w = _HERMITE
+    rel = np.maximum(1.0 + cv * x, 0.0)
+    out: FloatArray = (np.power.outer(rel, np.asarray(exponent, dtype=np.float64)) * w[:, None]).sum(
+        0
+    ) / w.sum()
+    return out
+
+
 def speed_effect(
     speed_kph: npt.ArrayLike,
     reference_speed_kph: npt.ArrayLike,
@@ -183,15 +229,47 @@ def speed_effect(
     *,
     parameters: Mapping[str, float],
     speed_model: str = "power",
+    exponent: npt.ArrayLike | None = None,
 ) -> FloatArray:
-    """Relative casualty count at ``speed_kph`` against ``reference_speed_kph`` for one severity."""
+    """Relative casualty count at ``speed_kph`` against ``reference_speed_kph`` for one severity.
+
+    ``exponent``: the power model's exponent per value (e.g. :func:`power_exponents`); None: the urban one. Where an
+    exponent differs from the urban one (freeway links) the power model applies also under ``"exponential"``
+    (Cameron & Elvik 2010 proposed the exponential form for urban roads only).
+    """
     v = np.asarray(speed_kph, dtype=np.float64)
     v0 = np.asarray(reference_speed_kph, dtype=np.float64)
+    urban = param(parameters, f"risk.power_model.exponent.{severity}")
+    p = np.full(np.broadcast(v, v0).shape, urban) if exponent is None else np.asarray(exponent, np.float64)
     if speed_model == "power":
-        return power_model(v / v0, param(parameters, f"risk.power_model.exponent.{severity}"))
+        return power_model(v / v0, p)
     if speed_model == "exponential":
-        return exponential_model(v - v0, param(parameters, f"risk.exponential_model.beta.{severity}"))
+        beta = param(parameters, f"risk.exponential_model.beta.{severity}")
+        return np.where(p == urban, exponential_model(v - v0, beta), power_model(v / v0, p))
     raise ConfigError(f"speed_model: expected one of {list(SPEED_MODELS)} (got {speed_model!r})")
+
+
+def _reference_mean_effect(
+    reference_speed_kph: FloatArray,
+    exponent: FloatArray,
+    severity: str,
+    *,
+    parameters: Mapping[str, float],
+    speed_model: str,
+) -> FloatArray:
+    """The mean per-vehicle speed effect of drivers who keep their reference distribution.
+
+    Normal around the reference speed with sd = cv x mean (the desired speeds' ``traffic.desired_speed.cv``).
+    Dividing by it makes such a link neutral whatever the exponent (Jensen: the mean of ``(v / v0) ** p`` over
+    drivers exceeds 1).
+    """
+    cv = param(parameters, "traffic.desired_speed.cv")
+    out = _expected_power_of_normal(exponent, cv)
+    if speed_model == "exponential":
+        beta = param(parameters, f"risk.exponential_model.beta.{severity}")
+        urban = param(parameters, f"risk.power_model.exponent.{severity}")
+        out = np.where(exponent == urban, np.exp(0.5 * (beta * cv * reference_speed_kph) ** 2), out)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -265,7 +343,16 @@ def _reference_speed_kph(links: pd.DataFrame, parameters: Mapping[str, float]) -
 def _annual_link_traffic(
     network: RoadNetwork, record: TrafficRecord, parameters: Mapping[str, float], speed_model: str
 ) -> pd.DataFrame:
-    """Per link: annual entries and, per severity, the veh-km-weighted speed effect over periods."""
+    """Per link: annual entries and, per severity, the veh-km-weighted speed effect over periods.
+
+    The speed effect of a link in a period is the power model applied to each vehicle's running speed and
+    averaged over the vehicles (the record's speed histogram), relative to the reference distribution
+    (:func:`_reference_mean_effect`): so a change in the speed distribution's upper tail (a camera cutting the
+    excess over the limit) counts with the weight the power model gives the fast drivers, not only through the
+    mean (Elvik 2009's exponents are for mean speeds; applied per vehicle they give the same change for a uniform
+    change of speeds and a larger one where the fastest slow down most). A link-period without a histogram uses
+    its mean speed.
+    """
     n = len(network.links)
     stats = record.link_stats
     out = pd.DataFrame(index=network.links.index)
@@ -281,10 +368,40 @@ def _annual_link_traffic(
     vkm = stats["veh_km"].to_numpy(np.float64) * af
     speed = stats["mean_speed_kph"].to_numpy(np.float64)
     ok = np.isfinite(speed) & (vkm > 0) & (speed > 0)
-    ref = _reference_speed_kph(network.links, parameters)[link]
+    ref_link = _reference_speed_kph(network.links, parameters)
+    ref = ref_link[link]
     wsum = np.bincount(link[ok], weights=vkm[ok], minlength=n)[:n]
+    hist = record.speed_hist
+    periods = [p.name for p in record.periods]
+    if len(hist):
+        key_stats = stats["period"].map({p: i for i, p in enumerate(periods)}).to_numpy(np.int64) * n + link
+        h_link = hist["link"].to_numpy(np.int64)
+        h_key = hist["period"].map({p: i for i, p in enumerate(periods)}).to_numpy(np.int64) * n + h_link
+        h_count = hist["count"].to_numpy(np.float64)
+        h_speed = hist["bin_lo_kph"].to_numpy(np.float64) + 0.5 * SPEED_BIN_KPH
+        keys, h_inv = np.unique(h_key, return_inverse=True)
+        h_total = np.bincount(h_inv, weights=h_count)
+        pos = np.searchsorted(keys, key_stats)
+        has_hist = (pos < len(keys)) & (keys[np.minimum(pos, len(keys) - 1)] == key_stats)
+        has_hist &= h_total[np.minimum(pos, len(keys) - 1)] > 0
     for s in SEVERITIES:
-        g = speed_effect(speed[ok], ref[ok], s, parameters=parameters, speed_model=speed_model)
+        p_link = power_exponents(network.links, s, parameters)
+        g = speed_effect(
+            speed[ok], ref[ok], s, parameters=parameters, speed_model=speed_model, exponent=p_link[link][ok]
+        )
+        if len(hist) and has_hist.any():
+            per_vehicle = speed_effect(
+                h_speed,
+                ref_link[h_link],
+                s,
+                parameters=parameters,
+                speed_model=speed_model,
+                exponent=p_link[h_link],
+            )
+            mean_g = np.bincount(h_inv, weights=h_count * per_vehicle) / np.where(h_total > 0, h_total, 1.0)
+            norm = _reference_mean_effect(ref_link, p_link, s, parameters=parameters, speed_model=speed_model)
+            from_hist = mean_g[np.minimum(pos, len(keys) - 1)] / norm[link]
+            g = np.where(has_hist[ok], from_hist[ok], g)
         num = np.bincount(link[ok], weights=vkm[ok] * g, minlength=n)[:n]
         out[f"speed_effect.{s}"] = np.where(wsum > 0, num / np.where(wsum > 0, wsum, 1.0), 1.0)
     return out
