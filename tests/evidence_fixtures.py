@@ -162,20 +162,9 @@ def near_centre(
     return out
 
 
-def changed_links(base: RoadNetwork, variant: RoadNetwork) -> np.ndarray:
-    """Links whose row differs between two networks (any column both have): where the interventions acted."""
-    a, b = base.links, variant.links
-    out = np.zeros(len(a), dtype=bool)
-    for col in a.columns.intersection(b.columns):
-        x, y = a[col], b[col]
-        same = (x == y) | (x.isna() & y.isna())
-        out |= ~same.to_numpy(dtype=bool)
-    for col in b.columns.difference(a.columns):  # columns an intervention added (defaults elsewhere)
-        y = b[col]
-        if y.dtype == bool:
-            out |= y.to_numpy(dtype=bool)
-        else:
-            yv = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
-            default = 1.0 if col in ("speed_response", "mean_speed_factor", "over_limit_factor") else np.nan
-            out |= ~(np.isnan(yv) | (yv == default))
-    return out
+def touched_links(runs: Pairs, variant: str) -> np.ndarray:
+    """Mask of the links the variant's interventions touched (``PreparedScenario.touched``, recorded when applied)."""
+    net = runs.network("base")
+    mask = np.zeros(len(net.links), dtype=bool)
+    mask[runs.prepared[variant].touched.links] = True
+    return mask
