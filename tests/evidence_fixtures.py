@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vision_zero.core.parameters import load_parameters
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.program.scenario import load_scenario
 from vision_zero.runs.pipeline import PreparedScenario, prepare, run_replication
@@ -145,6 +146,14 @@ def paired_change(base: list[float], variant: list[float]) -> float:
     """Relative change of the summed variant over the summed baseline (pairs pooled: the ratio of sums)."""
     b = float(np.sum(base))
     return float(np.sum(variant)) / b - 1.0 if b > 0 else float("nan")
+
+
+def cmf_interval(name: str) -> tuple[float, float]:
+    """The evidence interval of a crash-modification factor in the parameter files: its 95% range as changes
+    (``low - 1``, ``high - 1``); the parameter must carry its source."""
+    p = load_parameters()[name]
+    assert p.low is not None and p.high is not None and p.source, f"{name}: no range or source"
+    return p.low - 1.0, p.high - 1.0
 
 
 def near_centre(

@@ -22,6 +22,7 @@ from vision_zero.risk.pedestrian import (
     injuries_away_from_crossings,
     lane_entry_tau_s,
     mais3_pedestrian_injury,
+    movement_speed_kph,
     pedestrian_injury_risk,
     tefft_pedestrian_injury,
     yield_probability,
@@ -142,6 +143,31 @@ def test_far_conflict_stops_in_time() -> None:
     far = conflict_injury_risk(50.0, 10.0, "marked", parameters=P)
     assert float(far["collision"]) < 1e-6 * float(near["collision"])
     assert float(conflict_injury_risk(50.0, 30.0, "marked", parameters=P)["collision"]) == 0.0
+
+
+def test_movement_speed_from_rest_and_turning_by_hand() -> None:
+    # from rest: sqrt(2 a d) = sqrt(2 x 2.0 x 8.0) = 5.66 m/s = 20.4 km/h; turning: at most 21 km/h
+    v = np.array([70.0, 70.0, 70.0, 70.0, 15.0])
+    stopped = np.array([False, True, False, True, True])
+    turning = np.array([False, False, True, True, True])
+    a, d = P["risk.pedestrian.start.acceleration_mps2"], P["risk.pedestrian.start.run_up_m"]
+    start = np.sqrt(2 * a * d) * 3.6
+    got = movement_speed_kph(v, stopped=stopped, turning=turning, parameters=P)
+    turn = P["risk.pedestrian.turning_speed_kph"]
+    assert got == pytest.approx([70.0, start, turn, min(start, turn), 15.0])
+
+
+def test_turning_vehicle_at_a_signal_yields_as_at_an_uncontrolled_crossing() -> None:
+    """The walk phase runs with the turning movement's green: no red light stops a turning driver, so the signal's
+    red-light compliance does not apply; Bertulis & Dulaski's speed curve does, at the turning speed."""
+    turn = P["risk.pedestrian.turning_speed_kph"]
+    signal = conflict_injury_risk(70.0, 0.5, "signalised", turning=True, parameters=P)
+    marked = conflict_injury_risk(turn, 0.5, "marked", lanes_crossed=2, parameters=P)
+    through = conflict_injury_risk(70.0, 0.5, "signalised", parameters=P)
+    for sev in ("fatal", "serious", "slight"):
+        assert float(signal[sev]) == pytest.approx(float(marked[sev]))
+    assert float(signal["fatal"]) < float(through["fatal"])  # slower, so less severe
+    assert float(signal["collision"]) > float(through["collision"])  # but far more often not yielded to
 
 
 @settings(max_examples=60, deadline=None)

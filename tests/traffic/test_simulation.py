@@ -495,6 +495,22 @@ def test_crossing_at_a_signalised_node_reports_stopped_vehicles() -> None:
     assert 0 < p["stopped"].sum() < 60
 
 
+def test_crossing_at_a_node_reports_turning_vehicles() -> None:
+    # node 1: from link 0 (west) straight on to node 3 (east), or left to node 2 (north): a 90-degree turn
+    net = make_network(
+        [(0, 0), (300, 0), (300, 300), (600, 0)],
+        [(0, 1, 300.0, 1, 50.0, 1800.0), (1, 2, 300.0, 1, 50.0, 1800.0), (1, 3, 300.0, 1, 50.0, 1800.0)],
+        crossings=[(1, -1, 0.0)],
+    )
+    trips = pd.concat(
+        [trips_frame([0], [3], np.arange(20) * 30.0), trips_frame([0], [2], 15.0 + np.arange(10) * 30.0)],
+        ignore_index=True,
+    ).assign(trip=np.arange(30))
+    p = run(net, trips).passages
+    assert len(p) == 30 and set(p["link"]) == {0}
+    assert p["turning"].sum() == 10  # the trips to node 2 turn, those to node 3 go straight on
+
+
 # --- options and errors -------------------------------------------------------------------------------------------
 
 

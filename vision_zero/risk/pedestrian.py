@@ -7,17 +7,23 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
 2. **Conflicts.** Every vehicle passing the crossing while the pedestrian is in it is a conflict. Lanes are not
    recorded, so each conflict is taken in the lane the pedestrian is crossing at that moment; ``tau`` is the time
    from the pedestrian entering that lane to the vehicle arriving, so the vehicle was ``v * tau`` away.
-3. **Yielding.** A driver yields with a probability that depends on the crossing type and (uncontrolled, raised)
+3. **Movement.** At a crossing on a node the record says how each vehicle passes it: a vehicle that waited at the
+   stop line (queued, or stopped by the red) reaches the crosswalk from rest, at most ``sqrt(2 a d)``, and a turning
+   vehicle at most at the turning speed (Fitzpatrick, Schneider & Park 2006); :func:`movement_speed_kph`. Other
+   vehicles keep their simulated running speed.
+4. **Yielding.** A driver yields with a probability that depends on the crossing type and (uncontrolled, raised)
    on the approach speed: Bertulis & Dulaski 2014 / Kittelson 2023 for uncontrolled crossings, 86% at RRFBs,
-   96% at PHBs, red-light violations at signals. Raised crossings act through approach speed (capped at a
+   96% at PHBs, red-light violations at signals for through traffic; a vehicle turning at a signal crosses the
+   walk phase on its own green, so its driver yields as at an uncontrolled crossing at the turning speed. Raised
+   crossings act through approach speed (capped at a
    design speed), not through a separate yielding figure. Crashes scale with the non-yielding share to the
    power ``risk.pedestrian.nonyield_elasticity`` (about 1/3, derived from the RRFB and PHB yielding/crash pairs:
    where few drivers yield, pedestrians wait for gaps, so most non-yielding conflicts are harmless).
-4. **Reaction and braking.** A non-yielding driver reacts after a lognormal perception-reaction time (Green 2000;
+5. **Reaction and braking.** A non-yielding driver reacts after a lognormal perception-reaction time (Green 2000;
    Fambro 1998) and brakes with a normally distributed deceleration; the impact speed follows from
    ``v_imp^2 = v^2 - 2 a (v tau - v t_r)``. Integrated numerically over reaction time and deceleration (Gauss-
    Hermite nodes); the conflict distance comes from the simulated passage times.
-5. **Injury.** Death risk by impact speed from Rosén & Sander 2009 and killed-or-seriously-injured risk from a
+6. **Injury.** Death risk by impact speed from Rosén & Sander 2009 and killed-or-seriously-injured risk from a
    MAIS 3+ curve (the EU definition of serious), both describing police-reported casualties, the population the
    calibration targets count; slight injuries are the remaining injury collisions (every collision injures;
    slight = collisions - KSI). Tefft 2013 (AIS 4+, weighted to in-depth investigations) is kept as the
@@ -29,7 +35,8 @@ marked crosswalks on roads with more than two lanes carry Elvik's x2 as a factor
 do refuge islands, raised crossings and RRFBs (:data:`UNCONTROLLED_MARKED`: marked crossings whose evidence
 compares them with the marked crossing they replace, so their effect is their mechanism, not also the x2);
 leading pedestrian intervals carry CMF 0.87 on top of the signalised mechanism; signalised crossings come out
-much safer than the -10..-15% CMF because the mechanism sees only red-light violators.
+much safer than the (unchecked) -10..-15% CMF: the mechanism's casualties at signals are red-light violators and
+turning vehicles; pedestrians crossing against the red are not modelled.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ __all__ = [
     "injuries_away_from_crossings",
     "lane_entry_tau_s",
     "mais3_pedestrian_injury",
+    "movement_speed_kph",
     "pedestrian_injury_risk",
     "rosen_sander_pedestrian_fatality",
     "tefft_pedestrian_injury",
@@ -219,6 +227,49 @@ def effective_approach_speed_kph(
     return approach_speed_kph
 
 
+def movement_speed_kph(
+    speed_kph: npt.ArrayLike,
+    *,
+    stopped: npt.ArrayLike,
+    turning: npt.ArrayLike,
+    parameters: Mapping[str, float],
+) -> FloatArray:
+    """Speed at which a vehicle reaches a crossing on a node, by its movement [km/h].
+
+    A vehicle that waited at the stop line (``stopped``, from the simulated record) reaches the crosswalk from
+    rest: at most ``sqrt(2 a d)`` with the starting acceleration ``a`` (``risk.pedestrian.start.acceleration_mps2``)
+    over the run-up ``d`` (``risk.pedestrian.start.run_up_m``). A turning vehicle crosses at most at the turning
+    speed (``risk.pedestrian.turning_speed_kph``; Fitzpatrick, Schneider & Park 2006). Other vehicles keep their
+    simulated running speed. The lower bound applies when both hold.
+
+    Parameters
+    ----------
+    speed_kph
+        Simulated running speed of each vehicle on its approach link [km/h].
+    stopped, turning
+        Per vehicle: it had waited at the stop line; it turns at the crossing's node.
+    parameters
+        Drawn parameter set.
+
+    Returns
+    -------
+    numpy.ndarray
+        Speed at the crossing [km/h], never above ``speed_kph``.
+    """
+    v = np.asarray(speed_kph, dtype=np.float64)
+    start_kph = mps_to_kph(
+        np.sqrt(
+            2.0
+            * param(parameters, "risk.pedestrian.start.acceleration_mps2")
+            * param(parameters, "risk.pedestrian.start.run_up_m")
+        )
+    )
+    out = np.where(np.asarray(stopped, dtype=bool), np.minimum(v, start_kph), v)
+    turn_cap = param(parameters, "risk.pedestrian.turning_speed_kph")
+    result: FloatArray = np.where(np.asarray(turning, dtype=bool), np.minimum(out, turn_cap), out)
+    return result
+
+
 def yield_probability(
     approach_speed_kph: npt.ArrayLike, crossing_type: str, *, parameters: Mapping[str, float]
 ) -> FloatArray:
@@ -326,6 +377,8 @@ def conflict_injury_risk(
     *,
     lanes_crossed: npt.ArrayLike = 2,
     parameters: Mapping[str, float],
+    stopped: bool = False,
+    turning: bool = False,
 ) -> dict[str, FloatArray]:
     """Expected casualties per conflict, by severity, through yielding, reaction, braking and Tefft.
 
@@ -342,6 +395,9 @@ def conflict_injury_risk(
         Lanes of the crossing (for the marked multi-lane factor).
     parameters
         Drawn parameter set.
+    stopped, turning
+        The vehicle passes the crossing from rest, or turning (see :func:`movement_speed_kph`); at a signal a
+        turning vehicle yields as at an uncontrolled crossing (it has a green light while the pedestrian walks).
 
     Returns
     -------
@@ -362,9 +418,15 @@ def conflict_injury_risk(
         np.asarray(tau_s, dtype=np.float64),
         np.asarray(lanes_crossed, dtype=np.float64),
     )
+    v_kph = movement_speed_kph(
+        v_kph,
+        stopped=np.full(v_kph.shape, stopped),
+        turning=np.full(v_kph.shape, turning),
+        parameters=parameters,
+    )
     v_kph = effective_approach_speed_kph(v_kph, crossing_type, parameters)
     collision, fatal, ksi = _impact_expectations(v_kph, tau, parameters)
-    return _combine(v_kph, lanes, crossing_type, parameters, collision, fatal, ksi)
+    return _combine(v_kph, lanes, crossing_type, parameters, collision, fatal, ksi, turning=turning)
 
 
 def _combine(
@@ -375,10 +437,17 @@ def _combine(
     collision: FloatArray,
     fatal: FloatArray,
     ksi: FloatArray,
+    *,
+    turning: bool = False,
 ) -> dict[str, FloatArray]:
-    """Scale the impact expectations by non-yielding, in-path probability and the non-mechanistic factors."""
+    """Scale the impact expectations by non-yielding, in-path probability and the non-mechanistic factors.
+
+    A turning vehicle at a signal turns across the crossing while its pedestrians have the walk signal: no red
+    light stops it, so its driver yields as at an uncontrolled marked crossing at the turning speed.
+    """
+    yield_type = "marked" if turning and crossing_type in SIGNAL_CROSSING_TYPES else crossing_type
     p_nonyield = np.power(
-        1.0 - yield_probability(v_eff_kph, crossing_type, parameters=parameters),
+        1.0 - yield_probability(v_eff_kph, yield_type, parameters=parameters),
         param(parameters, "risk.pedestrian.nonyield_elasticity"),
     )
     factor = p_nonyield * param(parameters, "risk.pedestrian.collision_given_nonyield")
@@ -498,13 +567,30 @@ def _conflict_risk_table(
     crossing_type: str,
     lanes: FloatArray,
     parameters: Mapping[str, float],
+    *,
+    turning: bool = False,
 ) -> dict[str, FloatArray]:
     """:func:`conflict_injury_risk` through the look-up table (tau must lie within the table)."""
     v_eff = effective_approach_speed_kph(np.asarray(v_kph, dtype=np.float64), crossing_type, parameters)
     collision, fatal, ksi = table.lookup(v_eff, tau_s)
     return _combine(
-        v_eff, np.asarray(lanes, dtype=np.float64), crossing_type, parameters, collision, fatal, ksi
+        v_eff,
+        np.asarray(lanes, dtype=np.float64),
+        crossing_type,
+        parameters,
+        collision,
+        fatal,
+        ksi,
+        turning=turning,
     )
+
+
+def _flag(frame: pd.DataFrame, column: str) -> npt.NDArray[np.bool_]:
+    """A boolean column of ``frame``, all False when the frame has none (records built without it)."""
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    out: npt.NDArray[np.bool_] = frame[column].fillna(False).to_numpy(dtype=bool)
+    return out
 
 
 def find_conflicts(
@@ -530,19 +616,26 @@ def find_conflicts(
         Approach speeds [km/h], ``tau`` [s] and the pedestrian index of each conflict (vectorised with
         ``searchsorted``).
     """
+    passage, tau, ped = _conflict_pairs(passage_t_s, pedestrian_t_s, window_s)
+    return passage_speed_kph[passage], tau, ped
+
+
+def _conflict_pairs(
+    passage_t_s: FloatArray, pedestrian_t_s: FloatArray, window_s: npt.ArrayLike
+) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int64]]:
+    """:func:`find_conflicts` by passage: the passage index, ``tau`` [s] and pedestrian index of each conflict."""
     order = np.argsort(passage_t_s, kind="stable")
     t = passage_t_s[order]
-    speed = passage_speed_kph[order]
     lo = np.searchsorted(t, pedestrian_t_s, side="left")
     hi = np.searchsorted(t, pedestrian_t_s + np.asarray(window_s, dtype=np.float64), side="right")
     counts = hi - lo
     total = int(counts.sum())
     if total == 0:
-        return np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64)
     ped = np.repeat(np.arange(len(pedestrian_t_s)), counts)
     starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
     idx = starts + np.arange(total)
-    return speed[idx], t[idx] - pedestrian_t_s[ped], ped
+    return order[idx].astype(np.int64), t[idx] - pedestrian_t_s[ped], ped
 
 
 def _rows(site_type: str, site: int, values: Mapping[str, float]) -> list[dict[str, object]]:
@@ -598,20 +691,31 @@ def crossing_injuries(
         )
         p_key = (p_per * n + p_pos).astype(np.float64) * span
         c_key = (c_per * n + c_pos).astype(np.float64) * span
-        speed, tau, ped = find_conflicts(
-            c_t - np.min(c_t, initial=0.0) + c_key,
+        stopped = _flag(cars, "stopped")[c_ok]
+        turning = _flag(cars, "turning")[c_ok]
+        passage_speed = movement_speed_kph(
             cars["speed_kph"].to_numpy(np.float64)[c_ok],
-            p_t - np.min(c_t, initial=0.0) + p_key,
-            window[p_pos],
+            stopped=stopped,
+            turning=turning,
+            parameters=parameters,
         )
+        passage, tau, ped = _conflict_pairs(
+            c_t - np.min(c_t, initial=0.0) + c_key, p_t - np.min(c_t, initial=0.0) + p_key, window[p_pos]
+        )
+        speed, turn = passage_speed[passage], turning[passage]
         tau = lane_entry_tau_s(tau, parameters=parameters)
         site, weight = p_pos[ped], factors[p_per[ped]]
         table = _ImpactTable.build(parameters, _lane_time_s(parameters))
         for ctype in np.unique(types[site]):
-            m = types[site] == ctype
-            risk = _conflict_risk_table(table, speed[m], tau[m], str(ctype), lanes[site[m]], parameters)
-            for j, sev in enumerate(("fatal", "serious", "slight")):
-                totals[:, j] += np.bincount(site[m], weights=weight[m] * risk[sev], minlength=n)[:n]
+            for turns in (False, True):
+                m = (types[site] == ctype) & (turn == turns)
+                if not m.any():
+                    continue
+                risk = _conflict_risk_table(
+                    table, speed[m], tau[m], str(ctype), lanes[site[m]], parameters, turning=turns
+                )
+                for j, sev in enumerate(("fatal", "serious", "slight")):
+                    totals[:, j] += np.bincount(site[m], weights=weight[m] * risk[sev], minlength=n)[:n]
     ids = crossings.index.to_numpy(np.int64)
     rows = [
         r

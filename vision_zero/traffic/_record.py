@@ -15,7 +15,7 @@ import pandas as pd
 from vision_zero.core.units import S_PER_HOUR, m_to_km, mps_to_kph
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic.periods import Period
-from vision_zero.traffic.routing import Routes
+from vision_zero.traffic.routing import Routes, movement_turns
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -60,7 +60,9 @@ class TrafficRecord:
     passages
         One row per vehicle passing a crossing: ``period`` str, ``crossing`` int, ``t_s`` float (seconds from the
         period's start), ``speed_kph`` float (the vehicle's approach speed). Added: ``link`` int, ``stopped``
-        bool (the vehicle had waited at the stop line, at a crossing on a node, so it passes from rest).
+        bool (the vehicle had waited at the stop line, at a crossing on a node, so it passes from rest),
+        ``turning`` bool (at a crossing on a node, the vehicle leaves the node on a link whose heading differs by
+        more than 45 degrees from its approach: a turning movement, :func:`~vision_zero.traffic.routing.movement_turns`).
     pedestrians
         One row per pedestrian arriving to cross: ``period`` str, ``crossing`` int, ``t_s`` float.
     trips
@@ -280,7 +282,13 @@ def build_record(
     )
 
     # --- passages at crossings ---
-    passages = _passages(network, names, windows, win_end, link, per, w, fft, ee, ex, speed, entered, exited)
+    next_link = np.full(len(link), -1, dtype=np.int64)
+    if len(link) > 1:
+        same = veh_of[1:] == veh_of[:-1]
+        next_link[:-1][same] = link[1:][same]
+    passages = _passages(
+        network, names, windows, win_end, link, per, w, fft, ee, ex, speed, entered, exited, next_link
+    )
     peds = _pedestrians(pedestrians, periods, ped_rng, len(network.crossings))
     events = None
     if link_events:
@@ -317,6 +325,7 @@ def _passages(
     speed: FloatArray,
     entered: npt.NDArray[np.bool_],
     exited: npt.NDArray[np.bool_],
+    next_link: IntArray,
 ) -> pd.DataFrame:
     cr, cl = network.crossings, network.crossing_links
     empty = pd.DataFrame(
@@ -327,6 +336,7 @@ def _passages(
             "speed_kph": pd.Series(dtype=np.float64),
             "link": pd.Series(dtype=np.int64),
             "stopped": pd.Series(dtype=bool),
+            "turning": pd.Series(dtype=bool),
         }
     )
     if len(cr) == 0 or len(cl) == 0 or not entered.any():
@@ -355,6 +365,13 @@ def _passages(
     ok = np.isfinite(t)
     pair_c, pair_p, t, node = pair_c[ok], pair_p[ok], t[ok], node[ok]
     stopped = node & (ex[pair_p] - ee[pair_p] > _STOPPED_S)
+    nxt = next_link[pair_p]
+    turning = np.zeros(len(pair_p), dtype=bool)
+    moving_on = node & (nxt >= 0)
+    if moving_on.any():
+        u = network.links["u"].to_numpy(dtype=np.int64)
+        v = network.links["v"].to_numpy(dtype=np.int64)
+        turning[moving_on] = movement_turns(network.nodes, u, v, link[pair_p][moving_on], nxt[moving_on]) > 0
     k = per[pair_p]
     rep = np.round(w[pair_p]).astype(np.int64)
     out = pd.DataFrame(
@@ -365,6 +382,7 @@ def _passages(
             "speed_kph": np.repeat(speed[pair_p], rep),
             "link": np.repeat(link[pair_p], rep),
             "stopped": np.repeat(stopped, rep),
+            "turning": np.repeat(turning, rep),
         }
     )
     return out.sort_values(["period", "crossing", "t_s"], kind="stable").reset_index(drop=True)

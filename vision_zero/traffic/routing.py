@@ -238,13 +238,7 @@ class Router:
 
     @staticmethod
     def _turns(nodes: pd.DataFrame, u: IntArray, v: IntArray, a: IntArray, b: IntArray) -> IntArray:
-        x = nodes["x_m"].to_numpy(dtype=np.float64)
-        y = nodes["y_m"].to_numpy(dtype=np.float64)
-        heading = np.arctan2(y[v] - y[u], x[v] - x[u])
-        change = np.abs(np.angle(np.exp(1j * (heading[b] - heading[a]))))
-        turns = (np.degrees(change) > _TURN_ANGLE_DEG).astype(np.int64)
-        uturn = (u[b] == v[a]) & (v[b] == u[a])
-        return np.where(uturn, 2, turns)
+        return movement_turns(nodes, u, v, a, b)
 
     @property
     def n_edges(self) -> int:
@@ -359,6 +353,21 @@ class Router:
         per = np.concatenate([self.turns_of_movement, np.zeros(self.n_links, dtype=np.int64)])[edge]
         owner = np.repeat(np.arange(len(routes)), routes.n_links)
         return np.bincount(owner, weights=per, minlength=len(routes)).astype(np.int64)
+
+
+def movement_turns(nodes: pd.DataFrame, u: IntArray, v: IntArray, a: IntArray, b: IntArray) -> IntArray:
+    """Turns of the movements from link ``a`` into link ``b`` (links given by their end nodes ``u``, ``v``).
+
+    0 straight on, 1 a turn (heading change above 45 degrees between the links' chords), 2 a U-turn.
+    """
+    x = nodes["x_m"].to_numpy(dtype=np.float64)
+    y = nodes["y_m"].to_numpy(dtype=np.float64)
+    heading = np.arctan2(y[v] - y[u], x[v] - x[u])
+    change = np.abs(np.angle(np.exp(1j * (heading[b] - heading[a]))))
+    turns = (np.degrees(change) > _TURN_ANGLE_DEG).astype(np.int64)
+    uturn = (u[b] == v[a]) & (v[b] == u[a])
+    out: IntArray = np.where(uturn, 2, turns)
+    return out
 
 
 def _class_rank(highway: str) -> int:
