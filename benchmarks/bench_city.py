@@ -1,0 +1,193 @@
+"""Phase-timed replication of the schematic city (or district): CPU seconds per phase and peak memory.
+
+One replication of the AM peak (or any periods) at the default demand with the default (converged) route choice,
+through the same public functions a scenario run calls (:func:`vision_zero.traffic.demand.generate_trips`,
+:func:`vision_zero.traffic.simulation.simulate_vehicles`, :func:`~vision_zero.traffic.simulation.record_of`,
+:func:`vision_zero.risk.crash_model.estimate`). The phases inside ``simulate_vehicles`` are timed by wrapping
+its helpers (no timing code in the package):
+
+* **network**: building the schematic network (not part of a replication: cached by a run);
+* **demand**: trip distribution (zones, gravity model; cached per scenario by a run) and the trips;
+* **routing**: shortest-route trees (:meth:`vision_zero.traffic.routing.Router.shortest`), the turn graph;
+* **loop**: the event loop (``_simulate_once``: per-position arrays and :func:`vision_zero.traffic._loop.run_period`);
+* **route bookkeeping**: the rest of the equilibrium (slice costs, route costs, gap, route swaps, log);
+* **record**: :func:`record_of` (link statistics, speeds, crossings, pedestrians);
+* **risk**: :func:`vision_zero.risk.crash_model.estimate`.
+
+CPU seconds are the process's own (``time.process_time``); peak memory is ``ru_maxrss``. The machine's
+``/proc/loadavg`` is printed before and after: say it with any number you quote.
+
+    nice python benchmarks/bench_city.py                     # full city (schematic:almaty), AM peak
+    nice python benchmarks/bench_city.py --scale district    # 0.19 of the area
+    nice python benchmarks/bench_city.py --scale small --periods am_peak inter_peak
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vision_zero.core.parameters import load_parameters
+from vision_zero.core.seeding import replication_rngs
+from vision_zero.network.road_network import load_network
+from vision_zero.risk import crash_model
+from vision_zero.traffic import demand, routing, simulation
+
+PHASES = ("network", "demand", "routing", "loop", "route bookkeeping", "record", "risk")
+
+
+class Clock:
+    """CPU seconds per phase; nested phases are charged to the innermost one only."""
+
+    def __init__(self) -> None:
+        self.cpu_s = dict.fromkeys(PHASES, 0.0)
+        self.calls = dict.fromkeys(PHASES, 0)
+        self._stack: list[tuple[str, float]] = []
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        now = time.process_time()
+        if self._stack:  # pause the outer phase
+            outer, since = self._stack[-1]
+            self.cpu_s[outer] += now - since
+        self._stack.append((name, now))
+        try:
+            yield
+        finally:
+            end = time.process_time()
+            _, since = self._stack.pop()
+            self.cpu_s[name] += end - since
+            self.calls[name] += 1
+            if self._stack:
+                outer, _ = self._stack[-1]
+                self._stack[-1] = (outer, end)
+
+    def wrap(self, owner: Any, attr: str, name: str) -> None:
+        """Charge every call of ``owner.attr`` to phase ``name``."""
+        fn: Callable[..., Any] = getattr(owner, attr)
+
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.phase(name):
+                return fn(*args, **kwargs)
+
+        setattr(owner, attr, timed)
+
+
+def loadavg() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().strip()
+    except OSError:
+        return "n/a"
+
+
+def run(scale: str, periods_wanted: list[str], seed: int, replication: int) -> dict[str, Any]:
+    clock = Clock()
+    # the event loop runs inside _simulate_once; everything else simulate_vehicles does is bookkeeping
+    clock.wrap(simulation, "_simulate_once", "loop")
+    clock.wrap(routing.Router, "shortest", "routing")
+    clock.wrap(routing.Router, "__init__", "routing")
+    start_load = loadavg()
+    wall0 = time.perf_counter()
+    source = "schematic:almaty" if scale == "city" else f"schematic:almaty?scale={scale}"
+    with clock.phase("network"):
+        network = load_network(source)
+    params = load_parameters()
+    periods = tuple(p for p in demand.default_periods(params) if p.name in periods_wanted)
+    if not periods:
+        raise SystemExit(
+            f"--periods: expected names among {[p.name for p in demand.default_periods(params)]}"
+        )
+    rngs = replication_rngs(seed, replication)
+    draw = params.central()
+    with clock.phase("demand"):
+        dist = demand.trip_distribution(network, params)
+        trips = demand.generate_trips(
+            network, rng=rngs.demand, periods=periods, params=params, distribution=dist
+        )
+        peds = demand.pedestrian_demand(network, periods=periods, params=params)
+    settings = simulation.TrafficSettings.from_values(draw)
+    route_settings = routing.RouteChoiceSettings.from_values(draw)
+    with clock.phase("route bookkeeping"):
+        vehicles = simulation.simulate_vehicles(
+            network,
+            trips,
+            rng=rngs.drivers,
+            routing_rng=rngs.routing,
+            periods=periods,
+            settings=settings,
+            route_settings=route_settings,
+        )
+    with clock.phase("record"):
+        record = simulation.record_of(network, trips, peds, periods, vehicles, rngs.pedestrians)
+    with clock.phase("risk"):
+        est = crash_model.estimate(network, record, parameters=draw)
+    wall = time.perf_counter() - wall0
+    positions = len(vehicles.routes.links)
+    rc = record.route_choice
+    entries = int(np.isfinite(vehicles.times.ent).sum())
+    total = sum(clock.cpu_s.values())
+    return {
+        "case": source,
+        "periods": [p.name for p in periods],
+        "links": len(network.links),
+        "nodes": len(network.nodes),
+        "trips": len(trips),
+        "simulations": len(rc),
+        "relative_gap": [round(float(g), 4) for g in rc["relative_gap"]],
+        "route_positions_last": positions,
+        "link_entries_last": entries,
+        "cpu_s": {k: round(v, 2) for k, v in clock.cpu_s.items()},
+        "calls": clock.calls,
+        "cpu_s_total": round(total, 2),
+        "cpu_s_replication": round(total - clock.cpu_s["network"], 2),
+        "wall_s": round(wall, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "deaths_raw": round(float(est.injuries["per_year"].sum()), 4) if "per_year" in est.injuries else None,
+        "loadavg_start": start_load,
+        "loadavg_end": loadavg(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", default="city", help="city, district, small, tiny (schematic:almaty presets)")
+    ap.add_argument("--periods", nargs="+", default=["am_peak"])
+    ap.add_argument("--seed", type=int, default=2019)
+    ap.add_argument("--replication", type=int, default=0)
+    ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    args = ap.parse_args()
+    out = run(args.scale, args.periods, args.seed, args.replication)
+    sims = max(1, out["simulations"])
+    loop_us = 1e6 * out["cpu_s"]["loop"] / max(1, out["link_entries_last"] * sims)
+    print(
+        f"{out['case']} {out['periods']}: {out['links']:,} links, {out['trips']:,} trips, "
+        f"{out['simulations']} simulations (relative gap {out['relative_gap']})"
+    )
+    print(f"{'phase':<20}{'CPU s':>9}{'calls':>7}")
+    for k in PHASES:
+        print(f"{k:<20}{out['cpu_s'][k]:>9.2f}{out['calls'][k]:>7}")
+    print(f"{'replication':<20}{out['cpu_s_replication']:>9.2f}   (all but network)")
+    print(
+        f"loop per link entry ~{loop_us:.2f} us ({out['link_entries_last']:,} entries in the last simulation)"
+    )
+    print(f"wall {out['wall_s']:.1f} s, peak RSS {out['peak_rss_mib']:.0f} MiB")
+    print(f"loadavg start: {out['loadavg_start']} | end: {out['loadavg_end']}")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
