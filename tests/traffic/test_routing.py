@@ -75,18 +75,30 @@ def test_lower_cost_on_one_street_changes_the_path() -> None:
     ]
 
 
-def test_many_origins_in_chunks_match_single_searches(monkeypatch: pytest.MonkeyPatch) -> None:
-    import vision_zero.traffic.routing as routing
+def test_targeted_trees_match_single_searches_and_full_trees() -> None:
+    # each tree stops once its trips' destinations are settled: a trip routed alone (its own, shortest tree)
+    # and routed among many (a tree grown further) get the same route, and the costs equal scipy's full trees
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
 
     net = grid(6)
     rng = np.random.default_rng(4)
     o, d = rng.integers(0, 36, 200), rng.integers(0, 36, 200)
     cost = rng.uniform(10, 20, len(net.links))
-    whole = route_trips(net, o, d, cost)
-    monkeypatch.setattr(routing, "_MAX_TREE_ENTRIES", 36 * 3)  # force chunks of three origins
-    chunked = route_trips(net, o, d, cost)
-    np.testing.assert_array_equal(whole.ptr, chunked.ptr)
-    np.testing.assert_array_equal(whole.links, chunked.links)
+    router = Router(net)
+    best, whole = router.shortest(o, d, cost)
+    assert contiguous(net, whole, o, d)
+    for i in range(0, 200, 7):
+        b1, one = router.shortest(o[i : i + 1], d[i : i + 1], cost)
+        assert b1[0] == best[i]
+        np.testing.assert_array_equal(one.route(0), whole.route(i))
+    n_vert = router.n_links + len(net.nodes)
+    graph = csr_matrix((router._weights(cost, None), router._cols, router._indptr), shape=(n_vert, n_vert))
+    dist = dijkstra(graph, indices=router.n_links + o)
+    v = net.links["v"].to_numpy()
+    full = np.array([dist[i, : router.n_links][v == d[i]].min() if o[i] != d[i] else 0.0 for i in range(200)])
+    np.testing.assert_array_equal(best, full)
+    np.testing.assert_array_equal(router.shortest(o, d, cost, paths=False)[0], best)
 
 
 def test_replace_swaps_selected_routes() -> None:

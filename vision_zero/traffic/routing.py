@@ -5,7 +5,8 @@ A trip whose destination cannot be reached, or whose origin is its destination, 
 
 Shortest routes (:class:`Router`) are searched on the *turn graph* (one vertex per link, one edge per permitted
 movement from a link into the next, plus one source vertex per node), one Dijkstra tree per distinct origin and
-cost vector, never one per trip. Equal-cost routes are broken deterministically: a tie-break term far below any
+cost vector, never one per trip, and each tree only as far as its trips' farthest destination (a targeted
+search, compiled with numba). Equal-cost routes are broken deterministically: a tie-break term far below any
 real cost difference (:data:`TURN_TIE_S` per turn, :data:`CLASS_TIE_S` per link and step down the road-class
 order of :data:`vision_zero.network.osm_tags.ROAD_CLASSES`) prefers fewer turns, then higher road classes.
 
@@ -36,12 +37,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.network.osm_tags import ROAD_CLASSES
 from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic._kernels import targeted_trees
 
 __all__ = [
     "CLASS_TIE_S",
@@ -64,8 +64,6 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Entries of the (origins x vertices) distance and predecessor arrays computed at once; bounds memory (~12 B each).
-_MAX_TREE_ENTRIES = 8_000_000
 #: Cost floor [s]: csgraph reads an explicit zero weight in a sparse matrix as "no edge".
 _MIN_COST_S = 1e-6
 #: Tie-break cost of one turn [s]: decides only between routes whose costs are equal to well below a millisecond.
@@ -226,15 +224,11 @@ class Router:
         self.n_movements = len(a)
         self._indptr = np.searchsorted(rows[order], np.arange(nl + nn + 1)).astype(np.int64)
         self._n_vertices = nl + nn
-        # links entering each node, padded (-1) to the largest in-degree: the destination read-out
+        # links entering each node (CSR, ascending link id): the destination read-out
         in_order = np.argsort(v, kind="stable")
         in_start = np.searchsorted(v[in_order], np.arange(nn + 1))
-        deg = in_start[1:] - in_start[:-1]
-        width = max(1, int(deg.max()) if nn else 1)
-        pad = np.full((nn, width), -1, dtype=np.int64)
-        slot = np.arange(nl) - np.repeat(in_start[:-1], deg)
-        pad[v[in_order], slot] = in_order
-        self._in_links = pad
+        self._in_ptr: IntArray = in_start.astype(np.int64)
+        self._in_list: IntArray = in_order.astype(np.int64)
 
     @staticmethod
     def _turns(nodes: pd.DataFrame, u: IntArray, v: IntArray, a: IntArray, b: IntArray) -> IntArray:
@@ -263,15 +257,15 @@ class Router:
         out[1:][cont] = self._move_index[pos]
         return out
 
-    def _graph(self, cost_s: FloatArray, edge_extra_s: FloatArray | None) -> csr_matrix:
+    def _weights(self, cost_s: FloatArray, edge_extra_s: FloatArray | None) -> FloatArray:
+        """Turn-graph edge weights (CSR order) for link costs ``cost_s`` and optional per-edge extras."""
         cost = np.maximum(np.asarray(cost_s, dtype=np.float64), _MIN_COST_S) + self._link_tie
-        data = cost[self._cols] + self._extra
+        data: FloatArray = cost[self._cols] + self._extra
         if edge_extra_s is not None:  # may lower an edge's cost, never to 0 or below
             data = np.maximum(
                 data + np.asarray(edge_extra_s, dtype=np.float64)[self._edge_order], _MIN_COST_S
             )
-        n = self._n_vertices
-        return csr_matrix((data, self._cols, self._indptr), shape=(n, n))
+        return data
 
     def route(self, origins: IntArray, destinations: IntArray, cost_s: FloatArray) -> Routes:
         """Shortest routes from ``origins[i]`` to ``destinations[i]`` (node ids) under link costs ``cost_s`` [s]."""
@@ -293,59 +287,41 @@ class Router:
 
         The cost is ``inf`` where the destination cannot be reached and 0 where it is the origin (both with an
         empty route); it includes the tie-break terms (below :data:`SAME_COST_S` on any real route). One Dijkstra
-        tree per distinct origin (in chunks that bound memory); predecessor arrays are walked back for all trips
-        of a chunk at once with numpy. ``paths=False``: costs only (every route empty).
+        tree per distinct origin, grown only until its trips' destinations are settled
+        (:func:`vision_zero.traffic._kernels.targeted_trees`, compiled). ``paths=False``: costs only (every
+        route empty).
         """
         origins = np.asarray(origins, dtype=np.int64)
         destinations = np.asarray(destinations, dtype=np.int64)
         n = len(origins)
-        nl = self.n_links
-        graph = self._graph(cost_s, edge_extra_s)
-        best = np.where(origins == destinations, 0.0, np.inf)
-        hop_trip: list[IntArray] = []
-        hop_link: list[IntArray] = []
-        hop_k: list[IntArray] = []
+        weight = self._weights(cost_s, edge_extra_s)
+        order = np.argsort(origins, kind="stable")
+        uniq, first = np.unique(origins[order], return_index=True)
+        tree_ptr = np.append(first, n).astype(np.int64)
+        walk = np.full(n, paths, dtype=bool)
+        best_o, hops_o, start_o, buf = targeted_trees(
+            self._indptr,
+            self._cols,
+            weight,
+            self.n_links,
+            self._in_ptr,
+            self._in_list,
+            self.n_links + uniq,
+            tree_ptr,
+            origins[order],
+            destinations[order],
+            walk,
+        )
+        best = np.empty(n)
+        best[order] = best_o
         n_hops = np.zeros(n, dtype=np.int64)
-        uniq, row_of = np.unique(origins, return_inverse=True)
-        chunk = max(1, _MAX_TREE_ENTRIES // max(self._n_vertices, 1))
-        trip_order = np.argsort(row_of, kind="stable")
-        bounds = np.searchsorted(row_of[trip_order], np.arange(0, len(uniq) + chunk, chunk))
-        for c, start in enumerate(range(0, len(uniq), chunk)):
-            srcs = nl + uniq[start : start + chunk]
-            dist, pred = dijkstra(graph, directed=True, indices=srcs, return_predecessors=True)
-            trips = trip_order[bounds[c] : bounds[c + 1]]
-            trips = trips[destinations[trips] != origins[trips]]
-            rows = row_of[trips] - start
-            cand = self._in_links[destinations[trips]]
-            d_in = np.where(cand >= 0, dist[rows[:, None], np.maximum(cand, 0)], np.inf)
-            pick = np.argmin(d_in, axis=1)  # first of equal: deterministic
-            last = cand[np.arange(len(trips)), pick]
-            reach = np.isfinite(d_in[np.arange(len(trips)), pick])
-            best[trips[reach]] = d_in[np.arange(len(trips)), pick][reach]
-            act = np.flatnonzero(reach) if paths else np.zeros(0, dtype=np.int64)
-            cur = last.copy()
-            k = 0
-            while act.size:
-                hop_trip.append(trips[act])
-                hop_link.append(cur[act])
-                hop_k.append(np.full(act.size, k, dtype=np.int64))
-                prev = pred[rows[act], cur[act]].astype(np.int64)
-                keep = prev < nl  # the source vertex (>= nl) ends the walk
-                cur[act[keep]] = prev[keep]
-                act = act[keep]
-                k += 1
-        if hop_trip:
-            t_all = np.concatenate(hop_trip)
-            l_all = np.concatenate(hop_link)
-            k_all = np.concatenate(hop_k)
-            np.add.at(n_hops, t_all, 1)
-        else:
-            t_all = l_all = k_all = np.zeros(0, dtype=np.int64)
+        n_hops[order] = hops_o
+        src = np.zeros(n, dtype=np.int64)
+        src[order] = start_o
         ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(n_hops, out=ptr[1:])
-        flat = np.empty(int(ptr[-1]), dtype=np.int64)
-        flat[ptr[t_all] + n_hops[t_all] - 1 - k_all] = l_all
-        return best, Routes(ptr=ptr, links=flat)
+        pos = np.repeat(src - ptr[:-1], n_hops) + np.arange(int(ptr[-1]))
+        return best, Routes(ptr=ptr, links=np.asarray(buf, dtype=np.int64)[pos])
 
     def turns(self, routes: Routes) -> IntArray:
         """Number of turns on each route (heading changes above 45 degrees; a U-turn counts twice)."""

@@ -1,0 +1,195 @@
+"""Compiled kernels of the traffic stage (numba): targeted shortest-route trees over the turn graph.
+
+Private helper of :mod:`vision_zero.traffic.routing`, which documents the graph and the tie-breaking; this module
+holds only the compiled search. One Dijkstra tree per (origin, cost vector), grown only until every destination
+of that tree's trips is settled (a targeted search: the frontier stops at the farthest destination instead of
+covering the whole network), with a binary heap (lazy deletion) and state reset only on the vertices a tree
+touched. Deterministic: the same graph, weights and trips give the same routes.
+
+A destination node is reached through any of its entering links; the route ends on the entering link of least
+distance (the first in link-id order among equal ones). The search stops once one entering link of every
+destination is settled: any other entering link at that distance already carries its final distance and
+predecessor (Dijkstra never lowers a vertex below the last settled distance), so the pick equals a full tree's.
+
+Reference: Dijkstra, E. W. (1959). A note on two problems in connexion with graphs. Numerische Mathematik 1,
+269-271.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+__all__ = ["targeted_trees"]
+
+
+@njit(cache=True, nogil=True)
+def targeted_trees(  # noqa: C901 (one compiled loop)
+    indptr: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    weight: npt.NDArray[np.float64],
+    n_links: int,
+    in_ptr: npt.NDArray[np.int64],
+    in_links: npt.NDArray[np.int64],
+    tree_source: npt.NDArray[np.int64],
+    tree_ptr: npt.NDArray[np.int64],
+    trip_origin: npt.NDArray[np.int64],
+    trip_dest: npt.NDArray[np.int64],
+    walk: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Best cost and route of every trip, one targeted tree per group of trips with the same origin.
+
+    Parameters
+    ----------
+    indptr, cols, weight
+        The turn graph in CSR form (vertices: links ``0..n_links-1``, then one source vertex per node).
+    in_ptr, in_links
+        Per node, the links entering it (CSR, ascending link id).
+    tree_source
+        Per tree, its source vertex (``n_links + origin node``).
+    tree_ptr
+        Per tree, its trips are ``tree_ptr[t]:tree_ptr[t + 1]`` of the trip arrays.
+    trip_origin, trip_dest
+        Per trip (grouped by tree), origin and destination node.
+    walk
+        Per trip, whether its route's links are wanted (else only its cost).
+
+    Returns
+    -------
+    best, n_hops, start, buf
+        Per trip its cost (0 when origin is destination, inf when unreachable), number of links on its route
+        and where the route starts in ``buf`` (links in driving order).
+    """
+    n_vert = len(indptr) - 1
+    n_trip = len(trip_dest)
+    dist = np.full(n_vert, np.inf)
+    pred = np.full(n_vert, -1, dtype=np.int64)
+    done = np.zeros(n_vert, dtype=np.bool_)
+    touched = np.empty(n_vert, dtype=np.int64)
+    n_nodes = len(in_ptr) - 1
+    want = np.zeros(n_nodes, dtype=np.bool_)  # destination node still to be reached in this tree
+    node_of_link = np.full(n_links, -1, dtype=np.int64)  # the node a link enters (its end node)
+    for node in range(n_nodes):
+        for j in range(in_ptr[node], in_ptr[node + 1]):
+            node_of_link[in_links[j]] = node
+    cap = len(cols) + 1
+    hk = np.empty(cap, dtype=np.float64)
+    hv = np.empty(cap, dtype=np.int64)
+    best = np.full(n_trip, np.inf)
+    n_hops = np.zeros(n_trip, dtype=np.int64)
+    start = np.zeros(n_trip, dtype=np.int64)
+    buf = np.empty(max(16, 8 * n_trip), dtype=np.int64)
+    used = 0
+    for t in range(len(tree_source)):
+        a, b = tree_ptr[t], tree_ptr[t + 1]
+        remaining = 0
+        for i in range(a, b):
+            d = trip_dest[i]
+            if d != trip_origin[i] and not want[d]:
+                want[d] = True
+                remaining += 1
+        n_touched = 0
+        src = tree_source[t]
+        if remaining > 0:
+            dist[src] = 0.0
+            touched[0] = src
+            n_touched = 1
+            hk[0] = 0.0
+            hv[0] = src
+            n_heap = 1
+            while n_heap > 0:
+                k = hk[0]
+                u = hv[0]
+                # pop the root: sift the last entry down from the top
+                n_heap -= 1
+                if n_heap > 0:
+                    kk = hk[n_heap]
+                    vv = hv[n_heap]
+                    i = 0
+                    while True:
+                        c = 2 * i + 1
+                        if c >= n_heap:
+                            break
+                        if c + 1 < n_heap and hk[c + 1] < hk[c]:
+                            c += 1
+                        if kk <= hk[c]:
+                            break
+                        hk[i] = hk[c]
+                        hv[i] = hv[c]
+                        i = c
+                    hk[i] = kk
+                    hv[i] = vv
+                if done[u]:
+                    continue
+                done[u] = True
+                if u < n_links:
+                    node = node_of_link[u]
+                    if want[node]:
+                        want[node] = False
+                        remaining -= 1
+                        if remaining == 0:
+                            break
+                for e in range(indptr[u], indptr[u + 1]):
+                    x = cols[e]
+                    nd = k + weight[e]
+                    if nd < dist[x]:
+                        if dist[x] == np.inf:
+                            touched[n_touched] = x
+                            n_touched += 1
+                        dist[x] = nd
+                        pred[x] = u
+                        # push: sift up from the end (a vertex is pushed once per improvement, so at most
+                        # once per edge: the heap never outgrows len(cols) + 1)
+                        i = n_heap
+                        n_heap += 1
+                        while i > 0:
+                            parent = (i - 1) >> 1
+                            if hk[parent] <= nd:
+                                break
+                            hk[i] = hk[parent]
+                            hv[i] = hv[parent]
+                            i = parent
+                        hk[i] = nd
+                        hv[i] = x
+        # read out each trip's route: the entering link of least distance, then predecessors back to the source
+        for i in range(a, b):
+            d = trip_dest[i]
+            want[d] = False
+            if d == trip_origin[i]:
+                best[i] = 0.0
+                continue
+            last = -1
+            bd = np.inf
+            for j in range(in_ptr[d], in_ptr[d + 1]):
+                li = in_links[j]
+                if dist[li] < bd:
+                    bd = dist[li]
+                    last = li
+            if last < 0:
+                continue
+            best[i] = bd
+            if not walk[i]:
+                continue
+            h = 0
+            cur = last
+            while cur < n_links:
+                h += 1
+                cur = pred[cur]
+            if used + h > len(buf):
+                buf2 = np.empty(max(2 * len(buf), used + h), dtype=np.int64)
+                buf2[:used] = buf[:used]
+                buf = buf2
+            cur = last
+            for q in range(h):
+                buf[used + h - 1 - q] = cur
+                cur = pred[cur]
+            start[i] = used
+            n_hops[i] = h
+            used += h
+        for q in range(n_touched):
+            v = touched[q]
+            dist[v] = np.inf
+            pred[v] = -1
+            done[v] = False
+    return best, n_hops, start, buf[:used]
