@@ -1,12 +1,14 @@
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from compare_fixtures import runs
 
 from vision_zero.appraisal.compare import compare
 from vision_zero.appraisal.economics import Economics, InterventionCost
-from vision_zero.core.i18n import text
+from vision_zero.core.i18n import ntext, text
 from vision_zero.core.parameters import Parameter, ParameterSet
 from vision_zero.outputs.charts import (
     changed_links,
@@ -16,6 +18,7 @@ from vision_zero.outputs.charts import (
     tornado_frame,
     tradeoff,
 )
+from vision_zero.runs.sensitivity import SENSITIVITY_COLUMNS
 
 ECON = Economics("USD", 1000.0, 250.0, 10.0, 2.0, 0.05, 10)
 BASE = [(2.0, 10.0, 100.0), (3.0, 12.0, 110.0), (1.0, 9.0, 95.0), (2.5, 11.0, 104.0)]
@@ -85,52 +88,46 @@ def _params() -> ParameterSet:
     return ParameterSet({p.name: p for p in (mk("risk.a", 1.0, 0.5, 1.5), mk("risk.b", 2.0, 1.0, 3.0))})
 
 
-def test_tornado_recovers_a_known_slope(tmp_path: Path) -> None:
-    rng = np.random.default_rng(3)
-    a = rng.uniform(0.5, 1.5, 12)
-    b = rng.uniform(1.0, 3.0, 12)
-    # baseline KSI 12; variant avoids 2 * a KSI (b has no effect)
-    base = runs(
-        "baseline",
-        [(2.0, 10.0, 50.0)] * 12,
-        parameters=[{"risk.a": x, "risk.b": y} for x, y in zip(a, b, strict=True)],
-    )
-    var = runs(
-        "v",
-        [(2.0, 10.0 - 2 * x, 50.0) for x in a],
-        parameters=[{"risk.a": x, "risk.b": y} for x, y in zip(a, b, strict=True)],
-    )
-    vc = compare(base, [var], economics=ECON).variants[0]
-    frame = tornado_frame(vc, _params())
-    top = frame.iloc[0]
-    assert top["parameter"] == "risk.a"
-    assert top["slope"] == pytest.approx(2.0)
-    mean_avoided = 2 * a.mean()
-    assert top["at_low"] == pytest.approx(mean_avoided + 2.0 * (0.5 - 1.0))
-    assert top["at_high"] == pytest.approx(mean_avoided + 2.0 * (1.5 - 1.0))
-    assert frame.set_index("parameter").loc["risk.b", "swing"] == pytest.approx(0.0, abs=1e-9)
-    svg = _svg_text(tornado(vc, _params(), tmp_path / "tor.svg", schematic=True))
-    assert "risk.a" in svg and "SCHEMATIC" in svg and "regression" in svg
+def _sensitivity(at: dict[str, tuple[float, float]], centre: float) -> pd.DataFrame:
+    params = _params()
+    rows = [
+        {
+            "parameter": n,
+            "low": params[n].low,
+            "high": params[n].high,
+            "value": params[n].value,
+            "at_low": lo,
+            "at_high": hi,
+            "at_draw": centre,
+            "swing": abs(hi - lo),
+            "pairs": 4,
+        }
+        for n, (lo, hi) in at.items()
+    ]
+    return pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS)).sort_values("swing", ascending=False)
 
 
-def test_tornado_with_few_pairs_fits_one_parameter_at_a_time() -> None:
-    a = np.array([0.6, 1.0, 1.4])
-    params = [{"risk.a": x, "risk.b": y} for x, y in zip(a, [1.5, 2.0, 2.5], strict=True)]
-    base = runs("baseline", [(2.0, 10.0, 50.0)] * 3, parameters=params)
-    var = runs("v", [(2.0, 10.0 - 2 * x, 50.0) for x in a], parameters=params)
-    frame = tornado_frame(compare(base, [var], economics=ECON).variants[0], _params()).set_index("parameter")
-    # b is perfectly correlated with a in these three draws: the marginal slope of b is 2 * 0.4 / 0.5
-    assert frame.loc["risk.a", "slope"] == pytest.approx(2.0)
-    assert frame.loc["risk.b", "slope"] == pytest.approx(1.6)
-
-
-def test_tornado_without_varying_parameters_says_so(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_tornado_draws_the_risk_only_reruns(tmp_path: Path, lang: str) -> None:
     _, _, c = _comparison()
+    centre = c.variants[0].ksi_avoided.mean
+    sens = _sensitivity({"risk.a": (centre - 0.5, centre + 1.0), "risk.b": (centre, centre)}, centre)
+    v = dataclasses.replace(c.variants[0], sensitivity=sens)
+    frame = tornado_frame(v, _params())
+    assert list(frame["parameter"]) == ["risk.a", "risk.b"]
+    assert frame.iloc[0][["low", "high", "unit"]].tolist() == [0.5, 1.5, "1"]
+    assert frame.iloc[0]["swing"] == pytest.approx(1.5)
+    svg = _svg_text(tornado(v, _params(), tmp_path / "tor.svg", schematic=True, lang=lang))
+    assert "risk.a" in svg and text("schematic", lang) in svg
+    assert ntext("tornado_method", 4, lang).split(";")[0][:40] in svg
+
+
+def test_tornado_without_stored_traffic_says_so(tmp_path: Path) -> None:
+    _, _, c = _comparison()
+    assert c.variants[0].sensitivity is None
     assert tornado_frame(c.variants[0], _params()).empty
     svg = _svg_text(tornado(c.variants[0], _params(), tmp_path / "t.svg"))
-    assert "nothing to show" in svg
-    two = compare(runs("b", BASE[:2]), [runs("v", BASE[:2])], economics=ECON).variants[0]
-    assert "too few" in _svg_text(tornado(two, _params(), tmp_path / "t2.svg"))
+    assert "rerun the comparison" in svg
 
 
 def test_speed_chart_fills_empty_bins(tmp_path: Path) -> None:

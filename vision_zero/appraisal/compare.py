@@ -345,7 +345,11 @@ class VariantComparison:
     economics
         The money values used.
     per_pair
-        One row per pair with the paired values behind every interval (for charts and the tornado).
+        One row per pair with the paired values behind every interval and each pair's parameter draw.
+    sensitivity
+        KSI avoided per year with each risk-stage parameter at the low and high end of its range, the risk stage
+        re-run on the stored traffic (:func:`vision_zero.runs.sensitivity.risk_sensitivity`; the tornado chart),
+        or None when not computed.
     """
 
     variant: str
@@ -365,6 +369,7 @@ class VariantComparison:
     economics: Economics
     per_pair: pd.DataFrame
     bcr_safety: Interval = field(default_factory=lambda: interval([]))
+    sensitivity: pd.DataFrame | None = None
 
     @property
     def ksi_avoided(self) -> Interval:
@@ -567,7 +572,7 @@ def _compare_one(baseline: ScenarioRuns, variant: ScenarioRuns, economics: Econo
             "bcr": bcr,
         }
     )
-    # the drawn parameters of the variant's replications (same draw as the baseline under CRN), for the tornado
+    # the drawn parameters of the variant's replications (same draw as the baseline under CRN)
     frame = pd.DataFrame(per_pair)
     params = pd.DataFrame([v[i].parameters for i in idx]).add_prefix("param:")
     frame = pd.concat([frame, params.reset_index(drop=True)], axis=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,7 +22,7 @@ from vision_zero.network.road_network import RoadNetwork
 from vision_zero.program.interventions import Crossing, SpeedCamera, SpeedLimit
 from vision_zero.program.touched import Touched
 from vision_zero.runs.parallel import make_executor
-from vision_zero.runs.pipeline import AppliedScenario
+from vision_zero.runs.pipeline import AppliedScenario, prepare, simulated_periods
 from vision_zero.runs.replications import (
     may_share_traffic,
     run_job,
@@ -31,8 +31,9 @@ from vision_zero.runs.replications import (
     traffic_store_dir,
 )
 from vision_zero.runs.results import ReplicationResult
+from vision_zero.runs.sensitivity import ScenarioTraffic, risk_sensitivity
 
-__all__ = ["CompareInputs", "ContentItem", "compare_scenarios", "program_content"]
+__all__ = ["CompareInputs", "ContentItem", "compare_scenarios", "program_content", "scenario_traffic"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ def compare_scenarios(
     executor: Any = None,
     progress: bool = True,
     stream: TextIO | None = None,
+    sensitivity: bool = True,
 ) -> tuple[Comparison, list[CompareInputs]]:
     """Find (or run, resuming) the replications of a baseline and its variants, and compare them pair by pair.
 
@@ -174,6 +176,9 @@ def compare_scenarios(
         Key path -> value applied to every scenario (as ``--set`` gives them), e.g. a smaller demand for a try.
     executor
         A :class:`vision_zero.runs.parallel.Executor`; default: a local process pool.
+    sensitivity
+        Also re-run the risk stage per parameter on the stored traffic for the tornado charts
+        (:attr:`~vision_zero.appraisal.compare.VariantComparison.sensitivity`).
     """
     log = stream or sys.stderr
     base_path = Path(baseline).resolve()
@@ -234,7 +239,48 @@ def compare_scenarios(
             runs = run_all(ex)
     else:
         runs = run_all(executor)
-    inputs = [_runs_from(scenario_view(j), r.results, r.run_dir) for j, r in zip(jobs, runs, strict=True)]
+    views = [scenario_view(j) for j in jobs]
+    inputs = [_runs_from(v, r.results, r.run_dir) for v, r in zip(views, runs, strict=True)]
     params = inputs[0].parameters if len(inputs[0].parameters) else None
     comparison = compare(inputs[0].runs, [i.runs for i in inputs[1:]], parameters=params)
+    if sensitivity and comparison.variants:
+        comparison = _with_sensitivity(comparison, views, inputs, log if progress else None)
     return comparison, inputs
+
+
+def scenario_traffic(view: AppliedScenario, runs: ScenarioRuns) -> ScenarioTraffic:
+    """What re-running the risk stage of a scenario's replications needs (:mod:`vision_zero.runs.sensitivity`)."""
+    records = None
+    if view.scenario.calibration.crash_records is not None:  # a baseline's targets are its records
+        records = prepare(view.scenario, applied=view, calibrate_demand=False).crash_records
+    return ScenarioTraffic(
+        applied=view,
+        periods=simulated_periods(view.scenario, view.parameters),
+        replications=runs.replications,
+        run_dir=runs.run_dir if runs.run_dir is not None else Path(),
+        crash_records=records,
+    )
+
+
+def _with_sensitivity(
+    comparison: Comparison,
+    views: Sequence[AppliedScenario],
+    inputs: Sequence[CompareInputs],
+    log: TextIO | None,
+) -> Comparison:
+    """The comparison with each variant's :func:`~vision_zero.runs.sensitivity.risk_sensitivity` (the tornado)."""
+    import time
+
+    start = time.perf_counter()
+    traffic = [scenario_traffic(view, inp.runs) for view, inp in zip(views, inputs, strict=True)]
+    tables = risk_sensitivity(traffic[0], traffic[1:], inputs[0].parameters)
+    if log is not None:
+        print(
+            f"vision-zero: sensitivity: the risk stage re-run per parameter on the stored traffic "
+            f"({time.perf_counter() - start:.0f} s)",
+            file=log,
+        )
+    return replace(
+        comparison,
+        variants=tuple(replace(v, sensitivity=tables.get(v.variant)) for v in comparison.variants),
+    )

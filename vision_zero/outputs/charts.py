@@ -4,14 +4,10 @@ Every chart carries a title, axis units, the scenario names, an evidence line an
 "SCHEMATIC network — not real geometry". Text comes from :mod:`vision_zero.core.i18n` (``lang``). Files are written
 atomically; the format follows the suffix (``.png`` or ``.svg``).
 
-Tornado method (:func:`tornado_frame`): the pipeline does not expose re-running the risk step with one parameter
-fixed, so the sensitivity is estimated from the replications themselves. Each replication draws every uncertain
-parameter independently; the paired KSI difference is regressed on the parameters' draws by ordinary least
-squares — all varying parameters jointly when there are at least three more pairs than parameters, otherwise one
-parameter at a time (still unbiased for the marginal effect because the draws are independent, but noisier).
-Each slope is multiplied by ``low − value`` and ``high − value`` from the parameters file, and the bars show the
-mean KSI avoided moved by those amounts. With few replications the slopes are noisy; :func:`tornado_frame` gives
-each slope's standard error.
+Tornado (:func:`tornado_frame`): the risk stage re-run on each replication's stored traffic with one parameter at a
+time at the low and the high end of its 95% range
+(:attr:`~vision_zero.appraisal.compare.VariantComparison.sensitivity`, computed by
+:func:`vision_zero.runs.sensitivity.risk_sensitivity`); never empty when the replications kept their traffic.
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -68,7 +64,7 @@ def finish(
     ax.set_title("\n".join(textwrap.wrap(title, 95)) or title, fontsize=11)
     lines = [text("evidence", lang, source=source or text("evidence_default", lang))]
     if note:
-        lines.append(note)
+        lines.extend(note.splitlines())
     if schematic:
         lines.append(text("schematic", lang))
     n = len(lines)
@@ -259,73 +255,21 @@ def speed_distributions(
 
 
 def tornado_frame(variant: VariantComparison, params: ParameterSet) -> pd.DataFrame:
-    """Sensitivity of KSI avoided per year to each drawn parameter (see the module docstring).
+    """Sensitivity of KSI avoided per year to each risk-stage parameter (see the module docstring).
 
     Returns
     -------
     DataFrame
-        One row per parameter that varied across the pairs and has a low/high range, sorted by swing:
-        ``parameter``, ``slope`` [KSI avoided per unit], ``slope_se``, ``low``, ``high``, ``value``,
-        ``at_low``, ``at_high`` (KSI avoided per year with the parameter at low/high), ``swing``.
+        One row per parameter, sorted by swing: ``parameter``, ``unit`` (from ``params``), ``low``, ``high``,
+        ``value`` (central), ``at_low``, ``at_high`` (KSI avoided per year, mean over the pairs, with the
+        parameter at low/high), ``swing``; empty when the sensitivity was not computed.
     """
-    pp = variant.per_pair
-    y = -pp["diff_ksi"].to_numpy(dtype=float)
-    base = float(np.mean(y)) if y.size else float("nan")
-    names: list[str] = []
-    xs: list[np.ndarray] = []
-    for col in pp.columns:
-        name = col[len("param:") :]
-        if not col.startswith("param:") or name not in params.parameters:
-            continue
-        p = params[name]
-        x = pp[col].to_numpy(dtype=float)
-        if p.low is None or p.high is None or x.size < 3 or np.std(x) == 0:
-            continue
-        names.append(name)
-        xs.append(x - x.mean())
-    rows: list[dict[str, Any]] = []
-    if names:
-        slopes, ses = _slopes(np.column_stack(xs), y - y.mean())
-        for name, slope, se in zip(names, slopes, ses, strict=True):
-            p = params[name]
-            assert p.low is not None and p.high is not None
-            at_low = base + slope * (p.low - p.value)
-            at_high = base + slope * (p.high - p.value)
-            rows.append(
-                {
-                    "parameter": name,
-                    "slope": slope,
-                    "slope_se": se,
-                    "low": p.low,
-                    "high": p.high,
-                    "value": p.value,
-                    "at_low": at_low,
-                    "at_high": at_high,
-                    "swing": abs(at_high - at_low),
-                }
-            )
-    cols = ["parameter", "slope", "slope_se", "low", "high", "value", "at_low", "at_high", "swing"]
-    out = pd.DataFrame(rows, columns=cols)
-    return out.sort_values("swing", ascending=False, ignore_index=True)
-
-
-def _slopes(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
-    """Slopes and standard errors: joint OLS if there are enough pairs, else one parameter at a time."""
-    n, k = x.shape
-    if n >= k + 3:
-        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-        resid = y - x @ coef
-        s2 = float(resid @ resid) / (n - k - 1)
-        cov = s2 * np.linalg.pinv(x.T @ x)
-        return [float(c) for c in coef], [float(np.sqrt(max(v, 0.0))) for v in np.diag(cov)]
-    slopes, ses = [], []
-    for j in range(k):
-        xj = x[:, j]
-        b = float(xj @ y / (xj @ xj))
-        r = y - b * xj
-        slopes.append(b)
-        ses.append(float(np.sqrt((r @ r) / max(n - 2, 1) / (xj @ xj))))
-    return slopes, ses
+    cols = ["parameter", "unit", "low", "high", "value", "at_low", "at_high", "swing"]
+    sens = variant.sensitivity
+    if sens is None or not len(sens):
+        return pd.DataFrame(columns=cols)
+    units = [params[n].unit if n in params else "" for n in sens["parameter"]]
+    return pd.DataFrame(sens.assign(unit=units)[cols]).reset_index(drop=True)
 
 
 def tornado(
@@ -343,37 +287,38 @@ def tornado(
     base = -variant.difference["ksi"].mean
     if len(frame):
         ypos = np.arange(len(frame))[::-1]
-        clear = (frame["slope"].abs() >= 2.0 * frame["slope_se"]).to_numpy()
-        alpha = np.where(clear, 1.0, 0.3)
         for k, (y, lo, hi) in enumerate(zip(ypos, frame["at_low"], frame["at_high"], strict=True)):
             for end, color, key in ((lo, "#ff7f0e", "tornado_low"), (hi, "#1f77b4", "tornado_high")):
                 label = text(key, lang) if k == 0 else None
-                ax.barh(y, end - base, left=base, color=color, alpha=alpha[k], label=label)
+                ax.barh(y, end - base, left=base, color=color, label=label)
         ax.set_yticks(ypos, [_short(n) for n in frame["parameter"]], fontsize=7)
         ax.axvline(base, color="black", lw=1)
         ax.legend(fontsize=8, loc="lower right")
+        ax.set_xlabel(textwrap_label(text("tornado_x", lang)))
     else:
-        n = len(variant.pairs)
-        msg = text("tornado_few", lang, n=n) if n < 3 else text("tornado_none", lang)
         import textwrap
 
         ax.text(
-            0.5, 0.5, textwrap.fill(msg, 70), ha="center", va="center", transform=ax.transAxes, fontsize=10
+            0.5,
+            0.5,
+            textwrap.fill(text("tornado_none", lang), 70),
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize=10,
         )
         ax.set_axis_off()
-    if len(frame):
-        ax.set_xlabel(textwrap_label(text("tornado_x", lang)))
+    n = len(variant.pairs)
     finish(
         fig,
         ax,
         title=text("tornado_title", lang, variant=variant.variant),
         schematic=schematic,
         lang=lang,
-        note=text("tornado_method", lang) if len(frame) else "",
+        note=textwrap_label(ntext("tornado_method", n, lang), 130) if len(frame) else "",
     )
     if len(frame):
-        fig.text(0.01, 0.005, ntext("tornado_faded", len(variant.pairs), lang), fontsize=7, color="#444444")
-        fig.subplots_adjust(left=0.36, bottom=fig.subplotpars.bottom + 0.03)
+        fig.subplots_adjust(left=0.36)
     return save(fig, path)
 
 

@@ -540,7 +540,7 @@ def _evidence(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
             out.append(_img(path, _caption(key, lang, comparison.baseline.name)))
             tor = inputs.tornado.get(key.split(":", 1)[1]) if key.startswith("tornado:") else None
             if tor is not None and len(tor):
-                cols = ["parameter", "slope", "slope_se", "low", "high", "at_low", "at_high"]
+                cols = ["parameter", "unit", "low", "high", "at_low", "at_high"]
                 out.append(_frame_table(tor.head(10), cols, lang))
     if inputs.maps:
         out.append(f"<h3>{_e(text('maps', lang))}</h3>")

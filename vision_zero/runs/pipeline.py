@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,7 +41,7 @@ from vision_zero.program.scenario import Scenario, load_scenario
 from vision_zero.program.selectors import Selection, road_km
 from vision_zero.program.touched import Touched
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES, CalibrationTargets
-from vision_zero.runs.results import ReplicationResult
+from vision_zero.runs.results import TRAFFIC_TABLES, ReplicationResult
 from vision_zero.traffic.demand import TripDistribution
 from vision_zero.traffic.periods import Period, annual_factors
 
@@ -55,11 +56,13 @@ __all__ = [
     "annual_link_traffic",
     "apply_scenario",
     "calibrate_peak",
+    "calibration_targets",
     "load_base_network",
     "move_pedestrians_to_new_crossings",
     "prepare",
     "prepare_file",
     "run_replication",
+    "simulated_periods",
     "summarise",
     "traffic_key",
 ]
@@ -226,6 +229,11 @@ def _periods(scenario: Scenario, params: ParameterSet, names: list[str] | None =
             replace(p, duration_s=d, demand_share=p.demand_share * d / p.duration_s) for p in periods
         )
     return periods
+
+
+def simulated_periods(scenario: Scenario, params: ParameterSet) -> tuple[Period, ...]:
+    """The periods a scenario's replications simulate (:attr:`PreparedScenario.periods`, without preparing)."""
+    return _periods(scenario, params)
 
 
 def load_base_network(scenario: Scenario) -> RoadNetwork:
@@ -706,17 +714,25 @@ def prepare_file(path: Path | str, *, overrides: dict[str, object] | None = None
 # -------------------------------------------------------------------------------------------- replication
 
 
-def _targets(prepared: PreparedScenario, draw: dict[str, float], *, veh_km: float) -> CalibrationTargets:
+def calibration_targets(
+    scenario: Scenario,
+    parameters: ParameterSet,
+    draw: Mapping[str, float],
+    *,
+    veh_km: float,
+    crash_records: pd.DataFrame | None = None,
+) -> CalibrationTargets:
     """Observed totals for a baseline replication that simulated ``veh_km`` vehicle-km a year.
 
+    ``draw`` is the replication's parameter draw, ``crash_records`` :attr:`PreparedScenario.crash_records`.
     With ``scale_to_network`` the city totals are scaled by ``veh_km / calibration.almaty.veh_km_per_year``, so
     the baseline's deaths per vehicle-km equal the city's at every network size and demand.
     """
-    cal = prepared.scenario.calibration
-    if prepared.crash_records is not None:
+    cal = scenario.calibration
+    if crash_records is not None:
         from vision_zero.risk.crash_records import targets_from_records
 
-        t = targets_from_records(prepared.crash_records, source=f"crash records {cal.crash_records}")
+        t = targets_from_records(crash_records, source=f"crash records {cal.crash_records}")
     else:
         t = CalibrationTargets.almaty(draw)
     given = {
@@ -725,12 +741,12 @@ def _targets(prepared: PreparedScenario, draw: dict[str, float], *, veh_km: floa
         if getattr(cal, k) is not None
     }
     if given:
-        t = replace(t, **given, source=f"{prepared.scenario.path.name} [calibration]; others: {t.source}")
-    if cal.scale_to_network and prepared.crash_records is None:
-        city = prepared.parameters.value("calibration.almaty.veh_km_per_year")
+        t = replace(t, **given, source=f"{scenario.path.name} [calibration]; others: {t.source}")
+    if cal.scale_to_network and crash_records is None:
+        city = parameters.value("calibration.almaty.veh_km_per_year")
         if veh_km <= 0:
             raise ScenarioError(
-                str(prepared.scenario.path),
+                str(scenario.path),
                 "calibration.scale_to_network",
                 "a baseline with traffic (its veh-km scales the city's totals)",
                 veh_km,
@@ -974,7 +990,10 @@ def run_replication(
     link_traffic = annual_link_traffic(network, record.link_stats, record.periods)
     if baseline_raw is None:
         veh_km = float(link_traffic["veh_km_per_year"].sum())
-        factors = risk.calibration_factors(estimate.injuries, _targets(prepared, draw, veh_km=veh_km))
+        targets = calibration_targets(
+            sc, prepared.parameters, draw, veh_km=veh_km, crash_records=prepared.crash_records
+        )
+        factors = risk.calibration_factors(estimate.injuries, targets)
     else:
         factors = risk.factors_of(baseline_raw)
     estimate = risk.apply_calibration(estimate, factors)
@@ -997,4 +1016,5 @@ def run_replication(
         link_traffic=link_traffic,
         speed_hist=_speed_hist(record.speed_hist, record.periods),
         parameters=draw,
+        traffic={name: getattr(record, field) for name, field in TRAFFIC_TABLES.items()},
     )

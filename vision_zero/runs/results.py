@@ -11,6 +11,9 @@ Layout of one run (DESIGN.md "Result layout")::
             injuries.parquet   CrashEstimate.injuries
             link_traffic.parquet  annualised per-link traffic
             speed_hist.parquet sparse speed histogram (period, link, bin_lo_kph, count)
+            traffic_link_stats.parquet, crossing_passages.parquet, crossing_pedestrians.parquet
+                               the traffic record the risk stage read (TrafficRecord.link_stats, passages,
+                               pedestrians), so the risk stage alone can be re-run (the sensitivity chart)
             parameters.json    the parameter draw of this replication
             files.json         written last: every file above with its size [bytes] and SHA-256
         replications.csv       headline numbers of every replication (written by vision_zero.runs.replications)
@@ -52,6 +55,7 @@ __all__ = [
     "exchange_paths",
     "read_replication",
     "read_replication_summary",
+    "read_traffic_tables",
     "replication_dir",
     "replication_problem",
     "safe_file_name",
@@ -72,6 +76,12 @@ def safe_file_name(name: str) -> str:
 _TABLES = ("injuries", "link_traffic", "speed_hist")
 #: The files of a replication folder besides the list of files itself.
 REPLICATION_FILES: tuple[str, ...] = ("summary.json", "parameters.json", *(f"{t}.parquet" for t in _TABLES))
+#: File name (without ``.parquet``) -> the :class:`~vision_zero.traffic.simulation.TrafficRecord` table it keeps.
+TRAFFIC_TABLES: dict[str, str] = {
+    "traffic_link_stats": "link_stats",
+    "crossing_passages": "passages",
+    "crossing_pedestrians": "pedestrians",
+}
 #: The list of files with sizes and SHA-256, written last into a replication folder.
 FILES_LIST = "files.json"
 _HASH_CHUNK = 1 << 20
@@ -107,6 +117,11 @@ class ReplicationResult:
         :attr:`vision_zero.traffic.simulation.TrafficRecord.speed_hist` summed over periods and annualised counts.
     parameters
         The parameter draw used (name -> value).
+    traffic
+        The tables of the replication's traffic record the risk stage reads (keys of :data:`TRAFFIC_TABLES`:
+        link statistics, vehicles passing crossings, pedestrians arriving), kept so that the risk stage can be
+        re-run on the same traffic; None: not kept. :func:`read_replication` leaves it None (the tables are
+        large); :func:`read_traffic_tables` reads them.
     """
 
     scenario: str
@@ -117,6 +132,7 @@ class ReplicationResult:
     link_traffic: pd.DataFrame
     speed_hist: pd.DataFrame
     parameters: dict[str, float]
+    traffic: dict[str, pd.DataFrame] | None = None
 
 
 def replication_dir(run_dir: Path, replication: int) -> Path:
@@ -132,9 +148,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _file_list(folder: Path) -> dict[str, Any]:
+def _file_list(folder: Path, extra: tuple[str, ...] = ()) -> dict[str, Any]:
     files = {}
-    for name in REPLICATION_FILES:
+    for name in (*REPLICATION_FILES, *extra):
         path = folder / name
         files[name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
     return {"files": files}
@@ -143,14 +159,14 @@ def _file_list(folder: Path) -> dict[str, Any]:
 def replication_problem(path: Path) -> str | None:
     """What is wrong with a replication folder (a file missing, of the wrong size or content), or None if whole.
 
-    Checks every file against ``files.json`` (sizes first, then SHA-256).
+    Checks every file against ``files.json`` (sizes first, then SHA-256): the files every replication has and
+    the optional ones it lists (the traffic tables).
     """
     listing = path / FILES_LIST
     try:
         files = json.loads(listing.read_text("utf-8"))["files"]
-        expected = {
-            name: (int(files[name]["bytes"]), str(files[name]["sha256"])) for name in REPLICATION_FILES
-        }
+        names = [*REPLICATION_FILES, *(n for n in files if n not in REPLICATION_FILES)]
+        expected = {name: (int(files[name]["bytes"]), str(files[name]["sha256"])) for name in names}
     except FileNotFoundError:
         return f"{listing} is missing"
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -234,7 +250,13 @@ def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
         for name in _TABLES:
             frame: pd.DataFrame = getattr(result, name)
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
-        (tmp / FILES_LIST).write_text(json.dumps(_file_list(tmp), indent=2, sort_keys=True), "utf-8")
+        extra: tuple[str, ...] = ()
+        if result.traffic is not None:
+            for name in TRAFFIC_TABLES:
+                result.traffic[name].to_parquet(tmp / f"{name}.parquet", index=False)
+            extra = tuple(f"{name}.parquet" for name in TRAFFIC_TABLES)
+        listing = _file_list(tmp, extra)
+        (tmp / FILES_LIST).write_text(json.dumps(listing, indent=2, sort_keys=True), "utf-8")
         if final.exists():
             if replication_problem(final) is None:  # another run of the same folder finished it first
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -291,8 +313,38 @@ def read_replication(path: Path) -> ReplicationResult:
         seed=int(meta["seed"]),
         summary={k: float(v) for k, v in meta["summary"].items()},
         parameters={k: float(v) for k, v in params.items()},
-        **tables,
+        injuries=tables["injuries"],
+        link_traffic=tables["link_traffic"],
+        speed_hist=tables["speed_hist"],
     )
+
+
+def read_traffic_tables(path: Path) -> dict[str, pd.DataFrame] | None:
+    """The traffic tables a replication folder keeps (:attr:`ReplicationResult.traffic`), or None if it has none.
+
+    ``period`` columns are read as categories (the risk stage maps them per row).
+
+    Raises
+    ------
+    DataError
+        A table listed but unreadable.
+    """
+    if not all((path / f"{name}.parquet").is_file() for name in TRAFFIC_TABLES):
+        return None
+    out = {}
+    for name in TRAFFIC_TABLES:
+        file = path / f"{name}.parquet"
+        try:
+            frame = pd.read_parquet(file)
+        except (OSError, ValueError) as exc:
+            raise DataError(
+                f"{file}: expected a replication table written by vision-zero ({type(exc).__name__}); rerun the "
+                "command that made it: a damaged replication is run again"
+            ) from None
+        if "period" in frame:
+            frame["period"] = frame["period"].astype("category")
+        out[name] = frame
+    return out
 
 
 def scan_replications(run_dir: Path, *, trusted: set[int] | None = None) -> tuple[list[int], dict[int, str]]:

@@ -1,0 +1,113 @@
+"""The risk stage re-run alone on each replication's stored traffic: the tornado is never empty (issue 15).
+
+Real pipeline on the SCHEMATIC tiny network, 2 paired replications (too few for the old regression method): a
+baseline, a 30 km/h speed-limit variant with camera enforcement (bound speed responses: traffic inputs) and a
+refuge-island upgrade (CMFs at the crossings).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _scenarios import write_scenarios
+
+from vision_zero.appraisal.study import compare_scenarios, scenario_traffic
+from vision_zero.core.parameters import load_parameters
+from vision_zero.outputs.charts import tornado, tornado_frame
+from vision_zero.runs.replications import scenario_job, scenario_view
+from vision_zero.runs.results import TRAFFIC_TABLES, replication_dir, replication_problem
+from vision_zero.runs.sensitivity import rerun_ksi
+
+CROSSINGS = """\
+name = "islands"
+description = "SCHEMATIC tiny network: refuge islands on the main roads"
+extends = "base.toml"
+
+[[interventions]]
+type = "crossing"
+crossing_type = "refuge_island"
+action = "upgrade"
+where = { highway = ["primary", "secondary"] }
+"""
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("sensitivity")
+    base, slow = write_scenarios(folder)
+    islands = folder / "islands.toml"
+    islands.write_text(CROSSINGS, "utf-8")
+    comparison, inputs = compare_scenarios(base, [slow, islands], results_dir=folder / "res", progress=False)
+    views = [scenario_view(scenario_job(p)) for p in (base, slow, islands)]
+    traffic = [scenario_traffic(v, i.runs) for v, i in zip(views, inputs, strict=True)]
+    return {"comparison": comparison, "inputs": inputs, "traffic": traffic, "dir": folder}
+
+
+@pytest.mark.slow
+def test_risk_only_rerun_at_the_draws_reproduces_every_replications_ksi(compared: dict[str, Any]) -> None:
+    base, *variants = compared["traffic"]
+    for i in (0, 1):
+        ksi = rerun_ksi(base, variants, i)
+        assert set(ksi) == {"base", "slow", "islands"}
+        for inp in compared["inputs"]:
+            rep = next(r for r in inp.runs.replications if r.replication == i)
+            assert ksi[inp.runs.name] == pytest.approx(rep.summary["ksi"], rel=1e-12), (inp.runs.name, i)
+    # moving one parameter moves the re-run: the central serious-injury exponent is not replication 0's draw
+    moved = rerun_ksi(base, variants, 0, {"risk.power_model.exponent.serious": 2.1})
+    assert moved["slow"] != pytest.approx(rerun_ksi(base, variants, 0)["slow"], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_two_replications_give_a_tornado_with_the_parameters_ranges(
+    compared: dict[str, Any], tmp_path: Path
+) -> None:
+    comparison = compared["comparison"]
+    params = load_parameters()
+    bound = {b.parameter for t in compared["traffic"] for b in t.applied.bindings}
+    assert bound, "the camera enforcement binds speed responses (traffic inputs)"
+    for v in comparison.variants:
+        assert len(v.pairs) == 2
+        frame = tornado_frame(v, params)
+        assert len(frame) >= 10, v.variant
+        for row in frame.itertuples():
+            p = params[row.parameter]
+            assert (row.low, row.high, row.value) == (p.low, p.high, p.value)
+            assert row.parameter not in bound  # traffic inputs would need a new simulation
+            assert row.parameter.startswith(("risk.", "calibration."))
+            assert math.isfinite(row.at_low) and math.isfinite(row.at_high)
+        sens = v.sensitivity
+        assert sens is not None
+        # bars are centred on the headline: the re-run at the draws is the mean KSI avoided
+        assert sens["at_draw"].iloc[0] == pytest.approx(v.ksi_avoided.mean, rel=1e-9, abs=1e-15)
+        assert frame["swing"].iloc[0] > 0
+        svg = tornado(v, params, tmp_path / f"tornado_{v.variant}.svg", schematic=True).read_text("utf-8")
+        assert frame["parameter"].iloc[0] in svg and "SCHEMATIC" in svg
+    slow = next(v for v in comparison.variants if v.variant == "slow").sensitivity
+    assert slow is not None
+    row = slow.set_index("parameter").loc["risk.power_model.exponent.serious"]
+    # Elvik's power model: a larger exponent makes the same speed cut avoid more serious injuries
+    assert row["at_high"] > row["at_draw"] > row["at_low"]
+    islands = next(v for v in comparison.variants if v.variant == "islands").sensitivity
+    assert islands is not None
+    assert islands["parameter"].str.startswith("risk.pedestrian.").any()
+
+
+@pytest.mark.slow
+def test_replications_keep_their_traffic_tables_checked_like_the_others(compared: dict[str, Any]) -> None:
+    run_dir = compared["inputs"][0].runs.run_dir
+    folder = replication_dir(run_dir, 1)
+    listed = json.loads((folder / "files.json").read_text("utf-8"))["files"]
+    for name in TRAFFIC_TABLES:
+        assert f"{name}.parquet" in listed
+    assert replication_problem(folder) is None
+    table = folder / "crossing_passages.parquet"
+    data = table.read_bytes()
+    try:
+        table.write_bytes(data[:-10])
+        assert "crossing_passages.parquet" in str(replication_problem(folder))
+    finally:
+        table.write_bytes(data)

@@ -1,0 +1,436 @@
+"""Sensitivity of KSI avoided to each risk-stage parameter: the risk stage re-run alone on the stored traffic.
+
+Every replication keeps the tables of its traffic record that the risk stage reads
+(:data:`vision_zero.runs.results.TRAFFIC_TABLES`). For each parameter the risk stage reads that has a 95% range
+in the parameters files (and is not a traffic input: a parameter bound into the network by an intervention
+changes what the vehicles did and would need a new simulation), this module sets it to the range's low and
+high end — every other parameter keeping the replication's own draw — and re-runs, for the baseline and each
+variant of every pair, exactly what :func:`vision_zero.runs.pipeline.run_replication` runs after the traffic:
+the road-user models (:func:`~vision_zero.risk.crash_model.occupant_injuries`,
+:func:`~vision_zero.risk.pedestrian.crossing_injuries`,
+:func:`~vision_zero.risk.pedestrian.injuries_away_from_crossings`), the interventions' crash-modification factors
+(:func:`~vision_zero.risk.crash_model.apply_modifiers`), the baseline's calibration to the observed totals
+(:func:`~vision_zero.runs.pipeline.calibration_targets`, :func:`~vision_zero.risk.crash_model.calibration_factors`)
+and the variant's use of the baseline's factors. No traffic is simulated again.
+
+The result per variant is the mean over the pairs of KSI avoided per year with the parameter at each end; at the
+replications' own draws the re-run reproduces the replications' KSI (test), so the bars are centred on the
+headline mean. This is a one-at-a-time sensitivity (a tornado): it shows which evidence moves the answer and
+by how much, not a joint uncertainty interval (the replications' draws give that).
+
+Speed: each road-user model is re-run only when a parameter it reads changes (the keys it reads are recorded on
+its first run), and the CMF factors only when a CMF parameter changes; the totals are summed per severity and
+road user, which is all the calibration and KSI need.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from vision_zero.core.parameters import ParameterSet
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.program.interventions import apply_bindings
+from vision_zero.risk.crash_model import (
+    ROAD_USERS,
+    SEVERITIES,
+    apply_modifiers,
+    calibration_factors,
+    occupant_injuries,
+)
+from vision_zero.risk.pedestrian import crossing_injuries, injuries_away_from_crossings
+from vision_zero.runs.pipeline import AppliedScenario, calibration_targets
+from vision_zero.runs.results import TRAFFIC_TABLES, ReplicationResult, read_traffic_tables, replication_dir
+from vision_zero.traffic.periods import Period
+from vision_zero.traffic.simulation import TrafficRecord
+
+__all__ = [
+    "SENSITIVITY_COLUMNS",
+    "RiskRerun",
+    "ScenarioTraffic",
+    "rerun_ksi",
+    "risk_sensitivity",
+    "stored_record",
+]
+
+#: Columns of each variant's sensitivity table.
+SENSITIVITY_COLUMNS: tuple[str, ...] = (
+    "parameter",
+    "low",
+    "high",
+    "value",
+    "at_low",
+    "at_high",
+    "at_draw",
+    "swing",
+    "pairs",
+)
+_KEYS: tuple[str, ...] = tuple(f"{s}.{u}" for s in SEVERITIES for u in ROAD_USERS)
+
+
+def _by_key(codes: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Sums of ``values`` per key of :data:`_KEYS` (``codes`` index into it)."""
+    return np.asarray(np.bincount(codes, weights=values, minlength=len(_KEYS)), dtype=np.float64)
+
+
+class _Reads(Mapping[str, float]):
+    """A parameter mapping that records which keys were read (iteration counts as reading every key)."""
+
+    def __init__(self, values: Mapping[str, float]) -> None:
+        self._values = values
+        self.read: set[str] = set()
+        self.everything = False
+
+    def __getitem__(self, key: str) -> float:
+        self.read.add(key)
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        self.everything = True
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        self.everything = True
+        return len(self._values)
+
+
+@dataclass
+class _Memo:
+    """Results of one function of the parameters, keyed by the values of the parameters it read."""
+
+    func: Callable[[Mapping[str, float]], object]
+    reads: tuple[str, ...] | None = None  # None until the first call; () after a call that read everything
+    everything: bool = False
+    cache: dict[tuple[float, ...], object] = field(default_factory=dict)
+
+    def key(self, values: Mapping[str, float]) -> tuple[float, ...]:
+        names = sorted(values) if self.everything else (self.reads or ())
+        return tuple(float(values[k]) for k in names)
+
+    def __call__(self, values: Mapping[str, float]) -> object:
+        if self.reads is None:
+            rec = _Reads(values)
+            out = self.func(rec)
+            self.reads, self.everything = tuple(sorted(rec.read)), rec.everything
+            self.cache[self.key(values)] = out
+            return out
+        k = self.key(values)
+        if k not in self.cache:
+            self.cache[k] = self.func(values)
+        return self.cache[k]
+
+
+def stored_record(tables: Mapping[str, pd.DataFrame], periods: tuple[Period, ...]) -> TrafficRecord:
+    """A :class:`TrafficRecord` with the tables the risk stage reads (the rest empty) from a replication folder."""
+    kept = {field_name: tables[name] for name, field_name in TRAFFIC_TABLES.items()}
+    return TrafficRecord(
+        periods=periods,
+        link_stats=kept["link_stats"],
+        passages=kept["passages"],
+        pedestrians=kept["pedestrians"],
+        trips=pd.DataFrame(),
+        speed_hist=pd.DataFrame(),
+    )
+
+
+class RiskRerun:
+    """The risk stage of one replication of one scenario on its stored traffic, for other parameter values.
+
+    Parameters
+    ----------
+    network
+        The scenario's network with its interventions and the replication's draw applied
+        (:func:`vision_zero.program.interventions.apply_bindings`).
+    record
+        The replication's traffic record (:func:`stored_record`).
+    modifiers
+        The scenario's crash-modification-factor table.
+    speed_model
+        ``[risk] speed_model``.
+    """
+
+    def __init__(
+        self, network: RoadNetwork, record: TrafficRecord, modifiers: pd.DataFrame, speed_model: str
+    ) -> None:
+        self._parts = [
+            _Memo(lambda p: occupant_injuries(network, record, parameters=p, speed_model=speed_model)),
+            _Memo(lambda p: crossing_injuries(network, record, parameters=p)),
+            _Memo(lambda p: injuries_away_from_crossings(network, record, parameters=p)),
+        ]
+        self._modifiers = modifiers
+        self._factors: dict[int, _Memo] = {}
+        self._layouts: dict[int, pd.DataFrame] = {}
+        # per part result (by id: the memos keep every result alive): layout check, key codes, raw values
+        self._frames: dict[int, tuple[bool, npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
+        self._sums: dict[tuple[int, int], npt.NDArray[np.float64]] = {}
+
+    @property
+    def reads(self) -> set[str]:
+        """The parameters the risk stage read so far (after one call of :meth:`raw_totals`)."""
+        out: set[str] = set()
+        for memo in (*self._parts, *self._factors.values()):
+            out |= set(memo.reads or ())
+        return out
+
+    def _part_totals(self, i: int, values: Mapping[str, float]) -> npt.NDArray[np.float64]:
+        """Totals of part ``i`` per key of :data:`_KEYS` (CMFs applied); cached per result of the part."""
+        frame = self._parts[i](values)
+        assert isinstance(frame, pd.DataFrame)
+        if id(frame) not in self._frames:
+            layout = frame[["site_type", "site", "road_user", "severity"]]
+            if i not in self._layouts:  # the CMF factor of each row: rows are set by network and traffic
+                ones = frame.assign(per_year_raw=1.0)
+                self._layouts[i] = layout
+                self._factors[i] = _Memo(
+                    lambda p: apply_modifiers(ones, self._modifiers, parameters=p)["per_year_raw"].to_numpy(
+                        float
+                    )
+                )
+            keys = frame["severity"].astype(str) + "." + frame["road_user"].astype(str)
+            self._frames[id(frame)] = (
+                layout.equals(self._layouts[i]),
+                np.asarray(keys.map({k: j for j, k in enumerate(_KEYS)}), dtype=np.int64),
+                np.asarray(frame["per_year_raw"], dtype=np.float64),
+            )
+        same, codes, raw = self._frames[id(frame)]
+        if same:
+            factor = self._factors[i](values)
+            assert isinstance(factor, np.ndarray)
+            key = (id(frame), id(factor))
+            if key not in self._sums:
+                self._sums[key] = _by_key(codes, raw * factor)
+            return self._sums[key]
+        # other rows than on the first run (not seen so far): the factors of these rows
+        modified = apply_modifiers(frame, self._modifiers, parameters=values)["per_year_raw"]
+        return _by_key(codes, modified.to_numpy(np.float64))
+
+    def raw_totals(self, values: Mapping[str, float]) -> dict[str, float]:
+        """Uncalibrated casualties per year (CMFs applied), keyed ``"<severity>.<road_user>"``."""
+        total = sum((self._part_totals(i, values) for i in range(len(self._parts))), np.zeros(len(_KEYS)))
+        return {k: float(v) for k, v in zip(_KEYS, total, strict=True)}
+
+
+def _ksi(raw: Mapping[str, float], factors: Mapping[str, float]) -> float:
+    return sum(raw[f"{s}.{u}"] * factors[f"{s}.{u}"] for s in ("fatal", "serious") for u in ROAD_USERS)
+
+
+def _raw_frame(raw: Mapping[str, float]) -> pd.DataFrame:
+    """Totals as the one-row-per-(severity, road user) injuries table :func:`calibration_factors` reads."""
+    sev, user = zip(*(k.split(".") for k in raw), strict=True)
+    return pd.DataFrame({"severity": sev, "road_user": user, "per_year_raw": list(raw.values())})
+
+
+@dataclass(frozen=True)
+class ScenarioTraffic:
+    """What re-running one scenario's risk stage needs: its applied interventions, periods and replications.
+
+    ``crash_records``: :attr:`vision_zero.runs.pipeline.PreparedScenario.crash_records` of a baseline calibrated
+    on crash records, else None.
+    """
+
+    applied: AppliedScenario
+    periods: tuple[Period, ...]
+    replications: Sequence[ReplicationResult]
+    run_dir: Path
+    crash_records: pd.DataFrame | None = None
+
+    def rerun(self, replication: ReplicationResult) -> RiskRerun | None:
+        """The :class:`RiskRerun` of one of its replications, or None if the folder kept no traffic tables."""
+        tables = read_traffic_tables(replication_dir(self.run_dir, replication.replication))
+        if tables is None:
+            return None
+        draw = dict(replication.parameters)
+        network = apply_bindings(self.applied.network, self.applied.bindings, draw)
+        record = stored_record(tables, self.periods)
+        return RiskRerun(network, record, self.applied.modifiers, self.applied.scenario.risk.speed_model)
+
+    @property
+    def traffic_parameters(self) -> set[str]:
+        """Parameters bound into the network by interventions (traffic inputs: not re-run here)."""
+        return {b.parameter for b in self.applied.bindings}
+
+
+@dataclass
+class _Pair:
+    draw: dict[str, float]
+    veh_km: float
+    base: RiskRerun
+    variants: dict[str, tuple[dict[str, float], RiskRerun]]
+
+
+def _pair(
+    baseline: ScenarioTraffic,
+    variants: Sequence[ScenarioTraffic],
+    base: ReplicationResult,
+    reps: Sequence[ReplicationResult | None],
+) -> _Pair | None:
+    """One pair's re-runs (None when the baseline's or every variant's replication kept no traffic)."""
+    base_rerun = baseline.rerun(base)
+    if base_rerun is None:
+        return None
+    pair_variants = {}
+    for v, rep in zip(variants, reps, strict=True):
+        rerun = v.rerun(rep) if rep is not None else None
+        if rep is not None and rerun is not None:
+            pair_variants[v.applied.name] = (dict(rep.parameters), rerun)
+    if not pair_variants:
+        return None
+    return _Pair(dict(base.parameters), base.summary["veh_km"], base_rerun, pair_variants)
+
+
+def _factors(baseline: ScenarioTraffic, pair: _Pair, values: Mapping[str, float]) -> dict[str, float]:
+    targets = calibration_targets(
+        baseline.applied.scenario,
+        baseline.applied.parameters,
+        values,
+        veh_km=pair.veh_km,
+        crash_records=baseline.crash_records,
+    )
+    return calibration_factors(_raw_frame(pair.base.raw_totals(values)), targets)
+
+
+def _calibration_reads(baseline: ScenarioTraffic, pair: _Pair) -> set[str]:
+    rec = _Reads(pair.draw)
+    calibration_targets(
+        baseline.applied.scenario,
+        baseline.applied.parameters,
+        rec,
+        veh_km=pair.veh_km,
+        crash_records=baseline.crash_records,
+    )
+    return rec.read
+
+
+def _ksi_by_scenario(
+    baseline: ScenarioTraffic, pair: _Pair, name: str | None, value: float
+) -> dict[str, float]:
+    """Calibrated KSI per year of each scenario of a pair with ``name`` at ``value`` (None: the draws)."""
+    moved = pair.draw if name is None else {**pair.draw, name: value}
+    factors = _factors(baseline, pair, moved)
+    out = {baseline.applied.name: _ksi(pair.base.raw_totals(moved), factors)}
+    for variant, (draw, rerun) in pair.variants.items():
+        values = draw if name is None else {**draw, name: value}
+        out[variant] = _ksi(rerun.raw_totals(values), factors)
+    return out
+
+
+def _avoided(baseline: ScenarioTraffic, pair: _Pair, name: str | None, value: float) -> dict[str, float]:
+    """KSI avoided per year by each variant of one pair with parameter ``name`` at ``value`` (None: the draws)."""
+    ksi = _ksi_by_scenario(baseline, pair, name, value)
+    return {v: ksi[baseline.applied.name] - ksi[v] for v in pair.variants}
+
+
+def rerun_ksi(
+    baseline: ScenarioTraffic,
+    variants: Sequence[ScenarioTraffic],
+    replication: int,
+    changes: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """KSI per year of each scenario's replication ``replication``, the risk stage re-run on its stored traffic.
+
+    ``changes``: parameter -> value replacing the replication's draw (at most one; None: the draw itself, which
+    reproduces the replications' KSI). Empty when the baseline's replication kept no traffic tables.
+    """
+    base = {r.replication: r for r in baseline.replications}
+    reps = [{r.replication: r for r in v.replications}.get(replication) for v in variants]
+    pair = _pair(baseline, variants, base[replication], reps)
+    if pair is None:
+        return {}
+    if not changes:
+        return _ksi_by_scenario(baseline, pair, None, math.nan)
+    ((name, value),) = changes.items()
+    return _ksi_by_scenario(baseline, pair, name, value)
+
+
+def risk_sensitivity(
+    baseline: ScenarioTraffic,
+    variants: Sequence[ScenarioTraffic],
+    parameters: ParameterSet,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Per variant, KSI avoided per year with each risk-stage parameter at its low and high end (module docstring).
+
+    Parameters
+    ----------
+    baseline, variants
+        The scenarios of a comparison; pairs are the replication indices both have.
+    parameters
+        Where each parameter's 95% range (``low``, ``high``) and central ``value`` come from.
+    progress
+        Called with (pairs done, pairs) after each pair.
+
+    Returns
+    -------
+    dict
+        Variant name -> DataFrame with :data:`SENSITIVITY_COLUMNS` sorted by ``swing`` (largest first):
+        ``at_low``/``at_high`` the mean over the pairs of KSI avoided per year with the parameter at ``low``/
+        ``high``, ``at_draw`` the same at the replications' own draws (the headline mean), ``swing`` =
+        ``|at_high − at_low|``. Empty frames when no replication kept its traffic tables.
+    """
+    base_reps = {r.replication: r for r in baseline.replications}
+    var_reps = [{r.replication: r for r in v.replications} for v in variants]
+    indices = sorted(i for i in base_reps if any(i in reps for reps in var_reps))
+    excluded = set().union(baseline.traffic_parameters, *(v.traffic_parameters for v in variants))
+    sums: dict[str, dict[tuple[str, str], float]] = {v.applied.name: {} for v in variants}
+    counts: dict[str, int] = dict.fromkeys(sums, 0)
+    names: list[str] | None = None
+    for done, i in enumerate(indices, 1):
+        pair = _pair(baseline, variants, base_reps[i], [reps.get(i) for reps in var_reps])
+        if pair is None:
+            continue
+        base_rerun, pair_variants = pair.base, pair.variants
+        at_draw = _avoided(baseline, pair, None, math.nan)
+        if names is None:  # the parameters the risk stage reads, with a range, not traffic inputs
+            read = _calibration_reads(baseline, pair) | base_rerun.reads
+            for _, rerun in pair_variants.values():
+                read |= rerun.reads
+            names = sorted(
+                n
+                for n in read - excluded
+                if n in parameters
+                and parameters[n].low is not None
+                and parameters[n].high is not None
+                and parameters[n].low != parameters[n].high
+            )
+        for variant, value in at_draw.items():
+            sums[variant][("", "draw")] = sums[variant].get(("", "draw"), 0.0) + value
+            counts[variant] += 1
+        for name in names:
+            for end in ("low", "high"):
+                bound = getattr(parameters[name], end)
+                for variant, value in _avoided(baseline, pair, name, float(bound)).items():
+                    sums[variant][(name, end)] = sums[variant].get((name, end), 0.0) + value
+        if progress is not None:
+            progress(done, len(indices))
+    out = {}
+    for v in variants:
+        name_v, n = v.applied.name, counts[v.applied.name]
+        rows = []
+        for name in names or []:
+            if n == 0 or (name, "low") not in sums[name_v]:
+                continue
+            p = parameters[name]
+            at_low, at_high = sums[name_v][(name, "low")] / n, sums[name_v][(name, "high")] / n
+            rows.append(
+                {
+                    "parameter": name,
+                    "low": p.low,
+                    "high": p.high,
+                    "value": p.value,
+                    "at_low": at_low,
+                    "at_high": at_high,
+                    "at_draw": sums[name_v][("", "draw")] / n,
+                    "swing": abs(at_high - at_low),
+                    "pairs": n,
+                }
+            )
+        frame = pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS))
+        out[name_v] = frame.sort_values(["swing", "parameter"], ascending=[False, True], ignore_index=True)
+    return out
