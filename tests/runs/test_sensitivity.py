@@ -69,6 +69,7 @@ def test_two_replications_give_a_tornado_with_the_parameters_ranges(
     params = load_parameters()
     bound = {b.parameter for t in compared["traffic"] for b in t.applied.bindings}
     assert bound, "the camera enforcement binds speed responses (traffic inputs)"
+    bound |= {"traffic.desired_speed.cv"}  # the occupant model reads it too, but it is a traffic input
     for v in comparison.variants:
         assert len(v.pairs) == 2
         frame = tornado_frame(v, params)

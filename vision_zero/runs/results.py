@@ -11,9 +11,11 @@ Layout of one run (DESIGN.md "Result layout")::
             injuries.parquet   CrashEstimate.injuries
             link_traffic.parquet  annualised per-link traffic
             speed_hist.parquet sparse speed histogram (period, link, bin_lo_kph, count)
-            traffic_link_stats.parquet, crossing_passages.parquet, crossing_pedestrians.parquet
+            traffic_link_stats.parquet, crossing_passages.parquet, crossing_pedestrians.parquet,
+            traffic_speed_hist.parquet
                                the traffic record the risk stage read (TrafficRecord.link_stats, passages,
-                               pedestrians), so the risk stage alone can be re-run (the sensitivity chart)
+                               pedestrians, speed_hist per period), so the risk stage alone can be re-run
+                               (the sensitivity chart)
             parameters.json    the parameter draw of this replication
             files.json         written last: every file above with its size [bytes] and SHA-256
         replications.csv       headline numbers of every replication (written by vision_zero.runs.replications)
@@ -81,6 +83,7 @@ TRAFFIC_TABLES: dict[str, str] = {
     "traffic_link_stats": "link_stats",
     "crossing_passages": "passages",
     "crossing_pedestrians": "pedestrians",
+    "traffic_speed_hist": "speed_hist",
 }
 #: The list of files with sizes and SHA-256, written last into a replication folder.
 FILES_LIST = "files.json"
@@ -119,7 +122,7 @@ class ReplicationResult:
         The parameter draw used (name -> value).
     traffic
         The tables of the replication's traffic record the risk stage reads (keys of :data:`TRAFFIC_TABLES`:
-        link statistics, vehicles passing crossings, pedestrians arriving), kept so that the risk stage can be
+        link statistics, vehicles passing crossings, pedestrians arriving, speed histograms per period), kept so that the risk stage can be
         re-run on the same traffic; None: not kept. :func:`read_replication` leaves it None (the tables are
         large); :func:`read_traffic_tables` reads them.
     """

@@ -3,7 +3,8 @@
 Every replication keeps the tables of its traffic record that the risk stage reads
 (:data:`vision_zero.runs.results.TRAFFIC_TABLES`). For each parameter the risk stage reads that has a 95% range
 in the parameters files (and is not a traffic input: a parameter bound into the network by an intervention
-changes what the vehicles did and would need a new simulation), this module sets it to the range's low and
+changes what the vehicles did and would need a new simulation, and so does a parameter the traffic stage reads,
+such as the spread of desired speeds that the occupant model also reads), this module sets it to the range's low and
 high end — every other parameter keeping the replication's own draw — and re-runs, for the baseline and each
 variant of every pair, exactly what :func:`vision_zero.runs.pipeline.run_replication` runs after the traffic:
 the road-user models (:func:`~vision_zero.risk.crash_model.occupant_injuries`,
@@ -127,15 +128,15 @@ class _Memo:
 
 
 def stored_record(tables: Mapping[str, pd.DataFrame], periods: tuple[Period, ...]) -> TrafficRecord:
-    """A :class:`TrafficRecord` with the tables the risk stage reads (the rest empty) from a replication folder."""
+    """A :class:`TrafficRecord` with the tables the risk stage reads (``trips`` empty) from a replication folder."""
     kept = {field_name: tables[name] for name, field_name in TRAFFIC_TABLES.items()}
     return TrafficRecord(
         periods=periods,
         link_stats=kept["link_stats"],
         passages=kept["passages"],
         pedestrians=kept["pedestrians"],
+        speed_hist=kept["speed_hist"],
         trips=pd.DataFrame(),
-        speed_hist=pd.DataFrame(),
     )
 
 
@@ -252,8 +253,20 @@ class ScenarioTraffic:
 
     @property
     def traffic_parameters(self) -> set[str]:
-        """Parameters bound into the network by interventions (traffic inputs: not re-run here)."""
-        return {b.parameter for b in self.applied.bindings}
+        """Traffic inputs, not varied here (they would change what the vehicles did: a new simulation).
+
+        The parameters bound into the network by interventions and those the traffic stage reads (its settings
+        from a draw, and every ``traffic.*`` and ``demand.*`` parameter).
+        """
+        from vision_zero.traffic.routing import RouteChoiceSettings
+        from vision_zero.traffic.simulation import TrafficSettings
+
+        params = self.applied.parameters
+        read = _Reads({k: p.value for k, p in params.items()})
+        TrafficSettings.from_values(read)
+        RouteChoiceSettings.from_values(read)
+        prefixed = {k for k in params if k.startswith(("traffic.", "demand."))}
+        return {b.parameter for b in self.applied.bindings} | read.read | prefixed
 
 
 @dataclass
