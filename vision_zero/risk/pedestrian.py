@@ -30,10 +30,12 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
    reference curve it was (:func:`tefft_pedestrian_injury`): with it, a calibrated baseline had half its
    pedestrian casualties killed, against about 1.5% observed.
 
-Where the evidence's crash-modification factor and the mechanism differ (see ``tests/test_pedestrian_risk.py``):
-marked crosswalks on roads with more than two lanes carry Elvik's x2 as a factor (no mechanism modelled), and so
-do refuge islands, raised crossings and RRFBs (:data:`UNCONTROLLED_MARKED`: marked crossings whose evidence
-compares them with the marked crossing they replace, so their effect is their mechanism, not also the x2);
+Where the evidence's crash-modification factor and the mechanism differ (see ``tests/risk/test_pedestrian_risk.py``
+and ``tests/evidence/test_crossings.py``): marked crosswalks on roads with more than two lanes carry Elvik's x2 as a
+factor (no mechanism modelled), and so does every other marked type (:data:`MARKED_CROSSINGS`: refuge islands,
+raised crossings, RRFBs, PHBs, signals), because the evidence for each compares it with the marked crossing it
+replaced, so its effect is its mechanism, not also the x2 (the non-yielding elasticity was fitted to the RRFB and
+PHB before-after pairs on such crossings);
 leading pedestrian intervals carry CMF 0.87 on top of the signalised mechanism; signalised crossings come out
 much safer than the (unchecked) -10..-15% CMF: the mechanism's casualties at signals are red-light violators and
 turning vehicles; pedestrians crossing against the red are not modelled.
@@ -71,8 +73,9 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 PEDESTRIAN_SEVERITIES: tuple[str, ...] = ("fatal", "serious")
-#: Marked crossings without signal control: Elvik's x2 on roads with more than two lanes applies to them all.
-UNCONTROLLED_MARKED: tuple[str, ...] = ("marked", "refuge_island", "raised", "rrfb")
+#: Every marked crossing (all types but ``unmarked``): Elvik's x2 on roads with more than two lanes applies to them
+#: all, because the evidence for each measure compares it with the marked crossing it replaced (module docstring).
+MARKED_CROSSINGS: tuple[str, ...] = tuple(t for t in CROSSING_TYPES if t != "unmarked")
 _N_REACTION_NODES = 12
 _N_DECEL_NODES = 8
 _MIN_DECEL_MPS2 = 1.0
@@ -451,11 +454,11 @@ def _combine(
         param(parameters, "risk.pedestrian.nonyield_elasticity"),
     )
     factor = p_nonyield * param(parameters, "risk.pedestrian.collision_given_nonyield")
-    if crossing_type in UNCONTROLLED_MARKED:
-        # refuge islands, raised crossings and RRFBs are marked crossings too, and their evidence compares them
-        # with the marked crossing they replaced: their own effect is their mechanism (two-stage exposure,
-        # approach speed, yielding); dropping the x2 as well counted it twice (refuge islands -73% against
-        # -32..-56%, raised crossings -64% against -45%)
+    if crossing_type in MARKED_CROSSINGS:
+        # every measure's evidence compares it with the marked crossing it replaced: its own effect is its
+        # mechanism (two-stage exposure, approach speed, yielding, the signal); dropping the x2 as well counted it
+        # twice (refuge islands -73% against -32..-56%, raised crossings -64% against -45%, PHBs -83% against
+        # -55%: the yielding elasticity itself was fitted to those before-after pairs of marked crossings)
         threshold = param(parameters, "risk.pedestrian.multilane_threshold_lanes")
         factor = factor * np.where(
             lanes > threshold, param(parameters, "risk.pedestrian.marked_multilane_factor"), 1.0
