@@ -4,7 +4,9 @@ Private helper of :mod:`vision_zero.traffic.routing`, which documents the graph 
 holds only the compiled search. One Dijkstra tree per (origin, cost vector), grown only until every destination
 of that tree's trips is settled (a targeted search: the frontier stops at the farthest destination instead of
 covering the whole network), with a binary heap (lazy deletion) and state reset only on the vertices a tree
-touched. Deterministic: the same graph, weights and trips give the same routes.
+touched. Vertices are settled in (distance, vertex id) order, so a route is defined whatever the heap: among
+exactly equal costs (left after :mod:`~vision_zero.traffic.routing`'s tie-break terms) a vertex keeps the
+predecessor settled first, i.e. of least (distance, id).
 
 A destination node is reached through any of its entering links; the route ends on the entering link of least
 distance (the first in link-id order among equal ones). The search stops once one entering link of every
@@ -111,9 +113,11 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                         c = 2 * i + 1
                         if c >= n_heap:
                             break
-                        if c + 1 < n_heap and hk[c + 1] < hk[c]:
+                        if c + 1 < n_heap and (
+                            hk[c + 1] < hk[c] or (hk[c + 1] == hk[c] and hv[c + 1] < hv[c])
+                        ):
                             c += 1
-                        if kk <= hk[c]:
+                        if kk < hk[c] or (kk == hk[c] and vv < hv[c]):
                             break
                         hk[i] = hk[c]
                         hv[i] = hv[c]
@@ -145,7 +149,7 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                         n_heap += 1
                         while i > 0:
                             parent = (i - 1) >> 1
-                            if hk[parent] <= nd:
+                            if hk[parent] < nd or (hk[parent] == nd and hv[parent] < x):
                                 break
                             hk[i] = hk[parent]
                             hv[i] = hv[parent]

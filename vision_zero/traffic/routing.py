@@ -8,7 +8,9 @@ movement from a link into the next, plus one source vertex per node), one Dijkst
 cost vector, never one per trip, and each tree only as far as its trips' farthest destination (a targeted
 search, compiled with numba). Equal-cost routes are broken deterministically: a tie-break term far below any
 real cost difference (:data:`TURN_TIE_S` per turn, :data:`CLASS_TIE_S` per link and step down the road-class
-order of :data:`vision_zero.network.osm_tags.ROAD_CLASSES`) prefers fewer turns, then higher road classes.
+order of :data:`vision_zero.network.osm_tags.ROAD_CLASSES`) prefers fewer turns, then higher road classes;
+costs still exactly equal after that (common on regular schematic blocks) go to the predecessor settled first in
+(distance, vertex id) order (:mod:`vision_zero.traffic._kernels`).
 
 The equilibrium loop itself lives in :mod:`vision_zero.traffic.simulation` (it needs the simulation); this module
 gives its pieces: :class:`RouteChoiceSettings`, :func:`slice_of`, :func:`route_cost_s`, :func:`relative_gap`,
