@@ -20,10 +20,10 @@ from compare_fixtures import runs, square_network
 
 from vision_zero.appraisal.compare import compare
 from vision_zero.appraisal.economics import Economics, InterventionCost
-from vision_zero.appraisal.study import CompareInputs, ContentItem
+from vision_zero.appraisal.study import CompareInputs, ContentItem, program_content
 from vision_zero.core.i18n import LANGUAGES, catalogue, ntext, plural_catalogue, text
 from vision_zero.core.parameters import load_parameters
-from vision_zero.outputs.report import ReportInputs, render_report
+from vision_zero.outputs.report import ReportInputs, content_counts, render_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -340,3 +340,59 @@ def test_costs_table_in_report_and_csv(outputs: dict[str, Any]) -> None:
     assert set(costs["variant"]) == {LONG_NAME, "crossings", "package"}
     ru = outputs["ru"]["report"].read_text("utf-8")
     assert "срок службы [лет]" in ru and "приведённая стоимость" in ru
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_counts_name_every_kind_of_enforcement_and_measure(lang: str) -> None:
+    items = (
+        ContentItem("cameras", "speed_camera", "fixed", 3.0, "camera site", 2.4, 2.4),
+        ContentItem("section", "speed_camera", "section", 7.5, "km", 7.5, 7.5),
+        ContentItem("60 with cameras", "speed_limit", "60|camera", 4.2, "km", 4.2, 2.2),
+        ContentItem("80 section", "speed_limit", "80|section_control", 3.0, "km", 3.0, 3.0),
+        ContentItem("50 police", "speed_limit", "50|police", 5.0, "km", 5.0),
+        ContentItem("30 calmed", "speed_limit", "30|calming", 1.5, "km", 1.5),
+        ContentItem("humps", "traffic_calming", "", 21.0, "device", 2.0),
+        ContentItem("islands", "crossing", "refuge_island|upgrade", 2.0, "crossing", 0.5),
+        ContentItem("roundabouts", "roundabout", "", 1.0, "junction", 0.0),
+        ContentItem("diet", "road_diet", "", 2.5, "km", 2.5),
+    )
+    counts = content_counts(items, lang)
+    # 3 camera sites + one per km newly camera-enforced by the 60 km/h limit (2.2 km: 3 sites) = 6
+    assert ntext("count_camera_sites", 6, lang, n="6") in counts
+    assert text("count_section_km", lang, km="10.5") in counts  # 7.5 km + the 80 limit's 3.0 km
+    assert text("count_police_km", lang, km="5.0") in counts
+    assert text("count_calming_km", lang, km="1.5") in counts
+    assert ntext("count_devices", 21, lang) in counts
+    assert text("count_limit_km", lang, km="13.7") in counts
+    assert f"{text('ct_refuge_island', lang)} (2)" in counts
+    assert ntext("count_roundabouts", 1, lang) in counts
+    assert text("count_road_diet_km", lang, km="2.5") in counts
+    plain = content_counts(
+        (ContentItem("islands", "crossing", "raised|upgrade", 1.0, "crossing", 0.1),), lang
+    )
+    assert ntext("count_camera_sites", 0, lang, n="0") in plain  # the common counts are always there
+    assert (
+        text("count_section_km", lang, km="0.0") not in plain
+        and text("count_police_km", lang, km="0.0") not in plain
+    )
+
+
+def test_program_content_counts_a_camera_once() -> None:
+    from vision_zero.program.scenario import load_scenario
+    from vision_zero.runs.pipeline import apply_scenario
+
+    folder = Path(tempfile.mkdtemp(prefix="vz-content-"))
+    try:
+        (folder / "p.toml").write_text(
+            'name = "p"\ndescription = "SCHEMATIC tiny: cameras twice"\n[network]\n'
+            'source = "schematic:almaty?scale=tiny&seed=0"\n'
+            '[[interventions]]\ntype = "speed_limit"\nlimit_kph = 40\nenforcement = "camera"\n'
+            'where = { highway = ["primary"] }\n'
+            '[[interventions]]\ntype = "speed_camera"\nmode = "section"\nwhere = { highway = ["primary"] }\n',
+            "utf-8",
+        )
+        limit, cams = program_content(apply_scenario(load_scenario(folder / "p.toml")))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert limit.camera_km == pytest.approx(limit.road_km) and limit.camera_km > 0
+    assert cams.camera_km == 0.0  # the same streets already have cameras: not counted (nor charged) twice

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
 from vision_zero.appraisal.compare import Comparison, ScenarioRuns, compare
 from vision_zero.appraisal.economics import InterventionCost
 from vision_zero.core.parameters import ParameterSet
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.program.interventions import Crossing, SpeedCamera, SpeedLimit
+from vision_zero.program.selectors import road_km
 from vision_zero.program.touched import Touched
 from vision_zero.runs.parallel import make_executor
 from vision_zero.runs.pipeline import AppliedScenario, prepare, simulated_periods
@@ -53,6 +56,10 @@ class ContentItem:
         What its cost counts (``Cost.quantity`` and ``Cost.unit``: camera sites, km, crossings …).
     road_km
         Road length its selector matched [km], a two-way street counted once.
+    camera_km
+        Road it put under camera enforcement that had none before [km]: a ``speed_camera`` (fixed or section)
+        or a ``speed_limit`` enforced by ``camera`` or ``section_control`` (an earlier intervention's cameras are
+        not counted again, as the costs do).
     """
 
     title: str
@@ -61,13 +68,24 @@ class ContentItem:
     quantity: float
     unit: str
     road_km: float
+    camera_km: float = 0.0
 
 
 def program_content(applied: AppliedScenario) -> tuple[ContentItem, ...]:
     """Per intervention of an applied scenario, a :class:`ContentItem`."""
     items = []
+    network = applied.network
+    enforced = np.zeros(len(network.links), dtype=bool)  # camera-enforced by an earlier intervention
     for a in applied.interventions:
         iv = applied.scenario.interventions[a.index]
+        cameras = isinstance(iv, SpeedCamera) or (
+            isinstance(iv, SpeedLimit) and iv.enforcement in ("camera", "section_control")
+        )
+        new = np.zeros(len(network.links), dtype=bool)
+        if cameras:
+            new[a.touched.links] = True
+            new &= ~enforced
+            enforced |= new
         if isinstance(iv, SpeedLimit):
             detail = f"{iv.limit_kph:g}|{iv.enforcement}"
         elif isinstance(iv, SpeedCamera):
@@ -78,7 +96,13 @@ def program_content(applied: AppliedScenario) -> tuple[ContentItem, ...]:
             detail = ""
         items.append(
             ContentItem(
-                a.title, a.type, detail, float(a.cost.quantity), str(a.cost.unit), a.selection.road_km
+                a.title,
+                a.type,
+                detail,
+                float(a.cost.quantity),
+                str(a.cost.unit),
+                a.selection.road_km,
+                road_km(network, new) if new.any() else 0.0,
             )
         )
     return tuple(items)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +44,15 @@ from vision_zero.outputs.plot import network_label
 from vision_zero.risk.crash_model import ROAD_USERS
 from vision_zero.runs.results import atomic_write_text
 
-__all__ = ["Coverage", "ReportInputs", "content_phrases", "coverage_text", "render_report", "write_report"]
+__all__ = [
+    "Coverage",
+    "ReportInputs",
+    "content_counts",
+    "content_phrases",
+    "coverage_text",
+    "render_report",
+    "write_report",
+]
 
 _CSS = """
 *{box-sizing:border-box}
@@ -240,26 +248,62 @@ def content_phrases(items: Sequence[ContentItem], lang: str = "en") -> list[str]
     return out
 
 
-def _content_counts(items: Sequence[ContentItem], lang: str) -> str:
-    """Counts a committee compares across programs: cameras, km of new limits, crossings by type."""
-    cameras = sum(it.quantity for it in items if it.type == "speed_camera" and it.detail == "fixed")
-    limit_km = sum(it.road_km for it in items if it.type == "speed_limit")
+def content_counts(items: Sequence[ContentItem], lang: str) -> str:
+    """Counts a committee compares across programs, one per kind of measure.
+
+    Always: fixed camera sites (``speed_camera`` fixed, and one site per km a camera-enforced ``speed_limit``
+    newly covers, as its cost counts), km of new limits and crossings by type; when present: km of section
+    control (``speed_camera`` section, ``speed_limit`` with ``section_control``), km enforced by police, km
+    and devices of physical calming, roundabouts, km of road diet.
+    """
+
+    def total(
+        kind: str, detail: Callable[[ContentItem], bool], value: Callable[[ContentItem], float]
+    ) -> float:
+        return sum(value(it) for it in items if it.type == kind and detail(it))
+
+    def enforcement(name: str) -> Callable[[ContentItem], bool]:
+        return lambda it: it.detail.split("|")[-1] == name
+
+    def anything(_: ContentItem) -> bool:
+        return True
+
+    cameras = total("speed_camera", lambda it: it.detail == "fixed", lambda it: it.quantity) + total(
+        "speed_limit",
+        enforcement("camera"),
+        lambda it: float(math.ceil(it.camera_km)) if it.camera_km else 0.0,
+    )
+    section = total("speed_camera", lambda it: it.detail == "section", lambda it: it.road_km) + total(
+        "speed_limit", enforcement("section_control"), lambda it: it.camera_km
+    )
     crossings: dict[str, float] = {}
     for it in items:
         if it.type == "crossing":
             kind = it.detail.split("|")[0]
             crossings[kind] = crossings.get(kind, 0.0) + it.quantity
-    cr = ", ".join(
-        f"{_num(n, 0)} {text(f'ct_{k}', lang) if _has(f'ct_{k}') else k}"
+    listed = ", ".join(
+        f"{text(f'ct_{k}', lang) if _has(f'ct_{k}') else k} ({_num(n, 0)})"
         for k, n in sorted(crossings.items())
     )
-    return text(
-        "content_counts",
-        lang,
-        cameras=_num(cameras, 0),
-        limit_km=_num(limit_km),
-        crossings=cr or "0",
-    )
+    parts = [ntext("count_camera_sites", cameras, lang, n=_num(cameras, 0))]
+    optional = [
+        ("count_section_km", section),
+        ("count_police_km", total("speed_limit", enforcement("police"), lambda it: it.road_km)),
+        ("count_calming_km", total("speed_limit", enforcement("calming"), lambda it: it.road_km)),
+    ]
+    parts += [text(key, lang, km=_num(km)) for key, km in optional if km > 0]
+    devices = total("traffic_calming", anything, lambda it: it.quantity)
+    if devices > 0:
+        parts.append(ntext("count_devices", devices, lang, n=_num(devices, 0)))
+    parts.append(text("count_limit_km", lang, km=_num(total("speed_limit", anything, lambda it: it.road_km))))
+    parts.append(text("count_crossings", lang, list=listed or "0"))
+    roundabouts = total("roundabout", anything, lambda it: it.quantity)
+    if roundabouts > 0:
+        parts.append(ntext("count_roundabouts", roundabouts, lang, n=_num(roundabouts, 0)))
+    diet = total("road_diet", anything, lambda it: it.road_km)
+    if diet > 0:
+        parts.append(text("count_road_diet_km", lang, km=_num(diet)))
+    return text("content_counts", lang, parts=", ".join(parts))
 
 
 def _verdict(v: VariantComparison, lang: str) -> str:
@@ -280,7 +324,7 @@ def _programs(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
             [
                 v.variant,
                 inputs.descriptions.get(v.variant, ""),
-                "; ".join([_content_counts(items, lang), *content_phrases(items, lang)]),
+                "; ".join([content_counts(items, lang), *content_phrases(items, lang)]),
             ]
         )
     return _table(header, rows, widths=(16, 42, 42), text_cols=(1, 2))
