@@ -87,28 +87,39 @@ def test_network_exponents_near_elvik(
     assert uniform[factor]["veh_km"] == pytest.approx(uniform[1.0]["veh_km"], rel=0.02)  # same traffic
 
 
+#: Cells known not to fall yet, with the measured change and why (an expected failure each).
+CELL_GAPS: dict[tuple[str, float], str] = {
+    (
+        "slight_pedestrian",
+        0.9,
+    ): "measured +2.0% (was +11.5% before turning and from-rest vehicles were modelled; "
+    "x0.8 now falls, was +14.9%): on the arterial and collector crossings, where the schematic city's pedestrians "
+    "cross, vehicles run at about 70 km/h, so a speed cut still turns deaths and serious injuries into slight "
+    "ones faster than it removes collisions; the low-speed exposure of local streets is not modelled",
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("factor", [0.9, 0.8])
 @pytest.mark.parametrize(
-    "cell",
+    ("cell", "factor"),
     [
-        *(c for c in CELLS if c != "slight_pedestrian"),
         pytest.param(
-            "slight_pedestrian",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="measured +11.5% (x0.9) and +14.9% (x0.8): the conflict chain's collisions fall only "
-                "through braking and yielding while deaths and serious injuries move down to slight; the "
-                "low-speed collisions (turning, queued vehicles) that make most real slight casualties are "
-                "not modelled",
-            ),
-        ),
+            cell,
+            factor,
+            id=f"{cell}-{factor}",
+            marks=[pytest.mark.xfail(strict=False, reason=CELL_GAPS[cell, factor])]
+            if (cell, factor) in CELL_GAPS
+            else [],
+        )
+        for cell in CELLS
+        for factor in (0.9, 0.8)
     ],
 )
 def test_every_severity_and_road_user_cell_falls(
     uniform: dict[float, dict[str, float]], factor: float, cell: str
 ) -> None:
     """Every severity x road-user cell falls when all speeds fall (Nilsson 2004; Elvik 2009: every exponent > 0)."""
+    print(f"{cell} x{factor}: {uniform[factor][cell] / uniform[1.0][cell] - 1:+.1%}")  # shown with -rA
     assert uniform[factor][cell] < uniform[1.0][cell]
 
 

@@ -30,6 +30,14 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
    reference curve it was (:func:`tefft_pedestrian_injury`): with it, a calibrated baseline had half its
    pedestrian casualties killed, against about 1.5% observed.
 
+The raw severity mix is still far from the observed one: on the schematic district about 17-18% of the chain's
+pedestrian casualties die (20-33% before turning and from-rest vehicles), against about 1.5% in Almaty's and
+Great Britain's urban figures. The chain itself gives about 1% deaths for vehicles at 30 km/h and 20% at 70 km/h
+(braking included; Kröyer 2015: fatal crashes rare below 40 km/h mean travel speed), and the schematic city's
+pedestrians cross only arterials and collectors, where vehicles run at about 70 km/h; the low-speed exposure of
+local streets, car parks and reversing vehicles, where most slight casualties happen, is not modelled. Calibrated
+on deaths (one factor per road user), pedestrian serious and slight injuries are therefore too few.
+
 Where the evidence's crash-modification factor and the mechanism differ (see ``tests/risk/test_pedestrian_risk.py``
 and ``tests/evidence/test_crossings.py``): marked crosswalks on roads with more than two lanes carry Elvik's x2 as a
 factor (no mechanism modelled), and so does every other marked type (:data:`MARKED_CROSSINGS`: refuge islands,
