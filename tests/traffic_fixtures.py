@@ -9,7 +9,8 @@ import pandas as pd
 
 from vision_zero.network.road_network import RoadNetwork, network_from_tables
 
-LinkSpec = tuple[int, int, float, int, float, float]  # u, v, length_m, lanes, limit_kph, capacity_vph
+#: u, v, length_m, lanes, limit_kph, capacity_vph (also set as link_capacity_vph: an explicit bottleneck)
+LinkSpec = tuple[int, int, float, int, float, float]
 
 
 def make_network(
@@ -42,6 +43,8 @@ def make_network(
         list(links), columns=["u", "v", "length_m", "lanes", "speed_limit_kph", "capacity_vph"]
     )
     table["highway"] = highway if isinstance(highway, str) else list(highway)
+    # a test's capacity is an explicit link bottleneck (the engine's own is the fundamental diagram's)
+    table["link_capacity_vph"] = table["capacity_vph"]
     table["osm_way"] = [str(i) for i in range(len(links))]
     if storage_veh is not None:
         table["storage_veh"] = np.asarray(storage_veh, dtype=float)

@@ -42,7 +42,6 @@ import pandas as pd
 from traffic_fixtures import make_network
 
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic._model import hash_unit
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.simulation import TrafficRecord, TrafficSettings, simulate
 
@@ -150,16 +149,8 @@ class World:
                 exit_cap[i] = np.fmin(exit_cap[i], self.node_capacity[lk.end] * 3600.0)
         links["exit_capacity_vph"] = exit_cap
         nodes = net.nodes.copy()
-        if self.signals:
-            # UXsim starts phase 0 at t = 0: give each signalised node an id whose fixed offset is ~0
-            cycle = sum(next(iter(self.signals.values())))
-            ids = np.arange(1, 200_000, dtype=np.int64)
-            best = ids[np.argsort(np.minimum(hash_unit(ids), 1.0 - hash_unit(ids)))[: len(self.signals)]]
-            osm = nodes["osmid"].to_numpy().copy()
-            for k, n in enumerate(self.signals):
-                osm[idx[n]] = best[k]
-                assert min(hash_unit(best[k : k + 1])[0], 1 - hash_unit(best[k : k + 1])[0]) * cycle < 0.5
-            nodes["osmid"] = osm
+        # UXsim starts phase 0 at t = 0 at every signal
+        nodes["signal_offset_s"] = np.where(nodes["signalised"].to_numpy(dtype=bool), 0.0, np.nan)
         return dataclasses.replace(net, links=links, nodes=nodes)
 
     def trips(self) -> pd.DataFrame:

@@ -374,10 +374,9 @@ def test_roundabout_converts_the_junction_and_applies_its_cmfs(net, base_record)
         PARAMS.value("interventions.roundabout.entry_capacity_vph_per_lane")
         * net.links.loc[entering, "lanes"]
     )
-    np.testing.assert_allclose(
-        eff.network.links.loc[entering, "capacity_vph"],
-        np.minimum(cap, net.links.loc[entering, "capacity_vph"]),
-    )
+    np.testing.assert_allclose(eff.network.links.loc[entering, "exit_capacity_vph"], cap)
+    others = np.setdiff1d(np.arange(len(net.links)), entering)
+    assert eff.network.links.loc[others, "exit_capacity_vph"].isna().all()
     mods = eff.modifiers
     for severity, param in (
         ("fatal", "risk.cmf.roundabout.fatal"),

@@ -9,6 +9,7 @@ from traffic_fixtures import grid, make_network
 
 from vision_zero.core.errors import DataError
 from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic._model import signal_plans
 from vision_zero.traffic.demand import congestion_index
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.simulation import (
@@ -133,6 +134,46 @@ def test_spill_back_when_storage_is_full_and_no_trip_is_lost() -> None:
     # the bottleneck still discharges at its capacity: last arrival ~ n x 6 s after the first
     arr = np.sort(rec.trips["arrive_s"].to_numpy())
     assert arr[-1] - arr[0] == pytest.approx((n - 1) * 6.0, rel=0.02)
+
+
+def test_link_capacity_is_its_fundamental_diagram_not_the_road_class_capacity() -> None:
+    # 200 vehicles at once onto a 1-lane 50 km/h secondary street (class capacity 1,000 veh/h/lane) through
+    # a bend: it discharges at its own triangular-diagram capacity u w k_jam / (u + w), not at the class value
+    links = [(0, 1, 500.0, 1, 50.0, 1000.0), (1, 2, 500.0, 1, 50.0, 1000.0)]
+    net = make_network([(0, 0), (500, 0), (1000, 100)], links)
+    net = dataclasses.replace(net, links=net.links.drop(columns="link_capacity_vph"))
+    u, w, k = 50.0, EXACT.backward_wave_kph, EXACT.jam_density_veh_per_km_lane
+    q_fd = u * w * k / (u + w)
+    assert 1700.0 < q_fd < 1900.0  # ~1,820 veh/h/lane, near HCM's 1,900 pc/h/lane base
+    arr = run(net, trips_frame([0], [2], np.zeros(200)), settings=EXACT).trips["arrive_s"].to_numpy()
+    # (within 1%: at exactly capacity a link is at its Newell storage bound, and vehicles are whole)
+    assert np.diff(np.sort(arr))[10:].mean() == pytest.approx(3600.0 / q_fd, rel=0.01)
+    # an explicit bottleneck (link_capacity_vph) and a junction capacity (exit_capacity_vph) still bind
+    capped = dataclasses.replace(net, links=net.links.assign(link_capacity_vph=[np.nan, 900.0]))
+    arr = run(capped, trips_frame([0], [2], np.zeros(200)), settings=EXACT).trips["arrive_s"].to_numpy()
+    assert np.diff(np.sort(arr))[10:].mean() == pytest.approx(4.0, rel=1e-3)
+    gate = dataclasses.replace(net, links=net.links.assign(exit_capacity_vph=[720.0, np.nan]))
+    arr = run(gate, trips_frame([0], [2], np.zeros(200)), settings=EXACT).trips["arrive_s"].to_numpy()
+    assert np.diff(np.sort(arr))[10:].mean() == pytest.approx(5.0, rel=1e-3)
+
+
+def test_signal_offsets_from_the_node_column_else_pseudo_random() -> None:
+    net = make_network(
+        [(0, 0), (300, 0), (300, 300), (600, 0)],
+        [(0, 1, 300.0, 1, 50.0, 1800.0), (2, 1, 300.0, 1, 50.0, 1800.0), (1, 3, 300.0, 1, 50.0, 1800.0)],
+        signalised=[1],
+    )
+    st = dataclasses.replace(EXACT, cycle_s=90.0, lost_time_per_phase_s=4.0)
+    own = signal_plans(net, st)
+    given = signal_plans(
+        dataclasses.replace(net, nodes=net.nodes.assign(signal_offset_s=[np.nan, 100.0, np.nan, np.nan])), st
+    )
+    # east-west approach 0 -> 1: green from the offset (100 mod 90 = 10 s); north approach 2 -> 1: one green
+    # (41 s) and one lost time (4 s) later
+    np.testing.assert_allclose(given.offset_s[:2], [10.0, 10.0 + 41.0 + 4.0])
+    np.testing.assert_allclose(given.green_s[:2], [41.0, 41.0])
+    assert own.offset_s[0] != pytest.approx(10.0)  # without the column: the node's fixed pseudo-random offset
+    np.testing.assert_allclose(own.offset_s[1] - own.offset_s[0], 45.0)
 
 
 def webster_delay_s(c: float, g: float, q_vps: float, s_vps: float) -> float:

@@ -44,8 +44,18 @@ Optional link columns that interventions set and the simulation reads (absent = 
     Multiplies the part of a desired speed above the limit (a camera cuts speeding more than the mean).
 ``design_speed_kph`` [NaN]
     Physical calming: desired speeds are capped near this design speed.
+``exit_capacity_vph`` [NaN: none]
+    A junction capacity on the link's end (veh/h, all lanes), e.g. a roundabout's entry capacity.
+``link_capacity_vph`` [NaN: none]
+    An explicit flow capacity of the link (veh/h, all lanes; a bottleneck along it) where lower than its own.
+    Otherwise the simulation takes a link's flow capacity
+    from its own triangular fundamental diagram (speed, storage, backward wave) and the losses at junctions from
+    their control; ``capacity_vph`` (the road class's junction-inclusive MATSim capacity) is not a link cap in
+    the simulation (demand uses it to weight external zones).
 ``junction_control`` on nodes [``"signal"`` if signalised else ``"priority"``]
     ``"signal"``, ``"priority"`` or ``"roundabout"``.
+``signal_offset_s`` on nodes [NaN: a fixed pseudo-random offset per node]
+    A signal's offset in its cycle [s]: when its east-west green starts (a known plan or a green wave).
 
 Loading (:func:`load_network`): the source decides the path.
 

@@ -16,7 +16,7 @@ name                 changes                                                    
                                                                                    (raised: + occupant CMF)
 ``traffic_calming``  ``design_speed_kph`` (humps, tables, cushions)                simulated speeds
 ``road_diet``        ``lanes``, ``capacity_vph``, ``storage_veh``                  simulation + CMF
-``roundabout``       node ``junction_control``, ``signalised``, entry capacity     simulation + CMF
+``roundabout``       node ``junction_control``; ``exit_capacity_vph``              simulation + CMF
 ===================  ===========================================================  ==========================
 
 A link carries at most one camera: ``speed_camera`` and a ``speed_limit`` enforced by ``camera`` or
@@ -690,8 +690,8 @@ class Roundabout(Intervention):
     """Convert junctions at the ends of the selected links into single-lane roundabouts.
 
     Selected junctions: nodes where a selected link ends, with at least ``min_legs`` legs and a current control
-    in ``control``. Sets ``junction_control = "roundabout"`` and ``signalised = False``; caps the capacity of the
-    entering links at ``entry_capacity_vph_per_lane`` × lanes; signalised crossings on the legs become marked
+    in ``control``. Sets ``junction_control = "roundabout"`` and ``signalised = False``; caps the outflow of the
+    entering links at ``entry_capacity_vph_per_lane`` × lanes (``exit_capacity_vph``: a junction capacity); signalised crossings on the legs become marked
     (zebra) crossings with the entry design speed. Crash effect: ``risk.cmf.roundabout.fatal`` on fatal and
     ``risk.cmf.roundabout.injury`` on serious and slight casualties at the junction (TS-handbok §1.6).
     """
@@ -726,9 +726,8 @@ class Roundabout(Intervention):
         entering = np.isin(links["v"].to_numpy(dtype=np.int64), junctions)
         cap_name = "interventions.roundabout.entry_capacity_vph_per_lane"
         cap = links["lanes"].to_numpy(dtype=float) * p.value(cap_name)
-        links.loc[entering, "capacity_vph"] = np.minimum(
-            links.loc[entering, "capacity_vph"].to_numpy(), cap[entering]
-        )
+        exit_cap = _column(links, "exit_capacity_vph", math.nan).to_numpy(dtype=float)
+        links["exit_capacity_vph"] = np.where(entering, np.fmin(exit_cap, cap), exit_cap)
         crossings = network.crossings.copy()
         crossings["design_speed_kph"] = _column(crossings, "design_speed_kph", math.nan)
         at = np.isin(crossings["node"].to_numpy(dtype=np.int64), junctions)

@@ -423,21 +423,29 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
 
 
 def flow_capacity_vph(network: RoadNetwork, mean_v_kph: FloatArray, st: TrafficSettings) -> FloatArray:
-    """A link's flow capacity, all lanes [veh/h].
+    """A link's own flow capacity, all lanes [veh/h]: the capacity of its triangular fundamental diagram.
 
-    Its ``capacity_vph``, or less where the triangular fundamental diagram's capacity ``u w k_jam / (u + w)`` at
-    the link's mean desired speed ``u`` is lower (a slow link is a bottleneck: Newell 1993; the capacity UXsim and
-    the link transmission model give such a link). ``k_jam`` is the link's own storage per metre (``storage_veh / length_m``, so a road diet or a test network's
-    storage counts), ``w`` the backward wave speed ``traffic.backward_wave_speed_kph``.
+    ``u w k_jam / (u + w)`` at the link's mean desired speed ``u`` (Newell 1993; the capacity UXsim and the link
+    transmission model give a link), ``k_jam`` the link's own storage per metre (``storage_veh / length_m``, so
+    lanes, a road diet or a test network's storage count), ``w`` the backward wave speed
+    ``traffic.backward_wave_speed_kph``; lower where the optional link column ``link_capacity_vph`` sets an
+    explicit bottleneck. About 1,900 veh/h/lane at a 50 km/h limit, 1,700 at 30 km/h (a slow link is a bottleneck).
+
+    The road class's ``capacity_vph`` (MATSim's per-class values, ``network.capacity_vph_per_lane``) is *not*
+    used: those figures include the losses at the junctions along a road, which this model simulates where
+    they happen (signals, give-way approaches, ``exit_capacity_vph``); applied along a whole link they would
+    count them twice and cap a link's inflow at a junction's capacity.
     """
     links = network.links
     length = np.maximum(links["length_m"].to_numpy(dtype=np.float64), 1e-9)
     kjam = links["storage_veh"].to_numpy(dtype=np.float64) / length  # veh per metre, all lanes
     u = kph_to_mps(np.maximum(mean_v_kph, 1e-9))
     w = kph_to_mps(st.backward_wave_kph)
-    q_fd = u * w * kjam / (u + w) * S_PER_HOUR
-    out: FloatArray = np.minimum(links["capacity_vph"].to_numpy(dtype=np.float64), q_fd)
-    return out
+    q_fd: FloatArray = u * w * kjam / (u + w) * S_PER_HOUR
+    if "link_capacity_vph" in links.columns:
+        x = links["link_capacity_vph"].to_numpy(dtype=np.float64)
+        q_fd = np.where(np.isfinite(x), np.minimum(q_fd, x), q_fd)
+    return q_fd
 
 
 def link_constants(
@@ -450,11 +458,12 @@ def link_constants(
 ) -> Links:
     """Per-link constants of :func:`run_period`.
 
-    Inflow headway: ``3600 / flow capacity`` (:func:`flow_capacity_vph`). Outflow headway: at a signal, the
-    saturation flow of its lanes (within the green); on the approach of a give-way junction, ``give_way_vph``
-    (:func:`~vision_zero.traffic._model.give_way_capacity_vph`, NaN elsewhere) if lower than the flow capacity;
-    elsewhere (a bend, a major road through a junction) the flow capacity. An optional link column
-    ``exit_capacity_vph`` caps the outflow further (a node's capacity on the links entering it). ``give_way_s``
+    Inflow headway: ``3600 / flow capacity`` (:func:`flow_capacity_vph`, the link's own). Outflow headway: the
+    junction at the link's end: at a signal, the saturation flow of its lanes (within the green); on the approach
+    of a give-way junction, ``give_way_vph`` (:func:`~vision_zero.traffic._model.give_way_capacity_vph`, NaN
+    elsewhere) if lower than the flow capacity; elsewhere (a bend, a major road through a junction) the flow
+    capacity. An optional link column ``exit_capacity_vph`` caps the outflow further (a node's capacity on the
+    links entering it, e.g. a roundabout's entry capacity). ``give_way_s``
     from :func:`~vision_zero.traffic._model.give_way_delay_s` (a constant hold, or zeros).
     """
     links = network.links

@@ -155,8 +155,11 @@ def signal_plans(network: RoadNetwork, settings: TrafficSettings) -> Signals:
 
     Approaches are grouped by axis (mostly east-west vs north-south, from the link's bearing); effective green
     ``cycle - 2 x lost time`` is split between the two groups in proportion to their widest approach (lanes);
-    offsets are a fixed pseudo-random function of the node's OSM id (uncoordinated signals, the same in every
-    scenario and replication; an arithmetic sequence would give neighbouring signals a systematic bad progression).
+    phase 0 (the east-west group) starts its green at the node's offset, phase 1 one green and one lost time
+    later. Offsets: the optional node column ``signal_offset_s`` where it is set (a known plan, e.g. a green wave
+    or a peer simulator's plan), elsewhere a fixed pseudo-random function of the node's OSM id (uncoordinated
+    signals, the same in every scenario and replication; an arithmetic sequence would give neighbouring signals
+    a systematic bad progression).
     """
     nodes, links = network.nodes, network.links
     n = len(links)
@@ -174,6 +177,9 @@ def signal_plans(network: RoadNetwork, settings: TrafficSettings) -> Signals:
     tot = w.sum(axis=1)
     g = np.divide((c - 2 * lost) * w, tot[:, None], out=np.zeros_like(w), where=tot[:, None] > 0)
     node_off = hash_unit(nodes["osmid"].to_numpy(dtype=np.int64)) * c
+    if "signal_offset_s" in nodes.columns:
+        given = nodes["signal_offset_s"].to_numpy(dtype=np.float64)
+        node_off = np.where(np.isfinite(given), np.mod(given, c), node_off)
     cycle = np.where(on, c, 0.0)
     green = g[v, phase]
     offset = node_off[v] + np.where(phase == 1, g[v, 0] + lost, 0.0)
@@ -264,8 +270,9 @@ def give_way_capacity_vph(network: RoadNetwork, settings: TrafficSettings) -> Fl
     """Per link, the outflow capacity of a give-way approach [veh/h, all lanes]; NaN where the end does not yield.
 
     On a give-way approach (:func:`give_way_approach`): HCM's gap-acceptance capacity with no conflicting
-    traffic, ``lanes x 3600 / t_f`` (follow-up headway ``traffic.give_way.follow_up_headway_s``), capped by the
-    link's ``capacity_vph``. Nowhere else: a bend or a major road does not give way.
+    traffic, ``lanes x 3600 / t_f`` (follow-up headway ``traffic.give_way.follow_up_headway_s``). Nowhere else:
+    a bend or a major road does not give way. (A roundabout's entry capacity is the intervention's
+    ``exit_capacity_vph``, which caps the outflow of the entering links on top of this.)
 
     References
     ----------
@@ -273,9 +280,7 @@ def give_way_capacity_vph(network: RoadNetwork, settings: TrafficSettings) -> Fl
     """
     links = network.links
     lanes = np.maximum(links["lanes"].to_numpy(dtype=np.float64), 1.0)
-    cap = np.minimum(
-        links["capacity_vph"].to_numpy(dtype=np.float64), lanes * S_PER_HOUR / settings.give_way_follow_up_s
-    )
+    cap = lanes * S_PER_HOUR / settings.give_way_follow_up_s
     return np.where(give_way_approach(network), cap, np.nan)
 
 
