@@ -29,7 +29,9 @@ from uxsim_port import Link, Result, World, equal_tolerance
 pytestmark = pytest.mark.slow
 
 
-def _merge(tmax: float, flow1: float, flow2: float, length: float = 1000.0, deltan: int = 5) -> Result:
+def _merge(
+    tmax: float, flow1: float, flow2: float, length: float = 1000.0, deltan: int = 5, t_end: float = 1000.0
+) -> Result:
     w = World(tmax=tmax, deltan=deltan)
     w.add_node("orig1", 0, 0)
     w.add_node("orig2", 0, 2)
@@ -38,8 +40,8 @@ def _merge(tmax: float, flow1: float, flow2: float, length: float = 1000.0, delt
     w.add_link(Link("link1", "orig1", "merge", length))
     w.add_link(Link("link2", "orig2", "merge", length))
     w.add_link(Link("link3", "merge", "dest", length))
-    w.add_demand("orig1", "dest", 0, 1000, flow1)
-    w.add_demand("orig2", "dest", 0, 1000, flow2)
+    w.add_demand("orig1", "dest", 0, t_end, flow1)
+    w.add_demand("orig2", "dest", 0, t_end, flow2)
     return w.run()
 
 
@@ -79,18 +81,8 @@ def _edie_tail(r: Result, name: str) -> float:
 def test_merge_flowcheck(tmax: float, length: float, deltan: int) -> None:
     # test_merge_flowcheck, ..._deltan1 (demand over 0-500 s there) and ..._veryunfair: the merge discharges at the
     # downstream capacity, all of it from the two approaches (their split is UXsim's merge priority: left out)
-    w = World(tmax=tmax, deltan=deltan)
-    w.add_node("orig1", 0, 0)
-    w.add_node("orig2", 0, 2)
-    w.add_node("merge", 1, 1)
-    w.add_node("dest", 2, 1)
-    w.add_link(Link("link1", "orig1", "merge", length))
-    w.add_link(Link("link2", "orig2", "merge", length))
-    w.add_link(Link("link3", "merge", "dest", length))
     t_end = 2000.0 if deltan == 5 else 500.0
-    w.add_demand("orig1", "dest", 0, t_end, 0.6)
-    w.add_demand("orig2", "dest", 0, t_end, 0.6)
-    r = w.run()
+    r = _merge(tmax, 0.6, 0.6, length, deltan, t_end)
     if deltan == 1:
         # UXsim reads cells from 960 s on, after its 0-500 s demand has drained on 500 m links: the check is then
         # on empty links (0 == 0 + 0 and q3 == 0.8 fails there too); read the congested cells instead
@@ -115,38 +107,24 @@ def _diverge(flow1: float, flow2: float, capacity_in2: float | None) -> Result:
     return w.run()
 
 
-def test_diverge_nocongestion() -> None:
-    r = _diverge(0.3, 0.3, None)
-    l1, l2, l3 = r.link("link1"), r.link("link2"), r.link("link3")
-    assert equal_tolerance(l1.average_travel_time, 50, rel_tol=0.2)
-    assert equal_tolerance(l2.average_travel_time, 50, rel_tol=0.2)
-    assert equal_tolerance(l3.average_travel_time, 50, rel_tol=0.2)
-    assert equal_tolerance(l1.volume, 600)
-    assert equal_tolerance(l2.volume, 300)
-    assert equal_tolerance(l3.volume, 300)
+#: UXsim's diverge tests: (flow to dest1, flow to dest2, link2's inflow capacity) -> link travel times
+#: (link1, link2, link3; UXsim's tolerance 0.2) and volumes. In the congested case the queue for the narrow
+#: branch forms on the link before the diverge (FIFO blocks the other branch too).
+DIVERGE: dict[str, tuple[tuple[float, float, float | None], tuple[float, ...], tuple[int, ...]]] = {
+    "test_diverge_nocongestion": ((0.3, 0.3, None), (50, 50, 50), (600, 300, 300)),
+    "test_diverge_lesscapacity_nocongestion": ((0.2, 0.3, 0.2), (50, 50, 50), (500, 200, 300)),
+    "test_diverge_lesscapacity_congestion": ((0.3, 0.2, 0.2), (333, 50, 50), (500, 300, 200)),
+}
 
 
-def test_diverge_lesscapacity_nocongestion() -> None:
-    r = _diverge(0.2, 0.3, 0.2)
-    l1, l2, l3 = r.link("link1"), r.link("link2"), r.link("link3")
-    assert equal_tolerance(l1.average_travel_time, 50, rel_tol=0.2)
-    assert equal_tolerance(l2.average_travel_time, 50, rel_tol=0.2)
-    assert equal_tolerance(l3.average_travel_time, 50, rel_tol=0.2)
-    assert equal_tolerance(l1.volume, 500)
-    assert equal_tolerance(l2.volume, 200)
-    assert equal_tolerance(l3.volume, 300)
-
-
-def test_diverge_lesscapacity_congestion() -> None:
-    # the queue for the narrow branch forms on the link before the diverge (FIFO blocks the other branch too)
-    r = _diverge(0.3, 0.2, 0.2)
-    l1, l2, l3 = r.link("link1"), r.link("link2"), r.link("link3")
-    assert equal_tolerance(l1.average_travel_time, 333, rel_tol=0.2)
-    assert equal_tolerance(l2.average_travel_time, 50, rel_tol=0.2)
-    assert equal_tolerance(l3.average_travel_time, 50, rel_tol=0.2)
-    assert equal_tolerance(l1.volume, 500)
-    assert equal_tolerance(l2.volume, 300)
-    assert equal_tolerance(l3.volume, 200)
+@pytest.mark.parametrize("name", list(DIVERGE))
+def test_diverge(name: str) -> None:
+    (flow1, flow2, cap2), tt, vol = DIVERGE[name]
+    r = _diverge(flow1, flow2, cap2)
+    for link, t, v in zip(("link1", "link2", "link3"), tt, vol, strict=True):
+        c = r.link(link)
+        assert equal_tolerance(c.average_travel_time, t, rel_tol=0.2), (link, c.average_travel_time, t)
+        assert equal_tolerance(c.volume, v), (link, c.volume, v)
 
 
 def _two_to_two(
@@ -169,33 +147,40 @@ def _two_to_two(
     return w.run()
 
 
-def _check_2to2(r: Result, tt: tuple[float, float, float, float], vol: tuple[int, int, int, int]) -> None:
-    for name, t, v in zip(("link1", "link2", "link3", "link4"), tt, vol, strict=True):
-        c = r.link(name)
-        assert equal_tolerance(c.average_travel_time, t, rel_tol=0.2)
-        assert equal_tolerance(c.volume, v)
-
-
-def test_2to2_no_flow_to_one_dest() -> None:
-    r = _two_to_two({("orig1", "dest1"): 0.6, ("orig2", "dest1"): 0.6})
-    _check_2to2(r, (250, 250, 50, -1), (600, 600, 1200, 0))
-
-
 def _all_pairs(f: float) -> dict[tuple[str, str], float]:
     return {(o, d): f for o in ("orig1", "orig2") for d in ("dest1", "dest2")}
 
 
-def test_2to2_noconstraint() -> None:
-    _check_2to2(_two_to_two(_all_pairs(0.3)), (50, 50, 50, 50), (600, 600, 600, 600))
+#: UXsim's 2-to-2 tests: (flows, signal, node capacity) -> link travel times (link1-4; tolerance 0.2; -1 = no
+#: vehicle) and volumes
+TWO_TO_TWO: dict[
+    str, tuple[dict[tuple[str, str], float], bool, float | None, tuple[float, ...], tuple[int, ...]]
+] = {
+    "test_2to2_no_flow_to_one_dest": (
+        {("orig1", "dest1"): 0.6, ("orig2", "dest1"): 0.6},
+        False,
+        None,
+        (250, 250, 50, -1),
+        (600, 600, 1200, 0),
+    ),
+    "test_2to2_noconstraint": (_all_pairs(0.3), False, None, (50, 50, 50, 50), (600, 600, 600, 600)),
+    "test_2to2_signal_oversaturated": (_all_pairs(0.3), True, None, (250, 250, 50, 50), (600, 600, 600, 600)),
+    "test_2to2_signal_undersaturated": (_all_pairs(0.15), True, None, (70, 90, 50, 50), (300, 300, 300, 300)),
+    "test_2to2_signal_macroscopic_signal": (
+        _all_pairs(0.3),
+        False,
+        0.8,
+        (250, 250, 50, 50),
+        (600, 600, 600, 600),
+    ),
+}
 
 
-def test_2to2_signal_oversaturated() -> None:
-    _check_2to2(_two_to_two(_all_pairs(0.3), signal=True), (250, 250, 50, 50), (600, 600, 600, 600))
-
-
-def test_2to2_signal_undersaturated() -> None:
-    _check_2to2(_two_to_two(_all_pairs(0.15), signal=True), (70, 90, 50, 50), (300, 300, 300, 300))
-
-
-def test_2to2_signal_macroscopic_signal() -> None:
-    _check_2to2(_two_to_two(_all_pairs(0.3), node_capacity=0.8), (250, 250, 50, 50), (600, 600, 600, 600))
+@pytest.mark.parametrize("name", list(TWO_TO_TWO))
+def test_2to2(name: str) -> None:
+    flows, signal, node_capacity, tt, vol = TWO_TO_TWO[name]
+    r = _two_to_two(flows, signal=signal, node_capacity=node_capacity)
+    for link, t, v in zip(("link1", "link2", "link3", "link4"), tt, vol, strict=True):
+        c = r.link(link)
+        assert equal_tolerance(c.average_travel_time, t, rel_tol=0.2), (link, c.average_travel_time, t)
+        assert equal_tolerance(c.volume, v), (link, c.volume, v)
