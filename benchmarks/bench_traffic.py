@@ -710,9 +710,18 @@ class Row:
     note: str = ""
 
 
-def run_child(cmd: list[str], *, log: Path) -> tuple[float, float, float, int]:
+#: ``--before-tree DIR``: the tool ``vision_zero-before`` runs vision_zero imported from DIR (e.g. a work tree of
+#: main before a change), with this script's case and measures, in the same run as the others
+BEFORE_TREE: list[Path] = []
+
+
+def run_child(
+    cmd: list[str], *, log: Path, pythonpath: Path | None = None
+) -> tuple[float, float, float, int]:
     """Run ``cmd`` as a child; (cpu_s user+sys, peak RSS MiB, wall s, exit status) from its own rusage."""
     env = dict(os.environ, SUMO_HOME=str(sumo_home()), MPLBACKEND="Agg")
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     with log.open("w") as fh:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
@@ -739,7 +748,8 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
             str(case.workdir),
         ]
         cmd += ["--seed", str(seed)] + (["--profile"] if profile else [])
-    cpu_s, mem_mib, wall_s, code = run_child(cmd, log=rundir / "log.txt")
+    before = BEFORE_TREE[0] if tool == "vision_zero-before" and BEFORE_TREE else None
+    cpu_s, mem_mib, wall_s, code = run_child(cmd, log=rundir / "log.txt", pythonpath=before)
     if code != 0:
         tail = (rundir / "log.txt").read_text()[-1500:]
         print(f"  {tool}: FAILED (exit {code}); log tail:\n{tail}", file=sys.stderr)
@@ -846,7 +856,9 @@ def worker(tool: str, workdir: Path, *, seed: int, profile: bool) -> None:
     case = load_case(workdir)
     rundir = workdir / tool
     if tool.startswith("vision_zero"):
-        passes = None if tool == "vision_zero" else int(tool.removeprefix("vision_zero-r"))
+        passes = (
+            None if tool in ("vision_zero", "vision_zero-before") else int(tool.removeprefix("vision_zero-r"))
+        )
         res = run_vision_zero(
             case, seed=seed, reroute_passes=passes, profile_to=rundir / "profile.txt" if profile else None
         )
@@ -860,7 +872,7 @@ def worker(tool: str, workdir: Path, *, seed: int, profile: bool) -> None:
 
 
 def _tool(name: str) -> str:
-    if name in ALL_TOOLS or re.fullmatch(r"vision_zero-r\d+", name):
+    if name in ALL_TOOLS or name == "vision_zero-before" or re.fullmatch(r"vision_zero-r\d+", name):
         return name
     raise argparse.ArgumentTypeError(
         f"unknown tool {name!r}: one of {', '.join(ALL_TOOLS)} or vision_zero-rN"
@@ -918,6 +930,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--city-scale", default="city", help="schematic:almaty scale preset or area fraction (default: city)"
     )
+    p.add_argument(
+        "--before-tree",
+        type=Path,
+        default=None,
+        help="the tool vision_zero-before imports vision_zero from this directory (e.g. a work tree of main)",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--horizon-s", type=float, default=3 * HOUR_S, help="simulated time (trips depart in 1 h)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -933,6 +951,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args.worker, args.workdir, seed=args.seed, profile=args.profile)
         return 0
+    if args.before_tree is not None:
+        BEFORE_TREE.append(args.before_tree.resolve())
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out / stamp
     out.mkdir(parents=True, exist_ok=True)
