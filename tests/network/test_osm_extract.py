@@ -7,6 +7,7 @@ number checked here.
 
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import osmium
 import osmnx as ox
@@ -183,3 +184,74 @@ def test_network_build_writes_graphml(tmp_path: Path, capsys: pytest.CaptureFixt
 @pytest.mark.skipif(not (SHARED_OSM / "helsinki-centre.osm.pbf").is_file(), reason="shared extracts absent")
 def test_shipped_file_is_the_shared_one() -> None:
     assert HELSINKI_PBF.read_bytes() == (SHARED_OSM / "helsinki-centre.osm.pbf").read_bytes()
+
+
+def test_a_download_cut_by_its_polygon_marks_the_cut_nodes() -> None:
+    # what osmnx.graph_from_polygon does (place and box downloads too), offline on a local file: build the
+    # graph of a larger area, truncate it to a smaller polygon and give each node its street count in the larger
+    # graph; the nodes that lost a street at the polygon's edge become boundary nodes (external zones)
+    from shapely.geometry import box
+
+    from vision_zero.network._sources import mark_cut_nodes
+
+    big = ox.graph_from_xml(SHARED_OSM / "west-oakland.osm.bz2", simplify=False, retain_all=True)
+    xs = np.array([d["x"] for _n, d in big.nodes(data=True)])
+    ys = np.array([d["y"] for _n, d in big.nodes(data=True)])
+    inner = box(np.quantile(xs, 0.25), np.quantile(ys, 0.25), np.quantile(xs, 0.75), np.quantile(ys, 0.75))
+    counts = ox.stats.count_streets_per_node(big)
+    small = ox.truncate.truncate_graph_polygon(big, inner)
+    for n in small.nodes:
+        small.nodes[n]["street_count"] = counts[n]
+    cut = mark_cut_nodes(small)
+    marked = {n for n, d in small.nodes(data=True) if d.get("boundary") is True}
+    assert cut == len(marked) > 0
+    # exactly the nodes with a neighbour outside the polygon in the larger graph
+    outside = {n for n in small.nodes if set(nx.all_neighbors(big, n)) - set(small.nodes)}
+    assert marked == outside
+    # the whole graph was not cut anywhere
+    whole = big.copy()
+    for n in whole.nodes:
+        whole.nodes[n]["street_count"] = counts[n]
+    assert mark_cut_nodes(whole) == 0
+
+
+# --- land use (buildings, landuse areas) read in the same pass as the roads ---------------------------------------
+LAND_USE = FIXTURES / "land_use.osm"
+#: a 0.0004 deg x 0.0002 deg rectangle at 60.17 N [m2] (the fixture's buildings)
+_RECT_M2 = 0.0004 * 111_320 * np.cos(np.radians(60.1703)) * 0.0002 * 110_540
+
+
+@pytest.mark.parametrize("as_pbf", [False, True])
+def test_buildings_become_homes_and_workplaces_at_their_nearest_node(tmp_path: Path, as_pbf: bool) -> None:
+    src = _write_pbf(LAND_USE, tmp_path / "land_use.osm.pbf") if as_pbf else LAND_USE
+    net = load_network(src)
+    nodes = net.nodes.set_index("osmid")
+    home, job = nodes["home_m2"], nodes["job_m2"]
+    assert home[1] == pytest.approx(4 * _RECT_M2, rel=0.01) and job[1] == 0  # apartments, 4 floors
+    assert job[3] == pytest.approx(_RECT_M2, rel=0.01) and home[3] == 0  # office (the grass is nothing)
+    assert job[4] == pytest.approx(_RECT_M2, rel=0.01) and home[4] == 0  # building=yes on commercial land
+    assert (
+        home[2] == job[2] == pytest.approx(_RECT_M2 / 2, rel=0.01)
+    )  # building=yes alone; the shed is nothing
+    assert home.sum() + job.sum() == pytest.approx(7 * _RECT_M2, rel=0.01)  # the cut house is left out
+
+
+def test_a_file_without_land_use_has_no_land_use_columns(clipped: RoadNetwork) -> None:
+    assert "home_m2" not in clipped.nodes.columns and "job_m2" not in clipped.nodes.columns
+
+
+def test_helsinki_land_use(helsinki: RoadNetwork) -> None:
+    # 433 buildings in the file (314 building=yes, classified by the commercial/residential landuse around them):
+    # central Helsinki holds more workplace than home floor area; cut edges stand for the land beyond, not for
+    # buildings
+    n = helsinki.nodes
+    assert n["home_m2"].sum() > 1e5 and n["job_m2"].sum() > n["home_m2"].sum()
+    assert ((n["home_m2"] + n["job_m2"]) > 0).sum() > 100
+    assert (n.loc[n["boundary"], ["home_m2", "job_m2"]].to_numpy() == 0).all()
+
+
+def test_land_use_survives_graphml(tmp_path: Path) -> None:
+    net = load_network(LAND_USE)
+    again = load_network(save_network_graph(net, tmp_path / "lu.graphml"))
+    np.testing.assert_allclose(again.nodes["home_m2"], net.nodes["home_m2"])
+    np.testing.assert_allclose(again.nodes["job_m2"], net.nodes["job_m2"])

@@ -26,6 +26,15 @@ What it does (:func:`read_clipped`):
    new negative ids in that file; :func:`restore_way_ids` puts the original way id back on their edges.
 
 The file's ``addr:country`` values are counted on the way (all objects), as one clue to the network's country.
+
+**Land use** is read in the same passes (:func:`land_use`): closed ways tagged ``building`` or ``landuse`` and
+their nodes. A building's floor area (footprint x ``building:levels``, 1 level where untagged) counts as homes or
+as workplaces by its ``building`` value (:data:`HOME_BUILDINGS`, :data:`JOB_BUILDINGS`); a generic one
+(``building=yes``, ``block`` …) by the ``landuse`` area its centre lies in (``residential`` -> homes,
+:data:`JOB_LANDUSE` -> workplaces), half and half where none says; sheds, roofs, garages and other
+:data:`NO_TRIP_BUILDINGS` not at all. Only where a file has no buildings do ``landuse`` areas themselves carry the
+weights (their land area). Multipolygon relations are not read (large estates and campuses mapped as relations are
+missed). The demand model snaps each area to its nearest network node (:mod:`vision_zero.traffic.demand`).
 """
 
 from __future__ import annotations
@@ -43,7 +52,46 @@ import networkx as nx
 from vision_zero.core.errors import DataError
 from vision_zero.network import osm_tags
 
-__all__ = ["OSM_FILE_SUFFIXES", "ClippedExtract", "clipped_xml", "osmium_format", "restore_way_ids"]
+__all__ = [
+    "HOME_BUILDINGS",
+    "JOB_BUILDINGS",
+    "JOB_LANDUSE",
+    "NO_TRIP_BUILDINGS",
+    "OSM_FILE_SUFFIXES",
+    "ClippedExtract",
+    "LandUse",
+    "clipped_xml",
+    "land_use",
+    "osmium_format",
+    "restore_way_ids",
+]
+
+#: ``building=*`` values of homes and of workplaces and other trip destinations (OSM wiki "Key:building").
+HOME_BUILDINGS = frozenset(
+    {
+        "apartments",
+        "residential",
+        "house",
+        "detached",
+        "semidetached_house",
+        "terrace",
+        "dormitory",
+        "bungalow",
+    }
+)
+JOB_BUILDINGS = frozenset(
+    {"commercial", "office", "retail", "supermarket", "kiosk", "industrial", "warehouse", "hotel"}
+    | {"school", "kindergarten", "college", "university", "hospital", "public", "civic", "government"}
+    | {"train_station", "transportation", "museum"}
+)
+#: Structures that are no trip end (OSM wiki "Key:building"): roofs, sheds, garages, utility and the like.
+NO_TRIP_BUILDINGS = frozenset(
+    {"roof", "shed", "garage", "garages", "carport", "hut", "service", "utility", "tower", "construction"}
+    | {"ruins", "entrance", "bunker", "transformer_tower", "greenhouse", "glasshouse", "bridge", "ship"}
+    | {"atrium", "pavilion", "no"}
+)
+#: ``landuse=*`` values of workplaces; ``landuse=residential`` is homes.
+JOB_LANDUSE = frozenset({"commercial", "retail", "industrial", "institutional", "education", "civic"})
 
 #: File names pyosmium reads, and the libosmium format string of each (longest suffix first).
 _FORMATS: tuple[tuple[str, str], ...] = (
@@ -91,6 +139,32 @@ class ClippedExtract:
     boundary_osmids: set[int] = field(default_factory=set)
     piece_way_ids: dict[int, int] = field(default_factory=dict)
     addr_countries: Counter[str] = field(default_factory=Counter)
+    areas: list[_Area] = field(default_factory=list)
+    area_nodes: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+
+_Area = tuple[list[int], str, str, float]  # node refs, "building" or "landuse", its value, levels
+
+
+@dataclass(frozen=True)
+class LandUse:
+    """Homes and workplaces of an OSM file: one row per building (or landuse area where there are no buildings).
+
+    Attributes
+    ----------
+    lon, lat
+        Centre of each area (the mean of its nodes) [deg].
+    home_m2, job_m2
+        Its floor area of homes and of workplaces [m2].
+    """
+
+    lon: list[float]
+    lat: list[float]
+    home_m2: list[float]
+    job_m2: list[float]
+
+    def __len__(self) -> int:
+        return len(self.lon)
 
 
 def _file(path: Path) -> Any:
@@ -138,6 +212,12 @@ def _read(path: Path, found: ClippedExtract) -> tuple[list[_Way], _Nodes]:
             refs = [n.ref for n in way.nodes]
             ways.append((way.id, refs, tags, osm_tags.is_drivable(tags)))
             wanted.update(refs)
+        elif "building" in tags or "landuse" in tags:
+            refs = [n.ref for n in way.nodes]
+            if len(refs) >= 4 and refs[0] == refs[-1]:  # a closed way: an area
+                kind = "building" if "building" in tags else "landuse"
+                found.areas.append((refs, kind, tags[kind].strip().lower(), _levels(tags)))
+    in_areas = {ref for refs, *_ in found.areas for ref in refs}
     nodes: _Nodes = {}
     for node in osmium.FileProcessor(_file(path), osmium.osm.NODE):
         if not isinstance(node, osmium.osm.Node):
@@ -147,7 +227,73 @@ def _read(path: Path, found: ClippedExtract) -> tuple[list[_Way], _Nodes]:
             found.addr_countries[country.strip().upper()] += 1
         if node.id in wanted and node.location.valid():
             nodes[node.id] = (node.location.lon, node.location.lat, {t.k: t.v for t in node.tags})
+        if node.id in in_areas and node.location.valid():
+            found.area_nodes[node.id] = (node.location.lon, node.location.lat)
     return ways, nodes
+
+
+def _levels(tags: Mapping[str, str]) -> float:
+    """``building:levels`` as a number of floors (1 where missing or not a number; at least 1)."""
+    try:
+        levels = float(tags.get("building:levels", "1").replace(",", ".").split(";")[0])
+    except ValueError:
+        return 1.0
+    return max(1.0, levels) if levels == levels and levels < 1e3 else 1.0
+
+
+def _polygon_m2(lon: list[float], lat: list[float]) -> float:
+    """Area of a closed ring of lon/lat points [m2] (shoelace on a local equirectangular projection)."""
+    import math
+
+    lat0 = math.radians(sum(lat) / len(lat))
+    x = [v * 111_320.0 * math.cos(lat0) for v in lon]
+    y = [v * 110_540.0 for v in lat]
+    return abs(sum(x[i] * y[i + 1] - x[i + 1] * y[i] for i in range(len(x) - 1))) / 2
+
+
+def land_use(found: ClippedExtract) -> LandUse:
+    """Homes and workplaces of the areas :func:`clipped_xml` read (module docstring, "Land use")."""
+    from shapely import STRtree, points
+    from shapely.geometry import Polygon
+
+    rings = []
+    for refs, kind, value, levels in found.areas:
+        pts = [found.area_nodes[r] for r in refs if r in found.area_nodes]
+        if len(pts) == len(refs):  # an area cut at the file's edge is left out
+            rings.append((pts, kind, value, levels))
+    has_buildings = any(kind == "building" for _pts, kind, *_ in rings)
+    context = [(Polygon(pts), value) for pts, kind, value, _ in rings if kind == "landuse" and len(pts) >= 4]
+    context = [(poly, value) for poly, value in context if poly.is_valid]
+    out = LandUse([], [], [], [])
+    generic: list[tuple[int, float]] = []  # (row, floor area) of buildings the landuse around them classifies
+    for pts, kind, value, levels in rings:
+        if (kind == "building") != has_buildings or value in NO_TRIP_BUILDINGS:
+            continue
+        home = value in HOME_BUILDINGS or value == "residential"
+        job = value in JOB_BUILDINGS or value in JOB_LANDUSE
+        if kind == "landuse" and not (home or job):
+            continue  # grass, railway, basin ...: no trip end
+        lon = [p[0] for p in pts]
+        lat = [p[1] for p in pts]
+        area = _polygon_m2(lon, lat) * (levels if kind == "building" else 1.0)
+        if not (home or job):
+            generic.append((len(out), area))
+        out.lon.append(sum(lon[:-1]) / (len(lon) - 1))
+        out.lat.append(sum(lat[:-1]) / (len(lat) - 1))
+        out.home_m2.append(area if home else 0.0)
+        out.job_m2.append(area if job else 0.0)
+    around: dict[int, str] = {}
+    if generic and context:
+        tree = STRtree([poly for poly, _ in context])
+        at = points([out.lon[i] for i, _ in generic], [out.lat[i] for i, _ in generic])
+        pt_idx, poly_idx = tree.query(at, predicate="within")
+        for p_i, c_i in zip(pt_idx.tolist(), poly_idx.tolist(), strict=True):
+            around.setdefault(generic[p_i][0], context[c_i][1])
+    for i, area in generic:
+        use = around.get(i)
+        home_share = 1.0 if use == "residential" else 0.0 if use in JOB_LANDUSE else 0.5
+        out.home_m2[i], out.job_m2[i] = area * home_share, area * (1.0 - home_share)
+    return out
 
 
 def _cut(

@@ -6,6 +6,7 @@ Private helper of :mod:`vision_zero.network.road_network` (which documents the s
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -17,12 +18,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import networkx as nx
+import numpy as np
 
 from vision_zero.core.errors import DataError, InputFileNotFoundError, NetworkSourceError
 from vision_zero.core.files import atomic_path
 from vision_zero.network import _extract, osm_tags
 
-__all__ = ["LoadedGraph", "load_graph", "save_graphml_atomic"]
+__all__ = ["LoadedGraph", "load_graph", "mark_cut_nodes", "save_graphml_atomic", "snap_land_use"]
 
 #: OSM data files (read with pyosmium, see :mod:`vision_zero.network._extract`).
 OSM_SUFFIXES = _extract.OSM_FILE_SUFFIXES
@@ -118,6 +120,28 @@ def simplify_keeping_crossings(graph: nx.MultiDiGraph[Any]) -> nx.MultiDiGraph[A
     return simplified
 
 
+def mark_cut_nodes(graph: nx.MultiDiGraph[Any]) -> int:
+    """Mark the nodes where a download's polygon cut a street as ``boundary=True`` (in place); their number.
+
+    osmnx builds a place's, box's or polygon's graph from a buffered area, truncates it to the polygon and then
+    gives each node ``street_count``, its streets in the buffered graph (``osmnx.graph_from_polygon``: "to retain
+    true counts for each intersection, even if some of its neighbors are outside the polygon"). A node with more
+    streets there than in the truncated graph lost a street at the polygon's edge: traffic enters and leaves the
+    network there, as at the cut nodes of a clipped OSM file (:mod:`._extract`), and the demand model puts an
+    external zone on it. Call before simplification (which keeps boundary nodes).
+    """
+    import osmnx as ox
+
+    own = ox.stats.count_streets_per_node(graph)
+    cut = 0
+    for node, data in graph.nodes(data=True):
+        given = data.get("street_count")
+        if given is not None and int(given) > own.get(node, 0):
+            data["boundary"] = True
+            cut += 1
+    return cut
+
+
 def _drive_only(graph: nx.MultiDiGraph[Any], *, retain_all: bool) -> nx.MultiDiGraph[Any]:
     import osmnx as ox
 
@@ -134,8 +158,9 @@ def _read_osm(path: Path, *, retain_all: bool) -> nx.MultiDiGraph[Any]:
 
     Graph attributes added: ``source_file``, ``network_type``, ``highway_ways``, ``clipped_ways`` (highway ways
     that reference nodes outside the file), ``clipped_drivable_ways``, ``boundary_nodes`` (nodes where a drivable
-    way was cut; they carry the node attribute ``boundary=True``) and ``addr_country`` (the most common
-    ``addr:country`` in the file, if any).
+    way was cut; they carry the node attribute ``boundary=True``), ``addr_country`` (the most common
+    ``addr:country`` in the file, if any) and ``land_use_areas`` (buildings or landuse areas read as homes and
+    workplaces, :func:`snap_land_use`).
     """
     import osmnx as ox
 
@@ -155,8 +180,10 @@ def _read_osm(path: Path, *, retain_all: bool) -> nx.MultiDiGraph[Any]:
     if graph.number_of_edges() == 0:
         raise DataError(f"{path}: no drivable roads in this OSM file (osmnx 'drive' filter); nothing to load")
     graph = simplify_keeping_crossings(graph)
+    areas = snap_land_use(graph, _extract.land_use(found))
     graph.graph.update(
         {
+            "land_use_areas": areas,
             "source_file": path.name,
             "network_type": "drive",
             "highway_ways": found.highway_ways,
@@ -168,6 +195,33 @@ def _read_osm(path: Path, *, retain_all: bool) -> nx.MultiDiGraph[Any]:
     if found.addr_countries:
         graph.graph["addr_country"] = found.addr_countries.most_common(1)[0][0]
     return graph
+
+
+def snap_land_use(graph: nx.MultiDiGraph[Any], land: _extract.LandUse) -> int:
+    """Give each node the floor area of homes and workplaces nearest to it: ``home_m2``, ``job_m2`` (in place).
+
+    Each area of :func:`vision_zero.network._extract.land_use` goes to its nearest node that is not a cut edge of
+    the extract (those stand for the land beyond). Without land use in the file nothing is set, and the demand
+    model falls back to its street-frontage proxy. Returns the number of areas.
+    """
+    from scipy.spatial import cKDTree
+
+    inner = [n for n, d in graph.nodes(data=True) if d.get("boundary") is not True]
+    if len(land) == 0 or not inner:
+        return 0
+    lat0 = math.radians(float(np.mean(land.lat)))
+    kx, ky = 111_320.0 * math.cos(lat0), 110_540.0  # metres per degree of longitude / latitude
+    xy = np.array([(graph.nodes[n]["x"] * kx, graph.nodes[n]["y"] * ky) for n in inner])
+    _, nearest = cKDTree(xy).query(np.column_stack([np.asarray(land.lon) * kx, np.asarray(land.lat) * ky]))
+    home = np.bincount(nearest, np.asarray(land.home_m2), len(inner))
+    job = np.bincount(nearest, np.asarray(land.job_m2), len(inner))
+    for n in graph.nodes:
+        graph.nodes[n]["home_m2"] = 0.0
+        graph.nodes[n]["job_m2"] = 0.0
+    for i, n in enumerate(inner):
+        graph.nodes[n]["home_m2"] = float(home[i])
+        graph.nodes[n]["job_m2"] = float(job[i])
+    return len(land)
 
 
 def _parse_bool(text: str) -> bool:
@@ -183,7 +237,13 @@ def _read_graphml(path: Path) -> nx.MultiDiGraph[Any]:
             path,
             graph_dtypes={"schematic": _parse_bool, "simplified": _parse_bool},
             edge_dtypes={**floats, "lanes_dir": int, "link_id": int},
-            node_dtypes={"node_id": int, "signalised": _parse_bool, "boundary": _parse_bool},
+            node_dtypes={
+                "node_id": int,
+                "signalised": _parse_bool,
+                "boundary": _parse_bool,
+                "home_m2": float,
+                "job_m2": float,
+            },
         )
     except Exception as exc:  # malformed XML, missing x/y, bad dtypes
         raise DataError(f"{path}: not a readable osmnx GraphML file ({type(exc).__name__}: {exc})") from None
@@ -333,9 +393,11 @@ def _download(
             f"{query}: cannot download from OpenStreetMap ({type(exc).__name__}), and no cached copy in "
             f"{cache_dir}/; {_OFFLINE_HINT}"
         ) from None
+    cut = mark_cut_nodes(graph)
     graph = simplify_keeping_crossings(graph)
     graph.graph.update(
         {
+            "boundary_nodes": cut,
             "query": query,
             "query_kind": kind,
             "network_type": "drive",

@@ -27,7 +27,9 @@ the benchmarks build networks through it:
 Columns added by :func:`load_network` beyond the contract: links ``speed_limit_defaulted`` and
 ``lanes_defaulted`` (bool: no usable OSM tag, the default of the network's country/class was used); nodes
 ``boundary`` (bool, default False: a node where a drivable way was cut at the edge of a clipped OSM file, i.e.
-where traffic enters and leaves the extract; external zones of the demand model sit there). Dtypes: ids and counts
+where traffic enters and leaves the extract; external zones of the demand model sit there); where an OSM file
+carries buildings or landuse areas, nodes ``home_m2`` and ``job_m2`` (float: floor area of homes and of workplaces
+nearest to the node, :func:`vision_zero.network._sources.snap_land_use`; the demand model's trip ends). Dtypes: ids and counts
 int64, quantities float64, flags bool, text the pandas string dtype (``str``); ``osm_way`` and ``name`` join
 several values with ``;`` where osmnx merged ways. ``storage_veh`` is not rounded (a 5 m link holds < 1 vehicle).
 
@@ -99,6 +101,7 @@ from vision_zero.network.country import country_name, detect_country
 
 __all__ = [
     "CROSSING_TYPES",
+    "LAND_USE_COLUMNS",
     "LINK_DEFAULTS",
     "SIGNAL_CROSSING_TYPES",
     "CrossingType",
@@ -361,6 +364,10 @@ def _coordinates(
     return out[0], out[1]
 
 
+#: Optional node columns of land use read from an OSM file (floor area [m2] of homes, of workplaces).
+LAND_USE_COLUMNS = ("home_m2", "job_m2")
+
+
 def _node_table(graph: nx.MultiDiGraph[Any], source: str) -> tuple[pd.DataFrame, dict[Any, int], int]:
     from pyproj import Transformer
 
@@ -391,6 +398,11 @@ def _node_table(graph: nx.MultiDiGraph[Any], source: str) -> tuple[pd.DataFrame,
             "boundary": np.array(boundary, dtype=bool),
         }
     )
+    for (
+        col
+    ) in LAND_USE_COLUMNS:  # floor area of homes / workplaces nearest to the node, where the file has them
+        if any(col in graph.nodes[n] for n in ids):
+            nodes[col] = np.array([float(graph.nodes[n].get(col, 0.0)) for n in ids], dtype=np.float64)
     return nodes, {n: i for i, n in enumerate(ids)}, defaulted_crossings
 
 
