@@ -262,8 +262,11 @@ def test_elastic_demand_a_slower_variant_loses_trips_the_baseline_keeps_its_own(
 def test_peak_calibration_meets_the_congestion_target_and_is_shared_by_variants(tmp_path):
     # tiny schematic network, 10-minute AM peak: the daily trips are scaled until the peak's travel time is
     # 1.3 x free flow (within 3%), with at least 98% of the trips arriving
+    # (a daily total of its own: the wide search range, not SCIENCE.md §10's bounds on Almaty's own totals)
     base = scenario_file(tmp_path, "peak")
-    text = base.read_text("utf-8").replace("scale = 0.05\n", "scale = 1.0\ncongestion_index_target = 1.3\n")
+    text = base.read_text("utf-8").replace(
+        "scale = 0.05\n", "scale = 1.0\ndaily_trips = 60000\ncongestion_index_target = 1.3\n"
+    )
     base.write_text(text, "utf-8")
     p = prepare(load_scenario(base))
     pk = p.peak
@@ -284,6 +287,36 @@ def test_peak_calibration_meets_the_congestion_target_and_is_shared_by_variants(
         extends="peak.toml",
     )
     assert prepare(load_scenario(slow)).daily_trips == p.daily_trips
+
+
+def test_peak_calibration_of_the_schematic_city_stays_within_the_published_totals(tmp_path):
+    # the schematic city's default demand is Almaty's own published totals: the peak may move only within
+    # SCIENCE.md §10's ranges (1.56-1.68 M trips a day, 8-10% of them in the peak hour); the tiny network cannot
+    # reach Almaty's congestion within them, so the calibration tries the upper bound, stops and says so
+    from vision_zero.core.parameters import load_parameters
+    from vision_zero.runs.pipeline import peak_factor_bounds
+
+    base = scenario_file(tmp_path, "almaty_peak")
+    base.write_text(
+        base.read_text("utf-8").replace(
+            "scale = 0.05\n", 'scale = 1.0\ncongestion_index_target = "almaty"\n'
+        ),
+        "utf-8",
+    )
+    sc = load_scenario(base)
+    p = prepare(sc)
+    pk = p.peak
+    params = load_parameters()
+    trips, share = params["demand.almaty.trips_per_day"], params["demand.share_per_hour.peak"]
+    lo = trips.low / trips.value * share.low / share.value
+    hi = trips.high / trips.value * share.high / share.value
+    assert pk is not None and pk.bounds == pytest.approx((lo, hi)) and 0.8 < lo < 0.9 < 1.1 < hi < 1.2
+    assert [s[0] for s in pk.steps] == pytest.approx([1.0, hi])  # the default, then the bound: no more
+    assert not pk.reached and pk.congestion_index < pk.target
+    assert pk.factor == pytest.approx(hi) and lo <= p.daily_trips / (pk.daily_trips / pk.factor) <= hi
+    # a daily total of the scenario's own, or a network that is not the schematic city: the wide range
+    own = load_scenario(scenario_file(tmp_path, "own_total", "daily_trips = 1000\n"))
+    assert peak_factor_bounds(own, p.network, params) == (1 / 64, 4.0)
 
 
 def test_congestion_target_by_name_reads_the_parameter_file(tmp_path):

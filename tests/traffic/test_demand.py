@@ -427,6 +427,76 @@ def test_elastic_trips_by_hand() -> None:
     assert (g1, a1) == (0, 0) and len(fixed) == len(trips)
 
 
+def test_elastic_trips_keep_every_other_trips_driver() -> None:
+    # common random numbers: a removed trip leaves a gap in the drivers' draw ids, an added one comes after them
+    # all, so every trip kept from the baseline gets the baseline's desired-speed draw whatever was removed
+    from vision_zero.traffic.simulation import driver_draws
+
+    net = _line()
+    per = (Period("am_peak", 8.0, 3600.0, 0.09, 340.0),)
+    trips = _od_trips([(0, 1), (0, 2)], 500)
+    ref = np.full(4, 100.0)
+    z_base = driver_draws(trips, np.random.default_rng(7))
+    out, gone, _ = demand.elastic_trips(
+        trips,
+        net,
+        ref,
+        np.array([100.0, 300.0, 100.0, 300.0]),
+        elasticity=-1.0,
+        periods=per,
+        rng=np.random.default_rng(1),
+    )
+    assert gone > 100 and sorted(out["draw"]) == sorted(set(out["draw"]))
+    z = driver_draws(out, np.random.default_rng(7))
+    key = trips.set_index(["origin", "destination", "depart_s"]).index
+    rows = key.get_indexer(pd.MultiIndex.from_frame(out[["origin", "destination", "depart_s"]]))
+    assert (rows >= 0).all()
+    np.testing.assert_array_equal(z, z_base[rows])  # the same driver as in the baseline, trip by trip
+    # added trips draw after every baseline driver; the kept ones still match
+    more, _, added = demand.elastic_trips(
+        trips, net, ref, ref / 2, elasticity=-0.5, periods=per, rng=np.random.default_rng(2)
+    )
+    new = more["draw"].to_numpy() >= len(trips)
+    assert added == new.sum() > 0
+    np.testing.assert_array_equal(
+        driver_draws(more, np.random.default_rng(7))[~new], z_base[more["draw"].to_numpy()[~new]]
+    )
+    # nothing removed or added: the baseline's own table (its traffic may be re-used)
+    same, _, _ = demand.elastic_trips(
+        trips, net, ref, ref, elasticity=-0.5, periods=per, rng=np.random.default_rng(3)
+    )
+    assert same is trips
+
+
+def test_trip_ends_follow_land_use_where_the_file_has_it() -> None:
+    # the hand-made land-use fixture: homes and jobs go where the floor area is, the proxy sets only the totals;
+    # without land use (or with none of one kind) the street-frontage proxy stays
+    from paths import FIXTURES
+
+    from vision_zero.network.road_network import load_network
+
+    net = load_network(FIXTURES / "land_use.osm")
+    home, job = demand.trip_end_weights(net)
+    area_h = net.nodes["home_m2"].to_numpy()
+    area_j = net.nodes["job_m2"].to_numpy()
+    proxy_h, proxy_j = demand.trip_end_weights(_without_land_use(net))
+    assert home.sum() == pytest.approx(proxy_h.sum()) and job.sum() == pytest.approx(proxy_j.sum())
+    np.testing.assert_allclose(home / home.sum(), area_h / area_h.sum())
+    np.testing.assert_allclose(job / job.sum(), area_j / area_j.sum())
+    assert not np.allclose(home / home.sum(), proxy_h / proxy_h.sum())  # the proxy would put homes elsewhere
+    no_homes = _without_land_use(net, keep="job_m2")
+    h2, j2 = demand.trip_end_weights(no_homes)
+    np.testing.assert_allclose(h2, proxy_h)
+    np.testing.assert_allclose(j2, job)
+
+
+def _without_land_use(net: object, keep: str | None = None) -> object:
+    from dataclasses import replace
+
+    nodes = net.nodes.drop(columns=[c for c in ("home_m2", "job_m2") if c != keep])  # type: ignore[attr-defined]
+    return replace(net, nodes=nodes)  # type: ignore[type-var]
+
+
 def test_pm_commutes_respect_one_way_ends_of_a_clipped_extract() -> None:
     """PM commutes are AM commutes reversed: a cut one-way street's end is an origin only if traffic can leave it.
 
@@ -462,10 +532,8 @@ def test_annual_factors_by_hand() -> None:
 def test_congestion_index_by_hand() -> None:
     # two arrived trips on the 0-1-2 line, each taking twice its expected free-flow time, and one that did not
     # arrive (ignored): the index is 2
-    from vision_zero.traffic.simulation import expected_link_cost_s
-
     net = _line()
-    free = expected_link_cost_s(net)
+    free = demand.free_flow_link_cost_s(net)
     t02 = free[0] + free[1]
     trips = pd.DataFrame(
         {
@@ -477,3 +545,36 @@ def test_congestion_index_by_hand() -> None:
     )
     assert demand.congestion_index(net, trips) == pytest.approx(2.0)
     assert np.isnan(demand.congestion_index(net, trips.assign(completed=False)))
+
+
+def test_congestion_index_counts_the_peak_and_no_give_way_delay_that_is_not_simulated(tiny_network) -> None:
+    # the free-flow reference holds the give-way delay only when the simulation holds vehicles for it: otherwise
+    # an empty network's index would fall below 1 (route choice's give-way cost is spent by no simulated trip)
+    from dataclasses import replace
+
+    from vision_zero.traffic.simulation import TrafficSettings, expected_link_cost_s
+
+    st = TrafficSettings.from_parameters()
+    assert not st.give_way_in_simulation and st.give_way_delay_s > 0
+    ff = demand.free_flow_link_cost_s(tiny_network, st)
+    full = expected_link_cost_s(tiny_network, st)
+    assert (ff < full - 1.0).any()  # the tiny schematic city has priority junctions
+    np.testing.assert_allclose(ff, expected_link_cost_s(tiny_network, replace(st, give_way_delay_s=0.0)))
+    held = replace(st, give_way_in_simulation=True)
+    np.testing.assert_allclose(demand.free_flow_link_cost_s(tiny_network, held), full)
+    # only the AM peak's trips count when the table has them (the period the targets describe)
+    net = _line()
+    free = demand.free_flow_link_cost_s(net)
+    trips = pd.DataFrame(
+        {
+            "period": ["am_peak", "night"],
+            "origin": [0, 0],
+            "destination": [2, 2],
+            "travel_time_s": [3 * (free[0] + free[1]), free[0] + free[1]],
+            "completed": [True, True],
+        }
+    )
+    assert demand.congestion_index(net, trips) == pytest.approx(3.0)
+    assert demand.congestion_index(net, trips, period=None) == pytest.approx(2.0)
+    assert demand.congestion_index(net, trips, period="night") == pytest.approx(1.0)
+    assert demand.congestion_index(net, trips.assign(period="inter_peak")) == pytest.approx(2.0)  # no peak

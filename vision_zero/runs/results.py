@@ -108,8 +108,8 @@ class ReplicationResult:
         (simulated, not annualised; :func:`vision_zero.traffic.simulation.traffic_summary`): ``trips``,
         ``trips_routed``, ``trips_completed``, ``trips_en_route``, ``trips_unrouted``, ``share_arrived``,
         ``stuck_moves``; ``trips_evaporated``, ``trips_added`` (elastic demand against the baseline;
-        simulated, not annualised); ``congestion_index`` (travel time / free-flow time of the arrived trips,
-        :func:`vision_zero.traffic.demand.congestion_index`); ``schematic`` (1.0 or 0.0); ``route_relative_gap``
+        simulated, not annualised); ``congestion_index`` (AM peak travel time / free-flow time of the arrived
+        trips, all trips when no AM peak is simulated: :func:`vision_zero.traffic.demand.congestion_index`); ``schematic`` (1.0 or 0.0); ``route_relative_gap``
         (0-1) and ``route_iterations`` of the equilibrium route choice (absent in results of older versions).
     injuries
         :attr:`vision_zero.risk.crash_model.CrashEstimate.injuries`.

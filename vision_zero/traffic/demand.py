@@ -8,9 +8,11 @@ from the period's start), sorted by period (in the order given) then departure.
 
 Pedestrian demand table: ``crossing`` int, ``period`` str, ``peds_per_h`` float.
 
-Land-use proxy for trip ends (no land-use data in OSM drive graphs): a node's *home* weight is the length of the
-streets around it, residential streets counting fully and others at a lower weight; its *job* weight likewise
-from arterial frontage (primary, secondary, tertiary). Peak-hour trips are partly commutes (AM home -> work,
+Trip ends: where the network was read from an OSM file with buildings or landuse areas, a node's *home* and *job*
+weights follow the floor area of homes and of workplaces nearest to it (node columns ``home_m2``, ``job_m2``;
+:mod:`vision_zero.network._extract`). Otherwise (downloads, the schematic city, files without land use) a proxy:
+a node's *home* weight is the length of the streets around it, residential streets counting fully and others at
+a lower weight; its *job* weight likewise from arterial frontage (primary, secondary, tertiary). Peak-hour trips are partly commutes (AM home -> work,
 PM work -> home), the rest and all off-peak trips run between "activity" ends (homes and jobs together).
 
 Trip distribution (:class:`TripDistribution`): a production-constrained gravity model with exponential
@@ -64,9 +66,11 @@ from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.core.tables import read_csv_table
 from vision_zero.core.units import M_PER_KM, S_PER_HOUR
 from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic._model import TrafficSettings
 from vision_zero.traffic.periods import Period
 
 __all__ = [
+    "PEAK_PERIOD",
     "PEDESTRIAN_COLUMNS",
     "TRIP_COLUMNS",
     "TripDistribution",
@@ -78,6 +82,7 @@ __all__ = [
     "default_periods",
     "elastic_trips",
     "external_zone_weights",
+    "free_flow_link_cost_s",
     "generate_trips",
     "gravity_matrix",
     "mean_trip_length_km",
@@ -124,6 +129,8 @@ MAX_PEDESTRIANS_PER_HOUR = 1e5
 _LENGTH_SAMPLE = 1000
 _HOURS_PER_DAY = 24.0
 _COMMUTE_PERIODS = ("am_peak", "pm_peak")
+#: The period whose congestion the targets describe (``demand.congestion_index.*``: AM peak / free flow).
+PEAK_PERIOD = "am_peak"
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -168,7 +175,13 @@ def _centreline(network: RoadNetwork) -> npt.NDArray[np.float64]:
 def trip_end_weights(
     network: RoadNetwork, params: ParameterSet | None = None
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Home and job weights of every node [m of weighted frontage] from the land-use proxy (module docstring)."""
+    """Home and job weights of every node [m of weighted frontage] (module docstring, "Trip ends").
+
+    Where the network carries land use (node columns ``home_m2`` / ``job_m2`` from an OSM file's buildings or
+    landuse areas), each kind is spread over the nodes in proportion to its floor area; the street-frontage proxy
+    then sets only the two totals (the balance of homes and jobs), so activity trips weigh homes and jobs as on any
+    other network. A kind the file has no floor area of keeps the proxy.
+    """
     p = _params(params)
     links = network.links
     hw = links["highway"].astype(str).to_numpy()
@@ -184,7 +197,13 @@ def trip_end_weights(
     v = links["v"].to_numpy(dtype=np.int64)
     home = np.bincount(u, 0.5 * home_l, n) + np.bincount(v, 0.5 * home_l, n)
     job = np.bincount(u, 0.5 * job_l, n) + np.bincount(v, 0.5 * job_l, n)
-    return home.astype(np.float64), job.astype(np.float64)
+    nodes = network.nodes
+    out = []
+    for proxy, col in ((home, "home_m2"), (job, "job_m2")):
+        area = nodes[col].to_numpy(dtype=np.float64) if col in nodes.columns else np.zeros(0)
+        total = float(area.sum()) if area.size else 0.0
+        out.append(area / total * float(proxy.sum()) if total > 0 else proxy)
+    return out[0].astype(np.float64), out[1].astype(np.float64)
 
 
 def zone_weights(
@@ -764,6 +783,10 @@ def elastic_trips(
     a copy is added with probability ``ratio - 1`` (at most one), departing at a fresh uniform time in its period.
     Trips without a route are kept as they are.
 
+    Common random numbers: the result carries a ``draw`` column, each trip's driver draw id
+    (:func:`vision_zero.traffic.simulation.driver_draws`): a kept trip keeps its baseline row number, an added
+    copy gets an id after all of them, so removing or adding trips does not change any other trip's driver.
+
     Parameters
     ----------
     trips
@@ -799,23 +822,56 @@ def elastic_trips(
     ratio[ok] = (t1[ok] / t0[ok]) ** elasticity
     drop = u >= ratio  # only where ratio < 1
     add = u < ratio - 1.0  # only where ratio > 1
+    if not drop.any() and not add.any():
+        return trips, 0, 0  # unchanged (and equal to the baseline's table: its traffic may be re-used)
     duration = trips["period"].map({p.name: p.duration_s for p in periods}).to_numpy(dtype=np.float64)
-    extra = trips.loc[add, ["period", "origin", "destination"]].assign(depart_s=v[add] * duration[add])
-    kept = trips.loc[~drop, ["period", "origin", "destination", "depart_s"]]
+    draw = trips["draw"].to_numpy(dtype=np.int64) if "draw" in trips.columns else np.arange(n, dtype=np.int64)
+    new_draw = int(draw.max()) + 1 + np.arange(int(add.sum()), dtype=np.int64)  # after every baseline driver
+    extra = trips.loc[add, ["period", "origin", "destination"]].assign(
+        depart_s=v[add] * duration[add], draw=new_draw
+    )
+    kept = trips.loc[~drop, ["period", "origin", "destination", "depart_s"]].assign(draw=draw[~drop])
     out = _finish_trips([kept, extra], periods)
     return out, int(drop.sum()), int(add.sum())
 
 
-def congestion_index(network: RoadNetwork, trips: pd.DataFrame) -> float:
-    """Peak travel time / free-flow travel time of the trips that arrived (TomTom's congestion level + 1).
+def free_flow_link_cost_s(network: RoadNetwork, settings: TrafficSettings | None = None) -> FloatArray:
+    """Each link's time [s] for a driver alone on the network: the reference of :func:`congestion_index`.
 
-    Simulated ``travel_time_s`` of the completed trips (a :class:`~vision_zero.traffic.TrafficRecord`'s
-    ``trips``) over the time of their fastest routes at drivers' expected uncongested link times
-    (:func:`vision_zero.traffic.simulation.expected_link_cost_s`: desired speeds, signal and give-way delays).
-    NaN if no trip arrived.
+    Drivers' expected uncongested link times (:func:`vision_zero.traffic.simulation.expected_link_cost_s`: mean
+    desired-speed running time, Webster's uniform signal delay) with the give-way delay only where the simulation
+    holds vehicles for it (``traffic.route_choice.give_way_in_simulation``); otherwise that delay is a term of
+    route choice's cost that no simulated trip spends, and counting it in the reference would put the index of
+    an empty network below 1.
     """
     from vision_zero.traffic.simulation import expected_link_cost_s
 
+    st = TrafficSettings.from_parameters() if settings is None else settings
+    if not st.give_way_in_simulation:
+        st = replace(st, give_way_delay_s=0.0)
+    return expected_link_cost_s(network, st)
+
+
+def congestion_index(
+    network: RoadNetwork,
+    trips: pd.DataFrame,
+    settings: TrafficSettings | None = None,
+    *,
+    period: str | None = PEAK_PERIOD,
+) -> float:
+    """Peak travel time / free-flow travel time of the trips that arrived (TomTom's congestion level + 1).
+
+    Simulated ``travel_time_s`` of the completed trips (a :class:`~vision_zero.traffic.TrafficRecord`'s
+    ``trips``) over the time of their fastest routes at free flow (:func:`free_flow_link_cost_s` under
+    ``settings``, default the central parameters: a replication passes its own draw). Only the trips of
+    ``period`` count (default the AM peak, the period that ``[demand] congestion_index_target`` and the
+    ``demand.congestion_index.*`` targets describe) when the table has a ``period`` column and trips of that
+    period; otherwise, or with ``period=None``, all trips. NaN if no trip arrived.
+    """
+    if period is not None and "period" in trips.columns:
+        own = (trips["period"] == period).to_numpy(dtype=bool)
+        if own.any():
+            trips = trips[own]
     done = trips["completed"].to_numpy(dtype=bool)
     if not done.any():
         return float("nan")
@@ -823,7 +879,7 @@ def congestion_index(network: RoadNetwork, trips: pd.DataFrame) -> float:
         network,
         trips["origin"].to_numpy(dtype=np.int64)[done],
         trips["destination"].to_numpy(dtype=np.int64)[done],
-        expected_link_cost_s(network),
+        free_flow_link_cost_s(network, settings),
     )
     ok = np.isfinite(free)
     sim = trips["travel_time_s"].to_numpy(dtype=np.float64)[done]

@@ -107,6 +107,7 @@ __all__ = [
     "TrafficSettings",
     "VehicleTraffic",
     "desired_speed_kph",
+    "driver_draws",
     "expected_link_cost_s",
     "give_way_approach",
     "give_way_capacity_vph",
@@ -161,6 +162,23 @@ def _vehicles(trips: pd.DataFrame, period_index: IntArray, z: FloatArray, platoo
     np.minimum.at(first, trip_vehicle, np.arange(n))  # trips are sorted by departure within a period
     size = np.bincount(trip_vehicle, minlength=nv).astype(np.int64)
     return _Vehicles(trip_vehicle, period_index[first], o[first], d[first], dep[first], size, z[first], first)
+
+
+def driver_draws(trips: pd.DataFrame, rng: np.random.Generator) -> FloatArray:
+    """Each trip's standard-normal desired-speed draw: the ``k``-th draw of ``rng`` for the trip of draw id ``k``.
+
+    The draw id is the trips table's optional ``draw`` column (ids >= 0, each at most once), else the row
+    number. Elastic demand (:func:`vision_zero.traffic.demand.elastic_trips`) gives a variant's trips the ids of
+    its baseline's, so a removed trip leaves a gap and every other trip keeps its baseline driver (common random
+    numbers); a draw id is thus a driver, whatever the trips around it.
+    """
+    if "draw" not in trips.columns:
+        return rng.standard_normal(len(trips))
+    ids = trips["draw"].to_numpy(dtype=np.int64)
+    if len(ids) and (ids.min() < 0 or len(np.unique(ids)) != len(ids)):
+        raise DataError("trips table: column 'draw': expected distinct ids >= 0")
+    out: FloatArray = rng.standard_normal(int(ids.max()) + 1 if len(ids) else 0)[ids]
+    return out
 
 
 def _check_trips(trips: pd.DataFrame, network: RoadNetwork, periods: tuple[Period, ...]) -> IntArray:
@@ -315,7 +333,7 @@ def simulate_vehicles(
     max_iterations = rc.max_iterations if reroute_passes is None else reroute_passes
     pidx = _check_trips(trips, network, periods)
     route_rng = rng.spawn(1)[0] if routing_rng is None else routing_rng
-    z = rng.standard_normal(len(trips))
+    z = driver_draws(trips, rng)
     veh = _vehicles(trips, pidx, z, platoon_size)
     links = network.links
     sig = signal_plans(network, st)
