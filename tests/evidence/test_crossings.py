@@ -69,12 +69,9 @@ CASES: tuple[Case, ...] = (
         "Signalised pedestrian crossing: Hunt 1998 (review of Zebra-to-Pelican conversions in Great Britain): "
         "-60% in a Department of the Environment sample, no clear benefit in later studies (CMF range 0.40-1.00; "
         "the central 'about -10 to -15%' of SCIENCE.md section 3 is unchecked). "
-        "Mechanism: through traffic meets pedestrians only when it runs the red; turning vehicles cross the walk "
-        "phase at turning speed and yield as at an uncontrolled crossing.",
-        known_gap="below the interval (small schematic, 2 pairs: -84.6% before turning vehicles were modelled, "
-        "-81.9% with them, about -68% on the district record once the marked x2 stays): turning movements are "
-        "19-24% of the passages and slow, so they add few casualties next to the through traffic the signal "
-        "stops; pedestrians crossing against the red are not modelled",
+        "Mechanism: through traffic meets the pedestrians on their green only when it runs the red, and the 10.6% "
+        "who cross against their red (Araya-Porras et al. 2022) on its green; turning vehicles cross the walk phase "
+        "at turning speed and yield as at an uncontrolled crossing.",
     ),
 )
 

@@ -13,9 +13,10 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
    vehicles keep their simulated running speed.
 4. **Yielding.** A driver yields with a probability that depends on the crossing type and (uncontrolled, raised)
    on the approach speed: Bertulis & Dulaski 2014 / Kittelson 2023 for uncontrolled crossings, 86% at RRFBs,
-   96% at PHBs, red-light violations at signals for through traffic; a vehicle turning at a signal crosses the
-   walk phase on its own green, so its driver yields as at an uncontrolled crossing at the turning speed. Raised
-   crossings act through approach speed (capped at a
+   96% at PHBs, red-light violations at signals for through traffic, except for the pedestrians who cross
+   against their red (Araya-Porras et al. 2022: 10.6%), whom drivers on green yield to as at an uncontrolled
+   crossing; a vehicle turning at a signal crosses the walk phase on its own green, so its driver yields as at an
+   uncontrolled crossing at the turning speed. Raised crossings act through approach speed (capped at a
    design speed), not through a separate yielding figure. Crashes scale with the non-yielding share to the
    power ``risk.pedestrian.nonyield_elasticity`` (about 1/3, derived from the RRFB and PHB yielding/crash pairs:
    where few drivers yield, pedestrians wait for gaps, so most non-yielding conflicts are harmless).
@@ -45,8 +46,8 @@ raised crossings, RRFBs, PHBs, signals), because the evidence for each compares 
 replaced, so its effect is its mechanism, not also the x2 (the non-yielding elasticity was fitted to the RRFB and
 PHB before-after pairs on such crossings);
 leading pedestrian intervals carry CMF 0.87 on top of the signalised mechanism; signalised crossings come out
-much safer than the (unchecked) -10..-15% CMF: the mechanism's casualties at signals are red-light violators and
-turning vehicles; pedestrians crossing against the red are not modelled.
+safer than the (unchecked) central -10..-15% CMF: the mechanism's casualties at signals are red-light violators,
+pedestrians crossing against the red and turning vehicles.
 """
 
 from __future__ import annotations
@@ -454,13 +455,20 @@ def _combine(
     """Scale the impact expectations by non-yielding, in-path probability and the non-mechanistic factors.
 
     A turning vehicle at a signal turns across the crossing while its pedestrians have the walk signal: no red
-    light stops it, so its driver yields as at an uncontrolled marked crossing at the turning speed.
+    light stops it, so its driver yields as at an uncontrolled marked crossing at the turning speed. Through
+    traffic at a signal meets the pedestrians who walk on their green only when it runs the red, and the share
+    ``risk.pedestrian.red_crossing_share`` who cross against their red on its green, yielded to as at an
+    uncontrolled crossing.
     """
+    elasticity = param(parameters, "risk.pedestrian.nonyield_elasticity")
     yield_type = "marked" if turning and crossing_type in SIGNAL_CROSSING_TYPES else crossing_type
-    p_nonyield = np.power(
-        1.0 - yield_probability(v_eff_kph, yield_type, parameters=parameters),
-        param(parameters, "risk.pedestrian.nonyield_elasticity"),
-    )
+    p_nonyield = np.power(1.0 - yield_probability(v_eff_kph, yield_type, parameters=parameters), elasticity)
+    if crossing_type in SIGNAL_CROSSING_TYPES and not turning:
+        # a share of the pedestrians crosses against its red, through traffic that has the green: those meet
+        # drivers who yield as at an uncontrolled crossing (and, like there, pick gaps: the same elasticity)
+        red = param(parameters, "risk.pedestrian.red_crossing_share")
+        against = np.power(1.0 - yield_probability(v_eff_kph, "marked", parameters=parameters), elasticity)
+        p_nonyield = (1.0 - red) * p_nonyield + red * against
     factor = p_nonyield * param(parameters, "risk.pedestrian.collision_given_nonyield")
     if crossing_type in MARKED_CROSSINGS:
         # every measure's evidence compares it with the marked crossing it replaced: its own effect is its
