@@ -8,6 +8,7 @@ the modelled effect of each intervention falls inside the published interval.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vision_zero.core.parameters import load_parameters
+from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.program.scenario import load_scenario
 from vision_zero.runs.pipeline import PreparedScenario, prepare, run_replication
@@ -76,9 +77,29 @@ class Pairs:
         return self.prepared[name].network
 
 
-def run_pairs(files: dict[str, Path], *, replications: int = REPLICATIONS) -> Pairs:
-    """Run the baseline and every variant, replication by replication (variants calibrated on the baseline's)."""
+def at_central_values(prepared: PreparedScenario) -> PreparedScenario:
+    """``prepared`` whose parameter draws are the central values (every distribution fixed).
+
+    The evidence tests compare the model's central effect with a study's interval; with one or two replications a
+    draw from a wide parameter range (e.g. the freeway serious-injury exponent, 0.5-5.5) would decide the result.
+    The replications still differ by demand, drivers and pedestrians.
+    """
+    fixed = ParameterSet(
+        {n: dataclasses.replace(prepared.parameters[n], distribution="fixed") for n in prepared.parameters}
+    )
+    return dataclasses.replace(prepared, applied=dataclasses.replace(prepared.applied, parameters=fixed))
+
+
+def run_pairs(
+    files: dict[str, Path], *, replications: int = REPLICATIONS, central_parameters: bool = False
+) -> Pairs:
+    """Run the baseline and every variant, replication by replication (variants calibrated on the baseline's).
+
+    ``central_parameters``: every replication uses the central parameter values (:func:`at_central_values`).
+    """
     prepared = {name: prepare(load_scenario(path)) for name, path in files.items()}
+    if central_parameters:
+        prepared = {name: at_central_values(p) for name, p in prepared.items()}
     results: dict[str, list[ReplicationResult]] = {name: [] for name in files}
     for r in range(replications):
         base = run_replication(prepared["base"], r)

@@ -9,7 +9,7 @@ from traffic_fixtures import grid, make_network
 
 from vision_zero.core.errors import DataError
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic._model import signal_plans
+from vision_zero.traffic._model import compliance_draws, signal_plans
 from vision_zero.traffic.demand import congestion_index
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.simulation import (
@@ -279,6 +279,23 @@ def test_camera_mean_speed_factor_is_the_whole_fall_of_the_mean_not_compounded()
     np.testing.assert_allclose(
         desired_speed_kph(links, np.zeros(1, dtype=np.int64), np.zeros(1), st), [54.06], atol=0.01
     )
+
+
+def test_camera_over_limit_factor_is_the_share_still_speeding() -> None:
+    # Wilson et al. (2010) measure the fall in the SHARE of drivers speeding (later update -52%): with one
+    # compliance draw per driver, a share 1 - over_limit_factor of the drivers above the limit keep to it and the
+    # others keep their speed; the mean is the same as the expected-value form (excess scaled by the factor).
+    links = one_road(limit_kph=50.0).links.assign(over_limit_factor=0.48, mean_speed_factor=0.93)
+    z = np.random.default_rng(0).standard_normal(400_000)
+    idx = np.zeros(len(z), dtype=np.int64)
+    st = dataclasses.replace(BASE, offset_kph=10.0, cv=0.1)
+    plain = desired_speed_kph(one_road(limit_kph=50.0).links, idx, z, st)
+    drivers = desired_speed_kph(links, idx, z, st, compliance_draw=compliance_draws(z))
+    expected = desired_speed_kph(links, idx, z, st)
+    assert (drivers > 50.0 + 1e-9).mean() == pytest.approx(0.48 * (plain > 50.0).mean(), rel=0.01)
+    assert drivers.mean() == pytest.approx(expected.mean(), rel=0.002)
+    assert drivers.mean() <= 0.93 * plain.mean() * 1.002  # at least the measured fall of the mean
+    assert np.array_equal(compliance_draws(z[:10]), compliance_draws(z[:10].copy()))  # a fixed function of z
 
 
 def test_desired_speed_columns_by_hand() -> None:

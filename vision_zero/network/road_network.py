@@ -43,7 +43,8 @@ Optional link columns that interventions set and the simulation reads (absent = 
 ``mean_speed_factor`` [1.0]
     Multiplies desired speeds (e.g. a fixed camera's local effect on mean speed).
 ``over_limit_factor`` [1.0]
-    Multiplies the part of a desired speed above the limit (a camera cuts speeding more than the mean).
+    Share of the drivers above the limit who stay above it; the others keep to the limit (a camera cuts speeding
+    more than the mean).
 ``design_speed_kph`` [NaN]
     Physical calming: desired speeds are capped near this design speed.
 ``exit_capacity_vph`` [NaN: none]

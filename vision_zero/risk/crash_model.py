@@ -350,8 +350,8 @@ def _annual_link_traffic(
     (:func:`_reference_mean_effect`): so a change in the speed distribution's upper tail (a camera cutting the
     excess over the limit) counts with the weight the power model gives the fast drivers, not only through the
     mean (Elvik 2009's exponents are for mean speeds; applied per vehicle they give the same change for a uniform
-    change of speeds and a larger one where the fastest slow down most). A link-period without a histogram uses
-    its mean speed.
+    change of speeds and a larger one where the fastest slow down most). The histogram's bin midpoints are shifted
+    to the link-period's exact mean speed. A link-period without a histogram uses its mean speed.
     """
     n = len(network.links)
     stats = record.link_stats
@@ -384,6 +384,12 @@ def _annual_link_traffic(
         pos = np.searchsorted(keys, key_stats)
         has_hist = (pos < len(keys)) & (keys[np.minimum(pos, len(keys) - 1)] == key_stats)
         has_hist &= h_total[np.minimum(pos, len(keys) - 1)] > 0
+        # bin midpoints shifted so each link-period keeps its exact mean speed (drivers keeping to a limit sit on
+        # a bin edge, which the midpoint would move by half a bin)
+        h_mean = np.bincount(h_inv, weights=h_count * h_speed) / np.where(h_total > 0, h_total, 1.0)
+        exact = np.full(len(keys), np.nan)
+        exact[pos[has_hist]] = speed[has_hist]
+        h_speed = np.maximum(h_speed + np.where(np.isfinite(exact), exact - h_mean, 0.0)[h_inv], 0.0)
     for s in SEVERITIES:
         p_link = power_exponents(network.links, s, parameters)
         g = speed_effect(

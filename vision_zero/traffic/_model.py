@@ -29,6 +29,7 @@ from vision_zero.network.road_network import RoadNetwork, junction_control, link
 __all__ = [
     "Signals",
     "TrafficSettings",
+    "compliance_draws",
     "desired_speed_kph",
     "expected_running_time_s",
     "give_way_approach",
@@ -93,18 +94,28 @@ class TrafficSettings:
 
 
 def desired_speed_kph(
-    links: pd.DataFrame, link: IntArray, z: FloatArray, settings: TrafficSettings
+    links: pd.DataFrame,
+    link: IntArray,
+    z: FloatArray,
+    settings: TrafficSettings,
+    *,
+    compliance_draw: FloatArray | None = None,
 ) -> FloatArray:
     """Desired speed of drivers with standard-normal draws ``z`` on links ``link`` [km/h].
 
     ``mean = reference + offset + speed_response x (limit - reference)`` (SCIENCE.md §4, §8); the driver's speed
-    is ``mean x (1 + cv z)``; the part above the limit is scaled by ``over_limit_factor``; where
-    ``design_speed_kph`` is set the speed is capped at ``design x (1 + cv z)`` (the same driver is as relatively
-    fast on a calmed street); never below ``min_speed_kph``.
+    is ``mean x (1 + cv z)``; where ``design_speed_kph`` is set the speed is capped at ``design x (1 + cv z)`` (the
+    same driver is as relatively fast on a calmed street); never below ``min_speed_kph``.
 
-    ``mean_speed_factor`` and ``over_limit_factor`` (speed cameras) are two measured outcomes of one measure
-    (Wilson et al. 2010: the mean speed falls by ``1 - mean_speed_factor``, the excess over the limit shrinks), not
-    two effects to multiply: the over-limit compression already lowers the mean by
+    ``over_limit_factor`` is the share of the drivers above the limit who stay above it (speed cameras; Wilson et
+    al. 2010 measure the fall in the share of drivers speeding): a driver above the limit whose
+    ``compliance_draw`` (uniform in [0, 1), one per driver: :func:`compliance_draws`) is at least the factor
+    keeps to the limit, the others keep their speed. Without draws (expected values over ``z``, e.g. route choice's
+    expected link times) the excess over the limit is scaled by the factor instead: the same mean.
+
+    ``mean_speed_factor`` and ``over_limit_factor`` are two measured outcomes of one measure (Wilson et al. 2010:
+    the mean speed falls by ``1 - mean_speed_factor``, the share speeding by ``1 - over_limit_factor``), not two
+    effects to multiply: the drivers keeping to the limit already lower the mean by
     ``(1 - over_limit_factor) x E[(v - limit)+]`` (normal partial expectation), and all speeds are scaled by
     ``min(1, mean_speed_factor x mean / compressed mean)`` only for the rest of the measured fall in the mean.
     """
@@ -119,10 +130,23 @@ def desired_speed_kph(
     rel = 1.0 + settings.cv * z
     v = mean * rel
     o = olf[link]
-    v = np.where(v > lim, lim + o * (v - lim), v) * _mean_scale(mean, lim, o, msf[link], settings.cv)
+    if compliance_draw is None:
+        v = np.where(v > lim, lim + o * (v - lim), v)
+    else:
+        v = np.where((v > lim) & (compliance_draw >= o), lim, v)
+    v = v * _mean_scale(mean, lim, o, msf[link], settings.cv)
     d = design[link]
     v = np.where(np.isfinite(d), np.minimum(v, d * rel), v)
     return np.maximum(v, settings.min_speed_kph)
+
+
+def compliance_draws(z: FloatArray) -> FloatArray:
+    """One uniform draw in [0, 1) per driver for :func:`desired_speed_kph`'s compliance.
+
+    A fixed function of the driver's desired-speed draw ``z``, so common random numbers hold (the same driver
+    complies in every scenario) and no random stream is consumed.
+    """
+    return hash_unit(np.ascontiguousarray(z, dtype=np.float64).view(np.int64))
 
 
 def _mean_scale(

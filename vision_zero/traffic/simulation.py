@@ -72,6 +72,7 @@ from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic._loop import Links, link_constants, run_period
 from vision_zero.traffic._model import (
     TrafficSettings,
+    compliance_draws,
     desired_speed_kph,
     expected_running_time_s,
     give_way_approach,
@@ -575,7 +576,8 @@ def _simulate_once(
         last = routes.ptr[1:][routes.n_links > 0] - 1
         nl[:-1] = rl[1:]
         nl[last] = -1
-    v_kph = desired_speed_kph(links, rl, veh.z[veh_of], st)
+    z = veh.z[veh_of]
+    v_kph = desired_speed_kph(links, rl, z, st, compliance_draw=compliance_draws(z))
     fft = links["length_m"].to_numpy(dtype=np.float64)[rl] / kph_to_mps(v_kph)
     # per-position state as typed arrays (8 bytes per value instead of a Python object per value)
     ent, ee, ex = (
