@@ -405,6 +405,39 @@ def test_give_way_capacity_only_on_minor_approaches_of_real_junctions() -> None:
     assert np.diff(np.sort(through.to_numpy()))[5:].mean() == pytest.approx(2.0, rel=1e-6)
 
 
+def test_give_way_capacity_falls_with_the_conflicting_major_flow_as_hcm_eq_17_3() -> None:
+    # T junction: primary 0 -> 1 -> 2 carries 600 veh/h (one every 6 s for 40 min); 60 vehicles queue on the
+    # residential approach 3 -> 1 from minute 20 (the 15-min flow window is full by then) and turn onto 1 -> 0
+    xy = [(0, 0), (500, 0), (1000, 0), (500, 300)]
+    specs = [(0, 1, 500.0, 1, 50.0, 1800.0), (1, 2, 500.0, 1, 50.0, 1800.0), (3, 1, 300.0, 1, 50.0, 1800.0)]
+    specs += [(1, 0, 500.0, 1, 50.0, 1800.0)]
+    net = make_network(xy, specs, highway=["primary", "primary", "residential", "primary"])
+    major = trips_frame([0], [2], np.arange(400) * 6.0)
+    minor = trips_frame([3], [0], np.full(60, 1200.0))
+    trips = pd.concat([major, minor], ignore_index=True).sort_values("depart_s", kind="stable")
+    trips["trip"] = np.arange(len(trips))
+    gap = dataclasses.replace(EXACT, give_way_gap_acceptance=True)
+    rec = run(net, trips.reset_index(drop=True), settings=gap)
+    out = rec.trips.set_index("trip").loc[trips["trip"]]
+    from_minor = np.sort(out["arrive_s"].to_numpy()[(trips["origin"] == 3).to_numpy()])
+    # by hand: c_p = v_c e^(-v_c t_c / 3600) / (1 - e^(-v_c t_f / 3600)) with v_c = 600, t_c 6.5 s, t_f 3.5 s
+    v_c, t_c, t_f = 600.0, EXACT.give_way_critical_gap_s, EXACT.give_way_follow_up_s
+    assert (t_c, t_f) == (6.5, 3.5)
+    c_p = v_c * np.exp(-v_c * t_c / 3600) / (1 - np.exp(-v_c * t_f / 3600))
+    assert c_p == pytest.approx(459.5, abs=0.5)  # against 3600 / 3.5 = 1,029 veh/h with no major traffic
+    assert np.diff(from_minor)[5:].mean() == pytest.approx(3600.0 / c_p, rel=0.02)
+    assert give_way_capacity_vph(net, EXACT, np.array([0.0, 0.0, v_c, 0.0]))[2] == pytest.approx(c_p)
+    # off by default (traffic.give_way.gap_acceptance): the minor approach then discharges at 3600 / t_f
+    assert not BASE.give_way_gap_acceptance
+    off = run(net, trips.reset_index(drop=True), settings=EXACT).trips.set_index("trip").loc[trips["trip"]]
+    off_minor = np.sort(off["arrive_s"].to_numpy()[(trips["origin"] == 3).to_numpy()])
+    assert np.diff(off_minor)[5:].mean() == pytest.approx(t_f, rel=1e-6)
+    # the major road does not yield: its vehicles keep their free-flow time
+    from_major = out[(trips["origin"] == 0).to_numpy()]
+    free = 1000.0 / (50.0 / 3.6)
+    assert from_major["travel_time_s"].max() == pytest.approx(free, abs=3.0)
+
+
 def test_link_events_are_each_vehicles_entries_and_exits() -> None:
     net = make_network(
         [(0, 0), (500, 0), (600, 0)],

@@ -12,15 +12,18 @@ size ``s`` needs ``N_in(m) + s <= N_out(m, t - L_m / w) + storage_m``, i.e. the 
 ``m``'s downstream end reaches its upstream end one backward-wave travel time ``L_m / w`` later. A vehicle that
 cannot go waits at the end of its link (the queue sits where it physically forms, spilling back link by link).
 Vehicles waiting to enter ``m`` (heads of upstream links, and the origin queue of trips starting on ``m``) are
-served first come, first served, one at a time (equal shares at a merge). Entrants never get a lower speed than
+served first come, first served, one at a time (equal shares at a merge). A minor approach of a priority
+junction discharges at HCM's gap-acceptance capacity (eq. 17-3) with its conflicting major approaches' flow over
+the last ``traffic.give_way.flow_window_s`` when ``traffic.give_way.gap_acceptance`` is on (off by default). Entrants never get a lower speed than
 their desired one: over-saturation builds a queue that discharges at capacity, it does not cut throughput.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +36,7 @@ import simpy
 
 from vision_zero.core.units import S_PER_HOUR, kph_to_mps
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic._model import Signals, TrafficSettings
+from vision_zero.traffic._model import Signals, TrafficSettings, give_way_conflicts, potential_capacity_vph
 
 __all__ = ["Links", "link_constants", "run_period"]
 
@@ -73,6 +76,10 @@ class Links:
     offset_s: list[float]
     green_s: list[float]
     give_way_s: list[float]  # delay at the stop line of a minor approach to a priority junction (0 elsewhere)
+    #: per link: the major approaches whose flow a minor approach of a priority junction must find gaps in
+    #: (empty elsewhere), and its lanes (its capacity is lanes x HCM's potential capacity per lane)
+    conflicts: list[tuple[int, ...]] = dataclasses.field(default_factory=list)
+    lanes: list[float] = dataclasses.field(default_factory=list)
 
 
 def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN.md "Performance")
@@ -130,6 +137,25 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
     hw, hwi, sto, wave = lk.headway_s, lk.inflow_headway_s, lk.storage, lk.wave_s
     cyc, off, grn, gwy = lk.cycle_s, lk.offset_s, lk.green_s, lk.give_way_s
     stuck = settings.stuck_time_s
+    conflicts = lk.conflicts or [()] * n_links
+    lanes = lk.lanes
+    t_c, t_f = settings.give_way_critical_gap_s, settings.give_way_follow_up_s
+    window = settings.give_way_flow_window_s
+    vph_per_veh = S_PER_HOUR / window
+
+    def gap_headway(li: int, t: float) -> float:
+        """A minor approach's discharge headway at ``t``: HCM eq. 17-3 with its major approaches' recent flow."""
+        lo = t - window
+        n = 0
+        for m in conflicts[li]:
+            h = qh[m]
+            if h:
+                c = cum[m]
+                j = bisect_right(qs[m], lo, 0, h, key=ex.__getitem__)  # exits up to ``lo`` (FIFO: in order)
+                n += c[h - 1] - (c[j - 1] if j else 0)
+        g = S_PER_HOUR / (lanes[li] * potential_capacity_vph(n * vph_per_veh, t_c, t_f))
+        h0 = hw[li]
+        return g if g > h0 else h0
 
     def head(li: int, t: float) -> None:
         """Schedule the exit of link ``li``'s head: after running and giving way, in a discharge slot, on green."""
@@ -189,7 +215,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         ex[p] = t
         qh[li] += 1
         non[li] -= s
-        nslot[li] = t + hw[li] * s
+        nslot[li] = t + (gap_headway(li, t) if conflicts[li] else hw[li]) * s
         if nwait[li] and not gsched[li]:
             serve(li, t)
         if qh[li] < len(qs[li]):
@@ -349,7 +375,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         hd += 1
         qh[li] = hd
         non[li] -= s
-        ns = t + hw[li] * s
+        ns = t + (gap_headway(li, t) if conflicts[li] else hw[li]) * s
         nslot[li] = ns
         if nwait[li] and not gsched[li]:
             serve(li, t)
@@ -463,7 +489,10 @@ def link_constants(
     of a give-way junction, ``give_way_vph`` (:func:`~vision_zero.traffic._model.give_way_capacity_vph`, NaN
     elsewhere) if lower than the flow capacity; elsewhere (a bend, a major road through a junction) the flow
     capacity. An optional link column ``exit_capacity_vph`` caps the outflow further (a node's capacity on the
-    links entering it, e.g. a roundabout's entry capacity). ``give_way_s``
+    links entering it, e.g. a roundabout's entry capacity). On a minor approach of a priority junction the
+    outflow headway is a floor: with ``traffic.give_way.gap_acceptance`` on, :func:`run_period` lengthens it to
+    HCM's gap-acceptance capacity with the flow of the conflicting major approaches (:func:`~vision_zero.traffic._model.give_way_conflicts`) over the
+    last ``traffic.give_way.flow_window_s``. ``give_way_s``
     from :func:`~vision_zero.traffic._model.give_way_delay_s` (a constant hold, or zeros).
     """
     links = network.links
@@ -492,4 +521,6 @@ def link_constants(
         sig.offset_s.tolist(),
         sig.green_s.tolist(),
         np.asarray(give_way_s, dtype=np.float64).tolist(),
+        give_way_conflicts(network) if st.give_way_gap_acceptance else [],
+        lanes.tolist(),
     )

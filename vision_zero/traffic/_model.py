@@ -34,8 +34,10 @@ __all__ = [
     "expected_running_time_s",
     "give_way_approach",
     "give_way_capacity_vph",
+    "give_way_conflicts",
     "give_way_delay_s",
     "hash_unit",
+    "potential_capacity_vph",
     "signal_plans",
 ]
 
@@ -62,6 +64,13 @@ class TrafficSettings:
     #: HCM follow-up headway of a minor-approach vehicle at a priority junction [s]: its give-way capacity is
     #: at most ``3600 / this`` per lane (the gap-acceptance capacity with no conflicting traffic).
     give_way_follow_up_s: float = 3.5
+    #: HCM critical gap of a minor-approach vehicle [s] (eq. 17-3 with the conflicting major flow).
+    give_way_critical_gap_s: float = 6.5
+    #: the conflicting major flow of a give-way approach is the major approaches' exits over this window [s].
+    give_way_flow_window_s: float = 900.0
+    #: True: minor approaches discharge at HCM eq. 17-3 with the simulated conflicting flow; False (default):
+    #: at the potential capacity without conflicting traffic (see ``traffic.give_way.gap_acceptance``)
+    give_way_gap_acceptance: bool = False
     #: True: the simulation holds vehicles on minor approaches for ``give_way_delay_s`` (and route choice learns it
     #: from the simulated times); False: the delay is only a term of route choice's generalised cost.
     give_way_in_simulation: bool = False
@@ -89,6 +98,9 @@ class TrafficSettings:
             route_perception_draws=int(values["traffic.route_choice.perception_draws"]),
             give_way_delay_s=values["traffic.route_choice.give_way_delay_s"],
             give_way_follow_up_s=values["traffic.give_way.follow_up_headway_s"],
+            give_way_critical_gap_s=values["traffic.give_way.critical_gap_s"],
+            give_way_flow_window_s=values["traffic.give_way.flow_window_s"],
+            give_way_gap_acceptance=values.get("traffic.give_way.gap_acceptance", 0.0) >= 0.5,
             give_way_in_simulation=values.get("traffic.route_choice.give_way_in_simulation", 0.0) >= 0.5,
         )
 
@@ -290,13 +302,64 @@ def give_way_delay_s(network: RoadNetwork, settings: TrafficSettings) -> FloatAr
     return np.where(give_way_approach(network) & ~roundabout, settings.give_way_delay_s, 0.0)
 
 
-def give_way_capacity_vph(network: RoadNetwork, settings: TrafficSettings) -> FloatArray:
+def potential_capacity_vph(conflicting_vph: float, critical_gap_s: float, follow_up_s: float) -> float:
+    """HCM 2000 eq. 17-3: potential capacity of a minor movement at a two-way-stop junction [veh/h per lane].
+
+    ``c_p = v_c exp(-v_c t_c / 3600) / (1 - exp(-v_c t_f / 3600))`` (Harders 1968; Siegloch 1973's form), with
+    ``v_c`` the conflicting major flow [veh/h], ``t_c`` the critical gap and ``t_f`` the follow-up headway [s];
+    ``3600 / t_f`` without conflicting traffic (its limit at ``v_c -> 0``).
+
+    References
+    ----------
+    Transportation Research Board (2000). Highway Capacity Manual, ch. 17, eq. 17-3.
+    Harders, J. (1968). Die Leistungsfaehigkeit nicht signalgeregelter staedtischer Verkehrsknoten. Strassenbau
+    und Strassenverkehrstechnik 76.
+    Siegloch, W. (1973). Die Leistungsermittlung an Knotenpunkten ohne Lichtsignalsteuerung. Strassenbau und
+    Strassenverkehrstechnik 154.
+    """
+    if conflicting_vph <= 0.0:
+        return S_PER_HOUR / follow_up_s
+    x = conflicting_vph / S_PER_HOUR
+    return conflicting_vph * math.exp(-x * critical_gap_s) / -math.expm1(-x * follow_up_s)
+
+
+def give_way_conflicts(network: RoadNetwork) -> list[tuple[int, ...]]:
+    """Per link, the conflicting major approaches of its end when it is a priority junction's minor approach.
+
+    For a minor approach of a priority junction (:func:`give_way_approach`, not a roundabout): the links entering
+    the same node with a higher road class (:data:`_PRIORITY_RANK`), whose flow the minor stream must find gaps
+    in; an empty tuple for every other link. (An approach-level simplification of HCM's movement-level conflicting
+    flows: a minor approach's through and left-turning vehicles cross both major directions.)
+    """
+    links = network.links
+    u = links["u"].to_numpy(dtype=np.int64)
+    v = links["v"].to_numpy(dtype=np.int64)
+    rank = links["highway"].astype(str).map(_PRIORITY_RANK).fillna(0).to_numpy(dtype=np.int64)
+    roundabout = (junction_control(network.nodes) == "roundabout")[v]
+    minor = give_way_approach(network) & ~roundabout
+    out: list[tuple[int, ...]] = [()] * len(links)
+    if not minor.any():
+        return out
+    by_node = pd.Series(np.arange(len(links))).groupby(v).agg(list).to_dict()
+    for li in np.flatnonzero(minor).tolist():
+        out[li] = tuple(
+            m for m in by_node.get(int(v[li]), []) if rank[m] > rank[li] and u[m] != v[li] and m != li
+        )
+    return out
+
+
+def give_way_capacity_vph(
+    network: RoadNetwork, settings: TrafficSettings, conflicting_vph: FloatArray | None = None
+) -> FloatArray:
     """Per link, the outflow capacity of a give-way approach [veh/h, all lanes]; NaN where the end does not yield.
 
-    On a give-way approach (:func:`give_way_approach`): HCM's gap-acceptance capacity with no conflicting
-    traffic, ``lanes x 3600 / t_f`` (follow-up headway ``traffic.give_way.follow_up_headway_s``). Nowhere else:
-    a bend or a major road does not give way. (A roundabout's entry capacity is the intervention's
-    ``exit_capacity_vph``, which caps the outflow of the entering links on top of this.)
+    On a give-way approach (:func:`give_way_approach`): HCM's gap-acceptance capacity
+    (:func:`potential_capacity_vph`, eq. 17-3) times its lanes, with the conflicting major flow
+    ``conflicting_vph`` per link (default 0: ``lanes x 3600 / t_f``, the capacity with no conflicting traffic;
+    the simulation takes the flow of the conflicting approaches as it happens, see
+    :func:`~vision_zero.traffic._loop.run_period`). Nowhere else: a bend or a major road does not give way.
+    (A roundabout's entry capacity is the intervention's ``exit_capacity_vph``, which caps the outflow of the
+    entering links on top of ``lanes x 3600 / t_f``.)
 
     References
     ----------
@@ -304,7 +367,14 @@ def give_way_capacity_vph(network: RoadNetwork, settings: TrafficSettings) -> Fl
     """
     links = network.links
     lanes = np.maximum(links["lanes"].to_numpy(dtype=np.float64), 1.0)
-    cap = lanes * S_PER_HOUR / settings.give_way_follow_up_s
+    vc = np.zeros(len(links)) if conflicting_vph is None else np.asarray(conflicting_vph, dtype=np.float64)
+    per_lane = np.array(
+        [
+            potential_capacity_vph(float(x), settings.give_way_critical_gap_s, settings.give_way_follow_up_s)
+            for x in vc
+        ]
+    )
+    cap = lanes * per_lane
     return np.where(give_way_approach(network), cap, np.nan)
 
 
