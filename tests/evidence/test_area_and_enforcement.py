@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
@@ -184,144 +185,128 @@ DIVERSION = (
     "traffic in the deterministic route equilibrium; "
 )
 
+
+def case(
+    fixture: str,
+    variant: str,
+    measure: Callable[[Pairs, str], float],
+    interval: Callable[[], tuple[float, float]],
+    study: str,
+    *,
+    id: str,
+    xfail: str | None = None,
+) -> Any:
+    """One row of :data:`CASES` (a pytest parameter; ``xfail``: the traced reason it still fails)."""
+    marks = [pytest.mark.xfail(strict=False, reason=xfail)] if xfail else []
+    return pytest.param(Case(fixture, variant, measure, interval, study), id=id, marks=marks)
+
+
 CASES = [
-    pytest.param(
-        Case(
-            "district",
-            "section80",
-            per_veh_km(KSI),
-            cmf("risk.cmf.section_control.ksi"),
-            "Høye 2015 (Accid. Anal. Prev. 74:169; EB before-after, 14 Norwegian sites, mostly 80 km/h roads): "
-            "KSI -49% (-35..-60%) at section-control sites; here section control on the 80 km/h expressways",
-        ),
+    case(
+        "district",
+        "section80",
+        per_veh_km(KSI),
+        cmf("risk.cmf.section_control.ksi"),
+        "Høye 2015 (Accid. Anal. Prev. 74:169; EB before-after, 14 Norwegian sites, mostly 80 km/h roads): "
+        "KSI -49% (-35..-60%) at section-control sites; here section control on the 80 km/h expressways",
         id="section_control_80kph_ksi_per_veh_km",
-        marks=pytest.mark.xfail(
-            strict=False,
-            reason="measured -31.7% KSI per veh-km at the central parameters (veh-km -14%): the mean speed falls "
-            "10% (Ragnøy 2011's maximum, checked) with 70% of the speeders keeping to the limit (assumption), and "
-            "Elvik's freeway exponents per vehicle (seriously injured 3.5, killed 4.6) give -30..-33%; Høye's -49% "
-            "would need a larger speed fall than Ragnøy measured or exponents at the top of Elvik's intervals "
-            "(with a drawn serious-injury exponent of 4.3 the same case gave -37.7%)",
-        ),
+        xfail="measured -31.7% KSI per veh-km at the central parameters (veh-km -14%): the mean speed falls "
+        "10% (Ragnøy 2011's maximum, checked) with 70% of the speeders keeping to the limit (assumption), and "
+        "Elvik's freeway exponents per vehicle (seriously injured 3.5, killed 4.6) give -30..-33%; Høye's -49% "
+        "would need a larger speed fall than Ragnøy measured or exponents at the top of Elvik's intervals "
+        "(with a drawn serious-injury exponent of 4.3 the same case gave -37.7%)",
     ),
-    pytest.param(
-        Case(
-            "district",
-            "fixed80",
-            per_veh_km(KSI),
-            cmf("risk.cmf.speed_camera.ksi"),
-            "Wilson et al. 2010 (Cochrane review): KSI -11% to -44% near fixed speed-camera sites (SCIENCE.md §3); "
-            "here fixed cameras on the 80 km/h expressways, where little traffic can leave",
-        ),
+    case(
+        "district",
+        "fixed80",
+        per_veh_km(KSI),
+        cmf("risk.cmf.speed_camera.ksi"),
+        "Wilson et al. 2010 (Cochrane review): KSI -11% to -44% near fixed speed-camera sites (SCIENCE.md §3); "
+        "here fixed cameras on the 80 km/h expressways, where little traffic can leave",
         id="fixed_cameras_80kph_ksi_per_veh_km",
     ),
-    pytest.param(
-        Case(
-            "small",
-            "fixed",
-            per_veh_km(KSI),
-            cmf("risk.cmf.speed_camera.ksi"),
-            "Wilson et al. 2010 (Cochrane review): KSI -11% to -44% near fixed speed-camera sites (SCIENCE.md §3); "
-            "here fixed cameras on the urban primaries",
-        ),
+    case(
+        "small",
+        "fixed",
+        per_veh_km(KSI),
+        cmf("risk.cmf.speed_camera.ksi"),
+        "Wilson et al. 2010 (Cochrane review): KSI -11% to -44% near fixed speed-camera sites (SCIENCE.md §3); "
+        "here fixed cameras on the urban primaries",
         id="fixed_cameras_ksi_per_veh_km",
-        marks=pytest.mark.xfail(
-            strict=False,
-            reason=DIVERSION
-            + "measured -6.6% KSI per veh-km with -18.5% veh-km (central parameters): the junction casualties "
-            "at the treated streets' ends depend also on the cross streets' flows and fall less than the treated "
-            "veh-km; the speed effect alone is about -15% (urban exponents per vehicle); on the 80 km/h "
-            "expressways, where less traffic leaves, the same cameras give -24.8% (passes)",
-        ),
+        xfail=DIVERSION
+        + "measured -6.6% KSI per veh-km with -18.5% veh-km (central parameters): the junction casualties "
+        "at the treated streets' ends depend also on the cross streets' flows and fall less than the treated "
+        "veh-km; the speed effect alone is about -15% (urban exponents per vehicle); on the 80 km/h "
+        "expressways, where less traffic leaves, the same cameras give -24.8% (passes)",
     ),
-    pytest.param(
-        Case(
-            "district",
-            "limit60",
-            per_veh_km(INJURIES),
-            cmf("risk.cmf.speed_limit_80_60.injury"),
-            "Elvik 2013 (Safety Science 55:10; Oslo environmental limits 80 -> 60 km/h on arterials, four "
-            "before-after designs): injury accidents -25..-35%",
-        ),
+    case(
+        "district",
+        "limit60",
+        per_veh_km(INJURIES),
+        cmf("risk.cmf.speed_limit_80_60.injury"),
+        "Elvik 2013 (Safety Science 55:10; Oslo environmental limits 80 -> 60 km/h on arterials, four "
+        "before-after designs): injury accidents -25..-35%",
         id="arterials_80_to_60_injuries_per_veh_km",
-        marks=pytest.mark.xfail(
-            strict=False,
-            reason="measured -11.9% injuries per veh-km at the central parameters (-10.1% with one draw; veh-km "
-            "-8%): driven mean speed -6.7 km/h on the expressways, as measured in Oslo (Folgerø, Harding & Westby 2019: -5.8 km/h), and Elvik 2009's "
-            "freeway exponents for casualties (slightly injured 1.4, seriously 3.5, killed 4.6) turn a 7% fall in "
-            "speed into -10% (slight) to -30% (killed); Elvik 2013 himself writes that not all of Oslo's "
-            "reduction can be attributed to the limits. (The -0.3% before was a measuring error: every link "
-            "counted as treated.)",
-        ),
+        xfail="measured -11.9% injuries per veh-km at the central parameters (-10.1% with one draw; veh-km "
+        "-8%): driven mean speed -6.7 km/h on the expressways, as measured in Oslo (Folgerø, Harding & "
+        "Westby 2019: -5.8 km/h), and Elvik 2009's "
+        "freeway exponents for casualties (slightly injured 1.4, seriously 3.5, killed 4.6) turn a 7% fall in "
+        "speed into -10% (slight) to -30% (killed); Elvik 2013 himself writes that not all of Oslo's "
+        "reduction can be attributed to the limits. (The -0.3% before was a measuring error: every link "
+        "counted as treated.)",
     ),
-    pytest.param(
-        Case(
-            "district",
-            "limit60",
-            mean_speed_change_kph,
-            speed_response_interval("police", -20.0),
-            "Folgerø, Harding & Westby 2019 (NHH SAM 17/2019): Oslo's 80 -> 60 km/h limits cut travel speed by "
-            "5.8 km/h; interventions.speed_limit.speed_response.police 0.2-0.4 of the limit change (SCIENCE.md §4)",
-        ),
+    case(
+        "district",
+        "limit60",
+        mean_speed_change_kph,
+        speed_response_interval("police", -20.0),
+        "Folgerø, Harding & Westby 2019 (NHH SAM 17/2019): Oslo's 80 -> 60 km/h limits cut travel speed by "
+        "5.8 km/h; interventions.speed_limit.speed_response.police 0.2-0.4 of the limit change (SCIENCE.md §4)",
         id="arterials_80_to_60_mean_speed",
     ),
-    pytest.param(
-        Case(
-            "small",
-            "centre30",
-            in_ring(0.0, ZONE_M),
-            cmf("risk.cmf.zone_20mph.inside"),
-            "Grundy et al. 2009 (BMJ 339:b4469; London 20 mph zones 1986-2006): casualties inside the zones "
-            "-41.9% (95% CI -36.0..-47.8%), all severities (SCIENCE.md §11)",
-        ),
+    case(
+        "small",
+        "centre30",
+        in_ring(0.0, ZONE_M),
+        cmf("risk.cmf.zone_20mph.inside"),
+        "Grundy et al. 2009 (BMJ 339:b4469; London 20 mph zones 1986-2006): casualties inside the zones "
+        "-41.9% (95% CI -36.0..-47.8%), all severities (SCIENCE.md §11)",
         id="centre_30_inside",
-        marks=pytest.mark.xfail(
-            strict=False,
-            reason="measured -50.9% at the central parameters (-47.2% with the former crash exponents): part of "
-            "the fall is traffic leaving the zone (its veh-km about -45%), which Grundy's zones did not show: route "
-            "choice and elastic demand, traffic issues",
-        ),
+        xfail="measured -50.9% at the central parameters (-47.2% with the former crash exponents): part of "
+        "the fall is traffic leaving the zone (its veh-km about -45%), which Grundy's zones did not show: route "
+        "choice and elastic demand, traffic issues",
     ),
-    pytest.param(
-        Case(
-            "small",
-            "centre30",
-            in_ring(ZONE_M, 2.0 * ZONE_M),
-            cmf("risk.cmf.zone_20mph.adjacent"),
-            "Grundy et al. 2009: no casualty migration; casualties in adjacent areas -8.0% (95% CI -4.4..-11.5%); "
-            "adjacent here: the 1 km ring around the zone",
-        ),
+    case(
+        "small",
+        "centre30",
+        in_ring(ZONE_M, 2.0 * ZONE_M),
+        cmf("risk.cmf.zone_20mph.adjacent"),
+        "Grundy et al. 2009: no casualty migration; casualties in adjacent areas -8.0% (95% CI -4.4..-11.5%); "
+        "adjacent here: the 1 km ring around the zone",
         id="centre_30_adjacent",
-        marks=pytest.mark.xfail(
-            strict=False,
-            reason="measured +7.5% (central parameters): the traffic leaving the zone drives through the ring "
-            "(route choice and elastic demand, traffic issues)",
-        ),
+        xfail="measured +7.5% (central parameters): the traffic leaving the zone drives through the ring "
+        "(route choice and elastic demand, traffic issues)",
     ),
-    pytest.param(
-        Case(
-            "small",
-            "section",
-            lambda runs, variant: treated_veh_km(runs, variant),
-            at_least(-0.10),
-            "Høye 2015: volumes at section-control sites unchanged; Høye 2014 (Accid. Anal. Prev. 73:200): crash "
-            "migration by re-routing 'may occur in some cases' but is not common. Treated streets keep >= 90% of "
-            "their veh-km",
-        ),
+    case(
+        "small",
+        "section",
+        lambda runs, variant: treated_veh_km(runs, variant),
+        at_least(-0.10),
+        "Høye 2015: volumes at section-control sites unchanged; Høye 2014 (Accid. Anal. Prev. 73:200): crash "
+        "migration by re-routing 'may occur in some cases' but is not common. Treated streets keep >= 90% of "
+        "their veh-km",
         id="section_control_keeps_its_traffic",
-        marks=pytest.mark.xfail(strict=False, reason=DIVERSION + "measured -25.4% veh-km"),
+        xfail=DIVERSION + "measured -25.4% veh-km",
     ),
-    pytest.param(
-        Case(
-            "small",
-            "fixed",
-            lambda runs, variant: treated_veh_km(runs, variant),
-            at_least(-0.10),
-            "Høye 2014 meta-analysis: re-routing around speed cameras is not common. Treated streets keep >= 90% "
-            "of their veh-km",
-        ),
+    case(
+        "small",
+        "fixed",
+        lambda runs, variant: treated_veh_km(runs, variant),
+        at_least(-0.10),
+        "Høye 2014 meta-analysis: re-routing around speed cameras is not common. Treated streets keep >= 90% "
+        "of their veh-km",
         id="fixed_cameras_keep_their_traffic",
-        marks=pytest.mark.xfail(strict=False, reason=DIVERSION + "measured -18.5% veh-km"),
+        xfail=DIVERSION + "measured -18.5% veh-km",
     ),
 ]
 
