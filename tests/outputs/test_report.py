@@ -64,7 +64,13 @@ def _programs() -> tuple[Any, list[CompareInputs]]:
     )
     inputs = [
         CompareInputs(base, net, description="Today's network, no program."),
-        CompareInputs(v1, slower, description="A 30 km/h zone in the centre.", content=(limit, cams)),
+        CompareInputs(
+            v1,
+            slower,
+            description="A 30 km/h zone in the centre.",
+            descriptions={"en": "A 30 km/h zone in the centre.", "ru": "Зона 30 км/ч в центре."},
+            content=(limit, cams),
+        ),
         CompareInputs(v2, net, description="Islands for pedestrians on primary roads.", content=(islands,)),
         CompareInputs(pkg, slower, description="Both together.", content=(limit, cams, islands)),
     ]
@@ -198,6 +204,17 @@ def test_summary_names_each_program_coverage_and_verdicts(outputs: dict[str, Any
     # the package against each of its parts
     assert re.search(r"package\s+" + LONG_NAME, summary) and re.search(r"package\s+crossings", summary)
     assert "cost per KSI avoided" in summary and "BCR safety only" in summary
+
+
+def test_descriptions_in_the_reports_language_or_the_default_with_a_note(outputs: dict[str, Any]) -> None:
+    ru = _visible_text(outputs["ru"]["report"].read_text("utf-8"))
+    kk = _visible_text(outputs["kk"]["report"].read_text("utf-8"))
+    assert "Зона 30 км/ч в центре." in ru and "A 30 km/h zone in the centre." not in ru
+    # no Russian text for the islands program, none in Kazakh at all: the English one, said so
+    assert f"Islands for pedestrians on primary roads. {text('description_fallback', 'ru')}" in ru
+    assert f"A 30 km/h zone in the centre. {text('description_fallback', 'kk')}" in kk
+    en = _visible_text(outputs["en"]["report"].read_text("utf-8"))
+    assert text("description_fallback", "en") not in en
 
 
 def test_quick_look_label_with_two_replications() -> None:

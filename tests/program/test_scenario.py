@@ -331,3 +331,47 @@ def _safe(d, path):
         return _get(d, path)
     except (KeyError, TypeError):
         return _MISSING
+
+
+def test_description_per_language_with_the_english_default(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "d.toml",
+        f'name = "d"\ndescription.en = "Islands"\ndescription.ru = "Островки"\n[network]\n{TINY}\n',
+    )
+    s = load_scenario(path)
+    assert s.description == "Islands" and dict(s.descriptions) == {"en": "Islands", "ru": "Островки"}
+    assert s.description_in("ru") == ("Островки", True)
+    assert s.description_in("kk") == ("Islands", False)  # the default, and the caller says so
+    plain = load_scenario(
+        write(tmp_path / "p.toml", f'name = "p"\ndescription = "Plain"\n[network]\n{TINY}\n')
+    )
+    assert plain.description_in("en") == ("Plain", True) and plain.description_in("ru") == ("Plain", False)
+    assert 'ru = "Островки"' in s.resolved_toml()
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "expected"),
+    [
+        ('description.en = "x"\ndescription.de = "y"', "description.de", "a language of the reports"),
+        ('description.en = "x"\ndescription.ru = ""', "description.ru", "a non-empty text"),
+        ('description.ru = "x"', "description.en", "the English description"),
+        ('description.en = "x"\ndescription.kk = 3', "description.kk", "a non-empty text"),
+    ],
+)
+def test_description_table_mistakes_name_file_key_and_expected(
+    tmp_path: Path, table: str, key: str, expected: str
+) -> None:
+    path = write(tmp_path / "bad.toml", f'name = "bad"\n{table}\n[network]\n{TINY}\n')
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path)
+    message = str(exc.value)
+    assert "bad.toml" in message and key in message and expected in message
+
+
+def test_example_scenarios_describe_themselves_in_every_report_language() -> None:
+    from vision_zero.core.i18n import LANGUAGES
+
+    for path in sorted(SCENARIOS.glob("*.toml")):
+        s = load_scenario(path)
+        assert set(s.descriptions) == set(LANGUAGES), path.name
+        assert "СХЕМАТИЧЕСКАЯ" in s.descriptions["ru"] and "СХЕМАЛЫҚ" in s.descriptions["kk"], path.name

@@ -121,7 +121,10 @@ class CompareInputs:
     parameters
         The parameter set the scenario used (tornado ranges, sources table).
     description
-        The scenario file's ``description`` (what the program is, in a sentence or two).
+        The scenario file's ``description`` (what the program is, in a sentence or two; the default text).
+    descriptions
+        Language -> the description in it, where the scenario file gives one (see
+        :meth:`vision_zero.program.scenario.Scenario.description_in`).
     content
         What the program consists of, per intervention (:func:`program_content`).
     touched
@@ -132,8 +135,14 @@ class CompareInputs:
     network: RoadNetwork
     parameters: ParameterSet = field(default_factory=ParameterSet)
     description: str = ""
+    descriptions: Mapping[str, str] = field(default_factory=dict)
     content: tuple[ContentItem, ...] = ()
     touched: Touched = field(default_factory=Touched)
+
+    def description_in(self, lang: str) -> tuple[str, bool]:
+        """The description in ``lang`` and True, or the default and False (``lang`` not given by the file)."""
+        text = self.descriptions.get(lang)
+        return (text, True) if text else (self.description, lang == "en")
 
 
 def _runs_from(
@@ -165,6 +174,7 @@ def _runs_from(
         network=net,
         parameters=applied.parameters,
         description=str(applied.scenario.description),
+        descriptions=dict(applied.scenario.descriptions),
         content=program_content(applied),
         touched=applied.touched,
     )

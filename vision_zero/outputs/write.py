@@ -166,6 +166,12 @@ def _costs_frame(comparison: Comparison, name: str) -> pd.DataFrame:
     return pd.DataFrame()
 
 
+def _description(inputs: CompareInputs, lang: str) -> str:
+    """The scenario's description in ``lang``, or its default with a note saying the file has none in ``lang``."""
+    description, found = inputs.description_in(lang)
+    return description if found else f"{description} {text('description_fallback', lang)}"
+
+
 def write_outputs(
     comparison: Comparison,
     inputs: Sequence[CompareInputs],
@@ -268,7 +274,7 @@ def write_outputs(
         costs=costs,
         tornado={v.variant: tornado_frame(v, params) for v in comparison.variants},
         ksi_split=splits,
-        descriptions={i.runs.name: i.description for i in inputs},
+        descriptions={i.runs.name: _description(i, lang) for i in inputs},
         content={i.runs.name: i.content for i in inputs[1:]},
         coverage=coverage(comparison, base.network, params),
         warnings=[

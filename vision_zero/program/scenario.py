@@ -15,7 +15,9 @@ interventions to run. Example::
 
 Sections and keys (unknown keys are errors; see ``scenarios/README.md`` for the full reference):
 
-``name`` (required, every file), ``description`` (required, every file), ``extends``, ``baseline``,
+``name`` (required, every file), ``description`` (required, every file: a text, or a table of texts by language
+``en`` (required, the default) and optionally ``ru``, ``kk``, shown in the report of that language; a language
+without one shows the default with a note), ``extends``, ``baseline``,
 ``[network]`` ``source`` (required), ``[demand]``, ``[simulation]``, ``[calibration]``, ``[economics]``,
 ``[risk]``, ``[[interventions]]``.
 
@@ -46,6 +48,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vision_zero.core.errors import ScenarioError
+from vision_zero.core.i18n import LANGUAGES
 from vision_zero.program.interventions import INTERVENTIONS, Intervention
 
 __all__ = [
@@ -211,7 +214,9 @@ class Scenario:
     path
         The scenario file (absolute).
     name, description
-        From the file itself (not inherited).
+        From the file itself (not inherited); ``description`` is the default text (``en`` of a table).
+    descriptions
+        Language -> the file's description in it (always ``en``; ``ru``, ``kk`` when the file gives them).
     network, demand, simulation, calibration, economics, risk
         The sections, with paths made absolute.
     interventions
@@ -245,6 +250,12 @@ class Scenario:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     document: Mapping[str, Any] = field(default_factory=dict)
     intervention_keys: tuple[tuple[str, str], ...] = ()
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+
+    def description_in(self, lang: str) -> tuple[str, bool]:
+        """The description in ``lang`` and True, or the default (``description``) and False if it has none."""
+        text = self.descriptions.get(lang)
+        return (text, True) if text else (self.description, lang == "en")
 
     @property
     def is_baseline(self) -> bool:
@@ -260,9 +271,10 @@ class Scenario:
         """The resolved scenario as TOML (``extends`` applied, defaults filled, paths absolute)."""
         import tomli_w
 
+        described = {k: v for k, v in self.descriptions.items() if k != "en"}
         doc: dict[str, Any] = {
             "name": self.name,
-            "description": self.description,
+            "description": {"en": self.description, **described} if described else self.description,
             "baseline": str(self.baseline_path),
         }
         for section in ("network", "demand", "simulation", "calibration", "economics", "risk"):
@@ -619,6 +631,38 @@ def _check_currency(
             )
 
 
+def _descriptions(raw: dict[str, Any], origin: str, mistakes: list[ScenarioError]) -> dict[str, str]:
+    """Read a ``description`` table (language -> text) into the translations; ``raw`` keeps the ``en`` text.
+
+    A plain text is the default (English) description. Mistakes go to ``mistakes``.
+    """
+    value = raw.get("description")
+    if not isinstance(value, dict):
+        return {}
+    out: dict[str, str] = {}
+    for lang, text in value.items():
+        if lang not in LANGUAGES:
+            mistakes.append(
+                ScenarioError(
+                    origin, f"description.{lang}", f"a language of the reports {list(LANGUAGES)}", lang
+                )
+            )
+        elif not isinstance(text, str) or not text.strip():
+            mistakes.append(ScenarioError(origin, f"description.{lang}", "a non-empty text", text))
+        else:
+            out[lang] = text
+    if "en" not in value:
+        mistakes.append(
+            ScenarioError(
+                origin,
+                "description.en",
+                "the English description (the default, shown in a language the table does not give)",
+            )
+        )
+    raw["description"] = out.get("en", "-")  # validated as the default text; its mistakes are reported above
+    return out
+
+
 def load_scenario(path: Path | str, *, overrides: Mapping[str, Any] | None = None) -> Scenario:
     """Load, resolve and validate a scenario file.
 
@@ -646,6 +690,7 @@ def load_scenario(path: Path | str, *, overrides: Mapping[str, Any] | None = Non
         _apply_override(raw, key, copy.deepcopy(value))
     # every mistake of the file(s) is collected, not only the first (vision-zero validate lists them all)
     mistakes: list[ScenarioError] = []
+    descriptions = _descriptions(raw, _origin_of(["description"], files, overrides), mistakes)
     doc: _Document | None = None
     try:
         doc = _Document.model_validate(raw)
@@ -689,4 +734,5 @@ def load_scenario(path: Path | str, *, overrides: Mapping[str, Any] | None = Non
         overrides=dict(overrides or {}),
         document=raw,
         intervention_keys=tuple(keys),
+        descriptions=descriptions | {"en": doc.description},
     )
