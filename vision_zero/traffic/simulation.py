@@ -371,15 +371,16 @@ def simulate_vehicles(
         }
         if k == max_iterations or gap <= rc.relative_gap_target:
             log.append(row | {"switched": 0.0})
-            break
+            frame = pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS))
+            return VehicleTraffic(veh, routes, times, windows, close, frame)
         chosen = gap_switchers(current, best, step=msa_step(k + 1, rc.step_exponent), rng=route_rng)
         if draws > 1:  # probit sensitivity: the switchers take their best route under perceived times
             candidates = _perceived_routes(router, veh, slices, costs, group, route_rng, st, chosen, turn_s)
         routes = routes.replace(chosen, candidates)
         log.append(row | {"switched": float(veh.size[chosen].sum())})
-    return VehicleTraffic(
-        veh, routes, times, windows, close, pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS))
-    )
+        # free this simulation's per-position arrays before the next one allocates its own (peak memory)
+        del times, edges, candidates, current
+    raise AssertionError("unreachable: the last iteration returns")  # k == max_iterations always returns
 
 
 def record_of(
@@ -604,7 +605,7 @@ def _simulate_once(
         )
         close[k] = t_end
         t0 = t_end
-    as_np = [np.frombuffer(a, dtype=np.float64).copy() for a in (ent, ee, ex)]
+    as_np = [np.frombuffer(a, dtype=np.float64) for a in (ent, ee, ex)]  # views: no copy of the filled arrays
     return _Times(as_np[0], as_np[1], as_np[2], fft, stuck), windows, close
 
 
