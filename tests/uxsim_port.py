@@ -10,7 +10,7 @@ UXsim's default link: free-flow speed ``u`` 20 m/s, jam density ``kappa`` 0.2 ve
 backward wave speed is ``w = 1 / (tau kappa)`` = 5 m/s (18 km/h, the engine's own ``traffic.backward_wave_speed_kph``)
 and the capacity ``u w kappa / (u + w)`` = 0.8 veh/s. A link here gets ``capacity_vph`` = that capacity,
 ``storage_veh`` = ``kappa x length``; UXsim's ``capacity_out`` and a node's ``flow_capacity`` become the
-optional link column ``exit_capacity_vph``.
+optional link column ``exit_capacity_vph``; its ``merge_priority`` the link column of that name.
 
 Measures, as UXsim defines them (``uxsim/analyzer.py``):
 
@@ -85,6 +85,7 @@ class Link:
     lanes: int = 1
     capacity_out: float | None = None  # veh/s
     capacity_in: float | None = None  # veh/s
+    merge_priority: float = 1.0
 
     def capacity(self) -> float:
         """UXsim's capacity ``u w kappa / (u + w)`` with ``w = 1 / (tau kappa)`` [veh/s, all lanes]."""
@@ -148,6 +149,7 @@ class World:
             if lk.end in self.node_capacity:
                 exit_cap[i] = np.fmin(exit_cap[i], self.node_capacity[lk.end] * 3600.0)
         links["exit_capacity_vph"] = exit_cap
+        links["merge_priority"] = [lk.merge_priority for lk in self.links]
         nodes = net.nodes.copy()
         # UXsim starts phase 0 at t = 0 at every signal
         nodes["signal_offset_s"] = np.where(nodes["signalised"].to_numpy(dtype=bool), 0.0, np.nan)

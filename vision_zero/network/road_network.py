@@ -49,6 +49,9 @@ Optional link columns that interventions set and the simulation reads (absent = 
     Physical calming: desired speeds are capped near this design speed.
 ``exit_capacity_vph`` [NaN: none]
     A junction capacity on the link's end (veh/h, all lanes), e.g. a roundabout's entry capacity.
+``merge_priority`` [1.0]
+    A link's weight where it merges with others into one link: saturated entrances share the downstream link in
+    proportion to capacity x this (UXsim's ``merge_priority``).
 ``link_capacity_vph`` [NaN: none]
     An explicit flow capacity of the link (veh/h, all lanes; a bottleneck along it) where lower than its own.
     Otherwise the simulation takes a link's flow capacity
@@ -142,6 +145,7 @@ LINK_DEFAULTS: dict[str, float] = {
     "mean_speed_factor": 1.0,
     "over_limit_factor": 1.0,
     "design_speed_kph": math.nan,
+    "merge_priority": 1.0,
 }
 
 

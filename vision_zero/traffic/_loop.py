@@ -12,7 +12,11 @@ size ``s`` needs ``N_in(m) + s <= N_out(m, t - L_m / w) + storage_m``, i.e. the 
 ``m``'s downstream end reaches its upstream end one backward-wave travel time ``L_m / w`` later. A vehicle that
 cannot go waits at the end of its link (the queue sits where it physically forms, spilling back link by link).
 Vehicles waiting to enter ``m`` (heads of upstream links, and the origin queue of trips starting on ``m``) are
-served first come, first served, one at a time (equal shares at a merge). A minor approach of a priority
+served one at a time by self-clocked fair queueing (Golestani 1994): each waiter gets a finish tag, its
+entrance's last tag (or the gate's virtual time, if later) plus the entrance's inflow headway divided by its merge
+priority, and the lowest tag goes first; so saturated entrances share a merge in proportion to their capacities
+(times the optional link column ``merge_priority``; Tampere et al. 2011's capacity-proportional node model,
+UXsim's ``merge_priority``), and a lone arrival at an idle merge goes at once. A minor approach of a priority
 junction discharges at HCM's gap-acceptance capacity (eq. 17-3) with its conflicting major approaches' flow over
 the last ``traffic.give_way.flow_window_s`` when ``traffic.give_way.gap_acceptance`` is on (off by default). Entrants never get a lower speed than
 their desired one: over-saturation builds a queue that discharges at capacity, it does not cut throughput.
@@ -35,7 +39,7 @@ import numpy.typing as npt
 import simpy
 
 from vision_zero.core.units import S_PER_HOUR, kph_to_mps
-from vision_zero.network.road_network import RoadNetwork
+from vision_zero.network.road_network import RoadNetwork, link_column
 from vision_zero.traffic._model import Signals, TrafficSettings, give_way_conflicts, potential_capacity_vph
 
 __all__ = ["Links", "link_constants", "run_period"]
@@ -80,6 +84,9 @@ class Links:
     #: (empty elsewhere), and its lanes (its capacity is lanes x HCM's potential capacity per lane)
     conflicts: list[tuple[int, ...]] = dataclasses.field(default_factory=list)
     lanes: list[float] = dataclasses.field(default_factory=list)
+    #: per link as an entrance of a merge: its fair-queueing step, inflow headway / merge priority (empty: the
+    #: inflow headway, i.e. capacity-proportional shares)
+    merge_headway_s: list[float] = dataclasses.field(default_factory=list)
 
 
 def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN.md "Performance")
@@ -118,8 +125,12 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
     busy = [False] * n_links  # an exit event is pending for the head, or the head is waiting at a gate
     nslot = [-_INF] * n_links  # earliest next exit (outflow headway)
     islot = [-_INF] * n_links  # earliest next entry (inflow headway)
-    # the gate of each link: who waits to enter it, first come first served (link >= 0, or -1: its origin queue)
-    gate: list[deque[int]] = [deque() for _ in range(n_links)]
+    # the gate of each link: who waits to enter it (link >= 0, or -1: its origin queue) as (finish tag, arrival
+    # number, who); served in tag order: self-clocked fair queueing weighted by each entrance's capacity
+    gate: list[list[tuple[float, int, int]]] = [[] for _ in range(n_links)]
+    vclock = [0.0] * n_links  # the tag of the waiter last admitted into the link (the gate's virtual time)
+    last_tag: dict[int, dict[int, float]] = {}  # link -> entrance -> its last finish tag
+    arrivals = [0]
     nwait = [0] * n_links  # len(gate[link]), as a list for a cheap test on the hot path
     gsched = [False] * n_links  # a gate event is pending
     gstuck = [False] * n_links  # the gate waits for an exit (room unknown); a stuck timer runs
@@ -137,6 +148,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
     hw, hwi, sto, wave = lk.headway_s, lk.inflow_headway_s, lk.storage, lk.wave_s
     cyc, off, grn, gwy = lk.cycle_s, lk.offset_s, lk.green_s, lk.give_way_s
     stuck = settings.stuck_time_s
+    share = lk.merge_headway_s or hwi  # an entrance's tag step: its inflow headway / merge priority
     conflicts = lk.conflicts or [()] * n_links
     lanes = lk.lanes
     t_c, t_f = settings.give_way_critical_gap_s, settings.give_way_follow_up_s
@@ -223,13 +235,35 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         else:
             busy[li] = False
 
+    def join(m: int, who: int) -> None:
+        """``who`` joins ``m``'s gate with its finish tag: max(virtual time, its last tag) + its step."""
+        tags = last_tag.get(m)
+        if tags is None:
+            tags = last_tag[m] = {}
+        tag = tags.get(who, 0.0)
+        if tag < vclock[m]:
+            tag = vclock[m]
+        tag += share[who] if who >= 0 else hwi[m]
+        tags[who] = tag
+        arrivals[0] += 1
+        gate[m].append((tag, arrivals[0], who))
+        nwait[m] += 1
+
     def wait_at(m: int, who: int, t: float, r: float) -> None:
         """``who`` joins the line at ``m``'s entry; start the gate if it is idle (``r``: ``m``'s ready time)."""
         first = not nwait[m]
-        gate[m].append(who)
-        nwait[m] += 1
+        join(m, who)
         if first:
             arm(m, t, r)
+
+    def take(m: int) -> int:
+        """Remove ``m``'s waiter with the lowest finish tag (then the earliest arrival); advance the gate's clock."""
+        g = gate[m]
+        e = min(g) if len(g) > 1 else g[0]
+        g.remove(e)
+        nwait[m] -= 1
+        vclock[m] = e[0]
+        return e[2]
 
     def arm(m: int, t: float, r: float) -> None:
         """Schedule ``m``'s gate at its ready time ``r``, or start its stuck timer when room waits for an exit."""
@@ -248,6 +282,10 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
     def candidate(m: int, x: int) -> int:
         return qs[x][qh[x]] if x >= 0 else start[origin[m][0]]
 
+    def next_waiter(m: int) -> int:
+        g = gate[m]
+        return (min(g) if len(g) > 1 else g[0])[2]
+
     def admit(m: int, x: int, p: int, t: float) -> None:
         """Let waiter ``x`` (an upstream link's head, or -1: the origin queue) into ``m`` at ``t``."""
         if x >= 0:
@@ -263,22 +301,20 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
             enter(p, m, t)
             ent[p] = waited_from.pop(veh)
             if oq:
-                gate[m].append(-1)
-                nwait[m] += 1
+                join(m, -1)
 
     def serve(m: int, t: float) -> None:
-        """Admit waiters of ``m``'s gate while ``m`` can take them at ``t``; then re-arm the gate."""
+        """Admit waiters of ``m``'s gate (lowest finish tag first) while ``m`` can take them; then re-arm the gate."""
         g = gate[m]
         while g:
-            x = g[0]
+            x = next_waiter(m)
             p = candidate(m, x)
             r = ready(m, psz[p], t)
             if r > t:
                 arm(m, t, r)
                 return
             gstuck[m] = False
-            g.popleft()
-            nwait[m] -= 1
+            take(m)
             admit(m, x, p, t)
 
     def on_gate(ev: _Call) -> None:
@@ -294,8 +330,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         # the first in line waited stuck_time_s for room: it enters the full link anyway (breaks gridlock)
         t = ev.t
         gstuck[m] = False
-        x = gate[m].popleft()
-        nwait[m] -= 1
+        x = take(m)
         stuck_moves[0] += 1
         if x >= 0:
             enter(qs[x][qh[x]] + 1, m, t)
@@ -306,8 +341,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
             enter(start[veh], m, t)
             ent[start[veh]] = waited_from.pop(veh)
             if oq:
-                gate[m].append(-1)
-                nwait[m] += 1
+                join(m, -1)
         if nwait[m] and not gsched[m]:
             serve(m, t)
 
@@ -523,4 +557,5 @@ def link_constants(
         np.asarray(give_way_s, dtype=np.float64).tolist(),
         give_way_conflicts(network) if st.give_way_gap_acceptance else [],
         lanes.tolist(),
+        (hw_in / np.maximum(link_column(links, "merge_priority"), 1e-9)).tolist(),
     )

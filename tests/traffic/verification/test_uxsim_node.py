@@ -6,11 +6,8 @@ it. Coordinates are chosen so that the engine's signal phases (by approach axis)
 
 Not expressible (left out, or only the expressible asserts of a case kept):
 
-* ``merge_priority`` other than equal (``test_merge_unfair``, ``test_merge_veryunfair``,
-  ``test_merge_flowcheck*``): the engine serves the links waiting to enter a link first come, first served, so a
-  merge splits capacity equally; a priority road's advantage is modelled as give-way capacity on the minor
-  approach instead. Their asserts on the split (``tt1 > tt2``, ``tt2 == 50``, ``q1 * 2 == q2``, ``q1 == 0.2``,
-  ``q2 == 0.6``, ``v2 == 20``) are left out; the totals (``vol``, ``tt3``, ``q1 + q2 == q3``, ``q3 == 0.8``) kept.
+* ``test_merge_flowcheck_deltan1`` reads Edie cells after its demand has drained (see the test); the congested
+  cells are read instead.
 * ``test_diverge_flowcheck``: it has no asserts (prints only).
 * ``test_4phase_signal_jpstyle``: four-phase plans with turn-specific links; the engine's plans have two phases
   by approach axis.
@@ -30,7 +27,13 @@ pytestmark = pytest.mark.slow
 
 
 def _merge(
-    tmax: float, flow1: float, flow2: float, length: float = 1000.0, deltan: int = 5, t_end: float = 1000.0
+    tmax: float,
+    flow1: float,
+    flow2: float,
+    length: float = 1000.0,
+    deltan: int = 5,
+    t_end: float = 1000.0,
+    priority2: float = 1.0,
 ) -> Result:
     w = World(tmax=tmax, deltan=deltan)
     w.add_node("orig1", 0, 0)
@@ -38,7 +41,7 @@ def _merge(
     w.add_node("merge", 1, 1)
     w.add_node("dest", 2, 1)
     w.add_link(Link("link1", "orig1", "merge", length))
-    w.add_link(Link("link2", "orig2", "merge", length))
+    w.add_link(Link("link2", "orig2", "merge", length, merge_priority=priority2))
     w.add_link(Link("link3", "merge", "dest", length))
     w.add_demand("orig1", "dest", 0, t_end, flow1)
     w.add_demand("orig2", "dest", 0, t_end, flow2)
@@ -59,13 +62,21 @@ def test_merge_fair_nocongestion() -> None:
     assert equal_tolerance(l3.volume, 600)
 
 
-@pytest.mark.parametrize("case", ["fair", "unfair", "veryunfair"])
-def test_merge_congestion(case: str) -> None:
-    # test_merge_fair_congestion; test_merge_unfair and test_merge_veryunfair without their priority asserts
-    r = _merge(2000, 0.5, 0.5)
+#: UXsim's congested merges: link2's merge priority (link1: 1), demand 0.5 veh/s on each, capacity 0.8
+MERGE_PRIORITY = {"test_merge_fair_congestion": 1.0, "test_merge_unfair": 1.5, "test_merge_veryunfair": 100.0}
+
+
+@pytest.mark.parametrize("name", list(MERGE_PRIORITY))
+def test_merge_congestion(name: str) -> None:
+    priority = MERGE_PRIORITY[name]
+    r = _merge(2000, 0.5, 0.5, priority2=priority)
     l1, l2, l3 = r.link("link1"), r.link("link2"), r.link("link3")
-    if case == "fair":
+    if priority == 1.0:
         assert equal_tolerance(l1.average_travel_time, l2.average_travel_time)
+    else:
+        assert l1.average_travel_time > l2.average_travel_time
+    if priority == 100.0:
+        assert equal_tolerance(l2.average_travel_time, 50, rel_tol=0.2)
     assert equal_tolerance(l3.average_travel_time, 50, rel_tol=0.2)
     assert equal_tolerance(l1.volume, 500)
     assert equal_tolerance(l2.volume, 500)
@@ -77,12 +88,20 @@ def _edie_tail(r: Result, name: str) -> float:
     return float(q[8:, 5].mean())
 
 
-@pytest.mark.parametrize(("tmax", "length", "deltan"), [(2000, 1000.0, 5), (2000, 500.0, 1)])
-def test_merge_flowcheck(tmax: float, length: float, deltan: int) -> None:
-    # test_merge_flowcheck, ..._deltan1 (demand over 0-500 s there) and ..._veryunfair: the merge discharges at the
-    # downstream capacity, all of it from the two approaches (their split is UXsim's merge priority: left out)
+#: UXsim's merge flow checks (demand 0.6 veh/s on each entrance): (tmax, length, deltan, link2's priority)
+MERGE_FLOW = {
+    "test_merge_flowcheck": (2000, 1000.0, 5, 2.0),
+    "test_merge_flowcheck_deltan1": (2000, 500.0, 1, 2.0),
+    "test_merge_flowcheck_veryunfair": (2000, 1000.0, 5, 5.0),
+}
+
+
+@pytest.mark.parametrize("name", list(MERGE_FLOW))
+def test_merge_flowcheck(name: str) -> None:
+    # the merge discharges at the downstream capacity, split between the entrances by their merge priorities
+    tmax, length, deltan, priority = MERGE_FLOW[name]
     t_end = 2000.0 if deltan == 5 else 500.0
-    r = _merge(tmax, 0.6, 0.6, length, deltan, t_end)
+    r = _merge(tmax, 0.6, 0.6, length, deltan, t_end, priority2=priority)
     if deltan == 1:
         # UXsim reads cells from 960 s on, after its 0-500 s demand has drained on 500 m links: the check is then
         # on empty links (0 == 0 + 0 and q3 == 0.8 fails there too); read the congested cells instead
@@ -91,6 +110,12 @@ def test_merge_flowcheck(tmax: float, length: float, deltan: int) -> None:
         q1, q2, q3 = _edie_tail(r, "link1"), _edie_tail(r, "link2"), _edie_tail(r, "link3")
     assert equal_tolerance(q1 + q2, q3)
     assert equal_tolerance(q3, 0.8)
+    if priority == 2.0:
+        assert equal_tolerance(q1 * 2, q2)
+    else:  # 1:5 would give link2 0.67: it takes its whole demand 0.6 in free flow, link1 the rest
+        assert equal_tolerance(q1, 0.2)
+        assert equal_tolerance(q2, 0.6)
+        assert equal_tolerance(float(r.link("link2").edie()[2][8:, :].mean()), 20, rel_tol=0.2)
 
 
 def _diverge(flow1: float, flow2: float, capacity_in2: float | None) -> Result:
