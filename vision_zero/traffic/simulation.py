@@ -20,10 +20,11 @@ queue-and-headway segments; drivers keep their own desired speeds):
   link after the previous entry into it (inflow capped by the next link's capacity) and (e) when the next link
   has room: Newell's storage, where room freed at a link's end reaches its start one backward-wave travel time
   later. Otherwise it waits where it is (the queue stays on the upstream link and spills back link by link);
-  the links and origin queues waiting to enter a link are served first come, first served (a trip that
-  waited at its origin counts the wait in its first link's travel time, so route choice sees it, not in its
-  running speed). The first vehicle
-  waiting for room that does not appear for ``traffic.stuck_time_s`` (SUMO's time-to-teleport) enters anyway,
+  the links and origin queues waiting to enter a link are served by capacity-proportional fair queueing
+  (``merge_priority`` weights them; see :mod:`vision_zero.traffic._loop`; a trip that waited at its origin
+  counts the wait in its first link's travel time, so route choice sees it, not in its running speed). On a
+  minor approach of a priority junction, with ``traffic.give_way.gap_acceptance`` on, the discharge falls with
+  the conflicting major flow (HCM eq. 17-3, :func:`give_way_capacity_vph`). The first vehicle waiting for room that does not appear for ``traffic.stuck_time_s`` (SUMO's time-to-teleport) enters anyway,
   so circular queues cannot freeze the network; such stuck moves are counted (:attr:`TrafficRecord.stuck_moves`).
 * One SimPy event per link exit (which is the next link's entry), plus one per departure, plus one per entry
   that had to wait at a link's entry: events are plain :class:`simpy.Event`-compatible objects with a callback,
