@@ -43,11 +43,12 @@ def _shipped_once(ex: Executor, n_tasks: int) -> None:
     for _, (pid, _, calls) in out:
         calls_by_pid[pid].append(calls)
     # Each worker's copy counts the tasks it ran: 1, 2, …, k (one copy per worker, not per task; shipped per
-    # task, every count would be 1). Gaps are tolerated: a scheduler may rerun a task whose result it lost.
+    # task, every count would be 1, i.e. n_tasks copies). Gaps are tolerated: a scheduler may rerun a task whose
+    # result it lost; and under heavy load Dask may fetch a second replica into a worker that already had one
+    # (seen once at load 15: counts 1..7 then 1..3 in one process), so a repeated count means one more copy.
     assert max(len(c) for c in calls_by_pid.values()) >= 2
-    for counts in calls_by_pid.values():
-        assert len(set(counts)) == len(counts)
-        assert max(counts) >= len(counts)
+    copies = sum(len(counts) - len(set(counts)) + 1 for counts in calls_by_pid.values())
+    assert copies <= max(2 * len(calls_by_pid), 1) < n_tasks, f"{copies} payload copies for {n_tasks} tasks"
 
 
 def test_serial_keeps_one_payload() -> None:
