@@ -23,7 +23,7 @@ Calibration
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -589,6 +589,21 @@ def apply_modifiers(
 # ----------------------------------------------------------------------------------------------------------
 # The estimate
 # ----------------------------------------------------------------------------------------------------------
+def injury_parts(
+    network: RoadNetwork, record: TrafficRecord, *, speed_model: str = "power"
+) -> tuple[Callable[[Mapping[str, float]], pd.DataFrame], ...]:
+    """The parts of :func:`estimate`, each a function of one parameter draw returning its raw casualty rows.
+
+    One owner of what the risk stage adds up: :func:`estimate` sums them; a risk-only re-run
+    (:mod:`vision_zero.runs.sensitivity`) calls them one by one to recompute only the parts a parameter moves.
+    """
+    return (
+        lambda p: occupant_injuries(network, record, parameters=p, speed_model=speed_model),
+        lambda p: crossing_injuries(network, record, parameters=p),
+        lambda p: injuries_away_from_crossings(network, record, parameters=p),
+    )
+
+
 def estimate(
     network: RoadNetwork,
     record: TrafficRecord,
@@ -622,11 +637,7 @@ def estimate(
     """
     if speed_model not in SPEED_MODELS:
         raise ConfigError(f"speed_model: expected one of {list(SPEED_MODELS)} (got {speed_model!r})")
-    parts = [
-        occupant_injuries(network, record, parameters=parameters, speed_model=speed_model),
-        crossing_injuries(network, record, parameters=parameters),
-        injuries_away_from_crossings(network, record, parameters=parameters),
-    ]
+    parts = [part(parameters) for part in injury_parts(network, record, speed_model=speed_model)]
     nonempty = [p for p in parts if len(p)]
     if not nonempty:
         raise DataError(f"{network.label}: no links and no crossings, nothing to estimate")

@@ -43,9 +43,8 @@ from vision_zero.risk.crash_model import (
     SEVERITIES,
     apply_modifiers,
     calibration_factors,
-    occupant_injuries,
+    injury_parts,
 )
-from vision_zero.risk.pedestrian import crossing_injuries, injuries_away_from_crossings
 from vision_zero.runs.pipeline import AppliedScenario, calibration_targets
 from vision_zero.runs.results import TRAFFIC_TABLES, ReplicationResult, read_traffic_tables, replication_dir
 from vision_zero.traffic.periods import Period
@@ -159,11 +158,7 @@ class RiskRerun:
     def __init__(
         self, network: RoadNetwork, record: TrafficRecord, modifiers: pd.DataFrame, speed_model: str
     ) -> None:
-        self._parts = [
-            _Memo(lambda p: occupant_injuries(network, record, parameters=p, speed_model=speed_model)),
-            _Memo(lambda p: crossing_injuries(network, record, parameters=p)),
-            _Memo(lambda p: injuries_away_from_crossings(network, record, parameters=p)),
-        ]
+        self._parts = [_Memo(part) for part in injury_parts(network, record, speed_model=speed_model)]
         self._modifiers = modifiers
         self._factors: dict[int, _Memo] = {}
         self._layouts: dict[int, pd.DataFrame] = {}
