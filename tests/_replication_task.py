@@ -119,3 +119,16 @@ def kill_self(payload: object, item: int) -> int:
         time.sleep(0.2)
         os.kill(os.getpid(), signal.SIGKILL)
     return item
+
+
+#: The ``peak_*`` keys of a run whose calibration tried the default and then the upper SCIENCE.md §10 bound.
+PEAK_AT_BOUND = {
+    "peak_target": 1.7,
+    "peak_congestion_index": 1.15,
+    "peak_completed_share": 0.99,
+    "peak_factor": 1.152,
+    "peak_factor_low": 0.855,
+    "peak_factor_high": 1.152,
+    "peak_steps": 2.0,
+    "peak_reached": 0.0,
+}

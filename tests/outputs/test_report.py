@@ -413,3 +413,21 @@ def test_program_content_counts_a_camera_once() -> None:
         shutil.rmtree(folder, ignore_errors=True)
     assert limit.camera_km == pytest.approx(limit.road_km) and limit.camera_km > 0
     assert cams.camera_km == 0.0  # the same streets already have cameras: not counted (nor charged) twice
+
+
+def test_report_warns_when_the_peak_calibration_stopped_at_a_bound(tmp_path: Path) -> None:
+    # the same warnings as the terminal (vision_zero.runs.replications.run_warnings), at the top of the report
+    from _replication_task import PEAK_AT_BOUND
+
+    from vision_zero.outputs.write import write_outputs
+
+    net = square_network()
+    base = runs("baseline", [(2.0, 10.0, 100.0), (3.0, 12.0, 110.0)])
+    for r in base.replications:
+        r.summary.update(PEAK_AT_BOUND)
+    var = runs("slow", [(1.0, 9.0, 90.0), (2.0, 11.0, 100.0)])
+    c = compare(base, [var], economics=ECON)
+    write_outputs(c, [CompareInputs(base, net), CompareInputs(var, net)], tmp_path)
+    html = _visible_text((tmp_path / "report.html").read_text("utf-8"))
+    assert "WARNING: baseline: the AM peak's demand calibration stopped at the upper bound" in html
+    assert "WARNING: slow" not in html

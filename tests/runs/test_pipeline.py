@@ -294,7 +294,8 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     # SCIENCE.md §10's ranges (1.56-1.68 M trips a day, 8-10% of them in the peak hour); the tiny network cannot
     # reach Almaty's congestion within them, so the calibration tries the upper bound, stops and says so
     from vision_zero.core.parameters import load_parameters
-    from vision_zero.runs.pipeline import peak_factor_bounds
+    from vision_zero.runs.pipeline import peak_factor_bounds, summarise
+    from vision_zero.runs.replications import calibration_warning
 
     base = scenario_file(tmp_path, "almaty_peak")
     base.write_text(
@@ -314,6 +315,13 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     assert [s[0] for s in pk.steps] == pytest.approx([1.0, hi])  # the default, then the bound: no more
     assert not pk.reached and pk.congestion_index < pk.target
     assert pk.factor == pytest.approx(hi) and lo <= p.daily_trips / (pk.daily_trips / pk.factor) <= hi
+    # ... and every replication's summary says so, which the terminal, summary and report warn of
+    injuries = pd.DataFrame({"severity": [], "road_user": [], "per_year": []})
+    links = pd.DataFrame({"veh_km_per_year": [], "veh_h_per_year": []})
+    summary = summarise(injuries, links, {}, schematic=True, peak=pk)
+    assert summary["peak_reached"] == 0.0 and summary["peak_factor"] == pytest.approx(hi)
+    warning = calibration_warning("almaty_peak", [summary])
+    assert warning is not None and "stopped at the upper bound" in warning
     # a daily total of the scenario's own, or a network that is not the schematic city: the wide range
     own = load_scenario(scenario_file(tmp_path, "own_total", "daily_trips = 1000\n"))
     assert peak_factor_bounds(own, p.network, params) == (1 / 64, 4.0)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _replication_task import OBSERVED, toy_job
+from _replication_task import OBSERVED, PEAK_AT_BOUND, toy_job
 
 from vision_zero.core.errors import ConfigError, DataError
 from vision_zero.core.version import __version__
@@ -366,3 +366,33 @@ def test_summary_states_traffic_and_warns_loudly_under_gridlock(tmp_path: Path) 
     assert "traffic:" not in format_summary(
         RunResult(base, tmp_path, [{"fatal": 1.0, "serious": 2.0, "slight": 3.0}] * 2)
     )
+
+
+def test_summary_warns_loudly_when_the_peak_calibration_stops_short_of_its_target(tmp_path: Path) -> None:
+    from vision_zero.runs.replications import RunResult, calibration_warning, run_warnings
+
+    base = toy_job(replications=2).baseline or toy_job(replications=2)
+    flowing = {"fatal": 1.0, "serious": 2.0, "slight": 3.0, "ksi": 3.0, "share_arrived": 0.99}
+    stopped = [{**flowing, **PEAK_AT_BOUND}] * 2
+    text = format_summary(RunResult(base, tmp_path, stopped))
+    assert (
+        f"WARNING: {base.name}: the AM peak's demand calibration stopped at the upper bound of its range "
+        "(x1.152 the default daily trips; range x0.855-1.152) with a congestion index of 1.15 against the "
+        "target 1.70, 99% of peak trips arriving: the peak is less congested than the target"
+    ) in text
+    low = [
+        {**s, "peak_factor": 0.855, "peak_congestion_index": 2.4, "peak_completed_share": 0.9}
+        for s in stopped
+    ]
+    lower = calibration_warning("x", low) or ""
+    assert "stopped at the lower bound" in lower and "more congested than the target" in lower
+    # not at a bound: out of steps
+    inner = [{**s, "peak_factor": 1.0, "peak_steps": 8.0, "peak_factor_high": 4.0} for s in stopped]
+    assert "did not meet its target within 8 simulations: best x1.000" in (
+        calibration_warning("x", inner) or ""
+    )
+    # met, or no calibration: no warning; gridlock and an unmet calibration both listed, gridlock first
+    assert calibration_warning("x", [{**s, "peak_reached": 1.0} for s in stopped]) is None
+    assert calibration_warning("x", [flowing] * 2) is None and run_warnings("x", [flowing] * 2) == []
+    both = run_warnings("x", [{**s, "share_arrived": 0.5} for s in stopped])
+    assert len(both) == 2 and "only 50% of trips arrived" in both[0] and "calibration" in both[1]

@@ -132,11 +132,10 @@ def _compare(args: argparse.Namespace) -> int:
             comparison, label=network_label(base.network.label, args.lang), lang=args.lang, coverage=cover
         )
     )
-    from vision_zero.runs.replications import arrival_warning
+    from vision_zero.runs.replications import run_warnings
 
     for i in inputs:
-        warning = arrival_warning(i.runs.name, [r.summary for r in i.runs.replications])
-        if warning is not None:
+        for warning in run_warnings(i.runs.name, [r.summary for r in i.runs.replications]):
             print(f"\n{warning}")
     if "ksi_split" in paths:
         import pandas as pd

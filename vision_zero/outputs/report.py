@@ -152,7 +152,8 @@ class ReportInputs:
     coverage
         What the totals cover (area, share of the city's traffic), or None.
     warnings
-        Loud warnings shown at the top (:func:`vision_zero.runs.replications.arrival_warning`: gridlock).
+        Loud warnings shown at the top (:func:`vision_zero.runs.replications.run_warnings`: gridlock, an unmet
+        peak calibration).
     """
 
     charts: Mapping[str, Path] = field(default_factory=dict)

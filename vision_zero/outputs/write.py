@@ -41,7 +41,7 @@ from vision_zero.outputs.maps import map_scale, plot_ksi_map
 from vision_zero.outputs.plot import plot_network
 from vision_zero.outputs.report import Coverage, ReportInputs, write_report
 from vision_zero.program.selectors import road_km
-from vision_zero.runs.replications import arrival_warning
+from vision_zero.runs.replications import run_warnings
 from vision_zero.runs.results import atomic_write_bytes, atomic_write_text, safe_file_name
 
 FloatArray = npt.NDArray[np.float64]
@@ -278,9 +278,7 @@ def write_outputs(
         content={i.runs.name: i.content for i in inputs[1:]},
         coverage=coverage(comparison, base.network, params),
         warnings=[
-            w
-            for i in inputs
-            if (w := arrival_warning(i.runs.name, [r.summary for r in i.runs.replications])) is not None
+            w for i in inputs for w in run_warnings(i.runs.name, [r.summary for r in i.runs.replications])
         ],
     )
     paths["report"] = write_report(comparison, report_inputs, text_dir / "report.html", lang=lang)

@@ -873,6 +873,7 @@ def summarise(
     trips_added: int = 0,
     congestion_index: float = float("nan"),
     route_choice: pd.DataFrame | None = None,
+    peak: PeakCalibration | None = None,
 ) -> dict[str, float]:
     """The headline numbers of :class:`~vision_zero.runs.results.ReplicationResult` (``summary``).
 
@@ -880,6 +881,10 @@ def summarise(
     ``route_relative_gap`` and ``route_iterations`` (re-routing iterations run).
     ``traffic``: :func:`vision_zero.traffic.simulation.traffic_summary` of the replication's record (trips
     arrived and en route, stuck moves), copied in.
+    ``peak``: the scenario's peak calibration (:func:`calibrate_peak`), copied in as ``peak_target``,
+    ``peak_congestion_index``, ``peak_completed_share``, ``peak_factor``, ``peak_factor_low``/``_high`` (its
+    bounds), ``peak_steps`` and ``peak_reached`` (1.0 or 0.0), so that a run's summary says whether its demand
+    met the target (:func:`vision_zero.runs.replications.calibration_warning`).
     """
     out: dict[str, float] = {}
     for s in SEVERITIES:
@@ -900,6 +905,14 @@ def summarise(
     if route_choice is not None and len(route_choice):
         out["route_relative_gap"] = float(route_choice["relative_gap"].iloc[-1])
         out["route_iterations"] = float(route_choice["iteration"].iloc[-1])
+    if peak is not None:
+        out["peak_target"] = float(peak.target)
+        out["peak_congestion_index"] = float(peak.congestion_index)
+        out["peak_completed_share"] = float(peak.completed_share)
+        out["peak_factor"] = float(peak.factor)
+        out["peak_factor_low"], out["peak_factor_high"] = (float(b) for b in peak.bounds)
+        out["peak_steps"] = float(len(peak.steps))
+        out["peak_reached"] = 1.0 if peak.reached else 0.0
     return out
 
 
@@ -1070,6 +1083,7 @@ def run_replication(
         trips_added=added,
         congestion_index=demand.congestion_index(network, record.trips, settings),
         route_choice=record.route_choice,
+        peak=prepared.peak,
     )
     return ReplicationResult(
         scenario=sc.name,

@@ -71,6 +71,7 @@ __all__ = [
     "RunResult",
     "ScenarioJob",
     "arrival_warning",
+    "calibration_warning",
     "format_summary",
     "format_traffic",
     "may_share_traffic",
@@ -78,6 +79,7 @@ __all__ = [
     "run_id",
     "run_job",
     "run_scenario",
+    "run_warnings",
     "scenario_job",
     "scenario_run_dir",
     "scenario_view",
@@ -719,6 +721,46 @@ def arrival_warning(name: str, summaries: Sequence[Mapping[str, float]]) -> str 
     )
 
 
+def calibration_warning(name: str, summaries: Sequence[Mapping[str, float]]) -> str | None:
+    """A loud warning when the peak calibration stopped without meeting its congestion target, else None.
+
+    Reads the ``peak_*`` keys :func:`vision_zero.runs.pipeline.summarise` copies from the scenario's
+    :class:`~vision_zero.runs.pipeline.PeakCalibration` (the same in every replication); None without them (no
+    ``[demand] congestion_index_target``, or a run written before they existed).
+    """
+    if not summaries or any("peak_reached" not in s for s in summaries):
+        return None
+    s = summaries[0]
+    if s["peak_reached"] >= 1.0:
+        return None
+    target, ci, factor = s["peak_target"], s["peak_congestion_index"], s["peak_factor"]
+    done, steps = s["peak_completed_share"], int(s["peak_steps"])
+    low, high = s["peak_factor_low"], s["peak_factor_high"]
+    got = f"a congestion index of {ci:.2f} against the target {target:.2f}, {done:.0%} of peak trips arriving"
+    # the calibration moves the demand towards its target: stopped at the upper end, the peak needed more demand
+    ends = {"upper": high, "lower": low}
+    end = next((e for e, f in ends.items() if math.isclose(factor, f, rel_tol=1e-9)), None)
+    if end is not None:
+        return (
+            f"WARNING: {name}: the AM peak's demand calibration stopped at the {end} bound of its range "
+            f"(x{factor:.3f} the default daily trips; range x{low:.3f}-{high:.3f}) with {got}: the peak is "
+            f"{'less' if end == 'upper' else 'more'} congested than the target, so its speeds and delays, and "
+            "the casualties from them, are not those of the target (the network cannot reach it with the demand "
+            "the range allows)"
+        )
+    return (
+        f"WARNING: {name}: the AM peak's demand calibration did not meet its target within {steps} "
+        f"simulations: best x{factor:.3f} the default daily trips, with {got}"
+    )
+
+
+def run_warnings(name: str, summaries: Sequence[Mapping[str, float]]) -> list[str]:
+    """Every loud warning on a run (gridlock, an unmet peak calibration): the terminal, summary and report show these."""
+    return [
+        w for w in (arrival_warning(name, summaries), calibration_warning(name, summaries)) if w is not None
+    ]
+
+
 def format_summary(run: RunResult) -> str:
     """A short text summary: casualties per year with 95% intervals, and KSI avoided for a variant."""
     job = run.job
@@ -731,9 +773,7 @@ def format_summary(run: RunResult) -> str:
     traffic = format_traffic(run.summaries)
     if traffic is not None:
         lines.append(f"  {traffic}")
-    warning = arrival_warning(job.name, run.summaries)
-    if warning is not None:
-        lines.append(f"  {warning}")
+    lines.extend(f"  {w}" for w in run_warnings(job.name, run.summaries))
     lines.append("  casualties per year, mean [95% interval]:")
     cut = False
     for key, label in _HEADLINE:
