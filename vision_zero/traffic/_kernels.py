@@ -26,6 +26,48 @@ from numba import njit
 __all__ = ["targeted_trees"]
 
 
+@njit(inline="always")
+def _precedes(k1: float, v1: int, k2: float, v2: int) -> bool:
+    """Heap order: entry ``(k1, v1)`` comes before ``(k2, v2)`` (distance, then vertex id)."""
+    return k1 < k2 or (k1 == k2 and v1 < v2)
+
+
+@njit(inline="always")
+def _sift_down(
+    hk: npt.NDArray[np.float64], hv: npt.NDArray[np.int64], n_heap: int, kk: float, vv: int
+) -> None:
+    """Place entry ``(kk, vv)`` into the heap ``hk[:n_heap], hv[:n_heap]`` from the root down (after a pop)."""
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= n_heap:
+            break
+        if c + 1 < n_heap and _precedes(hk[c + 1], hv[c + 1], hk[c], hv[c]):
+            c += 1
+        if _precedes(kk, vv, hk[c], hv[c]):
+            break
+        hk[i] = hk[c]
+        hv[i] = hv[c]
+        i = c
+    hk[i] = kk
+    hv[i] = vv
+
+
+@njit(inline="always")
+def _sift_up(hk: npt.NDArray[np.float64], hv: npt.NDArray[np.int64], n_heap: int, kk: float, vv: int) -> None:
+    """Add entry ``(kk, vv)`` to the heap ``hk[:n_heap], hv[:n_heap]`` (one slot past its end must be free)."""
+    i = n_heap
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _precedes(hk[parent], hv[parent], kk, vv):
+            break
+        hk[i] = hk[parent]
+        hv[i] = hv[parent]
+        i = parent
+    hk[i] = kk
+    hv[i] = vv
+
+
 @njit(cache=True, nogil=True)
 def targeted_trees(  # noqa: C901 (one compiled loop)
     indptr: npt.NDArray[np.int64],
@@ -106,24 +148,7 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                 # pop the root: sift the last entry down from the top
                 n_heap -= 1
                 if n_heap > 0:
-                    kk = hk[n_heap]
-                    vv = hv[n_heap]
-                    i = 0
-                    while True:
-                        c = 2 * i + 1
-                        if c >= n_heap:
-                            break
-                        if c + 1 < n_heap and (
-                            hk[c + 1] < hk[c] or (hk[c + 1] == hk[c] and hv[c + 1] < hv[c])
-                        ):
-                            c += 1
-                        if kk < hk[c] or (kk == hk[c] and vv < hv[c]):
-                            break
-                        hk[i] = hk[c]
-                        hv[i] = hv[c]
-                        i = c
-                    hk[i] = kk
-                    hv[i] = vv
+                    _sift_down(hk, hv, n_heap, hk[n_heap], hv[n_heap])
                 if done[u]:
                     continue
                 done[u] = True
@@ -143,19 +168,10 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                             n_touched += 1
                         dist[x] = nd
                         pred[x] = u
-                        # push: sift up from the end (a vertex is pushed once per improvement, so at most
-                        # once per edge: the heap never outgrows len(cols) + 1)
-                        i = n_heap
+                        # push (a vertex is pushed once per improvement, so at most once per edge: the heap
+                        # never outgrows len(cols) + 1)
+                        _sift_up(hk, hv, n_heap, nd, x)
                         n_heap += 1
-                        while i > 0:
-                            parent = (i - 1) >> 1
-                            if hk[parent] < nd or (hk[parent] == nd and hv[parent] < x):
-                                break
-                            hk[i] = hk[parent]
-                            hv[i] = hv[parent]
-                            i = parent
-                        hk[i] = nd
-                        hv[i] = x
         # read out each trip's route: the entering link of least distance, then predecessors back to the source
         for i in range(a, b):
             d = trip_dest[i]
