@@ -405,37 +405,119 @@ def test_give_way_capacity_only_on_minor_approaches_of_real_junctions() -> None:
     assert np.diff(np.sort(through.to_numpy()))[5:].mean() == pytest.approx(2.0, rel=1e-6)
 
 
-def test_give_way_capacity_falls_with_the_conflicting_major_flow_as_hcm_eq_17_3() -> None:
-    # T junction: primary 0 -> 1 -> 2 carries 600 veh/h (one every 6 s for 40 min); 60 vehicles queue on the
-    # residential approach 3 -> 1 from minute 20 (the 15-min flow window is full by then) and turn onto 1 -> 0
-    xy = [(0, 0), (500, 0), (1000, 0), (500, 300)]
-    specs = [(0, 1, 500.0, 1, 50.0, 1800.0), (1, 2, 500.0, 1, 50.0, 1800.0), (3, 1, 300.0, 1, 50.0, 1800.0)]
-    specs += [(1, 0, 500.0, 1, 50.0, 1800.0)]
-    net = make_network(xy, specs, highway=["primary", "primary", "residential", "primary"])
-    major = trips_frame([0], [2], np.arange(400) * 6.0)
-    minor = trips_frame([3], [0], np.full(60, 1200.0))
-    trips = pd.concat([major, minor], ignore_index=True).sort_values("depart_s", kind="stable")
-    trips["trip"] = np.arange(len(trips))
+def _crossroads(three_leg: bool = False) -> RoadNetwork:
+    """Primary road west (0) - centre (1) - east (2), residential north (3) - centre - south (4), all two-way.
+
+    Links: 0 0->1 eastbound, 1 1->2, 2 2->1 westbound, 3 1->0, 4 3->1 southbound (minor), 5 1->3, and unless
+    ``three_leg``: 6 4->1 northbound (minor), 7 1->4.
+    """
+    xy = [(0, 0), (500, 0), (1000, 0), (500, 300), (500, -300)]
+    ends = [(0, 1), (1, 2), (2, 1), (1, 0), (3, 1), (1, 3), (4, 1), (1, 4)]
+    ends = ends[:6] if three_leg else ends
+    specs = [
+        (a, b, 500.0 if 3 not in (a, b) and 4 not in (a, b) else 300.0, 1, 50.0, 1800.0) for a, b in ends
+    ]
+    hw = ["primary"] * 4 + ["residential"] * (len(ends) - 4)
+    return make_network(xy, specs, highway=hw)
+
+
+def test_give_way_movements_follow_hcm_exhibit_17_4() -> None:
+    from vision_zero.traffic._model import (
+        MAJOR_LEFT,
+        MINOR_LEFT,
+        MINOR_RIGHT,
+        MINOR_THROUGH,
+        NO_YIELD,
+        give_way_movements,
+    )
+
+    net = _crossroads()
+    gw = give_way_movements(net, BASE)
+
+    def conflicts(link: int, nxt: int) -> dict[tuple[int, int], float]:
+        k = gw.slot(link, nxt)
+        lo, hi = gw.conflict_ptr[k], gw.conflict_ptr[k + 1]
+        return {
+            (int(net.links["u"][gw.ptr.searchsorted(j, "right") - 1]), int(gw.next_link[j])): float(w)
+            for j, w in zip(gw.conflict_slot[lo:hi], gw.conflict_weight[lo:hi], strict=True)
+        }
+
+    # northbound minor approach 4->1 (link 6): the near-side stream is eastbound (from its left, link 0)
+    assert gw.kind[gw.slot(6, 1)] == MINOR_RIGHT  # onto 1->2, east
+    assert gw.kind[gw.slot(6, 5)] == MINOR_THROUGH  # onto 1->3, north
+    assert gw.kind[gw.slot(6, 3)] == MINOR_LEFT  # onto 1->0, west
+    # minor right (movement 9): v2 / N + 0.5 v3 -- eastbound through and eastbound right (into the south leg)
+    assert conflicts(6, 1) == {(0, 1): 1.0, (0, 7): 0.5}
+    # minor through (8): 2 v1 + v2 + 0.5 v3 + 2 v4 + v5 + v6 (v4/v5/v6 westbound left/through/right); a major
+    # U-turn counts as a left turn (HCM 2010 adds U-turns to the left-turn terms)
+    through = {(0, 5): 2.0, (0, 3): 2.0, (0, 1): 1.0, (0, 7): 0.5, (2, 7): 2.0, (2, 1): 2.0, (2, 3): 1.0}
+    assert conflicts(6, 5) == through | {(2, 5): 1.0}
+    # minor left (7): 2 v1 + v2 + 0.5 v3 + 2 v4 + v5 + 0.5 v6 + 0.5 v11 + 0.5 v12 (southbound minor through/right)
+    assert conflicts(6, 3) == through | {(2, 5): 0.5, (3, 7): 0.5, (3, 3): 0.5}
+    # major left (1): v5 + v6, the opposing through and right; the major through and right do not yield
+    assert gw.kind[gw.slot(0, 5)] == MAJOR_LEFT and conflicts(0, 5) == {(2, 3): 1.0, (2, 5): 1.0}
+    assert gw.kind[gw.slot(0, 1)] == NO_YIELD and gw.kind[gw.slot(0, 7)] == NO_YIELD
+    # HCM Exhibit 17-5 gaps and follow-ups (two-lane major street), eq. 17-1's three-leg term for the minor left
+    pairs = {
+        int(gw.kind[k]): (gw.critical_gap_s[k], gw.follow_up_s[k]) for k in range(gw.n_slots) if gw.kind[k]
+    }
+    assert pairs == {
+        MINOR_RIGHT: (6.2, 3.3),
+        MINOR_THROUGH: (6.5, 4.0),
+        MINOR_LEFT: (7.1, 3.5),
+        MAJOR_LEFT: (4.1, 2.2),
+    }
+    t_net = _crossroads(three_leg=True)
+    t_gw = give_way_movements(t_net, BASE)
+    # the southbound minor left turn onto 1->2 at the T junction
+    assert t_gw.critical_gap_s[t_gw.slot(4, 1)] == pytest.approx(7.1 - 0.7)
+    # only the flows a conflict list reads are recorded
+    assert gw.record.sum() == len(set(gw.conflict_slot.tolist()))
+
+
+def test_give_way_capacity_per_movement_falls_with_its_conflicting_flow_as_hcm_eq_17_3() -> None:
+    # T junction: primary 0 -> 1 -> 2 (eastbound) and/or 2 -> 1 -> 0 (westbound) at 600 veh/h (one every 6 s for
+    # 40 min); 60 vehicles queue on the residential approach 3 -> 1 (southbound) from minute 20 (the 15-min flow
+    # window is full by then). Its near side is the westbound stream (from the driver's left, the east)
+    net = _crossroads(three_leg=True)
+
+    def minor_headway(major: tuple[int, int], turn_to: int, settings: TrafficSettings) -> float:
+        main = trips_frame([major[0]], [major[1]], np.arange(400) * 6.0)
+        minor = trips_frame([3], [turn_to], np.full(60, 1200.0))
+        trips = pd.concat([main, minor], ignore_index=True).sort_values("depart_s", kind="stable")
+        trips["trip"] = np.arange(len(trips))
+        out = (
+            run(net, trips.reset_index(drop=True), settings=settings)
+            .trips.set_index("trip")
+            .loc[trips["trip"]]
+        )
+        arrive = np.sort(out["arrive_s"].to_numpy()[(trips["origin"] == 3).to_numpy()])
+        free = (500.0 + (300.0 if major[1] == 3 else 500.0)) / (50.0 / 3.6)  # the major road does not yield
+        from_major = out[(trips["origin"] == major[0]).to_numpy()]
+        assert from_major["travel_time_s"].max() == pytest.approx(free, abs=3.0)
+        return float(np.diff(arrive)[5:].mean())
+
+    def c_p(v_c: float, t_c: float, t_f: float) -> float:  # HCM eq. 17-3 by hand
+        return v_c * np.exp(-v_c * t_c / 3600) / (1 - np.exp(-v_c * t_f / 3600))
+
     gap = dataclasses.replace(EXACT, give_way_gap_acceptance=True)
-    rec = run(net, trips.reset_index(drop=True), settings=gap)
-    out = rec.trips.set_index("trip").loc[trips["trip"]]
-    from_minor = np.sort(out["arrive_s"].to_numpy()[(trips["origin"] == 3).to_numpy()])
-    # by hand: c_p = v_c e^(-v_c t_c / 3600) / (1 - e^(-v_c t_f / 3600)) with v_c = 600, t_c 6.5 s, t_f 3.5 s
-    v_c, t_c, t_f = 600.0, EXACT.give_way_critical_gap_s, EXACT.give_way_follow_up_s
-    assert (t_c, t_f) == (6.5, 3.5)
-    c_p = v_c * np.exp(-v_c * t_c / 3600) / (1 - np.exp(-v_c * t_f / 3600))
-    assert c_p == pytest.approx(459.5, abs=0.5)  # against 3600 / 3.5 = 1,029 veh/h with no major traffic
-    assert np.diff(from_minor)[5:].mean() == pytest.approx(3600.0 / c_p, rel=0.02)
-    assert give_way_capacity_vph(net, EXACT, np.array([0.0, 0.0, v_c, 0.0]))[2] == pytest.approx(c_p)
-    # off by default (traffic.give_way.gap_acceptance): the minor approach then discharges at 3600 / t_f
+    # right turn (onto 1 -> 0, west) with the eastbound stream only: that stream is on the far side, so no
+    # conflicting flow (HCM's v_c,9 = v2 / N + 0.5 v3), the right turn's follow-up headway 3.3 s
+    assert minor_headway((0, 2), 0, gap) == pytest.approx(3.3, rel=1e-6)
+    # with 600 veh/h of the near-side (westbound) stream turning right, into the minor road's own leg (v3 at
+    # half weight): v_c = 300 veh/h, t_c 6.2 s, t_f 3.3 s. (The westbound *through* stream would share the right
+    # turn's exit link, whose inflow capacity then holds the right turners a little more at that merge.)
+    assert c_p(300.0, 6.2, 3.3) == pytest.approx(744.3, abs=0.5)
+    assert minor_headway((2, 3), 0, gap) == pytest.approx(3600.0 / c_p(300.0, 6.2, 3.3), rel=0.02)
+    # left turn (onto 1 -> 2, east) across the westbound stream: t_c 7.1 - 0.7 s (three legs), t_f 3.5 s
+    assert minor_headway((2, 0), 2, gap) == pytest.approx(3600.0 / c_p(600.0, 6.4, 3.5), rel=0.02)
+    # the approach-level figure at a given flow (route choice's and the default's): the through gap, t_f 3.5 s
+    assert give_way_capacity_vph(net, EXACT, np.array([0, 0, 0, 0, 600.0, 0]))[4] == pytest.approx(
+        c_p(600.0, 6.5, 3.5)
+    )
+    # off by default (traffic.give_way.gap_acceptance): the minor approach discharges at 3600 / t_f
     assert not BASE.give_way_gap_acceptance
-    off = run(net, trips.reset_index(drop=True), settings=EXACT).trips.set_index("trip").loc[trips["trip"]]
-    off_minor = np.sort(off["arrive_s"].to_numpy()[(trips["origin"] == 3).to_numpy()])
-    assert np.diff(off_minor)[5:].mean() == pytest.approx(t_f, rel=1e-6)
-    # the major road does not yield: its vehicles keep their free-flow time
-    from_major = out[(trips["origin"] == 0).to_numpy()]
-    free = 1000.0 / (50.0 / 3.6)
-    assert from_major["travel_time_s"].max() == pytest.approx(free, abs=3.0)
+    assert minor_headway((0, 2), 0, EXACT) == pytest.approx(EXACT.give_way_follow_up_s, rel=1e-6)
 
 
 def test_link_events_are_each_vehicles_entries_and_exits() -> None:

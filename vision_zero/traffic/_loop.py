@@ -16,10 +16,12 @@ served one at a time by self-clocked fair queueing (Golestani 1994): each waiter
 entrance's last tag (or the gate's virtual time, if later) plus the entrance's inflow headway divided by its merge
 priority, and the lowest tag goes first; so saturated entrances share a merge in proportion to their capacities
 (times the optional link column ``merge_priority``; Tampere et al. 2011's capacity-proportional node model,
-UXsim's ``merge_priority``), and a lone arrival at an idle merge goes at once. A minor approach of a priority
-junction discharges at HCM's gap-acceptance capacity (eq. 17-3) with its conflicting major approaches' flow over
-the last ``traffic.give_way.flow_window_s`` when ``traffic.give_way.gap_acceptance`` is on (off by default). Entrants never get a lower speed than
-their desired one: over-saturation builds a queue that discharges at capacity, it does not cut throughput.
+UXsim's ``merge_priority``), and a lone arrival at an idle merge goes at once. With
+``traffic.give_way.gap_acceptance`` on, a vehicle leaving a link at a priority junction by a movement that gives
+way (every movement of a minor approach, a left turn from the major road) holds the link's next exit for HCM's
+gap-acceptance headway (eq. 17-3, its service time) with its movement's conflicting flow over the last
+``traffic.give_way.flow_window_s`` (Exhibit 17-4, :func:`~vision_zero.traffic._model.give_way_movements`); off
+by default. Entrants never get a lower speed than their desired one: over-saturation builds a queue that discharges at capacity, it does not cut throughput.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,8 +41,15 @@ import numpy.typing as npt
 import simpy
 
 from vision_zero.core.units import S_PER_HOUR, kph_to_mps
-from vision_zero.network.road_network import RoadNetwork, link_column
-from vision_zero.traffic._model import Signals, TrafficSettings, give_way_conflicts, potential_capacity_vph
+from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
+from vision_zero.traffic._model import (
+    GiveWayMovements,
+    Signals,
+    TrafficSettings,
+    give_way_approach,
+    give_way_movements,
+    potential_capacity_vph,
+)
 
 __all__ = ["Links", "link_constants", "run_period"]
 
@@ -80,9 +89,9 @@ class Links:
     offset_s: list[float]
     green_s: list[float]
     give_way_s: list[float]  # delay at the stop line of a minor approach to a priority junction (0 elsewhere)
-    #: per link: the major approaches whose flow a minor approach of a priority junction must find gaps in
-    #: (empty elsewhere), and its lanes (its capacity is lanes x HCM's potential capacity per lane)
-    conflicts: list[tuple[int, ...]] = dataclasses.field(default_factory=list)
+    #: the movements of priority junctions and what each gives way to (None: gap acceptance off), and each
+    #: link's lanes (a yielding movement's capacity is lanes x HCM's potential capacity per lane)
+    movements: GiveWayMovements | None = None
     lanes: list[float] = dataclasses.field(default_factory=list)
     #: per link as an entrance of a merge: its fair-queueing step, inflow headway / merge priority (empty: the
     #: inflow headway, i.e. capacity-proportional shares)
@@ -149,25 +158,63 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
     cyc, off, grn, gwy = lk.cycle_s, lk.offset_s, lk.green_s, lk.give_way_s
     stuck = settings.stuck_time_s
     share = lk.merge_headway_s or hwi  # an entrance's tag step: its inflow headway / merge priority
-    conflicts = lk.conflicts or [()] * n_links
+    # gap acceptance per movement (HCM 2000 ch. 17): per link at a priority junction its first movement slot
+    # (-1 elsewhere) and its next links in slot order; per slot its critical gap, follow-up headway (0: does not
+    # yield), whether its exits are recorded, its conflicts as (slot, weight); per recorded slot its exit times,
+    # the cumulative vehicles after each, and the first exit still inside the flow window
+    gw = lk.movements
+    n_slots = gw.n_slots if gw is not None else 0
     lanes = lk.lanes
-    t_c, t_f = settings.give_way_critical_gap_s, settings.give_way_follow_up_s
     window = settings.give_way_flow_window_s
     vph_per_veh = S_PER_HOUR / window
+    if gw is not None and n_slots:
+        gptr = gw.ptr.tolist()
+        gnext = gw.next_link.tolist()
+        slot0 = [gptr[li] if gptr[li + 1] > gptr[li] else -1 for li in range(n_links)]
+        slot_next = [tuple(gnext[gptr[li] : gptr[li + 1]]) for li in range(n_links)]
+        s_tc, s_tf, s_rec = gw.critical_gap_s.tolist(), gw.follow_up_s.tolist(), gw.record.tolist()
+        cptr, cslot, cw = gw.conflict_ptr.tolist(), gw.conflict_slot.tolist(), gw.conflict_weight.tolist()
+        s_conf = [
+            tuple(zip(cslot[cptr[k] : cptr[k + 1]], cw[cptr[k] : cptr[k + 1]], strict=True))
+            for k in range(n_slots)
+        ]
+    else:
+        slot0, slot_next, s_tc, s_tf, s_rec, s_conf = [-1] * n_links, [], [], [], [], []
+    s_t: list[list[float]] = [[] for _ in range(n_slots)]
+    s_n: list[list[int]] = [[] for _ in range(n_slots)]
+    s_h = [0] * n_slots
 
-    def gap_headway(li: int, t: float) -> float:
-        """A minor approach's discharge headway at ``t``: HCM eq. 17-3 with its major approaches' recent flow."""
+    def discharge_s(li: int, p: int, s: int, t: float) -> float:
+        """Outflow headway after ``p`` left ``li`` at ``t`` by its movement (a link at a priority junction).
+
+        Records the exit in its movement's flow if a conflict list reads it; a movement that gives way gets HCM
+        eq. 17-3's headway with its conflicting flow over the last ``flow_window_s`` (never below ``hw[li]``).
+        """
+        m = nl[p]
+        if m < 0:
+            return hw[li] * s  # the trip ends at the junction: it crosses no stream
+        k = slot0[li] + slot_next[li].index(m)
+        if s_rec[k]:
+            n = s_n[k]
+            n.append((n[-1] if n else 0) + s)
+            s_t[k].append(t)
+        if s_tf[k] <= 0.0:
+            return hw[li] * s
         lo = t - window
-        n = 0
-        for m in conflicts[li]:
-            h = qh[m]
-            if h:
-                c = cum[m]
-                j = bisect_right(qs[m], lo, 0, h, key=ex.__getitem__)  # exits up to ``lo`` (FIFO: in order)
-                n += c[h - 1] - (c[j - 1] if j else 0)
-        g = S_PER_HOUR / (lanes[li] * potential_capacity_vph(n * vph_per_veh, t_c, t_f))
+        vc = 0.0
+        for j, w in s_conf[k]:
+            tj = s_t[j]
+            h = s_h[j]
+            nj = len(tj)
+            while h < nj and tj[h] <= lo:  # exits that left the window (the clock only moves on)
+                h += 1
+            s_h[j] = h
+            if h < nj:
+                c = s_n[j]
+                vc += w * (c[-1] - (c[h - 1] if h else 0))
+        g = S_PER_HOUR / (lanes[li] * potential_capacity_vph(vc * vph_per_veh, s_tc[k], s_tf[k]))
         h0 = hw[li]
-        return g if g > h0 else h0
+        return (g if g > h0 else h0) * s
 
     def head(li: int, t: float) -> None:
         """Schedule the exit of link ``li``'s head: after running and giving way, in a discharge slot, on green."""
@@ -227,7 +274,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         ex[p] = t
         qh[li] += 1
         non[li] -= s
-        nslot[li] = t + (gap_headway(li, t) if conflicts[li] else hw[li]) * s
+        nslot[li] = t + (hw[li] * s if slot0[li] < 0 else discharge_s(li, p, s, t))
         if nwait[li] and not gsched[li]:
             serve(li, t)
         if qh[li] < len(qs[li]):
@@ -409,7 +456,7 @@ def run_period(  # noqa: C901 (the event loop is one function on purpose: DESIGN
         hd += 1
         qh[li] = hd
         non[li] -= s
-        ns = t + (gap_headway(li, t) if conflicts[li] else hw[li]) * s
+        ns = t + (hw[li] * s if slot0[li] < 0 else discharge_s(li, p, s, t))
         nslot[li] = ns
         if nwait[li] and not gsched[li]:
             serve(li, t)
@@ -524,15 +571,24 @@ def link_constants(
     elsewhere) if lower than the flow capacity; elsewhere (a bend, a major road through a junction) the flow
     capacity. An optional link column ``exit_capacity_vph`` caps the outflow further (a node's capacity on the
     links entering it, e.g. a roundabout's entry capacity). On a minor approach of a priority junction the
-    outflow headway is a floor: with ``traffic.give_way.gap_acceptance`` on, :func:`run_period` lengthens it to
-    HCM's gap-acceptance capacity with the flow of the conflicting major approaches (:func:`~vision_zero.traffic._model.give_way_conflicts`) over the
-    last ``traffic.give_way.flow_window_s``. ``give_way_s``
+    outflow headway is a floor. With ``traffic.give_way.gap_acceptance`` on, the approach-level give-way capacity
+    is not applied on minor approaches of priority junctions (roundabout entries keep it): :func:`run_period`
+    gives each vehicle leaving a link at a priority junction its movement's gap-acceptance headway (HCM eq. 17-3
+    with the movement's own critical gap, follow-up headway and conflicting flow over the last
+    ``traffic.give_way.flow_window_s``; :func:`~vision_zero.traffic._model.give_way_movements`). ``give_way_s``
     from :func:`~vision_zero.traffic._model.give_way_delay_s` (a constant hold, or zeros).
     """
     links = network.links
     length = links["length_m"].to_numpy(dtype=np.float64)
     lanes = np.maximum(links["lanes"].to_numpy(dtype=np.float64), 1.0)
     cap = flow_capacity_vph(network, mean_v, st)
+    movements = give_way_movements(network, st) if st.give_way_gap_acceptance else None
+    if (
+        movements is not None
+    ):  # each movement's own t_f replaces the approach-level capacity at priority junctions
+        v = links["v"].to_numpy(dtype=np.int64)
+        roundabout = (junction_control(network.nodes) == "roundabout")[v]
+        give_way_vph = np.where(give_way_approach(network) & ~roundabout, np.nan, give_way_vph)
     out_cap = np.where(np.isfinite(give_way_vph), np.minimum(cap, give_way_vph), cap)
     if "exit_capacity_vph" in links.columns:
         x = links["exit_capacity_vph"].to_numpy(dtype=np.float64)
@@ -555,7 +611,7 @@ def link_constants(
         sig.offset_s.tolist(),
         sig.green_s.tolist(),
         np.asarray(give_way_s, dtype=np.float64).tolist(),
-        give_way_conflicts(network) if st.give_way_gap_acceptance else [],
+        movements,
         lanes.tolist(),
         (hw_in / np.maximum(link_column(links, "merge_priority"), 1e-9)).tolist(),
     )

@@ -25,8 +25,10 @@ from scipy.special import ndtr
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.core.units import S_PER_HOUR, kph_to_mps
 from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
+from vision_zero.traffic.routing import LEFT, RIGHT, THROUGH, UTURN, movement_directions
 
 __all__ = [
+    "GiveWayMovements",
     "Signals",
     "TrafficSettings",
     "compliance_draws",
@@ -34,8 +36,8 @@ __all__ = [
     "expected_running_time_s",
     "give_way_approach",
     "give_way_capacity_vph",
-    "give_way_conflicts",
     "give_way_delay_s",
+    "give_way_movements",
     "hash_unit",
     "potential_capacity_vph",
     "signal_plans",
@@ -64,12 +66,25 @@ class TrafficSettings:
     #: HCM follow-up headway of a minor-approach vehicle at a priority junction [s]: its give-way capacity is
     #: at most ``3600 / this`` per lane (the gap-acceptance capacity with no conflicting traffic).
     give_way_follow_up_s: float = 3.5
-    #: HCM critical gap of a minor-approach vehicle [s] (eq. 17-3 with the conflicting major flow).
-    give_way_critical_gap_s: float = 6.5
+    #: HCM 2000 Exhibit 17-5 critical gaps t_c [s] per movement that gives way (eq. 17-3 with the movement's
+    #: conflicting flow), with a two-lane / four-lane major street, and eq. 17-1's three-leg left-turn term
+    gap_minor_right_s: float = 6.2
+    gap_minor_right_multilane_s: float = 6.9
+    gap_minor_through_s: float = 6.5
+    gap_minor_left_s: float = 7.1
+    gap_minor_left_multilane_s: float = 7.5
+    gap_major_left_s: float = 4.1
+    gap_three_leg_left_reduction_s: float = 0.7
+    #: HCM 2000 Exhibit 17-5 follow-up headways t_f [s] per movement that gives way
+    follow_up_minor_right_s: float = 3.3
+    follow_up_minor_through_s: float = 4.0
+    follow_up_minor_left_s: float = 3.5
+    follow_up_major_left_s: float = 2.2
     #: the conflicting major flow of a give-way approach is the major approaches' exits over this window [s].
     give_way_flow_window_s: float = 900.0
-    #: True: minor approaches discharge at HCM eq. 17-3 with the simulated conflicting flow; False (default):
-    #: at the potential capacity without conflicting traffic (see ``traffic.give_way.gap_acceptance``)
+    #: True: every movement that gives way at a priority junction discharges at HCM eq. 17-3 with its own
+    #: simulated conflicting flow (:func:`give_way_movements`); False (default): a minor approach discharges at
+    #: the potential capacity without conflicting traffic (see ``traffic.give_way.gap_acceptance``)
     give_way_gap_acceptance: bool = False
     #: True: the simulation holds vehicles on minor approaches for ``give_way_delay_s`` (and route choice learns it
     #: from the simulated times); False: the delay is only a term of route choice's generalised cost.
@@ -98,7 +113,17 @@ class TrafficSettings:
             route_perception_draws=int(values["traffic.route_choice.perception_draws"]),
             give_way_delay_s=values["traffic.route_choice.give_way_delay_s"],
             give_way_follow_up_s=values["traffic.give_way.follow_up_headway_s"],
-            give_way_critical_gap_s=values["traffic.give_way.critical_gap_s"],
+            gap_minor_right_s=values["traffic.give_way.critical_gap.minor_right_s"],
+            gap_minor_right_multilane_s=values["traffic.give_way.critical_gap.minor_right_multilane_s"],
+            gap_minor_through_s=values["traffic.give_way.critical_gap.minor_through_s"],
+            gap_minor_left_s=values["traffic.give_way.critical_gap.minor_left_s"],
+            gap_minor_left_multilane_s=values["traffic.give_way.critical_gap.minor_left_multilane_s"],
+            gap_major_left_s=values["traffic.give_way.critical_gap.major_left_s"],
+            gap_three_leg_left_reduction_s=values["traffic.give_way.critical_gap.three_leg_left_reduction_s"],
+            follow_up_minor_right_s=values["traffic.give_way.follow_up.minor_right_s"],
+            follow_up_minor_through_s=values["traffic.give_way.follow_up.minor_through_s"],
+            follow_up_minor_left_s=values["traffic.give_way.follow_up.minor_left_s"],
+            follow_up_major_left_s=values["traffic.give_way.follow_up.major_left_s"],
             give_way_flow_window_s=values["traffic.give_way.flow_window_s"],
             give_way_gap_acceptance=values.get("traffic.give_way.gap_acceptance", 0.0) >= 0.5,
             give_way_in_simulation=values.get("traffic.route_choice.give_way_in_simulation", 0.0) >= 0.5,
@@ -276,9 +301,7 @@ def give_way_approach(network: RoadNetwork) -> npt.NDArray[np.bool_]:
     top = np.zeros(n_nodes, dtype=np.int64)
     np.maximum.at(top, u, rank)
     np.maximum.at(top, v, rank)
-    ends = np.concatenate([np.stack([u, v], 1), np.stack([v, u], 1)])
-    ends = np.unique(ends[ends[:, 0] != ends[:, 1]], axis=0)
-    legs = np.bincount(ends[:, 0], minlength=n_nodes) if len(ends) else np.zeros(n_nodes, dtype=np.int64)
+    legs = _legs(u, v, n_nodes)
     minor: npt.NDArray[np.bool_] = (~sig[v] & (legs[v] >= 3) & (rank < top[v])) | roundabout[v]
     return minor
 
@@ -323,29 +346,181 @@ def potential_capacity_vph(conflicting_vph: float, critical_gap_s: float, follow
     return conflicting_vph * math.exp(-x * critical_gap_s) / -math.expm1(-x * follow_up_s)
 
 
-def give_way_conflicts(network: RoadNetwork) -> list[tuple[int, ...]]:
-    """Per link, the conflicting major approaches of its end when it is a priority junction's minor approach.
+#: Kinds of the movements of :class:`GiveWayMovements` (HCM 2000 ch. 17's ranks 2 and 3 of a two-way stop)
+NO_YIELD, MINOR_RIGHT, MINOR_THROUGH, MINOR_LEFT, MAJOR_LEFT = 0, 1, 2, 3, 4
 
-    For a minor approach of a priority junction (:func:`give_way_approach`, not a roundabout): the links entering
-    the same node with a higher road class (:data:`_PRIORITY_RANK`), whose flow the minor stream must find gaps
-    in; an empty tuple for every other link. (An approach-level simplification of HCM's movement-level conflicting
-    flows: a minor approach's through and left-turning vehicles cross both major directions.)
+#: HCM 2000 Exhibit 17-4: weight of each conflicting movement in a movement's conflicting flow ``v_c``, by the
+#: yielding movement's kind, the side the conflicting approach comes from (``near``: from the yielding
+#: approach's left, the stream a right turn merges into; ``far``: from its right; ``opposite``: straight ahead)
+#: and the conflicting movement's direction (``right``, ``through``, ``left`` incl. U-turns). For a minor through
+#: (movement 8): ``2 v1 + v2 + 0.5 v3 + 2 v4 + v5 + v6``; a minor left (7): ``2 v1 + v2 + 0.5 v3 + 2 v4 + v5 +
+#: 0.5 v6 + 0.5 v11 + 0.5 v12``; a minor right (9): ``v2 / N + 0.5 v3`` (``N`` the near-side stream's through
+#: lanes: the weight ``through_per_lane``); a major left (1): ``v5 + v6``. A major approach straight ahead of a
+#: minor one (skewed geometry) counts as the far side.
+_CONFLICT_WEIGHTS: dict[tuple[int, str], dict[str, float]] = {
+    (MINOR_RIGHT, "near"): {"through_per_lane": 1.0, "right": 0.5},
+    (MINOR_THROUGH, "near"): {"left": 2.0, "through": 1.0, "right": 0.5},
+    (MINOR_THROUGH, "far"): {"left": 2.0, "through": 1.0, "right": 1.0},
+    (MINOR_LEFT, "near"): {"left": 2.0, "through": 1.0, "right": 0.5},
+    (MINOR_LEFT, "far"): {"left": 2.0, "through": 1.0, "right": 0.5},
+    (MINOR_LEFT, "opposite_minor"): {"through": 0.5, "right": 0.5},
+    (MAJOR_LEFT, "opposite"): {"through": 1.0, "right": 1.0},
+}
+
+
+@dataclass(frozen=True)
+class GiveWayMovements:
+    """The movements at priority junctions and what each one gives way to (HCM 2000 ch. 17, two-way stop).
+
+    Every link ending at a priority junction (a node with a minor approach, :func:`give_way_approach`, not a
+    roundabout) has one *slot* per link leaving that node: slots ``ptr[l] .. ptr[l + 1] - 1`` of link ``l``,
+    in order of ``next_link``. A slot that gives way (``follow_up_s > 0``: every movement of a minor approach,
+    a left turn or U-turn from the major road) discharges at ``lanes x`` HCM eq. 17-3's potential capacity with
+    its ``critical_gap_s``, ``follow_up_s`` and conflicting flow ``v_c = sum(weight x flow)`` over its conflict
+    list ``conflict_slot[conflict_ptr[k] .. conflict_ptr[k + 1] - 1]`` (flows of other slots, per hour, over
+    ``traffic.give_way.flow_window_s``); ``record`` marks the slots whose flow some conflict list reads.
     """
-    links = network.links
+
+    ptr: IntArray  # per link + 1
+    next_link: IntArray  # per slot
+    kind: IntArray  # per slot: NO_YIELD, MINOR_RIGHT, MINOR_THROUGH, MINOR_LEFT or MAJOR_LEFT
+    critical_gap_s: FloatArray  # per slot (0 where it does not give way)
+    follow_up_s: FloatArray  # per slot (0 where it does not give way)
+    record: npt.NDArray[np.bool_]  # per slot
+    conflict_ptr: IntArray  # per slot + 1
+    conflict_slot: IntArray
+    conflict_weight: FloatArray
+
+    @property
+    def n_slots(self) -> int:
+        return len(self.next_link)
+
+    def slot(self, link: int, next_link: int) -> int:
+        """The slot of the movement from ``link`` into ``next_link`` (-1 if ``link`` ends at no priority junction)."""
+        lo, hi = int(self.ptr[link]), int(self.ptr[link + 1])
+        hit = np.flatnonzero(self.next_link[lo:hi] == next_link)
+        return lo + int(hit[0]) if len(hit) else -1
+
+
+def _legs(u: IntArray, v: IntArray, n_nodes: int) -> IntArray:
+    """Number of neighbouring nodes of each node (legs of a junction; parallel and two-way links count once)."""
+    ends = np.concatenate([np.stack([u, v], 1), np.stack([v, u], 1)])
+    ends = np.unique(ends[ends[:, 0] != ends[:, 1]], axis=0)
+    out: IntArray = np.bincount(ends[:, 0], minlength=n_nodes) if len(ends) else np.zeros(n_nodes, np.int64)
+    return out
+
+
+def give_way_movements(network: RoadNetwork, settings: TrafficSettings) -> GiveWayMovements:  # noqa: C901
+    """The movements of every priority junction with their HCM 2000 ch. 17 conflicts (see :class:`GiveWayMovements`).
+
+    A movement's direction is the shared turn rule :func:`~vision_zero.traffic.routing.movement_directions`
+    (right-hand traffic, as HCM); the side another approach comes from is the direction of the move from the
+    yielding approach into that approach's leg (into a leg on the left: the approach comes from the left, the
+    near side). Major approaches of a minor one are those of a higher road class (:data:`_PRIORITY_RANK`);
+    the opposing approach of a major left turn is a major approach straight ahead; a minor left turn also yields
+    to half the through and right flows of a minor approach straight ahead. Critical gaps: the four-lane values
+    where a conflicting major approach has 2 or more lanes, and HCM eq. 17-1's three-leg reduction for a minor
+    left turn at a junction of 3 legs (heavy-vehicle and grade terms not applied).
+
+    References
+    ----------
+    Transportation Research Board (2000). Highway Capacity Manual, ch. 17, Exhibits 17-4 and 17-5, eq. 17-1.
+    """
+    links, nodes = network.links, network.nodes
+    n = len(links)
     u = links["u"].to_numpy(dtype=np.int64)
     v = links["v"].to_numpy(dtype=np.int64)
+    lanes = np.maximum(links["lanes"].to_numpy(dtype=np.float64), 1.0)
     rank = links["highway"].astype(str).map(_PRIORITY_RANK).fillna(0).to_numpy(dtype=np.int64)
-    roundabout = (junction_control(network.nodes) == "roundabout")[v]
+    roundabout = (junction_control(nodes) == "roundabout")[v]
     minor = give_way_approach(network) & ~roundabout
-    out: list[tuple[int, ...]] = [()] * len(links)
-    if not minor.any():
-        return out
-    by_node = pd.Series(np.arange(len(links))).groupby(v).agg(list).to_dict()
-    for li in np.flatnonzero(minor).tolist():
-        out[li] = tuple(
-            m for m in by_node.get(int(v[li]), []) if rank[m] > rank[li] and u[m] != v[li] and m != li
-        )
-    return out
+    prio = np.zeros(len(nodes), dtype=bool)
+    prio[v[minor]] = True
+    legs = _legs(u, v, len(nodes))
+    at = prio[v] & (u != v)
+    # slots: every link ending at a priority junction x every link leaving that node
+    out_order = np.argsort(u, kind="stable")
+    out_start = np.searchsorted(u[out_order], np.arange(len(nodes) + 1))
+    count = np.where(at, (out_start[1:] - out_start[:-1])[v], 0)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(count, out=ptr[1:])
+    a = np.repeat(np.arange(n, dtype=np.int64), count)
+    within = np.arange(len(a)) - np.repeat(ptr[:-1], count)
+    b = out_order[np.repeat(out_start[:-1][v], count) + within].astype(np.int64)
+    direction = movement_directions(nodes, u, v, a, b)
+    # per approach at a priority junction: the other approaches and the side each comes from
+    in_order = np.argsort(v, kind="stable")
+    in_start = np.searchsorted(v[in_order], np.arange(len(nodes) + 1))
+    u2, v2 = np.concatenate([u, v]), np.concatenate([v, u])  # links n.. are the links reversed (their legs)
+    kind = np.zeros(len(a), dtype=np.int64)
+    t_c = np.zeros(len(a))
+    t_f = np.zeros(len(a))
+    conflicts: list[list[tuple[int, float]]] = [[] for _ in range(len(a))]
+    for node in np.flatnonzero(prio).tolist():
+        app = [int(x) for x in in_order[in_start[node] : in_start[node + 1]] if at[x]]
+        for li in app:
+            others = [m for m in app if m != li and u[m] != u[li]]
+            if not others:
+                continue
+            side_dir = movement_directions(nodes, u2, v2, np.full(len(others), li), np.asarray(others) + n)
+            side = {m: int(d) for m, d in zip(others, side_dir, strict=True)}
+            if minor[li]:
+                majors = [m for m in others if rank[m] > rank[li]]
+                multilane = any(lanes[m] >= 2.0 for m in majors)
+            else:
+                majors = [m for m in others if not minor[m] and side[m] == THROUGH]  # the opposing major
+                multilane = False
+            for k in range(int(ptr[li]), int(ptr[li + 1])):
+                d = int(direction[k])
+                if minor[li]:
+                    kk = MINOR_RIGHT if d == RIGHT else MINOR_THROUGH if d == THROUGH else MINOR_LEFT
+                elif d in (LEFT, UTURN):
+                    kk = MAJOR_LEFT
+                else:
+                    continue
+                kind[k] = kk
+                t_c[k], t_f[k] = _gaps(kk, multilane, int(legs[node]) == 3, settings)
+                for m in others:
+                    if kk == MAJOR_LEFT:
+                        where = "opposite" if m in majors else ""
+                    elif m in majors:
+                        where = "near" if side[m] == LEFT else "far"
+                    elif kk == MINOR_LEFT and side[m] == THROUGH:
+                        where = "opposite_minor"
+                    else:
+                        where = ""
+                    weights = _CONFLICT_WEIGHTS.get((kk, where))
+                    if not weights:
+                        continue
+                    for j in range(int(ptr[m]), int(ptr[m + 1])):
+                        dj = int(direction[j])
+                        name = "right" if dj == RIGHT else "through" if dj == THROUGH else "left"
+                        w = weights.get(name, 0.0)
+                        if name == "through" and "through_per_lane" in weights:
+                            w = weights["through_per_lane"] / lanes[m]
+                        if w > 0.0:
+                            conflicts[k].append((j, w))
+    cptr = np.zeros(len(a) + 1, dtype=np.int64)
+    np.cumsum([len(c) for c in conflicts], out=cptr[1:])
+    cslot = np.asarray([j for c in conflicts for j, _ in c], dtype=np.int64)
+    cweight = np.asarray([w for c in conflicts for _, w in c], dtype=np.float64)
+    record = np.zeros(len(a), dtype=bool)
+    record[cslot] = True
+    return GiveWayMovements(ptr, b, kind, t_c, t_f, record, cptr, cslot, cweight)
+
+
+def _gaps(kind: int, multilane: bool, three_leg: bool, st: TrafficSettings) -> tuple[float, float]:
+    """HCM 2000 Exhibit 17-5 (critical gap, follow-up headway) of a movement that gives way [s]."""
+    if kind == MINOR_RIGHT:
+        return (
+            st.gap_minor_right_multilane_s if multilane else st.gap_minor_right_s
+        ), st.follow_up_minor_right_s
+    if kind == MINOR_THROUGH:
+        return st.gap_minor_through_s, st.follow_up_minor_through_s
+    if kind == MINOR_LEFT:
+        t_c = st.gap_minor_left_multilane_s if multilane else st.gap_minor_left_s
+        return t_c - (st.gap_three_leg_left_reduction_s if three_leg else 0.0), st.follow_up_minor_left_s
+    return st.gap_major_left_s, st.follow_up_major_left_s
 
 
 def give_way_capacity_vph(
@@ -356,8 +531,10 @@ def give_way_capacity_vph(
     On a give-way approach (:func:`give_way_approach`): HCM's gap-acceptance capacity
     (:func:`potential_capacity_vph`, eq. 17-3) times its lanes, with the conflicting major flow
     ``conflicting_vph`` per link (default 0: ``lanes x 3600 / t_f``, the capacity with no conflicting traffic;
-    the simulation takes the flow of the conflicting approaches as it happens, see
-    :func:`~vision_zero.traffic._loop.run_period`). Nowhere else: a bend or a major road does not give way.
+    ``t_c`` the minor through movement's, ``t_f`` ``traffic.give_way.follow_up_headway_s``). With
+    ``traffic.give_way.gap_acceptance`` on, the simulation replaces this approach-level figure on minor
+    approaches of priority junctions by each movement's own capacity with its own conflicting flow as it happens
+    (:func:`give_way_movements`, :func:`~vision_zero.traffic._loop.run_period`). Nowhere else: a bend or a major road does not give way.
     (A roundabout's entry capacity is the intervention's ``exit_capacity_vph``, which caps the outflow of the
     entering links on top of ``lanes x 3600 / t_f``.)
 
@@ -370,7 +547,7 @@ def give_way_capacity_vph(
     vc = np.zeros(len(links)) if conflicting_vph is None else np.asarray(conflicting_vph, dtype=np.float64)
     per_lane = np.array(
         [
-            potential_capacity_vph(float(x), settings.give_way_critical_gap_s, settings.give_way_follow_up_s)
+            potential_capacity_vph(float(x), settings.gap_minor_through_s, settings.give_way_follow_up_s)
             for x in vc
         ]
     )

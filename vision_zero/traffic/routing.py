@@ -336,15 +336,32 @@ class Router:
 def movement_turns(nodes: pd.DataFrame, u: IntArray, v: IntArray, a: IntArray, b: IntArray) -> IntArray:
     """Turns of the movements from link ``a`` into link ``b`` (links given by their end nodes ``u``, ``v``).
 
-    0 straight on, 1 a turn (heading change above 45 degrees between the links' chords), 2 a U-turn.
+    0 straight on, 1 a turn (heading change above 45 degrees between the links' chords), 2 a U-turn: the
+    magnitude of :func:`movement_directions`.
+    """
+    d = movement_directions(nodes, u, v, a, b)
+    out: IntArray = np.where(d == UTURN, 2, np.abs(d))
+    return out
+
+
+#: codes of :func:`movement_directions`
+RIGHT, THROUGH, LEFT, UTURN = -1, 0, 1, 2
+
+
+def movement_directions(nodes: pd.DataFrame, u: IntArray, v: IntArray, a: IntArray, b: IntArray) -> IntArray:
+    """Direction of the movements from link ``a`` into link ``b``: THROUGH 0, LEFT 1, RIGHT -1 or UTURN 2.
+
+    A turn is a heading change above 45 degrees between the links' chords, to the left if counter-clockwise
+    (``x`` east, ``y`` north); a U-turn is a move back along the same pair of nodes.
     """
     x = nodes["x_m"].to_numpy(dtype=np.float64)
     y = nodes["y_m"].to_numpy(dtype=np.float64)
     heading = np.arctan2(y[v] - y[u], x[v] - x[u])
-    change = np.abs(np.angle(np.exp(1j * (heading[b] - heading[a]))))
-    turns = (np.degrees(change) > _TURN_ANGLE_DEG).astype(np.int64)
+    change = np.angle(np.exp(1j * (heading[b] - heading[a])))
+    turning = np.degrees(np.abs(change)) > _TURN_ANGLE_DEG
+    side = np.where(change > 0, LEFT, RIGHT)
     uturn = (u[b] == v[a]) & (v[b] == u[a])
-    out: IntArray = np.where(uturn, 2, turns)
+    out: IntArray = np.where(uturn, UTURN, np.where(turning, side, THROUGH)).astype(np.int64)
     return out
 
 

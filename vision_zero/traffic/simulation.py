@@ -22,9 +22,10 @@ queue-and-headway segments; drivers keep their own desired speeds):
   later. Otherwise it waits where it is (the queue stays on the upstream link and spills back link by link);
   the links and origin queues waiting to enter a link are served by capacity-proportional fair queueing
   (``merge_priority`` weights them; see :mod:`vision_zero.traffic._loop`; a trip that waited at its origin
-  counts the wait in its first link's travel time, so route choice sees it, not in its running speed). On a
-  minor approach of a priority junction, with ``traffic.give_way.gap_acceptance`` on, the discharge falls with
-  the conflicting major flow (HCM eq. 17-3, :func:`give_way_capacity_vph`). The first vehicle waiting for room that does not appear for ``traffic.stuck_time_s`` (SUMO's time-to-teleport) enters anyway,
+  counts the wait in its first link's travel time, so route choice sees it, not in its running speed). With
+  ``traffic.give_way.gap_acceptance`` on, each movement that gives way at a priority junction (from a minor
+  approach; a left turn from the major road) discharges at HCM eq. 17-3's capacity with its own conflicting
+  flow (HCM Exhibits 17-4/17-5, :func:`~vision_zero.traffic._model.give_way_movements`). The first vehicle waiting for room that does not appear for ``traffic.stuck_time_s`` (SUMO's time-to-teleport) enters anyway,
   so circular queues cannot freeze the network; such stuck moves are counted (:attr:`TrafficRecord.stuck_moves`).
 * One SimPy event per link exit (which is the next link's entry), plus one per departure, plus one per entry
   that had to wait at a link's entry: events are plain :class:`simpy.Event`-compatible objects with a callback,
