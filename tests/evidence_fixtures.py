@@ -93,7 +93,9 @@ def at_central_values(prepared: PreparedScenario) -> PreparedScenario:
 def run_pairs(
     files: dict[str, Path], *, replications: int = REPLICATIONS, central_parameters: bool = False
 ) -> Pairs:
-    """Run the baseline and every variant, replication by replication (variants calibrated on the baseline's).
+    """Run the baseline and every variant, replication by replication, as a comparison does.
+
+    Each variant replication is calibrated on the baseline's and starts from its routes.
 
     ``central_parameters``: every replication uses the central parameter values (:func:`at_central_values`).
     """
@@ -106,7 +108,11 @@ def run_pairs(
         results["base"].append(base)
         for name in files:
             if name != "base":
-                results[name].append(run_replication(prepared[name], r, baseline_raw=base.injuries))
+                results[name].append(
+                    run_replication(
+                        prepared[name], r, baseline_raw=base.injuries, baseline_routes=base.routes
+                    )
+                )
     return Pairs(prepared, results)
 
 

@@ -427,3 +427,22 @@ def test_a_run_shares_traffic_through_a_temporary_store_it_removes(files, tmp_pa
     base = run_replication(job.baseline.prepared(), 0)
     direct = run_replication(job.prepared(), 0, baseline_raw=base.injuries)
     _assert_same_result(run.read(0), direct)
+
+
+def test_a_variant_starts_from_its_baseline_routes_in_a_run_as_directly(files, tmp_path):
+    # a comparison hands each variant replication its baseline replication's routes (kept in the baseline's
+    # folder); the variant's drivers start from them (boundedly rational switching), not from free-flow routes
+    from vision_zero.runs.parallel import SerialExecutor
+    from vision_zero.runs.replications import run_job, scenario_job
+
+    job = scenario_job(files["slow"], overrides={"simulation.replications": 1})
+    assert job.baseline is not None
+    run = run_job(job, out_dir=tmp_path / "out", executor=SerialExecutor(), progress=False)
+    base = run_replication(job.baseline.prepared(), 0)
+    assert base.routes is not None and len(base.routes) > 0
+    warm = run_replication(job.prepared(), 0, baseline_raw=base.injuries, baseline_routes=base.routes)
+    assert warm.routes is None  # a variant keeps none
+    _assert_same_result(run.read(0), warm)
+    cold = run_replication(job.prepared(), 0, baseline_raw=base.injuries)
+    assert warm.summary["veh_km"] != cold.summary["veh_km"]
+    assert warm.summary["route_outside_band"] >= 0.0

@@ -1,8 +1,16 @@
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
 
-from vision_zero.runs.results import ReplicationResult, atomic_write_text, read_replication, write_replication
+from vision_zero.runs.results import (
+    ReplicationResult,
+    atomic_write_text,
+    read_held_routes,
+    read_replication,
+    replication_problem,
+    write_replication,
+)
 
 
 def _result(rep: int) -> ReplicationResult:
@@ -27,6 +35,16 @@ def test_round_trip(tmp_path: Path) -> None:
     assert back.summary == {"fatal": 0.5, "ksi": 0.5}
     assert back.parameters == {"a.b": 1.5}
     pd.testing.assert_frame_equal(back.injuries, _result(2).injuries)
+
+
+def test_a_baselines_routes_are_kept_listed_and_read_back(tmp_path: Path) -> None:
+    assert read_held_routes(write_replication(tmp_path / "variant", _result(0))) is None
+    routes = pd.DataFrame({"driver": [0, 0, 4], "link": [3, 5, 2], "forgone_s": [0.0, 0.0, 7.5]})
+    path = write_replication(tmp_path / "base", dataclasses.replace(_result(0), routes=routes))
+    pd.testing.assert_frame_equal(read_held_routes(path), routes)
+    assert replication_problem(path) is None
+    (path / "routes.parquet").write_bytes(b"damaged")
+    assert replication_problem(path) is not None  # listed in files.json: a damaged file is found
 
 
 def test_no_partial_folders_left(tmp_path: Path) -> None:

@@ -11,9 +11,11 @@ from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.routing import (
     SAME_COST_S,
+    HeldRoutes,
     RouteChoiceSettings,
     Router,
     Routes,
+    band_switchers,
     gap_switchers,
     msa_step,
     perceived_costs,
@@ -21,7 +23,7 @@ from vision_zero.traffic.routing import (
     route_cost_s,
     route_trips,
 )
-from vision_zero.traffic.simulation import TrafficRecord, TrafficSettings, simulate
+from vision_zero.traffic.simulation import TrafficRecord, TrafficSettings, simulate, simulate_vehicles
 
 
 def contiguous(net, routes: Routes, o: np.ndarray, d: np.ndarray) -> bool:  # type: ignore[no-untyped-def]
@@ -306,3 +308,81 @@ def test_same_seed_gives_identical_routes_and_gaps() -> None:
     pd.testing.assert_frame_equal(a.route_choice, b.route_choice)
     pd.testing.assert_frame_equal(a.link_stats, b.link_stats)
     pd.testing.assert_frame_equal(a.trips, b.trips)
+
+
+# --- boundedly rational switching from held routes (a variant of a paired baseline) ------------------------------
+
+
+def test_band_switchers_leave_only_beyond_the_indifference_band_by_hand() -> None:
+    route = np.array([100.0, 600.0, 600.0, 1000.0, 300.0])
+    best = np.array([50.0, 500.0, 450.0, 850.0, np.inf])
+    # bands max(0.2 x route, 60 s) = 60, 120, 120, 200; savings 50, 100, 150, 150 (none where unreachable)
+    assert band_switchers(route, best, relative=0.2, minimum_s=60.0).tolist() == [2]
+    # a driver who already tolerated a larger saving on his route keeps it
+    tolerated = np.array([0.0, 0.0, 200.0, 0.0, 0.0])
+    assert band_switchers(route, best, relative=0.2, minimum_s=60.0, tolerated_s=tolerated).size == 0
+    # no band: every driver with a real saving switches (the deterministic all-or-nothing response)
+    assert band_switchers(route, best, relative=0.0, minimum_s=0.0).tolist() == [0, 1, 2, 3]
+
+
+def test_held_routes_round_trip_and_only_drivable_routes_are_taken() -> None:
+    net = bottleneck_or_detour()  # links 0: 0->2, 1: 2->1, 2: 0->3, 3: 3->1
+    held = HeldRoutes(
+        key=np.array([3, 5, 9]),
+        routes=Routes(ptr=np.array([0, 2, 4, 6]), links=np.array([0, 1, 2, 3, 0, 3])),
+        forgone_s=np.array([1.0, 2.0, 3.0]),
+    )
+    back = HeldRoutes.from_frame(held.to_frame())
+    assert back.key.tolist() == [3, 5, 9] and back.forgone_s.tolist() == [1.0, 2.0, 3.0]
+    assert back.routes.links.tolist() == held.routes.links.tolist()
+    u, v = net.links["u"].to_numpy(), net.links["v"].to_numpy()
+    # drivers 5 and 3 have routes; 9's is not a chain (0->2 then 3->1); 7 has none; 3 now goes from 0 to node 2
+    found, routes, forgone = held.take(
+        np.array([5, 3, 9, 7, 3]), np.zeros(5, np.int64), np.array([1, 1, 1, 1, 2]), u, v
+    )
+    assert found.tolist() == [True, True, False, False, False]
+    assert [routes.route(i).tolist() for i in range(5)] == [[2, 3], [0, 1], [], [], []]
+    assert forgone.tolist() == [2.0, 1.0, 0.0, 0.0, 0.0]
+
+
+def _slower_a(kph: float) -> RoadNetwork:
+    net = bottleneck_or_detour()
+    links = net.links.copy()
+    links.loc[[0, 1], "speed_limit_kph"] = kph
+    return dataclasses.replace(net, links=links)
+
+
+def test_a_variant_keeps_its_baseline_routes_within_the_band_and_leaves_them_beyond_it() -> None:
+    # 100 trips, no queues: route A (1,000 m) takes 72 s at 50 km/h, route B (1,600 m) 115 s; all on A
+    trips = one_to_one(100, 36.0)
+    rc = RouteChoiceSettings(
+        max_iterations=3, relative_gap_target=0.0, slice_s=900.0, band_relative=0.2, band_min_s=60.0
+    )
+
+    def run(net: RoadNetwork, held: HeldRoutes | None):  # type: ignore[no-untyped-def]
+        return simulate_vehicles(
+            net,
+            trips,
+            rng=np.random.default_rng(0),
+            periods=(HOUR,),
+            settings=EXACT,
+            route_settings=rc,
+            held_routes=held,
+        )
+
+    base = run(bottleneck_or_detour(), None)
+    assert (base.routes.links < 2).all()  # everyone on A
+    held = base.held_routes()
+    # the same network: nobody moves, the traffic is the baseline's, and one simulation settles it
+    same = run(bottleneck_or_detour(), held)
+    assert np.array_equal(same.routes.links, base.routes.links)
+    assert np.array_equal(same.times.ex, base.times.ex)
+    assert same.route_choice["outside_band"].tolist() == [0.0]
+    # A at 30 km/h takes 120 s: B saves 5 s, within the band; the equilibrium from scratch moves everyone
+    assert (run(_slower_a(30.0), held).routes.links < 2).all()
+    assert (run(_slower_a(30.0), None).routes.links >= 2).all()
+    # A at 10 km/h takes 360 s: B saves 245 s, beyond max(20% x 360 s, 60 s); everyone leaves A and stays on B
+    slow = run(_slower_a(10.0), held)
+    assert (slow.routes.links >= 2).all()
+    log = slow.route_choice
+    assert log["outside_band"].tolist() == [1.0, 0.0] and log["switched"].tolist() == [100.0, 0.0]

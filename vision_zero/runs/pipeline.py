@@ -878,7 +878,9 @@ def summarise(
     """The headline numbers of :class:`~vision_zero.runs.results.ReplicationResult` (``summary``).
 
     ``route_choice``: :attr:`~vision_zero.traffic.simulation.TrafficRecord.route_choice`; its last row gives
-    ``route_relative_gap`` and ``route_iterations`` (re-routing iterations run).
+    ``route_relative_gap``, ``route_outside_band`` (share of trips whose best route saves more than their
+    indifference band: 0 in a boundedly rational user equilibrium) and ``route_iterations`` (re-routing
+    iterations run).
     ``traffic``: :func:`vision_zero.traffic.simulation.traffic_summary` of the replication's record (trips
     arrived and en route, stuck moves), copied in.
     ``peak``: the scenario's peak calibration (:func:`calibrate_peak`), copied in as ``peak_target``,
@@ -904,6 +906,7 @@ def summarise(
     out["schematic"] = 1.0 if schematic else 0.0
     if route_choice is not None and len(route_choice):
         out["route_relative_gap"] = float(route_choice["relative_gap"].iloc[-1])
+        out["route_outside_band"] = float(route_choice["outside_band"].iloc[-1])
         out["route_iterations"] = float(route_choice["iteration"].iloc[-1])
     if peak is not None:
         out["peak_target"] = float(peak.target)
@@ -983,6 +986,7 @@ def run_replication(
     *,
     baseline_raw: pd.DataFrame | None = None,
     traffic_store: Path | None = None,
+    baseline_routes: pd.DataFrame | None = None,
 ) -> ReplicationResult:
     """Run replication ``replication`` of a prepared scenario.
 
@@ -1002,10 +1006,15 @@ def run_replication(
         replication whose traffic inputs are the same (crossing upgrades: links, nodes, trips, seed, parameter
         draw unchanged) takes it instead of simulating again and re-runs only crossings, pedestrians and risk.
         The results are identical to a full run. None: always simulate.
+    baseline_routes
+        The routes of the baseline's replication with the same index (:attr:`ReplicationResult.routes`, which a
+        baseline's result keeps): the variant's drivers start from them and leave them only beyond their
+        indifference band (:func:`vision_zero.traffic.simulation.simulate_vehicles`, ``held_routes``). None: the
+        route equilibrium from free-flow routes (a baseline, or a variant run on its own).
     """
     from vision_zero.risk import crash_model as risk
     from vision_zero.traffic import demand
-    from vision_zero.traffic.routing import RouteChoiceSettings
+    from vision_zero.traffic.routing import HeldRoutes, RouteChoiceSettings
     from vision_zero.traffic.simulation import TrafficSettings, record_of, simulate_vehicles, traffic_summary
 
     sc = prepared.scenario
@@ -1057,6 +1066,7 @@ def run_replication(
             reroute_passes=sc.simulation.reroute_passes,
             settings=settings,
             route_settings=route_settings,
+            held_routes=None if baseline_routes is None else HeldRoutes.from_frame(baseline_routes),
         )
         if traffic_store is not None and key is not None and prepared.is_baseline:
             _save_traffic(traffic_store, key, vehicles)
@@ -1095,4 +1105,5 @@ def run_replication(
         speed_hist=_speed_hist(record.speed_hist, record.periods),
         parameters=draw,
         traffic={name: getattr(record, field) for name, field in TRAFFIC_TABLES.items()},
+        routes=vehicles.held_routes().to_frame() if prepared.is_baseline else None,
     )

@@ -56,6 +56,7 @@ from vision_zero.runs.pipeline import (
 from vision_zero.runs.results import (
     ReplicationResult,
     atomic_write_text,
+    read_held_routes,
     read_replication,
     read_replication_summary,
     replication_dir,
@@ -396,14 +397,23 @@ class _Bundle:
     traffic_store: Path | None = None
 
 
-def _call_task(bundle: _Bundle, item: tuple[int, pd.DataFrame | None]) -> ReplicationResult:
-    """Executor entry point: ``bundle`` is shipped once per worker, ``item`` with each task."""
-    replication, baseline_raw = item
+def _call_task(
+    bundle: _Bundle, item: tuple[int, pd.DataFrame | None, pd.DataFrame | None]
+) -> ReplicationResult:
+    """Executor entry point: ``bundle`` is shipped once per worker, ``item`` with each task.
+
+    ``item``: the replication, its baseline's injuries and its baseline's routes (passed as the keyword
+    ``baseline_routes`` when the baseline kept them: only the pipeline's task keeps and takes routes).
+    """
+    replication, baseline_raw, baseline_routes = item
+    extra: dict[str, Any] = {}
     if bundle.traffic_store is not None:
+        extra["traffic_store"] = bundle.traffic_store
+    if baseline_routes is not None:
+        extra["baseline_routes"] = baseline_routes
+    if extra:
         task: Any = bundle.task
-        result: ReplicationResult = task(
-            bundle.payload, replication, baseline_raw, traffic_store=bundle.traffic_store
-        )
+        result: ReplicationResult = task(bundle.payload, replication, baseline_raw, **extra)
         return result
     return bundle.task(bundle.payload, replication, baseline_raw)
 
@@ -495,15 +505,14 @@ class _Runner:
             self.ensure(job.baseline, max(missing) + 1)
             base_dir = self.run_dir(job.baseline)
 
-        def items() -> Iterator[tuple[int, pd.DataFrame | None]]:
+        def items() -> Iterator[tuple[int, pd.DataFrame | None, pd.DataFrame | None]]:
             # read lazily: the executor asks for the next item only when it has room for another task
             for i in missing:
-                raw = (
-                    None
-                    if base_dir is None
-                    else pd.read_parquet(replication_dir(base_dir, i) / "injuries.parquet")
-                )
-                yield i, raw
+                if base_dir is None:
+                    yield i, None, None
+                else:
+                    rep = replication_dir(base_dir, i)
+                    yield i, pd.read_parquet(rep / "injuries.parquet"), read_held_routes(rep)
 
         for _pos, result in self.executor.map_unordered(_call_task, self.bundle(job), items()):
             _check_result(job, result)
@@ -679,9 +688,13 @@ def format_route_choice(run: RunResult) -> str:
         return ""
     gaps = np.array([s["route_relative_gap"] for s in summaries])
     iters = np.array([s["route_iterations"] for s in summaries])
+    band = ""
+    if all("route_outside_band" in s for s in summaries):
+        outside = np.array([s["route_outside_band"] for s in summaries])
+        band = f", {100 * outside.mean():.1f}% of trips outside their indifference band"
     return (
         f"  route choice: relative gap {100 * gaps.mean():.1f}% (replications {100 * gaps.min():.1f}-"
-        f"{100 * gaps.max():.1f}%) after {iters.min():.0f}-{iters.max():.0f} re-routing iteration(s)"
+        f"{100 * gaps.max():.1f}%) after {iters.min():.0f}-{iters.max():.0f} re-routing iteration(s){band}"
     )
 
 
@@ -807,9 +820,16 @@ def _pipeline_task(
     baseline_raw: pd.DataFrame | None,
     *,
     traffic_store: Path | None = None,
+    baseline_routes: pd.DataFrame | None = None,
 ) -> ReplicationResult:
     """The real replication task: :func:`vision_zero.runs.pipeline.run_replication`."""
-    return run_replication(prepared, replication, baseline_raw=baseline_raw, traffic_store=traffic_store)
+    return run_replication(
+        prepared,
+        replication,
+        baseline_raw=baseline_raw,
+        traffic_store=traffic_store,
+        baseline_routes=baseline_routes,
+    )
 
 
 def _is_scenario_setting(key: str) -> bool:

@@ -55,6 +55,7 @@ __all__ = [
     "atomic_write_text",
     "completed_replications",
     "exchange_paths",
+    "read_held_routes",
     "read_replication",
     "read_replication_summary",
     "read_traffic_tables",
@@ -85,6 +86,8 @@ TRAFFIC_TABLES: dict[str, str] = {
     "crossing_pedestrians": "pedestrians",
     "traffic_speed_hist": "speed_hist",
 }
+#: A baseline replication's routes (:attr:`ReplicationResult.routes`).
+ROUTES_FILE = "routes.parquet"
 #: The list of files with sizes and SHA-256, written last into a replication folder.
 FILES_LIST = "files.json"
 _HASH_CHUNK = 1 << 20
@@ -125,6 +128,10 @@ class ReplicationResult:
         link statistics, vehicles passing crossings, pedestrians arriving, speed histograms per period), kept so that the risk stage can be
         re-run on the same traffic; None: not kept. :func:`read_replication` leaves it None (the tables are
         large); :func:`read_traffic_tables` reads them.
+    routes
+        A baseline's routes as its drivers ended (:meth:`vision_zero.traffic.routing.HeldRoutes.to_frame`): its
+        variants' replications start from them (written as ``routes.parquet``, read by :func:`read_held_routes`);
+        None for a variant.
     """
 
     scenario: str
@@ -136,6 +143,7 @@ class ReplicationResult:
     speed_hist: pd.DataFrame
     parameters: dict[str, float]
     traffic: dict[str, pd.DataFrame] | None = None
+    routes: pd.DataFrame | None = None
 
 
 def replication_dir(run_dir: Path, replication: int) -> Path:
@@ -258,6 +266,9 @@ def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
             for name in TRAFFIC_TABLES:
                 result.traffic[name].to_parquet(tmp / f"{name}.parquet", index=False)
             extra = tuple(f"{name}.parquet" for name in TRAFFIC_TABLES)
+        if result.routes is not None:
+            result.routes.to_parquet(tmp / ROUTES_FILE, index=False)
+            extra = (*extra, ROUTES_FILE)
         listing = _file_list(tmp, extra)
         (tmp / FILES_LIST).write_text(json.dumps(listing, indent=2, sort_keys=True), "utf-8")
         if final.exists():
@@ -287,6 +298,20 @@ def _read_json(path: Path) -> Any:
         raise DataError(
             f"{path}: expected a replication file written by vision-zero ({type(exc).__name__}: {exc}); rerun "
             "the command that made it: a damaged replication is run again"
+        ) from None
+
+
+def read_held_routes(path: Path) -> pd.DataFrame | None:
+    """The routes a baseline replication folder keeps (:attr:`ReplicationResult.routes`), or None if it has none."""
+    file = path / ROUTES_FILE
+    if not file.exists():
+        return None
+    try:
+        return pd.read_parquet(file)
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"{file}: expected a routes table written by vision-zero ({type(exc).__name__}); rerun the command "
+            "that made it: a damaged replication is run again"
         ) from None
 
 

@@ -26,6 +26,7 @@ SPEED_BIN_KPH = 5.0
 ROUTE_CHOICE_COLUMNS: tuple[str, ...] = (
     "iteration",
     "relative_gap",
+    "outside_band",
     "turns_per_trip",
     "mean_trip_s",
     "switched",

@@ -14,7 +14,10 @@ costs still exactly equal after that (common on regular schematic blocks) go to 
 
 The equilibrium loop itself lives in :mod:`vision_zero.traffic.simulation` (it needs the simulation); this module
 gives its pieces: :class:`RouteChoiceSettings`, :func:`slice_of`, :func:`route_cost_s`, :func:`relative_gap`,
-:func:`msa_step`, :func:`gap_switchers` and, for the probit sensitivity option, :func:`perceived_costs`.
+:func:`msa_step`, :func:`gap_switchers` and, for the probit sensitivity option, :func:`perceived_costs`; and for a
+change to the network (a variant of a paired baseline), the boundedly rational response: :class:`HeldRoutes` (the
+routes drivers had) and :func:`band_switchers` (who leaves his route: Mahmassani and Jayakrishnan's indifference
+band).
 
 References
 ----------
@@ -29,6 +32,12 @@ simulation-based dynamic traffic assignment models for large-scale network appli
 2029, 22-30.
 Chiu, Y.-C., Bottom, J., Mahut, M., Paz, A., Balakrishna, R., Waller, T., Hicks, J. (2011). Dynamic Traffic
 Assignment: A Primer. Transportation Research Circular E-C153, Transportation Research Board.
+Mahmassani, H. S., Chang, G.-L. (1987). On boundedly rational user equilibrium in transportation systems.
+Transp. Sci. 21(2), 89-99.
+Mahmassani, H. S., Jayakrishnan, R. (1991). System performance and user response under real-time information in
+a congested traffic corridor. Transp. Res. A 25(5), 293-307.
+Mahmassani, H. S., Liu, Y.-H. (1999). Dynamics of commuting decision behaviour under Advanced Traveller
+Information Systems. Transp. Res. C 7(2-3), 91-107.
 """
 
 from __future__ import annotations
@@ -49,10 +58,13 @@ __all__ = [
     "CLASS_TIE_S",
     "SAME_COST_S",
     "TURN_TIE_S",
+    "HeldRoutes",
     "RouteChoiceSettings",
     "Router",
     "Routes",
+    "band_switchers",
     "gap_switchers",
+    "indifference_band_s",
     "msa_step",
     "perceived_costs",
     "relative_gap",
@@ -93,12 +105,19 @@ class RouteChoiceSettings:
         Length of the time slices of departure over which link travel times are averaged [s].
     step_exponent
         MSA step ``(k + 1) ** -step_exponent`` in iteration ``k`` (1 = the classic 1 / (k + 1)).
+    band_relative
+        Relative indifference band: a driver who had a route leaves it only for a saving above this share of
+        its time (and above ``band_min_s``; :func:`band_switchers`).
+    band_min_s
+        Absolute minimum of the indifference band [s].
     """
 
     max_iterations: int
     relative_gap_target: float
     slice_s: float
     step_exponent: float = 1.0
+    band_relative: float = 0.0
+    band_min_s: float = 0.0
 
     @classmethod
     def from_parameters(cls, params: ParameterSet | None = None) -> RouteChoiceSettings:
@@ -114,6 +133,8 @@ class RouteChoiceSettings:
             relative_gap_target=values["traffic.route_choice.relative_gap_target"],
             slice_s=values["traffic.route_choice.slice_s"],
             step_exponent=values["traffic.route_choice.msa_step_exponent"],
+            band_relative=values["traffic.route_choice.indifference_band_relative"],
+            band_min_s=values["traffic.route_choice.indifference_band_min_s"],
         )
 
 
@@ -143,6 +164,14 @@ class Routes:
     def route(self, i: int) -> IntArray:
         """Link ids of trip ``i`` in driving order."""
         return self.links[self.ptr[i] : self.ptr[i + 1]]
+
+    def subset(self, trips: IntArray) -> Routes:
+        """The routes of ``trips`` (positions, repeats allowed), in that order."""
+        lens = self.n_links[trips]
+        ptr = np.zeros(len(trips) + 1, dtype=np.int64)
+        np.cumsum(lens, out=ptr[1:])
+        src = np.repeat(self.ptr[:-1][trips], lens) + (np.arange(int(ptr[-1])) - np.repeat(ptr[:-1], lens))
+        return Routes(ptr=ptr, links=self.links[src])
 
     def replace(self, trips: IntArray, other: Routes) -> Routes:
         """A copy in which trips ``trips`` take their routes from ``other`` (a Routes over the same trips)."""
@@ -177,6 +206,96 @@ class Routes:
             )
             flat[dst] = r.links
         return Routes(ptr=ptr, links=flat)
+
+
+@dataclass(frozen=True)
+class HeldRoutes:
+    """The routes drivers had before a change to the network, and the saving each of them forwent on it.
+
+    A variant of a paired baseline starts from its baseline replication's last routes (same trips, same drivers):
+    the drivers then respond to the change within their indifference band (:func:`band_switchers`) instead of
+    the whole equilibrium being searched again from free-flow routes, where on a network with many near-equal
+    routes a small cost change moves a large share of the traffic.
+
+    Attributes
+    ----------
+    key
+        Per route, its driver: the draw id of the vehicle's first trip (the trips table's ``draw`` column, else
+        its row; :func:`vision_zero.traffic.simulation.driver_draws`), distinct and ascending.
+    routes
+        The routes, in the order of ``key``.
+    forgone_s
+        Per route, its cost minus the best route's for the same trip under the costs it was last driven at [s]:
+        the saving its driver did not take (0 on a best route).
+    """
+
+    key: IntArray
+    routes: Routes
+    forgone_s: FloatArray
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per route position: ``driver``, ``link`` (driving order), ``forgone_s`` (its route's)."""
+        n = self.routes.n_links
+        return pd.DataFrame(
+            {
+                "driver": np.repeat(self.key, n),
+                "link": self.routes.links.astype(np.int32),
+                "forgone_s": np.repeat(self.forgone_s, n),
+            }
+        )
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> HeldRoutes:
+        """The inverse of :meth:`to_frame` (drivers without a route are absent)."""
+        driver = frame["driver"].to_numpy(dtype=np.int64)
+        start = (
+            np.flatnonzero(np.r_[True, driver[1:] != driver[:-1]]) if len(driver) else np.zeros(0, np.int64)
+        )
+        ptr = np.append(start, len(driver)).astype(np.int64)
+        key = driver[start]
+        if np.any(np.diff(key) <= 0):
+            raise ValueError(
+                "HeldRoutes.from_frame: expected each driver's positions together, drivers ascending"
+            )
+        routes = Routes(ptr=ptr, links=frame["link"].to_numpy(dtype=np.int64))
+        return cls(key=key, routes=routes, forgone_s=frame["forgone_s"].to_numpy(dtype=np.float64)[start])
+
+    def take(
+        self, keys: IntArray, origins: IntArray, destinations: IntArray, u: IntArray, v: IntArray
+    ) -> tuple[BoolArray, Routes, FloatArray]:
+        """The held route of each trip ``keys[i]`` from ``origins[i]`` to ``destinations[i]``, where still drivable.
+
+        A held route is taken when its driver is among :attr:`key` and it is still a connected chain of the
+        network's links (``u``, ``v``: start and end node of each link) from the trip's origin to its
+        destination. Returns ``(found, routes, forgone_s)`` per trip: routes empty and forgone 0 where not found.
+        """
+        keys = np.asarray(keys, dtype=np.int64)
+        n = len(keys)
+        if len(self.key) == 0:
+            return np.zeros(n, dtype=bool), Routes.concat_by_index(n, []), np.zeros(n)
+        pos = np.minimum(np.searchsorted(self.key, keys), len(self.key) - 1)
+        found = (self.key[pos] == keys) & (self.routes.n_links[pos] > 0)
+        cand = self.routes.subset(pos)  # per trip: its driver's held route (garbage where not found)
+        links, ptr = cand.links, cand.ptr
+        lens = cand.n_links
+        owner = np.repeat(np.arange(n), lens)
+        known = (links >= 0) & (links < len(u))
+        bad = ~found
+        bad[owner[~known]] = True
+        safe = np.where(known, links, 0)
+        if len(links) > 1:  # chained: each link starts where the previous one of the same route ends
+            broken = (owner[1:] == owner[:-1]) & (u[safe[1:]] != v[safe[:-1]])
+            bad[owner[1:][broken]] = True
+        has = lens > 0
+        first = np.zeros(n, dtype=np.int64)
+        last = np.zeros(n, dtype=np.int64)
+        first[has] = safe[ptr[:-1][has]]
+        last[has] = safe[ptr[1:][has] - 1]
+        bad |= (u[first] != origins) | (v[last] != destinations)
+        ok = ~bad
+        take = np.flatnonzero(ok)
+        kept = Routes.concat_by_index(n, [(take, cand.subset(take))])
+        return ok, kept, np.where(ok, self.forgone_s[pos], 0.0)
 
 
 class Router:
@@ -463,6 +582,42 @@ def gap_switchers(
     pos = gain > SAME_COST_S
     p = np.where(pos, np.minimum(1.0, step * gain / np.maximum(route_s, _MIN_COST_S)), 0.0)
     return np.flatnonzero(pos & (u < p)).astype(np.int64)
+
+
+def indifference_band_s(route_s: FloatArray, *, relative: float, minimum_s: float) -> FloatArray:
+    """Each driver's indifference band [s]: ``max(relative x route_s, minimum_s)`` (Mahmassani and Jayakrishnan 1991).
+
+    A driver keeps the route he had unless another saves more than this: the band grows with the trip's time
+    (relative part) and has an absolute floor (Mahmassani and Liu 1999 estimated the band relative to the
+    remaining trip time, subject to a minimum improvement of about one minute).
+    """
+    out: FloatArray = np.maximum(relative * np.asarray(route_s, dtype=np.float64), minimum_s)
+    return out
+
+
+def band_switchers(
+    route_s: FloatArray,
+    best_s: FloatArray,
+    *,
+    relative: float,
+    minimum_s: float,
+    tolerated_s: FloatArray | None = None,
+) -> IntArray:
+    """Positions of the drivers who leave the route they had: boundedly rational route switching.
+
+    A driver switches to his best route when it saves more than his indifference band
+    (:func:`indifference_band_s`) and more than the saving he already tolerated on that route before
+    (``tolerated_s``, e.g. :attr:`HeldRoutes.forgone_s`; default 0): the switching rule of Mahmassani and
+    Jayakrishnan (1991), whose fixed point is Mahmassani and Chang's (1987) boundedly rational user equilibrium
+    (no driver can save more than his band). Deterministic: every driver outside his band switches, no draw.
+    With ``tolerated_s`` a network that did not change moves nobody (each saving equals the one tolerated).
+    """
+    route_s = np.asarray(route_s, dtype=np.float64)
+    saving = np.where(np.isfinite(best_s), route_s - best_s, 0.0)
+    band = indifference_band_s(route_s, relative=relative, minimum_s=minimum_s)
+    if tolerated_s is not None:
+        band = np.maximum(band, tolerated_s)
+    return np.flatnonzero((saving > band) & (saving > SAME_COST_S)).astype(np.int64)
 
 
 def perceived_costs(cost_s: FloatArray, *, rng: np.random.Generator, cv: float, draws: int) -> FloatArray:

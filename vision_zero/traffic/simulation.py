@@ -45,8 +45,21 @@ the last simulation is returned. Probit perception errors (``traffic.route_choic
 are a sensitivity option only. All route-choice randomness comes from the routing stream (common random
 numbers).
 
+A change to the network (a variant of a paired baseline) is not searched from free-flow routes again: its drivers
+start on the routes they ended with in the baseline replication (``held_routes``; same trips, same drivers) and
+leave them only when their best route saves more than their indifference band, ``max(0.2 x route time, 60 s)``
+(Mahmassani and Jayakrishnan 1991's boundedly rational switching, ``traffic.route_choice.indifference_band_*``),
+until nobody is outside his band (Mahmassani and Chang 1987's boundedly rational user equilibrium). On a network
+with many near-equal routes the equilibrium from scratch sends a street's traffic away for a few percent of
+travel time; studies of speed cameras and 20 mph zones find volumes unchanged and no migration. The share of
+trips outside their band is logged with the gap.
+
 References
 ----------
+Mahmassani, H. S., Chang, G.-L. (1987). On boundedly rational user equilibrium in transportation systems.
+Transp. Sci. 21(2), 89-99.
+Mahmassani, H. S., Jayakrishnan, R. (1991). System performance and user response under real-time information in
+a congested traffic corridor. Transp. Res. A 25(5), 293-307.
 Gawron, C. (1998). An iterative algorithm to determine the dynamic user equilibrium in a traffic simulation
 model. Int. J. Modern Physics C 9(3), 393-407.
 Daganzo, C. F., Sheffi, Y. (1977). On stochastic models of traffic assignment. Transp. Sci. 11(3), 253-274.
@@ -92,9 +105,11 @@ from vision_zero.traffic._record import (
 )
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.routing import (
+    HeldRoutes,
     RouteChoiceSettings,
     Router,
     Routes,
+    band_switchers,
     gap_switchers,
     msa_step,
     perceived_costs,
@@ -137,6 +152,7 @@ class _Vehicles:
     size: IntArray
     z: FloatArray
     first_trip: IntArray
+    key: IntArray  # per vehicle: its driver, the draw id of its first trip (HeldRoutes.key)
 
 
 def _vehicles(trips: pd.DataFrame, period_index: IntArray, z: FloatArray, platoon_size: int) -> _Vehicles:
@@ -144,9 +160,10 @@ def _vehicles(trips: pd.DataFrame, period_index: IntArray, z: FloatArray, platoo
     o = trips["origin"].to_numpy(dtype=np.int64)
     d = trips["destination"].to_numpy(dtype=np.int64)
     dep = trips["depart_s"].to_numpy(dtype=np.float64)
+    draw = trips["draw"].to_numpy(dtype=np.int64) if "draw" in trips.columns else np.arange(n, dtype=np.int64)
     if platoon_size <= 1:
         ids = np.arange(n, dtype=np.int64)
-        return _Vehicles(ids, period_index, o, d, dep, np.ones(n, dtype=np.int64), z, ids)
+        return _Vehicles(ids, period_index, o, d, dep, np.ones(n, dtype=np.int64), z, ids, draw)
     order = np.lexsort((dep, d, o, period_index))
     key_change = np.ones(n, dtype=bool)
     if n:
@@ -164,7 +181,9 @@ def _vehicles(trips: pd.DataFrame, period_index: IntArray, z: FloatArray, platoo
     first = np.full(nv, n, dtype=np.int64)
     np.minimum.at(first, trip_vehicle, np.arange(n))  # trips are sorted by departure within a period
     size = np.bincount(trip_vehicle, minlength=nv).astype(np.int64)
-    return _Vehicles(trip_vehicle, period_index[first], o[first], d[first], dep[first], size, z[first], first)
+    return _Vehicles(
+        trip_vehicle, period_index[first], o[first], d[first], dep[first], size, z[first], first, draw[first]
+    )
 
 
 def driver_draws(trips: pd.DataFrame, rng: np.random.Generator) -> FloatArray:
@@ -306,6 +325,12 @@ class VehicleTraffic:
     windows: FloatArray
     close: FloatArray
     route_choice: pd.DataFrame
+    forgone_s: FloatArray  # per vehicle: its route's cost minus the best route's in the last simulation [s]
+
+    def held_routes(self) -> HeldRoutes:
+        """The routes the drivers ended with, for a variant that starts from them (:func:`simulate_vehicles`)."""
+        order = np.argsort(self.veh.key, kind="stable")
+        return HeldRoutes(self.veh.key[order], self.routes.subset(order), self.forgone_s[order])
 
 
 def simulate_vehicles(
@@ -320,11 +345,19 @@ def simulate_vehicles(
     settings: TrafficSettings | None = None,
     route_settings: RouteChoiceSettings | None = None,
     drain_s: float = S_PER_HOUR,
+    held_routes: HeldRoutes | None = None,
 ) -> VehicleTraffic:
     """The vehicle part of :func:`simulate` (route choice and the event loop), without crossings or pedestrians.
 
     Parameters are those of :func:`simulate`; ``rng`` must not have spawned the pedestrian stream yet if the
     result is to equal :func:`simulate`'s (which spawns it first).
+
+    ``held_routes``: the routes the drivers had before a change (a variant's paired baseline replication,
+    :meth:`VehicleTraffic.held_routes`). Each vehicle whose driver has a held route still drivable on this
+    network starts on it (the others on their best route under expected costs), and after each simulation the
+    drivers outside their indifference band switch to their best route (:func:`band_switchers`; boundedly
+    rational, deterministic) until nobody is or ``max_iterations`` re-routing iterations have run. Without it:
+    free-flow routes, then route swapping towards the user equilibrium (:func:`gap_switchers`).
     """
     if platoon_size < 1 or (reroute_passes is not None and reroute_passes < 0):
         raise DataError(
@@ -354,7 +387,13 @@ def simulate_vehicles(
     # expected costs are the same in every slice: one slice's trees route everyone (the perception draws are
     # consumed per slice all the same)
     one = dataclasses.replace(slices, row=np.zeros(len(veh.origin), dtype=np.int64)) if draws == 1 else slices
-    routes = _perceived_routes(router, veh, one, costs, group, route_rng, st, None, None)
+    tolerated = np.zeros(len(veh.origin))
+    if held_routes is None:
+        routes = _perceived_routes(router, veh, one, costs, group, route_rng, st, None, None)
+    else:
+        found, kept, tolerated = held_routes.take(veh.key, veh.origin, veh.destination, router.u, router.v)
+        fresh = _perceived_routes(router, veh, one, costs, group, route_rng, st, np.flatnonzero(~found), None)
+        routes = fresh.replace(np.flatnonzero(found), kept)
     lk = link_constants(network, sig, held, give_way_capacity_vph(network, st), mean_v, st)
     log: list[dict[str, float]] = []
     for k in range(max_iterations + 1):
@@ -364,18 +403,28 @@ def simulate_vehicles(
         costs += give_way - held
         current = route_cost_s(routes, costs, slices.row, turn_s, edges)
         best, candidates = _best_routes(router, veh, slices, costs, turn_s, paths=k < max_iterations)
-        gap = relative_gap(current, best, veh.size.astype(np.float64))
+        weight = veh.size.astype(np.float64)
+        gap = relative_gap(current, best, weight)
+        band = dict(relative=rc.band_relative, minimum_s=rc.band_min_s)
+        outside = band_switchers(current, best, **band, tolerated_s=tolerated)
         row = {
             "iteration": float(k),
             "relative_gap": gap,
+            "outside_band": float(weight[outside].sum() / max(weight.sum(), 1.0)),
             "turns_per_trip": _turns_per_trip(router, routes, veh),
             "mean_trip_s": _mean_trip_s(routes, times, windows, veh),
         }
-        if k == max_iterations or gap <= rc.relative_gap_target:
+        done = outside.size == 0 if held_routes is not None else gap <= rc.relative_gap_target
+        if k == max_iterations or done:
             log.append(row | {"switched": 0.0})
             frame = pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS))
-            return VehicleTraffic(veh, routes, times, windows, close, frame)
-        chosen = gap_switchers(current, best, step=msa_step(k + 1, rc.step_exponent), rng=route_rng)
+            forgone = np.where(np.isfinite(best), np.maximum(current - best, 0.0), 0.0)
+            return VehicleTraffic(veh, routes, times, windows, close, frame, forgone)
+        if held_routes is None:  # the equilibrium: route swapping
+            chosen = gap_switchers(current, best, step=msa_step(k + 1, rc.step_exponent), rng=route_rng)
+        else:  # a change: the drivers outside their indifference band leave their route
+            chosen = outside
+            tolerated[chosen] = 0.0
         if draws > 1:  # probit sensitivity: the switchers take their best route under perceived times
             candidates = _perceived_routes(router, veh, slices, costs, group, route_rng, st, chosen, turn_s)
         routes = routes.replace(chosen, candidates)
