@@ -112,11 +112,27 @@ def test_tiny_and_small_sizes(tiny: Graph, small: Graph) -> None:
         assert 2.0 <= g.number_of_edges() / g.number_of_nodes() <= 3.2
 
 
+def _km(g: Graph) -> Counter[str]:
+    """Centreline km by road class (a two-way street counted once)."""
+    km: Counter[str] = Counter()
+    for _, _, d in g.edges(data=True):
+        km[d["highway"]] += d["length"] / (1.0 if d["oneway"] else 2.0) / 1000.0
+    return km
+
+
 @pytest.mark.slow
-def test_city_is_the_size_of_osmnx_almaty(city: Graph) -> None:
-    # osmnx's drive graph of Almaty: roughly 25-35k nodes and 60-80k edges
-    assert 20_000 <= city.number_of_nodes() <= 40_000
-    assert 55_000 <= city.number_of_edges() <= 85_000
+def test_city_has_almatys_road_lengths(city: Graph) -> None:
+    # Almaty's road register (zakon.kz 2021): 3,097 km of road, 1,125 km of it streets of city and district
+    # significance (OSM tertiary and above); the schematic city's main streets carry Almaty's vehicle-km
+    from vision_zero.core.parameters import load_parameters
+
+    params = load_parameters()
+    km = _km(city)
+    main = sum(km[c] for c in ("trunk", "primary", "secondary", "tertiary"))
+    assert main == pytest.approx(params.value("demand.almaty.main_road_length_km"), rel=0.05)
+    assert sum(km.values()) == pytest.approx(params.value("demand.almaty.road_length_km"), rel=0.05)
+    assert 10_000 <= city.number_of_nodes() <= 15_000
+    assert 2.0 <= city.number_of_edges() / city.number_of_nodes() <= 3.2
     lat = np.array([d["y"] for _, d in city.nodes(data=True)])
     lon = np.array([d["x"] for _, d in city.nodes(data=True)])
     # a plausible Almaty box, centred on the city centre
@@ -128,6 +144,29 @@ def test_city_is_the_size_of_osmnx_almaty(city: Graph) -> None:
     km_ns = (lat.max() - lat.min()) * 111.2
     km_ew = (lon.max() - lon.min()) * 111.2 * math.cos(math.radians(ALMATY_CENTRE_LAT))
     assert 500 < km_ns * km_ew < 800
+    # the outskirts have fewer main streets per km2 than the centre (a 5 km grid outside a 1 km one)
+    x_km = (lon - ALMATY_CENTRE_LON) * 111.2 * math.cos(math.radians(ALMATY_CENTRE_LAT))
+    y_km = (lat - ALMATY_CENTRE_LAT) * 111.2
+    pos = dict(zip(city.nodes, zip(x_km, y_km, strict=True), strict=True))
+    centre = Counter[bool]()
+    for u, v, d in city.edges(data=True):
+        if d["highway"] in ("primary", "secondary", "tertiary"):
+            (xu, yu), (xv, yv) = pos[u], pos[v]
+            inside = max(abs(xu), abs(xv)) <= 7.5 and max(abs(yu), abs(yv)) <= 5.5
+            centre[inside] += d["length"] / (1.0 if d["oneway"] else 2.0) / 1000.0
+    assert centre[True] / (15 * 11) > 3 * centre[False] / (km_ns * km_ew - 15 * 11)
+
+
+def test_the_smaller_presets_lie_inside_the_centre_so_the_outskirts_leave_them_unchanged() -> None:
+    # the tiny, small and district networks (tests, examples) are the centre's 1 km grid: their extent
+    # (x the full city's rectangle) lies within schematic.centre.*
+    from vision_zero.core.parameters import load_parameters
+
+    p = {k: v.value for k, v in load_parameters().group("schematic").items()}
+    for preset in ("tiny", "small", "district"):
+        area_m2 = p["city.area"] * SCALE_PRESETS[preset] * 1e6
+        assert math.sqrt(area_m2 * p["city.aspect_ratio"]) / 2 <= p["centre.half_width"], preset
+        assert math.sqrt(area_m2 / p["city.aspect_ratio"]) / 2 <= p["centre.half_height"], preset
 
 
 # --- structure -----------------------------------------------------------------------------------------------

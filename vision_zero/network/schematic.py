@@ -1,9 +1,11 @@
 """The built-in schematic network ``schematic:almaty``: a generated city at Almaty's scale and road hierarchy.
 
 This is NOT Almaty's real geometry, and no result computed on it is a finding about Almaty. It exists so that
-every command runs offline, on a network with the structure the models need: a grid of arterials about 1 km
-apart (2-3 lanes each way at 60 km/h; al-Farabi Avenue and the Eastern Ring Road (VOAD) as 80 km/h
-expressways), collectors midway between them, local residential streets with gaps, dead ends and one-way
+every command runs offline, on a network with the structure the models need: in the centre a grid of arterials
+about 1 km apart (2-3 lanes each way at 60 km/h; al-Farabi Avenue and the Eastern Ring Road (VOAD) as 80 km/h
+expressways) with collectors midway between them; in the outskirts arterials five times as far apart and
+longer blocks, so that the full city has Almaty's road lengths (about 3,000 km of road, 1,100 km of it main
+streets; ``schematic.toml``); local residential streets with gaps, dead ends and one-way
 couplets, residential zones (``highway=living_street``, 20 km/h), traffic signals at arterial junctions,
 pedestrian crossings at junctions and mid-block. Arterials carry real Almaty street names (English ``name``,
 Russian ``name:ru``) in roughly their real order, so scenarios read naturally.
@@ -55,7 +57,8 @@ __all__ = [
 ALMATY_CENTRE_LAT = 43.24
 ALMATY_CENTRE_LON = 76.93
 
-#: Named sizes, as fractions of the full city's area: about 100, 1,000, 5,000 and 30,000 nodes.
+#: Named sizes, as fractions of the full city's area: about 100, 1,000, 5,000 and 12,000 nodes. All but the city
+#: lie inside the centre (``schematic.centre.*``), so the outskirts' wider grid leaves them unchanged.
 SCALE_PRESETS: dict[str, float] = {"tiny": 0.004, "small": 0.04, "district": 0.19, "city": 1.0}
 #: Allowed range of a numeric ``scale`` (fraction of the full city's area).
 MIN_SCALE = 0.002
@@ -64,6 +67,7 @@ MAX_SCALE = 4.0
 _EARTH_RADIUS_M = 6_371_009.0  # osmnx's mean Earth radius (osmnx.distance.EARTH_RADIUS_M)
 _SEED_STREAM = 0x5C4E  # spawn key of the generator's stream: independent of the replications' streams
 _ARTERIAL, _COLLECTOR, _LOCAL = 0, 1, 2
+_ABSENT = 3  # a lattice line that is no street here (the outskirts' wider local grid)
 #: An even choice between two equivalent OSM spellings (``crossing=marked`` / ``uncontrolled``, ``maxspeed=60``
 #: / ``KZ:urban``) or between the two directions of a one-way couplet: no model number, only tag variety.
 _COIN = 0.5
@@ -162,6 +166,10 @@ class _Settings:
     area_km2: float
     aspect_ratio: float
     arterial_spacing_m: float
+    centre_half_width_m: float
+    centre_half_height_m: float
+    outskirts_arterial_factor: int
+    outskirts_local_every: int
     locals_ew: int
     locals_ns: int
     jitter: float
@@ -195,6 +203,10 @@ class _Settings:
             area_km2=p["city.area"],
             aspect_ratio=p["city.aspect_ratio"],
             arterial_spacing_m=p["grid.arterial_spacing"],
+            centre_half_width_m=p["centre.half_width"],
+            centre_half_height_m=p["centre.half_height"],
+            outskirts_arterial_factor=int(p["outskirts.arterial_spacing_factor"]),
+            outskirts_local_every=int(p["outskirts.local_line_every"]),
             locals_ew=int(p["grid.local_lines_per_half_block_ew"]),
             locals_ns=int(p["grid.local_lines_per_half_block_ns"]),
             jitter=p["grid.local_line_jitter"],
@@ -228,17 +240,38 @@ class _Settings:
 
 @dataclass(frozen=True)
 class _Lines:
-    """The parallel street lines of one direction: position [m], class, index among lines of that class."""
+    """The parallel street lines of one direction: position [m], class, index among lines of that class.
+
+    ``cls`` is a line's class in the centre; ``outer`` its class in the outskirts (:func:`_outskirts_classes`);
+    ``central`` whether its unjittered position lies within the centre's extent in this direction.
+    """
 
     pos_m: npt.NDArray[np.float64]
     cls: npt.NDArray[np.int64]
     k: npt.NDArray[np.int64]
+    lattice: npt.NDArray[np.int64]
+    central: npt.NDArray[np.bool_]
+    outer: npt.NDArray[np.int64]
 
 
 def _lines(
-    half_extent_m: float, spacing_m: float, n_local: int, jitter: float, rng: np.random.Generator
+    half_extent_m: float,
+    spacing_m: float,
+    n_local: int,
+    jitter: float,
+    rng: np.random.Generator,
+    *,
+    centre_half_m: float,
+    outskirts_factor: int,
+    local_every: int,
+    expressway_k: frozenset[int],
 ) -> _Lines:
-    """Street lines across ``[-half_extent_m, half_extent_m]``: arterials at (k - 0.5) spacings, collectors at k."""
+    """Street lines across ``[-half_extent_m, half_extent_m]``: arterials at (k - 0.5) spacings, collectors at k.
+
+    Within ``centre_half_m`` of the centre every line has its class; beyond it (:func:`_outskirts_classes`)
+    arterials are ``outskirts_factor`` times as far apart, collectors midway between them, and only every
+    ``local_every``-th line of the lattice is a local street. The arterials of ``expressway_k`` stay arterials.
+    """
     n_sub = 2 * (n_local + 1)  # lines per arterial spacing
     step = spacing_m / n_sub
     m = np.arange(
@@ -252,8 +285,32 @@ def _lines(
     k = np.where(cls == _COLLECTOR, (m - n_sub // 2) // n_sub, m // n_sub).astype(np.int64)
     pos = m * step - spacing_m / 2
     shift = rng.uniform(-jitter, jitter, m.size) * step
+    central = np.abs(pos) <= centre_half_m + 1e-6 * step
+    outer_n = outskirts_factor * n_sub  # lattice lines per arterial spacing in the outskirts
+    outer = np.where(np.mod(m, local_every) == 0, _LOCAL, _ABSENT)
+    outer[np.mod(m, outer_n) == outer_n // 2] = _COLLECTOR
+    outer[(np.mod(m, outer_n) == 0) | ((cls == _ARTERIAL) & np.isin(k, sorted(expressway_k)))] = _ARTERIAL
     pos = np.where(cls == _LOCAL, pos + shift, pos)
-    return _Lines(pos_m=pos.astype(np.float64), cls=cls, k=k)
+    return _Lines(pos_m=pos.astype(np.float64), cls=cls, k=k, lattice=m, central=central, outer=outer)
+
+
+def _class_at(lines: _Lines, inside: npt.NDArray[np.bool_], line_axis: int) -> npt.NDArray[np.int64]:
+    """Class of each line at each point of ``inside`` (True: in the centre); ``line_axis`` indexes the lines."""
+    shape = [1, 1]
+    shape[line_axis] = lines.cls.size
+    return np.where(inside, lines.cls.reshape(shape), lines.outer.reshape(shape)).astype(np.int64)
+
+
+def _way_starts(seg_cls: npt.NDArray[np.int64], cross_cls: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Way index of each segment along each row of ``seg_cls`` (segments x lines crossed, both per row).
+
+    A way ends where its street changes class and at every crossing line that ends it: arterials end at
+    arterials, collectors and local streets at arterials and collectors. ``cross_cls`` is the class of the crossing
+    line at each segment's start.
+    """
+    ends = np.where(seg_cls == _ARTERIAL, cross_cls == _ARTERIAL, cross_cls <= _COLLECTOR)
+    ends[:, 1:] |= seg_cls[:, 1:] != seg_cls[:, :-1]
+    return np.cumsum(ends, axis=1).astype(np.int64)
 
 
 def _spans(breaks: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
@@ -267,7 +324,7 @@ def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.M
     Parameters
     ----------
     scale
-        A preset (``"tiny"`` ~100 nodes, ``"small"`` ~1,000, ``"district"`` ~5,000, ``"city"`` ~30,000) or a
+        A preset (``"tiny"`` ~100 nodes, ``"small"`` ~1,000, ``"district"`` ~5,000, ``"city"`` ~12,000) or a
         number: the fraction of the full city's area (``1.0`` is the full city, about 680 km²).
     seed
         Seed of the layout (which local streets exist, one-way directions, signals, crossings, tags). The same
@@ -292,32 +349,57 @@ def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.M
     area_m2 = s.area_km2 * fraction * M_PER_KM**2
     half_w = math.sqrt(area_m2 * s.aspect_ratio) / 2
     half_h = math.sqrt(area_m2 / s.aspect_ratio) / 2
-    cols = _lines(half_w, s.arterial_spacing_m, s.locals_ew, s.jitter, rng)  # north-south streets
-    rows = _lines(half_h, s.arterial_spacing_m, s.locals_ns, s.jitter, rng)  # east-west streets
+    ew_expressways = frozenset(k for k, (name, _) in _EW_ARTERIALS.items() if name in _EXPRESSWAYS)
+    ns_expressways = frozenset(k for k, (name, _) in _NS_ARTERIALS.items() if name in _EXPRESSWAYS)
+    outskirts = {"outskirts_factor": s.outskirts_arterial_factor, "local_every": s.outskirts_local_every}
+    cols = _lines(  # north-south streets
+        half_w,
+        s.arterial_spacing_m,
+        s.locals_ew,
+        s.jitter,
+        rng,
+        centre_half_m=s.centre_half_width_m,
+        expressway_k=ns_expressways,
+        **outskirts,
+    )
+    rows = _lines(  # east-west streets
+        half_h,
+        s.arterial_spacing_m,
+        s.locals_ns,
+        s.jitter,
+        rng,
+        centre_half_m=s.centre_half_height_m,
+        expressway_k=ew_expressways,
+        **outskirts,
+    )
     nx_, ny_ = cols.cls.size, rows.cls.size
     if nx_ < 2 or ny_ < 2:
         raise ConfigError(f"schematic:almaty: scale: expected a larger area (got {scale!r})")
 
+    # --- classes where the lines cross (nodes, [row j, column i]) and along each segment ---
+    inside = rows.central[:, None] & cols.central[None, :]  # lattice nodes in the centre
+    col_at = _class_at(cols, inside, 1)  # class of column i at node (j, i)
+    row_at = _class_at(rows, inside, 0)
+    h_cls = _class_at(rows, inside[:, :-1] & inside[:, 1:], 0)  # horizontal segment (j, i -> i + 1)
+    v_cls = _class_at(cols, (inside[:-1, :] & inside[1:, :]).T, 0)  # vertical segment (i, j -> j + 1)
+
     # --- lattice segments: horizontal (along rows, west->east) and vertical (along columns, south->north) ---
-    art_c, art_r = cols.cls == _ARTERIAL, rows.cls == _ARTERIAL
-    major_c, major_r = cols.cls <= _COLLECTOR, rows.cls <= _COLLECTOR
-    local_h = np.broadcast_to((rows.cls == _LOCAL)[:, None], (ny_, nx_ - 1))
-    local_v = np.broadcast_to((cols.cls == _LOCAL)[:, None], (nx_, ny_ - 1))
-    touch_h = np.broadcast_to((art_c[:-1] | art_c[1:])[None, :], (ny_, nx_ - 1))
-    touch_v = np.broadcast_to((art_r[:-1] | art_r[1:])[None, :], (nx_, ny_ - 1))
-    h_on = ~(
-        local_h
-        & ((rng.random(local_h.shape) < s.p_remove) | (touch_h & (rng.random(local_h.shape) < s.p_access)))
+    local_h, local_v = h_cls == _LOCAL, v_cls == _LOCAL
+    touch_h = (col_at[:, :-1] == _ARTERIAL) | (col_at[:, 1:] == _ARTERIAL)
+    touch_v = ((row_at[:-1, :] == _ARTERIAL) | (row_at[1:, :] == _ARTERIAL)).T
+    h_on = (h_cls <= _COLLECTOR) | ~(
+        ~local_h
+        | ((rng.random(local_h.shape) < s.p_remove) | (touch_h & (rng.random(local_h.shape) < s.p_access)))
     )
-    v_on = ~(
-        local_v
-        & ((rng.random(local_v.shape) < s.p_remove) | (touch_v & (rng.random(local_v.shape) < s.p_access)))
+    v_on = (v_cls <= _COLLECTOR) | ~(
+        ~local_v
+        | ((rng.random(local_v.shape) < s.p_remove) | (touch_v & (rng.random(local_v.shape) < s.p_access)))
     )
 
     jj, ii = np.meshgrid(np.arange(ny_), np.arange(nx_ - 1), indexing="ij")  # horizontal (j, i)
     vi, vj = np.meshgrid(np.arange(nx_), np.arange(ny_ - 1), indexing="ij")  # vertical (i, j)
-    h_span = np.where(art_r[:, None], _spans(art_c)[None, :], _spans(major_c)[None, :])
-    v_span = np.where(art_c[:, None], _spans(art_r)[None, :], _spans(major_r)[None, :])
+    h_span = _way_starts(h_cls, col_at[:, :-1])
+    v_span = _way_starts(v_cls, row_at[:-1, :].T)
     seg_u = np.concatenate([(jj * nx_ + ii).ravel(), (vj * nx_ + vi).ravel()])
     seg_v = np.concatenate([(jj * nx_ + ii + 1).ravel(), ((vj + 1) * nx_ + vi).ravel()])
     seg_on = np.concatenate([h_on.ravel(), v_on.ravel()])
@@ -333,20 +415,30 @@ def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.M
     # --- ways: class, cell (block between major lines), completeness ---
     w_vertical = seg_vertical[first]
     w_line = seg_line[first]
-    w_cls = _pick(w_vertical, w_line, cols.cls, rows.cls)
+    seg_cls = np.concatenate([h_cls.ravel(), v_cls.ravel()])
+    w_cls = seg_cls[first]  # a way keeps one class (it ends where its street changes class)
+    w_line_cls = _pick(w_vertical, w_line, cols.cls, rows.cls)  # the line's class in the centre (its name)
     w_k = _pick(w_vertical, w_line, cols.k, rows.k)
-    cell_c = np.cumsum(major_c)  # block index of each column / row
-    cell_r = np.cumsum(major_r)
+    cell_c = np.cumsum(cols.cls <= _COLLECTOR)  # block index of each column / row
+    cell_r = np.cumsum(rows.cls <= _COLLECTOR)
     w_pos = seg_pos[first]
     w_cell = _pick(w_vertical, w_pos, cell_r, cell_c) * (nx_ + 1) + _pick(w_vertical, w_line, cell_c, cell_r)
     n_seg_way = np.bincount(seg_way, minlength=n_way)
     n_on_way = np.bincount(seg_way, weights=seg_on, minlength=n_way)
     last_pos = w_pos + n_seg_way  # index of the line where the way ends
-    start_ok = _pick(w_vertical, w_pos, major_r, major_c)
-    end_ok = _pick(w_vertical, last_pos, major_r, major_c)
+
+    def crossing_cls(pos: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Class of the line each way crosses at lattice position ``pos`` along it."""
+        out = np.empty(n_way, dtype=np.int64)
+        out[w_vertical] = row_at[pos[w_vertical], w_line[w_vertical]]
+        out[~w_vertical] = col_at[w_line[~w_vertical], pos[~w_vertical]]
+        return out
+
+    start_ok = crossing_cls(w_pos) <= _COLLECTOR
+    end_ok = crossing_cls(last_pos) <= _COLLECTOR
     complete = (n_on_way == n_seg_way) & start_ok & end_ok
 
-    names = _way_names(w_vertical, w_cls, w_k)
+    names = _way_names(w_vertical, w_line_cls, w_cls, w_k)
     expressway = np.array([n in _EXPRESSWAYS for n, _ in names], dtype=bool)
     zone_cells = rng.random((ny_ + 1) * (nx_ + 1)) < s.p_zone
     is_zone = (w_cls == _LOCAL) & zone_cells[w_cell]
@@ -391,7 +483,7 @@ def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.M
         seg_v[seg_on & ~seg_vertical], minlength=n_lat
     )
     node_i, node_j = np.arange(n_lat) % nx_, np.arange(n_lat) // nx_
-    c_cls, r_cls = cols.cls[node_i], rows.cls[node_j]
+    c_cls, r_cls = col_at.ravel(), row_at.ravel()  # node n = j * nx + i
     through = (deg == 2) & ((deg_h == 2) | (deg_h == 0))
     through_cls = np.where(deg_h == 2, r_cls, c_cls)  # class of the line a pass-through node lies on
     lo, hi = np.minimum(c_cls, r_cls), np.maximum(c_cls, r_cls)
@@ -501,19 +593,26 @@ def _pick(
 
 
 def _way_names(
-    vertical: npt.NDArray[np.bool_], cls: npt.NDArray[np.int64], k: npt.NDArray[np.int64]
+    vertical: npt.NDArray[np.bool_],
+    line_cls: npt.NDArray[np.int64],
+    cls: npt.NDArray[np.int64],
+    k: npt.NDArray[np.int64],
 ) -> list[tuple[str, str]]:
-    """(English, Russian) name of each way; ``("", "")`` for local streets and unnamed collectors."""
+    """(English, Russian) name of each way; ``("", "")`` for local streets and unnamed collectors.
+
+    ``line_cls`` is the class of the way's line in the centre (which table names it), ``cls`` the way's own (an
+    arterial of the centre continues into the outskirts as a collector or a local street).
+    """
     out: list[tuple[str, str]] = []
-    for vert, c, kk in zip(vertical.tolist(), cls.tolist(), k.tolist(), strict=True):
-        if c == _ARTERIAL:
+    for vert, lc, c, kk in zip(vertical.tolist(), line_cls.tolist(), cls.tolist(), k.tolist(), strict=True):
+        if c > _COLLECTOR:
+            out.append(("", ""))
+        elif lc == _ARTERIAL:
             table = _NS_ARTERIALS if vert else _EW_ARTERIALS
             generic = f"{'North-South' if vert else 'East-West'} Arterial {kk:+d} (schematic)"
-            out.append(table.get(kk, (generic, "")))
-        elif c == _COLLECTOR:
-            out.append((_NS_COLLECTORS if vert else _EW_COLLECTORS).get(kk, ("", "")))
+            out.append(table.get(kk, (generic, "") if c == _ARTERIAL else ("", "")))
         else:
-            out.append(("", ""))
+            out.append((_NS_COLLECTORS if vert else _EW_COLLECTORS).get(kk, ("", "")))
     return out
 
 

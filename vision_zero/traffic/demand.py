@@ -36,7 +36,8 @@ the extract's shape, not set by hand.
 Default daily total: the network's daily vehicle-km divided by the mean routed length of the trips the
 distribution draws on it. On the schematic network (``schematic:almaty?scale=s``, ``s`` the share of the full
 city's area) the daily vehicle-km are Almaty's (5,780 M veh-km/year over 340 weekday-equivalents) times ``s``; on
-the full schematic city that gives 17.0 M veh-km / ~10.5 km = ~1.6 M trips a day, within the 1.56-1.68 M that
+the full schematic city (Almaty's road lengths, ``schematic.toml``) that gives 17.0 M veh-km / ~10.3 km = ~1.66 M
+trips a day, within the 1.56-1.68 M that
 Sergek counted (SCIENCE.md §10; a check, not an input), and a smaller schematic carries Almaty's loading per km2
 in more, shorter trips. On any other network the daily vehicle-km are Almaty's vehicle-km per kilometre of main
 street per day (5,780 M veh-km/year over 340 weekday-equivalents, on 1,125 km of streets of city and district
