@@ -10,7 +10,9 @@ Common random numbers: the task derives all randomness from ``(seed, replication
 :func:`vision_zero.core.seeding.replication_rngs`; this module only hands out indices. A variant's replication *i* is
 calibrated with the baseline's replication *i* (``baseline_raw``: that replication's injuries table, raw column
 ``per_year_raw``), so a variant's run first makes sure the baseline's replications exist, running or resuming
-them in the baseline's own run folder.
+them in the baseline's own run folder. Its drivers also start from the routes of the baseline's replication *i*
+(``routes.parquet`` in the baseline's replication folder, passed as the keyword ``baseline_routes`` to a task that
+shares traffic: :func:`vision_zero.runs.pipeline.run_replication`).
 
 Stopping: a fixed number of replications, or ``target_ci_pct``: keep adding replications until the 95% interval
 of the paired KSI difference (baseline minus variant, per year) is narrower than ``target_ci_pct`` percent of its
@@ -160,7 +162,8 @@ class ScenarioJob:
     shares_traffic
         ``task`` takes a keyword ``traffic_store`` (a folder): a baseline replication leaves its vehicle traffic
         there and a variant replication with the same traffic inputs re-uses it
-        (:func:`vision_zero.runs.pipeline.run_replication`).
+        (:func:`vision_zero.runs.pipeline.run_replication`); and a keyword ``baseline_routes`` (the baseline
+        replication's routes, when its folder keeps them).
     """
 
     name: str
@@ -395,6 +398,9 @@ class _Bundle:
     task: ReplicationTask
     payload: Any
     traffic_store: Path | None = None
+    shares_traffic: bool = (
+        False  # the task takes traffic_store and baseline_routes (ScenarioJob.shares_traffic)
+    )
 
 
 def _call_task(
@@ -409,7 +415,7 @@ def _call_task(
     extra: dict[str, Any] = {}
     if bundle.traffic_store is not None:
         extra["traffic_store"] = bundle.traffic_store
-    if baseline_routes is not None:
+    if baseline_routes is not None and bundle.shares_traffic:
         extra["baseline_routes"] = baseline_routes
     if extra:
         task: Any = bundle.task
@@ -472,7 +478,7 @@ class _Runner:
         hit = self.bundles.get(id(job))
         if hit is None or hit[0] is not job:
             store = self.traffic_store if job.shares_traffic else None
-            hit = (job, _Bundle(job.task, job.prepared(), store))
+            hit = (job, _Bundle(job.task, job.prepared(), store, job.shares_traffic))
             self.bundles[id(job)] = hit
         return hit[1]
 
