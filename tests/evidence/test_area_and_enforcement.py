@@ -263,12 +263,11 @@ CASES = [
         "-41.9% (95% CI -36.0..-47.8%), all severities (SCIENCE.md §11)",
         id="centre_30_inside",
         xfail="measured -26.1% at the central parameters, the zone keeping 93% of its veh-km (drivers keep "
-        "their baseline routes within their indifference band); before that rule -51.2% with the zone's veh-km "
-        "-44%. The speed effect alone falls short of Grundy's interval: London's 20 mph zones were physically "
-        "traffic-calmed, and part of their effect is through traffic that leaves them (reported in TRL's "
-        "review of 20 mph zones, Webster and Mackie 1996, report 215; not checked here), which a 17% speed "
-        "drop on part of a trip does not push past the drivers' indifference band; elastic demand and the "
-        "zone's speed response are the open pieces",
+        "their baseline routes within their indifference band; -51.2% with the zone's veh-km -44% before). "
+        "With no diversion at all (a 240 s band) -24.2%: the speed effect alone is 24-26%, so the rest of the "
+        "way to Grundy's interval lies in the zone's speed response and risk, not in route choice. Diversion "
+        "reaches the interval only by driving traffic through the ring (no band: inside -39.3%, ring +2.3%, "
+        "cameras' traffic -10..-14%), which Grundy's zones did not show",
     ),
     case(
         "small",
@@ -279,8 +278,8 @@ CASES = [
         "adjacent here: the 1 km ring around the zone",
         id="centre_30_adjacent",
         xfail="measured -2.6% (central parameters; +6.9% before drivers kept their baseline routes within "
-        "their indifference band, when the traffic leaving the zone drove through the ring): the right sign, "
-        "no migration, but less than Grundy's -8% (which is net of the trend in the rest of London)",
+        "their indifference band, when the traffic leaving the zone drove through the ring; -4.3% with a 240 s "
+        "band, +2.3% with none): the right sign, no migration, but short of Grundy's -8% (-4.4..-11.5)",
     ),
     case(
         "small",
