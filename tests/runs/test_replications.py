@@ -345,6 +345,10 @@ def test_summary_states_the_relative_gap_of_route_choice(tmp_path: Path) -> None
     assert "route choice: relative gap 4.0% (replications 2.0-6.0%) after 1-2 re-routing iteration(s)" in (
         format_summary(res)
     )
+    res.summaries = [
+        {**s, "route_outside_band": b} for s, b in zip(res.summaries, [0.0, 0.01, 0.02], strict=True)
+    ]
+    assert "re-routing iteration(s), 1.0% of trips outside their indifference band" in format_summary(res)
 
 
 def test_summary_states_traffic_and_warns_loudly_under_gridlock(tmp_path: Path) -> None:
