@@ -110,7 +110,13 @@ def run_pairs(
             if name != "base":
                 results[name].append(
                     run_replication(
-                        prepared[name], r, baseline_raw=base.injuries, baseline_routes=base.routes
+                        prepared[name],
+                        r,
+                        baseline_raw=base.injuries,
+                        baseline_routes=base.routes,
+                        baseline_link_stats=None
+                        if base.traffic is None
+                        else base.traffic["traffic_link_stats"],
                     )
                 )
     return Pairs(prepared, results)

@@ -259,6 +259,36 @@ def test_elastic_demand_a_slower_variant_loses_trips_the_baseline_keeps_its_own(
     assert f["trips"] == b["trips"] and f["trips_evaporated"] == 0
 
 
+def test_elastic_demand_responds_to_the_paired_baselines_congested_times(prepared, base_result, tmp_path):
+    # the paired baseline replication's link times (as its folder keeps them) set the times the variant's
+    # trips compare: congested per period, plus the change the 30 km/h limit makes to each link's expected time
+    from vision_zero.runs.pipeline import elastic_link_costs_s
+    from vision_zero.runs.results import read_link_times, write_replication
+
+    rep = write_replication(tmp_path, base_result)
+    stats = read_link_times(rep)
+    assert stats is not None and list(stats.columns) == ["link", "period", "veh_km", "veh_h"]
+    p = prepared["slow"]
+    before, after = elastic_link_costs_s(p, stats)
+    assert isinstance(before, dict) and isinstance(after, dict) and set(before) == {"am_peak"}
+    change = p.cost_s - p.reference_cost_s
+    assert np.all(change >= 0) and change.max() > 0  # a lower limit only lengthens links
+    assert after["am_peak"] == pytest.approx(before["am_peak"] + change)
+    # on a used link the congested time is its simulated one (at least the running time, often more)
+    used = stats.loc[stats["veh_km"] > 0, "link"].to_numpy()
+    assert np.mean(before["am_peak"][used] > p.reference_cost_s[used]) > 0.3
+    slow = run_replication(p, 0, baseline_link_stats=stats).summary
+    free = run_replication(p, 0).summary
+    assert (
+        slow["trips_evaporated"] > 0
+        and slow["trips"] == base_result.summary["trips"] - slow["trips_evaporated"]
+    )
+    # the same time change over a longer (congested) trip time is a smaller relative change: fewer evaporate
+    assert slow["trips_evaporated"] <= free["trips_evaporated"]
+    assert run_replication(p, 0, baseline_link_stats=stats).summary == slow  # deterministic
+    assert elastic_link_costs_s(p, None) == (p.reference_cost_s, p.cost_s)  # without them: free-flow times
+
+
 def test_peak_calibration_meets_the_congestion_target_and_is_shared_by_variants(tmp_path):
     # tiny schematic network, 10-minute AM peak: the daily trips are scaled until the peak's travel time is
     # 1.3 x free flow (within 3%), with at least 98% of the trips arriving
@@ -430,8 +460,9 @@ def test_a_run_shares_traffic_through_a_temporary_store_it_removes(files, tmp_pa
 
 
 def test_a_variant_starts_from_its_baseline_routes_in_a_run_as_directly(files, tmp_path):
-    # a comparison hands each variant replication its baseline replication's routes (kept in the baseline's
-    # folder); the variant's drivers start from them (boundedly rational switching), not from free-flow routes
+    # a comparison hands each variant replication its baseline replication's routes and link times (kept in the
+    # baseline's folder); the variant's drivers start from them (boundedly rational switching), not from
+    # free-flow routes, and its elastic demand responds to congested times
     from vision_zero.runs.parallel import SerialExecutor
     from vision_zero.runs.replications import run_job, scenario_job
 
@@ -440,9 +471,13 @@ def test_a_variant_starts_from_its_baseline_routes_in_a_run_as_directly(files, t
     run = run_job(job, out_dir=tmp_path / "out", executor=SerialExecutor(), progress=False)
     base = run_replication(job.baseline.prepared(), 0)
     assert base.routes is not None and len(base.routes) > 0
-    warm = run_replication(job.prepared(), 0, baseline_raw=base.injuries, baseline_routes=base.routes)
+    assert base.traffic is not None
+    times = base.traffic["traffic_link_stats"]  # and its link times (elastic demand on congested times)
+    warm = run_replication(
+        job.prepared(), 0, baseline_raw=base.injuries, baseline_routes=base.routes, baseline_link_stats=times
+    )
     assert warm.routes is None  # a variant keeps none
     _assert_same_result(run.read(0), warm)
-    cold = run_replication(job.prepared(), 0, baseline_raw=base.injuries)
+    cold = run_replication(job.prepared(), 0, baseline_raw=base.injuries, baseline_link_stats=times)
     assert warm.summary["veh_km"] != cold.summary["veh_km"]
     assert warm.summary["route_outside_band"] >= 0.0

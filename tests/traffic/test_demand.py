@@ -427,6 +427,45 @@ def test_elastic_trips_by_hand() -> None:
     assert (g1, a1) == (0, 0) and len(fixed) == len(trips)
 
 
+def test_congested_link_costs_by_hand_and_the_relative_change_they_give() -> None:
+    # link 0 (1 km) took its 3 vehicles 0.05 veh-h each in the AM peak: 60 s each; link 1 saw no one leave it
+    # (its expected free-flow time stays); other periods keep free flow
+    net = _line()
+    am = Period("am_peak", 8.0, 3600.0, 0.09, 340.0)
+    night = Period("night", 23.0, 3600.0, 0.01, 340.0)
+    ff = np.full(4, 72.0)
+    stats = pd.DataFrame(
+        {
+            "link": [0, 1, 0],
+            "period": ["am_peak", "am_peak", "night"],
+            "veh_km": [3.0, 0.0, 1.0],
+            "veh_h": [0.15, 0.0, 0.02],
+        }
+    )
+    got = demand.congested_link_costs_s(net, stats, ff, (am, night))
+    assert got["am_peak"] == pytest.approx([180.0, 72.0, 72.0, 72.0])
+    assert got["night"] == pytest.approx([72.0, 72.0, 72.0, 72.0])
+    # per-period costs: a trip over links 0 and 1 in the AM peak takes 252 s congested; 72 s more on link 0 is
+    # a ratio of 324/252 (not the free-flow 216/144): with elasticity -1, 252/324 = 0.778 of the trips remain
+    trips = _od_trips([(0, 2)], 20_000)
+    after = {k: v + np.array([72.0, 0.0, 0.0, 0.0]) for k, v in got.items()}
+    out, gone, added = demand.elastic_trips(
+        trips, net, got, after, elasticity=-1.0, periods=(am, night), rng=np.random.default_rng(0)
+    )
+    assert added == 0 and len(out) == len(trips) - gone
+    assert len(out) / len(trips) == pytest.approx(252 / 324, abs=0.01)
+    free, gone_ff, _ = demand.elastic_trips(
+        trips,
+        net,
+        ff,
+        ff + after["am_peak"] - got["am_peak"],
+        elasticity=-1.0,
+        periods=(am, night),
+        rng=np.random.default_rng(0),
+    )
+    assert len(free) / len(trips) == pytest.approx(144 / 216, abs=0.01) and gone_ff > gone
+
+
 def test_elastic_trips_keep_every_other_trips_driver() -> None:
     # common random numbers: a removed trip leaves a gap in the drivers' draw ids, an added one comes after them
     # all, so every trip kept from the baseline gets the baseline's desired-speed draw whatever was removed

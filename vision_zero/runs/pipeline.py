@@ -57,6 +57,7 @@ __all__ = [
     "apply_scenario",
     "calibrate_peak",
     "calibration_targets",
+    "elastic_link_costs_s",
     "load_base_network",
     "move_pedestrians_to_new_crossings",
     "peak_factor_bounds",
@@ -704,6 +705,38 @@ def _elastic_costs(
     return expected_link_cost_s(ref_net, st), expected_link_cost_s(net, st)
 
 
+#: Link costs [s]: one per link for all periods, or per period.
+_Costs = npt.NDArray[np.float64] | dict[str, npt.NDArray[np.float64]]
+
+
+def elastic_link_costs_s(
+    prepared: PreparedScenario, baseline_link_stats: pd.DataFrame | None
+) -> tuple[_Costs, _Costs]:
+    """Link times [s] a variant's trips compare for elastic demand: its paired baseline's and its own.
+
+    With the paired baseline replication's link statistics, the baseline's are its simulated (congested) mean
+    link times per period (:func:`vision_zero.traffic.demand.congested_link_costs_s`), and the variant's those
+    plus the change the interventions make to each link's expected time (running time at the desired speed,
+    signal and give-way delay: :func:`vision_zero.traffic.simulation.expected_link_cost_s`): in the simulation a
+    vehicle runs a link at its desired speed and then waits at the exit, so a lower limit lengthens the running
+    part and leaves the queueing to the first order. A trip's relative change in time is then its change over
+    its congested time, not over its free-flow time. Without them (a variant run without its baseline's traffic
+    tables) both are expected free-flow times.
+    """
+    ref, cost = prepared.reference_cost_s, prepared.cost_s
+    if ref is None or cost is None:
+        raise ValueError(
+            "elastic_link_costs_s: the scenario has no elastic demand (a baseline, or elasticity 0)"
+        )
+    if baseline_link_stats is None:
+        return ref, cost
+    from vision_zero.traffic import demand
+
+    congested = demand.congested_link_costs_s(prepared.network, baseline_link_stats, ref, prepared.periods)
+    change = cost - ref
+    return congested, {p: np.maximum(t + change, 0.0) for p, t in congested.items()}
+
+
 def move_pedestrians_to_new_crossings(
     base: RoadNetwork, network: RoadNetwork, pedestrians: pd.DataFrame
 ) -> pd.DataFrame:
@@ -987,6 +1020,7 @@ def run_replication(
     baseline_raw: pd.DataFrame | None = None,
     traffic_store: Path | None = None,
     baseline_routes: pd.DataFrame | None = None,
+    baseline_link_stats: pd.DataFrame | None = None,
 ) -> ReplicationResult:
     """Run replication ``replication`` of a prepared scenario.
 
@@ -1011,6 +1045,11 @@ def run_replication(
         baseline's result keeps): the variant's drivers start from them and leave them only beyond their
         indifference band (:func:`vision_zero.traffic.simulation.simulate_vehicles`, ``held_routes``). None: the
         route equilibrium from free-flow routes (a baseline, or a variant run on its own).
+    baseline_link_stats
+        The link statistics of the baseline's replication with the same index (``link``, ``period``, ``veh_km``,
+        ``veh_h``: its traffic table ``traffic_link_stats``). With elastic demand, a variant's trips then respond
+        to the change in their congested travel time (:func:`elastic_link_costs_s`); None: to the change in their
+        expected free-flow time.
     """
     from vision_zero.risk import crash_model as risk
     from vision_zero.traffic import demand
@@ -1037,11 +1076,12 @@ def run_replication(
     evaporated = added = 0
     if prepared.reference_cost_s is not None and prepared.cost_s is not None:
         elasticity = sc.demand.travel_time_elasticity
+        before, after = elastic_link_costs_s(prepared, baseline_link_stats)
         trips, evaporated, added = demand.elastic_trips(
             trips,
             network,
-            prepared.reference_cost_s,
-            prepared.cost_s,
+            before,
+            after,
             elasticity=draw["demand.elasticity.travel_time"] if elasticity is None else elasticity,
             periods=prepared.periods,
             rng=rngs.demand,  # after the trips: the baseline's draws are untouched

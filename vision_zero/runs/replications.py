@@ -59,6 +59,7 @@ from vision_zero.runs.results import (
     ReplicationResult,
     atomic_write_text,
     read_held_routes,
+    read_link_times,
     read_replication,
     read_replication_summary,
     replication_dir,
@@ -162,8 +163,8 @@ class ScenarioJob:
     shares_traffic
         ``task`` takes a keyword ``traffic_store`` (a folder): a baseline replication leaves its vehicle traffic
         there and a variant replication with the same traffic inputs re-uses it
-        (:func:`vision_zero.runs.pipeline.run_replication`); and a keyword ``baseline_routes`` (the baseline
-        replication's routes, when its folder keeps them).
+        (:func:`vision_zero.runs.pipeline.run_replication`); and the keywords ``baseline_routes`` and
+        ``baseline_link_stats`` (the baseline replication's routes and link times, when its folder keeps them).
     """
 
     name: str
@@ -398,25 +399,29 @@ class _Bundle:
     task: ReplicationTask
     payload: Any
     traffic_store: Path | None = None
-    shares_traffic: bool = (
-        False  # the task takes traffic_store and baseline_routes (ScenarioJob.shares_traffic)
-    )
+    #: the task takes traffic_store, baseline_routes and baseline_link_stats (ScenarioJob.shares_traffic)
+    shares_traffic: bool = False
 
 
-def _call_task(
-    bundle: _Bundle, item: tuple[int, pd.DataFrame | None, pd.DataFrame | None]
-) -> ReplicationResult:
+#: One replication's task: its index, and its baseline's injuries, routes and link times (None: none kept).
+_Item = tuple[int, "pd.DataFrame | None", "pd.DataFrame | None", "pd.DataFrame | None"]
+
+
+def _call_task(bundle: _Bundle, item: _Item) -> ReplicationResult:
     """Executor entry point: ``bundle`` is shipped once per worker, ``item`` with each task.
 
-    ``item``: the replication, its baseline's injuries and its baseline's routes (passed as the keyword
-    ``baseline_routes`` when the baseline kept them: only the pipeline's task keeps and takes routes).
+    ``item``: the replication, its baseline's injuries, its baseline's routes and its baseline's link times
+    (passed as the keywords ``baseline_routes`` / ``baseline_link_stats`` when the baseline kept them: only the
+    pipeline's task keeps and takes them).
     """
-    replication, baseline_raw, baseline_routes = item
+    replication, baseline_raw, baseline_routes, baseline_link_stats = item
     extra: dict[str, Any] = {}
     if bundle.traffic_store is not None:
         extra["traffic_store"] = bundle.traffic_store
     if baseline_routes is not None and bundle.shares_traffic:
         extra["baseline_routes"] = baseline_routes
+    if baseline_link_stats is not None and bundle.shares_traffic:
+        extra["baseline_link_stats"] = baseline_link_stats
     if extra:
         task: Any = bundle.task
         result: ReplicationResult = task(bundle.payload, replication, baseline_raw, **extra)
@@ -511,14 +516,15 @@ class _Runner:
             self.ensure(job.baseline, max(missing) + 1)
             base_dir = self.run_dir(job.baseline)
 
-        def items() -> Iterator[tuple[int, pd.DataFrame | None, pd.DataFrame | None]]:
+        def items() -> Iterator[_Item]:
             # read lazily: the executor asks for the next item only when it has room for another task
             for i in missing:
                 if base_dir is None:
-                    yield i, None, None
+                    yield i, None, None, None
                 else:
                     rep = replication_dir(base_dir, i)
-                    yield i, pd.read_parquet(rep / "injuries.parquet"), read_held_routes(rep)
+                    injuries = pd.read_parquet(rep / "injuries.parquet")
+                    yield i, injuries, read_held_routes(rep), read_link_times(rep)
 
         for _pos, result in self.executor.map_unordered(_call_task, self.bundle(job), items()):
             _check_result(job, result)
@@ -827,6 +833,7 @@ def _pipeline_task(
     *,
     traffic_store: Path | None = None,
     baseline_routes: pd.DataFrame | None = None,
+    baseline_link_stats: pd.DataFrame | None = None,
 ) -> ReplicationResult:
     """The real replication task: :func:`vision_zero.runs.pipeline.run_replication`."""
     return run_replication(
@@ -835,6 +842,7 @@ def _pipeline_task(
         baseline_raw=baseline_raw,
         traffic_store=traffic_store,
         baseline_routes=baseline_routes,
+        baseline_link_stats=baseline_link_stats,
     )
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "completed_replications",
     "exchange_paths",
     "read_held_routes",
+    "read_link_times",
     "read_replication",
     "read_replication_summary",
     "read_traffic_tables",
@@ -345,6 +346,24 @@ def read_replication(path: Path) -> ReplicationResult:
         link_traffic=tables["link_traffic"],
         speed_hist=tables["speed_hist"],
     )
+
+
+def read_link_times(path: Path) -> pd.DataFrame | None:
+    """A replication folder's simulated link times, or None if it kept no traffic tables.
+
+    ``link``, ``period``, ``veh_km``, ``veh_h`` of its link statistics (the traffic table ``traffic_link_stats``):
+    elastic demand's congested costs (:func:`vision_zero.runs.pipeline.elastic_link_costs_s`).
+    """
+    file = path / "traffic_link_stats.parquet"
+    if not file.is_file():
+        return None
+    try:
+        return pd.read_parquet(file, columns=["link", "period", "veh_km", "veh_h"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(
+            f"{file}: expected a replication table written by vision-zero ({type(exc).__name__}); rerun the "
+            "command that made it: a damaged replication is run again"
+        ) from None
 
 
 def read_traffic_tables(path: Path) -> dict[str, pd.DataFrame] | None:

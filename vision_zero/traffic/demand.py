@@ -54,6 +54,7 @@ Ortuzar, J. de D., Willumsen, L. G. (2011). Modelling Transport, 4th ed., ch. 5.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -78,6 +79,7 @@ __all__ = [
     "calibrate_decay",
     "calibrate_to_trip_length",
     "commute_share_of_day",
+    "congested_link_costs_s",
     "congestion_index",
     "default_daily_trips",
     "default_periods",
@@ -765,11 +767,38 @@ def od_travel_time_s(
     return out[inverse]
 
 
+def congested_link_costs_s(
+    network: RoadNetwork,
+    link_stats: pd.DataFrame,
+    free_flow_cost_s: FloatArray,
+    periods: tuple[Period, ...],
+) -> dict[str, FloatArray]:
+    """Per period, the mean simulated time on each link [s] (running, signal and queueing), from a traffic record.
+
+    ``link_stats``: :attr:`vision_zero.traffic.simulation.TrafficRecord.link_stats` (``link``, ``period``,
+    ``veh_km``, ``veh_h``) of a replication of this network; a link's time is ``veh_h / veh_km x length``, the mean
+    over the vehicles that left it. Where no vehicle left a link in a period, ``free_flow_cost_s`` (e.g.
+    :func:`vision_zero.traffic.simulation.expected_link_cost_s`).
+    """
+    length_km = network.links["length_m"].to_numpy(dtype=np.float64) / M_PER_KM
+    link = link_stats["link"].to_numpy(dtype=np.int64)
+    period = link_stats["period"].astype(str).to_numpy()
+    veh_km = link_stats["veh_km"].to_numpy(dtype=np.float64)
+    veh_h = link_stats["veh_h"].to_numpy(dtype=np.float64)
+    out: dict[str, FloatArray] = {}
+    for per in periods:
+        t = np.asarray(free_flow_cost_s, dtype=np.float64).copy()
+        m = (period == per.name) & (veh_km > 0) & np.isfinite(veh_h)
+        t[link[m]] = veh_h[m] / veh_km[m] * length_km[link[m]] * S_PER_HOUR
+        out[per.name] = t
+    return out
+
+
 def elastic_trips(
     trips: pd.DataFrame,
     network: RoadNetwork,
-    reference_cost_s: FloatArray,
-    cost_s: FloatArray,
+    reference_cost_s: FloatArray | Mapping[str, FloatArray],
+    cost_s: FloatArray | Mapping[str, FloatArray],
     *,
     elasticity: float,
     periods: tuple[Period, ...],
@@ -779,7 +808,9 @@ def elastic_trips(
 
     Each trip's expected number becomes ``(t_1 / t_0) ** elasticity``, where ``t_0`` and ``t_1`` are the times
     of its fastest route under ``reference_cost_s`` (its baseline's link costs) and ``cost_s`` (this scenario's),
-    on ``network`` (same links; interventions change costs, not topology). A trip whose time grew is kept with
+    on ``network`` (same links; interventions change costs, not topology); each may be one cost per link for all
+    periods or a mapping from period name to costs (congested times differ by period:
+    :func:`congested_link_costs_s`). A trip whose time grew is kept with
     that probability (the rest "evaporate": Cairns, Hass-Klau & Goodwin 1998; Cairns et al. 2002); where it fell,
     a copy is added with probability ``ratio - 1`` (at most one), departing at a fresh uniform time in its period.
     Trips without a route are kept as they are.
@@ -795,8 +826,8 @@ def elastic_trips(
     network
         The scenario's network.
     reference_cost_s, cost_s
-        Link costs [s] of the baseline and of this scenario
-        (:func:`vision_zero.traffic.simulation.expected_link_cost_s`).
+        Link costs [s] of the baseline and of this scenario (:func:`vision_zero.traffic.simulation.expected_link_cost_s`,
+        or per period: :func:`congested_link_costs_s`).
     elasticity
         Elasticity of car trips with respect to travel time (``demand.elasticity.travel_time``; negative).
     periods
@@ -816,8 +847,18 @@ def elastic_trips(
         return trips, 0, 0
     o = trips["origin"].to_numpy(dtype=np.int64)
     d = trips["destination"].to_numpy(dtype=np.int64)
-    t0 = od_travel_time_s(network, o, d, reference_cost_s)
-    t1 = od_travel_time_s(network, o, d, cost_s)
+    t0, t1 = np.full(n, np.nan), np.full(n, np.nan)
+    if isinstance(reference_cost_s, Mapping) or isinstance(cost_s, Mapping):
+        period = trips["period"].astype(str).to_numpy()
+        for name in np.unique(period).tolist():
+            m = period == name
+            c0 = reference_cost_s[name] if isinstance(reference_cost_s, Mapping) else reference_cost_s
+            c1 = cost_s[name] if isinstance(cost_s, Mapping) else cost_s
+            t0[m] = od_travel_time_s(network, o[m], d[m], c0)
+            t1[m] = od_travel_time_s(network, o[m], d[m], c1)
+    else:
+        t0 = od_travel_time_s(network, o, d, reference_cost_s)
+        t1 = od_travel_time_s(network, o, d, cost_s)
     ok = np.isfinite(t0) & np.isfinite(t1) & (t0 > 0)
     ratio = np.ones(n)
     ratio[ok] = (t1[ok] / t0[ok]) ** elasticity
