@@ -23,7 +23,12 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-__all__ = ["targeted_trees"]
+__all__ = ["VERTEX_DTYPE", "targeted_trees"]
+
+#: Vertex, edge and link ids of the turn graph and the routes (4 bytes: up to 2**31 - 1 links and movements,
+#: far above a city's ~10**6; half the memory traffic of int64 in the search, measured ~15% faster).
+VERTEX_DTYPE = np.int32
+I32 = npt.NDArray[np.int32]
 
 
 @njit(inline="always")
@@ -33,9 +38,7 @@ def _precedes(k1: float, v1: int, k2: float, v2: int) -> bool:
 
 
 @njit(inline="always")
-def _sift_down(
-    hk: npt.NDArray[np.float64], hv: npt.NDArray[np.int64], n_heap: int, kk: float, vv: int
-) -> None:
+def _sift_down(hk: npt.NDArray[np.float64], hv: I32, n_heap: int, kk: float, vv: int) -> None:
     """Place entry ``(kk, vv)`` into the heap ``hk[:n_heap], hv[:n_heap]`` from the root down (after a pop)."""
     i = 0
     while True:
@@ -54,7 +57,7 @@ def _sift_down(
 
 
 @njit(inline="always")
-def _sift_up(hk: npt.NDArray[np.float64], hv: npt.NDArray[np.int64], n_heap: int, kk: float, vv: int) -> None:
+def _sift_up(hk: npt.NDArray[np.float64], hv: I32, n_heap: int, kk: float, vv: int) -> None:
     """Add entry ``(kk, vv)`` to the heap ``hk[:n_heap], hv[:n_heap]`` (one slot past its end must be free)."""
     i = n_heap
     while i > 0:
@@ -70,18 +73,18 @@ def _sift_up(hk: npt.NDArray[np.float64], hv: npt.NDArray[np.int64], n_heap: int
 
 @njit(cache=True, nogil=True)
 def targeted_trees(  # noqa: C901 (one compiled loop)
-    indptr: npt.NDArray[np.int64],
-    cols: npt.NDArray[np.int64],
+    indptr: I32,
+    cols: I32,
     weight: npt.NDArray[np.float64],
     n_links: int,
-    in_ptr: npt.NDArray[np.int64],
-    in_links: npt.NDArray[np.int64],
-    tree_source: npt.NDArray[np.int64],
+    in_ptr: I32,
+    in_links: I32,
+    tree_source: I32,
     tree_ptr: npt.NDArray[np.int64],
-    trip_origin: npt.NDArray[np.int64],
-    trip_dest: npt.NDArray[np.int64],
+    trip_origin: I32,
+    trip_dest: I32,
     walk: npt.NDArray[np.bool_],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], I32]:
     """Best cost and route of every trip, one targeted tree per group of trips with the same origin.
 
     Parameters
@@ -108,22 +111,21 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
     n_vert = len(indptr) - 1
     n_trip = len(trip_dest)
     dist = np.full(n_vert, np.inf)
-    pred = np.full(n_vert, -1, dtype=np.int64)
-    done = np.zeros(n_vert, dtype=np.bool_)
-    touched = np.empty(n_vert, dtype=np.int64)
+    pred = np.full(n_vert, -1, dtype=np.int32)
+    touched = np.empty(n_vert, dtype=np.int32)
     n_nodes = len(in_ptr) - 1
     want = np.zeros(n_nodes, dtype=np.bool_)  # destination node still to be reached in this tree
-    node_of_link = np.full(n_links, -1, dtype=np.int64)  # the node a link enters (its end node)
+    node_of_link = np.full(n_links, -1, dtype=np.int32)  # the node a link enters (its end node)
     for node in range(n_nodes):
         for j in range(in_ptr[node], in_ptr[node + 1]):
             node_of_link[in_links[j]] = node
     cap = len(cols) + 1
     hk = np.empty(cap, dtype=np.float64)
-    hv = np.empty(cap, dtype=np.int64)
+    hv = np.empty(cap, dtype=np.int32)
     best = np.full(n_trip, np.inf)
     n_hops = np.zeros(n_trip, dtype=np.int64)
     start = np.zeros(n_trip, dtype=np.int64)
-    buf = np.empty(max(16, 8 * n_trip), dtype=np.int64)
+    buf = np.empty(max(16, 8 * n_trip), dtype=np.int32)
     used = 0
     for t in range(len(tree_source)):
         a, b = tree_ptr[t], tree_ptr[t + 1]
@@ -149,9 +151,8 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                 n_heap -= 1
                 if n_heap > 0:
                     _sift_down(hk, hv, n_heap, hk[n_heap], hv[n_heap])
-                if done[u]:
+                if k > dist[u]:  # a stale entry: u was reached at a lower distance and settled from that one
                     continue
-                done[u] = True
                 if u < n_links:
                     node = node_of_link[u]
                     if want[node]:
@@ -197,7 +198,7 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                 h += 1
                 cur = pred[cur]
             if used + h > len(buf):
-                buf2 = np.empty(max(2 * len(buf), used + h), dtype=np.int64)
+                buf2 = np.empty(max(2 * len(buf), used + h), dtype=np.int32)
                 buf2[:used] = buf[:used]
                 buf = buf2
             cur = last
@@ -211,5 +212,4 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
             v = touched[q]
             dist[v] = np.inf
             pred[v] = -1
-            done[v] = False
     return best, n_hops, start, buf[:used]

@@ -132,7 +132,7 @@ class TrafficSettings:
 
 def desired_speed_kph(
     links: pd.DataFrame,
-    link: IntArray,
+    link: IntArray | npt.NDArray[np.int32],
     z: FloatArray,
     settings: TrafficSettings,
     *,

@@ -317,7 +317,7 @@ def _passages(
     names: npt.NDArray[np.object_],
     windows: FloatArray,
     win_end: FloatArray,
-    link: IntArray,
+    link: IntArray | npt.NDArray[np.int32],
     per: IntArray,
     w: FloatArray,
     run_s: FloatArray,
@@ -381,7 +381,7 @@ def _passages(
             "crossing": np.repeat(c_id[pair_c], rep),
             "t_s": np.repeat(t - windows[k], rep),
             "speed_kph": np.repeat(speed[pair_p], rep),
-            "link": np.repeat(link[pair_p], rep),
+            "link": np.repeat(link[pair_p], rep).astype(np.int64),
             "stopped": np.repeat(stopped, rep),
             "turning": np.repeat(turning, rep),
         }

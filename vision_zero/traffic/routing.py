@@ -52,7 +52,7 @@ import pandas as pd
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.network.osm_tags import ROAD_CLASSES
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic._kernels import targeted_trees
+from vision_zero.traffic._kernels import VERTEX_DTYPE, targeted_trees
 
 __all__ = [
     "CLASS_TIE_S",
@@ -75,6 +75,8 @@ __all__ = [
 ]
 
 IntArray = npt.NDArray[np.int64]
+#: Link ids of routes (int32: :data:`vision_zero.traffic._kernels.VERTEX_DTYPE`).
+LinkIds = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -145,13 +147,14 @@ class Routes:
     Attributes
     ----------
     ptr
-        ``len(trips) + 1`` offsets into ``links``.
+        ``len(trips) + 1`` offsets into ``links`` (int64).
     links
-        Link ids of all routes, concatenated in driving order.
+        Link ids of all routes, concatenated in driving order (int32 from :class:`Router`: half the memory of
+        int64; arithmetic on them that can pass 2**31, e.g. ``link * n_links``, casts first).
     """
 
     ptr: IntArray
-    links: IntArray
+    links: LinkIds
 
     def __len__(self) -> int:
         return len(self.ptr) - 1
@@ -161,7 +164,7 @@ class Routes:
         """Number of links of each route (0 = no route)."""
         return np.diff(self.ptr)
 
-    def route(self, i: int) -> IntArray:
+    def route(self, i: int) -> LinkIds:
         """Link ids of trip ``i`` in driving order."""
         return self.links[self.ptr[i] : self.ptr[i + 1]]
 
@@ -186,7 +189,7 @@ class Routes:
         within = np.arange(ptr[-1]) - ptr[:-1][trip_of]
         pos = src_ptr[trip_of] + within
         new = take_new[trip_of]
-        links = np.empty(int(ptr[-1]), dtype=np.int64)
+        links = np.empty(int(ptr[-1]), dtype=np.result_type(self.links, other.links))
         links[~new] = self.links[pos[~new]]
         links[new] = other.links[pos[new]]
         return Routes(ptr=ptr, links=links)
@@ -199,7 +202,8 @@ class Routes:
             lens[idx] = r.n_links
         ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lens, out=ptr[1:])
-        flat = np.empty(int(ptr[-1]), dtype=np.int64)
+        dtype = np.result_type(*(r.links for _, r in parts)) if parts else VERTEX_DTYPE
+        flat = np.empty(int(ptr[-1]), dtype=dtype)
         for idx, r in parts:
             dst = np.repeat(ptr[idx], r.n_links) + (
                 np.arange(len(r.links)) - np.repeat(r.ptr[:-1], r.n_links)
@@ -340,16 +344,16 @@ class Router:
         extra = np.concatenate([turns * TURN_TIE_S, np.zeros(nl)])
         order = np.lexsort((cols, rows))
         self._edge_order = order  # graph edge j is edge order[j] of [movements..., starts...]
-        self._cols = cols[order]
+        self._cols = cols[order].astype(VERTEX_DTYPE)
         self._extra = extra[order]
         self.n_movements = len(a)
-        self._indptr = np.searchsorted(rows[order], np.arange(nl + nn + 1)).astype(np.int64)
+        self._indptr = np.searchsorted(rows[order], np.arange(nl + nn + 1)).astype(VERTEX_DTYPE)
         self._n_vertices = nl + nn
         # links entering each node (CSR, ascending link id): the destination read-out
         in_order = np.argsort(v, kind="stable")
         in_start = np.searchsorted(v[in_order], np.arange(nn + 1))
-        self._in_ptr: IntArray = in_start.astype(np.int64)
-        self._in_list: IntArray = in_order.astype(np.int64)
+        self._in_ptr = in_start.astype(VERTEX_DTYPE)
+        self._in_list = in_order.astype(VERTEX_DTYPE)
 
     @staticmethod
     def _turns(nodes: pd.DataFrame, u: IntArray, v: IntArray, a: IntArray, b: IntArray) -> IntArray:
@@ -366,7 +370,7 @@ class Router:
         That is the movement from the previous link, or for a route's first link its start edge
         ``n_movements + link``.
         """
-        links = routes.links
+        links = routes.links.astype(np.int64)  # a * n_links below passes 2**31 on a city
         out = self.n_movements + links
         if len(links) < 2:
             return out
@@ -427,10 +431,10 @@ class Router:
             self.n_links,
             self._in_ptr,
             self._in_list,
-            self.n_links + uniq,
+            (self.n_links + uniq).astype(VERTEX_DTYPE),
             tree_ptr,
-            origins[order],
-            destinations[order],
+            origins[order].astype(VERTEX_DTYPE),
+            destinations[order].astype(VERTEX_DTYPE),
             walk,
         )
         best = np.empty(n)
@@ -442,7 +446,7 @@ class Router:
         ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(n_hops, out=ptr[1:])
         pos = np.repeat(src - ptr[:-1], n_hops) + np.arange(int(ptr[-1]))
-        return best, Routes(ptr=ptr, links=np.asarray(buf, dtype=np.int64)[pos])
+        return best, Routes(ptr=ptr, links=buf[pos])
 
     def turns(self, routes: Routes) -> IntArray:
         """Number of turns on each route (heading changes above 45 degrees; a U-turn counts twice)."""

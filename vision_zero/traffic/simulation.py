@@ -666,7 +666,7 @@ def _doubles(values: FloatArray) -> array[float]:
     return out
 
 
-def _ints(values: IntArray) -> array[int]:
+def _ints(values: IntArray | npt.NDArray[np.int32]) -> array[int]:
     out = array("q")
     out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
     return out
