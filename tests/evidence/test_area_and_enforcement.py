@@ -29,12 +29,13 @@ from evidence_fixtures import (
     Pairs,
     Sites,
     casualties,
+    cmf_interval,
+    evidence_param,
     near_centre,
     paired_change,
-    run_pairs,
+    run_variants,
     touched_links,
     veh_km,
-    write_scenarios,
 )
 
 from vision_zero.core.parameters import load_parameters
@@ -48,8 +49,9 @@ EXPRESSWAYS = 'where = { name = ["al-Farabi Avenue", "Eastern Ring Road (VOAD)"]
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Pairs:
-    files = write_scenarios(
-        tmp_path_factory.mktemp("area"),
+    return run_variants(
+        tmp_path_factory,
+        "area",
         {
             "centre30": (
                 '[[interventions]]\ntype = "speed_limit"\nlimit_kph = 30\nenforcement = "camera"\n'
@@ -60,15 +62,17 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Pairs:
             "section": '[[interventions]]\ntype = "speed_camera"\nmode = "section"\nwhere = { highway = "primary" }\n',
             "fixed": '[[interventions]]\ntype = "speed_camera"\nmode = "fixed"\nwhere = { highway = "primary" }\n',
         },
+        central_parameters=True,
     )
-    return run_pairs(files, central_parameters=True)
 
 
 @pytest.fixture(scope="module")
 def district(tmp_path_factory: pytest.TempPathFactory) -> Pairs:
-    # the 80 km/h expressways (al-Farabi, VOAD) lie only in the district-sized schematic extent
-    files = write_scenarios(
-        tmp_path_factory.mktemp("arterials"),
+    # the 80 km/h expressways (al-Farabi, VOAD) lie only in the district-sized schematic extent; one pair: the
+    # district network is the suite's longest run
+    return run_variants(
+        tmp_path_factory,
+        "arterials",
         {
             "limit60": '[[interventions]]\ntype = "speed_limit"\nlimit_kph = 60\nenforcement = "police"\n'
             + EXPRESSWAYS,
@@ -78,9 +82,9 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Pairs:
         scale="district",
         demand=0.1,
         duration_s=600,
+        replications=1,
+        central_parameters=True,
     )
-    # one pair: the district network is the suite's longest run
-    return run_pairs(files, replications=1, central_parameters=True)
 
 
 def per_veh_km(severities: tuple[str, ...]) -> Callable[[Pairs, str], float]:
@@ -154,13 +158,6 @@ def speed_response_interval(enforcement: str, limit_change_kph: float) -> Callab
     return interval
 
 
-def cmf_interval(name: str) -> tuple[float, float]:
-    """The evidence interval of a crash-modification factor in risk.toml, as a relative change."""
-    p = load_parameters()[name]
-    assert p.low is not None and p.high is not None and p.source
-    return p.low - 1.0, p.high - 1.0
-
-
 @dataclass(frozen=True)
 class Case:
     """One row of the evidence table: a variant, how its effect is measured, and the interval it must fall in."""
@@ -191,8 +188,7 @@ def case(
     xfail: str | None = None,
 ) -> Any:
     """One row of :data:`CASES` (a pytest parameter; ``xfail``: the traced reason it still fails)."""
-    marks = [pytest.mark.xfail(strict=False, reason=xfail)] if xfail else []
-    return pytest.param(Case(fixture, variant, measure, interval, study), id=id, marks=marks)
+    return evidence_param(Case(fixture, variant, measure, interval, study), id=id, xfail=xfail)
 
 
 CASES = [

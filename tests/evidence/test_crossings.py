@@ -18,9 +18,9 @@ from evidence_fixtures import (
     Sites,
     casualties,
     cmf_interval,
+    evidence_param,
     paired_change,
-    run_pairs,
-    write_scenarios,
+    run_variants,
 )
 
 MAIN = '["primary", "secondary", "tertiary"]'
@@ -78,8 +78,9 @@ CASES: tuple[Case, ...] = (
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Pairs:
-    files = write_scenarios(
-        tmp_path_factory.mktemp("crossings"),
+    return run_variants(
+        tmp_path_factory,
+        "crossings",
         {
             **{case.crossing_type: upgrade(case.crossing_type) for case in CASES},
             "new_crossings": (
@@ -88,7 +89,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Pairs:
             ),
         },
     )
-    return run_pairs(files)
 
 
 def pedestrian_change(runs: Pairs, variant: str) -> float:
@@ -101,15 +101,7 @@ def pedestrian_change(runs: Pairs, variant: str) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(c, id=c.crossing_type, marks=[pytest.mark.xfail(strict=False, reason=c.known_gap)])
-        if c.known_gap
-        else pytest.param(c, id=c.crossing_type)
-        for c in CASES
-    ],
-)
+@pytest.mark.parametrize("case", [evidence_param(c, id=c.crossing_type, xfail=c.known_gap) for c in CASES])
 def test_crossing_upgrade_within_the_evidence_interval(runs: Pairs, case: Case) -> None:
     """Each row of :data:`CASES`: the modelled change lies in the CMF's range (its study in ``case.study``)."""
     low, high = cmf_interval(case.cmf)
