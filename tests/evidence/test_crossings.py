@@ -67,8 +67,8 @@ CASES: tuple[Case, ...] = (
         "signalised",
         "risk.cmf.signalised_crossing.pedestrian",
         "Signalised pedestrian crossing: Hunt 1998 (review of Zebra-to-Pelican conversions in Great Britain): "
-        "-60% in a Department of the Environment sample, no clear benefit in later studies (CMF range 0.40-1.00; "
-        "the central 'about -10 to -15%' of SCIENCE.md section 3 is unchecked). "
+        "-60% in a Department of the Environment sample, no clear benefit in later studies (CMF range 0.40-1.00); "
+        "Gårder 1989 (Accid. Anal. Prev. 21:435, conflict study): signalising a junction about halves pedestrian risk. "
         "Mechanism: through traffic meets the pedestrians on their green only when it runs the red, and the 10.6% "
         "who cross against their red (Araya-Porras et al. 2022) on its green; turning vehicles cross the walk phase "
         "at turning speed and yield as at an uncontrolled crossing.",

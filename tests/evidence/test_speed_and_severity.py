@@ -10,8 +10,9 @@ import dataclasses
 
 import numpy as np
 import pytest
-from evidence_fixtures import REPLICATIONS, write_scenarios
+from evidence_fixtures import REPLICATIONS, evidence_param, write_scenarios
 
+from vision_zero.core.parameters import load_parameters
 from vision_zero.program.scenario import load_scenario
 from vision_zero.runs.pipeline import prepare, run_replication
 
@@ -88,11 +89,11 @@ def test_network_exponents_near_elvik(
 
 
 _SLIGHT_PEDESTRIAN_GAP = (
-    "measured +5.3% (x0.9) and +3.9% (x0.8) (before turning and from-rest vehicles: +11.5% / +14.9%; with them "
-    "and without pedestrians crossing against the red: +2.0% / falling): on the arterial and collector crossings, "
-    "where the schematic city's pedestrians cross, vehicles run at about 70 km/h, so a speed cut still turns "
-    "deaths and serious injuries into slight ones faster than it removes collisions; the low-speed exposure of "
-    "local streets is not modelled"
+    "measured +1.9% (x0.9) and +0.3% (x0.8) with the street crossings (injuries_on_streets), +1.6% / -0.3% "
+    "without them (the previous session's +5.3% / +3.9% was measured on an older main): on the arterial and "
+    "collector crossings, where most of the schematic city's pedestrians cross, and on its residential streets, "
+    "vehicles run at about 68-70 km/h, so a speed cut still turns deaths and serious injuries into slight ones "
+    "about as fast as it removes collisions (every collision counts as an injury: slight = collisions - KSI)"
 )
 #: Cells known not to fall yet, with the measured change and why (an expected failure each).
 CELL_GAPS: dict[tuple[str, float], str] = {
@@ -104,14 +105,7 @@ CELL_GAPS: dict[tuple[str, float], str] = {
 @pytest.mark.parametrize(
     ("cell", "factor"),
     [
-        pytest.param(
-            cell,
-            factor,
-            id=f"{cell}-{factor}",
-            marks=[pytest.mark.xfail(strict=False, reason=CELL_GAPS[cell, factor])]
-            if (cell, factor) in CELL_GAPS
-            else [],
-        )
+        evidence_param(cell, factor, id=f"{cell}-{factor}", xfail=CELL_GAPS.get((cell, factor)))
         for cell in CELLS
         for factor in (0.9, 0.8)
     ],
@@ -129,3 +123,55 @@ def test_pedestrian_ksi_exponent_at_least_the_occupants(uniform: dict[float, dic
     """Pedestrians' KSI fall at least as steeply as the network's: impact-speed risk is steeper than crash risk
     (Rosén & Sander 2009: death risk x2 from 40 to 50 km/h impact speed; SCIENCE.md §2)."""
     assert exponent(uniform, "ksi_pedestrian", 0.8) >= exponent(uniform, "ksi", 0.8)
+
+
+def observed_pedestrian_death_share() -> tuple[float, float, float]:
+    """Pedestrian deaths as a share of pedestrian casualties in the calibration targets: central, lowest, highest.
+
+    From calibration.toml (SCIENCE.md §7): deaths x pedestrian share of deaths over that plus the injured
+    (casualties - deaths) x pedestrians' share of the injured; the range combines the parameters' 95% bounds.
+    Central 1.5%; Great Britain's urban figures lie inside (Scotland's built-up roads 2004-08: 46 of 2,723
+    pedestrian casualties killed, 1.7%; Transport Scotland, Key reported road casualties 2011, table 3).
+    """
+    p = load_parameters()
+
+    def share(deaths: float, casualties: float, ped_deaths: float, ped_injured: float) -> float:
+        killed = deaths * ped_deaths
+        return killed / (killed + (casualties - deaths) * ped_injured)
+
+    names = (
+        "deaths_per_year",
+        "casualties_per_year",
+        "pedestrian_share_of_deaths",
+        "pedestrian_share_of_injured",
+    )
+    par = [p[f"calibration.almaty.{n}"] for n in names]
+    central = share(*(x.value for x in par))
+    lo = [x.low if x.low is not None else x.value for x in par]
+    hi = [x.high if x.high is not None else x.value for x in par]
+    return central, share(lo[0], lo[1], lo[2], hi[3]), share(hi[0], hi[1], hi[2], lo[3])
+
+
+_DEATH_SHARE_GAP = (
+    "measured 14.7% on the small schematic network (14.0% without the street crossings; the district baseline "
+    "19%): the chain gives about 1% deaths at 30 km/h and 21% at 70 km/h, and the schematic city's vehicles run at "
+    "about 68 km/h on its residential streets too (their desired speeds, a traffic input, are unsourced), so the "
+    "crossings of local streets (injuries_on_streets, about 5% of pedestrian casualties) have the arterials' "
+    "severity mix; car parks, reversing and slow-moving vehicles are not modelled"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason=_DEATH_SHARE_GAP)
+def test_pedestrian_deaths_share_of_pedestrian_casualties_as_observed(
+    uniform: dict[float, dict[str, float]],
+) -> None:
+    """Calibrated on deaths with one factor per road user, the baseline's pedestrian severity mix is the chain's
+    own: its deaths' share of pedestrian casualties lies in the observed range (issue: about 1.5%)."""
+    base = uniform[1.0]
+    share = base["fatal_pedestrian"] / sum(base[f"{s}_pedestrian"] for s in ("fatal", "serious", "slight"))
+    central, low, high = observed_pedestrian_death_share()
+    print(
+        f"pedestrian deaths {share:.1%} of pedestrian casualties (observed {central:.1%}, {low:.1%}..{high:.1%})"
+    )
+    assert low <= share <= high

@@ -183,6 +183,28 @@ def test_pedestrian_demand_by_road_class_and_time_of_day() -> None:
     assert night[0] / am[0] == pytest.approx(share["night"] / share["am_peak"])
 
 
+def test_street_pedestrians_cross_local_streets_at_their_junction_ends() -> None:
+    """A 3x3 grid of residential streets: each street segment gets the demand model's local rate x land use at each
+    end that is a junction (3+ streets meet; the corners have two), both directions the same pedestrians; arterials
+    get none (they are crossed at their mapped crossings)."""
+    net = grid(3)
+    net = net.with_tables(links=net.links.assign(highway="residential"))
+    peds = demand.street_pedestrian_demand(net)
+    am = peds[peds["period"] == "am_peak"].set_index("link")["peds_per_h"]
+    links = net.links
+    land = demand.pedestrian_land_use(net)
+    degree = np.bincount(np.concatenate([links["u"], links["v"]]), minlength=9) // 2
+    rate = P.value("demand.pedestrians_per_hour.local")
+    expected = rate * sum(np.where(degree[links[end]] >= 3, land[links[end]], 0.0) for end in ("u", "v"))
+    assert am.sort_index().to_numpy() == pytest.approx(expected)
+    assert am[0] == pytest.approx(am[int(links["reverse"][0])])
+    night = peds[peds["period"] == "night"].set_index("link")["peds_per_h"]
+    share = {p.name: p.demand_share for p in demand.default_periods()}
+    assert night[0] / am[0] == pytest.approx(share["night"] / share["am_peak"])
+    arterial = net.with_tables(links=links.assign(highway="primary"))
+    assert demand.street_pedestrian_demand(arterial).empty
+
+
 def test_pedestrian_csv_overrides_matching_rows(tmp_path: Path) -> None:
     net = crossing_network()
     peds = demand.pedestrian_demand(net)

@@ -37,6 +37,7 @@ from vision_zero.program.interventions import MODIFIER_COLUMNS
 from vision_zero.risk.pedestrian import (
     crossing_injuries,
     injuries_away_from_crossings,
+    injuries_on_streets,
     param,
     pedestrian_injury_risk,
     tefft_pedestrian_injury,
@@ -601,6 +602,7 @@ def injury_parts(
         lambda p: occupant_injuries(network, record, parameters=p, speed_model=speed_model),
         lambda p: crossing_injuries(network, record, parameters=p),
         lambda p: injuries_away_from_crossings(network, record, parameters=p),
+        lambda p: injuries_on_streets(network, record, parameters=p),
     )
 
 

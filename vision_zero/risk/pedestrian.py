@@ -1,4 +1,4 @@
-"""Pedestrian injuries: conflict-based at crossings, exposure-based away from them.
+"""Pedestrian injuries: conflict-based at crossings, exposure-based away from them and on the streets between.
 
 The chain, for each pedestrian arriving at a crossing (expected values, no sampling of rare crashes):
 
@@ -31,13 +31,19 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
    reference curve it was (:func:`tefft_pedestrian_injury`): with it, a calibrated baseline had half its
    pedestrian casualties killed, against about 1.5% observed.
 
-The raw severity mix is still far from the observed one: on the schematic district about 17-18% of the chain's
-pedestrian casualties die (20-33% before turning and from-rest vehicles), against about 1.5% in Almaty's and
-Great Britain's urban figures. The chain itself gives about 1% deaths for vehicles at 30 km/h and 20% at 70 km/h
-(braking included; Kröyer 2015: fatal crashes rare below 40 km/h mean travel speed), and the schematic city's
-pedestrians cross only arterials and collectors, where vehicles run at about 70 km/h; the low-speed exposure of
-local streets, car parks and reversing vehicles, where most slight casualties happen, is not modelled. Calibrated
-on deaths (one factor per road user), pedestrian serious and slight injuries are therefore too few.
+Away from the mapped crossings: :func:`injuries_away_from_crossings` (the share of a crossing's pedestrians who
+cross the same road elsewhere) and :func:`injuries_on_streets` (pedestrians crossing local and collector streets that
+no mapped crossing serves, at their junctions and between them, from the same pedestrian demand model), each an
+unmarked crossing met by the link's simulated traffic.
+
+The raw severity mix is still far from the observed one: on the schematic networks about 17-19% of the chain's
+pedestrian casualties die, against about 1.5% in Almaty's and Great Britain's urban figures. The chain itself gives
+about 1% deaths for vehicles at 30 km/h and 20% at 70 km/h (braking included; Kröyer 2015: fatal crashes rare below
+40 km/h mean travel speed); the schematic city's pedestrians cross mostly arterials and collectors, where vehicles
+run at about 70 km/h, and its residential streets too are driven at about 68 km/h (their desired speeds, a traffic
+input, are unsourced), so the local-street crossings have the same mix. Car parks, reversing and slow-moving
+vehicles, where many slight casualties happen, are not modelled. Calibrated on deaths (one factor per road user),
+pedestrian serious and slight injuries are therefore too few.
 
 Where the evidence's crash-modification factor and the mechanism differ (see ``tests/risk/test_pedestrian_risk.py``
 and ``tests/evidence/test_crossings.py``): marked crosswalks on roads with more than two lanes carry Elvik's x2 as a
@@ -45,15 +51,15 @@ factor (no mechanism modelled), and so does every other marked type (:data:`MARK
 raised crossings, RRFBs, PHBs, signals), because the evidence for each compares it with the marked crossing it
 replaced, so its effect is its mechanism, not also the x2 (the non-yielding elasticity was fitted to the RRFB and
 PHB before-after pairs on such crossings);
-leading pedestrian intervals carry CMF 0.87 on top of the signalised mechanism; signalised crossings come out
-safer than the (unchecked) central -10..-15% CMF: the mechanism's casualties at signals are red-light violators,
-pedestrians crossing against the red and turning vehicles.
+leading pedestrian intervals carry CMF 0.87 on top of the signalised mechanism; at signals the mechanism's
+casualties are red-light violators, pedestrians crossing against the red and turning vehicles (the evidence, Hunt 1998
+and Gårder 1989, is a range: from about -60% to no clear benefit).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,16 +67,19 @@ import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.errors import ConfigError, ParameterError
+from vision_zero.core.parameters import Parameter, ParameterSet
 from vision_zero.core.units import kph_to_mps, mps_to_kph
 from vision_zero.network.road_network import CROSSING_TYPES, SIGNAL_CROSSING_TYPES, RoadNetwork
+from vision_zero.traffic.demand import street_pedestrian_demand
 from vision_zero.traffic.periods import annual_factor, annual_factors
-from vision_zero.traffic.simulation import TrafficRecord
+from vision_zero.traffic.simulation import SPEED_BIN_KPH, TrafficRecord
 
 __all__ = [
     "conflict_injury_risk",
     "crossing_injuries",
     "crossing_time_s",
     "injuries_away_from_crossings",
+    "injuries_on_streets",
     "lane_entry_tau_s",
     "mais3_pedestrian_injury",
     "movement_speed_kph",
@@ -788,16 +797,114 @@ def injuries_away_from_crossings(
     flow_vps = away["entries"].to_numpy(np.float64) / period.map(durations).to_numpy(np.float64)
     f = annual_factors(period, record.periods) * away["away"].to_numpy(np.float64) * flow_vps * window
     speed = away["mean_speed_kph"].to_numpy(np.float64)
-    # the lane-entry warning time is uniform over one lane's crossing time: average the table over tau
+    risk = _unmarked_risk_per_conflict(speed, lanes, parameters)
+    return _link_rows(len(links), link, {sev: f * risk[sev] for sev in ("fatal", "serious", "slight")})
+
+
+def _unmarked_risk_per_conflict(
+    speed_kph: FloatArray, lanes: FloatArray, parameters: Mapping[str, float]
+) -> dict[str, FloatArray]:
+    """Expected casualties per conflict at an unmarked crossing, the warning time uniform over one lane's crossing."""
     table = _ImpactTable.build(parameters, _lane_time_s(parameters))
     grid = np.arange(_TABLE_N_V) * table.dv_kph
     mean_tau = [np.trapezoid(z, axis=1) / (z.shape[1] - 1) for z in table.values]
-    c, fa, k = (np.interp(speed, grid, z) for z in mean_tau)
-    risk = _combine(speed, lanes, "unmarked", parameters, c, fa, k)
-    totals = np.zeros((len(links), 3))
-    for j, sev in enumerate(("fatal", "serious", "slight")):
-        totals[:, j] = np.bincount(link, weights=f * risk[sev], minlength=len(links))[: len(links)]
-    present = np.unique(link)
-    out = {int(i): dict(zip(("fatal", "serious", "slight"), totals[i], strict=True)) for i in present}
-    rows = [row for link, v in out.items() for row in _rows("link", link, v)]
-    return _frame(rows)
+    c, fa, k = (np.interp(speed_kph, grid, z) for z in mean_tau)
+    return _combine(speed_kph, lanes, "unmarked", parameters, c, fa, k)
+
+
+def _link_rows(n_links: int, link: npt.NDArray[np.int64], per_year: Mapping[str, FloatArray]) -> pd.DataFrame:
+    """Rows (site_type ``"link"``) of the casualties per year summed per link, for the links present."""
+    totals = {sev: np.bincount(link, weights=per_year[sev], minlength=n_links)[:n_links] for sev in per_year}
+    return _frame(
+        [
+            row
+            for i in np.unique(link)
+            for row in _rows("link", int(i), {sev: float(totals[sev][i]) for sev in totals})
+        ]
+    )
+
+
+class _Drawn(Mapping[str, Parameter]):
+    """A replication's draw seen as parameters, read lazily.
+
+    Only the names the demand model asks for are read (the risk-only sensitivity re-run records which parameters
+    each part reads).
+    """
+
+    def __init__(self, values: Mapping[str, float]) -> None:
+        self._values = values
+
+    def __getitem__(self, name: str) -> Parameter:
+        return Parameter(name, float(self._values[name]), "", "replication draw", "derived")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def injuries_on_streets(
+    network: RoadNetwork, record: TrafficRecord, *, parameters: Mapping[str, float]
+) -> pd.DataFrame:
+    """Expected annual pedestrian casualties crossing streets between mapped crossings, per link, raw.
+
+    Local and collector streets that no mapped crossing serves (site_type ``"link"``).
+    The pedestrians come from the demand model (:func:`vision_zero.traffic.demand.street_pedestrian_demand`:
+    ``demand.pedestrians_per_hour.local`` / ``.collector`` at each junction end of the street, x land use x time
+    of day); a share ``s`` of all crossings is made away from the junctions (``risk.pedestrian.
+    share_away_from_crossings``, FHWA-HRT-13-098), so the junction crossings are ``1 - s`` of the street's
+    crossings. Each is an unmarked crossing of the whole road (both directions' lanes) met by the link's simulated
+    traffic: conflicts = pedestrians x flow x crossing time, and each conflict's risk is the chain of
+    :func:`conflict_injury_risk` (yielding by approach speed, reaction, braking, impact speed) averaged over the
+    link's simulated speed distribution (each vehicle's running speed, from the speed histogram) and over the
+    warning time. Vehicles turning at the junction or starting from a give-way stop are taken at their running
+    speed (the record has no movements on streets without a mapped crossing: an upper bound on severity).
+    """
+    links = network.links
+    if not len(record.link_stats) or not len(links):
+        return _frame([])
+    demand = street_pedestrian_demand(
+        network, periods=record.periods, params=ParameterSet(_Drawn(parameters))
+    )
+    stats = record.link_stats[["period", "link", "entries", "mean_speed_kph"]].astype({"period": str})
+    d = demand.merge(stats, on=["period", "link"], how="inner")
+    d = d[(d["entries"] > 0) & (d["peds_per_h"] > 0) & np.isfinite(d["mean_speed_kph"])].reset_index(
+        drop=True
+    )
+    if not len(d):
+        return _frame([])
+    s = param(parameters, "risk.pedestrian.share_away_from_crossings")
+    durations = {p.name: p.duration_s for p in record.periods}
+    duration_s = d["period"].map(durations).to_numpy(np.float64)
+    link = d["link"].to_numpy(np.int64)
+    n_lanes = links["lanes"].to_numpy(np.float64)
+    reverse = links["reverse"].to_numpy(np.int64)
+    lanes = n_lanes[link] + np.where(reverse[link] >= 0, n_lanes[np.maximum(reverse[link], 0)], 0.0)
+    peds = d["peds_per_h"].to_numpy(np.float64) * duration_s / 3600.0 / (1.0 - s)
+    flow_vps = d["entries"].to_numpy(np.float64) / duration_s
+    window = crossing_time_s(lanes, "unmarked", parameters=parameters)
+    conflicts = annual_factors(d["period"], record.periods) * peds * flow_vps * window
+    # each vehicle's running speed: the link-period's speed histogram (bin midpoints), else its mean speed
+    speed = d["mean_speed_kph"].to_numpy(np.float64)
+    row = np.arange(len(d))
+    weight = np.ones(len(d))
+    hist = record.speed_hist
+    if len(hist):
+        h = hist[["period", "link", "bin_lo_kph", "count"]].astype({"period": str})
+        h = h.merge(d[["period", "link"]].assign(row=row), on=["period", "link"], how="inner")
+        total = h.groupby("row")["count"].transform("sum").to_numpy(np.float64)
+        h_row = h["row"].to_numpy(np.int64)
+        has = np.zeros(len(d), dtype=bool)
+        has[h_row[total > 0]] = True
+        keep = ~has
+        row = np.concatenate([h_row[total > 0], row[keep]])
+        speed = np.concatenate(
+            [(h["bin_lo_kph"].to_numpy(np.float64) + 0.5 * SPEED_BIN_KPH)[total > 0], speed[keep]]
+        )
+        weight = np.concatenate(
+            [(h["count"].to_numpy(np.float64) / np.where(total > 0, total, 1.0))[total > 0], weight[keep]]
+        )
+    risk = _unmarked_risk_per_conflict(speed, lanes[row], parameters)
+    w = conflicts[row] * weight
+    return _link_rows(len(links), link[row], {sev: w * risk[sev] for sev in ("fatal", "serious", "slight")})

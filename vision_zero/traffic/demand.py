@@ -91,9 +91,11 @@ __all__ = [
     "mean_trip_length_km",
     "od_travel_time_s",
     "pedestrian_demand",
+    "pedestrian_land_use",
     "read_od_csv",
     "read_pedestrian_csv",
     "routed_lengths_km",
+    "street_pedestrian_demand",
     "through_share",
     "trip_distribution",
     "trip_end_weights",
@@ -1122,6 +1124,29 @@ def trips_from_od(
     return _finish_trips(frames, periods)
 
 
+def pedestrian_land_use(network: RoadNetwork, params: ParameterSet | None = None) -> npt.NDArray[np.float64]:
+    """Per node: the land-use factor of :func:`pedestrian_demand` and :func:`street_pedestrian_demand`.
+
+    The activity weight (homes + jobs, :func:`trip_end_weights`) relative to the network's mean, clipped to 0.25-4.
+    """
+    home, job = trip_end_weights(network, _params(params))
+    act = home + job
+    mean_act = float(act.mean()) if act.size and act.mean() > 0 else 1.0
+    out: npt.NDArray[np.float64] = np.clip(act / mean_act, 0.25, 4.0)
+    return out
+
+
+def _pedestrian_class_rank(network: RoadNetwork) -> npt.NDArray[np.int64]:
+    """Per link: the pedestrian demand class rank of its road (:data:`_PED_RANK`: local 0, collector 1, arterial 2)."""
+    hw = network.links["highway"].astype(str)
+    out: npt.NDArray[np.int64] = hw.map(lambda h: _PED_RANK[_PED_CLASS.get(h, "local")]).to_numpy(np.int64)
+    return out
+
+
+def _pedestrians_per_hour_by_rank(p: ParameterSet) -> dict[int, float]:
+    return {r: p.value(f"demand.pedestrians_per_hour.{name}") for name, r in _PED_RANK.items()}
+
+
 def pedestrian_demand(
     network: RoadNetwork, *, periods: tuple[Period, ...] | None = None, params: ParameterSet | None = None
 ) -> pd.DataFrame:
@@ -1130,8 +1155,9 @@ def pedestrian_demand(
     ``peds_per_h = base(road class) x land use x time of day``: the base is the peak-hour volume for the
     highest road class the crossing crosses (``demand.pedestrians_per_hour.*``); land use is the activity weight
     (homes + jobs, :func:`trip_end_weights`) at the crossing's node relative to the network's mean, clipped to
-    0.25-4; time of day scales with the period's share of car trips relative to the peak hour (an assumption:
-    no Almaty pedestrian profile was found). Replace with counts via :func:`read_pedestrian_csv`.
+    0.25-4 (:func:`pedestrian_land_use`); time of day scales with the period's share of car trips relative to the
+    peak hour (an assumption: no Almaty pedestrian profile was found). Replace with counts via
+    :func:`read_pedestrian_csv`.
     """
     p = _params(params)
     periods = default_periods(p) if periods is None else periods
@@ -1146,18 +1172,14 @@ def pedestrian_demand(
         )
     links = network.links
     cl = network.crossing_links
-    cls = links["highway"].astype(str).map(lambda h: _PED_CLASS.get(h, "local")).map(_PED_RANK)
+    cls = pd.Series(_pedestrian_class_rank(network))
     rank = cl.assign(r=cls.to_numpy()[cl["link"].to_numpy(dtype=np.int64)]).groupby("crossing")["r"].max()
     rank_c = rank.reindex(np.arange(len(cr)), fill_value=0).to_numpy()
-    by_rank = {r: p.value(f"demand.pedestrians_per_hour.{name}") for name, r in _PED_RANK.items()}
-    base = np.vectorize(by_rank.get, otypes=[np.float64])(rank_c)
-    home, job = trip_end_weights(network, p)
-    act = home + job
+    base = np.vectorize(_pedestrians_per_hour_by_rank(p).get, otypes=[np.float64])(rank_c)
     node = cr["node"].to_numpy(dtype=np.int64)
     link = cr["link"].to_numpy(dtype=np.int64)
     at = np.where(node >= 0, node, links["u"].to_numpy(dtype=np.int64)[np.maximum(link, 0)])
-    mean_act = float(act.mean()) if act.mean() > 0 else 1.0
-    land = np.clip(act[at] / mean_act, 0.25, 4.0)
+    land = pedestrian_land_use(network, p)[at]
     peak = p.value("demand.share_per_hour.peak")
     rows = []
     for per in periods:
@@ -1172,6 +1194,61 @@ def pedestrian_demand(
             )
         )
     return pd.concat(rows, ignore_index=True)
+
+
+#: Pedestrian demand classes whose streets get crossing pedestrians away from mapped crossings
+#: (:func:`street_pedestrian_demand`): local streets and collectors.
+STREET_CROSSING_CLASSES: tuple[str, ...] = ("local", "collector")
+
+
+def street_pedestrian_demand(
+    network: RoadNetwork, *, periods: tuple[Period, ...] | None = None, params: ParameterSet | None = None
+) -> pd.DataFrame:
+    """Pedestrians per hour crossing each local or collector street that no mapped crossing serves, per period.
+
+    The same proxy as :func:`pedestrian_demand`, for the crossing points the network does not map: a pedestrian
+    walking along a street crosses each side street at the junction, so each end of a street segment that is a
+    junction (three or more streets meet) is an unmarked crossing point with the demand model's pedestrians for
+    a crossing of that street's class (``demand.pedestrians_per_hour.local`` / ``.collector``) x the land use at
+    that junction (:func:`pedestrian_land_use`) x time of day. Crossings away from the junctions are added by the
+    risk stage (:func:`vision_zero.risk.pedestrian.injuries_on_streets`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period`` str, ``link`` int (one row for each direction of a two-way street: its pedestrians cross both),
+        ``peds_per_h`` float: pedestrians crossing the street at its junction ends per hour.
+    """
+    p = _params(params)
+    periods = default_periods(p) if periods is None else periods
+    links = network.links
+    rank = _pedestrian_class_rank(network)
+    wanted = np.isin(rank, [_PED_RANK[c] for c in STREET_CROSSING_CLASSES])
+    served = np.zeros(len(links), dtype=bool)
+    served[network.crossing_links["link"].to_numpy(np.int64)] = True
+    # the reverse direction of a served street is served too (its crossing's pedestrians cross both)
+    rev = links["reverse"].to_numpy(np.int64)
+    served |= np.where(rev >= 0, served[np.maximum(rev, 0)], False)
+    chosen = np.flatnonzero(wanted & ~served)
+    u = links["u"].to_numpy(np.int64)
+    v = links["v"].to_numpy(np.int64)
+    n = len(network.nodes)
+    pair = np.unique(np.sort(np.stack([u, v], axis=1), axis=1), axis=0)
+    degree = np.bincount(pair.ravel(), minlength=n)
+    land = pedestrian_land_use(network, p)
+    ends = np.where(degree[u[chosen]] >= 3, land[u[chosen]], 0.0) + np.where(
+        degree[v[chosen]] >= 3, land[v[chosen]], 0.0
+    )
+    base = np.vectorize(_pedestrians_per_hour_by_rank(p).get, otypes=[np.float64])(rank[chosen])
+    peak = p.value("demand.share_per_hour.peak")
+    per_h = [base * ends * per.demand_share / peak for per in periods]
+    return pd.DataFrame(
+        {
+            "period": pd.Series(np.repeat([per.name for per in periods], len(chosen)), dtype=str),
+            "link": np.tile(chosen.astype(np.int64), len(periods)),
+            "peds_per_h": np.concatenate(per_h) if per_h else np.empty(0),
+        }
+    )
 
 
 def read_pedestrian_csv(path: Path | str, demand: pd.DataFrame, *, n_crossings: int) -> pd.DataFrame:
