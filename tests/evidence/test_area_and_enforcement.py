@@ -198,14 +198,10 @@ CASES = [
         per_veh_km(KSI),
         cmf("risk.cmf.section_control.ksi"),
         "Høye 2015 (Accid. Anal. Prev. 74:169; EB before-after, 14 Norwegian sites, mostly 80 km/h roads): "
-        "KSI -49% (-35..-60%) at section-control sites; here section control on the 80 km/h expressways",
+        "KSI -49% (-35..-60%) at section-control sites; here section control on the 80 km/h expressways, with the "
+        "measured speed response of 80 km/h section-control sites (Ragnøy 2011, Vienna's Kaisermühlen tunnel: mean "
+        "-10% / -16%; Montella et al. 2015: -84% of drivers more than 20 km/h over the limit)",
         id="section_control_80kph_ksi_per_veh_km",
-        xfail="measured -29.8% KSI per veh-km at the central parameters (veh-km -1.2%; -30.8% with -14% veh-km "
-        "before drivers kept their baseline routes within their indifference band): the mean speed falls "
-        "10% (Ragnøy 2011's maximum, checked) with 70% of the speeders keeping to the limit (assumption), and "
-        "Elvik's freeway exponents per vehicle (seriously injured 3.5, killed 4.6) give -30..-33%; Høye's -49% "
-        "would need a larger speed fall than Ragnøy measured or exponents at the top of Elvik's intervals "
-        "(with a drawn serious-injury exponent of 4.3 the same case gave -37.7%)",
     ),
     case(
         "district",
