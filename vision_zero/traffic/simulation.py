@@ -27,10 +27,11 @@ queue-and-headway segments; drivers keep their own desired speeds):
   approach; a left turn from the major road) discharges at HCM eq. 17-3's capacity with its own conflicting
   flow (HCM Exhibits 17-4/17-5, :func:`~vision_zero.traffic._model.give_way_movements`). The first vehicle waiting for room that does not appear for ``traffic.stuck_time_s`` (SUMO's time-to-teleport) enters anyway,
   so circular queues cannot freeze the network; such stuck moves are counted (:attr:`TrafficRecord.stuck_moves`).
-* One SimPy event per link exit (which is the next link's entry), plus one per departure, plus one per entry
-  that had to wait at a link's entry: events are plain :class:`simpy.Event`-compatible objects with a callback,
-  not a generator process per vehicle, and all statistics are computed afterwards with numpy from per-traversal
-  times (:attr:`TrafficRecord.link_events` makes them public).
+* One event per link exit (which is the next link's entry), plus one per departure, plus one per entry that had
+  to wait at a link's entry, handled by a compiled kernel over typed arrays in SimPy's event order; SimPy keeps
+  the clock and runs the kernel up to each next SimPy event (see :mod:`vision_zero.traffic._loop`). All
+  statistics are computed afterwards with numpy from per-traversal times (:attr:`TrafficRecord.link_events`
+  makes them public).
 
 Route choice: a time-sliced dynamic user equilibrium (:mod:`vision_zero.traffic.routing`). Trips first take
 their best routes under drivers' expected link times (:func:`expected_link_cost_s`). After each simulation the
@@ -73,7 +74,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,7 +84,7 @@ import simpy
 from vision_zero.core.errors import DataError
 from vision_zero.core.units import S_PER_HOUR, kph_to_mps
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic._loop import Links, link_constants, run_period
+from vision_zero.traffic._loop import EventLoop, Links, link_constants
 from vision_zero.traffic._model import (
     TrafficSettings,
     compliance_draws,
@@ -623,7 +623,7 @@ def _simulate_once(
     npos = len(rl)
     nv = len(veh.origin)
     veh_of = np.repeat(np.arange(nv), routes.n_links)
-    nl = np.full(npos, -1, dtype=np.int64)
+    nl = np.full(npos, -1, dtype=np.int32)
     if npos:
         last = routes.ptr[1:][routes.n_links > 0] - 1
         nl[:-1] = rl[1:]
@@ -631,15 +631,11 @@ def _simulate_once(
     z = veh.z[veh_of]
     v_kph = desired_speed_kph(links, rl, z, st, compliance_draw=compliance_draws(z))
     fft = links["length_m"].to_numpy(dtype=np.float64)[rl] / kph_to_mps(v_kph)
-    # per-position state as typed arrays (8 bytes per value instead of a Python object per value)
-    ent, ee, ex = (
-        _doubles(np.full(npos, np.nan)),
-        _doubles(np.full(npos, np.nan)),
-        _doubles(np.full(npos, np.nan)),
-    )
-    rl_l, nl_l, fft_l = _ints(rl), _ints(nl), _doubles(fft)
-    psz = _ints(veh.size[veh_of])
-    start, stop = routes.ptr[:-1].tolist(), routes.ptr[1:].tolist()
+    # per-position times, filled in place by the compiled event loop
+    ent, ee, ex = np.full(npos, np.nan), np.full(npos, np.nan), np.full(npos, np.nan)
+    psz = veh.size[veh_of].astype(np.int32)
+    loop = EventLoop(lk, st, rl, nl, fft, psz, routes.ptr[:-1], routes.ptr[1:], ent, ee, ex)
+    del veh_of, z, v_kph, psz
     env = simpy.Environment()
     t0 = 0.0
     windows = np.zeros(len(periods))
@@ -649,27 +645,11 @@ def _simulate_once(
         windows[k] = t0
         idx = np.flatnonzero(veh.period == k)
         idx = idx[np.argsort(veh.depart_s[idx], kind="stable")]
-        dep = (t0 + veh.depart_s[idx]).tolist()
         t_end = t0 + per.duration_s + drain_s
-        stuck[k] = run_period(
-            env, t_end, idx.tolist(), dep, start, stop, rl_l, nl_l, fft_l, psz, ent, ee, ex, lk, st
-        )
+        stuck[k] = loop.run_period(env, t_end, idx, t0 + veh.depart_s[idx])
         close[k] = t_end
         t0 = t_end
-    as_np = [np.frombuffer(a, dtype=np.float64) for a in (ent, ee, ex)]  # views: no copy of the filled arrays
-    return _Times(as_np[0], as_np[1], as_np[2], fft, stuck), windows, close
-
-
-def _doubles(values: FloatArray) -> array[float]:
-    out = array("d")
-    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
-    return out
-
-
-def _ints(values: IntArray | npt.NDArray[np.int32]) -> array[int]:
-    out = array("q")
-    out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
-    return out
+    return _Times(ent, ee, ex, fft, stuck), windows, close
 
 
 def _slice_costs(

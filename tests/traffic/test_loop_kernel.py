@@ -1,0 +1,111 @@
+"""The compiled event loop (``vision_zero/traffic/_loop_kernel.py``) and how it shares SimPy's clock.
+
+The kernel keeps its own event heap in SimPy's order and is run by a SimPy process up to each next SimPy event
+(``vision_zero/traffic/_loop.py``). These tests show that its order is SimPy's, and that SimPy processes running
+between the kernel's slices see every link event before their time done and leave the results unchanged. Bit
+equality with the interpreted SimPy loop it replaced is ``test_golden.py``'s hash (kept unchanged by the switch).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import simpy
+
+from vision_zero.core.parameters import load_parameters
+from vision_zero.core.seeding import replication_rngs
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic import _loop, demand, simulation
+from vision_zero.traffic import _loop_kernel as kernel
+from vision_zero.traffic.periods import Period
+from vision_zero.traffic.simulation import TrafficSettings
+
+
+def _empty_state(n_links: int = 4) -> kernel.State:
+    ones = np.ones(n_links)
+    lk = _loop.Links(ones, ones, ones, ones, ones, ones, ones, ones, ones)
+    rl = np.arange(8, dtype=np.int32) % n_links
+    nl = np.full(8, -1, dtype=np.int32)
+    z = np.zeros(8)
+    ptr = np.array([0, 8])
+    loop = _loop.EventLoop(
+        lk, TrafficSettings.from_parameters(), rl, nl, z, nl + 2, ptr[:1], ptr[1:], z, z, z
+    )
+    return loop.state
+
+
+def test_the_kernels_event_order_is_simpys() -> None:
+    # events of one priority at random times with many ties: SimPy runs them by (time, scheduling order)
+    rng = np.random.default_rng(3)
+    times = rng.integers(0, 20, 60).astype(np.float64) / 4.0
+    env = simpy.Environment()
+    seen: list[int] = []
+    for i, t in enumerate(times):
+        ev = env.timeout(float(t))
+        ev.callbacks.append(functools.partial(lambda i, _e: seen.append(i), i))
+    env.run()
+    st = _empty_state()
+    for i, t in enumerate(times):
+        kernel._push(st, float(t), 0, i, float(t), 0)
+    popped = []
+    while st.cnt[kernel.HSIZE]:
+        popped.append(int(st.harg[0]))
+        kernel._pop(st)
+    assert popped == seen
+
+
+def _trips(network: RoadNetwork) -> tuple[pd.DataFrame, tuple[Period, ...]]:
+    params = load_parameters()
+    periods = tuple(p for p in demand.default_periods(params) if p.name == "am_peak")
+    rngs = replication_rngs(11, 0)
+    daily = 3.0 * demand.default_daily_trips(network, params)
+    trips = demand.generate_trips(network, rng=rngs.demand, periods=periods, daily_trips=daily, params=params)
+    return trips, periods
+
+
+def test_simpy_processes_between_kernel_slices_see_the_links_up_to_their_time_and_change_nothing(
+    tiny_network: RoadNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips, periods = _trips(tiny_network)
+
+    def run() -> simulation.VehicleTraffic:
+        r = replication_rngs(11, 0)
+        return simulation.simulate_vehicles(
+            tiny_network, trips, rng=r.drivers, routing_rng=r.routing, periods=periods, reroute_passes=0
+        )
+
+    alone = run()
+    loops: list[_loop.EventLoop] = []
+    ticks: list[tuple[float, int]] = []  # (SimPy time, exits the kernel had made when the process ran)
+
+    class Watched(_loop.EventLoop):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            loops.append(self)
+
+    def ticker(env: simpy.Environment) -> Generator[simpy.Event, None, None]:
+        while True:  # a process-style part of the model: wakes every 37 s of simulated time
+            yield env.timeout(37.0)
+            ticks.append((env.now, int(np.isfinite(loops[-1].plan.ex).sum())))
+
+    class Ticking(simpy.Environment):
+        def __init__(self) -> None:
+            super().__init__()
+            self.process(ticker(self))
+
+    monkeypatch.setattr(simulation, "EventLoop", Watched)
+    monkeypatch.setattr(simpy, "Environment", Ticking)
+    shared = run()
+    for name in ("ent", "ee", "ex"):
+        np.testing.assert_array_equal(getattr(shared.times, name), getattr(alone.times, name))
+    np.testing.assert_array_equal(shared.times.stuck_moves, alone.times.stuck_moves)
+    # when the process ran at time T, the kernel had made exactly the exits before T (and none after)
+    ex = alone.times.ex[np.isfinite(alone.times.ex)]
+    assert len(ticks) == 194  # every 37 s up to the period's end (7,200 s with the drain)
+    for t, made in ticks:
+        assert int((ex < t).sum()) <= made <= int((ex <= t).sum())

@@ -1,0 +1,685 @@
+"""The compiled link-event kernel of the event loop (numba): every per-link-entry rule over typed arrays.
+
+Private helper of :mod:`vision_zero.traffic._loop`, which documents the link model and how this kernel and SimPy
+share the clock; this module holds only the compiled work. It is the one home of the loop's rules (a link's
+exit, the next link's entry, Newell's storage test, the merge gate's fair queueing, origin queues, stuck moves,
+gap acceptance per movement): there is no second, interpreted copy.
+
+Events are kept in the kernel's own binary heap ordered by (key, event number), which is SimPy's order for
+events of one priority: ``key`` is computed exactly as SimPy's ``Environment.schedule`` computes its heap time
+(the key of the event being handled plus the delay), and event numbers count up in scheduling order, so the
+kernel handles the same events in the same order as the interpreted SimPy loop it replaced, and fills the same
+times to the last bit (``tests/traffic/test_golden.py``). An event carries its own exact time ``t`` besides its
+key, as the SimPy events did.
+
+The state of one period is a :class:`State` of arrays (per link, per gate slot, per route position, the heap);
+:func:`advance` handles every kernel event whose key is below a horizon and returns, so the caller can run SimPy
+processes between two calls.
+
+A link's merge gate has one slot per entrance (slot 0: the link's origin queue; then each upstream link that
+some route takes into it, :func:`gate_slots`); a waiting entrance is a flag in its slot with its finish tag and
+arrival number, so an entrance waits at most once and the lowest (tag, arrival) is a scan of a few slots.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+from vision_zero.core.units import S_PER_HOUR
+from vision_zero.traffic._model import potential_capacity_vph
+
+__all__ = [
+    "HSIZE",
+    "NEED_ROOM",
+    "STUCK_MOVES",
+    "Net",
+    "Plan",
+    "State",
+    "advance",
+    "gate_slots",
+    "grow_heap",
+    "new_state",
+    "start_period",
+]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+I8 = npt.NDArray[np.int8]
+B = npt.NDArray[np.bool_]
+Int = int | np.int64  # an integer argument: Python int from Python, int64 inside the kernel
+Bool = bool | np.bool_
+
+# event kinds
+_HEAD = 0  # the exit of a link's head vehicle (= its entry into the next link)
+_GATE = 1  # a link's merge gate may admit its next waiter
+_STUCK = 2  # the first waiter of a full link has waited ``stuck_time_s``
+_DEPART = 3  # the next departure of the period
+
+# slots of State.cnt
+HSIZE = 0  # events in the heap
+_EID = 1  # next event number
+_ARRIVALS = 2  # gate arrivals so far (the tie-break of equal finish tags)
+STUCK_MOVES = 3  # stuck moves so far
+
+#: :func:`advance`'s return value when the heap must grow before it can go on (the caller grows it, calls again)
+NEED_ROOM = 1
+
+_INF = np.inf
+
+_capacity_vph = njit(cache=True)(potential_capacity_vph)  # HCM eq. 17-3: the same function, compiled
+
+
+class Net(NamedTuple):
+    """Per-link constants (see :class:`vision_zero.traffic._loop.Links`) and scalar settings."""
+
+    hw: F64  # outflow headway [s]
+    hwi: F64  # inflow headway [s]
+    sto: F64  # storage [veh]
+    wave: F64  # backward-wave travel time [s]
+    cyc: F64  # signal cycle [s], 0: no signal
+    off: F64
+    grn: F64
+    gwy: F64  # give-way hold [s]
+    share: F64  # fair-queueing step as an entrance [s]
+    lanes: F64
+    mv_ptr: I64  # per link + 1: its movement slots at a priority junction (none: gap acceptance off or no such end)
+    mv_next: I32  # per movement slot: the next link
+    mv_tc: F64  # per movement slot: critical gap [s]
+    mv_tf: F64  # per movement slot: follow-up headway [s] (0: does not give way)
+    mv_rec: B  # per movement slot: its exits are recorded (a conflict list reads its flow)
+    mc_ptr: I64  # per movement slot + 1: its conflicts mc_slot / mc_w[mc_ptr[k]:mc_ptr[k + 1]]
+    mc_slot: I32
+    mc_w: F64  # HCM Exhibit 17-4 weight of the conflicting slot's flow
+    rec_ptr: I64  # per movement slot + 1: its block of State.rec_t / rec_n (room for every exit by it)
+    gptr: I64  # per link, its gate slots gptr[l]:gptr[l + 1] (the first: the origin queue)
+    gwho: I32  # per gate slot, its entrance (-1: the origin queue)
+    qptr: I64  # per link, its block of route positions in State.qs / State.cum
+    optr: I64  # per link, its block of vehicles in State.oq (vehicles whose route starts on it)
+    par: F64  # stuck_time_s, flow_window_s
+
+
+class Plan(NamedTuple):
+    """Per route position and per vehicle: what the vehicles do (read-only) and the times they fill."""
+
+    rl: I32  # per position: link
+    nl: I32  # per position: next link (-1: last)
+    fft: F64  # per position: running time [s]
+    psz: I32  # per position: vehicles in the platoon
+    start: I64  # per vehicle: its first position
+    stop: I64  # per vehicle: one after its last position
+    ent: F64  # per position: entry time (filled)
+    ee: F64  # per position: end of running, i.e. queue join (filled)
+    ex: F64  # per position: exit time (filled)
+    waited: F64  # per vehicle: departure time of a vehicle waiting at its origin
+
+
+class State(NamedTuple):
+    """The mutable state of one period (all arrays: the kernel writes them in place)."""
+
+    non: I64  # per link: vehicles on it
+    nin: I64  # per link: vehicles that entered it so far
+    qh: I64  # per link: head index into its block of qs
+    qlen: I64  # per link: entries in its block of qs
+    busy: B  # per link: an exit event is pending for its head, or its head waits at a gate
+    nslot: F64  # per link: earliest next exit
+    islot: F64  # per link: earliest next entry
+    vclock: F64  # per link: the gate's virtual time (tag of the waiter last admitted)
+    nwait: I64  # per link: waiters at its gate
+    gsched: B  # per link: a gate event is pending
+    gstuck: B  # per link: the gate waits for an exit (a stuck timer runs)
+    gtok: I64  # per link: the token of its current stuck timer
+    ohead: I64  # per link: front of its origin queue (index into oq)
+    otail: I64  # per link: end of its origin queue
+    ginq: B  # per gate slot: the entrance waits
+    gtag: F64  # per gate slot: its finish tag
+    garr: I64  # per gate slot: its arrival number
+    ltag: F64  # per gate slot: the entrance's last finish tag
+    qs: I32  # per link block: route positions in entry order
+    cum: I32  # per link block: nin after each entry
+    oq: I32  # per link block: vehicles waiting to depart onto it
+    hkey: F64  # heap: SimPy's heap time
+    heid: I64  # heap: event number
+    hkind: I8
+    harg: I64  # link (head, gate, stuck) or departure index
+    ht: F64  # the event's own time
+    htok: I64  # a stuck timer's token
+    rec_t: F64  # per recorded movement slot's block: its exit times, in order
+    rec_n: I64  # per recorded movement slot's block: vehicles that exited by it after each exit
+    rec_len: I64  # per movement slot: exits recorded
+    rec_h: I64  # per movement slot: its first exit still inside the flow window (only moves on)
+    stk: I64  # the serving stack (links)
+    stail: B  # per stack frame: leave's tail follows (the served link's head left)
+    cnt: I64  # counters (see the module's HSIZE ...)
+    clk: F64  # clk[0]: the key of the event being handled (SimPy's ``now``)
+    order: I64  # the period's vehicles in departure order
+    dep: F64  # their departure times (absolute)
+
+
+def gate_slots(rl: I32, nl: I32, n_links: Int) -> tuple[I64, I32]:
+    """Per link, its gate slots: the origin queue, then each distinct upstream link some route takes into it."""
+    has = nl >= 0
+    pairs = np.unique(nl[has].astype(np.int64) * n_links + rl[has]) if has.any() else np.zeros(0, np.int64)
+    to = pairs // max(n_links, 1)
+    frm = pairs % max(n_links, 1)
+    count = np.bincount(to, minlength=n_links) + 1
+    gptr = np.zeros(n_links + 1, dtype=np.int64)
+    np.cumsum(count, out=gptr[1:])
+    gwho = np.full(int(gptr[-1]), -1, dtype=np.int32)
+    # pairs are sorted by (to, from): the upstream links of link l fill gptr[l] + 1 .. gptr[l + 1]
+    rank = np.arange(len(pairs)) - np.searchsorted(to, to)
+    gwho[gptr[to] + 1 + rank] = frm
+    return gptr, gwho
+
+
+def new_state(net: Net, plan: Plan, n_links: Int) -> State:
+    """Arrays for a simulation's periods (reset by :func:`start_period`)."""
+    n_slots = len(net.gwho)
+    heap = 6 * n_links + 64
+    z = np.zeros
+    return State(
+        z(n_links, np.int64),
+        z(n_links, np.int64),
+        z(n_links, np.int64),
+        z(n_links, np.int64),
+        z(n_links, np.bool_),
+        z(n_links),
+        z(n_links),
+        z(n_links),
+        z(n_links, np.int64),
+        z(n_links, np.bool_),
+        z(n_links, np.bool_),
+        z(n_links, np.int64),
+        net.optr[:-1].copy(),
+        net.optr[:-1].copy(),
+        z(n_slots, np.bool_),
+        z(n_slots),
+        z(n_slots, np.int64),
+        z(n_slots),
+        z(len(plan.rl), np.int32),
+        z(len(plan.rl), np.int32),
+        z(int(net.optr[-1]), np.int32),
+        z(heap),
+        z(heap, np.int64),
+        z(heap, np.int8),
+        z(heap, np.int64),
+        z(heap),
+        z(heap, np.int64),
+        z(int(net.rec_ptr[-1])),
+        z(int(net.rec_ptr[-1]), np.int64),
+        z(len(net.mv_next), np.int64),
+        z(len(net.mv_next), np.int64),
+        z(2 * n_links + 4, np.int64),
+        z(2 * n_links + 4, np.bool_),
+        z(8, np.int64),
+        z(2),
+        z(0, np.int64),
+        z(0),
+    )
+
+
+def grow_heap(st: State) -> State:
+    """The same state with twice the heap room."""
+    n = len(st.hkey)
+
+    def more(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        out = np.zeros(2 * n, dtype=a.dtype)
+        out[:n] = a
+        return out
+
+    return st._replace(
+        hkey=more(st.hkey), heid=more(st.heid), hkind=more(st.hkind), harg=more(st.harg), ht=more(st.ht),
+        htok=more(st.htok),
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def start_period(st: State, now: float) -> None:
+    """Reset the per-period state and schedule the period's first departure at SimPy's ``now``."""
+    st.non[:] = 0
+    st.nin[:] = 0
+    st.qh[:] = 0
+    st.qlen[:] = 0
+    st.busy[:] = False
+    st.nslot[:] = -_INF
+    st.islot[:] = -_INF
+    st.vclock[:] = 0.0
+    st.nwait[:] = 0
+    st.gsched[:] = False
+    st.gstuck[:] = False
+    st.gtok[:] = 0
+    st.ohead[:] = st.otail  # vehicles still waiting at an origin at the end of the last period stay there
+    st.ginq[:] = False
+    st.ltag[:] = 0.0
+    st.rec_len[:] = 0
+    st.rec_h[:] = 0
+    st.cnt[:] = 0
+    st.clk[0] = now
+    if len(st.order):
+        _push(st, now + (st.dep[0] - now), np.int64(_DEPART), np.int64(0), st.dep[0], np.int64(0))
+
+
+@njit(cache=True, nogil=True)
+def _push(st: State, key: float, kind: Int, arg: Int, t: float, tok: Int) -> None:
+    """Schedule an event (SimPy's heap entry: key, then event number)."""
+    n = st.cnt[HSIZE]
+    if n >= len(st.hkey):
+        raise RuntimeError("event heap full")  # advance() keeps room; this would be a bug
+    e = st.cnt[_EID]
+    st.cnt[_EID] = e + 1
+    i = n
+    while i > 0:
+        up = (i - 1) >> 1
+        k = st.hkey[up]
+        if k < key or (k == key and st.heid[up] < e):
+            break
+        st.hkey[i] = k
+        st.heid[i] = st.heid[up]
+        st.hkind[i] = st.hkind[up]
+        st.harg[i] = st.harg[up]
+        st.ht[i] = st.ht[up]
+        st.htok[i] = st.htok[up]
+        i = up
+    st.hkey[i] = key
+    st.heid[i] = e
+    st.hkind[i] = kind
+    st.harg[i] = arg
+    st.ht[i] = t
+    st.htok[i] = tok
+    st.cnt[HSIZE] = n + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pop(st: State) -> None:
+    """Remove the heap's first event (read it from index 0 before)."""
+    n = st.cnt[HSIZE] - 1
+    st.cnt[HSIZE] = n
+    if n == 0:
+        return
+    key = st.hkey[n]
+    e = st.heid[n]
+    kind = st.hkind[n]
+    arg = st.harg[n]
+    t = st.ht[n]
+    tok = st.htok[n]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        r = c + 1
+        if r < n and (st.hkey[r] < st.hkey[c] or (st.hkey[r] == st.hkey[c] and st.heid[r] < st.heid[c])):
+            c = r
+        if key < st.hkey[c] or (key == st.hkey[c] and e < st.heid[c]):
+            break
+        st.hkey[i] = st.hkey[c]
+        st.heid[i] = st.heid[c]
+        st.hkind[i] = st.hkind[c]
+        st.harg[i] = st.harg[c]
+        st.ht[i] = st.ht[c]
+        st.htok[i] = st.htok[c]
+        i = c
+    st.hkey[i] = key
+    st.heid[i] = e
+    st.hkind[i] = kind
+    st.harg[i] = arg
+    st.ht[i] = t
+    st.htok[i] = tok
+
+
+@njit(cache=True, nogil=True)
+def _head(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
+    """Schedule the exit of link ``li``'s head: after running and giving way, in a discharge slot, on green."""
+    p = np.int64(st.qs[net.qptr[li] + st.qh[li]])
+    te = plan.ee[p] + net.gwy[li]
+    if te < t:
+        te = t
+    ns = st.nslot[li]
+    if te < ns:
+        te = ns
+    m = np.int64(plan.nl[p])
+    if m >= 0 and te < st.islot[m]:
+        te = st.islot[m]  # the next link's inflow slot as known now (saves a wait at its gate)
+    c = net.cyc[li]
+    if c > 0.0:
+        phi = (te - net.off[li]) % c
+        if phi >= net.grn[li]:
+            te += c - phi
+    _push(st, st.clk[0] + (te - t), np.int64(_HEAD), li, te, np.int64(0))
+
+
+@njit(cache=True, nogil=True)
+def _ready(net: Net, plan: Plan, st: State, m: Int, s: Int, t: float) -> float:
+    """Earliest time >= t at which an entrant of size ``s`` may enter ``m`` (inf: after an exit not yet made)."""
+    r = st.islot[m]
+    if r < t:
+        r = t
+    need = st.nin[m] + s - net.sto[m]
+    if need > 0.0:
+        base = net.qptr[m]
+        lo, hi = 0, st.qlen[m]
+        while lo < hi:  # bisect_left(cum, need)
+            mid = (lo + hi) >> 1
+            if st.cum[base + mid] < need:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo >= st.qh[m]:
+            return _INF if st.non[m] > 0 else float(r)
+        tr = plan.ex[st.qs[base + lo]] + net.wave[m]
+        if tr > r:
+            r = tr
+    return float(r)
+
+
+@njit(cache=True, nogil=True)
+def _enter(net: Net, plan: Plan, st: State, p: Int, m: Int, t: float) -> None:
+    plan.ent[p] = t
+    s = np.int64(plan.psz[p])
+    st.non[m] += s
+    n = st.nin[m] + s
+    st.nin[m] = n
+    st.islot[m] = t + net.hwi[m] * s
+    plan.ee[p] = t + plan.fft[p]
+    k = st.qlen[m]
+    st.qs[net.qptr[m] + k] = p
+    st.cum[net.qptr[m] + k] = n
+    st.qlen[m] = k + 1
+    if not st.busy[m]:
+        st.busy[m] = True
+        _head(net, plan, st, m, t)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _discharge_s(net: Net, plan: Plan, st: State, li: Int, p: Int, s: Int, t: float) -> float:
+    """Outflow headway after ``p`` left ``li`` at ``t`` by its movement (a link at a priority junction).
+
+    Records the exit in its movement's flow if a conflict list reads it; a movement that gives way gets HCM
+    eq. 17-3's headway with its conflicting flow over the last ``flow_window_s`` (never below ``hw[li]``).
+    """
+    m = plan.nl[p]
+    if m < 0:
+        return float(net.hw[li] * s)  # the trip ends at the junction: it crosses no stream
+    k = net.mv_ptr[li]
+    while net.mv_next[k] != m:
+        k += 1
+    if net.mv_rec[k]:
+        base = net.rec_ptr[k]
+        n = st.rec_len[k]
+        st.rec_n[base + n] = (st.rec_n[base + n - 1] if n else 0) + s
+        st.rec_t[base + n] = t
+        st.rec_len[k] = n + 1
+    if net.mv_tf[k] <= 0.0:
+        return float(net.hw[li] * s)
+    window = net.par[1]
+    lo = t - window
+    vc = 0.0
+    for c in range(net.mc_ptr[k], net.mc_ptr[k + 1]):
+        j = net.mc_slot[c]
+        h = st.rec_h[j]
+        nj = st.rec_len[j]
+        base = net.rec_ptr[j]
+        while h < nj and st.rec_t[base + h] <= lo:  # exits that left the window (the clock only moves on)
+            h += 1
+        st.rec_h[j] = h
+        if h < nj:
+            vc += net.mc_w[c] * (st.rec_n[base + nj - 1] - (st.rec_n[base + h - 1] if h else 0))
+    g = S_PER_HOUR / (net.lanes[li] * _capacity_vph(vc * (S_PER_HOUR / window), net.mv_tc[k], net.mv_tf[k]))
+    h0 = net.hw[li]
+    return float((g if g > h0 else h0) * s)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _leave_start(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
+    """The head of ``li`` leaves it at ``t``: record its exit, free its slot and its room."""
+    p = np.int64(st.qs[net.qptr[li] + st.qh[li]])
+    s = np.int64(plan.psz[p])
+    plan.ex[p] = t
+    st.qh[li] += 1
+    st.non[li] -= s
+    if net.mv_ptr[li + 1] > net.mv_ptr[li]:
+        st.nslot[li] = t + _discharge_s(net, plan, st, li, p, s, t)
+    else:
+        st.nslot[li] = t + net.hw[li] * s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _leave_end(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
+    """After ``li``'s gate was served: schedule its next head, or mark it idle."""
+    if st.qh[li] < st.qlen[li]:
+        _head(net, plan, st, li, t)
+    else:
+        st.busy[li] = False
+
+
+@njit(cache=True, nogil=True)
+def _leave(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
+    """The head of ``li`` has left it at ``t``: free its slot, serve its gate, schedule its next head."""
+    _leave_start(net, plan, st, li, t)
+    if st.nwait[li] and not st.gsched[li]:
+        _serve(net, plan, st, li, t, np.bool_(True))
+    else:
+        _leave_end(net, plan, st, li, t)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _join(net: Net, st: State, m: Int, who: Int) -> None:
+    """``who`` joins ``m``'s gate with its finish tag: max(virtual time, its last tag) + its step."""
+    k = net.gptr[m]
+    if who >= 0:
+        k += 1
+        while net.gwho[k] != who:
+            k += 1
+    tag = st.ltag[k]
+    if tag < st.vclock[m]:
+        tag = st.vclock[m]
+    tag += net.share[who] if who >= 0 else net.hwi[m]
+    st.ltag[k] = tag
+    a = st.cnt[_ARRIVALS] + 1
+    st.cnt[_ARRIVALS] = a
+    st.ginq[k] = True
+    st.gtag[k] = tag
+    st.garr[k] = a
+    st.nwait[m] += 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first(net: Net, st: State, m: Int) -> Int:
+    """``m``'s gate slot holding the waiter with the lowest finish tag (then the earliest arrival)."""
+    best = -1
+    for k in range(net.gptr[m], net.gptr[m + 1]):
+        if st.ginq[k] and (
+            best < 0
+            or st.gtag[k] < st.gtag[best]
+            or (st.gtag[k] == st.gtag[best] and st.garr[k] < st.garr[best])
+        ):
+            best = k
+    return best
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _take(net: Net, st: State, m: Int) -> Int:
+    """Remove ``m``'s first waiter; advance the gate's clock; return who it was."""
+    k = _first(net, st, m)
+    st.ginq[k] = False
+    st.nwait[m] -= 1
+    st.vclock[m] = st.gtag[k]
+    return np.int64(net.gwho[k])
+
+
+@njit(cache=True, nogil=True)
+def _arm(net: Net, st: State, m: Int, t: float, r: float) -> None:
+    """Schedule ``m``'s gate at its ready time ``r``, or start its stuck timer when room waits for an exit."""
+    if r < _INF:
+        st.gstuck[m] = False
+        st.gsched[m] = True
+        _push(st, st.clk[0] + (r - t), np.int64(_GATE), m, r, np.int64(0))
+    elif not st.gstuck[m]:
+        st.gstuck[m] = True
+        st.gtok[m] += 1
+        stuck = net.par[0]
+        _push(st, st.clk[0] + stuck, np.int64(_STUCK), m, t + stuck, st.gtok[m])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _wait_at(net: Net, st: State, m: Int, who: Int, t: float, r: float) -> None:
+    """``who`` joins the line at ``m``'s entry; start the gate if it is idle (``r``: ``m``'s ready time)."""
+    first = st.nwait[m] == 0
+    _join(net, st, m, who)
+    if first:
+        _arm(net, st, m, t, r)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _admit_origin(net: Net, plan: Plan, st: State, m: Int, t: float) -> None:
+    """The first vehicle of ``m``'s origin queue enters ``m`` at ``t`` (its wait counts in its entry time)."""
+    veh = np.int64(st.oq[st.ohead[m]])
+    st.ohead[m] += 1
+    p = plan.start[veh]
+    _enter(net, plan, st, p, m, t)
+    plan.ent[p] = plan.waited[veh]
+    if st.ohead[m] < st.otail[m]:
+        _join(net, st, m, np.int64(-1))
+
+
+@njit(cache=True, nogil=True)
+def _serve(net: Net, plan: Plan, st: State, m0: Int, t: float, tail0: Bool) -> None:
+    """Admit waiters of ``m0``'s gate (lowest finish tag first) while it can take them; then re-arm the gate.
+
+    An admitted upstream link's head leaves it, which serves that link's gate in turn before the link schedules
+    its next head: a depth-first cascade, run on an explicit stack (``tail``: the frame's link schedules its
+    next head when its gate is done, the rest of :func:`_leave`).
+    """
+    stk, tail = st.stk, st.stail
+    stk[0] = m0
+    tail[0] = tail0
+    sp = 1
+    while sp > 0:
+        m = stk[sp - 1]
+        if st.nwait[m] == 0:
+            sp -= 1
+            if tail[sp]:
+                _leave_end(net, plan, st, m, t)
+            continue
+        k = _first(net, st, m)
+        x = np.int64(net.gwho[k])
+        p = np.int64(st.qs[net.qptr[x] + st.qh[x]]) if x >= 0 else plan.start[st.oq[st.ohead[m]]]
+        r = _ready(net, plan, st, m, np.int64(plan.psz[p]), t)
+        if r > t:
+            _arm(net, st, m, t, r)
+            sp -= 1
+            if tail[sp]:
+                _leave_end(net, plan, st, m, t)
+            continue
+        st.gstuck[m] = False
+        _take(net, st, m)
+        if x < 0:
+            _admit_origin(net, plan, st, m, t)
+            continue
+        c = net.cyc[x]
+        if c > 0.0 and (t - net.off[x]) % c >= net.grn[x]:
+            _head(net, plan, st, x, t)  # its signal turned red while it waited: it goes on the next green
+            continue
+        _enter(net, plan, st, p + 1, m, t)
+        _leave_start(net, plan, st, x, t)
+        if st.nwait[x] and not st.gsched[x]:
+            if sp >= len(stk):
+                raise RuntimeError("serving stack full")
+            stk[sp] = x
+            tail[sp] = True
+            sp += 1
+        else:
+            _leave_end(net, plan, st, x, t)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _on_head(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
+    p = np.int64(st.qs[net.qptr[li] + st.qh[li]])
+    m = np.int64(plan.nl[p])
+    if m >= 0:
+        if st.nwait[m]:
+            _wait_at(net, st, m, li, t, 0.0)  # others are in line before it
+            return
+        r = _ready(net, plan, st, m, np.int64(plan.psz[p]), t)
+        if r > t:
+            _wait_at(net, st, m, li, t, r)
+            return
+        _enter(net, plan, st, p + 1, m, t)
+    _leave(net, plan, st, li, t)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _on_stuck(net: Net, plan: Plan, st: State, m: Int, t: float, tok: Int) -> None:
+    if not st.gstuck[m] or st.gtok[m] != tok or st.gsched[m] or not st.nwait[m]:
+        return
+    # the first in line waited stuck_time_s for room: it enters the full link anyway (breaks gridlock)
+    st.gstuck[m] = False
+    x = _take(net, st, m)
+    st.cnt[STUCK_MOVES] += 1
+    if x >= 0:
+        _enter(net, plan, st, np.int64(st.qs[net.qptr[x] + st.qh[x]]) + 1, m, t)
+        _leave(net, plan, st, x, t)
+    else:
+        _admit_origin(net, plan, st, m, t)
+    if st.nwait[m] and not st.gsched[m]:
+        _serve(net, plan, st, m, t, np.bool_(False))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _depart(net: Net, plan: Plan, st: State, veh: Int, t: float) -> None:
+    p = plan.start[veh]
+    m = np.int64(plan.rl[p])
+    if st.nwait[m]:
+        plan.waited[veh] = t
+        queued = st.ohead[m] < st.otail[m]
+        st.oq[st.otail[m]] = veh
+        st.otail[m] += 1
+        if not queued:  # else the origin queue is already in line
+            _wait_at(net, st, m, np.int64(-1), t, 0.0)
+        return
+    r = _ready(net, plan, st, m, np.int64(plan.psz[p]), t)
+    if r <= t:
+        _enter(net, plan, st, p, m, t)
+    else:
+        plan.waited[veh] = t
+        st.oq[st.otail[m]] = veh
+        st.otail[m] += 1
+        _wait_at(net, st, m, np.int64(-1), t, r)
+
+
+@njit(cache=True, nogil=True)
+def advance(net: Net, plan: Plan, st: State, horizon: float) -> int:
+    """Handle every kernel event whose key is below ``horizon`` (SimPy's next event time), in SimPy's order.
+
+    Returns 0, or :data:`NEED_ROOM` when the heap must grow first (then nothing was lost: call again).
+    """
+    room = 3 * len(st.nslot) + 16  # an event schedules about one head, one gate and one stuck timer per link
+    n_dep = len(st.order)
+    while st.cnt[HSIZE] > 0 and st.hkey[0] < horizon:
+        if st.cnt[HSIZE] + room > len(st.hkey):
+            return NEED_ROOM
+        st.clk[0] = st.hkey[0]
+        kind = st.hkind[0]
+        arg = st.harg[0]
+        t = st.ht[0]
+        tok = st.htok[0]
+        _pop(st)
+        if kind == _HEAD:
+            _on_head(net, plan, st, arg, t)
+        elif kind == _GATE:
+            st.gsched[arg] = False
+            _serve(net, plan, st, arg, t, np.bool_(False))
+        elif kind == _STUCK:
+            _on_stuck(net, plan, st, arg, t, tok)
+        else:
+            veh = st.order[arg]
+            if plan.start[veh] < plan.stop[veh]:
+                _depart(net, plan, st, veh, t)
+            if arg + 1 < n_dep:
+                tn = st.dep[arg + 1]
+                _push(st, st.clk[0] + (tn - t), np.int64(_DEPART), arg + 1, tn, np.int64(0))
+    return 0
