@@ -145,6 +145,8 @@ def test_city_has_almatys_road_lengths(city: Graph) -> None:
     km_ew = (lon.max() - lon.min()) * 111.2 * math.cos(math.radians(ALMATY_CENTRE_LAT))
     assert 500 < km_ns * km_ew < 800
     # the outskirts have fewer main streets per km2 than the centre (a 5 km grid outside a 1 km one)
+    half_w_km = params.value("schematic.centre.half_width") / 1000.0
+    half_h_km = params.value("schematic.centre.half_height") / 1000.0
     x_km = (lon - ALMATY_CENTRE_LON) * 111.2 * math.cos(math.radians(ALMATY_CENTRE_LAT))
     y_km = (lat - ALMATY_CENTRE_LAT) * 111.2
     pos = dict(zip(city.nodes, zip(x_km, y_km, strict=True), strict=True))
@@ -152,9 +154,10 @@ def test_city_has_almatys_road_lengths(city: Graph) -> None:
     for u, v, d in city.edges(data=True):
         if d["highway"] in ("primary", "secondary", "tertiary"):
             (xu, yu), (xv, yv) = pos[u], pos[v]
-            inside = max(abs(xu), abs(xv)) <= 7.5 and max(abs(yu), abs(yv)) <= 5.5
+            inside = max(abs(xu), abs(xv)) <= half_w_km and max(abs(yu), abs(yv)) <= half_h_km
             centre[inside] += d["length"] / (1.0 if d["oneway"] else 2.0) / 1000.0
-    assert centre[True] / (15 * 11) > 3 * centre[False] / (km_ns * km_ew - 15 * 11)
+    centre_km2 = 4 * half_w_km * half_h_km
+    assert centre[True] / centre_km2 > 3 * centre[False] / (km_ns * km_ew - centre_km2)
 
 
 def test_the_smaller_presets_lie_inside_the_centre_so_the_outskirts_leave_them_unchanged() -> None:

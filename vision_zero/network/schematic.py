@@ -242,14 +242,13 @@ class _Settings:
 class _Lines:
     """The parallel street lines of one direction: position [m], class, index among lines of that class.
 
-    ``cls`` is a line's class in the centre; ``outer`` its class in the outskirts (:func:`_outskirts_classes`);
+    ``cls`` is a line's class in the centre; ``outer`` its class in the outskirts (:func:`_lines`);
     ``central`` whether its unjittered position lies within the centre's extent in this direction.
     """
 
     pos_m: npt.NDArray[np.float64]
     cls: npt.NDArray[np.int64]
     k: npt.NDArray[np.int64]
-    lattice: npt.NDArray[np.int64]
     central: npt.NDArray[np.bool_]
     outer: npt.NDArray[np.int64]
 
@@ -268,7 +267,7 @@ def _lines(
 ) -> _Lines:
     """Street lines across ``[-half_extent_m, half_extent_m]``: arterials at (k - 0.5) spacings, collectors at k.
 
-    Within ``centre_half_m`` of the centre every line has its class; beyond it (:func:`_outskirts_classes`)
+    Within ``centre_half_m`` of the centre every line has its class; beyond it (``outer``)
     arterials are ``outskirts_factor`` times as far apart, collectors midway between them, and only every
     ``local_every``-th line of the lattice is a local street. The arterials of ``expressway_k`` stay arterials.
     """
@@ -291,7 +290,7 @@ def _lines(
     outer[np.mod(m, outer_n) == outer_n // 2] = _COLLECTOR
     outer[(np.mod(m, outer_n) == 0) | ((cls == _ARTERIAL) & np.isin(k, sorted(expressway_k)))] = _ARTERIAL
     pos = np.where(cls == _LOCAL, pos + shift, pos)
-    return _Lines(pos_m=pos.astype(np.float64), cls=cls, k=k, lattice=m, central=central, outer=outer)
+    return _Lines(pos_m=pos.astype(np.float64), cls=cls, k=k, central=central, outer=outer)
 
 
 def _class_at(lines: _Lines, inside: npt.NDArray[np.bool_], line_axis: int) -> npt.NDArray[np.int64]:
@@ -311,11 +310,6 @@ def _way_starts(seg_cls: npt.NDArray[np.int64], cross_cls: npt.NDArray[np.int64]
     ends = np.where(seg_cls == _ARTERIAL, cross_cls == _ARTERIAL, cross_cls <= _COLLECTOR)
     ends[:, 1:] |= seg_cls[:, 1:] != seg_cls[:, :-1]
     return np.cumsum(ends, axis=1).astype(np.int64)
-
-
-def _spans(breaks: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
-    """For segments between consecutive lines, the index of the way span they belong to (breaks at lines)."""
-    return np.cumsum(breaks)[:-1].astype(np.int64)
 
 
 def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.MultiDiGraph[Any]:
