@@ -59,6 +59,8 @@ PY_TOOLS = ("vision_zero", "vision_zero-r0", "uxsim5", "uxsim1", "uxsim-cpp1")
 ALL_TOOLS = (
     "vision_zero",
     "vision_zero-r0",
+    "vision_zero-gap",
+    "vision_zero-nogap",
     "sumo-meso",
     "sumo-meso-jc",
     "sumo-micro",
@@ -486,10 +488,20 @@ def _vz_inputs(case: Case, *, seed: int) -> tuple[Any, pd.DataFrame, tuple[Any, 
 
 
 def run_vision_zero(
-    case: Case, *, seed: int, reroute_passes: int | None, profile_to: Path | None
+    case: Case,
+    *,
+    seed: int,
+    reroute_passes: int | None,
+    profile_to: Path | None,
+    gap_acceptance: bool | None = None,
 ) -> dict[str, Any]:
-    """Worker body for vision_zero: simulate, return link entries per case link and trip statistics."""
-    from vision_zero.traffic.simulation import simulate
+    """Worker body for vision_zero: simulate, return link entries per case link and trip statistics.
+
+    ``gap_acceptance``: force ``traffic.give_way.gap_acceptance`` on or off (None: the shipped default).
+    """
+    from dataclasses import replace
+
+    from vision_zero.traffic.simulation import TrafficSettings, simulate
 
     t0 = time.process_time()
     net, trips, periods = _vz_inputs(case, seed=seed)
@@ -500,6 +512,10 @@ def run_vision_zero(
         "reroute_passes": reroute_passes,
         "drain_s": case.horizon_s - HOUR_S,
     }
+    if gap_acceptance is not None:
+        kwargs["settings"] = replace(
+            TrafficSettings.from_parameters(), give_way_gap_acceptance=gap_acceptance
+        )
     if profile_to is not None:
         import cProfile
         import io
@@ -713,6 +729,8 @@ class Row:
 #: ``--before-tree DIR``: the tool ``vision_zero-before`` runs vision_zero imported from DIR (e.g. a work tree of
 #: main before a change), with this script's case and measures, in the same run as the others
 BEFORE_TREE: list[Path] = []
+#: vision_zero with HCM gap acceptance at priority junctions forced on / off (traffic.give_way.gap_acceptance)
+GAP_TOOLS: dict[str, bool] = {"vision_zero-gap": True, "vision_zero-nogap": False}
 
 
 def run_child(
@@ -856,11 +874,14 @@ def worker(tool: str, workdir: Path, *, seed: int, profile: bool) -> None:
     case = load_case(workdir)
     rundir = workdir / tool
     if tool.startswith("vision_zero"):
-        passes = (
-            None if tool in ("vision_zero", "vision_zero-before") else int(tool.removeprefix("vision_zero-r"))
-        )
+        plain = ("vision_zero", "vision_zero-before", *GAP_TOOLS)
+        passes = None if tool in plain else int(tool.removeprefix("vision_zero-r"))
         res = run_vision_zero(
-            case, seed=seed, reroute_passes=passes, profile_to=rundir / "profile.txt" if profile else None
+            case,
+            seed=seed,
+            reroute_passes=passes,
+            profile_to=rundir / "profile.txt" if profile else None,
+            gap_acceptance=GAP_TOOLS.get(tool),
         )
     elif tool.startswith("uxsim"):
         cpp = tool.startswith("uxsim-cpp")
