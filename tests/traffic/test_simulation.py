@@ -481,9 +481,11 @@ def test_give_way_capacity_per_movement_falls_with_its_conflicting_flow_as_hcm_e
     # window is full by then). Its near side is the westbound stream (from the driver's left, the east)
     net = _crossroads(three_leg=True)
 
-    def minor_headway(major: tuple[int, int], turn_to: int, settings: TrafficSettings) -> float:
+    def minor_headway(
+        major: tuple[int, int], turn_to: int, settings: TrafficSettings, queue_from: int = 3
+    ) -> float:
         main = trips_frame([major[0]], [major[1]], np.arange(400) * 6.0)
-        minor = trips_frame([3], [turn_to], np.full(60, 1200.0))
+        minor = trips_frame([queue_from], [turn_to], np.full(60, 1200.0))
         trips = pd.concat([main, minor], ignore_index=True).sort_values("depart_s", kind="stable")
         trips["trip"] = np.arange(len(trips))
         out = (
@@ -491,10 +493,10 @@ def test_give_way_capacity_per_movement_falls_with_its_conflicting_flow_as_hcm_e
             .trips.set_index("trip")
             .loc[trips["trip"]]
         )
-        arrive = np.sort(out["arrive_s"].to_numpy()[(trips["origin"] == 3).to_numpy()])
-        free = (500.0 + (300.0 if major[1] == 3 else 500.0)) / (50.0 / 3.6)  # the major road does not yield
-        from_major = out[(trips["origin"] == major[0]).to_numpy()]
-        assert from_major["travel_time_s"].max() == pytest.approx(free, abs=3.0)
+        queued = (trips["origin"] == queue_from).to_numpy()
+        arrive = np.sort(out["arrive_s"].to_numpy()[queued])
+        free = (500.0 + (300.0 if major[1] == 3 else 500.0)) / (50.0 / 3.6)  # the stream never yields
+        assert out["travel_time_s"].to_numpy()[~queued].max() == pytest.approx(free, abs=3.0)
         return float(np.diff(arrive)[5:].mean())
 
     def c_p(v_c: float, t_c: float, t_f: float) -> float:  # HCM eq. 17-3 by hand
@@ -511,6 +513,14 @@ def test_give_way_capacity_per_movement_falls_with_its_conflicting_flow_as_hcm_e
     assert minor_headway((2, 3), 0, gap) == pytest.approx(3600.0 / c_p(300.0, 6.2, 3.3), rel=0.02)
     # left turn (onto 1 -> 2, east) across the westbound stream: t_c 7.1 - 0.7 s (three legs), t_f 3.5 s
     assert minor_headway((2, 0), 2, gap) == pytest.approx(3600.0 / c_p(600.0, 6.4, 3.5), rel=0.02)
+    # a left turn from the major road (eastbound 0 -> 1 onto 1 -> 3) yields to the opposing westbound through
+    # stream: t_c 4.1 s, t_f 2.2 s (HCM's v_c,1 = v5 + v6); without gap acceptance it does not yield
+    assert minor_headway((2, 0), 3, gap, queue_from=0) == pytest.approx(
+        3600.0 / c_p(600.0, 4.1, 2.2), rel=0.02
+    )
+    assert minor_headway((2, 0), 3, EXACT, queue_from=0) == pytest.approx(
+        2.0, rel=1e-6
+    )  # link capacity 1,800
     # the approach-level figure at a given flow (route choice's and the default's): the through gap, t_f 3.5 s
     assert give_way_capacity_vph(net, EXACT, np.array([0, 0, 0, 0, 600.0, 0]))[4] == pytest.approx(
         c_p(600.0, 6.5, 3.5)
