@@ -221,6 +221,7 @@ def build_grid_case(workdir: Path, *, n: int, n_trips: int, seed: int, horizon_s
 def build_city_case(workdir: Path, *, scale: str, seed: int, horizon_s: float, n_trips: int | None) -> Case:
     """The schematic Almaty network with vision_zero's default AM-peak demand, exported to SUMO via netconvert."""
     from vision_zero import network as vz_network
+    from vision_zero.traffic._model import _PRIORITY_RANK
 
     workdir.mkdir(parents=True, exist_ok=True)
     net = vz_network.load_network(f"schematic:almaty?scale={scale}")
@@ -248,6 +249,10 @@ def build_city_case(workdir: Path, *, scale: str, seed: int, horizon_s: float, n
             "lanes": np.maximum(net.links["lanes"].to_numpy(int), 1),
             "speed_kph": net.links["speed_limit_kph"].to_numpy(float),
             "sumo_edge": [f"l{i}" for i in range(len(net.links))],
+            # vision_zero's road-class order at a junction, as SUMO's edge priority: both tools then make the same
+            # road the major one at a priority junction (without it netconvert ranks by speed and lanes, and all
+            # 1-lane 60 km/h classes tie, so geometry picks the major road)
+            "priority": net.links["highway"].astype(str).map(_PRIORITY_RANK).fillna(0).to_numpy(int),
         }
     )
     write_plain_xml_and_convert(workdir, nodes, links)
@@ -274,10 +279,12 @@ def write_plain_xml_and_convert(workdir: Path, nodes: pd.DataFrame, links: pd.Da
     nod.append("</nodes>")
     sumo_ids = nodes["sumo_id"].to_numpy()
     edg = ['<edges xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">']
+    has_priority = "priority" in links.columns
     for row in links.itertuples(index=False):
+        prio = f' priority="{int(row.priority)}"' if has_priority else ""
         edg.append(
             f'  <edge id="{row.sumo_edge}" from="{sumo_ids[row.u]}" to="{sumo_ids[row.v]}" '
-            f'numLanes="{int(row.lanes)}" speed="{row.speed_kph / 3.6:.4f}" length="{row.length_m:.2f}"/>'
+            f'numLanes="{int(row.lanes)}" speed="{row.speed_kph / 3.6:.4f}" length="{row.length_m:.2f}"{prio}/>'
         )
     edg.append("</edges>")
     (workdir / "net.nod.xml").write_text("\n".join(nod) + "\n")
