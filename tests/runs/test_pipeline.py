@@ -433,7 +433,11 @@ def test_a_crossing_only_variant_reuses_the_baseline_traffic_with_identical_resu
         m.setattr(simulation, "simulate_vehicles", no_simulation)
         reused = run_replication(var, 0, baseline_raw=b.injuries, traffic_store=store)
     _assert_same_result(reused, full)
-    assert reused.summary["ksi_pedestrian"] < b.summary["ksi_pedestrian"]  # the crossings did act
+    # the crossings did act (were re-run, not copied); raised upgrades lower the risk at the upgraded crossings and
+    # the added refuge islands take pedestrians from their neighbours (some of them signals), so on this one-pair
+    # tiny network the total moves either way with the replication's draw (replication 0: +6% since eeb8914;
+    # replications 1 and 2: -58% and -71%)
+    assert reused.summary["ksi_pedestrian"] != pytest.approx(b.summary["ksi_pedestrian"], rel=1e-6)
     # a variant that changes links (30 km/h) misses the store and simulates its own traffic: same as a full run
     slow = run_replication(prepared["slow"], 0, baseline_raw=b.injuries, traffic_store=store)
     _assert_same_result(slow, run_replication(prepared["slow"], 0, baseline_raw=b.injuries))
