@@ -136,17 +136,20 @@ class EventLoop:
         qptr = np.zeros(n_links + 1, dtype=np.int64)
         np.cumsum(np.bincount(rl, minlength=n_links), out=qptr[1:])
         f64 = functools.partial(np.ascontiguousarray, dtype=np.float64)
+        columns = (
+            lk.headway_s,
+            lk.inflow_headway_s,
+            lk.storage,
+            lk.wave_s,
+            lk.cycle_s,
+            lk.offset_s,
+            lk.green_s,
+            lk.give_way_s,
+            lk.merge_headway_s if len(lk.merge_headway_s) else lk.inflow_headway_s,
+            lk.lanes if len(lk.lanes) else np.ones(n_links),
+        )
         self.net = kernel.Net(
-            f64(lk.headway_s),
-            f64(lk.inflow_headway_s),
-            f64(lk.storage),
-            f64(lk.wave_s),
-            f64(lk.cycle_s),
-            f64(lk.offset_s),
-            f64(lk.green_s),
-            f64(lk.give_way_s),
-            f64(lk.merge_headway_s if len(lk.merge_headway_s) else lk.inflow_headway_s),
-            f64(lk.lanes if len(lk.lanes) else np.ones(n_links)),
+            np.ascontiguousarray(np.column_stack([f64(c) for c in columns]).reshape(n_links, len(columns))),
             mv_ptr,
             mv_next,
             f64(np.zeros(0) if gw is None else gw.critical_gap_s),

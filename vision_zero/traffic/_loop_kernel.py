@@ -66,6 +66,38 @@ _EID = 1  # next event number
 _ARRIVALS = 2  # gate arrivals so far (the tie-break of equal finish tags)
 STUCK_MOVES = 3  # stuck moves so far
 
+# columns of Net.lc (per-link constants: outflow and inflow headways [s], storage [veh], backward-wave time [s],
+# signal cycle, offset and green [s], give-way hold [s], fair-queueing step as an entrance [s], lanes)
+_HW = 0
+_HWI = 1
+_STO = 2
+_WAVE = 3
+_CYC = 4
+_OFF = 5
+_GRN = 6
+_GWY = 7
+_SHARE = 8
+_LANES = 9
+_LI_COLS = ("non", "nin", "qh", "qlen", "nwait", "gtok", "ohead", "otail", "busy", "gsched", "gstuck")
+# columns of State.li (per link: vehicles on it, vehicles that entered it, head index and length of its block of
+# qs, waiters at its gate, its stuck timer's token, front and end of its origin queue in oq, flags: an exit event
+# is pending or its head waits at a gate, a gate event is pending, the gate waits for an exit)
+_NON = 0
+_NIN = 1
+_QH = 2
+_QLEN = 3
+_NWAIT = 4
+_GTOK = 5
+_OHEAD = 6
+_OTAIL = 7
+_BUSY = 8
+_GSCHED = 9
+_GSTUCK = 10
+# columns of State.lf (per link: earliest next exit, earliest next entry, the gate's virtual time)
+_NSLOT = 0
+_ISLOT = 1
+_VCLOCK = 2
+
 #: :func:`advance`'s return value when the heap must grow before it can go on (the caller grows it, calls again)
 NEED_ROOM = 1
 
@@ -77,16 +109,7 @@ _capacity_vph = njit(cache=True)(potential_capacity_vph)  # HCM eq. 17-3: the sa
 class Net(NamedTuple):
     """Per-link constants (see :class:`vision_zero.traffic._loop.Links`) and scalar settings."""
 
-    hw: F64  # outflow headway [s]
-    hwi: F64  # inflow headway [s]
-    sto: F64  # storage [veh]
-    wave: F64  # backward-wave travel time [s]
-    cyc: F64  # signal cycle [s], 0: no signal
-    off: F64
-    grn: F64
-    gwy: F64  # give-way hold [s]
-    share: F64  # fair-queueing step as an entrance [s]
-    lanes: F64
+    lc: F64  # per link (rows), its constants (columns _HW ... _LANES): one link's in one or two cache lines
     mv_ptr: I64  # per link + 1: its movement slots at a priority junction (none: gap acceptance off or no such end)
     mv_next: I32  # per movement slot: the next link
     mv_tc: F64  # per movement slot: critical gap [s]
@@ -121,20 +144,8 @@ class Plan(NamedTuple):
 class State(NamedTuple):
     """The mutable state of one period (all arrays: the kernel writes them in place)."""
 
-    non: I64  # per link: vehicles on it
-    nin: I64  # per link: vehicles that entered it so far
-    qh: I64  # per link: head index into its block of qs
-    qlen: I64  # per link: entries in its block of qs
-    busy: B  # per link: an exit event is pending for its head, or its head waits at a gate
-    nslot: F64  # per link: earliest next exit
-    islot: F64  # per link: earliest next entry
-    vclock: F64  # per link: the gate's virtual time (tag of the waiter last admitted)
-    nwait: I64  # per link: waiters at its gate
-    gsched: B  # per link: a gate event is pending
-    gstuck: B  # per link: the gate waits for an exit (a stuck timer runs)
-    gtok: I64  # per link: the token of its current stuck timer
-    ohead: I64  # per link: front of its origin queue (index into oq)
-    otail: I64  # per link: end of its origin queue
+    li: I64  # per link (rows): its integer state, columns _NON ... _GSTUCK (one link's in two cache lines)
+    lf: F64  # per link (rows): its time state, columns _NSLOT, _ISLOT, _VCLOCK
     ginq: B  # per gate slot: the entrance waits
     gtag: F64  # per gate slot: its finish tag
     garr: I64  # per gate slot: its arrival number
@@ -181,21 +192,12 @@ def new_state(net: Net, plan: Plan, n_links: Int) -> State:
     n_slots = len(net.gwho)
     heap = 6 * n_links + 64
     z = np.zeros
+    li = z((n_links, len(_LI_COLS)), np.int64)
+    li[:, _OHEAD] = net.optr[:-1]
+    li[:, _OTAIL] = net.optr[:-1]
     return State(
-        z(n_links, np.int64),
-        z(n_links, np.int64),
-        z(n_links, np.int64),
-        z(n_links, np.int64),
-        z(n_links, np.bool_),
-        z(n_links),
-        z(n_links),
-        z(n_links),
-        z(n_links, np.int64),
-        z(n_links, np.bool_),
-        z(n_links, np.bool_),
-        z(n_links, np.int64),
-        net.optr[:-1].copy(),
-        net.optr[:-1].copy(),
+        li,
+        z((n_links, 3)),
         z(n_slots, np.bool_),
         z(n_slots),
         z(n_slots, np.int64),
@@ -240,19 +242,14 @@ def grow_heap(st: State) -> State:
 @njit(cache=True, nogil=True)
 def start_period(st: State, now: float) -> None:
     """Reset the per-period state and schedule the period's first departure at SimPy's ``now``."""
-    st.non[:] = 0
-    st.nin[:] = 0
-    st.qh[:] = 0
-    st.qlen[:] = 0
-    st.busy[:] = False
-    st.nslot[:] = -_INF
-    st.islot[:] = -_INF
-    st.vclock[:] = 0.0
-    st.nwait[:] = 0
-    st.gsched[:] = False
-    st.gstuck[:] = False
-    st.gtok[:] = 0
-    st.ohead[:] = st.otail  # vehicles still waiting at an origin at the end of the last period stay there
+    for c in range(st.li.shape[1]):
+        if c != _OHEAD and c != _OTAIL:
+            st.li[:, c] = 0
+    # vehicles still waiting at an origin at the end of the last period stay there
+    st.li[:, _OHEAD] = st.li[:, _OTAIL]
+    st.lf[:, _NSLOT] = -_INF
+    st.lf[:, _ISLOT] = -_INF
+    st.lf[:, _VCLOCK] = 0.0
     st.ginq[:] = False
     st.ltag[:] = 0.0
     st.rec_len[:] = 0
@@ -334,20 +331,20 @@ def _pop(st: State) -> None:
 @njit(cache=True, nogil=True)
 def _head(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
     """Schedule the exit of link ``li``'s head: after running and giving way, in a discharge slot, on green."""
-    p = np.int64(st.qs[net.qptr[li] + st.qh[li]])
-    te = plan.ee[p] + net.gwy[li]
+    p = np.int64(st.qs[net.qptr[li] + st.li[li, _QH]])
+    te = plan.ee[p] + net.lc[li, _GWY]
     if te < t:
         te = t
-    ns = st.nslot[li]
+    ns = st.lf[li, _NSLOT]
     if te < ns:
         te = ns
     m = np.int64(plan.nl[p])
-    if m >= 0 and te < st.islot[m]:
-        te = st.islot[m]  # the next link's inflow slot as known now (saves a wait at its gate)
-    c = net.cyc[li]
+    if m >= 0 and te < st.lf[m, _ISLOT]:
+        te = st.lf[m, _ISLOT]  # the next link's inflow slot as known now (saves a wait at its gate)
+    c = net.lc[li, _CYC]
     if c > 0.0:
-        phi = (te - net.off[li]) % c
-        if phi >= net.grn[li]:
+        phi = (te - net.lc[li, _OFF]) % c
+        if phi >= net.lc[li, _GRN]:
             te += c - phi
     _push(st, st.clk[0] + (te - t), np.int64(_HEAD), li, te, np.int64(0))
 
@@ -355,22 +352,22 @@ def _head(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
 @njit(cache=True, nogil=True)
 def _ready(net: Net, plan: Plan, st: State, m: Int, s: Int, t: float) -> float:
     """Earliest time >= t at which an entrant of size ``s`` may enter ``m`` (inf: after an exit not yet made)."""
-    r = st.islot[m]
+    r = st.lf[m, _ISLOT]
     if r < t:
         r = t
-    need = st.nin[m] + s - net.sto[m]
+    need = st.li[m, _NIN] + s - net.lc[m, _STO]
     if need > 0.0:
         base = net.qptr[m]
-        lo, hi = 0, st.qlen[m]
+        lo, hi = 0, st.li[m, _QLEN]
         while lo < hi:  # bisect_left(cum, need)
             mid = (lo + hi) >> 1
             if st.cum[base + mid] < need:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo >= st.qh[m]:
-            return _INF if st.non[m] > 0 else float(r)
-        tr = plan.ex[st.qs[base + lo]] + net.wave[m]
+        if lo >= st.li[m, _QH]:
+            return _INF if st.li[m, _NON] > 0 else float(r)
+        tr = plan.ex[st.qs[base + lo]] + net.lc[m, _WAVE]
         if tr > r:
             r = tr
     return float(r)
@@ -380,17 +377,17 @@ def _ready(net: Net, plan: Plan, st: State, m: Int, s: Int, t: float) -> float:
 def _enter(net: Net, plan: Plan, st: State, p: Int, m: Int, t: float) -> None:
     plan.ent[p] = t
     s = np.int64(plan.psz[p])
-    st.non[m] += s
-    n = st.nin[m] + s
-    st.nin[m] = n
-    st.islot[m] = t + net.hwi[m] * s
+    st.li[m, _NON] += s
+    n = st.li[m, _NIN] + s
+    st.li[m, _NIN] = n
+    st.lf[m, _ISLOT] = t + net.lc[m, _HWI] * s
     plan.ee[p] = t + plan.fft[p]
-    k = st.qlen[m]
+    k = st.li[m, _QLEN]
     st.qs[net.qptr[m] + k] = p
     st.cum[net.qptr[m] + k] = n
-    st.qlen[m] = k + 1
-    if not st.busy[m]:
-        st.busy[m] = True
+    st.li[m, _QLEN] = k + 1
+    if not st.li[m, _BUSY]:
+        st.li[m, _BUSY] = True
         _head(net, plan, st, m, t)
 
 
@@ -403,7 +400,7 @@ def _discharge_s(net: Net, plan: Plan, st: State, li: Int, p: Int, s: Int, t: fl
     """
     m = plan.nl[p]
     if m < 0:
-        return float(net.hw[li] * s)  # the trip ends at the junction: it crosses no stream
+        return float(net.lc[li, _HW] * s)  # the trip ends at the junction: it crosses no stream
     k = net.mv_ptr[li]
     while net.mv_next[k] != m:
         k += 1
@@ -414,7 +411,7 @@ def _discharge_s(net: Net, plan: Plan, st: State, li: Int, p: Int, s: Int, t: fl
         st.rec_t[base + n] = t
         st.rec_len[k] = n + 1
     if net.mv_tf[k] <= 0.0:
-        return float(net.hw[li] * s)
+        return float(net.lc[li, _HW] * s)
     window = net.par[1]
     lo = t - window
     vc = 0.0
@@ -428,39 +425,41 @@ def _discharge_s(net: Net, plan: Plan, st: State, li: Int, p: Int, s: Int, t: fl
         st.rec_h[j] = h
         if h < nj:
             vc += net.mc_w[c] * (st.rec_n[base + nj - 1] - (st.rec_n[base + h - 1] if h else 0))
-    g = S_PER_HOUR / (net.lanes[li] * _capacity_vph(vc * (S_PER_HOUR / window), net.mv_tc[k], net.mv_tf[k]))
-    h0 = net.hw[li]
+    g = S_PER_HOUR / (
+        net.lc[li, _LANES] * _capacity_vph(vc * (S_PER_HOUR / window), net.mv_tc[k], net.mv_tf[k])
+    )
+    h0 = net.lc[li, _HW]
     return float((g if g > h0 else h0) * s)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _leave_start(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
     """The head of ``li`` leaves it at ``t``: record its exit, free its slot and its room."""
-    p = np.int64(st.qs[net.qptr[li] + st.qh[li]])
+    p = np.int64(st.qs[net.qptr[li] + st.li[li, _QH]])
     s = np.int64(plan.psz[p])
     plan.ex[p] = t
-    st.qh[li] += 1
-    st.non[li] -= s
+    st.li[li, _QH] += 1
+    st.li[li, _NON] -= s
     if net.mv_ptr[li + 1] > net.mv_ptr[li]:
-        st.nslot[li] = t + _discharge_s(net, plan, st, li, p, s, t)
+        st.lf[li, _NSLOT] = t + _discharge_s(net, plan, st, li, p, s, t)
     else:
-        st.nslot[li] = t + net.hw[li] * s
+        st.lf[li, _NSLOT] = t + net.lc[li, _HW] * s
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _leave_end(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
     """After ``li``'s gate was served: schedule its next head, or mark it idle."""
-    if st.qh[li] < st.qlen[li]:
+    if st.li[li, _QH] < st.li[li, _QLEN]:
         _head(net, plan, st, li, t)
     else:
-        st.busy[li] = False
+        st.li[li, _BUSY] = False
 
 
 @njit(cache=True, nogil=True)
 def _leave(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
     """The head of ``li`` has left it at ``t``: free its slot, serve its gate, schedule its next head."""
     _leave_start(net, plan, st, li, t)
-    if st.nwait[li] and not st.gsched[li]:
+    if st.li[li, _NWAIT] and not st.li[li, _GSCHED]:
         _serve(net, plan, st, li, t, np.bool_(True))
     else:
         _leave_end(net, plan, st, li, t)
@@ -475,16 +474,16 @@ def _join(net: Net, st: State, m: Int, who: Int) -> None:
         while net.gwho[k] != who:
             k += 1
     tag = st.ltag[k]
-    if tag < st.vclock[m]:
-        tag = st.vclock[m]
-    tag += net.share[who] if who >= 0 else net.hwi[m]
+    if tag < st.lf[m, _VCLOCK]:
+        tag = st.lf[m, _VCLOCK]
+    tag += net.lc[who, _SHARE] if who >= 0 else net.lc[m, _HWI]
     st.ltag[k] = tag
     a = st.cnt[_ARRIVALS] + 1
     st.cnt[_ARRIVALS] = a
     st.ginq[k] = True
     st.gtag[k] = tag
     st.garr[k] = a
-    st.nwait[m] += 1
+    st.li[m, _NWAIT] += 1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -506,8 +505,8 @@ def _take(net: Net, st: State, m: Int) -> Int:
     """Remove ``m``'s first waiter; advance the gate's clock; return who it was."""
     k = _first(net, st, m)
     st.ginq[k] = False
-    st.nwait[m] -= 1
-    st.vclock[m] = st.gtag[k]
+    st.li[m, _NWAIT] -= 1
+    st.lf[m, _VCLOCK] = st.gtag[k]
     return np.int64(net.gwho[k])
 
 
@@ -515,20 +514,20 @@ def _take(net: Net, st: State, m: Int) -> Int:
 def _arm(net: Net, st: State, m: Int, t: float, r: float) -> None:
     """Schedule ``m``'s gate at its ready time ``r``, or start its stuck timer when room waits for an exit."""
     if r < _INF:
-        st.gstuck[m] = False
-        st.gsched[m] = True
+        st.li[m, _GSTUCK] = False
+        st.li[m, _GSCHED] = True
         _push(st, st.clk[0] + (r - t), np.int64(_GATE), m, r, np.int64(0))
-    elif not st.gstuck[m]:
-        st.gstuck[m] = True
-        st.gtok[m] += 1
+    elif not st.li[m, _GSTUCK]:
+        st.li[m, _GSTUCK] = True
+        st.li[m, _GTOK] += 1
         stuck = net.par[0]
-        _push(st, st.clk[0] + stuck, np.int64(_STUCK), m, t + stuck, st.gtok[m])
+        _push(st, st.clk[0] + stuck, np.int64(_STUCK), m, t + stuck, st.li[m, _GTOK])
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _wait_at(net: Net, st: State, m: Int, who: Int, t: float, r: float) -> None:
     """``who`` joins the line at ``m``'s entry; start the gate if it is idle (``r``: ``m``'s ready time)."""
-    first = st.nwait[m] == 0
+    first = st.li[m, _NWAIT] == 0
     _join(net, st, m, who)
     if first:
         _arm(net, st, m, t, r)
@@ -537,12 +536,12 @@ def _wait_at(net: Net, st: State, m: Int, who: Int, t: float, r: float) -> None:
 @njit(cache=True, nogil=True, inline="always")
 def _admit_origin(net: Net, plan: Plan, st: State, m: Int, t: float) -> None:
     """The first vehicle of ``m``'s origin queue enters ``m`` at ``t`` (its wait counts in its entry time)."""
-    veh = np.int64(st.oq[st.ohead[m]])
-    st.ohead[m] += 1
+    veh = np.int64(st.oq[st.li[m, _OHEAD]])
+    st.li[m, _OHEAD] += 1
     p = plan.start[veh]
     _enter(net, plan, st, p, m, t)
     plan.ent[p] = plan.waited[veh]
-    if st.ohead[m] < st.otail[m]:
+    if st.li[m, _OHEAD] < st.li[m, _OTAIL]:
         _join(net, st, m, np.int64(-1))
 
 
@@ -560,14 +559,14 @@ def _serve(net: Net, plan: Plan, st: State, m0: Int, t: float, tail0: Bool) -> N
     sp = 1
     while sp > 0:
         m = stk[sp - 1]
-        if st.nwait[m] == 0:
+        if st.li[m, _NWAIT] == 0:
             sp -= 1
             if tail[sp]:
                 _leave_end(net, plan, st, m, t)
             continue
         k = _first(net, st, m)
         x = np.int64(net.gwho[k])
-        p = np.int64(st.qs[net.qptr[x] + st.qh[x]]) if x >= 0 else plan.start[st.oq[st.ohead[m]]]
+        p = np.int64(st.qs[net.qptr[x] + st.li[x, _QH]]) if x >= 0 else plan.start[st.oq[st.li[m, _OHEAD]]]
         r = _ready(net, plan, st, m, np.int64(plan.psz[p]), t)
         if r > t:
             _arm(net, st, m, t, r)
@@ -575,18 +574,18 @@ def _serve(net: Net, plan: Plan, st: State, m0: Int, t: float, tail0: Bool) -> N
             if tail[sp]:
                 _leave_end(net, plan, st, m, t)
             continue
-        st.gstuck[m] = False
+        st.li[m, _GSTUCK] = False
         _take(net, st, m)
         if x < 0:
             _admit_origin(net, plan, st, m, t)
             continue
-        c = net.cyc[x]
-        if c > 0.0 and (t - net.off[x]) % c >= net.grn[x]:
+        c = net.lc[x, _CYC]
+        if c > 0.0 and (t - net.lc[x, _OFF]) % c >= net.lc[x, _GRN]:
             _head(net, plan, st, x, t)  # its signal turned red while it waited: it goes on the next green
             continue
         _enter(net, plan, st, p + 1, m, t)
         _leave_start(net, plan, st, x, t)
-        if st.nwait[x] and not st.gsched[x]:
+        if st.li[x, _NWAIT] and not st.li[x, _GSCHED]:
             if sp >= len(stk):
                 raise RuntimeError("serving stack full")
             stk[sp] = x
@@ -598,10 +597,10 @@ def _serve(net: Net, plan: Plan, st: State, m0: Int, t: float, tail0: Bool) -> N
 
 @njit(cache=True, nogil=True, inline="always")
 def _on_head(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
-    p = np.int64(st.qs[net.qptr[li] + st.qh[li]])
+    p = np.int64(st.qs[net.qptr[li] + st.li[li, _QH]])
     m = np.int64(plan.nl[p])
     if m >= 0:
-        if st.nwait[m]:
+        if st.li[m, _NWAIT]:
             _wait_at(net, st, m, li, t, 0.0)  # others are in line before it
             return
         r = _ready(net, plan, st, m, np.int64(plan.psz[p]), t)
@@ -614,18 +613,18 @@ def _on_head(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
 
 @njit(cache=True, nogil=True, inline="always")
 def _on_stuck(net: Net, plan: Plan, st: State, m: Int, t: float, tok: Int) -> None:
-    if not st.gstuck[m] or st.gtok[m] != tok or st.gsched[m] or not st.nwait[m]:
+    if not st.li[m, _GSTUCK] or st.li[m, _GTOK] != tok or st.li[m, _GSCHED] or not st.li[m, _NWAIT]:
         return
     # the first in line waited stuck_time_s for room: it enters the full link anyway (breaks gridlock)
-    st.gstuck[m] = False
+    st.li[m, _GSTUCK] = False
     x = _take(net, st, m)
     st.cnt[STUCK_MOVES] += 1
     if x >= 0:
-        _enter(net, plan, st, np.int64(st.qs[net.qptr[x] + st.qh[x]]) + 1, m, t)
+        _enter(net, plan, st, np.int64(st.qs[net.qptr[x] + st.li[x, _QH]]) + 1, m, t)
         _leave(net, plan, st, x, t)
     else:
         _admit_origin(net, plan, st, m, t)
-    if st.nwait[m] and not st.gsched[m]:
+    if st.li[m, _NWAIT] and not st.li[m, _GSCHED]:
         _serve(net, plan, st, m, t, np.bool_(False))
 
 
@@ -633,11 +632,11 @@ def _on_stuck(net: Net, plan: Plan, st: State, m: Int, t: float, tok: Int) -> No
 def _depart(net: Net, plan: Plan, st: State, veh: Int, t: float) -> None:
     p = plan.start[veh]
     m = np.int64(plan.rl[p])
-    if st.nwait[m]:
+    if st.li[m, _NWAIT]:
         plan.waited[veh] = t
-        queued = st.ohead[m] < st.otail[m]
-        st.oq[st.otail[m]] = veh
-        st.otail[m] += 1
+        queued = st.li[m, _OHEAD] < st.li[m, _OTAIL]
+        st.oq[st.li[m, _OTAIL]] = veh
+        st.li[m, _OTAIL] += 1
         if not queued:  # else the origin queue is already in line
             _wait_at(net, st, m, np.int64(-1), t, 0.0)
         return
@@ -646,8 +645,8 @@ def _depart(net: Net, plan: Plan, st: State, veh: Int, t: float) -> None:
         _enter(net, plan, st, p, m, t)
     else:
         plan.waited[veh] = t
-        st.oq[st.otail[m]] = veh
-        st.otail[m] += 1
+        st.oq[st.li[m, _OTAIL]] = veh
+        st.li[m, _OTAIL] += 1
         _wait_at(net, st, m, np.int64(-1), t, r)
 
 
@@ -657,7 +656,7 @@ def advance(net: Net, plan: Plan, st: State, horizon: float) -> int:
 
     Returns 0, or :data:`NEED_ROOM` when the heap must grow first (then nothing was lost: call again).
     """
-    room = 3 * len(st.nslot) + 16  # an event schedules about one head, one gate and one stuck timer per link
+    room = 3 * len(st.lf) + 16  # an event schedules about one head, one gate and one stuck timer per link
     n_dep = len(st.order)
     while st.cnt[HSIZE] > 0 and st.hkey[0] < horizon:
         if st.cnt[HSIZE] + room > len(st.hkey):
@@ -671,7 +670,7 @@ def advance(net: Net, plan: Plan, st: State, horizon: float) -> int:
         if kind == _HEAD:
             _on_head(net, plan, st, arg, t)
         elif kind == _GATE:
-            st.gsched[arg] = False
+            st.li[arg, _GSCHED] = False
             _serve(net, plan, st, arg, t, np.bool_(False))
         elif kind == _STUCK:
             _on_stuck(net, plan, st, arg, t, tok)
