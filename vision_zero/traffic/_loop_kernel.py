@@ -260,6 +260,28 @@ def start_period(st: State, now: float) -> None:
         _push(st, now + (st.dep[0] - now), np.int64(_DEPART), np.int64(0), st.dep[0], np.int64(0))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _move(st: State, dst: Int, src: Int) -> None:
+    """Copy the heap entry at ``src`` to ``dst`` (a sift step)."""
+    st.hkey[dst] = st.hkey[src]
+    st.heid[dst] = st.heid[src]
+    st.hkind[dst] = st.hkind[src]
+    st.harg[dst] = st.harg[src]
+    st.ht[dst] = st.ht[src]
+    st.htok[dst] = st.htok[src]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put(st: State, i: Int, key: float, e: Int, kind: Int, arg: Int, t: float, tok: Int) -> None:
+    """Write a heap entry at ``i``."""
+    st.hkey[i] = key
+    st.heid[i] = e
+    st.hkind[i] = kind
+    st.harg[i] = arg
+    st.ht[i] = t
+    st.htok[i] = tok
+
+
 @njit(cache=True, nogil=True)
 def _push(st: State, key: float, kind: Int, arg: Int, t: float, tok: Int) -> None:
     """Schedule an event (SimPy's heap entry: key, then event number)."""
@@ -274,19 +296,9 @@ def _push(st: State, key: float, kind: Int, arg: Int, t: float, tok: Int) -> Non
         k = st.hkey[up]
         if k < key or (k == key and st.heid[up] < e):
             break
-        st.hkey[i] = k
-        st.heid[i] = st.heid[up]
-        st.hkind[i] = st.hkind[up]
-        st.harg[i] = st.harg[up]
-        st.ht[i] = st.ht[up]
-        st.htok[i] = st.htok[up]
+        _move(st, i, up)
         i = up
-    st.hkey[i] = key
-    st.heid[i] = e
-    st.hkind[i] = kind
-    st.harg[i] = arg
-    st.ht[i] = t
-    st.htok[i] = tok
+    _put(st, i, key, e, kind, arg, t, tok)
     st.cnt[HSIZE] = n + 1
 
 
@@ -313,19 +325,9 @@ def _pop(st: State) -> None:
             c = r
         if key < st.hkey[c] or (key == st.hkey[c] and e < st.heid[c]):
             break
-        st.hkey[i] = st.hkey[c]
-        st.heid[i] = st.heid[c]
-        st.hkind[i] = st.hkind[c]
-        st.harg[i] = st.harg[c]
-        st.ht[i] = st.ht[c]
-        st.htok[i] = st.htok[c]
+        _move(st, i, c)
         i = c
-    st.hkey[i] = key
-    st.heid[i] = e
-    st.hkind[i] = kind
-    st.harg[i] = arg
-    st.ht[i] = t
-    st.htok[i] = tok
+    _put(st, i, key, e, kind, arg, t, tok)
 
 
 @njit(cache=True, nogil=True)
