@@ -80,7 +80,7 @@ LinkIds = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Cost floor [s]: csgraph reads an explicit zero weight in a sparse matrix as "no edge".
+#: Cost floor [s]: keeps every turn-graph edge weight positive (a zero-cost cycle would make ties depend on order).
 _MIN_COST_S = 1e-6
 #: Tie-break cost of one turn [s]: decides only between routes whose costs are equal to well below a millisecond.
 TURN_TIE_S = 1e-6
@@ -448,9 +448,12 @@ class Router:
         pos = np.repeat(src - ptr[:-1], n_hops) + np.arange(int(ptr[-1]))
         return best, Routes(ptr=ptr, links=buf[pos])
 
-    def turns(self, routes: Routes) -> IntArray:
-        """Number of turns on each route (heading changes above 45 degrees; a U-turn counts twice)."""
-        edge = self.edge_ids(routes)
+    def turns(self, routes: Routes, edges: IntArray | None = None) -> IntArray:
+        """Number of turns on each route (heading changes above 45 degrees; a U-turn counts twice).
+
+        ``edges``: the routes' turn-graph edge ids if already computed (:meth:`edge_ids`), else computed here.
+        """
+        edge = self.edge_ids(routes) if edges is None else edges
         per = np.concatenate([self.turns_of_movement, np.zeros(self.n_links, dtype=np.int64)])[edge]
         owner = np.repeat(np.arange(len(routes)), routes.n_links)
         return np.bincount(owner, weights=per, minlength=len(routes)).astype(np.int64)

@@ -411,7 +411,7 @@ def simulate_vehicles(
             "iteration": float(k),
             "relative_gap": gap,
             "outside_band": float(weight[outside].sum() / max(weight.sum(), 1.0)),
-            "turns_per_trip": _turns_per_trip(router, routes, veh),
+            "turns_per_trip": _turns_per_trip(router, routes, veh, edges),
             "mean_trip_s": _mean_trip_s(routes, times, windows, veh),
         }
         done = outside.size == 0 if held_routes is not None else gap <= rc.relative_gap_target
@@ -590,12 +590,12 @@ def _mean_trip_s(routes: Routes, times: _Times, windows: FloatArray, veh: _Vehic
     return float(np.sum(tt[ok] * veh.size[ok]) / veh.size[ok].sum()) if ok.any() else math.nan
 
 
-def _turns_per_trip(router: Router, routes: Routes, veh: _Vehicles) -> float:
+def _turns_per_trip(router: Router, routes: Routes, veh: _Vehicles, edges: IntArray) -> float:
     routed = routes.n_links > 0
     if not routed.any():
         return 0.0
     w = veh.size[routed].astype(np.float64)
-    return float(np.sum(router.turns(routes)[routed] * w) / w.sum())
+    return float(np.sum(router.turns(routes, edges)[routed] * w) / w.sum())
 
 
 @dataclass(frozen=True)
