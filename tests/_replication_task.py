@@ -92,22 +92,33 @@ def toy_job(
 
 
 class CallLog:
-    """A payload that remembers the tasks that used it (a stand-in for a prepared scenario's identity)."""
+    """A payload that remembers the tasks that used it (a stand-in for a prepared scenario's identity).
+
+    Every unpickled copy gets a new ``copy_id`` (the original keeps ``"original"``), so a test can count the
+    copies an executor made: one per worker process if the payload is shipped once per worker.
+    """
 
     def __init__(self) -> None:
         self.calls: list[int] = []
+        self.copy_id = "original"
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        import uuid
+
+        self.__dict__.update(state)
+        self.copy_id = uuid.uuid4().hex
 
 
-def count_calls(payload: CallLog, item: int) -> tuple[int, int, int]:
-    """Record ``item`` on the worker's copy of ``payload``; return (pid, item, calls seen by that copy).
+def count_calls(payload: CallLog, item: int) -> tuple[int, int, str, int]:
+    """Record ``item`` on the worker's copy of ``payload``; return (pid, item, copy id, calls seen by that copy).
 
-    If the payload is shipped once per worker, a worker's copy accumulates calls (1, 2, 3 …); if it were
-    shipped with every task, each copy would see exactly one.
+    If the payload is shipped once per worker, a worker's tasks all see one copy, which accumulates calls
+    (1, 2, 3 …); if it were shipped with every task, every task would see a copy of its own.
     """
     import os
 
     payload.calls.append(item)
-    return os.getpid(), item, len(payload.calls)
+    return os.getpid(), item, payload.copy_id, len(payload.calls)
 
 
 def kill_self(payload: object, item: int) -> int:

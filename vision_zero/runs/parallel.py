@@ -10,7 +10,12 @@ the same for every task, so it is shipped once per worker, not once per task:
   cache keyed by the payload's content hash, so later tasks (and later scenarios) reuse the same pool;
 - :class:`DaskExecutor` uses Dask distributed: ``"local"`` starts a ``LocalCluster`` (one single-threaded
   worker process per core), anything else is the address of a running scheduler (``tcp://host:8786``). The
-  payload is scattered once with ``broadcast=True`` and tasks receive the worker's copy.
+  payload is scattered once with ``broadcast=True`` and tasks receive the worker's copy. Broadcast replicas
+  and Dask's Active Memory Manager do not mix (``Client.replicate``'s documentation): its default policy,
+  ``ReduceReplicas``, drops every replica but one whenever no task is waiting on the other workers (it runs
+  every 2 s), and the next task there fetches the payload again from a peer: a second copy in that worker,
+  and the transfer. The LocalCluster is therefore started with the Active Memory Manager off; a remote
+  scheduler's is left as its owner configured it, and :meth:`DaskExecutor.describe` says when it is on.
 
 Results never depend on the executor: a task's randomness must come only from its item (the replication
 index, through :func:`vision_zero.core.seeding.replication_rngs`).
@@ -76,6 +81,8 @@ PARENT_CHECK_S = 0.5
 PAYLOAD_PREFIX = "vision-zero-payloads-"
 #: How long a Dask scheduler address is given to answer [s] (the answer is immediate on a reachable one).
 DASK_CONNECT_TIMEOUT_S = 5.0
+#: Dask's configuration key that starts the scheduler's Active Memory Manager (off in our LocalCluster).
+_AMM_START = "distributed.scheduler.active-memory-manager.start"
 
 
 class ExecutorError(VisionZeroError, RuntimeError):
@@ -404,6 +411,7 @@ class DaskExecutor(Executor):
     def __init__(
         self, address: str, *, workers: int | None = None, timeout_s: float = DASK_CONNECT_TIMEOUT_S
     ) -> None:
+        import dask.config
         from distributed import Client, LocalCluster
 
         self.address = address
@@ -420,13 +428,15 @@ class DaskExecutor(Executor):
                 if n < 1:
                     raise ConfigError(f"--workers: expected an integer >= 1 (got {n})")
                 n, self._asked = _capped(n)
-                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                    n_workers=n,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
+                # The Active Memory Manager would drop the payload's broadcast replicas (module docstring).
+                with dask.config.set({_AMM_START: False}):
+                    self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                        n_workers=n,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
                 self._client = Client(self._cluster, timeout=timeout_s)  # type: ignore[no-untyped-call]
             else:
                 self._client = Client(address, timeout=timeout_s)  # type: ignore[no-untyped-call]
@@ -452,7 +462,13 @@ class DaskExecutor(Executor):
     def describe(self) -> str:
         """See :meth:`Executor.describe`."""
         where = "LocalCluster" if self.address == "local" else self.address
-        return f"dask ({where}), {self.workers} worker thread(s){_capped_note(self.workers, self._asked)}"
+        note = _capped_note(self.workers, self._asked)
+        if self.address != "local" and self._client.amm.running():
+            note += (
+                "; the scheduler's Active Memory Manager is on and may make workers fetch the scenario again "
+                f"(start it with {_AMM_START}=false)"
+            )
+        return f"dask ({where}), {self.workers} worker thread(s){note}"
 
     def _scatter(self, payload: object) -> Any:
         hit = self._shipped.get(payload)
