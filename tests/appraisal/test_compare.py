@@ -298,6 +298,22 @@ def test_compare_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert before == after and len(before) == 6
     for name, text in tables.items():
         assert (out / f"{name}.csv").read_text("utf-8") == text, name
+    # --link-events: every scenario's replications run again to write their link events; the same comparison
+    link_args = [
+        "--results",
+        str(tmp_path / "res"),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "-q",
+        "--link-events",
+    ]
+    assert main(["compare", *args, *link_args]) == 0
+    events = sorted((tmp_path / "res").rglob("link_events.parquet"))
+    assert len(events) == 6 and all(len(pd.read_parquet(e)) > 0 for e in events)
+    for name, text in tables.items():
+        assert (out / f"{name}.csv").read_text("utf-8") == text, name
 
 
 def test_one_command_prepares_each_scenario_once_and_only_when_it_runs(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,12 @@ from _scenarios import write_scenarios
 
 from vision_zero.cli import main
 from vision_zero.network.road_network import load_network, network_fingerprint
-from vision_zero.runs.results import completed_replications, read_replication, replication_dir
+from vision_zero.runs.results import (
+    LINK_EVENTS_FILE,
+    completed_replications,
+    read_replication,
+    replication_dir,
+)
 
 
 @pytest.fixture(scope="module")
@@ -286,3 +292,78 @@ def test_dask_address_is_tried_first_and_briefly(tmp_path: Path, capsys: pytest.
     assert "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:1'" in err and "after 5 s" in err
     assert "header_only.csv" not in err
     assert time.monotonic() - start < 30  # was 33 s plus preparing the network; the timeout itself is 5 s
+
+
+# --- --link-events: every vehicle's link entries and exits as Parquet --------------------------------------------
+
+
+def _files(rep: Path) -> dict[str, str]:
+    """File name -> SHA-256 as the replication's files.json lists them."""
+    return {n: f["sha256"] for n, f in json.loads((rep / "files.json").read_text())["files"].items()}
+
+
+def test_link_events_are_written_and_change_no_other_file(
+    scenarios: tuple[Path, Path], reference: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "results"
+    args = ["run", str(scenarios[1]), "-n", "2", "--workers", "1", "--out", str(out), "-q", "--link-events"]
+    assert main(args) == 0
+    for i in range(2):
+        ref = _files(replication_dir(_run_dir(reference, "slow"), i))
+        rep = replication_dir(_run_dir(out, "slow"), i)
+        got = _files(rep)
+        # byte for byte the same files as the run without the option, plus the link events
+        assert set(got) == {*ref, LINK_EVENTS_FILE}
+        assert {n: h for n, h in got.items() if n != LINK_EVENTS_FILE} == ref
+        # the baseline ran only as the variant's partner: no link events of its own
+        assert LINK_EVENTS_FILE not in _files(replication_dir(_run_dir(out, "base"), i))
+        events = pd.read_parquet(rep / LINK_EVENTS_FILE)
+        assert list(events.columns) == ["period", "vehicle", "size", "link", "enter_s", "run_end_s", "exit_s"]
+        assert len(events) > 100 and set(events["period"]) == {"am_peak"}
+        done = events.dropna(subset=["exit_s"])
+        assert (done["enter_s"] <= done["run_end_s"]).all() and (done["run_end_s"] <= done["exit_s"]).all()
+        # every vehicle entering a link is one row: the entries of the traffic table the risk stage read
+        stats = pd.read_parquet(rep / "traffic_link_stats.parquet").set_index(["period", "link"])["entries"]
+        counted = events.groupby(["period", "link"])["size"].sum()
+        pd.testing.assert_series_equal(counted.sort_index(), stats.sort_index(), check_names=False)
+
+
+def test_link_events_on_a_finished_run_rerun_its_replications_with_the_same_results(
+    scenarios: tuple[Path, Path], reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results"
+    shutil.copytree(reference, out)
+    run_dir = _run_dir(out, "slow")
+    before = {i: _files(replication_dir(run_dir, i)) for i in range(3)}
+    args = ["run", str(scenarios[1]), "-n", "1", "--workers", "1", "--out", str(out), "-q", "--link-events"]
+    assert main(args) == 0
+    assert "replication(s) 0 have no link_events.parquet; running them again" in capsys.readouterr().err
+    after = _files(replication_dir(run_dir, 0))
+    assert (
+        LINK_EVENTS_FILE in after and {n: h for n, h in after.items() if n != LINK_EVENTS_FILE} == before[0]
+    )
+    assert all(_files(replication_dir(run_dir, i)) == before[i] for i in (1, 2))  # not asked for: untouched
+    # a damaged link-event file makes the replication damaged: run again, the same file back
+    events = replication_dir(run_dir, 0) / LINK_EVENTS_FILE
+    events.write_bytes(events.read_bytes()[:100])
+    assert main(args) == 0
+    assert "replication 0 is damaged" in capsys.readouterr().err
+    assert _files(replication_dir(run_dir, 0)) == after
+    # without the option a run with link events is complete as it is
+    assert main(args[:-1]) == 0
+    assert _files(replication_dir(run_dir, 0)) == after
+
+
+def test_link_events_option_mistakes_exit_2_with_one_line(
+    scenarios: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(scenarios[0]), "--link-events=yes", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--link-events: ignored explicit argument 'yes'" in err
+    for command in ("run", "compare"):  # the help says what it writes and how large it gets
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--link-events" in text and "MB per replication" in text

@@ -192,6 +192,7 @@ def compare_scenarios(
     progress: bool = True,
     stream: TextIO | None = None,
     sensitivity: bool = True,
+    link_events: bool = False,
 ) -> tuple[Comparison, list[CompareInputs]]:
     """Find (or run, resuming) the replications of a baseline and its variants, and compare them pair by pair.
 
@@ -213,6 +214,9 @@ def compare_scenarios(
     sensitivity
         Also re-run the risk stage per parameter on the stored traffic for the tornado charts
         (:attr:`~vision_zero.appraisal.compare.VariantComparison.sensitivity`).
+    link_events
+        Every scenario's replications also write ``link_events.parquet`` (every vehicle's link entries and exits:
+        :func:`vision_zero.runs.replications.run_job`); the comparison is the same either way.
     """
     log = stream or sys.stderr
     base_path = Path(baseline).resolve()
@@ -263,6 +267,7 @@ def compare_scenarios(
                     replications=n,
                     progress=progress,
                     traffic_store=store,
+                    link_events=link_events,
                 )
                 for j in jobs
             ]

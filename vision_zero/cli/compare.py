@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from vision_zero.cli._argtypes import (
+    LINK_EVENTS_HELP,
     add_command,
+    add_link_events_option,
     add_replications_option,
     add_set_option,
     check_output_folder,
@@ -85,6 +87,7 @@ def register(subparsers: Any) -> None:
         help="run missing replications on Dask ('local' or tcp://host:8786)",
     )
     add_set_option(p, "override a setting of every scenario, e.g. --set demand.scale=0.1 (repeatable)")
+    add_link_events_option(p, f"{LINK_EVENTS_HELP} (every scenario)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=_compare)
 
@@ -115,6 +118,7 @@ def _compare(args: argparse.Namespace) -> int:
             overrides=overrides or None,
             executor=executor,
             progress=not args.quiet,
+            link_events=args.link_events,
         )
     if not comparison.variants:
         print(

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from vision_zero.cli._argtypes import (
+    LINK_EVENTS_HELP,
     add_command,
+    add_link_events_option,
     add_replications_option,
     add_set_option,
     check_output_folder,
@@ -99,6 +101,9 @@ def register(subparsers: Any) -> None:
         metavar="M",
         help="the most replications --target-ci may use (default: 200)",
     )
+    add_link_events_option(
+        p, f"{LINK_EVENTS_HELP} (the scenarios named here, not a variant's baseline run only as its partner)"
+    )
     p.set_defaults(func=_run)
 
 
@@ -127,6 +132,7 @@ def _run(args: argparse.Namespace) -> int:
                 target_ci_pct=args.target_ci,
                 max_replications=args.max_replications,
                 progress=not args.quiet,
+                link_events=args.link_events,
             )
             print(format_summary(run))
     return 0

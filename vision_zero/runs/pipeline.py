@@ -1021,6 +1021,7 @@ def run_replication(
     traffic_store: Path | None = None,
     baseline_routes: pd.DataFrame | None = None,
     baseline_link_stats: pd.DataFrame | None = None,
+    link_events: bool = False,
 ) -> ReplicationResult:
     """Run replication ``replication`` of a prepared scenario.
 
@@ -1050,6 +1051,9 @@ def run_replication(
         ``veh_h``: its traffic table ``traffic_link_stats``). With elastic demand, a variant's trips then respond
         to the change in their congested travel time (:func:`elastic_link_costs_s`); None: to the change in their
         expected free-flow time.
+    link_events
+        Also keep every vehicle's link entries and exits (:attr:`ReplicationResult.link_events`, from the same
+        simulation: the other results are identical either way).
     """
     from vision_zero.risk import crash_model as risk
     from vision_zero.traffic import demand
@@ -1110,7 +1114,15 @@ def run_replication(
         )
         if traffic_store is not None and key is not None and prepared.is_baseline:
             _save_traffic(traffic_store, key, vehicles)
-    record = record_of(network, trips, prepared.pedestrians, prepared.periods, vehicles, rngs.pedestrians)
+    record = record_of(
+        network,
+        trips,
+        prepared.pedestrians,
+        prepared.periods,
+        vehicles,
+        rngs.pedestrians,
+        link_events=link_events,
+    )
     estimate = risk.estimate(
         network, record, parameters=draw, modifiers=prepared.modifiers, speed_model=sc.risk.speed_model
     )
@@ -1146,4 +1158,5 @@ def run_replication(
         parameters=draw,
         traffic={name: getattr(record, field) for name, field in TRAFFIC_TABLES.items()},
         routes=vehicles.held_routes().to_frame() if prepared.is_baseline else None,
+        link_events=record.link_events,
     )

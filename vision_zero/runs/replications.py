@@ -56,8 +56,10 @@ from vision_zero.runs.pipeline import (
     run_replication,
 )
 from vision_zero.runs.results import (
+    LINK_EVENTS_FILE,
     ReplicationResult,
     atomic_write_text,
+    lists_file,
     read_held_routes,
     read_link_times,
     read_replication,
@@ -401,6 +403,8 @@ class _Bundle:
     traffic_store: Path | None = None
     #: the task takes traffic_store, baseline_routes and baseline_link_stats (ScenarioJob.shares_traffic)
     shares_traffic: bool = False
+    #: pass ``link_events=True`` to the task (it keeps every vehicle's link entries and exits)
+    link_events: bool = False
 
 
 #: One replication's task: its index, and its baseline's injuries, routes and link times (None: none kept).
@@ -422,6 +426,8 @@ def _call_task(bundle: _Bundle, item: _Item) -> ReplicationResult:
         extra["baseline_routes"] = baseline_routes
     if baseline_link_stats is not None and bundle.shares_traffic:
         extra["baseline_link_stats"] = baseline_link_stats
+    if bundle.link_events:
+        extra["link_events"] = True
     if extra:
         task: Any = bundle.task
         result: ReplicationResult = task(bundle.payload, replication, baseline_raw, **extra)
@@ -468,10 +474,17 @@ class _Runner:
     """Runs jobs on one executor, sharing baseline folders and progress bars between them."""
 
     def __init__(
-        self, out_dir: Path, executor: Executor, progress: _Progress, traffic_store: Path | None = None
+        self,
+        out_dir: Path,
+        executor: Executor,
+        progress: _Progress,
+        traffic_store: Path | None = None,
+        link_events: ScenarioJob | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.traffic_store = traffic_store
+        #: the job whose replications keep their link events (not its baseline, run only as its partner)
+        self.link_events = link_events
         self.executor = executor
         self.progress = progress
         self.prepared: set[Path] = set()
@@ -483,7 +496,8 @@ class _Runner:
         hit = self.bundles.get(id(job))
         if hit is None or hit[0] is not job:
             store = self.traffic_store if job.shares_traffic else None
-            hit = (job, _Bundle(job.task, job.prepared(), store, job.shares_traffic))
+            events = job is self.link_events
+            hit = (job, _Bundle(job.task, job.prepared(), store, job.shares_traffic, events))
             self.bundles[id(job)] = hit
         return hit[1]
 
@@ -507,6 +521,17 @@ class _Runner:
                     file=sys.stderr,
                 )
         done = set(complete)
+        if job is self.link_events:  # a replication run without --link-events is run again to write them
+            lacking = sorted(
+                i for i in done if i < n and not lists_file(replication_dir(run_dir, i), LINK_EVENTS_FILE)
+            )
+            if lacking:
+                print(
+                    f"vision-zero: {job.name}: replication(s) {', '.join(map(str, lacking))} have no "
+                    f"{LINK_EVENTS_FILE}; running them again to write it (same results)",
+                    file=sys.stderr,
+                )
+                done.difference_update(lacking)
         missing = [i for i in range(n) if i not in done]
         bar = self.progress.bar(job.name, n, n - len(missing))
         if not missing:
@@ -564,6 +589,7 @@ def run_job(
     progress_stream: TextIO | None = None,
     on_batch: Callable[[RunResult], None] | None = None,
     traffic_store: Path | None = None,
+    link_events: bool = False,
 ) -> RunResult:
     """Run (or resume) the replications of ``job``; see the module docstring.
 
@@ -592,6 +618,11 @@ def run_job(
         A folder where baseline replications leave their vehicle traffic for variants with the same traffic
         inputs (see :func:`traffic_store_dir`); default: for a variant that may re-use its baseline's traffic
         (:func:`may_share_traffic`), a temporary one for this call.
+    link_events
+        Each replication of ``job`` (not of its baseline) also writes ``link_events.parquet``, every vehicle's
+        link entries and exits (:attr:`vision_zero.runs.results.ReplicationResult.link_events`); a replication
+        already on disk without it is run again (its other files come out identical). The job's task must take
+        the keyword ``link_events`` (the pipeline's does).
 
     Returns
     -------
@@ -603,11 +634,16 @@ def run_job(
         raise ConfigError(f"--target-ci: expected a percentage > 0 (got {target_ci_pct})")
     if max_replications < 1:
         raise ConfigError(f"--max-replications: expected an integer >= 1 (got {max_replications})")
+    if link_events and not job.shares_traffic:
+        raise ConfigError(
+            f"--link-events: {job.name}'s replications do not run the traffic pipeline (expected a job of "
+            "vision_zero.runs.replications.scenario_job), so they have no link events to write"
+        )
     bars = _Progress(progress, progress_stream)
     with contextlib.ExitStack() as stack:
         if traffic_store is None and may_share_traffic(job):
             traffic_store = stack.enter_context(traffic_store_dir(Path(out_dir)))
-        runner = _Runner(Path(out_dir), executor, bars, traffic_store)
+        runner = _Runner(Path(out_dir), executor, bars, traffic_store, job if link_events else None)
         return _run(runner, job, bars, replications, target_ci_pct, max_replications, on_batch)
 
 
@@ -834,6 +870,7 @@ def _pipeline_task(
     traffic_store: Path | None = None,
     baseline_routes: pd.DataFrame | None = None,
     baseline_link_stats: pd.DataFrame | None = None,
+    link_events: bool = False,
 ) -> ReplicationResult:
     """The real replication task: :func:`vision_zero.runs.pipeline.run_replication`."""
     return run_replication(
@@ -843,6 +880,7 @@ def _pipeline_task(
         traffic_store=traffic_store,
         baseline_routes=baseline_routes,
         baseline_link_stats=baseline_link_stats,
+        link_events=link_events,
     )
 
 

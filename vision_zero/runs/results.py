@@ -16,6 +16,9 @@ Layout of one run (DESIGN.md "Result layout")::
                                the traffic record the risk stage read (TrafficRecord.link_stats, passages,
                                pedestrians, speed_hist per period), so the risk stage alone can be re-run
                                (the sensitivity chart)
+            routes.parquet     a baseline's routes as its drivers ended (read by its variants)
+            link_events.parquet  only with ``--link-events``: one row per vehicle and link entered (period,
+                               vehicle, size, link, enter_s, run_end_s, exit_s; :data:`LINK_EVENTS_FILE`)
             parameters.json    the parameter draw of this replication
             files.json         written last: every file above with its size [bytes] and SHA-256
         replications.csv       headline numbers of every replication (written by vision_zero.runs.replications)
@@ -50,11 +53,13 @@ from vision_zero.core.errors import DataError
 from vision_zero.core.files import atomic_write_bytes, atomic_write_text, current_umask
 
 __all__ = [
+    "LINK_EVENTS_FILE",
     "ReplicationResult",
     "atomic_write_bytes",
     "atomic_write_text",
     "completed_replications",
     "exchange_paths",
+    "lists_file",
     "read_held_routes",
     "read_link_times",
     "read_replication",
@@ -89,6 +94,8 @@ TRAFFIC_TABLES: dict[str, str] = {
 }
 #: A baseline replication's routes (:attr:`ReplicationResult.routes`).
 ROUTES_FILE = "routes.parquet"
+#: Every vehicle's link entries and exits (:attr:`ReplicationResult.link_events`), written only when asked for.
+LINK_EVENTS_FILE = "link_events.parquet"
 #: The list of files with sizes and SHA-256, written last into a replication folder.
 FILES_LIST = "files.json"
 _HASH_CHUNK = 1 << 20
@@ -133,6 +140,12 @@ class ReplicationResult:
         A baseline's routes as its drivers ended (:meth:`vision_zero.traffic.routing.HeldRoutes.to_frame`): its
         variants' replications start from them (written as ``routes.parquet``, read by :func:`read_held_routes`);
         None for a variant.
+    link_events
+        Only when asked for (``vision-zero run/compare --link-events``; :func:`vision_zero.runs.pipeline.
+        run_replication`, ``link_events=True``), else None: every vehicle's link entries and exits
+        (:attr:`vision_zero.traffic.simulation.TrafficRecord.link_events`: ``period``, ``vehicle``, ``size``,
+        ``link``, ``enter_s``, ``run_end_s``, ``exit_s``), written as ``link_events.parquet``. It describes the
+        same simulation: every other table is identical with or without it.
     """
 
     scenario: str
@@ -145,6 +158,7 @@ class ReplicationResult:
     parameters: dict[str, float]
     traffic: dict[str, pd.DataFrame] | None = None
     routes: pd.DataFrame | None = None
+    link_events: pd.DataFrame | None = None
 
 
 def replication_dir(run_dir: Path, replication: int) -> Path:
@@ -244,7 +258,8 @@ def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
 
     The folder gets ``files.json`` (sizes and SHA-256 of its files) last. An existing complete folder of the
     same replication (a second run of the same command got there first) is kept: replications are
-    deterministic. A damaged one is replaced atomically.
+    deterministic. A damaged one is replaced atomically, and so is a complete one that lacks a file this
+    result has (a replication re-run for its link events).
     """
     final = replication_dir(run_dir, result.replication)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -270,10 +285,14 @@ def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
         if result.routes is not None:
             result.routes.to_parquet(tmp / ROUTES_FILE, index=False)
             extra = (*extra, ROUTES_FILE)
+        if result.link_events is not None:
+            result.link_events.to_parquet(tmp / LINK_EVENTS_FILE, index=False)
+            extra = (*extra, LINK_EVENTS_FILE)
         listing = _file_list(tmp, extra)
         (tmp / FILES_LIST).write_text(json.dumps(listing, indent=2, sort_keys=True), "utf-8")
         if final.exists():
-            if replication_problem(final) is None:  # another run of the same folder finished it first
+            # another run of the same folder finished it first (with every file this one has, e.g. link events)
+            if replication_problem(final) is None and all(lists_file(final, name) for name in extra):
                 shutil.rmtree(tmp, ignore_errors=True)
                 return final
             _replace_folder(tmp, final)
@@ -290,6 +309,18 @@ def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def lists_file(path: Path, name: str) -> bool:
+    """Whether the replication folder ``path``'s list of files (``files.json``) names the file ``name``.
+
+    A whole folder (:func:`replication_problem` None) then also has that file, as listed.
+    """
+    try:
+        files = json.loads((path / FILES_LIST).read_text("utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(files, dict) and name in files
 
 
 def _read_json(path: Path) -> Any:
