@@ -20,13 +20,13 @@ from vision_zero.risk.pedestrian import (
     conflict_injury_risk,
     crossing_injuries,
     crossing_time_s,
-    find_conflicts,
     injuries_away_from_crossings,
     injuries_on_streets,
     lane_entry_tau_s,
     mais3_pedestrian_injury,
     movement_speed_kph,
     pedestrian_injury_risk,
+    pedestrian_rates,
     tefft_pedestrian_injury,
     yield_probability,
 )
@@ -113,18 +113,70 @@ def test_crossing_time_hand_example() -> None:
         crossing_time_s(2, "zebra", parameters=P)
 
 
-def test_find_conflicts_hand_example() -> None:
-    cars_t = np.array([5.0, 1.0, 12.0, 3.0])
-    cars_v = np.array([50.0, 10.0, 70.0, 30.0])
-    speed, tau, ped = find_conflicts(cars_t, cars_v, np.array([0.0, 4.0]), 4.0)
-    # pedestrian at 0 s: cars at 1 and 3 s; pedestrian at 4 s: car at 5 s
-    assert list(speed) == [10.0, 30.0, 50.0]
-    assert list(tau) == [1.0, 3.0, 1.0]
-    assert list(ped) == [0, 0, 1]
-    # one window per pedestrian: the second pedestrian's 8 s window also reaches the car at 12 s
-    speed, tau, ped = find_conflicts(cars_t, cars_v, np.array([0.0, 4.0]), np.array([4.0, 8.0]))
-    assert list(speed) == [10.0, 30.0, 50.0, 70.0] and list(ped) == [0, 0, 1, 1]
+def test_pedestrian_rates_are_the_demand_else_the_counted_arrivals() -> None:
+    net = one_road()
+    rec = record(net, peds_per_hour=90)  # 90 arrivals drawn over the one-hour period, no demand table
+    rates = pedestrian_rates(rec)
+    assert rates.to_dict("records") == [{"period": "peak", "crossing": 0, "peds_per_h": 90.0}]
+    demand = pd.DataFrame({"crossing": [0, 1], "period": "peak", "peds_per_h": [37.5, 0.0]})
+    rates = pedestrian_rates(dataclasses.replace(rec, pedestrian_demand=demand))
+    assert rates.to_dict("records") == [
+        {"period": "peak", "crossing": 0, "peds_per_h": 37.5}
+    ]  # zero rows dropped
     assert lane_entry_tau_s(np.array([1.0, 4.0]), parameters=P) == pytest.approx([1.0, 4.0 - 3.5 / 1.07])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 10_000), st.floats(1.0, 500.0))
+def test_crossing_casualties_are_expected_over_arrivals_not_a_draw_of_them(
+    seed_a: int, seed_b: int, peds_per_h: float
+) -> None:
+    """Two draws of the pedestrians' arrival times from the same demand give the same casualties, in proportion to
+    the demand: the vehicles are the simulation's, the pedestrians a Poisson rate (one crossing's casualties no
+    longer hang on whether a drawn pedestrian met a red-light runner)."""
+    net = one_road(crossing_type="signalised", lanes_crossed=4, lanes=2)
+    demand = pd.DataFrame({"crossing": [0], "period": "peak", "peds_per_h": [peds_per_h]})
+    a = dataclasses.replace(record(net, peds_per_hour=50, seed=seed_a), pedestrian_demand=demand)
+    b = dataclasses.replace(a, pedestrians=record(net, peds_per_hour=80, seed=seed_b).pedestrians)
+    unit = dataclasses.replace(a, pedestrian_demand=demand.assign(peds_per_h=1.0))
+    got_a, got_b, got_unit = (
+        crossing_injuries(net, r, parameters=P)["per_year_raw"].to_numpy() for r in (a, b, unit)
+    )
+    assert got_a.sum() > 0
+    np.testing.assert_allclose(got_a, got_b, rtol=1e-12)
+    np.testing.assert_allclose(got_a, peds_per_h * got_unit, rtol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 8), st.floats(20.0, 90.0), st.integers(0, 1000))
+def test_a_refuge_island_halves_a_marked_crossings_conflicts_within_the_evidence(
+    lanes: int, speed_kph: float, seed: int
+) -> None:
+    """Hand check of the refuge mechanism: same vehicles, same pedestrians, marked vs refuge island.
+
+    A refuge island makes the crossing two-stage (``ceil(lanes / 2)`` lanes at once), so a passing vehicle meets
+    pedestrians in its path for ``ceil(lanes / 2) / lanes`` of the time; each conflict's risk is unchanged (same
+    yielding as an uncontrolled crossing, same warning time within the lane) and the marked multilane factor
+    (Elvik 3.14) applies to both, once. So refuge / marked = ``ceil(lanes / 2) / lanes`` exactly: -50% (even) to
+    -33% (3 lanes), inside FHWA's -32..-56% (risk.cmf.refuge_island.pedestrian); nothing counted twice.
+    """
+    marked, refuge = (
+        one_road(crossing_type=t, lanes_crossed=lanes, lanes=max(lanes // 2, 1))
+        for t in ("marked", "refuge_island")
+    )
+    rec = record(marked, speed_kph=speed_kph, peds_per_hour=300, seed=seed)
+    m = crossing_injuries(marked, rec, parameters=P).groupby("severity")["per_year_raw"].sum()
+    r = crossing_injuries(refuge, rec, parameters=P).groupby("severity")["per_year_raw"].sum()
+    ratio = np.ceil(lanes / 2) / lanes
+    np.testing.assert_allclose(r.to_numpy(), ratio * m.to_numpy(), rtol=1e-12)
+    low, high = (1.0 + x for x in _cmf_range("risk.cmf.refuge_island.pedestrian"))
+    assert low <= ratio <= high
+
+
+def _cmf_range(name: str) -> tuple[float, float]:
+    """The 95% range of a crash-modification factor as changes (CMF - 1)."""
+    par = load_parameters()[name]
+    return par.low - 1.0, par.high - 1.0
 
 
 # --- the conflict chain -----------------------------------------------------------------------------------
@@ -371,9 +423,9 @@ def test_table_lookup_matches_the_exact_chain_over_crossings_and_periods() -> No
     net = net.with_tables(crossings=pd.concat([net.crossings, second], ignore_index=True))
     night = Period(name="night", start_h=23.0, duration_s=1800.0, demand_share=0.02, annual_hours=1000.0)
     rng = np.random.default_rng(11)
-    cars, peds = [], []
+    cars, demand = [], []
     for period, dur in ((PERIOD.name, 3600.0), ("night", 1800.0)):
-        for c, n_cars in ((0, 900), (1, 300)):
+        for c, n_cars, peds_per_h in ((0, 900, 150.0), (1, 300, 40.0)):
             cars.append(
                 pd.DataFrame(
                     {
@@ -384,31 +436,34 @@ def test_table_lookup_matches_the_exact_chain_over_crossings_and_periods() -> No
                     }
                 )
             )
-            peds.append(pd.DataFrame({"period": period, "crossing": c, "t_s": rng.uniform(0, dur, 150)}))
+            demand.append(pd.DataFrame({"crossing": [c], "period": period, "peds_per_h": peds_per_h}))
     rec = TrafficRecord(
         periods=(PERIOD, night),
         link_stats=record(net).link_stats,
         passages=pd.concat(cars, ignore_index=True),
-        pedestrians=pd.concat(peds, ignore_index=True),
+        pedestrians=record(net, peds_per_hour=0).pedestrians,
         trips=pd.DataFrame(),
         speed_hist=pd.DataFrame(),
+        pedestrian_demand=pd.concat(demand, ignore_index=True),
     )
     got = crossing_injuries(net, rec, parameters=P).set_index(["site", "severity"])["per_year_raw"]
     factor = {PERIOD.name: annual_factor(PERIOD), "night": annual_factor(night)}
+    d = rec.pedestrian_demand.set_index(["period", "crossing"])["peds_per_h"]
     for c in (0, 1):
         ctype, lanes = str(net.crossings.at[c, "crossing_type"]), float(net.crossings.at[c, "lanes_crossed"])
         exact = dict.fromkeys(("fatal", "serious", "slight"), 0.0)
+        window = float(crossing_time_s(lanes, ctype, parameters=P))
+        # each passage meets the Poisson pedestrians who stepped out within the window before it: rate x the
+        # integral of the exact chain over the warning time (midpoint rule, 400 steps)
+        tau = (np.arange(400) + 0.5) * window / 400
         for period in factor:
             car = rec.passages[(rec.passages.period == period) & (rec.passages.crossing == c)]
-            ped = rec.pedestrians[(rec.pedestrians.period == period) & (rec.pedestrians.crossing == c)]
-            window = float(crossing_time_s(lanes, ctype, parameters=P))
-            v, tau, _ = find_conflicts(
-                car.t_s.to_numpy(), car.speed_kph.to_numpy(), ped.t_s.to_numpy(), window
-            )
+            v = car.speed_kph.to_numpy()[:, None]
             r = conflict_injury_risk(
-                v, lane_entry_tau_s(tau, parameters=P), ctype, lanes_crossed=lanes, parameters=P
+                v, lane_entry_tau_s(tau[None, :], parameters=P), ctype, lanes_crossed=lanes, parameters=P
             )
+            rate_s = d[(period, c)] / 3600.0
             for sev in exact:
-                exact[sev] += factor[period] * float(r[sev].sum())
+                exact[sev] += factor[period] * rate_s * float(r[sev].sum()) * window / 400
         for sev, value in exact.items():
             assert got[(c, sev)] == pytest.approx(value, rel=0.01)

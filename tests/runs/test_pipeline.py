@@ -433,11 +433,15 @@ def test_a_crossing_only_variant_reuses_the_baseline_traffic_with_identical_resu
         m.setattr(simulation, "simulate_vehicles", no_simulation)
         reused = run_replication(var, 0, baseline_raw=b.injuries, traffic_store=store)
     _assert_same_result(reused, full)
-    # the crossings did act (were re-run, not copied); raised upgrades lower the risk at the upgraded crossings and
-    # the added refuge islands take pedestrians from their neighbours (some of them signals), so on this one-pair
-    # tiny network the total moves either way with the replication's draw (replication 0: +6% since eeb8914;
-    # replications 1 and 2: -58% and -71%)
-    assert reused.summary["ksi_pedestrian"] != pytest.approx(b.summary["ksi_pedestrian"], rel=1e-6)
+    # the crossings act (re-run, not copied): raised upgrades cap approach speeds, the added refuge islands take
+    # pedestrians from their neighbours; casualties are expected over the pedestrians' Poisson arrivals (not one
+    # draw of them), so the program lowers pedestrian KSI in every replication (measured: -24%, -32%, -32%; with
+    # drawn arrivals it was +6%, -58%, -71%)
+    assert reused.summary["ksi_pedestrian"] < 0.9 * b.summary["ksi_pedestrian"]
+    for rep in (1, 2):
+        base_rep = run_replication(prepared["base"], rep)
+        var_rep = run_replication(var, rep, baseline_raw=base_rep.injuries)
+        assert var_rep.summary["ksi_pedestrian"] < 0.9 * base_rep.summary["ksi_pedestrian"], rep
     # a variant that changes links (30 km/h) misses the store and simulates its own traffic: same as a full run
     slow = run_replication(prepared["slow"], 0, baseline_raw=b.injuries, traffic_store=store)
     _assert_same_result(slow, run_replication(prepared["slow"], 0, baseline_raw=b.injuries))

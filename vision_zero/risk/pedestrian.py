@@ -4,7 +4,10 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
 
 1. **Exposure.** The pedestrian is in the carriageway for ``lanes x lane width / walking speed`` (SCIENCE.md §9);
    a refuge island splits this into two stages of half the lanes, so the conflict window halves.
-2. **Conflicts.** Every vehicle passing the crossing while the pedestrian is in it is a conflict. Lanes are not
+2. **Conflicts.** Every vehicle passing the crossing while the pedestrian is in it is a conflict; pedestrians
+   arrive as a Poisson stream (the demand's rate), so each simulated passage meets ``rate x window`` of them on
+   average, with the warning time uniform over the window (expected over arrivals, not over a draw; see
+   :func:`crossing_injuries`). Lanes are not
    recorded, so each conflict is taken in the lane the pedestrian is crossing at that moment; ``tau`` is the time
    from the pedestrian entering that lane to the vehicle arriving, so the vehicle was ``v * tau`` away.
 3. **Movement.** At a crossing on a node the record says how each vehicle passes it: a vehicle that waited at the
@@ -84,6 +87,7 @@ __all__ = [
     "mais3_pedestrian_injury",
     "movement_speed_kph",
     "pedestrian_injury_risk",
+    "pedestrian_rates",
     "rosen_sander_pedestrian_fatality",
     "tefft_pedestrian_injury",
     "yield_probability",
@@ -568,6 +572,13 @@ class _ImpactTable:
         c, f, k = (interp(z) for z in self.values)
         return c, f, k
 
+    def mean_over_tau(self, v_kph: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The values averaged over the table's warning times (uniform, trapezoid rule), at speeds ``v_kph``."""
+        grid = np.arange(self.values[0].shape[0]) * self.dv_kph
+        n_tau = self.values[0].shape[1]
+        c, f, k = (np.interp(v_kph, grid, np.trapezoid(z, axis=1) / (n_tau - 1)) for z in self.values)
+        return c, f, k
+
 
 _TABLE_PARAMETERS: tuple[str, ...] = (
     "risk.pedestrian.perception_reaction.median_s",
@@ -588,82 +599,12 @@ def _cached_table(key: tuple[float, ...], tau_max_s: float) -> _ImpactTable:
     return _ImpactTable._compute(values, tau_max_s)
 
 
-def _conflict_risk_table(
-    table: _ImpactTable,
-    v_kph: FloatArray,
-    tau_s: FloatArray,
-    crossing_type: str,
-    lanes: FloatArray,
-    parameters: Mapping[str, float],
-    *,
-    turning: bool = False,
-) -> dict[str, FloatArray]:
-    """:func:`conflict_injury_risk` through the look-up table (tau must lie within the table)."""
-    v_eff = effective_approach_speed_kph(np.asarray(v_kph, dtype=np.float64), crossing_type, parameters)
-    collision, fatal, ksi = table.lookup(v_eff, tau_s)
-    return _combine(
-        v_eff,
-        np.asarray(lanes, dtype=np.float64),
-        crossing_type,
-        parameters,
-        collision,
-        fatal,
-        ksi,
-        turning=turning,
-    )
-
-
 def _flag(frame: pd.DataFrame, column: str) -> npt.NDArray[np.bool_]:
     """A boolean column of ``frame``, all False when the frame has none (records built without it)."""
     if column not in frame:
         return np.zeros(len(frame), dtype=bool)
     out: npt.NDArray[np.bool_] = frame[column].fillna(False).to_numpy(dtype=bool)
     return out
-
-
-def find_conflicts(
-    passage_t_s: FloatArray,
-    passage_speed_kph: FloatArray,
-    pedestrian_t_s: FloatArray,
-    window_s: npt.ArrayLike,
-) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
-    """All (pedestrian, vehicle) pairs with the vehicle passing within ``window_s`` after the pedestrian starts.
-
-    Parameters
-    ----------
-    passage_t_s, passage_speed_kph
-        Vehicle passage times [s] and approach speeds [km/h].
-    pedestrian_t_s
-        Pedestrian start times [s].
-    window_s
-        Conflict window [s], scalar or one per pedestrian.
-
-    Returns
-    -------
-    tuple
-        Approach speeds [km/h], ``tau`` [s] and the pedestrian index of each conflict (vectorised with
-        ``searchsorted``).
-    """
-    passage, tau, ped = _conflict_pairs(passage_t_s, pedestrian_t_s, window_s)
-    return passage_speed_kph[passage], tau, ped
-
-
-def _conflict_pairs(
-    passage_t_s: FloatArray, pedestrian_t_s: FloatArray, window_s: npt.ArrayLike
-) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int64]]:
-    """:func:`find_conflicts` by passage: the passage index, ``tau`` [s] and pedestrian index of each conflict."""
-    order = np.argsort(passage_t_s, kind="stable")
-    t = passage_t_s[order]
-    lo = np.searchsorted(t, pedestrian_t_s, side="left")
-    hi = np.searchsorted(t, pedestrian_t_s + np.asarray(window_s, dtype=np.float64), side="right")
-    counts = hi - lo
-    total = int(counts.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64)
-    ped = np.repeat(np.arange(len(pedestrian_t_s)), counts)
-    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-    idx = starts + np.arange(total)
-    return order[idx].astype(np.int64), t[idx] - pedestrian_t_s[ped], ped
 
 
 def _rows(site_type: str, site: int, values: Mapping[str, float]) -> list[dict[str, object]]:
@@ -679,10 +620,44 @@ def _rows(site_type: str, site: int, values: Mapping[str, float]) -> list[dict[s
     ]
 
 
+def pedestrian_rates(record: TrafficRecord) -> pd.DataFrame:
+    """Pedestrians arriving per hour at each crossing, per period: ``period`` str, ``crossing`` int, ``peds_per_h``.
+
+    The demand the record's arrivals were drawn from (:attr:`~vision_zero.traffic.simulation.TrafficRecord.
+    pedestrian_demand`); a record without it (built by hand) counts its arrivals over each period's duration.
+    Rows with no pedestrians are dropped.
+    """
+    demand = record.pedestrian_demand
+    if len(demand):
+        out = demand[["period", "crossing", "peds_per_h"]].astype({"period": str, "crossing": np.int64})
+    else:
+        peds = record.pedestrians
+        durations = {p.name: p.duration_s for p in record.periods}
+        counts = peds.astype({"period": str}).groupby(["period", "crossing"]).size().rename("n").reset_index()
+        duration_s = counts["period"].map(durations).to_numpy(np.float64)
+        out = counts.assign(peds_per_h=counts["n"].to_numpy(np.float64) * 3600.0 / duration_s)
+        out = out[["period", "crossing", "peds_per_h"]]
+    kept: pd.DataFrame = out[np.isfinite(out["peds_per_h"]) & (out["peds_per_h"] > 0)].reset_index(drop=True)
+    return kept
+
+
 def crossing_injuries(
     network: RoadNetwork, record: TrafficRecord, *, parameters: Mapping[str, float]
 ) -> pd.DataFrame:
     """Expected annual pedestrian casualties at each crossing (site_type ``"crossing"``), raw (uncalibrated).
+
+    Expected over the pedestrians' arrivals, not over a draw of them: pedestrians arrive at a crossing as a
+    Poisson stream of rate ``lambda`` (:func:`pedestrian_rates`), uniform in time, so a vehicle passing the crossing
+    meets on average ``lambda x W`` pedestrians in the carriageway (``W``: one stage's crossing time,
+    :func:`crossing_time_s`), each with a warning time uniform over ``[0, W)``. Each passage thus contributes
+    ``lambda x W x`` the chain's risk averaged over the lane-entry time (:func:`conflict_injury_risk`,
+    :func:`lane_entry_tau_s`; exact when ``W`` is whole lanes). The period is taken as a sample of a steady state
+    (a vehicle passing in its first ``W`` seconds meets pedestrians who stepped out just before).
+
+    Counting the coincidences of one draw of pedestrians with the vehicles instead made rare events (one
+    pedestrian meeting one red-light runner) decide a crossing's casualties, and a variant that moves pedestrians
+    (new crossings) drew a different set of arrivals everywhere: on the tiny network the crossings program moved
+    pedestrian KSI by +6% or -71% with the replication.
 
     Every crossing of the network gets a row per severity (zero where nobody crossed). Each period's expected
     casualties are multiplied by :func:`vision_zero.traffic.periods.annual_factor`.
@@ -690,8 +665,9 @@ def crossing_injuries(
     crossings = network.crossings
     n = len(crossings)
     totals = np.zeros((n, 3))
-    peds, cars = record.pedestrians, record.passages
-    if n and len(peds) and len(cars) and record.periods:
+    cars = record.passages
+    rates = pedestrian_rates(record)
+    if n and len(rates) and len(cars) and record.periods:
         period_index = {p.name: i for i, p in enumerate(record.periods)}
         factors = np.array([annual_factor(p) for p in record.periods])
         types = crossings["crossing_type"].astype(str).replace("", "unmarked").to_numpy()
@@ -701,49 +677,42 @@ def crossing_injuries(
             m = types == ctype
             window[m] = crossing_time_s(lanes[m], str(ctype), parameters=parameters)
 
-        def keyed(
-            df: pd.DataFrame,
-        ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-            per = df["period"].map(period_index).to_numpy(dtype=np.float64, na_value=-1.0).astype(np.int64)
+        def keyed(df: pd.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+            per = (
+                df["period"]
+                .astype(str)
+                .map(period_index)
+                .to_numpy(dtype=np.float64, na_value=-1.0)
+                .astype(np.int64)
+            )
             pos = crossings.index.get_indexer(pd.Index(df["crossing"]))
-            return per, pos, (per >= 0) & (pos >= 0)
+            return per, pos
 
-        p_per, p_pos, p_ok = keyed(peds)
-        c_per, c_pos, c_ok = keyed(cars)
-        p_t = peds["t_s"].to_numpy(np.float64)[p_ok]
-        c_t = cars["t_s"].to_numpy(np.float64)[c_ok]
-        p_per, p_pos, c_per, c_pos = p_per[p_ok], p_pos[p_ok], c_per[c_ok], c_pos[c_ok]
-        # one sorted time axis: each (period, crossing) group gets its own span, so windows never cross groups
-        span = (
-            max(float(np.max(p_t, initial=0.0)), float(np.max(c_t, initial=0.0))) + float(window.max()) + 1.0
-        )
-        p_key = (p_per * n + p_pos).astype(np.float64) * span
-        c_key = (c_per * n + c_pos).astype(np.float64) * span
-        stopped = _flag(cars, "stopped")[c_ok]
-        turning = _flag(cars, "turning")[c_ok]
-        passage_speed = movement_speed_kph(
-            cars["speed_kph"].to_numpy(np.float64)[c_ok],
-            stopped=stopped,
+        r_per, r_pos = keyed(rates)
+        ok = (r_per >= 0) & (r_pos >= 0)
+        per_s = np.zeros((len(record.periods), n))
+        np.add.at(per_s, (r_per[ok], r_pos[ok]), rates["peds_per_h"].to_numpy(np.float64)[ok] / 3600.0)
+        c_per, c_pos = keyed(cars)
+        ok = (c_per >= 0) & (c_pos >= 0)
+        ok[ok] = per_s[c_per[ok], c_pos[ok]] > 0
+        c_per, c_pos = c_per[ok], c_pos[ok]
+        turning = _flag(cars, "turning")[ok]
+        speed = movement_speed_kph(
+            cars["speed_kph"].to_numpy(np.float64)[ok],
+            stopped=_flag(cars, "stopped")[ok],
             turning=turning,
             parameters=parameters,
         )
-        passage, tau, ped = _conflict_pairs(
-            c_t - np.min(c_t, initial=0.0) + c_key, p_t - np.min(c_t, initial=0.0) + p_key, window[p_pos]
-        )
-        speed, turn = passage_speed[passage], turning[passage]
-        tau = lane_entry_tau_s(tau, parameters=parameters)
-        site, weight = p_pos[ped], factors[p_per[ped]]
-        table = _ImpactTable.build(parameters, _lane_time_s(parameters))
-        for ctype in np.unique(types[site]):
+        # pedestrians met per passage x annualisation
+        weight = per_s[c_per, c_pos] * window[c_pos] * factors[c_per]
+        for ctype in np.unique(types[c_pos]):
             for turns in (False, True):
-                m = (types[site] == ctype) & (turn == turns)
+                m = (types[c_pos] == ctype) & (turning == turns)
                 if not m.any():
                     continue
-                risk = _conflict_risk_table(
-                    table, speed[m], tau[m], str(ctype), lanes[site[m]], parameters, turning=turns
-                )
+                risk = _mean_conflict_risk(speed[m], lanes[c_pos[m]], str(ctype), parameters, turning=turns)
                 for j, sev in enumerate(("fatal", "serious", "slight")):
-                    totals[:, j] += np.bincount(site[m], weights=weight[m] * risk[sev], minlength=n)[:n]
+                    totals[:, j] += np.bincount(c_pos[m], weights=weight[m] * risk[sev], minlength=n)[:n]
     ids = crossings.index.to_numpy(np.int64)
     rows = [
         r
@@ -763,8 +732,8 @@ def injuries_away_from_crossings(
 ) -> pd.DataFrame:
     """Expected annual pedestrian casualties crossing away from crossings, per link (site_type ``"link"``).
 
-    Proxy (documented): the pedestrians counted at a crossing stand for the link's pedestrian activity; a share
-    ``s`` of all crossings is made away from crosswalks (FHWA-HRT-13-098, 11%), so each crossing pedestrian
+    Proxy (documented): the pedestrians arriving at a crossing (:func:`pedestrian_rates`) stand for the link's
+    pedestrian activity; a share ``s`` of all crossings is made away from crosswalks (FHWA-HRT-13-098, 11%), so each crossing pedestrian
     brings ``s / (1 - s)`` crossings elsewhere on the crossing's links (both directions of a road; at a junction
     spread over its legs). Each is an
     uncontrolled crossing of the whole road (both directions' lanes) met by the link's traffic at its simulated
@@ -773,9 +742,13 @@ def injuries_away_from_crossings(
     """
     s = param(parameters, "risk.pedestrian.share_away_from_crossings")
     links = network.links
-    if not len(record.pedestrians) or not len(network.crossing_links) or not len(record.link_stats):
+    rates = pedestrian_rates(record)
+    if not len(rates) or not len(network.crossing_links) or not len(record.link_stats):
         return _frame([])
-    peds = record.pedestrians.groupby(["period", "crossing"]).size().rename("n").reset_index()
+    durations_s = {p.name: p.duration_s for p in record.periods}
+    # expected pedestrians at each crossing in each period (the arrivals' rate, not a draw of them)
+    peds = rates.assign(n=rates["peds_per_h"] * rates["period"].map(durations_s).astype(np.float64) / 3600.0)
+    peds = peds[["period", "crossing", "n"]].dropna()
     cl = network.crossing_links[["crossing", "link"]]
     # A pedestrian crosses one road: both directions of a two-way link (weight 1 each), or one of the legs of a
     # junction (2 / n: the leg's incoming link; its outgoing half is not a crossing link, documented gap).
@@ -784,7 +757,7 @@ def injuries_away_from_crossings(
     per_link = peds.merge(cl, on="crossing")
     per_link["away"] = per_link["n"] * per_link["weight"] * s / (1.0 - s)
     away = per_link.groupby(["period", "link"])["away"].sum().reset_index()
-    stats = record.link_stats[["period", "link", "entries", "mean_speed_kph"]]
+    stats = record.link_stats[["period", "link", "entries", "mean_speed_kph"]].astype({"period": str})
     away = away.merge(stats, on=["period", "link"], how="inner")
     durations = {p.name: p.duration_s for p in record.periods}
     away = away[(away["entries"] > 0) & np.isfinite(away["mean_speed_kph"])]
@@ -797,19 +770,29 @@ def injuries_away_from_crossings(
     flow_vps = away["entries"].to_numpy(np.float64) / period.map(durations).to_numpy(np.float64)
     f = annual_factors(period, record.periods) * away["away"].to_numpy(np.float64) * flow_vps * window
     speed = away["mean_speed_kph"].to_numpy(np.float64)
-    risk = _unmarked_risk_per_conflict(speed, lanes, parameters)
+    risk = _mean_conflict_risk(speed, lanes, "unmarked", parameters)
     return _link_rows(len(links), link, {sev: f * risk[sev] for sev in ("fatal", "serious", "slight")})
 
 
-def _unmarked_risk_per_conflict(
-    speed_kph: FloatArray, lanes: FloatArray, parameters: Mapping[str, float]
+def _mean_conflict_risk(
+    speed_kph: FloatArray,
+    lanes: FloatArray,
+    crossing_type: str,
+    parameters: Mapping[str, float],
+    *,
+    turning: bool = False,
 ) -> dict[str, FloatArray]:
-    """Expected casualties per conflict at an unmarked crossing, the warning time uniform over one lane's crossing."""
+    """Expected casualties per conflict, the warning time uniform over one lane's crossing (:func:`_combine`).
+
+    ``speed_kph`` is each vehicle's speed at the crossing (after :func:`movement_speed_kph`); a raised crossing
+    caps it at its design speed (:func:`effective_approach_speed_kph`).
+    """
+    v_eff = effective_approach_speed_kph(np.asarray(speed_kph, dtype=np.float64), crossing_type, parameters)
     table = _ImpactTable.build(parameters, _lane_time_s(parameters))
-    grid = np.arange(_TABLE_N_V) * table.dv_kph
-    mean_tau = [np.trapezoid(z, axis=1) / (z.shape[1] - 1) for z in table.values]
-    c, fa, k = (np.interp(speed_kph, grid, z) for z in mean_tau)
-    return _combine(speed_kph, lanes, "unmarked", parameters, c, fa, k)
+    c, fa, k = table.mean_over_tau(v_eff)
+    return _combine(
+        v_eff, np.asarray(lanes, dtype=np.float64), crossing_type, parameters, c, fa, k, turning=turning
+    )
 
 
 def _link_rows(n_links: int, link: npt.NDArray[np.int64], per_year: Mapping[str, FloatArray]) -> pd.DataFrame:
@@ -905,6 +888,6 @@ def injuries_on_streets(
         weight = np.concatenate(
             [(h["count"].to_numpy(np.float64) / np.where(total > 0, total, 1.0))[total > 0], weight[keep]]
         )
-    risk = _unmarked_risk_per_conflict(speed, lanes[row], parameters)
+    risk = _mean_conflict_risk(speed, lanes[row], "unmarked", parameters)
     w = conflicts[row] * weight
     return _link_rows(len(links), link[row], {sev: w * risk[sev] for sev in ("fatal", "serious", "slight")})

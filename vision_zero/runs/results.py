@@ -12,9 +12,10 @@ Layout of one run (DESIGN.md "Result layout")::
             link_traffic.parquet  annualised per-link traffic
             speed_hist.parquet sparse speed histogram (period, link, bin_lo_kph, count)
             traffic_link_stats.parquet, crossing_passages.parquet, crossing_pedestrians.parquet,
-            traffic_speed_hist.parquet
+            crossing_pedestrian_demand.parquet, traffic_speed_hist.parquet
                                the traffic record the risk stage read (TrafficRecord.link_stats, passages,
-                               pedestrians, speed_hist per period), so the risk stage alone can be re-run
+                               pedestrians, pedestrian_demand, speed_hist per period), so the risk stage alone
+                               can be re-run
                                (the sensitivity chart)
             routes.parquet     a baseline's routes as its drivers ended (read by its variants)
             link_events.parquet  only with ``--link-events``: one row per vehicle and link entered (period,
@@ -90,6 +91,7 @@ TRAFFIC_TABLES: dict[str, str] = {
     "traffic_link_stats": "link_stats",
     "crossing_passages": "passages",
     "crossing_pedestrians": "pedestrians",
+    "crossing_pedestrian_demand": "pedestrian_demand",
     "traffic_speed_hist": "speed_hist",
 }
 #: A baseline replication's routes (:attr:`ReplicationResult.routes`).

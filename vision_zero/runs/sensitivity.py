@@ -134,6 +134,7 @@ def stored_record(tables: Mapping[str, pd.DataFrame], periods: tuple[Period, ...
         link_stats=kept["link_stats"],
         passages=kept["passages"],
         pedestrians=kept["pedestrians"],
+        pedestrian_demand=kept["pedestrian_demand"],
         speed_hist=kept["speed_hist"],
         trips=pd.DataFrame(),
     )

@@ -37,6 +37,16 @@ def _no_route_choice() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=float) for c in ROUTE_CHOICE_COLUMNS})
 
 
+def _no_pedestrian_demand() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "crossing": pd.Series(dtype=np.int64),
+            "period": pd.Series(dtype=str),
+            "peds_per_h": pd.Series(dtype=np.float64),
+        }
+    )
+
+
 #: A run in which fewer than this share of the routed trips arrive is reported loudly as gridlocked: its speeds
 #: and flows describe a jam, not the network's traffic (issue #11's threshold; a reporting rule, not a model number).
 ARRIVAL_WARNING_SHARE = 0.95
@@ -66,6 +76,11 @@ class TrafficRecord:
         more than 45 degrees from its approach: a turning movement, :func:`~vision_zero.traffic.routing.movement_turns`).
     pedestrians
         One row per pedestrian arriving to cross: ``period`` str, ``crossing`` int, ``t_s`` float.
+    pedestrian_demand
+        The demand the arrivals were drawn from (Poisson): ``crossing`` int, ``period`` str, ``peds_per_h``
+        float. The risk stage takes its expected casualties over these arrival rates
+        (:func:`vision_zero.risk.pedestrian.pedestrian_rates`), not over the drawn arrivals. Empty when the
+        record was built without it (the counted arrivals then stand for the rates).
     trips
         One row per vehicle trip: ``trip`` int, ``period`` str, ``origin``/``destination`` int (node ids),
         ``depart_s``, ``arrive_s`` float (NaN if still en route at the end), ``travel_time_s`` float (NaN if en
@@ -101,6 +116,7 @@ class TrafficRecord:
     route_choice: pd.DataFrame = field(default_factory=_no_route_choice)
     stuck_moves: tuple[int, ...] = ()
     link_events: pd.DataFrame | None = None
+    pedestrian_demand: pd.DataFrame = field(default_factory=_no_pedestrian_demand)
 
 
 #: A vehicle that waited longer than this at the end of a link passes a crossing at the node from rest [s].
@@ -308,7 +324,15 @@ def build_record(
         )[entered].reset_index(drop=True)
     stuck = tuple(int(x) for x in stuck_moves)
     return TrafficRecord(
-        periods, link_stats, passages, peds, trips_out, speed_hist, stuck_moves=stuck, link_events=events
+        periods,
+        link_stats,
+        passages,
+        peds,
+        trips_out,
+        speed_hist,
+        stuck_moves=stuck,
+        link_events=events,
+        pedestrian_demand=_demand_of(pedestrians, len(network.crossings)),
     )
 
 
@@ -387,6 +411,15 @@ def _passages(
         }
     )
     return out.sort_values(["period", "crossing", "t_s"], kind="stable").reset_index(drop=True)
+
+
+def _demand_of(demand: pd.DataFrame | None, n_crossings: int) -> pd.DataFrame:
+    """The pedestrian demand of the network's crossings (the rows :func:`_pedestrians` draws from)."""
+    if demand is None or not len(demand):
+        return _no_pedestrian_demand()
+    d = demand[["crossing", "period", "peds_per_h"]]
+    d = d[(d["crossing"] >= 0) & (d["crossing"] < n_crossings)]
+    return d.astype({"crossing": np.int64, "period": str, "peds_per_h": np.float64}).reset_index(drop=True)
 
 
 def _pedestrians(
