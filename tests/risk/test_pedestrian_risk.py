@@ -173,6 +173,31 @@ def test_a_refuge_island_halves_a_marked_crossings_conflicts_within_the_evidence
     assert low <= ratio <= high
 
 
+def _injured_per_death(speed_kph: float) -> float:
+    """The conflict chain's injured per death at an unmarked crossing, the warning time uniform over one lane."""
+    lane_s = 3.5 / 1.07
+    tau = (np.arange(200) + 0.5) * lane_s / 200
+    r = conflict_injury_risk(speed_kph, tau, "unmarked", parameters=P)
+    return float((r["collision"].sum() - r["fatal"].sum()) / r["fatal"].sum())
+
+
+def test_the_chains_severity_by_speed_brackets_injured_per_death_on_low_speed_roads() -> None:
+    """The chain's speed-severity relation is the police-reported population's.
+
+    NHTSA Traffic Tech 215 (2000; US 1995): 57.1 injured pedestrians per death on roads posted 25 mph or less
+    (risk.pedestrian.evidence.injured_per_death.limit_25mph_or_less). The chain (yielding, reaction, braking,
+    Rosén & Sander 2009) per collision: 72 at 20 mph (32 km/h), 38 at 25 mph (40 km/h): it brackets it, and the
+    ratio falls steadily with speed (0.7 at 60 mph, 0.4 at 70 mph against NHTSA's 0.3 at 60 mph or more). So a
+    network's pedestrian death share is set by the speeds its pedestrians meet, not by the chain's curves.
+    """
+    low = load_parameters().value("risk.pedestrian.evidence.injured_per_death.limit_25mph_or_less")
+    assert _injured_per_death(mph_to_kph(20.0)) >= low >= _injured_per_death(mph_to_kph(25.0))
+    ratios = [_injured_per_death(mph_to_kph(mph)) for mph in (20, 25, 30, 40, 50, 60, 70)]
+    assert (np.diff(ratios) < 0).all()
+    high = load_parameters().value("risk.pedestrian.evidence.injured_per_death.limit_60mph_or_more")
+    assert high < _injured_per_death(mph_to_kph(60.0)) < 3.0 * high
+
+
 def _cmf_range(name: str) -> tuple[float, float]:
     """The 95% range of a crash-modification factor as changes (CMF - 1)."""
     par = load_parameters()[name]
