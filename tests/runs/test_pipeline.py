@@ -434,9 +434,9 @@ def test_a_crossing_only_variant_reuses_the_baseline_traffic_with_identical_resu
         reused = run_replication(var, 0, baseline_raw=b.injuries, traffic_store=store)
     _assert_same_result(reused, full)
     # the crossings act (re-run, not copied): raised upgrades cap approach speeds, the added refuge islands take
-    # pedestrians from their neighbours; casualties are expected over the pedestrians' Poisson arrivals (not one
-    # draw of them), so the program lowers pedestrian KSI in every replication (measured: -24%, -32%, -32%; with
-    # drawn arrivals it was +6%, -58%, -71%)
+    # the pedestrians who cross their street nearby; casualties are expected over the pedestrians' Poisson
+    # arrivals (not one draw of them), so the program lowers pedestrian KSI in every replication (measured: -30%,
+    # -33%, -30%; with drawn arrivals it was +6%, -58%, -71%)
     assert reused.summary["ksi_pedestrian"] < 0.9 * b.summary["ksi_pedestrian"]
     for rep in (1, 2):
         base_rep = run_replication(prepared["base"], rep)

@@ -743,10 +743,12 @@ def move_pedestrians_to_new_crossings(
     """New crossings take their pedestrians from the crossing points nearby: they move people, they do not make them.
 
     A new crossing (an id the un-intervened ``base`` network does not have) draws the demand its road class and
-    land use give it, but only from the existing crossings of the same street: those its vehicles pass (shared
-    ``crossing_links``) and those at the end nodes of its links, in proportion to their demand and at most all of
-    it. A new crossing with no existing crossing nearby gets no pedestrians (the model has no pedestrian
-    activity there to move). Each period's total is unchanged.
+    land use give it, but only from the pedestrians who already cross the same street nearby: all of those at
+    the existing crossings its vehicles pass (shared ``crossing_links``), and at a crossing on an end node of its
+    links only the share crossing this street's leg there (one leg of the node's approaches: a junction's
+    pedestrians crossing the side streets do not walk to a crossing of the main street), in proportion to those
+    demands and at most all of them. A new crossing with no existing crossing nearby gets no pedestrians (the
+    model has no pedestrian activity there to move). Each period's total is unchanged.
 
     Parameters
     ----------
@@ -777,13 +779,18 @@ def move_pedestrians_to_new_crossings(
             by_node.setdefault(int(node_of[c]), set()).add(c)
     u = network.links["u"].to_numpy(np.int64)
     v = network.links["v"].to_numpy(np.int64)
-    neighbours: dict[int, list[int]] = {}
+    # neighbour -> share of its pedestrians who cross this street: 1 along the street, one leg of a node crossing
+    neighbours: dict[int, dict[int, float]] = {}
     for c in new_ids.tolist():
-        near: set[int] = set()
+        near: dict[int, float] = {}
         for link in links_of.get(c, set()):
-            near |= {x for x in crossings_of_link.get(link, set()) if x < n_base}
-            near |= by_node.get(int(u[link]), set()) | by_node.get(int(v[link]), set())
-        neighbours[c] = sorted(near)
+            for x in crossings_of_link.get(link, set()):
+                if x < n_base:
+                    near[x] = 1.0 if node_of[x] < 0 else 1.0 / len(links_of[x])
+            for end in (int(u[link]), int(v[link])):
+                for x in by_node.get(end, set()):
+                    near.setdefault(x, 1.0 / len(links_of[x]))
+        neighbours[c] = dict(sorted(near.items()))
     out = pedestrians.copy()
     demand = out["peds_per_h"].to_numpy(np.float64).copy()
     crossing = out["crossing"].to_numpy(np.int64)
@@ -793,11 +800,13 @@ def move_pedestrians_to_new_crossings(
             r = row_of.get(c)
             if r is None:
                 continue
-            near_rows = np.array([row_of[x] for x in neighbours[c] if x in row_of], dtype=np.int64)
-            pool = float(demand[near_rows].sum()) if len(near_rows) else 0.0
+            pairs = [(row_of[x], w) for x, w in neighbours[c].items() if x in row_of]
+            near_rows = np.array([row for row, _ in pairs], dtype=np.int64)
+            movable = demand[near_rows] * np.array([w for _, w in pairs]) if pairs else np.zeros(0)
+            pool = float(movable.sum())
             take = min(float(demand[r]), pool)
             if take > 0:
-                demand[near_rows] *= 1.0 - take / pool
+                demand[near_rows] -= movable * (take / pool)
             demand[r] = take
     out["peds_per_h"] = demand
     return out
