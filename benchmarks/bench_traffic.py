@@ -54,7 +54,10 @@ HOUR_S = 3600.0
 #: UXsim: 90 s cycle, two phases of 42 s green + 3 s amber.
 SIGNAL_CYCLE_S = 90.0
 UXSIM_CHUNK_S = 300.0
-SUMO_TOOLS = ("sumo-meso", "sumo-meso-jc", "sumo-micro")
+SUMO_TOOLS = ("sumo-meso", "sumo-meso-jc", "sumo-micro", "sumo-meso-jc-vzroutes")
+#: SUMO meso-jc driving vision_zero's own final routes (written by a separate vision_zero run, not timed): link
+#: flows then differ only by the engines, not by route choice or how equal-cost routes are tied
+VZ_ROUTES_TOOL = "sumo-meso-jc-vzroutes"
 PY_TOOLS = ("vision_zero", "vision_zero-r0", "uxsim5", "uxsim1", "uxsim-cpp1")
 ALL_TOOLS = (
     "vision_zero",
@@ -64,6 +67,7 @@ ALL_TOOLS = (
     "sumo-meso",
     "sumo-meso-jc",
     "sumo-micro",
+    VZ_ROUTES_TOOL,
     "uxsim5",
     "uxsim1",
     "uxsim-cpp1",
@@ -501,10 +505,12 @@ def run_vision_zero(
     reroute_passes: int | None,
     profile_to: Path | None,
     gap_acceptance: bool | None = None,
+    routes_to: Path | None = None,
 ) -> dict[str, Any]:
     """Worker body for vision_zero: simulate, return link entries per case link and trip statistics.
 
     ``gap_acceptance``: force ``traffic.give_way.gap_acceptance`` on or off (None: the shipped default).
+    ``routes_to``: also write every trip's final route as a SUMO route file there (from the link events).
     """
     from dataclasses import replace
 
@@ -519,6 +525,8 @@ def run_vision_zero(
         "reroute_passes": reroute_passes,
         "drain_s": case.horizon_s - HOUR_S,
     }
+    if routes_to is not None:
+        kwargs["link_events"] = True
     if gap_acceptance is not None:
         kwargs["settings"] = replace(
             TrafficSettings.from_parameters(), give_way_gap_acceptance=gap_acceptance
@@ -550,6 +558,8 @@ def run_vision_zero(
             pd.Series(vz_entries, index=pd.MultiIndex.from_arrays([vz_u, vz_v])).groupby(level=[0, 1]).sum()
         )
         entries = by_pair.reindex(pd.MultiIndex.from_arrays([case_u, case_v])).fillna(0.0).to_numpy(float)
+    if routes_to is not None and record.link_events is not None:
+        write_vz_routes(case, net, record.link_events, routes_to)
     done = record.trips["completed"].to_numpy(bool)
     tt = record.trips["travel_time_s"].to_numpy(float)[done]
     rc = record.route_choice
@@ -639,6 +649,25 @@ def run_uxsim(case: Case, *, seed: int, platoon: int, cpp: bool) -> dict[str, An
     }
 
 
+def write_vz_routes(case: Case, net: Any, events: pd.DataFrame, path: Path) -> None:
+    """Each trip's route as vision_zero drove it (its link events in order), as a SUMO route file on the case's edges."""
+    vz_u, vz_v = net.links["u"].to_numpy(int), net.links["v"].to_numpy(int)
+    case_u, case_v = case.links["u"].to_numpy(int), case.links["v"].to_numpy(int)
+    edges = case.links["sumo_edge"].to_numpy(str)
+    if len(vz_u) == len(case_u) and (vz_u == case_u).all() and (vz_v == case_v).all():
+        edge_of = edges
+    else:  # the grid: one link per node pair
+        by_pair = dict(zip(zip(case_u.tolist(), case_v.tolist(), strict=True), edges.tolist(), strict=True))
+        edge_of = np.array([by_pair[(u, v)] for u, v in zip(vz_u.tolist(), vz_v.tolist(), strict=True)])
+    depart = case.trips.set_index("trip")["depart_s"]
+    lines = ["<routes>"]
+    for trip, group in sorted(events.groupby("vehicle", sort=False), key=lambda g: (depart[g[0]], g[0])):
+        route = " ".join(edge_of[group["link"].to_numpy(int)])
+        lines.append(f'  <vehicle id="{trip}" depart="{depart[trip]:.2f}"><route edges="{route}"/></vehicle>')
+    lines.append("</routes>")
+    path.write_text("\n".join(lines) + "\n")
+
+
 # --------------------------------------------------------------------------------------------------------------
 # SUMO side (the child process is the sumo binary itself)
 # --------------------------------------------------------------------------------------------------------------
@@ -654,7 +683,7 @@ def sumo_command(case: Case, tool: str, rundir: Path, *, seed: int) -> list[str]
         "-n",
         str(case.workdir / "net.net.xml"),
         "-r",
-        str(case.workdir / "routes.rou.xml"),
+        str(case.workdir / ("vz_routes.rou.xml" if tool == VZ_ROUTES_TOOL else "routes.rou.xml")),
         "--additional-files",
         str(rundir / "edgedata.add.xml"),
         "--tripinfo-output",
@@ -671,7 +700,7 @@ def sumo_command(case: Case, tool: str, rundir: Path, *, seed: int) -> list[str]
     ]
     if tool == "sumo-meso":
         cmd += ["--mesosim"]
-    elif tool == "sumo-meso-jc":
+    elif tool in ("sumo-meso-jc", VZ_ROUTES_TOOL):
         cmd += ["--mesosim", "--meso-junction-control", "true"]
     return cmd
 
@@ -760,6 +789,12 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
     """Run one tool on one case in a child process and return its table row and link entries."""
     rundir = case.workdir / tool
     rundir.mkdir(exist_ok=True)
+    if tool == VZ_ROUTES_TOOL and not (case.workdir / "vz_routes.rou.xml").exists():
+        routes_cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "vz-routes"]
+        routes_cmd += ["--workdir", str(case.workdir), "--seed", str(seed)]
+        if run_child(routes_cmd, log=rundir / "routes-log.txt")[3] != 0:
+            print(f"  {tool}: vision_zero's routes FAILED; see {rundir / 'routes-log.txt'}", file=sys.stderr)
+            return None
     if tool in SUMO_TOOLS:
         ensure_sumo_routes(case)
         cmd = sumo_command(case, tool, rundir, seed=seed)
@@ -787,7 +822,9 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
     entries = np.asarray(res["entries"], dtype=float)
     veh_km = float(entries @ case.links["length_m"].to_numpy(float)) / 1000.0
     note = res.get("note", "")
-    if tool in SUMO_TOOLS:
+    if tool == VZ_ROUTES_TOOL:
+        note = "on vision_zero's final routes " + note
+    elif tool in SUMO_TOOLS:
         note = f"+{case.routing_cpu_s:.1f} CPU s duarouter (not counted) " + note
     if res.get("teleports"):
         note = f"{res['teleports']} teleports " + note
@@ -812,6 +849,15 @@ def pair_flows(case: Case, entries: np.ndarray) -> pd.Series:
     """Link entries summed per (from node, to node) pair."""
     frame = pd.DataFrame({"u": case.links["u"], "v": case.links["v"], "entries": entries})
     return frame.groupby(["u", "v"])["entries"].sum()
+
+
+def write_flows(case: Case, flows: dict[str, pd.Series]) -> None:
+    """Every tool's link entries per (from, to) node pair (``flows.csv``); prints their correlations pair by pair."""
+    if not flows:
+        return
+    table = pd.concat(flows, axis=1).fillna(0.0)
+    table.to_csv(case.workdir / "flows.csv")
+    print(f"  {case.name}: link-flow r between tools\n{table.corr().round(3).to_string()}", file=sys.stderr)
 
 
 def compare(rows: list[Row], flows: dict[str, pd.Series]) -> None:
@@ -880,6 +926,11 @@ def worker(tool: str, workdir: Path, *, seed: int, profile: bool) -> None:
     """Child-process body for the Python tools: run, write ``<workdir>/<tool>/result.json``."""
     case = load_case(workdir)
     rundir = workdir / tool
+    if tool == "vz-routes":  # vision_zero's final routes for the SUMO run on them (not a table row)
+        run_vision_zero(
+            case, seed=seed, reroute_passes=None, profile_to=None, routes_to=workdir / "vz_routes.rou.xml"
+        )
+        return
     if tool.startswith("vision_zero"):
         plain = ("vision_zero", "vision_zero-before", *GAP_TOOLS)
         passes = None if tool in plain else int(tool.removeprefix("vision_zero-r"))
@@ -1031,6 +1082,7 @@ def main(argv: list[str] | None = None) -> int:
             flows[tool] = pair_flows(case, entries)
         compare(case_rows, flows)
         rows.extend(case_rows)
+        write_flows(case, flows)
         partial = format_table(rows) + ("\n\n" + seed_table(rows) if args.seeds else "")
         (out / "partial.md").write_text(f"`{command}`\n\n{machine_note()}; {git_note()}\n\n{partial}\n")
     table = format_table(rows)
