@@ -23,10 +23,24 @@ queue-and-headway segments; drivers keep their own desired speeds):
   the links and origin queues waiting to enter a link are served by capacity-proportional fair queueing
   (``merge_priority`` weights them; see :mod:`vision_zero.traffic._loop`; a trip that waited at its origin
   counts the wait in its first link's travel time, so route choice sees it, not in its running speed). With
-  ``traffic.give_way.gap_acceptance`` on, each movement that gives way at a priority junction (from a minor
-  approach; a left turn from the major road) discharges at HCM eq. 17-3's capacity with its own conflicting
-  flow (HCM Exhibits 17-4/17-5, :func:`~vision_zero.traffic._model.give_way_movements`). The first vehicle waiting for room that does not appear for ``traffic.stuck_time_s`` (SUMO's time-to-teleport) enters anyway,
-  so circular queues cannot freeze the network; such stuck moves are counted (:attr:`TrafficRecord.stuck_moves`).
+  ``traffic.give_way.gap_acceptance`` on, each movement that gives way at a priority junction (from a minor approach;
+  a left turn from the major road) discharges at HCM eq. 17-3's capacity with its own conflicting flow (HCM Exhibits
+  17-4/17-5, :func:`~vision_zero.traffic._model.give_way_movements`). It is **off by default**, a decision with
+  evidence: HCM's gap-acceptance capacity (eq. 17-3, Harders/Siegloch's exponential form) falls to almost nothing at
+  the conflicting flows of multi-lane primaries (14 veh/h for a minor through movement at 3,000 veh/h with t_c 6.5 s,
+  t_f 4.0 s), while observed minor-stream capacities at priority junctions fall only linearly with the major flows and
+  stay well above that (Kimber and Coombe 1980, UK regressions at saturated minor approaches: the minor movement
+  crossing both major streams gets ``D (627 + 14 W_cr - Y (0.364 q_ac + 0.144 q_ab + 0.229 q_ca + 0.520 q_cb))``
+  pcu/h, Y = 1 - 0.0345 W, about 170 pcu/h with 1,500 veh/h through each way on a 14 m carriageway: drivers force and
+  share gaps), and SUMO's junction model lets a minor-road vehicle go whenever it passes ahead of a prioritised one
+  with a 1 s time gap (``jmTimegapMinor``, default 1 s) and ever sooner as its impatience grows with waiting. On the
+  schematic district, per-movement HCM capacities give 1.29x SUMO meso-jc's mean trip (726 against 562 s: queues spill
+  back from minor approaches), off gives 0.87x (487 s), inside the +-15% the engine is held to (benchmarks/README.md).
+  So a minor approach discharges at ``3600 / traffic.give_way.follow_up_headway_s`` per lane whatever the major flow;
+  the HCM rule stays as the sensitivity option. A linear empirical rule (Kimber and Coombe's, which needs each
+  junction's carriageway width and visibility) is the candidate for a sourced permissive default. The first vehicle
+  waiting for room that does not appear for ``traffic.stuck_time_s`` (SUMO's time-to-teleport) enters anyway, so
+  circular queues cannot freeze the network; such stuck moves are counted (:attr:`TrafficRecord.stuck_moves`).
 * One event per link exit (which is the next link's entry), plus one per departure, plus one per entry that had
   to wait at a link's entry, handled by a compiled kernel over typed arrays in SimPy's event order; SimPy keeps
   the clock and runs the kernel up to each next SimPy event (see :mod:`vision_zero.traffic._loop`). All
@@ -57,6 +71,11 @@ trips outside their band is logged with the gap.
 
 References
 ----------
+Kimber, R. M., Coombe, R. D. (1980). The traffic capacity of major/minor priority junctions. TRRL Supplementary
+Report 582, Crowthorne (equations as reproduced in Rogers, M., Highway Engineering, ch. 5, eqs. 5.1-5.3).
+Krajzewicz, D. et al., SUMO documentation: Definition of Vehicles, Vehicle Types, and Routes, junction model
+parameters (``jmTimegapMinor`` default 1 s, ``impatience``); Simulation/Meso, Junction Model
+(``--meso-junction-control``: the microsim junction model without internal links).
 Mahmassani, H. S., Chang, G.-L. (1987). On boundedly rational user equilibrium in transportation systems.
 Transp. Sci. 21(2), 89-99.
 Mahmassani, H. S., Jayakrishnan, R. (1991). System performance and user response under real-time information in
