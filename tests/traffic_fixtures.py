@@ -75,3 +75,12 @@ def grid(
                 links.append((b, a, spacing_m, lanes, limit_kph, lanes * capacity_vph_per_lane))
     sig = [k for k in range(n * n)] if signalised else []
     return make_network(xy, links, signalised=sig)
+
+
+#: The full schematic city's simulated AM peak at default demand (`vision-zero run`, seed 2019, one replication;
+#: vision_zero/data/parameters/schematic.toml's header): veh-km in all, and on the links inside each preset's extent.
+CITY_AM_VEH_KM = 1_580_472.0
+CITY_AM_VEH_KM_INSIDE = {"small": 136_937.0, "district": 677_084.0}
+#: Stated tolerance on a preset's share of the city's veh-km: its main streets carry Almaty's mean loading, the
+#: centre's own is 0.86-0.92 of it in the city run (schematic.toml's header): the rule gives +12% / +5%.
+SHARE_TOLERANCE = 0.15

@@ -333,3 +333,38 @@ def test_load_network_end_to_end(tiny_network: RoadNetwork, tiny: Graph) -> None
     assert (net.nodes["signalised"]).sum() == sum(
         d.get("highway") == "traffic_signals" for _, d in direct.nodes(data=True)
     )
+
+
+# --- a part of the city: boundary nodes where its streets run on ----------------------------------------------
+
+
+def test_sub_network_is_cut_from_the_city_at_boundary_nodes(small: Graph, city: Graph) -> None:
+    xy = {n: (d["x"], d["y"]) for n, d in small.nodes(data=True)}
+    xs, ys = np.array([v[0] for v in xy.values()]), np.array([v[1] for v in xy.values()])
+    cut = {n for n, d in small.nodes(data=True) if d.get("boundary") is True}
+    assert cut
+    # every boundary node lies on the edge of the extent, and a street leaves it across that edge
+    tol = 1e-9
+    for n in cut:
+        x, y = xy[n]
+        west, east = abs(x - xs.min()) < tol, abs(x - xs.max()) < tol
+        south, north = abs(y - ys.min()) < tol, abs(y - ys.max()) < tol
+        assert west or east or south or north
+        nbrs = set(small.successors(n)) | set(small.predecessors(n))
+        across = [
+            m
+            for m in nbrs
+            if ((west or east) and abs(xy[m][1] - y) < tol) or ((south or north) and abs(xy[m][0] - x) < tol)
+        ]
+        assert across, n
+    # each arterial that crosses the extent is cut at both ends: 2 per primary/trunk line, rows and columns
+    arterial_ends = {
+        n
+        for u, v, d in small.edges(data=True)
+        if d["highway"] in ("primary", "trunk")
+        for n in (u, v)
+        if n in cut
+    }
+    assert len(arterial_ends) >= 2 * 4
+    # the full city is not cut from anything
+    assert not any(d.get("boundary") for _, d in city.nodes(data=True))

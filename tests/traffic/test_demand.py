@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from traffic_fixtures import grid, make_network
+from traffic_fixtures import CITY_AM_VEH_KM, CITY_AM_VEH_KM_INSIDE, SHARE_TOLERANCE, grid, make_network
 
 from vision_zero.core.errors import DataError, InputFileNotFoundError
 from vision_zero.core.parameters import load_parameters
@@ -345,14 +345,38 @@ def test_external_zone_weights_reproduce_the_share_beyond_the_cut() -> None:
 
 
 def test_through_share_by_hand() -> None:
-    # unit square (A = 1 km2, P = 4 km), trips L = pi km: L P / pi = 4 segments meet it per unit density, 1 starts
-    # inside, 1 ends inside, none does both (stay 0): 4 - 2 = 2 through trips per trip that starts inside. If half
-    # the gravity trips start inside, through trips are 2 x 0.5 = 1 per gravity trip: half of all trips
-    assert demand.through_share(np.pi, 1.0, 4.0, 0.0, 0.5) == pytest.approx(0.5)
-    # short trips that stay inside never cross: no through traffic
-    assert demand.through_share(0.1, 1.0, 4.0, 1.0, 0.5) == 0.0
+    # unit square (A = 1 km2, P = 4 km), trips L = pi km: A + L P / pi = 5 segments meet it per unit density, 1
+    # starts inside, 1 ends inside, none does both (stay 0): 5 - 2 = 3 through trips per trip that starts inside.
+    # If half the gravity trips start inside, through trips are 3 x 0.5 = 1.5 per gravity trip: 1.5 / 2.5 of all
+    assert demand.through_share(np.pi, 1.0, 4.0, 0.0, 0.5) == pytest.approx(0.6)
+    # short trips: the share leaving a convex region is L P / (pi A), so with stay = 1 - that nothing crosses
+    assert demand.through_share(0.1, 1.0, 4.0, 1.0 - 0.4 / np.pi, 0.5) == pytest.approx(0.0, abs=1e-12)
     # longer trips, more through traffic
     assert demand.through_share(8.2, 1.0, 4.0, 0.0, 0.5) > demand.through_share(np.pi, 1.0, 4.0, 0.0, 0.5)
+
+
+@pytest.mark.parametrize(("length_km", "side_km"), [(3.0, 2.0), (1.0, 2.0), (7.74, 12.0)])
+def test_through_share_counts_random_segments(length_km: float, side_km: float) -> None:
+    """The Cauchy-Crofton count of :func:`through_share` against segments thrown at random over the plane."""
+    rng = np.random.default_rng(7)
+    half, n = side_km / 2 + length_km + 1.0, 400_000  # starts in a box around the square, wide enough
+    x0, y0 = rng.uniform(-half, half, n), rng.uniform(-half, half, n)
+    angle = rng.uniform(0.0, 2 * np.pi, n)
+    x1, y1 = x0 + length_km * np.cos(angle), y0 + length_km * np.sin(angle)
+    h = side_km / 2
+    in0 = (np.abs(x0) <= h) & (np.abs(y0) <= h)
+    in1 = (np.abs(x1) <= h) & (np.abs(y1) <= h)
+    # a segment meets the square where the parameter ranges of its slab crossings overlap (Liang-Barsky)
+    lo, hi = np.zeros(n), np.ones(n)
+    for a, d in ((x0, x1 - x0), (y0, y1 - y0)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1, t2 = (-h - a) / d, (h - a) / d
+        lo = np.maximum(lo, np.where(d == 0, np.where(np.abs(a) <= h, 0.0, 2.0), np.minimum(t1, t2)))
+        hi = np.minimum(hi, np.where(d == 0, 1.0, np.maximum(t1, t2)))
+    through = (lo <= hi) & ~in0 & ~in1
+    stay = float((in0 & in1).sum() / in0.sum())
+    share = demand.through_share(length_km, side_km**2, 4 * side_km, stay, 1.0)  # R / (1 + R)
+    assert share / (1 - share) == pytest.approx(through.sum() / in0.sum(), rel=0.05)
 
 
 @pytest.mark.slow
@@ -639,3 +663,25 @@ def test_congestion_index_counts_the_peak_and_no_give_way_delay_that_is_not_simu
     assert demand.congestion_index(net, trips, period=None) == pytest.approx(2.0)
     assert demand.congestion_index(net, trips, period="night") == pytest.approx(1.0)
     assert demand.congestion_index(net, trips.assign(period="inter_peak")) == pytest.approx(2.0)  # no peak
+
+
+# --- sub-networks of the schematic city: their part of the city's traffic ----------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["small", "district"])
+def test_sub_network_demand_is_its_part_of_the_citys_veh_km(preset: str) -> None:
+    from vision_zero.network.road_network import load_network
+
+    net = load_network(f"schematic:almaty?scale={preset}&seed=0")
+    dist = demand.trip_distribution(net, P)
+    # cut from the city: traffic to, from and through the rest of it enters and leaves at the cut edges
+    assert dist.external.any() and 0.5 < dist.external_share < 1.0 and dist.through_share > 0
+    daily = demand.default_daily_trips(net, P, distribution=dist)
+    commute = demand.commute_share_of_day(demand.default_periods(P), P)
+    mean_km, _ = demand.mean_trip_length_km(net, dist, commute_share=commute)
+    city_km = P.value("demand.almaty.vehicle_km_per_year") / P.value("demand.weekday_equivalents_per_year")
+    share = daily * mean_km / city_km
+    assert share == pytest.approx(CITY_AM_VEH_KM_INSIDE[preset] / CITY_AM_VEH_KM, rel=SHARE_TOLERANCE)
+    # the old rule (its area share) is outside the tolerance: the centre carries far more than its area
+    assert net.area_share is not None
+    assert net.area_share < (1 - SHARE_TOLERANCE) * CITY_AM_VEH_KM_INSIDE[preset] / CITY_AM_VEH_KM

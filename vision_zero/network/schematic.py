@@ -21,6 +21,12 @@ are tags on the junction node (``highway=traffic_signals`` + ``crossing=traffic_
 ``highway=crossing`` + ``crossing=marked|uncontrolled`` elsewhere); mid-block crossings are their own nodes in
 the middle of an arterial or collector (``street_count`` 2, one edge in and one out per direction).
 
+A network smaller than the full city (``scale`` below 1: the tiny, small and district presets) is a part cut
+from it: where one of its streets meets the edge of its extent, running on into the rest of the city, the node
+carries ``boundary=True``, as where ``osmium extract`` cuts a way at a box. The demand model puts external
+zones there (:mod:`vision_zero.traffic.demand`), so traffic to, from and through the rest of the city enters and
+leaves at the cut as in the full city. The full city (and a larger ``scale``) has no boundary nodes.
+
 The graph is built from numpy arrays (a lattice of street lines, vectorised removals, tags and merging of
 pass-through nodes) and handed to networkx in bulk; the full city takes a few seconds. Every number of the
 generator lives in ``vision_zero/data/parameters/schematic.toml`` (group ``schematic``).
@@ -549,6 +555,10 @@ def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.M
         schematic_seed=seed_int,
     )
     osm_node = np.arange(n_lat, dtype=np.int64) + 1
+    # a network smaller than the city is a part cut from it: where its streets would go on, its boundary nodes
+    cut = (
+        keep_node & _cut_edges(seg_u[seg_on], seg_v[seg_on], seg_vertical[seg_on], nx_, ny_) & (fraction < 1)
+    )
     node_rows = []
     for n in np.flatnonzero(keep_node):
         attrs: dict[str, Any] = {"y": float(lat[n]), "x": float(lon[n]), "street_count": int(street_count[n])}
@@ -556,6 +566,8 @@ def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.M
             attrs["highway"] = node_highway[n]
         if node_crossing[n]:
             attrs["crossing"] = node_crossing[n]
+        if cut[n]:
+            attrs["boundary"] = True
         node_rows.append((int(osm_node[n]), attrs))
     graph.add_nodes_from(node_rows)
     edge_rows: list[Any] = []  # (u, v, key, attrs)
@@ -574,6 +586,28 @@ def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.M
             edge_rows.append((b, a, 0, {**base, "reversed": True, "length": length}))
     graph.add_edges_from(edge_rows)
     return graph
+
+
+def _cut_edges(
+    seg_u: npt.NDArray[np.int64],
+    seg_v: npt.NDArray[np.int64],
+    seg_vertical: npt.NDArray[np.bool_],
+    nx_: int,
+    ny_: int,
+) -> npt.NDArray[np.bool_]:
+    """Per lattice node (``j * nx_ + i``): a street of the given segments reaches the lattice's edge across it.
+
+    Every street line runs on beyond the extent in the full city, so where a present segment of a row meets the
+    western or eastern edge, or one of a column the southern or northern edge, the street is cut there (as
+    ``osmium extract`` cuts a way at a box: the node column ``boundary``, external zones in the demand model).
+    """
+    ends = np.concatenate([seg_u, seg_v])
+    vertical = np.concatenate([seg_vertical, seg_vertical])
+    i, j = ends % nx_, ends // nx_
+    across = np.where(vertical, (j == 0) | (j == ny_ - 1), (i == 0) | (i == nx_ - 1))
+    out = np.zeros(nx_ * ny_, dtype=bool)
+    out[ends[across]] = True
+    return out
 
 
 def _pick(

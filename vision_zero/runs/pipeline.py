@@ -546,7 +546,8 @@ _PEAK_REPLICATIONS = 2
 def peak_factor_bounds(scenario: Scenario, base: RoadNetwork, params: ParameterSet) -> tuple[float, float]:
     """The demand factors the peak calibration may use (x the default daily trips).
 
-    Where the default demand is Almaty's published totals (the schematic city: its share of Almaty's vehicle-km,
+    Where the default demand is Almaty's published totals (the schematic city: Almaty's vehicle-km, and on a part
+    cut from it, tiny to district, Almaty's loading per km of main street with boundary traffic at the cut;
     :func:`vision_zero.traffic.demand.default_daily_trips`) and no ``[demand] daily_trips`` replaces it, the AM
     peak's trips may move only within SCIENCE.md §10's ranges: daily trips ``demand.almaty.trips_per_day``
     (1.56-1.68 M) times the peak hour's share ``demand.share_per_hour.peak`` (8-10%), relative to their central

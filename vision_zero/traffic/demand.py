@@ -34,16 +34,31 @@ its entry and exit edges by their weights. Both shares are thus derived from ``b
 the extract's shape, not set by hand.
 
 Default daily total: the network's daily vehicle-km divided by the mean routed length of the trips the
-distribution draws on it. On the schematic network (``schematic:almaty?scale=s``, ``s`` the share of the full
-city's area) the daily vehicle-km are Almaty's (5,780 M veh-km/year over 340 weekday-equivalents) times ``s``; on
-the full schematic city (Almaty's road lengths, ``schematic.toml``) that gives 17.0 M veh-km / ~10.3 km = ~1.66 M
-trips a day, within the 1.56-1.68 M that
-Sergek counted (SCIENCE.md §10; a check, not an input), and a smaller schematic carries Almaty's loading per km2
-in more, shorter trips. On any other network the daily vehicle-km are Almaty's vehicle-km per kilometre of main
-street per day (5,780 M veh-km/year over 340 weekday-equivalents, on 1,125 km of streets of city and district
+distribution draws on it (trips to and from external zones count their length inside the network only). On the
+full schematic city (``schematic:almaty?scale=city``, Almaty's road lengths, ``schematic.toml``) the daily
+vehicle-km are Almaty's (5,780 M veh-km/year over 340 weekday-equivalents; ``scale=s`` above 1 times ``s``): 17.0 M
+veh-km / ~10.3 km = ~1.66 M trips a day, within the 1.56-1.68 M that Sergek counted (SCIENCE.md §10; a check, not
+an input). On any other network the daily vehicle-km are Almaty's vehicle-km per kilometre of main street per day
+(the same 5,780 M veh-km/year over 340 weekday-equivalents, on 1,125 km of streets of city and district
 significance) times this network's main-street length (OSM tertiary and above, centreline). Main streets, not
 all streets, set the scale because OSM maps local and yard streets far more completely than the city's 3,097 km
 road register counts them (a network without main streets falls back to Almaty's loading per km of any road).
+
+Sub-networks of the schematic city (``scale`` below 1: tiny, small, district) follow the rule of a clipped
+extract, which is what they are: a part cut from the city. Their nodes where a street runs on into the rest of
+the city are boundary nodes (:func:`vision_zero.network.schematic.generate_schematic_graph`), so trips to, from
+and through the rest of the city enter and leave there as external zones (above), and their daily vehicle-km are
+Almaty's loading per km of main street times their main streets. Within the network, that is the trips of the
+full city's gravity model that touch its area, as far as the external zones represent them (the land beyond at
+the mean density inside, through traffic by integral geometry); their departures are spread over the period
+like the internal trips', which is when they would cross the cut in a period of steady demand. Before, a
+sub-network took its area share of Almaty's vehicle-km with no external zones, while in the full city's simulated
+AM peak its part carries far more than its area (small: 8.7% of the veh-km on 4% of the area; district 42.8% on
+19%): the small network stayed free-flowing (congestion index 1.13), and loaded by its main streets with every
+trip beginning and ending on its own streets it gridlocked (34% arrive). Checked against the full city's simulated
+AM peak at default demand (schematic.toml's header): the small network drives 149 thousand veh-km, its part of the
+city 137 thousand (+9%; its main streets are 10.1% of the city's, that part's veh-km 8.7%); the district 691
+thousand against 677 thousand (+2%) (tests/traffic/test_demand.py).
 
 References
 ----------
@@ -468,16 +483,17 @@ def through_share(
     Trips as straight segments of mean length ``L`` with ends spread evenly over the plane, at density ``rho``
     per km2: the number of segments that meet a convex region of area ``A`` and perimeter ``P`` is
     ``rho (A + L P / pi)`` (Cauchy-Crofton: the mean width of a convex body is ``P / pi``; Santalo 1976, ch. 1);
-    ``rho A`` start inside, ``rho A`` end inside, ``rho A stay`` do both, so ``rho (L P / pi - 2 A + A stay)``
-    cross it with both ends outside. Relative to the trips that start inside (``rho A``, a share
-    ``internal_origin`` of the gravity model's trips), that is ``R = (L P / pi - 2 A + A stay) / A`` through
-    trips per internal trip, and the through share of all trips is ``R i / (1 + R i)``.
+    ``rho A`` start inside, ``rho A`` end inside, ``rho A stay`` do both, so ``rho (A + L P / pi) - rho A -
+    rho A + rho A stay = rho (L P / pi - A + A stay)`` cross it with both ends outside. Relative to the trips that
+    start inside (``rho A``, a share ``internal_origin`` of the gravity model's trips), that is
+    ``R = (L P / pi - A + A stay) / A`` through trips per internal trip, and the through share of all trips is
+    ``R i / (1 + R i)``. (Until 2026-11-30 the count subtracted ``2 A`` instead of ``A``, which undercounted
+    through traffic: none on a region wider than about the mean trip; tests/traffic/test_demand.py checks the
+    count against random segments.)
     """
     if area_km2 <= 0 or internal_origin <= 0:
         return 0.0
-    r = max(
-        0.0, (mean_trip_crow_fly_km * perimeter_km / np.pi - 2 * area_km2 + area_km2 * stay_share) / area_km2
-    )
+    r = max(0.0, (mean_trip_crow_fly_km * perimeter_km / np.pi - area_km2 + area_km2 * stay_share) / area_km2)
     return float(r * internal_origin / (1.0 + r * internal_origin))
 
 
@@ -654,16 +670,17 @@ def default_daily_trips(
 ) -> float:
     """Default daily vehicle trips of ``network`` (module docstring, "Default daily total").
 
-    Daily vehicle-km (on the schematic city Almaty's x its area share; elsewhere Almaty's loading per km of
-    main street x this network's main-street length) divided by the mean routed length of the trips
-    ``distribution`` (default :func:`trip_distribution`) draws on it. Deterministic for a
-    network: the trip-length sample uses its own fixed seed, not the caller's stream.
+    Daily vehicle-km (on the full schematic city Almaty's, x its area share above 1; elsewhere, including the
+    schematic city's sub-networks, which are cut from it with boundary nodes, Almaty's loading per km of main
+    street x this network's main-street length) divided by the mean routed length inside the network of the
+    trips ``distribution`` (default :func:`trip_distribution`) draws on it. Deterministic for a network: the
+    trip-length sample uses its own fixed seed, not the caller's stream.
     """
     p = _params(params)
     centre_km = _centreline(network) / M_PER_KM
     main = np.isin(network.links["highway"].astype(str).to_numpy(), list(_MAIN))
     share = network.area_share
-    if share is not None:
+    if share is not None and share >= 1.0:  # the whole schematic city (a sub-network is cut from it: below)
         days = p.value("demand.weekday_equivalents_per_year")
         daily_vkm = p.value("demand.almaty.vehicle_km_per_year") / days * share
     elif main.any():
