@@ -400,3 +400,20 @@ def test_summary_warns_loudly_when_the_peak_calibration_stops_short_of_its_targe
     assert calibration_warning("x", [flowing] * 2) is None and run_warnings("x", [flowing] * 2) == []
     both = run_warnings("x", [{**s, "share_arrived": 0.5} for s in stopped])
     assert len(both) == 2 and "only 50% of trips arrived" in both[0] and "calibration" in both[1]
+
+
+def test_run_warnings_in_the_reports_language() -> None:
+    # a Russian or Kazakh report warns in its own language (the i18n catalogue), with the same figures
+    from vision_zero.runs.replications import run_warnings
+
+    stopped = {"fatal": 1.0, "serious": 2.0, "slight": 3.0, "ksi": 3.0, "share_arrived": 0.5, **PEAK_AT_BOUND}
+    en, ru, kk = (run_warnings("x", [stopped] * 2, lang) for lang in ("en", "ru", "kk"))
+    assert en == run_warnings("x", [stopped] * 2)  # English by default
+    assert ru[0].startswith("ПРЕДУПРЕЖДЕНИЕ: x: доехали лишь 50% поездок (порог 95%)")
+    assert "верхней границе" in ru[1] and "x1.152" in ru[1] and "1.15 при цели 1.70" in ru[1]
+    assert kk[0].startswith("ЕСКЕРТУ: x: сапарлардың тек 50% жетті (шегі 95%)")
+    assert "жоғарғы шегінде" in kk[1] and "x1.152" in kk[1] and "мақсат 1.70" in kk[1]
+    low = {**stopped, "peak_factor": 0.855, "peak_congestion_index": 2.4}
+    assert "нижней границе" in run_warnings("x", [low], "ru")[1]
+    inner = {**stopped, "peak_factor": 1.0, "peak_steps": 8.0, "peak_factor_high": 4.0}
+    assert "число симуляций: 8" in run_warnings("x", [inner], "ru")[1]

@@ -139,7 +139,7 @@ def _compare(args: argparse.Namespace) -> int:
     from vision_zero.runs.replications import run_warnings
 
     for i in inputs:
-        for warning in run_warnings(i.runs.name, [r.summary for r in i.runs.replications]):
+        for warning in run_warnings(i.runs.name, [r.summary for r in i.runs.replications], args.lang):
             print(f"\n{warning}")
     if "ksi_split" in paths:
         import pandas as pd

@@ -278,7 +278,9 @@ def write_outputs(
         content={i.runs.name: i.content for i in inputs[1:]},
         coverage=coverage(comparison, base.network, params),
         warnings=[
-            w for i in inputs for w in run_warnings(i.runs.name, [r.summary for r in i.runs.replications])
+            w
+            for i in inputs
+            for w in run_warnings(i.runs.name, [r.summary for r in i.runs.replications], lang)
         ],
     )
     paths["report"] = write_report(comparison, report_inputs, text_dir / "report.html", lang=lang)

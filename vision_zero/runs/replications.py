@@ -44,6 +44,7 @@ import pandas as pd
 
 from vision_zero.core.errors import ConfigError, DataError, ScenarioError, VisionZeroError
 from vision_zero.core.files import make_process_folder, sweep_stale_process_folders
+from vision_zero.core.i18n import text
 from vision_zero.core.version import __version__
 from vision_zero.network.road_network import RoadNetwork, load_network, network_fingerprint
 from vision_zero.program.scenario import Scenario, load_scenario
@@ -768,26 +769,28 @@ def format_traffic(summaries: Sequence[Mapping[str, float]]) -> str | None:
     )
 
 
-def arrival_warning(name: str, summaries: Sequence[Mapping[str, float]]) -> str | None:
-    """A loud warning when fewer than ``ARRIVAL_WARNING_SHARE`` of the routed trips arrive, else None."""
+def arrival_warning(name: str, summaries: Sequence[Mapping[str, float]], lang: str = "en") -> str | None:
+    """A loud warning when fewer than ``ARRIVAL_WARNING_SHARE`` of the routed trips arrive, else None.
+
+    In ``lang`` (``en``, ``ru``, ``kk``: the catalogue of :mod:`vision_zero.core.i18n`, key ``warn_gridlock``).
+    """
     from vision_zero.traffic.simulation import ARRIVAL_WARNING_SHARE
 
     share = _traffic_mean(summaries, "share_arrived")
     if math.isnan(share) or share >= ARRIVAL_WARNING_SHARE:
         return None
-    return (
-        f"WARNING: {name}: only {share:.0%} of trips arrived (threshold {ARRIVAL_WARNING_SHARE:.0%}): the "
-        "network is gridlocked in the simulation, so its speeds and flows, and the casualties from them, "
-        "describe a jam; check the demand (trips per day) and the network before using these numbers"
+    return text(
+        "warn_gridlock", lang, name=name, share=f"{share:.0%}", threshold=f"{ARRIVAL_WARNING_SHARE:.0%}"
     )
 
 
-def calibration_warning(name: str, summaries: Sequence[Mapping[str, float]]) -> str | None:
+def calibration_warning(name: str, summaries: Sequence[Mapping[str, float]], lang: str = "en") -> str | None:
     """A loud warning when the peak calibration stopped without meeting its congestion target, else None.
 
     Reads the ``peak_*`` keys :func:`vision_zero.runs.pipeline.summarise` copies from the scenario's
     :class:`~vision_zero.runs.pipeline.PeakCalibration` (the same in every replication); None without them (no
-    ``[demand] congestion_index_target``, or a run written before they existed).
+    ``[demand] congestion_index_target``, or a run written before they existed). In ``lang`` (keys
+    ``warn_calibration_*`` of :mod:`vision_zero.core.i18n`'s catalogue).
     """
     if not summaries or any("peak_reached" not in s for s in summaries):
         return None
@@ -797,28 +800,32 @@ def calibration_warning(name: str, summaries: Sequence[Mapping[str, float]]) -> 
     target, ci, factor = s["peak_target"], s["peak_congestion_index"], s["peak_factor"]
     done, steps = s["peak_completed_share"], int(s["peak_steps"])
     low, high = s["peak_factor_low"], s["peak_factor_high"]
-    got = f"a congestion index of {ci:.2f} against the target {target:.2f}, {done:.0%} of peak trips arriving"
+    got = text("warn_calibration_got", lang, ci=f"{ci:.2f}", target=f"{target:.2f}", done=f"{done:.0%}")
     # the calibration moves the demand towards its target: stopped at the upper end, the peak needed more demand
     ends = {"upper": high, "lower": low}
     end = next((e for e, f in ends.items() if math.isclose(factor, f, rel_tol=1e-9)), None)
     if end is not None:
-        return (
-            f"WARNING: {name}: the AM peak's demand calibration stopped at the {end} bound of its range "
-            f"(x{factor:.3f} the default daily trips; range x{low:.3f}-{high:.3f}) with {got}: the peak is "
-            f"{'less' if end == 'upper' else 'more'} congested than the target, so its speeds and delays, and "
-            "the casualties from them, are not those of the target (the network cannot reach it with the demand "
-            "the range allows)"
+        return text(
+            f"warn_calibration_{end}",
+            lang,
+            name=name,
+            factor=f"{factor:.3f}",
+            low=f"{low:.3f}",
+            high=f"{high:.3f}",
+            got=got,
         )
-    return (
-        f"WARNING: {name}: the AM peak's demand calibration did not meet its target within {steps} "
-        f"simulations: best x{factor:.3f} the default daily trips, with {got}"
-    )
+    return text("warn_calibration_steps", lang, name=name, steps=steps, factor=f"{factor:.3f}", got=got)
 
 
-def run_warnings(name: str, summaries: Sequence[Mapping[str, float]]) -> list[str]:
-    """Every loud warning on a run (gridlock, an unmet peak calibration): the terminal, summary and report show these."""
+def run_warnings(name: str, summaries: Sequence[Mapping[str, float]], lang: str = "en") -> list[str]:
+    """Every loud warning on a run (gridlock, an unmet peak calibration): the terminal, summary and report show these.
+
+    In ``lang`` (``en``, ``ru``, ``kk``); the report and ``compare --lang`` pass theirs.
+    """
     return [
-        w for w in (arrival_warning(name, summaries), calibration_warning(name, summaries)) if w is not None
+        w
+        for w in (arrival_warning(name, summaries, lang), calibration_warning(name, summaries, lang))
+        if w is not None
     ]
 
 
