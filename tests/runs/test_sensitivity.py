@@ -12,15 +12,17 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from _scenarios import write_scenarios
 
 from vision_zero.appraisal.study import compare_scenarios, scenario_traffic
 from vision_zero.core.parameters import load_parameters
 from vision_zero.outputs.charts import tornado, tornado_frame
+from vision_zero.runs.parallel import LocalPoolExecutor, default_workers, make_executor
 from vision_zero.runs.replications import scenario_job, scenario_view
 from vision_zero.runs.results import TRAFFIC_TABLES, replication_dir, replication_problem
-from vision_zero.runs.sensitivity import rerun_ksi
+from vision_zero.runs.sensitivity import rerun_ksi, risk_sensitivity
 
 CROSSINGS = """\
 name = "islands"
@@ -112,3 +114,20 @@ def test_replications_keep_their_traffic_tables_checked_like_the_others(compared
         assert "crossing_passages.parquet" in str(replication_problem(folder))
     finally:
         table.write_bytes(data)
+
+
+@pytest.mark.slow
+def test_tornado_over_the_pool_equals_the_serial_one(compared: dict[str, Any]) -> None:
+    """compare_scenarios ran the pairs as tasks of its real process pool: the same tables, to the last bit."""
+    with make_executor() as default:  # what compare_scenarios ran on: a local process pool on >= 2 cores
+        assert isinstance(default, LocalPoolExecutor) or default_workers() < 2
+    base, *variants = compared["traffic"]
+    seen: list[tuple[int, int]] = []
+    serial = risk_sensitivity(
+        base, variants, compared["inputs"][0].parameters, progress=lambda *a: seen.append(a)
+    )
+    assert seen == [(1, 2), (2, 2)]
+    assert set(serial) == {"slow", "islands"} and all(len(t) >= 10 for t in serial.values())
+    for v in compared["comparison"].variants:
+        assert v.sensitivity is not None
+        pd.testing.assert_frame_equal(v.sensitivity, serial[v.variant], check_exact=True)

@@ -273,18 +273,21 @@ def compare_scenarios(
             ]
 
     jobs = [base_job, *var_jobs]
+
+    def run_and_compare(ex: Any) -> tuple[Comparison, list[CompareInputs]]:
+        runs = run_all(ex)
+        views = [scenario_view(j) for j in jobs]
+        inputs = [_runs_from(v, r.results, r.run_dir) for v, r in zip(views, runs, strict=True)]
+        params = inputs[0].parameters if len(inputs[0].parameters) else None
+        comparison = compare(inputs[0].runs, [i.runs for i in inputs[1:]], parameters=params)
+        if sensitivity and comparison.variants:  # over the same executor: one task per pair
+            comparison = _with_sensitivity(comparison, views, inputs, log if progress else None, ex)
+        return comparison, inputs
+
     if executor is None:
         with make_executor() as ex:
-            runs = run_all(ex)
-    else:
-        runs = run_all(executor)
-    views = [scenario_view(j) for j in jobs]
-    inputs = [_runs_from(v, r.results, r.run_dir) for v, r in zip(views, runs, strict=True)]
-    params = inputs[0].parameters if len(inputs[0].parameters) else None
-    comparison = compare(inputs[0].runs, [i.runs for i in inputs[1:]], parameters=params)
-    if sensitivity and comparison.variants:
-        comparison = _with_sensitivity(comparison, views, inputs, log if progress else None)
-    return comparison, inputs
+            return run_and_compare(ex)
+    return run_and_compare(executor)
 
 
 def scenario_traffic(view: AppliedScenario, runs: ScenarioRuns) -> ScenarioTraffic:
@@ -306,13 +309,18 @@ def _with_sensitivity(
     views: Sequence[AppliedScenario],
     inputs: Sequence[CompareInputs],
     log: TextIO | None,
+    executor: Any = None,
 ) -> Comparison:
-    """The comparison with each variant's :func:`~vision_zero.runs.sensitivity.risk_sensitivity` (the tornado)."""
+    """The comparison with each variant's :func:`~vision_zero.runs.sensitivity.risk_sensitivity` (the tornado).
+
+    ``executor``: runs the pairs (the replications' :class:`~vision_zero.runs.parallel.Executor`; default: this
+    process); same tables whichever runs them.
+    """
     import time
 
     start = time.perf_counter()
     traffic = [scenario_traffic(view, inp.runs) for view, inp in zip(views, inputs, strict=True)]
-    tables = risk_sensitivity(traffic[0], traffic[1:], inputs[0].parameters)
+    tables = risk_sensitivity(traffic[0], traffic[1:], inputs[0].parameters, executor=executor)
     if log is not None:
         print(
             f"vision-zero: sensitivity: the risk stage re-run per parameter on the stored traffic "

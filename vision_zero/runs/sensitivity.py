@@ -21,7 +21,9 @@ by how much, not a joint uncertainty interval (the replications' draws give that
 
 Speed: each road-user model is re-run only when a parameter it reads changes (the keys it reads are recorded on
 its first run), and the CMF factors only when a CMF parameter changes; the totals are summed per severity and
-road user, which is all the calibration and KSI need.
+road user, which is all the calibration and KSI need. Pairs are independent: each is one task of the
+executor that ran the replications (:mod:`vision_zero.runs.parallel`), and their values are summed in pair
+order, so the tables are the same whichever executor ran them.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from vision_zero.risk.crash_model import (
     calibration_factors,
     injury_parts,
 )
+from vision_zero.runs.parallel import Executor, SerialExecutor
 from vision_zero.runs.pipeline import AppliedScenario, calibration_targets
 from vision_zero.runs.results import TRAFFIC_TABLES, ReplicationResult, read_traffic_tables, replication_dir
 from vision_zero.traffic.periods import Period
@@ -357,12 +360,77 @@ def rerun_ksi(
     return _ksi_by_scenario(baseline, pair, name, value)
 
 
+@dataclass(frozen=True)
+class _PairSums:
+    """One pair's KSI avoided per year by variant: at the draws, and per (parameter, end) of ``names``."""
+
+    names: tuple[str, ...]
+    at_draw: dict[str, float]
+    at_end: dict[tuple[str, str], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class _SensitivityJob:
+    """The payload of the per-pair tasks (shipped once per worker by the executor)."""
+
+    baseline: ScenarioTraffic
+    variants: tuple[ScenarioTraffic, ...]
+    parameters: ParameterSet
+    excluded: frozenset[str]
+
+
+def _risk_names(job: _SensitivityJob, pair: _Pair) -> tuple[str, ...]:
+    """The parameters the risk stage read on ``pair`` that have a 95% range and are not traffic inputs."""
+    read = _calibration_reads(job.baseline, pair) | pair.base.reads
+    for _, rerun in pair.variants.values():
+        read |= rerun.reads
+    params = job.parameters
+    return tuple(
+        sorted(
+            n
+            for n in read - job.excluded
+            if n in params
+            and params[n].low is not None
+            and params[n].high is not None
+            and params[n].low != params[n].high
+        )
+    )
+
+
+def _pair_sums(job: _SensitivityJob, index: int, names: tuple[str, ...] | None = None) -> _PairSums | None:
+    """KSI avoided by each variant of pair ``index`` at the draws and with each parameter at its ends.
+
+    ``names``: the parameters to move (default: those this pair's risk stage read, :func:`_risk_names`). None
+    when the pair kept no traffic tables.
+    """
+    base = {r.replication: r for r in job.baseline.replications}[index]
+    reps = [{r.replication: r for r in v.replications}.get(index) for v in job.variants]
+    pair = _pair(job.baseline, job.variants, base, reps)
+    if pair is None:
+        return None
+    at_draw = _avoided(job.baseline, pair, None, math.nan)
+    if names is None:
+        names = _risk_names(job, pair)
+    at_end = {
+        (name, end): _avoided(job.baseline, pair, name, float(getattr(job.parameters[name], end)))
+        for name in names
+        for end in ("low", "high")
+    }
+    return _PairSums(names, at_draw, at_end)
+
+
+def _sensitivity_task(job: _SensitivityJob, index: int) -> _PairSums | None:
+    """One pair on a worker of the executor (module level: picklable by reference)."""
+    return _pair_sums(job, index)
+
+
 def risk_sensitivity(
     baseline: ScenarioTraffic,
     variants: Sequence[ScenarioTraffic],
     parameters: ParameterSet,
     *,
     progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Per variant, KSI avoided per year with each risk-stage parameter at its low and high end (module docstring).
 
@@ -374,6 +442,11 @@ def risk_sensitivity(
         Where each parameter's 95% range (``low``, ``high``) and central ``value`` come from.
     progress
         Called with (pairs done, pairs) after each pair.
+    executor
+        Runs the pairs (one task per pair, as the replications: :class:`vision_zero.runs.parallel.Executor`);
+        default: in this process. The result does not depend on it: every pair's values are summed in pair
+        order, and the parameters moved are those the first pair's risk stage read (a pair that read others is
+        re-run here with the first pair's).
 
     Returns
     -------
@@ -387,37 +460,33 @@ def risk_sensitivity(
     var_reps = [{r.replication: r for r in v.replications} for v in variants]
     indices = sorted(i for i in base_reps if any(i in reps for reps in var_reps))
     excluded = set().union(baseline.traffic_parameters, *(v.traffic_parameters for v in variants))
+    job = _SensitivityJob(baseline, tuple(variants), parameters, frozenset(excluded))
+    by_pair: dict[int, _PairSums | None] = {}
+    for done, (pos, result) in enumerate(
+        (executor or SerialExecutor()).map_unordered(_sensitivity_task, job, indices), 1
+    ):
+        by_pair[indices[pos]] = result
+        if progress is not None:
+            progress(done, len(indices))
     sums: dict[str, dict[tuple[str, str], float]] = {v.applied.name: {} for v in variants}
     counts: dict[str, int] = dict.fromkeys(sums, 0)
-    names: list[str] | None = None
-    for done, i in enumerate(indices, 1):
-        pair = _pair(baseline, variants, base_reps[i], [reps.get(i) for reps in var_reps])
-        if pair is None:
+    names: tuple[str, ...] | None = None
+    for i in indices:  # in pair order, as one process would sum them
+        result = by_pair[i]
+        if result is None:
             continue
-        base_rerun, pair_variants = pair.base, pair.variants
-        at_draw = _avoided(baseline, pair, None, math.nan)
-        if names is None:  # the parameters the risk stage reads, with a range, not traffic inputs
-            read = _calibration_reads(baseline, pair) | base_rerun.reads
-            for _, rerun in pair_variants.values():
-                read |= rerun.reads
-            names = sorted(
-                n
-                for n in read - excluded
-                if n in parameters
-                and parameters[n].low is not None
-                and parameters[n].high is not None
-                and parameters[n].low != parameters[n].high
-            )
-        for variant, value in at_draw.items():
+        if names is None:
+            names = result.names
+        elif result.names != names:
+            result = _pair_sums(job, i, names)
+            assert result is not None
+        for variant, value in result.at_draw.items():
             sums[variant][("", "draw")] = sums[variant].get(("", "draw"), 0.0) + value
             counts[variant] += 1
         for name in names:
             for end in ("low", "high"):
-                bound = getattr(parameters[name], end)
-                for variant, value in _avoided(baseline, pair, name, float(bound)).items():
+                for variant, value in result.at_end[(name, end)].items():
                     sums[variant][(name, end)] = sums[variant].get((name, end), 0.0) + value
-        if progress is not None:
-            progress(done, len(indices))
     out = {}
     for v in variants:
         name_v, n = v.applied.name, counts[v.applied.name]
