@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,7 +61,11 @@ def test_plot_writes_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_schematic_info_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["network", "info", "schematic:almaty?scale=tiny"]) == 0
-    assert "SCHEMATIC — not real geometry" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "SCHEMATIC — not real geometry" in out
+    assert re.search(
+        r"cut: +a part of the schematic city: \d+ boundary nodes", out
+    )  # a preset is cut from it
     png = tmp_path / "s.png"
     assert main(["network", "plot", "schematic:almaty?scale=tiny", "-o", str(png)]) == 0
     assert png.is_file()

@@ -153,6 +153,11 @@ def _format_info(s: dict[str, Any]) -> str:
     lines.append(_country_line(s))
     if s["clipped_ways"] is not None:
         lines.append(_clipped_line(s))
+    elif s["schematic"] and s["boundary_nodes"]:
+        lines.append(
+            f"cut:          a part of the schematic city: {s['boundary_nodes']} boundary nodes where its streets "
+            "run on (traffic to, from and through the rest of the city enters and leaves there)"
+        )
     lines.append(f"nodes:        {s['nodes']}")
     lines.append(f"links:        {s['links']} (directed)")
     lines.append(f"road length:  {s['length_km']:.2f} km (two-way roads counted once)")
