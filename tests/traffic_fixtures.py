@@ -82,5 +82,6 @@ def grid(
 CITY_AM_VEH_KM = 1_580_472.0
 CITY_AM_VEH_KM_INSIDE = {"small": 136_937.0, "district": 677_084.0}
 #: Stated tolerance on a preset's share of the city's veh-km: its main streets carry Almaty's mean loading, the
-#: centre's own is 0.86-0.92 of it in the city run (schematic.toml's header): the rule gives +12% / +5%.
+#: centre's own is 0.86-0.92 of it in the city run (schematic.toml's header); the rule gives small +6%, district
+#: +7% (tiny +6%) in daily veh-km, +9% / +2% simulated.
 SHARE_TOLERANCE = 0.15
