@@ -91,7 +91,7 @@ def test_simpy_processes_between_kernel_slices_see_the_links_up_to_their_time_an
     def ticker(env: simpy.Environment) -> Generator[simpy.Event, None, None]:
         while True:  # a process-style part of the model: wakes every 37 s of simulated time
             yield env.timeout(37.0)
-            ticks.append((env.now, int(np.isfinite(loops[-1].plan.ex).sum())))
+            ticks.append((env.now, int(np.isfinite(kernel.times(loops[-1].plan)[2]).sum())))
 
     class Ticking(simpy.Environment):
         def __init__(self) -> None:

@@ -166,17 +166,12 @@ class EventLoop:
             np.array([settings.stuck_time_s, settings.give_way_flow_window_s]),
         )
         self.plan = kernel.Plan(
-            rl32,
-            nl32,
-            f64(fft),
-            np.asarray(psz, dtype=np.int32),
+            *kernel.positions(rl32, nl32, f64(fft), np.asarray(psz, dtype=np.int32)),
             np.ascontiguousarray(start, dtype=np.int64),
             np.ascontiguousarray(stop, dtype=np.int64),
-            ent,
-            ee,
-            ex,
             np.full(len(start), np.nan),
         )
+        self._out = (ent, ee, ex)
         self.state = kernel.new_state(self.net, self.plan, n_links)
 
     def run_period(
@@ -197,6 +192,8 @@ class EventLoop:
         until = env.now + (t_end - env.now)  # the key SimPy gives the period's end (Environment.run's until)
         env.process(self._clock(env, until))
         env.run(until=t_end)
+        for out, filled in zip(self._out, kernel.times(self.plan), strict=True):
+            out[:] = filled
         return int(self.state.cnt[kernel.STUCK_MOVES])
 
     def _clock(self, env: simpy.Environment, until: float) -> Generator[simpy.Event, None, None]:

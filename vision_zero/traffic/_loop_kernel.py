@@ -49,7 +49,9 @@ __all__ = [
     "gate_slots",
     "grow_heap",
     "new_state",
+    "positions",
     "start_period",
+    "times",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -84,10 +86,11 @@ _GRN = 6
 _GWY = 7
 _SHARE = 8
 _LANES = 9
-_LI_COLS = ("non", "nin", "qh", "qlen", "nwait", "gtok", "ohead", "otail", "busy", "gsched", "gstuck")
+_LI_COLS = ("non", "nin", "qh", "qlen", "nwait", "gtok", "ohead", "otail", "busy", "gsched", "gstuck", "room")
 # columns of State.li (per link: vehicles on it, vehicles that entered it, head index and length of its block of
 # qs, waiters at its gate, its stuck timer's token, front and end of its origin queue in oq, flags: an exit event
-# is pending or its head waits at a gate, a gate event is pending, the gate waits for an exit)
+# is pending or its head waits at a gate, a gate event is pending, the gate waits for an exit; the entry in its
+# block whose exit last gave room under Newell's storage test)
 _NON = 0
 _NIN = 1
 _QH = 2
@@ -99,6 +102,19 @@ _OTAIL = 7
 _BUSY = 8
 _GSCHED = 9
 _GSTUCK = 10
+_ROOM = 11
+# One 48-byte record per route position, seen as six float64 (Plan.pf) and as twelve int32 (Plan.pi, the same
+# memory): its running time, the times the kernel fills (entry, end of running = queue join, exit), then its link,
+# the next link of the route (-1: the last) and the platoon's vehicles; so a link entry's data sits in one cache
+# line (or two) instead of one per field.
+_FFT = 0
+_ENT = 1
+_EE = 2
+_EX = 3
+_RL = 8  # int32 columns of Plan.pi: float64 columns 4 and 5
+_NL = 9
+_PSZ = 10
+_POS_COLS = 6  # float64 columns of a position record
 # columns of State.lf (per link: earliest next exit, earliest next entry, the gate's virtual time)
 _NSLOT = 0
 _ISLOT = 1
@@ -138,15 +154,10 @@ class Net(NamedTuple):
 class Plan(NamedTuple):
     """Per route position and per vehicle: what the vehicles do (read-only) and the times they fill."""
 
-    rl: I32  # per position: link
-    nl: I32  # per position: next link (-1: last)
-    fft: F64  # per position: running time [s]
-    psz: I32  # per position: vehicles in the platoon
+    pf: F64  # per position (rows): its record as float64: running time [s]; entry, queue-join, exit time (filled)
+    pi: I32  # per position (rows): the same records as int32: link, next link (-1: last), platoon (_RL ... _PSZ)
     start: I64  # per vehicle: its first position
     stop: I64  # per vehicle: one after its last position
-    ent: F64  # per position: entry time (filled)
-    ee: F64  # per position: end of running, i.e. queue join (filled)
-    ex: F64  # per position: exit time (filled)
     waited: F64  # per vehicle: departure time of a vehicle waiting at its origin
 
 
@@ -196,6 +207,21 @@ def gate_slots(rl: I32, nl: I32, n_links: Int) -> tuple[I64, I32]:
     return gptr, gwho
 
 
+def positions(rl: I32, nl: I32, fft: F64, psz: I32) -> tuple[F64, I32]:
+    """Per route position, its record (:class:`Plan`'s ``pf`` and ``pi``: two views of the same memory)."""
+    pf = np.zeros((len(rl), _POS_COLS))
+    pf[:, _FFT] = fft
+    pf[:, _ENT : _EX + 1] = np.nan
+    pi = pf.view(np.int32)
+    pi[:, _RL], pi[:, _NL], pi[:, _PSZ] = rl, nl, psz
+    return pf, pi
+
+
+def times(plan: Plan) -> tuple[F64, F64, F64]:
+    """Per route position: entry, queue-join and exit times so far (views of the records; NaN: not yet)."""
+    return plan.pf[:, _ENT], plan.pf[:, _EE], plan.pf[:, _EX]
+
+
 def new_state(net: Net, plan: Plan, n_links: Int) -> State:
     """Arrays for a simulation's periods (reset by :func:`start_period`)."""
     n_slots = len(net.gwho)
@@ -211,8 +237,8 @@ def new_state(net: Net, plan: Plan, n_links: Int) -> State:
         z(n_slots),
         z(n_slots, np.int64),
         z(n_slots),
-        z(len(plan.rl), np.int32),
-        z(len(plan.rl), np.int32),
+        z(len(plan.pi), np.int32),
+        z(len(plan.pi), np.int32),
         z(int(net.optr[-1]), np.int32),
         z(heap),
         z(heap, np.int64),
@@ -343,13 +369,13 @@ def _pop(st: State) -> None:
 def _head(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
     """Schedule the exit of link ``li``'s head: after running and giving way, in a discharge slot, on green."""
     p = np.int64(st.qs[net.qptr[li] + st.li[li, _QH]])
-    te = plan.ee[p] + net.lc[li, _GWY]
+    te = plan.pf[p, _EE] + net.lc[li, _GWY]
     if te < t:
         te = t
     ns = st.lf[li, _NSLOT]
     if te < ns:
         te = ns
-    m = np.int64(plan.nl[p])
+    m = np.int64(plan.pi[p, _NL])
     if m >= 0 and te < st.lf[m, _ISLOT]:
         te = st.lf[m, _ISLOT]  # the next link's inflow slot as known now (saves a wait at its gate)
     c = net.lc[li, _CYC]
@@ -369,16 +395,19 @@ def _ready(net: Net, plan: Plan, st: State, m: Int, s: Int, t: float) -> float:
     need = st.li[m, _NIN] + s - net.lc[m, _STO]
     if need > 0.0:
         base = net.qptr[m]
-        lo, hi = 0, st.li[m, _QLEN]
-        while lo < hi:  # bisect_left(cum, need)
-            mid = (lo + hi) >> 1
-            if st.cum[base + mid] < need:
-                lo = mid + 1
-            else:
-                hi = mid
+        # the first entry whose cumulative count reaches ``need`` (bisect_left over the strictly increasing cum),
+        # found from the last answer for this link: ``need`` only grows as vehicles enter, so this moves on by
+        # about one entry per call (a bisection read log2(entries) cache lines per call)
+        lo = st.li[m, _ROOM]
+        n = st.li[m, _QLEN]
+        while lo < n and st.cum[base + lo] < need:
+            lo += 1
+        while lo > 0 and st.cum[base + lo - 1] >= need:
+            lo -= 1
+        st.li[m, _ROOM] = lo
         if lo >= st.li[m, _QH]:
             return _INF if st.li[m, _NON] > 0 else float(r)
-        tr = plan.ex[st.qs[base + lo]] + net.lc[m, _WAVE]
+        tr = plan.pf[st.qs[base + lo], _EX] + net.lc[m, _WAVE]
         if tr > r:
             r = tr
     return float(r)
@@ -386,13 +415,13 @@ def _ready(net: Net, plan: Plan, st: State, m: Int, s: Int, t: float) -> float:
 
 @njit(**_KERNEL)
 def _enter(net: Net, plan: Plan, st: State, p: Int, m: Int, t: float) -> None:
-    plan.ent[p] = t
-    s = np.int64(plan.psz[p])
+    plan.pf[p, _ENT] = t
+    s = np.int64(plan.pi[p, _PSZ])
     st.li[m, _NON] += s
     n = st.li[m, _NIN] + s
     st.li[m, _NIN] = n
     st.lf[m, _ISLOT] = t + net.lc[m, _HWI] * s
-    plan.ee[p] = t + plan.fft[p]
+    plan.pf[p, _EE] = t + plan.pf[p, _FFT]
     k = st.li[m, _QLEN]
     st.qs[net.qptr[m] + k] = p
     st.cum[net.qptr[m] + k] = n
@@ -409,7 +438,7 @@ def _discharge_s(net: Net, plan: Plan, st: State, li: Int, p: Int, s: Int, t: fl
     Records the exit in its movement's flow if a conflict list reads it; a movement that gives way gets HCM
     eq. 17-3's headway with its conflicting flow over the last ``flow_window_s`` (never below ``hw[li]``).
     """
-    m = plan.nl[p]
+    m = plan.pi[p, _NL]
     if m < 0:
         return float(net.lc[li, _HW] * s)  # the trip ends at the junction: it crosses no stream
     k = net.mv_ptr[li]
@@ -447,8 +476,8 @@ def _discharge_s(net: Net, plan: Plan, st: State, li: Int, p: Int, s: Int, t: fl
 def _leave_start(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
     """The head of ``li`` leaves it at ``t``: record its exit, free its slot and its room."""
     p = np.int64(st.qs[net.qptr[li] + st.li[li, _QH]])
-    s = np.int64(plan.psz[p])
-    plan.ex[p] = t
+    s = np.int64(plan.pi[p, _PSZ])
+    plan.pf[p, _EX] = t
     st.li[li, _QH] += 1
     st.li[li, _NON] -= s
     if net.mv_ptr[li + 1] > net.mv_ptr[li]:
@@ -551,7 +580,7 @@ def _admit_origin(net: Net, plan: Plan, st: State, m: Int, t: float) -> None:
     st.li[m, _OHEAD] += 1
     p = plan.start[veh]
     _enter(net, plan, st, p, m, t)
-    plan.ent[p] = plan.waited[veh]
+    plan.pf[p, _ENT] = plan.waited[veh]
     if st.li[m, _OHEAD] < st.li[m, _OTAIL]:
         _join(net, st, m, np.int64(-1))
 
@@ -578,7 +607,7 @@ def _serve(net: Net, plan: Plan, st: State, m0: Int, t: float, tail0: Bool) -> N
         k = _first(net, st, m)
         x = np.int64(net.gwho[k])
         p = np.int64(st.qs[net.qptr[x] + st.li[x, _QH]]) if x >= 0 else plan.start[st.oq[st.li[m, _OHEAD]]]
-        r = _ready(net, plan, st, m, np.int64(plan.psz[p]), t)
+        r = _ready(net, plan, st, m, np.int64(plan.pi[p, _PSZ]), t)
         if r > t:
             _arm(net, st, m, t, r)
             sp -= 1
@@ -609,12 +638,12 @@ def _serve(net: Net, plan: Plan, st: State, m0: Int, t: float, tail0: Bool) -> N
 @njit(inline="always", **_KERNEL)
 def _on_head(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
     p = np.int64(st.qs[net.qptr[li] + st.li[li, _QH]])
-    m = np.int64(plan.nl[p])
+    m = np.int64(plan.pi[p, _NL])
     if m >= 0:
         if st.li[m, _NWAIT]:
             _wait_at(net, st, m, li, t, 0.0)  # others are in line before it
             return
-        r = _ready(net, plan, st, m, np.int64(plan.psz[p]), t)
+        r = _ready(net, plan, st, m, np.int64(plan.pi[p, _PSZ]), t)
         if r > t:
             _wait_at(net, st, m, li, t, r)
             return
@@ -642,7 +671,7 @@ def _on_stuck(net: Net, plan: Plan, st: State, m: Int, t: float, tok: Int) -> No
 @njit(inline="always", **_KERNEL)
 def _depart(net: Net, plan: Plan, st: State, veh: Int, t: float) -> None:
     p = plan.start[veh]
-    m = np.int64(plan.rl[p])
+    m = np.int64(plan.pi[p, _RL])
     if st.li[m, _NWAIT]:
         plan.waited[veh] = t
         queued = st.li[m, _OHEAD] < st.li[m, _OTAIL]
@@ -651,7 +680,7 @@ def _depart(net: Net, plan: Plan, st: State, veh: Int, t: float) -> None:
         if not queued:  # else the origin queue is already in line
             _wait_at(net, st, m, np.int64(-1), t, 0.0)
         return
-    r = _ready(net, plan, st, m, np.int64(plan.psz[p]), t)
+    r = _ready(net, plan, st, m, np.int64(plan.pi[p, _PSZ]), t)
     if r <= t:
         _enter(net, plan, st, p, m, t)
     else:
