@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import itertools
 import json
 import math
 import os
@@ -546,18 +547,26 @@ def run_vision_zero(
     else:
         record = simulate(net, trips, None, **kwargs)
     t2 = time.process_time()
-    per_link = record.link_stats.groupby("link")["entries"].sum()
+    per_link = record.link_stats.groupby("link")[["entries", "veh_h"]].sum()
     vz_entries = np.zeros(len(net.links))
-    vz_entries[per_link.index.to_numpy(int)] = per_link.to_numpy(float)
+    vz_entries[per_link.index.to_numpy(int)] = per_link["entries"].to_numpy(float)
+    vz_veh_h = np.zeros(len(net.links))
+    vz_veh_h[per_link.index.to_numpy(int)] = per_link["veh_h"].to_numpy(float)
     vz_u, vz_v = net.links["u"].to_numpy(int), net.links["v"].to_numpy(int)
     case_u, case_v = case.links["u"].to_numpy(int), case.links["v"].to_numpy(int)
     if len(vz_u) == len(case_u) and (vz_u == case_u).all() and (vz_v == case_v).all():
-        entries = vz_entries
+        entries, veh_h = vz_entries, vz_veh_h
     else:  # the grid: one link per node pair, matched by pair
-        by_pair = (
-            pd.Series(vz_entries, index=pd.MultiIndex.from_arrays([vz_u, vz_v])).groupby(level=[0, 1]).sum()
-        )
-        entries = by_pair.reindex(pd.MultiIndex.from_arrays([case_u, case_v])).fillna(0.0).to_numpy(float)
+
+        def by_pair(values: np.ndarray) -> np.ndarray:
+            pairs = (
+                pd.Series(values, index=pd.MultiIndex.from_arrays([vz_u, vz_v])).groupby(level=[0, 1]).sum()
+            )
+            return pairs.reindex(pd.MultiIndex.from_arrays([case_u, case_v])).fillna(0.0).to_numpy(float)
+
+        entries, veh_h = by_pair(vz_entries), by_pair(vz_veh_h)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        link_time = np.where(entries > 0, veh_h * 3600.0 / entries, np.nan)  # mean time on the link [s]
     if routes_to is not None and record.link_events is not None:
         write_vz_routes(case, net, record.link_events, routes_to)
     done = record.trips["completed"].to_numpy(bool)
@@ -570,6 +579,7 @@ def run_vision_zero(
         note += f"; relative gap by iteration {gaps}; {rc['turns_per_trip'].iloc[-1]:.1f} turns/trip"
     return {
         "entries": entries.tolist(),
+        "link_time_s": link_time.tolist(),
         "completed": int(done.sum()),
         "trips": len(record.trips),
         "mean_travel_time_s": float(np.mean(tt)) if tt.size else math.nan,
@@ -660,12 +670,26 @@ def write_vz_routes(case: Case, net: Any, events: pd.DataFrame, path: Path) -> N
         by_pair = dict(zip(zip(case_u.tolist(), case_v.tolist(), strict=True), edges.tolist(), strict=True))
         edge_of = np.array([by_pair[(u, v)] for u, v in zip(vz_u.tolist(), vz_v.tolist(), strict=True)])
     depart = case.trips.set_index("trip")["depart_s"]
+    # movements SUMO's network has (netconvert drops some U-turns vision_zero allows): routes using others are
+    # left out and counted (SUMO would refuse the whole file)
+    allowed = {
+        (el.get("from"), el.get("to"))
+        for _, el in ET.iterparse(case.workdir / "net.net.xml", events=("end",))
+        if el.tag == "connection"
+    }
     lines = ["<routes>"]
+    skipped = 0
     for trip, group in sorted(events.groupby("vehicle", sort=False), key=lambda g: (depart[g[0]], g[0])):
-        route = " ".join(edge_of[group["link"].to_numpy(int)])
-        lines.append(f'  <vehicle id="{trip}" depart="{depart[trip]:.2f}"><route edges="{route}"/></vehicle>')
+        route = edge_of[group["link"].to_numpy(int)].tolist()
+        if any((a, b) not in allowed for a, b in itertools.pairwise(route)):
+            skipped += 1
+            continue
+        lines.append(
+            f'  <vehicle id="{trip}" depart="{depart[trip]:.2f}"><route edges="{" ".join(route)}"/></vehicle>'
+        )
     lines.append("</routes>")
     path.write_text("\n".join(lines) + "\n")
+    path.with_suffix(".skipped").write_text(f"{skipped}\n")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -709,11 +733,14 @@ def read_sumo_results(case: Case, rundir: Path) -> dict[str, Any]:
     """Link entries, completed trips and mean travel time from SUMO's edgeData / tripinfo outputs."""
     edge_index = dict(zip(case.links["sumo_edge"], case.links["link"], strict=True))
     entries = np.zeros(len(case.links))
+    time_sum = np.zeros(len(case.links))  # edgeData's traveltime x vehicles, to average over intervals
     for _, el in ET.iterparse(rundir / "edgedata.xml", events=("end",)):
         if el.tag == "edge":
             link = edge_index.get(el.get("id", ""))
             if link is not None:
-                entries[link] += float(el.get("entered", 0)) + float(el.get("departed", 0))
+                n = float(el.get("entered", 0)) + float(el.get("departed", 0))
+                entries[link] += n
+                time_sum[link] += n * float(el.get("traveltime", "nan"))
         elif el.tag == "interval":
             el.clear()
     tt: list[float] = []
@@ -727,8 +754,11 @@ def read_sumo_results(case: Case, rundir: Path) -> dict[str, Any]:
         tel = root.find("teleports")
         if tel is not None:
             teleports = int(tel.get("total", 0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        link_time = np.where(entries > 0, time_sum / entries, np.nan)
     return {
         "entries": entries.tolist(),
+        "link_time_s": link_time.tolist(),
         "completed": len(tt),
         "trips": len(case.trips),
         "mean_travel_time_s": float(np.mean(tt)) if tt else math.nan,
@@ -785,8 +815,8 @@ def run_child(
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, wall, proc.returncode
 
 
-def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np.ndarray] | None:
-    """Run one tool on one case in a child process and return its table row and link entries."""
+def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np.ndarray, np.ndarray] | None:
+    """Run one tool on one case in a child process; its table row, link entries and mean link times [s]."""
     rundir = case.workdir / tool
     rundir.mkdir(exist_ok=True)
     if tool == VZ_ROUTES_TOOL and not (case.workdir / "vz_routes.rou.xml").exists():
@@ -796,7 +826,8 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
             print(f"  {tool}: vision_zero's routes FAILED; see {rundir / 'routes-log.txt'}", file=sys.stderr)
             return None
     if tool in SUMO_TOOLS:
-        ensure_sumo_routes(case)
+        if tool != VZ_ROUTES_TOOL:
+            ensure_sumo_routes(case)
         cmd = sumo_command(case, tool, rundir, seed=seed)
     else:
         cmd = [
@@ -823,7 +854,8 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
     veh_km = float(entries @ case.links["length_m"].to_numpy(float)) / 1000.0
     note = res.get("note", "")
     if tool == VZ_ROUTES_TOOL:
-        note = "on vision_zero's final routes " + note
+        skipped = (case.workdir / "vz_routes.rou.skipped").read_text().strip()
+        note = f"on vision_zero's final routes ({skipped} left out: a movement SUMO's network lacks) " + note
     elif tool in SUMO_TOOLS:
         note = f"+{case.routing_cpu_s:.1f} CPU s duarouter (not counted) " + note
     if res.get("teleports"):
@@ -842,7 +874,8 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
         mean_travel_time_s=float(res["mean_travel_time_s"]),
         note=note.strip(),
     )
-    return row, entries
+    link_time = np.asarray(res.get("link_time_s", np.full(len(entries), np.nan)), dtype=float)
+    return row, entries, link_time
 
 
 def pair_flows(case: Case, entries: np.ndarray) -> pd.Series:
@@ -851,13 +884,36 @@ def pair_flows(case: Case, entries: np.ndarray) -> pd.Series:
     return frame.groupby(["u", "v"])["entries"].sum()
 
 
-def write_flows(case: Case, flows: dict[str, pd.Series]) -> None:
-    """Every tool's link entries per (from, to) node pair (``flows.csv``); prints their correlations pair by pair."""
+#: Links entered by fewer vehicles than this in a tool are left out of the link-time correlations.
+MIN_ENTRIES_FOR_TIME = 10
+
+
+def pair_times(case: Case, entries: np.ndarray, link_time: np.ndarray) -> pd.Series:
+    """Mean link time [s] per (from, to) node pair, weighted by entries (NaN where nobody entered)."""
+    frame = pd.DataFrame({"u": case.links["u"], "v": case.links["v"], "n": entries})
+    frame["nt"] = np.where(entries > 0, entries * np.nan_to_num(link_time), 0.0)
+    sums = frame.groupby(["u", "v"])[["n", "nt"]].sum()
+    return (sums["nt"] / sums["n"].where(sums["n"] > 0)).rename(None)
+
+
+def write_flows(case: Case, flows: dict[str, pd.Series], times: dict[str, pd.Series]) -> None:
+    """Every tool's link entries and mean link times per (from, to) node pair (``flows.csv``, ``link_times.csv``).
+
+    Prints the correlations pair by pair: of link entries (where the traffic goes), and of mean link times over the
+    links with at least :data:`MIN_ENTRIES_FOR_TIME` entries in both tools (where the delay lands; with equal
+    routes, as ``sumo-meso-jc-vzroutes``, entries agree by construction and only the times tell the engines apart).
+    """
     if not flows:
         return
     table = pd.concat(flows, axis=1).fillna(0.0)
     table.to_csv(case.workdir / "flows.csv")
     print(f"  {case.name}: link-flow r between tools\n{table.corr().round(3).to_string()}", file=sys.stderr)
+    link_times = pd.concat(times, axis=1).where(table >= MIN_ENTRIES_FOR_TIME)
+    link_times.to_csv(case.workdir / "link_times.csv")
+    corr = link_times.corr(min_periods=MIN_ENTRIES_FOR_TIME).round(3).to_string()
+    print(
+        f"  {case.name}: mean link time r between tools (links with >= 10 entries)\n{corr}", file=sys.stderr
+    )
 
 
 def compare(rows: list[Row], flows: dict[str, pd.Series]) -> None:
@@ -1066,6 +1122,7 @@ def main(argv: list[str] | None = None) -> int:
     for case, case_seed in cases:
         case_rows: list[Row] = []
         flows: dict[str, pd.Series] = {}
+        times: dict[str, pd.Series] = {}
         for tool in args.tools:
             if tool.startswith("uxsim") and len(case.links) > UXSIM_MAX_LINKS:
                 print(
@@ -1077,12 +1134,13 @@ def main(argv: list[str] | None = None) -> int:
             result = measure(case, tool, seed=case_seed, profile=args.profile)
             if result is None:
                 continue
-            row, entries = result
+            row, entries, link_time = result
             case_rows.append(row)
             flows[tool] = pair_flows(case, entries)
+            times[tool] = pair_times(case, entries, link_time)
         compare(case_rows, flows)
         rows.extend(case_rows)
-        write_flows(case, flows)
+        write_flows(case, flows, times)
         partial = format_table(rows) + ("\n\n" + seed_table(rows) if args.seeds else "")
         (out / "partial.md").write_text(f"`{command}`\n\n{machine_note()}; {git_note()}\n\n{partial}\n")
     table = format_table(rows)
