@@ -38,7 +38,9 @@ queue-and-headway segments; drivers keep their own desired speeds):
   back from minor approaches), off gives 0.87x (487 s), inside the +-15% the engine is held to (benchmarks/README.md).
   So a minor approach discharges at ``3600 / traffic.give_way.follow_up_headway_s`` per lane whatever the major flow;
   the HCM rule stays as the sensitivity option. A linear empirical rule (Kimber and Coombe's, which needs each
-  junction's carriageway width and visibility) is the candidate for a sourced permissive default. The first vehicle
+  junction's carriageway width and visibility) is the candidate for a sourced permissive default: off is too
+  permissive for route choice (SUMO meso-jc driving vision_zero's own district routes takes 936 s, 1.92x, with
+  314 teleports, where its own routes take 562 s). The first vehicle
   waiting for room that does not appear for ``traffic.stuck_time_s`` (SUMO's time-to-teleport) enters anyway, so
   circular queues cannot freeze the network; such stuck moves are counted (:attr:`TrafficRecord.stuck_moves`).
 * One event per link exit (which is the next link's entry), plus one per departure, plus one per entry that had
