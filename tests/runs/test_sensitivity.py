@@ -7,6 +7,7 @@ refuge-island upgrade (CMFs at the crossings).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -22,7 +23,7 @@ from vision_zero.outputs.charts import tornado, tornado_frame
 from vision_zero.runs.parallel import LocalPoolExecutor, default_workers, make_executor
 from vision_zero.runs.replications import scenario_job, scenario_view
 from vision_zero.runs.results import TRAFFIC_TABLES, replication_dir, replication_problem
-from vision_zero.runs.sensitivity import rerun_ksi, risk_sensitivity
+from vision_zero.runs.sensitivity import _sensitivity_task, _SensitivityJob, rerun_ksi, risk_sensitivity
 
 CROSSINGS = """\
 name = "islands"
@@ -131,3 +132,14 @@ def test_tornado_over_the_pool_equals_the_serial_one(compared: dict[str, Any]) -
     for v in compared["comparison"].variants:
         assert v.sensitivity is not None
         pd.testing.assert_frame_equal(v.sensitivity, serial[v.variant], check_exact=True)
+
+
+@pytest.mark.slow
+def test_a_worker_without_the_run_folders_hands_the_pair_back(
+    compared: dict[str, Any], tmp_path: Path
+) -> None:
+    """A Dask worker on another machine sees no results folder: the pair is run by the caller, not dropped."""
+    base, *variants = compared["traffic"]
+    elsewhere = dataclasses.replace(variants[0], run_dir=tmp_path / "not-on-this-worker")
+    job = _SensitivityJob(base, (elsewhere, *variants[1:]), compared["inputs"][0].parameters, frozenset())
+    assert _sensitivity_task(job, 0) == (False, None)

@@ -419,9 +419,18 @@ def _pair_sums(job: _SensitivityJob, index: int, names: tuple[str, ...] | None =
     return _PairSums(names, at_draw, at_end)
 
 
-def _sensitivity_task(job: _SensitivityJob, index: int) -> _PairSums | None:
-    """One pair on a worker of the executor (module level: picklable by reference)."""
-    return _pair_sums(job, index)
+def _sensitivity_task(job: _SensitivityJob, index: int) -> tuple[bool, _PairSums | None]:
+    """One pair on a worker of the executor (module level: picklable by reference): ``(seen, sums)``.
+
+    ``seen`` is False when this worker does not see one of the pair's replication folders (a Dask worker on
+    another machine without the results folder): the caller then runs the pair itself, instead of the pair
+    being taken for one that kept no traffic tables.
+    """
+    for scenario in (job.baseline, *job.variants):
+        has = any(r.replication == index for r in scenario.replications)
+        if has and not replication_dir(scenario.run_dir, index).is_dir():
+            return False, None
+    return True, _pair_sums(job, index)
 
 
 def risk_sensitivity(
@@ -462,10 +471,10 @@ def risk_sensitivity(
     excluded = set().union(baseline.traffic_parameters, *(v.traffic_parameters for v in variants))
     job = _SensitivityJob(baseline, tuple(variants), parameters, frozenset(excluded))
     by_pair: dict[int, _PairSums | None] = {}
-    for done, (pos, result) in enumerate(
+    for done, (pos, (seen, result)) in enumerate(
         (executor or SerialExecutor()).map_unordered(_sensitivity_task, job, indices), 1
     ):
-        by_pair[indices[pos]] = result
+        by_pair[indices[pos]] = result if seen else _pair_sums(job, indices[pos])
         if progress is not None:
             progress(done, len(indices))
     sums: dict[str, dict[tuple[str, str], float]] = {v.applied.name: {} for v in variants}
