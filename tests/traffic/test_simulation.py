@@ -9,7 +9,13 @@ from traffic_fixtures import grid, make_network
 
 from vision_zero.core.errors import DataError
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic._model import compliance_draws, signal_plans
+from vision_zero.traffic._model import (
+    compliance_draws,
+    free_flow_speed_kph,
+    hcm_urban_street_free_flow_speed_kph,
+    segment_length_m,
+    signal_plans,
+)
 from vision_zero.traffic.demand import congestion_index
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.simulation import (
@@ -25,7 +31,7 @@ from vision_zero.traffic.simulation import (
 HOUR = Period("h", 8.0, 3600.0, 0.09, 340.0)
 BASE = TrafficSettings.from_parameters()
 #: every driver drives exactly the limit: hand calculations
-EXACT = dataclasses.replace(BASE, offset_kph=0.0, cv=0.0)
+EXACT = dataclasses.replace(BASE, offset_kph=0.0, cv=0.0, hcm=None)
 #: all-or-nothing route choice (no perception errors): hand-checkable routes
 AON = dataclasses.replace(BASE, route_perception_cv=0.0, route_perception_draws=1)
 
@@ -777,3 +783,75 @@ def test_settings_from_a_parameter_draw() -> None:
     st = TrafficSettings.from_values(draw)
     assert st.cv == draw["traffic.desired_speed.cv"] and 0.13 <= st.cv <= 0.15
     assert TrafficSettings.from_parameters(params) == TrafficSettings.from_values(params.central())
+
+
+def test_hcm_urban_street_free_flow_speed_by_hand() -> None:
+    # HCM 6th ed. eqs. 18-3..18-5 (traffic.desired_speed.hcm.*), limit 40 km/h = 24.855 mi/h, one lane, 300 m:
+    # S_0 = 25.6 + 0.47 x 24.855 = 37.282; f_CS = -0.47; D_a = 73 points/mi (Exhibit 18-7 at 25 mi/h, clamped),
+    # f_A = -0.078 x 73 = -5.694; S_fo = 31.118 mi/h; f_L = 1.02 - 4.7 x 11.618 / 984.25 ft = 0.96452;
+    # S_f = 30.014 mi/h = 48.30 km/h (above the limit, so eq. 18-5's floor does not bind)
+    hcm = BASE.hcm
+    assert hcm is not None
+    got = hcm_urban_street_free_flow_speed_kph(np.array([40.0]), np.array([1.0]), np.array([300.0]), hcm)
+    np.testing.assert_allclose(got, [48.30], atol=0.01)
+    # on a 150 m block at 60 km/h S_fo f_L = 50.4 km/h: floored at the limit (S_f >= S_pl)
+    short = hcm_urban_street_free_flow_speed_kph(np.array([60.0]), np.array([1.0]), np.array([150.0]), hcm)
+    np.testing.assert_allclose(short, [60.0])
+    # longer segments and more lanes: faster, never slower
+    long = hcm_urban_street_free_flow_speed_kph(
+        np.full(3, 50.0), np.array([1.0, 1.0, 2.0]), np.array([150.0, 600.0, 600.0]), hcm
+    )
+    assert long[0] <= long[1] < long[2]
+
+
+def _cross(highway_ns: str, highway_ew: str) -> RoadNetwork:
+    """A 3 x 3 grid of 150 m two-way links: the middle column is ``highway_ns``, every other link ``highway_ew``."""
+    xy = [(i * 150.0, j * 150.0) for j in range(3) for i in range(3)]
+    links: list[tuple[int, int, float, int, float, float]] = []
+    kinds: list[str] = []
+    for j in range(3):
+        for i in range(3):
+            a = j * 3 + i
+            for b, vertical in ([(a + 1, False)] if i < 2 else []) + ([(a + 3, True)] if j < 2 else []):
+                kind = highway_ns if vertical and i == 1 else highway_ew
+                links += [(a, b, 150.0, 1, 60.0, 600.0), (b, a, 150.0, 1, 60.0, 600.0)]
+                kinds += [kind, kind]
+    return make_network(xy, links, highway=kinds)
+
+
+def test_segment_length_cut_where_the_through_movement_may_have_to_yield() -> None:
+    # residential crossing residential: priority to the right, every junction bounds a segment (the 150 m links at
+    # the centre node run between junctions of 3 and 4 legs; a bend at a corner does not cut one)
+    flat = _cross("residential", "residential")
+    at_centre = ((flat.links["u"] == 4) | (flat.links["v"] == 4)).to_numpy()
+    seg = segment_length_m(flat.links)
+    np.testing.assert_allclose(seg[at_centre], 150.0)
+    np.testing.assert_allclose(seg[~at_centre], 300.0)  # round a corner to the next junction
+    # a collector through local streets keeps its priority: its segment is the whole 300 m column
+    col = _cross("tertiary", "residential")
+    seg = segment_length_m(col.links)
+    tertiary = (col.links["highway"] == "tertiary").to_numpy()
+    np.testing.assert_allclose(seg[tertiary], 300.0)
+    np.testing.assert_allclose(seg[at_centre & ~tertiary], 150.0)
+
+
+def test_local_streets_take_the_hcm_free_flow_speed_and_arterials_the_offset() -> None:
+    # SCIENCE.md §8 / traffic.toml: limit + 9.5 km/h on arterials; a 60 km/h residential street on 150 m blocks is
+    # driven at the limit on average (HCM eq. 18-5's floor), not 69.5 km/h
+    net = _cross("primary", "residential")
+    links = net.links
+    ff = free_flow_speed_kph(links, BASE.offset_kph, BASE.hcm)
+    primary = (links["highway"] == "primary").to_numpy()
+    np.testing.assert_allclose(ff[primary], 60.0 + BASE.offset_kph)
+    np.testing.assert_allclose(ff[~primary], 60.0)
+    idx = np.arange(len(links))
+    v = desired_speed_kph(links, idx, np.zeros(len(links)), BASE)
+    np.testing.assert_allclose(v, ff)
+    # a later limit change acts through the speed response around the same free flow, not through HCM's slope
+    calmed = links.assign(reference_speed_kph=60.0, speed_limit_kph=30.0, speed_response=0.4)
+    np.testing.assert_allclose(
+        desired_speed_kph(calmed, idx, np.zeros(len(links)), BASE)[~primary], 60.0 - 12.0
+    )
+    # without HCM coefficients every class takes the offset
+    plain = dataclasses.replace(BASE, hcm=None)
+    np.testing.assert_allclose(desired_speed_kph(links, idx, np.zeros(len(links)), plain), 69.5)

@@ -8,8 +8,10 @@ Vehicle occupants (per link and per junction)
     against the reference speed at which the SPF applies (the power model per vehicle over each link's speed
     distribution, with Elvik's exponents for casualties by road environment: urban, or rural roads and freeways
     for motorway and trunk links), times the severity split, times crash-modification factors from the modifier
-    table. The reference speed is ``reference_speed_kph`` (the limit drivers are used
-    to; ``speed_limit_kph`` if absent) plus the free-flow offset ``risk.reference_speed.offset_kph``
+    table. The reference speed is the free-flow speed at ``reference_speed_kph`` (the limit drivers are used
+    to; ``speed_limit_kph`` if absent), from the traffic model's owner
+    (:func:`vision_zero.traffic.simulation.free_flow_speed_kph`): the HCM urban-street free-flow speed on local and
+    collector streets, elsewhere the limit plus the free-flow offset ``risk.reference_speed.offset_kph``
     (limit + 8-11 km/h, SCIENCE.md §8): a baseline link at free flow is neutral, and a new limit, camera or
     calming changes the speed but not the reference, so its effect shows through the speed model.
 Pedestrians
@@ -32,7 +34,7 @@ import pandas as pd
 
 from vision_zero.core.errors import ConfigError, DataError
 from vision_zero.core.units import km_to_miles, m_to_km
-from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
+from vision_zero.network.road_network import RoadNetwork, junction_control
 from vision_zero.program.interventions import MODIFIER_COLUMNS
 from vision_zero.risk.pedestrian import (
     crossing_injuries,
@@ -43,7 +45,7 @@ from vision_zero.risk.pedestrian import (
     tefft_pedestrian_injury,
 )
 from vision_zero.traffic.periods import annual_factors
-from vision_zero.traffic.simulation import SPEED_BIN_KPH, TrafficRecord
+from vision_zero.traffic.simulation import SPEED_BIN_KPH, HcmUrbanStreet, TrafficRecord, free_flow_speed_kph
 
 __all__ = [
     "FREEWAY_HIGHWAYS",
@@ -335,10 +337,8 @@ def segment_spf_type(links: pd.DataFrame) -> pd.Series:
 
 
 def _reference_speed_kph(links: pd.DataFrame, parameters: Mapping[str, float]) -> FloatArray:
-    out: FloatArray = link_column(links, "reference_speed_kph") + param(
-        parameters, "risk.reference_speed.offset_kph"
-    )
-    return out
+    hcm = HcmUrbanStreet.from_values(parameters)
+    return free_flow_speed_kph(links, param(parameters, "risk.reference_speed.offset_kph"), hcm)
 
 
 def _annual_link_traffic(

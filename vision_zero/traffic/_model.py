@@ -8,6 +8,8 @@ References
 Webster, F. V. (1958). Traffic signal settings. Road Research Technical Paper 39, HMSO.
 Wilson, C., Willis, C., Hendrikz, J. K., Le Brocque, R., Bellamy, N. (2010). Speed cameras for the prevention of
 road traffic injuries and deaths. Cochrane Database of Systematic Reviews 10, CD004607.
+Transportation Research Board (2016). Highway Capacity Manual, 6th ed., ch. 18 (urban street segments), eqs. 18-3 to
+18-5, Exhibits 18-7 and 18-11 (read as reproduced in the NCHRP 08-135 Guidebook, ch. 11).
 Transportation Research Board (2000). Highway Capacity Manual, ch. 17 (unsignalized intersections).
 """
 
@@ -20,31 +22,84 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.special import ndtr
 
 from vision_zero.core.parameters import ParameterSet, load_parameters
-from vision_zero.core.units import S_PER_HOUR, kph_to_mps
+from vision_zero.core.units import S_PER_HOUR, km_to_miles, kph_to_mps, mph_to_kph
 from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
 from vision_zero.traffic.routing import LEFT, RIGHT, THROUGH, UTURN, movement_directions
 
 __all__ = [
+    "HCM_CLASSES",
     "GiveWayMovements",
+    "HcmUrbanStreet",
     "Signals",
     "TrafficSettings",
     "compliance_draws",
     "desired_speed_kph",
     "expected_running_time_s",
+    "free_flow_speed_kph",
     "give_way_approach",
     "give_way_capacity_vph",
     "give_way_delay_s",
     "give_way_movements",
     "hash_unit",
+    "hcm_urban_street_free_flow_speed_kph",
     "potential_capacity_vph",
+    "segment_length_m",
     "signal_plans",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+
+#: Road classes whose drivers' mean desired speed is the HCM urban-street free-flow speed
+#: (:func:`hcm_urban_street_free_flow_speed_kph`): local and collector streets, where the limit + offset rule
+#: (``traffic.desired_speed.offset_kph``, measured on urban streets in general) was not measured. Arterials, trunk
+#: roads and motorways keep the offset; so do classes whose limit lies below HCM's range (living streets).
+HCM_CLASSES: tuple[str, ...] = ("residential", "unclassified", "tertiary", "tertiary_link")
+
+#: Exhibit 18-7's speed-limit columns [mi/h] (``traffic.desired_speed.hcm.access_points_per_mi.at_<mph>_mph``).
+_HCM_ACCESS_LIMITS_MPH: tuple[int, ...] = (25, 30, 35, 40, 45, 50, 55)
+_FT_PER_M = 1.0 / 0.3048
+
+
+@dataclass(frozen=True)
+class HcmUrbanStreet:
+    """Coefficients of the HCM urban-street free-flow speed (``traffic.desired_speed.hcm.*``; sources there)."""
+
+    speed_constant_mph: float
+    speed_limit_slope: float
+    cross_section_mph: float
+    access_point_slope_mph: float
+    access_points_per_mi: tuple[float, ...]  # at _HCM_ACCESS_LIMITS_MPH
+    spacing_intercept: float
+    spacing_slope_ft_per_mph: float
+    spacing_speed_mph: float
+    min_spacing_ft: float
+    min_speed_limit_kph: float
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, float]) -> HcmUrbanStreet:
+        """From parameter values by dotted name (central values or one replication's draw)."""
+        p = "traffic.desired_speed.hcm."
+        return cls(
+            speed_constant_mph=values[p + "speed_constant_mph"],
+            speed_limit_slope=values[p + "speed_limit_slope"],
+            cross_section_mph=values[p + "cross_section_mph"],
+            access_point_slope_mph=values[p + "access_point_slope_mph"],
+            access_points_per_mi=tuple(
+                values[f"{p}access_points_per_mi.at_{mph}_mph"] for mph in _HCM_ACCESS_LIMITS_MPH
+            ),
+            spacing_intercept=values[p + "spacing_intercept"],
+            spacing_slope_ft_per_mph=values[p + "spacing_slope_ft_per_mph"],
+            spacing_speed_mph=values[p + "spacing_speed_mph"],
+            min_spacing_ft=values[p + "min_spacing_ft"],
+            min_speed_limit_kph=values[p + "min_speed_limit_kph"],
+        )
 
 
 @dataclass(frozen=True)
@@ -89,6 +144,9 @@ class TrafficSettings:
     #: True: the simulation holds vehicles on minor approaches for ``give_way_delay_s`` (and route choice learns it
     #: from the simulated times); False: the delay is only a term of route choice's generalised cost.
     give_way_in_simulation: bool = False
+    #: the HCM urban-street free-flow speed for :data:`HCM_CLASSES` (:func:`free_flow_speed_kph`); None: the limit
+    #: + ``offset_kph`` on every class
+    hcm: HcmUrbanStreet | None = None
 
     @classmethod
     def from_parameters(cls, params: ParameterSet | None = None) -> TrafficSettings:
@@ -127,6 +185,7 @@ class TrafficSettings:
             give_way_flow_window_s=values["traffic.give_way.flow_window_s"],
             give_way_gap_acceptance=values.get("traffic.give_way.gap_acceptance", 0.0) >= 0.5,
             give_way_in_simulation=values.get("traffic.route_choice.give_way_in_simulation", 0.0) >= 0.5,
+            hcm=HcmUrbanStreet.from_values(values),
         )
 
 
@@ -137,10 +196,14 @@ def desired_speed_kph(
     settings: TrafficSettings,
     *,
     compliance_draw: FloatArray | None = None,
+    free_flow_kph: FloatArray | None = None,
 ) -> FloatArray:
     """Desired speed of drivers with standard-normal draws ``z`` on links ``link`` [km/h].
 
-    ``mean = reference + offset + speed_response x (limit - reference)`` (SCIENCE.md §4, §8); the driver's speed
+    ``mean = free flow + speed_response x (limit - reference)`` (SCIENCE.md §4, §8), the free flow being the mean
+    desired speed at the reference limit (:func:`free_flow_speed_kph`: the HCM urban-street free-flow speed on local
+    and collector streets, ``reference + offset`` elsewhere; ``free_flow_kph`` per link if already computed); the
+    driver's speed
     is ``mean x (1 + cv z)``; where ``design_speed_kph`` is set the speed is capped at ``design x (1 + cv z)`` (the
     same driver is as relatively fast on a calmed street); never below ``min_speed_kph``.
 
@@ -163,7 +226,12 @@ def desired_speed_kph(
     olf = link_column(links, "over_limit_factor")
     design = link_column(links, "design_speed_kph")
     lim, r = limit[link], ref[link]
-    mean = r + settings.offset_kph + resp[link] * (lim - r)
+    ff = (
+        free_flow_speed_kph(links, settings.offset_kph, settings.hcm)
+        if free_flow_kph is None
+        else free_flow_kph
+    )
+    mean = ff[link] + resp[link] * (lim - r)
     rel = 1.0 + settings.cv * z
     v = mean * rel
     o = olf[link]
@@ -175,6 +243,96 @@ def desired_speed_kph(
     d = design[link]
     v = np.where(np.isfinite(d), np.minimum(v, d * rel), v)
     return np.maximum(v, settings.min_speed_kph)
+
+
+def free_flow_speed_kph(links: pd.DataFrame, offset_kph: float, hcm: HcmUrbanStreet | None) -> FloatArray:
+    """Per link, drivers' mean desired speed at the reference limit (the limit they are used to) [km/h].
+
+    On :data:`HCM_CLASSES` with a reference limit within HCM's range (``hcm.min_speed_limit_kph`` and up) the HCM
+    urban-street free-flow speed (:func:`hcm_urban_street_free_flow_speed_kph`, with the link's lanes and its
+    :func:`segment_length_m`); elsewhere, or without ``hcm``, ``reference + offset_kph`` (Deardoff 2011; HPMS).
+    One owner for the traffic model's desired speeds and the risk model's reference speed.
+    """
+    ref = link_column(links, "reference_speed_kph")
+    out: FloatArray = ref + offset_kph
+    if hcm is None or "highway" not in links.columns:
+        return out
+    local = links["highway"].astype(str).isin(HCM_CLASSES).to_numpy() & (ref >= hcm.min_speed_limit_kph)
+    if local.any():
+        lanes = links["lanes"].to_numpy(dtype=np.float64)[local]
+        seg = segment_length_m(links)[local]
+        out[local] = hcm_urban_street_free_flow_speed_kph(ref[local], lanes, seg, hcm)
+    return out
+
+
+def hcm_urban_street_free_flow_speed_kph(
+    speed_limit_kph: FloatArray, through_lanes: FloatArray, segment_length_m: FloatArray, hcm: HcmUrbanStreet
+) -> FloatArray:
+    """HCM 6th ed. (2016) urban-street free-flow speed, eqs. 18-3 to 18-5 (HCM 2010 eqs. 17-1 to 17-3) [km/h].
+
+    Base free-flow speed ``S_fo = S_0 + f_CS + f_A`` with the speed constant ``S_0 = 25.6 + 0.47 S_pl``, the
+    cross-section adjustment ``f_CS`` for a curb and no restrictive median (Exhibit 18-5's defaults) and the
+    access-point adjustment ``f_A = -0.078 D_a / N_th`` with Exhibit 18-7's default access-point density ``D_a``
+    for urban streets without a restrictive median, interpolated in the limit (clamped to 25-55 mi/h); no on-street
+    parking term and ``S_calib = 0`` (HCM's default). Signal-spacing factor ``f_L = 1.02 - 4.7 (S_fo - 19.5) /
+    max(L_s, 400 ft) <= 1`` and ``S_f = S_fo f_L >= S_pl``: on short blocks drivers do not reach the base speed,
+    and HCM never predicts below the limit. All in mi/h and ft as published; coefficients in ``hcm``.
+    """
+    s_pl = km_to_miles(np.asarray(speed_limit_kph, dtype=np.float64))
+    density = np.interp(s_pl, np.asarray(_HCM_ACCESS_LIMITS_MPH, dtype=np.float64), hcm.access_points_per_mi)
+    f_a = hcm.access_point_slope_mph * density / np.maximum(through_lanes, 1.0)
+    s_fo = hcm.speed_constant_mph + hcm.speed_limit_slope * s_pl + hcm.cross_section_mph + f_a
+    spacing_ft = np.maximum(np.asarray(segment_length_m, dtype=np.float64) * _FT_PER_M, hcm.min_spacing_ft)
+    f_l = np.minimum(
+        1.0,
+        hcm.spacing_intercept - hcm.spacing_slope_ft_per_mph * (s_fo - hcm.spacing_speed_mph) / spacing_ft,
+    )
+    out: FloatArray = mph_to_kph(np.maximum(s_fo * f_l, s_pl))
+    return out
+
+
+def segment_length_m(links: pd.DataFrame) -> FloatArray:
+    """Per link, the length of its street segment in HCM's sense [m].
+
+    The segment is the chain of links of one road between the junctions that can require its through movement to
+    stop or yield. A link's road continues through its end node when exactly two legs there (distinct neighbours) carry a road of
+    its class or higher — its own way in and out — and the way out has its class: so a local street is cut at
+    every junction with another street of equal class (priority to the right: Vienna Convention art. 18.4) or of a
+    higher class (it gives way), and a collector runs on through junctions with local streets. Dead ends and class
+    changes cut it too. Only the link table is read: a signal where no road of equal or higher class meets (a
+    mid-block pedestrian signal) does not cut the segment.
+    """
+    n = len(links)
+    if n == 0:
+        return np.zeros(0)
+    u = links["u"].to_numpy(dtype=np.int64)
+    v = links["v"].to_numpy(dtype=np.int64)
+    rank = links["highway"].astype(str).map(_PRIORITY_RANK).fillna(0).to_numpy(dtype=np.int64)
+    length = links["length_m"].to_numpy(dtype=np.float64)
+    n_nodes = int(max(u.max(), v.max())) + 1
+    top = int(rank.max()) + 1
+    # per (node, neighbour) leg: the highest class on it; per node and class r: legs carrying class r or higher
+    legs = pd.DataFrame(
+        {"a": np.concatenate([u, v]), "b": np.concatenate([v, u]), "r": np.concatenate([rank, rank])}
+    )
+    leg_rank = legs.groupby(["a", "b"], sort=False)["r"].max().reset_index()
+    hist = np.zeros((n_nodes, top), dtype=np.int64)
+    np.add.at(hist, (leg_rank["a"].to_numpy(), leg_rank["r"].to_numpy()), 1)
+    at_least = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]  # at_least[node, r]: legs with class >= r
+    through = at_least[v, rank] == 2
+    ins = pd.DataFrame(
+        {"l": np.arange(n)[through], "node": v[through], "r": rank[through], "back": u[through]}
+    )
+    outs = pd.DataFrame({"m": np.arange(n), "node": u, "r": rank, "head": v})
+    pairs = ins.merge(outs, on=["node", "r"])
+    pairs = pairs[pairs["head"].to_numpy() != pairs["back"].to_numpy()]
+    pairs = pairs[~pairs["l"].duplicated(keep=False)]  # exactly one way on
+    graph = coo_matrix(
+        (np.ones(len(pairs)), (pairs["l"].to_numpy(), pairs["m"].to_numpy())), shape=(n, n)
+    ).tocsr()
+    _, label = connected_components(graph, directed=True, connection="weak")
+    out: FloatArray = np.bincount(label, weights=length)[label]
+    return out
 
 
 def compliance_draws(z: FloatArray) -> FloatArray:
@@ -566,7 +724,8 @@ def expected_running_time_s(links: pd.DataFrame, st: TrafficSettings) -> FloatAr
     weights = weights / weights.sum()
     idx = np.arange(n)
     inv = np.zeros(n)
+    ff = free_flow_speed_kph(links, st.offset_kph, st.hcm)
     for x, w in zip(nodes, weights, strict=True):
-        inv += w / kph_to_mps(desired_speed_kph(links, idx, np.full(n, x), st))
+        inv += w / kph_to_mps(desired_speed_kph(links, idx, np.full(n, x), st, free_flow_kph=ff))
     out: FloatArray = links["length_m"].to_numpy(dtype=np.float64) * inv
     return out

@@ -107,10 +107,12 @@ from vision_zero.core.units import S_PER_HOUR, kph_to_mps
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic._loop import EventLoop, Links, link_constants
 from vision_zero.traffic._model import (
+    HcmUrbanStreet,
     TrafficSettings,
     compliance_draws,
     desired_speed_kph,
     expected_running_time_s,
+    free_flow_speed_kph,
     give_way_approach,
     give_way_capacity_vph,
     give_way_delay_s,
@@ -142,12 +144,14 @@ from vision_zero.traffic.routing import (
 __all__ = [
     "ARRIVAL_WARNING_SHARE",
     "SPEED_BIN_KPH",
+    "HcmUrbanStreet",
     "TrafficRecord",
     "TrafficSettings",
     "VehicleTraffic",
     "desired_speed_kph",
     "driver_draws",
     "expected_link_cost_s",
+    "free_flow_speed_kph",
     "give_way_approach",
     "give_way_capacity_vph",
     "give_way_delay_s",
