@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import ndtr
 
 from vision_zero.core.parameters import ParameterSet, load_parameters
-from vision_zero.core.units import S_PER_HOUR, km_to_miles, kph_to_mps, mph_to_kph
+from vision_zero.core.units import S_PER_HOUR, kph_to_mph, kph_to_mps, m_to_ft, mph_to_kph
 from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
 from vision_zero.traffic.routing import LEFT, RIGHT, THROUGH, UTURN, movement_directions
 
@@ -64,7 +64,6 @@ HCM_CLASSES: tuple[str, ...] = ("residential", "unclassified", "tertiary", "tert
 
 #: Exhibit 18-7's speed-limit columns [mi/h] (``traffic.desired_speed.hcm.access_points_per_mi.at_<mph>_mph``).
 _HCM_ACCESS_LIMITS_MPH: tuple[int, ...] = (25, 30, 35, 40, 45, 50, 55)
-_FT_PER_M = 1.0 / 0.3048
 
 
 @dataclass(frozen=True)
@@ -278,11 +277,11 @@ def hcm_urban_street_free_flow_speed_kph(
     max(L_s, 400 ft) <= 1`` and ``S_f = S_fo f_L >= S_pl``: on short blocks drivers do not reach the base speed,
     and HCM never predicts below the limit. All in mi/h and ft as published; coefficients in ``hcm``.
     """
-    s_pl = km_to_miles(np.asarray(speed_limit_kph, dtype=np.float64))
+    s_pl = kph_to_mph(np.asarray(speed_limit_kph, dtype=np.float64))
     density = np.interp(s_pl, np.asarray(_HCM_ACCESS_LIMITS_MPH, dtype=np.float64), hcm.access_points_per_mi)
     f_a = hcm.access_point_slope_mph * density / np.maximum(through_lanes, 1.0)
     s_fo = hcm.speed_constant_mph + hcm.speed_limit_slope * s_pl + hcm.cross_section_mph + f_a
-    spacing_ft = np.maximum(np.asarray(segment_length_m, dtype=np.float64) * _FT_PER_M, hcm.min_spacing_ft)
+    spacing_ft = np.maximum(m_to_ft(np.asarray(segment_length_m, dtype=np.float64)), hcm.min_spacing_ft)
     f_l = np.minimum(
         1.0,
         hcm.spacing_intercept - hcm.spacing_slope_ft_per_mph * (s_fo - hcm.spacing_speed_mph) / spacing_ft,
