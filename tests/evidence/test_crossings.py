@@ -54,13 +54,10 @@ CASES: tuple[Case, ...] = (
     Case(
         "raised",
         "risk.cmf.raised_crosswalk.pedestrian",
-        "FHWA STEP: raised crosswalks -45% pedestrian crashes (SCIENCE.md section 3). Mechanism: approach speeds "
-        "capped at the 22 ft table's design speed (FHWA PEDSAFE 25-30 mph).",
-        known_gap="measured -24.2% at 1451cac (small schematic, 2 pairs, central parameters), just short of the "
-        "interval's -25% edge; -26.6% before e288a30 gave the small network its part of the city's AM peak "
-        "(boundary traffic; likely slower approaches in the busier peak, so the design-speed cap removes less: not "
-        "measured) and -24.9% with it (before 32a04b4's HCM desired speeds). The whole effect runs through the "
-        "capped approach speed (yielding and severity follow it); FHWA's -45% is for the crossing as built",
+        "FHWA STEP: raised crosswalks -45% pedestrian crashes (SCIENCE.md section 3). Mechanism: each crossing's "
+        "approach speeds scaled so that their 85th percentile is the 22 ft table's design speed (FHWA PEDSAFE "
+        "25-30 mph; Falamarzi & Rahmat 2014 measured 85th percentiles); yielding and severity follow the speed. "
+        "Capping every vehicle at the design speed instead gave -24.2% (an expected failure until 2026-11-30).",
     ),
     Case(
         "phb",

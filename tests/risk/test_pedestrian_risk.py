@@ -20,6 +20,7 @@ from vision_zero.risk.pedestrian import (
     conflict_injury_risk,
     crossing_injuries,
     crossing_time_s,
+    effective_approach_speed_kph,
     injuries_away_from_crossings,
     injuries_on_streets,
     lane_entry_tau_s,
@@ -304,7 +305,8 @@ def test_crossing_types_move_risk_as_their_evidence_says() -> None:
     RRFB -47% | yielding 86% with the non-yielding elasticity: about -44%;       within +-12 points
     PHB  -55% | yielding 96%: about -63%;                                         within +-12 points
     refuge island -32..-56% | two-stage exposure halves the conflicts: about -51%;  inside the range
-    raised -45% (CMF range 0.40-0.75) | approach speed capped at the design speed 44 km/h: about -26%
+    raised -45% (CMF range 0.40-0.75) | the site's speeds scaled to the design speed 44 km/h at their 85th
+    percentile (one speed here, so the vehicle is capped at 44 km/h): about -26%
     LPI CMF 0.87 | applied on top of the signalised mechanism: exactly 0.87 x signalised
     signalised CMF range 0.40-1.00 (Hunt 1998; Gårder 1989 about half) | red-light violators and the 10.6% who cross
     against their red: about -57%;                                                 inside the range
@@ -327,6 +329,24 @@ def test_marked_only_on_multilane_roads_doubles_risk() -> None:
     # Elvik TS-handbok §3.14: marked crosswalk alone on >2 lanes about x2 vs unmarked; no change on 2 lanes
     assert _crossing_total("marked", lanes=4) / _crossing_total("unmarked", lanes=4) == pytest.approx(2.0)
     assert _crossing_total("marked", lanes=2) == pytest.approx(_crossing_total("unmarked", lanes=2))
+
+
+def test_raised_crossing_puts_the_sites_85th_percentile_at_the_design_speed() -> None:
+    """FHWA PEDSAFE / Falamarzi & Rahmat 2014 measure the 85th percentile over a table: every vehicle slows, each
+    keeps its place in the site's distribution; a site already slower than the table is left as it is."""
+    design = P["risk.pedestrian.raised.design_speed_kph"]
+    rng = np.random.default_rng(0)
+    v = rng.normal(65.0, 9.0, 2000)
+    p85 = float(np.quantile(v, 0.85))
+    over = effective_approach_speed_kph(v, "raised", P, site_p85_kph=np.full(v.size, p85))
+    assert float(np.quantile(over, 0.85)) == pytest.approx(design)
+    assert (np.argsort(over) == np.argsort(v)).all() and (over <= v).all()
+    assert over.max() > design  # the tail is kept, not cut at the design speed
+    slow = v * 0.5
+    assert effective_approach_speed_kph(slow, "raised", P, site_p85_kph=np.full(v.size, p85 * 0.5)) == (
+        pytest.approx(slow)
+    )
+    assert effective_approach_speed_kph(v, "marked", P, site_p85_kph=np.full(v.size, p85)) is v
 
 
 def test_raised_crossing_cuts_deaths_more_than_slight_injuries() -> None:
