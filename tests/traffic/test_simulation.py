@@ -10,6 +10,7 @@ from traffic_fixtures import grid, make_network
 from vision_zero.core.errors import DataError
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic._model import (
+    DESIGN_SPEED_QUANTILE,
     compliance_draws,
     free_flow_speed_kph,
     hcm_urban_street_free_flow_speed_kph,
@@ -313,11 +314,28 @@ def test_desired_speed_columns_by_hand() -> None:
     # camera whose measured mean fall (1%) is smaller than what halving the excess already gives: excess halved only
     cam = links.assign(over_limit_factor=0.5, mean_speed_factor=0.99)
     np.testing.assert_allclose(desired_speed_kph(cam, idx, z, st), [55.0, 58.0])
+    # calmed: the street's 85th percentile (z = 1.0364) at the design speed, each driver in his place
     calm = links.assign(design_speed_kph=30.0)
-    np.testing.assert_allclose(desired_speed_kph(calm, idx, z, st), [30.0, 33.0])
+    np.testing.assert_allclose(
+        desired_speed_kph(calm, idx, z, st), [30.0 / 1.10364, 33.0 / 1.10364], rtol=1e-5
+    )
     np.testing.assert_allclose(
         desired_speed_kph(links, idx, np.array([-20.0, 0.0]), st)[0], BASE.min_speed_kph
     )
+
+
+def test_a_calmed_streets_85th_percentile_is_its_design_speed() -> None:
+    """FHWA PEDSAFE's design speed of a table is the 85th percentile measured over it (DESIGN_SPEED_QUANTILE)."""
+    links = one_road(limit_kph=60.0).links.assign(design_speed_kph=30.0)
+    z = np.random.default_rng(0).standard_normal(200_000)
+    v = desired_speed_kph(links, np.zeros(z.size, dtype=np.int64), z, BASE)
+    assert float(np.quantile(v, DESIGN_SPEED_QUANTILE)) == pytest.approx(30.0, rel=2e-3)
+    assert v.mean() == pytest.approx(30.0 / (1.0 + BASE.cv * 1.0364), rel=2e-3)
+    # a street already slower than its design speed keeps its speeds
+    slow = one_road(limit_kph=20.0).links.assign(design_speed_kph=60.0)
+    plain = one_road(limit_kph=20.0).links
+    idx = np.zeros(z.size, dtype=np.int64)
+    np.testing.assert_allclose(desired_speed_kph(slow, idx, z, BASE), desired_speed_kph(plain, idx, z, BASE))
 
 
 def two_routes(limit_a_kph: float = 50.0, cap_a_vph: float = 1800.0) -> RoadNetwork:

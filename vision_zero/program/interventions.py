@@ -570,8 +570,9 @@ class TrafficCalming(Intervention):
     """Vertical deflection (humps, tables, cushions) built for ``design_speed_kph`` on the selected links.
 
     Sets ``design_speed_kph`` (the lower of the existing and the new value), which caps desired speeds in the
-    simulation; the crash effect follows from the simulated speeds, so the hump CMFs (``risk.cmf.speed_humps.*``)
-    are not applied. Quantity: one device every ``spacing_m`` (default from interventions.toml).
+    simulation so that it is the calmed street's 85th percentile (``traffic._model.DESIGN_SPEED_QUANTILE``); the
+    crash effect follows from the simulated speeds, so the hump CMFs (``risk.cmf.speed_humps.*``) are not
+    applied. Quantity: one device every ``spacing_m`` (default from interventions.toml).
     """
 
     kind: ClassVar[str] = "traffic_calming"

@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.core.units import S_PER_HOUR, kph_to_mph, kph_to_mps, m_to_ft, mph_to_kph
@@ -188,6 +188,15 @@ class TrafficSettings:
         )
 
 
+#: The design speed of a vertical-deflection device (hump, table, cushion) is the 85th percentile of the speeds over
+#: it, the figure its sources measure (FHWA PEDSAFE, speed tables: design speed 25-30 mph, measured 85th percentiles;
+#: Falamarzi & Rahmat 2014), as for a raised crossing (``risk.pedestrian.raised.design_speed_kph``). A calmed street's
+#: mean is then about 0.87 of its design speed at the default spread (UK 20 mph zones with physical calming: mean
+#: 16 mph, 0.8 of the limit; Webster & Mackie 1996, ``risk.evidence.zone_20mph.*``).
+DESIGN_SPEED_QUANTILE = 0.85
+_Z_DESIGN = float(ndtri(DESIGN_SPEED_QUANTILE))
+
+
 def desired_speed_kph(
     links: pd.DataFrame,
     link: IntArray | npt.NDArray[np.int32],
@@ -203,8 +212,10 @@ def desired_speed_kph(
     desired speed at the reference limit (:func:`free_flow_speed_kph`: the HCM urban-street free-flow speed on local
     and collector streets, ``reference + offset`` elsewhere; ``free_flow_kph`` per link if already computed); the
     driver's speed
-    is ``mean x (1 + cv z)``; where ``design_speed_kph`` is set the speed is capped at ``design x (1 + cv z)`` (the
-    same driver is as relatively fast on a calmed street); never below ``min_speed_kph``.
+    is ``mean x (1 + cv z)``; where ``design_speed_kph`` is set the speed is capped at
+    ``design x (1 + cv z) / (1 + cv z85)`` with ``z85`` the standard normal 85th percentile (the same driver is as
+    relatively fast on a calmed street, and the calmed street's 85th percentile is its design speed:
+    :data:`DESIGN_SPEED_QUANTILE`); never below ``min_speed_kph``.
 
     ``over_limit_factor`` is the share of the drivers above the limit who stay above it (speed cameras; Wilson et
     al. 2010 measure the fall in the share of drivers speeding): a driver above the limit whose
@@ -240,7 +251,7 @@ def desired_speed_kph(
         v = np.where((v > lim) & (compliance_draw >= o), lim, v)
     v = v * _mean_scale(mean, lim, o, msf[link], settings.cv)
     d = design[link]
-    v = np.where(np.isfinite(d), np.minimum(v, d * rel), v)
+    v = np.where(np.isfinite(d), np.minimum(v, d * rel / (1.0 + settings.cv * _Z_DESIGN)), v)
     return np.maximum(v, settings.min_speed_kph)
 
 
