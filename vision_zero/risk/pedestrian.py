@@ -83,6 +83,7 @@ from vision_zero.traffic.simulation import SPEED_BIN_KPH, TrafficRecord
 
 __all__ = [
     "conflict_injury_risk",
+    "crossing_casualties_by_movement",
     "crossing_injuries",
     "crossing_time_s",
     "injuries_away_from_crossings",
@@ -686,9 +687,36 @@ def crossing_injuries(
     Every crossing of the network gets a row per severity (zero where nobody crossed). Each period's expected
     casualties are multiplied by :func:`vision_zero.traffic.periods.annual_factor`.
     """
+    by_movement = crossing_casualties_by_movement(network, record, parameters=parameters)
+    totals = by_movement.groupby("crossing")[["fatal", "serious", "slight"]].sum()
+    totals = totals.reindex(network.crossings.index, fill_value=0.0)
+    rows = [
+        r
+        for c, values in zip(totals.index, totals.to_numpy(np.float64), strict=True)
+        for r in _rows("crossing", int(c), dict(zip(("fatal", "serious", "slight"), values, strict=True)))
+    ]
+    return _frame(rows)
+
+
+#: The vehicles' movements at a crossing (:func:`crossing_casualties_by_movement`): passing at the running speed,
+#: leaving the stop line after waiting there, turning at the crossing's node.
+MOVEMENTS: tuple[str, ...] = ("passing", "from_stop", "turning")
+
+
+def crossing_casualties_by_movement(
+    network: RoadNetwork, record: TrafficRecord, *, parameters: Mapping[str, float]
+) -> pd.DataFrame:
+    """Expected annual passages, collisions and casualties at each crossing by the vehicles' movement, raw.
+
+    The terms :func:`crossing_injuries` adds up (one owner): ``crossing`` int (crossing id), ``movement`` str (one
+    of :data:`MOVEMENTS`: a turning vehicle counts as ``"turning"`` whether or not it waited), ``passages`` (vehicles
+    passing a crossing with pedestrian demand, per year), ``collision``, ``fatal``, ``serious``, ``slight`` (per
+    year). Only crossings with pedestrians and passages get rows.
+    """
     crossings = network.crossings
     n = len(crossings)
-    totals = np.zeros((n, 3))
+    n_mov = len(MOVEMENTS)
+    totals = np.zeros((n * n_mov, 5))  # passages, collision, fatal, serious, slight
     cars = record.passages
     rates = pedestrian_rates(record)
     if n and len(rates) and len(cars) and record.periods:
@@ -721,16 +749,15 @@ def crossing_injuries(
         ok[ok] = per_s[c_per[ok], c_pos[ok]] > 0
         c_per, c_pos = c_per[ok], c_pos[ok]
         turning = _flag(cars, "turning")[ok]
+        stopped = _flag(cars, "stopped")[ok]
         running = cars["speed_kph"].to_numpy(np.float64)[ok]
         # 85th percentile of the approach speeds at each crossing (a raised crossing's design speed is one)
         p85 = pd.Series(running).groupby(c_pos).quantile(_DESIGN_SPEED_QUANTILE)
         site_p85 = p85.reindex(c_pos).to_numpy(np.float64)
-        speed = movement_speed_kph(
-            running,
-            stopped=_flag(cars, "stopped")[ok],
-            turning=turning,
-            parameters=parameters,
-        )
+        speed = movement_speed_kph(running, stopped=stopped, turning=turning, parameters=parameters)
+        movement = np.where(turning, 2, np.where(stopped, 1, 0))
+        cell = c_pos * n_mov + movement
+        totals[:, 0] = np.bincount(cell, weights=factors[c_per], minlength=n * n_mov)
         # pedestrians met per passage x annualisation
         weight = per_s[c_per, c_pos] * window[c_pos] * factors[c_per]
         for ctype in np.unique(types[c_pos]):
@@ -741,15 +768,13 @@ def crossing_injuries(
                 risk = _mean_conflict_risk(
                     speed[m], lanes[c_pos[m]], str(ctype), parameters, turning=turns, site_p85_kph=site_p85[m]
                 )
-                for j, sev in enumerate(("fatal", "serious", "slight")):
-                    totals[:, j] += np.bincount(c_pos[m], weights=weight[m] * risk[sev], minlength=n)[:n]
-    ids = crossings.index.to_numpy(np.int64)
-    rows = [
-        r
-        for i, c in enumerate(ids)
-        for r in _rows("crossing", int(c), dict(zip(("fatal", "serious", "slight"), totals[i], strict=True)))
-    ]
-    return _frame(rows)
+                for j, key in enumerate(("collision", "fatal", "serious", "slight"), start=1):
+                    totals[:, j] += np.bincount(cell[m], weights=weight[m] * risk[key], minlength=n * n_mov)
+    out = pd.DataFrame(totals, columns=["passages", "collision", "fatal", "serious", "slight"])
+    out.insert(0, "movement", np.tile(np.array(MOVEMENTS, dtype=object), n))
+    out.insert(0, "crossing", np.repeat(crossings.index.to_numpy(np.int64), n_mov))
+    kept: pd.DataFrame = out[out["passages"] > 0].reset_index(drop=True)
+    return kept
 
 
 def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
