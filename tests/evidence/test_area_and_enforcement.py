@@ -239,10 +239,14 @@ CASES = [
         "exactly as Elvik 2009's freeway exponents give for that speed: slight -9.5% (0.933^1.4: -9.3%), serious "
         "-21.1% (^3.5: -21.7%), killed -26.6% (^4.6: -27.5%); slight are 88% of the casualties. The spread scales "
         "with the mean (sd = cv x mean), so the per-vehicle power model equals the mean's. A -25% from a 6.7% fall "
-        "in mean speed needs an exponent of about 4.2 for all injuries, Elvik's exponent for road users killed; "
-        "Elvik 2013 writes that not all of Oslo's reduction can be attributed to the limits. The gap is between the "
-        "power model at Oslo's measured speed and Oslo's crash count, not in the modelled speed response. (The -0.3% "
-        "of an earlier session was a measuring error: every link counted as treated.)",
+        "in mean speed needs an exponent of about 4.2 for all injuries. Over limit reductions alone Musicant, "
+        "Bar-Gera & Schechtman 2016 fitted 2.81 (SD 0.65) on the mean-speed ratio, twice Elvik's slight-injury "
+        "exponent (which is fitted over all speed changes): -17.7% at -6.7%, closer but still short; their "
+        "limit-ratio model gives Oslo's -30% (test_oslos_effect_is_what_limit_reductions_typically_did). So a lower "
+        "limit cuts crashes more than its mean-speed change says through Elvik's exponents; what else it changes "
+        "(the fast tail, dispersion) is not modelled, and no source found says by how much. Elvik 2013: not all of "
+        "Oslo's reduction can be attributed to the limits. (The -0.3% of an earlier session was a measuring error: "
+        "every link counted as treated.)",
     ),
     case(
         "district",
@@ -376,3 +380,17 @@ def test_a_street_calmed_like_a_uk_20_mph_zone_is_driven_near_the_zones_measured
     print(f"calmed 20 mph zone: mean {mean_mph:.1f} mph (Webster & Mackie {measured:g} mph)")
     # below the design speed, and nearer the measured mean than the design speed (a cap at the mean gives 20 mph)
     assert measured <= mean_mph < 20.0 and mean_mph - measured < 20.0 - mean_mph
+
+
+def test_oslos_effect_is_what_limit_reductions_typically_did() -> None:
+    """Musicant, Bar-Gera & Schechtman 2016 (108 limit-change results of Elvik et al.'s 2004 database): for
+    reductions, accidents followed the limit ratio with exponent 1.24. At Oslo's 80 -> 60 km/h that is inside Elvik
+    2013's -25..-35%: the 80 -> 60 row's interval is what limit reductions typically did, not an outlier to widen
+    (its expected failure says where the model falls short). Fast: no pipeline."""
+    params = load_parameters()
+    by_limit = (60.0 / 80.0) ** params.value("risk.evidence.limit_reduction.exponent_limit") - 1.0
+    low, high = cmf_interval("risk.cmf.speed_limit_80_60.injury")
+    print(
+        f"Musicant et al.'s limit-ratio model at 80 -> 60 km/h: {by_limit:+.3f} (Elvik 2013 {low:+.2f}..{high:+.2f})"
+    )
+    assert low <= by_limit <= high
