@@ -407,10 +407,15 @@ def test_helsinki_baseline_arrives_within_the_european_congestion_range(tmp_path
     p = prepare(load_scenario(f))
     ci = load_parameters()["demand.congestion_index.europe"]
     assert p.peak is not None and p.peak.target == ci.value
+    assert ci.low is not None and ci.high is not None
+    # the calibration aims at the middle of the range (its own central-parameter replications, within 3%)
+    assert p.peak.reached and abs(p.peak.congestion_index - 0.5 * (ci.low + ci.high)) <= 0.03 * ci.value
     assert p.distribution is not None and p.distribution.external.sum() > 0  # cut edges carry traffic
-    # near capacity one replication's index varies by some +-15% with the seed (departures, route choice) at
-    # the calibrated demand: the calibration is of the mean
-    summaries = [run_replication(p, r).summary for r in (0, 1)]
+    # each replication draws its own traffic parameters (signal cycle, saturation flow, ...): at the calibrated
+    # demand one replication's index ranges over 1.21-1.53 here (seed 3, replications 0-5, 20-minute peak), and
+    # a low-capacity draw congests the Pitkasilta-Unioninkatu corridor (scenarios/helsinki/baseline.toml): the
+    # mean of four, 1.34 at 9fd7293, not of two, is what must sit in the range (~1 CPU-s a replication)
+    summaries = [run_replication(p, r).summary for r in range(4)]
     for s in summaries:
         assert s["trips_completed"] >= 0.98 * s["trips"], s
     assert ci.low <= np.mean([s["congestion_index"] for s in summaries]) <= ci.high, summaries
