@@ -79,7 +79,7 @@ from vision_zero.core.units import kph_to_mps, mps_to_kph
 from vision_zero.network.road_network import CROSSING_TYPES, SIGNAL_CROSSING_TYPES, RoadNetwork
 from vision_zero.traffic.demand import street_pedestrian_demand
 from vision_zero.traffic.periods import annual_factor, annual_factors
-from vision_zero.traffic.simulation import SPEED_BIN_KPH, TrafficRecord
+from vision_zero.traffic.simulation import DESIGN_SPEED_QUANTILE, SPEED_BIN_KPH, TrafficRecord
 
 __all__ = [
     "conflict_injury_risk",
@@ -109,8 +109,6 @@ _MIN_DECEL_MPS2 = 1.0
 _TABLE_DV_KPH = 0.5
 _TABLE_N_V = 321  # 0-160 km/h
 _TABLE_N_TAU = 81
-#: A raised crossing's design speed is the 85th percentile of the speeds over it (its source measures that).
-_DESIGN_SPEED_QUANTILE = 0.85
 
 
 @functools.lru_cache(maxsize=1)
@@ -752,7 +750,7 @@ def crossing_casualties_by_movement(
         stopped = _flag(cars, "stopped")[ok]
         running = cars["speed_kph"].to_numpy(np.float64)[ok]
         # 85th percentile of the approach speeds at each crossing (a raised crossing's design speed is one)
-        p85 = pd.Series(running).groupby(c_pos).quantile(_DESIGN_SPEED_QUANTILE)
+        p85 = pd.Series(running).groupby(c_pos).quantile(DESIGN_SPEED_QUANTILE)
         site_p85 = p85.reindex(c_pos).to_numpy(np.float64)
         speed = movement_speed_kph(running, stopped=stopped, turning=turning, parameters=parameters)
         movement = np.where(turning, 2, np.where(stopped, 1, 0))

@@ -107,6 +107,7 @@ from vision_zero.core.units import S_PER_HOUR, kph_to_mps
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic._loop import EventLoop, Links, link_constants
 from vision_zero.traffic._model import (
+    DESIGN_SPEED_QUANTILE,
     HcmUrbanStreet,
     TrafficSettings,
     compliance_draws,
@@ -143,6 +144,7 @@ from vision_zero.traffic.routing import (
 
 __all__ = [
     "ARRIVAL_WARNING_SHARE",
+    "DESIGN_SPEED_QUANTILE",
     "SPEED_BIN_KPH",
     "HcmUrbanStreet",
     "TrafficRecord",
