@@ -65,6 +65,7 @@ ALL_TOOLS = (
     "vision_zero-r0",
     "vision_zero-gap",
     "vision_zero-nogap",
+    "vision_zero-kc",
     "sumo-meso",
     "sumo-meso-jc",
     "sumo-micro",
@@ -505,12 +506,13 @@ def run_vision_zero(
     seed: int,
     reroute_passes: int | None,
     profile_to: Path | None,
-    gap_acceptance: bool | None = None,
+    gap_acceptance: str | None = None,
     routes_to: Path | None = None,
 ) -> dict[str, Any]:
     """Worker body for vision_zero: simulate, return link entries per case link and trip statistics.
 
-    ``gap_acceptance``: force ``traffic.give_way.gap_acceptance`` on or off (None: the shipped default).
+    ``gap_acceptance``: force the give-way rule at priority junctions (``traffic.give_way.gap_acceptance``:
+    "off", "hcm" or "kimber_coombe"; None: the shipped default).
     ``routes_to``: also write every trip's final route as a SUMO route file there (from the link events).
     """
     from dataclasses import replace
@@ -529,9 +531,7 @@ def run_vision_zero(
     if routes_to is not None:
         kwargs["link_events"] = True
     if gap_acceptance is not None:
-        kwargs["settings"] = replace(
-            TrafficSettings.from_parameters(), give_way_gap_acceptance=gap_acceptance
-        )
+        kwargs["settings"] = replace(TrafficSettings.from_parameters(), give_way_rule=gap_acceptance)
     if profile_to is not None:
         import cProfile
         import io
@@ -795,8 +795,13 @@ class Row:
 #: ``--before-tree DIR``: the tool ``vision_zero-before`` runs vision_zero imported from DIR (e.g. a work tree of
 #: main before a change), with this script's case and measures, in the same run as the others
 BEFORE_TREE: list[Path] = []
-#: vision_zero with HCM gap acceptance at priority junctions forced on / off (traffic.give_way.gap_acceptance)
-GAP_TOOLS: dict[str, bool] = {"vision_zero-gap": True, "vision_zero-nogap": False}
+#: vision_zero with the give-way rule at priority junctions forced (traffic.give_way.gap_acceptance): HCM gap
+#: acceptance, off, Kimber & Coombe's linear capacities
+GAP_TOOLS: dict[str, str] = {
+    "vision_zero-gap": "hcm",
+    "vision_zero-nogap": "off",
+    "vision_zero-kc": "kimber_coombe",
+}
 
 
 def run_child(

@@ -420,12 +420,13 @@ def test_give_way_capacity_only_on_minor_approaches_of_real_junctions() -> None:
     # simulated: 40 vehicles queue on the minor approach and leave one per follow-up headway; the same street
     # through a bend leaves at its own capacity (one per 2 s)
     trips = trips_frame([3], [2], np.arange(40) * 0.5)
-    minor = run(net, trips, settings=EXACT).trips["arrive_s"].sort_values().to_numpy()
+    off = dataclasses.replace(EXACT, give_way_rule="off")
+    minor = run(net, trips, settings=off).trips["arrive_s"].sort_values().to_numpy()
     assert np.diff(minor)[5:].mean() == pytest.approx(t_f, rel=1e-6)
     bend = make_network(
         xy[1:], [(2, 0, 300.0, 1, 50.0, 1800.0), (0, 1, 500.0, 1, 50.0, 1800.0)], highway=hw[2:4]
     )
-    through = run(bend, trips_frame([2], [1], np.arange(40) * 0.5), settings=EXACT).trips["arrive_s"]
+    through = run(bend, trips_frame([2], [1], np.arange(40) * 0.5), settings=off).trips["arrive_s"]
     assert np.diff(np.sort(through.to_numpy()))[5:].mean() == pytest.approx(2.0, rel=1e-6)
 
 
@@ -456,7 +457,7 @@ def test_give_way_movements_follow_hcm_exhibit_17_4() -> None:
     )
 
     net = _crossroads()
-    gw = give_way_movements(net, BASE)
+    gw = give_way_movements(net, dataclasses.replace(BASE, give_way_rule="hcm"))
 
     def conflicts(link: int, nxt: int) -> dict[tuple[int, int], float]:
         k = gw.slot(link, nxt)
@@ -492,7 +493,7 @@ def test_give_way_movements_follow_hcm_exhibit_17_4() -> None:
         MAJOR_LEFT: (4.1, 2.2),
     }
     t_net = _crossroads(three_leg=True)
-    t_gw = give_way_movements(t_net, BASE)
+    t_gw = give_way_movements(t_net, dataclasses.replace(BASE, give_way_rule="hcm"))
     # the southbound minor left turn onto 1->2 at the T junction
     assert t_gw.critical_gap_s[t_gw.slot(4, 1)] == pytest.approx(7.1 - 0.7)
     # only the flows a conflict list reads are recorded
@@ -500,6 +501,8 @@ def test_give_way_movements_follow_hcm_exhibit_17_4() -> None:
 
 
 def test_give_way_capacity_per_movement_falls_with_its_conflicting_flow_as_hcm_eq_17_3() -> None:
+    from vision_zero.traffic._model import MINOR_LEFT, MINOR_RIGHT
+
     # T junction: primary 0 -> 1 -> 2 (eastbound) and/or 2 -> 1 -> 0 (westbound) at 600 veh/h (one every 6 s for
     # 40 min); 60 vehicles queue on the residential approach 3 -> 1 (southbound) from minute 20 (the 15-min flow
     # window is full by then). Its near side is the westbound stream (from the driver's left, the east)
@@ -526,7 +529,7 @@ def test_give_way_capacity_per_movement_falls_with_its_conflicting_flow_as_hcm_e
     def c_p(v_c: float, t_c: float, t_f: float) -> float:  # HCM eq. 17-3 by hand
         return v_c * np.exp(-v_c * t_c / 3600) / (1 - np.exp(-v_c * t_f / 3600))
 
-    gap = dataclasses.replace(EXACT, give_way_gap_acceptance=True)
+    gap = dataclasses.replace(EXACT, give_way_rule="hcm")
     # right turn (onto 1 -> 0, west) with the eastbound stream only: that stream is on the far side, so no
     # conflicting flow (HCM's v_c,9 = v2 / N + 0.5 v3), the right turn's follow-up headway 3.3 s
     assert minor_headway((0, 2), 0, gap) == pytest.approx(3.3, rel=1e-6)
@@ -542,16 +545,77 @@ def test_give_way_capacity_per_movement_falls_with_its_conflicting_flow_as_hcm_e
     assert minor_headway((2, 0), 3, gap, queue_from=0) == pytest.approx(
         3600.0 / c_p(600.0, 4.1, 2.2), rel=0.02
     )
-    assert minor_headway((2, 0), 3, EXACT, queue_from=0) == pytest.approx(
-        2.0, rel=1e-6
-    )  # link capacity 1,800
+    off = dataclasses.replace(EXACT, give_way_rule="off")
+    assert minor_headway((2, 0), 3, off, queue_from=0) == pytest.approx(2.0, rel=1e-6)  # link capacity 1,800
     # the approach-level figure at a given flow (route choice's and the default's): the through gap, t_f 3.5 s
     assert give_way_capacity_vph(net, EXACT, np.array([0, 0, 0, 0, 600.0, 0]))[4] == pytest.approx(
         c_p(600.0, 6.5, 3.5)
     )
-    # off by default (traffic.give_way.gap_acceptance): the minor approach discharges at 3600 / t_f
-    assert not BASE.give_way_gap_acceptance
-    assert minor_headway((0, 2), 0, EXACT) == pytest.approx(EXACT.give_way_follow_up_s, rel=1e-6)
+    # Kimber & Coombe (traffic.give_way.gap_acceptance = 2): linear in the same simulated flows;
+    # a single carriageway of 1 + 1 lanes: W = 2 x 3.65 m, Y = 1 - 0.0345 W; E = F = the lane and right
+    # visibility factors, D also the left one (visibility 90 m: 0.973 and 0.964)
+    kc = dataclasses.replace(EXACT, give_way_rule="kimber_coombe")
+    k = kc.kimber_coombe
+    assert k is not None
+    y = 1.0 - 0.0345 * 2 * 3.65
+    e = 1.0 + 0.0009 * (90.0 - 120.0)
+    d = e * (1.0 + 0.0006 * (90.0 - 150.0))
+    assert (k.factor(MINOR_RIGHT), k.factor(MINOR_LEFT), k.y(7.3)) == pytest.approx((e, d, y))
+    # right turn with the far-side (eastbound) stream only: no conflicting flow, E x 745 pcu/h
+    assert minor_headway((0, 2), 0, kc) == pytest.approx(3600.0 / (e * 745.0), rel=1e-6)
+    # with 600 veh/h of the near side turning (right) into the minor road's leg: E (745 - 0.144 Y q_ab)
+    assert minor_headway((2, 3), 0, kc) == pytest.approx(3600.0 / (e * (745.0 - 0.144 * y * 600.0)), rel=0.02)
+    # left turn across the westbound (near) through stream: D (627 - 0.364 Y q_ac)
+    assert minor_headway((2, 0), 2, kc) == pytest.approx(3600.0 / (d * (627.0 - 0.364 * y * 600.0)), rel=0.02)
+    # a major left turn across the opposing through stream: F (745 - 0.364 Y q_ac), F = E
+    assert minor_headway((2, 0), 3, kc, queue_from=0) == pytest.approx(
+        3600.0 / (e * (745.0 - 0.364 * y * 600.0)), rel=0.02
+    )
+    # "off" (traffic.give_way.gap_acceptance = 0): the minor approach discharges at 3600 / t_f
+    assert minor_headway((0, 2), 0, off) == pytest.approx(EXACT.give_way_follow_up_s, rel=1e-6)
+
+
+def test_kimber_coombe_capacities_reproduce_a_worked_example() -> None:
+    """Kimber & Coombe (1980)'s equations by hand: the worked example of the A41 / Warwick-Banbury junction.
+
+    The example (course notes, scribd "Junction Capacity") takes W = 7.0 m (Y = 0.7585), no central reserve and
+    no visibility terms (here: their slopes 0). Its first B-C figure uses E = 1.1269 for w = 3.3 m, which is not
+    1 + 0.094 (3.3 - 3.65) = 0.967: that one is left out; every other figure follows from the equations.
+    """
+    from vision_zero.traffic._model import MAJOR_LEFT, MINOR_LEFT, MINOR_RIGHT, kimber_coombe_capacity_vph
+
+    assert BASE.kimber_coombe is not None
+    k = dataclasses.replace(
+        BASE.kimber_coombe, visibility_right_slope_per_m=0.0, visibility_left_slope_per_m=0.0
+    )
+
+    def cap(kind: int, lane_width_m: float, **flows: float) -> float:
+        return kimber_coombe_capacity_vph(kind, flows, 7.0, dataclasses.replace(k, lane_width_m=lane_width_m))
+
+    assert k.y(7.0) == pytest.approx(0.7585)
+    # Warwick -> Banbury: q_ac 811, q_ab 14, q_ca 837, q_cb 341 (K&C's UK streams: B-A crosses, C-B turns across)
+    near = {"near_through": 811.0, "near_turn": 14.0}
+    assert cap(MINOR_LEFT, 3.0, **near, far_through=837.0, far_turn=341.0) == pytest.approx(114.2, abs=0.05)
+    assert cap(MAJOR_LEFT, 3.65, opposing_through=811.0, opposing_turn=14.0) == pytest.approx(517.2, abs=0.05)
+    # Banbury -> Warwick: q_ac 837, q_ab 43, q_ca 811, q_cb 413
+    near = {"near_through": 837.0, "near_turn": 43.0}
+    assert cap(MINOR_RIGHT, 2.65, **near) == pytest.approx(461.3, abs=0.05)
+    assert cap(MINOR_LEFT, 1.95, **near, far_through=811.0, far_turn=413.0) == pytest.approx(73.5, abs=0.05)
+    assert cap(MAJOR_LEFT, 3.65, opposing_through=837.0, opposing_turn=43.0) == pytest.approx(502.0, abs=0.05)
+    # linear in the major flows, a central reserve adds 14 pcu/h per m to the crossing movement, and the
+    # crossing movement at 1,500 veh/h through each way on a 14 m carriageway keeps about 170 pcu/h (the
+    # traffic.give_way.gap_acceptance note): 627 - (1 - 0.0345 x 14)(0.364 + 0.229) 1,500 = 167.1 with D = 1
+    one = dataclasses.replace(k, lane_width_m=3.65)
+    crossing = kimber_coombe_capacity_vph(
+        MINOR_LEFT, {"near_through": 1500.0, "far_through": 1500.0}, 14.0, one
+    )
+    assert crossing == pytest.approx(167.1, abs=0.05)
+    with_reserve = kimber_coombe_capacity_vph(
+        MINOR_LEFT, {"near_through": 1500.0, "far_through": 1500.0}, 14.0, one, central_reserve_m=2.0
+    )
+    assert with_reserve == pytest.approx(crossing + 28.0)
+    # never negative at flows beyond the linear range
+    assert kimber_coombe_capacity_vph(MINOR_LEFT, {"near_through": 5000.0}, 7.0, one) == 0.0
 
 
 def test_link_events_are_each_vehicles_entries_and_exits() -> None:

@@ -154,6 +154,7 @@ class EventLoop:
             mv_next,
             f64(np.zeros(0) if gw is None else gw.critical_gap_s),
             f64(np.zeros(0) if gw is None else gw.follow_up_s),
+            f64(np.zeros(0) if gw is None else gw.intercept_vph),
             np.zeros(0, np.bool_) if gw is None else np.asarray(gw.record, dtype=np.bool_),
             np.zeros(1, np.int64) if gw is None else np.asarray(gw.conflict_ptr, dtype=np.int64),
             np.zeros(0, np.int32) if gw is None else np.asarray(gw.conflict_slot, dtype=np.int32),
@@ -285,7 +286,7 @@ def link_constants(
     length = links["length_m"].to_numpy(dtype=np.float64)
     lanes = np.maximum(links["lanes"].to_numpy(dtype=np.float64), 1.0)
     cap = flow_capacity_vph(network, mean_v, st)
-    movements = give_way_movements(network, st) if st.give_way_gap_acceptance else None
+    movements = give_way_movements(network, st) if st.give_way_rule != "off" else None
     if (
         movements is not None
     ):  # each movement's own t_f replaces the approach-level capacity at priority junctions

@@ -139,10 +139,11 @@ class Net(NamedTuple):
     mv_next: I32  # per movement slot: the next link
     mv_tc: F64  # per movement slot: critical gap [s]
     mv_tf: F64  # per movement slot: follow-up headway [s] (0: does not give way)
+    mv_a: F64  # per movement slot: Kimber & Coombe's intercept [veh/h per lane] (0: HCM eq. 17-3)
     mv_rec: B  # per movement slot: its exits are recorded (a conflict list reads its flow)
     mc_ptr: I64  # per movement slot + 1: its conflicts mc_slot / mc_w[mc_ptr[k]:mc_ptr[k + 1]]
     mc_slot: I32
-    mc_w: F64  # HCM Exhibit 17-4 weight of the conflicting slot's flow
+    mc_w: F64  # weight of the conflicting slot's flow (HCM Exhibit 17-4, or Kimber & Coombe's x Y x factor)
     rec_ptr: I64  # per movement slot + 1: its block of State.rec_t / rec_n (room for every exit by it)
     gptr: I64  # per link, its gate slots gptr[l]:gptr[l + 1] (the first: the origin queue)
     gwho: I32  # per gate slot, its entrance (-1: the origin queue)
@@ -435,8 +436,10 @@ def _enter(net: Net, plan: Plan, st: State, p: Int, m: Int, t: float) -> None:
 def _discharge_s(net: Net, plan: Plan, st: State, li: Int, p: Int, s: Int, t: float) -> float:
     """Outflow headway after ``p`` left ``li`` at ``t`` by its movement (a link at a priority junction).
 
-    Records the exit in its movement's flow if a conflict list reads it; a movement that gives way gets HCM
-    eq. 17-3's headway with its conflicting flow over the last ``flow_window_s`` (never below ``hw[li]``).
+    Records the exit in its movement's flow if a conflict list reads it; a movement that gives way gets the
+    headway of its capacity with its conflicting flow over the last ``flow_window_s`` (never below ``hw[li]``):
+    Kimber & Coombe's linear capacity ``mv_a - sum(weight x flow)`` floored at one vehicle per ``stuck_time_s``
+    per lane where ``mv_a > 0``, else HCM eq. 17-3's.
     """
     m = plan.pi[p, _NL]
     if m < 0:
@@ -465,9 +468,15 @@ def _discharge_s(net: Net, plan: Plan, st: State, li: Int, p: Int, s: Int, t: fl
         st.rec_h[j] = h
         if h < nj:
             vc += net.mc_w[c] * (st.rec_n[base + nj - 1] - (st.rec_n[base + h - 1] if h else 0))
-    g = S_PER_HOUR / (
-        net.lc[li, _LANES] * _capacity_vph(vc * (S_PER_HOUR / window), net.mv_tc[k], net.mv_tf[k])
-    )
+    a = net.mv_a[k]
+    if a > 0.0:
+        cap = a - vc * (S_PER_HOUR / window)
+        floor = S_PER_HOUR / net.par[0]
+        if cap < floor:
+            cap = floor
+    else:
+        cap = _capacity_vph(vc * (S_PER_HOUR / window), net.mv_tc[k], net.mv_tf[k])
+    g = S_PER_HOUR / (net.lc[li, _LANES] * cap)
     h0 = net.lc[li, _HW]
     return float((g if g > h0 else h0) * s)
 

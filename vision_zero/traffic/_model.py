@@ -26,15 +26,18 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import ndtr, ndtri
 
+from vision_zero.core.errors import ParameterError
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.core.units import S_PER_HOUR, kph_to_mph, kph_to_mps, m_to_ft, mph_to_kph
 from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
 from vision_zero.traffic.routing import LEFT, RIGHT, THROUGH, UTURN, movement_directions
 
 __all__ = [
+    "GIVE_WAY_RULES",
     "HCM_CLASSES",
     "GiveWayMovements",
     "HcmUrbanStreet",
+    "KimberCoombe",
     "Signals",
     "TrafficSettings",
     "compliance_draws",
@@ -47,6 +50,7 @@ __all__ = [
     "give_way_movements",
     "hash_unit",
     "hcm_urban_street_free_flow_speed_kph",
+    "kimber_coombe_capacity_vph",
     "potential_capacity_vph",
     "segment_length_m",
     "signal_plans",
@@ -102,6 +106,59 @@ class HcmUrbanStreet:
 
 
 @dataclass(frozen=True)
+class KimberCoombe:
+    """Kimber & Coombe (1980)'s linear priority-junction capacities: coefficients and geometric inputs.
+
+    From ``traffic.give_way.kimber_coombe.*`` (sources there); see :func:`kimber_coombe_capacity_vph`.
+    """
+
+    merge_intercept_pcuph: float
+    cross_intercept_pcuph: float
+    central_reserve_pcuph_per_m: float
+    width_slope_per_m: float
+    near_through_weight: float
+    near_turn_weight: float
+    far_through_weight: float
+    far_turn_weight: float
+    opposing_turn_weight: float
+    lane_width_slope_per_m: float
+    lane_width_ref_m: float
+    visibility_right_slope_per_m: float
+    visibility_right_ref_m: float
+    visibility_left_slope_per_m: float
+    visibility_left_ref_m: float
+    lane_width_m: float
+    visibility_m: float
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, float]) -> KimberCoombe:
+        """From parameter values by dotted name (central values or one replication's draw)."""
+        p = "traffic.give_way.kimber_coombe."
+        return cls(**{name: values[p + name] for name in cls.__dataclass_fields__})
+
+    def factor(self, kind: int) -> float:
+        """K&C's geometric factor of a yielding movement: D for a crossing one, E / F for a merge or major left.
+
+        ``[1 + a_w (w - w_ref)][1 + a_r (V_r - V_r,ref)]``, times ``[1 + a_l (V_l - V_l,ref)]`` for a crossing
+        movement (K&C B-A), with ``w = lane_width_m`` and ``V_r = V_l = visibility_m``.
+        """
+        f = (1.0 + self.lane_width_slope_per_m * (self.lane_width_m - self.lane_width_ref_m)) * (
+            1.0 + self.visibility_right_slope_per_m * (self.visibility_m - self.visibility_right_ref_m)
+        )
+        if kind in (MINOR_LEFT, MINOR_THROUGH):
+            f *= 1.0 + self.visibility_left_slope_per_m * (self.visibility_m - self.visibility_left_ref_m)
+        return f
+
+    def y(self, width_m: float) -> float:
+        """K&C's ``Y = 1 - b W`` of a major carriageway ``width_m`` wide (floored at 0)."""
+        return max(1.0 - self.width_slope_per_m * width_m, 0.0)
+
+
+#: The give-way rules at priority junctions (``traffic.give_way.gap_acceptance`` = 0, 1, 2)
+GIVE_WAY_RULES: tuple[str, ...] = ("off", "hcm", "kimber_coombe")
+
+
+@dataclass(frozen=True)
 class TrafficSettings:
     """The numbers of the traffic model (from ``traffic.toml`` / ``network.toml``; see there for sources)."""
 
@@ -136,10 +193,14 @@ class TrafficSettings:
     follow_up_major_left_s: float = 2.2
     #: the conflicting major flow of a give-way approach is the major approaches' exits over this window [s].
     give_way_flow_window_s: float = 900.0
-    #: True: every movement that gives way at a priority junction discharges at HCM eq. 17-3 with its own
-    #: simulated conflicting flow (:func:`give_way_movements`); False (default): a minor approach discharges at
-    #: the potential capacity without conflicting traffic (see ``traffic.give_way.gap_acceptance``)
-    give_way_gap_acceptance: bool = False
+    #: the capacity rule of the movements that give way at a priority junction (:data:`GIVE_WAY_RULES`;
+    #: ``traffic.give_way.gap_acceptance``): "kimber_coombe": each discharges at Kimber & Coombe's linear capacity
+    #: with its own simulated conflicting flows (:func:`give_way_movements`, :func:`kimber_coombe_capacity_vph`);
+    #: "hcm": at HCM eq. 17-3's gap-acceptance capacity; "off": a minor approach discharges at the potential
+    #: capacity without conflicting traffic
+    give_way_rule: str = "off"
+    #: the coefficients of the "kimber_coombe" rule (required by it)
+    kimber_coombe: KimberCoombe | None = None
     #: True: the simulation holds vehicles on minor approaches for ``give_way_delay_s`` (and route choice learns it
     #: from the simulated times); False: the delay is only a term of route choice's generalised cost.
     give_way_in_simulation: bool = False
@@ -182,10 +243,22 @@ class TrafficSettings:
             follow_up_minor_left_s=values["traffic.give_way.follow_up.minor_left_s"],
             follow_up_major_left_s=values["traffic.give_way.follow_up.major_left_s"],
             give_way_flow_window_s=values["traffic.give_way.flow_window_s"],
-            give_way_gap_acceptance=values.get("traffic.give_way.gap_acceptance", 0.0) >= 0.5,
+            give_way_rule=_give_way_rule(values.get("traffic.give_way.gap_acceptance", 0.0)),
+            kimber_coombe=KimberCoombe.from_values(values),
             give_way_in_simulation=values.get("traffic.route_choice.give_way_in_simulation", 0.0) >= 0.5,
             hcm=HcmUrbanStreet.from_values(values),
         )
+
+
+def _give_way_rule(code: float) -> str:
+    """The rule of :data:`GIVE_WAY_RULES` a ``traffic.give_way.gap_acceptance`` value names (0, 1 or 2)."""
+    k = round(code)
+    if not 0 <= k < len(GIVE_WAY_RULES) or abs(code - k) > 1e-9:
+        raise ParameterError(
+            f"traffic.toml: traffic.give_way.gap_acceptance: expected 0 (off), 1 (hcm) or 2 (kimber_coombe), "
+            f"got {code!r}"
+        )
+    return GIVE_WAY_RULES[k]
 
 
 #: The design speed of a vertical-deflection device (hump, table, cushion) is the 85th percentile of the speeds over
@@ -514,6 +587,71 @@ def potential_capacity_vph(conflicting_vph: float, critical_gap_s: float, follow
     return conflicting_vph * math.exp(-x * critical_gap_s) / -math.expm1(-x * follow_up_s)
 
 
+def kimber_coombe_capacity_vph(
+    kind: int,
+    flows_vph: Mapping[str, float],
+    width_m: float,
+    kc: KimberCoombe,
+    central_reserve_m: float = 0.0,
+) -> float:
+    """Kimber & Coombe (1980): capacity of a movement giving way at a major/minor priority junction [pcu/h].
+
+    In right-hand traffic (K&C's UK streams mirrored): a minor right turn (K&C B-C)
+    ``E (745 - Y (0.364 q_near_through + 0.144 q_near_turn))``; a minor left turn (B-A), and a minor through
+    movement at a crossroads, ``D (627 + 14 W_cr - Y (0.364 q_near_through + 0.144 q_near_turn + 0.229
+    q_far_through + 0.520 q_far_turn))``; a major left turn (C-B) ``F (745 - 0.364 Y (q_opposing_through +
+    q_opposing_turn))``. ``q_*_turn`` is the flow of that major stream turning into the minor arm, ``Y = 1 -
+    0.0345 W`` with ``W = width_m`` the major carriageway's width, ``D, E, F`` :meth:`KimberCoombe.factor`.
+    ``flows_vph`` holds the flows by those names (missing: 0). Floored at 0: the linear relation holds "except
+    at abnormally high major road flows" (K&C's abstract); the simulation floors it further
+    (:func:`give_way_movements`).
+
+    References
+    ----------
+    Kimber, R. M., Coombe, R. D. (1980). The traffic capacity of major/minor priority junctions. TRRL SR 582.
+    """
+    y = kc.y(width_m)
+    q = {name: float(flows_vph.get(name, 0.0)) for name in _KC_FLOWS}
+    intercept, weights = _kimber_coombe_terms(kind, kc, central_reserve_m)
+    load = sum(w * q[name] for name, w in weights.items())
+    return max(kc.factor(kind) * (intercept - y * load), 0.0)
+
+
+#: the major flows of :func:`kimber_coombe_capacity_vph`
+_KC_FLOWS = (
+    "near_through",
+    "near_turn",
+    "far_through",
+    "far_turn",
+    "opposing_through",
+    "opposing_turn",
+)
+
+
+def _kimber_coombe_terms(
+    kind: int, kc: KimberCoombe, central_reserve_m: float
+) -> tuple[float, dict[str, float]]:
+    """Intercept [pcu/h] and weights by major flow of a yielding movement (before ``Y`` and the factor)."""
+    if kind == MINOR_RIGHT:
+        return kc.merge_intercept_pcuph, {
+            "near_through": kc.near_through_weight,
+            "near_turn": kc.near_turn_weight,
+        }
+    if kind in (MINOR_LEFT, MINOR_THROUGH):
+        return kc.cross_intercept_pcuph + kc.central_reserve_pcuph_per_m * central_reserve_m, {
+            "near_through": kc.near_through_weight,
+            "near_turn": kc.near_turn_weight,
+            "far_through": kc.far_through_weight,
+            "far_turn": kc.far_turn_weight,
+        }
+    if kind == MAJOR_LEFT:
+        return kc.merge_intercept_pcuph, {
+            "opposing_through": kc.near_through_weight,
+            "opposing_turn": kc.opposing_turn_weight,
+        }
+    raise ValueError(f"movement kind {kind} does not give way")
+
+
 #: Kinds of the movements of :class:`GiveWayMovements` (HCM 2000 ch. 17's ranks 2 and 3 of a two-way stop)
 NO_YIELD, MINOR_RIGHT, MINOR_THROUGH, MINOR_LEFT, MAJOR_LEFT = 0, 1, 2, 3, 4
 
@@ -546,7 +684,10 @@ class GiveWayMovements:
     a left turn or U-turn from the major road) discharges at ``lanes x`` HCM eq. 17-3's potential capacity with
     its ``critical_gap_s``, ``follow_up_s`` and conflicting flow ``v_c = sum(weight x flow)`` over its conflict
     list ``conflict_slot[conflict_ptr[k] .. conflict_ptr[k + 1] - 1]`` (flows of other slots, per hour, over
-    ``traffic.give_way.flow_window_s``); ``record`` marks the slots whose flow some conflict list reads.
+    ``traffic.give_way.flow_window_s``); ``record`` marks the slots whose flow some conflict list reads. With
+    the "kimber_coombe" rule a yielding slot has ``intercept_vph > 0`` and discharges instead at ``lanes x
+    max(intercept_vph - sum(weight x flow), 3600 / traffic.stuck_time_s)`` (Kimber & Coombe's linear capacity;
+    the weights already carry ``Y`` and the geometric factor).
     """
 
     ptr: IntArray  # per link + 1
@@ -558,6 +699,7 @@ class GiveWayMovements:
     conflict_ptr: IntArray  # per slot + 1
     conflict_slot: IntArray
     conflict_weight: FloatArray
+    intercept_vph: FloatArray  # per slot: Kimber & Coombe's intercept x factor (0: HCM eq. 17-3 or no yield)
 
     @property
     def n_slots(self) -> int:
@@ -592,8 +734,20 @@ def give_way_movements(network: RoadNetwork, settings: TrafficSettings) -> GiveW
 
     References
     ----------
+    With ``settings.give_way_rule == "kimber_coombe"`` the same movements and sides carry Kimber & Coombe's terms
+    instead (:func:`kimber_coombe_capacity_vph`): the near-side through flow and its turn into the minor arm
+    (a right turn), the far-side through flow and its turn into the minor arm (a left turn), the opposing
+    through flow and its right turn; ``W`` of a junction is the widest major arm's lanes (both directions) x
+    ``lane_width_m``; no central reserve.
+
+    References
+    ----------
     Transportation Research Board (2000). Highway Capacity Manual, ch. 17, Exhibits 17-4 and 17-5, eq. 17-1.
+    Kimber, R. M., Coombe, R. D. (1980). The traffic capacity of major/minor priority junctions. TRRL SR 582.
     """
+    kc = settings.kimber_coombe if settings.give_way_rule == "kimber_coombe" else None
+    if settings.give_way_rule == "kimber_coombe" and kc is None:
+        raise ValueError("the kimber_coombe give-way rule needs TrafficSettings.kimber_coombe")
     links, nodes = network.links, network.nodes
     n = len(links)
     u = links["u"].to_numpy(dtype=np.int64)
@@ -624,8 +778,19 @@ def give_way_movements(network: RoadNetwork, settings: TrafficSettings) -> GiveW
     t_c = np.zeros(len(a))
     t_f = np.zeros(len(a))
     conflicts: list[list[tuple[int, float]]] = [[] for _ in range(len(a))]
+    intercept = np.zeros(len(a))
+    arm_lanes: dict[tuple[int, int], float] = {}
+    if kc is not None:
+        for x, y, n_lanes in zip(u.tolist(), v.tolist(), lanes.tolist(), strict=True):
+            arm = (min(x, y), max(x, y))
+            arm_lanes[arm] = arm_lanes.get(arm, 0.0) + n_lanes
     for node in np.flatnonzero(prio).tolist():
         app = [int(x) for x in in_order[in_start[node] : in_start[node + 1]] if at[x]]
+        y_major = 0.0
+        if kc is not None and app:
+            top = max(rank[m] for m in app)
+            arms = [arm_lanes[(min(int(u[m]), node), max(int(u[m]), node))] for m in app if rank[m] == top]
+            y_major = kc.y(kc.lane_width_m * max(arms))
         for li in app:
             others = [m for m in app if m != li and u[m] != u[li]]
             if not others:
@@ -648,6 +813,25 @@ def give_way_movements(network: RoadNetwork, settings: TrafficSettings) -> GiveW
                     continue
                 kind[k] = kk
                 t_c[k], t_f[k] = _gaps(kk, multilane, int(legs[node]) == 3, settings)
+                if kc is not None:
+                    f = kc.factor(kk)
+                    a0, kc_w = _kimber_coombe_terms(kk, kc, 0.0)
+                    intercept[k] = f * a0
+                    for m in others:
+                        if kk == MAJOR_LEFT:
+                            where = "opposing" if m in majors else ""
+                        elif m in majors:
+                            where = "near" if side[m] == LEFT else "far"
+                        else:
+                            where = ""
+                        for j in range(int(ptr[m]), int(ptr[m + 1])) if where else ():
+                            dj = int(direction[j])
+                            turn = (where == "far" and dj == LEFT) or (where != "far" and dj == RIGHT)
+                            name = f"{where}_through" if dj == THROUGH else f"{where}_turn" if turn else ""
+                            w = kc_w.get(name, 0.0)
+                            if w > 0.0:
+                                conflicts[k].append((j, f * y_major * w))
+                    continue
                 for m in others:
                     if kk == MAJOR_LEFT:
                         where = "opposite" if m in majors else ""
@@ -674,7 +858,7 @@ def give_way_movements(network: RoadNetwork, settings: TrafficSettings) -> GiveW
     cweight = np.asarray([w for c in conflicts for _, w in c], dtype=np.float64)
     record = np.zeros(len(a), dtype=bool)
     record[cslot] = True
-    return GiveWayMovements(ptr, b, kind, t_c, t_f, record, cptr, cslot, cweight)
+    return GiveWayMovements(ptr, b, kind, t_c, t_f, record, cptr, cslot, cweight, intercept)
 
 
 def _gaps(kind: int, multilane: bool, three_leg: bool, st: TrafficSettings) -> tuple[float, float]:
