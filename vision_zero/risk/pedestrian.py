@@ -40,14 +40,17 @@ cross the same road elsewhere) and :func:`injuries_on_streets` (pedestrians cros
 no mapped crossing serves, at their junctions and between them, from the same pedestrian demand model), each an
 unmarked crossing met by the link's simulated traffic.
 
-The raw severity mix is still far from the observed one: on the schematic networks about 15-19% of the chain's
-pedestrian casualties die, against about 1.5% in Almaty's and Great Britain's urban figures. The chain itself follows
-the population's speed-severity relation: per collision about 1% deaths for vehicles at 30 km/h and 21% at 70 km/h
-(braking included; Kröyer 2015: fatal crashes rare below 40 km/h mean travel speed), and 72 / 38 injured per death
-at 20 / 25 mph against NHTSA's 57.1 on US roads posted 25 mph or less (1995). The schematic city's pedestrians cross
-mostly arterials and collectors, where vehicles run at about 60-70 km/h, and its residential streets too are driven
-at about 68 km/h (their desired speeds, a traffic input, are unsourced), so the local-street crossings have the same
-mix. Car parks, reversing and slow-moving vehicles, where many slight casualties happen, are not modelled.
+The raw severity mix is still far from the observed one: on the small schematic network 12% of the chain's
+pedestrian casualties die (2026-11-30), against 1.5% in the calibration targets, 3.0% in Almaty police's
+pedestrian-struck crashes and 1.7% on Scotland's built-up roads. The chain itself follows the population's
+speed-severity relation: per collision about 1% deaths for vehicles at 30 km/h and 21% at 70 km/h (braking
+included; Kröyer 2015: fatal crashes rare below 40 km/h mean travel speed), and 72 / 38 injured per death at
+20 / 25 mph against NHTSA's 57.1 on US roads posted 25 mph or less (1995). The schematic city's pedestrians cross
+mostly arterials and collectors: vehicles passing its crossings at their running speed (65-67 km/h mean on the
+main streets) make about 61% of the crossing collisions at 18% deaths; vehicles leaving a stop line (23%) and
+turning (16%, against 42% of intersection collisions in Roudsari et al. 2006) die in 0.5%
+(:func:`crossing_casualties_by_movement`). Car parks, reversing and driveways (about 15% of police-reported
+pedestrian crashes, Stutts, Hunter & Pein 1996), where many slight casualties happen, are not modelled.
 Calibrated on deaths (one factor per road user), pedestrian serious and slight injuries are therefore too few, and
 the slight ones rise when speeds above about 60 km/h fall (per conflict, collisions fall with the stopping time
 more slowly than deaths and serious injuries turn slight).
