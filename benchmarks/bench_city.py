@@ -15,11 +15,15 @@ its helpers (no timing code in the package):
 * **risk**: :func:`vision_zero.risk.crash_model.estimate`.
 
 CPU seconds are the process's own (``time.process_time``); peak memory is ``ru_maxrss``. The machine's
-``/proc/loadavg`` is printed before and after: say it with any number you quote.
+``/proc/loadavg`` is printed before and after: say it with any number you quote. ``--memory`` also prints each
+phase's peak resident memory (Linux: the kernel's high-water mark ``VmHWM``, reset through
+``/proc/self/clear_refs`` at every phase boundary, so a phase's peak is the largest RSS while it was the innermost
+running phase) and the RSS when its last call ended (what it left alive).
 
     nice python benchmarks/bench_city.py                     # full city (schematic:almaty), AM peak
     nice python benchmarks/bench_city.py --scale district    # 0.19 of the area
     nice python benchmarks/bench_city.py --scale small --periods am_peak inter_peak
+    nice python benchmarks/bench_city.py --periods am_peak inter_peak pm_peak night --memory
 """
 
 from __future__ import annotations
@@ -48,13 +52,43 @@ from vision_zero.traffic import demand, routing, simulation
 PHASES = ("network", "demand", "routing", "loop", "route bookkeeping", "record", "risk")
 
 
-class Clock:
-    """CPU seconds per phase; nested phases are charged to the innermost one only."""
+def _status_kib(field: str) -> int:
+    """A ``/proc/self/status`` field in KiB (0 where there is none: not Linux)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
 
-    def __init__(self) -> None:
+
+def _reset_peak_rss() -> None:
+    """Reset the kernel's high-water mark of this process's RSS (``VmHWM``; Linux >= 4.0)."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+class Clock:
+    """CPU seconds per phase; nested phases are charged to the innermost one only.
+
+    With ``memory``, also each phase's peak RSS (the largest while it was the innermost phase) and the RSS when
+    its last call ended [MiB].
+    """
+
+    def __init__(self, memory: bool = False) -> None:
         self.cpu_s = dict.fromkeys(PHASES, 0.0)
         self.calls = dict.fromkeys(PHASES, 0)
+        self.peak_mib = dict.fromkeys(PHASES, 0.0)
+        self.end_mib = dict.fromkeys(PHASES, 0.0)
+        self.memory = memory
         self._stack: list[tuple[str, float]] = []
+        if memory:
+            _reset_peak_rss()
+
+    def _charge_peak(self, name: str) -> None:
+        """Charge the RSS high-water mark since the last boundary to ``name``, and start a new one."""
+        if self.memory:
+            self.peak_mib[name] = max(self.peak_mib[name], _status_kib("VmHWM") / 1024)
+            _reset_peak_rss()
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -62,6 +96,7 @@ class Clock:
         if self._stack:  # pause the outer phase
             outer, since = self._stack[-1]
             self.cpu_s[outer] += now - since
+            self._charge_peak(outer)
         self._stack.append((name, now))
         try:
             yield
@@ -70,6 +105,9 @@ class Clock:
             _, since = self._stack.pop()
             self.cpu_s[name] += end - since
             self.calls[name] += 1
+            self._charge_peak(name)
+            if self.memory:
+                self.end_mib[name] = _status_kib("VmRSS") / 1024
             if self._stack:
                 outer, _ = self._stack[-1]
                 self._stack[-1] = (outer, end)
@@ -93,8 +131,10 @@ def loadavg() -> str:
         return "n/a"
 
 
-def run(scale: str, periods_wanted: list[str], seed: int, replication: int) -> dict[str, Any]:
-    clock = Clock()
+def run(
+    scale: str, periods_wanted: list[str], seed: int, replication: int, memory: bool = False
+) -> dict[str, Any]:
+    clock = Clock(memory)
     # the event loop runs inside _simulate_once; everything else simulate_vehicles does is bookkeeping
     clock.wrap(simulation, "_simulate_once", "loop")
     clock.wrap(routing.Router, "shortest", "routing")
@@ -151,10 +191,20 @@ def run(scale: str, periods_wanted: list[str], seed: int, replication: int) -> d
         "link_entries_last": entries,
         "cpu_s": {k: round(v, 2) for k, v in clock.cpu_s.items()},
         "calls": clock.calls,
+        "peak_mib": {k: round(v, 1) for k, v in clock.peak_mib.items()} if memory else None,
+        "end_mib": {k: round(v, 1) for k, v in clock.end_mib.items()} if memory else None,
         "cpu_s_total": round(total, 2),
         "cpu_s_replication": round(total - clock.cpu_s["network"], 2),
         "wall_s": round(wall, 2),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # clear_refs also resets the high-water mark ru_maxrss reads: with --memory, the phases' largest
+        "peak_rss_mib": round(
+            max(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                _status_kib("VmHWM") / 1024,
+                *clock.peak_mib.values(),
+            ),
+            1,
+        ),
         "deaths_raw": round(float(est.injuries["per_year"].sum()), 4) if "per_year" in est.injuries else None,
         "loadavg_start": start_load,
         "loadavg_end": loadavg(),
@@ -168,17 +218,23 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2019)
     ap.add_argument("--replication", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    ap.add_argument(
+        "--memory", action="store_true", help="also each phase's peak RSS and its RSS at the end (Linux)"
+    )
     args = ap.parse_args()
-    out = run(args.scale, args.periods, args.seed, args.replication)
+    out = run(args.scale, args.periods, args.seed, args.replication, args.memory)
     sims = max(1, out["simulations"])
     loop_us = 1e6 * out["cpu_s"]["loop"] / max(1, out["link_entries_last"] * sims)
     print(
         f"{out['case']} {out['periods']}: {out['links']:,} links, {out['trips']:,} trips, "
         f"{out['simulations']} simulations (relative gap {out['relative_gap']})"
     )
-    print(f"{'phase':<20}{'CPU s':>9}{'calls':>7}")
+    mem = out["peak_mib"] is not None
+    head = f"{'peak MiB':>10}{'end MiB':>9}" if mem else ""
+    print(f"{'phase':<20}{'CPU s':>9}{'calls':>7}{head}")
     for k in PHASES:
-        print(f"{k:<20}{out['cpu_s'][k]:>9.2f}{out['calls'][k]:>7}")
+        tail = f"{out['peak_mib'][k]:>10.0f}{out['end_mib'][k]:>9.0f}" if mem else ""
+        print(f"{k:<20}{out['cpu_s'][k]:>9.2f}{out['calls'][k]:>7}{tail}")
     print(f"{'replication':<20}{out['cpu_s_replication']:>9.2f}   (all but network)")
     print(
         f"loop per link entry ~{loop_us:.2f} us ({out['link_entries_last']:,} entries in the last simulation)"
