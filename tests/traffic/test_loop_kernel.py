@@ -33,9 +33,7 @@ def _empty_state(n_links: int = 4) -> kernel.State:
     nl = np.full(8, -1, dtype=np.int32)
     z = np.zeros(8)
     ptr = np.array([0, 8])
-    loop = _loop.EventLoop(
-        lk, TrafficSettings.from_parameters(), rl, nl, z, nl + 2, ptr[:1], ptr[1:], z, z, z
-    )
+    loop = _loop.EventLoop(lk, TrafficSettings.from_parameters(), rl, nl, z, nl + 2, ptr[:1], ptr[1:])
     return loop.state
 
 

@@ -101,8 +101,9 @@ class EventLoop:
         vehicles of its platoon.
     start, stop
         Per vehicle: its route's positions are ``start:stop``.
-    ent, ee, ex
-        Per route position, filled in place: entry, queue-join and exit times [s, absolute clock].
+
+    The kernel fills each route position's entry, queue-join and exit times [s, absolute clock] in its own
+    per-position records; :meth:`results` hands them out as compact arrays once every period has run.
     """
 
     def __init__(
@@ -115,9 +116,6 @@ class EventLoop:
         psz: npt.NDArray[np.integer[Any]],
         start: IntArray,
         stop: IntArray,
-        ent: FloatArray,
-        ee: FloatArray,
-        ex: FloatArray,
     ) -> None:
         n_links = len(lk.length_m)
         rl32 = np.ascontiguousarray(rl, dtype=np.int32)  # no copy: route link ids are int32
@@ -172,7 +170,6 @@ class EventLoop:
             np.ascontiguousarray(stop, dtype=np.int64),
             np.full(len(start), np.nan),
         )
-        self._out = (ent, ee, ex)
         self.state = kernel.new_state(self.net, self.plan, n_links)
 
     def run_period(
@@ -193,9 +190,20 @@ class EventLoop:
         until = env.now + (t_end - env.now)  # the key SimPy gives the period's end (Environment.run's until)
         env.process(self._clock(env, until))
         env.run(until=t_end)
-        for out, filled in zip(self._out, kernel.times(self.plan), strict=True):
-            out[:] = filled
         return int(self.state.cnt[kernel.STUCK_MOVES])
+
+    def results(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Per route position: entry, queue-join and exit times [s] (NaN: not reached) and the running time [s].
+
+        Compact copies of the kernel's records, made after its per-period state is freed; the loop cannot run
+        again afterwards (a city's day has tens of millions of positions: the 48-byte records and these 32 bytes
+        per position are the largest arrays alive at that moment).
+        """
+        del self.state
+        ent, ee, ex = (np.ascontiguousarray(a) for a in kernel.times(self.plan))
+        fft = np.ascontiguousarray(self.plan.pf[:, kernel._FFT])
+        del self.plan
+        return ent, ee, ex, fft
 
     def _clock(self, env: simpy.Environment, until: float) -> Generator[simpy.Event, None, None]:
         """A SimPy process: run the kernel's link events up to SimPy's next event, then yield to SimPy there."""

@@ -133,6 +133,7 @@ def _weighted_quantile_by_key(
     span = float(np.max(value)) + 1.0 if value.size else 1.0
     order = np.argsort(key * span + np.maximum(value, 0.0))  # one float sort: key, then value (both >= 0)
     k, v, w = key[order], value[order], weight[order]
+    del order
     cum = np.cumsum(w)
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
     before = np.r_[0.0, cum[:-1]][starts]
@@ -167,15 +168,19 @@ def _max_queue(
     e_us = np.round(end[m] * 1e6).astype(np.int64)
     span = int(max(s_us.max(), e_us.max())) + 1
     a = k * span + s_us
+    del s_us  # per traversal: free what is done with (peak memory)
     oa = np.argsort(a)
     a = a[oa]
     b = k * span + e_us
+    del e_us
     ob = np.argsort(b)
     b = b[ob]
     wm = w[m]
     cum_a = np.cumsum(wm[oa])
     cum_b = np.r_[0.0, np.cumsum(wm[ob])]
+    del ob, wm
     level = cum_a - cum_b[np.searchsorted(b, a, side="right")]
+    del a, b, cum_a, cum_b
     out = np.zeros(n_keys)
     np.maximum.at(out, k[oa], level)
     return out
@@ -212,32 +217,36 @@ def build_record(
     names = np.array([p.name for p in periods], dtype=object)
     dur = np.array([p.duration_s for p in periods], dtype=np.float64)
     nv = len(vperiod)
-    veh_of = np.repeat(np.arange(nv), routes.n_links)
+    # per route position (tens of millions in a city's day): compact index dtypes, temporaries freed when done
+    veh_of = np.repeat(np.arange(nv, dtype=np.int32), routes.n_links)
     link = routes.links
-    per = vperiod[veh_of]
-    w = vsize[veh_of].astype(np.float64)
+    per = np.asarray(vperiod, dtype=np.int32)[veh_of]
+    w = np.asarray(vsize, dtype=np.float64)[veh_of]
     entered = np.isfinite(ent)
     exited = np.isfinite(ex)
     run = fft  # the running time: ``ee - ent`` except for a trip that waited at its origin (``ent`` = departure)
     with np.errstate(divide="ignore", invalid="ignore"):
         speed = mps_to_kph(length[link] / run)
-    limit = links["speed_limit_kph"].to_numpy(dtype=np.float64)[link]
-    key = per * n_links + link
+    key = per.astype(np.int64) * n_links + link
     n_keys = len(periods) * n_links
 
     # --- per link x period ---
     ke, we, se = key[entered], w[entered], speed[entered]
     entries = np.bincount(ke, we, n_keys)
-    veh_km = np.bincount(key[exited], w[exited] * m_to_km(length[link[exited]]), n_keys)
-    veh_h = np.bincount(key[exited], w[exited] * (ex[exited] - ent[exited]) / S_PER_HOUR, n_keys)
+    kx, wx = key[exited], w[exited]
+    veh_km = np.bincount(kx, wx * m_to_km(length[link[exited]]), n_keys)
+    veh_h = np.bincount(kx, wx * (ex[exited] - ent[exited]) / S_PER_HOUR, n_keys)
+    del kx, wx
     sum_v = np.bincount(ke, we * se, n_keys)
-    over = np.bincount(ke, we * (se > limit[entered] + 1e-9), n_keys)
+    limit = links["speed_limit_kph"].to_numpy(dtype=np.float64)
+    over = np.bincount(ke, we * (se > limit[link[entered]] + 1e-9), n_keys)
     pk, pv = _weighted_quantile_by_key(ke, se, we, _P85)
     p85 = np.full(n_keys, np.nan)
     p85[pk] = pv
     # queue: a traversal is queued from the end of its running time to its exit (or the window's end)
     win_end = windows + dur  # departures end; queues after that still count until the drain ends
     max_q = _max_queue(key, ee, np.where(exited, ex, window_close[per]), w, entered, n_keys)
+    del key
     has = np.flatnonzero(entries > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         link_stats = pd.DataFrame(
@@ -263,6 +272,7 @@ def build_record(
     first = np.flatnonzero(np.r_[True, hs[1:] != hs[:-1]]) if hs.size else np.zeros(0, dtype=np.int64)
     uk = hs[first]
     cnt = np.add.reduceat(we[order], first) if hs.size else np.zeros(0)
+    del ke, we, se, b, hk, order, hs
     speed_hist = pd.DataFrame(
         {
             "period": names[(uk // 1000) // n_links].astype(str),
@@ -299,7 +309,7 @@ def build_record(
     )
 
     # --- passages at crossings ---
-    next_link = np.full(len(link), -1, dtype=np.int64)
+    next_link = np.full(len(link), -1, dtype=np.int32)
     if len(link) > 1:
         same = veh_of[1:] == veh_of[:-1]
         next_link[:-1][same] = link[1:][same]
@@ -342,7 +352,7 @@ def _passages(
     windows: FloatArray,
     win_end: FloatArray,
     link: IntArray | npt.NDArray[np.int32],
-    per: IntArray,
+    per: npt.NDArray[np.int32],
     w: FloatArray,
     run_s: FloatArray,
     ee: FloatArray,
@@ -350,7 +360,7 @@ def _passages(
     speed: FloatArray,
     entered: npt.NDArray[np.bool_],
     exited: npt.NDArray[np.bool_],
-    next_link: IntArray,
+    next_link: npt.NDArray[np.int32],
 ) -> pd.DataFrame:
     cr, cl = network.crossings, network.crossing_links
     empty = pd.DataFrame(
@@ -398,19 +408,24 @@ def _passages(
         v = network.links["v"].to_numpy(dtype=np.int64)
         turning[moving_on] = movement_turns(network.nodes, u, v, link[pair_p][moving_on], nxt[moving_on]) > 0
     k = per[pair_p]
-    rep = np.round(w[pair_p]).astype(np.int64)
-    out = pd.DataFrame(
+    crossing = c_id[pair_c]
+    t_s = t - windows[k]
+    # rows in order of period (by name), crossing and time, stable: sorted before the platoons' rows are repeated
+    # (a platoon's rows are equal), over the compact columns (a city's day has tens of millions of passages)
+    rank = np.argsort(np.argsort(names.astype(str), kind="stable"), kind="stable")
+    o = np.lexsort((t_s, crossing, rank[k]))
+    rep = np.round(w[pair_p[o]]).astype(np.int64)
+    return pd.DataFrame(
         {
-            "period": np.repeat(names[k].astype(str), rep),
-            "crossing": np.repeat(c_id[pair_c], rep),
-            "t_s": np.repeat(t - windows[k], rep),
-            "speed_kph": np.repeat(speed[pair_p], rep),
-            "link": np.repeat(link[pair_p], rep).astype(np.int64),
-            "stopped": np.repeat(stopped, rep),
-            "turning": np.repeat(turning, rep),
+            "period": np.repeat(names.astype(str).astype(object)[k[o]], rep),
+            "crossing": np.repeat(crossing[o], rep),
+            "t_s": np.repeat(t_s[o], rep),
+            "speed_kph": np.repeat(speed[pair_p[o]], rep),
+            "link": np.repeat(link[pair_p[o]], rep).astype(np.int64),
+            "stopped": np.repeat(stopped[o], rep),
+            "turning": np.repeat(turning[o], rep),
         }
     )
-    return out.sort_values(["period", "crossing", "t_s"], kind="stable").reset_index(drop=True)
 
 
 def _demand_of(demand: pd.DataFrame | None, n_crossings: int) -> pd.DataFrame:

@@ -625,6 +625,10 @@ def _turns_per_trip(router: Router, routes: Routes, veh: _Vehicles, edges: IntAr
     return float(np.sum(router.turns(routes, edges)[routed] * w) / w.sum())
 
 
+#: route positions per block of :func:`_simulate_once`'s elementwise per-position work
+_BLOCK = 1 << 20
+
+
 @dataclass(frozen=True)
 class _Times:
     """Per route position (vehicle x link): entry, end of running (queue join) and exit times [s, absolute]."""
@@ -649,20 +653,28 @@ def _simulate_once(
     rl = routes.links
     npos = len(rl)
     nv = len(veh.origin)
-    veh_of = np.repeat(np.arange(nv), routes.n_links)
+    veh_of = np.repeat(np.arange(nv, dtype=np.int32), routes.n_links)
     nl = np.full(npos, -1, dtype=np.int32)
     if npos:
         last = routes.ptr[1:][routes.n_links > 0] - 1
         nl[:-1] = rl[1:]
         nl[last] = -1
-    z = veh.z[veh_of]
-    v_kph = desired_speed_kph(links, rl, z, st, compliance_draw=compliance_draws(z))
-    fft = links["length_m"].to_numpy(dtype=np.float64)[rl] / kph_to_mps(v_kph)
-    # per-position times, filled in place by the compiled event loop
-    ent, ee, ex = np.full(npos, np.nan), np.full(npos, np.nan), np.full(npos, np.nan)
-    psz = veh.size[veh_of].astype(np.int32)
-    loop = EventLoop(lk, st, rl, nl, fft, psz, routes.ptr[:-1], routes.ptr[1:], ent, ee, ex)
-    del veh_of, z, v_kph, psz
+    # running times, elementwise over the positions: in blocks, so the desired speed's dozen temporaries stay
+    # small (a city's day has tens of millions of positions); the same numbers as in one go
+    length = links["length_m"].to_numpy(dtype=np.float64)
+    ff = free_flow_speed_kph(links, st.offset_kph, st.hcm)
+    fft = np.empty(npos)
+    for a in range(0, npos, _BLOCK):
+        b = min(a + _BLOCK, npos)
+        z = veh.z[veh_of[a:b]]
+        v_kph = desired_speed_kph(
+            links, rl[a:b], z, st, compliance_draw=compliance_draws(z), free_flow_kph=ff
+        )
+        fft[a:b] = length[rl[a:b]] / kph_to_mps(v_kph)
+    psz = np.asarray(veh.size, dtype=np.int32)[veh_of]
+    del veh_of
+    loop = EventLoop(lk, st, rl, nl, fft, psz, routes.ptr[:-1], routes.ptr[1:])
+    del nl, fft, psz  # the loop keeps them in its per-position records
     env = simpy.Environment()
     t0 = 0.0
     windows = np.zeros(len(periods))
@@ -676,6 +688,7 @@ def _simulate_once(
         stuck[k] = loop.run_period(env, t_end, idx, t0 + veh.depart_s[idx])
         close[k] = t_end
         t0 = t_end
+    ent, ee, ex, fft = loop.results()
     return _Times(ent, ee, ex, fft, stuck), windows, close
 
 
@@ -702,19 +715,28 @@ def _slice_costs(
     gridlocked link look fast, because only its early vehicles got through.
     """
     n_links = len(empty_s)
-    veh_of = np.repeat(np.arange(len(veh.origin)), routes.n_links)
-    per = veh.period[veh_of]
+    # only the traversals that began count: select them first (per route position arrays are a city's largest)
     entered = np.isfinite(times.ent)
-    tt = np.where(np.isfinite(times.ex), times.ex, close[per]) - times.ent
-    sl = slice_of(times.ent - windows[per], slices.slice_s, 1 << 62)
+    veh_of = np.repeat(np.arange(len(veh.origin), dtype=np.int32), routes.n_links)[entered]
+    per = veh.period[veh_of]
+    ent = times.ent[entered]
+    ex = times.ex[entered]
+    tt = np.where(np.isfinite(ex), ex, close[per]) - ent
+    del ex
+    sl = slice_of(ent - windows[per], slices.slice_s, 1 << 62)
+    del ent
     row = np.minimum(slices.offset[per] + sl, slices.offset[per] + slices.count[per] - 1)
-    key = (row * n_links + routes.links)[entered]
-    w = veh.size[veh_of][entered].astype(np.float64)
+    del sl, per
+    key = row * n_links + routes.links[entered]
+    del row
+    w = veh.size[veh_of].astype(np.float64)
+    del veh_of
     size = slices.n_rows * n_links
     cnt = np.bincount(key, weights=w, minlength=size)
-    tot = np.bincount(key, weights=tt[entered] * w, minlength=size)
+    tot = np.bincount(key, weights=tt * w, minlength=size)
     mean = np.where(cnt > 0, tot / np.maximum(cnt, 1e-300), np.tile(empty_s, slices.n_rows))
-    dev = tt[entered] - mean[key]
+    dev = tt - mean[key]
+    del tt, key
     e = edges[entered]
     e_cnt = np.bincount(e, weights=w, minlength=n_edges)
     turn_s = np.bincount(e, weights=dev * w, minlength=n_edges) / np.maximum(e_cnt, 1e-300)
