@@ -530,6 +530,10 @@ def run_vision_zero(
     }
     if routes_to is not None:
         kwargs["link_events"] = True
+    if ROUTE_CHOICE:
+        from vision_zero.traffic.routing import RouteChoiceSettings
+
+        kwargs["route_settings"] = replace(RouteChoiceSettings.from_parameters(), **ROUTE_CHOICE[0])
     if gap_acceptance is not None:
         kwargs["settings"] = replace(TrafficSettings.from_parameters(), give_way_rule=gap_acceptance)
     if profile_to is not None:
@@ -577,6 +581,10 @@ def run_vision_zero(
     if len(rc):
         gaps = "/".join(f"{g:.3f}" for g in rc["relative_gap"])
         note += f"; relative gap by iteration {gaps}; {rc['turns_per_trip'].iloc[-1]:.1f} turns/trip"
+        if "trees" in rc:
+            note += "; trees by iteration " + "/".join(f"{t:.0f}" for t in rc["trees"])
+    if ROUTE_CHOICE:
+        note += "; route choice " + " ".join(f"{k}={v}" for k, v in ROUTE_CHOICE[0].items())
     return {
         "entries": entries.tolist(),
         "link_time_s": link_time.tolist(),
@@ -844,6 +852,8 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
             str(case.workdir),
         ]
         cmd += ["--seed", str(seed)] + (["--profile"] if profile else [])
+        if ROUTE_CHOICE and tool.startswith("vision_zero"):
+            cmd += ["--route-choice", *(f"{k}={v}" for k, v in ROUTE_CHOICE[0].items())]
     before = BEFORE_TREE[0] if tool == "vision_zero-before" and BEFORE_TREE else None
     cpu_s, mem_mib, wall_s, code = run_child(cmd, log=rundir / "log.txt", pythonpath=before)
     if code != 0:
@@ -1043,6 +1053,28 @@ def seed_table(rows: list[Row], reference: str = "sumo-meso-jc") -> str:
     return "\n".join(out)
 
 
+#: RouteChoiceSettings fields changed by ``--route-choice`` (one dict, or empty: the shipped parameters)
+ROUTE_CHOICE: list[dict[str, float | int]] = []
+
+
+def _route_choice_fields(items: list[str]) -> dict[str, float | int]:
+    """``FIELD=VALUE`` strings as RouteChoiceSettings fields (ints where the field is an int)."""
+    from dataclasses import fields
+
+    from vision_zero.traffic.routing import RouteChoiceSettings
+
+    kinds = {f.name: f.type for f in fields(RouteChoiceSettings)}
+    out: dict[str, float | int] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in kinds or not value:
+            raise SystemExit(
+                f"--route-choice: expected FIELD=VALUE with FIELD among {sorted(kinds)} (got {item!r})"
+            )
+        out[name] = int(value) if kinds[name] in (int, "int") else float(value)
+    return out
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -1080,9 +1112,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--horizon-s", type=float, default=3 * HOUR_S, help="simulated time (trips depart in 1 h)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--profile", action="store_true", help="cProfile vision_zero (writes <tool>/profile.txt)")
+    p.add_argument(
+        "--route-choice",
+        nargs="+",
+        default=None,
+        metavar="FIELD=VALUE",
+        help="vision_zero's route choice with these RouteChoiceSettings fields changed, e.g. slice_s=1800 "
+        "gap_sample_origins=500 max_iterations=4 (default: the shipped parameters)",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.route_choice:
+        ROUTE_CHOICE.append(_route_choice_fields(args.route_choice))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

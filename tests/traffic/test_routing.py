@@ -22,6 +22,8 @@ from vision_zero.traffic.routing import (
     relative_gap,
     route_cost_s,
     route_trips,
+    sample_origins,
+    sampled_relative_gap,
 )
 from vision_zero.traffic.simulation import TrafficRecord, TrafficSettings, simulate, simulate_vehicles
 
@@ -308,6 +310,95 @@ def test_same_seed_gives_identical_routes_and_gaps() -> None:
     pd.testing.assert_frame_equal(a.route_choice, b.route_choice)
     pd.testing.assert_frame_equal(a.link_stats, b.link_stats)
     pd.testing.assert_frame_equal(a.trips, b.trips)
+
+
+# --- the relative gap and the swaps on a sample of origins -------------------------------------------------------
+
+
+def test_sampled_gap_covers_the_full_gap_at_its_stated_error() -> None:
+    # 400 origins with 1-60 trips each; excess time heavy-tailed and differing by origin (a congested corner)
+    rng = np.random.default_rng(11)
+    per = rng.integers(1, 60, 400)
+    origin = np.repeat(np.arange(400) * 3 + 5, per)  # node ids, not 0..n-1
+    route_s = rng.gamma(2.0, 300.0, len(origin))
+    share = rng.beta(0.5, 2.0, 400)[np.repeat(np.arange(400), per)]
+    best_s = route_s * (1.0 - share * rng.uniform(0.0, 1.0, len(origin)))
+    weight = rng.integers(1, 3, len(origin)).astype(float)
+    full = relative_gap(route_s, best_s, weight)
+    every = sample_origins(origin, 0, rng)
+    assert every.complete and sampled_relative_gap(route_s, best_s, weight, every) == (full, 0.0)
+    assert sample_origins(origin, 400, rng).complete  # as many as there are: no sampling, no draw
+    inside, errors = 0, []
+    for _ in range(400):
+        s = sample_origins(origin, 60, rng)
+        assert s.n_sampled == 60 and len(np.unique(origin[s.vehicles])) == 60
+        est, se = sampled_relative_gap(route_s[s.vehicles], best_s[s.vehicles], weight[s.vehicles], s)
+        inside += abs(est - full) <= 1.96 * se
+        errors.append(est - full)
+    # the stated error is the sampling error: ~95% of the samples' 95% intervals hold the full gap
+    assert 0.90 <= inside / 400 <= 0.99
+    assert abs(np.mean(errors)) < 0.2 * np.std(errors)  # the ratio estimate's bias is small against its error
+
+
+def test_same_origins_sample_for_the_same_seed() -> None:
+    origin = np.repeat(np.arange(50), 3)
+    a = sample_origins(origin, 10, np.random.default_rng(5))
+    b = sample_origins(origin, 10, np.random.default_rng(5))
+    assert np.array_equal(a.vehicles, b.vehicles) and np.array_equal(a.cluster, b.cluster)
+    assert a.share == pytest.approx(0.2)
+
+
+def _grid_trips(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "trip": np.arange(n),
+            "period": "h",
+            "origin": rng.integers(0, 25, n),
+            "destination": rng.integers(0, 25, n),
+            "depart_s": rng.uniform(0, 3600, n),
+        }
+    )
+
+
+def test_trees_per_simulation_are_the_sampled_origins_slices_and_the_last_gap_is_exact() -> None:
+    net = grid(5, signalised=True)
+    trips = _grid_trips(6000, 7)
+    pairs = trips.assign(sl=(trips["depart_s"] // 900).astype(int)).groupby("origin")["sl"].nunique()
+
+    def run(iterations: int, sample: int) -> pd.DataFrame:
+        rc = RouteChoiceSettings(
+            max_iterations=iterations, relative_gap_target=0.0, slice_s=900.0, gap_sample_origins=sample
+        )
+        return simulate_vehicles(
+            net, trips, rng=np.random.default_rng(3), periods=(HOUR,), settings=EXACT, route_settings=rc
+        ).route_choice
+
+    exact = run(0, 0)
+    sampled = run(1, 8)
+    # one tree per origin and departure slice after an exact simulation; per sampled origin and slice otherwise
+    assert exact["trees"].tolist() == [float(pairs.sum())]
+    assert sampled["trees"].iloc[0] <= pairs.sort_values().iloc[-8:].sum() < pairs.sum()
+    assert sampled["trees"].iloc[-1] == pairs.sum()  # the recorded (last) simulation's gap is exact
+    assert sampled["relative_gap_se"].iloc[-1] == 0.0 and exact["relative_gap_se"].iloc[0] == 0.0
+    # the first simulation is the same in both runs (free-flow routes): the estimate holds the exact gap
+    est, se = sampled["relative_gap"].iloc[0], sampled["relative_gap_se"].iloc[0]
+    assert exact["relative_gap"].iloc[0] > 0.05 and se > 0.0
+    assert abs(est - exact["relative_gap"].iloc[0]) <= 3.0 * se
+    assert sampled["switched"].iloc[0] > 0
+
+
+def test_a_sampled_gap_at_the_target_is_confirmed_on_every_origin() -> None:
+    net = grid(5, signalised=True)
+    trips = _grid_trips(6000, 7)
+    rc = RouteChoiceSettings(max_iterations=6, relative_gap_target=1.0, slice_s=900.0, gap_sample_origins=8)
+    first = simulate_vehicles(
+        net, trips, rng=np.random.default_rng(3), periods=(HOUR,), settings=EXACT, route_settings=rc
+    ).route_choice
+    # the estimate is at the target at once: the stop rule grows the other origins' trees and reports the exact gap
+    assert len(first) == 1 and first["relative_gap_se"].iloc[0] == 0.0
+    pairs = trips.assign(sl=(trips["depart_s"] // 900).astype(int)).groupby("origin")["sl"].nunique()
+    assert first["trees"].iloc[0] == pairs.sum()
 
 
 # --- boundedly rational switching from held routes (a variant of a paired baseline) ------------------------------

@@ -26,10 +26,12 @@ SPEED_BIN_KPH = 5.0
 ROUTE_CHOICE_COLUMNS: tuple[str, ...] = (
     "iteration",
     "relative_gap",
+    "relative_gap_se",
     "outside_band",
     "turns_per_trip",
     "mean_trip_s",
     "switched",
+    "trees",
 )
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "SAME_COST_S",
     "TURN_TIE_S",
     "HeldRoutes",
+    "OriginSample",
     "RouteChoiceSettings",
     "Router",
     "Routes",
@@ -70,6 +71,8 @@ __all__ = [
     "relative_gap",
     "route_cost_s",
     "route_trips",
+    "sample_origins",
+    "sampled_relative_gap",
     "slice_of",
     "turns_per_route",
 ]
@@ -112,6 +115,9 @@ class RouteChoiceSettings:
         its time (and above ``band_min_s``; :func:`band_switchers`).
     band_min_s
         Absolute minimum of the indifference band [s].
+    gap_sample_origins
+        Origins sampled after each simulation but the last for the relative gap and the route swaps
+        (:func:`sample_origins`); 0 = every origin. A network with no more origins than this is never sampled.
     """
 
     max_iterations: int
@@ -120,6 +126,7 @@ class RouteChoiceSettings:
     step_exponent: float = 1.0
     band_relative: float = 0.0
     band_min_s: float = 0.0
+    gap_sample_origins: int = 0
 
     @classmethod
     def from_parameters(cls, params: ParameterSet | None = None) -> RouteChoiceSettings:
@@ -137,6 +144,7 @@ class RouteChoiceSettings:
             step_exponent=values["traffic.route_choice.msa_step_exponent"],
             band_relative=values["traffic.route_choice.indifference_band_relative"],
             band_min_s=values["traffic.route_choice.indifference_band_min_s"],
+            gap_sample_origins=int(values.get("traffic.route_choice.gap_sample_origins", 0)),
         )
 
 
@@ -354,6 +362,8 @@ class Router:
         in_start = np.searchsorted(v[in_order], np.arange(nn + 1))
         self._in_ptr = in_start.astype(VERTEX_DTYPE)
         self._in_list = in_order.astype(VERTEX_DTYPE)
+        #: Shortest-route trees grown so far by :meth:`shortest` (one per distinct origin and call).
+        self.trees_grown = 0
 
     @staticmethod
     def _turns(nodes: pd.DataFrame, u: IntArray, v: IntArray, a: IntArray, b: IntArray) -> IntArray:
@@ -422,6 +432,7 @@ class Router:
         weight = self._weights(cost_s, edge_extra_s)
         order = np.argsort(origins, kind="stable")
         uniq, first = np.unique(origins[order], return_index=True)
+        self.trees_grown += len(uniq)
         tree_ptr = np.append(first, n).astype(np.int64)
         walk = np.full(n, paths, dtype=bool)
         best_o, hops_o, start_o, buf = targeted_trees(
@@ -550,6 +561,95 @@ def relative_gap(route_s: FloatArray, best_s: FloatArray, weight: FloatArray) ->
     excess = np.where(route_s - best_s > SAME_COST_S, route_s - best_s, 0.0)
     total = float(np.sum(weight[ok] * route_s[ok]))
     return float(np.sum(weight[ok] * excess[ok]) / total) if total > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class OriginSample:
+    """A simple random sample of the trips' origins, without replacement (:func:`sample_origins`).
+
+    Attributes
+    ----------
+    vehicles
+        Positions of the vehicles (trips) whose origin is in the sample, ascending.
+    cluster
+        Per vehicle of :attr:`vehicles`: its origin's position among the sampled origins (0..n_sampled - 1).
+    n_sampled
+        Origins in the sample.
+    n_origins
+        Distinct origins of all vehicles (the population of origins).
+    """
+
+    vehicles: IntArray
+    cluster: IntArray
+    n_sampled: int
+    n_origins: int
+
+    @property
+    def complete(self) -> bool:
+        """True when every origin is in the sample (the gap and the swaps are then exact)."""
+        return self.n_sampled == self.n_origins
+
+    @property
+    def share(self) -> float:
+        """Sampled share of the origins, ``n_sampled / n_origins`` (1 when there are none)."""
+        return self.n_sampled / self.n_origins if self.n_origins else 1.0
+
+
+def sample_origins(origins: IntArray, n_sample: int, rng: np.random.Generator) -> OriginSample:
+    """A simple random sample of ``n_sample`` of the distinct ``origins`` (node ids per vehicle), or all of them.
+
+    Every origin is taken, and ``rng`` is not used, when ``n_sample`` is 0 or at least the number of distinct
+    origins; otherwise the sample is ``rng.choice(n_origins, n_sample, replace=False)`` over the distinct origins
+    in ascending order. A shortest-route tree is grown per sampled origin and departure slice instead of per
+    origin and slice, so the trees cost ``n_sample / n_origins`` of the full set; the relative gap is then
+    estimated with its sampling error (:func:`sampled_relative_gap`) and only the sampled origins' trips can
+    swap routes (:func:`gap_switchers` with the step divided by the sampled share).
+    """
+    origins = np.asarray(origins, dtype=np.int64)
+    uniq, inverse = np.unique(origins, return_inverse=True)
+    n_origins = len(uniq)
+    if n_sample <= 0 or n_sample >= n_origins:
+        return OriginSample(
+            np.arange(len(origins), dtype=np.int64), inverse.astype(np.int64), n_origins, n_origins
+        )
+    chosen = np.sort(rng.choice(n_origins, size=n_sample, replace=False))
+    rank = np.full(n_origins, -1, dtype=np.int64)
+    rank[chosen] = np.arange(n_sample)
+    cluster = rank[inverse]
+    vehicles = np.flatnonzero(cluster >= 0).astype(np.int64)
+    return OriginSample(vehicles, cluster[vehicles], int(n_sample), n_origins)
+
+
+def sampled_relative_gap(
+    route_s: FloatArray, best_s: FloatArray, weight: FloatArray, sample: OriginSample
+) -> tuple[float, float]:
+    """The relative gap (:func:`relative_gap`) estimated from a sample of origins, and its standard error.
+
+    ``route_s``, ``best_s`` and ``weight`` are per vehicle of ``sample.vehicles`` (in that order). The sample is
+    a simple random sample of clusters (all trips from one origin, every departure slice); the gap
+    ``sum w (c - c_min) / sum w c`` is a ratio of two cluster totals, estimated by the ratio of their sample
+    totals, with the usual large-sample variance of a ratio estimate (Cochran 1977, ch. 6):
+    ``(1 - f) / (n xbar^2) x sum_j (y_j - R x_j)^2 / (n - 1)``, ``y_j`` and ``x_j`` the excess and the total
+    route time of origin ``j``, ``xbar`` their mean over the ``n`` sampled origins, ``f = n / N`` the sampled
+    share. A complete sample gives exactly :func:`relative_gap` with standard error 0.
+
+    References
+    ----------
+    Cochran, W. G. (1977). Sampling Techniques, 3rd ed. Wiley, ch. 6 (ratio estimators).
+    """
+    gap = relative_gap(route_s, best_s, weight)
+    n = sample.n_sampled
+    if sample.complete or n < 2:
+        return gap, 0.0
+    ok = np.isfinite(best_s) & (route_s > 0)
+    excess = np.where(ok & (route_s - best_s > SAME_COST_S), route_s - best_s, 0.0)
+    y = np.bincount(sample.cluster, weights=weight * excess, minlength=n)
+    x = np.bincount(sample.cluster, weights=np.where(ok, weight * route_s, 0.0), minlength=n)
+    xbar = float(x.mean())
+    if xbar <= 0:
+        return gap, 0.0
+    var = (1.0 - sample.share) / (n * xbar * xbar) * float(np.sum((y - gap * x) ** 2)) / (n - 1)
+    return gap, float(np.sqrt(var))
 
 
 def msa_step(iteration: int, exponent: float = 1.0) -> float:

@@ -58,7 +58,12 @@ class). The relative gap (excess time over best time, summed over trips) is reco
 ``TrafficRecord.route_choice``; if it is above ``traffic.route_choice.relative_gap_target`` and fewer than
 ``traffic.route_choice.max_iterations`` re-routing iterations have run, trips move to their best route with
 probability MSA step x their own relative gap (route swapping) and the trips are simulated again. The record of
-the last simulation is returned. Probit perception errors (``traffic.route_choice.perception_cv``, 0 by default)
+the last simulation is returned. With ``traffic.route_choice.gap_sample_origins`` (a number of origins), the
+trees after each simulation but the last are grown only for a random sample of that many origins: the gap is
+then their ratio estimate with its standard error (``relative_gap_se``), and only their trips swap, at the step
+divided by the sampled share; the last simulation's gap is exact, and so is one at which the estimate reaches the
+target (the remaining origins' trees are grown before the loop stops). The trees grown after each simulation are
+logged (``trees``). Probit perception errors (``traffic.route_choice.perception_cv``, 0 by default)
 are a sensitivity option only. All route-choice randomness comes from the routing stream (common random
 numbers).
 
@@ -139,6 +144,8 @@ from vision_zero.traffic.routing import (
     perceived_costs,
     relative_gap,
     route_cost_s,
+    sample_origins,
+    sampled_relative_gap,
     slice_of,
 )
 
@@ -429,17 +436,30 @@ def simulate_vehicles(
         costs, turn_s = _slice_costs(veh, routes, times, windows, close, slices, cost0, edges, router.n_edges)
         costs += give_way - held
         current = route_cost_s(routes, costs, slices.row, turn_s, edges)
-        best, candidates = _best_routes(router, veh, slices, costs, turn_s, paths=k < max_iterations)
+        trees_before = router.trees_grown
+        # the equilibrium's gap and swaps on a sample of origins, except after the last simulation (the recorded
+        # gap and each driver's forgone saving are then exact) and for a variant (its drivers' band is exact)
+        exact = k == max_iterations or held_routes is not None
+        sample = sample_origins(veh.origin, 0 if exact else rc.gap_sample_origins, route_rng)
+        sv = sample.vehicles
+        only = None if sample.complete else sv
+        best, candidates = _best_routes(router, veh, slices, costs, turn_s, only, paths=k < max_iterations)
         weight = veh.size.astype(np.float64)
-        gap = relative_gap(current, best, weight)
+        gap, gap_se = sampled_relative_gap(current[sv], best[sv], weight[sv], sample)
+        if gap <= rc.relative_gap_target and not sample.complete:  # the stop rule fires: exact gap decides
+            rest = np.setdiff1d(np.arange(len(veh.origin)), sv)
+            best[rest] = _best_routes(router, veh, slices, costs, turn_s, rest, paths=False)[0][rest]
+            gap, gap_se = relative_gap(current, best, weight), 0.0
         band = dict(relative=rc.band_relative, minimum_s=rc.band_min_s)
         outside = band_switchers(current, best, **band, tolerated_s=tolerated)
         row = {
             "iteration": float(k),
             "relative_gap": gap,
-            "outside_band": float(weight[outside].sum() / max(weight.sum(), 1.0)),
+            "relative_gap_se": gap_se,
+            "outside_band": float(weight[outside].sum() / max(weight[sv].sum(), 1.0)),
             "turns_per_trip": _turns_per_trip(router, routes, veh, edges),
             "mean_trip_s": _mean_trip_s(routes, times, windows, veh),
+            "trees": float(router.trees_grown - trees_before),
         }
         done = outside.size == 0 if held_routes is not None else gap <= rc.relative_gap_target
         if k == max_iterations or done:
@@ -447,8 +467,9 @@ def simulate_vehicles(
             frame = pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS))
             forgone = np.where(np.isfinite(best), np.maximum(current - best, 0.0), 0.0)
             return VehicleTraffic(veh, routes, times, windows, close, frame, forgone)
-        if held_routes is None:  # the equilibrium: route swapping
-            chosen = gap_switchers(current, best, step=msa_step(k + 1, rc.step_exponent), rng=route_rng)
+        if held_routes is None:  # the equilibrium: route swapping (sampled origins, step / sampled share)
+            step = msa_step(k + 1, rc.step_exponent) / sample.share
+            chosen = sv[gap_switchers(current[sv], best[sv], step=step, rng=route_rng)]
         else:  # a change: the drivers outside their indifference band leave their route
             chosen = outside
             tolerated[chosen] = 0.0
