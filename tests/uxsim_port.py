@@ -237,7 +237,7 @@ class Result:
         ev = self.record.link_events
         assert ev is not None
         e = ev[ev["link"] == i]
-        e = e.loc[e.index.repeat(e["size"])]  # a platoon is ``size`` vehicles
+        e = e.loc[e.index.repeat(e["size_veh"])]  # a platoon is ``size_veh`` vehicles
         lk = self.world.links[i]
         w = 1.0 / (TAU_S * 0.2)  # the engine's single backward wave speed (18 km/h = UXsim's at kappa 0.2)
         return LinkCurves(

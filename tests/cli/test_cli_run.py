@@ -318,13 +318,21 @@ def test_link_events_are_written_and_change_no_other_file(
         # the baseline ran only as the variant's partner: no link events of its own
         assert LINK_EVENTS_FILE not in _files(replication_dir(_run_dir(out, "base"), i))
         events = pd.read_parquet(rep / LINK_EVENTS_FILE)
-        assert list(events.columns) == ["period", "vehicle", "size", "link", "enter_s", "run_end_s", "exit_s"]
+        assert list(events.columns) == [
+            "period",
+            "vehicle",
+            "size_veh",
+            "link",
+            "enter_s",
+            "run_end_s",
+            "exit_s",
+        ]
         assert len(events) > 100 and set(events["period"]) == {"am_peak"}
         done = events.dropna(subset=["exit_s"])
         assert (done["enter_s"] <= done["run_end_s"]).all() and (done["run_end_s"] <= done["exit_s"]).all()
         # every vehicle entering a link is one row: the entries of the traffic table the risk stage read
         stats = pd.read_parquet(rep / "traffic_link_stats.parquet").set_index(["period", "link"])["entries"]
-        counted = events.groupby(["period", "link"])["size"].sum()
+        counted = events.groupby(["period", "link"])["size_veh"].sum()
         pd.testing.assert_series_equal(counted.sort_index(), stats.sort_index(), check_names=False)
 
 

@@ -629,7 +629,7 @@ def test_link_events_are_each_vehicles_entries_and_exits() -> None:
     rec = run(net, trips, settings=EXACT, link_events=True)
     ev = rec.link_events
     assert ev is not None and len(ev) == 40
-    assert list(ev.columns) == ["period", "vehicle", "size", "link", "enter_s", "run_end_s", "exit_s"]
+    assert list(ev.columns) == ["period", "vehicle", "size_veh", "link", "enter_s", "run_end_s", "exit_s"]
     by = ev.set_index(["vehicle", "link"])
     np.testing.assert_allclose(by.xs(0, level="link")["enter_s"], trips["depart_s"])
     # the exit of the first link is the entry of the second; the last exit is the trip's arrival

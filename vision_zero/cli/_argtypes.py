@@ -63,7 +63,7 @@ def add_link_events_option(parser: argparse.ArgumentParser, help: str) -> None:
 #: What ``--link-events`` writes and how large it gets (the one text for ``run`` and ``compare``).
 LINK_EVENTS_HELP = (
     "also write link_events.parquet into each replication folder: one row per vehicle and link entered "
-    "(period, vehicle, size, link, enter_s, run_end_s, exit_s; seconds from the period's start), e.g. for "
+    "(period, vehicle, size_veh, link, enter_s, run_end_s, exit_s; seconds from the period's start), e.g. for "
     "time-space diagrams; results are identical with or without it. Size: about 28 bytes per link entry, "
     "12 MB per replication for the example programs (district, a tenth of the demand: 446k link entries), ten "
     "times that at full demand"

@@ -19,7 +19,7 @@ Layout of one run (DESIGN.md "Result layout")::
                                (the sensitivity chart)
             routes.parquet     a baseline's routes as its drivers ended (read by its variants)
             link_events.parquet  only with ``--link-events``: one row per vehicle and link entered (period,
-                               vehicle, size, link, enter_s, run_end_s, exit_s; :data:`LINK_EVENTS_FILE`)
+                               vehicle, size_veh, link, enter_s, run_end_s, exit_s; :data:`LINK_EVENTS_FILE`)
             parameters.json    the parameter draw of this replication
             files.json         written last: every file above with its size [bytes] and SHA-256
         replications.csv       headline numbers of every replication (written by vision_zero.runs.replications)
@@ -145,7 +145,7 @@ class ReplicationResult:
     link_events
         Only when asked for (``vision-zero run/compare --link-events``; :func:`vision_zero.runs.pipeline.
         run_replication`, ``link_events=True``), else None: every vehicle's link entries and exits
-        (:attr:`vision_zero.traffic.simulation.TrafficRecord.link_events`: ``period``, ``vehicle``, ``size``,
+        (:attr:`vision_zero.traffic.simulation.TrafficRecord.link_events`: ``period``, ``vehicle``, ``size_veh``,
         ``link``, ``enter_s``, ``run_end_s``, ``exit_s``), written as ``link_events.parquet``. It describes the
         same simulation: every other table is identical with or without it.
     """

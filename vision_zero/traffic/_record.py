@@ -104,9 +104,10 @@ class TrafficRecord:
     link_events
         Only when asked for (``simulate(..., link_events=True)``), else None: one row per vehicle and link entered
         (SUMO's vehroute output with exit times): ``period`` str, ``vehicle`` int (the trip id; a platoon's first
-        trip), ``size`` int (trips in the vehicle), ``link`` int, ``enter_s``, ``run_end_s`` (end of its running
-        time: it then waits at the link's end until ``exit_s``), ``exit_s`` float (NaN: still on the link when the
-        period's window closed), seconds from the period's start, in order of vehicle and route.
+        trip), ``size_veh`` int (the vehicles it stands for: its platoon's trips, one vehicle each), ``link`` int,
+        ``enter_s``, ``run_end_s`` (end of its running time: it then waits at the link's end until ``exit_s``),
+        ``exit_s`` float (NaN: still on the link when the period's window closed), seconds from the period's
+        start, in order of vehicle and route.
     """
 
     periods: tuple[Period, ...]
@@ -327,7 +328,7 @@ def build_record(
             {
                 "period": names[per].astype(str),
                 "vehicle": trip_ids[first_trip][veh_of] if nv else np.zeros(0, dtype=np.int64),
-                "size": vsize[veh_of].astype(np.int64),
+                "size_veh": vsize[veh_of].astype(np.int64),
                 "link": link.astype(np.int64),
                 "enter_s": ee - fft - win,  # the entry itself (``ent`` has a first link's origin wait)
                 "run_end_s": ee - win,
