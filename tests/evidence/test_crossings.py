@@ -160,8 +160,9 @@ def _range(name: str) -> tuple[float, float]:
 
 
 _TURNING_GAP = (
-    "measured 15.9% of the collisions at crossings on nodes (small schematic network, 2 replications pooled, "
-    "2026-11-30): turning vehicles are 13-25% of the passages and the chain lets their drivers yield as at an "
+    "measured 15.3% of the collisions at crossings on nodes (small schematic network, 2 replications pooled, "
+    "2026-11-30 at 47481ca, with f103d9b's priority-junction capacities; 15.9% before them): turning vehicles "
+    "are 13-25% of the passages and the chain lets their drivers yield as at an "
     "uncontrolled marked crossing at the turning speed (about 80% at 20 km/h) and stop within the lane's "
     "warning time; turning drivers who fail to observe the pedestrian (Abdulsattar et al. 1996) are not modelled"
 )
@@ -180,7 +181,8 @@ def test_turning_vehicles_share_of_collisions_at_intersections(runs: Pairs) -> N
 
 
 _SIGNAL_TURNING_GAP = (
-    "measured 1.16 (small schematic network, 2 replications pooled, 2026-11-30; replication 0: 3.2e-6 collisions "
+    "measured 1.19 at 47481ca (1.16 before f103d9b; small schematic network, 2 replications pooled; "
+    "replication 0: 3.2e-6 collisions "
     "per turning vehicle, 2.8e-6 per vehicle going straight, from a stop or passing). Per conflict the chain "
     "gives a vehicle going straight through a signal at 65 km/h 0.41 of an uncontrolled crossing's non-yielding "
     "(0.04 red-light violators, risk.pedestrian.yield.signalised, raised to the elasticity 1/3 = 0.34, plus the "

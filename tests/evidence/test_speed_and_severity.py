@@ -89,7 +89,8 @@ def test_network_exponents_near_elvik(
 
 
 _SLIGHT_PEDESTRIAN_GAP = (
-    "measured +3.8% (x0.9) and +5.5% (x0.8) on 2026-11-30 (small schematic network, demand 0.5, 2 pairs, "
+    "measured +4.1% (x0.9) and +5.3% (x0.8) on 2026-11-30 at 47481ca (+3.8% / +5.5% before f103d9b's "
+    "priority-junction capacities; small schematic network, demand 0.5, 2 pairs, "
     "casualties expected over the pedestrians' arrivals; unchanged since 498f96b; at demand 1.0, the network's "
     "part of the city's peak: +3.5% / +5.0%). Per conflict the chain's slight injuries (collisions - KSI) fall "
     "with speed below about 55 km/h (x0.9: -10% at 30-40 km/h, -5% at 50) and rise above 60 (+3% at 60, +11% at "
@@ -160,7 +161,8 @@ def observed_pedestrian_death_share() -> tuple[float, float, float]:
 
 
 _DEATH_SHARE_GAP = (
-    "measured 12.2% on 2026-11-30 (small schematic network, demand 0.5, 2 pairs; 11.3% at demand 1.0, the network's "
+    "measured 12.2% on 2026-11-30 at 47481ca (small schematic network, demand 0.5, 2 pairs; 11.3% at demand "
+    "1.0 before f103d9b, the network's "
     "part of the city's AM peak, congestion index 1.28) against 1.5% (0.6-3.2%) from the calibration targets and "
     "3.0% in Almaty's own police figures (24 killed, 770 injured in pedestrian-struck crashes over eight months; "
     "risk.pedestrian.evidence.injured_per_death.almaty_police; Kazakhstan 2025: 4.0%). Replication 0 by site: "
