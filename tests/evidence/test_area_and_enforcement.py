@@ -233,20 +233,20 @@ CASES = [
         "Elvik 2013 (Safety Science 55:10; Oslo environmental limits 80 -> 60 km/h on arterials, four "
         "before-after designs): injury accidents -25..-35%",
         id="arterials_80_to_60_injuries_per_veh_km",
-        xfail="measured -10.2% injuries per veh-km at the central parameters (2026-11-30, main 993b37b, district "
-        "schematic, 1 pair, load ~10; the same on 498f96b): the driven mean falls 89.4 -> 83.4 km/h (-6.0 km/h, "
-        "-6.7%; Oslo -5.8 km/h, Folgerø, Harding & Westby 2019: the next row), veh-km -0.7%, and the casualties fall "
-        "exactly as Elvik 2009's freeway exponents give for that speed: slight -9.5% (0.933^1.4: -9.3%), serious "
-        "-21.1% (^3.5: -21.7%), killed -26.6% (^4.6: -27.5%); slight are 88% of the casualties. The spread scales "
-        "with the mean (sd = cv x mean), so the per-vehicle power model equals the mean's. A -25% from a 6.7% fall "
-        "in mean speed needs an exponent of about 4.2 for all injuries. Over limit reductions alone Musicant, "
-        "Bar-Gera & Schechtman 2016 fitted 2.81 (SD 0.65) on the mean-speed ratio, twice Elvik's slight-injury "
-        "exponent (which is fitted over all speed changes): -17.7% at -6.7%, closer but still short; their "
-        "limit-ratio model gives Oslo's -30% (test_oslos_effect_is_what_limit_reductions_typically_did). So a lower "
-        "limit cuts crashes more than its mean-speed change says through Elvik's exponents; what else it changes "
-        "(the fast tail, dispersion) is not modelled, and no source found says by how much. Elvik 2013: not all of "
-        "Oslo's reduction can be attributed to the limits. (The -0.3% of an earlier session was a measuring error: "
-        "every link counted as treated.)",
+        xfail="measured -10.2% injuries per veh-km at the central parameters (2026-11-30, main 993b37b; unchanged on "
+        "071a3b7, after f103d9b; district schematic, 1 pair, load ~10; the same on 498f96b): the driven mean falls "
+        "89.4 -> 83.4 km/h (-6.0 km/h, -6.7%; Oslo -5.8 km/h, Folgerø, Harding & Westby 2019: the next row), veh-km "
+        "-0.7%, and the casualties fall exactly as Elvik 2009's freeway exponents give for that speed: slight -9.5% "
+        "(0.933^1.4: -9.3%), serious -21.1% (^3.5: -21.7%), killed -26.6% (^4.6: -27.5%); slight are 88% of the "
+        "casualties. The spread scales with the mean (sd = cv x mean), so the per-vehicle power model equals the "
+        "mean's. A -25% from a 6.7% fall in mean speed needs an exponent of about 4.2 for all injuries. Over limit "
+        "reductions alone Musicant, Bar-Gera & Schechtman 2016 fitted 2.81 (SD 0.65) on the mean-speed ratio, twice "
+        "Elvik's slight-injury exponent (which is fitted over all speed changes): -17.7% at -6.7%, closer but still "
+        "short; their limit-ratio model gives Oslo's -30% (test_oslos_effect_is_what_limit_reductions_typically_did). "
+        "So a lower limit cuts crashes more than its mean-speed change says through Elvik's exponents; what else it "
+        "changes (the fast tail, dispersion) is not modelled, and no source found says by how much. Elvik 2013: not "
+        "all of Oslo's reduction can be attributed to the limits. (The -0.3% of an earlier session was a measuring "
+        "error: every link counted as treated.)",
     ),
     case(
         "district",
@@ -265,21 +265,21 @@ CASES = [
         "Grundy et al. 2009 (BMJ 339:b4469; London 20 mph zones 1986-2006): casualties inside the zones "
         "-41.9% (95% CI -36.0..-47.8%), all severities (SCIENCE.md §11)",
         id="centre_30_inside",
-        xfail="measured -23.1% at the central parameters (2026-11-30, main 993b37b with calming's design speed as "
-        "the calmed street's 85th percentile; -21.8% with the cap at the mean; small schematic, 2 pairs, load ~10). "
-        "Where (diagnosed on 9fd7293): 82% of the zone's casualties are vehicle occupants at junctions and 15% on "
-        "main-street links, nearly all on the primaries (75% of the zone's veh-km), where the camera-enforced 30 "
-        "km/h limit (speed response 0.4) takes the mean from 69.4 to 57.4 km/h (-17%): occupants there -22%. The "
-        "calmed residential streets go 59.8 -> 29.9 km/h and their casualties -58%, but they carry 0.5% of the "
-        "zone's casualties (10% of its veh-km). Pedestrians are 3% of the zone's casualties (-12%, slight +2%), "
-        "because calibrated pedestrian injuries are 3% of all injuries against the 30% of "
+        xfail="measured -23.1% at the central parameters (2026-11-30, main 993b37b, unchanged on 071a3b7, with calming's "
+        "design speed as the calmed street's 85th percentile; -21.8% with the cap at the mean; small schematic, 2 "
+        "pairs, load ~10). Where (diagnosed on 9fd7293): 82% of the zone's casualties are vehicle occupants at "
+        "junctions and 15% on main-street links, nearly all on the primaries (75% of the zone's veh-km), where the "
+        "camera-enforced 30 km/h limit (speed response 0.4) takes the mean from 69.4 to 57.4 km/h (-17%): occupants "
+        "there -22%. The calmed residential streets go 59.8 -> 29.9 km/h and their casualties -58%, but they carry "
+        "0.5% of the zone's casualties (10% of its veh-km). Pedestrians are 3% of the zone's casualties (-12%, slight "
+        "+2%), because calibrated pedestrian injuries are 3% of all injuries against the 30% of "
         "calibration.almaty.pedestrian_share_of_injured (the pedestrian severity mix). Grundy's zones were "
-        "residential streets with physical calming, driven 25 -> 16 mph (Webster & Mackie 1996): the power model "
-        "at those speeds gives -41.2% (test_the_power_model_at_the_zones_measured_speeds_gives_grundys_effect), so "
-        "the program's speeds on its camera-enforced main streets, not the risk chain, hold the gap. Tried, not "
-        "kept (no source for either on a main street at 30 km/h): the fixed camera's compliance (Wilson 2010) on "
-        "top of the police response at the new limit, -54.2% inside and ring +3.2% (primaries 44.8 km/h, veh-km "
-        "-31%); calming on every street, -80.1% inside and ring +10.4% (primaries 30 km/h, veh-km -70%)",
+        "residential streets with physical calming, driven 25 -> 16 mph (Webster & Mackie 1996): the power model at "
+        "those speeds gives -41.2% (test_the_power_model_at_the_zones_measured_speeds_gives_grundys_effect), so the "
+        "program's speeds on its camera-enforced main streets, not the risk chain, hold the gap. Tried, not kept (no "
+        "source for either on a main street at 30 km/h): the fixed camera's compliance (Wilson 2010) on top of the "
+        "police response at the new limit, -54.2% inside and ring +3.2% (primaries 44.8 km/h, veh-km -31%); calming "
+        "on every street, -80.1% inside and ring +10.4% (primaries 30 km/h, veh-km -70%)",
     ),
     case(
         "small",
@@ -289,15 +289,15 @@ CASES = [
         "Grundy et al. 2009: no casualty migration; casualties in adjacent areas -8.0% (95% CI -4.4..-11.5%); "
         "adjacent here: the 1 km ring around the zone",
         id="centre_30_adjacent",
-        xfail="measured -2.4% (central parameters, 2026-11-30, main 993b37b with calming's 85th-percentile design "
-        "speed, which slows the zone's residential streets a little more; -3.0% with the cap at the mean; +6.9% "
-        "before drivers kept their baseline routes within their indifference band, -4.3% with a 240 s band): the "
-        "right sign, no migration, but short of Grundy's -8% (-4.4..-11.5). The ring's casualties are 96% "
-        "occupants, three quarters of them at junctions (-3%, diagnosed on 9fd7293); every "
-        "variant that slows the zone more sends more of its traffic through the ring (the fixed camera's compliance "
-        "at the new limit: +3.2%; calming on every street: +10.4%), where Grundy saw none. The traffic that "
-        "leaves a slowed zone (evaporation rather than rerouting: Cairns et al.) is the demand response's and route "
-        "choice's, not this row's mechanism",
+        xfail="measured -2.4% (central parameters, 2026-11-30, main 993b37b, unchanged on 071a3b7, with calming's "
+        "85th-percentile design speed, which slows the zone's residential streets a little more; -3.0% with the cap "
+        "at the mean; +6.9% before drivers kept their baseline routes within their indifference band, -4.3% with a "
+        "240 s band): the right sign, no migration, but short of Grundy's -8% (-4.4..-11.5). The ring's casualties "
+        "are 96% occupants, three quarters of them at junctions (-3%, diagnosed on 9fd7293); every variant that slows "
+        "the zone more sends more of its traffic through the ring (the fixed camera's compliance at the new limit: "
+        "+3.2%; calming on every street: +10.4%), where Grundy saw none. The traffic that leaves a slowed zone "
+        "(evaporation rather than rerouting: Cairns et al.) is the demand response's and route choice's, not this "
+        "row's mechanism",
     ),
     case(
         "small",
