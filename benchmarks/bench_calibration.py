@@ -8,7 +8,7 @@ then :func:`vision_zero.runs.pipeline.calibrate_peak`), on the un-intervened net
   gravity model's trip matrix) and routed (a fixed sample routed at the speed limits), Almaty's targets;
 * every calibration simulation as it ends (demand factor, replication, trips, congestion index, share arrived,
   CPU-s) and the calibration's steps (each the mean of its replications);
-* the calibrated state: factor, daily trips, peak-hour trips, index against the target range, share arrived,
+* the calibrated state: factor, daily trips and peak share as a run uses them, peak-hour trips, index against the target range, share arrived,
   whether the calibration reached its target, CPU-s, peak memory and ``/proc/loadavg`` before and after.
 
 The first step is the default demand (factor 1, unless the bounds exclude it), so one run also measures it.
@@ -140,9 +140,17 @@ def run(scenario: Scenario) -> dict[str, Any]:
     hi_ci = target_p.high if target_p is not None and target_p.high is not None else peak.target
     trips_p = params["demand.almaty.trips_per_day"]
     length_p = params["demand.almaty.mean_trip_length_km"]
+    share_p = params["demand.share_per_hour.peak"]
+    peak_trips = peak.daily_trips * am.demand_share
+    # as a run prepares it: within SCIENCE.md §10's bounds the day's trips take the factor within their range and
+    # the peak hours' share the rest (runs.pipeline.split_peak_factor); elsewhere the day takes all of it
+    narrow = tuple(peak.bounds) != pipeline._PEAK_FACTORS
+    day_f, share_f = pipeline.split_peak_factor(peak.factor, params) if narrow else (peak.factor, 1.0)
+    run_daily = peak.daily_trips / peak.factor * day_f
     return {
         "network": base.source,
         "links": len(base.links),
+        "full_city": bool(base.area_share is not None and base.area_share >= 1.0),
         "default_daily_trips": round(default_daily),
         "mean_trip_crow_fly_km": round(crow_km, 3),
         "mean_trip_routed_km": round(routed_km, 3),
@@ -155,8 +163,10 @@ def run(scenario: Scenario) -> dict[str, Any]:
         "steps": [[round(f, 4), round(c, 4), round(d, 4)] for f, c, d in peak.steps],
         "simulations": sims,
         "factor": round(peak.factor, 4),
-        "daily_trips": round(peak.daily_trips),
-        "peak_hour_trips": round(peak.daily_trips * am.demand_share),
+        "daily_trips": round(run_daily),
+        "peak_share": round(share_p.value * share_f, 4),
+        "peak_hour_trips": round(peak_trips),
+        "almaty_peak_share": [share_p.low, share_p.value, share_p.high],
         "congestion_index": round(peak.congestion_index, 4),
         "arrived": round(peak.completed_share, 4),
         "reached": peak.reached,
@@ -266,6 +276,24 @@ def diagnose(scenario: Scenario, factor: float, top: int = 15) -> None:
     print(f"CPU {time.process_time() - cpu0:.1f} s; load {loadavg()}")
 
 
+def print_almaty_totals(out: dict[str, Any]) -> None:
+    """The full city's demand against SCIENCE.md §10: trips/day, the peak hour's share, the mean trip length."""
+    share = out["peak_share"]
+    lo_s, _, hi_s = out["almaty_peak_share"]
+    lo_d, _, hi_d = out["almaty_trips_per_day"]
+    inside = lo_d <= out["daily_trips"] <= hi_d
+    print(
+        f"trips/day {out['daily_trips']:,} ({'inside' if inside else 'OUTSIDE'} SCIENCE.md §10's "
+        f"{lo_d:,.0f}-{hi_d:,.0f}), {share:.2%} of them in each peak hour (§10: {lo_s:.0%}-{hi_s:.0%}: "
+        f"{'inside' if lo_s <= share <= hi_s else 'OUTSIDE'}): {out['peak_hour_trips']:,} AM peak-hour trips"
+    )
+    target = out["almaty_mean_trip_length_km"][1]
+    print(
+        f"mean trip {out['mean_trip_crow_fly_km']:.2f} km straight-line, {out['mean_trip_routed_km']:.2f} km routed "
+        f"against Almaty's {target} km ({out['mean_trip_routed_km'] / target - 1:+.1%})"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--network", default="schematic:almaty", help="network source (default: the full city)")
@@ -288,11 +316,15 @@ def main() -> None:
         print(f"  x{f:.4f}  index {c:.3f}  arrived {d:.1%}")
     lo, mid, hi = out["target_index"]
     print(
-        f"calibrated: x{out['factor']:.4f} -> {out['daily_trips']:,} trips/day ({out['peak_hour_trips']:,} in the "
-        f"AM peak hour), index {out['congestion_index']:.3f} (target {mid} in {lo}-{hi}: "
+        f"calibrated: x{out['factor']:.4f} -> {out['peak_hour_trips']:,} AM peak-hour trips, "
+        f"index {out['congestion_index']:.3f} (target {mid} in {lo}-{hi}: "
         f"{'inside' if out['index_in_range'] else 'OUTSIDE'}), {out['arrived']:.1%} arrived, "
         f"{'reached' if out['reached'] else 'NOT reached'} in {len(out['steps'])} steps"
     )
+    if out["full_city"]:
+        print_almaty_totals(out)
+    else:
+        print("not the full schematic city: Almaty's totals (SCIENCE.md §10) are not this network's")
     print(
         f"CPU {out['cpu_s']:.1f} s, wall {out['wall_s']:.1f} s, peak RSS {out['peak_rss_mib']:.0f} MiB; "
         f"loadavg start: {out['loadavg_start']} | end: {out['loadavg_end']}"

@@ -346,8 +346,9 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     # SCIENCE.md §10's ranges (1.56-1.68 M trips a day, 8-10% of them in the peak hour); the tiny network cannot
     # reach Almaty's congestion within them, so the calibration tries the upper bound, stops and says so
     from vision_zero.core.parameters import load_parameters
-    from vision_zero.runs.pipeline import peak_factor_bounds, summarise
+    from vision_zero.runs.pipeline import _periods, peak_factor_bounds, summarise, with_peak_share
     from vision_zero.runs.replications import calibration_warning
+    from vision_zero.traffic.demand import default_periods
 
     base = scenario_file(tmp_path, "almaty_peak")
     base.write_text(
@@ -367,6 +368,20 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     assert [s[0] for s in pk.steps] == pytest.approx([1.0, hi])  # the default, then the bound: no more
     assert not pk.reached and pk.congestion_index < pk.target
     assert pk.factor == pytest.approx(hi) and lo <= p.daily_trips / (pk.daily_trips / pk.factor) <= hi
+    # the factor moves the day's trips only within their own range, and the peak hours' share the rest: the AM
+    # peak simulates the calibrated trips, and neither total leaves SCIENCE.md §10's range
+    (am_default,) = _periods(sc, params)
+    (am,) = p.periods
+    day = p.daily_trips / (pk.daily_trips / pk.factor)
+    assert trips.low / trips.value <= day <= trips.high / trips.value
+    assert am.demand_share * p.daily_trips == pytest.approx(am_default.demand_share * pk.daily_trips)
+    assert share.low <= share.value * am.demand_share / am_default.demand_share <= share.high
+    whole_day = default_periods(with_peak_share(params, pk.factor / day))
+    assert [q.demand_share for q in whole_day if q.name in ("am_peak", "pm_peak")] == pytest.approx(
+        [share.value * pk.factor / day] * 2
+    )
+    hours = params.value("demand.weekday_equivalents_per_year")
+    assert sum(q.demand_share * q.annual_hours / hours for q in whole_day) == pytest.approx(1.0)  # still 100%
     # ... and every replication's summary says so, which the terminal, summary and report warn of
     injuries = pd.DataFrame({"severity": [], "road_user": [], "per_year": []})
     links = pd.DataFrame({"veh_km_per_year": [], "veh_h_per_year": []})

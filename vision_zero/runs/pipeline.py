@@ -401,7 +401,7 @@ def prepare(
         and scenario.demand.od_file is None
     ):
         peak = calibrate_peak(scenario, base, params, dist, daily)
-        daily = peak.daily_trips
+        daily, periods = _calibrated_day(scenario, params, peak)
     daily *= scenario.demand.scale
     od = None
     origin = str(scenario.path)
@@ -506,7 +506,9 @@ class PeakCalibration:
     factor
         Calibrated daily trips / the default (or ``[demand] daily_trips``).
     daily_trips
-        Calibrated daily trips (before ``[demand] scale``).
+        Calibrated daily trips (before ``[demand] scale``) at the central peak share: the AM peak's trips over
+        its share. Within SCIENCE.md §10's bounds :func:`prepare` splits the factor between the day's trips and
+        the peak hours' share (:func:`split_peak_factor`), so its ``daily_trips`` can differ from this.
     steps
         Simulations run: (factor, congestion index, completed share), each the mean of the replications.
     bounds
@@ -566,6 +568,44 @@ def peak_factor_bounds(scenario: Scenario, base: RoadNetwork, params: ParameterS
         ratio(trips, trips.low) * ratio(share, share.low),
         ratio(trips, trips.high) * ratio(share, share.high),
     )
+
+
+def _calibrated_day(
+    scenario: Scenario, params: ParameterSet, peak: PeakCalibration
+) -> tuple[float, tuple[Period, ...]]:
+    """Daily trips and periods at a calibrated peak: within SCIENCE.md §10's bounds, :func:`split_peak_factor`."""
+    if (
+        peak.bounds == _PEAK_FACTORS
+    ):  # a total of the scenario's own, or not Almaty's: the day takes the factor
+        return peak.daily_trips, _periods(scenario, params)
+    day, share = split_peak_factor(peak.factor, params)
+    return peak.daily_trips / peak.factor * day, _periods(scenario, with_peak_share(params, share))
+
+
+def split_peak_factor(factor: float, params: ParameterSet) -> tuple[float, float]:
+    """A peak factor within :func:`peak_factor_bounds`' published ranges as (x the day's trips, x the peak share).
+
+    The AM peak's trips are (trips a day) x (the peak hour's share of them), and SCIENCE.md §10 gives each as a
+    range: ``demand.almaty.trips_per_day`` (1.56-1.68 M) and ``demand.share_per_hour.peak`` (8-10%). The day's
+    trips take the factor as far as their range allows (relative to its central value, as the bounds are), the
+    peak hours' share the rest: a calibrated AM peak then leaves the day's total inside its range, where scaling
+    the whole day by the factor would move every period (x0.856: 1.42 M trips a day on the full city).
+    """
+    trips = params["demand.almaty.trips_per_day"]
+    lo = (trips.value if trips.low is None else trips.low) / trips.value
+    hi = (trips.value if trips.high is None else trips.high) / trips.value
+    day = min(max(factor, lo), hi)
+    return day, factor / day
+
+
+def with_peak_share(params: ParameterSet, factor: float) -> ParameterSet:
+    """``params`` with the peak hours' share of the day (``demand.share_per_hour.peak``) x ``factor``.
+
+    :func:`vision_zero.traffic.demand.default_periods` then gives the AM and PM peak hours this share and the
+    inter-peak hours the rest of the day (the day still sums to 100%).
+    """
+    p = params["demand.share_per_hour.peak"]
+    return params.with_overrides(ParameterSet({p.name: replace(p, value=p.value * factor)}))
 
 
 def calibrate_peak(
