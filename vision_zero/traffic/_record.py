@@ -148,27 +148,20 @@ def _weighted_quantile_by_key(
     return k[starts], v[idx[first]]
 
 
-def _max_queue(
-    key: IntArray,
-    start: FloatArray,
-    end: FloatArray,
-    w: FloatArray,
-    entered: npt.NDArray[np.bool_],
-    n_keys: int,
-) -> FloatArray:
+def _max_queue(k: IntArray, start: FloatArray, end: FloatArray, wm: FloatArray, n_keys: int) -> FloatArray:
     """Per key, the largest weight of intervals ``[start, end)`` open at once (vehicles in the exit queue).
+
+    ``k``, ``start``, ``end``, ``wm``: per interval of positive length, its key, start, end and weight.
 
     The maximum of the step function is reached at some interval start, where it equals the weight started so far
     minus the weight ended so far (ends at the same instant first). With both event lists sorted by (key, time)
     in one integer sort each, the other keys' events cancel in those running sums, because every key has as many
     starts as ends.
     """
-    m = entered & (end > start)
-    k = key[m]
     if k.size == 0:
         return np.zeros(n_keys)
-    s_us = np.round(start[m] * 1e6).astype(np.int64)
-    e_us = np.round(end[m] * 1e6).astype(np.int64)
+    s_us = np.round(start * 1e6).astype(np.int64)
+    e_us = np.round(end * 1e6).astype(np.int64)
     span = int(max(s_us.max(), e_us.max())) + 1
     a = k * span + s_us
     del s_us  # per traversal: free what is done with (peak memory)
@@ -178,10 +171,9 @@ def _max_queue(
     del e_us
     ob = np.argsort(b)
     b = b[ob]
-    wm = w[m]
     cum_a = np.cumsum(wm[oa])
     cum_b = np.r_[0.0, np.cumsum(wm[ob])]
-    del ob, wm
+    del ob
     level = cum_a - cum_b[np.searchsorted(b, a, side="right")]
     del a, b, cum_a, cum_b
     out = np.zeros(n_keys)
@@ -224,32 +216,39 @@ def build_record(
     veh_of = np.repeat(np.arange(nv, dtype=np.int32), routes.n_links)
     link = routes.links
     per = np.asarray(vperiod, dtype=np.int32)[veh_of]
-    w = np.asarray(vsize, dtype=np.float64)[veh_of]
+    size_f = np.asarray(vsize, dtype=np.float64)  # per vehicle: a traversal's weight
     entered = np.isfinite(ent)
     exited = np.isfinite(ex)
-    run = fft  # the running time: ``ee - ent`` except for a trip that waited at its origin (``ent`` = departure)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        speed = mps_to_kph(length[link] / run)
-    key = per.astype(np.int64) * n_links + link
     n_keys = len(periods) * n_links
 
+    def key_w(mask: npt.NDArray[np.bool_]) -> tuple[IntArray, FloatArray]:
+        """Of the positions ``mask``: their key (period x link) and weight (per-position arrays only masked)."""
+        return per[mask].astype(np.int64) * n_links + link[mask], size_f[veh_of[mask]]
+
     # --- per link x period ---
-    ke, we, se = key[entered], w[entered], speed[entered]
+    ke, we = key_w(entered)
+    le = link[entered]
+    with np.errstate(divide="ignore", invalid="ignore"):  # the running time ``fft``: ``ee - ent`` except for
+        se = mps_to_kph(length[le] / fft[entered])  # a trip that waited at its origin (``ent`` = departure)
     entries = np.bincount(ke, we, n_keys)
-    kx, wx = key[exited], w[exited]
+    kx, wx = key_w(exited)
     veh_km = np.bincount(kx, wx * m_to_km(length[link[exited]]), n_keys)
     veh_h = np.bincount(kx, wx * (ex[exited] - ent[exited]) / S_PER_HOUR, n_keys)
     del kx, wx
     sum_v = np.bincount(ke, we * se, n_keys)
     limit = links["speed_limit_kph"].to_numpy(dtype=np.float64)
-    over = np.bincount(ke, we * (se > limit[link[entered]] + 1e-9), n_keys)
+    over = np.bincount(ke, we * (se > limit[le] + 1e-9), n_keys)
+    del le
     pk, pv = _weighted_quantile_by_key(ke, se, we, _P85)
     p85 = np.full(n_keys, np.nan)
     p85[pk] = pv
     # queue: a traversal is queued from the end of its running time to its exit (or the window's end)
     win_end = windows + dur  # departures end; queues after that still count until the drain ends
-    max_q = _max_queue(key, ee, np.where(exited, ex, window_close[per]), w, entered, n_keys)
-    del key
+    end = np.where(exited, ex, window_close[per])
+    queued = entered & (end > ee)
+    kq, wq = key_w(queued)
+    max_q = _max_queue(kq, ee[queued], end[queued], wq, n_keys)
+    del end, queued, kq, wq
     has = np.flatnonzero(entries > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         link_stats = pd.DataFrame(
@@ -317,7 +316,7 @@ def build_record(
         same = veh_of[1:] == veh_of[:-1]
         next_link[:-1][same] = link[1:][same]
     passages = _passages(
-        network, names, windows, win_end, link, per, w, fft, ee, ex, speed, entered, exited, next_link
+        network, names, windows, win_end, link, per, size_f, veh_of, fft, length, ee, ex, entered, next_link
     )
     peds = _pedestrians(pedestrians, periods, ped_rng, len(network.crossings))
     events = None
@@ -356,15 +355,20 @@ def _passages(
     win_end: FloatArray,
     link: IntArray | npt.NDArray[np.int32],
     per: npt.NDArray[np.int32],
-    w: FloatArray,
+    size_f: FloatArray,
+    veh_of: npt.NDArray[np.int32],
     run_s: FloatArray,
+    link_length_m: FloatArray,
     ee: FloatArray,
     ex: FloatArray,
-    speed: FloatArray,
     entered: npt.NDArray[np.bool_],
-    exited: npt.NDArray[np.bool_],
     next_link: npt.NDArray[np.int32],
 ) -> pd.DataFrame:
+    """One row per vehicle passing a crossing (see :attr:`TrafficRecord.passages`).
+
+    Per route position: ``link``, ``per``, ``veh_of``, ``run_s``, ``ee``, ``ex``, ``entered``, ``next_link``; per
+    vehicle its weight ``size_f``; per link ``link_length_m``.
+    """
     cr, cl = network.crossings, network.crossing_links
     empty = pd.DataFrame(
         {
@@ -417,13 +421,15 @@ def _passages(
     # (a platoon's rows are equal), over the compact columns (a city's day has tens of millions of passages)
     rank = np.argsort(np.argsort(names.astype(str), kind="stable"), kind="stable")
     o = np.lexsort((t_s, crossing, rank[k]))
-    rep = np.round(w[pair_p[o]]).astype(np.int64)
+    rep = np.round(size_f[veh_of[pair_p[o]]]).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the approach speed: the running speed on the link
+        speed = mps_to_kph(link_length_m[link[pair_p[o]]] / run_s[pair_p[o]])
     return pd.DataFrame(
         {
             "period": np.repeat(names.astype(str).astype(object)[k[o]], rep),
             "crossing": np.repeat(crossing[o], rep),
             "t_s": np.repeat(t_s[o], rep),
-            "speed_kph": np.repeat(speed[pair_p[o]], rep),
+            "speed_kph": np.repeat(speed, rep),
             "link": np.repeat(link[pair_p[o]], rep).astype(np.int64),
             "stopped": np.repeat(stopped[o], rep),
             "turning": np.repeat(turning[o], rep),
