@@ -76,7 +76,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from vision_zero.core.errors import DataError, shorten
 from vision_zero.core.parameters import ParameterSet, load_parameters
@@ -1030,6 +1029,8 @@ def _snap(
     what: str,
     max_snap_m: float,
 ) -> npt.NDArray[np.int64]:
+    from scipy.spatial import cKDTree  # only for user zone/OD tables: not on every run's import path
+
     nodes = network.nodes
     lat0 = float(nodes["lat"].mean())
     kx = 111_320.0 * np.cos(np.radians(lat0))  # metres per degree of longitude at the network's latitude
