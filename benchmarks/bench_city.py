@@ -132,7 +132,12 @@ def loadavg() -> str:
 
 
 def run(
-    scale: str, periods_wanted: list[str], seed: int, replication: int, memory: bool = False
+    scale: str,
+    periods_wanted: list[str],
+    seed: int,
+    replication: int,
+    memory: bool = False,
+    reroute_passes: int | None = None,
 ) -> dict[str, Any]:
     clock = Clock(memory)
     # the event loop runs inside _simulate_once; everything else simulate_vehicles does is bookkeeping
@@ -169,6 +174,7 @@ def run(
             periods=periods,
             settings=settings,
             route_settings=route_settings,
+            reroute_passes=reroute_passes,
         )
     with clock.phase("record"):
         record = simulation.record_of(network, trips, peds, periods, vehicles, rngs.pedestrians)
@@ -221,8 +227,14 @@ def main() -> None:
     ap.add_argument(
         "--memory", action="store_true", help="also each phase's peak RSS and its RSS at the end (Linux)"
     )
+    ap.add_argument(
+        "--reroute-passes",
+        type=int,
+        default=None,
+        help="at most this many re-routing iterations (default: the parameters'; 0: free-flow routes only)",
+    )
     args = ap.parse_args()
-    out = run(args.scale, args.periods, args.seed, args.replication, args.memory)
+    out = run(args.scale, args.periods, args.seed, args.replication, args.memory, args.reroute_passes)
     sims = max(1, out["simulations"])
     loop_us = 1e6 * out["cpu_s"]["loop"] / max(1, out["link_entries_last"] * sims)
     print(
