@@ -16,7 +16,7 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
    vehicles keep their simulated running speed.
 4. **Yielding.** A driver yields with a probability that depends on the crossing type and (uncontrolled, raised)
    on the approach speed: Bertulis & Dulaski 2014 / Kittelson 2023 for uncontrolled crossings, 86% at RRFBs,
-   96% at PHBs, red-light violations at signals for through traffic, except for the pedestrians who cross
+   96% at PHBs, 96% for through traffic at signals (TCRP 112, per pedestrian event), except for those who cross
    against their red (Araya-Porras et al. 2022: 10.6%), whom drivers on green yield to as at an uncontrolled
    crossing; a vehicle turning at a signal crosses the walk phase on its own green, so its driver yields as at an
    uncontrolled crossing at the turning speed. Raised crossings act through approach speed (the site's speeds
@@ -328,8 +328,9 @@ def yield_probability(
 
     Uncontrolled (``unmarked``, ``marked``, ``refuge_island``, ``raised``): a logistic in approach speed through
     Bertulis & Dulaski's 75% at 20 mph and 17% at 37 mph (85th-percentile site speeds, applied per vehicle); the
-    same curve for unmarked crossings (no separate figure found). RRFB 86%, PHB 96%, signalised (and LPI):
-    the complement of red-light violation, all independent of speed.
+    same curve for unmarked crossings (no separate figure found). RRFB 86%, PHB 96%, signalised (and LPI): the
+    share of drivers who stop for a pedestrian on the walk (TCRP 112's red-signal devices, per pedestrian event, not
+    Bonneson's red-light running per cycle), all independent of speed.
 
     Parameters
     ----------
