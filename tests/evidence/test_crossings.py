@@ -160,15 +160,14 @@ def _range(name: str) -> tuple[float, float]:
 
 
 _TURNING_GAP = (
-    "measured 15.3% of the collisions at crossings on nodes (small schematic network, 2 replications pooled, "
-    "2026-11-30 at 47481ca, with f103d9b's priority-junction capacities; 15.9% before them): turning vehicles "
-    "are 13-25% of the passages and the chain lets their drivers yield as at an "
-    "uncontrolled marked crossing at the turning speed (about 91% at 20 km/h) and stop within the lane's "
-    "warning time; turning drivers who fail to observe the pedestrian (Abdulsattar et al. 1996) are not modelled. "
-    "Lowering the signals' through-traffic hazard does not close it (same runs, central parameters, 2026-11-30 "
-    "at 071a3b7, load ~9): 18.1% with 0.4% red-light violators per vehicle, 21.3% without the gap-picking "
-    "elasticity on them (see the signal-turning test's reason): most collisions on nodes are at uncontrolled "
-    "junctions, where through traffic passes at its running speed"
+    "measured 21.9% of the collisions at crossings on nodes (small schematic network, 2 replications pooled, "
+    "central parameters, 2026-11-30, load ~9; 15.3% before the turning drivers at signals who do not look for "
+    "pedestrians, risk.pedestrian.turning_not_looking_share: 20.5% / 23.2% at its 4% / 7% ends): turning "
+    "vehicles are 13-25% of the passages; away from signals their drivers yield as at an uncontrolled marked "
+    "crossing at the turning speed (about 91% at 20 km/h) and stop within the lane's warning time, while through "
+    "traffic at uncontrolled junctions passes at its running speed. Lowering the signals' through-traffic hazard "
+    "does not close it either: 25.5% with 0.4% red-light violators per vehicle, 29.6% without the gap-picking "
+    "elasticity on them (see the signal-turning test's reason, which says why neither is an input)"
 )
 
 
@@ -185,27 +184,22 @@ def test_turning_vehicles_share_of_collisions_at_intersections(runs: Pairs) -> N
 
 
 _SIGNAL_TURNING_GAP = (
-    "measured 1.19 at 47481ca (1.16 before f103d9b; small schematic network, 2 replications pooled; "
-    "replication 0: 3.2e-6 collisions "
-    "per turning vehicle, 2.8e-6 per vehicle going straight, from a stop or passing). Per conflict the chain "
-    "gives a vehicle going straight through a signal at 65 km/h 0.41 of an uncontrolled crossing's non-yielding "
-    "(0.04 of drivers not stopping for a pedestrian on the walk, risk.pedestrian.yield.signalised, raised to the "
-    "gap-picking elasticity 1/3 = 0.34, plus the 10.6% of pedestrians crossing against their red) and a turning "
-    "vehicle at 20 km/h 0.45 (91% yield at that speed, same elasticity), and turning vehicles stop more easily: "
-    "so turning at a signal is hardly more dangerous than going straight. The signal inputs cannot close it "
-    "without breaking the signalised-crossing row (Hunt 1998: -60..0%; the row is -54.9%). Measured on the same "
-    "runs at central parameters (raw casualties at the upgraded crossings, -51.2% there against the row's -54.9% "
-    "with drawn parameters; 2026-11-30 at 071a3b7, load ~9): drivers' non-yielding at signals 0.04 -> 0.004 per "
-    "vehicle (Bonneson's one violation per 17 cycles over an assumed 10-30 vehicles per cycle) with the elasticity: ratio "
-    "2.09, row -69.8%; 0.004 without the elasticity (pedestrians on the walk do not pick gaps): ratio 6.02, row "
-    "-85.6%; 0.04 without it: 4.21, -82.0%; 0.004 without it and 25% of pedestrians crossing against the red "
-    "(the top of risk.pedestrian.red_crossing_share): 2.63, -71.8%. So the inputs stay: 0.96 is TCRP 112's "
-    "yielding at red-signal devices, per pedestrian event (the unit the chain needs, and the PHB pair the "
-    "elasticity was fitted to is the same measure); Bonneson's figure is per cycle and 95% of violations come "
-    "within 2 s of red onset, before the walk. What is missing is turning-vehicle hazard: per conflict it is "
-    "capped near an uncontrolled crossing's (0.45 of 1.0), so no yielding figure alone gives x3-6; turning "
-    "drivers who do not look for pedestrians and do not brake (4-9% of permitted left turns, Hurwitz 2013) "
-    "are the next lead, and they also weaken the signalised row, toward its interval"
+    "measured 1.93 (small schematic network, 2 replications pooled, central parameters, 2026-11-30, load ~9; "
+    "1.19 before the 5.5% of turning drivers at signals who do not look for pedestrians and neither yield nor "
+    "brake, Marnell et al. 2013: 1.76 / 2.09 at the 4% / 7% ends of their range). Per conflict a vehicle going "
+    "straight through a signal at 65 km/h has 0.41 of an uncontrolled crossing's non-yielding (0.04 of drivers "
+    "not stopping for a pedestrian on the walk, risk.pedestrian.yield.signalised, raised to the gap-picking "
+    "elasticity 1/3 = 0.34, plus the 10.6% of pedestrians crossing against their red); a turning vehicle at "
+    "20 km/h 0.53, and the non-lookers hit at the turning speed. The signal inputs cannot close the rest without "
+    "breaking the signalised-crossing row (Hunt 1998: -60..0%; the row is -52.9%). Measured on the same runs at "
+    "central parameters (raw casualties at the upgraded crossings: -48.9% there): drivers' non-yielding at "
+    "signals 0.04 -> 0.004 per vehicle (Bonneson's one violation per 17 cycles over an assumed 10-30 vehicles "
+    "per cycle) with the elasticity: ratio 3.40, row -67.5%; without the elasticity: 9.80, -83.3% (before the "
+    "non-lookers: 2.09 / -69.8% and 6.02 / -85.6%). So the input stays 0.96: TCRP 112's yielding at red-signal "
+    "devices, per pedestrian event (the unit the chain needs, and the PHB pair the elasticity was fitted to is "
+    "the same measure), while Bonneson's figure is per cycle and 95% of violations come within 2 s of red "
+    "onset, before the walk. Leads: the non-lookers' range drawn (a new drawn entry moves every later draw), "
+    "right turns' own figure, and pedestrians caught by the clearance interval"
 )
 
 

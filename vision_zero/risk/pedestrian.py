@@ -19,7 +19,8 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
    96% at PHBs, 96% for through traffic at signals (TCRP 112, per pedestrian event), except for those who cross
    against their red (Araya-Porras et al. 2022: 10.6%), whom drivers on green yield to as at an uncontrolled
    crossing; a vehicle turning at a signal crosses the walk phase on its own green, so its driver yields as at an
-   uncontrolled crossing at the turning speed. Raised crossings act through approach speed (the site's speeds
+   uncontrolled crossing at the turning speed, except the 4-7% who do not look for pedestrians (Marnell et al.
+   2013, permitted left turns), who neither yield nor brake. Raised crossings act through approach speed (the site's speeds
    scaled to the table's 85th percentile), not through a separate yielding figure. Crashes scale with the
    non-yielding share to the power ``risk.pedestrian.nonyield_elasticity`` (about 1/3, derived from the RRFB and
    PHB yielding/crash pairs: where few drivers yield, pedestrians wait for gaps, so most non-yielding conflicts
@@ -48,7 +49,8 @@ included; Kröyer 2015: fatal crashes rare below 40 km/h mean travel speed), and
 20 / 25 mph against NHTSA's 57.1 on US roads posted 25 mph or less (1995). The schematic city's pedestrians cross
 mostly arterials and collectors: vehicles passing its crossings at their running speed (65-67 km/h mean on the
 main streets) make about 61% of the crossing collisions at 18% deaths; vehicles leaving a stop line (23%) and
-turning (16%, against 42% of intersection collisions in Roudsari et al. 2006) die in 0.5%
+turning (16%, against 42% of intersection collisions in Roudsari et al. 2006; 22% since the turning drivers at
+signals who do not look for pedestrians) die in 0.5%
 (:func:`crossing_casualties_by_movement`). Car parks, reversing and driveways (about 15% of police-reported
 pedestrian crashes, Stutts, Hunter & Pein 1996), where many slight casualties happen, are not modelled.
 Calibrated on deaths (one factor per road user), pedestrian serious and slight injuries are therefore too few, and
@@ -495,7 +497,9 @@ def _combine(
     """Scale the impact expectations by non-yielding, in-path probability and the non-mechanistic factors.
 
     A turning vehicle at a signal turns across the crossing while its pedestrians have the walk signal: no red
-    light stops it, so its driver yields as at an uncontrolled marked crossing at the turning speed. Through
+    light stops it, so its driver yields as at an uncontrolled marked crossing at the turning speed, except the
+    share ``risk.pedestrian.turning_not_looking_share`` who do not look for pedestrians (Marnell et al. 2013):
+    they neither yield nor brake (impact at the turning speed), and count among the non-yielding. Through
     traffic at a signal meets the pedestrians who walk on their green only when it runs the red, and the share
     ``risk.pedestrian.red_crossing_share`` who cross against their red on its green, yielded to as at an
     uncontrolled crossing.
@@ -503,6 +507,16 @@ def _combine(
     elasticity = param(parameters, "risk.pedestrian.nonyield_elasticity")
     yield_type = "marked" if turning and crossing_type in SIGNAL_CROSSING_TYPES else crossing_type
     p_nonyield = np.power(1.0 - yield_probability(v_eff_kph, yield_type, parameters=parameters), elasticity)
+    if turning and crossing_type in SIGNAL_CROSSING_TYPES:
+        # a share of turning drivers never looks for the pedestrians (their attention on the opposing traffic and
+        # the signal): they neither yield nor brake, so they reach the crosswalk at the turning speed
+        blind = param(parameters, "risk.pedestrian.turning_not_looking_share")
+        p_not = blind + (1.0 - blind) * (1.0 - yield_probability(v_eff_kph, "marked", parameters=parameters))
+        w = blind / p_not
+        collision = w + (1.0 - w) * collision
+        fatal = w * pedestrian_injury_risk(v_eff_kph, "fatal", parameters=parameters) + (1.0 - w) * fatal
+        ksi = w * pedestrian_injury_risk(v_eff_kph, "serious", parameters=parameters) + (1.0 - w) * ksi
+        p_nonyield = np.power(p_not, elasticity)
     if crossing_type in SIGNAL_CROSSING_TYPES and not turning:
         # a share of the pedestrians crosses against its red, through traffic that has the green: those meet
         # drivers who yield as at an uncontrolled crossing (and, like there, pick gaps: the same elasticity)
