@@ -239,15 +239,41 @@ def test_movement_speed_from_rest_and_turning_by_hand() -> None:
     assert got == pytest.approx([70.0, start, turn, min(start, turn), 15.0])
 
 
-def test_turning_vehicle_at_a_signal_yields_as_at_an_uncontrolled_crossing() -> None:
+def test_turning_vehicle_at_a_signal_yields_as_at_an_uncontrolled_crossing_unless_it_does_not_look() -> None:
     """The walk phase runs with the turning movement's green: no red light stops a turning driver, so the signal's
-    red-light compliance does not apply; Bertulis & Dulaski's speed curve does, at the turning speed."""
+    compliance does not apply; Bertulis & Dulaski's speed curve does, at the turning speed. The share who do not
+    look for pedestrians (risk.pedestrian.turning_not_looking_share, Marnell et al. 2013) neither yield nor brake:
+    by hand, a mixture of an unbraked impact at the turning speed and the uncontrolled crossing's braking."""
     turn = P["risk.pedestrian.turning_speed_kph"]
-    signal = conflict_injury_risk(70.0, 0.5, "signalised", turning=True, parameters=P)
     marked = conflict_injury_risk(turn, 0.5, "marked", lanes_crossed=2, parameters=P)
+    looking = {**P, "risk.pedestrian.turning_not_looking_share": 0.0}
+    signal_all_look = conflict_injury_risk(70.0, 0.5, "signalised", turning=True, parameters=looking)
+    for sev in ("fatal", "serious", "slight", "collision"):
+        assert float(signal_all_look[sev]) == pytest.approx(float(marked[sev]))
+    share, el = P["risk.pedestrian.turning_not_looking_share"], P["risk.pedestrian.nonyield_elasticity"]
+    assert 0.04 <= share <= 0.07
+    cgn = P["risk.pedestrian.collision_given_nonyield"]
+    y = float(yield_probability(turn, "marked", parameters=P))
+    p_not = share + (1.0 - share) * (1.0 - y)
+    w = share / p_not
+    f_marked, f_signal = (1.0 - y) ** el * cgn, p_not**el * cgn
+    unbraked = {
+        "collision": 1.0,
+        "fatal": float(pedestrian_injury_risk(turn, "fatal", parameters=P)),
+        "ksi": float(pedestrian_injury_risk(turn, "serious", parameters=P)),
+    }
+    braked = {
+        "collision": float(marked["collision"]) / f_marked,
+        "fatal": float(marked["fatal"]) / f_marked,
+        "ksi": float(marked["fatal"] + marked["serious"]) / f_marked,
+    }
+    expected = {k: f_signal * (w * unbraked[k] + (1.0 - w) * braked[k]) for k in unbraked}
+    signal = conflict_injury_risk(70.0, 0.5, "signalised", turning=True, parameters=P)
+    assert float(signal["collision"]) == pytest.approx(expected["collision"])
+    assert float(signal["fatal"]) == pytest.approx(expected["fatal"])
+    assert float(signal["fatal"] + signal["serious"]) == pytest.approx(expected["ksi"])
+    assert float(signal["collision"]) > float(marked["collision"])
     through = conflict_injury_risk(70.0, 0.5, "signalised", parameters=P)
-    for sev in ("fatal", "serious", "slight"):
-        assert float(signal[sev]) == pytest.approx(float(marked[sev]))
     assert float(signal["fatal"]) < float(through["fatal"])  # slower, so less severe
     assert float(signal["collision"]) > float(through["collision"])  # but far more often not yielded to
 
