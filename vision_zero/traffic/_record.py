@@ -402,10 +402,13 @@ def _passages(
     pair_p = (
         pos[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])] if reps.sum() else pos[:0]
     )
+    # a city's day has tens of millions of passages: each array below is freed as soon as it is done with
+    del pos, pl, lo, hi, reps
     node = at_node[pair_c]
     t = np.where(node, ex[pair_p], ee[pair_p] - run_s[pair_p] * (1.0 - frac[pair_c]))
     ok = np.isfinite(t)
     pair_c, pair_p, t, node = pair_c[ok], pair_p[ok], t[ok], node[ok]
+    del ok
     stopped = node & (ex[pair_p] - ee[pair_p] > _STOPPED_S)
     nxt = next_link[pair_p]
     turning = np.zeros(len(pair_p), dtype=bool)
@@ -414,27 +417,34 @@ def _passages(
         u = network.links["u"].to_numpy(dtype=np.int64)
         v = network.links["v"].to_numpy(dtype=np.int64)
         turning[moving_on] = movement_turns(network.nodes, u, v, link[pair_p][moving_on], nxt[moving_on]) > 0
+    del nxt, moving_on, node
     k = per[pair_p]
     crossing = c_id[pair_c]
-    t_s = t - windows[k]
+    del pair_c
+    t -= windows[k]  # seconds from the period's start
     # rows in order of period (by name), crossing and time, stable: sorted before the platoons' rows are repeated
-    # (a platoon's rows are equal), over the compact columns (a city's day has tens of millions of passages)
+    # (a platoon's rows are equal)
     rank = np.argsort(np.argsort(names.astype(str), kind="stable"), kind="stable")
-    o = np.lexsort((t_s, crossing, rank[k]))
-    rep = np.round(size_f[veh_of[pair_p[o]]]).astype(np.int64)
+    o = np.lexsort((t, crossing, rank[k]))
+    pair_p, k, crossing, t, stopped, turning = pair_p[o], k[o], crossing[o], t[o], stopped[o], turning[o]
+    del o
+    rep = np.round(size_f[veh_of[pair_p]]).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):  # the approach speed: the running speed on the link
-        speed = mps_to_kph(link_length_m[link[pair_p[o]]] / run_s[pair_p[o]])
-    return pd.DataFrame(
-        {
-            "period": np.repeat(names.astype(str).astype(object)[k[o]], rep),
-            "crossing": np.repeat(crossing[o], rep),
-            "t_s": np.repeat(t_s[o], rep),
-            "speed_kph": np.repeat(speed, rep),
-            "link": np.repeat(link[pair_p[o]], rep).astype(np.int64),
-            "stopped": np.repeat(stopped[o], rep),
-            "turning": np.repeat(turning[o], rep),
-        }
-    )
+        speed = mps_to_kph(link_length_m[link[pair_p]] / run_s[pair_p])
+    columns = {
+        "period": names.astype(str).astype(object)[k],
+        "crossing": crossing,
+        "t_s": t,
+        "speed_kph": speed,
+        "link": link[pair_p].astype(np.int64),
+        "stopped": stopped,
+        "turning": turning,
+    }
+    del k, crossing, t, speed, pair_p, stopped, turning
+    if (rep != 1).any():  # platoons: one row per vehicle
+        for name in columns:
+            columns[name] = np.repeat(columns[name], rep)
+    return pd.DataFrame(columns, copy=False)  # the columns as they are, not consolidated into copies
 
 
 def _demand_of(demand: pd.DataFrame | None, n_crossings: int) -> pd.DataFrame:
