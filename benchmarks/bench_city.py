@@ -193,6 +193,9 @@ def run(
         "trips": len(trips),
         "simulations": len(rc),
         "relative_gap": [round(float(g), 4) for g in rc["relative_gap"]],
+        "relative_gap_se": [round(float(g), 4) for g in rc["relative_gap_se"]],
+        "trees": [int(t) for t in rc["trees"]],
+        "arrived_share": round(float(record.trips["completed"].mean()), 4) if len(record.trips) else None,
         "route_positions_last": positions,
         "link_entries_last": entries,
         "cpu_s": {k: round(v, 2) for k, v in clock.cpu_s.items()},
@@ -239,7 +242,8 @@ def main() -> None:
     loop_us = 1e6 * out["cpu_s"]["loop"] / max(1, out["link_entries_last"] * sims)
     print(
         f"{out['case']} {out['periods']}: {out['links']:,} links, {out['trips']:,} trips, "
-        f"{out['simulations']} simulations (relative gap {out['relative_gap']})"
+        f"{out['simulations']} simulations (relative gap {out['relative_gap']}, standard error "
+        f"{out['relative_gap_se']}; trees grown after each simulation {out['trees']})"
     )
     mem = out["peak_mib"] is not None
     head = f"{'peak MiB':>10}{'end MiB':>9}" if mem else ""
@@ -251,7 +255,9 @@ def main() -> None:
     print(
         f"loop per link entry ~{loop_us:.2f} us ({out['link_entries_last']:,} entries in the last simulation)"
     )
-    print(f"wall {out['wall_s']:.1f} s, peak RSS {out['peak_rss_mib']:.0f} MiB")
+    print(
+        f"wall {out['wall_s']:.1f} s, peak RSS {out['peak_rss_mib']:.0f} MiB, arrived {out['arrived_share']}"
+    )
     print(f"loadavg start: {out['loadavg_start']} | end: {out['loadavg_end']}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

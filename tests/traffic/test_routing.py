@@ -386,6 +386,7 @@ def test_trees_per_simulation_are_the_sampled_origins_slices_and_the_last_gap_is
     assert exact["relative_gap"].iloc[0] > 0.05 and se > 0.0
     assert abs(est - exact["relative_gap"].iloc[0]) <= 3.0 * se
     assert sampled["switched"].iloc[0] > 0
+    pd.testing.assert_frame_equal(run(1, 8), sampled)  # same seed, same sample, same swaps
 
 
 def test_a_sampled_gap_at_the_target_is_confirmed_on_every_origin() -> None:
