@@ -30,12 +30,12 @@ served one at a time by self-clocked fair queueing (Golestani 1994): each waiter
 entrance's last tag (or the gate's virtual time, if later) plus the entrance's inflow headway divided by its merge
 priority, and the lowest tag goes first; so saturated entrances share a merge in proportion to their capacities
 (times the optional link column ``merge_priority``; Tampere et al. 2011's capacity-proportional node model,
-UXsim's ``merge_priority``), and a lone arrival at an idle merge goes at once. With
-``traffic.give_way.gap_acceptance`` on, a vehicle leaving a link at a priority junction by a movement that gives
-way (every movement of a minor approach, a left turn from the major road) holds the link's next exit for HCM's
-gap-acceptance headway (eq. 17-3, its service time) with its movement's conflicting flow over the last
-``traffic.give_way.flow_window_s`` (Exhibit 17-4, :func:`~vision_zero.traffic._model.give_way_movements`); off
-by default. Entrants never get a lower speed than their desired one: over-saturation builds a queue that discharges at capacity, it does not cut throughput.
+UXsim's ``merge_priority``), and a lone arrival at an idle merge goes at once. With a
+give-way rule at priority junctions (``traffic.give_way.gap_acceptance`` 1 or 2), a vehicle leaving a link at a
+priority junction by a movement that gives way (every movement of a minor approach, a left turn from the major
+road) holds the link's next exit for the headway of its movement's capacity with its conflicting flows over the
+last ``traffic.give_way.flow_window_s`` (:func:`~vision_zero.traffic._model.give_way_movements`): HCM's
+gap-acceptance capacity (eq. 17-3, Exhibit 17-4's flows) or Kimber & Coombe's linear one. Entrants never get a lower speed than their desired one: over-saturation builds a queue that discharges at capacity, it does not cut throughput.
 """
 
 from __future__ import annotations
@@ -283,11 +283,12 @@ def link_constants(
     elsewhere) if lower than the flow capacity; elsewhere (a bend, a major road through a junction) the flow
     capacity. An optional link column ``exit_capacity_vph`` caps the outflow further (a node's capacity on the
     links entering it, e.g. a roundabout's entry capacity). On a minor approach of a priority junction the
-    outflow headway is a floor. With ``traffic.give_way.gap_acceptance`` on, the approach-level give-way capacity
-    is not applied on minor approaches of priority junctions (roundabout entries keep it): :class:`EventLoop`
-    gives each vehicle leaving a link at a priority junction its movement's gap-acceptance headway (HCM eq. 17-3
-    with the movement's own critical gap, follow-up headway and conflicting flow over the last
-    ``traffic.give_way.flow_window_s``; :func:`~vision_zero.traffic._model.give_way_movements`). ``give_way_s``
+    outflow headway is a floor. With a give-way rule (``traffic.give_way.gap_acceptance`` 1: HCM, 2: Kimber &
+    Coombe), the approach-level give-way capacity is not applied on minor approaches of priority junctions
+    (roundabout entries keep it): :class:`EventLoop` gives each vehicle leaving a link at a priority junction its
+    movement's headway (HCM eq. 17-3 with the movement's own critical gap and follow-up headway, or Kimber &
+    Coombe's linear capacity, with its conflicting flows over the last ``traffic.give_way.flow_window_s``;
+    :func:`~vision_zero.traffic._model.give_way_movements`). ``give_way_s``
     from :func:`~vision_zero.traffic._model.give_way_delay_s` (a constant hold, or zeros).
     """
     links = network.links

@@ -22,25 +22,19 @@ queue-and-headway segments; drivers keep their own desired speeds):
   later. Otherwise it waits where it is (the queue stays on the upstream link and spills back link by link);
   the links and origin queues waiting to enter a link are served by capacity-proportional fair queueing
   (``merge_priority`` weights them; see :mod:`vision_zero.traffic._loop`; a trip that waited at its origin
-  counts the wait in its first link's travel time, so route choice sees it, not in its running speed). With
-  ``traffic.give_way.gap_acceptance`` on, each movement that gives way at a priority junction (from a minor approach;
-  a left turn from the major road) discharges at HCM eq. 17-3's capacity with its own conflicting flow (HCM Exhibits
-  17-4/17-5, :func:`~vision_zero.traffic._model.give_way_movements`). It is **off by default**, a decision with
-  evidence: HCM's gap-acceptance capacity (eq. 17-3, Harders/Siegloch's exponential form) falls to almost nothing at
-  the conflicting flows of multi-lane primaries (14 veh/h for a minor through movement at 3,000 veh/h with t_c 6.5 s,
-  t_f 4.0 s), while observed minor-stream capacities at priority junctions fall only linearly with the major flows and
-  stay well above that (Kimber and Coombe 1980, UK regressions at saturated minor approaches: the minor movement
-  crossing both major streams gets ``D (627 + 14 W_cr - Y (0.364 q_ac + 0.144 q_ab + 0.229 q_ca + 0.520 q_cb))``
-  pcu/h, Y = 1 - 0.0345 W, about 170 pcu/h with 1,500 veh/h through each way on a 14 m carriageway: drivers force and
-  share gaps), and SUMO's junction model lets a minor-road vehicle go whenever it passes ahead of a prioritised one
-  with a 1 s time gap (``jmTimegapMinor``, default 1 s) and ever sooner as its impatience grows with waiting. On the
-  schematic district, per-movement HCM capacities give 1.29x SUMO meso-jc's mean trip (726 against 562 s: queues spill
-  back from minor approaches), off gives 0.87x (487 s), inside the +-15% the engine is held to (benchmarks/README.md).
-  So a minor approach discharges at ``3600 / traffic.give_way.follow_up_headway_s`` per lane whatever the major flow;
-  the HCM rule stays as the sensitivity option. A linear empirical rule (Kimber and Coombe's, which needs each
-  junction's carriageway width and visibility) is the candidate for a sourced permissive default: off is too
-  permissive for route choice (SUMO meso-jc driving vision_zero's own district routes takes 936 s, 1.92x, with
-  314 teleports, where its own routes take 562 s). The first vehicle
+  counts the wait in its first link's travel time, so route choice sees it, not in its running speed). Each
+  movement that gives way at a priority junction (from a minor approach; a left turn from the major road)
+  discharges at its capacity with its own simulated conflicting flows
+  (:func:`~vision_zero.traffic._model.give_way_movements`): by default Kimber and Coombe (1980)'s empirical linear
+  capacities (UK regressions at saturated minor approaches, e.g. ``D (627 + 14 W_cr - Y (0.364 q_ac + 0.144 q_ab +
+  0.229 q_ca + 0.520 q_cb))`` pcu/h for the movement crossing both major streams, ``Y = 1 - 0.0345 W``;
+  :func:`~vision_zero.traffic._model.kimber_coombe_capacity_vph`), floored at one vehicle per
+  ``traffic.stuck_time_s``. The alternatives in ``traffic.give_way.gap_acceptance`` are HCM eq. 17-3's
+  gap-acceptance capacity (Exhibits 17-4/17-5), which falls to almost nothing at the conflicting flows of multi-lane
+  primaries (14 veh/h for a minor through movement at 3,000 veh/h), and "off" (``3600 /
+  traffic.give_way.follow_up_headway_s`` per lane whatever the major flow), which lets route choice use priority
+  junctions SUMO's junction model jams: SUMO meso-jc driving vision_zero's own district routes takes 1,290 s with
+  469 teleports on "off"'s routes and 1,187 s with 338 on Kimber and Coombe's (benchmarks/README.md). The first vehicle
   waiting for room that does not appear for ``traffic.stuck_time_s`` (SUMO's time-to-teleport) enters anyway, so
   circular queues cannot freeze the network; such stuck moves are counted (:attr:`TrafficRecord.stuck_moves`).
 * One event per link exit (which is the next link's entry), plus one per departure, plus one per entry that had
