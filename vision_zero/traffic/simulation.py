@@ -25,14 +25,15 @@ queue-and-headway segments; drivers keep their own desired speeds):
   counts the wait in its first link's travel time, so route choice sees it, not in its running speed). Each
   movement that gives way at a priority junction (from a minor approach; a left turn from the major road)
   discharges at its capacity with its own simulated conflicting flows
-  (:func:`~vision_zero.traffic._model.give_way_movements`): by default Kimber and Coombe (1980)'s empirical linear
+  (:func:`~vision_zero.traffic._model.give_way_movements`): with ``traffic.give_way.gap_acceptance`` 2, Kimber and Coombe (1980)'s empirical linear
   capacities (UK regressions at saturated minor approaches, e.g. ``D (627 + 14 W_cr - Y (0.364 q_ac + 0.144 q_ab +
   0.229 q_ca + 0.520 q_cb))`` pcu/h for the movement crossing both major streams, ``Y = 1 - 0.0345 W``;
   :func:`~vision_zero.traffic._model.kimber_coombe_capacity_vph`), floored at one vehicle per
-  ``traffic.stuck_time_s``. The alternatives in ``traffic.give_way.gap_acceptance`` are HCM eq. 17-3's
-  gap-acceptance capacity (Exhibits 17-4/17-5), which falls to almost nothing at the conflicting flows of multi-lane
-  primaries (14 veh/h for a minor through movement at 3,000 veh/h), and "off" (``3600 /
-  traffic.give_way.follow_up_headway_s`` per lane whatever the major flow), which lets route choice use priority
+  ``traffic.stuck_time_s``; with 1, HCM eq. 17-3's gap-acceptance capacity (Exhibits 17-4/17-5), which falls to
+  almost nothing at the conflicting flows of multi-lane primaries (14 veh/h for a minor through movement at
+  3,000 veh/h). The default is still 0, "off" (``3600 / traffic.give_way.follow_up_headway_s`` per lane whatever the
+  major flow; why, in the parameter's note: Kimber and Coombe's rule is not yet checked against the calibrated
+  baselines), which lets route choice use priority
   junctions SUMO's junction model jams: SUMO meso-jc driving vision_zero's own district routes takes 1,290 s with
   469 teleports on "off"'s routes and 1,187 s with 338 on Kimber and Coombe's (benchmarks/README.md). The first vehicle
   waiting for room that does not appear for ``traffic.stuck_time_s`` (SUMO's time-to-teleport) enters anyway, so
