@@ -767,9 +767,13 @@ def crossing_casualties_by_movement(
         turning = _flag(cars, "turning")[ok]
         stopped = _flag(cars, "stopped")[ok]
         running = cars["speed_kph"].to_numpy(np.float64)[ok]
-        # 85th percentile of the approach speeds at each crossing (a raised crossing's design speed is one)
-        p85 = pd.Series(running).groupby(c_pos).quantile(DESIGN_SPEED_QUANTILE)
-        site_p85 = p85.reindex(c_pos).to_numpy(np.float64)
+        # 85th percentile of the approach speeds at each raised crossing (its design speed is one; no other
+        # crossing type reads it, so the grouped quantile runs over the raised crossings' passages only)
+        site_p85 = np.full(len(c_pos), np.nan)
+        raised = types[c_pos] == "raised"
+        if raised.any():
+            p85 = pd.Series(running[raised]).groupby(c_pos[raised]).quantile(DESIGN_SPEED_QUANTILE)
+            site_p85[raised] = p85.reindex(c_pos[raised]).to_numpy(np.float64)
         speed = movement_speed_kph(running, stopped=stopped, turning=turning, parameters=parameters)
         movement = np.where(turning, 2, np.where(stopped, 1, 0))
         cell = c_pos * n_mov + movement
