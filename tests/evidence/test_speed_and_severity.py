@@ -133,31 +133,59 @@ def test_pedestrian_ksi_exponent_at_least_the_occupants(uniform: dict[float, dic
     assert exponent(uniform, "ksi_pedestrian", 0.8) >= exponent(uniform, "ksi", 0.8)
 
 
-def observed_pedestrian_death_share() -> tuple[float, float, float]:
-    """Pedestrian deaths as a share of pedestrian casualties in the calibration targets: central, lowest, highest.
+#: The calibration targets (calibration.toml, SCIENCE.md §7) the pedestrian mix is compared with.
+_TARGET_NAMES = (
+    "deaths_per_year",
+    "casualties_per_year",
+    "pedestrian_share_of_deaths",
+    "pedestrian_share_of_injured",
+)
 
-    From calibration.toml (SCIENCE.md §7): deaths x pedestrian share of deaths over that plus the injured
-    (casualties - deaths) x pedestrians' share of the injured; the range combines the parameters' 95% bounds.
-    Central 1.5%; Great Britain's urban figures lie inside (Scotland's built-up roads 2004-08: 46 of 2,723
-    pedestrian casualties killed, 1.7%; Transport Scotland, Key reported road casualties 2011, table 3).
+
+def _pedestrian_targets(
+    deaths: float, casualties: float, ped_deaths: float, ped_injured: float
+) -> tuple[float, ...]:
+    """Pedestrian deaths, pedestrian casualties and all casualties per year of the calibration targets."""
+    killed = deaths * ped_deaths
+    return killed, killed + (casualties - deaths) * ped_injured, casualties
+
+
+def observed_pedestrian_mix() -> dict[str, tuple[float, float, float]]:
+    """The calibration targets' pedestrian severity mix: central, lowest and highest value of two shares.
+
+    ``"death_share"``: pedestrian deaths over pedestrian casualties; ``"casualty_share"``: pedestrian casualties
+    over all casualties. From calibration.toml (SCIENCE.md §7): deaths x pedestrian share of deaths, plus the
+    injured (casualties - deaths) x pedestrians' share of the injured; each range combines the parameters' 95%
+    bounds in the direction that moves the share most. Death share central 1.5%; Great Britain's urban figures
+    lie inside (Scotland's built-up roads 2004-08: 46 of 2,723 pedestrian casualties killed, 1.7%; Transport
+    Scotland, Key reported road casualties 2011, table 3). Casualty share central 30%.
     """
     p = load_parameters()
-
-    def share(deaths: float, casualties: float, ped_deaths: float, ped_injured: float) -> float:
-        killed = deaths * ped_deaths
-        return killed / (killed + (casualties - deaths) * ped_injured)
-
-    names = (
-        "deaths_per_year",
-        "casualties_per_year",
-        "pedestrian_share_of_deaths",
-        "pedestrian_share_of_injured",
-    )
-    par = [p[f"calibration.almaty.{n}"] for n in names]
-    central = share(*(x.value for x in par))
+    par = [p[f"calibration.almaty.{n}"] for n in _TARGET_NAMES]
+    mid = [x.value for x in par]
     lo = [x.low if x.low is not None else x.value for x in par]
     hi = [x.high if x.high is not None else x.value for x in par]
-    return central, share(lo[0], lo[1], lo[2], hi[3]), share(hi[0], hi[1], hi[2], lo[3])
+
+    def death_share(d: float, c: float, pd_: float, pi: float) -> float:
+        killed, ped, _ = _pedestrian_targets(d, c, pd_, pi)
+        return killed / ped
+
+    def casualty_share(d: float, c: float, pd_: float, pi: float) -> float:
+        _, ped, allc = _pedestrian_targets(d, c, pd_, pi)
+        return ped / allc
+
+    return {
+        "death_share": (
+            death_share(*mid),
+            death_share(lo[0], lo[1], lo[2], hi[3]),
+            death_share(hi[0], hi[1], hi[2], lo[3]),
+        ),
+        "casualty_share": (
+            casualty_share(*mid),
+            casualty_share(lo[0], hi[1], lo[2], lo[3]),
+            casualty_share(hi[0], lo[1], hi[2], hi[3]),
+        ),
+    }
 
 
 _DEATH_SHARE_GAP = (
@@ -188,10 +216,44 @@ def test_pedestrian_deaths_share_of_pedestrian_casualties_as_observed(
     own: its deaths' share of pedestrian casualties lies in the observed range (issue: about 1.5%)."""
     base = uniform[1.0]
     share = base["fatal_pedestrian"] / sum(base[f"{s}_pedestrian"] for s in ("fatal", "serious", "slight"))
-    central, low, high = observed_pedestrian_death_share()
+    central, low, high = observed_pedestrian_mix()["death_share"]
     police = load_parameters()["risk.pedestrian.evidence.injured_per_death.almaty_police"].value
     print(
         f"pedestrian deaths {share:.1%} of pedestrian casualties (calibration targets {central:.1%}, "
         f"{low:.1%}..{high:.1%}; Almaty police {1 / (1 + police):.1%})"
+    )
+    assert low <= share <= high
+
+
+_CASUALTY_SHARE_GAP = (
+    "measured 3.7% (drawn parameters, seed 2019, replications 0-1) and 3.6% (central parameters) on 2026-11-30 "
+    "at fd669a5 (small schematic network, demand 0.5), against 30% (20-45%) in the calibration targets. The "
+    "calibration pins each road user's deaths (one factor per road user, risk.crash_model.calibration_factors) "
+    "and the chain's pedestrian mix is 12% deaths (the death-share test above), so the calibrated pedestrian "
+    "serious injuries are 0.19x and the slight ones 0.10x the targets' (per pedestrian death; 5.2% of all serious "
+    "and 3.0% of all slight casualties). Calibrating pedestrians on their casualties instead would put this "
+    "share right by construction and multiply their deaths by about 8 (about 270 a year in Almaty against 34 "
+    "observed); on their KSI, deaths x3.5 and serious x0.65. Needs the chain's impact speeds (its deaths come at "
+    "65 km/h: 5.5% of them at 30 mph or less for a vehicle passing at 65 km/h, against about half of Great "
+    "Britain's pedestrian deaths, Richards 2010)"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason=_CASUALTY_SHARE_GAP)
+def test_pedestrian_share_of_all_casualties_as_in_the_calibration_targets(
+    uniform: dict[float, dict[str, float]],
+) -> None:
+    """Calibrated (one factor per road user), the baseline's pedestrians are the calibration targets' share of all
+    casualties: pedestrian deaths and injured from calibration.toml (SCIENCE.md §7), 30% (20-45%). Crossing
+    programs' KSI avoided scale with it."""
+    base = uniform[1.0]
+    cells = {
+        u: sum(base[f"{s}_{u}"] for s in ("fatal", "serious", "slight")) for u in ("pedestrian", "occupant")
+    }
+    share = cells["pedestrian"] / (cells["pedestrian"] + cells["occupant"])
+    central, low, high = observed_pedestrian_mix()["casualty_share"]
+    print(
+        f"pedestrians {share:.1%} of all casualties (calibration targets {central:.1%}, {low:.1%}..{high:.1%})"
     )
     assert low <= share <= high
