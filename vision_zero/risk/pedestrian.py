@@ -55,7 +55,17 @@ signals who do not look for pedestrians) die in 0.5%
 pedestrian crashes, Stutts, Hunter & Pein 1996), where many slight casualties happen, are not modelled.
 Calibrated on deaths (one factor per road user), pedestrian serious and slight injuries are therefore too few, and
 the slight ones rise when speeds above about 60 km/h fall (per conflict, collisions fall with the stopping time
-more slowly than deaths and serious injuries turn slight).
+more slowly than deaths and serious injuries turn slight). Measured on the small schematic network (2026-11-30,
+central parameters, 2 replications): pedestrians are 3.6% of the calibrated casualties against the targets' 30%,
+their serious injuries 0.19x and slight ones 0.10x the targets' per death (``tests/evidence/
+test_speed_and_severity.py``). Where the chain's deaths come from: 6.4% of them at an impact speed of 30 mph
+(48 km/h) or less, against about half of Great Britain's pedestrian deaths (Richards 2010,
+``risk.pedestrian.evidence.deaths_share_at_impact_30mph_or_less``): a vehicle passing at 65 km/h hits at its
+running speed in 40% of its collisions (the pedestrian entered its lane less than a reaction time before it came).
+Lower approach speeds at crossings with pedestrians waiting are not what the evidence shows (Antov, Rõivas & Rõuk
+2007, Baltic Journal of Road and Bridge Engineering 2(3): drivers' speed changes little near zebra crossings).
+Calibrating pedestrians on their casualties or KSI instead (still one factor) would put their casualty share or KSI
+right and multiply their deaths by about 8 or 3.5 (:func:`vision_zero.risk.crash_model.calibration_factors`).
 
 Where the evidence's crash-modification factor and the mechanism differ (see ``tests/risk/test_pedestrian_risk.py``
 and ``tests/evidence/test_crossings.py``): marked crosswalks on roads with more than two lanes carry Elvik's x2 as a
