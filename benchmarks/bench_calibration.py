@@ -204,7 +204,6 @@ def diagnose(scenario: Scenario, factor: float, top: int = 15) -> None:
         trips,
         demand.pedestrian_demand(base, periods=am, params=params),
         rng=rngs.drivers,
-        pedestrian_rng=rngs.pedestrians,
         routing_rng=rngs.routing,
         periods=am,
         platoon_size=scenario.simulation.platoon_size,

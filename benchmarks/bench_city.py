@@ -177,7 +177,7 @@ def run(
             reroute_passes=reroute_passes,
         )
     with clock.phase("record"):
-        record = simulation.record_of(network, trips, peds, periods, vehicles, rngs.pedestrians)
+        record = simulation.record_of(network, trips, peds, periods, vehicles)
     with clock.phase("risk"):
         est = crash_model.estimate(network, record, parameters=draw)
     wall = time.perf_counter() - wall0

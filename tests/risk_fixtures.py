@@ -58,7 +58,7 @@ def record(
     speed_factor: float = 1.0,
     seed: int = 7,
 ) -> TrafficRecord:
-    """Vehicles and pedestrians at random (seeded) times, constant speeds, on every link for one hour."""
+    """Vehicles at random (seeded) times, constant speeds, on every link for one hour; pedestrians at crossing 0."""
     v = speed_kph * speed_factor
     n_links = len(network.links)
     length_km = network.links["length_m"].to_numpy() / 1000.0
@@ -79,16 +79,14 @@ def record(
     n_cars = int(flow_vph) * n_links
     t_cars = np.sort(rng.uniform(0.0, 3600.0, n_cars))
     passages = pd.DataFrame({"period": PERIOD.name, "crossing": 0, "t_s": t_cars, "speed_kph": v})
-    n_peds = int(peds_per_hour)
-    t_peds = np.sort(rng.uniform(0.0, 3600.0, n_peds))
-    pedestrians = pd.DataFrame({"period": PERIOD.name, "crossing": 0, "t_s": t_peds})
+    pedestrians = pd.DataFrame({"crossing": [0], "period": PERIOD.name, "peds_per_h": [float(peds_per_hour)]})
     return TrafficRecord(
         periods=(PERIOD,),
         link_stats=link_stats,
         passages=passages,
-        pedestrians=pedestrians,
         trips=pd.DataFrame(),
         speed_hist=pd.DataFrame(),
+        pedestrian_demand=pedestrians,
     )
 
 
@@ -144,7 +142,6 @@ def link_record(network: RoadNetwork, flows_vph: list[float], *, speed_kph: floa
         periods=(PERIOD,),
         link_stats=link_stats,
         passages=empty.assign(t_s=pd.Series(dtype="float64"), speed_kph=pd.Series(dtype="float64")),
-        pedestrians=empty.assign(t_s=pd.Series(dtype="float64")),
         trips=pd.DataFrame(),
         speed_hist=pd.DataFrame(),
     )

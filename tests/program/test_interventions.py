@@ -56,7 +56,6 @@ def simulate_toy(network) -> TrafficRecord:
         trips,
         peds,
         rng=np.random.default_rng(2),
-        pedestrian_rng=np.random.default_rng(3),
         periods=PERIODS,
     )
 

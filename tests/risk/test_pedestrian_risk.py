@@ -114,9 +114,9 @@ def test_crossing_time_hand_example() -> None:
         crossing_time_s(2, "zebra", parameters=P)
 
 
-def test_pedestrian_rates_are_the_demand_else_the_counted_arrivals() -> None:
+def test_pedestrian_rates_are_the_demand() -> None:
     net = one_road()
-    rec = record(net, peds_per_hour=90)  # 90 arrivals drawn over the one-hour period, no demand table
+    rec = record(net, peds_per_hour=90)
     rates = pedestrian_rates(rec)
     assert rates.to_dict("records") == [{"period": "peak", "crossing": 0, "peds_per_h": 90.0}]
     demand = pd.DataFrame({"crossing": [0, 1], "period": "peak", "peds_per_h": [37.5, 0.0]})
@@ -132,13 +132,13 @@ def test_pedestrian_rates_are_the_demand_else_the_counted_arrivals() -> None:
 def test_crossing_casualties_are_expected_over_arrivals_not_a_draw_of_them(
     seed_a: int, seed_b: int, peds_per_h: float
 ) -> None:
-    """Two draws of the pedestrians' arrival times from the same demand give the same casualties, in proportion to
-    the demand: the vehicles are the simulation's, the pedestrians a Poisson rate (one crossing's casualties no
-    longer hang on whether a drawn pedestrian met a red-light runner)."""
+    """The casualties are in proportion to the pedestrians' Poisson rate and do not depend on when the vehicles'
+    passages fall within the period (one crossing's casualties do not hang on whether a drawn pedestrian met a
+    red-light runner: no pedestrian is drawn)."""
     net = one_road(crossing_type="signalised", lanes_crossed=4, lanes=2)
     demand = pd.DataFrame({"crossing": [0], "period": "peak", "peds_per_h": [peds_per_h]})
-    a = dataclasses.replace(record(net, peds_per_hour=50, seed=seed_a), pedestrian_demand=demand)
-    b = dataclasses.replace(a, pedestrians=record(net, peds_per_hour=80, seed=seed_b).pedestrians)
+    a = dataclasses.replace(record(net, seed=seed_a), pedestrian_demand=demand)
+    b = dataclasses.replace(record(net, seed=seed_b), pedestrian_demand=demand)
     unit = dataclasses.replace(a, pedestrian_demand=demand.assign(peds_per_h=1.0))
     got_a, got_b, got_unit = (
         crossing_injuries(net, r, parameters=P)["per_year_raw"].to_numpy() for r in (a, b, unit)
@@ -512,7 +512,6 @@ def test_table_lookup_matches_the_exact_chain_over_crossings_and_periods() -> No
         periods=(PERIOD, night),
         link_stats=record(net).link_stats,
         passages=pd.concat(cars, ignore_index=True),
-        pedestrians=record(net, peds_per_hour=0).pedestrians,
         trips=pd.DataFrame(),
         speed_hist=pd.DataFrame(),
         pedestrian_demand=pd.concat(demand, ignore_index=True),

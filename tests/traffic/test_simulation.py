@@ -250,7 +250,7 @@ def test_same_seed_identical_record_and_other_seed_differs() -> None:
     net = grid(4, signalised=True)
     trips = random_trips(net, 400, 2)
     a, b, c = (run(net, trips, seed=s) for s in (5, 5, 6))
-    for field in ("link_stats", "trips", "speed_hist", "passages", "pedestrians"):
+    for field in ("link_stats", "trips", "speed_hist", "passages", "pedestrian_demand"):
         pd.testing.assert_frame_equal(getattr(a, field), getattr(b, field))
     assert not np.allclose(a.trips["travel_time_s"], c.trips["travel_time_s"], equal_nan=True)
 
@@ -736,21 +736,19 @@ def test_passage_time_and_speed_at_a_mid_link_crossing() -> None:
     assert not p["stopped"].iloc[0]
 
 
-def test_pedestrians_poisson_from_demand_and_own_stream() -> None:
+def test_pedestrians_are_the_crossings_demand_as_rates_and_leave_the_vehicles_alone() -> None:
+    """The record keeps the pedestrians as the Poisson rates of its network's crossings (the risk stage takes its
+    expectation over them), draws no arrivals, and the vehicles' results do not depend on them."""
     net = one_road(crossing_offset_m=250.0)
     trips = trips_frame([0], [1], np.arange(20) * 100.0)
-    peds = pd.DataFrame({"crossing": [0], "period": ["h"], "peds_per_h": [400.0]})
+    peds = pd.DataFrame({"crossing": [0, 7], "period": ["h", "h"], "peds_per_h": [400.0, 50.0]})
     kw = {"periods": (HOUR,), "settings": BASE}
-    a = simulate(
-        net, trips, peds, rng=np.random.default_rng(1), pedestrian_rng=np.random.default_rng(9), **kw
-    )
-    b = simulate(
-        net, trips, peds, rng=np.random.default_rng(1), pedestrian_rng=np.random.default_rng(10), **kw
-    )
-    assert 340 < len(a.pedestrians) < 460  # Poisson(400)
-    assert a.pedestrians["t_s"].between(0, 3600).all() and a.pedestrians["t_s"].is_monotonic_increasing
-    assert len(a.pedestrians) != len(b.pedestrians) or not np.allclose(a.pedestrians.t_s, b.pedestrians.t_s)
-    pd.testing.assert_frame_equal(a.trips, b.trips)  # pedestrians do not disturb the drivers' stream
+    a = simulate(net, trips, peds, rng=np.random.default_rng(1), **kw)
+    b = simulate(net, trips, None, rng=np.random.default_rng(1), **kw)
+    assert a.pedestrian_demand.to_dict("records") == [{"crossing": 0, "period": "h", "peds_per_h": 400.0}]
+    assert b.pedestrian_demand.empty
+    pd.testing.assert_frame_equal(a.trips, b.trips)
+    pd.testing.assert_frame_equal(a.passages, b.passages)
 
 
 def test_crossing_at_a_signalised_node_reports_stopped_vehicles() -> None:
@@ -833,7 +831,7 @@ def test_schematic_tiny_default_demand_peak_and_night(tiny_network: RoadNetwork)
     t = rec.trips
     assert len(t) == len(trips) and t["completed"].mean() > 0.95
     for p in periods:
-        assert (rec.passages["period"] == p.name).any() and (rec.pedestrians["period"] == p.name).any()
+        assert (rec.passages["period"] == p.name).any() and (rec.pedestrian_demand["period"] == p.name).any()
     assert rec.passages["crossing"].between(0, len(net.crossings) - 1).all()
     ls = rec.link_stats.merge(net.links[["speed_limit_kph"]], left_on="link", right_index=True)
     # a link's mean over a few vehicles is close to their desired speeds: one driver 3 sd fast does 100 on a 60 road

@@ -674,20 +674,12 @@ def _rows(site_type: str, site: int, values: Mapping[str, float]) -> list[dict[s
 def pedestrian_rates(record: TrafficRecord) -> pd.DataFrame:
     """Pedestrians arriving per hour at each crossing, per period: ``period`` str, ``crossing`` int, ``peds_per_h``.
 
-    The demand the record's arrivals were drawn from (:attr:`~vision_zero.traffic.simulation.TrafficRecord.
-    pedestrian_demand`); a record without it (built by hand) counts its arrivals over each period's duration.
-    Rows with no pedestrians are dropped.
+    The record's pedestrian demand (:attr:`~vision_zero.traffic.simulation.TrafficRecord.pedestrian_demand`,
+    Poisson rates); rows with no pedestrians are dropped.
     """
-    demand = record.pedestrian_demand
-    if len(demand):
-        out = demand[["period", "crossing", "peds_per_h"]].astype({"period": str, "crossing": np.int64})
-    else:
-        peds = record.pedestrians
-        durations = {p.name: p.duration_s for p in record.periods}
-        counts = peds.astype({"period": str}).groupby(["period", "crossing"]).size().rename("n").reset_index()
-        duration_s = counts["period"].map(durations).to_numpy(np.float64)
-        out = counts.assign(peds_per_h=counts["n"].to_numpy(np.float64) * 3600.0 / duration_s)
-        out = out[["period", "crossing", "peds_per_h"]]
+    out = record.pedestrian_demand[["period", "crossing", "peds_per_h"]].astype(
+        {"period": str, "crossing": np.int64}
+    )
     kept: pd.DataFrame = out[np.isfinite(out["peds_per_h"]) & (out["peds_per_h"] > 0)].reset_index(drop=True)
     return kept
 

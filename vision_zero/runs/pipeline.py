@@ -668,7 +668,6 @@ def calibrate_peak(
             trips,
             peds,
             rng=rngs.drivers,
-            pedestrian_rng=rngs.pedestrians,
             routing_rng=rngs.routing,
             periods=(am,),
             platoon_size=sim.platoon_size,
@@ -1170,7 +1169,6 @@ def run_replication(
         prepared.pedestrians,
         prepared.periods,
         vehicles,
-        rngs.pedestrians,
         link_events=link_events,
     )
     estimate = risk.estimate(

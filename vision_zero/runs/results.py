@@ -11,10 +11,10 @@ Layout of one run (DESIGN.md "Result layout")::
             injuries.parquet   CrashEstimate.injuries
             link_traffic.parquet  annualised per-link traffic
             speed_hist.parquet sparse speed histogram (period, link, bin_lo_kph, count)
-            traffic_link_stats.parquet, crossing_passages.parquet, crossing_pedestrians.parquet,
-            crossing_pedestrian_demand.parquet, traffic_speed_hist.parquet
+            traffic_link_stats.parquet, crossing_passages.parquet, crossing_pedestrian_demand.parquet,
+            traffic_speed_hist.parquet
                                the traffic record the risk stage read (TrafficRecord.link_stats, passages,
-                               pedestrians, pedestrian_demand, speed_hist per period), so the risk stage alone
+                               pedestrian_demand, speed_hist per period), so the risk stage alone
                                can be re-run
                                (the sensitivity chart)
             routes.parquet     a baseline's routes as its drivers ended (read by its variants)
@@ -90,7 +90,6 @@ REPLICATION_FILES: tuple[str, ...] = ("summary.json", "parameters.json", *(f"{t}
 TRAFFIC_TABLES: dict[str, str] = {
     "traffic_link_stats": "link_stats",
     "crossing_passages": "passages",
-    "crossing_pedestrians": "pedestrians",
     "crossing_pedestrian_demand": "pedestrian_demand",
     "traffic_speed_hist": "speed_hist",
 }
@@ -135,7 +134,7 @@ class ReplicationResult:
         The parameter draw used (name -> value).
     traffic
         The tables of the replication's traffic record the risk stage reads (keys of :data:`TRAFFIC_TABLES`:
-        link statistics, vehicles passing crossings, pedestrians arriving, speed histograms per period), kept so that the risk stage can be
+        link statistics, vehicles passing crossings, pedestrian demand, speed histograms per period), kept so that the risk stage can be
         re-run on the same traffic; None: not kept. :func:`read_replication` leaves it None (the tables are
         large); :func:`read_traffic_tables` reads them.
     routes

@@ -136,7 +136,6 @@ def stored_record(tables: Mapping[str, pd.DataFrame], periods: tuple[Period, ...
         periods=periods,
         link_stats=kept["link_stats"],
         passages=kept["passages"],
-        pedestrians=kept["pedestrians"],
         pedestrian_demand=kept["pedestrian_demand"],
         speed_hist=kept["speed_hist"],
         trips=pd.DataFrame(),

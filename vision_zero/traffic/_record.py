@@ -76,13 +76,10 @@ class TrafficRecord:
         bool (the vehicle had waited at the stop line, at a crossing on a node, so it passes from rest),
         ``turning`` bool (at a crossing on a node, the vehicle leaves the node on a link whose heading differs by
         more than 45 degrees from its approach: a turning movement, :func:`~vision_zero.traffic.routing.movement_turns`).
-    pedestrians
-        One row per pedestrian arriving to cross: ``period`` str, ``crossing`` int, ``t_s`` float.
     pedestrian_demand
-        The demand the arrivals were drawn from (Poisson): ``crossing`` int, ``period`` str, ``peds_per_h``
-        float. The risk stage takes its expected casualties over these arrival rates
-        (:func:`vision_zero.risk.pedestrian.pedestrian_rates`), not over the drawn arrivals. Empty when the
-        record was built without it (the counted arrivals then stand for the rates).
+        The pedestrians arriving to cross, as Poisson rates: ``crossing`` int, ``period`` str, ``peds_per_h``
+        float. The risk stage takes its expected casualties over these rates
+        (:func:`vision_zero.risk.pedestrian.pedestrian_rates`); no arrivals are drawn. Empty: no pedestrians.
     trips
         One row per vehicle trip: ``trip`` int, ``period`` str, ``origin``/``destination`` int (node ids),
         ``depart_s``, ``arrive_s`` float (NaN if still en route at the end), ``travel_time_s`` float (NaN if en
@@ -113,7 +110,6 @@ class TrafficRecord:
     periods: tuple[Period, ...]
     link_stats: pd.DataFrame
     passages: pd.DataFrame
-    pedestrians: pd.DataFrame
     trips: pd.DataFrame
     speed_hist: pd.DataFrame
     route_choice: pd.DataFrame = field(default_factory=_no_route_choice)
@@ -196,7 +192,6 @@ def build_record(
     ex: FloatArray,
     windows: FloatArray,
     window_close: FloatArray,
-    ped_rng: np.random.Generator,
     length: FloatArray,
     fft: FloatArray,
     stuck_moves: IntArray,
@@ -318,7 +313,6 @@ def build_record(
     passages = _passages(
         network, names, windows, win_end, link, per, size_f, veh_of, fft, length, ee, ex, entered, next_link
     )
-    peds = _pedestrians(pedestrians, periods, ped_rng, len(network.crossings))
     events = None
     if link_events:
         trip_ids = trips["trip"].to_numpy(dtype=np.int64)
@@ -339,7 +333,6 @@ def build_record(
         periods,
         link_stats,
         passages,
-        peds,
         trips_out,
         speed_hist,
         stuck_moves=stuck,
@@ -448,39 +441,12 @@ def _passages(
 
 
 def _demand_of(demand: pd.DataFrame | None, n_crossings: int) -> pd.DataFrame:
-    """The pedestrian demand of the network's crossings (the rows :func:`_pedestrians` draws from)."""
+    """The pedestrian demand of the network's crossings (:attr:`TrafficRecord.pedestrian_demand`)."""
     if demand is None or not len(demand):
         return _no_pedestrian_demand()
     d = demand[["crossing", "period", "peds_per_h"]]
     d = d[(d["crossing"] >= 0) & (d["crossing"] < n_crossings)]
     return d.astype({"crossing": np.int64, "period": str, "peds_per_h": np.float64}).reset_index(drop=True)
-
-
-def _pedestrians(
-    demand: pd.DataFrame | None, periods: tuple[Period, ...], rng: np.random.Generator, n_crossings: int
-) -> pd.DataFrame:
-    """Poisson pedestrian arrivals at each crossing within each period."""
-    frames = []
-    if demand is not None and len(demand):
-        for per in periods:
-            d = demand[demand["period"] == per.name].sort_values("crossing", kind="stable")
-            if d.empty:
-                continue
-            lam = d["peds_per_h"].to_numpy(dtype=np.float64) * per.duration_s / S_PER_HOUR
-            count = rng.poisson(lam)
-            cid = np.repeat(d["crossing"].to_numpy(dtype=np.int64), count)
-            t = rng.uniform(0.0, per.duration_s, size=int(count.sum()))
-            o = np.lexsort((t, cid))
-            frames.append(pd.DataFrame({"period": per.name, "crossing": cid[o], "t_s": t[o]}))
-    if not frames:
-        return pd.DataFrame(
-            {
-                "period": pd.Series(dtype=str),
-                "crossing": pd.Series(dtype=np.int64),
-                "t_s": pd.Series(dtype=np.float64),
-            }
-        )
-    return pd.concat(frames, ignore_index=True)
 
 
 def traffic_summary(record: TrafficRecord) -> dict[str, float]:

@@ -272,7 +272,6 @@ def simulate(
     periods: tuple[Period, ...],
     platoon_size: int = 1,
     reroute_passes: int | None = None,
-    pedestrian_rng: np.random.Generator | None = None,
     routing_rng: np.random.Generator | None = None,
     settings: TrafficSettings | None = None,
     route_settings: RouteChoiceSettings | None = None,
@@ -301,12 +300,12 @@ def simulate(
     reroute_passes
         At most this many re-routing iterations after the first simulation (0 = free-flow routes only); default
         ``route_settings.max_iterations``. Fewer are run when the relative gap reaches its target.
-    pedestrian_rng
-        Stream for pedestrian arrivals (Poisson); default: a child spawned from ``rng`` (not consuming it).
     routing_rng
         Stream for route choice (which trips switch in an iteration; perception groups and errors when the probit
         sensitivity option is on); its use per iteration depends only on the number of vehicles and links, so
-        scenarios on the same links share it. Default: a second child spawned from ``rng``.
+        scenarios on the same links share it. Default: the second child spawned from ``rng`` (the first was the
+        stream of drawn pedestrian arrivals, which the record no longer has: skipped so that the routes stay
+        those of earlier versions).
     settings
         Model numbers (default :meth:`TrafficSettings.from_parameters`).
     route_settings
@@ -322,7 +321,8 @@ def simulate(
             f"simulate: expected platoon_size >= 1 and reroute_passes >= 0 "
             f"(got {platoon_size}, {reroute_passes})"
         )
-    ped_rng = rng.spawn(1)[0] if pedestrian_rng is None else pedestrian_rng
+    if routing_rng is None:
+        routing_rng = rng.spawn(2)[1]
     vehicles = simulate_vehicles(
         network,
         trips,
@@ -335,7 +335,7 @@ def simulate(
         route_settings=route_settings,
         drain_s=drain_s,
     )
-    return record_of(network, trips, pedestrians, periods, vehicles, ped_rng, link_events=link_events)
+    return record_of(network, trips, pedestrians, periods, vehicles, link_events=link_events)
 
 
 @dataclass(frozen=True)
@@ -378,8 +378,8 @@ def simulate_vehicles(
 ) -> VehicleTraffic:
     """The vehicle part of :func:`simulate` (route choice and the event loop), without crossings or pedestrians.
 
-    Parameters are those of :func:`simulate`; ``rng`` must not have spawned the pedestrian stream yet if the
-    result is to equal :func:`simulate`'s (which spawns it first).
+    Parameters are those of :func:`simulate`; without ``routing_rng`` its default is the *first* child spawned
+    from ``rng`` (:func:`simulate`'s is the second): pass the same ``routing_rng`` to both for equal results.
 
     ``held_routes``: the routes the drivers had before a change (a variant's paired baseline replication,
     :meth:`VehicleTraffic.held_routes`). Each vehicle whose driver has a held route still drivable on this
@@ -483,7 +483,6 @@ def record_of(
     pedestrians: pd.DataFrame | None,
     periods: tuple[Period, ...],
     vehicles: VehicleTraffic,
-    pedestrian_rng: np.random.Generator,
     *,
     link_events: bool = False,
 ) -> TrafficRecord:
@@ -509,7 +508,6 @@ def record_of(
         times.ex,
         vehicles.windows,
         vehicles.close,
-        pedestrian_rng,
         network.links["length_m"].to_numpy(dtype=np.float64),
         times.fft,
         times.stuck_moves,
