@@ -17,7 +17,10 @@ agreement is the Pearson correlation of link entries, links matched by (from nod
 
 SUMO runs on routes computed once per case by ``duarouter`` (its CPU is reported in the note, not in SUMO's
 CPU); vision_zero and UXsim route inside their run. ``vision_zero-r0`` is vision_zero without the re-routing
-pass (fixed free-flow routes, like SUMO's). See benchmarks/README.md "Traffic engine" for results and fairness.
+pass (fixed free-flow routes, like SUMO's). ``sumo-meso-jc-dua`` is SUMO meso with junction control on the routes of
+SUMO's own iterative dynamic user assignment (``tools/assign/duaIterate.py`` of the eclipse-sumo wheel,
+``--dua-steps`` iterations; ``--dua-from DIR`` reuses an earlier run's last finished iteration): the reference for
+a congested case, where free-flow routes jam SUMO. See benchmarks/README.md "Traffic engine" for results and fairness.
 """
 
 from __future__ import annotations
@@ -55,10 +58,20 @@ HOUR_S = 3600.0
 #: UXsim: 90 s cycle, two phases of 42 s green + 3 s amber.
 SIGNAL_CYCLE_S = 90.0
 UXSIM_CHUNK_S = 300.0
-SUMO_TOOLS = ("sumo-meso", "sumo-meso-jc", "sumo-micro", "sumo-meso-jc-vzroutes")
+SUMO_TOOLS = ("sumo-meso", "sumo-meso-jc", "sumo-micro", "sumo-meso-jc-vzroutes", "sumo-meso-jc-dua")
 #: SUMO meso-jc driving vision_zero's own final routes (written by a separate vision_zero run, not timed): link
 #: flows then differ only by the engines, not by route choice or how equal-cost routes are tied
 VZ_ROUTES_TOOL = "sumo-meso-jc-vzroutes"
+#: SUMO meso-jc on routes from SUMO's own iterative dynamic user assignment (``duaIterate.py``: duarouter and meso
+#: with junction control alternating, Gawron's route choice over each trip's alternatives, edge times aggregated per
+#: 900 s), a reference that spreads a congested demand over the network as vision_zero's equilibrium does; the
+#: assignment's CPU goes in the note, the timed run is one more meso-jc run on the last iteration's routes
+DUA_TOOL = "sumo-meso-jc-dua"
+#: duaIterate's iterations (``--dua-steps``); the mean trip of every iteration's simulation is in the row's note
+DUA_STEPS: list[int] = [10]
+#: ``--dua-from DIR``: take the routes of the last iteration a duaIterate run in DIR completed (on the same case:
+#: same scale, trips and seed) instead of running the assignment again
+DUA_FROM: list[Path] = []
 PY_TOOLS = ("vision_zero", "vision_zero-r0", "uxsim5", "uxsim1", "uxsim-cpp1")
 ALL_TOOLS = (
     "vision_zero",
@@ -70,6 +83,7 @@ ALL_TOOLS = (
     "sumo-meso-jc",
     "sumo-micro",
     VZ_ROUTES_TOOL,
+    DUA_TOOL,
     "uxsim5",
     "uxsim1",
     "uxsim-cpp1",
@@ -104,6 +118,8 @@ class Case:
     horizon_s: float
     notes: list[str] = field(default_factory=list)
     routing_cpu_s: float = math.nan  # duarouter's CPU for SUMO's routes (not in SUMO's rows)
+    dua_cpu_s: float = math.nan  # duaIterate's CPU (all its children; not in the dua row's CPU)
+    dua_note: str = ""  # duaIterate's iterations and each one's mean trip
 
 
 def sumo_home() -> Path:
@@ -360,6 +376,104 @@ def ensure_sumo_routes(case: Case) -> None:
     if code != 0:
         raise SystemExit(f"duarouter failed; see {case.workdir / 'duarouter.log'}")
     case.routing_cpu_s = cpu_s
+
+
+def _dua_dir(case: Case) -> Path:
+    return DUA_FROM[0] if DUA_FROM else case.workdir / "dua"
+
+
+def dua_routes(case: Case) -> Path:
+    """The route file of duaIterate's last iteration (``<dua dir>/NNN/trips_NNN.rou.xml.gz``)."""
+    last = DUA_STEPS[0] - 1
+    return _dua_dir(case) / f"{last:03d}" / f"trips_{last:03d}.rou.xml.gz"
+
+
+def _dua_finished(dua_dir: Path, step: int) -> bool:
+    """Whether duaIterate's simulation of iteration ``step`` has finished (its tripinfo file is closed)."""
+    path = dua_dir / f"{step:03d}" / f"tripinfo_{step:03d}.xml"
+    if not path.exists():
+        return False
+    with path.open("rb") as fh:
+        fh.seek(max(path.stat().st_size - 64, 0))
+        return b"</tripinfos>" in fh.read()
+
+
+def _dua_mean_trips_s(dua_dir: Path) -> list[float]:
+    """Mean trip [s] (duration + departDelay, as :func:`read_sumo_results`) of each duaIterate simulation."""
+    means: list[float] = []
+    for step in range(DUA_STEPS[0]):
+        total, count = 0.0, 0
+        path = dua_dir / f"{step:03d}" / f"tripinfo_{step:03d}.xml"
+        if not _dua_finished(dua_dir, step):
+            break
+        for _, el in ET.iterparse(path, events=("end",)):
+            if el.tag == "tripinfo":
+                total += float(el.get("duration", "nan")) + float(el.get("departDelay", "0"))
+                count += 1
+                el.clear()
+        means.append(total / count if count else math.nan)
+    return means
+
+
+def ensure_dua_routes(case: Case, *, seed: int) -> bool:
+    """SUMO's own iterative assignment, once per case: ``duaIterate.py`` with meso and junction control.
+
+    Every iteration routes with duarouter on the previous simulation's edge times (900 s intervals, A*, Gawron's
+    route choice over each trip's alternatives, SUMO's defaults a = 0.5, beta = 0.9) and simulates with
+    ``sumo --mesosim --meso-junction-control``; :data:`DUA_STEPS` iterations. Its CPU (all children) and each
+    iteration's mean trip go into the row's note; False (and a message) if it failed.
+    """
+    if not math.isnan(case.dua_cpu_s) or case.dua_note:
+        return True
+    dua_dir = _dua_dir(case)
+    if DUA_FROM:  # an earlier run's iterations: the last one whose simulation finished
+        done = 0
+        while _dua_finished(dua_dir, done):
+            done += 1
+        if done == 0:
+            print(f"  {DUA_TOOL}: no finished duaIterate iteration in {dua_dir}", file=sys.stderr)
+            return False
+        DUA_STEPS[0] = done
+        means = "/".join(f"{m:.0f}" for m in _dua_mean_trips_s(dua_dir))
+        case.dua_note = (
+            f"duaIterate {done} iterations (run apart, in {dua_dir}), mean trip by iteration {means} s"
+        )
+        return True
+    dua_dir.mkdir(exist_ok=True)
+    script = sumo_home() / "tools" / "assign" / "duaIterate.py"
+    cmd = [
+        sys.executable,
+        str(script),
+        "-n",
+        str(case.workdir / "net.net.xml"),
+        "-t",
+        str(case.workdir / "trips.rou.xml"),
+        "-l",
+        str(DUA_STEPS[0]),
+        "-b",
+        "0",
+        "-e",
+        f"{case.horizon_s:g}",
+        "--mesosim",
+        "--meso-junctioncontrol",
+        "--routing-algorithm",
+        "astar",
+        "--disable-warnings",
+        "duarouter--junction-taz",
+        "true",
+        "sumo--seed",
+        str(seed),
+    ]
+    cpu_s, _, wall_s, code = run_child(cmd, log=dua_dir / "log.txt", cwd=dua_dir)
+    if code != 0 or not dua_routes(case).exists():
+        print(f"  {DUA_TOOL}: duaIterate FAILED (exit {code}); see {dua_dir}", file=sys.stderr)
+        return False
+    case.dua_cpu_s = cpu_s
+    means = "/".join(f"{m:.0f}" for m in _dua_mean_trips_s(dua_dir))
+    case.dua_note = (
+        f"duaIterate {DUA_STEPS[0]} iterations ({wall_s:.0f} s wall), mean trip by iteration {means} s"
+    )
+    return True
 
 
 def load_case(workdir: Path) -> Case:
@@ -707,6 +821,11 @@ def write_vz_routes(case: Case, net: Any, events: pd.DataFrame, path: Path) -> N
 
 def sumo_command(case: Case, tool: str, rundir: Path, *, seed: int) -> list[str]:
     """The sumo command line for one SUMO variant."""
+    routes = case.workdir / "routes.rou.xml"
+    if tool == VZ_ROUTES_TOOL:
+        routes = case.workdir / "vz_routes.rou.xml"
+    elif tool == DUA_TOOL:
+        routes = dua_routes(case)
     (rundir / "edgedata.add.xml").write_text(
         '<additional>\n  <edgeData id="ed" file="edgedata.xml" excludeEmpty="true"/>\n</additional>\n'
     )
@@ -715,7 +834,7 @@ def sumo_command(case: Case, tool: str, rundir: Path, *, seed: int) -> list[str]
         "-n",
         str(case.workdir / "net.net.xml"),
         "-r",
-        str(case.workdir / ("vz_routes.rou.xml" if tool == VZ_ROUTES_TOOL else "routes.rou.xml")),
+        str(routes),
         "--additional-files",
         str(rundir / "edgedata.add.xml"),
         "--tripinfo-output",
@@ -732,7 +851,7 @@ def sumo_command(case: Case, tool: str, rundir: Path, *, seed: int) -> list[str]
     ]
     if tool == "sumo-meso":
         cmd += ["--mesosim"]
-    elif tool in ("sumo-meso-jc", VZ_ROUTES_TOOL):
+    elif tool in ("sumo-meso-jc", VZ_ROUTES_TOOL, DUA_TOOL):
         cmd += ["--mesosim", "--meso-junction-control", "true"]
     return cmd
 
@@ -813,7 +932,7 @@ GAP_TOOLS: dict[str, str] = {
 
 
 def run_child(
-    cmd: list[str], *, log: Path, pythonpath: Path | None = None
+    cmd: list[str], *, log: Path, pythonpath: Path | None = None, cwd: Path | None = None
 ) -> tuple[float, float, float, int]:
     """Run ``cmd`` as a child; (cpu_s user+sys, peak RSS MiB, wall s, exit status) from its own rusage."""
     env = dict(os.environ, SUMO_HOME=str(sumo_home()), MPLBACKEND="Agg")
@@ -821,7 +940,7 @@ def run_child(
         env["PYTHONPATH"] = str(pythonpath)
     with log.open("w") as fh:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -839,7 +958,10 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
             print(f"  {tool}: vision_zero's routes FAILED; see {rundir / 'routes-log.txt'}", file=sys.stderr)
             return None
     if tool in SUMO_TOOLS:
-        if tool != VZ_ROUTES_TOOL:
+        if tool == DUA_TOOL:
+            if not ensure_dua_routes(case, seed=seed):
+                return None
+        elif tool != VZ_ROUTES_TOOL:
             ensure_sumo_routes(case)
         cmd = sumo_command(case, tool, rundir, seed=seed)
     else:
@@ -871,6 +993,9 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
     if tool == VZ_ROUTES_TOOL:
         skipped = (case.workdir / "vz_routes.rou.skipped").read_text().strip()
         note = f"on vision_zero's final routes ({skipped} left out: a movement SUMO's network lacks) " + note
+    elif tool == DUA_TOOL:
+        cpu = "" if math.isnan(case.dua_cpu_s) else f"; +{case.dua_cpu_s:.1f} CPU s duaIterate (not counted)"
+        note = f"{case.dua_note}{cpu} " + note
     elif tool in SUMO_TOOLS:
         note = f"+{case.routing_cpu_s:.1f} CPU s duarouter (not counted) " + note
     if res.get("teleports"):
@@ -1108,6 +1233,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="the tool vision_zero-before imports vision_zero from this directory (e.g. a work tree of main)",
     )
+    p.add_argument(
+        "--dua-steps",
+        type=int,
+        default=DUA_STEPS[0],
+        help=f"iterations of SUMO's own assignment (duaIterate.py) for the tool {DUA_TOOL} (default {DUA_STEPS[0]})",
+    )
+    p.add_argument(
+        "--dua-from",
+        type=Path,
+        default=None,
+        help=f"the tool {DUA_TOOL} takes the last finished iteration of a duaIterate run in this directory (the "
+        "same case) instead of running the assignment",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--horizon-s", type=float, default=3 * HOUR_S, help="simulated time (trips depart in 1 h)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -1125,6 +1263,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.route_choice:
         ROUTE_CHOICE.append(_route_choice_fields(args.route_choice))
+    DUA_STEPS[0] = args.dua_steps
+    if args.dua_from is not None:
+        DUA_FROM.append(args.dua_from.resolve())
     return args
 
 
