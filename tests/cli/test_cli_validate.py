@@ -90,3 +90,26 @@ def test_validate_checks_without_calibrating_the_peak(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(pipeline, "calibrate_peak", calibrating)
     assert main(["validate", str(SCENARIOS / "helsinki" / "baseline.toml")]) == 0
+
+
+def test_a_limit_above_the_old_one_is_warned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # living streets (20 km/h in Kazakhstan) inside a 30 km/h zone: the new limit raises theirs
+    from vision_zero.network.road_network import load_network
+
+    net = load_network("schematic:almaty?scale=tiny&seed=0")
+    living = net.links[net.links["highway"] == "living_street"]
+    assert len(living) and (living["speed_limit_kph"] < 30).all()
+    _write(tmp_path, "base.toml", BASE)
+    v = _write(
+        tmp_path,
+        "up.toml",
+        'name = "up"\ndescription = "30 km/h zone"\nextends = "base.toml"\n[[interventions]]\n'
+        'type = "speed_limit"\nlimit_kph = 30\nwhere = { highway = ["living_street"] }\n',
+    )
+    assert main(["validate", str(v)]) == 0  # a warning, not an error
+    err = capsys.readouterr().err
+    lowest = float(living["speed_limit_kph"].min())
+    assert (
+        f"all selected links have a lower limit (from {lowest:g} km/h): this raises it there to 30 km/h"
+        in err
+    )

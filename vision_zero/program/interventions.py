@@ -290,7 +290,8 @@ class SpeedLimit(Intervention):
         rows = np.flatnonzero(mask)
         km = road_km(network, mask)
         notes: tuple[str, ...] = ()
-        unchanged = mask & np.isclose(network.links["speed_limit_kph"].to_numpy(dtype=float), self.limit_kph)
+        old_limit = network.links["speed_limit_kph"].to_numpy(dtype=float)
+        unchanged = mask & np.isclose(old_limit, self.limit_kph)
         if unchanged.any():  # e.g. 60 -> 60 km/h: no change there, though the signs are still charged
             share = (
                 "all" if unchanged.sum() == mask.sum() else f"{int(unchanged.sum())} of the {int(mask.sum())}"
@@ -298,6 +299,14 @@ class SpeedLimit(Intervention):
             notes = (
                 f"{share} selected links already have a {self.limit_kph:g} km/h limit: no change there "
                 f"({road_km(network, unchanged):.1f} km; their cost is still counted)",
+            )
+        raised = mask & (old_limit < self.limit_kph) & ~unchanged
+        if raised.any():  # e.g. living streets at 20 km/h inside a 30 km/h zone: their limit goes up
+            share = "all" if raised.sum() == mask.sum() else f"{int(raised.sum())} of the {int(mask.sum())}"
+            lowest = float(old_limit[raised].min())
+            notes += (
+                f"{share} selected links have a lower limit (from {lowest:g} km/h): this raises it there to "
+                f"{self.limit_kph:g} km/h ({road_km(network, raised):.1f} km)",
             )
         # cameras are charged only on the km not already camera-enforced by an earlier intervention
         new_cam = mask & ~_camera_enforced(links)
