@@ -62,6 +62,43 @@ def test_draw_is_reproducible(tmp_path: Path) -> None:
     assert params.draw(np.random.default_rng(5)) == params.draw(np.random.default_rng(5))
 
 
+def test_adding_a_parameter_moves_no_other_draw(tmp_path: Path) -> None:
+    """Each parameter has its own stream keyed by its name: a new drawn parameter (sorting first) changes nothing else."""
+    f = tmp_path / "p.toml"
+    f.write_text(GOOD)
+    g = tmp_path / "q.toml"
+    g.write_text(
+        GOOD.replace(
+            "[test.exponent]",
+            "[test.aaa_new]\nvalue = 1.0\nlow = 0.5\nhigh = 1.5\n"
+            'distribution = "uniform"\nunit = "1"\nsource = "s"\nstatus = "assumption"\n\n[test.exponent]',
+        )
+    )
+    before = load_parameters(f).draw(np.random.default_rng(5))
+    after = load_parameters(g).draw(np.random.default_rng(5))
+    assert "test.aaa_new" in after
+    assert {k: after[k] for k in before} == before
+    # and the draws are still draws: another root gives other values for every drawn parameter
+    other = load_parameters(f).draw(np.random.default_rng(6))
+    assert other["test.exponent"] != before["test.exponent"] and other["test.cmf"] != before["test.cmf"]
+    assert other["test.fixed"] == before["test.fixed"] == 60.0
+
+
+def test_parameters_drawn_together_are_independent(tmp_path: Path) -> None:
+    """Two parameters with the same distribution draw different values (their streams differ by name)."""
+    f = tmp_path / "p.toml"
+    f.write_text(GOOD + GOOD.replace("[test.", "[twin."))
+    params = load_parameters(f)
+    pairs = np.array(
+        [
+            [d["test.exponent"], d["twin.exponent"]]
+            for d in (params.draw(np.random.default_rng(s)) for s in range(400))
+        ]
+    )
+    assert (pairs[:, 0] != pairs[:, 1]).all()
+    assert abs(np.corrcoef(pairs.T)[0, 1]) < 0.2
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

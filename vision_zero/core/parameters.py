@@ -20,6 +20,7 @@ parameter, named by its dotted table path::
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -59,9 +60,14 @@ class Parameter:
     note: str = ""
     origin: str = ""
 
+    @property
+    def drawn(self) -> bool:
+        """Whether replications draw this parameter (a distribution with both ends), else its value is fixed."""
+        return self.distribution != "fixed" and self.low is not None and self.high is not None
+
     def draw(self, rng: np.random.Generator) -> float:
         """Draw one value from the parameter's distribution (its central value if fixed)."""
-        if self.distribution == "fixed" or self.low is None or self.high is None:
+        if not self.drawn or self.low is None or self.high is None:
             return self.value
         lo, hi = self.low, self.high
         if self.distribution == "normal":
@@ -72,6 +78,11 @@ class Parameter:
         if self.distribution == "uniform":
             return float(rng.uniform(lo, hi))
         return float(rng.triangular(lo, self.value, hi))
+
+
+def name_key(name: str) -> int:
+    """A stable 64-bit key of a parameter name (BLAKE2b), the same on every machine and Python run."""
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 @dataclass(frozen=True)
@@ -111,8 +122,23 @@ class ParameterSet(Mapping[str, Parameter]):
         return {k: p.value for k, p in self.parameters.items()}
 
     def draw(self, rng: np.random.Generator) -> dict[str, float]:
-        """One joint draw of every parameter (independent), in sorted-name order so draws are reproducible."""
-        return {k: self.parameters[k].draw(rng) for k in sorted(self.parameters)}
+        """One joint draw of every parameter (independent), each from its own stream keyed by its name.
+
+        ``rng`` gives one root integer; parameter ``name`` is drawn from
+        ``default_rng(SeedSequence(root, spawn_key=(name_key(name),)))``. So a parameter's draw depends only on
+        ``rng`` and its own name: adding, removing or fixing another parameter moves no other draw (with one
+        shared stream in sorted-name order, every later parameter's draw moved).
+        """
+        root = int(rng.integers(0, 2**63))
+        out: dict[str, float] = {}
+        for name in sorted(self.parameters):
+            p = self.parameters[name]
+            if not p.drawn:
+                out[name] = p.value
+                continue
+            stream = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(name_key(name),)))
+            out[name] = p.draw(stream)
+        return out
 
     def with_overrides(self, other: ParameterSet) -> ParameterSet:
         """A copy where parameters in ``other`` replace or add to these."""
