@@ -241,8 +241,10 @@ def test_elastic_demand_a_slower_variant_loses_trips_the_baseline_keeps_its_own(
     assert b["trips_evaporated"] == 0 and b["trips_added"] == 0
     assert s["trips_evaporated"] > 0 and s["trips_added"] == 0
     assert s["trips"] == b["trips"] - s["trips_evaporated"]
-    # at most what the steepest elasticity (-1) allows for the slowest OD pair: a small share here
-    assert s["trips_evaporated"] < 0.2 * b["trips"]
+    # at most what the steepest elasticity (-1) allows: calming the primary streets to 30 km/h (mean about
+    # 0.87 x 30) at most about doubles a trip's time, so each OD pair keeps about half of its trips or more.
+    # Measured 15 of 68 (22%) with seed 0's draws since the per-name parameter streams (under 20% before)
+    assert s["trips_evaporated"] < 0.5 * b["trips"]
     # a fixed-demand variant keeps every trip
     fixed = prepare(
         load_scenario(
