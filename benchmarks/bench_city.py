@@ -24,6 +24,7 @@ running phase) and the RSS when its last call ended (what it left alive).
     nice python benchmarks/bench_city.py --scale district    # 0.19 of the area
     nice python benchmarks/bench_city.py --scale small --periods am_peak inter_peak
     nice python benchmarks/bench_city.py --periods am_peak inter_peak pm_peak night --memory
+    nice python benchmarks/bench_city.py --set traffic.route_choice.gap_sample_origins=0   # every origin
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ def run(
     replication: int,
     memory: bool = False,
     reroute_passes: int | None = None,
+    overrides: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     clock = Clock(memory)
     # the event loop runs inside _simulate_once; everything else simulate_vehicles does is bookkeeping
@@ -157,6 +159,10 @@ def run(
         )
     rngs = replication_rngs(seed, replication)
     draw = params.central()
+    for name, value in (overrides or {}).items():
+        if name not in draw:
+            raise SystemExit(f"--set: expected a parameter name of the shipped files (got {name!r})")
+        draw[name] = value
     with clock.phase("demand"):
         dist = demand.trip_distribution(network, params)
         trips = demand.generate_trips(
@@ -236,8 +242,25 @@ def main() -> None:
         default=None,
         help="at most this many re-routing iterations (default: the parameters'; 0: free-flow routes only)",
     )
+    ap.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override central parameter values, e.g. traffic.route_choice.gap_sample_origins=0",
+    )
     args = ap.parse_args()
-    out = run(args.scale, args.periods, args.seed, args.replication, args.memory, args.reroute_passes)
+    overrides = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set: expected NAME=VALUE (got {item!r})")
+        overrides[name] = float(value)
+    out = run(
+        args.scale, args.periods, args.seed, args.replication, args.memory, args.reroute_passes, overrides
+    )
+    if overrides:
+        print(f"overrides: {overrides}")
     sims = max(1, out["simulations"])
     loop_us = 1e6 * out["cpu_s"]["loop"] / max(1, out["link_entries_last"] * sims)
     print(

@@ -155,6 +155,31 @@ def test_route_cost_uses_each_trips_slice_and_the_movement_extras() -> None:
     assert (edges[[0, 2]] >= router.n_movements).all()  # first links enter by their start edge
 
 
+def test_edge_ids_are_the_turn_graph_edges_between_consecutive_links(tiny_network: RoadNetwork) -> None:
+    # every position but a route's first is entered by the graph edge from the link before it into it; a first
+    # position (also after an empty route) by its start edge
+    router = Router(tiny_network)
+    rng = np.random.default_rng(3)
+    n_nodes = len(tiny_network.nodes)
+    o, d = rng.integers(0, n_nodes, 300), rng.integers(0, n_nodes, 300)
+    d[:5] = o[:5]  # empty routes between others
+    routes = router.route(
+        o, d, tiny_network.links["length_m"].to_numpy() * rng.uniform(0.5, 2.0, len(tiny_network.links))
+    )
+    edges = router.edge_ids(routes)
+    csr_of = np.empty(router.n_edges, dtype=np.int64)
+    csr_of[router._edge_order] = np.arange(router.n_edges)
+    row = np.repeat(np.arange(len(router._indptr) - 1), np.diff(router._indptr))
+    first = np.zeros(len(routes.links), dtype=bool)
+    first[routes.ptr[:-1][routes.n_links > 0]] = True
+    links = routes.links.astype(np.int64)
+    np.testing.assert_array_equal(edges[first], router.n_movements + links[first])
+    later = np.flatnonzero(~first)
+    assert later.size > 100 and (edges[later] < router.n_movements).all()
+    np.testing.assert_array_equal(row[csr_of[edges[later]]], links[later - 1])
+    np.testing.assert_array_equal(router._cols[csr_of[edges[later]]], links[later])
+
+
 def test_equal_cost_routes_are_broken_toward_fewer_turns() -> None:
     # corner to corner on a 6 x 6 grid of equal links: 252 shortest routes; the one with one turn is taken
     net = grid(6)

@@ -337,10 +337,12 @@ class Router:
         b = out_order[first + within].astype(np.int64)
         turns = self._turns(nodes, u, v, a, b)
         self.turns_of_movement: IntArray = turns
-        move_key = a * nl + b
-        move_order = np.argsort(move_key)
-        self._move_keys: IntArray = move_key[move_order]
-        self._move_index: IntArray = move_order.astype(np.int64)
+        # movement a -> b is number _move_start[a] + _out_rank[b]: a's movements are consecutive, in the order of
+        # the links leaving v[a] (ascending id), and b is the _out_rank[b]-th link leaving its start node
+        self._move_start: IntArray = (np.cumsum(n_out) - n_out).astype(np.int64)
+        out_rank = np.empty(nl, dtype=np.int64)
+        out_rank[out_order] = np.arange(nl) - out_start[u[out_order]]
+        self._out_rank: IntArray = out_rank
         rank = np.asarray(
             [_class_rank(h) for h in links["highway"].astype(str)] if "highway" in links else np.zeros(nl),
             dtype=np.float64,
@@ -380,16 +382,17 @@ class Router:
         That is the movement from the previous link, or for a route's first link its start edge
         ``n_movements + link``.
         """
-        links = routes.links.astype(np.int64)  # a * n_links below passes 2**31 on a city
-        out = self.n_movements + links
+        links = routes.links
+        out = self.n_movements + links.astype(np.int64)
         if len(links) < 2:
             return out
-        a, b = links[:-1], links[1:]
-        cont = np.ones(len(a), dtype=bool)
+        # every position but a route's first is entered by the movement from the link before it (routes are chains
+        # of links: each starts where the one before ends); a first position keeps its start edge
+        move = self._move_start[links[:-1]] + self._out_rank[links[1:]]
         starts = routes.ptr[1:-1]
-        cont[starts[(starts > 0) & (starts < len(links))] - 1] = False
-        pos = np.searchsorted(self._move_keys, (a * self.n_links + b)[cont])
-        out[1:][cont] = self._move_index[pos]
+        first = starts[(starts > 0) & (starts < len(links))]
+        move[first - 1] = out[first]
+        out[1:] = move
         return out
 
     def _weights(self, cost_s: FloatArray, edge_extra_s: FloatArray | None) -> FloatArray:

@@ -167,6 +167,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -425,8 +426,9 @@ def simulate_vehicles(
         routes = fresh.replace(np.flatnonzero(found), kept)
     lk = link_constants(network, sig, held, give_way_capacity_vph(network, st), mean_v, st)
     log: list[dict[str, float]] = []
+    known: tuple[FloatArray, BoolArray] | None = None  # running times carried over from the last simulation
     for k in range(max_iterations + 1):
-        times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s)
+        times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s, known)
         edges = router.edge_ids(routes)
         costs, turn_s = _slice_costs(veh, routes, times, windows, close, slices, cost0, edges, router.n_edges)
         costs += give_way - held
@@ -470,10 +472,15 @@ def simulate_vehicles(
             tolerated[chosen] = 0.0
         if draws > 1:  # probit sensitivity: the switchers take their best route under perceived times
             candidates = _perceived_routes(router, veh, slices, costs, group, route_rng, st, chosen, turn_s)
-        routes = routes.replace(chosen, candidates)
+        moved = routes.replace(chosen, candidates)
         log.append(row | {"switched": float(veh.size[chosen].sum())})
-        # free this simulation's per-position arrays before the next one allocates its own (peak memory)
+        # free this simulation's per-position arrays before the next one allocates its own (peak memory); the
+        # running times of the vehicles that keep their route carry over (they depend on the link and the driver)
+        fft = times.fft
         del times, edges, candidates, current
+        known = _carried(routes, moved, chosen, fft)
+        del fft
+        routes = moved
     raise AssertionError("unreachable: the last iteration returns")  # k == max_iterations always returns
 
 
@@ -654,6 +661,29 @@ class _Times:
     stuck_moves: IntArray  # per period: first-in-line vehicles moved into a full link after stuck_time_s
 
 
+def _carried(old: Routes, new: Routes, changed: IntArray, values: FloatArray) -> tuple[FloatArray, BoolArray]:
+    """Per position of ``new``: ``values`` (per position of ``old``) where its vehicle is not in ``changed``.
+
+    ``new`` is ``old`` with the routes of vehicles ``changed`` replaced (:meth:`Routes.replace`). Returns the
+    carried values (unset where not carried) and the mask of the positions that were not carried.
+    """
+    keep = np.ones(len(new), dtype=bool)
+    keep[changed] = False
+    shift = old.ptr[:-1] - new.ptr[:-1]  # a kept route's position in old minus its position in new
+    npos = len(new.links)
+    out = np.empty(npos)
+    todo = np.empty(npos, dtype=bool)
+    for a in range(0, len(new), _BLOCK // 8):  # blocks of vehicles: the per-position temporaries stay small
+        b = min(a + _BLOCK // 8, len(new))
+        p0, p1 = int(new.ptr[a]), int(new.ptr[b])
+        owner = np.repeat(np.arange(a, b), new.n_links[a:b])
+        kept = keep[owner]
+        todo[p0:p1] = ~kept
+        pos = np.arange(p0, p1)[kept]
+        out[pos] = values[pos + shift[owner[kept]]]
+    return out, todo
+
+
 def _simulate_once(
     network: RoadNetwork,
     veh: _Vehicles,
@@ -662,7 +692,13 @@ def _simulate_once(
     lk: Links,
     st: TrafficSettings,
     drain_s: float,
+    known: tuple[FloatArray, BoolArray] | None = None,
 ) -> tuple[_Times, FloatArray, FloatArray]:
+    """One simulation of every period on ``routes``: per-position times, the periods' window starts and ends.
+
+    ``known``: running times per position already known (a vehicle's desired speed on a link does not depend on
+    the rest of its route) and the mask of the positions still to compute (:func:`_carried`); default: all.
+    """
     links = network.links
     rl = routes.links
     npos = len(rl)
@@ -677,14 +713,20 @@ def _simulate_once(
     # small (a city's day has tens of millions of positions); the same numbers as in one go
     length = links["length_m"].to_numpy(dtype=np.float64)
     ff = free_flow_speed_kph(links, st.offset_kph, st.hcm)
-    fft = np.empty(npos)
-    for a in range(0, npos, _BLOCK):
-        b = min(a + _BLOCK, npos)
-        z = veh.z[veh_of[a:b]]
-        v_kph = desired_speed_kph(
-            links, rl[a:b], z, st, compliance_draw=compliance_draws(z), free_flow_kph=ff
-        )
-        fft[a:b] = length[rl[a:b]] / kph_to_mps(v_kph)
+    if known is None:
+        fft = np.empty(npos)
+        todo = None
+    else:
+        fft, mask = known
+        todo = np.flatnonzero(mask)
+    n_todo = npos if todo is None else len(todo)
+    for a in range(0, n_todo, _BLOCK):
+        b = min(a + _BLOCK, n_todo)
+        at = slice(a, b) if todo is None else todo[a:b]
+        z = veh.z[veh_of[at]]
+        v_kph = desired_speed_kph(links, rl[at], z, st, compliance_draw=compliance_draws(z), free_flow_kph=ff)
+        fft[at] = length[rl[at]] / kph_to_mps(v_kph)
+    del todo
     psz = np.asarray(veh.size, dtype=np.int32)[veh_of]
     del veh_of
     loop = EventLoop(lk, st, rl, nl, fft, psz, routes.ptr[:-1], routes.ptr[1:])
