@@ -94,11 +94,61 @@ def test_run_writes_folders_manifest_and_summary(
     assert len(factor_b) >= 4
     pd.testing.assert_series_equal(factor_v.loc[factor_b.index], factor_b)
 
+    # the written run summary: what the terminal printed, no warning on a flowing run
+    written = json.loads((run_dir / "run_summary.json").read_text("utf-8"))
+    assert written["text"] in text and written["warnings"] == [] and written["replications"] == 2
+    assert json.loads((replication_dir(run_dir, 0) / "summary.json").read_text("utf-8"))["warnings"] == []
+
     # rerun: same folders, nothing recomputed, same summary
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("summary.json")}
     assert main(["run", str(base), str(slow), "-n", "2", "--workers", "1", "--out", str(out), "-q"]) == 0
     assert capsys.readouterr().out == text
     assert {p: p.stat().st_mtime_ns for p in out.rglob("summary.json")} == stamps
+
+
+def test_a_jammed_run_writes_the_warnings_its_terminal_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tiny schematic network at x4 demand after a peak calibration to Almaty's congestion that stops at its bound.
+
+    The tiny network cannot reach Almaty's index within SCIENCE.md §10's totals (the calibration stops at the upper
+    bound, x1.152), and four times that demand jams it (seed 11, after the per-name parameter streams: 99% / 79%
+    of trips arrive, mean 89%; ~5 CPU-s in all). The run folder's ``run_summary.json`` carries the terminal's
+    summary and both warnings, worded as printed (over the replications' means); each replication's
+    ``summary.json`` carries the warnings on its own figures (the gridlock one only where its own trips jam).
+    """
+    from vision_zero.traffic.simulation import ARRIVAL_WARNING_SHARE
+
+    scenario = tmp_path / "jammed.toml"
+    scenario.write_text(
+        'name = "jammed"\ndescription = "SCHEMATIC tiny network: x4 demand"\n'
+        '[network]\nsource = "schematic:almaty?scale=tiny&seed=0"\n'
+        '[simulation]\nperiods = ["am_peak"]\nduration_s = 600\nseed = 11\n'
+        '[demand]\nscale = 4.0\ncongestion_index_target = "almaty"\n',
+        "utf-8",
+    )
+    out = tmp_path / "results"
+    assert main(["run", str(scenario), "-n", "2", "--workers", "1", "--out", str(out), "-q"]) == 0
+    terminal = capsys.readouterr().out
+    run_dir = _run_dir(out, "jammed")
+    written = json.loads((run_dir / "run_summary.json").read_text("utf-8"))
+    reps = [json.loads((replication_dir(run_dir, i) / "summary.json").read_text("utf-8")) for i in (0, 1)]
+    shares = [r["summary"]["share_arrived"] for r in reps]
+    assert sum(shares) / 2 < ARRIVAL_WARNING_SHARE and reps[0]["summary"]["peak_reached"] == 0.0
+    warnings = written["warnings"]
+    assert len(warnings) == 2 and written["text"] in terminal
+    jam = f"WARNING: jammed: only {sum(shares) / 2:.0%} of trips arrived (threshold 95%)"
+    calibration = (
+        "WARNING: jammed: the AM peak's demand calibration stopped at the upper bound of its range (x1.152"
+    )
+    assert warnings[0].startswith(jam) and warnings[1].startswith(calibration)
+    for warning in warnings:
+        assert f"  {warning}\n" in terminal and warning in written["text"]
+    assert "  route choice: relative gap " in written["text"]  # printed, so written
+    for rep, share in zip(reps, shares, strict=True):
+        jammed_here = share < ARRIVAL_WARNING_SHARE
+        assert len(rep["warnings"]) == 1 + jammed_here and rep["warnings"][-1] == warnings[1]
+        assert not jammed_here or rep["warnings"][0].startswith(f"WARNING: jammed: only {share:.0%} of trips")
 
 
 def test_seed_option_gives_another_run(scenarios: tuple[Path, Path], tmp_path: Path) -> None:

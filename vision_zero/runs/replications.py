@@ -73,6 +73,7 @@ from vision_zero.runs.results import (
 
 __all__ = [
     "MIN_REPLICATIONS_FOR_CI",
+    "RUN_SUMMARY_FILE",
     "DeferredPayload",
     "NetworkInfo",
     "RunResult",
@@ -91,6 +92,7 @@ __all__ = [
     "scenario_run_dir",
     "scenario_view",
     "traffic_store_dir",
+    "write_run_summary",
 ]
 
 #: A target-precision run starts with at least this many replications (an interval from 2 is meaningless).
@@ -554,7 +556,7 @@ class _Runner:
 
         for _pos, result in self.executor.map_unordered(_call_task, self.bundle(job), items()):
             _check_result(job, result)
-            write_replication(run_dir, result)
+            write_replication(run_dir, result, warnings=run_warnings(job.name, [result.summary]))
             verified.add(result.replication)
             bar.update(1)
         return n - len(missing)
@@ -718,7 +720,33 @@ def _result(
     extra: dict[str, Any] = {} if rel_pct is None else {"ci_width_pct": rel_pct}
     run = RunResult(job, runner.run_dir(job), runner.load(job, n), baseline, resumed, reason, extra)
     atomic_write_text(run.run_dir / "replications.csv", run.to_frame().to_csv(index=False))
+    write_run_summary(run)
     return run
+
+
+#: The run's written summary (in the run folder, beside ``replications.csv``).
+RUN_SUMMARY_FILE = "run_summary.json"
+
+
+def write_run_summary(run: RunResult) -> Path:
+    """Write ``run_summary.json`` into the run folder: what the terminal prints of the run, and its loud warnings.
+
+    ``text`` is :func:`format_summary` (the lines ``vision-zero run`` prints), ``warnings`` the loud warnings among
+    them (:func:`run_warnings` over the replications' means: gridlock, an unmet peak calibration), so a run read
+    later from its folder says what its terminal said. Rewritten, like ``replications.csv``, by every run of the
+    folder.
+    """
+    doc = {
+        "scenario": run.job.name,
+        "seed": run.job.seed,
+        "replications": run.n,
+        "stop_reason": run.stop_reason,
+        "warnings": run_warnings(run.job.name, run.summaries),
+        "text": format_summary(run),
+    }
+    path = run.run_dir / RUN_SUMMARY_FILE
+    atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False))
+    return path
 
 
 # --- the terminal summary -----------------------------------------------------------------------------------------

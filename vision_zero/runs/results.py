@@ -7,7 +7,9 @@ Layout of one run (DESIGN.md "Result layout")::
         manifest.json          package version and code fingerprint, seed, network source/fingerprint, schematic
                                flag, created
         replications/rep-0000/ one folder per finished replication, written atomically (tmp folder + rename)
-            summary.json       headline numbers (see ReplicationResult.summary)
+            summary.json       headline numbers (see ReplicationResult.summary) and, under ``warnings``, the
+                               loud warnings on this replication alone (English; written by a run:
+                               vision_zero.runs.replications.run_warnings)
             injuries.parquet   CrashEstimate.injuries
             link_traffic.parquet  annualised per-link traffic
             speed_hist.parquet sparse speed histogram (period, link, bin_lo_kph, count)
@@ -23,6 +25,8 @@ Layout of one run (DESIGN.md "Result layout")::
             parameters.json    the parameter draw of this replication
             files.json         written last: every file above with its size [bytes] and SHA-256
         replications.csv       headline numbers of every replication (written by vision_zero.runs.replications)
+        run_summary.json       the run's summary as the terminal prints it (``text``) and its loud warnings
+                               (``warnings``: gridlock, an unmet peak calibration; over the replications' means)
         summary.parquet / summary.csv, charts, report.html, links.gpkg (written by compare/report)
 
 A replication counts as complete only if its ``files.json`` lists every file and each one on disk has the size
@@ -44,6 +48,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,8 +259,11 @@ def _replace_folder(tmp: Path, final: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
+def write_replication(run_dir: Path, result: ReplicationResult, *, warnings: Sequence[str] = ()) -> Path:
     """Write one replication atomically: build it in a temporary folder, then rename it into place.
+
+    ``warnings`` (the loud warnings on this replication: :func:`vision_zero.runs.replications.run_warnings`) go
+    into ``summary.json`` beside its headline numbers, as the terminal words them.
 
     The folder gets ``files.json`` (sizes and SHA-256 of its files) last. An existing complete folder of the
     same replication (a second run of the same command got there first) is kept: replications are
@@ -272,6 +280,7 @@ def write_replication(run_dir: Path, result: ReplicationResult) -> Path:
             "replication": result.replication,
             "seed": result.seed,
             "summary": result.summary,
+            "warnings": list(warnings),
         }
         (tmp / "summary.json").write_text(json.dumps(meta, indent=2, sort_keys=True), "utf-8")
         (tmp / "parameters.json").write_text(json.dumps(result.parameters, indent=2, sort_keys=True), "utf-8")
