@@ -144,7 +144,7 @@ def run(scenario: Scenario) -> dict[str, Any]:
     peak_trips = peak.daily_trips * am.demand_share
     # as a run prepares it: within SCIENCE.md §10's bounds the day's trips take the factor within their range and
     # the peak hours' share the rest (runs.pipeline.split_peak_factor); elsewhere the day takes all of it
-    narrow = tuple(peak.bounds) != pipeline._PEAK_FACTORS
+    narrow = peak.published_bounds
     day_f, share_f = pipeline.split_peak_factor(peak.factor, params) if narrow else (peak.factor, 1.0)
     run_daily = peak.daily_trips / peak.factor * day_f
     return {

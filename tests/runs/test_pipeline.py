@@ -324,7 +324,7 @@ def test_peak_calibration_meets_the_congestion_target_and_is_shared_by_variants(
     base.write_text(text, "utf-8")
     p = prepare(load_scenario(base))
     pk = p.peak
-    assert pk is not None and pk.target == 1.3
+    assert pk is not None and pk.target == 1.3 and not pk.published_bounds
     assert pk.completed_share >= 0.98
     assert pk.congestion_index == pytest.approx(1.3, rel=0.03)
     assert p.daily_trips == pytest.approx(pk.daily_trips)
@@ -367,6 +367,7 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     lo = trips.low / trips.value * share.low / share.value
     hi = trips.high / trips.value * share.high / share.value
     assert pk is not None and pk.bounds == pytest.approx((lo, hi)) and 0.8 < lo < 0.9 < 1.1 < hi < 1.2
+    assert pk.published_bounds
     assert [s[0] for s in pk.steps] == pytest.approx([1.0, hi])  # the default, then the bound: no more
     assert not pk.reached and pk.congestion_index < pk.target
     assert pk.factor == pytest.approx(hi) and lo <= p.daily_trips / (pk.daily_trips / pk.factor) <= hi
@@ -394,6 +395,36 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     # a daily total of the scenario's own, or a network that is not the schematic city: the wide range
     own = load_scenario(scenario_file(tmp_path, "own_total", "daily_trips = 1000\n"))
     assert peak_factor_bounds(own, p.network, params) == (1 / 64, 4.0)
+
+
+def test_a_calibrated_day_splits_the_factor_only_within_the_published_totals(tmp_path):
+    # the calibration says whether its bounds are SCIENCE.md §10's (a flag, not the bounds' floats compared): only
+    # then the day's trips take the factor within their range and the peak hours' share the rest
+    from dataclasses import replace
+
+    from vision_zero.core.parameters import load_parameters
+    from vision_zero.runs.pipeline import (
+        PeakCalibration,
+        _calibrated_day,
+        split_peak_factor,
+        uses_published_totals,
+    )
+
+    params = load_parameters()
+    sc = load_scenario(scenario_file(tmp_path, "day"))
+    own = load_scenario(scenario_file(tmp_path, "own", "daily_trips = 1000\n"))
+    net = prepare(sc, calibrate_demand=False).network
+    assert uses_published_totals(sc, net) and not uses_published_totals(own, net)
+    # the same calibration (bounds given as the wide range's floats on purpose), flagged or not
+    peak = PeakCalibration(1.7, 2.1, 0.99, 0.7, 7000.0, (), (1 / 64, 4.0), published_bounds=True)
+    day, share = split_peak_factor(0.7, params)
+    assert day > 0.7 and share < 1.0  # beyond the day's own range: the peak share takes the rest
+    daily, (am,) = _calibrated_day(sc, params, peak)
+    whole_daily, (whole_am,) = _calibrated_day(sc, params, replace(peak, published_bounds=False))
+    assert daily == pytest.approx(10000.0 * day) and am.demand_share == pytest.approx(
+        share * whole_am.demand_share
+    )
+    assert whole_daily == 7000.0  # the day takes the factor
 
 
 def test_congestion_target_by_name_reads_the_parameter_file(tmp_path):

@@ -67,6 +67,7 @@ __all__ = [
     "simulated_periods",
     "summarise",
     "traffic_key",
+    "uses_published_totals",
 ]
 
 
@@ -514,6 +515,10 @@ class PeakCalibration:
     bounds
         The factors the calibration may use: SCIENCE.md §10's published ranges where the default demand is
         Almaty's own totals (the schematic city), else a wide search range.
+    published_bounds
+        Whether ``bounds`` are SCIENCE.md §10's published ranges (:func:`uses_published_totals`): then the
+        factor is split between the day's trips and the peak hours' share (:func:`split_peak_factor`), else the
+        day takes it.
     """
 
     target: float
@@ -523,6 +528,7 @@ class PeakCalibration:
     daily_trips: float
     steps: tuple[tuple[float, float, float], ...]
     bounds: tuple[float, float] = (1 / 64, 4.0)
+    published_bounds: bool = False
 
     @property
     def reached(self) -> bool:
@@ -545,6 +551,15 @@ _PEAK_MIN_COMPLETED = 0.98
 _PEAK_REPLICATIONS = 2
 
 
+def uses_published_totals(scenario: Scenario, base: RoadNetwork) -> bool:
+    """Whether the default demand is Almaty's published totals (SCIENCE.md §10) and no daily total replaces it.
+
+    True on the schematic city and the parts cut from it (``base.area_share`` set) without ``[demand]
+    daily_trips``: the peak calibration then moves only within §10's ranges (:func:`peak_factor_bounds`).
+    """
+    return base.area_share is not None and scenario.demand.daily_trips is None
+
+
 def peak_factor_bounds(scenario: Scenario, base: RoadNetwork, params: ParameterSet) -> tuple[float, float]:
     """The demand factors the peak calibration may use (x the default daily trips).
 
@@ -556,7 +571,7 @@ def peak_factor_bounds(scenario: Scenario, base: RoadNetwork, params: ParameterS
     values (about 0.86-1.15). Elsewhere the default is Almaty's loading per km of main street, not a count of that
     city's traffic, and the search range is wide (1/64-4).
     """
-    if base.area_share is None or scenario.demand.daily_trips is not None:
+    if not uses_published_totals(scenario, base):
         return _PEAK_FACTORS
     trips = params["demand.almaty.trips_per_day"]
     share = params["demand.share_per_hour.peak"]
@@ -574,9 +589,7 @@ def _calibrated_day(
     scenario: Scenario, params: ParameterSet, peak: PeakCalibration
 ) -> tuple[float, tuple[Period, ...]]:
     """Daily trips and periods at a calibrated peak: within SCIENCE.md §10's bounds, :func:`split_peak_factor`."""
-    if (
-        peak.bounds == _PEAK_FACTORS
-    ):  # a total of the scenario's own, or not Almaty's: the day takes the factor
+    if not peak.published_bounds:  # a total of the scenario's own, or not Almaty's: the day takes the factor
         return peak.daily_trips, _periods(scenario, params)
     day, share = split_peak_factor(peak.factor, params)
     return peak.daily_trips / peak.factor * day, _periods(scenario, with_peak_share(params, share))
@@ -636,6 +649,7 @@ def calibrate_peak(
     sim = scenario.simulation
     (am,) = _periods(scenario, params, ["am_peak"])
     bounds = peak_factor_bounds(scenario, base, params)
+    narrow = uses_published_totals(scenario, base)
     key = (
         base.source,
         len(base.links),
@@ -643,6 +657,7 @@ def calibrate_peak(
         round(daily_trips, 6),
         am,
         bounds,
+        narrow,
         sim.platoon_size,
         sim.reroute_passes,
         tuple(sorted(params.central().items())),
@@ -695,7 +710,6 @@ def calibrate_peak(
         return done >= _PEAK_MIN_COMPLETED and np.isfinite(ci) and abs(ci - target) <= _PEAK_TOL * target
 
     lo, hi = float(np.log(bounds[0])), float(np.log(bounds[1]))
-    narrow = bounds != _PEAK_FACTORS
     x = min(max(0.0, lo), hi)
     while len(steps) < _PEAK_STEPS:
         ci, done = measure(x)
@@ -719,7 +733,7 @@ def calibrate_peak(
     # the best step: arrived, and closest to the target
     ok = [s for s in steps if s[2] >= _PEAK_MIN_COMPLETED and np.isfinite(s[1])]
     factor, ci, done = min(ok or steps, key=lambda s: abs(s[1] - target) if np.isfinite(s[1]) else np.inf)
-    out = PeakCalibration(target, ci, done, factor, daily_trips * factor, tuple(steps), bounds)
+    out = PeakCalibration(target, ci, done, factor, daily_trips * factor, tuple(steps), bounds, narrow)
     _PEAK_CACHE[key] = out
     return out
 
