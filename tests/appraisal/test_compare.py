@@ -114,12 +114,116 @@ def test_zero_cost_gives_nan_bcr() -> None:
     assert math.isnan(v.bcr.mean)
 
 
-def test_probability_of_reduction_is_share_of_pairs() -> None:
+def test_probability_of_reduction_comes_from_the_t_distribution_of_the_interval() -> None:
     base = runs("baseline", [(1.0, 10.0, 50.0)] * 4)
     var = runs("variant", [(1.0, 9.0, 50.0), (1.0, 8.0, 50.0), (1.0, 11.0, 50.0), (1.0, 9.5, 50.0)])
     v = compare(base, [var], economics=ECON).variants[0]
-    assert v.prob_reduces_ksi == pytest.approx(0.75)
-    assert 0.5 < v.prob_mean_reduces_ksi < 1.0
+    # d = -1, -2, +1, -0.5: mean -0.625, sd 1.25, se 0.625, T = 1 with 3 degrees of freedom:
+    # F(1) = 1/2 + (1/pi) * ((1/sqrt 3) / (1 + 1/3) + atan(1/sqrt 3)) = 0.80450
+    assert v.prob_reduces_ksi == pytest.approx(0.5 + ((1 / math.sqrt(3)) / (4 / 3) + math.pi / 6) / math.pi)
+    assert v.share_pairs_fewer_ksi == pytest.approx(0.75)  # 3 of 4 pairs: descriptive, kept beside it
+    assert not v.distinguishable and v.difference["ksi"].contains(0.0)
+
+
+def test_three_pairs_by_hand_every_headline_figure_from_the_same_t_distribution() -> None:
+    """KSI avoided, its probability and its percent change: one per-pair quantity, t with 2 degrees of freedom."""
+    from vision_zero.appraisal.compare import format_probability, probability_text
+
+    t2 = 4.302652729911275  # t(0.975, 2)
+    base = runs("baseline", [(0.0, 40.0, 0.0), (0.0, 50.0, 0.0), (0.0, 60.0, 0.0)])
+    var = runs("variant", [(0.0, 37.0, 0.0), (0.0, 46.0, 0.0), (0.0, 55.0, 0.0)])  # d = -3, -4, -5
+    v = compare(base, [var], economics=ECON).variants[0]
+    half = t2 * 1.0 / math.sqrt(3)  # sd 1
+    ksi = v.ksi_avoided
+    assert (ksi.mean, ksi.low, ksi.high) == pytest.approx((4.0, 4.0 - half, 4.0 + half))
+    assert ksi.reliable and v.distinguishable and ksi.low > 0
+    # P(mean difference < 0), T = 4 / (1/sqrt 3) with 2 df: F(t) = 1/2 + t / (2 sqrt(2 + t^2)) = 0.98990
+    t = 4.0 * math.sqrt(3)
+    assert v.prob_reduces_ksi == pytest.approx(0.5 + t / (2 * math.sqrt(2 + t * t)))
+    assert probability_text(v) == "99%" == format_probability(v.prob_reduces_ksi)
+    # percent: -4 / 50 = -8%; Fieller's bounds are where the t-test of d - theta * b is exactly at t(0.975, 2)
+    pct = v.percent_change["ksi"]
+    assert pct.mean == pytest.approx(-8.0)
+    d, b = np.array([-3.0, -4.0, -5.0]), np.array([40.0, 50.0, 60.0])
+    for bound in (pct.low, pct.high):
+        z = d - bound / 100.0 * b
+        assert abs(z.mean()) == pytest.approx(t2 * z.std(ddof=1) / math.sqrt(3))
+    assert pct.low < -8.0 < pct.high < 0.0  # excludes 0 like the KSI interval
+
+
+def test_absolute_and_relative_intervals_agree_on_excluding_zero() -> None:
+    """The centre-30 case of session 6: the baseline varies a lot between pairs, the difference hardly.
+
+    The mean of per-pair percentages (the old percent change) has an interval that contains 0 while KSI avoided
+    excludes it; Fieller's interval of the ratio of means excludes 0 exactly when KSI avoided does.
+    """
+    from vision_zero.appraisal.compare import interval, ratio_interval
+
+    b = np.array([30.0, 62.0, 46.0])  # its own interval excludes 0 (46 ± 39.7): the ratio is bounded
+    d = np.array([-1.0, -0.6, -0.8])
+    base = runs("baseline", [(0.0, x, 0.0) for x in b])
+    var = runs("centre-30", [(0.0, x + e, 0.0) for x, e in zip(b, d, strict=True)])
+    v = compare(base, [var], economics=ECON).variants[0]
+    assert v.ksi_avoided.excludes_zero and v.ksi_avoided.low > 0
+    assert interval(100.0 * d / b).contains(0.0)  # the old quantity would have said "uncertain"
+    pct = v.percent_change["ksi"]
+    assert pct.reliable and pct.excludes_zero and pct.high < 0.0
+    assert pct.mean == pytest.approx(100.0 * d.mean() / b.mean())
+    # and over many random cases, each side of the line: the two agree every time
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n = int(rng.integers(3, 8))
+        bb = rng.uniform(20.0, 80.0, n)
+        dd = rng.normal(rng.normal(0.0, 1.0), rng.uniform(0.1, 2.0), n)
+        abs_iv, rel_iv = interval(dd), ratio_interval(dd, bb)
+        if rel_iv.reliable:
+            assert abs_iv.excludes_zero == rel_iv.excludes_zero
+
+
+def test_two_pairs_give_no_reliable_interval_nor_probability() -> None:
+    """One degree of freedom: two pairs that happen to agree must not read as a certain reduction."""
+    from vision_zero.appraisal.compare import probability_text, replications_needed
+
+    base = runs("baseline", [(2.0, 18.0, 100.0), (6.0, 66.0, 300.0)])
+    var = runs("centre-30", [(2.0, 17.24, 100.0), (6.0, 65.17, 300.0)], costs=[InterventionCost("x", 10.0)])
+    c = compare(base, [var], economics=ECON)
+    v = c.variants[0]
+    # the t-interval itself excludes 0 (0.35 to 1.24) and both pairs have fewer KSI ...
+    assert v.ksi_avoided.low > 0 and v.share_pairs_fewer_ksi == 1.0
+    # ... but from 2 values it is not reliable: nothing is stated
+    assert not v.ksi_avoided.reliable and not v.distinguishable
+    assert not v.percent_change["ksi"].reliable and not v.bcr.reliable
+    assert replications_needed(v.per_pair["diff_ksi"].to_numpy()) == 3  # at least the minimum
+    assert probability_text(v) == "not yet (+1 rep)"
+    table = format_table(c)
+    assert "0.8 (no reliable CI)" in table and "0.4 to 1.2" not in table
+    assert "With 2 paired replications no interval is shown" in table and "0.45 to 32 times" in table
+
+
+def test_replications_for_a_precision_by_hand() -> None:
+    from vision_zero.appraisal.compare import replications_needed
+
+    x = [9.0, 10.0, 11.0]  # mean 10, sd 1
+    assert replications_needed(x) == 3  # excludes 0 already (4.30 / sqrt 3 = 2.48 < 10)
+    # ±20%: half-width < 2: n = 3 gives 2.48, n = 4 gives t(0.975, 3) / 2 = 1.59
+    assert replications_needed(x, relative=0.2) == 4
+    # ±10%: half-width < 1: n = 6 gives 2.571 / 2.449 = 1.05, n = 7 gives 2.447 / 2.646 = 0.92
+    assert replications_needed(x, relative=0.1) == 7
+    with pytest.raises(ValueError, match="relative"):
+        replications_needed(x, relative=0.0)
+
+
+def test_the_comparison_states_the_replications_for_the_decision_precision() -> None:
+    p = load_parameters()["appraisal.ksi_precision_pct"]
+    assert p.value == 20.0 and p.unit == "%" and "#16" in p.source
+    base = runs("baseline", [(0.0, 40.0, 0.0), (0.0, 50.0, 0.0), (0.0, 60.0, 0.0)])
+    var = runs("variant", [(0.0, 31.0, 0.0), (0.0, 40.0, 0.0), (0.0, 49.0, 0.0)])  # d = -9, -10, -11
+    c = compare(base, [var], economics=ECON)
+    v = c.variants[0]
+    assert v.precision_pct == 20.0 and v.replications_for_precision == 4
+    assert c.headline_frame().iloc[0]["replications_for_precision"] == 4
+    table = format_table(c)
+    assert "reps for ±20%" in table and "--target-ci 40" in table
 
 
 def test_pairs_need_common_indices_and_seeds() -> None:

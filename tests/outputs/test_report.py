@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from compare_fixtures import runs, square_network
 
-from vision_zero.appraisal.compare import compare
+from vision_zero.appraisal.compare import compare, format_probability
 from vision_zero.appraisal.economics import Economics, InterventionCost
 from vision_zero.appraisal.study import CompareInputs, ContentItem, program_content
 from vision_zero.core.i18n import LANGUAGES, catalogue, ntext, plural_catalogue, text
@@ -200,7 +200,10 @@ def test_summary_names_each_program_coverage_and_verdicts(outputs: dict[str, Any
     assert clear.distinguishable and not noisy.distinguishable
     more = noisy.replications_needed - N
     assert more > 0 and f"not distinguishable yet — {more:,} replications more needed" in summary
-    assert f"fewer KSI (P = {clear.prob_reduces_ksi:.0%})" in summary
+    assert f"fewer KSI (P: {format_probability(clear.prob_reduces_ksi)})" in summary
+    # the paired replications a decision-grade ±20% interval on KSI avoided needs, per program
+    assert "reps for ±20%" in summary and "--target-ci 40" in summary
+    assert re.search(r"fewer KSI \(P: [^)]*\)\s+" + f"{clear.replications_for_precision:,}", summary)
     # the package against each of its parts
     assert re.search(r"package\s+" + LONG_NAME, summary) and re.search(r"package\s+crossings", summary)
     assert "cost per KSI avoided" in summary and "BCR safety only" in summary
@@ -223,6 +226,24 @@ def test_quick_look_label_with_two_replications() -> None:
     c = compare(base, [var], economics=ECON)
     html = render_report(c, ReportInputs())
     assert "Quick look: with 2 paired replications" in html and "not distinguishable yet" in html
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_two_replications_that_agree_print_no_confident_interval(lang: str) -> None:
+    """Session 6's centre-30: two pairs 0.76 and 0.83 KSI avoided gave "0.8 (0.3 … 1.2)" and "P = 100%"."""
+    base = runs("baseline", [(2.0, 38.2, 100.0), (3.0, 48.6, 120.0)])
+    var = runs("centre-30", [(2.0, 37.44, 100.0), (3.0, 47.77, 120.0)], costs=[HUMPS])
+    c = compare(base, [var], economics=ECON)
+    v = c.variants[0]
+    assert v.ksi_avoided.low > 0 and v.share_pairs_fewer_ksi == 1.0  # the bare t-interval would exclude 0
+    html = render_report(c, ReportInputs(), lang=lang)
+    body = _visible_text(html)
+    summary = _visible_text(html[html.index('id="s-summary"') : html.index('id="s-evidence"')])
+    assert f"0.8 ({text('ci_unreliable', lang)})" in summary
+    assert "0.4 … 1.2" not in body and "100%" not in body
+    assert ntext("unreliable_note", 2, lang, df=1, sd_low="0.45", sd_high="32", minimum=3) in summary
+    assert ntext("verdict_not_yet", 1, lang, more="1") in summary
+    assert text("verdict_fewer", lang, prob="").split("(")[0] not in summary
 
 
 def test_render_report_rejects_unknown_language() -> None:

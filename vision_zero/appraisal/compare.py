@@ -1,21 +1,36 @@
 """Paired comparison of scenarios: injuries avoided, travel time, money, with intervals.
 
 Replication *i* of every scenario uses the same random streams (common random numbers), so a variant is
-compared with the baseline pair by pair: ``d_i = variant_i - baseline_i``. Every reported interval is computed
-from those per-replication values:
+compared with the baseline pair by pair: ``d_i = variant_i - baseline_i``. Every headline figure of a program
+comes from those per-pair values by one method, Student's t with ``n - 1`` degrees of freedom, so one program
+cannot read "certain" in one column and "uncertain" in another:
 
-* ``low``/``high`` — the 95% confidence interval of the mean, Student-t with ``n - 1`` degrees of freedom:
-  ``mean ± t(0.975, n-1) · sd / sqrt(n)``. It says how well the replications pin down the expected value.
+* ``low``/``high`` — the 95% confidence interval of the mean: ``mean ± t(0.975, n-1) · sd / sqrt(n)``
+  (:func:`vision_zero.runs.replications.mean_interval`). It says how well the replications pin down the expected
+  value. KSI avoided, deaths avoided, NPV and BCR are each such an interval of a per-pair value (the pair's
+  difference, or its NPV/BCR, which are linear in the pair's differences for a fixed cost).
   For a quantity that cannot be negative (one scenario's casualties, vehicle-hours, vehicle-km) the interval is
   cut at 0 (with few replications the symmetric t-interval can reach below 0, which no count can); the cut is
   flagged (``Interval.truncated``) and the tables say so. Differences keep their signed intervals.
+* percent change — the ratio of the means, ``100 · mean(d) / mean(baseline)``, with Fieller's interval for a
+  ratio of two means of paired values (Fieller 1954): every ``θ`` with ``|mean(d) − θ·mean(b)| ≤ t · se(d − θ·b)``.
+  At ``θ = 0`` that is the t-test of ``d`` itself, so the percent interval excludes 0 exactly when the absolute
+  interval does. It is unbounded (reported as no interval) when the baseline's own mean is not told apart from 0.
+  (The mean of per-pair percentages, used before, is a different quantity with its own spread: with two pairs it
+  could include 0 while the absolute interval excluded it.)
+* ``prob_reduces_ksi`` — the probability that the variant's expected KSI is below the baseline's, from the same
+  t distribution: ``P(T < −mean/se)`` with ``n − 1`` degrees of freedom (the posterior of the mean under a flat
+  prior). It is above 97.5% exactly when the KSI interval lies below 0. The share of pairs with fewer KSI, a
+  descriptive count in steps of 1/n, is kept as ``share_pairs_fewer_ksi``.
 * ``p_low``/``p_high`` — the 2.5th and 97.5th percentiles of the per-replication values (linear
-  interpolation). Replications also draw the uncertain evidence (parameters), so this spread carries the
-  evidence uncertainty, which does not shrink as replications are added. Read it as the uncertainty range.
-* ``prob_reduces_ksi`` — the share of pairs with ``d_i < 0`` for KSI (killed or seriously injured): the
-  probability, over traffic randomness and evidence uncertainty, that the variant has fewer KSI than the
-  baseline. With few replications it is coarse (steps of 1/n); the t-based probability that the *mean*
-  difference is negative, ``P(T < -mean/se)``, is given beside it as ``prob_mean_reduces_ksi``.
+  interpolation; for a percent change, of the per-pair percentages). Replications also draw the uncertain
+  evidence (parameters), so this spread carries the evidence uncertainty, which does not shrink as replications
+  are added. Read it as the uncertainty range.
+* reliability — an interval from fewer than
+  :data:`~vision_zero.runs.replications.MIN_REPLICATIONS_FOR_CI` pairs is not reliable (``Interval.reliable``):
+  with 2 pairs the spread has 1 degree of freedom, and the 95% range of the true sd runs from 0.45 to 32 times the
+  observed one (:func:`sd_range`), so two pairs that happen to agree give a narrow interval that means nothing.
+  The outputs then print the mean with "no reliable interval" and the verdict "not distinguishable yet".
 
 Economics (SCIENCE.md §6) per pair, all money in ``Economics.currency``:
 
@@ -34,14 +49,16 @@ Economics (SCIENCE.md §6) per pair, all money in ``Economics.currency``:
 * cost per KSI avoided ``C / (H · mean KSI avoided per year)``: the cost of the program over the undiscounted
   KSI it avoids over the horizon (iRAP's "cost per FSI saved"); NaN when the mean avoided is not above 0.
 
-Distinguishable: a variant's KSI difference is told apart from noise when its 95% interval excludes 0. Otherwise
-:func:`replications_needed` says how many paired replications the observed mean and spread would need
-(``t(0.975, n−1) · sd / sqrt(n) < |mean|``), and the outputs say "not distinguishable yet" instead of a
-probability or a rank.
+Distinguishable: a variant's KSI difference is told apart from noise when its 95% interval is reliable and
+excludes 0. Otherwise :func:`replications_needed` says how many paired replications the observed mean and spread
+would need (``t(0.975, n−1) · sd / sqrt(n) < |mean|``), and the outputs say "not distinguishable yet" instead of a
+probability or a rank. Beside it, the replications a decision needs: the interval of KSI avoided within
+± ``appraisal.ksi_precision_pct`` (20%) of its mean (``replications_needed(..., relative=0.2)``).
 
 References
 ----------
-McMahon, K. & Dahdah, S. (2008). The True Cost of Road Crashes: Valuing life and the impact of road crashes.
+Fieller, E. C. (1954). Some problems in interval estimation. Journal of the Royal Statistical Society B 16(2),
+175–185. McMahon, K. & Dahdah, S. (2008). The True Cost of Road Crashes: Valuing life and the impact of road crashes.
 iRAP. AASHTO (2010). Highway Safety Manual, Part B, chapter 7 (economic appraisal).
 """
 
@@ -60,8 +77,9 @@ from scipy import stats
 
 from vision_zero.appraisal.economics import Economics, InterventionCost
 from vision_zero.core.errors import DataError
-from vision_zero.core.parameters import ParameterSet
+from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES
+from vision_zero.runs.replications import MIN_REPLICATIONS_FOR_CI, mean_interval
 from vision_zero.runs.results import ReplicationResult
 
 __all__ = [
@@ -75,14 +93,20 @@ __all__ = [
     "compare",
     "format_interval",
     "format_number",
+    "format_probability",
     "format_table",
     "increments",
     "interval",
     "paired_replications",
+    "precision_foot",
+    "precision_text",
     "probability_text",
     "ranking",
+    "ratio_interval",
     "replications_needed",
+    "sd_range",
     "summarise",
+    "unreliable_note",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -112,6 +136,9 @@ class Interval:
         Number of replications (pairs).
     truncated
         True when ``low`` was cut at 0 (:meth:`non_negative`): the t-interval reached below 0.
+
+    An interval from fewer than ``MIN_REPLICATIONS_FOR_CI`` values, or an unbounded one (a ratio whose
+    denominator is not told apart from 0), is not :attr:`reliable`: the outputs print no interval then.
     """
 
     mean: float
@@ -125,6 +152,16 @@ class Interval:
     def contains(self, x: float) -> bool:
         """Whether ``x`` lies inside the confidence interval."""
         return self.low <= x <= self.high
+
+    @property
+    def reliable(self) -> bool:
+        """Whether the interval can be shown: at least ``MIN_REPLICATIONS_FOR_CI`` values and finite bounds."""
+        return self.n >= MIN_REPLICATIONS_FOR_CI and math.isfinite(self.low) and math.isfinite(self.high)
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether the interval is :attr:`reliable` and lies wholly above or below 0."""
+        return self.reliable and (self.high < 0.0 or self.low > 0.0)
 
     @property
     def half_width(self) -> float:
@@ -162,39 +199,107 @@ def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> In
     if n == 0:
         nan = float("nan")
         return Interval(nan, nan, nan, nan, nan, 0)
-    mean = float(x.mean())
     tail = (1.0 - level) / 2.0
     p_low, p_high = (float(v) for v in np.quantile(x, [tail, 1.0 - tail]))
+    mean, low, high = mean_interval(x, level=level)
+    return Interval(mean, low, high, p_low, p_high, n)
+
+
+def ratio_interval(
+    numerator: Iterable[float] | FloatArray,
+    denominator: Iterable[float] | FloatArray,
+    *,
+    scale: float = 100.0,
+    level: float = 0.95,
+) -> Interval:
+    """``scale · mean(numerator) / mean(denominator)`` with Fieller's confidence interval (paired values).
+
+    Fieller (1954): the interval is every ``θ`` with ``(x̄ − θ·ȳ)² ≤ t² · var(x̄ − θ·ȳ)``, t with ``n − 1``
+    degrees of freedom, i.e. ``a·θ² − 2b·θ + c ≤ 0`` with ``a = ȳ² − t²·s_yy/n``, ``b = x̄·ȳ − t²·s_xy/n``,
+    ``c = x̄² − t²·s_xx/n``. When ``a > 0`` (the denominator's own interval excludes 0) it is the bounded
+    ``[(b − √(b² − ac)) / a, (b + √(b² − ac)) / a]``; otherwise it is unbounded and returned with infinite bounds
+    (not :attr:`Interval.reliable`). It contains 0 exactly when ``c ≤ 0``, i.e. when the t-interval of the
+    numerator's mean contains 0: the relative and the absolute interval agree on excluding 0.
+
+    Pairs where either value is not finite, or the denominator is not above 0, are dropped. ``p_low``/``p_high``
+    are the percentiles of the per-pair ratios.
+    """
+    x = np.asarray(list(numerator) if not isinstance(numerator, np.ndarray) else numerator, dtype=float)
+    y = np.asarray(list(denominator) if not isinstance(denominator, np.ndarray) else denominator, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError(f"ratio_interval: {x.size} numerator values against {y.size} denominator values")
+    keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
+    x, y = x[keep], y[keep]
+    n = int(x.size)
+    nan = float("nan")
+    if n == 0:
+        return Interval(nan, nan, nan, nan, nan, 0)
+    xm, ym = float(x.mean()), float(y.mean())
+    ratio = scale * xm / ym
+    tail = (1.0 - level) / 2.0
+    p_low, p_high = (float(v) for v in np.quantile(scale * x / y, [tail, 1.0 - tail]))
     if n == 1:
-        return Interval(mean, float("nan"), float("nan"), p_low, p_high, 1)
-    se = float(x.std(ddof=1)) / math.sqrt(n)
-    half = float(stats.t.ppf(1.0 - tail, n - 1)) * se
-    return Interval(mean, mean - half, mean + half, p_low, p_high, n)
+        return Interval(ratio, nan, nan, p_low, p_high, 1)
+    t2 = float(stats.t.ppf(1.0 - tail, n - 1)) ** 2
+    cov = np.cov(x, y, ddof=1)
+    a = ym * ym - t2 * float(cov[1, 1]) / n
+    b = xm * ym - t2 * float(cov[0, 1]) / n
+    c = xm * xm - t2 * float(cov[0, 0]) / n
+    if a <= 0.0:
+        return Interval(ratio, -math.inf, math.inf, p_low, p_high, n)
+    root = math.sqrt(max(b * b - a * c, 0.0))  # ≥ 0 when a > 0: the estimate itself satisfies the inequality
+    low, high = scale * (b - root) / a, scale * (b + root) / a
+    return Interval(ratio, min(low, ratio), max(high, ratio), p_low, p_high, n)
+
+
+def sd_range(n: int, *, level: float = 0.95) -> tuple[float, float]:
+    """The ``level`` range of the true standard deviation over the one observed from ``n`` values (chi-square).
+
+    ``sqrt((n−1) / χ²(1 − tail, n−1)) .. sqrt((n−1) / χ²(tail, n−1))``: with 2 values 0.45 .. 31.9, with 10
+    values 0.69 .. 1.83. How much a t-interval's width can be trusted; NaN below 2 values.
+    """
+    if n < 2:
+        return float("nan"), float("nan")
+    tail = (1.0 - level) / 2.0
+    df = n - 1
+    return (
+        math.sqrt(df / float(stats.chi2.ppf(1.0 - tail, df))),
+        math.sqrt(df / float(stats.chi2.ppf(tail, df))),
+    )
 
 
 def replications_needed(
-    values: Iterable[float] | FloatArray, *, level: float = 0.95, cap: int = 100_000
+    values: Iterable[float] | FloatArray,
+    *,
+    relative: float = 1.0,
+    level: float = 0.95,
+    cap: int = 100_000,
 ) -> int:
-    """Paired replications needed for the interval of the mean of ``values`` to exclude 0.
+    """Paired replications needed for the interval of the mean of ``values`` to be within ``relative`` of it.
 
-    The smallest n with ``t(level, n−1) · sd / sqrt(n) < |mean|``, taking the observed mean and standard
-    deviation as the truth. Returns the current count when its interval excludes 0 already, ``cap`` when the
-    mean is 0 or there are fewer than two values (no variance observed).
+    The smallest n, at least ``MIN_REPLICATIONS_FOR_CI``, with ``t(level, n−1) · sd / sqrt(n) < relative · |mean|``,
+    taking the observed mean and standard deviation as the truth. ``relative = 1`` (the default): the interval
+    excludes 0; ``relative = 0.2``: the interval is within ±20% of the mean. Returns the current count when its
+    interval is that narrow already (and reliable), ``cap`` when the mean is 0 or there are fewer than two values
+    (no variance observed).
     """
+    if not relative > 0.0:
+        raise ValueError(f"replications_needed: relative must be above 0 (got {relative})")
     x = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
     x = x[np.isfinite(x)]
     if x.size < 2:
         return cap
     mean, sd = abs(float(x.mean())), float(x.std(ddof=1))
+    target = relative * mean
+    n = max(MIN_REPLICATIONS_FOR_CI, int(x.size))
     if sd == 0.0:
-        return int(x.size) if mean > 0 else cap
+        return n if mean > 0 else cap
     if mean == 0.0:
         return cap
     tail = (1.0 - level) / 2.0
-    n = max(2, int(x.size))
-    # grow n until the half-width is below |mean| (the normal approximation gives the starting point)
-    n = max(n, math.ceil(float(stats.norm.ppf(1.0 - tail) * sd / mean) ** 2))
-    while n < cap and float(stats.t.ppf(1.0 - tail, n - 1)) * sd / math.sqrt(n) >= mean:
+    # grow n until the half-width is below the target (the normal approximation gives the starting point)
+    n = max(n, math.ceil(float(stats.norm.ppf(1.0 - tail) * sd / target) ** 2))
+    while n < cap and float(stats.t.ppf(1.0 - tail, n - 1)) * sd / math.sqrt(n) >= target:
         n += 1
     return min(n, cap)
 
@@ -324,11 +429,13 @@ class VariantComparison:
     difference
         Metric -> interval of ``variant − baseline`` [per year] (negative injuries = fewer).
     percent_change
-        Metric -> interval of ``100 · (variant − baseline) / baseline`` per pair [%].
+        Metric -> ``100 · mean(variant − baseline) / mean(baseline)`` with Fieller's interval
+        (:func:`ratio_interval`) [%]: it excludes 0 exactly when the difference's interval does.
     prob_reduces_ksi
-        Share of pairs with fewer KSI in the variant.
-    prob_mean_reduces_ksi
-        t-based probability that the mean KSI difference is negative.
+        Probability that the mean KSI difference is negative, from the same Student t distribution as the
+        interval (above 97.5% exactly when the KSI interval lies below 0); NaN with fewer than two pairs.
+    share_pairs_fewer_ksi
+        Share of pairs with fewer KSI in the variant (descriptive, in steps of 1/n; not a probability).
     travel_time_cost
         Interval of the annual money value of the vehicle-hours added [currency/year].
     safety_benefit_pv, travel_time_cost_pv
@@ -340,6 +447,9 @@ class VariantComparison:
         benefits, HM Treasury / DfT TAG convention).
     bcr_safety
         Interval of the safety benefit alone over the cost (iRAP's convention) [-].
+    precision_pct
+        The precision a decision needs: the KSI avoided interval within ± this percentage of its mean
+        (``appraisal.ksi_precision_pct``); see :attr:`replications_for_precision`.
     costs
         The intervention costs counted.
     economics
@@ -358,7 +468,7 @@ class VariantComparison:
     difference: Mapping[str, Interval]
     percent_change: Mapping[str, Interval]
     prob_reduces_ksi: float
-    prob_mean_reduces_ksi: float
+    share_pairs_fewer_ksi: float
     travel_time_cost: Interval
     safety_benefit_pv: Interval
     travel_time_cost_pv: Interval
@@ -369,6 +479,7 @@ class VariantComparison:
     economics: Economics
     per_pair: pd.DataFrame
     bcr_safety: Interval = field(default_factory=lambda: interval([]))
+    precision_pct: float = float("nan")
     sensitivity: pd.DataFrame | None = None
 
     @property
@@ -378,14 +489,26 @@ class VariantComparison:
 
     @property
     def distinguishable(self) -> bool:
-        """Whether the 95% interval of the KSI difference excludes 0 (the change is told apart from noise)."""
-        d = self.difference["ksi"]
-        return d.n >= 2 and math.isfinite(d.low) and (d.high < 0.0 or d.low > 0.0)
+        """Whether the 95% interval of the KSI difference is reliable and excludes 0 (told apart from noise)."""
+        return self.difference["ksi"].excludes_zero
 
     @property
     def replications_needed(self) -> int:
         """Paired replications the observed KSI difference needs to be told apart from 0 (:func:`replications_needed`)."""
         return replications_needed(self.per_pair["diff_ksi"].to_numpy(dtype=float))
+
+    @property
+    def replications_for_precision(self) -> int:
+        """Paired replications for the KSI avoided interval within ± :attr:`precision_pct` of its mean.
+
+        From the observed mean and pair variance (:func:`replications_needed` with ``relative``); the cap
+        (100,000) when the mean is 0 or fewer than two pairs were run, or when no target is set.
+        """
+        if not (self.precision_pct > 0.0):
+            return replications_needed([])
+        return replications_needed(
+            self.per_pair["diff_ksi"].to_numpy(dtype=float), relative=self.precision_pct / 100.0
+        )
 
     @property
     def cost_per_ksi_avoided(self) -> float:
@@ -425,10 +548,13 @@ class VariantComparison:
         )
         for key, val in (
             ("prob_reduces_ksi", self.prob_reduces_ksi),
-            ("prob_mean_reduces_ksi", self.prob_mean_reduces_ksi),
+            ("share_pairs_fewer_ksi", self.share_pairs_fewer_ksi),
             ("cost_per_ksi_avoided", self.cost_per_ksi_avoided),
             ("ksi_distinguishable", float(self.distinguishable)),
+            ("ksi_interval_reliable", float(self.difference["ksi"].reliable)),
             ("replications_needed", float(self.replications_needed)),
+            ("ksi_precision_pct", self.precision_pct),
+            ("replications_for_precision", float(self.replications_for_precision)),
         ):
             rows.append(
                 {"variant": self.variant, "baseline": self.baseline, "metric": key, "diff_mean": val}
@@ -501,7 +627,9 @@ class Comparison:
                     "bcr_safety": v.bcr_safety.mean,
                     "cost_per_ksi_avoided": v.cost_per_ksi_avoided,
                     "distinguishable": v.distinguishable,
+                    "interval_reliable": ksi.reliable,
                     "replications_needed": v.replications_needed,
+                    "replications_for_precision": v.replications_for_precision,
                     "n": len(v.pairs),
                 }
             )
@@ -526,7 +654,9 @@ def paired_replications(baseline: ScenarioRuns, variant: ScenarioRuns) -> tuple[
     return tuple(common)
 
 
-def _compare_one(baseline: ScenarioRuns, variant: ScenarioRuns, economics: Economics) -> VariantComparison:
+def _compare_one(
+    baseline: ScenarioRuns, variant: ScenarioRuns, economics: Economics, precision_pct: float
+) -> VariantComparison:
     idx = paired_replications(baseline, variant)
     b, v = baseline.by_index(), variant.by_index()
     diff: dict[str, Interval] = {}
@@ -540,20 +670,18 @@ def _compare_one(baseline: ScenarioRuns, variant: ScenarioRuns, economics: Econo
         per_pair[f"variant_{key}"] = vv
         per_pair[f"diff_{key}"] = d
         diff[key] = interval(d)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = np.where(bv > 0, 100.0 * d / np.where(bv > 0, bv, 1.0), np.nan)
-        pct[key] = interval(p)
+        pct[key] = ratio_interval(d, bv)
     d_ksi = np.asarray(per_pair["diff_ksi"], dtype=float)
-    prob = float(np.mean(d_ksi < 0))
+    share_fewer = float(np.mean(d_ksi < 0))
     ksi_iv = diff["ksi"]
     if ksi_iv.n > 1:
         se = float(d_ksi.std(ddof=1)) / math.sqrt(ksi_iv.n)
         if se > 0:
-            prob_mean = float(stats.t.cdf(-ksi_iv.mean / se, ksi_iv.n - 1))
+            prob = float(stats.t.cdf(-ksi_iv.mean / se, ksi_iv.n - 1))
         else:
-            prob_mean = 1.0 if ksi_iv.mean < 0 else 0.0
+            prob = 1.0 if ksi_iv.mean < 0 else 0.0
     else:
-        prob_mean = float("nan")
+        prob = float("nan")
     benefit = np.zeros(len(idx))
     for s in SEVERITIES:
         benefit -= np.asarray(per_pair[f"diff_{s}"], dtype=float) * economics.injury_value(s)
@@ -583,7 +711,7 @@ def _compare_one(baseline: ScenarioRuns, variant: ScenarioRuns, economics: Econo
         difference=diff,
         percent_change=pct,
         prob_reduces_ksi=prob,
-        prob_mean_reduces_ksi=prob_mean,
+        share_pairs_fewer_ksi=share_fewer,
         travel_time_cost=interval(tt_cost),
         safety_benefit_pv=interval(a * benefit),
         travel_time_cost_pv=interval(a * tt_cost),
@@ -594,6 +722,7 @@ def _compare_one(baseline: ScenarioRuns, variant: ScenarioRuns, economics: Econo
         economics=economics,
         per_pair=frame,
         bcr_safety=interval(bcr_safety),
+        precision_pct=precision_pct,
     )
 
 
@@ -616,16 +745,19 @@ def compare(
         Money values; by default those of ``parameters`` with the baseline's ``[economics]`` overrides, then
         each variant's own overrides on top.
     parameters
-        Where the default money values come from (``economics.*``); the shipped parameters if omitted.
+        Where the default money values (``economics.*``) and the precision a decision needs
+        (``appraisal.ksi_precision_pct``) come from; the shipped parameters if omitted.
 
     Raises
     ------
     DataError
         If a variant shares no replication index with the baseline, or the seeds of a pair differ.
     """
-    base_econ = economics or Economics.from_parameters(parameters).with_overrides(
+    params = parameters if parameters is not None else load_parameters()
+    base_econ = economics or Economics.from_parameters(params).with_overrides(
         baseline.economics, origin=f"scenario {baseline.name!r}"
     )
+    precision_pct = params.value("appraisal.ksi_precision_pct")
     comps = tuple(
         _compare_one(
             baseline,
@@ -633,6 +765,7 @@ def compare(
             base_econ.with_overrides(v.economics, origin=f"scenario {v.name!r}")
             if v.economics
             else base_econ,
+            precision_pct,
         )
         for v in variants
     )
@@ -682,7 +815,7 @@ def ranking(comparison: Comparison) -> list[RankRow]:
             a, b = _pair_values(v, "npv"), _pair_values(order[k + 1], "npv")
             d = (a - b).dropna()
             iv = interval(d.to_numpy())
-            sep = iv.n >= 2 and math.isfinite(iv.low) and iv.low > 0.0
+            sep = iv.reliable and iv.low > 0.0
             need = 0 if sep else replications_needed(d.to_numpy())
             rows.append(RankRow(k + 1, v.variant, v.npv, iv, sep, need))
         else:
@@ -764,11 +897,17 @@ def format_number(x: float, digits: int = 1, *, million: str = "M", million_digi
 
 
 def format_interval(iv: Interval, digits: int = 1, *, lang: str = "en") -> str:
-    """``mean (low to high)`` in ``lang``, or the mean alone with fewer than two replications."""
+    """``mean (low to high)`` in ``lang``, or ``mean (no reliable CI)``, or the mean alone.
+
+    "No reliable CI" when the interval is not :attr:`~Interval.reliable`; the mean alone with fewer than two
+    replications.
+    """
     from vision_zero.core.i18n import text
 
     if iv.n < 2:
         return format_number(iv.mean, digits)
+    if not iv.reliable:
+        return text("interval_unreliable", lang, mean=format_number(iv.mean, digits))
     return text(
         "interval",
         lang,
@@ -778,14 +917,55 @@ def format_interval(iv: Interval, digits: int = 1, *, lang: str = "en") -> str:
     )
 
 
+def format_probability(p: float) -> str:
+    """A probability as a percentage; above 99% as "> 99%" and below 1% as "< 1%" (never a certain 100% or 0%)."""
+    if not math.isfinite(p):
+        return "–"
+    if p > 0.99:
+        return "> 99%"
+    if p < 0.01:
+        return "< 1%"
+    return f"{p:.0%}"
+
+
 def probability_text(v: VariantComparison, lang: str = "en") -> str:
     """P(fewer KSI) as a percentage where the replications tell the change from noise, else "not yet (+N)"."""
     from vision_zero.core.i18n import ntext
 
     if v.distinguishable:
-        return f"{v.prob_reduces_ksi:.0%}"
+        return format_probability(v.prob_reduces_ksi)
     more = max(v.replications_needed - len(v.pairs), 1)
     return ntext("not_yet_short", more, lang, more=format_number(more, 0))
+
+
+def precision_text(v: VariantComparison) -> str:
+    """The paired replications for ± ``precision_pct`` on KSI avoided: a count, "≥ 100,000" at the cap, "–" if none.
+
+    Without two pairs or with a mean of 0 there is no observed variance or nothing to be precise about ("–").
+    """
+    n = v.replications_for_precision
+    cap = replications_needed([])
+    if n >= cap:
+        return "–" if len(v.pairs) < 2 or v.difference["ksi"].mean == 0.0 else f"≥ {format_number(cap, 0)}"
+    return format_number(n, 0)
+
+
+def unreliable_note(n: int, lang: str = "en") -> str:
+    """The sentence saying why ``n`` paired replications give no reliable interval ("" from the minimum on)."""
+    from vision_zero.core.i18n import ntext
+
+    if n >= MIN_REPLICATIONS_FOR_CI or n < 2:
+        return ""
+    lo, hi = sd_range(n)
+    return ntext(
+        "unreliable_note",
+        n,
+        lang,
+        df=n - 1,
+        sd_low=f"{lo:.2f}",
+        sd_high=format_number(hi, 0),
+        minimum=MIN_REPLICATIONS_FOR_CI,
+    )
 
 
 def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], list[list[str]]]:
@@ -802,7 +982,9 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
         "col_ksi_change",
         "col_prob",
     )
+    pct = comparison.variants[0].precision_pct if comparison.variants else float("nan")
     header = [text(k, lang) for k in keys] + [
+        text("col_reps_precision", lang, pct=format_number(pct, 0)),
         text("col_veh_h", lang),
         text("col_trips", lang),
         text("col_cost", lang, cur=cur),
@@ -825,6 +1007,7 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
             "",
             "",
             "",
+            "",
         ]
     ]
     sums = {s.name: s for s in comparison.scenarios}
@@ -839,6 +1022,7 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
                 fmt(v.ksi_avoided),
                 fmt(v.percent_change["ksi"]),
                 probability_text(v, lang),
+                precision_text(v),
                 format_number(v.difference["veh_h"].mean, 0),
                 _trips_change(m, v),
                 format_number(v.cost_pv, 1),
@@ -847,6 +1031,14 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
             ]
         )
     return header, rows
+
+
+def precision_foot(comparison: Comparison, lang: str = "en") -> str:
+    """The note under a table with the replications-for-precision column: what it means, how to get there."""
+    from vision_zero.core.i18n import text
+
+    pct = comparison.variants[0].precision_pct if comparison.variants else float("nan")
+    return text("precision_foot", lang, pct=format_number(pct, 0), width=format_number(2 * pct, 0))
 
 
 def _trips_change(m: Mapping[str, Interval], v: VariantComparison) -> str:
@@ -899,8 +1091,12 @@ def format_table(comparison: Comparison, *, label: str = "", lang: str = "en", c
     against = against[:2] + against[3:]  # the baseline's row is empty here
     n = comparison.baseline.metrics["ksi"].n
     foot = [ntext("table_foot", n, lang)]
+    if unreliable_note(n, lang):
+        foot.append(unreliable_note(n, lang))
     if any(not v.distinguishable for v in comparison.variants):
         foot.append(text("not_yet_foot", lang))
+    if comparison.variants:
+        foot.append(precision_foot(comparison, lang))
     if any(s.truncated for s in comparison.scenarios):
         foot.append(text("truncated_note", lang))
     if coverage:

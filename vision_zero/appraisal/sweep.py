@@ -434,9 +434,8 @@ def run_sweep(
         avoided = run.differences("ksi")
         row.update(stat_columns("ksi_avoided", mean_interval(avoided)))
         row.update(stat_columns("veh_h_added", mean_interval(-run.differences("veh_h"))))
-        # told apart from noise? (as the compare report says it: the 95% interval excludes 0)
-        lo, hi = row["ksi_avoided_lo"], row["ksi_avoided_hi"]
-        row["distinguishable"] = bool(lo > 0 or hi < 0)
+        # told apart from noise? (as the compare report says it: a reliable 95% interval that excludes 0)
+        row["distinguishable"] = interval(avoided).excludes_zero
         row["replications_needed"] = replications_needed(avoided)
         for key in ("fatal", "serious", "slight", "ksi"):
             iv = interval(

@@ -32,9 +32,12 @@ from vision_zero.appraisal.compare import (
     VariantComparison,
     format_number,
     increments,
+    precision_foot,
+    precision_text,
     probability_text,
     ranking,
     table_rows,
+    unreliable_note,
 )
 from vision_zero.appraisal.ksi_split import PARTS, KsiSplit
 from vision_zero.appraisal.study import ContentItem
@@ -42,6 +45,7 @@ from vision_zero.core.i18n import catalogue, check_lang, ntext, text
 from vision_zero.core.version import __version__
 from vision_zero.outputs.plot import network_label
 from vision_zero.risk.crash_model import ROAD_USERS
+from vision_zero.runs.replications import MIN_REPLICATIONS_FOR_CI
 from vision_zero.runs.results import atomic_write_text
 
 __all__ = [
@@ -178,14 +182,17 @@ def _num(x: float, digits: int = 1) -> str:
     return format_number(x, digits, million=" M", million_digits=2)
 
 
-def _ci(iv: Interval, digits: int = 1) -> str:
-    if iv.n < 2 or not math.isfinite(iv.low):
+def _ci(iv: Interval, lang: str, digits: int = 1) -> str:
+    """``low … high``; "n<2" without two values; "no reliable CI" when the interval is not reliable."""
+    if iv.n < 2:
         return "n<2"
+    if not iv.reliable:
+        return text("ci_unreliable", lang)
     return f"{_num(iv.low, digits)} … {_num(iv.high, digits)}"
 
 
-def _with_ci(iv: Interval, digits: int = 1) -> str:
-    return f"{_num(iv.mean, digits)} ({_ci(iv, digits)})"
+def _with_ci(iv: Interval, lang: str, digits: int = 1) -> str:
+    return f"{_num(iv.mean, digits)} ({_ci(iv, lang, digits)})"
 
 
 def _table(
@@ -333,6 +340,7 @@ def _programs(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
 
 def _decision_table(comparison: Comparison, lang: str) -> str:
     cur = comparison.variants[0].economics.currency if comparison.variants else ""
+    pct = comparison.variants[0].precision_pct if comparison.variants else float("nan")
     header = [
         text("col_program", lang),
         text("col_ksi_avoided_ci", lang),
@@ -343,23 +351,25 @@ def _decision_table(comparison: Comparison, lang: str) -> str:
         text("col_cost_per_ksi", lang, cur=cur),
         text("col_npv_ci", lang, cur=cur),
         text("col_verdict", lang),
+        text("col_reps_precision", lang, pct=format_number(pct, 0)),
     ]
     rows = []
     for v in comparison.variants:
         rows.append(
             [
                 v.variant,
-                _with_ci(v.ksi_avoided),
-                _with_ci(v.difference["fatal"].negated(), 2),
+                _with_ci(v.ksi_avoided, lang),
+                _with_ci(v.difference["fatal"].negated(), lang, 2),
                 _num(v.cost_pv),
-                _with_ci(v.bcr, 2),
+                _with_ci(v.bcr, lang, 2),
                 _num(v.bcr_safety.mean, 2),
                 _num(v.cost_per_ksi_avoided, 0),
-                _with_ci(v.npv),
+                _with_ci(v.npv, lang),
                 _verdict(v, lang),
+                precision_text(v),
             ]
         )
-    return _table(header, rows, widths=(12, 11, 9, 9, 11, 8, 10, 14, 16), text_cols=(8,))
+    return _table(header, rows, widths=(12, 11, 9, 8, 11, 7, 9, 13, 13, 7), text_cols=(8,))
 
 
 def _ranking(comparison: Comparison, lang: str) -> str:
@@ -374,12 +384,12 @@ def _ranking(comparison: Comparison, lang: str) -> str:
         if r.ahead_of_next is None:
             vs = ""
         elif r.separated:
-            vs = text("rank_separated", lang, diff=_with_ci(r.ahead_of_next))
+            vs = text("rank_separated", lang, diff=_with_ci(r.ahead_of_next, lang))
         else:
             n = r.ahead_of_next.n
             more = max(r.replications_needed - n, 1)
             vs = ntext("rank_not_yet", more, lang, more=format_number(more, 0))
-        rows.append([r.rank, r.variant, _with_ci(r.npv), vs])
+        rows.append([r.rank, r.variant, _with_ci(r.npv, lang), vs])
     return _table(header, rows, left=2, widths=(7, 23, 30, 40), text_cols=(3,))
 
 
@@ -396,7 +406,14 @@ def _increments(comparison: Comparison, lang: str) -> str:
         text("col_incr_bcr", lang),
     ]
     rows = [
-        [i.package, i.part, _with_ci(i.ksi_avoided), _num(i.cost_pv), _with_ci(i.npv), _with_ci(i.bcr, 2)]
+        [
+            i.package,
+            i.part,
+            _with_ci(i.ksi_avoided, lang),
+            _num(i.cost_pv),
+            _with_ci(i.npv, lang),
+            _with_ci(i.bcr, lang, 2),
+        ]
         for i in incs
     ]
     return f'<p class="note">{_e(text("increments_note", lang))}</p>' + _table(header, rows, left=2)
@@ -415,6 +432,10 @@ def _summary(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
     out.append(f"<h3>{_e(text('decision', lang))}</h3>")
     out.append(_decision_table(comparison, lang))
     out.append(f'<p class="note">{_e(ntext("interval_note", n, lang))} {_e(text("money_note", lang))}</p>')
+    if unreliable_note(n, lang):
+        out.append(f'<p class="quick">{_e(unreliable_note(n, lang))}</p>')
+    if comparison.variants:
+        out.append(f'<p class="note">{_e(precision_foot(comparison, lang))}</p>')
     if any(sc.truncated for sc in comparison.scenarios):
         out.append(f'<p class="note">{_e(text("truncated_note", lang))}</p>')
     out.append(f"<h3>{_e(text('ranking', lang))}</h3>")
@@ -430,7 +451,7 @@ def _road_user_table(comparison: Comparison, lang: str) -> str:
     for v in comparison.variants:
         row: list[object] = [v.variant]
         for ru in ROAD_USERS:
-            row.append(_with_ci(v.difference[f"ksi_{ru}"].negated()))
+            row.append(_with_ci(v.difference[f"ksi_{ru}"].negated(), lang))
         rows.append(row)
     return _table(header, rows)
 
@@ -488,8 +509,8 @@ def _money_table(comparison: Comparison, lang: str) -> str:
                 f"{_num(v.safety_benefit_pv.mean)} {cur}",
                 f"{_num(v.travel_time_cost_pv.mean)} {cur}",
                 f"{_num(v.cost_pv)} {cur}",
-                _with_ci(v.npv),
-                _with_ci(v.bcr, 2),
+                _with_ci(v.npv, lang),
+                _with_ci(v.bcr, lang, 2),
                 _num(v.bcr_safety.mean, 2),
                 _num(v.cost_per_ksi_avoided, 0),
             ]
@@ -546,7 +567,7 @@ def _split_table(splits: Sequence[KsiSplit], lang: str) -> str:
     for sp in splits:
         row: list[object] = [sp.variant]
         for p in PARTS:
-            row.append(_with_ci(sp.part(p)))
+            row.append(_with_ci(sp.part(p), lang))
         rows.append(row)
     return _table(header, rows)
 
@@ -571,6 +592,8 @@ def _evidence(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
     out.append(_table(header, rows))
     if comparison.variants and not all(v.distinguishable for v in comparison.variants):
         out.append(f'<p class="note">{_e(text("not_yet_foot", lang))}</p>')
+    if comparison.variants:
+        out.append(f'<p class="note">{_e(precision_foot(comparison, lang))}</p>')
     out.append(f"<h3>{_e(text('by_road_user', lang))}</h3>")
     out.append(_road_user_table(comparison, lang))
     if inputs.ksi_split:
@@ -602,7 +625,7 @@ def _method(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
     out.append(f'<h2 id="s-method">3. {_e(text("method", lang))}</h2>')
     out.append(f"<h3>{_e(text('assumptions', lang))}</h3><ul>")
     for key in _STANDARD_ASSUMPTIONS:
-        out.append(f"<li>{_e(text(key, lang))}</li>")
+        out.append(f"<li>{_e(text(key, lang, minimum=MIN_REPLICATIONS_FOR_CI))}</li>")
     for line in inputs.assumptions:
         out.append(f"<li>{_e(line)}</li>")
     if comparison.schematic:

@@ -41,7 +41,7 @@ from vision_zero.outputs.maps import map_scale, plot_ksi_map
 from vision_zero.outputs.plot import plot_network
 from vision_zero.outputs.report import Coverage, ReportInputs, write_report
 from vision_zero.program.selectors import road_km
-from vision_zero.runs.replications import run_warnings
+from vision_zero.runs.replications import MIN_REPLICATIONS_FOR_CI, run_warnings
 from vision_zero.runs.results import atomic_write_bytes, atomic_write_text, safe_file_name
 
 FloatArray = npt.NDArray[np.float64]
@@ -88,9 +88,13 @@ def _per_replication_ksi(network: RoadNetwork, runs: ScenarioRuns) -> dict[int, 
 def _within_noise(
     base: dict[int, FloatArray], variant: dict[int, FloatArray], m: int
 ) -> npt.NDArray[np.bool_]:
-    """Per link, True when the 95% interval of the paired per-replication KSI change contains 0."""
+    """Per link, True when the 95% interval of the paired per-replication KSI change contains 0.
+
+    Every link is within noise with fewer than ``MIN_REPLICATIONS_FOR_CI`` pairs: no interval is reliable then
+    (:attr:`vision_zero.appraisal.compare.Interval.reliable`), as in the tables.
+    """
     common = sorted(set(base) & set(variant))
-    if len(common) < 2:
+    if len(common) < MIN_REPLICATIONS_FOR_CI:
         return np.ones(m, dtype=bool)
     d = np.stack([variant[i] - base[i] for i in common])
     n = d.shape[0]
