@@ -160,8 +160,9 @@ def _range(name: str) -> tuple[float, float]:
 
 
 _TURNING_GAP = (
-    "measured 21.9% of the collisions at crossings on nodes (small schematic network, 2 replications pooled, "
-    "central parameters, 2026-11-30, load ~9; 15.3% before the turning drivers at signals who do not look for "
+    "measured 22.2% of the collisions at crossings on nodes (small schematic network, 2 replications pooled, "
+    "central parameters, 2026-11-30 at b29b9a8, after c47aa7e drew each parameter from its own stream, load ~10; "
+    "21.9% before it, load ~9; 15.3% before the turning drivers at signals who do not look for "
     "pedestrians, risk.pedestrian.turning_not_looking_share: 20.5% / 23.2% at its 4% / 7% ends): turning "
     "vehicles are 13-25% of the passages; away from signals their drivers yield as at an uncontrolled marked "
     "crossing at the turning speed (about 91% at 20 km/h) and stop within the lane's warning time, while through "
@@ -184,14 +185,16 @@ def test_turning_vehicles_share_of_collisions_at_intersections(runs: Pairs) -> N
 
 
 _SIGNAL_TURNING_GAP = (
-    "measured 1.93 (small schematic network, 2 replications pooled, central parameters, 2026-11-30, load ~9; "
-    "1.19 before the 5.5% of turning drivers at signals who do not look for pedestrians and neither yield nor "
-    "brake, Marnell et al. 2013: 1.76 / 2.09 at the 4% / 7% ends of their range). Per conflict a vehicle going "
+    "measured 1.91 (small schematic network, 2 replications pooled, central parameters, 2026-11-30 at b29b9a8, "
+    "after c47aa7e drew each parameter from its own stream, load ~10; 1.93 before it, load ~9; 1.19 before "
+    "the 5.5% of turning drivers at signals who do not look for pedestrians and neither yield nor brake, "
+    "Marnell et al. 2013: 1.76 / 2.09 at the 4% / 7% ends of their range). Per conflict a vehicle going "
     "straight through a signal at 65 km/h has 0.41 of an uncontrolled crossing's non-yielding (0.04 of drivers "
     "not stopping for a pedestrian on the walk, risk.pedestrian.yield.signalised, raised to the gap-picking "
     "elasticity 1/3 = 0.34, plus the 10.6% of pedestrians crossing against their red); a turning vehicle at "
     "20 km/h 0.53, and the non-lookers hit at the turning speed. The signal inputs cannot close the rest without "
-    "breaking the signalised-crossing row (Hunt 1998: -60..0%; the row is -52.9%). Measured on the same runs at "
+    "breaking the signalised-crossing row (Hunt 1998: -60..0%; the row is -46.0% at b29b9a8, -52.9% before "
+    "c47aa7e). Measured on the same runs at "
     "central parameters (raw casualties at the upgraded crossings: -48.9% there): drivers' non-yielding at "
     "signals 0.04 -> 0.004 per vehicle (Bonneson's one violation per 17 cycles over an assumed 10-30 vehicles "
     "per cycle) with the elasticity: ratio 3.40, row -67.5%; without the elasticity: 9.80, -83.3% (before the "

@@ -89,8 +89,9 @@ def test_network_exponents_near_elvik(
 
 
 _SLIGHT_PEDESTRIAN_GAP = (
-    "measured +4.1% (x0.9) and +5.3% (x0.8) on 2026-11-30 at 47481ca (+3.8% / +5.5% before f103d9b's "
-    "priority-junction capacities; small schematic network, demand 0.5, 2 pairs, "
+    "measured +4.9% (x0.9) and +6.7% (x0.8) on 2026-11-30 at b29b9a8, after c47aa7e drew each parameter from its "
+    "own stream (+4.1% / +5.3% at 47481ca, +3.8% / +5.5% before f103d9b's priority-junction capacities; small "
+    "schematic network, demand 0.5, 2 pairs, "
     "casualties expected over the pedestrians' arrivals; unchanged since 498f96b; at demand 1.0, the network's "
     "part of the city's peak: +3.5% / +5.0%). Per conflict the chain's slight injuries (collisions - KSI) fall "
     "with speed below about 55 km/h (x0.9: -10% at 30-40 km/h, -5% at 50) and rise above 60 (+3% at 60, +11% at "
@@ -189,8 +190,8 @@ def observed_pedestrian_mix() -> dict[str, tuple[float, float, float]]:
 
 
 _DEATH_SHARE_GAP = (
-    "measured 12.2% on 2026-11-30 at 47481ca (small schematic network, demand 0.5, 2 pairs; 11.3% at demand "
-    "1.0 before f103d9b, the network's "
+    "measured 13.1% on 2026-11-30 at b29b9a8, after c47aa7e drew each parameter from its own stream (12.2% at "
+    "47481ca; small schematic network, demand 0.5, 2 pairs; 11.3% at demand 1.0 before f103d9b, the network's "
     "part of the city's AM peak, congestion index 1.28) against 1.5% (0.6-3.2%) from the calibration targets and "
     "3.0% in Almaty's own police figures (24 killed, 770 injured in pedestrian-struck crashes over eight months; "
     "risk.pedestrian.evidence.injured_per_death.almaty_police; Kazakhstan 2025: 4.0%). Replication 0 by site: "
@@ -226,16 +227,18 @@ def test_pedestrian_deaths_share_of_pedestrian_casualties_as_observed(
 
 
 _CASUALTY_SHARE_GAP = (
-    "measured 3.7% (drawn parameters, seed 2019, replications 0-1) and 3.6% (central parameters) on 2026-11-30 "
-    "at fd669a5 (small schematic network, demand 0.5), against 30% (20-45%) in the calibration targets. The "
+    "measured 3.3% (drawn parameters, seed 2019, replications 0-1) on 2026-11-30 at b29b9a8, after c47aa7e drew "
+    "each parameter from its own stream (3.7% before it; 3.6% at central parameters; small schematic network, "
+    "demand 0.5), against 30% (20-45%) in the calibration targets. The "
     "calibration pins each road user's deaths (one factor per road user, risk.crash_model.calibration_factors) "
-    "and the chain's pedestrian mix is 12% deaths (the death-share test above), so the calibrated pedestrian "
+    "and the chain's pedestrian mix is 12-13% deaths (the death-share test above), so the calibrated pedestrian "
     "serious injuries are 0.19x and the slight ones 0.10x the targets' (per pedestrian death; 5.2% of all serious "
     "and 3.0% of all slight casualties). Calibrating pedestrians on their casualties instead would put this "
     "share right by construction and multiply their deaths by about 8 (about 270 a year in Almaty against 34 "
-    "observed); on their KSI, deaths x3.5 and serious x0.65. Needs the chain's impact speeds (its deaths come at "
-    "65 km/h: 5.5% of them at 30 mph or less for a vehicle passing at 65 km/h, against about half of Great "
-    "Britain's pedestrian deaths, Richards 2010)"
+    "observed); on their KSI, deaths x3.5 and serious x0.65 (crossing rows and cell changes do not move: one "
+    "factor scales baseline and variant alike). Needs the chain's impact speeds: 6.4% of its deaths at impact "
+    "speeds of 30 mph or less on this network (central parameters), against about half of Great Britain's "
+    "pedestrian deaths (Richards 2010, risk.pedestrian.evidence.deaths_share_at_impact_30mph_or_less)"
 )
 
 
