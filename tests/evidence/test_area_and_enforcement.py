@@ -279,7 +279,8 @@ CASES = [
         "before-after designs): injury accidents -25..-35%",
         id="arterials_80_to_60_injuries_per_veh_km",
         xfail="measured -10.2% injuries per veh-km at the central parameters (2026-11-30, main 993b37b; unchanged on "
-        "071a3b7, after f103d9b; district schematic, 1 pair, load ~10; the same on 498f96b): the driven mean falls "
+        "071a3b7, after f103d9b; district schematic, 1 pair, load ~10; the same on 498f96b and on c47aa7e, each "
+        "parameter from its own stream): the driven mean falls "
         "89.4 -> 83.4 km/h (-6.0 km/h, -6.7%; Oslo -5.8 km/h, Folgerø, Harding & Westby 2019: the next row), veh-km "
         "-0.7%, and the casualties fall exactly as Elvik 2009's freeway exponents give for that speed: slight -9.5% "
         "(0.933^1.4: -9.3%), serious -21.1% (^3.5: -21.7%), killed -26.6% (^4.6: -27.5%); slight are 88% of the "
@@ -310,12 +311,13 @@ CASES = [
         "5.8 km/h; interventions.speed_limit.speed_response.police 0.2-0.4 of the limit change (SCIENCE.md §4)",
         id="arterials_80_to_60_mean_speed",
     ),
-    # measured -47.7% (2026-11-30, main 3d730e3, small schematic, 2 pairs, central parameters, load ~11), at the
-    # interval's strong edge: the zone's streets go 59.9 -> 34.8 km/h (x0.58; Webster & Mackie's zones x0.64, where
-    # the power model gives -41.2%: test_the_power_model_at_the_zones_measured_speeds_gives_grundys_effect), and the
-    # casualties inside are occupants (-47.8%): the small network's crossings all lie at junctions, the zone's at
-    # junctions with main roads (adjacent), so Grundy's pedestrians inside the zones (their largest fall, in
-    # children) are not modelled. A 30 km/h zone (x0.44): -63.8%.
+    # measured -47.7% (2026-11-30, main 3d730e3, the same on c47aa7e; small schematic, 2 pairs, central
+    # parameters, load ~11), at the interval's strong edge: the zone's streets go 59.9 -> 34.8 km/h (x0.58; Webster
+    # & Mackie's zones x0.64, where the power model gives -41.2%:
+    # test_the_power_model_at_the_zones_measured_speeds_gives_grundys_effect), and the casualties inside are
+    # occupants (-47.8%): the small network's crossings all lie at junctions, the zone's at junctions with main
+    # roads (adjacent), so Grundy's pedestrians inside the zones (their largest fall, in children) are not
+    # modelled. A 30 km/h zone (x0.44): -63.8%.
     case(
         "small",
         "zones20mph",
@@ -335,7 +337,8 @@ CASES = [
         "Grundy et al. 2009: casualties in areas adjacent to the zones -8.0% (95% CI -4.4..-11.5%); adjacent here: "
         "the rest of the zone's circle (the main roads it leaves out, the junctions where its streets meet them)",
         id="twenty_mph_zones_adjacent",
-        xfail="measured -1.8% at the central parameters (2026-11-30, main fd669a5, small schematic, 2 pairs, load ~11): "
+        xfail="measured -1.8% at the central parameters (2026-11-30, main fd669a5 and c47aa7e, small schematic, 2 pairs, "
+        "load ~11): "
         "the right sign and no migration (next row), but short of Grundy's -8% (-4.4..-11.5). The adjacent "
         "sites fall only where the zone's streets meet the main roads (junctions -6.0%: the calmed approaches are "
         "slower); the main roads' own junctions and links -0.7% / -0.9%, their mean speed unchanged (68.3 km/h) "
