@@ -537,3 +537,61 @@ def test_table_lookup_matches_the_exact_chain_over_crossings_and_periods() -> No
                 exact[sev] += factor[period] * rate_s * float(r[sev].sum()) * window / 400
         for sev, value in exact.items():
             assert got[(c, sev)] == pytest.approx(value, rel=0.01)
+
+
+def test_crossing_casualties_do_not_depend_on_blocks_or_the_period_column(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The passages' casualties are summed in blocks of whole crossings (memory): every block size gives the same
+    totals bit for bit (each cell summed over the same passages in the same order), whatever the rows' order, and
+    a stored record's categorical period column gives what a string column gives. Passages at an unknown crossing
+    or in a period the record does not have count nowhere."""
+    from risk_fixtures import PERIOD
+
+    from vision_zero.risk import pedestrian
+    from vision_zero.traffic.periods import Period
+
+    net = one_road(crossing_type="marked", lanes_crossed=4, lanes=2)
+    others = [
+        net.crossings.assign(crossing_type=t, lanes_crossed=2, offset_m=100.0 * (i + 2))
+        for i, t in enumerate(("raised", "signalised", "rrfb"))
+    ]
+    net = net.with_tables(crossings=pd.concat([net.crossings, *others], ignore_index=True))
+    night = Period(name="night", start_h=23.0, duration_s=1800.0, demand_share=0.02, annual_hours=1000.0)
+    rng = np.random.default_rng(5)
+    n = 4000
+    cars = pd.DataFrame(
+        {
+            "period": rng.choice([PERIOD.name, "night", "evening"], n, p=[0.6, 0.35, 0.05]),
+            "crossing": rng.integers(0, 5, n),  # crossing 4 is not on the network
+            "t_s": rng.uniform(0, 1800, n),
+            "speed_kph": rng.uniform(10, 80, n),
+            "stopped": rng.random(n) < 0.2,
+            "turning": rng.random(n) < 0.3,
+        }
+    )
+    demand = pd.DataFrame(
+        {"crossing": [0, 1, 2, 3, 0, 2], "period": [PERIOD.name] * 4 + ["night"] * 2, "peds_per_h": 80.0}
+    )
+    rec = TrafficRecord(
+        periods=(PERIOD, night),
+        link_stats=record(net).link_stats,
+        passages=cars,
+        trips=pd.DataFrame(),
+        speed_hist=pd.DataFrame(),
+        pedestrian_demand=demand,
+    )
+    whole = pedestrian.crossing_casualties_by_movement(net, rec, parameters=P)
+    assert set(whole["crossing"]) == {0, 1, 2, 3} and whole["fatal"].gt(0).all()
+    stored = dataclasses.replace(rec, passages=cars.astype({"period": "category"}))
+    for block in (1, 7, 1000):
+        monkeypatch.setattr(pedestrian, "_BLOCK_PASSAGES", block)
+        for r in (rec, stored):
+            pd.testing.assert_frame_equal(
+                pedestrian.crossing_casualties_by_movement(net, r, parameters=P), whole, check_exact=True
+            )
+    kept = cars[cars["crossing"].lt(4) & cars["period"].ne("evening")]
+    only = dataclasses.replace(rec, passages=kept.reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        pedestrian.crossing_casualties_by_movement(net, only, parameters=P), whole, check_exact=True
+    )

@@ -81,6 +81,7 @@ and Gårder 1989, is a range: from about -60% to no clear benefit).
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -602,7 +603,12 @@ class _ImpactTable:
         dtau = tau_max_s / (_TABLE_N_TAU - 1)
         tau = np.arange(_TABLE_N_TAU, dtype=np.float64) * dtau
         vv, tt = np.meshgrid(v, tau, indexing="ij")
-        return cls(_TABLE_DV_KPH, dtau, _impact_expectations(vv, tt, parameters))
+        # a few speeds at a time: the expectations' nodes make each grid point 96 values (peak memory)
+        parts = [
+            _impact_expectations(vv[i : i + 32], tt[i : i + 32], parameters) for i in range(0, _TABLE_N_V, 32)
+        ]
+        c, f, k = (np.concatenate([part[j] for part in parts]) for j in range(3))
+        return cls(_TABLE_DV_KPH, dtau, (c, f, k))
 
     def lookup(self, v_kph: FloatArray, tau_s: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         n_v, n_tau = self.values[0].shape
@@ -654,8 +660,42 @@ def _flag(frame: pd.DataFrame, column: str) -> npt.NDArray[np.bool_]:
     """A boolean column of ``frame``, all False when the frame has none (records built without it)."""
     if column not in frame:
         return np.zeros(len(frame), dtype=bool)
+    if frame[column].dtype == bool:  # no missing values: the column itself (no copy)
+        flags: npt.NDArray[np.bool_] = frame[column].to_numpy()
+        return flags
     out: npt.NDArray[np.bool_] = frame[column].fillna(False).to_numpy(dtype=bool)
     return out
+
+
+def _period_codes(column: pd.Series, names: list[str]) -> npt.NDArray[np.int8]:
+    """Per row of a ``period`` column, the position of its period among ``names`` (-1: none of them, or missing).
+
+    Through the column's distinct values (:func:`pandas.factorize`; a categorical column's categories), so that
+    no Python string is made per row (the record's string columns hold none).
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes, uniques = column.cat.codes.to_numpy(np.int64), column.cat.categories
+    else:
+        codes, uniques = pd.factorize(column)
+    lookup = np.r_[pd.Index(names).get_indexer(pd.Index(uniques).astype(str)), -1].astype(np.int8)
+    out: npt.NDArray[np.int8] = lookup[codes]  # code -1 (missing) -> the last entry, -1
+    return out
+
+
+def _positions(index: pd.Index, values: pd.Series) -> npt.NDArray[np.int32]:
+    """Per value, its position in ``index`` (-1: not in it); a 0..n-1 range index needs no look-up table."""
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        v = values.to_numpy()
+        pos = v.astype(np.int32)
+        pos[(v < 0) | (v >= len(index))] = -1
+        return pos
+    out: npt.NDArray[np.int32] = index.get_indexer(pd.Index(values)).astype(np.int32)
+    return out
+
+
+#: Passages whose casualties are computed at once (in blocks of whole crossings): bounds the risk stage's
+#: per-passage temporaries (a memory setting, not a model number).
+_BLOCK_PASSAGES = 1 << 18
 
 
 def _rows(site_type: str, site: int, values: Mapping[str, float]) -> list[dict[str, object]]:
@@ -738,7 +778,6 @@ def crossing_casualties_by_movement(
     cars = record.passages
     rates = pedestrian_rates(record)
     if n and len(rates) and len(cars) and record.periods:
-        period_index = {p.name: i for i, p in enumerate(record.periods)}
         factors = np.array([annual_factor(p) for p in record.periods])
         types = crossings["crossing_type"].astype(str).replace("", "unmarked").to_numpy()
         lanes = crossings["lanes_crossed"].to_numpy(np.float64)
@@ -747,51 +786,60 @@ def crossing_casualties_by_movement(
             m = types == ctype
             window[m] = crossing_time_s(lanes[m], str(ctype), parameters=parameters)
 
-        def keyed(df: pd.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-            per = (
-                df["period"]
-                .astype(str)
-                .map(period_index)
-                .to_numpy(dtype=np.float64, na_value=-1.0)
-                .astype(np.int64)
-            )
-            pos = crossings.index.get_indexer(pd.Index(df["crossing"]))
-            return per, pos
-
-        r_per, r_pos = keyed(rates)
+        names = [p.name for p in record.periods]
+        r_per = _period_codes(rates["period"], names)
+        r_pos = _positions(crossings.index, rates["crossing"])
         ok = (r_per >= 0) & (r_pos >= 0)
         per_s = np.zeros((len(record.periods), n))
         np.add.at(per_s, (r_per[ok], r_pos[ok]), rates["peds_per_h"].to_numpy(np.float64)[ok] / 3600.0)
-        c_per, c_pos = keyed(cars)
-        ok = (c_per >= 0) & (c_pos >= 0)
-        ok[ok] = per_s[c_per[ok], c_pos[ok]] > 0
-        c_per, c_pos = c_per[ok], c_pos[ok]
-        turning = _flag(cars, "turning")[ok]
-        stopped = _flag(cars, "stopped")[ok]
-        running = cars["speed_kph"].to_numpy(np.float64)[ok]
-        # 85th percentile of the approach speeds at each raised crossing (its design speed is one; no other
-        # crossing type reads it, so the grouped quantile runs over the raised crossings' passages only)
-        site_p85 = np.full(len(c_pos), np.nan)
-        raised = types[c_pos] == "raised"
-        if raised.any():
-            p85 = pd.Series(running[raised]).groupby(c_pos[raised]).quantile(DESIGN_SPEED_QUANTILE)
-            site_p85[raised] = p85.reindex(c_pos[raised]).to_numpy(np.float64)
-        speed = movement_speed_kph(running, stopped=stopped, turning=turning, parameters=parameters)
-        movement = np.where(turning, 2, np.where(stopped, 1, 0))
-        cell = c_pos * n_mov + movement
-        totals[:, 0] = np.bincount(cell, weights=factors[c_per], minlength=n * n_mov)
-        # pedestrians met per passage x annualisation
-        weight = per_s[c_per, c_pos] * window[c_pos] * factors[c_per]
-        for ctype in np.unique(types[c_pos]):
-            for turns in (False, True):
-                m = (types[c_pos] == ctype) & (turning == turns)
-                if not m.any():
-                    continue
-                risk = _mean_conflict_risk(
-                    speed[m], lanes[c_pos[m]], str(ctype), parameters, turning=turns, site_p85_kph=site_p85[m]
-                )
-                for j, key in enumerate(("collision", "fatal", "serious", "slight"), start=1):
-                    totals[:, j] += np.bincount(cell[m], weights=weight[m] * risk[key], minlength=n * n_mov)
+        # per passage only compact codes; the casualties are summed in blocks of whole crossings (a city's day has
+        # tens of millions of passages): each (crossing, movement) cell is summed over the same passages in the
+        # same order as in one block, so the totals do not depend on the blocks
+        c_per = _period_codes(cars["period"], names)
+        c_pos = _positions(crossings.index, cars["crossing"])
+        c_pos[c_per < 0] = -1
+        ends = np.cumsum(np.bincount(c_pos[c_pos >= 0], minlength=n))  # after each crossing's passages
+        marks = np.searchsorted(ends, np.arange(_BLOCK_PASSAGES, ends[-1], _BLOCK_PASSAGES)) + 1
+        bounds = np.unique(np.r_[0, marks, n])  # blocks of crossings [a, b)
+        turning_all, stopped_all = _flag(cars, "turning"), _flag(cars, "stopped")
+        running_all = cars["speed_kph"].to_numpy(np.float64)
+        for lo, hi in itertools.pairwise(bounds):
+            block = np.flatnonzero((c_pos >= lo) & (c_pos < hi))  # in the table's order
+            b_per, b_pos = c_per[block], c_pos[block]
+            block = block[per_s[b_per, b_pos] > 0]  # passages of a crossing with pedestrians in their period
+            b_per, b_pos = c_per[block], c_pos[block]
+            turning, stopped, running = turning_all[block], stopped_all[block], running_all[block]
+            b_types = types[b_pos]
+            # 85th percentile of the approach speeds at each raised crossing (its design speed is one; no other
+            # crossing type reads it, so the grouped quantile runs over the raised crossings' passages only)
+            site_p85 = np.full(len(b_pos), np.nan)
+            raised = b_types == "raised"
+            if raised.any():
+                p85 = pd.Series(running[raised]).groupby(b_pos[raised]).quantile(DESIGN_SPEED_QUANTILE)
+                site_p85[raised] = p85.reindex(b_pos[raised]).to_numpy(np.float64)
+            speed = movement_speed_kph(running, stopped=stopped, turning=turning, parameters=parameters)
+            movement = np.where(turning, 2, np.where(stopped, 1, 0))
+            cell = b_pos.astype(np.int64) * n_mov + movement
+            totals[:, 0] += np.bincount(cell, weights=factors[b_per], minlength=n * n_mov)
+            # pedestrians met per passage x annualisation
+            weight = per_s[b_per, b_pos] * window[b_pos] * factors[b_per]
+            for ctype in np.unique(b_types):
+                for turns in (False, True):
+                    m = (b_types == ctype) & (turning == turns)
+                    if not m.any():
+                        continue
+                    risk = _mean_conflict_risk(
+                        speed[m],
+                        lanes[b_pos[m]],
+                        str(ctype),
+                        parameters,
+                        turning=turns,
+                        site_p85_kph=site_p85[m],
+                    )
+                    for j, key in enumerate(("collision", "fatal", "serious", "slight"), start=1):
+                        totals[:, j] += np.bincount(
+                            cell[m], weights=weight[m] * risk[key], minlength=n * n_mov
+                        )
     out = pd.DataFrame(totals, columns=["passages", "collision", "fatal", "serious", "slight"])
     out.insert(0, "movement", np.tile(np.array(MOVEMENTS, dtype=object), n))
     out.insert(0, "crossing", np.repeat(crossings.index.to_numpy(np.int64), n_mov))
