@@ -199,6 +199,9 @@ def test_summary_text_is_labelled_schematic(tmp_path: Path) -> None:
     assert "SCHEMATIC" in text
     for word in ("deaths", "serious", "slight", "KSI avoided vs baseline"):
         assert word in text
+    # 2 replications: the mean, and no interval (1 degree of freedom), as in the compare table and report
+    avoided = next(line for line in text.splitlines() if "KSI avoided vs baseline" in line)
+    assert "2 replications: no reliable interval, it needs 3" in avoided and "[" not in avoided
 
 
 class _Terminal(io.StringIO):

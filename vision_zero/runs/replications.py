@@ -752,9 +752,12 @@ def write_run_summary(run: RunResult) -> Path:
 # --- the terminal summary -----------------------------------------------------------------------------------------
 
 
-def _fmt_interval(mean: float, lo: float, hi: float) -> str:
+def _fmt_interval(mean: float, lo: float, hi: float, n: int) -> str:
+    """``mean  [lo, hi]``; below ``MIN_REPLICATIONS_FOR_CI`` values the mean with why there is no interval."""
     if math.isnan(lo):
         return f"{mean:9.2f}  (one replication: no interval)"
+    if n < MIN_REPLICATIONS_FOR_CI:
+        return f"{mean:9.2f}  ({n} replications: no reliable interval, it needs {MIN_REPLICATIONS_FOR_CI})"
     return f"{mean:9.2f}  [{lo:.2f}, {hi:.2f}]"
 
 
@@ -876,13 +879,14 @@ def format_summary(run: RunResult) -> str:
         mean, lo, hi = mean_interval(run.values(key))
         if lo < 0.0:  # a count cannot be negative: the t-interval of few replications is cut at 0
             lo, hi, cut = 0.0, max(hi, 0.0), True
-        lines.append(f"    {label:<8} {_fmt_interval(mean, lo, hi)}")
+        lines.append(f"    {label:<8} {_fmt_interval(mean, lo, hi, run.n)}")
     if cut:
         lines.append("    (an interval reaching below 0 is cut at 0: casualties cannot be negative)")
     if run.baseline is not None:
         avoided = mean_interval(run.differences("ksi"))
         lines.append(
-            f"    KSI avoided vs {run.baseline.job.name} (paired, common random numbers): {_fmt_interval(*avoided)}"
+            f"    KSI avoided vs {run.baseline.job.name} (paired, common random numbers): "
+            f"{_fmt_interval(*avoided, run.n)}"
         )
     gap_line = format_route_choice(run)
     if gap_line:
