@@ -245,8 +245,8 @@ _CASUALTY_SHARE_GAP = (
     "share right by construction and multiply their deaths by about 8 (about 270 a year in Almaty against 34 "
     "observed); on their KSI, deaths x3.5 and serious x0.65 (crossing rows and cell changes do not move: one "
     "factor scales baseline and variant alike). Needs the chain's impact speeds: 6.4% of its deaths at impact "
-    "speeds of 30 mph or less on this network (central parameters), against about half of Great Britain's "
-    "pedestrian deaths (Richards 2010, risk.pedestrian.evidence.deaths_share_at_impact_30mph_or_less)"
+    "speeds of 30 mph or less on this network (central parameters), against about half of the pedestrian "
+    "deaths in Richards 2010's data (TRL; risk.pedestrian.evidence.deaths_share_at_impact_30mph_or_less)"
 )
 
 

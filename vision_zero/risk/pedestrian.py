@@ -59,7 +59,7 @@ more slowly than deaths and serious injuries turn slight). Measured on the small
 central parameters, 2 replications): pedestrians are 3.6% of the calibrated casualties against the targets' 30%,
 their serious injuries 0.19x and slight ones 0.10x the targets' per death (``tests/evidence/
 test_speed_and_severity.py``). Where the chain's deaths come from: 6.4% of them at an impact speed of 30 mph
-(48 km/h) or less, against about half of Great Britain's pedestrian deaths (Richards 2010,
+(48 km/h) or less, against about half of the pedestrian deaths in Richards 2010's data (TRL;
 ``risk.pedestrian.evidence.deaths_share_at_impact_30mph_or_less``): a vehicle passing at 65 km/h hits at its
 running speed in 40% of its collisions (the pedestrian entered its lane less than a reaction time before it came).
 Lower approach speeds at crossings with pedestrians waiting are not what the evidence shows (Antov, Rõivas & Rõuk
