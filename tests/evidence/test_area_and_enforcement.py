@@ -318,7 +318,8 @@ CASES = [
     # test_the_power_model_at_the_zones_measured_speeds_gives_grundys_effect), and the casualties inside are
     # occupants (-47.8%): the small network's crossings all lie at junctions, the zone's at junctions with main
     # roads (adjacent), so Grundy's pedestrians inside the zones (their largest fall, in children) are not
-    # modelled. A 30 km/h zone (x0.44): -63.8%.
+    # modelled. A 30 km/h zone (x0.44): -63.8%. With Kimber & Coombe's priority-junction capacities (option
+    # traffic.give_way.gap_acceptance = 2, off by default): -64.4%, the zone's streets losing 22% of their veh-km.
     case(
         "small",
         "zones20mph",
@@ -346,7 +347,9 @@ CASES = [
         "and their veh-km -0.7%. The zone's streets keep their traffic (veh-km -1.1% at 59.9 -> 34.8 km/h): "
         "residential streets carry little through traffic, so little diverts. Nothing in the model lowers speeds "
         "or traffic beyond the calmed streets, which is what a fall in the adjacent areas needs (Grundy et al. "
-        "name no mechanism in the abstract read). The same zone at 30 km/h: adjacent -2.4%, zone veh-km -4.1%",
+        "name no mechanism in the abstract read). The same zone at 30 km/h: adjacent -2.4%, zone veh-km -4.1%. With Kimber & Coombe's capacities "
+        "(gap_acceptance = 2, off by default; c47aa7e, load ~13): -4.4%, at the interval's edge, as the zone's "
+        "streets lose 22% of their veh-km (inside -64.4%), ring 1-2 km +0.4%",
     ),
     case(
         "small",
