@@ -52,6 +52,35 @@ def test_ksi_chart_has_title_units_names_and_schematic_label(tmp_path: Path, lan
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_two_replications_draw_no_interval_bars(tmp_path: Path) -> None:
+    """As in the tables: 2 replications give no reliable interval, so the charts draw no bars and say why."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+
+    def bars(n: int) -> list[float]:
+        base = runs("baseline", BASE[:n])
+        var = runs("centre-30", [(f * 0.8, s * 0.8, sl) for f, s, sl in BASE[:n]])
+        c = compare(base, [var], economics=ECON)
+        seen: list[float] = []
+        original = Figure.savefig
+
+        def record(fig: Figure, *args: object, **kwargs: object) -> object:
+            for coll in fig.axes[0].collections:
+                if isinstance(coll, LineCollection):
+                    seen.extend(float(abs(seg[1][1] - seg[0][1])) for seg in coll.get_segments())
+            return original(fig, *args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Figure, "savefig", record)
+            svg = ksi_by_scenario(c, tmp_path / f"ksi{n}.svg").read_text("utf-8")
+        note = "no interval bars: 2 replications give no reliable interval (it needs 3)"
+        assert (note in svg) == (n == 2)
+        return seen
+
+    assert max(bars(2)) == 0.0
+    assert max(bars(3)) > 1.0  # the baseline's KSI varies by about 2 between replications
+
+
 def test_no_schematic_label_on_real_networks(tmp_path: Path) -> None:
     base, var, _ = _comparison()
     real = compare(

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from vision_zero.appraisal.compare import Comparison, ScenarioRuns, VariantComparison
+from vision_zero.appraisal.compare import Comparison, Interval, ScenarioRuns, VariantComparison
 from vision_zero.core.i18n import ntext, text
 from vision_zero.core.parameters import ParameterSet
+from vision_zero.runs.replications import MIN_REPLICATIONS_FOR_CI
 from vision_zero.runs.results import atomic_write_bytes, safe_file_name
 from vision_zero.traffic.simulation import SPEED_BIN_KPH
 
@@ -91,10 +92,19 @@ def save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _err(mean: float, low: float, high: float) -> tuple[float, float]:
-    if not (np.isfinite(low) and np.isfinite(high)):
+def _err(iv: Interval) -> tuple[float, float]:
+    """Error-bar lengths below and above the mean; none for an interval that is not reliable (as in the tables)."""
+    if not iv.reliable:
         return 0.0, 0.0
-    return max(mean - low, 0.0), max(high - mean, 0.0)
+    return max(iv.mean - iv.low, 0.0), max(iv.high - iv.mean, 0.0)
+
+
+def _ci_note(comparison: Comparison, lang: str) -> str:
+    """What the bars are, or that there are none (fewer than ``MIN_REPLICATIONS_FOR_CI`` replications)."""
+    n = comparison.baseline.metrics["ksi"].n
+    if n < MIN_REPLICATIONS_FOR_CI:
+        return ntext("ci_note_none", n, lang, minimum=MIN_REPLICATIONS_FOR_CI)
+    return ntext("ci_note", n, lang)
 
 
 def ksi_by_scenario(comparison: Comparison, path: Path, *, lang: str = "en", source: str = "") -> Path:
@@ -105,7 +115,7 @@ def ksi_by_scenario(comparison: Comparison, path: Path, *, lang: str = "en", sou
     ksi = [s.metrics["ksi"] for s in comparison.scenarios]
     fat = [s.metrics["fatal"] for s in comparison.scenarios]
     colors = ["#7f7f7f"] + ["#1f77b4"] * (len(names) - 1)
-    yerr = np.array([_err(i.mean, i.low, i.high) for i in ksi]).T
+    yerr = np.array([_err(i) for i in ksi]).T
     ax.bar(x, [i.mean for i in ksi], color=colors, alpha=0.85)
     ax.bar(x, [i.mean for i in fat], color="#8b0000", width=0.5)
     from matplotlib.patches import Patch
@@ -124,7 +134,7 @@ def ksi_by_scenario(comparison: Comparison, path: Path, *, lang: str = "en", sou
     ]
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel(text("ksi_axis", lang))
-    top = max([i.high if np.isfinite(i.high) else i.mean for i in ksi] + [1e-9])
+    top = max([i.high if i.reliable else i.mean for i in ksi] + [1e-9])
     ax.set_ylim(0.0, 1.3 * top)  # room for the legend above the bars
     ax.legend(handles=handles, fontsize=8, loc="upper right", ncols=3)
     finish(
@@ -134,7 +144,7 @@ def ksi_by_scenario(comparison: Comparison, path: Path, *, lang: str = "en", sou
         schematic=comparison.schematic,
         lang=lang,
         source=source,
-        note=ntext("ci_note", comparison.baseline.metrics["ksi"].n, lang),
+        note=_ci_note(comparison, lang),
     )
     return save(fig, path)
 
@@ -148,8 +158,8 @@ def tradeoff(comparison: Comparison, path: Path, *, lang: str = "en", source: st
         ax.errorbar(
             [tt.mean],
             [ka.mean],
-            xerr=np.array([_err(tt.mean, tt.low, tt.high)]).T,
-            yerr=np.array([_err(ka.mean, ka.low, ka.high)]).T,
+            xerr=np.array([_err(tt)]).T,
+            yerr=np.array([_err(ka)]).T,
             fmt="o",
             color=f"C{k % 10}",
             capsize=4,
@@ -171,7 +181,7 @@ def tradeoff(comparison: Comparison, path: Path, *, lang: str = "en", source: st
         schematic=comparison.schematic,
         lang=lang,
         source=source,
-        note=ntext("ci_note", comparison.baseline.metrics["ksi"].n, lang),
+        note=_ci_note(comparison, lang),
     )
     return save(fig, path)
 
