@@ -131,17 +131,26 @@ def _weighted_quantile_by_key(
         return key, value
     span = float(np.max(value)) + 1.0 if value.size else 1.0
     order = np.argsort(key * span + np.maximum(value, 0.0))  # one float sort: key, then value (both >= 0)
-    k, v, w = key[order], value[order], weight[order]
-    del order
-    cum = np.cumsum(w)
+    k = key[order]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    before = np.r_[0.0, cum[:-1]][starts]
+    keys, n = k[starts], k.size
+    del k  # per entry: each array freed when done with (peak memory), in-place arithmetic
+    w = weight[order]
+    cum = np.cumsum(w)
     total = np.add.reduceat(w, starts)
-    grp = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, k.size]))
-    ok = (cum - before[grp]) >= q * total[grp] - 1e-9
-    idx = np.flatnonzero(ok)
+    del w
+    before = np.r_[0.0, cum[:-1]][starts]
+    grp = np.repeat(np.arange(starts.size, dtype=np.int32), np.diff(np.r_[starts, n]))
+    got = before[grp]
+    np.subtract(cum, got, out=got)  # the weight of the key's values up to each
+    del cum
+    need = total[grp]
+    need *= q
+    need -= 1e-9
+    idx = np.flatnonzero(got >= need)
+    del got, need
     _, first = np.unique(grp[idx], return_index=True)
-    return k[starts], v[idx[first]]
+    return keys, value[order[idx[first]]]
 
 
 def _max_queue(k: IntArray, start: FloatArray, end: FloatArray, wm: FloatArray, n_keys: int) -> FloatArray:
@@ -237,31 +246,8 @@ def build_record(
     pk, pv = _weighted_quantile_by_key(ke, se, we, _P85)
     p85 = np.full(n_keys, np.nan)
     p85[pk] = pv
-    # queue: a traversal is queued from the end of its running time to its exit (or the window's end)
-    win_end = windows + dur  # departures end; queues after that still count until the drain ends
-    end = np.where(exited, ex, window_close[per])
-    queued = entered & (end > ee)
-    kq, wq = key_w(queued)
-    max_q = _max_queue(kq, ee[queued], end[queued], wq, n_keys)
-    del end, queued, kq, wq
-    has = np.flatnonzero(entries > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        link_stats = pd.DataFrame(
-            {
-                "period": names[has // n_links].astype(str),
-                "link": (has % n_links).astype(np.int64),
-                "entries": np.round(entries[has]).astype(np.int64),
-                "veh_km": veh_km[has],
-                "veh_h": veh_h[has],
-                "mean_speed_kph": sum_v[has] / entries[has],
-                "p85_speed_kph": p85[has],
-                "share_over_limit": over[has] / entries[has],
-                "max_queue_veh": max_q[has],
-                "travel_speed_kph": np.where(veh_h[has] > 0, veh_km[has] / veh_h[has], np.nan),
-            }
-        )
 
-    # --- speed histogram ---
+    # --- speed histogram (before the queues: frees the per-entry arrays) ---
     b = np.floor(se / SPEED_BIN_KPH).astype(np.int64)
     hk = ke * 1000 + np.clip(b, 0, 999)
     order = np.argsort(hk)
@@ -278,6 +264,34 @@ def build_record(
             "count": np.round(cnt).astype(np.int64),
         }
     )
+
+    # queue: a traversal is queued from the end of its running time to its exit (or the window's end)
+    win_end = windows + dur  # departures end; queues after that still count until the drain ends
+    end = np.where(exited, ex, window_close[per])
+    queued = entered & (end > ee)
+    max_q = np.zeros(n_keys)
+    for i in range(len(periods)):  # a period at a time (peak memory): its keys are its own; whole-vehicle
+        in_p = queued & (per == i)  # weights, so the running sums and maxima are exact either way
+        kq, wq = key_w(in_p)
+        np.maximum(max_q, _max_queue(kq, ee[in_p], end[in_p], wq, n_keys), out=max_q)
+        del in_p, kq, wq
+    del end, queued
+    has = np.flatnonzero(entries > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        link_stats = pd.DataFrame(
+            {
+                "period": names[has // n_links].astype(str),
+                "link": (has % n_links).astype(np.int64),
+                "entries": np.round(entries[has]).astype(np.int64),
+                "veh_km": veh_km[has],
+                "veh_h": veh_h[has],
+                "mean_speed_kph": sum_v[has] / entries[has],
+                "p85_speed_kph": p85[has],
+                "share_over_limit": over[has] / entries[has],
+                "max_queue_veh": max_q[has],
+                "travel_speed_kph": np.where(veh_h[has] > 0, veh_km[has] / veh_h[has], np.nan),
+            }
+        )
 
     # --- trips ---
     n_route = routes.n_links
@@ -425,7 +439,7 @@ def _passages(
     with np.errstate(divide="ignore", invalid="ignore"):  # the approach speed: the running speed on the link
         speed = mps_to_kph(link_length_m[link[pair_p]] / run_s[pair_p])
     columns = {
-        "period": names.astype(str).astype(object)[k],
+        "period": _period_column(names, k),
         "crossing": crossing,
         "t_s": t,
         "speed_kph": speed,
@@ -438,6 +452,25 @@ def _passages(
         for name in columns:
             columns[name] = np.repeat(columns[name], rep)
     return pd.DataFrame(columns, copy=False)  # the columns as they are, not consolidated into copies
+
+
+def _period_column(
+    names: npt.NDArray[np.object_], k: npt.NDArray[np.int32]
+) -> pd.api.extensions.ExtensionArray | npt.NDArray[np.object_]:
+    """The period names of the codes ``k``, as the column pandas makes of them.
+
+    Built from the codes by Arrow when pandas keeps strings in Arrow (a Python string per row, made and then
+    converted, was the passages' peak), else the names per row.
+    """
+    column = names.astype(str).astype(object)
+    dtype = pd.Series(column[:1]).dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        import pyarrow as pa
+
+        codes = pa.DictionaryArray.from_arrays(pa.array(k), pa.array(column.tolist(), type=pa.string()))
+        out: pd.api.extensions.ExtensionArray = pd.array(codes.cast(pa.large_string()), dtype=dtype)
+        return out
+    return column[k]
 
 
 def _demand_of(demand: pd.DataFrame | None, n_crossings: int) -> pd.DataFrame:
