@@ -12,7 +12,7 @@ def test_same_seed_and_replication_give_same_streams() -> None:
 
 def test_streams_and_replications_are_distinct() -> None:
     r = replication_rngs(7, 3)
-    draws = {r.demand.random(), r.drivers.random(), r.pedestrians.random(), r.parameters.random()}
+    draws = {r.demand.random(), r.drivers.random(), r.routing.random(), r.parameters.random()}
     assert len(draws) == 4
     assert replication_rngs(7, 4).demand.random() != replication_rngs(7, 3).demand.random()
     assert replication_rngs(8, 3).demand.random() != replication_rngs(7, 3).demand.random()

@@ -5,7 +5,7 @@ apply the interventions (checking every selector against the network), build the
 demand, pedestrian demand and calibration targets. The result is picklable and is shipped once per worker.
 
 :func:`run_replication` runs replication *i*: random streams from :func:`vision_zero.core.seeding.replication_rngs`
-(common random numbers: replication *i* of every scenario draws the same demand, drivers, pedestrians and
+(common random numbers: replication *i* of every scenario draws the same demand, drivers, route choice and
 parameters), one parameter draw (re-setting the intervention values tied to uncertain parameters), trips,
 simulation, crash risk, calibration, annualised per-link traffic and the summary numbers of
 :class:`~vision_zero.runs.results.ReplicationResult`.
