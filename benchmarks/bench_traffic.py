@@ -19,7 +19,7 @@ SUMO runs on routes computed once per case by ``duarouter`` (its CPU is reported
 CPU); vision_zero and UXsim route inside their run. ``vision_zero-r0`` is vision_zero without the re-routing
 pass (fixed free-flow routes, like SUMO's). ``sumo-meso-jc-dua`` is SUMO meso with junction control on the routes of
 SUMO's own iterative dynamic user assignment (``tools/assign/duaIterate.py`` of the eclipse-sumo wheel,
-``--dua-steps`` iterations; ``--dua-from DIR`` reuses an earlier run's last finished iteration): the reference for
+``--dua-steps`` iterations; ``--dua-from DIR`` reads an earlier run's last finished iteration): the reference for
 a congested case, where free-flow routes jam SUMO. See benchmarks/README.md "Traffic engine" for results and fairness.
 """
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import gzip
 import itertools
 import json
 import math
@@ -69,8 +70,9 @@ VZ_ROUTES_TOOL = "sumo-meso-jc-vzroutes"
 DUA_TOOL = "sumo-meso-jc-dua"
 #: duaIterate's iterations (``--dua-steps``); the mean trip of every iteration's simulation is in the row's note
 DUA_STEPS: list[int] = [10]
-#: ``--dua-from DIR``: take the routes of the last iteration a duaIterate run in DIR completed (on the same case:
-#: same scale, trips and seed) instead of running the assignment again
+#: ``--dua-from DIR``: the row of the last iteration a duaIterate run in DIR completed (on the same case: same
+#: scale, trips and seed), read from that iteration's own simulation outputs (no CPU figures), instead of running
+#: the assignment and a timed meso-jc run again
 DUA_FROM: list[Path] = []
 PY_TOOLS = ("vision_zero", "vision_zero-r0", "uxsim5", "uxsim1", "uxsim-cpp1")
 ALL_TOOLS = (
@@ -856,12 +858,22 @@ def sumo_command(case: Case, tool: str, rundir: Path, *, seed: int) -> list[str]
     return cmd
 
 
-def read_sumo_results(case: Case, rundir: Path) -> dict[str, Any]:
-    """Link entries, completed trips and mean travel time from SUMO's edgeData / tripinfo outputs."""
+def read_sumo_results(case: Case, rundir: Path, *, dua_step: int | None = None) -> dict[str, Any]:
+    """Link entries, completed trips and mean travel time from SUMO's edgeData / tripinfo outputs.
+
+    ``dua_step``: from the outputs of duaIterate's simulation of that iteration in ``rundir`` (its edge dump per
+    900 s, tripinfo, and the teleports of its summary's last step) instead.
+    """
     edge_index = dict(zip(case.links["sumo_edge"], case.links["link"], strict=True))
     entries = np.zeros(len(case.links))
     time_sum = np.zeros(len(case.links))  # edgeData's traveltime x vehicles, to average over intervals
-    for _, el in ET.iterparse(rundir / "edgedata.xml", events=("end",)):
+    edgedata, tripinfo = rundir / "edgedata.xml", rundir / "tripinfo.xml"
+    if dua_step is not None:
+        step_dir = rundir / f"{dua_step:03d}"
+        edgedata, tripinfo = step_dir / "dump_900.xml.gz", step_dir / f"tripinfo_{dua_step:03d}.xml"
+    with gzip.open(edgedata) if edgedata.suffix == ".gz" else edgedata.open("rb") as edge_fh:
+        edge_events = list(ET.iterparse(edge_fh, events=("end",)))
+    for _, el in edge_events:
         if el.tag == "edge":
             link = edge_index.get(el.get("id", ""))
             if link is not None:
@@ -871,7 +883,7 @@ def read_sumo_results(case: Case, rundir: Path) -> dict[str, Any]:
         elif el.tag == "interval":
             el.clear()
     tt: list[float] = []
-    for _, el in ET.iterparse(rundir / "tripinfo.xml", events=("end",)):
+    for _, el in ET.iterparse(tripinfo, events=("end",)):
         if el.tag == "tripinfo":
             tt.append(float(el.get("duration", "nan")) + float(el.get("departDelay", "0")))
             el.clear()
@@ -881,6 +893,15 @@ def read_sumo_results(case: Case, rundir: Path) -> dict[str, Any]:
         tel = root.find("teleports")
         if tel is not None:
             teleports = int(tel.get("total", 0))
+    if dua_step is not None:
+        last_step = None
+        for _, el in ET.iterparse(
+            rundir / f"{dua_step:03d}" / f"summary_{dua_step:03d}.xml", events=("end",)
+        ):
+            if el.tag == "step":
+                last_step = el.get("teleports", "0")
+                el.clear()
+        teleports = int(last_step or 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         link_time = np.where(entries > 0, time_sum / entries, np.nan)
     return {
@@ -947,6 +968,16 @@ def run_child(
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, wall, proc.returncode
 
 
+def _prepared_sumo_command(case: Case, tool: str, rundir: Path, *, seed: int) -> list[str] | None:
+    """The routes a SUMO tool needs (duarouter's, or duaIterate's), then its command line; None if that failed."""
+    if tool == DUA_TOOL:
+        if not ensure_dua_routes(case, seed=seed):
+            return None
+    elif tool != VZ_ROUTES_TOOL:
+        ensure_sumo_routes(case)
+    return sumo_command(case, tool, rundir, seed=seed)
+
+
 def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np.ndarray, np.ndarray] | None:
     """Run one tool on one case in a child process; its table row, link entries and mean link times [s]."""
     rundir = case.workdir / tool
@@ -958,12 +989,10 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
             print(f"  {tool}: vision_zero's routes FAILED; see {rundir / 'routes-log.txt'}", file=sys.stderr)
             return None
     if tool in SUMO_TOOLS:
-        if tool == DUA_TOOL:
-            if not ensure_dua_routes(case, seed=seed):
-                return None
-        elif tool != VZ_ROUTES_TOOL:
-            ensure_sumo_routes(case)
-        cmd = sumo_command(case, tool, rundir, seed=seed)
+        sumo_cmd = _prepared_sumo_command(case, tool, rundir, seed=seed)
+        if sumo_cmd is None:
+            return None
+        cmd = sumo_cmd
     else:
         cmd = [
             sys.executable,
@@ -977,12 +1006,19 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
         if ROUTE_CHOICE and tool.startswith("vision_zero"):
             cmd += ["--route-choice", *(f"{k}={v}" for k, v in ROUTE_CHOICE[0].items())]
     before = BEFORE_TREE[0] if tool == "vision_zero-before" and BEFORE_TREE else None
-    cpu_s, mem_mib, wall_s, code = run_child(cmd, log=rundir / "log.txt", pythonpath=before)
+    if tool == DUA_TOOL and DUA_FROM:  # the earlier run's last finished simulation: nothing to time
+        cpu_s = mem_mib = wall_s = math.nan
+        code = 0
+    else:
+        cpu_s, mem_mib, wall_s, code = run_child(cmd, log=rundir / "log.txt", pythonpath=before)
     if code != 0:
         tail = (rundir / "log.txt").read_text()[-1500:]
         print(f"  {tool}: FAILED (exit {code}); log tail:\n{tail}", file=sys.stderr)
         return None
-    if tool in SUMO_TOOLS:
+    if tool == DUA_TOOL and DUA_FROM:
+        res = read_sumo_results(case, DUA_FROM[0], dua_step=DUA_STEPS[0] - 1)
+        res["sim_cpu_s"] = cpu_s
+    elif tool in SUMO_TOOLS:
         res = read_sumo_results(case, rundir)
         res["sim_cpu_s"] = cpu_s
     else:
