@@ -575,6 +575,32 @@ def test_give_way_capacity_per_movement_falls_with_its_conflicting_flow_as_hcm_e
     assert minor_headway((0, 2), 0, off) == pytest.approx(EXACT.give_way_follow_up_s, rel=1e-6)
 
 
+def test_a_major_left_turn_with_no_opposing_major_approach_does_not_give_way() -> None:
+    """Where the major road bends at a T junction (its minor arm straight ahead of a major approach), the left
+    turn along the major road crosses no opposing major stream: it does not yield under either give-way rule and
+    discharges at the link's capacity (1,800 veh/h: 2.0 s), not at Kimber & Coombe's C-B intercept (F x 745 pcu/h:
+    5.0 s at 90 m visibility) or HCM's movement 1 (3600 / 2.2 s)."""
+    from vision_zero.traffic._model import MAJOR_LEFT, NO_YIELD, give_way_movements
+
+    # primary south (0) - centre (1) - west (2), residential north (3) - centre: links 0 0->1 northbound,
+    # 1 1->0, 2 2->1 eastbound, 3 1->2, 4 3->1 southbound (minor), 5 1->3
+    xy = [(0, -500), (0, 0), (-500, 0), (0, 300)]
+    ends = [(0, 1), (1, 0), (2, 1), (1, 2), (3, 1), (1, 3)]
+    specs = [(a, b, 300.0 if 3 in (a, b) else 500.0, 1, 50.0, 1800.0) for a, b in ends]
+    bend = make_network(xy, specs, highway=["primary"] * 4 + ["residential"] * 2)
+    for rule in ("hcm", "kimber_coombe"):
+        gw = give_way_movements(bend, dataclasses.replace(BASE, give_way_rule=rule))
+        assert gw.kind[gw.slot(0, 3)] == NO_YIELD, rule  # northbound turning left (west) along the primary
+        assert gw.kind[gw.slot(0, 5)] == NO_YIELD, rule  # northbound straight on into the minor arm
+    # at the crossroads the same turn crosses the opposing major stream and yields
+    cross = _crossroads()
+    gw = give_way_movements(cross, dataclasses.replace(BASE, give_way_rule="kimber_coombe"))
+    assert gw.kind[gw.slot(0, 5)] == MAJOR_LEFT
+    kc = dataclasses.replace(EXACT, give_way_rule="kimber_coombe")
+    arrive = run(bend, trips_frame([0], [2], np.full(60, 0.0)), settings=kc).trips["arrive_s"].to_numpy()
+    assert np.diff(np.sort(arrive))[5:].mean() == pytest.approx(2.0, rel=1e-6)
+
+
 def test_kimber_coombe_capacities_reproduce_a_worked_example() -> None:
     """Kimber & Coombe (1980)'s equations by hand: the worked example of the A41 / Warwick-Banbury junction.
 

@@ -727,7 +727,10 @@ def give_way_movements(network: RoadNetwork, settings: TrafficSettings) -> GiveW
     (right-hand traffic, as HCM); the side another approach comes from is the direction of the move from the
     yielding approach into that approach's leg (into a leg on the left: the approach comes from the left, the
     near side). Major approaches of a minor one are those of a higher road class (:data:`_PRIORITY_RANK`);
-    the opposing approach of a major left turn is a major approach straight ahead; a minor left turn also yields
+    the opposing approach of a major left turn is a major approach straight ahead (where there is none, e.g. the
+    major road bends at a T junction whose minor arm is straight ahead, the left turn is the major road's own
+    course and does not give way: Kimber & Coombe's C-B stream and HCM's movement 1 cross an opposing major
+    stream); a minor left turn also yields
     to half the through and right flows of a minor approach straight ahead. Critical gaps: the four-lane values
     where a conflicting major approach has 2 or more lanes, and HCM eq. 17-1's three-leg reduction for a minor
     left turn at a junction of 3 legs (heavy-vehicle and grade terms not applied).
@@ -807,7 +810,7 @@ def give_way_movements(network: RoadNetwork, settings: TrafficSettings) -> GiveW
                 d = int(direction[k])
                 if minor[li]:
                     kk = MINOR_RIGHT if d == RIGHT else MINOR_THROUGH if d == THROUGH else MINOR_LEFT
-                elif d in (LEFT, UTURN):
+                elif d in (LEFT, UTURN) and majors:  # across an opposing major approach (else its own course)
                     kk = MAJOR_LEFT
                 else:
                     continue
