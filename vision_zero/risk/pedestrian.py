@@ -102,6 +102,7 @@ __all__ = [
     "crossing_casualties_by_movement",
     "crossing_injuries",
     "crossing_time_s",
+    "impact_speed_nodes_kph",
     "injuries_away_from_crossings",
     "injuries_on_streets",
     "lane_entry_tau_s",
@@ -554,21 +555,51 @@ def _combine(
     }
 
 
-def _impact_expectations(
-    v_kph: FloatArray, tau_s: FloatArray, parameters: Mapping[str, float]
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """E[collision], E[death], E[killed or MAIS 3+] of a non-yielding conflict, over reaction time and deceleration."""
-    v = kph_to_mps(v_kph)[..., None, None]
-    t = np.maximum(tau_s, 0.0)[..., None, None]
+def impact_speed_nodes_kph(
+    approach_speed_kph: npt.ArrayLike, tau_s: npt.ArrayLike, *, parameters: Mapping[str, float]
+) -> tuple[FloatArray, FloatArray]:
+    """Impact speed of a non-yielding conflict at each node of reaction time and deceleration, with their weights.
+
+    The kinematics of step 5 of the chain (module docstring): the driver reacts after ``t_r`` (lognormal, Green
+    2000; Fambro 1998) and brakes at ``a`` (normal), so ``v_imp^2 = v^2 - 2 a (v tau - v t_r)``; full speed when
+    the pedestrian entered the lane less than a reaction time before the vehicle arrived, 0 when it stops short.
+
+    Parameters
+    ----------
+    approach_speed_kph
+        Speed of the vehicle at the crossing [km/h], any shape.
+    tau_s
+        Time from the pedestrian entering the lane until the vehicle arrives [s] (negative values count as 0),
+        broadcast with ``approach_speed_kph``.
+    parameters
+        Drawn parameter set (``risk.pedestrian.perception_reaction.*``, ``risk.pedestrian.deceleration.*``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Impact speeds [km/h], shape ``(*broadcast shape, n_reaction, n_deceleration)`` (0: no collision), and the
+        nodes' probability weights, shape ``(n_reaction, n_deceleration)``, summing to 1.
+    """
+    v = kph_to_mps(np.asarray(approach_speed_kph, dtype=np.float64))[..., None, None]
+    t = np.maximum(np.asarray(tau_s, dtype=np.float64), 0.0)[..., None, None]
     t_r, w_r = _reaction_nodes(parameters)
     acc, w_a = _decel_nodes(parameters)
     braking_m = v * (t - t_r[:, None])  # distance left when braking starts
     v_imp2 = np.where(braking_m <= 0.0, v * v, np.maximum(v * v - 2.0 * acc[None, :] * braking_m, 0.0))
-    hit_mask = v_imp2 > 0.0
-    weights = w_r[:, None] * w_a[None, :]
-    v_hit_kph = mps_to_kph(np.sqrt(v_imp2[hit_mask]))
-    p_fatal = np.zeros_like(v_imp2)
-    p_ksi = np.zeros_like(v_imp2)
+    impact: FloatArray = mps_to_kph(np.sqrt(v_imp2))
+    weights: FloatArray = w_r[:, None] * w_a[None, :]
+    return impact, weights
+
+
+def _impact_expectations(
+    v_kph: FloatArray, tau_s: FloatArray, parameters: Mapping[str, float]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """E[collision], E[death], E[killed or MAIS 3+] of a non-yielding conflict, over reaction time and deceleration."""
+    impact_kph, weights = impact_speed_nodes_kph(v_kph, tau_s, parameters=parameters)
+    hit_mask = impact_kph > 0.0
+    v_hit_kph = impact_kph[hit_mask]
+    p_fatal = np.zeros_like(impact_kph)
+    p_ksi = np.zeros_like(impact_kph)
     p_fatal[hit_mask] = pedestrian_injury_risk(v_hit_kph, "fatal", parameters=parameters)
     p_ksi[hit_mask] = pedestrian_injury_risk(v_hit_kph, "serious", parameters=parameters)
 

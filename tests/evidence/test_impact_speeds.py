@@ -1,0 +1,198 @@
+"""Evidence: the impact speeds at which the pedestrian conflict chain strikes pedestrians.
+
+Two kinds of checks of the chain's reaction-and-braking step (:func:`vision_zero.risk.pedestrian.
+impact_speed_nodes_kph`), against in-depth crash studies:
+
+- Adelaide's reconstructed fatal pedestrian collisions (McLean et al. 1994, CR 146; Anderson et al. 1997): travelling
+  speeds 5 km/h lower cut fatal collisions by 30%, a tenth of them avoided altogether. The chain itself, at the
+  then urban limit of 60 km/h, over its own warning times (uniform over one lane's crossing time), reaction times
+  and decelerations (fast).
+- Richards 2010 (TRL): about half of the pedestrian deaths at an impact speed of 30 mph (48.3 km/h) or less. The
+  chain's deaths on the SCHEMATIC small network through the real pipeline (2 replications, central parameters;
+  slow), with the shares of its collisions at low impact speeds beside them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from evidence_fixtures import REPLICATIONS, at_central_values, write_scenarios
+
+from vision_zero.core.parameters import load_parameters
+from vision_zero.program.scenario import load_scenario
+from vision_zero.risk import pedestrian
+from vision_zero.runs.pipeline import prepare, run_replication
+
+MPH_30_KPH = 48.28
+#: Travelling speed of the Adelaide comparison: the urban limit in 1983-1991 (McLean et al. 1994's scenarios lower
+#: it to 50 km/h); the reconstructed cases' own speeds are not in the abstract.
+ADELAIDE_TRAVEL_KPH = 60.0
+ADELAIDE_SLOWER_KPH = 5.0
+_TAU_POINTS = 2001
+
+
+def _evidence(name: str) -> tuple[float, float, float]:
+    p = load_parameters()[f"risk.pedestrian.evidence.{name}"]
+    assert p.low is not None and p.high is not None
+    return p.value, p.low, p.high
+
+
+def _chain_deaths(travel_kph: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per (warning time, reaction, deceleration) node of one lane's conflicts: impact speed and death weight."""
+    p = load_parameters().central()
+    tau = np.linspace(0.0, pedestrian.crossing_time_s(1, "unmarked", parameters=p).item(), _TAU_POINTS)
+    impact, weights = pedestrian.impact_speed_nodes_kph(np.full_like(tau, travel_kph), tau, parameters=p)
+    hit = impact > 0.0
+    death = np.where(hit, pedestrian.pedestrian_injury_risk(impact, "fatal", parameters=p), 0.0) * weights
+    return impact, death
+
+
+def adelaide_scenario() -> dict[str, float]:
+    """The chain's fatal collisions at the travelling speed and at 5 km/h less: change and share avoided."""
+    impact, death = _chain_deaths(ADELAIDE_TRAVEL_KPH)
+    slower, death_slower = _chain_deaths(ADELAIDE_TRAVEL_KPH - ADELAIDE_SLOWER_KPH)
+    return {
+        "change": float(death_slower.sum() / death.sum() - 1.0),
+        "avoided": float(death[slower <= 0.0].sum() / death.sum()),
+        "deaths_at_30mph_or_less": float(death[impact <= MPH_30_KPH].sum() / death.sum()),
+    }
+
+
+def test_fatal_collisions_fall_with_travelling_speed_as_in_adelaide() -> None:
+    """McLean et al. 1994 (CR 146; Anderson et al. 1997, AAP 29:667): 5 km/h lower travelling speeds, -30% fatal
+    pedestrian collisions (risk.pedestrian.evidence.fatal_collisions_change_at_5kph_slower, range an assumption)."""
+    measured = adelaide_scenario()["change"]
+    central, low, high = _evidence("fatal_collisions_change_at_5kph_slower")
+    print(
+        f"chain at {ADELAIDE_TRAVEL_KPH:.0f} km/h: fatal collisions {measured:+.1%} at 5 km/h less ({central:+.0%})"
+    )
+    assert low <= measured <= high
+
+
+_AVOIDED_GAP = (
+    "the chain avoids 0.1% of its fatal collisions at 5 km/h less (60 km/h, central parameters, measured "
+    "2026-11-30) against 10% in Adelaide's reconstructions (McLean et al. 1994): its deaths are impacts at or "
+    "near the running speed (a pedestrian entering the lane less than a reaction time before the vehicle arrives: "
+    "40% of its collisions at 65 km/h, warning times uniform over one lane's crossing time), with the death risk "
+    "of Rosén & Sander 2009 too low at the braked impact speeds for those to count (6.4% of the network's deaths "
+    "at impact <= 30 mph, against about half in Richards 2010). No source found for the distribution of warning "
+    "times (when pedestrians step out relative to an approaching vehicle, or how much braking struck drivers had)"
+)
+
+
+@pytest.mark.xfail(strict=False, reason=_AVOIDED_GAP)
+def test_a_tenth_of_fatal_collisions_avoided_at_5kph_less_as_in_adelaide() -> None:
+    """McLean et al. 1994: at 5 km/h lower travelling speeds 10% of the fatal pedestrian collisions would have been
+    avoided altogether (risk.pedestrian.evidence.fatal_collisions_avoided_at_5kph_slower, range an assumption)."""
+    measured = adelaide_scenario()["avoided"]
+    central, low, high = _evidence("fatal_collisions_avoided_at_5kph_slower")
+    print(
+        f"chain at {ADELAIDE_TRAVEL_KPH:.0f} km/h: {measured:.1%} of fatal collisions avoided ({central:.0%})"
+    )
+    assert low <= measured <= high
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The network's pedestrian casualties by impact speed (real pipeline, slow)
+# --------------------------------------------------------------------------------------------------------------
+Curve = Callable[..., npt.NDArray[np.float64]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ImpactShares:
+    """Shares of the chain's raw pedestrian collisions and deaths by impact speed, summed over the replications."""
+
+    collisions_at_30kph_or_less: float
+    collisions_at_30mph_or_less: float
+    deaths_at_30mph_or_less: float
+
+
+def _deaths_counting(
+    original: Curve, weight: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]
+) -> Curve:
+    """The chain's severity curves with the death curve replaced by ``weight(impact speed)``: the pipeline's raw
+    pedestrian "deaths" then sum ``weight`` over every collision, with every exposure and yielding factor."""
+
+    def curve(
+        impact_speed_kph: npt.ArrayLike, severity: str, *, parameters: object = None
+    ) -> npt.NDArray[np.float64]:
+        if severity != "fatal":
+            return original(impact_speed_kph, severity, parameters=parameters)
+        return weight(np.asarray(impact_speed_kph, dtype=np.float64))
+
+    return curve
+
+
+def _raw_pedestrian(result: object, severities: tuple[str, ...]) -> float:
+    inj = result.injuries  # type: ignore[attr-defined]
+    m = (inj["road_user"] == "pedestrian") & inj["severity"].isin(severities)
+    return float(inj.loc[m, "per_year_raw"].sum())
+
+
+@pytest.fixture(scope="module")
+def impact_shares(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImpactShares]:
+    folder = tmp_path_factory.mktemp("impact")
+    files = write_scenarios(folder, {})
+    prepared = at_central_values(prepare(load_scenario(files["base"])))
+    store = Path(folder) / "traffic"
+    store.mkdir()
+    original = pedestrian.pedestrian_injury_risk
+    p = load_parameters().central()
+
+    def fatal(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return original(v, "fatal", parameters=p)
+
+    weights = {
+        "collisions_30kph": lambda v: (v <= 30.0).astype(np.float64),
+        "collisions_30mph": lambda v: (v <= MPH_30_KPH).astype(np.float64),
+        "deaths_30mph": lambda v: np.where(v <= MPH_30_KPH, fatal(v), 0.0),
+    }
+    totals = {"collisions": 0.0, "deaths": 0.0, **dict.fromkeys(weights, 0.0)}
+    for r in range(REPLICATIONS):
+        res = run_replication(prepared, r, traffic_store=store)  # the traffic is simulated once, then reused
+        totals["collisions"] += _raw_pedestrian(res, ("fatal", "serious", "slight"))
+        totals["deaths"] += _raw_pedestrian(res, ("fatal",))
+        for key, weight in weights.items():
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(pedestrian, "pedestrian_injury_risk", _deaths_counting(original, weight))
+                pedestrian._cached_table.cache_clear()
+                try:
+                    counted = run_replication(prepared, r, traffic_store=store)
+                finally:
+                    pedestrian._cached_table.cache_clear()
+            totals[key] += _raw_pedestrian(counted, ("fatal",))
+    yield ImpactShares(
+        collisions_at_30kph_or_less=totals["collisions_30kph"] / totals["collisions"],
+        collisions_at_30mph_or_less=totals["collisions_30mph"] / totals["collisions"],
+        deaths_at_30mph_or_less=totals["deaths_30mph"] / totals["deaths"],
+    )
+
+
+_RICHARDS_GAP = (
+    "the chain's pedestrian deaths at impact <= 30 mph: 6.4% on the small schematic network (central "
+    "parameters, 2 replications, 2026-11-30, main at eaa7c9f, 114 s at load ~12; its collisions: 46.4% at impact <= 30 "
+    "km/h and 58.7% at <= 30 mph, the vehicles leaving a stop line and turning among them) against about half in "
+    "Richards 2010 (TRL, read in the Road Safety Observatory's summary; 40-60% an assumption). The same gap as "
+    "the Adelaide 'avoided' row: the chain's deaths are impacts at the running speed of main-street traffic "
+    "(69 km/h mean on primary streets), where its pedestrian casualties sit (74%)"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason=_RICHARDS_GAP)
+def test_half_the_pedestrian_deaths_at_impact_30mph_or_less(impact_shares: ImpactShares) -> None:
+    """Richards 2010: approximately half of pedestrian fatalities at an impact speed of 30 mph or below
+    (risk.pedestrian.evidence.deaths_share_at_impact_30mph_or_less; unchecked, range an assumption)."""
+    central, low, high = _evidence("deaths_share_at_impact_30mph_or_less")
+    s = impact_shares
+    print(
+        f"SCHEMATIC small network: pedestrian collisions at impact <= 30 km/h {s.collisions_at_30kph_or_less:.1%}, "
+        f"<= 30 mph {s.collisions_at_30mph_or_less:.1%}; deaths at impact <= 30 mph "
+        f"{s.deaths_at_30mph_or_less:.1%} (Richards 2010: about {central:.0%})"
+    )
+    assert low <= s.deaths_at_30mph_or_less <= high
