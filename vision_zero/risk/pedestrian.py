@@ -64,6 +64,11 @@ test_speed_and_severity.py``). Where the chain's deaths come from: 6.4% of them 
 running speed in 40% of its collisions (the pedestrian entered its lane less than a reaction time before it came).
 Lower approach speeds at crossings with pedestrians waiting are not what the evidence shows (Antov, Rõivas & Rõuk
 2007, Baltic Journal of Road and Bridge Engineering 2(3): drivers' speed changes little near zebra crossings).
+Against Adelaide's reconstructed fatal collisions (McLean et al. 1994; ``tests/evidence/test_impact_speeds.py``):
+at 60 km/h, 5 km/h less cuts the chain's deaths by 38% (Adelaide 30%) and avoids 0.7% of its fatal collisions
+altogether (Adelaide 10%); longer warning times would raise the second and push the first further away, so the
+missing deaths are at braked, low impact speeds (older pedestrians; how much struck drivers braked), for which no
+source in the chain's terms was found (2026-11-30).
 Calibrating pedestrians on their casualties or KSI instead (still one factor) would put their casualty share or KSI
 right and multiply their deaths by about 8 or 3.5 (:func:`vision_zero.risk.crash_model.calibration_factors`).
 
