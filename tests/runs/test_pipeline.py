@@ -324,7 +324,7 @@ def test_peak_calibration_meets_the_congestion_target_and_is_shared_by_variants(
     base.write_text(text, "utf-8")
     p = prepare(load_scenario(base))
     pk = p.peak
-    assert pk is not None and pk.target == 1.3 and not pk.published_bounds
+    assert pk is not None and pk.target == 1.3 and not pk.published_bounds and pk.target_range is None
     assert pk.completed_share >= 0.98
     assert pk.congestion_index == pytest.approx(1.3, rel=0.03)
     assert p.daily_trips == pytest.approx(pk.daily_trips)
@@ -390,6 +390,8 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     links = pd.DataFrame({"veh_km_per_year": [], "veh_h_per_year": []})
     summary = summarise(injuries, links, {}, schematic=True, peak=pk)
     assert summary["peak_reached"] == 0.0 and summary["peak_factor"] == pytest.approx(hi)
+    almaty = params["demand.congestion_index.almaty"]  # the named target's range, for the run's mean index
+    assert (summary["peak_target_low"], summary["peak_target_high"]) == (almaty.low, almaty.high)
     warning = calibration_warning("almaty_peak", [summary])
     assert warning is not None and "stopped at the upper bound" in warning
     # a daily total of the scenario's own, or a network that is not the schematic city: the wide range

@@ -405,6 +405,51 @@ def test_summary_warns_loudly_when_the_peak_calibration_stops_short_of_its_targe
     assert len(both) == 2 and "only 50% of trips arrived" in both[0] and "calibration" in both[1]
 
 
+def test_summary_holds_the_calibrated_index_against_the_runs_drawn_replications(tmp_path: Path) -> None:
+    # the calibration meets its target at central parameters; each replication draws its own, and the run
+    # reports their mean: the summary shows both, and warns when the mean leaves a named target's range
+    from vision_zero.runs.replications import RunResult, calibration_spread_warning, run_warnings
+
+    base = toy_job(replications=2).baseline or toy_job(replications=2)
+    met = {
+        **PEAK_AT_BOUND,
+        "peak_target": 1.35,
+        "peak_congestion_index": 1.38,
+        "peak_factor": 0.489,
+        "peak_reached": 1.0,
+        "peak_target_low": 1.2,
+        "peak_target_high": 1.5,
+    }
+    flowing = {"fatal": 1.0, "serious": 2.0, "slight": 3.0, "ksi": 3.0, "share_arrived": 0.99, **met}
+    inside = [{**flowing, "congestion_index": ci} for ci in (1.25, 1.54, 1.36, 1.53)]
+    text = format_summary(RunResult(base, tmp_path, inside))
+    assert (
+        "  peak calibration: congestion index 1.38 at central parameters (target 1.35, range 1.20-1.50; x0.489 "
+        "the default daily trips); this run's replications, each with its own parameter draw: mean 1.42 "
+        "(1.25-1.54)"
+    ) in text
+    assert "WARNING" not in text and calibration_spread_warning("x", inside) is None
+    above = [{**s, "congestion_index": ci} for s, ci in zip(inside, (2.62, 1.48, 1.56, 1.60), strict=True)]
+    (warning,) = run_warnings("x", above)
+    assert warning == calibration_spread_warning("x", above)
+    assert warning.startswith(
+        "WARNING: x: the AM peak's demand calibration met its target at the central traffic parameters "
+        "(congestion index 1.38 against 1.35), but this run's 4 replications, each with its own draw of those "
+        "parameters, give a mean index of 1.81 (1.48-2.62), outside the target's range 1.20-1.50"
+    )
+    assert "1.81 (1.48-2.62)" in (run_warnings("x", above, "ru")[0] + run_warnings("x", above, "kk")[0])
+    # a numeric target (no range), an unmet calibration (its own warning) or no calibration: no such warning
+    numeric = [{k: v for k, v in s.items() if not k.startswith("peak_target_")} for s in above]
+    assert (
+        calibration_spread_warning("x", numeric) is None
+        and "range" not in format_summary(RunResult(base, tmp_path, numeric)).split("peak calibration")[1]
+    )
+    assert calibration_spread_warning("x", [{**s, "peak_reached": 0.0} for s in above]) is None
+    bare = [{"fatal": 1.0, "serious": 2.0, "slight": 3.0, "ksi": 3.0, "congestion_index": 3.0}] * 2
+    assert calibration_spread_warning("x", bare) is None
+    assert "peak calibration" not in format_summary(RunResult(base, tmp_path, bare))
+
+
 def test_run_warnings_in_the_reports_language() -> None:
     # a Russian or Kazakh report warns in its own language (the i18n catalogue), with the same figures
     from vision_zero.runs.replications import run_warnings

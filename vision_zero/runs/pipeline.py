@@ -519,6 +519,11 @@ class PeakCalibration:
         Whether ``bounds`` are SCIENCE.md §10's published ranges (:func:`uses_published_totals`): then the
         factor is split between the day's trips and the peak hours' share (:func:`split_peak_factor`), else the
         day takes it.
+    target_range
+        The range of a named target (``demand.congestion_index.<name>``'s low and high), None for a number. The
+        calibration aims at ``target`` at central parameters; a run's replications each draw their own, and
+        their mean index is what is held against this range
+        (:func:`vision_zero.runs.replications.calibration_spread_warning`).
     """
 
     target: float
@@ -529,6 +534,7 @@ class PeakCalibration:
     steps: tuple[tuple[float, float, float], ...]
     bounds: tuple[float, float] = (1 / 64, 4.0)
     published_bounds: bool = False
+    target_range: tuple[float, float] | None = None
 
     @property
     def reached(self) -> bool:
@@ -646,6 +652,11 @@ def calibrate_peak(
     given = scenario.demand.congestion_index_target
     assert given is not None
     target = params.value(f"demand.congestion_index.{given}") if isinstance(given, str) else float(given)
+    target_range = None
+    if isinstance(given, str):
+        named = params[f"demand.congestion_index.{given}"]
+        if named.low is not None and named.high is not None:
+            target_range = (float(named.low), float(named.high))
     sim = scenario.simulation
     (am,) = _periods(scenario, params, ["am_peak"])
     bounds = peak_factor_bounds(scenario, base, params)
@@ -654,6 +665,7 @@ def calibrate_peak(
         base.source,
         len(base.links),
         target,
+        target_range,
         round(daily_trips, 6),
         am,
         bounds,
@@ -733,7 +745,9 @@ def calibrate_peak(
     # the best step: arrived, and closest to the target
     ok = [s for s in steps if s[2] >= _PEAK_MIN_COMPLETED and np.isfinite(s[1])]
     factor, ci, done = min(ok or steps, key=lambda s: abs(s[1] - target) if np.isfinite(s[1]) else np.inf)
-    out = PeakCalibration(target, ci, done, factor, daily_trips * factor, tuple(steps), bounds, narrow)
+    out = PeakCalibration(
+        target, ci, done, factor, daily_trips * factor, tuple(steps), bounds, narrow, target_range
+    )
     _PEAK_CACHE[key] = out
     return out
 
@@ -981,8 +995,10 @@ def summarise(
     arrived and en route, stuck moves), copied in.
     ``peak``: the scenario's peak calibration (:func:`calibrate_peak`), copied in as ``peak_target``,
     ``peak_congestion_index``, ``peak_completed_share``, ``peak_factor``, ``peak_factor_low``/``_high`` (its
-    bounds), ``peak_steps`` and ``peak_reached`` (1.0 or 0.0), so that a run's summary says whether its demand
-    met the target (:func:`vision_zero.runs.replications.calibration_warning`).
+    bounds), ``peak_steps``, ``peak_reached`` (1.0 or 0.0) and, for a named target, ``peak_target_low``/``_high``
+    (its range), so that a run's summary says whether its demand met the target
+    (:func:`vision_zero.runs.replications.calibration_warning`) and whether its replications' mean index stays in
+    the target's range (:func:`vision_zero.runs.replications.calibration_spread_warning`).
     """
     out: dict[str, float] = {}
     for s in SEVERITIES:
@@ -1012,6 +1028,8 @@ def summarise(
         out["peak_factor_low"], out["peak_factor_high"] = (float(b) for b in peak.bounds)
         out["peak_steps"] = float(len(peak.steps))
         out["peak_reached"] = 1.0 if peak.reached else 0.0
+        if peak.target_range is not None:
+            out["peak_target_low"], out["peak_target_high"] = peak.target_range
     return out
 
 

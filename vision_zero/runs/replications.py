@@ -79,7 +79,9 @@ __all__ = [
     "RunResult",
     "ScenarioJob",
     "arrival_warning",
+    "calibration_spread_warning",
     "calibration_warning",
+    "format_peak_calibration",
     "format_summary",
     "format_traffic",
     "may_share_traffic",
@@ -848,16 +850,80 @@ def calibration_warning(name: str, summaries: Sequence[Mapping[str, float]], lan
     return text("warn_calibration_steps", lang, name=name, steps=steps, factor=f"{factor:.3f}", got=got)
 
 
-def run_warnings(name: str, summaries: Sequence[Mapping[str, float]], lang: str = "en") -> list[str]:
-    """Every loud warning on a run (gridlock, an unmet peak calibration): the terminal, summary and report show these.
+def _index_spread(summaries: Sequence[Mapping[str, float]]) -> tuple[float, float, float] | None:
+    """The replications' congestion index: (mean, lowest, highest) of the finite ones, None without any."""
+    if not summaries or any("congestion_index" not in s for s in summaries):
+        return None
+    v = np.array([s["congestion_index"] for s in summaries], dtype=float)
+    v = v[np.isfinite(v)]
+    return (float(v.mean()), float(v.min()), float(v.max())) if v.size else None
 
-    In ``lang`` (``en``, ``ru``, ``kk``); the report and ``compare --lang`` pass theirs.
+
+def format_peak_calibration(summaries: Sequence[Mapping[str, float]]) -> str:
+    """``  peak calibration: …``: the calibrated index at central parameters beside the run's replications'.
+
+    The calibration (:func:`vision_zero.runs.pipeline.calibrate_peak`) meets its target with the central traffic
+    parameters; each replication draws its own (signal cycle, saturation flow, …), and near capacity the index
+    is convex in them, so the run's mean can sit away from the calibrated value. "" without a calibration.
     """
-    return [
-        w
-        for w in (arrival_warning(name, summaries, lang), calibration_warning(name, summaries, lang))
-        if w is not None
-    ]
+    spread = _index_spread(summaries)
+    if spread is None or any("peak_congestion_index" not in s for s in summaries):
+        return ""
+    s = summaries[0]
+    mean, low, high = spread
+    target = f"{s['peak_target']:.2f}"
+    if "peak_target_low" in s:
+        target += f", range {s['peak_target_low']:.2f}-{s['peak_target_high']:.2f}"
+    return (
+        f"  peak calibration: congestion index {s['peak_congestion_index']:.2f} at central parameters (target "
+        f"{target}; x{s['peak_factor']:.3f} the default daily trips); this run's replications, each with its own "
+        f"parameter draw: mean {mean:.2f} ({low:.2f}-{high:.2f})"
+    )
+
+
+def calibration_spread_warning(
+    name: str, summaries: Sequence[Mapping[str, float]], lang: str = "en"
+) -> str | None:
+    """A loud warning when the peak calibration met its target but the run's mean index leaves the target's range.
+
+    The calibration aims at the target at the central traffic parameters; a run reports the mean over
+    replications that each draw their own (:func:`format_peak_calibration`). Only for a named target with a
+    range (``peak_target_low``/``_high``, two decimals as printed); an unmet calibration has its own warning
+    (:func:`calibration_warning`). In ``lang`` (key ``warn_calibration_spread``).
+    """
+    spread = _index_spread(summaries)
+    if spread is None or any("peak_target_low" not in s or s.get("peak_reached") != 1.0 for s in summaries):
+        return None
+    s = summaries[0]
+    mean, low, high = spread
+    if s["peak_target_low"] <= round(mean, 2) <= s["peak_target_high"]:
+        return None
+    return text(
+        "warn_calibration_spread",
+        lang,
+        name=name,
+        central=f"{s['peak_congestion_index']:.2f}",
+        target=f"{s['peak_target']:.2f}",
+        n=len(summaries),
+        ci=f"{mean:.2f}",
+        ci_low=f"{low:.2f}",
+        ci_high=f"{high:.2f}",
+        low=f"{s['peak_target_low']:.2f}",
+        high=f"{s['peak_target_high']:.2f}",
+    )
+
+
+def run_warnings(name: str, summaries: Sequence[Mapping[str, float]], lang: str = "en") -> list[str]:
+    """Every loud warning on a run: the terminal, the written summaries and the report show these.
+
+    Gridlock, an unmet peak calibration, a run's mean congestion index outside its target's range. In ``lang`` (``en``, ``ru``, ``kk``); the report and ``compare --lang`` pass theirs.
+    """
+    found = (
+        arrival_warning(name, summaries, lang),
+        calibration_warning(name, summaries, lang),
+        calibration_spread_warning(name, summaries, lang),
+    )
+    return [w for w in found if w is not None]
 
 
 def format_summary(run: RunResult) -> str:
@@ -891,6 +957,9 @@ def format_summary(run: RunResult) -> str:
     gap_line = format_route_choice(run)
     if gap_line:
         lines.append(gap_line)
+    peak_line = format_peak_calibration(run.summaries)
+    if peak_line:
+        lines.append(peak_line)
     if run.stop_reason != "replications":
         width = run.extra.get("ci_width_pct", math.nan)
         what = "reached" if run.stop_reason == "target-ci" else "NOT reached (stopped at --max-replications)"
