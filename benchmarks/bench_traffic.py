@@ -332,7 +332,14 @@ def write_plain_xml_and_convert(workdir: Path, nodes: pd.DataFrame, links: pd.Da
 
 
 def write_case(case: Case) -> None:
-    """Write the shared tables and the SUMO trip / edge-data files."""
+    """Write the shared tables and the SUMO trip / edge-data files.
+
+    SUMO's signal plan is converted here, once, into the node column ``signal_offset_s`` that vision_zero reads
+    (:func:`sumo_signal_offsets`), as the network itself is converted here from SUMO's ``.net.xml``
+    (:func:`read_sumo_net`): input conversion, outside every tool's measured process.
+    """
+    if "signal_offset_s" not in case.nodes and (case.workdir / "net.net.xml").exists():
+        case.nodes["signal_offset_s"] = sumo_signal_offsets(case)
     case.nodes.to_csv(case.workdir / "nodes.csv", index=False)
     case.links.to_csv(case.workdir / "links.csv", index=False)
     case.trips.to_csv(case.workdir / "trips.csv", index=False)
@@ -563,25 +570,27 @@ def sumo_signal_offsets(case: Case) -> np.ndarray:
     from netgenerate's and made trips on the grid ~20% slower under load than in SUMO with the same plan.
     """
     net_xml = case.workdir / "net.net.xml"
-    xy = case.nodes.set_index("sumo_id")[["x_m", "y_m"]]
-    edge_ends = case.links.set_index("sumo_edge")[["u", "v"]]
     node_xy = case.nodes[["x_m", "y_m"]].to_numpy(float)
+    d_xy = np.abs(node_xy[case.links["v"].to_numpy(int)] - node_xy[case.links["u"].to_numpy(int)])
+    east_west = dict(
+        zip(case.links["sumo_edge"].astype(str), (d_xy[:, 0] >= d_xy[:, 1]).tolist(), strict=True)
+    )
     ew_index: dict[str, set[int]] = {}
     plans: dict[str, tuple[float, list[tuple[float, str]]]] = {}
     for _, el in ET.iterparse(net_xml, events=("end",)):
-        if el.tag == "connection" and el.get("tl") and el.get("from") in edge_ends.index:
-            u, v = edge_ends.loc[el.get("from")]
-            dx, dy = np.abs(node_xy[v] - node_xy[u])
-            if dx >= dy:
-                ew_index.setdefault(el.get("tl", ""), set()).add(int(el.get("linkIndex", "-1")))
+        if el.tag == "connection":
+            tl = el.get("tl")
+            if tl and east_west.get(el.get("from", ""), False):
+                ew_index.setdefault(tl, set()).add(int(el.get("linkIndex", "-1")))
         elif el.tag == "tlLogic":
             phases = [(float(ph.get("duration", "0")), ph.get("state", "")) for ph in el.findall("phase")]
             plans[el.get("id", "")] = (float(el.get("offset", "0")), phases)
             el.clear()
     out = np.full(len(case.nodes), np.nan)
-    index = dict(zip(case.nodes["sumo_id"], case.nodes["node"], strict=True))
+    index = dict(zip(case.nodes["sumo_id"].astype(str), case.nodes["node"].to_numpy(int), strict=True))
+    signalised = case.nodes["signalised"].to_numpy(bool)
     for tl, (offset, phases) in plans.items():
-        if tl not in index or tl not in xy.index or not case.nodes.loc[index[tl], "signalised"]:
+        if tl not in index or not signalised[index[tl]]:
             continue
         ew = ew_index.get(tl, set())
         start = 0.0
@@ -593,6 +602,13 @@ def sumo_signal_offsets(case: Case) -> np.ndarray:
     return out
 
 
+def _signal_offsets(case: Case) -> np.ndarray:
+    """The case's node column ``signal_offset_s`` (written by :func:`write_case`; older cases: converted now)."""
+    if "signal_offset_s" in case.nodes:
+        return case.nodes["signal_offset_s"].to_numpy(float)
+    return sumo_signal_offsets(case)
+
+
 def _vz_inputs(case: Case, *, seed: int) -> tuple[Any, pd.DataFrame, tuple[Any, ...]]:
     """Network, trips and periods for vision_zero in this case (with SUMO's signal offsets)."""
     from vision_zero.traffic.periods import Period
@@ -600,7 +616,7 @@ def _vz_inputs(case: Case, *, seed: int) -> tuple[Any, pd.DataFrame, tuple[Any, 
     if (case.workdir / "vz_network.pkl").exists():
         with (case.workdir / "vz_network.pkl").open("rb") as fh:
             net = pickle.load(fh)
-        net.nodes["signal_offset_s"] = sumo_signal_offsets(case)
+        net.nodes["signal_offset_s"] = _signal_offsets(case)
         with (case.workdir / "vz_trips.pkl").open("rb") as fh:
             trips: pd.DataFrame = pickle.load(fh)
         periods = tuple(dict.fromkeys(trips["period"]))
@@ -609,7 +625,7 @@ def _vz_inputs(case: Case, *, seed: int) -> tuple[Any, pd.DataFrame, tuple[Any, 
         known = {p.name: p for p in default_periods()}
         return net, trips, tuple(known[name] for name in periods)
     net = vz_network_from_tables(case)
-    net.nodes["signal_offset_s"] = sumo_signal_offsets(case)
+    net.nodes["signal_offset_s"] = _signal_offsets(case)
     period = Period(name="bench", start_h=8.0, duration_s=HOUR_S, demand_share=1.0, annual_hours=1.0)
     trips = case.trips.copy()
     trips.insert(1, "period", period.name)
