@@ -22,8 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.special import ndtr, ndtri
 
 from vision_zero.core.errors import ParameterError
@@ -385,6 +383,11 @@ def segment_length_m(links: pd.DataFrame) -> FloatArray:
     changes cut it too. Only the link table is read: a signal where no road of equal or higher class meets (a
     mid-block pedestrian signal) does not cut the segment.
     """
+    # imported here: scipy.sparse and its csgraph cost ~0.1-0.25 CPU-s to import and only the HCM free-flow
+    # option reads segments (#16: the traffic path's start-up)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n = len(links)
     if n == 0:
         return np.zeros(0)
