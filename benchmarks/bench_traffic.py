@@ -994,6 +994,29 @@ def _prepared_sumo_command(case: Case, tool: str, rundir: Path, *, seed: int) ->
     return sumo_command(case, tool, rundir, seed=seed)
 
 
+def ensure_bytecode(tool: str, tree: Path | None) -> None:
+    """Write the vision_zero package's bytecode (``.pyc``) before a timed child imports it, as ``pip install`` does.
+
+    Untimed, like SUMO's binary being built. Without it, a machine with ``PYTHONDONTWRITEBYTECODE`` set (this
+    project's shared one) or a fresh source tree compiles the package's ~30 modules from source in every child:
+    ~0.1-0.3 CPU-s charged to vision_zero that an installed package never pays (#16). ``tree``: the directory
+    holding the package the child imports (None: the one this process imports).
+    """
+    import compileall
+    import importlib.util
+
+    if not tool.startswith("vision_zero"):
+        return
+    if tree is None:
+        spec = importlib.util.find_spec("vision_zero")
+        if spec is None or spec.origin is None:
+            return
+        package = Path(spec.origin).parent
+    else:
+        package = tree / "vision_zero"
+    compileall.compile_dir(package, quiet=1)
+
+
 def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np.ndarray, np.ndarray] | None:
     """Run one tool on one case in a child process; its table row, link entries and mean link times [s]."""
     rundir = case.workdir / tool
@@ -1022,6 +1045,7 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
         if ROUTE_CHOICE and tool.startswith("vision_zero"):
             cmd += ["--route-choice", *(f"{k}={v}" for k, v in ROUTE_CHOICE[0].items())]
     before = BEFORE_TREE[0] if tool == "vision_zero-before" and BEFORE_TREE else None
+    ensure_bytecode(tool, before)
     if tool == DUA_TOOL and DUA_FROM:  # the earlier run's last finished simulation: nothing to time
         cpu_s = mem_mib = wall_s = math.nan
         code = 0
