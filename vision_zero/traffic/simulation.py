@@ -53,8 +53,9 @@ class). The relative gap (excess time over best time, summed over trips) is reco
 ``TrafficRecord.route_choice``; if it is above ``traffic.route_choice.relative_gap_target`` and fewer than
 ``traffic.route_choice.max_iterations`` re-routing iterations have run, trips move to their best route with
 probability MSA step x their own relative gap (route swapping) and the trips are simulated again. The record of
-the last simulation is returned. With ``traffic.route_choice.gap_sample_origins`` (a number of origins), the
-trees after each simulation but the last are grown only for a random sample of that many origins: the gap is
+the last simulation is returned. With ``traffic.route_choice.gap_sample_origins`` (a number of origins; 500 by
+default, 0 = every origin), on a network with more origins than that the trees after each simulation but the last
+are grown only for a random sample of that many origins: the gap is
 then their ratio estimate with its standard error (``relative_gap_se``), and only their trips swap, at the step
 divided by the sampled share; the last simulation's gap is exact, and so is one at which the estimate reaches the
 target (the remaining origins' trees are grown before the loop stops). The trees grown after each simulation are
