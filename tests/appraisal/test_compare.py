@@ -198,6 +198,8 @@ def test_two_pairs_give_no_reliable_interval_nor_probability() -> None:
     table = format_table(c)
     assert "0.8 (no reliable CI)" in table and "0.4 to 1.2" not in table
     assert "With 2 paired replications no interval is shown" in table and "0.45 to 32 times" in table
+    # the baseline's t-interval of deaths reaches below 0, but no interval is shown: no note about a cut at 0
+    assert c.baseline.metrics["fatal"].truncated and "cut" not in table and "lower end" not in table
 
 
 def test_replications_for_a_precision_by_hand() -> None:

@@ -1097,7 +1097,7 @@ def format_table(comparison: Comparison, *, label: str = "", lang: str = "en", c
         foot.append(text("not_yet_foot", lang))
     if comparison.variants:
         foot.append(precision_foot(comparison, lang))
-    if any(s.truncated for s in comparison.scenarios):
+    if n >= MIN_REPLICATIONS_FOR_CI and any(s.truncated for s in comparison.scenarios):  # else none shown
         foot.append(text("truncated_note", lang))
     if coverage:
         foot.append(coverage)
