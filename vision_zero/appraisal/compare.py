@@ -183,6 +183,11 @@ class Interval:
         return replace(self, low=0.0, high=max(self.high, 0.0), truncated=True)
 
 
+def _floats(values: Iterable[float] | FloatArray) -> FloatArray:
+    """``values`` as a float array (an iterable is read once)."""
+    return np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=float)
+
+
 def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> Interval:
     """Mean, t-based confidence interval and percentile range of per-replication values.
 
@@ -193,7 +198,7 @@ def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> In
     level
         Confidence level of the interval and the central share of the percentile range.
     """
-    x = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
+    x = _floats(values)
     x = x[np.isfinite(x)]
     n = int(x.size)
     if n == 0:
@@ -224,8 +229,7 @@ def ratio_interval(
     Pairs where either value is not finite, or the denominator is not above 0, are dropped. ``p_low``/``p_high``
     are the percentiles of the per-pair ratios.
     """
-    x = np.asarray(list(numerator) if not isinstance(numerator, np.ndarray) else numerator, dtype=float)
-    y = np.asarray(list(denominator) if not isinstance(denominator, np.ndarray) else denominator, dtype=float)
+    x, y = _floats(numerator), _floats(denominator)
     if x.shape != y.shape:
         raise ValueError(f"ratio_interval: {x.size} numerator values against {y.size} denominator values")
     keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
@@ -285,7 +289,7 @@ def replications_needed(
     """
     if not relative > 0.0:
         raise ValueError(f"replications_needed: relative must be above 0 (got {relative})")
-    x = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
+    x = _floats(values)
     x = x[np.isfinite(x)]
     if x.size < 2:
         return cap
