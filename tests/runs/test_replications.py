@@ -271,6 +271,10 @@ def test_summary_cuts_count_intervals_at_zero(tmp_path: Path) -> None:
     assert "cut at 0" in text
     plain = [{"fatal": f, "serious": 10.0, "slight": 20.0, "ksi": 10.0 + f} for f in (4.0, 5.0, 6.0)]
     assert "cut at 0" not in format_summary(RunResult(base, tmp_path, plain))
+    # 2 replications: no interval is printed, so nothing was cut (the t-interval of 0, 5 would reach below 0)
+    two = format_summary(RunResult(base, tmp_path, sums[1:]))
+    assert "2.50  (2 replications: no reliable interval, it needs 3)" in two
+    assert "cut at 0" not in two
 
 
 # --- damaged replications are found, named and run again ---------------------------------------------------

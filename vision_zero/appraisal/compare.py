@@ -6,7 +6,7 @@ comes from those per-pair values by one method, Student's t with ``n - 1`` degre
 cannot read "certain" in one column and "uncertain" in another:
 
 * ``low``/``high`` — the 95% confidence interval of the mean: ``mean ± t(0.975, n-1) · sd / sqrt(n)``
-  (:func:`vision_zero.runs.replications.mean_interval`). It says how well the replications pin down the expected
+  (:func:`vision_zero.core.intervals.mean_interval`). It says how well the replications pin down the expected
   value. KSI avoided, deaths avoided, NPV and BCR are each such an interval of a per-pair value (the pair's
   difference, or its NPV/BCR, which are linear in the pair's differences for a fixed cost).
   For a quantity that cannot be negative (one scenario's casualties, vehicle-hours, vehicle-km) the interval is
@@ -27,7 +27,8 @@ cannot read "certain" in one column and "uncertain" in another:
   evidence (parameters), so this spread carries the evidence uncertainty, which does not shrink as replications
   are added. Read it as the uncertainty range.
 * reliability — an interval from fewer than
-  :data:`~vision_zero.runs.replications.MIN_REPLICATIONS_FOR_CI` pairs is not reliable (``Interval.reliable``):
+  :data:`~vision_zero.core.intervals.MIN_REPLICATIONS_FOR_CI` pairs is not reliable (``Interval.reliable``, the
+  one rule every output asks, the run summary's too):
   with 2 pairs the spread has 1 degree of freedom, and the 95% range of the true sd runs from 0.45 to 32 times the
   observed one (:func:`sd_range`), so two pairs that happen to agree give a narrow interval that means nothing.
   The outputs then print the mean with "no reliable interval" and the verdict "not distinguishable yet".
@@ -66,20 +67,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
 from vision_zero.appraisal.economics import Economics, InterventionCost
 from vision_zero.core.errors import DataError
+from vision_zero.core.intervals import MIN_REPLICATIONS_FOR_CI, FloatArray, Interval, as_floats, interval
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES
-from vision_zero.runs.replications import MIN_REPLICATIONS_FOR_CI, mean_interval
 from vision_zero.runs.results import ReplicationResult
 
 __all__ = [
@@ -109,105 +109,12 @@ __all__ = [
     "unreliable_note",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-
 #: Headline injury metrics, in table order; per road user ``<severity>_<road user>`` and ``ksi_<road user>``.
 INJURY_METRICS: tuple[str, ...] = ("fatal", "serious", "slight", "ksi")
 #: Metrics whose decrease is good (the variant "avoids" them).
 _TRAFFIC_METRICS: tuple[str, ...] = ("veh_h", "veh_km")
 #: Simulated car trips and the elastic-demand response against the baseline (counts, not annualised).
 _DEMAND_METRICS: tuple[str, ...] = ("trips", "trips_evaporated", "trips_added")
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A mean with its 95% confidence interval (Student-t) and the 2.5–97.5 percentile range.
-
-    Attributes
-    ----------
-    mean
-        Mean over replications (or pairs).
-    low, high
-        95% confidence interval of the mean, t-based; equal to ``mean`` when n = 1 is impossible to tell
-        (then NaN).
-    p_low, p_high
-        2.5th and 97.5th percentiles of the per-replication values (the uncertainty range).
-    n
-        Number of replications (pairs).
-    truncated
-        True when ``low`` was cut at 0 (:meth:`non_negative`): the t-interval reached below 0.
-
-    An interval from fewer than ``MIN_REPLICATIONS_FOR_CI`` values, or an unbounded one (a ratio whose
-    denominator is not told apart from 0), is not :attr:`reliable`: the outputs print no interval then.
-    """
-
-    mean: float
-    low: float
-    high: float
-    p_low: float
-    p_high: float
-    n: int
-    truncated: bool = False
-
-    def contains(self, x: float) -> bool:
-        """Whether ``x`` lies inside the confidence interval."""
-        return self.low <= x <= self.high
-
-    @property
-    def reliable(self) -> bool:
-        """Whether the interval can be shown: at least ``MIN_REPLICATIONS_FOR_CI`` values and finite bounds."""
-        return self.n >= MIN_REPLICATIONS_FOR_CI and math.isfinite(self.low) and math.isfinite(self.high)
-
-    @property
-    def excludes_zero(self) -> bool:
-        """Whether the interval is :attr:`reliable` and lies wholly above or below 0."""
-        return self.reliable and (self.high < 0.0 or self.low > 0.0)
-
-    @property
-    def half_width(self) -> float:
-        """Half the width of the confidence interval."""
-        return (self.high - self.low) / 2.0
-
-    def negated(self) -> Interval:
-        """The interval of ``-x`` (e.g. injuries avoided from the difference)."""
-        return Interval(-self.mean, -self.high, -self.low, -self.p_high, -self.p_low, self.n)
-
-    def non_negative(self) -> Interval:
-        """The interval of a quantity that cannot be negative: a confidence bound below 0 is cut at 0.
-
-        ``truncated`` says whether the lower bound was cut. The percentile range is left as it is (percentiles
-        of non-negative values are non-negative already).
-        """
-        if not (self.low < 0.0):  # also NaN: nothing to cut
-            return self
-        return replace(self, low=0.0, high=max(self.high, 0.0), truncated=True)
-
-
-def _floats(values: Iterable[float] | FloatArray) -> FloatArray:
-    """``values`` as a float array (an iterable is read once)."""
-    return np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=float)
-
-
-def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> Interval:
-    """Mean, t-based confidence interval and percentile range of per-replication values.
-
-    Parameters
-    ----------
-    values
-        One value per replication (or per pair of replications). NaN values are dropped.
-    level
-        Confidence level of the interval and the central share of the percentile range.
-    """
-    x = _floats(values)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    if n == 0:
-        nan = float("nan")
-        return Interval(nan, nan, nan, nan, nan, 0)
-    tail = (1.0 - level) / 2.0
-    p_low, p_high = (float(v) for v in np.quantile(x, [tail, 1.0 - tail]))
-    mean, low, high = mean_interval(x, level=level)
-    return Interval(mean, low, high, p_low, p_high, n)
 
 
 def ratio_interval(
@@ -229,7 +136,7 @@ def ratio_interval(
     Pairs where either value is not finite, or the denominator is not above 0, are dropped. ``p_low``/``p_high``
     are the percentiles of the per-pair ratios.
     """
-    x, y = _floats(numerator), _floats(denominator)
+    x, y = as_floats(numerator), as_floats(denominator)
     if x.shape != y.shape:
         raise ValueError(f"ratio_interval: {x.size} numerator values against {y.size} denominator values")
     keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
@@ -289,7 +196,7 @@ def replications_needed(
     """
     if not relative > 0.0:
         raise ValueError(f"replications_needed: relative must be above 0 (got {relative})")
-    x = _floats(values)
+    x = as_floats(values)
     x = x[np.isfinite(x)]
     if x.size < 2:
         return cap
@@ -396,8 +303,8 @@ class ScenarioSummary:
 
     @property
     def truncated(self) -> bool:
-        """True if any headline interval (deaths, serious, KSI) was cut at 0."""
-        return any(self.metrics[k].truncated for k in ("fatal", "serious", "ksi") if k in self.metrics)
+        """True if any headline interval (deaths, serious, KSI) is shown and was cut at 0 (:attr:`Interval.shown_cut`)."""
+        return any(self.metrics[k].shown_cut for k in ("fatal", "serious", "ksi") if k in self.metrics)
 
 
 def _iv(v: Interval, prefix: str = "") -> dict[str, float]:
@@ -1101,7 +1008,7 @@ def format_table(comparison: Comparison, *, label: str = "", lang: str = "en", c
         foot.append(text("not_yet_foot", lang))
     if comparison.variants:
         foot.append(precision_foot(comparison, lang))
-    if n >= MIN_REPLICATIONS_FOR_CI and any(s.truncated for s in comparison.scenarios):  # else none shown
+    if any(s.truncated for s in comparison.scenarios):
         foot.append(text("truncated_note", lang))
     if coverage:
         foot.append(coverage)

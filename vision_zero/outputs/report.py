@@ -436,7 +436,7 @@ def _summary(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
         out.append(f'<p class="quick">{_e(unreliable_note(n, lang))}</p>')
     if comparison.variants:
         out.append(f'<p class="note">{_e(precision_foot(comparison, lang))}</p>')
-    if n >= MIN_REPLICATIONS_FOR_CI and any(sc.truncated for sc in comparison.scenarios):  # else none shown
+    if any(sc.truncated for sc in comparison.scenarios):
         out.append(f'<p class="note">{_e(text("truncated_note", lang))}</p>')
     out.append(f"<h3>{_e(text('ranking', lang))}</h3>")
     out.append(_ranking(comparison, lang))

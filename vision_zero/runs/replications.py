@@ -45,6 +45,7 @@ import pandas as pd
 from vision_zero.core.errors import ConfigError, DataError, ScenarioError, VisionZeroError
 from vision_zero.core.files import make_process_folder, sweep_stale_process_folders
 from vision_zero.core.i18n import text
+from vision_zero.core.intervals import MIN_REPLICATIONS_FOR_CI, Interval, interval, mean_interval
 from vision_zero.core.version import __version__
 from vision_zero.network.road_network import RoadNetwork, load_network, network_fingerprint
 from vision_zero.program.scenario import Scenario, load_scenario
@@ -97,8 +98,6 @@ __all__ = [
     "write_run_summary",
 ]
 
-#: A target-precision run starts with at least this many replications (an interval from 2 is meaningless).
-MIN_REPLICATIONS_FOR_CI = 3
 TRAFFIC_STORE_PREFIX = ".traffic-"  # result scans skip folders starting with a dot
 
 #: Summary keys printed by :func:`format_summary`: (key, label).
@@ -259,23 +258,6 @@ class RunResult:
 
 
 # --- statistics -------------------------------------------------------------------------------------------------
-
-
-def mean_interval(values: Sequence[float] | np.ndarray, *, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and its two-sided Student-t confidence interval: ``(mean, low, high)``.
-
-    With fewer than two values the interval is undefined and returned as ``(mean, nan, nan)``.
-    """
-    from scipy import stats
-
-    x = np.asarray(values, dtype=float)
-    if x.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(x.mean())
-    if x.size < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return mean, mean - half, mean + half
 
 
 def _precision_reached(values: np.ndarray, target_ci_pct: float) -> tuple[bool, float]:
@@ -754,13 +736,17 @@ def write_run_summary(run: RunResult) -> Path:
 # --- the terminal summary -----------------------------------------------------------------------------------------
 
 
-def _fmt_interval(mean: float, lo: float, hi: float, n: int) -> str:
-    """``mean  [lo, hi]``; below ``MIN_REPLICATIONS_FOR_CI`` values the mean with why there is no interval."""
-    if math.isnan(lo):
-        return f"{mean:9.2f}  (one replication: no interval)"
-    if n < MIN_REPLICATIONS_FOR_CI:
-        return f"{mean:9.2f}  ({n} replications: no reliable interval, it needs {MIN_REPLICATIONS_FOR_CI})"
-    return f"{mean:9.2f}  [{lo:.2f}, {hi:.2f}]"
+def _fmt_interval(iv: Interval) -> str:
+    """``mean  [low, high]`` when ``iv`` is :attr:`~vision_zero.core.intervals.Interval.reliable`, else why not."""
+    if iv.n < 2:
+        return f"{iv.mean:9.2f}  (one replication: no interval)"
+    if iv.n < MIN_REPLICATIONS_FOR_CI:
+        return (
+            f"{iv.mean:9.2f}  ({iv.n} replications: no reliable interval, it needs {MIN_REPLICATIONS_FOR_CI})"
+        )
+    if not iv.reliable:
+        return f"{iv.mean:9.2f}  (no reliable interval)"
+    return f"{iv.mean:9.2f}  [{iv.low:.2f}, {iv.high:.2f}]"
 
 
 def format_route_choice(run: RunResult) -> str:
@@ -927,7 +913,11 @@ def run_warnings(name: str, summaries: Sequence[Mapping[str, float]], lang: str 
 
 
 def format_summary(run: RunResult) -> str:
-    """A short text summary: casualties per year with 95% intervals, and KSI avoided for a variant."""
+    """A short text summary: casualties per year with 95% intervals, and KSI avoided for a variant.
+
+    An interval is printed only when it is :attr:`~vision_zero.core.intervals.Interval.reliable` (as in the
+    comparison's tables and report), and the note about a cut at 0 only when a printed interval was cut.
+    """
     job = run.job
     lines = [
         f"{job.name}: {run.n} replication(s), seed {job.seed}, {run.run_dir}",
@@ -942,17 +932,16 @@ def format_summary(run: RunResult) -> str:
     lines.append("  casualties per year, mean [95% interval]:")
     cut = False
     for key, label in _HEADLINE:
-        mean, lo, hi = mean_interval(run.values(key))
-        if lo < 0.0:  # a count cannot be negative: the t-interval of few replications is cut at 0
-            lo, hi, cut = 0.0, max(hi, 0.0), True
-        lines.append(f"    {label:<8} {_fmt_interval(mean, lo, hi, run.n)}")
+        # a count cannot be negative: a t-interval reaching below 0 is cut at 0
+        count = interval(run.values(key)).non_negative()
+        cut = cut or count.shown_cut
+        lines.append(f"    {label:<8} {_fmt_interval(count)}")
     if cut:
         lines.append("    (an interval reaching below 0 is cut at 0: casualties cannot be negative)")
     if run.baseline is not None:
-        avoided = mean_interval(run.differences("ksi"))
         lines.append(
             f"    KSI avoided vs {run.baseline.job.name} (paired, common random numbers): "
-            f"{_fmt_interval(*avoided, run.n)}"
+            f"{_fmt_interval(interval(run.differences('ksi')))}"
         )
     gap_line = format_route_choice(run)
     if gap_line:

@@ -1,0 +1,140 @@
+"""The 95% interval of a mean over replications, and the one rule for when it can be shown.
+
+Every stage that prints a mean over replications (the run summary in :mod:`vision_zero.runs.replications`, the
+comparison's tables, report, charts and sweep in :mod:`vision_zero.appraisal` and :mod:`vision_zero.outputs`)
+builds an :class:`Interval` and asks it whether it is :attr:`~Interval.reliable`: an interval from fewer than
+:data:`MIN_REPLICATIONS_FOR_CI` values is not. With 2 values the spread has 1 degree of freedom and the 95% range
+of the true standard deviation runs from 0.45 to 32 times the observed one, so two values that happen to agree
+give a narrow interval that means nothing (:func:`vision_zero.appraisal.compare.sd_range`).
+
+The interval is Student's t with ``n − 1`` degrees of freedom: ``mean ± t(0.975, n−1) · sd / sqrt(n)``
+(:func:`mean_interval`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["MIN_REPLICATIONS_FOR_CI", "FloatArray", "Interval", "as_floats", "interval", "mean_interval"]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: An interval from fewer values is not reliable (1 degree of freedom), and a target-precision run starts here.
+MIN_REPLICATIONS_FOR_CI = 3
+
+
+def as_floats(values: Iterable[float] | FloatArray) -> FloatArray:
+    """``values`` as a float array (an iterable is read once)."""
+    return np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=float)
+
+
+def mean_interval(values: Sequence[float] | FloatArray, *, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and its two-sided Student-t confidence interval: ``(mean, low, high)``.
+
+    With fewer than two values the interval is undefined and returned as ``(mean, nan, nan)``.
+    """
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return mean, mean - half, mean + half
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean with its 95% confidence interval (Student-t) and the 2.5–97.5 percentile range.
+
+    Attributes
+    ----------
+    mean
+        Mean over replications (or pairs).
+    low, high
+        95% confidence interval of the mean, t-based; NaN with one value.
+    p_low, p_high
+        2.5th and 97.5th percentiles of the per-replication values (the uncertainty range).
+    n
+        Number of replications (pairs).
+    truncated
+        True when ``low`` was cut at 0 (:meth:`non_negative`): the t-interval reached below 0.
+
+    An interval from fewer than ``MIN_REPLICATIONS_FOR_CI`` values, or an unbounded one (a ratio whose
+    denominator is not told apart from 0), is not :attr:`reliable`: the outputs print no interval then.
+    """
+
+    mean: float
+    low: float
+    high: float
+    p_low: float
+    p_high: float
+    n: int
+    truncated: bool = False
+
+    def contains(self, x: float) -> bool:
+        """Whether ``x`` lies inside the confidence interval."""
+        return self.low <= x <= self.high
+
+    @property
+    def reliable(self) -> bool:
+        """Whether the interval can be shown: at least ``MIN_REPLICATIONS_FOR_CI`` values and finite bounds."""
+        return self.n >= MIN_REPLICATIONS_FOR_CI and math.isfinite(self.low) and math.isfinite(self.high)
+
+    @property
+    def shown_cut(self) -> bool:
+        """Whether the interval is shown (:attr:`reliable`) and was cut at 0: the outputs then say so."""
+        return self.reliable and self.truncated
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether the interval is :attr:`reliable` and lies wholly above or below 0."""
+        return self.reliable and (self.high < 0.0 or self.low > 0.0)
+
+    @property
+    def half_width(self) -> float:
+        """Half the width of the confidence interval."""
+        return (self.high - self.low) / 2.0
+
+    def negated(self) -> Interval:
+        """The interval of ``-x`` (e.g. injuries avoided from the difference)."""
+        return Interval(-self.mean, -self.high, -self.low, -self.p_high, -self.p_low, self.n)
+
+    def non_negative(self) -> Interval:
+        """The interval of a quantity that cannot be negative: a confidence bound below 0 is cut at 0.
+
+        ``truncated`` says whether the lower bound was cut. The percentile range is left as it is (percentiles
+        of non-negative values are non-negative already).
+        """
+        if not (self.low < 0.0):  # also NaN: nothing to cut
+            return self
+        return replace(self, low=0.0, high=max(self.high, 0.0), truncated=True)
+
+
+def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> Interval:
+    """Mean, t-based confidence interval and percentile range of per-replication values.
+
+    Parameters
+    ----------
+    values
+        One value per replication (or per pair of replications). NaN values are dropped.
+    level
+        Confidence level of the interval and the central share of the percentile range.
+    """
+    x = as_floats(values)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    if n == 0:
+        nan = float("nan")
+        return Interval(nan, nan, nan, nan, nan, 0)
+    tail = (1.0 - level) / 2.0
+    p_low, p_high = (float(v) for v in np.quantile(x, [tail, 1.0 - tail]))
+    mean, low, high = mean_interval(x, level=level)
+    return Interval(mean, low, high, p_low, p_high, n)
