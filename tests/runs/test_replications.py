@@ -75,6 +75,20 @@ def test_run_folder_layout_and_manifest(tmp_path: Path) -> None:
     assert res.baseline is not None
     assert res.baseline.run_dir == scenario_run_dir(tmp_path, job.baseline)  # type: ignore[arg-type]
     assert completed_replications(res.baseline.run_dir) == [0, 1]
+    # the run folder holds what the layout (vision_zero.runs.results' docstring) lists, and nothing else
+    from vision_zero.runs import results
+
+    assert sorted(p.name for p in res.run_dir.iterdir()) == sorted(results.RUN_FOLDER_ENTRIES)
+    # a baseline run only for its variant's pairs: its replications, no summary of its own yet
+    assert {p.name for p in res.baseline.run_dir.iterdir()} == {
+        "scenario.toml",
+        "manifest.json",
+        "replications",
+    }
+    layout = (results.__doc__ or "").split("::")[1].split("Nothing else")[0]
+    for name in results.RUN_FOLDER_ENTRIES:
+        assert f"    {name}" in layout
+    assert "summary.parquet" not in layout and "report.html" not in layout  # written by compare, elsewhere
 
 
 def test_run_id_is_deterministic() -> None:

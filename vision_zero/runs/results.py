@@ -27,7 +27,13 @@ Layout of one run (DESIGN.md "Result layout")::
         replications.csv       headline numbers of every replication (written by vision_zero.runs.replications)
         run_summary.json       the run's summary as the terminal prints it (``text``) and its loud warnings
                                (``warnings``: gridlock, an unmet peak calibration; over the replications' means)
-        summary.parquet / summary.csv, charts, report.html, links.gpkg (written by compare/report)
+
+Nothing else goes into a run folder (:data:`RUN_FOLDER_ENTRIES`); ``replications.csv`` and ``run_summary.json``
+are written when the scenario itself is run (a baseline run only for its variants' pairs has neither, until it is
+run or compared). A comparison's tables (``comparison``, ``scenarios``, ``headline``, ``pairs``, ``ksi_split`` as
+CSV and Parquet), charts, maps, ``links.gpkg`` and ``report.html`` go into its own folder,
+``results/compare-<baseline>-<variant>…/`` by default (:mod:`vision_zero.outputs.write`); a sweep's ``sweep.csv``
+and ``sweep.png`` into ``results/<scenario>/sweep-<id>/`` (:mod:`vision_zero.appraisal.sweep`).
 
 A replication counts as complete only if its ``files.json`` lists every file and each one on disk has the size
 and SHA-256 listed (:func:`scan_replications`), so a rerun skips the complete ones (resume) and runs a damaged one
@@ -60,6 +66,7 @@ from vision_zero.core.files import atomic_write_bytes, atomic_write_text, curren
 
 __all__ = [
     "LINK_EVENTS_FILE",
+    "RUN_FOLDER_ENTRIES",
     "ReplicationResult",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -104,6 +111,14 @@ ROUTES_FILE = "routes.parquet"
 LINK_EVENTS_FILE = "link_events.parquet"
 #: The list of files with sizes and SHA-256, written last into a replication folder.
 FILES_LIST = "files.json"
+#: What a run folder holds (the layout in the module docstring), and nothing else.
+RUN_FOLDER_ENTRIES: tuple[str, ...] = (
+    "scenario.toml",
+    "manifest.json",
+    "replications",
+    "replications.csv",
+    "run_summary.json",
+)
 _HASH_CHUNK = 1 << 20
 
 
