@@ -32,6 +32,38 @@ N = 6
 HUMPS = InterventionCost("humps A", capital=2e6, annual=1e5, lifetime_years=10, source="test")
 ISLANDS = InterventionCost("islands B", capital=3e5, lifetime_years=20, source="test")
 LONG_NAME = "centre-30-with-a-rather-long-scenario-name"
+#: The baseline's peak calibration (the keys vision_zero.runs.pipeline.summarise writes) and each replication's index.
+PEAK_MET = {
+    "peak_target": 1.35,
+    "peak_target_low": 1.2,
+    "peak_target_high": 1.5,
+    "peak_congestion_index": 1.38,
+    "peak_factor": 0.489,
+    "peak_factor_low": 0.25,
+    "peak_factor_high": 4.0,
+    "peak_completed_share": 0.99,
+    "peak_steps": 5.0,
+    "peak_reached": 1.0,
+}
+PEAK_INDEX = (1.25, 1.54, 1.36, 1.53, 1.30, 1.40)  # mean 1.40 (1.25-1.54)
+
+
+def _peak_line(
+    lang: str,
+    *,
+    central: str = "1.38",
+    target: str = "",
+    factor: str = "0.489",
+    mean: str = "1.40",
+    low: str = "1.25",
+    high: str = "1.54",
+) -> str:
+    """The report's calibration line as the catalogue words it (first letter capitalised, after the name)."""
+    target = target or text("peak_target_range", lang, target="1.35", low="1.20", high="1.50")
+    line = text(
+        "peak_calibration", lang, central=central, target=target, factor=factor, mean=mean, low=low, high=high
+    )
+    return f"baseline — {line[:1].upper()}{line[1:]}"
 
 
 def _programs() -> tuple[Any, list[CompareInputs]]:
@@ -49,6 +81,8 @@ def _programs() -> tuple[Any, list[CompareInputs]]:
     noisy = [(f, s + e, sl) for (f, s, sl), e in zip(base_tot, noise, strict=True)]
     both = [(f * 0.8, s * 0.8 + e, sl) for (f, s, sl), e in zip(base_tot, noise, strict=True)]
     base = runs("baseline", base_tot, parameters=draws)
+    for r, ci in zip(base.replications, PEAK_INDEX, strict=True):  # met at central parameters, mean in range
+        r.summary.update(PEAK_MET, congestion_index=ci)
     v1 = runs(LONG_NAME, clear, veh_h=[1200.0] * N, costs=[HUMPS], link_speed_kph=40.0, parameters=draws)
     v2 = runs("crossings", noisy, costs=[ISLANDS], parameters=draws)
     pkg = runs(
@@ -352,6 +386,8 @@ def test_report_renders_in_chromium(outputs: dict[str, Any], browser: object, la
     assert (
         ntext("coverage", N, lang, road_km="1", area_km2="0", share="", veh_km="0").split(":")[0] in summary
     )
+    # #12: the baseline's peak calibration, in the reader's language, with what the congestion index is
+    assert _peak_line(lang) in summary and text("peak_calibration_note", lang) in summary
     programs = driver.execute_script(
         "const h = document.getElementById('s-evidence'); let t = ''; let e = document.getElementById('s-summary');"
         "while (e && e !== h) { t += e.innerText + '\\n'; e = e.nextElementSibling; } return t;"
@@ -450,5 +486,16 @@ def test_report_warns_when_the_peak_calibration_stopped_at_a_bound(tmp_path: Pat
     c = compare(base, [var], economics=ECON)
     write_outputs(c, [CompareInputs(base, net), CompareInputs(var, net)], tmp_path)
     html = _visible_text((tmp_path / "report.html").read_text("utf-8"))
-    assert "WARNING: baseline: the AM peak's demand calibration stopped at the upper bound" in html
+    warning = "WARNING: baseline: the AM peak's demand calibration stopped at the upper bound"
+    assert warning in html
     assert "WARNING: slow" not in html
+    # the peak calibration line (#12) needs each replication's index; with it the warning is repeated under it
+    for r, ci in zip(base.replications, (1.10, 1.20), strict=True):
+        r.summary["congestion_index"] = ci
+    write_outputs(c, [CompareInputs(base, net), CompareInputs(var, net)], tmp_path)
+    html = _visible_text((tmp_path / "report.html").read_text("utf-8"))
+    line = _peak_line(
+        "en", central="1.15", target="1.70", factor="1.152", mean="1.15", low="1.10", high="1.20"
+    )
+    assert line in html and html.count(warning) == 2
+    assert html.index(line) < html.rindex(warning) < html.index(text("peak_calibration_note", "en"))

@@ -158,6 +158,13 @@ class ReportInputs:
     warnings
         Loud warnings shown at the top (:func:`vision_zero.runs.replications.run_warnings`: gridlock, an unmet
         peak calibration).
+    peak_calibration
+        The baseline's peak calibration in the report's language
+        (:func:`vision_zero.runs.replications.format_peak_calibration`: the calibrated congestion index at central
+        parameters, its target and range, the replications' mean and range), or "" without a calibration.
+    calibration_warnings
+        The baseline's calibration warnings (:func:`vision_zero.runs.replications.calibration_warnings`), repeated
+        under that line.
     """
 
     charts: Mapping[str, Path] = field(default_factory=dict)
@@ -172,6 +179,8 @@ class ReportInputs:
     content: Mapping[str, Sequence[ContentItem]] = field(default_factory=dict)
     coverage: Coverage | None = None
     warnings: Sequence[str] = ()
+    peak_calibration: str = ""
+    calibration_warnings: Sequence[str] = ()
 
 
 def _e(x: object) -> str:
@@ -419,10 +428,21 @@ def _increments(comparison: Comparison, lang: str) -> str:
     return f'<p class="note">{_e(text("increments_note", lang))}</p>' + _table(header, rows, left=2)
 
 
+def _peak_calibration(baseline: str, inputs: ReportInputs, lang: str) -> str:
+    """The baseline's peak calibration line, its warnings and what the congestion index is."""
+    line = inputs.peak_calibration
+    out = [f"<p>{_e(baseline)} — {_e(line[:1].upper() + line[1:])}</p>"]
+    out += [f'<p class="quick">{_e(w)}</p>' for w in inputs.calibration_warnings]
+    out.append(f'<p class="note">{_e(text("peak_calibration_note", lang))}</p>')
+    return "".join(out)
+
+
 def _summary(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
     parts = []
     if inputs.coverage is not None:
         parts.append(f"<p><strong>{_e(coverage_text(inputs.coverage, lang))}</strong></p>")
+    if inputs.peak_calibration:
+        parts.append(_peak_calibration(comparison.baseline.name, inputs, lang))
     n = comparison.baseline.metrics["ksi"].n
     if comparison.variants and not all(v.distinguishable for v in comparison.variants):
         parts.append(f'<p class="quick">{_e(ntext("quick_look", n, lang))}</p>')

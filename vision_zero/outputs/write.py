@@ -41,7 +41,12 @@ from vision_zero.outputs.maps import map_scale, plot_ksi_map
 from vision_zero.outputs.plot import plot_network
 from vision_zero.outputs.report import Coverage, ReportInputs, write_report
 from vision_zero.program.selectors import road_km
-from vision_zero.runs.replications import MIN_REPLICATIONS_FOR_CI, run_warnings
+from vision_zero.runs.replications import (
+    MIN_REPLICATIONS_FOR_CI,
+    calibration_warnings,
+    format_peak_calibration,
+    run_warnings,
+)
 from vision_zero.runs.results import atomic_write_bytes, atomic_write_text, safe_file_name
 
 FloatArray = npt.NDArray[np.float64]
@@ -270,6 +275,7 @@ def write_outputs(
         },
         lang=lang,
     )
+    base_summaries = [r.summary for r in base.runs.replications]
     report_inputs = ReportInputs(
         charts=charts,
         maps=maps,
@@ -286,6 +292,8 @@ def write_outputs(
             for i in inputs
             for w in run_warnings(i.runs.name, [r.summary for r in i.runs.replications], lang)
         ],
+        peak_calibration=format_peak_calibration(base_summaries, lang),
+        calibration_warnings=calibration_warnings(b_name, base_summaries, lang),
     )
     paths["report"] = write_report(comparison, report_inputs, text_dir / "report.html", lang=lang)
     return paths

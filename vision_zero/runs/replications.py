@@ -82,6 +82,7 @@ __all__ = [
     "arrival_warning",
     "calibration_spread_warning",
     "calibration_warning",
+    "calibration_warnings",
     "format_peak_calibration",
     "format_summary",
     "format_traffic",
@@ -845,12 +846,14 @@ def _index_spread(summaries: Sequence[Mapping[str, float]]) -> tuple[float, floa
     return (float(v.mean()), float(v.min()), float(v.max())) if v.size else None
 
 
-def format_peak_calibration(summaries: Sequence[Mapping[str, float]]) -> str:
-    """``  peak calibration: …``: the calibrated index at central parameters beside the run's replications'.
+def format_peak_calibration(summaries: Sequence[Mapping[str, float]], lang: str = "en") -> str:
+    """``peak calibration: …``: the calibrated index at central parameters beside the run's replications'.
 
     The calibration (:func:`vision_zero.runs.pipeline.calibrate_peak`) meets its target with the central traffic
     parameters; each replication draws its own (signal cycle, saturation flow, …), and near capacity the index
-    is convex in them, so the run's mean can sit away from the calibrated value. "" without a calibration.
+    is convex in them, so the run's mean can sit away from the calibrated value. "" without a calibration. In
+    ``lang`` (keys ``peak_calibration``, ``peak_target_range``); :func:`format_summary` indents it, the report
+    shows it under what the totals cover.
     """
     spread = _index_spread(summaries)
     if spread is None or any("peak_congestion_index" not in s for s in summaries):
@@ -859,11 +862,22 @@ def format_peak_calibration(summaries: Sequence[Mapping[str, float]]) -> str:
     mean, low, high = spread
     target = f"{s['peak_target']:.2f}"
     if "peak_target_low" in s:
-        target += f", range {s['peak_target_low']:.2f}-{s['peak_target_high']:.2f}"
-    return (
-        f"  peak calibration: congestion index {s['peak_congestion_index']:.2f} at central parameters (target "
-        f"{target}; x{s['peak_factor']:.3f} the default daily trips); this run's replications, each with its own "
-        f"parameter draw: mean {mean:.2f} ({low:.2f}-{high:.2f})"
+        target = text(
+            "peak_target_range",
+            lang,
+            target=target,
+            low=f"{s['peak_target_low']:.2f}",
+            high=f"{s['peak_target_high']:.2f}",
+        )
+    return text(
+        "peak_calibration",
+        lang,
+        central=f"{s['peak_congestion_index']:.2f}",
+        target=target,
+        factor=f"{s['peak_factor']:.3f}",
+        mean=f"{mean:.2f}",
+        low=f"{low:.2f}",
+        high=f"{high:.2f}",
     )
 
 
@@ -899,17 +913,19 @@ def calibration_spread_warning(
     )
 
 
+def calibration_warnings(name: str, summaries: Sequence[Mapping[str, float]], lang: str = "en") -> list[str]:
+    """The peak calibration's loud warnings: an unmet calibration, a run's mean index outside the target's range."""
+    found = (calibration_warning(name, summaries, lang), calibration_spread_warning(name, summaries, lang))
+    return [w for w in found if w is not None]
+
+
 def run_warnings(name: str, summaries: Sequence[Mapping[str, float]], lang: str = "en") -> list[str]:
     """Every loud warning on a run: the terminal, the written summaries and the report show these.
 
     Gridlock, an unmet peak calibration, a run's mean congestion index outside its target's range. In ``lang`` (``en``, ``ru``, ``kk``); the report and ``compare --lang`` pass theirs.
     """
-    found = (
-        arrival_warning(name, summaries, lang),
-        calibration_warning(name, summaries, lang),
-        calibration_spread_warning(name, summaries, lang),
-    )
-    return [w for w in found if w is not None]
+    gridlock = arrival_warning(name, summaries, lang)
+    return ([] if gridlock is None else [gridlock]) + calibration_warnings(name, summaries, lang)
 
 
 def format_summary(run: RunResult) -> str:
@@ -948,7 +964,7 @@ def format_summary(run: RunResult) -> str:
         lines.append(gap_line)
     peak_line = format_peak_calibration(run.summaries)
     if peak_line:
-        lines.append(peak_line)
+        lines.append(f"  {peak_line}")
     if run.stop_reason != "replications":
         width = run.extra.get("ci_width_pct", math.nan)
         what = "reached" if run.stop_reason == "target-ci" else "NOT reached (stopped at --max-replications)"
