@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from _scenarios import write_scenarios
@@ -95,6 +97,64 @@ def test_write_sweep_csv_and_png(tmp_path: Path) -> None:
     assert res.png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _run_pair(tmp_path: Path, base: list[tuple[float, float]], var: list[tuple[float, float]]) -> Any:
+    """A variant's run against its baseline from per-replication (KSI, veh_h) values (toy job, nothing run)."""
+    from _replication_task import toy_job
+
+    from vision_zero.runs.replications import RunResult
+
+    job = toy_job(replications=len(base))
+    assert job.baseline is not None
+
+    def sums(values: list[tuple[float, float]]) -> list[dict[str, float]]:
+        return [
+            {"fatal": k / 10, "serious": k - k / 10, "slight": 3 * k, "ksi": k, "veh_h": h} for k, h in values
+        ]
+
+    b = RunResult(job.baseline, tmp_path / "b", sums(base))
+    return RunResult(job, tmp_path / "v", sums(var), baseline=b)
+
+
+def test_sweep_rows_are_the_comparisons_figures(tmp_path: Path) -> None:
+    """One method with compare: t-interval of KSI avoided, Fieller's interval of the % change, P from the same t."""
+    from compare_fixtures import runs
+
+    from vision_zero.appraisal.compare import compare, unreliable_note
+    from vision_zero.appraisal.sweep import format_sweep, sweep_statistics
+
+    base = [(40.0, 1000.0), (44.0, 1010.0), (38.0, 990.0), (42.0, 1000.0)]
+    var = [(36.0, 1100.0), (41.0, 1120.0), (33.0, 1080.0), (39.0, 1095.0)]
+    row = sweep_statistics(_run_pair(tmp_path, base, var), 20.0)
+    c = compare(
+        runs("b", [(k / 10, k - k / 10, 3 * k) for k, _ in base]),
+        [runs("v", [(k / 10, k - k / 10, 3 * k) for k, _ in var])],
+    )
+    v = c.variants[0]
+    for got, want in (
+        ("ksi_avoided", v.ksi_avoided),
+        ("ksi_change_pct", v.percent_change["ksi"]),
+    ):
+        assert (row[got], row[f"{got}_lo"], row[f"{got}_hi"]) == pytest.approx(
+            (want.mean, want.low, want.high)
+        )
+    assert row["prob_reduces_ksi"] == pytest.approx(v.prob_reduces_ksi) and row["distinguishable"]
+    assert row["ksi_interval_reliable"] and row["replications_for_precision"] == v.replications_for_precision
+    assert row["veh_h_added"] == pytest.approx(98.75)
+    # two pairs: means only, as compare prints them; the chart's bars and the CSV's bounds are NaN
+    two = sweep_statistics(_run_pair(tmp_path, base[:2], var[:2]), 20.0)
+    assert not two["ksi_interval_reliable"] and not two["distinguishable"]
+    for key in ("ksi_avoided", "ksi_change_pct", "veh_h_added", "fatal_per_year", "ksi_per_year"):
+        assert np.isnan(two[f"{key}_lo"]) and np.isnan(two[f"{key}_hi"]) and np.isfinite(two[key])
+    a = parse_vary("interventions[0].limit_kph=30,40")
+    table = pd.DataFrame([{a.key: 30, "replications": 4, **row}, {a.key: 40, "replications": 2, **two}])
+    text = format_sweep(table, [a])
+    assert "reps for ±20%" in text and "KSI change" in text
+    four, pair = text.splitlines()[2:4]
+    assert f"{row['ksi_avoided']:.1f} ({row['ksi_avoided_lo']:.1f} to {row['ksi_avoided_hi']:.1f})" in four
+    assert "3.5 (no reliable CI)" in pair and "not yet (+1 rep)" in pair
+    assert unreliable_note(2) in text  # why the 2-pair row has no interval
+
+
 # --- the command, on the real pipeline (tiny schematic network) -------------------------------------------------
 
 
@@ -130,14 +190,22 @@ def test_sweep_command_writes_csv_and_png(
     assert list(table["scenario"]) == ["slow", "slow.limit_kph-50"]
     assert [d for d in (tmp_path / "slow").iterdir() if not d.name.startswith("sweep-")] == [run_dir]
     assert sorted(p.stat().st_mtime_ns for p in run_dir.rglob("summary.json")) == before and len(before) == 2
-    # casualty bounds are cut at 0 as in compare; whether each point is told apart from noise is said
-    for key in ("fatal", "serious", "slight", "ksi"):
-        assert (table[f"{key}_per_year_lo"] >= 0).all()
+    # 2 pairs: means, no interval (as compare); whether each point is told apart from noise is said
+    for key in ("fatal", "serious", "slight", "ksi", "ksi_avoided", "ksi_change_pct", "veh_h_added"):
+        assert table[f"{key}_lo"].isna().all() if key.startswith(("ksi_", "veh")) else True
+    assert not table["ksi_interval_reliable"].any() and not table["distinguishable"].any()
     assert table["distinguishable"].dtype == bool and (table["replications_needed"] >= 2).all()
     assert list(table["replications"]) == [2, 2]
     assert table["schematic"].all()
-    for col in ("ksi_avoided", "ksi_avoided_lo", "ksi_avoided_hi", "veh_h_added", "fatal_per_year"):
+    for col in (
+        "ksi_avoided",
+        "ksi_change_pct",
+        "veh_h_added",
+        "fatal_per_year",
+        "replications_for_precision",
+    ):
         assert table[col].notna().all()
+    assert "(no reliable CI)" in text and "reps for ±20%" in text
     # a lower limit adds travel time (paired, same trips)
     assert table.loc[0, "veh_h_added"] > table.loc[1, "veh_h_added"]
     assert (folder / "sweep.png").read_bytes()[:4] == b"\x89PNG"

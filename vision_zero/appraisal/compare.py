@@ -100,6 +100,7 @@ __all__ = [
     "paired_replications",
     "precision_foot",
     "precision_text",
+    "prob_mean_below_zero",
     "probability_text",
     "ranking",
     "ratio_interval",
@@ -161,6 +162,24 @@ def ratio_interval(
     root = math.sqrt(max(b * b - a * c, 0.0))  # ≥ 0 when a > 0: the estimate itself satisfies the inequality
     low, high = scale * (b - root) / a, scale * (b + root) / a
     return Interval(ratio, min(low, ratio), max(high, ratio), p_low, p_high, n)
+
+
+def prob_mean_below_zero(values: Iterable[float] | FloatArray) -> float:
+    """The probability that the expected value of ``values`` is below 0, from the interval's t distribution.
+
+    ``P(T < −mean/se)`` with ``n − 1`` degrees of freedom (the posterior of the mean under a flat prior): above
+    97.5% exactly when the 95% t-interval lies below 0. NaN values are dropped; NaN with fewer than two values.
+    """
+    x = as_floats(values)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    if n < 2:
+        return float("nan")
+    mean = float(x.mean())
+    se = float(x.std(ddof=1)) / math.sqrt(n)
+    if se > 0:
+        return float(stats.t.cdf(-mean / se, n - 1))
+    return 1.0 if mean < 0 else 0.0
 
 
 def sd_range(n: int, *, level: float = 0.95) -> tuple[float, float]:
@@ -584,15 +603,7 @@ def _compare_one(
         pct[key] = ratio_interval(d, bv)
     d_ksi = np.asarray(per_pair["diff_ksi"], dtype=float)
     share_fewer = float(np.mean(d_ksi < 0))
-    ksi_iv = diff["ksi"]
-    if ksi_iv.n > 1:
-        se = float(d_ksi.std(ddof=1)) / math.sqrt(ksi_iv.n)
-        if se > 0:
-            prob = float(stats.t.cdf(-ksi_iv.mean / se, ksi_iv.n - 1))
-        else:
-            prob = 1.0 if ksi_iv.mean < 0 else 0.0
-    else:
-        prob = float("nan")
+    prob = prob_mean_below_zero(d_ksi)
     benefit = np.zeros(len(idx))
     for s in SEVERITIES:
         benefit -= np.asarray(per_pair[f"diff_{s}"], dtype=float) * economics.injury_value(s)

@@ -3,7 +3,9 @@
 ``vision-zero sweep centre-30.toml --vary interventions[0].limit_kph=30,40,50`` derives one scenario per
 combination of the varied values (the scenario with those keys set, named ``centre-30@limit_kph=30`` …), runs
 each against the baseline with common random numbers, and writes ``sweep.csv`` and ``sweep.png``: KSI avoided
-per year and vehicle-hours of travel time added per year against the varied values, with 95% intervals.
+per year and vehicle-hours of travel time added per year against the varied values, with 95% intervals computed
+as the comparison computes them (:func:`sweep_statistics`: none from fewer than 3 pairs), and prints the table
+(:func:`format_sweep`).
 
 Key paths use the scenario's own notation: ``section.key``, ``list[index]``, e.g. ``interventions[2].limit_kph``
 or ``simulation.platoon_size``. Each path is checked against the scenario (the list index exists, the key is
@@ -16,8 +18,9 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from vision_zero.core.errors import ConfigError
+from vision_zero.core.intervals import Interval
 from vision_zero.runs.results import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
@@ -248,9 +252,13 @@ def draw_response(
     for ax, (col, label) in zip(axes, panels, strict=True):
         for name, g in groups:
             xs = g[x_key] if numeric_x else g[x_key].astype(str)
+            # bars only where the interval is reliable (NaN bounds otherwise: sweep_statistics)
             lo = (g[col] - g[f"{col}_lo"]).fillna(0).clip(lower=0)
             hi = (g[f"{col}_hi"] - g[col]).fillna(0).clip(lower=0)
-            ax.errorbar(xs, g[col], yerr=[lo, hi], marker="o", capsize=3, label=name or None)
+            bars = g[f"{col}_lo"].notna().any()
+            ax.errorbar(
+                xs, g[col], yerr=[lo, hi] if bars else None, marker="o", capsize=3, label=name or None
+            )
             if col == "ksi_avoided" and "distinguishable" in g.columns:
                 noisy = ~g["distinguishable"].astype(bool).to_numpy()
                 if (
@@ -276,9 +284,7 @@ def draw_response(
         "\nSCHEMATIC network: not real geometry, not a finding about Almaty" if schematic else ""
     )
     fig.suptitle(suptitle, fontsize=10)
-    fig.text(
-        0.01, 0.01, "means with 95% intervals over paired replications (common random numbers)", fontsize=7
-    )
+    fig.text(0.01, 0.01, _interval_caption(table), fontsize=7)
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
     import io
 
@@ -286,6 +292,87 @@ def draw_response(
     fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def _interval_caption(table: pd.DataFrame) -> str:
+    """What the chart's bars are, or that there are none (no reliable interval: fewer than 3 pairs)."""
+    from vision_zero.core.i18n import ntext
+    from vision_zero.core.intervals import MIN_REPLICATIONS_FOR_CI
+
+    if "ksi_interval_reliable" in table.columns and not table["ksi_interval_reliable"].astype(bool).any():
+        n = int(table["replications"].min()) if "replications" in table.columns else 0
+        return "means over paired replications (common random numbers); " + ntext(
+            "ci_note_none", n, "en", minimum=MIN_REPLICATIONS_FOR_CI
+        )
+    return "means with 95% intervals over paired replications (common random numbers)"
+
+
+def format_sweep(table: pd.DataFrame, varies: Sequence[Vary], *, lang: str = "en") -> str:
+    """The sweep table for the terminal: one row per variant, as the comparison's table words its figures.
+
+    KSI avoided per year and the KSI change [%] with their intervals ("mean (no reliable CI)" below 3 pairs:
+    :func:`vision_zero.appraisal.compare.format_interval`), vehicle-hours added per year, whether the change is
+    told apart from noise ("not yet (+N)" otherwise) and the paired replications for ± ``ksi_precision_pct``
+    on KSI avoided; then the notes under the comparison's table.
+    """
+    from vision_zero.appraisal.compare import (
+        format_interval,
+        format_number,
+        format_probability,
+        unreliable_note,
+    )
+    from vision_zero.core.i18n import ntext, text
+
+    def iv(row: Mapping[Hashable, Any], prefix: str) -> Interval:
+        lo, hi = float(row[f"{prefix}_lo"]), float(row[f"{prefix}_hi"])
+        # NaN bounds: not reliable (sweep_statistics); an Interval with infinite bounds says so
+        bounded = math.isfinite(lo) and math.isfinite(hi)
+        return Interval(
+            float(row[prefix]),
+            lo if bounded else -math.inf,
+            hi if bounded else math.inf,
+            math.nan,
+            math.nan,
+            int(row["replications"]),
+        )
+
+    pct = float(table["ksi_precision_pct"].iloc[0]) if len(table) else math.nan
+    header = [
+        *(v.key for v in varies),
+        text("col_ksi_avoided", lang),
+        text("col_ksi_change", lang),
+        text("col_prob", lang),
+        text("col_reps_precision", lang, pct=format_number(pct, 0)),
+        text("col_veh_h", lang),
+    ]
+    rows = [header]
+    for rec in table.to_dict("records"):
+        n = int(rec["replications"])
+        if rec["distinguishable"]:
+            verdict = format_probability(float(rec["prob_reduces_ksi"]))
+        else:
+            more = max(int(rec["replications_needed"]) - n, 1)
+            verdict = ntext("not_yet_short", more, lang, more=format_number(more, 0))
+        need = int(rec["replications_for_precision"])
+        rows.append(
+            [
+                *(str(rec[v.key]) for v in varies),
+                format_interval(iv(rec, "ksi_avoided"), lang=lang),
+                format_interval(iv(rec, "ksi_change_pct"), lang=lang),
+                verdict,
+                "–" if n < 2 or need >= 100_000 else format_number(need, 0),
+                format_number(float(rec["veh_h_added"]), 0),
+            ]
+        )
+    widths = [max(len(r[j]) for r in rows) for j in range(len(header))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    n = int(table["replications"].min()) if len(table) else 0
+    foot = [unreliable_note(n, lang)] if unreliable_note(n, lang) else []
+    if len(table) and not table["distinguishable"].all():
+        foot.append(text("not_yet_foot", lang))
+    foot.append(text("precision_foot", lang, pct=format_number(pct, 0), width=format_number(2 * pct, 0)))
+    return "\n".join([*lines, *foot])
 
 
 def write_sweep(
@@ -410,9 +497,10 @@ def run_sweep(
     ScenarioError
         A variant whose selectors match nothing (checked when the variant is prepared).
     """
-    from vision_zero.appraisal.compare import interval, replications_needed
-    from vision_zero.runs.replications import mean_interval, run_job, scenario_job
+    from vision_zero.core.parameters import load_parameters
+    from vision_zero.runs.replications import run_job, scenario_job
 
+    precision_pct = load_parameters().value("appraisal.ksi_precision_pct")
     rows: list[dict[str, Any]] = []
     schematic = False
     networks: dict[str, Any] = {}
@@ -431,17 +519,7 @@ def run_sweep(
             on_variant(run)
         schematic = schematic or job.network.schematic
         row: dict[str, Any] = {**combo, "scenario": name, "replications": run.n, "run_dir": str(run.run_dir)}
-        avoided = run.differences("ksi")
-        row.update(stat_columns("ksi_avoided", mean_interval(avoided)))
-        row.update(stat_columns("veh_h_added", mean_interval(-run.differences("veh_h"))))
-        # told apart from noise? (as the compare report says it: a reliable 95% interval that excludes 0)
-        row["distinguishable"] = interval(avoided).excludes_zero
-        row["replications_needed"] = replications_needed(avoided)
-        for key in ("fatal", "serious", "slight", "ksi"):
-            iv = interval(
-                run.values(key)
-            ).non_negative()  # casualties cannot be negative: cut at 0, as compare
-            row.update(stat_columns(f"{key}_per_year", (iv.mean, iv.low, iv.high)))
+        row.update(sweep_statistics(run, precision_pct))
         row["schematic"] = job.network.schematic
         rows.append(row)
     scenario = plan.scenario
@@ -452,7 +530,52 @@ def run_sweep(
     return write_sweep(folder, rows, plan.varies, title=title, schematic=schematic)
 
 
-def stat_columns(prefix: str, mean_lo_hi: tuple[float, float, float]) -> dict[str, float]:
-    """``{prefix: mean, prefix_lo: low, prefix_hi: high}``."""
-    m, lo, hi = mean_lo_hi
-    return {prefix: m, f"{prefix}_lo": lo, f"{prefix}_hi": hi}
+def sweep_statistics(run: RunResult, precision_pct: float) -> dict[str, Any]:
+    """One sweep row's statistics of a variant's run against its baseline, as the comparison computes them.
+
+    One method (:mod:`vision_zero.appraisal.compare`): the per-pair KSI avoided (baseline − variant, common random
+    numbers), its Student-t interval and the probability of fewer KSI from the same t
+    (:func:`~vision_zero.appraisal.compare.prob_mean_below_zero`); the KSI change in percent of the baseline with Fieller's interval
+    (:func:`~vision_zero.appraisal.compare.ratio_interval`); vehicle-hours added; casualties per year cut at 0.
+    An interval that is not :attr:`~vision_zero.core.intervals.Interval.reliable` (fewer than 3 pairs, or an
+    unbounded ratio) is written as NaN bounds, so neither the table nor the chart shows it; ``ksi_interval_reliable``
+    says which. ``distinguishable``: the reliable KSI interval excludes 0; ``replications_needed``: pairs to tell
+    the mean from 0; ``replications_for_precision``: pairs for the KSI avoided interval within ± ``precision_pct``
+    of its mean (``appraisal.ksi_precision_pct``).
+    """
+    from vision_zero.appraisal.compare import (
+        interval,
+        prob_mean_below_zero,
+        ratio_interval,
+        replications_needed,
+    )
+
+    if run.baseline is None:
+        raise ValueError(f"{run.job.name} is a baseline: a sweep row needs a variant")
+    avoided = run.differences("ksi")
+    ksi = interval(avoided)
+    row: dict[str, Any] = {}
+    row.update(stat_columns("ksi_avoided", ksi))
+    row["ksi_interval_reliable"] = ksi.reliable
+    baseline_ksi = run.baseline.values("ksi")[: run.n]
+    row.update(stat_columns("ksi_change_pct", ratio_interval(-avoided, baseline_ksi)))
+    row.update(stat_columns("veh_h_added", interval(-run.differences("veh_h"))))
+    row["distinguishable"] = ksi.excludes_zero
+    row["prob_reduces_ksi"] = prob_mean_below_zero(-avoided)
+    row["replications_needed"] = replications_needed(avoided)
+    row["ksi_precision_pct"] = precision_pct
+    row["replications_for_precision"] = replications_needed(avoided, relative=precision_pct / 100.0)
+    for key in ("fatal", "serious", "slight", "ksi"):
+        # casualties cannot be negative: cut at 0, as compare
+        row.update(stat_columns(f"{key}_per_year", interval(run.values(key)).non_negative()))
+    return row
+
+
+def stat_columns(prefix: str, iv: Interval) -> dict[str, float]:
+    """``{prefix: mean, prefix_lo: low, prefix_hi: high}``; the bounds NaN when ``iv`` is not reliable."""
+    shown = iv.reliable
+    return {
+        prefix: iv.mean,
+        f"{prefix}_lo": iv.low if shown else math.nan,
+        f"{prefix}_hi": iv.high if shown else math.nan,
+    }

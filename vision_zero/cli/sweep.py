@@ -18,8 +18,9 @@ of its values (several --vary options give every combination). Each variant is a
 SCENARIO.<key>-<value>, with its run folder under OUT/), run with common random numbers against the baseline.
 
 Writes OUT/<scenario>/sweep-<id>/sweep.csv (one row per variant: the varied values, KSI avoided per year and
-vehicle-hours of travel time added per year with 95% intervals, casualties per year) and sweep.png (the
-response curves). Key paths are checked against the scenario before anything runs.
+its change in percent, vehicle-hours of travel time added per year, with 95% intervals as the compare command
+computes them (none below 3 paired replications), the paired replications for the KSI avoided interval within
+± appraisal.ksi_precision_pct of its mean, casualties per year) and sweep.png (the response curves). Key paths are checked against the scenario before anything runs.
 """
 
 _EPILOG = """\
@@ -48,7 +49,7 @@ def register(subparsers: Any) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from vision_zero.appraisal.sweep import parse_vary, plan_sweep, run_sweep
+    from vision_zero.appraisal.sweep import format_sweep, parse_vary, plan_sweep, run_sweep
     from vision_zero.runs.parallel import make_executor
     from vision_zero.runs.replications import RunResult, format_summary
 
@@ -69,23 +70,10 @@ def _sweep(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             on_variant=show,
         )
-    cols = [v.key for v in varies] + [
-        "ksi_avoided",
-        "ksi_avoided_lo",
-        "ksi_avoided_hi",
-        "veh_h_added",
-        "distinguishable",
-        "replications_needed",
-    ]
     print()
     if result.schematic:
         print("SCHEMATIC network: not real geometry; no result here is a finding about Almaty")
-    print(result.table[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
-    if not result.table["distinguishable"].all():
-        print(
-            "distinguishable False: the KSI avoided is not told apart from 0 yet (its 95% interval contains 0); "
-            "replications_needed: paired replications the observed mean and spread would need"
-        )
+    print(format_sweep(result.table, varies))
     print(f"wrote {result.csv_path}")
     print(f"wrote {result.png_path}")
     return 0
