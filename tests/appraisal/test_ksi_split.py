@@ -164,6 +164,34 @@ def test_frame_tables_and_report(tmp_path: Path) -> None:
     assert "на изменённых улицах" in ru and "өзгертілген көшелерде" in kk
 
 
+@pytest.mark.parametrize("n", [2, 4])
+def test_each_part_gets_the_comparisons_reliability_and_replications_for_precision(n: int) -> None:
+    """As the comparison's tables: no interval from 2 pairs, and the pairs for ± 20% on each part's mean."""
+    from vision_zero.appraisal.compare import replications_needed, unreliable_note
+
+    b, v = _scenarios(n)
+    net = square_network()
+    s = ksi_split(b, v, baseline_network=net, variant_network=net, touched=[0, 4], precision_pct=20.0)
+    c = compare(b, [v], economics=ECON)
+    assert c.variants[0].precision_pct == 20.0  # the shipped appraisal.ksi_precision_pct
+    f = split_frame([s]).set_index("part")
+    for p in ("touched", "elsewhere", "total"):
+        want = replications_needed(s.per_pair[p].to_numpy(), relative=0.2)
+        assert f.loc[p, "replications_for_precision"] == want == s.replications_for_precision(p)
+        assert f.loc[p, "reliable"] == (n >= 3) and f.loc[p, "ksi_precision_pct"] == 20.0
+    assert f.loc["total", "replications_for_precision"] == c.variants[0].replications_for_precision
+    assert f.loc["touched", "distinguishable"] == (n >= 3)  # 3.75 ± 0.82 with 4 pairs
+    block = format_split(f.reset_index())
+    html = render_report(c, ReportInputs(ksi_split=[s]))
+    assert "reps for ±20% on the streets changed" in block and "reps for ±20% on the streets changed" in html
+    need = str(s.replications_for_precision("touched"))
+    assert block.splitlines()[3].split()[-1] == need and f"<td>{need}</td></tr>" in html
+    if n == 2:
+        assert "3.2 (no reliable CI)" in block and unreliable_note(2) in html
+    else:
+        assert "no reliable CI" not in block
+
+
 def test_write_outputs_writes_the_split(tmp_path: Path) -> None:
     from vision_zero.appraisal.study import CompareInputs
     from vision_zero.outputs.write import write_outputs

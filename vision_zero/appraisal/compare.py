@@ -105,6 +105,7 @@ __all__ = [
     "ranking",
     "ratio_interval",
     "replications_needed",
+    "replications_text",
     "sd_range",
     "summarise",
     "unreliable_note",
@@ -861,15 +862,20 @@ def probability_text(v: VariantComparison, lang: str = "en") -> str:
 
 
 def precision_text(v: VariantComparison) -> str:
-    """The paired replications for ± ``precision_pct`` on KSI avoided: a count, "≥ 100,000" at the cap, "–" if none.
+    """The paired replications for ± ``precision_pct`` on KSI avoided (:func:`replications_text`)."""
+    return replications_text(v.replications_for_precision, len(v.pairs), v.difference["ksi"].mean)
 
-    Without two pairs or with a mean of 0 there is no observed variance or nothing to be precise about ("–").
+
+def replications_text(needed: int, pairs: int, mean: float) -> str:
+    """A "reps for ±N%" cell: the count, "≥ 100,000" at the cap, "–" if there is nothing to count.
+
+    ``needed`` from :func:`replications_needed`, ``pairs`` the pairs it came from, ``mean`` their mean: without two
+    pairs or with a mean of 0 there is no observed variance or nothing to be precise about ("–").
     """
-    n = v.replications_for_precision
     cap = replications_needed([])
-    if n >= cap:
-        return "–" if len(v.pairs) < 2 or v.difference["ksi"].mean == 0.0 else f"≥ {format_number(cap, 0)}"
-    return format_number(n, 0)
+    if needed >= cap:
+        return "–" if pairs < 2 or mean == 0.0 else f"≥ {format_number(cap, 0)}"
+    return format_number(needed, 0)
 
 
 def unreliable_note(n: int, lang: str = "en") -> str:

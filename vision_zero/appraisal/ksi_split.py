@@ -27,8 +27,11 @@ from vision_zero.appraisal.compare import (
     Interval,
     ScenarioRuns,
     format_interval,
+    format_number,
     interval,
     paired_replications,
+    replications_needed,
+    replications_text,
 )
 from vision_zero.network.road_network import RoadNetwork
 
@@ -57,6 +60,11 @@ class KsiSplit:
         the other links, and on all links; per pair ``touched + elsewhere = total``.
     per_pair
         One row per pair: ``replication, touched, elsewhere, total`` [KSI avoided per year].
+    precision_pct
+        The precision a decision needs (``appraisal.ksi_precision_pct``, as
+        :attr:`~vision_zero.appraisal.compare.VariantComparison.precision_pct`): each part's
+        ``replications_for_precision`` is the paired replications for its interval within ± this percentage of its
+        mean; NaN when not given.
     """
 
     variant: str
@@ -67,13 +75,31 @@ class KsiSplit:
     elsewhere: Interval
     total: Interval
     per_pair: pd.DataFrame
+    precision_pct: float = float("nan")
 
     def part(self, name: str) -> Interval:
         """The interval of part ``name`` (one of :data:`PARTS`)."""
         return {"touched": self.touched, "elsewhere": self.elsewhere, "total": self.total}[name]
 
+    def replications_for_precision(self, name: str) -> int:
+        """Paired replications for part ``name``'s interval within ± :attr:`precision_pct` of its mean.
+
+        :func:`~vision_zero.appraisal.compare.replications_needed` on the part's per-pair values, as the comparison
+        computes it for the total; its cap (100,000) without a target, with fewer than two pairs or a mean of 0.
+        """
+        if not (self.precision_pct > 0.0):
+            return replications_needed([])
+        values = self.per_pair[name].to_numpy(dtype=float)
+        return replications_needed(values, relative=self.precision_pct / 100.0)
+
     def to_frame(self) -> pd.DataFrame:
-        """One row per part: ``variant, baseline, part, mean, low, high, p_low, p_high, n, links``."""
+        """One row per part: ``variant, baseline, part, mean, low, high, p_low, p_high, n, links`` and reliability.
+
+        ``reliable`` (:attr:`~vision_zero.core.intervals.Interval.reliable`: ``low``/``high`` are shown),
+        ``distinguishable`` (reliable and excluding 0), ``replications_needed`` (pairs to tell the part's mean
+        from 0), ``ksi_precision_pct`` and ``replications_for_precision`` (:meth:`replications_for_precision`):
+        the fields the comparison's tables give the total.
+        """
         n_touched = len(self.touched_links)
         links = {"touched": n_touched, "elsewhere": self.n_links - n_touched, "total": self.n_links}
         rows = []
@@ -91,6 +117,11 @@ class KsiSplit:
                     "p_high": iv.p_high,
                     "n": iv.n,
                     "links": links[p],
+                    "reliable": iv.reliable,
+                    "distinguishable": iv.excludes_zero,
+                    "replications_needed": replications_needed(self.per_pair[p].to_numpy(dtype=float)),
+                    "ksi_precision_pct": self.precision_pct,
+                    "replications_for_precision": self.replications_for_precision(p),
                 }
             )
         return pd.DataFrame(rows)
@@ -103,6 +134,7 @@ def ksi_split(
     baseline_network: RoadNetwork,
     variant_network: RoadNetwork,
     touched: Sequence[int] | npt.NDArray[np.int64],
+    precision_pct: float = float("nan"),
 ) -> KsiSplit:
     """Split the KSI avoided per year into the touched links and elsewhere, pair by pair.
 
@@ -115,6 +147,9 @@ def ksi_split(
     touched
         Ids of the links the variant changed: the links of every site its interventions touched
         (:meth:`vision_zero.program.touched.Touched.site_links`).
+    precision_pct
+        The precision a decision needs, in percent of the mean (``appraisal.ksi_precision_pct``; the comparison's
+        :attr:`~vision_zero.appraisal.compare.VariantComparison.precision_pct`).
 
     Raises
     ------
@@ -152,13 +187,30 @@ def ksi_split(
         elsewhere=interval(off),
         total=interval(total),
         per_pair=per_pair,
+        precision_pct=precision_pct,
     )
 
 
 def split_frame(splits: Sequence[KsiSplit]) -> pd.DataFrame:
     """Every split's :meth:`KsiSplit.to_frame`, stacked (empty frame with the columns if none)."""
     if not splits:
-        cols = ["variant", "baseline", "part", "mean", "low", "high", "p_low", "p_high", "n", "links"]
+        cols = [
+            "variant",
+            "baseline",
+            "part",
+            "mean",
+            "low",
+            "high",
+            "p_low",
+            "p_high",
+            "n",
+            "links",
+            "reliable",
+            "distinguishable",
+            "replications_needed",
+            "ksi_precision_pct",
+            "replications_for_precision",
+        ]
         return pd.DataFrame(columns=cols)
     return pd.concat([s.to_frame() for s in splits], ignore_index=True)
 
@@ -169,7 +221,9 @@ def format_split(frame: pd.DataFrame, *, lang: str = "en") -> str:
 
     if not len(frame):
         return ""
+    pct = float(frame["ksi_precision_pct"].iloc[0]) if "ksi_precision_pct" in frame.columns else float("nan")
     header = [text("scenario", lang)] + [text(f"where_{p}", lang) for p in PARTS]
+    header.append(text("col_reps_precision_touched", lang, pct=format_number(pct, 0)))
     rows = [header]
     by_variant: dict[str, dict[str, Mapping[Hashable, Any]]] = {}
     for rec in frame.to_dict("records"):
@@ -182,6 +236,9 @@ def format_split(frame: pd.DataFrame, *, lang: str = "en") -> str:
             iv = Interval(f["mean"], f["low"], f["high"], f["p_low"], f["p_high"], int(r["n"]))
             cell = format_interval(iv, lang=lang)
             row.append(ntext("n_links", int(r["links"]), lang, cell=cell) if p == "touched" else cell)
+        touched = parts["touched"]
+        need = touched.get("replications_for_precision", replications_needed([]))
+        row.append(replications_text(int(need), int(touched["n"]), float(touched["mean"])))
         rows.append(row)
     widths = [max(len(r[j]) for r in rows) for j in range(len(header))]
     lines = [

@@ -319,6 +319,7 @@ def format_sweep(table: pd.DataFrame, varies: Sequence[Vary], *, lang: str = "en
         format_interval,
         format_number,
         format_probability,
+        replications_text,
         unreliable_note,
     )
     from vision_zero.core.i18n import ntext, text
@@ -360,7 +361,7 @@ def format_sweep(table: pd.DataFrame, varies: Sequence[Vary], *, lang: str = "en
                 format_interval(iv(rec, "ksi_avoided"), lang=lang),
                 format_interval(iv(rec, "ksi_change_pct"), lang=lang),
                 verdict,
-                "–" if n < 2 or need >= 100_000 else format_number(need, 0),
+                replications_text(need, n, float(rec["ksi_avoided"])),
                 format_number(float(rec["veh_h_added"]), 0),
             ]
         )

@@ -36,6 +36,7 @@ from vision_zero.appraisal.compare import (
     precision_text,
     probability_text,
     ranking,
+    replications_text,
     table_rows,
     unreliable_note,
 )
@@ -582,12 +583,15 @@ _STANDARD_ASSUMPTIONS = (
 
 
 def _split_table(splits: Sequence[KsiSplit], lang: str) -> str:
+    pct = splits[0].precision_pct if splits else float("nan")
     header = [text("scenario", lang)] + [text(f"where_{p}", lang) for p in PARTS]
+    header.append(text("col_reps_precision_touched", lang, pct=format_number(pct, 0)))
     rows = []
     for sp in splits:
         row: list[object] = [sp.variant]
         for p in PARTS:
             row.append(_with_ci(sp.part(p), lang))
+        row.append(replications_text(sp.replications_for_precision("touched"), sp.touched.n, sp.touched.mean))
         rows.append(row)
     return _table(header, rows)
 

@@ -201,6 +201,7 @@ def write_outputs(
     params = base.parameters if len(base.parameters) else load_parameters()
     touched = {i.runs.name: i.touched.site_links(i.network) for i in inputs[1:]}
     same_links = [i for i in inputs[1:] if len(i.network.links) == len(base.network.links)]
+    precision_pct = comparison.variants[0].precision_pct if comparison.variants else float("nan")
     splits = [
         ksi_split(
             base.runs,
@@ -208,6 +209,7 @@ def write_outputs(
             baseline_network=base.network,
             variant_network=i.network,
             touched=touched[i.runs.name],
+            precision_pct=precision_pct,
         )
         for i in same_links
     ]
