@@ -544,3 +544,25 @@ def test_distinguishable_ranking_and_increments_by_hand() -> None:
     # a+b over a: KSI differences per pair (a − a+b) of variant − baseline: (−20 − −19, −22 − −24, −20 − −19)
     assert inc[("a+b", "a")].ksi_avoided.mean == pytest.approx(np.mean([-1.0, 2.0, -1.0]))
     assert inc[("a+b", "a")].cost_pv == pytest.approx(1e5)
+
+
+def test_small_effects_are_printed_with_the_decimals_they_need() -> None:
+    """A committee misread "KSI avoided 0.0 (0.0 to 0.0)" beside "P(fewer KSI) > 99%" (small schematic network)."""
+    from compare_fixtures import runs
+
+    from vision_zero.appraisal.compare import Interval, interval_digits
+    from vision_zero.outputs.report import ReportInputs, render_report
+
+    base = runs("baseline", [(0.05, 0.70, 3.0), (0.05, 0.65, 3.0), (0.05, 0.75, 3.0)])
+    var = runs("crossings", [(0.05, 0.68, 3.0), (0.05, 0.63, 3.0), (0.05, 0.72, 3.0)])
+    c = compare(base, [var])
+    v = c.variants[0]
+    assert v.distinguishable and 0.0 < v.ksi_avoided.low < 0.05  # pairs 0.02, 0.02, 0.03: excludes 0
+    table = format_table(c)
+    assert "0.02 (0.01 to 0.04)" in table and "0.0 (0.0 to 0.0)" not in table
+    html = render_report(c, ReportInputs())
+    assert "0.02 (0.01 … 0.04)" in html and "0.0 (0.0 … 0.0)" not in html
+    # large figures keep their digits; a mean within noise is not printed as 0 either
+    assert interval_digits(Interval(5.0, 0.0004, 9.9996, 0.0, 10.0, 5)) == 1
+    assert interval_digits(Interval(0.004, -0.5, 0.5, 0.0, 0.0, 2)) == 3
+    assert interval_digits(Interval(0.7, 0.3, 1.2, 0.0, 0.0, 3)) == 1

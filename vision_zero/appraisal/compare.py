@@ -97,6 +97,7 @@ __all__ = [
     "format_table",
     "increments",
     "interval",
+    "interval_digits",
     "paired_replications",
     "precision_foot",
     "precision_text",
@@ -819,14 +820,38 @@ def format_number(x: float, digits: int = 1, *, million: str = "M", million_digi
     return f"{x:,.{digits}f}"
 
 
+def interval_digits(iv: Interval, digits: int = 1, *, most: int = 4) -> int:
+    """The decimals to print ``iv`` with: ``digits``, or more (up to ``most``) where fewer would mislead.
+
+    More when a mean that is not 0 would print as 0, and, for an interval within ±1, when it is shown and excludes 0
+    but a bound would print as 0, or when its two bounds would print alike: KSI avoided "0.0 (0.0 to 0.0)" beside "P(fewer KSI) > 99%" reads as
+    no effect, where "0.02 (0.01 to 0.04)" is the same figure told plainly.
+    """
+
+    def misleads(d: int) -> bool:
+        if iv.mean != 0.0 and round(iv.mean, d) == 0.0:
+            return True
+        if not iv.reliable:
+            return False
+        low, high = round(iv.low, d), round(iv.high, d)
+        small = max(abs(iv.low), abs(iv.high)) < 1.0  # "5.0 (0.0 to 10.0)" reads right; no 4 decimals for it
+        return small and ((iv.excludes_zero and 0.0 in (low, high)) or (iv.low < iv.high and low == high))
+
+    d = digits
+    while d < most and misleads(d):
+        d += 1
+    return d
+
+
 def format_interval(iv: Interval, digits: int = 1, *, lang: str = "en") -> str:
     """``mean (low to high)`` in ``lang``, or ``mean (no reliable CI)``, or the mean alone.
 
     "No reliable CI" when the interval is not :attr:`~Interval.reliable`; the mean alone with fewer than two
-    replications.
+    replications. ``digits`` decimals, more where fewer would mislead (:func:`interval_digits`).
     """
     from vision_zero.core.i18n import text
 
+    digits = interval_digits(iv, digits)
     if iv.n < 2:
         return format_number(iv.mean, digits)
     if not iv.reliable:

@@ -32,6 +32,7 @@ from vision_zero.appraisal.compare import (
     VariantComparison,
     format_number,
     increments,
+    interval_digits,
     precision_foot,
     precision_text,
     probability_text,
@@ -202,6 +203,8 @@ def _ci(iv: Interval, lang: str, digits: int = 1) -> str:
 
 
 def _with_ci(iv: Interval, lang: str, digits: int = 1) -> str:
+    """``mean (low … high)``, with more decimals where ``digits`` would mislead (:func:`interval_digits`)."""
+    digits = interval_digits(iv, digits)
     return f"{_num(iv.mean, digits)} ({_ci(iv, lang, digits)})"
 
 
