@@ -197,9 +197,10 @@ def impact_shares(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImpactSh
 
 
 _RICHARDS_GAP = (
-    "the chain's pedestrian deaths at impact <= 30 mph: 6.4% on the small schematic network (central "
-    "parameters, 2 replications, 2026-11-30, main at eaa7c9f, 114 s at load ~12; its collisions: 46.4% at impact <= 30 "
-    "km/h and 58.7% at <= 30 mph, the vehicles leaving a stop line and turning among them) against about half in "
+    "the chain's pedestrian deaths at impact <= 30 mph: 6.3% on the small schematic network (central "
+    "parameters, 2 replications, 2026-12-01, 57e8fdb with crossings where only local streets meet, load ~10; 6.4% "
+    "without them, 2026-11-30, main at eaa7c9f, 114 s at load ~12; its collisions: 46.7% at impact <= 30 "
+    "km/h and 58.8% at <= 30 mph, the vehicles leaving a stop line and turning among them) against about half in "
     "Richards 2010 (TRL, read in the Road Safety Observatory's summary; 40-60% an assumption). The same gap as "
     "the Adelaide 'avoided' row: the chain's deaths are impacts at the running speed of main-street traffic "
     "(69 km/h mean on primary streets), where its pedestrian casualties sit (74%). At one travelling speed the "

@@ -89,8 +89,9 @@ def test_network_exponents_near_elvik(
 
 
 _SLIGHT_PEDESTRIAN_GAP = (
-    "measured +4.9% (x0.9) and +6.7% (x0.8) on 2026-11-30 at b29b9a8, after c47aa7e drew each parameter from its "
-    "own stream (+4.1% / +5.3% at 47481ca, +3.8% / +5.5% before f103d9b's priority-junction capacities; small "
+    "measured +5.0% (x0.9) and +7.1% (x0.8) on 2026-12-01 at 57e8fdb with crossings where only local streets "
+    "meet (+4.9% / +6.9% without them); +4.9% / +6.7% on 2026-11-30 at b29b9a8, after c47aa7e drew each parameter "
+    "from its own stream (+4.1% / +5.3% at 47481ca, +3.8% / +5.5% before f103d9b's priority-junction capacities; small "
     "schematic network, demand 0.5, 2 pairs, "
     "casualties expected over the pedestrians' arrivals; unchanged since 498f96b; at demand 1.0, the network's "
     "part of the city's peak: +3.5% / +5.0%). Per conflict the chain's slight injuries (collisions - KSI) fall "
@@ -244,8 +245,8 @@ _CASUALTY_SHARE_GAP = (
     "and 3.0% of all slight casualties). Calibrating pedestrians on their casualties instead would put this "
     "share right by construction and multiply their deaths by about 8 (about 270 a year in Almaty against 34 "
     "observed); on their KSI, deaths x3.5 and serious x0.65 (crossing rows and cell changes do not move: one "
-    "factor scales baseline and variant alike). Needs the chain's impact speeds: 6.4% of its deaths at impact "
-    "speeds of 30 mph or less on this network (central parameters), against about half of the pedestrian "
+    "factor scales baseline and variant alike). Needs the chain's impact speeds: 6.3% of its deaths at impact "
+    "speeds of 30 mph or less on this network (central parameters; 6.4% before 2026-12-01), against about half of the pedestrian "
     "deaths in Richards 2010's data (TRL; risk.pedestrian.evidence.deaths_share_at_impact_30mph_or_less)"
 )
 

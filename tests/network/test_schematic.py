@@ -237,6 +237,34 @@ def test_midblock_crossings_on_arterials_are_nodes(small: Graph) -> None:
         assert small.nodes[n]["crossing"] in ("marked", "uncontrolled", "traffic_signals", "unmarked")
 
 
+_LOCAL_STREETS = ("residential", "living_street", "unclassified")
+
+
+def test_crossings_where_only_local_streets_meet(small: Graph) -> None:
+    """Junctions where only local streets meet carry crossing nodes in the share the parameters give
+    (``schematic.crossings.local_junction_share``), tagged ``crossing=unmarked`` (pedestrians crossing residential
+    streets where they walk), as OSM mappers put crossings on residential legs at junctions (Helsinki's extract)."""
+    from vision_zero.core.parameters import load_parameters
+
+    share = load_parameters().value("schematic.crossings.local_junction_share")
+    local = [
+        n
+        for n in small.nodes
+        if small.nodes[n]["street_count"] >= 3
+        and small.nodes[n].get("highway") != "traffic_signals"
+        and all(
+            e["highway"] in _LOCAL_STREETS
+            for _, _, e in [*small.out_edges(n, data=True), *small.in_edges(n, data=True)]
+        )
+    ]
+    assert len(local) >= 50
+    tagged = [n for n in local if small.nodes[n].get("highway") == "crossing"]
+    assert all(small.nodes[n]["crossing"] == "unmarked" for n in tagged)
+    # the layout draw: one uniform per node (binomial sd <= 0.5 / sqrt(n))
+    assert abs(len(tagged) / len(local) - share) <= 3 * 0.5 / math.sqrt(len(local))
+    assert tagged, "no crossing where only local streets meet"
+
+
 @pytest.mark.slow
 def test_real_names_and_expressways(city: Graph) -> None:
     by_name: dict[str, set[tuple[str, str, str]]] = {}

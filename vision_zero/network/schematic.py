@@ -7,7 +7,7 @@ expressways) with collectors midway between them; in the outskirts arterials fiv
 longer blocks, so that the full city has Almaty's road lengths (about 3,000 km of road, 1,100 km of it main
 streets; ``schematic.toml``); local residential streets with gaps, dead ends and one-way
 couplets, residential zones (``highway=living_street``, 20 km/h), traffic signals at arterial junctions,
-pedestrian crossings at junctions and mid-block. Arterials carry real Almaty street names (English ``name``,
+pedestrian crossings at junctions (where only local streets meet too) and mid-block. Arterials carry real Almaty street names (English ``name``,
 Russian ``name:ru``) in roughly their real order, so scenarios read naturally.
 
 The output looks exactly like an osmnx 2.x simplified ``network_type="drive"`` graph, so the same loader code
@@ -18,8 +18,11 @@ total of both directions on two-way streets), ``oneway``, ``reversed``, ``name``
 (great-circle metres, as osmnx computes it). Tags are left out where OSM mappers often leave them out (most
 local streets have no ``maxspeed``), so the loader's Kazakhstan defaults get exercised. Crossings at junctions
 are tags on the junction node (``highway=traffic_signals`` + ``crossing=traffic_signals`` at signals,
-``highway=crossing`` + ``crossing=marked|uncontrolled`` elsewhere); mid-block crossings are their own nodes in
-the middle of an arterial or collector (``street_count`` 2, one edge in and one out per direction).
+``highway=crossing`` + ``crossing=marked|uncontrolled`` at other junctions with a main road, ``crossing=unmarked``
+where only local streets meet: pedestrians cross residential streets where they walk, and OSM mappers tag such
+crossings on residential legs at their junctions, as in Helsinki's extract; ``schematic.crossings.
+local_junction_share``); mid-block crossings are their own nodes in the middle of an arterial or collector
+(``street_count`` 2, one edge in and one out per direction).
 
 A network smaller than the full city (``scale`` below 1: the tiny, small and district presets) is a part cut
 from it: where one of its streets meets the edge of its extent, running on into the rest of the city, the node
@@ -199,6 +202,7 @@ class _Settings:
     p_junction_crossing: float
     p_mid_signalised: float
     p_mid_unmarked: float
+    p_local_junction_crossing: float
 
     @classmethod
     def load(cls) -> _Settings:
@@ -241,6 +245,7 @@ class _Settings:
             p_junction_crossing=p["crossings.unsignalised_junction_share"],
             p_mid_signalised=p["crossings.midblock_signalised_share"],
             p_mid_unmarked=p["crossings.midblock_unmarked_share"],
+            p_local_junction_crossing=p["crossings.local_junction_share"],
         )
 
 
@@ -494,6 +499,9 @@ def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.M
     u_sig, u_cross, u_type, u_type2 = (rng.random(n_lat) for _ in range(4))
     signal = junction & (u_sig < p_sig)
     junction_crossing = junction & ~signal & (lo <= _COLLECTOR) & (u_cross < s.p_junction_crossing)
+    # where only local streets meet, pedestrians cross where they walk: an unmarked crossing (the same draw as
+    # the main-road junctions' crossings, so no other part of the layout moves)
+    local_crossing = junction & ~signal & (lo == _LOCAL) & (u_cross < s.p_local_junction_crossing)
     p_mid = np.where(
         through_cls == _ARTERIAL,
         s.p_mid_arterial,
@@ -504,8 +512,9 @@ def generate_schematic_graph(*, scale: float | str = 1.0, seed: int = 0) -> nx.M
     node_crossing = np.full(n_lat, "", dtype=object)
     node_highway[signal] = "traffic_signals"
     node_crossing[signal] = "traffic_signals"
-    node_highway[junction_crossing | midblock] = "crossing"
+    node_highway[junction_crossing | local_crossing | midblock] = "crossing"
     node_crossing[junction_crossing] = np.where(u_type[junction_crossing] < _COIN, "marked", "uncontrolled")
+    node_crossing[local_crossing] = "unmarked"
     mid_sig = midblock & (through_cls == _ARTERIAL) & (u_type < s.p_mid_signalised)
     mid_unmarked = midblock & ~mid_sig & (u_type2 < s.p_mid_unmarked)
     mid_marked = midblock & ~mid_sig & ~mid_unmarked
