@@ -62,12 +62,15 @@ def test_two_replications_draw_no_interval_bars(tmp_path: Path) -> None:
         var = runs("centre-30", [(f * 0.8, s * 0.8, sl) for f, s, sl in BASE[:n]])
         c = compare(base, [var], economics=ECON)
         seen: list[float] = []
+        caps: list[object] = []
         original = Figure.savefig
 
         def record(fig: Figure, *args: object, **kwargs: object) -> object:
             for coll in fig.axes[0].collections:
                 if isinstance(coll, LineCollection):
                     seen.extend(float(abs(seg[1][1] - seg[0][1])) for seg in coll.get_segments())
+            # an error bar's caps: a zero-length bar still drew them, a dash on each bar read as a tight interval
+            caps.extend(line for line in fig.axes[0].lines if line.get_marker() == "_")
             return original(fig, *args, **kwargs)
 
         with pytest.MonkeyPatch.context() as mp:
@@ -75,9 +78,10 @@ def test_two_replications_draw_no_interval_bars(tmp_path: Path) -> None:
             svg = ksi_by_scenario(c, tmp_path / f"ksi{n}.svg").read_text("utf-8")
         note = "no interval bars: 2 replications give no reliable interval (it needs 3)"
         assert (note in svg) == (n == 2)
+        assert (caps == []) == (n == 2)
         return seen
 
-    assert max(bars(2)) == 0.0
+    assert bars(2) == []
     assert max(bars(3)) > 1.0  # the baseline's KSI varies by about 2 between replications
 
 

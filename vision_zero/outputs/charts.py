@@ -125,7 +125,10 @@ def ksi_by_scenario(comparison: Comparison, path: Path, *, lang: str = "en", sou
         Patch(color="#1f77b4", alpha=0.85, label=f"{text('ksi', lang)} — {text('variants', lang)}"),
         Patch(color="#8b0000", label=text("fatal", lang)),
     ]
-    ax.errorbar(x, [i.mean for i in ksi], yerr=yerr, fmt="none", ecolor="black", capsize=5)
+    shown = np.array([i.reliable for i in ksi], dtype=bool)
+    if shown.any():  # no bar (not even a cap at the mean) where there is no reliable interval
+        means = np.array([i.mean for i in ksi])
+        ax.errorbar(x[shown], means[shown], yerr=yerr[:, shown], fmt="none", ecolor="black", capsize=5)
     for xi, iv in zip(x, ksi, strict=True):
         ax.annotate(f"{iv.mean:,.1f}", (xi, iv.mean), textcoords="offset points", xytext=(8, 3), fontsize=8)
     labels = [
@@ -158,8 +161,8 @@ def tradeoff(comparison: Comparison, path: Path, *, lang: str = "en", source: st
         ax.errorbar(
             [tt.mean],
             [ka.mean],
-            xerr=np.array([_err(tt)]).T,
-            yerr=np.array([_err(ka)]).T,
+            xerr=np.array([_err(tt)]).T if tt.reliable else None,  # no cap at the point without an interval
+            yerr=np.array([_err(ka)]).T if ka.reliable else None,
             fmt="o",
             color=f"C{k % 10}",
             capsize=4,
