@@ -9,6 +9,7 @@ from traffic_fixtures import CITY_AM_VEH_KM, CITY_AM_VEH_KM_INSIDE, SHARE_TOLERA
 
 from vision_zero.core.errors import DataError, InputFileNotFoundError
 from vision_zero.core.parameters import load_parameters
+from vision_zero.network.road_network import RoadNetwork, load_network
 from vision_zero.traffic import demand
 from vision_zero.traffic.periods import Period
 
@@ -685,3 +686,61 @@ def test_sub_network_demand_is_its_part_of_the_citys_veh_km(preset: str) -> None
     # the old rule (its area share) is outside the tolerance: the centre carries far more than its area
     assert net.area_share is not None
     assert net.area_share < (1 - SHARE_TOLERANCE) * CITY_AM_VEH_KM_INSIDE[preset] / CITY_AM_VEH_KM
+
+
+_LOCAL_STREETS = ("residential", "unclassified", "living_street")
+
+
+def _local_crossings(net: RoadNetwork) -> np.ndarray:
+    """Crossings whose vehicles all come from local streets."""
+    cl = net.crossing_links
+    local = net.links["highway"].isin(_LOCAL_STREETS).to_numpy()[cl["link"].to_numpy(np.int64)]
+    by_crossing = pd.Series(local).groupby(cl["crossing"].to_numpy()).all()
+    out: np.ndarray = by_crossing.index[by_crossing.to_numpy()].to_numpy(np.int64)
+    return out
+
+
+def test_residential_crossings_carry_the_local_rate_on_osm_and_on_the_schematic() -> None:
+    """Where pedestrians cross residential streets, OSM and the schematic network agree: in Helsinki's extract every
+    junction where only residential or unclassified streets meet has a ``highway=crossing`` node within 30 m on a leg
+    (the measurement behind ``schematic.crossings.local_junction_share``), and the schematic puts its crossings at
+    such junctions in that share. On both, a crossing only local streets pass gets the demand model's local rate x
+    land use (``demand.pedestrians_per_hour.local``), as the pedestrians crossing a local street's junction end
+    where no crossing is mapped (:func:`~vision_zero.traffic.demand.street_pedestrian_demand`)."""
+    from paths import HELSINKI_PBF
+
+    rate = P.value("demand.pedestrians_per_hour.local")
+    helsinki = load_network(HELSINKI_PBF)
+    small = load_network("schematic:almaty?scale=small&seed=0")
+    for net in (helsinki, small):
+        crossings = _local_crossings(net)
+        assert len(crossings) >= 20
+        peds = demand.pedestrian_demand(net)
+        am = peds[peds["period"] == "am_peak"].set_index("crossing")["peds_per_h"]
+        cr = net.crossings.loc[crossings]
+        at = np.where(
+            cr["node"].to_numpy() >= 0,
+            cr["node"].to_numpy(),
+            net.links["u"].to_numpy()[np.maximum(cr["link"].to_numpy(), 0)],
+        )
+        land = demand.pedestrian_land_use(net)[at]
+        np.testing.assert_allclose(am.loc[crossings].to_numpy(), rate * land)
+
+    links = helsinki.links
+    u, v, length = (links[c].to_numpy() for c in ("u", "v", "length_m"))
+    n = len(helsinki.nodes)
+    pair = np.unique(np.sort(np.stack([u, v], axis=1), axis=1), axis=0)
+    degree = np.bincount(pair.ravel(), minlength=n)
+    ends = np.concatenate([u, v])
+    local = pd.Series(np.tile(links["highway"].isin(_LOCAL_STREETS).to_numpy(), 2)).groupby(ends).all()
+    junctions = [int(j) for j in local.index[local.to_numpy()] if degree[j] >= 3]
+    crossing_nodes = set(helsinki.crossings["node"].to_numpy().tolist())
+    served = [
+        j
+        for j in junctions
+        if j in crossing_nodes
+        or any(v[k] in crossing_nodes and length[k] <= 30.0 for k in np.flatnonzero(u == j))
+    ]
+    assert len(junctions) >= 20
+    share = P.value("schematic.crossings.local_junction_share")
+    assert len(served) / len(junctions) == pytest.approx(share, abs=0.1)
