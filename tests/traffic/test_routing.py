@@ -119,6 +119,44 @@ def test_msa_step_is_one_over_k_plus_one() -> None:
         msa_step(0)
 
 
+def test_mswa_step_weighs_the_loadings_j_to_the_d_by_hand() -> None:
+    # Liu, He and He 2009: n = k + 1 loadings weigh 1^d .. n^d; the step is the newest one's share
+    assert msa_step(1, weight_exponent=1.0) == pytest.approx(2 / 3)  # weights 1, 2
+    assert msa_step(2, weight_exponent=1.0) == pytest.approx(3 / 6)  # 1, 2, 3
+    assert msa_step(1, weight_exponent=2.0) == pytest.approx(4 / 5)  # 1, 4
+    assert msa_step(2, weight_exponent=2.0) == pytest.approx(9 / 14)  # 1, 4, 9
+    assert [msa_step(k, weight_exponent=0.0) for k in (1, 2, 3)] == [msa_step(k) for k in (1, 2, 3)]  # MSA
+    # later loadings weigh more, so every step is at least MSA's, and the steps still go to 0 like (d + 1) / k
+    assert all(msa_step(k, weight_exponent=2.0) > msa_step(k) for k in range(1, 50))
+    assert msa_step(999, weight_exponent=2.0) == pytest.approx(3 / 1000, rel=0.01)
+    with pytest.raises(ValueError, match="weight_exponent"):
+        msa_step(1, exponent=0.5, weight_exponent=1.0)
+    with pytest.raises(ValueError, match="weight_exponent"):
+        msa_step(1, weight_exponent=-1.0)
+
+
+def test_the_equilibrium_swaps_at_the_mswa_step_when_asked() -> None:
+    # same first simulation and the same uniforms: a larger step moves a superset of the trips MSA moves
+    def first_swaps(d: float) -> float:
+        rc = RouteChoiceSettings(
+            max_iterations=1, relative_gap_target=0.0, slice_s=900.0, step_weight_exponent=d
+        )
+        log = simulate_vehicles(
+            bottleneck_or_detour(),
+            one_to_one(1200, 3.0),
+            rng=np.random.default_rng(0),
+            periods=(HOUR,),
+            settings=EXACT,
+            route_settings=rc,
+        ).route_choice
+        return float(log["switched"].iloc[0])
+
+    msa, mswa = first_swaps(0.0), first_swaps(2.0)
+    assert 0 < msa < mswa  # step 1/2 against 4/5, times each trip's relative gap
+    assert mswa / msa == pytest.approx(0.8 / 0.5, rel=0.15)
+    assert RouteChoiceSettings.from_parameters().step_weight_exponent == 0.0  # shipped: MSA
+
+
 def test_gap_switchers_move_in_proportion_to_the_relative_gap_and_are_deterministic() -> None:
     n = 40_000
     route = np.full(n, 100.0)

@@ -110,6 +110,8 @@ class RouteChoiceSettings:
         Length of the time slices of departure over which link travel times are averaged [s].
     step_exponent
         MSA step ``(k + 1) ** -step_exponent`` in iteration ``k`` (1 = the classic 1 / (k + 1)).
+    step_weight_exponent
+        ``d`` of the method of successive weighted averages (:func:`msa_step`'s ``weight_exponent``); 0 = MSA.
     band_relative
         Relative indifference band: a driver who had a route leaves it only for a saving above this share of
         its time (and above ``band_min_s``; :func:`band_switchers`).
@@ -124,6 +126,7 @@ class RouteChoiceSettings:
     relative_gap_target: float
     slice_s: float
     step_exponent: float = 1.0
+    step_weight_exponent: float = 0.0
     band_relative: float = 0.0
     band_min_s: float = 0.0
     gap_sample_origins: int = 0
@@ -142,6 +145,7 @@ class RouteChoiceSettings:
             relative_gap_target=values["traffic.route_choice.relative_gap_target"],
             slice_s=values["traffic.route_choice.slice_s"],
             step_exponent=values["traffic.route_choice.msa_step_exponent"],
+            step_weight_exponent=values.get("traffic.route_choice.mswa_weight_exponent", 0.0),
             band_relative=values["traffic.route_choice.indifference_band_relative"],
             band_min_s=values["traffic.route_choice.indifference_band_min_s"],
             gap_sample_origins=int(values.get("traffic.route_choice.gap_sample_origins", 0)),
@@ -655,16 +659,35 @@ def sampled_relative_gap(
     return gap, float(np.sqrt(var))
 
 
-def msa_step(iteration: int, exponent: float = 1.0) -> float:
+def msa_step(iteration: int, exponent: float = 1.0, *, weight_exponent: float = 0.0) -> float:
     """Step of the method of successive averages in re-routing iteration ``iteration`` (1-based).
 
     ``(iteration + 1) ** -exponent``: with ``exponent = 1`` the classic ``1 / (k + 1)`` (Sheffi 1985 ch. 12), so
     that after ``k`` iterations the flows are the average of ``k + 1`` loadings; any exponent in ``(0.5, 1]``
     keeps the steps' sum infinite and their squares' sum finite (the conditions of its convergence proof).
+
+    With ``weight_exponent = d > 0`` the method of successive *weighted* averages (MSWA, Liu, He and He 2009)
+    instead: the ``n = k + 1`` loadings averaged so far weigh ``j ** d`` (``j = 1..n``, the free-flow loading
+    first), so the step is ``n ** d / sum_j j ** d`` (``d = 0`` is the classic MSA step; ``exponent`` must then be
+    1): later loadings, made under costs nearer the equilibrium, weigh more (``d = 1``: ``2 / (k + 2)``). The
+    steps still sum to infinity with summable squares (about ``(d + 1) / k``).
+
+    References
+    ----------
+    Liu, H. X., He, X., He, B. (2009). Method of successive weighted averages (MSWA) and self-regulated averaging
+    schemes for solving stochastic user equilibrium problem. Networks and Spatial Economics 9(4), 485-503.
     """
     if iteration < 1:
         raise ValueError(f"msa_step: iteration is 1-based (got {iteration})")
-    return float((iteration + 1.0) ** -exponent)
+    if weight_exponent < 0 or (weight_exponent > 0 and exponent != 1.0):
+        raise ValueError(
+            f"msa_step: expected weight_exponent >= 0, and exponent 1 with it "
+            f"(got weight_exponent {weight_exponent}, exponent {exponent})"
+        )
+    if weight_exponent == 0:
+        return float((iteration + 1.0) ** -exponent)
+    weights = np.arange(1, iteration + 2, dtype=np.float64) ** weight_exponent
+    return float(weights[-1] / weights.sum())
 
 
 def gap_switchers(

@@ -466,7 +466,7 @@ def simulate_vehicles(
             forgone = np.where(np.isfinite(best), np.maximum(current - best, 0.0), 0.0)
             return VehicleTraffic(veh, routes, times, windows, close, frame, forgone)
         if held_routes is None:  # the equilibrium: route swapping (sampled origins, step / sampled share)
-            step = msa_step(k + 1, rc.step_exponent) / sample.share
+            step = msa_step(k + 1, rc.step_exponent, weight_exponent=rc.step_weight_exponent) / sample.share
             chosen = sv[gap_switchers(current[sv], best[sv], step=step, rng=route_rng)]
         else:  # a change: the drivers outside their indifference band leave their route
             chosen = outside
