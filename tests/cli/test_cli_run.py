@@ -149,6 +149,30 @@ def test_a_jammed_run_writes_the_warnings_its_terminal_prints(
         jammed_here = share < ARRIVAL_WARNING_SHARE
         assert len(rep["warnings"]) == 1 + jammed_here and rep["warnings"][-1] == warnings[1]
         assert not jammed_here or rep["warnings"][0].startswith(f"WARNING: jammed: only {share:.0%} of trips")
+    # compared with a variant, the terminal and report.html show the baseline's peak calibration (#12) from the
+    # replications' summary.json, with its warning repeated under it in the report (the runs are reused)
+    variant = tmp_path / "calmed.toml"
+    variant.write_text(
+        'name = "calmed"\ndescription = "SCHEMATIC tiny network: 30 km/h residential"\nextends = "jammed.toml"\n'
+        '[[interventions]]\ntype = "speed_limit"\nlimit_kph = 30\nenforcement = "calming"\n'
+        'where = { highway = ["residential"] }\n',
+        "utf-8",
+    )
+    report_dir = tmp_path / "compared"
+    args = ["compare", str(scenario), str(variant), "-n", "2", "--workers", "1", "-q", "--results", str(out)]
+    assert main([*args, "--out", str(report_dir)]) == 0
+    printed = capsys.readouterr().out
+    s0 = reps[0]["summary"]
+    index = [r["summary"]["congestion_index"] for r in reps]
+    line = (
+        f"peak calibration: congestion index {s0['peak_congestion_index']:.2f} at central parameters (target "
+        f"{s0['peak_target']:.2f}"
+    )
+    spread = f"mean {sum(index) / 2:.2f} ({min(index):.2f}-{max(index):.2f})"
+    assert f"jammed: {line}" in printed and spread in printed
+    html = (report_dir / "report.html").read_text("utf-8").replace("&#x27;", "'")
+    assert f"jammed — P{line[1:]}" in html and spread in html
+    assert html.count(warnings[1]) == 2  # at the top and under the calibration line
 
 
 def test_seed_option_gives_another_run(scenarios: tuple[Path, Path], tmp_path: Path) -> None:

@@ -136,8 +136,11 @@ def _compare(args: argparse.Namespace) -> int:
             comparison, label=network_label(base.network.label, args.lang), lang=args.lang, coverage=cover
         )
     )
-    from vision_zero.runs.replications import run_warnings
+    from vision_zero.runs.replications import format_peak_calibration, run_warnings
 
+    peak = format_peak_calibration([r.summary for r in base.runs.replications], args.lang)
+    if peak:  # the baseline's, as the report shows it
+        print(f"\n{base.runs.name}: {peak}")
     for i in inputs:
         for warning in run_warnings(i.runs.name, [r.summary for r in i.runs.replications], args.lang):
             print(f"\n{warning}")
