@@ -600,7 +600,7 @@ def test_a_variant_starts_from_its_baseline_routes_in_a_run_as_directly(files, t
     assert job.baseline is not None
     run = run_job(job, out_dir=tmp_path / "out", executor=SerialExecutor(), progress=False)
     base = run_replication(job.baseline.prepared(), 0)
-    assert base.routes is not None and len(base.routes) > 0
+    assert base.routes is not None and len(base.routes.key) > 0 and base.routes.costs is not None
     assert base.traffic is not None
     times = base.traffic["traffic_link_stats"]  # and its link times (elastic demand on congested times)
     warm = run_replication(

@@ -1,6 +1,7 @@
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from vision_zero.runs.results import (
@@ -11,6 +12,7 @@ from vision_zero.runs.results import (
     replication_problem,
     write_replication,
 )
+from vision_zero.traffic.routing import HeldRoutes, RouteCosts, Routes
 
 
 def _result(rep: int) -> ReplicationResult:
@@ -39,12 +41,26 @@ def test_round_trip(tmp_path: Path) -> None:
 
 def test_a_baselines_routes_are_kept_listed_and_read_back(tmp_path: Path) -> None:
     assert read_held_routes(write_replication(tmp_path / "variant", _result(0))) is None
-    routes = pd.DataFrame({"driver": [0, 0, 4], "link": [3, 5, 2], "forgone_s": [0.0, 0.0, 7.5]})
-    path = write_replication(tmp_path / "base", dataclasses.replace(_result(0), routes=routes))
-    pd.testing.assert_frame_equal(read_held_routes(path), routes)
+    routes = Routes(ptr=np.array([0, 2, 3]), links=np.array([3, 5, 2], dtype=np.int32))
+    costs = RouteCosts(link_s=np.arange(12.0).reshape(2, 6) + 0.125, edge_extra_s=np.array([0.0, 1.5, 0.0]))
+    held = HeldRoutes(key=np.array([0, 4]), routes=routes, row=np.array([1, 0]), costs=costs)
+    path = write_replication(tmp_path / "base", dataclasses.replace(_result(0), routes=held))
+    back = read_held_routes(path)
+    assert back is not None and back.costs is not None and back.row is not None
+    pd.testing.assert_frame_equal(back.to_frame(), held.to_frame())
+    assert np.array_equal(back.costs.link_s, costs.link_s)
+    assert np.array_equal(back.costs.edge_extra_s, costs.edge_extra_s)
     assert replication_problem(path) is None
-    (path / "routes.parquet").write_bytes(b"damaged")
-    assert replication_problem(path) is not None  # listed in files.json: a damaged file is found
+    for name in ("routes.parquet", "route_costs.parquet"):  # both listed in files.json: damage is found
+        good = (path / name).read_bytes()
+        (path / name).write_bytes(b"damaged")
+        assert replication_problem(path) is not None
+        (path / name).write_bytes(good)
+    # a baseline written by an older version kept each route's forgone saving instead of the costs
+    old = pd.DataFrame({"driver": [0, 0, 4], "link": [3, 5, 2], "forgone_s": [0.0, 0.0, 7.5]})
+    old.to_parquet(path / "routes.parquet", index=False)
+    back = read_held_routes(path)
+    assert back is not None and back.forgone_s is not None and back.forgone_s.tolist() == [0.0, 7.5]
 
 
 def test_no_partial_folders_left(tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ from vision_zero.traffic.demand import TripDistribution
 from vision_zero.traffic.periods import Period, annual_factors
 
 if TYPE_CHECKING:
+    from vision_zero.traffic.routing import HeldRoutes
     from vision_zero.traffic.simulation import VehicleTraffic
 
 __all__ = [
@@ -988,7 +989,8 @@ def summarise(
     """The headline numbers of :class:`~vision_zero.runs.results.ReplicationResult` (``summary``).
 
     ``route_choice``: :attr:`~vision_zero.traffic.simulation.TrafficRecord.route_choice`; its last row gives
-    ``route_relative_gap``, ``route_outside_band`` (share of trips whose best route saves more than their
+    ``route_relative_gap`` (estimated from a sample of origins on a large network, with its standard error
+    ``route_relative_gap_se``; 0 when every origin was searched), ``route_outside_band`` (share of trips whose best route saves more than their
     indifference band: 0 in a boundedly rational user equilibrium) and ``route_iterations`` (re-routing
     iterations run).
     ``traffic``: :func:`vision_zero.traffic.simulation.traffic_summary` of the replication's record (trips
@@ -1018,6 +1020,7 @@ def summarise(
     out["schematic"] = 1.0 if schematic else 0.0
     if route_choice is not None and len(route_choice):
         out["route_relative_gap"] = float(route_choice["relative_gap"].iloc[-1])
+        out["route_relative_gap_se"] = float(route_choice["relative_gap_se"].iloc[-1])
         out["route_outside_band"] = float(route_choice["outside_band"].iloc[-1])
         out["route_iterations"] = float(route_choice["iteration"].iloc[-1])
     if peak is not None:
@@ -1100,7 +1103,7 @@ def run_replication(
     *,
     baseline_raw: pd.DataFrame | None = None,
     traffic_store: Path | None = None,
-    baseline_routes: pd.DataFrame | None = None,
+    baseline_routes: HeldRoutes | None = None,
     baseline_link_stats: pd.DataFrame | None = None,
     link_events: bool = False,
 ) -> ReplicationResult:
@@ -1125,8 +1128,9 @@ def run_replication(
     baseline_routes
         The routes of the baseline's replication with the same index (:attr:`ReplicationResult.routes`, which a
         baseline's result keeps): the variant's drivers start from them and leave them only beyond their
-        indifference band (:func:`vision_zero.traffic.simulation.simulate_vehicles`, ``held_routes``). None: the
-        route equilibrium from free-flow routes (a baseline, or a variant run on its own).
+        indifference band (:func:`vision_zero.traffic.simulation.simulate_vehicles`, ``held_routes``; the saving
+        a driver forwent in the baseline is computed only for the drivers beyond their band). None: the route
+        equilibrium from free-flow routes (a baseline, or a variant run on its own).
     baseline_link_stats
         The link statistics of the baseline's replication with the same index (``link``, ``period``, ``veh_km``,
         ``veh_h``: its traffic table ``traffic_link_stats``). With elastic demand, a variant's trips then respond
@@ -1138,7 +1142,7 @@ def run_replication(
     """
     from vision_zero.risk import crash_model as risk
     from vision_zero.traffic import demand
-    from vision_zero.traffic.routing import HeldRoutes, RouteChoiceSettings
+    from vision_zero.traffic.routing import RouteChoiceSettings
     from vision_zero.traffic.simulation import TrafficSettings, record_of, simulate_vehicles, traffic_summary
 
     sc = prepared.scenario
@@ -1191,7 +1195,7 @@ def run_replication(
             reroute_passes=sc.simulation.reroute_passes,
             settings=settings,
             route_settings=route_settings,
-            held_routes=None if baseline_routes is None else HeldRoutes.from_frame(baseline_routes),
+            held_routes=baseline_routes,
         )
         if traffic_store is not None and key is not None and prepared.is_baseline:
             _save_traffic(traffic_store, key, vehicles)
@@ -1237,6 +1241,6 @@ def run_replication(
         speed_hist=_speed_hist(record.speed_hist, record.periods),
         parameters=draw,
         traffic={name: getattr(record, field) for name, field in TRAFFIC_TABLES.items()},
-        routes=vehicles.held_routes().to_frame() if prepared.is_baseline else None,
+        routes=vehicles.held_routes() if prepared.is_baseline else None,
         link_events=record.link_events,
     )

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -71,6 +71,9 @@ from vision_zero.runs.results import (
     scan_replications,
     write_replication,
 )
+
+if TYPE_CHECKING:
+    from vision_zero.traffic.routing import HeldRoutes
 
 __all__ = [
     "MIN_REPLICATIONS_FOR_CI",
@@ -396,7 +399,7 @@ class _Bundle:
 
 
 #: One replication's task: its index, and its baseline's injuries, routes and link times (None: none kept).
-_Item = tuple[int, "pd.DataFrame | None", "pd.DataFrame | None", "pd.DataFrame | None"]
+_Item = tuple[int, "pd.DataFrame | None", "HeldRoutes | None", "pd.DataFrame | None"]
 
 
 def _call_task(bundle: _Bundle, item: _Item) -> ReplicationResult:
@@ -981,7 +984,7 @@ def _pipeline_task(
     baseline_raw: pd.DataFrame | None,
     *,
     traffic_store: Path | None = None,
-    baseline_routes: pd.DataFrame | None = None,
+    baseline_routes: HeldRoutes | None = None,
     baseline_link_stats: pd.DataFrame | None = None,
     link_events: bool = False,
 ) -> ReplicationResult:

@@ -19,7 +19,11 @@ Layout of one run (DESIGN.md "Result layout")::
                                pedestrian_demand, speed_hist per period), so the risk stage alone
                                can be re-run
                                (the sensitivity chart)
-            routes.parquet     a baseline's routes as its drivers ended (read by its variants)
+            routes.parquet     a baseline's routes as its drivers ended (read by its variants): driver, link,
+                               the route's row of route_costs (older versions: its forgone saving)
+            route_costs.parquet  a baseline's link costs per departure slice and its movements' extra costs after
+                               its last simulation (row, id, cost_s; :class:`~vision_zero.traffic.routing.
+                               RouteCosts`): a variant computes a driver's forgone saving from them on demand
             link_events.parquet  only with ``--link-events``: one row per vehicle and link entered (period,
                                vehicle, size_veh, link, enter_s, run_end_s, exit_s; :data:`LINK_EVENTS_FILE`)
             parameters.json    the parameter draw of this replication
@@ -57,12 +61,15 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from vision_zero.core.errors import DataError
 from vision_zero.core.files import atomic_write_bytes, atomic_write_text, current_umask
+
+if TYPE_CHECKING:  # the traffic stage (numba) is imported only where routes are read
+    from vision_zero.traffic.routing import HeldRoutes
 
 __all__ = [
     "LINK_EVENTS_FILE",
@@ -107,6 +114,8 @@ TRAFFIC_TABLES: dict[str, str] = {
 }
 #: A baseline replication's routes (:attr:`ReplicationResult.routes`).
 ROUTES_FILE = "routes.parquet"
+#: The costs a baseline replication's routes were last compared at (:class:`~vision_zero.traffic.routing.RouteCosts`).
+ROUTE_COSTS_FILE = "route_costs.parquet"
 #: Every vehicle's link entries and exits (:attr:`ReplicationResult.link_events`), written only when asked for.
 LINK_EVENTS_FILE = "link_events.parquet"
 #: The list of files with sizes and SHA-256, written last into a replication folder.
@@ -142,7 +151,9 @@ class ReplicationResult:
         ``stuck_moves``; ``trips_evaporated``, ``trips_added`` (elastic demand against the baseline;
         simulated, not annualised); ``congestion_index`` (AM peak travel time / free-flow time of the arrived
         trips, all trips when no AM peak is simulated: :func:`vision_zero.traffic.demand.congestion_index`); ``schematic`` (1.0 or 0.0); ``route_relative_gap``
-        (0-1) and ``route_iterations`` of the equilibrium route choice (absent in results of older versions).
+        (0-1; on a large network estimated from a sample of origins, with its standard error
+        ``route_relative_gap_se``) and ``route_iterations`` of the equilibrium route choice (absent in results of
+        older versions).
     injuries
         :attr:`vision_zero.risk.crash_model.CrashEstimate.injuries`.
     link_traffic
@@ -158,9 +169,9 @@ class ReplicationResult:
         re-run on the same traffic; None: not kept. :func:`read_replication` leaves it None (the tables are
         large); :func:`read_traffic_tables` reads them.
     routes
-        A baseline's routes as its drivers ended (:meth:`vision_zero.traffic.routing.HeldRoutes.to_frame`): its
-        variants' replications start from them (written as ``routes.parquet``, read by :func:`read_held_routes`);
-        None for a variant.
+        A baseline's routes as its drivers ended (:class:`vision_zero.traffic.routing.HeldRoutes`, with the costs
+        they were last compared at): its variants' replications start from them (written as ``routes.parquet``
+        and ``route_costs.parquet``, read by :func:`read_held_routes`); None for a variant.
     link_events
         Only when asked for (``vision-zero run/compare --link-events``; :func:`vision_zero.runs.pipeline.
         run_replication`, ``link_events=True``), else None: every vehicle's link entries and exits
@@ -178,7 +189,7 @@ class ReplicationResult:
     speed_hist: pd.DataFrame
     parameters: dict[str, float]
     traffic: dict[str, pd.DataFrame] | None = None
-    routes: pd.DataFrame | None = None
+    routes: HeldRoutes | None = None
     link_events: pd.DataFrame | None = None
 
 
@@ -308,8 +319,11 @@ def write_replication(run_dir: Path, result: ReplicationResult, *, warnings: Seq
                 result.traffic[name].to_parquet(tmp / f"{name}.parquet", index=False)
             extra = tuple(f"{name}.parquet" for name in TRAFFIC_TABLES)
         if result.routes is not None:
-            result.routes.to_parquet(tmp / ROUTES_FILE, index=False)
+            result.routes.to_frame().to_parquet(tmp / ROUTES_FILE, index=False)
             extra = (*extra, ROUTES_FILE)
+            if result.routes.costs is not None:
+                result.routes.costs.to_frame().to_parquet(tmp / ROUTE_COSTS_FILE, index=False)
+                extra = (*extra, ROUTE_COSTS_FILE)
         if result.link_events is not None:
             result.link_events.to_parquet(tmp / LINK_EVENTS_FILE, index=False)
             extra = (*extra, LINK_EVENTS_FILE)
@@ -358,14 +372,24 @@ def _read_json(path: Path) -> Any:
         ) from None
 
 
-def read_held_routes(path: Path) -> pd.DataFrame | None:
-    """The routes a baseline replication folder keeps (:attr:`ReplicationResult.routes`), or None if it has none."""
+def read_held_routes(path: Path) -> HeldRoutes | None:
+    """The routes a baseline replication folder keeps (:attr:`ReplicationResult.routes`), or None if it has none.
+
+    With the costs they were last compared at (``route_costs.parquet``), or, from older versions, each route's
+    forgone saving.
+    """
+    from vision_zero.traffic.routing import HeldRoutes, RouteCosts
+
     file = path / ROUTES_FILE
     if not file.exists():
         return None
     try:
-        return pd.read_parquet(file)
-    except (OSError, ValueError) as exc:
+        frame = pd.read_parquet(file)
+        if "forgone_s" in frame:
+            return HeldRoutes.from_frame(frame)
+        file = path / ROUTE_COSTS_FILE
+        return HeldRoutes.from_frame(frame, RouteCosts.from_frame(pd.read_parquet(file)))
+    except (OSError, ValueError, KeyError) as exc:
         raise DataError(
             f"{file}: expected a routes table written by vision-zero ({type(exc).__name__}); rerun the command "
             "that made it: a damaged replication is run again"

@@ -61,6 +61,7 @@ __all__ = [
     "HeldRoutes",
     "OriginSample",
     "RouteChoiceSettings",
+    "RouteCosts",
     "Router",
     "Routes",
     "band_switchers",
@@ -118,7 +119,7 @@ class RouteChoiceSettings:
     band_min_s
         Absolute minimum of the indifference band [s].
     gap_sample_origins
-        Origins sampled after each simulation but the last for the relative gap and the route swaps
+        Origins sampled after each simulation for the relative gap and the route swaps
         (:func:`sample_origins`); 0 = every origin. A network with no more origins than this is never sampled.
     """
 
@@ -225,8 +226,64 @@ class Routes:
 
 
 @dataclass(frozen=True)
+class RouteCosts:
+    """The costs a simulation's routes were last compared at: per departure slice and link, and per movement.
+
+    What the equilibrium compared every route with after its last simulation (:func:`route_cost_s`,
+    :meth:`Router.shortest`): kept with a baseline's routes so that a variant can ask, for the few drivers it
+    needs, what saving each of them forwent (:meth:`HeldRoutes.forgone`), instead of the baseline searching every
+    driver's best route after its last simulation.
+
+    Attributes
+    ----------
+    link_s
+        Shape ``(rows, links)``: the cost of each link in each (period, departure slice) row [s].
+    edge_extra_s
+        Per turn-graph edge (:meth:`Router.edge_ids`, length :attr:`Router.n_edges`): the extra cost of entering a
+        link by that movement [s].
+    """
+
+    link_s: FloatArray
+    edge_extra_s: FloatArray
+
+    def to_frame(self) -> pd.DataFrame:
+        """The costs as a table: one row per link and cost row, and one per turn-graph edge.
+
+        Columns ``row`` (the cost row; -1 for an edge's extra cost), ``id`` (the link, or the edge) and ``cost_s``
+        [s]. Row and id are int16 and int32; the costs stay float64: a variant compares its drivers' savings with the
+        ones computed from them, and a rounded cost would move a driver whose network did not change.
+        """
+        rows, n_links = self.link_s.shape
+        edges = np.arange(len(self.edge_extra_s), dtype=np.int32)
+        return pd.DataFrame(
+            {
+                "row": np.concatenate(
+                    [np.repeat(np.arange(rows, dtype=np.int16), n_links), np.full(len(edges), -1, np.int16)]
+                ),
+                "id": np.concatenate([np.tile(np.arange(n_links, dtype=np.int32), rows), edges]),
+                "cost_s": np.concatenate([self.link_s.ravel(), self.edge_extra_s[edges]]),
+            }
+        )
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> RouteCosts:
+        """The inverse of :meth:`to_frame`."""
+        row = frame["row"].to_numpy(dtype=np.int64)
+        ids = frame["id"].to_numpy(dtype=np.int64)
+        cost = frame["cost_s"].to_numpy(dtype=np.float64)
+        links = row >= 0
+        rows = int(row.max()) + 1 if links.any() else 0
+        n_links = int(links.sum()) // max(rows, 1)
+        link_s = np.empty((rows, n_links))
+        link_s[row[links], ids[links]] = cost[links]
+        extra = np.zeros(int((~links).sum()))
+        extra[ids[~links]] = cost[~links]
+        return cls(link_s=link_s, edge_extra_s=extra)
+
+
+@dataclass(frozen=True)
 class HeldRoutes:
-    """The routes drivers had before a change to the network, and the saving each of them forwent on it.
+    """The routes drivers had before a change to the network, and what each of them forwent on it.
 
     A variant of a paired baseline starts from its baseline replication's last routes (same trips, same drivers):
     the drivers then respond to the change within their indifference band (:func:`band_switchers`) instead of
@@ -240,29 +297,81 @@ class HeldRoutes:
         its row; :func:`vision_zero.traffic.simulation.driver_draws`), distinct and ascending.
     routes
         The routes, in the order of ``key``.
+    row
+        Per route, its departure slice's row of ``costs`` (None with ``forgone_s``).
+    costs
+        The costs the routes were last compared at (:class:`RouteCosts`): each route's forgone saving is computed
+        from them when asked for (:meth:`forgone`). None: ``forgone_s`` gives them.
     forgone_s
-        Per route, its cost minus the best route's for the same trip under the costs it was last driven at [s]:
-        the saving its driver did not take (0 on a best route).
+        Per route, the saving its driver forwent, already known (results written by versions before the costs
+        were kept); None: computed from ``costs`` on demand.
     """
 
     key: IntArray
     routes: Routes
-    forgone_s: FloatArray
+    row: IntArray | None = None
+    costs: RouteCosts | None = None
+    forgone_s: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        if (self.forgone_s is None) == (self.costs is None or self.row is None):
+            raise ValueError("HeldRoutes: expected either row and costs or forgone_s")
+
+    def forgone(self, router: Router, which: IntArray) -> FloatArray:
+        """The saving forgone by the drivers of routes ``which`` (positions in :attr:`key`) [s].
+
+        Per route, its cost minus the best route's for the same trip under the costs it was last compared at (0 on
+        a best route). From :attr:`costs` (one targeted tree per origin and cost row of the routes asked for) unless
+        :attr:`forgone_s` holds it. ``router``: the network's (the same links and movements as the baseline's).
+        The same numbers the equilibrium's exact search after the last simulation would give.
+        """
+        which = np.asarray(which, dtype=np.int64)
+        if self.forgone_s is not None:
+            out_known: FloatArray = self.forgone_s[which]
+            return out_known
+        assert self.costs is not None and self.row is not None
+        if len(self.costs.edge_extra_s) != router.n_edges or self.costs.link_s.shape[1] != router.n_links:
+            raise ValueError(
+                f"HeldRoutes.forgone: the held costs are for {self.costs.link_s.shape[1]} links and "
+                f"{len(self.costs.edge_extra_s)} turn-graph edges, the network has {router.n_links} and "
+                f"{router.n_edges}"
+            )
+        sub = self.routes.subset(which)
+        row = self.row[which]
+        has = sub.n_links > 0
+        current = route_cost_s(sub, self.costs.link_s, row, self.costs.edge_extra_s, router.edge_ids(sub))
+        origins = np.zeros(len(which), dtype=np.int64)
+        destinations = np.zeros(len(which), dtype=np.int64)
+        origins[has] = router.u[sub.links[sub.ptr[:-1][has]]]
+        destinations[has] = router.v[sub.links[sub.ptr[1:][has] - 1]]
+        pick = np.flatnonzero(has)
+        best = router.best_by_row(
+            origins, destinations, row, self.costs.link_s, self.costs.edge_extra_s, pick, paths=False
+        )[0]
+        out: FloatArray = np.where(np.isfinite(best), np.maximum(current - best, 0.0), 0.0)
+        return out
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per route position: ``driver``, ``link`` (driving order), ``forgone_s`` (its route's)."""
+        """One row per route position: ``driver``, ``link`` (driving order) and its route's ``row`` of the costs.
+
+        Or, when only they are known, its route's ``forgone_s``. The costs themselves: :meth:`RouteCosts.to_frame`.
+        """
         n = self.routes.n_links
+        per_route = (
+            {"forgone_s": np.repeat(self.forgone_s, n)}
+            if self.forgone_s is not None
+            else {"row": np.repeat(np.asarray(self.row), n).astype(np.int16)}
+        )
         return pd.DataFrame(
-            {
-                "driver": np.repeat(self.key, n),
-                "link": self.routes.links.astype(np.int32),
-                "forgone_s": np.repeat(self.forgone_s, n),
-            }
+            {"driver": np.repeat(self.key, n), "link": self.routes.links.astype(np.int32)} | per_route
         )
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> HeldRoutes:
-        """The inverse of :meth:`to_frame` (drivers without a route are absent)."""
+    def from_frame(cls, frame: pd.DataFrame, costs: RouteCosts | None = None) -> HeldRoutes:
+        """The inverse of :meth:`to_frame` (drivers without a route are absent).
+
+        ``costs``: the routes' :class:`RouteCosts`, needed unless the frame has ``forgone_s``.
+        """
         driver = frame["driver"].to_numpy(dtype=np.int64)
         start = (
             np.flatnonzero(np.r_[True, driver[1:] != driver[:-1]]) if len(driver) else np.zeros(0, np.int64)
@@ -274,21 +383,26 @@ class HeldRoutes:
                 "HeldRoutes.from_frame: expected each driver's positions together, drivers ascending"
             )
         routes = Routes(ptr=ptr, links=frame["link"].to_numpy(dtype=np.int64))
-        return cls(key=key, routes=routes, forgone_s=frame["forgone_s"].to_numpy(dtype=np.float64)[start])
+        if "forgone_s" in frame:
+            return cls(key=key, routes=routes, forgone_s=frame["forgone_s"].to_numpy(dtype=np.float64)[start])
+        if costs is None:
+            raise ValueError("HeldRoutes.from_frame: a frame without forgone_s needs the costs (RouteCosts)")
+        return cls(key=key, routes=routes, row=frame["row"].to_numpy(dtype=np.int64)[start], costs=costs)
 
     def take(
         self, keys: IntArray, origins: IntArray, destinations: IntArray, u: IntArray, v: IntArray
-    ) -> tuple[BoolArray, Routes, FloatArray]:
+    ) -> tuple[BoolArray, Routes, IntArray]:
         """The held route of each trip ``keys[i]`` from ``origins[i]`` to ``destinations[i]``, where still drivable.
 
         A held route is taken when its driver is among :attr:`key` and it is still a connected chain of the
         network's links (``u``, ``v``: start and end node of each link) from the trip's origin to its
-        destination. Returns ``(found, routes, forgone_s)`` per trip: routes empty and forgone 0 where not found.
+        destination. Returns ``(found, routes, held)`` per trip: routes empty where not found; ``held`` the
+        route's position in :attr:`key` (for :meth:`forgone`), -1 where not found.
         """
         keys = np.asarray(keys, dtype=np.int64)
         n = len(keys)
         if len(self.key) == 0:
-            return np.zeros(n, dtype=bool), Routes.concat_by_index(n, []), np.zeros(n)
+            return np.zeros(n, dtype=bool), Routes.concat_by_index(n, []), np.full(n, -1, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self.key, keys), len(self.key) - 1)
         found = (self.key[pos] == keys) & (self.routes.n_links[pos] > 0)
         cand = self.routes.subset(pos)  # per trip: its driver's held route (garbage where not found)
@@ -311,7 +425,7 @@ class HeldRoutes:
         ok = ~bad
         take = np.flatnonzero(ok)
         kept = Routes.concat_by_index(n, [(take, cand.subset(take))])
-        return ok, kept, np.where(ok, self.forgone_s[pos], 0.0)
+        return ok, kept, np.where(ok, pos, -1).astype(np.int64)
 
 
 class Router:
@@ -465,6 +579,36 @@ class Router:
         np.cumsum(n_hops, out=ptr[1:])
         pos = np.repeat(src - ptr[:-1], n_hops) + np.arange(int(ptr[-1]))
         return best, Routes(ptr=ptr, links=buf[pos])
+
+    def best_by_row(
+        self,
+        origins: IntArray,
+        destinations: IntArray,
+        row: IntArray,
+        cost_s: FloatArray,
+        edge_extra_s: FloatArray | None,
+        only: IntArray | None = None,
+        *,
+        paths: bool = True,
+    ) -> tuple[FloatArray, Routes]:
+        """:meth:`shortest` for trips whose link costs differ by row: trip ``i`` under ``cost_s[row[i]]``.
+
+        One call of :meth:`shortest` per row (one tree per origin and row), for the trips ``only`` (default: all;
+        the others get cost ``inf`` and an empty route).
+        """
+        n = len(origins)
+        best = np.full(n, np.inf)
+        parts: list[tuple[IntArray, Routes]] = []
+        pick = np.arange(n) if only is None else np.asarray(only, dtype=np.int64)
+        order = pick[np.argsort(row[pick], kind="stable")]
+        bounds = np.searchsorted(row[order], np.arange(len(cost_s) + 1))
+        for r in range(len(cost_s)):
+            idx = order[bounds[r] : bounds[r + 1]]
+            if idx.size:
+                b, rt = self.shortest(origins[idx], destinations[idx], cost_s[r], edge_extra_s, paths=paths)
+                best[idx] = b
+                parts.append((idx, rt))
+        return best, Routes.concat_by_index(n, parts)
 
     def turns(self, routes: Routes, edges: IntArray | None = None) -> IntArray:
         """Number of turns on each route (heading changes above 45 degrees; a U-turn counts twice).

@@ -54,12 +54,14 @@ class). The relative gap (excess time over best time, summed over trips) is reco
 ``traffic.route_choice.max_iterations`` re-routing iterations have run, trips move to their best route with
 probability MSA step x their own relative gap (route swapping) and the trips are simulated again. The record of
 the last simulation is returned. With ``traffic.route_choice.gap_sample_origins`` (a number of origins; 500 by
-default, 0 = every origin), on a network with more origins than that the trees after each simulation but the last
-are grown only for a random sample of that many origins: the gap is
-then their ratio estimate with its standard error (``relative_gap_se``), and only their trips swap, at the step
-divided by the sampled share; the last simulation's gap is exact, and so is one at which the estimate reaches the
-target (the remaining origins' trees are grown before the loop stops). The trees grown after each simulation are
-logged (``trees``). Probit perception errors (``traffic.route_choice.perception_cv``, 0 by default)
+default, 0 = every origin), on a network with more origins than that the trees after each simulation are grown
+only for a random sample of that many origins: the gap is then their ratio estimate with its standard error
+(``relative_gap_se``), and only their trips swap, at the step divided by the sampled share. An estimate at the
+target before the last simulation is confirmed on every origin (the remaining origins' trees are grown before the
+loop stops); the last simulation's gap, recorded, stays an estimate. Each driver's forgone saving (what a variant's
+indifference band reads, :class:`~vision_zero.traffic.routing.HeldRoutes`) is not searched after the last
+simulation: the routes keep the costs they were compared at, and a variant computes it for the drivers it needs.
+The trees grown after each simulation are logged (``trees``). Probit perception errors (``traffic.route_choice.perception_cv``, 0 by default)
 are a sensitivity option only. All route-choice randomness comes from the routing stream (common random
 numbers).
 
@@ -132,6 +134,7 @@ from vision_zero.traffic.periods import Period
 from vision_zero.traffic.routing import (
     HeldRoutes,
     RouteChoiceSettings,
+    RouteCosts,
     Router,
     Routes,
     band_switchers,
@@ -356,12 +359,19 @@ class VehicleTraffic:
     windows: FloatArray
     close: FloatArray
     route_choice: pd.DataFrame
-    forgone_s: FloatArray  # per vehicle: its route's cost minus the best route's in the last simulation [s]
+    last_costs: RouteCosts  # what the routes were compared at after the last simulation
+    cost_row: IntArray  # per vehicle: its departure slice's row of last_costs
 
     def held_routes(self) -> HeldRoutes:
-        """The routes the drivers ended with, for a variant that starts from them (:func:`simulate_vehicles`)."""
+        """The routes the drivers ended with, for a variant that starts from them (:func:`simulate_vehicles`).
+
+        With the costs they were last compared at: a variant computes the saving a driver forwent only for the
+        drivers whose best route lies beyond their indifference band (:meth:`HeldRoutes.forgone`).
+        """
         order = np.argsort(self.veh.key, kind="stable")
-        return HeldRoutes(self.veh.key[order], self.routes.subset(order), self.forgone_s[order])
+        return HeldRoutes(
+            self.veh.key[order], self.routes.subset(order), row=self.cost_row[order], costs=self.last_costs
+        )
 
 
 def simulate_vehicles(
@@ -418,11 +428,14 @@ def simulate_vehicles(
     # expected costs are the same in every slice: one slice's trees route everyone (the perception draws are
     # consumed per slice all the same)
     one = dataclasses.replace(slices, row=np.zeros(len(veh.origin), dtype=np.int64)) if draws == 1 else slices
+    # the saving each driver already tolerated on his route (a variant's held routes): NaN = not yet computed
     tolerated = np.zeros(len(veh.origin))
+    held_pos = np.full(len(veh.origin), -1, dtype=np.int64)
     if held_routes is None:
         routes = _perceived_routes(router, veh, one, costs, group, route_rng, st, None, None)
     else:
-        found, kept, tolerated = held_routes.take(veh.key, veh.origin, veh.destination, router.u, router.v)
+        found, kept, held_pos = held_routes.take(veh.key, veh.origin, veh.destination, router.u, router.v)
+        tolerated[found] = np.nan
         fresh = _perceived_routes(router, veh, one, costs, group, route_rng, st, np.flatnonzero(~found), None)
         routes = fresh.replace(np.flatnonzero(found), kept)
     lk = link_constants(network, sig, held, give_way_capacity_vph(network, st), mean_v, st)
@@ -435,21 +448,27 @@ def simulate_vehicles(
         costs += give_way - held
         current = route_cost_s(routes, costs, slices.row, turn_s, edges)
         trees_before = router.trees_grown
-        # the equilibrium's gap and swaps on a sample of origins, except after the last simulation (the recorded
-        # gap and each driver's forgone saving are then exact) and for a variant (its drivers' band is exact)
-        exact = k == max_iterations or held_routes is not None
+        # the equilibrium's gap and swaps on a sample of origins, also after the last simulation (the recorded gap
+        # is an estimate with its standard error; a driver's forgone saving is computed by a variant that needs
+        # it, from the costs kept with the routes), but not for a variant (its drivers' band is exact)
+        exact = held_routes is not None
         sample = sample_origins(veh.origin, 0 if exact else rc.gap_sample_origins, route_rng)
         sv = sample.vehicles
         only = None if sample.complete else sv
         best, candidates = _best_routes(router, veh, slices, costs, turn_s, only, paths=k < max_iterations)
         weight = veh.size.astype(np.float64)
         gap, gap_se = sampled_relative_gap(current[sv], best[sv], weight[sv], sample)
-        if gap <= rc.relative_gap_target and not sample.complete:  # the stop rule fires: exact gap decides
+        if gap <= rc.relative_gap_target and not sample.complete and k < max_iterations:
+            # the stop rule fires: the exact gap decides (after the last simulation there is nothing to decide)
             rest = np.setdiff1d(np.arange(len(veh.origin)), sv)
             best[rest] = _best_routes(router, veh, slices, costs, turn_s, rest, paths=False)[0][rest]
             gap, gap_se = relative_gap(current, best, weight), 0.0
         band = dict(relative=rc.band_relative, minimum_s=rc.band_min_s)
-        outside = band_switchers(current, best, **band, tolerated_s=tolerated)
+        outside = band_switchers(current, best, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
+        ask = outside[np.isnan(tolerated[outside])]
+        if ask.size:  # beyond the band: does a held route's driver tolerate the saving already? (on demand)
+            tolerated[ask] = held_routes.forgone(router, held_pos[ask]) if held_routes is not None else 0.0
+            outside = band_switchers(current, best, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
         row = {
             "iteration": float(k),
             "relative_gap": gap,
@@ -463,8 +482,8 @@ def simulate_vehicles(
         if k == max_iterations or done:
             log.append(row | {"switched": 0.0})
             frame = pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS))
-            forgone = np.where(np.isfinite(best), np.maximum(current - best, 0.0), 0.0)
-            return VehicleTraffic(veh, routes, times, windows, close, frame, forgone)
+            last = RouteCosts(link_s=costs, edge_extra_s=turn_s)
+            return VehicleTraffic(veh, routes, times, windows, close, frame, last, slices.row)
         if held_routes is None:  # the equilibrium: route swapping (sampled origins, step / sampled share)
             step = msa_step(k + 1, rc.step_exponent, weight_exponent=rc.step_weight_exponent) / sample.share
             chosen = sv[gap_switchers(current[sv], best[sv], step=step, rng=route_rng)]
@@ -578,19 +597,7 @@ def _best_routes(
 
     Under its departure slice's link costs plus the turns' extra times: one tree per origin and slice.
     """
-    n = len(veh.origin)
-    best = np.full(n, np.inf)
-    parts: list[tuple[IntArray, Routes]] = []
-    pick = np.arange(n) if only is None else np.asarray(only, dtype=np.int64)
-    order = pick[np.argsort(slices.row[pick], kind="stable")]
-    bounds = np.searchsorted(slices.row[order], np.arange(slices.n_rows + 1))
-    for r in range(slices.n_rows):
-        idx = order[bounds[r] : bounds[r + 1]]
-        if idx.size:
-            b, rt = router.shortest(veh.origin[idx], veh.destination[idx], costs[r], turn_s, paths=paths)
-            best[idx] = b
-            parts.append((idx, rt))
-    return best, Routes.concat_by_index(n, parts)
+    return router.best_by_row(veh.origin, veh.destination, slices.row, costs, turn_s, only, paths=paths)
 
 
 def _perceived_routes(
