@@ -200,8 +200,7 @@ class EventLoop:
         per position are the largest arrays alive at that moment).
         """
         del self.state
-        ent, ee, ex = (np.ascontiguousarray(a) for a in kernel.times(self.plan))
-        fft = np.ascontiguousarray(self.plan.pf[:, kernel._FFT])
+        ent, ee, ex, fft = kernel.final_times(self.plan.pf)
         del self.plan
         return ent, ee, ex, fft
 
