@@ -168,6 +168,9 @@ def run(scenario: Scenario) -> dict[str, Any]:
         "peak_hour_trips": round(peak_trips),
         "almaty_peak_share": [share_p.low, share_p.value, share_p.high],
         "congestion_index": round(peak.congestion_index, 4),
+        "congestion_index_se": round(peak.index_se, 4),
+        "replications": peak.replications,
+        "tolerance": round(peak.tolerance, 4),
         "arrived": round(peak.completed_share, 4),
         "reached": peak.reached,
         "index_in_range": bool(lo_ci <= round(peak.congestion_index, 2) <= hi_ci),
@@ -316,7 +319,8 @@ def main() -> None:
     lo, mid, hi = out["target_index"]
     print(
         f"calibrated: x{out['factor']:.4f} -> {out['peak_hour_trips']:,} AM peak-hour trips, "
-        f"index {out['congestion_index']:.3f} (target {mid} in {lo}-{hi}: "
+        f"index {out['congestion_index']:.3f} (SE {out['congestion_index_se']:.3f} over {out['replications']} "
+        f"replications; met within {out['tolerance']:.3f}; target {mid} in {lo}-{hi}: "
         f"{'inside' if out['index_in_range'] else 'OUTSIDE'}), {out['arrived']:.1%} arrived, "
         f"{'reached' if out['reached'] else 'NOT reached'} in {len(out['steps'])} steps"
     )

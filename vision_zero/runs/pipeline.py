@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,18 +53,24 @@ __all__ = [
     "AppliedIntervention",
     "AppliedScenario",
     "PeakCalibration",
+    "PeakStep",
     "PreparedScenario",
     "annual_link_traffic",
     "apply_scenario",
+    "best_peak_step",
     "calibrate_peak",
     "calibration_targets",
     "elastic_link_costs_s",
     "load_base_network",
     "move_pedestrians_to_new_crossings",
     "peak_factor_bounds",
+    "peak_index_se",
+    "peak_replication",
+    "peak_step_meets",
     "prepare",
     "prepare_file",
     "run_replication",
+    "search_peak_factor",
     "simulated_periods",
     "summarise",
     "traffic_key",
@@ -502,7 +508,7 @@ class PeakCalibration:
         ``[demand] congestion_index_target`` (peak travel time / free-flow travel time; a name reads
         ``demand.congestion_index.<name>`` from traffic.toml).
     congestion_index
-        The index simulated at the calibrated demand (mean over the calibration's replications).
+        The index simulated at the calibrated demand (mean over the calibration's replications at that step).
     completed_share
         Share of the peak's trips that arrived at the calibrated demand (mean over the replications).
     factor
@@ -520,6 +526,13 @@ class PeakCalibration:
         Whether ``bounds`` are SCIENCE.md §10's published ranges (:func:`uses_published_totals`): then the
         factor is split between the day's trips and the peak hours' share (:func:`split_peak_factor`), else the
         day takes it.
+    index_se
+        Standard error of ``congestion_index`` (:func:`peak_index_se`): the calibration's replications differ in
+        their seeds only (central parameters), and near capacity one replication's index varies by several per
+        cent. 0 for a calibration built by hand.
+    replications
+        Replications whose mean is ``congestion_index``: 2 per step, up to 4 at a step whose index cannot be
+        told apart from the target's tolerance band with two (:func:`search_peak_factor`).
     target_range
         The range of a named target (``demand.congestion_index.<name>``'s low and high), None for a number. The
         calibration aims at ``target`` at central parameters; a run's replications each draw their own, and
@@ -536,13 +549,24 @@ class PeakCalibration:
     bounds: tuple[float, float] = (1 / 64, 4.0)
     published_bounds: bool = False
     target_range: tuple[float, float] | None = None
+    index_se: float = 0.0
+    replications: int = 2
+
+    @property
+    def tolerance(self) -> float:
+        """How far from the target the calibrated index may be: 3% of the target plus 1.96 standard errors.
+
+        The calibration's replications are a sample of the index at its demand (seeds), so a step can only be
+        said to meet the target as far as its own standard error allows (:func:`peak_index_se`).
+        """
+        return _PEAK_TOL * self.target + _PEAK_Z * self.index_se
 
     @property
     def reached(self) -> bool:
-        """The index is within the calibration's tolerance of the target, with enough trips arriving."""
+        """The index is within :attr:`tolerance` of the target, with enough trips arriving."""
         return bool(
             self.completed_share >= _PEAK_MIN_COMPLETED
-            and abs(self.congestion_index - self.target) <= _PEAK_TOL * self.target
+            and abs(self.congestion_index - self.target) <= self.tolerance
         )
 
 
@@ -556,6 +580,13 @@ _PEAK_MIN_COMPLETED = 0.98
 #: Replications whose mean index each calibration step measures: near capacity one replication's index varies by
 #: some +-10-15% with the seed (departures, route choice), and a run reports the mean of its replications.
 _PEAK_REPLICATIONS = 2
+#: Replications at most at a step whose mean index, with its standard error, cannot be told apart from the
+#: tolerance band (Helsinki: SD 0.082 per replication at 1.35, so two give SE 0.058 against a 3% band of 0.04;
+#: four 0.041). On a noisy test function 4 and 6 gave the same accuracy, 6 for some 20% more simulations.
+_PEAK_MAX_REPLICATIONS = 4
+#: Standard errors added to the 3% tolerance: a step meets the target when its 95% interval (normal
+#: approximation) reaches the band target +- 3%.
+_PEAK_Z = 1.96
 
 
 def uses_published_totals(scenario: Scenario, base: RoadNetwork) -> bool:
@@ -637,19 +668,18 @@ def calibrate_peak(
 ) -> PeakCalibration:
     """Scale daily trips so the AM peak's congestion index meets ``[demand] congestion_index_target``.
 
-    Bisection on the log of a demand factor within :func:`peak_factor_bounds`: each step simulates the AM peak
-    hour (``[simulation] duration_s``, ``platoon_size`` and ``reroute_passes`` apply) on the un-intervened network
-    with fixed seeds (replications 0 and 1 of seed 0; every scenario gets the same trips) and measures the mean of
-    their :func:`vision_zero.traffic.demand.congestion_index`; it stops within 3% of the target or after 8 steps.
-    Within SCIENCE.md §10's narrow bounds it first tries the bound in the direction of the target and stops there
-    when even the bound does not reach it (:attr:`PeakCalibration.reached` is then False). A congestion index
-    counts arrived trips only, so a step where under 98% of trips arrive counts as above the target (gridlock is
-    never a calibrated state). Cached per network and settings within a process.
+    Bisection on the log of a demand factor within :func:`peak_factor_bounds` (:func:`search_peak_factor`): each
+    step simulates the AM peak hour (``[simulation] duration_s``, ``platoon_size`` and ``reroute_passes`` apply) on
+    the un-intervened network at central parameters with fixed seeds (replications 0 and 1 of seed 0, up to 4
+    where two cannot tell whether the step is within 3%; every scenario gets the same trips) and measures the mean
+    of their :func:`vision_zero.traffic.demand.congestion_index`; it stops when that mean is within 3% of the
+    target, or after 8 steps. The result is reached when its index is within 3% of the target plus 1.96 of its
+    standard errors (:func:`peak_index_se`), which the result carries. Within SCIENCE.md §10's narrow bounds it
+    first tries the bound in the direction of the target and stops there when even the bound does not reach it
+    (:attr:`PeakCalibration.reached` is then False). A congestion index counts arrived trips only, so a step where
+    under 98% of trips arrive counts as above the target (gridlock is never a calibrated state). Cached per
+    network and settings within a process.
     """
-    from vision_zero.traffic import demand
-    from vision_zero.traffic.routing import RouteChoiceSettings
-    from vision_zero.traffic.simulation import TrafficSettings, simulate
-
     given = scenario.demand.congestion_index_target
     assert given is not None
     target = params.value(f"demand.congestion_index.{given}") if isinstance(given, str) else float(given)
@@ -677,80 +707,222 @@ def calibrate_peak(
     )
     if key in _PEAK_CACHE:
         return _PEAK_CACHE[key]
-    peds = demand.pedestrian_demand(base, periods=(am,), params=params)
-    settings = TrafficSettings.from_parameters(params)
-    steps: list[tuple[float, float, float]] = []
 
     def one(factor: float, replication: int) -> tuple[float, float]:
-        rngs = replication_rngs(0, replication)
-        trips = demand.generate_trips(
-            base,
-            rng=rngs.demand,
-            periods=(am,),
-            daily_trips=daily_trips * factor,
-            params=params,
-            distribution=distribution,
+        return peak_replication(
+            scenario, base, params, distribution, daily_trips * factor, replication=replication
         )
-        record = simulate(
-            base,
-            trips,
-            peds,
-            rng=rngs.drivers,
-            routing_rng=rngs.routing,
-            periods=(am,),
-            platoon_size=sim.platoon_size,
-            reroute_passes=sim.reroute_passes,
-            settings=settings,
-            route_settings=RouteChoiceSettings.from_parameters(params),
-        )
-        t = record.trips
-        routed = t["routed"].to_numpy(dtype=bool) if "routed" in t else np.ones(len(t), bool)
-        done = float(t["completed"].to_numpy(dtype=bool)[routed].mean()) if routed.any() else 1.0
-        return demand.congestion_index(base, t, settings), done
 
-    def measure(x: float) -> tuple[float, float]:
+    found = search_peak_factor(one, target, bounds, narrow)
+    pick = best_peak_step(found, target)
+    out = PeakCalibration(
+        target,
+        pick.index,
+        pick.completed,
+        pick.factor,
+        daily_trips * pick.factor,
+        tuple((st.factor, st.index, st.completed) for st in found),
+        bounds,
+        narrow,
+        target_range,
+        index_se=peak_index_se(pick, found),
+        replications=len(pick.indices),
+    )
+    _PEAK_CACHE[key] = out
+    return out
+
+
+def peak_replication(
+    scenario: Scenario,
+    base: RoadNetwork,
+    params: ParameterSet,
+    distribution: TripDistribution,
+    daily_trips: float,
+    *,
+    seed: int = 0,
+    replication: int = 0,
+) -> tuple[float, float]:
+    """One simulation of the AM peak as the peak calibration runs it: (congestion index, share of routed trips arrived).
+
+    ``daily_trips`` on the un-intervened ``base`` network at the central ``params``, the streams of ``seed`` and
+    ``replication`` (:func:`vision_zero.core.seeding.replication_rngs`; the calibration uses seed 0), the AM peak
+    hour and ``[simulation] duration_s``, ``platoon_size`` and ``reroute_passes`` of ``scenario``.
+    """
+    from vision_zero.traffic import demand
+    from vision_zero.traffic.routing import RouteChoiceSettings
+    from vision_zero.traffic.simulation import TrafficSettings, simulate
+
+    (am,) = _periods(scenario, params, ["am_peak"])
+    settings = TrafficSettings.from_parameters(params)
+    rngs = replication_rngs(seed, replication)
+    trips = demand.generate_trips(
+        base,
+        rng=rngs.demand,
+        periods=(am,),
+        daily_trips=daily_trips,
+        params=params,
+        distribution=distribution,
+    )
+    record = simulate(
+        base,
+        trips,
+        demand.pedestrian_demand(base, periods=(am,), params=params),
+        rng=rngs.drivers,
+        routing_rng=rngs.routing,
+        periods=(am,),
+        platoon_size=scenario.simulation.platoon_size,
+        reroute_passes=scenario.simulation.reroute_passes,
+        settings=settings,
+        route_settings=RouteChoiceSettings.from_parameters(params),
+    )
+    t = record.trips
+    routed = t["routed"].to_numpy(dtype=bool) if "routed" in t else np.ones(len(t), bool)
+    done = float(t["completed"].to_numpy(dtype=bool)[routed].mean()) if routed.any() else 1.0
+    return demand.congestion_index(base, t, settings), done
+
+
+@dataclass(frozen=True)
+class PeakStep:
+    """One demand factor of the peak calibration and what its replications measured.
+
+    Attributes
+    ----------
+    factor
+        Daily trips x this.
+    indices, arrived
+        Each replication's congestion index and share of routed trips arrived (replications 0, 1, ... of seed 0).
+    """
+
+    factor: float
+    indices: tuple[float, ...]
+    arrived: tuple[float, ...]
+
+    @property
+    def index(self) -> float:
+        """Mean index of the replications (NaN if any is NaN: no trip arrived)."""
+        return float(np.mean(self.indices))
+
+    @property
+    def completed(self) -> float:
+        """Mean share of routed trips arrived."""
+        return float(np.mean(self.arrived))
+
+
+def peak_index_se(step: PeakStep, steps: list[PeakStep] | tuple[PeakStep, ...]) -> float:
+    """Standard error of a calibration step's mean congestion index.
+
+    The larger of two estimates: the step's own (sample SD of its replications / sqrt(n)) and the spread pooled
+    over every step of the search with two or more finite indices, as a relative SD (the pooled within-step
+    variance of log index, times the step's mean): two replications alone give an SD with one degree of
+    freedom, which may come out near 0 by chance and make a step look more precise than it is. NaN without a
+    finite index.
+    """
+    own = np.asarray(step.indices, dtype=float)
+    if own.size == 0 or not np.isfinite(own).all():
+        return float("nan")
+    n = own.size
+    var = float(own.var(ddof=1)) if n > 1 else 0.0
+    ss, df = 0.0, 0
+    for st in steps:
+        v = np.asarray(st.indices, dtype=float)
+        if v.size > 1 and np.isfinite(v).all() and (v > 0).all():
+            lv = np.log(v)
+            ss += float(((lv - lv.mean()) ** 2).sum())
+            df += v.size - 1
+    if df:
+        var = max(var, ss / df * float(own.mean()) ** 2)
+    return float(np.sqrt(var / n))
+
+
+def _arrived(step: PeakStep) -> bool:
+    return step.completed >= _PEAK_MIN_COMPLETED and bool(np.isfinite(step.index))
+
+
+def peak_step_meets(step: PeakStep, steps: list[PeakStep] | tuple[PeakStep, ...], target: float) -> bool:
+    """Whether a step meets the target: its 95% interval reaches the band target +- 3%.
+
+    Enough trips arrive and its mean index is within 3% of the target plus 1.96 standard errors
+    (:func:`peak_index_se`).
+    """
+    if not _arrived(step):
+        return False
+    return abs(step.index - target) <= _PEAK_TOL * target + _PEAK_Z * peak_index_se(step, steps)
+
+
+def search_peak_factor(
+    one: Callable[[float, int], tuple[float, float]],
+    target: float,
+    bounds: tuple[float, float],
+    narrow: bool,
+) -> list[PeakStep]:
+    """The peak calibration's search: bisection on the log of the demand factor, with replications where it is close.
+
+    ``one(factor, replication)`` simulates one replication of the AM peak at ``factor`` x the daily trips and
+    returns (congestion index, share of routed trips arrived). Each step measures replications 0 and 1; a step
+    whose 95% interval (:func:`peak_index_se`) reaches the band target +- 3% without lying inside it (two
+    replications cannot tell whether it is within 3%) gets more, up to 4, so that the steps near the target are
+    measured as closely as the budget allows and a step away from it costs two. The search stops when a step's
+    mean index is within 3% of the target; :func:`best_peak_step` then picks the step and
+    :attr:`PeakCalibration.reached` judges it with its standard error. A step where under 98% of trips arrive
+    counts as above the target (gridlock is never a calibrated state). Within SCIENCE.md §10's narrow bounds (``narrow``)
+    the second step is the bound in the direction of the target, and the search stops there when even the bound
+    does not reach it. At most 8 steps.
+    """
+    steps: list[PeakStep] = []
+    tol = _PEAK_TOL * target
+
+    def measure(x: float) -> PeakStep:
         factor = float(np.exp(x))
         got = [one(factor, r) for r in range(_PEAK_REPLICATIONS)]
-        ci = float(np.mean([g[0] for g in got]))
-        done = float(np.mean([g[1] for g in got]))
-        steps.append((factor, ci, done))
-        return ci, done
+        steps.append(PeakStep(factor, tuple(g[0] for g in got), tuple(g[1] for g in got)))
+        while len(steps[-1].indices) < _PEAK_MAX_REPLICATIONS and _arrived(steps[-1]):
+            st = steps[-1]
+            off, half = abs(st.index - target), _PEAK_Z * peak_index_se(st, steps)
+            if not (off <= tol + half and off + half > tol):  # clearly outside, or clearly inside the band
+                break
+            ci, done = one(factor, len(st.indices))
+            steps[-1] = PeakStep(factor, (*st.indices, ci), (*st.arrived, done))
+        return steps[-1]
 
-    def above(ci: float, done: float) -> bool:
-        return done < _PEAK_MIN_COMPLETED or not np.isfinite(ci) or ci > target
+    def above(st: PeakStep) -> bool:
+        return not _arrived(st) or st.index > target
 
-    def met(ci: float, done: float) -> bool:
-        return done >= _PEAK_MIN_COMPLETED and np.isfinite(ci) and abs(ci - target) <= _PEAK_TOL * target
+    def within(st: PeakStep) -> bool:
+        return _arrived(st) and abs(st.index - target) <= tol
 
     lo, hi = float(np.log(bounds[0])), float(np.log(bounds[1]))
     x = min(max(0.0, lo), hi)
     while len(steps) < _PEAK_STEPS:
-        ci, done = measure(x)
-        if met(ci, done):
+        st = measure(x)
+        if within(st):
             break
-        if above(ci, done):
+        if above(st):
             hi = x
         else:
             lo = x
         if (
             narrow and len(steps) == 1
-        ):  # within published bounds: can the bound on the target's side reach it at all?
-            edge = lo if above(ci, done) else hi
+        ):  # within published bounds: can the bound on the target's side reach it?
+            edge = lo if above(st) else hi
             if edge == x:
                 break
-            ci_e, done_e = measure(edge)
-            if met(ci_e, done_e) or above(ci_e, done_e) == above(ci, done):
+            st_e = measure(edge)
+            if within(st_e) or above(st_e) == above(st):
                 break  # met, or the target lies beyond the published bounds
             lo, hi = min(x, edge), max(x, edge)
         x = 0.5 * (lo + hi)
-    # the best step: arrived, and closest to the target
-    ok = [s for s in steps if s[2] >= _PEAK_MIN_COMPLETED and np.isfinite(s[1])]
-    factor, ci, done = min(ok or steps, key=lambda s: abs(s[1] - target) if np.isfinite(s[1]) else np.inf)
-    out = PeakCalibration(
-        target, ci, done, factor, daily_trips * factor, tuple(steps), bounds, narrow, target_range
-    )
-    _PEAK_CACHE[key] = out
-    return out
+    return steps
+
+
+def best_peak_step(steps: list[PeakStep], target: float) -> PeakStep:
+    """The calibrated step: one that meets the target, else the closest to it.
+
+    A step that meets the target (:func:`peak_step_meets`), else of those where enough trips arrive the closest to
+    the target, else the closest of all.
+    """
+    met = [st for st in steps if peak_step_meets(st, steps, target)]
+    ok = met or [st for st in steps if _arrived(st)] or steps
+    return min(ok, key=lambda st: abs(st.index - target) if np.isfinite(st.index) else np.inf)
 
 
 def _elastic_costs(
@@ -997,7 +1169,8 @@ def summarise(
     arrived and en route, stuck moves), copied in.
     ``peak``: the scenario's peak calibration (:func:`calibrate_peak`), copied in as ``peak_target``,
     ``peak_congestion_index``, ``peak_completed_share``, ``peak_factor``, ``peak_factor_low``/``_high`` (its
-    bounds), ``peak_steps``, ``peak_reached`` (1.0 or 0.0) and, for a named target, ``peak_target_low``/``_high``
+    bounds), ``peak_steps``, ``peak_congestion_index_se`` and ``peak_replications`` (the index's standard error and
+    the replications behind it), ``peak_reached`` (1.0 or 0.0) and, for a named target, ``peak_target_low``/``_high``
     (its range), so that a run's summary says whether its demand met the target
     (:func:`vision_zero.runs.replications.calibration_warning`) and whether its replications' mean index stays in
     the target's range (:func:`vision_zero.runs.replications.calibration_spread_warning`).
@@ -1030,6 +1203,8 @@ def summarise(
         out["peak_factor"] = float(peak.factor)
         out["peak_factor_low"], out["peak_factor_high"] = (float(b) for b in peak.bounds)
         out["peak_steps"] = float(len(peak.steps))
+        out["peak_congestion_index_se"] = float(peak.index_se)
+        out["peak_replications"] = float(peak.replications)
         out["peak_reached"] = 1.0 if peak.reached else 0.0
         if peak.target_range is not None:
             out["peak_target_low"], out["peak_target_high"] = peak.target_range
