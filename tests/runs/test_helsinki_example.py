@@ -34,3 +34,16 @@ def test_helsinki_baseline_one_replication(tmp_path: Path, capsys: pytest.Captur
     assert s["veh_km"] > 0 and 0 < s["ksi"] < 1000
     manifest = json.loads(next(summary_file.parents[2].glob("manifest.json")).read_text())
     assert "helsinki-centre.osm.pbf" in json.dumps(manifest)
+    # the peak calibration ("europe": 1.35, 1.2-1.5) is met within its own stated precision and says how sure it is
+    assert s["peak_reached"] == 1.0 and s["peak_target"] == 1.35
+    assert s["peak_congestion_index_se"] > 0 and 2 <= s["peak_replications"] <= 4
+    tolerance = 0.03 * s["peak_target"] + 1.96 * s["peak_congestion_index_se"]
+    assert abs(s["peak_congestion_index"] - s["peak_target"]) <= tolerance
+    assert s["share_arrived"] >= 0.98  # of routed trips (the acceptance level)
+    # and the written warnings are the right ones: no gridlock, no unmet calibration; the spread warning exactly
+    # when this replication's own index (its own parameter draw) leaves the target's range
+    written = json.loads((summary_file.parents[2] / "run_summary.json").read_text())
+    outside = not s["peak_target_low"] <= round(s["congestion_index"], 2) <= s["peak_target_high"]
+    assert len(written["warnings"]) == int(outside), (written["warnings"], s["congestion_index"])
+    assert all("outside the target's range" in w for w in written["warnings"])
+    assert written["warnings"] == json.loads(summary_file.read_text())["warnings"]
