@@ -18,11 +18,13 @@ from vision_zero.network.road_network import CROSSING_TYPES, RoadNetwork
 from vision_zero.risk.crash_model import pedestrian_injury_risk as public_alias
 from vision_zero.risk.pedestrian import (
     conflict_injury_risk,
+    crossing_casualties_by_movement,
     crossing_injuries,
     crossing_time_s,
     effective_approach_speed_kph,
     injuries_away_from_crossings,
     injuries_on_streets,
+    lag_acceptance_share,
     lane_entry_tau_s,
     mais3_pedestrian_injury,
     movement_speed_kph,
@@ -524,17 +526,18 @@ def test_table_lookup_matches_the_exact_chain_over_crossings_and_periods() -> No
         exact = dict.fromkeys(("fatal", "serious", "slight"), 0.0)
         window = float(crossing_time_s(lanes, ctype, parameters=P))
         # each passage meets the Poisson pedestrians who stepped out within the window before it: rate x the
-        # integral of the exact chain over the warning time (midpoint rule, 400 steps)
+        # integral of the exact chain over the warning time (midpoint rule, 400 steps); these vehicles pass at
+        # their running speed, so the pedestrians picked their lag (lag_acceptance_share weights the times)
         tau = (np.arange(400) + 0.5) * window / 400
+        lane_tau = lane_entry_tau_s(tau[None, :], parameters=P)
+        accepted = lag_acceptance_share(lane_tau, parameters=P)
         for period in factor:
             car = rec.passages[(rec.passages.period == period) & (rec.passages.crossing == c)]
             v = car.speed_kph.to_numpy()[:, None]
-            r = conflict_injury_risk(
-                v, lane_entry_tau_s(tau[None, :], parameters=P), ctype, lanes_crossed=lanes, parameters=P
-            )
+            r = conflict_injury_risk(v, lane_tau, ctype, lanes_crossed=lanes, parameters=P)
             rate_s = d[(period, c)] / 3600.0
             for sev in exact:
-                exact[sev] += factor[period] * rate_s * float(r[sev].sum()) * window / 400
+                exact[sev] += factor[period] * rate_s * float((r[sev] * accepted).sum()) * window / 400
         for sev, value in exact.items():
             assert got[(c, sev)] == pytest.approx(value, rel=0.01)
 
@@ -595,3 +598,33 @@ def test_crossing_casualties_do_not_depend_on_blocks_or_the_period_column(
     pd.testing.assert_frame_equal(
         pedestrian.crossing_casualties_by_movement(net, only, parameters=P), whole, check_exact=True
     )
+
+
+def test_lag_acceptance_share_is_the_lognormal_of_the_critical_lags() -> None:
+    """Half the pedestrians accept the median critical lag, nobody a lag of 0, more accept longer lags."""
+    median = P["risk.pedestrian.critical_lag.median_s"]
+    tau = np.array([-1.0, 0.0, 0.5 * median, median, 2.0 * median, 10.0 * median])
+    share = lag_acceptance_share(tau, parameters=P)
+    assert share[:2].tolist() == [0.0, 0.0]
+    assert share[3] == pytest.approx(0.5)
+    assert np.all(np.diff(share[1:]) > 0.0) and share[-1] < 1.0
+    # the spread sets how many accept half the median: Phi(-ln 2 / sigma)
+    wider = {**P, "risk.pedestrian.critical_lag.sigma_log": 2.0 * P["risk.pedestrian.critical_lag.sigma_log"]}
+    assert lag_acceptance_share(0.5 * median, parameters=wider) > share[2]
+
+
+def test_lag_acceptance_weights_through_traffic_only() -> None:
+    """Pedestrians pick their lag against vehicles coming straight at them, not against turning vehicles or those
+    leaving a stop line: only the first movement's casualties depend on the critical lags."""
+    net = one_road(lanes=1, crossing_type="marked")
+    rec = record(net)
+    n = len(rec.passages)
+    moves = np.arange(n) % 3
+    passages = rec.passages.assign(turning=moves == 2, stopped=moves == 1)
+    rec = dataclasses.replace(rec, passages=passages)
+    bolder = {**P, "risk.pedestrian.critical_lag.median_s": 0.5 * P["risk.pedestrian.critical_lag.median_s"]}
+    base = crossing_casualties_by_movement(net, rec, parameters=P).set_index("movement")
+    bold = crossing_casualties_by_movement(net, rec, parameters=bolder).set_index("movement")
+    assert bold.loc["passing", "collision"] > base.loc["passing", "collision"] > 0.0
+    for movement in ("from_stop", "turning"):
+        assert bold.loc[movement, "collision"] == pytest.approx(base.loc[movement, "collision"], rel=1e-12)

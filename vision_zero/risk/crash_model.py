@@ -763,14 +763,12 @@ def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets)
     to the observed ones). The factors also replace the arbitrary raw scale of each road-user model
     (``risk.occupant.casualties_per_spf_crash``, ``risk.pedestrian.collision_given_nonyield``).
 
-    Deaths are the anchor because the pedestrian chain's severity mix is far from the observed one (12% deaths among
-    its casualties against about 1.5% in the targets): anchored on deaths, calibrated pedestrian serious and slight
-    injuries are 0.19x and 0.10x the targets' (3.6% of all casualties against 30%; small schematic network,
-    central parameters, 2026-11-30); anchored on their KSI (one factor still), pedestrian deaths would be 3.5x the
-    observed ones and serious injuries 0.65x; on all their casualties, deaths 8x. Deaths are the figure the city
-    publishes and values most, so they stay the anchor until the chain's mix is right
-    (``tests/evidence/test_speed_and_severity.py``: the share and death-share tests, expected failures with their
-    figures; :mod:`vision_zero.risk.pedestrian`: where the chain's deaths come from).
+    Deaths are the anchor: they are the figure the city publishes and values most. The pedestrian chain's own mix
+    decides the rest: with the pedestrians' lag acceptance (:func:`vision_zero.risk.pedestrian.lag_acceptance_share`,
+    its spread fitted to 2.1% deaths) 2-3% of its casualties die, and calibrated pedestrians are 15% of all
+    casualties against the targets' assumed 30% (small schematic network, 2026-12-01; 12% deaths and 3.6% before it,
+    2026-11-30). Anchored on pedestrian casualties instead (one factor still), their deaths would be 1.4-1.7x the
+    observed ones (``tests/evidence/test_speed_and_severity.py``: the share and death-share tests).
 
     A road user with no observed deaths is calibrated on its observed injuries (serious + slight: per road user
     when the targets give ``pedestrian_share_of_injured``, else on the injuries of both road users together).

@@ -9,7 +9,12 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
    average, with the warning time uniform over the window (expected over arrivals, not over a draw; see
    :func:`crossing_injuries`). Lanes are not
    recorded, so each conflict is taken in the lane the pedestrian is crossing at that moment; ``tau`` is the time
-   from the pedestrian entering that lane to the vehicle arriving, so the vehicle was ``v * tau`` away.
+   from the pedestrian entering that lane to the vehicle arriving, so the vehicle was ``v * tau`` away. With a
+   vehicle coming straight at them at its running speed, pedestrians pick their lag: one steps out ``tau`` ahead of
+   it only if their critical lag is shorter (lognormal, median 4 s: :func:`lag_acceptance_share`), so those
+   conflicts' warning times are weighted by the share who accept them. Vehicles turning at the node or leaving a
+   stop line enter the pedestrians' path from the side or from rest, and their conflicts keep the uniform warning
+   time.
 3. **Movement.** At a crossing on a node the record says how each vehicle passes it: a vehicle that waited at the
    stop line (queued, or stopped by the red) reaches the crosswalk from rest, at most ``sqrt(2 a d)``, and a turning
    vehicle at most at the turning speed (Fitzpatrick, Schneider & Park 2006); :func:`movement_speed_kph`. Other
@@ -19,9 +24,11 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
    96% at PHBs, 96% for through traffic at signals (TCRP 112, per pedestrian event), except for those who cross
    against their red (Araya-Porras et al. 2022: 10.6%), whom drivers on green yield to as at an uncontrolled
    crossing; a vehicle turning at a signal crosses the walk phase on its own green, so its driver yields as at an
-   uncontrolled crossing at the turning speed, except the 4-7% who do not look for pedestrians (Marnell et al.
-   2013, permitted left turns), who neither yield nor brake. Raised crossings act through approach speed (the site's speeds
-   scaled to the table's 85th percentile), not through a separate yielding figure. Crashes scale with the
+   uncontrolled crossing at the turning speed. At every crossing but a PHB (whose red stops the turning drivers
+   too) 4-7% of turning drivers do not look for pedestrians (Marnell et al. 2013, permissive left turns: the
+   driver's attention on the gap in the traffic), who neither yield nor brake. Raised crossings act through
+   approach speed (the site's speeds scaled to the table's 85th percentile), not through a separate yielding
+   figure. Crashes scale with the
    non-yielding share to the power ``risk.pedestrian.nonyield_elasticity`` (about 1/3, derived from the RRFB and
    PHB yielding/crash pairs: where few drivers yield, pedestrians wait for gaps, so most non-yielding conflicts
    are harmless).
@@ -41,36 +48,38 @@ cross the same road elsewhere) and :func:`injuries_on_streets` (pedestrians cros
 no mapped crossing serves, at their junctions and between them, from the same pedestrian demand model), each an
 unmarked crossing met by the link's simulated traffic.
 
-The raw severity mix is still far from the observed one: on the small schematic network 12% of the chain's
-pedestrian casualties die (2026-11-30), against 1.5% in the calibration targets, 3.0% in Almaty police's
-pedestrian-struck crashes and 1.7% on Scotland's built-up roads. The chain itself follows the population's
-speed-severity relation: per collision about 1% deaths for vehicles at 30 km/h and 21% at 70 km/h (braking
-included; Kröyer 2015: fatal crashes rare below 40 km/h mean travel speed), and 72 / 38 injured per death at
-20 / 25 mph against NHTSA's 57.1 on US roads posted 25 mph or less (1995). The schematic city's pedestrians cross
-mostly arterials and collectors: vehicles passing its crossings at their running speed (65-67 km/h mean on the
-main streets) make about 61% of the crossing collisions at 18% deaths; vehicles leaving a stop line (23%) and
-turning (16%, against 42% of intersection collisions in Roudsari et al. 2006; 22% since the turning drivers at
-signals who do not look for pedestrians) die in 0.5%
-(:func:`crossing_casualties_by_movement`). Car parks, reversing and driveways (about 15% of police-reported
-pedestrian crashes, Stutts, Hunter & Pein 1996), where many slight casualties happen, are not modelled.
-Calibrated on deaths (one factor per road user), pedestrian serious and slight injuries are therefore too few, and
-the slight ones rise when speeds above about 60 km/h fall (per conflict, collisions fall with the stopping time
-more slowly than deaths and serious injuries turn slight). Measured on the small schematic network (2026-11-30,
-central parameters, 2 replications): pedestrians are 3.6% of the calibrated casualties against the targets' 30%,
-their serious injuries 0.19x and slight ones 0.10x the targets' per death (``tests/evidence/
-test_speed_and_severity.py``). Where the chain's deaths come from: 6.4% of them at an impact speed of 30 mph
-(48 km/h) or less, against about half of the pedestrian deaths in Richards 2010's data (TRL;
-``risk.pedestrian.evidence.deaths_share_at_impact_30mph_or_less``): a vehicle passing at 65 km/h hits at its
-running speed in 40% of its collisions (the pedestrian entered its lane less than a reaction time before it came).
-Lower approach speeds at crossings with pedestrians waiting are not what the evidence shows (Antov, Rõivas & Rõuk
-2007, Baltic Journal of Road and Bridge Engineering 2(3): drivers' speed changes little near zebra crossings).
-Against Adelaide's reconstructed fatal collisions (McLean et al. 1994; ``tests/evidence/test_impact_speeds.py``):
-at 60 km/h, 5 km/h less cuts the chain's deaths by 38% (Adelaide 30%) and avoids 0.7% of its fatal collisions
-altogether (Adelaide 10%); longer warning times would raise the second and push the first further away, so the
-missing deaths are at braked, low impact speeds (older pedestrians; how much struck drivers braked), for which no
-source in the chain's terms was found (2026-11-30).
-Calibrating pedestrians on their casualties or KSI instead (still one factor) would put their casualty share or KSI
-right and multiply their deaths by about 8 or 3.5 (:func:`vision_zero.risk.crash_model.calibration_factors`).
+The severity mix. The chain follows the population's speed-severity relation per collision: about 1% deaths for
+vehicles at 30 km/h and 21% at 70 km/h coming at a pedestrian with uniform warning times (braking included;
+Kröyer 2015: fatal crashes rare below 40 km/h mean travel speed), and 72 / 38 injured per death at 20 / 25 mph
+against NHTSA's 57.1 on US roads posted 25 mph or less (1995). Which collisions happen decides the mix. With
+uniform warning times for every conflict (until 2026-11-30), vehicles passing the schematic city's crossings at
+their running speed (65-67 km/h mean on the main streets) made 61% of the collisions at 18% deaths, 42% of them at
+the full running speed (the pedestrian had entered the lane less than a reaction time before), and 12-13% of the
+chain's pedestrian casualties died, against 1.5% in the calibration targets, 3.0% in Almaty police's
+pedestrian-struck crashes and 1.7% on Scotland's built-up roads; only 6.4% of its deaths were at impact speeds of
+30 mph or less (about half in Richards 2010's data). Pedestrians do not step out in front of a vehicle coming
+straight at them at random moments: they pick their lag (:func:`lag_acceptance_share`; critical gaps 3.6-4.3 s,
+lognormal, at uncontrolled crossings of high-speed arterials). With that the through traffic's collisions are
+mostly braked ones, and on the small schematic network (central parameters, 2 replications, 2026-12-01) they are
+13% of the crossing collisions at 11% deaths; vehicles turning at the node make 45% (Roudsari et al. 2006: 42% of
+intersection collisions) and vehicles leaving a stop line 43%, both at 0.5-0.6% deaths; 2.1% of all pedestrian
+casualties die and 33% of the deaths are at impact speeds of 30 mph or less. The lags' spread
+(``risk.pedestrian.critical_lag.sigma_log``) is the chain's one fitted parameter: fitted to 2.1% deaths, between
+the targets' 1.5% and Almaty police's 3.0% (fitted to 1.5% it put the PHB row outside FHWA's interval); the
+turning share, Abdulsattar et al.'s turning/straight ratio at signals (3.3) and Richards' row are the checks it
+was not fitted to (``tests/evidence/test_impact_speeds.py``, ``tests/evidence/test_crossings.py``). What it leaves
+off: Adelaide's reconstructed fatal collisions (McLean et al. 1994): at 60 km/h, 5 km/h less cuts the chain's deaths
+by 49% (Adelaide 30%: with Rosén & Sander's curve a collision at the full 60 km/h already loses 32% of its death
+risk, so Adelaide's figure needs a flatter, higher death curve: older pedestrians and older cars) and avoids 2.9%
+of its fatal collisions altogether (Adelaide 10%); serious injuries (the MAIS 3+ curve, narrower than police
+'serious') are only about 5% of the pedestrian casualties, most of which are now at turning or starting speeds;
+turning and starting speeds do not change with the speed regime, so a uniform speed cut lowers pedestrian deaths
+and serious injuries but not their slight ones (``tests/evidence/test_speed_and_severity.py``). Car parks,
+reversing and driveways (about 15% of police-reported pedestrian crashes, Stutts, Hunter & Pein 1996) are not
+modelled. Lower approach speeds at crossings with pedestrians waiting are not what the evidence shows (Antov,
+Rõivas & Rõuk 2007, Baltic Journal of Road and Bridge Engineering 2(3): drivers' speed changes little near zebra
+crossings). Calibration stays anchored on deaths, one factor per road user
+(:func:`vision_zero.risk.crash_model.calibration_factors`).
 
 Where the evidence's crash-modification factor and the mechanism differ (see ``tests/risk/test_pedestrian_risk.py``
 and ``tests/evidence/test_crossings.py``): marked crosswalks on roads with more than two lanes carry Elvik's x2 as a
@@ -87,6 +96,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -110,6 +120,7 @@ __all__ = [
     "impact_speed_nodes_kph",
     "injuries_away_from_crossings",
     "injuries_on_streets",
+    "lag_acceptance_share",
     "lane_entry_tau_s",
     "mais3_pedestrian_injury",
     "movement_speed_kph",
@@ -420,6 +431,39 @@ def lane_entry_tau_s(tau_s: npt.ArrayLike, *, parameters: Mapping[str, float]) -
     return out
 
 
+_NORMAL_CDF = np.vectorize(lambda z: 0.5 * (1.0 + math.erf(z / math.sqrt(2.0))), otypes=[np.float64])
+
+
+def lag_acceptance_share(tau_s: npt.ArrayLike, *, parameters: Mapping[str, float]) -> FloatArray:
+    """Share of pedestrians who step into a lane with a vehicle ``tau`` seconds away (their critical lag < tau).
+
+    Pedestrians' critical lags are lognormal (median ``risk.pedestrian.critical_lag.median_s``, log-sd
+    ``risk.pedestrian.critical_lag.sigma_log``), so a pedestrian steps out in front of a vehicle coming straight at
+    them with probability ``Phi(ln(tau / median) / sigma)``. Pedestrians arrive at random, so the warning times of
+    the conflicts with such vehicles have this density relative to the uniform one (:func:`crossing_injuries`):
+    a conflict with a vehicle arriving less than a reaction time later needs a pedestrian who accepts that lag.
+
+    Parameters
+    ----------
+    tau_s
+        Time from the pedestrian entering the lane until the vehicle arrives [s], any shape.
+    parameters
+        Drawn parameter set.
+
+    Returns
+    -------
+    numpy.ndarray
+        Share [0-1], same shape as ``tau_s``; 0 at ``tau <= 0``.
+    """
+    tau = np.asarray(tau_s, dtype=np.float64)
+    median = param(parameters, "risk.pedestrian.critical_lag.median_s")
+    sigma = param(parameters, "risk.pedestrian.critical_lag.sigma_log")
+    with np.errstate(divide="ignore"):
+        z = np.log(np.maximum(tau, 0.0) / median) / sigma
+    out: FloatArray = np.where(tau > 0.0, _NORMAL_CDF(np.where(tau > 0.0, z, 0.0)), 0.0)
+    return out
+
+
 @functools.lru_cache(maxsize=4)
 def _hermite_nodes(n: int) -> tuple[FloatArray, FloatArray]:
     """Gauss-Hermite (probabilists') nodes and weights for a standard normal, cached."""
@@ -451,7 +495,10 @@ def conflict_injury_risk(
     stopped: bool = False,
     turning: bool = False,
 ) -> dict[str, FloatArray]:
-    """Expected casualties per conflict, by severity, through yielding, reaction, braking and Tefft.
+    """Expected casualties per conflict, by severity, through yielding, reaction, braking and the injury curves.
+
+    Per conflict at the given warning time: how often conflicts happen at each warning time (the pedestrians' lag
+    acceptance, :func:`lag_acceptance_share`) is an exposure weight the callers apply when they average over it.
 
     Parameters
     ----------
@@ -514,9 +561,11 @@ def _combine(
     """Scale the impact expectations by non-yielding, in-path probability and the non-mechanistic factors.
 
     A turning vehicle at a signal turns across the crossing while its pedestrians have the walk signal: no red
-    light stops it, so its driver yields as at an uncontrolled marked crossing at the turning speed, except the
-    share ``risk.pedestrian.turning_not_looking_share`` who do not look for pedestrians (Marnell et al. 2013):
-    they neither yield nor brake (impact at the turning speed), and count among the non-yielding. Through
+    light stops it, so its driver yields as at an uncontrolled marked crossing at the turning speed. At every
+    crossing but a PHB (whose red stops the turning drivers of the road it controls) the share
+    ``risk.pedestrian.turning_not_looking_share`` of turning drivers do not look for pedestrians (Marnell et al.
+    2013: permissive turns, the driver's attention on the gap in the traffic turned across or into): they neither
+    yield nor brake (impact at the turning speed), and count among the non-yielding. Through
     traffic at a signal meets the pedestrians who walk on their green only when it runs the red, and the share
     ``risk.pedestrian.red_crossing_share`` who cross against their red on its green, yielded to as at an
     uncontrolled crossing.
@@ -524,11 +573,14 @@ def _combine(
     elasticity = param(parameters, "risk.pedestrian.nonyield_elasticity")
     yield_type = "marked" if turning and crossing_type in SIGNAL_CROSSING_TYPES else crossing_type
     p_nonyield = np.power(1.0 - yield_probability(v_eff_kph, yield_type, parameters=parameters), elasticity)
-    if turning and crossing_type in SIGNAL_CROSSING_TYPES:
-        # a share of turning drivers never looks for the pedestrians (their attention on the opposing traffic and
-        # the signal): they neither yield nor brake, so they reach the crosswalk at the turning speed
+    if turning and crossing_type != "phb":
+        # a share of turning drivers never looks for the pedestrians (their attention on the gap in the traffic
+        # they turn across or into, and at a signal on the signal): they neither yield nor brake, so they reach
+        # the crosswalk at the turning speed; a PHB's red stops the turning drivers of the road it controls
         blind = param(parameters, "risk.pedestrian.turning_not_looking_share")
-        p_not = blind + (1.0 - blind) * (1.0 - yield_probability(v_eff_kph, "marked", parameters=parameters))
+        p_not = blind + (1.0 - blind) * (
+            1.0 - yield_probability(v_eff_kph, yield_type, parameters=parameters)
+        )
         w = blind / p_not
         collision = w + (1.0 - w) * collision
         fatal = w * pedestrian_injury_risk(v_eff_kph, "fatal", parameters=parameters) + (1.0 - w) * fatal
@@ -665,11 +717,24 @@ class _ImpactTable:
         c, f, k = (interp(z) for z in self.values)
         return c, f, k
 
-    def mean_over_tau(self, v_kph: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """The values averaged over the table's warning times (uniform, trapezoid rule), at speeds ``v_kph``."""
+    def tau_grid_s(self) -> FloatArray:
+        """The table's warning times [s]."""
+        out: FloatArray = np.arange(self.values[0].shape[1], dtype=np.float64) * self.dtau_s
+        return out
+
+    def mean_over_tau(
+        self, v_kph: FloatArray, weights: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The values averaged over the table's warning times (uniform, trapezoid rule), at speeds ``v_kph``.
+
+        ``weights`` (one per warning time of :meth:`tau_grid_s`, 0-1): the conflicts' density at each warning time
+        relative to the uniform one (:func:`lag_acceptance_share`); the mean is still over the uniform density, so
+        weights below 1 remove conflicts.
+        """
         grid = np.arange(self.values[0].shape[0]) * self.dv_kph
         n_tau = self.values[0].shape[1]
-        c, f, k = (np.interp(v_kph, grid, np.trapezoid(z, axis=1) / (n_tau - 1)) for z in self.values)
+        w = np.ones(n_tau) if weights is None else np.asarray(weights, dtype=np.float64)
+        c, f, k = (np.interp(v_kph, grid, np.trapezoid(z * w, axis=1) / (n_tau - 1)) for z in self.values)
         return c, f, k
 
 
@@ -770,7 +835,8 @@ def crossing_injuries(
     meets on average ``lambda x W`` pedestrians in the carriageway (``W``: one stage's crossing time,
     :func:`crossing_time_s`), each with a warning time uniform over ``[0, W)``. Each passage thus contributes
     ``lambda x W x`` the chain's risk averaged over the lane-entry time (:func:`conflict_injury_risk`,
-    :func:`lane_entry_tau_s`; exact when ``W`` is whole lanes). The period is taken as a sample of a steady state
+    :func:`lane_entry_tau_s`; exact when ``W`` is whole lanes), for a vehicle passing at its running speed weighted
+    by the share of pedestrians who accept that lag (:func:`lag_acceptance_share`). The period is taken as a sample of a steady state
     (a vehicle passing in its first ``W`` seconds meets pedestrians who stepped out just before).
 
     Counting the coincidences of one draw of pedestrians with the vehicles instead made rare events (one
@@ -860,8 +926,8 @@ def crossing_casualties_by_movement(
             # pedestrians met per passage x annualisation
             weight = per_s[b_per, b_pos] * window[b_pos] * factors[b_per]
             for ctype in np.unique(b_types):
-                for turns in (False, True):
-                    m = (b_types == ctype) & (turning == turns)
+                for code in range(n_mov):
+                    m = (b_types == ctype) & (movement == code)
                     if not m.any():
                         continue
                     risk = _mean_conflict_risk(
@@ -869,8 +935,9 @@ def crossing_casualties_by_movement(
                         lanes[b_pos[m]],
                         str(ctype),
                         parameters,
-                        turning=turns,
+                        turning=MOVEMENTS[code] == "turning",
                         site_p85_kph=site_p85[m],
+                        through=MOVEMENTS[code] == "passing",
                     )
                     for j, key in enumerate(("collision", "fatal", "serious", "slight"), start=1):
                         totals[:, j] += np.bincount(
@@ -931,7 +998,7 @@ def injuries_away_from_crossings(
     flow_vps = away["entries"].to_numpy(np.float64) / period.map(durations).to_numpy(np.float64)
     f = annual_factors(period, record.periods) * away["away"].to_numpy(np.float64) * flow_vps * window
     speed = away["mean_speed_kph"].to_numpy(np.float64)
-    risk = _mean_conflict_risk(speed, lanes, "unmarked", parameters)
+    risk = _mean_conflict_risk(speed, lanes, "unmarked", parameters, through=True)
     return _link_rows(len(links), link, {sev: f * risk[sev] for sev in ("fatal", "serious", "slight")})
 
 
@@ -943,18 +1010,22 @@ def _mean_conflict_risk(
     *,
     turning: bool = False,
     site_p85_kph: FloatArray | None = None,
+    through: bool = False,
 ) -> dict[str, FloatArray]:
     """Expected casualties per conflict, the warning time uniform over one lane's crossing (:func:`_combine`).
 
     ``speed_kph`` is each vehicle's speed at the crossing (after :func:`movement_speed_kph`); a raised crossing
     slows it to the table's speeds (:func:`effective_approach_speed_kph`, with the 85th percentile of the
-    approach speeds at the vehicle's crossing, ``site_p85_kph``).
+    approach speeds at the vehicle's crossing, ``site_p85_kph``). ``through``: the vehicles come straight at the
+    pedestrians at their running speed (neither turning nor leaving a stop line), so the pedestrians picked their
+    lag (:func:`lag_acceptance_share` weights the warning times).
     """
     v_eff = effective_approach_speed_kph(
         np.asarray(speed_kph, dtype=np.float64), crossing_type, parameters, site_p85_kph=site_p85_kph
     )
     table = _ImpactTable.build(parameters, _lane_time_s(parameters))
-    c, fa, k = table.mean_over_tau(v_eff)
+    weights = lag_acceptance_share(table.tau_grid_s(), parameters=parameters) if through else None
+    c, fa, k = table.mean_over_tau(v_eff, weights)
     return _combine(
         v_eff, np.asarray(lanes, dtype=np.float64), crossing_type, parameters, c, fa, k, turning=turning
     )
@@ -1053,6 +1124,6 @@ def injuries_on_streets(
         weight = np.concatenate(
             [(h["count"].to_numpy(np.float64) / np.where(total > 0, total, 1.0))[total > 0], weight[keep]]
         )
-    risk = _mean_conflict_risk(speed, lanes[row], "unmarked", parameters)
+    risk = _mean_conflict_risk(speed, lanes[row], "unmarked", parameters, through=True)
     w = conflicts[row] * weight
     return _link_rows(len(links), link[row], {sev: w * risk[sev] for sev in ("fatal", "serious", "slight")})
