@@ -79,6 +79,19 @@ def test_rosen_sander_points_hold() -> None:
     assert (pedestrian_injury_risk(v, "fatal") < tefft_pedestrian_injury(v, "fatal")).all()
 
 
+def test_death_curve_rises_with_impact_speed_as_in_french_national_data() -> None:
+    """Martin & Wu 2018 (Traffic Inj. Prev. 19:94; every French fatal crash of 2011 and a twentieth of the injury
+    crashes, weighted for under-reporting): the risk of death rose 2-fold from 30 to 40 km/h impact speed and 6-fold
+    from 30 to 50 (risk.pedestrian.evidence.death_risk_ratio_*, ranges an assumption). An independent check of the
+    chain's death curve (Rosén & Sander 2009, German in-depth data): 2.4x and 5.6x."""
+    p = load_parameters()
+    r30, r40, r50 = pedestrian_injury_risk(np.array([30.0, 40.0, 50.0]), "fatal")
+    for ratio, name in ((r40 / r30, "40_to_30kph"), (r50 / r30, "50_to_30kph")):
+        evidence = p[f"risk.pedestrian.evidence.death_risk_ratio_{name}"]
+        assert evidence.low is not None and evidence.high is not None
+        assert evidence.low <= ratio <= evidence.high, name
+
+
 def test_tefft_rejects_unknown_severity() -> None:
     with pytest.raises(ConfigError, match="severity"):
         pedestrian_injury_risk(50.0, "slight")
@@ -192,6 +205,10 @@ def test_the_chains_severity_by_speed_brackets_injured_per_death_on_low_speed_ro
     Rosén & Sander 2009) per collision: 72 at 20 mph (32 km/h), 38 at 25 mph (40 km/h): it brackets it, and the
     ratio falls steadily with speed (0.7 at 60 mph, 0.4 at 70 mph against NHTSA's 0.3 at 60 mph or more). So a
     network's pedestrian death share is set by the speeds its pedestrians meet, not by the chain's curves.
+    Per conflict, warning times uniform: through traffic's conflicts are weighted by the lags pedestrians accept
+    (lag_acceptance_share), which makes them braked ones: 103 / 60 injured per death at 20 / 25 mph and 1.8 at
+    60 mph for vehicles coming straight at the pedestrians (2026-12-01), while NHTSA's roads carry turning and
+    starting vehicles too.
     """
     low = load_parameters().value("risk.pedestrian.evidence.injured_per_death.limit_25mph_or_less")
     assert _injured_per_death(mph_to_kph(20.0)) >= low >= _injured_per_death(mph_to_kph(25.0))
