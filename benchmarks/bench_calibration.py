@@ -24,8 +24,8 @@ most delay (veh-h over the same veh-km at the congestion index's free-flow link 
 Webster's uniform signal delay), the share of all delay on the top 10 and 100,
 delay by road class and by the control at the link's end (signal, boundary, other), and the not-arrived trips.
 
-A full-city step is two AM-peak simulations of ~150 k trips (about 2 x 110 CPU-s on a quiet machine): say the
-load with any figure you quote.
+A full-city step is two AM-peak simulations of ~150 k trips (about 2 x 110 CPU-s on a quiet machine; up to four
+at a step near the target, where two cannot tell whether it is within 3%): say the load with any figure you quote.
 """
 
 from __future__ import annotations

@@ -374,7 +374,7 @@ def prepare(
         :func:`apply_scenario` of this scenario and network, if already done (saves applying it again).
     calibrate_demand
         Run the peak calibration of ``[demand] congestion_index_target`` (:func:`calibrate_peak`: up to 8
-        simulations of the AM peak). False keeps the uncalibrated daily trips: for checking a scenario
+        steps of 2-4 simulations of the AM peak). False keeps the uncalibrated daily trips: for checking a scenario
         (``vision-zero validate``), never for a run.
 
     Raises
