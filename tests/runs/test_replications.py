@@ -411,6 +411,23 @@ def test_summary_warns_loudly_when_the_peak_calibration_stops_short_of_its_targe
     ]
     lower = calibration_warning("x", low) or ""
     assert "stopped at the lower bound" in lower and "more congested than the target" in lower
+    assert "route choice" not in lower  # summaries without the route gap: nothing said about it
+    # ... and why, when the replications' route choice has not converged (the full schematic city: 1.91 at the
+    # lower bound with the default re-routing passes, 1.63 with 8): said with the gap; not once it has converged
+    unconverged = calibration_warning(
+        "x", [{**s, "route_relative_gap": g} for s, g in zip(low, (0.24, 0.26), strict=True)]
+    )
+    assert unconverged is not None and unconverged.startswith(lower)
+    assert "route choice ends at a relative gap of 25%" in unconverged and "reroute_passes" in unconverged
+    for lang in ("ru", "kk"):
+        assert "25%" in (
+            calibration_warning("x", [{**s, "route_relative_gap": 0.25} for s in low], lang) or ""
+        )
+    assert calibration_warning("x", [{**s, "route_relative_gap": 0.04} for s in low]) == lower
+    upper = [
+        {**s, "route_relative_gap": 0.25} for s in stopped
+    ]  # at the upper bound more delay would not help
+    assert "route choice" not in (calibration_warning("x", upper) or "")
     # not at a bound: out of steps
     inner = [{**s, "peak_factor": 1.0, "peak_steps": 8.0, "peak_factor_high": 4.0} for s in stopped]
     assert "did not meet its target within 8 simulations: best x1.000" in (

@@ -828,7 +828,7 @@ def calibration_warning(name: str, summaries: Sequence[Mapping[str, float]], lan
     ends = {"upper": high, "lower": low}
     end = next((e for e, f in ends.items() if math.isclose(factor, f, rel_tol=1e-9)), None)
     if end is not None:
-        return text(
+        out = text(
             f"warn_calibration_{end}",
             lang,
             name=name,
@@ -837,7 +837,24 @@ def calibration_warning(name: str, summaries: Sequence[Mapping[str, float]], lan
             high=f"{high:.3f}",
             got=got,
         )
+        return out + _route_gap_clause(summaries, lang) if end == "lower" else out
     return text("warn_calibration_steps", lang, name=name, steps=steps, factor=f"{factor:.3f}", got=got)
+
+
+def _route_gap_clause(summaries: Sequence[Mapping[str, float]], lang: str) -> str:
+    """Why a calibration can stop at its lower bound: unconverged route choice ("" once it has converged).
+
+    Drivers left on routes slower than their best (the replications' mean ``route_relative_gap`` above
+    ``traffic.route_choice.relative_gap_target``) add delay that no demand within the range removes: on the full
+    schematic city at SCIENCE.md §10's lower bound the index is 1.91 with the default re-routing passes and 1.63
+    with 8 (benchmarks/README.md, "Calibrated baselines"). Key ``warn_calibration_route``.
+    """
+    from vision_zero.core.parameters import load_parameters
+
+    gap = _traffic_mean(summaries, "route_relative_gap")
+    if math.isnan(gap) or gap <= load_parameters().value("traffic.route_choice.relative_gap_target"):
+        return ""
+    return "; " + text("warn_calibration_route", lang, gap=f"{gap:.0%}")
 
 
 def _index_spread(summaries: Sequence[Mapping[str, float]]) -> tuple[float, float, float] | None:
