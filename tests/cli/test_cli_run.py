@@ -164,9 +164,11 @@ def test_a_jammed_run_writes_the_warnings_its_terminal_prints(
     printed = capsys.readouterr().out
     s0 = reps[0]["summary"]
     index = [r["summary"]["congestion_index"] for r in reps]
+    se = s0["peak_congestion_index_se"]  # how sure the calibration is: its replications' standard error
+    assert se > 0 and s0["peak_replications"] >= 2
     line = (
-        f"peak calibration: congestion index {s0['peak_congestion_index']:.2f} at central parameters (target "
-        f"{s0['peak_target']:.2f}"
+        f"peak calibration: congestion index {s0['peak_congestion_index']:.2f} ± {se:.2f} (standard error over "
+        f"{s0['peak_replications']:.0f} replications) at central parameters (target {s0['peak_target']:.2f}"
     )
     spread = f"mean {sum(index) / 2:.2f} ({min(index):.2f}-{max(index):.2f})"
     assert f"jammed: {line}" in printed and spread in printed

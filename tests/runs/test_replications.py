@@ -464,6 +464,14 @@ def test_summary_holds_the_calibrated_index_against_the_runs_drawn_replications(
         "(1.25-1.54)"
     ) in text
     assert "WARNING" not in text and calibration_spread_warning("x", inside) is None
+    # with the calibration's standard error (summaries since 9d98daa): how sure it is, in every language
+    sure = [{**s, "peak_congestion_index_se": 0.071, "peak_replications": 4.0} for s in inside]
+    assert "congestion index 1.38 ± 0.07 (standard error over 4 replications) at central parameters" in (
+        format_summary(RunResult(base, tmp_path, sure))
+    )
+    from vision_zero.runs.replications import format_peak_calibration
+
+    assert all("1.38 ± 0.07" in format_peak_calibration(sure, lang) for lang in ("ru", "kk"))
     above = [{**s, "congestion_index": ci} for s, ci in zip(inside, (2.62, 1.48, 1.56, 1.60), strict=True)]
     (warning,) = run_warnings("x", above)
     assert warning == calibration_spread_warning("x", above)

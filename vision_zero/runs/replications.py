@@ -872,8 +872,9 @@ def format_peak_calibration(summaries: Sequence[Mapping[str, float]], lang: str 
     The calibration (:func:`vision_zero.runs.pipeline.calibrate_peak`) meets its target with the central traffic
     parameters; each replication draws its own (signal cycle, saturation flow, …), and near capacity the index
     is convex in them, so the run's mean can sit away from the calibrated value. "" without a calibration. In
-    ``lang`` (keys ``peak_calibration``, ``peak_target_range``); :func:`format_summary` indents it, the report
-    shows it under what the totals cover.
+    ``lang`` (keys ``peak_calibration``, ``peak_target_range``, ``peak_central_se``: the calibrated index with its
+    standard error over the calibration's replications, where the summaries carry it); :func:`format_summary`
+    indents it, the report shows it under what the totals cover.
     """
     spread = _index_spread(summaries)
     if spread is None or any("peak_congestion_index" not in s for s in summaries):
@@ -889,10 +890,19 @@ def format_peak_calibration(summaries: Sequence[Mapping[str, float]], lang: str 
             low=f"{s['peak_target_low']:.2f}",
             high=f"{s['peak_target_high']:.2f}",
         )
+    central = f"{s['peak_congestion_index']:.2f}"
+    if s.get("peak_congestion_index_se", 0.0) > 0:  # how sure the calibration is (its replications' seeds)
+        central = text(
+            "peak_central_se",
+            lang,
+            ci=central,
+            se=f"{s['peak_congestion_index_se']:.2f}",
+            n=int(s["peak_replications"]),
+        )
     return text(
         "peak_calibration",
         lang,
-        central=f"{s['peak_congestion_index']:.2f}",
+        central=central,
         target=target,
         factor=f"{s['peak_factor']:.3f}",
         mean=f"{mean:.2f}",
