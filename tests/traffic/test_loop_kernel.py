@@ -107,3 +107,21 @@ def test_simpy_processes_between_kernel_slices_see_the_links_up_to_their_time_an
     assert len(ticks) == 194  # every 37 s up to the period's end (7,200 s with the drain)
     for t, made in ticks:
         assert int((ex < t).sum()) <= made <= int((ex <= t).sum())
+
+
+def test_gate_slots_distinct_movements_are_numpys_unique_pairs() -> None:
+    # the compiled dedupe of (next link, link) pairs gives np.unique's sorted keys, also when a link has more next
+    # links than its first list capacity and when no position has a next link
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 300, 900).astype(np.int32)
+    b = rng.integers(0, 300, 900).astype(np.int32)
+    m = rng.integers(0, 900, 20_000)
+    cases = [
+        (a[m], np.where(rng.random(20_000) < 0.1, -1, b[m]).astype(np.int32), 300),
+        (np.zeros(3000, np.int32), (np.arange(3000) % 997).astype(np.int32), 1000),
+        (np.arange(5, dtype=np.int32), np.full(5, -1, np.int32), 5),
+    ]
+    for rl, nl, n_links in cases:
+        has = nl >= 0
+        expected = np.unique(nl[has].astype(np.int64) * n_links + rl[has])
+        assert np.array_equal(kernel._distinct_pairs(rl, nl, n_links), expected)

@@ -192,10 +192,55 @@ class State(NamedTuple):
     dep: F64  # their departure times (absolute)
 
 
+@njit(cache=True, nogil=True)
+def _distinct_pairs(rl: I32, nl: I32, n_links: Int) -> I64:
+    """The distinct ``next * n_links + link`` over the positions with a next link, ascending.
+
+    What ``np.unique`` gives, without sorting every position: a route position's pair is a movement, and a link
+    has only a few, so each link keeps a short list of the next links seen (a city's 7.5 M positions take ~90 k
+    movements: np.unique sorted them in ~3 CPU-s per simulation at load ~10).
+    """
+    head = np.full(n_links, -1, dtype=np.int64)  # per link, its last distinct next link's entry
+    cap = 4 * n_links + 16
+    val = np.empty(cap, dtype=np.int32)
+    nxt = np.empty(cap, dtype=np.int64)
+    n = 0
+    for i in range(len(rl)):
+        b = nl[i]
+        if b < 0:
+            continue
+        a = rl[i]
+        k = head[a]
+        while k >= 0 and val[k] != b:
+            k = nxt[k]
+        if k >= 0:
+            continue
+        if n == cap:
+            cap *= 2
+            val2 = np.empty(cap, dtype=np.int32)
+            nxt2 = np.empty(cap, dtype=np.int64)
+            val2[:n] = val[:n]
+            nxt2[:n] = nxt[:n]
+            val, nxt = val2, nxt2
+        val[n] = b
+        nxt[n] = head[a]
+        head[a] = n
+        n += 1
+    out = np.empty(n, dtype=np.int64)
+    j = 0
+    for a in range(n_links):
+        k = head[a]
+        while k >= 0:
+            out[j] = np.int64(val[k]) * n_links + a
+            j += 1
+            k = nxt[k]
+    out.sort()
+    return out
+
+
 def gate_slots(rl: I32, nl: I32, n_links: Int) -> tuple[I64, I32]:
     """Per link, its gate slots: the origin queue, then each distinct upstream link some route takes into it."""
-    has = nl >= 0
-    pairs = np.unique(nl[has].astype(np.int64) * n_links + rl[has]) if has.any() else np.zeros(0, np.int64)
+    pairs = _distinct_pairs(rl, nl, n_links)
     to = pairs // max(n_links, 1)
     frm = pairs % max(n_links, 1)
     count = np.bincount(to, minlength=n_links) + 1
