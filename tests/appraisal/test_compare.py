@@ -297,6 +297,21 @@ def test_table_and_files(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*tmp"))
 
 
+def test_headline_csv_has_no_bounds_where_no_interval_is_printed(tmp_path: Path) -> None:
+    # 2 pairs: the table prints "mean (no reliable CI)"; headline.csv must not hold the raw 2-pair t-interval
+    base = runs("baseline", BASE[:2])
+    var = runs("slow", [(f * 0.8, s * 0.8, sl) for f, s, sl in BASE[:2]], costs=[InterventionCost("x", 10.0)])
+    headline = pd.read_csv(write_tables(compare(base, [var], economics=ECON), tmp_path)["headline"]).iloc[0]
+    assert not headline["interval_reliable"]
+    assert headline["ksi_avoided"] == pytest.approx(0.2 * np.mean([f + s for f, s, _ in BASE[:2]]))
+    for prefix in ("deaths_avoided", "serious_avoided", "ksi_avoided", "npv", "bcr"):
+        assert math.isnan(headline[f"{prefix}_low"]) and math.isnan(headline[f"{prefix}_high"]), prefix
+    # the long table keeps the raw statistic with its n, for analysis
+    frame = pd.read_csv(tmp_path / "comparison.csv")
+    ksi = frame[frame.metric == "ksi"].iloc[0]
+    assert ksi["n"] == 2 and math.isfinite(ksi["diff_low"])
+
+
 def test_renewals_within_the_horizon() -> None:
     econ = ECON.with_overrides({"horizon_years": 10, "discount_rate": 0.0})
     # lifetime 4 in a 10-year horizon: bought in year 0, renewed in years 4 and 8

@@ -339,6 +339,12 @@ def _iv(v: Interval, prefix: str = "") -> dict[str, float]:
     }
 
 
+def _shown(prefix: str, iv: Interval) -> dict[str, float]:
+    """``{prefix: mean, prefix_low, prefix_high}`` with the bounds only where the interval is reliable."""
+    low, high = iv.shown_bounds
+    return {prefix: iv.mean, f"{prefix}_low": low, f"{prefix}_high": high}
+
+
 def summarise(runs: ScenarioRuns) -> ScenarioSummary:
     """Means and intervals of one scenario's replications (every metric is a count or total: cut at 0)."""
     metrics = {
@@ -528,43 +534,39 @@ class Comparison:
         return pd.concat([s.to_frame() for s in self.scenarios], ignore_index=True)
 
     def headline_frame(self) -> pd.DataFrame:
-        """One row per variant: the numbers a committee reads (deaths and serious injuries avoided, money)."""
+        """One row per variant: the numbers a committee reads (deaths and serious injuries avoided, money).
+
+        As in the printed table, an interval that is not :attr:`~Interval.reliable` (fewer than 3 pairs) has no
+        bounds here (empty cells): ``interval_reliable`` says so. The long ``comparison.csv`` keeps every raw
+        statistic with its ``n`` for analysis.
+        """
         rows = []
         for v in self.variants:
-            fa = v.difference["fatal"].negated()
-            se = v.difference["serious"].negated()
             ksi = v.ksi_avoided
-            rows.append(
-                {
-                    "variant": v.variant,
-                    "deaths_avoided": fa.mean,
-                    "deaths_avoided_low": fa.low,
-                    "deaths_avoided_high": fa.high,
-                    "serious_avoided": se.mean,
-                    "serious_avoided_low": se.low,
-                    "serious_avoided_high": se.high,
-                    "ksi_avoided": ksi.mean,
-                    "ksi_avoided_low": ksi.low,
-                    "ksi_avoided_high": ksi.high,
-                    "ksi_change_pct": v.percent_change["ksi"].mean,
-                    "prob_reduces_ksi": v.prob_reduces_ksi,
-                    "veh_h_added": v.difference["veh_h"].mean,
-                    "cost_pv": v.cost_pv,
-                    "npv": v.npv.mean,
-                    "npv_low": v.npv.low,
-                    "npv_high": v.npv.high,
-                    "bcr": v.bcr.mean,
-                    "bcr_low": v.bcr.low,
-                    "bcr_high": v.bcr.high,
-                    "bcr_safety": v.bcr_safety.mean,
-                    "cost_per_ksi_avoided": v.cost_per_ksi_avoided,
-                    "distinguishable": v.distinguishable,
-                    "interval_reliable": ksi.reliable,
-                    "replications_needed": v.replications_needed,
-                    "replications_for_precision": v.replications_for_precision,
-                    "n": len(v.pairs),
-                }
-            )
+            row: dict[str, object] = {"variant": v.variant}
+            for prefix, iv in (
+                ("deaths_avoided", v.difference["fatal"].negated()),
+                ("serious_avoided", v.difference["serious"].negated()),
+                ("ksi_avoided", ksi),
+            ):
+                row |= _shown(prefix, iv)
+            row |= {
+                "ksi_change_pct": v.percent_change["ksi"].mean,
+                "prob_reduces_ksi": v.prob_reduces_ksi,
+                "veh_h_added": v.difference["veh_h"].mean,
+                "cost_pv": v.cost_pv,
+            }
+            row |= _shown("npv", v.npv) | _shown("bcr", v.bcr)
+            row |= {
+                "bcr_safety": v.bcr_safety.mean,
+                "cost_per_ksi_avoided": v.cost_per_ksi_avoided,
+                "distinguishable": v.distinguishable,
+                "interval_reliable": ksi.reliable,
+                "replications_needed": v.replications_needed,
+                "replications_for_precision": v.replications_for_precision,
+                "n": len(v.pairs),
+            }
+            rows.append(row)
         return pd.DataFrame(rows)
 
 

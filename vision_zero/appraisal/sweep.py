@@ -574,9 +574,5 @@ def sweep_statistics(run: RunResult, precision_pct: float) -> dict[str, Any]:
 
 def stat_columns(prefix: str, iv: Interval) -> dict[str, float]:
     """``{prefix: mean, prefix_lo: low, prefix_hi: high}``; the bounds NaN when ``iv`` is not reliable."""
-    shown = iv.reliable
-    return {
-        prefix: iv.mean,
-        f"{prefix}_lo": iv.low if shown else math.nan,
-        f"{prefix}_hi": iv.high if shown else math.nan,
-    }
+    low, high = iv.shown_bounds
+    return {prefix: iv.mean, f"{prefix}_lo": low, f"{prefix}_hi": high}

@@ -89,6 +89,11 @@ class Interval:
         return self.n >= MIN_REPLICATIONS_FOR_CI and math.isfinite(self.low) and math.isfinite(self.high)
 
     @property
+    def shown_bounds(self) -> tuple[float, float]:
+        """``(low, high)`` when the interval is :attr:`reliable`, else ``(nan, nan)``: what a table may show."""
+        return (self.low, self.high) if self.reliable else (math.nan, math.nan)
+
+    @property
     def shown_cut(self) -> bool:
         """Whether the interval is shown (:attr:`reliable`) and was cut at 0: the outputs then say so."""
         return self.reliable and self.truncated
