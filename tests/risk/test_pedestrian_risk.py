@@ -9,17 +9,18 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from risk_fixtures import link_record, one_road, record, star
+from risk_fixtures import PERIOD, link_record, one_road, record, star
 
 from vision_zero.core.errors import ConfigError
 from vision_zero.core.parameters import load_parameters
 from vision_zero.core.units import mph_to_kph
-from vision_zero.network.road_network import CROSSING_TYPES, RoadNetwork
+from vision_zero.network.road_network import CROSSING_TYPES, RoadNetwork, network_from_tables
 from vision_zero.risk.crash_model import pedestrian_injury_risk as public_alias
 from vision_zero.risk.pedestrian import (
     conflict_injury_risk,
     crossing_casualties_by_movement,
     crossing_injuries,
+    crossing_leg_weight,
     crossing_time_s,
     effective_approach_speed_kph,
     injuries_away_from_crossings,
@@ -33,6 +34,7 @@ from vision_zero.risk.pedestrian import (
     tefft_pedestrian_injury,
     yield_probability,
 )
+from vision_zero.traffic.demand import pedestrian_demand, street_pedestrian_demand
 from vision_zero.traffic.simulation import TrafficRecord
 
 P = load_parameters().central()
@@ -467,6 +469,82 @@ def test_streets_served_by_a_crossing_or_arterials_get_no_street_crossings() -> 
     assert injuries_on_streets(road, record(road), parameters=P).empty
     arterial = star(signalised=False)
     assert injuries_on_streets(arterial, link_record(arterial, [300.0] * 8), parameters=P).empty
+
+
+def _junction(arms: int, crossing: str) -> RoadNetwork:
+    """A residential star (no signal), with a crossing of type ``crossing`` on its centre node ("" for none)."""
+    net = star(arms=arms, signalised=False)
+    nodes = net.nodes.assign(crossing=[crossing] + [""] * arms)
+    return network_from_tables(nodes, net.links.assign(highway="residential"), source="test:junction")
+
+
+def _with_passages(net: RoadNetwork, flows_vph: list[float], speed_kph: float) -> TrafficRecord:
+    """``link_record`` plus each vehicle entering the centre node as a passage of its crossing at ``speed_kph``
+    (neither stopped nor turning: the street model's running speed), and the demand model's pedestrians."""
+    rec = link_record(net, flows_vph, speed_kph=speed_kph)
+    into = np.flatnonzero(net.links["v"].to_numpy() == 0)
+    rng = np.random.default_rng(3)
+    link = np.repeat(into, [int(flows_vph[i]) for i in into])
+    passages = pd.DataFrame(
+        {
+            "period": PERIOD.name,
+            "crossing": 0,
+            "t_s": np.sort(rng.uniform(0.0, PERIOD.duration_s, len(link))),
+            "speed_kph": speed_kph,
+            "link": link,
+            "stopped": False,
+            "turning": False,
+        }
+    )
+    peds = pedestrian_demand(net, periods=(PERIOD,), params=load_parameters())
+    return dataclasses.replace(rec, passages=passages, pedestrian_demand=peds)
+
+
+@pytest.mark.parametrize("arms", [3, 4])
+def test_a_crossing_mapped_at_a_junction_moves_its_streets_pedestrians_and_meets_the_same_vehicles(
+    arms: int,
+) -> None:
+    """Hand case (issue 13): one junction of ``arms`` residential streets, known flows, the demand model's local rate.
+
+    Unmapped, each street is crossed at its junction end by ``lambda = local x land use`` pedestrians an hour
+    (:func:`street_pedestrian_demand`), each meeting the vehicles entering and leaving the junction by that street:
+    ``sum_legs lambda (in + out) = 2 lambda F`` meetings per hour-window (``F``: vehicles through the junction).
+    That is what is physically right: a pedestrian crossing at a junction crosses one leg. Mapped as one crossing
+    on the junction node, the crossing gets every leg's pedestrians (``arms x lambda``) and each vehicle through
+    it crosses two legs' crosswalks, meeting ``2 / arms`` of them (:func:`crossing_leg_weight`): again
+    ``2 lambda F``. So the pedestrians and their casualties (at the crossing, away from it, and on the streets)
+    are the same whether the junction's crossing is mapped or not. Before this accounting the crossing took
+    ``lambda`` once per junction and met each pedestrian with every vehicle (``lambda F``, half the meetings at
+    four legs) and lost the streets' own: mapping a crossing lost 53% of the junction's pedestrian casualties."""
+    # unequal legs, in and out differing on each leg; as many vehicles leave the junction as enter it
+    flows_in = [100.0, 200.0, 300.0, 400.0][:arms]
+    flows_out = flows_in[::-1]
+    plain, mapped = _junction(arms, ""), _junction(arms, "unmarked")
+    link_flows = [
+        flows_out[int(v) - 1] if u == 0 else flows_in[int(u) - 1]
+        for u, v in plain.links[["u", "v"]].to_numpy()
+    ]
+    speed = 40.0
+    assert crossing_leg_weight(mapped).tolist() == [pytest.approx(2.0 / arms)]
+
+    # pedestrians: the junction's crossing takes the sum of its streets' junction-end pedestrians
+    streets = street_pedestrian_demand(plain, periods=(PERIOD,), params=load_parameters())
+    per_street = streets["peds_per_h"].sum() / 2.0  # one row per direction; both directions are one street
+    at_crossing = pedestrian_demand(mapped, periods=(PERIOD,), params=load_parameters())["peds_per_h"].sum()
+    assert at_crossing == pytest.approx(per_street) and per_street > 0
+    assert (
+        street_pedestrian_demand(mapped, periods=(PERIOD,), params=load_parameters())["peds_per_h"].sum() == 0
+    )
+
+    unmapped = _street_totals(plain, link_record(plain, link_flows, speed_kph=speed))
+    rec = _with_passages(mapped, link_flows, speed)
+    parts = [
+        crossing_injuries(mapped, rec, parameters=P),
+        injuries_away_from_crossings(mapped, rec, parameters=P),
+        injuries_on_streets(mapped, rec, parameters=P),
+    ]
+    with_crossing = pd.concat(parts).groupby("severity")["per_year_raw"].sum()
+    assert with_crossing.reindex(unmapped.index).to_numpy() == pytest.approx(unmapped.to_numpy(), rel=1e-9)
 
 
 def test_street_crossings_read_each_vehicles_speed_from_the_histogram() -> None:

@@ -9,7 +9,7 @@ from traffic_fixtures import CITY_AM_VEH_KM, CITY_AM_VEH_KM_INSIDE, SHARE_TOLERA
 
 from vision_zero.core.errors import DataError, InputFileNotFoundError
 from vision_zero.core.parameters import load_parameters
-from vision_zero.network.road_network import RoadNetwork, load_network
+from vision_zero.network.road_network import RoadNetwork, load_network, network_from_tables
 from vision_zero.traffic import demand
 from vision_zero.traffic.periods import Period
 
@@ -204,6 +204,60 @@ def test_street_pedestrians_cross_local_streets_at_their_junction_ends() -> None
     assert night[0] / am[0] == pytest.approx(share["night"] / share["am_peak"])
     arterial = net.with_tables(links=links.assign(highway="primary"))
     assert demand.street_pedestrian_demand(arterial).empty
+
+
+def _with_node_crossings(net: RoadNetwork, nodes: list[int]) -> RoadNetwork:
+    """``net`` with an unmarked crossing on each of ``nodes`` (the schematic network's junction crossings)."""
+    crossing = np.full(len(net.nodes), "", dtype=object)
+    crossing[nodes] = "unmarked"
+    return network_from_tables(
+        net.nodes.assign(crossing=crossing), net.links, source="test:junction-crossings"
+    )
+
+
+def _am_pedestrians(net: RoadNetwork) -> float:
+    """Pedestrians crossing in the AM peak hour: at the mapped crossings, and at the streets' junction ends (each
+    street once: its two directions carry the same pedestrians)."""
+    at = demand.pedestrian_demand(net)
+    streets = demand.street_pedestrian_demand(net)
+    return float(
+        at.loc[at["period"] == "am_peak", "peds_per_h"].sum()
+        + streets.loc[streets["period"] == "am_peak", "peds_per_h"].sum() / 2.0
+    )
+
+
+def test_a_crossing_mapped_at_a_junction_takes_its_streets_pedestrians() -> None:
+    """Issue 13: mapping a crossing on a junction node moves the pedestrians who crossed its streets there; it
+    neither loses nor makes any. A 3x3 grid of residential streets, crossings on the centre (4 legs) and an edge
+    junction (3 legs): each crossing gets the local rate x land use once per leg (the crosswalks of its legs), its
+    streets keep the pedestrians at their other, unmapped ends, and the grid's total is unchanged. A junction with
+    main-road legs sums each leg's class (arterial legs the arterial rate); a node where two streets meet (an OSM
+    crossing node on a street) keeps the one crossing of its highest class."""
+    plain = grid(3)
+    plain = plain.with_tables(links=plain.links.assign(highway="residential"))
+    mapped = _with_node_crossings(plain, [4, 1])
+    assert demand.junction_legs(plain).tolist() == [2, 3, 2, 3, 4, 3, 2, 3, 2]
+    rate = P.value("demand.pedestrians_per_hour.local")
+    land = demand.pedestrian_land_use(plain)
+    at = demand.pedestrian_demand(mapped)
+    am = at[at["period"] == "am_peak"].set_index("crossing")["peds_per_h"]
+    assert am.to_numpy() == pytest.approx([3 * rate * land[1], 4 * rate * land[4]])  # by node
+    assert _am_pedestrians(mapped) == pytest.approx(_am_pedestrians(plain))
+    # the street from the centre to node 5 keeps its pedestrians at node 5's end, none at the centre's
+    streets = demand.street_pedestrian_demand(mapped)
+    links = plain.links
+    to_5 = int(np.flatnonzero((links["u"] == 4) & (links["v"] == 5))[0])
+    row = streets[(streets["period"] == "am_peak") & (streets["link"] == to_5)]
+    assert row["peds_per_h"].to_numpy() == pytest.approx([rate * land[5]])
+
+    main = plain.links["u"].isin([3, 4, 5]) & plain.links["v"].isin([3, 4, 5])
+    crossroads = _with_node_crossings(
+        plain.with_tables(links=plain.links.assign(highway=np.where(main, "secondary", "residential"))),
+        [4, 0],
+    )
+    am = demand.pedestrian_demand(crossroads).query("period == 'am_peak'")["peds_per_h"].to_numpy()
+    arterial = P.value("demand.pedestrians_per_hour.arterial")
+    assert am == pytest.approx([rate * land[0], (2 * arterial + 2 * rate) * land[4]])
 
 
 def test_pedestrian_csv_overrides_matching_rows(tmp_path: Path) -> None:
@@ -704,9 +758,11 @@ def test_residential_crossings_carry_the_local_rate_on_osm_and_on_the_schematic(
     """Where pedestrians cross residential streets, OSM and the schematic network agree: in Helsinki's extract every
     junction where only residential or unclassified streets meet has a ``highway=crossing`` node within 30 m on a leg
     (the measurement behind ``schematic.crossings.local_junction_share``), and the schematic puts its crossings at
-    such junctions in that share. On both, a crossing only local streets pass gets the demand model's local rate x
+    such junctions in that share. On both, each crosswalk of a local street gets the demand model's local rate x
     land use (``demand.pedestrians_per_hour.local``), as the pedestrians crossing a local street's junction end
-    where no crossing is mapped (:func:`~vision_zero.traffic.demand.street_pedestrian_demand`)."""
+    where no crossing is mapped (:func:`~vision_zero.traffic.demand.street_pedestrian_demand`): an OSM crossing
+    node on one leg that rate, a schematic crossing on the junction node (the crosswalks of all its legs) the rate
+    once per leg."""
     from paths import HELSINKI_PBF
 
     rate = P.value("demand.pedestrians_per_hour.local")
@@ -724,7 +780,10 @@ def test_residential_crossings_carry_the_local_rate_on_osm_and_on_the_schematic(
             net.links["u"].to_numpy()[np.maximum(cr["link"].to_numpy(), 0)],
         )
         land = demand.pedestrian_land_use(net)[at]
-        np.testing.assert_allclose(am.loc[crossings].to_numpy(), rate * land)
+        legs = demand.junction_legs(net)[at]
+        crosswalks = np.where((cr["node"].to_numpy() >= 0) & (legs >= 3), legs, 1)
+        assert (crosswalks > 1).any() == (net is small)  # OSM: nodes on a leg; schematic: junction nodes
+        np.testing.assert_allclose(am.loc[crossings].to_numpy(), rate * land * crosswalks)
 
     links = helsinki.links
     u, v, length = (links[c].to_numpy() for c in ("u", "v", "length_m"))

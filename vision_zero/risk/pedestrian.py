@@ -108,7 +108,7 @@ from vision_zero.core.errors import ConfigError, ParameterError
 from vision_zero.core.parameters import Parameter, ParameterSet
 from vision_zero.core.units import kph_to_mps, mps_to_kph
 from vision_zero.network.road_network import CROSSING_TYPES, SIGNAL_CROSSING_TYPES, RoadNetwork
-from vision_zero.traffic.demand import street_pedestrian_demand
+from vision_zero.traffic.demand import junction_legs, street_pedestrian_demand
 from vision_zero.traffic.periods import annual_factor, annual_factors
 from vision_zero.traffic.simulation import DESIGN_SPEED_QUANTILE, SPEED_BIN_KPH, TrafficRecord
 
@@ -116,6 +116,7 @@ __all__ = [
     "conflict_injury_risk",
     "crossing_casualties_by_movement",
     "crossing_injuries",
+    "crossing_leg_weight",
     "crossing_time_s",
     "impact_speed_nodes_kph",
     "injuries_away_from_crossings",
@@ -812,6 +813,26 @@ def _rows(site_type: str, site: int, values: Mapping[str, float]) -> list[dict[s
     ]
 
 
+def crossing_leg_weight(network: RoadNetwork) -> FloatArray:
+    """Per crossing: the share of its pedestrians whom a vehicle passing it meets (1, or ``2 / legs`` at a junction).
+
+    A crossing along a road, or on a node where at most two streets meet, is crossed once by every vehicle passing
+    it: it meets all the crossing's pedestrians. A crossing on a junction node (``legs`` >= 3 streets meet,
+    :func:`vision_zero.traffic.demand.junction_legs`) stands for the crosswalks of all its legs
+    (:func:`vision_zero.traffic.demand.pedestrian_demand` gives it the pedestrians of every leg): a pedestrian
+    crosses one leg and meets the vehicles entering and leaving the junction by that leg; every vehicle through the
+    junction crosses two legs' crosswalks (where it enters and where it leaves). The record does not say where each
+    vehicle leaves, so the pedestrians are spread evenly over the legs and each vehicle meets ``2 / legs`` of them:
+    summed over the vehicles, each leg's pedestrians meet the legs' flows in and out, as at a street's junction end
+    where no crossing is mapped (:func:`injuries_on_streets`), so mapping a crossing at a junction moves its
+    pedestrians without changing how many vehicles they meet.
+    """
+    node = network.crossings["node"].to_numpy(np.int64)
+    legs = junction_legs(network)[np.maximum(node, 0)].astype(np.float64)
+    out: FloatArray = np.where((node >= 0) & (legs >= 3), 2.0 / np.maximum(legs, 1.0), 1.0)
+    return out
+
+
 def pedestrian_rates(record: TrafficRecord) -> pd.DataFrame:
     """Pedestrians arriving per hour at each crossing, per period: ``period`` str, ``crossing`` int, ``peds_per_h``.
 
@@ -832,12 +853,14 @@ def crossing_injuries(
 
     Expected over the pedestrians' arrivals, not over a draw of them: pedestrians arrive at a crossing as a
     Poisson stream of rate ``lambda`` (:func:`pedestrian_rates`), uniform in time, so a vehicle passing the crossing
-    meets on average ``lambda x W`` pedestrians in the carriageway (``W``: one stage's crossing time,
-    :func:`crossing_time_s`), each with a warning time uniform over ``[0, W)``. Each passage thus contributes
-    ``lambda x W x`` the chain's risk averaged over the lane-entry time (:func:`conflict_injury_risk`,
-    :func:`lane_entry_tau_s`; exact when ``W`` is whole lanes), for a vehicle passing at its running speed weighted
-    by the share of pedestrians who accept that lag (:func:`lag_acceptance_share`). The period is taken as a sample of a steady state
-    (a vehicle passing in its first ``W`` seconds meets pedestrians who stepped out just before).
+    meets on average ``lambda x w x W`` pedestrians in the carriageway (``W``: one stage's crossing time,
+    :func:`crossing_time_s`; ``w``: the share of the crossing's pedestrians on the crosswalks it passes, 1, or
+    ``2 / legs`` at a junction node, :func:`crossing_leg_weight`), each with a warning time uniform over
+    ``[0, W)``. Each passage thus contributes ``lambda x w x W x`` the chain's risk averaged over the lane-entry
+    time (:func:`conflict_injury_risk`, :func:`lane_entry_tau_s`; exact when ``W`` is whole lanes), for a vehicle
+    passing at its running speed weighted by the share of pedestrians who accept that lag
+    (:func:`lag_acceptance_share`). The period is taken as a sample of a steady state (a vehicle passing in its
+    first ``W`` seconds meets pedestrians who stepped out just before).
 
     Counting the coincidences of one draw of pedestrians with the vehicles instead made rare events (one
     pedestrian meeting one red-light runner) decide a crossing's casualties, and a variant that moves pedestrians
@@ -884,6 +907,7 @@ def crossing_casualties_by_movement(
         types = crossings["crossing_type"].astype(str).replace("", "unmarked").to_numpy()
         lanes = crossings["lanes_crossed"].to_numpy(np.float64)
         window = np.zeros(n)
+        met_share = crossing_leg_weight(network)  # of the crossing's pedestrians, those a passage meets
         for ctype in np.unique(types):
             m = types == ctype
             window[m] = crossing_time_s(lanes[m], str(ctype), parameters=parameters)
@@ -924,7 +948,7 @@ def crossing_casualties_by_movement(
             cell = b_pos.astype(np.int64) * n_mov + movement
             totals[:, 0] += np.bincount(cell, weights=factors[b_per], minlength=n * n_mov)
             # pedestrians met per passage x annualisation
-            weight = per_s[b_per, b_pos] * window[b_pos] * factors[b_per]
+            weight = per_s[b_per, b_pos] * met_share[b_pos] * window[b_pos] * factors[b_per]
             for ctype in np.unique(b_types):
                 for code in range(n_mov):
                     m = (b_types == ctype) & (movement == code)
@@ -979,9 +1003,9 @@ def injuries_away_from_crossings(
     peds = peds[["period", "crossing", "n"]].dropna()
     cl = network.crossing_links[["crossing", "link"]]
     # A pedestrian crosses one road: both directions of a two-way link (weight 1 each), or one of the legs of a
-    # junction (2 / n: the leg's incoming link; its outgoing half is not a crossing link, documented gap).
-    n_links = cl.groupby("crossing")["link"].transform("size").to_numpy(np.float64)
-    cl = cl.assign(weight=np.minimum(2.0, n_links) / n_links)
+    # junction, met by the vehicles through it as at the crossing itself (crossing_leg_weight: 2 / legs on each
+    # incoming link; summed over them, the flows in and out of each leg)
+    cl = cl.assign(weight=crossing_leg_weight(network)[cl["crossing"].to_numpy(np.int64)])
     per_link = peds.merge(cl, on="crossing")
     per_link["away"] = per_link["n"] * per_link["weight"] * s / (1.0 - s)
     away = per_link.groupby(["period", "link"])["away"].sum().reset_index()

@@ -102,6 +102,7 @@ __all__ = [
     "free_flow_link_cost_s",
     "generate_trips",
     "gravity_matrix",
+    "junction_legs",
     "mean_trip_length_km",
     "od_travel_time_s",
     "pedestrian_demand",
@@ -1165,16 +1166,53 @@ def _pedestrians_per_hour_by_rank(p: ParameterSet) -> dict[int, float]:
     return {r: p.value(f"demand.pedestrians_per_hour.{name}") for name, r in _PED_RANK.items()}
 
 
+def _legs(network: RoadNetwork) -> pd.DataFrame:
+    """One row per leg of every node: ``node``, ``rank`` (the leg's pedestrian demand class rank, :data:`_PED_RANK`).
+
+    A leg is a neighbouring node joined by a link in either direction (both directions of a street are one leg;
+    a link from a node to itself is no leg); its class is the highest of the links on it.
+    """
+    links = network.links
+    u = links["u"].to_numpy(np.int64)
+    v = links["v"].to_numpy(np.int64)
+    rank = _pedestrian_class_rank(network)
+    ends = pd.DataFrame(
+        {
+            "node": np.concatenate([u, v]),
+            "other": np.concatenate([v, u]),
+            "rank": np.concatenate([rank, rank]),
+        }
+    )
+    ends = ends[ends["node"] != ends["other"]]
+    legs: pd.DataFrame = ends.groupby(["node", "other"], sort=True)["rank"].max().reset_index()
+    return legs[["node", "rank"]]
+
+
+def junction_legs(network: RoadNetwork) -> npt.NDArray[np.int64]:
+    """Per node: the streets (legs) that meet there; a junction has three or more (:func:`_legs`)."""
+    out: npt.NDArray[np.int64] = np.bincount(
+        _legs(network)["node"].to_numpy(np.int64), minlength=len(network.nodes)
+    ).astype(np.int64)
+    return out
+
+
 def pedestrian_demand(
     network: RoadNetwork, *, periods: tuple[Period, ...] | None = None, params: ParameterSet | None = None
 ) -> pd.DataFrame:
     """Pedestrians per hour wanting to cross at each crossing, per period (a documented proxy).
 
-    ``peds_per_h = base(road class) x land use x time of day``: the base is the peak-hour volume for the
-    highest road class the crossing crosses (``demand.pedestrians_per_hour.*``); land use is the activity weight
-    (homes + jobs, :func:`trip_end_weights`) at the crossing's node relative to the network's mean, clipped to
-    0.25-4 (:func:`pedestrian_land_use`); time of day scales with the period's share of car trips relative to the
-    peak hour (an assumption: no Almaty pedestrian profile was found). Replace with counts via
+    ``peds_per_h = base x land use x time of day``. The base is the peak-hour volume of one crossing of a road of
+    its class (``demand.pedestrians_per_hour.*``): for a crossing along a road, or on a node where at most two
+    streets meet (an OSM crossing node on one leg), that of the highest road class the crossing crosses; for a
+    crossing on a junction node (three or more legs, :func:`junction_legs`; the schematic network's convention
+    for the crosswalks of a junction) the sum over its legs of each leg's class volume, as the pedestrians who
+    cross that junction's streets at their junction ends when no crossing is mapped there
+    (:func:`street_pedestrian_demand`): mapping a crossing at a junction moves those pedestrians onto it rather
+    than replacing them by one street's volume (the risk stage spreads them over the legs,
+    :func:`vision_zero.risk.pedestrian.crossing_leg_weight`). Land use is the activity weight (homes + jobs,
+    :func:`trip_end_weights`) at the crossing's node relative to the network's mean, clipped to 0.25-4
+    (:func:`pedestrian_land_use`); time of day scales with the period's share of car trips relative to the peak
+    hour (an assumption: no Almaty pedestrian profile was found). Replace with counts via
     :func:`read_pedestrian_csv`.
     """
     p = _params(params)
@@ -1193,8 +1231,18 @@ def pedestrian_demand(
     cls = pd.Series(_pedestrian_class_rank(network))
     rank = cl.assign(r=cls.to_numpy()[cl["link"].to_numpy(dtype=np.int64)]).groupby("crossing")["r"].max()
     rank_c = rank.reindex(np.arange(len(cr)), fill_value=0).to_numpy()
-    base = np.vectorize(_pedestrians_per_hour_by_rank(p).get, otypes=[np.float64])(rank_c)
+    by_rank = _pedestrians_per_hour_by_rank(p)
+    base = np.vectorize(by_rank.get, otypes=[np.float64])(rank_c)
     node = cr["node"].to_numpy(dtype=np.int64)
+    legs = _legs(network)
+    n_legs = np.bincount(legs["node"].to_numpy(np.int64), minlength=len(network.nodes))
+    leg_sum = np.bincount(
+        legs["node"].to_numpy(np.int64),
+        weights=np.vectorize(by_rank.get, otypes=[np.float64])(legs["rank"].to_numpy(np.int64)),
+        minlength=len(network.nodes),
+    )
+    junction = (node >= 0) & (n_legs[np.maximum(node, 0)] >= 3)
+    base = np.where(junction, leg_sum[np.maximum(node, 0)], base)
     link = cr["link"].to_numpy(dtype=np.int64)
     at = np.where(node >= 0, node, links["u"].to_numpy(dtype=np.int64)[np.maximum(link, 0)])
     land = pedestrian_land_use(network, p)[at]
@@ -1222,14 +1270,19 @@ STREET_CROSSING_CLASSES: tuple[str, ...] = ("local", "collector")
 def street_pedestrian_demand(
     network: RoadNetwork, *, periods: tuple[Period, ...] | None = None, params: ParameterSet | None = None
 ) -> pd.DataFrame:
-    """Pedestrians per hour crossing each local or collector street that no mapped crossing serves, per period.
+    """Pedestrians per hour crossing each local or collector street where no mapped crossing serves it, per period.
 
     The same proxy as :func:`pedestrian_demand`, for the crossing points the network does not map: a pedestrian
     walking along a street crosses each side street at the junction, so each end of a street segment that is a
-    junction (three or more streets meet) is an unmarked crossing point with the demand model's pedestrians for
-    a crossing of that street's class (``demand.pedestrians_per_hour.local`` / ``.collector``) x the land use at
-    that junction (:func:`pedestrian_land_use`) x time of day. Crossings away from the junctions are added by the
-    risk stage (:func:`vision_zero.risk.pedestrian.injuries_on_streets`).
+    junction (three or more streets meet, :func:`junction_legs`) is an unmarked crossing point with the demand
+    model's pedestrians for a crossing of that street's class (``demand.pedestrians_per_hour.local`` /
+    ``.collector``) x the land use at that junction (:func:`pedestrian_land_use`) x time of day. Crossings away
+    from the junctions are added by the risk stage (:func:`vision_zero.risk.pedestrian.injuries_on_streets`).
+
+    A mapped crossing serves a street: one along it, or on a node where at most two streets meet (an OSM crossing
+    node on the street), takes all the street's pedestrians (both directions); one on a junction node takes the
+    pedestrians of that junction end only (:func:`pedestrian_demand` counts them there), so the street's other end
+    keeps its own.
 
     Returns
     -------
@@ -1242,21 +1295,25 @@ def street_pedestrian_demand(
     links = network.links
     rank = _pedestrian_class_rank(network)
     wanted = np.isin(rank, [_PED_RANK[c] for c in STREET_CROSSING_CLASSES])
+    n = len(network.nodes)
+    legs = junction_legs(network)
+    cr_node = network.crossings["node"].to_numpy(np.int64)
+    at_junction = (cr_node >= 0) & (legs[np.maximum(cr_node, 0)] >= 3)
+    crossed_junction = np.zeros(n, dtype=bool)
+    crossed_junction[cr_node[at_junction]] = True
+    cl = network.crossing_links
+    whole = ~at_junction[cl["crossing"].to_numpy(np.int64)]
     served = np.zeros(len(links), dtype=bool)
-    served[network.crossing_links["link"].to_numpy(np.int64)] = True
+    served[cl["link"].to_numpy(np.int64)[whole]] = True
     # the reverse direction of a served street is served too (its crossing's pedestrians cross both)
     rev = links["reverse"].to_numpy(np.int64)
     served |= np.where(rev >= 0, served[np.maximum(rev, 0)], False)
     chosen = np.flatnonzero(wanted & ~served)
-    u = links["u"].to_numpy(np.int64)
-    v = links["v"].to_numpy(np.int64)
-    n = len(network.nodes)
-    pair = np.unique(np.sort(np.stack([u, v], axis=1), axis=1), axis=0)
-    degree = np.bincount(pair.ravel(), minlength=n)
+    u = links["u"].to_numpy(np.int64)[chosen]
+    v = links["v"].to_numpy(np.int64)[chosen]
+    open_end = (legs >= 3) & ~crossed_junction  # a junction whose pedestrians no mapped crossing counts
     land = pedestrian_land_use(network, p)
-    ends = np.where(degree[u[chosen]] >= 3, land[u[chosen]], 0.0) + np.where(
-        degree[v[chosen]] >= 3, land[v[chosen]], 0.0
-    )
+    ends = np.where(open_end[u], land[u], 0.0) + np.where(open_end[v], land[v], 0.0)
     base = np.vectorize(_pedestrians_per_hour_by_rank(p).get, otypes=[np.float64])(rank[chosen])
     peak = p.value("demand.share_per_hour.peak")
     per_h = [base * ends * per.demand_share / peak for per in periods]
