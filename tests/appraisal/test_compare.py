@@ -581,3 +581,7 @@ def test_small_effects_are_printed_with_the_decimals_they_need() -> None:
     assert interval_digits(Interval(5.0, 0.0004, 9.9996, 0.0, 10.0, 5)) == 1
     assert interval_digits(Interval(0.004, -0.5, 0.5, 0.0, 0.0, 2)) == 3
     assert interval_digits(Interval(0.7, 0.3, 1.2, 0.0, 0.0, 3)) == 1
+    # a summation residue (crossing-only variant, "elsewhere" 1e-12 KSI: seen in the README's main command as
+    # "0.0000 (no reliable CI)") is printed as 0.0
+    assert interval_digits(Interval(1e-12, math.nan, math.nan, 0.0, 0.0, 2)) == 1
+    assert interval_digits(Interval(-3e-9, -1e-8, 1e-8, 0.0, 0.0, 3)) == 1

@@ -826,9 +826,14 @@ def interval_digits(iv: Interval, digits: int = 1, *, most: int = 4) -> int:
     """The decimals to print ``iv`` with: ``digits``, or more (up to ``most``) where fewer would mislead.
 
     More when a mean that is not 0 would print as 0, and, for an interval within ±1, when it is shown and excludes 0
-    but a bound would print as 0, or when its two bounds would print alike: KSI avoided "0.0 (0.0 to 0.0)" beside "P(fewer KSI) > 99%" reads as
-    no effect, where "0.02 (0.01 to 0.04)" is the same figure told plainly.
+    but a bound would print as 0, or when its two bounds would print alike: KSI avoided "0.0 (0.0 to 0.0)" beside
+    "P(fewer KSI) > 99%" reads as no effect, where "0.02 (0.01 to 0.04)" is the same figure told plainly. Not for
+    figures that print as 0 even with ``most`` decimals (a residue of summation): those keep ``digits``.
     """
+    # figures that print as 0 even with ``most`` decimals are a residue of summation (e.g. 1e-12 KSI "elsewhere" for
+    # a crossing-only variant whose traffic is identical): printed as 0.0, not "0.0000"
+    if all(round(x, most) == 0.0 for x in (iv.mean, iv.low, iv.high) if math.isfinite(x)):
+        return digits
 
     def misleads(d: int) -> bool:
         if iv.mean != 0.0 and round(iv.mean, d) == 0.0:
