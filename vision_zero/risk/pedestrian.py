@@ -108,7 +108,7 @@ from vision_zero.core.errors import ConfigError, ParameterError
 from vision_zero.core.parameters import Parameter, ParameterSet
 from vision_zero.core.units import kph_to_mps, mps_to_kph
 from vision_zero.network.road_network import CROSSING_TYPES, SIGNAL_CROSSING_TYPES, RoadNetwork
-from vision_zero.traffic.demand import junction_legs, street_pedestrian_demand
+from vision_zero.traffic.demand import crossings_at_junctions, junction_legs, street_pedestrian_demand
 from vision_zero.traffic.periods import annual_factor, annual_factors
 from vision_zero.traffic.simulation import DESIGN_SPEED_QUANTILE, SPEED_BIN_KPH, TrafficRecord
 
@@ -829,7 +829,7 @@ def crossing_leg_weight(network: RoadNetwork) -> FloatArray:
     """
     node = network.crossings["node"].to_numpy(np.int64)
     legs = junction_legs(network)[np.maximum(node, 0)].astype(np.float64)
-    out: FloatArray = np.where((node >= 0) & (legs >= 3), 2.0 / np.maximum(legs, 1.0), 1.0)
+    out: FloatArray = np.where(crossings_at_junctions(network), 2.0 / np.maximum(legs, 1.0), 1.0)
     return out
 
 

@@ -95,6 +95,7 @@ __all__ = [
     "commute_share_of_day",
     "congested_link_costs_s",
     "congestion_index",
+    "crossings_at_junctions",
     "default_daily_trips",
     "default_periods",
     "elastic_trips",
@@ -1196,6 +1197,19 @@ def junction_legs(network: RoadNetwork) -> npt.NDArray[np.int64]:
     return out
 
 
+def crossings_at_junctions(network: RoadNetwork) -> npt.NDArray[np.bool_]:
+    """Per crossing: whether it sits on a junction node (three or more legs, :func:`junction_legs`).
+
+    Such a crossing stands for the crosswalks of all its legs (the schematic network's convention): it takes every
+    leg's pedestrians (:func:`pedestrian_demand`) and only its streets' ends at that junction
+    (:func:`street_pedestrian_demand`), and a vehicle through it meets ``2 / legs`` of them
+    (:func:`vision_zero.risk.pedestrian.crossing_leg_weight`).
+    """
+    node = network.crossings["node"].to_numpy(np.int64)
+    out: npt.NDArray[np.bool_] = (node >= 0) & (junction_legs(network)[np.maximum(node, 0)] >= 3)
+    return out
+
+
 def pedestrian_demand(
     network: RoadNetwork, *, periods: tuple[Period, ...] | None = None, params: ParameterSet | None = None
 ) -> pd.DataFrame:
@@ -1235,14 +1249,12 @@ def pedestrian_demand(
     base = np.vectorize(by_rank.get, otypes=[np.float64])(rank_c)
     node = cr["node"].to_numpy(dtype=np.int64)
     legs = _legs(network)
-    n_legs = np.bincount(legs["node"].to_numpy(np.int64), minlength=len(network.nodes))
     leg_sum = np.bincount(
         legs["node"].to_numpy(np.int64),
         weights=np.vectorize(by_rank.get, otypes=[np.float64])(legs["rank"].to_numpy(np.int64)),
         minlength=len(network.nodes),
     )
-    junction = (node >= 0) & (n_legs[np.maximum(node, 0)] >= 3)
-    base = np.where(junction, leg_sum[np.maximum(node, 0)], base)
+    base = np.where(crossings_at_junctions(network), leg_sum[np.maximum(node, 0)], base)
     link = cr["link"].to_numpy(dtype=np.int64)
     at = np.where(node >= 0, node, links["u"].to_numpy(dtype=np.int64)[np.maximum(link, 0)])
     land = pedestrian_land_use(network, p)[at]
@@ -1298,7 +1310,7 @@ def street_pedestrian_demand(
     n = len(network.nodes)
     legs = junction_legs(network)
     cr_node = network.crossings["node"].to_numpy(np.int64)
-    at_junction = (cr_node >= 0) & (legs[np.maximum(cr_node, 0)] >= 3)
+    at_junction = crossings_at_junctions(network)
     crossed_junction = np.zeros(n, dtype=bool)
     crossed_junction[cr_node[at_junction]] = True
     cl = network.crossing_links
