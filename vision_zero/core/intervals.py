@@ -8,7 +8,8 @@ of the true standard deviation runs from 0.45 to 32 times the observed one, so t
 give a narrow interval that means nothing (:func:`vision_zero.appraisal.compare.sd_range`).
 
 The interval is Student's t with ``n − 1`` degrees of freedom: ``mean ± t(0.975, n−1) · sd / sqrt(n)``
-(:func:`mean_interval`).
+(:func:`t_half_width`; :func:`mean_interval` for one quantity, :func:`excludes_zero_by_column` for many at once,
+e.g. every link's change on the difference map).
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MIN_REPLICATIONS_FOR_CI", "FloatArray", "Interval", "as_floats", "interval", "mean_interval"]
+__all__ = [
+    "MIN_REPLICATIONS_FOR_CI",
+    "FloatArray",
+    "Interval",
+    "as_floats",
+    "excludes_zero_by_column",
+    "interval",
+    "mean_interval",
+    "t_half_width",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -33,20 +43,29 @@ def as_floats(values: Iterable[float] | FloatArray) -> FloatArray:
     return np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=float)
 
 
+def t_half_width(sd: float | FloatArray, n: int, *, level: float = 0.95) -> float | FloatArray:
+    """Half the width of the Student-t interval of a mean of ``n`` values: ``t(0.5 + level/2, n − 1) · sd / sqrt(n)``.
+
+    ``sd`` is the sample standard deviation (``ddof=1``), a number or one per column; ``n`` >= 2.
+    """
+    from scipy import stats
+
+    half: float | FloatArray = stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    return half
+
+
 def mean_interval(values: Sequence[float] | FloatArray, *, level: float = 0.95) -> tuple[float, float, float]:
     """Mean and its two-sided Student-t confidence interval: ``(mean, low, high)``.
 
     With fewer than two values the interval is undefined and returned as ``(mean, nan, nan)``.
     """
-    from scipy import stats
-
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         return math.nan, math.nan, math.nan
     mean = float(x.mean())
     if x.size < 2:
         return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    half = float(t_half_width(x.std(ddof=1), x.size, level=level))
     return mean, mean - half, mean + half
 
 
@@ -121,6 +140,23 @@ class Interval:
         if not (self.low < 0.0):  # also NaN: nothing to cut
             return self
         return replace(self, low=0.0, high=max(self.high, 0.0), truncated=True)
+
+
+def excludes_zero_by_column(values: FloatArray, *, level: float = 0.95) -> npt.NDArray[np.bool_]:
+    """Per column of ``values`` (rows: replications or pairs), :attr:`Interval.excludes_zero` of its mean.
+
+    The rule of :func:`interval` and :attr:`Interval.reliable` for many quantities at once (every link's paired
+    change, :func:`vision_zero.outputs.write.write_outputs`' difference maps): with fewer than
+    :data:`MIN_REPLICATIONS_FOR_CI` rows no column's interval is reliable, so none excludes 0; a column with a
+    non-finite value has no finite bounds and does not either.
+    """
+    x = np.asarray(values, dtype=float)
+    n = x.shape[0]
+    if n < MIN_REPLICATIONS_FOR_CI:
+        return np.zeros(x.shape[1:], dtype=bool)
+    mean = x.mean(axis=0)
+    half = t_half_width(x.std(axis=0, ddof=1), n, level=level)
+    return np.asarray((mean + half < 0.0) | (mean - half > 0.0), dtype=bool)
 
 
 def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> Interval:

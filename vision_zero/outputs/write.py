@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 
 from vision_zero.appraisal.attribution import link_ksi_per_year
 from vision_zero.appraisal.compare import Comparison, ScenarioRuns
 from vision_zero.appraisal.ksi_split import KsiSplit, ksi_split, split_frame
 from vision_zero.appraisal.study import CompareInputs
 from vision_zero.core.i18n import check_lang, text
+from vision_zero.core.intervals import excludes_zero_by_column
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.outputs.charts import all_charts, tornado_frame
@@ -42,7 +42,6 @@ from vision_zero.outputs.plot import plot_network
 from vision_zero.outputs.report import Coverage, ReportInputs, write_report
 from vision_zero.program.selectors import road_km
 from vision_zero.runs.replications import (
-    MIN_REPLICATIONS_FOR_CI,
     calibration_warnings,
     format_peak_calibration,
     run_warnings,
@@ -93,19 +92,15 @@ def _per_replication_ksi(network: RoadNetwork, runs: ScenarioRuns) -> dict[int, 
 def _within_noise(
     base: dict[int, FloatArray], variant: dict[int, FloatArray], m: int
 ) -> npt.NDArray[np.bool_]:
-    """Per link, True when the 95% interval of the paired per-replication KSI change contains 0.
+    """Per link, True when the 95% interval of the paired per-replication KSI change does not exclude 0.
 
-    Every link is within noise with fewer than ``MIN_REPLICATIONS_FOR_CI`` pairs: no interval is reliable then
-    (:attr:`vision_zero.appraisal.compare.Interval.reliable`), as in the tables.
+    The interval rule of the tables (:func:`vision_zero.core.intervals.excludes_zero_by_column`): every link is
+    within noise with fewer than ``MIN_REPLICATIONS_FOR_CI`` pairs, where no interval is reliable.
     """
     common = sorted(set(base) & set(variant))
-    if len(common) < MIN_REPLICATIONS_FOR_CI:
+    if not common:
         return np.ones(m, dtype=bool)
-    d = np.stack([variant[i] - base[i] for i in common])
-    n = d.shape[0]
-    half = float(stats.t.ppf(0.975, n - 1)) * d.std(axis=0, ddof=1) / math.sqrt(n)
-    mean = d.mean(axis=0)
-    return np.asarray((mean - half <= 0.0) & (mean + half >= 0.0), dtype=bool)
+    return ~excludes_zero_by_column(np.stack([variant[i] - base[i] for i in common]))
 
 
 def default_out_dir(names: Sequence[str], *, root: Path = Path("results")) -> Path:
