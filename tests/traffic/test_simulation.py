@@ -25,7 +25,9 @@ from vision_zero.traffic.simulation import (
     give_way_approach,
     give_way_capacity_vph,
     give_way_delay_s,
+    record_of,
     simulate,
+    simulate_vehicles,
     traffic_summary,
 )
 
@@ -737,6 +739,20 @@ def test_route_choice_draws_only_from_the_routing_stream() -> None:
 
     pd.testing.assert_series_equal(go(1), go(1))  # deterministic
     assert not go(1).equals(go(2))  # route choice follows the routing stream
+
+
+def test_simulate_and_simulate_vehicles_take_the_same_default_routing_stream() -> None:
+    # simulate() is simulate_vehicles() plus crossings and pedestrians: with the same drivers' stream and no
+    # routing stream of their own, both route on the same default child of it (simulate() once skipped a child
+    # for a pedestrian stream the record no longer draws)
+    trips = trips_frame([0], [1], np.arange(1200) * 3.0)  # twice route A's capacity: trips switch
+    net, kw = two_routes(cap_a_vph=600.0), {"periods": (HOUR,), "reroute_passes": 1}
+    whole = simulate(net, trips, None, rng=np.random.default_rng(0), **kw)
+    vehicles = simulate_vehicles(net, trips, rng=np.random.default_rng(0), **kw)
+    part = record_of(net, trips, None, (HOUR,), vehicles)
+    pd.testing.assert_frame_equal(whole.trips, part.trips)
+    pd.testing.assert_frame_equal(whole.link_stats, part.link_stats)
+    assert 0 < flows(part)[2] < 1200  # route choice did draw: some trips switched to route B
 
 
 def test_rerouting_from_simulated_times_relieves_a_congested_route() -> None:

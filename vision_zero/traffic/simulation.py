@@ -308,9 +308,8 @@ def simulate(
     routing_rng
         Stream for route choice (which trips switch in an iteration; perception groups and errors when the probit
         sensitivity option is on); its use per iteration depends only on the number of vehicles and links, so
-        scenarios on the same links share it. Default: the second child spawned from ``rng`` (the first was the
-        stream of drawn pedestrian arrivals, which the record no longer has: skipped so that the routes stay
-        those of earlier versions).
+        scenarios on the same links share it. Default: a child spawned from ``rng`` (not consuming it), as in
+        :func:`simulate_vehicles`. The pipeline always passes its own (:func:`vision_zero.core.seeding.replication_rngs`).
     settings
         Model numbers (default :meth:`TrafficSettings.from_parameters`).
     route_settings
@@ -326,8 +325,6 @@ def simulate(
             f"simulate: expected platoon_size >= 1 and reroute_passes >= 0 "
             f"(got {platoon_size}, {reroute_passes})"
         )
-    if routing_rng is None:
-        routing_rng = rng.spawn(2)[1]
     vehicles = simulate_vehicles(
         network,
         trips,
@@ -390,8 +387,8 @@ def simulate_vehicles(
 ) -> VehicleTraffic:
     """The vehicle part of :func:`simulate` (route choice and the event loop), without crossings or pedestrians.
 
-    Parameters are those of :func:`simulate`; without ``routing_rng`` its default is the *first* child spawned
-    from ``rng`` (:func:`simulate`'s is the second): pass the same ``routing_rng`` to both for equal results.
+    Parameters are those of :func:`simulate` (the same arguments give the same vehicle traffic); without
+    ``routing_rng`` its default is a child spawned from ``rng``.
 
     ``held_routes``: the routes the drivers had before a change (a variant's paired baseline replication,
     :meth:`VehicleTraffic.held_routes`). Each vehicle whose driver has a held route still drivable on this
