@@ -407,6 +407,9 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     assert (
         summary["peak_replications"] == pk.replications and summary["peak_congestion_index_se"] == pk.index_se
     )
+    # the calibration's own route gap at its step (every replication's summary carries the same one, so each
+    # replication's calibration warning reads as the run's)
+    assert 0.0 <= pk.route_relative_gap < 1.0 and summary["peak_route_relative_gap"] == pk.route_relative_gap
     almaty = params["demand.congestion_index.almaty"]  # the named target's range, for the run's mean index
     assert (summary["peak_target_low"], summary["peak_target_high"]) == (almaty.low, almaty.high)
     warning = calibration_warning("almaty_peak", [summary])

@@ -412,20 +412,28 @@ def test_summary_warns_loudly_when_the_peak_calibration_stops_short_of_its_targe
     lower = calibration_warning("x", low) or ""
     assert "stopped at the lower bound" in lower and "more congested than the target" in lower
     assert "route choice" not in lower  # summaries without the route gap: nothing said about it
-    # ... and why, when the replications' route choice has not converged (the full schematic city: 1.91 at the
-    # lower bound with the default re-routing passes, 1.63 with 8): said with the gap; not once it has converged
-    unconverged = calibration_warning(
-        "x", [{**s, "route_relative_gap": g} for s, g in zip(low, (0.24, 0.26), strict=True)]
-    )
+    # ... and why, when the calibration's route choice has not converged (the full schematic city: 1.91 at the
+    # lower bound with the default re-routing passes, 1.63 with 8): said with the calibration's own gap at its
+    # step, the same in every replication's summary, so one replication's warning (its summary.json) is the run's
+    # whatever that replication's own route gap; not once it has converged
+    unconverged_reps = [
+        {**s, "peak_route_relative_gap": 0.25, "route_relative_gap": g}
+        for s, g in zip(low, (0.04, 0.46), strict=True)
+    ]
+    unconverged = calibration_warning("x", unconverged_reps)
     assert unconverged is not None and unconverged.startswith(lower)
     assert "route choice ends at a relative gap of 25%" in unconverged and "reroute_passes" in unconverged
+    assert all(calibration_warning("x", [s]) == unconverged for s in unconverged_reps)
+    assert all(run_warnings("x", [s]) == run_warnings("x", unconverged_reps) for s in unconverged_reps)
     for lang in ("ru", "kk"):
         assert "25%" in (
-            calibration_warning("x", [{**s, "route_relative_gap": 0.25} for s in low], lang) or ""
+            calibration_warning("x", [{**s, "peak_route_relative_gap": 0.25} for s in low], lang) or ""
         )
-    assert calibration_warning("x", [{**s, "route_relative_gap": 0.04} for s in low]) == lower
+    assert calibration_warning("x", [{**s, "peak_route_relative_gap": 0.04} for s in low]) == lower
+    # the replications' own route gaps are not the calibration's: nothing said about them
+    assert calibration_warning("x", [{**s, "route_relative_gap": 0.25} for s in low]) == lower
     upper = [
-        {**s, "route_relative_gap": 0.25} for s in stopped
+        {**s, "peak_route_relative_gap": 0.25} for s in stopped
     ]  # at the upper bound more delay would not help
     assert "route choice" not in (calibration_warning("x", upper) or "")
     # not at a bound: out of steps

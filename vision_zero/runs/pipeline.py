@@ -66,6 +66,7 @@ __all__ = [
     "peak_factor_bounds",
     "peak_index_se",
     "peak_replication",
+    "peak_simulation",
     "peak_step_meets",
     "prepare",
     "prepare_file",
@@ -538,6 +539,11 @@ class PeakCalibration:
         calibration aims at ``target`` at central parameters; a run's replications each draw their own, and
         their mean index is what is held against this range
         (:func:`vision_zero.runs.replications.calibration_spread_warning`).
+    route_relative_gap
+        The route choice's last relative gap at the calibrated step (mean over its replications; NaN for a
+        calibration built by hand): above ``traffic.route_choice.relative_gap_target`` it says why a calibration
+        can stop at its lower bound (:func:`vision_zero.runs.replications.calibration_warning`). The same in every
+        replication's summary, so each replication's warning reads as the run's.
     """
 
     target: float
@@ -551,6 +557,7 @@ class PeakCalibration:
     target_range: tuple[float, float] | None = None
     index_se: float = 0.0
     replications: int = 2
+    route_relative_gap: float = float("nan")
 
     @property
     def tolerance(self) -> float:
@@ -708,10 +715,14 @@ def calibrate_peak(
     if key in _PEAK_CACHE:
         return _PEAK_CACHE[key]
 
+    gaps: dict[tuple[float, int], float] = {}  # the route choice's last gap per (factor, replication)
+
     def one(factor: float, replication: int) -> tuple[float, float]:
-        return peak_replication(
+        index, arrived, gap = peak_simulation(
             scenario, base, params, distribution, daily_trips * factor, replication=replication
         )
+        gaps[factor, replication] = gap
+        return index, arrived
 
     found = search_peak_factor(one, target, bounds, narrow)
     pick = best_peak_step(found, target)
@@ -727,6 +738,7 @@ def calibrate_peak(
         target_range,
         index_se=peak_index_se(pick, found),
         replications=len(pick.indices),
+        route_relative_gap=float(np.mean([gaps[pick.factor, r] for r in range(len(pick.indices))])),
     )
     _PEAK_CACHE[key] = out
     return out
@@ -743,6 +755,29 @@ def peak_replication(
     replication: int = 0,
 ) -> tuple[float, float]:
     """One simulation of the AM peak as the peak calibration runs it: (congestion index, share of routed trips arrived).
+
+    :func:`peak_simulation` without the route gap.
+    """
+    index, arrived, _ = peak_simulation(
+        scenario, base, params, distribution, daily_trips, seed=seed, replication=replication
+    )
+    return index, arrived
+
+
+def peak_simulation(
+    scenario: Scenario,
+    base: RoadNetwork,
+    params: ParameterSet,
+    distribution: TripDistribution,
+    daily_trips: float,
+    *,
+    seed: int = 0,
+    replication: int = 0,
+) -> tuple[float, float, float]:
+    """One simulation of the AM peak as the peak calibration runs it: (index, share arrived, last route gap).
+
+    The congestion index, the share of routed trips arrived and the route choice's last relative gap (NaN
+    without route choice).
 
     ``daily_trips`` on the un-intervened ``base`` network at the central ``params``, the streams of ``seed`` and
     ``replication`` (:func:`vision_zero.core.seeding.replication_rngs`; the calibration uses seed 0), the AM peak
@@ -778,7 +813,9 @@ def peak_replication(
     t = record.trips
     routed = t["routed"].to_numpy(dtype=bool) if "routed" in t else np.ones(len(t), bool)
     done = float(t["completed"].to_numpy(dtype=bool)[routed].mean()) if routed.any() else 1.0
-    return demand.congestion_index(base, t, settings), done
+    rc = record.route_choice
+    gap = float(rc["relative_gap"].iloc[-1]) if len(rc) else float("nan")
+    return demand.congestion_index(base, t, settings), done, gap
 
 
 @dataclass(frozen=True)
@@ -1170,8 +1207,8 @@ def summarise(
     ``peak``: the scenario's peak calibration (:func:`calibrate_peak`), copied in as ``peak_target``,
     ``peak_congestion_index``, ``peak_completed_share``, ``peak_factor``, ``peak_factor_low``/``_high`` (its
     bounds), ``peak_steps``, ``peak_congestion_index_se`` and ``peak_replications`` (the index's standard error and
-    the replications behind it), ``peak_reached`` (1.0 or 0.0) and, for a named target, ``peak_target_low``/``_high``
-    (its range), so that a run's summary says whether its demand met the target
+    the replications behind it), ``peak_reached`` (1.0 or 0.0), ``peak_route_relative_gap`` (the calibration's
+    route gap, where it has one) and, for a named target, ``peak_target_low``/``_high`` (its range), so that a run's summary says whether its demand met the target
     (:func:`vision_zero.runs.replications.calibration_warning`) and whether its replications' mean index stays in
     the target's range (:func:`vision_zero.runs.replications.calibration_spread_warning`).
     """
@@ -1206,6 +1243,8 @@ def summarise(
         out["peak_congestion_index_se"] = float(peak.index_se)
         out["peak_replications"] = float(peak.replications)
         out["peak_reached"] = 1.0 if peak.reached else 0.0
+        if np.isfinite(peak.route_relative_gap):
+            out["peak_route_relative_gap"] = float(peak.route_relative_gap)
         if peak.target_range is not None:
             out["peak_target_low"], out["peak_target_high"] = peak.target_range
     return out
