@@ -17,6 +17,7 @@ The first step is the default demand (factor 1, unless the bounds exclude it), s
     nice python benchmarks/bench_calibration.py --network "schematic:almaty?scale=district&seed=0"
     nice python benchmarks/bench_calibration.py --scenario scenarios/helsinki/baseline.toml
     nice python benchmarks/bench_calibration.py --diagnose 0.856   # one simulation at x0.856: where the delay is
+    nice python benchmarks/bench_calibration.py --reroute-passes 8  # [simulation] reroute_passes = 8
 
 ``--diagnose FACTOR`` runs instead one simulation of the calibration's first replication (seed 0, replication 0,
 central parameters) at that demand factor and prints where the peak's excess time is spent: the links with the
@@ -57,14 +58,19 @@ def loadavg() -> str:
         return "n/a"
 
 
-def scenario_for(network: str, target: str) -> Scenario:
-    """A baseline scenario on ``network`` asking for ``target`` (a name in traffic.toml or a number)."""
+def scenario_for(network: str, target: str, reroute_passes: int | None = None) -> Scenario:
+    """A baseline scenario on ``network`` asking for ``target`` (a name in traffic.toml or a number).
+
+    ``reroute_passes``: its ``[simulation] reroute_passes`` (default: the parameters' ``max_iterations``).
+    """
     value = target if not target.replace(".", "", 1).isdigit() else float(target)
     text = (
         'name = "calibration-benchmark"\ndescription = "bench_calibration.py: the baseline of the network, calibrated"\n'
         f"[network]\nsource = {json.dumps(network)}\n"
         f"[demand]\ncongestion_index_target = {json.dumps(value)}\n"
     )
+    if reroute_passes is not None:
+        text += f"[simulation]\nreroute_passes = {reroute_passes}\n"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "baseline.toml"
         path.write_text(text)
@@ -305,8 +311,20 @@ def main() -> None:
     ap.add_argument(
         "--diagnose", type=float, default=None, help="one simulation at this factor: where the delay is"
     )
+    ap.add_argument(
+        "--reroute-passes",
+        type=int,
+        default=None,
+        help="[simulation] reroute_passes of the benchmark's scenario (default: traffic.route_choice.max_iterations)",
+    )
     args = ap.parse_args()
-    scenario = load_scenario(args.scenario) if args.scenario else scenario_for(args.network, args.target)
+    if args.scenario and args.reroute_passes is not None:
+        raise SystemExit("--reroute-passes: set [simulation] reroute_passes in the scenario file instead")
+    scenario = (
+        load_scenario(args.scenario)
+        if args.scenario
+        else scenario_for(args.network, args.target, args.reroute_passes)
+    )
     if args.diagnose is not None:
         diagnose(scenario, args.diagnose)
         return

@@ -25,6 +25,15 @@ running phase) and the RSS when its last call ended (what it left alive).
     nice python benchmarks/bench_city.py --scale small --periods am_peak inter_peak
     nice python benchmarks/bench_city.py --periods am_peak inter_peak pm_peak night --memory
     nice python benchmarks/bench_city.py --set traffic.route_choice.gap_sample_origins=0   # every origin
+    nice python benchmarks/bench_city.py --scale small --seed 0 --replications 0 1 2 3 --demand-factor 1.3 \
+        --reroute-passes 3 8                                  # the route-choice policy, per setting
+
+``--demand-factor F`` scales the network's default daily trips as the peak calibration does (``F`` = its
+factor) and every run also prints the AM peak's congestion index (:func:`vision_zero.traffic.demand.
+congestion_index` at central parameters, what the calibration measures). With several ``--replications`` or
+``--reroute-passes`` values, one process runs every combination (a fresh clock per run) and ends with a table per
+setting: the last relative gap (mean and standard error over the replications; each run's sampled gap carries its
+own standard error), the congestion index, the share arrived and the CPU-s (routing, loop, replication).
 """
 
 from __future__ import annotations
@@ -113,9 +122,10 @@ class Clock:
                 outer, _ = self._stack[-1]
                 self._stack[-1] = (outer, end)
 
-    def wrap(self, owner: Any, attr: str, name: str) -> None:
-        """Charge every call of ``owner.attr`` to phase ``name``."""
-        fn: Callable[..., Any] = getattr(owner, attr)
+    @contextlib.contextmanager
+    def wrap(self, owner: Any, attr: str, name: str) -> Iterator[None]:
+        """Charge every call of ``owner.attr`` to phase ``name`` while the context lasts (then restore it)."""
+        fn: Callable[..., Any] = owner.__dict__[attr]
 
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -123,6 +133,10 @@ class Clock:
                 return fn(*args, **kwargs)
 
         setattr(owner, attr, timed)
+        try:
+            yield
+        finally:
+            setattr(owner, attr, fn)
 
 
 def loadavg() -> str:
@@ -140,12 +154,28 @@ def run(
     memory: bool = False,
     reroute_passes: int | None = None,
     overrides: dict[str, float] | None = None,
+    demand_factor: float | None = None,
 ) -> dict[str, Any]:
     clock = Clock(memory)
     # the event loop runs inside _simulate_once; everything else simulate_vehicles does is bookkeeping
-    clock.wrap(simulation, "_simulate_once", "loop")
-    clock.wrap(routing.Router, "shortest", "routing")
-    clock.wrap(routing.Router, "__init__", "routing")
+    with (
+        clock.wrap(simulation, "_simulate_once", "loop"),
+        clock.wrap(routing.Router, "shortest", "routing"),
+        clock.wrap(routing.Router, "__init__", "routing"),
+    ):
+        return _run(clock, scale, periods_wanted, seed, replication, reroute_passes, overrides, demand_factor)
+
+
+def _run(
+    clock: Clock,
+    scale: str,
+    periods_wanted: list[str],
+    seed: int,
+    replication: int,
+    reroute_passes: int | None,
+    overrides: dict[str, float] | None,
+    demand_factor: float | None,
+) -> dict[str, Any]:
     start_load = loadavg()
     wall0 = time.perf_counter()
     source = "schematic:almaty" if scale == "city" else f"schematic:almaty?scale={scale}"
@@ -165,8 +195,11 @@ def run(
         draw[name] = value
     with clock.phase("demand"):
         dist = demand.trip_distribution(network, params)
+        daily = None
+        if demand_factor is not None:  # as the peak calibration scales it (runs.pipeline.peak_replication)
+            daily = demand.default_daily_trips(network, params, distribution=dist) * demand_factor
         trips = demand.generate_trips(
-            network, rng=rngs.demand, periods=periods, params=params, distribution=dist
+            network, rng=rngs.demand, periods=periods, daily_trips=daily, params=params, distribution=dist
         )
         peds = demand.pedestrian_demand(network, periods=periods, params=params)
     settings = simulation.TrafficSettings.from_values(draw)
@@ -187,12 +220,17 @@ def run(
     with clock.phase("risk"):
         est = crash_model.estimate(network, record, parameters=draw)
     wall = time.perf_counter() - wall0
+    index = demand.congestion_index(network, record.trips, settings)
     positions = len(vehicles.routes.links)
     rc = record.route_choice
     entries = int(np.isfinite(vehicles.times.ent).sum())
     total = sum(clock.cpu_s.values())
     return {
         "case": source,
+        "seed": seed,
+        "replication": replication,
+        "demand_factor": demand_factor,
+        "reroute_passes": reroute_passes,
         "periods": [p.name for p in periods],
         "links": len(network.links),
         "nodes": len(network.nodes),
@@ -202,12 +240,13 @@ def run(
         "relative_gap_se": [round(float(g), 4) for g in rc["relative_gap_se"]],
         "trees": [int(t) for t in rc["trees"]],
         "arrived_share": round(float(record.trips["completed"].mean()), 4) if len(record.trips) else None,
+        "congestion_index": round(index, 4),
         "route_positions_last": positions,
         "link_entries_last": entries,
         "cpu_s": {k: round(v, 2) for k, v in clock.cpu_s.items()},
         "calls": clock.calls,
-        "peak_mib": {k: round(v, 1) for k, v in clock.peak_mib.items()} if memory else None,
-        "end_mib": {k: round(v, 1) for k, v in clock.end_mib.items()} if memory else None,
+        "peak_mib": {k: round(v, 1) for k, v in clock.peak_mib.items()} if clock.memory else None,
+        "end_mib": {k: round(v, 1) for k, v in clock.end_mib.items()} if clock.memory else None,
         "cpu_s_total": round(total, 2),
         "cpu_s_replication": round(total - clock.cpu_s["network"], 2),
         "wall_s": round(wall, 2),
@@ -226,21 +265,91 @@ def run(
     }
 
 
+def print_run(out: dict[str, Any]) -> None:
+    """One run's phases, gap, index and load."""
+    sims = max(1, out["simulations"])
+    loop_us = 1e6 * out["cpu_s"]["loop"] / max(1, out["link_entries_last"] * sims)
+    print(
+        f"{out['case']} {out['periods']} seed {out['seed']} replication {out['replication']}, demand "
+        f"x{out['demand_factor'] or 1.0}, reroute passes {out['reroute_passes'] or 'default'}: "
+        f"{out['links']:,} links, {out['trips']:,} trips, "
+        f"{out['simulations']} simulations (relative gap {out['relative_gap']}, standard error "
+        f"{out['relative_gap_se']}; trees grown after each simulation {out['trees']})"
+    )
+    mem = out["peak_mib"] is not None
+    head = f"{'peak MiB':>10}{'end MiB':>9}" if mem else ""
+    print(f"{'phase':<20}{'CPU s':>9}{'calls':>7}{head}")
+    for k in PHASES:
+        tail = f"{out['peak_mib'][k]:>10.0f}{out['end_mib'][k]:>9.0f}" if mem else ""
+        print(f"{k:<20}{out['cpu_s'][k]:>9.2f}{out['calls'][k]:>7}{tail}")
+    print(f"{'replication':<20}{out['cpu_s_replication']:>9.2f}   (all but network)")
+    print(
+        f"loop per link entry ~{loop_us:.2f} us ({out['link_entries_last']:,} entries in the last simulation)"
+    )
+    print(
+        f"wall {out['wall_s']:.1f} s, peak RSS {out['peak_rss_mib']:.0f} MiB, arrived {out['arrived_share']}, "
+        f"congestion index {out['congestion_index']}"
+    )
+    print(f"loadavg start: {out['loadavg_start']} | end: {out['loadavg_end']}", flush=True)
+
+
+def _mean_se(values: list[float]) -> str:
+    """Mean +- standard error over the replications (the mean alone for one)."""
+    a = np.asarray(values, dtype=float)
+    if a.size < 2:
+        return f"{a.mean():.3f}"
+    return f"{a.mean():.3f} +- {a.std(ddof=1) / np.sqrt(a.size):.3f}"
+
+
+def print_settings(runs: list[dict[str, Any]]) -> None:
+    """Per re-routing setting, over the replications: last gap, index, arrived, simulations, CPU-s, load."""
+    print(
+        "\nper setting (mean +- standard error over the replications; last gap: each run's sampled estimate):"
+    )
+    print(
+        "| reroute passes | reps | simulations | last gap | index | arrived | CPU-s routing / loop / replication | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for passes in dict.fromkeys(r["reroute_passes"] for r in runs):
+        rs = [r for r in runs if r["reroute_passes"] == passes]
+        cpu = {k: _mean_se([r["cpu_s"][k] for r in rs]) for k in ("routing", "loop")}
+        print(
+            f"| {passes if passes is not None else 'default'} | {len(rs)} | "
+            f"{'/'.join(str(r['simulations']) for r in rs)} | {_mean_se([r['relative_gap'][-1] for r in rs])} | "
+            f"{_mean_se([r['congestion_index'] for r in rs])} | "
+            f"{_mean_se([100 * r['arrived_share'] for r in rs])}% | {cpu['routing']} / {cpu['loop']} / "
+            f"{_mean_se([r['cpu_s_replication'] for r in rs])} | "
+            f"{rs[0]['loadavg_start'].split()[0]}-{rs[-1]['loadavg_end'].split()[0]} |"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", default="city", help="city, district, small, tiny (schematic:almaty presets)")
     ap.add_argument("--periods", nargs="+", default=["am_peak"])
     ap.add_argument("--seed", type=int, default=2019)
-    ap.add_argument("--replication", type=int, default=0)
-    ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    ap.add_argument(
+        "--replication", "--replications", type=int, nargs="+", default=[0], help="one run per replication"
+    )
+    ap.add_argument(
+        "--json", type=Path, default=None, help="also write the result (a list with several runs)"
+    )
     ap.add_argument(
         "--memory", action="store_true", help="also each phase's peak RSS and its RSS at the end (Linux)"
     )
     ap.add_argument(
         "--reroute-passes",
         type=int,
+        nargs="+",
+        default=[None],
+        help="at most this many re-routing iterations (default: the parameters'; 0: free-flow routes only); "
+        "several values: one run per value",
+    )
+    ap.add_argument(
+        "--demand-factor",
+        type=float,
         default=None,
-        help="at most this many re-routing iterations (default: the parameters'; 0: free-flow routes only)",
+        help="the default daily trips x this, as the peak calibration scales them (default: the default demand)",
     )
     ap.add_argument(
         "--set",
@@ -256,34 +365,20 @@ def main() -> None:
         if not sep:
             raise SystemExit(f"--set: expected NAME=VALUE (got {item!r})")
         overrides[name] = float(value)
-    out = run(
-        args.scale, args.periods, args.seed, args.replication, args.memory, args.reroute_passes, overrides
-    )
     if overrides:
         print(f"overrides: {overrides}")
-    sims = max(1, out["simulations"])
-    loop_us = 1e6 * out["cpu_s"]["loop"] / max(1, out["link_entries_last"] * sims)
-    print(
-        f"{out['case']} {out['periods']}: {out['links']:,} links, {out['trips']:,} trips, "
-        f"{out['simulations']} simulations (relative gap {out['relative_gap']}, standard error "
-        f"{out['relative_gap_se']}; trees grown after each simulation {out['trees']})"
-    )
-    mem = out["peak_mib"] is not None
-    head = f"{'peak MiB':>10}{'end MiB':>9}" if mem else ""
-    print(f"{'phase':<20}{'CPU s':>9}{'calls':>7}{head}")
-    for k in PHASES:
-        tail = f"{out['peak_mib'][k]:>10.0f}{out['end_mib'][k]:>9.0f}" if mem else ""
-        print(f"{k:<20}{out['cpu_s'][k]:>9.2f}{out['calls'][k]:>7}{tail}")
-    print(f"{'replication':<20}{out['cpu_s_replication']:>9.2f}   (all but network)")
-    print(
-        f"loop per link entry ~{loop_us:.2f} us ({out['link_entries_last']:,} entries in the last simulation)"
-    )
-    print(
-        f"wall {out['wall_s']:.1f} s, peak RSS {out['peak_rss_mib']:.0f} MiB, arrived {out['arrived_share']}"
-    )
-    print(f"loadavg start: {out['loadavg_start']} | end: {out['loadavg_end']}")
+    runs = []
+    for passes in args.reroute_passes:
+        for rep in args.replication:
+            out = run(
+                args.scale, args.periods, args.seed, rep, args.memory, passes, overrides, args.demand_factor
+            )
+            print_run(out)
+            runs.append(out)
+    if len(runs) > 1:
+        print_settings(runs)
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2))
+        args.json.write_text(json.dumps(runs[0] if len(runs) == 1 else runs, indent=2))
 
 
 if __name__ == "__main__":
