@@ -52,7 +52,7 @@ def test_the_kernels_event_order_is_simpys() -> None:
         kernel._push(st, float(t), 0, i, float(t), 0)
     popped = []
     while st.cnt[kernel.HSIZE]:
-        popped.append(int(st.harg[0]))
+        popped.append(int(st.hi[0, kernel.HARG]))
         kernel._pop(st)
     assert popped == seen
 

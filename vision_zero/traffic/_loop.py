@@ -211,7 +211,7 @@ class EventLoop:
             while kernel.advance(self.net, self.plan, self.state, horizon) == kernel.NEED_ROOM:
                 self.state = kernel.grow_heap(self.state)
             st = self.state
-            if st.cnt[kernel.HSIZE] == 0 or st.hkey[0] >= until:
+            if st.cnt[kernel.HSIZE] == 0 or st.hf[0, kernel.HKEY] >= until:
                 return  # nothing left before the period's end
             yield env.timeout(horizon - env.now)
 

@@ -39,6 +39,8 @@ from vision_zero.core.units import S_PER_HOUR
 from vision_zero.traffic._model import potential_capacity_vph
 
 __all__ = [
+    "HARG",
+    "HKEY",
     "HSIZE",
     "NEED_ROOM",
     "STUCK_MOVES",
@@ -57,7 +59,6 @@ __all__ = [
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
-I8 = npt.NDArray[np.int8]
 B = npt.NDArray[np.bool_]
 Int = int | np.int64  # an integer argument: Python int from Python, int64 inside the kernel
 Bool = bool | np.bool_
@@ -115,6 +116,16 @@ _RL = 8  # int32 columns of Plan.pi: float64 columns 4 and 5
 _NL = 9
 _PSZ = 10
 _POS_COLS = 6  # float64 columns of a position record
+# One 48-byte record per heap entry (State.hf as float64, State.hi as int64: the same memory), so a sift step
+# moves one record instead of six arrays' entries: SimPy's heap time (the key), the event's own time, its event
+# number (the tie-break), kind, argument (link or departure index) and a stuck timer's token.
+HKEY = 0
+_HT = 1
+_HEID = 2
+_HKIND = 3
+HARG = 4
+_HTOK = 5
+_HEAP_COLS = 6
 # columns of State.lf (per link: earliest next exit, earliest next entry, the gate's virtual time)
 _NSLOT = 0
 _ISLOT = 1
@@ -174,12 +185,8 @@ class State(NamedTuple):
     qs: I32  # per link block: route positions in entry order
     cum: I32  # per link block: nin after each entry
     oq: I32  # per link block: vehicles waiting to depart onto it
-    hkey: F64  # heap: SimPy's heap time
-    heid: I64  # heap: event number
-    hkind: I8
-    harg: I64  # link (head, gate, stuck) or departure index
-    ht: F64  # the event's own time
-    htok: I64  # a stuck timer's token
+    hf: F64  # heap (rows): one event's record as float64 (columns HKEY, _HT; see :data:`_HEAP_COLS`)
+    hi: I64  # heap (rows): the same records as int64 (columns _HEID ... _HTOK: the same memory as ``hf``)
     rec_t: F64  # per recorded movement slot's block: its exit times, in order
     rec_n: I64  # per recorded movement slot's block: vehicles that exited by it after each exit
     rec_len: I64  # per movement slot: exits recorded
@@ -307,6 +314,7 @@ def new_state(net: Net, plan: Plan, n_links: Int) -> State:
     n_slots = len(net.gwho)
     heap = 6 * n_links + 64
     z = np.zeros
+    hf = z((heap, _HEAP_COLS))
     li = z((n_links, len(_LI_COLS)), np.int64)
     li[:, _OHEAD] = net.optr[:-1]
     li[:, _OTAIL] = net.optr[:-1]
@@ -320,12 +328,8 @@ def new_state(net: Net, plan: Plan, n_links: Int) -> State:
         z(len(plan.pi), np.int32),
         z(len(plan.pi), np.int32),
         z(int(net.optr[-1]), np.int32),
-        z(heap),
-        z(heap, np.int64),
-        z(heap, np.int8),
-        z(heap, np.int64),
-        z(heap),
-        z(heap, np.int64),
+        hf,
+        hf.view(np.int64),
         z(int(net.rec_ptr[-1])),
         z(int(net.rec_ptr[-1]), np.int64),
         z(len(net.mv_next), np.int64),
@@ -341,17 +345,10 @@ def new_state(net: Net, plan: Plan, n_links: Int) -> State:
 
 def grow_heap(st: State) -> State:
     """The same state with twice the heap room."""
-    n = len(st.hkey)
-
-    def more(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        out = np.zeros(2 * n, dtype=a.dtype)
-        out[:n] = a
-        return out
-
-    return st._replace(
-        hkey=more(st.hkey), heid=more(st.heid), hkind=more(st.hkind), harg=more(st.harg), ht=more(st.ht),
-        htok=more(st.htok),
-    )  # fmt: skip
+    n = len(st.hf)
+    hf = np.zeros((2 * n, _HEAP_COLS))
+    hf[:n] = st.hf
+    return st._replace(hf=hf, hi=hf.view(np.int64))
 
 
 @njit(cache=True, nogil=True)
@@ -377,39 +374,35 @@ def start_period(st: State, now: float) -> None:
 
 @njit(inline="always", **_KERNEL)
 def _move(st: State, dst: Int, src: Int) -> None:
-    """Copy the heap entry at ``src`` to ``dst`` (a sift step)."""
-    st.hkey[dst] = st.hkey[src]
-    st.heid[dst] = st.heid[src]
-    st.hkind[dst] = st.hkind[src]
-    st.harg[dst] = st.harg[src]
-    st.ht[dst] = st.ht[src]
-    st.htok[dst] = st.htok[src]
+    """Copy the heap entry at ``src`` to ``dst`` (a sift step; bit for bit, through the int64 view)."""
+    for c in range(_HEAP_COLS):
+        st.hi[dst, c] = st.hi[src, c]
 
 
 @njit(inline="always", **_KERNEL)
 def _put(st: State, i: Int, key: float, e: Int, kind: Int, arg: Int, t: float, tok: Int) -> None:
     """Write a heap entry at ``i``."""
-    st.hkey[i] = key
-    st.heid[i] = e
-    st.hkind[i] = kind
-    st.harg[i] = arg
-    st.ht[i] = t
-    st.htok[i] = tok
+    st.hf[i, HKEY] = key
+    st.hf[i, _HT] = t
+    st.hi[i, _HEID] = e
+    st.hi[i, _HKIND] = kind
+    st.hi[i, HARG] = arg
+    st.hi[i, _HTOK] = tok
 
 
 @njit(**_KERNEL)
 def _push(st: State, key: float, kind: Int, arg: Int, t: float, tok: Int) -> None:
     """Schedule an event (SimPy's heap entry: key, then event number)."""
     n = st.cnt[HSIZE]
-    if n >= len(st.hkey):
+    if n >= len(st.hf):
         raise RuntimeError("event heap full")  # advance() keeps room; this would be a bug
     e = st.cnt[_EID]
     st.cnt[_EID] = e + 1
     i = n
     while i > 0:
         up = (i - 1) >> 1
-        k = st.hkey[up]
-        if k < key or (k == key and st.heid[up] < e):
+        k = st.hf[up, HKEY]
+        if k < key or (k == key and st.hi[up, _HEID] < e):
             break
         _move(st, i, up)
         i = up
@@ -424,21 +417,25 @@ def _pop(st: State) -> None:
     st.cnt[HSIZE] = n
     if n == 0:
         return
-    key = st.hkey[n]
-    e = st.heid[n]
-    kind = st.hkind[n]
-    arg = st.harg[n]
-    t = st.ht[n]
-    tok = st.htok[n]
+    key = st.hf[n, HKEY]
+    e = st.hi[n, _HEID]
+    kind = st.hi[n, _HKIND]
+    arg = st.hi[n, HARG]
+    t = st.hf[n, _HT]
+    tok = st.hi[n, _HTOK]
     i = 0
     while True:
         c = 2 * i + 1
         if c >= n:
             break
         r = c + 1
-        if r < n and (st.hkey[r] < st.hkey[c] or (st.hkey[r] == st.hkey[c] and st.heid[r] < st.heid[c])):
-            c = r
-        if key < st.hkey[c] or (key == st.hkey[c] and e < st.heid[c]):
+        kc = st.hf[c, HKEY]
+        if r < n:
+            kr = st.hf[r, HKEY]
+            if kr < kc or (kr == kc and st.hi[r, _HEID] < st.hi[c, _HEID]):
+                c = r
+                kc = kr
+        if key < kc or (key == kc and e < st.hi[c, _HEID]):
             break
         _move(st, i, c)
         i = c
@@ -786,14 +783,14 @@ def advance(net: Net, plan: Plan, st: State, horizon: float) -> int:
     """
     room = 3 * len(st.lf) + 16  # an event schedules about one head, one gate and one stuck timer per link
     n_dep = len(st.order)
-    while st.cnt[HSIZE] > 0 and st.hkey[0] < horizon:
-        if st.cnt[HSIZE] + room > len(st.hkey):
+    while st.cnt[HSIZE] > 0 and st.hf[0, HKEY] < horizon:
+        if st.cnt[HSIZE] + room > len(st.hf):
             return NEED_ROOM
-        st.clk[0] = st.hkey[0]
-        kind = st.hkind[0]
-        arg = st.harg[0]
-        t = st.ht[0]
-        tok = st.htok[0]
+        st.clk[0] = st.hf[0, HKEY]
+        kind = st.hi[0, _HKIND]
+        arg = st.hi[0, HARG]
+        t = st.hf[0, _HT]
+        tok = st.hi[0, _HTOK]
         _pop(st)
         if kind == _HEAD:
             _on_head(net, plan, st, arg, t)
