@@ -74,6 +74,23 @@ with many near-equal routes the equilibrium from scratch sends a street's traffi
 travel time; studies of speed cameras and 20 mph zones find volumes unchanged and no migration. The share of
 trips outside their band is logged with the gap.
 
+What a variant's route choice costs, and what was tried to cut it (#16; centre-30 against its baseline, SCHEMATIC
+district x0.1, replication 0, load 7-13): the replication took ~64 CPU-s, 52 of them in shortest-route trees: the
+exact search after each of its 3 simulations (every origin x departure slice, ~12,000 trees, ~11 CPU-s each, for
+80, 6 and 0 switchers), elastic demand's OD times (baseline and variant costs per period, 11,476 trees, 14 CPU-s)
+and the congestion index (2.3 CPU-s). The band rule needs every driver's best route, and none of these gave the
+same switchers for less (not kept): (1) a lower bound per origin under each link's least cost over the slices
+(exact, same switchers bit for bit): the slice means of a light network vary so much (a link's least over its mean:
+median 0.91, 5th percentile 0.48) that the bound is ~0.73 of the best route, 83% of the drivers stay candidates
+and the trees rose from 12,099 to 12,494; (2) re-using the baseline's or the previous iteration's trees: after the
+variant's first simulation 6-17% of each slice's link costs and 11% of the movements' extra times differ from the
+baseline's last, after its second 1.5-2.8% and 7%, and a tree settles about half the network
+(:mod:`~vision_zero.traffic._kernels` measured at most 1 tree in 374-935 that relaxed no changed edge); (3) paths
+only for the switchers: walking a route is a negligible share of growing its tree. Left to do: a tree that stops at
+the largest ``route time - band`` of its drivers (a driver not reached by then is inside his band): those
+thresholds are 0.83 (0.75-0.90) of the farthest best route, i.e. about 29% fewer settled vertices, from a change to
+:func:`~vision_zero.traffic._kernels.targeted_trees`, the variant's gap then estimated from sampled origins.
+
 References
 ----------
 Kimber, R. M., Coombe, R. D. (1980). The traffic capacity of major/minor priority junctions. TRRL Supplementary
