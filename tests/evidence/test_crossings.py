@@ -167,13 +167,15 @@ def _range(name: str) -> tuple[float, float]:
 
 
 _TURNING_SHARE_GAP = (
-    "51.5% of the collisions at crossings on junction nodes on the small schematic network (central parameters, 2 "
-    "replications, 2026-12-01, load ~7; 48.3% of every crossing's collisions, the denominator used until then, "
-    "which counted the 64 crossings on two-leg nodes as intersections too): 3.5 points above the interval. At "
-    "junction crossings the collisions split 51.5% turning, 39.9% leaving the stop line (87% of them at signals, "
-    "where the red stops the through traffic) and 8.6% passing at the running speed, against Roudsari's 48% "
-    "straight: the vehicles flagged as starting from rest (traffic/_record._STOPPED_S, being reworked) and the "
-    "turning vehicles keep uniform warning times while through traffic's are weighted by the pedestrians' lag "
+    "59.3% of the collisions at crossings on junction nodes on the small schematic network (central parameters, 2 "
+    "replications, 2026-12-01, load ~12, after the record's 'stopped' became the event loop's held flag and the lag "
+    "spread was re-fitted to the same death share, risk.pedestrian.critical_lag.sigma_log 0.87 -> 0.67; 51.5% "
+    "before, with 'stopped' = waited more than 1 s at the link's end; 48.3% of every crossing's collisions, the "
+    "denominator used until then, which counted the 64 crossings on two-leg nodes as intersections too): 11 points "
+    "above the interval. At junction crossings the collisions split 59.3% turning, 30.0% leaving the stop line "
+    "(99% of them at signals, where the red stops the through traffic; 39.9% before the held flag, 87% at signals) "
+    "and 10.7% passing at the running speed, against Roudsari's 48% straight: the vehicles starting from rest and "
+    "the turning vehicles keep uniform warning times while through traffic's are weighted by the pedestrians' lag "
     "acceptance (risk.pedestrian.critical_lag.*); pedestrian volumes by street class are assumptions "
     "(demand.pedestrians_per_hour.*)"
 )
@@ -186,8 +188,9 @@ def test_turning_vehicles_share_of_collisions_at_intersections(runs: Pairs) -> N
     range: the binomial 95% interval (risk.pedestrian.evidence.turning_share_at_intersections).
 
     Counted as Roudsari counts: the collisions at crossings on junction nodes (three or more legs), the model's
-    intersections; a crossing along a road or on a two-leg node is not one. 51.5% on the small schematic network
-    (central parameters, 2 replications, 2026-12-01). Over every crossing's collisions, the denominator used until
+    intersections; a crossing along a road or on a two-leg node is not one. 59.3% on the small schematic network
+    (central parameters, 2 replications, 2026-12-01; 51.5% before the record's 'stopped' became the event loop's
+    held flag). Over every crossing's collisions, the denominator used until
     then: 48.3% (44.5% before junction crossings took every leg's pedestrians, 22.1% before the pedestrians' lag
     acceptance, risk.pedestrian.critical_lag.*, made conflicts with through traffic at short warning times rarer,
     and before the turning drivers who do not look were taken at every junction)."""

@@ -806,6 +806,80 @@ def test_crossing_at_a_signalised_node_reports_stopped_vehicles() -> None:
     assert 0 < p["stopped"].sum() < 60
 
 
+def test_a_major_approach_spaced_by_a_headway_does_not_pass_from_rest() -> None:
+    """Two vehicles about a second apart on a 2-lane primary road (its inflow headway) reach a priority junction,
+    where a 1-lane primary road takes them one inflow headway (2 s) apart: the second waits just over 1 s at the
+    line behind a vehicle that did not stop. That is the spacing of a moving stream (a queue discharging at a link's
+    capacity moves: Newell's congested branch), not a start from rest (the record said 'stopped' for waits over
+    1 s until 2026-12-01)."""
+    net = make_network(
+        [(0, 0), (300, 0), (300, 300), (600, 0)],
+        [(0, 1, 300.0, 2, 50.0, 7200.0), (2, 1, 300.0, 1, 50.0, 1800.0), (1, 3, 300.0, 1, 50.0, 1800.0)],
+        highway=["primary", "residential", "primary"],
+        crossings=[(1, -1, 0.0)],
+    )
+    assert not give_way_approach(net)[0] and give_way_approach(net)[1]  # link 0: the major approach
+    rec = run(net, trips_frame([0], [3], np.array([0.0, 0.5])), settings=EXACT, link_events=True)
+    ev = rec.link_events
+    on_0 = ev[ev["link"] == 0]
+    gap_in = np.diff(on_0["enter_s"].to_numpy())[0]  # the 2-lane road's inflow headway (its flow capacity)
+    np.testing.assert_allclose(np.diff(on_0["exit_s"].to_numpy()), [2.0])  # the 1-lane road's, 1800 veh/h
+    hold = (on_0["exit_s"] - on_0["run_end_s"]).to_numpy()
+    np.testing.assert_allclose(hold, [0.0, 2.0 - gap_in])
+    assert hold[1] > 1.0
+    p = rec.passages
+    assert len(p) == 2 and not p["stopped"].any()
+
+
+def test_vehicles_queued_at_a_red_pass_from_rest() -> None:
+    """At a signal, a vehicle that reaches the line in the red stops, and so does every vehicle that reaches it
+    before the stopped vehicle ahead has left (a standing queue); one that reaches an empty line in the green
+    does not, nor one that reaches it after the vehicle ahead has left (it is spaced by the saturation flow, if
+    at all)."""
+    net = make_network(
+        [(0, 0), (300, 0), (300, 300), (600, 0)],
+        [(0, 1, 300.0, 1, 50.0, 1800.0), (2, 1, 300.0, 1, 50.0, 1800.0), (1, 3, 300.0, 1, 50.0, 1800.0)],
+        signalised=[1],
+        crossings=[(1, -1, 0.0)],
+    )
+    sig = signal_plans(net, EXACT)
+    c, off, g = sig.cycle_s[0], sig.offset_s[0], sig.green_s[0]
+    depart = np.arange(0.0, 2 * c, 3.0)  # one every 3 s over two cycles: queues in the red, none in the green
+    rec = run(net, trips_frame([0], [3], depart), settings=EXACT, link_events=True)
+    ev = rec.link_events[rec.link_events["link"] == 0].sort_values("exit_s")
+    run_end, exit_s = ev["run_end_s"].to_numpy(), ev["exit_s"].to_numpy()
+    in_red = (run_end - off) % c >= g
+    expected = np.zeros(len(ev), dtype=bool)
+    for k in range(len(ev)):  # by hand: a red, or behind a stopped vehicle still at the line
+        expected[k] = in_red[k] or (k > 0 and run_end[k] < exit_s[k - 1] and expected[k - 1])
+    p = rec.passages.sort_values("t_s")
+    np.testing.assert_allclose(p["t_s"].to_numpy(), exit_s)
+    assert p["stopped"].tolist() == expected.tolist()
+    assert in_red.any() and (~in_red).any() and expected.any() and (~expected).any()
+    assert (expected & ~in_red).any()  # queued behind a stopped vehicle: reached the line in the green
+    assert ((exit_s - run_end > 0) & ~expected).any()  # waited behind a moving vehicle: not a stop
+
+
+def test_a_minor_approach_that_waits_out_the_give_way_headway_passes_from_rest() -> None:
+    """On the minor approach of a priority junction the give-way capacity (HCM's potential capacity at no
+    conflicting flow: one vehicle per follow-up headway) spaces the exits: a vehicle that reaches the line within
+    that headway of the one ahead waits for its gap in the major stream, it yields from rest; the first, which
+    finds the line free, does not stop (no conflicting traffic is simulated without gap acceptance)."""
+    net = make_network(
+        [(0, 0), (300, 0), (300, 300), (600, 0)],
+        [(0, 1, 300.0, 1, 50.0, 1800.0), (2, 1, 300.0, 1, 50.0, 1800.0), (1, 3, 300.0, 1, 50.0, 1800.0)],
+        highway=["primary", "residential", "primary"],
+        crossings=[(1, -1, 0.0)],
+    )
+    assert give_way_approach(net)[1]
+    rec = run(net, trips_frame([2], [3], np.array([0.0, 2.0, 60.0])), settings=EXACT, link_events=True)
+    ev = rec.link_events[rec.link_events["link"] == 1]
+    hold = (ev["exit_s"] - ev["run_end_s"]).to_numpy()
+    follow_up = 3600.0 / give_way_capacity_vph(net, EXACT)[1]
+    np.testing.assert_allclose(hold, [0.0, follow_up - 2.0, 0.0])
+    assert rec.passages.sort_values("t_s")["stopped"].tolist() == [False, True, False]
+
+
 def test_crossing_at_a_node_reports_turning_vehicles() -> None:
     # node 1: from link 0 (west) straight on to node 3 (east), or left to node 2 (north): a 90-degree turn
     net = make_network(

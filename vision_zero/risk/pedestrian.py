@@ -15,8 +15,9 @@ The chain, for each pedestrian arriving at a crossing (expected values, no sampl
    conflicts' warning times are weighted by the share who accept them. Vehicles turning at the node or leaving a
    stop line enter the pedestrians' path from the side or from rest, and their conflicts keep the uniform warning
    time.
-3. **Movement.** At a crossing on a node the record says how each vehicle passes it: a vehicle that waited at the
-   stop line (queued, or stopped by the red) reaches the crosswalk from rest, at most ``sqrt(2 a d)``, and a turning
+3. **Movement.** At a crossing on a node the record says how each vehicle passes it: a vehicle the event loop held
+   at the stop line (a red, a give-way, a standing queue: the record's ``stopped``) reaches the crosswalk from
+   rest, at most ``sqrt(2 a d)``, and a turning
    vehicle at most at the turning speed (Fitzpatrick, Schneider & Park 2006); :func:`movement_speed_kph`. Other
    vehicles keep their simulated running speed.
 4. **Yielding.** A driver yields with a probability that depends on the crossing type and (uncontrolled, raised)
@@ -61,16 +62,17 @@ pedestrian-struck crashes and 1.7% on Scotland's built-up roads; only 6.4% of it
 straight at them at random moments: they pick their lag (:func:`lag_acceptance_share`; critical gaps 3.6-4.3 s,
 lognormal, at uncontrolled crossings of high-speed arterials). With that the through traffic's collisions are
 mostly braked ones, and on the small schematic network (central parameters, 2 replications, 2026-12-01) they are
-13% of the crossing collisions at 11% deaths; vehicles turning at the node make 45% (Roudsari et al. 2006: 42% of
-intersection collisions) and vehicles leaving a stop line 43%, both at 0.5-0.6% deaths; 2.1% of all pedestrian
-casualties die and 33% of the deaths are at impact speeds of 30 mph or less. The lags' spread
+13.5% of the crossing collisions at 11% deaths; vehicles turning at the node make 57% (59% at junction crossings;
+Roudsari et al. 2006: 42% of intersection collisions) and vehicles the event loop held at the stop line 29% (43%
+while any wait over 1 s counted as a stop), both at 0.5-0.6% deaths; 2.1% of all pedestrian casualties die and
+34% of the deaths are at impact speeds of 30 mph or less. The lags' spread
 (``risk.pedestrian.critical_lag.sigma_log``) is the chain's one fitted parameter: fitted to 2.1% deaths, between
-the targets' 1.5% and Almaty police's 3.0% (fitted to 1.5% it put the PHB row outside FHWA's interval); the
-turning share, Abdulsattar et al.'s turning/straight ratio at signals (3.3) and Richards' row are the checks it
-was not fitted to (``tests/evidence/test_impact_speeds.py``, ``tests/evidence/test_crossings.py``). What it leaves
+the targets' 1.5% and Almaty police's 3.0% (0.67; 0.87 before the held flag, when more collisions started from
+rest); the turning share, Abdulsattar et al.'s turning/straight ratio at signals (4.6) and Richards' row are the
+checks it was not fitted to (``tests/evidence/test_impact_speeds.py``, ``tests/evidence/test_crossings.py``). What it leaves
 off: Adelaide's reconstructed fatal collisions (McLean et al. 1994): at 60 km/h, 5 km/h less cuts the chain's deaths
-by 49% (Adelaide 30%: with Rosén & Sander's curve a collision at the full 60 km/h already loses 32% of its death
-risk, so Adelaide's figure needs a flatter, higher death curve: older pedestrians and older cars) and avoids 2.9%
+by 52% (Adelaide 30%: with Rosén & Sander's curve a collision at the full 60 km/h already loses 32% of its death
+risk, so Adelaide's figure needs a flatter, higher death curve: older pedestrians and older cars) and avoids 4.0%
 of its fatal collisions altogether (Adelaide 10%); serious injuries (the MAIS 3+ curve, narrower than police
 'serious') are only about 5% of the pedestrian casualties, most of which are now at turning or starting speeds;
 turning and starting speeds do not change with the speed regime, so a uniform speed cut lowers pedestrian deaths
@@ -318,7 +320,7 @@ def movement_speed_kph(
 ) -> FloatArray:
     """Speed at which a vehicle reaches a crossing on a node, by its movement [km/h].
 
-    A vehicle that waited at the stop line (``stopped``, from the simulated record) reaches the crosswalk from
+    A vehicle held at the stop line (``stopped``, from the simulated record) reaches the crosswalk from
     rest: at most ``sqrt(2 a d)`` with the starting acceleration ``a`` (``risk.pedestrian.start.acceleration_mps2``)
     over the run-up ``d`` (``risk.pedestrian.start.run_up_m``). A turning vehicle crosses at most at the turning
     speed (``risk.pedestrian.turning_speed_kph``; Fitzpatrick, Schneider & Park 2006). Other vehicles keep their
@@ -329,7 +331,7 @@ def movement_speed_kph(
     speed_kph
         Simulated running speed of each vehicle on its approach link [km/h].
     stopped, turning
-        Per vehicle: it had waited at the stop line; it turns at the crossing's node.
+        Per vehicle: it was held at the stop line (it starts from rest); it turns at the crossing's node.
     parameters
         Drawn parameter set.
 

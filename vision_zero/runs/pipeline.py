@@ -1298,7 +1298,8 @@ def _load_traffic(store: Path, key: str) -> VehicleTraffic | None:
         return None
     from vision_zero.traffic.simulation import VehicleTraffic
 
-    return out if isinstance(out, VehicleTraffic) else None
+    # a store written before the event loop recorded who was held at a link's end (2026-12-01) is simulated again
+    return out if isinstance(out, VehicleTraffic) and hasattr(out.times, "held") else None
 
 
 def _save_traffic(store: Path, key: str, vehicles: VehicleTraffic) -> None:

@@ -36,6 +36,19 @@ priority junction by a movement that gives way (every movement of a minor approa
 road) holds the link's next exit for the headway of its movement's capacity with its conflicting flows over the
 last ``traffic.give_way.flow_window_s`` (:func:`~vision_zero.traffic._model.give_way_movements`): HCM's
 gap-acceptance capacity (eq. 17-3, Exhibit 17-4's flows) or Kimber & Coombe's linear one. Entrants never get a lower speed than their desired one: over-saturation builds a queue that discharges at capacity, it does not cut throughput.
+
+**Who leaves a link from rest.** A vehicle may wait at its link's end (exit later than the end of its running time)
+without stopping: a point queue keeps the order of entry, so a faster vehicle that caught up a slower one, or one
+spaced by an outflow or inflow headway behind a vehicle that left, is following a moving stream (a queue that
+discharges at a link's capacity moves: the congested branch of the triangular fundamental diagram at flow ``q`` has
+speed ``q / (k_jam - q / w)``). The kernel marks a vehicle *held* (it starts from rest; the record's
+``stopped``) only where the loop stops it: in a red; by a give-way hold or a give-way's follow-up headway (a
+discharge slot longer than the link's own inflow headway: a minor approach's, a yielding movement's, an entry
+capacity); at the next link's entry for longer than one of that link's inflow headways (more than one vehicle from
+another entrance went first, or the link was full); as a stuck move; or when it reached the line before a held
+vehicle ahead had left (a standing queue). Until 2026-12-01 any wait over 1 s counted, which flagged 30% of the
+primary approaches at unsignalised junctions (small schematic network, demand x0.5) — almost all of them a
+headway behind a vehicle that did not stop.
 """
 
 from __future__ import annotations
@@ -192,17 +205,19 @@ class EventLoop:
         env.run(until=t_end)
         return int(self.state.cnt[kernel.STUCK_MOVES])
 
-    def results(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Per route position: entry, queue-join and exit times [s] (NaN: not reached) and the running time [s].
+    def results(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+        """Per route position: entry, queue-join and exit times [s] (NaN: not reached), running time [s], held.
 
+        ``held``: the vehicle was held at the link's end, so it left from rest (a red, a give-way, a standing
+        queue; see :func:`~vision_zero.traffic._loop_kernel._head`).
         Compact copies of the kernel's records, made after its per-period state is freed; the loop cannot run
-        again afterwards (a city's day has tens of millions of positions: the 48-byte records and these 32 bytes
+        again afterwards (a city's day has tens of millions of positions: the 48-byte records and these 33 bytes
         per position are the largest arrays alive at that moment).
         """
         del self.state
-        ent, ee, ex, fft = kernel.final_times(self.plan.pf)
+        ent, ee, ex, fft, held = kernel.final_times(self.plan.pf, self.plan.pi)
         del self.plan
-        return ent, ee, ex, fft
+        return ent, ee, ex, fft, held
 
     def _clock(self, env: simpy.Environment, until: float) -> Generator[simpy.Event, None, None]:
         """A SimPy process: run the kernel's link events up to SimPy's next event, then yield to SimPy there."""

@@ -115,6 +115,7 @@ _EX = 3
 _RL = 8  # int32 columns of Plan.pi: float64 columns 4 and 5
 _NL = 9
 _PSZ = 10
+_HELD = 11  # 1: the vehicle was held at the link's end, it left from rest (see :func:`_head`); else 0
 _POS_COLS = 6  # float64 columns of a position record
 # One 48-byte record per heap entry (State.hf as float64, State.hi as int64: the same memory), so a sift step
 # moves one record instead of six arrays' entries: SimPy's heap time (the key), the event's own time, its event
@@ -126,10 +127,12 @@ _HKIND = 3
 HARG = 4
 _HTOK = 5
 _HEAP_COLS = 6
-# columns of State.lf (per link: earliest next exit, earliest next entry, the gate's virtual time)
+# columns of State.lf (per link: earliest next exit, earliest next entry, the gate's virtual time, the time its
+# head could leave when it was last scheduled: its wait at the next link's gate counts from there)
 _NSLOT = 0
 _ISLOT = 1
 _VCLOCK = 2
+_HREADY = 3
 
 #: :func:`advance`'s return value when the heap must grow before it can go on (the caller grows it, calls again)
 NEED_ROOM = 1
@@ -282,7 +285,7 @@ def _fill_positions(pf: F64, pi: I32, rl: I32, nl: I32, fft: F64, psz: I32) -> N
         pi[i, _RL] = rl[i]
         pi[i, _NL] = nl[i]
         pi[i, _PSZ] = psz[i]
-        pi[i, _PSZ + 1] = 0
+        pi[i, _HELD] = 0
 
 
 def times(plan: Plan) -> tuple[F64, F64, F64]:
@@ -291,8 +294,8 @@ def times(plan: Plan) -> tuple[F64, F64, F64]:
 
 
 @njit(cache=True, nogil=True)
-def final_times(pf: F64) -> tuple[F64, F64, F64, F64]:
-    """Per route position: entry, queue-join and exit times and the running time, as compact arrays.
+def final_times(pf: F64, pi: I32) -> tuple[F64, F64, F64, F64, B]:
+    """Per route position: entry, queue-join and exit times, the running time and whether it was held, compact.
 
     One pass over the records (four strided column copies read them four times).
     """
@@ -301,12 +304,14 @@ def final_times(pf: F64) -> tuple[F64, F64, F64, F64]:
     ee = np.empty(n)
     ex = np.empty(n)
     fft = np.empty(n)
+    held = np.empty(n, dtype=np.bool_)
     for i in range(n):
         ent[i] = pf[i, _ENT]
         ee[i] = pf[i, _EE]
         ex[i] = pf[i, _EX]
         fft[i] = pf[i, _FFT]
-    return ent, ee, ex, fft
+        held[i] = pi[i, _HELD] != 0
+    return ent, ee, ex, fft, held
 
 
 def new_state(net: Net, plan: Plan, n_links: Int) -> State:
@@ -320,7 +325,7 @@ def new_state(net: Net, plan: Plan, n_links: Int) -> State:
     li[:, _OTAIL] = net.optr[:-1]
     return State(
         li,
-        z((n_links, 3)),
+        z((n_links, 4)),
         z(n_slots, np.bool_),
         z(n_slots),
         z(n_slots, np.int64),
@@ -362,6 +367,7 @@ def start_period(st: State, now: float) -> None:
     st.lf[:, _NSLOT] = -_INF
     st.lf[:, _ISLOT] = -_INF
     st.lf[:, _VCLOCK] = 0.0
+    st.lf[:, _HREADY] = 0.0
     st.ginq[:] = False
     st.ltag[:] = 0.0
     st.rec_len[:] = 0
@@ -444,22 +450,47 @@ def _pop(st: State) -> None:
 
 @njit(**_KERNEL)
 def _head(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
-    """Schedule the exit of link ``li``'s head: after running and giving way, in a discharge slot, on green."""
-    p = np.int64(st.qs[net.qptr[li] + st.li[li, _QH]])
-    te = plan.pf[p, _EE] + net.lc[li, _GWY]
+    """Schedule the exit of link ``li``'s head: after running and giving way, in a discharge slot, on green.
+
+    Marks the head held (it leaves from rest, ``_HELD``) when what keeps it at the link's end is a stop: a red;
+    a give-way hold (``_GWY``); a discharge slot longer than the link's own inflow headway after the vehicle
+    ahead (a give-way approach's or a yielding movement's follow-up headway, an entry capacity) that it reached
+    the line before; or a vehicle ahead that was held and had not left when it reached the line (a standing
+    queue). One outflow or inflow headway behind a moving vehicle is the spacing of a moving stream, not a stop.
+    """
+    qh = st.li[li, _QH]
+    p = np.int64(st.qs[net.qptr[li] + qh])
+    ee = plan.pf[p, _EE]
+    c = net.lc[li, _CYC]
+    held = net.lc[li, _GWY] > 0.0
+    te = ee + net.lc[li, _GWY]
     if te < t:
         te = t
     ns = st.lf[li, _NSLOT]
+    if qh > 0 and not held:
+        q = np.int64(st.qs[net.qptr[li] + qh - 1])  # the vehicle ahead (it has left)
+        xq = plan.pf[q, _EX]
+        if (
+            ee < xq
+        ):  # it reached the line before the vehicle ahead had left: a standing queue if that one stopped
+            held = plan.pi[q, _HELD] != 0
+        # it waits out a give-way's follow-up: a discharge slot longer than the link's own inflow headway after the
+        # vehicle ahead (at a signal the longer slot is the saturation flow, and a queue there is counted above)
+        if not held and c <= 0.0 and ee < ns and ns - xq > net.lc[li, _HWI] * plan.pi[q, _PSZ] * (1.0 + 1e-9):
+            held = True
     if te < ns:
         te = ns
     m = np.int64(plan.pi[p, _NL])
     if m >= 0 and te < st.lf[m, _ISLOT]:
         te = st.lf[m, _ISLOT]  # the next link's inflow slot as known now (saves a wait at its gate)
-    c = net.lc[li, _CYC]
     if c > 0.0:
         phi = (te - net.lc[li, _OFF]) % c
         if phi >= net.lc[li, _GRN]:
             te += c - phi
+            held = True
+    if held:
+        plan.pi[p, _HELD] = 1
+    st.lf[li, _HREADY] = te
     _push(st, st.clk[0] + (te - t), np.int64(_HEAD), li, te, np.int64(0))
 
 
@@ -708,6 +739,8 @@ def _serve(net: Net, plan: Plan, st: State, m0: Int, t: float, tail0: Bool) -> N
         if c > 0.0 and (t - net.lc[x, _OFF]) % c >= net.lc[x, _GRN]:
             _head(net, plan, st, x, t)  # its signal turned red while it waited: it goes on the next green
             continue
+        if t - st.lf[x, _HREADY] > net.lc[m, _HWI] * plan.pi[p, _PSZ] * (1.0 + 1e-9):
+            plan.pi[p, _HELD] = 1  # it waited at the gate for more than one entrant's inflow headway: a queue
         _enter(net, plan, st, p + 1, m, t)
         _leave_start(net, plan, st, x, t)
         if st.li[x, _NWAIT] and not st.li[x, _GSCHED]:
@@ -745,7 +778,9 @@ def _on_stuck(net: Net, plan: Plan, st: State, m: Int, t: float, tok: Int) -> No
     x = _take(net, st, m)
     st.cnt[STUCK_MOVES] += 1
     if x >= 0:
-        _enter(net, plan, st, np.int64(st.qs[net.qptr[x] + st.li[x, _QH]]) + 1, m, t)
+        p = np.int64(st.qs[net.qptr[x] + st.li[x, _QH]])
+        plan.pi[p, _HELD] = 1  # it stood first in line for stuck_time_s
+        _enter(net, plan, st, p + 1, m, t)
         _leave(net, plan, st, x, t)
     else:
         _admit_origin(net, plan, st, m, t)

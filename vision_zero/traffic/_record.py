@@ -73,7 +73,10 @@ class TrafficRecord:
     passages
         One row per vehicle passing a crossing: ``period`` str, ``crossing`` int, ``t_s`` float (seconds from the
         period's start), ``speed_kph`` float (the vehicle's approach speed). Added: ``link`` int, ``stopped``
-        bool (the vehicle had waited at the stop line, at a crossing on a node, so it passes from rest),
+        bool (at a crossing on a node, the event loop held the vehicle at the stop line, so it passes from rest:
+        it arrived in a red, waited out a give-way's follow-up headway, waited at the next link's entry longer
+        than one of its inflow headways, or reached the line before a held vehicle ahead of it had left; one
+        headway behind a moving vehicle is not a stop),
         ``turning`` bool (at a crossing on a node, the vehicle leaves the node on a link whose heading differs by
         more than 45 degrees from its approach: a turning movement, :func:`~vision_zero.traffic.routing.movement_turns`).
     pedestrian_demand
@@ -118,8 +121,6 @@ class TrafficRecord:
     pedestrian_demand: pd.DataFrame = field(default_factory=_no_pedestrian_demand)
 
 
-#: A vehicle that waited longer than this at the end of a link passes a crossing at the node from rest [s].
-_STOPPED_S = 1.0
 _P85 = 0.85
 
 
@@ -205,11 +206,13 @@ def build_record(
     fft: FloatArray,
     stuck_moves: IntArray,
     first_trip: IntArray,
+    held: npt.NDArray[np.bool_],
     link_events: bool = False,
 ) -> TrafficRecord:
     """Assemble the record of one replication (see :class:`TrafficRecord`).
 
-    ``fft``: free running time per route position; ``first_trip``: per vehicle, its first trip's row in ``trips``.
+    ``fft``: free running time per route position; ``first_trip``: per vehicle, its first trip's row in ``trips``;
+    ``held``: per route position, the event loop held the vehicle at the link's end (it left from rest).
     """
     links = network.links
     n_links = len(links)
@@ -325,7 +328,21 @@ def build_record(
         same = veh_of[1:] == veh_of[:-1]
         next_link[:-1][same] = link[1:][same]
     passages = _passages(
-        network, names, windows, win_end, link, per, size_f, veh_of, fft, length, ee, ex, entered, next_link
+        network,
+        names,
+        windows,
+        win_end,
+        link,
+        per,
+        size_f,
+        veh_of,
+        fft,
+        length,
+        ee,
+        ex,
+        entered,
+        next_link,
+        held,
     )
     events = None
     if link_events:
@@ -370,11 +387,12 @@ def _passages(
     ex: FloatArray,
     entered: npt.NDArray[np.bool_],
     next_link: npt.NDArray[np.int32],
+    held: npt.NDArray[np.bool_],
 ) -> pd.DataFrame:
     """One row per vehicle passing a crossing (see :attr:`TrafficRecord.passages`).
 
-    Per route position: ``link``, ``per``, ``veh_of``, ``run_s``, ``ee``, ``ex``, ``entered``, ``next_link``; per
-    vehicle its weight ``size_f``; per link ``link_length_m``.
+    Per route position: ``link``, ``per``, ``veh_of``, ``run_s``, ``ee``, ``ex``, ``entered``, ``next_link``,
+    ``held``; per vehicle its weight ``size_f``; per link ``link_length_m``.
     """
     cr, cl = network.crossings, network.crossing_links
     empty = pd.DataFrame(
@@ -416,7 +434,7 @@ def _passages(
     ok = np.isfinite(t)
     pair_c, pair_p, t, node = pair_c[ok], pair_p[ok], t[ok], node[ok]
     del ok
-    stopped = node & (ex[pair_p] - ee[pair_p] > _STOPPED_S)
+    stopped = node & held[pair_p]
     nxt = next_link[pair_p]
     turning = np.zeros(len(pair_p), dtype=bool)
     moving_on = node & (nxt >= 0)

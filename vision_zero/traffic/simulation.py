@@ -553,6 +553,7 @@ def record_of(
         times.fft,
         times.stuck_moves,
         veh.first_trip,
+        times.held,
         link_events,
     )
     return dataclasses.replace(record, route_choice=vehicles.route_choice)
@@ -681,6 +682,7 @@ class _Times:
     ex: FloatArray
     fft: FloatArray
     stuck_moves: IntArray  # per period: first-in-line vehicles moved into a full link after stuck_time_s
+    held: BoolArray  # held at the link's end: it left from rest (a red, a give-way, a standing queue)
 
 
 def _carried(old: Routes, new: Routes, changed: IntArray, values: FloatArray) -> tuple[FloatArray, BoolArray]:
@@ -766,8 +768,8 @@ def _simulate_once(
         stuck[k] = loop.run_period(env, t_end, idx, t0 + veh.depart_s[idx])
         close[k] = t_end
         t0 = t_end
-    ent, ee, ex, fft = loop.results()
-    return _Times(ent, ee, ex, fft, stuck), windows, close
+    ent, ee, ex, fft, held = loop.results()
+    return _Times(ent, ee, ex, fft, stuck, held), windows, close
 
 
 def _slice_costs(
