@@ -880,6 +880,26 @@ def test_a_minor_approach_that_waits_out_the_give_way_headway_passes_from_rest()
     assert rec.passages.sort_values("t_s")["stopped"].tolist() == [False, True, False]
 
 
+def test_vehicles_held_at_a_full_link_pass_from_rest() -> None:
+    """A 70-m link (storage 10) ends at a bottleneck (one vehicle per 10 s): it fills, and the vehicles reaching
+    it from the road before wait at its entry for room (Newell's backward wave needs 14 s over it) far longer
+    than its 2-s inflow headway: they start from rest. The first ten, which found room, do not."""
+    net = make_network(
+        [(0, 0), (300, 0), (370, 0), (1000, 0)],
+        [(0, 1, 300.0, 1, 50.0, 1800.0), (1, 2, 70.0, 1, 50.0, 1800.0), (2, 3, 630.0, 1, 50.0, 360.0)],
+        storage_veh=[50.0, 10.0, 100.0],
+        crossings=[(1, -1, 0.0)],
+    )
+    rec = run(net, trips_frame([0], [3], np.arange(30) * 2.0), settings=EXACT, link_events=True)
+    ev = rec.link_events
+    on_0 = ev[ev["link"] == 0].sort_values("exit_s")
+    wait = (on_0["exit_s"] - on_0["run_end_s"]).to_numpy()
+    wave_s = 70.0 / (EXACT.backward_wave_kph / 3.6)
+    stopped = rec.passages.sort_values("t_s")["stopped"].to_numpy()
+    assert len(stopped) == 30 and not stopped[:10].any()
+    assert (wait > wave_s).sum() >= 10 and stopped[wait > wave_s].all()
+
+
 def test_crossing_at_a_node_reports_turning_vehicles() -> None:
     # node 1: from link 0 (west) straight on to node 3 (east), or left to node 2 (north): a 90-degree turn
     net = make_network(

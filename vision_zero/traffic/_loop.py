@@ -48,7 +48,9 @@ capacity); at the next link's entry for longer than one of that link's inflow he
 another entrance went first, or the link was full); as a stuck move; or when it reached the line before a held
 vehicle ahead had left (a standing queue). Until 2026-12-01 any wait over 1 s counted, which flagged 30% of the
 primary approaches at unsignalised junctions (small schematic network, demand x0.5) — almost all of them a
-headway behind a vehicle that did not stop.
+headway behind a vehicle that did not stop. Not flagged: a queue spaced only by the next link's inflow headway (a
+discharge at that link's capacity; a far lower explicit ``link_capacity_vph`` would make it a crawl), and a lone
+vehicle on a minor approach without gap acceptance (no conflicting stream is simulated, so it is never held).
 """
 
 from __future__ import annotations
