@@ -830,8 +830,9 @@ def crossing_leg_weight(network: RoadNetwork) -> FloatArray:
     pedestrians without changing how many vehicles they meet.
     """
     node = network.crossings["node"].to_numpy(np.int64)
-    legs = junction_legs(network)[np.maximum(node, 0)].astype(np.float64)
-    out: FloatArray = np.where(crossings_at_junctions(network), 2.0 / np.maximum(legs, 1.0), 1.0)
+    per_node = junction_legs(network)
+    legs = per_node[np.maximum(node, 0)].astype(np.float64)
+    out: FloatArray = np.where(crossings_at_junctions(network, per_node), 2.0 / np.maximum(legs, 1.0), 1.0)
     return out
 
 

@@ -1197,8 +1197,12 @@ def junction_legs(network: RoadNetwork) -> npt.NDArray[np.int64]:
     return out
 
 
-def crossings_at_junctions(network: RoadNetwork) -> npt.NDArray[np.bool_]:
+def crossings_at_junctions(
+    network: RoadNetwork, legs: npt.NDArray[np.int64] | None = None
+) -> npt.NDArray[np.bool_]:
     """Per crossing: whether it sits on a junction node (three or more legs, :func:`junction_legs`).
+
+    ``legs``: :func:`junction_legs` of ``network`` where the caller has it already (computed once, not twice).
 
     Such a crossing stands for the crosswalks of all its legs (the schematic network's convention): it takes every
     leg's pedestrians (:func:`pedestrian_demand`) and only its streets' ends at that junction
@@ -1206,7 +1210,8 @@ def crossings_at_junctions(network: RoadNetwork) -> npt.NDArray[np.bool_]:
     (:func:`vision_zero.risk.pedestrian.crossing_leg_weight`).
     """
     node = network.crossings["node"].to_numpy(np.int64)
-    out: npt.NDArray[np.bool_] = (node >= 0) & (junction_legs(network)[np.maximum(node, 0)] >= 3)
+    legs = junction_legs(network) if legs is None else legs
+    out: npt.NDArray[np.bool_] = (node >= 0) & (legs[np.maximum(node, 0)] >= 3)
     return out
 
 
@@ -1310,7 +1315,7 @@ def street_pedestrian_demand(
     n = len(network.nodes)
     legs = junction_legs(network)
     cr_node = network.crossings["node"].to_numpy(np.int64)
-    at_junction = crossings_at_junctions(network)
+    at_junction = crossings_at_junctions(network, legs)
     crossed_junction = np.zeros(n, dtype=bool)
     crossed_junction[cr_node[at_junction]] = True
     cl = network.crossing_links
