@@ -179,7 +179,7 @@ class Plan(NamedTuple):
 class State(NamedTuple):
     """The mutable state of one period (all arrays: the kernel writes them in place)."""
 
-    li: I64  # per link (rows): its integer state, columns _NON ... _GSTUCK (one link's in two cache lines)
+    li: I32  # per link (rows): its integer state, columns _NON ... _ROOM (48 bytes: one link's in one or two cache lines)
     lf: F64  # per link (rows): its time state, columns _NSLOT, _ISLOT, _VCLOCK
     ginq: B  # per gate slot: the entrance waits
     gtag: F64  # per gate slot: its finish tag
@@ -320,7 +320,7 @@ def new_state(net: Net, plan: Plan, n_links: Int) -> State:
     heap = 6 * n_links + 64
     z = np.zeros
     hf = z((heap, _HEAP_COLS))
-    li = z((n_links, len(_LI_COLS)), np.int64)
+    li = z((n_links, len(_LI_COLS)), np.int32)
     li[:, _OHEAD] = net.optr[:-1]
     li[:, _OTAIL] = net.optr[:-1]
     return State(
