@@ -92,21 +92,45 @@ def at_central_values(prepared: PreparedScenario) -> PreparedScenario:
     return dataclasses.replace(prepared, applied=dataclasses.replace(prepared.applied, parameters=fixed))
 
 
+def shared_traffic_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of vehicle traffic for the whole test session (:func:`vision_zero.runs.pipeline.run_replication`'s
+    ``traffic_store``).
+
+    Its files are keyed by everything the vehicle simulation reads (:func:`vision_zero.runs.pipeline.traffic_key`:
+    links, nodes, trips, seed, replication, periods and the drawn traffic settings), so a fixture that needs a
+    simulation another fixture has run (the same baseline at the same parameters) reads it instead of simulating it
+    again, with identical results.
+    """
+    path = tmp_path_factory.getbasetemp() / "evidence-traffic"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 def run_pairs(
-    files: dict[str, Path], *, replications: int = REPLICATIONS, central_parameters: bool = False
+    files: dict[str, Path],
+    *,
+    replications: int = REPLICATIONS,
+    central_parameters: bool = False,
+    traffic_store: Path | None = None,
 ) -> Pairs:
     """Run the baseline and every variant, replication by replication, as a comparison does.
 
-    Each variant replication is calibrated on the baseline's and starts from its routes.
+    Each variant replication is calibrated on the baseline's and starts from its routes; a variant whose vehicle
+    traffic inputs are the baseline's (crossing upgrades, new crossings) takes the baseline's traffic from the
+    shared traffic store, as a comparison's does (:func:`vision_zero.runs.pipeline.run_replication`'s
+    ``traffic_store``), and re-runs only crossings, pedestrians and risk.
 
     ``central_parameters``: every replication uses the central parameter values (:func:`at_central_values`).
+    ``traffic_store``: the folder (default: ``traffic`` beside the files; :func:`shared_traffic_store`).
     """
     prepared = {name: prepare(load_scenario(path)) for name, path in files.items()}
     if central_parameters:
         prepared = {name: at_central_values(p) for name, p in prepared.items()}
+    store = files["base"].parent / "traffic" if traffic_store is None else traffic_store
+    store.mkdir(exist_ok=True)
     results: dict[str, list[ReplicationResult]] = {name: [] for name in files}
     for r in range(replications):
-        base = run_replication(prepared["base"], r)
+        base = run_replication(prepared["base"], r, traffic_store=store)
         results["base"].append(base)
         for name in files:
             if name != "base":
@@ -115,6 +139,7 @@ def run_pairs(
                         prepared[name],
                         r,
                         baseline_raw=base.injuries,
+                        traffic_store=store,
                         baseline_routes=base.routes,
                         baseline_link_stats=None
                         if base.traffic is None
@@ -136,11 +161,16 @@ def run_variants(
     central_parameters: bool = False,
 ) -> Pairs:
     """The shape of every evidence fixture: :func:`write_scenarios` in a fresh temporary ``folder``, then
-    :func:`run_pairs` on the files."""
+    :func:`run_pairs` on the files, with the session's :func:`shared_traffic_store`."""
     files = write_scenarios(
         tmp_path_factory.mktemp(folder), variants, scale=scale, demand=demand, duration_s=duration_s
     )
-    return run_pairs(files, replications=replications, central_parameters=central_parameters)
+    return run_pairs(
+        files,
+        replications=replications,
+        central_parameters=central_parameters,
+        traffic_store=shared_traffic_store(tmp_path_factory),
+    )
 
 
 def evidence_param(*values: object, id: str, xfail: str | None = None) -> Any:

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
-from evidence_fixtures import REPLICATIONS, at_central_values, write_scenarios
+from evidence_fixtures import REPLICATIONS, at_central_values, shared_traffic_store, write_scenarios
 
 from vision_zero.core.parameters import load_parameters
 from vision_zero.program.scenario import load_scenario
@@ -168,8 +167,7 @@ def impact_shares(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImpactSh
     folder = tmp_path_factory.mktemp("impact")
     files = write_scenarios(folder, {})
     prepared = at_central_values(prepare(load_scenario(files["base"])))
-    store = Path(folder) / "traffic"
-    store.mkdir()
+    store = shared_traffic_store(tmp_path_factory)  # the baseline's traffic, simulated once in the session
     original = pedestrian.pedestrian_injury_risk
     p = load_parameters().central()
 

@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from evidence_fixtures import REPLICATIONS, evidence_param, write_scenarios
+from evidence_fixtures import REPLICATIONS, evidence_param, shared_traffic_store, write_scenarios
 
 from vision_zero.core.parameters import load_parameters
 from vision_zero.program.scenario import load_scenario
@@ -23,7 +23,8 @@ CELLS = [f"{s}_{u}" for u in ("pedestrian", "occupant") for s in ("fatal", "seri
 def uniform(tmp_path_factory: pytest.TempPathFactory) -> dict[float, dict[str, float]]:
     files = write_scenarios(tmp_path_factory.mktemp("uniform"), {})
     base = prepare(load_scenario(files["base"]))
-    baselines = [run_replication(base, r) for r in range(REPLICATIONS)]
+    store = shared_traffic_store(tmp_path_factory)  # the baseline's traffic, simulated once in the session
+    baselines = [run_replication(base, r, traffic_store=store) for r in range(REPLICATIONS)]
     totals: dict[float, dict[str, float]] = {}
     for factor in (1.0, 0.9, 0.8):
         links = base.network.links.copy()
