@@ -46,43 +46,43 @@ I32 = npt.NDArray[np.int32]
 
 
 @njit(inline="always")
-def _precedes(k1: float, v1: int, k2: float, v2: int) -> bool:
+def _precedes(k1: float, v1: float, k2: float, v2: float) -> bool:
     """Heap order: entry ``(k1, v1)`` comes before ``(k2, v2)`` (distance, then vertex id)."""
     return k1 < k2 or (k1 == k2 and v1 < v2)
 
 
 @njit(inline="always")
-def _sift_down(hk: npt.NDArray[np.float64], hv: I32, n_heap: int, kk: float, vv: int) -> None:
-    """Place entry ``(kk, vv)`` into the heap ``hk[:n_heap], hv[:n_heap]`` from the root down (after a pop)."""
+def _sift_down(h: npt.NDArray[np.float64], n_heap: int, kk: float, vv: float) -> None:
+    """Place entry ``(kk, vv)`` into the heap ``h[:n_heap]`` from the root down (after a pop)."""
     i = 0
     while True:
         c = 2 * i + 1
         if c >= n_heap:
             break
-        if c + 1 < n_heap and _precedes(hk[c + 1], hv[c + 1], hk[c], hv[c]):
+        if c + 1 < n_heap and _precedes(h[c + 1, 0], h[c + 1, 1], h[c, 0], h[c, 1]):
             c += 1
-        if _precedes(kk, vv, hk[c], hv[c]):
+        if _precedes(kk, vv, h[c, 0], h[c, 1]):
             break
-        hk[i] = hk[c]
-        hv[i] = hv[c]
+        h[i, 0] = h[c, 0]
+        h[i, 1] = h[c, 1]
         i = c
-    hk[i] = kk
-    hv[i] = vv
+    h[i, 0] = kk
+    h[i, 1] = vv
 
 
 @njit(inline="always")
-def _sift_up(hk: npt.NDArray[np.float64], hv: I32, n_heap: int, kk: float, vv: int) -> None:
-    """Add entry ``(kk, vv)`` to the heap ``hk[:n_heap], hv[:n_heap]`` (one slot past its end must be free)."""
+def _sift_up(h: npt.NDArray[np.float64], n_heap: int, kk: float, vv: float) -> None:
+    """Add entry ``(kk, vv)`` to the heap ``h[:n_heap]`` (one slot past its end must be free)."""
     i = n_heap
     while i > 0:
         parent = (i - 1) >> 1
-        if _precedes(hk[parent], hv[parent], kk, vv):
+        if _precedes(h[parent, 0], h[parent, 1], kk, vv):
             break
-        hk[i] = hk[parent]
-        hv[i] = hv[parent]
+        h[i, 0] = h[parent, 0]
+        h[i, 1] = h[parent, 1]
         i = parent
-    hk[i] = kk
-    hv[i] = vv
+    h[i, 0] = kk
+    h[i, 1] = vv
 
 
 @njit(cache=True, nogil=True)
@@ -134,8 +134,9 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
         for j in range(in_ptr[node], in_ptr[node + 1]):
             node_of_link[in_links[j]] = node
     cap = len(cols) + 1
-    hk = np.empty(cap, dtype=np.float64)
-    hv = np.empty(cap, dtype=np.int32)
+    # the heap: one 16-byte entry per row, (distance, vertex id as float64: exact below 2**53), so a sift step
+    # moves one entry in one cache line instead of two arrays' entries
+    heap = np.empty((cap, 2), dtype=np.float64)
     best = np.full(n_trip, np.inf)
     n_hops = np.zeros(n_trip, dtype=np.int64)
     start = np.zeros(n_trip, dtype=np.int64)
@@ -155,16 +156,16 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
             dist[src] = 0.0
             touched[0] = src
             n_touched = 1
-            hk[0] = 0.0
-            hv[0] = src
+            heap[0, 0] = 0.0
+            heap[0, 1] = src
             n_heap = 1
             while n_heap > 0:
-                k = hk[0]
-                u = hv[0]
+                k = heap[0, 0]
+                u = np.int64(heap[0, 1])
                 # pop the root: sift the last entry down from the top
                 n_heap -= 1
                 if n_heap > 0:
-                    _sift_down(hk, hv, n_heap, hk[n_heap], hv[n_heap])
+                    _sift_down(heap, n_heap, heap[n_heap, 0], heap[n_heap, 1])
                 if k > dist[u]:  # a stale entry: u was reached at a lower distance and settled from that one
                     continue
                 if u < n_links:
@@ -185,7 +186,7 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                         pred[x] = u
                         # push (a vertex is pushed once per improvement, so at most once per edge: the heap
                         # never outgrows len(cols) + 1)
-                        _sift_up(hk, hv, n_heap, nd, x)
+                        _sift_up(heap, n_heap, nd, np.float64(x))
                         n_heap += 1
         # read out each trip's route: the entering link of least distance, then predecessors back to the source
         for i in range(a, b):
