@@ -347,7 +347,7 @@ CASES = [
         "Grundy et al. 2009: casualties in areas adjacent to the zones -8.0% (95% CI -4.4..-11.5%); adjacent here: "
         "the rest of the zone's circle (the main roads it leaves out, the junctions where its streets meet them)",
         id="twenty_mph_zones_adjacent",
-        xfail="measured -1.43% on 2026-12-01 after the record's 'stopped' became the event loop's held flag and the lag spread was re-fitted (0.87 -> 0.67); -1.45% after junction crossings took every leg's pedestrians and each vehicle meets 2 / legs of them (issue 13, crossing_leg_weight); -1.47% after the pedestrians' lag acceptance "
+        xfail="measured -1.49% on 2026-12-01 on main 9e3e8e9 (route choice max_iterations 3 -> 8); -1.43% after the record's 'stopped' became the event loop's held flag and the lag spread was re-fitted (0.87 -> 0.67); -1.45% after junction crossings took every leg's pedestrians and each vehicle meets 2 / legs of them (issue 13, crossing_leg_weight); -1.47% after the pedestrians' lag acceptance "
         "(risk.pedestrian.critical_lag.*); "
         "-1.61% before it at the central parameters (2026-12-01, 57e8fdb with crossings where only local streets "
         "meet, -1.62% without them; -1.8% on 2026-11-30, main fd669a5 and c47aa7e; small schematic, 2 pairs, load "

@@ -167,6 +167,7 @@ def _range(name: str) -> tuple[float, float]:
 
 
 _TURNING_SHARE_GAP = (
+    "59.4% on main 9e3e8e9 (route choice max_iterations 3 -> 8); "
     "59.3% of the collisions at crossings on junction nodes on the small schematic network (central parameters, 2 "
     "replications, 2026-12-01, load ~12, after the record's 'stopped' became the event loop's held flag and the lag "
     "spread was re-fitted to the same death share, risk.pedestrian.critical_lag.sigma_log 0.87 -> 0.67; 51.5% "

@@ -90,6 +90,7 @@ def test_network_exponents_near_elvik(
 
 
 _SLIGHT_PEDESTRIAN_GAP = (
+    "+1.0% (x0.9) and +0.8% (x0.8) on main 9e3e8e9 (route choice max_iterations 3 -> 8; same run: 80 -> 60 -9.6%, Richards 34.2%, pedestrian share 15.0% unchanged); "
     "measured +0.8% (x0.9) and +0.5% (x0.8) on 2026-12-01 (small schematic network, demand 0.5, 2 pairs, drawn "
     "parameters, load ~12) after the record's 'stopped' became the event loop's held flag (a red, a give-way, a "
     "standing queue) and the lag spread was re-fitted (risk.pedestrian.critical_lag.sigma_log 0.87 -> 0.67); "
