@@ -44,6 +44,7 @@ from vision_zero.risk.pedestrian import (
     pedestrian_injury_risk,
     tefft_pedestrian_injury,
 )
+from vision_zero.traffic.demand import junction_legs
 from vision_zero.traffic.periods import annual_factors
 from vision_zero.traffic.simulation import SPEED_BIN_KPH, HcmUrbanStreet, TrafficRecord, free_flow_speed_kph
 
@@ -415,12 +416,10 @@ def _annual_link_traffic(
 
 
 def _junction_legs(network: RoadNetwork) -> pd.DataFrame:
-    links = network.links
-    a = pd.DataFrame({"node": links["v"], "other": links["u"]})
-    b = pd.DataFrame({"node": links["u"], "other": links["v"]})
-    legs = pd.concat([a, b])
-    legs = legs[legs["node"] != legs["other"]].drop_duplicates()
-    return legs.groupby("node").size().rename("legs").reset_index()
+    """Per node with a leg: ``node``, ``legs`` (:func:`vision_zero.traffic.demand.junction_legs`, the one owner)."""
+    per_node = junction_legs(network)
+    node = np.flatnonzero(per_node > 0)
+    return pd.DataFrame({"node": node.astype(np.int64), "legs": per_node[node]})
 
 
 def occupant_injuries(

@@ -1259,7 +1259,8 @@ def pedestrian_demand(
         weights=np.vectorize(by_rank.get, otypes=[np.float64])(legs["rank"].to_numpy(np.int64)),
         minlength=len(network.nodes),
     )
-    base = np.where(crossings_at_junctions(network), leg_sum[np.maximum(node, 0)], base)
+    per_node = np.bincount(legs["node"].to_numpy(np.int64), minlength=len(network.nodes))  # junction_legs
+    base = np.where(crossings_at_junctions(network, per_node), leg_sum[np.maximum(node, 0)], base)
     link = cr["link"].to_numpy(dtype=np.int64)
     at = np.where(node >= 0, node, links["u"].to_numpy(dtype=np.int64)[np.maximum(link, 0)])
     land = pedestrian_land_use(network, p)[at]
