@@ -178,7 +178,11 @@ _TURNING_SHARE_GAP = (
     "and 10.7% passing at the running speed, against Roudsari's 48% straight: the vehicles starting from rest and "
     "the turning vehicles keep uniform warning times while through traffic's are weighted by the pedestrians' lag "
     "acceptance (risk.pedestrian.critical_lag.*); pedestrian volumes by street class are assumptions "
-    "(demand.pedestrians_per_hour.*)"
+    "(demand.pedestrians_per_hour.*). No source found (searched 2026-12-01) for how pedestrians choose their gap "
+    "in front of a turning vehicle or a queue leaving on green: Alhajyaseen et al. (signalised crosswalks in "
+    "Japan) model the turning drivers' lags and gaps to pedestrians, Li 2013 (Transportation Research Part B "
+    "51:17) the pedestrians' waiting at a red, neither the pedestrians' lag to such a vehicle; so those conflicts "
+    "keep uniform warning times"
 )
 
 

@@ -83,7 +83,12 @@ _CHANGE_GAP = (
     "collision at the full 60 km/h (P = 18%) loses 32% of its death risk at 55 km/h, and a braked one more (its "
     "impact speed falls by more than 5 km/h). Adelaide's -30% with 10% avoided needs deaths on a flatter, higher "
     "curve (older pedestrians and 1980s cars: Tefft 2013, a 70-year-old struck at v has the risk of a 30-year-old "
-    "struck 19 km/h faster; no age mix of Almaty's struck pedestrians found)"
+    "struck 19 km/h faster; no age mix of Almaty's struck pedestrians found). The death curve alone does not "
+    "close it (2026-12-01, same scenario): with Tefft 2013's curve (in-depth weighted, as Adelaide's cases were) "
+    "-49.2%, with Rosen & Sander's shifted +19 km/h -47.2%; the braked collisions' impact speeds fall by more than "
+    "5 km/h. A wider lag spread softens it (-45.5% at log-sd 1.2) but lowers the avoided share (2.0%): no spread "
+    "meets both Adelaide rows (risk.pedestrian.critical_lag.sigma_log). Davis 2001's severity model, the sourced "
+    "alternative, was not reached beyond its abstract"
 )
 
 
@@ -109,7 +114,10 @@ _AVOIDED_GAP = (
     "Sander's death risk is about 4%, so they are few of the deaths. Adelaide's 10% needs more deaths at braked, "
     "low impact speeds: older pedestrians (Tefft 2013: a 70-year-old struck at v has the risk of a 30-year-old "
     "struck 19 km/h faster; risk.pedestrian.injury_speed_shift_kph, +-5 km/h, an assumption; no age mix of "
-    "Almaty's struck pedestrians found)"
+    "Almaty's struck pedestrians found). 4.9% with Tefft 2013's death curve; a narrower lag spread gives more "
+    "braked collisions at low impact speeds (7.9% at log-sd 0.4, 14.5% at the source's ~0.19, measured "
+    "2026-12-01) but then deaths fall by 59-66% at 5 km/h less against Adelaide's 30%: no spread meets both rows "
+    "(risk.pedestrian.critical_lag.sigma_log)"
 )
 
 

@@ -105,10 +105,15 @@ _SLIGHT_PEDESTRIAN_GAP = (
     "a stop line (sqrt(2 a d) from rest), 53% and 31% of the raw slight ones, whose speeds do not change with the "
     "desired speeds, against 9.8% turning or merging in police-reported crash typing (Stutts, Hunter & Pein "
     "1996; risk.pedestrian.evidence.crash_type_share.*); through traffic's conflicts (12%) fall steeply with "
-    "speed. Needs: turning and starting speeds that respond to the speed regime (no source found: Fitzpatrick, "
-    "Schneider & Park 2006 measured turning speeds by corner geometry), the pedestrians' choice of gap in front of "
-    "a queue leaving on green (from-rest conflicts keep uniform warning times), and the low-speed crash types the "
-    "model lacks (backing 6.9%, not in roadway 8.6%)"
+    "speed. Needs: turning and starting speeds that respond to the speed regime (searched again 2026-12-01, "
+    "none found: Fitzpatrick, Schneider & Park 2006 measured turning speeds by corner geometry; Fitzpatrick, Pratt "
+    "& Avelar 2021's right-turn speed model has radius, leading headway, vehicle type, the preceding vehicle's "
+    "manoeuvre and the signal indication as predictors, no approach speed or limit; a start from rest reaches "
+    "sqrt(2 a d) whatever the limit; risk.pedestrian.turning_speed_kph, risk.pedestrian.start.run_up_m), the "
+    "pedestrians' choice of gap in front of a queue leaving on green (from-rest conflicts keep uniform warning "
+    "times; no source with a model found: Alhajyaseen et al. model the turning drivers' lags to pedestrians, Li "
+    "2013 the pedestrians' waiting at a red), and the low-speed crash types the model lacks (backing 6.9%, not in "
+    "roadway 8.6%)"
 )
 #: Cells known not to fall yet, with the measured change and why (an expected failure each).
 CELL_GAPS: dict[tuple[str, float], str] = {

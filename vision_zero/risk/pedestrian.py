@@ -75,8 +75,10 @@ by 52% (Adelaide 30%: with Rosén & Sander's curve a collision at the full 60 km
 risk, so Adelaide's figure needs a flatter, higher death curve: older pedestrians and older cars) and avoids 4.0%
 of its fatal collisions altogether (Adelaide 10%); serious injuries (the MAIS 3+ curve, narrower than police
 'serious') are only about 5% of the pedestrian casualties, most of which are now at turning or starting speeds;
-turning and starting speeds do not change with the speed regime, so a uniform speed cut lowers pedestrian deaths
-and serious injuries but not their slight ones (``tests/evidence/test_speed_and_severity.py``). Car parks,
+turning and starting speeds do not change with the speed regime (no source found that they do: the right-turn
+speed model of Fitzpatrick, Pratt & Avelar 2021 predicts from corner radius, headway, vehicle type, the preceding
+vehicle's manoeuvre and the signal indication; a start from rest is kinematics), so a uniform speed cut lowers
+pedestrian deaths and serious injuries but not their slight ones (``tests/evidence/test_speed_and_severity.py``). Car parks,
 reversing and driveways (about 15% of police-reported pedestrian crashes, Stutts, Hunter & Pein 1996) are not
 modelled. Lower approach speeds at crossings with pedestrians waiting are not what the evidence shows (Antov,
 Rõivas & Rõuk 2007, Baltic Journal of Road and Bridge Engineering 2(3): drivers' speed changes little near zebra
