@@ -708,6 +708,18 @@ def test_lag_acceptance_share_is_the_lognormal_of_the_critical_lags() -> None:
     assert lag_acceptance_share(0.5 * median, parameters=wider) > share[2]
 
 
+def test_critical_lags_85th_percentile_within_brewers_accepted_gaps() -> None:
+    """Brewer et al. 2006 (TRR 1982, 11 US approaches): 85th-percentile accepted gaps 5.3-9.4 s
+    (risk.pedestrian.evidence.accepted_gap_p85_s). The fitted spread of the critical lags
+    (risk.pedestrian.critical_lag.sigma_log) keeps their 85th percentile inside: fewer than 85% of the pedestrians
+    accept a 5.3 s lag, more than 85% a 9.4 s one (a bound: their gaps are whole crossings, the chain's lags one
+    lane's)."""
+    evidence = load_parameters()["risk.pedestrian.evidence.accepted_gap_p85_s"]
+    assert evidence.low is not None and evidence.high is not None
+    share = lag_acceptance_share(np.array([evidence.low, evidence.high]), parameters=P)
+    assert share[0] < 0.85 < share[1]
+
+
 def test_lag_acceptance_weights_through_traffic_only() -> None:
     """Pedestrians pick their lag against vehicles coming straight at them, not against turning vehicles or those
     leaving a stop line: only the first movement's casualties depend on the critical lags."""
