@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,7 +36,7 @@ import pandas as pd
 from vision_zero.core.errors import ScenarioError, VisionZeroError
 from vision_zero.core.parameters import Parameter, ParameterSet, load_parameters
 from vision_zero.core.seeding import replication_rngs
-from vision_zero.network.road_network import RoadNetwork
+from vision_zero.network.road_network import RoadNetwork, network_fingerprint
 from vision_zero.program.interventions import ApplyContext, Binding, Cost, apply_bindings, empty_modifiers
 from vision_zero.program.scenario import Scenario, load_scenario
 from vision_zero.program.selectors import Selection, road_km
@@ -57,9 +58,11 @@ __all__ = [
     "PreparedScenario",
     "annual_link_traffic",
     "apply_scenario",
+    "base_demand",
     "best_peak_step",
     "calibrate_peak",
     "calibration_targets",
+    "distribution_key",
     "elastic_link_costs_s",
     "load_base_network",
     "move_pedestrians_to_new_crossings",
@@ -392,16 +395,7 @@ def prepare(
     periods = _periods(scenario, params)
     net = app.network
 
-    if scenario.demand.mean_trip_length_km is not None:
-        dist = demand.calibrate_to_trip_length(
-            base,
-            scenario.demand.mean_trip_length_km,
-            params,
-            commute_share=demand.commute_share_of_day(demand.default_periods(params), params),
-        )
-    else:
-        dist = demand.trip_distribution(base, params)
-    default_daily = demand.default_daily_trips(base, params, distribution=dist)
+    dist, default_daily = base_demand(base, params, scenario.demand.mean_trip_length_km)
     daily = scenario.demand.daily_trips or default_daily
     peak = None
     if (
@@ -497,6 +491,65 @@ def prepare(
         cost_s=cost,
         peak=peak,
     )
+
+
+#: :func:`base_demand` per network content and parameters (most recent last; at most :data:`_DEMAND_CACHE_SIZE`).
+_DEMAND_CACHE: OrderedDict[tuple[object, ...], tuple[TripDistribution, float]] = OrderedDict()
+#: Networks whose trip distributions one process keeps (each a few zone arrays: kilobytes to a megabyte).
+_DEMAND_CACHE_SIZE = 8
+
+
+def _central_key(params: ParameterSet) -> tuple[tuple[str, float], ...]:
+    """The parameters' central values, sorted by name: what the demand model and the calibration read of them."""
+    return tuple(sorted(params.central().items()))
+
+
+def base_demand(
+    base: RoadNetwork, params: ParameterSet, mean_trip_length_km: float | None = None
+) -> tuple[TripDistribution, float]:
+    """The trip distribution of the un-intervened network and its default daily trips, as :func:`prepare` uses them.
+
+    :func:`vision_zero.traffic.demand.trip_distribution` (or, with ``[demand] mean_trip_length_km``,
+    :func:`~vision_zero.traffic.demand.calibrate_to_trip_length`) and
+    :func:`~vision_zero.traffic.demand.default_daily_trips` of ``base``. Both are deterministic for a network and
+    parameters, and a baseline and its variants share the un-intervened network, so the result is cached within a
+    process, keyed by the network's content (:func:`~vision_zero.network.road_network.network_fingerprint` of its
+    tables and its ``area_share``), every parameter's central value and the trip-length target: a network edited
+    in place of its source, or another parameter file, computes its own. The cached objects are shared: read
+    them, never change them.
+    """
+    from vision_zero.traffic import demand
+
+    key = (network_fingerprint(base), base.area_share, _central_key(params), mean_trip_length_km)
+    hit = _DEMAND_CACHE.get(key)
+    if hit is not None:
+        _DEMAND_CACHE.move_to_end(key)
+        return hit
+    if mean_trip_length_km is not None:
+        dist = demand.calibrate_to_trip_length(
+            base,
+            mean_trip_length_km,
+            params,
+            commute_share=demand.commute_share_of_day(demand.default_periods(params), params),
+        )
+    else:
+        dist = demand.trip_distribution(base, params)
+    out = (dist, demand.default_daily_trips(base, params, distribution=dist))
+    _DEMAND_CACHE[key] = out
+    while len(_DEMAND_CACHE) > _DEMAND_CACHE_SIZE:
+        _DEMAND_CACHE.popitem(last=False)
+    return out
+
+
+def distribution_key(distribution: TripDistribution) -> str:
+    """A hash of a trip distribution's zones, weights and deterrence (everything its draws read)."""
+    h = hashlib.sha256()
+    for name in ("zone_node", "home", "job", "origin_ok", "destination_ok", "external", "x_km", "y_km"):
+        a = np.ascontiguousarray(getattr(distribution, name))
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    h.update(repr((float(distribution.decay_per_km), float(distribution.through_share))).encode())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -684,8 +737,10 @@ def calibrate_peak(
     standard errors (:func:`peak_index_se`), which the result carries. Within SCIENCE.md §10's narrow bounds it
     first tries the bound in the direction of the target and stops there when even the bound does not reach it
     (:attr:`PeakCalibration.reached` is then False). A congestion index counts arrived trips only, so a step where
-    under 98% of trips arrive counts as above the target (gridlock is never a calibrated state). Cached per
-    network and settings within a process.
+    under 98% of trips arrive counts as above the target (gridlock is never a calibrated state). Cached within a
+    process by content: the network's tables (:func:`~vision_zero.network.road_network.network_fingerprint`, not
+    its source's name: an edited network calibrates anew), the trip distribution (:func:`distribution_key`), the
+    daily trips, the AM period, the simulation settings and every parameter's central value.
     """
     given = scenario.demand.congestion_index_target
     assert given is not None
@@ -700,8 +755,9 @@ def calibrate_peak(
     bounds = peak_factor_bounds(scenario, base, params)
     narrow = uses_published_totals(scenario, base)
     key = (
-        base.source,
-        len(base.links),
+        network_fingerprint(base),  # the content, not the source's name: an edited network calibrates anew
+        base.area_share,
+        distribution_key(distribution),
         target,
         target_range,
         round(daily_trips, 6),
@@ -710,7 +766,7 @@ def calibrate_peak(
         narrow,
         sim.platoon_size,
         sim.reroute_passes,
-        tuple(sorted(params.central().items())),
+        _central_key(params),
     )
     if key in _PEAK_CACHE:
         return _PEAK_CACHE[key]
@@ -1284,31 +1340,45 @@ def traffic_key(
     return h.hexdigest()
 
 
+#: Version of what a traffic store holds (:func:`_save_traffic`): the one place that says which fields a stored
+#: :class:`~vision_zero.traffic.simulation.VehicleTraffic` has. Raise it whenever the vehicle traffic gains or
+#: changes a field (its own, or its ``veh``, ``routes``, ``times`` or ``last_costs``): a store of another version
+#: is simulated again, never read with a field missing. History: 1 (unversioned: the bare object) until
+#: 2026-12-01; 2, the event loop's ``times.held`` (who was held at a link's end).
+TRAFFIC_STORE_VERSION = 2
+
+
 def _traffic_path(store: Path, key: str) -> Path:
     return Path(store) / f"{key}.pickle"
 
 
 def _load_traffic(store: Path, key: str) -> VehicleTraffic | None:
-    """The vehicle traffic stored under ``key``, or None (also when the file cannot be read)."""
+    """The vehicle traffic stored under ``key``, or None: no file, unreadable, or of another store version.
+
+    A store is ``(TRAFFIC_STORE_VERSION, vehicles)``; one of another version (or an unversioned one, written
+    before versions) is left to be simulated again (:data:`TRAFFIC_STORE_VERSION`).
+    """
     path = _traffic_path(store, key)
     try:
         with path.open("rb") as f:
             out = pickle.load(f)
-    except (OSError, EOFError, pickle.UnpicklingError):
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
         return None
     from vision_zero.traffic.simulation import VehicleTraffic
 
-    # a store written before the event loop recorded who was held at a link's end (2026-12-01) is simulated again
-    return out if isinstance(out, VehicleTraffic) and hasattr(out.times, "held") else None
+    if not (isinstance(out, tuple) and len(out) == 2 and out[0] == TRAFFIC_STORE_VERSION):
+        return None
+    vehicles = out[1]
+    return vehicles if isinstance(vehicles, VehicleTraffic) else None
 
 
 def _save_traffic(store: Path, key: str, vehicles: VehicleTraffic) -> None:
-    """Store ``vehicles`` under ``key`` (atomically: a reader never sees a partial file)."""
+    """Store ``vehicles`` under ``key`` with :data:`TRAFFIC_STORE_VERSION` (atomically: no reader sees a partial file)."""
     path = _traffic_path(store, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("wb") as f:
-        pickle.dump(vehicles, f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((TRAFFIC_STORE_VERSION, vehicles), f, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
 
 
