@@ -735,3 +735,25 @@ def test_lag_acceptance_weights_through_traffic_only() -> None:
     assert bold.loc["passing", "collision"] > base.loc["passing", "collision"] > 0.0
     for movement in ("from_stop", "turning"):
         assert bold.loc[movement, "collision"] == pytest.approx(base.loc[movement, "collision"], rel=1e-12)
+
+
+def test_crossing_leg_weight_is_cached_by_the_networks_content(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same weights with and without the cache; a network of the same name with other legs misses it."""
+    from vision_zero.risk import pedestrian
+
+    monkeypatch.setattr(pedestrian, "_LEG_WEIGHT_CACHE", {})
+    counted = []
+    real = pedestrian.junction_legs
+    monkeypatch.setattr(pedestrian, "junction_legs", lambda net: counted.append(1) or real(net))
+    four = _junction(4, "unmarked")
+    first = crossing_leg_weight(four)
+    again = crossing_leg_weight(_junction(4, "unmarked"))  # another object, the same tables
+    assert len(counted) == 1 and again is first and not first.flags.writeable
+    assert first.tolist() == [0.5]
+    # one arm fewer, the same source name and node count: its own weight (2 / 3 legs)
+    links = four.links
+    three = four.with_tables(links=links[(links["u"] != 4) & (links["v"] != 4)].reset_index(drop=True))
+    assert crossing_leg_weight(three).tolist() == [pytest.approx(2.0 / 3.0)] and len(counted) == 2
+    assert crossing_leg_weight(_junction(3, "unmarked")).tolist() == [pytest.approx(2.0 / 3.0)]
+    monkeypatch.setattr(pedestrian, "_LEG_WEIGHT_CACHE", {})
+    assert crossing_leg_weight(four).tolist() == first.tolist()  # computed again: equal

@@ -803,3 +803,16 @@ def test_residential_crossings_carry_the_local_rate_on_osm_and_on_the_schematic(
     assert len(junctions) >= 20
     share = P.value("schematic.crossings.local_junction_share")
     assert len(served) / len(junctions) == pytest.approx(share, abs=0.1)
+
+
+def test_junction_legs_count_the_legs_table_per_node() -> None:
+    """The count from the link ends alone equals the legs table's rows per node (its one definition of a leg):
+    both directions of a street are one leg, a link from a node to itself is none, parallel links one."""
+    for net in (grid(3), load_network("schematic:almaty?scale=tiny&seed=0")):
+        links = net.links
+        extra = links.iloc[[0, 0]].assign(
+            v=[int(links["u"].iloc[0]), int(links["v"].iloc[0])]
+        )  # loop, parallel
+        for n in (net, net.with_tables(links=pd.concat([links, extra], ignore_index=True))):
+            by_table = np.bincount(demand._legs(n)["node"].to_numpy(np.int64), minlength=len(n.nodes))
+            np.testing.assert_array_equal(demand.junction_legs(n), by_table)

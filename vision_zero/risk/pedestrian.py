@@ -99,6 +99,7 @@ and Gårder 1989, is a range: from about -60% to no clear benefit).
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import math
 from collections.abc import Iterator, Mapping
@@ -830,12 +831,34 @@ def crossing_leg_weight(network: RoadNetwork) -> FloatArray:
     summed over the vehicles, each leg's pedestrians meet the legs' flows in and out, as at a street's junction end
     where no crossing is mapped (:func:`injuries_on_streets`), so mapping a crossing at a junction moves its
     pedestrians without changing how many vehicles they meet.
+
+    Cached within a process by what it reads (the links' ends, the crossings' nodes, the node count), not by the
+    network's name; the array returned is read-only.
     """
     node = network.crossings["node"].to_numpy(np.int64)
+    links = network.links
+    h = hashlib.blake2b(digest_size=16)
+    for a in (links["u"].to_numpy(np.int64), links["v"].to_numpy(np.int64), node):
+        h.update(len(a).to_bytes(8, "little"))
+        h.update(np.ascontiguousarray(a).tobytes())
+    key = (len(network.nodes), h.hexdigest())  # all it reads: the links' ends and the crossings' nodes
+    hit = _LEG_WEIGHT_CACHE.get(key)
+    if hit is not None:
+        return hit
     per_node = junction_legs(network)
     legs = per_node[np.maximum(node, 0)].astype(np.float64)
     out: FloatArray = np.where(crossings_at_junctions(network, per_node), 2.0 / np.maximum(legs, 1.0), 1.0)
+    out.flags.writeable = False  # shared by every caller with this network
+    if len(_LEG_WEIGHT_CACHE) >= _LEG_WEIGHT_CACHE_SIZE:
+        _LEG_WEIGHT_CACHE.pop(next(iter(_LEG_WEIGHT_CACHE)))
+    _LEG_WEIGHT_CACHE[key] = out
     return out
+
+
+#: :func:`crossing_leg_weight` per network content (the link ends and crossing nodes it reads): the risk stage
+#: calls it for every estimate, a sensitivity run once per parameter value on the same network. Oldest out first.
+_LEG_WEIGHT_CACHE: dict[tuple[int, str], FloatArray] = {}
+_LEG_WEIGHT_CACHE_SIZE = 16
 
 
 def pedestrian_rates(record: TrafficRecord) -> pd.DataFrame:
