@@ -17,6 +17,7 @@ from vision_zero.traffic.routing import (
     Router,
     Routes,
     band_switchers,
+    gap_plateau,
     gap_switchers,
     msa_step,
     perceived_costs,
@@ -26,7 +27,13 @@ from vision_zero.traffic.routing import (
     sample_origins,
     sampled_relative_gap,
 )
-from vision_zero.traffic.simulation import TrafficRecord, TrafficSettings, simulate, simulate_vehicles
+from vision_zero.traffic.simulation import (
+    TrafficRecord,
+    TrafficSettings,
+    simulate,
+    simulate_vehicles,
+    traffic_summary,
+)
 
 
 def contiguous(net, routes: Routes, o: np.ndarray, d: np.ndarray) -> bool:  # type: ignore[no-untyped-def]
@@ -355,6 +362,82 @@ def test_relative_gap_falls_across_iterations_and_the_loop_stops_at_the_target()
     assert len(early.route_choice) < 9
     uncongested = equilibrium(bottleneck_or_detour(), one_to_one(100, 36.0), iterations=5)
     assert uncongested.route_choice["relative_gap"].tolist() == [0.0]  # free-flow routes are the equilibrium
+
+
+# Route-choice logs measured at the cap of 8 (benchmarks/README.md, 'The plateau stop rule'): relative gap, mean
+# trip [s] and arrived share per simulation.
+GRID_10K_SEED_2 = (
+    [0.1206, 0.0925, 0.0802, 0.074, 0.0693, 0.0674, 0.0656, 0.0634, 0.0626],
+    [321.29, 321.19, 320.89, 320.46, 320.14, 319.86, 319.57, 319.39, 319.08],
+    [1.0] * 9,
+)
+SMALL_X1_REP_0 = (
+    [0.6962, 0.352, 0.2335, 0.1835, 0.1341, 0.0977, 0.099, 0.0846, 0.0859],
+    [792.77, 628.10, 516.21, 471.50, 435.24, 419.69, 414.59, 410.86, 407.00],
+    [0.9072, 0.9908, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+)
+TINY_X3_GOLDEN = (
+    [0.52, 0.402, 0.4977, 0.3781, 0.3236, 0.2975, 0.2897, 0.2567, 0.3045],
+    [484.91, 380.12, 391.88, 609.66, 609.37, 508.20, 381.87, 416.58, 417.10],
+    [0.4262, 0.4532, 0.3312, 0.4006, 0.4012, 0.4051, 0.3004, 0.3758, 0.2684],
+)
+
+
+def first_plateau(
+    series: tuple[list[float], list[float], list[float]], rc: RouteChoiceSettings
+) -> int | None:
+    """Simulations run when the plateau rule stops the loop (None: it never does within the series)."""
+    for n in range(1, len(series[0]) + 1):
+        gap, trip, arrived = (s[:n] for s in series)
+        if gap_plateau(
+            gap,
+            trip,
+            arrived,
+            gap_change=rc.plateau_gap_change,
+            trip_change=rc.plateau_trip_change,
+            arrived_change=rc.plateau_arrived_change,
+        ):
+            return n
+    return None
+
+
+def test_gap_plateau_tells_a_plateau_from_progress_and_from_an_oscillation() -> None:
+    rc = RouteChoiceSettings.from_parameters()  # the shipped thresholds
+    assert first_plateau(GRID_10K_SEED_2, rc) == 5  # gap -8%, -6% an iteration, mean trip -0.1%: a plateau
+    assert first_plateau(SMALL_X1_REP_0, rc) is None  # the mean trip still falls ~1% an iteration
+    assert first_plateau(TINY_X3_GOLDEN, rc) is None  # the gap rises and falls, arrivals swing: jammed
+    # by hand: each of the last two iterations must stay within every threshold, either way
+    kw = dict(gap_change=0.1, trip_change=0.01, arrived_change=0.01)
+    assert gap_plateau([0.2, 0.19, 0.18], [100.0, 100.0, 100.0], [1.0, 1.0, 1.0], **kw)
+    assert not gap_plateau([0.3, 0.19, 0.18], [100.0, 100.0, 100.0], [1.0, 1.0, 1.0], **kw)  # fell 37%
+    assert not gap_plateau([0.18, 0.2, 0.19], [100.0, 100.0, 100.0], [1.0, 1.0, 1.0], **kw)  # rose 11%
+    assert not gap_plateau([0.2, 0.19, 0.18], [100.0, 98.0, 98.0], [1.0, 1.0, 1.0], **kw)  # trip -2%
+    assert not gap_plateau([0.2, 0.19, 0.18], [100.0, 100.0, 100.0], [0.9, 0.92, 0.92], **kw)  # +2 points
+    assert not gap_plateau([0.2, 0.19, 0.18], [100.0, float("nan"), 100.0], [1.0, 1.0, 1.0], **kw)
+    assert not gap_plateau([0.19, 0.18], [100.0, 100.0], [1.0, 1.0], **kw)  # two simulations: one iteration
+    assert not gap_plateau([0.2, 0.2, 0.2], [100.0] * 3, [1.0] * 3, **(kw | {"gap_change": 0.0}))  # off
+
+
+def test_the_loop_stops_at_a_plateau_and_logs_the_arrived_share() -> None:
+    trips = one_to_one(1200, 3.0)
+    kw = dict(periods=(HOUR,), settings=EXACT)
+    off = RouteChoiceSettings(max_iterations=5, relative_gap_target=0.0, slice_s=900.0)
+    wide = dataclasses.replace(
+        off, plateau_gap_change=10.0, plateau_trip_change=10.0, plateau_arrived_change=1.0
+    )
+    full = simulate(
+        bottleneck_or_detour(), trips, None, rng=np.random.default_rng(0), route_settings=off, **kw
+    )
+    early = simulate(
+        bottleneck_or_detour(), trips, None, rng=np.random.default_rng(0), route_settings=wide, **kw
+    )
+    assert len(full.route_choice) == 6  # no plateau rule: the cap
+    assert len(early.route_choice) == 3  # every iteration within the (wide) thresholds: stop after two
+    assert early.route_choice["switched"].iloc[-1] == 0
+    # the same simulations until the stop
+    pd.testing.assert_frame_equal(full.route_choice.iloc[:2], early.route_choice.iloc[:2])
+    share = full.route_choice["arrived_share"].iloc[-1]
+    assert share == pytest.approx(traffic_summary(full)["share_arrived"])
 
 
 def test_same_seed_gives_identical_routes_and_gaps() -> None:

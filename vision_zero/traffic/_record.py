@@ -30,6 +30,7 @@ ROUTE_CHOICE_COLUMNS: tuple[str, ...] = (
     "outside_band",
     "turns_per_trip",
     "mean_trip_s",
+    "arrived_share",
     "switched",
     "trees",
 )
@@ -97,7 +98,8 @@ class TrafficRecord:
         last one being the recorded one: ``iteration`` (0 = free-flow routes), ``relative_gap`` (0-1, of the
         routes driven in that simulation under its own time-sliced link times, see
         :func:`vision_zero.traffic.routing.relative_gap`), ``turns_per_trip``, ``mean_trip_s`` (trips that
-        arrived), ``switched`` (vehicles that took a new route for the next simulation).
+        arrived), ``arrived_share`` (arrived / routed vehicles, the summary's ``share_arrived``), ``switched``
+        (vehicles that took a new route for the next simulation).
     stuck_moves
         Per period, the times the first vehicle waiting to enter a full link had waited ``traffic.stuck_time_s``
         and entered anyway (SUMO's teleports): a count of gridlock, 0 when traffic flows.

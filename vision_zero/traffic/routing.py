@@ -42,7 +42,7 @@ Information Systems. Transp. Res. C 7(2-3), 91-107.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,6 +121,10 @@ class RouteChoiceSettings:
     gap_sample_origins
         Origins sampled after each simulation for the relative gap and the route swaps
         (:func:`sample_origins`); 0 = every origin. A network with no more origins than this is never sampled.
+    plateau_gap_change, plateau_trip_change, plateau_arrived_change
+        The plateau stop rule (:func:`gap_plateau`): stop once in each of the last two iterations the relative gap
+        moved by less than ``plateau_gap_change`` of itself (either way), the mean trip time by less than
+        ``plateau_trip_change`` of itself and the arrived share by less than ``plateau_arrived_change``; 0 = off.
     """
 
     max_iterations: int
@@ -131,6 +135,9 @@ class RouteChoiceSettings:
     band_relative: float = 0.0
     band_min_s: float = 0.0
     gap_sample_origins: int = 0
+    plateau_gap_change: float = 0.0
+    plateau_trip_change: float = 0.0
+    plateau_arrived_change: float = 0.0
 
     @classmethod
     def from_parameters(cls, params: ParameterSet | None = None) -> RouteChoiceSettings:
@@ -150,6 +157,9 @@ class RouteChoiceSettings:
             band_relative=values["traffic.route_choice.indifference_band_relative"],
             band_min_s=values["traffic.route_choice.indifference_band_min_s"],
             gap_sample_origins=int(values.get("traffic.route_choice.gap_sample_origins", 0)),
+            plateau_gap_change=values.get("traffic.route_choice.plateau_gap_change", 0.0),
+            plateau_trip_change=values.get("traffic.route_choice.plateau_trip_change", 0.0),
+            plateau_arrived_change=values.get("traffic.route_choice.plateau_arrived_change", 0.0),
         )
 
 
@@ -801,6 +811,43 @@ def sampled_relative_gap(
         return gap, 0.0
     var = (1.0 - sample.share) / (n * xbar * xbar) * float(np.sum((y - gap * x) ** 2)) / (n - 1)
     return gap, float(np.sqrt(var))
+
+
+def gap_plateau(
+    relative_gap: Sequence[float],
+    mean_trip_s: Sequence[float],
+    arrived_share: Sequence[float],
+    *,
+    gap_change: float,
+    trip_change: float,
+    arrived_change: float,
+    iterations: int = 2,
+) -> bool:
+    """Whether the route choice has reached a plateau: no iteration of the last ``iterations`` changed anything.
+
+    The series are per simulation, oldest first (a :attr:`TrafficRecord.route_choice` log's columns). A plateau:
+    in each of the last ``iterations`` re-routing iterations the relative gap moved by less than ``gap_change``
+    of its previous value *either way*, the mean trip time of the arrived trips by less than ``trip_change`` of
+    its previous value, and the share of trips arriving by less than ``arrived_change`` (absolute). A gap still
+    falling by more is progress; a gap rising by more is an oscillation (e.g. a jammed network whose loadings
+    alternate), neither is a plateau. NaN anywhere (nobody arrived) is not a plateau; nor are fewer than
+    ``iterations + 1`` simulations; a threshold of 0 switches the rule off.
+    """
+    n = iterations + 1
+    if iterations < 1 or len(relative_gap) < n or min(gap_change, trip_change, arrived_change) <= 0:
+        return False
+    gap = np.asarray(relative_gap[-n:], dtype=np.float64)
+    trip = np.asarray(mean_trip_s[-n:], dtype=np.float64)
+    arrived = np.asarray(arrived_share[-n:], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moved_gap = np.abs(np.diff(gap)) / gap[:-1]
+        moved_trip = np.abs(np.diff(trip)) / trip[:-1]
+    moved_arrived = np.abs(np.diff(arrived))
+    return bool(
+        np.all(moved_gap < gap_change)
+        and np.all(moved_trip < trip_change)
+        and np.all(moved_arrived < arrived_change)
+    )
 
 
 def msa_step(iteration: int, exponent: float = 1.0, *, weight_exponent: float = 0.0) -> float:

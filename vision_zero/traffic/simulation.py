@@ -50,10 +50,15 @@ link times are averaged per time slice of entry (``traffic.route_choice.slice_s`
 mean extra time is added, and every trip's route is compared with the best route for its origin, destination and
 departure slice (one shortest-path tree per origin and slice, ties broken toward fewer turns, then higher road
 class). The relative gap (excess time over best time, summed over trips) is recorded per simulation in
-``TrafficRecord.route_choice``; if it is above ``traffic.route_choice.relative_gap_target`` and fewer than
-``traffic.route_choice.max_iterations`` re-routing iterations have run, trips move to their best route with
-probability MSA step x their own relative gap (route swapping) and the trips are simulated again. The record of
-the last simulation is returned. With ``traffic.route_choice.gap_sample_origins`` (a number of origins; 500 by
+``TrafficRecord.route_choice`` with the mean trip time and the share of trips arriving; if it is above
+``traffic.route_choice.relative_gap_target``, fewer than ``traffic.route_choice.max_iterations`` re-routing
+iterations have run and the route choice has not reached a plateau, trips move to their best route with
+probability MSA step x their own relative gap (route swapping) and the trips are simulated again. A plateau
+(:func:`~vision_zero.traffic.routing.gap_plateau`, ``traffic.route_choice.plateau_*``): in each of the last two
+iterations the gap, the mean trip time and the arrived share each moved by less than its threshold, either way
+(a network whose gap has a floor above the target, like the 20x20 grid at 10k trips; a gap that rises and falls,
+or arrivals that swing, are not a plateau). The record of the last
+simulation is returned. With ``traffic.route_choice.gap_sample_origins`` (a number of origins; 500 by
 default, 0 = every origin), on a network with more origins than that the trees after each simulation are grown
 only for a random sample of that many origins: the gap is then their ratio estimate with its standard error
 (``relative_gap_se``), and only their trips swap, at the step divided by the sampled share. An estimate at the
@@ -158,6 +163,7 @@ from vision_zero.traffic.routing import (
     Router,
     Routes,
     band_switchers,
+    gap_plateau,
     gap_switchers,
     msa_step,
     perceived_costs,
@@ -493,9 +499,13 @@ def simulate_vehicles(
             "outside_band": float(weight[outside].sum() / max(weight[sv].sum(), 1.0)),
             "turns_per_trip": _turns_per_trip(router, routes, veh, edges),
             "mean_trip_s": _mean_trip_s(routes, times, windows, veh),
+            "arrived_share": _arrived_share(routes, times, veh),
             "trees": float(router.trees_grown - trees_before),
         }
-        done = outside.size == 0 if held_routes is not None else gap <= rc.relative_gap_target
+        if held_routes is not None:
+            done = outside.size == 0
+        else:  # the gap target, or a plateau of the gap, the mean trip and the arrived share (gap_plateau)
+            done = gap <= rc.relative_gap_target or _plateau([*log, row], rc)
         if k == max_iterations or done:
             log.append(row | {"switched": 0.0})
             frame = pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS))
@@ -662,6 +672,26 @@ def _mean_trip_s(routes: Routes, times: _Times, windows: FloatArray, veh: _Vehic
     tt = arrive - (windows[veh.period] + veh.depart_s)
     ok = np.isfinite(tt)
     return float(np.sum(tt[ok] * veh.size[ok]) / veh.size[ok].sum()) if ok.any() else math.nan
+
+
+def _plateau(log: list[dict[str, float]], rc: RouteChoiceSettings) -> bool:
+    """:func:`gap_plateau` over the route-choice log so far (the current simulation's row last)."""
+    return gap_plateau(
+        [r["relative_gap"] for r in log],
+        [r["mean_trip_s"] for r in log],
+        [r["arrived_share"] for r in log],
+        gap_change=rc.plateau_gap_change,
+        trip_change=rc.plateau_trip_change,
+        arrived_change=rc.plateau_arrived_change,
+    )
+
+
+def _arrived_share(routes: Routes, times: _Times, veh: _Vehicles) -> float:
+    """Arrived / routed vehicles, weighted by platoon size (the record summary's ``share_arrived``; 1 if none)."""
+    has = routes.n_links > 0
+    arrived = np.isfinite(times.ex[routes.ptr[1:][has] - 1])
+    routed = float(veh.size[has].sum())
+    return float(veh.size[has][arrived].sum() / routed) if routed > 0 else 1.0
 
 
 def _turns_per_trip(router: Router, routes: Routes, veh: _Vehicles, edges: IntArray) -> float:
