@@ -196,7 +196,7 @@ def _run(
     with clock.phase("demand"):
         dist = demand.trip_distribution(network, params)
         daily = None
-        if demand_factor is not None:  # as the peak calibration scales it (runs.pipeline.peak_replication)
+        if demand_factor is not None:  # as the peak calibration scales it (runs.pipeline.peak_simulation)
             daily = demand.default_daily_trips(network, params, distribution=dist) * demand_factor
         trips = demand.generate_trips(
             network, rng=rngs.demand, periods=periods, daily_trips=daily, params=params, distribution=dist

@@ -8,7 +8,7 @@ import pytest
 from vision_zero.core.errors import ScenarioError
 from vision_zero.program.scenario import load_scenario
 from vision_zero.risk.crash_model import CalibrationTargets
-from vision_zero.runs.pipeline import annual_link_traffic, peak_replication, prepare, run_replication
+from vision_zero.runs.pipeline import annual_link_traffic, peak_simulation, prepare, run_replication
 from vision_zero.traffic.periods import Period
 
 BASE = """name = "{name}"
@@ -334,7 +334,7 @@ def test_peak_calibration_meets_the_congestion_target_and_is_shared_by_variants(
     assert pk.reached and pk.index_se > 0 and 2 <= pk.replications <= 4
     others = np.array(
         [
-            peak_replication(
+            peak_simulation(
                 p.scenario, p.network, p.parameters, p.distribution, pk.daily_trips, seed=1, replication=r
             )
             for r in range(4)

@@ -68,7 +68,6 @@ __all__ = [
     "move_pedestrians_to_new_crossings",
     "peak_factor_bounds",
     "peak_index_se",
-    "peak_replication",
     "peak_simulation",
     "peak_step_meets",
     "prepare",
@@ -798,26 +797,6 @@ def calibrate_peak(
     )
     _PEAK_CACHE[key] = out
     return out
-
-
-def peak_replication(
-    scenario: Scenario,
-    base: RoadNetwork,
-    params: ParameterSet,
-    distribution: TripDistribution,
-    daily_trips: float,
-    *,
-    seed: int = 0,
-    replication: int = 0,
-) -> tuple[float, float]:
-    """One simulation of the AM peak as the peak calibration runs it: (congestion index, share of routed trips arrived).
-
-    :func:`peak_simulation` without the route gap.
-    """
-    index, arrived, _ = peak_simulation(
-        scenario, base, params, distribution, daily_trips, seed=seed, replication=replication
-    )
-    return index, arrived
 
 
 def peak_simulation(
