@@ -16,6 +16,7 @@ from vision_zero.traffic.routing import (
     RouteCosts,
     Router,
     Routes,
+    band_limit_s,
     band_switchers,
     gap_plateau,
     gap_switchers,
@@ -667,3 +668,84 @@ def test_a_variant_keeps_its_baseline_routes_within_the_band_and_leaves_them_bey
     assert (slow.routes.links >= 2).all()
     log = slow.route_choice
     assert log["outside_band"].tolist() == [1.0, 0.0] and log["switched"].tolist() == [100.0, 0.0]
+
+
+def test_stop_at_threshold_trees_give_the_full_search_where_wanted_and_inf_beyond_the_limit() -> None:
+    # random link costs and movement extras on a grid; each trip's limit around its best route's cost: a trip
+    # whose best route costs at most its limit gets the full search's cost and route bit for bit; one beyond it
+    # gets inf and no route where its tree stopped first (else, reached for a trip with a larger limit, the same)
+    net = grid(6, signalised=True)
+    router = Router(net)
+    rng = np.random.default_rng(5)
+    cost = rng.uniform(10.0, 60.0, router.n_links)
+    extra = rng.uniform(-5.0, 20.0, router.n_edges)
+    o = rng.integers(0, 36, 300)
+    d = rng.integers(0, 36, 300)
+    full, full_rt = router.shortest(o, d, cost, extra)
+    limit = full * rng.uniform(0.5, 1.5, len(o))
+    limit[:5] = np.nan  # NaN: wanted, as inf
+    cut, cut_rt = router.shortest(o, d, cost, extra, limit_s=limit)
+    wanted = ~(full > limit)
+    assert 0.2 < wanted.mean() < 0.9
+    assert np.array_equal(cut[wanted], full[wanted])
+    dropped = np.isinf(cut) & np.isfinite(full)
+    assert not dropped[wanted].any() and dropped.sum() > 20 and (cut_rt.n_links[dropped] == 0).all()
+    assert np.array_equal(cut[~dropped], full[~dropped])
+    assert all(np.array_equal(cut_rt.route(i), full_rt.route(i)) for i in np.flatnonzero(~dropped))
+    # a limit of inf everywhere is the full search; so is one at each trip's exact best cost
+    assert np.array_equal(router.shortest(o, d, cost, extra, limit_s=np.full(len(o), np.inf))[0], full)
+    assert np.array_equal(router.shortest(o, d, cost, extra, limit_s=full)[0], full)
+
+
+def test_band_limit_leaves_band_switchers_unchanged_whatever_the_cost_beyond_it() -> None:
+    route = np.array([100.0, 600.0, 600.0, 1000.0, 0.0])
+    tolerated = np.array([0.0, 0.0, 200.0, 0.0, 0.0])
+    band = dict(relative=0.2, minimum_s=60.0)
+    limit = band_limit_s(route, **band, tolerated_s=tolerated)
+    # bands max(0.2 x route, 60 s, tolerated) = 60, 120, 200, 200, 60: a best route below route - band switches
+    # (the last driver has no route: no real best route lies below -60 s)
+    assert limit == pytest.approx([40.0, 480.0, 400.0, 800.0, -60.0], abs=1e-5)
+    assert (limit > route - np.array([60.0, 120.0, 200.0, 200.0, 60.0])).all()
+    beyond = np.nextafter(limit, np.inf)
+    assert band_switchers(route, beyond, **band, tolerated_s=tolerated).size == 0
+    assert band_switchers(route, limit - 1e-3, **band, tolerated_s=tolerated).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_variants_trees_stop_at_the_band_and_move_the_same_drivers_as_the_full_search() -> None:
+    # a congested grid's baseline, then a variant that slows the middle column: with a sample of 8 of the 25
+    # origins, the other origins' trees stop at their drivers' band thresholds; the switchers, routes and
+    # simulated times are those of the full search over every origin (gap_sample_origins 0) bit for bit
+    net = grid(5, signalised=True)
+    trips = _grid_trips(6000, 7)
+    rc = RouteChoiceSettings(
+        max_iterations=3, relative_gap_target=0.0, slice_s=900.0, band_relative=0.1, band_min_s=20.0
+    )
+    base = simulate_vehicles(
+        net, trips, rng=np.random.default_rng(3), periods=(HOUR,), settings=EXACT, route_settings=rc
+    )
+    links = net.links.copy()
+    slow = (links["u"] % 5 == 2) & (links["v"] % 5 == 2)
+    links.loc[slow, "speed_limit_kph"] = 15.0
+    variant = dataclasses.replace(net, links=links)
+
+    def run(sample: int):  # type: ignore[no-untyped-def]
+        return simulate_vehicles(
+            variant,
+            trips,
+            rng=np.random.default_rng(3),
+            periods=(HOUR,),
+            settings=EXACT,
+            route_settings=dataclasses.replace(rc, gap_sample_origins=sample),
+            held_routes=base.held_routes(),
+        )
+
+    full, cut = run(0), run(8)
+    log_full, log_cut = full.route_choice, cut.route_choice
+    assert log_full["switched"].iloc[0] > 100  # drivers leave the slowed column
+    for col in ("switched", "outside_band", "mean_trip_s", "trees"):
+        assert log_cut[col].tolist() == log_full[col].tolist()
+    assert np.array_equal(cut.routes.ptr, full.routes.ptr)
+    assert np.array_equal(cut.routes.links, full.routes.links)
+    assert np.array_equal(cut.times.ex, full.times.ex, equal_nan=True)
+    # the full search's gap is exact; the sampled one an estimate with its standard error
+    assert (log_full["relative_gap_se"] == 0.0).all() and (log_cut["relative_gap_se"] > 0.0).all()

@@ -12,6 +12,9 @@ A destination node is reached through any of its entering links; the route ends 
 distance (the first in link-id order among equal ones). The search stops once one entering link of every
 destination is settled: any other entering link at that distance already carries its final distance and
 predecessor (Dijkstra never lowers a vertex below the last settled distance), so the pick equals a full tree's.
+With per-trip limits (a variant's band thresholds) a tree also stops once the next vertex lies beyond the largest
+limit of the destinations still unsettled: those trips get ``inf``; every settled destination's pick is still a
+full tree's, by the same argument.
 
 What was tried and not kept (same routes, no measurable gain on the district's equilibrium calls, load ~8): an
 indexed heap with decrease-key, a 4-ary heap, a radix heap on the distances' bit patterns (a tree settles ~9,400
@@ -98,6 +101,7 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
     trip_origin: I32,
     trip_dest: I32,
     walk: npt.NDArray[np.bool_],
+    limit: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], I32]:
     """Best cost and route of every trip, one targeted tree per group of trips with the same origin.
 
@@ -115,12 +119,17 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
         Per trip (grouped by tree), origin and destination node.
     walk
         Per trip, whether its route's links are wanted (else only its cost).
+    limit
+        Per trip, the cost beyond which its best route is not wanted (``inf``: always wanted). A tree stops as soon
+        as the next vertex to settle lies beyond the largest limit of the destinations it has not yet settled
+        (a stop-at-threshold tree): those trips' best routes cost more than their limits, and they get ``inf``
+        and no route. Every trip whose destination is settled gets exactly the cost and route of a full tree.
 
     Returns
     -------
     best, n_hops, start, buf
-        Per trip its cost (0 when origin is destination, inf when unreachable), number of links on its route
-        and where the route starts in ``buf`` (links in driving order).
+        Per trip its cost (0 when origin is destination, inf when unreachable or beyond its limit), number of
+        links on its route and where the route starts in ``buf`` (links in driving order).
     """
     n_vert = len(indptr) - 1
     n_trip = len(trip_dest)
@@ -129,6 +138,7 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
     touched = np.empty(n_vert, dtype=np.int32)
     n_nodes = len(in_ptr) - 1
     want = np.zeros(n_nodes, dtype=np.bool_)  # destination node still to be reached in this tree
+    node_limit = np.full(n_nodes, -np.inf)  # per wanted destination node: the largest limit of its trips
     node_of_link = np.full(n_links, -1, dtype=np.int32)  # the node a link enters (its end node)
     for node in range(n_nodes):
         for j in range(in_ptr[node], in_ptr[node + 1]):
@@ -145,11 +155,17 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
     for t in range(len(tree_source)):
         a, b = tree_ptr[t], tree_ptr[t + 1]
         remaining = 0
+        stop_at = -np.inf  # the largest limit over the destinations still wanted
         for i in range(a, b):
             d = trip_dest[i]
-            if d != trip_origin[i] and not want[d]:
-                want[d] = True
-                remaining += 1
+            if d != trip_origin[i]:
+                if not want[d]:
+                    want[d] = True
+                    remaining += 1
+                if limit[i] > node_limit[d]:
+                    node_limit[d] = limit[i]
+                if limit[i] > stop_at:
+                    stop_at = limit[i]
         n_touched = 0
         src = tree_source[t]
         if remaining > 0:
@@ -168,6 +184,8 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                     _sift_down(heap, n_heap, heap[n_heap, 0], heap[n_heap, 1])
                 if k > dist[u]:  # a stale entry: u was reached at a lower distance and settled from that one
                     continue
+                if k > stop_at:  # every destination still wanted costs more than its limit
+                    break
                 if u < n_links:
                     node = node_of_link[u]
                     if want[node]:
@@ -175,6 +193,12 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                         remaining -= 1
                         if remaining == 0:
                             break
+                        if node_limit[node] >= stop_at:  # the farthest limit was this node's: the next one
+                            stop_at = -np.inf
+                            for i in range(a, b):
+                                d = trip_dest[i]
+                                if want[d] and node_limit[d] > stop_at:
+                                    stop_at = node_limit[d]
                 for e in range(indptr[u], indptr[u + 1]):
                     x = cols[e]
                     nd = k + weight[e]
@@ -189,12 +213,15 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                         _sift_up(heap, n_heap, nd, np.float64(x))
                         n_heap += 1
         # read out each trip's route: the entering link of least distance, then predecessors back to the source
+        # (none where the tree stopped before settling the destination: beyond the limit, or unreachable)
         for i in range(a, b):
             d = trip_dest[i]
-            want[d] = False
             if d == trip_origin[i]:
                 best[i] = 0.0
                 continue
+            if want[d]:
+                continue
+
             last = -1
             bd = np.inf
             for j in range(in_ptr[d], in_ptr[d + 1]):
@@ -223,6 +250,10 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
             start[i] = used
             n_hops[i] = h
             used += h
+        for i in range(a, b):
+            d = trip_dest[i]
+            want[d] = False
+            node_limit[d] = -np.inf
         for q in range(n_touched):
             v = touched[q]
             dist[v] = np.inf

@@ -64,6 +64,7 @@ __all__ = [
     "RouteCosts",
     "Router",
     "Routes",
+    "band_limit_s",
     "band_switchers",
     "gap_switchers",
     "indifference_band_s",
@@ -545,6 +546,7 @@ class Router:
         edge_extra_s: FloatArray | None = None,
         *,
         paths: bool = True,
+        limit_s: FloatArray | None = None,
     ) -> tuple[FloatArray, Routes]:
         """Cost [s] and links of the shortest route of every trip under link costs ``cost_s``.
 
@@ -556,10 +558,20 @@ class Router:
         tree per distinct origin, grown only until its trips' destinations are settled
         (:func:`vision_zero.traffic._kernels.targeted_trees`, compiled). ``paths=False``: costs only (every
         route empty).
+
+        ``limit_s`` (per trip, [s]; default none): a trip whose best route costs more than its limit is not wanted,
+        and its tree stops once every destination it has not settled lies beyond its trips' limits (a
+        stop-at-threshold tree). Such a trip gets cost ``inf`` and an empty route; every other trip gets exactly
+        what the full search gives (cost and route, bit for bit). A limit of ``inf`` (or NaN) wants the trip.
         """
         origins = np.asarray(origins, dtype=np.int64)
         destinations = np.asarray(destinations, dtype=np.int64)
         n = len(origins)
+        if limit_s is None:
+            limit = np.full(n, np.inf)
+        else:
+            limit = np.asarray(limit_s, dtype=np.float64)
+            limit = np.where(np.isnan(limit), np.inf, limit)
         weight = self._weights(cost_s, edge_extra_s)
         order = np.argsort(origins, kind="stable")
         uniq, first = np.unique(origins[order], return_index=True)
@@ -578,6 +590,7 @@ class Router:
             origins[order].astype(VERTEX_DTYPE),
             destinations[order].astype(VERTEX_DTYPE),
             walk,
+            limit[order],
         )
         best = np.empty(n)
         best[order] = best_o
@@ -600,11 +613,12 @@ class Router:
         only: IntArray | None = None,
         *,
         paths: bool = True,
+        limit_s: FloatArray | None = None,
     ) -> tuple[FloatArray, Routes]:
         """:meth:`shortest` for trips whose link costs differ by row: trip ``i`` under ``cost_s[row[i]]``.
 
         One call of :meth:`shortest` per row (one tree per origin and row), for the trips ``only`` (default: all;
-        the others get cost ``inf`` and an empty route).
+        the others get cost ``inf`` and an empty route). ``limit_s``: per trip (all ``n``), as in :meth:`shortest`.
         """
         n = len(origins)
         best = np.full(n, np.inf)
@@ -615,7 +629,10 @@ class Router:
         for r in range(len(cost_s)):
             idx = order[bounds[r] : bounds[r + 1]]
             if idx.size:
-                b, rt = self.shortest(origins[idx], destinations[idx], cost_s[r], edge_extra_s, paths=paths)
+                lim = None if limit_s is None else np.asarray(limit_s, dtype=np.float64)[idx]
+                b, rt = self.shortest(
+                    origins[idx], destinations[idx], cost_s[r], edge_extra_s, paths=paths, limit_s=lim
+                )
                 best[idx] = b
                 parts.append((idx, rt))
         return best, Routes.concat_by_index(n, parts)
@@ -942,6 +959,29 @@ def band_switchers(
     if tolerated_s is not None:
         band = np.maximum(band, tolerated_s)
     return np.flatnonzero((saving > band) & (saving > SAME_COST_S)).astype(np.int64)
+
+
+def band_limit_s(
+    route_s: FloatArray,
+    *,
+    relative: float,
+    minimum_s: float,
+    tolerated_s: FloatArray | None = None,
+) -> FloatArray:
+    """Per driver, the best-route cost above which he cannot be a :func:`band_switchers` switcher [s].
+
+    A driver switches only when his best route saves more than his band (and more than the saving he tolerated,
+    and more than :data:`SAME_COST_S`), i.e. when it costs less than ``route_s`` minus that. The limit returned
+    lies a rounding margin (``1e-9 x (route_s + 1)``, far above the floating-point error of ``route_s - best``)
+    above, so a best route costing more than it leaves :func:`band_switchers` with the same answer whatever its
+    exact cost: a shortest-route tree may stop there (:meth:`Router.shortest`'s ``limit_s``).
+    """
+    route_s = np.asarray(route_s, dtype=np.float64)
+    band = np.maximum(indifference_band_s(route_s, relative=relative, minimum_s=minimum_s), SAME_COST_S)
+    if tolerated_s is not None:
+        band = np.maximum(band, tolerated_s)
+    out: FloatArray = route_s - band + 1e-9 * (np.abs(route_s) + 1.0)
+    return out
 
 
 def perceived_costs(cost_s: FloatArray, *, rng: np.random.Generator, cv: float, draws: int) -> FloatArray:

@@ -79,25 +79,11 @@ with many near-equal routes the equilibrium from scratch sends a street's traffi
 travel time; studies of speed cameras and 20 mph zones find volumes unchanged and no migration. The share of
 trips outside their band is logged with the gap.
 
-What a variant's route choice costs, and what was tried to cut it (#16; centre-30 against its baseline, SCHEMATIC
-district x0.1, replication 0, load 7-13): the replication took ~64 CPU-s, 52 of them in shortest-route trees: the
-exact search after each of its 3 simulations (every origin x departure slice, ~12,000 trees, ~11 CPU-s each, for
-80, 6 and 0 switchers), elastic demand's OD times (baseline and variant costs per period, 11,476 trees, 14 CPU-s)
-and the congestion index (2.3 CPU-s). The band rule needs every driver's best route, and none of these gave the
-same switchers for less (not kept): (1) a lower bound per origin under each link's least cost over the slices
-(exact, same switchers bit for bit): the slice means of a light network vary so much (a link's least over its mean:
-median 0.91, 5th percentile 0.48) that the bound is ~0.73 of the best route, 83% of the drivers stay candidates
-and the trees rose from 12,099 to 12,494; (2) re-using the baseline's or the previous iteration's trees: after the
-variant's first simulation 6-17% of each slice's link costs and 11% of the movements' extra times differ from the
-baseline's last, after its second 1.5-2.8% and 7%, and a tree settles about half the network
-(:mod:`~vision_zero.traffic._kernels` measured at most 1 tree in 374-935 that relaxed no changed edge); (3) paths
-only for the switchers: walking a route is a negligible share of growing its tree. Left to do: a tree that stops at
-the largest ``route time - band`` of its drivers (a driver not reached by then is inside his band; those thresholds
-are 0.83, 0.75-0.90, of the farthest best route). A prototype of
-:func:`~vision_zero.traffic._kernels.targeted_trees` with that stop, on the baseline's last costs (every driver,
-16 slices, load 11-16): 0.75-0.80 of the exact trees' CPU (9.6-10.0 against 12.6-12.8 CPU-s), the same 47 drivers
-outside their band, 44% of the destinations reached. The variant's gap would then be estimated from sampled origins
-(their trees grown in full), so about 17% of the search's CPU on the district.
+A variant's band search grows every origin's trees, but each stops at its drivers' thresholds (their route time
+minus their band, :func:`~vision_zero.traffic.routing.band_limit_s`): a driver whose best route lies beyond it
+stays, whatever that route costs, so the switchers are those of the full search, bit for bit. Only the sampled
+origins' trees (``gap_sample_origins``) are grown in full: a variant's recorded gap is their estimate. What a
+variant's route choice costs, and what was tried to cut it: benchmarks/README.md, "A variant's route choice".
 
 References
 ----------
@@ -162,6 +148,7 @@ from vision_zero.traffic.routing import (
     RouteCosts,
     Router,
     Routes,
+    band_limit_s,
     band_switchers,
     gap_plateau,
     gap_switchers,
@@ -464,6 +451,9 @@ def simulate_vehicles(
     lk = link_constants(network, sig, held, give_way_capacity_vph(network, st), mean_v, st)
     log: list[dict[str, float]] = []
     known: tuple[FloatArray, BoolArray] | None = None  # running times carried over from the last simulation
+    band = dict(relative=rc.band_relative, minimum_s=rc.band_min_s)
+    # a variant's sample of origins for its gap: a child stream, so the routing stream's own draws stay as they were
+    gap_rng = route_rng.spawn(1)[0] if held_routes is not None else route_rng
     for k in range(max_iterations + 1):
         times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s, known)
         edges = router.edge_ids(routes)
@@ -473,20 +463,28 @@ def simulate_vehicles(
         trees_before = router.trees_grown
         # the equilibrium's gap and swaps on a sample of origins, also after the last simulation (the recorded gap
         # is an estimate with its standard error; a driver's forgone saving is computed by a variant that needs
-        # it, from the costs kept with the routes), but not for a variant (its drivers' band is exact)
-        exact = held_routes is not None
-        sample = sample_origins(veh.origin, 0 if exact else rc.gap_sample_origins, route_rng)
+        # it, from the costs kept with the routes). A variant decides every driver's band exactly, but each tree
+        # stops at its drivers' band thresholds (a driver whose best route costs more than that stays, whatever
+        # it costs); its gap is estimated from the sampled origins, whose trees are grown in full
+        sample = sample_origins(veh.origin, rc.gap_sample_origins, gap_rng)
         sv = sample.vehicles
-        only = None if sample.complete else sv
-        best, candidates = _best_routes(router, veh, slices, costs, turn_s, only, paths=k < max_iterations)
+        exact_band = held_routes is not None
+        if not exact_band:
+            only, limit = (None if sample.complete else sv), None
+        else:
+            limit = band_limit_s(current, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
+            only, limit[sv] = None, np.inf
+        best, candidates = _best_routes(
+            router, veh, slices, costs, turn_s, only, paths=k < max_iterations, limit_s=limit
+        )
         weight = veh.size.astype(np.float64)
         gap, gap_se = sampled_relative_gap(current[sv], best[sv], weight[sv], sample)
-        if gap <= rc.relative_gap_target and not sample.complete and k < max_iterations:
+        stop_rule = held_routes is None and not sample.complete and k < max_iterations
+        if stop_rule and gap <= rc.relative_gap_target:
             # the stop rule fires: the exact gap decides (after the last simulation there is nothing to decide)
             rest = np.setdiff1d(np.arange(len(veh.origin)), sv)
             best[rest] = _best_routes(router, veh, slices, costs, turn_s, rest, paths=False)[0][rest]
             gap, gap_se = relative_gap(current, best, weight), 0.0
-        band = dict(relative=rc.band_relative, minimum_s=rc.band_min_s)
         outside = band_switchers(current, best, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
         ask = outside[np.isnan(tolerated[outside])]
         if ask.size:  # beyond the band: does a held route's driver tolerate the saving already? (on demand)
@@ -496,7 +494,10 @@ def simulate_vehicles(
             "iteration": float(k),
             "relative_gap": gap,
             "relative_gap_se": gap_se,
-            "outside_band": float(weight[outside].sum() / max(weight[sv].sum(), 1.0)),
+            # a variant's band is decided for every driver, the equilibrium's for the sampled ones
+            "outside_band": float(
+                weight[outside].sum() / max((weight if exact_band else weight[sv]).sum(), 1.0)
+            ),
             "turns_per_trip": _turns_per_trip(router, routes, veh, edges),
             "mean_trip_s": _mean_trip_s(routes, times, windows, veh),
             "arrived_share": _arrived_share(routes, times, veh),
@@ -620,12 +621,16 @@ def _best_routes(
     only: IntArray | None = None,
     *,
     paths: bool = True,
+    limit_s: FloatArray | None = None,
 ) -> tuple[FloatArray, Routes]:
     """Cost and links of the best route of every vehicle (or of ``only``; the others: inf and an empty route).
 
     Under its departure slice's link costs plus the turns' extra times: one tree per origin and slice.
+    ``limit_s``: per vehicle, the cost beyond which its best route is not wanted (:meth:`Router.shortest`).
     """
-    return router.best_by_row(veh.origin, veh.destination, slices.row, costs, turn_s, only, paths=paths)
+    return router.best_by_row(
+        veh.origin, veh.destination, slices.row, costs, turn_s, only, paths=paths, limit_s=limit_s
+    )
 
 
 def _perceived_routes(
