@@ -310,6 +310,20 @@ def test_elastic_demand_responds_to_the_paired_baselines_congested_times(prepare
     assert congested > 0 and free_flow > 0 and congested != pytest.approx(free_flow, rel=1e-3)
     assert free["trips_evaporated"] > 0
     assert run_replication(p, 0, baseline_link_stats=stats).summary == slow  # deterministic
+    # the baseline's trip times are computed once per baseline replication and reused by every variant paired
+    # with it (kept by content): a hit gives the same results bit for bit as computing them afresh
+    from vision_zero.runs import pipeline
+
+    times = pipeline._REFERENCE_TIMES
+    assert len(times) >= 1
+    kept = dict(times)
+    same = prepared["same"]
+    assert same.reference_cost_s is not None  # elastic too (no change: nothing evaporates)
+    hit = run_replication(same, 0, baseline_link_stats=stats).summary
+    assert dict(times).keys() == kept.keys() and all(times[k] is kept[k] for k in kept)
+    times.clear()
+    assert run_replication(same, 0, baseline_link_stats=stats).summary == hit
+    assert run_replication(p, 0, baseline_link_stats=stats).summary == slow and len(times) == 1
     assert elastic_link_costs_s(p, None) == (p.reference_cost_s, p.cost_s)  # without them: free-flow times
 
 

@@ -555,6 +555,20 @@ def test_congested_link_costs_by_hand_and_the_relative_change_they_give() -> Non
     )
     assert added == 0 and len(out) == len(trips) - gone
     assert len(out) / len(trips) == pytest.approx(252 / 324, abs=0.01)
+    # the baseline's trip times given (computed once for every variant of a baseline replication): the same trips
+    t0 = demand.trip_times_s(trips, net, got)
+    assert t0 == pytest.approx(np.full(len(trips), 252.0))
+    given = demand.elastic_trips(
+        trips,
+        net,
+        got,
+        after,
+        elasticity=-1.0,
+        periods=(am, night),
+        rng=np.random.default_rng(0),
+        reference_time_s=t0,
+    )
+    assert given[0].equals(out) and given[1:] == (gone, added)
     free, gone_ff, _ = demand.elastic_trips(
         trips,
         net,

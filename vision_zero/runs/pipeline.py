@@ -72,6 +72,7 @@ __all__ = [
     "peak_step_meets",
     "prepare",
     "prepare_file",
+    "reference_trip_times_s",
     "run_replication",
     "search_peak_factor",
     "simulated_periods",
@@ -1050,6 +1051,47 @@ def elastic_link_costs_s(
     return congested, {p: np.maximum(t + change, 0.0) for p, t in congested.items()}
 
 
+#: Elastic demand's trip times under a baseline replication's costs, by content (:func:`reference_trip_times_s`):
+#: the last few kept in this process, so every variant paired with the same baseline replication reuses them.
+_REFERENCE_TIMES: dict[str, npt.NDArray[np.float64]] = {}
+_REFERENCE_TIMES_KEPT = 8
+
+
+def reference_trip_times_s(
+    network: RoadNetwork, trips: pd.DataFrame, reference_cost_s: _Costs
+) -> npt.NDArray[np.float64]:
+    """Each trip's time under its baseline's costs (:func:`vision_zero.traffic.demand.trip_times_s`), computed once.
+
+    Elastic demand compares a variant's trip times with the baseline's (:func:`elastic_link_costs_s`); the
+    baseline's are the same for every variant paired with the same baseline replication (its trips, its
+    congested link times, the same topology), so they are kept in this process under a hash of exactly what
+    they are computed from (the trips' origins, destinations and periods, the links' ``u``, ``v`` and
+    ``highway``, the nodes' coordinates, the costs): a hit is the same numbers bit for bit.
+    """
+    from vision_zero.traffic import demand
+
+    h = hashlib.sha256()
+    links, nodes = network.links, network.nodes
+    cols = [links[c] for c in ("u", "v", "highway") if c in links] + [nodes[c] for c in ("x_m", "y_m")]
+    cols += [trips["origin"], trips["destination"], trips["period"].astype(str)]
+    for col in cols:
+        h.update(f"{col.name}:{len(col)};".encode())
+        h.update(pd.util.hash_pandas_object(col, index=False).to_numpy().tobytes())
+    costs = reference_cost_s if isinstance(reference_cost_s, dict) else {"": reference_cost_s}
+    for name in sorted(costs):
+        h.update(f"cost {name}:".encode())
+        h.update(np.ascontiguousarray(costs[name], dtype=np.float64).tobytes())
+    key = h.hexdigest()
+    out = _REFERENCE_TIMES.pop(key, None)
+    if out is None:
+        out = demand.trip_times_s(trips, network, reference_cost_s)
+        out.setflags(write=False)
+    _REFERENCE_TIMES[key] = out  # the most recent last
+    while len(_REFERENCE_TIMES) > _REFERENCE_TIMES_KEPT:
+        del _REFERENCE_TIMES[next(iter(_REFERENCE_TIMES))]
+    return out
+
+
 def move_pedestrians_to_new_crossings(
     base: RoadNetwork, network: RoadNetwork, pedestrians: pd.DataFrame
 ) -> pd.DataFrame:
@@ -1438,6 +1480,7 @@ def run_replication(
             elasticity=draw["demand.elasticity.travel_time"] if elasticity is None else elasticity,
             periods=prepared.periods,
             rng=rngs.demand,  # after the trips: the baseline's draws are untouched
+            reference_time_s=reference_trip_times_s(network, trips, before),
         )
     settings = TrafficSettings.from_values(draw)  # this replication's draw of the traffic evidence
     route_settings = RouteChoiceSettings.from_values(draw)

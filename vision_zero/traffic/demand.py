@@ -115,6 +115,7 @@ __all__ = [
     "through_share",
     "trip_distribution",
     "trip_end_weights",
+    "trip_times_s",
     "trips_from_od",
     "zone_weights",
 ]
@@ -814,6 +815,27 @@ def congested_link_costs_s(
     return out
 
 
+def trip_times_s(
+    trips: pd.DataFrame, network: RoadNetwork, cost_s: FloatArray | Mapping[str, FloatArray]
+) -> FloatArray:
+    """Time [s] of each trip's fastest route (:func:`od_travel_time_s`; NaN where there is none).
+
+    ``cost_s``: one cost per link for all periods, or a mapping from period name to costs (each trip under its
+    period's). Only the trips' ``origin``, ``destination`` and ``period`` and the network's topology (links'
+    ``u``, ``v``, ``highway``, nodes' ``x_m``, ``y_m``: the route search's turn graph and tie-breaks) are read.
+    """
+    o = trips["origin"].to_numpy(dtype=np.int64)
+    d = trips["destination"].to_numpy(dtype=np.int64)
+    if not isinstance(cost_s, Mapping):
+        return od_travel_time_s(network, o, d, cost_s)
+    out = np.full(len(trips), np.nan)
+    period = trips["period"].astype(str).to_numpy()
+    for name in np.unique(period).tolist():
+        m = period == name
+        out[m] = od_travel_time_s(network, o[m], d[m], cost_s[name])
+    return out
+
+
 def elastic_trips(
     trips: pd.DataFrame,
     network: RoadNetwork,
@@ -823,6 +845,7 @@ def elastic_trips(
     elasticity: float,
     periods: tuple[Period, ...],
     rng: np.random.Generator,
+    reference_time_s: FloatArray | None = None,
 ) -> tuple[pd.DataFrame, int, int]:
     """Car trips after a change in their travel time, with a constant elasticity (traffic evaporation).
 
@@ -854,6 +877,10 @@ def elastic_trips(
         The simulated periods (for the new trips' departure windows and the trips table's order).
     rng
         Two uniform draws per trip, in trip order (so equal trips keep equal draws across scenarios).
+    reference_time_s
+        Each trip's time under ``reference_cost_s`` (:func:`trip_times_s`) if already known: the baseline's times
+        are the same for every variant paired with the same baseline replication (same trips, same topology,
+        same costs), so they need computing once. None: computed here.
 
     Returns
     -------
@@ -865,20 +892,10 @@ def elastic_trips(
     v = rng.random(n)
     if n == 0 or elasticity == 0:
         return trips, 0, 0
-    o = trips["origin"].to_numpy(dtype=np.int64)
-    d = trips["destination"].to_numpy(dtype=np.int64)
-    t0, t1 = np.full(n, np.nan), np.full(n, np.nan)
-    if isinstance(reference_cost_s, Mapping) or isinstance(cost_s, Mapping):
-        period = trips["period"].astype(str).to_numpy()
-        for name in np.unique(period).tolist():
-            m = period == name
-            c0 = reference_cost_s[name] if isinstance(reference_cost_s, Mapping) else reference_cost_s
-            c1 = cost_s[name] if isinstance(cost_s, Mapping) else cost_s
-            t0[m] = od_travel_time_s(network, o[m], d[m], c0)
-            t1[m] = od_travel_time_s(network, o[m], d[m], c1)
-    else:
-        t0 = od_travel_time_s(network, o, d, reference_cost_s)
-        t1 = od_travel_time_s(network, o, d, cost_s)
+    t0 = trip_times_s(trips, network, reference_cost_s) if reference_time_s is None else reference_time_s
+    if len(t0) != n:
+        raise ValueError(f"elastic_trips: expected {n} reference times, one per trip (got {len(t0)})")
+    t1 = trip_times_s(trips, network, cost_s)
     ok = np.isfinite(t0) & np.isfinite(t1) & (t0 > 0)
     ratio = np.ones(n)
     ratio[ok] = (t1[ok] / t0[ok]) ** elasticity
