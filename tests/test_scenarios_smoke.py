@@ -27,11 +27,7 @@ FILES = SCHEMATIC_FILES + HELSINKI_FILES
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory):
-    # as a comparison does, a crossing-only variant (crossings-upgrade, Helsinki's crossings) takes its baseline's
-    # vehicle traffic from the store and re-runs crossings, pedestrians and risk (identical results:
-    # tests/runs/test_pipeline.py); every other example simulates its own
-    store = tmp_path_factory.mktemp("traffic")
+def results():
     networks: dict[str, object] = {}
     out = {}
     for path in sorted(FILES, key=lambda f: f.name != "baseline.toml"):  # each set's baseline first
@@ -41,7 +37,7 @@ def results(tmp_path_factory: pytest.TempPathFactory):
             networks[key] = load_network(scenario.network.source, country=scenario.network.country)
         prepared = prepare(scenario, network=networks[key])  # type: ignore[arg-type]
         raw = None if prepared.is_baseline else out[prepared.baseline_path].injuries
-        out[path] = run_replication(prepared, 0, baseline_raw=raw, traffic_store=store)
+        out[path] = run_replication(prepared, 0, baseline_raw=raw)
     return out
 
 

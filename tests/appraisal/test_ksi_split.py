@@ -220,7 +220,7 @@ def test_write_outputs_writes_the_split(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_crossings_upgrade_is_attributed_to_the_upgraded_sites(tmp_path: Path) -> None:
+def test_crossings_upgrade_is_attributed_to_the_upgraded_sites() -> None:
     """The example crossings-upgrade (reduced): its KSI avoided lies at the upgraded crossings, not 'elsewhere'.
 
     The crossings record what they touched (the upgraded crossings); their links and junctions are the touched
@@ -243,17 +243,8 @@ def test_crossings_upgrade_is_attributed_to_the_upgraded_sites(tmp_path: Path) -
     crossing_links = var_p.network.crossing_links
     on_upgraded = crossing_links["crossing"].isin(var_p.touched.crossings)
     assert set(crossing_links.loc[on_upgraded, "link"]) <= set(site_links.tolist())
-    # the variant changes no link: it takes the baseline's vehicle traffic, as a comparison does (identical results,
-    # tests/runs/test_pipeline.py), and re-runs crossings, pedestrians and risk
-    from vision_zero.traffic import simulation
-
-    def no_simulation(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the crossing-only variant simulated again")
-
-    b = [run_replication(base_p, r, traffic_store=tmp_path) for r in range(2)]
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(simulation, "simulate_vehicles", no_simulation)
-        v = [run_replication(var_p, r, baseline_raw=b[r].injuries, traffic_store=tmp_path) for r in range(2)]
+    b = [run_replication(base_p, r) for r in range(2)]
+    v = [run_replication(var_p, r, baseline_raw=b[r].injuries) for r in range(2)]
     split = ksi_split(
         ScenarioRuns("baseline", b, schematic=True),
         ScenarioRuns("crossings-upgrade", v, schematic=True),
