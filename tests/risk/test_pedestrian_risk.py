@@ -757,3 +757,33 @@ def test_crossing_leg_weight_is_cached_by_the_networks_content(monkeypatch: pyte
     assert crossing_leg_weight(_junction(3, "unmarked")).tolist() == [pytest.approx(2.0 / 3.0)]
     monkeypatch.setattr(pedestrian, "_LEG_WEIGHT_CACHE", {})
     assert crossing_leg_weight(four).tolist() == first.tolist()  # computed again: equal
+
+
+def test_impact_table_cache_keyed_on_exactly_the_parameters_it_reads() -> None:
+    """The table cache's key is exactly the parameters the table reads (the tornado moves one at a time).
+
+    Every other parameter (here the occupant power-model exponent and the yielding elasticity, read downstream of
+    the table) reuses the central table; each parameter the table reads, the lane time's two included, rebuilds it.
+    """
+    from vision_zero.risk.pedestrian import _TABLE_PARAMETERS, _cached_table, _ImpactTable, _lane_time_s
+
+    def build(values: dict[str, float]) -> _ImpactTable:
+        return _ImpactTable.build(values, _lane_time_s(values))
+
+    _cached_table.cache_clear()
+    try:
+        central = build(P)
+        assert _cached_table.cache_info().misses == 1
+        for unrelated in ("risk.power_model.exponent.serious", "risk.pedestrian.nonyield_elasticity"):
+            assert unrelated not in _TABLE_PARAMETERS
+            assert build({**P, unrelated: P[unrelated] * 1.1}) is central, unrelated
+        assert _cached_table.cache_info().misses == 1
+        read = (*_TABLE_PARAMETERS, "risk.pedestrian.lane_width_m", "risk.pedestrian.walking_speed_mps")
+        for n, name in enumerate(read, 2):
+            moved = build({**P, name: P[name] * 1.1 + 0.01})
+            assert moved is not central, name
+            assert _cached_table.cache_info().misses == n, name
+            differs = [not np.array_equal(a, b) for a, b in zip(moved.values, central.values, strict=True)]
+            assert any(differs) or moved.dtau_s != central.dtau_s, name
+    finally:
+        _cached_table.cache_clear()

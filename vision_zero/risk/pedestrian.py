@@ -277,6 +277,13 @@ def pedestrian_injury_risk(
     fatal = rosen_sander_pedestrian_fatality(impact_speed_kph, parameters=parameters)
     if severity == "fatal":
         return fatal
+    return _serious_given_fatal(impact_speed_kph, fatal, parameters)
+
+
+def _serious_given_fatal(
+    impact_speed_kph: npt.ArrayLike, fatal: FloatArray, parameters: Mapping[str, float] | None
+) -> FloatArray:
+    """Killed or MAIS 3+ (:func:`pedestrian_injury_risk` ``"serious"``) from the death risk at the same speeds."""
     out: FloatArray = np.maximum(mais3_pedestrian_injury(impact_speed_kph, parameters=parameters), fatal)
     return out
 
@@ -663,8 +670,10 @@ def _impact_expectations(
     v_hit_kph = impact_kph[hit_mask]
     p_fatal = np.zeros_like(impact_kph)
     p_ksi = np.zeros_like(impact_kph)
-    p_fatal[hit_mask] = pedestrian_injury_risk(v_hit_kph, "fatal", parameters=parameters)
-    p_ksi[hit_mask] = pedestrian_injury_risk(v_hit_kph, "serious", parameters=parameters)
+    fatal = pedestrian_injury_risk(v_hit_kph, "fatal", parameters=parameters)
+    p_fatal[hit_mask] = fatal
+    # the death risk once: "serious" is the larger of the MAIS 3+ risk and it (a third of the table's logistics)
+    p_ksi[hit_mask] = _serious_given_fatal(v_hit_kph, fatal, parameters)
 
     def expect(x: FloatArray) -> FloatArray:
         out: FloatArray = np.einsum("...ij,ij->...", x, weights)
