@@ -741,7 +741,7 @@ def test_crossing_leg_weight_is_cached_by_the_networks_content(monkeypatch: pyte
     """The same weights with and without the cache; a network of the same name with other legs misses it."""
     from vision_zero.risk import pedestrian
 
-    monkeypatch.setattr(pedestrian, "_LEG_WEIGHT_CACHE", {})
+    monkeypatch.setattr(pedestrian, "_LEG_WEIGHT_CACHE", type(pedestrian._LEG_WEIGHT_CACHE)())
     counted = []
     real = pedestrian.junction_legs
     monkeypatch.setattr(pedestrian, "junction_legs", lambda net: counted.append(1) or real(net))
@@ -755,7 +755,7 @@ def test_crossing_leg_weight_is_cached_by_the_networks_content(monkeypatch: pyte
     three = four.with_tables(links=links[(links["u"] != 4) & (links["v"] != 4)].reset_index(drop=True))
     assert crossing_leg_weight(three).tolist() == [pytest.approx(2.0 / 3.0)] and len(counted) == 2
     assert crossing_leg_weight(_junction(3, "unmarked")).tolist() == [pytest.approx(2.0 / 3.0)]
-    monkeypatch.setattr(pedestrian, "_LEG_WEIGHT_CACHE", {})
+    monkeypatch.setattr(pedestrian, "_LEG_WEIGHT_CACHE", type(pedestrian._LEG_WEIGHT_CACHE)())
     assert crossing_leg_weight(four).tolist() == first.tolist()  # computed again: equal
 
 

@@ -109,6 +109,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from vision_zero.core.caching import BoundedCache
 from vision_zero.core.errors import ConfigError, ParameterError
 from vision_zero.core.parameters import Parameter, ParameterSet
 from vision_zero.core.units import kph_to_mps, mps_to_kph
@@ -851,23 +852,22 @@ def crossing_leg_weight(network: RoadNetwork) -> FloatArray:
         h.update(len(a).to_bytes(8, "little"))
         h.update(np.ascontiguousarray(a).tobytes())
     key = (len(network.nodes), h.hexdigest())  # all it reads: the links' ends and the crossings' nodes
-    hit = _LEG_WEIGHT_CACHE.get(key)
-    if hit is not None:
-        return hit
-    per_node = junction_legs(network)
-    legs = per_node[np.maximum(node, 0)].astype(np.float64)
-    out: FloatArray = np.where(crossings_at_junctions(network, per_node), 2.0 / np.maximum(legs, 1.0), 1.0)
-    out.flags.writeable = False  # shared by every caller with this network
-    if len(_LEG_WEIGHT_CACHE) >= _LEG_WEIGHT_CACHE_SIZE:
-        _LEG_WEIGHT_CACHE.pop(next(iter(_LEG_WEIGHT_CACHE)))
-    _LEG_WEIGHT_CACHE[key] = out
-    return out
+
+    def compute() -> FloatArray:
+        per_node = junction_legs(network)
+        legs = per_node[np.maximum(node, 0)].astype(np.float64)
+        out: FloatArray = np.where(
+            crossings_at_junctions(network, per_node), 2.0 / np.maximum(legs, 1.0), 1.0
+        )
+        out.flags.writeable = False  # shared by every caller with this network
+        return out
+
+    return _LEG_WEIGHT_CACHE.get_or_compute(key, compute)
 
 
 #: :func:`crossing_leg_weight` per network content (the link ends and crossing nodes it reads): the risk stage
-#: calls it for every estimate, a sensitivity run once per parameter value on the same network. Oldest out first.
-_LEG_WEIGHT_CACHE: dict[tuple[int, str], FloatArray] = {}
-_LEG_WEIGHT_CACHE_SIZE = 16
+#: calls it for every estimate, a sensitivity run once per parameter value on the same network.
+_LEG_WEIGHT_CACHE: BoundedCache[tuple[int, str], FloatArray] = BoundedCache(16)
 
 
 def pedestrian_rates(record: TrafficRecord) -> pd.DataFrame:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from vision_zero.core.caching import BoundedCache
 from vision_zero.core.errors import ScenarioError, VisionZeroError
 from vision_zero.core.parameters import Parameter, ParameterSet, load_parameters
 from vision_zero.core.seeding import replication_rngs
@@ -493,10 +493,9 @@ def prepare(
     )
 
 
-#: :func:`base_demand` per network content and parameters (most recent last; at most :data:`_DEMAND_CACHE_SIZE`).
-_DEMAND_CACHE: OrderedDict[tuple[object, ...], tuple[TripDistribution, float]] = OrderedDict()
-#: Networks whose trip distributions one process keeps (each a few zone arrays: kilobytes to a megabyte).
-_DEMAND_CACHE_SIZE = 8
+#: :func:`base_demand` per network content and parameters: 8 networks' trip distributions (each a few zone arrays:
+#: kilobytes to a megabyte).
+_DEMAND_CACHE: BoundedCache[tuple[object, ...], tuple[TripDistribution, float]] = BoundedCache(8)
 
 
 def _central_key(params: ParameterSet) -> tuple[tuple[str, float], ...]:
@@ -521,24 +520,20 @@ def base_demand(
     from vision_zero.traffic import demand
 
     key = (network_fingerprint(base), base.area_share, _central_key(params), mean_trip_length_km)
-    hit = _DEMAND_CACHE.get(key)
-    if hit is not None:
-        _DEMAND_CACHE.move_to_end(key)
-        return hit
-    if mean_trip_length_km is not None:
-        dist = demand.calibrate_to_trip_length(
-            base,
-            mean_trip_length_km,
-            params,
-            commute_share=demand.commute_share_of_day(demand.default_periods(params), params),
-        )
-    else:
-        dist = demand.trip_distribution(base, params)
-    out = (dist, demand.default_daily_trips(base, params, distribution=dist))
-    _DEMAND_CACHE[key] = out
-    while len(_DEMAND_CACHE) > _DEMAND_CACHE_SIZE:
-        _DEMAND_CACHE.popitem(last=False)
-    return out
+
+    def compute() -> tuple[TripDistribution, float]:
+        if mean_trip_length_km is not None:
+            dist = demand.calibrate_to_trip_length(
+                base,
+                mean_trip_length_km,
+                params,
+                commute_share=demand.commute_share_of_day(demand.default_periods(params), params),
+            )
+        else:
+            dist = demand.trip_distribution(base, params)
+        return dist, demand.default_daily_trips(base, params, distribution=dist)
+
+    return _DEMAND_CACHE.get_or_compute(key, compute)
 
 
 def distribution_key(distribution: TripDistribution) -> str:
@@ -1053,8 +1048,7 @@ def elastic_link_costs_s(
 
 #: Elastic demand's trip times under a baseline replication's costs, by content (:func:`reference_trip_times_s`):
 #: the last few kept in this process, so every variant paired with the same baseline replication reuses them.
-_REFERENCE_TIMES: dict[str, npt.NDArray[np.float64]] = {}
-_REFERENCE_TIMES_KEPT = 8
+_REFERENCE_TIMES: BoundedCache[str, npt.NDArray[np.float64]] = BoundedCache(8)
 
 
 def reference_trip_times_s(
@@ -1081,15 +1075,13 @@ def reference_trip_times_s(
     for name in sorted(costs):
         h.update(f"cost {name}:".encode())
         h.update(np.ascontiguousarray(costs[name], dtype=np.float64).tobytes())
-    key = h.hexdigest()
-    out = _REFERENCE_TIMES.pop(key, None)
-    if out is None:
+
+    def compute() -> npt.NDArray[np.float64]:
         out = demand.trip_times_s(trips, network, reference_cost_s)
         out.setflags(write=False)
-    _REFERENCE_TIMES[key] = out  # the most recent last
-    while len(_REFERENCE_TIMES) > _REFERENCE_TIMES_KEPT:
-        del _REFERENCE_TIMES[next(iter(_REFERENCE_TIMES))]
-    return out
+        return out
+
+    return _REFERENCE_TIMES.get_or_compute(h.hexdigest(), compute)
 
 
 def move_pedestrians_to_new_crossings(
