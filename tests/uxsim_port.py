@@ -9,8 +9,10 @@ path per OD pair) and the engine's public link-event output (``simulate(..., lin
 UXsim's default link: free-flow speed ``u`` 20 m/s, jam density ``kappa`` 0.2 veh/m, reaction time 1 s, so the
 backward wave speed is ``w = 1 / (tau kappa)`` = 5 m/s (18 km/h, the engine's own ``traffic.backward_wave_speed_kph``)
 and the capacity ``u w kappa / (u + w)`` = 0.8 veh/s. A link here gets ``capacity_vph`` = that capacity,
-``storage_veh`` = ``kappa x length``; UXsim's ``capacity_out`` and a node's ``flow_capacity`` become the
-optional link column ``exit_capacity_vph``; its ``merge_priority`` the link column of that name.
+``storage_veh`` = ``kappa x length`` and its own ``w`` as the optional link column ``backward_wave_speed_kph``
+(36 km/h at kappa 0.1: UXsim's reaction time is fixed, so its wave speed follows the jam density); UXsim's
+``capacity_out`` and a node's ``flow_capacity`` become the optional link column ``exit_capacity_vph``; its
+``merge_priority`` the link column of that name.
 
 Measures, as UXsim defines them (``uxsim/analyzer.py``):
 
@@ -87,9 +89,14 @@ class Link:
     capacity_in: float | None = None  # veh/s
     merge_priority: float = 1.0
 
+    @property
+    def w(self) -> float:
+        """UXsim's backward wave speed ``1 / (tau kappa)`` [m/s]: a fixed reaction time, so it follows ``kappa``."""
+        return 1.0 / (TAU_S * self.kappa)
+
     def capacity(self) -> float:
-        """UXsim's capacity ``u w kappa / (u + w)`` with ``w = 1 / (tau kappa)`` [veh/s, all lanes]."""
-        w = 1.0 / (TAU_S * self.kappa)
+        """UXsim's capacity ``u w kappa / (u + w)`` [veh/s, all lanes]."""
+        w = self.w
         q = self.u * w * self.kappa / (self.u + w) * self.lanes
         return q if self.capacity_in is None else min(q, self.capacity_in)
 
@@ -150,6 +157,7 @@ class World:
                 exit_cap[i] = np.fmin(exit_cap[i], self.node_capacity[lk.end] * 3600.0)
         links["exit_capacity_vph"] = exit_cap
         links["merge_priority"] = [lk.merge_priority for lk in self.links]
+        links["backward_wave_speed_kph"] = [lk.w * 3.6 for lk in self.links]
         nodes = net.nodes.copy()
         # UXsim starts phase 0 at t = 0 at every signal
         nodes["signal_offset_s"] = np.where(nodes["signalised"].to_numpy(dtype=bool), 0.0, np.nan)
@@ -239,13 +247,12 @@ class Result:
         e = ev[ev["link"] == i]
         e = e.loc[e.index.repeat(e["size_veh"])]  # a platoon is ``size_veh`` vehicles
         lk = self.world.links[i]
-        w = 1.0 / (TAU_S * 0.2)  # the engine's single backward wave speed (18 km/h = UXsim's at kappa 0.2)
         return LinkCurves(
             lk,
             np.sort(e["enter_s"].to_numpy(dtype=np.float64)),
             np.sort(np.nan_to_num(e["exit_s"].to_numpy(dtype=np.float64), nan=np.inf)),
             e["exit_s"].to_numpy(dtype=np.float64) - e["enter_s"].to_numpy(dtype=np.float64),
-            w,
+            lk.w,  # the link's own wave speed, as the engine runs it (its column backward_wave_speed_kph)
             self.world.tmax,
         )
 

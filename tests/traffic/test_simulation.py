@@ -9,6 +9,7 @@ from traffic_fixtures import grid, make_network
 
 from vision_zero.core.errors import DataError
 from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic._loop import flow_capacity_vph
 from vision_zero.traffic._model import (
     DESIGN_SPEED_QUANTILE,
     compliance_draws,
@@ -164,6 +165,32 @@ def test_link_capacity_is_its_fundamental_diagram_not_the_road_class_capacity() 
     gate = dataclasses.replace(net, links=net.links.assign(exit_capacity_vph=[720.0, np.nan]))
     arr = run(gate, trips_frame([0], [2], np.zeros(200)), settings=EXACT).trips["arrive_s"].to_numpy()
     assert np.diff(np.sort(arr))[10:].mean() == pytest.approx(5.0, rel=1e-3)
+
+
+def test_a_links_own_backward_wave_speed_sets_its_capacity_and_when_room_reaches_its_start() -> None:
+    """B: 100 m at 36 km/h (u = 10 m/s), storage 10 (k_jam 0.1 veh/m), one exit per 10 s at its end; 30
+    vehicles queue into it. With the global w = 5 m/s its capacity is u w k / (u + w) = 1/3 veh/s (entries every
+    3 s) and room freed at its end reaches its start L / w = 20 s later: the 11th vehicle enters 20 s after the
+    1st left. The link column ``backward_wave_speed_kph`` = 36 km/h (w = 10 m/s) gives B 0.5 veh/s (every 2 s)
+    and 10 s; NaN keeps the global speed (A, C)."""
+    net = make_network(
+        [(0, 0), (300, 0), (400, 0), (900, 0)],
+        [(0, 1, 300.0, 1, 36.0, 1e5), (1, 2, 100.0, 1, 36.0, 1e5), (2, 3, 500.0, 1, 36.0, 1e5)],
+        storage_veh=[60.0, 10.0, 100.0],
+    )
+    net = dataclasses.replace(net, links=net.links.assign(exit_capacity_vph=[np.nan, 360.0, np.nan]))
+    own = dataclasses.replace(net, links=net.links.assign(backward_wave_speed_kph=[np.nan, 36.0, np.nan]))
+    assert EXACT.backward_wave_kph == 18.0
+    np.testing.assert_allclose(flow_capacity_vph(net, np.full(3, 36.0), EXACT), [2400.0, 1200.0, 2400.0])
+    np.testing.assert_allclose(flow_capacity_vph(own, np.full(3, 36.0), EXACT), [2400.0, 1800.0, 2400.0])
+    for network, headway_s, wave_s in ((net, 3.0, 20.0), (own, 2.0, 10.0)):
+        rec = run(network, trips_frame([0], [3], np.arange(30) * 1.0), settings=EXACT, link_events=True)
+        b = rec.link_events[rec.link_events["link"] == 1].sort_values("enter_s")
+        enter, leave = b["enter_s"].to_numpy(), b["exit_s"].to_numpy()
+        np.testing.assert_allclose(np.diff(enter[:11]), headway_s)  # B's own capacity while it has room
+        np.testing.assert_allclose(np.diff(leave), 10.0)  # the exit capacity at its end
+        np.testing.assert_allclose(enter[10:] - leave[:-10], wave_s)  # full: room arrives L / w after an exit
+        assert rec.trips["completed"].all()
 
 
 def test_signal_offsets_from_the_node_column_else_pseudo_random() -> None:

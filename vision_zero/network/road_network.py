@@ -58,6 +58,9 @@ Optional link columns that interventions set and the simulation reads (absent = 
     from its own triangular fundamental diagram (speed, storage, backward wave) and the losses at junctions from
     their control; ``capacity_vph`` (the road class's junction-inclusive MATSim capacity) is not a link cap in
     the simulation (demand uses it to weight external zones).
+``backward_wave_speed_kph`` [NaN: ``traffic.backward_wave_speed_kph``]
+    The link's own backward wave speed (its triangular fundamental diagram's congested branch): sets its flow
+    capacity with its speed and storage, and how fast room freed at its end reaches its start.
 ``junction_control`` on nodes [``"signal"`` if signalised else ``"priority"``]
     ``"signal"``, ``"priority"`` or ``"roundabout"``.
 ``signal_offset_s`` on nodes [NaN: a fixed pseudo-random offset per node]
@@ -146,6 +149,7 @@ LINK_DEFAULTS: dict[str, float] = {
     "over_limit_factor": 1.0,
     "design_speed_kph": math.nan,
     "merge_priority": 1.0,
+    "backward_wave_speed_kph": math.nan,
 }
 
 

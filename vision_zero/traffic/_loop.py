@@ -257,13 +257,29 @@ def _recorded_exits(
     return rec_ptr
 
 
+def backward_wave_mps(network: RoadNetwork, st: TrafficSettings) -> FloatArray:
+    """Per link, the backward wave speed ``w`` of its triangular fundamental diagram [m/s].
+
+    The optional link column ``backward_wave_speed_kph`` where it is set (finite), elsewhere
+    ``traffic.backward_wave_speed_kph`` (``st.backward_wave_kph``). ``w`` sets both the link's flow capacity
+    (:func:`flow_capacity_vph`) and when room freed at its downstream end reaches its upstream end (the storage
+    test's ``L / w``), so one link's diagram is consistent: e.g. a link with half the default jam density and a
+    reaction time like the others' has twice the wave speed (Newell's car-following, ``w = 1 / (tau k_jam)`` per
+    lane; Newell, G. F. (2002), Transp. Res. B 36(3), 195-205) and keeps its capacity, as UXsim's links do; with
+    the global ``w`` it would get a lower capacity instead.
+    """
+    w = kph_to_mps(link_column(network.links, "backward_wave_speed_kph"))
+    return np.where(np.isfinite(w), w, kph_to_mps(st.backward_wave_kph))
+
+
 def flow_capacity_vph(network: RoadNetwork, mean_v_kph: FloatArray, st: TrafficSettings) -> FloatArray:
     """A link's own flow capacity, all lanes [veh/h]: the capacity of its triangular fundamental diagram.
 
     ``u w k_jam / (u + w)`` at the link's mean desired speed ``u`` (Newell 1993; the capacity UXsim and the link
     transmission model give a link), ``k_jam`` the link's own storage per metre (``storage_veh / length_m``, so
-    lanes, a road diet or a test network's storage count), ``w`` the backward wave speed
-    ``traffic.backward_wave_speed_kph``; lower where the optional link column ``link_capacity_vph`` sets an
+    lanes, a road diet or a test network's storage count), ``w`` the link's backward wave speed
+    (:func:`backward_wave_mps`: ``traffic.backward_wave_speed_kph`` unless the optional link column
+    ``backward_wave_speed_kph`` sets its own); lower where the optional link column ``link_capacity_vph`` sets an
     explicit bottleneck. About 1,900 veh/h/lane at a 50 km/h limit, 1,700 at 30 km/h (a slow link is a bottleneck).
 
     The road class's ``capacity_vph`` (MATSim's per-class values, ``network.capacity_vph_per_lane``) is *not*
@@ -275,7 +291,7 @@ def flow_capacity_vph(network: RoadNetwork, mean_v_kph: FloatArray, st: TrafficS
     length = np.maximum(links["length_m"].to_numpy(dtype=np.float64), 1e-9)
     kjam = links["storage_veh"].to_numpy(dtype=np.float64) / length  # veh per metre, all lanes
     u = kph_to_mps(np.maximum(mean_v_kph, 1e-9))
-    w = kph_to_mps(st.backward_wave_kph)
+    w = backward_wave_mps(network, st)
     q_fd: FloatArray = u * w * kjam / (u + w) * S_PER_HOUR
     if "link_capacity_vph" in links.columns:
         x = links["link_capacity_vph"].to_numpy(dtype=np.float64)
@@ -329,7 +345,7 @@ def link_constants(
     )
     hw_in = S_PER_HOUR / np.maximum(cap, 1.0)
     storage = np.maximum(links["storage_veh"].to_numpy(dtype=np.float64), 1.0)
-    wave = length / kph_to_mps(st.backward_wave_kph)
+    wave = length / backward_wave_mps(network, st)
     return Links(
         length,
         hw_out,

@@ -7,9 +7,6 @@ how UXsim's measures are computed from the engine's link events.
 
 Not expressible (left out):
 
-* ``test_2link_bottleneck_due_to_jam_density``: UXsim's backward wave speed follows from its fixed reaction time
-  (``w = 1 / (tau kappa)``: 10 m/s at kappa 0.1), so halving the jam density keeps its capacity at 0.667 veh/s;
-  the engine has one measured wave speed for all links (18 km/h), with which the same link has 0.4 veh/s.
 * ``test_2link_leave_at_middle``, ``average_delay == 2.4``: UXsim's time-step artefact (4 vehicles of inflow
   capacity per 5 s step against platoons of 5); theory gives 0; asserted to lie between the two instead.
 * ``test_KW_theory_cumulative_curves_and_travel_time`` (the random-demand "rigorous" variant): its
@@ -52,7 +49,7 @@ _SLOW_SECOND = (Link("link1", "orig", "mid", 1000), Link("link2", "mid", "dest",
 _BOTTLENECK_DEMAND = ((0.0, 500.0, 0.8), (500.0, 1500.0, 0.4))
 _FREE_ONE_LINK = (("link", 2, 5, 0.5, 0.025, 20), ("link", 7, 5, 0, 0, 20))
 _MAXFLOW = tuple((name, t, 5, 0.8, 0.04, 20) for name in ("link1", "link2") for t in (2, 7))
-#: UXsim's asserted values when a capacity (of a link's end or of the node) is the bottleneck
+#: UXsim's asserted values when a capacity (of a link's end, of the node or of the next link) is the bottleneck
 _CAPACITY_BOTTLENECK = {
     "trips": {
         "trip_all": 800,
@@ -131,6 +128,15 @@ CASES: dict[str, Case] = {
     # also ..._deltan1
     "test_2link_bottleneck_due_to_capacity_out": Case(
         (Link("link1", "orig", "mid", 1000, capacity_out=0.66666), _TWO[1]),
+        _BOTTLENECK_DEMAND,
+        **_CAPACITY_BOTTLENECK,  # type: ignore[arg-type]
+    ),
+    # link2 has half the jam density; UXsim's reaction time is fixed, so its backward wave speed doubles (10 m/s,
+    # the link column backward_wave_speed_kph) and its capacity is 0.667 veh/s, below link1's 0.8: a bottleneck
+    # with link1's queue before it and free flow on link2, UXsim's same values as a capacity bottleneck. With one
+    # global wave speed (5 m/s) link2 would get 0.4 veh/s instead (760 of 800 arriving, mean trip 466 s)
+    "test_2link_bottleneck_due_to_jam_density": Case(
+        (_TWO[0], Link("link2", "mid", "dest", 1000, kappa=0.1)),
         _BOTTLENECK_DEMAND,
         **_CAPACITY_BOTTLENECK,  # type: ignore[arg-type]
     ),
