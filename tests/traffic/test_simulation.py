@@ -191,6 +191,12 @@ def test_a_links_own_backward_wave_speed_sets_its_capacity_and_when_room_reaches
         np.testing.assert_allclose(np.diff(leave), 10.0)  # the exit capacity at its end
         np.testing.assert_allclose(enter[10:] - leave[:-10], wave_s)  # full: room arrives L / w after an exit
         assert rec.trips["completed"].all()
+    for bad in (0.0, -18.0, np.inf):
+        wrong = dataclasses.replace(
+            net, links=net.links.assign(backward_wave_speed_kph=[np.nan, bad, np.nan])
+        )
+        with pytest.raises(DataError, match=r"'backward_wave_speed_kph'.*link 1"):
+            run(wrong, trips_frame([0], [3], np.zeros(1)), settings=EXACT)
 
 
 def test_signal_offsets_from_the_node_column_else_pseudo_random() -> None:

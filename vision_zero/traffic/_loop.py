@@ -65,6 +65,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
+from vision_zero.core.errors import DataError
 from vision_zero.core.units import S_PER_HOUR, kph_to_mps
 from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
 from vision_zero.traffic import _loop_kernel as kernel
@@ -260,7 +261,7 @@ def _recorded_exits(
 def backward_wave_mps(network: RoadNetwork, st: TrafficSettings) -> FloatArray:
     """Per link, the backward wave speed ``w`` of its triangular fundamental diagram [m/s].
 
-    The optional link column ``backward_wave_speed_kph`` where it is set (finite), elsewhere
+    The optional link column ``backward_wave_speed_kph`` where it is set (finite, > 0; else a DataError), where NaN
     ``traffic.backward_wave_speed_kph`` (``st.backward_wave_kph``). ``w`` sets both the link's flow capacity
     (:func:`flow_capacity_vph`) and when room freed at its downstream end reaches its upstream end (the storage
     test's ``L / w``), so one link's diagram is consistent: e.g. a link with half the default jam density and a
@@ -268,7 +269,14 @@ def backward_wave_mps(network: RoadNetwork, st: TrafficSettings) -> FloatArray:
     lane; Newell, G. F. (2002), Transp. Res. B 36(3), 195-205) and keeps its capacity, as UXsim's links do; with
     the global ``w`` it would get a lower capacity instead.
     """
-    w = kph_to_mps(link_column(network.links, "backward_wave_speed_kph"))
+    given = link_column(network.links, "backward_wave_speed_kph")
+    bad = ~(np.isnan(given) | (np.isfinite(given) & (given > 0.0)))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"links table: column 'backward_wave_speed_kph': expected finite km/h > 0 or NaN (link {k}: {given[k]})"
+        )
+    w = kph_to_mps(given)
     return np.where(np.isfinite(w), w, kph_to_mps(st.backward_wave_kph))
 
 
