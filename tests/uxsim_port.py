@@ -11,8 +11,9 @@ backward wave speed is ``w = 1 / (tau kappa)`` = 5 m/s (18 km/h, the engine's ow
 and the capacity ``u w kappa / (u + w)`` = 0.8 veh/s. A link here gets ``capacity_vph`` = that capacity,
 ``storage_veh`` = ``kappa x length`` and its own ``w`` as the optional link column ``backward_wave_speed_kph``
 (36 km/h at kappa 0.1: UXsim's reaction time is fixed, so its wave speed follows the jam density); UXsim's
-``capacity_out`` and a node's ``flow_capacity`` become the optional link column ``exit_capacity_vph``; its
-``merge_priority`` the link column of that name.
+``capacity_out`` becomes the optional link column ``exit_capacity_vph``, its ``merge_priority`` the link column of
+that name, a node's ``flow_capacity`` (given, or set by UXsim's ``adjust_node_capacity``) the optional node column
+``flow_capacity_vph``: a capacity the node shares among all its entering links.
 
 Measures, as UXsim defines them (``uxsim/analyzer.py``):
 
@@ -111,8 +112,11 @@ class World:
     nodes: dict[str, tuple[float, float]] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
     signals: dict[str, tuple[float, float]] = field(default_factory=dict)  # node -> (green 0, green 1) [s]
-    node_capacity: dict[str, float] = field(default_factory=dict)  # veh/s, each entering link
+    node_capacity: dict[str, float] = field(default_factory=dict)  # veh/s, shared by its entering links
     demand: list[tuple[str, str, float, float, float]] = field(default_factory=list)
+    #: UXsim's ``World(adjust_node_capacity=True)``: every node with entering and leaving links and no
+    #: ``flow_capacity`` of its own gets one from its links (:meth:`flow_capacity`)
+    adjust_node_capacity: bool = False
 
     def add_node(
         self,
@@ -135,6 +139,18 @@ class World:
     def add_demand(self, orig: str, dest: str, t0: float, t1: float, flow: float) -> None:
         self.demand.append((orig, dest, t0, t1, flow))
 
+    def flow_capacity(self, node: str) -> float | None:
+        """A node's flow capacity [veh/s, None: none]: its own, else with ``adjust_node_capacity`` UXsim's
+        ``Node.adjust_node_capacity``: the mean of the largest entering and the largest leaving link capacity
+        (an intersection of two major and two minor roads passes what a major road does)."""
+        if node in self.node_capacity:
+            return self.node_capacity[node]
+        cap_in = [lk.capacity() for lk in self.links if lk.end == node]
+        cap_out = [lk.capacity() for lk in self.links if lk.start == node]
+        if not self.adjust_node_capacity or not cap_in or not cap_out:
+            return None
+        return (max(cap_in) + max(cap_out)) / 2.0
+
     def network(self) -> RoadNetwork:
         names = list(self.nodes)
         idx = {n: i for i, n in enumerate(names)}
@@ -153,12 +169,12 @@ class World:
         for i, lk in enumerate(self.links):
             if lk.capacity_out is not None:
                 exit_cap[i] = lk.capacity_out * 3600.0
-            if lk.end in self.node_capacity:
-                exit_cap[i] = np.fmin(exit_cap[i], self.node_capacity[lk.end] * 3600.0)
         links["exit_capacity_vph"] = exit_cap
         links["merge_priority"] = [lk.merge_priority for lk in self.links]
         links["backward_wave_speed_kph"] = [lk.w * 3.6 for lk in self.links]
         nodes = net.nodes.copy()
+        node_cap = [self.flow_capacity(n) for n in names]
+        nodes["flow_capacity_vph"] = [np.nan if c is None else c * 3600.0 for c in node_cap]
         # UXsim starts phase 0 at t = 0 at every signal
         nodes["signal_offset_s"] = np.where(nodes["signalised"].to_numpy(dtype=bool), 0.0, np.nan)
         return dataclasses.replace(net, links=links, nodes=nodes)

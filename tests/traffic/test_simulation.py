@@ -199,6 +199,53 @@ def test_a_links_own_backward_wave_speed_sets_its_capacity_and_when_room_reaches
             run(wrong, trips_frame([0], [3], np.zeros(1)), settings=EXACT)
 
 
+def _crossing_streams(
+    node_capacity_vph: float | None, priority_west: float = 1.0, n: int = 60
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two streams of ``n`` vehicles each, all departing at 0, crossing at node 2: west (0 -> 2 -> 3, east) and
+    north (1 -> 2 -> 4, south); every link 3,600 veh/h. Returns each stream's sorted arrival times."""
+    net = make_network(
+        [(0, 0), (300, 300), (300, 0), (600, 0), (300, -300)],
+        [
+            (0, 2, 300.0, 1, 50.0, 3600.0),
+            (1, 2, 300.0, 1, 50.0, 3600.0),
+            (2, 3, 300.0, 1, 50.0, 3600.0),
+            (2, 4, 300.0, 1, 50.0, 3600.0),
+        ],
+        storage_veh=[200.0] * 4,
+    )
+    links = net.links.assign(merge_priority=[priority_west, 1.0, 1.0, 1.0])
+    nodes = net.nodes.assign(flow_capacity_vph=[np.nan, np.nan, node_capacity_vph or np.nan, np.nan, np.nan])
+    net = dataclasses.replace(net, links=links, nodes=nodes)
+    trips = pd.concat(
+        [trips_frame([0], [3], np.zeros(n)), trips_frame([1], [4], np.zeros(n))], ignore_index=True
+    )
+    trips["trip"] = np.arange(len(trips))
+    st = dataclasses.replace(EXACT, give_way_rule="off", give_way_in_simulation=False)
+    t = run(net, trips, settings=st).trips
+    west, north = (np.sort(t.loc[t["origin"] == o, "arrive_s"].to_numpy(dtype=np.float64)) for o in (0, 1))
+    return west, north
+
+
+def test_a_node_flow_capacity_is_shared_by_the_crossing_streams_in_proportion_to_their_priorities() -> None:
+    # without the node column the two streams do not interact: each discharges at its link's 3,600 veh/h (1 s)
+    west, north = _crossing_streams(None)
+    assert np.diff(west).mean() == pytest.approx(1.0, rel=1e-9)
+    assert np.diff(north).mean() == pytest.approx(1.0, rel=1e-9)
+    # a node capacity of 1,800 veh/h (one vehicle per 2 s) shared by equal entrances: 4 s each, alternating
+    west, north = _crossing_streams(1800.0)
+    assert np.diff(west).mean() == pytest.approx(4.0, rel=1e-9)
+    assert np.diff(north).mean() == pytest.approx(4.0, rel=1e-9)
+    both = np.sort(np.concatenate([west, north]))
+    assert np.diff(both).min() == pytest.approx(2.0, rel=1e-9)
+    # merge priority 3 on the west entrance: 3/4 of the node's slots (8/3 s), the north 1/4 (8 s) while both queue
+    west, north = _crossing_streams(1800.0, priority_west=3.0)
+    assert np.diff(west[:40]).mean() == pytest.approx(8.0 / 3.0, rel=1e-9)
+    assert np.diff(north[:10]).mean() == pytest.approx(8.0, rel=1e-9)
+    # the north stream then has the node alone: one vehicle per 2 s
+    assert np.diff(north[-20:]).mean() == pytest.approx(2.0, rel=1e-9)
+
+
 def test_signal_offsets_from_the_node_column_else_pseudo_random() -> None:
     net = make_network(
         [(0, 0), (300, 0), (300, 300), (600, 0)],

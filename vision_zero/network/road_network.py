@@ -65,6 +65,10 @@ Optional link columns that interventions set and the simulation reads (absent = 
     ``"signal"``, ``"priority"`` or ``"roundabout"``.
 ``signal_offset_s`` on nodes [NaN: a fixed pseudo-random offset per node]
     A signal's offset in its cycle [s]: when its east-west green starts (a known plan or a green wave).
+``flow_capacity_vph`` on nodes [NaN: none]
+    A flow capacity the node shares among all its entering links (veh/h; UXsim's node ``flow_capacity``): every
+    vehicle passing from one link into another takes one slot, crossing streams included; over capacity the
+    entrances share it in proportion to capacity x ``merge_priority``. No node has one by default.
 
 Loading (:func:`load_network`): the source decides the path.
 

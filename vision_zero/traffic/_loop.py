@@ -35,7 +35,14 @@ give-way rule at priority junctions (``traffic.give_way.gap_acceptance`` 1 or 2)
 priority junction by a movement that gives way (every movement of a minor approach, a left turn from the major
 road) holds the link's next exit for the headway of its movement's capacity with its conflicting flows over the
 last ``traffic.give_way.flow_window_s`` (:func:`~vision_zero.traffic._model.give_way_movements`): HCM's
-gap-acceptance capacity (eq. 17-3, Exhibit 17-4's flows) or Kimber & Coombe's linear one. Entrants never get a lower speed than their desired one: over-saturation builds a queue that discharges at capacity, it does not cut throughput.
+gap-acceptance capacity (eq. 17-3, Exhibit 17-4's flows) or Kimber & Coombe's linear one. A node with the
+optional column ``flow_capacity_vph`` (none by default) is one more such queue shared by all its entering links:
+a head that would leave into another link first waits for one of the node's slots (``3600 / capacity`` s per
+vehicle), served by the same fair queueing over the entrances, so crossing streams share the node in proportion
+to capacity x merge priority (UXsim's node ``flow_capacity``); a trip that ends at the node, or starts there,
+takes no slot. The slot is taken before the next link's gate: a vehicle held there by a full exit has used it.
+Entrants never get a lower speed than their desired one: over-saturation builds a queue that discharges at
+capacity, it does not cut throughput.
 
 **Who leaves a link from rest.** A vehicle may wait at its link's end (exit later than the end of its running time)
 without stopping: a point queue keeps the order of entry, so a faster vehicle that caught up a slower one, or one
@@ -103,6 +110,10 @@ class Links:
     #: per link as an entrance of a merge: its fair-queueing step, inflow headway / merge priority (empty: the
     #: inflow headway, i.e. capacity-proportional shares)
     merge_headway_s: FloatArray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    #: per link: the flow capacity its end node shares among its entering links [veh/h, NaN: none] (empty: no
+    #: node has one), and its end node
+    node_capacity_vph: FloatArray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    end_node: IntArray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 class EventLoop:
@@ -179,6 +190,7 @@ class EventLoop:
             qptr,
             optr,
             np.array([settings.stuck_time_s, settings.give_way_flow_window_s]),
+            *node_slots(lk.node_capacity_vph, lk.end_node, n_links),
         )
         self.plan = kernel.Plan(
             *kernel.positions(rl32, nl32, f64(fft), np.asarray(psz, dtype=np.int32)),
@@ -280,6 +292,28 @@ def backward_wave_mps(network: RoadNetwork, st: TrafficSettings) -> FloatArray:
     return np.where(np.isfinite(w), w, kph_to_mps(st.backward_wave_kph))
 
 
+def node_slots(
+    node_capacity_vph: FloatArray, end_node: IntArray, n_links: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32], IntArray, FloatArray]:
+    """The kernel's tables of the nodes with a shared flow capacity: one slot per link entering such a node.
+
+    Returns per link its slot (-1: its end node has none); per slot its node and its link; per node + 1 the
+    offsets of its slots (ordered by link); per node its headway per vehicle ``3600 / capacity`` [s].
+    """
+    nslot = np.full(n_links, -1, dtype=np.int32)
+    at = np.flatnonzero(np.isfinite(node_capacity_vph)) if len(node_capacity_vph) else np.zeros(0, np.int64)
+    node = end_node[at]
+    order = np.lexsort((at, node))
+    at, node = at[order], node[order]
+    _, first, count = np.unique(node, return_index=True, return_counts=True)
+    nptr = np.zeros(len(count) + 1, dtype=np.int64)
+    np.cumsum(count, out=nptr[1:])
+    nslot[at] = np.arange(len(at), dtype=np.int32)
+    nnode = np.repeat(np.arange(len(count), dtype=np.int32), count)
+    nhw = S_PER_HOUR / np.maximum(node_capacity_vph[at[first]], 1e-9)
+    return nslot, nnode, at.astype(np.int32), nptr, np.ascontiguousarray(nhw, dtype=np.float64)
+
+
 def flow_capacity_vph(network: RoadNetwork, mean_v_kph: FloatArray, st: TrafficSettings) -> FloatArray:
     """A link's own flow capacity, all lanes [veh/h]: the capacity of its triangular fundamental diagram.
 
@@ -322,8 +356,11 @@ def link_constants(
     of a give-way junction, ``give_way_vph`` (:func:`~vision_zero.traffic._model.give_way_capacity_vph`, NaN
     elsewhere) if lower than the flow capacity; elsewhere (a bend, a major road through a junction) the flow
     capacity. An optional link column ``exit_capacity_vph`` caps the outflow further (a node's capacity on the
-    links entering it, e.g. a roundabout's entry capacity). On a minor approach of a priority junction the
-    outflow headway is a floor. With a give-way rule (``traffic.give_way.gap_acceptance`` 1: HCM, 2: Kimber &
+    links entering it, e.g. a roundabout's entry capacity). An optional node column ``flow_capacity_vph`` is a
+    flow capacity the node shares among all its entering links (UXsim's node ``flow_capacity``): vehicles that
+    pass it from one link into another take one slot of ``3600 / capacity`` s each, in the order of their finish
+    tags by capacity x merge priority (:func:`~vision_zero.traffic._loop_kernel._node_wait`). On a minor
+    approach of a priority junction the outflow headway is a floor. With a give-way rule (``traffic.give_way.gap_acceptance`` 1: HCM, 2: Kimber &
     Coombe), the approach-level give-way capacity is not applied on minor approaches of priority junctions
     (roundabout entries keep it): :class:`EventLoop` gives each vehicle leaving a link at a priority junction its
     movement's headway (HCM eq. 17-3 with the movement's own critical gap and follow-up headway, or Kimber &
@@ -354,6 +391,10 @@ def link_constants(
     hw_in = S_PER_HOUR / np.maximum(cap, 1.0)
     storage = np.maximum(links["storage_veh"].to_numpy(dtype=np.float64), 1.0)
     wave = length / backward_wave_mps(network, st)
+    end_node = links["v"].to_numpy(dtype=np.int64)
+    node_cap = np.zeros(0)
+    if "flow_capacity_vph" in network.nodes.columns:
+        node_cap = network.nodes["flow_capacity_vph"].to_numpy(dtype=np.float64)[end_node]
     return Links(
         length,
         hw_out,
@@ -367,4 +408,6 @@ def link_constants(
         movements,
         lanes,
         hw_in / np.maximum(link_column(links, "merge_priority"), 1e-9),
+        node_cap,
+        end_node,
     )

@@ -68,6 +68,7 @@ _HEAD = 0  # the exit of a link's head vehicle (= its entry into the next link)
 _GATE = 1  # a link's merge gate may admit its next waiter
 _STUCK = 2  # the first waiter of a full link has waited ``stuck_time_s``
 _DEPART = 3  # the next departure of the period
+_NODE = 4  # a node with a shared flow capacity may let its next waiting head cross
 
 # slots of State.cnt
 HSIZE = 0  # events in the heap
@@ -164,6 +165,11 @@ class Net(NamedTuple):
     qptr: I64  # per link, its block of route positions in State.qs / State.cum
     optr: I64  # per link, its block of vehicles in State.oq (vehicles whose route starts on it)
     par: F64  # stuck_time_s, flow_window_s
+    nslot: I32  # per link: its slot at its end node's shared flow capacity (-1: the node has none)
+    nnode: I32  # per node slot: its node (an index of the nodes with a shared flow capacity)
+    nwho: I32  # per node slot: its entering link
+    nptr: I64  # per node with a shared flow capacity + 1: its slots nptr[k]:nptr[k + 1]
+    nhw: F64  # per node with a shared flow capacity: its headway per vehicle, 3600 / capacity [s]
 
 
 class Plan(NamedTuple):
@@ -200,6 +206,10 @@ class State(NamedTuple):
     clk: F64  # clk[0]: the key of the event being handled (SimPy's ``now``)
     order: I64  # the period's vehicles in departure order
     dep: F64  # their departure times (absolute)
+    nf: F64  # per node with a shared flow capacity (rows): its next free time, its virtual time (fair queueing)
+    ni: I64  # per such node (rows): heads waiting for it, a node event is pending
+    nsf: F64  # per node slot (rows): the waiting head's finish tag, the entrance's last finish tag
+    nsi: I64  # per node slot (rows): its head waits, its arrival number, 1 + the head index (QH) that passed last
 
 
 @njit(cache=True, nogil=True)
@@ -345,6 +355,10 @@ def new_state(net: Net, plan: Plan, n_links: Int) -> State:
         z(2),
         z(0, np.int64),
         z(0),
+        z((len(net.nhw), 2)),
+        z((len(net.nhw), 2), np.int64),
+        z((len(net.nwho), 2)),
+        z((len(net.nwho), 3), np.int64),
     )
 
 
@@ -373,6 +387,11 @@ def start_period(st: State, now: float) -> None:
     st.rec_len[:] = 0
     st.rec_h[:] = 0
     st.cnt[:] = 0
+    st.nf[:, 0] = -_INF
+    st.nf[:, 1] = 0.0
+    st.ni[:] = 0
+    st.nsf[:] = 0.0
+    st.nsi[:] = 0
     st.clk[0] = now
     if len(st.order):
         _push(st, now + (st.dep[0] - now), np.int64(_DEPART), np.int64(0), st.dep[0], np.int64(0))
@@ -754,18 +773,102 @@ def _serve(net: Net, plan: Plan, st: State, m0: Int, t: float, tail0: Bool) -> N
 
 
 @njit(inline="always", **_KERNEL)
+def _cross(net: Net, plan: Plan, st: State, li: Int, p: Int, m: Int, t: float) -> None:
+    """The head ``p`` of ``li`` crosses into ``m`` at ``t``, or waits at ``m``'s gate."""
+    if st.li[m, _NWAIT]:
+        _wait_at(net, st, m, li, t, 0.0)  # others are in line before it
+        return
+    r = _ready(net, plan, st, m, np.int64(plan.pi[p, _PSZ]), t)
+    if r > t:
+        _wait_at(net, st, m, li, t, r)
+        return
+    _enter(net, plan, st, p + 1, m, t)
+    _leave(net, plan, st, li, t)
+
+
+@njit(inline="always", **_KERNEL)
+def _node_tag(net: Net, st: State, li: Int, j: Int, k: Int) -> float:
+    """``li``'s next finish tag at node ``k`` (its slot ``j``): max(virtual time, its last tag) + its step."""
+    tag = st.nsf[j, 1]
+    if tag < st.nf[k, 1]:
+        tag = st.nf[k, 1]
+    tag += net.lc[li, _SHARE]
+    st.nsf[j, 1] = tag
+    return float(tag)
+
+
+@njit(**_KERNEL)
+def _node_wait(net: Net, plan: Plan, st: State, li: Int, p: Int, t: float) -> bool:
+    """Whether the head ``p`` of ``li`` waits for its end node's shared flow capacity (then it joins its line).
+
+    It joins the node's line with its finish tag (self-clocked fair queueing, as at a merge gate: entrances that
+    keep the node saturated share it in proportion to capacity x merge priority); a node event at the node's next
+    free time (or now, if it is free) lets the lowest tag cross. At a free node that event comes after every
+    head that reaches the node at the same instant has joined, so a tie goes by the tags, not by event order.
+    """
+    j = np.int64(net.nslot[li])
+    qh = st.li[li, _QH]
+    if st.nsi[j, 2] == qh + 1:
+        return False  # this head passed the node already (it waited for a green after that)
+    k = np.int64(net.nnode[j])
+    st.nsf[j, 0] = _node_tag(net, st, li, j, k)
+    a = st.cnt[_ARRIVALS] + 1
+    st.cnt[_ARRIVALS] = a
+    st.nsi[j, 0] = 1
+    st.nsi[j, 1] = a
+    st.ni[k, 0] += 1
+    if not st.ni[k, 1]:
+        st.ni[k, 1] = 1
+        r = st.nf[k, 0]
+        if r < t:
+            r = t
+        _push(st, st.clk[0] + (r - t), np.int64(_NODE), k, r, np.int64(0))
+    return True
+
+
+@njit(**_KERNEL)
+def _on_node(net: Net, plan: Plan, st: State, k: Int, t: float) -> None:
+    """Node ``k``'s next free time: its waiting head with the lowest (finish tag, arrival) crosses it."""
+    st.ni[k, 1] = 0
+    best = -1
+    for j in range(net.nptr[k], net.nptr[k + 1]):
+        if st.nsi[j, 0] and (
+            best < 0
+            or st.nsf[j, 0] < st.nsf[best, 0]
+            or (st.nsf[j, 0] == st.nsf[best, 0] and st.nsi[j, 1] < st.nsi[best, 1])
+        ):
+            best = j
+    if best < 0:
+        return
+    st.nsi[best, 0] = 0
+    st.ni[k, 0] -= 1
+    st.nf[k, 1] = st.nsf[best, 0]
+    x = np.int64(net.nwho[best])
+    qh = st.li[x, _QH]
+    p = np.int64(st.qs[net.qptr[x] + qh])
+    s = plan.pi[p, _PSZ]
+    st.nf[k, 0] = t + net.nhw[k] * s
+    st.nsi[best, 2] = qh + 1
+    if t - st.lf[x, _HREADY] > net.nhw[k] * s * (1.0 + 1e-9):
+        plan.pi[p, _HELD] = 1  # it waited for the node for more than its own slot: a queue
+    _cross(net, plan, st, x, p, np.int64(plan.pi[p, _NL]), t)
+    # after the crossing: a head it lets reach the node at the next free time is scheduled first and joins the
+    # line before the node event picks (a saturated entrance keeps its turn)
+    if st.ni[k, 0]:
+        st.ni[k, 1] = 1
+        r = st.nf[k, 0]
+        _push(st, st.clk[0] + (r - t), np.int64(_NODE), k, r, np.int64(0))
+
+
+@njit(inline="always", **_KERNEL)
 def _on_head(net: Net, plan: Plan, st: State, li: Int, t: float) -> None:
     p = np.int64(st.qs[net.qptr[li] + st.li[li, _QH]])
     m = np.int64(plan.pi[p, _NL])
     if m >= 0:
-        if st.li[m, _NWAIT]:
-            _wait_at(net, st, m, li, t, 0.0)  # others are in line before it
+        if net.nslot[li] >= 0 and _node_wait(net, plan, st, li, p, t):
             return
-        r = _ready(net, plan, st, m, np.int64(plan.pi[p, _PSZ]), t)
-        if r > t:
-            _wait_at(net, st, m, li, t, r)
-            return
-        _enter(net, plan, st, p + 1, m, t)
+        _cross(net, plan, st, li, p, m, t)
+        return
     _leave(net, plan, st, li, t)
 
 
@@ -834,6 +937,8 @@ def advance(net: Net, plan: Plan, st: State, horizon: float) -> int:
             _serve(net, plan, st, arg, t, np.bool_(False))
         elif kind == _STUCK:
             _on_stuck(net, plan, st, arg, t, tok)
+        elif kind == _NODE:
+            _on_node(net, plan, st, arg, t)
         else:
             veh = st.order[arg]
             if plan.start[veh] < plan.stop[veh]:

@@ -11,11 +11,14 @@ Not expressible (left out, or only the expressible asserts of a case kept):
 * ``test_diverge_flowcheck``: it has no asserts (prints only).
 * ``test_4phase_signal_jpstyle``: four-phase plans with turn-specific links; the engine's plans have two phases
   by approach axis.
-* ``test_override_signal``, ``test_adjust_node_capacity*``: UXsim API features (overriding a node's signal
-  groups, its automatic node capacity), not traffic-flow results.
-* A node ``flow_capacity`` shared by several entering links (``test_2to2_signal_macroscopic_signal``) is
-  expressed as each entering link's equal share (``exit_capacity_vph``): the same as UXsim's equal-priority
-  split when, as here, every approach is over its share.
+* ``test_override_signal``: an UXsim API feature (overriding a node's signal groups).
+
+A node's ``flow_capacity`` (``test_2to2_signal_macroscopic_signal``, and the one UXsim's ``adjust_node_capacity``
+gives a node in ``test_adjust_node_capacity*``) is the engine's node column ``flow_capacity_vph``: one capacity
+shared by every movement through the node, crossing streams included, split over capacity by the entrances'
+capacity x merge priority (UXsim's split of crossing streams follows the exits' lanes; in these cases the
+entrance and its exit have the same lanes). ``merge.flow_capacity`` is asserted on the capacity the port computes
+with UXsim's rule (:meth:`uxsim_port.World.flow_capacity`), the value it hands the engine.
 """
 
 from __future__ import annotations
@@ -159,12 +162,11 @@ def _two_to_two(
     # link1 arrives from the west (UXsim signal group 0 = the engine's first, east-west phase), link2 from the north
     w.add_node("orig1", 0, 1)
     w.add_node("orig2", 1, 2)
-    w.add_node("inter", 1, 1, signal=(60.0, 60.0) if signal else None)
+    w.add_node("inter", 1, 1, signal=(60.0, 60.0) if signal else None, flow_capacity=node_capacity)
     w.add_node("dest1", 2, 1)
     w.add_node("dest2", 1, 0)
-    share = None if node_capacity is None else node_capacity / 2
-    w.add_link(Link("link1", "orig1", "inter", 1000, capacity_out=share))
-    w.add_link(Link("link2", "orig2", "inter", 1000, capacity_out=share))
+    w.add_link(Link("link1", "orig1", "inter", 1000))
+    w.add_link(Link("link2", "orig2", "inter", 1000))
     w.add_link(Link("link3", "inter", "dest1", 1000))
     w.add_link(Link("link4", "inter", "dest2", 1000))
     for (o, d), f in flows.items():
@@ -209,3 +211,50 @@ def test_2to2(name: str) -> None:
         c = r.link(link)
         assert equal_tolerance(c.average_travel_time, t, rel_tol=0.2), (link, c.average_travel_time, t)
         assert equal_tolerance(c.volume, v), (link, c.volume, v)
+
+
+def _crossing(lanes1: int, flow1: float, flow2: float) -> tuple[World, Result]:
+    """UXsim's ``test_adjust_node_capacity*``: two flows crossing at an unsignalised node (link1 -> link3,
+    link2 -> link4) under ``adjust_node_capacity``; link1 and link3 have ``lanes1`` lanes, demand 0-500 s."""
+    w = World(tmax=1200, deltan=1, adjust_node_capacity=True)
+    w.add_node("orig1", 0, 0)
+    w.add_node("orig2", 0, 2)
+    w.add_node("dest1", 0, 3)
+    w.add_node("dest2", 2, 1)
+    w.add_node("merge", 1, 1)
+    w.add_link(Link("link1", "orig1", "merge", 3000, lanes=lanes1))
+    w.add_link(Link("link2", "orig2", "merge", 3000))
+    w.add_link(Link("link3", "merge", "dest1", 1000, lanes=lanes1))
+    w.add_link(Link("link4", "merge", "dest2", 1000))
+    w.add_demand("orig1", "dest1", 0, 500, flow1)
+    w.add_demand("orig2", "dest2", 0, 500, flow2)
+    return w, w.run()
+
+
+def _flow(r: Result, link: str, t0: float, t1: float) -> float:
+    c = r.link(link)
+    return float(c.departure_count(t1) - c.departure_count(t0)) / (t1 - t0)
+
+
+def test_adjust_node_capacity() -> None:
+    # node capacity (0.8 + 0.8) / 2 = 0.8 against 0.6 + 0.6: equal lanes, equal shares
+    w, r = _crossing(1, 0.6, 0.6)
+    assert equal_tolerance(w.flow_capacity("merge") or 0.0, 0.8)
+    assert equal_tolerance(_flow(r, "link3", 300, 800), 0.4)
+    assert equal_tolerance(_flow(r, "link4", 300, 800), 0.4)
+
+
+def test_adjust_node_capacity_major_minor_free_flow() -> None:
+    # node capacity (1.6 + 1.6) / 2 = 1.6 against 1.0 + 0.5: each flow passes
+    w, r = _crossing(2, 1.0, 0.5)
+    assert equal_tolerance(w.flow_capacity("merge") or 0.0, 1.6)
+    assert equal_tolerance(_flow(r, "link3", 300, 600), 1.0)
+    assert equal_tolerance(_flow(r, "link4", 300, 600), 0.5)
+
+
+def test_adjust_node_capacity_major_minor_congested() -> None:
+    # 1.2 + 0.6 over 1.6: the two-lane major road gets 2/3, the minor road 1/3
+    w, r = _crossing(2, 1.2, 0.6)
+    assert equal_tolerance(w.flow_capacity("merge") or 0.0, 1.6)
+    assert equal_tolerance(_flow(r, "link3", 300, 600), 1.6 * 2 / 3)
+    assert equal_tolerance(_flow(r, "link4", 300, 600), 1.6 * 1 / 3)
