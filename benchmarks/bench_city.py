@@ -239,6 +239,7 @@ def _run(
         "relative_gap": [round(float(g), 4) for g in rc["relative_gap"]],
         "relative_gap_se": [round(float(g), 4) for g in rc["relative_gap_se"]],
         "trees": [int(t) for t in rc["trees"]],
+        "stop_reason": str(rc["stop_reason"].iloc[-1]) if len(rc) else None,
         "arrived_share": round(float(record.trips["completed"].mean()), 4) if len(record.trips) else None,
         "congestion_index": round(index, 4),
         "route_positions_last": positions,

@@ -713,6 +713,7 @@ def run_vision_zero(
     if len(rc):
         gaps = "/".join(f"{g:.3f}" for g in rc["relative_gap"])
         note += f"; relative gap by iteration {gaps}; {rc['turns_per_trip'].iloc[-1]:.1f} turns/trip"
+        note += f"; stopped: {rc['stop_reason'].iloc[-1]}"
         if "trees" in rc:
             note += "; trees by iteration " + "/".join(f"{t:.0f}" for t in rc["trees"])
     if ROUTE_CHOICE:

@@ -701,3 +701,29 @@ def test_a_variant_starts_from_its_baseline_routes_in_a_run_as_directly(files, t
     cold = run_replication(job.prepared(), 0, baseline_raw=base.injuries, baseline_link_stats=times)
     assert warm.summary["veh_km"] != cold.summary["veh_km"]
     assert warm.summary["route_outside_band"] >= 0.0
+
+
+def test_the_summary_says_why_the_route_choice_stopped() -> None:
+    from vision_zero.runs.pipeline import summarise
+
+    injuries = pd.DataFrame({"severity": [], "road_user": [], "per_year": []})
+    links = pd.DataFrame({"veh_km_per_year": [], "veh_h_per_year": []})
+    log = pd.DataFrame(
+        {
+            "iteration": [0.0, 1.0, 2.0],
+            "relative_gap": [0.5, 0.3, 0.27],
+            "relative_gap_se": [0.0, 0.0, 0.0],
+            "outside_band": [0.0, 0.0, 0.0],
+            "stop_reason": ["", "", "cap"],
+        }
+    )
+    summary = summarise(injuries, links, {}, schematic=True, route_choice=log)
+    assert summary["route_iterations"] == 2.0 and summary["route_relative_gap"] == 0.27
+    assert {k: v for k, v in summary.items() if k.startswith("route_stop_")} == {
+        "route_stop_gap_target": 0.0,
+        "route_stop_plateau": 0.0,
+        "route_stop_band": 0.0,
+        "route_stop_cap": 1.0,
+    }
+    older = summarise(injuries, links, {}, schematic=True, route_choice=log.drop(columns="stop_reason"))
+    assert not any(k.startswith("route_stop_") for k in older)  # a log without the column: no keys

@@ -25,6 +25,7 @@ from vision_zero.runs.replications import (
     scenario_run_dir,
 )
 from vision_zero.runs.results import completed_replications, read_replication, replication_dir
+from vision_zero.traffic.simulation import STOP_REASONS
 
 
 def test_mean_interval_by_hand() -> None:
@@ -370,6 +371,18 @@ def test_summary_states_the_relative_gap_of_route_choice(tmp_path: Path) -> None
         {**s, "route_outside_band": b} for s, b in zip(res.summaries, [0.0, 0.01, 0.02], strict=True)
     ]
     assert "re-routing iteration(s), 1.0% of trips outside their indifference band" in format_summary(res)
+    assert "stopped" not in format_summary(res)  # results without the stop reason (older runs)
+    stops = [("gap_target", 1.0), ("cap", 8.0), ("cap", 8.0)]
+    res.summaries = [
+        {**s, "route_iterations": k} | {f"route_stop_{r}": float(r == why) for r in STOP_REASONS}
+        for s, (why, k) in zip(res.summaries, stops, strict=True)
+    ]
+    assert (
+        "; stopped by the gap target in 1, at the cap of 8 re-routing iterations in 2 of 3 replication(s): "
+        "NOT converged there (gap 4.0-6.0%)"
+    ) in format_summary(res)
+    res.summaries = [s | {"route_stop_cap": 0.0, "route_stop_plateau": 1.0} for s in res.summaries[1:]]
+    assert "; stopped on a plateau of the gap in 2 of 2 replication(s)\n" in format_summary(res) + "\n"
 
 
 def test_summary_states_traffic_and_warns_loudly_under_gridlock(tmp_path: Path) -> None:

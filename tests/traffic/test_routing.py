@@ -349,6 +349,8 @@ def test_relative_gap_falls_across_iterations_and_the_loop_stops_at_the_target()
     gaps = rec.route_choice["relative_gap"].to_numpy()
     assert len(gaps) == 4 and (np.diff(gaps) < 0).all()
     assert rec.route_choice["switched"].iloc[-1] == 0  # the recorded simulation is the last one
+    # why it stopped, on the last row: 3 re-routing iterations with the gap still falling, above a target of 0
+    assert rec.route_choice["stop_reason"].tolist() == ["", "", "", "cap"]
     rc = RouteChoiceSettings(max_iterations=8, relative_gap_target=0.5, slice_s=900.0)
     early = simulate(
         bottleneck_or_detour(),
@@ -361,8 +363,15 @@ def test_relative_gap_falls_across_iterations_and_the_loop_stops_at_the_target()
     )
     assert early.route_choice["relative_gap"].iloc[-1] <= 0.5 < early.route_choice["relative_gap"].iloc[-2]
     assert len(early.route_choice) < 9
+    assert early.route_choice["stop_reason"].iloc[-1] == "gap_target"
+    assert (early.route_choice["stop_reason"].iloc[:-1] == "").all()
     uncongested = equilibrium(bottleneck_or_detour(), one_to_one(100, 36.0), iterations=5)
     assert uncongested.route_choice["relative_gap"].tolist() == [0.0]  # free-flow routes are the equilibrium
+    assert uncongested.route_choice["stop_reason"].tolist() == ["gap_target"]  # 0 <= a target of 0
+    # no re-routing allowed: the first simulation is the cap, whatever its gap
+    assert equilibrium(bottleneck_or_detour(), trips, iterations=0).route_choice["stop_reason"].tolist() == [
+        "cap"
+    ]
 
 
 # Route-choice logs measured at the cap of 8 (benchmarks/README.md, 'The plateau stop rule'): relative gap, mean
@@ -435,6 +444,8 @@ def test_the_loop_stops_at_a_plateau_and_logs_the_arrived_share() -> None:
     assert len(full.route_choice) == 6  # no plateau rule: the cap
     assert len(early.route_choice) == 3  # every iteration within the (wide) thresholds: stop after two
     assert early.route_choice["switched"].iloc[-1] == 0
+    assert early.route_choice["stop_reason"].tolist() == ["", "", "plateau"]
+    assert full.route_choice["stop_reason"].tolist() == [""] * 5 + ["cap"]
     # the same simulations until the stop
     pd.testing.assert_frame_equal(full.route_choice.iloc[:2], early.route_choice.iloc[:2])
     share = full.route_choice["arrived_share"].iloc[-1]
@@ -660,6 +671,7 @@ def test_a_variant_keeps_its_baseline_routes_within_the_band_and_leaves_them_bey
     assert np.array_equal(same.routes.links, base.routes.links)
     assert np.array_equal(same.times.ex, base.times.ex)
     assert same.route_choice["outside_band"].tolist() == [0.0]
+    assert same.route_choice["stop_reason"].tolist() == ["band"]  # nobody outside his band
     # A at 30 km/h takes 120 s: B saves 5 s, within the band; the equilibrium from scratch moves everyone
     assert (run(_slower_a(30.0), held).routes.links < 2).all()
     assert (run(_slower_a(30.0), None).routes.links >= 2).all()
@@ -668,6 +680,18 @@ def test_a_variant_keeps_its_baseline_routes_within_the_band_and_leaves_them_bey
     assert (slow.routes.links >= 2).all()
     log = slow.route_choice
     assert log["outside_band"].tolist() == [1.0, 0.0] and log["switched"].tolist() == [100.0, 0.0]
+    assert log["stop_reason"].tolist() == ["", "band"]
+    # no re-routing allowed: everyone still outside his band at the cap
+    capped = simulate_vehicles(
+        _slower_a(10.0),
+        trips,
+        rng=np.random.default_rng(0),
+        periods=(HOUR,),
+        settings=EXACT,
+        route_settings=dataclasses.replace(rc, max_iterations=0),
+        held_routes=held,
+    ).route_choice
+    assert capped["outside_band"].tolist() == [1.0] and capped["stop_reason"].tolist() == ["cap"]
 
 
 def test_stop_at_threshold_trees_give_the_full_search_where_wanted_and_inf_beyond_the_limit() -> None:

@@ -1269,8 +1269,10 @@ def summarise(
     ``route_choice``: :attr:`~vision_zero.traffic.simulation.TrafficRecord.route_choice`; its last row gives
     ``route_relative_gap`` (estimated from a sample of origins on a large network, with its standard error
     ``route_relative_gap_se``; 0 when every origin was searched), ``route_outside_band`` (share of trips whose best route saves more than their
-    indifference band: 0 in a boundedly rational user equilibrium) and ``route_iterations`` (re-routing
-    iterations run).
+    indifference band: 0 in a boundedly rational user equilibrium), ``route_iterations`` (re-routing
+    iterations run) and, per reason of :data:`~vision_zero.traffic.simulation.STOP_REASONS`, ``route_stop_<reason>``
+    (1.0 for the reason the loop stopped, 0.0 for the others; ``route_stop_cap``: at the iteration cap, not
+    converged).
     ``traffic``: :func:`vision_zero.traffic.simulation.traffic_summary` of the replication's record (trips
     arrived and en route, stuck moves), copied in.
     ``peak``: the scenario's peak calibration (:func:`calibrate_peak`), copied in as ``peak_target``,
@@ -1302,6 +1304,12 @@ def summarise(
         out["route_relative_gap_se"] = float(route_choice["relative_gap_se"].iloc[-1])
         out["route_outside_band"] = float(route_choice["outside_band"].iloc[-1])
         out["route_iterations"] = float(route_choice["iteration"].iloc[-1])
+        if "stop_reason" in route_choice:  # why the loop stopped: 1.0 for its reason, 0.0 for the others
+            from vision_zero.traffic.simulation import STOP_REASONS
+
+            reason = str(route_choice["stop_reason"].iloc[-1])
+            for r in STOP_REASONS:
+                out[f"route_stop_{r}"] = 1.0 if reason == r else 0.0
     if peak is not None:
         out["peak_target"] = float(peak.target)
         out["peak_congestion_index"] = float(peak.congestion_index)

@@ -767,7 +767,35 @@ def format_route_choice(run: RunResult) -> str:
     return (
         f"  route choice: relative gap {100 * gaps.mean():.1f}% (replications {100 * gaps.min():.1f}-"
         f"{100 * gaps.max():.1f}%) after {iters.min():.0f}-{iters.max():.0f} re-routing iteration(s){band}"
+        f"{_route_stops(summaries)}"
     )
+
+
+def _route_stops(summaries: Sequence[Mapping[str, float]]) -> str:
+    """``; stopped by the gap target in 2, at the cap of 8 … in 1 of 3 replications`` ("" for older results)."""
+    from vision_zero.traffic.simulation import STOP_REASONS
+
+    if any(f"route_stop_{r}" not in s for s in summaries for r in STOP_REASONS):
+        return ""
+    label = {
+        "gap_target": "by the gap target",
+        "plateau": "on a plateau of the gap",
+        "band": "with every driver inside his indifference band",
+    }
+    parts, capped = [], [s for s in summaries if s["route_stop_cap"] == 1.0]
+    for r in STOP_REASONS:
+        n = sum(s[f"route_stop_{r}"] == 1.0 for s in summaries)
+        if r == "cap" and n:
+            caps = "/".join(f"{k:.0f}" for k in sorted({s["route_iterations"] for s in capped}))
+            parts.append(f"at the cap of {caps} re-routing iterations in {n}")
+        elif n:
+            parts.append(f"{label[r]} in {n}")
+    line = f"; stopped {', '.join(parts)} of {len(summaries)} replication(s)"
+    if capped:
+        g = np.array([s["route_relative_gap"] for s in capped])
+        gap = f"{100 * g.min():.1f}-{100 * g.max():.1f}%" if g.min() < g.max() else f"{100 * g[0]:.1f}%"
+        line += f": NOT converged there (gap {gap})"
+    return line
 
 
 def _traffic_mean(summaries: Sequence[Mapping[str, float]], key: str) -> float:

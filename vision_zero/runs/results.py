@@ -152,8 +152,9 @@ class ReplicationResult:
         simulated, not annualised); ``congestion_index`` (AM peak travel time / free-flow time of the arrived
         trips, all trips when no AM peak is simulated: :func:`vision_zero.traffic.demand.congestion_index`); ``schematic`` (1.0 or 0.0); ``route_relative_gap``
         (0-1; on a large network estimated from a sample of origins, with its standard error
-        ``route_relative_gap_se``) and ``route_iterations`` of the equilibrium route choice (absent in results of
-        older versions).
+        ``route_relative_gap_se``), ``route_iterations`` and ``route_stop_gap_target`` / ``_plateau`` / ``_band`` /
+        ``_cap`` (1.0 for why its loop stopped; ``_cap``: at the iteration cap, not converged) of the equilibrium
+        route choice (absent in results of older versions).
     injuries
         :attr:`vision_zero.risk.crash_model.CrashEstimate.injuries`.
     link_traffic

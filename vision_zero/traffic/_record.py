@@ -33,11 +33,20 @@ ROUTE_CHOICE_COLUMNS: tuple[str, ...] = (
     "arrived_share",
     "switched",
     "trees",
+    "stop_reason",
 )
+#: Why the equilibrium loop stopped (the route-choice log's ``stop_reason`` on its last row): ``gap_target`` (the
+#: relative gap reached ``traffic.route_choice.relative_gap_target``), ``plateau`` (gap, mean trip and arrived
+#: share stopped moving, :func:`~vision_zero.traffic.routing.gap_plateau`), ``band`` (a variant of a paired
+#: baseline: no driver outside his indifference band) or ``cap`` (``max_iterations`` re-routing iterations run
+#: and none of the others held: not converged). A reason that holds at the cap is given rather than ``cap``.
+STOP_REASONS: tuple[str, ...] = ("gap_target", "plateau", "band", "cap")
 
 
 def _no_route_choice() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=float) for c in ROUTE_CHOICE_COLUMNS})
+    return pd.DataFrame(
+        {c: pd.Series(dtype=str if c == "stop_reason" else float) for c in ROUTE_CHOICE_COLUMNS}
+    )
 
 
 def _no_pedestrian_demand() -> pd.DataFrame:
@@ -99,7 +108,9 @@ class TrafficRecord:
         routes driven in that simulation under its own time-sliced link times, see
         :func:`vision_zero.traffic.routing.relative_gap`), ``turns_per_trip``, ``mean_trip_s`` (trips that
         arrived), ``arrived_share`` (arrived / routed vehicles, the summary's ``share_arrived``), ``switched``
-        (vehicles that took a new route for the next simulation).
+        (vehicles that took a new route for the next simulation), ``trees`` (shortest-route trees grown after
+        it), ``stop_reason`` str (why the loop stopped, one of :data:`STOP_REASONS`, on the last row; "" on the
+        others).
     stuck_moves
         Per period, the times the first vehicle waiting to enter a full link had waited ``traffic.stuck_time_s``
         and entered anyway (SUMO's teleports): a count of gridlock, 0 when traffic flows.

@@ -57,8 +57,9 @@ probability MSA step x their own relative gap (route swapping) and the trips are
 (:func:`~vision_zero.traffic.routing.gap_plateau`, ``traffic.route_choice.plateau_*``): in each of the last two
 iterations the gap, the mean trip time and the arrived share each moved by less than its threshold, either way
 (a network whose gap has a floor above the target, like the 20x20 grid at 10k trips; a gap that rises and falls,
-or arrivals that swing, are not a plateau). The record of the last
-simulation is returned. With ``traffic.route_choice.gap_sample_origins`` (a number of origins; 500 by
+or arrivals that swing, are not a plateau). The log's last row says why the loop stopped (``stop_reason``: the gap
+target, a plateau, a variant's empty indifference band, or the cap of ``max_iterations``: not converged). The record
+of the last simulation is returned. With ``traffic.route_choice.gap_sample_origins`` (a number of origins; 500 by
 default, 0 = every origin), on a network with more origins than that the trees after each simulation are grown
 only for a random sample of that many origins: the gap is then their ratio estimate with its standard error
 (``relative_gap_se``), and only their trips swap, at the step divided by the sampled share. An estimate at the
@@ -137,6 +138,7 @@ from vision_zero.traffic._record import (
     ARRIVAL_WARNING_SHARE,
     ROUTE_CHOICE_COLUMNS,
     SPEED_BIN_KPH,
+    STOP_REASONS,
     TrafficRecord,
     build_record,
     traffic_summary,
@@ -165,6 +167,7 @@ __all__ = [
     "ARRIVAL_WARNING_SHARE",
     "DESIGN_SPEED_QUANTILE",
     "SPEED_BIN_KPH",
+    "STOP_REASONS",
     "HcmUrbanStreet",
     "TrafficRecord",
     "TrafficSettings",
@@ -504,12 +507,15 @@ def simulate_vehicles(
             "trees": float(router.trees_grown - trees_before),
         }
         if held_routes is not None:
-            done = outside.size == 0
-        else:  # the gap target, or a plateau of the gap, the mean trip and the arrived share (gap_plateau)
-            done = gap <= rc.relative_gap_target or _plateau([*log, row], rc)
-        if k == max_iterations or done:
+            reason = "band" if outside.size == 0 else ""
+        elif gap <= rc.relative_gap_target:
+            reason = "gap_target"
+        else:  # a plateau of the gap, the mean trip and the arrived share (gap_plateau)
+            reason = "plateau" if _plateau([*log, row], rc) else ""
+        if k == max_iterations or reason:
             log.append(row | {"switched": 0.0})
             frame = pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS))
+            frame["stop_reason"] = [""] * k + [reason or "cap"]  # why it stopped, on the last row
             last = RouteCosts(link_s=costs, edge_extra_s=turn_s)
             return VehicleTraffic(veh, routes, times, windows, close, frame, last, slices.row)
         if held_routes is None:  # the equilibrium: route swapping (sampled origins, step / sampled share)
