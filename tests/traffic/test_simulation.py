@@ -370,6 +370,23 @@ def test_camera_mean_speed_factor_is_the_whole_fall_of_the_mean_not_compounded()
     )
 
 
+def test_mean_speed_factor_without_a_camera_scales_every_speed_whatever_other_links_have() -> None:
+    # a measured fall of the mean without an over-limit factor (1): every speed x the factor, by hand; a driver's
+    # speed on such a link is the same to the last bit whether or not another link of the network has a camera
+    plain = one_road(limit_kph=50.0).links
+    slowed = plain.assign(mean_speed_factor=0.9, over_limit_factor=1.0)
+    z = np.array([0.0, 1.0])
+    idx = np.zeros(2, dtype=np.int64)
+    st = dataclasses.replace(BASE, offset_kph=10.0, cv=0.1)
+    alone = desired_speed_kph(slowed, idx, z, st)
+    np.testing.assert_allclose(alone, [0.9 * 60.0, 0.9 * 66.0])
+    cam = plain.assign(over_limit_factor=0.5, mean_speed_factor=0.99)
+    mixed = pd.concat([slowed, cam], ignore_index=True)
+    both = desired_speed_kph(mixed, np.array([0, 0, 1, 1]), np.concatenate([z, z]), st)
+    assert np.array_equal(both[:2], alone)
+    np.testing.assert_allclose(both[2:], [55.0, 58.0])  # the camera's own case in the test below
+
+
 def test_camera_over_limit_factor_is_the_share_still_speeding() -> None:
     # Wilson et al. (2010) measure the fall in the SHARE of drivers speeding (later update -52%): with one
     # compliance draw per driver, a share 1 - over_limit_factor of the drivers above the limit keep to it and the

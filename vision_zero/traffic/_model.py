@@ -15,6 +15,7 @@ Transportation Research Board (2000). Highway Capacity Manual, ch. 17 (unsignali
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.special import ndtr, ndtri
 
 from vision_zero.core.errors import ParameterError
 from vision_zero.core.parameters import ParameterSet, load_parameters
@@ -265,7 +265,18 @@ def _give_way_rule(code: float) -> str:
 #: mean is then about 0.87 of its design speed at the default spread (UK 20 mph zones with physical calming: mean
 #: 16 mph, 0.8 of the limit; Webster & Mackie 1996, ``risk.evidence.zone_20mph.*``).
 DESIGN_SPEED_QUANTILE = 0.85
-_Z_DESIGN = float(ndtri(DESIGN_SPEED_QUANTILE))
+
+
+@functools.cache
+def _z_design() -> float:
+    """The standard normal quantile of :data:`DESIGN_SPEED_QUANTILE` (scipy's ``ndtri``).
+
+    scipy.special is imported here, not with the module: its import costs ~0.12 CPU-s (~5% of a 10k-trip grid
+    run, #16) and only a network with a design speed (a calmed street) or a camera's over-limit factor needs it.
+    """
+    from scipy.special import ndtri
+
+    return float(ndtri(DESIGN_SPEED_QUANTILE))
 
 
 def desired_speed_kph(
@@ -322,7 +333,9 @@ def desired_speed_kph(
         v = np.where((v > lim) & (compliance_draw >= o), lim, v)
     v = v * _mean_scale(mean, lim, o, msf[link], settings.cv)
     d = design[link]
-    v = np.where(np.isfinite(d), np.minimum(v, d * rel / (1.0 + settings.cv * _Z_DESIGN)), v)
+    calmed = np.isfinite(d)
+    if calmed.any():
+        v = np.where(calmed, np.minimum(v, d * rel / (1.0 + settings.cv * _z_design())), v)
     return np.maximum(v, settings.min_speed_kph)
 
 
@@ -434,12 +447,18 @@ def _mean_scale(
     mean: FloatArray, limit: FloatArray, over_limit_factor: FloatArray, mean_factor: FloatArray, cv: float
 ) -> FloatArray:
     """Factor on all speeds so the mean falls by ``mean_factor`` in all, counting the over-limit compression."""
+    compressed_links = over_limit_factor < 1.0
+    if not compressed_links.any():  # no camera: the factor alone (and no normal integral, no scipy import)
+        factor: FloatArray = np.where(compressed_links, 0.0, mean_factor)
+        return factor
+    from scipy.special import ndtr
+
     sd = np.maximum(cv * mean, 1e-9)
     d = (mean - limit) / sd
     excess = sd * np.exp(-0.5 * d * d) / math.sqrt(2.0 * math.pi) + (mean - limit) * ndtr(d)
     compressed = mean - (1.0 - over_limit_factor) * excess
     out: FloatArray = np.minimum(1.0, mean_factor * mean / np.maximum(compressed, 1e-9))
-    return np.where(over_limit_factor < 1.0, out, mean_factor)
+    return np.where(compressed_links, out, mean_factor)
 
 
 @dataclass(frozen=True)
