@@ -53,6 +53,8 @@ from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.network.osm_tags import ROAD_CLASSES
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic._kernels import VERTEX_DTYPE, targeted_trees
+from vision_zero.traffic._position_kernels import edge_ids as _edge_ids
+from vision_zero.traffic._position_kernels import replace_routes, route_costs, route_turns
 
 __all__ = [
     "CLASS_TIE_S",
@@ -207,15 +209,8 @@ class Routes:
         lens = np.where(take_new, other.n_links, self.n_links)
         ptr = np.zeros(len(self) + 1, dtype=np.int64)
         np.cumsum(lens, out=ptr[1:])
-        src_ptr = np.where(take_new, other.ptr[:-1], self.ptr[:-1])
-        # gather: for each output slot, its source array and position
-        trip_of = np.repeat(np.arange(len(self)), lens)
-        within = np.arange(ptr[-1]) - ptr[:-1][trip_of]
-        pos = src_ptr[trip_of] + within
-        new = take_new[trip_of]
         links = np.empty(int(ptr[-1]), dtype=np.result_type(self.links, other.links))
-        links[~new] = self.links[pos[~new]]
-        links[new] = other.links[pos[new]]
+        replace_routes(self.ptr, self.links, other.ptr, other.links, take_new, ptr, links)  # compiled copy
         return Routes(ptr=ptr, links=links)
 
     @staticmethod
@@ -511,17 +506,15 @@ class Router:
         That is the movement from the previous link, or for a route's first link its start edge
         ``n_movements + link``.
         """
-        links = routes.links
-        out = self.n_movements + links.astype(np.int64)
-        if len(links) < 2:
-            return out
         # every position but a route's first is entered by the movement from the link before it (routes are chains
-        # of links: each starts where the one before ends); a first position keeps its start edge
-        move = self._move_start[links[:-1]] + self._out_rank[links[1:]]
-        starts = routes.ptr[1:-1]
-        first = starts[(starts > 0) & (starts < len(links))]
-        move[first - 1] = out[first]
-        out[1:] = move
+        # of links: each starts where the one before ends); a first position has its start edge (compiled pass)
+        out: IntArray = _edge_ids(
+            np.asarray(routes.ptr, dtype=np.int64),
+            routes.links,
+            self._move_start,
+            self._out_rank,
+            self.n_movements,
+        )
         return out
 
     def _weights(self, cost_s: FloatArray, edge_extra_s: FloatArray | None) -> FloatArray:
@@ -643,9 +636,10 @@ class Router:
         ``edges``: the routes' turn-graph edge ids if already computed (:meth:`edge_ids`), else computed here.
         """
         edge = self.edge_ids(routes) if edges is None else edges
-        per = np.concatenate([self.turns_of_movement, np.zeros(self.n_links, dtype=np.int64)])[edge]
-        owner = np.repeat(np.arange(len(routes)), routes.n_links)
-        return np.bincount(owner, weights=per, minlength=len(routes)).astype(np.int64)
+        out: IntArray = route_turns(
+            np.asarray(routes.ptr, dtype=np.int64), np.asarray(edge, dtype=np.int64), self.turns_of_movement
+        )
+        return out
 
 
 def movement_turns(nodes: pd.DataFrame, u: IntArray, v: IntArray, a: IntArray, b: IntArray) -> IntArray:
@@ -718,12 +712,17 @@ def route_cost_s(
 
     Plus ``edge_extra_s[edge]`` for the turn-graph edge that enters each position (:meth:`Router.edge_ids`).
     """
-    n = len(routes)
-    owner = np.repeat(np.arange(n), routes.n_links)
-    per = np.asarray(cost_s, dtype=np.float64)[row[owner], routes.links]
-    if edge_extra_s is not None and edge_ids is not None:
-        per = np.maximum(per + edge_extra_s[edge_ids], _MIN_COST_S)
-    out: FloatArray = np.bincount(owner, weights=per, minlength=n).astype(np.float64)
+    with_extra = edge_extra_s is not None and edge_ids is not None
+    out: FloatArray = route_costs(  # compiled: one pass, each route's sum in driving order (np.bincount's)
+        np.asarray(routes.ptr, dtype=np.int64),
+        routes.links,
+        np.asarray(row, dtype=np.int64),
+        np.asarray(cost_s, dtype=np.float64),
+        np.asarray(edge_extra_s if with_extra else np.zeros(0), dtype=np.float64),
+        np.asarray(edge_ids if with_extra else np.zeros(0, dtype=np.int64), dtype=np.int64),
+        with_extra,
+        _MIN_COST_S,
+    )
     return out
 
 

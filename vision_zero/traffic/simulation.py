@@ -134,6 +134,7 @@ from vision_zero.traffic._model import (
     give_way_delay_s,
     signal_plans,
 )
+from vision_zero.traffic._position_kernels import carried_values, slice_costs
 from vision_zero.traffic._record import (
     ARRIVAL_WARNING_SHARE,
     ROUTE_CHOICE_COLUMNS,
@@ -737,19 +738,8 @@ def _carried(old: Routes, new: Routes, changed: IntArray, values: FloatArray) ->
     """
     keep = np.ones(len(new), dtype=bool)
     keep[changed] = False
-    shift = old.ptr[:-1] - new.ptr[:-1]  # a kept route's position in old minus its position in new
-    npos = len(new.links)
-    out = np.empty(npos)
-    todo = np.empty(npos, dtype=bool)
-    for a in range(0, len(new), _BLOCK // 8):  # blocks of vehicles: the per-position temporaries stay small
-        b = min(a + _BLOCK // 8, len(new))
-        p0, p1 = int(new.ptr[a]), int(new.ptr[b])
-        owner = np.repeat(np.arange(a, b), new.n_links[a:b])
-        kept = keep[owner]
-        todo[p0:p1] = ~kept
-        pos = np.arange(p0, p1)[kept]
-        out[pos] = values[pos + shift[owner[kept]]]
-    return out, todo
+    out: tuple[FloatArray, BoolArray] = carried_values(old.ptr, new.ptr, keep, values)  # compiled pass
+    return out
 
 
 def _simulate_once(
@@ -838,31 +828,24 @@ def _slice_costs(
     the period's window closed count with their time so far (a lower bound): leaving them out would make a
     gridlocked link look fast, because only its early vehicles got through.
     """
-    n_links = len(empty_s)
-    # only the traversals that began count: select them first (per route position arrays are a city's largest)
-    entered = np.isfinite(times.ent)
-    veh_of = np.repeat(np.arange(len(veh.origin), dtype=np.int32), routes.n_links)[entered]
-    per = veh.period[veh_of]
-    ent = times.ent[entered]
-    ex = times.ex[entered]
-    tt = np.where(np.isfinite(ex), ex, close[per]) - ent
-    del ex
-    sl = slice_of(ent - windows[per], slices.slice_s, 1 << 62)
-    del ent
-    row = np.minimum(slices.offset[per] + sl, slices.offset[per] + slices.count[per] - 1)
-    del sl, per
-    key = row * n_links + routes.links[entered]
-    del row
-    w = veh.size[veh_of].astype(np.float64)
-    del veh_of
-    size = slices.n_rows * n_links
-    cnt = np.bincount(key, weights=w, minlength=size)
-    tot = np.bincount(key, weights=tt * w, minlength=size)
-    mean = np.where(cnt > 0, tot / np.maximum(cnt, 1e-300), np.tile(empty_s, slices.n_rows))
-    dev = tt - mean[key]
-    del tt, key
-    e = edges[entered]
-    e_cnt = np.bincount(e, weights=w, minlength=n_edges)
-    turn_s = np.bincount(e, weights=dev * w, minlength=n_edges) / np.maximum(e_cnt, 1e-300)
-    costs: FloatArray = mean.reshape(slices.n_rows, n_links)
-    return costs, np.where(e_cnt > 0, turn_s, 0.0)
+    # one compiled pass for the rows' means, one for the movements' deviations (only the traversals that began
+    # count; their row: the slice of the entry, :func:`slice_of` clipped to the period's slices)
+    mean, turn_s = slice_costs(
+        routes.ptr,
+        routes.links,
+        times.ent,
+        times.ex,
+        edges,
+        veh.period,
+        veh.size,
+        windows,
+        close,
+        slices.offset,
+        slices.count,
+        float(slices.slice_s),
+        np.asarray(empty_s, dtype=np.float64),
+        slices.n_rows,
+        n_edges,
+    )
+    costs: FloatArray = mean.reshape(slices.n_rows, len(empty_s))
+    return costs, turn_s
