@@ -54,31 +54,17 @@ def _precedes(k1: float, v1: float, k2: float, v2: float) -> bool:
     return k1 < k2 or (k1 == k2 and v1 < v2)
 
 
-@njit(inline="always")
-def _sift_down(h: npt.NDArray[np.float64], n_heap: int, kk: float, vv: float) -> None:
-    """Place entry ``(kk, vv)`` into the heap ``h[:n_heap]`` from the root down (after a pop)."""
-    i = 0
-    while True:
-        c = 2 * i + 1
-        if c >= n_heap:
-            break
-        if c + 1 < n_heap and _precedes(h[c + 1, 0], h[c + 1, 1], h[c, 0], h[c, 1]):
-            c += 1
-        if _precedes(kk, vv, h[c, 0], h[c, 1]):
-            break
-        h[i, 0] = h[c, 0]
-        h[i, 1] = h[c, 1]
-        i = c
-    h[i, 0] = kk
-    h[i, 1] = vv
+#: Heap positions and vertex ids in the hot loop are unsigned: numba wraps a negative index of a signed integer
+#: (a compare and a branch on every array access) and compiles nothing of the kind for an unsigned one.
+_ONE = np.uint64(1)
+_ROOT = np.uint64(0)
 
 
 @njit(inline="always")
-def _sift_up(h: npt.NDArray[np.float64], n_heap: int, kk: float, vv: float) -> None:
-    """Add entry ``(kk, vv)`` to the heap ``h[:n_heap]`` (one slot past its end must be free)."""
-    i = n_heap
-    while i > 0:
-        parent = (i - 1) >> 1
+def _sift_up(h: npt.NDArray[np.float64], i: np.uint64, kk: float, vv: float) -> None:
+    """Place entry ``(kk, vv)`` at the free slot ``i`` of the heap, moving it up past every parent it precedes."""
+    while i > _ROOT:
+        parent = (i - _ONE) >> _ONE
         if _precedes(h[parent, 0], h[parent, 1], kk, vv):
             break
         h[i, 0] = h[parent, 0]
@@ -86,6 +72,28 @@ def _sift_up(h: npt.NDArray[np.float64], n_heap: int, kk: float, vv: float) -> N
         i = parent
     h[i, 0] = kk
     h[i, 1] = vv
+
+
+@njit(inline="always")
+def _sift_down(h: npt.NDArray[np.float64], n_heap: int, kk: float, vv: float) -> None:
+    """Place entry ``(kk, vv)`` into the heap ``h[:n_heap]`` whose root is free (after a pop).
+
+    Bottom-up (Floyd): the free slot follows the lesser child down to a leaf (one comparison per level), then the
+    entry, usually a late one, moves up from there. The entries are distinct (a vertex is pushed once per strictly
+    lower distance), so any heap pops them in the same order.
+    """
+    n = np.uint64(n_heap)
+    i = _ROOT
+    while True:
+        c = (i << _ONE) + _ONE
+        if c >= n:
+            break
+        if c + _ONE < n and _precedes(h[c + _ONE, 0], h[c + _ONE, 1], h[c, 0], h[c, 1]):
+            c += _ONE
+        h[i, 0] = h[c, 0]
+        h[i, 1] = h[c, 1]
+        i = c
+    _sift_up(h, i, kk, vv)
 
 
 @njit(cache=True, nogil=True)
@@ -152,6 +160,7 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
     start = np.zeros(n_trip, dtype=np.int64)
     buf = np.empty(max(16, 8 * n_trip), dtype=np.int32)
     used = 0
+    n_links_u = np.uint64(n_links)
     for t in range(len(tree_source)):
         a, b = tree_ptr[t], tree_ptr[t + 1]
         remaining = 0
@@ -177,7 +186,7 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
             n_heap = 1
             while n_heap > 0:
                 k = heap[0, 0]
-                u = np.int64(heap[0, 1])
+                u = np.uint64(heap[0, 1])
                 # pop the root: sift the last entry down from the top
                 n_heap -= 1
                 if n_heap > 0:
@@ -186,7 +195,7 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                     continue
                 if k > stop_at:  # every destination still wanted costs more than its limit
                     break
-                if u < n_links:
+                if u < n_links_u:
                     node = node_of_link[u]
                     if want[node]:
                         want[node] = False
@@ -199,8 +208,8 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                                 d = trip_dest[i]
                                 if want[d] and node_limit[d] > stop_at:
                                     stop_at = node_limit[d]
-                for e in range(indptr[u], indptr[u + 1]):
-                    x = cols[e]
+                for e in range(np.uint64(indptr[u]), np.uint64(indptr[u + _ONE])):
+                    x = np.uint64(cols[e])
                     nd = k + weight[e]
                     if nd < dist[x]:
                         if dist[x] == np.inf:
@@ -210,7 +219,7 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                         pred[x] = u
                         # push (a vertex is pushed once per improvement, so at most once per edge: the heap
                         # never outgrows len(cols) + 1)
-                        _sift_up(heap, n_heap, nd, np.float64(x))
+                        _sift_up(heap, np.uint64(n_heap), nd, np.float64(x))
                         n_heap += 1
         # read out each trip's route: the entering link of least distance, then predecessors back to the source
         # (none where the tree stopped before settling the destination: beyond the limit, or unreachable)
