@@ -82,6 +82,7 @@ from vision_zero.traffic._model import (
     TrafficSettings,
     give_way_approach,
     give_way_movements,
+    link_storage_veh,
 )
 
 __all__ = ["EventLoop", "Links", "link_constants"]
@@ -318,8 +319,9 @@ def flow_capacity_vph(network: RoadNetwork, mean_v_kph: FloatArray, st: TrafficS
     """A link's own flow capacity, all lanes [veh/h]: the capacity of its triangular fundamental diagram.
 
     ``u w k_jam / (u + w)`` at the link's mean desired speed ``u`` (Newell 1993; the capacity UXsim and the link
-    transmission model give a link), ``k_jam`` the link's own storage per metre (``storage_veh / length_m``, so
-    lanes, a road diet or a test network's storage count), ``w`` the link's backward wave speed
+    transmission model give a link), ``k_jam`` the link's own storage per metre
+    (:func:`~vision_zero.traffic._model.link_storage_veh` / ``length_m``: ``storage_veh`` at this replication's jam
+    density, so lanes, a road diet or a test network's storage count), ``w`` the link's backward wave speed
     (:func:`backward_wave_mps`: ``traffic.backward_wave_speed_kph`` unless the optional link column
     ``backward_wave_speed_kph`` sets its own); lower where the optional link column ``link_capacity_vph`` sets an
     explicit bottleneck. About 1,900 veh/h/lane at a 50 km/h limit, 1,700 at 30 km/h (a slow link is a bottleneck).
@@ -331,7 +333,9 @@ def flow_capacity_vph(network: RoadNetwork, mean_v_kph: FloatArray, st: TrafficS
     """
     links = network.links
     length = np.maximum(links["length_m"].to_numpy(dtype=np.float64), 1e-9)
-    kjam = links["storage_veh"].to_numpy(dtype=np.float64) / length  # veh per metre, all lanes
+    kjam = (
+        link_storage_veh(network, st) / length
+    )  # veh per metre, all lanes, at this replication's jam density
     u = kph_to_mps(np.maximum(mean_v_kph, 1e-9))
     w = backward_wave_mps(network, st)
     q_fd: FloatArray = u * w * kjam / (u + w) * S_PER_HOUR
@@ -389,7 +393,7 @@ def link_constants(
         S_PER_HOUR / np.maximum(out_cap, 1.0),
     )
     hw_in = S_PER_HOUR / np.maximum(cap, 1.0)
-    storage = np.maximum(links["storage_veh"].to_numpy(dtype=np.float64), 1.0)
+    storage = np.maximum(link_storage_veh(network, st), 1.0)
     wave = length / backward_wave_mps(network, st)
     end_node = links["v"].to_numpy(dtype=np.int64)
     node_cap = np.zeros(0)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from vision_zero.core.errors import ParameterError
 from vision_zero.core.parameters import ParameterSet, load_parameters
-from vision_zero.core.units import S_PER_HOUR, kph_to_mph, kph_to_mps, m_to_ft, mph_to_kph
+from vision_zero.core.units import S_PER_HOUR, kph_to_mph, kph_to_mps, m_to_ft, m_to_km, mph_to_kph
 from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
 from vision_zero.traffic.routing import LEFT, RIGHT, THROUGH, UTURN, movement_directions
 
@@ -49,6 +49,7 @@ __all__ = [
     "hash_unit",
     "hcm_urban_street_free_flow_speed_kph",
     "kimber_coombe_capacity_vph",
+    "link_storage_veh",
     "potential_capacity_vph",
     "segment_length_m",
     "signal_plans",
@@ -164,6 +165,8 @@ class TrafficSettings:
     cv: float
     min_speed_kph: float
     backward_wave_kph: float
+    #: the jam density of this replication (a draw of ``network.jam_density_veh_per_km_per_lane``): the storage of
+    #: every link at the network's default storage follows it (:func:`link_storage_veh`)
     jam_density_veh_per_km_lane: float
     stuck_time_s: float
     cycle_s: float
@@ -898,6 +901,36 @@ def _gaps(kind: int, multilane: bool, three_leg: bool, st: TrafficSettings) -> t
         t_c = st.gap_minor_left_multilane_s if multilane else st.gap_minor_left_s
         return t_c - (st.gap_three_leg_left_reduction_s if three_leg else 0.0), st.follow_up_minor_left_s
     return st.gap_major_left_s, st.follow_up_major_left_s
+
+
+#: the parameter a link's default storage is built with (length x lanes x its central value)
+JAM_DENSITY = "network.jam_density_veh_per_km_per_lane"
+
+
+def link_storage_veh(network: RoadNetwork, st: TrafficSettings) -> FloatArray:
+    """Per link, the vehicles it holds at jam density in this replication [veh].
+
+    The network gives a link ``storage_veh`` = length x lanes x the shipped central jam density
+    (``network.jam_density_veh_per_km_per_lane``, 137.5 veh/km/lane; the network is built once, at central
+    values). A replication draws the jam density (``st.jam_density_veh_per_km_lane``, 130-145): the storage of
+    every link at that default is scaled by drawn / central, so the link's queue room and its flow capacity
+    (:func:`~vision_zero.traffic._loop.flow_capacity_vph`: ``u w k_jam / (u + w)`` with ``k_jam`` = storage /
+    length) carry the draw; ``w`` stays ``traffic.backward_wave_speed_kph``. A link whose ``storage_veh`` is not
+    that product (its own value from the data, e.g. a surveyed queue room, or a test network's) keeps it: the draw
+    is the uncertainty of the default's 7-7.5 m per queued car, not of a value given for the link. A road diet
+    scales storage with its lanes, so its links stay at the default. At the central value the network's storage
+    is returned unchanged (bit-identical).
+    """
+    links = network.links
+    storage: FloatArray = links["storage_veh"].to_numpy(dtype=np.float64)
+    central = load_parameters().value(JAM_DENSITY)
+    if st.jam_density_veh_per_km_lane == central:
+        return storage
+    length_km = m_to_km(links["length_m"].to_numpy(dtype=np.float64))
+    default = length_km * links["lanes"].to_numpy(dtype=np.float64) * central
+    at_default = np.isclose(storage, default, rtol=1e-9, atol=0.0)
+    out: FloatArray = np.where(at_default, storage * (st.jam_density_veh_per_km_lane / central), storage)
+    return out
 
 
 def give_way_capacity_vph(
