@@ -12,6 +12,7 @@ from vision_zero.traffic.periods import Period
 from vision_zero.traffic.routing import (
     SAME_COST_S,
     HeldRoutes,
+    Movements,
     RouteChoiceSettings,
     RouteCosts,
     Router,
@@ -20,6 +21,7 @@ from vision_zero.traffic.routing import (
     band_switchers,
     gap_plateau,
     gap_switchers,
+    movement_turns,
     msa_step,
     perceived_costs,
     relative_gap,
@@ -225,6 +227,22 @@ def test_edge_ids_are_the_turn_graph_edges_between_consecutive_links(tiny_networ
     assert later.size > 100 and (edges[later] < router.n_movements).all()
     np.testing.assert_array_equal(row[csr_of[edges[later]]], links[later - 1])
     np.testing.assert_array_equal(router._cols[csr_of[edges[later]]], links[later])
+
+
+def test_movements_are_numbered_by_link_and_looked_up_by_their_links(tiny_network: RoadNetwork) -> None:
+    u = tiny_network.links["u"].to_numpy(dtype=np.int64)
+    v = tiny_network.links["v"].to_numpy(dtype=np.int64)
+    moves = Movements.of(u, v, len(tiny_network.nodes))
+    np.testing.assert_array_equal(u[moves.b], v[moves.a])  # each leaves its predecessor's end node
+    np.testing.assert_array_equal(moves.ids(moves.a, moves.b), np.arange(len(moves.a)))
+    n_out = np.bincount(u, minlength=len(tiny_network.nodes))[v]
+    assert len(moves.a) == n_out.sum() and (np.diff(moves.a) >= 0).all()  # every movement once, by link
+    # the record's turn per passage: the movement's own, from the table
+    rng = np.random.default_rng(5)
+    pick = rng.integers(0, len(moves.a), 500)
+    turns = movement_turns(tiny_network.nodes, u, v, moves.a, moves.b)
+    direct = movement_turns(tiny_network.nodes, u, v, moves.a[pick], moves.b[pick])
+    np.testing.assert_array_equal(turns[moves.ids(moves.a[pick], moves.b[pick])], direct)
 
 
 def test_equal_cost_routes_are_broken_toward_fewer_turns() -> None:

@@ -14,7 +14,18 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-__all__ = ["carried_values", "edge_ids", "replace_routes", "route_costs", "route_turns", "slice_costs"]
+__all__ = [
+    "carried_values",
+    "edge_ids",
+    "key_bin_sums",
+    "lex_order",
+    "max_open_weight",
+    "replace_routes",
+    "route_costs",
+    "route_turns",
+    "slice_costs",
+    "stable_order",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -220,3 +231,128 @@ def slice_costs(
         if e_cnt[g] > 0:
             turn_s[g] = e_dev[g] / max(e_cnt[g], 1e-300)
     return mean, turn_s
+
+
+@njit(cache=True, nogil=True)
+def stable_order(keys: npt.NDArray[np.integer], n_keys: int) -> IntArray:
+    """The permutation that sorts ``keys`` (ints in ``0..n_keys - 1``) ascending, equal keys in index order.
+
+    ``np.argsort(keys, kind="stable")`` by a counting sort: linear in ``len(keys) + n_keys``.
+    """
+    start = np.zeros(n_keys + 1, dtype=np.int64)
+    for i in range(len(keys)):
+        start[keys[i] + 1] += 1
+    for k in range(n_keys):
+        start[k + 1] += start[k]
+    out = np.empty(len(keys), dtype=np.int64)
+    for i in range(len(keys)):
+        k = keys[i]
+        out[start[k]] = i
+        start[k] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def lex_order(keys: npt.NDArray[np.integer], n_keys: int, values: FloatArray) -> IntArray:
+    """The permutation that sorts by ``keys`` (ints in ``0..n_keys - 1``), then ``values``, then index.
+
+    ``np.lexsort((values, keys))`` when ``values`` has no NaN: a counting sort by key, then a stable (merge) sort
+    of each key's values.
+    """
+    order = stable_order(keys, n_keys)
+    n = len(order)
+    i = 0
+    while i < n:
+        k = keys[order[i]]
+        j = i + 1
+        while j < n and keys[order[j]] == k:
+            j += 1
+        if j - i > 1:
+            idx = order[i:j].copy()
+            within = np.argsort(values[idx], kind="mergesort")
+            for q in range(j - i):
+                order[i + q] = idx[within[q]]
+        i = j
+    return order
+
+
+@njit(cache=True, nogil=True)
+def max_open_weight(
+    key: IntArray, start_us: IntArray, end_us: IntArray, weight: FloatArray, n_keys: int
+) -> FloatArray:
+    """Per key, the largest total weight of its intervals ``[start, end)`` open at once (0 for a key without any).
+
+    The maximum is reached at some interval start, where it is the weight started so far minus the weight ended
+    at or before that instant. Each key's starts and ends are swept in time order. With integer-valued weights
+    every partial sum is exact, so the maxima do not depend on the order of equal times (nor on how the
+    intervals are grouped).
+    """
+    order = stable_order(key, n_keys)
+    out = np.zeros(n_keys)
+    n = len(order)
+    i = 0
+    while i < n:
+        k = key[order[i]]
+        j = i + 1
+        while j < n and key[order[j]] == k:
+            j += 1
+        idx = order[i:j]
+        s = start_us[idx]
+        e = end_us[idx]
+        w = weight[idx]
+        by_start = np.argsort(s)
+        by_end = np.argsort(e)
+        started = 0.0
+        ended = 0.0
+        q = 0
+        best = 0.0
+        for p in range(j - i):
+            t = s[by_start[p]]
+            started += w[by_start[p]]
+            while q < j - i and e[by_end[q]] <= t:
+                ended += w[by_end[q]]
+                q += 1
+            if started - ended > best:
+                best = started - ended
+        out[k] = best
+        i = j
+    return out
+
+
+@njit(cache=True, nogil=True)
+def key_bin_sums(
+    key: IntArray, bins: IntArray, weight: FloatArray, n_keys: int, n_bins: int
+) -> tuple[IntArray, FloatArray]:
+    """The weight per (key, bin) that occurs, in order of ``key * n_bins + bin``: those codes and their sums.
+
+    Summed per key in index order; with integer-valued weights the sums are exact whatever the order.
+    """
+    order = stable_order(key, n_keys)
+    n = len(order)
+    codes = np.empty(n, dtype=np.int64)
+    sums = np.empty(n)
+    scratch = np.zeros(n_bins)
+    seen = np.zeros(n_bins, dtype=np.bool_)
+    touched = np.empty(n_bins, dtype=np.int64)
+    m = 0
+    i = 0
+    while i < n:
+        k = key[order[i]]
+        n_touched = 0
+        j = i
+        while j < n and key[order[j]] == k:
+            b = bins[order[j]]
+            if not seen[b]:
+                seen[b] = True
+                touched[n_touched] = b
+                n_touched += 1
+            scratch[b] += weight[order[j]]
+            j += 1
+        for b in np.sort(touched[:n_touched]):
+            codes[m] = k * n_bins + b
+            sums[m] = scratch[b]
+            m += 1
+            scratch[b] = 0.0
+            seen[b] = False
+        i = j
+    return codes[:m], sums[:m]

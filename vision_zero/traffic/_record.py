@@ -14,8 +14,9 @@ import pandas as pd
 
 from vision_zero.core.units import S_PER_HOUR, m_to_km, mps_to_kph
 from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic._position_kernels import key_bin_sums, lex_order, max_open_weight, stable_order
 from vision_zero.traffic.periods import Period
-from vision_zero.traffic.routing import Routes, movement_turns
+from vision_zero.traffic.routing import Movements, Routes, movement_turns
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -173,30 +174,16 @@ def _max_queue(k: IntArray, start: FloatArray, end: FloatArray, wm: FloatArray, 
     ``k``, ``start``, ``end``, ``wm``: per interval of positive length, its key, start, end and weight.
 
     The maximum of the step function is reached at some interval start, where it equals the weight started so far
-    minus the weight ended so far (ends at the same instant first). With both event lists sorted by (key, time)
-    in one integer sort each, the other keys' events cancel in those running sums, because every key has as many
-    starts as ends.
+    minus the weight ended so far (ends at the same instant first): times rounded to the microsecond, each key's
+    events swept in time order (:func:`~vision_zero.traffic._position_kernels.max_open_weight`).
     """
     if k.size == 0:
         return np.zeros(n_keys)
     s_us = np.round(start * 1e6).astype(np.int64)
     e_us = np.round(end * 1e6).astype(np.int64)
-    span = int(max(s_us.max(), e_us.max())) + 1
-    a = k * span + s_us
-    del s_us  # per traversal: free what is done with (peak memory)
-    oa = np.argsort(a)
-    a = a[oa]
-    b = k * span + e_us
-    del e_us
-    ob = np.argsort(b)
-    b = b[ob]
-    cum_a = np.cumsum(wm[oa])
-    cum_b = np.r_[0.0, np.cumsum(wm[ob])]
-    del ob
-    level = cum_a - cum_b[np.searchsorted(b, a, side="right")]
-    del a, b, cum_a, cum_b
-    out = np.zeros(n_keys)
-    np.maximum.at(out, k[oa], level)
+    out: FloatArray = max_open_weight(
+        k, s_us, e_us, np.asarray(wm, dtype=np.float64), n_keys
+    )  # compiled sweep
     return out
 
 
@@ -265,13 +252,10 @@ def build_record(
 
     # --- speed histogram (before the queues: frees the per-entry arrays) ---
     b = np.floor(se / SPEED_BIN_KPH).astype(np.int64)
-    hk = ke * 1000 + np.clip(b, 0, 999)
-    order = np.argsort(hk)
-    hs = hk[order]
-    first = np.flatnonzero(np.r_[True, hs[1:] != hs[:-1]]) if hs.size else np.zeros(0, dtype=np.int64)
-    uk = hs[first]
-    cnt = np.add.reduceat(we[order], first) if hs.size else np.zeros(0)
-    del ke, we, se, b, hk, order, hs
+    uk, cnt = key_bin_sums(
+        ke, np.clip(b, 0, 999), we, n_keys, 1000
+    )  # key x 1000 + bin, ascending; exact sums
+    del ke, we, se, b
     speed_hist = pd.DataFrame(
         {
             "period": names[(uk // 1000) // n_links].astype(str),
@@ -428,9 +412,9 @@ def _passages(
     off = cr["offset_m"].to_numpy(dtype=np.float64)[c_id]
     length = network.links["length_m"].to_numpy(dtype=np.float64)[c_link]
     frac = np.where(at_node, 1.0, np.clip(np.where(own == c_link, off, length - off) / length, 0.0, 1.0))
-    # pair every traversal with every crossing on its link (sorted join on link id)
+    # pair every traversal with every crossing on its link (sorted join on link id; a counting sort, stable)
     pos = np.flatnonzero(entered)
-    pos = pos[np.argsort(link[pos], kind="stable")]
+    pos = pos[stable_order(link[pos], len(link_length_m))]
     pl = link[pos]
     order = np.argsort(c_link, kind="stable")
     lo = np.searchsorted(pl, c_link[order], side="left")
@@ -451,10 +435,12 @@ def _passages(
     nxt = next_link[pair_p]
     turning = np.zeros(len(pair_p), dtype=bool)
     moving_on = node & (nxt >= 0)
-    if moving_on.any():
+    if moving_on.any():  # each of the network's movements' turns once, then looked up per passage
         u = network.links["u"].to_numpy(dtype=np.int64)
         v = network.links["v"].to_numpy(dtype=np.int64)
-        turning[moving_on] = movement_turns(network.nodes, u, v, link[pair_p][moving_on], nxt[moving_on]) > 0
+        moves = Movements.of(u, v, len(network.nodes))
+        turns = movement_turns(network.nodes, u, v, moves.a, moves.b)
+        turning[moving_on] = turns[moves.ids(link[pair_p][moving_on], nxt[moving_on])] > 0
     del nxt, moving_on, node
     k = per[pair_p]
     crossing = c_id[pair_c]
@@ -463,7 +449,7 @@ def _passages(
     # rows in order of period (by name), crossing and time, stable: sorted before the platoons' rows are repeated
     # (a platoon's rows are equal)
     rank = np.argsort(np.argsort(names.astype(str), kind="stable"), kind="stable")
-    o = np.lexsort((t, crossing, rank[k]))
+    o = lex_order(rank[k] * len(cr) + crossing, len(names) * len(cr), t)  # np.lexsort((t, crossing, rank[k]))
     pair_p, k, crossing, t, stopped, turning = pair_p[o], k[o], crossing[o], t[o], stopped[o], turning[o]
     del o
     rep = np.round(size_f[veh_of[pair_p]]).astype(np.int64)

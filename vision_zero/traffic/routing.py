@@ -61,6 +61,7 @@ __all__ = [
     "SAME_COST_S",
     "TURN_TIE_S",
     "HeldRoutes",
+    "Movements",
     "OriginSample",
     "RouteChoiceSettings",
     "RouteCosts",
@@ -434,6 +435,41 @@ class HeldRoutes:
         return ok, kept, np.where(ok, pos, -1).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class Movements:
+    """Every movement ``a -> b`` of a network (link ``b`` leaves the end node of link ``a``), numbered.
+
+    Movement ``a -> b`` is number ``move_start[a] + out_rank[b]`` (:meth:`ids`): ``a``'s movements are consecutive,
+    in the order of the links leaving ``v[a]`` (ascending id), and ``b`` is the ``out_rank[b]``-th link leaving its
+    start node. ``a``, ``b``: per movement, its links.
+    """
+
+    a: IntArray
+    b: IntArray
+    move_start: IntArray
+    out_rank: IntArray
+
+    @classmethod
+    def of(cls, u: IntArray, v: IntArray, n_nodes: int) -> Movements:
+        """The movements of links with start nodes ``u`` and end nodes ``v`` (node ids below ``n_nodes``)."""
+        nl = len(u)
+        out_order = np.argsort(u, kind="stable")
+        out_start = np.searchsorted(u[out_order], np.arange(n_nodes + 1))
+        n_out = (out_start[1:] - out_start[:-1])[v]
+        a = np.repeat(np.arange(nl, dtype=np.int64), n_out)
+        first = np.repeat(out_start[:-1][v], n_out)
+        within = np.arange(len(a)) - np.repeat(np.cumsum(n_out) - n_out, n_out)
+        b = out_order[first + within].astype(np.int64)
+        out_rank = np.empty(nl, dtype=np.int64)
+        out_rank[out_order] = np.arange(nl) - out_start[u[out_order]]
+        return cls(a, b, (np.cumsum(n_out) - n_out).astype(np.int64), out_rank)
+
+    def ids(self, a: npt.NDArray[np.integer], b: npt.NDArray[np.integer]) -> IntArray:
+        """The numbers of the movements ``a[i] -> b[i]`` (each must be a movement: ``b[i]`` leaves ``a[i]``'s end)."""
+        out: IntArray = self.move_start[a] + self.out_rank[b]
+        return out
+
+
 class Router:
     """Shortest-route search over a network's turn graph for given link costs (see the module docstring).
 
@@ -451,22 +487,12 @@ class Router:
         self.u: IntArray = u
         self.v: IntArray = v
         nl, nn = self.n_links, self.n_nodes
-        # movements a -> b: every link b leaving the end node of a
-        out_order = np.argsort(u, kind="stable")
-        out_start = np.searchsorted(u[out_order], np.arange(nn + 1))
-        n_out = (out_start[1:] - out_start[:-1])[v]
-        a = np.repeat(np.arange(nl, dtype=np.int64), n_out)
-        first = np.repeat(out_start[:-1][v], n_out)
-        within = np.arange(len(a)) - np.repeat(np.cumsum(n_out) - n_out, n_out)
-        b = out_order[first + within].astype(np.int64)
+        moves = Movements.of(u, v, nn)
+        a, b = moves.a, moves.b
         turns = self._turns(nodes, u, v, a, b)
         self.turns_of_movement: IntArray = turns
-        # movement a -> b is number _move_start[a] + _out_rank[b]: a's movements are consecutive, in the order of
-        # the links leaving v[a] (ascending id), and b is the _out_rank[b]-th link leaving its start node
-        self._move_start: IntArray = (np.cumsum(n_out) - n_out).astype(np.int64)
-        out_rank = np.empty(nl, dtype=np.int64)
-        out_rank[out_order] = np.arange(nl) - out_start[u[out_order]]
-        self._out_rank: IntArray = out_rank
+        self._move_start: IntArray = moves.move_start
+        self._out_rank: IntArray = moves.out_rank
         rank = np.asarray(
             [_class_rank(h) for h in links["highway"].astype(str)] if "highway" in links else np.zeros(nl),
             dtype=np.float64,
