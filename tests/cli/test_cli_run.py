@@ -109,11 +109,11 @@ def test_run_writes_folders_manifest_and_summary(
 def test_a_jammed_run_writes_the_warnings_its_terminal_prints(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Tiny schematic network at x4 demand after a peak calibration to Almaty's congestion that stops at its bound.
+    """Tiny schematic network at x5 demand after a peak calibration to Almaty's congestion that stops at its bound.
 
     The tiny network cannot reach Almaty's index within SCIENCE.md §10's totals (the calibration stops at the upper
-    bound, x1.152), and four times that demand jams it (seed 11, after the per-name parameter streams: 99% / 79%
-    of trips arrive, mean 89%; ~5 CPU-s in all). The run folder's ``run_summary.json`` carries the terminal's
+    bound, x1.152), and five times that demand jams it (seed 11, after storage followed the drawn jam density:
+    51% / 62% of trips arrive; at x4 it was 100% / 98%, too near the 95% threshold to be a jam). The run folder's ``run_summary.json`` carries the terminal's
     summary and both warnings, worded as printed (over the replications' means); each replication's
     ``summary.json`` carries the warnings on its own figures (the gridlock one only where its own trips jam).
     """
@@ -121,10 +121,10 @@ def test_a_jammed_run_writes_the_warnings_its_terminal_prints(
 
     scenario = tmp_path / "jammed.toml"
     scenario.write_text(
-        'name = "jammed"\ndescription = "SCHEMATIC tiny network: x4 demand"\n'
+        'name = "jammed"\ndescription = "SCHEMATIC tiny network: x5 demand"\n'
         '[network]\nsource = "schematic:almaty?scale=tiny&seed=0"\n'
         '[simulation]\nperiods = ["am_peak"]\nduration_s = 600\nseed = 11\n'
-        '[demand]\nscale = 4.0\ncongestion_index_target = "almaty"\n',
+        '[demand]\nscale = 5.0\ncongestion_index_target = "almaty"\n',
         "utf-8",
     )
     out = tmp_path / "results"
