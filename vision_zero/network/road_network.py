@@ -64,7 +64,14 @@ Optional link columns that interventions set and the simulation reads (absent = 
 ``junction_control`` on nodes [``"signal"`` if signalised else ``"priority"``]
     ``"signal"``, ``"priority"`` or ``"roundabout"``.
 ``signal_offset_s`` on nodes [NaN: a fixed pseudo-random offset per node]
-    A signal's offset in its cycle [s]: when its east-west green starts (a known plan or a green wave).
+    A signal's offset in its cycle [s]: when its east-west green starts (a known plan or a green wave), or its
+    phase 0 where ``signal_phases_s`` is given.
+``signal_phases_s`` on nodes [empty: the model's fixed-time two-phase plan by approach axis]
+    A known plan at a signal: its phases' durations in cycle order [s, effective green, no lost time taken off],
+    separated by ``;`` (``"50;10;40;5"``); with ``signal_group`` on every link entering the node.
+``signal_group`` on links [empty]
+    At the end of a link into a node with ``signal_phases_s``: the phases in which the link has green, following
+    each other in the cycle (``"0;1"``; UXsim's ``signal_group``). :mod:`vision_zero.traffic._signal_plan`.
 ``flow_capacity_vph`` on nodes [NaN: none]
     A flow capacity the node shares among all its entering links (veh/h; UXsim's node ``flow_capacity``): every
     vehicle passing from one link into another takes one slot, crossing streams included; over capacity the

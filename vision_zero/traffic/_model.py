@@ -28,6 +28,7 @@ from vision_zero.core.errors import ParameterError
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.core.units import S_PER_HOUR, kph_to_mph, kph_to_mps, m_to_ft, m_to_km, mph_to_kph
 from vision_zero.network.road_network import RoadNetwork, junction_control, link_column
+from vision_zero.traffic._signal_plan import given_plans
 from vision_zero.traffic.routing import LEFT, RIGHT, THROUGH, UTURN, movement_directions
 
 __all__ = [
@@ -487,6 +488,11 @@ def signal_plans(network: RoadNetwork, settings: TrafficSettings) -> Signals:
     or a peer simulator's plan), elsewhere a fixed pseudo-random function of the node's OSM id (uncoordinated
     signals, the same in every scenario and replication; an arithmetic sequence would give neighbouring signals
     a systematic bad progression).
+
+    A known plan given with the network (optional node column ``signal_phases_s``, link column ``signal_group``;
+    :mod:`vision_zero.traffic._signal_plan`) replaces the two-phase plan at its node: the cycle is the sum of its
+    phases, each entering link is green in its group's phases (one window per cycle), taken as effective green
+    with no lost time; phase 0 starts at the node's offset (the column or the pseudo-random one, in this cycle).
     """
     nodes, links = network.nodes, network.links
     n = len(links)
@@ -503,13 +509,23 @@ def signal_plans(network: RoadNetwork, settings: TrafficSettings) -> Signals:
     np.maximum.at(w, (v[on], phase[on]), lanes[on])
     tot = w.sum(axis=1)
     g = np.divide((c - 2 * lost) * w, tot[:, None], out=np.zeros_like(w), where=tot[:, None] > 0)
-    node_off = hash_unit(nodes["osmid"].to_numpy(dtype=np.int64)) * c
+    plans = given_plans(nodes, links, sig_node)
+    node_c: float | FloatArray = (
+        c if plans is None else np.where(plans.node_cycle_s > 0, plans.node_cycle_s, c)
+    )
+    node_off = hash_unit(nodes["osmid"].to_numpy(dtype=np.int64)) * node_c
     if "signal_offset_s" in nodes.columns:
         given = nodes["signal_offset_s"].to_numpy(dtype=np.float64)
-        node_off = np.where(np.isfinite(given), np.mod(given, c), node_off)
+        node_off = np.where(np.isfinite(given), np.mod(given, node_c), node_off)
     cycle = np.where(on, c, 0.0)
     green = g[v, phase]
     offset = node_off[v] + np.where(phase == 1, g[v, 0] + lost, 0.0)
+    # a known plan where one is given: its cycle, each link's window from the start of its node's phase 0
+    if plans is not None:
+        known = on & (plans.node_cycle_s[v] > 0)
+        cycle = np.where(known, plans.node_cycle_s[v], cycle)
+        green = np.where(known, plans.link_green_s, green)
+        offset = np.where(known, node_off[v] + plans.link_start_s, offset)
     return (
         Signals(
             cycle_s=cycle.astype(np.float64),
