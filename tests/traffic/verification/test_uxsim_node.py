@@ -2,15 +2,23 @@
 
 UXsim repeats most of these cases over random seeds and averages; the engine is deterministic for given trips,
 so one run each. Link travel time is the mean over vehicles that left the link; volume the vehicles that left
-it. Coordinates are chosen so that the engine's signal phases (by approach axis) match UXsim's signal groups.
+it. UXsim's signals are the engine's given plans (node column ``signal_phases_s``, link column ``signal_group``:
+:meth:`uxsim_port.World.network`; on UXsim's phases one time step longer than given see tests/uxsim_port.py).
+
+``test_4phase_signal_jpstyle`` (four phases of 50, 10, 40 and 5 s; approaches green in phases 0-1 or 2-3, the
+intersection's 20 m turn links each in one phase) draws its demand at random (``random.uniform(0.7, 1.3)`` per
+OD pair and 50 s slot, 12 OD pairs, about 30 trips on each turning one). So few trips make one draw's average a
+coin toss against the tolerance: over 40 seeded draws UXsim itself meets all 12 asserts in 22 (UXsim marks the
+test flaky, 5 reruns), the engine in 24. The port asserts UXsim's 12 values on the mean over 10 seeded draws
+(``numpy`` generator, seeds 0-9); with UXsim installed, a second test runs UXsim on the same draws: its mean meets
+its own reference, and the engine's is within UXsim's tolerance of it per OD pair (at most 6.2% off, -1.1% on
+average; seeds 10-19, 20-29, 30-39: 7.6%, 5.6%, 4.6%, and both meet all 12 there too).
 
 Not expressible (left out, or only the expressible asserts of a case kept):
 
 * ``test_merge_flowcheck_deltan1`` reads Edie cells after its demand has drained (see the test); the congested
   cells are read instead.
 * ``test_diverge_flowcheck``: it has no asserts (prints only).
-* ``test_4phase_signal_jpstyle``: four-phase plans with turn-specific links; the engine's plans have two phases
-  by approach axis.
 * ``test_override_signal``: an UXsim API feature (overriding a node's signal groups).
 
 A node's ``flow_capacity`` (``test_2to2_signal_macroscopic_signal``, and the one UXsim's ``adjust_node_capacity``
@@ -23,6 +31,10 @@ with UXsim's rule (:meth:`uxsim_port.World.flow_capacity`), the value it hands t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
 import pytest
 from uxsim_port import Link, Result, World, equal_tolerance
 
@@ -166,7 +178,7 @@ def _two_to_two(
     w.add_node("dest1", 2, 1)
     w.add_node("dest2", 1, 0)
     w.add_link(Link("link1", "orig1", "inter", 1000))
-    w.add_link(Link("link2", "orig2", "inter", 1000))
+    w.add_link(Link("link2", "orig2", "inter", 1000, signal_group=1))
     w.add_link(Link("link3", "inter", "dest1", 1000))
     w.add_link(Link("link4", "inter", "dest2", 1000))
     for (o, d), f in flows.items():
@@ -258,3 +270,143 @@ def test_adjust_node_capacity_major_minor_congested() -> None:
     assert equal_tolerance(w.flow_capacity("merge") or 0.0, 1.6)
     assert equal_tolerance(_flow(r, "link3", 300, 600), 1.6 * 2 / 3)
     assert equal_tolerance(_flow(r, "link4", 300, 600), 1.6 * 1 / 3)
+
+
+# --- test_4phase_signal_jpstyle: a Japanese-style four-phase intersection -------------------------------------
+#: UXsim's phases: 0 north-south through and left (50 s), 1 north-south right turns (10 s), 2 east-west through
+#: and left (40 s), 3 east-west right turns (5 s); every node of the intersection has this plan, phase 0 at t = 0
+FOUR_PHASES_S = (50.0, 10.0, 40.0, 5.0)
+#: the intersection's entry (``*_i``) and exit (``*_o``) nodes, UXsim's coordinates
+FOUR_PHASE_NODES = {
+    "S_i": (0.0, -1.0),
+    "N_i": (0.2, 1.0),
+    "W_i": (-1.0, 0.2),
+    "E_i": (1.0, 0.0),
+    "S_o": (0.2, -1.0),
+    "N_o": (0.0, 1.0),
+    "W_o": (-1.0, 0.0),
+    "E_o": (1.0, 0.2),
+}
+FOUR_PHASE_ENDS = {"S": (0.0, -3.0), "N": (0.0, 3.0), "W": (-3.0, 0.0), "E": (3.0, 0.0)}
+#: (name, start, end, length [m], signal group): approaches (200 m, green in two phases), exits, and the
+#: intersection's dummy turn links (20 m: a right-turn bay of 4 vehicles), each green in one phase
+FOUR_PHASE_LINKS: tuple[tuple[str, str, str, float, tuple[int, ...]], ...] = (
+    ("linkSin", "S_orig", "S_i", 200, (0, 1)),
+    ("linkNin", "N_orig", "N_i", 200, (0, 1)),
+    ("linkWin", "W_orig", "W_i", 200, (2, 3)),
+    ("linkEin", "E_orig", "E_i", 200, (2, 3)),
+    ("linkSout", "S_o", "S_dest", 200, (0,)),
+    ("linkNout", "N_o", "N_dest", 200, (0,)),
+    ("linkWout", "W_o", "W_dest", 200, (0,)),
+    ("linkEout", "E_o", "E_dest", 200, (0,)),
+    ("signal_SN_s", "S_i", "N_o", 20, (0,)),
+    ("signal_NS_s", "N_i", "S_o", 20, (0,)),
+    ("signal_SW_l", "S_i", "W_o", 20, (0,)),
+    ("signal_NE_l", "N_i", "E_o", 20, (0,)),
+    ("signal_SE_r", "S_i", "E_o", 20, (1,)),
+    ("signal_NW_r", "N_i", "W_o", 20, (1,)),
+    ("signal_WE_s", "W_i", "E_o", 20, (2,)),
+    ("signal_EW_s", "E_i", "W_o", 20, (2,)),
+    ("signal_WN_l", "W_i", "N_o", 20, (2,)),
+    ("signal_ES_l", "E_i", "S_o", 20, (2,)),
+    ("signal_WS_r", "W_i", "S_o", 20, (3,)),
+    ("signal_EN_r", "E_i", "N_o", 20, (3,)),
+)
+#: UXsim's OD pairs in its order, their base demand [veh/s] (through 0.2, left and right 0.03) and its
+#: reference average travel times [s]
+FOUR_PHASE_OD: tuple[tuple[str, str, float, float], ...] = (
+    ("S", "N", 0.2, 41.40449658),
+    ("S", "E", 0.03, 65.77142857),
+    ("S", "W", 0.03, 41.56507937),
+    ("N", "S", 0.2, 41.41644018),
+    ("N", "E", 0.03, 41.30793651),
+    ("N", "W", 0.03, 65.97619048),
+    ("W", "E", 0.2, 49.7849498),
+    ("W", "N", 0.03, 49.15555556),
+    ("W", "S", 0.03, 69.54444444),
+    ("E", "W", 0.2, 49.11051701),
+    ("E", "N", 0.03, 70.71428571),
+    ("E", "S", 0.03, 48.62857143),
+)
+#: UXsim's demand slots: ``for t in range(0, 1001, 50)``, each OD's flow x ``random.uniform(0.7, 1.3)``
+FOUR_PHASE_SLOTS_S = tuple(range(0, 1001, 50))
+#: the seeds of the draws the engine's and UXsim's averages are taken over (module docstring)
+FOUR_PHASE_SEEDS = tuple(range(10))
+
+
+def four_phase_factors(seed: int) -> npt.NDArray[np.float64]:
+    """UXsim's demand factors, drawn with a seeded generator: per slot, per OD pair (in UXsim's call order)."""
+    return np.random.default_rng(seed).uniform(0.7, 1.3, (len(FOUR_PHASE_SLOTS_S), len(FOUR_PHASE_OD)))
+
+
+NodeAdder = Callable[[str, float, float, "tuple[float, ...] | None"], object]
+LinkAdder = Callable[[str, str, str, float, "tuple[int, ...]"], object]
+DemandAdder = Callable[[str, str, float, float, float], object]
+
+
+def _four_phase_case(
+    factors: npt.NDArray[np.float64], add_node: NodeAdder, add_link: LinkAdder, add_demand: DemandAdder
+) -> None:
+    """The case, built by the port's World or by UXsim's (the same calls in UXsim's order)."""
+    for end, (x, y) in FOUR_PHASE_ENDS.items():
+        add_node(f"{end}_orig", x, y, None)
+    for end, (x, y) in FOUR_PHASE_ENDS.items():
+        add_node(f"{end}_dest", x, y, None)
+    for name, (x, y) in FOUR_PHASE_NODES.items():
+        add_node(name, x, y, FOUR_PHASES_S)
+    for spec in FOUR_PHASE_LINKS:
+        add_link(*spec)
+    for i, t in enumerate(FOUR_PHASE_SLOTS_S):
+        for j, (o, d, flow, _) in enumerate(FOUR_PHASE_OD):
+            add_demand(f"{o}_orig", f"{d}_dest", t, t + 50, flow * factors[i, j])
+
+
+def four_phase_engine(factors: npt.NDArray[np.float64]) -> list[float]:
+    """The engine's average travel time per OD pair (UXsim's order) on the case with these demand factors."""
+    w = World(tmax=1500, deltan=1)
+    _four_phase_case(
+        factors,
+        lambda n, x, y, sig: w.add_node(n, x, y, signal=sig),
+        lambda n, a, b, length, g: w.add_link(Link(n, a, b, length, signal_group=g)),
+        w.add_demand,
+    )
+    tt = w.run().od_average_travel_time()
+    return [tt[(f"{o}_orig", f"{d}_dest")] for o, d, _, _ in FOUR_PHASE_OD]
+
+
+def test_4phase_signal_jpstyle() -> None:
+    # UXsim's 12 asserts (tolerance 0.1) on the engine's mean over the seeded draws
+    avt = np.mean([four_phase_engine(four_phase_factors(seed)) for seed in FOUR_PHASE_SEEDS], axis=0)
+    for (o, d, _, reference), value in zip(FOUR_PHASE_OD, avt, strict=True):
+        assert equal_tolerance(value, reference), (o, d, value, reference)
+
+
+def test_4phase_signal_jpstyle_uxsim_on_the_same_draws() -> None:
+    """UXsim itself, run on the same seeded draws (its own random seed = the draw's), meets its reference: the
+    reference stays UXsim's for these draws; and the engine is within UXsim's tolerance of UXsim per OD pair (at
+    most 6.2% off, module docstring)."""
+    uxsim = pytest.importorskip("uxsim")
+    ux, engine = [], []
+    for seed in FOUR_PHASE_SEEDS:
+        factors = four_phase_factors(seed)
+        W = uxsim.World(
+            name="", deltan=1, tmax=1500, print_mode=0, save_mode=0, show_mode=0, random_seed=seed
+        )
+        _four_phase_case(
+            factors,
+            lambda n, x, y, sig, W=W: W.addNode(n, x, y, signal=[0] if sig is None else list(sig)),
+            lambda n, a, b, length, g, W=W: W.addLink(
+                n, a, b, length=length, free_flow_speed=20, jam_density=0.2, signal_group=list(g)
+            ),
+            W.adddemand,
+        )
+        W.exec_simulation()
+        df = W.analyzer.od_to_pandas().set_index(["orig", "dest"])
+        ux.append(
+            [float(df.loc[(f"{o}_orig", f"{d}_dest"), "average_travel_time"]) for o, d, _, _ in FOUR_PHASE_OD]
+        )
+        engine.append(four_phase_engine(factors))
+    ux_avt, engine_avt = np.mean(ux, axis=0), np.mean(engine, axis=0)
+    for (o, d, _, reference), u, e in zip(FOUR_PHASE_OD, ux_avt, engine_avt, strict=True):
+        assert equal_tolerance(u, reference), (o, d, u, reference)
+        assert equal_tolerance(e, u), (o, d, e, u)

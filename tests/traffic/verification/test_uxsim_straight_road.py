@@ -248,11 +248,7 @@ def test_kw_theory_cumulative_curves_and_travel_time() -> None:
 def _signal_road(deltan: int) -> Result:
     links = [Link("link1", "orig", "mid", 1000), Link("link2", "mid", "dest", 1000)]
     w = chain(links, 2000, [(300, 800, 0.4), (0, 2000, 0.2)], mid={"signal": (60.0, 60.0)})
-    w.deltan = deltan
-    # the engine's plans give a signalised node's green to its approaches by axis; UXsim's second phase serves
-    # nothing here, so an approach without traffic on the other axis stands for it
-    w.add_node("side", 1.0, 1.0)
-    w.add_link(Link("side", "side", "mid", 1000))
+    w.deltan = deltan  # link1 is green in phase 0 (UXsim's default group); phase 1 serves nothing
     return w.run()
 
 
