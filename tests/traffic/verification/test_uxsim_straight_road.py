@@ -9,19 +9,35 @@ Not expressible (left out):
 
 * ``test_2link_leave_at_middle``, ``average_delay == 2.4``: UXsim's time-step artefact (4 vehicles of inflow
   capacity per 5 s step against platoons of 5); theory gives 0; asserted to lie between the two instead.
-* ``test_KW_theory_cumulative_curves_and_travel_time`` (the random-demand "rigorous" variant): its
-  per-vehicle asserts read UXsim's internal vehicle logs (``log_state``, time steps); its cumulative-curve
-  assert is ported with the deterministic demand of the non-random variant below.
-* ``test_iterative_exec_rigorous*`` and ``test_vehicle_speed_at_node_transfer``: UXsim API behaviour
-  (running a simulation in chunks; UXsim's speed at a node transfer in its own time steps), not traffic flow.
+* ``test_iterative_exec_rigorous``, ``..._random_size_old``, ``..._random_size_duration_t2``: UXsim's API (running
+  one simulation in chunks with ``exec_simulation(duration_t=...)`` gives the same run as in one go). The
+  engine's equivalent, a period split into SimPy slices, is tested in tests/traffic/test_loop_kernel.py (a
+  process every 37 s: same results to the last bit).
+
+Ported through the engine's per-vehicle link events (``simulate(..., link_events=True)``; a UXsim ``Vehicle`` is a
+platoon of ``deltan``, as the engine's platoon):
+
+* the random-demand "rigorous" KW variant (``test_KW_theory_cumulative_curves_and_travel_time`` and ``..._deltan1``,
+  :func:`test_kw_theory_rigorous`; demand ``uniform(0, 1)`` per 50 s slot, a seeded draw). Its cumulative-curve
+  assert every 10 s as UXsim's. Its per-vehicle asserts: trip time >= time on the links, time on the links >= the
+  free-flow time, and time on the links = the cumulative curves' travel time from the vehicle's entry (within one
+  time step) as UXsim's. UXsim's curve travel time reads link2 at ``tt1`` (a duration) where the vehicle enters
+  it at ``enter + tt1``; the port reads the latter (link2 has free flow, so both give 50 s). UXsim's
+  ``travel_time == len(log_state) x dt == log_t[-1] - log_t[depart]`` check its per-time-step logs against
+  its recorded travel time; the engine has no time steps: its analogue, trip travel time = last link exit -
+  departure (the trips table against the link events), is asserted instead.
+* ``test_vehicle_speed_at_node_transfer`` (:func:`test_vehicle_speed_at_node_transfer`): UXsim asserts vehicle
+  "0"'s speed in every time step; the engine has no positions inside a link, so the port asserts every vehicle's
+  speed on every link (length / time on it) and that it enters each link when it leaves the one before.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
-from uxsim_port import Link, Result, chain, equal_tolerance
+from uxsim_port import TAU_S, Link, Result, World, chain, equal_tolerance
 
 pytestmark = pytest.mark.slow
 
@@ -300,3 +316,86 @@ def test_2link_signal(deltan: int) -> None:
     for g, e in zip(got, slices, strict=True):
         for value, expected in zip(g, e, strict=True):
             assert equal_tolerance(value, expected)
+
+
+@pytest.mark.parametrize("deltan", [5, 1])
+def test_kw_theory_rigorous(deltan: int) -> None:
+    """UXsim's rigorous_verification_of_KW_theory_cumulative_curves_and_travel_time (its tests
+    test_KW_theory_cumulative_curves_and_travel_time and ..._deltan1, the random-demand variant): demand
+    ``random.uniform(0, 1)`` veh/s per 50 s slot (a seeded draw here) through a 0.6 veh/s bottleneck. Its
+    cumulative-curve assert every 10 s, and its per-vehicle asserts through the engine's link events (UXsim's
+    ``Vehicle``, a platoon of ``deltan``, is the engine's platoon): see the module docstring for how each maps."""
+    links = [
+        Link("link1", "orig", "bottleneck", 1000, capacity_out=0.6),
+        Link("link2", "bottleneck", "dest", 1000),
+    ]
+    flows = np.random.default_rng(deltan).uniform(0.0, 1.0, 40)
+    w = chain(links, 3000, [(t, t + 50.0, float(f)) for t, f in zip(range(0, 2000, 50), flows, strict=True)])
+    w.deltan = deltan
+    r = w.run()
+    c1, c2 = r.link("link1"), r.link("link2")
+    for t in range(0, 3000, 10):
+        assert equal_tolerance(
+            c1.arrival_count(t), c1.departure_count(t + c1.actual_travel_time(t)), abs_tol=deltan
+        )
+    ev = r.record.link_events
+    assert ev is not None
+    # not UXsim's: the draw congests the bottleneck at some time (more on link1 than at critical density 0.04)
+    grid = np.arange(0.0, 3000.0, 10.0)
+    assert (c1.arrival_count(grid) - c1.departure_count(grid)).max() > 0.04 * 1000
+    trips = r.record.trips.set_index("trip")
+    dt = deltan * TAU_S  # UXsim's time step
+    vehicles = ev.groupby("vehicle", sort=True)
+    assert len(vehicles) == len(trips) // deltan
+    for vehicle, rows in vehicles:
+        rows = rows.sort_values("enter_s")
+        assert rows["link"].tolist() == [0, 1]
+        assert rows["exit_s"].notna().all()
+        trip = trips.loc[vehicle]
+        on_link = float((rows["exit_s"] - rows["enter_s"]).sum())
+        # trip travel time (from departure, with the wait at the origin) = arrival - departure, >= time on links
+        assert trip["travel_time_s"] == pytest.approx(
+            float(rows["exit_s"].iloc[-1]) - trip["depart_s"], abs=1e-9
+        )
+        assert trip["travel_time_s"] >= on_link - 1e-9
+        assert on_link >= links[0].length / links[0].u
+        # time on the links = the cumulative curves' travel time from its entry (UXsim: within one time step)
+        enter = float(rows["enter_s"].iloc[0])
+        tt1 = c1.actual_travel_time(enter)
+        assert equal_tolerance(on_link, tt1 + c2.actual_travel_time(enter + tt1), abs_tol=dt)
+
+
+def test_vehicle_speed_at_node_transfer() -> None:
+    """UXsim's test_vehicle_speed_at_node_transfer: three links in a row at one free-flow speed, light demand
+    (0.1 veh/s), random platoon size, speed, lengths and lanes (a seeded draw; UXsim's first case fixed). UXsim
+    asserts that vehicle "0"'s speed is the free-flow speed (+- 0.01 m/s) in every time step, across the two node
+    transfers. The engine has no positions inside a link: here every vehicle's speed on every link (length /
+    time on it) is the free-flow speed +- 0.01 m/s, and it enters each next link the moment it leaves the one
+    before (no time lost at a transfer)."""
+    rng = np.random.default_rng(0)
+    for case in range(10):
+        if case == 0:
+            deltan, u, lengths, lanes = 5, 10, [1000, int(rng.integers(500, 1001)), 1000], [1, 1, 1]
+        else:
+            deltan, u = int(rng.integers(1, 11)), int(rng.integers(5, 26))
+            lengths = [int(x) for x in rng.integers(500, 1001, 3)]
+            lanes = [int(x) for x in rng.integers(1, 6, 3)]
+        w = World(tmax=3600, deltan=deltan)
+        for k, node in enumerate(("orig", "mid1", "mid2", "dest")):
+            w.add_node(node, float(k), 0.0)
+        for k, (a, b) in enumerate((("orig", "mid1"), ("mid1", "mid2"), ("mid2", "dest"))):
+            w.add_link(Link(f"link{k + 1}", a, b, float(lengths[k]), u=float(u), lanes=lanes[k]))
+        w.add_demand("orig", "dest", 0, 1000, 0.1)
+        r = w.run()
+        ev = r.record.link_events
+        assert ev is not None and r.trip_completed == r.trip_all > 0
+        ev = ev.sort_values(["vehicle", "enter_s"])
+        speed = (
+            np.asarray(lengths, dtype=float)[ev["link"].to_numpy()]
+            / (ev["exit_s"] - ev["enter_s"]).to_numpy()
+        )
+        assert np.abs(speed - u).max() <= 0.01, (case, deltan, u, lengths, lanes, speed.min(), speed.max())
+        for _, rows in ev.groupby("vehicle"):
+            np.testing.assert_allclose(
+                rows["enter_s"].to_numpy()[1:], rows["exit_s"].to_numpy()[:-1], atol=1e-9
+            )
