@@ -14,6 +14,11 @@ its helpers (no timing code in the package):
 * **record**: :func:`record_of` (link statistics, speeds, crossings, pedestrians);
 * **risk**: :func:`vision_zero.risk.crash_model.estimate`.
 
+Every run also prints (and ``--json`` keeps) a SHA-256 of each of the replication's output tables (the trips,
+link statistics, crossing passages, speed histogram and route-choice log of its :class:`~vision_zero.traffic.
+_record.TrafficRecord`, and the risk stage's injuries): equal digests of two runs of the same case mean the same outputs bit for bit, the check
+of a speed-up that is not meant to change the model.
+
 CPU seconds are the process's own (``time.process_time``); peak memory is ``ru_maxrss``. The machine's
 ``/proc/loadavg`` is printed before and after: say it with any number you quote. ``--memory`` also prints each
 phase's peak resident memory (Linux: the kernel's high-water mark ``VmHWM``, reset through
@@ -41,6 +46,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import hashlib
 import json
 import resource
 import sys
@@ -50,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -261,9 +268,22 @@ def _run(
             1,
         ),
         "deaths_raw": round(float(est.injuries["per_year"].sum()), 4) if "per_year" in est.injuries else None,
+        # the replication's outputs, hashed: two runs of the same case agree bit for bit where these are equal
+        "outputs_sha256": {
+            name: _digest(getattr(record, name))
+            for name in ("trips", "link_stats", "passages", "speed_hist", "route_choice")
+        }
+        | {"injuries": _digest(est.injuries)},
         "loadavg_start": start_load,
         "loadavg_end": loadavg(),
     }
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's column names and values (row order included; floats by their bits)."""
+    h = hashlib.sha256(repr(list(frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return h.hexdigest()
 
 
 def print_run(out: dict[str, Any]) -> None:
@@ -291,6 +311,8 @@ def print_run(out: dict[str, Any]) -> None:
         f"wall {out['wall_s']:.1f} s, peak RSS {out['peak_rss_mib']:.0f} MiB, arrived {out['arrived_share']}, "
         f"congestion index {out['congestion_index']}"
     )
+    digests = ", ".join(f"{k} {v[:12]}" for k, v in out["outputs_sha256"].items())
+    print(f"outputs (SHA-256): {digests}")
     print(f"loadavg start: {out['loadavg_start']} | end: {out['loadavg_end']}", flush=True)
 
 
