@@ -98,9 +98,19 @@ def test_the_traffic_path_leaves_unused_heavy_modules_unimported() -> None:
 
     scipy.sparse with csgraph cost ~0.1-0.25 CPU-s of a 10k-trip grid run's ~3.4 when `traffic._model` imported
     them at the top; scipy.special ~0.12 of ~2.4 (load ~1.5; only calmed streets and cameras need its normal
-    distribution).
+    distribution); networkx ~0.2 with the grid's graph (load ~0.7; a network built from tables builds its plain
+    graph only when drawn or saved).
     """
-    heavy = ("scipy.sparse", "scipy.spatial", "scipy.special", "matplotlib", "geopandas", "osmnx", "shapely")
+    heavy = (
+        "scipy.sparse",
+        "scipy.spatial",
+        "scipy.special",
+        "matplotlib",
+        "geopandas",
+        "osmnx",
+        "shapely",
+        "networkx",
+    )
     code = (
         "import sys, vision_zero.traffic.simulation, vision_zero.network.road_network\n"
         f"print(','.join(m for m in {heavy!r} if m in sys.modules))"

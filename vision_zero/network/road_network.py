@@ -103,10 +103,10 @@ import hashlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -116,6 +116,9 @@ from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.core.units import kph_to_mps, m_to_km
 from vision_zero.network import osm_tags
 from vision_zero.network.country import country_name, detect_country
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "CROSSING_TYPES",
@@ -171,7 +174,11 @@ class RoadNetwork:
     Attributes
     ----------
     graph
-        The osmnx ``MultiDiGraph`` (unprojected, EPSG:4326) with normalised attributes.
+        The osmnx ``MultiDiGraph`` (unprojected, EPSG:4326) with normalised attributes: ``source_graph``, or
+        for a network built from tables alone a plain graph of its tables, built when first asked for (#16: a
+        simulation never reads the graph, and networkx's import and the build cost a short run ~0.2 CPU-s).
+    source_graph
+        The graph the tables came from (None: built from tables alone).
     nodes, links, crossings, crossing_links
         The flat tables described in the module docstring.
     source
@@ -190,7 +197,6 @@ class RoadNetwork:
         ``scale``; demand then takes that share of the city's vehicle-km); None for OSM networks.
     """
 
-    graph: nx.MultiDiGraph[Any]
     nodes: pd.DataFrame
     links: pd.DataFrame
     crossings: pd.DataFrame
@@ -202,6 +208,12 @@ class RoadNetwork:
     country_source: str = ""
     default_speed_kph: dict[str, float] = field(default_factory=dict)
     area_share: float | None = None
+    source_graph: nx.MultiDiGraph[Any] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def graph(self) -> nx.MultiDiGraph[Any]:
+        """The osmnx graph the tables came from, else a plain graph of the tables (class docstring)."""
+        return self.source_graph if self.source_graph is not None else _plain_graph(self.nodes, self.links)
 
     @property
     def label(self) -> str:
@@ -218,8 +230,10 @@ class RoadNetwork:
         crossing_links: pd.DataFrame | None = None,
     ) -> RoadNetwork:
         """A copy with some tables replaced (what interventions return); the graph is shared, not copied."""
+        built = self.__dict__.get("graph")  # the plain graph of a network from tables, once built: shared too
         return replace(
             self,
+            source_graph=self.source_graph if built is None else built,
             links=self.links if links is None else links,
             nodes=self.nodes if nodes is None else nodes,
             crossings=self.crossings if crossings is None else crossings,
@@ -758,7 +772,7 @@ def _assemble(
     else:
         crossing_table, crossing_links = _complete_crossings(crossings, node_table, link_table)
     return RoadNetwork(
-        graph=_plain_graph(node_table, link_table) if graph is None else graph,
+        source_graph=graph,
         nodes=node_table,
         links=link_table,
         crossings=crossing_table,
@@ -896,6 +910,8 @@ def _complete_crossings(
 
 def _plain_graph(nodes: pd.DataFrame, links: pd.DataFrame) -> nx.MultiDiGraph[Any]:
     """A graph of the tables for plotting: nodes keyed by ``osmid`` (the row id where it is -1), straight edges."""
+    import networkx as nx
+
     osmid = nodes["osmid"].to_numpy(dtype=np.int64)
     ids = np.where(osmid >= 0, osmid, np.arange(len(nodes)))
     graph: nx.MultiDiGraph[Any] = nx.MultiDiGraph(crs="epsg:4326")

@@ -1,0 +1,99 @@
+"""The traffic benchmark's grid network without a graph is the loader's network bit for bit (#16)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from vision_zero.traffic.periods import Period
+from vision_zero.traffic.simulation import simulate
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_traffic.py"
+
+
+def _bench() -> object:
+    spec = importlib.util.spec_from_file_location("bench_traffic", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_traffic"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _grid_case(bench: object, tmp_path: Path, n: int = 4) -> object:
+    """An n x n grid case as ``build_grid_case`` writes it (node ids not in row order, signals at 3+ arms)."""
+    ids = np.arange(n * n)[::-1]  # node ids listed backwards: the order of nodes and of links must be kept
+    xy = [(200.0 * (k % n), 200.0 * (k // n)) for k in range(n * n)]
+    nodes = pd.DataFrame(
+        {
+            "node": ids,
+            "sumo_id": [f"J{i}" for i in ids],
+            "x_m": [p[0] for p in xy],
+            "y_m": [p[1] for p in xy],
+        }
+    )
+    rows = []
+    for k in range(n * n):
+        for dk in (1, n):
+            j = k + dk
+            if j >= n * n or (dk == 1 and j % n == 0):
+                continue
+            rows += [(ids[j], ids[k]), (ids[k], ids[j])]  # the back link first on some pairs
+    links = pd.DataFrame(rows, columns=["u", "v"])
+    links.insert(0, "link", np.arange(len(links)))
+    links["length_m"] = 200.0
+    links["lanes"] = 2
+    links["speed_kph"] = 50.0
+    links["sumo_edge"] = [f"E{i}" for i in range(len(links))]
+    legs = pd.concat([links["u"], links["v"]]).value_counts() // 2
+    nodes["signalised"] = nodes["node"].map(legs).fillna(0).to_numpy() >= 3
+    trips = pd.DataFrame(
+        {
+            "trip": np.arange(60),
+            "origin": np.resize(ids, 60),
+            "destination": np.resize(ids[::-1], 60),
+            "depart_s": np.linspace(0.0, 3000.0, 60),
+        }
+    )
+    trips = trips[trips["origin"] != trips["destination"]].reset_index(drop=True)
+    return bench.Case(  # type: ignore[attr-defined]
+        name="grid4x4", workdir=tmp_path, nodes=nodes, links=links, trips=trips, horizon_s=7200.0
+    )
+
+
+@pytest.mark.slow
+def test_the_grid_network_from_tables_is_the_loaders(tmp_path: Path) -> None:
+    bench = _bench()
+    case = _grid_case(bench, tmp_path)
+    from_graph = bench.vz_network_from_tables(case)  # type: ignore[attr-defined]
+    from_tables = bench.vz_network_from_case_tables(case)  # type: ignore[attr-defined]
+    for name in ("nodes", "links", "crossings", "crossing_links"):
+        assert_frame_equal(getattr(from_graph, name), getattr(from_tables, name), check_exact=True)
+    for name in ("source", "schematic", "defaulted", "country", "country_source", "default_speed_kph"):
+        assert getattr(from_graph, name) == getattr(from_tables, name), name
+    assert from_tables.source_graph is None
+    assert from_tables.graph.number_of_edges() == len(case.links)  # built when asked for
+    # the same simulation on both (the worker's network is the tables one)
+    period = Period(name="bench", start_h=8.0, duration_s=3600.0, demand_share=1.0, annual_hours=1.0)
+    trips = case.trips.copy()
+    trips.insert(1, "period", period.name)
+    records = [
+        simulate(net, trips, None, rng=np.random.default_rng(1), periods=(period,), reroute_passes=1)
+        for net in (from_graph, from_tables)
+    ]
+    assert records[0].trips["completed"].all()
+    assert_frame_equal(records[0].trips, records[1].trips, check_exact=True)
+
+
+def test_two_links_between_one_pair_are_refused(tmp_path: Path) -> None:
+    bench = _bench()
+    case = _grid_case(bench, tmp_path, n=2)
+    case.links = pd.concat([case.links, case.links.iloc[:1]], ignore_index=True)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="two links between one node pair"):
+        bench.vz_network_from_case_tables(case)  # type: ignore[attr-defined]
