@@ -27,7 +27,10 @@ Measures, as UXsim defines them (``uxsim/analyzer.py``):
 
 * trip level (``basic_analysis``): trips, completed trips, total and average travel time of completed trips
   (from departure, including the wait at the origin), average delay (travel time - free-flow time);
-* link level (``link_analysis_coarse``): traffic volume (vehicles that left the link), mean link travel time;
+* link level (``link_analysis_coarse``): traffic volume (vehicles that left the link); UXsim's average travel
+  time is a mean over time steps, the last vehicle's time holding to the end
+  (:meth:`LinkCurves.time_average_travel_time`), the ports before test_override_signal's assert the mean over
+  vehicles (:attr:`LinkCurves.average_travel_time`; tests/traffic/verification/test_uxsim_node.py says why);
 * Edie's traffic states ``q_mat``, ``k_mat``, ``v_mat`` in cells of 120 s x (length / 10): the engine is a link
   model and has no positions inside a link, so the states inside are those that Newell's simplified
   kinematic-wave theory (Newell 1993) gives from the link's cumulative entry and exit curves, the
@@ -288,6 +291,8 @@ class Result:
             e["exit_s"].to_numpy(dtype=np.float64) - e["enter_s"].to_numpy(dtype=np.float64),
             lk.w,  # the link's own wave speed, as the engine runs it (its column backward_wave_speed_kph)
             self.world.tmax,
+            e["enter_s"].to_numpy(dtype=np.float64),
+            self.world.deltan * TAU_S,
         )
 
 
@@ -301,6 +306,8 @@ class LinkCurves:
     travel_s: FloatArray  # per vehicle (NaN: still on the link)
     w: float
     tmax: float
+    vehicle_enter_s: FloatArray  # per vehicle, in the order of travel_s
+    dt: float  # UXsim's time step (deltan x tau)
 
     def arrival_count(self, t: float | FloatArray) -> FloatArray:
         return np.searchsorted(self.enter_s, t, side="right").astype(np.float64)
@@ -325,9 +332,23 @@ class LinkCurves:
         return float(tt.mean()) if tt.size else -1.0
 
     def time_average_travel_time(self) -> float:
-        """UXsim's link ``average_travel_time`` (``link_analysis_coarse``): the mean over its time steps (1 s here)
-        of ``actual_travel_time``, the free-flow time where nobody entered: a mean over time, not vehicles."""
-        return float(np.mean([self.actual_travel_time(float(t)) for t in range(int(self.tmax))]))
+        """UXsim's link ``average_travel_time`` (``link_analysis_coarse``): a mean over time steps, not vehicles.
+
+        UXsim keeps per time step ``traveltime_actual``, the free-flow time at first; a vehicle leaving the link
+        writes its own time on the link into every step from its entry's on, so step ``k`` ends up with the time of
+        the last vehicle that entered before step ``k + 1`` and has left (the last one's time holds to the end).
+        -1 where no vehicle left the link, as UXsim's.
+        """
+        if not np.isfinite(self.travel_s).any():
+            return -1.0
+        order = np.argsort(self.vehicle_enter_s, kind="stable")
+        enter, travel = self.vehicle_enter_s[order], self.travel_s[order]
+        left = np.isfinite(travel)
+        enter, travel = enter[left], travel[left]
+        steps = np.arange(int(self.tmax / self.dt))
+        last = np.searchsorted(enter, (steps + 1) * self.dt, side="left") - 1
+        free = self.spec.length / self.spec.u
+        return float(np.mean(np.where(last >= 0, travel[np.maximum(last, 0)], free)))
 
     def count(self, x: FloatArray, t: FloatArray) -> FloatArray:
         """Newell's ``N(x, t)``: vehicles past position ``x`` by time ``t``."""

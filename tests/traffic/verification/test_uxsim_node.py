@@ -2,7 +2,13 @@
 
 UXsim repeats most of these cases over random seeds and averages; the engine is deterministic for given trips,
 so one run each. Link travel time is the mean over vehicles that left the link; volume the vehicles that left
-it. UXsim's signals are the engine's given plans (node column ``signal_phases_s``, link column ``signal_group``:
+it. (UXsim's link ``average_travel_time`` is a mean over time steps in which the last vehicle's time holds to the
+end of the run: :meth:`uxsim_port.LinkCurves.time_average_travel_time`, asserted in the signalised merge. Under
+that measure every assert here still passes except ``test_2to2_signal_undersaturated``'s link2, 62.8 s against
+90 +- 20%: the last vehicle's time is half that mean, and whether it meets a red turns on UXsim's phases lasting
+one 5 s step longer than given, see tests/uxsim_port.py; with those longer phases as well, every assert here
+passes, and only test_uxsim_straight_road.py's ``test_2link_signal`` Edie cell at ``deltan=5`` fails.) UXsim's
+signals are the engine's given plans (node column ``signal_phases_s``, link column ``signal_group``:
 :meth:`uxsim_port.World.network`; on UXsim's phases one time step longer than given see tests/uxsim_port.py).
 
 ``test_4phase_signal_jpstyle`` (four phases of 50, 10, 40 and 5 s; approaches green in phases 0-1 or 2-3, the
