@@ -390,6 +390,35 @@ def test_roundabout_converts_the_junction_and_applies_its_cmfs(net, base_record)
     assert int(rec.trips["completed"].sum()) == len(rec.trips)
 
 
+def test_roundabout_entry_capacity_and_design_speed_follow_the_draw(net):
+    """Two draws, two roundabouts: B's entering links (2, 2, 1, 1 lanes) get lanes x the drawn entry capacity,
+    under the 1,000 veh/h cap one of them had before; B's crossing gets the drawn entry design speed."""
+    b = node_id(net, "B")
+    entering = np.flatnonzero(net.links["v"] == b)
+    assert net.links.loc[entering, "lanes"].tolist() == [2, 2, 1, 1]
+    links = net.links.copy()
+    links["exit_capacity_vph"] = np.nan
+    links.loc[entering[0], "exit_capacity_vph"] = 1000.0  # a lower cap from before: it stays
+    before = net.with_tables(links=links)
+    eff = Roundabout(type="roundabout", where={"name": "Abay Avenue"}).apply(before, CTX)
+    cap = "interventions.roundabout.entry_capacity_vph_per_lane"
+    speed = "interventions.roundabout.entry_design_speed_kph"
+    assert {x.parameter for x in eff.bindings} == {cap, speed}
+    low = apply_bindings(eff.network, eff.bindings, {cap: 700.0, speed: 25.0})
+    high = apply_bindings(eff.network, eff.bindings, {cap: 1100.0, speed: 40.0})
+    assert low.links.loc[entering, "exit_capacity_vph"].tolist() == [1000.0, 1400.0, 700.0, 700.0]
+    assert high.links.loc[entering, "exit_capacity_vph"].tolist() == [1000.0, 2200.0, 1100.0, 1100.0]
+    assert low.crossings.loc[0, "design_speed_kph"] == 25.0
+    assert high.crossings.loc[0, "design_speed_kph"] == 40.0
+    others = np.setdiff1d(np.arange(len(net.links)), entering)
+    for drawn in (low, high):
+        assert drawn.links.loc[others, "exit_capacity_vph"].isna().all()
+        assert drawn.crossings.loc[1:, "design_speed_kph"].isna().all()  # crossings at other nodes
+    central = apply_bindings(eff.network, eff.bindings, CENTRAL)  # the central draw: the applied network
+    pd.testing.assert_frame_equal(central.links, eff.network.links)
+    pd.testing.assert_frame_equal(central.crossings, eff.network.crossings)
+
+
 def test_cost_override_from_the_scenario(net):
     iv = RoadDiet(
         type="road_diet",

@@ -66,8 +66,6 @@ NOT_ON_THE_RUN_PATH: dict[str, str] = {
     "economics.discount_rate": "GAP: the appraisal uses Economics.defaults() (central values)",
     "economics.slight_injury_vsl_share": "GAP: the appraisal uses Economics.defaults() (central values)",
     "economics.value_of_time": "GAP: the appraisal uses Economics.defaults() (central values)",
-    "interventions.roundabout.entry_capacity_vph_per_lane": "GAP: applied at the central value, no binding",
-    "interventions.roundabout.entry_design_speed_kph": "GAP: applied at the central value, no binding",
 }
 
 BASE = """name = "base"

@@ -105,7 +105,9 @@ class Binding:
     """Network values tied to an uncertain parameter: ``table[column][rows] = scale * draw[parameter]``.
 
     Interventions are applied once with central values; each replication re-sets bound values from its own
-    parameter draw (:func:`apply_bindings`), so the intervals carry the evidence's spread.
+    parameter draw (:func:`apply_bindings`), so the intervals carry the evidence's spread. With ``upper``, the
+    value is ``fmin(scale * draw[parameter], upper)`` (a cap the row had before; NaN: none), as an intervention
+    that lowers a capacity to its own figure sets it.
     """
 
     table: Literal["links", "nodes", "crossings"]
@@ -113,6 +115,7 @@ class Binding:
     rows: npt.NDArray[np.int64]
     parameter: str
     scale: npt.NDArray[np.float64]
+    upper: npt.NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)
@@ -701,8 +704,10 @@ class Roundabout(Intervention):
 
     Selected junctions: nodes where a selected link ends, with at least ``min_legs`` legs and a current control
     in ``control``. Sets ``junction_control = "roundabout"`` and ``signalised = False``; caps the outflow of the
-    entering links at ``entry_capacity_vph_per_lane`` × lanes (``exit_capacity_vph``: a junction capacity); signalised crossings on the legs become marked
-    (zebra) crossings with the entry design speed. Crash effect: ``risk.cmf.roundabout.fatal`` on fatal and
+    entering links at ``entry_capacity_vph_per_lane`` × lanes (``exit_capacity_vph``: a junction capacity);
+    signalised crossings on the legs become marked (zebra) crossings, and every crossing at the junction gets the
+    entry design speed (``entry_design_speed_kph``). Both figures are bound (:class:`Binding`): each replication
+    uses its own draw of them. Crash effect: ``risk.cmf.roundabout.fatal`` on fatal and
     ``risk.cmf.roundabout.injury`` on serious and slight casualties at the junction (TS-handbok §1.6).
     """
 
@@ -735,9 +740,12 @@ class Roundabout(Intervention):
         links = network.links.copy()
         entering = np.isin(links["v"].to_numpy(dtype=np.int64), junctions)
         cap_name = "interventions.roundabout.entry_capacity_vph_per_lane"
-        cap = links["lanes"].to_numpy(dtype=float) * p.value(cap_name)
+        lanes = links["lanes"].to_numpy(dtype=float)
         exit_cap = _column(links, "exit_capacity_vph", math.nan).to_numpy(dtype=float)
-        links["exit_capacity_vph"] = np.where(entering, np.fmin(exit_cap, cap), exit_cap)
+        links["exit_capacity_vph"] = np.where(
+            entering, np.fmin(exit_cap, lanes * p.value(cap_name)), exit_cap
+        )
+        entry_rows = np.flatnonzero(entering)
         crossings = network.crossings.copy()
         crossings["design_speed_kph"] = _column(crossings, "design_speed_kph", math.nan)
         at = np.isin(crossings["node"].to_numpy(dtype=np.int64), junctions)
@@ -745,6 +753,15 @@ class Roundabout(Intervention):
         crossings.loc[signal, "crossing_type"] = "marked"
         ds_name = "interventions.roundabout.entry_design_speed_kph"
         crossings.loc[at, "design_speed_kph"] = p.value(ds_name)
+        at_rows = np.flatnonzero(at)
+        # each replication's draw of the two figures is what its run uses (the entry capacity under any lower
+        # exit capacity the entering link had before)
+        bindings = (
+            Binding(
+                "links", "exit_capacity_vph", entry_rows, cap_name, lanes[entry_rows], exit_cap[entry_rows]
+            ),
+            Binding("crossings", "design_speed_kph", at_rows, ds_name, np.ones(len(at_rows))),
+        )
         rows = [
             {"site_type": "junction", "site": int(n), "road_user": "all", "severity": sev, "parameter": par}
             for n in junctions
@@ -768,7 +785,7 @@ class Roundabout(Intervention):
         return Effect(
             network=net,
             modifiers=pd.DataFrame(rows, columns=list(MODIFIER_COLUMNS)),
-            bindings=(),
+            bindings=bindings,
             cost=cost,
             touched=Touched.of(links=entering, nodes=junctions, crossings=at),
             selection=Selection(
@@ -799,7 +816,8 @@ def apply_bindings(
             frame = getattr(network, b.table).copy()
             tables[b.table] = frame
         values = frame[b.column].to_numpy(dtype=float, copy=True)
-        values[b.rows] = b.scale * draw[b.parameter]
+        bound = b.scale * draw[b.parameter]
+        values[b.rows] = bound if b.upper is None else np.fmin(bound, b.upper)
         frame[b.column] = values
     return network.with_tables(**tables)
 
