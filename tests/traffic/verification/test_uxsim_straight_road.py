@@ -22,10 +22,12 @@ platoon of ``deltan``, as the engine's platoon):
   assert every 10 s as UXsim's. Its per-vehicle asserts: trip time >= time on the links, time on the links >= the
   free-flow time, and time on the links = the cumulative curves' travel time from the vehicle's entry (within one
   time step) as UXsim's. UXsim's curve travel time reads link2 at ``tt1`` (a duration) where the vehicle enters
-  it at ``enter + tt1``; the port reads the latter (link2 has free flow, so both give 50 s). UXsim's
-  ``travel_time == len(log_state) x dt == log_t[-1] - log_t[depart]`` check its per-time-step logs against
-  its recorded travel time; the engine has no time steps: its analogue, trip travel time = last link exit -
-  departure (the trips table against the link events), is asserted instead.
+  it at ``enter + tt1``; the port reads the latter (link2 has free flow, so both give 50 s). Its other three
+  check UXsim's per-time-step logs against each other: ``travel_time == count of run/wait states x dt ==
+  log_t[-1] - log_t[depart]`` and, on the links, ``count of run states x dt == log_t[-1] - log_t[enter] + dt``.
+  The engine has no time steps and one record of each time: the first two become their analogue, trip travel
+  time = last link exit - departure (the trips table against the link events); the third has none (not
+  expressible: there is no second record of the time on the links to compare).
 * ``test_vehicle_speed_at_node_transfer`` (:func:`test_vehicle_speed_at_node_transfer`): UXsim asserts vehicle
   "0"'s speed in every time step; the engine has no positions inside a link, so the port asserts every vehicle's
   speed on every link (length / time on it) and that it enters each link when it leaves the one before.
