@@ -945,8 +945,14 @@ def crossing_casualties_by_movement(
         lanes = crossings["lanes_crossed"].to_numpy(np.float64)
         window = np.zeros(n)
         met_share = crossing_leg_weight(network)  # of the crossing's pedestrians, those a passage meets
-        for ctype in np.unique(types):
-            m = types == ctype
+        # the crossing types as integer codes (the names sorted, as np.unique orders them): per passage a code is
+        # compared and grouped, not a string (on a city's AM peak that took ~2 of the risk stage's ~4 CPU-s)
+        type_names, type_code = np.unique(types, return_inverse=True)
+        raised_code = int(np.searchsorted(type_names, "raised"))
+        if raised_code == len(type_names) or type_names[raised_code] != "raised":
+            raised_code = -1
+        for c, ctype in enumerate(type_names):
+            m = type_code == c
             window[m] = crossing_time_s(lanes[m], str(ctype), parameters=parameters)
 
         names = [p.name for p in record.periods]
@@ -972,11 +978,11 @@ def crossing_casualties_by_movement(
             block = block[per_s[b_per, b_pos] > 0]  # passages of a crossing with pedestrians in their period
             b_per, b_pos = c_per[block], c_pos[block]
             turning, stopped, running = turning_all[block], stopped_all[block], running_all[block]
-            b_types = types[b_pos]
+            b_code = type_code[b_pos]
             # 85th percentile of the approach speeds at each raised crossing (its design speed is one; no other
             # crossing type reads it, so the grouped quantile runs over the raised crossings' passages only)
             site_p85 = np.full(len(b_pos), np.nan)
-            raised = b_types == "raised"
+            raised = b_code == raised_code
             if raised.any():
                 p85 = pd.Series(running[raised]).groupby(b_pos[raised]).quantile(DESIGN_SPEED_QUANTILE)
                 site_p85[raised] = p85.reindex(b_pos[raised]).to_numpy(np.float64)
@@ -986,9 +992,11 @@ def crossing_casualties_by_movement(
             totals[:, 0] += np.bincount(cell, weights=factors[b_per], minlength=n * n_mov)
             # pedestrians met per passage x annualisation
             weight = per_s[b_per, b_pos] * met_share[b_pos] * window[b_pos] * factors[b_per]
-            for ctype in np.unique(b_types):
+            for c in np.unique(b_code):
+                ctype = type_names[c]
+                of_type = b_code == c
                 for code in range(n_mov):
-                    m = (b_types == ctype) & (movement == code)
+                    m = of_type & (movement == code)
                     if not m.any():
                         continue
                     risk = _mean_conflict_risk(
