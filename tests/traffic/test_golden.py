@@ -8,6 +8,18 @@ result could show), so it does not depend on the last bits of a float sum.
 **If you changed the traffic model on purpose** (a rule in ``_loop.py``/``_model.py``, route choice, a parameter
 value), the hash changes: check that the change is the one you meant, then replace :data:`GOLDEN` with the value the
 failing test prints, and say so in the commit message. A speed-up that changes it is a model change.
+
+That run is gridlocked on purpose (20-40% of its trips arrive), which makes it chaotic: a change in the 15th digit
+of one input moves its mean trip by a quarter. It detects any change but says nothing about its size. So there is
+a second, calm case (:func:`test_calm_run_matches_its_golden_hash_and_figures`): the same network at its default
+demand in the AM peak alone, where every trip arrives and the route choice stops by its gap target after one
+re-routing iteration (about 0.5 CPU-s). Moving every link's length and free-flow time by a relative 1e-12, 1e-9 or
+1e-6 moves its mean trip by at most 0.03 s (of 140.2 s), its last relative gap by 0.0004 and its veh-km by 0.01
+(checked when the case was made): its figures move with a model change by about as much as the change matters.
+Besides a hash like the first, it asserts those figures rounded (:data:`CALM_FIGURES`), and its failure message
+prints each figure old -> new. **To update it on purpose**: replace :data:`CALM_GOLDEN` and :data:`CALM_FIGURES`
+with what the failing test prints, and give the figures' old -> new in the commit message. A speed-up must leave
+both hashes and the figures as they are.
 """
 
 from __future__ import annotations
@@ -27,11 +39,28 @@ from vision_zero.traffic.simulation import TrafficRecord, record_of, simulate_ve
 GOLDEN = "5b8dee8f1aec6863fa2d21a4b19d14c3e527eb1e004870e21578c33c1ddf7ccd"
 
 
-def _run(network: RoadNetwork) -> tuple[TrafficRecord, list[np.ndarray]]:
+#: sha256 of :func:`_digest` for the calm run (:func:`test_calm_run_matches_its_golden_hash_and_figures`).
+CALM_GOLDEN = "5d9527b30215793f649b6ecfa8ab0b47f97d6ec79daf9bcf1b8cf906dc8c4a50"
+
+#: The calm run's figures, rounded to the decimals given: name -> (value, decimals).
+CALM_FIGURES: dict[str, tuple[float, int]] = {
+    "mean_trip_s": (140.23, 2),  # 8,181 trips
+    "arrived_share": (1.0, 4),
+    "last_relative_gap": (0.04445, 5),  # below the 0.05 target after one re-routing iteration (149 switched)
+    "veh_km": (13004.6, 1),
+}
+
+
+def _run(
+    network: RoadNetwork,
+    *,
+    demand_factor: float = 3.0,
+    period_names: tuple[str, ...] = ("am_peak", "inter_peak"),
+) -> tuple[TrafficRecord, list[np.ndarray]]:
     params = load_parameters()
-    periods = tuple(p for p in demand.default_periods(params) if p.name in ("am_peak", "inter_peak"))
+    periods = tuple(p for p in demand.default_periods(params) if p.name in period_names)
     rngs = replication_rngs(2019, 0)
-    daily = 3.0 * demand.default_daily_trips(network, params)
+    daily = demand_factor * demand.default_daily_trips(network, params)
     trips = demand.generate_trips(network, rng=rngs.demand, periods=periods, daily_trips=daily, params=params)
     peds = demand.pedestrian_demand(network, periods=periods, params=params)
     vehicles = simulate_vehicles(network, trips, rng=rngs.drivers, routing_rng=rngs.routing, periods=periods)
@@ -87,4 +116,36 @@ def test_small_run_matches_its_golden_hash(tiny_network: RoadNetwork) -> None:
     assert got == GOLDEN, (
         f"the traffic results changed (hash {got}); if the model was changed on purpose, set GOLDEN to it "
         "(see the module docstring)"
+    )
+
+
+def _calm_figures(record: TrafficRecord) -> dict[str, float]:
+    """Mean trip time of the arrived trips [s], share arrived, last relative gap of the route choice, veh-km."""
+    trips = record.trips
+    arrived = trips["completed"].to_numpy(dtype=bool)
+    return {
+        "mean_trip_s": float(trips["travel_time_s"].to_numpy()[arrived].mean()),
+        "arrived_share": float(arrived.mean()),
+        "last_relative_gap": float(record.route_choice["relative_gap"].iloc[-1]),
+        "veh_km": float(record.link_stats["veh_km"].sum()),
+    }
+
+
+def test_calm_run_matches_its_golden_hash_and_figures(tiny_network: RoadNetwork) -> None:
+    record, arrays = _run(tiny_network, demand_factor=1.0, period_names=("am_peak",))
+    choice = record.route_choice
+    assert choice["switched"].iloc[0] > 0  # re-routing happened
+    assert choice["stop_reason"].iloc[-1] == "gap_target", choice  # not the cap: the case is what it claims
+    figures = _calm_figures(record)
+    assert figures["arrived_share"] >= 0.99
+    got = _digest(record, arrays)
+    moved = {
+        name: (value, round(figures[name], decimals))
+        for name, (value, decimals) in CALM_FIGURES.items()
+        if round(figures[name], decimals) != value
+    }
+    assert got == CALM_GOLDEN and not moved and set(CALM_FIGURES) == set(figures), (
+        f"the calm run changed: hash {got}; figures old -> new: "
+        + ", ".join(f"{k} {old} -> {new}" for k, (old, new) in moved.items())
+        + f"; all figures now: {figures} (if the model was changed on purpose, see the module docstring)"
     )
