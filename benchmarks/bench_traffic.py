@@ -674,12 +674,7 @@ def vz_network_from_case_tables(case: Case) -> Any:
         ),
         country=chosen.code,
         country_source=chosen.how,
-        default_speed_kph={
-            "urban": defaults.country_limits.urban_kph,
-            "living_street": defaults.country_limits.living_street_kph,
-            "rural": defaults.country_limits.rural_kph,
-            "motorway": defaults.country_limits.motorway_kph,
-        },
+        default_speed_kph=defaults.country_limits.by_context(),
     )
 
 

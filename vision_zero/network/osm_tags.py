@@ -152,6 +152,15 @@ class CountryLimits:
     motorway_kph: float
     service_kph: float
 
+    def by_context(self) -> dict[str, float]:
+        """The limits a network records as its ``default_speed_kph``: urban, living street, rural, motorway."""
+        return {
+            "urban": self.urban_kph,
+            "living_street": self.living_street_kph,
+            "rural": self.rural_kph,
+            "motorway": self.motorway_kph,
+        }
+
     @classmethod
     def from_parameters(cls, params: ParameterSet, country: str) -> CountryLimits:
         """Read ``network.default_speed_kph.<country>.*`` (mph values converted; see ``network.toml``)."""

@@ -686,12 +686,7 @@ def network_from_graph(
         defaulted={**counts, "crossing_type": defaulted_crossings},
         country=chosen.code,
         country_source=chosen.how,
-        default_speed_kph={
-            "urban": defaults.country_limits.urban_kph,
-            "living_street": defaults.country_limits.living_street_kph,
-            "rural": defaults.country_limits.rural_kph,
-            "motorway": defaults.country_limits.motorway_kph,
-        },
+        default_speed_kph=defaults.country_limits.by_context(),
         area_share=float(graph.graph["schematic_scale"])
         if is_schematic and "schematic_scale" in graph.graph
         else None,
