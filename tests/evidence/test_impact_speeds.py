@@ -226,7 +226,8 @@ _RICHARDS_GAP = (
 @pytest.mark.xfail(strict=False, reason=_RICHARDS_GAP)
 def test_half_the_pedestrian_deaths_at_impact_30mph_or_less(impact_shares: ImpactShares) -> None:
     """Richards 2010: approximately half of pedestrian fatalities at an impact speed of 30 mph or below
-    (risk.pedestrian.evidence.deaths_share_at_impact_30mph_or_less; unchecked, range an assumption)."""
+    (risk.pedestrian.evidence.deaths_share_at_impact_30mph_or_less; checked in the Road Safety Observatory's summary of
+    the report, range an assumption)."""
     central, low, high = _evidence("deaths_share_at_impact_30mph_or_less")
     s = impact_shares
     print(
