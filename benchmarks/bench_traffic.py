@@ -1312,10 +1312,33 @@ def git_note() -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _freeze_heap() -> None:
+    """What the ``vision-zero`` command does after its start-up and before it exits (``core.process.freeze_heap``).
+
+    Nothing with an older tree that lacks it (``vision_zero-before``), so that a before/after run compares the
+    trees as their own command would run them.
+    """
+    try:
+        from vision_zero.core.process import freeze_heap, own_process
+    except ImportError:
+        return
+    own_process()
+    freeze_heap()
+
+
 def worker(tool: str, workdir: Path, *, seed: int, profile: bool) -> None:
-    """Child-process body for the Python tools: run, write ``<workdir>/<tool>/result.json``."""
+    """Child-process body for the Python tools: run, write ``<workdir>/<tool>/result.json``.
+
+    A vision_zero worker runs as the ``vision-zero`` command would: its start-up (imports) done, it freezes the
+    heap (:func:`_freeze_heap`), and again before it exits.
+    """
     case = load_case(workdir)
     rundir = workdir / tool
+    vz = tool.startswith("vision_zero") or tool == "vz-routes"
+    if vz:
+        import vision_zero.traffic.simulation  # noqa: F401  (start-up, before the heap is frozen)
+
+        _freeze_heap()
     if tool == "vz-routes":  # vision_zero's final routes for the SUMO run on them (not a table row)
         run_vision_zero(
             case, seed=seed, reroute_passes=None, profile_to=None, routes_to=workdir / "vz_routes.rou.xml"
@@ -1338,6 +1361,8 @@ def worker(tool: str, workdir: Path, *, seed: int, profile: bool) -> None:
     else:
         raise SystemExit(f"unknown worker tool {tool!r}")
     (rundir / "result.json").write_text(json.dumps(res))
+    if vz:
+        _freeze_heap()
 
 
 def _tool(name: str) -> str:

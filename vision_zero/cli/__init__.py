@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vision_zero.core.errors import VisionZeroError, one_line
+from vision_zero.core.process import freeze_heap, own_process
 from vision_zero.core.version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
+    if argv is None:  # the process is the command's own (console script, ``python -m vision_zero``)
+        own_process()
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
@@ -67,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        freeze_heap()  # the interpreter's shutdown then skips the collector's passes over everything still alive
     return int(code or 0)
 
 

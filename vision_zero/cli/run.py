@@ -108,10 +108,12 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from vision_zero.core.process import freeze_heap
     from vision_zero.program.scenario import load_scenario
     from vision_zero.runs.parallel import make_executor
     from vision_zero.runs.replications import format_summary, run_job, scenario_job
 
+    freeze_heap()  # start-up done: the imported modules live until exit
     overrides = parse_overrides(args.overrides)
     for path in args.scenarios:  # cheap checks first: every file valid, the output folder writable …
         load_scenario(path, overrides=overrides or None)
