@@ -4,6 +4,8 @@ Run by hand, not in CI (peers: ``pip install -r benchmarks/requirements.txt``)::
 
     /work/venv/bin/python benchmarks/bench_traffic.py --trips 10000 50000 --case all
     /work/venv/bin/python benchmarks/bench_traffic.py --trips 200 --grid 5        # smoke test, seconds
+    /work/venv/bin/python benchmarks/bench_traffic.py --case city --network networks/helsinki-centre.osm.pbf \
+        --demand-factor 0.5221 --seeds 1 2 3      # real geometry at the Helsinki baseline's calibrated demand
 
 Every tool runs in its own child process; CPU seconds (user + system) and peak memory (``ru_maxrss``) come
 from ``os.wait4`` on that child (the rusage of one child, including anything it spawned and reaped). SUMO's
@@ -120,6 +122,9 @@ class Case:
     horizon_s: float
     notes: list[str] = field(default_factory=list)
     routing_cpu_s: float = math.nan  # duarouter's CPU for SUMO's routes (not in SUMO's rows)
+    unrouted: int = (
+        0  # trips duarouter found no route for (left out of SUMO's routes; counted as not arrived)
+    )
     dua_cpu_s: float = math.nan  # duaIterate's CPU (all its children; not in the dua row's CPU)
     dua_note: str = ""  # duaIterate's iterations and each one's mean trip
 
@@ -242,18 +247,102 @@ def build_grid_case(workdir: Path, *, n: int, n_trips: int, seed: int, horizon_s
     return case
 
 
-def build_city_case(workdir: Path, *, scale: str, seed: int, horizon_s: float, n_trips: int | None) -> Case:
-    """The schematic Almaty network with vision_zero's default AM-peak demand, exported to SUMO via netconvert."""
+def network_case_name(source: str, scale: str) -> str:
+    """The city case's name: ``city-<scale>`` on the schematic city, else ``city-<file stem or source>``."""
+    if source.startswith("schematic:"):
+        return f"city-{scale}" if source == f"schematic:almaty?scale={scale}" else "city-" + _slug(source)
+    name = Path(source).name
+    for suffix in (".osm.pbf", ".osm.bz2", ".osm.xml", ".osm", ".pbf", ".graphml", ".xml"):
+        if name.endswith(suffix):
+            return "city-" + _slug(name.removesuffix(suffix))
+    return "city-" + _slug(name)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "network"
+
+
+def network_checks(net: Any, trips: pd.DataFrame) -> dict[str, float]:
+    """What the SUMO export must carry over from a vision_zero network (a real extract's pitfalls), as counts.
+
+    Node pairs with two or more links (OSM has parallel ways; the export keeps each as its own SUMO edge), one-way
+    and two-way links, links under 10 m / 20 m (SUMO is given the loader's length; netconvert would otherwise
+    recompute it from the straight line between the nodes), signalised nodes and how many arms they have, boundary
+    nodes (where a clipped extract cut a road) and the trips that start or end at one.
+    """
+    links, nodes = net.links, net.nodes
+    u, v = links["u"].to_numpy(int), links["v"].to_numpy(int)
+    pairs = pd.Series(1, index=pd.MultiIndex.from_arrays([u, v])).groupby(level=[0, 1]).size()
+    xy = nodes[["x_m", "y_m"]].to_numpy(float)
+    straight = np.hypot(*(xy[v] - xy[u]).T)
+    length = links["length_m"].to_numpy(float)
+    arms = np.zeros(len(nodes), dtype=int)
+    for a, b in {(min(x, y), max(x, y)) for x, y in zip(u.tolist(), v.tolist(), strict=True)}:
+        arms[a] += 1
+        arms[b] += 1
+    signal = nodes["signalised"].to_numpy(bool)
+    boundary = nodes["boundary"].to_numpy(bool) if "boundary" in nodes else np.zeros(len(nodes), bool)
+    o, d = trips["origin"].to_numpy(int), trips["destination"].to_numpy(int)
+    return {
+        "links": float(len(links)),
+        "nodes": float(len(nodes)),
+        "parallel_pairs": float((pairs > 1).sum()),
+        "self_loops": float((u == v).sum()),
+        "oneway_links": float(links["oneway"].to_numpy(bool).sum()) if "oneway" in links else math.nan,
+        "links_under_10m": float((length < 10.0).sum()),
+        "links_under_20m": float((length < 20.0).sum()),
+        "length_over_straight": float(length.sum() / max(straight.sum(), 1e-9)),
+        "signals": float(signal.sum()),
+        "signals_2_arms": float((signal & (arms <= 2)).sum()),
+        "boundary_nodes": float(boundary.sum()),
+        "trips": float(len(trips)),
+        "trips_at_boundary": float((boundary[o] | boundary[d]).sum()),
+    }
+
+
+def build_city_case(
+    workdir: Path,
+    *,
+    scale: str,
+    seed: int,
+    horizon_s: float,
+    n_trips: int | None,
+    network: str | None = None,
+    demand_factor: float | None = None,
+    name: str | None = None,
+) -> Case:
+    """A vision_zero network with its AM-peak demand, exported to SUMO via plain XML and netconvert.
+
+    ``network``: any source vision_zero loads (an OSM extract, a GraphML file, a schematic source); default the
+    schematic Almaty at ``scale``. ``demand_factor``: the AM peak of that many times the network's default daily
+    trips (a scenario's calibrated factor); ``n_trips`` instead rescales it to that many trips. The trips'
+    free-flow times under vision_zero's reference (:func:`vision_zero.traffic.demand.free_flow_link_cost_s`) go to
+    ``free_flow.csv``, for the congestion index of every tool.
+    """
     from vision_zero import network as vz_network
+    from vision_zero.traffic import demand
     from vision_zero.traffic._model import _PRIORITY_RANK
 
     workdir.mkdir(parents=True, exist_ok=True)
-    net = vz_network.load_network(f"schematic:almaty?scale={scale}")
-    vz_trips = vz_demand_trips(net, seed=seed, n_trips=n_trips)
+    source = network if network is not None else f"schematic:almaty?scale={scale}"
+    net = vz_network.load_network(source)
+    daily = None
+    if demand_factor is not None and n_trips is None:
+        daily = demand.default_daily_trips(net) * demand_factor
+    vz_trips = vz_demand_trips(net, seed=seed, n_trips=n_trips, daily_trips=daily)
     with (workdir / "vz_network.pkl").open("wb") as fh:
         pickle.dump(net, fh)
     with (workdir / "vz_trips.pkl").open("wb") as fh:
         pickle.dump(vz_trips, fh)
+    free_flow = demand.od_travel_time_s(
+        net,
+        vz_trips["origin"].to_numpy(np.int64),
+        vz_trips["destination"].to_numpy(np.int64),
+        demand.free_flow_link_cost_s(net),
+    )
+    pd.DataFrame({"trip": vz_trips["trip"].to_numpy(int), "free_flow_s": free_flow}).to_csv(
+        workdir / "free_flow.csv", index=False
+    )
 
     nodes = pd.DataFrame(
         {
@@ -281,14 +370,22 @@ def build_city_case(workdir: Path, *, scale: str, seed: int, horizon_s: float, n
     )
     write_plain_xml_and_convert(workdir, nodes, links)
     trips = common_trips_from_vz(vz_trips)
+    checks = network_checks(net, vz_trips)
+    (workdir / "network_checks.json").write_text(json.dumps(checks, indent=1))
+    demand_note = "vision_zero default demand, AM peak"
+    if demand_factor is not None:
+        demand_note = f"vision_zero demand x{demand_factor:g} of the default, AM peak"
     case = Case(
-        name=f"city-{scale}",
+        name=name or network_case_name(source, scale),
         workdir=workdir,
         nodes=nodes,
         links=links,
         trips=trips,
         horizon_s=horizon_s,
-        notes=[f"{net.label}; vision_zero default demand, AM peak"],
+        notes=[
+            f"{net.label}; {demand_note}",
+            "checks: " + ", ".join(f"{k} {v:g}" for k, v in checks.items()),
+        ],
     )
     write_case(case)
     return case
@@ -361,7 +458,12 @@ def write_case(case: Case) -> None:
 
 
 def ensure_sumo_routes(case: Case) -> None:
-    """Route SUMO's trips once per case with duarouter (A*, free-flow, junction to junction), measured apart."""
+    """Route SUMO's trips once per case with duarouter (A*, free-flow, junction to junction), measured apart.
+
+    A trip with no route in SUMO's network (a real extract has OD pairs that one-way streets and cut edges leave
+    unconnected; vision_zero leaves the same trips unrouted) is left out of the routes (``--ignore-errors``) and
+    counted in :attr:`Case.unrouted`: it stays in SUMO's trip count as not arrived, as in vision_zero's.
+    """
     if not math.isnan(case.routing_cpu_s):
         return
     # SUMO gets its routes from duarouter (free-flow shortest paths, junction to junction), measured apart
@@ -375,6 +477,7 @@ def ensure_sumo_routes(case: Case) -> None:
             "--junction-taz",
             "--routing-algorithm",
             "astar",
+            "--ignore-errors",
             "--no-warnings",
             "--no-step-log",
             "-o",
@@ -385,6 +488,10 @@ def ensure_sumo_routes(case: Case) -> None:
     if code != 0:
         raise SystemExit(f"duarouter failed; see {case.workdir / 'duarouter.log'}")
     case.routing_cpu_s = cpu_s
+    routed = sum(
+        1 for _, el in ET.iterparse(case.workdir / "routes.rou.xml", events=("end",)) if el.tag == "vehicle"
+    )
+    case.unrouted = len(case.trips) - routed
 
 
 def _dua_dir(case: Case) -> Path:
@@ -467,6 +574,7 @@ def ensure_dua_routes(case: Case, *, seed: int) -> bool:
         "--meso-junctioncontrol",
         "--routing-algorithm",
         "astar",
+        "--continue-on-unbuild",  # duarouter --ignore-errors: trips with no route left out (ensure_sumo_routes)
         "--disable-warnings",
         "duarouter--junction-taz",
         "true",
@@ -504,12 +612,14 @@ def load_case(workdir: Path) -> Case:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def vz_demand_trips(net: Any, *, seed: int, n_trips: int | None) -> pd.DataFrame:
-    """vision_zero's default AM-peak trips on ``net`` (optionally rescaled to ``n_trips``)."""
+def vz_demand_trips(
+    net: Any, *, seed: int, n_trips: int | None, daily_trips: float | None = None
+) -> pd.DataFrame:
+    """vision_zero's default AM-peak trips on ``net`` (rescaled to ``n_trips``, or of ``daily_trips`` a day)."""
     from vision_zero.traffic import demand
 
     am = tuple(p for p in demand.default_periods() if p.name == "am_peak")
-    daily = None if n_trips is None else n_trips / am[0].demand_share
+    daily = daily_trips if n_trips is None else n_trips / am[0].demand_share
     trips: pd.DataFrame = demand.generate_trips(
         net, rng=np.random.default_rng(seed), periods=am, daily_trips=daily
     )
@@ -838,6 +948,8 @@ def run_vision_zero(
     return {
         "entries": entries.tolist(),
         "link_time_s": link_time.tolist(),
+        "trip_ids": record.trips["trip"].to_numpy(int)[done].tolist(),
+        "trip_tt_s": tt.tolist(),
         "completed": int(done.sum()),
         "trips": len(record.trips),
         "mean_travel_time_s": float(np.mean(tt)) if tt.size else math.nan,
@@ -1017,9 +1129,11 @@ def read_sumo_results(case: Case, rundir: Path, *, dua_step: int | None = None) 
         elif el.tag == "interval":
             el.clear()
     tt: list[float] = []
+    ids: list[str] = []
     for _, el in ET.iterparse(tripinfo, events=("end",)):
         if el.tag == "tripinfo":
             tt.append(float(el.get("duration", "nan")) + float(el.get("departDelay", "0")))
+            ids.append(el.get("id", ""))
             el.clear()
     teleports = 0
     with contextlib.suppress(FileNotFoundError, ET.ParseError):
@@ -1041,6 +1155,8 @@ def read_sumo_results(case: Case, rundir: Path, *, dua_step: int | None = None) 
     return {
         "entries": entries.tolist(),
         "link_time_s": link_time.tolist(),
+        "trip_ids": [int(i) for i in ids if i.isdigit()] if all(i.isdigit() for i in ids) else [],
+        "trip_tt_s": tt if all(i.isdigit() for i in ids) else [],
         "completed": len(tt),
         "trips": len(case.trips),
         "mean_travel_time_s": float(np.mean(tt)) if tt else math.nan,
@@ -1072,6 +1188,9 @@ class Row:
     tt_vs_vz: float = math.nan
     flow_r_vs_vz: float = math.nan
     note: str = ""
+    #: sum of the arrived trips' times / sum of their free-flow times under vision_zero's reference
+    #: (:func:`congestion_index`; city cases only)
+    congestion_index: float = math.nan
 
 
 #: ``--before-tree DIR``: the tool ``vision_zero-before`` runs vision_zero imported from DIR (e.g. a work tree of
@@ -1135,6 +1254,24 @@ def ensure_bytecode(tool: str, tree: Path | None) -> None:
     compileall.compile_dir(package, quiet=1)
 
 
+def _row_note(case: Case, tool: str, res: dict[str, Any]) -> str:
+    """A row's note: the tool's own, what its routes were and what they cost, SUMO's teleports."""
+    note = str(res.get("note", ""))
+    if tool == VZ_ROUTES_TOOL:
+        skipped = (case.workdir / "vz_routes.rou.skipped").read_text().strip()
+        note = f"on vision_zero's final routes ({skipped} left out: a movement SUMO's network lacks) " + note
+    elif tool == DUA_TOOL:
+        cpu = "" if math.isnan(case.dua_cpu_s) else f"; +{case.dua_cpu_s:.1f} CPU s duaIterate (not counted)"
+        note = f"{case.dua_note}{cpu} " + note
+    elif tool in SUMO_TOOLS:
+        note = f"+{case.routing_cpu_s:.1f} CPU s duarouter (not counted) " + note
+        if case.unrouted:
+            note = f"{case.unrouted} trips without a route in SUMO; " + note
+    if res.get("teleports"):
+        note = f"{res['teleports']} teleports " + note
+    return note
+
+
 def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np.ndarray, np.ndarray] | None:
     """Run one tool on one case in a child process; its table row, link entries and mean link times [s]."""
     rundir = case.workdir / tool
@@ -1183,17 +1320,7 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
         res = json.loads((rundir / "result.json").read_text())
     entries = np.asarray(res["entries"], dtype=float)
     veh_km = float(entries @ case.links["length_m"].to_numpy(float)) / 1000.0
-    note = res.get("note", "")
-    if tool == VZ_ROUTES_TOOL:
-        skipped = (case.workdir / "vz_routes.rou.skipped").read_text().strip()
-        note = f"on vision_zero's final routes ({skipped} left out: a movement SUMO's network lacks) " + note
-    elif tool == DUA_TOOL:
-        cpu = "" if math.isnan(case.dua_cpu_s) else f"; +{case.dua_cpu_s:.1f} CPU s duaIterate (not counted)"
-        note = f"{case.dua_note}{cpu} " + note
-    elif tool in SUMO_TOOLS:
-        note = f"+{case.routing_cpu_s:.1f} CPU s duarouter (not counted) " + note
-    if res.get("teleports"):
-        note = f"{res['teleports']} teleports " + note
+    note = _row_note(case, tool, res)
     row = Row(
         case=case.name,
         trips=int(res["trips"]),
@@ -1207,9 +1334,28 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
         peak_mem_mib=mem_mib,
         mean_travel_time_s=float(res["mean_travel_time_s"]),
         note=note.strip(),
+        congestion_index=congestion_index(case, res.get("trip_ids", []), res.get("trip_tt_s", [])),
     )
     link_time = np.asarray(res.get("link_time_s", np.full(len(entries), np.nan)), dtype=float)
     return row, entries, link_time
+
+
+def congestion_index(case: Case, trip_ids: list[int], trip_tt_s: list[float]) -> float:
+    """vision_zero's congestion index of one tool's arrived trips: their summed time / their free-flow time.
+
+    The free-flow time of every trip is vision_zero's reference (its fastest route at
+    :func:`vision_zero.traffic.demand.free_flow_link_cost_s`, written to ``free_flow.csv`` by
+    :func:`build_city_case`), the same denominator for every tool, as
+    :func:`vision_zero.traffic.demand.congestion_index` computes it. NaN without that file or per-trip times.
+    """
+    path = case.workdir / "free_flow.csv"
+    if not path.exists() or not trip_ids:
+        return math.nan
+    free = pd.read_csv(path).set_index("trip")["free_flow_s"]
+    ff = free.reindex(trip_ids).to_numpy(float)
+    tt = np.asarray(trip_tt_s, dtype=float)
+    ok = np.isfinite(ff) & np.isfinite(tt)
+    return float(tt[ok].sum() / ff[ok].sum()) if ff[ok].sum() > 0 else math.nan
 
 
 def pair_flows(case: Case, entries: np.ndarray) -> pd.Series:
@@ -1268,14 +1414,14 @@ def format_table(rows: list[Row]) -> str:
     """A markdown table of the rows."""
     head = (
         "| case | trips | tool | completed | veh-km | CPU s | sim CPU s | veh-km/CPU-s | peak MiB | "
-        "mean TT s | speed ÷ vz | TT ÷ vz | flow r vs vz | note |"
+        "mean TT s | cong. index | speed ÷ vz | TT ÷ vz | flow r vs vz | note |"
     )
-    lines = [head, "|" + "---|" * 14]
+    lines = [head, "|" + "---|" * 15]
     for r in rows:
         lines.append(
             f"| {r.case} | {r.trips} | {r.tool} | {r.completed} | {r.veh_km:,.0f} | {r.cpu_s:.1f} | "
             f"{r.sim_cpu_s:.1f} | {r.veh_km_per_cpu_s:,.0f} | {r.peak_mem_mib:,.0f} | {r.mean_travel_time_s:.0f} | "
-            f"{r.speed_vs_vz:.2f} | {r.tt_vs_vz:.2f} | {r.flow_r_vs_vz:.3f} | {r.note} |"
+            f"{r.congestion_index:.2f} | {r.speed_vs_vz:.2f} | {r.tt_vs_vz:.2f} | {r.flow_r_vs_vz:.3f} | {r.note} |"
         )
     return "\n".join(lines)
 
@@ -1438,13 +1584,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         nargs="+",
         default=None,
-        help="run every grid case once per seed (trips and drivers) and add a table of the spread over seeds",
+        help="run every grid case (and the city case, named <case>-s<seed>) once per seed (trips and drivers) and "
+        "add a table of the spread over seeds",
     )
     p.add_argument(
         "--city-trips", type=int, default=None, help="rescale the city's default demand to this many trips"
     )
     p.add_argument(
         "--city-scale", default="city", help="schematic:almaty scale preset or area fraction (default: city)"
+    )
+    p.add_argument(
+        "--network",
+        default=None,
+        metavar="SOURCE",
+        help="the city case on this network instead of the schematic city: any source vision_zero loads (an OSM "
+        "extract such as networks/helsinki-centre.osm.pbf, a GraphML file, a schematic source)",
+    )
+    p.add_argument(
+        "--demand-factor",
+        type=float,
+        default=None,
+        help="the city case's AM peak at this factor x the network's default daily trips (a scenario's "
+        "calibrated factor; --city-trips overrides it)",
     )
     p.add_argument(
         "--before-tree",
@@ -1488,6 +1649,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def build_city_cases(args: argparse.Namespace, out: Path, seeds: list[int]) -> list[tuple[Case, int]]:
+    """The city case on ``--network`` (default the schematic city at ``--city-scale``): one, or one per seed."""
+    source = args.network or f"schematic:almaty?scale={args.city_scale}"
+    city_name = network_case_name(source, args.city_scale)
+    cases: list[tuple[Case, int]] = []
+    for seed in seeds if args.seeds else [args.seed]:  # per seed: its own trips and drivers
+        name = city_name + (f"-s{seed}" if args.seeds else "")
+        city = build_city_case(
+            out / name,
+            scale=args.city_scale,
+            seed=seed,
+            horizon_s=args.horizon_s,
+            n_trips=args.city_trips,
+            network=args.network,
+            demand_factor=args.demand_factor,
+            name=name,
+        )
+        cases.append((city, seed))
+    return cases
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the cases, run every tool in its own child process, print and save the table."""
     args = parse_args(argv)
@@ -1516,14 +1698,7 @@ def main(argv: list[str] | None = None) -> int:
     city_error = ""
     if args.case in ("city", "all"):
         try:
-            city = build_city_case(
-                out / f"city-{args.city_scale}",
-                scale=args.city_scale,
-                seed=args.seed,
-                horizon_s=args.horizon_s,
-                n_trips=args.city_trips,
-            )
-            cases.append((city, args.seed))
+            cases += build_city_cases(args, out, seeds)
         except (NotImplementedError, AttributeError, ImportError) as exc:
             city_error = f"city case skipped: {exc}"
             print(city_error, file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
+from paths import HELSINKI_PBF
 
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.simulation import simulate
@@ -97,3 +99,68 @@ def test_two_links_between_one_pair_are_refused(tmp_path: Path) -> None:
     case.links = pd.concat([case.links, case.links.iloc[:1]], ignore_index=True)  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="two links between one node pair"):
         bench.vz_network_from_case_tables(case)  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_a_city_case_on_a_real_extract_carries_its_network_to_sumo(tmp_path: Path) -> None:
+    """``--network`` / ``--demand-factor``: the Helsinki extract exported link for link, the same trips routable."""
+    pytest.importorskip("sumo")  # netconvert and duarouter of the eclipse-sumo wheel
+    import xml.etree.ElementTree as ET
+
+    from vision_zero.traffic import demand
+
+    bench = _bench()
+    args = bench.parse_args(  # type: ignore[attr-defined]
+        ["--case", "city", "--network", str(HELSINKI_PBF), "--demand-factor", "0.05"]
+    )
+    (case, seed), *more = bench.build_city_cases(args, tmp_path, [args.seed])  # type: ignore[attr-defined]
+    assert not more and seed == args.seed == 42
+    assert case.name == "city-helsinki-centre"
+    net = pd.read_pickle(case.workdir / "vz_network.pkl")
+    am = next(p for p in demand.default_periods() if p.name == "am_peak")
+    expected = demand.default_daily_trips(net) * 0.05 * am.demand_share
+    assert abs(len(case.trips) - expected) <= 1
+    # every vision_zero link is one SUMO edge between the same nodes, with the loader's length (not the straight
+    # line netconvert would measure), one-way and two-way streets alike
+    edges = {
+        el.get("id"): (el.get("from"), el.get("to"), float(el.find("lane").get("length")))  # type: ignore[union-attr]
+        for _, el in ET.iterparse(case.workdir / "net.net.xml")
+        if el.tag == "edge" and el.get("function") is None
+    }
+    assert len(edges) == len(net.links)
+    sumo_id = case.nodes["sumo_id"].to_numpy()
+    for row in case.links.itertuples(index=False):
+        frm, to, length = edges[row.sumo_edge]
+        assert (frm, to) == (sumo_id[row.u], sumo_id[row.v])
+        assert length == pytest.approx(row.length_m, abs=0.01)
+    # OSM's signals are SUMO's traffic lights (a signal at a dead end controls nothing in either tool)
+    lights = {el.get("id") for _, el in ET.iterparse(case.workdir / "net.net.xml") if el.tag == "tlLogic"}
+    degree = pd.concat([case.links["u"], case.links["v"]]).value_counts()
+    controlling = case.nodes[case.nodes["signalised"] & (case.nodes["node"].map(degree) > 1)]
+    assert set(controlling["sumo_id"]) == lights
+    # the clipped extract: trips from and to its cut edges, and the trips SUMO cannot route are exactly those
+    # vision_zero cannot (NaN free-flow time), so both tools count the same trips as not arrived
+    checks = json.loads((case.workdir / "network_checks.json").read_text())
+    assert checks["boundary_nodes"] > 0 and checks["trips_at_boundary"] > 0.9 * len(case.trips)
+    assert checks["links_under_10m"] > 0 and checks["oneway_links"] > 0
+    bench.ensure_sumo_routes(case)  # type: ignore[attr-defined]
+    free = pd.read_csv(case.workdir / "free_flow.csv")
+    assert len(free) == len(case.trips)
+    routed = {
+        int(el.get("id", "-1"))
+        for _, el in ET.iterparse(case.workdir / "routes.rou.xml")
+        if el.tag == "vehicle"
+    }
+    assert routed == set(free.loc[free["free_flow_s"].notna(), "trip"].astype(int))
+    assert case.unrouted == free["free_flow_s"].isna().sum()
+
+
+def test_the_city_case_keeps_its_name_and_default_source() -> None:
+    bench = _bench()
+    name = bench.network_case_name  # type: ignore[attr-defined]
+    assert name("schematic:almaty?scale=district", "district") == "city-district"
+    assert name("schematic:almaty?scale=city", "city") == "city-city"
+    assert name("networks/helsinki-centre.osm.pbf", "city") == "city-helsinki-centre"
+    assert name("/data/kazakhstan latest.osm.bz2", "city") == "city-kazakhstan-latest"
+    args = bench.parse_args(["--case", "city"])  # type: ignore[attr-defined]
+    assert args.network is None and args.demand_factor is None and args.city_scale == "city"
