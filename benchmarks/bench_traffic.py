@@ -672,119 +672,52 @@ def vz_network_from_tables(case: Case) -> Any:
 
 
 def vz_network_from_case_tables(case: Case) -> Any:
-    """The network of :func:`vz_network_from_tables`, built without a graph (``network_from_tables``).
+    """The network of :func:`vz_network_from_tables`, built without a graph (``network_from_osm_tables``).
 
-    What the vision_zero worker builds. The same tables and attributes bit for bit
-    (``tests/test_bench_traffic.py``): the same tags normalised by the loader's own function
-    (``osm_tags.normalise_link``), the country chosen by the loader's own rule, links in the order the graph lists
-    them (by origin node, then as added). It leaves out the osmnx-style graph, which the worker never uses: a
-    grid run then imports no networkx and builds no graph (#16: ~0.2 CPU-s of a 10k-trip run's ~3). A case with
-    two links between one node pair is refused (the graph would key them; use :func:`vz_network_from_tables`).
+    What the vision_zero worker builds: the same OSM-style nodes and tags as :func:`vz_network_from_tables` puts on
+    its graph, given to the loader's graph-free entry point, which runs the loader's own steps (country, tag
+    normalisation, link order, projection, checks). The same tables and attributes bit for bit
+    (``tests/test_bench_traffic.py``), without the osmnx-style graph, which the worker never uses: a grid run then
+    imports no networkx and builds no graph (#16: ~0.2 CPU-s of a 10k-trip run's ~3).
     """
     from pyproj import Transformer
 
-    from vision_zero.core.parameters import load_parameters
-    from vision_zero.network import osm_tags
-    from vision_zero.network.country import detect_country
-    from vision_zero.network.road_network import network_from_tables
+    from vision_zero.network.road_network import network_from_osm_tables
 
     to_lonlat = Transformer.from_crs(32643, 4326, always_xy=True)
     lon, lat = to_lonlat.transform(
         case.nodes["x_m"].to_numpy() + 630_000.0, case.nodes["y_m"].to_numpy() + 4_790_000.0
     )
-    lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
-    node_id = case.nodes["node"].to_numpy(np.int64)
-    position = {int(n): i for i, n in enumerate(node_id)}
-    signalised = case.nodes["signalised"].to_numpy(bool)
-    u_id, v_id = case.links["u"].to_numpy(np.int64), case.links["v"].to_numpy(np.int64)
-    pairs = list(zip(u_id.tolist(), v_id.tolist(), strict=True))
-    if len(set(pairs)) != len(pairs):
-        raise ValueError(
-            f"{case.name}: two links between one node pair; build it with vz_network_from_tables"
-        )
-    seen: set[tuple[int, int]] = set()
-    tags: list[dict[str, Any]] = []
-    for row in case.links.itertuples(index=False):
-        tags.append(
-            {
-                "osmid": int(row.link),
-                "highway": "secondary",
-                "length": float(row.length_m),
-                "lanes": str(2 * int(row.lanes)),
-                "maxspeed": f"{row.speed_kph:.0f}",
-                "oneway": False,
-                "reversed": (int(row.v), int(row.u)) in seen,
-            }
-        )
-        seen.add((int(row.u), int(row.v)))
-    # a graph lists its edges by origin node (in the order nodes were added), then in the order they were added
-    order = np.argsort(np.array([position[int(u)] for u in u_id], dtype=np.int64), kind="stable")
-    params = load_parameters()
-    known = osm_tags.countries_with_limits(params)
-    chosen = detect_country(
-        {"crs": "EPSG:4326"},
-        (tags[i] for i in order),
-        (float(np.median(lon)), float(np.median(lat))),
-        known=known,
-    )
-    defaults = osm_tags.TagDefaults.from_parameters(params, country=chosen.code)
-    memo: dict[tuple[Any, ...], osm_tags.LinkValues] = {}
-    values: list[osm_tags.LinkValues] = []
-    for i in order:
-        key = tuple(tags[i].get(tag) for tag in osm_tags.LINK_TAGS)
-        if key not in memo:
-            memo[key] = osm_tags.normalise_link(tags[i], defaults=defaults)
-        values.append(memo[key])
-    counts = {
-        "highway": sum(x.class_defaulted for x in values),
-        "speed_limit_kph": sum(x.speed_defaulted for x in values),
-        "lanes": sum(x.lanes_defaulted for x in values),
-        "oneway": sum(x.oneway_defaulted for x in values),
-        "maxspeed_none_ignored": sum(x.maxspeed_none_ignored for x in values),
-        "crossing_type": 0,
-    }
+    signalised = case.nodes["signalised"].to_numpy(bool).tolist()
     nodes = pd.DataFrame(
         {
-            "osmid": node_id,
-            "lon": lon,
-            "lat": lat,
-            "highway": pd.Series(np.where(signalised, "traffic_signals", ""), dtype=str),
-            "signalised": signalised,
-            "crossing": pd.Series([""] * len(node_id), dtype=str),
-            "boundary": np.zeros(len(node_id), dtype=bool),
+            "osmid": case.nodes["node"].to_numpy(np.int64),
+            "lon": np.asarray(lon, dtype=np.float64),
+            "lat": np.asarray(lat, dtype=np.float64),
+            "highway": pd.Series(["traffic_signals" if s else None for s in signalised], dtype=object),
         }
     )
+    u, v = case.links["u"].to_numpy(np.int64).tolist(), case.links["v"].to_numpy(np.int64).tolist()
+    seen: set[tuple[int, int]] = set()
+    reverse: list[bool] = []
+    for pair in zip(u, v, strict=True):
+        reverse.append((pair[1], pair[0]) in seen)
+        seen.add(pair)
     links = pd.DataFrame(
         {
-            "u": np.array([position[int(u)] for u in u_id[order]], dtype=np.int64),
-            "v": np.array([position[int(v)] for v in v_id[order]], dtype=np.int64),
-            "osm_u": u_id[order],
-            "osm_v": v_id[order],
-            "key": np.zeros(len(order), dtype=np.int64),
-            "osm_way": pd.Series([str(tags[i]["osmid"]) for i in order], dtype=str),
-            "name": pd.Series([""] * len(order), dtype=str),
-            "highway": pd.Series([x.road_class for x in values], dtype=str),
-            "length_m": case.links["length_m"].to_numpy(np.float64)[order],
-            "lanes": np.array([x.lanes for x in values], dtype=np.int64),
-            "oneway": np.array([x.oneway for x in values], dtype=bool),
-            "speed_limit_kph": np.array([x.speed_limit_kph for x in values], dtype=np.float64),
-            "capacity_vph": np.array([x.capacity_vph for x in values], dtype=np.float64),
-            "speed_limit_defaulted": np.array([x.speed_defaulted for x in values], dtype=bool),
-            "lanes_defaulted": np.array([x.lanes_defaulted for x in values], dtype=bool),
+            "osm_u": u,
+            "osm_v": v,
+            "osmid": case.links["link"].to_numpy(np.int64),
+            "highway": "secondary",
+            "length": case.links["length_m"].to_numpy(np.float64),
+            "lanes": [str(2 * int(n)) for n in case.links["lanes"]],
+            "maxspeed": [f"{x:.0f}" for x in case.links["speed_kph"]],
+            "oneway": False,
+            "reversed": reverse,
         }
     )
-    return replace(
-        network_from_tables(
-            nodes,
-            links,
-            source=f"benchmark {case.name}",
-            schematic=True,
-            parameters=params,
-            defaulted=counts,
-        ),
-        country=chosen.code,
-        country_source=chosen.how,
-        default_speed_kph=defaults.country_limits.by_context(),
+    return network_from_osm_tables(
+        nodes, links, source=f"benchmark {case.name}", schematic=True, graph_attrs={"crs": "EPSG:4326"}
     )
 
 
@@ -874,7 +807,6 @@ def run_vision_zero(
     "off", "hcm" or "kimber_coombe"; None: the shipped default).
     ``routes_to``: also write every trip's final route as a SUMO route file there (from the link events).
     """
-    from dataclasses import replace
 
     from vision_zero.traffic.simulation import TrafficSettings, simulate
 

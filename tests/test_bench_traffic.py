@@ -93,12 +93,15 @@ def test_the_grid_network_from_tables_is_the_loaders(tmp_path: Path) -> None:
     assert_frame_equal(records[0].trips, records[1].trips, check_exact=True)
 
 
-def test_two_links_between_one_pair_are_refused(tmp_path: Path) -> None:
+def test_two_links_between_one_pair_are_keyed_as_the_graph_keys_them(tmp_path: Path) -> None:
     bench = _bench()
     case = _grid_case(bench, tmp_path, n=2)
     case.links = pd.concat([case.links, case.links.iloc[:1]], ignore_index=True)  # type: ignore[attr-defined]
-    with pytest.raises(ValueError, match="two links between one node pair"):
-        bench.vz_network_from_case_tables(case)  # type: ignore[attr-defined]
+    from_graph = bench.vz_network_from_tables(case)  # type: ignore[attr-defined]
+    from_tables = bench.vz_network_from_case_tables(case)  # type: ignore[attr-defined]
+    for name in ("nodes", "links", "crossings", "crossing_links"):
+        assert_frame_equal(getattr(from_graph, name), getattr(from_tables, name), check_exact=True)
+    assert sorted(from_tables.links["key"].tolist()) == [0] * len(case.links.index[:-1]) + [1]  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow

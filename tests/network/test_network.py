@@ -1,10 +1,12 @@
 import bz2
 import math
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
 import osmnx as ox
+import pandas as pd
 import pytest
 from paths import FIXTURES, SHARED_OSM
 
@@ -423,3 +425,96 @@ def test_one_builder_fills_the_whole_table_contract(midway: RoadNetwork) -> None
     assert cr.loc[0, "lanes_crossed"] == 2 * lanes[0] and cr.loc[0, "lon"] == pytest.approx(76.905)
     assert net.crossing_links.values.tolist() == [[0, 0], [0, 1]]  # the link and its reverse
     assert net.graph.number_of_edges() == 3 and net.nodes["x_m"].notna().all()
+
+
+#: attributes network_from_graph writes onto the graph (not OSM tags)
+_WRITTEN_BACK = {
+    "node_id",
+    "signalised",
+    "crossing_type",
+    "boundary",
+    "link_id",
+    "road_class",
+    "speed_limit_kph",
+}
+_WRITTEN_BACK |= {"lanes_dir", "capacity_vph"}
+
+
+def _osm_tables(graph: "nx.MultiDiGraph[Any]", *, keys: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A graph's nodes and edges as the OSM-style tables of network_from_osm_tables (absent tags: NaN cells)."""
+    nodes = pd.DataFrame(
+        [
+            {"osmid": n, "lon": d["x"], "lat": d["y"]}
+            | {k: v for k, v in d.items() if k not in _WRITTEN_BACK | {"x", "y"}}
+            for n, d in graph.nodes(data=True)
+        ]
+    )
+    links = pd.DataFrame(
+        [
+            {"osm_u": u, "osm_v": v}
+            | ({"key": k} if keys else {})
+            | {t: x for t, x in d.items() if t not in _WRITTEN_BACK}
+            for u, v, k, d in graph.edges(keys=True, data=True)
+        ]
+    )
+    return nodes, links
+
+
+def _assert_same_network(a: RoadNetwork, b: RoadNetwork) -> None:
+    from pandas.testing import assert_frame_equal
+
+    for table in ("nodes", "links", "crossings", "crossing_links"):
+        assert_frame_equal(getattr(a, table), getattr(b, table), check_exact=True)
+    for name in ("source", "schematic", "defaulted", "country", "country_source", "default_speed_kph"):
+        assert getattr(a, name) == getattr(b, name), name
+
+
+def test_osm_tables_give_the_loaders_network(midway: RoadNetwork) -> None:
+    """network_from_osm_tables runs the loader's steps without a graph: the loader's network, bit for bit."""
+    from vision_zero.network.road_network import network_from_osm_tables
+
+    graph = midway.source_graph
+    assert graph is not None
+    nodes, links = _osm_tables(graph, keys=True)
+    assert links.isna().to_numpy().any()  # absent tags (NaN cells) are absent, as in the graph
+    attrs = {k: v for k, v in graph.graph.items() if k not in ("country", "country_source")}
+    # origin groups in reverse order: links are listed as the graph lists them (by origin node, then in row order)
+    position = {n: i for i, n in enumerate(nodes["osmid"])}
+    rows = np.argsort([-position[u] for u in links["osm_u"]], kind="stable")
+    assert (rows != np.arange(len(rows))).any()
+    shuffled = links.iloc[rows].reset_index(drop=True)
+    net = network_from_osm_tables(nodes, shuffled, source=midway.source, graph_attrs=attrs)
+    _assert_same_network(net, midway)
+    assert net.source_graph is None
+
+
+def test_osm_tables_number_parallel_links_as_a_graph_does() -> None:
+    """Links between one node pair, no ``key`` column: keyed and listed as a MultiDiGraph adds and lists them."""
+    from vision_zero.network.road_network import network_from_graph, network_from_osm_tables
+
+    g: nx.MultiDiGraph[Any] = nx.MultiDiGraph(crs="EPSG:4326")
+    for n, (lon, lat) in {7: (76.90, 43.25), 5: (76.91, 43.25), 9: (76.91, 43.26)}.items():
+        g.add_node(n, x=lon, y=lat)
+    g.nodes[5]["highway"] = "traffic_signals"
+    edges = [
+        (5, 9, "residential", "30"),
+        (7, 5, "primary", "60"),
+        (7, 5, "service", None),
+        (5, 7, "primary", "60"),
+        (5, 9, "service", None),  # listed by the graph before (5, 7): with the pair's first link
+    ]
+    for u, v, highway, maxspeed in edges:
+        tags = {"highway": highway, "length": 900.0, "oneway": False} | (
+            {"maxspeed": maxspeed} if maxspeed else {}
+        )
+        g.add_edge(u, v, **tags)
+    nodes, _ = _osm_tables(g, keys=False)
+    added = [
+        {"osm_u": u, "osm_v": v, "highway": h, "length": 900.0, "oneway": False, "maxspeed": m}
+        for u, v, h, m in edges
+    ]
+    # in the order added: (5, 9) first, though the graph lists node 7's links first
+    links = pd.DataFrame(added)
+    from_tables = network_from_osm_tables(nodes, links, source="test:parallel")
+    _assert_same_network(from_tables, network_from_graph(g, source="test:parallel"))
+    assert from_tables.links["key"].tolist() == [0, 1, 0, 1, 0]

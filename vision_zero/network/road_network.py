@@ -102,6 +102,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -133,7 +134,9 @@ __all__ = [
     "link_column",
     "load_network",
     "network_fingerprint",
+    "network_from_elements",
     "network_from_graph",
+    "network_from_osm_tables",
     "network_from_tables",
     "network_summary",
     "save_network_graph",
@@ -380,18 +383,18 @@ def _int_id(value: Any) -> int:
 
 
 def _coordinates(
-    graph: nx.MultiDiGraph[Any], ids: list[Any], source: str
+    ids: Sequence[Any], tags: Sequence[Mapping[str, Any]], source: str
 ) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
-    """Longitudes and latitudes of ``ids`` (node attributes ``x``, ``y``), or a DataError naming the node."""
+    """Longitudes and latitudes of nodes ``ids`` (attributes ``x``, ``y``), or a DataError naming the node."""
     from vision_zero.core.errors import DataError
 
     out = np.empty((2, len(ids)), dtype=np.float64)
     for i, n in enumerate(ids):
         for j, key in enumerate(("x", "y")):
             try:
-                out[j, i] = float(graph.nodes[n][key])
+                out[j, i] = float(tags[i][key])
             except (KeyError, TypeError, ValueError):
-                given = shorten(repr(graph.nodes[n].get(key)))
+                given = shorten(repr(tags[i].get(key)))
                 raise DataError(
                     f"{source}: node {n}: {key}: expected a coordinate in degrees (got {given})"
                 ) from None
@@ -402,17 +405,19 @@ def _coordinates(
 LAND_USE_COLUMNS = ("home_m2", "job_m2")
 
 
-def _node_table(graph: nx.MultiDiGraph[Any], source: str) -> tuple[pd.DataFrame, dict[Any, int], int]:
+def _node_table(
+    ids: Sequence[Any],
+    node_tags: Sequence[Mapping[str, Any]],
+    lon: np.ndarray[Any, np.dtype[np.float64]],
+    lat: np.ndarray[Any, np.dtype[np.float64]],
+) -> tuple[pd.DataFrame, dict[Any, int], int]:
     from pyproj import Transformer
 
-    ids = list(graph.nodes)
-    lon, lat = _coordinates(graph, ids, source)
-    epsg = _utm_epsg(float(np.median(lon)), float(np.median(lat))) if ids else 32643
+    epsg = _utm_epsg(float(np.median(lon)), float(np.median(lat))) if len(ids) else 32643
     x_m, y_m = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
     highway, signalised, crossing, boundary = [], [], [], []
     defaulted_crossings = 0
-    for n in ids:
-        tags = graph.nodes[n]
+    for tags in node_tags:
         highway.append(_str(tags.get("highway")))
         signalised.append(osm_tags.is_signalised(tags))
         ctype, was_defaulted = osm_tags.crossing_type(tags)
@@ -435,18 +440,20 @@ def _node_table(graph: nx.MultiDiGraph[Any], source: str) -> tuple[pd.DataFrame,
     for (
         col
     ) in LAND_USE_COLUMNS:  # floor area of homes / workplaces nearest to the node, where the file has them
-        if any(col in graph.nodes[n] for n in ids):
-            nodes[col] = np.array([float(graph.nodes[n].get(col, 0.0)) for n in ids], dtype=np.float64)
+        if any(col in tags for tags in node_tags):
+            nodes[col] = np.array([float(tags.get(col, 0.0)) for tags in node_tags], dtype=np.float64)
     return nodes, {n: i for i, n in enumerate(ids)}, defaulted_crossings
 
 
 def _link_table(
-    graph: nx.MultiDiGraph[Any], index: dict[Any, int], defaults: osm_tags.TagDefaults
+    edges: Sequence[tuple[Any, Any, int, Mapping[str, Any]]],
+    index: dict[Any, int],
+    defaults: osm_tags.TagDefaults,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     cols: dict[str, list[Any]] = defaultdict(list)
     counts = dict.fromkeys(("highway", "speed_limit_kph", "lanes", "oneway", "maxspeed_none_ignored"), 0)
     memo: dict[tuple[Any, ...], osm_tags.LinkValues] = {}  # few distinct tag combinations in a city
-    for u, v, k, d in graph.edges(keys=True, data=True):
+    for u, v, k, d in edges:
         memo_key = tuple(_hashable(d.get(tag)) for tag in osm_tags.LINK_TAGS)
         values = memo.get(memo_key)
         if values is None:
@@ -619,6 +626,7 @@ def network_from_graph(
 ) -> RoadNetwork:
     """Build the flat tables of an osmnx-style graph (unprojected, OSM tags as strings).
 
+    The steps are :func:`network_from_elements`'s, on the graph's nodes and edges in the graph's order.
     Normalised values are also written onto the graph (edge ``link_id``, ``road_class``, ``speed_limit_kph``,
     ``lanes_dir``, ``capacity_vph``; node ``node_id``, ``signalised``, ``crossing_type``, ``boundary``; graph
     ``country``, ``country_source``) for plotting/export. ``schematic`` defaults to the graph attribute of that
@@ -629,34 +637,25 @@ def network_from_graph(
     DataError
         No links, or a ``country`` without a default speed-limit table.
     """
-    from vision_zero.core.errors import DataError
-
-    if graph.number_of_edges() == 0:
-        raise DataError(f"{source}: the road graph has no links")
-    params = parameters if parameters is not None else load_parameters()
-    known = osm_tags.countries_with_limits(params)
-    if country is not None and country.upper() not in known:
-        raise DataError(
-            f"{source}: country {country!r}: no default speed limits for it in network.toml; expected one of "
-            f"{[k for k in known if k != osm_tags.GENERIC_COUNTRY]}"
-        )
-    lonlat = None
-    if len(graph):
-        lon, lat = _coordinates(graph, list(graph.nodes), source)  # a DataError naming a bad node
-        lonlat = (float(np.median(lon)), float(np.median(lat)))
-    chosen = detect_country(
-        graph.graph, (d for _u, _v, d in graph.edges(data=True)), lonlat, known=known, explicit=country
+    ids = list(graph.nodes)
+    network = network_from_elements(
+        ids,
+        [graph.nodes[n] for n in ids],
+        list(graph.edges(keys=True, data=True)),
+        source=source,
+        graph_attrs=graph.graph,
+        schematic=schematic,
+        parameters=parameters,
+        country=country,
+        graph=graph,
     )
-    graph.graph.update(country=chosen.code, country_source=chosen.how)
-    defaults = osm_tags.TagDefaults.from_parameters(params, country=chosen.code)
-    nodes, index, defaulted_crossings = _node_table(graph, source)
-    links, counts = _link_table(graph, index, defaults)
-    check_tables(source, nodes, links, max_speed_kph=max(defaults.max_posted_kph, defaults.none_kph))
-    is_schematic = bool(graph.graph.get("schematic", False)) if schematic is None else schematic
-    graph.graph["schematic"] = is_schematic
+    graph.graph.update(
+        country=network.country, country_source=network.country_source, schematic=network.schematic
+    )
+    nodes, links = network.nodes, network.links
     signalised, crossing = nodes["signalised"].to_numpy(), nodes["crossing"].to_numpy()
     boundary = nodes["boundary"].to_numpy()
-    for i, n in enumerate(graph.nodes):
+    for i, n in enumerate(ids):
         graph.nodes[n].update(
             node_id=i,
             signalised=bool(signalised[i]),
@@ -675,6 +674,70 @@ def network_from_graph(
             lanes_dir=int(lanes[i]),
             capacity_vph=float(capacity[i]),
         )
+    return network
+
+
+def network_from_elements(
+    node_ids: Sequence[Any],
+    node_tags: Sequence[Mapping[str, Any]],
+    edges: Sequence[tuple[Any, Any, int, Mapping[str, Any]]],
+    *,
+    source: str,
+    graph_attrs: Mapping[str, Any] | None = None,
+    schematic: bool | None = None,
+    parameters: ParameterSet | None = None,
+    country: str | None = None,
+    graph: nx.MultiDiGraph[Any] | None = None,
+) -> RoadNetwork:
+    """The loader's steps from OSM elements to a :class:`RoadNetwork`, with or without a graph (their one owner).
+
+    The country (given, or :func:`~vision_zero.network.country.detect_country` on the graph attributes, the
+    edges' tags and the median node), the tags normalised with its defaults (:func:`osm_tags.normalise_link`,
+    :func:`osm_tags.is_signalised`, :func:`osm_tags.crossing_type`), nodes projected to their UTM zone, the
+    tables checked (:func:`check_tables`) and completed (:func:`network_from_tables`), the defaulted counts.
+
+    Parameters
+    ----------
+    node_ids, node_tags
+        Per node (node id = its position here): its OSM id and its attributes, ``x``/``y`` in degrees and OSM
+        node tags (an absent key is an absent tag).
+    edges
+        Per link, in link-id order: ``(u, v, key, tags)`` with ``u``/``v`` among ``node_ids`` and the OSM way tags
+        (``highway``, ``maxspeed``, ``lanes``, ``oneway``, ``reversed``, ``length`` [m], ``osmid``, ``name``, …).
+    graph_attrs
+        The graph's attributes (``crs``, a saved ``country``, ``schematic``, ``schematic_scale``); none: ``{}``.
+    schematic
+        Default: the graph attribute of that name.
+    graph
+        The graph the elements are of, kept as the network's ``source_graph`` (None: a plain graph of the
+        tables when one is asked for).
+
+    Raises
+    ------
+    DataError
+        No links, a bad coordinate or value (:func:`check_tables`), or a ``country`` without a default
+        speed-limit table.
+    """
+    from vision_zero.core.errors import DataError
+
+    attrs: Mapping[str, Any] = {} if graph_attrs is None else graph_attrs
+    if not edges:
+        raise DataError(f"{source}: the road graph has no links")
+    params = parameters if parameters is not None else load_parameters()
+    known = osm_tags.countries_with_limits(params)
+    if country is not None and country.upper() not in known:
+        raise DataError(
+            f"{source}: country {country!r}: no default speed limits for it in network.toml; expected one of "
+            f"{[k for k in known if k != osm_tags.GENERIC_COUNTRY]}"
+        )
+    lon, lat = _coordinates(node_ids, node_tags, source)  # a DataError naming a bad node
+    lonlat = (float(np.median(lon)), float(np.median(lat))) if len(node_ids) else None
+    chosen = detect_country(attrs, (d for _u, _v, _k, d in edges), lonlat, known=known, explicit=country)
+    defaults = osm_tags.TagDefaults.from_parameters(params, country=chosen.code)
+    nodes, index, defaulted_crossings = _node_table(node_ids, node_tags, lon, lat)
+    links, counts = _link_table(edges, index, defaults)
+    check_tables(source, nodes, links, max_speed_kph=max(defaults.max_posted_kph, defaults.none_kph))
+    is_schematic = bool(attrs.get("schematic", False)) if schematic is None else schematic
     return _assemble(
         nodes,
         links,
@@ -687,10 +750,81 @@ def network_from_graph(
         country=chosen.code,
         country_source=chosen.how,
         default_speed_kph=defaults.country_limits.by_context(),
-        area_share=float(graph.graph["schematic_scale"])
-        if is_schematic and "schematic_scale" in graph.graph
-        else None,
+        area_share=float(attrs["schematic_scale"]) if is_schematic and "schematic_scale" in attrs else None,
     )
+
+
+def network_from_osm_tables(
+    nodes: pd.DataFrame,
+    links: pd.DataFrame,
+    *,
+    source: str,
+    graph_attrs: Mapping[str, Any] | None = None,
+    schematic: bool | None = None,
+    parameters: ParameterSet | None = None,
+    country: str | None = None,
+) -> RoadNetwork:
+    """The network the loader builds from a graph of these OSM-style tables, without building the graph.
+
+    :func:`network_from_elements` on the tables' rows, listed as an osmnx ``MultiDiGraph`` would list them, so
+    the result equals :func:`network_from_graph` on a graph with these nodes and edges added in row order, bit for
+    bit (``tests/network/test_road_network.py``). No networkx is imported and no graph is kept.
+
+    Parameters
+    ----------
+    nodes
+        One row per node, in order: ``osmid`` (the node's id), ``lon``, ``lat`` [deg], and OSM node tags as further
+        columns (e.g. ``highway``); a None or NaN cell is an absent tag.
+    links
+        One row per directed edge: ``osm_u``, ``osm_v`` (node ``osmid``), optionally ``key`` (default: 0, 1, … per
+        node pair in row order, as a graph numbers edges added in that order), and OSM way tags as further columns
+        (``highway``, ``maxspeed``, ``lanes``, ``oneway``, ``reversed``, ``length`` [m], ``osmid``, ``name`` …);
+        a None or NaN cell is an absent tag. Link ids follow the graph's edge order: by origin node in the order
+        of ``nodes``, then by destination in the order it first appears from that origin, then in row order.
+    graph_attrs, schematic, parameters, country
+        As :func:`network_from_elements`.
+    """
+    ids = nodes["osmid"].tolist()
+    node_columns = {c: nodes[c].tolist() for c in nodes.columns if c not in ("osmid", "lon", "lat")}
+    node_columns = {"x": nodes["lon"].tolist(), "y": nodes["lat"].tolist(), **node_columns}
+    node_tags = [_present(node_columns, i) for i in range(len(ids))]
+    osm_u, osm_v = links["osm_u"].tolist(), links["osm_v"].tolist()
+    if "key" in links.columns:
+        keys = [int(k) for k in links["key"].tolist()]
+    else:  # a graph's default key: how many edges of the same pair were added before
+        seen: dict[tuple[Any, Any], int] = defaultdict(int)
+        keys = []
+        for pair in zip(osm_u, osm_v, strict=True):
+            keys.append(seen[pair])
+            seen[pair] += 1
+    link_columns = {c: links[c].tolist() for c in links.columns if c not in ("osm_u", "osm_v", "key")}
+    position = {n: i for i, n in enumerate(ids)}
+    first: dict[tuple[Any, Any], int] = {}  # a graph's adjacency: per origin, destinations as first added
+    for j, pair in enumerate(zip(osm_u, osm_v, strict=True)):
+        first.setdefault(pair, j)
+    order = sorted(range(len(osm_u)), key=lambda j: (position[osm_u[j]], first[osm_u[j], osm_v[j]], j))
+    edges = [(osm_u[j], osm_v[j], keys[j], _present(link_columns, j)) for j in order]
+    return network_from_elements(
+        ids,
+        node_tags,
+        edges,
+        source=source,
+        graph_attrs=graph_attrs,
+        schematic=schematic,
+        parameters=parameters,
+        country=country,
+    )
+
+
+def _present(columns: Mapping[str, list[Any]], row: int) -> dict[str, Any]:
+    """Row ``row`` of ``columns`` as a tag mapping, without its absent (None or NaN) cells."""
+    out: dict[str, Any] = {}
+    for name, values in columns.items():
+        value = values[row]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        out[name] = value
+    return out
 
 
 def network_from_tables(
