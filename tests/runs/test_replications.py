@@ -18,8 +18,11 @@ from vision_zero.runs.parallel import SerialExecutor
 from vision_zero.runs.replications import (
     _next_total,
     _precision_reached,
+    format_precision,
     format_summary,
     mean_interval,
+    rounds_to_precision,
+    run_comparison,
     run_id,
     run_job,
     scenario_run_dir,
@@ -54,6 +57,76 @@ def test_next_total_square_root_law() -> None:
     assert _next_total(10, 20.5, 20.0, maximum=100) == 11  # at least one more
     assert _next_total(10, 40.0, 20.0, maximum=15) == 15  # capped
     assert _next_total(5, math.inf, 20.0, maximum=100) == 10
+
+
+def test_rounds_stop_each_series_at_its_precision_by_hand() -> None:
+    # three series against a 50% full width, at most 8:
+    #   0: [9, 10, 11]: width 2 * 4.302653 * 1 / sqrt(3) = 4.968 = 49.7% of 10 -> reached in round 1 (3)
+    #   1: [8, 12, 10 | 10, 10, 10]: at 3 sd 2, width 99.4% -> next total min(ceil(3 * (99.4/50)^2) = 12, 2 * 3)
+    #      = 6; at 6 sd sqrt(8/5) = 1.265, half width t(0.975, 5) 2.5706 * 1.265 / sqrt(6) = 1.328 -> 26.6%: reached
+    #   2: [-1, 1, -1]: mean -1/3, interval includes 0, needs far more than 8 -> out of reach in round 1
+    data = [
+        [9.0, 10.0, 11.0, 10.0, 10.0, 10.0, 10.0, 10.0],
+        [8.0, 12.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0],
+        [-1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0],
+    ]
+    rounds: list[tuple[list[int], int]] = []
+    where = rounds_to_precision(
+        3,
+        start=0,
+        target_ci_pct=50.0,
+        max_replications=8,
+        ensure=lambda running, n: rounds.append((list(running), n)),
+        values=lambda i, n: np.array(data[i][:n]),
+    )
+    assert rounds == [([0, 1, 2], 3), ([1], 6)]
+    assert [(w.n, w.stop_reason) for w in where] == [(3, "target-ci"), (6, "target-ci"), (3, "out-of-reach")]
+    assert where[0].width_pct == pytest.approx(49.68276, rel=1e-5)
+    assert where[1].width_pct == pytest.approx(
+        200 * 2.570582 * math.sqrt(8 / 5) / math.sqrt(6) / 10, rel=1e-5
+    )
+    assert where[2].needed > 8
+    # the cap: at most 4, series 1 is not reached at 4 ([8, 12, 10, 10]: width 2 * 3.182 * 1.633 / 2 = 52.0%)
+    rounds.clear()
+    capped = rounds_to_precision(
+        2,
+        start=3,
+        target_ci_pct=50.0,
+        max_replications=4,
+        ensure=lambda running, n: rounds.append((list(running), n)),
+        values=lambda i, n: np.array(data[i][:n]),
+    )
+    assert rounds == [([0, 1], 3), ([1], 4)]
+    assert capped[1].n == 4 and capped[1].stop_reason == "max-replications"
+    assert capped[1].width_pct == pytest.approx(200 * 3.182446 * math.sqrt(8 / 3) / 2 / 10, rel=1e-5)
+    assert capped[1].needed == 5  # the interval excludes 0, so it was not out of reach, just capped
+    assert "NOT reached (stopped at --max-replications 4)" in format_precision(capped[1])
+    assert "about 5 replications needed" in format_precision(capped[1])
+
+
+def test_run_comparison_stops_each_variant_like_run_job(tmp_path: Path) -> None:
+    # two variants of one baseline: 40 km/h on three links (a clear effect) and 60 km/h (no change at all: every
+    # pair's KSI difference is 0, so its interval includes 0 and no number of pairs reaches the target)
+    strong, same = toy_job(), toy_job(limit_kph=60.0, name="unchanged")
+    assert strong.baseline is not None
+    kwargs = {"executor": SerialExecutor(), "target_ci_pct": 15.0, "max_replications": 60, "progress": False}
+    runs = run_comparison(strong.baseline, [strong, same], out_dir=tmp_path / "a", **kwargs)  # type: ignore[arg-type]
+    alone = run_job(toy_job(), out_dir=tmp_path / "b", **kwargs)  # type: ignore[arg-type]
+    base, s, u = runs
+    assert s.stop_reason == "target-ci" and s.n == alone.n > 3  # the same rule as run --target-ci
+    assert s.summaries == alone.summaries
+    assert u.stop_reason == "out-of-reach" and u.n == 3
+    assert base.n == s.n  # the baseline has as many replications as its longest variant
+    assert u.baseline is not None and u.baseline.n == 3  # pairs: the same indices
+    assert "not told apart from 0" in format_summary(u)
+    # again in the same folder: everything is reused (no replication written again), the same stop
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "a").rglob("summary.json")}
+    assert len(stamps) == 2 * s.n + 3
+    again = run_comparison(strong.baseline, [strong, same], out_dir=tmp_path / "a", **kwargs)  # type: ignore[arg-type]
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "a").rglob("summary.json")} == stamps
+    assert [(r.n, r.stop_reason, r.summaries) for r in again] == [
+        (r.n, r.stop_reason, r.summaries) for r in runs
+    ]
 
 
 def test_run_folder_layout_and_manifest(tmp_path: Path) -> None:

@@ -77,9 +77,17 @@ from scipy import stats
 
 from vision_zero.appraisal.economics import Economics, InterventionCost
 from vision_zero.core.errors import DataError
-from vision_zero.core.intervals import MIN_REPLICATIONS_FOR_CI, FloatArray, Interval, as_floats, interval
+from vision_zero.core.intervals import (
+    MIN_REPLICATIONS_FOR_CI,
+    FloatArray,
+    Interval,
+    as_floats,
+    interval,
+    replications_needed,
+)
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES
+from vision_zero.runs.replications import Precision
 from vision_zero.runs.results import ReplicationResult
 
 __all__ = [
@@ -109,6 +117,7 @@ __all__ = [
     "replications_text",
     "sd_range",
     "summarise",
+    "target_lines",
     "unreliable_note",
 ]
 
@@ -198,42 +207,6 @@ def sd_range(n: int, *, level: float = 0.95) -> tuple[float, float]:
         math.sqrt(df / float(stats.chi2.ppf(1.0 - tail, df))),
         math.sqrt(df / float(stats.chi2.ppf(tail, df))),
     )
-
-
-def replications_needed(
-    values: Iterable[float] | FloatArray,
-    *,
-    relative: float = 1.0,
-    level: float = 0.95,
-    cap: int = 100_000,
-) -> int:
-    """Paired replications needed for the interval of the mean of ``values`` to be within ``relative`` of it.
-
-    The smallest n, at least ``MIN_REPLICATIONS_FOR_CI``, with ``t(level, n−1) · sd / sqrt(n) < relative · |mean|``,
-    taking the observed mean and standard deviation as the truth. ``relative = 1`` (the default): the interval
-    excludes 0; ``relative = 0.2``: the interval is within ±20% of the mean. Returns the current count when its
-    interval is that narrow already (and reliable), ``cap`` when the mean is 0 or there are fewer than two values
-    (no variance observed).
-    """
-    if not relative > 0.0:
-        raise ValueError(f"replications_needed: relative must be above 0 (got {relative})")
-    x = as_floats(values)
-    x = x[np.isfinite(x)]
-    if x.size < 2:
-        return cap
-    mean, sd = abs(float(x.mean())), float(x.std(ddof=1))
-    target = relative * mean
-    n = max(MIN_REPLICATIONS_FOR_CI, int(x.size))
-    if sd == 0.0:
-        return n if mean > 0 else cap
-    if mean == 0.0:
-        return cap
-    tail = (1.0 - level) / 2.0
-    # grow n until the half-width is below the target (the normal approximation gives the starting point)
-    n = max(n, math.ceil(float(stats.norm.ppf(1.0 - tail) * sd / target) ** 2))
-    while n < cap and float(stats.t.ppf(1.0 - tail, n - 1)) * sd / math.sqrt(n) >= target:
-        n += 1
-    return min(n, cap)
 
 
 @dataclass(frozen=True)
@@ -398,6 +371,10 @@ class VariantComparison:
         KSI avoided per year with each risk-stage parameter at the low and high end of its range, the risk stage
         re-run on the stored traffic (:func:`vision_zero.runs.sensitivity.risk_sensitivity`; the tornado chart),
         or None when not computed.
+    target
+        For a comparison run to a target precision (``compare --target-ci``): where this variant's pairs stopped
+        (:class:`~vision_zero.runs.replications.Precision`: reached, stopped at the maximum, or out of reach),
+        else None (:func:`target_lines` says it).
     """
 
     variant: str
@@ -419,6 +396,7 @@ class VariantComparison:
     bcr_safety: Interval = field(default_factory=lambda: interval([]))
     precision_pct: float = float("nan")
     sensitivity: pd.DataFrame | None = None
+    target: Precision | None = None
 
     @property
     def ksi_avoided(self) -> Interval:
@@ -566,6 +544,8 @@ class Comparison:
                 "replications_for_precision": v.replications_for_precision,
                 "n": len(v.pairs),
             }
+            if v.target is not None:  # compare --target-ci: where the variant's pairs stopped and why
+                row |= {"target_ci_pct": v.target.target_ci_pct, "target_stop": v.target.stop_reason}
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -658,6 +638,7 @@ def compare(
     *,
     economics: Economics | None = None,
     parameters: ParameterSet | None = None,
+    precision_pct: float | None = None,
 ) -> Comparison:
     """Compare each variant with the baseline, replication by replication.
 
@@ -673,6 +654,9 @@ def compare(
     parameters
         Where the default money values (``economics.*``) and the precision a decision needs
         (``appraisal.ksi_precision_pct``) come from; the shipped parameters if omitted.
+    precision_pct
+        The precision a decision needs (± percent of the mean KSI avoided) instead of
+        ``appraisal.ksi_precision_pct``: half of ``compare --target-ci``.
 
     Raises
     ------
@@ -683,7 +667,8 @@ def compare(
     base_econ = economics or Economics.from_parameters(params).with_overrides(
         baseline.economics, origin=f"scenario {baseline.name!r}"
     )
-    precision_pct = params.value("appraisal.ksi_precision_pct")
+    if precision_pct is None:
+        precision_pct = params.value("appraisal.ksi_precision_pct")
     comps = tuple(
         _compare_one(
             baseline,
@@ -910,6 +895,51 @@ def replications_text(needed: int, pairs: int, mean: float) -> str:
     return format_number(needed, 0)
 
 
+def target_lines(comparison: Comparison, lang: str = "en") -> list[str]:
+    """What ``compare --target-ci`` did: a line saying the target, then one per variant.
+
+    Per variant: reached after n pairs; or not reached (at the maximum, or out of reach) and the pairs it would
+    need, counted as the "reps for ±x%" column counts them. Empty for a comparison without a target.
+    """
+    from vision_zero.core.i18n import ntext, text
+
+    targets = [(v, v.target) for v in comparison.variants if v.target is not None]
+    if not targets:
+        return []
+    first = targets[0][1]
+    pct = f"{first.target_ci_pct / 2:g}"
+    lines = [
+        text(
+            "target_head",
+            lang,
+            width=f"{first.target_ci_pct:g}",
+            pct=pct,
+            max=first.max_replications,
+        )
+    ]
+    for v, t in targets:
+        key = (
+            "target_reached"
+            if t.reached
+            else "target_out_of_reach"
+            if t.out_of_reach
+            else "target_not_reached"
+        )
+        lines.append(
+            ntext(
+                key,
+                t.n,
+                lang,
+                variant=v.variant,
+                pct=pct,
+                width=format_number(t.width_pct, 0) if math.isfinite(t.width_pct) else "∞",
+                needed=replications_text(t.needed, t.n, v.difference["ksi"].mean),
+                max=t.max_replications,
+            )
+        )
+    return lines
+
+
 def unreliable_note(n: int, lang: str = "en") -> str:
     """The sentence saying why ``n`` paired replications give no reliable interval ("" from the minimum on)."""
     from vision_zero.core.i18n import ntext
@@ -1057,6 +1087,7 @@ def format_table(comparison: Comparison, *, label: str = "", lang: str = "en", c
         foot.append(text("not_yet_foot", lang))
     if comparison.variants:
         foot.append(precision_foot(comparison, lang))
+    foot.extend(target_lines(comparison, lang))
     if any(s.truncated for s in comparison.scenarios):
         foot.append(text("truncated_note", lang))
     if coverage:

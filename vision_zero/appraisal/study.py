@@ -1,7 +1,7 @@
 """Find or run the replications of a baseline and its variants, and compare them pair by pair.
 
 :func:`compare_scenarios` takes scenario files (a baseline first), finds or runs their replications through
-:func:`vision_zero.runs.replications.run_job` (which resumes and skips what is already on disk, so a second call
+:func:`vision_zero.runs.replications.run_comparison` (which resumes and skips what is already on disk, so a second call
 only reads) and compares them (:func:`vision_zero.appraisal.compare.compare`). The outputs stage
 (:func:`vision_zero.outputs.write.write_outputs`) writes what a committee reads from the result.
 """
@@ -27,8 +27,9 @@ from vision_zero.program.touched import Touched
 from vision_zero.runs.parallel import make_executor
 from vision_zero.runs.pipeline import AppliedScenario, prepare, simulated_periods
 from vision_zero.runs.replications import (
+    check_stopping_options,
     may_share_traffic,
-    run_job,
+    run_comparison,
     scenario_job,
     scenario_view,
     traffic_store_dir,
@@ -193,6 +194,8 @@ def compare_scenarios(
     stream: TextIO | None = None,
     sensitivity: bool = True,
     link_events: bool = False,
+    target_ci_pct: float | None = None,
+    max_replications: int = 200,
 ) -> tuple[Comparison, list[CompareInputs]]:
     """Find (or run, resuming) the replications of a baseline and its variants, and compare them pair by pair.
 
@@ -217,7 +220,14 @@ def compare_scenarios(
     link_events
         Every scenario's replications also write ``link_events.parquet`` (every vehicle's link entries and exits:
         :func:`vision_zero.runs.replications.run_job`); the comparison is the same either way.
+    target_ci_pct, max_replications
+        Run pairs in rounds until each variant's 95% interval of KSI avoided is narrower than ``target_ci_pct``
+        percent of its mean (full width: 40 = ±20%), or out of reach, or ``max_replications`` pairs
+        (:func:`vision_zero.runs.replications.run_comparison`; ``replications`` is then the first round). Each
+        variant's :attr:`~vision_zero.appraisal.compare.VariantComparison.target` says where it stopped, and the
+        "replications for ±x%" figures are for ``target_ci_pct / 2``.
     """
+    check_stopping_options(replications, target_ci_pct, max_replications)
     log = stream or sys.stderr
     base_path = Path(baseline).resolve()
     seen = {base_path}
@@ -252,25 +262,24 @@ def compare_scenarios(
                 f"vision-zero: note: {path}: calibrated against {b}, compared against {base_job.name!r}",
                 file=log,
             )
-    n = replications or max(j.replications for j in (base_job, *var_jobs))
 
     def run_all(ex: Any) -> list[Any]:
         # one traffic store for the whole comparison: every variant whose traffic inputs equal the baseline's
         # (crossing upgrades) re-uses the baseline replication's vehicle traffic instead of simulating it again
         share = any(may_share_traffic(j) for j in var_jobs)
         with traffic_store_dir(Path(results_dir)) if share else contextlib.nullcontext() as store:
-            return [
-                run_job(
-                    j,
-                    out_dir=results_dir,
-                    executor=ex,
-                    replications=n,
-                    progress=progress,
-                    traffic_store=store,
-                    link_events=link_events,
-                )
-                for j in jobs
-            ]
+            return run_comparison(
+                base_job,
+                var_jobs,
+                out_dir=results_dir,
+                executor=ex,
+                replications=replications,
+                target_ci_pct=target_ci_pct,
+                max_replications=max_replications,
+                progress=progress,
+                traffic_store=store,
+                link_events=link_events,
+            )
 
     jobs = [base_job, *var_jobs]
 
@@ -279,7 +288,20 @@ def compare_scenarios(
         views = [scenario_view(j) for j in jobs]
         inputs = [_runs_from(v, r.results, r.run_dir) for v, r in zip(views, runs, strict=True)]
         params = inputs[0].parameters if len(inputs[0].parameters) else None
-        comparison = compare(inputs[0].runs, [i.runs for i in inputs[1:]], parameters=params)
+        comparison = compare(
+            inputs[0].runs,
+            [i.runs for i in inputs[1:]],
+            parameters=params,
+            precision_pct=None if target_ci_pct is None else target_ci_pct / 2.0,
+        )
+        if target_ci_pct is not None:
+            comparison = replace(
+                comparison,
+                variants=tuple(
+                    replace(v, target=r.extra["precision"])
+                    for v, r in zip(comparison.variants, runs[1:], strict=True)
+                ),
+            )
         if sensitivity and comparison.variants:  # over the same executor: one task per pair
             comparison = _with_sensitivity(comparison, views, inputs, log if progress else None, ex)
         return comparison, inputs

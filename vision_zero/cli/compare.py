@@ -16,6 +16,7 @@ from vision_zero.cli._argtypes import (
     add_set_option,
     check_output_folder,
     non_negative_int,
+    percent,
     positive_int,
 )
 
@@ -28,7 +29,7 @@ slight injuries per year with 95% intervals, KSI avoided (by road user), the pro
 time added and its money value, intervention costs, monetised safety benefits, NPV and benefit-cost ratio.
 
 Runs that are already in the results folder are reused; missing replications are run (and resumed after an
-interruption). Writes to OUT: comparison/scenarios/headline/pairs tables (CSV + Parquet), charts and maps
+interruption). With --target-ci, pairs are added in rounds until KSI avoided is as precise as asked. Writes to OUT: comparison/scenarios/headline/pairs tables (CSV + Parquet), charts and maps
 (PNG), links.gpkg (QGIS) and report.html (one self-contained file). Prints the table.
 """
 
@@ -36,6 +37,7 @@ _EPILOG = """\
 examples:
   vision-zero compare scenarios/baseline.toml scenarios/*.toml
   vision-zero compare scenarios/baseline.toml scenarios/centre-30.toml --replications 10 --lang ru
+  vision-zero compare scenarios/baseline.toml scenarios/*.toml --target-ci 40 --max-replications 50
 """
 
 
@@ -68,7 +70,32 @@ def register(subparsers: Any) -> None:
         "--lang", choices=("en", "ru", "kk"), default="en", help="language of charts and report (default: en)"
     )
     add_replications_option(
-        p, "replications per scenario (default: the most any of the scenario files asks for)"
+        p,
+        "replications per scenario (default: the most any of the scenario files asks for); with --target-ci: "
+        "the first round",
+    )
+    p.add_argument(
+        "--target-ci",
+        type=percent,
+        default=None,
+        metavar="PCT",
+        help=(
+            "run pairs (the baseline and every variant, same replication indices) in rounds until each variant's "
+            "95%% interval of KSI avoided is narrower than PCT %% of its mean: full width, so 40 means ±20%% "
+            "(the 'reps for ±20%%' column). Rounds start at 3 pairs (or -n) and grow by the square-root law "
+            "(at most double). A variant stops when it reaches PCT; the others go on. A variant whose KSI "
+            "avoided is not told apart from 0 (its interval includes 0) can need any number of pairs: it "
+            "stops as soon as the pairs its observed mean and spread need exceed --max-replications, because "
+            "more rounds would not reach PCT and only cost time; the terminal and report.html say which "
+            "variants did not reach PCT and how many pairs they would need"
+        ),
+    )
+    p.add_argument(
+        "--max-replications",
+        type=positive_int,
+        default=200,
+        metavar="M",
+        help="the most pairs --target-ci may run (default: 200)",
     )
     p.add_argument(
         "--seed", type=non_negative_int, default=None, metavar="S", help="base seed for every scenario"
@@ -119,6 +146,8 @@ def _compare(args: argparse.Namespace) -> int:
             executor=executor,
             progress=not args.quiet,
             link_events=args.link_events,
+            target_ci_pct=args.target_ci,
+            max_replications=args.max_replications,
         )
     if not comparison.variants:
         print(

@@ -29,6 +29,7 @@ __all__ = [
     "excludes_zero_by_column",
     "interval",
     "mean_interval",
+    "replications_needed",
     "t_half_width",
 ]
 
@@ -179,3 +180,41 @@ def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> In
     p_low, p_high = (float(v) for v in np.quantile(x, [tail, 1.0 - tail]))
     mean, low, high = mean_interval(x, level=level)
     return Interval(mean, low, high, p_low, p_high, n)
+
+
+def replications_needed(
+    values: Iterable[float] | FloatArray,
+    *,
+    relative: float = 1.0,
+    level: float = 0.95,
+    cap: int = 100_000,
+) -> int:
+    """Paired replications needed for the interval of the mean of ``values`` to be within ``relative`` of it.
+
+    The smallest n, at least ``MIN_REPLICATIONS_FOR_CI``, with ``t(level, n−1) · sd / sqrt(n) < relative · |mean|``,
+    taking the observed mean and standard deviation as the truth. ``relative = 1`` (the default): the interval
+    excludes 0; ``relative = 0.2``: the interval is within ±20% of the mean. Returns the current count when its
+    interval is that narrow already (and reliable), ``cap`` when the mean is 0 or there are fewer than two values
+    (no variance observed).
+    """
+    if not relative > 0.0:
+        raise ValueError(f"replications_needed: relative must be above 0 (got {relative})")
+    x = as_floats(values)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return cap
+    mean, sd = abs(float(x.mean())), float(x.std(ddof=1))
+    target = relative * mean
+    n = max(MIN_REPLICATIONS_FOR_CI, int(x.size))
+    if sd == 0.0:
+        return n if mean > 0 else cap
+    if mean == 0.0:
+        return cap
+    from scipy import stats
+
+    tail = (1.0 - level) / 2.0
+    # grow n until the half-width is below the target (the normal approximation gives the starting point)
+    n = max(n, math.ceil(float(stats.norm.ppf(1.0 - tail) * sd / target) ** 2))
+    while n < cap and float(stats.t.ppf(1.0 - tail, n - 1)) * sd / math.sqrt(n) >= target:
+        n += 1
+    return min(n, cap)

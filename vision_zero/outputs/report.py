@@ -39,6 +39,7 @@ from vision_zero.appraisal.compare import (
     ranking,
     replications_text,
     table_rows,
+    target_lines,
     unreliable_note,
 )
 from vision_zero.appraisal.ksi_split import PARTS, KsiSplit
@@ -441,6 +442,18 @@ def _peak_calibration(baseline: str, inputs: ReportInputs, lang: str) -> str:
     return "".join(out)
 
 
+def _target(comparison: Comparison, lang: str) -> list[str]:
+    """``compare --target-ci``: the target, then per variant whether it was reached (a variant that was not: loud)."""
+    lines = target_lines(comparison, lang)
+    if not lines:
+        return []
+    reached = [True] + [v.target.reached for v in comparison.variants if v.target is not None]
+    return [
+        f'<p class="{"note" if ok else "quick"}">{_e(line)}</p>'
+        for line, ok in zip(lines, reached, strict=True)
+    ]
+
+
 def _summary(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
     parts = []
     if inputs.coverage is not None:
@@ -460,6 +473,7 @@ def _summary(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
         out.append(f'<p class="quick">{_e(unreliable_note(n, lang))}</p>')
     if comparison.variants:
         out.append(f'<p class="note">{_e(precision_foot(comparison, lang))}</p>')
+    out.extend(_target(comparison, lang))
     if any(sc.truncated for sc in comparison.scenarios):
         out.append(f'<p class="note">{_e(text("truncated_note", lang))}</p>')
     out.append(f"<h3>{_e(text('ranking', lang))}</h3>")

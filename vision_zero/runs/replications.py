@@ -16,7 +16,10 @@ shares traffic: :func:`vision_zero.runs.pipeline.run_replication`).
 
 Stopping: a fixed number of replications, or ``target_ci_pct``: keep adding replications until the 95% interval
 of the paired KSI difference (baseline minus variant, per year) is narrower than ``target_ci_pct`` percent of its
-mean, or ``max_replications`` is reached. For a baseline on its own, the interval of its KSI is used.
+mean, or ``max_replications`` is reached, or the target is out of reach (the interval still includes 0 and the
+observed mean and spread say more than ``max_replications`` pairs would be needed). For a baseline on its own,
+the interval of its KSI is used. :func:`rounds_to_precision` is the one stopping rule; :func:`run_job` applies it
+to one scenario, :func:`run_comparison` to every variant of a comparison at once (rounds of pairs).
 
 Run folder: ``<out>/<scenario>/<run-id>/`` (layout in :mod:`vision_zero.runs.results`); the run-id is a hash of the
 resolved scenario, the seed, the network fingerprint and the code fingerprint, so the same command with the
@@ -45,7 +48,13 @@ import pandas as pd
 from vision_zero.core.errors import ConfigError, DataError, ScenarioError, VisionZeroError
 from vision_zero.core.files import make_process_folder, sweep_stale_process_folders
 from vision_zero.core.i18n import text
-from vision_zero.core.intervals import MIN_REPLICATIONS_FOR_CI, Interval, interval, mean_interval
+from vision_zero.core.intervals import (
+    MIN_REPLICATIONS_FOR_CI,
+    Interval,
+    interval,
+    mean_interval,
+    replications_needed,
+)
 from vision_zero.core.version import __version__
 from vision_zero.network.road_network import RoadNetwork, load_network, network_fingerprint
 from vision_zero.program.scenario import Scenario, load_scenario
@@ -80,17 +89,22 @@ __all__ = [
     "RUN_SUMMARY_FILE",
     "DeferredPayload",
     "NetworkInfo",
+    "Precision",
     "RunResult",
     "ScenarioJob",
     "arrival_warning",
     "calibration_spread_warning",
     "calibration_warning",
     "calibration_warnings",
+    "check_stopping_options",
     "format_peak_calibration",
+    "format_precision",
     "format_summary",
     "format_traffic",
     "may_share_traffic",
     "mean_interval",
+    "rounds_to_precision",
+    "run_comparison",
     "run_id",
     "run_job",
     "run_scenario",
@@ -217,10 +231,12 @@ class RunResult:
     resumed
         How many replications were already on disk.
     stop_reason
-        ``"replications"`` (the number asked for), ``"target-ci"`` (precision reached) or
-        ``"max-replications"`` (target not reached within the maximum).
+        ``"replications"`` (the number asked for), ``"target-ci"`` (precision reached),
+        ``"max-replications"`` (target not reached within the maximum) or ``"out-of-reach"`` (the change is not
+        told apart from 0 and would need more than the maximum: :class:`Precision`).
     extra
-        ``ci_width_pct`` for a target-precision run: the final interval width in percent of the mean.
+        For a target-precision run: ``ci_width_pct``, the final interval width in percent of the mean, and
+        ``precision``, the :class:`Precision` it stopped at.
     """
 
     job: ScenarioJob
@@ -287,6 +303,125 @@ def _next_total(n: int, rel_pct: float, target_ci_pct: float, *, maximum: int) -
     else:
         needed = 2 * n
     return min(maximum, min(max(needed, n + 1), 2 * n))
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Where the mean of one series of replications stands against a target precision.
+
+    The series is a variant's KSI avoided per pair, or a baseline's KSI; :func:`rounds_to_precision` leaves one
+    per series.
+
+    Attributes
+    ----------
+    target_ci_pct
+        The target: the 95% interval's full width in percent of the mean (``--target-ci``; 40 = ±20%).
+    max_replications
+        The most replications the run could use (``--max-replications``).
+    n
+        The replications (pairs, for a variant) it stopped at.
+    width_pct
+        The 95% interval's full width there in percent of the mean (``inf`` with a mean of 0).
+    needed
+        Replications the observed mean and spread need for the target
+        (:func:`~vision_zero.core.intervals.replications_needed` with ``relative = target_ci_pct / 200``; 100,000
+        when the mean is 0).
+    reached
+        The width is below the target.
+    out_of_reach
+        Not reached, the interval includes 0 (the change is not told apart from noise) and ``needed`` is above
+        ``max_replications``: more rounds were not run for it.
+    """
+
+    target_ci_pct: float
+    max_replications: int
+    n: int
+    width_pct: float
+    needed: int
+    reached: bool
+    out_of_reach: bool = False
+
+    @property
+    def stop_reason(self) -> str:
+        """``"target-ci"``, ``"out-of-reach"`` or ``"max-replications"`` (see :attr:`RunResult.stop_reason`)."""
+        if self.reached:
+            return "target-ci"
+        return "out-of-reach" if self.out_of_reach else "max-replications"
+
+
+def precision(values: np.ndarray, target_ci_pct: float, max_replications: int) -> Precision:
+    """Where ``values`` stand against ``target_ci_pct`` (:class:`Precision`)."""
+    reached, width = _precision_reached(values, target_ci_pct)
+    needed = replications_needed(values, relative=target_ci_pct / 200.0)
+    out_of_reach = False
+    if not reached and values.size >= MIN_REPLICATIONS_FOR_CI and needed > max_replications:
+        _mean, lo, hi = mean_interval(values)
+        out_of_reach = bool(lo <= 0.0 <= hi)
+    return Precision(target_ci_pct, max_replications, int(values.size), width, needed, reached, out_of_reach)
+
+
+def check_stopping_options(
+    replications: int | None, target_ci_pct: float | None, max_replications: int
+) -> None:
+    """Raise :class:`ConfigError` naming the option: ``--replications``, ``--target-ci``, ``--max-replications``."""
+    if replications is not None and replications < 1:
+        raise ConfigError(f"--replications: expected an integer >= 1 (got {replications})")
+    if target_ci_pct is not None and not (0 < target_ci_pct < 1000):
+        raise ConfigError(f"--target-ci: expected a percentage > 0 (got {target_ci_pct})")
+    if max_replications < 1:
+        raise ConfigError(f"--max-replications: expected an integer >= 1 (got {max_replications})")
+
+
+def rounds_to_precision(
+    series: int,
+    *,
+    start: int,
+    target_ci_pct: float,
+    max_replications: int,
+    ensure: Callable[[Sequence[int], int], None],
+    values: Callable[[int, int], np.ndarray],
+    on_round: Callable[[int, Mapping[int, Precision]], None] | None = None,
+) -> list[Precision]:
+    """Add replications in rounds until each of ``series`` series is precise enough: the one stopping rule.
+
+    Round 1 has ``max(MIN_REPLICATIONS_FOR_CI, start)`` replications (at most ``max_replications``); after each
+    round every series still running is checked (:func:`precision`) and stops when it reached ``target_ci_pct``
+    or is out of reach; the others go on together to the next total, the largest :func:`_next_total` among them
+    (the square-root law, at least one more, at most double, at most ``max_replications``). Depends only on the
+    values, so the same results stop at the same count on any executor.
+
+    Parameters
+    ----------
+    series
+        How many series (0 … series-1).
+    ensure
+        ``ensure(running, n)``: make replications 0 … n-1 of the series in ``running`` exist.
+    values
+        ``values(i, n)``: the n values of series i whose mean must be precise.
+    on_round
+        Called after each round with the total and the precision of every series checked in it.
+
+    Returns
+    -------
+    list[Precision]
+        Per series, where it stopped.
+    """
+    n = min(max(MIN_REPLICATIONS_FOR_CI, start), max_replications)
+    running = list(range(series))
+    status: dict[int, Precision] = {}
+    while running:
+        ensure(running, n)
+        checked = {i: precision(values(i, n), target_ci_pct, max_replications) for i in running}
+        status.update(checked)
+        if on_round is not None:
+            on_round(n, checked)
+        running = [i for i in running if not (checked[i].reached or checked[i].out_of_reach)]
+        if not running or n >= max_replications:
+            break
+        n = max(
+            _next_total(n, checked[i].width_pct, target_ci_pct, maximum=max_replications) for i in running
+        )
+    return [status[i] for i in range(series)]
 
 
 # --- run folders ----------------------------------------------------------------------------------------------
@@ -470,12 +605,12 @@ class _Runner:
         executor: Executor,
         progress: _Progress,
         traffic_store: Path | None = None,
-        link_events: ScenarioJob | None = None,
+        link_events: Sequence[ScenarioJob] = (),
     ) -> None:
         self.out_dir = Path(out_dir)
         self.traffic_store = traffic_store
-        #: the job whose replications keep their link events (not its baseline, run only as its partner)
-        self.link_events = link_events
+        #: the jobs whose replications keep their link events (not a baseline run only as its variant's partner)
+        self.link_events = tuple(link_events)
         self.executor = executor
         self.progress = progress
         self.prepared: set[Path] = set()
@@ -487,10 +622,14 @@ class _Runner:
         hit = self.bundles.get(id(job))
         if hit is None or hit[0] is not job:
             store = self.traffic_store if job.shares_traffic else None
-            events = job is self.link_events
+            events = self.keeps_link_events(job)
             hit = (job, _Bundle(job.task, job.prepared(), store, job.shares_traffic, events))
             self.bundles[id(job)] = hit
         return hit[1]
+
+    def keeps_link_events(self, job: ScenarioJob) -> bool:
+        """Whether ``job``'s replications write ``link_events.parquet``."""
+        return any(job is j for j in self.link_events)
 
     def run_dir(self, job: ScenarioJob) -> Path:
         run_dir = scenario_run_dir(self.out_dir, job)
@@ -512,7 +651,7 @@ class _Runner:
                     file=sys.stderr,
                 )
         done = set(complete)
-        if job is self.link_events:  # a replication run without --link-events is run again to write them
+        if self.keeps_link_events(job):  # a replication run without --link-events is run again to write them
             lacking = sorted(
                 i for i in done if i < n and not lists_file(replication_dir(run_dir, i), LINK_EVENTS_FILE)
             )
@@ -619,12 +758,7 @@ def run_job(
     -------
     RunResult
     """
-    if replications is not None and replications < 1:
-        raise ConfigError(f"--replications: expected an integer >= 1 (got {replications})")
-    if target_ci_pct is not None and not (0 < target_ci_pct < 1000):
-        raise ConfigError(f"--target-ci: expected a percentage > 0 (got {target_ci_pct})")
-    if max_replications < 1:
-        raise ConfigError(f"--max-replications: expected an integer >= 1 (got {max_replications})")
+    check_stopping_options(replications, target_ci_pct, max_replications)
     if link_events and not job.shares_traffic:
         raise ConfigError(
             f"--link-events: {job.name}'s replications do not run the traffic pipeline (expected a job of "
@@ -634,7 +768,7 @@ def run_job(
     with contextlib.ExitStack() as stack:
         if traffic_store is None and may_share_traffic(job):
             traffic_store = stack.enter_context(traffic_store_dir(Path(out_dir)))
-        runner = _Runner(Path(out_dir), executor, bars, traffic_store, job if link_events else None)
+        runner = _Runner(Path(out_dir), executor, bars, traffic_store, (job,) if link_events else ())
         return _run(runner, job, bars, replications, target_ci_pct, max_replications, on_batch)
 
 
@@ -680,32 +814,116 @@ def _run(
             n = replications if replications is not None else job.replications
             resumed = runner.ensure(job, n)
             return _result(runner, job, n, resumed, "replications")
-        n = min(max(MIN_REPLICATIONS_FOR_CI, replications or 0), max_replications)
-        resumed = runner.ensure(job, n)
-        while True:
-            if job.baseline is None:
-                values = runner.summaries(job, "ksi", n)
-            else:
-                values = runner.summaries(job.baseline, "ksi", n) - runner.summaries(job, "ksi", n)
-            reached, rel_pct = _precision_reached(values, target_ci_pct)
+        first: list[int] = []  # how many replications the first round found on disk
+
+        def ensure(_running: Sequence[int], n: int) -> None:
+            done = runner.ensure(job, n)
+            if not first:
+                first.append(done)
+
+        def batch(n: int, checked: Mapping[int, Precision]) -> None:
             if on_batch is not None:
-                on_batch(_result(runner, job, n, resumed, "target-ci", rel_pct=rel_pct))
-            if reached or n >= max_replications:
-                reason = "target-ci" if reached else "max-replications"
-                return _result(runner, job, n, resumed, reason, rel_pct=rel_pct)
-            n = _next_total(n, rel_pct, target_ci_pct, maximum=max_replications)
-            runner.ensure(job, n)
+                on_batch(_result(runner, job, n, first[0], "target-ci", precision=checked[0]))
+
+        (where,) = rounds_to_precision(
+            1,
+            start=replications or 0,
+            target_ci_pct=target_ci_pct,
+            max_replications=max_replications,
+            ensure=ensure,
+            values=lambda _i, n: _precision_values(runner, job, n),
+            on_round=batch,
+        )
+        return _result(runner, job, where.n, first[0], where.stop_reason, precision=where)
+    finally:
+        bars.close()
+
+
+def _precision_values(runner: _Runner, job: ScenarioJob, n: int) -> np.ndarray:
+    """What a target precision is about: a variant's KSI avoided per pair, a baseline's KSI per replication."""
+    if job.baseline is None:
+        return runner.summaries(job, "ksi", n)
+    avoided: np.ndarray = runner.summaries(job.baseline, "ksi", n) - runner.summaries(job, "ksi", n)
+    return avoided
+
+
+def run_comparison(
+    baseline: ScenarioJob,
+    variants: Sequence[ScenarioJob],
+    *,
+    out_dir: Path,
+    executor: Executor,
+    replications: int | None = None,
+    target_ci_pct: float | None = None,
+    max_replications: int = 200,
+    progress: bool = True,
+    progress_stream: TextIO | None = None,
+    traffic_store: Path | None = None,
+    link_events: bool = False,
+) -> list[RunResult]:
+    """Run (or resume) a baseline and its variants pair by pair: the baseline's run first, then each variant's.
+
+    Without ``target_ci_pct``: ``replications`` each (default: the most any of the jobs asks for). With it: rounds
+    of pairs (:func:`rounds_to_precision`, starting at ``replications``): every variant still running gets the
+    round's pairs (its baseline's replications first, same indices: common random numbers) and stops when its KSI
+    avoided is within ``target_ci_pct`` (full width, percent of the mean) or out of reach; the baseline has as many
+    replications as its longest variant. Each variant's :class:`RunResult` carries its :class:`Precision` in
+    ``extra["precision"]``; replications already in ``out_dir`` are reused. Returns the baseline's run, then the
+    variants' in order.
+    """
+    check_stopping_options(replications, target_ci_pct, max_replications)
+    jobs = [baseline, *variants]
+    if link_events and not all(j.shares_traffic for j in jobs):
+        raise ConfigError("--link-events: every scenario's replications must run the traffic pipeline")
+    bars = _Progress(progress, progress_stream)
+    runner = _Runner(Path(out_dir), executor, bars, traffic_store, jobs if link_events else ())
+    try:
+        if target_ci_pct is None:
+            n = replications or max(j.replications for j in jobs)
+            done = [runner.ensure(j, n) for j in jobs]
+            return [_result(runner, j, n, d, "replications") for j, d in zip(jobs, done, strict=True)]
+        resumed: dict[int, int] = {}
+
+        def ensure(running: Sequence[int], n: int) -> None:
+            # the compared baseline each round (a variant calibrated against another scenario does not ensure it)
+            resumed.setdefault(0, runner.ensure(baseline, n))
+            for i in running:
+                done = runner.ensure(variants[i], n)
+                resumed.setdefault(i + 1, done)
+
+        where = rounds_to_precision(
+            len(variants),
+            start=replications or 0,
+            target_ci_pct=target_ci_pct,
+            max_replications=max_replications,
+            ensure=ensure,
+            values=lambda i, n: _precision_values(runner, variants[i], n),
+        )
+        runs = [
+            _result(runner, baseline, max((w.n for w in where), default=0), resumed.get(0, 0), "replications")
+        ]
+        for i, (job, w) in enumerate(zip(variants, where, strict=True)):
+            runs.append(_result(runner, job, w.n, resumed.get(i + 1, 0), w.stop_reason, precision=w))
+        return runs
     finally:
         bars.close()
 
 
 def _result(
-    runner: _Runner, job: ScenarioJob, n: int, resumed: int, reason: str, *, rel_pct: float | None = None
+    runner: _Runner,
+    job: ScenarioJob,
+    n: int,
+    resumed: int,
+    reason: str,
+    *,
+    precision: Precision | None = None,
 ) -> RunResult:
     baseline = None
     if job.baseline is not None:
         baseline = RunResult(job.baseline, runner.run_dir(job.baseline), runner.load(job.baseline, n))
-    extra: dict[str, Any] = {} if rel_pct is None else {"ci_width_pct": rel_pct}
+    extra: dict[str, Any] = {}
+    if precision is not None:
+        extra = {"ci_width_pct": precision.width_pct, "precision": precision}
     run = RunResult(job, runner.run_dir(job), runner.load(job, n), baseline, resumed, reason, extra)
     atomic_write_text(run.run_dir / "replications.csv", run.to_frame().to_csv(index=False))
     write_run_summary(run)
@@ -1026,10 +1244,29 @@ def format_summary(run: RunResult) -> str:
     if peak_line:
         lines.append(f"  {peak_line}")
     if run.stop_reason != "replications":
-        width = run.extra.get("ci_width_pct", math.nan)
-        what = "reached" if run.stop_reason == "target-ci" else "NOT reached (stopped at --max-replications)"
-        lines.append(f"  target precision {what}: interval width {width:.1f}% of the mean")
+        lines.append(f"  {format_precision(run.extra['precision'])}")
     return "\n".join(lines)
+
+
+def format_precision(where: Precision, name: str = "target precision") -> str:
+    """One line: whether ``where`` reached its target, and if not how many replications it would need."""
+    width = (
+        f"interval width {where.width_pct:.1f}% of the mean" if math.isfinite(where.width_pct) else "mean 0"
+    )
+    if where.reached:
+        return f"{name} reached ({where.n} replications): {width}"
+    need = (
+        f"about {where.needed:,} replications needed"
+        if where.needed < 100_000
+        else "no end in sight (mean 0)"
+    )
+    if where.out_of_reach:
+        return (
+            f"{name} NOT reached: after {where.n} replications the KSI difference is not told apart from 0 "
+            f"(its interval includes 0) and {need}, more than --max-replications {where.max_replications}; "
+            f"stopped there ({width})"
+        )
+    return f"{name} NOT reached (stopped at --max-replications {where.max_replications}): {width}; {need}"
 
 
 # --- scenario files → jobs (the real pipeline) ----------------------------------------------------------------
