@@ -29,8 +29,9 @@ slight injuries per year with 95% intervals, KSI avoided (by road user), the pro
 time added and its money value, intervention costs, monetised safety benefits, NPV and benefit-cost ratio.
 
 Runs that are already in the results folder are reused; missing replications are run (and resumed after an
-interruption). With --target-ci, pairs are added in rounds until KSI avoided is as precise as asked. Writes to OUT: comparison/scenarios/headline/pairs tables (CSV + Parquet), charts and maps
-(PNG), links.gpkg (QGIS) and report.html (one self-contained file). Prints the table.
+interruption); with --target-ci, pairs are added in rounds until each variant's KSI avoided is as precise as
+asked. Writes to OUT: comparison/scenarios/headline/pairs tables (CSV + Parquet), charts and maps (PNG),
+links.gpkg (QGIS) and report.html (one self-contained file). Prints the table.
 """
 
 _EPILOG = """\

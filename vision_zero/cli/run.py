@@ -91,7 +91,9 @@ def register(subparsers: Any) -> None:
         metavar="PCT",
         help=(
             "add replications until the 95%% interval of the KSI difference against the baseline is narrower "
-            "than PCT %% of its mean (a baseline alone: of its KSI)"
+            "than PCT %% of its mean (a baseline alone: of its KSI); full width, so 40 means ±20%%. A variant "
+            "whose difference is not told apart from 0 (its interval includes 0) and whose observed mean and "
+            "spread need more than --max-replications stops there: more would not reach PCT"
         ),
     )
     p.add_argument(
