@@ -310,6 +310,7 @@ def build_city_case(
     network: str | None = None,
     demand_factor: float | None = None,
     name: str | None = None,
+    sumo_speeds: str = "limit",
 ) -> Case:
     """A vision_zero network with its AM-peak demand, exported to SUMO via plain XML and netconvert.
 
@@ -317,7 +318,10 @@ def build_city_case(
     schematic Almaty at ``scale``. ``demand_factor``: the AM peak of that many times the network's default daily
     trips (a scenario's calibrated factor); ``n_trips`` instead rescales it to that many trips. The trips'
     free-flow times under vision_zero's reference (:func:`vision_zero.traffic.demand.free_flow_link_cost_s`) go to
-    ``free_flow.csv``, for the congestion index of every tool.
+    ``free_flow.csv``, for the congestion index of every tool. ``sumo_speeds``: the SUMO edges' speed, ``"limit"``
+    (the posted limit, as always) or ``"desired"`` (vision_zero's mean free running speed on the link, length /
+    :func:`vision_zero.traffic._model.expected_running_time_s`: its drivers' desired speeds, above the limit), so
+    that both tools' drivers run equally fast on an empty link.
     """
     from vision_zero import network as vz_network
     from vision_zero.traffic import demand
@@ -360,7 +364,7 @@ def build_city_case(
             "v": net.links["v"].to_numpy(int),
             "length_m": net.links["length_m"].to_numpy(float),
             "lanes": np.maximum(net.links["lanes"].to_numpy(int), 1),
-            "speed_kph": net.links["speed_limit_kph"].to_numpy(float),
+            "speed_kph": _sumo_speeds_kph(net, sumo_speeds),
             "sumo_edge": [f"l{i}" for i in range(len(net.links))],
             # vision_zero's road-class order at a junction, as SUMO's edge priority: both tools then make the same
             # road the major one at a priority junction (without it netconvert ranks by speed and lanes, and all
@@ -373,6 +377,8 @@ def build_city_case(
     checks = network_checks(net, vz_trips)
     (workdir / "network_checks.json").write_text(json.dumps(checks, indent=1))
     demand_note = "vision_zero default demand, AM peak"
+    if sumo_speeds == "desired":
+        demand_note += "; SUMO edge speeds = vision_zero's mean desired running speeds"
     if demand_factor is not None:
         demand_note = f"vision_zero demand x{demand_factor:g} of the default, AM peak"
     case = Case(
@@ -389,6 +395,21 @@ def build_city_case(
     )
     write_case(case)
     return case
+
+
+def _sumo_speeds_kph(net: Any, sumo_speeds: str) -> np.ndarray:
+    """The SUMO edges' speeds [km/h]: the posted limits, or vision_zero's mean free running speeds (``desired``)."""
+    limit = net.links["speed_limit_kph"].to_numpy(float)
+    if sumo_speeds == "limit":
+        return limit
+    if sumo_speeds != "desired":
+        raise ValueError(f"sumo_speeds: 'limit' or 'desired' (got {sumo_speeds!r})")
+    from vision_zero.traffic._model import expected_running_time_s
+    from vision_zero.traffic.simulation import TrafficSettings
+
+    running_s = expected_running_time_s(net.links, TrafficSettings.from_parameters())
+    length = net.links["length_m"].to_numpy(float)
+    return np.where(running_s > 0, 3.6 * length / np.maximum(running_s, 1e-9), limit)
 
 
 def write_plain_xml_and_convert(workdir: Path, nodes: pd.DataFrame, links: pd.DataFrame) -> None:
@@ -728,7 +749,17 @@ def sumo_signal_offsets(case: Case) -> np.ndarray:
     to vision_zero as the node column ``signal_offset_s`` (the start of its east-west phase), so that both tools
     run the same signal coordination; vision_zero's own default (pseudo-random offsets, uncoordinated) differs
     from netgenerate's and made trips on the grid ~20% slower under load than in SUMO with the same plan.
+
+    A signal with no east-west approach (on real geometry half the signals: a crossing or an approach signal on a
+    north-south street) has only vision_zero's phase 1, which turns green one lost time
+    (``traffic.signal.lost_time_per_phase_s``) after the node's offset: its offset is SUMO's north-south green
+    start less that lost time, so its green starts when SUMO's does. (Before, such a node was left NaN and ran
+    vision_zero's pseudo-random offset against SUMO's simultaneous plan: 157 of the 304 signals of the Helsinki
+    extract.)
     """
+    from vision_zero.traffic.simulation import TrafficSettings
+
+    lost_s = TrafficSettings.from_parameters().lost_time_per_phase_s
     net_xml = case.workdir / "net.net.xml"
     node_xy = case.nodes[["x_m", "y_m"]].to_numpy(float)
     d_xy = np.abs(node_xy[case.links["v"].to_numpy(int)] - node_xy[case.links["u"].to_numpy(int)])
@@ -736,12 +767,14 @@ def sumo_signal_offsets(case: Case) -> np.ndarray:
         zip(case.links["sumo_edge"].astype(str), (d_xy[:, 0] >= d_xy[:, 1]).tolist(), strict=True)
     )
     ew_index: dict[str, set[int]] = {}
+    ns_index: dict[str, set[int]] = {}
     plans: dict[str, tuple[float, list[tuple[float, str]]]] = {}
     for _, el in ET.iterparse(net_xml, events=("end",)):
         if el.tag == "connection":
             tl = el.get("tl")
-            if tl and east_west.get(el.get("from", ""), False):
-                ew_index.setdefault(tl, set()).add(int(el.get("linkIndex", "-1")))
+            if tl:
+                group = ew_index if east_west.get(el.get("from", ""), False) else ns_index
+                group.setdefault(tl, set()).add(int(el.get("linkIndex", "-1")))
         elif el.tag == "tlLogic":
             phases = [(float(ph.get("duration", "0")), ph.get("state", "")) for ph in el.findall("phase")]
             plans[el.get("id", "")] = (float(el.get("offset", "0")), phases)
@@ -753,10 +786,15 @@ def sumo_signal_offsets(case: Case) -> np.ndarray:
         if tl not in index or not signalised[index[tl]]:
             continue
         ew = ew_index.get(tl, set())
+        ns = ns_index.get(tl, set()) if not ew else set()
         start = 0.0
         for duration, state in phases:
             if any(state[i] == "G" for i in ew if 0 <= i < len(state)):
                 out[index[tl]] = offset + start
+                break
+            if any(state[i] == "G" for i in ns if 0 <= i < len(state)):
+                cycle = sum(d for d, _ in phases)
+                out[index[tl]] = (offset + start - lost_s) % cycle if cycle > 0 else offset + start - lost_s
                 break
             start += duration
     return out
@@ -1540,6 +1578,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "calibrated factor; --city-trips overrides it)",
     )
     p.add_argument(
+        "--sumo-speeds",
+        choices=("limit", "desired"),
+        default="limit",
+        help="the city case's SUMO edge speeds: the posted limits (default) or vision_zero's mean desired running "
+        "speeds (its drivers run above the limit; the case is then named <case>-vzspeeds)",
+    )
+    p.add_argument(
         "--before-tree",
         type=Path,
         default=None,
@@ -1585,6 +1630,8 @@ def build_city_cases(args: argparse.Namespace, out: Path, seeds: list[int]) -> l
     """The city case on ``--network`` (default the schematic city at ``--city-scale``): one, or one per seed."""
     source = args.network or f"schematic:almaty?scale={args.city_scale}"
     city_name = network_case_name(source, args.city_scale)
+    if args.sumo_speeds != "limit":
+        city_name += "-vzspeeds"
     cases: list[tuple[Case, int]] = []
     for seed in seeds if args.seeds else [args.seed]:  # per seed: its own trips and drivers
         name = city_name + (f"-s{seed}" if args.seeds else "")
@@ -1597,6 +1644,7 @@ def build_city_cases(args: argparse.Namespace, out: Path, seeds: list[int]) -> l
             network=args.network,
             demand_factor=args.demand_factor,
             name=name,
+            sumo_speeds=args.sumo_speeds,
         )
         cases.append((city, seed))
     return cases

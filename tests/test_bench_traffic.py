@@ -167,3 +167,80 @@ def test_the_city_case_keeps_its_name_and_default_source() -> None:
     assert name("/data/kazakhstan latest.osm.bz2", "city") == "city-kazakhstan-latest"
     args = bench.parse_args(["--case", "city"])  # type: ignore[attr-defined]
     assert args.network is None and args.demand_factor is None and args.city_scale == "city"
+
+
+def test_sumo_can_be_given_vision_zeros_desired_speeds() -> None:
+    """``--sumo-speeds desired``: SUMO's edges run at vision_zero's mean free running speed, not the posted limit."""
+    from vision_zero import network as vz_network
+    from vision_zero.traffic._model import expected_running_time_s
+    from vision_zero.traffic.simulation import TrafficSettings
+
+    bench = _bench()
+    net = vz_network.load_network("schematic:almaty?scale=tiny")
+    limit = bench._sumo_speeds_kph(net, "limit")  # type: ignore[attr-defined]
+    desired = bench._sumo_speeds_kph(net, "desired")  # type: ignore[attr-defined]
+    assert np.array_equal(limit, net.links["speed_limit_kph"].to_numpy(float))
+    running_s = expected_running_time_s(net.links, TrafficSettings.from_parameters())
+    assert np.allclose(net.links["length_m"].to_numpy(float) / (desired / 3.6), running_s)
+    assert (desired > limit).any()  # mean desired speeds above the limit (posted + offset on main roads)
+    with pytest.raises(ValueError, match="limit' or 'desired"):
+        bench._sumo_speeds_kph(net, "posted")  # type: ignore[attr-defined]
+
+
+def test_a_north_south_signal_turns_green_when_sumos_does(tmp_path: Path) -> None:
+    """A signal with only north-south approaches (a crossing on a N-S street) runs SUMO's timing in vision_zero.
+
+    The bench gives vision_zero SUMO's offsets; such a node was left without one (vision_zero's pseudo-random
+    offset against SUMO's simultaneous plan: half the signals of the Helsinki extract).
+    """
+    pytest.importorskip("sumo")  # netconvert
+    from vision_zero.traffic._model import signal_plans
+    from vision_zero.traffic.simulation import TrafficSettings
+
+    bench = _bench()
+    nodes = pd.DataFrame(
+        {
+            "node": [0, 1, 2],
+            "sumo_id": ["a", "b", "c"],
+            "x_m": [0.0, 0.0, 0.0],
+            "y_m": [0.0, 150.0, 300.0],
+            "signalised": [False, True, False],
+        }
+    )
+    links = pd.DataFrame(
+        {
+            "link": [0, 1, 2, 3],
+            "u": [0, 1, 1, 2],
+            "v": [1, 0, 2, 1],
+            "length_m": 150.0,
+            "lanes": 1,
+            "speed_kph": 50.0,
+            "sumo_edge": ["e0", "e1", "e2", "e3"],
+        }
+    )
+    bench.write_plain_xml_and_convert(tmp_path, nodes, links)  # type: ignore[attr-defined]
+    trips = pd.DataFrame({"trip": [0], "origin": [0], "destination": [2], "depart_s": [0.0]})
+    case = bench.Case(  # type: ignore[attr-defined]
+        name="line", workdir=tmp_path, nodes=nodes, links=links, trips=trips, horizon_s=3600.0
+    )
+    offsets = bench.sumo_signal_offsets(case)  # type: ignore[attr-defined]
+    assert np.isnan(offsets[[0, 2]]).all() and np.isfinite(offsets[1])
+    import xml.etree.ElementTree as ET
+
+    (logic,) = [el for _, el in ET.iterparse(tmp_path / "net.net.xml") if el.tag == "tlLogic"]
+    phases = [(float(ph.get("duration", "0")), ph.get("state", "")) for ph in logic.findall("phase")]
+    cycle = sum(d for d, _ in phases)
+    green_from = float(logic.get("offset", "0"))
+    for duration, state in phases:
+        if "G" in state:
+            break
+        green_from += duration
+    net = bench.vz_network_from_case_tables(case)  # type: ignore[attr-defined]
+    net.nodes["signal_offset_s"] = offsets
+    settings = TrafficSettings.from_parameters()
+    assert settings.cycle_s == cycle  # both tools run the same 90 s cycle
+    plans = signal_plans(net, settings)
+    entering = np.flatnonzero(net.links["v"].to_numpy(int) == 1)
+    assert len(entering) == 2
+    lag = np.mod(plans.offset_s[entering] - green_from, cycle)
+    assert np.allclose(np.minimum(lag, cycle - lag), 0.0, atol=1e-6)
