@@ -11,6 +11,7 @@ from _scenarios import write_scenarios
 
 from vision_zero.cli import main
 from vision_zero.core.intervals import mean_interval, replications_needed
+from vision_zero.runs.results import LINK_EVENTS_FILE
 
 #: A variant whose traffic is the baseline's but for 40 km/h signs on the tertiary streets: on the tiny network its
 #: KSI avoided is a few thousandths of the baseline's, told apart from 0 only after many pairs.
@@ -157,3 +158,28 @@ def test_help_explains_the_target(capsys: pytest.CaptureFixture[str]) -> None:
     text = " ".join(capsys.readouterr().out.split())
     assert "--target-ci 40 --max-replications 50" in text  # an example
     assert "40 means ±20%" in text and "includes 0" in text and "--max-replications" in text
+
+
+def test_link_events_are_written_for_every_scenario(files: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    # compare --link-events: the baseline's and each variant's replications keep their link events (one runner
+    # for the whole comparison); with --target-ci as well
+    base, slow, _signs = files
+    results = tmp_path / "results"
+    args = [
+        "compare",
+        str(base),
+        str(slow),
+        "--workers",
+        "1",
+        "-q",
+        "--results",
+        str(results),
+        "--link-events",
+    ]
+    assert (
+        main([*args, "--target-ci", "999", "--max-replications", "3", "--out", str(tmp_path / "out")]) == 0
+    )
+    for name in ("base", "slow"):
+        (run_dir,) = (results / name).iterdir()
+        reps = sorted((run_dir / "replications").iterdir())
+        assert len(reps) == 3 and all((rep / LINK_EVENTS_FILE).is_file() for rep in reps)
