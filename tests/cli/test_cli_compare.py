@@ -176,9 +176,7 @@ def test_link_events_are_written_for_every_scenario(files: tuple[Path, Path, Pat
         str(results),
         "--link-events",
     ]
-    assert (
-        main([*args, "--target-ci", "999", "--max-replications", "3", "--out", str(tmp_path / "out")]) == 0
-    )
+    assert main([*args, "--target-ci", "999", "--max-replications", "3", "--out", str(tmp_path / "out")]) == 0
     for name in ("base", "slow"):
         (run_dir,) = (results / name).iterdir()
         reps = sorted((run_dir / "replications").iterdir())
