@@ -129,8 +129,8 @@ def test_target_ci_runs_rounds_of_pairs_until_each_variant_is_precise(
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--target-ci", "0", "argument --target-ci: expected a percentage > 0 (got '0')"),
-        ("--target-ci", "-5", "argument --target-ci: expected a percentage > 0 (got '-5')"),
+        ("--target-ci", "0", "argument --target-ci: expected a percentage > 0 and < 1000 (got '0')"),
+        ("--target-ci", "-5", "argument --target-ci: expected a percentage > 0 and < 1000 (got '-5')"),
         ("--target-ci", "x", "argument --target-ci: expected a percentage such as 20 (got 'x')"),
         ("--max-replications", "0", "argument --max-replications: expected a whole number >= 1 (got '0')"),
     ],

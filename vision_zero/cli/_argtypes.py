@@ -75,6 +75,16 @@ def add_replications_option(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--replications", "-n", type=positive_int, default=None, metavar="N", help=help)
 
 
+def add_precision_options(parser: argparse.ArgumentParser, *, target_help: str, cap_help: str) -> None:
+    """``--target-ci PCT`` and ``--max-replications M``: the stopping rule of ``run`` and ``compare``.
+
+    PCT a percentage (default None: a fixed number of replications), M a whole number >= 1 (default 200); the rule
+    is :func:`vision_zero.runs.replications.rounds_to_precision`.
+    """
+    parser.add_argument("--target-ci", type=percent, default=None, metavar="PCT", help=target_help)
+    parser.add_argument("--max-replications", type=positive_int, default=200, metavar="M", help=cap_help)
+
+
 def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
     """``--set KEY=VALUE`` (repeatable) into ``overrides``; :func:`parse_overrides` reads them."""
     parser.add_argument(
@@ -116,7 +126,7 @@ def percent(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a percentage such as 20 (got {text!r})") from None
     if not 0 < value < 1000:
-        raise argparse.ArgumentTypeError(f"expected a percentage > 0 (got {text!r})")
+        raise argparse.ArgumentTypeError(f"expected a percentage > 0 and < 1000 (got {text!r})")
     return value
 
 

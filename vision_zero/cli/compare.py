@@ -12,11 +12,11 @@ from vision_zero.cli._argtypes import (
     LINK_EVENTS_HELP,
     add_command,
     add_link_events_option,
+    add_precision_options,
     add_replications_option,
     add_set_option,
     check_output_folder,
     non_negative_int,
-    percent,
     positive_int,
 )
 
@@ -75,12 +75,9 @@ def register(subparsers: Any) -> None:
         "replications per scenario (default: the most any of the scenario files asks for); with --target-ci: "
         "the first round",
     )
-    p.add_argument(
-        "--target-ci",
-        type=percent,
-        default=None,
-        metavar="PCT",
-        help=(
+    add_precision_options(
+        p,
+        target_help=(
             "run pairs (the baseline and every variant, same replication indices) in rounds until each variant's "
             "95%% interval of KSI avoided is narrower than PCT %% of its mean: full width, so 40 means ±20%% "
             "(the 'reps for ±20%%' column). Rounds start at 3 pairs (or -n) and grow by the square-root law "
@@ -90,13 +87,7 @@ def register(subparsers: Any) -> None:
             "more rounds would not reach PCT and only cost time; the terminal and report.html say which "
             "variants did not reach PCT and how many pairs they would need"
         ),
-    )
-    p.add_argument(
-        "--max-replications",
-        type=positive_int,
-        default=200,
-        metavar="M",
-        help="the most pairs --target-ci may run (default: 200)",
+        cap_help="the most pairs --target-ci may run (default: 200)",
     )
     p.add_argument(
         "--seed", type=non_negative_int, default=None, metavar="S", help="base seed for every scenario"

@@ -11,12 +11,12 @@ from vision_zero.cli._argtypes import (
     LINK_EVENTS_HELP,
     add_command,
     add_link_events_option,
+    add_precision_options,
     add_replications_option,
     add_set_option,
     check_output_folder,
     non_negative_int,
     parse_overrides,
-    percent,
     positive_int,
 )
 
@@ -84,24 +84,15 @@ def register(subparsers: Any) -> None:
     p = add_command(subparsers, "run", _HELP, _DESCRIPTION, _EPILOG)
     p.add_argument("scenarios", nargs="+", type=Path, metavar="SCENARIO", help="scenario TOML file(s)")
     add_execution_options(p)
-    p.add_argument(
-        "--target-ci",
-        type=percent,
-        default=None,
-        metavar="PCT",
-        help=(
+    add_precision_options(
+        p,
+        target_help=(
             "add replications until the 95%% interval of the KSI difference against the baseline is narrower "
             "than PCT %% of its mean (a baseline alone: of its KSI); full width, so 40 means ±20%%. A variant "
             "whose difference is not told apart from 0 (its interval includes 0) and whose observed mean and "
             "spread need more than --max-replications stops there: more would not reach PCT"
         ),
-    )
-    p.add_argument(
-        "--max-replications",
-        type=positive_int,
-        default=200,
-        metavar="M",
-        help="the most replications --target-ci may use (default: 200)",
+        cap_help="the most replications --target-ci may use (default: 200)",
     )
     add_link_events_option(
         p, f"{LINK_EVENTS_HELP} (the scenarios named here, not a variant's baseline run only as its partner)"
