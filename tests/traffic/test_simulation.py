@@ -289,6 +289,37 @@ def test_signal_offsets_from_the_node_column_else_pseudo_random() -> None:
     np.testing.assert_allclose(own.offset_s[1] - own.offset_s[0], 45.0)
 
 
+def test_a_signal_on_one_road_has_one_vehicle_phase() -> None:
+    """Lost time 4 s in a 90 s cycle. A junction's signal (three streets at a ``traffic_signals`` node) splits the
+    82 s of effective green between its east-west and north-south approaches (41 s each, the second one green and
+    one lost time later); a pedestrian signal where a street joins (the same node tagged ``highway=crossing``) and a
+    signal where its road bends by 60 degrees (two neighbours) give every approach the whole 82 s from the offset."""
+    st = dataclasses.replace(EXACT, cycle_s=90.0, lost_time_per_phase_s=4.0)
+    tee = make_network(
+        [(0, 0), (300, 0), (300, 300), (600, 0)],
+        [(0, 1, 300.0, 1, 50.0, 1800.0), (2, 1, 300.0, 1, 50.0, 1800.0), (1, 3, 300.0, 1, 50.0, 1800.0)],
+        signalised=[1],
+    )
+    tee = dataclasses.replace(tee, nodes=tee.nodes.assign(signal_offset_s=[np.nan, 10.0, np.nan, np.nan]))
+    junction = signal_plans(tee, st)
+    np.testing.assert_allclose(junction.green_s[:2], [41.0, 41.0])
+    np.testing.assert_allclose(junction.offset_s[:2], [10.0, 55.0])
+    crossing = dataclasses.replace(tee, nodes=tee.nodes.assign(highway=["", "crossing", "", ""]))
+    pedestrian = signal_plans(crossing, st)
+    np.testing.assert_allclose(pedestrian.green_s[:2], [82.0, 82.0])
+    np.testing.assert_allclose(pedestrian.offset_s[:2], [10.0, 10.0])
+    # a road bending at its signal: from the west-south-west (bearing under 45 degrees: east-west) and, the other
+    # way, from the north-north-east (north-south); both directions green together for the whole 82 s
+    bend = make_network(
+        [(0, -100), (300, 0), (400, 300)],
+        [(0, 1, 316.0, 1, 50.0, 1800.0), (2, 1, 316.0, 1, 50.0, 1800.0), (1, 0, 316.0, 1, 50.0, 1800.0)],
+        signalised=[1],
+    )
+    bent = signal_plans(bend, st)
+    np.testing.assert_allclose(bent.green_s[:2], [82.0, 82.0])
+    assert bent.offset_s[0] == pytest.approx(bent.offset_s[1])
+
+
 def _cross_with_plan(
     phases: object = "50;10;40;5",
     groups: tuple[object, ...] = ("1", "2;3", "3;0", None),

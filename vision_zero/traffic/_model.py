@@ -478,13 +478,36 @@ class Signals:
         return np.where(c > 0, 0.5 * c * (1.0 - lam) ** 2, 0.0)
 
 
+def single_phase_signals(nodes: pd.DataFrame, u: IntArray, v: IntArray) -> npt.NDArray[np.bool_]:
+    """Per node, whether a signal there is a signal on one road rather than a junction's: one vehicle phase.
+
+    A node with at most two neighbouring nodes (a signal on a road, e.g. at a signalised pedestrian crossing or
+    mapped on an approach) or tagged as a crossing (OSM ``highway=crossing``, ``crossing=traffic_signals``: a
+    pedestrian signal that stops the road's traffic; a street that joins at the same node has no signal group of
+    its own there). Found on central Helsinki's extract: a one-way street joining at a pedestrian signal got its own
+    phase, 27 s of 90, and held all its right-turning traffic, where SUMO's netconvert gives that movement green in
+    every phase (benchmarks/README.md, "Real geometry: central Helsinki against SUMO").
+    """
+    n = len(nodes)
+    arms = _legs(u, v, n)
+    crossing = (
+        nodes["highway"].astype(str).to_numpy() == "crossing"
+        if "highway" in nodes.columns
+        else np.zeros(n, dtype=bool)
+    )
+    out: npt.NDArray[np.bool_] = (arms <= 2) | crossing
+    return out
+
+
 def signal_plans(network: RoadNetwork, settings: TrafficSettings) -> Signals:
     """Fixed-time two-phase plans at signal-controlled nodes.
 
     Approaches are grouped by axis (mostly east-west vs north-south, from the link's bearing); effective green
     ``cycle - 2 x lost time`` is split between the two groups in proportion to their widest approach (lanes);
     phase 0 (the east-west group) starts its green at the node's offset, phase 1 one green and one lost time
-    later. Offsets: the optional node column ``signal_offset_s`` where it is set (a known plan, e.g. a green wave
+    later. A signal that is not a junction's has one vehicle phase (:func:`single_phase_signals`): every approach
+    takes the group of the node's widest one, so the two directions of a road that bends at a signal on it are not
+    given alternating greens, nor a street joining at a pedestrian signal a phase of its own. Offsets: the optional node column ``signal_offset_s`` where it is set (a known plan, e.g. a green wave
     or a peer simulator's plan), elsewhere a fixed pseudo-random function of the node's OSM id (uncoordinated
     signals, the same in every scenario and replication; an arithmetic sequence would give neighbouring signals
     a systematic bad progression).
@@ -507,6 +530,12 @@ def signal_plans(network: RoadNetwork, settings: TrafficSettings) -> Signals:
     lost = settings.lost_time_per_phase_s
     w = np.zeros((len(nodes), 2))
     np.maximum.at(w, (v[on], phase[on]), lanes[on])
+    single = single_phase_signals(nodes, u, v) & sig_node
+    if single.any():  # one group: the widest approach's (ties: east-west); a group alone keeps its phase
+        one = on & single[v]
+        phase = np.where(one, np.argmax(w, axis=1)[v], phase)
+        w[single] = 0.0
+        np.maximum.at(w, (v[one], phase[one]), lanes[one])
     tot = w.sum(axis=1)
     g = np.divide((c - 2 * lost) * w, tot[:, None], out=np.zeros_like(w), where=tot[:, None] > 0)
     plans = given_plans(nodes, links, sig_node)
