@@ -895,6 +895,14 @@ def replications_text(needed: int, pairs: int, mean: float) -> str:
     return format_number(needed, 0)
 
 
+#: The message of each :attr:`~vision_zero.runs.replications.Precision.stop_reason`.
+_TARGET_KEYS = {
+    "target-ci": "target_reached",
+    "out-of-reach": "target_out_of_reach",
+    "max-replications": "target_not_reached",
+}
+
+
 def target_lines(comparison: Comparison, lang: str = "en") -> list[str]:
     """What ``compare --target-ci`` did: a line saying the target, then one per variant.
 
@@ -918,16 +926,9 @@ def target_lines(comparison: Comparison, lang: str = "en") -> list[str]:
         )
     ]
     for v, t in targets:
-        key = (
-            "target_reached"
-            if t.reached
-            else "target_out_of_reach"
-            if t.out_of_reach
-            else "target_not_reached"
-        )
         lines.append(
             ntext(
-                key,
+                _TARGET_KEYS[t.stop_reason],
                 t.n,
                 lang,
                 variant=v.variant,

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 __all__ = [
     "MIN_REPLICATIONS_FOR_CI",
+    "NEEDED_CAP",
     "FloatArray",
     "Interval",
     "as_floats",
@@ -182,12 +183,16 @@ def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> In
     return Interval(mean, low, high, p_low, p_high, n)
 
 
+#: What :func:`replications_needed` returns when no count would do (a mean of 0, or no variance observed).
+NEEDED_CAP = 100_000
+
+
 def replications_needed(
     values: Iterable[float] | FloatArray,
     *,
     relative: float = 1.0,
     level: float = 0.95,
-    cap: int = 100_000,
+    cap: int = NEEDED_CAP,
 ) -> int:
     """Paired replications needed for the interval of the mean of ``values`` to be within ``relative`` of it.
 

@@ -50,6 +50,7 @@ from vision_zero.core.files import make_process_folder, sweep_stale_process_fold
 from vision_zero.core.i18n import text
 from vision_zero.core.intervals import (
     MIN_REPLICATIONS_FOR_CI,
+    NEEDED_CAP,
     Interval,
     interval,
     mean_interval,
@@ -324,8 +325,8 @@ class Precision:
         The 95% interval's full width there in percent of the mean (``inf`` with a mean of 0).
     needed
         Replications the observed mean and spread need for the target
-        (:func:`~vision_zero.core.intervals.replications_needed` with ``relative = target_ci_pct / 200``; 100,000
-        when the mean is 0).
+        (:func:`~vision_zero.core.intervals.replications_needed` with ``relative = target_ci_pct / 200``;
+        :data:`~vision_zero.core.intervals.NEEDED_CAP` when the mean is 0).
     reached
         The width is below the target.
     out_of_reach
@@ -367,7 +368,7 @@ def check_stopping_options(
     if replications is not None and replications < 1:
         raise ConfigError(f"--replications: expected an integer >= 1 (got {replications})")
     if target_ci_pct is not None and not (0 < target_ci_pct < 1000):
-        raise ConfigError(f"--target-ci: expected a percentage > 0 (got {target_ci_pct})")
+        raise ConfigError(f"--target-ci: expected a percentage > 0 and < 1000 (got {target_ci_pct})")
     if max_replications < 1:
         raise ConfigError(f"--max-replications: expected an integer >= 1 (got {max_replications})")
 
@@ -1257,7 +1258,7 @@ def format_precision(where: Precision, name: str = "target precision") -> str:
         return f"{name} reached ({where.n} replications): {width}"
     need = (
         f"about {where.needed:,} replications needed"
-        if where.needed < 100_000
+        if where.needed < NEEDED_CAP
         else "no end in sight (mean 0)"
     )
     if where.out_of_reach:
