@@ -637,16 +637,9 @@ def test_table_lookup_matches_the_exact_chain_over_crossings_and_periods() -> No
             assert got[(c, sev)] == pytest.approx(value, rel=0.01)
 
 
-def test_crossing_casualties_do_not_depend_on_blocks_or_the_period_column(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The passages' casualties are summed in blocks of whole crossings (memory): every block size gives the same
-    totals bit for bit (each cell summed over the same passages in the same order), whatever the rows' order, and
-    a stored record's categorical period column gives what a string column gives. Passages at an unknown crossing
-    or in a period the record does not have count nowhere."""
-    from risk_fixtures import PERIOD
-
-    from vision_zero.risk import pedestrian
+def _mixed_crossings() -> tuple[RoadNetwork, TrafficRecord]:
+    """A road with marked, raised, signalised and RRFB crossings, 4000 random passages in two periods (and some at
+    an unknown crossing or in a period the record does not have)."""
     from vision_zero.traffic.periods import Period
 
     net = one_road(crossing_type="marked", lanes_crossed=4, lanes=2)
@@ -679,6 +672,20 @@ def test_crossing_casualties_do_not_depend_on_blocks_or_the_period_column(
         speed_hist=pd.DataFrame(),
         pedestrian_demand=demand,
     )
+    return net, rec
+
+
+def test_crossing_casualties_do_not_depend_on_blocks_or_the_period_column(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The passages' casualties are summed in blocks of whole crossings (memory): every block size gives the same
+    totals bit for bit (each cell summed over the same passages in the same order), whatever the rows' order, and
+    a stored record's categorical period column gives what a string column gives. Passages at an unknown crossing
+    or in a period the record does not have count nowhere."""
+    from vision_zero.risk import pedestrian
+
+    net, rec = _mixed_crossings()
+    cars = rec.passages
     whole = pedestrian.crossing_casualties_by_movement(net, rec, parameters=P)
     assert set(whole["crossing"]) == {0, 1, 2, 3} and whole["fatal"].gt(0).all()
     stored = dataclasses.replace(rec, passages=cars.astype({"period": "category"}))
@@ -693,6 +700,71 @@ def test_crossing_casualties_do_not_depend_on_blocks_or_the_period_column(
     pd.testing.assert_frame_equal(
         pedestrian.crossing_casualties_by_movement(net, only, parameters=P), whole, check_exact=True
     )
+
+
+def test_kept_passages_give_every_parameter_set_what_a_fresh_run_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tornado's re-runs (``CrossingPassages(keep=True)``, :mod:`vision_zero.runs.sensitivity`) group the
+    passages once and keep each group's impact (speed at the crossing, means over the warning time) with the
+    parameters it read: parameter sets in turn give, bit for bit, what a fresh call gives; a set that moves only
+    what comes after the impact (yielding, the non-yielding elasticity) computes no impact again, one that moves the
+    turning speed, the walking speed, the raised crossings' design speed, a reaction-time parameter or the critical
+    lag does; a parameter of one crossing type recomputes only the passages at crossings of that type."""
+    from vision_zero.risk import pedestrian
+
+    net, rec = _mixed_crossings()
+    monkeypatch.setattr(pedestrian, "_BLOCK_PASSAGES", 1000)  # several blocks, each with several groups
+    impacts = []
+    inner = pedestrian._mean_impact
+
+    def counted(*args: object, **kwargs: object) -> object:
+        impacts.append(1)
+        return inner(*args, **kwargs)  # type: ignore[arg-type]
+
+    kept = pedestrian.CrossingPassages(net, rec, keep=True)
+    moves = [
+        ({}, True),
+        ({"risk.pedestrian.nonyield_elasticity": 0.45}, False),
+        ({"risk.pedestrian.yield.signalised": 0.99}, False),
+        (
+            {"risk.pedestrian.yield.marked.intercept": P["risk.pedestrian.yield.marked.intercept"] + 0.5},
+            False,
+        ),
+        ({"risk.pedestrian.turning_speed_kph": 34.0}, True),
+        ({"risk.pedestrian.walking_speed_mps": 1.0}, True),
+        ({"risk.pedestrian.raised.design_speed_kph": 20.0}, True),
+        ({"risk.pedestrian.perception_reaction.median_s": 2.0}, True),
+        ({"risk.pedestrian.critical_lag.median_s": 6.0}, True),
+        ({}, False),
+    ]
+    central = crossing_casualties_by_movement(net, rec, parameters=P)
+    for changes, computes in moves:
+        values = {**P, **changes}
+        fresh = crossing_casualties_by_movement(net, rec, parameters=values)
+        assert changes == {} or not fresh[["fatal", "serious"]].equals(central[["fatal", "serious"]]), changes
+        monkeypatch.setattr(pedestrian, "_mean_impact", counted)
+        impacts.clear()
+        got = kept.casualties(values)
+        monkeypatch.setattr(pedestrian, "_mean_impact", inner)
+        pd.testing.assert_frame_equal(got, fresh, check_exact=True)
+        assert bool(impacts) == computes, changes
+    # a parameter of one crossing type recomputes only that type's groups of passages
+    combined: list[str] = []
+    inner_combine = pedestrian._combine
+
+    def combine_counted(*args: object, **kwargs: object) -> object:
+        combined.append(str(args[2]))
+        return inner_combine(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pedestrian, "_combine", combine_counted)
+    values = {**P, "risk.pedestrian.yield.rrfb": 0.5}
+    got = kept.casualties(values)
+    monkeypatch.setattr(pedestrian, "_combine", inner_combine)
+    pd.testing.assert_frame_equal(
+        got, crossing_casualties_by_movement(net, rec, parameters=values), check_exact=True
+    )
+    assert combined and set(combined) == {"rrfb"}
 
 
 def test_lag_acceptance_share_is_the_lognormal_of_the_critical_lags() -> None:

@@ -37,6 +37,7 @@ from vision_zero.core.units import km_to_miles, m_to_km
 from vision_zero.network.road_network import RoadNetwork, junction_control
 from vision_zero.program.interventions import MODIFIER_COLUMNS
 from vision_zero.risk.pedestrian import (
+    CrossingPassages,
     crossing_injuries,
     injuries_away_from_crossings,
     injuries_on_streets,
@@ -590,16 +591,20 @@ def apply_modifiers(
 # The estimate
 # ----------------------------------------------------------------------------------------------------------
 def injury_parts(
-    network: RoadNetwork, record: TrafficRecord, *, speed_model: str = "power"
+    network: RoadNetwork, record: TrafficRecord, *, speed_model: str = "power", reuse: bool = False
 ) -> tuple[Callable[[Mapping[str, float]], pd.DataFrame], ...]:
     """The parts of :func:`estimate`, each a function of one parameter draw returning its raw casualty rows.
 
     One owner of what the risk stage adds up: :func:`estimate` sums them; a risk-only re-run
     (:mod:`vision_zero.runs.sensitivity`) calls them one by one to recompute only the parts a parameter moves.
+    ``reuse``: the parts are called many times on this traffic: the crossing part keeps the record's passages
+    grouped after its first call (:class:`~vision_zero.risk.pedestrian.CrossingPassages`; the same numbers, to the
+    last bit, held in memory instead of grouped again).
     """
+    passages = CrossingPassages(network, record, keep=True) if reuse else None
     return (
         lambda p: occupant_injuries(network, record, parameters=p, speed_model=speed_model),
-        lambda p: crossing_injuries(network, record, parameters=p),
+        lambda p: crossing_injuries(network, record, parameters=p, passages=passages),
         lambda p: injuries_away_from_crossings(network, record, parameters=p),
         lambda p: injuries_on_streets(network, record, parameters=p),
     )

@@ -103,7 +103,7 @@ import hashlib
 import itertools
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -119,6 +119,7 @@ from vision_zero.traffic.periods import annual_factor, annual_factors
 from vision_zero.traffic.simulation import DESIGN_SPEED_QUANTILE, SPEED_BIN_KPH, TrafficRecord
 
 __all__ = [
+    "CrossingPassages",
     "conflict_injury_risk",
     "crossing_casualties_by_movement",
     "crossing_injuries",
@@ -694,6 +695,8 @@ class _ImpactTable:
     dv_kph: float
     dtau_s: float
     values: tuple[FloatArray, FloatArray, FloatArray]  # collision, fatal, ksi; shape (n_v, n_tau)
+    #: :meth:`mean_over_tau`'s means over the warning times, by the weights' bytes (filled as they are asked for)
+    means: dict[bytes, tuple[FloatArray, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, parameters: Mapping[str, float], tau_max_s: float) -> _ImpactTable:
@@ -750,7 +753,12 @@ class _ImpactTable:
         grid = np.arange(self.values[0].shape[0]) * self.dv_kph
         n_tau = self.values[0].shape[1]
         w = np.ones(n_tau) if weights is None else np.asarray(weights, dtype=np.float64)
-        c, f, k = (np.interp(v_kph, grid, np.trapezoid(z * w, axis=1) / (n_tau - 1)) for z in self.values)
+        key = w.tobytes()
+        if key not in self.means:  # once per table and weights (a crossing's groups of passages share them)
+            if len(self.means) >= 16:  # a bound (weights change with the draw)
+                self.means.clear()
+            self.means[key] = tuple(np.trapezoid(z * w, axis=1) / (n_tau - 1) for z in self.values)
+        c, f, k = (np.interp(v_kph, grid, mean) for mean in self.means[key])
         return c, f, k
 
 
@@ -884,7 +892,11 @@ def pedestrian_rates(record: TrafficRecord) -> pd.DataFrame:
 
 
 def crossing_injuries(
-    network: RoadNetwork, record: TrafficRecord, *, parameters: Mapping[str, float]
+    network: RoadNetwork,
+    record: TrafficRecord,
+    *,
+    parameters: Mapping[str, float],
+    passages: CrossingPassages | None = None,
 ) -> pd.DataFrame:
     """Expected annual pedestrian casualties at each crossing (site_type ``"crossing"``), raw (uncalibrated).
 
@@ -905,9 +917,10 @@ def crossing_injuries(
     pedestrian KSI by +6% or -71% with the replication.
 
     Every crossing of the network gets a row per severity (zero where nobody crossed). Each period's expected
-    casualties are multiplied by :func:`vision_zero.traffic.periods.annual_factor`.
+    casualties are multiplied by :func:`vision_zero.traffic.periods.annual_factor`. ``passages``: as
+    :func:`crossing_casualties_by_movement` takes it.
     """
-    by_movement = crossing_casualties_by_movement(network, record, parameters=parameters)
+    by_movement = crossing_casualties_by_movement(network, record, parameters=parameters, passages=passages)
     totals = by_movement.groupby("crossing")[["fatal", "serious", "slight"]].sum()
     totals = totals.reindex(network.crossings.index, fill_value=0.0)
     rows = [
@@ -924,7 +937,11 @@ MOVEMENTS: tuple[str, ...] = ("passing", "from_stop", "turning")
 
 
 def crossing_casualties_by_movement(
-    network: RoadNetwork, record: TrafficRecord, *, parameters: Mapping[str, float]
+    network: RoadNetwork,
+    record: TrafficRecord,
+    *,
+    parameters: Mapping[str, float],
+    passages: CrossingPassages | None = None,
 ) -> pd.DataFrame:
     """Expected annual passages, collisions and casualties at each crossing by the vehicles' movement, raw.
 
@@ -932,29 +949,109 @@ def crossing_casualties_by_movement(
     of :data:`MOVEMENTS`: a turning vehicle counts as ``"turning"`` whether or not it waited), ``passages`` (vehicles
     passing a crossing with pedestrian demand, per year), ``collision``, ``fatal``, ``serious``, ``slight`` (per
     year). Only crossings with pedestrians and passages get rows.
+
+    ``passages``: the record's passages grouped once (:class:`CrossingPassages` of ``network`` and ``record``, kept),
+    for a caller that re-runs this for other parameters on the same traffic; None: grouped here, a block at a time.
     """
-    crossings = network.crossings
-    n = len(crossings)
-    n_mov = len(MOVEMENTS)
-    totals = np.zeros((n * n_mov, 5))  # passages, collision, fatal, serious, slight
-    cars = record.passages
-    rates = pedestrian_rates(record)
-    if n and len(rates) and len(cars) and record.periods:
+    if passages is None:
+        passages = CrossingPassages(network, record)
+    return passages.casualties(parameters)
+
+
+#: :func:`_mean_impact`'s result: speed at the crossing, E[collision], E[death], E[KSI] per passage.
+_Impact = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+class _ReadsKept(Mapping[str, float]):
+    """A parameter mapping that records the keys read (as ``get`` reads them too); iterating reads them all."""
+
+    def __init__(self, values: Mapping[str, float]) -> None:
+        self._values = values
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> float:
+        self.read.add(key)
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        self.read.update(self._values)
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        self.read.update(self._values)
+        return len(self._values)
+
+
+@dataclass(frozen=True)
+class _PassageGroup:
+    """The passages of one block of crossings (:data:`_BLOCK_PASSAGES`) with one crossing type and one movement.
+
+    In the record's order; only what no parameter moves: each passage's running speed and flags, its crossing's
+    position, its (crossing, movement) cell, the pedestrians per second it meets (the crossing's rate in its period
+    x :func:`crossing_leg_weight`) and its period's annual factor.
+    """
+
+    type_code: int
+    movement: int
+    running: FloatArray
+    stopped: npt.NDArray[np.bool_]
+    turning: npt.NDArray[np.bool_]
+    pos: npt.NDArray[np.int32]
+    cell: npt.NDArray[np.int64]
+    met_per_s: FloatArray
+    annual: FloatArray
+    site_p85: FloatArray | None  # raised crossings only: the 85th percentile of their approach speeds
+
+
+class CrossingPassages:
+    """A record's vehicle passages at the crossings, grouped for :func:`crossing_casualties_by_movement`.
+
+    The grouping reads no parameter: the passages of each block of whole crossings by crossing type and movement,
+    the pedestrians each meets, the 85th-percentile speeds of the raised crossings. ``keep``: hold the groups
+    after the first call of :meth:`casualties`, so that a re-run for other parameters on the same traffic
+    (:mod:`vision_zero.runs.sensitivity`) computes only what the parameters move (memory: about 40 bytes per
+    passage of a crossing with pedestrians); otherwise the groups are made a block at a time on every call, as
+    many passages at once as :data:`_BLOCK_PASSAGES` allows. Both give the same numbers to the last bit (the same
+    operations on the same values in the same order).
+    """
+
+    def __init__(self, network: RoadNetwork, record: TrafficRecord, *, keep: bool = False) -> None:
+        self._network = network
+        self._record = record
+        self._keep = keep
+        self._kept: tuple[FloatArray, list[_PassageGroup]] | None = None
+        # per kept group (by id): the parameters its impact read, their values, the impact (CrossingPassages._impact)
+        self._impacts: dict[int, tuple[tuple[str, ...], tuple[float | None, ...], _Impact]] = {}
+        # per kept group (by id): the parameters its terms read, their values, the terms (CrossingPassages._terms)
+        self._kept_terms: dict[
+            int, tuple[tuple[str, ...], tuple[float | None, ...], tuple[FloatArray, ...]]
+        ] = {}
+        crossings = network.crossings
+        self._n = len(crossings)
+        self.type_names: npt.NDArray[np.str_] = np.array([], dtype=str)
+        self.type_code: npt.NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+        self.lanes: FloatArray = crossings["lanes_crossed"].to_numpy(np.float64)
+        self.active = bool(
+            self._n and len(record.passages) and record.periods and len(pedestrian_rates(record))
+        )
+        if self.active:
+            types = crossings["crossing_type"].astype(str).replace("", "unmarked").to_numpy()
+            # the crossing types as integer codes (the names sorted, as np.unique orders them): per passage a code
+            # is compared and grouped, not a string (on a city's AM peak that took ~2 of the risk stage's ~4 CPU-s)
+            self.type_names, self.type_code = np.unique(types, return_inverse=True)
+
+    def _blocks(self) -> Iterator[tuple[FloatArray, list[_PassageGroup]]]:
+        """Per block of crossings: the annual passages per (crossing, movement) cell, and the block's groups."""
+        network, record, n, n_mov = self._network, self._record, self._n, len(MOVEMENTS)
+        crossings = network.crossings
+        cars = record.passages
+        rates = pedestrian_rates(record)
         factors = np.array([annual_factor(p) for p in record.periods])
-        types = crossings["crossing_type"].astype(str).replace("", "unmarked").to_numpy()
-        lanes = crossings["lanes_crossed"].to_numpy(np.float64)
-        window = np.zeros(n)
-        met_share = crossing_leg_weight(network)  # of the crossing's pedestrians, those a passage meets
-        # the crossing types as integer codes (the names sorted, as np.unique orders them): per passage a code is
-        # compared and grouped, not a string (on a city's AM peak that took ~2 of the risk stage's ~4 CPU-s)
-        type_names, type_code = np.unique(types, return_inverse=True)
+        type_names, type_code = self.type_names, self.type_code
         raised_code = int(np.searchsorted(type_names, "raised"))
         if raised_code == len(type_names) or type_names[raised_code] != "raised":
             raised_code = -1
-        for c, ctype in enumerate(type_names):
-            m = type_code == c
-            window[m] = crossing_time_s(lanes[m], str(ctype), parameters=parameters)
-
+        met_share = crossing_leg_weight(network)  # of the crossing's pedestrians, those a passage meets
         names = [p.name for p in record.periods]
         r_per = _period_codes(rates["period"], names)
         r_pos = _positions(crossings.index, rates["crossing"])
@@ -986,37 +1083,148 @@ def crossing_casualties_by_movement(
             if raised.any():
                 p85 = pd.Series(running[raised]).groupby(b_pos[raised]).quantile(DESIGN_SPEED_QUANTILE)
                 site_p85[raised] = p85.reindex(b_pos[raised]).to_numpy(np.float64)
-            speed = movement_speed_kph(running, stopped=stopped, turning=turning, parameters=parameters)
             movement = np.where(turning, 2, np.where(stopped, 1, 0))
             cell = b_pos.astype(np.int64) * n_mov + movement
-            totals[:, 0] += np.bincount(cell, weights=factors[b_per], minlength=n * n_mov)
-            # pedestrians met per passage x annualisation
-            weight = per_s[b_per, b_pos] * met_share[b_pos] * window[b_pos] * factors[b_per]
+            passages = np.asarray(
+                np.bincount(cell, weights=factors[b_per], minlength=n * n_mov), dtype=np.float64
+            )
+            met = per_s[b_per, b_pos] * met_share[b_pos]  # pedestrians met per second of crossing time
+            groups = []
             for c in np.unique(b_code):
-                ctype = type_names[c]
                 of_type = b_code == c
                 for code in range(n_mov):
                     m = of_type & (movement == code)
                     if not m.any():
                         continue
-                    risk = _mean_conflict_risk(
-                        speed[m],
-                        lanes[b_pos[m]],
-                        str(ctype),
-                        parameters,
-                        turning=MOVEMENTS[code] == "turning",
-                        site_p85_kph=site_p85[m],
-                        through=MOVEMENTS[code] == "passing",
-                    )
-                    for j, key in enumerate(("collision", "fatal", "serious", "slight"), start=1):
-                        totals[:, j] += np.bincount(
-                            cell[m], weights=weight[m] * risk[key], minlength=n * n_mov
+                    groups.append(
+                        _PassageGroup(
+                            type_code=int(c),
+                            movement=code,
+                            running=running[m],
+                            stopped=stopped[m],
+                            turning=turning[m],
+                            pos=b_pos[m],
+                            cell=cell[m],
+                            met_per_s=met[m],
+                            annual=factors[b_per[m]],
+                            site_p85=site_p85[m] if int(c) == raised_code else None,
                         )
-    out = pd.DataFrame(totals, columns=["passages", "collision", "fatal", "serious", "slight"])
-    out.insert(0, "movement", np.tile(np.array(MOVEMENTS, dtype=object), n))
-    out.insert(0, "crossing", np.repeat(crossings.index.to_numpy(np.int64), n_mov))
-    kept: pd.DataFrame = out[out["passages"] > 0].reset_index(drop=True)
-    return kept
+                    )
+            yield passages, groups
+
+    def _groups(self) -> Iterator[tuple[FloatArray, list[_PassageGroup]]]:
+        if not self._keep:
+            yield from self._blocks()
+            return
+        if self._kept is None:
+            n_cells = self._n * len(MOVEMENTS)
+            total, kept = np.zeros(n_cells), []
+            for passages, groups in self._blocks():
+                total += passages
+                kept.extend(groups)
+            self._kept = (total, kept)
+        yield self._kept
+
+    def _impact(self, g: _PassageGroup, ctype: str, parameters: Mapping[str, float]) -> _Impact:
+        """:func:`_mean_impact` of a group's passages at their speed at the crossing (:func:`movement_speed_kph`).
+
+        Kept groups keep the first result, with the parameters it read (:class:`_ReadsKept`), and give it again
+        while those parameters keep their values: a re-run that moves only yielding, the injury share of a turn or
+        a crossing factor (:func:`_combine`) reads the interpolated means of the first run instead of computing
+        them again. A group of through vehicles (none stopped, none turning) keeps its running speeds whatever the
+        start and turning parameters (:func:`movement_speed_kph`): they do not count among its parameters. One
+        result per group is kept (memory: 32 bytes per passage).
+        """
+
+        def compute(speed_values: Mapping[str, float], values: Mapping[str, float]) -> _Impact:
+            speed = movement_speed_kph(
+                g.running, stopped=g.stopped, turning=g.turning, parameters=speed_values
+            )
+            through = MOVEMENTS[g.movement] == "passing"
+            return _mean_impact(speed, ctype, values, site_p85_kph=g.site_p85, through=through)
+
+        if not self._keep:
+            return compute(parameters, parameters)
+        kept = self._impacts.get(id(g))
+        if kept is not None:
+            names, key, result = kept
+            if tuple(parameters.get(name) for name in names) == key:
+                return result
+            return compute(parameters, parameters)
+        speed_reads, impact_reads = _ReadsKept(parameters), _ReadsKept(parameters)
+        result = compute(speed_reads, impact_reads)
+        read = impact_reads.read
+        if (
+            g.stopped.any() or g.turning.any()
+        ):  # else every passage keeps its running speed, whatever they say
+            read |= speed_reads.read
+        names = tuple(sorted(read))
+        self._impacts[id(g)] = (names, tuple(parameters.get(name) for name in names), result)
+        return result
+
+    def _terms(
+        self, g: _PassageGroup, window: FloatArray, window_read: set[str], parameters: Mapping[str, float]
+    ) -> tuple[FloatArray, ...]:
+        """A group's collisions, deaths, serious and slight injuries per (crossing, movement) cell (all cells).
+
+        Kept groups keep the first terms, with the parameters they read (the crossing time ``window``'s, the
+        impact's, :func:`_combine`'s for the group's crossing type and movement), and give them again while those
+        parameters keep their values: a parameter of one crossing type (a beacon's yielding, the LPI factor) or of
+        one movement recomputes only its groups. One set of terms per group is kept (memory: 4 x 8 bytes per
+        cell).
+        """
+        ctype, turning = str(self.type_names[g.type_code]), MOVEMENTS[g.movement] == "turning"
+        n_cells = self._n * len(MOVEMENTS)
+
+        def compute(values: Mapping[str, float]) -> tuple[FloatArray, ...]:
+            # pedestrians met per passage x annualisation
+            weight = g.met_per_s * window[g.pos] * g.annual
+            v_eff, coll, fa, k = self._impact(g, ctype, parameters)
+            risk = _combine(v_eff, self.lanes[g.pos], ctype, values, coll, fa, k, turning=turning)
+            return tuple(
+                np.asarray(
+                    np.bincount(g.cell, weights=weight * risk[key], minlength=n_cells), dtype=np.float64
+                )
+                for key in ("collision", "fatal", "serious", "slight")
+            )
+
+        if not self._keep:
+            return compute(parameters)
+        kept = self._kept_terms.get(id(g))
+        if kept is not None:
+            names, key, terms = kept
+            if tuple(parameters.get(name) for name in names) == key:
+                return terms
+            return compute(parameters)
+        combine_reads = _ReadsKept(parameters)
+        terms = compute(combine_reads)
+        names = tuple(sorted(window_read | set(self._impacts[id(g)][0]) | combine_reads.read))
+        self._kept_terms[id(g)] = (names, tuple(parameters.get(name) for name in names), terms)
+        return terms
+
+    def casualties(self, parameters: Mapping[str, float]) -> pd.DataFrame:
+        """:func:`crossing_casualties_by_movement` for these parameters."""
+        crossings = self._network.crossings
+        n, n_mov = self._n, len(MOVEMENTS)
+        totals = np.zeros((n * n_mov, 5))  # passages, collision, fatal, serious, slight
+        if self.active:
+            type_names, lanes = self.type_names, self.lanes
+            window = np.zeros(n)
+            window_reads = _ReadsKept(parameters)
+            for c, ctype in enumerate(type_names):
+                m = self.type_code == c
+                window[m] = crossing_time_s(lanes[m], str(ctype), parameters=window_reads)
+            for passages, groups in self._groups():
+                totals[:, 0] += passages
+                for g in groups:
+                    terms = self._terms(g, window, window_reads.read, parameters)
+                    for j in range(4):
+                        totals[:, j + 1] += terms[j]
+        out = pd.DataFrame(totals, columns=["passages", "collision", "fatal", "serious", "slight"])
+        out.insert(0, "movement", np.tile(np.array(MOVEMENTS, dtype=object), n))
+        out.insert(0, "crossing", np.repeat(crossings.index.to_numpy(np.int64), n_mov))
+        kept: pd.DataFrame = out[out["passages"] > 0].reset_index(drop=True)
+        return kept
 
 
 def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
@@ -1089,15 +1297,33 @@ def _mean_conflict_risk(
     pedestrians at their running speed (neither turning nor leaving a stop line), so the pedestrians picked their
     lag (:func:`lag_acceptance_share` weights the warning times).
     """
+    v_eff, c, fa, k = _mean_impact(
+        speed_kph, crossing_type, parameters, site_p85_kph=site_p85_kph, through=through
+    )
+    return _combine(
+        v_eff, np.asarray(lanes, dtype=np.float64), crossing_type, parameters, c, fa, k, turning=turning
+    )
+
+
+def _mean_impact(
+    speed_kph: FloatArray,
+    crossing_type: str,
+    parameters: Mapping[str, float],
+    *,
+    site_p85_kph: FloatArray | None = None,
+    through: bool = False,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The first steps of :func:`_mean_conflict_risk`: the speed at the crossing, and E[collision], E[death], E[KSI].
+
+    Of a non-yielding conflict, averaged over the warning time (:meth:`_ImpactTable.mean_over_tau`).
+    """
     v_eff = effective_approach_speed_kph(
         np.asarray(speed_kph, dtype=np.float64), crossing_type, parameters, site_p85_kph=site_p85_kph
     )
     table = _ImpactTable.build(parameters, _lane_time_s(parameters))
     weights = lag_acceptance_share(table.tau_grid_s(), parameters=parameters) if through else None
     c, fa, k = table.mean_over_tau(v_eff, weights)
-    return _combine(
-        v_eff, np.asarray(lanes, dtype=np.float64), crossing_type, parameters, c, fa, k, turning=turning
-    )
+    return v_eff, c, fa, k
 
 
 def _link_rows(n_links: int, link: npt.NDArray[np.int64], per_year: Mapping[str, FloatArray]) -> pd.DataFrame:

@@ -21,9 +21,12 @@ by how much, not a joint uncertainty interval (the replications' draws give that
 
 Speed: each road-user model is re-run only when a parameter it reads changes (the keys it reads are recorded on
 its first run), and the CMF factors only when a CMF parameter changes; the totals are summed per severity and
-road user, which is all the calibration and KSI need. Pairs are independent: each is one task of the
-executor that ran the replications (:mod:`vision_zero.runs.parallel`), and their values are summed in pair
-order, so the tables are the same whichever executor ran them.
+road user, which is all the calibration and KSI need. The crossing model, most of the cost at full demand (6.1 M
+passages on the district), keeps the passages grouped and each group's impact means from its first run
+(:class:`~vision_zero.risk.pedestrian.CrossingPassages`), so a yielding parameter re-runs only the last steps;
+the numbers are the same to the last bit (``benchmarks/bench_sensitivity.py --check``). Pairs are independent:
+each is one task of the executor that ran the replications (:mod:`vision_zero.runs.parallel`), and their values
+are summed in pair order, so the tables are the same whichever executor ran them.
 """
 
 from __future__ import annotations
@@ -161,7 +164,8 @@ class RiskRerun:
     def __init__(
         self, network: RoadNetwork, record: TrafficRecord, modifiers: pd.DataFrame, speed_model: str
     ) -> None:
-        self._parts = [_Memo(part) for part in injury_parts(network, record, speed_model=speed_model)]
+        parts = injury_parts(network, record, speed_model=speed_model, reuse=True)
+        self._parts = [_Memo(part) for part in parts]
         self._modifiers = modifiers
         self._factors: dict[int, _Memo] = {}
         self._layouts: dict[int, pd.DataFrame] = {}
