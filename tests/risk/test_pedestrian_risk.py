@@ -765,6 +765,14 @@ def test_kept_passages_give_every_parameter_set_what_a_fresh_run_gives(
         got, crossing_casualties_by_movement(net, rec, parameters=values), check_exact=True
     )
     assert combined and set(combined) == {"rrfb"}
+    # a record too large to keep is grouped again on every call: the same numbers
+    monkeypatch.setattr(pedestrian, "_KEEP_PASSAGES", 100)
+    not_kept = pedestrian.CrossingPassages(net, rec, keep=True)
+    for changes, _ in moves[:3]:
+        values = {**P, **changes}
+        fresh = crossing_casualties_by_movement(net, rec, parameters=values)
+        pd.testing.assert_frame_equal(not_kept.casualties(values), fresh, check_exact=True)
+    assert not_kept._kept is None and not not_kept._impacts
 
 
 def test_lag_acceptance_share_is_the_lognormal_of_the_critical_lags() -> None:

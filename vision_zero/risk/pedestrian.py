@@ -821,6 +821,9 @@ def _positions(index: pd.Index, values: pd.Series) -> npt.NDArray[np.int32]:
 #: Passages whose casualties are computed at once (in blocks of whole crossings): bounds the risk stage's
 #: per-passage temporaries (a memory setting, not a model number).
 _BLOCK_PASSAGES = 1 << 18
+#: The most passages a record may have for :class:`CrossingPassages` to keep them grouped (~70 bytes each with the
+#: impact means: ~1.1 GiB); a larger record is grouped again on every call (a memory setting, not a model number).
+_KEEP_PASSAGES = 1 << 24
 
 
 def _rows(site_type: str, site: int, values: Mapping[str, float]) -> list[dict[str, object]]:
@@ -1010,7 +1013,8 @@ class CrossingPassages:
     the pedestrians each meets, the 85th-percentile speeds of the raised crossings. ``keep``: hold the groups
     after the first call of :meth:`casualties`, so that a re-run for other parameters on the same traffic
     (:mod:`vision_zero.runs.sensitivity`) computes only what the parameters move (memory: about 40 bytes per
-    passage of a crossing with pedestrians); otherwise the groups are made a block at a time on every call, as
+    passage of a crossing with pedestrians, and 32 for the impact means, :meth:`_impact`; a record of more than
+    :data:`_KEEP_PASSAGES` passages is not kept); otherwise the groups are made a block at a time on every call, as
     many passages at once as :data:`_BLOCK_PASSAGES` allows. Both give the same numbers to the last bit (the same
     operations on the same values in the same order).
     """
@@ -1018,7 +1022,7 @@ class CrossingPassages:
     def __init__(self, network: RoadNetwork, record: TrafficRecord, *, keep: bool = False) -> None:
         self._network = network
         self._record = record
-        self._keep = keep
+        self._keep = keep and len(record.passages) <= _KEEP_PASSAGES
         self._kept: tuple[FloatArray, list[_PassageGroup]] | None = None
         # per kept group (by id): the parameters its impact read, their values, the impact (CrossingPassages._impact)
         self._impacts: dict[int, tuple[tuple[str, ...], tuple[float | None, ...], _Impact]] = {}
