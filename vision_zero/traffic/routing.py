@@ -975,7 +975,8 @@ def band_switchers(
     (:func:`indifference_band_s`) and more than the saving he already tolerated on that route before
     (``tolerated_s``, e.g. :attr:`HeldRoutes.forgone_s`; default 0): the switching rule of Mahmassani and
     Jayakrishnan (1991), whose fixed point is Mahmassani and Chang's (1987) boundedly rational user equilibrium
-    (no driver can save more than his band). Deterministic: every driver outside his band switches, no draw.
+    (no driver can save more than his band). Deterministic: every driver outside his band is returned, no draw (a
+    variant's loop then moves each of them with probability the MSA step: :func:`vision_zero.traffic.simulation.simulate_vehicles`).
     With ``tolerated_s`` a network that did not change moves nobody (each saving equals the one tolerated).
     """
     route_s = np.asarray(route_s, dtype=np.float64)

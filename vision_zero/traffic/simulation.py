@@ -80,7 +80,14 @@ leave them only when their best route saves more than their indifference band, `
 until nobody is outside his band (Mahmassani and Chang 1987's boundedly rational user equilibrium). On a network
 with many near-equal routes the equilibrium from scratch sends a street's traffic away for a few percent of
 travel time; studies of speed cameras and 20 mph zones find volumes unchanged and no migration. The share of
-trips outside their band is logged with the gap.
+trips outside their band is logged with the gap. Of the drivers outside their band, each leaves his route with
+probability the MSA step of the iteration (``msa_step``: 1/2, 1/3, ... with the default exponent; drawn from a
+child of the routing stream), the route-flow averaging by which Batista, Zhao and Leclercq (2018) reach the
+boundedly rational equilibrium with an LWR mesoscopic simulator; the loop stops when nobody is outside his band,
+at a plateau (as the equilibrium's) or at the cap. Until 2026-12-02 every driver outside his band switched at
+once: on a congested network that flips whole streams between routes (two routes of 600 veh/h for 1,200 trips:
+all 1,200 on one route, then all on the other, to the cap) and at full demand it took the district's
+arterials-80-to-60 variant from 99.96% arriving to 70.7% (benchmarks/README.md, "Full-demand gridlock").
 
 A variant's band search grows every origin's trees, but each stops at its drivers' thresholds (their route time
 minus their band, :func:`~vision_zero.traffic.routing.band_limit_s`): a driver whose best route lies beyond it
@@ -95,6 +102,9 @@ Report 582, Crowthorne (equations as reproduced in Rogers, M., Highway Engineeri
 Krajzewicz, D. et al., SUMO documentation: Definition of Vehicles, Vehicle Types, and Routes, junction model
 parameters (``jmTimegapMinor`` default 1 s, ``impatience``); Simulation/Meso, Junction Model
 (``--meso-junction-control``: the microsim junction model without internal links).
+Batista, S. F. A., Zhao, C.-L., Leclercq, L. (2018). Effects of users' bounded rationality on a traffic network
+performance: a simulation study. Journal of Advanced Transportation 2018, 9876598 (Algorithm 1: satisficing
+routes, MSA route-flow update, LWR mesoscopic loading).
 Mahmassani, H. S., Chang, G.-L. (1987). On boundedly rational user equilibrium in transportation systems.
 Transp. Sci. 21(2), 89-99.
 Mahmassani, H. S., Jayakrishnan, R. (1991). System performance and user response under real-time information in
@@ -434,8 +444,9 @@ def simulate_vehicles(
     ``held_routes``: the routes the drivers had before a change (a variant's paired baseline replication,
     :meth:`VehicleTraffic.held_routes`). Each vehicle whose driver has a held route still drivable on this
     network starts on it (the others on their best route under expected costs), and after each simulation the
-    drivers outside their indifference band switch to their best route (:func:`band_switchers`; boundedly
-    rational, deterministic) until nobody is or ``max_iterations`` re-routing iterations have run. Without it:
+    drivers outside their indifference band (:func:`band_switchers`; boundedly rational) switch to their best
+    route, each with probability the iteration's MSA step, until nobody is outside, the route choice reaches a
+    plateau or ``max_iterations`` re-routing iterations have run. Without it:
     free-flow routes, then route swapping towards the user equilibrium (:func:`gap_switchers`).
 
     ``start``: a pilot equilibrium of other trips on the same network and periods (:class:`PilotRoutes`; ignored
@@ -494,6 +505,8 @@ def simulate_vehicles(
     band = dict(relative=rc.band_relative, minimum_s=rc.band_min_s)
     # a variant's sample of origins for its gap: a child stream, so the routing stream's own draws stay as they were
     gap_rng = route_rng.spawn(1)[0] if held_routes is not None else route_rng
+    # a variant's draws of who among the drivers outside their band switches: the next child stream
+    swap_rng = route_rng.spawn(1)[0] if held_routes is not None else route_rng
     for k in range(max_iterations + 1):
         times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s, known)
         edges = router.edge_ids(routes)
@@ -543,9 +556,9 @@ def simulate_vehicles(
             "arrived_share": _arrived_share(routes, times, veh),
             "trees": float(router.trees_grown - trees_before),
         }
-        if held_routes is not None:
-            reason = "band" if outside.size == 0 else ""
-        elif gap <= rc.relative_gap_target:
+        if held_routes is not None and outside.size == 0:
+            reason = "band"
+        elif held_routes is None and gap <= rc.relative_gap_target:
             reason = "gap_target"
         else:  # a plateau of the gap, the mean trip and the arrived share (gap_plateau)
             reason = "plateau" if _plateau([*log, row], rc) else ""
@@ -558,8 +571,9 @@ def simulate_vehicles(
         if held_routes is None:  # the equilibrium: route swapping (sampled origins, step / sampled share)
             step = msa_step(k + 1, rc.step_exponent, weight_exponent=rc.step_weight_exponent) / sample.share
             chosen = sv[gap_switchers(current[sv], best[sv], step=step, rng=route_rng)]
-        else:  # a change: the drivers outside their indifference band leave their route
-            chosen = outside
+        else:  # a change: of the drivers outside their indifference band, the MSA step's share leave their route
+            step = msa_step(k + 1, rc.step_exponent, weight_exponent=rc.step_weight_exponent)
+            chosen = outside[swap_rng.random(outside.size) < step]
             tolerated[chosen] = 0.0
         if draws > 1:  # probit sensitivity: the switchers take their best route under perceived times
             candidates = _perceived_routes(router, veh, slices, costs, group, route_rng, st, chosen, turn_s)
