@@ -13,11 +13,11 @@ import pytest
 from _replication_task import OBSERVED, PEAK_AT_BOUND, toy_job
 
 from vision_zero.core.errors import ConfigError, DataError
+from vision_zero.core.intervals import _precision_reached
 from vision_zero.core.version import __version__
 from vision_zero.runs.parallel import SerialExecutor
 from vision_zero.runs.replications import (
     _next_total,
-    _precision_reached,
     format_precision,
     format_summary,
     mean_interval,

@@ -81,13 +81,13 @@ from vision_zero.core.intervals import (
     MIN_REPLICATIONS_FOR_CI,
     FloatArray,
     Interval,
+    Precision,
     as_floats,
     interval,
     replications_needed,
 )
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES
-from vision_zero.runs.replications import Precision
 from vision_zero.runs.results import ReplicationResult
 
 __all__ = [
@@ -373,7 +373,7 @@ class VariantComparison:
         or None when not computed.
     target
         For a comparison run to a target precision (``compare --target-ci``): where this variant's pairs stopped
-        (:class:`~vision_zero.runs.replications.Precision`: reached, stopped at the maximum, or out of reach),
+        (:class:`~vision_zero.core.intervals.Precision`: reached, stopped at the maximum, or out of reach),
         else None (:func:`target_lines` says it).
     """
 
@@ -895,7 +895,7 @@ def replications_text(needed: int, pairs: int, mean: float) -> str:
     return format_number(needed, 0)
 
 
-#: The message of each :attr:`~vision_zero.runs.replications.Precision.stop_reason`.
+#: The message of each :attr:`~vision_zero.core.intervals.Precision.stop_reason`.
 _TARGET_KEYS = {
     "target-ci": "target_reached",
     "out-of-reach": "target_out_of_reach",

@@ -10,6 +10,10 @@ give a narrow interval that means nothing (:func:`vision_zero.appraisal.compare.
 The interval is Student's t with ``n − 1`` degrees of freedom: ``mean ± t(0.975, n−1) · sd / sqrt(n)``
 (:func:`t_half_width`; :func:`mean_interval` for one quantity, :func:`excludes_zero_by_column` for many at once,
 e.g. every link's change on the difference map).
+
+How many replications a mean needs for a given precision (:func:`replications_needed`), and where a series stands
+against a target precision (:func:`precision`, a :class:`Precision`: the stopping rule of ``--target-ci`` in
+:func:`vision_zero.runs.replications.rounds_to_precision` reads it, the comparison's outputs report it).
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ __all__ = [
     "NEEDED_CAP",
     "FloatArray",
     "Interval",
+    "Precision",
     "as_floats",
     "excludes_zero_by_column",
     "interval",
     "mean_interval",
+    "precision",
     "replications_needed",
     "t_half_width",
 ]
@@ -223,3 +229,72 @@ def replications_needed(
     while n < cap and float(stats.t.ppf(1.0 - tail, n - 1)) * sd / math.sqrt(n) >= target:
         n += 1
     return min(n, cap)
+
+
+def _precision_reached(values: FloatArray, target_ci_pct: float) -> tuple[bool, float]:
+    """Whether the 95% interval of ``values``' mean is narrower than ``target_ci_pct`` % of the mean."""
+    if values.size < MIN_REPLICATIONS_FOR_CI:
+        return False, math.inf
+    mean, lo, hi = mean_interval(values)
+    width = hi - lo
+    if mean == 0.0:
+        return False, math.inf
+    rel_pct = 100.0 * width / abs(mean)
+    return rel_pct < target_ci_pct, rel_pct
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Where the mean of one series of replications stands against a target precision.
+
+    The series is a variant's KSI avoided per pair, or a baseline's KSI;
+    :func:`vision_zero.runs.replications.rounds_to_precision` leaves one per series.
+
+    Attributes
+    ----------
+    target_ci_pct
+        The target: the 95% interval's full width in percent of the mean (``--target-ci``; 40 = ±20%).
+    max_replications
+        The most replications the run could use (``--max-replications``).
+    n
+        The replications (pairs, for a variant) it stopped at.
+    width_pct
+        The 95% interval's full width there in percent of the mean (``inf`` with a mean of 0).
+    needed
+        Replications the observed mean and spread need for the target (:func:`replications_needed` with
+        ``relative = target_ci_pct / 200``; :data:`NEEDED_CAP` when the mean is 0).
+    reached
+        The width is below the target.
+    out_of_reach
+        Not reached, the interval includes 0 (the change is not told apart from noise) and ``needed`` is above
+        ``max_replications``: more rounds were not run for it.
+    """
+
+    target_ci_pct: float
+    max_replications: int
+    n: int
+    width_pct: float
+    needed: int
+    reached: bool
+    out_of_reach: bool = False
+
+    @property
+    def stop_reason(self) -> str:
+        """``"target-ci"``, ``"out-of-reach"`` or ``"max-replications"``.
+
+        As :attr:`vision_zero.runs.replications.RunResult.stop_reason` names them.
+        """
+        if self.reached:
+            return "target-ci"
+        return "out-of-reach" if self.out_of_reach else "max-replications"
+
+
+def precision(values: FloatArray, target_ci_pct: float, max_replications: int) -> Precision:
+    """Where ``values`` stand against ``target_ci_pct`` (:class:`Precision`)."""
+    reached, width = _precision_reached(values, target_ci_pct)
+    needed = replications_needed(values, relative=target_ci_pct / 200.0)
+    out_of_reach = False
+    if not reached and values.size >= MIN_REPLICATIONS_FOR_CI and needed > max_replications:
+        _mean, lo, hi = mean_interval(values)
+        out_of_reach = bool(lo <= 0.0 <= hi)
+    return Precision(target_ci_pct, max_replications, int(values.size), width, needed, reached, out_of_reach)

@@ -52,9 +52,10 @@ from vision_zero.core.intervals import (
     MIN_REPLICATIONS_FOR_CI,
     NEEDED_CAP,
     Interval,
+    Precision,
     interval,
     mean_interval,
-    replications_needed,
+    precision,
 )
 from vision_zero.core.version import __version__
 from vision_zero.network.road_network import RoadNetwork, load_network, network_fingerprint
@@ -234,10 +235,10 @@ class RunResult:
     stop_reason
         ``"replications"`` (the number asked for), ``"target-ci"`` (precision reached),
         ``"max-replications"`` (target not reached within the maximum) or ``"out-of-reach"`` (the change is not
-        told apart from 0 and would need more than the maximum: :class:`Precision`).
+        told apart from 0 and would need more than the maximum: :class:`~vision_zero.core.intervals.Precision`).
     extra
         For a target-precision run: ``ci_width_pct``, the final interval width in percent of the mean, and
-        ``precision``, the :class:`Precision` it stopped at.
+        ``precision``, the :class:`~vision_zero.core.intervals.Precision` it stopped at.
     """
 
     job: ScenarioJob
@@ -281,18 +282,6 @@ class RunResult:
 # --- statistics -------------------------------------------------------------------------------------------------
 
 
-def _precision_reached(values: np.ndarray, target_ci_pct: float) -> tuple[bool, float]:
-    """Whether the 95% interval of ``values``' mean is narrower than ``target_ci_pct`` % of the mean."""
-    if values.size < MIN_REPLICATIONS_FOR_CI:
-        return False, math.inf
-    mean, lo, hi = mean_interval(values)
-    width = hi - lo
-    if mean == 0.0:
-        return False, math.inf
-    rel_pct = 100.0 * width / abs(mean)
-    return rel_pct < target_ci_pct, rel_pct
-
-
 def _next_total(n: int, rel_pct: float, target_ci_pct: float, *, maximum: int) -> int:
     """How many replications to have next: the square-root-law estimate, at least one more, at most double.
 
@@ -304,61 +293,6 @@ def _next_total(n: int, rel_pct: float, target_ci_pct: float, *, maximum: int) -
     else:
         needed = 2 * n
     return min(maximum, min(max(needed, n + 1), 2 * n))
-
-
-@dataclass(frozen=True)
-class Precision:
-    """Where the mean of one series of replications stands against a target precision.
-
-    The series is a variant's KSI avoided per pair, or a baseline's KSI; :func:`rounds_to_precision` leaves one
-    per series.
-
-    Attributes
-    ----------
-    target_ci_pct
-        The target: the 95% interval's full width in percent of the mean (``--target-ci``; 40 = ±20%).
-    max_replications
-        The most replications the run could use (``--max-replications``).
-    n
-        The replications (pairs, for a variant) it stopped at.
-    width_pct
-        The 95% interval's full width there in percent of the mean (``inf`` with a mean of 0).
-    needed
-        Replications the observed mean and spread need for the target
-        (:func:`~vision_zero.core.intervals.replications_needed` with ``relative = target_ci_pct / 200``;
-        :data:`~vision_zero.core.intervals.NEEDED_CAP` when the mean is 0).
-    reached
-        The width is below the target.
-    out_of_reach
-        Not reached, the interval includes 0 (the change is not told apart from noise) and ``needed`` is above
-        ``max_replications``: more rounds were not run for it.
-    """
-
-    target_ci_pct: float
-    max_replications: int
-    n: int
-    width_pct: float
-    needed: int
-    reached: bool
-    out_of_reach: bool = False
-
-    @property
-    def stop_reason(self) -> str:
-        """``"target-ci"``, ``"out-of-reach"`` or ``"max-replications"`` (see :attr:`RunResult.stop_reason`)."""
-        if self.reached:
-            return "target-ci"
-        return "out-of-reach" if self.out_of_reach else "max-replications"
-
-
-def precision(values: np.ndarray, target_ci_pct: float, max_replications: int) -> Precision:
-    """Where ``values`` stand against ``target_ci_pct`` (:class:`Precision`)."""
-    reached, width = _precision_reached(values, target_ci_pct)
-    needed = replications_needed(values, relative=target_ci_pct / 200.0)
-    out_of_reach = False
-    if not reached and values.size >= MIN_REPLICATIONS_FOR_CI and needed > max_replications:
-        _mean, lo, hi = mean_interval(values)
-        out_of_reach = bool(lo <= 0.0 <= hi)
-    return Precision(target_ci_pct, max_replications, int(values.size), width, needed, reached, out_of_reach)
 
 
 def check_stopping_options(
@@ -868,7 +802,7 @@ def run_comparison(
     of pairs (:func:`rounds_to_precision`, starting at ``replications``): every variant still running gets the
     round's pairs (its baseline's replications first, same indices: common random numbers) and stops when its KSI
     avoided is within ``target_ci_pct`` (full width, percent of the mean) or out of reach; the baseline has as many
-    replications as its longest variant. Each variant's :class:`RunResult` carries its :class:`Precision` in
+    replications as its longest variant. Each variant's :class:`RunResult` carries its :class:`~vision_zero.core.intervals.Precision` in
     ``extra["precision"]``; replications already in ``out_dir`` are reused. Returns the baseline's run, then the
     variants' in order.
     """
