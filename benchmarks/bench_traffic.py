@@ -43,7 +43,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -1513,6 +1513,67 @@ def seed_table(rows: list[Row], reference: str = "sumo-meso-jc") -> str:
     return "\n".join(out)
 
 
+def _grid_case_dir(case: str, trips: int) -> str | None:
+    """The work directory name :func:`main` gives the grid case ``case`` (``grid20x20`` or ``grid20x20-s3``)."""
+    m = re.fullmatch(r"grid(\d+)x\d+(?:-s(\d+))?", case)
+    if m is None:
+        return None
+    return f"grid{m.group(1)}_{trips}" + (f"_s{m.group(2)}" if m.group(2) else "")
+
+
+def merge_runs(dirs: list[Path], out: Path) -> str:
+    """One table from earlier runs' ``results.csv`` and each grid case's ``flows.csv``, matched by (case, trips).
+
+    For runs of different tools on the same cases (a case is the same for the same grid, trips and seed: the trips,
+    SUMO's network and duarouter's routes are deterministic), e.g. SUMO at every level and seed in one run and
+    vision_zero in a later one: the ratios to vision_zero and the link-flow correlations are computed again across
+    the runs, and the seed tables against SUMO meso-jc (and plain SUMO meso, when present) are added. A tool in more
+    than one run: the later directory's row is kept. Each row's CPU figures stay those of the run that measured
+    it (the sources and their loads are listed in the output).
+    """
+    kept: dict[tuple[str, int, str], Row] = {}
+    flows: dict[tuple[str, int], dict[str, pd.Series]] = {}
+    sources: list[str] = []
+    for run in dirs:
+        meta = json.loads((run / "results.json").read_text())["meta"]
+        sources.append(f"- {run.name}: `{meta['command']}`; {meta['vision_zero']}; end: {meta['machine']}")
+        frame = pd.read_csv(
+            run / "results.csv", dtype={"note": str}, keep_default_na=False, na_values=["nan"]
+        )
+        for col in frame.columns.difference(
+            ["case", "tool", "note"]
+        ):  # an empty cell (congestion_index): NaN
+            frame[col] = pd.to_numeric(frame[col], errors="coerce")
+        for rec in frame.to_dict("records"):
+            row = Row(**{f.name: rec[f.name] for f in fields(Row)})
+            row.trips, row.completed, row.note = int(row.trips), int(row.completed), str(row.note)
+            row.speed_vs_vz = row.tt_vs_vz = row.flow_r_vs_vz = math.nan
+            sub = _grid_case_dir(row.case, row.trips)
+            if sub is None:
+                print(f"  {run.name}: {row.case} is not a grid case; left out", file=sys.stderr)
+                continue
+            table = pd.read_csv(run / sub / "flows.csv", index_col=[0, 1])
+            kept[(row.case, row.trips, row.tool)] = row
+            flows.setdefault((row.case, row.trips), {})[row.tool] = table[row.tool]
+    rows: list[Row] = []
+    for key, case_flows in flows.items():
+        case_rows = [r for (c, n, _), r in kept.items() if (c, n) == key]
+        compare(case_rows, case_flows)
+        rows.extend(case_rows)
+    text = format_table(rows)
+    tools = {r.tool for r in rows}
+    for reference in ("sumo-meso-jc", "sumo-meso"):
+        if reference in tools:
+            text += f"\n\nOver seeds, against {reference}:\n\n" + seed_table(rows, reference)
+    out.mkdir(parents=True, exist_ok=True)
+    head = "Merged from:\n\n" + "\n".join(sources)
+    pd.DataFrame([asdict(r) for r in rows]).to_csv(
+        out / "results.csv", index=False, quoting=csv.QUOTE_MINIMAL
+    )
+    (out / "results.md").write_text(f"{head}\n\n{text}\n")
+    return f"{head}\n\n{text}"
+
+
 #: RouteChoiceSettings fields changed by ``--route-choice`` (one dict, or empty: the shipped parameters)
 ROUTE_CHOICE: list[dict[str, float | int]] = []
 
@@ -1615,6 +1676,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="vision_zero's route choice with these RouteChoiceSettings fields changed, e.g. slice_s=1800 "
         "gap_sample_origins=500 max_iterations=4 (default: the shipped parameters)",
     )
+    p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="RUN_DIR",
+        help="run nothing: merge earlier runs' grid rows and link flows by (case, trips) into one table (e.g. "
+        "SUMO and vision_zero run apart on the same cases); written to --out/<stamp>-merged",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -1650,12 +1720,21 @@ def build_city_cases(args: argparse.Namespace, out: Path, seeds: list[int]) -> l
     return cases
 
 
+def _worker_or_merge(args: argparse.Namespace) -> int:
+    """The two modes that build no case: a tool's child process (``--worker``) and ``--merge``."""
+    if args.worker:
+        worker(args.worker, args.workdir, seed=args.seed, profile=args.profile)
+    else:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        print(merge_runs([d.resolve() for d in args.merge], args.out / f"{stamp}-merged"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the cases, run every tool in its own child process, print and save the table."""
     args = parse_args(argv)
-    if args.worker:
-        worker(args.worker, args.workdir, seed=args.seed, profile=args.profile)
-        return 0
+    if args.worker or args.merge:
+        return _worker_or_merge(args)
     if args.before_tree is not None:
         BEFORE_TREE.append(args.before_tree.resolve())
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
