@@ -436,3 +436,47 @@ def test_no_traffic_no_casualties() -> None:
     assert (est.injuries["per_year_raw"] == 0).all()
     assert set(est.injuries.columns) == set(risk.INJURY_COLUMNS)
     assert est.injuries.groupby(["site_type", "site", "road_user", "severity"]).size().max() == 1
+
+
+def test_modifiers_multiply_each_matching_row_in_the_tables_order_bit_for_bit() -> None:
+    """apply_modifiers finds each modifier row's rows by site type and site (a sort), not by comparing every row:
+    the factors are those of the contract's masks (site -1 every site of the type, road user / severity ``"all"``,
+    ``"ksi"`` fatal and serious), multiplied in the modifier table's order, to the last bit."""
+    rng = np.random.default_rng(7)
+    n = 3000
+    injuries = pd.DataFrame(
+        {
+            "site_type": rng.choice(["link", "junction", "crossing"], n),
+            "site": rng.integers(0, 40, n),
+            "road_user": rng.choice(["occupant", "pedestrian"], n),
+            "severity": rng.choice(["fatal", "serious", "slight"], n),
+            "per_year_raw": rng.random(n),
+        }
+    )
+    m = 300
+    names = [f"cmf.{i}" for i in range(7)]
+    modifiers = pd.DataFrame(
+        {
+            "site_type": rng.choice(["link", "junction", "crossing"], m),
+            "site": np.where(rng.random(m) < 0.2, -1, rng.integers(0, 45, m)),
+            "road_user": rng.choice(["occupant", "pedestrian", "all"], m),
+            "severity": rng.choice(["fatal", "serious", "slight", "ksi", "all"], m),
+            "parameter": rng.choice(names, m),
+        }
+    )
+    values = {name: float(v) for name, v in zip(names, rng.uniform(0.3, 1.7, len(names)), strict=True)}
+    factor = np.ones(n)
+    st_, site = injuries["site_type"].to_numpy(), injuries["site"].to_numpy()
+    user, sev = injuries["road_user"].to_numpy(), injuries["severity"].to_numpy()
+    for row in modifiers.itertuples():
+        mask = (st_ == row.site_type) & ((site == row.site) if row.site != -1 else True)
+        mask &= (user == row.road_user) if row.road_user != "all" else True
+        if row.severity == "ksi":
+            mask &= np.isin(sev, ("fatal", "serious"))
+        elif row.severity != "all":
+            mask &= sev == row.severity
+        factor[mask] *= values[row.parameter]
+    got = risk.apply_modifiers(injuries, modifiers, parameters=values)
+    expected = injuries["per_year_raw"].to_numpy() * factor
+    assert np.array_equal(got["per_year_raw"].to_numpy(), expected)
+    assert (factor != 1.0).mean() > 0.5  # most rows have a modifier
