@@ -121,6 +121,11 @@ def count_calls(payload: CallLog, item: int) -> tuple[int, int, str, int]:
     return os.getpid(), item, payload.copy_id, len(payload.calls)
 
 
+def tagged(payload: str, item: int) -> tuple[str, int]:
+    """Return ``(payload, item)``: which task ran."""
+    return payload, item
+
+
 def kill_self(payload: object, item: int) -> int:
     """Die with SIGKILL on item 1 (a worker crash, as from the out-of-memory killer)."""
     import os

@@ -9,7 +9,7 @@ import dask.config
 import dask.utils
 import pandas as pd
 import pytest
-from _replication_task import CallLog, count_calls, kill_self, toy_job
+from _replication_task import CallLog, count_calls, kill_self, tagged, toy_job
 from _scenarios import write_scenarios
 
 from vision_zero.core.errors import ConfigError
@@ -187,6 +187,32 @@ def test_items_are_read_lazily(kind: str, pool: LocalPoolExecutor, dask_local: D
     rest = list(results)
     assert sorted(pos for pos, _ in [first, *rest]) == list(range(21))
     assert sorted(r for _, r in [first, *rest]) == [0, *range(2, 22)]
+
+
+@pytest.mark.parametrize("kind", ["serial", "pool", "dask"])
+def test_run_tasks_starts_a_task_once_the_result_it_waits_on_is_in(
+    kind: str, pool: LocalPoolExecutor, dask_local: DaskExecutor
+) -> None:
+    # two payloads; b's task i may start only once a's task i has given its result (a variant's replication
+    # after the baseline's it pairs with). While every a runs, take() has nothing to give: the executor must ask
+    # again after each result instead of ending.
+    ex: Executor = {"serial": SerialExecutor(), "pool": pool, "dask": dask_local}[kind]
+    queue = [("a", i) for i in range(3)] + [("b", i) for i in range(3)]
+    taken: list[tuple[str, int]] = []
+    seen: list[tuple[str, int]] = []
+
+    def take() -> tuple[str, int] | None:
+        for k, (payload, i) in enumerate(queue):
+            if payload == "a" or ("a", i) in seen:
+                taken.append(queue.pop(k))
+                return payload, i
+        return None
+
+    for pos, result in ex.run_tasks(tagged, take):
+        assert result == taken[pos]  # positions in the order taken
+        seen.append(result)
+    assert sorted(seen) == [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("b", 2)]
+    assert all(seen.index(("a", i)) < seen.index(("b", i)) for i in range(3))
 
 
 # --- process hygiene ------------------------------------------------------------------------------------------

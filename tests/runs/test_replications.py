@@ -5,7 +5,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -127,6 +129,63 @@ def test_run_comparison_stops_each_variant_like_run_job(tmp_path: Path) -> None:
     assert [(r.n, r.stop_reason, r.summaries) for r in again] == [
         (r.n, r.stop_reason, r.summaries) for r in runs
     ]
+
+
+class _Recording(SerialExecutor):
+    """A serial executor that records, per run of tasks, which (scenario, replication) it was given, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[list[tuple[str, int]]] = []
+
+    def run_tasks(self, fn: Any, take: Any) -> Iterator[tuple[int, Any]]:
+        ran: list[tuple[str, int]] = []
+        self.runs.append(ran)
+
+        def logged() -> Any:
+            task = take()
+            if task is not None:
+                ran.append((task[0].payload.name, task[1][0]))
+            return task
+
+        return super().run_tasks(fn, logged)
+
+
+def test_every_scenarios_replications_go_to_the_executor_together(tmp_path: Path) -> None:
+    # one run of tasks for the whole comparison (not one per scenario), so that the workers stay busy across
+    # scenarios: the baseline's replications first (the variants pair with them), then each variant's
+    strong, same = toy_job(), toy_job(limit_kph=60.0, name="unchanged")
+    assert strong.baseline is not None
+    ex = _Recording()
+    run_comparison(
+        strong.baseline, [strong, same], out_dir=tmp_path / "a", executor=ex, replications=2, progress=False
+    )
+    assert ex.runs == [
+        [("baseline", 0), ("baseline", 1), ("variant", 0), ("variant", 1), ("unchanged", 0), ("unchanged", 1)]
+    ]
+    # with a target: one run per round, holding every running variant's new pairs and the baseline's they need
+    ex = _Recording()
+    runs = run_comparison(
+        strong.baseline,
+        [strong, same],
+        out_dir=tmp_path / "b",
+        executor=ex,
+        target_ci_pct=15.0,
+        max_replications=60,
+        progress=False,
+    )
+    assert ex.runs[0] == [("baseline", i) for i in range(3)] + [
+        (v, i) for v in ("variant", "unchanged") for i in range(3)
+    ]
+    start = 3
+    for ran in ex.runs[1:]:  # unchanged is out of reach after round 1; variant's later rounds: its new pairs
+        end = start + len(ran) // 2
+        assert ran == [("baseline", i) for i in range(start, end)] + [
+            ("variant", i) for i in range(start, end)
+        ]
+        start = end
+    assert start == runs[1].n > 3
+    assert sum(len(r) for r in ex.runs) == 2 * runs[1].n + runs[2].n
 
 
 def test_run_folder_layout_and_manifest(tmp_path: Path) -> None:

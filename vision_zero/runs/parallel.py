@@ -1,7 +1,9 @@
 """Executors: run many independent tasks on local cores or on a Dask cluster, behind one interface.
 
 Every executor runs ``fn(payload, item)`` for each item and yields ``(position, result)`` pairs as the tasks
-finish. The *payload* (a prepared scenario: the network with its interventions, the parameters …) is large and
+finish: over one payload (:meth:`Executor.map_unordered`), or over tasks of several payloads that start only when
+their inputs exist (:meth:`Executor.run_tasks`: a comparison's variant replications after the baseline replications
+they pair with, so every scenario's replications share the workers). The *payload* (a prepared scenario: the network with its interventions, the parameters …) is large and
 the same for every task, so it is shipped once per worker, not once per task:
 
 - :class:`SerialExecutor` runs in this process (no shipping at all);
@@ -130,6 +132,21 @@ class _Shipped:
         self._by_id.clear()
 
 
+class _Numbered:
+    """A task source for :meth:`Executor.run_tasks`: ``take()`` numbered in the order its tasks are taken."""
+
+    def __init__(self, take: Callable[[], tuple[Any, Any] | None]) -> None:
+        self._take = take
+        self._count = itertools.count()
+
+    def __call__(self) -> tuple[int, Any, Any] | None:
+        """The next task that may start as ``(position, payload, item)``, or ``None``."""
+        task = self._take()
+        if task is None:
+            return None
+        return next(self._count), task[0], task[1]
+
+
 class Executor(ABC):
     """Runs ``fn(payload, item)`` for many items; see the module docstring."""
 
@@ -151,16 +168,33 @@ class Executor(ABC):
         raises, the remaining tasks are cancelled and the exception propagates. ``fn`` must be a module-level
         function (picklable by reference). An empty ``items`` ships nothing (no payload, no pool).
         """
-        source = enumerate(items)
-        first = next(source, None)
-        if first is not None:
-            yield from self._run(fn, payload, itertools.chain([first], source))
+        source = iter(items)
+
+        def take() -> tuple[P, I] | None:
+            for item in source:
+                return payload, item
+            return None
+
+        return self.run_tasks(fn, take)
+
+    def run_tasks(
+        self, fn: Callable[[Any, Any], T], take: Callable[[], tuple[Any, Any] | None]
+    ) -> Iterator[tuple[int, T]]:
+        """Run ``fn(payload, item)`` for the tasks ``take`` hands out; yield ``(position, result)`` as each finishes.
+
+        ``take()`` returns the next task that may start, ``(payload, item)``, or ``None`` when none may start
+        now: none is left, or the next ones wait on a result still running. It is asked whenever fewer
+        than :meth:`in_flight` tasks run, and again after every result yielded (the caller's handling of a
+        result may let tasks start: a variant's replication once the baseline's it pairs with is written). The
+        run ends when no task runs and ``take()`` gives ``None``. A task's position is the order it was taken
+        in (0, 1, …). Each payload is shipped once per worker, as in :meth:`map_unordered`, which is this with
+        one payload; the same rules for errors and for ``fn``.
+        """
+        return self._run(fn, _Numbered(take))
 
     @abstractmethod
-    def _run(
-        self, fn: Callable[[P, I], T], payload: P, numbered: Iterator[tuple[int, I]]
-    ) -> Iterator[tuple[int, T]]:
-        """:meth:`map_unordered` of at least one ``(position, item)``: the executor's own way of running them."""
+    def _run(self, fn: Callable[[Any, Any], T], take: _Numbered) -> Iterator[tuple[int, T]]:
+        """:meth:`run_tasks`: the executor's own way of running them."""
 
     def in_flight(self) -> int:
         """How many tasks are submitted ahead (twice the workers: none idles while results are written)."""
@@ -200,11 +234,10 @@ class SerialExecutor(Executor):
         """See :meth:`Executor.describe`."""
         return f"serial, in this process{_capped_note(1, self._asked)}"
 
-    def _run(
-        self, fn: Callable[[P, I], T], payload: P, numbered: Iterator[tuple[int, I]]
-    ) -> Iterator[tuple[int, T]]:
-        """In order, in this process."""
-        for position, item in numbered:
+    def _run(self, fn: Callable[[Any, Any], T], take: _Numbered) -> Iterator[tuple[int, T]]:
+        """In the order taken, in this process."""
+        while (task := take()) is not None:
+            position, payload, item = task
             yield position, fn(payload, item)
 
     def close(self) -> None:
@@ -329,24 +362,26 @@ class LocalPoolExecutor(Executor):
         procs = getattr(self._pool, "_processes", None) or {}
         return sorted(int(pid) for pid in procs)
 
-    def _run(
-        self, fn: Callable[[P, I], T], payload: P, queue: Iterator[tuple[int, I]]
-    ) -> Iterator[tuple[int, T]]:
+    def _run(self, fn: Callable[[Any, Any], T], take: _Numbered) -> Iterator[tuple[int, T]]:
         """On the pool; a dead worker raises :class:`ExecutorError`."""
-        token, path = self._payload_file(payload)
-        pool = self._ensure_pool()
         pending: dict[Future[T], int] = {}
+
+        def fill() -> None:
+            while len(pending) < self.in_flight() and (task := take()) is not None:
+                pos, payload, item = task
+                token, path = self._payload_file(payload)
+                pending[self._ensure_pool().submit(_pool_call, fn, token, str(path), item)] = pos
+
         try:
-            for pos, item in itertools.islice(queue, self.in_flight()):
-                pending[pool.submit(_pool_call, fn, token, str(path), item)] = pos
+            fill()
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     pos = pending.pop(fut)
                     result = fut.result()
-                    for nxt_pos, nxt in itertools.islice(queue, 1):
-                        pending[pool.submit(_pool_call, fn, token, str(path), nxt)] = nxt_pos
+                    fill()  # the workers go on while the caller handles the result
                     yield pos, result
+                    fill()  # and what the caller's handling let start
         except BrokenProcessPool as exc:
             self._discard_pool()
             raise ExecutorError(
@@ -478,32 +513,31 @@ class DaskExecutor(Executor):
             return remote
         return hit[1]
 
-    def _run(
-        self, fn: Callable[[P, I], T], payload: P, queue: Iterator[tuple[int, I]]
-    ) -> Iterator[tuple[int, T]]:
-        """On the cluster; the payload is scattered once (``broadcast=True``)."""
+    def _run(self, fn: Callable[[Any, Any], T], take: _Numbered) -> Iterator[tuple[int, T]]:
+        """On the cluster; each payload is scattered once (``broadcast=True``)."""
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
-        remote = self._scatter(payload)
         position: dict[str, int] = {}
         live: dict[str, Any] = {}
+        stream = as_completed()  # type: ignore[no-untyped-call]
 
-        def submit(pos: int, item: I) -> Any:
-            fut = self._client.submit(fn, remote, item, pure=False)
-            position[fut.key] = pos
-            live[fut.key] = fut
-            return fut
+        def fill() -> None:
+            while len(live) < self.in_flight() and (task := take()) is not None:
+                pos, payload, item = task
+                fut = self._client.submit(fn, self._scatter(payload), item, pure=False)
+                position[fut.key] = pos
+                live[fut.key] = fut
+                stream.add(fut)  # type: ignore[no-untyped-call]
 
-        started = [submit(pos, item) for pos, item in itertools.islice(queue, self.in_flight())]
-        stream = as_completed(started)  # type: ignore[no-untyped-call]
         try:
+            fill()
             for fut in stream:
                 result = fut.result()
                 live.pop(fut.key, None)
-                for nxt_pos, nxt in itertools.islice(queue, 1):
-                    stream.add(submit(nxt_pos, nxt))  # type: ignore[no-untyped-call]
+                fill()  # the workers go on while the caller handles the result
                 yield position[fut.key], result
+                fill()  # and what the caller's handling let start
         except KilledWorker as exc:
             raise ExecutorError(
                 "Dask workers died repeatedly while running a replication; the replications finished so far "

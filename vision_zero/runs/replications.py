@@ -9,10 +9,13 @@ results as an uninterrupted run.
 Common random numbers: the task derives all randomness from ``(seed, replication)`` through
 :func:`vision_zero.core.seeding.replication_rngs`; this module only hands out indices. A variant's replication *i* is
 calibrated with the baseline's replication *i* (``baseline_raw``: that replication's injuries table, raw column
-``per_year_raw``), so a variant's run first makes sure the baseline's replications exist, running or resuming
+``per_year_raw``), so a variant's run also makes sure the baseline's replications exist, running or resuming
 them in the baseline's own run folder. Its drivers also start from the routes of the baseline's replication *i*
 (``routes.parquet`` in the baseline's replication folder, passed as the keyword ``baseline_routes`` to a task that
-shares traffic: :func:`vision_zero.runs.pipeline.run_replication`).
+shares traffic: :func:`vision_zero.runs.pipeline.run_replication`). Every replication a run needs, of every
+scenario, goes to the executor in one :meth:`~vision_zero.runs.parallel.Executor.run_tasks`: a variant's
+replication *i* starts as soon as the baseline's replication *i* is written, so the workers are not left idle
+between scenarios (the tasks of a comparison's round are not run scenario after scenario).
 
 Stopping: a fixed number of replications, or ``target_ci_pct``: keep adding replications until the 95% interval
 of the paired KSI difference (baseline minus variant, per year) is narrower than ``target_ci_pct`` percent of its
@@ -573,9 +576,66 @@ class _Runner:
             self.prepared.add(run_dir)
         return run_dir
 
-    def ensure(self, job: ScenarioJob, n: int) -> int:
-        """Make sure replications 0 … n-1 of ``job`` (and of its baseline) exist; return how many were resumed."""
-        run_dir = self.run_dir(job)
+    def ensure(self, wanted: Sequence[tuple[ScenarioJob, int]]) -> list[int]:
+        """Make replications 0 … n-1 of every ``(job, n)`` exist, and the baseline's a variant's pair with.
+
+        Every missing replication of every job runs on the executor together, so the workers stay busy across
+        scenarios: a variant's replication starts once the baseline replication it pairs with is written (it
+        reads that one's injuries, routes and link times), the others at once; baselines' first, then each job's
+        in ``wanted``'s order, lowest index first. Returns, per ``(job, n)``, how many of its replications
+        0 … n-1 were already on disk (resumed).
+        """
+        plans = self._plans(wanted)
+        order = sorted(plans.values(), key=lambda plan: _depth(plan.job))  # stable: wanted's order within
+        queue = [(plan, i) for plan in order for i in plan.missing]
+        unfinished = {plan.run_dir: set(plan.missing) for plan in order}
+        taken: list[tuple[_Plan, int]] = []
+
+        def take() -> tuple[_Bundle, _Item] | None:
+            # the first task whose baseline replication is on disk (read lazily: only when it may start)
+            for k, (plan, i) in enumerate(queue):
+                if plan.base_dir is None or i not in unfinished.get(plan.base_dir, ()):
+                    del queue[k]
+                    taken.append((plan, i))
+                    return self.bundle(plan.job), _item(plan.base_dir, i)
+            return None
+
+        for pos, result in self.executor.run_tasks(_call_task, take):
+            plan, i = taken[pos]
+            _check_result(plan.job, result)
+            write_replication(plan.run_dir, result, warnings=run_warnings(plan.job.name, [result.summary]))
+            self.verified[plan.run_dir].add(result.replication)
+            unfinished[plan.run_dir].discard(i)
+            plan.bar.update(1)
+        return [n - sum(i < n for i in plans[self.run_dir(job)].missing) for job, n in wanted]
+
+    def _plans(self, wanted: Sequence[tuple[ScenarioJob, int]]) -> dict[Path, _Plan]:
+        """Per run folder, what :meth:`ensure` runs: ``wanted``, and the baselines' replications the variants need."""
+        need: dict[Path, tuple[ScenarioJob, int]] = {}
+
+        def want(job: ScenarioJob, n: int) -> Path:
+            run_dir = self.run_dir(job)
+            first, most = need.get(run_dir, (job, 0))  # the first job of a folder runs it (same content)
+            need[run_dir] = (first, max(most, n))
+            return run_dir
+
+        for job, n in wanted:
+            want(job, n)
+        plans: dict[Path, _Plan] = {}
+        for depth in range(max(_depth(job) for job, _n in need.values()), -1, -1):
+            # variants before their baselines: a variant's missing replications are its baseline's to have
+            for run_dir, (job, n) in list(need.items()):
+                if _depth(job) == depth:
+                    missing = self._missing(job, run_dir, n)
+                    base_dir = None
+                    if job.baseline is not None and missing:
+                        base_dir = want(job.baseline, max(missing) + 1)
+                    bar = self.progress.bar(job.name, n, n - len(missing))
+                    plans[run_dir] = _Plan(job, run_dir, n, missing, base_dir, bar)
+        return {run_dir: plans[run_dir] for run_dir in need}
+
+    def _missing(self, job: ScenarioJob, run_dir: Path, n: int) -> list[int]:
+        """Which of ``job``'s replications 0 … n-1 have to run (not on disk, damaged, or lacking link events)."""
         verified = self.verified.setdefault(run_dir, set())
         complete, damaged = scan_replications(run_dir, trusted=verified)
         verified.update(complete)
@@ -597,31 +657,7 @@ class _Runner:
                     file=sys.stderr,
                 )
                 done.difference_update(lacking)
-        missing = [i for i in range(n) if i not in done]
-        bar = self.progress.bar(job.name, n, n - len(missing))
-        if not missing:
-            return n
-        base_dir: Path | None = None
-        if job.baseline is not None:
-            self.ensure(job.baseline, max(missing) + 1)
-            base_dir = self.run_dir(job.baseline)
-
-        def items() -> Iterator[_Item]:
-            # read lazily: the executor asks for the next item only when it has room for another task
-            for i in missing:
-                if base_dir is None:
-                    yield i, None, None, None
-                else:
-                    rep = replication_dir(base_dir, i)
-                    injuries = pd.read_parquet(rep / "injuries.parquet")
-                    yield i, injuries, read_held_routes(rep), read_link_times(rep)
-
-        for _pos, result in self.executor.map_unordered(_call_task, self.bundle(job), items()):
-            _check_result(job, result)
-            write_replication(run_dir, result, warnings=run_warnings(job.name, [result.summary]))
-            verified.add(result.replication)
-            bar.update(1)
-        return n - len(missing)
+        return [i for i in range(n) if i not in done]
 
     def load(self, job: ScenarioJob, n: int) -> list[dict[str, float]]:
         run_dir = self.run_dir(job)
@@ -632,6 +668,32 @@ class _Runner:
         return np.array(
             [read_replication_summary(replication_dir(run_dir, i))[key] for i in range(n)], dtype=float
         )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One scenario's part of a :meth:`_Runner.ensure`: replications 0 … n-1 must exist, ``missing`` run."""
+
+    job: ScenarioJob
+    run_dir: Path
+    n: int
+    missing: list[int]
+    #: the baseline's run folder, whose replication of the same index a variant's task reads (None: a baseline)
+    base_dir: Path | None
+    bar: Any
+
+
+def _depth(job: ScenarioJob) -> int:
+    """0 for a baseline, 1 for its variant (scenario files go no deeper)."""
+    return 0 if job.baseline is None else 1 + _depth(job.baseline)
+
+
+def _item(base_dir: Path | None, replication: int) -> _Item:
+    """A task's item: the replication, and the injuries, routes and link times of its baseline's (a variant)."""
+    if base_dir is None:
+        return replication, None, None, None
+    rep = replication_dir(base_dir, replication)
+    return replication, pd.read_parquet(rep / "injuries.parquet"), read_held_routes(rep), read_link_times(rep)
 
 
 def _check_result(job: ScenarioJob, result: ReplicationResult) -> None:
@@ -747,12 +809,12 @@ def _run(
     try:
         if target_ci_pct is None:
             n = replications if replications is not None else job.replications
-            resumed = runner.ensure(job, n)
+            (resumed,) = runner.ensure([(job, n)])
             return _result(runner, job, n, resumed, "replications")
         first: list[int] = []  # how many replications the first round found on disk
 
         def ensure(_running: Sequence[int], n: int) -> None:
-            done = runner.ensure(job, n)
+            (done,) = runner.ensure([(job, n)])
             if not first:
                 first.append(done)
 
@@ -796,11 +858,13 @@ def run_comparison(
     traffic_store: Path | None = None,
     link_events: bool = False,
 ) -> list[RunResult]:
-    """Run (or resume) a baseline and its variants pair by pair: the baseline's run first, then each variant's.
+    """Run (or resume) a baseline and its variants pair by pair, all the scenarios' replications together.
 
+    A variant's replication starts once the baseline's it pairs with is written (same index: common random
+    numbers; it starts from that one's routes), the others at once, so the workers stay busy across scenarios.
     Without ``target_ci_pct``: ``replications`` each (default: the most any of the jobs asks for). With it: rounds
     of pairs (:func:`rounds_to_precision`, starting at ``replications``): every variant still running gets the
-    round's pairs (its baseline's replications first, same indices: common random numbers) and stops when its KSI
+    round's pairs (its baseline's replications of the same indices too) and stops when its KSI
     avoided is within ``target_ci_pct`` (full width, percent of the mean) or out of reach; the baseline has as many
     replications as its longest variant. Each variant's :class:`RunResult` carries its :class:`~vision_zero.core.intervals.Precision` in
     ``extra["precision"]``; replications already in ``out_dir`` are reused. Returns the baseline's run, then the
@@ -815,16 +879,16 @@ def run_comparison(
     try:
         if target_ci_pct is None:
             n = replications or max(j.replications for j in jobs)
-            done = [runner.ensure(j, n) for j in jobs]
+            done = runner.ensure([(j, n) for j in jobs])
             return [_result(runner, j, n, d, "replications") for j, d in zip(jobs, done, strict=True)]
         resumed: dict[int, int] = {}
 
         def ensure(running: Sequence[int], n: int) -> None:
-            # the compared baseline each round (a variant calibrated against another scenario does not ensure it)
-            resumed.setdefault(0, runner.ensure(baseline, n))
-            for i in running:
-                done = runner.ensure(variants[i], n)
-                resumed.setdefault(i + 1, done)
+            # the compared baseline each round (a variant calibrated against another scenario does not ensure it),
+            # and every running variant's new pairs: all of the round's replications on the executor together
+            done = runner.ensure([(baseline, n), *((variants[i], n) for i in running)])
+            for k, d in zip([0, *(i + 1 for i in running)], done, strict=True):
+                resumed.setdefault(k, d)
 
         where = rounds_to_precision(
             len(variants),
