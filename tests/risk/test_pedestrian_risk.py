@@ -867,3 +867,27 @@ def test_impact_table_cache_keyed_on_exactly_the_parameters_it_reads() -> None:
             assert any(differs) or moved.dtau_s != central.dtau_s, name
     finally:
         _cached_table.cache_clear()
+
+
+@pytest.mark.parametrize("n", [0, 1, 7])
+def test_site_rows_are_the_frame_of_the_rows_as_dicts(n: int) -> None:
+    """The road-user models' pedestrian rows are built column by column: the frame of the same rows as dicts."""
+    from vision_zero.risk import pedestrian
+
+    rng = np.random.default_rng(n)
+    sites = np.sort(rng.choice(100, n, replace=False)).astype(np.int64)
+    values = rng.random((n, 3))
+    rows = [
+        {
+            "site_type": "link",
+            "site": int(i),
+            "road_user": "pedestrian",
+            "severity": sev,
+            "per_year_raw": float(x),
+        }
+        for i, v in zip(sites, values, strict=True)
+        for sev, x in zip(("fatal", "serious", "slight"), v, strict=True)
+    ]
+    pd.testing.assert_frame_equal(
+        pedestrian._site_rows("link", sites, values), pedestrian._frame(rows), check_exact=True
+    )
