@@ -322,15 +322,19 @@ def test_whole_crossing_model_never_falls_as_speed_rises(v: float, factor: float
     hi = crossing_injuries(
         net, record(net, speed_kph=v, speed_factor=factor, peds_per_hour=100), parameters=P
     )
+    # a raised crossing scales every vehicle to its table's speeds by the site's 85th percentile: all speeds x factor
+    # give the same speeds at the crossing, to the rounding (v=83.5, factor=1.5: KSI 1 ulp lower, before and after
+    # 1225357), so "never falls" is to a relative 1e-12
+    tol = 1.0 - 1e-12
     for sev in ("fatal",):
         assert (
             hi.loc[hi.severity == sev, "per_year_raw"].sum()
-            >= lo.loc[lo.severity == sev, "per_year_raw"].sum()
+            >= lo.loc[lo.severity == sev, "per_year_raw"].sum() * tol
         )
     ksi = ["fatal", "serious"]
     assert (
         hi.loc[hi.severity.isin(ksi), "per_year_raw"].sum()
-        >= lo.loc[lo.severity.isin(ksi), "per_year_raw"].sum()
+        >= lo.loc[lo.severity.isin(ksi), "per_year_raw"].sum() * tol
     )
 
 

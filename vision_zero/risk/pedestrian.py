@@ -754,11 +754,13 @@ class _ImpactTable:
         n_tau = self.values[0].shape[1]
         w = np.ones(n_tau) if weights is None else np.asarray(weights, dtype=np.float64)
         key = w.tobytes()
-        if key not in self.means:  # once per table and weights (a crossing's groups of passages share them)
+        means = self.means.get(key)
+        if means is None:  # once per table and weights (a crossing's groups of passages share them)
+            means = tuple(np.trapezoid(z * w, axis=1) / (n_tau - 1) for z in self.values)
             if len(self.means) >= 16:  # a bound (weights change with the draw)
                 self.means.clear()
-            self.means[key] = tuple(np.trapezoid(z * w, axis=1) / (n_tau - 1) for z in self.values)
-        c, f, k = (np.interp(v_kph, grid, mean) for mean in self.means[key])
+            self.means[key] = means  # the local tuple is used below: safe if another thread clears the dict
+        c, f, k = (np.interp(v_kph, grid, mean) for mean in means)
         return c, f, k
 
 
