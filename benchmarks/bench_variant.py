@@ -5,19 +5,30 @@ Run by hand from the repository (minutes on the district)::
     nice python benchmarks/bench_variant.py scenarios/baseline.toml scenarios/centre-30.toml \
         scenarios/arterials-80-to-60.toml --replication 0 --baseline-cache /tmp/base0.pickle
 
+At full demand (about 15 minutes; the baseline replication ~150 CPU-s once, then each variant)::
+
+    nice python benchmarks/bench_variant.py scenarios/baseline.toml scenarios/vision-zero-package.toml \
+        --set demand.scale=1.0 --replication 0 --baseline-cache /tmp/base0_full.pickle
+
 It prepares the scenarios, runs the baseline's replication (or loads it from ``--baseline-cache``, written on
 the first run: the variants of two code versions can then be timed on the same baseline), then each variant's
 replication as a comparison does (the baseline's held routes, link statistics and calibration), one after the
 other in one process, as a pool worker runs them. It prints each variant replication's CPU seconds, the CPU and
 calls of the shortest-route searches (the band search after each simulation, elastic demand's trip times under
 the baseline's and the variant's costs), the route-choice log (trees, switchers, drivers outside their band,
-gap) and the variant's KSI per year (to check that two code versions give the same results). State the machine
+gap), the CPU of each phase (the simulations, the band search's trees, the forgone savings of held routes,
+elastic demand, the congestion index, the record and the risk model), the variant's KSI per year and a SHA-256 of
+its injuries and link traffic tables (to check that two code versions give the same results bit for bit).
+``--set KEY=VALUE`` (repeatable) overrides a key of every scenario, as ``vision-zero compare --set`` does (e.g.
+``demand.scale=1.0``); a baseline cache is only valid for the overrides it was written with. ``--landmarks N``
+sets the band search's landmarks (:data:`vision_zero.traffic.routing.LANDMARKS`; 0: none, as before them). State the machine
 load (printed) beside any figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pickle
 import sys
@@ -25,6 +36,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from vision_zero.cli._argtypes import parse_overrides
+from vision_zero.risk import crash_model
 from vision_zero.runs.pipeline import prepare_file, run_replication
 from vision_zero.traffic import demand, routing, simulation
 
@@ -45,15 +60,33 @@ def _timed(owner: Any, name: str, tally: dict[str, list[float]]) -> None:
     setattr(owner, name, wrapper)
 
 
+def _digest(*tables: pd.DataFrame) -> str:
+    """SHA-256 (first 16 hex digits) of the tables' values and index, in order."""
+    h = hashlib.sha256()
+    for t in tables:
+        h.update(pd.util.hash_pandas_object(t, index=True).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("baseline", type=Path)
     ap.add_argument("variants", type=Path, nargs="+")
     ap.add_argument("--replication", type=int, default=0)
     ap.add_argument("--baseline-cache", type=Path, default=None)
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument(
+        "--landmarks",
+        type=int,
+        default=None,
+        help="landmarks of the band search's lower bounds (routing.LANDMARKS; 0 = none, the search before them)",
+    )
     args = ap.parse_args(argv)
+    if args.landmarks is not None:
+        routing.LANDMARKS = args.landmarks
+    overrides = parse_overrides(args.overrides) or None
     print(f"load at start: {os.getloadavg()}", flush=True)
-    base = prepare_file(args.baseline)
+    base = prepare_file(args.baseline, overrides=overrides)
     cache = args.baseline_cache
     if cache is not None and cache.is_file():
         with cache.open("rb") as f:
@@ -69,6 +102,13 @@ def main(argv: list[str] | None = None) -> None:
     _timed(routing.Router, "shortest", tally)
     _timed(demand, "od_travel_time_s", tally)
     _timed(simulation, "_best_routes", tally)  # the route choice's searches after each simulation
+    _timed(simulation, "_simulate_once", tally)  # one simulation of every period (the event loop)
+    _timed(simulation, "_slice_costs", tally)
+    _timed(routing.HeldRoutes, "forgone", tally)  # held routes' forgone savings (their own trees)
+    _timed(demand, "elastic_trips", tally)
+    _timed(simulation, "record_of", tally)
+    _timed(crash_model, "estimate", tally)
+    _timed(demand, "congestion_index", tally)
     logs: list[Any] = []
     sim = simulation.simulate_vehicles
 
@@ -82,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     for (
         path
     ) in args.variants:  # in one process: a later variant reuses what an earlier one left (the same baseline)
-        var = prepare_file(path)
+        var = prepare_file(path, overrides=overrides)
         for entry in tally.values():
             entry[:] = [0.0, 0.0]
         logs.clear()
@@ -102,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
             print(log.to_string())
         keys = ("ksi", "trips", "route_", "congestion")
         print({k: round(val, 6) for k, val in v.summary.items() if any(w in k.lower() for w in keys)})
+        print(f"  ksi {v.summary['ksi']!r}; digest {_digest(v.injuries, v.link_traffic)}")
         sys.stdout.flush()
 
 

@@ -787,6 +787,34 @@ def test_stop_at_threshold_trees_give_the_full_search_where_wanted_and_inf_beyon
     assert np.array_equal(router.shortest(o, d, cost, extra, limit_s=full)[0], full)
 
 
+def test_landmark_bounds_set_aside_only_trips_beyond_their_limit_and_change_no_answer() -> None:
+    # random link costs and movement extras on a grid with 64 origins: the ALT lower bounds never exceed a trip's
+    # best cost, so the trips set aside (inf, no route) all cost more than their limit, and every trip below its
+    # limit gets the search's cost and route bit for bit (the others' trees stop at the remaining limits)
+    net = grid(8, signalised=True)
+    rng = np.random.default_rng(11)
+    cost = rng.uniform(10.0, 60.0, len(net.links))
+    o = rng.integers(0, 64, 2000)
+    d = rng.integers(0, 64, 2000)
+    plain = Router(net)
+    plain.landmark_count = 0
+    extra = rng.uniform(-5.0, 20.0, plain.n_edges)
+    full, _ = plain.shortest(o, d, cost, extra)
+    limit = full * rng.uniform(0.5, 1.2, len(o))
+    limit[:50] = np.inf  # wanted whatever they cost: never set aside
+    without, without_rt = plain.shortest(o, d, cost, extra, limit_s=limit)
+    router = Router(net)
+    router.landmark_count = 4
+    beyond = router._beyond_limit(o, d, router._weights(cost, extra), limit)
+    assert beyond.sum() > 300 and (full[beyond] > limit[beyond]).all() and not beyond[:50].any()
+    cut, cut_rt = router.shortest(o, d, cost, extra, limit_s=limit)
+    below = full <= limit
+    assert np.array_equal(cut[below], without[below]) and np.array_equal(cut[below], full[below])
+    assert all(np.array_equal(cut_rt.route(i), without_rt.route(i)) for i in np.flatnonzero(below))
+    assert np.isinf(cut[beyond]).all() and (cut_rt.n_links[beyond] == 0).all()
+    assert (~(cut <= limit) == ~below).all()  # the same answer to "below the limit?" for every trip
+
+
 def test_band_limit_leaves_band_switchers_unchanged_whatever_the_cost_beyond_it() -> None:
     route = np.array([100.0, 600.0, 600.0, 1000.0, 0.0])
     tolerated = np.array([0.0, 0.0, 200.0, 0.0, 0.0])

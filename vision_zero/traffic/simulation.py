@@ -89,9 +89,11 @@ once: on a congested network that flips whole streams between routes (two routes
 all 1,200 on one route, then all on the other, to the cap) and at full demand it took the district's
 arterials-80-to-60 variant from 99.96% arriving to 70.7% (benchmarks/README.md, "Full-demand gridlock").
 
-A variant's band search grows every origin's trees, but each stops at its drivers' thresholds (their route time
-minus their band, :func:`~vision_zero.traffic.routing.band_limit_s`): a driver whose best route lies beyond it
-stays, whatever that route costs, so the switchers are those of the full search, bit for bit. Only the sampled
+A variant's band search asks of every driver only whether his best route costs less than his threshold (his route
+time minus his band, :func:`~vision_zero.traffic.routing.band_limit_s`): a driver whose landmark lower bound
+already lies beyond it stays without a tree (:meth:`~vision_zero.traffic.routing.Router.shortest`), and each
+origin's trees stop at the remaining drivers' thresholds (a driver whose best route lies beyond his stays,
+whatever that route costs), so the switchers are those of the full search, bit for bit. Only the sampled
 origins' trees (``gap_sample_origins``) are grown in full: a variant's recorded gap is their estimate. What a
 variant's route choice costs, and what was tried to cut it: benchmarks/README.md, "A variant's route choice".
 
