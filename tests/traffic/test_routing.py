@@ -34,6 +34,7 @@ from vision_zero.traffic.routing import (
 from vision_zero.traffic.simulation import (
     TrafficRecord,
     TrafficSettings,
+    VehicleTraffic,
     simulate,
     simulate_vehicles,
     traffic_summary,
@@ -657,6 +658,21 @@ def test_forgone_savings_on_demand_equal_the_exact_search_over_every_driver() ->
     assert np.array_equal(held.forgone(router, few), exact[order][few])
 
 
+def _hour_with_held_routes(
+    net: RoadNetwork, trips: pd.DataFrame, rc: RouteChoiceSettings, held: HeldRoutes | None
+) -> VehicleTraffic:
+    """One hour of ``trips`` with exact speeds, from the baseline's ``held`` routes (None: the equilibrium)."""
+    return simulate_vehicles(
+        net,
+        trips,
+        rng=np.random.default_rng(0),
+        periods=(HOUR,),
+        settings=EXACT,
+        route_settings=rc,
+        held_routes=held,
+    )
+
+
 def _slower_a(kph: float) -> RoadNetwork:
     net = bottleneck_or_detour()
     links = net.links.copy()
@@ -671,16 +687,8 @@ def test_a_variant_keeps_its_baseline_routes_within_the_band_and_leaves_them_bey
         max_iterations=3, relative_gap_target=0.0, slice_s=900.0, band_relative=0.2, band_min_s=60.0
     )
 
-    def run(net: RoadNetwork, held: HeldRoutes | None):  # type: ignore[no-untyped-def]
-        return simulate_vehicles(
-            net,
-            trips,
-            rng=np.random.default_rng(0),
-            periods=(HOUR,),
-            settings=EXACT,
-            route_settings=rc,
-            held_routes=held,
-        )
+    def run(net: RoadNetwork, held: HeldRoutes | None) -> VehicleTraffic:
+        return _hour_with_held_routes(net, trips, rc, held)
 
     base = run(bottleneck_or_detour(), None)
     assert (base.routes.links < 2).all()  # everyone on A
@@ -734,16 +742,8 @@ def test_a_variants_drivers_beyond_their_band_leave_by_the_msa_step_not_all_at_o
         max_iterations=6, relative_gap_target=0.0, slice_s=900.0, band_relative=0.2, band_min_s=60.0
     )
 
-    def run(net: RoadNetwork, held: HeldRoutes | None):  # type: ignore[no-untyped-def]
-        return simulate_vehicles(
-            net,
-            trips,
-            rng=np.random.default_rng(0),
-            periods=(HOUR,),
-            settings=EXACT,
-            route_settings=rc,
-            held_routes=held,
-        )
+    def run(net: RoadNetwork, held: HeldRoutes | None) -> VehicleTraffic:
+        return _hour_with_held_routes(net, trips, rc, held)
 
     base = run(make_network(xy, links), None)
     assert (base.routes.links < 2).all()  # everyone on A, no queue
