@@ -180,6 +180,24 @@ def test_absolute_and_relative_intervals_agree_on_excluding_zero() -> None:
             assert abs_iv.excludes_zero == rel_iv.excludes_zero
 
 
+def test_one_pair_asks_for_the_least_reliable_count_not_the_cap() -> None:
+    """One pair shows no spread (replications_needed answers its cap): the verdict asks for at least 2 more pairs
+    (3 in all, the minimum for a reliable interval), not "+99,999" (a full-demand run with -n 1 printed that)."""
+    from vision_zero.appraisal.compare import more_pairs, probability_text
+    from vision_zero.core.intervals import NEEDED_CAP
+
+    base = runs("baseline", [(2.0, 18.0, 100.0)])
+    var = runs("centre-30", [(2.0, 17.24, 100.0)], costs=[InterventionCost("x", 10.0)])
+    v = compare(base, [var], economics=ECON).variants[0]
+    assert v.replications_needed == NEEDED_CAP and not v.distinguishable
+    assert probability_text(v) == "not yet (+≥ 2 reps)"
+    assert more_pairs(NEEDED_CAP, 1) == (2, "≥ 2")
+    assert more_pairs(5, 2) == (3, "3") and more_pairs(2, 2) == (
+        1,
+        "1",
+    )  # from the observed spread, at least 1
+
+
 def test_two_pairs_give_no_reliable_interval_nor_probability() -> None:
     """One degree of freedom: two pairs that happen to agree must not read as a certain reduction."""
     from vision_zero.appraisal.compare import probability_text, replications_needed

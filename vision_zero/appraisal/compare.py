@@ -106,6 +106,7 @@ __all__ = [
     "increments",
     "interval",
     "interval_digits",
+    "more_pairs",
     "paired_replications",
     "precision_foot",
     "precision_text",
@@ -868,14 +869,28 @@ def format_probability(p: float) -> str:
     return f"{p:.0%}"
 
 
+def more_pairs(needed: int, pairs: int) -> tuple[int, str]:
+    """The paired replications a "not yet (+N)" verdict asks for, and N as printed.
+
+    ``needed`` from :func:`replications_needed`, ``pairs`` the pairs it came from. With fewer than two pairs no
+    spread is observed and :func:`replications_needed` answers its cap: the count is then the least that gives a
+    reliable interval (:data:`MIN_REPLICATIONS_FOR_CI`), printed as a lower bound ("≥ 2"), not the cap.
+    """
+    if pairs < 2:
+        more = MIN_REPLICATIONS_FOR_CI - pairs
+        return more, f"≥ {format_number(more, 0)}"
+    more = max(needed - pairs, 1)
+    return more, format_number(more, 0)
+
+
 def probability_text(v: VariantComparison, lang: str = "en") -> str:
     """P(fewer KSI) as a percentage where the replications tell the change from noise, else "not yet (+N)"."""
     from vision_zero.core.i18n import ntext
 
     if v.distinguishable:
         return format_probability(v.prob_reduces_ksi)
-    more = max(v.replications_needed - len(v.pairs), 1)
-    return ntext("not_yet_short", more, lang, more=format_number(more, 0))
+    more, shown = more_pairs(v.replications_needed, len(v.pairs))
+    return ntext("not_yet_short", more, lang, more=shown)
 
 
 def precision_text(v: VariantComparison) -> str:

@@ -319,6 +319,7 @@ def format_sweep(table: pd.DataFrame, varies: Sequence[Vary], *, lang: str = "en
         format_interval,
         format_number,
         format_probability,
+        more_pairs,
         replications_text,
         unreliable_note,
     )
@@ -352,8 +353,8 @@ def format_sweep(table: pd.DataFrame, varies: Sequence[Vary], *, lang: str = "en
         if rec["distinguishable"]:
             verdict = format_probability(float(rec["prob_reduces_ksi"]))
         else:
-            more = max(int(rec["replications_needed"]) - n, 1)
-            verdict = ntext("not_yet_short", more, lang, more=format_number(more, 0))
+            more, shown = more_pairs(int(rec["replications_needed"]), n)
+            verdict = ntext("not_yet_short", more, lang, more=shown)
         need = int(rec["replications_for_precision"])
         rows.append(
             [

@@ -33,6 +33,7 @@ from vision_zero.appraisal.compare import (
     format_number,
     increments,
     interval_digits,
+    more_pairs,
     precision_foot,
     precision_text,
     probability_text,
@@ -330,8 +331,8 @@ def content_counts(items: Sequence[ContentItem], lang: str) -> str:
 
 def _verdict(v: VariantComparison, lang: str) -> str:
     if not v.distinguishable:
-        more = max(v.replications_needed - len(v.pairs), 1)
-        return ntext("verdict_not_yet", more, lang, more=format_number(more, 0))
+        more, shown = more_pairs(v.replications_needed, len(v.pairs))
+        return ntext("verdict_not_yet", more, lang, more=shown)
     if v.ksi_avoided.mean > 0:
         return text("verdict_fewer", lang, prob=probability_text(v, lang))
     return text("verdict_more", lang)
@@ -401,8 +402,8 @@ def _ranking(comparison: Comparison, lang: str) -> str:
             vs = text("rank_separated", lang, diff=_with_ci(r.ahead_of_next, lang))
         else:
             n = r.ahead_of_next.n
-            more = max(r.replications_needed - n, 1)
-            vs = ntext("rank_not_yet", more, lang, more=format_number(more, 0))
+            more, shown = more_pairs(r.replications_needed, n)
+            vs = ntext("rank_not_yet", more, lang, more=shown)
         rows.append([r.rank, r.variant, _with_ci(r.npv, lang), vs])
     return _table(header, rows, left=2, widths=(7, 23, 30, 40), text_cols=(3,))
 
