@@ -32,6 +32,7 @@ from vision_zero.traffic.routing import (
     sampled_relative_gap,
 )
 from vision_zero.traffic.simulation import (
+    PilotRoutes,
     TrafficRecord,
     TrafficSettings,
     VehicleTraffic,
@@ -658,18 +659,26 @@ def test_forgone_savings_on_demand_equal_the_exact_search_over_every_driver() ->
     assert np.array_equal(held.forgone(router, few), exact[order][few])
 
 
-def _hour_with_held_routes(
-    net: RoadNetwork, trips: pd.DataFrame, rc: RouteChoiceSettings, held: HeldRoutes | None
+def _one_hour(
+    net: RoadNetwork,
+    trips: pd.DataFrame,
+    rc: RouteChoiceSettings,
+    held: HeldRoutes | None = None,
+    *,
+    seed: int = 0,
+    start: PilotRoutes | None = None,
 ) -> VehicleTraffic:
-    """One hour of ``trips`` with exact speeds, from the baseline's ``held`` routes (None: the equilibrium)."""
+    """One hour of ``trips`` with exact speeds: the equilibrium, or from the baseline's ``held`` routes, or from a
+    pilot's routes (``start``)."""
     return simulate_vehicles(
         net,
         trips,
-        rng=np.random.default_rng(0),
+        rng=np.random.default_rng(seed),
         periods=(HOUR,),
         settings=EXACT,
         route_settings=rc,
         held_routes=held,
+        start=start,
     )
 
 
@@ -688,7 +697,7 @@ def test_a_variant_keeps_its_baseline_routes_within_the_band_and_leaves_them_bey
     )
 
     def run(net: RoadNetwork, held: HeldRoutes | None) -> VehicleTraffic:
-        return _hour_with_held_routes(net, trips, rc, held)
+        return _one_hour(net, trips, rc, held)
 
     base = run(bottleneck_or_detour(), None)
     assert (base.routes.links < 2).all()  # everyone on A
@@ -743,7 +752,7 @@ def test_a_variants_drivers_beyond_their_band_leave_by_the_msa_step_not_all_at_o
     )
 
     def run(net: RoadNetwork, held: HeldRoutes | None) -> VehicleTraffic:
-        return _hour_with_held_routes(net, trips, rc, held)
+        return _one_hour(net, trips, rc, held)
 
     base = run(make_network(xy, links), None)
     assert (base.routes.links < 2).all()  # everyone on A, no queue
@@ -846,15 +855,9 @@ def test_a_variants_trees_stop_at_the_band_and_move_the_same_drivers_as_the_full
     links.loc[slow, "speed_limit_kph"] = 15.0
     variant = dataclasses.replace(net, links=links)
 
-    def run(sample: int):  # type: ignore[no-untyped-def]
-        return simulate_vehicles(
-            variant,
-            trips,
-            rng=np.random.default_rng(3),
-            periods=(HOUR,),
-            settings=EXACT,
-            route_settings=dataclasses.replace(rc, gap_sample_origins=sample),
-            held_routes=base.held_routes(),
+    def run(sample: int) -> VehicleTraffic:
+        return _one_hour(
+            variant, trips, dataclasses.replace(rc, gap_sample_origins=sample), base.held_routes(), seed=3
         )
 
     full, cut = run(0), run(8)
@@ -872,28 +875,16 @@ def test_a_variants_trees_stop_at_the_band_and_move_the_same_drivers_as_the_full
 # --- a warm start from a pilot equilibrium (simulate_vehicles' start) --------------------------------------------
 
 
-def _vehicles_of(net: RoadNetwork, trips: pd.DataFrame, rc: RouteChoiceSettings, seed: int, start=None):  # type: ignore[no-untyped-def]
-    return simulate_vehicles(
-        net,
-        trips,
-        rng=np.random.default_rng(seed),
-        periods=(HOUR,),
-        settings=EXACT,
-        route_settings=rc,
-        start=start,
-    )
-
-
 def test_a_warm_start_from_a_pilot_equilibrium_reaches_the_gap_in_fewer_simulations() -> None:
     # the bottleneck (route A 600 veh/h, detour B): the pilot's equilibrium splits 0 -> 1 about half and half;
     # another draw of the same demand (departures shifted by half a headway) started from it begins near that split
     # instead of everyone on A (an hour's queue), and reaches the gap target in fewer simulations
     net = bottleneck_or_detour()
     rc = RouteChoiceSettings(max_iterations=8, relative_gap_target=0.1, slice_s=900.0)
-    pilot = _vehicles_of(net, one_to_one(1200, 3.0), rc, seed=1)
+    pilot = _one_hour(net, one_to_one(1200, 3.0), rc, seed=1)
     trips = one_to_one(1200, 3.0).assign(depart_s=lambda t: t["depart_s"] + 1.5)
-    cold = _vehicles_of(net, trips, rc, seed=2)
-    warm = _vehicles_of(net, trips, rc, seed=2, start=pilot.pilot_routes())
+    cold = _one_hour(net, trips, rc, seed=2)
+    warm = _one_hour(net, trips, rc, seed=2, start=pilot.pilot_routes())
     cold_gaps = cold.route_choice["relative_gap"].to_numpy()
     warm_gaps = warm.route_choice["relative_gap"].to_numpy()
     assert cold_gaps[0] > 0.5 and warm_gaps[0] < 0.2
@@ -901,7 +892,7 @@ def test_a_warm_start_from_a_pilot_equilibrium_reaches_the_gap_in_fewer_simulati
     assert len(warm_gaps) < len(cold_gaps)  # ...the warm start in fewer simulations
     # with no re-routing the routes are the start's: each vehicle on the route of the pilot's vehicle nearest in
     # departure (1.5 s earlier or later), so the split of the pilot's equilibrium
-    first = _vehicles_of(
+    first = _one_hour(
         net, trips, dataclasses.replace(rc, max_iterations=0), seed=2, start=pilot.pilot_routes()
     )
     on_a = first.routes.links[first.routes.ptr[:-1]] == 0
@@ -909,8 +900,8 @@ def test_a_warm_start_from_a_pilot_equilibrium_reaches_the_gap_in_fewer_simulati
     assert 0.3 < pilot_on_a.mean() < 0.7
     assert on_a.mean() == pytest.approx(pilot_on_a.mean(), abs=0.01)
     # deterministic: the same pilot and seed give the same traffic, and a pilot run again is the same pilot
-    again = _vehicles_of(
-        net, trips, rc, seed=2, start=_vehicles_of(net, one_to_one(1200, 3.0), rc, 1).pilot_routes()
+    again = _one_hour(
+        net, trips, rc, seed=2, start=_one_hour(net, one_to_one(1200, 3.0), rc, seed=1).pilot_routes()
     )
     pd.testing.assert_frame_equal(warm.route_choice, again.route_choice)
     np.testing.assert_array_equal(warm.routes.links, again.routes.links)
@@ -932,11 +923,11 @@ def test_a_warm_start_takes_the_nearest_pilot_route_of_the_od_else_the_free_flow
         }
     )
     rc = RouteChoiceSettings(max_iterations=0, relative_gap_target=0.0, slice_s=900.0)
-    pilot = _vehicles_of(
+    pilot = _one_hour(
         net, trips.iloc[: n // 2], dataclasses.replace(rc, max_iterations=3), seed=3
     ).pilot_routes()
-    start = _vehicles_of(net, trips, rc, seed=4, start=pilot)  # no re-routing: the routes are the start's
-    cold = _vehicles_of(net, trips, rc, seed=4)  # free-flow routes
+    start = _one_hour(net, trips, rc, seed=4, start=pilot)  # no re-routing: the routes are the start's
+    cold = _one_hour(net, trips, rc, seed=4)  # free-flow routes
     assert contiguous(net, start.routes, o, d)
     taken = 0
     for i in range(n):
@@ -949,6 +940,6 @@ def test_a_warm_start_takes_the_nearest_pilot_route_of_the_od_else_the_free_flow
             np.testing.assert_array_equal(start.routes.route(i), cold.routes.route(i))
     assert taken > 0  # the pilot's re-routed routes are not all free-flow ones
     # a pilot of another network is refused
-    other = _vehicles_of(bottleneck_or_detour(), one_to_one(10, 3.0), rc, seed=1).pilot_routes()
+    other = _one_hour(bottleneck_or_detour(), one_to_one(10, 3.0), rc, seed=1).pilot_routes()
     with pytest.raises(DataError, match="pilot"):
-        _vehicles_of(net, one_to_one(10, 3.0), rc, seed=4, start=other)
+        _one_hour(net, one_to_one(10, 3.0), rc, seed=4, start=other)
