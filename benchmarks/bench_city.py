@@ -32,12 +32,6 @@ running phase) and the RSS when its last call ended (what it left alive).
     nice python benchmarks/bench_city.py --set traffic.route_choice.gap_sample_origins=0   # every origin
     nice python benchmarks/bench_city.py --scale small --seed 0 --replications 0 1 2 3 --demand-factor 1.3 \
         --reroute-passes 3 8                                  # the route-choice policy, per setting
-    nice python benchmarks/bench_city.py --scale district --replications 0 1 --warm-start   # from a pilot
-
-``--warm-start`` first runs the pilot equilibrium (the same case on the pilot's own streams,
-:func:`vision_zero.core.seeding.pilot_rngs`, printed as replication -1) and starts every replication's route
-choice from it (:func:`vision_zero.traffic.simulation.simulate_vehicles`' ``start``; benchmarks/README.md, "A warm
-start from a pilot equilibrium": measured, not the default).
 
 ``--demand-factor F`` scales the network's default daily trips as the peak calibration does (``F`` = its
 factor) and every run also prints the AM peak's congestion index (:func:`vision_zero.traffic.demand.
@@ -67,7 +61,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vision_zero.core.parameters import load_parameters
-from vision_zero.core.seeding import pilot_rngs, replication_rngs
+from vision_zero.core.seeding import replication_rngs
 from vision_zero.network.road_network import load_network
 from vision_zero.risk import crash_model
 from vision_zero.traffic import demand, routing, simulation
@@ -168,9 +162,7 @@ def run(
     reroute_passes: int | None = None,
     overrides: dict[str, float] | None = None,
     demand_factor: float | None = None,
-    start: simulation.PilotRoutes | None = None,
 ) -> dict[str, Any]:
-    """One replication (``replication`` -1: the pilot, on :func:`pilot_rngs`), from ``start`` if given."""
     clock = Clock(memory)
     # the event loop runs inside _simulate_once; everything else simulate_vehicles does is bookkeeping
     with (
@@ -178,9 +170,7 @@ def run(
         clock.wrap(routing.Router, "shortest", "routing"),
         clock.wrap(routing.Router, "__init__", "routing"),
     ):
-        return _run(
-            clock, scale, periods_wanted, seed, replication, reroute_passes, overrides, demand_factor, start
-        )
+        return _run(clock, scale, periods_wanted, seed, replication, reroute_passes, overrides, demand_factor)
 
 
 def _run(
@@ -192,7 +182,6 @@ def _run(
     reroute_passes: int | None,
     overrides: dict[str, float] | None,
     demand_factor: float | None,
-    start: simulation.PilotRoutes | None,
 ) -> dict[str, Any]:
     start_load = loadavg()
     wall0 = time.perf_counter()
@@ -205,7 +194,7 @@ def _run(
         raise SystemExit(
             f"--periods: expected names among {[p.name for p in demand.default_periods(params)]}"
         )
-    rngs = pilot_rngs(seed) if replication < 0 else replication_rngs(seed, replication)
+    rngs = replication_rngs(seed, replication)
     draw = params.central()
     for name, value in (overrides or {}).items():
         if name not in draw:
@@ -232,7 +221,6 @@ def _run(
             settings=settings,
             route_settings=route_settings,
             reroute_passes=reroute_passes,
-            start=start,
         )
     with clock.phase("record"):
         record = simulation.record_of(network, trips, peds, periods, vehicles)
@@ -288,8 +276,6 @@ def _run(
         | {"injuries": _digest(est.injuries)},
         "loadavg_start": start_load,
         "loadavg_end": loadavg(),
-        "warm_start": start is not None,
-        "pilot": vehicles.pilot_routes() if replication < 0 else None,  # not written to --json
     }
 
 
@@ -305,8 +291,7 @@ def print_run(out: dict[str, Any]) -> None:
     sims = max(1, out["simulations"])
     loop_us = 1e6 * out["cpu_s"]["loop"] / max(1, out["link_entries_last"] * sims)
     print(
-        f"{out['case']} {out['periods']} seed {out['seed']} replication {out['replication']}"
-        f"{' (warm start)' if out['warm_start'] else ''}, demand "
+        f"{out['case']} {out['periods']} seed {out['seed']} replication {out['replication']}, demand "
         f"x{out['demand_factor'] or 1.0}, reroute passes {out['reroute_passes'] or 'default'}: "
         f"{out['links']:,} links, {out['trips']:,} trips, "
         f"{out['simulations']} simulations (relative gap {out['relative_gap']}, standard error "
@@ -396,11 +381,6 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="override central parameter values, e.g. traffic.route_choice.gap_sample_origins=0",
     )
-    ap.add_argument(
-        "--warm-start",
-        action="store_true",
-        help="first the pilot equilibrium (replication -1, its own streams), then every replication from it",
-    )
     args = ap.parse_args()
     overrides = {}
     for item in args.set:
@@ -411,25 +391,11 @@ def main() -> None:
     if overrides:
         print(f"overrides: {overrides}")
     runs = []
-    start = None
-    if args.warm_start:
-        pilot = run(args.scale, args.periods, args.seed, -1, args.memory, None, overrides, args.demand_factor)
-        print_run(pilot)
-        start = pilot.pop("pilot")
     for passes in args.reroute_passes:
         for rep in args.replication:
             out = run(
-                args.scale,
-                args.periods,
-                args.seed,
-                rep,
-                args.memory,
-                passes,
-                overrides,
-                args.demand_factor,
-                start,
+                args.scale, args.periods, args.seed, rep, args.memory, passes, overrides, args.demand_factor
             )
-            out.pop("pilot")
             print_run(out)
             runs.append(out)
     if len(runs) > 1:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vision_zero.core.seeding import pilot_rngs, replication_rngs
+from vision_zero.core.seeding import replication_rngs
 
 
 def test_same_seed_and_replication_give_same_streams() -> None:
@@ -28,22 +28,3 @@ def test_stream_independent_of_use_of_other_streams() -> None:
 def test_negative_seed_rejected() -> None:
     with pytest.raises(ValueError, match="seed"):
         replication_rngs(-1, 0)
-
-
-def test_the_pilots_streams_are_its_own_and_reproducible() -> None:
-    a, b = pilot_rngs(7), pilot_rngs(7)
-    assert a.demand.random() == b.demand.random() and a.routing.random() == b.routing.random()
-    pilot = pilot_rngs(7)
-    mine = {pilot.demand.random(), pilot.drivers.random(), pilot.parameters.random(), pilot.routing.random()}
-    assert len(mine) == 4
-    for rep in range(8):  # no replication's stream (nor a child one spawns) is the pilot's
-        r = replication_rngs(7, rep)
-        theirs = {r.demand.random(), r.drivers.random(), r.parameters.random(), r.routing.random()}
-        theirs |= {
-            g.spawn(1)[0].random()
-            for g in (replication_rngs(7, rep).routing, replication_rngs(7, rep).drivers)
-        }
-        assert not mine & theirs
-    assert pilot_rngs(8).demand.random() != pilot_rngs(7).demand.random()
-    with pytest.raises(ValueError, match="seed"):
-        pilot_rngs(-1)

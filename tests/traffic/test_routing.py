@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from traffic_fixtures import grid, make_network
 
-from vision_zero.core.errors import DataError
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.routing import (
@@ -32,7 +31,6 @@ from vision_zero.traffic.routing import (
     sampled_relative_gap,
 )
 from vision_zero.traffic.simulation import (
-    PilotRoutes,
     TrafficRecord,
     TrafficSettings,
     VehicleTraffic,
@@ -666,10 +664,8 @@ def _one_hour(
     held: HeldRoutes | None = None,
     *,
     seed: int = 0,
-    start: PilotRoutes | None = None,
 ) -> VehicleTraffic:
-    """One hour of ``trips`` with exact speeds: the equilibrium, or from the baseline's ``held`` routes, or from a
-    pilot's routes (``start``)."""
+    """One hour of ``trips`` with exact speeds: the equilibrium, or from the baseline's ``held`` routes."""
     return simulate_vehicles(
         net,
         trips,
@@ -678,7 +674,6 @@ def _one_hour(
         settings=EXACT,
         route_settings=rc,
         held_routes=held,
-        start=start,
     )
 
 
@@ -870,76 +865,3 @@ def test_a_variants_trees_stop_at_the_band_and_move_the_same_drivers_as_the_full
     assert np.array_equal(cut.times.ex, full.times.ex, equal_nan=True)
     # the full search's gap is exact; the sampled one an estimate with its standard error
     assert (log_full["relative_gap_se"] == 0.0).all() and (log_cut["relative_gap_se"] > 0.0).all()
-
-
-# --- a warm start from a pilot equilibrium (simulate_vehicles' start) --------------------------------------------
-
-
-def test_a_warm_start_from_a_pilot_equilibrium_reaches_the_gap_in_fewer_simulations() -> None:
-    # the bottleneck (route A 600 veh/h, detour B): the pilot's equilibrium splits 0 -> 1 about half and half;
-    # another draw of the same demand (departures shifted by half a headway) started from it begins near that split
-    # instead of everyone on A (an hour's queue), and reaches the gap target in fewer simulations
-    net = bottleneck_or_detour()
-    rc = RouteChoiceSettings(max_iterations=8, relative_gap_target=0.1, slice_s=900.0)
-    pilot = _one_hour(net, one_to_one(1200, 3.0), rc, seed=1)
-    trips = one_to_one(1200, 3.0).assign(depart_s=lambda t: t["depart_s"] + 1.5)
-    cold = _one_hour(net, trips, rc, seed=2)
-    warm = _one_hour(net, trips, rc, seed=2, start=pilot.pilot_routes())
-    cold_gaps = cold.route_choice["relative_gap"].to_numpy()
-    warm_gaps = warm.route_choice["relative_gap"].to_numpy()
-    assert cold_gaps[0] > 0.5 and warm_gaps[0] < 0.2
-    assert warm_gaps[-1] <= 0.1 and cold_gaps[-1] <= 0.1  # both reach the target...
-    assert len(warm_gaps) < len(cold_gaps)  # ...the warm start in fewer simulations
-    # with no re-routing the routes are the start's: each vehicle on the route of the pilot's vehicle nearest in
-    # departure (1.5 s earlier or later), so the split of the pilot's equilibrium
-    first = _one_hour(
-        net, trips, dataclasses.replace(rc, max_iterations=0), seed=2, start=pilot.pilot_routes()
-    )
-    on_a = first.routes.links[first.routes.ptr[:-1]] == 0
-    pilot_on_a = pilot.routes.links[pilot.routes.ptr[:-1]] == 0
-    assert 0.3 < pilot_on_a.mean() < 0.7
-    assert on_a.mean() == pytest.approx(pilot_on_a.mean(), abs=0.01)
-    # deterministic: the same pilot and seed give the same traffic, and a pilot run again is the same pilot
-    again = _one_hour(
-        net, trips, rc, seed=2, start=_one_hour(net, one_to_one(1200, 3.0), rc, seed=1).pilot_routes()
-    )
-    pd.testing.assert_frame_equal(warm.route_choice, again.route_choice)
-    np.testing.assert_array_equal(warm.routes.links, again.routes.links)
-    np.testing.assert_array_equal(warm.times.ex, again.times.ex)
-
-
-def test_a_warm_start_takes_the_nearest_pilot_route_of_the_od_else_the_free_flow_route() -> None:
-    net = grid(5, signalised=True)
-    rng = np.random.default_rng(7)
-    n = 1500
-    o, d = rng.integers(0, 25, n), rng.integers(0, 25, n)
-    trips = pd.DataFrame(
-        {
-            "trip": np.arange(n),
-            "period": "h",
-            "origin": o,
-            "destination": d,
-            "depart_s": rng.uniform(0, 3600, n),
-        }
-    )
-    rc = RouteChoiceSettings(max_iterations=0, relative_gap_target=0.0, slice_s=900.0)
-    pilot = _one_hour(
-        net, trips.iloc[: n // 2], dataclasses.replace(rc, max_iterations=3), seed=3
-    ).pilot_routes()
-    start = _one_hour(net, trips, rc, seed=4, start=pilot)  # no re-routing: the routes are the start's
-    cold = _one_hour(net, trips, rc, seed=4)  # free-flow routes
-    assert contiguous(net, start.routes, o, d)
-    taken = 0
-    for i in range(n):
-        same = np.flatnonzero((pilot.origin == o[i]) & (pilot.destination == d[i]))
-        if same.size:  # the route of the pilot's vehicle of the same OD nearest in departure
-            near = same[np.argmin(np.abs(pilot.depart_s[same] - trips["depart_s"].iloc[i]))]
-            np.testing.assert_array_equal(start.routes.route(i), pilot.routes.route(int(near)))
-            taken += not np.array_equal(start.routes.route(i), cold.routes.route(i))
-        else:  # an OD the pilot never drove: its free-flow route, as without a start
-            np.testing.assert_array_equal(start.routes.route(i), cold.routes.route(i))
-    assert taken > 0  # the pilot's re-routed routes are not all free-flow ones
-    # a pilot of another network is refused
-    other = _one_hour(bottleneck_or_detour(), one_to_one(10, 3.0), rc, seed=1).pilot_routes()
-    with pytest.raises(DataError, match="pilot"):
-        _one_hour(net, one_to_one(10, 3.0), rc, seed=4, start=other)

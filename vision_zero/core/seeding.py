@@ -11,13 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["STREAMS", "ReplicationRNG", "pilot_rngs", "replication_rngs"]
+__all__ = ["STREAMS", "ReplicationRNG", "replication_rngs"]
 
 #: Fixed stream numbers. Never renumber: results of earlier runs depend on them. Number 2 was the drawn
-#: pedestrian arrivals' (the record keeps pedestrians as Poisson rates since; not to be reused). Number 5 is the
-#: pilot equilibrium's (:func:`pilot_rngs`), not a replication's.
+#: pedestrian arrivals' (the record keeps pedestrians as Poisson rates since; not to be reused).
 STREAMS: dict[str, int] = {"demand": 0, "drivers": 1, "parameters": 3, "routing": 4}
-PILOT_STREAM = 5
 
 
 @dataclass(frozen=True)
@@ -52,19 +50,3 @@ def replication_rngs(seed: int, replication: int) -> ReplicationRNG:
         parameters=gen("parameters"),
         routing=gen("routing"),
     )
-
-
-def pilot_rngs(seed: int) -> ReplicationRNG:
-    """The generators of a pilot equilibrium: trips and drivers of its own for a warm start to start from.
-
-    (:func:`vision_zero.traffic.simulation.simulate_vehicles`' ``start``; ``benchmarks/bench_city.py --warm-start``.)
-
-    Stream :data:`PILOT_STREAM` of replication 0, split into one child per stream of :data:`STREAMS` (spawn keys
-    ``(0, 5, 0..3)``): independent of every replication's streams, so the pilot draws trips and drivers of its own
-    and no replication's results depend on another's. ``replication`` is -1.
-    """
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0 (got {seed})")
-    children = np.random.SeedSequence(seed, spawn_key=(0, PILOT_STREAM)).spawn(len(STREAMS))
-    gens = {name: np.random.default_rng(ss) for name, ss in zip(STREAMS, children, strict=True)}
-    return ReplicationRNG(seed=seed, replication=-1, **gens)

@@ -69,9 +69,7 @@ indifference band reads, :class:`~vision_zero.traffic.routing.HeldRoutes`) is no
 simulation: the routes keep the costs they were compared at, and a variant computes it for the drivers it needs.
 The trees grown after each simulation are logged (``trees``). Probit perception errors (``traffic.route_choice.perception_cv``, 0 by default)
 are a sensitivity option only. All route-choice randomness comes from the routing stream (common random
-numbers). ``simulate_vehicles``' ``start`` begins the equilibrium from a pilot equilibrium's routes instead of
-free-flow routes (a warm start; measured, not used by a run: benchmarks/README.md, "A warm start from a pilot
-equilibrium").
+numbers).
 
 A change to the network (a variant of a paired baseline) is not searched from free-flow routes again: its drivers
 start on the routes they ended with in the baseline replication (``held_routes``; same trips, same drivers) and
@@ -184,7 +182,6 @@ __all__ = [
     "SPEED_BIN_KPH",
     "STOP_REASONS",
     "HcmUrbanStreet",
-    "PilotRoutes",
     "TrafficRecord",
     "TrafficSettings",
     "VehicleTraffic",
@@ -402,26 +399,6 @@ class VehicleTraffic:
             self.veh.key[order], self.routes.subset(order), row=self.cost_row[order], costs=self.last_costs
         )
 
-    def pilot_routes(self) -> PilotRoutes:
-        """The routes of this equilibrium, for other trips on the same network to start from (a warm start)."""
-        v = self.veh
-        return PilotRoutes(v.period, v.origin, v.destination, v.depart_s, self.routes)
-
-
-@dataclass(frozen=True)
-class PilotRoutes:
-    """A pilot equilibrium's routes: where another draw of trips on the same network starts its route choice.
-
-    Per vehicle of the pilot: its period (index), origin, destination, departure [s from the period's start] and
-    route. What :func:`simulate_vehicles`' ``start`` reads (:meth:`VehicleTraffic.pilot_routes`).
-    """
-
-    period: IntArray
-    origin: IntArray
-    destination: IntArray
-    depart_s: FloatArray
-    routes: Routes
-
 
 def simulate_vehicles(
     network: RoadNetwork,
@@ -436,7 +413,6 @@ def simulate_vehicles(
     route_settings: RouteChoiceSettings | None = None,
     drain_s: float = S_PER_HOUR,
     held_routes: HeldRoutes | None = None,
-    start: PilotRoutes | None = None,
 ) -> VehicleTraffic:
     """The vehicle part of :func:`simulate` (route choice and the event loop), without crossings or pedestrians.
 
@@ -450,13 +426,6 @@ def simulate_vehicles(
     route, each with probability the iteration's MSA step, until nobody is outside, the route choice reaches a
     plateau or ``max_iterations`` re-routing iterations have run. Without it:
     free-flow routes, then route swapping towards the user equilibrium (:func:`gap_switchers`).
-
-    ``start``: a pilot equilibrium of other trips on the same network and periods (:class:`PilotRoutes`; ignored
-    with ``held_routes``). The equilibrium then starts from it (a warm start): each vehicle takes the route of the
-    pilot's vehicle of the same period, origin and destination nearest in departure time, and a vehicle with no
-    such pilot vehicle its free-flow route as without ``start``; route swapping then goes on as without it. The
-    matching draws nothing. (Unmatched vehicles on their best route under the pilot's last costs instead was
-    measured and not kept: at low demand those costs are means of a few vehicles, benchmarks/README.md.)
     """
     if platoon_size < 1 or (reroute_passes is not None and reroute_passes < 0):
         raise DataError(
@@ -489,12 +458,7 @@ def simulate_vehicles(
     # the saving each driver already tolerated on his route (a variant's held routes): NaN = not yet computed
     tolerated = np.zeros(len(veh.origin))
     held_pos = np.full(len(veh.origin), -1, dtype=np.int64)
-    if held_routes is None and start is not None:  # a warm start: the pilot's routes, else free-flow routes
-        matched, piloted = _pilot_routes_of(router, veh, start, len(network.nodes))
-        rest = np.setdiff1d(np.arange(len(veh.origin)), matched)
-        fresh = _perceived_routes(router, veh, one, costs, group, route_rng, st, rest, None)
-        routes = fresh.replace(matched, piloted)
-    elif held_routes is None:
+    if held_routes is None:
         routes = _perceived_routes(router, veh, one, costs, group, route_rng, st, None, None)
     else:
         found, kept, held_pos = held_routes.take(veh.key, veh.origin, veh.destination, router.u, router.v)
@@ -589,75 +553,6 @@ def simulate_vehicles(
         del fft
         routes = moved
     raise AssertionError("unreachable: the last iteration returns")  # k == max_iterations always returns
-
-
-def _pilot_match(pilot: PilotRoutes, veh: _Vehicles, n_nodes: int) -> IntArray:
-    """Per vehicle: the pilot's vehicle of the same period, origin and destination nearest in departure time.
-
-    -1 where the pilot has no vehicle of that period, origin and destination. Ties in departure go to the earlier
-    of the pilot's vehicles; deterministic (no draw).
-    """
-
-    def keys(period: IntArray, origin: IntArray, destination: IntArray) -> IntArray:
-        out: IntArray = (period.astype(np.int64) * n_nodes + origin) * n_nodes + destination
-        return out
-
-    pk = keys(pilot.period, pilot.origin, pilot.destination)
-    vk = keys(veh.period, veh.origin, veh.destination)
-    n_p = len(pk)
-    order = np.lexsort((pilot.depart_s, pk))  # the pilot's vehicles by (key, departure)
-    pk_s, dep_s = pk[order], pilot.depart_s[order]
-    # each vehicle's place in that order: the number of pilot vehicles before (key, departure), a pilot vehicle of
-    # the same key and departure counting as after (one stable sort of both; the pilot's ties keep their order)
-    both = np.lexsort(
-        (
-            np.r_[np.ones(n_p, np.int8), np.zeros(len(vk), np.int8)],
-            np.r_[pilot.depart_s, veh.depart_s],
-            np.r_[pk, vk],
-        )
-    )
-    is_pilot = both < n_p
-    before_count: IntArray = np.cumsum(is_pilot) - is_pilot
-    j = np.empty(len(vk), dtype=np.int64)
-    j[both[both >= n_p] - n_p] = before_count[both >= n_p]
-    lo = np.searchsorted(pk_s, vk, side="left")
-    hi = np.searchsorted(pk_s, vk, side="right")
-    out = np.full(len(vk), -1, dtype=np.int64)
-    idx = np.flatnonzero(hi > lo)
-    if idx.size:
-        dep = veh.depart_s[idx]
-        after = np.minimum(j[idx], hi[idx] - 1)
-        before = np.maximum(j[idx] - 1, lo[idx])
-        pick = np.where(np.abs(dep_s[before] - dep) <= np.abs(dep_s[after] - dep), before, after)
-        out[idx] = order[pick]
-    return out
-
-
-def _pilot_routes_of(
-    router: Router, veh: _Vehicles, start: PilotRoutes, n_nodes: int
-) -> tuple[IntArray, Routes]:
-    """The vehicles that found a pilot vehicle (:func:`_pilot_match`) and its routes (per vehicle; empty elsewhere).
-
-    Raises :class:`DataError` when a matched pilot route is not a route of this network from the vehicle's origin
-    to its destination (a pilot of another network).
-    """
-    match = _pilot_match(start, veh, n_nodes)
-    routes = start.routes.subset(np.where(match >= 0, match, 0))
-    found = np.flatnonzero((match >= 0) & (routes.n_links > 0))  # a pilot vehicle with a route (not O = D)
-    links = routes.links
-    ok = not links.size or (int(links.min()) >= 0 and int(links.max()) < router.n_links)
-    if ok and found.size:
-        first = links[routes.ptr[:-1][found]]
-        last = links[routes.ptr[1:][found] - 1]
-        ok = np.array_equal(router.u[first], veh.origin[found]) and np.array_equal(
-            router.v[last], veh.destination[found]
-        )
-    if not ok:
-        raise DataError(
-            "simulate_vehicles: start: the pilot's routes are not routes of this network between its trips' "
-            "origins and destinations (expected a pilot of the same network)"
-        )
-    return found, routes
 
 
 def record_of(
