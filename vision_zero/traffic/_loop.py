@@ -85,7 +85,7 @@ from vision_zero.traffic._model import (
     link_storage_veh,
 )
 
-__all__ = ["EventLoop", "Links", "link_constants"]
+__all__ = ["EventLoop", "Links", "Records", "link_constants"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -117,6 +117,38 @@ class Links:
     end_node: IntArray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
 
 
+class Records:
+    """Memory for the per-route-position arrays of successive simulations (one :class:`EventLoop` at a time).
+
+    The equilibrium simulates the same trips again and again on routes of about the same length: each
+    :class:`EventLoop` takes its position records (``Plan.pf``) and per-link-block arrays (``State.qs`` /
+    ``State.cx``) from here instead of new memory, so the pages are faulted in (and, for arrays this large, huge
+    pages compacted and zeroed by the OS) once per equilibrium instead of once per simulation: a city's AM peak spent
+    ~1 CPU-s of system time per simulation there (benchmarks/README.md, "The city's AM peak, 2 December"). Every
+    value is written (records) or zeroed (blocks) before the loop reads it, so the results are those of new memory.
+    The memory is held until this object is dropped: while an :class:`EventLoop` runs its size is what it would
+    allocate anyway (plus :data:`HEADROOM`), between simulations it stays allocated.
+    """
+
+    #: extra rows allocated when the memory grows (routes change length by ~1% between iterations)
+    HEADROOM = 1 / 32
+
+    def __init__(self) -> None:
+        self._pf: FloatArray | None = None
+        self._qs: npt.NDArray[np.int32] | None = None
+        self._cx: FloatArray | None = None
+
+    def take(self, n: int) -> tuple[FloatArray, npt.NDArray[np.int32], FloatArray]:
+        """Records ``(n, 6)``, ``qs`` ``(n,)`` and ``cx`` ``(n, 2)`` (C order; contents undefined)."""
+        if self._pf is None or self._qs is None or self._cx is None or len(self._pf) < n:
+            self._pf = self._qs = self._cx = None  # free the old memory first
+            cap = n + int(n * self.HEADROOM)
+            self._pf = np.empty((cap, kernel.POS_COLS))
+            self._qs = np.empty(cap, dtype=np.int32)
+            self._cx = np.empty((cap, 2))
+        return self._pf[:n], self._qs[:n], self._cx[:n]
+
+
 class EventLoop:
     """The link events of one simulation (all its periods): the compiled kernel's state, driven by SimPy's clock.
 
@@ -129,6 +161,9 @@ class EventLoop:
         vehicles of its platoon.
     start, stop
         Per vehicle: its route's positions are ``start:stop``.
+    records
+        Where the per-position arrays live (:class:`Records`, reused by successive simulations); default: new
+        memory.
 
     The kernel fills each route position's entry, queue-join and exit times [s, absolute clock] in its own
     per-position records; :meth:`results` hands them out as compact arrays once every period has run.
@@ -144,6 +179,7 @@ class EventLoop:
         psz: npt.NDArray[np.integer[Any]],
         start: IntArray,
         stop: IntArray,
+        records: Records | None = None,
     ) -> None:
         n_links = len(lk.length_m)
         rl32 = np.ascontiguousarray(rl, dtype=np.int32)  # no copy: route link ids are int32
@@ -193,13 +229,15 @@ class EventLoop:
             np.array([settings.stuck_time_s, settings.give_way_flow_window_s]),
             *node_slots(lk.node_capacity_vph, lk.end_node, n_links),
         )
+        pf, qs, cx = (None, None, None) if records is None else records.take(len(rl32))
         self.plan = kernel.Plan(
-            *kernel.positions(rl32, nl32, f64(fft), np.asarray(psz, dtype=np.int32)),
+            *kernel.positions(rl32, nl32, f64(fft), np.asarray(psz, dtype=np.int32), pf),
             np.ascontiguousarray(start, dtype=np.int64),
             np.ascontiguousarray(stop, dtype=np.int64),
             np.full(len(start), np.nan),
         )
-        self.state = kernel.new_state(self.net, self.plan, n_links)
+        blocks = None if qs is None or cx is None else (qs, cx)
+        self.state = kernel.new_state(self.net, self.plan, n_links, blocks)
 
     def run_period(
         self, env: simpy.Environment, t_end: float, order: IntArray, depart_abs: FloatArray

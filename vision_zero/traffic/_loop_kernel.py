@@ -57,6 +57,7 @@ __all__ = [
     "HKEY",
     "HSIZE",
     "NEED_ROOM",
+    "POS_COLS",
     "STUCK_MOVES",
     "Net",
     "Plan",
@@ -132,6 +133,7 @@ _NL = 9
 _PSZ = 10
 _HELD = 11  # 1: the vehicle was held at the link's end, it left from rest (see :func:`_head`); else 0
 _POS_COLS = 6  # float64 columns of a position record
+POS_COLS = _POS_COLS
 # One 48-byte record per heap entry (State.hf as float64, State.hi as int64: the same memory), so a sift step
 # moves one record instead of six arrays' entries: SimPy's heap time (the key), the event's own time, its event
 # number (the tie-break), kind, argument (link or departure index) and a stuck timer's token (a link exit: its
@@ -327,9 +329,12 @@ def gate_slots(rl: I32, nl: I32, n_links: Int) -> tuple[I64, I32]:
     return gptr, gwho
 
 
-def positions(rl: I32, nl: I32, fft: F64, psz: I32) -> tuple[F64, I32]:
-    """Per route position, its record (:class:`Plan`'s ``pf`` and ``pi``: two views of the same memory)."""
-    pf = np.empty((len(rl), _POS_COLS))
+def positions(rl: I32, nl: I32, fft: F64, psz: I32, out: F64 | None = None) -> tuple[F64, I32]:
+    """Per route position, its record (:class:`Plan`'s ``pf`` and ``pi``: two views of the same memory).
+
+    ``out``: memory for the records (``(len(rl), 6)`` float64, C order; every column is written), else new.
+    """
+    pf = np.empty((len(rl), _POS_COLS)) if out is None else out
     pi = pf.view(np.int32)
     _fill_positions(pf, pi, rl, nl, fft, psz)
     return pf, pi
@@ -378,9 +383,19 @@ def final_times(pf: F64, pi: I32) -> tuple[F64, F64, F64, F64, B]:
     return ent, ee, ex, fft, held
 
 
-def new_state(net: Net, plan: Plan, n_links: Int) -> State:
-    """Arrays for a simulation's periods (reset by :func:`start_period`)."""
+def new_state(net: Net, plan: Plan, n_links: Int, blocks: tuple[I32, F64] | None = None) -> State:
+    """Arrays for a simulation's periods (reset by :func:`start_period`).
+
+    ``blocks``: memory for the per-link-block arrays ``qs`` and ``cx`` (``len(plan.pi)`` and ``(len(plan.pi), 2)``),
+    zeroed here as new ones are; else new.
+    """
     n_slots = len(net.gwho)
+    if blocks is None:
+        qs, cx = np.zeros(len(plan.pi), np.int32), np.zeros((len(plan.pi), 2))
+    else:
+        qs, cx = blocks
+        qs[:] = 0
+        cx[:] = 0.0
     heap = 6 * n_links + 64
     z = np.zeros
     hf = z((heap, _HEAP_COLS))
@@ -394,8 +409,8 @@ def new_state(net: Net, plan: Plan, n_links: Int) -> State:
         z(n_slots),
         z(n_slots, np.int64),
         z(n_slots),
-        z(len(plan.pi), np.int32),
-        z((len(plan.pi), 2)),
+        qs,
+        cx,
         z(int(net.optr[-1]), np.int32),
         hf,
         hf.view(np.int64),

@@ -132,7 +132,7 @@ import simpy
 from vision_zero.core.errors import DataError
 from vision_zero.core.units import S_PER_HOUR, kph_to_mps
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic._loop import EventLoop, Links, link_constants
+from vision_zero.traffic._loop import EventLoop, Links, Records, link_constants
 from vision_zero.traffic._model import (
     DESIGN_SPEED_QUANTILE,
     HcmUrbanStreet,
@@ -468,13 +468,14 @@ def simulate_vehicles(
     lk = link_constants(network, sig, held, give_way_capacity_vph(network, st), mean_v, st)
     log: list[dict[str, float]] = []
     known: tuple[FloatArray, BoolArray] | None = None  # running times carried over from the last simulation
+    records = Records()  # the event loop's per-position memory, reused by every simulation
     band = dict(relative=rc.band_relative, minimum_s=rc.band_min_s)
     # a variant's sample of origins for its gap: a child stream, so the routing stream's own draws stay as they were
     gap_rng = route_rng.spawn(1)[0] if held_routes is not None else route_rng
     # a variant's draws of who among the drivers outside their band switches: the next child stream
     swap_rng = route_rng.spawn(1)[0] if held_routes is not None else route_rng
     for k in range(max_iterations + 1):
-        times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s, known)
+        times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s, known, records)
         edges = router.edge_ids(routes)
         costs, turn_s = _slice_costs(veh, routes, times, windows, close, slices, cost0, edges, router.n_edges)
         costs += give_way - held
@@ -767,11 +768,14 @@ def _simulate_once(
     st: TrafficSettings,
     drain_s: float,
     known: tuple[FloatArray, BoolArray] | None = None,
+    records: Records | None = None,
 ) -> tuple[_Times, FloatArray, FloatArray]:
     """One simulation of every period on ``routes``: per-position times, the periods' window starts and ends.
 
     ``known``: running times per position already known (a vehicle's desired speed on a link does not depend on
     the rest of its route) and the mask of the positions still to compute (:func:`_carried`); default: all.
+    ``records``: the event loop's per-position memory (:class:`~vision_zero.traffic._loop.Records`), reused by
+    the equilibrium's simulations; default: new memory.
     """
     links = network.links
     rl = routes.links
@@ -803,7 +807,7 @@ def _simulate_once(
     del todo
     psz = np.asarray(veh.size, dtype=np.int32)[veh_of]
     del veh_of
-    loop = EventLoop(lk, st, rl, nl, fft, psz, routes.ptr[:-1], routes.ptr[1:])
+    loop = EventLoop(lk, st, rl, nl, fft, psz, routes.ptr[:-1], routes.ptr[1:], records)
     del nl, fft, psz  # the loop keeps them in its per-position records
     env = simpy.Environment()
     t0 = 0.0
