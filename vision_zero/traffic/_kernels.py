@@ -16,6 +16,10 @@ With per-trip limits (a variant's band thresholds) a tree also stops once the ne
 limit of the destinations still unsettled: those trips get ``inf``; every settled destination's pick is still a
 full tree's, by the same argument.
 
+The heap is 1-based, so two siblings share a 32-byte pair of rows, and its sift-down adds the comparison of the two
+children to the index instead of branching on it (the branch is a coin flip to the CPU): same pops in the same order,
+the city's captured AM-peak calls 0.81-0.86x the CPU-s (benchmarks/README.md, "The city's AM peak, 2 December").
+
 What was tried and not kept (same routes, no measurable gain on the district's equilibrium calls, load ~8): an
 indexed heap with decrease-key, a 4-ary heap, a radix heap on the distances' bit patterns (a tree settles ~9,400
 of the district's 18,465 vertices with ~3 edges each: the heap is not where its time goes), and link vertices
@@ -54,17 +58,24 @@ def _precedes(k1: float, v1: float, k2: float, v2: float) -> bool:
     return k1 < k2 or (k1 == k2 and v1 < v2)
 
 
+@njit(inline="always")
+def _precedes_flag(k1: float, v1: float, k2: float, v2: float) -> bool:
+    """:func:`_precedes` without short-circuit (bitwise on the comparisons): a value, not a branch to predict."""
+    return (k1 < k2) | ((k1 == k2) & (v1 < v2))
+
+
 #: Heap positions and vertex ids in the hot loop are unsigned: numba wraps a negative index of a signed integer
-#: (a compare and a branch on every array access) and compiles nothing of the kind for an unsigned one.
+#: (a compare and a branch on every array access) and compiles nothing of the kind for an unsigned one. The heap
+#: is 1-based (root at row 1, children of ``i`` at ``2i`` and ``2i + 1``): two siblings' 16-byte entries then
+#: share one 32-byte-aligned pair of rows, never two cache lines.
 _ONE = np.uint64(1)
-_ROOT = np.uint64(0)
 
 
 @njit(inline="always")
 def _sift_up(h: npt.NDArray[np.float64], i: np.uint64, kk: float, vv: float) -> None:
     """Place entry ``(kk, vv)`` at the free slot ``i`` of the heap, moving it up past every parent it precedes."""
-    while i > _ROOT:
-        parent = (i - _ONE) >> _ONE
+    while i > _ONE:
+        parent = i >> _ONE
         if _precedes(h[parent, 0], h[parent, 1], kk, vv):
             break
         h[i, 0] = h[parent, 0]
@@ -76,20 +87,21 @@ def _sift_up(h: npt.NDArray[np.float64], i: np.uint64, kk: float, vv: float) -> 
 
 @njit(inline="always")
 def _sift_down(h: npt.NDArray[np.float64], n_heap: int, kk: float, vv: float) -> None:
-    """Place entry ``(kk, vv)`` into the heap ``h[:n_heap]`` whose root is free (after a pop).
+    """Place entry ``(kk, vv)`` into the heap ``h[1:n_heap + 1]`` whose root is free (after a pop).
 
-    Bottom-up (Floyd): the free slot follows the lesser child down to a leaf (one comparison per level), then the
-    entry, usually a late one, moves up from there. The entries are distinct (a vertex is pushed once per strictly
-    lower distance), so any heap pops them in the same order.
+    Bottom-up (Floyd): the free slot follows the lesser child down to a leaf (one comparison per level, its
+    outcome added to the index instead of branched on: the branch was a coin flip to the CPU), then the entry,
+    usually a late one, moves up from there. The entries are distinct (a vertex is pushed once per strictly lower
+    distance), so any heap pops them in the same order.
     """
     n = np.uint64(n_heap)
-    i = _ROOT
+    i = _ONE
     while True:
-        c = (i << _ONE) + _ONE
-        if c >= n:
+        c = i << _ONE
+        if c > n:
             break
-        if c + _ONE < n and _precedes(h[c + _ONE, 0], h[c + _ONE, 1], h[c, 0], h[c, 1]):
-            c += _ONE
+        if c < n:
+            c += np.uint64(_precedes_flag(h[c + _ONE, 0], h[c + _ONE, 1], h[c, 0], h[c, 1]))
         h[i, 0] = h[c, 0]
         h[i, 1] = h[c, 1]
         i = c
@@ -153,8 +165,8 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
             node_of_link[in_links[j]] = node
     cap = len(cols) + 1
     # the heap: one 16-byte entry per row, (distance, vertex id as float64: exact below 2**53), so a sift step
-    # moves one entry in one cache line instead of two arrays' entries
-    heap = np.empty((cap, 2), dtype=np.float64)
+    # moves one entry in one cache line instead of two arrays' entries; rows 1..n_heap (1-based, see _ONE)
+    heap = np.empty((cap + 2, 2), dtype=np.float64)
     best = np.full(n_trip, np.inf)
     n_hops = np.zeros(n_trip, dtype=np.int64)
     start = np.zeros(n_trip, dtype=np.int64)
@@ -181,16 +193,16 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
             dist[src] = 0.0
             touched[0] = src
             n_touched = 1
-            heap[0, 0] = 0.0
-            heap[0, 1] = src
+            heap[1, 0] = 0.0
+            heap[1, 1] = src
             n_heap = 1
             while n_heap > 0:
-                k = heap[0, 0]
-                u = np.uint64(heap[0, 1])
+                k = heap[1, 0]
+                u = np.uint64(heap[1, 1])
                 # pop the root: sift the last entry down from the top
                 n_heap -= 1
                 if n_heap > 0:
-                    _sift_down(heap, n_heap, heap[n_heap, 0], heap[n_heap, 1])
+                    _sift_down(heap, n_heap, heap[n_heap + 1, 0], heap[n_heap + 1, 1])
                 if k > dist[u]:  # a stale entry: u was reached at a lower distance and settled from that one
                     continue
                 if k > stop_at:  # every destination still wanted costs more than its limit
@@ -219,8 +231,8 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                         pred[x] = u
                         # push (a vertex is pushed once per improvement, so at most once per edge: the heap
                         # never outgrows len(cols) + 1)
-                        _sift_up(heap, np.uint64(n_heap), nd, np.float64(x))
                         n_heap += 1
+                        _sift_up(heap, np.uint64(n_heap), nd, np.float64(x))
         # read out each trip's route: the entering link of least distance, then predecessors back to the source
         # (none where the tree stopped before settling the destination: beyond the limit, or unreachable)
         for i in range(a, b):
