@@ -86,6 +86,15 @@ def main(argv: list[str] | None = None) -> None:
         routing.LANDMARKS = args.landmarks
     overrides = parse_overrides(args.overrides) or None
     print(f"load at start: {os.getloadavg()}", flush=True)
+    logs: list[Any] = []
+    sim = simulation.simulate_vehicles
+
+    def simulate_vehicles(*a: Any, **k: Any) -> Any:
+        out = sim(*a, **k)
+        logs.append(out.route_choice)
+        return out
+
+    simulation.simulate_vehicles = simulate_vehicles  # type: ignore[assignment]
     base = prepare_file(args.baseline, overrides=overrides)
     cache = args.baseline_cache
     if cache is not None and cache.is_file():
@@ -98,6 +107,12 @@ def main(argv: list[str] | None = None) -> None:
         if cache is not None:
             with cache.open("wb") as f:
                 pickle.dump(b, f, protocol=pickle.HIGHEST_PROTOCOL)
+    keys = ("ksi", "trips", "route_", "congestion")
+    print(
+        "baseline:", {k: round(val, 6) for k, val in b.summary.items() if any(w in k.lower() for w in keys)}
+    )
+    for log in logs:  # the baseline replication's route choice (not when loaded from --baseline-cache)
+        print(log.to_string())
     tally: dict[str, list[float]] = {}
     _timed(routing.Router, "shortest", tally)
     _timed(demand, "od_travel_time_s", tally)
@@ -109,15 +124,6 @@ def main(argv: list[str] | None = None) -> None:
     _timed(simulation, "record_of", tally)
     _timed(crash_model, "estimate", tally)
     _timed(demand, "congestion_index", tally)
-    logs: list[Any] = []
-    sim = simulation.simulate_vehicles
-
-    def simulate_vehicles(*a: Any, **k: Any) -> Any:
-        out = sim(*a, **k)
-        logs.append(out.route_choice)
-        return out
-
-    simulation.simulate_vehicles = simulate_vehicles  # type: ignore[assignment]
     stats = b.traffic["traffic_link_stats"][["link", "period", "veh_km", "veh_h"]]
     for (
         path
@@ -140,7 +146,6 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {name}: {s:.1f} CPU-s in {n:.0f} calls")
         for log in logs:
             print(log.to_string())
-        keys = ("ksi", "trips", "route_", "congestion")
         print({k: round(val, 6) for k, val in v.summary.items() if any(w in k.lower() for w in keys)})
         print(f"  ksi {v.summary['ksi']!r}; digest {_digest(v.injuries, v.link_traffic)}")
         sys.stdout.flush()

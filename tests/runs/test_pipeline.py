@@ -727,3 +727,38 @@ def test_the_summary_says_why_the_route_choice_stopped() -> None:
     }
     older = summarise(injuries, links, {}, schematic=True, route_choice=log.drop(columns="stop_reason"))
     assert not any(k.startswith("route_stop_") for k in older)  # a log without the column: no keys
+
+
+def test_a_null_program_run_as_a_pair_has_exactly_no_effect_where_the_baseline_stops_unconverged(tmp_path):
+    # The tiny network at 3x its demand with 2 re-routing passes: the baseline's equilibrium stops at its cap far
+    # from its target (gap ~0.5). It then goes on by its drivers' bands as a variant does (the band phase), so it
+    # ends in the state a variant aims at; a variant that changes nothing, started from its routes, moves nobody:
+    # the same traffic, the same casualties, zero effect. (Before the band phase the exact null program also had
+    # no effect, each driver tolerating exactly the saving he had; the baseline, though, ended in the equilibrium
+    # phase, and any real change, however small, re-opened its unfinished convergence: tests/traffic/test_routing.py)
+    base_toml = tmp_path / "base.toml"
+    base_toml.write_text(
+        'name = "base"\ndescription = "d"\n[network]\nsource = "schematic:almaty?scale=tiny&seed=0"\n'
+        '[simulation]\nperiods = ["am_peak"]\nreplications = 1\nseed = 11\nreroute_passes = 2\n'
+        "[demand]\nscale = 3.0\n",
+        "utf-8",
+    )
+    null = scenario_file(tmp_path, "null", "", extends="base.toml")
+    base = run_replication(prepare(load_scenario(base_toml)), 0)
+    # its equilibrium stopped at the cap of 2, unconverged; its band phase ran on from there
+    assert base.summary["route_equilibrium_iterations"] == 2.0
+    assert base.summary["route_equilibrium_relative_gap"] > 0.3
+    assert base.summary["route_iterations"] > 2.0
+    assert base.routes is not None and base.traffic is not None
+    times = base.traffic["traffic_link_stats"][["link", "period", "veh_km", "veh_h"]]
+    pair = run_replication(
+        prepare(load_scenario(null)),
+        0,
+        baseline_raw=base.injuries,
+        baseline_routes=base.routes,
+        baseline_link_stats=times,
+    )
+    assert pair.summary["route_stop_band"] == 1.0 and pair.summary["route_iterations"] == 0.0  # nobody moved
+    assert pair.summary["ksi"] == base.summary["ksi"]
+    pd.testing.assert_frame_equal(pair.injuries, base.injuries)
+    pd.testing.assert_frame_equal(pair.link_traffic, base.link_traffic)

@@ -764,6 +764,51 @@ def test_a_variants_drivers_beyond_their_band_leave_by_the_msa_step_not_all_at_o
     assert log["arrived_share"].iloc[-1] == 1.0
 
 
+def test_a_baseline_stopped_short_of_its_equilibrium_ends_within_its_drivers_bands_as_a_variant_does() -> (
+    None
+):
+    # The bottleneck (route A 600 veh/h, detour B; free flow A 72 s, B 115 s), 1,200 trips in the hour, the
+    # equilibrium cut at one re-routing iteration. Free-flow routes: all on A, an hour's queue (gap 0.94); route
+    # swapping moves 554 to B (each by half his own gap); the cap stops it with the 646 left on A queueing (mean
+    # trip 212 s, gap 0.46) and every one of them beyond his band (B saves more than max(20% x trip, 60 s)). The
+    # band phase then goes on from these routes as a variant would from them: nobody has tolerated anything, each
+    # driver beyond his band leaves by the restarted MSA step (1/2: 285 of the 646, a binomial draw), and after one
+    # more simulation (361 on A, under its capacity: no queue) nobody is beyond his band.
+    trips = one_to_one(1200, 3.0)
+    rc = RouteChoiceSettings(
+        max_iterations=1, relative_gap_target=0.0, slice_s=900.0, band_relative=0.2, band_min_s=60.0
+    )
+    base = _one_hour(bottleneck_or_detour(), trips, rc)
+    log = base.route_choice
+    assert log["iteration"].tolist() == [
+        0.0,
+        1.0,
+        1.0,
+        2.0,
+    ]  # the equilibrium's last simulation is the band's first
+    assert log["phase"].tolist() == ["equilibrium", "equilibrium", "band", "band"]
+    assert log["stop_reason"].tolist() == ["", "cap", "", "band"]  # each phase says why it stopped
+    assert log["switched"].tolist() == [554.0, 0.0, 285.0, 0.0]
+    assert log["outside_band"].tolist()[1:3] == [646 / 1200, 646 / 1200]
+    assert log["outside_band"].iloc[-1] == 0.0
+    on_a = base.routes.links[base.routes.ptr[:-1]] < 2
+    assert int(on_a.sum()) == 646 - 285
+    # the saving each driver forgoes in the end (what a variant reads as tolerated) lies within his band: 60 s
+    held = base.held_routes()
+    assert held.forgone(Router(bottleneck_or_detour()), np.arange(len(held.key))).max() <= 60.0
+    # a null program (the same network) leaves the traffic as it is; so does a near-null one (A at 49 km/h, 1.5 s
+    # slower: within everyone's band). Before the band phase the baseline stopped at the cap with 646 drivers on A
+    # beyond their band, each tolerating exactly his saving: A's 1.5 s put every one of them beyond it again and
+    # 308 left (the mean trip 212 -> 104 s), the rest of the equilibrium counted as the program's effect
+    for net in (bottleneck_or_detour(), _slower_a(49.0)):
+        variant = _one_hour(net, trips, rc, held)
+        assert variant.route_choice["switched"].tolist() == [0.0]
+        assert variant.route_choice["stop_reason"].tolist() == ["band"]
+        assert np.array_equal(variant.routes.links, base.routes.links)
+    same = _one_hour(bottleneck_or_detour(), trips, rc, held)
+    assert np.array_equal(same.times.ex, base.times.ex, equal_nan=True)
+
+
 def test_stop_at_threshold_trees_give_the_full_search_where_wanted_and_inf_beyond_the_limit() -> None:
     # random link costs and movement extras on a grid; each trip's limit around its best route's cost: a trip
     # whose best route costs at most its limit gets the full search's cost and route bit for bit; one beyond it

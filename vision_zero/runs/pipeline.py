@@ -1272,7 +1272,8 @@ def summarise(
     indifference band: 0 in a boundedly rational user equilibrium), ``route_iterations`` (re-routing
     iterations run) and, per reason of :data:`~vision_zero.traffic.simulation.STOP_REASONS`, ``route_stop_<reason>``
     (1.0 for the reason the loop stopped, 0.0 for the others; ``route_stop_cap``: at the iteration cap, not
-    converged).
+    converged); for a baseline whose equilibrium phase was followed by the band phase, that phase's last
+    ``route_equilibrium_relative_gap`` and ``route_equilibrium_iterations``.
     ``traffic``: :func:`vision_zero.traffic.simulation.traffic_summary` of the replication's record (trips
     arrived and en route, stuck moves), copied in.
     ``peak``: the scenario's peak calibration (:func:`calibrate_peak`), copied in as ``peak_target``,
@@ -1304,6 +1305,11 @@ def summarise(
         out["route_relative_gap_se"] = float(route_choice["relative_gap_se"].iloc[-1])
         out["route_outside_band"] = float(route_choice["outside_band"].iloc[-1])
         out["route_iterations"] = float(route_choice["iteration"].iloc[-1])
+        if "phase" in route_choice:  # a baseline's equilibrium phase, before its band phase: where it stopped
+            eq = route_choice[route_choice["phase"] == "equilibrium"]
+            if len(eq):
+                out["route_equilibrium_relative_gap"] = float(eq["relative_gap"].iloc[-1])
+                out["route_equilibrium_iterations"] = float(eq["iteration"].iloc[-1])
         if "stop_reason" in route_choice:  # why the loop stopped: 1.0 for its reason, 0.0 for the others
             from vision_zero.traffic.simulation import STOP_REASONS
 

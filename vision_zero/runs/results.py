@@ -154,7 +154,8 @@ class ReplicationResult:
         (0-1; on a large network estimated from a sample of origins, with its standard error
         ``route_relative_gap_se``), ``route_iterations`` and ``route_stop_gap_target`` / ``_plateau`` / ``_band`` /
         ``_cap`` (1.0 for why its loop stopped; ``_cap``: at the iteration cap, not converged) of the equilibrium
-        route choice (absent in results of older versions).
+        route choice (absent in results of older versions); a baseline's ``route_equilibrium_relative_gap`` and
+        ``route_equilibrium_iterations``: where its equilibrium phase stopped before its band phase.
     injuries
         :attr:`vision_zero.risk.crash_model.CrashEstimate.injuries`.
     link_traffic

@@ -26,6 +26,7 @@ SPEED_BIN_KPH = 5.0
 #: Columns of :attr:`TrafficRecord.route_choice`.
 ROUTE_CHOICE_COLUMNS: tuple[str, ...] = (
     "iteration",
+    "phase",
     "relative_gap",
     "relative_gap_se",
     "outside_band",
@@ -36,17 +37,19 @@ ROUTE_CHOICE_COLUMNS: tuple[str, ...] = (
     "trees",
     "stop_reason",
 )
-#: Why the equilibrium loop stopped (the route-choice log's ``stop_reason`` on its last row): ``gap_target`` (the
-#: relative gap reached ``traffic.route_choice.relative_gap_target``), ``plateau`` (gap, mean trip and arrived
-#: share stopped moving, :func:`~vision_zero.traffic.routing.gap_plateau`), ``band`` (a variant of a paired
-#: baseline: no driver outside his indifference band) or ``cap`` (``max_iterations`` re-routing iterations run
-#: and none of the others held: not converged). A reason that holds at the cap is given rather than ``cap``.
+#: Why a phase of the route choice stopped (the route-choice log's ``stop_reason`` on the phase's last row; the
+#: loop's on its last row): ``gap_target`` (the equilibrium's relative gap reached
+#: ``traffic.route_choice.relative_gap_target``), ``plateau`` (gap, mean trip and arrived share stopped moving
+#: within the phase, :func:`~vision_zero.traffic.routing.gap_plateau`), ``band`` (the band phase, a variant's or a
+#: baseline's after its equilibrium: no driver outside his indifference band) or ``cap`` (``max_iterations``
+#: re-routing iterations run in the phase and none of the others held: not converged). A reason that holds at the
+#: cap is given rather than ``cap``.
 STOP_REASONS: tuple[str, ...] = ("gap_target", "plateau", "band", "cap")
 
 
 def _no_route_choice() -> pd.DataFrame:
     return pd.DataFrame(
-        {c: pd.Series(dtype=str if c == "stop_reason" else float) for c in ROUTE_CHOICE_COLUMNS}
+        {c: pd.Series(dtype=str if c in ("phase", "stop_reason") else float) for c in ROUTE_CHOICE_COLUMNS}
     )
 
 
@@ -104,13 +107,16 @@ class TrafficRecord:
         Sparse histogram of vehicle link speeds: ``period`` str, ``link`` int, ``bin_lo_kph`` float, ``count`` int,
         bins of :data:`SPEED_BIN_KPH` width.
     route_choice
-        One row per simulation of the equilibrium loop (:func:`vision_zero.traffic.simulation.simulate`), the
-        last one being the recorded one: ``iteration`` (0 = free-flow routes), ``relative_gap`` (0-1, of the
+        One row per simulation and phase of the route choice (:func:`vision_zero.traffic.simulation.simulate`),
+        the last one being the recorded one: ``iteration`` (the simulation, 0 = the first routes; the simulation
+        where a baseline's equilibrium stopped has a row of each phase), ``phase`` ("equilibrium": route swapping
+        from free-flow routes; "band": boundedly rational switching, a variant's, and a baseline's after its
+        equilibrium), ``relative_gap`` (0-1, of the
         routes driven in that simulation under its own time-sliced link times, see
         :func:`vision_zero.traffic.routing.relative_gap`), ``turns_per_trip``, ``mean_trip_s`` (trips that
         arrived), ``arrived_share`` (arrived / routed vehicles, the summary's ``share_arrived``), ``switched``
         (vehicles that took a new route for the next simulation), ``trees`` (shortest-route trees grown after
-        it), ``stop_reason`` str (why the loop stopped, one of :data:`STOP_REASONS`, on the last row; "" on the
+        it), ``stop_reason`` str (why a phase stopped, one of :data:`STOP_REASONS`, on its last row; "" on the
         others).
     stuck_moves
         Per period, the times the first vehicle waiting to enter a full link had waited ``traffic.stuck_time_s``

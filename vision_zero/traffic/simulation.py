@@ -57,11 +57,16 @@ probability MSA step x their own relative gap (route swapping) and the trips are
 (:func:`~vision_zero.traffic.routing.gap_plateau`, ``traffic.route_choice.plateau_*``): in each of the last two
 iterations the gap, the mean trip time and the arrived share each moved by less than its threshold, either way
 (a network whose gap has a floor above the target, like the 20x20 grid at 10k trips; a gap that rises and falls,
-or arrivals that swing, are not a plateau). The log's last row says why the loop stopped (``stop_reason``: the gap
-target, a plateau, a variant's empty indifference band, or the cap of ``max_iterations``: not converged). The record
-of the last simulation is returned. With ``traffic.route_choice.gap_sample_origins`` (a number of origins; 500 by
-default, 0 = every origin), on a network with more origins than that the trees after each simulation are grown
-only for a random sample of that many origins: the gap is then their ratio estimate with its standard error
+or arrivals that swing, are not a plateau). Where this equilibrium stops (gap target, plateau or the cap of
+``max_iterations``), a baseline goes on in the band phase below, from the routes it has, with nobody having
+tolerated anything (a variant's rule, the band being the only difference from the equilibrium's: see "A fair
+pair" below). Each row of the log says which phase decided after that simulation (``phase``, "equilibrium" or
+"band"; the simulation where the equilibrium stopped has a row of each) and the last row of each phase why it
+stopped (``stop_reason``: the gap target, a plateau, an empty indifference band, or the phase's cap of
+``max_iterations``: not converged). The record of the last simulation is returned. With
+``traffic.route_choice.gap_sample_origins`` (a number of origins; 500 by default, 0 = every origin), on a network
+with more origins than that the trees after each simulation are grown only for a random sample of that many
+origins: the gap is then their ratio estimate with its standard error
 (``relative_gap_se``), and only their trips swap, at the step divided by the sampled share. An estimate at the
 target before the last simulation is confirmed on every origin (the remaining origins' trees are grown before the
 loop stops); the last simulation's gap, recorded, stays an estimate. Each driver's forgone saving (what a variant's
@@ -82,10 +87,22 @@ trips outside their band is logged with the gap. Of the drivers outside their ba
 probability the MSA step of the iteration (``msa_step``: 1/2, 1/3, ... with the default exponent; drawn from a
 child of the routing stream), the route-flow averaging by which Batista, Zhao and Leclercq (2018) reach the
 boundedly rational equilibrium with an LWR mesoscopic simulator; the loop stops when nobody is outside his band,
-at a plateau (as the equilibrium's) or at the cap. Until 2026-12-02 every driver outside his band switched at
-once: on a congested network that flips whole streams between routes (two routes of 600 veh/h for 1,200 trips:
-all 1,200 on one route, then all on the other, to the cap) and at full demand it took the district's
-arterials-80-to-60 variant from 99.96% arriving to 70.7% (benchmarks/README.md, "Full-demand gridlock").
+at a plateau (over the phase's own rows) or at the phase's cap (``max_iterations`` re-routing iterations).
+Until 2026-12-02 every driver outside his band switched at once: on a congested network that flips whole streams
+between routes (two routes of 600 veh/h for 1,200 trips: all 1,200 on one route, then all on the other, to the
+cap) and at full demand it took the district's arterials-80-to-60 variant from 99.96% arriving to 70.7% (benchmarks/README.md, "Full-demand gridlock").
+
+A fair pair (issue 13, since 2026-12-02): a baseline replication ends in the state its variants aim at. After
+its equilibrium stops it takes the variants' rule from its own routes (its drivers' held routes, nothing tolerated,
+the MSA step schedule restarted, the same cap of ``max_iterations``) until nobody is outside his band, a plateau
+or the cap. The saving each driver then forgoes (``route_costs.parquet``, what a variant reads as tolerated) is
+that of the baseline's final state, and a variant that changes nothing moves nobody. Before, at full demand the
+district's baseline stopped at the cap unconverged (gap 0.14-0.15) and a variant, started from those routes,
+went on converging (gap ~0.09): any change, however small, put the drivers beyond their band and their tolerated
+saving moving, so a pair's difference held the variant's extra convergence as well as the program's effect
+(benchmarks/README.md, "A fair pair"). No band phase without a band (``indifference_band_*`` both 0: drivers would
+leave a route for any saving, all by the same step, which oscillates) or without re-routing (``max_iterations``
+0).
 
 A variant's band search asks of every driver only whether his best route costs less than his threshold (his route
 time minus his band, :func:`~vision_zero.traffic.routing.band_limit_s`): a driver whose landmark lower bound
@@ -424,8 +441,11 @@ def simulate_vehicles(
     network starts on it (the others on their best route under expected costs), and after each simulation the
     drivers outside their indifference band (:func:`band_switchers`; boundedly rational) switch to their best
     route, each with probability the iteration's MSA step, until nobody is outside, the route choice reaches a
-    plateau or ``max_iterations`` re-routing iterations have run. Without it:
-    free-flow routes, then route swapping towards the user equilibrium (:func:`gap_switchers`).
+    plateau or ``max_iterations`` re-routing iterations have run (the band phase). Without it: free-flow routes,
+    then route swapping towards the user equilibrium (:func:`gap_switchers`) until the gap target, a plateau or
+    ``max_iterations`` re-routing iterations, then the band phase from the routes reached (nobody having
+    tolerated anything; the step schedule, plateau window and cap restart), so that a baseline ends where its
+    variants aim (module docstring, "A fair pair").
     """
     if platoon_size < 1 or (reroute_passes is not None and reroute_passes < 0):
         raise DataError(
@@ -466,7 +486,7 @@ def simulate_vehicles(
         fresh = _perceived_routes(router, veh, one, costs, group, route_rng, st, np.flatnonzero(~found), None)
         routes = fresh.replace(np.flatnonzero(found), kept)
     lk = link_constants(network, sig, held, give_way_capacity_vph(network, st), mean_v, st)
-    log: list[dict[str, float]] = []
+    log: list[dict[str, float | str]] = []
     known: tuple[FloatArray, BoolArray] | None = None  # running times carried over from the last simulation
     records = Records()  # the event loop's per-position memory, reused by every simulation
     band = dict(relative=rc.band_relative, minimum_s=rc.band_min_s)
@@ -474,78 +494,101 @@ def simulate_vehicles(
     gap_rng = route_rng.spawn(1)[0] if held_routes is not None else route_rng
     # a variant's draws of who among the drivers outside their band switches: the next child stream
     swap_rng = route_rng.spawn(1)[0] if held_routes is not None else route_rng
-    for k in range(max_iterations + 1):
+    # the phase: a baseline's equilibrium (route swapping from free-flow routes), then the indifference band
+    # (boundedly rational switching from the routes it ended with, nobody having tolerated anything), in which a
+    # variant starts from its baseline's routes; each phase has its own MSA step schedule, plateau window and cap
+    phase = "equilibrium" if held_routes is None else "band"
+    # no band phase without re-routing, nor without a band (its drivers would leave a route for any saving, all
+    # by the same step: MSA without the equilibrium's weighting by each trip's own gap, which oscillates)
+    band_follows = max_iterations > 0 and (rc.band_relative > 0.0 or rc.band_min_s > 0.0)
+    first, first_row = 0, 0  # the phase's first simulation and first log row
+    k = 0
+    while True:
         times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s, known, records)
         edges = router.edge_ids(routes)
         costs, turn_s = _slice_costs(veh, routes, times, windows, close, slices, cost0, edges, router.n_edges)
         costs += give_way - held
         current = route_cost_s(routes, costs, slices.row, turn_s, edges)
-        trees_before = router.trees_grown
-        # the equilibrium's gap and swaps on a sample of origins, also after the last simulation (the recorded gap
-        # is an estimate with its standard error; a driver's forgone saving is computed by a variant that needs
-        # it, from the costs kept with the routes). A variant decides every driver's band exactly, but each tree
-        # stops at its drivers' band thresholds (a driver whose best route costs more than that stays, whatever
-        # it costs); its gap is estimated from the sampled origins, whose trees are grown in full
+        # the gap on a sample of origins, also after the last simulation (the recorded gap is an estimate with its
+        # standard error; a driver's forgone saving is computed by a variant that needs it, from the costs kept
+        # with the routes)
         sample = sample_origins(veh.origin, rc.gap_sample_origins, gap_rng)
         sv = sample.vehicles
-        exact_band = held_routes is not None
-        if not exact_band:
-            only, limit = (None if sample.complete else sv), None
-        else:
-            limit = band_limit_s(current, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
-            only, limit[sv] = None, np.inf
-        best, candidates = _best_routes(
-            router, veh, slices, costs, turn_s, only, paths=k < max_iterations, limit_s=limit
-        )
         weight = veh.size.astype(np.float64)
-        gap, gap_se = sampled_relative_gap(current[sv], best[sv], weight[sv], sample)
-        stop_rule = held_routes is None and not sample.complete and k < max_iterations
-        if stop_rule and gap <= rc.relative_gap_target:
-            # the stop rule fires: the exact gap decides (after the last simulation there is nothing to decide)
-            rest = np.setdiff1d(np.arange(len(veh.origin)), sv)
-            best[rest] = _best_routes(router, veh, slices, costs, turn_s, rest, paths=False)[0][rest]
-            gap, gap_se = relative_gap(current, best, weight), 0.0
-        outside = band_switchers(current, best, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
-        ask = outside[np.isnan(tolerated[outside])]
-        if ask.size:  # beyond the band: does a held route's driver tolerate the saving already? (on demand)
-            tolerated[ask] = held_routes.forgone(router, held_pos[ask]) if held_routes is not None else 0.0
-            outside = band_switchers(current, best, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
-        row = {
-            "iteration": float(k),
-            "relative_gap": gap,
-            "relative_gap_se": gap_se,
-            # a variant's band is decided for every driver, the equilibrium's for the sampled ones
-            "outside_band": float(
-                weight[outside].sum() / max((weight if exact_band else weight[sv]).sum(), 1.0)
-            ),
+        driven = {
             "turns_per_trip": _turns_per_trip(router, routes, veh, edges),
             "mean_trip_s": _mean_trip_s(routes, times, windows, veh),
             "arrived_share": _arrived_share(routes, times, veh),
-            "trees": float(router.trees_grown - trees_before),
         }
-        if held_routes is not None and outside.size == 0:
-            reason = "band"
-        elif held_routes is None and gap <= rc.relative_gap_target:
-            reason = "gap_target"
-        else:  # a plateau of the gap, the mean trip and the arrived share (gap_plateau)
-            reason = "plateau" if _plateau([*log, row], rc) else ""
-        if k == max_iterations or reason:
-            log.append(row | {"switched": 0.0})
-            frame = pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS))
-            frame["stop_reason"] = [""] * k + [reason or "cap"]  # why it stopped, on the last row
-            last = RouteCosts(link_s=costs, edge_extra_s=turn_s)
-            return VehicleTraffic(veh, routes, times, windows, close, frame, last, slices.row)
-        if held_routes is None:  # the equilibrium: route swapping (sampled origins, step / sampled share)
-            step = msa_step(k + 1, rc.step_exponent, weight_exponent=rc.step_weight_exponent) / sample.share
-            chosen = sv[gap_switchers(current[sv], best[sv], step=step, rng=route_rng)]
-        else:  # a change: of the drivers outside their indifference band, the MSA step's share leave their route
-            step = msa_step(k + 1, rc.step_exponent, weight_exponent=rc.step_weight_exponent)
+        while True:  # the phase's route update after this simulation (an equilibrium that stops hands it on)
+            trees_before = router.trees_grown
+            last = k - first == max_iterations  # the phase's cap
+            exact_band = phase == "band"
+            if not exact_band:  # the equilibrium's swaps on the sampled origins
+                only, limit = (None if sample.complete else sv), None
+            else:  # every driver's band exactly, each tree stopping at its drivers' band thresholds (a driver
+                # whose best route costs more than that stays, whatever it costs); the sampled origins' trees in
+                # full, for the gap
+                limit = band_limit_s(current, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
+                only, limit[sv] = None, np.inf
+            best, candidates = _best_routes(
+                router, veh, slices, costs, turn_s, only, paths=not last, limit_s=limit
+            )
+            gap, gap_se = sampled_relative_gap(current[sv], best[sv], weight[sv], sample)
+            if not exact_band and not sample.complete and not last and gap <= rc.relative_gap_target:
+                # the stop rule fires: the exact gap decides (after the last simulation there is nothing to decide)
+                rest = np.setdiff1d(np.arange(len(veh.origin)), sv)
+                best[rest] = _best_routes(router, veh, slices, costs, turn_s, rest, paths=False)[0][rest]
+                gap, gap_se = relative_gap(current, best, weight), 0.0
+            outside = band_switchers(current, best, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
+            ask = outside[np.isnan(tolerated[outside])]
+            # beyond the band: does a held route's driver tolerate the saving already? (on demand)
+            if ask.size:
+                tolerated[ask] = (
+                    held_routes.forgone(router, held_pos[ask]) if held_routes is not None else 0.0
+                )
+                outside = band_switchers(current, best, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
+            row: dict[str, float | str] = {
+                "iteration": float(k),
+                "phase": phase,
+                "relative_gap": gap,
+                "relative_gap_se": gap_se,
+                # the band phase decides every driver's band, the equilibrium the sampled ones'
+                "outside_band": float(
+                    weight[outside].sum() / max((weight if exact_band else weight[sv]).sum(), 1.0)
+                ),
+                **driven,
+                "trees": float(router.trees_grown - trees_before),
+            }
+            if exact_band and outside.size == 0:
+                reason = "band"
+            elif not exact_band and gap <= rc.relative_gap_target:
+                reason = "gap_target"
+            else:  # a plateau of the gap, the mean trip and the arrived share within the phase (gap_plateau)
+                reason = "plateau" if _plateau([*log[first_row:], row], rc) else ""
+            reason = reason or ("cap" if last else "")
+            if not reason:
+                break
+            log.append(row | {"switched": 0.0, "stop_reason": reason})
+            if exact_band or not band_follows:  # the route choice ends here
+                frame = pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS))
+                last_costs = RouteCosts(link_s=costs, edge_extra_s=turn_s)
+                return VehicleTraffic(veh, routes, times, windows, close, frame, last_costs, slices.row)
+            # the equilibrium stopped (its target, a plateau or its cap): the drivers now judge the routes they
+            # have by their band, as a variant's drivers do, from this simulation on
+            phase, first, first_row = "band", k, len(log)
+        # of the drivers to move (the equilibrium's: by their own gap; the band's: those outside their band),
+        # each moves with probability the phase's MSA step (the equilibrium's divided by the sampled share)
+        step = msa_step(k - first + 1, rc.step_exponent, weight_exponent=rc.step_weight_exponent)
+        if phase == "equilibrium":
+            chosen = sv[gap_switchers(current[sv], best[sv], step=step / sample.share, rng=route_rng)]
+        else:
             chosen = outside[swap_rng.random(outside.size) < step]
             tolerated[chosen] = 0.0
         if draws > 1:  # probit sensitivity: the switchers take their best route under perceived times
             candidates = _perceived_routes(router, veh, slices, costs, group, route_rng, st, chosen, turn_s)
         moved = routes.replace(chosen, candidates)
-        log.append(row | {"switched": float(veh.size[chosen].sum())})
+        log.append(row | {"switched": float(veh.size[chosen].sum()), "stop_reason": ""})
         # free this simulation's per-position arrays before the next one allocates its own (peak memory); the
         # running times of the vehicles that keep their route carry over (they depend on the link and the driver)
         fft = times.fft
@@ -553,7 +596,7 @@ def simulate_vehicles(
         known = _carried(routes, moved, chosen, fft)
         del fft
         routes = moved
-    raise AssertionError("unreachable: the last iteration returns")  # k == max_iterations always returns
+        k += 1
 
 
 def record_of(
@@ -703,12 +746,12 @@ def _mean_trip_s(routes: Routes, times: _Times, windows: FloatArray, veh: _Vehic
     return float(np.sum(tt[ok] * veh.size[ok]) / veh.size[ok].sum()) if ok.any() else math.nan
 
 
-def _plateau(log: list[dict[str, float]], rc: RouteChoiceSettings) -> bool:
-    """:func:`gap_plateau` over the route-choice log so far (the current simulation's row last)."""
+def _plateau(log: list[dict[str, float | str]], rc: RouteChoiceSettings) -> bool:
+    """:func:`gap_plateau` over the route-choice log's rows of one phase so far (the current simulation's last)."""
     return gap_plateau(
-        [r["relative_gap"] for r in log],
-        [r["mean_trip_s"] for r in log],
-        [r["arrived_share"] for r in log],
+        [float(r["relative_gap"]) for r in log],
+        [float(r["mean_trip_s"]) for r in log],
+        [float(r["arrived_share"]) for r in log],
         gap_change=rc.plateau_gap_change,
         trip_change=rc.plateau_trip_change,
         arrived_change=rc.plateau_arrived_change,
