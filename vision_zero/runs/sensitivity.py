@@ -32,7 +32,7 @@ are summed in pair order, so the tables are the same whichever executor ran them
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,6 +181,18 @@ class RiskRerun:
             out |= set(memo.reads or ())
         return out
 
+    @property
+    def reads_everything(self) -> bool:
+        """Whether a step iterated over all the parameters (then any of them may move its result)."""
+        return any(memo.everything for memo in (*self._parts, *self._factors.values()))
+
+    def may_move(self, name: str) -> bool:
+        """Whether parameter ``name`` may change :meth:`raw_totals` (else they are those at the first call's values).
+
+        After one call of :meth:`raw_totals`: every step is a memo keyed by the values of the parameters it read.
+        """
+        return self.reads_everything or name in self.reads
+
     def _part_totals(self, i: int, values: Mapping[str, float]) -> npt.NDArray[np.float64]:
         """Totals of part ``i`` per key of :data:`_KEYS` (CMFs applied); cached per result of the part."""
         frame = self._parts[i](values)
@@ -188,12 +200,12 @@ class RiskRerun:
         if id(frame) not in self._frames:
             layout = frame[["site_type", "site", "road_user", "severity"]]
             if i not in self._layouts:  # the CMF factor of each row: rows are set by network and traffic
-                ones = frame.assign(per_year_raw=1.0)
+                ones, modifiers = frame.assign(per_year_raw=1.0), self._modifiers
                 self._layouts[i] = layout
+                # (the function does not hold self: a re-run in no reference cycle is freed as soon as it is
+                # dropped, not at the collector's next full pass; a pair's scenarios run one after another)
                 self._factors[i] = _Memo(
-                    lambda p: apply_modifiers(ones, self._modifiers, parameters=p)["per_year_raw"].to_numpy(
-                        float
-                    )
+                    lambda p: apply_modifiers(ones, modifiers, parameters=p)["per_year_raw"].to_numpy(float)
                 )
             keys = frame["severity"].astype(str) + "." + frame["road_user"].astype(str)
             self._frames[id(frame)] = (
@@ -272,11 +284,56 @@ class ScenarioTraffic:
 
 
 @dataclass
+class _Totals:
+    """One scenario replication's uncalibrated totals (:meth:`RiskRerun.raw_totals`): at its draw and moved.
+
+    ``moved``: keyed by (parameter, value), with that one parameter at that value (the others at the draw); a
+    parameter the risk stage did not read gives the totals at the draw (:meth:`at`). ``reads``: the parameters
+    the risk stage read (:attr:`RiskRerun.reads`).
+    """
+
+    at_draw: dict[str, float]
+    moved: dict[tuple[str, float], dict[str, float]]
+    reads: set[str]
+
+    def at(self, name: str | None, value: float) -> dict[str, float]:
+        """The totals with ``name`` at ``value`` (None: at the draw)."""
+        return self.at_draw if name is None else self.moved.get((name, value), self.at_draw)
+
+
+def _totals(
+    traffic: ScenarioTraffic,
+    replication: ReplicationResult,
+    moves: Callable[[RiskRerun], Iterable[tuple[str, float]]],
+) -> _Totals | None:
+    """The :class:`_Totals` of one replication at its draw and with each ``(parameter, value)`` of ``moves``.
+
+    ``moves`` is called after the run at the draw (so it may look at the parameters read). Only this
+    replication's :class:`RiskRerun` is alive meanwhile, and it is dropped before the next scenario's is built:
+    a re-run keeps its stored traffic and its grouped crossing passages (~0.4 GiB at full demand on the
+    district), so a pair of six scenarios held at once took six times that. A re-run gives the same totals for a
+    parameter it did not read as at the draw (its memos are keyed by the values read), so only those it read are
+    computed: the numbers are those of every scenario's re-run alive together, to the last bit.
+    None when the folder kept no traffic tables.
+    """
+    rerun = traffic.rerun(replication)
+    if rerun is None:
+        return None
+    draw = dict(replication.parameters)
+    at_draw = rerun.raw_totals(draw)
+    moved = {}
+    for name, value in moves(rerun):
+        if rerun.may_move(name) and (name, value) not in moved:
+            moved[(name, value)] = rerun.raw_totals({**draw, name: value})
+    return _Totals(at_draw, moved, rerun.reads)
+
+
+@dataclass
 class _Pair:
     draw: dict[str, float]
     veh_km: float
-    base: RiskRerun
-    variants: dict[str, tuple[dict[str, float], RiskRerun]]
+    base: _Totals
+    variants: dict[str, _Totals]
 
 
 def _pair(
@@ -284,22 +341,25 @@ def _pair(
     variants: Sequence[ScenarioTraffic],
     base: ReplicationResult,
     reps: Sequence[ReplicationResult | None],
+    moves: Callable[[RiskRerun], Iterable[tuple[str, float]]],
 ) -> _Pair | None:
-    """One pair's re-runs (None when the baseline's or every variant's replication kept no traffic)."""
-    base_rerun = baseline.rerun(base)
-    if base_rerun is None:
+    """One pair's totals, a scenario at a time (None when the baseline's or every variant's kept no traffic)."""
+    base_totals = _totals(baseline, base, moves)
+    if base_totals is None:
         return None
     pair_variants = {}
     for v, rep in zip(variants, reps, strict=True):
-        rerun = v.rerun(rep) if rep is not None else None
-        if rep is not None and rerun is not None:
-            pair_variants[v.applied.name] = (dict(rep.parameters), rerun)
+        totals = _totals(v, rep, moves) if rep is not None else None
+        if totals is not None:
+            pair_variants[v.applied.name] = totals
     if not pair_variants:
         return None
-    return _Pair(dict(base.parameters), base.summary["veh_km"], base_rerun, pair_variants)
+    return _Pair(dict(base.parameters), base.summary["veh_km"], base_totals, pair_variants)
 
 
-def _factors(baseline: ScenarioTraffic, pair: _Pair, values: Mapping[str, float]) -> dict[str, float]:
+def _factors(
+    baseline: ScenarioTraffic, pair: _Pair, values: Mapping[str, float], name: str | None, value: float
+) -> dict[str, float]:
     targets = calibration_targets(
         baseline.applied.scenario,
         baseline.applied.parameters,
@@ -307,7 +367,7 @@ def _factors(baseline: ScenarioTraffic, pair: _Pair, values: Mapping[str, float]
         veh_km=pair.veh_km,
         crash_records=baseline.crash_records,
     )
-    return calibration_factors(_raw_frame(pair.base.raw_totals(values)), targets)
+    return calibration_factors(_raw_frame(pair.base.at(name, value)), targets)
 
 
 def _calibration_reads(baseline: ScenarioTraffic, pair: _Pair) -> set[str]:
@@ -327,11 +387,10 @@ def _ksi_by_scenario(
 ) -> dict[str, float]:
     """Calibrated KSI per year of each scenario of a pair with ``name`` at ``value`` (None: the draws)."""
     moved = pair.draw if name is None else {**pair.draw, name: value}
-    factors = _factors(baseline, pair, moved)
-    out = {baseline.applied.name: _ksi(pair.base.raw_totals(moved), factors)}
-    for variant, (draw, rerun) in pair.variants.items():
-        values = draw if name is None else {**draw, name: value}
-        out[variant] = _ksi(rerun.raw_totals(values), factors)
+    factors = _factors(baseline, pair, moved, name, value)
+    out = {baseline.applied.name: _ksi(pair.base.at(name, value), factors)}
+    for variant, totals in pair.variants.items():
+        out[variant] = _ksi(totals.at(name, value), factors)
     return out
 
 
@@ -354,12 +413,15 @@ def rerun_ksi(
     """
     base = {r.replication: r for r in baseline.replications}
     reps = [{r.replication: r for r in v.replications}.get(replication) for v in variants]
-    pair = _pair(baseline, variants, base[replication], reps)
+    moved = tuple((changes or {}).items())
+    if len(moved) > 1:
+        raise ValueError(f"rerun_ksi: at most one parameter changed (got {len(moved)})")
+    pair = _pair(baseline, variants, base[replication], reps, lambda _rerun: moved)
     if pair is None:
         return {}
-    if not changes:
+    if not moved:
         return _ksi_by_scenario(baseline, pair, None, math.nan)
-    ((name, value),) = changes.items()
+    ((name, value),) = moved
     return _ksi_by_scenario(baseline, pair, name, value)
 
 
@@ -382,11 +444,8 @@ class _SensitivityJob:
     excluded: frozenset[str]
 
 
-def _risk_names(job: _SensitivityJob, pair: _Pair) -> tuple[str, ...]:
-    """The parameters the risk stage read on ``pair`` that have a 95% range and are not traffic inputs."""
-    read = _calibration_reads(job.baseline, pair) | pair.base.reads
-    for _, rerun in pair.variants.values():
-        read |= rerun.reads
+def _ranged(job: _SensitivityJob, read: set[str]) -> tuple[str, ...]:
+    """Of ``read``, the parameters that have a 95% range and are not traffic inputs, sorted."""
     params = job.parameters
     return tuple(
         sorted(
@@ -400,6 +459,21 @@ def _risk_names(job: _SensitivityJob, pair: _Pair) -> tuple[str, ...]:
     )
 
 
+def _risk_names(job: _SensitivityJob, pair: _Pair) -> tuple[str, ...]:
+    """The parameters the risk stage read on ``pair`` that have a 95% range and are not traffic inputs."""
+    read = _calibration_reads(job.baseline, pair) | pair.base.reads
+    for totals in pair.variants.values():
+        read |= totals.reads
+    return _ranged(job, read)
+
+
+def _ends(job: _SensitivityJob, names: tuple[str, ...]) -> Iterator[tuple[str, float]]:
+    """Each parameter of ``names`` at its low and high end, in the tornado's order."""
+    for name in names:
+        for end in ("low", "high"):
+            yield name, float(getattr(job.parameters[name], end))
+
+
 def _pair_sums(job: _SensitivityJob, index: int, names: tuple[str, ...] | None = None) -> _PairSums | None:
     """KSI avoided by each variant of pair ``index`` at the draws and with each parameter at its ends.
 
@@ -408,7 +482,15 @@ def _pair_sums(job: _SensitivityJob, index: int, names: tuple[str, ...] | None =
     """
     base = {r.replication: r for r in job.baseline.replications}[index]
     reps = [{r.replication: r for r in v.replications}.get(index) for v in job.variants]
-    pair = _pair(job.baseline, job.variants, base, reps)
+
+    def moves(rerun: RiskRerun) -> Iterator[tuple[str, float]]:
+        # the names are known only once every scenario of the pair has run at its draw: each scenario moves
+        # those of its own reads that may be among them (every ranged parameter if its risk stage read them all)
+        if names is not None:
+            return _ends(job, names)
+        return _ends(job, _ranged(job, set(job.parameters) if rerun.reads_everything else rerun.reads))
+
+    pair = _pair(job.baseline, job.variants, base, reps, moves)
     if pair is None:
         return None
     at_draw = _avoided(job.baseline, pair, None, math.nan)
