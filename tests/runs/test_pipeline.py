@@ -513,6 +513,14 @@ def test_peak_search_adds_replications_only_where_two_cannot_tell_and_says_how_s
     # two equal replications do not make a step exact: the spread pooled over the search's steps counts
     a, b = PeakStep(1.0, (1.5, 1.5), (1.0, 1.0)), PeakStep(0.5, (1.2, 1.3), (1.0, 1.0))
     assert peak_index_se(a, [a]) == 0.0 and peak_index_se(a, [a, b]) > 0.0
+    # a jammed step (under 98% arriving: the index of the trips that got through) is not pooled: Helsinki's
+    # calibration at its default demand (18% arriving: 15.603, 7.191) took the SE of its calibrated step from
+    # 0.012 to 0.117 (sample SD 0.0235 / 2; pooled with the jam, 0.117: a tolerance of 0.270 instead of 0.064)
+    jam = PeakStep(1.0, (15.603, 7.191), (0.183, 0.185))
+    near = PeakStep(0.5946, (1.333, 1.376, 1.362, 1.326), (1.0,) * 4)
+    own = float(np.std(near.indices, ddof=1) / 2)
+    assert peak_index_se(near, [jam, near]) == pytest.approx(own) and own == pytest.approx(0.0118, abs=1e-4)
+    assert peak_index_se(near, [replace(jam, arrived=(1.0, 1.0)), near]) > 5 * own  # what the jam did before
     # reached: within 3% of the target plus 1.96 standard errors, with 98% of trips arriving
     got = PeakCalibration(target, 1.43, 0.99, 1.0, 1.0, (), index_se=0.03)
     assert got.reached and not replace(got, index_se=0.0).reached
