@@ -124,7 +124,7 @@ class Records:
     :class:`EventLoop` takes its position records (``Plan.pf``) and per-link-block arrays (``State.qs`` /
     ``State.cx``) from here instead of new memory, so the pages are faulted in (and, for arrays this large, huge
     pages compacted and zeroed by the OS) once per equilibrium instead of once per simulation: a city's AM peak spent
-    ~1 CPU-s of system time per simulation there (benchmarks/README.md, "The city's AM peak, 2 December"). Every
+    0.5-1 CPU-s of system time per simulation there (benchmarks/README.md, "The city's AM peak, 2 December"). Every
     value is written (records) or zeroed (blocks) before the loop reads it, so the results are those of new memory.
     The memory is held until this object is dropped: while an :class:`EventLoop` runs its size is what it would
     allocate anyway (plus :data:`HEADROOM`), between simulations it stays allocated.
