@@ -25,14 +25,16 @@ both hashes and the figures as they are.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from vision_zero.core.parameters import load_parameters
 from vision_zero.core.seeding import replication_rngs
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic import demand
+from vision_zero.traffic import demand, simulation
 from vision_zero.traffic.simulation import TrafficRecord, record_of, simulate_vehicles
 
 #: sha256 of :func:`_digest` for the run of :func:`_run` (see the module docstring before changing it).
@@ -156,3 +158,44 @@ def test_calm_run_matches_its_golden_hash_and_figures(tiny_network: RoadNetwork)
         + ", ".join(f"{k} {old} -> {new}" for k, (old, new) in moved.items())
         + f"; all figures now: {figures} (if the model was changed on purpose, see the module docstring)"
     )
+
+
+def test_an_iteration_that_moves_nobody_reuses_its_simulation(
+    tiny_network: RoadNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The calm case's band phase: after its 5th re-routing iteration 0.02% of the trips are still beyond their
+    # band, the step (1/6) draws none of them, so the routes stay as they were. The next simulation would be the
+    # same one (same routes, every running time carried, no randomness in the event loop): it is not run, and the
+    # route update goes on from its times with the next step (here a plateau). 8 log rows, 7 route updates after
+    # 6 simulations (the hand-over's row pair shares one), the hash and figures unchanged
+    calls: list[tuple[Any, ...]] = []
+    once = simulation._simulate_once
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return once(*args)
+
+    monkeypatch.setattr(simulation, "_simulate_once", counted)
+    seen: list[simulation.VehicleTraffic] = []
+
+    def kept(*args: Any, **kwargs: Any) -> simulation.VehicleTraffic:
+        out = simulation.simulate_vehicles(*args, **kwargs)
+        seen.append(out)
+        return out
+
+    monkeypatch.setitem(globals(), "simulate_vehicles", kept)
+    record, arrays = _run(tiny_network, demand_factor=1.0, period_names=("am_peak",))
+    choice = record.route_choice
+    assert choice["switched"].tolist()[-3:] == [11.0, 0.0, 0.0]
+    assert choice["outside_band"].iloc[-2] > 0  # drivers outside their band, none drawn
+    assert choice.iloc[-1]["stop_reason"] == "plateau"
+    assert choice.iloc[-1]["mean_trip_s"] == choice.iloc[-2]["mean_trip_s"]
+    assert len(choice) == 8 and len(calls) == 6 and seen[0].simulations == 6
+    assert _digest(record, arrays) == CALM_GOLDEN
+    # the simulation not run: the last one's routes simulated again from scratch give the same times bit for bit
+    network, veh, routes, periods, lk, st, drain_s, *_ = calls[-1]
+    times, _, _ = once(network, veh, routes, periods, lk, st, drain_s)
+    traffic = seen[0]
+    assert np.array_equal(traffic.routes.links, routes.links)
+    for name in ("ent", "ee", "ex", "fft"):
+        assert np.array_equal(getattr(times, name), getattr(traffic.times, name), equal_nan=True), name

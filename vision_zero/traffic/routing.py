@@ -208,6 +208,10 @@ class Routes:
         src = np.repeat(self.ptr[:-1][trips], lens) + (np.arange(int(ptr[-1])) - np.repeat(ptr[:-1], lens))
         return Routes(ptr=ptr, links=self.links[src])
 
+    def same_as(self, other: Routes) -> bool:
+        """Whether ``other`` holds the same routes (the same links in the same order for every trip)."""
+        return bool(np.array_equal(self.ptr, other.ptr) and np.array_equal(self.links, other.links))
+
     def replace(self, trips: IntArray, other: Routes) -> Routes:
         """A copy in which trips ``trips`` take their routes from ``other`` (a Routes over the same trips)."""
         take_new = np.zeros(len(self), dtype=bool)

@@ -138,6 +138,7 @@ Yperman, I. (2007). The link transmission model for dynamic network loading. PhD
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -404,6 +405,9 @@ class VehicleTraffic:
     route_choice: pd.DataFrame
     last_costs: RouteCosts  # what the routes were compared at after the last simulation
     cost_row: IntArray  # per vehicle: its departure slice's row of last_costs
+    #: simulations run (an iteration in which no route changed re-uses the last one: the same routes and carried
+    #: running times give the same simulation, so it is not run again)
+    simulations: int = 1
 
     def held_routes(self) -> HeldRoutes:
         """The routes the drivers ended with, for a variant that starts from them (:func:`simulate_vehicles`).
@@ -475,16 +479,7 @@ def simulate_vehicles(
     # expected costs are the same in every slice: one slice's trees route everyone (the perception draws are
     # consumed per slice all the same)
     one = dataclasses.replace(slices, row=np.zeros(len(veh.origin), dtype=np.int64)) if draws == 1 else slices
-    # the saving each driver already tolerated on his route (a variant's held routes): NaN = not yet computed
-    tolerated = np.zeros(len(veh.origin))
-    held_pos = np.full(len(veh.origin), -1, dtype=np.int64)
-    if held_routes is None:
-        routes = _perceived_routes(router, veh, one, costs, group, route_rng, st, None, None)
-    else:
-        found, kept, held_pos = held_routes.take(veh.key, veh.origin, veh.destination, router.u, router.v)
-        tolerated[found] = np.nan
-        fresh = _perceived_routes(router, veh, one, costs, group, route_rng, st, np.flatnonzero(~found), None)
-        routes = fresh.replace(np.flatnonzero(found), kept)
+    routes, tolerated, held_pos = _start_routes(held_routes, router, veh, one, costs, group, route_rng, st)
     lk = link_constants(network, sig, held, give_way_capacity_vph(network, st), mean_v, st)
     log: list[dict[str, float | str]] = []
     known: tuple[FloatArray, BoolArray] | None = None  # running times carried over from the last simulation
@@ -503,23 +498,21 @@ def simulate_vehicles(
     band_follows = max_iterations > 0 and (rc.band_relative > 0.0 or rc.band_min_s > 0.0)
     first, first_row = 0, 0  # the phase's first simulation and first log row
     k = 0
+    weight = veh.size.astype(np.float64)
+    extra_s = (
+        give_way - held
+    )  # route choice's cost: the give-way delay where the simulation did not hold vehicles
+    run = functools.partial(
+        _simulated, network, veh, periods, lk, st, drain_s, records, router, slices, cost0
+    )
+    times, windows, close, edges, costs, turn_s, current, driven = run(routes, known, extra_s)
+    simulations = 1
     while True:
-        times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s, known, records)
-        edges = router.edge_ids(routes)
-        costs, turn_s = _slice_costs(veh, routes, times, windows, close, slices, cost0, edges, router.n_edges)
-        costs += give_way - held
-        current = route_cost_s(routes, costs, slices.row, turn_s, edges)
         # the gap on a sample of origins, also after the last simulation (the recorded gap is an estimate with its
         # standard error; a driver's forgone saving is computed by a variant that needs it, from the costs kept
         # with the routes)
         sample = sample_origins(veh.origin, rc.gap_sample_origins, gap_rng)
         sv = sample.vehicles
-        weight = veh.size.astype(np.float64)
-        driven = {
-            "turns_per_trip": _turns_per_trip(router, routes, veh, edges),
-            "mean_trip_s": _mean_trip_s(routes, times, windows, veh),
-            "arrived_share": _arrived_share(routes, times, veh),
-        }
         while True:  # the phase's route update after this simulation (an equilibrium that stops hands it on)
             trees_before = router.trees_grown
             last = k - first == max_iterations  # the phase's cap
@@ -573,7 +566,9 @@ def simulate_vehicles(
             if exact_band or not band_follows:  # the route choice ends here
                 frame = pd.DataFrame(log, columns=list(ROUTE_CHOICE_COLUMNS))
                 last_costs = RouteCosts(link_s=costs, edge_extra_s=turn_s)
-                return VehicleTraffic(veh, routes, times, windows, close, frame, last_costs, slices.row)
+                return VehicleTraffic(
+                    veh, routes, times, windows, close, frame, last_costs, slices.row, simulations
+                )
             # the equilibrium stopped (its target, a plateau or its cap): the drivers now judge the routes they
             # have by their band, as a variant's drivers do, from this simulation on
             phase, first, first_row = "band", k, len(log)
@@ -588,15 +583,24 @@ def simulate_vehicles(
         if draws > 1:  # probit sensitivity: the switchers take their best route under perceived times
             candidates = _perceived_routes(router, veh, slices, costs, group, route_rng, st, chosen, turn_s)
         moved = routes.replace(chosen, candidates)
+        del candidates
         log.append(row | {"switched": float(veh.size[chosen].sum()), "stop_reason": ""})
-        # free this simulation's per-position arrays before the next one allocates its own (peak memory); the
-        # running times of the vehicles that keep their route carry over (they depend on the link and the driver)
-        fft = times.fft
-        del times, edges, candidates, current
-        known = _carried(routes, moved, chosen, fft)
-        del fft
-        routes = moved
         k += 1
+        # an iteration that changed no route (nobody drawn to move) would be followed by the same simulation: the
+        # same routes, every running time carried, an event loop without randomness. It is not run again: the
+        # route update goes on from its times and costs with the next step (its own sample and draws, as after a
+        # simulation), the same results bit for bit, one simulation fewer
+        if not moved.same_as(routes):
+            # free this simulation's per-position arrays before the next one allocates its own (peak memory); the
+            # running times of the vehicles that keep their route carry over (they depend on the link and the
+            # driver)
+            fft = times.fft
+            del times, edges, current
+            known = _carried(routes, moved, chosen, fft)
+            del fft
+            routes = moved
+            times, windows, close, edges, costs, turn_s, current, driven = run(routes, known, extra_s)
+            simulations += 1
 
 
 def record_of(
@@ -788,6 +792,69 @@ class _Times:
     fft: FloatArray
     stuck_moves: IntArray  # per period: first-in-line vehicles moved into a full link after stuck_time_s
     held: BoolArray  # held at the link's end: it left from rest (a red, a give-way, a standing queue)
+
+
+def _start_routes(
+    held_routes: HeldRoutes | None,
+    router: Router,
+    veh: _Vehicles,
+    one: _Slices,
+    costs: FloatArray,
+    group: IntArray,
+    route_rng: np.random.Generator,
+    st: TrafficSettings,
+) -> tuple[Routes, FloatArray, IntArray]:
+    """The routes of the first simulation, the saving each driver already tolerated, each one's held route.
+
+    Without ``held_routes`` every vehicle's best route under expected costs, nothing tolerated; with them each
+    vehicle whose driver has a held route drivable here starts on it (tolerated: NaN, not yet computed; his
+    position in ``held_routes``), the others as without (position -1).
+    """
+    tolerated = np.zeros(len(veh.origin))
+    held_pos = np.full(len(veh.origin), -1, dtype=np.int64)
+    if held_routes is None:
+        return (
+            _perceived_routes(router, veh, one, costs, group, route_rng, st, None, None),
+            tolerated,
+            held_pos,
+        )
+    found, kept, held_pos = held_routes.take(veh.key, veh.origin, veh.destination, router.u, router.v)
+    tolerated[found] = np.nan
+    fresh = _perceived_routes(router, veh, one, costs, group, route_rng, st, np.flatnonzero(~found), None)
+    return fresh.replace(np.flatnonzero(found), kept), tolerated, held_pos
+
+
+def _simulated(
+    network: RoadNetwork,
+    veh: _Vehicles,
+    periods: tuple[Period, ...],
+    lk: Links,
+    st: TrafficSettings,
+    drain_s: float,
+    records: Records,
+    router: Router,
+    slices: _Slices,
+    cost0: FloatArray,
+    routes: Routes,
+    known: tuple[FloatArray, BoolArray] | None,
+    extra_s: FloatArray,
+) -> tuple[_Times, FloatArray, FloatArray, IntArray, FloatArray, FloatArray, FloatArray, dict[str, float]]:
+    """One simulation of ``routes`` (:func:`_simulate_once`) and what the route choice reads of it.
+
+    Its times, window starts and ends, the routes' turn-graph edges, the link costs per slice (plus ``extra_s``)
+    and movement extras (:func:`_slice_costs`), each vehicle's route cost and the log's figures of the driving.
+    """
+    times, windows, close = _simulate_once(network, veh, routes, periods, lk, st, drain_s, known, records)
+    edges = router.edge_ids(routes)
+    costs, turn_s = _slice_costs(veh, routes, times, windows, close, slices, cost0, edges, router.n_edges)
+    costs += extra_s
+    current = route_cost_s(routes, costs, slices.row, turn_s, edges)
+    driven = {
+        "turns_per_trip": _turns_per_trip(router, routes, veh, edges),
+        "mean_trip_s": _mean_trip_s(routes, times, windows, veh),
+        "arrived_share": _arrived_share(routes, times, veh),
+    }
+    return times, windows, close, edges, costs, turn_s, current, driven
 
 
 def _carried(old: Routes, new: Routes, changed: IntArray, values: FloatArray) -> tuple[FloatArray, BoolArray]:
