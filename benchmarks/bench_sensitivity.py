@@ -32,6 +32,7 @@ import pandas as pd
 from vision_zero.appraisal.study import _runs_from, compare_scenarios, scenario_traffic
 from vision_zero.cli._argtypes import parse_overrides
 from vision_zero.core.parameters import ParameterSet
+from vision_zero.core.process import own_process
 from vision_zero.risk import crash_model
 from vision_zero.runs import sensitivity
 from vision_zero.runs.parallel import SerialExecutor
@@ -164,6 +165,7 @@ def _run(
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    own_process()  # a program, as a pool worker: freed memory goes back between a pair's scenarios
     print(f"load at start: {os.getloadavg()}", flush=True)
     tables = _run(args, *_traffic(args))
     for name, frame in tables.items():

@@ -7,9 +7,14 @@ tests and notebooks never do, so these settings never act inside someone else's 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import gc
+import sys
+from collections.abc import Callable
 
-__all__ = ["freeze_heap", "own_process"]
+__all__ = ["freeze_heap", "own_process", "release_free_memory"]
 
 _OWNED: list[bool] = [False]
 
@@ -32,3 +37,35 @@ def freeze_heap() -> None:
     """
     if _OWNED[0]:
         gc.freeze()
+
+
+def release_free_memory() -> None:
+    """Give the memory that freed objects left in the allocators back to the operating system.
+
+    Only in a process declared the program's own (:func:`own_process`; pool workers are); elsewhere nothing.
+    Arrow's memory pool (pandas reads parquet through it) keeps the pages of freed buffers for its own later use,
+    and glibc's heap keeps freed blocks below its top: neither is of use to the other, nor to other processes.
+    Measured on a full-demand district replication's traffic tables (6 M crossing passages): read, pickled,
+    unpickled and all freed, the process still held +336 MiB; after this +57 MiB (#16). Called between tasks of
+    a pool worker, after each replication the parent writes, and between the scenarios of a tornado pair: the
+    next one's peak no longer stands on the last one's leftovers. Results cannot change (no object is touched).
+    """
+    if not _OWNED[0]:
+        return
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """Glibc's ``malloc_trim`` (None elsewhere: other C libraries have none, or give memory back themselves)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    with contextlib.suppress(OSError, AttributeError):
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+        return trim
+    return None

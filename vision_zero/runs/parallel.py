@@ -57,6 +57,7 @@ from typing import Any, TypeVar
 
 from vision_zero.core.errors import ConfigError, VisionZeroError
 from vision_zero.core.files import make_process_folder, sweep_stale_process_folders
+from vision_zero.core.process import own_process, release_free_memory
 
 __all__ = [
     "PAYLOAD_PREFIX",
@@ -250,7 +251,12 @@ _worker_payloads: OrderedDict[str, Any] = OrderedDict()
 
 
 def _pool_worker_init(parent_pid: int | None = None) -> None:
-    """Process-pool initializer: single-threaded numeric libraries; exit when the parent process is gone."""
+    """Process-pool initializer: single-threaded numeric libraries; exit when the parent process is gone.
+
+    The worker is this package's process (:func:`vision_zero.core.process.own_process`): it gives freed memory
+    back between tasks (:func:`~vision_zero.core.process.release_free_memory`).
+    """
+    own_process()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     if parent_pid is not None:
@@ -290,6 +296,7 @@ def _load_payload(token: str, path: str) -> Any:
 
 
 def _pool_call(fn: Callable[[Any, Any], Any], token: str, path: str, item: Any) -> Any:
+    release_free_memory()  # what the last task left (its result is sent by now)
     return fn(_load_payload(token, path), item)
 
 

@@ -60,6 +60,7 @@ from vision_zero.core.intervals import (
     mean_interval,
     precision,
 )
+from vision_zero.core.process import release_free_memory
 from vision_zero.core.version import __version__
 from vision_zero.network.road_network import RoadNetwork, load_network, network_fingerprint
 from vision_zero.program.scenario import Scenario, load_scenario
@@ -618,6 +619,7 @@ class _Runner:
             self.verified[plan.run_dir].add(result.replication)
             unfinished[plan.run_dir].discard(i)
             plan.bar.update(1)
+            release_free_memory()  # what the replications written before this one left in the allocators
         return [n - sum(i < n for i in plans[self.run_dir(job)].missing) for job, n in wanted]
 
     def _plans(self, wanted: Sequence[tuple[ScenarioJob, int]]) -> dict[Path, _Plan]:

@@ -41,6 +41,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.parameters import ParameterSet
+from vision_zero.core.process import release_free_memory
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.program.interventions import apply_bindings
 from vision_zero.risk.crash_model import (
@@ -349,6 +350,7 @@ def _pair(
         return None
     pair_variants = {}
     for v, rep in zip(variants, reps, strict=True):
+        release_free_memory()  # the last re-run's traffic tables, before the next one's are read
         totals = _totals(v, rep, moves) if rep is not None else None
         if totals is not None:
             pair_variants[v.applied.name] = totals
