@@ -499,9 +499,8 @@ def simulate_vehicles(
     first, first_row = 0, 0  # the phase's first simulation and first log row
     k = 0
     weight = veh.size.astype(np.float64)
-    extra_s = (
-        give_way - held
-    )  # route choice's cost: the give-way delay where the simulation did not hold vehicles
+    # route choice's cost: the give-way delay where the simulation did not hold vehicles
+    extra_s = give_way - held
     run = functools.partial(
         _simulated, network, veh, periods, lk, st, drain_s, records, router, slices, cost0
     )
