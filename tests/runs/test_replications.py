@@ -15,12 +15,12 @@ import pytest
 from _replication_task import OBSERVED, PEAK_AT_BOUND, toy_job
 
 from vision_zero.core.errors import ConfigError, DataError
+from vision_zero.core.formatting import precision_line
 from vision_zero.core.intervals import _precision_reached
 from vision_zero.core.version import __version__
 from vision_zero.runs.parallel import SerialExecutor
 from vision_zero.runs.replications import (
     _next_total,
-    format_precision,
     format_summary,
     mean_interval,
     rounds_to_precision,
@@ -102,8 +102,9 @@ def test_rounds_stop_each_series_at_its_precision_by_hand() -> None:
     assert capped[1].n == 4 and capped[1].stop_reason == "max-replications"
     assert capped[1].width_pct == pytest.approx(200 * 3.182446 * math.sqrt(8 / 3) / 2 / 10, rel=1e-5)
     assert capped[1].needed == 5  # the interval excludes 0, so it was not out of reach, just capped
-    assert "NOT reached (stopped at --max-replications 4)" in format_precision(capped[1])
-    assert "about 5 replications needed" in format_precision(capped[1])
+    assert precision_line(capped[1], "s1") == (
+        "s1: ±25% NOT reached after 4 pairs (--max-replications 4): interval width 52% of the mean; pairs needed: 5."
+    )
 
 
 def test_run_comparison_stops_each_variant_like_run_job(tmp_path: Path) -> None:
@@ -284,7 +285,7 @@ def test_target_ci_stops_when_precise_enough(tmp_path: Path) -> None:
     assert res.n > 3
     m3, lo3, hi3 = mean_interval(res.differences("ksi")[:3])
     assert 100 * (hi3 - lo3) / m3 >= 15.0
-    assert "target precision reached" in format_summary(res)
+    assert f"  {job.name}: ±7.5% reached after {res.n} pairs (interval width" in format_summary(res)
 
 
 def test_target_ci_gives_up_at_the_maximum(tmp_path: Path) -> None:
@@ -298,7 +299,7 @@ def test_target_ci_gives_up_at_the_maximum(tmp_path: Path) -> None:
     )
     assert res.n == 5
     assert res.stop_reason == "max-replications"
-    assert "NOT reached" in format_summary(res)
+    assert "±0.005% NOT reached after 5 pairs (--max-replications 5)" in format_summary(res)
 
 
 def test_target_ci_on_a_baseline_uses_its_ksi(tmp_path: Path) -> None:
@@ -315,6 +316,9 @@ def test_target_ci_on_a_baseline_uses_its_ksi(tmp_path: Path) -> None:
     # the baseline is calibrated on itself: KSI is exactly the observed total in every replication (zero width)
     assert res.values("ksi") == pytest.approx([OBSERVED["fatal"] + OBSERVED["serious"]] * 3)
     assert res.stop_reason == "target-ci" and res.n == 3
+    # its series is its own KSI per replication (no pairs): the sentence counts replications
+    line = f"  {base.name}: ±0.5% reached after 3 replications (interval width 0% of the mean)."
+    assert line in format_summary(res).splitlines()
 
 
 def test_bad_options_are_config_errors(tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ from scipy import stats
 
 from vision_zero.appraisal.economics import Economics, InterventionCost
 from vision_zero.core.errors import DataError
+from vision_zero.core.formatting import format_number, precision_line, replications_text
 from vision_zero.core.intervals import (
     MIN_REPLICATIONS_FOR_CI,
     FloatArray,
@@ -791,23 +792,6 @@ def increments(comparison: Comparison) -> list[Increment]:
     return out
 
 
-def format_number(x: float, digits: int = 1, *, million: str = "M", million_digits: int = 0) -> str:
-    """A number as a committee reads it: thousands separators, millions as ``1.2M``, "–" if not finite.
-
-    ``million`` is the suffix after millions (``" M"`` in the report), shown with at least
-    ``million_digits`` decimals.
-    """
-    if not math.isfinite(x):
-        return "–"
-    if round(x, digits) == 0:
-        x = 0.0  # no "-0.0"
-    if abs(x) >= 1e6:
-        return f"{x / 1e6:,.{max(digits, million_digits)}f}{million}"
-    if abs(x) >= 1e4:
-        return f"{x:,.0f}"
-    return f"{x:,.{digits}f}"
-
-
 def interval_digits(iv: Interval, digits: int = 1, *, most: int = 4) -> int:
     """The decimals to print ``iv`` with: ``digits``, or more (up to ``most``) where fewer would mislead.
 
@@ -898,61 +882,29 @@ def precision_text(v: VariantComparison) -> str:
     return replications_text(v.replications_for_precision, len(v.pairs), v.difference["ksi"].mean)
 
 
-def replications_text(needed: int, pairs: int, mean: float) -> str:
-    """A "reps for ±N%" cell: the count, "≥ 100,000" at the cap, "–" if there is nothing to count.
-
-    ``needed`` from :func:`replications_needed`, ``pairs`` the pairs it came from, ``mean`` their mean: without two
-    pairs or with a mean of 0 there is no observed variance or nothing to be precise about ("–").
-    """
-    cap = replications_needed([])
-    if needed >= cap:
-        return "–" if pairs < 2 or mean == 0.0 else f"≥ {format_number(cap, 0)}"
-    return format_number(needed, 0)
-
-
-#: The message of each :attr:`~vision_zero.core.intervals.Precision.stop_reason`.
-_TARGET_KEYS = {
-    "target-ci": "target_reached",
-    "out-of-reach": "target_out_of_reach",
-    "max-replications": "target_not_reached",
-}
-
-
 def target_lines(comparison: Comparison, lang: str = "en") -> list[str]:
     """What ``compare --target-ci`` did: a line saying the target, then one per variant.
 
-    Per variant: reached after n pairs; or not reached (at the maximum, or out of reach) and the pairs it would
-    need, counted as the "reps for ±x%" column counts them. Empty for a comparison without a target.
+    Per variant :func:`~vision_zero.core.formatting.precision_line` (the sentence ``vision-zero run`` prints too):
+    reached after n pairs; or not reached (at the maximum, or out of reach) and the pairs it would need, counted as
+    the "reps for ±x%" column counts them. Empty for a comparison without a target.
     """
-    from vision_zero.core.i18n import ntext, text
+    from vision_zero.core.i18n import text
 
     targets = [(v, v.target) for v in comparison.variants if v.target is not None]
     if not targets:
         return []
     first = targets[0][1]
-    pct = f"{first.target_ci_pct / 2:g}"
     lines = [
         text(
             "target_head",
             lang,
             width=f"{first.target_ci_pct:g}",
-            pct=pct,
+            pct=f"{first.target_ci_pct / 2:g}",
             max=first.max_replications,
         )
     ]
-    for v, t in targets:
-        lines.append(
-            ntext(
-                _TARGET_KEYS[t.stop_reason],
-                t.n,
-                lang,
-                variant=v.variant,
-                pct=pct,
-                width=format_number(t.width_pct, 0) if math.isfinite(t.width_pct) else "∞",
-                needed=replications_text(t.needed, t.n, v.difference["ksi"].mean),
-                max=t.max_replications,
-            )
-        )
+    lines.extend(precision_line(t, v.variant, lang=lang) for v, t in targets)
     return lines
 
 

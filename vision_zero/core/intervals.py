@@ -259,7 +259,10 @@ class Precision:
     n
         The replications (pairs, for a variant) it stopped at.
     width_pct
-        The 95% interval's full width there in percent of the mean (``inf`` with a mean of 0).
+        The 95% interval's full width there in percent of the mean (``inf`` with a mean of 0, or with fewer than
+        :data:`MIN_REPLICATIONS_FOR_CI` values).
+    mean
+        The series' mean there (``nan`` without values).
     needed
         Replications the observed mean and spread need for the target (:func:`replications_needed` with
         ``relative = target_ci_pct / 200``; :data:`NEEDED_CAP` when the mean is 0).
@@ -274,6 +277,7 @@ class Precision:
     max_replications: int
     n: int
     width_pct: float
+    mean: float
     needed: int
     reached: bool
     out_of_reach: bool = False
@@ -297,4 +301,14 @@ def precision(values: FloatArray, target_ci_pct: float, max_replications: int) -
     if not reached and values.size >= MIN_REPLICATIONS_FOR_CI and needed > max_replications:
         _mean, lo, hi = mean_interval(values)
         out_of_reach = bool(lo <= 0.0 <= hi)
-    return Precision(target_ci_pct, max_replications, int(values.size), width, needed, reached, out_of_reach)
+    mean = float(values.mean()) if values.size else math.nan
+    return Precision(
+        target_ci_pct=target_ci_pct,
+        max_replications=max_replications,
+        n=int(values.size),
+        width_pct=width,
+        mean=mean,
+        needed=needed,
+        reached=reached,
+        out_of_reach=out_of_reach,
+    )

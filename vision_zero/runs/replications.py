@@ -50,10 +50,10 @@ import pandas as pd
 
 from vision_zero.core.errors import ConfigError, DataError, ScenarioError, VisionZeroError
 from vision_zero.core.files import make_process_folder, sweep_stale_process_folders
+from vision_zero.core.formatting import precision_line
 from vision_zero.core.i18n import text
 from vision_zero.core.intervals import (
     MIN_REPLICATIONS_FOR_CI,
-    NEEDED_CAP,
     Interval,
     Precision,
     interval,
@@ -104,7 +104,6 @@ __all__ = [
     "calibration_warnings",
     "check_stopping_options",
     "format_peak_calibration",
-    "format_precision",
     "format_summary",
     "format_traffic",
     "may_share_traffic",
@@ -1256,29 +1255,8 @@ def format_summary(run: RunResult) -> str:
     if peak_line:
         lines.append(f"  {peak_line}")
     if run.stop_reason != "replications":
-        lines.append(f"  {format_precision(run.extra['precision'])}")
+        lines.append(f"  {precision_line(run.extra['precision'], job.name, paired=job.baseline is not None)}")
     return "\n".join(lines)
-
-
-def format_precision(where: Precision, name: str = "target precision") -> str:
-    """One line: whether ``where`` reached its target, and if not how many replications it would need."""
-    width = (
-        f"interval width {where.width_pct:.1f}% of the mean" if math.isfinite(where.width_pct) else "mean 0"
-    )
-    if where.reached:
-        return f"{name} reached ({where.n} replications): {width}"
-    need = (
-        f"about {where.needed:,} replications needed"
-        if where.needed < NEEDED_CAP
-        else "no end in sight (mean 0)"
-    )
-    if where.out_of_reach:
-        return (
-            f"{name} NOT reached: after {where.n} replications the KSI difference is not told apart from 0 "
-            f"(its interval includes 0) and {need}, more than --max-replications {where.max_replications}; "
-            f"stopped there ({width})"
-        )
-    return f"{name} NOT reached (stopped at --max-replications {where.max_replications}): {width}; {need}"
 
 
 # --- scenario files → jobs (the real pipeline) ----------------------------------------------------------------
