@@ -189,6 +189,44 @@ def test_every_scenarios_replications_go_to_the_executor_together(tmp_path: Path
     assert sum(len(r) for r in ex.runs) == 2 * runs[1].n + runs[2].n
 
 
+class _NewestFirst(_Recording):
+    """Two tasks in flight, the newest finishing first: a variant's task waits on the baseline's it pairs with."""
+
+    def _run(self, fn: Any, take: Any) -> Iterator[tuple[int, Any]]:
+        running: list[Any] = []
+        while True:
+            while len(running) < 2 and (task := take()) is not None:
+                running.append(task)
+            if not running:
+                return
+            position, payload, item = running.pop()
+            yield position, fn(payload, item)
+
+
+def test_a_variants_task_starts_once_its_baselines_is_written(tmp_path: Path) -> None:
+    # by hand: queue B0 B1 B2 V0 V1 V2 U0 U1 U2 (baseline, variant, unchanged); B0 and B1 start, B1 ends, B2
+    # starts (first ready in the queue), B2 ends; V0 waits on B0, so V1, then V2, U1, U2 (each ends at once); then
+    # nothing may start until B0 ends: V0, U0
+    strong, same = toy_job(), toy_job(limit_kph=60.0, name="unchanged")
+    assert strong.baseline is not None
+    ex = _NewestFirst()
+    runs = run_comparison(
+        strong.baseline, [strong, same], out_dir=tmp_path / "a", executor=ex, replications=3, progress=False
+    )
+    b, v, u = "baseline", "variant", "unchanged"
+    assert ex.runs == [[(b, 0), (b, 1), (b, 2), (v, 1), (v, 2), (u, 1), (u, 2), (v, 0), (u, 0)]]
+    # the results do not depend on the order the tasks ran in
+    serial = run_comparison(
+        strong.baseline,
+        [strong, same],
+        out_dir=tmp_path / "b",
+        executor=SerialExecutor(),
+        replications=3,
+        progress=False,
+    )
+    assert [r.summaries for r in runs] == [r.summaries for r in serial]
+
+
 def test_run_folder_layout_and_manifest(tmp_path: Path) -> None:
     job = toy_job(replications=2)
     res = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)

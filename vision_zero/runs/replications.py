@@ -35,11 +35,13 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+import heapq
 import json
 import math
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -589,27 +591,39 @@ class _Runner:
         order = sorted(plans.values(), key=lambda plan: _depth(plan.job))  # stable: wanted's order within
         queue = [(plan, i) for plan in order for i in plan.missing]
         unfinished = {plan.run_dir: set(plan.missing) for plan in order}
+        # the queue's tasks by position: those that may start (a baseline's, or a variant's whose baseline
+        # replication is on disk) in a heap, the others waiting under the baseline replication they read; take()
+        # starts the first that may start in the queue's order, and a written replication frees its waiters
+        ready: list[int] = []
+        waiting: dict[tuple[Path, int], list[int]] = {}
+        readers: Counter[tuple[Path, int]] = Counter()  # queued tasks per baseline replication they read
+        for pos, (plan, i) in enumerate(queue):
+            if plan.base_dir is None or i not in unfinished.get(plan.base_dir, ()):
+                ready.append(pos)  # ascending, so a heap already
+            else:
+                waiting.setdefault((plan.base_dir, i), []).append(pos)
+            if plan.base_dir is not None:
+                readers[(plan.base_dir, i)] += 1
         taken: list[tuple[_Plan, int]] = []
         # a baseline replication's injuries, routes and link times, read once for all the variant tasks that pair
         # with it (~160 MB at full demand on the district): the tasks in flight share one copy, not one each
         items: dict[tuple[Path, int], _Item] = {}
 
         def take() -> tuple[_Bundle, _Item] | None:
-            # the first task whose baseline replication is on disk (read lazily: only when it may start)
-            for k, (plan, i) in enumerate(queue):
-                if plan.base_dir is None or i not in unfinished.get(plan.base_dir, ()):
-                    del queue[k]
-                    taken.append((plan, i))
-                    if plan.base_dir is None:
-                        return self.bundle(plan.job), _item(None, i)
-                    key = (plan.base_dir, i)
-                    item = items.get(key) or _item(plan.base_dir, i)
-                    if any((p.base_dir, j) == key for p, j in queue):
-                        items[key] = item
-                    else:  # its last task: the executor's reference is the only one left
-                        items.pop(key, None)
-                    return self.bundle(plan.job), item
-            return None
+            if not ready:
+                return None
+            plan, i = queue[heapq.heappop(ready)]
+            taken.append((plan, i))
+            if plan.base_dir is None:
+                return self.bundle(plan.job), _item(None, i)
+            key = (plan.base_dir, i)
+            item = items.get(key) or _item(plan.base_dir, i)  # read lazily: only when a task of it may start
+            readers[key] -= 1
+            if readers[key]:
+                items[key] = item
+            else:  # its last task: the executor's reference is the only one left
+                items.pop(key, None)
+            return self.bundle(plan.job), item
 
         for pos, result in self.executor.run_tasks(_call_task, take):
             plan, i = taken[pos]
@@ -617,6 +631,8 @@ class _Runner:
             write_replication(plan.run_dir, result, warnings=run_warnings(plan.job.name, [result.summary]))
             self.verified[plan.run_dir].add(result.replication)
             unfinished[plan.run_dir].discard(i)
+            for waiter in waiting.pop((plan.run_dir, i), ()):
+                heapq.heappush(ready, waiter)
             plan.bar.update(1)
             release_free_memory()  # what the replications written before this one left in the allocators
         return [n - sum(i < n for i in plans[self.run_dir(job)].missing) for job, n in wanted]
