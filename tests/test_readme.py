@@ -28,3 +28,34 @@ def test_readme_examples_write_only_into_ignored_folders() -> None:
     assert outputs
     for path in outputs:
         assert path.startswith(("results/", "networks/")), path
+
+
+def test_readme_commands_name_existing_subcommands_and_options() -> None:
+    """Each ``vision-zero …`` the README shows (code blocks and inline) uses commands and options the CLI has."""
+    import argparse
+
+    from vision_zero.cli import build_parser
+
+    text = (ROOT / "README.md").read_text("utf-8")
+    uses = re.findall(r"vision-zero((?: [a-z]+)+)([^\n`#]*)", text)
+    assert uses
+    wrong = []
+    for words, rest in uses:
+        parser = build_parser()
+        path = []
+        for word in words.split():
+            subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            if not subs or word not in subs[0].choices:
+                break
+            parser = subs[0].choices[word]
+            path.append(word)
+        if not path:
+            wrong.append(f"vision-zero{words}: no such command")
+            continue
+        options = {s for a in parser._actions for s in a.option_strings}
+        wrong += [
+            f"vision-zero {' '.join(path)} {o}"
+            for o in re.findall(r"(?<!\S)--?[a-z][\w-]*", rest)
+            if o not in options
+        ]
+    assert wrong == []

@@ -41,11 +41,9 @@ examples:
 """
 
 
-def add_execution_options(p: argparse.ArgumentParser) -> None:
+def add_execution_options(p: argparse.ArgumentParser, *, replications_help: str) -> None:
     """Options shared by ``run`` and ``sweep``: replications, seed, output folder, executor."""
-    add_replications_option(
-        p, "replications per scenario (default: the scenario's own); with --target-ci: the minimum"
-    )
+    add_replications_option(p, replications_help)
     p.add_argument(
         "--seed",
         type=non_negative_int,
@@ -83,7 +81,10 @@ def register(subparsers: Any) -> None:
     """Add the ``run`` command."""
     p = add_command(subparsers, "run", _HELP, _DESCRIPTION, _EPILOG)
     p.add_argument("scenarios", nargs="+", type=Path, metavar="SCENARIO", help="scenario TOML file(s)")
-    add_execution_options(p)
+    add_execution_options(
+        p,
+        replications_help="replications per scenario (default: the scenario's own); with --target-ci: the minimum",
+    )
     add_precision_options(
         p,
         target_help=(

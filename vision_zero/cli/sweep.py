@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
         metavar="KEY=V1,V2,…",
         help="a key path of the scenario and the values to try, e.g. interventions[0].limit_kph=30,40,50",
     )
-    add_execution_options(p)
+    add_execution_options(p, replications_help="replications per scenario (default: the scenario's own)")
     p.set_defaults(func=_sweep)
 
 
