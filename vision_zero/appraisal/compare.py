@@ -505,6 +505,19 @@ class Comparison:
     schematic: bool
     network_source: str = ""
 
+    @property
+    def currency(self) -> str:
+        """The currency of the money values ("" without variants)."""
+        return self.variants[0].economics.currency if self.variants else ""
+
+    @property
+    def precision_pct(self) -> float:
+        """The precision a decision needs, ± this percentage of KSI avoided (``nan`` without variants).
+
+        The variants' :attr:`VariantComparison.precision_pct` (one ``appraisal.ksi_precision_pct`` for all).
+        """
+        return self.variants[0].precision_pct if self.variants else float("nan")
+
     def to_frame(self) -> pd.DataFrame:
         """Long table of every variant's differences (see :meth:`VariantComparison.to_frame`)."""
         return pd.concat([v.to_frame() for v in self.variants], ignore_index=True)
@@ -930,7 +943,7 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
     """Header and rows of the terminal/report table: one row per scenario (numbers as text)."""
     from vision_zero.core.i18n import text
 
-    cur = comparison.variants[0].economics.currency if comparison.variants else ""
+    cur = comparison.currency
     keys = (
         "scenario",
         "col_deaths",
@@ -940,7 +953,7 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
         "col_ksi_change",
         "col_prob",
     )
-    pct = comparison.variants[0].precision_pct if comparison.variants else float("nan")
+    pct = comparison.precision_pct
     header = [text(k, lang) for k in keys] + [
         text("col_reps_precision", lang, pct=format_number(pct, 0)),
         text("col_veh_h", lang),
@@ -991,11 +1004,13 @@ def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], 
     return header, rows
 
 
-def precision_foot(comparison: Comparison, lang: str = "en") -> str:
-    """The note under a table with the replications-for-precision column: what it means, how to get there."""
+def precision_foot(pct: float, lang: str = "en") -> str:
+    """The note under a table with the replications-for-precision column (± ``pct`` %): what it means, how to get there.
+
+    The comparison's table and report (:attr:`Comparison.precision_pct`) and the sweep's table say it alike.
+    """
     from vision_zero.core.i18n import text
 
-    pct = comparison.variants[0].precision_pct if comparison.variants else float("nan")
     return text("precision_foot", lang, pct=format_number(pct, 0), width=format_number(2 * pct, 0))
 
 
@@ -1054,7 +1069,7 @@ def format_table(comparison: Comparison, *, label: str = "", lang: str = "en", c
     if any(not v.distinguishable for v in comparison.variants):
         foot.append(text("not_yet_foot", lang))
     if comparison.variants:
-        foot.append(precision_foot(comparison, lang))
+        foot.append(precision_foot(comparison.precision_pct, lang))
     foot.extend(target_lines(comparison, lang))
     if any(s.truncated for s in comparison.scenarios):
         foot.append(text("truncated_note", lang))

@@ -320,6 +320,7 @@ def format_sweep(table: pd.DataFrame, varies: Sequence[Vary], *, lang: str = "en
         format_number,
         format_probability,
         more_pairs,
+        precision_foot,
         replications_text,
         unreliable_note,
     )
@@ -373,7 +374,7 @@ def format_sweep(table: pd.DataFrame, varies: Sequence[Vary], *, lang: str = "en
     foot = [unreliable_note(n, lang)] if unreliable_note(n, lang) else []
     if len(table) and not table["distinguishable"].all():
         foot.append(text("not_yet_foot", lang))
-    foot.append(text("precision_foot", lang, pct=format_number(pct, 0), width=format_number(2 * pct, 0)))
+    foot.append(precision_foot(pct, lang))
     return "\n".join([*lines, *foot])
 
 

@@ -354,8 +354,8 @@ def _programs(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
 
 
 def _decision_table(comparison: Comparison, lang: str) -> str:
-    cur = comparison.variants[0].economics.currency if comparison.variants else ""
-    pct = comparison.variants[0].precision_pct if comparison.variants else float("nan")
+    cur = comparison.currency
+    pct = comparison.precision_pct
     header = [
         text("col_program", lang),
         text("col_ksi_avoided_ci", lang),
@@ -473,7 +473,7 @@ def _summary(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
     if unreliable_note(n, lang):
         out.append(f'<p class="quick">{_e(unreliable_note(n, lang))}</p>')
     if comparison.variants:
-        out.append(f'<p class="note">{_e(precision_foot(comparison, lang))}</p>')
+        out.append(f'<p class="note">{_e(precision_foot(comparison.precision_pct, lang))}</p>')
     out.extend(_target(comparison, lang))
     if any(sc.truncated for sc in comparison.scenarios):
         out.append(f'<p class="note">{_e(text("truncated_note", lang))}</p>')
@@ -529,7 +529,7 @@ def _economics_table(comparison: Comparison, lang: str) -> str:
 
 
 def _money_table(comparison: Comparison, lang: str) -> str:
-    cur = comparison.variants[0].economics.currency if comparison.variants else ""
+    cur = comparison.currency
     header = [
         text("scenario", lang),
         text("col_benefit_pv", lang),
@@ -635,7 +635,7 @@ def _evidence(comparison: Comparison, inputs: ReportInputs, lang: str) -> str:
     if comparison.variants and not all(v.distinguishable for v in comparison.variants):
         out.append(f'<p class="note">{_e(text("not_yet_foot", lang))}</p>')
     if comparison.variants:
-        out.append(f'<p class="note">{_e(precision_foot(comparison, lang))}</p>')
+        out.append(f'<p class="note">{_e(precision_foot(comparison.precision_pct, lang))}</p>')
     out.append(f"<h3>{_e(text('by_road_user', lang))}</h3>")
     out.append(_road_user_table(comparison, lang))
     if inputs.ksi_split:

@@ -196,7 +196,7 @@ def write_outputs(
     params = base.parameters if len(base.parameters) else load_parameters()
     touched = {i.runs.name: i.touched.site_links(i.network) for i in inputs[1:]}
     same_links = [i for i in inputs[1:] if len(i.network.links) == len(base.network.links)]
-    precision_pct = comparison.variants[0].precision_pct if comparison.variants else float("nan")
+    precision_pct = comparison.precision_pct
     splits = [
         ksi_split(
             base.runs,

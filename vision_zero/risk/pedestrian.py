@@ -203,17 +203,13 @@ def tefft_pedestrian_injury(
     """
     if severity not in PEDESTRIAN_SEVERITIES:
         raise ConfigError(f"severity: expected one of {list(PEDESTRIAN_SEVERITIES)} (got {severity!r})")
-    p = _shipped_central() if parameters is None else parameters
-    v = np.asarray(impact_speed_kph, dtype=np.float64)
-    b0 = param(p, f"risk.pedestrian.tefft.{severity}.intercept")
-    b1 = param(p, f"risk.pedestrian.tefft.{severity}.slope")
-    shift = float(p.get("risk.pedestrian.injury_speed_shift_kph", 0.0))
-    return _sigmoid(b0 + b1 * (v + shift))
+    return _shifted_logistic(impact_speed_kph, f"risk.pedestrian.tefft.{severity}", parameters)
 
 
 def _shifted_logistic(
     impact_speed_kph: npt.ArrayLike, prefix: str, parameters: Mapping[str, float] | None
 ) -> FloatArray:
+    """``1 / (1 + exp(-(b0 + b1 (v + shift))))``: ``b0``, ``b1`` at ``prefix.intercept``/``.slope``, the age shift."""
     p = _shipped_central() if parameters is None else parameters
     v = np.asarray(impact_speed_kph, dtype=np.float64)
     b0 = param(p, f"{prefix}.intercept")

@@ -364,14 +364,19 @@ def lists_file(path: Path, name: str) -> bool:
     return isinstance(files, dict) and name in files
 
 
+def _damaged(path: Path, what: str, why: str) -> DataError:
+    """The error for a file of a replication folder that cannot be read: ``what`` it should be, ``why`` not."""
+    return DataError(
+        f"{path}: expected a {what} written by vision-zero ({why}); rerun the command that made it: a damaged "
+        "replication is run again"
+    )
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise DataError(
-            f"{path}: expected a replication file written by vision-zero ({type(exc).__name__}: {exc}); rerun "
-            "the command that made it: a damaged replication is run again"
-        ) from None
+        raise _damaged(path, "replication file", f"{type(exc).__name__}: {exc}") from None
 
 
 def read_held_routes(path: Path) -> HeldRoutes | None:
@@ -392,10 +397,7 @@ def read_held_routes(path: Path) -> HeldRoutes | None:
         file = path / ROUTE_COSTS_FILE
         return HeldRoutes.from_frame(frame, RouteCosts.from_frame(pd.read_parquet(file)))
     except (OSError, ValueError, KeyError) as exc:
-        raise DataError(
-            f"{file}: expected a routes table written by vision-zero ({type(exc).__name__}); rerun the command "
-            "that made it: a damaged replication is run again"
-        ) from None
+        raise _damaged(file, "routes table", type(exc).__name__) from None
 
 
 def read_replication(path: Path) -> ReplicationResult:
@@ -414,10 +416,7 @@ def read_replication(path: Path) -> ReplicationResult:
         try:
             tables[name] = pd.read_parquet(file)
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            raise DataError(
-                f"{file}: expected a replication table written by vision-zero ({type(exc).__name__}); rerun the "
-                "command that made it: a damaged replication is run again"
-            ) from None
+            raise _damaged(file, "replication table", type(exc).__name__) from None
     return ReplicationResult(
         scenario=meta["scenario"],
         replication=int(meta["replication"]),
@@ -442,10 +441,7 @@ def read_link_times(path: Path) -> pd.DataFrame | None:
     try:
         return pd.read_parquet(file, columns=["link", "period", "veh_km", "veh_h"])
     except (OSError, ValueError, KeyError) as exc:
-        raise DataError(
-            f"{file}: expected a replication table written by vision-zero ({type(exc).__name__}); rerun the "
-            "command that made it: a damaged replication is run again"
-        ) from None
+        raise _damaged(file, "replication table", type(exc).__name__) from None
 
 
 def read_traffic_tables(path: Path) -> dict[str, pd.DataFrame] | None:
@@ -466,10 +462,7 @@ def read_traffic_tables(path: Path) -> dict[str, pd.DataFrame] | None:
         try:
             frame = pd.read_parquet(file)
         except (OSError, ValueError) as exc:
-            raise DataError(
-                f"{file}: expected a replication table written by vision-zero ({type(exc).__name__}); rerun the "
-                "command that made it: a damaged replication is run again"
-            ) from None
+            raise _damaged(file, "replication table", type(exc).__name__) from None
         if "period" in frame:
             frame["period"] = frame["period"].astype("category")
         out[name] = frame

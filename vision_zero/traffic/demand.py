@@ -1089,26 +1089,18 @@ def read_od_csv(path: Path | str, network: RoadNetwork, *, max_snap_m: float = 5
     trips = _non_negative(path, frame, "trips", maximum=MAX_OD_TRIPS_PER_ROW, unit="a number of trips")
     n_nodes = len(network.nodes)
     if {"origin", "destination"} <= cols:
-        ends = []
-        for col in ("origin", "destination"):
-            ends.append(_ids(path, frame, col, n_nodes, "node"))
-        origin, destination = ends
+        origin, destination = (_ids(path, frame, end, n_nodes, "node") for end in ("origin", "destination"))
     elif {"origin_lat", "origin_lon", "destination_lat", "destination_lon"} <= cols:
-        origin = _snap(
-            path,
-            network,
-            _numeric(path, frame, "origin_lat"),
-            _numeric(path, frame, "origin_lon"),
-            "origin",
-            max_snap_m,
-        )
-        destination = _snap(
-            path,
-            network,
-            _numeric(path, frame, "destination_lat"),
-            _numeric(path, frame, "destination_lon"),
-            "destination",
-            max_snap_m,
+        origin, destination = (
+            _snap(
+                path,
+                network,
+                _numeric(path, frame, f"{end}_lat"),
+                _numeric(path, frame, f"{end}_lon"),
+                end,
+                max_snap_m,
+            )
+            for end in ("origin", "destination")
         )
     else:
         raise DataError(
