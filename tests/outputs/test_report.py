@@ -367,7 +367,10 @@ def test_report_renders_in_chromium(outputs: dict[str, Any], browser: object, la
     driver: Any = browser
     driver.set_window_size(width, 900)
     driver.get(outputs[lang]["report"].resolve().as_uri())
-    assert driver.execute_script("return document.readyState") == "complete"
+    # get() may hand back a page still "loading" on a busy machine (seen at load 3-5 on any of the six): wait for it
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
     assert driver.title == text(
         "report_title", lang, variants=f"{LONG_NAME}, crossings, package", baseline="baseline"
     )
