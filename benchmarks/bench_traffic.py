@@ -1161,11 +1161,17 @@ class Row:
     #: sum of the arrived trips' times / sum of their free-flow times under vision_zero's reference
     #: (:func:`congestion_index`; city cases only)
     congestion_index: float = math.nan
+    #: ``--sumo-bare``: a SUMO tool's CPU s for the same command without its outputs, run right after it
+    cpu_s_no_output: float = math.nan
+    #: the 1-minute load average when the tool's child started
+    load_1min: float = math.nan
 
 
 #: ``--before-tree DIR``: the tool ``vision_zero-before`` runs vision_zero imported from DIR (e.g. a work tree of
 #: main before a change), with this script's case and measures, in the same run as the others
 BEFORE_TREE: list[Path] = []
+#: ``--sumo-bare``: time every SUMO run a second time without its outputs (edgeData, tripinfo, statistics)
+SUMO_BARE: list[bool] = []
 #: vision_zero with the give-way rule at priority junctions forced (traffic.give_way.gap_acceptance): HCM gap
 #: acceptance, off, Kimber & Coombe's linear capacities
 GAP_TOOLS: dict[str, str] = {
@@ -1189,6 +1195,21 @@ def run_child(
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, wall, proc.returncode
+
+
+def bare_sumo_command(cmd: list[str]) -> list[str]:
+    """``cmd`` without its output options (edgeData's additional file, tripinfo, statistics): SUMO's own run alone."""
+    outputs = ("--additional-files", "--tripinfo-output", "--statistic-output")
+    bare: list[str] = []
+    skip = False
+    for arg in cmd:
+        if skip:
+            skip = False
+        elif arg in outputs:
+            skip = True
+        else:
+            bare.append(arg)
+    return bare
 
 
 def _prepared_sumo_command(case: Case, tool: str, rundir: Path, *, seed: int) -> list[str] | None:
@@ -1271,11 +1292,18 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
             cmd += ["--route-choice", *(f"{k}={v}" for k, v in ROUTE_CHOICE[0].items())]
     before = BEFORE_TREE[0] if tool == "vision_zero-before" and BEFORE_TREE else None
     ensure_bytecode(tool, before)
+    load = math.nan
     if tool == DUA_TOOL and DUA_FROM:  # the earlier run's last finished simulation: nothing to time
         cpu_s = mem_mib = wall_s = math.nan
         code = 0
     else:
+        load = os.getloadavg()[0]
         cpu_s, mem_mib, wall_s, code = run_child(cmd, log=rundir / "log.txt", pythonpath=before)
+    bare_cpu_s = math.nan
+    if code == 0 and SUMO_BARE and tool in SUMO_TOOLS and not (tool == DUA_TOOL and DUA_FROM):
+        bare_cpu_s, _, _, bare_code = run_child(bare_sumo_command(cmd), log=rundir / "log-no-output.txt")
+        if bare_code != 0:
+            bare_cpu_s = math.nan
     if code != 0:
         tail = (rundir / "log.txt").read_text()[-1500:]
         print(f"  {tool}: FAILED (exit {code}); log tail:\n{tail}", file=sys.stderr)
@@ -1305,7 +1333,11 @@ def measure(case: Case, tool: str, *, seed: int, profile: bool) -> tuple[Row, np
         mean_travel_time_s=float(res["mean_travel_time_s"]),
         note=note.strip(),
         congestion_index=congestion_index(case, res.get("trip_ids", []), res.get("trip_tt_s", [])),
+        cpu_s_no_output=bare_cpu_s,
+        load_1min=load,
     )
+    if not math.isnan(bare_cpu_s):
+        row.note = f"{bare_cpu_s:.2f} CPU s without output; " + row.note
     link_time = np.asarray(res.get("link_time_s", np.full(len(entries), np.nan)), dtype=float)
     return row, entries, link_time
 
@@ -1669,6 +1701,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--profile", action="store_true", help="cProfile vision_zero (writes <tool>/profile.txt)")
     p.add_argument(
+        "--sumo-bare",
+        action="store_true",
+        help="run every SUMO tool a second time right after, without its outputs (edgeData, tripinfo, "
+        "statistics), and give that CPU in the row (cpu_s_no_output) and its note",
+    )
+    p.add_argument(
         "--route-choice",
         nargs="+",
         default=None,
@@ -1688,6 +1726,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.sumo_bare:
+        SUMO_BARE.append(True)
     if args.route_choice:
         ROUTE_CHOICE.append(_route_choice_fields(args.route_choice))
     DUA_STEPS[0] = args.dua_steps

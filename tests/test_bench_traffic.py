@@ -169,6 +169,23 @@ def test_the_city_case_keeps_its_name_and_default_source() -> None:
     assert args.network is None and args.demand_factor is None and args.city_scale == "city"
 
 
+def test_sumos_run_without_output_drops_only_its_outputs(tmp_path: Path) -> None:
+    """``--sumo-bare``: the same SUMO command without edgeData, tripinfo and statistics (each option with its file)."""
+    pytest.importorskip("sumo")  # the command names the eclipse-sumo wheel's binary
+    bench = _bench()
+    case = _grid_case(bench, tmp_path)
+    rundir = tmp_path / "run"
+    rundir.mkdir()
+    cmd = bench.sumo_command(case, "sumo-meso", rundir, seed=1)  # type: ignore[attr-defined]
+    bare = bench.bare_sumo_command(cmd)  # type: ignore[attr-defined]
+    dropped = ("--additional-files", "--tripinfo-output", "--statistic-output")
+    assert all(opt in cmd for opt in dropped)
+    assert not any(opt in bare for opt in dropped) and not any(str(rundir) in arg for arg in bare)
+    assert len(bare) == len(cmd) - 6 and [a for a in cmd if a in bare] == bare  # the rest, in order
+    assert "--mesosim" in bare and bare[bare.index("--seed") + 1] == "1"
+    assert bench.parse_args(["--sumo-bare"]).sumo_bare  # type: ignore[attr-defined]
+
+
 def test_sumo_can_be_given_vision_zeros_desired_speeds() -> None:
     """``--sumo-speeds desired``: SUMO's edges run at vision_zero's mean free running speed, not the posted limit."""
     from vision_zero import network as vz_network
