@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 from compare_fixtures import runs
 
-from vision_zero.appraisal.compare import compare, format_table, interval
+from vision_zero.appraisal.compare import compare
+from vision_zero.appraisal.compare_text import format_table
 from vision_zero.appraisal.economics import Economics, InterventionCost, annuity_factor
 from vision_zero.core.errors import ConfigError, DataError
+from vision_zero.core.intervals import interval
 from vision_zero.core.parameters import load_parameters
 from vision_zero.outputs.write import write_tables
 
@@ -127,7 +129,7 @@ def test_probability_of_reduction_comes_from_the_t_distribution_of_the_interval(
 
 def test_three_pairs_by_hand_every_headline_figure_from_the_same_t_distribution() -> None:
     """KSI avoided, its probability and its percent change: one per-pair quantity, t with 2 degrees of freedom."""
-    from vision_zero.appraisal.compare import format_probability, probability_text
+    from vision_zero.appraisal.compare_text import format_probability, probability_text
 
     t2 = 4.302652729911275  # t(0.975, 2)
     base = runs("baseline", [(0.0, 40.0, 0.0), (0.0, 50.0, 0.0), (0.0, 60.0, 0.0)])
@@ -157,7 +159,8 @@ def test_absolute_and_relative_intervals_agree_on_excluding_zero() -> None:
     The mean of per-pair percentages (the old percent change) has an interval that contains 0 while KSI avoided
     excludes it; Fieller's interval of the ratio of means excludes 0 exactly when KSI avoided does.
     """
-    from vision_zero.appraisal.compare import interval, ratio_interval
+    from vision_zero.appraisal.paired_stats import ratio_interval
+    from vision_zero.core.intervals import interval
 
     b = np.array([30.0, 62.0, 46.0])  # its own interval excludes 0 (46 ± 39.7): the ratio is bounded
     d = np.array([-1.0, -0.6, -0.8])
@@ -183,7 +186,7 @@ def test_absolute_and_relative_intervals_agree_on_excluding_zero() -> None:
 def test_one_pair_asks_for_the_least_reliable_count_not_the_cap() -> None:
     """One pair shows no spread (replications_needed answers its cap): the verdict asks for at least 2 more pairs
     (3 in all, the minimum for a reliable interval), not "+99,999" (a full-demand run with -n 1 printed that)."""
-    from vision_zero.appraisal.compare import more_pairs, probability_text
+    from vision_zero.appraisal.compare_text import more_pairs, probability_text
     from vision_zero.core.intervals import NEEDED_CAP
 
     base = runs("baseline", [(2.0, 18.0, 100.0)])
@@ -200,7 +203,8 @@ def test_one_pair_asks_for_the_least_reliable_count_not_the_cap() -> None:
 
 def test_two_pairs_give_no_reliable_interval_nor_probability() -> None:
     """One degree of freedom: two pairs that happen to agree must not read as a certain reduction."""
-    from vision_zero.appraisal.compare import probability_text, replications_needed
+    from vision_zero.appraisal.compare_text import probability_text
+    from vision_zero.core.intervals import replications_needed
 
     base = runs("baseline", [(2.0, 18.0, 100.0), (6.0, 66.0, 300.0)])
     var = runs("centre-30", [(2.0, 17.24, 100.0), (6.0, 65.17, 300.0)], costs=[InterventionCost("x", 10.0)])
@@ -221,7 +225,7 @@ def test_two_pairs_give_no_reliable_interval_nor_probability() -> None:
 
 
 def test_replications_for_a_precision_by_hand() -> None:
-    from vision_zero.appraisal.compare import replications_needed
+    from vision_zero.core.intervals import replications_needed
 
     x = [9.0, 10.0, 11.0]  # mean 10, sd 1
     assert replications_needed(x) == 3  # excludes 0 already (4.30 / sqrt 3 = 2.48 < 10)
@@ -342,7 +346,7 @@ def test_renewals_within_the_horizon() -> None:
 
 
 def test_no_negative_zero_in_tables() -> None:
-    from vision_zero.appraisal.compare import format_number
+    from vision_zero.core.formatting import format_number
 
     assert format_number(-0.01) == "0.0" and format_number(-0.2) == "-0.2"
 
@@ -555,7 +559,7 @@ def test_scenario_intervals_of_counts_are_cut_at_zero_differences_are_not() -> N
 
 
 def test_replications_needed_by_hand() -> None:
-    from vision_zero.appraisal.compare import replications_needed
+    from vision_zero.core.intervals import replications_needed
 
     # mean 2, sd sqrt(2): n = 4 gives t(0.975, 3) * sqrt(2) / 2 = 3.182 * 0.707 = 2.25 >= 2;
     # n = 5 gives t(0.975, 4) * sqrt(2) / sqrt(5) = 2.776 * 0.632 = 1.756 < 2
@@ -566,7 +570,7 @@ def test_replications_needed_by_hand() -> None:
 
 
 def test_distinguishable_ranking_and_increments_by_hand() -> None:
-    from vision_zero.appraisal.compare import increments, ranking
+    from vision_zero.appraisal.ranking import increments, ranking
 
     base = runs("baseline", [(10.0, 100.0, 0.0), (12.0, 110.0, 0.0), (11.0, 90.0, 0.0)])
     a = runs(
@@ -601,7 +605,8 @@ def test_small_effects_are_printed_with_the_decimals_they_need() -> None:
     """A committee misread "KSI avoided 0.0 (0.0 to 0.0)" beside "P(fewer KSI) > 99%" (small schematic network)."""
     from compare_fixtures import runs
 
-    from vision_zero.appraisal.compare import Interval, interval_digits
+    from vision_zero.appraisal.compare_text import interval_digits
+    from vision_zero.core.intervals import Interval
     from vision_zero.outputs.report import ReportInputs, render_report
 
     base = runs("baseline", [(0.05, 0.70, 3.0), (0.05, 0.65, 3.0), (0.05, 0.75, 3.0)])

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from compare_fixtures import replication, runs, square_network
 
-from vision_zero.appraisal.compare import ScenarioRuns, compare, interval
+from vision_zero.appraisal.compare import ScenarioRuns, compare
 from vision_zero.appraisal.economics import Economics
 from vision_zero.appraisal.ksi_split import KsiSplit, format_split, ksi_split, split_frame
+from vision_zero.core.intervals import interval
 from vision_zero.outputs.report import ReportInputs, render_report
 from vision_zero.outputs.write import write_tables
 from vision_zero.runs.results import ReplicationResult
@@ -167,7 +168,8 @@ def test_frame_tables_and_report(tmp_path: Path) -> None:
 @pytest.mark.parametrize("n", [2, 4])
 def test_each_part_gets_the_comparisons_reliability_and_replications_for_precision(n: int) -> None:
     """As the comparison's tables: no interval from 2 pairs, and the pairs for ± 20% on each part's mean."""
-    from vision_zero.appraisal.compare import replications_needed, unreliable_note
+    from vision_zero.appraisal.compare_text import unreliable_note
+    from vision_zero.core.intervals import replications_needed
 
     b, v = _scenarios(n)
     net = square_network()

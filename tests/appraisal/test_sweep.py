@@ -119,7 +119,8 @@ def test_sweep_rows_are_the_comparisons_figures(tmp_path: Path) -> None:
     """One method with compare: t-interval of KSI avoided, Fieller's interval of the % change, P from the same t."""
     from compare_fixtures import runs
 
-    from vision_zero.appraisal.compare import compare, unreliable_note
+    from vision_zero.appraisal.compare import compare
+    from vision_zero.appraisal.compare_text import unreliable_note
     from vision_zero.appraisal.sweep import format_sweep, sweep_statistics
 
     base = [(40.0, 1000.0), (44.0, 1010.0), (38.0, 990.0), (42.0, 1000.0)]

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 from compare_fixtures import runs, square_network
 
-from vision_zero.appraisal.compare import compare, format_probability
+from vision_zero.appraisal.compare import compare
+from vision_zero.appraisal.compare_text import format_probability
 from vision_zero.appraisal.economics import Economics, InterventionCost
 from vision_zero.appraisal.study import CompareInputs, ContentItem, program_content
 from vision_zero.core.i18n import LANGUAGES, catalogue, ntext, plural_catalogue, text

@@ -30,7 +30,7 @@ cannot read "certain" in one column and "uncertain" in another:
   :data:`~vision_zero.core.intervals.MIN_REPLICATIONS_FOR_CI` pairs is not reliable (``Interval.reliable``, the
   one rule every output asks, the run summary's too):
   with 2 pairs the spread has 1 degree of freedom, and the 95% range of the true sd runs from 0.45 to 32 times the
-  observed one (:func:`sd_range`), so two pairs that happen to agree give a narrow interval that means nothing.
+  observed one (:func:`~vision_zero.appraisal.paired_stats.sd_range`), so two pairs that happen to agree give a narrow interval that means nothing.
   The outputs then print the mean with "no reliable interval" and the verdict "not distinguishable yet".
 
 Economics (SCIENCE.md §6) per pair, all money in ``Economics.currency``:
@@ -65,62 +65,31 @@ iRAP. AASHTO (2010). Highway Safety Manual, Part B, chapter 7 (economic appraisa
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from vision_zero.appraisal.economics import Economics, InterventionCost
+from vision_zero.appraisal.paired_stats import prob_mean_below_zero, ratio_interval
 from vision_zero.core.errors import DataError
-from vision_zero.core.formatting import format_number, precision_line, replications_text
-from vision_zero.core.intervals import (
-    MIN_REPLICATIONS_FOR_CI,
-    FloatArray,
-    Interval,
-    Precision,
-    as_floats,
-    interval,
-    replications_needed,
-)
+from vision_zero.core.intervals import FloatArray, Interval, Precision, interval, replications_needed
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES
 from vision_zero.runs.results import ReplicationResult
 
 __all__ = [
+    "INJURY_METRICS",
     "Comparison",
-    "Increment",
-    "Interval",
-    "RankRow",
     "ScenarioRuns",
     "ScenarioSummary",
     "VariantComparison",
     "compare",
-    "format_interval",
-    "format_number",
-    "format_probability",
-    "format_table",
-    "increments",
-    "interval",
-    "interval_digits",
-    "more_pairs",
     "paired_replications",
-    "precision_foot",
-    "precision_text",
-    "prob_mean_below_zero",
-    "probability_text",
-    "ranking",
-    "ratio_interval",
-    "replications_needed",
-    "replications_text",
-    "sd_range",
     "summarise",
-    "target_lines",
-    "unreliable_note",
 ]
 
 #: Headline injury metrics, in table order; per road user ``<severity>_<road user>`` and ``ksi_<road user>``.
@@ -129,86 +98,6 @@ INJURY_METRICS: tuple[str, ...] = ("fatal", "serious", "slight", "ksi")
 _TRAFFIC_METRICS: tuple[str, ...] = ("veh_h", "veh_km")
 #: Simulated car trips and the elastic-demand response against the baseline (counts, not annualised).
 _DEMAND_METRICS: tuple[str, ...] = ("trips", "trips_evaporated", "trips_added")
-
-
-def ratio_interval(
-    numerator: Iterable[float] | FloatArray,
-    denominator: Iterable[float] | FloatArray,
-    *,
-    scale: float = 100.0,
-    level: float = 0.95,
-) -> Interval:
-    """``scale · mean(numerator) / mean(denominator)`` with Fieller's confidence interval (paired values).
-
-    Fieller (1954): the interval is every ``θ`` with ``(x̄ − θ·ȳ)² ≤ t² · var(x̄ − θ·ȳ)``, t with ``n − 1``
-    degrees of freedom, i.e. ``a·θ² − 2b·θ + c ≤ 0`` with ``a = ȳ² − t²·s_yy/n``, ``b = x̄·ȳ − t²·s_xy/n``,
-    ``c = x̄² − t²·s_xx/n``. When ``a > 0`` (the denominator's own interval excludes 0) it is the bounded
-    ``[(b − √(b² − ac)) / a, (b + √(b² − ac)) / a]``; otherwise it is unbounded and returned with infinite bounds
-    (not :attr:`Interval.reliable`). It contains 0 exactly when ``c ≤ 0``, i.e. when the t-interval of the
-    numerator's mean contains 0: the relative and the absolute interval agree on excluding 0.
-
-    Pairs where either value is not finite, or the denominator is not above 0, are dropped. ``p_low``/``p_high``
-    are the percentiles of the per-pair ratios.
-    """
-    x, y = as_floats(numerator), as_floats(denominator)
-    if x.shape != y.shape:
-        raise ValueError(f"ratio_interval: {x.size} numerator values against {y.size} denominator values")
-    keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
-    x, y = x[keep], y[keep]
-    n = int(x.size)
-    nan = float("nan")
-    if n == 0:
-        return Interval(nan, nan, nan, nan, nan, 0)
-    xm, ym = float(x.mean()), float(y.mean())
-    ratio = scale * xm / ym
-    tail = (1.0 - level) / 2.0
-    p_low, p_high = (float(v) for v in np.quantile(scale * x / y, [tail, 1.0 - tail]))
-    if n == 1:
-        return Interval(ratio, nan, nan, p_low, p_high, 1)
-    t2 = float(stats.t.ppf(1.0 - tail, n - 1)) ** 2
-    cov = np.cov(x, y, ddof=1)
-    a = ym * ym - t2 * float(cov[1, 1]) / n
-    b = xm * ym - t2 * float(cov[0, 1]) / n
-    c = xm * xm - t2 * float(cov[0, 0]) / n
-    if a <= 0.0:
-        return Interval(ratio, -math.inf, math.inf, p_low, p_high, n)
-    root = math.sqrt(max(b * b - a * c, 0.0))  # ≥ 0 when a > 0: the estimate itself satisfies the inequality
-    low, high = scale * (b - root) / a, scale * (b + root) / a
-    return Interval(ratio, min(low, ratio), max(high, ratio), p_low, p_high, n)
-
-
-def prob_mean_below_zero(values: Iterable[float] | FloatArray) -> float:
-    """The probability that the expected value of ``values`` is below 0, from the interval's t distribution.
-
-    ``P(T < −mean/se)`` with ``n − 1`` degrees of freedom (the posterior of the mean under a flat prior): above
-    97.5% exactly when the 95% t-interval lies below 0. NaN values are dropped; NaN with fewer than two values.
-    """
-    x = as_floats(values)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    if n < 2:
-        return float("nan")
-    mean = float(x.mean())
-    se = float(x.std(ddof=1)) / math.sqrt(n)
-    if se > 0:
-        return float(stats.t.cdf(-mean / se, n - 1))
-    return 1.0 if mean < 0 else 0.0
-
-
-def sd_range(n: int, *, level: float = 0.95) -> tuple[float, float]:
-    """The ``level`` range of the true standard deviation over the one observed from ``n`` values (chi-square).
-
-    ``sqrt((n−1) / χ²(1 − tail, n−1)) .. sqrt((n−1) / χ²(tail, n−1))``: with 2 values 0.45 .. 31.9, with 10
-    values 0.69 .. 1.83. How much a t-interval's width can be trusted; NaN below 2 values.
-    """
-    if n < 2:
-        return float("nan"), float("nan")
-    tail = (1.0 - level) / 2.0
-    df = n - 1
-    return (
-        math.sqrt(df / float(stats.chi2.ppf(1.0 - tail, df))),
-        math.sqrt(df / float(stats.chi2.ppf(tail, df))),
-    )
 
 
 @dataclass(frozen=True)
@@ -343,7 +232,8 @@ class VariantComparison:
         Metric -> interval of ``variant − baseline`` [per year] (negative injuries = fewer).
     percent_change
         Metric -> ``100 · mean(variant − baseline) / mean(baseline)`` with Fieller's interval
-        (:func:`ratio_interval`) [%]: it excludes 0 exactly when the difference's interval does.
+        (:func:`~vision_zero.appraisal.paired_stats.ratio_interval`) [%]: it excludes 0 exactly when the
+        difference's interval does.
     prob_reduces_ksi
         Probability that the mean KSI difference is negative, from the same Student t distribution as the
         interval (above 97.5% exactly when the KSI interval lies below 0); NaN with fewer than two pairs.
@@ -376,7 +266,7 @@ class VariantComparison:
     target
         For a comparison run to a target precision (``compare --target-ci``): where this variant's pairs stopped
         (:class:`~vision_zero.core.intervals.Precision`: reached, stopped at the maximum, or out of reach),
-        else None (:func:`target_lines` says it).
+        else None (:func:`~vision_zero.appraisal.compare_text.target_lines` says it).
     """
 
     variant: str
@@ -698,386 +588,3 @@ def compare(
     sums = tuple(summarise(r) for r in (baseline, *variants))
     schematic = any(r.schematic for r in (baseline, *variants))
     return Comparison(sums[0], sums, comps, schematic, baseline.network_source)
-
-
-def _pair_values(v: VariantComparison, column: str) -> pd.Series:
-    return pd.Series(v.per_pair[column].to_numpy(dtype=float), index=v.per_pair["replication"].to_numpy())
-
-
-@dataclass(frozen=True)
-class RankRow:
-    """One variant's place in the ranking by NPV.
-
-    Attributes
-    ----------
-    rank
-        1 = highest mean NPV.
-    variant
-        Scenario name.
-    npv
-        Its NPV interval [currency].
-    ahead_of_next
-        Interval of this variant's NPV minus the next-ranked one's, pair by pair (None for the last).
-    separated
-        True when that interval excludes 0: the order against the next one is told apart from noise.
-    replications_needed
-        Paired replications the observed NPV difference to the next one would need to be told apart (0 if last).
-    """
-
-    rank: int
-    variant: str
-    npv: Interval
-    ahead_of_next: Interval | None
-    separated: bool
-    replications_needed: int
-
-
-def ranking(comparison: Comparison) -> list[RankRow]:
-    """Variants ordered by mean NPV, each compared pair by pair with the next (is the order more than noise?)."""
-    order = sorted(comparison.variants, key=lambda v: -v.npv.mean if math.isfinite(v.npv.mean) else math.inf)
-    rows = []
-    for k, v in enumerate(order):
-        if k + 1 < len(order):
-            a, b = _pair_values(v, "npv"), _pair_values(order[k + 1], "npv")
-            d = (a - b).dropna()
-            iv = interval(d.to_numpy())
-            sep = iv.reliable and iv.low > 0.0
-            need = 0 if sep else replications_needed(d.to_numpy())
-            rows.append(RankRow(k + 1, v.variant, v.npv, iv, sep, need))
-        else:
-            rows.append(RankRow(k + 1, v.variant, v.npv, None, True, 0))
-    return rows
-
-
-@dataclass(frozen=True)
-class Increment:
-    """What a package adds over one of its parts (incremental analysis).
-
-    Attributes
-    ----------
-    package, part
-        Scenario names; every intervention of ``part`` is in ``package`` (by intervention name).
-    ksi_avoided
-        Interval of the extra KSI avoided per year by the package over the part, pair by pair.
-    cost_pv
-        Extra intervention cost [currency, present value].
-    npv
-        Interval of the extra NPV [currency].
-    bcr
-        Incremental benefit–cost ratio: extra PV of benefits (travel time included) over extra cost [-].
-    """
-
-    package: str
-    part: str
-    ksi_avoided: Interval
-    cost_pv: float
-    npv: Interval
-    bcr: Interval
-
-
-def increments(comparison: Comparison) -> list[Increment]:
-    """For every variant whose interventions include all of another variant's: what the rest adds.
-
-    The question a committee asks of a package: funding the part alone, what does adding the rest buy? Paired
-    per replication (both variants share the baseline's replications).
-    """
-    out = []
-    for pkg in comparison.variants:
-        have = {c.name for c in pkg.costs}
-        for part in comparison.variants:
-            names = {c.name for c in part.costs}
-            if part is pkg or not names or not names < have:
-                continue
-            ksi = (_pair_values(part, "diff_ksi") - _pair_values(pkg, "diff_ksi")).dropna()
-            npv = (_pair_values(pkg, "npv") - _pair_values(part, "npv")).dropna()
-            extra = pkg.cost_pv - part.cost_pv
-            bcr = (npv + extra) / extra if extra > 0 else npv * np.nan
-            out.append(
-                Increment(
-                    pkg.variant,
-                    part.variant,
-                    interval(ksi.to_numpy()),
-                    extra,
-                    interval(npv.to_numpy()),
-                    interval(bcr.to_numpy()),
-                )
-            )
-    return out
-
-
-def interval_digits(iv: Interval, digits: int = 1, *, most: int = 4) -> int:
-    """The decimals to print ``iv`` with: ``digits``, or more (up to ``most``) where fewer would mislead.
-
-    More when a mean that is not 0 would print as 0, and, for an interval within ±1, when it is shown and excludes 0
-    but a bound would print as 0, or when its two bounds would print alike: KSI avoided "0.0 (0.0 to 0.0)" beside
-    "P(fewer KSI) > 99%" reads as no effect, where "0.02 (0.01 to 0.04)" is the same figure told plainly. Not for
-    figures that print as 0 even with ``most`` decimals (a residue of summation): those keep ``digits``.
-    """
-    # figures that print as 0 even with ``most`` decimals are a residue of summation (e.g. 1e-12 KSI "elsewhere" for
-    # a crossing-only variant whose traffic is identical): printed as 0.0, not "0.0000"
-    if all(round(x, most) == 0.0 for x in (iv.mean, iv.low, iv.high) if math.isfinite(x)):
-        return digits
-
-    def misleads(d: int) -> bool:
-        if iv.mean != 0.0 and round(iv.mean, d) == 0.0:
-            return True
-        if not iv.reliable:
-            return False
-        low, high = round(iv.low, d), round(iv.high, d)
-        small = max(abs(iv.low), abs(iv.high)) < 1.0  # "5.0 (0.0 to 10.0)" reads right; no 4 decimals for it
-        return small and ((iv.excludes_zero and 0.0 in (low, high)) or (iv.low < iv.high and low == high))
-
-    d = digits
-    while d < most and misleads(d):
-        d += 1
-    return d
-
-
-def format_interval(iv: Interval, digits: int = 1, *, lang: str = "en") -> str:
-    """``mean (low to high)`` in ``lang``, or ``mean (no reliable CI)``, or the mean alone.
-
-    "No reliable CI" when the interval is not :attr:`~Interval.reliable`; the mean alone with fewer than two
-    replications. ``digits`` decimals, more where fewer would mislead (:func:`interval_digits`).
-    """
-    from vision_zero.core.i18n import text
-
-    digits = interval_digits(iv, digits)
-    if iv.n < 2:
-        return format_number(iv.mean, digits)
-    if not iv.reliable:
-        return text("interval_unreliable", lang, mean=format_number(iv.mean, digits))
-    return text(
-        "interval",
-        lang,
-        mean=format_number(iv.mean, digits),
-        low=format_number(iv.low, digits),
-        high=format_number(iv.high, digits),
-    )
-
-
-def format_probability(p: float) -> str:
-    """A probability as a percentage; above 99% as "> 99%" and below 1% as "< 1%" (never a certain 100% or 0%)."""
-    if not math.isfinite(p):
-        return "–"
-    if p > 0.99:
-        return "> 99%"
-    if p < 0.01:
-        return "< 1%"
-    return f"{p:.0%}"
-
-
-def more_pairs(needed: int, pairs: int) -> tuple[int, str]:
-    """The paired replications a "not yet (+N)" verdict asks for, and N as printed.
-
-    ``needed`` from :func:`replications_needed`, ``pairs`` the pairs it came from. With fewer than two pairs no
-    spread is observed and :func:`replications_needed` answers its cap: the count is then the least that gives a
-    reliable interval (:data:`MIN_REPLICATIONS_FOR_CI`), printed as a lower bound ("≥ 2"), not the cap.
-    """
-    if pairs < 2:
-        more = MIN_REPLICATIONS_FOR_CI - pairs
-        return more, f"≥ {format_number(more, 0)}"
-    more = max(needed - pairs, 1)
-    return more, format_number(more, 0)
-
-
-def probability_text(v: VariantComparison, lang: str = "en") -> str:
-    """P(fewer KSI) as a percentage where the replications tell the change from noise, else "not yet (+N)"."""
-    from vision_zero.core.i18n import ntext
-
-    if v.distinguishable:
-        return format_probability(v.prob_reduces_ksi)
-    more, shown = more_pairs(v.replications_needed, len(v.pairs))
-    return ntext("not_yet_short", more, lang, more=shown)
-
-
-def precision_text(v: VariantComparison) -> str:
-    """The paired replications for ± ``precision_pct`` on KSI avoided (:func:`replications_text`)."""
-    return replications_text(v.replications_for_precision, len(v.pairs), v.difference["ksi"].mean)
-
-
-def target_lines(comparison: Comparison, lang: str = "en") -> list[str]:
-    """What ``compare --target-ci`` did: a line saying the target, then one per variant.
-
-    Per variant :func:`~vision_zero.core.formatting.precision_line` (the sentence ``vision-zero run`` prints too):
-    reached after n pairs; or not reached (at the maximum, or out of reach) and the pairs it would need, counted as
-    the "reps for ±x%" column counts them. Empty for a comparison without a target.
-    """
-    from vision_zero.core.i18n import text
-
-    targets = [(v, v.target) for v in comparison.variants if v.target is not None]
-    if not targets:
-        return []
-    first = targets[0][1]
-    lines = [
-        text(
-            "target_head",
-            lang,
-            width=f"{first.target_ci_pct:g}",
-            pct=f"{first.target_ci_pct / 2:g}",
-            max=first.max_replications,
-        )
-    ]
-    lines.extend(precision_line(t, v.variant, lang=lang) for v, t in targets)
-    return lines
-
-
-def unreliable_note(n: int, lang: str = "en") -> str:
-    """The sentence saying why ``n`` paired replications give no reliable interval ("" from the minimum on)."""
-    from vision_zero.core.i18n import ntext
-
-    if n >= MIN_REPLICATIONS_FOR_CI or n < 2:
-        return ""
-    lo, hi = sd_range(n)
-    return ntext(
-        "unreliable_note",
-        n,
-        lang,
-        df=n - 1,
-        sd_low=f"{lo:.2f}",
-        sd_high=format_number(hi, 0),
-        minimum=MIN_REPLICATIONS_FOR_CI,
-    )
-
-
-def table_rows(comparison: Comparison, *, lang: str = "en") -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the terminal/report table: one row per scenario (numbers as text)."""
-    from vision_zero.core.i18n import text
-
-    cur = comparison.currency
-    keys = (
-        "scenario",
-        "col_deaths",
-        "col_serious",
-        "col_ksi",
-        "col_ksi_avoided",
-        "col_ksi_change",
-        "col_prob",
-    )
-    pct = comparison.precision_pct
-    header = [text(k, lang) for k in keys] + [
-        text("col_reps_precision", lang, pct=format_number(pct, 0)),
-        text("col_veh_h", lang),
-        text("col_trips", lang),
-        text("col_cost", lang, cur=cur),
-        text("col_npv", lang, cur=cur),
-        text("col_bcr", lang),
-    ]
-    b = comparison.baseline.metrics
-    fmt = _interval_formatter(lang)
-    rows = [
-        [
-            _baseline_label(comparison.baseline.name, lang),
-            fmt(b["fatal"]),
-            fmt(b["serious"]),
-            fmt(b["ksi"]),
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ]
-    ]
-    sums = {s.name: s for s in comparison.scenarios}
-    for v in comparison.variants:
-        m = sums[v.variant].metrics
-        rows.append(
-            [
-                v.variant,
-                fmt(m["fatal"]),
-                fmt(m["serious"]),
-                fmt(m["ksi"]),
-                fmt(v.ksi_avoided),
-                fmt(v.percent_change["ksi"]),
-                probability_text(v, lang),
-                precision_text(v),
-                format_number(v.difference["veh_h"].mean, 0),
-                _trips_change(m, v),
-                format_number(v.cost_pv, 1),
-                fmt(v.npv),
-                fmt(v.bcr, 2),
-            ]
-        )
-    return header, rows
-
-
-def precision_foot(pct: float, lang: str = "en") -> str:
-    """The note under a table with the replications-for-precision column (± ``pct`` %): what it means, how to get there.
-
-    The comparison's table and report (:attr:`Comparison.precision_pct`) and the sweep's table say it alike.
-    """
-    from vision_zero.core.i18n import text
-
-    return text("precision_foot", lang, pct=format_number(pct, 0), width=format_number(2 * pct, 0))
-
-
-def _trips_change(m: Mapping[str, Interval], v: VariantComparison) -> str:
-    """E.g. ``−412/+0 (−3.1%)``: mean simulated trips evaporated and added, and the change in trips."""
-    pct = v.percent_change["trips"].mean
-    tail = f" ({pct:+.1f}%)" if math.isfinite(pct) else ""
-    return f"−{format_number(m['trips_evaporated'].mean, 0)}/+{format_number(m['trips_added'].mean, 0)}{tail}"
-
-
-def _baseline_label(name: str, lang: str) -> str:
-    """``name (baseline)`` unless the name says so already (no "baseline (baseline)")."""
-    from vision_zero.core.i18n import text
-
-    if name.lower() in ("baseline", text("baseline", lang).lower()):
-        return name
-    return text("baseline_label", lang, name=name)
-
-
-def _interval_formatter(lang: str) -> Any:
-    def fmt(iv: Interval, digits: int = 1) -> str:
-        return format_interval(iv, digits, lang=lang)
-
-    return fmt
-
-
-def format_table(comparison: Comparison, *, label: str = "", lang: str = "en", coverage: str = "") -> str:
-    """Aligned plain-text tables for the terminal (per scenario, then each variant against the baseline).
-
-    ``label`` is the network's label, ``coverage`` the sentence saying what the totals cover; both are printed
-    under the tables. Text in ``lang``.
-    """
-    from vision_zero.core.i18n import ntext, text
-
-    header, rows = table_rows(comparison, lang=lang)
-
-    def block(cols: list[int]) -> list[str]:
-        grid = [[r[j] for j in cols] for r in [header, *rows]]
-        widths = [max(len(r[j]) for r in grid) for j in range(len(cols))]
-        lines = [
-            "  ".join(
-                c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
-            for r in grid
-        ]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return lines
-
-    per_scenario = block([0, 1, 2, 3])
-    against = block([0, *range(4, len(header))])
-    against = against[:2] + against[3:]  # the baseline's row is empty here
-    n = comparison.baseline.metrics["ksi"].n
-    foot = [ntext("table_foot", n, lang)]
-    if unreliable_note(n, lang):
-        foot.append(unreliable_note(n, lang))
-    if any(not v.distinguishable for v in comparison.variants):
-        foot.append(text("not_yet_foot", lang))
-    if comparison.variants:
-        foot.append(precision_foot(comparison.precision_pct, lang))
-    foot.extend(target_lines(comparison, lang))
-    if any(s.truncated for s in comparison.scenarios):
-        foot.append(text("truncated_note", lang))
-    if coverage:
-        foot.append(coverage)
-    if label:
-        foot.append(label)
-    if comparison.schematic:
-        foot.append(text("schematic_long", lang))
-    heading = text("against", lang, baseline=comparison.baseline.name)
-    return "\n".join([*per_scenario, "", heading, *against, "", *foot])

@@ -4,7 +4,7 @@ A network-wide total can hide the program's effect: KSI may fall on the streets 
 traffic diverted onto other streets raises KSI there. :func:`ksi_split` splits the KSI avoided per year
 (baseline − variant, killed or seriously injured) into the part on the touched links and the part elsewhere,
 pair by pair (replication *i* of the variant against replication *i* of the baseline, common random numbers),
-each with the 95% interval of :func:`vision_zero.appraisal.compare.interval`.
+each with the 95% interval of :func:`vision_zero.core.intervals.interval`.
 
 Casualties are placed on links by :func:`vision_zero.appraisal.attribution.link_ksi_per_year` (crossing and junction casualties
 shared among their links), each scenario on its own network (the links are the same; crossings may differ).
@@ -23,16 +23,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.appraisal.attribution import link_ksi_per_year
-from vision_zero.appraisal.compare import (
-    Interval,
-    ScenarioRuns,
-    format_interval,
-    format_number,
-    interval,
-    paired_replications,
-    replications_needed,
-    replications_text,
-)
+from vision_zero.appraisal.compare import ScenarioRuns, paired_replications
+from vision_zero.appraisal.compare_text import format_interval
+from vision_zero.core.formatting import format_number, replications_text
+from vision_zero.core.intervals import Interval, interval, replications_needed
 from vision_zero.network.road_network import RoadNetwork
 
 __all__ = ["PARTS", "KsiSplit", "format_split", "ksi_split", "split_frame"]
@@ -84,7 +78,7 @@ class KsiSplit:
     def replications_for_precision(self, name: str) -> int:
         """Paired replications for part ``name``'s interval within ± :attr:`precision_pct` of its mean.
 
-        :func:`~vision_zero.appraisal.compare.replications_needed` on the part's per-pair values, as the comparison
+        :func:`~vision_zero.core.intervals.replications_needed` on the part's per-pair values, as the comparison
         computes it for the total; its cap (100,000) without a target, with fewer than two pairs or a mean of 0.
         """
         if not (self.precision_pct > 0.0):

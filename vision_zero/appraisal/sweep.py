@@ -311,19 +311,18 @@ def format_sweep(table: pd.DataFrame, varies: Sequence[Vary], *, lang: str = "en
     """The sweep table for the terminal: one row per variant, as the comparison's table words its figures.
 
     KSI avoided per year and the KSI change [%] with their intervals ("mean (no reliable CI)" below 3 pairs:
-    :func:`vision_zero.appraisal.compare.format_interval`), vehicle-hours added per year, whether the change is
+    :func:`vision_zero.appraisal.compare_text.format_interval`), vehicle-hours added per year, whether the change is
     told apart from noise ("not yet (+N)" otherwise) and the paired replications for ± ``ksi_precision_pct``
     on KSI avoided; then the notes under the comparison's table.
     """
-    from vision_zero.appraisal.compare import (
+    from vision_zero.appraisal.compare_text import (
         format_interval,
-        format_number,
         format_probability,
         more_pairs,
         precision_foot,
-        replications_text,
         unreliable_note,
     )
+    from vision_zero.core.formatting import format_number, replications_text
     from vision_zero.core.i18n import ntext, text
 
     def iv(row: Mapping[Hashable, Any], prefix: str) -> Interval:
@@ -538,20 +537,17 @@ def sweep_statistics(run: RunResult, precision_pct: float) -> dict[str, Any]:
 
     One method (:mod:`vision_zero.appraisal.compare`): the per-pair KSI avoided (baseline − variant, common random
     numbers), its Student-t interval and the probability of fewer KSI from the same t
-    (:func:`~vision_zero.appraisal.compare.prob_mean_below_zero`); the KSI change in percent of the baseline with Fieller's interval
-    (:func:`~vision_zero.appraisal.compare.ratio_interval`); vehicle-hours added; casualties per year cut at 0.
+    (:func:`~vision_zero.appraisal.paired_stats.prob_mean_below_zero`); the KSI change in percent of the baseline
+    with Fieller's interval (:func:`~vision_zero.appraisal.paired_stats.ratio_interval`); vehicle-hours added;
+    casualties per year cut at 0.
     An interval that is not :attr:`~vision_zero.core.intervals.Interval.reliable` (fewer than 3 pairs, or an
     unbounded ratio) is written as NaN bounds, so neither the table nor the chart shows it; ``ksi_interval_reliable``
     says which. ``distinguishable``: the reliable KSI interval excludes 0; ``replications_needed``: pairs to tell
     the mean from 0; ``replications_for_precision``: pairs for the KSI avoided interval within ± ``precision_pct``
     of its mean (``appraisal.ksi_precision_pct``).
     """
-    from vision_zero.appraisal.compare import (
-        interval,
-        prob_mean_below_zero,
-        ratio_interval,
-        replications_needed,
-    )
+    from vision_zero.appraisal.paired_stats import prob_mean_below_zero, ratio_interval
+    from vision_zero.core.intervals import interval, replications_needed
 
     if run.baseline is None:
         raise ValueError(f"{run.job.name} is a baseline: a sweep row needs a variant")

@@ -112,7 +112,7 @@ def register(subparsers: Any) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from vision_zero.appraisal.compare import format_table
+    from vision_zero.appraisal.compare_text import format_table
     from vision_zero.appraisal.study import compare_scenarios
     from vision_zero.core.i18n import ntext
     from vision_zero.core.parameters import load_parameters

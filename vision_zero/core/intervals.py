@@ -5,7 +5,7 @@ comparison's tables, report, charts and sweep in :mod:`vision_zero.appraisal` an
 builds an :class:`Interval` and asks it whether it is :attr:`~Interval.reliable`: an interval from fewer than
 :data:`MIN_REPLICATIONS_FOR_CI` values is not. With 2 values the spread has 1 degree of freedom and the 95% range
 of the true standard deviation runs from 0.45 to 32 times the observed one, so two values that happen to agree
-give a narrow interval that means nothing (:func:`vision_zero.appraisal.compare.sd_range`).
+give a narrow interval that means nothing (:func:`vision_zero.appraisal.paired_stats.sd_range`).
 
 The interval is Student's t with ``n − 1`` degrees of freedom: ``mean ± t(0.975, n−1) · sd / sqrt(n)``
 (:func:`t_half_width`; :func:`mean_interval` for one quantity, :func:`excludes_zero_by_column` for many at once,

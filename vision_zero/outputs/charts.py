@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from vision_zero.appraisal.compare import Comparison, Interval, ScenarioRuns, VariantComparison
+from vision_zero.appraisal.compare import Comparison, ScenarioRuns, VariantComparison
 from vision_zero.core.i18n import ntext, text
+from vision_zero.core.intervals import Interval
 from vision_zero.core.parameters import ParameterSet
 from vision_zero.runs.replications import MIN_REPLICATIONS_FOR_CI
 from vision_zero.runs.results import atomic_write_bytes, safe_file_name

@@ -26,26 +26,23 @@ from pathlib import Path
 
 import pandas as pd
 
-from vision_zero.appraisal.compare import (
-    Comparison,
-    Interval,
-    VariantComparison,
-    format_number,
-    increments,
+from vision_zero.appraisal.compare import Comparison, VariantComparison
+from vision_zero.appraisal.compare_text import (
     interval_digits,
     more_pairs,
     precision_foot,
     precision_text,
     probability_text,
-    ranking,
-    replications_text,
     table_rows,
     target_lines,
     unreliable_note,
 )
 from vision_zero.appraisal.ksi_split import PARTS, KsiSplit
+from vision_zero.appraisal.ranking import increments, ranking
 from vision_zero.appraisal.study import ContentItem
+from vision_zero.core.formatting import format_number, replications_text
 from vision_zero.core.i18n import catalogue, check_lang, ntext, text
+from vision_zero.core.intervals import Interval
 from vision_zero.core.version import __version__
 from vision_zero.outputs.plot import network_label
 from vision_zero.risk.crash_model import ROAD_USERS
