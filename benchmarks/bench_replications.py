@@ -27,8 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vision_zero.runs.jobs import ScenarioJob, scenario_job
 from vision_zero.runs.parallel import DaskExecutor, Executor, LocalPoolExecutor, SerialExecutor
-from vision_zero.runs.replications import ScenarioJob, run_job, scenario_job
+from vision_zero.runs.replications import run_job
 
 _BASELINE = """\
 name = "bench-baseline"

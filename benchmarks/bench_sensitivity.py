@@ -35,8 +35,8 @@ from vision_zero.core.parameters import ParameterSet
 from vision_zero.core.process import own_process
 from vision_zero.risk import crash_model
 from vision_zero.runs import sensitivity
+from vision_zero.runs.jobs import scenario_job, scenario_view
 from vision_zero.runs.parallel import SerialExecutor
-from vision_zero.runs.replications import scenario_job, scenario_view
 from vision_zero.runs.results import completed_replications, read_replication, replication_dir
 from vision_zero.runs.sensitivity import ScenarioTraffic
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from vision_zero.core.seeding import replication_rngs
-from vision_zero.runs.replications import NetworkInfo, ScenarioJob
+from vision_zero.runs.jobs import NetworkInfo, ScenarioJob
 from vision_zero.runs.results import ReplicationResult
 
 SEVERITY_EXPONENT = {"fatal": 4.0, "serious": 3.0, "slight": 2.0}

@@ -478,9 +478,10 @@ def test_compare_command_end_to_end(
 
 
 def test_one_command_prepares_each_scenario_once_and_only_when_it_runs(tmp_path: Path) -> None:
+    from vision_zero.runs.jobs import ScenarioJob, scenario_job, scenario_view
     from vision_zero.runs.parallel import make_executor
     from vision_zero.runs.pipeline import AppliedScenario, PreparedScenario
-    from vision_zero.runs.replications import ScenarioJob, run_job, scenario_job, scenario_view
+    from vision_zero.runs.replications import run_job
 
     (tmp_path / "base.toml").write_text(_TINY_BASE, "utf-8")
     (tmp_path / "slow.toml").write_text(_TINY_SLOW, "utf-8")

@@ -101,7 +101,7 @@ def _run_pair(tmp_path: Path, base: list[tuple[float, float]], var: list[tuple[f
     """A variant's run against its baseline from per-replication (KSI, veh_h) values (toy job, nothing run)."""
     from _replication_task import toy_job
 
-    from vision_zero.runs.replications import RunResult
+    from vision_zero.runs.jobs import RunResult
 
     job = toy_job(replications=len(base))
     assert job.baseline is not None

@@ -10,9 +10,9 @@ from vision_zero.core.intervals import MIN_REPLICATIONS_FOR_CI, Interval, interv
 
 def test_one_owner_of_the_reliability_rule() -> None:
     # the run summary (runs) and the comparison (appraisal) use core's objects, not copies of them
-    replications = importlib.import_module("vision_zero.runs.replications")
+    run_summary = importlib.import_module("vision_zero.runs.run_summary")
     compare = importlib.import_module("vision_zero.appraisal.compare")
-    assert replications.MIN_REPLICATIONS_FOR_CI is MIN_REPLICATIONS_FOR_CI
+    assert run_summary.MIN_REPLICATIONS_FOR_CI is MIN_REPLICATIONS_FOR_CI
     assert compare.Interval is Interval and compare.interval is interval
 
 

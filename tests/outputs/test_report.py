@@ -477,7 +477,7 @@ def test_program_content_counts_a_camera_once() -> None:
 
 
 def test_report_warns_when_the_peak_calibration_stopped_at_a_bound(tmp_path: Path) -> None:
-    # the same warnings as the terminal (vision_zero.runs.replications.run_warnings), at the top of the report
+    # the same warnings as the terminal (vision_zero.runs.run_summary.run_warnings), at the top of the report
     from _replication_task import PEAK_AT_BOUND
 
     from vision_zero.outputs.write import write_outputs

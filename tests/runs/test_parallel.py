@@ -13,6 +13,7 @@ from _replication_task import CallLog, count_calls, kill_self, tagged, toy_job
 from _scenarios import write_scenarios
 
 from vision_zero.core.errors import ConfigError
+from vision_zero.runs.jobs import scenario_job
 from vision_zero.runs.parallel import (
     DaskExecutor,
     Executor,
@@ -21,7 +22,7 @@ from vision_zero.runs.parallel import (
     SerialExecutor,
     make_executor,
 )
-from vision_zero.runs.replications import run_job, scenario_job
+from vision_zero.runs.replications import run_job
 from vision_zero.runs.results import completed_replications
 
 _AMM = "distributed.scheduler.active-memory-manager"

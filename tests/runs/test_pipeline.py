@@ -377,7 +377,7 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     # reach Almaty's congestion within them, so the calibration tries the upper bound, stops and says so
     from vision_zero.core.parameters import load_parameters
     from vision_zero.runs.pipeline import _periods, peak_factor_bounds, summarise, with_peak_share
-    from vision_zero.runs.replications import calibration_warning
+    from vision_zero.runs.run_summary import calibration_warning
     from vision_zero.traffic.demand import default_periods
 
     base = scenario_file(tmp_path, "almaty_peak")
@@ -590,7 +590,7 @@ def test_small_schematic_baseline_carries_its_part_of_the_citys_peak(tmp_path):
     from traffic_fixtures import CITY_AM_VEH_KM_INSIDE, SHARE_TOLERANCE
 
     from vision_zero.core.parameters import load_parameters
-    from vision_zero.runs.replications import run_warnings
+    from vision_zero.runs.run_summary import run_warnings
     from vision_zero.traffic.periods import annual_factor
     from vision_zero.traffic.simulation import ARRIVAL_WARNING_SHARE
 
@@ -669,8 +669,9 @@ def test_a_crossing_only_variant_reuses_the_baseline_traffic_with_identical_resu
 
 
 def test_a_run_shares_traffic_through_a_temporary_store_it_removes(files, tmp_path):
+    from vision_zero.runs.jobs import scenario_job
     from vision_zero.runs.parallel import SerialExecutor
-    from vision_zero.runs.replications import may_share_traffic, run_job, scenario_job
+    from vision_zero.runs.replications import may_share_traffic, run_job
 
     path = scenario_file(tmp_path, "cross", CROSSINGS_ONLY, extends=str(files["base"]))
     job = scenario_job(path, overrides={"simulation.replications": 1})
@@ -691,8 +692,9 @@ def test_a_variant_starts_from_its_baseline_routes_in_a_run_as_directly(files, t
     # a comparison hands each variant replication its baseline replication's routes and link times (kept in the
     # baseline's folder); the variant's drivers start from them (boundedly rational switching), not from
     # free-flow routes, and its elastic demand responds to congested times
+    from vision_zero.runs.jobs import scenario_job
     from vision_zero.runs.parallel import SerialExecutor
-    from vision_zero.runs.replications import run_job, scenario_job
+    from vision_zero.runs.replications import run_job
 
     job = scenario_job(files["slow"], overrides={"simulation.replications": 1})
     assert job.baseline is not None

@@ -16,20 +16,14 @@ from _replication_task import OBSERVED, PEAK_AT_BOUND, toy_job
 
 from vision_zero.core.errors import ConfigError, DataError
 from vision_zero.core.formatting import precision_line
-from vision_zero.core.intervals import _precision_reached
+from vision_zero.core.intervals import _precision_reached, mean_interval
 from vision_zero.core.version import __version__
 from vision_zero.runs.parallel import SerialExecutor
-from vision_zero.runs.replications import (
-    _next_total,
-    format_summary,
-    mean_interval,
-    rounds_to_precision,
-    run_comparison,
-    run_id,
-    run_job,
-    scenario_run_dir,
-)
+from vision_zero.runs.replications import run_comparison, run_job
 from vision_zero.runs.results import completed_replications, read_replication, replication_dir
+from vision_zero.runs.run_folders import run_id, scenario_run_dir
+from vision_zero.runs.run_summary import format_summary
+from vision_zero.runs.stopping import _next_total, rounds_to_precision
 from vision_zero.traffic.simulation import STOP_REASONS
 
 
@@ -270,10 +264,10 @@ def test_run_id_is_deterministic() -> None:
 
 
 def test_a_changed_model_gets_a_new_run_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    import vision_zero.runs.replications as replications
+    import vision_zero.runs.run_folders as run_folders
 
     before = run_id(toy_job())
-    monkeypatch.setattr(replications, "code_fingerprint", lambda: "another-build")
+    monkeypatch.setattr(run_folders, "code_fingerprint", lambda: "another-build")
     assert run_id(toy_job()) != before
 
 
@@ -448,7 +442,7 @@ def test_concurrent_writer_of_the_same_replication_is_tolerated(
 
 
 def test_summary_cuts_count_intervals_at_zero(tmp_path: Path) -> None:
-    from vision_zero.runs.replications import RunResult
+    from vision_zero.runs.jobs import RunResult
 
     job = toy_job(replications=3)
     base = job.baseline or job
@@ -560,7 +554,8 @@ def test_summary_states_the_relative_gap_of_route_choice(tmp_path: Path) -> None
 
 
 def test_summary_states_traffic_and_warns_loudly_under_gridlock(tmp_path: Path) -> None:
-    from vision_zero.runs.replications import RunResult, arrival_warning
+    from vision_zero.runs.jobs import RunResult
+    from vision_zero.runs.run_summary import arrival_warning
 
     base = toy_job(replications=2).baseline or toy_job(replications=2)
     traffic = {"trips_en_route": 30.0, "congestion_index": 1.8, "stuck_moves": 4.0}
@@ -581,7 +576,8 @@ def test_summary_states_traffic_and_warns_loudly_under_gridlock(tmp_path: Path) 
 
 
 def test_summary_warns_loudly_when_the_peak_calibration_stops_short_of_its_target(tmp_path: Path) -> None:
-    from vision_zero.runs.replications import RunResult, calibration_warning, run_warnings
+    from vision_zero.runs.jobs import RunResult
+    from vision_zero.runs.run_summary import calibration_warning, run_warnings
 
     base = toy_job(replications=2).baseline or toy_job(replications=2)
     flowing = {"fatal": 1.0, "serious": 2.0, "slight": 3.0, "ksi": 3.0, "share_arrived": 0.99}
@@ -638,7 +634,8 @@ def test_summary_warns_loudly_when_the_peak_calibration_stops_short_of_its_targe
 def test_summary_holds_the_calibrated_index_against_the_runs_drawn_replications(tmp_path: Path) -> None:
     # the calibration meets its target at central parameters; each replication draws its own, and the run
     # reports their mean: the summary shows both, and warns when the mean leaves a named target's range
-    from vision_zero.runs.replications import RunResult, calibration_spread_warning, run_warnings
+    from vision_zero.runs.jobs import RunResult
+    from vision_zero.runs.run_summary import calibration_spread_warning, run_warnings
 
     base = toy_job(replications=2).baseline or toy_job(replications=2)
     met = {
@@ -664,7 +661,7 @@ def test_summary_holds_the_calibrated_index_against_the_runs_drawn_replications(
     assert "congestion index 1.38 ± 0.07 (standard error over 4 replications) at central parameters" in (
         format_summary(RunResult(base, tmp_path, sure))
     )
-    from vision_zero.runs.replications import format_peak_calibration
+    from vision_zero.runs.run_summary import format_peak_calibration
 
     assert all("1.38 ± 0.07" in format_peak_calibration(sure, lang) for lang in ("ru", "kk"))
     above = [{**s, "congestion_index": ci} for s, ci in zip(inside, (2.62, 1.48, 1.56, 1.60), strict=True)]
@@ -690,7 +687,7 @@ def test_summary_holds_the_calibrated_index_against_the_runs_drawn_replications(
 
 def test_run_warnings_in_the_reports_language() -> None:
     # a Russian or Kazakh report warns in its own language (the i18n catalogue), with the same figures
-    from vision_zero.runs.replications import run_warnings
+    from vision_zero.runs.run_summary import run_warnings
 
     stopped = {"fatal": 1.0, "serious": 2.0, "slight": 3.0, "ksi": 3.0, "share_arrived": 0.5, **PEAK_AT_BOUND}
     en, ru, kk = (run_warnings("x", [stopped] * 2, lang) for lang in ("en", "ru", "kk"))

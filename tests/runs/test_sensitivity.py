@@ -22,9 +22,9 @@ from vision_zero.appraisal.study import compare_scenarios, scenario_traffic
 from vision_zero.core.parameters import load_parameters
 from vision_zero.outputs.charts import tornado, tornado_frame
 from vision_zero.risk.crash_model import calibration_factors
+from vision_zero.runs.jobs import scenario_job, scenario_view
 from vision_zero.runs.parallel import LocalPoolExecutor, default_workers, make_executor
 from vision_zero.runs.pipeline import calibration_targets
-from vision_zero.runs.replications import scenario_job, scenario_view
 from vision_zero.runs.results import TRAFFIC_TABLES, replication_dir, replication_problem
 from vision_zero.runs.sensitivity import (
     RiskRerun,

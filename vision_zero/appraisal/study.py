@@ -24,18 +24,13 @@ from vision_zero.network.road_network import RoadNetwork
 from vision_zero.program.interventions import Crossing, SpeedCamera, SpeedLimit
 from vision_zero.program.selectors import road_km
 from vision_zero.program.touched import Touched
+from vision_zero.runs.jobs import scenario_job, scenario_view
 from vision_zero.runs.parallel import make_executor
 from vision_zero.runs.pipeline import AppliedScenario, prepare, simulated_periods
-from vision_zero.runs.replications import (
-    check_stopping_options,
-    may_share_traffic,
-    run_comparison,
-    scenario_job,
-    scenario_view,
-    traffic_store_dir,
-)
+from vision_zero.runs.replications import may_share_traffic, run_comparison, traffic_store_dir
 from vision_zero.runs.results import ReplicationResult
 from vision_zero.runs.sensitivity import ScenarioTraffic, risk_sensitivity
+from vision_zero.runs.stopping import check_stopping_options
 
 __all__ = ["CompareInputs", "ContentItem", "compare_scenarios", "program_content", "scenario_traffic"]
 

@@ -32,8 +32,8 @@ from vision_zero.core.intervals import Interval
 from vision_zero.runs.results import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
+    from vision_zero.runs.jobs import RunResult
     from vision_zero.runs.parallel import Executor
-    from vision_zero.runs.replications import RunResult
 
 __all__ = [
     "SweepPlan",
@@ -500,7 +500,8 @@ def run_sweep(
         A variant whose selectors match nothing (checked when the variant is prepared).
     """
     from vision_zero.core.parameters import load_parameters
-    from vision_zero.runs.replications import run_job, scenario_job
+    from vision_zero.runs.jobs import scenario_job
+    from vision_zero.runs.replications import run_job
 
     precision_pct = load_parameters().value("appraisal.ksi_precision_pct")
     rows: list[dict[str, Any]] = []

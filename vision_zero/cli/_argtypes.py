@@ -79,7 +79,7 @@ def add_precision_options(parser: argparse.ArgumentParser, *, target_help: str, 
     """``--target-ci PCT`` and ``--max-replications M``: the stopping rule of ``run`` and ``compare``.
 
     PCT a percentage (default None: a fixed number of replications), M a whole number >= 1 (default 200); the rule
-    is :func:`vision_zero.runs.replications.rounds_to_precision`.
+    is :func:`vision_zero.runs.stopping.rounds_to_precision`.
     """
     parser.add_argument("--target-ci", type=percent, default=None, metavar="PCT", help=target_help)
     parser.add_argument("--max-replications", type=positive_int, default=200, metavar="M", help=cap_help)

@@ -157,7 +157,7 @@ def _compare(args: argparse.Namespace) -> int:
             comparison, label=network_label(base.network.label, args.lang), lang=args.lang, coverage=cover
         )
     )
-    from vision_zero.runs.replications import format_peak_calibration, run_warnings
+    from vision_zero.runs.run_summary import format_peak_calibration, run_warnings
 
     peak = format_peak_calibration([r.summary for r in base.runs.replications], args.lang)
     if peak:  # the baseline's, as the report shows it

@@ -104,8 +104,10 @@ def register(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from vision_zero.core.process import freeze_heap
     from vision_zero.program.scenario import load_scenario
+    from vision_zero.runs.jobs import scenario_job
     from vision_zero.runs.parallel import make_executor
-    from vision_zero.runs.replications import format_summary, run_job, scenario_job
+    from vision_zero.runs.replications import run_job
+    from vision_zero.runs.run_summary import format_summary
 
     freeze_heap()  # start-up done: the imported modules live until exit
     overrides = parse_overrides(args.overrides)

@@ -50,8 +50,9 @@ def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from vision_zero.appraisal.sweep import format_sweep, parse_vary, plan_sweep, run_sweep
+    from vision_zero.runs.jobs import RunResult
     from vision_zero.runs.parallel import make_executor
-    from vision_zero.runs.replications import RunResult, format_summary
+    from vision_zero.runs.run_summary import format_summary
 
     varies = [parse_vary(text) for text in args.vary]
     plan = plan_sweep(Path(args.scenario), varies, overrides=parse_overrides(args.overrides), seed=args.seed)

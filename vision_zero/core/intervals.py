@@ -13,7 +13,7 @@ e.g. every link's change on the difference map).
 
 How many replications a mean needs for a given precision (:func:`replications_needed`), and where a series stands
 against a target precision (:func:`precision`, a :class:`Precision`: the stopping rule of ``--target-ci`` in
-:func:`vision_zero.runs.replications.rounds_to_precision` reads it, the comparison's outputs report it).
+:func:`vision_zero.runs.stopping.rounds_to_precision` reads it, the comparison's outputs report it).
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ class Precision:
     """Where the mean of one series of replications stands against a target precision.
 
     The series is a variant's KSI avoided per pair, or a baseline's KSI;
-    :func:`vision_zero.runs.replications.rounds_to_precision` leaves one per series.
+    :func:`vision_zero.runs.stopping.rounds_to_precision` leaves one per series.
 
     Attributes
     ----------
@@ -286,7 +286,7 @@ class Precision:
     def stop_reason(self) -> str:
         """``"target-ci"``, ``"out-of-reach"`` or ``"max-replications"``.
 
-        As :attr:`vision_zero.runs.replications.RunResult.stop_reason` names them.
+        As :attr:`vision_zero.runs.jobs.RunResult.stop_reason` names them.
         """
         if self.reached:
             return "target-ci"

@@ -22,9 +22,8 @@ import pandas as pd
 
 from vision_zero.appraisal.compare import Comparison, ScenarioRuns, VariantComparison
 from vision_zero.core.i18n import ntext, text
-from vision_zero.core.intervals import Interval
+from vision_zero.core.intervals import MIN_REPLICATIONS_FOR_CI, Interval
 from vision_zero.core.parameters import ParameterSet
-from vision_zero.runs.replications import MIN_REPLICATIONS_FOR_CI
 from vision_zero.runs.results import atomic_write_bytes, safe_file_name
 from vision_zero.traffic.simulation import SPEED_BIN_KPH
 

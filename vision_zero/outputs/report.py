@@ -42,11 +42,10 @@ from vision_zero.appraisal.ranking import increments, ranking
 from vision_zero.appraisal.study import ContentItem
 from vision_zero.core.formatting import format_number, replications_text
 from vision_zero.core.i18n import catalogue, check_lang, ntext, text
-from vision_zero.core.intervals import Interval
+from vision_zero.core.intervals import MIN_REPLICATIONS_FOR_CI, Interval
 from vision_zero.core.version import __version__
 from vision_zero.outputs.plot import network_label
 from vision_zero.risk.crash_model import ROAD_USERS
-from vision_zero.runs.replications import MIN_REPLICATIONS_FOR_CI
 from vision_zero.runs.results import atomic_write_text
 
 __all__ = [
@@ -157,14 +156,14 @@ class ReportInputs:
     coverage
         What the totals cover (area, share of the city's traffic), or None.
     warnings
-        Loud warnings shown at the top (:func:`vision_zero.runs.replications.run_warnings`: gridlock, an unmet
+        Loud warnings shown at the top (:func:`vision_zero.runs.run_summary.run_warnings`: gridlock, an unmet
         peak calibration).
     peak_calibration
         The baseline's peak calibration in the report's language
-        (:func:`vision_zero.runs.replications.format_peak_calibration`: the calibrated congestion index at central
+        (:func:`vision_zero.runs.run_summary.format_peak_calibration`: the calibrated congestion index at central
         parameters, its target and range, the replications' mean and range), or "" without a calibration.
     calibration_warnings
-        The baseline's calibration warnings (:func:`vision_zero.runs.replications.calibration_warnings`), repeated
+        The baseline's calibration warnings (:func:`vision_zero.runs.run_summary.calibration_warnings`), repeated
         under that line.
     """
 

@@ -41,12 +41,8 @@ from vision_zero.outputs.maps import map_scale, plot_ksi_map
 from vision_zero.outputs.plot import plot_network
 from vision_zero.outputs.report import Coverage, ReportInputs, write_report
 from vision_zero.program.selectors import road_km
-from vision_zero.runs.replications import (
-    calibration_warnings,
-    format_peak_calibration,
-    run_warnings,
-)
 from vision_zero.runs.results import atomic_write_bytes, atomic_write_text, safe_file_name
+from vision_zero.runs.run_summary import calibration_warnings, format_peak_calibration, run_warnings
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -4,9 +4,10 @@ One replication end to end (pipeline), replications with common random numbers, 
 (process pool, Dask) and the result files.
 """
 
+from vision_zero.runs.jobs import RunResult, ScenarioJob, scenario_job
 from vision_zero.runs.parallel import Executor, make_executor
 from vision_zero.runs.pipeline import PreparedScenario, apply_scenario, prepare, run_replication
-from vision_zero.runs.replications import RunResult, ScenarioJob, run_job, run_scenario, scenario_job
+from vision_zero.runs.replications import run_job, run_scenario
 from vision_zero.runs.results import ReplicationResult, read_replication, write_replication
 
 __all__ = [

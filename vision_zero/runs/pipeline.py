@@ -586,11 +586,11 @@ class PeakCalibration:
         The range of a named target (``demand.congestion_index.<name>``'s low and high), None for a number. The
         calibration aims at ``target`` at central parameters; a run's replications each draw their own, and
         their mean index is what is held against this range
-        (:func:`vision_zero.runs.replications.calibration_spread_warning`).
+        (:func:`vision_zero.runs.run_summary.calibration_spread_warning`).
     route_relative_gap
         The route choice's last relative gap at the calibrated step (mean over its replications; NaN for a
         calibration built by hand): above ``traffic.route_choice.relative_gap_target`` it says why a calibration
-        can stop at its lower bound (:func:`vision_zero.runs.replications.calibration_warning`). The same in every
+        can stop at its lower bound (:func:`vision_zero.runs.run_summary.calibration_warning`). The same in every
         replication's summary, so each replication's warning reads as the run's.
     """
 
@@ -1284,8 +1284,8 @@ def summarise(
     bounds), ``peak_steps``, ``peak_congestion_index_se`` and ``peak_replications`` (the index's standard error and
     the replications behind it), ``peak_reached`` (1.0 or 0.0), ``peak_route_relative_gap`` (the calibration's
     route gap, where it has one) and, for a named target, ``peak_target_low``/``_high`` (its range), so that a run's summary says whether its demand met the target
-    (:func:`vision_zero.runs.replications.calibration_warning`) and whether its replications' mean index stays in
-    the target's range (:func:`vision_zero.runs.replications.calibration_spread_warning`).
+    (:func:`vision_zero.runs.run_summary.calibration_warning`) and whether its replications' mean index stays in
+    the target's range (:func:`vision_zero.runs.run_summary.calibration_spread_warning`).
     """
     out: dict[str, float] = {}
     for s in SEVERITIES:

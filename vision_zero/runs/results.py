@@ -9,7 +9,7 @@ Layout of one run (DESIGN.md "Result layout")::
         replications/rep-0000/ one folder per finished replication, written atomically (tmp folder + rename)
             summary.json       headline numbers (see ReplicationResult.summary) and, under ``warnings``, the
                                loud warnings on this replication alone (English; written by a run:
-                               vision_zero.runs.replications.run_warnings)
+                               vision_zero.runs.run_summary.run_warnings)
             injuries.parquet   CrashEstimate.injuries
             link_traffic.parquet  annualised per-link traffic
             speed_hist.parquet sparse speed histogram (period, link, bin_lo_kph, count)
@@ -290,7 +290,7 @@ def _replace_folder(tmp: Path, final: Path) -> None:
 def write_replication(run_dir: Path, result: ReplicationResult, *, warnings: Sequence[str] = ()) -> Path:
     """Write one replication atomically: build it in a temporary folder, then rename it into place.
 
-    ``warnings`` (the loud warnings on this replication: :func:`vision_zero.runs.replications.run_warnings`) go
+    ``warnings`` (the loud warnings on this replication: :func:`vision_zero.runs.run_summary.run_warnings`) go
     into ``summary.json`` beside its headline numbers, as the terminal words them.
 
     The folder gets ``files.json`` (sizes and SHA-256 of its files) last. An existing complete folder of the

@@ -1,0 +1,97 @@
+"""When a run stops: a fixed number of replications, or a target precision (``--target-ci``) reached in rounds.
+
+``target_ci_pct``: keep adding replications until the 95% interval of the paired KSI difference (baseline minus
+variant, per year) is narrower than ``target_ci_pct`` percent of its mean, or ``max_replications`` is reached, or the
+target is out of reach (the interval still includes 0 and the observed mean and spread say more than
+``max_replications`` pairs would be needed). :func:`rounds_to_precision` is the one stopping rule;
+:func:`vision_zero.runs.replications.run_job` and :func:`~vision_zero.runs.replications.run_comparison` apply it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from vision_zero.core.errors import ConfigError
+from vision_zero.core.intervals import MIN_REPLICATIONS_FOR_CI, Precision, precision
+
+__all__ = ["check_stopping_options", "rounds_to_precision"]
+
+
+def _next_total(n: int, rel_pct: float, target_ci_pct: float, *, maximum: int) -> int:
+    """How many replications to have next: the square-root-law estimate, at least one more, at most double.
+
+    Depends only on the results so far (not on the executor), so a target-precision run stops at the same
+    number of replications wherever it runs.
+    """
+    if math.isfinite(rel_pct) and rel_pct > 0:
+        needed = math.ceil(n * (rel_pct / target_ci_pct) ** 2)
+    else:
+        needed = 2 * n
+    return min(maximum, min(max(needed, n + 1), 2 * n))
+
+
+def check_stopping_options(
+    replications: int | None, target_ci_pct: float | None, max_replications: int
+) -> None:
+    """Raise :class:`ConfigError` naming the option: ``--replications``, ``--target-ci``, ``--max-replications``."""
+    if replications is not None and replications < 1:
+        raise ConfigError(f"--replications: expected an integer >= 1 (got {replications})")
+    if target_ci_pct is not None and not (0 < target_ci_pct < 1000):
+        raise ConfigError(f"--target-ci: expected a percentage > 0 and < 1000 (got {target_ci_pct})")
+    if max_replications < 1:
+        raise ConfigError(f"--max-replications: expected an integer >= 1 (got {max_replications})")
+
+
+def rounds_to_precision(
+    series: int,
+    *,
+    start: int,
+    target_ci_pct: float,
+    max_replications: int,
+    ensure: Callable[[Sequence[int], int], None],
+    values: Callable[[int, int], np.ndarray],
+    on_round: Callable[[int, Mapping[int, Precision]], None] | None = None,
+) -> list[Precision]:
+    """Add replications in rounds until each of ``series`` series is precise enough: the one stopping rule.
+
+    Round 1 has ``max(MIN_REPLICATIONS_FOR_CI, start)`` replications (at most ``max_replications``); after each
+    round every series still running is checked (:func:`precision`) and stops when it reached ``target_ci_pct``
+    or is out of reach; the others go on together to the next total, the largest :func:`_next_total` among them
+    (the square-root law, at least one more, at most double, at most ``max_replications``). Depends only on the
+    values, so the same results stop at the same count on any executor.
+
+    Parameters
+    ----------
+    series
+        How many series (0 … series-1).
+    ensure
+        ``ensure(running, n)``: make replications 0 … n-1 of the series in ``running`` exist.
+    values
+        ``values(i, n)``: the n values of series i whose mean must be precise.
+    on_round
+        Called after each round with the total and the precision of every series checked in it.
+
+    Returns
+    -------
+    list[Precision]
+        Per series, where it stopped.
+    """
+    n = min(max(MIN_REPLICATIONS_FOR_CI, start), max_replications)
+    running = list(range(series))
+    status: dict[int, Precision] = {}
+    while running:
+        ensure(running, n)
+        checked = {i: precision(values(i, n), target_ci_pct, max_replications) for i in running}
+        status.update(checked)
+        if on_round is not None:
+            on_round(n, checked)
+        running = [i for i in running if not (checked[i].reached or checked[i].out_of_reach)]
+        if not running or n >= max_replications:
+            break
+        n = max(
+            _next_total(n, checked[i].width_pct, target_ci_pct, maximum=max_replications) for i in running
+        )
+    return [status[i] for i in range(series)]
