@@ -214,6 +214,77 @@ def test_sweep_command_writes_csv_and_png(
     assert (tmp_path / "slow.limit_kph-50").is_dir() and len(list((tmp_path / "base").iterdir())) == 1
 
 
+def test_sweep_target_ci_adds_pairs_until_each_variant_is_precise(
+    scenarios: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sweep --target-ci``: the rule of ``run``/``compare --target-ci``, per variant (tiny network, seed 3)."""
+    from vision_zero.core.intervals import mean_interval
+    from vision_zero.runs.results import read_replication_summary, replication_dir
+
+    args = ["sweep", str(scenarios[1]), "--vary", "interventions[0].limit_kph=30", "--workers", "1", "-q"]
+    # --target-ci 100 (±50%), at most 6 pairs: round 1 has 3 pairs; the KSI avoided is then wider than 100% of its
+    # mean, so round 2 has min(ceil(3 * (width / 100)^2), 2 * 3) pairs (square-root law, at most double): 5 here,
+    # where it is narrower than 100%, and the variant stops before the cap
+    assert main([*args, "--target-ci", "100", "--max-replications", "6", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+
+    def ksi(name: str) -> np.ndarray:
+        (run_dir,) = [d for d in (tmp_path / name).iterdir() if not d.name.startswith("sweep-")]
+        reps = sorted((run_dir / "replications").iterdir())
+        return np.array(
+            [read_replication_summary(replication_dir(run_dir, i))["ksi"] for i in range(len(reps))]
+        )
+
+    avoided = ksi("base") - ksi("slow")  # the baseline ran the variant's pairs, nothing more
+    assert len(avoided) == 5
+
+    def width_pct(values: np.ndarray) -> float:
+        mean, lo, hi = mean_interval(values)
+        return float(100 * (hi - lo) / abs(mean))
+
+    w3 = width_pct(avoided[:3])
+    assert w3 >= 100 and int(np.ceil(3 * (w3 / 100) ** 2)) == 5 and width_pct(avoided) < 100
+    assert "slow: ±50% reached after 5 pairs" in printed
+    assert "reps for ±50%" in printed  # the column counts the pairs for the target asked, as compare's
+    (folder,) = (tmp_path / "slow").glob("sweep-*")
+    table = pd.read_csv(folder / "sweep.csv")
+    assert list(table["replications"]) == [5] and list(table["target_stop"]) == ["target-ci"]
+    assert list(table["target_ci_pct"]) == [100] and list(table["ksi_precision_pct"]) == [50]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--target-ci", "0", "argument --target-ci: expected a percentage > 0 and < 1000 (got '0')"),
+        ("--target-ci", "x", "argument --target-ci: expected a percentage such as 20 (got 'x')"),
+        ("--max-replications", "0", "argument --max-replications: expected a whole number >= 1 (got '0')"),
+    ],
+)
+def test_sweep_bad_target_options_exit_2_with_one_line(
+    scenarios: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    value: str,
+    message: str,
+) -> None:
+    vary = ["--vary", "interventions[0].limit_kph=30"]
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", str(scenarios[1]), *vary, option, value, "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing ran
+
+
+def test_sweep_help_explains_the_target(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--target-ci 40" in text  # an example
+    assert "40 means ±20%" in text and "includes 0" in text and "--max-replications" in text
+
+
 def test_sweep_help_examples_plan_and_network_help_lists_every_scale(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -226,7 +297,7 @@ def test_sweep_help_examples_plan_and_network_help_lists_every_scale(
     from vision_zero.network.schematic import SCALE_PRESETS
 
     examples = _EPILOG.replace("\\\n", " ").splitlines()[1:]
-    assert len(examples) == 2
+    assert len(examples) == 3
     for line in examples:
         argv = shlex.split(line)[2:]
         varies = [parse_vary(argv[i + 1]) for i, a in enumerate(argv) if a == "--vary"]

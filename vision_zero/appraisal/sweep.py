@@ -490,7 +490,10 @@ def run_sweep(
     plan
         From :func:`plan_sweep`.
     out_dir, executor, replications, target_ci_pct, max_replications, progress
-        As for :func:`vision_zero.runs.replications.run_job`.
+        As for :func:`vision_zero.runs.replications.run_job` (``sweep --target-ci``: each variant's pairs until its
+        KSI avoided is within ± half of ``target_ci_pct``). With ``target_ci_pct`` the table's
+        replications-for-precision column counts the pairs for that target (as ``compare --target-ci`` does) and
+        ``target_ci_pct`` and ``target_stop`` (the run's stop reason) are columns of ``sweep.csv``.
     on_variant
         Called with each variant's finished run (for printing).
 
@@ -503,7 +506,10 @@ def run_sweep(
     from vision_zero.runs.jobs import scenario_job
     from vision_zero.runs.replications import run_job
 
-    precision_pct = load_parameters().value("appraisal.ksi_precision_pct")
+    if target_ci_pct is None:
+        precision_pct = load_parameters().value("appraisal.ksi_precision_pct")
+    else:  # the column counts the pairs for the target asked, as compare's does
+        precision_pct = target_ci_pct / 2.0
     rows: list[dict[str, Any]] = []
     schematic = False
     networks: dict[str, Any] = {}
@@ -524,12 +530,16 @@ def run_sweep(
         row: dict[str, Any] = {**combo, "scenario": name, "replications": run.n, "run_dir": str(run.run_dir)}
         row.update(sweep_statistics(run, precision_pct))
         row["schematic"] = job.network.schematic
+        if target_ci_pct is not None:  # where each variant's pairs stopped, and why
+            row |= {"target_ci_pct": target_ci_pct, "target_stop": run.stop_reason}
         rows.append(row)
     scenario = plan.scenario
     seed = plan.seed if plan.seed is not None else scenario.simulation.seed
     folder = Path(out_dir) / scenario.name / sweep_id(scenario.resolved_toml(), plan.varies, seed)
     keys = ", ".join(v.key for v in plan.varies)
-    title = f"{scenario.name}: response to {keys} ({rows[0]['replications']} replications per variant)"
+    counts = sorted({int(r["replications"]) for r in rows})
+    reps = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    title = f"{scenario.name}: response to {keys} ({reps} replications per variant)"
     return write_sweep(folder, rows, plan.varies, title=title, schematic=schematic)
 
 

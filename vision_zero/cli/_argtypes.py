@@ -19,6 +19,7 @@ __all__ = [
     "add_command",
     "add_group",
     "add_link_events_option",
+    "add_precision_options",
     "add_replications_option",
     "add_set_option",
     "check_output_file",
@@ -76,7 +77,7 @@ def add_replications_option(parser: argparse.ArgumentParser, help: str) -> None:
 
 
 def add_precision_options(parser: argparse.ArgumentParser, *, target_help: str, cap_help: str) -> None:
-    """``--target-ci PCT`` and ``--max-replications M``: the stopping rule of ``run`` and ``compare``.
+    """``--target-ci PCT`` and ``--max-replications M``: the stopping rule of ``run``, ``compare`` and ``sweep``.
 
     PCT a percentage (default None: a fixed number of replications), M a whole number >= 1 (default 200); the rule
     is :func:`vision_zero.runs.stopping.rounds_to_precision`.

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from vision_zero.cli._argtypes import add_command, check_output_folder, parse_overrides
+from vision_zero.cli._argtypes import add_command, add_precision_options, check_output_folder, parse_overrides
 from vision_zero.cli.run import add_execution_options
 
 __all__ = ["register"]
@@ -15,17 +15,22 @@ _HELP = "run a grid of variants (--vary KEY=V1,V2,…) against the baseline; dra
 _DESCRIPTION = """\
 Run a grid of variants of one scenario against its baseline: each --vary sets one key of the scenario to each
 of its values (several --vary options give every combination). Each variant is a scenario of its own (named
-SCENARIO.<key>-<value>, with its run folder under OUT/), run with common random numbers against the baseline.
+SCENARIO.<key>-<value>, with its run folder under OUT/), run with common random numbers against the baseline;
+with --target-ci, each variant's pairs are added in rounds until its KSI avoided is as precise as asked (the
+rule of run --target-ci).
 
 Writes OUT/<scenario>/sweep-<id>/sweep.csv (one row per variant: the varied values, KSI avoided per year and
 its change in percent, vehicle-hours of travel time added per year, with 95% intervals as the compare command
 computes them (none below 3 paired replications), the paired replications for the KSI avoided interval within
-± appraisal.ksi_precision_pct of its mean, casualties per year) and sweep.png (the response curves). Key paths are checked against the scenario before anything runs.
+± appraisal.ksi_precision_pct of its mean (± half of --target-ci when given, with where each variant stopped),
+casualties per year) and sweep.png (the response curves). Key paths are checked against the scenario before
+anything runs.
 """
 
 _EPILOG = """\
 examples:
   vision-zero sweep scenarios/centre-30.toml --vary interventions[0].limit_kph=20,30,40,50 -n 10
+  vision-zero sweep scenarios/centre-30.toml --vary interventions[0].limit_kph=20,30,40 --target-ci 40
   vision-zero sweep scenarios/arterial-cameras.toml --vary interventions[1].mode=fixed,section \\
       --vary interventions[1].where.highway=primary,secondary
 """
@@ -42,7 +47,21 @@ def register(subparsers: Any) -> None:
         metavar="KEY=V1,V2,…",
         help="a key path of the scenario and the values to try, e.g. interventions[0].limit_kph=30,40,50",
     )
-    add_execution_options(p, replications_help="replications per scenario (default: the scenario's own)")
+    add_execution_options(
+        p,
+        replications_help="replications per scenario (default: the scenario's own); with --target-ci: the minimum",
+    )
+    add_precision_options(
+        p,
+        target_help=(
+            "add pairs (the variant's replications and its baseline's, same indices) in rounds until each "
+            "variant's 95%% interval of KSI avoided is narrower than PCT %% of its mean: full width, so 40 means "
+            "±20%% (the 'reps for ±20%%' column). Each variant stops on its own. A variant whose KSI avoided is "
+            "not told apart from 0 (its interval includes 0) and whose observed mean and spread need more than "
+            "--max-replications pairs stops there: more would not reach PCT"
+        ),
+        cap_help="the most pairs --target-ci may run per variant (default: 200)",
+    )
     p.set_defaults(func=_sweep)
 
 
@@ -68,6 +87,8 @@ def _sweep(args: argparse.Namespace) -> int:
             out_dir=args.out,
             executor=executor,
             replications=args.replications,
+            target_ci_pct=args.target_ci,
+            max_replications=args.max_replications,
             progress=not args.quiet,
             on_variant=show,
         )
