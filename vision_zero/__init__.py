@@ -20,13 +20,15 @@ on first use:
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vision_zero.core.version import __version__
+if TYPE_CHECKING:
+    from vision_zero.core.version import __version__
 
 __all__ = ["__version__", "compare_scenarios", "load_network", "load_scenario", "run"]
 
 _LAZY = {
+    "__version__": ("vision_zero.core.version", "__version__"),
     "load_network": ("vision_zero.network.road_network", "load_network"),
     "load_scenario": ("vision_zero.program.scenario", "load_scenario"),
     "run": ("vision_zero.runs.replications", "run_scenario"),

@@ -17,7 +17,7 @@ from typing import Any
 
 from vision_zero.core.errors import VisionZeroError, one_line
 from vision_zero.core.process import freeze_heap, own_process
-from vision_zero.core.version import __version__
+from vision_zero.core.version import installed_version
 
 __all__ = ["build_parser", "main"]
 
@@ -35,12 +35,23 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Example: vision-zero network info schematic:almaty",
     )
-    parser.add_argument("--version", action="version", version=f"vision-zero {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="show program's version number and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"vision_zero.cli.{name}")
         module.register(sub)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: argparse's own action, but the version read only when asked (not for every command; #16)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"vision-zero {installed_version()}")  # on stdout, as argparse's own version action
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

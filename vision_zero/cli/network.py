@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from vision_zero.cli._argtypes import add_command, add_group, check_output_file
-from vision_zero.network.schematic import SCALE_PRESETS
+from vision_zero.network.scales import SCALE_PRESETS
 
 __all__ = ["register"]
 

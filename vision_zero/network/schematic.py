@@ -50,6 +50,7 @@ from scipy.sparse.csgraph import connected_components
 
 from vision_zero.core.errors import ConfigError
 from vision_zero.core.units import M_PER_KM
+from vision_zero.network.scales import MAX_SCALE, MIN_SCALE, SCALE_PRESETS
 
 __all__ = [
     "ALMATY_CENTRE_LAT",
@@ -66,12 +67,6 @@ __all__ = [
 ALMATY_CENTRE_LAT = 43.24
 ALMATY_CENTRE_LON = 76.93
 
-#: Named sizes, as fractions of the full city's area: about 100, 1,000, 5,000 and 12,000 nodes. All but the city
-#: lie inside the centre (``schematic.centre.*``), so the outskirts' wider grid leaves them unchanged.
-SCALE_PRESETS: dict[str, float] = {"tiny": 0.004, "small": 0.04, "district": 0.19, "city": 1.0}
-#: Allowed range of a numeric ``scale`` (fraction of the full city's area).
-MIN_SCALE = 0.002
-MAX_SCALE = 4.0
 
 _EARTH_RADIUS_M = 6_371_009.0  # osmnx's mean Earth radius (osmnx.distance.EARTH_RADIUS_M)
 _SEED_STREAM = 0x5C4E  # spawn key of the generator's stream: independent of the replications' streams
