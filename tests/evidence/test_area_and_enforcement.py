@@ -43,7 +43,7 @@ from risk_fixtures import one_road
 
 from vision_zero.core.parameters import load_parameters
 from vision_zero.core.units import mph_to_kph
-from vision_zero.risk.crash_model import _expected_power_of_normal, power_model, speed_effect
+from vision_zero.risk.speed_models import _expected_power_of_normal, power_model, speed_effect
 from vision_zero.traffic.simulation import TrafficSettings, desired_speed_kph
 
 KSI = ("fatal", "serious")

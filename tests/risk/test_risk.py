@@ -18,6 +18,7 @@ from vision_zero.core.parameters import load_parameters
 from vision_zero.core.units import km_to_miles
 from vision_zero.network.road_network import CROSSING_TYPES, RoadNetwork
 from vision_zero.risk import crash_model as risk
+from vision_zero.risk import speed_models
 from vision_zero.traffic.periods import annual_factor
 from vision_zero.traffic.simulation import SPEED_BIN_KPH, TrafficRecord
 
@@ -35,28 +36,28 @@ def _sum(
 
 # --- speed models -----------------------------------------------------------------------------------------
 def test_power_and_exponential_hand_values() -> None:
-    assert float(risk.power_model(1.1, 3.0)) == pytest.approx(1.331)
-    assert float(risk.power_model(0.9, 2.0)) == pytest.approx(0.81)
-    assert float(risk.exponential_model(-10.0, 0.06)) == pytest.approx(math.exp(-0.6))
+    assert float(speed_models.power_model(1.1, 3.0)) == pytest.approx(1.331)
+    assert float(speed_models.power_model(0.9, 2.0)) == pytest.approx(0.81)
+    assert float(speed_models.exponential_model(-10.0, 0.06)) == pytest.approx(math.exp(-0.6))
     with pytest.raises(ConfigError, match="speed_ratio"):
-        risk.power_model(-0.1, 2.0)
+        speed_models.power_model(-0.1, 2.0)
 
 
 @given(st.floats(0.01, 5.0), st.floats(0.0, 3.0), st.floats(0.0, 6.0))
 def test_power_model_never_falls_as_speed_rises(ratio: float, dr: float, exponent: float) -> None:
-    assert risk.power_model(ratio + dr, exponent) >= risk.power_model(ratio, exponent)
+    assert speed_models.power_model(ratio + dr, exponent) >= speed_models.power_model(ratio, exponent)
 
 
 @given(st.floats(-60.0, 60.0), st.floats(0.0, 40.0), st.floats(0.0, 0.2))
 def test_exponential_model_never_falls_as_speed_rises(dv: float, step: float, beta: float) -> None:
-    assert risk.exponential_model(dv + step, beta) >= risk.exponential_model(dv, beta)
+    assert speed_models.exponential_model(dv + step, beta) >= speed_models.exponential_model(dv, beta)
 
 
 def test_models_agree_for_small_changes_at_50() -> None:
     # the derived beta = exponent / 50 km/h makes both models agree near 50 km/h
     for s in risk.SEVERITIES:
-        p = float(risk.power_model(51.0 / 50.0, P[f"risk.power_model.exponent.{s}"]))
-        e = float(risk.exponential_model(1.0, P[f"risk.exponential_model.beta.{s}"]))
+        p = float(speed_models.power_model(51.0 / 50.0, P[f"risk.power_model.exponent.{s}"]))
+        e = float(speed_models.exponential_model(1.0, P[f"risk.exponential_model.beta.{s}"]))
         assert p == pytest.approx(e, rel=0.01)
 
 
@@ -386,7 +387,7 @@ def test_every_parameter_the_code_reads_is_shipped() -> None:
         for lanes in (2, 4):
             net = one_road(crossing_type=ctype, lanes=lanes // 2, lanes_crossed=lanes)
             risk.estimate(net, record(net, peds_per_hour=30), parameters=rec_p)
-    for model in risk.SPEED_MODELS:
+    for model in speed_models.SPEED_MODELS:
         for arms in (3, 4):
             for sig in (True, False):
                 net = star(arms=arms, signalised=sig)

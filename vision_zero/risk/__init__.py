@@ -7,11 +7,10 @@ from vision_zero.risk.crash_model import (
     CrashEstimate,
     calibrate,
     estimate,
-    exponential_model,
-    power_model,
 )
 from vision_zero.risk.crash_records import read_crash_records, targets_from_records
 from vision_zero.risk.pedestrian import crossing_injuries, tefft_pedestrian_injury
+from vision_zero.risk.speed_models import exponential_model, power_model
 
 __all__ = [
     "ROAD_USERS",

@@ -5,8 +5,8 @@ Contract: :func:`estimate` returns a :class:`CrashEstimate`; results and reports
 Vehicle occupants (per link and per junction)
     An HSM-style safety performance function (HSM 2010 eq. 12-10 for segments, the eq. 12-21 form for
     junctions) from the simulated flows, annualised to AADT, times the speed effect of the simulated speeds
-    against the reference speed at which the SPF applies (the power model per vehicle over each link's speed
-    distribution, with Elvik's exponents for casualties by road environment: urban, or rural roads and freeways
+    against the reference speed at which the SPF applies (the power model of :mod:`vision_zero.risk.speed_models`
+    per vehicle over each link's speed distribution, with Elvik's exponents for casualties by road environment: urban, or rural roads and freeways
     for motorway and trunk links), times the severity split, times crash-modification factors from the modifier
     table. The reference speed is the free-flow speed at ``reference_speed_kph`` (the limit drivers are used
     to; ``speed_limit_kph`` if absent), from the traffic model's owner
@@ -45,17 +45,16 @@ from vision_zero.risk.pedestrian import (
     pedestrian_injury_risk,
     tefft_pedestrian_injury,
 )
+from vision_zero.risk.speed_models import SPEED_MODELS, power_exponents, reference_mean_effect, speed_effect
 from vision_zero.traffic.demand import junction_legs
 from vision_zero.traffic.periods import annual_factors
 from vision_zero.traffic.simulation import SPEED_BIN_KPH, HcmUrbanStreet, TrafficRecord, free_flow_speed_kph
 
 __all__ = [
-    "FREEWAY_HIGHWAYS",
     "INJURY_COLUMNS",
     "MODIFIER_COLUMNS",
     "ROAD_USERS",
     "SEVERITIES",
-    "SPEED_MODELS",
     "CalibrationTargets",
     "CrashEstimate",
     "apply_calibration",
@@ -63,14 +62,10 @@ __all__ = [
     "calibrate",
     "calibration_factors",
     "estimate",
-    "exponential_model",
     "factors_of",
-    "freeway_links",
     "junction_spf",
     "occupant_injuries",
     "pedestrian_injury_risk",
-    "power_exponents",
-    "power_model",
     "segment_spf",
     "segment_spf_type",
     "tefft_pedestrian_injury",
@@ -78,7 +73,6 @@ __all__ = [
 
 SEVERITIES: tuple[str, ...] = ("fatal", "serious", "slight")
 ROAD_USERS: tuple[str, ...] = ("pedestrian", "occupant")
-SPEED_MODELS: tuple[str, ...] = ("power", "exponential")
 INJURY_COLUMNS: tuple[str, ...] = ("site_type", "site", "road_user", "severity", "per_year_raw", "per_year")
 SITE_TYPES: tuple[str, ...] = ("link", "junction", "crossing")
 FloatArray = npt.NDArray[np.float64]
@@ -125,156 +119,6 @@ class CrashEstimate:
                 out[f"{s}.{u}"] = float(inj.loc[mask, column].sum())
         out["ksi"] = out["fatal"] + out["serious"]
         return out
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Speed models
-# ----------------------------------------------------------------------------------------------------------
-def power_model(speed_ratio: npt.ArrayLike, exponent: float | npt.ArrayLike) -> FloatArray:
-    """Nilsson's power model: relative crash (or casualty) count ``(V1 / V0) ** p``.
-
-    Parameters
-    ----------
-    speed_ratio
-        ``V1 / V0``, mean speed after over before [-], > 0.
-    exponent
-        ``p`` for the severity level and road environment (:func:`power_exponents`; Elvik 2009), a number or one
-        per ratio.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``N1 / N0`` [-].
-
-    References
-    ----------
-    Nilsson, G. (2004). Traffic safety dimensions and the power model to describe the effect of speed on safety.
-    Bulletin 221, Lund Institute of Technology.
-    Elvik, R. (2009). The Power Model of the relationship between speed and road safety. TØI report 1034/2009.
-    Cameron, M. H., Elvik, R. (2010). Nilsson's Power Model connecting speed and road trauma: applicability by
-    road type and alternative models for urban roads. Accident Analysis & Prevention 42, 1908-1915.
-    """
-    r = np.asarray(speed_ratio, dtype=np.float64)
-    if np.any(r < 0):
-        raise ConfigError(f"speed_ratio: expected values >= 0 (got min {float(r.min())})")
-    out: FloatArray = np.power(r, np.asarray(exponent, dtype=np.float64))
-    return out
-
-
-def exponential_model(delta_speed_kph: npt.ArrayLike, beta: float) -> FloatArray:
-    """Exponential model: relative crash count ``exp(beta * (V1 - V0))``, the urban alternative to the power model.
-
-    Parameters
-    ----------
-    delta_speed_kph
-        ``V1 - V0`` [km/h].
-    beta
-        Coefficient [1/(km/h)] for the severity level (``risk.exponential_model.beta.<severity>``).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``N1 / N0`` [-].
-
-    References
-    ----------
-    Cameron, M. H., Elvik, R. (2010). Accident Analysis & Prevention 42, 1908-1915.
-    Elvik, R. (2013). A re-parameterisation of the Power Model of the relationship between the speed of traffic
-    and the number of accidents and accident victims. Accident Analysis & Prevention 50, 854-860.
-    """
-    d = np.asarray(delta_speed_kph, dtype=np.float64)
-    out: FloatArray = np.exp(beta * d)
-    return out
-
-
-#: OSM road classes whose links take the power model's "rural roads and freeways" exponents (Elvik 2009; Cameron &
-#: Elvik 2010: Nilsson's power model fits rural highways and freeways, not urban arterials); every other link takes
-#: the urban exponents. An urban expressway (``trunk``) is a freeway-type road whatever the land use around it.
-FREEWAY_HIGHWAYS: tuple[str, ...] = ("motorway", "motorway_link", "trunk", "trunk_link")
-
-#: Nodes of the probabilists' Gauss-Hermite rule used for the expected power of a normal speed distribution.
-_HERMITE = np.polynomial.hermite_e.hermegauss(40)
-
-
-def freeway_links(links: pd.DataFrame) -> npt.NDArray[np.bool_]:
-    """Links whose road environment is "rural roads and freeways" for the power model (:data:`FREEWAY_HIGHWAYS`)."""
-    if "highway" not in links.columns:
-        return np.zeros(len(links), dtype=bool)
-    out: npt.NDArray[np.bool_] = links["highway"].astype(str).isin(FREEWAY_HIGHWAYS).to_numpy(dtype=bool)
-    return out
-
-
-def power_exponents(links: pd.DataFrame, severity: str, parameters: Mapping[str, float]) -> FloatArray:
-    """Per link, the power-model exponent for casualties of ``severity`` in the link's road environment.
-
-    ``risk.power_model.exponent.<severity>`` (urban roads) or ``risk.power_model.exponent.rural_freeway.<severity>``
-    (:func:`freeway_links`): Elvik 2009's exponents for killed, seriously and slightly injured road users.
-    """
-    urban = param(parameters, f"risk.power_model.exponent.{severity}")
-    freeway = freeway_links(links)
-    if not freeway.any():
-        return np.full(len(links), urban)
-    return np.where(freeway, param(parameters, f"risk.power_model.exponent.rural_freeway.{severity}"), urban)
-
-
-def _expected_power_of_normal(exponent: FloatArray, cv: float) -> FloatArray:
-    """``E[(1 + cv z) ** p]`` for standard-normal ``z`` (Gauss-Hermite; the tail below 0 speed is cut at 0)."""
-    x, w = _HERMITE
-    rel = np.maximum(1.0 + cv * x, 0.0)
-    out: FloatArray = (np.power.outer(rel, np.asarray(exponent, dtype=np.float64)) * w[:, None]).sum(
-        0
-    ) / w.sum()
-    return out
-
-
-def speed_effect(
-    speed_kph: npt.ArrayLike,
-    reference_speed_kph: npt.ArrayLike,
-    severity: str,
-    *,
-    parameters: Mapping[str, float],
-    speed_model: str = "power",
-    exponent: npt.ArrayLike | None = None,
-) -> FloatArray:
-    """Relative casualty count at ``speed_kph`` against ``reference_speed_kph`` for one severity.
-
-    ``exponent``: the power model's exponent per value (e.g. :func:`power_exponents`); None: the urban one. Where an
-    exponent differs from the urban one (freeway links) the power model applies also under ``"exponential"``
-    (Cameron & Elvik 2010 proposed the exponential form for urban roads only).
-    """
-    v = np.asarray(speed_kph, dtype=np.float64)
-    v0 = np.asarray(reference_speed_kph, dtype=np.float64)
-    urban = param(parameters, f"risk.power_model.exponent.{severity}")
-    p = np.full(np.broadcast(v, v0).shape, urban) if exponent is None else np.asarray(exponent, np.float64)
-    if speed_model == "power":
-        return power_model(v / v0, p)
-    if speed_model == "exponential":
-        beta = param(parameters, f"risk.exponential_model.beta.{severity}")
-        return np.where(p == urban, exponential_model(v - v0, beta), power_model(v / v0, p))
-    raise ConfigError(f"speed_model: expected one of {list(SPEED_MODELS)} (got {speed_model!r})")
-
-
-def _reference_mean_effect(
-    reference_speed_kph: FloatArray,
-    exponent: FloatArray,
-    severity: str,
-    *,
-    parameters: Mapping[str, float],
-    speed_model: str,
-) -> FloatArray:
-    """The mean per-vehicle speed effect of drivers who keep their reference distribution.
-
-    Normal around the reference speed with sd = cv x mean (the desired speeds' ``traffic.desired_speed.cv``).
-    Dividing by it makes such a link neutral whatever the exponent (Jensen: the mean of ``(v / v0) ** p`` over
-    drivers exceeds 1).
-    """
-    cv = param(parameters, "traffic.desired_speed.cv")
-    out = _expected_power_of_normal(exponent, cv)
-    if speed_model == "exponential":
-        beta = param(parameters, f"risk.exponential_model.beta.{severity}")
-        urban = param(parameters, f"risk.power_model.exponent.{severity}")
-        out = np.where(exponent == urban, np.exp(0.5 * (beta * cv * reference_speed_kph) ** 2), out)
-    return out
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -350,8 +194,8 @@ def _annual_link_traffic(
 
     The speed effect of a link in a period is the power model applied to each vehicle's running speed and
     averaged over the vehicles (the record's speed histogram), relative to the reference distribution
-    (:func:`_reference_mean_effect`): so a change in the speed distribution's upper tail (a camera cutting the
-    excess over the limit) counts with the weight the power model gives the fast drivers, not only through the
+    (:func:`~vision_zero.risk.speed_models.reference_mean_effect`): so a change in the speed distribution's upper
+    tail (a camera cutting the excess over the limit) counts with the weight the power model gives the fast drivers, not only through the
     mean (Elvik 2009's exponents are for mean speeds; applied per vehicle they give the same change for a uniform
     change of speeds and a larger one where the fastest slow down most). The histogram's bin midpoints are shifted
     to the link-period's exact mean speed. A link-period without a histogram uses its mean speed.
@@ -408,7 +252,7 @@ def _annual_link_traffic(
                 exponent=p_link[h_link],
             )
             mean_g = np.bincount(h_inv, weights=h_count * per_vehicle) / np.where(h_total > 0, h_total, 1.0)
-            norm = _reference_mean_effect(ref_link, p_link, s, parameters=parameters, speed_model=speed_model)
+            norm = reference_mean_effect(ref_link, p_link, s, parameters=parameters, speed_model=speed_model)
             from_hist = mean_g[np.minimum(pos, len(keys) - 1)] / norm[link]
             g = np.where(has_hist[ok], from_hist[ok], g)
         num = np.bincount(link[ok], weights=vkm[ok] * g, minlength=n)[:n]
