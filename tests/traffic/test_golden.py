@@ -38,11 +38,11 @@ from vision_zero.traffic import demand, simulation
 from vision_zero.traffic.simulation import TrafficRecord, record_of, simulate_vehicles
 
 #: sha256 of :func:`_digest` for the run of :func:`_run` (see the module docstring before changing it).
-GOLDEN = "385d860ddfbaf171c87a1861e8201c2254f1223815157add77fac991b5c5373a"
+GOLDEN = "b9baa1a9b59e50ab276b79cae626f8357c7922c35b9bae0642470ea3466c3f0c"
 
 
 #: sha256 of :func:`_digest` for the calm run (:func:`test_calm_run_matches_its_golden_hash_and_figures`).
-CALM_GOLDEN = "25900a00339d9c5a21680ea107a8ead9f970192339b3b0cff258c808b475761f"
+CALM_GOLDEN = "392bf7141dae22eb7d11626815a0a3ef2ef24e98aac1ba4898f8a5c03bf55185"
 
 #: The calm run's figures, rounded to the decimals given: name -> (value, decimals).
 CALM_FIGURES: dict[str, tuple[float, int]] = {
@@ -87,7 +87,9 @@ def _digest(record: TrafficRecord, arrays: list[np.ndarray]) -> str:
         "pedestrian_demand": record.pedestrian_demand,
         "trips": record.trips,
         "speed_hist": record.speed_hist,
-        "route_choice": record.route_choice,
+        # without the trees each route update grew: a count of the work done, not a result (a speed-up that grows
+        # fewer trees for the same routes leaves the hash as it was)
+        "route_choice": record.route_choice.drop(columns="trees"),
     }
     for name, table in tables.items():
         h.update(name.encode())
