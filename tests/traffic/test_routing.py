@@ -8,6 +8,7 @@ import pytest
 from traffic_fixtures import grid, make_network
 
 from vision_zero.network.road_network import RoadNetwork
+from vision_zero.traffic import routing
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.routing import (
     SAME_COST_S,
@@ -862,6 +863,39 @@ def test_landmark_bounds_set_aside_only_trips_beyond_their_limit_and_change_no_a
     assert all(np.array_equal(cut_rt.route(i), without_rt.route(i)) for i in np.flatnonzero(below))
     assert np.isinf(cut[beyond]).all() and (cut_rt.n_links[beyond] == 0).all()
     assert (~(cut <= limit) == ~below).all()  # the same answer to "below the limit?" for every trip
+
+
+def test_landmark_pruned_trees_settle_fewer_vertices_and_give_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the same search with the trees expanding every vertex they settle (no landmark pruning; the trips set aside
+    # by their bounds still set aside) and with a tree whose trips all have limits expanding no vertex a landmark
+    # bound puts beyond every limit it still wants: every trip gets the same answer, cost and route (inf and no
+    # route beyond its limit), and the pruned trees settle fewer vertices
+    # (144 origins, ~4 trips a tree as in a band search after the bounds set most drivers aside: about half the
+    # vertices settled)
+    net = grid(12, signalised=True)
+    rng = np.random.default_rng(11)
+    cost = rng.uniform(10.0, 60.0, len(net.links))
+    o = rng.integers(0, 144, 600)
+    d = rng.integers(0, 144, 600)
+    extra = rng.uniform(-5.0, 20.0, Router(net).n_edges)
+    full, _ = Router(net).shortest(o, d, cost, extra)
+    limit = full * rng.uniform(0.7, 1.2, len(o))
+    limit[:10] = np.inf  # their trees grow in full
+    pruned = Router(net)
+    pruned.landmark_count = 4
+    got, got_rt = pruned.shortest(o, d, cost, extra, limit_s=limit)
+    monkeypatch.setattr(routing._LandmarkBounds, "per_vertex", lambda self: routing._NO_LANDMARKS)
+    plain = Router(net)
+    plain.landmark_count = 4
+    want, want_rt = plain.shortest(o, d, cost, extra, limit_s=limit)
+    assert np.array_equal(got, want) and np.array_equal(got_rt.ptr, want_rt.ptr)
+    assert np.array_equal(got_rt.links, want_rt.links)
+    below = full <= limit
+    assert np.array_equal(got[below], full[below]) and np.isinf(got[~below]).all()
+    assert pruned.trees_grown == plain.trees_grown
+    assert pruned.vertices_settled < 0.7 * plain.vertices_settled
 
 
 def test_band_limit_leaves_band_switchers_unchanged_whatever_the_cost_beyond_it() -> None:

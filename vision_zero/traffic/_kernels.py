@@ -108,6 +108,45 @@ def _sift_down(h: npt.NDArray[np.float64], n_heap: int, kk: float, vv: float) ->
     _sift_up(h, i, kk, vv)
 
 
+@njit(inline="always")
+def _beyond_every_limit(
+    k: float,
+    u: np.uint64,
+    dests: npt.NDArray[np.int64],
+    n_dests: int,
+    want: npt.NDArray[np.bool_],
+    node_limit: npt.NDArray[np.float64],
+    to_landmark: npt.NDArray[np.float64],
+    from_landmark: npt.NDArray[np.float64],
+    to_landmark_end: npt.NDArray[np.float64],
+    from_landmark_end: npt.NDArray[np.float64],
+    margin: float,
+) -> bool:
+    """Whether vertex ``u``, settled at distance ``k``, lies on no route within the limit of a wanted destination.
+
+    For each destination ``d`` still wanted: ``k`` plus the landmark lower bound of the cost from ``u`` to ``d``
+    (``max over landmarks L of max(B_L(u) - B_L(d), F_L(d) - F_L(u))``, less ``margin``) exceeds ``d``'s limit.
+    NaN terms (a landmark reaching neither) give no bound.
+    """
+    for j in range(n_dests):
+        d = dests[j]
+        if not want[d]:
+            continue
+        lim = node_limit[d]
+        proven = False
+        for m in range(to_landmark.shape[1]):
+            lb = to_landmark[u, m] - to_landmark_end[d, m]
+            lf = from_landmark_end[d, m] - from_landmark[u, m]
+            if lf > lb:
+                lb = lf
+            if k + (lb - margin) > lim:
+                proven = True
+                break
+        if not proven:
+            return False
+    return True
+
+
 @njit(cache=True, nogil=True)
 def targeted_trees(  # noqa: C901 (one compiled loop)
     indptr: I32,
@@ -122,7 +161,12 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
     trip_dest: I32,
     walk: npt.NDArray[np.bool_],
     limit: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], I32]:
+    to_landmark: npt.NDArray[np.float64],
+    from_landmark: npt.NDArray[np.float64],
+    to_landmark_end: npt.NDArray[np.float64],
+    from_landmark_end: npt.NDArray[np.float64],
+    margin: float,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64], I32, int]:
     """Best cost and route of every trip, one targeted tree per group of trips with the same origin.
 
     Parameters
@@ -143,13 +187,25 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
         Per trip, the cost beyond which its best route is not wanted (``inf``: always wanted). A tree stops as soon
         as the next vertex to settle lies beyond the largest limit of the destinations it has not yet settled
         (a stop-at-threshold tree): those trips' best routes cost more than their limits, and they get ``inf``
-        and no route. Every trip whose destination is settled gets exactly the cost and route of a full tree.
+        and no route. Every trip whose best route costs at most its limit gets exactly the cost and route of a
+        full tree; every other trip ``inf`` and no route.
+    to_landmark, from_landmark
+        Shape ``(vertices, landmarks)``: each vertex's cost to and from each landmark (ALT, Goldberg and
+        Harrelson 2005), or zero landmarks (no pruning). In a tree whose trips all have finite limits, a settled
+        vertex from which a landmark lower bound proves every destination still wanted beyond its limit is not
+        expanded (its edges are not relaxed): no route within a limit passes through it.
+    to_landmark_end, from_landmark_end
+        Shape ``(nodes, landmarks)``: per destination node, the largest cost to each landmark and the least from
+        it over the links entering the node (a route ends on any of them).
+    margin
+        Subtracted from every landmark bound (rounding: far above the floating-point error of the costs).
 
     Returns
     -------
-    best, n_hops, start, buf
+    best, n_hops, start, buf, settled
         Per trip its cost (0 when origin is destination, inf when unreachable or beyond its limit), number of
-        links on its route and where the route starts in ``buf`` (links in driving order).
+        links on its route and where the route starts in ``buf`` (links in driving order); and the vertices the
+        trees settled, in all (a measure of the work).
     """
     n_vert = len(indptr) - 1
     n_trip = len(trip_dest)
@@ -173,6 +229,9 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
     buf = np.empty(max(16, 8 * n_trip), dtype=np.int32)
     used = 0
     n_links_u = np.uint64(n_links)
+    n_marks = to_landmark.shape[1]
+    dests = np.empty(max(1, n_trip), dtype=np.int64)  # the tree's distinct destination nodes
+    settled = 0
     for t in range(len(tree_source)):
         a, b = tree_ptr[t], tree_ptr[t + 1]
         remaining = 0
@@ -182,11 +241,15 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
             if d != trip_origin[i]:
                 if not want[d]:
                     want[d] = True
+                    dests[remaining] = d
                     remaining += 1
                 if limit[i] > node_limit[d]:
                     node_limit[d] = limit[i]
                 if limit[i] > stop_at:
                     stop_at = limit[i]
+        n_dests = remaining
+        # prune with the landmark bounds only where every trip has a limit (a tree of the gap sample grows in full)
+        prune = n_marks > 0 and stop_at < np.inf
         n_touched = 0
         src = tree_source[t]
         if remaining > 0:
@@ -207,6 +270,7 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                     continue
                 if k > stop_at:  # every destination still wanted costs more than its limit
                     break
+                settled += 1
                 if u < n_links_u:
                     node = node_of_link[u]
                     if want[node]:
@@ -220,6 +284,21 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                                 d = trip_dest[i]
                                 if want[d] and node_limit[d] > stop_at:
                                     stop_at = node_limit[d]
+                # settled, not expanded: no route within a limit passes through u
+                if prune and _beyond_every_limit(
+                    k,
+                    u,
+                    dests,
+                    n_dests,
+                    want,
+                    node_limit,
+                    to_landmark,
+                    from_landmark,
+                    to_landmark_end,
+                    from_landmark_end,
+                    margin,
+                ):
+                    continue
                 for e in range(np.uint64(indptr[u]), np.uint64(indptr[u + _ONE])):
                     x = np.uint64(cols[e])
                     nd = k + weight[e]
@@ -250,7 +329,8 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                 if dist[li] < bd:
                     bd = dist[li]
                     last = li
-            if last < 0:
+            # unreachable, or reached beyond its limit (settled for another trip with a larger one)
+            if last < 0 or bd > limit[i]:
                 continue
             best[i] = bd
             if not walk[i]:
@@ -279,4 +359,4 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
             v = touched[q]
             dist[v] = np.inf
             pred[v] = -1
-    return best, n_hops, start, buf[:used]
+    return best, n_hops, start, buf[:used], settled

@@ -499,6 +499,57 @@ def _farthest_landmarks(graph: object, reverse: object, n_links: int, count: int
     return np.asarray(chosen, dtype=np.int64)
 
 
+#: No landmarks for :func:`~vision_zero.traffic._kernels.targeted_trees` (no pruning): its last five arguments.
+_NO_LANDMARKS = (np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 0)), 0.0)
+
+
+@dataclass(frozen=True)
+class _LandmarkBounds:
+    """The landmarks' costs of one search (:meth:`Router._landmark_bounds`): ALT lower bounds of route costs.
+
+    For a landmark vertex ``L`` of the turn graph, with ``B(x)`` the cost from ``x`` to ``L`` and ``F(x)`` from
+    ``L`` to ``x``, the triangle inequality gives ``cost(s, t) >= B(s) - B(t)`` and ``cost(s, t) >= F(t) - F(s)``;
+    a destination node's best route ends on any of its entering links ``t``, so the bound takes the largest
+    ``B(t)`` and the least ``F(t)`` over them (:attr:`to_end`, :attr:`from_end`); from an origin's source vertex
+    ``s`` (which no edge enters) the second is taken through its first link ``b``:
+    ``cost(s, t) >= min over t of F(t) - max over b of (F(b) - w(s, b))`` (:attr:`from_start`). Each bound is
+    lowered by :attr:`margin`, ``1e-9 x (largest landmark cost + 1)``, far above the rounding of the costs.
+    Arrays are (landmarks, vertices or nodes).
+    """
+
+    n_links: int
+    to_lm: FloatArray
+    from_lm: FloatArray
+    to_end: FloatArray
+    from_end: FloatArray
+    from_start: FloatArray
+    margin: float
+
+    def beyond(self, origins: IntArray, destinations: IntArray, limit: FloatArray) -> BoolArray:
+        """Per trip, whether its lower bound lies beyond its limit (only trips with a finite limit and distinct ends)."""
+        out = np.zeros(len(origins), dtype=bool)
+        cand = np.flatnonzero(np.isfinite(limit) & (origins != destinations))
+        o, d = origins[cand], destinations[cand]
+        with np.errstate(invalid="ignore"):  # inf - inf: no bound from that landmark
+            bound = np.maximum(
+                self.to_lm[:, self.n_links + o] - self.to_end[:, d],
+                self.from_end[:, d] - self.from_start[:, o],
+            )
+        bound = np.where(np.isnan(bound), -np.inf, bound).max(axis=0)
+        out[cand] = bound - self.margin > limit[cand]
+        return out
+
+    def per_vertex(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
+        """The arrays :func:`~vision_zero.traffic._kernels.targeted_trees` prunes with: (vertices or nodes, landmarks)."""
+        return (
+            np.ascontiguousarray(self.to_lm.T),
+            np.ascontiguousarray(self.from_lm.T),
+            np.ascontiguousarray(self.to_end.T),
+            np.ascontiguousarray(self.from_end.T),
+            self.margin,
+        )
+
+
 class Router:
     """Shortest-route search over a network's turn graph for given link costs (see the module docstring).
 
@@ -545,6 +596,8 @@ class Router:
         self._in_list = in_order.astype(VERTEX_DTYPE)
         #: Shortest-route trees grown so far by :meth:`shortest` (one per distinct origin and call).
         self.trees_grown = 0
+        #: Vertices those trees settled, in all (the work they did; landmark bounds cut it, not the trees).
+        self.vertices_settled = 0
         #: Landmarks of the lower bounds that spare a stop-at-threshold search its hopeless trips (:meth:`shortest`'s
         #: ``limit_s``; 0 = none). Chosen at first use, from that call's costs: they change the work, not the answers.
         self.landmark_count = LANDMARKS
@@ -616,8 +669,9 @@ class Router:
         stop-at-threshold tree). Such a trip gets cost ``inf`` and an empty route; every other trip gets exactly
         what the full search gives (cost and route, bit for bit). A limit of ``inf`` (or NaN) wants the trip.
         Before any tree, trips whose landmark lower bound (:meth:`_beyond_limit`) already lies beyond their limit
-        are set aside (``inf``, empty route), and the trees stop at the others' limits: same answers, fewer and
-        shorter trees.
+        are set aside (``inf``, empty route), and the trees stop at the others' limits; a tree whose trips all have
+        a finite limit does not expand a vertex from which the landmark bounds put every destination it still
+        wants beyond that destination's limit: same answers, fewer and smaller trees.
         """
         origins = np.asarray(origins, dtype=np.int64)
         destinations = np.asarray(destinations, dtype=np.int64)
@@ -628,28 +682,40 @@ class Router:
             limit = np.asarray(limit_s, dtype=np.float64)
             limit = np.where(np.isnan(limit), np.inf, limit)
         weight = self._weights(cost_s, edge_extra_s)
-        beyond = self._beyond_limit(origins, destinations, weight, limit) if limit_s is not None else None
+        bounds = self._landmark_bounds(origins, destinations, weight, limit) if limit_s is not None else None
+        beyond = bounds.beyond(origins, destinations, limit) if bounds is not None else None
         if beyond is None or not beyond.any():
-            return self._search(origins, destinations, weight, limit, paths)
+            return self._search(origins, destinations, weight, limit, paths, bounds)
         # the trips whose lower bound already lies beyond their limit are not searched: inf and an empty route,
         # as a search would give them; the others get the search's answer, whoever else is searched
         keep = np.flatnonzero(~beyond)
         best = np.full(n, np.inf)
-        kept_best, kept = self._search(origins[keep], destinations[keep], weight, limit[keep], paths)
+        kept_best, kept = self._search(origins[keep], destinations[keep], weight, limit[keep], paths, bounds)
         best[keep] = kept_best
         return best, Routes.concat_by_index(n, [(keep, kept)])
 
     def _search(
-        self, origins: IntArray, destinations: IntArray, weight: FloatArray, limit: FloatArray, paths: bool
+        self,
+        origins: IntArray,
+        destinations: IntArray,
+        weight: FloatArray,
+        limit: FloatArray,
+        paths: bool,
+        bounds: _LandmarkBounds | None = None,
     ) -> tuple[FloatArray, Routes]:
-        """:meth:`shortest`'s trees under turn-graph edge weights ``weight`` (:meth:`_weights`), every trip searched."""
+        """:meth:`shortest`'s trees under turn-graph edge weights ``weight`` (:meth:`_weights`), every trip searched.
+
+        ``bounds``: the call's landmark costs, with which a tree whose trips all have limits expands no vertex
+        that a lower bound puts beyond every limit still wanted (:func:`~vision_zero.traffic._kernels.targeted_trees`).
+        """
         n = len(origins)
+        marks = bounds.per_vertex() if bounds is not None else _NO_LANDMARKS
         order = np.argsort(origins, kind="stable")
         uniq, first = np.unique(origins[order], return_index=True)
         self.trees_grown += len(uniq)
         tree_ptr = np.append(first, n).astype(np.int64)
         walk = np.full(n, paths, dtype=bool)
-        best_o, hops_o, start_o, buf = targeted_trees(
+        best_o, hops_o, start_o, buf, settled = targeted_trees(
             self._indptr,
             self._cols,
             weight,
@@ -662,7 +728,9 @@ class Router:
             destinations[order].astype(VERTEX_DTYPE),
             walk,
             limit[order],
+            *marks,
         )
+        self.vertices_settled += settled
         best = np.empty(n)
         best[order] = best_o
         n_hops = np.zeros(n, dtype=np.int64)
@@ -679,20 +747,25 @@ class Router:
     ) -> BoolArray:
         """Per trip, whether a landmark lower bound proves its best route costs more than its limit.
 
-        The lower bounds of ALT (Goldberg and Harrelson 2005): for a landmark vertex ``L`` of the turn graph,
-        with ``B(x)`` the cost from ``x`` to ``L`` and ``F(x)`` from ``L`` to ``x``, the triangle inequality gives
-        ``cost(s, t) >= B(s) - B(t)`` and ``cost(s, t) >= F(t) - F(s)``; from an origin's source vertex ``s``
-        (which no edge enters) the second is taken through its first link ``b``:
-        ``cost(s, t) >= min over t of F(t) - max over b of (F(b) - w(s, b))``, and a destination node's best
-        route ends on any of its entering links ``t`` (so the least over them, the largest ``B(t)``). Each
-        bound is lowered by a rounding margin of ``1e-9 x (largest landmark cost + 1)``. Only trips with a
-        finite limit and distinct ends are tested, and only when they have more than twice
-        :attr:`landmark_count` distinct origins (the landmarks' trees cost about that many targeted trees).
+        :meth:`_landmark_bounds`' :meth:`_LandmarkBounds.beyond` (all False where no landmarks are used).
         """
-        out = np.zeros(len(origins), dtype=bool)
+        bounds = self._landmark_bounds(origins, destinations, weight, limit)
+        if bounds is None:
+            return np.zeros(len(origins), dtype=bool)
+        return bounds.beyond(origins, destinations, limit)
+
+    def _landmark_bounds(
+        self, origins: IntArray, destinations: IntArray, weight: FloatArray, limit: FloatArray
+    ) -> _LandmarkBounds | None:
+        """The landmarks' costs to and from every vertex under edge weights ``weight``, for lower bounds.
+
+        The lower bounds of ALT (Goldberg and Harrelson 2005), :class:`_LandmarkBounds`. None (no landmarks) unless
+        the trips with a finite limit and distinct ends have more than twice :attr:`landmark_count` distinct
+        origins (the landmarks' trees cost about that many targeted trees).
+        """
         cand = np.flatnonzero(np.isfinite(limit) & (origins != destinations))
         if self.landmark_count <= 0 or len(np.unique(origins[cand])) <= 2 * self.landmark_count:
-            return out
+            return None
         from scipy.sparse import csr_matrix
         from scipy.sparse.csgraph import dijkstra
 
@@ -721,14 +794,9 @@ class Router:
         if has_out.any():
             reach = from_lm[:, self._cols[e0:]] - weight[e0:]
             from_start[:, has_out] = np.maximum.reduceat(reach, src_ptr[:-1][has_out], axis=1)
-        o, d = origins[cand], destinations[cand]
-        with np.errstate(invalid="ignore"):  # inf - inf: no bound from that landmark
-            bound = np.maximum(to_lm[:, nl + o] - to_end[:, d], from_end[:, d] - from_start[:, o])
-        bound = np.where(np.isnan(bound), -np.inf, bound).max(axis=0)
         finite = np.concatenate([to_lm[np.isfinite(to_lm)], from_lm[np.isfinite(from_lm)]])
         margin = 1e-9 * (float(finite.max()) + 1.0) if finite.size else 0.0
-        out[cand] = bound - margin > limit[cand]
-        return out
+        return _LandmarkBounds(nl, to_lm, from_lm, to_end, from_end, from_start, margin)
 
     def best_by_row(
         self,
