@@ -106,10 +106,14 @@ leave a route for any saving, all by the same step, which oscillates) or without
 
 A variant's band search asks of every driver only whether his best route costs less than his threshold (his route
 time minus his band, :func:`~vision_zero.traffic.routing.band_limit_s`): a driver whose landmark lower bound
-already lies beyond it stays without a tree (:meth:`~vision_zero.traffic.routing.Router.shortest`), and each
+already lies beyond it stays without a tree (:meth:`~vision_zero.traffic.routing.Router.shortest`), each
 origin's trees stop at the remaining drivers' thresholds (a driver whose best route lies beyond his stays,
-whatever that route costs), so the switchers are those of the full search, bit for bit. Only the sampled
-origins' trees (``gap_sample_origins``) are grown in full: a variant's recorded gap is their estimate. What a
+whatever that route costs) and expand no link from which the landmark bounds put every remaining driver's
+destination beyond his threshold, so the switchers are those of the full search, bit for bit. Only the sampled
+origins' trees (``gap_sample_origins``) are grown in full: a variant's recorded gap is their estimate. Where a
+baseline's equilibrium hands over, the band phase's search after that simulation takes the sampled origins'
+best routes from the equilibrium's (the same costs; grown with their routes also at the equilibrium's cap) and
+grows trees only for the other origins. What a
 variant's route choice costs, and what was tried to cut it: benchmarks/README.md, "A variant's route choice".
 
 References
@@ -519,20 +523,31 @@ def simulate_vehicles(
         # with the routes)
         sample = sample_origins(veh.origin, rc.gap_sample_origins, gap_rng)
         sv = sample.vehicles
+        # the equilibrium's best routes of the sampled origins after this simulation, when it hands over to the
+        # band phase: the band phase's search after the same simulation takes them instead of growing those trees
+        # again (the same costs, each such tree's trips all without a limit: the same answers)
+        handed: tuple[FloatArray, Routes] | None = None
         while True:  # the phase's route update after this simulation (an equilibrium that stops hands it on)
             trees_before = router.trees_grown
             last = k - first == max_iterations  # the phase's cap
             exact_band = phase == "band"
-            if not exact_band:  # the equilibrium's swaps on the sampled origins
-                only, limit = (None if sample.complete else sv), None
-            else:  # every driver's band exactly, each tree stopping at its drivers' band thresholds (a driver
-                # whose best route costs more than that stays, whatever it costs); the sampled origins' trees in
-                # full, for the gap
+            if not exact_band:  # the equilibrium's swaps on the sampled origins (their routes also at its cap
+                # when a band phase follows: it re-uses them)
+                best, candidates = _best_routes(
+                    router,
+                    veh,
+                    slices,
+                    costs,
+                    turn_s,
+                    None if sample.complete else sv,
+                    paths=not last or band_follows,
+                )
+            else:  # every driver's band exactly (the sampled origins' trees in full, for the gap)
                 limit = band_limit_s(current, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
-                only, limit[sv] = None, np.inf
-            best, candidates = _best_routes(
-                router, veh, slices, costs, turn_s, only, paths=not last, limit_s=limit
-            )
+                best, candidates = _band_search(
+                    router, veh, slices, costs, turn_s, sv, limit, paths=not last, handed=handed
+                )
+            handed = None
             gap, gap_se = sampled_relative_gap(current[sv], best[sv], weight[sv], sample)
             if not exact_band and not sample.complete and not last and gap <= rc.relative_gap_target:
                 # the stop rule fires: the exact gap decides (after the last simulation there is nothing to decide)
@@ -578,6 +593,7 @@ def simulate_vehicles(
             # the equilibrium stopped (its target, a plateau or its cap): the drivers now judge the routes they
             # have by their band, as a variant's drivers do, from this simulation on
             phase, first, first_row = "band", k, len(log)
+            handed = (best, candidates)
         # of the drivers to move (the equilibrium's: by their own gap; the band's: those outside their band),
         # each moves with probability the phase's MSA step (the equilibrium's divided by the sampled share)
         step = msa_step(k - first + 1, rc.step_exponent, weight_exponent=rc.step_weight_exponent)
@@ -708,6 +724,35 @@ def _best_routes(
     return router.best_by_row(
         veh.origin, veh.destination, slices.row, costs, turn_s, only, paths=paths, limit_s=limit_s
     )
+
+
+def _band_search(
+    router: Router,
+    veh: _Vehicles,
+    slices: _Slices,
+    costs: FloatArray,
+    turn_s: FloatArray,
+    sampled: IntArray,
+    limit_s: FloatArray,
+    *,
+    paths: bool,
+    handed: tuple[FloatArray, Routes] | None,
+) -> tuple[FloatArray, Routes]:
+    """The band phase's search after a simulation: every vehicle's best route where it lies within ``limit_s``.
+
+    Each tree stops at its drivers' band thresholds ``limit_s`` (:func:`band_limit_s`; a driver whose best route
+    costs more stays, whatever it costs: ``inf`` and no route), but the sampled vehicles' (``sampled``, the gap's
+    origins) are grown in full. ``handed``: the equilibrium's best costs and routes after the same simulation
+    (where it hands over), exact for the sampled vehicles: they are taken, and trees grown only for the others.
+    """
+    limit = np.array(limit_s, dtype=np.float64)
+    limit[sampled] = np.inf
+    if handed is None:
+        return _best_routes(router, veh, slices, costs, turn_s, None, paths=paths, limit_s=limit)
+    rest = np.setdiff1d(np.arange(len(veh.origin)), sampled)
+    best, candidates = _best_routes(router, veh, slices, costs, turn_s, rest, paths=paths, limit_s=limit)
+    best[sampled] = handed[0][sampled]
+    return best, candidates.replace(sampled, handed[1])
 
 
 def _perceived_routes(
