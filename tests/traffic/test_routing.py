@@ -9,6 +9,7 @@ from traffic_fixtures import grid, make_network
 
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic import routing
+from vision_zero.traffic import simulation as simulation_module
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.routing import (
     SAME_COST_S,
@@ -567,6 +568,61 @@ def test_trees_per_simulation_are_the_sampled_origins_slices_also_after_the_last
     assert abs(est - exact["relative_gap"].iloc[0]) <= 3.0 * se
     assert sampled["switched"].iloc[0] > 0
     pd.testing.assert_frame_equal(run(1, 8), sampled)  # same seed, same sample, same swaps
+
+
+def test_landmark_bounds_change_nothing_in_a_baseline_and_its_band_phase(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a congested 8x8 grid (64 origins), the gap on 16 of them: in the band phase the other origins' trees (more
+    # than twice the 16 landmarks in every slice) set drivers aside by their landmark bounds, stop at the others'
+    # band thresholds and prune by the bounds; without landmarks (LANDMARKS 0) they only stop at the thresholds.
+    # The log (but the trees grown), the routes and the simulated times are the same bit for bit
+    net = grid(8, signalised=True)
+    rng = np.random.default_rng(9)
+    n = 5000
+    trips = pd.DataFrame(
+        {
+            "trip": np.arange(n),
+            "period": "h",
+            "origin": rng.integers(0, 64, n),
+            "destination": rng.integers(0, 64, n),
+            "depart_s": rng.uniform(0, 3600, n),
+        }
+    )
+    rc = RouteChoiceSettings(
+        max_iterations=2,
+        relative_gap_target=0.0,
+        slice_s=900.0,
+        band_relative=0.1,
+        band_min_s=20.0,
+        gap_sample_origins=16,
+    )
+
+    routers: list[Router] = []
+
+    class Counted(Router):
+        def __init__(self, network: RoadNetwork) -> None:
+            super().__init__(network)
+            routers.append(self)
+
+    monkeypatch.setattr(simulation_module, "Router", Counted)
+
+    def run() -> VehicleTraffic:
+        return simulate_vehicles(
+            net, trips, rng=np.random.default_rng(3), periods=(HOUR,), settings=EXACT, route_settings=rc
+        )
+
+    with_bounds = run()
+    monkeypatch.setattr(routing, "LANDMARKS", 0)
+    plain = run()
+    log, plain_log = with_bounds.route_choice, plain.route_choice
+    assert log["phase"].tolist() == ["equilibrium"] * 3 + ["band"] * 3
+    assert log["switched"].sum() > 100
+    # every search's settled vertices, the equilibrium's full trees too: 0.81 when written
+    assert routers[0].vertices_settled < 0.9 * routers[1].vertices_settled
+    pd.testing.assert_frame_equal(log.drop(columns="trees"), plain_log.drop(columns="trees"))
+    assert np.array_equal(with_bounds.routes.links, plain.routes.links)
+    assert np.array_equal(with_bounds.times.ex, plain.times.ex, equal_nan=True)
 
 
 def test_a_sampled_gap_at_the_target_is_confirmed_on_every_origin() -> None:
