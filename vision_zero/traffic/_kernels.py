@@ -34,6 +34,13 @@ same costs and settles ~5,600-5,800 vertices per tree on the district's first sl
 the CPU (3.8-7.6 s against 2.4-2.6 s for 1,810 trees, load ~10): a tree has ~6 destinations spread over the map,
 so the least bound over them is weak and costs destinations x landmarks per vertex reached.
 
+Landmark pruning (a settled vertex whose bounds put every destination still wanted beyond its limit is not
+expanded) is used only in trees whose trips all have a limit, the band search's stop-at-threshold trees with a
+few drivers each after the bounds set most aside (city AM: their CPU -24 to -52% after the first band search).
+Tried and not kept: the same pruning in the gap's trees, with each trip's limit its route's cost less
+``SAME_COST_S`` (exact: a best route that saves no more counts as none), ~22 trips a tree: the city AM's
+equilibrium searches took 8.6-11.4 CPU-s against ~5.5 (benchmarks/README.md, "The band search's cost").
+
 Reference: Dijkstra, E. W. (1959). A note on two problems in connexion with graphs. Numerische Mathematik 1,
 269-271.
 """
