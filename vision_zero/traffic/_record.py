@@ -312,7 +312,9 @@ def build_record(
     trips_out = pd.DataFrame(
         {
             "trip": trips["trip"].to_numpy(dtype=np.int64),
-            "period": trips["period"].astype(str).to_numpy(),
+            # the column's array as it is: to_numpy() of an Arrow-backed string column builds one Python str per
+            # trip, converted back to Arrow here (~175 ms on a city day's 400k trips, #16)
+            "period": trips["period"].astype(str).array,
             "origin": trips["origin"].to_numpy(dtype=np.int64),
             "destination": trips["destination"].to_numpy(dtype=np.int64),
             "depart_s": trips["depart_s"].to_numpy(dtype=np.float64),
