@@ -93,6 +93,15 @@ def test_each_subpackage_imports_alone(package: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def _imported_of(code: str) -> str:
+    """What ``code``, run in a fresh interpreter, prints (it names the listed modules it found imported)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def test_the_traffic_path_leaves_unused_heavy_modules_unimported() -> None:
     """#16 start-up: a traffic run imports neither plotting/GIS nor scipy.sparse (only the HCM option's segments).
 
@@ -115,11 +124,7 @@ def test_the_traffic_path_leaves_unused_heavy_modules_unimported() -> None:
         "import sys, vision_zero.traffic.simulation, vision_zero.network.road_network\n"
         f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ""
+    assert _imported_of(code) == ""
 
 
 def test_the_command_line_parser_imports_no_numerical_library() -> None:
@@ -135,11 +140,7 @@ def test_the_command_line_parser_imports_no_numerical_library() -> None:
         "vision_zero.cli.build_parser()\n"
         f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ""
+    assert _imported_of(code) == ""
 
 
 def test_the_version_is_read_when_asked() -> None:

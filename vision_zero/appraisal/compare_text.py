@@ -13,7 +13,7 @@ from typing import Any
 
 from vision_zero.appraisal.compare import Comparison, VariantComparison
 from vision_zero.appraisal.paired_stats import sd_range
-from vision_zero.core.formatting import format_number, precision_line, replications_text
+from vision_zero.core.formatting import aligned_columns, format_number, precision_line, replications_text
 from vision_zero.core.intervals import MIN_REPLICATIONS_FOR_CI, Interval
 
 __all__ = [
@@ -275,16 +275,7 @@ def format_table(comparison: Comparison, *, label: str = "", lang: str = "en", c
     header, rows = table_rows(comparison, lang=lang)
 
     def block(cols: list[int]) -> list[str]:
-        grid = [[r[j] for j in cols] for r in [header, *rows]]
-        widths = [max(len(r[j]) for r in grid) for j in range(len(cols))]
-        lines = [
-            "  ".join(
-                c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
-            for r in grid
-        ]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return lines
+        return aligned_columns([[r[j] for j in cols] for r in [header, *rows]])
 
     per_scenario = block([0, 1, 2, 3])
     against = block([0, *range(4, len(header))])

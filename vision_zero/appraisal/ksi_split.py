@@ -25,7 +25,7 @@ import pandas as pd
 from vision_zero.appraisal.attribution import link_ksi_per_year
 from vision_zero.appraisal.compare import ScenarioRuns, paired_replications
 from vision_zero.appraisal.compare_text import format_interval
-from vision_zero.core.formatting import format_number, replications_text
+from vision_zero.core.formatting import aligned_columns, format_number, replications_text
 from vision_zero.core.intervals import Interval, interval, replications_needed
 from vision_zero.network.road_network import RoadNetwork
 
@@ -234,13 +234,6 @@ def format_split(frame: pd.DataFrame, *, lang: str = "en") -> str:
         need = touched.get("replications_for_precision", replications_needed([]))
         row.append(replications_text(int(need), int(touched["n"]), float(touched["mean"])))
         rows.append(row)
-    widths = [max(len(r[j]) for r in rows) for j in range(len(header))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = aligned_columns(rows)
     title = text("where_terminal", lang)
     return "\n".join([title, *lines])

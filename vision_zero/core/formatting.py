@@ -13,7 +13,20 @@ import math
 from vision_zero.core.i18n import ntext
 from vision_zero.core.intervals import NEEDED_CAP, Precision
 
-__all__ = ["format_number", "precision_line", "replications_text"]
+__all__ = ["aligned_columns", "format_number", "precision_line", "replications_text"]
+
+
+def aligned_columns(rows: list[list[str]]) -> list[str]:
+    """A text table's lines: the first column left-aligned, the others right-aligned, a rule under the first row."""
+    widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
 
 
 def format_number(x: float, digits: int = 1, *, million: str = "M", million_digits: int = 0) -> str:
