@@ -94,6 +94,41 @@ def test_resolved_toml_is_valid_toml_with_everything(chain: Path):
     assert doc["interventions"][0]["mode"] == "fixed"  # defaults filled in
 
 
+def test_content_toml_names_files_by_their_digest_not_their_path(tmp_path: Path):
+    import hashlib
+
+    od = write(tmp_path / "od.csv", "origin,destination,period,trips\n0,2,am_peak,5\n")
+    zone = write(
+        tmp_path / "zone.geojson", '{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 1], [0, 0]]]}'
+    )
+    path = write(
+        tmp_path / "s.toml",
+        f"""name = "s"
+description = "s"
+[network]
+{TINY}
+[demand]
+od_file = "od.csv"
+[[interventions]]
+type = "speed_limit"
+limit_kph = 30
+where = {{ polygon = "zone.geojson" }}
+""",
+    )
+    s = load_scenario(path, overrides={"simulation.seed": 9})
+    assert str(od) in s.resolved_toml() and str(tmp_path) in s.resolved_toml()  # the text a user reads
+    text = s.content_toml()
+    assert str(tmp_path) not in text and "# " not in text  # no path, no comment
+    doc = tomllib.loads(text)
+    assert doc["demand"]["od_file"] == "sha256:" + hashlib.sha256(od.read_bytes()).hexdigest()
+    assert (
+        doc["interventions"][0]["where"]["polygon"]
+        == "sha256:" + hashlib.sha256(zone.read_bytes()).hexdigest()
+    )
+    assert doc["baseline"] == "self" and doc["simulation"]["seed"] == 9  # the override is in the values
+    assert doc["network"]["source"] == "schematic:almaty?scale=tiny&seed=0"  # not a file: kept
+
+
 def test_errors_point_at_the_file_that_wrote_the_value(chain: Path):
     text = (chain.parent / "mid.toml").read_text().replace("limit_kph = 40", "limit_kph = -5")
     write(chain.parent / "mid.toml", text)

@@ -38,6 +38,7 @@ Every mistake raises :class:`~vision_zero.core.errors.ScenarioError` (file, key 
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -267,10 +268,7 @@ class Scenario:
         """Folder of the scenario file."""
         return self.path.parent
 
-    def resolved_toml(self) -> str:
-        """The resolved scenario as TOML (``extends`` applied, defaults filled, paths absolute)."""
-        import tomli_w
-
+    def _resolved_document(self) -> dict[str, Any]:
         described = {k: v for k, v in self.descriptions.items() if k != "en"}
         doc: dict[str, Any] = {
             "name": self.name,
@@ -281,10 +279,71 @@ class Scenario:
             model: BaseModel = getattr(self, section)
             doc[section] = model.model_dump(mode="json", exclude_none=True)
         doc["interventions"] = [iv.model_dump(mode="json", exclude_none=True) for iv in self.interventions]
+        return doc
+
+    def resolved_toml(self) -> str:
+        """The resolved scenario as TOML (``extends`` applied, defaults filled, paths absolute)."""
+        import tomli_w
+
         head = [f"# resolved from: {' <- '.join(str(p) for p in self.chain)}"]
         if self.overrides:
             head.append(f"# overrides: {dict(self.overrides)}")
-        return "\n".join(head) + "\n" + tomli_w.dumps(doc)
+        return "\n".join(head) + "\n" + tomli_w.dumps(self._resolved_document())
+
+    def content_toml(self) -> str:
+        """The resolved scenario with every file it names replaced by a digest of the file's content.
+
+        What a run-id hashes (:func:`vision_zero.runs.run_folders.run_id`): the same scenario in another folder
+        or checkout has the same content, and a file edited under the same path has another. Each file the
+        scenario names (``network.source`` when it is a file, ``demand.od_file``, ``demand.pedestrian_file``,
+        ``calibration.crash_records``, ``risk.parameters``, each intervention's ``where.polygon``) becomes
+        ``"sha256:<digest>"``; ``baseline`` becomes ``"self"`` (a baseline) or ``"another scenario"`` (a variant's
+        run-id adds its baseline's content); the ``# resolved from`` and ``# overrides`` comments are left out
+        (the values already hold the overrides).
+
+        Raises
+        ------
+        ScenarioError
+            A named file can no longer be read.
+        """
+        import tomli_w
+
+        doc = self._resolved_document()
+        doc["baseline"] = "self" if self.is_baseline else "another scenario"
+
+        def digest(table: Any, key: str, label: str, base: Path | None = None) -> None:
+            if isinstance(table, dict) and isinstance(table.get(key), str):
+                path = Path(table[key])
+                if base is not None and not path.is_absolute():
+                    path = base / path  # as the selector reads it (a polygon given by --set)
+                if path.is_file():  # a network source may be a place, a bounding box or a folder
+                    table[key] = _file_digest(path, origin=str(self.path), key=f"{label}{key}")
+
+        network = doc["network"]
+        if _is_network_file(network["source"]):
+            digest(network, "source", "network.")
+        for section, key in (
+            ("demand", "od_file"),
+            ("demand", "pedestrian_file"),
+            ("calibration", "crash_records"),
+            ("risk", "parameters"),
+        ):
+            digest(doc[section], key, f"{section}.")
+        for i, iv in enumerate(doc["interventions"]):
+            digest(iv.get("where"), "polygon", f"interventions[{i}].where.", self.base_dir)
+        return tomli_w.dumps(doc)
+
+
+def _file_digest(path: Path, *, origin: str, key: str) -> str:
+    """``"sha256:<hex>"`` of a file's bytes."""
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError as exc:
+        raise ScenarioError(origin, key, f"a readable file ({exc})", str(path)) from None
+    return f"sha256:{h.hexdigest()}"
 
 
 # ------------------------------------------------------------------------------------------------- loading

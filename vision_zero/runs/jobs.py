@@ -90,7 +90,7 @@ class ScenarioJob:
     name
         Scenario name (the folder under the output directory).
     scenario_toml
-        The resolved scenario (``extends`` applied) as TOML text; written to ``scenario.toml``.
+        The resolved scenario (``extends`` applied, paths absolute) as TOML text; written to ``scenario.toml``.
     seed
         Base seed of the run.
     replications
@@ -109,6 +109,10 @@ class ScenarioJob:
         there and a variant replication with the same traffic inputs re-uses it
         (:func:`vision_zero.runs.pipeline.run_replication`); and the keywords ``baseline_routes`` and
         ``baseline_link_stats`` (the baseline replication's routes and link times, when its folder keeps them).
+    content
+        What the run-id hashes of the scenario: the resolved scenario without file paths, each file it names
+        replaced by a digest of its content (:meth:`vision_zero.program.scenario.Scenario.content_toml`);
+        ``None``: ``scenario_toml`` (a job not made from a scenario file, whose text names no files).
     """
 
     name: str
@@ -120,6 +124,7 @@ class ScenarioJob:
     network: NetworkInfo
     baseline: ScenarioJob | None = None
     shares_traffic: bool = False
+    content: str | None = None
 
     @property
     def is_baseline(self) -> bool:
@@ -357,6 +362,7 @@ def scenario_job(
         network=info,
         baseline=baseline,
         shares_traffic=True,
+        content=scenario.content_toml(),
     )
     made[key] = job
     return job

@@ -26,9 +26,9 @@ the interval of its KSI is used. :func:`vision_zero.runs.stopping.rounds_to_prec
 of pairs).
 
 Run folder: ``<out>/<scenario>/<run-id>/`` (:mod:`vision_zero.runs.run_folders`; files laid out in
-:mod:`vision_zero.runs.results`); the run-id is a hash of the resolved scenario, the seed, the network fingerprint
-and the code fingerprint, so the same command with the same build finds the same folder, and a changed model never
-reuses old results. After each run its ``replications.csv`` and ``run_summary.json``
+:mod:`vision_zero.runs.results`); the run-id is a hash of the scenario's content (its files by their content, not
+their paths), the seed, the network fingerprint and the code fingerprint, so the same command with the same build
+finds the same folder wherever the scenario lies, and a changed model or input file never reuses old results. After each run its ``replications.csv`` and ``run_summary.json``
 (:mod:`vision_zero.runs.run_summary`) are rewritten.
 """
 

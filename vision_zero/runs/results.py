@@ -3,7 +3,8 @@
 Layout of one run (DESIGN.md "Result layout")::
 
     results/<scenario>/<run-id>/
-        scenario.toml          the resolved scenario (extends applied)
+        scenario.toml          the resolved scenario (extends applied, absolute paths) as first run here; a copy
+                               of the scenario in another folder shares the run-id (files by content, not path)
         manifest.json          package version and code fingerprint, seed, network source/fingerprint, schematic
                                flag, created
         replications/rep-0000/ one folder per finished replication, written atomically (tmp folder + rename)

@@ -1,8 +1,9 @@
 """Run folders: ``<out>/<scenario>/<run-id>/``, the run-id, the manifest, and what an interrupted run left behind.
 
-The run-id is a hash of the resolved scenario, the seed, the network fingerprint and the code fingerprint, so the
-same command with the same build finds the same folder, and a changed model never reuses old results. The files in
-a run folder are laid out in :mod:`vision_zero.runs.results`.
+The run-id is a hash of the scenario's content, the seed, the network fingerprint and the code fingerprint (and, for
+a variant, of its baseline's), so the same command with the same build finds the same folder, wherever the scenario
+and its files lie, and a changed model or a changed input file never reuses old results. The files in a run folder
+are laid out in :mod:`vision_zero.runs.results`.
 """
 
 from __future__ import annotations
@@ -25,16 +26,35 @@ __all__ = ["code_fingerprint", "prepare_run_dir", "run_id", "scenario_run_dir"]
 
 
 def run_id(job: ScenarioJob) -> str:
-    """Deterministic id of a run: hash of the resolved scenario, the seed, the network and the code.
+    """Deterministic id of a run: ``seed<seed>-`` and 12 hex digits of :func:`_content_digest`.
 
-    The code fingerprint is part of the id so that results computed by an older build of the model are never
-    resumed into, or silently reused by, a newer one: a changed model gets a new run folder.
+    The scenario enters by its content (:attr:`~vision_zero.runs.jobs.ScenarioJob.content`: no paths, each file
+    it names by a digest of its bytes), so a scenario copied with its files to another folder or checkout finds
+    the replications already run, and an input file edited under the same path does not. The code fingerprint is
+    part of the id so that results computed by an older build of the model are never resumed into, or silently
+    reused by, a newer one: a changed model gets a new run folder.
+
+    History: until 2026-12-02 the id hashed the resolved scenario's text with its absolute paths (folders made
+    before then get a new id once).
+    """
+    return f"seed{job.seed}-{_content_digest(job)[:12]}"
+
+
+def _content_digest(job: ScenarioJob) -> str:
+    """sha256 of the scenario's content, the seed, the network and code fingerprints, and the baseline's digest.
+
+    A variant is calibrated on its baseline's replications (and compared with them), so its digest includes its
+    baseline's: a variant naming a baseline it does not extend changes with that baseline's content.
     """
     h = hashlib.sha256()
-    for part in (job.scenario_toml, str(job.seed), job.network.fingerprint, code_fingerprint()):
+    content = job.scenario_toml if job.content is None else job.content
+    parts = [content, str(job.seed), job.network.fingerprint, code_fingerprint()]
+    if job.baseline is not None:
+        parts += ["baseline", _content_digest(job.baseline)]
+    for part in parts:
         h.update(part.encode("utf-8"))
         h.update(b"\0")
-    return f"seed{job.seed}-{h.hexdigest()[:12]}"
+    return h.hexdigest()
 
 
 def scenario_run_dir(out_dir: Path, job: ScenarioJob) -> Path:
