@@ -218,13 +218,13 @@ def test_sweep_target_ci_adds_pairs_until_each_variant_is_precise(
     scenarios: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``sweep --target-ci``: the rule of ``run``/``compare --target-ci``, per variant (tiny network, seed 3)."""
-    from vision_zero.core.intervals import mean_interval
+    from vision_zero.core.intervals import mean_interval, replications_needed
     from vision_zero.runs.results import read_replication_summary, replication_dir
 
     args = ["sweep", str(scenarios[1]), "--vary", "interventions[0].limit_kph=30", "--workers", "1", "-q"]
     # --target-ci 100 (±50%), at most 6 pairs: round 1 has 3 pairs; the KSI avoided is then wider than 100% of its
-    # mean, so round 2 has min(ceil(3 * (width / 100)^2), 2 * 3) pairs (square-root law, at most double): 5 here,
-    # where it is narrower than 100%, and the variant stops before the cap
+    # mean, so round 2 has the pairs its mean and spread need by the t (replications_needed; at most double): 4
+    # here, where it is narrower than 100%, and the variant stops before the cap
     assert main([*args, "--target-ci", "100", "--max-replications", "6", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
 
@@ -236,19 +236,19 @@ def test_sweep_target_ci_adds_pairs_until_each_variant_is_precise(
         )
 
     avoided = ksi("base") - ksi("slow")  # the baseline ran the variant's pairs, nothing more
-    assert len(avoided) == 5
+    assert len(avoided) == 4
 
     def width_pct(values: np.ndarray) -> float:
         mean, lo, hi = mean_interval(values)
         return float(100 * (hi - lo) / abs(mean))
 
     w3 = width_pct(avoided[:3])
-    assert w3 >= 100 and int(np.ceil(3 * (w3 / 100) ** 2)) == 5 and width_pct(avoided) < 100
-    assert "slow: ±50% reached after 5 pairs" in printed
+    assert w3 >= 100 and replications_needed(avoided[:3], relative=0.5) == 4 and width_pct(avoided) < 100
+    assert "slow: ±50% reached after 4 pairs" in printed
     assert "reps for ±50%" in printed  # the column counts the pairs for the target asked, as compare's
     (folder,) = (tmp_path / "slow").glob("sweep-*")
     table = pd.read_csv(folder / "sweep.csv")
-    assert list(table["replications"]) == [5] and list(table["target_stop"]) == ["target-ci"]
+    assert list(table["replications"]) == [4] and list(table["target_stop"]) == ["target-ci"]
     assert list(table["target_ci_pct"]) == [100] and list(table["ksi_precision_pct"]) == [50]
 
 

@@ -59,8 +59,8 @@ def test_target_ci_runs_rounds_of_pairs_until_each_variant_is_precise(
     results = tmp_path / "results"
     common = [str(base), str(slow), str(signs), "--workers", "1", "-q", "--results", str(results)]
     # --target-ci 100 (±50%), at most 6 pairs. Round 1: 3 pairs of both variants. slow's KSI avoided is then
-    # wider than 100% of its mean, so round 2 has min(ceil(3 * (width / 100)^2), 2 * 3) pairs (square-root law, at
-    # most double): 5 here, where it is narrower than 100%. signs' interval includes 0 after 3 pairs and its
+    # wider than 100% of its mean, so round 2 has the pairs its mean and spread need by the t (replications_needed,
+    # at most double): 4 here, where it is narrower than 100%. signs' interval includes 0 after 3 pairs and its
     # observed mean and spread need more than 6 pairs: out of reach, it stops at 3.
     assert (
         main(
@@ -81,34 +81,34 @@ def test_target_ci_runs_rounds_of_pairs_until_each_variant_is_precise(
     slow_avoided, signs_avoided = _avoided(tmp_path / "a", "slow"), _avoided(tmp_path / "a", "signs")
     # by hand, from the pairs table:
     w3 = _width_pct(slow_avoided[:3])
-    assert w3 >= 100 and int(np.ceil(3 * (w3 / 100) ** 2)) == 5
-    assert len(slow_avoided) == 5 and _width_pct(slow_avoided) < 100
+    assert w3 >= 100 and replications_needed(slow_avoided[:3], relative=0.5) == 4
+    assert len(slow_avoided) == 4 and _width_pct(slow_avoided) < 100
     assert len(signs_avoided) == 3
     _mean, lo, hi = mean_interval(signs_avoided)
     assert lo <= 0 <= hi and replications_needed(signs_avoided, relative=0.5) > 6
-    assert "slow: ±50% reached after 5 pairs" in printed
+    assert "slow: ±50% reached after 4 pairs" in printed
     assert "signs: ±50% NOT reached: after 3 pairs its KSI avoided is not told apart from 0" in printed
     assert "more than --max-replications 6" in printed
     assert "reps for ±50%" in printed  # the column counts the pairs for the target asked
     headline = pd.read_csv(tmp_path / "a" / "headline.csv").set_index("variant")
-    assert headline.loc["slow", "n"] == 5 and headline.loc["slow", "target_stop"] == "target-ci"
+    assert headline.loc["slow", "n"] == 4 and headline.loc["slow", "target_stop"] == "target-ci"
     assert headline.loc["signs", "n"] == 3 and headline.loc["signs", "target_stop"] == "out-of-reach"
     assert (headline.target_ci_pct == 100).all()
     html = (tmp_path / "a" / "report.html").read_text("utf-8")
-    assert "slow: ±50% reached after 5 pairs" in html and "signs: ±50% NOT reached" in html
-    # the baseline ran 5 replications, each variant its own pairs, nothing more
-    for name, n in (("base", 5), ("slow", 5), ("signs", 3)):
+    assert "slow: ±50% reached after 4 pairs" in html and "signs: ±50% NOT reached" in html
+    # the baseline ran 4 replications, each variant its own pairs, nothing more
+    for name, n in (("base", 4), ("slow", 4), ("signs", 3)):
         (run_dir,) = (results / name).iterdir()
         assert sorted(p.name for p in (run_dir / "replications").iterdir()) == [
             f"rep-{i:04d}" for i in range(n)
         ]
 
-    # a tighter target in the same folder, capped at 5: every replication it needs is on disk (reused, none
+    # a tighter target in the same folder, capped at 4: every replication it needs is on disk (reused, none
     # written again); slow stops at the cap and the terminal and report say so, with the pairs it would need
     stamps = _stamps(results)
     assert (
         main(
-            ["compare", *common, "--target-ci", "20", "--max-replications", "5", "--out", str(tmp_path / "b")]
+            ["compare", *common, "--target-ci", "20", "--max-replications", "4", "--out", str(tmp_path / "b")]
         )
         == 0
     )
@@ -116,7 +116,7 @@ def test_target_ci_runs_rounds_of_pairs_until_each_variant_is_precise(
     assert _stamps(results) == stamps
     needed = replications_needed(slow_avoided, relative=0.1)
     line = (
-        f"slow: ±10% NOT reached after 5 pairs (--max-replications 5): interval width "
+        f"slow: ±10% NOT reached after 4 pairs (--max-replications 4): interval width "
         f"{_width_pct(slow_avoided):.0f}% of the mean; pairs needed: {needed:,}."
     )
     assert line in printed

@@ -80,8 +80,8 @@ def register(subparsers: Any) -> None:
         target_help=(
             "run pairs (the baseline and every variant, same replication indices) in rounds until each variant's "
             "95%% interval of KSI avoided is narrower than PCT %% of its mean: full width, so 40 means ±20%% "
-            "(the 'reps for ±20%%' column). Rounds start at 3 pairs (or -n) and grow by the square-root law "
-            "(at most double). A variant stops when it reaches PCT; the others go on. A variant whose KSI "
+            "(the 'reps for ±20%%' column). Rounds start at 3 pairs (or -n); the next round has the pairs the "
+            "slowest variant's mean and spread need by the Student t (that column's rule; at most double). A variant stops when it reaches PCT; the others go on. A variant whose KSI "
             "avoided is not told apart from 0 (its interval includes 0) can need any number of pairs: it "
             "stops as soon as the pairs its observed mean and spread need exceed --max-replications, because "
             "more rounds would not reach PCT and only cost time; the terminal and report.html say which "

@@ -9,7 +9,6 @@ target is out of reach (the interval still includes 0 and the observed mean and 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -20,16 +19,14 @@ from vision_zero.core.intervals import MIN_REPLICATIONS_FOR_CI, Precision, preci
 __all__ = ["check_stopping_options", "rounds_to_precision"]
 
 
-def _next_total(n: int, rel_pct: float, target_ci_pct: float, *, maximum: int) -> int:
-    """How many replications to have next: the square-root-law estimate, at least one more, at most double.
+def _next_total(n: int, needed: int, *, maximum: int) -> int:
+    """How many replications to have next: the pairs the values so far need, at least one more, at most double.
 
-    Depends only on the results so far (not on the executor), so a target-precision run stops at the same
-    number of replications wherever it runs.
+    ``needed`` is :attr:`Precision.needed` (:func:`~vision_zero.core.intervals.replications_needed`: the Student t
+    estimate from the observed mean and spread, the "reps for ±20%" column's rule). Depends only on the results
+    so far (not on the executor), so a target-precision run stops at the same number of replications wherever it
+    runs.
     """
-    if math.isfinite(rel_pct) and rel_pct > 0:
-        needed = math.ceil(n * (rel_pct / target_ci_pct) ** 2)
-    else:
-        needed = 2 * n
     return min(maximum, min(max(needed, n + 1), 2 * n))
 
 
@@ -60,7 +57,8 @@ def rounds_to_precision(
     Round 1 has ``max(MIN_REPLICATIONS_FOR_CI, start)`` replications (at most ``max_replications``); after each
     round every series still running is checked (:func:`precision`) and stops when it reached ``target_ci_pct``
     or is out of reach; the others go on together to the next total, the largest :func:`_next_total` among them
-    (the square-root law, at least one more, at most double, at most ``max_replications``). Depends only on the
+    (the pairs its observed mean and spread need by the Student t, :attr:`Precision.needed`; at least one more, at most
+    double, at most ``max_replications``). Depends only on the
     values, so the same results stop at the same count on any executor.
 
     Parameters
@@ -91,7 +89,5 @@ def rounds_to_precision(
         running = [i for i in running if not (checked[i].reached or checked[i].out_of_reach)]
         if not running or n >= max_replications:
             break
-        n = max(
-            _next_total(n, checked[i].width_pct, target_ci_pct, maximum=max_replications) for i in running
-        )
+        n = max(_next_total(n, checked[i].needed, maximum=max_replications) for i in running)
     return [status[i] for i in range(series)]
