@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -148,3 +149,8 @@ PEAK_AT_BOUND = {
     "peak_steps": 2.0,
     "peak_reached": 0.0,
 }
+
+
+def truncate(path: Path) -> None:
+    """Cut a file to half its size: a replication file damaged in writing."""
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])

@@ -42,3 +42,35 @@ def write_scenarios(folder: Path) -> tuple[Path, Path]:
     base.write_text(BASE, "utf-8")
     variant.write_text(VARIANT, "utf-8")
     return base, variant
+
+
+#: compare's end-to-end baseline (tests/cli/test_cli_compare.py) and the jobs test: 3 replications, 20% demand.
+TINY_BASE = """\
+name = "base"
+description = "SCHEMATIC tiny test network"
+
+[network]
+source = "schematic:almaty?scale=tiny&seed=0"
+
+[simulation]
+replications = 3
+seed = 5
+periods = ["am_peak"]
+duration_s = 600.0
+
+[demand]
+scale = 0.2
+"""
+
+
+#: ``TINY_BASE`` at 30 km/h everywhere with physical calming.
+TINY_SLOW = """\
+name = "slow"
+description = "SCHEMATIC tiny test network: 30 km/h everywhere with physical calming"
+extends = "base.toml"
+
+[[interventions]]
+type = "speed_limit"
+limit_kph = 30
+enforcement = "calming"
+"""

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from vision_zero.appraisal.compare import ScenarioRuns
-from vision_zero.appraisal.economics import InterventionCost
+from vision_zero.appraisal.economics import Economics, InterventionCost
 from vision_zero.network.road_network import RoadNetwork, network_from_tables
 from vision_zero.runs.results import ReplicationResult
 
@@ -135,3 +135,18 @@ def runs(
     return ScenarioRuns(
         name=name, replications=reps, schematic=True, costs=costs, network_source="test:square"
     )
+
+
+#: Round money values (VSL 1,000 USD, 2 years at 5%) for the by-hand appraisal tests.
+ECON = Economics(
+    currency="USD",
+    vsl=1000.0,
+    serious_injury_value=250.0,
+    slight_injury_value=10.0,
+    value_of_time=2.0,
+    discount_rate=0.05,
+    horizon_years=2,
+)
+
+#: A baseline's per-replication (fatal, serious, slight) totals: four replications.
+BASE = [(2.0, 10.0, 100.0), (3.0, 12.0, 110.0), (1.0, 9.0, 95.0), (2.5, 11.0, 104.0)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from _scenarios import write_scenarios
+from _scenarios import TINY_BASE, TINY_SLOW, write_scenarios
 
 from vision_zero.cli import main
 from vision_zero.core.intervals import mean_interval, replications_needed
@@ -181,3 +182,100 @@ def test_link_events_are_written_for_every_scenario(files: tuple[Path, Path, Pat
         (run_dir,) = (results / name).iterdir()
         reps = sorted((run_dir / "replications").iterdir())
         assert len(reps) == 3 and all((rep / LINK_EVENTS_FILE).is_file() for rep in reps)
+
+
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vision_zero.cli import main
+
+    code = main(
+        ["compare", str(tmp_path / "missing.toml"), str(tmp_path / "v.toml"), "--results", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "missing.toml" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "a.toml", "b.toml", "--lang", "de"])
+    assert exc.value.code == 2
+
+
+@pytest.mark.slow
+def test_compare_command_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyogrio
+
+    from vision_zero.appraisal import study
+    from vision_zero.cli import main
+
+    # the tornado's risk re-run reads the traffic the run folders store (runs.sensitivity.ScenarioTraffic.rerun):
+    # the second (resumed) and third (--link-events) calls find the same folders and replications, so they take the
+    # first call's tables instead of re-running it (some 85% of this test's time; tests/runs/test_sensitivity.py
+    # checks the re-run itself); the first call runs it as the command does
+    tornado: list[Any] = []
+    real_sensitivity = study.risk_sensitivity
+
+    def first_call_only(*args: Any, **kwargs: Any) -> Any:
+        if not tornado:
+            tornado.append(real_sensitivity(*args, **kwargs))
+        return tornado[0]
+
+    monkeypatch.setattr(study, "risk_sensitivity", first_call_only)
+
+    (tmp_path / "base.toml").write_text(TINY_BASE, "utf-8")
+    (tmp_path / "slow.toml").write_text(TINY_SLOW, "utf-8")
+    args = [str(tmp_path / "base.toml"), str(tmp_path / "base.toml"), str(tmp_path / "slow.toml")]
+    out = tmp_path / "out"
+    code = main(
+        ["compare", *args, "--results", str(tmp_path / "res"), "--out", str(out), "--workers", "1", "-q"]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "slow" in printed and "KSI avoided/yr" in printed and "SCHEMATIC" in printed
+    headline = pd.read_csv(out / "headline.csv")
+    assert list(headline["variant"]) == ["slow"]  # the baseline listed twice is compared once
+    scen = pd.read_csv(out / "scenarios.csv").set_index(["scenario", "metric"])
+    gdf = pyogrio.read_dataframe(out / "links.gpkg", layer="links")
+    # the per-link attribution keeps totals: the links add up to each scenario's KSI per year
+    assert gdf["base_ksi"].sum() == pytest.approx(scen.loc[("base", "ksi"), "mean"], rel=1e-6)
+    assert gdf["slow_ksi"].sum() == pytest.approx(scen.loc[("slow", "ksi"), "mean"], rel=1e-6)
+    assert gdf["slow_diff"].sum() == pytest.approx(-headline["ksi_avoided"].iloc[0], rel=1e-6, abs=1e-9)
+    assert headline["cost_pv"].iloc[0] > 0  # the speed-limit intervention's cost reached the appraisal
+    assert len(tornado) == 1 and not tornado[0]["slow"].empty and (out / "tornado_slow.png").exists()
+    html = (out / "report.html").read_text("utf-8")
+    assert "SCHEMATIC network" in html
+    # the summary says what the program is: its description and its content in counts
+    assert "30 km/h everywhere with physical calming" in html and "km at 30 km/h (with humps" in html
+    # each variant's limits are in the GeoPackage, so the program can be seen in QGIS
+    assert set(gdf["slow_limit_kph"]) == {30.0} and gdf["speed_limit_kph"].max() > 30.0
+    tables = {
+        n: (out / f"{n}.csv").read_text("utf-8") for n in ("comparison", "scenarios", "headline", "pairs")
+    }
+    tables["costs"] = (out / "costs.csv").read_text("utf-8")
+    # a second call finds the runs instead of running them again (and prepares no scenario): same results
+    before = sorted(p.stat().st_mtime_ns for p in (tmp_path / "res").rglob("summary.json"))
+    assert (
+        main(
+            ["compare", *args, "--results", str(tmp_path / "res"), "--out", str(out), "--workers", "1", "-q"]
+        )
+        == 0
+    )
+    after = sorted(p.stat().st_mtime_ns for p in (tmp_path / "res").rglob("summary.json"))
+    assert before == after and len(before) == 6
+    for name, text in tables.items():
+        assert (out / f"{name}.csv").read_text("utf-8") == text, name
+    # --link-events: every scenario's replications run again to write their link events; the same comparison
+    link_args = [
+        "--results",
+        str(tmp_path / "res"),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "-q",
+        "--link-events",
+    ]
+    assert main(["compare", *args, *link_args]) == 0
+    events = sorted((tmp_path / "res").rglob("link_events.parquet"))
+    assert len(events) == 6 and all(len(pd.read_parquet(e)) > 0 for e in events)
+    for name, text in tables.items():
+        assert (out / f"{name}.csv").read_text("utf-8") == text, name

@@ -78,3 +78,9 @@ def test_every_stop_reason_reads_in_every_language(lang: str, paired: bool) -> N
         assert line.startswith("slow: ±") and "{" not in line
         if reason != "target-ci":
             assert "--max-replications 3" in line
+
+
+def test_no_negative_zero_in_tables() -> None:
+    from vision_zero.core.formatting import format_number
+
+    assert format_number(-0.01) == "0.0" and format_number(-0.2) == "-0.2"

@@ -1,14 +1,26 @@
+"""Replication folders on disk: written atomically, read back, damage named."""
+
+from __future__ import annotations
+
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+from _replication_task import toy_job, truncate
 
+from vision_zero.core.errors import DataError
+from vision_zero.runs.parallel import SerialExecutor
+from vision_zero.runs.replications import run_job
 from vision_zero.runs.results import (
     ReplicationResult,
     atomic_write_text,
+    completed_replications,
     read_held_routes,
     read_replication,
+    replication_dir,
     replication_problem,
     write_replication,
 )
@@ -162,3 +174,38 @@ def test_a_reader_never_finds_a_replaced_replication_missing(tmp_path: Path) -> 
         reader.join()
     assert missing == 0
     assert read_replication(path).summary == {"fatal": 0.5, "ksi": 0.5}
+
+
+def test_concurrent_writer_of_the_same_replication_is_tolerated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs of one folder may finish the same replication; the second rename finds the first in place."""
+    from vision_zero.runs import results
+
+    res = run_job(toy_job(replications=1), out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    one = res.read(0)
+    real_replace = os.replace
+
+    def racing_replace(src: str, dst: str) -> None:
+        # the other process wins the race just before our rename
+        if Path(dst).name == "rep-0000" and not Path(dst).exists():
+            real_replace(src, dst)
+            raise OSError(39, "Directory not empty")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(results.os, "replace", racing_replace)
+    out = results.write_replication(tmp_path / "other", one)
+    assert completed_replications(tmp_path / "other") == [0]
+    assert read_replication(out).summary == one.summary
+    assert [p.name for p in (tmp_path / "other" / "replications").iterdir()] == ["rep-0000"]
+
+
+def test_reading_a_damaged_replication_names_the_file(tmp_path: Path) -> None:
+    res = run_job(toy_job(replications=1), out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    folder = replication_dir(res.run_dir, 0)
+    truncate(folder / "injuries.parquet")
+    with pytest.raises(DataError, match=r"injuries\.parquet: expected a replication table"):
+        read_replication(folder)
+    truncate(folder / "summary.json")
+    with pytest.raises(DataError, match=r"summary\.json: expected a replication file"):
+        read_replication(folder)

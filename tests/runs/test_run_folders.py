@@ -1,4 +1,5 @@
-"""Run-ids (vision_zero.runs.run_folders.run_id): what the content of a scenario is, not where its files are.
+"""Run folders (vision_zero.runs.run_folders): their layout and manifest, a folder of another run refused, stale
+temporaries removed; and run-ids (``run_id``): what the content of a scenario is, not where its files are.
 
 A scenario folder with every kind of file a scenario can name (a network file, an OD table, pedestrian counts,
 crash records, a parameters file, a polygon) is made twice, in two places: both copies get one run-id and the
@@ -8,17 +9,25 @@ second reuses the first's replications; editing one file's content, or one value
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from _replication_task import ToyPrepared, toy_task
+from _replication_task import ToyPrepared, toy_job, toy_task
 
+from vision_zero.core.errors import DataError
+from vision_zero.core.version import __version__
 from vision_zero.runs.jobs import ScenarioJob, scenario_job
 from vision_zero.runs.parallel import SerialExecutor
 from vision_zero.runs.replications import run_job
-from vision_zero.runs.results import ReplicationResult
+from vision_zero.runs.results import (
+    ReplicationResult,
+    completed_replications,
+)
 from vision_zero.runs.run_folders import run_id, scenario_run_dir
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -166,3 +175,84 @@ def test_changing_a_scenario_value_gives_a_new_run_id(tmp_path: Path) -> None:
     assert run_id(job_of(folder / "slow.toml")) != before
     assert run_id(scenario_job(folder / "slow.toml", seed=4, lazy=True)) != before
     assert scenario_run_dir(tmp_path, job_of(folder / "base.toml")).parent == tmp_path / "base"
+
+
+def test_run_folder_layout_and_manifest(tmp_path: Path) -> None:
+    job = toy_job(replications=2)
+    res = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    assert res.run_dir == tmp_path / "variant" / run_id(job)
+    assert res.run_dir.name.startswith("seed7-")
+    assert (res.run_dir / "scenario.toml").read_text() == job.scenario_toml
+    manifest = json.loads((res.run_dir / "manifest.json").read_text())
+    assert manifest["version"] == __version__
+    assert len(manifest["code_fingerprint"]) == 16
+    assert manifest["seed"] == 7
+    assert manifest["schematic"] is True
+    assert manifest["network"]["fingerprint"] == "toy0001"
+    assert manifest["network"]["source"] == "toy:5-links"
+    assert manifest["baseline"] == "baseline"
+    assert "created" in manifest
+    assert completed_replications(res.run_dir) == [0, 1]
+    # the baseline ran in its own folder
+    assert res.baseline is not None
+    assert res.baseline.run_dir == scenario_run_dir(tmp_path, job.baseline)  # type: ignore[arg-type]
+    assert completed_replications(res.baseline.run_dir) == [0, 1]
+    # the run folder holds what the layout (vision_zero.runs.results' docstring) lists, and nothing else
+    from vision_zero.runs import results
+
+    assert sorted(p.name for p in res.run_dir.iterdir()) == sorted(results.RUN_FOLDER_ENTRIES)
+    # a baseline run only for its variant's pairs: its replications, no summary of its own yet
+    assert {p.name for p in res.baseline.run_dir.iterdir()} == {
+        "scenario.toml",
+        "manifest.json",
+        "replications",
+    }
+    layout = (results.__doc__ or "").split("::")[1].split("Nothing else")[0]
+    for name in results.RUN_FOLDER_ENTRIES:
+        assert f"    {name}" in layout
+    assert "summary.parquet" not in layout and "report.html" not in layout  # written by compare, elsewhere
+
+
+def test_run_id_is_deterministic() -> None:
+    assert run_id(toy_job()) == run_id(toy_job())
+    assert run_id(toy_job(seed=8)) != run_id(toy_job())
+    assert run_id(toy_job(limit_kph=30)) != run_id(toy_job())
+
+
+def test_a_changed_model_gets_a_new_run_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vision_zero.runs.run_folders as run_folders
+
+    before = run_id(toy_job())
+    monkeypatch.setattr(run_folders, "code_fingerprint", lambda: "another-build")
+    assert run_id(toy_job()) != before
+
+
+def test_folder_of_another_run_is_refused(tmp_path: Path) -> None:
+    job = toy_job(replications=1)
+    res = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    manifest = res.run_dir / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["network"]["fingerprint"] = "other"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="belongs to a different run"):
+        run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    data["network"]["fingerprint"] = "toy0001"
+    data["version"] = "0.0.1"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="resuming would mix replications of two versions"):
+        run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+
+
+def test_stale_partial_folders_are_removed(tmp_path: Path) -> None:
+    job = toy_job(replications=1)
+    res = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)
+    stale = res.run_dir / "replications" / ".rep-0001.crashed"
+    fresh = res.run_dir / "replications" / ".rep-0002.writing"
+    stale.mkdir()
+    fresh.mkdir()
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    run_job(job, out_dir=tmp_path, executor=SerialExecutor(), replications=2, progress=False)
+    assert not stale.exists()
+    assert fresh.exists()  # may belong to a run in progress
+    assert completed_replications(res.run_dir) == [0, 1]

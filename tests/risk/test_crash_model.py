@@ -9,8 +9,6 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from risk_fixtures import PERIOD, link_record, one_road, record, star
 
 from vision_zero.core.errors import ConfigError, DataError, ParameterError
@@ -32,33 +30,6 @@ def _sum(
     i = est.injuries
     m = (i.site_type == site_type) & (i.road_user == user) & (i.severity == severity)
     return float(i.loc[m, col].sum())
-
-
-# --- speed models -----------------------------------------------------------------------------------------
-def test_power_and_exponential_hand_values() -> None:
-    assert float(speed_models.power_model(1.1, 3.0)) == pytest.approx(1.331)
-    assert float(speed_models.power_model(0.9, 2.0)) == pytest.approx(0.81)
-    assert float(speed_models.exponential_model(-10.0, 0.06)) == pytest.approx(math.exp(-0.6))
-    with pytest.raises(ConfigError, match="speed_ratio"):
-        speed_models.power_model(-0.1, 2.0)
-
-
-@given(st.floats(0.01, 5.0), st.floats(0.0, 3.0), st.floats(0.0, 6.0))
-def test_power_model_never_falls_as_speed_rises(ratio: float, dr: float, exponent: float) -> None:
-    assert speed_models.power_model(ratio + dr, exponent) >= speed_models.power_model(ratio, exponent)
-
-
-@given(st.floats(-60.0, 60.0), st.floats(0.0, 40.0), st.floats(0.0, 0.2))
-def test_exponential_model_never_falls_as_speed_rises(dv: float, step: float, beta: float) -> None:
-    assert speed_models.exponential_model(dv + step, beta) >= speed_models.exponential_model(dv, beta)
-
-
-def test_models_agree_for_small_changes_at_50() -> None:
-    # the derived beta = exponent / 50 km/h makes both models agree near 50 km/h
-    for s in risk.SEVERITIES:
-        p = float(speed_models.power_model(51.0 / 50.0, P[f"risk.power_model.exponent.{s}"]))
-        e = float(speed_models.exponential_model(1.0, P[f"risk.exponential_model.beta.{s}"]))
-        assert p == pytest.approx(e, rel=0.01)
 
 
 # --- SPFs -------------------------------------------------------------------------------------------------
