@@ -1,7 +1,7 @@
 """Shared machinery of the evidence suite (tests/evidence): scenario files, paired runs of the real pipeline, and
 casualty sums over the sites an intervention touches.
 
-Every run goes through :func:`vision_zero.runs.pipeline.prepare` and :func:`~vision_zero.runs.pipeline.run_replication`
+Every run goes through :func:`vision_zero.runs.preparation.prepare` and :func:`~vision_zero.runs.pipeline.run_replication`
 (the code the CLI runs), on the SCHEMATIC network: no result here is a finding about Almaty; the tests check that
 the modelled effect of each intervention falls inside the published interval.
 """
@@ -21,7 +21,8 @@ import pytest
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.program.scenario import load_scenario
-from vision_zero.runs.pipeline import PreparedScenario, prepare, run_replication
+from vision_zero.runs.pipeline import run_replication
+from vision_zero.runs.preparation import PreparedScenario, prepare
 from vision_zero.runs.results import ReplicationResult
 
 #: Paired replications per comparison (common random numbers: the pairs differ only by the intervention).

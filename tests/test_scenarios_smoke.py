@@ -17,7 +17,8 @@ from paths import SCENARIOS
 from vision_zero.cli import main
 from vision_zero.network.road_network import load_network
 from vision_zero.program.scenario import SMOKE_OVERRIDES, load_scenario
-from vision_zero.runs.pipeline import prepare, run_replication
+from vision_zero.runs.pipeline import run_replication
+from vision_zero.runs.preparation import prepare
 
 pytestmark = pytest.mark.slow  # every example scenario on its own network (~1 min)
 

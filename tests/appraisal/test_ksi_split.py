@@ -231,7 +231,8 @@ def test_crossings_upgrade_is_attributed_to_the_upgraded_sites() -> None:
     from paths import SCENARIOS
 
     from vision_zero.program.scenario import SMOKE_OVERRIDES, load_scenario
-    from vision_zero.runs.pipeline import load_base_network, prepare, run_replication
+    from vision_zero.runs.pipeline import run_replication
+    from vision_zero.runs.preparation import load_base_network, prepare
 
     overrides = {**SMOKE_OVERRIDES, "simulation.replications": 2}
     base_sc = load_scenario(SCENARIOS / "baseline.toml", overrides=overrides)

@@ -83,12 +83,12 @@ def test_a_limit_equal_to_the_old_one_is_warned(tmp_path: Path, capsys: pytest.C
 
 def test_validate_checks_without_calibrating_the_peak(monkeypatch: pytest.MonkeyPatch) -> None:
     # The Helsinki baseline asks for a calibrated peak (up to 8 simulations): validating only checks the file.
-    import vision_zero.runs.pipeline as pipeline
+    import vision_zero.runs.preparation as preparation
 
     def calibrating(*args: object, **kwargs: object) -> None:
         raise AssertionError("validate ran the peak calibration")
 
-    monkeypatch.setattr(pipeline, "calibrate_peak", calibrating)
+    monkeypatch.setattr(preparation, "calibrate_peak", calibrating)
     assert main(["validate", str(SCENARIOS / "helsinki" / "baseline.toml")]) == 0
 
 

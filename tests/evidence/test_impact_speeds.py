@@ -25,7 +25,8 @@ from evidence_fixtures import REPLICATIONS, at_central_values, shared_traffic_st
 from vision_zero.core.parameters import load_parameters
 from vision_zero.program.scenario import load_scenario
 from vision_zero.risk import pedestrian
-from vision_zero.runs.pipeline import prepare, run_replication
+from vision_zero.runs.pipeline import run_replication
+from vision_zero.runs.preparation import prepare
 
 MPH_30_KPH = 48.28
 #: Travelling speed of the Adelaide comparison: the urban limit in 1983-1991 (McLean et al. 1994's scenarios lower

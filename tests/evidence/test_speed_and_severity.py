@@ -14,7 +14,8 @@ from evidence_fixtures import REPLICATIONS, evidence_param, shared_traffic_store
 
 from vision_zero.core.parameters import load_parameters
 from vision_zero.program.scenario import load_scenario
-from vision_zero.runs.pipeline import prepare, run_replication
+from vision_zero.runs.pipeline import run_replication
+from vision_zero.runs.preparation import prepare
 
 CELLS = [f"{s}_{u}" for u in ("pedestrian", "occupant") for s in ("fatal", "serious", "slight")]
 

@@ -457,7 +457,7 @@ def test_counts_name_every_kind_of_enforcement_and_measure(lang: str) -> None:
 
 def test_program_content_counts_a_camera_once() -> None:
     from vision_zero.program.scenario import load_scenario
-    from vision_zero.runs.pipeline import apply_scenario
+    from vision_zero.runs.preparation import apply_scenario
 
     folder = Path(tempfile.mkdtemp(prefix="vz-content-"))
     try:

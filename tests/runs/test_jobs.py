@@ -12,7 +12,7 @@ from _scenarios import TINY_BASE, TINY_SLOW
 def test_one_command_prepares_each_scenario_once_and_only_when_it_runs(tmp_path: Path) -> None:
     from vision_zero.runs.jobs import ScenarioJob, scenario_job, scenario_view
     from vision_zero.runs.parallel import make_executor
-    from vision_zero.runs.pipeline import AppliedScenario, PreparedScenario
+    from vision_zero.runs.preparation import AppliedScenario, PreparedScenario
     from vision_zero.runs.replications import run_job
 
     (tmp_path / "base.toml").write_text(TINY_BASE, "utf-8")

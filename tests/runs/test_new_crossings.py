@@ -7,7 +7,7 @@ import pytest
 from risk_fixtures import star
 
 from vision_zero.network.road_network import RoadNetwork, network_from_tables
-from vision_zero.runs.pipeline import move_pedestrians_to_new_crossings
+from vision_zero.runs.preparation import move_pedestrians_to_new_crossings
 
 
 def _with_crossings(network: RoadNetwork, rows: list[dict[str, object]]) -> RoadNetwork:

@@ -24,7 +24,8 @@ import pytest
 
 from vision_zero.core.parameters import Parameter, ParameterSet
 from vision_zero.program.scenario import load_scenario
-from vision_zero.runs.pipeline import PreparedScenario, prepare, run_replication
+from vision_zero.runs.pipeline import run_replication
+from vision_zero.runs.preparation import PreparedScenario, prepare
 from vision_zero.traffic.routing import RouteChoiceSettings
 from vision_zero.traffic.simulation import TrafficSettings
 

@@ -8,7 +8,9 @@ import pytest
 from vision_zero.core.errors import ScenarioError
 from vision_zero.program.scenario import load_scenario
 from vision_zero.risk.crash_model import CalibrationTargets
-from vision_zero.runs.pipeline import annual_link_traffic, peak_simulation, prepare, run_replication
+from vision_zero.runs.peak_calibration import peak_simulation
+from vision_zero.runs.pipeline import annual_link_traffic, run_replication
+from vision_zero.runs.preparation import prepare
 from vision_zero.traffic.periods import Period
 
 BASE = """name = "{name}"
@@ -376,8 +378,10 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     # SCIENCE.md §10's ranges (1.56-1.68 M trips a day, 8-10% of them in the peak hour); the tiny network cannot
     # reach Almaty's congestion within them, so the calibration tries the upper bound, stops and says so
     from vision_zero.core.parameters import load_parameters
-    from vision_zero.runs.pipeline import _periods, peak_factor_bounds, summarise, with_peak_share
+    from vision_zero.runs.peak_calibration import peak_factor_bounds, with_peak_share
+    from vision_zero.runs.pipeline import summarise
     from vision_zero.runs.run_summary import calibration_warning
+    from vision_zero.runs.scenario_demand import _periods
     from vision_zero.traffic.demand import default_periods
 
     base = scenario_file(tmp_path, "almaty_peak")
@@ -439,12 +443,8 @@ def test_a_calibrated_day_splits_the_factor_only_within_the_published_totals(tmp
     from dataclasses import replace
 
     from vision_zero.core.parameters import load_parameters
-    from vision_zero.runs.pipeline import (
-        PeakCalibration,
-        _calibrated_day,
-        split_peak_factor,
-        uses_published_totals,
-    )
+    from vision_zero.runs.peak_calibration import PeakCalibration, split_peak_factor, uses_published_totals
+    from vision_zero.runs.preparation import _calibrated_day
 
     params = load_parameters()
     sc = load_scenario(scenario_file(tmp_path, "day"))
@@ -482,7 +482,7 @@ def test_peak_search_adds_replications_only_where_two_cannot_tell_and_says_how_s
     # so such a step gets up to 4, and the result is judged with its standard error (3% + 1.96 SE)
     from dataclasses import replace
 
-    from vision_zero.runs.pipeline import (
+    from vision_zero.runs.peak_calibration import (
         PeakCalibration,
         PeakStep,
         best_peak_step,

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from vision_zero.core.parameters import ParameterSet, load_parameters
-from vision_zero.network.road_network import RoadNetwork, load_network
+from vision_zero.network.road_network import RoadNetwork, load_network, network_fingerprint
 from vision_zero.program.scenario import load_scenario
-from vision_zero.runs import pipeline
+from vision_zero.runs import peak_calibration, pipeline, scenario_demand
+from vision_zero.runs.preparation import prepare
 from vision_zero.traffic import demand
 
 TINY = "schematic:almaty?scale=tiny&seed=0"
@@ -23,8 +24,8 @@ def tiny() -> RoadNetwork:
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Empty caches, and how often the trip distribution is computed."""
-    monkeypatch.setattr(pipeline, "_DEMAND_CACHE", type(pipeline._DEMAND_CACHE)())
-    monkeypatch.setattr(pipeline, "_PEAK_CACHE", {})
+    monkeypatch.setattr(scenario_demand, "_DEMAND_CACHE", type(scenario_demand._DEMAND_CACHE)())
+    monkeypatch.setattr(peak_calibration, "_PEAK_CACHE", {})
     calls = {"distribution": 0}
     real = demand.trip_distribution
 
@@ -45,7 +46,7 @@ def _slower(network: RoadNetwork) -> RoadNetwork:
 
 
 def _same_distribution(a: demand.TripDistribution, b: demand.TripDistribution) -> None:
-    assert pipeline.distribution_key(a) == pipeline.distribution_key(b)
+    assert scenario_demand.distribution_key(a) == scenario_demand.distribution_key(b)
     for name in ("zone_node", "home", "job", "origin_ok", "destination_ok", "external", "x_km", "y_km"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     assert (a.decay_per_km, a.through_share) == (b.decay_per_km, b.through_share)
@@ -53,13 +54,13 @@ def _same_distribution(a: demand.TripDistribution, b: demand.TripDistribution) -
 
 def test_the_base_demand_is_the_same_with_and_without_the_cache(tiny, counted):
     params = load_parameters()
-    dist, daily = pipeline.base_demand(tiny, params)
-    again = pipeline.base_demand(load_network(TINY), params)  # another object, the same content
+    dist, daily = scenario_demand.base_demand(tiny, params)
+    again = scenario_demand.base_demand(load_network(TINY), params)  # another object, the same content
     assert counted["distribution"] == 1 and again[0] is dist and again[1] == daily
     _same_distribution(dist, demand.trip_distribution(tiny, params))
     assert daily == demand.default_daily_trips(tiny, params) > 0
     # with a trip-length target: the calibrated distribution, as computed directly
-    cal, cal_daily = pipeline.base_demand(tiny, params, 3.0)
+    cal, cal_daily = scenario_demand.base_demand(tiny, params, 3.0)
     commute = demand.commute_share_of_day(demand.default_periods(params), params)
     direct = demand.calibrate_to_trip_length(tiny, 3.0, params, commute_share=commute)
     _same_distribution(cal, direct)
@@ -69,16 +70,18 @@ def test_the_base_demand_is_the_same_with_and_without_the_cache(tiny, counted):
 
 def test_an_edited_network_or_other_parameters_miss_the_base_demand_cache(tiny, counted):
     params = load_parameters()
-    dist, _ = pipeline.base_demand(tiny, params)
+    dist, _ = scenario_demand.base_demand(tiny, params)
     n = counted["distribution"]
-    slower, _ = pipeline.base_demand(_slower(tiny), params)  # same source name, other capacities
+    slower, _ = scenario_demand.base_demand(_slower(tiny), params)  # same source name, other capacities
     assert counted["distribution"] == n + 1
-    assert pipeline.distribution_key(slower) != pipeline.distribution_key(dist)  # external zones' weights
+    assert scenario_demand.distribution_key(slower) != scenario_demand.distribution_key(
+        dist
+    )  # external zones' weights
     decay = params["demand.distance_decay_per_km"]
     steeper = params.with_overrides(ParameterSet({decay.name: replace(decay, value=decay.value * 2)}))
-    other, _ = pipeline.base_demand(tiny, steeper)
+    other, _ = scenario_demand.base_demand(tiny, steeper)
     assert counted["distribution"] == n + 2 and other.decay_per_km == 2 * dist.decay_per_km
-    pipeline.base_demand(tiny, params)  # the first is still there
+    scenario_demand.base_demand(tiny, params)  # the first is still there
     assert counted["distribution"] == n + 2
 
 
@@ -98,22 +101,24 @@ def test_the_peak_calibration_cache_is_keyed_by_the_networks_content(
     runs: list[str] = []
 
     def peak_simulation(scenario, base, params, distribution, daily_trips, *, seed=0, replication=0):
-        runs.append(pipeline.network_fingerprint(base))
+        runs.append(network_fingerprint(base))
         capacity = float(base.links["capacity_vph"].sum())
         return 1.0 + 0.5 * daily_trips / capacity, 1.0, 0.0  # a made-up index that falls with capacity
 
-    monkeypatch.setattr(pipeline, "peak_simulation", peak_simulation)
-    dist, daily = pipeline.base_demand(tiny, params)
-    first = pipeline.calibrate_peak(scenario, tiny, params, dist, daily)
+    monkeypatch.setattr(peak_calibration, "peak_simulation", peak_simulation)
+    dist, daily = scenario_demand.base_demand(tiny, params)
+    first = peak_calibration.calibrate_peak(scenario, tiny, params, dist, daily)
     n = len(runs)
-    assert n > 0 and pipeline.calibrate_peak(scenario, load_network(TINY), params, dist, daily) is first
+    assert (
+        n > 0 and peak_calibration.calibrate_peak(scenario, load_network(TINY), params, dist, daily) is first
+    )
     assert len(runs) == n  # the same content: cached
     slower = _slower(tiny)
-    edited = pipeline.calibrate_peak(scenario, slower, params, dist, daily)
-    assert len(runs) > n and runs[-1] == pipeline.network_fingerprint(slower) != runs[0]
+    edited = peak_calibration.calibrate_peak(scenario, slower, params, dist, daily)
+    assert len(runs) > n and runs[-1] == network_fingerprint(slower) != runs[0]
     assert first.reached and edited.reached and edited.factor < first.factor
     m = len(runs)
-    pipeline.calibrate_peak(scenario, tiny, params, dist.with_decay(2 * dist.decay_per_km), daily)
+    peak_calibration.calibrate_peak(scenario, tiny, params, dist.with_decay(2 * dist.decay_per_km), daily)
     assert len(runs) > m  # another trip distribution on the same network: calibrated anew
 
 
@@ -129,7 +134,7 @@ def test_a_traffic_store_of_another_version_is_simulated_again(tmp_path: Path, m
         "[demand]\nscale = 0.05\n",
         "utf-8",
     )
-    prepared = pipeline.prepare(load_scenario(path))
+    prepared = prepare(load_scenario(path))
     store = tmp_path / "store"
     first = pipeline.run_replication(prepared, 0, traffic_store=store)
     (file,) = store.glob("*.pickle")

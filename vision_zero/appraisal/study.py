@@ -26,9 +26,10 @@ from vision_zero.program.selectors import road_km
 from vision_zero.program.touched import Touched
 from vision_zero.runs.jobs import scenario_job, scenario_view
 from vision_zero.runs.parallel import make_executor
-from vision_zero.runs.pipeline import AppliedScenario, prepare, simulated_periods
+from vision_zero.runs.preparation import AppliedScenario, prepare
 from vision_zero.runs.replications import may_share_traffic, run_comparison, traffic_store_dir
 from vision_zero.runs.results import ReplicationResult
+from vision_zero.runs.scenario_demand import simulated_periods
 from vision_zero.runs.sensitivity import ScenarioTraffic, risk_sensitivity
 from vision_zero.runs.stopping import check_stopping_options
 

@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
 def _validate(args: argparse.Namespace) -> int:
     from vision_zero.core.errors import VisionZeroError, one_line
     from vision_zero.program.scenario import load_scenario
-    from vision_zero.runs.pipeline import load_base_network, prepare
+    from vision_zero.runs.preparation import load_base_network, prepare
 
     overrides = parse_overrides(args.overrides)
     failed = 0
@@ -113,7 +113,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from vision_zero.program.scenario import load_scenario
-    from vision_zero.runs.pipeline import prepare
+    from vision_zero.runs.preparation import prepare
 
     scenario = load_scenario(args.scenario, overrides=parse_overrides(args.overrides))
     prepared = prepare(scenario)

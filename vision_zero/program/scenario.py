@@ -736,7 +736,7 @@ def load_scenario(path: Path | str, *, overrides: Mapping[str, Any] | None = Non
     ------
     ScenarioError
         Naming the file, the key path, what was expected and what was given. Selectors are checked against the
-        network by :func:`vision_zero.runs.pipeline.prepare` (``vision-zero validate`` does both).
+        network by :func:`vision_zero.runs.preparation.prepare` (``vision-zero validate`` does both).
     """
     file = Path(path).expanduser().resolve()
     if not file.is_file():

@@ -19,13 +19,8 @@ import pandas as pd
 from vision_zero.core.errors import ConfigError, ScenarioError, VisionZeroError
 from vision_zero.network.road_network import RoadNetwork, load_network, network_fingerprint
 from vision_zero.program.scenario import Scenario, load_scenario
-from vision_zero.runs.pipeline import (
-    AppliedScenario,
-    PreparedScenario,
-    apply_scenario,
-    prepare,
-    run_replication,
-)
+from vision_zero.runs.pipeline import run_replication
+from vision_zero.runs.preparation import AppliedScenario, PreparedScenario, apply_scenario, prepare
 from vision_zero.runs.results import ReplicationResult, read_replication, replication_dir
 
 if TYPE_CHECKING:
@@ -233,7 +228,7 @@ def _is_scenario_setting(key: str) -> bool:
 
 
 class _PreparedLater(DeferredPayload):
-    """A scenario prepared (:func:`vision_zero.runs.pipeline.prepare`) on first use; :meth:`applied` is cheaper."""
+    """A scenario prepared (:func:`vision_zero.runs.preparation.prepare`) on first use; :meth:`applied` is cheaper."""
 
     def __init__(self, scenario: Scenario, network: RoadNetwork) -> None:
         super().__init__(self._prepare)
@@ -242,7 +237,7 @@ class _PreparedLater(DeferredPayload):
         self._applied: AppliedScenario | None = None
 
     def applied(self) -> AppliedScenario:
-        """The scenario's interventions applied (:func:`~vision_zero.runs.pipeline.apply_scenario`), once."""
+        """The scenario's interventions applied (:func:`~vision_zero.runs.preparation.apply_scenario`), once."""
         if self.ready:
             prepared: PreparedScenario = self.get()
             return prepared.applied
@@ -258,7 +253,7 @@ def scenario_view(job: ScenarioJob) -> AppliedScenario:
     """What the outputs need of a job's scenario: name, intervened network, costs, parameters, scenario.
 
     The prepared scenario when it is built (or the job was not lazy); otherwise only the interventions applied
-    to the network (:class:`vision_zero.runs.pipeline.AppliedScenario`), which costs no demand or routing.
+    to the network (:class:`vision_zero.runs.preparation.AppliedScenario`), which costs no demand or routing.
     """
     if isinstance(job.payload, _PreparedLater):
         return job.payload.applied()

@@ -160,7 +160,7 @@ def calibration_warning(name: str, summaries: Sequence[Mapping[str, float]], lan
     """A loud warning when the peak calibration stopped without meeting its congestion target, else None.
 
     Reads the ``peak_*`` keys :func:`vision_zero.runs.pipeline.summarise` copies from the scenario's
-    :class:`~vision_zero.runs.pipeline.PeakCalibration` (the same in every replication); None without them (no
+    :class:`~vision_zero.runs.peak_calibration.PeakCalibration` (the same in every replication); None without them (no
     ``[demand] congestion_index_target``, or a run written before they existed). In ``lang`` (keys
     ``warn_calibration_*`` of :mod:`vision_zero.core.i18n`'s catalogue).
     """
@@ -220,7 +220,7 @@ def _index_spread(summaries: Sequence[Mapping[str, float]]) -> tuple[float, floa
 def format_peak_calibration(summaries: Sequence[Mapping[str, float]], lang: str = "en") -> str:
     """``peak calibration: …``: the calibrated index at central parameters beside the run's replications'.
 
-    The calibration (:func:`vision_zero.runs.pipeline.calibrate_peak`) meets its target with the central traffic
+    The calibration (:func:`vision_zero.runs.peak_calibration.calibrate_peak`) meets its target with the central traffic
     parameters; each replication draws its own (signal cycle, saturation flow, …), and near capacity the index
     is convex in them, so the run's mean can sit away from the calibrated value. "" without a calibration. In
     ``lang`` (keys ``peak_calibration``, ``peak_target_range``, ``peak_central_se``: the calibrated index with its

@@ -52,7 +52,8 @@ from vision_zero.risk.crash_model import (
     injury_parts,
 )
 from vision_zero.runs.parallel import Executor, SerialExecutor
-from vision_zero.runs.pipeline import AppliedScenario, calibration_targets
+from vision_zero.runs.pipeline import calibration_targets
+from vision_zero.runs.preparation import AppliedScenario
 from vision_zero.runs.results import TRAFFIC_TABLES, ReplicationResult, read_traffic_tables, replication_dir
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.simulation import TrafficRecord
@@ -246,7 +247,7 @@ def _raw_frame(raw: Mapping[str, float]) -> pd.DataFrame:
 class ScenarioTraffic:
     """What re-running one scenario's risk stage needs: its applied interventions, periods and replications.
 
-    ``crash_records``: :attr:`vision_zero.runs.pipeline.PreparedScenario.crash_records` of a baseline calibrated
+    ``crash_records``: :attr:`vision_zero.runs.preparation.PreparedScenario.crash_records` of a baseline calibrated
     on crash records, else None.
     """
 
