@@ -1,8 +1,11 @@
-"""Tiny scenario files on the schematic network for the run/sweep/executor tests (well under a second a replication)."""
+"""Tiny scenario files on the schematic network for the run, sweep, executor, compare and pipeline tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+#: The tiny schematic network most of these scenarios run on.
+TINY = "schematic:almaty?scale=tiny&seed=0"
 
 BASE = """\
 name = "base"
@@ -74,3 +77,32 @@ type = "speed_limit"
 limit_kph = 30
 enforcement = "calming"
 """
+
+
+#: The pipeline tests' scenario on the tiny network (one 10-minute AM peak, 5% demand): ``{name}``, ``{extends}``.
+PIPELINE_BASE = """name = "{name}"
+description = "SCHEMATIC network, tiny: pipeline test"
+{extends}
+[network]
+source = "schematic:almaty?scale=tiny&seed=0"
+[simulation]
+periods = ["am_peak"]
+duration_s = 600
+replications = 3
+seed = 11
+[demand]
+scale = 0.05
+"""
+
+
+def scenario_file(tmp_path: Path, name: str, body: str = "", extends: str = "") -> Path:
+    """Write ``<name>.toml``: :data:`PIPELINE_BASE` plus ``body``, or (``extends``) a variant of that file plus ``body``."""
+    path = tmp_path / f"{name}.toml"
+    ext = f'extends = "{extends}"' if extends else ""
+    text = (
+        PIPELINE_BASE.format(name=name, extends=ext)
+        if not extends
+        else f'name = "{name}"\ndescription = "d"\n{ext}\n'
+    )
+    path.write_text(text + body, "utf-8")
+    return path

@@ -85,3 +85,11 @@ CITY_AM_VEH_KM_INSIDE = {"small": 136_937.0, "district": 677_084.0}
 #: centre's own is 0.86-0.92 of it in the city run (schematic.toml's header); the rule gives small +6%, district
 #: +7% (tiny +6%) in daily veh-km, +9% / +2% simulated.
 SHARE_TOLERANCE = 0.15
+
+
+def half_primary_capacity(network: RoadNetwork) -> RoadNetwork:
+    """The same source's network with half the capacity on its primaries (an edit that keeps the name)."""
+    links = network.links.copy()
+    primary = links["highway"].astype(str).eq("primary").to_numpy()
+    links.loc[primary, "capacity_vph"] = links.loc[primary, "capacity_vph"] * 0.5
+    return network.with_tables(links=links)
