@@ -120,6 +120,13 @@ def star(*, arms: int = 4, signalised: bool = True, lanes: int = 1) -> RoadNetwo
     return network_from_tables(nodes, links, source="test:star")
 
 
+def junction(arms: int, crossing: str) -> RoadNetwork:
+    """A residential star (no signal), with a crossing of type ``crossing`` on its centre node ("" for none)."""
+    net = star(arms=arms, signalised=False)
+    nodes = net.nodes.assign(crossing=[crossing] + [""] * arms)
+    return network_from_tables(nodes, net.links.assign(highway="residential"), source="test:junction")
+
+
 def link_record(network: RoadNetwork, flows_vph: list[float], *, speed_kph: float = 59.5) -> TrafficRecord:
     """Link statistics only (no crossings): ``flows_vph[i]`` vehicles on link i in one hour at ``speed_kph``."""
     length_km = network.links["length_m"].to_numpy() / 1000.0

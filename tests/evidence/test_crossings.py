@@ -25,7 +25,7 @@ from evidence_fixtures import (
 )
 
 from vision_zero.core.parameters import load_parameters
-from vision_zero.risk.pedestrian import crossing_casualties_by_movement
+from vision_zero.risk.crossing_passages import crossing_casualties_by_movement
 from vision_zero.runs.scenario_demand import simulated_periods
 from vision_zero.runs.sensitivity import stored_record
 from vision_zero.traffic.demand import crossings_at_junctions

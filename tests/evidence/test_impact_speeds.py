@@ -1,6 +1,6 @@
 """Evidence: the impact speeds at which the pedestrian conflict chain strikes pedestrians.
 
-Two kinds of checks of the chain's reaction-and-braking step (:func:`vision_zero.risk.pedestrian.
+Two kinds of checks of the chain's reaction-and-braking step (:func:`vision_zero.risk.pedestrian_conflict.
 impact_speed_nodes_kph`), against in-depth crash studies:
 
 - Adelaide's reconstructed fatal pedestrian collisions (McLean et al. 1994, CR 146; Anderson et al. 1997): travelling
@@ -24,7 +24,7 @@ from evidence_fixtures import REPLICATIONS, at_central_values, shared_traffic_st
 
 from vision_zero.core.parameters import load_parameters
 from vision_zero.program.scenario import load_scenario
-from vision_zero.risk import pedestrian
+from vision_zero.risk import crossing_behaviour, pedestrian_conflict, pedestrian_injury
 from vision_zero.runs.pipeline import run_replication
 from vision_zero.runs.preparation import prepare
 
@@ -47,8 +47,12 @@ def _chain_deaths(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Per (warning time, reaction, deceleration) node: impact speed and expected deaths (node weight x risk)."""
     p = load_parameters().central()
-    impact, weights = pedestrian.impact_speed_nodes_kph(np.full_like(tau_s, travel_kph), tau_s, parameters=p)
-    death = np.where(impact > 0.0, pedestrian.pedestrian_injury_risk(impact, "fatal", parameters=p), 0.0)
+    impact, weights = pedestrian_conflict.impact_speed_nodes_kph(
+        np.full_like(tau_s, travel_kph), tau_s, parameters=p
+    )
+    death = np.where(
+        impact > 0.0, pedestrian_injury.pedestrian_injury_risk(impact, "fatal", parameters=p), 0.0
+    )
     return impact, death * weights
 
 
@@ -56,14 +60,16 @@ def adelaide_scenario() -> dict[str, float]:
     """The same conflicts at the travelling speed and at 5 km/h less: change in deaths and share avoided.
 
     The chain's conflicts in one lane with vehicles coming straight at the pedestrians (warning times over one
-    lane's crossing time, weighted by the lags the pedestrians accepted, :func:`vision_zero.risk.pedestrian.
+    lane's crossing time, weighted by the lags the pedestrians accepted, :func:`vision_zero.risk.crossing_behaviour.
     lag_acceptance_share`); at the lower speed each pedestrian steps out when the vehicle is at the same place, so it
     arrives later (``tau x v / (v - 5)``), as in the reconstructions' counterfactual: the same crash with a slower
     vehicle.
     """
     p = load_parameters().central()
-    tau = np.linspace(0.0, pedestrian.crossing_time_s(1, "unmarked", parameters=p).item(), _TAU_POINTS)
-    accepted = pedestrian.lag_acceptance_share(tau, parameters=p)[:, None, None]
+    tau = np.linspace(
+        0.0, crossing_behaviour.crossing_time_s(1, "unmarked", parameters=p).item(), _TAU_POINTS
+    )
+    accepted = crossing_behaviour.lag_acceptance_share(tau, parameters=p)[:, None, None]
     v = ADELAIDE_TRAVEL_KPH
     _, death = _chain_deaths(v, tau)
     slower, death_slower = _chain_deaths(v - ADELAIDE_SLOWER_KPH, tau * v / (v - ADELAIDE_SLOWER_KPH))
@@ -177,7 +183,7 @@ def impact_shares(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImpactSh
     files = write_scenarios(folder, {})
     prepared = at_central_values(prepare(load_scenario(files["base"])))
     store = shared_traffic_store(tmp_path_factory)  # the baseline's traffic, simulated once in the session
-    original = pedestrian.pedestrian_injury_risk
+    original = pedestrian_injury.pedestrian_injury_risk
     p = load_parameters().central()
 
     def fatal(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -195,12 +201,12 @@ def impact_shares(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImpactSh
         totals["deaths"] += _raw_pedestrian(res, ("fatal",))
         for key, weight in weights.items():
             with pytest.MonkeyPatch.context() as mp:
-                mp.setattr(pedestrian, "pedestrian_injury_risk", _deaths_counting(original, weight))
-                pedestrian._cached_table.cache_clear()
+                mp.setattr(pedestrian_conflict, "pedestrian_injury_risk", _deaths_counting(original, weight))
+                pedestrian_conflict._cached_table.cache_clear()
                 try:
                     counted = run_replication(prepared, r, traffic_store=store)
                 finally:
-                    pedestrian._cached_table.cache_clear()
+                    pedestrian_conflict._cached_table.cache_clear()
             totals[key] += _raw_pedestrian(counted, ("fatal",))
     yield ImpactShares(
         collisions_at_30kph_or_less=totals["collisions_30kph"] / totals["collisions"],

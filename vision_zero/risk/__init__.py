@@ -9,7 +9,8 @@ from vision_zero.risk.crash_model import (
     estimate,
 )
 from vision_zero.risk.crash_records import read_crash_records, targets_from_records
-from vision_zero.risk.pedestrian import crossing_injuries, tefft_pedestrian_injury
+from vision_zero.risk.crossing_passages import crossing_injuries
+from vision_zero.risk.pedestrian_injury import tefft_pedestrian_injury
 from vision_zero.risk.speed_models import exponential_model, power_model
 
 __all__ = [

@@ -15,7 +15,8 @@ Vehicle occupants (per link and per junction)
     (limit + 8-11 km/h, SCIENCE.md §8): a baseline link at free flow is neutral, and a new limit, camera or
     calming changes the speed but not the reference, so its effect shows through the speed model.
 Pedestrians
-    :mod:`vision_zero.risk.pedestrian`: conflicts at crossings and crossings away from crosswalks.
+    :mod:`vision_zero.risk.pedestrian_conflict` (the chain per conflict, and the pedestrian modules):
+    conflicts at crossings and crossings away from crosswalks.
 Calibration
     HSM local calibration factors, one per road user (on its observed deaths): the baseline is scaled to observed
     deaths per road user (:class:`CalibrationTargets`), its severity mix is the models'; variants reuse the
@@ -36,15 +37,10 @@ from vision_zero.core.errors import ConfigError, DataError
 from vision_zero.core.units import km_to_miles, m_to_km
 from vision_zero.network.road_network import RoadNetwork, junction_control
 from vision_zero.program.interventions import MODIFIER_COLUMNS
-from vision_zero.risk.pedestrian import (
-    CrossingPassages,
-    crossing_injuries,
-    injuries_away_from_crossings,
-    injuries_on_streets,
-    param,
-    pedestrian_injury_risk,
-    tefft_pedestrian_injury,
-)
+from vision_zero.risk._parameters import param
+from vision_zero.risk.away_from_crossings import injuries_away_from_crossings, injuries_on_streets
+from vision_zero.risk.crossing_passages import CrossingPassages, crossing_injuries
+from vision_zero.risk.pedestrian_injury import pedestrian_injury_risk, tefft_pedestrian_injury
 from vision_zero.risk.speed_models import SPEED_MODELS, power_exponents, reference_mean_effect, speed_effect
 from vision_zero.traffic.demand import junction_legs
 from vision_zero.traffic.periods import annual_factors
@@ -456,7 +452,7 @@ def injury_parts(
     One owner of what the risk stage adds up: :func:`estimate` sums them; a risk-only re-run
     (:mod:`vision_zero.runs.sensitivity`) calls them one by one to recompute only the parts a parameter moves.
     ``reuse``: the parts are called many times on this traffic: the crossing part keeps the record's passages
-    grouped after its first call (:class:`~vision_zero.risk.pedestrian.CrossingPassages`; the same numbers, to the
+    grouped after its first call (:class:`~vision_zero.risk.crossing_passages.CrossingPassages`; the same numbers, to the
     last bit, held in memory instead of grouped again).
     """
     passages = CrossingPassages(network, record, keep=True) if reuse else None
@@ -626,7 +622,7 @@ def calibration_factors(raw_injuries: pd.DataFrame, targets: CalibrationTargets)
     (``risk.occupant.casualties_per_spf_crash``, ``risk.pedestrian.collision_given_nonyield``).
 
     Deaths are the anchor: they are the figure the city publishes and values most. The pedestrian chain's own mix
-    decides the rest: with the pedestrians' lag acceptance (:func:`vision_zero.risk.pedestrian.lag_acceptance_share`,
+    decides the rest: with the pedestrians' lag acceptance (:func:`vision_zero.risk.crossing_behaviour.lag_acceptance_share`,
     its spread fitted to 2.1% deaths) 2-3% of its casualties die, and calibrated pedestrians are 15% of all
     casualties against the targets' assumed 30% (small schematic network, 2026-12-01; 12% deaths and 3.6% before it,
     2026-11-30). Anchored on pedestrian casualties instead (one factor still), their deaths would be 1.4-1.7x the

@@ -20,6 +20,7 @@ import pandas as pd
 from vision_zero.core.errors import DataError
 from vision_zero.core.tables import read_csv_table
 from vision_zero.network.road_network import RoadNetwork
+from vision_zero.risk._parameters import param
 from vision_zero.risk.crash_model import (
     ROAD_USERS,
     SEVERITIES,
@@ -27,7 +28,6 @@ from vision_zero.risk.crash_model import (
     CrashEstimate,
     segment_spf_type,
 )
-from vision_zero.risk.pedestrian import param
 
 __all__ = [
     "RECORD_COLUMNS",

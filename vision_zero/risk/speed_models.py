@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.errors import ConfigError
-from vision_zero.risk.pedestrian import param
+from vision_zero.risk._parameters import param
 
 __all__ = [
     "FREEWAY_HIGHWAYS",

@@ -8,8 +8,8 @@ such as the spread of desired speeds that the occupant model also reads), this m
 high end — every other parameter keeping the replication's own draw — and re-runs, for the baseline and each
 variant of every pair, exactly what :func:`vision_zero.runs.pipeline.run_replication` runs after the traffic:
 the road-user models (:func:`~vision_zero.risk.crash_model.occupant_injuries`,
-:func:`~vision_zero.risk.pedestrian.crossing_injuries`,
-:func:`~vision_zero.risk.pedestrian.injuries_away_from_crossings`), the interventions' crash-modification factors
+:func:`~vision_zero.risk.crossing_passages.crossing_injuries`,
+:func:`~vision_zero.risk.away_from_crossings.injuries_away_from_crossings`), the interventions' crash-modification factors
 (:func:`~vision_zero.risk.crash_model.apply_modifiers`), the baseline's calibration to the observed totals
 (:func:`~vision_zero.runs.pipeline.calibration_targets`, :func:`~vision_zero.risk.crash_model.calibration_factors`)
 and the variant's use of the baseline's factors. No traffic is simulated again.
@@ -23,7 +23,7 @@ Speed: each road-user model is re-run only when a parameter it reads changes (th
 its first run), and the CMF factors only when a CMF parameter changes; the totals are summed per severity and
 road user, which is all the calibration and KSI need. The crossing model, most of the cost at full demand (6.1 M
 passages on the district), keeps the passages grouped and each group's impact means from its first run
-(:class:`~vision_zero.risk.pedestrian.CrossingPassages`), so a yielding parameter re-runs only the last steps;
+(:class:`~vision_zero.risk.crossing_passages.CrossingPassages`), so a yielding parameter re-runs only the last steps;
 the numbers are the same to the last bit (``benchmarks/bench_sensitivity.py --check``). Pairs are independent:
 each is one task of the executor that ran the replications (:mod:`vision_zero.runs.parallel`), and their values
 are summed in pair order, so the tables are the same whichever executor ran them.

@@ -96,7 +96,7 @@ class TrafficRecord:
     pedestrian_demand
         The pedestrians arriving to cross, as Poisson rates: ``crossing`` int, ``period`` str, ``peds_per_h``
         float. The risk stage takes its expected casualties over these rates
-        (:func:`vision_zero.risk.pedestrian.pedestrian_rates`); no arrivals are drawn. Empty: no pedestrians.
+        (:func:`vision_zero.risk.crossing_passages.pedestrian_rates`); no arrivals are drawn. Empty: no pedestrians.
     trips
         One row per vehicle trip: ``trip`` int, ``period`` str, ``origin``/``destination`` int (node ids),
         ``depart_s``, ``arrive_s`` float (NaN if still en route at the end), ``travel_time_s`` float (NaN if en

@@ -1226,7 +1226,7 @@ def crossings_at_junctions(
     Such a crossing stands for the crosswalks of all its legs (the schematic network's convention): it takes every
     leg's pedestrians (:func:`pedestrian_demand`) and only its streets' ends at that junction
     (:func:`street_pedestrian_demand`), and a vehicle through it meets ``2 / legs`` of them
-    (:func:`vision_zero.risk.pedestrian.crossing_leg_weight`).
+    (:func:`vision_zero.risk.crossing_passages.crossing_leg_weight`).
     """
     node = network.crossings["node"].to_numpy(np.int64)
     legs = junction_legs(network) if legs is None else legs
@@ -1247,7 +1247,7 @@ def pedestrian_demand(
     cross that junction's streets at their junction ends when no crossing is mapped there
     (:func:`street_pedestrian_demand`): mapping a crossing at a junction moves those pedestrians onto it rather
     than replacing them by one street's volume (the risk stage spreads them over the legs,
-    :func:`vision_zero.risk.pedestrian.crossing_leg_weight`). Land use is the activity weight (homes + jobs,
+    :func:`vision_zero.risk.crossing_passages.crossing_leg_weight`). Land use is the activity weight (homes + jobs,
     :func:`trip_end_weights`) at the crossing's node relative to the network's mean, clipped to 0.25-4
     (:func:`pedestrian_land_use`); time of day scales with the period's share of car trips relative to the peak
     hour (an assumption: no Almaty pedestrian profile was found). Replace with counts via
@@ -1314,7 +1314,7 @@ def street_pedestrian_demand(
     junction (three or more streets meet, :func:`junction_legs`) is an unmarked crossing point with the demand
     model's pedestrians for a crossing of that street's class (``demand.pedestrians_per_hour.local`` /
     ``.collector``) x the land use at that junction (:func:`pedestrian_land_use`) x time of day. Crossings away
-    from the junctions are added by the risk stage (:func:`vision_zero.risk.pedestrian.injuries_on_streets`).
+    from the junctions are added by the risk stage (:func:`vision_zero.risk.away_from_crossings.injuries_on_streets`).
 
     A mapped crossing serves a street: one along it, or on a node where at most two streets meet (an OSM crossing
     node on the street), takes all the street's pedestrians (both directions); one on a junction node takes the

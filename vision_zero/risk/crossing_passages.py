@@ -1,0 +1,495 @@
+"""Pedestrian casualties at the mapped crossings, from the vehicles' passages and the pedestrians' arrival rates.
+
+Each vehicle passing a crossing meets the pedestrians arriving there as a Poisson stream while they are in the
+carriageway (:func:`crossing_injuries`); the passages are grouped by crossing type and movement
+(:class:`CrossingPassages`) and each group takes the chain's risk per conflict
+(:mod:`vision_zero.risk.pedestrian_conflict`), summed per crossing, movement and year.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from vision_zero.core.caching import BoundedCache
+from vision_zero.network.road_network import RoadNetwork
+from vision_zero.risk.crossing_behaviour import crossing_time_s, movement_speed_kph
+from vision_zero.risk.pedestrian_conflict import _combine, _mean_impact
+from vision_zero.traffic.demand import crossings_at_junctions, junction_legs
+from vision_zero.traffic.periods import annual_factor
+from vision_zero.traffic.simulation import DESIGN_SPEED_QUANTILE, TrafficRecord
+
+__all__ = [
+    "CrossingPassages",
+    "crossing_casualties_by_movement",
+    "crossing_injuries",
+    "crossing_leg_weight",
+    "pedestrian_rates",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _flag(frame: pd.DataFrame, column: str) -> npt.NDArray[np.bool_]:
+    """A boolean column of ``frame``, all False when the frame has none (records built without it)."""
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    if frame[column].dtype == bool:  # no missing values: the column itself (no copy)
+        flags: npt.NDArray[np.bool_] = frame[column].to_numpy()
+        return flags
+    out: npt.NDArray[np.bool_] = frame[column].fillna(False).to_numpy(dtype=bool)
+    return out
+
+
+def _period_codes(column: pd.Series, names: list[str]) -> npt.NDArray[np.int8]:
+    """Per row of a ``period`` column, the position of its period among ``names`` (-1: none of them, or missing).
+
+    Through the column's distinct values (:func:`pandas.factorize`; a categorical column's categories), so that
+    no Python string is made per row (the record's string columns hold none).
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes, uniques = column.cat.codes.to_numpy(np.int64), column.cat.categories
+    else:
+        codes, uniques = pd.factorize(column)
+    lookup = np.r_[pd.Index(names).get_indexer(pd.Index(uniques).astype(str)), -1].astype(np.int8)
+    out: npt.NDArray[np.int8] = lookup[codes]  # code -1 (missing) -> the last entry, -1
+    return out
+
+
+def _positions(index: pd.Index, values: pd.Series) -> npt.NDArray[np.int32]:
+    """Per value, its position in ``index`` (-1: not in it); a 0..n-1 range index needs no look-up table."""
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        v = values.to_numpy()
+        pos = v.astype(np.int32)
+        pos[(v < 0) | (v >= len(index))] = -1
+        return pos
+    out: npt.NDArray[np.int32] = index.get_indexer(pd.Index(values)).astype(np.int32)
+    return out
+
+
+#: Passages whose casualties are computed at once (in blocks of whole crossings): bounds the risk stage's
+#: per-passage temporaries (a memory setting, not a model number).
+_BLOCK_PASSAGES = 1 << 18
+
+#: The most passages a record may have for :class:`CrossingPassages` to keep them grouped (~70 bytes each with the
+#: impact means: ~1.1 GiB); a larger record is grouped again on every call (a memory setting, not a model number).
+_KEEP_PASSAGES = 1 << 24
+
+
+def crossing_leg_weight(network: RoadNetwork) -> FloatArray:
+    """Per crossing: the share of its pedestrians whom a vehicle passing it meets (1, or ``2 / legs`` at a junction).
+
+    A crossing along a road, or on a node where at most two streets meet, is crossed once by every vehicle passing
+    it: it meets all the crossing's pedestrians. A crossing on a junction node (``legs`` >= 3 streets meet,
+    :func:`vision_zero.traffic.demand.junction_legs`) stands for the crosswalks of all its legs
+    (:func:`vision_zero.traffic.demand.pedestrian_demand` gives it the pedestrians of every leg): a pedestrian
+    crosses one leg and meets the vehicles entering and leaving the junction by that leg; every vehicle through the
+    junction crosses two legs' crosswalks (where it enters and where it leaves). The record does not say where each
+    vehicle leaves, so the pedestrians are spread evenly over the legs and each vehicle meets ``2 / legs`` of them:
+    summed over the vehicles, each leg's pedestrians meet the legs' flows in and out, as at a street's junction end
+    where no crossing is mapped (:func:`injuries_on_streets`), so mapping a crossing at a junction moves its
+    pedestrians without changing how many vehicles they meet.
+
+    Cached within a process by what it reads (the links' ends, the crossings' nodes, the node count), not by the
+    network's name; the array returned is read-only.
+    """
+    node = network.crossings["node"].to_numpy(np.int64)
+    links = network.links
+    h = hashlib.blake2b(digest_size=16)
+    for a in (links["u"].to_numpy(np.int64), links["v"].to_numpy(np.int64), node):
+        h.update(len(a).to_bytes(8, "little"))
+        h.update(np.ascontiguousarray(a).tobytes())
+    key = (len(network.nodes), h.hexdigest())  # all it reads: the links' ends and the crossings' nodes
+
+    def compute() -> FloatArray:
+        per_node = junction_legs(network)
+        legs = per_node[np.maximum(node, 0)].astype(np.float64)
+        out: FloatArray = np.where(
+            crossings_at_junctions(network, per_node), 2.0 / np.maximum(legs, 1.0), 1.0
+        )
+        out.flags.writeable = False  # shared by every caller with this network
+        return out
+
+    return _LEG_WEIGHT_CACHE.get_or_compute(key, compute)
+
+
+#: :func:`crossing_leg_weight` per network content (the link ends and crossing nodes it reads): the risk stage
+#: calls it for every estimate, a sensitivity run once per parameter value on the same network.
+_LEG_WEIGHT_CACHE: BoundedCache[tuple[int, str], FloatArray] = BoundedCache(16)
+
+
+def pedestrian_rates(record: TrafficRecord) -> pd.DataFrame:
+    """Pedestrians arriving per hour at each crossing, per period: ``period`` str, ``crossing`` int, ``peds_per_h``.
+
+    The record's pedestrian demand (:attr:`~vision_zero.traffic.simulation.TrafficRecord.pedestrian_demand`,
+    Poisson rates); rows with no pedestrians are dropped.
+    """
+    out = record.pedestrian_demand[["period", "crossing", "peds_per_h"]].astype(
+        {"period": str, "crossing": np.int64}
+    )
+    kept: pd.DataFrame = out[np.isfinite(out["peds_per_h"]) & (out["peds_per_h"] > 0)].reset_index(drop=True)
+    return kept
+
+
+def crossing_injuries(
+    network: RoadNetwork,
+    record: TrafficRecord,
+    *,
+    parameters: Mapping[str, float],
+    passages: CrossingPassages | None = None,
+) -> pd.DataFrame:
+    """Expected annual pedestrian casualties at each crossing (site_type ``"crossing"``), raw (uncalibrated).
+
+    Expected over the pedestrians' arrivals, not over a draw of them: pedestrians arrive at a crossing as a
+    Poisson stream of rate ``lambda`` (:func:`pedestrian_rates`), uniform in time, so a vehicle passing the crossing
+    meets on average ``lambda x w x W`` pedestrians in the carriageway (``W``: one stage's crossing time,
+    :func:`crossing_time_s`; ``w``: the share of the crossing's pedestrians on the crosswalks it passes, 1, or
+    ``2 / legs`` at a junction node, :func:`crossing_leg_weight`), each with a warning time uniform over
+    ``[0, W)``. Each passage thus contributes ``lambda x w x W x`` the chain's risk averaged over the lane-entry
+    time (:func:`conflict_injury_risk`, :func:`lane_entry_tau_s`; exact when ``W`` is whole lanes), for a vehicle
+    passing at its running speed weighted by the share of pedestrians who accept that lag
+    (:func:`lag_acceptance_share`). The period is taken as a sample of a steady state (a vehicle passing in its
+    first ``W`` seconds meets pedestrians who stepped out just before).
+
+    Counting the coincidences of one draw of pedestrians with the vehicles instead made rare events (one
+    pedestrian meeting one red-light runner) decide a crossing's casualties, and a variant that moves pedestrians
+    (new crossings) drew a different set of arrivals everywhere: on the tiny network the crossings program moved
+    pedestrian KSI by +6% or -71% with the replication.
+
+    Every crossing of the network gets a row per severity (zero where nobody crossed). Each period's expected
+    casualties are multiplied by :func:`vision_zero.traffic.periods.annual_factor`. ``passages``: as
+    :func:`crossing_casualties_by_movement` takes it.
+    """
+    by_movement = crossing_casualties_by_movement(network, record, parameters=parameters, passages=passages)
+    totals = by_movement.groupby("crossing")[["fatal", "serious", "slight"]].sum()
+    totals = totals.reindex(network.crossings.index, fill_value=0.0)
+    return _site_rows("crossing", totals.index.to_numpy(np.int64), totals.to_numpy(np.float64))
+
+
+#: The vehicles' movements at a crossing (:func:`crossing_casualties_by_movement`): passing at the running speed,
+#: leaving the stop line after waiting there, turning at the crossing's node.
+MOVEMENTS: tuple[str, ...] = ("passing", "from_stop", "turning")
+
+
+def crossing_casualties_by_movement(
+    network: RoadNetwork,
+    record: TrafficRecord,
+    *,
+    parameters: Mapping[str, float],
+    passages: CrossingPassages | None = None,
+) -> pd.DataFrame:
+    """Expected annual passages, collisions and casualties at each crossing by the vehicles' movement, raw.
+
+    The terms :func:`crossing_injuries` adds up (one owner): ``crossing`` int (crossing id), ``movement`` str (one
+    of :data:`MOVEMENTS`: a turning vehicle counts as ``"turning"`` whether or not it waited), ``passages`` (vehicles
+    passing a crossing with pedestrian demand, per year), ``collision``, ``fatal``, ``serious``, ``slight`` (per
+    year). Only crossings with pedestrians and passages get rows.
+
+    ``passages``: the record's passages grouped once (:class:`CrossingPassages` of ``network`` and ``record``, kept),
+    for a caller that re-runs this for other parameters on the same traffic; None: grouped here, a block at a time.
+    """
+    if passages is None:
+        passages = CrossingPassages(network, record)
+    return passages.casualties(parameters)
+
+
+#: :func:`_mean_impact`'s result: speed at the crossing, E[collision], E[death], E[KSI] per passage.
+_Impact = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+class _ReadsKept(Mapping[str, float]):
+    """A parameter mapping that records the keys read (as ``get`` reads them too); iterating reads them all."""
+
+    def __init__(self, values: Mapping[str, float]) -> None:
+        self._values = values
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> float:
+        self.read.add(key)
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        self.read.update(self._values)
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        self.read.update(self._values)
+        return len(self._values)
+
+
+@dataclass(frozen=True)
+class _PassageGroup:
+    """The passages of one block of crossings (:data:`_BLOCK_PASSAGES`) with one crossing type and one movement.
+
+    In the record's order; only what no parameter moves: each passage's running speed and flags, its crossing's
+    position, its (crossing, movement) cell, the pedestrians per second it meets (the crossing's rate in its period
+    x :func:`crossing_leg_weight`) and its period's annual factor.
+    """
+
+    type_code: int
+    movement: int
+    running: FloatArray
+    stopped: npt.NDArray[np.bool_]
+    turning: npt.NDArray[np.bool_]
+    pos: npt.NDArray[np.int32]
+    cell: npt.NDArray[np.int64]
+    met_per_s: FloatArray
+    annual: FloatArray
+    site_p85: FloatArray | None  # raised crossings only: the 85th percentile of their approach speeds
+
+
+class CrossingPassages:
+    """A record's vehicle passages at the crossings, grouped for :func:`crossing_casualties_by_movement`.
+
+    The grouping reads no parameter: the passages of each block of whole crossings by crossing type and movement,
+    the pedestrians each meets, the 85th-percentile speeds of the raised crossings. ``keep``: hold the groups
+    after the first call of :meth:`casualties`, so that a re-run for other parameters on the same traffic
+    (:mod:`vision_zero.runs.sensitivity`) computes only what the parameters move (memory: about 40 bytes per
+    passage of a crossing with pedestrians, and 32 for the impact means, :meth:`_impact`; a record of more than
+    :data:`_KEEP_PASSAGES` passages is not kept); otherwise the groups are made a block at a time on every call, as
+    many passages at once as :data:`_BLOCK_PASSAGES` allows. Both give the same numbers to the last bit (the same
+    operations on the same values in the same order).
+    """
+
+    def __init__(self, network: RoadNetwork, record: TrafficRecord, *, keep: bool = False) -> None:
+        self._network = network
+        self._record = record
+        self._keep = keep and len(record.passages) <= _KEEP_PASSAGES
+        self._kept: tuple[FloatArray, list[_PassageGroup]] | None = None
+        # per kept group (by id): the parameters its impact read, their values, the impact (CrossingPassages._impact)
+        self._impacts: dict[int, tuple[tuple[str, ...], tuple[float | None, ...], _Impact]] = {}
+        # per kept group (by id): the parameters its terms read, their values, the terms (CrossingPassages._terms)
+        self._kept_terms: dict[
+            int, tuple[tuple[str, ...], tuple[float | None, ...], tuple[FloatArray, ...]]
+        ] = {}
+        crossings = network.crossings
+        self._n = len(crossings)
+        self.type_names: npt.NDArray[np.str_] = np.array([], dtype=str)
+        self.type_code: npt.NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+        self.lanes: FloatArray = crossings["lanes_crossed"].to_numpy(np.float64)
+        self.active = bool(
+            self._n and len(record.passages) and record.periods and len(pedestrian_rates(record))
+        )
+        if self.active:
+            types = crossings["crossing_type"].astype(str).replace("", "unmarked").to_numpy()
+            # the crossing types as integer codes (the names sorted, as np.unique orders them): per passage a code
+            # is compared and grouped, not a string (on a city's AM peak that took ~2 of the risk stage's ~4 CPU-s)
+            self.type_names, self.type_code = np.unique(types, return_inverse=True)
+
+    def _blocks(self) -> Iterator[tuple[FloatArray, list[_PassageGroup]]]:
+        """Per block of crossings: the annual passages per (crossing, movement) cell, and the block's groups."""
+        network, record, n, n_mov = self._network, self._record, self._n, len(MOVEMENTS)
+        crossings = network.crossings
+        cars = record.passages
+        rates = pedestrian_rates(record)
+        factors = np.array([annual_factor(p) for p in record.periods])
+        type_names, type_code = self.type_names, self.type_code
+        raised_code = int(np.searchsorted(type_names, "raised"))
+        if raised_code == len(type_names) or type_names[raised_code] != "raised":
+            raised_code = -1
+        met_share = crossing_leg_weight(network)  # of the crossing's pedestrians, those a passage meets
+        names = [p.name for p in record.periods]
+        r_per = _period_codes(rates["period"], names)
+        r_pos = _positions(crossings.index, rates["crossing"])
+        ok = (r_per >= 0) & (r_pos >= 0)
+        per_s = np.zeros((len(record.periods), n))
+        np.add.at(per_s, (r_per[ok], r_pos[ok]), rates["peds_per_h"].to_numpy(np.float64)[ok] / 3600.0)
+        # per passage only compact codes; the casualties are summed in blocks of whole crossings (a city's day has
+        # tens of millions of passages): each (crossing, movement) cell is summed over the same passages in the
+        # same order as in one block, so the totals do not depend on the blocks
+        c_per = _period_codes(cars["period"], names)
+        c_pos = _positions(crossings.index, cars["crossing"])
+        c_pos[c_per < 0] = -1
+        ends = np.cumsum(np.bincount(c_pos[c_pos >= 0], minlength=n))  # after each crossing's passages
+        marks = np.searchsorted(ends, np.arange(_BLOCK_PASSAGES, ends[-1], _BLOCK_PASSAGES)) + 1
+        bounds = np.unique(np.r_[0, marks, n])  # blocks of crossings [a, b)
+        turning_all, stopped_all = _flag(cars, "turning"), _flag(cars, "stopped")
+        running_all = cars["speed_kph"].to_numpy(np.float64)
+        for lo, hi in itertools.pairwise(bounds):
+            block = np.flatnonzero((c_pos >= lo) & (c_pos < hi))  # in the table's order
+            b_per, b_pos = c_per[block], c_pos[block]
+            block = block[per_s[b_per, b_pos] > 0]  # passages of a crossing with pedestrians in their period
+            b_per, b_pos = c_per[block], c_pos[block]
+            turning, stopped, running = turning_all[block], stopped_all[block], running_all[block]
+            b_code = type_code[b_pos]
+            # 85th percentile of the approach speeds at each raised crossing (its design speed is one; no other
+            # crossing type reads it, so the grouped quantile runs over the raised crossings' passages only)
+            site_p85 = np.full(len(b_pos), np.nan)
+            raised = b_code == raised_code
+            if raised.any():
+                p85 = pd.Series(running[raised]).groupby(b_pos[raised]).quantile(DESIGN_SPEED_QUANTILE)
+                site_p85[raised] = p85.reindex(b_pos[raised]).to_numpy(np.float64)
+            movement = np.where(turning, 2, np.where(stopped, 1, 0))
+            cell = b_pos.astype(np.int64) * n_mov + movement
+            passages = np.asarray(
+                np.bincount(cell, weights=factors[b_per], minlength=n * n_mov), dtype=np.float64
+            )
+            met = per_s[b_per, b_pos] * met_share[b_pos]  # pedestrians met per second of crossing time
+            groups = []
+            for c in np.unique(b_code):
+                of_type = b_code == c
+                for code in range(n_mov):
+                    m = of_type & (movement == code)
+                    if not m.any():
+                        continue
+                    groups.append(
+                        _PassageGroup(
+                            type_code=int(c),
+                            movement=code,
+                            running=running[m],
+                            stopped=stopped[m],
+                            turning=turning[m],
+                            pos=b_pos[m],
+                            cell=cell[m],
+                            met_per_s=met[m],
+                            annual=factors[b_per[m]],
+                            site_p85=site_p85[m] if int(c) == raised_code else None,
+                        )
+                    )
+            yield passages, groups
+
+    def _groups(self) -> Iterator[tuple[FloatArray, list[_PassageGroup]]]:
+        if not self._keep:
+            yield from self._blocks()
+            return
+        if self._kept is None:
+            n_cells = self._n * len(MOVEMENTS)
+            total, kept = np.zeros(n_cells), []
+            for passages, groups in self._blocks():
+                total += passages
+                kept.extend(groups)
+            self._kept = (total, kept)
+        yield self._kept
+
+    def _impact(self, g: _PassageGroup, ctype: str, parameters: Mapping[str, float]) -> _Impact:
+        """:func:`_mean_impact` of a group's passages at their speed at the crossing (:func:`movement_speed_kph`).
+
+        Kept groups keep the first result, with the parameters it read (:class:`_ReadsKept`), and give it again
+        while those parameters keep their values: a re-run that moves only yielding, the injury share of a turn or
+        a crossing factor (:func:`_combine`) reads the interpolated means of the first run instead of computing
+        them again. A group of through vehicles (none stopped, none turning) keeps its running speeds whatever the
+        start and turning parameters (:func:`movement_speed_kph`): they do not count among its parameters. One
+        result per group is kept (memory: 32 bytes per passage).
+        """
+
+        def compute(speed_values: Mapping[str, float], values: Mapping[str, float]) -> _Impact:
+            speed = movement_speed_kph(
+                g.running, stopped=g.stopped, turning=g.turning, parameters=speed_values
+            )
+            through = MOVEMENTS[g.movement] == "passing"
+            return _mean_impact(speed, ctype, values, site_p85_kph=g.site_p85, through=through)
+
+        if not self._keep:
+            return compute(parameters, parameters)
+        kept = self._impacts.get(id(g))
+        if kept is not None:
+            names, key, result = kept
+            if tuple(parameters.get(name) for name in names) == key:
+                return result
+            return compute(parameters, parameters)
+        speed_reads, impact_reads = _ReadsKept(parameters), _ReadsKept(parameters)
+        result = compute(speed_reads, impact_reads)
+        read = impact_reads.read
+        if (
+            g.stopped.any() or g.turning.any()
+        ):  # else every passage keeps its running speed, whatever they say
+            read |= speed_reads.read
+        names = tuple(sorted(read))
+        self._impacts[id(g)] = (names, tuple(parameters.get(name) for name in names), result)
+        return result
+
+    def _terms(
+        self, g: _PassageGroup, window: FloatArray, window_read: set[str], parameters: Mapping[str, float]
+    ) -> tuple[FloatArray, ...]:
+        """A group's collisions, deaths, serious and slight injuries per (crossing, movement) cell (all cells).
+
+        Kept groups keep the first terms, with the parameters they read (the crossing time ``window``'s, the
+        impact's, :func:`_combine`'s for the group's crossing type and movement), and give them again while those
+        parameters keep their values: a parameter of one crossing type (a beacon's yielding, the LPI factor) or of
+        one movement recomputes only its groups. One set of terms per group is kept (memory: 4 x 8 bytes per
+        cell).
+        """
+        ctype, turning = str(self.type_names[g.type_code]), MOVEMENTS[g.movement] == "turning"
+        n_cells = self._n * len(MOVEMENTS)
+
+        def compute(values: Mapping[str, float]) -> tuple[FloatArray, ...]:
+            # pedestrians met per passage x annualisation
+            weight = g.met_per_s * window[g.pos] * g.annual
+            v_eff, coll, fa, k = self._impact(g, ctype, parameters)
+            risk = _combine(v_eff, self.lanes[g.pos], ctype, values, coll, fa, k, turning=turning)
+            return tuple(
+                np.asarray(
+                    np.bincount(g.cell, weights=weight * risk[key], minlength=n_cells), dtype=np.float64
+                )
+                for key in ("collision", "fatal", "serious", "slight")
+            )
+
+        if not self._keep:
+            return compute(parameters)
+        kept = self._kept_terms.get(id(g))
+        if kept is not None:
+            names, key, terms = kept
+            if tuple(parameters.get(name) for name in names) == key:
+                return terms
+            return compute(parameters)
+        combine_reads = _ReadsKept(parameters)
+        terms = compute(combine_reads)
+        names = tuple(sorted(window_read | set(self._impacts[id(g)][0]) | combine_reads.read))
+        self._kept_terms[id(g)] = (names, tuple(parameters.get(name) for name in names), terms)
+        return terms
+
+    def casualties(self, parameters: Mapping[str, float]) -> pd.DataFrame:
+        """:func:`crossing_casualties_by_movement` for these parameters."""
+        crossings = self._network.crossings
+        n, n_mov = self._n, len(MOVEMENTS)
+        totals = np.zeros((n * n_mov, 5))  # passages, collision, fatal, serious, slight
+        if self.active:
+            type_names, lanes = self.type_names, self.lanes
+            window = np.zeros(n)
+            window_reads = _ReadsKept(parameters)
+            for c, ctype in enumerate(type_names):
+                m = self.type_code == c
+                window[m] = crossing_time_s(lanes[m], str(ctype), parameters=window_reads)
+            for passages, groups in self._groups():
+                totals[:, 0] += passages
+                for g in groups:
+                    terms = self._terms(g, window, window_reads.read, parameters)
+                    for j in range(4):
+                        totals[:, j + 1] += terms[j]
+        out = pd.DataFrame(totals, columns=["passages", "collision", "fatal", "serious", "slight"])
+        out.insert(0, "movement", np.tile(np.array(MOVEMENTS, dtype=object), n))
+        out.insert(0, "crossing", np.repeat(crossings.index.to_numpy(np.int64), n_mov))
+        kept: pd.DataFrame = out[out["passages"] > 0].reset_index(drop=True)
+        return kept
+
+
+def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    cols = ["site_type", "site", "road_user", "severity", "per_year_raw"]
+    return pd.DataFrame(rows, columns=cols).astype({"site": "int64", "per_year_raw": "float64"})
+
+
+def _site_rows(site_type: str, sites: npt.NDArray[np.int64], values: FloatArray) -> pd.DataFrame:
+    """Three pedestrian rows per site (fatal, serious, slight; ``values`` per site in that order), column by column.
+
+    The frame :func:`_frame` makes of the same rows as dicts (bit for bit, dtypes too), without a Python object per
+    row.
+    """
+    if not len(sites):
+        return _frame([])
+    severities = ("fatal", "serious", "slight")
+    n = len(severities) * len(sites)
+    return pd.DataFrame(
+        {
+            "site_type": [site_type] * n,
+            "site": np.repeat(np.asarray(sites, dtype=np.int64), len(severities)),
+            "road_user": ["pedestrian"] * n,
+            "severity": list(severities) * len(sites),
+            "per_year_raw": np.asarray(values, dtype=np.float64)[:, : len(severities)].reshape(-1),
+        }
+    )
