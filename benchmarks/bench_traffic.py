@@ -1478,7 +1478,8 @@ def worker(tool: str, workdir: Path, *, seed: int, profile: bool) -> None:
     """Child-process body for the Python tools: run, write ``<workdir>/<tool>/result.json``.
 
     A vision_zero worker runs as the ``vision-zero`` command would: its start-up (imports) done, it freezes the
-    heap (:func:`_freeze_heap`), and again before it exits.
+    heap (:func:`_freeze_heap`), and again before it exits; the process being the program's own, the simulation
+    sets numba up without SciPy (``core.process.set_up_numba``; a tree older than it: as numba does).
     """
     case = load_case(workdir)
     rundir = workdir / tool

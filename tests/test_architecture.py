@@ -127,6 +127,39 @@ def test_the_traffic_path_leaves_unused_heavy_modules_unimported() -> None:
     assert _imported_of(code) == ""
 
 
+_PROGRAM_RUN = (
+    "import sys\n"
+    "sys.path.insert(0, {tests!r})\n"
+    "import numpy as np, pandas as pd\n"
+    "from traffic_fixtures import grid\n"
+    "from vision_zero.core.process import own_process\n"
+    "from vision_zero.traffic.periods import Period\n"
+    "from vision_zero.traffic.simulation import simulate\n"
+    "{own}\n"
+    "trips = pd.DataFrame({{'trip': np.arange(40), 'period': 'h', 'origin': np.arange(40) % 9,\n"
+    "                      'destination': (np.arange(40) * 5 + 3) % 9, 'depart_s': np.arange(40) * 60.0}})\n"
+    "trips = trips[trips['origin'] != trips['destination']]\n"
+    "record = simulate(grid(3, signalised=True), trips, None, rng=np.random.default_rng(1),\n"
+    "                  periods=(Period('h', 8.0, 3600.0, 0.09, 340.0),))\n"
+    "assert record.trips['completed'].all()\n"
+    "print(','.join(m for m in ('scipy.linalg', 'numba.np.arraymath') if m in sys.modules))"
+)
+
+
+def test_a_programs_traffic_run_leaves_scipy_linalg_unimported() -> None:
+    """#16 start-up: in the command's (or a benchmark worker's) process a traffic run never imports scipy.linalg.
+
+    Numba's set-up at the first compiled call imported it only to probe for BLAS (~0.1-0.2 CPU-s of a 10k-trip
+    grid run's ~3.3); :func:`vision_zero.core.process.set_up_numba`, which the simulation calls first, hides it
+    then. In a process that is not the program's (tests, a notebook) numba sets itself up as always.
+    """
+    tests = str(ROOT / "tests")
+    program = _imported_of(_PROGRAM_RUN.format(tests=tests, own="own_process()"))
+    assert program == "numba.np.arraymath"  # numba was set up, without scipy.linalg
+    library = _imported_of(_PROGRAM_RUN.format(tests=tests, own=""))
+    assert library == "scipy.linalg,numba.np.arraymath"  # unchanged in someone else's process
+
+
 def test_the_command_line_parser_imports_no_numerical_library() -> None:
     """#16 start-up: ``vision-zero --help`` (the parser with every sub-command) imports no numpy or pandas.
 

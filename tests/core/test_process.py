@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gc
 import os
 import subprocess
@@ -72,3 +73,38 @@ def test_release_free_memory_gives_freed_arrow_memory_back_only_in_an_own_proces
     assert still > kept - 20  # not declared its own: untouched
     held, released = map(float, _child(_RELEASE.format(own="process.own_process()")).split())
     assert held - released > 100  # the 160 MB column's pages went back
+
+
+_NUMBA = (
+    "import sys, numpy as np\n"
+    "from vision_zero.core import process\n"
+    "{own}\n"
+    "process.set_up_numba()\n"
+    "print('numba.np.arraymath' in sys.modules, 'scipy.linalg' in sys.modules)\n"
+    "from numba import njit\n"
+    "a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)\n"
+    "print(bool((njit(lambda x, y: np.dot(x, y))(a, b) == a @ b).all()), 'scipy.linalg' in sys.modules)\n"
+)
+
+
+def test_set_up_numba_sets_it_up_without_scipy_only_in_an_own_process() -> None:
+    """Numba's set-up in a program's process skips SciPy's import (#16); its linear algebra still works after."""
+    assert _child(_NUMBA.format(own="")).split() == ["False", "False", "True", "True"]
+    set_up, with_scipy, dot_equal, scipy_after = _child(_NUMBA.format(own="process.own_process()")).split()
+    assert (set_up, with_scipy) == ("True", "False")  # set up, and scipy.linalg left unimported
+    assert (dot_equal, scipy_after) == ("True", "True")  # np.dot in a kernel imports it when compiled
+
+
+def test_no_kernel_uses_what_numba_builds_differently_without_scipy() -> None:
+    """Without SciPy at numba's set-up (:func:`process.set_up_numba`) only np.convolve and np.correlate differ.
+
+    numba.np.arraymath builds their inner product from BLAS or from a loop by whether its import of
+    scipy.linalg succeeded; every other kernel compiles the same either way. No module of the package names them.
+    """
+    named = []
+    for path in (ROOT / "vision_zero").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+            if name in ("convolve", "correlate"):
+                named.append(f"{path.name}:{node.lineno}")  # type: ignore[attr-defined]
+    assert named == []

@@ -14,7 +14,7 @@ import gc
 import sys
 from collections.abc import Callable
 
-__all__ = ["freeze_heap", "own_process", "release_free_memory"]
+__all__ = ["freeze_heap", "own_process", "release_free_memory", "set_up_numba"]
 
 _OWNED: list[bool] = [False]
 
@@ -37,6 +37,35 @@ def freeze_heap() -> None:
     """
     if _OWNED[0]:
         gc.freeze()
+
+
+def set_up_numba() -> None:
+    """Set up numba's CPU target now, without the SciPy import that its set-up makes only to probe for BLAS.
+
+    Only in a process declared the program's own (:func:`own_process`), and only once; elsewhere nothing (numba
+    then sets itself up at its first compiled call, as always). The simulation calls it before its first kernel.
+    Numba's set-up imports its implementation modules; one of them, ``numba.np.arraymath``, imports
+    ``scipy.linalg.cython_blas`` at import time only to learn whether BLAS exists (``_check_blas``), which
+    decides whether ``np.convolve`` and ``np.correlate`` in a kernel compiled later use BLAS's dot product or a
+    loop. Importing ``scipy.linalg`` cost ~0.1-0.2 CPU-s (its Fortran libraries, and SciPy's array-API layer
+    touching numpy's lazy ``f2py`` and ``testing``), ~7% of a 10,000-trip grid run, where nothing else imports
+    it (#16). So while numba sets up, ``scipy.linalg`` is hidden if nothing has imported it yet, and restored
+    at once. No kernel here names ``np.convolve`` or ``np.correlate`` (``tests/core/test_process.py``), so every
+    kernel compiles to the same code either way; numba's linear algebra (``np.dot`` …) imports SciPy itself
+    when a kernel using it is compiled.
+    """
+    if not _OWNED[0] or "numba.np.arraymath" in sys.modules:
+        return
+    from numba.core.registry import cpu_target
+
+    hide = "scipy.linalg" not in sys.modules
+    if hide:
+        sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # an import of it raises ImportError
+    try:
+        cpu_target.target_context.refresh()
+    finally:
+        if hide:
+            del sys.modules["scipy.linalg"]
 
 
 def release_free_memory() -> None:

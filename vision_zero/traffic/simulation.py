@@ -152,6 +152,7 @@ import pandas as pd
 import simpy
 
 from vision_zero.core.errors import DataError
+from vision_zero.core.process import set_up_numba
 from vision_zero.core.units import S_PER_HOUR, kph_to_mps
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic._loop import EventLoop, Links, Records, link_constants
@@ -465,6 +466,7 @@ def simulate_vehicles(
             f"simulate: expected platoon_size >= 1 and reroute_passes >= 0 "
             f"(got {platoon_size}, {reroute_passes})"
         )
+    set_up_numba()  # a program's own process: numba's set-up without its SciPy probe (#16); elsewhere nothing
     st = TrafficSettings.from_parameters() if settings is None else settings
     rc = RouteChoiceSettings.from_parameters() if route_settings is None else route_settings
     max_iterations = rc.max_iterations if reroute_passes is None else reroute_passes
