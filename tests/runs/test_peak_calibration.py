@@ -72,7 +72,7 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     from vision_zero.runs.peak_calibration import peak_factor_bounds, with_peak_share
     from vision_zero.runs.pipeline import summarise
     from vision_zero.runs.run_summary import calibration_warning
-    from vision_zero.runs.scenario_demand import _periods
+    from vision_zero.runs.scenario_demand import simulated_periods
     from vision_zero.traffic.demand import default_periods
 
     base = scenario_file(tmp_path, "almaty_peak")
@@ -96,7 +96,7 @@ def test_peak_calibration_of_the_schematic_city_stays_within_the_published_total
     assert pk.factor == pytest.approx(hi) and lo <= p.daily_trips / (pk.daily_trips / pk.factor) <= hi
     # the factor moves the day's trips only within their own range, and the peak hours' share the rest: the AM
     # peak simulates the calibrated trips, and neither total leaves SCIENCE.md §10's range
-    (am_default,) = _periods(sc, params)
+    (am_default,) = simulated_periods(sc, params)
     (am,) = p.periods
     day = p.daily_trips / (pk.daily_trips / pk.factor)
     assert trips.low / trips.value <= day <= trips.high / trips.value

@@ -19,7 +19,7 @@ from vision_zero.core.parameters import Parameter, ParameterSet
 from vision_zero.core.seeding import replication_rngs
 from vision_zero.network.road_network import RoadNetwork, network_fingerprint
 from vision_zero.program.scenario import Scenario
-from vision_zero.runs.scenario_demand import _central_key, _periods, distribution_key
+from vision_zero.runs.scenario_demand import central_values_key, distribution_key, simulated_periods
 from vision_zero.traffic.demand import TripDistribution
 
 __all__ = [
@@ -241,7 +241,7 @@ def calibrate_peak(
         if named.low is not None and named.high is not None:
             target_range = (float(named.low), float(named.high))
     sim = scenario.simulation
-    (am,) = _periods(scenario, params, ["am_peak"])
+    (am,) = simulated_periods(scenario, params, ["am_peak"])
     bounds = peak_factor_bounds(scenario, base, params)
     narrow = uses_published_totals(scenario, base)
     key = (
@@ -256,7 +256,7 @@ def calibrate_peak(
         narrow,
         sim.platoon_size,
         sim.reroute_passes,
-        _central_key(params),
+        central_values_key(params),
     )
     if key in _PEAK_CACHE:
         return _PEAK_CACHE[key]
@@ -313,7 +313,7 @@ def peak_simulation(
     from vision_zero.traffic.routing import RouteChoiceSettings
     from vision_zero.traffic.simulation import TrafficSettings, simulate
 
-    (am,) = _periods(scenario, params, ["am_peak"])
+    (am,) = simulated_periods(scenario, params, ["am_peak"])
     settings = TrafficSettings.from_parameters(params)
     rngs = replication_rngs(seed, replication)
     trips = demand.generate_trips(

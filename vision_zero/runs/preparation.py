@@ -29,7 +29,7 @@ from vision_zero.runs.peak_calibration import (
     split_peak_factor,
     with_peak_share,
 )
-from vision_zero.runs.scenario_demand import _periods, base_demand
+from vision_zero.runs.scenario_demand import base_demand, simulated_periods
 from vision_zero.traffic.demand import TripDistribution
 from vision_zero.traffic.periods import Period
 
@@ -324,7 +324,7 @@ def prepare(
     base = load_base_network(scenario) if network is None else network
     app = apply_scenario(scenario, network=base) if applied is None else applied
     params = app.parameters
-    periods = _periods(scenario, params)
+    periods = simulated_periods(scenario, params)
     net = app.network
 
     dist, default_daily = base_demand(base, params, scenario.demand.mean_trip_length_km)
@@ -430,9 +430,9 @@ def _calibrated_day(
 ) -> tuple[float, tuple[Period, ...]]:
     """Daily trips and periods at a calibrated peak: within SCIENCE.md §10's bounds, :func:`split_peak_factor`."""
     if not peak.published_bounds:  # a total of the scenario's own, or not Almaty's: the day takes the factor
-        return peak.daily_trips, _periods(scenario, params)
+        return peak.daily_trips, simulated_periods(scenario, params)
     day, share = split_peak_factor(peak.factor, params)
-    return peak.daily_trips / peak.factor * day, _periods(scenario, with_peak_share(params, share))
+    return peak.daily_trips / peak.factor * day, simulated_periods(scenario, with_peak_share(params, share))
 
 
 def _elastic_costs(

@@ -2,8 +2,8 @@
 
 :func:`base_demand` (the trip distribution and the default daily trips, cached by content) and the periods a
 scenario simulates are read by both :mod:`~vision_zero.runs.peak_calibration` and
-:func:`vision_zero.runs.preparation.prepare`; :func:`distribution_key` and the parameters' central values key
-their caches.
+:func:`vision_zero.runs.preparation.prepare`; :func:`distribution_key` and :func:`central_values_key` (the
+parameters' central values) key their caches.
 """
 
 from __future__ import annotations
@@ -23,13 +23,19 @@ from vision_zero.traffic.periods import Period
 
 __all__ = [
     "base_demand",
+    "central_values_key",
     "distribution_key",
     "simulated_periods",
 ]
 
 
-def _periods(scenario: Scenario, params: ParameterSet, names: list[str] | None = None) -> tuple[Period, ...]:
-    """The simulated periods: ``names`` (default ``[simulation] periods``) with ``duration_s`` applied."""
+def simulated_periods(
+    scenario: Scenario, params: ParameterSet, names: list[str] | None = None
+) -> tuple[Period, ...]:
+    """The periods a scenario's replications simulate (:attr:`PreparedScenario.periods`, without preparing).
+
+    ``names`` (default ``[simulation] periods``) with ``duration_s`` applied.
+    """
     from vision_zero.traffic.demand import default_periods
 
     sim = scenario.simulation
@@ -51,17 +57,12 @@ def _periods(scenario: Scenario, params: ParameterSet, names: list[str] | None =
     return periods
 
 
-def simulated_periods(scenario: Scenario, params: ParameterSet) -> tuple[Period, ...]:
-    """The periods a scenario's replications simulate (:attr:`PreparedScenario.periods`, without preparing)."""
-    return _periods(scenario, params)
-
-
 #: :func:`base_demand` per network content and parameters: 8 networks' trip distributions (each a few zone arrays:
 #: kilobytes to a megabyte).
 _DEMAND_CACHE: BoundedCache[tuple[object, ...], tuple[TripDistribution, float]] = BoundedCache(8)
 
 
-def _central_key(params: ParameterSet) -> tuple[tuple[str, float], ...]:
+def central_values_key(params: ParameterSet) -> tuple[tuple[str, float], ...]:
     """The parameters' central values, sorted by name: what the demand model and the calibration read of them."""
     return tuple(sorted(params.central().items()))
 
@@ -82,7 +83,7 @@ def base_demand(
     """
     from vision_zero.traffic import demand
 
-    key = (network_fingerprint(base), base.area_share, _central_key(params), mean_trip_length_km)
+    key = (network_fingerprint(base), base.area_share, central_values_key(params), mean_trip_length_km)
 
     def compute() -> tuple[TripDistribution, float]:
         if mean_trip_length_km is not None:
