@@ -399,7 +399,8 @@ def test_one_builder_fills_the_whole_table_contract(midway: RoadNetwork) -> None
     import pandas as pd
 
     from vision_zero.core.parameters import load_parameters
-    from vision_zero.network.road_network import free_flow_travel_time_s, network_from_tables
+    from vision_zero.network.road_network import network_from_tables
+    from vision_zero.network.tables import free_flow_travel_time_s
 
     p = load_parameters()
     nodes = pd.DataFrame({"lon": [76.90, 76.91, 76.91], "lat": [43.25, 43.25, 43.26]})

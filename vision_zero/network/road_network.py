@@ -95,6 +95,9 @@ OSM graphs are built unsimplified, then simplified keeping every traffic-signal 
 (a crossing in the middle of a way splits the way), and keeping a node wherever ``highway``, ``maxspeed`` or
 ``lanes`` change. Tags are normalised by :mod:`vision_zero.network.osm_tags` with the implicit speed limits of
 the network's country (:mod:`vision_zero.network.country`: given, or detected from the data).
+
+OSM nodes and ways become table rows in :mod:`vision_zero.network.osm_elements`; the tables are completed (every
+column's default) and checked in :mod:`vision_zero.network.tables`.
 """
 
 from __future__ import annotations
@@ -112,24 +115,29 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from vision_zero.core.errors import shorten
 from vision_zero.core.parameters import ParameterSet, load_parameters
-from vision_zero.core.units import kph_to_mps, m_to_km
+from vision_zero.core.units import m_to_km
 from vision_zero.network import osm_tags
 from vision_zero.network.country import country_name, detect_country
+from vision_zero.network.osm_elements import _coordinates, _link_table, _node_table, _present
+from vision_zero.network.tables import (
+    _complete_crossings,
+    _complete_links,
+    _complete_nodes,
+    _crossing_tables,
+    check_tables,
+)
 
 if TYPE_CHECKING:
     import networkx as nx
 
 __all__ = [
     "CROSSING_TYPES",
-    "LAND_USE_COLUMNS",
     "LINK_DEFAULTS",
     "SIGNAL_CROSSING_TYPES",
     "CrossingType",
     "RoadNetwork",
-    "check_tables",
-    "free_flow_travel_time_s",
+    "check_tables",  # from tables.py: benchmarks/bench_checks.py imports it from here
     "junction_control",
     "link_column",
     "load_network",
@@ -244,14 +252,6 @@ class RoadNetwork:
         )
 
 
-def free_flow_travel_time_s(length_m: Any, speed_limit_kph: Any) -> Any:
-    """Free-flow travel time [s] of links of ``length_m`` driven at ``speed_limit_kph`` (arrays or numbers).
-
-    The one formula behind the links' ``free_flow_travel_time_s`` column (set on loading and by a new limit).
-    """
-    return length_m / kph_to_mps(speed_limit_kph)
-
-
 def link_column(links: pd.DataFrame, name: str) -> npt.NDArray[np.float64]:
     """An optional link column as float64, or its default where no intervention has set it (:data:`LINK_DEFAULTS`).
 
@@ -348,272 +348,6 @@ def network_fingerprint(network: RoadNetwork) -> str:
         if len(table.columns):
             h.update(pd.util.hash_pandas_object(table, index=True).to_numpy().tobytes())
     return h.hexdigest()[:16]
-
-
-def _utm_epsg(lon: float, lat: float) -> int:
-    zone = int((lon + 180.0) // 6.0) % 60 + 1
-    return (32600 if lat >= 0 else 32700) + zone
-
-
-def _str(value: Any) -> str:
-    if isinstance(value, str) and ";" not in value:
-        return value.strip()
-    if isinstance(value, int):
-        return str(value)
-    return ";".join(dict.fromkeys(osm_tags.split_values(value)))
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(map(_hashable, value)) if isinstance(value, list) else value
-
-
-def _length(value: Any) -> float:
-    """A link's ``length`` attribute as a float (NaN if it is no number: :func:`check_tables` refuses it)."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _int_id(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
-
-
-def _coordinates(
-    ids: Sequence[Any], tags: Sequence[Mapping[str, Any]], source: str
-) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
-    """Longitudes and latitudes of nodes ``ids`` (attributes ``x``, ``y``), or a DataError naming the node."""
-    from vision_zero.core.errors import DataError
-
-    out = np.empty((2, len(ids)), dtype=np.float64)
-    for i, n in enumerate(ids):
-        for j, key in enumerate(("x", "y")):
-            try:
-                out[j, i] = float(tags[i][key])
-            except (KeyError, TypeError, ValueError):
-                given = shorten(repr(tags[i].get(key)))
-                raise DataError(
-                    f"{source}: node {n}: {key}: expected a coordinate in degrees (got {given})"
-                ) from None
-    return out[0], out[1]
-
-
-#: Optional node columns of land use read from an OSM file (floor area [m2] of homes, of workplaces).
-LAND_USE_COLUMNS = ("home_m2", "job_m2")
-
-
-def _node_table(
-    ids: Sequence[Any],
-    node_tags: Sequence[Mapping[str, Any]],
-    lon: np.ndarray[Any, np.dtype[np.float64]],
-    lat: np.ndarray[Any, np.dtype[np.float64]],
-) -> tuple[pd.DataFrame, dict[Any, int], int]:
-    from pyproj import Transformer
-
-    epsg = _utm_epsg(float(np.median(lon)), float(np.median(lat))) if len(ids) else 32643
-    x_m, y_m = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
-    highway, signalised, crossing, boundary = [], [], [], []
-    defaulted_crossings = 0
-    for tags in node_tags:
-        highway.append(_str(tags.get("highway")))
-        signalised.append(osm_tags.is_signalised(tags))
-        ctype, was_defaulted = osm_tags.crossing_type(tags)
-        crossing.append(ctype or "")
-        boundary.append(tags.get("boundary", False) is True)
-        defaulted_crossings += was_defaulted
-    nodes = pd.DataFrame(
-        {
-            "osmid": np.array([_int_id(n) for n in ids], dtype=np.int64),
-            "lon": lon,
-            "lat": lat,
-            "x_m": np.asarray(x_m, dtype=np.float64),
-            "y_m": np.asarray(y_m, dtype=np.float64),
-            "highway": pd.Series(highway, dtype=str),
-            "signalised": np.array(signalised, dtype=bool),
-            "crossing": pd.Series(crossing, dtype=str),
-            "boundary": np.array(boundary, dtype=bool),
-        }
-    )
-    for (
-        col
-    ) in LAND_USE_COLUMNS:  # floor area of homes / workplaces nearest to the node, where the file has them
-        if any(col in tags for tags in node_tags):
-            nodes[col] = np.array([float(tags.get(col, 0.0)) for tags in node_tags], dtype=np.float64)
-    return nodes, {n: i for i, n in enumerate(ids)}, defaulted_crossings
-
-
-def _link_table(
-    edges: Sequence[tuple[Any, Any, int, Mapping[str, Any]]],
-    index: dict[Any, int],
-    defaults: osm_tags.TagDefaults,
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    cols: dict[str, list[Any]] = defaultdict(list)
-    counts = dict.fromkeys(("highway", "speed_limit_kph", "lanes", "oneway", "maxspeed_none_ignored"), 0)
-    memo: dict[tuple[Any, ...], osm_tags.LinkValues] = {}  # few distinct tag combinations in a city
-    for u, v, k, d in edges:
-        memo_key = tuple(_hashable(d.get(tag)) for tag in osm_tags.LINK_TAGS)
-        values = memo.get(memo_key)
-        if values is None:
-            values = memo[memo_key] = osm_tags.normalise_link(d, defaults=defaults)
-        counts["highway"] += values.class_defaulted
-        counts["speed_limit_kph"] += values.speed_defaulted
-        counts["lanes"] += values.lanes_defaulted
-        counts["oneway"] += values.oneway_defaulted
-        counts["maxspeed_none_ignored"] += values.maxspeed_none_ignored
-        cols["u"].append(index[u])
-        cols["v"].append(index[v])
-        cols["osm_u"].append(_int_id(u))
-        cols["osm_v"].append(_int_id(v))
-        cols["key"].append(k)
-        cols["osm_way"].append(_str(d.get("osmid")))
-        cols["name"].append(_str(d.get("name")))
-        cols["length_m"].append(_length(d.get("length", math.nan)))
-        cols["values"].append(values)
-    values_arr = cols.pop("values")
-    for field_name in ("highway", "lanes", "oneway", "speed_limit_kph", "capacity_vph"):
-        attr = "road_class" if field_name == "highway" else field_name
-        cols[field_name] = [getattr(x, attr) for x in values_arr]
-    cols["speed_limit_defaulted"] = [x.speed_defaulted for x in values_arr]
-    cols["lanes_defaulted"] = [x.lanes_defaulted for x in values_arr]
-    length_m = np.array(cols["length_m"], dtype=np.float64)
-    speed_kph = np.array(cols["speed_limit_kph"], dtype=np.float64)
-    lanes_arr = np.array(cols["lanes"], dtype=np.int64)
-    links = pd.DataFrame(
-        {
-            "u": np.array(cols["u"], dtype=np.int64),
-            "v": np.array(cols["v"], dtype=np.int64),
-            "osm_u": np.array(cols["osm_u"], dtype=np.int64),
-            "osm_v": np.array(cols["osm_v"], dtype=np.int64),
-            "key": np.array(cols["key"], dtype=np.int64),
-            "osm_way": pd.Series(cols["osm_way"], dtype=str),
-            "name": pd.Series(cols["name"], dtype=str),
-            "highway": pd.Series(cols["highway"], dtype=str),
-            "length_m": length_m,
-            "lanes": lanes_arr,
-            "oneway": np.array(cols["oneway"], dtype=bool),
-            "speed_limit_kph": speed_kph,
-            "capacity_vph": np.array(cols["capacity_vph"], dtype=np.float64),
-            "speed_limit_defaulted": np.array(cols["speed_limit_defaulted"], dtype=bool),
-            "lanes_defaulted": np.array(cols["lanes_defaulted"], dtype=bool),
-        }
-    )
-    return links, counts
-
-
-def _reverse_ids(u: list[int], v: list[int], key: list[int]) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """For each link the id of a link v→u (same key preferred), -1 if none; self-loops have none."""
-    by_pair: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
-    for i, (a, b, k) in enumerate(zip(u, v, key, strict=True)):
-        by_pair[(a, b)][k] = i
-    out = np.full(len(u), -1, dtype=np.int64)
-    for i, (a, b, k) in enumerate(zip(u, v, key, strict=True)):
-        if a == b:
-            continue
-        back = by_pair.get((b, a))
-        if back:
-            out[i] = back.get(k, min(back.values()))
-    return out
-
-
-def _widest_arm_lanes(u: Any, v: Any, lanes: Any) -> dict[int, int]:
-    """Per node, the lanes of its widest road arm, counting both directions of that arm (lanes crossed)."""
-    arm_lanes: dict[tuple[int, int], int] = defaultdict(int)
-    for a, b, n_lanes in zip(u, v, lanes, strict=True):
-        if a != b:
-            arm_lanes[(min(a, b), max(a, b))] += int(n_lanes)
-    widest: dict[int, int] = defaultdict(int)
-    for (a, b), n_lanes in arm_lanes.items():
-        widest[a] = max(widest[a], n_lanes)
-        widest[b] = max(widest[b], n_lanes)
-    return widest
-
-
-def _crossing_tables(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Crossings at nodes (all OSM crossings become nodes on loading) and the links that pass over them."""
-    at = np.flatnonzero(nodes["crossing"].to_numpy() != "")
-    u = links["u"].to_numpy()
-    v = links["v"].to_numpy()
-    widest = _widest_arm_lanes(u, v, links["lanes"].to_numpy())
-    crossings = pd.DataFrame(
-        {
-            "node": at.astype(np.int64),
-            "link": np.full(len(at), -1, dtype=np.int64),
-            "offset_m": np.full(len(at), np.nan),
-            "lon": nodes["lon"].to_numpy()[at],
-            "lat": nodes["lat"].to_numpy()[at],
-            "crossing_type": pd.Series(nodes["crossing"].to_numpy()[at], dtype=str),
-            "lanes_crossed": np.array([widest[int(n)] for n in at], dtype=np.int64),
-            "osmid": nodes["osmid"].to_numpy()[at].astype(np.int64),
-        }
-    )
-    crossing_of_node = {int(n): c for c, n in enumerate(at)}
-    pairs = [(crossing_of_node[int(b)], i) for i, b in enumerate(v) if int(b) in crossing_of_node]
-    pairs.sort()
-    crossing_links = pd.DataFrame(
-        {
-            "crossing": np.array([p[0] for p in pairs], dtype=np.int64),
-            "link": np.array([p[1] for p in pairs], dtype=np.int64),
-        }
-    )
-    return crossings, crossing_links
-
-
-def _first_bad(
-    source: str, what: str, ids: pd.Series, column: str, values: np.ndarray, bad: np.ndarray, expected: str
-) -> None:
-    from vision_zero.core.errors import DataError
-
-    rows = np.flatnonzero(bad)
-    if rows.size:
-        i = int(rows[0])
-        more = f"; {rows.size - 1} more like it" if rows.size > 1 else ""
-        raise DataError(
-            f"{source}: {what} {ids.iloc[i]}: {column}: expected {expected} (got {values[i]}){more}"
-        )
-
-
-def check_tables(source: str, nodes: pd.DataFrame, links: pd.DataFrame, *, max_speed_kph: float) -> None:
-    """Refuse a network whose numbers cannot be right, before any work is done on it.
-
-    Node coordinates finite and on the globe; link lengths finite and > 0 m; lanes >= 1; speed limits finite,
-    > 0 and at most ``max_speed_kph``. A GraphML file edited by hand (or damaged) is the usual cause; the
-    message names the source, the node or link (its OSM ids), the column, what was expected and given.
-
-    Raises
-    ------
-    DataError
-    """
-    osm_node = nodes["osmid"]
-    lon = nodes["lon"].to_numpy(dtype=np.float64)
-    lat = nodes["lat"].to_numpy(dtype=np.float64)
-    _first_bad(source, "node", osm_node, "lon", lon, ~(np.abs(lon) <= 180), "a longitude -180..180")
-    _first_bad(source, "node", osm_node, "lat", lat, ~(np.abs(lat) <= 90), "a latitude -90..90")
-    link_ids = links["osm_u"].astype(str) + "->" + links["osm_v"].astype(str)
-    length = links["length_m"].to_numpy(dtype=np.float64)
-    _first_bad(
-        source,
-        "link",
-        link_ids,
-        "length",
-        length,
-        ~(length > 0) | ~np.isfinite(length),
-        "a finite length > 0 m",
-    )
-    lanes = links["lanes"].to_numpy()
-    _first_bad(source, "link", link_ids, "lanes", lanes, ~(lanes >= 1), "at least 1 lane per direction")
-    speed = links["speed_limit_kph"].to_numpy(dtype=np.float64)
-    _first_bad(
-        source,
-        "link",
-        link_ids,
-        "speed_limit_kph",
-        speed,
-        ~((speed > 0) & (speed <= max_speed_kph)),
-        f"a speed limit above 0 and at most {max_speed_kph:.0f} km/h",
-    )
 
 
 def network_from_graph(
@@ -816,17 +550,6 @@ def network_from_osm_tables(
     )
 
 
-def _present(columns: Mapping[str, list[Any]], row: int) -> dict[str, Any]:
-    """Row ``row`` of ``columns`` as a tag mapping, without its absent (None or NaN) cells."""
-    out: dict[str, Any] = {}
-    for name, values in columns.items():
-        value = values[row]
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            continue
-        out[name] = value
-    return out
-
-
 def network_from_tables(
     nodes: pd.DataFrame,
     links: pd.DataFrame,
@@ -855,7 +578,7 @@ def network_from_tables(
         ``lanes``, ``speed_limit_kph`` and ``capacity_vph`` the class defaults of the ``network.*`` parameters,
         ``key`` 0, ``osm_u``/``osm_v`` the nodes' ``osmid``, ``osm_way``/``name`` "", ``oneway`` (no link back),
         ``storage_veh`` (length x lanes x jam density), ``speed_limit_defaulted``/``lanes_defaulted`` False.
-        Always derived: ``free_flow_travel_time_s`` (:func:`free_flow_travel_time_s`) and ``reverse``.
+        Always derived: ``free_flow_travel_time_s`` (:func:`~vision_zero.network.tables.free_flow_travel_time_s`) and ``reverse``.
     source, schematic, defaulted, area_share
         As the :class:`RoadNetwork` attributes.
     crossings
@@ -908,133 +631,6 @@ def _assemble(
         crossing_links=crossing_links,
         **attributes,
     )
-
-
-def _given(table: pd.DataFrame, name: str, default: Any, dtype: Any) -> Any:
-    """Column ``name`` of ``table`` as ``dtype``, or ``default`` (a scalar or an array) for every row."""
-    if name in table.columns:
-        values = table[name].to_numpy()
-    else:
-        values = np.broadcast_to(np.asarray(default), (len(table),))
-    if dtype is str:
-        return pd.Series(values, dtype=str)
-    return np.array(values, dtype=dtype)
-
-
-def _with_extra(contract: dict[str, Any], given: pd.DataFrame) -> pd.DataFrame:
-    """The contract's columns in their order, then any other column of ``given``."""
-    extra = {c: given[c].to_numpy() for c in given.columns if c not in contract}
-    return pd.DataFrame({**contract, **extra})
-
-
-def _complete_nodes(nodes: pd.DataFrame) -> pd.DataFrame:
-    from pyproj import Transformer
-
-    n = len(nodes)
-    lon = _given(nodes, "lon", np.nan, np.float64)
-    lat = _given(nodes, "lat", np.nan, np.float64)
-    if "x_m" in nodes.columns and "y_m" in nodes.columns:
-        x_m, y_m = nodes["x_m"].to_numpy(dtype=np.float64), nodes["y_m"].to_numpy(dtype=np.float64)
-    else:
-        epsg = _utm_epsg(float(np.median(lon)), float(np.median(lat))) if n else 32643
-        x_m, y_m = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
-    contract = {
-        "osmid": _given(nodes, "osmid", -1, np.int64),
-        "lon": lon,
-        "lat": lat,
-        "x_m": np.asarray(x_m, dtype=np.float64),
-        "y_m": np.asarray(y_m, dtype=np.float64),
-        "highway": _given(nodes, "highway", "", str),
-        "signalised": _given(nodes, "signalised", False, bool),
-        "crossing": _given(nodes, "crossing", "", str),
-        "boundary": _given(nodes, "boundary", False, bool),
-    }
-    return _with_extra(contract, nodes)
-
-
-def _complete_links(links: pd.DataFrame, nodes: pd.DataFrame, defaults: osm_tags.TagDefaults) -> pd.DataFrame:
-    u = _given(links, "u", -1, np.int64)
-    v = _given(links, "v", -1, np.int64)
-    key = _given(links, "key", 0, np.int64)
-    highway = _given(links, "highway", osm_tags.FALLBACK_CLASS, str)
-    classes = highway.to_numpy(dtype=str)
-    lanes = _given(links, "lanes", [defaults.default_lanes(c) for c in classes], np.int64)
-    speed_kph = _given(links, "speed_limit_kph", [defaults.default_speed_kph(c) for c in classes], np.float64)
-    per_lane = np.array([defaults.capacity_per_lane_vph(c) for c in classes], dtype=np.float64)
-    length_m = _given(links, "length_m", np.nan, np.float64)
-    reverse = _reverse_ids(u.tolist(), v.tolist(), key.tolist())
-    osmid = nodes["osmid"].to_numpy(dtype=np.int64)
-    contract = {
-        "u": u,
-        "v": v,
-        "osm_u": _given(links, "osm_u", osmid[u], np.int64),
-        "osm_v": _given(links, "osm_v", osmid[v], np.int64),
-        "key": key,
-        "osm_way": _given(links, "osm_way", "", str),
-        "name": _given(links, "name", "", str),
-        "highway": highway,
-        "length_m": length_m,
-        "lanes": lanes,
-        "oneway": _given(links, "oneway", reverse < 0, bool),
-        "speed_limit_kph": speed_kph,
-        "capacity_vph": _given(links, "capacity_vph", lanes * per_lane, np.float64),
-        "free_flow_travel_time_s": free_flow_travel_time_s(length_m, speed_kph),
-        "storage_veh": _given(
-            links,
-            "storage_veh",
-            m_to_km(length_m) * lanes * defaults.jam_density_veh_per_km_per_lane,
-            np.float64,
-        ),
-        "reverse": reverse,
-        "speed_limit_defaulted": _given(links, "speed_limit_defaulted", False, bool),
-        "lanes_defaulted": _given(links, "lanes_defaulted", False, bool),
-    }
-    return _with_extra(contract, links)
-
-
-def _complete_crossings(
-    crossings: pd.DataFrame, nodes: pd.DataFrame, links: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    node = _given(crossings, "node", -1, np.int64)
-    link = _given(crossings, "link", -1, np.int64)
-    offset = _given(crossings, "offset_m", np.nan, np.float64)
-    lon_n, lat_n = nodes["lon"].to_numpy(dtype=np.float64), nodes["lat"].to_numpy(dtype=np.float64)
-    u, v = links["u"].to_numpy(dtype=np.int64), links["v"].to_numpy(dtype=np.int64)
-    length = links["length_m"].to_numpy(dtype=np.float64)
-    lanes = links["lanes"].to_numpy(dtype=np.int64)
-    reverse = links["reverse"].to_numpy(dtype=np.int64)
-    along = node < 0
-    li = np.where(along, link, 0)
-    share = np.where(along, np.clip(offset / np.where(length[li] > 0, length[li], 1.0), 0.0, 1.0), 0.0)
-    at = np.where(along, 0, node)
-    lon = np.where(along, lon_n[u[li]] + share * (lon_n[v[li]] - lon_n[u[li]]), lon_n[at])
-    lat = np.where(along, lat_n[u[li]] + share * (lat_n[v[li]] - lat_n[u[li]]), lat_n[at])
-    widest = _widest_arm_lanes(u, v, lanes)
-    both_ways = lanes[li] + np.where(reverse[li] >= 0, lanes[np.maximum(reverse[li], 0)], 0)
-    lanes_crossed = np.where(along, both_ways, [widest[int(n)] for n in at])
-    table = {
-        "node": node,
-        "link": link,
-        "offset_m": np.where(along, offset, np.nan),
-        "lon": _given(crossings, "lon", lon, np.float64),
-        "lat": _given(crossings, "lat", lat, np.float64),
-        "crossing_type": _given(crossings, "crossing_type", "unmarked", str),
-        "lanes_crossed": _given(crossings, "lanes_crossed", lanes_crossed, np.int64),
-        "osmid": _given(crossings, "osmid", -1, np.int64),
-    }
-    pairs = []
-    for c in range(len(node)):
-        if node[c] >= 0:
-            pairs += [(c, int(i)) for i in np.flatnonzero(v == node[c])]
-        else:
-            pairs += [(c, int(link[c]))] + ([(c, int(reverse[link[c]]))] if reverse[link[c]] >= 0 else [])
-    crossing_links = pd.DataFrame(
-        {
-            "crossing": np.array([p[0] for p in pairs], dtype=np.int64),
-            "link": np.array([p[1] for p in pairs], dtype=np.int64),
-        }
-    )
-    return _with_extra(table, crossings), crossing_links
 
 
 def _plain_graph(nodes: pd.DataFrame, links: pd.DataFrame) -> nx.MultiDiGraph[Any]:

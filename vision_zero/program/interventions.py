@@ -45,10 +45,10 @@ from vision_zero.network.road_network import (
     SIGNAL_CROSSING_TYPES,
     CrossingType,
     RoadNetwork,
-    free_flow_travel_time_s,
     junction_control,
     link_column,
 )
+from vision_zero.network.tables import free_flow_travel_time_s
 from vision_zero.program.selectors import (
     CrossingFilter,
     Selection,
