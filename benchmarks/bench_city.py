@@ -14,7 +14,9 @@ its helpers (no timing code in the package):
 * **record**: :func:`record_of` (link statistics, speeds, crossings, pedestrians);
 * **risk**: :func:`vision_zero.risk.crash_model.estimate`.
 
-Every run also prints (and ``--json`` keeps) a SHA-256 of each of the replication's output tables (the trips,
+Every run also prints (and ``--json`` keeps) the route-choice log per simulation (phase, relative gap, share of
+trips outside their indifference band, mean trip, arrived share), the stop reasons, the simulations run and the
+risk stage's KSI raw (fatal + serious per year, uncalibrated), and a SHA-256 of each of the replication's output tables (the trips,
 link statistics, crossing passages, speed histogram and route-choice log of its :class:`~vision_zero.traffic.
 _record.TrafficRecord`, and the risk stage's injuries): equal digests of two runs of the same case mean the same outputs bit for bit, the check
 of a speed-up that is not meant to change the model.
@@ -243,6 +245,12 @@ def _run(
         "nodes": len(network.nodes),
         "trips": len(trips),
         "simulations": len(rc),
+        "simulations_run": int(vehicles.simulations),
+        "phase": [str(x) for x in rc["phase"]],
+        "outside_band": [round(float(x), 4) for x in rc["outside_band"]],
+        "mean_trip_s": [round(float(x), 1) for x in rc["mean_trip_s"]],
+        "arrived_by_row": [round(float(x), 5) for x in rc["arrived_share"]],
+        "stop_reasons": [str(x) for x in rc["stop_reason"] if x],
         "relative_gap": [round(float(g), 4) for g in rc["relative_gap"]],
         "relative_gap_se": [round(float(g), 4) for g in rc["relative_gap_se"]],
         "trees": [int(t) for t in rc["trees"]],
@@ -268,6 +276,7 @@ def _run(
             1,
         ),
         "deaths_raw": round(float(est.injuries["per_year"].sum()), 4) if "per_year" in est.injuries else None,
+        "ksi_raw": round(est.totals()["ksi"], 4),
         # the replication's outputs, hashed: two runs of the same case agree bit for bit where these are equal
         # (the route-choice log without its ``trees`` column: a count of the work, not a result)
         "outputs_sha256": {
@@ -298,6 +307,22 @@ def print_run(out: dict[str, Any]) -> None:
         f"{out['simulations']} simulations (relative gap {out['relative_gap']}, standard error "
         f"{out['relative_gap_se']}; trees grown after each simulation {out['trees']})"
     )
+    print(
+        f"simulations run {out['simulations_run']} ({out['simulations']} log rows), stops {out['stop_reasons']}; "
+        f"per row phase / gap / outside band / mean trip s / arrived: "
+        + "; ".join(
+            f"{ph[0]} {g} {o} {t} {a}"
+            for ph, g, o, t, a in zip(
+                out["phase"],
+                out["relative_gap"],
+                out["outside_band"],
+                out["mean_trip_s"],
+                out["arrived_by_row"],
+                strict=True,
+            )
+        )
+    )
+    print(f"KSI raw {out['ksi_raw']}")
     mem = out["peak_mib"] is not None
     head = f"{'peak MiB':>10}{'end MiB':>9}" if mem else ""
     print(f"{'phase':<20}{'CPU s':>9}{'calls':>7}{head}")
@@ -331,17 +356,20 @@ def print_settings(runs: list[dict[str, Any]]) -> None:
         "\nper setting (mean +- standard error over the replications; last gap: each run's sampled estimate):"
     )
     print(
-        "| reroute passes | reps | simulations | last gap | index | arrived | CPU-s routing / loop / replication | load |"
+        "| reroute passes | reps | simulations run | last gap | outside band | mean trip s | index | arrived | KSI raw "
+        "| CPU-s routing / loop / replication | load |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for passes in dict.fromkeys(r["reroute_passes"] for r in runs):
         rs = [r for r in runs if r["reroute_passes"] == passes]
         cpu = {k: _mean_se([r["cpu_s"][k] for r in rs]) for k in ("routing", "loop")}
         print(
             f"| {passes if passes is not None else 'default'} | {len(rs)} | "
-            f"{'/'.join(str(r['simulations']) for r in rs)} | {_mean_se([r['relative_gap'][-1] for r in rs])} | "
+            f"{'/'.join(str(r['simulations_run']) for r in rs)} | {_mean_se([r['relative_gap'][-1] for r in rs])} | "
+            f"{_mean_se([100 * r['outside_band'][-1] for r in rs])}% | {_mean_se([r['mean_trip_s'][-1] for r in rs])} | "
             f"{_mean_se([r['congestion_index'] for r in rs])} | "
-            f"{_mean_se([100 * r['arrived_share'] for r in rs])}% | {cpu['routing']} / {cpu['loop']} / "
+            f"{_mean_se([100 * r['arrived_share'] for r in rs])}% | {_mean_se([r['ksi_raw'] for r in rs])} | "
+            f"{cpu['routing']} / {cpu['loop']} / "
             f"{_mean_se([r['cpu_s_replication'] for r in rs])} | "
             f"{rs[0]['loadavg_start'].split()[0]}-{rs[-1]['loadavg_end'].split()[0]} |"
         )

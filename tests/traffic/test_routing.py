@@ -866,6 +866,59 @@ def test_a_baseline_stopped_short_of_its_equilibrium_ends_within_its_drivers_ban
     assert np.array_equal(same.times.ex, base.times.ex, equal_nan=True)
 
 
+def test_hands_over_when_the_equilibriums_gap_stalls_and_not_in_a_jam_by_hand() -> None:
+    rc = RouteChoiceSettings(
+        max_iterations=8,
+        relative_gap_target=0.05,
+        slice_s=900.0,
+        handover_gap_change=0.15,
+        handover_min_gap=0.1,
+    )
+
+    def row(gap: float, arrived: float = 1.0) -> dict[str, float | str]:
+        return {"relative_gap": gap, "arrived_share": arrived}
+
+    hands_over = simulation_module._hands_over
+    assert hands_over(row(0.20), row(0.18), rc)  # fell 10%: stalled
+    assert hands_over(row(0.20), row(0.22), rc)  # rose
+    assert not hands_over(row(0.20), row(0.16), rc)  # fell 20%: progress
+    assert hands_over(row(0.12), row(0.11), rc)
+    assert not hands_over(row(0.11), row(0.10), rc)  # near the target: at or under handover_min_gap (0.1)
+    assert not hands_over(row(0.10), row(0.09), rc)
+    assert not hands_over(row(0.20), row(0.18, 0.94), rc)  # a jam (under 95% arriving): no early band phase
+    assert hands_over(row(0.20), row(0.18, 0.95), rc)
+    assert not hands_over(row(0.20), row(0.20), dataclasses.replace(rc, handover_gap_change=0.0))  # off
+
+
+def test_a_baseline_hands_over_to_its_band_phase_when_its_equilibrium_stalls_in_fewer_simulations() -> None:
+    # The bottleneck (route A 600 veh/h, detour B), 1,200 trips in the hour, equilibrium cap 8, no gap target.
+    # Route swapping takes the gap 0.938 -> 0.457 -> 0.121 -> 0.101 (-16%) -> 0.093 (-8%): with the hand-over at
+    # 15% the equilibrium stops there (the 5th simulation) and the band phase finds nobody outside his band; without
+    # it the equilibrium runs to its cap (9 simulations, gap 0.038) and then also finds nobody outside (no
+    # handover_min_gap here: the bottleneck's gap is small for a stalled equilibrium). The same
+    # simulations until the hand-over; the end is a boundedly rational equilibrium either way (every driver's
+    # forgone saving within his band, 60 s here), with the mean trip no longer.
+    trips = one_to_one(1200, 3.0)
+    rc = RouteChoiceSettings(
+        max_iterations=8, relative_gap_target=0.0, slice_s=900.0, band_relative=0.2, band_min_s=60.0
+    )
+    capped = _one_hour(bottleneck_or_detour(), trips, rc)
+    early = _one_hour(bottleneck_or_detour(), trips, dataclasses.replace(rc, handover_gap_change=0.15))
+    assert capped.route_choice["stop_reason"].tolist() == [""] * 8 + ["cap", "band"]
+    log = early.route_choice
+    assert log["phase"].tolist() == ["equilibrium"] * 5 + ["band"]
+    assert log["stop_reason"].tolist() == ["", "", "", "", "handover", "band"]
+    gap = log["relative_gap"].to_numpy()
+    assert gap[3] < 0.85 * gap[2] and gap[4] > 0.85 * gap[3]  # the first iteration under 15% hands over
+    assert early.simulations == 5 and capped.simulations == 9
+    columns = ["relative_gap", "mean_trip_s", "arrived_share"]
+    pd.testing.assert_frame_equal(log[columns].iloc[:5], capped.route_choice[columns].iloc[:5])
+    assert log["outside_band"].iloc[-1] == 0.0 and capped.route_choice["outside_band"].iloc[-1] == 0.0
+    assert log["mean_trip_s"].iloc[-1] <= capped.route_choice["mean_trip_s"].iloc[-1]
+    held = early.held_routes()
+    assert held.forgone(Router(bottleneck_or_detour()), np.arange(len(held.key))).max() <= 60.0
+
+
 def test_stop_at_threshold_trees_give_the_full_search_where_wanted_and_inf_beyond_the_limit() -> None:
     # random link costs and movement extras on a grid; each trip's limit around its best route's cost: a trip
     # whose best route costs at most its limit gets the full search's cost and route bit for bit; one beyond it

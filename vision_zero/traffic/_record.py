@@ -43,8 +43,13 @@ ROUTE_CHOICE_COLUMNS: tuple[str, ...] = (
 #: within the phase, :func:`~vision_zero.traffic.routing.gap_plateau`), ``band`` (the band phase, a variant's or a
 #: baseline's after its equilibrium: no driver outside his indifference band) or ``cap`` (``max_iterations``
 #: re-routing iterations run in the phase and none of the others held: not converged). A reason that holds at the
-#: cap is given rather than ``cap``.
+#: cap is given rather than ``cap``. A baseline's equilibrium may also stop by ``handover`` (:data:`HANDOVER`), never
+#: the loop's last row (its band phase follows), so not among the loop's reasons the run summary counts.
 STOP_REASONS: tuple[str, ...] = ("gap_target", "plateau", "band", "cap")
+#: Why a baseline's equilibrium handed over to its band phase before its cap: its relative gap fell by less than
+#: ``traffic.route_choice.handover_gap_change`` of itself in the last re-routing iteration (or rose) while at least
+#: :data:`ARRIVAL_WARNING_SHARE` of the trips arrived (the equilibrium's last row only).
+HANDOVER = "handover"
 
 
 def _no_route_choice() -> pd.DataFrame:
@@ -116,8 +121,8 @@ class TrafficRecord:
         :func:`vision_zero.traffic.routing.relative_gap`), ``turns_per_trip``, ``mean_trip_s`` (trips that
         arrived), ``arrived_share`` (arrived / routed vehicles, the summary's ``share_arrived``), ``switched``
         (vehicles that took a new route for the next simulation), ``trees`` (shortest-route trees grown after
-        it), ``stop_reason`` str (why a phase stopped, one of :data:`STOP_REASONS`, on its last row; "" on the
-        others).
+        it), ``stop_reason`` str (why a phase stopped, one of :data:`STOP_REASONS` or, a baseline's equilibrium
+        only, :data:`HANDOVER`, on its last row; "" on the others).
     stuck_moves
         Per period, the times the first vehicle waiting to enter a full link had waited ``traffic.stuck_time_s``
         and entered anyway (SUMO's teleports): a count of gridlock, 0 when traffic flows.

@@ -134,6 +134,10 @@ class RouteChoiceSettings:
         The plateau stop rule (:func:`gap_plateau`): stop once in each of the last two iterations the relative gap
         moved by less than ``plateau_gap_change`` of itself (either way), the mean trip time by less than
         ``plateau_trip_change`` of itself and the arrived share by less than ``plateau_arrived_change``; 0 = off.
+    handover_gap_change, handover_min_gap
+        A baseline's equilibrium hands over to its band phase before its cap once its relative gap fell by less
+        than ``handover_gap_change`` of itself in the last iteration (or rose) while still above
+        ``handover_min_gap`` and with at least 95% of the trips arriving (``simulation._hands_over``); 0 = off.
     """
 
     max_iterations: int
@@ -147,6 +151,8 @@ class RouteChoiceSettings:
     plateau_gap_change: float = 0.0
     plateau_trip_change: float = 0.0
     plateau_arrived_change: float = 0.0
+    handover_gap_change: float = 0.0
+    handover_min_gap: float = 0.0
 
     @classmethod
     def from_parameters(cls, params: ParameterSet | None = None) -> RouteChoiceSettings:
@@ -169,6 +175,8 @@ class RouteChoiceSettings:
             plateau_gap_change=values.get("traffic.route_choice.plateau_gap_change", 0.0),
             plateau_trip_change=values.get("traffic.route_choice.plateau_trip_change", 0.0),
             plateau_arrived_change=values.get("traffic.route_choice.plateau_arrived_change", 0.0),
+            handover_gap_change=values.get("traffic.route_choice.handover_gap_change", 0.0),
+            handover_min_gap=values.get("traffic.route_choice.handover_min_gap", 0.0),
         )
 
 

@@ -57,12 +57,16 @@ probability MSA step x their own relative gap (route swapping) and the trips are
 (:func:`~vision_zero.traffic.routing.gap_plateau`, ``traffic.route_choice.plateau_*``): in each of the last two
 iterations the gap, the mean trip time and the arrived share each moved by less than its threshold, either way
 (a network whose gap has a floor above the target, like the 20x20 grid at 10k trips; a gap that rises and falls,
-or arrivals that swing, are not a plateau). Where this equilibrium stops (gap target, plateau or the cap of
-``max_iterations``), a baseline goes on in the band phase below, from the routes it has, with nobody having
+or arrivals that swing, are not a plateau). The MSA step is ``(k+1)^-traffic.route_choice.msa_step_exponent``
+(0.75 since 2026-12-02, 1 before). A baseline's equilibrium also hands over early once it stalls far from its
+target (``handover``: its gap fell by less than ``traffic.route_choice.handover_gap_change`` of itself in the last
+iteration, or rose, while above ``handover_min_gap`` with at least 95% of the trips arriving; benchmarks/README.md,
+"Handing over to the band phase sooner"). Where this equilibrium stops (gap target, plateau, hand-over or the cap
+of ``max_iterations``), a baseline goes on in the band phase below, from the routes it has, with nobody having
 tolerated anything (a variant's rule, the band being the only difference from the equilibrium's: see "A fair
 pair" below). Each row of the log says which phase decided after that simulation (``phase``, "equilibrium" or
 "band"; the simulation where the equilibrium stopped has a row of each) and the last row of each phase why it
-stopped (``stop_reason``: the gap target, a plateau, an empty indifference band, or the phase's cap of
+stopped (``stop_reason``: the gap target, a plateau, the hand-over, an empty indifference band, or the phase's cap of
 ``max_iterations``: not converged). The record of the last simulation is returned. With
 ``traffic.route_choice.gap_sample_origins`` (a number of origins; 500 by default, 0 = every origin), on a network
 with more origins than that the trees after each simulation are grown only for a random sample of that many
@@ -172,6 +176,7 @@ from vision_zero.traffic._model import (
 from vision_zero.traffic._position_kernels import carried_values, slice_costs
 from vision_zero.traffic._record import (
     ARRIVAL_WARNING_SHARE,
+    HANDOVER,
     ROUTE_CHOICE_COLUMNS,
     SPEED_BIN_KPH,
     STOP_REASONS,
@@ -202,6 +207,7 @@ from vision_zero.traffic.routing import (
 __all__ = [
     "ARRIVAL_WARNING_SHARE",
     "DESIGN_SPEED_QUANTILE",
+    "HANDOVER",
     "SPEED_BIN_KPH",
     "STOP_REASONS",
     "HcmUrbanStreet",
@@ -456,8 +462,8 @@ def simulate_vehicles(
     drivers outside their indifference band (:func:`band_switchers`; boundedly rational) switch to their best
     route, each with probability the iteration's MSA step, until nobody is outside, the route choice reaches a
     plateau or ``max_iterations`` re-routing iterations have run (the band phase). Without it: free-flow routes,
-    then route swapping towards the user equilibrium (:func:`gap_switchers`) until the gap target, a plateau or
-    ``max_iterations`` re-routing iterations, then the band phase from the routes reached (nobody having
+    then route swapping towards the user equilibrium (:func:`gap_switchers`) until the gap target, a plateau, its
+    early hand-over (:func:`_hands_over`) or ``max_iterations`` re-routing iterations, then the band phase from the routes reached (nobody having
     tolerated anything; the step schedule, plateau window and cap restart), so that a baseline ends where its
     variants aim (module docstring, "A fair pair").
     """
@@ -581,7 +587,10 @@ def simulate_vehicles(
             elif not exact_band and gap <= rc.relative_gap_target:
                 reason = "gap_target"
             else:  # a plateau of the gap, the mean trip and the arrived share within the phase (gap_plateau)
+                # or, an equilibrium with a band phase to follow, its early hand-over (_hands_over)
+                handing = band_follows and not exact_band and k > first
                 reason = "plateau" if _plateau([*log[first_row:], row], rc) else ""
+                reason = reason or (HANDOVER if handing and _hands_over(log[-1], row, rc) else "")
             reason = reason or ("cap" if last else "")
             if not reason:
                 break
@@ -812,6 +821,28 @@ def _plateau(log: list[dict[str, float | str]], rc: RouteChoiceSettings) -> bool
         gap_change=rc.plateau_gap_change,
         trip_change=rc.plateau_trip_change,
         arrived_change=rc.plateau_arrived_change,
+    )
+
+
+def _hands_over(before: dict[str, float | str], row: dict[str, float | str], rc: RouteChoiceSettings) -> bool:
+    """Whether a baseline's equilibrium hands over to its band phase early, after the simulation of ``row``.
+
+    When its relative gap fell by less than ``rc.handover_gap_change`` of itself in the last re-routing iteration
+    (``before``: the row of the simulation before) or rose, is still above
+    ``rc.handover_min_gap``, and at least :data:`ARRIVAL_WARNING_SHARE` of the routed trips arrived: the
+    equilibrium's MSA step, (k+1)^-e x each trip's own gap, has stalled far from its target, and the band phase's
+    restarted step lowers the gap by more a simulation (benchmarks/README.md, "Handing over to the band phase
+    sooner"). Not near the target (there the band phase stops on its plateau at a higher gap than the equilibrium
+    reaches: the grid), nor in a jam (there the band phase's first step moves many drivers at once and arrivals
+    fall, "The band phase in a jam"). ``handover_gap_change`` 0 switches the rule off.
+    """
+    if rc.handover_gap_change <= 0.0:
+        return False
+    gap, previous = float(row["relative_gap"]), float(before["relative_gap"])
+    return bool(
+        gap > rc.handover_min_gap
+        and gap > (1.0 - rc.handover_gap_change) * previous
+        and float(row["arrived_share"]) >= ARRIVAL_WARNING_SHARE
     )
 
 
