@@ -175,3 +175,57 @@ def test_street_crossings_read_each_vehicles_speed_from_the_histogram() -> None:
     assert mixed.to_numpy() == pytest.approx(0.5 * (low + high).to_numpy())
     at_mean = _street_totals(net, link_record(net, flows, speed_kph=40.0))
     assert mixed["fatal"] > 1.5 * at_mean["fatal"]
+
+
+def test_kept_exposure_gives_every_parameter_set_what_a_fresh_run_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tornado's re-runs (``KeptExposure``, :func:`vision_zero.risk.crash_model.injury_parts` with ``reuse``)
+    prepare the pedestrians away from the crossings and on the streets once, joined to the traffic, and keep that
+    with the parameters it read: parameter sets in turn give, bit for bit, what a fresh call gives; only the share
+    crossing away from the crossings (beside them) and the demand model's rates (on the streets) prepare again."""
+    from vision_zero.risk import away_from_crossings as away
+
+    share = "risk.pedestrian.share_away_from_crossings"
+    moves = [
+        ({}, False, False),
+        ({"risk.pedestrian.walking_speed_mps": 1.0}, False, False),
+        ({"risk.pedestrian.lane_width_m": 3.0}, False, False),
+        ({"risk.pedestrian.perception_reaction.median_s": 2.0}, False, False),
+        ({"risk.pedestrian.critical_lag.median_s": 6.0}, False, False),
+        ({"risk.pedestrian.nonyield_elasticity": 0.45}, False, False),
+        ({share: 0.2}, True, False),
+        ({"demand.pedestrians_per_hour.local": 2.0 * P["demand.pedestrians_per_hour.local"]}, False, True),
+        ({}, False, False),
+    ]
+    road = one_road(crossing_type="marked")
+    road_rec = record(road, speed_kph=50.0, peds_per_hour=200)
+    star_net = _residential_star()
+    star_rec = link_record(star_net, [300.0] * len(star_net.links), speed_kph=40.0)
+    prepared: list[str] = []
+    inner_away, inner_streets = away._away_rows, away._street_rows
+
+    def counted(name: str, inner: object) -> object:
+        def wrapper(*args: object) -> object:
+            prepared.append(name)
+            return inner(*args)  # type: ignore[operator]
+
+        return wrapper
+
+    monkeypatch.setattr(away, "_away_rows", counted("beside", inner_away))
+    monkeypatch.setattr(away, "_street_rows", counted("streets", inner_streets))
+    beside, streets = away.KeptExposure(road, road_rec), away.KeptExposure(star_net, star_rec)
+    injuries_away_from_crossings(road, road_rec, parameters=P, exposure=beside)
+    injuries_on_streets(star_net, star_rec, parameters=P, exposure=streets)
+    for changes, again_beside, again_streets in moves:
+        values = {**P, **changes}
+        prepared.clear()
+        got_beside = injuries_away_from_crossings(road, road_rec, parameters=values, exposure=beside)
+        got_streets = injuries_on_streets(star_net, star_rec, parameters=values, exposure=streets)
+        assert prepared == ["beside"] * again_beside + ["streets"] * again_streets, changes
+        for got, fresh in (
+            (got_beside, injuries_away_from_crossings(road, road_rec, parameters=values)),
+            (got_streets, injuries_on_streets(star_net, star_rec, parameters=values)),
+        ):
+            assert len(fresh) and fresh["per_year_raw"].gt(0).all()
+            pd.testing.assert_frame_equal(got, fresh, check_exact=True)

@@ -452,3 +452,46 @@ def test_modifiers_multiply_each_matching_row_in_the_tables_order_bit_for_bit() 
     expected = injuries["per_year_raw"].to_numpy() * factor
     assert np.array_equal(got["per_year_raw"].to_numpy(), expected)
     assert (factor != 1.0).mean() > 0.5  # most rows have a modifier
+
+
+def test_kept_link_traffic_gives_every_parameter_set_what_a_fresh_run_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tornado's re-runs (``KeptLinkTraffic``, :func:`risk.injury_parts` with ``reuse``) prepare the record's
+    link statistics and speed histograms once and keep each severity's speed effect with the parameters it read:
+    parameter sets in turn give, bit for bit, what a fresh call gives (links and junctions); a severity share, a
+    safety performance function or the casualties per crash compute no speed effect again, one severity's
+    exponent only that severity's, the reference speed all three."""
+    net = star(signalised=False)
+    z = np.random.default_rng(2).standard_normal(5_000)
+    rec = _with_speeds(link_record(net, [300.0] * len(net.links), speed_kph=45.0), 45.0 * (1.0 + 0.15 * z))
+    computed: list[str] = []
+    inner = risk._speed_effect
+
+    def counted(network: RoadNetwork, periods: object, s: str, *args: object) -> object:
+        computed.append(s)
+        return inner(network, periods, s, *args)  # type: ignore[arg-type]
+
+    moves = [
+        ({}, set()),
+        ({"risk.occupant.severity_share.fatal": 0.008}, set()),
+        ({"risk.occupant.casualties_per_spf_crash": 1.9}, set()),
+        ({"risk.spf.junction.priority_4leg.a": P["risk.spf.junction.priority_4leg.a"] + 0.3}, set()),
+        ({"risk.power_model.exponent.serious": 3.2}, {"serious"}),
+        (
+            {"risk.reference_speed.offset_kph": P["risk.reference_speed.offset_kph"] + 4.0},
+            set(risk.SEVERITIES),
+        ),
+        ({}, set()),
+    ]
+    kept = risk.KeptLinkTraffic(net, rec, "power")
+    risk.occupant_injuries(net, rec, parameters=P, kept=kept)
+    monkeypatch.setattr(risk, "_speed_effect", counted)
+    for changes, again in moves:
+        values = {**P, **changes}
+        computed.clear()
+        got = risk.occupant_injuries(net, rec, parameters=values, kept=kept)
+        assert set(computed) == again, changes
+        fresh = risk.occupant_injuries(net, rec, parameters=values)
+        assert set(fresh["site_type"]) == {"link", "junction"} and fresh["per_year_raw"].gt(0).all()
+        pd.testing.assert_frame_equal(got, fresh, check_exact=True)

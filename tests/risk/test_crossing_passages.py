@@ -326,7 +326,7 @@ def test_kept_passages_give_every_parameter_set_what_a_fresh_run_gives(
     # several blocks, each with several groups
     monkeypatch.setattr(crossing_passages, "_BLOCK_PASSAGES", 1000)
     impacts = []
-    inner = crossing_passages._mean_impact
+    inner = crossing_passages._impact_means
 
     def counted(*args: object, **kwargs: object) -> object:
         impacts.append(1)
@@ -353,10 +353,10 @@ def test_kept_passages_give_every_parameter_set_what_a_fresh_run_gives(
         values = {**P, **changes}
         fresh = crossing_casualties_by_movement(net, rec, parameters=values)
         assert changes == {} or not fresh[["fatal", "serious"]].equals(central[["fatal", "serious"]]), changes
-        monkeypatch.setattr(crossing_passages, "_mean_impact", counted)
+        monkeypatch.setattr(crossing_passages, "_impact_means", counted)
         impacts.clear()
         got = kept.casualties(values)
-        monkeypatch.setattr(crossing_passages, "_mean_impact", inner)
+        monkeypatch.setattr(crossing_passages, "_impact_means", inner)
         pd.testing.assert_frame_equal(got, fresh, check_exact=True)
         assert bool(impacts) == computes, changes
     # a parameter of one crossing type recomputes only that type's groups of passages
@@ -446,3 +446,83 @@ def test_site_rows_are_the_frame_of_the_rows_as_dicts(n: int) -> None:
     pd.testing.assert_frame_equal(
         crossing_passages._site_rows("link", sites, values), crossing_passages._frame(rows), check_exact=True
     )
+
+
+def test_grid_points_interpolate_as_numpy_does_to_the_bit() -> None:
+    """The tornado's re-runs keep where each speed falls on the impact tables' speed grid
+    (:class:`~vision_zero.risk.pedestrian_conflict._GridPoints`) and interpolate other tables there: bit for bit what
+    ``np.interp`` gives, inside the grid, on its points, outside it, at NaN, and for a table with a NaN or an
+    infinity (``np.interp``'s own retries)."""
+    from vision_zero.risk.pedestrian_conflict import _GridPoints, _speed_grid_kph
+
+    rng = np.random.default_rng(3)
+    xp = _speed_grid_kph()
+    x = np.r_[rng.uniform(-5.0, 170.0, 20_000), xp, np.nextafter(xp, np.inf), [np.nan, -0.0, 0.0, 160.0, 1e9]]
+    all_inside = rng.uniform(0.1, 159.9, 5_000)
+    tables = [np.cumsum(rng.exponential(1e-3, len(xp))) * scale for scale in (1e-6, 1.0, 37.0)]
+    tables += [rng.normal(size=len(xp)), np.where(np.arange(len(xp)) == 7, np.nan, 1.0)]
+    tables += [np.where(np.arange(len(xp)) == 9, np.inf, tables[0])]
+    for values in (x, all_inside):
+        at = _GridPoints.of(values, xp)
+        assert at.on(xp) and not at.on(xp + 1.0)
+        for fp in tables:
+            assert np.array_equal(at.interp(fp).view(np.int64), np.interp(values, xp, fp).view(np.int64))
+
+
+def test_kept_rows_and_grid_places_give_the_per_passage_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the speed at the crossing the chain runs once per row of a group (one per lane count for a group whose
+    vehicles all reach the crossing at one speed, turning or from the stop line) and interpolates the impact tables
+    at kept grid places (:class:`~vision_zero.risk.crossing_passages._Rows`): fresh and in the tornado's kept re-runs
+    it gives, bit for bit, what the chain gives per passage with ``np.interp`` (the arithmetic before), for the
+    parameters the tornado moves on the crossings: the impact tables', the walking speed and lane width, the critical
+    lag, the yielding and crossing factors, the turning and starting speeds, the raised crossings' design speed."""
+    from vision_zero.risk import crossing_passages
+
+    net, rec = _mixed_crossings()
+    # one crossing type with two lane counts (4 and 2), and every vehicle faster than the turning and start speeds
+    crossings = net.crossings.copy()
+    crossings.loc[3, "crossing_type"] = "marked"
+    net = net.with_tables(crossings=crossings)
+    rec = dataclasses.replace(rec, passages=rec.passages.assign(speed_kph=rec.passages["speed_kph"] + 40.0))
+    params = load_parameters()
+    moved = [
+        "risk.pedestrian.perception_reaction.median_s",
+        "risk.pedestrian.deceleration.mean_mps2",
+        "risk.pedestrian.injury_speed_shift_kph",
+        "risk.pedestrian.fatality.slope",
+        "risk.pedestrian.walking_speed_mps",
+        "risk.pedestrian.lane_width_m",
+        "risk.pedestrian.critical_lag.median_s",
+        "risk.pedestrian.collision_given_nonyield",
+        "risk.pedestrian.nonyield_elasticity",
+        "risk.pedestrian.marked_multilane_factor",
+        "risk.pedestrian.yield.marked.intercept",
+        "risk.pedestrian.turning_not_looking_share",
+        "risk.pedestrian.turning_speed_kph",
+        "risk.pedestrian.start.acceleration_mps2",
+        "risk.pedestrian.raised.design_speed_kph",
+    ]
+    ends = [
+        (params[name].low, params[name].high)
+        if params[name].low is not None
+        else (0.8 * P[name], 1.2 * P[name])
+        for name in moved
+    ]
+    sets = [dict(P)] + [{**P, name: float(v)} for name, pair in zip(moved, ends, strict=True) for v in pair]
+    sets.append(dict(P))
+    kept = crossing_passages.CrossingPassages(net, rec, keep=True)
+    fresh = []
+    for values in sets:
+        fresh.append(crossing_casualties_by_movement(net, rec, parameters=values))
+        pd.testing.assert_frame_equal(kept.casualties(values), fresh[-1], check_exact=True)
+    rows = [kept._kept_rows[id(g)][2] for g in kept._kept[1]]  # type: ignore[index]
+    assert any(r.inv is not None and len(r.v) == 2 for r in rows)  # from the stop line, at 4 and 2 lanes
+    assert any(r.at is not None for r in rows)
+    # per passage, np.interp: the arithmetic before the rows and the grid places
+    monkeypatch.setattr(
+        crossing_passages._Rows, "of", classmethod(lambda cls, v, lanes: cls(v, lanes, None, None))
+    )
+    for values, got in zip(sets, fresh, strict=True):
+        per_passage = crossing_casualties_by_movement(net, rec, parameters=values)
+        pd.testing.assert_frame_equal(got, per_passage, check_exact=True)
+        assert got["fatal"].gt(0).any()

@@ -25,6 +25,7 @@ Calibration
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -37,8 +38,12 @@ from vision_zero.core.errors import ConfigError, DataError
 from vision_zero.core.units import km_to_miles, m_to_km
 from vision_zero.network.road_network import RoadNetwork, junction_control
 from vision_zero.program.interventions import MODIFIER_COLUMNS
-from vision_zero.risk._parameters import param
-from vision_zero.risk.away_from_crossings import injuries_away_from_crossings, injuries_on_streets
+from vision_zero.risk._parameters import Kept, param
+from vision_zero.risk.away_from_crossings import (
+    KeptExposure,
+    injuries_away_from_crossings,
+    injuries_on_streets,
+)
 from vision_zero.risk.crossing_passages import CrossingPassages, crossing_injuries
 from vision_zero.risk.pedestrian_injury import pedestrian_injury_risk, tefft_pedestrian_injury
 from vision_zero.risk.speed_models import SPEED_MODELS, power_exponents, reference_mean_effect, speed_effect
@@ -184,7 +189,11 @@ def _reference_speed_kph(links: pd.DataFrame, parameters: Mapping[str, float]) -
 
 
 def _annual_link_traffic(
-    network: RoadNetwork, record: TrafficRecord, parameters: Mapping[str, float], speed_model: str
+    network: RoadNetwork,
+    record: TrafficRecord,
+    parameters: Mapping[str, float],
+    speed_model: str,
+    kept: KeptLinkTraffic | None = None,
 ) -> pd.DataFrame:
     """Per link: annual entries and, per severity, the veh-km-weighted speed effect over periods.
 
@@ -194,28 +203,68 @@ def _annual_link_traffic(
     tail (a camera cutting the excess over the limit) counts with the weight the power model gives the fast drivers, not only through the
     mean (Elvik 2009's exponents are for mean speeds; applied per vehicle they give the same change for a uniform
     change of speeds and a larger one where the fastest slow down most). The histogram's bin midpoints are shifted
-    to the link-period's exact mean speed. A link-period without a histogram uses its mean speed.
+    to the link-period's exact mean speed. A link-period without a histogram uses its mean speed. ``kept``: the
+    record's link-periods prepared once (:class:`KeptLinkTraffic`), for a caller that re-runs this.
     """
+    out = pd.DataFrame(index=network.links.index)
+    periods = _link_periods(network, record) if kept is None else kept.periods
+    out["entries_per_year"] = 0.0 if periods is None else periods.entries_per_year
+    for s in SEVERITIES:
+        if periods is None:
+            out[f"speed_effect.{s}"] = 1.0
+        elif kept is None:
+            out[f"speed_effect.{s}"] = _speed_effect(network, periods, s, parameters, speed_model)
+        else:
+            out[f"speed_effect.{s}"] = kept.effect(s, parameters, speed_model)
+    return out
+
+
+@dataclass(frozen=True)
+class _LinkPeriods:
+    """What :func:`_annual_link_traffic` reads of a record before any parameter, per row of its link statistics.
+
+    ``hist``: the speed histograms' rows by link-period (when the record has them): the row's link, count, its
+    link-period's position among the histograms' (``inv``), their totals, each statistics row's histogram
+    (``pos``, ``has``), and the bins' midpoints shifted to each link-period's exact mean speed.
+    """
+
+    link: npt.NDArray[np.int64]
+    entries_per_year: FloatArray
+    vkm: FloatArray
+    speed: FloatArray
+    ok: npt.NDArray[np.bool_]
+    wsum: FloatArray
+    hist: _HistRows | None
+
+
+@dataclass(frozen=True)
+class _HistRows:
+    link: npt.NDArray[np.int64]
+    count: FloatArray
+    inv: npt.NDArray[np.intp]
+    total: FloatArray
+    pos: npt.NDArray[np.intp]
+    has: npt.NDArray[np.bool_]
+    speed: FloatArray
+
+
+def _link_periods(network: RoadNetwork, record: TrafficRecord) -> _LinkPeriods | None:
+    """The :class:`_LinkPeriods` of a record (None: no link statistics)."""
     n = len(network.links)
     stats = record.link_stats
-    out = pd.DataFrame(index=network.links.index)
-    out["entries_per_year"] = 0.0
-    for s in SEVERITIES:
-        out[f"speed_effect.{s}"] = 1.0
     if not len(stats):
-        return out
+        return None
     af = annual_factors(stats["period"], record.periods)
     link = stats["link"].to_numpy(np.int64)
     entries = stats["entries"].to_numpy(np.float64) * af
-    out["entries_per_year"] = np.bincount(link, weights=entries, minlength=n)[:n]
+    entries_per_year = np.asarray(np.bincount(link, weights=entries, minlength=n)[:n], dtype=np.float64)
     vkm = stats["veh_km"].to_numpy(np.float64) * af
     speed = stats["mean_speed_kph"].to_numpy(np.float64)
     ok = np.isfinite(speed) & (vkm > 0) & (speed > 0)
-    ref_link = _reference_speed_kph(network.links, parameters)
-    ref = ref_link[link]
-    wsum = np.bincount(link[ok], weights=vkm[ok], minlength=n)[:n]
+    wsum = np.asarray(np.bincount(link[ok], weights=vkm[ok], minlength=n)[:n], dtype=np.float64)
     hist = record.speed_hist
     periods = [p.name for p in record.periods]
+    rows = None
     if len(hist):
         key_stats = stats["period"].map({p: i for i, p in enumerate(periods)}).to_numpy(np.int64) * n + link
         h_link = hist["link"].to_numpy(np.int64)
@@ -223,7 +272,7 @@ def _annual_link_traffic(
         h_count = hist["count"].to_numpy(np.float64)
         h_speed = hist["bin_lo_kph"].to_numpy(np.float64) + 0.5 * SPEED_BIN_KPH
         keys, h_inv = np.unique(h_key, return_inverse=True)
-        h_total = np.bincount(h_inv, weights=h_count)
+        h_total = np.asarray(np.bincount(h_inv, weights=h_count), dtype=np.float64)
         pos = np.searchsorted(keys, key_stats)
         has_hist = (pos < len(keys)) & (keys[np.minimum(pos, len(keys) - 1)] == key_stats)
         has_hist &= h_total[np.minimum(pos, len(keys) - 1)] > 0
@@ -233,27 +282,87 @@ def _annual_link_traffic(
         exact = np.full(len(keys), np.nan)
         exact[pos[has_hist]] = speed[has_hist]
         h_speed = np.maximum(h_speed + np.where(np.isfinite(exact), exact - h_mean, 0.0)[h_inv], 0.0)
-    for s in SEVERITIES:
-        p_link = power_exponents(network.links, s, parameters)
-        g = speed_effect(
-            speed[ok], ref[ok], s, parameters=parameters, speed_model=speed_model, exponent=p_link[link][ok]
+        rows = _HistRows(h_link, h_count, h_inv, h_total, np.minimum(pos, len(keys) - 1), has_hist, h_speed)
+    return _LinkPeriods(link, entries_per_year, vkm, speed, ok, wsum, rows)
+
+
+def _speed_effect(
+    network: RoadNetwork,
+    periods: _LinkPeriods,
+    s: str,
+    parameters: Mapping[str, float],
+    speed_model: str,
+) -> FloatArray:
+    """Per link, the veh-km-weighted speed effect of severity ``s`` over its periods (:func:`_annual_link_traffic`)."""
+    n = len(network.links)
+    link, ok, speed, vkm, wsum, h = (
+        periods.link,
+        periods.ok,
+        periods.speed,
+        periods.vkm,
+        periods.wsum,
+        periods.hist,
+    )
+    ref_link = _reference_speed_kph(network.links, parameters)
+    ref = ref_link[link]
+    p_link = power_exponents(network.links, s, parameters)
+    g = speed_effect(
+        speed[ok], ref[ok], s, parameters=parameters, speed_model=speed_model, exponent=p_link[link][ok]
+    )
+    if h is not None and h.has.any():
+        per_vehicle = speed_effect(
+            h.speed,
+            ref_link[h.link],
+            s,
+            parameters=parameters,
+            speed_model=speed_model,
+            exponent=p_link[h.link],
         )
-        if len(hist) and has_hist.any():
-            per_vehicle = speed_effect(
-                h_speed,
-                ref_link[h_link],
-                s,
-                parameters=parameters,
-                speed_model=speed_model,
-                exponent=p_link[h_link],
-            )
-            mean_g = np.bincount(h_inv, weights=h_count * per_vehicle) / np.where(h_total > 0, h_total, 1.0)
-            norm = reference_mean_effect(ref_link, p_link, s, parameters=parameters, speed_model=speed_model)
-            from_hist = mean_g[np.minimum(pos, len(keys) - 1)] / norm[link]
-            g = np.where(has_hist[ok], from_hist[ok], g)
-        num = np.bincount(link[ok], weights=vkm[ok] * g, minlength=n)[:n]
-        out[f"speed_effect.{s}"] = np.where(wsum > 0, num / np.where(wsum > 0, wsum, 1.0), 1.0)
+        mean_g = np.bincount(h.inv, weights=h.count * per_vehicle) / np.where(h.total > 0, h.total, 1.0)
+        norm = reference_mean_effect(ref_link, p_link, s, parameters=parameters, speed_model=speed_model)
+        from_hist = mean_g[h.pos] / norm[link]
+        g = np.where(h.has[ok], from_hist[ok], g)
+    num = np.bincount(link[ok], weights=vkm[ok] * g, minlength=n)[:n]
+    out: FloatArray = np.where(wsum > 0, num / np.where(wsum > 0, wsum, 1.0), 1.0)
     return out
+
+
+class KeptLinkTraffic:
+    """A record's link statistics for :func:`occupant_injuries`, prepared once for a caller that re-runs it.
+
+    The preparation (annual entries and veh-km per link-period, the speed histograms grouped by link-period with
+    their midpoints shifted to the exact mean speeds) reads no parameter; each severity's speed effect is kept with
+    the parameters it read (:class:`~vision_zero.risk._parameters.Kept`: the reference speeds, that severity's
+    power-model exponents), so a re-run that moves a safety performance function, a severity share or another
+    severity's exponent computes none of it again: the same numbers to the last bit.
+    """
+
+    def __init__(self, network: RoadNetwork, record: TrafficRecord, speed_model: str) -> None:
+        self._network = network
+        self._record = record
+        self._speed_model = speed_model
+        self._periods: tuple[_LinkPeriods | None] | None = None
+        self._effects = {s: Kept(functools.partial(self._compute_effect, s)) for s in SEVERITIES}
+
+    @property
+    def periods(self) -> _LinkPeriods | None:
+        """The record's :class:`_LinkPeriods` (prepared at the first use)."""
+        if self._periods is None:
+            self._periods = (_link_periods(self._network, self._record),)
+        return self._periods[0]
+
+    def _compute_effect(self, s: str, parameters: Mapping[str, float]) -> FloatArray:
+        periods = self.periods
+        assert periods is not None
+        return _speed_effect(self._network, periods, s, parameters, self._speed_model)
+
+    def effect(self, s: str, parameters: Mapping[str, float], speed_model: str) -> FloatArray:
+        """:func:`_speed_effect` of severity ``s`` for these parameters."""
+        periods = self.periods
+        assert periods is not None
+        if speed_model != self._speed_model:
+            return _speed_effect(self._network, periods, s, parameters, speed_model)
+        return self._effects[s](parameters)
 
 
 def _junction_legs(network: RoadNetwork) -> pd.DataFrame:
@@ -269,6 +378,7 @@ def occupant_injuries(
     *,
     parameters: Mapping[str, float],
     speed_model: str = "power",
+    kept: KeptLinkTraffic | None = None,
 ) -> pd.DataFrame:
     """Expected annual vehicle-occupant casualties per link and per junction, raw (before CMFs and calibration).
 
@@ -283,9 +393,12 @@ def occupant_injuries(
     References
     ----------
     AASHTO (2010). Highway Safety Manual, Part C, chapter 12.
+
+    ``kept``: the record's link statistics prepared once (:class:`KeptLinkTraffic` of ``network`` and ``record``),
+    for a caller that re-runs this for other parameters on the same traffic; None: prepared here.
     """
     links = network.links
-    traffic = _annual_link_traffic(network, record, parameters, speed_model)
+    traffic = _annual_link_traffic(network, record, parameters, speed_model, kept)
     days = param(parameters, "risk.spf.days_per_year")
     aadt_dir = traffic["entries_per_year"].to_numpy(np.float64) / days
     rev = links["reverse"].to_numpy(np.int64)
@@ -452,15 +565,20 @@ def injury_parts(
     One owner of what the risk stage adds up: :func:`estimate` sums them; a risk-only re-run
     (:mod:`vision_zero.runs.sensitivity`) calls them one by one to recompute only the parts a parameter moves.
     ``reuse``: the parts are called many times on this traffic: the crossing part keeps the record's passages
-    grouped after its first call (:class:`~vision_zero.risk.crossing_passages.CrossingPassages`; the same numbers, to the
-    last bit, held in memory instead of grouped again).
+    grouped after its first call (:class:`~vision_zero.risk.crossing_passages.CrossingPassages`), the parts away
+    from the crossings their pedestrians joined to the traffic
+    (:class:`~vision_zero.risk.away_from_crossings.KeptExposure`), the occupants' part its link statistics and speed
+    effects (:class:`KeptLinkTraffic`); the same numbers, to the last bit, held in memory
+    instead of prepared again.
     """
     passages = CrossingPassages(network, record, keep=True) if reuse else None
+    exposure = KeptExposure(network, record) if reuse else None
+    links = KeptLinkTraffic(network, record, speed_model) if reuse else None
     return (
-        lambda p: occupant_injuries(network, record, parameters=p, speed_model=speed_model),
+        lambda p: occupant_injuries(network, record, parameters=p, speed_model=speed_model, kept=links),
         lambda p: crossing_injuries(network, record, parameters=p, passages=passages),
-        lambda p: injuries_away_from_crossings(network, record, parameters=p),
-        lambda p: injuries_on_streets(network, record, parameters=p),
+        lambda p: injuries_away_from_crossings(network, record, parameters=p, exposure=exposure),
+        lambda p: injuries_on_streets(network, record, parameters=p, exposure=exposure),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +20,13 @@ import pandas as pd
 from vision_zero.core.caching import BoundedCache
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.risk.crossing_behaviour import crossing_time_s, movement_speed_kph
-from vision_zero.risk.pedestrian_conflict import _combine, _mean_impact
+from vision_zero.risk.pedestrian_conflict import (
+    _combine,
+    _crossing_speed_kph,
+    _GridPoints,
+    _impact_means,
+    _speed_grid_kph,
+)
 from vision_zero.traffic.demand import crossings_at_junctions, junction_legs
 from vision_zero.traffic.periods import annual_factor
 from vision_zero.traffic.simulation import DESIGN_SPEED_QUANTILE, TrafficRecord
@@ -77,8 +83,9 @@ def _positions(index: pd.Index, values: pd.Series) -> npt.NDArray[np.int32]:
 #: per-passage temporaries (a memory setting, not a model number).
 _BLOCK_PASSAGES = 1 << 18
 
-#: The most passages a record may have for :class:`CrossingPassages` to keep them grouped (~70 bytes each with the
-#: impact means: ~1.1 GiB); a larger record is grouped again on every call (a memory setting, not a model number).
+#: The most passages a record may have for :class:`CrossingPassages` to keep them grouped (at most ~90 bytes each
+#: with the weights, speeds, grid places and impact means: ~1.5 GiB); a larger record is grouped again on every call
+#: (a memory setting, not a model number).
 _KEEP_PASSAGES = 1 << 24
 
 
@@ -199,8 +206,11 @@ def crossing_casualties_by_movement(
     return passages.casualties(parameters)
 
 
-#: :func:`_mean_impact`'s result: speed at the crossing, E[collision], E[death], E[KSI] per passage.
-_Impact = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+#: :func:`_impact_means`'s result: E[collision], E[death], E[KSI] per row of a group's :class:`_Rows`.
+_Means = tuple[FloatArray, FloatArray, FloatArray]
+
+#: Per kept group (by id): the parameters a result read, their values, the result.
+_Kept = dict[int, tuple[tuple[str, ...], tuple[float | None, ...], object]]
 
 
 class _ReadsKept(Mapping[str, float]):
@@ -244,6 +254,36 @@ class _PassageGroup:
     site_p85: FloatArray | None  # raised crossings only: the 85th percentile of their approach speeds
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """A group's passages as the rows the chain per conflict sees: the speed at the crossing and the lanes.
+
+    Every step after the speed at the crossing (:func:`_impact_means`, :func:`_combine`) is a function of each
+    passage's speed and lanes alone, value by value, so it is computed once per distinct row and each passage takes
+    its row's value (``inv``): the same numbers. A group whose passages all reach the crossing at one speed (every
+    vehicle turning at the turning speed, or leaving the stop line at the starting speed) has one row per lane count
+    of its crossings; any other group one row per passage (``inv`` None) with the speeds' places on the impact
+    tables' speed grid (``at``, :class:`_GridPoints`).
+    """
+
+    v: FloatArray
+    lanes: FloatArray
+    inv: npt.NDArray[np.intp] | None
+    at: _GridPoints | None
+
+    @classmethod
+    def of(cls, v: FloatArray, lanes: FloatArray) -> _Rows:
+        bits = v.view(np.int64)
+        if len(v) and bool((bits == bits[0]).all()):  # one speed, to the bit
+            _, first, inv = np.unique(lanes, return_index=True, return_inverse=True)
+            return cls(v[first], lanes[first], inv.reshape(-1), None)
+        return cls(v, lanes, None, _GridPoints.of(v, _speed_grid_kph()))
+
+    def per_passage(self, values: FloatArray) -> FloatArray:
+        """A value per row as a value per passage."""
+        return values if self.inv is None else values[self.inv]
+
+
 class CrossingPassages:
     """A record's vehicle passages at the crossings, grouped for :func:`crossing_casualties_by_movement`.
 
@@ -251,7 +291,8 @@ class CrossingPassages:
     the pedestrians each meets, the 85th-percentile speeds of the raised crossings. ``keep``: hold the groups
     after the first call of :meth:`casualties`, so that a re-run for other parameters on the same traffic
     (:mod:`vision_zero.runs.sensitivity`) computes only what the parameters move (memory: about 40 bytes per
-    passage of a crossing with pedestrians, and 32 for the impact means, :meth:`_impact`; a record of more than
+    passage of a crossing with pedestrians, 8 for the weights, :meth:`_weight`, and for a group with one row per
+    passage 42 for the speeds, their grid places and the impact means, :meth:`_impact`; a record of more than
     :data:`_KEEP_PASSAGES` passages is not kept); otherwise the groups are made a block at a time on every call, as
     many passages at once as :data:`_BLOCK_PASSAGES` allows. Both give the same numbers to the last bit (the same
     operations on the same values in the same order).
@@ -262,12 +303,12 @@ class CrossingPassages:
         self._record = record
         self._keep = keep and len(record.passages) <= _KEEP_PASSAGES
         self._kept: tuple[FloatArray, list[_PassageGroup]] | None = None
-        # per kept group (by id): the parameters its impact read, their values, the impact (CrossingPassages._impact)
-        self._impacts: dict[int, tuple[tuple[str, ...], tuple[float | None, ...], _Impact]] = {}
-        # per kept group (by id): the parameters its terms read, their values, the terms (CrossingPassages._terms)
-        self._kept_terms: dict[
-            int, tuple[tuple[str, ...], tuple[float | None, ...], tuple[FloatArray, ...]]
-        ] = {}
+        # per kept group (by id): the parameters each result read, their values, the result: its rows
+        # (CrossingPassages._rows), impact means (._impact), pedestrians met per passage (._weight), terms (._terms)
+        self._kept_rows: _Kept = {}
+        self._impacts: _Kept = {}
+        self._weights: _Kept = {}
+        self._kept_terms: _Kept = {}
         crossings = network.crossings
         self._n = len(crossings)
         self.type_names: npt.NDArray[np.str_] = np.array([], dtype=str)
@@ -367,42 +408,91 @@ class CrossingPassages:
             self._kept = (total, kept)
         yield self._kept
 
-    def _impact(self, g: _PassageGroup, ctype: str, parameters: Mapping[str, float]) -> _Impact:
-        """:func:`_mean_impact` of a group's passages at their speed at the crossing (:func:`movement_speed_kph`).
+    def _keeping(
+        self,
+        store: _Kept,
+        g: _PassageGroup,
+        parameters: Mapping[str, float],
+        compute: Callable[[Mapping[str, float]], object],
+        read_also: Callable[[set[str]], set[str]] = lambda read: read,
+    ) -> object:
+        """``compute(parameters)``; kept groups keep the first result in ``store`` with the parameters it read.
 
-        Kept groups keep the first result, with the parameters it read (:class:`_ReadsKept`), and give it again
-        while those parameters keep their values: a re-run that moves only yielding, the injury share of a turn or
-        a crossing factor (:func:`_combine`) reads the interpolated means of the first run instead of computing
-        them again. A group of through vehicles (none stopped, none turning) keeps its running speeds whatever the
-        start and turning parameters (:func:`movement_speed_kph`): they do not count among its parameters. One
-        result per group is kept (memory: 32 bytes per passage).
+        A kept result is given again while those parameters (``read_also`` of the names ``compute`` read: a step
+        adds those of the steps whose results it used) keep their values; other values are computed again, not kept.
         """
-
-        def compute(speed_values: Mapping[str, float], values: Mapping[str, float]) -> _Impact:
-            speed = movement_speed_kph(
-                g.running, stopped=g.stopped, turning=g.turning, parameters=speed_values
-            )
-            through = MOVEMENTS[g.movement] == "passing"
-            return _mean_impact(speed, ctype, values, site_p85_kph=g.site_p85, through=through)
-
         if not self._keep:
-            return compute(parameters, parameters)
-        kept = self._impacts.get(id(g))
+            return compute(parameters)
+        kept = store.get(id(g))
         if kept is not None:
             names, key, result = kept
             if tuple(parameters.get(name) for name in names) == key:
                 return result
-            return compute(parameters, parameters)
-        speed_reads, impact_reads = _ReadsKept(parameters), _ReadsKept(parameters)
-        result = compute(speed_reads, impact_reads)
-        read = impact_reads.read
-        if (
-            g.stopped.any() or g.turning.any()
-        ):  # else every passage keeps its running speed, whatever they say
-            read |= speed_reads.read
-        names = tuple(sorted(read))
-        self._impacts[id(g)] = (names, tuple(parameters.get(name) for name in names), result)
+            return compute(parameters)
+        reads = _ReadsKept(parameters)
+        result = compute(reads)
+        names = tuple(sorted(read_also(reads.read)))
+        store[id(g)] = (names, tuple(parameters.get(name) for name in names), result)
         return result
+
+    def _names(self, store: _Kept, g: _PassageGroup) -> set[str]:
+        """The parameters a kept result of ``g`` read (empty when not kept)."""
+        kept = store.get(id(g))
+        return set(kept[0]) if kept is not None else set()
+
+    def _rows(self, g: _PassageGroup, ctype: str, parameters: Mapping[str, float]) -> _Rows:
+        """The group's :class:`_Rows`: speeds at the crossing (:func:`movement_speed_kph`, then its type's).
+
+        A group of through vehicles (none stopped, none turning) keeps its running speeds whatever the start and
+        turning parameters (:func:`movement_speed_kph`): they do not count among its parameters.
+        """
+        moves = bool(g.stopped.any() or g.turning.any())
+
+        def compute(values: Mapping[str, float]) -> _Rows:
+            # a through group's speeds read the parameters unrecorded: whatever they say, they are its running speeds
+            speed = movement_speed_kph(
+                g.running, stopped=g.stopped, turning=g.turning, parameters=values if moves else parameters
+            )
+            v_eff = _crossing_speed_kph(speed, ctype, values, site_p85_kph=g.site_p85)
+            return _Rows.of(v_eff, self.lanes[g.pos])
+
+        rows = self._keeping(self._kept_rows, g, parameters, compute)
+        assert isinstance(rows, _Rows)
+        return rows
+
+    def _impact(self, g: _PassageGroup, ctype: str, parameters: Mapping[str, float]) -> tuple[_Rows, _Means]:
+        """The group's rows and the means over the warning time at their speeds (:func:`_impact_means`).
+
+        Kept groups keep the first means with the parameters they and the rows read: a re-run that moves only
+        yielding, the injury share of a turn or a crossing factor (:func:`_combine`) reads the means of the first
+        run; one that moves an impact table's parameter, the walking speed or the critical lag interpolates the new
+        table at the kept speeds' places on its grid (:class:`_GridPoints`). Memory: about 42 bytes per passage of
+        a group with one row per passage (the speeds, their places, three means), almost none for a group at one
+        speed.
+        """
+        rows = self._rows(g, ctype, parameters)
+        through = MOVEMENTS[g.movement] == "passing"
+
+        def compute(values: Mapping[str, float]) -> _Means:
+            return _impact_means(rows.v, values, through=through, at=rows.at)
+
+        means = self._keeping(
+            self._impacts, g, parameters, compute, lambda read: read | self._names(self._kept_rows, g)
+        )
+        return rows, means  # type: ignore[return-value]
+
+    def _weight(
+        self, g: _PassageGroup, window: FloatArray, window_read: set[str], parameters: Mapping[str, float]
+    ) -> FloatArray:
+        """Pedestrians met per passage (during the crossing ``window`` of its crossing) x its annual factor."""
+
+        def compute(_values: Mapping[str, float]) -> FloatArray:
+            out: FloatArray = g.met_per_s * window[g.pos] * g.annual
+            return out
+
+        weight = self._keeping(self._weights, g, parameters, compute, lambda _read: set(window_read))
+        assert isinstance(weight, np.ndarray)
+        return weight
 
     def _terms(
         self, g: _PassageGroup, window: FloatArray, window_read: set[str], parameters: Mapping[str, float]
@@ -412,37 +502,30 @@ class CrossingPassages:
         Kept groups keep the first terms, with the parameters they read (the crossing time ``window``'s, the
         impact's, :func:`_combine`'s for the group's crossing type and movement), and give them again while those
         parameters keep their values: a parameter of one crossing type (a beacon's yielding, the LPI factor) or of
-        one movement recomputes only its groups. One set of terms per group is kept (memory: 4 x 8 bytes per
-        cell).
+        one movement recomputes only its groups. :func:`_combine` runs on the group's :class:`_Rows`. One set of
+        terms per group is kept (memory: 4 x 8 bytes per cell), and one weight per passage (8 bytes).
         """
         ctype, turning = str(self.type_names[g.type_code]), MOVEMENTS[g.movement] == "turning"
         n_cells = self._n * len(MOVEMENTS)
 
         def compute(values: Mapping[str, float]) -> tuple[FloatArray, ...]:
             # pedestrians met per passage x annualisation
-            weight = g.met_per_s * window[g.pos] * g.annual
-            v_eff, coll, fa, k = self._impact(g, ctype, parameters)
-            risk = _combine(v_eff, self.lanes[g.pos], ctype, values, coll, fa, k, turning=turning)
+            weight = self._weight(g, window, window_read, parameters)
+            rows, (coll, fa, k) = self._impact(g, ctype, parameters)
+            risk = _combine(rows.v, rows.lanes, ctype, values, coll, fa, k, turning=turning)
             return tuple(
                 np.asarray(
-                    np.bincount(g.cell, weights=weight * risk[key], minlength=n_cells), dtype=np.float64
+                    np.bincount(g.cell, weights=weight * rows.per_passage(risk[key]), minlength=n_cells),
+                    dtype=np.float64,
                 )
                 for key in ("collision", "fatal", "serious", "slight")
             )
 
-        if not self._keep:
-            return compute(parameters)
-        kept = self._kept_terms.get(id(g))
-        if kept is not None:
-            names, key, terms = kept
-            if tuple(parameters.get(name) for name in names) == key:
-                return terms
-            return compute(parameters)
-        combine_reads = _ReadsKept(parameters)
-        terms = compute(combine_reads)
-        names = tuple(sorted(window_read | set(self._impacts[id(g)][0]) | combine_reads.read))
-        self._kept_terms[id(g)] = (names, tuple(parameters.get(name) for name in names), terms)
-        return terms
+        def read_also(read: set[str]) -> set[str]:
+            return read | window_read | self._names(self._impacts, g)
+
+        terms = self._keeping(self._kept_terms, g, parameters, compute, read_also)
+        return terms  # type: ignore[return-value]
 
     def casualties(self, parameters: Mapping[str, float]) -> pd.DataFrame:
         """:func:`crossing_casualties_by_movement` for these parameters."""

@@ -403,16 +403,22 @@ class _ImpactTable:
         out: FloatArray = np.arange(self.values[0].shape[1], dtype=np.float64) * self.dtau_s
         return out
 
+    def speed_grid_kph(self) -> FloatArray:
+        """The table's speeds [km/h] (the same for every table: :data:`_TABLE_N_V` steps of :data:`_TABLE_DV_KPH`)."""
+        out: FloatArray = np.arange(self.values[0].shape[0]) * np.float64(self.dv_kph)
+        return out
+
     def mean_over_tau(
-        self, v_kph: FloatArray, weights: FloatArray | None = None
+        self, v_kph: FloatArray, weights: FloatArray | None = None, *, at: _GridPoints | None = None
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The values averaged over the table's warning times (uniform, trapezoid rule), at speeds ``v_kph``.
 
         ``weights`` (one per warning time of :meth:`tau_grid_s`, 0-1): the conflicts' density at each warning time
         relative to the uniform one (:func:`lag_acceptance_share`); the mean is still over the uniform density, so
-        weights below 1 remove conflicts.
+        weights below 1 remove conflicts. ``at``: where ``v_kph`` falls on :meth:`speed_grid_kph`
+        (:class:`_GridPoints`, kept by a caller that asks for other tables at the same speeds): the same numbers.
         """
-        grid = np.arange(self.values[0].shape[0]) * self.dv_kph
+        grid = self.speed_grid_kph()
         n_tau = self.values[0].shape[1]
         w = np.ones(n_tau) if weights is None else np.asarray(weights, dtype=np.float64)
         key = w.tobytes()
@@ -422,8 +428,66 @@ class _ImpactTable:
             if len(self.means) >= 16:  # a bound (weights change with the draw)
                 self.means.clear()
             self.means[key] = means  # the local tuple is used below: safe if another thread clears the dict
-        c, f, k = (np.interp(v_kph, grid, mean) for mean in means)
+        if at is not None and at.on(grid):
+            c, f, k = (at.interp(mean) for mean in means)
+        else:
+            c, f, k = (np.interp(v_kph, grid, mean) for mean in means)
         return c, f, k
+
+
+@dataclass(frozen=True)
+class _GridPoints:
+    """Where values ``x`` fall on a grid ``xp``: :func:`numpy.interp` of ``x`` for many ``fp``, to the last bit.
+
+    ``np.interp`` searches each value's interval again for every ``fp``; the tornado's re-runs interpolate the same
+    speeds in tables of other parameters (:class:`vision_zero.risk.crossing_passages.CrossingPassages`). Kept:
+    each value's interval ``j`` (``xp[j] < x < xp[j + 1]``) and ``x - xp[j]``; :meth:`interp` then computes what
+    ``np.interp`` computes there, ``slope[j] * (x - xp[j]) + fp[j]`` with ``slope = (fp[1:] - fp[:-1]) /
+    (xp[1:] - xp[:-1])`` (the same IEEE operations in the same order), and calls ``np.interp`` itself for the
+    other values (outside the grid, on a grid point, NaN) and for any ``fp`` that is not finite (its NaN retries).
+    Memory: 10 bytes per value (18 where some are outside the grid).
+    """
+
+    xp: FloatArray
+    x: FloatArray
+    inner: npt.NDArray[np.intp] | None  # positions strictly inside an interval (None: all of them)
+    j: npt.NDArray[np.int16] | npt.NDArray[np.intp]
+    dx: FloatArray
+
+    @classmethod
+    def of(cls, x: FloatArray, xp: FloatArray) -> _GridPoints:
+        x, xp = np.asarray(x, dtype=np.float64), np.asarray(xp, dtype=np.float64)
+        j = np.searchsorted(xp, x, side="right") - 1  # xp[j] <= x < xp[j + 1]; NaN sorts last
+        inside = (j >= 0) & (j < len(xp) - 1)
+        jj = np.where(inside, j, 0)
+        inside &= xp[jj] != x  # np.interp gives a grid point's fp itself
+        inner = None if inside.all() else np.flatnonzero(inside)
+        if inner is not None:
+            jj = jj[inner]
+        jj = jj.astype(np.int16) if len(xp) <= np.iinfo(np.int16).max else jj
+        dx = (x if inner is None else x[inner]) - xp[jj]
+        return cls(xp, x, inner, jj, dx)
+
+    def on(self, xp: FloatArray) -> bool:
+        """Whether these points were placed on ``xp``."""
+        return bool(np.array_equal(self.xp, xp))
+
+    def interp(self, fp: FloatArray) -> FloatArray:
+        """``np.interp(self.x, self.xp, fp)``, bit for bit."""
+        fp = np.asarray(fp, dtype=np.float64)
+        slopes = (fp[1:] - fp[:-1]) / (self.xp[1:] - self.xp[:-1])
+        if not (np.isfinite(slopes).all() and np.isfinite(fp).all()):
+            out: FloatArray = np.interp(self.x, self.xp, fp)
+            return out
+        inner = slopes[self.j] * self.dx + fp[self.j]
+        if self.inner is None:
+            return inner
+        out = np.empty(len(self.x))
+        other = np.ones(len(self.x), dtype=bool)
+        other[self.inner] = False
+        out[other] = np.interp(self.x[other], self.xp, fp)
+        out[self.inner] = inner
+        return out
 
 
 _TABLE_PARAMETERS: tuple[str, ...] = (
@@ -481,12 +545,45 @@ def _mean_impact(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """The first steps of :func:`_mean_conflict_risk`: the speed at the crossing, and E[collision], E[death], E[KSI].
 
-    Of a non-yielding conflict, averaged over the warning time (:meth:`_ImpactTable.mean_over_tau`).
+    Of a non-yielding conflict, averaged over the warning time (:meth:`_ImpactTable.mean_over_tau`): the speed by
+    :func:`_crossing_speed_kph`, the means by :func:`_impact_means`.
     """
-    v_eff = effective_approach_speed_kph(
+    v_eff = _crossing_speed_kph(speed_kph, crossing_type, parameters, site_p85_kph=site_p85_kph)
+    c, fa, k = _impact_means(v_eff, parameters, through=through)
+    return v_eff, c, fa, k
+
+
+def _crossing_speed_kph(
+    speed_kph: FloatArray,
+    crossing_type: str,
+    parameters: Mapping[str, float],
+    *,
+    site_p85_kph: FloatArray | None = None,
+) -> FloatArray:
+    """The speed at the crossing (:func:`effective_approach_speed_kph`), the first step of :func:`_mean_impact`."""
+    return effective_approach_speed_kph(
         np.asarray(speed_kph, dtype=np.float64), crossing_type, parameters, site_p85_kph=site_p85_kph
     )
+
+
+def _impact_means(
+    v_eff_kph: FloatArray,
+    parameters: Mapping[str, float],
+    *,
+    through: bool = False,
+    at: _GridPoints | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """E[collision], E[death], E[KSI] of a non-yielding conflict at the speeds at the crossing, over the warning time.
+
+    The second step of :func:`_mean_impact`; ``at``: where ``v_eff_kph`` falls on the table's speeds
+    (:class:`_GridPoints`), for the same numbers without searching them again.
+    """
     table = _ImpactTable.build(parameters, _lane_time_s(parameters))
     weights = lag_acceptance_share(table.tau_grid_s(), parameters=parameters) if through else None
-    c, fa, k = table.mean_over_tau(v_eff, weights)
-    return v_eff, c, fa, k
+    return table.mean_over_tau(v_eff_kph, weights, at=at)
+
+
+def _speed_grid_kph() -> FloatArray:
+    """The impact tables' speeds (:meth:`_ImpactTable.speed_grid_kph`, which every table has)."""
+    out: FloatArray = np.arange(_TABLE_N_V, dtype=np.float64) * _TABLE_DV_KPH
+    return out

@@ -23,10 +23,15 @@ Speed: each road-user model is re-run only when a parameter it reads changes (th
 its first run), and the CMF factors only when a CMF parameter changes; the totals are summed per severity and
 road user, which is all the calibration and KSI need. The crossing model, most of the cost at full demand (6.1 M
 passages on the district), keeps the passages grouped and each group's impact means from its first run
-(:class:`~vision_zero.risk.crossing_passages.CrossingPassages`), so a yielding parameter re-runs only the last steps;
-the numbers are the same to the last bit (``benchmarks/bench_sensitivity.py --check``). Pairs are independent:
-each is one task of the executor that ran the replications (:mod:`vision_zero.runs.parallel`), and their values
-are summed in pair order, so the tables are the same whichever executor ran them.
+(:class:`~vision_zero.risk.crossing_passages.CrossingPassages`), so a yielding parameter re-runs only the last steps,
+and an impact table's parameter interpolates the new table at the kept speeds' places on its grid; a group whose
+vehicles all reach the crossing at one speed (turning, or from the stop line) runs the chain once per lane count.
+The pedestrians away from the crossings and on the streets keep their preparation (joined to the traffic:
+:class:`~vision_zero.risk.away_from_crossings.KeptExposure`), the occupants their link statistics and each
+severity's speed effect (:class:`~vision_zero.risk.crash_model.KeptLinkTraffic`). The numbers are the same to the last bit
+(``benchmarks/bench_sensitivity.py --check``). Pairs are independent: each is one task of the executor that ran
+the replications (:mod:`vision_zero.runs.parallel`), and their values are summed in pair order, so the tables are
+the same whichever executor ran them.
 """
 
 from __future__ import annotations
