@@ -19,6 +19,7 @@ import pandas as pd
 
 from vision_zero.core.caching import BoundedCache
 from vision_zero.network.road_network import RoadNetwork
+from vision_zero.risk._parameters import RecordedReads
 from vision_zero.risk.crossing_behaviour import crossing_time_s, movement_speed_kph
 from vision_zero.risk.pedestrian_conflict import (
     _combine,
@@ -211,26 +212,6 @@ _Means = tuple[FloatArray, FloatArray, FloatArray]
 
 #: Per kept group (by id): the parameters a result read, their values, the result.
 _Kept = dict[int, tuple[tuple[str, ...], tuple[float | None, ...], object]]
-
-
-class _ReadsKept(Mapping[str, float]):
-    """A parameter mapping that records the keys read (as ``get`` reads them too); iterating reads them all."""
-
-    def __init__(self, values: Mapping[str, float]) -> None:
-        self._values = values
-        self.read: set[str] = set()
-
-    def __getitem__(self, key: str) -> float:
-        self.read.add(key)
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        self.read.update(self._values)
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        self.read.update(self._values)
-        return len(self._values)
 
 
 @dataclass(frozen=True)
@@ -429,7 +410,7 @@ class CrossingPassages:
             if tuple(parameters.get(name) for name in names) == key:
                 return result
             return compute(parameters)
-        reads = _ReadsKept(parameters)
+        reads = RecordedReads(parameters)
         result = compute(reads)
         names = tuple(sorted(read_also(reads.read)))
         store[id(g)] = (names, tuple(parameters.get(name) for name in names), result)
@@ -535,7 +516,7 @@ class CrossingPassages:
         if self.active:
             type_names, lanes = self.type_names, self.lanes
             window = np.zeros(n)
-            window_reads = _ReadsKept(parameters)
+            window_reads = RecordedReads(parameters)
             for c, ctype in enumerate(type_names):
                 m = self.type_code == c
                 window[m] = crossing_time_s(lanes[m], str(ctype), parameters=window_reads)
