@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vision_zero.program.scenario import Scenario, load_scenario
 from vision_zero.runs import pipeline
-from vision_zero.traffic import demand
+from vision_zero.traffic import demand, pedestrians, trip_distribution
 
 
 def loadavg() -> str:
@@ -85,14 +85,14 @@ def run(scenario: Scenario) -> dict[str, Any]:
     params = pipeline.apply_scenario(scenario, network=base).parameters
     periods = demand.default_periods(params)
     commute = demand.commute_share_of_day(periods, params)
-    if scenario.demand.mean_trip_length_km is not None:
-        dist = demand.calibrate_to_trip_length(
-            base, scenario.demand.mean_trip_length_km, params, commute_share=commute
+    if scenario.trip_distribution.mean_trip_length_km is not None:
+        dist = trip_distribution.calibrate_to_trip_length(
+            base, scenario.trip_distribution.mean_trip_length_km, params, commute_share=commute
         )
     else:
-        dist = demand.trip_distribution(base, params)
+        dist = trip_distribution.trip_distribution(base, params)
     crow_km = dist.mean_distance_km(commute_share=commute)
-    routed_km, circuity = demand.mean_trip_length_km(base, dist, commute_share=commute)
+    routed_km, circuity = trip_distribution.mean_trip_length_km(base, dist, commute_share=commute)
     default_daily = demand.default_daily_trips(base, params, distribution=dist)
     daily = scenario.demand.daily_trips or default_daily
     bounds = pipeline.peak_factor_bounds(scenario, base, params)
@@ -198,7 +198,7 @@ def diagnose(scenario: Scenario, factor: float, top: int = 15) -> None:
     cpu0 = time.process_time()
     base = pipeline.load_base_network(scenario)
     params = pipeline.apply_scenario(scenario, network=base).parameters
-    dist = demand.trip_distribution(base, params)
+    dist = trip_distribution.trip_distribution(base, params)
     daily = (
         scenario.demand.daily_trips or demand.default_daily_trips(base, params, distribution=dist)
     ) * factor
@@ -211,7 +211,7 @@ def diagnose(scenario: Scenario, factor: float, top: int = 15) -> None:
     record = simulate(
         base,
         trips,
-        demand.pedestrian_demand(base, periods=am, params=params),
+        pedestrians.pedestrian_demand(base, periods=am, params=params),
         rng=rngs.drivers,
         routing_rng=rngs.routing,
         periods=am,

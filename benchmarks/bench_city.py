@@ -66,7 +66,7 @@ from vision_zero.core.parameters import load_parameters
 from vision_zero.core.seeding import replication_rngs
 from vision_zero.network.road_network import load_network
 from vision_zero.risk import crash_model
-from vision_zero.traffic import demand, routing, simulation
+from vision_zero.traffic import demand, pedestrians, routing, simulation, trip_distribution
 
 PHASES = ("network", "demand", "routing", "loop", "route bookkeeping", "record", "risk")
 
@@ -203,14 +203,14 @@ def _run(
             raise SystemExit(f"--set: expected a parameter name of the shipped files (got {name!r})")
         draw[name] = value
     with clock.phase("demand"):
-        dist = demand.trip_distribution(network, params)
+        dist = trip_distribution.trip_distribution(network, params)
         daily = None
         if demand_factor is not None:  # as the peak calibration scales it (runs.pipeline.peak_simulation)
             daily = demand.default_daily_trips(network, params, distribution=dist) * demand_factor
         trips = demand.generate_trips(
             network, rng=rngs.demand, periods=periods, daily_trips=daily, params=params, distribution=dist
         )
-        peds = demand.pedestrian_demand(network, periods=periods, params=params)
+        peds = pedestrians.pedestrian_demand(network, periods=periods, params=params)
     settings = simulation.TrafficSettings.from_values(draw)
     route_settings = routing.RouteChoiceSettings.from_values(draw)
     with clock.phase("route bookkeeping"):

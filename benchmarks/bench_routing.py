@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vision_zero.core.parameters import load_parameters
 from vision_zero.core.seeding import replication_rngs
 from vision_zero.network.road_network import load_network
-from vision_zero.traffic import demand, simulation
+from vision_zero.traffic import demand, simulation, trip_distribution
 from vision_zero.traffic.routing import RouteChoiceSettings, Router
 
 
@@ -41,7 +41,7 @@ def main() -> None:
     params = load_parameters()
     periods = tuple(p for p in demand.default_periods(params) if p.name == "am_peak")
     rngs = replication_rngs(args.seed, 0)
-    dist = demand.trip_distribution(network, params)
+    dist = trip_distribution.trip_distribution(network, params)
     trips = demand.generate_trips(network, rng=rngs.demand, periods=periods, params=params, distribution=dist)
     o = trips["origin"].to_numpy(np.int64)
     d = trips["destination"].to_numpy(np.int64)

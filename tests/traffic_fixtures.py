@@ -77,6 +77,21 @@ def grid(
     return make_network(xy, links, signalised=sig)
 
 
+def crossing_network() -> object:
+    # crossing 0 on a primary link, crossing 1 on a residential link (along the links)
+    return make_network(
+        [(0, 0), (200, 0), (200, 200)],
+        [
+            (0, 1, 200.0, 2, 60.0, 3000.0),
+            (1, 0, 200.0, 2, 60.0, 3000.0),
+            (1, 2, 200.0, 1, 20.0, 600.0),
+            (2, 1, 200.0, 1, 20.0, 600.0),
+        ],
+        highway=["primary", "primary", "residential", "residential"],
+        crossings=[(-1, 0, 100.0), (-1, 2, 100.0)],
+    )
+
+
 #: The full schematic city's simulated AM peak at default demand (`vision-zero run`, seed 2019, one replication;
 #: vision_zero/data/parameters/schematic.toml's header): veh-km in all, and on the links inside each preset's extent.
 CITY_AM_VEH_KM = 1_580_472.0

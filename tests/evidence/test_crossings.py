@@ -28,7 +28,7 @@ from vision_zero.core.parameters import load_parameters
 from vision_zero.risk.crossing_passages import crossing_casualties_by_movement
 from vision_zero.runs.scenario_demand import simulated_periods
 from vision_zero.runs.sensitivity import stored_record
-from vision_zero.traffic.demand import crossings_at_junctions
+from vision_zero.traffic.pedestrians import crossings_at_junctions
 
 MAIN = '["primary", "secondary", "tertiary"]'
 
@@ -140,7 +140,7 @@ def test_new_crossings_move_pedestrians_they_do_not_create_them(runs: Pairs) -> 
 
 def baseline_movements(runs: Pairs) -> pd.DataFrame:
     """The baseline's crossing collisions by crossing type, movement and whether the crossing sits on a junction node
-    (``at_junction``, :func:`vision_zero.traffic.demand.crossings_at_junctions`), replications pooled (central
+    (``at_junction``, :func:`vision_zero.traffic.pedestrians.crossings_at_junctions`), replications pooled (central
     parameters)."""
     prepared = runs.prepared["base"]
     network = prepared.network

@@ -22,7 +22,8 @@ from vision_zero.program.interventions import (
     apply_bindings,
 )
 from vision_zero.risk import crash_model as risk
-from vision_zero.traffic.demand import default_periods, pedestrian_demand
+from vision_zero.traffic.demand import default_periods
+from vision_zero.traffic.pedestrians import pedestrian_demand
 from vision_zero.traffic.simulation import TrafficRecord, simulate
 
 PARAMS = load_parameters()

@@ -16,7 +16,7 @@ from vision_zero.risk.crossing_passages import (
     crossing_injuries,
     crossing_leg_weight,
 )
-from vision_zero.traffic.demand import pedestrian_demand, street_pedestrian_demand
+from vision_zero.traffic.pedestrians import pedestrian_demand, street_pedestrian_demand
 from vision_zero.traffic.simulation import TrafficRecord
 
 P = load_parameters().central()

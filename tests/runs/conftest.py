@@ -7,7 +7,7 @@ from _scenarios import TINY
 
 from vision_zero.network.road_network import RoadNetwork, load_network
 from vision_zero.runs import peak_calibration, scenario_demand
-from vision_zero.traffic import demand
+from vision_zero.traffic import trip_distribution as distribution
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,11 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     monkeypatch.setattr(scenario_demand, "_DEMAND_CACHE", type(scenario_demand._DEMAND_CACHE)())
     monkeypatch.setattr(peak_calibration, "_PEAK_CACHE", {})
     calls = {"distribution": 0}
-    real = demand.trip_distribution
+    real = distribution.trip_distribution
 
     def trip_distribution(*args, **kwargs):
         calls["distribution"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(demand, "trip_distribution", trip_distribution)
+    monkeypatch.setattr(distribution, "trip_distribution", trip_distribution)
     return calls

@@ -12,10 +12,10 @@ from traffic_fixtures import half_primary_capacity
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.network.road_network import load_network
 from vision_zero.runs import scenario_demand
-from vision_zero.traffic import demand
+from vision_zero.traffic import demand, trip_distribution
 
 
-def _same_distribution(a: demand.TripDistribution, b: demand.TripDistribution) -> None:
+def _same_distribution(a: trip_distribution.TripDistribution, b: trip_distribution.TripDistribution) -> None:
     assert scenario_demand.distribution_key(a) == scenario_demand.distribution_key(b)
     for name in ("zone_node", "home", "job", "origin_ok", "destination_ok", "external", "x_km", "y_km"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
@@ -27,12 +27,12 @@ def test_the_base_demand_is_the_same_with_and_without_the_cache(tiny, counted):
     dist, daily = scenario_demand.base_demand(tiny, params)
     again = scenario_demand.base_demand(load_network(TINY), params)  # another object, the same content
     assert counted["distribution"] == 1 and again[0] is dist and again[1] == daily
-    _same_distribution(dist, demand.trip_distribution(tiny, params))
+    _same_distribution(dist, trip_distribution.trip_distribution(tiny, params))
     assert daily == demand.default_daily_trips(tiny, params) > 0
     # with a trip-length target: the calibrated distribution, as computed directly
     cal, cal_daily = scenario_demand.base_demand(tiny, params, 3.0)
     commute = demand.commute_share_of_day(demand.default_periods(params), params)
-    direct = demand.calibrate_to_trip_length(tiny, 3.0, params, commute_share=commute)
+    direct = trip_distribution.calibrate_to_trip_length(tiny, 3.0, params, commute_share=commute)
     _same_distribution(cal, direct)
     assert cal_daily == demand.default_daily_trips(tiny, params, distribution=direct)
     assert cal.decay_per_km != dist.decay_per_km

@@ -35,7 +35,7 @@ import pytest
 from vision_zero.core.parameters import load_parameters
 from vision_zero.core.seeding import replication_rngs
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic import demand, simulation
+from vision_zero.traffic import demand, pedestrians, simulation
 from vision_zero.traffic.routing import RouteChoiceSettings
 from vision_zero.traffic.simulation import TrafficRecord, record_of, simulate_vehicles
 
@@ -74,7 +74,7 @@ def _run(
     rngs = replication_rngs(2019, 0)
     daily = demand_factor * demand.default_daily_trips(network, params)
     trips = demand.generate_trips(network, rng=rngs.demand, periods=periods, daily_trips=daily, params=params)
-    peds = demand.pedestrian_demand(network, periods=periods, params=params)
+    peds = pedestrians.pedestrian_demand(network, periods=periods, params=params)
     vehicles = simulate_vehicles(
         network,
         trips,

@@ -1191,7 +1191,8 @@ def test_bad_trips_raise_precise_errors() -> None:
 
 
 def test_schematic_tiny_default_demand_peak_and_night(tiny_network: RoadNetwork) -> None:
-    from vision_zero.traffic.demand import default_periods, generate_trips, pedestrian_demand
+    from vision_zero.traffic.demand import default_periods, generate_trips
+    from vision_zero.traffic.pedestrians import pedestrian_demand
 
     net = tiny_network
     periods = tuple(p for p in default_periods() if p.name in ("am_peak", "night"))

@@ -34,7 +34,7 @@ as workplaces by its ``building`` value (:data:`HOME_BUILDINGS`, :data:`JOB_BUIL
 :data:`JOB_LANDUSE` -> workplaces), half and half where none says; sheds, roofs, garages and other
 :data:`NO_TRIP_BUILDINGS` not at all. Only where a file has no buildings do ``landuse`` areas themselves carry the
 weights (their land area). Multipolygon relations are not read (large estates and campuses mapped as relations are
-missed). The demand model snaps each area to its nearest network node (:mod:`vision_zero.traffic.demand`).
+missed). The demand model snaps each area to its nearest network node (:mod:`vision_zero.traffic.trip_distribution`).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ local_junction_share``); mid-block crossings are their own nodes in the middle o
 A network smaller than the full city (``scale`` below 1: the tiny, small and district presets) is a part cut
 from it: where one of its streets meets the edge of its extent, running on into the rest of the city, the node
 carries ``boundary=True``, as where ``osmium extract`` cuts a way at a box. The demand model puts external
-zones there (:mod:`vision_zero.traffic.demand`), so traffic to, from and through the rest of the city enters and
+zones there (:mod:`vision_zero.traffic.trip_distribution`), so traffic to, from and through the rest of the city enters and
 leaves at the cut as in the full city. The full city (and a larger ``scale``) has no boundary nodes.
 
 The graph is built from numpy arrays (a lattice of street lines, vectorised removals, tags and merging of

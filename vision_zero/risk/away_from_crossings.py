@@ -21,7 +21,7 @@ from vision_zero.risk._parameters import Kept, param
 from vision_zero.risk.crossing_behaviour import crossing_time_s
 from vision_zero.risk.crossing_passages import _frame, _site_rows, crossing_leg_weight, pedestrian_rates
 from vision_zero.risk.pedestrian_conflict import _mean_conflict_risk
-from vision_zero.traffic.demand import street_pedestrian_demand
+from vision_zero.traffic.pedestrians import street_pedestrian_demand
 from vision_zero.traffic.periods import annual_factors
 from vision_zero.traffic.simulation import SPEED_BIN_KPH, TrafficRecord
 
@@ -176,7 +176,7 @@ def _street_rows(
 ) -> _StreetRows | None:
     """The :class:`_StreetRows` of a record (None: no street has pedestrians and traffic).
 
-    ``parameters``: the demand model's (:func:`vision_zero.traffic.demand.street_pedestrian_demand`).
+    ``parameters``: the demand model's (:func:`vision_zero.traffic.pedestrians.street_pedestrian_demand`).
     """
     links = network.links
     if not len(record.link_stats) or not len(links):
@@ -250,7 +250,7 @@ def injuries_on_streets(
     """Expected annual pedestrian casualties crossing streets between mapped crossings, per link, raw.
 
     Local and collector streets that no mapped crossing serves (site_type ``"link"``).
-    The pedestrians come from the demand model (:func:`vision_zero.traffic.demand.street_pedestrian_demand`:
+    The pedestrians come from the demand model (:func:`vision_zero.traffic.pedestrians.street_pedestrian_demand`:
     ``demand.pedestrians_per_hour.local`` / ``.collector`` at each junction end of the street, x land use x time
     of day); a share ``s`` of all crossings is made away from the junctions (``risk.pedestrian.
     share_away_from_crossings``, FHWA-HRT-13-098), so the junction crossings are ``1 - s`` of the street's

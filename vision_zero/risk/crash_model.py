@@ -47,7 +47,7 @@ from vision_zero.risk.away_from_crossings import (
 from vision_zero.risk.crossing_passages import CrossingPassages, crossing_injuries
 from vision_zero.risk.pedestrian_injury import pedestrian_injury_risk, tefft_pedestrian_injury
 from vision_zero.risk.speed_models import SPEED_MODELS, power_exponents, reference_mean_effect, speed_effect
-from vision_zero.traffic.demand import junction_legs
+from vision_zero.traffic.pedestrians import junction_legs
 from vision_zero.traffic.periods import annual_factors
 from vision_zero.traffic.simulation import SPEED_BIN_KPH, HcmUrbanStreet, TrafficRecord, free_flow_speed_kph
 
@@ -366,7 +366,7 @@ class KeptLinkTraffic:
 
 
 def _junction_legs(network: RoadNetwork) -> pd.DataFrame:
-    """Per node with a leg: ``node``, ``legs`` (:func:`vision_zero.traffic.demand.junction_legs`, the one owner)."""
+    """Per node with a leg: ``node``, ``legs`` (:func:`vision_zero.traffic.pedestrians.junction_legs`, the one owner)."""
     per_node = junction_legs(network)
     node = np.flatnonzero(per_node > 0)
     return pd.DataFrame({"node": node.astype(np.int64), "legs": per_node[node]})

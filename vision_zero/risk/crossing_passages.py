@@ -28,7 +28,7 @@ from vision_zero.risk.pedestrian_conflict import (
     _impact_means,
     _speed_grid_kph,
 )
-from vision_zero.traffic.demand import crossings_at_junctions, junction_legs
+from vision_zero.traffic.pedestrians import crossings_at_junctions, junction_legs
 from vision_zero.traffic.periods import annual_factor
 from vision_zero.traffic.simulation import DESIGN_SPEED_QUANTILE, TrafficRecord
 
@@ -95,8 +95,8 @@ def crossing_leg_weight(network: RoadNetwork) -> FloatArray:
 
     A crossing along a road, or on a node where at most two streets meet, is crossed once by every vehicle passing
     it: it meets all the crossing's pedestrians. A crossing on a junction node (``legs`` >= 3 streets meet,
-    :func:`vision_zero.traffic.demand.junction_legs`) stands for the crosswalks of all its legs
-    (:func:`vision_zero.traffic.demand.pedestrian_demand` gives it the pedestrians of every leg): a pedestrian
+    :func:`vision_zero.traffic.pedestrians.junction_legs`) stands for the crosswalks of all its legs
+    (:func:`vision_zero.traffic.pedestrians.pedestrian_demand` gives it the pedestrians of every leg): a pedestrian
     crosses one leg and meets the vehicles entering and leaving the junction by that leg; every vehicle through the
     junction crosses two legs' crosswalks (where it enters and where it leaves). The record does not say where each
     vehicle leaves, so the pedestrians are spread evenly over the legs and each vehicle meets ``2 / legs`` of them:

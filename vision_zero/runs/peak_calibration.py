@@ -20,7 +20,7 @@ from vision_zero.core.seeding import replication_rngs
 from vision_zero.network.road_network import RoadNetwork, network_fingerprint
 from vision_zero.program.scenario import Scenario
 from vision_zero.runs.scenario_demand import central_values_key, distribution_key, simulated_periods
-from vision_zero.traffic.demand import TripDistribution
+from vision_zero.traffic.trip_distribution import TripDistribution
 
 __all__ = [
     "PeakCalibration",
@@ -310,6 +310,7 @@ def peak_simulation(
     hour and ``[simulation] duration_s``, ``platoon_size`` and ``reroute_passes`` of ``scenario``.
     """
     from vision_zero.traffic import demand
+    from vision_zero.traffic.pedestrians import pedestrian_demand
     from vision_zero.traffic.routing import RouteChoiceSettings
     from vision_zero.traffic.simulation import TrafficSettings, simulate
 
@@ -327,7 +328,7 @@ def peak_simulation(
     record = simulate(
         base,
         trips,
-        demand.pedestrian_demand(base, periods=(am,), params=params),
+        pedestrian_demand(base, periods=(am,), params=params),
         rng=rngs.drivers,
         routing_rng=rngs.routing,
         periods=(am,),

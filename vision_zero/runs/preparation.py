@@ -30,8 +30,8 @@ from vision_zero.runs.peak_calibration import (
     with_peak_share,
 )
 from vision_zero.runs.scenario_demand import base_demand, simulated_periods
-from vision_zero.traffic.demand import TripDistribution
 from vision_zero.traffic.periods import Period
+from vision_zero.traffic.trip_distribution import TripDistribution
 
 __all__ = [
     "AppliedIntervention",
@@ -319,7 +319,8 @@ def prepare(
         A selector that matches nothing (naming the intervention's file and key), a network that cannot be
         loaded, unknown period names, unreadable demand files.
     """
-    from vision_zero.traffic import demand
+    from vision_zero.traffic.demand_files import read_od_csv, read_pedestrian_csv
+    from vision_zero.traffic.pedestrians import pedestrian_demand
 
     base = load_base_network(scenario) if network is None else network
     app = apply_scenario(scenario, network=base) if applied is None else applied
@@ -349,7 +350,7 @@ def prepare(
         )
     if scenario.demand.od_file is not None:
         try:
-            od = demand.read_od_csv(scenario.demand.od_file, net)
+            od = read_od_csv(scenario.demand.od_file, net)
         except VisionZeroError as exc:
             raise ScenarioError(origin, "demand.od_file", f"a valid OD file ({exc})") from None
         od = od.assign(trips=od["trips"].to_numpy(dtype=float) * scenario.demand.scale)
@@ -368,13 +369,11 @@ def prepare(
                 "an OD table with at least one trip in a simulated period (after demand.scale)",
                 f"{float(od['trips'].sum()):.3g} trips in {scenario.demand.od_file}",
             )
-    peds = demand.pedestrian_demand(net, periods=periods, params=params)
+    peds = pedestrian_demand(net, periods=periods, params=params)
     peds = move_pedestrians_to_new_crossings(base, net, peds)
     if scenario.demand.pedestrian_file is not None:
         try:
-            peds = demand.read_pedestrian_csv(
-                scenario.demand.pedestrian_file, peds, n_crossings=len(net.crossings)
-            )
+            peds = read_pedestrian_csv(scenario.demand.pedestrian_file, peds, n_crossings=len(net.crossings))
         except VisionZeroError as exc:
             raise ScenarioError(
                 origin, "demand.pedestrian_file", f"a valid pedestrian file ({exc})"

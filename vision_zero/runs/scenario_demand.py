@@ -18,8 +18,8 @@ from vision_zero.core.errors import ScenarioError
 from vision_zero.core.parameters import ParameterSet
 from vision_zero.network.road_network import RoadNetwork, network_fingerprint
 from vision_zero.program.scenario import Scenario
-from vision_zero.traffic.demand import TripDistribution
 from vision_zero.traffic.periods import Period
+from vision_zero.traffic.trip_distribution import TripDistribution
 
 __all__ = [
     "base_demand",
@@ -72,8 +72,8 @@ def base_demand(
 ) -> tuple[TripDistribution, float]:
     """The trip distribution of the un-intervened network and its default daily trips, as :func:`prepare` uses them.
 
-    :func:`vision_zero.traffic.demand.trip_distribution` (or, with ``[demand] mean_trip_length_km``,
-    :func:`~vision_zero.traffic.demand.calibrate_to_trip_length`) and
+    :func:`vision_zero.traffic.trip_distribution.trip_distribution` (or, with ``[demand] mean_trip_length_km``,
+    :func:`~vision_zero.traffic.trip_distribution.calibrate_to_trip_length`) and
     :func:`~vision_zero.traffic.demand.default_daily_trips` of ``base``. Both are deterministic for a network and
     parameters, and a baseline and its variants share the un-intervened network, so the result is cached within a
     process, keyed by the network's content (:func:`~vision_zero.network.road_network.network_fingerprint` of its
@@ -81,20 +81,20 @@ def base_demand(
     in place of its source, or another parameter file, computes its own. The cached objects are shared: read
     them, never change them.
     """
-    from vision_zero.traffic import demand
+    from vision_zero.traffic import demand, trip_distribution
 
     key = (network_fingerprint(base), base.area_share, central_values_key(params), mean_trip_length_km)
 
     def compute() -> tuple[TripDistribution, float]:
         if mean_trip_length_km is not None:
-            dist = demand.calibrate_to_trip_length(
+            dist = trip_distribution.calibrate_to_trip_length(
                 base,
                 mean_trip_length_km,
                 params,
                 commute_share=demand.commute_share_of_day(demand.default_periods(params), params),
             )
         else:
-            dist = demand.trip_distribution(base, params)
+            dist = trip_distribution.trip_distribution(base, params)
         return dist, demand.default_daily_trips(base, params, distribution=dist)
 
     return _DEMAND_CACHE.get_or_compute(key, compute)

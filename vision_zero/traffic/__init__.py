@@ -1,6 +1,7 @@
 """Stage 3 — traffic: representative periods, demand (trips, pedestrians), routing and the SimPy simulation."""
 
-from vision_zero.traffic.demand import generate_trips, pedestrian_demand
+from vision_zero.traffic.demand import generate_trips
+from vision_zero.traffic.pedestrians import pedestrian_demand
 from vision_zero.traffic.periods import Period, annual_factor
 from vision_zero.traffic.routing import Router, Routes, route_trips
 from vision_zero.traffic.simulation import TrafficRecord, TrafficSettings, simulate
