@@ -326,7 +326,7 @@ def test_kept_passages_give_every_parameter_set_what_a_fresh_run_gives(
     # several blocks, each with several groups
     monkeypatch.setattr(crossing_passages, "_BLOCK_PASSAGES", 1000)
     impacts = []
-    inner = crossing_passages._impact_means
+    inner = crossing_passages.impact_means
 
     def counted(*args: object, **kwargs: object) -> object:
         impacts.append(1)
@@ -353,24 +353,24 @@ def test_kept_passages_give_every_parameter_set_what_a_fresh_run_gives(
         values = {**P, **changes}
         fresh = crossing_casualties_by_movement(net, rec, parameters=values)
         assert changes == {} or not fresh[["fatal", "serious"]].equals(central[["fatal", "serious"]]), changes
-        monkeypatch.setattr(crossing_passages, "_impact_means", counted)
+        monkeypatch.setattr(crossing_passages, "impact_means", counted)
         impacts.clear()
         got = kept.casualties(values)
-        monkeypatch.setattr(crossing_passages, "_impact_means", inner)
+        monkeypatch.setattr(crossing_passages, "impact_means", inner)
         pd.testing.assert_frame_equal(got, fresh, check_exact=True)
         assert bool(impacts) == computes, changes
     # a parameter of one crossing type recomputes only that type's groups of passages
     combined: list[str] = []
-    inner_combine = crossing_passages._combine
+    inner_combine = crossing_passages.combine_conflict_risks
 
     def combine_counted(*args: object, **kwargs: object) -> object:
         combined.append(str(args[2]))
         return inner_combine(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(crossing_passages, "_combine", combine_counted)
+    monkeypatch.setattr(crossing_passages, "combine_conflict_risks", combine_counted)
     values = {**P, "risk.pedestrian.yield.rrfb": 0.5}
     got = kept.casualties(values)
-    monkeypatch.setattr(crossing_passages, "_combine", inner_combine)
+    monkeypatch.setattr(crossing_passages, "combine_conflict_risks", inner_combine)
     pd.testing.assert_frame_equal(
         got, crossing_casualties_by_movement(net, rec, parameters=values), check_exact=True
     )
@@ -444,26 +444,28 @@ def test_site_rows_are_the_frame_of_the_rows_as_dicts(n: int) -> None:
         for sev, x in zip(("fatal", "serious", "slight"), v, strict=True)
     ]
     pd.testing.assert_frame_equal(
-        crossing_passages._site_rows("link", sites, values), crossing_passages._frame(rows), check_exact=True
+        crossing_passages.site_rows("link", sites, values),
+        crossing_passages.casualty_frame(rows),
+        check_exact=True,
     )
 
 
 def test_grid_points_interpolate_as_numpy_does_to_the_bit() -> None:
     """The tornado's re-runs keep where each speed falls on the impact tables' speed grid
-    (:class:`~vision_zero.risk.pedestrian_conflict._GridPoints`) and interpolate other tables there: bit for bit what
+    (:class:`~vision_zero.risk.pedestrian_conflict.GridPoints`) and interpolate other tables there: bit for bit what
     ``np.interp`` gives, inside the grid, on its points, outside it, at NaN, and for a table with a NaN or an
     infinity (``np.interp``'s own retries)."""
-    from vision_zero.risk.pedestrian_conflict import _GridPoints, _speed_grid_kph
+    from vision_zero.risk.pedestrian_conflict import GridPoints, impact_speed_grid_kph
 
     rng = np.random.default_rng(3)
-    xp = _speed_grid_kph()
+    xp = impact_speed_grid_kph()
     x = np.r_[rng.uniform(-5.0, 170.0, 20_000), xp, np.nextafter(xp, np.inf), [np.nan, -0.0, 0.0, 160.0, 1e9]]
     all_inside = rng.uniform(0.1, 159.9, 5_000)
     tables = [np.cumsum(rng.exponential(1e-3, len(xp))) * scale for scale in (1e-6, 1.0, 37.0)]
     tables += [rng.normal(size=len(xp)), np.where(np.arange(len(xp)) == 7, np.nan, 1.0)]
     tables += [np.where(np.arange(len(xp)) == 9, np.inf, tables[0])]
     for values in (x, all_inside):
-        at = _GridPoints.of(values, xp)
+        at = GridPoints.of(values, xp)
         assert at.on(xp) and not at.on(xp + 1.0)
         for fp in tables:
             assert np.array_equal(at.interp(fp).view(np.int64), np.interp(values, xp, fp).view(np.int64))

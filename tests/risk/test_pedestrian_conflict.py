@@ -132,11 +132,11 @@ def test_impact_table_cache_keyed_on_exactly_the_parameters_it_reads() -> None:
     Every other parameter (here the occupant power-model exponent and the yielding elasticity, read downstream of
     the table) reuses the central table; each parameter the table reads, the lane time's two included, rebuilds it.
     """
-    from vision_zero.risk.crossing_behaviour import _lane_time_s
+    from vision_zero.risk.crossing_behaviour import lane_crossing_time_s
     from vision_zero.risk.pedestrian_conflict import _TABLE_PARAMETERS, _cached_table, _ImpactTable
 
     def build(values: dict[str, float]) -> _ImpactTable:
-        return _ImpactTable.build(values, _lane_time_s(values))
+        return _ImpactTable.build(values, lane_crossing_time_s(values))
 
     _cached_table.cache_clear()
     try:

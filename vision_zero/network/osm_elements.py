@@ -16,10 +16,14 @@ import pandas as pd
 
 from vision_zero.core.errors import shorten
 from vision_zero.network import osm_tags
-from vision_zero.network.tables import _utm_epsg
+from vision_zero.network.tables import utm_epsg
 
 __all__ = [
     "LAND_USE_COLUMNS",
+    "node_coordinates",
+    "osm_link_table",
+    "osm_node_table",
+    "present_tags",
 ]
 
 
@@ -50,7 +54,7 @@ def _int_id(value: Any) -> int:
         return -1
 
 
-def _coordinates(
+def node_coordinates(
     ids: Sequence[Any], tags: Sequence[Mapping[str, Any]], source: str
 ) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
     """Longitudes and latitudes of nodes ``ids`` (attributes ``x``, ``y``), or a DataError naming the node."""
@@ -73,15 +77,19 @@ def _coordinates(
 LAND_USE_COLUMNS = ("home_m2", "job_m2")
 
 
-def _node_table(
+def osm_node_table(
     ids: Sequence[Any],
     node_tags: Sequence[Mapping[str, Any]],
     lon: np.ndarray[Any, np.dtype[np.float64]],
     lat: np.ndarray[Any, np.dtype[np.float64]],
 ) -> tuple[pd.DataFrame, dict[Any, int], int]:
+    """The node table of OSM nodes ``ids``, the row of each id and the number of defaulted crossing types.
+
+    Columns: coordinates, projected metres, the tags the model reads, land use where the tags give it.
+    """
     from pyproj import Transformer
 
-    epsg = _utm_epsg(float(np.median(lon)), float(np.median(lat))) if len(ids) else 32643
+    epsg = utm_epsg(float(np.median(lon)), float(np.median(lat))) if len(ids) else 32643
     x_m, y_m = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
     highway, signalised, crossing, boundary = [], [], [], []
     defaulted_crossings = 0
@@ -113,11 +121,15 @@ def _node_table(
     return nodes, {n: i for i, n in enumerate(ids)}, defaulted_crossings
 
 
-def _link_table(
+def osm_link_table(
     edges: Sequence[tuple[Any, Any, int, Mapping[str, Any]]],
     index: dict[Any, int],
     defaults: osm_tags.TagDefaults,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The link table of graph edges ``(u, v, key, tags)`` and the counts of defaulted or ignored values by tag.
+
+    ``index``: node id -> row; tags normalised with ``defaults``.
+    """
     cols: dict[str, list[Any]] = defaultdict(list)
     counts = dict.fromkeys(("highway", "speed_limit_kph", "lanes", "oneway", "maxspeed_none_ignored"), 0)
     memo: dict[tuple[Any, ...], osm_tags.LinkValues] = {}  # few distinct tag combinations in a city
@@ -171,7 +183,7 @@ def _link_table(
     return links, counts
 
 
-def _present(columns: Mapping[str, list[Any]], row: int) -> dict[str, Any]:
+def present_tags(columns: Mapping[str, list[Any]], row: int) -> dict[str, Any]:
     """Row ``row`` of ``columns`` as a tag mapping, without its absent (None or NaN) cells."""
     out: dict[str, Any] = {}
     for name, values in columns.items():

@@ -119,13 +119,13 @@ from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.core.units import m_to_km
 from vision_zero.network import osm_tags
 from vision_zero.network.country import country_name, detect_country
-from vision_zero.network.osm_elements import _coordinates, _link_table, _node_table, _present
+from vision_zero.network.osm_elements import node_coordinates, osm_link_table, osm_node_table, present_tags
 from vision_zero.network.tables import (
-    _complete_crossings,
-    _complete_links,
-    _complete_nodes,
-    _crossing_tables,
     check_tables,
+    complete_crossings,
+    complete_links,
+    complete_nodes,
+    crossing_tables,
 )
 
 if TYPE_CHECKING:
@@ -464,12 +464,12 @@ def network_from_elements(
             f"{source}: country {country!r}: no default speed limits for it in network.toml; expected one of "
             f"{[k for k in known if k != osm_tags.GENERIC_COUNTRY]}"
         )
-    lon, lat = _coordinates(node_ids, node_tags, source)  # a DataError naming a bad node
+    lon, lat = node_coordinates(node_ids, node_tags, source)  # a DataError naming a bad node
     lonlat = (float(np.median(lon)), float(np.median(lat))) if len(node_ids) else None
     chosen = detect_country(attrs, (d for _u, _v, _k, d in edges), lonlat, known=known, explicit=country)
     defaults = osm_tags.TagDefaults.from_parameters(params, country=chosen.code)
-    nodes, index, defaulted_crossings = _node_table(node_ids, node_tags, lon, lat)
-    links, counts = _link_table(edges, index, defaults)
+    nodes, index, defaulted_crossings = osm_node_table(node_ids, node_tags, lon, lat)
+    links, counts = osm_link_table(edges, index, defaults)
     check_tables(source, nodes, links, max_speed_kph=max(defaults.max_posted_kph, defaults.none_kph))
     is_schematic = bool(attrs.get("schematic", False)) if schematic is None else schematic
     return _assemble(
@@ -521,7 +521,7 @@ def network_from_osm_tables(
     ids = nodes["osmid"].tolist()
     node_columns = {c: nodes[c].tolist() for c in nodes.columns if c not in ("osmid", "lon", "lat")}
     node_columns = {"x": nodes["lon"].tolist(), "y": nodes["lat"].tolist(), **node_columns}
-    node_tags = [_present(node_columns, i) for i in range(len(ids))]
+    node_tags = [present_tags(node_columns, i) for i in range(len(ids))]
     osm_u, osm_v = links["osm_u"].tolist(), links["osm_v"].tolist()
     if "key" in links.columns:
         keys = [int(k) for k in links["key"].tolist()]
@@ -537,7 +537,7 @@ def network_from_osm_tables(
     for j, pair in enumerate(zip(osm_u, osm_v, strict=True)):
         first.setdefault(pair, j)
     order = sorted(range(len(osm_u)), key=lambda j: (position[osm_u[j]], first[osm_u[j], osm_v[j]], j))
-    edges = [(osm_u[j], osm_v[j], keys[j], _present(link_columns, j)) for j in order]
+    edges = [(osm_u[j], osm_v[j], keys[j], present_tags(link_columns, j)) for j in order]
     return network_from_elements(
         ids,
         node_tags,
@@ -617,12 +617,12 @@ def _assemble(
     **attributes: Any,
 ) -> RoadNetwork:
     """The tables completed (:func:`network_from_tables`) and the network's other attributes, as a RoadNetwork."""
-    node_table = _complete_nodes(nodes)
-    link_table = _complete_links(links, node_table, defaults)
+    node_table = complete_nodes(nodes)
+    link_table = complete_links(links, node_table, defaults)
     if crossings is None:
-        crossing_table, crossing_links = _crossing_tables(node_table, link_table)
+        crossing_table, crossing_links = crossing_tables(node_table, link_table)
     else:
-        crossing_table, crossing_links = _complete_crossings(crossings, node_table, link_table)
+        crossing_table, crossing_links = complete_crossings(crossings, node_table, link_table)
     return RoadNetwork(
         source_graph=graph,
         nodes=node_table,

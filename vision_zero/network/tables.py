@@ -20,7 +20,12 @@ from vision_zero.network import osm_tags
 
 __all__ = [
     "check_tables",
+    "complete_crossings",
+    "complete_links",
+    "complete_nodes",
+    "crossing_tables",
     "free_flow_travel_time_s",
+    "utm_epsg",
 ]
 
 
@@ -32,7 +37,8 @@ def free_flow_travel_time_s(length_m: Any, speed_limit_kph: Any) -> Any:
     return length_m / kph_to_mps(speed_limit_kph)
 
 
-def _utm_epsg(lon: float, lat: float) -> int:
+def utm_epsg(lon: float, lat: float) -> int:
+    """The EPSG code of the WGS 84 / UTM zone that holds ``lon``, ``lat`` (326xx north, 327xx south)."""
     zone = int((lon + 180.0) // 6.0) % 60 + 1
     return (32600 if lat >= 0 else 32700) + zone
 
@@ -65,7 +71,7 @@ def _widest_arm_lanes(u: Any, v: Any, lanes: Any) -> dict[int, int]:
     return widest
 
 
-def _crossing_tables(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def crossing_tables(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Crossings at nodes (all OSM crossings become nodes on loading) and the links that pass over them."""
     at = np.flatnonzero(nodes["crossing"].to_numpy() != "")
     u = links["u"].to_numpy()
@@ -167,7 +173,8 @@ def _with_extra(contract: dict[str, Any], given: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({**contract, **extra})
 
 
-def _complete_nodes(nodes: pd.DataFrame) -> pd.DataFrame:
+def complete_nodes(nodes: pd.DataFrame) -> pd.DataFrame:
+    """The node table with every contract column: defaults where absent, projected ``x_m``/``y_m`` from the coordinates."""
     from pyproj import Transformer
 
     n = len(nodes)
@@ -176,7 +183,7 @@ def _complete_nodes(nodes: pd.DataFrame) -> pd.DataFrame:
     if "x_m" in nodes.columns and "y_m" in nodes.columns:
         x_m, y_m = nodes["x_m"].to_numpy(dtype=np.float64), nodes["y_m"].to_numpy(dtype=np.float64)
     else:
-        epsg = _utm_epsg(float(np.median(lon)), float(np.median(lat))) if n else 32643
+        epsg = utm_epsg(float(np.median(lon)), float(np.median(lat))) if n else 32643
         x_m, y_m = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
     contract = {
         "osmid": _given(nodes, "osmid", -1, np.int64),
@@ -192,7 +199,8 @@ def _complete_nodes(nodes: pd.DataFrame) -> pd.DataFrame:
     return _with_extra(contract, nodes)
 
 
-def _complete_links(links: pd.DataFrame, nodes: pd.DataFrame, defaults: osm_tags.TagDefaults) -> pd.DataFrame:
+def complete_links(links: pd.DataFrame, nodes: pd.DataFrame, defaults: osm_tags.TagDefaults) -> pd.DataFrame:
+    """The link table with every contract column: each absent or empty column gets its default (``defaults``)."""
     u = _given(links, "u", -1, np.int64)
     v = _given(links, "v", -1, np.int64)
     key = _given(links, "key", 0, np.int64)
@@ -232,9 +240,10 @@ def _complete_links(links: pd.DataFrame, nodes: pd.DataFrame, defaults: osm_tags
     return _with_extra(contract, links)
 
 
-def _complete_crossings(
+def complete_crossings(
     crossings: pd.DataFrame, nodes: pd.DataFrame, links: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The crossing table and the links over each crossing, with every contract column (given crossings)."""
     node = _given(crossings, "node", -1, np.int64)
     link = _given(crossings, "link", -1, np.int64)
     offset = _given(crossings, "offset_m", np.nan, np.float64)

@@ -19,8 +19,13 @@ from vision_zero.core.parameters import Parameter, ParameterSet
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.risk._parameters import Kept, param
 from vision_zero.risk.crossing_behaviour import crossing_time_s
-from vision_zero.risk.crossing_passages import _frame, _site_rows, crossing_leg_weight, pedestrian_rates
-from vision_zero.risk.pedestrian_conflict import _mean_conflict_risk
+from vision_zero.risk.crossing_passages import (
+    casualty_frame,
+    crossing_leg_weight,
+    pedestrian_rates,
+    site_rows,
+)
+from vision_zero.risk.pedestrian_conflict import mean_conflict_risk
 from vision_zero.traffic.pedestrians import street_pedestrian_demand
 from vision_zero.traffic.periods import annual_factors
 from vision_zero.traffic.simulation import SPEED_BIN_KPH, TrafficRecord
@@ -116,10 +121,10 @@ def injuries_away_from_crossings(
     """
     rows = exposure.beside(parameters) if exposure is not None else _away_rows(network, record, parameters)
     if rows is None:
-        return _frame([])
+        return casualty_frame([])
     window = crossing_time_s(rows.lanes, "unmarked", parameters=parameters)
     f = rows.annual * rows.away * rows.flow_vps * window
-    risk = _mean_conflict_risk(rows.speed, rows.lanes, "unmarked", parameters, through=True)
+    risk = mean_conflict_risk(rows.speed, rows.lanes, "unmarked", parameters, through=True)
     return _link_rows(rows.n_links, rows.link, {sev: f * risk[sev] for sev in ("fatal", "serious", "slight")})
 
 
@@ -127,7 +132,7 @@ def _link_rows(n_links: int, link: npt.NDArray[np.int64], per_year: Mapping[str,
     """Rows (site_type ``"link"``) of the casualties per year summed per link, for the links present."""
     totals = {sev: np.bincount(link, weights=per_year[sev], minlength=n_links)[:n_links] for sev in per_year}
     sites = np.unique(link)
-    return _site_rows(
+    return site_rows(
         "link", sites, np.column_stack([totals[sev][sites] for sev in ("fatal", "serious", "slight")])
     )
 
@@ -264,12 +269,12 @@ def injuries_on_streets(
     """
     d = exposure.streets(parameters) if exposure is not None else _street_rows(network, record, parameters)
     if d is None:
-        return _frame([])
+        return casualty_frame([])
     s = param(parameters, "risk.pedestrian.share_away_from_crossings")
     peds = d.peds_s / (1.0 - s)
     window = crossing_time_s(d.lanes, "unmarked", parameters=parameters)
     conflicts = d.annual * peds * d.flow_vps * window
-    risk = _mean_conflict_risk(d.speed, d.lanes[d.row], "unmarked", parameters, through=True)
+    risk = mean_conflict_risk(d.speed, d.lanes[d.row], "unmarked", parameters, through=True)
     w = conflicts[d.row] * d.weight
     return _link_rows(
         d.n_links, d.link[d.row], {sev: w * risk[sev] for sev in ("fatal", "serious", "slight")}

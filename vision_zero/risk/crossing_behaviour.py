@@ -18,11 +18,13 @@ from vision_zero.core.errors import ConfigError
 from vision_zero.core.units import mps_to_kph
 from vision_zero.network.road_network import CROSSING_TYPES, SIGNAL_CROSSING_TYPES
 from vision_zero.risk._parameters import param
-from vision_zero.risk.pedestrian_injury import _sigmoid
+from vision_zero.risk.pedestrian_injury import logistic
 
 __all__ = [
     "crossing_time_s",
+    "effective_approach_speed_kph",
     "lag_acceptance_share",
+    "lane_crossing_time_s",
     "lane_entry_tau_s",
     "movement_speed_kph",
     "yield_probability",
@@ -146,7 +148,7 @@ def yield_probability(
         return np.full_like(v, param(parameters, "risk.pedestrian.yield.signalised"))
     b0 = param(parameters, "risk.pedestrian.yield.marked.intercept")
     b1 = param(parameters, "risk.pedestrian.yield.marked.slope")
-    return _sigmoid(b0 + b1 * v)
+    return logistic(b0 + b1 * v)
 
 
 def crossing_time_s(
@@ -168,7 +170,7 @@ def crossing_time_s(
     return out
 
 
-def _lane_time_s(parameters: Mapping[str, float]) -> float:
+def lane_crossing_time_s(parameters: Mapping[str, float]) -> float:
     """Time to walk across one lane [s]."""
     return param(parameters, "risk.pedestrian.lane_width_m") / param(
         parameters, "risk.pedestrian.walking_speed_mps"
@@ -183,7 +185,7 @@ def lane_entry_tau_s(tau_s: npt.ArrayLike, *, parameters: Mapping[str, float]) -
     crossed at once thus adds exposure (multiple threat), and a refuge island, halving the lanes crossed at once,
     halves the conflicts.
     """
-    out: FloatArray = np.mod(np.asarray(tau_s, dtype=np.float64), _lane_time_s(parameters))
+    out: FloatArray = np.mod(np.asarray(tau_s, dtype=np.float64), lane_crossing_time_s(parameters))
     return out
 
 

@@ -22,11 +22,11 @@ from vision_zero.network.road_network import RoadNetwork
 from vision_zero.risk._parameters import RecordedReads
 from vision_zero.risk.crossing_behaviour import crossing_time_s, movement_speed_kph
 from vision_zero.risk.pedestrian_conflict import (
-    _combine,
-    _crossing_speed_kph,
-    _GridPoints,
-    _impact_means,
-    _speed_grid_kph,
+    GridPoints,
+    combine_conflict_risks,
+    crossing_speed_kph,
+    impact_means,
+    impact_speed_grid_kph,
 )
 from vision_zero.traffic.pedestrians import crossings_at_junctions, junction_legs
 from vision_zero.traffic.periods import annual_factor
@@ -34,10 +34,12 @@ from vision_zero.traffic.simulation import DESIGN_SPEED_QUANTILE, TrafficRecord
 
 __all__ = [
     "CrossingPassages",
+    "casualty_frame",
     "crossing_casualties_by_movement",
     "crossing_injuries",
     "crossing_leg_weight",
     "pedestrian_rates",
+    "site_rows",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -177,7 +179,7 @@ def crossing_injuries(
     by_movement = crossing_casualties_by_movement(network, record, parameters=parameters, passages=passages)
     totals = by_movement.groupby("crossing")[["fatal", "serious", "slight"]].sum()
     totals = totals.reindex(network.crossings.index, fill_value=0.0)
-    return _site_rows("crossing", totals.index.to_numpy(np.int64), totals.to_numpy(np.float64))
+    return site_rows("crossing", totals.index.to_numpy(np.int64), totals.to_numpy(np.float64))
 
 
 #: The vehicles' movements at a crossing (:func:`crossing_casualties_by_movement`): passing at the running speed,
@@ -207,7 +209,7 @@ def crossing_casualties_by_movement(
     return passages.casualties(parameters)
 
 
-#: :func:`_impact_means`'s result: E[collision], E[death], E[KSI] per row of a group's :class:`_Rows`.
+#: :func:`impact_means`'s result: E[collision], E[death], E[KSI] per row of a group's :class:`_Rows`.
 _Means = tuple[FloatArray, FloatArray, FloatArray]
 
 #: Per kept group (by id): the parameters a result read, their values, the result.
@@ -239,18 +241,18 @@ class _PassageGroup:
 class _Rows:
     """A group's passages as the rows the chain per conflict sees: the speed at the crossing and the lanes.
 
-    Every step after the speed at the crossing (:func:`_impact_means`, :func:`_combine`) is a function of each
+    Every step after the speed at the crossing (:func:`impact_means`, :func:`combine_conflict_risks`) is a function of each
     passage's speed and lanes alone, value by value, so it is computed once per distinct row and each passage takes
     its row's value (``inv``): the same numbers. A group whose passages all reach the crossing at one speed (every
     vehicle turning at the turning speed, or leaving the stop line at the starting speed) has one row per lane count
     of its crossings; any other group one row per passage (``inv`` None) with the speeds' places on the impact
-    tables' speed grid (``at``, :class:`_GridPoints`).
+    tables' speed grid (``at``, :class:`GridPoints`).
     """
 
     v: FloatArray
     lanes: FloatArray
     inv: npt.NDArray[np.intp] | None
-    at: _GridPoints | None
+    at: GridPoints | None
 
     @classmethod
     def of(cls, v: FloatArray, lanes: FloatArray) -> _Rows:
@@ -258,7 +260,7 @@ class _Rows:
         if len(v) and bool((bits == bits[0]).all()):  # one speed, to the bit
             _, first, inv = np.unique(lanes, return_index=True, return_inverse=True)
             return cls(v[first], lanes[first], inv.reshape(-1), None)
-        return cls(v, lanes, None, _GridPoints.of(v, _speed_grid_kph()))
+        return cls(v, lanes, None, GridPoints.of(v, impact_speed_grid_kph()))
 
     def per_passage(self, values: FloatArray) -> FloatArray:
         """A value per row as a value per passage."""
@@ -434,7 +436,7 @@ class CrossingPassages:
             speed = movement_speed_kph(
                 g.running, stopped=g.stopped, turning=g.turning, parameters=values if moves else parameters
             )
-            v_eff = _crossing_speed_kph(speed, ctype, values, site_p85_kph=g.site_p85)
+            v_eff = crossing_speed_kph(speed, ctype, values, site_p85_kph=g.site_p85)
             return _Rows.of(v_eff, self.lanes[g.pos])
 
         rows = self._keeping(self._kept_rows, g, parameters, compute)
@@ -442,12 +444,12 @@ class CrossingPassages:
         return rows
 
     def _impact(self, g: _PassageGroup, ctype: str, parameters: Mapping[str, float]) -> tuple[_Rows, _Means]:
-        """The group's rows and the means over the warning time at their speeds (:func:`_impact_means`).
+        """The group's rows and the means over the warning time at their speeds (:func:`impact_means`).
 
         Kept groups keep the first means with the parameters they and the rows read: a re-run that moves only
-        yielding, the injury share of a turn or a crossing factor (:func:`_combine`) reads the means of the first
+        yielding, the injury share of a turn or a crossing factor (:func:`combine_conflict_risks`) reads the means of the first
         run; one that moves an impact table's parameter, the walking speed or the critical lag interpolates the new
-        table at the kept speeds' places on its grid (:class:`_GridPoints`). Memory: about 42 bytes per passage of
+        table at the kept speeds' places on its grid (:class:`GridPoints`). Memory: about 42 bytes per passage of
         a group with one row per passage (the speeds, their places, three means), almost none for a group at one
         speed.
         """
@@ -455,7 +457,7 @@ class CrossingPassages:
         through = MOVEMENTS[g.movement] == "passing"
 
         def compute(values: Mapping[str, float]) -> _Means:
-            return _impact_means(rows.v, values, through=through, at=rows.at)
+            return impact_means(rows.v, values, through=through, at=rows.at)
 
         means = self._keeping(
             self._impacts, g, parameters, compute, lambda read: read | self._names(self._kept_rows, g)
@@ -481,9 +483,9 @@ class CrossingPassages:
         """A group's collisions, deaths, serious and slight injuries per (crossing, movement) cell (all cells).
 
         Kept groups keep the first terms, with the parameters they read (the crossing time ``window``'s, the
-        impact's, :func:`_combine`'s for the group's crossing type and movement), and give them again while those
+        impact's, :func:`combine_conflict_risks`'s for the group's crossing type and movement), and give them again while those
         parameters keep their values: a parameter of one crossing type (a beacon's yielding, the LPI factor) or of
-        one movement recomputes only its groups. :func:`_combine` runs on the group's :class:`_Rows`. One set of
+        one movement recomputes only its groups. :func:`combine_conflict_risks` runs on the group's :class:`_Rows`. One set of
         terms per group is kept (memory: 4 x 8 bytes per cell), and one weight per passage (8 bytes).
         """
         ctype, turning = str(self.type_names[g.type_code]), MOVEMENTS[g.movement] == "turning"
@@ -493,7 +495,7 @@ class CrossingPassages:
             # pedestrians met per passage x annualisation
             weight = self._weight(g, window, window_read, parameters)
             rows, (coll, fa, k) = self._impact(g, ctype, parameters)
-            risk = _combine(rows.v, rows.lanes, ctype, values, coll, fa, k, turning=turning)
+            risk = combine_conflict_risks(rows.v, rows.lanes, ctype, values, coll, fa, k, turning=turning)
             return tuple(
                 np.asarray(
                     np.bincount(g.cell, weights=weight * rows.per_passage(risk[key]), minlength=n_cells),
@@ -533,19 +535,20 @@ class CrossingPassages:
         return kept
 
 
-def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+def casualty_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """Pedestrian casualty rows (dicts) as the injuries frame: site type, site, road user, severity, ``per_year_raw``."""
     cols = ["site_type", "site", "road_user", "severity", "per_year_raw"]
     return pd.DataFrame(rows, columns=cols).astype({"site": "int64", "per_year_raw": "float64"})
 
 
-def _site_rows(site_type: str, sites: npt.NDArray[np.int64], values: FloatArray) -> pd.DataFrame:
+def site_rows(site_type: str, sites: npt.NDArray[np.int64], values: FloatArray) -> pd.DataFrame:
     """Three pedestrian rows per site (fatal, serious, slight; ``values`` per site in that order), column by column.
 
-    The frame :func:`_frame` makes of the same rows as dicts (bit for bit, dtypes too), without a Python object per
+    The frame :func:`casualty_frame` makes of the same rows as dicts (bit for bit, dtypes too), without a Python object per
     row.
     """
     if not len(sites):
-        return _frame([])
+        return casualty_frame([])
     severities = ("fatal", "serious", "slight")
     n = len(severities) * len(sites)
     return pd.DataFrame(

@@ -115,17 +115,23 @@ from vision_zero.core.units import kph_to_mps, mps_to_kph
 from vision_zero.network.road_network import CROSSING_TYPES, SIGNAL_CROSSING_TYPES
 from vision_zero.risk._parameters import param
 from vision_zero.risk.crossing_behaviour import (
-    _lane_time_s,
     effective_approach_speed_kph,
     lag_acceptance_share,
+    lane_crossing_time_s,
     movement_speed_kph,
     yield_probability,
 )
-from vision_zero.risk.pedestrian_injury import _serious_given_fatal, pedestrian_injury_risk
+from vision_zero.risk.pedestrian_injury import pedestrian_injury_risk, serious_given_fatal
 
 __all__ = [
+    "GridPoints",
+    "combine_conflict_risks",
     "conflict_injury_risk",
+    "crossing_speed_kph",
+    "impact_means",
+    "impact_speed_grid_kph",
     "impact_speed_nodes_kph",
+    "mean_conflict_risk",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -221,10 +227,12 @@ def conflict_injury_risk(
     )
     v_kph = effective_approach_speed_kph(v_kph, crossing_type, parameters)
     collision, fatal, ksi = _impact_expectations(v_kph, tau, parameters)
-    return _combine(v_kph, lanes, crossing_type, parameters, collision, fatal, ksi, turning=turning)
+    return combine_conflict_risks(
+        v_kph, lanes, crossing_type, parameters, collision, fatal, ksi, turning=turning
+    )
 
 
-def _combine(
+def combine_conflict_risks(
     v_eff_kph: FloatArray,
     lanes: FloatArray,
     crossing_type: str,
@@ -337,7 +345,7 @@ def _impact_expectations(
     fatal = pedestrian_injury_risk(v_hit_kph, "fatal", parameters=parameters)
     p_fatal[hit_mask] = fatal
     # the death risk once: "serious" is the larger of the MAIS 3+ risk and it (a third of the table's logistics)
-    p_ksi[hit_mask] = _serious_given_fatal(v_hit_kph, fatal, parameters)
+    p_ksi[hit_mask] = serious_given_fatal(v_hit_kph, fatal, parameters)
 
     def expect(x: FloatArray) -> FloatArray:
         out: FloatArray = np.einsum("...ij,ij->...", x, weights)
@@ -409,14 +417,14 @@ class _ImpactTable:
         return out
 
     def mean_over_tau(
-        self, v_kph: FloatArray, weights: FloatArray | None = None, *, at: _GridPoints | None = None
+        self, v_kph: FloatArray, weights: FloatArray | None = None, *, at: GridPoints | None = None
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The values averaged over the table's warning times (uniform, trapezoid rule), at speeds ``v_kph``.
 
         ``weights`` (one per warning time of :meth:`tau_grid_s`, 0-1): the conflicts' density at each warning time
         relative to the uniform one (:func:`lag_acceptance_share`); the mean is still over the uniform density, so
         weights below 1 remove conflicts. ``at``: where ``v_kph`` falls on :meth:`speed_grid_kph`
-        (:class:`_GridPoints`, kept by a caller that asks for other tables at the same speeds): the same numbers.
+        (:class:`GridPoints`, kept by a caller that asks for other tables at the same speeds): the same numbers.
         """
         grid = self.speed_grid_kph()
         n_tau = self.values[0].shape[1]
@@ -436,7 +444,7 @@ class _ImpactTable:
 
 
 @dataclass(frozen=True)
-class _GridPoints:
+class GridPoints:
     """Where values ``x`` fall on a grid ``xp``: :func:`numpy.interp` of ``x`` for many ``fp``, to the last bit.
 
     ``np.interp`` searches each value's interval again for every ``fp``; the tornado's re-runs interpolate the same
@@ -455,7 +463,8 @@ class _GridPoints:
     dx: FloatArray
 
     @classmethod
-    def of(cls, x: FloatArray, xp: FloatArray) -> _GridPoints:
+    def of(cls, x: FloatArray, xp: FloatArray) -> GridPoints:
+        """The places of ``x`` on the ascending grid ``xp``."""
         x, xp = np.asarray(x, dtype=np.float64), np.asarray(xp, dtype=np.float64)
         j = np.searchsorted(xp, x, side="right") - 1  # xp[j] <= x < xp[j + 1]; NaN sorts last
         inside = (j >= 0) & (j < len(xp) - 1)
@@ -509,7 +518,7 @@ def _cached_table(key: tuple[float, ...], tau_max_s: float) -> _ImpactTable:
     return _ImpactTable._compute(values, tau_max_s)
 
 
-def _mean_conflict_risk(
+def mean_conflict_risk(
     speed_kph: FloatArray,
     lanes: FloatArray,
     crossing_type: str,
@@ -519,7 +528,7 @@ def _mean_conflict_risk(
     site_p85_kph: FloatArray | None = None,
     through: bool = False,
 ) -> dict[str, FloatArray]:
-    """Expected casualties per conflict, the warning time uniform over one lane's crossing (:func:`_combine`).
+    """Expected casualties per conflict, the warning time uniform over one lane's crossing (:func:`combine_conflict_risks`).
 
     ``speed_kph`` is each vehicle's speed at the crossing (after :func:`movement_speed_kph`); a raised crossing
     slows it to the table's speeds (:func:`effective_approach_speed_kph`, with the 85th percentile of the
@@ -530,7 +539,7 @@ def _mean_conflict_risk(
     v_eff, c, fa, k = _mean_impact(
         speed_kph, crossing_type, parameters, site_p85_kph=site_p85_kph, through=through
     )
-    return _combine(
+    return combine_conflict_risks(
         v_eff, np.asarray(lanes, dtype=np.float64), crossing_type, parameters, c, fa, k, turning=turning
     )
 
@@ -543,17 +552,17 @@ def _mean_impact(
     site_p85_kph: FloatArray | None = None,
     through: bool = False,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """The first steps of :func:`_mean_conflict_risk`: the speed at the crossing, and E[collision], E[death], E[KSI].
+    """The first steps of :func:`mean_conflict_risk`: the speed at the crossing, and E[collision], E[death], E[KSI].
 
     Of a non-yielding conflict, averaged over the warning time (:meth:`_ImpactTable.mean_over_tau`): the speed by
-    :func:`_crossing_speed_kph`, the means by :func:`_impact_means`.
+    :func:`crossing_speed_kph`, the means by :func:`impact_means`.
     """
-    v_eff = _crossing_speed_kph(speed_kph, crossing_type, parameters, site_p85_kph=site_p85_kph)
-    c, fa, k = _impact_means(v_eff, parameters, through=through)
+    v_eff = crossing_speed_kph(speed_kph, crossing_type, parameters, site_p85_kph=site_p85_kph)
+    c, fa, k = impact_means(v_eff, parameters, through=through)
     return v_eff, c, fa, k
 
 
-def _crossing_speed_kph(
+def crossing_speed_kph(
     speed_kph: FloatArray,
     crossing_type: str,
     parameters: Mapping[str, float],
@@ -566,24 +575,24 @@ def _crossing_speed_kph(
     )
 
 
-def _impact_means(
+def impact_means(
     v_eff_kph: FloatArray,
     parameters: Mapping[str, float],
     *,
     through: bool = False,
-    at: _GridPoints | None = None,
+    at: GridPoints | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """E[collision], E[death], E[KSI] of a non-yielding conflict at the speeds at the crossing, over the warning time.
 
     The second step of :func:`_mean_impact`; ``at``: where ``v_eff_kph`` falls on the table's speeds
-    (:class:`_GridPoints`), for the same numbers without searching them again.
+    (:class:`GridPoints`), for the same numbers without searching them again.
     """
-    table = _ImpactTable.build(parameters, _lane_time_s(parameters))
+    table = _ImpactTable.build(parameters, lane_crossing_time_s(parameters))
     weights = lag_acceptance_share(table.tau_grid_s(), parameters=parameters) if through else None
     return table.mean_over_tau(v_eff_kph, weights, at=at)
 
 
-def _speed_grid_kph() -> FloatArray:
+def impact_speed_grid_kph() -> FloatArray:
     """The impact tables' speeds (:meth:`_ImpactTable.speed_grid_kph`, which every table has)."""
     out: FloatArray = np.arange(_TABLE_N_V, dtype=np.float64) * _TABLE_DV_KPH
     return out

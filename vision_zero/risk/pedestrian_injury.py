@@ -17,9 +17,11 @@ from vision_zero.core.errors import ConfigError
 from vision_zero.risk._parameters import param
 
 __all__ = [
+    "logistic",
     "mais3_pedestrian_injury",
     "pedestrian_injury_risk",
     "rosen_sander_pedestrian_fatality",
+    "serious_given_fatal",
     "tefft_pedestrian_injury",
 ]
 
@@ -34,7 +36,8 @@ def _shipped_central() -> dict[str, float]:
     return load_parameters().central()
 
 
-def _sigmoid(x: FloatArray) -> FloatArray:
+def logistic(x: FloatArray) -> FloatArray:
+    """The logistic function ``1 / (1 + exp(-x))``, written with tanh (no overflow)."""
     out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * x))
     return out
 
@@ -80,7 +83,7 @@ def _shifted_logistic(
     b0 = param(p, f"{prefix}.intercept")
     b1 = param(p, f"{prefix}.slope")
     shift = float(p.get("risk.pedestrian.injury_speed_shift_kph", 0.0))
-    return _sigmoid(b0 + b1 * (v + shift))
+    return logistic(b0 + b1 * (v + shift))
 
 
 def rosen_sander_pedestrian_fatality(
@@ -140,10 +143,10 @@ def pedestrian_injury_risk(
     fatal = rosen_sander_pedestrian_fatality(impact_speed_kph, parameters=parameters)
     if severity == "fatal":
         return fatal
-    return _serious_given_fatal(impact_speed_kph, fatal, parameters)
+    return serious_given_fatal(impact_speed_kph, fatal, parameters)
 
 
-def _serious_given_fatal(
+def serious_given_fatal(
     impact_speed_kph: npt.ArrayLike, fatal: FloatArray, parameters: Mapping[str, float] | None
 ) -> FloatArray:
     """Killed or MAIS 3+ (:func:`pedestrian_injury_risk` ``"serious"``) from the death risk at the same speeds."""
