@@ -39,8 +39,10 @@ from vision_zero.traffic import demand, pedestrians, simulation
 from vision_zero.traffic.routing import RouteChoiceSettings
 from vision_zero.traffic.simulation import TrafficRecord, record_of, simulate_vehicles
 
-#: sha256 of :func:`_digest` for the run of :func:`_run` (see the module docstring before changing it).
-GOLDEN = "c19fc7775d5e52693453f2cae663b198515298f650caa42b6b4b5c4282a007e4"
+#: sha256 of :func:`_digest` for the run of :func:`_run` (see the module docstring before changing it). Since
+#: 2026-12-03 the band phase's log rows whose gap no stop rule read have it NaN (the same run otherwise: with every
+#: gap grown its hash is the c19fc777 of before, ``simulation._band_gaps``)
+GOLDEN = "c003b66bdc201ebd37c5b152aa7c51eb691d8ebd212495c498b31dac8a3dc968"
 
 
 #: sha256 of :func:`_digest` for the calm run (:func:`test_calm_run_matches_its_golden_hash_and_figures`).

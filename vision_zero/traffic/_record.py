@@ -118,7 +118,8 @@ class TrafficRecord:
         from free-flow routes; "band": boundedly rational switching, a variant's, and a baseline's after its
         equilibrium), ``relative_gap`` (0-1, of the
         routes driven in that simulation under its own time-sliced link times, see
-        :func:`vision_zero.traffic.routing.relative_gap`), ``turns_per_trip``, ``mean_trip_s`` (trips that
+        :func:`vision_zero.traffic.routing.relative_gap`; with ``relative_gap_se`` NaN on a band-phase row whose gap
+        no stop rule read, never on the last row), ``turns_per_trip``, ``mean_trip_s`` (trips that
         arrived), ``arrived_share`` (arrived / routed vehicles, the summary's ``share_arrived``), ``switched``
         (vehicles that took a new route for the next simulation), ``trees`` (shortest-route trees grown after
         it), ``stop_reason`` str (why a phase stopped, one of :data:`STOP_REASONS` or, a baseline's equilibrium

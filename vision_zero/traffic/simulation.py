@@ -113,8 +113,12 @@ time minus his band, :func:`~vision_zero.traffic.routing.band_limit_s`): a drive
 already lies beyond it stays without a tree (:meth:`~vision_zero.traffic.routing.Router.shortest`), each
 origin's trees stop at the remaining drivers' thresholds (a driver whose best route lies beyond his stays,
 whatever that route costs) and expand no link from which the landmark bounds put every remaining driver's
-destination beyond his threshold, so the switchers are those of the full search, bit for bit. Only the sampled
-origins' trees (``gap_sample_origins``) are grown in full: a variant's recorded gap is their estimate. Where a
+destination beyond his threshold, so the switchers are those of the full search, bit for bit. The sampled
+origins' trees (``gap_sample_origins``) are grown in full only where a rule reads the gap, the band phase's
+largest search cost otherwise: the plateau rule, once the mean trip and the arrived share of its window stopped
+moving, the band stop and the phase's cap (its last row, the recorded gap, their estimate); a band-phase row whose
+gap no rule read has it NaN in the log (``_band_gaps``; every decision and every gap grown the same bit for bit,
+benchmarks/README.md "The band phase's gap only where a rule reads it"). Where a
 baseline's equilibrium hands over, the band phase's search after that simulation takes the sampled origins'
 best routes from the equilibrium's (the same costs; grown with their routes also at the equilibrium's cap) and
 grows trees only for the other origins. What a
@@ -148,6 +152,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -187,6 +192,7 @@ from vision_zero.traffic._record import (
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.routing import (
     HeldRoutes,
+    OriginSample,
     RouteChoiceSettings,
     RouteCosts,
     Router,
@@ -516,6 +522,8 @@ def simulate_vehicles(
     # by the same step: MSA without the equilibrium's weighting by each trip's own gap, which oscillates)
     band_follows = max_iterations > 0 and (rc.band_relative > 0.0 or rc.band_min_s > 0.0)
     first, first_row = 0, 0  # the phase's first simulation and first log row
+    # the band phase's rows without their gap (log position -> what it is grown from, if a stop rule reads it)
+    pending: dict[int, _BandState] = {}
     k = 0
     weight = veh.size.astype(np.float64)
     # route choice's cost: the give-way delay where the simulation did not hold vehicles
@@ -550,13 +558,22 @@ def simulate_vehicles(
                     None if sample.complete else sv,
                     paths=not last or band_follows,
                 )
-            else:  # every driver's band exactly (the sampled origins' trees in full, for the gap)
+                gap, gap_se = sampled_relative_gap(current[sv], best[sv], weight[sv], sample)
+            else:  # every driver's band exactly; the sampled origins' trees in full where this row's gap is read
                 limit = band_limit_s(current, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
-                best, candidates = _band_search(
-                    router, veh, slices, costs, turn_s, sv, limit, paths=not last, handed=handed
+                kept = _BandState(costs, turn_s, current, sample)
+                best, candidates, gap, gap_se = _band_update(
+                    router,
+                    veh,
+                    slices,
+                    weight,
+                    kept,
+                    limit,
+                    reads_gap=handed is not None or last or _plateau_but_gap([*log[first_row:], driven], rc),
+                    paths=not last,
+                    handed=handed,
                 )
             handed = None
-            gap, gap_se = sampled_relative_gap(current[sv], best[sv], weight[sv], sample)
             if not exact_band and not sample.complete and not last and gap <= rc.relative_gap_target:
                 # the stop rule fires: the exact gap decides (after the last simulation there is nothing to decide)
                 rest = np.setdiff1d(np.arange(len(veh.origin)), sv)
@@ -570,6 +587,26 @@ def simulate_vehicles(
                     held_routes.forgone(router, held_pos[ask]) if held_routes is not None else 0.0
                 )
                 outside = band_switchers(current, best, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
+            # the band phase's rows whose gap a stop rule reads get it now (the gap its search would have given)
+            gap, gap_se = (
+                _band_gaps(
+                    router,
+                    veh,
+                    slices,
+                    weight,
+                    rc,
+                    log,
+                    first_row,
+                    driven,
+                    gap,
+                    gap_se,
+                    kept,
+                    pending,
+                    outside.size,
+                )
+                if exact_band
+                else (gap, gap_se)
+            )
             row: dict[str, float | str] = {
                 "iteration": float(k),
                 "phase": phase,
@@ -844,6 +881,131 @@ def _hands_over(before: dict[str, float | str], row: dict[str, float | str], rc:
         and gap > (1.0 - rc.handover_gap_change) * previous
         and float(row["arrived_share"]) >= ARRIVAL_WARNING_SHARE
     )
+
+
+@dataclass(frozen=True)
+class _BandState:
+    """What a band-phase row's gap is grown from, with its search or later (:func:`_band_gaps`).
+
+    After that row's simulation: the link costs per slice, the movement extras, each vehicle's route cost and the
+    sample of origins drawn for its gap.
+    """
+
+    costs: FloatArray
+    turn_s: FloatArray
+    current: FloatArray
+    sample: OriginSample
+
+
+def _plateau_but_gap(rows: Sequence[Mapping[str, float | str]], rc: RouteChoiceSettings) -> bool:
+    """Whether :func:`_plateau`'s conditions but the gap hold over ``rows``: only then does it read their gaps.
+
+    ``rows``: the phase's rows so far, the current simulation's last. The mean trip and the arrived share are the
+    simulation's own figures, known before any tree; the gap is held constant here. False when the rule is off (a
+    threshold 0), as :func:`_plateau`.
+    """
+    return gap_plateau(
+        [1.0] * len(rows),
+        [float(r["mean_trip_s"]) for r in rows],
+        [float(r["arrived_share"]) for r in rows],
+        gap_change=rc.plateau_gap_change,
+        trip_change=rc.plateau_trip_change,
+        arrived_change=rc.plateau_arrived_change,
+    )
+
+
+def _band_gap(
+    router: Router, veh: _Vehicles, slices: _Slices, weight: FloatArray, state: _BandState
+) -> tuple[float, float]:
+    """The relative gap and its standard error of a band-phase row, grown from its kept state.
+
+    The sampled origins' trees in full under that simulation's costs: the costs its search would have given (a
+    tree's costs depend on its origin, slice and link costs only, not on the other trips of the search).
+    """
+    sv = state.sample.vehicles
+    best = _best_routes(router, veh, slices, state.costs, state.turn_s, sv, paths=False)[0]
+    return sampled_relative_gap(state.current[sv], best[sv], weight[sv], state.sample)
+
+
+def _band_update(
+    router: Router,
+    veh: _Vehicles,
+    slices: _Slices,
+    weight: FloatArray,
+    state: _BandState,
+    limit_s: FloatArray,
+    *,
+    reads_gap: bool,
+    paths: bool,
+    handed: tuple[FloatArray, Routes] | None,
+) -> tuple[FloatArray, Routes, float, float]:
+    """The band phase's search after a simulation (:func:`_band_search`) and the row's gap where it is read now.
+
+    ``reads_gap``: the sampled origins' trees are grown in full and the gap (with its standard error) returned;
+    otherwise the sampled drivers' trees stop at their band thresholds like everybody's and the gap is NaN (grown
+    later from ``state`` if a stop rule reads it, :func:`_band_gaps`).
+    """
+    sv = state.sample.vehicles
+    best, candidates = _band_search(
+        router,
+        veh,
+        slices,
+        state.costs,
+        state.turn_s,
+        sv if reads_gap else sv[:0],
+        limit_s,
+        paths=paths,
+        handed=handed,
+    )
+    if not reads_gap:
+        return best, candidates, math.nan, math.nan
+    gap, gap_se = sampled_relative_gap(state.current[sv], best[sv], weight[sv], state.sample)
+    return best, candidates, gap, gap_se
+
+
+def _band_gaps(
+    router: Router,
+    veh: _Vehicles,
+    slices: _Slices,
+    weight: FloatArray,
+    rc: RouteChoiceSettings,
+    log: list[dict[str, float | str]],
+    first_row: int,
+    driven: dict[str, float],
+    gap: float,
+    gap_se: float,
+    state: _BandState,
+    pending: dict[int, _BandState],
+    n_outside: int,
+) -> tuple[float, float]:
+    """The gaps a stop rule of the band phase reads after a simulation, grown only then (issue 16).
+
+    In the band phase the gap sample's full trees are its largest search cost, and only the log and the plateau
+    rule read the gap: the rule only where the mean trip and the arrived share of its window (the phase's last
+    three rows) stopped moving (:func:`_plateau_but_gap`). A row's gap is grown with its search where that already
+    holds, at the phase's cap and at the hand-over (the equilibrium's trees, :func:`_band_update`); otherwise the
+    row keeps its state (``pending``, by log position; the last two rows' only) and gets its gap here once a later
+    row's window needs it, or never (NaN in the log). The current row (``driven``: its simulation's figures;
+    ``gap``, ``gap_se``: as its search gave them, NaN if not grown) gets its gap here when its band stop fires
+    (nobody outside: the loop's last row). The stop decisions, the switchers and every simulation are those of a
+    search that grows every gap, and each gap grown is that search's, bit for bit. Returns the current row's gap
+    and standard error (the window's earlier rows are filled in ``log``).
+    """
+    here = len(log)
+    if _plateau_but_gap([*log[first_row:], driven], rc):
+        for j in range(max(first_row, here - 2), here):
+            if math.isnan(float(log[j]["relative_gap"])):
+                log[j]["relative_gap"], log[j]["relative_gap_se"] = _band_gap(
+                    router, veh, slices, weight, pending.pop(j)
+                )
+    if math.isnan(gap):
+        if n_outside == 0:
+            gap, gap_se = _band_gap(router, veh, slices, weight, state)
+        else:
+            pending[here] = state
+    for j in [j for j in pending if j < here - 1]:  # no later window reads them
+        del pending[j]
+    return gap, gap_se
 
 
 def _arrived_share(routes: Routes, times: _Times, veh: _Vehicles) -> float:
