@@ -17,7 +17,8 @@ draw, and re-draws every other parameter K times (the same K draws for the basel
 what :func:`vision_zero.runs.pipeline.run_replication` runs after the traffic, on the stored traffic
 (:class:`vision_zero.runs.sensitivity.RiskRerun`): the road-user models with the CMFs, the baseline's calibration
 to the city's totals of that draw (scaled by its veh-km), the variant with the baseline's factors. Draw 0 of each
-pair is the replication's own draw; it must reproduce the stored KSI (printed as a check).
+pair is the replication's own draw; it must reproduce the stored KSI of that draw (draw 0 of the replication's
+risk draws: the stored ``ksi`` is the mean over its ``[simulation] risk_draws``; printed as a check).
 
 Printed: per pair, KSI avoided at the own draw and the mean and SD over the K fresh draws; a one-way random-effects
 ANOVA (within a pair: the post-traffic parameters; between the pairs' means: the traffic and what made it); and,
@@ -50,6 +51,7 @@ from vision_zero.core.process import own_process, release_free_memory
 from vision_zero.risk.crash_model import calibration_factors
 from vision_zero.runs.pipeline import calibration_targets
 from vision_zero.runs.results import ReplicationResult
+from vision_zero.runs.risk_draws import totals_of_draw
 from vision_zero.runs.sensitivity import ScenarioTraffic, _ksi, _raw_frame
 
 
@@ -58,6 +60,14 @@ def loadavg() -> str:
         return Path("/proc/loadavg").read_text().strip()
     except OSError:
         return "n/a"
+
+
+def own_ksi(rep: ReplicationResult) -> float:
+    """KSI per year of a replication at its own parameter draw: draw 0 of its risk draws (the stored ``ksi`` is
+    their mean, :mod:`vision_zero.runs.risk_draws`), or its ``ksi`` when it kept none (older versions)."""
+    if rep.risk_draws is None:
+        return rep.summary["ksi"]
+    return totals_of_draw(rep.risk_draws, 0)["ksi"]
 
 
 def inner_draws(
@@ -130,7 +140,7 @@ def pair_values(
     ksi_b = [_ksi(rb, f) for rb, f in zip(raw_b, factors, strict=True)]
     cal = (time.process_time() - t0) / len(draws)
     print(
-        f"pair {index}: baseline own draw re-run KSI {ksi_b[0]:.4f} (stored {base.summary['ksi']:.4f}); "
+        f"pair {index}: baseline own draw re-run KSI {ksi_b[0]:.4f} (stored own draw {own_ksi(base):.4f}); "
         f"CPU-s set-up {setup:.1f}, per draw {per:.2f} + calibration {cal:.3f}; load {loadavg()}",
         flush=True,
     )
@@ -152,7 +162,7 @@ def pair_values(
         part["avoided"] = part["ksi_baseline"] - part["ksi_variant"]
         fresh = part["avoided"][1:]
         print(
-            f"  {name}: own draw re-run KSI {part.ksi_variant[0]:.4f} (stored {rep.summary['ksi']:.4f}); "
+            f"  {name}: own draw re-run KSI {part.ksi_variant[0]:.4f} (stored own draw {own_ksi(rep):.4f}); "
             f"avoided {part.avoided[0]:.3f}; over {k} draws mean {fresh.mean():.3f} SD {fresh.std(ddof=1):.3f}; "
             f"CPU-s set-up {setup_v:.1f}, per draw {per_v:.2f}; load {loadavg()}",
             flush=True,

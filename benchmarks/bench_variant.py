@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         v = run_replication(
             var,
             args.replication,
-            baseline_raw=b.injuries,
+            baseline_draws=b.risk_draws,
             baseline_routes=b.routes,
             baseline_link_stats=stats,
         )

@@ -139,7 +139,7 @@ def run_pairs(
                     run_replication(
                         prepared[name],
                         r,
-                        baseline_raw=base.injuries,
+                        baseline_draws=base.risk_draws,
                         traffic_store=store,
                         baseline_routes=base.routes,
                         baseline_link_stats=None

@@ -247,7 +247,7 @@ def test_crossings_upgrade_is_attributed_to_the_upgraded_sites() -> None:
     on_upgraded = crossing_links["crossing"].isin(var_p.touched.crossings)
     assert set(crossing_links.loc[on_upgraded, "link"]) <= set(site_links.tolist())
     b = [run_replication(base_p, r) for r in range(2)]
-    v = [run_replication(var_p, r, baseline_raw=b[r].injuries) for r in range(2)]
+    v = [run_replication(var_p, r, baseline_draws=b[r].risk_draws) for r in range(2)]
     split = ksi_split(
         ScenarioRuns("baseline", b, schematic=True),
         ScenarioRuns("crossings-upgrade", v, schematic=True),

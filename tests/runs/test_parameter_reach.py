@@ -265,13 +265,18 @@ def recording(prepared: PreparedScenario) -> tuple[PreparedScenario, RecordingPa
     return replace(prepared, applied=replace(prepared.applied, parameters=params)), params
 
 
+#: Copying the traffic inputs into a replication's inner risk draws is no use of them (the traffic uses them).
+COPY_INTO_INNER_DRAWS = "risk_draws.py:inner_draws"
+
+
 def reaching(draw: RecordingDraw, used_fields: set[str], params: ParameterSet) -> set[str]:
     """Drawn keys of ``draw`` read by code other than the settings' constructors, or feeding a field in ``used_fields``."""
     central = params.central()
     out = set()
     for key, readers in draw.read.items():
         if params[key].drawn and (
-            readers - {"settings"} or settings_fields_of(params[key], central) & used_fields
+            readers - {"settings", COPY_INTO_INNER_DRAWS}
+            or settings_fields_of(params[key], central) & used_fields
         ):
             out.add(key)
     return out
@@ -284,7 +289,10 @@ def reached(prepared: PreparedScenario, replication: int, field_reads: set[str],
     result = run_replication(run, replication, **kw)
     used = set(field_reads)  # before settings_fields_of reads the fields itself
     assert result.summary["trips"] > 0 and math.isfinite(result.summary["ksi"])
-    (draw,) = params.draws
+    # the own draw (draw 0): the traffic and the risk stage read it; the inner draws of the risk stage
+    # (vision_zero.runs.risk_draws) copy its traffic inputs and draw the rest again
+    draw = params.draws[0]
+    assert len(params.draws) == prepared.scenario.simulation.risk_draws
     assert set(draw.iterated) <= {"crash_model.py:estimate"}, draw.iterated  # it keeps a copy in its result
     return reaching(draw, used, prepared.parameters)
 
@@ -307,7 +315,7 @@ def test_every_drawn_parameter_reaches_the_results_or_says_why_not(prepared, fie
     base = run_replication(prepared["base"], 0)
     seen = reached(prepared["base"], 0, field_reads)
     seen |= reached(prepared["other"], 0, field_reads)
-    seen |= reached(prepared["package"], 0, field_reads, baseline_raw=base.injuries)
+    seen |= reached(prepared["package"], 0, field_reads, baseline_draws=base.risk_draws)
     missing = drawn - seen - set(NOT_ON_THE_RUN_PATH)
     assert not missing, f"drawn parameters whose draw no replication uses: {sorted(missing)}"
     stale = seen & set(NOT_ON_THE_RUN_PATH)

@@ -12,6 +12,7 @@ from vision_zero.risk.crash_model import CalibrationTargets
 from vision_zero.runs import pipeline
 from vision_zero.runs.pipeline import annual_link_traffic, run_replication
 from vision_zero.runs.preparation import prepare
+from vision_zero.runs.risk_draws import totals_of_draw
 from vision_zero.traffic.periods import Period
 
 
@@ -68,37 +69,39 @@ def test_same_replication_same_result_other_replication_differs(prepared, base_r
 def test_baseline_is_calibrated_to_the_scaled_targets(prepared, base_result):
     # the city's deaths scaled by the replication's simulated share of the city's veh-km (SCIENCE.md §11: the
     # baseline's deaths per veh-km are Almaty's at every network size)
+    # (at the replication's own draw: draw 0 of its risk draws; the summary is the mean over them)
     s = base_result.summary
+    own = totals_of_draw(base_result.risk_draws, 0)
     city = CalibrationTargets.almaty(base_result.parameters)
     targets = city.scaled(s["veh_km"] / base_result.parameters["calibration.almaty.veh_km_per_year"])
-    assert s["fatal"] == pytest.approx(targets.deaths_per_year)
-    assert s["fatal"] / s["veh_km"] * 1e9 == pytest.approx(city.deaths_per_year / 5.78)
-    assert s["fatal_pedestrian"] == pytest.approx(
+    assert own["fatal"] == pytest.approx(targets.deaths_per_year)
+    assert own["fatal"] / s["veh_km"] * 1e9 == pytest.approx(city.deaths_per_year / 5.78)
+    assert own["fatal.pedestrian"] == pytest.approx(
         targets.deaths_per_year * targets.pedestrian_share_of_deaths
     )
-    assert s["serious"] > s["fatal"] and s["slight"] > s["serious"]  # the models' own severity mix
+    assert own["serious"] > own["fatal"] and own["slight"] > own["serious"]  # the models' own severity mix
+    assert s["serious"] > s["fatal"] and s["slight"] > s["serious"]
     assert s["schematic"] == 1.0
     assert s["trips"] == s["trips_completed"] + s["trips_en_route"] + s["trips_unrouted"]
 
 
 def test_a_variant_without_interventions_equals_its_baseline(prepared, base_result):
-    same = run_replication(prepared["same"], 0, baseline_raw=base_result.injuries)
+    same = run_replication(prepared["same"], 0, baseline_draws=base_result.risk_draws)
     assert same.scenario == "same"
     assert same.summary == pytest.approx(base_result.summary)
 
 
 def test_a_variant_uses_the_baseline_factors(prepared, base_result):
-    slow = run_replication(prepared["slow"], 0, baseline_raw=base_result.injuries)
+    slow = run_replication(prepared["slow"], 0, baseline_draws=base_result.risk_draws)
     # 30 km/h on the primary streets: more time per trip (per trip: some trips evaporate, elastic demand)
     assert (
         slow.summary["veh_h"] / slow.summary["trips"]
         > base_result.summary["veh_h"] / base_result.summary["trips"]
     )
-    b = base_result.injuries.set_index(["site_type", "site", "road_user", "severity"])
-    v = slow.injuries.set_index(["site_type", "site", "road_user", "severity"])
-    fb = (b["per_year"] / b["per_year_raw"]).groupby(level=["road_user", "severity"]).mean()
-    fv = (v["per_year"] / v["per_year_raw"]).groupby(level=["road_user", "severity"]).mean()
-    pd.testing.assert_series_equal(fb, fv)
+    # each risk draw with the baseline's factors of that draw (the tables are means over the draws)
+    pd.testing.assert_series_equal(
+        slow.risk_draws["factor"], base_result.risk_draws["factor"], check_exact=True
+    )
     assert slow.summary["ksi"] < base_result.summary["ksi"]
 
 
@@ -119,14 +122,10 @@ def test_a_pedestrian_only_variant_follows_its_baseline_replication_by_replicati
     ksi = []
     for r in (0, 1):
         b = base_result if r == 0 else run_replication(prepared["base"], r)
-        v = run_replication(raised, r, baseline_raw=b.injuries)
-        key = ["site_type", "site", "road_user", "severity"]
-        bi, vi = b.injuries.set_index(key), v.injuries.set_index(key)
-        for user in ("occupant", "pedestrian"):
-            bu = bi.xs(user, level="road_user").groupby(level="severity")
-            vu = vi.xs(user, level="road_user").groupby(level="severity")
-            expected = bu["per_year"].sum() * vu["per_year_raw"].sum() / bu["per_year_raw"].sum()
-            pd.testing.assert_series_equal(vu["per_year"].sum(), expected, check_names=False)
+        v = run_replication(raised, r, baseline_draws=b.risk_draws)
+        bd, vd = b.risk_draws, v.risk_draws  # per risk draw and (severity, road user)
+        expected = bd["per_year"] * vd["per_year_raw"] / bd["per_year_raw"]
+        pd.testing.assert_series_equal(vd["per_year"], expected, check_names=False, rtol=1e-12)
         assert v.summary["ksi_occupant"] == pytest.approx(b.summary["ksi_occupant"])
         assert v.summary["ksi_pedestrian"] < b.summary["ksi_pedestrian"]
         ksi.append((b.summary["ksi"], v.summary["ksi"]))
@@ -423,14 +422,14 @@ def test_a_crossing_only_variant_reuses_the_baseline_traffic_with_identical_resu
     b = run_replication(prepared["base"], 0, traffic_store=store)
     _assert_same_result(b, base_result)  # storing changes nothing
     assert len(list(store.glob("*.pickle"))) == 1
-    full = run_replication(var, 0, baseline_raw=b.injuries)
+    full = run_replication(var, 0, baseline_draws=b.risk_draws)
 
     def no_simulation(*args, **kwargs):
         raise AssertionError("simulated again")
 
     with monkeypatch.context() as m:
         m.setattr(simulation, "simulate_vehicles", no_simulation)
-        reused = run_replication(var, 0, baseline_raw=b.injuries, traffic_store=store)
+        reused = run_replication(var, 0, baseline_draws=b.risk_draws, traffic_store=store)
     _assert_same_result(reused, full)
     # the crossings act (re-run, not copied): raised upgrades cap approach speeds, the added refuge islands take
     # the pedestrians who cross their street nearby; casualties are expected over the pedestrians' Poisson
@@ -439,11 +438,11 @@ def test_a_crossing_only_variant_reuses_the_baseline_traffic_with_identical_resu
     assert reused.summary["ksi_pedestrian"] < 0.9 * b.summary["ksi_pedestrian"]
     for rep in (1, 2):
         base_rep = run_replication(prepared["base"], rep)
-        var_rep = run_replication(var, rep, baseline_raw=base_rep.injuries)
+        var_rep = run_replication(var, rep, baseline_draws=base_rep.risk_draws)
         assert var_rep.summary["ksi_pedestrian"] < 0.9 * base_rep.summary["ksi_pedestrian"], rep
     # a variant that changes links (30 km/h) misses the store and simulates its own traffic: same as a full run
-    slow = run_replication(prepared["slow"], 0, baseline_raw=b.injuries, traffic_store=store)
-    _assert_same_result(slow, run_replication(prepared["slow"], 0, baseline_raw=b.injuries))
+    slow = run_replication(prepared["slow"], 0, baseline_draws=b.risk_draws, traffic_store=store)
+    _assert_same_result(slow, run_replication(prepared["slow"], 0, baseline_draws=b.risk_draws))
     assert len(list(store.glob("*.pickle"))) == 1  # variants do not store
 
 
@@ -463,7 +462,7 @@ def test_a_run_shares_traffic_through_a_temporary_store_it_removes(files, tmp_pa
     run = run_job(job, out_dir=out, executor=SerialExecutor(), progress=False)
     assert not list(out.glob(".traffic-*"))  # its own store removed, the stale one swept
     base = run_replication(job.baseline.prepared(), 0)
-    direct = run_replication(job.prepared(), 0, baseline_raw=base.injuries)
+    direct = run_replication(job.prepared(), 0, baseline_draws=base.risk_draws)
     _assert_same_result(run.read(0), direct)
 
 
@@ -483,11 +482,15 @@ def test_a_variant_starts_from_its_baseline_routes_in_a_run_as_directly(files, t
     assert base.traffic is not None
     times = base.traffic["traffic_link_stats"]  # and its link times (elastic demand on congested times)
     warm = run_replication(
-        job.prepared(), 0, baseline_raw=base.injuries, baseline_routes=base.routes, baseline_link_stats=times
+        job.prepared(),
+        0,
+        baseline_draws=base.risk_draws,
+        baseline_routes=base.routes,
+        baseline_link_stats=times,
     )
     assert warm.routes is None  # a variant keeps none
     _assert_same_result(run.read(0), warm)
-    cold = run_replication(job.prepared(), 0, baseline_raw=base.injuries, baseline_link_stats=times)
+    cold = run_replication(job.prepared(), 0, baseline_draws=base.risk_draws, baseline_link_stats=times)
     assert warm.summary["veh_km"] != cold.summary["veh_km"]
     assert warm.summary["route_outside_band"] >= 0.0
 
@@ -543,7 +546,7 @@ def test_a_null_program_run_as_a_pair_has_exactly_no_effect_where_the_baseline_s
     pair = run_replication(
         prepare(load_scenario(null)),
         0,
-        baseline_raw=base.injuries,
+        baseline_draws=base.risk_draws,
         baseline_routes=base.routes,
         baseline_link_stats=times,
     )

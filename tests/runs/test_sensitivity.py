@@ -26,6 +26,7 @@ from vision_zero.runs.jobs import scenario_job, scenario_view
 from vision_zero.runs.parallel import LocalPoolExecutor, default_workers, make_executor
 from vision_zero.runs.pipeline import calibration_targets
 from vision_zero.runs.results import TRAFFIC_TABLES, replication_dir, replication_problem
+from vision_zero.runs.risk_draws import totals_of_draw
 from vision_zero.runs.sensitivity import (
     RiskRerun,
     ScenarioTraffic,
@@ -71,7 +72,10 @@ def test_risk_only_rerun_at_the_draws_reproduces_every_replications_ksi(compared
         assert set(ksi) == {"base", "slow", "islands"}
         for inp in compared["inputs"]:
             rep = next(r for r in inp.runs.replications if r.replication == i)
-            assert ksi[inp.runs.name] == pytest.approx(rep.summary["ksi"], rel=1e-12), (inp.runs.name, i)
+            own = totals_of_draw(rep.risk_draws, 0)[
+                "ksi"
+            ]  # at the own draw (the summary: mean over the draws)
+            assert ksi[inp.runs.name] == pytest.approx(own, rel=1e-12), (inp.runs.name, i)
     # moving one parameter moves the re-run: the central serious-injury exponent is not replication 0's draw
     moved = rerun_ksi(base, variants, 0, {"risk.power_model.exponent.serious": 2.1})
     assert moved["slow"] != pytest.approx(rerun_ksi(base, variants, 0)["slow"], rel=1e-9)
@@ -98,8 +102,14 @@ def test_two_replications_give_a_tornado_with_the_parameters_ranges(
             assert math.isfinite(row.at_low) and math.isfinite(row.at_high)
         sens = v.sensitivity
         assert sens is not None
-        # bars are centred on the headline: the re-run at the draws is the mean KSI avoided
-        assert sens["at_draw"].iloc[0] == pytest.approx(v.ksi_avoided.mean, rel=1e-9, abs=1e-15)
+        # bars are centred on the mean KSI avoided at the own draws (draw 0 of each replication's risk draws; the
+        # headline is the mean over all its draws)
+        runs = {i.runs.name: i.runs for i in compared["inputs"]}
+        own = [
+            totals_of_draw(b.risk_draws, 0)["ksi"] - totals_of_draw(r.risk_draws, 0)["ksi"]
+            for b, r in zip(runs["base"].replications, runs[v.variant].replications, strict=True)
+        ]
+        assert sens["at_draw"].iloc[0] == pytest.approx(sum(own) / len(own), rel=1e-9, abs=1e-15)
         assert frame["swing"].iloc[0] > 0
         svg = tornado(v, params, tmp_path / f"tornado_{v.variant}.svg", schematic=True).read_text("utf-8")
         assert frame["parameter"].iloc[0] in svg and "SCHEMATIC" in svg

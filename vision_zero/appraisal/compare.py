@@ -25,7 +25,10 @@ cannot read "certain" in one column and "uncertain" in another:
 * ``p_low``/``p_high`` — the 2.5th and 97.5th percentiles of the per-replication values (linear
   interpolation; for a percent change, of the per-pair percentages). Replications also draw the uncertain
   evidence (parameters), so this spread carries the evidence uncertainty, which does not shrink as replications
-  are added. Read it as the uncertainty range.
+  are added. Read it as the uncertainty range. A pipeline replication's value is the mean over its
+  ``[simulation] risk_draws`` (:mod:`vision_zero.runs.risk_draws`), so with more than one risk draw this range
+  is that of the means (narrower than one draw's spread: the post-traffic parameters' part shrinks by the number
+  of draws); each draw's totals are in the replication's ``risk_draws.parquet``. Not yet taken over every draw.
 * reliability — an interval from fewer than
   :data:`~vision_zero.core.intervals.MIN_REPLICATIONS_FOR_CI` pairs is not reliable (``Interval.reliable``, the
   one rule every output asks, the run summary's too):

@@ -206,7 +206,8 @@ def replications_needed(
     taking the observed mean and standard deviation as the truth. ``relative = 1`` (the default): the interval
     excludes 0; ``relative = 0.2``: the interval is within ±20% of the mean. Returns the current count when its
     interval is that narrow already (and reliable), ``cap`` when the mean is 0 or there are fewer than two values
-    (no variance observed).
+    (no variance observed). A pipeline replication's value is already the mean over its risk draws
+    (``[simulation] risk_draws``): the pairs counted here are traffic replications.
     """
     if not relative > 0.0:
         raise ValueError(f"replications_needed: relative must be above 0 (got {relative})")

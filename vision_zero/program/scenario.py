@@ -146,7 +146,12 @@ class DemandSection(_Section):
 
 
 class SimulationSection(_Section):
-    """``[simulation]``: periods (names of the default set), replications, seed, platoon size, re-routing."""
+    """``[simulation]``: periods (names of the default set), replications, seed, platoon size, re-routing, risk draws.
+
+    ``risk_draws``: M, the joint draws of the parameters after the traffic at which each replication's risk stage
+    is evaluated (:mod:`vision_zero.runs.risk_draws`; the replication's value is the mean over them); 1 = the
+    replication's own draw only.
+    """
 
     periods: list[str] | None = Field(default=None, min_length=1)
     duration_s: float | None = Field(default=None, ge=60, le=86400)
@@ -154,6 +159,7 @@ class SimulationSection(_Section):
     seed: int = Field(default=0, ge=0, lt=2**63)
     platoon_size: int = Field(default=1, ge=1, le=20)
     reroute_passes: int | None = Field(default=None, ge=0, le=50)
+    risk_draws: int = Field(default=8, ge=1, le=1000)
 
 
 class CalibrationSection(_Section):

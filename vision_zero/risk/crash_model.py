@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -590,6 +590,7 @@ def estimate(
     modifiers: pd.DataFrame | None = None,
     calibration_factors: Mapping[str, float] | None = None,
     speed_model: str = "power",
+    parts: Sequence[Callable[[Mapping[str, float]], pd.DataFrame]] | None = None,
 ) -> CrashEstimate:
     """Expected annual casualties of one replication, by site, road user and severity.
 
@@ -608,6 +609,11 @@ def estimate(
         leaves ``per_year`` equal to ``per_year_raw`` and ``calibration`` empty.
     speed_model
         ``"power"`` (Nilsson / Elvik 2009) or ``"exponential"`` (Cameron & Elvik 2010).
+    parts
+        :func:`injury_parts` of this network, record and speed model built once with ``reuse=True``, for a caller
+        that estimates several parameter draws on the same traffic (a replication's inner draws:
+        :mod:`vision_zero.runs.risk_draws`): the same numbers, the traffic's preparation kept between the draws.
+        None: built for this call.
 
     Returns
     -------
@@ -615,8 +621,10 @@ def estimate(
     """
     if speed_model not in SPEED_MODELS:
         raise ConfigError(f"speed_model: expected one of {list(SPEED_MODELS)} (got {speed_model!r})")
-    parts = [part(parameters) for part in injury_parts(network, record, speed_model=speed_model)]
-    nonempty = [p for p in parts if len(p)]
+    if parts is None:
+        parts = injury_parts(network, record, speed_model=speed_model)
+    frames = [part(parameters) for part in parts]
+    nonempty = [p for p in frames if len(p)]
     if not nonempty:
         raise DataError(f"{network.label}: no links and no crossings, nothing to estimate")
     combined = pd.concat(nonempty, ignore_index=True)

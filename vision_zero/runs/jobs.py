@@ -102,8 +102,9 @@ class ScenarioJob:
     shares_traffic
         ``task`` takes a keyword ``traffic_store`` (a folder): a baseline replication leaves its vehicle traffic
         there and a variant replication with the same traffic inputs re-uses it
-        (:func:`vision_zero.runs.pipeline.run_replication`); and the keywords ``baseline_routes`` and
-        ``baseline_link_stats`` (the baseline replication's routes and link times, when its folder keeps them).
+        (:func:`vision_zero.runs.pipeline.run_replication`); and the keywords ``baseline_routes``,
+        ``baseline_link_stats`` and ``baseline_draws`` (the baseline replication's routes, link times and per-draw
+        calibration factors, when its folder keeps them).
     content
         What the run-id hashes of the scenario: the resolved scenario without file paths, each file it names
         replaced by a digest of its content (:meth:`vision_zero.program.scenario.Scenario.content_toml`);
@@ -209,6 +210,7 @@ def _pipeline_task(
     baseline_routes: HeldRoutes | None = None,
     baseline_link_stats: pd.DataFrame | None = None,
     link_events: bool = False,
+    baseline_draws: pd.DataFrame | None = None,
 ) -> ReplicationResult:
     """The real replication task: :func:`vision_zero.runs.pipeline.run_replication`."""
     return run_replication(
@@ -219,6 +221,7 @@ def _pipeline_task(
         baseline_routes=baseline_routes,
         baseline_link_stats=baseline_link_stats,
         link_events=link_events,
+        baseline_draws=baseline_draws,
     )
 
 

@@ -7,12 +7,14 @@ calibration targets); its result is shipped once per worker.
 :func:`run_replication` runs replication *i*: random streams from :func:`vision_zero.core.seeding.replication_rngs`
 (common random numbers: replication *i* of every scenario draws the same demand, drivers, route choice and
 parameters), one parameter draw (re-setting the intervention values tied to uncertain parameters), trips,
-simulation, crash risk, calibration, annualised per-link traffic and the summary numbers of
+simulation, crash risk at ``[simulation] risk_draws`` joint parameter draws on the same traffic (the own draw and
+fresh draws of the parameters after the traffic: :mod:`~vision_zero.runs.risk_draws`), calibration of each draw,
+the mean over the draws, annualised per-link traffic and the summary numbers of
 :class:`~vision_zero.runs.results.ReplicationResult`.
 
-Calibration: a baseline is calibrated on itself (factor = observed / raw, per replication); a variant uses the
-calibration factors of the baseline's replication with the same index (read from its injuries, ``baseline_raw``),
-so interventions change the calibrated totals exactly as they change the raw ones. The observed city totals are
+Calibration: a baseline is calibrated on itself (factor = observed / raw, per replication and risk draw); a variant
+uses the calibration factors of the baseline's replication with the same index and draw (its table of risk draws,
+``baseline_draws``), so interventions change the calibrated totals exactly as they change the raw ones. The observed city totals are
 scaled to the baseline replication's simulated share of the city's vehicle-km (``[calibration]
 scale_to_network``: simulated veh-km / ``calibration.almaty.veh_km_per_year``), so its deaths per veh-km are the
 city's at every network size.
@@ -28,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.caching import BoundedCache
-from vision_zero.core.errors import ScenarioError
+from vision_zero.core.errors import ConfigError, ScenarioError
 from vision_zero.core.parameters import ParameterSet
 from vision_zero.core.seeding import replication_rngs
 from vision_zero.network.road_network import RoadNetwork
@@ -52,6 +54,7 @@ from vision_zero.runs.peak_calibration import (
     split_peak_factor,
 )
 from vision_zero.runs.preparation import (
+    AppliedScenario,
     PreparedScenario,
     apply_scenario,
     load_base_network,
@@ -59,11 +62,18 @@ from vision_zero.runs.preparation import (
     prepare_file,
 )
 from vision_zero.runs.results import TRAFFIC_TABLES, ReplicationResult
+from vision_zero.runs.risk_draws import (
+    draw_factors,
+    draws_table,
+    inner_draws,
+    mean_injuries,
+    traffic_parameters,
+)
 from vision_zero.traffic.periods import Period, annual_factors
 
 if TYPE_CHECKING:
     from vision_zero.traffic.routing import HeldRoutes
-    from vision_zero.traffic.simulation import VehicleTraffic
+    from vision_zero.traffic.simulation import TrafficRecord, VehicleTraffic
 
 __all__ = [
     "annual_link_traffic",
@@ -76,6 +86,7 @@ __all__ = [
     "prepare",
     "prepare_file",
     "reference_trip_times_s",
+    "risk_at_draws",
     "run_replication",
     "split_peak_factor",
     "summarise",
@@ -410,6 +421,7 @@ def run_replication(
     baseline_routes: HeldRoutes | None = None,
     baseline_link_stats: pd.DataFrame | None = None,
     link_events: bool = False,
+    baseline_draws: pd.DataFrame | None = None,
 ) -> ReplicationResult:
     """Run replication ``replication`` of a prepared scenario.
 
@@ -421,8 +433,10 @@ def run_replication(
         Replication index (0-based); selects the common random streams.
     baseline_raw
         ``injuries`` (with ``per_year_raw`` and ``per_year``) of the baseline's replication with the same index;
-        its calibration factors are reused (:func:`vision_zero.risk.crash_model.factors_of`). None: calibrate on
-        this replication itself (a baseline), with the city's totals scaled by its simulated veh-km.
+        its calibration factors are reused (:func:`vision_zero.risk.crash_model.factors_of`): only with
+        ``[simulation] risk_draws = 1`` and no ``baseline_draws``. None (and no ``baseline_draws``): calibrate on
+        this replication itself (a baseline), each risk draw with the city's totals of that draw scaled by its
+        simulated veh-km.
     traffic_store
         A folder shared by the replications of a comparison: a baseline replication leaves its vehicle traffic
         there (:class:`~vision_zero.traffic.simulation.VehicleTraffic`, under :func:`traffic_key`), and a variant
@@ -443,8 +457,16 @@ def run_replication(
     link_events
         Also keep every vehicle's link entries and exits (:attr:`ReplicationResult.link_events`, from the same
         simulation: the other results are identical either way).
+    baseline_draws
+        :attr:`ReplicationResult.risk_draws` of the baseline's replication with the same index: a variant's risk
+        draw *j* is calibrated with the baseline's factors of draw *j* (:mod:`vision_zero.runs.risk_draws`); it
+        must have at least ``risk_draws`` draws.
+
+    Risk draws (``[simulation] risk_draws`` = M, :mod:`vision_zero.runs.risk_draws`): the risk stage runs on the
+    replication's traffic at its own draw and at M − 1 fresh draws of the parameters that are not traffic inputs;
+    ``injuries`` and the summary's casualty totals are the mean over the M calibrated draws, ``parameters`` the
+    own draw, ``risk_draws`` each draw's factors and totals.
     """
-    from vision_zero.risk import crash_model as risk
     from vision_zero.traffic import demand
     from vision_zero.traffic.routing import RouteChoiceSettings
     from vision_zero.traffic.simulation import TrafficSettings, record_of, simulate_vehicles, traffic_summary
@@ -512,21 +534,24 @@ def run_replication(
         vehicles,
         link_events=link_events,
     )
-    estimate = risk.estimate(
-        network, record, parameters=draw, modifiers=prepared.modifiers, speed_model=sc.risk.speed_model
-    )
     link_traffic = annual_link_traffic(network, record.link_stats, record.periods)
-    if baseline_raw is None:
-        veh_km = float(link_traffic["veh_km_per_year"].sum())
-        targets = calibration_targets(
-            sc, prepared.parameters, draw, veh_km=veh_km, crash_records=prepared.crash_records
-        )
-        factors = risk.calibration_factors(estimate.injuries, targets)
-    else:
-        factors = risk.factors_of(baseline_raw)
-    estimate = risk.apply_calibration(estimate, factors)
+    m = sc.simulation.risk_draws
+    # the inner draws continue the parameter stream: the same values in every scenario of replication i
+    draws: list[Mapping[str, float]] = [draw]
+    if m > 1:
+        fixed = traffic_parameters(prepared.parameters, prepared.bindings)
+        draws = inner_draws(prepared.parameters, draw, rngs.parameters, m, fixed)
+    injuries, risk_draws = risk_at_draws(
+        network,
+        record,
+        draws,
+        applied=prepared,
+        veh_km=float(link_traffic["veh_km_per_year"].sum()),
+        crash_records=prepared.crash_records,
+        factors=_variant_factors(sc.name, replication, m, baseline_raw, baseline_draws),
+    )
     summary = summarise(
-        estimate.injuries,
+        injuries,
         link_traffic,
         traffic_summary(record),
         schematic=network.schematic,
@@ -541,11 +566,90 @@ def run_replication(
         replication=replication,
         seed=sc.simulation.seed,
         summary=summary,
-        injuries=estimate.injuries,
+        injuries=injuries,
         link_traffic=link_traffic,
         speed_hist=_speed_hist(record.speed_hist, record.periods),
         parameters=draw,
         traffic={name: getattr(record, field) for name, field in TRAFFIC_TABLES.items()},
         routes=vehicles.held_routes() if prepared.is_baseline else None,
         link_events=record.link_events,
+        risk_draws=risk_draws,
     )
+
+
+def risk_at_draws(
+    network: RoadNetwork,
+    record: TrafficRecord,
+    draws: Sequence[Mapping[str, float]],
+    *,
+    applied: AppliedScenario | PreparedScenario,
+    veh_km: float,
+    crash_records: pd.DataFrame | None = None,
+    factors: Sequence[Mapping[str, float]] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The risk stage of one replication at each of its risk draws: the mean injuries table and the table of draws.
+
+    ``draws``: the own draw and the inner draws (:func:`vision_zero.runs.risk_draws.inner_draws`); ``applied``: the
+    scenario's interventions (modifiers, parameters, scenario); ``factors``: a variant's calibration factors per
+    draw (its baseline's), None for a baseline, calibrated per draw on the city's totals of that draw scaled by
+    ``veh_km`` (or on ``crash_records``). One draw runs the estimate as it always ran; more keep the traffic's
+    preparation between the draws (:func:`vision_zero.risk.crash_model.injury_parts` with ``reuse``: the same
+    numbers). Returns :func:`~vision_zero.runs.risk_draws.mean_injuries` and
+    :func:`~vision_zero.runs.risk_draws.draws_table`.
+    """
+    from vision_zero.risk import crash_model as risk
+
+    sc = applied.scenario
+    parts = (
+        risk.injury_parts(network, record, speed_model=sc.risk.speed_model, reuse=True)
+        if len(draws) > 1
+        else None
+    )
+    calibrated, used = [], []
+    for j, values in enumerate(draws):
+        est = risk.estimate(
+            network,
+            record,
+            parameters=values,
+            modifiers=applied.modifiers,
+            speed_model=sc.risk.speed_model,
+            parts=parts,
+        )
+        if factors is None:
+            targets = calibration_targets(
+                sc, applied.parameters, values, veh_km=veh_km, crash_records=crash_records
+            )
+            draw_factors_j = risk.calibration_factors(est.injuries, targets)
+        else:
+            draw_factors_j = dict(factors[j])
+        calibrated.append(risk.apply_calibration(est, draw_factors_j).injuries)
+        used.append(draw_factors_j)
+    return mean_injuries(calibrated), draws_table(calibrated, used)
+
+
+def _variant_factors(
+    scenario: str,
+    replication: int,
+    m: int,
+    baseline_raw: pd.DataFrame | None,
+    baseline_draws: pd.DataFrame | None,
+) -> list[dict[str, float]] | None:
+    """A variant's calibration factors per risk draw (its baseline replication's of the same draw); None: a baseline.
+
+    From the baseline's table of risk draws; with one draw and only the baseline's injuries table (a caller of
+    :func:`run_replication` from before nested draws), the factors that table carries.
+    """
+    from vision_zero.risk import crash_model as risk
+
+    where = f"{scenario} replication {replication}"
+    if baseline_draws is not None:
+        return draw_factors(baseline_draws, m, where=where)
+    if baseline_raw is None:
+        return None
+    if m > 1:
+        raise ConfigError(
+            f"{where}: [simulation] risk_draws = {m} needs its baseline replication's calibration factors of every "
+            "draw (baseline_draws: the baseline's ReplicationResult.risk_draws, risk_draws.parquet in its "
+            "folder); got only its injuries table, which holds the mean over its draws"
+        )
+    return [risk.factors_of(baseline_raw)]

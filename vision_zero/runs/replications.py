@@ -9,7 +9,8 @@ gives the same results as an uninterrupted run.
 Common random numbers: the task derives all randomness from ``(seed, replication)`` through
 :func:`vision_zero.core.seeding.replication_rngs`; this module only hands out indices. A variant's replication *i* is
 calibrated with the baseline's replication *i* (``baseline_raw``: that replication's injuries table, raw column
-``per_year_raw``), so a variant's run also makes sure the baseline's replications exist, running or resuming
+``per_year_raw``; for the pipeline's task, the keyword ``baseline_draws``: its calibration factors per risk draw,
+``risk_draws.parquet``), so a variant's run also makes sure the baseline's replications exist, running or resuming
 them in the baseline's own run folder. Its drivers also start from the routes of the baseline's replication *i*
 (``routes.parquet`` in the baseline's replication folder, passed as the keyword ``baseline_routes`` to a task that
 shares traffic: :func:`vision_zero.runs.pipeline.run_replication`). Every replication a run needs, of every
@@ -61,6 +62,7 @@ from vision_zero.runs.results import (
     read_held_routes,
     read_link_times,
     read_replication_summary,
+    read_risk_draws,
     replication_dir,
     scan_replications,
     write_replication,
@@ -96,19 +98,22 @@ class _Bundle:
     link_events: bool = False
 
 
-#: One replication's task: its index, and its baseline's injuries, routes and link times (None: none kept).
-_Item = tuple[int, "pd.DataFrame | None", "HeldRoutes | None", "pd.DataFrame | None"]
+#: One replication's task: its index, and its baseline's injuries, routes, link times and risk draws (None: none
+#: kept).
+_Item = tuple[int, "pd.DataFrame | None", "HeldRoutes | None", "pd.DataFrame | None", "pd.DataFrame | None"]
 
 
 def _call_task(bundle: _Bundle, item: _Item) -> ReplicationResult:
     """Executor entry point: ``bundle`` is shipped once per worker, ``item`` with each task.
 
-    ``item``: the replication, its baseline's injuries, its baseline's routes and its baseline's link times
-    (passed as the keywords ``baseline_routes`` / ``baseline_link_stats`` when the baseline kept them: only the
-    pipeline's task keeps and takes them).
+    ``item``: the replication, its baseline's injuries, its baseline's routes, link times and risk draws
+    (passed as the keywords ``baseline_routes`` / ``baseline_link_stats`` / ``baseline_draws`` when the baseline
+    kept them: only the pipeline's task keeps and takes them).
     """
-    replication, baseline_raw, baseline_routes, baseline_link_stats = item
+    replication, baseline_raw, baseline_routes, baseline_link_stats, baseline_draws = item
     extra: dict[str, Any] = {}
+    if baseline_draws is not None and bundle.shares_traffic:
+        extra["baseline_draws"] = baseline_draws
     if bundle.traffic_store is not None:
         extra["traffic_store"] = bundle.traffic_store
     if baseline_routes is not None and bundle.shares_traffic:
@@ -340,11 +345,12 @@ def _depth(job: ScenarioJob) -> int:
 
 
 def _item(base_dir: Path | None, replication: int) -> _Item:
-    """A task's item: the replication, and the injuries, routes and link times of its baseline's (a variant)."""
+    """A task's item: the replication, and the injuries, routes, link times and risk draws of its baseline's."""
     if base_dir is None:
-        return replication, None, None, None
+        return replication, None, None, None, None
     rep = replication_dir(base_dir, replication)
-    return replication, pd.read_parquet(rep / "injuries.parquet"), read_held_routes(rep), read_link_times(rep)
+    injuries = pd.read_parquet(rep / "injuries.parquet")
+    return replication, injuries, read_held_routes(rep), read_link_times(rep), read_risk_draws(rep)
 
 
 def _check_result(job: ScenarioJob, result: ReplicationResult) -> None:

@@ -25,6 +25,9 @@ Layout of one run (DESIGN.md "Result layout")::
             route_costs.parquet  a baseline's link costs per departure slice and its movements' extra costs after
                                its last simulation (row, id, cost_s; :class:`~vision_zero.traffic.routing.
                                RouteCosts`): a variant computes a driver's forgone saving from them on demand
+            risk_draws.parquet the risk stage's draws (draw, key, factor, per_year_raw, per_year: each draw's
+                               calibration factor and totals per severity and road user; ``injuries`` and the
+                               summary are their mean; vision_zero.runs.risk_draws), read by a baseline's variants
             link_events.parquet  only with ``--link-events``: one row per vehicle and link entered (period,
                                vehicle, size_veh, link, enter_s, run_end_s, exit_s; :data:`LINK_EVENTS_FILE`)
             parameters.json    the parameter draw of this replication
@@ -85,6 +88,7 @@ __all__ = [
     "read_link_times",
     "read_replication",
     "read_replication_summary",
+    "read_risk_draws",
     "read_traffic_tables",
     "replication_dir",
     "replication_problem",
@@ -117,6 +121,8 @@ TRAFFIC_TABLES: dict[str, str] = {
 ROUTES_FILE = "routes.parquet"
 #: The costs a baseline replication's routes were last compared at (:class:`~vision_zero.traffic.routing.RouteCosts`).
 ROUTE_COSTS_FILE = "route_costs.parquet"
+#: Each risk draw's calibration factors and totals (:attr:`ReplicationResult.risk_draws`).
+RISK_DRAWS_FILE = "risk_draws.parquet"
 #: Every vehicle's link entries and exits (:attr:`ReplicationResult.link_events`), written only when asked for.
 LINK_EVENTS_FILE = "link_events.parquet"
 #: The list of files with sizes and SHA-256, written last into a replication folder.
@@ -181,6 +187,12 @@ class ReplicationResult:
         (:attr:`vision_zero.traffic.simulation.TrafficRecord.link_events`: ``period``, ``vehicle``, ``size_veh``,
         ``link``, ``enter_s``, ``run_end_s``, ``exit_s``), written as ``link_events.parquet``. It describes the
         same simulation: every other table is identical with or without it.
+    risk_draws
+        The replication's risk draws (:func:`vision_zero.runs.risk_draws.draws_table`: ``draw``, ``key``,
+        ``factor``, ``per_year_raw``, ``per_year``; draw 0 is the own draw ``parameters``): ``injuries`` and the
+        summary's casualty totals are the mean over them, and a baseline's variants calibrate their draw *j* with
+        its factors of draw *j* (written as ``risk_draws.parquet``, read by :func:`read_risk_draws`); None: a task
+        that keeps none (results of older versions, test tasks).
     """
 
     scenario: str
@@ -194,6 +206,7 @@ class ReplicationResult:
     traffic: dict[str, pd.DataFrame] | None = None
     routes: HeldRoutes | None = None
     link_events: pd.DataFrame | None = None
+    risk_draws: pd.DataFrame | None = None
 
 
 def replication_dir(run_dir: Path, replication: int) -> Path:
@@ -327,6 +340,9 @@ def write_replication(run_dir: Path, result: ReplicationResult, *, warnings: Seq
             if result.routes.costs is not None:
                 result.routes.costs.to_frame().to_parquet(tmp / ROUTE_COSTS_FILE, index=False)
                 extra = (*extra, ROUTE_COSTS_FILE)
+        if result.risk_draws is not None:
+            result.risk_draws.to_parquet(tmp / RISK_DRAWS_FILE, index=False)
+            extra = (*extra, RISK_DRAWS_FILE)
         if result.link_events is not None:
             result.link_events.to_parquet(tmp / LINK_EVENTS_FILE, index=False)
             extra = (*extra, LINK_EVENTS_FILE)
@@ -419,6 +435,7 @@ def read_replication(path: Path) -> ReplicationResult:
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise _damaged(file, "replication table", type(exc).__name__) from None
     return ReplicationResult(
+        risk_draws=read_risk_draws(path),
         scenario=meta["scenario"],
         replication=int(meta["replication"]),
         seed=int(meta["seed"]),
@@ -428,6 +445,17 @@ def read_replication(path: Path) -> ReplicationResult:
         link_traffic=tables["link_traffic"],
         speed_hist=tables["speed_hist"],
     )
+
+
+def read_risk_draws(path: Path) -> pd.DataFrame | None:
+    """A replication folder's risk draws (:attr:`ReplicationResult.risk_draws`), or None if it has none."""
+    file = path / RISK_DRAWS_FILE
+    if not file.is_file():
+        return None
+    try:
+        return pd.read_parquet(file)
+    except (OSError, ValueError) as exc:
+        raise _damaged(file, "replication table", type(exc).__name__) from None
 
 
 def read_link_times(path: Path) -> pd.DataFrame | None:

@@ -15,8 +15,11 @@ the road-user models (:func:`~vision_zero.risk.crash_model.occupant_injuries`,
 and the variant's use of the baseline's factors. No traffic is simulated again.
 
 The result per variant is the mean over the pairs of KSI avoided per year with the parameter at each end; at the
-replications' own draws the re-run reproduces the replications' KSI (test), so the bars are centred on the
-headline mean. This is a one-at-a-time sensitivity (a tornado): it shows which evidence moves the answer and
+replications' own draws the re-run reproduces each replication's KSI at its own draw (draw 0 of its risk draws,
+:attr:`~vision_zero.runs.results.ReplicationResult.risk_draws`; test), so the bars are centred on the mean at the
+own draws. With ``[simulation] risk_draws`` above 1 the headline is the mean over each replication's risk draws
+(:mod:`vision_zero.runs.risk_draws`), which the own draws' mean only estimates: the tornado moves one parameter
+around the own draws, not around every inner draw. This is a one-at-a-time sensitivity (a tornado): it shows which evidence moves the answer and
 by how much, not a joint uncertainty interval (the replications' draws give that).
 
 Speed: each road-user model is re-run only when a parameter it reads changes (the keys it reads are recorded on
@@ -60,6 +63,7 @@ from vision_zero.runs.parallel import Executor, SerialExecutor
 from vision_zero.runs.pipeline import calibration_targets
 from vision_zero.runs.preparation import AppliedScenario
 from vision_zero.runs.results import TRAFFIC_TABLES, ReplicationResult, read_traffic_tables, replication_dir
+from vision_zero.runs.risk_draws import traffic_parameters
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.simulation import TrafficRecord
 
@@ -277,17 +281,10 @@ class ScenarioTraffic:
         """Traffic inputs, not varied here (they would change what the vehicles did: a new simulation).
 
         The parameters bound into the network by interventions and those the traffic stage reads (its settings
-        from a draw, and every ``traffic.*`` and ``demand.*`` parameter).
+        from a draw, and every ``traffic.*`` and ``demand.*`` parameter): the one definition of
+        :func:`vision_zero.runs.risk_draws.traffic_parameters`, which the replications' inner draws keep too.
         """
-        from vision_zero.traffic.routing import RouteChoiceSettings
-        from vision_zero.traffic.simulation import TrafficSettings
-
-        params = self.applied.parameters
-        read = _Reads({k: p.value for k, p in params.items()})
-        TrafficSettings.from_values(read)
-        RouteChoiceSettings.from_values(read)
-        prefixed = {k for k in params if k.startswith(("traffic.", "demand."))}
-        return {b.parameter for b in self.applied.bindings} | read.read | prefixed
+        return traffic_parameters(self.applied.parameters, self.applied.bindings)
 
 
 @dataclass
@@ -417,7 +414,8 @@ def rerun_ksi(
     """KSI per year of each scenario's replication ``replication``, the risk stage re-run on its stored traffic.
 
     ``changes``: parameter -> value replacing the replication's draw (at most one; None: the draw itself, which
-    reproduces the replications' KSI). Empty when the baseline's replication kept no traffic tables.
+    reproduces the replications' KSI at their own draw: draw 0 of their risk draws, the stored ``ksi`` when
+    ``risk_draws`` = 1). Empty when the baseline's replication kept no traffic tables.
     """
     base = {r.replication: r for r in baseline.replications}
     reps = [{r.replication: r for r in v.replications}.get(replication) for v in variants]
@@ -555,7 +553,8 @@ def risk_sensitivity(
     dict
         Variant name -> DataFrame with :data:`SENSITIVITY_COLUMNS` sorted by ``swing`` (largest first):
         ``at_low``/``at_high`` the mean over the pairs of KSI avoided per year with the parameter at ``low``/
-        ``high``, ``at_draw`` the same at the replications' own draws (the headline mean), ``swing`` =
+        ``high``, ``at_draw`` the same at the replications' own draws (the headline mean when ``risk_draws`` = 1;
+        else the mean at draw 0 of each replication's risk draws), ``swing`` =
         ``|at_high − at_low|``. Empty frames when no replication kept its traffic tables.
     """
     base_reps = {r.replication: r for r in baseline.replications}

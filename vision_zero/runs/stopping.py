@@ -5,6 +5,10 @@ variant, per year) is narrower than ``target_ci_pct`` percent of its mean, or ``
 target is out of reach (the interval still includes 0 and the observed mean and spread say more than
 ``max_replications`` pairs would be needed). :func:`rounds_to_precision` is the one stopping rule;
 :func:`vision_zero.runs.replications.run_job` and :func:`~vision_zero.runs.replications.run_comparison` apply it.
+
+A pair's value is the mean over its replication's risk draws (``[simulation] risk_draws``,
+:mod:`vision_zero.runs.risk_draws`): the interval stays Student t over the pairs, each pair's variance being the
+traffic's plus the post-traffic parameters' divided by the number of draws.
 """
 
 from __future__ import annotations

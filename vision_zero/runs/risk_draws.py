@@ -1,0 +1,212 @@
+"""Nested parameter draws: each replication's risk stage evaluated at M joint draws of the post-traffic parameters.
+
+A replication draws every uncertain parameter once (its *own* draw, draw 0), simulates the traffic with it and runs
+the risk stage. About 90% of the variance of one replication's KSI avoided comes from the parameters the risk
+stage reads after the traffic (``benchmarks/README.md``, "Nested parameter draws"), so each replication evaluates
+its traffic at ``[simulation] risk_draws`` = M joint draws: the own draw, then M − 1 fresh draws
+(:func:`inner_draws`) in which the traffic inputs (:func:`traffic_parameters`) keep their own values, since the
+vehicles drove with them, and every other parameter is drawn again. The replication's injuries table is the mean
+over the M draws row by row (:func:`mean_injuries`), so its totals and its per-site tables agree; its ``parameters``
+stay the own draw. The paired difference of two scenarios is then the mean over the M draws of each draw's
+difference, and intervals stay Student t over the pairs (:mod:`vision_zero.core.intervals`): the inner draws only
+shrink each pair's variance (SD² = traffic part + post-traffic part / M).
+
+Common random numbers: the fresh draws continue the replication's parameter stream
+(:attr:`vision_zero.core.seeding.ReplicationRNG.parameters`) after the own draw, and each parameter is drawn from a
+stream keyed by its name (:meth:`vision_zero.core.parameters.ParameterSet.draw`), so draw *j* of replication *i*
+has the same values in the baseline and in every variant. A baseline calibrates each draw on itself (the city's
+totals of that draw, scaled by its veh-km); a variant applies its baseline replication's factors *of the same
+draw*, kept in the baseline's :func:`draws_table` (``risk_draws.parquet`` in its replication folder).
+
+With M = 1 a replication is what it was before nested draws, to the last bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from vision_zero.core.errors import ConfigError
+from vision_zero.core.parameters import ParameterSet
+from vision_zero.program.interventions import Binding
+from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES
+
+__all__ = [
+    "RISK_DRAW_COLUMNS",
+    "RISK_DRAW_KEYS",
+    "draw_factors",
+    "draws_table",
+    "inner_draws",
+    "mean_injuries",
+    "totals_of_draw",
+    "traffic_parameters",
+]
+
+#: Columns of a replication's table of risk draws (:func:`draws_table`).
+RISK_DRAW_COLUMNS: tuple[str, ...] = ("draw", "key", "factor", "per_year_raw", "per_year")
+#: Its keys, ``"<severity>.<road_user>"`` as calibration factors are keyed.
+RISK_DRAW_KEYS: tuple[str, ...] = tuple(f"{s}.{u}" for s in SEVERITIES for u in ROAD_USERS)
+_SITE_KEYS = ["site_type", "site", "road_user", "severity"]
+
+
+class _ReadKeys(Mapping[str, float]):
+    """A parameter mapping that records the keys read through it."""
+
+    def __init__(self, values: Mapping[str, float]) -> None:
+        self._values = values
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> float:
+        self.read.add(key)
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def traffic_parameters(parameters: ParameterSet, bindings: Iterable[Binding]) -> set[str]:
+    """The traffic inputs among ``parameters``: kept at a replication's own draw when its risk stage is re-run.
+
+    The parameters bound into the network by interventions (``bindings``), those the traffic stage reads (its
+    settings from a draw: :class:`~vision_zero.traffic.simulation.TrafficSettings`,
+    :class:`~vision_zero.traffic.routing.RouteChoiceSettings`) and every ``traffic.*`` and ``demand.*`` parameter:
+    changing one would change what the vehicles did, which needs a new simulation. The one definition the inner
+    draws (:func:`inner_draws`), the tornado (:mod:`vision_zero.runs.sensitivity`) and ``benchmarks/bench_nested.py``
+    use. A parameter only a variant binds is kept in the variant's inner draws alone; a baseline whose risk stage
+    read it would draw it afresh (none does: bound parameters reach the risk stage only through the network).
+    """
+    from vision_zero.traffic.routing import RouteChoiceSettings
+    from vision_zero.traffic.simulation import TrafficSettings
+
+    read = _ReadKeys({k: p.value for k, p in parameters.items()})
+    TrafficSettings.from_values(read)
+    RouteChoiceSettings.from_values(read)
+    prefixed = {k for k in parameters if k.startswith(("traffic.", "demand."))}
+    return {b.parameter for b in bindings} | read.read | prefixed
+
+
+def inner_draws(
+    parameters: ParameterSet,
+    own: Mapping[str, float],
+    rng: np.random.Generator,
+    m: int,
+    fixed: Iterable[str],
+) -> list[Mapping[str, float]]:
+    """``m`` joint draws: ``own`` (draw 0, itself), then ``m − 1`` fresh ones from ``rng`` with ``fixed`` at ``own``'s.
+
+    ``rng`` is the replication's parameter stream after its own draw (the same in every scenario of replication
+    *i*), ``fixed`` :func:`traffic_parameters`; ``own`` was drawn from ``parameters``.
+    """
+    if m < 1:
+        raise ValueError(f"inner_draws: m must be >= 1 (got {m})")
+    kept = sorted(
+        set(fixed) & set(parameters)
+    )  # (not ``in own``: a draw is read only for the values it gives)
+    out: list[Mapping[str, float]] = [own]
+    for _ in range(m - 1):
+        out.append({**parameters.draw(rng), **{name: own[name] for name in kept}})
+    return out
+
+
+def _key_codes(injuries: pd.DataFrame) -> np.ndarray:
+    keys = injuries["severity"].astype(str) + "." + injuries["road_user"].astype(str)
+    return np.asarray(keys.map({k: i for i, k in enumerate(RISK_DRAW_KEYS)}), dtype=np.int64)
+
+
+def draws_table(calibrated: Sequence[pd.DataFrame], factors: Sequence[Mapping[str, float]]) -> pd.DataFrame:
+    """One row per draw and key of :data:`RISK_DRAW_KEYS` from each draw's calibrated injuries table and factors.
+
+    ``factor``: the calibration factor applied to the key's rows in the draw (``factors``: a baseline's own, a
+    variant's its baseline's), which a variant of this replication applies to its own draw of the same index, so a
+    variant that changes nothing has exactly the baseline's casualties at every draw; ``per_year_raw``,
+    ``per_year``: the draw's totals of the key.
+    """
+    frames = []
+    for j, (injuries, applied) in enumerate(zip(calibrated, factors, strict=True)):
+        codes = _key_codes(injuries)
+        n = len(RISK_DRAW_KEYS)
+        raw = np.bincount(codes, weights=injuries["per_year_raw"].to_numpy(np.float64), minlength=n)
+        cal = np.bincount(codes, weights=injuries["per_year"].to_numpy(np.float64), minlength=n)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "draw": np.full(n, j, dtype=np.int64),
+                    "key": list(RISK_DRAW_KEYS),
+                    "factor": [float(applied[k]) for k in RISK_DRAW_KEYS],
+                    "per_year_raw": raw,
+                    "per_year": cal,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)[list(RISK_DRAW_COLUMNS)]
+
+
+def draw_factors(table: pd.DataFrame, m: int, *, where: str) -> list[dict[str, float]]:
+    """The calibration factors of draws 0 … m−1 of a baseline replication's :func:`draws_table`.
+
+    ``where`` names the variant and replication in the error.
+
+    Raises
+    ------
+    ConfigError
+        The baseline replication has fewer than ``m`` draws (it ran with a smaller ``risk_draws``).
+    """
+    have = int(table["draw"].max()) + 1 if len(table) else 0
+    if have < m:
+        raise ConfigError(
+            f"{where}: [simulation] risk_draws = {m}, but its baseline's replication has the calibration factors "
+            f"of {have} draw(s); expected at least {m}: run both with the same risk_draws (the variant's "
+            "extends the baseline's unless it sets its own)"
+        )
+    out = []
+    for j in range(m):
+        rows = table[table["draw"] == j]
+        factors = dict(zip(rows["key"].astype(str), rows["factor"].astype(float), strict=True))
+        missing = sorted(set(RISK_DRAW_KEYS) - set(factors))
+        if missing:
+            raise ConfigError(
+                f"{where}: the baseline's risk draw {j} has no calibration factor for {missing}"
+            )
+        out.append(factors)
+    return out
+
+
+def totals_of_draw(table: pd.DataFrame, draw: int, column: str = "per_year") -> dict[str, float]:
+    """Totals of draw ``draw`` of a :func:`draws_table`: per key, per severity and ``"ksi"`` (for checks)."""
+    rows = table[table["draw"] == draw]
+    by_key = dict(zip(rows["key"].astype(str), rows[column].astype(float), strict=True))
+    out = {s: sum(by_key[f"{s}.{u}"] for u in ROAD_USERS) for s in SEVERITIES}
+    out.update(by_key)
+    out["ksi"] = out["fatal"] + out["serious"]
+    return out
+
+
+def mean_injuries(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The mean of calibrated injuries tables row by row (``per_year_raw`` and ``per_year``; a missing row is 0).
+
+    One table is returned as it is. Tables with the same rows (the rows are set by the network and the traffic)
+    are summed in draw order and divided by their number; otherwise the rows are aligned on site, road user and
+    severity (sorted, as :func:`vision_zero.risk.crash_model.estimate` sorts them).
+    """
+    if len(tables) == 1:
+        return tables[0]
+    first, m = tables[0], float(len(tables))
+    layout = first[_SITE_KEYS]
+    if all(len(t) == len(first) and t[_SITE_KEYS].equals(layout) for t in tables[1:]):
+        out = first.copy()
+        for col in ("per_year_raw", "per_year"):
+            total = first[col].to_numpy(np.float64).copy()
+            for t in tables[1:]:
+                total += t[col].to_numpy(np.float64)
+            out[col] = total / m
+        return out
+    stacked = pd.concat([t[[*_SITE_KEYS, "per_year_raw", "per_year"]] for t in tables], ignore_index=True)
+    summed = stacked.groupby(_SITE_KEYS, sort=True)[["per_year_raw", "per_year"]].sum().reset_index()
+    for col in ("per_year_raw", "per_year"):
+        summed[col] = summed[col].to_numpy(np.float64) / m
+    return summed[list(first.columns)]
