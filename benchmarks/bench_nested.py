@@ -44,7 +44,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_sensitivity, also when imported by a test
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this tree's vision_zero first
 
-from bench_sensitivity import _traffic
+from bench_sensitivity import _traffic, stored_runs_parser
 
 from vision_zero.core.parameters import ParameterSet
 from vision_zero.core.process import own_process, release_free_memory
@@ -215,19 +215,7 @@ def design_table(
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("baseline", type=Path)
-    ap.add_argument("variants", type=Path, nargs="+")
-    ap.add_argument("--results", type=Path, default=Path("results"))
-    ap.add_argument(
-        "--run-dirs",
-        type=Path,
-        nargs="+",
-        default=None,
-        help="run folders, one per scenario, the baseline's first",
-    )
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("-n", "--replications", type=int, default=None)
+    ap = stored_runs_parser(__doc__.split("\n")[0])
     ap.add_argument("--draws", type=int, default=40, help="fresh inner draws per pair (K)")
     ap.add_argument("--seed", type=int, default=20261202, help="seed of the inner draws")
     ap.add_argument("--m", type=int, nargs="+", default=[1, 8, 32], help="inner draws per pair of the design")

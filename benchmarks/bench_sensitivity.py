@@ -70,8 +70,9 @@ def _same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> bool:
     return True
 
 
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def stored_runs_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments that name a comparison's stored replications (read by :func:`_traffic`); bench_nested's too."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("baseline", type=Path)
     ap.add_argument("variants", type=Path, nargs="+")
     ap.add_argument("--results", type=Path, default=Path("results"))
@@ -85,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("-n", "--replications", type=int, default=None)
+    return ap
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = stored_runs_parser(__doc__.split("\n")[0])
     ap.add_argument("--save", type=Path, default=None, help="pickle the sensitivity tables here")
     ap.add_argument("--check", type=Path, default=None, help="compare the tables with this pickle, exactly")
     ap.add_argument("--profile", type=Path, default=None, help="write a cProfile of risk_sensitivity here")
