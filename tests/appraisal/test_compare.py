@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from compare_fixtures import BASE, ECON, runs
 
-from vision_zero.appraisal.compare import compare
+from vision_zero.appraisal.compare import ScenarioRuns, compare
 from vision_zero.appraisal.compare_text import format_table
 from vision_zero.appraisal.economics import InterventionCost
 from vision_zero.core.errors import DataError
 from vision_zero.core.intervals import interval
 from vision_zero.core.parameters import load_parameters
+from vision_zero.risk.crash_model import SEVERITIES
+from vision_zero.runs.risk_draws import RISK_DRAW_COLUMNS
 
 
 def test_identical_scenarios_difference_contains_zero_and_is_narrow() -> None:
@@ -189,3 +194,126 @@ def test_scenario_intervals_of_counts_are_cut_at_zero_differences_are_not() -> N
     assert TRUNCATION_NOTE not in format_table(plain) and "shown as 0" not in render_report(
         plain, ReportInputs()
     )
+
+
+def _draws_table(draws: list[tuple[float, float, float]]) -> pd.DataFrame:
+    """A replication's risk draws (``draws_table`` layout) from per-draw (fatal, serious, slight), 40% pedestrians."""
+    rows = []
+    for j, totals in enumerate(draws):
+        for sev, tot in zip(SEVERITIES, totals, strict=True):
+            for ru, share in (("pedestrian", 0.4), ("occupant", 0.6)):
+                rows.append((j, f"{sev}.{ru}", 1.0, tot * share, tot * share))
+    return pd.DataFrame(rows, columns=list(RISK_DRAW_COLUMNS))
+
+
+def _with_draws(name: str, draws: list[list[tuple[float, float, float]]], **kwargs: Any) -> ScenarioRuns:
+    """Runs whose replication i has the risk draws ``draws[i]`` and, as the pipeline writes it, their mean as summary."""
+    means = [tuple(float(x) for x in np.mean(d, axis=0)) for d in draws]
+    sr = runs(name, means, **kwargs)  # type: ignore[arg-type]
+    reps = [replace(r, risk_draws=_draws_table(d)) for r, d in zip(sr.replications, draws, strict=True)]
+    return replace(sr, replications=reps)
+
+
+def _without_draws(sr: ScenarioRuns) -> ScenarioRuns:
+    return replace(sr, replications=[replace(r, risk_draws=None) for r in sr.replications])
+
+
+# 3 replications x 4 risk draws of (fatal, serious, slight) per year; the variant lowers each draw by its own amount
+_B_DRAWS = [
+    [(2.0, 10.0, 100.0), (1.0, 6.0, 80.0), (3.0, 15.0, 120.0), (2.0, 11.0, 101.0)],
+    [(2.5, 12.0, 110.0), (1.5, 9.0, 90.0), (4.0, 16.0, 130.0), (2.0, 10.0, 104.0)],
+    [(1.0, 9.0, 95.0), (2.0, 7.0, 85.0), (1.5, 14.0, 115.0), (3.5, 13.0, 99.0)],
+]
+_CUTS = [[(0.5, 2.0, 5.0), (0.0, 0.5, 1.0), (1.5, 6.0, 12.0), (0.2, 1.0, 4.0)]] * 3
+_V_DRAWS = [
+    [tuple(b - c for b, c in zip(bd, cd, strict=True)) for bd, cd in zip(rep, cuts, strict=True)]
+    for rep, cuts in zip(_B_DRAWS, _CUTS, strict=True)
+]
+
+
+def test_uncertainty_range_is_over_every_draw_of_every_pair_by_hand() -> None:
+    costs = [InterventionCost("humps", capital=1000.0)]
+    veh_h = [1000.0, 1010.0, 990.0]
+    base = _with_draws("baseline", _B_DRAWS, veh_h=veh_h)
+    var = _with_draws("variant", _V_DRAWS, veh_h=[1020.0, 1015.0, 1000.0], costs=costs)
+    c = compare(base, [var], economics=ECON)
+    old = compare(_without_draws(base), [_without_draws(var)], economics=ECON)  # the ranges of the pair means
+    v, o = c.variants[0], old.variants[0]
+    b_arr, v_arr = np.array(_B_DRAWS), np.array(_V_DRAWS)  # replication x draw x severity
+    d_arr = v_arr - b_arr
+    pct = [2.5, 97.5]
+    ksi_b, ksi_d = b_arr[..., 0] + b_arr[..., 1], d_arr[..., 0] + d_arr[..., 1]
+    # one scenario: its 12 draw values; a variant: the 12 per-draw differences (same draw j in both)
+    assert [c.baseline.metrics["ksi"].p_low, c.baseline.metrics["ksi"].p_high] == pytest.approx(
+        np.percentile(ksi_b.ravel(), pct), rel=1e-12
+    )
+    assert [v.difference["ksi"].p_low, v.difference["ksi"].p_high] == pytest.approx(
+        np.percentile(ksi_d.ravel(), pct), rel=1e-12
+    )
+    assert [v.ksi_avoided.p_low, v.ksi_avoided.p_high] == pytest.approx(
+        np.percentile(-ksi_d.ravel(), pct), rel=1e-12
+    )
+    assert [v.difference["fatal_pedestrian"].p_low, v.difference["fatal_pedestrian"].p_high] == pytest.approx(
+        np.percentile(0.4 * d_arr[..., 0].ravel(), pct), rel=1e-12
+    )
+    ratio = 100 * ksi_d / ksi_b
+    assert [v.percent_change["ksi"].p_low, v.percent_change["ksi"].p_high] == pytest.approx(
+        np.percentile(ratio.ravel(), pct), rel=1e-12
+    )
+    # money from each draw's casualties with the pair's travel time (the same at every draw)
+    a = ECON.annuity
+    benefit = -(d_arr[..., 0] * 1000.0 + d_arr[..., 1] * 250.0 + d_arr[..., 2] * 10.0)
+    tt = (np.array([1020.0, 1015.0, 1000.0]) - np.array(veh_h)) * 2.0
+    npv = a * benefit - a * tt[:, None] - 1000.0
+    assert [v.npv.p_low, v.npv.p_high] == pytest.approx(np.percentile(npv.ravel(), pct), rel=1e-12)
+    assert [v.bcr.p_low, v.bcr.p_high] == pytest.approx(np.percentile((npv.ravel() + 1000.0) / 1000.0, pct))
+    assert [v.safety_benefit_pv.p_low, v.safety_benefit_pv.p_high] == pytest.approx(
+        np.percentile(a * benefit.ravel(), pct), rel=1e-12
+    )
+    # traffic does not vary across risk draws: its range, and every mean and confidence interval, is the pairs'
+    assert v.difference["veh_h"] == o.difference["veh_h"] and v.travel_time_cost == o.travel_time_cost
+    assert c.baseline.metrics["veh_h"] == old.baseline.metrics["veh_h"]
+    for key in ("ksi", "fatal", "slight_occupant"):
+        for new_iv, old_iv in (
+            (v.difference[key], o.difference[key]),
+            (v.percent_change[key], o.percent_change[key]),
+        ):
+            assert (new_iv.mean, new_iv.low, new_iv.high, new_iv.n) == (
+                old_iv.mean,
+                old_iv.low,
+                old_iv.high,
+                old_iv.n,
+            )
+    assert (v.npv.mean, v.npv.low, v.npv.high) == (o.npv.mean, o.npv.low, o.npv.high)
+    # the draws' range is wider than the pair means' (which shrinks with the number of draws)
+    assert v.ksi_avoided.p_low < o.ksi_avoided.p_low and v.ksi_avoided.p_high > o.ksi_avoided.p_high
+    assert c.baseline.metrics["ksi"].p_high - c.baseline.metrics["ksi"].p_low > (
+        old.baseline.metrics["ksi"].p_high - old.baseline.metrics["ksi"].p_low
+    )
+
+
+def test_a_variant_with_fewer_draws_pairs_the_draws_both_have() -> None:
+    base = _with_draws("baseline", _B_DRAWS)
+    var = _with_draws("variant", [rep[:2] for rep in _V_DRAWS])  # risk_draws = 2 against the baseline's 4
+    c = compare(base, [var], economics=ECON)
+    b_arr, v_arr = np.array(_B_DRAWS), np.array(_V_DRAWS)[:, :2]
+    ksi_d = (v_arr - b_arr[:, :2])[..., :2].sum(axis=-1)
+    d = c.variants[0].difference["ksi"]
+    assert [d.p_low, d.p_high] == pytest.approx(np.percentile(ksi_d.ravel(), [2.5, 97.5]), rel=1e-12)
+    ksi_b = b_arr[..., :2].sum(axis=-1)  # the baseline's own range: all its 4 draws
+    assert c.baseline.metrics["ksi"].p_low == pytest.approx(np.percentile(ksi_b.ravel(), 2.5), rel=1e-12)
+
+
+def test_one_risk_draw_gives_the_ranges_of_the_replications_as_before() -> None:
+    costs = [InterventionCost("humps", capital=1000.0)]
+    one_b = _with_draws("baseline", [rep[:1] for rep in _B_DRAWS])
+    one_v = _with_draws("variant", [rep[:1] for rep in _V_DRAWS], costs=costs)
+    c = compare(one_b, [one_v], economics=ECON)
+    old = compare(_without_draws(one_b), [_without_draws(one_v)], economics=ECON)
+    pd.testing.assert_frame_equal(c.to_frame(), old.to_frame())
+    pd.testing.assert_frame_equal(c.scenarios_frame(), old.scenarios_frame())
+    # and they are those of the replications' values
+    ksi_d = np.array([rep[0][0] + rep[0][1] for rep in _V_DRAWS]) - [
+        rep[0][0] + rep[0][1] for rep in _B_DRAWS
+    ]
+    assert c.variants[0].difference["ksi"].p_low == pytest.approx(np.percentile(ksi_d, 2.5))

@@ -282,3 +282,36 @@ def test_compare_command_end_to_end(
     assert len(events) == 6 and all(len(pd.read_parquet(e)) > 0 for e in events)
     for name, text in tables.items():
         assert (out / f"{name}.csv").read_text("utf-8") == text, name
+
+
+def test_the_uncertainty_range_is_over_every_risk_draw(
+    files: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    from vision_zero.runs.results import read_risk_draws
+
+    base, slow, _signs = files
+    results, out = tmp_path / "results", tmp_path / "out"
+    common = ["--workers", "1", "-q", "--results", str(results), "-n", "3", "--out", str(out)]
+    assert main(["compare", str(base), str(slow), *common, "--set", "simulation.risk_draws=4"]) == 0
+    row = pd.read_csv(out / "comparison.csv").set_index(["variant", "metric"]).loc[("slow", "ksi")]
+
+    def ksi_by_draw(name: str) -> np.ndarray:  # replication x draw, from each folder's risk_draws.parquet
+        (run_dir,) = (results / name).iterdir()
+        tables = [read_risk_draws(p) for p in sorted((run_dir / "replications").iterdir())]
+        return np.array(
+            [
+                t[t.key.str.startswith(("fatal.", "serious."))].groupby("draw")["per_year"].sum().to_numpy()
+                for t in tables
+                if t is not None
+            ]
+        )
+
+    base_ksi, slow_ksi = ksi_by_draw("base"), ksi_by_draw("slow")
+    assert base_ksi.shape == slow_ksi.shape == (3, 4)
+    draws = np.percentile((slow_ksi - base_ksi).ravel(), [2.5, 97.5])
+    assert [row.diff_p_low, row.diff_p_high] == pytest.approx(draws, rel=1e-9)
+    # at least as wide as the range of the pairs' values (each the mean over its 4 draws)
+    pairs = pd.read_csv(out / "pairs.csv")
+    means = np.percentile(pairs[pairs.variant == "slow"].diff_ksi.to_numpy(dtype=float), [2.5, 97.5])
+    assert row.diff_p_low <= means[0] and row.diff_p_high >= means[1]
+    assert row.diff_p_high - row.diff_p_low > means[1] - means[0]

@@ -22,13 +22,23 @@ cannot read "certain" in one column and "uncertain" in another:
   t distribution: ``P(T < −mean/se)`` with ``n − 1`` degrees of freedom (the posterior of the mean under a flat
   prior). It is above 97.5% exactly when the KSI interval lies below 0. The share of pairs with fewer KSI, a
   descriptive count in steps of 1/n, is kept as ``share_pairs_fewer_ksi``.
-* ``p_low``/``p_high`` — the 2.5th and 97.5th percentiles of the per-replication values (linear
-  interpolation; for a percent change, of the per-pair percentages). Replications also draw the uncertain
-  evidence (parameters), so this spread carries the evidence uncertainty, which does not shrink as replications
-  are added. Read it as the uncertainty range. A pipeline replication's value is the mean over its
-  ``[simulation] risk_draws`` (:mod:`vision_zero.runs.risk_draws`), so with more than one risk draw this range
-  is that of the means (narrower than one draw's spread: the post-traffic parameters' part shrinks by the number
-  of draws); each draw's totals are in the replication's ``risk_draws.parquet``. Not yet taken over every draw.
+* ``p_low``/``p_high`` — the 2.5th and 97.5th percentiles (linear interpolation) of the values of single
+  parameter draws. Replications also draw the uncertain evidence (parameters), so this spread carries the
+  evidence uncertainty, which does not shrink as replications are added. Read it as the uncertainty range.
+  A pipeline replication evaluates its traffic at ``[simulation] risk_draws`` = M joint draws and its value is
+  their mean (:mod:`vision_zero.runs.risk_draws`); the spread of those means would shrink with M, so where the
+  replications carry each draw's totals (:attr:`~vision_zero.runs.results.ReplicationResult.risk_draws`,
+  ``risk_draws.parquet``) the range of a casualty metric (``fatal``, ``serious``, ``slight``, ``ksi``, per road
+  user) is taken over all n × M draw values: one scenario's values of every draw of every replication; for a
+  variant, pair i's difference at draw j (variant and baseline at the same draw j, which share the parameter
+  values), its percent change ``100 · d_ij / baseline_ij`` at that draw, and the money that follows from the
+  draw's casualties (annual safety benefit, its present value, NPV, BCR, the safety BCR, with pair i's
+  travel-time cost, which is the same at every draw). Draws 0 … m − 1 are used, m the fewest draws any of the
+  replications has (a variant may run fewer draws than its baseline). Vehicle-hours, vehicle-km, trips and the
+  travel-time cost do not vary across risk draws (the traffic is simulated once per replication, the inner
+  draws keep its inputs), so their range is over the per-replication values (for a percent change, the
+  per-pair percentages). With M = 1, or runs without per-draw totals, every range is over the per-replication
+  values, as before.
 * reliability — an interval from fewer than
   :data:`~vision_zero.core.intervals.MIN_REPLICATIONS_FOR_CI` pairs is not reliable (``Interval.reliable``, the
   one rule every output asks, the run summary's too):
@@ -69,7 +79,7 @@ iRAP. AASHTO (2010). Highway Safety Manual, Part B, chapter 7 (economic appraisa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +89,18 @@ import pandas as pd
 from vision_zero.appraisal.economics import Economics, InterventionCost
 from vision_zero.appraisal.paired_stats import prob_mean_below_zero, ratio_interval
 from vision_zero.core.errors import DataError
-from vision_zero.core.intervals import FloatArray, Interval, Precision, interval, replications_needed
+from vision_zero.core.intervals import (
+    FloatArray,
+    Interval,
+    Precision,
+    interval,
+    percentile_range,
+    replications_needed,
+)
 from vision_zero.core.parameters import ParameterSet, load_parameters
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES
 from vision_zero.runs.results import ReplicationResult
+from vision_zero.runs.risk_draws import draw_totals
 
 __all__ = [
     "INJURY_METRICS",
@@ -162,6 +180,40 @@ def _summary_value(rep: ReplicationResult, key: str) -> float:
     return 0.0
 
 
+def _draw_totals(reps: Sequence[ReplicationResult]) -> list[pd.DataFrame]:
+    """Each replication's casualty totals per risk draw (:func:`~vision_zero.runs.risk_draws.draw_totals`).
+
+    Empty when any of them has no per-draw totals (a run from before nested draws, or a hand-built result).
+    """
+    if any(r.risk_draws is None or r.risk_draws.empty for r in reps):
+        return []
+    return [draw_totals(r.risk_draws) for r in reps if r.risk_draws is not None]
+
+
+def _common_draws(*groups: Sequence[pd.DataFrame]) -> int:
+    """The draws every replication of ``groups`` has (draws 0 … m − 1); 0 when a group has no per-draw totals."""
+    if any(not g for g in groups):
+        return 0
+    return min(len(t) for g in groups for t in g)
+
+
+def _at_draws(totals: Sequence[pd.DataFrame], key: str, m: int) -> FloatArray:
+    """Summary key ``key`` at draws 0 … m − 1 of each replication: rows replications, columns draws [per year]."""
+    return np.stack([t[key].to_numpy(np.float64)[:m] for t in totals])
+
+
+def _with_range(iv: Interval, values: FloatArray) -> Interval:
+    """``iv`` with its uncertainty range (``p_low``/``p_high``) taken over ``values`` (every draw, pooled)."""
+    p_low, p_high = percentile_range(values)
+    return replace(iv, p_low=p_low, p_high=p_high)
+
+
+def _ratio_values(numerator: FloatArray, denominator: FloatArray, scale: float = 100.0) -> FloatArray:
+    """``scale · numerator / denominator`` where both are finite and the denominator is above 0 (as for pairs)."""
+    keep = np.isfinite(numerator) & np.isfinite(denominator) & (denominator > 0)
+    return np.asarray(scale * numerator[keep] / denominator[keep], dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class ScenarioSummary:
     """Per-scenario means and intervals [per year].
@@ -213,11 +265,20 @@ def _shown(prefix: str, iv: Interval) -> dict[str, float]:
 
 
 def summarise(runs: ScenarioRuns) -> ScenarioSummary:
-    """Means and intervals of one scenario's replications (every metric is a count or total: cut at 0)."""
+    """Means and intervals of one scenario's replications (every metric is a count or total: cut at 0).
+
+    A casualty metric's uncertainty range is over every risk draw of every replication where they have more than
+    one (module docstring).
+    """
     metrics = {
         key: interval([_summary_value(r, key) for r in runs.replications]).non_negative()
         for key in (*_metric_keys(), *_TRAFFIC_METRICS, *_DEMAND_METRICS)
     }
+    totals = _draw_totals(runs.replications)
+    m = _common_draws(totals)
+    if m > 1:
+        for key in _metric_keys():
+            metrics[key] = _with_range(metrics[key], _at_draws(totals, key, m))
     return ScenarioSummary(runs.name, metrics, runs.schematic)
 
 
@@ -506,6 +567,33 @@ def _compare_one(
     npv = a * benefit - a * tt_cost - cost_pv
     bcr = (a * benefit - a * tt_cost) / cost_pv if cost_pv > 0 else np.full(len(idx), np.nan)
     bcr_safety = a * benefit / cost_pv if cost_pv > 0 else np.full(len(idx), np.nan)
+    money = {
+        "safety_benefit_pv": interval(a * benefit),
+        "npv": interval(npv),
+        "bcr": interval(bcr),
+        "bcr_safety": interval(bcr_safety),
+    }
+    # the uncertainty range over every draw: pair i at draw j, variant and baseline at the same draw j
+    b_draws = _draw_totals([b[i] for i in idx])
+    v_draws = _draw_totals([v[i] for i in idx])
+    m = _common_draws(b_draws, v_draws)
+    if m > 1:
+        d_by_draw: dict[str, FloatArray] = {}
+        for key in _metric_keys():
+            bj = _at_draws(b_draws, key, m)
+            dj = _at_draws(v_draws, key, m) - bj
+            d_by_draw[key] = dj
+            diff[key] = _with_range(diff[key], dj)
+            pct[key] = _with_range(pct[key], _ratio_values(dj, bj))
+        benefit_j = np.zeros((len(idx), m))
+        for s in SEVERITIES:
+            benefit_j -= d_by_draw[s] * economics.injury_value(s)
+        net_j = a * benefit_j - a * tt_cost[:, None]  # the pair's travel time is the same at every draw
+        money["safety_benefit_pv"] = _with_range(money["safety_benefit_pv"], a * benefit_j)
+        money["npv"] = _with_range(money["npv"], net_j - cost_pv)
+        if cost_pv > 0:
+            money["bcr"] = _with_range(money["bcr"], net_j / cost_pv)
+            money["bcr_safety"] = _with_range(money["bcr_safety"], a * benefit_j / cost_pv)
     per_pair.update(
         {
             "safety_benefit_per_year": benefit,
@@ -527,15 +615,15 @@ def _compare_one(
         prob_reduces_ksi=prob,
         share_pairs_fewer_ksi=share_fewer,
         travel_time_cost=interval(tt_cost),
-        safety_benefit_pv=interval(a * benefit),
+        safety_benefit_pv=money["safety_benefit_pv"],
         travel_time_cost_pv=interval(a * tt_cost),
         cost_pv=cost_pv,
-        npv=interval(npv),
-        bcr=interval(bcr),
+        npv=money["npv"],
+        bcr=money["bcr"],
         costs=costs,
         economics=economics,
         per_pair=frame,
-        bcr_safety=interval(bcr_safety),
+        bcr_safety=money["bcr_safety"],
         precision_pct=precision_pct,
     )
 

@@ -10,6 +10,11 @@ Casualties are placed on links by :func:`vision_zero.appraisal.attribution.link_
 shared among their links), each scenario on its own network (the links are the same; crossings may differ).
 Per pair ``touched_i + elsewhere_i = total_i`` exactly, where ``total_i`` is the attributed KSI difference; it
 equals the summary KSI difference whenever every casualty has a site on the network (the usual case).
+
+The percentile range (``p_low``/``p_high``) of each part is over the pairs' values, each the mean over its
+replication's risk draws (:mod:`vision_zero.runs.risk_draws`): casualties per site are kept as that mean only, not
+per draw, so with more than one risk draw this range is narrower than one draw's spread, unlike the comparison's
+range of the total KSI avoided (over every draw, :mod:`vision_zero.appraisal.compare`).
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ def ratio_interval(
     numerator's mean contains 0: the relative and the absolute interval agree on excluding 0.
 
     Pairs where either value is not finite, or the denominator is not above 0, are dropped. ``p_low``/``p_high``
-    are the percentiles of the per-pair ratios.
+    are the percentiles of the per-pair ratios (the comparison replaces them by those of every risk draw's ratio
+    where the replications carry their draws: :mod:`vision_zero.appraisal.compare`).
     """
     x, y = as_floats(numerator), as_floats(denominator)
     if x.shape != y.shape:

@@ -35,6 +35,7 @@ __all__ = [
     "excludes_zero_by_column",
     "interval",
     "mean_interval",
+    "percentile_range",
     "precision",
     "replications_needed",
     "t_half_width",
@@ -88,7 +89,8 @@ class Interval:
     low, high
         95% confidence interval of the mean, t-based; NaN with one value.
     p_low, p_high
-        2.5th and 97.5th percentiles of the per-replication values (the uncertainty range).
+        2.5th and 97.5th percentiles of the per-replication values (the uncertainty range); the comparison takes
+        a casualty metric's over every risk draw of every replication (:mod:`vision_zero.appraisal.compare`).
     n
         Number of replications (pairs).
     truncated
@@ -183,10 +185,24 @@ def interval(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> In
     if n == 0:
         nan = float("nan")
         return Interval(nan, nan, nan, nan, nan, 0)
-    tail = (1.0 - level) / 2.0
-    p_low, p_high = (float(v) for v in np.quantile(x, [tail, 1.0 - tail]))
+    p_low, p_high = percentile_range(x, level=level)
     mean, low, high = mean_interval(x, level=level)
     return Interval(mean, low, high, p_low, p_high, n)
+
+
+def percentile_range(values: Iterable[float] | FloatArray, *, level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` share of ``values``: their ``(1 − level)/2`` and ``(1 + level)/2`` percentiles.
+
+    Linear interpolation (numpy's default); values of any shape are pooled, NaN and infinite ones dropped;
+    ``(nan, nan)`` when none is left. :attr:`Interval.p_low`/``p_high`` (the uncertainty range).
+    """
+    x = as_floats(values).ravel()
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return float("nan"), float("nan")
+    tail = (1.0 - level) / 2.0
+    p_low, p_high = (float(v) for v in np.quantile(x, [tail, 1.0 - tail]))
+    return p_low, p_high
 
 
 #: What :func:`replications_needed` returns when no count would do (a mean of 0, or no variance observed).

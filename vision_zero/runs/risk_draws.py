@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.errors import ConfigError
@@ -37,6 +38,7 @@ __all__ = [
     "RISK_DRAW_COLUMNS",
     "RISK_DRAW_KEYS",
     "draw_factors",
+    "draw_totals",
     "draws_table",
     "inner_draws",
     "mean_injuries",
@@ -184,6 +186,26 @@ def totals_of_draw(table: pd.DataFrame, draw: int, column: str = "per_year") -> 
     out.update(by_key)
     out["ksi"] = out["fatal"] + out["serious"]
     return out
+
+
+def draw_totals(table: pd.DataFrame) -> pd.DataFrame:
+    """The casualty totals of every draw of a :func:`draws_table`, keyed as the replication's summary keys them.
+
+    One row per draw (in draw order), columns ``<severity>``, ``<severity>_<road user>``, ``ksi`` and
+    ``ksi_<road user>`` [per year, calibrated: ``per_year``]: the replication's summary value of each key is their
+    mean over the draws (up to rounding). What the comparison's uncertainty range is taken over
+    (:mod:`vision_zero.appraisal.compare`).
+    """
+    wide = table.pivot(index="draw", columns="key", values="per_year").sort_index()
+    out: dict[str, npt.NDArray[np.float64]] = {}
+    for s in SEVERITIES:
+        for u in ROAD_USERS:
+            out[f"{s}_{u}"] = wide[f"{s}.{u}"].to_numpy(np.float64)
+        out[s] = np.sum([out[f"{s}_{u}"] for u in ROAD_USERS], axis=0)
+    out["ksi"] = out["fatal"] + out["serious"]
+    for u in ROAD_USERS:
+        out[f"ksi_{u}"] = out[f"fatal_{u}"] + out[f"serious_{u}"]
+    return pd.DataFrame(out, index=wide.index)
 
 
 def mean_injuries(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
