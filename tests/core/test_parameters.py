@@ -132,3 +132,17 @@ def test_membership_does_not_raise() -> None:
     assert "no.such.parameter" not in params
     name = next(iter(params))
     assert name in params
+
+
+def test_parameter_reads_records_keys_read_and_whether_it_was_iterated() -> None:
+    from vision_zero.core.parameters import ParameterReads
+    from vision_zero.risk._parameters import RecordedReads
+
+    reads = ParameterReads({"a": 1.0, "b": 2.0, "c": 3.0})
+    assert reads["a"] == 1.0 and reads.get("b") == 2.0 and reads.get("z") is None
+    assert reads.read == {"a", "b", "z"} and not reads.everything
+    assert sorted(reads) == ["a", "b", "c"] and reads.everything
+    assert reads.read == {"a", "b", "z"}  # iterating names no key
+    recorded = RecordedReads({"a": 1.0, "b": 2.0})
+    assert recorded["a"] == 1.0 and recorded.read == {"a"}
+    assert len(recorded) == 2 and recorded.read == {"a", "b"} and recorded.everything  # every key, by name

@@ -36,7 +36,7 @@ import pandas as pd
 
 from vision_zero.core.errors import ParameterError
 
-__all__ = ["Parameter", "ParameterSet", "load_parameters"]
+__all__ = ["Parameter", "ParameterReads", "ParameterSet", "load_parameters"]
 
 Distribution = Literal["fixed", "normal", "lognormal", "uniform", "triangular"]
 Status = Literal["checked", "unchecked", "derived", "assumption"]
@@ -45,6 +45,31 @@ _DISTRIBUTIONS: tuple[str, ...] = ("fixed", "normal", "lognormal", "uniform", "t
 _STATUSES: tuple[str, ...] = ("checked", "unchecked", "derived", "assumption")
 _KEYS = {"value", "low", "high", "distribution", "unit", "source", "status", "note"}
 _Z95 = 3.919927969080108  # width of a 95% normal interval in standard deviations
+
+
+class ParameterReads(Mapping[str, float]):
+    """A parameter mapping that records the keys read through it (``get`` reads through it too).
+
+    ``read``: the keys read one by one; ``everything``: whether the mapping was iterated or sized, which reads
+    every key without naming it (a caller decides what that means: all of them, or none it can name).
+    """
+
+    def __init__(self, values: Mapping[str, float]) -> None:
+        self._values = values
+        self.read: set[str] = set()
+        self.everything = False
+
+    def __getitem__(self, key: str) -> float:
+        self.read.add(key)
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        self.everything = True
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        self.everything = True
+        return len(self._values)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar
 
 from vision_zero.core.errors import ParameterError
+from vision_zero.core.parameters import ParameterReads
 
 __all__ = [
     "Kept",
@@ -29,24 +30,16 @@ def param(parameters: Mapping[str, float], name: str) -> float:
         ) from None
 
 
-class RecordedReads(Mapping[str, float]):
-    """A parameter mapping that records the keys read (``get`` reads through it too); iterating reads them all."""
-
-    def __init__(self, values: Mapping[str, float]) -> None:
-        self._values = values
-        self.read: set[str] = set()
-
-    def __getitem__(self, key: str) -> float:
-        self.read.add(key)
-        return self._values[key]
+class RecordedReads(ParameterReads):
+    """A :class:`~vision_zero.core.parameters.ParameterReads` whose iteration also names every key as read."""
 
     def __iter__(self) -> Iterator[str]:
         self.read.update(self._values)
-        return iter(self._values)
+        return super().__iter__()
 
     def __len__(self) -> int:
         self.read.update(self._values)
-        return len(self._values)
+        return super().__len__()
 
 
 class Kept(Generic[_T]):

@@ -23,14 +23,14 @@ With M = 1 a replication is what it was before nested draws, to the last bit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.errors import ConfigError
-from vision_zero.core.parameters import ParameterSet
+from vision_zero.core.parameters import ParameterReads, ParameterSet
 from vision_zero.program.interventions import Binding
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES
 
@@ -53,24 +53,6 @@ RISK_DRAW_KEYS: tuple[str, ...] = tuple(f"{s}.{u}" for s in SEVERITIES for u in 
 _SITE_KEYS = ["site_type", "site", "road_user", "severity"]
 
 
-class _ReadKeys(Mapping[str, float]):
-    """A parameter mapping that records the keys read through it."""
-
-    def __init__(self, values: Mapping[str, float]) -> None:
-        self._values = values
-        self.read: set[str] = set()
-
-    def __getitem__(self, key: str) -> float:
-        self.read.add(key)
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-
 def traffic_parameters(parameters: ParameterSet, bindings: Iterable[Binding]) -> set[str]:
     """The traffic inputs among ``parameters``: kept at a replication's own draw when its risk stage is re-run.
 
@@ -85,7 +67,7 @@ def traffic_parameters(parameters: ParameterSet, bindings: Iterable[Binding]) ->
     from vision_zero.traffic.routing import RouteChoiceSettings
     from vision_zero.traffic.simulation import TrafficSettings
 
-    read = _ReadKeys({k: p.value for k, p in parameters.items()})
+    read = ParameterReads({k: p.value for k, p in parameters.items()})
     TrafficSettings.from_values(read)
     RouteChoiceSettings.from_values(read)
     prefixed = {k for k in parameters if k.startswith(("traffic.", "demand."))}

@@ -48,7 +48,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from vision_zero.core.parameters import ParameterSet
+from vision_zero.core.parameters import ParameterReads, ParameterSet
 from vision_zero.core.process import release_free_memory
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.program.interventions import apply_bindings
@@ -96,27 +96,6 @@ def _by_key(codes: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> np
     return np.asarray(np.bincount(codes, weights=values, minlength=len(_KEYS)), dtype=np.float64)
 
 
-class _Reads(Mapping[str, float]):
-    """A parameter mapping that records which keys were read (iteration counts as reading every key)."""
-
-    def __init__(self, values: Mapping[str, float]) -> None:
-        self._values = values
-        self.read: set[str] = set()
-        self.everything = False
-
-    def __getitem__(self, key: str) -> float:
-        self.read.add(key)
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        self.everything = True
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        self.everything = True
-        return len(self._values)
-
-
 @dataclass
 class _Memo:
     """Results of one function of the parameters, keyed by the values of the parameters it read."""
@@ -132,7 +111,7 @@ class _Memo:
 
     def __call__(self, values: Mapping[str, float]) -> object:
         if self.reads is None:
-            rec = _Reads(values)
+            rec = ParameterReads(values)
             out = self.func(rec)
             self.reads, self.everything = tuple(sorted(rec.read)), rec.everything
             self.cache[self.key(values)] = out
@@ -376,7 +355,7 @@ def _factors(
 
 
 def _calibration_reads(baseline: ScenarioTraffic, pair: _Pair) -> set[str]:
-    rec = _Reads(pair.draw)
+    rec = ParameterReads(pair.draw)
     calibration_targets(
         baseline.applied.scenario,
         baseline.applied.parameters,
