@@ -83,16 +83,18 @@ def test_run_writes_folders_manifest_and_summary(
     assert "limit_kph = 30" in resolved and 'source = "schematic:almaty' in resolved
     table = pd.read_csv(run_dir / "replications.csv")
     assert list(table["replication"]) == [0, 1]
-    # the variant is calibrated with the same baseline replication: calibrated / raw per severity agree
-    b = read_replication(replication_dir(_run_dir(out, "base"), 1)).injuries
-    v = read_replication(replication_dir(run_dir, 1)).injuries
-    # (one factor per road user, the same for each of its severities)
-    fb = b.groupby(["severity", "road_user"]).sum(numeric_only=True)
-    fv = v.groupby(["severity", "road_user"]).sum(numeric_only=True)
-    factor_b = (fb.per_year / fb.per_year_raw).dropna()
-    factor_v = (fv.per_year / fv.per_year_raw).dropna()
-    assert len(factor_b) >= 4
+    # the variant is calibrated with the same baseline replication: at every risk draw the factor it applied per
+    # severity and road user is the baseline's of that draw (one factor per road user, the same for each of its
+    # severities); with more than one draw the mean tables' calibrated / raw is not a factor of either
+    b = read_replication(replication_dir(_run_dir(out, "base"), 1)).risk_draws
+    v = read_replication(replication_dir(run_dir, 1)).risk_draws
+    assert b is not None and v is not None and b["draw"].nunique() == 8  # the default [simulation] risk_draws
+    factor_b = b.set_index(["draw", "key"])["factor"]
+    factor_v = v.set_index(["draw", "key"])["factor"]
+    assert len(factor_b) >= 8 * 4
     pd.testing.assert_series_equal(factor_v.loc[factor_b.index], factor_b)
+    assert factor_b.groupby(level="draw").nunique().gt(1).all()  # factors differ between road users
+    assert factor_b.groupby(level="key").nunique().gt(1).all()  # and between draws
 
     # the written run summary: what the terminal printed, no warning on a flowing run
     written = json.loads((run_dir / "run_summary.json").read_text("utf-8"))
