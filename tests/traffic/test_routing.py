@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -570,13 +571,8 @@ def test_trees_per_simulation_are_the_sampled_origins_slices_also_after_the_last
     pd.testing.assert_frame_equal(run(1, 8), sampled)  # same seed, same sample, same swaps
 
 
-def test_landmark_bounds_change_nothing_in_a_baseline_and_its_band_phase(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # a congested 8x8 grid (64 origins), the gap on 16 of them: in the band phase the other origins' trees (more
-    # than twice the 16 landmarks in every slice) set drivers aside by their landmark bounds, stop at the others'
-    # band thresholds and prune by the bounds; without landmarks (LANDMARKS 0) they only stop at the thresholds.
-    # The log (but the trees grown), the routes and the simulated times are the same bit for bit
+def _congested_grid_8x8() -> tuple[RoadNetwork, pd.DataFrame]:
+    """A congested signalised 8x8 grid (64 origins) and 5,000 random trips over one hour (seed 9)."""
     net = grid(8, signalised=True)
     rng = np.random.default_rng(9)
     n = 5000
@@ -589,16 +585,17 @@ def test_landmark_bounds_change_nothing_in_a_baseline_and_its_band_phase(
             "depart_s": rng.uniform(0, 3600, n),
         }
     )
-    rc = RouteChoiceSettings(
-        max_iterations=2,
-        relative_gap_target=0.0,
-        slice_s=900.0,
-        band_relative=0.1,
-        band_min_s=20.0,
-        gap_sample_origins=16,
-    )
+    return net, trips
 
-    routers: list[Router] = []
+
+def _counted_runs(
+    monkeypatch: pytest.MonkeyPatch,
+    net: RoadNetwork,
+    trips: pd.DataFrame,
+    rc: RouteChoiceSettings,
+    routers: list[Router],
+) -> Callable[[], VehicleTraffic]:
+    """A run of ``trips`` on ``net`` (drivers' seed 3, exact settings) whose routers are appended to ``routers``."""
 
     class Counted(Router):
         def __init__(self, network: RoadNetwork) -> None:
@@ -611,6 +608,29 @@ def test_landmark_bounds_change_nothing_in_a_baseline_and_its_band_phase(
         return simulate_vehicles(
             net, trips, rng=np.random.default_rng(3), periods=(HOUR,), settings=EXACT, route_settings=rc
         )
+
+    return run
+
+
+def test_landmark_bounds_change_nothing_in_a_baseline_and_its_band_phase(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a congested 8x8 grid (64 origins), the gap on 16 of them: in the band phase the other origins' trees (more
+    # than twice the 16 landmarks in every slice) set drivers aside by their landmark bounds, stop at the others'
+    # band thresholds and prune by the bounds; without landmarks (LANDMARKS 0) they only stop at the thresholds.
+    # The log (but the trees grown), the routes and the simulated times are the same bit for bit
+    net, trips = _congested_grid_8x8()
+    rc = RouteChoiceSettings(
+        max_iterations=2,
+        relative_gap_target=0.0,
+        slice_s=900.0,
+        band_relative=0.1,
+        band_min_s=20.0,
+        gap_sample_origins=16,
+    )
+
+    routers: list[Router] = []
+    run = _counted_runs(monkeypatch, net, trips, rc, routers)
 
     with_bounds = run()
     monkeypatch.setattr(routing, "LANDMARKS", 0)
@@ -636,18 +656,7 @@ def test_the_band_phase_grows_its_gap_samples_trees_only_for_the_gaps_a_stop_rul
     # then rose 15%: no plateau), row 7 and the cap's row 8 with their search. Against a run that grows every gap
     # (the rule as before): the same switchers, routes, times, stop and every other column bit for bit, the gaps
     # grown equal, fewer vertices settled
-    net = grid(8, signalised=True)
-    rng = np.random.default_rng(9)
-    n = 5000
-    trips = pd.DataFrame(
-        {
-            "trip": np.arange(n),
-            "period": "h",
-            "origin": rng.integers(0, 64, n),
-            "destination": rng.integers(0, 64, n),
-            "depart_s": rng.uniform(0, 3600, n),
-        }
-    )
+    net, trips = _congested_grid_8x8()
     rc = RouteChoiceSettings(
         max_iterations=6,
         relative_gap_target=0.0,
@@ -663,18 +672,7 @@ def test_the_band_phase_grows_its_gap_samples_trees_only_for_the_gaps_a_stop_rul
         handover_min_gap=0.1,
     )
     routers: list[Router] = []
-
-    class Counted(Router):
-        def __init__(self, network: RoadNetwork) -> None:
-            super().__init__(network)
-            routers.append(self)
-
-    monkeypatch.setattr(simulation_module, "Router", Counted)
-
-    def run() -> VehicleTraffic:
-        return simulate_vehicles(
-            net, trips, rng=np.random.default_rng(3), periods=(HOUR,), settings=EXACT, route_settings=rc
-        )
+    run = _counted_runs(monkeypatch, net, trips, rc, routers)
 
     lazy = run()
     # every gap read (raising=False: the rule as it was grows them all anyway)
