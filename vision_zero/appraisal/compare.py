@@ -87,7 +87,7 @@ import numpy as np
 import pandas as pd
 
 from vision_zero.appraisal.economics import Economics, InterventionCost
-from vision_zero.appraisal.paired_stats import prob_mean_below_zero, ratio_interval
+from vision_zero.appraisal.paired_stats import prob_mean_below_zero, ratio_interval, ratio_pairs
 from vision_zero.core.errors import DataError
 from vision_zero.core.intervals import (
     FloatArray,
@@ -208,10 +208,18 @@ def _with_range(iv: Interval, values: FloatArray) -> Interval:
     return replace(iv, p_low=p_low, p_high=p_high)
 
 
+def _safety_benefit(diff: Mapping[str, FloatArray], economics: Economics) -> FloatArray:
+    """The annual safety benefit ``−Σ_s diff_s · value_s`` over severities (per pair, or per pair and draw)."""
+    benefit = np.zeros_like(diff[SEVERITIES[0]], dtype=np.float64)
+    for sev in SEVERITIES:
+        benefit -= diff[sev] * economics.injury_value(sev)
+    return benefit
+
+
 def _ratio_values(numerator: FloatArray, denominator: FloatArray, scale: float = 100.0) -> FloatArray:
     """``scale · numerator / denominator`` where both are finite and the denominator is above 0 (as for pairs)."""
-    keep = np.isfinite(numerator) & np.isfinite(denominator) & (denominator > 0)
-    return np.asarray(scale * numerator[keep] / denominator[keep], dtype=np.float64)
+    x, y = ratio_pairs(numerator, denominator)
+    return np.asarray(scale * x / y, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -557,9 +565,9 @@ def _compare_one(
     d_ksi = np.asarray(per_pair["diff_ksi"], dtype=float)
     share_fewer = float(np.mean(d_ksi < 0))
     prob = prob_mean_below_zero(d_ksi)
-    benefit = np.zeros(len(idx))
-    for s in SEVERITIES:
-        benefit -= np.asarray(per_pair[f"diff_{s}"], dtype=float) * economics.injury_value(s)
+    benefit = _safety_benefit(
+        {sev: np.asarray(per_pair[f"diff_{sev}"], dtype=float) for sev in SEVERITIES}, economics
+    )
     tt_cost = np.asarray(per_pair["diff_veh_h"], dtype=float) * economics.value_of_time
     a = economics.annuity
     costs = tuple(variant.costs)
@@ -585,9 +593,7 @@ def _compare_one(
             d_by_draw[key] = dj
             diff[key] = _with_range(diff[key], dj)
             pct[key] = _with_range(pct[key], _ratio_values(dj, bj))
-        benefit_j = np.zeros((len(idx), m))
-        for s in SEVERITIES:
-            benefit_j -= d_by_draw[s] * economics.injury_value(s)
+        benefit_j = _safety_benefit(d_by_draw, economics)
         net_j = a * benefit_j - a * tt_cost[:, None]  # the pair's travel time is the same at every draw
         money["safety_benefit_pv"] = _with_range(money["safety_benefit_pv"], a * benefit_j)
         money["npv"] = _with_range(money["npv"], net_j - cost_pv)

@@ -19,7 +19,13 @@ from scipy import stats
 
 from vision_zero.core.intervals import FloatArray, Interval, as_floats
 
-__all__ = ["prob_mean_below_zero", "ratio_interval", "sd_range"]
+__all__ = ["prob_mean_below_zero", "ratio_interval", "ratio_pairs", "sd_range"]
+
+
+def ratio_pairs(numerator: FloatArray, denominator: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The pairs a ratio is taken over: both values finite and the denominator above 0."""
+    keep = np.isfinite(numerator) & np.isfinite(denominator) & (denominator > 0)
+    return numerator[keep], denominator[keep]
 
 
 def ratio_interval(
@@ -45,8 +51,7 @@ def ratio_interval(
     x, y = as_floats(numerator), as_floats(denominator)
     if x.shape != y.shape:
         raise ValueError(f"ratio_interval: {x.size} numerator values against {y.size} denominator values")
-    keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
-    x, y = x[keep], y[keep]
+    x, y = ratio_pairs(x, y)
     n = int(x.size)
     nan = float("nan")
     if n == 0:
