@@ -66,7 +66,7 @@ from vision_zero.core.parameters import load_parameters
 from vision_zero.core.seeding import replication_rngs
 from vision_zero.network.road_network import load_network
 from vision_zero.risk import crash_model
-from vision_zero.traffic import demand, pedestrians, routing, simulation, trip_distribution
+from vision_zero.traffic import _network_loading, demand, pedestrians, routing, simulation, trip_distribution
 
 PHASES = ("network", "demand", "routing", "loop", "route bookkeeping", "record", "risk")
 
@@ -168,7 +168,7 @@ def run(
     clock = Clock(memory)
     # the event loop runs inside _simulate_once; everything else simulate_vehicles does is bookkeeping
     with (
-        clock.wrap(simulation, "_simulate_once", "loop"),
+        clock.wrap(_network_loading, "_simulate_once", "loop"),
         clock.wrap(routing.Router, "shortest", "routing"),
         clock.wrap(routing.Router, "__init__", "routing"),
     ):

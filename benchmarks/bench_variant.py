@@ -21,7 +21,7 @@ elastic demand, the congestion index, the record and the risk model), the varian
 its injuries and link traffic tables (to check that two code versions give the same results bit for bit).
 ``--set KEY=VALUE`` (repeatable) overrides a key of every scenario, as ``vision-zero compare --set`` does (e.g.
 ``demand.scale=1.0``); a baseline cache is only valid for the overrides it was written with. ``--landmarks N``
-sets the band search's landmarks (:data:`vision_zero.traffic.routing.LANDMARKS`; 0: none, as before them). State the machine
+sets the band search's landmarks (:data:`vision_zero.traffic._router.LANDMARKS`; 0: none, as before them). State the machine
 load (printed) beside any figure.
 """
 
@@ -41,7 +41,16 @@ import pandas as pd
 from vision_zero.cli._argtypes import parse_overrides
 from vision_zero.risk import crash_model
 from vision_zero.runs.pipeline import prepare_file, run_replication
-from vision_zero.traffic import demand, routing, simulation
+from vision_zero.traffic import (
+    _band_phase,
+    _network_loading,
+    _route_choice,
+    _router,
+    _vehicles,
+    demand,
+    routing,
+    simulation,
+)
 
 
 def _timed(owner: Any, name: str, tally: dict[str, list[float]]) -> None:
@@ -79,11 +88,11 @@ def main(argv: list[str] | None = None) -> None:
         "--landmarks",
         type=int,
         default=None,
-        help="landmarks of the band search's lower bounds (routing.LANDMARKS; 0 = none, the search before them)",
+        help="landmarks of the band search's lower bounds (_router.LANDMARKS; 0 = none, the search before them)",
     )
     args = ap.parse_args(argv)
     if args.landmarks is not None:
-        routing.LANDMARKS = args.landmarks
+        _router.LANDMARKS = args.landmarks
     overrides = parse_overrides(args.overrides) or None
     print(f"load at start: {os.getloadavg()}", flush=True)
     logs: list[Any] = []
@@ -116,9 +125,10 @@ def main(argv: list[str] | None = None) -> None:
     tally: dict[str, list[float]] = {}
     _timed(routing.Router, "shortest", tally)
     _timed(demand, "od_travel_time_s", tally)
-    _timed(simulation, "_best_routes", tally)  # the route choice's searches after each simulation
-    _timed(simulation, "_simulate_once", tally)  # one simulation of every period (the event loop)
-    _timed(simulation, "_slice_costs", tally)
+    for owner in (_route_choice, _band_phase, _vehicles):  # every module that calls it
+        _timed(owner, "best_routes", tally)  # the route choice's searches after each simulation
+    _timed(_network_loading, "_simulate_once", tally)  # one simulation of every period (the event loop)
+    _timed(_network_loading, "_slice_costs", tally)
     _timed(routing.HeldRoutes, "forgone", tally)  # held routes' forgone savings (their own trees)
     _timed(demand, "elastic_trips", tally)
     _timed(simulation, "record_of", tally)

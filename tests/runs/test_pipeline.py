@@ -527,7 +527,7 @@ def test_a_null_program_run_as_a_pair_has_exactly_no_effect_where_the_baseline_s
     # ends in the state a variant aims at; a variant that changes nothing, started from its routes, moves nobody:
     # the same traffic, the same casualties, zero effect. (Before the band phase the exact null program also had
     # no effect, each driver tolerating exactly the saving he had; the baseline, though, ended in the equilibrium
-    # phase, and any real change, however small, re-opened its unfinished convergence: tests/traffic/test_routing.py)
+    # phase, and any real change, however small, re-opened its unfinished convergence: tests/traffic/test_route_choice.py)
     base_toml = tmp_path / "base.toml"
     base_toml.write_text(
         'name = "base"\ndescription = "d"\n[network]\nsource = "schematic:almaty?scale=tiny&seed=0"\n'

@@ -35,7 +35,7 @@ import pytest
 from vision_zero.core.parameters import load_parameters
 from vision_zero.core.seeding import replication_rngs
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic import demand, pedestrians, simulation
+from vision_zero.traffic import _network_loading, demand, pedestrians, simulation
 from vision_zero.traffic.routing import RouteChoiceSettings
 from vision_zero.traffic.simulation import TrafficRecord, record_of, simulate_vehicles
 
@@ -189,13 +189,13 @@ def test_an_iteration_that_moves_nobody_reuses_its_simulation(
     # 6 simulations (the hand-over's row pair shares one), the hash and figures unchanged. Under the classic MSA
     # step 1/(k+1) (the default's 0.75 draws somebody in every iteration of this case)
     calls: list[tuple[Any, ...]] = []
-    once = simulation._simulate_once
+    once = _network_loading._simulate_once
 
     def counted(*args: Any) -> Any:
         calls.append(args)
         return once(*args)
 
-    monkeypatch.setattr(simulation, "_simulate_once", counted)
+    monkeypatch.setattr(_network_loading, "_simulate_once", counted)
     seen: list[simulation.VehicleTraffic] = []
 
     def kept(*args: Any, **kwargs: Any) -> simulation.VehicleTraffic:

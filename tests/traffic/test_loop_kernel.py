@@ -20,7 +20,7 @@ import simpy
 from vision_zero.core.parameters import load_parameters
 from vision_zero.core.seeding import replication_rngs
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic import _loop, demand, simulation
+from vision_zero.traffic import _loop, _network_loading, demand, simulation
 from vision_zero.traffic import _loop_kernel as kernel
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.simulation import TrafficSettings
@@ -96,7 +96,7 @@ def test_simpy_processes_between_kernel_slices_see_the_links_up_to_their_time_an
             super().__init__()
             self.process(ticker(self))
 
-    monkeypatch.setattr(simulation, "EventLoop", Watched)
+    monkeypatch.setattr(_network_loading, "EventLoop", Watched)
     monkeypatch.setattr(simpy, "Environment", Ticking)
     shared = run()
     for name in ("ent", "ee", "ex"):

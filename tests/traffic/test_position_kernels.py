@@ -119,7 +119,7 @@ def _numpy_slice_costs(
     n_rows: int,
     n_edges: int,
 ) -> tuple[F64, F64]:
-    """simulation._slice_costs as numpy computed it before the compiled pass (main db44330)."""
+    """_network_loading._slice_costs as numpy computed it before the compiled pass (main db44330)."""
     n_links = len(empty_s)
     entered = np.isfinite(ent)
     veh_of = np.repeat(np.arange(len(period), dtype=np.int32), np.diff(ptr))[entered]
