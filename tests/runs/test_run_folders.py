@@ -177,6 +177,27 @@ def test_changing_a_scenario_value_gives_a_new_run_id(tmp_path: Path) -> None:
     assert scenario_run_dir(tmp_path, job_of(folder / "base.toml")).parent == tmp_path / "base"
 
 
+def test_rewording_the_description_or_changing_the_money_values_keeps_the_run_id(tmp_path: Path) -> None:
+    # no replication reads them (the comparison reads both from the scenario file): nothing to simulate again
+    folder = scenario_folder(tmp_path / "s")
+    base, slow = run_id(job_of(folder / "base.toml")), run_id(job_of(folder / "slow.toml"))
+    (folder / "base.toml").write_text(
+        BASE.replace(
+            'description = "tiny test network with every kind of input file"', 'description = "reworded"'
+        )
+        + "\n[economics]\ndiscount_rate = 0.07\nhorizon_years = 10\n",
+        "utf-8",
+    )
+    (folder / "slow.toml").write_text(SLOW.replace("30 km/h inside the zone", "a zone"), "utf-8")
+    assert job_of(folder / "base.toml").scenario_toml != FILES["base.toml"]  # the scenario did change
+    assert "reworded" in job_of(folder / "base.toml").scenario_toml
+    assert run_id(job_of(folder / "base.toml")) == base
+    assert run_id(job_of(folder / "slow.toml")) == slow  # its baseline's content is in its id: unchanged too
+    # a value a replication reads still gives a new id
+    (folder / "base.toml").write_text(BASE.replace("seed = 3", "seed = 3\nplatoon_size = 2"), "utf-8")
+    assert run_id(job_of(folder / "base.toml")) != base
+
+
 def test_run_folder_layout_and_manifest(tmp_path: Path) -> None:
     job = toy_job(replications=2)
     res = run_job(job, out_dir=tmp_path, executor=SerialExecutor(), progress=False)

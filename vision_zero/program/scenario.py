@@ -55,6 +55,7 @@ from vision_zero.program.interventions import INTERVENTIONS, Intervention
 __all__ = [
     "MAX_DAILY_TRIPS",
     "MAX_EXTENDS_DEPTH",
+    "NOT_IN_RUN_CONTENT",
     "SMOKE_OVERRIDES",
     "CalibrationSection",
     "DemandSection",
@@ -82,6 +83,11 @@ SMOKE_OVERRIDES: dict[str, Any] = {
 
 _NETWORK_FILE_SUFFIXES = (".graphml", ".osm", ".bz2", ".xml", ".pbf", ".geojson", ".json", ".gpkg", ".shp")
 _NOT_INHERITED = ("name", "description", "extends", "baseline")
+
+#: Top-level keys of a resolved scenario that no replication reads, left out of its run content
+#: (:meth:`Scenario.content_toml`): the comparison reads the description and the money values
+#: (:mod:`vision_zero.appraisal.economics`) from the scenario file itself, never from a run folder.
+NOT_IN_RUN_CONTENT: tuple[str, ...] = ("description", "economics")
 
 
 class _Section(BaseModel):
@@ -305,7 +311,10 @@ class Scenario:
         ``calibration.crash_records``, ``risk.parameters``, each intervention's ``where.polygon``) becomes
         ``"sha256:<digest>"``; ``baseline`` becomes ``"self"`` (a baseline) or ``"another scenario"`` (a variant's
         run-id adds its baseline's content); the ``# resolved from`` and ``# overrides`` comments are left out
-        (the values already hold the overrides).
+        (the values already hold the overrides). What no replication reads is left out too
+        (:data:`NOT_IN_RUN_CONTENT`: the ``description`` and the ``[economics]`` money values, which the
+        comparison reads from the scenario file when it appraises), so rewording a description or changing a
+        discount rate reuses the replications already run instead of simulating them again.
 
         Raises
         ------
@@ -315,6 +324,8 @@ class Scenario:
         import tomli_w
 
         doc = self._resolved_document()
+        for key in NOT_IN_RUN_CONTENT:
+            del doc[key]
         doc["baseline"] = "self" if self.is_baseline else "another scenario"
 
         def digest(table: Any, key: str, label: str, base: Path | None = None) -> None:
