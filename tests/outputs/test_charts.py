@@ -155,6 +155,30 @@ def test_tornado_draws_the_risk_only_reruns(tmp_path: Path, lang: str) -> None:
     assert ntext("tornado_method", 4, lang).split(";")[0][:40] in svg
 
 
+def test_tornado_bars_are_the_changes_at_the_own_draws_placed_at_the_headline() -> None:
+    # with several risk draws per replication the re-runs' centre (the own draws' mean, at_draw) is not the
+    # headline (the mean over every draw): here 4 below it. A parameter whose ends move KSI avoided by -0.5 and
+    # +1.0 around the own draws must show as headline - 0.5 and headline + 1.0, not as two values below the
+    # headline (which would read as both ends lowering KSI avoided)
+    _, _, c = _comparison()
+    headline = c.variants[0].ksi_avoided.mean
+    centre = headline - 4.0
+    sens = _sensitivity({"risk.a": (centre - 0.5, centre + 1.0), "risk.b": (centre + 0.25, centre)}, centre)
+    frame = tornado_frame(dataclasses.replace(c.variants[0], sensitivity=sens), _params()).set_index(
+        "parameter"
+    )
+    assert frame.loc["risk.a", "at_low"] == pytest.approx(headline - 0.5, abs=1e-12)
+    assert frame.loc["risk.a", "at_high"] == pytest.approx(headline + 1.0, abs=1e-12)
+    assert frame.loc["risk.b", "at_low"] == pytest.approx(headline + 0.25, abs=1e-12)
+    assert frame.loc["risk.b", "at_high"] == pytest.approx(headline, abs=1e-12)
+    assert frame.loc["risk.a", "swing"] == pytest.approx(1.5)  # the swing is the same either way
+    # at the headline itself (one draw per replication) the values are the re-runs' own
+    own = _sensitivity({"risk.a": (headline - 0.5, headline + 1.0)}, headline)
+    same = tornado_frame(dataclasses.replace(c.variants[0], sensitivity=own), _params())
+    assert same["at_low"].tolist() == own["at_low"].tolist()
+    assert same["at_high"].tolist() == own["at_high"].tolist()
+
+
 def test_tornado_without_stored_traffic_says_so(tmp_path: Path) -> None:
     _, _, c = _comparison()
     assert c.variants[0].sensitivity is None

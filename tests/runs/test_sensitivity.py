@@ -102,8 +102,8 @@ def test_two_replications_give_a_tornado_with_the_parameters_ranges(
             assert math.isfinite(row.at_low) and math.isfinite(row.at_high)
         sens = v.sensitivity
         assert sens is not None
-        # bars are centred on the mean KSI avoided at the own draws (draw 0 of each replication's risk draws; the
-        # headline is the mean over all its draws)
+        # the re-runs are centred on the mean KSI avoided at the own draws (draw 0 of each replication's risk draws;
+        # the headline is the mean over all its draws, and tornado_frame places the re-runs' changes at it)
         runs = {i.runs.name: i.runs for i in compared["inputs"]}
         own = [
             totals_of_draw(b.risk_draws, 0)["ksi"] - totals_of_draw(r.risk_draws, 0)["ksi"]

@@ -270,19 +270,30 @@ def speed_distributions(
 def tornado_frame(variant: VariantComparison, params: ParameterSet) -> pd.DataFrame:
     """Sensitivity of KSI avoided per year to each risk-stage parameter (see the module docstring).
 
+    The re-runs move one parameter around each replication's own draw (draw 0 of its risk draws), whose mean
+    over the pairs (the sensitivity's ``at_draw``) is not the headline when a replication is evaluated at more
+    than one draw (``[simulation] risk_draws``: the headline is the mean over all of them). What a bar shows is
+    the change the parameter's end made at the own draws, placed at the headline: ``at_low`` = headline +
+    (re-run at low − ``at_draw``), and so for ``at_high``; with one draw per replication ``at_draw`` is the
+    headline and the values are the re-runs' own. Drawn from the re-runs' values instead, a bar of a parameter
+    that moves little would start at the headline and end on the far side of the own draws' mean: both ends
+    of the parameter would seem to lower (or raise) KSI avoided.
+
     Returns
     -------
     DataFrame
         One row per parameter, sorted by swing: ``parameter``, ``unit`` (from ``params``), ``low``, ``high``,
-        ``value`` (central), ``at_low``, ``at_high`` (KSI avoided per year, mean over the pairs, with the
-        parameter at low/high), ``swing``; empty when the sensitivity was not computed.
+        ``value`` (central), ``at_low``, ``at_high`` (KSI avoided per year with the parameter at low/high, as
+        above), ``swing`` (``|at_high − at_low|``); empty when the sensitivity was not computed.
     """
     cols = ["parameter", "unit", "low", "high", "value", "at_low", "at_high", "swing"]
     sens = variant.sensitivity
     if sens is None or not len(sens):
         return pd.DataFrame(columns=cols)
     units = [params[n].unit if n in params else "" for n in sens["parameter"]]
-    return pd.DataFrame(sens.assign(unit=units)[cols]).reset_index(drop=True)
+    shift = variant.ksi_avoided.mean - sens["at_draw"]
+    frame = sens.assign(unit=units, at_low=sens["at_low"] + shift, at_high=sens["at_high"] + shift)
+    return pd.DataFrame(frame[cols]).reset_index(drop=True)
 
 
 def tornado(
@@ -297,7 +308,7 @@ def tornado(
     """Tornado chart of :func:`tornado_frame` (the ``top`` parameters with the largest swing)."""
     frame = tornado_frame(variant, params).head(top)
     fig, ax = figure(max(4.0, 1.6 + 0.42 * len(frame)))
-    base = -variant.difference["ksi"].mean
+    base = variant.ksi_avoided.mean  # the headline; the bars' ends are placed around it (tornado_frame)
     if len(frame):
         ypos = np.arange(len(frame))[::-1]
         for k, (y, lo, hi) in enumerate(zip(ypos, frame["at_low"], frame["at_high"], strict=True)):

@@ -16,10 +16,11 @@ and the variant's use of the baseline's factors. No traffic is simulated again.
 
 The result per variant is the mean over the pairs of KSI avoided per year with the parameter at each end; at the
 replications' own draws the re-run reproduces each replication's KSI at its own draw (draw 0 of its risk draws,
-:attr:`~vision_zero.runs.results.ReplicationResult.risk_draws`; test), so the bars are centred on the mean at the
-own draws. With ``[simulation] risk_draws`` above 1 the headline is the mean over each replication's risk draws
+:attr:`~vision_zero.runs.results.ReplicationResult.risk_draws`; test), so ``at_draw`` is the mean at the own
+draws. With ``[simulation] risk_draws`` above 1 the headline is the mean over each replication's risk draws
 (:mod:`vision_zero.runs.risk_draws`), which the own draws' mean only estimates: the tornado moves one parameter
-around the own draws, not around every inner draw. This is a one-at-a-time sensitivity (a tornado): it shows which evidence moves the answer and
+around the own draws, not around every inner draw, and the chart and the report place each end's change from
+``at_draw`` at the headline (:func:`vision_zero.outputs.charts.tornado_frame`). This is a one-at-a-time sensitivity (a tornado): it shows which evidence moves the answer and
 by how much, not a joint uncertainty interval (the replications' draws give that).
 
 Speed: each road-user model is re-run only when a parameter it reads changes (the keys it reads are recorded on
