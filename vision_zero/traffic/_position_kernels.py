@@ -132,7 +132,7 @@ def replace_routes(
 def carried_values(
     old_ptr: IntArray, new_ptr: IntArray, keep: BoolArray, values: FloatArray
 ) -> tuple[FloatArray, BoolArray]:
-    """Per position of the new routes: ``values`` at the same position of a kept route (``simulation._carried``).
+    """Per position of the new routes: ``values`` at the same position of a kept route (``_network_loading.carried``).
 
     Returns the carried values (unset where the route is not kept) and the mask of the positions not carried.
     """
@@ -181,7 +181,7 @@ def slice_costs(
     n_rows: int,
     n_edges: int,
 ) -> tuple[FloatArray, FloatArray]:
-    """Mean link time per (cost row, link) and each movement's mean extra time (``simulation._slice_costs``).
+    """Mean link time per (cost row, link) and each movement's mean extra time (``_network_loading._slice_costs``).
 
     Over the positions that were entered (``ent`` finite), weighted by their vehicle's ``size``: a traversal's time
     is ``ex - ent`` (``close`` of its period where it had not left), its row the slice of its entry. Returns

@@ -15,7 +15,8 @@ The public face of route choice: every name other stages read is imported from h
   the boundedly rational response: :class:`HeldRoutes` (the routes drivers had) and :func:`band_switchers` (who
   leaves his route: Mahmassani and Jayakrishnan's indifference band).
 
-The equilibrium loop itself lives in :mod:`vision_zero.traffic.simulation` (it needs the simulation).
+The equilibrium loop itself lives in :mod:`vision_zero.traffic._route_choice` (it needs the simulation; the
+public entry is :mod:`vision_zero.traffic.simulation`).
 """
 
 from __future__ import annotations
