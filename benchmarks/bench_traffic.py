@@ -325,7 +325,7 @@ def build_city_case(
     """
     from vision_zero import network as vz_network
     from vision_zero.traffic import demand
-    from vision_zero.traffic._model import _PRIORITY_RANK
+    from vision_zero.traffic._model import PRIORITY_RANK
 
     workdir.mkdir(parents=True, exist_ok=True)
     source = network if network is not None else f"schematic:almaty?scale={scale}"
@@ -369,7 +369,7 @@ def build_city_case(
             # vision_zero's road-class order at a junction, as SUMO's edge priority: both tools then make the same
             # road the major one at a priority junction (without it netconvert ranks by speed and lanes, and all
             # 1-lane 60 km/h classes tie, so geometry picks the major road)
-            "priority": net.links["highway"].astype(str).map(_PRIORITY_RANK).fillna(0).to_numpy(int),
+            "priority": net.links["highway"].astype(str).map(PRIORITY_RANK).fillna(0).to_numpy(int),
         }
     )
     write_plain_xml_and_convert(workdir, nodes, links)

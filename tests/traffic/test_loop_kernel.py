@@ -1,14 +1,13 @@
 """The compiled event loop (``vision_zero/traffic/_loop_kernel.py``) and how it shares SimPy's clock.
 
-The kernel keeps its own event heap in SimPy's order and is run by a SimPy process up to each next SimPy event
-(``vision_zero/traffic/_loop.py``). These tests show that its order is SimPy's, and that SimPy processes running
-between the kernel's slices see every link event before their time done and leave the results unchanged. Bit
-equality with the interpreted SimPy loop it replaced is ``test_golden.py``'s hash (kept unchanged by the switch).
+The kernel keeps its own event heap in SimPy's order (``test_loop_state.py``) and is run by a SimPy process up to
+each next SimPy event (``vision_zero/traffic/_loop.py``). These tests show that SimPy processes running between
+the kernel's slices see every link event before their time done and leave the results unchanged. Bit equality with
+the interpreted SimPy loop it replaced is ``test_golden.py``'s hash (kept unchanged by the switch).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Generator
 from typing import Any
 
@@ -23,38 +22,6 @@ from vision_zero.network.road_network import RoadNetwork
 from vision_zero.traffic import _loop, _network_loading, demand, simulation
 from vision_zero.traffic import _loop_kernel as kernel
 from vision_zero.traffic.periods import Period
-from vision_zero.traffic.simulation import TrafficSettings
-
-
-def _empty_state(n_links: int = 4) -> kernel.State:
-    ones = np.ones(n_links)
-    lk = _loop.Links(ones, ones, ones, ones, ones, ones, ones, ones, ones)
-    rl = np.arange(8, dtype=np.int32) % n_links
-    nl = np.full(8, -1, dtype=np.int32)
-    z = np.zeros(8)
-    ptr = np.array([0, 8])
-    loop = _loop.EventLoop(lk, TrafficSettings.from_parameters(), rl, nl, z, nl + 2, ptr[:1], ptr[1:])
-    return loop.state
-
-
-def test_the_kernels_event_order_is_simpys() -> None:
-    # events of one priority at random times with many ties: SimPy runs them by (time, scheduling order)
-    rng = np.random.default_rng(3)
-    times = rng.integers(0, 20, 60).astype(np.float64) / 4.0
-    env = simpy.Environment()
-    seen: list[int] = []
-    for i, t in enumerate(times):
-        ev = env.timeout(float(t))
-        ev.callbacks.append(functools.partial(lambda i, _e: seen.append(i), i))
-    env.run()
-    st = _empty_state()
-    for i, t in enumerate(times):
-        kernel._push(st, float(t), 0, i, float(t), 0)
-    popped = []
-    while st.cnt[kernel.HSIZE]:
-        popped.append(int(st.hi[0, kernel.HARG]))
-        kernel._pop(st)
-    assert popped == seen
 
 
 def _trips(network: RoadNetwork) -> tuple[pd.DataFrame, tuple[Period, ...]]:
@@ -107,21 +74,3 @@ def test_simpy_processes_between_kernel_slices_see_the_links_up_to_their_time_an
     assert len(ticks) == 194  # every 37 s up to the period's end (7,200 s with the drain)
     for t, made in ticks:
         assert int((ex < t).sum()) <= made <= int((ex <= t).sum())
-
-
-def test_gate_slots_distinct_movements_are_numpys_unique_pairs() -> None:
-    # the compiled dedupe of (next link, link) pairs gives np.unique's sorted keys, also when a link has more next
-    # links than its first list capacity and when no position has a next link
-    rng = np.random.default_rng(5)
-    a = rng.integers(0, 300, 900).astype(np.int32)
-    b = rng.integers(0, 300, 900).astype(np.int32)
-    m = rng.integers(0, 900, 20_000)
-    cases = [
-        (a[m], np.where(rng.random(20_000) < 0.1, -1, b[m]).astype(np.int32), 300),
-        (np.zeros(3000, np.int32), (np.arange(3000) % 997).astype(np.int32), 1000),
-        (np.arange(5, dtype=np.int32), np.full(5, -1, np.int32), 5),
-    ]
-    for rl, nl, n_links in cases:
-        has = nl >= 0
-        expected = np.unique(nl[has].astype(np.int64) * n_links + rl[has])
-        assert np.array_equal(kernel._distinct_pairs(rl, nl, n_links), expected)

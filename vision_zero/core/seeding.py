@@ -2,7 +2,9 @@
 
 Replication *i* of every scenario draws demand, drivers, route choice and parameters from the same independent
 streams, derived only from ``(seed, i, stream)``. So a difference between two scenarios is measured pair by pair,
-and replication *i* gives the same result whichever executor runs it and in whatever order.
+and replication *i* gives the same result whichever executor runs it and in whatever order. Where a draw must be
+the same for one thing in every scenario without taking from a stream (a driver's compliance with a limit, a
+signal's offset), :func:`hash_unit` maps its integer id to [0, 1).
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-__all__ = ["STREAMS", "ReplicationRNG", "replication_rngs"]
+__all__ = ["STREAMS", "ReplicationRNG", "hash_unit", "replication_rngs"]
 
 #: Fixed stream numbers. Never renumber: results of earlier runs depend on them. Number 2 was the drawn
 #: pedestrian arrivals' (the record keeps pedestrians as Poisson rates since; not to be reused).
@@ -50,3 +53,12 @@ def replication_rngs(seed: int, replication: int) -> ReplicationRNG:
         parameters=gen("parameters"),
         routing=gen("routing"),
     )
+
+
+def hash_unit(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """A fixed, well-mixed map of integer ids to [0, 1) (SplitMix64 finaliser; Steele et al. 2014)."""
+    z = ids.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(2**53)

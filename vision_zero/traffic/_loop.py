@@ -401,7 +401,7 @@ def link_constants(
     links entering it, e.g. a roundabout's entry capacity). An optional node column ``flow_capacity_vph`` is a
     flow capacity the node shares among all its entering links (UXsim's node ``flow_capacity``): vehicles that
     pass it from one link into another take one slot of ``3600 / capacity`` s each, in the order of their finish
-    tags by capacity x merge priority (:func:`~vision_zero.traffic._loop_kernel._node_wait`). On a minor
+    tags by capacity x merge priority (:func:`~vision_zero.traffic._loop_gates.node_wait`). On a minor
     approach of a priority junction the outflow headway is a floor. With a give-way rule (``traffic.give_way.gap_acceptance`` 1: HCM, 2: Kimber &
     Coombe), the approach-level give-way capacity is not applied on minor approaches of priority junctions
     (roundabout entries keep it): :class:`EventLoop` gives each vehicle leaving a link at a priority junction its

@@ -1,6 +1,6 @@
 """Known signal plans given with a network: phases at a node, each approach's phases of green.
 
-Private helper of :func:`vision_zero.traffic._model.signal_plans`. Where nothing is given, a signal-controlled
+Private helper of :func:`vision_zero.traffic._signals.signal_plans`. Where nothing is given, a signal-controlled
 node gets the model's fixed-time two-phase plan by approach axis. A planner with a city's signal timing sheet (or a
 peer simulator's case) can give the plan instead, as two optional columns:
 
