@@ -8,7 +8,10 @@ the interpreted SimPy loop it replaced is ``test_golden.py``'s hash (kept unchan
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,3 +77,33 @@ def test_simpy_processes_between_kernel_slices_see_the_links_up_to_their_time_an
     assert len(ticks) == 194  # every 37 s up to the period's end (7,200 s with the drain)
     for t, made in ticks:
         assert int((ex < t).sum()) <= made <= int((ex <= t).sum())
+
+
+#: per kernel module, the other modules whose functions and constants its cached functions compile in (numba sees
+#: a change in the module's own file)
+_COMPILED_IN = {
+    "_loop_gates": ("_loop_state", "_junction_capacity"),
+    "_loop_kernel": ("_loop_gates", "_loop_state", "_junction_capacity"),
+}
+
+
+def _loaded_index(index: Path, source: Path) -> bool:
+    """Whether numba would load this cache index: it was written for the source file as it is now."""
+    with index.open("rb") as f:
+        pickle.load(f)  # numba's version
+        stamp, _ = pickle.loads(f.read())
+    st = source.stat()  # numba's stamp: the source's sha256 (0.68), before its (mtime, size)
+    return bool(stamp == hashlib.sha256(source.read_bytes()).digest() or stamp == (st.st_mtime, st.st_size))
+
+
+def test_no_cached_kernel_is_older_than_a_module_it_compiles_in() -> None:
+    # numba checks a cached function's own file only: a cached advance() compiled before a change in _loop_gates.py
+    # runs the old rules (numba's "Notes on Caching"; _loop_kernel's docstring). A fresh checkout has no caches.
+    folder = Path(kernel.__file__).parent
+    stale = []
+    for module, sources in _COMPILED_IN.items():
+        newest = max((folder / f"{name}.py").stat().st_mtime for name in sources)
+        for index in (folder / "__pycache__").glob(f"{module}.*.nbi"):
+            if _loaded_index(index, folder / f"{module}.py") and index.stat().st_mtime < newest:
+                stale.append(index.name)
+    assert not stale, f"numba caches older than a kernel module they compile in; delete them: {sorted(stale)}"

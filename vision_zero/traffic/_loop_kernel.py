@@ -28,8 +28,8 @@ and the values of the constants it reads, but numba checks only the function's o
 Caching": changes in symbols defined in another file are not recognised). The kernel's functions call and read
 across ``_loop_state``, ``_loop_gates``, this module and ``_junction_capacity`` (``potential_capacity_vph``,
 compiled): after a change in one of them, delete ``vision_zero/traffic/__pycache__/*.nbi`` and ``*.nbc`` before
-testing or timing, or callers cached in the other files keep the old code (a fresh checkout compiles
-everything).
+testing or timing, or callers cached in the other files keep the old code (``tests/traffic/test_loop_kernel.py``
+fails on such a cache; a fresh checkout compiles everything).
 """
 
 from __future__ import annotations
