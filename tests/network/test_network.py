@@ -19,6 +19,7 @@ from vision_zero.network.road_network import (
     load_network,
     network_fingerprint,
     network_summary,
+    node_legs,
     save_network_graph,
 )
 
@@ -519,3 +520,12 @@ def test_osm_tables_number_parallel_links_as_a_graph_does() -> None:
     from_tables = network_from_osm_tables(nodes, links, source="test:parallel")
     _assert_same_network(from_tables, network_from_graph(g, source="test:parallel"))
     assert from_tables.links["key"].tolist() == [0, 1, 0, 1, 0]
+
+
+def test_node_legs_count_each_neighbour_once() -> None:
+    # node 0: a two-way street to 1 (two links), two parallel links to 2, one link in from 3 and a loop on itself
+    # -> legs 1, 2, 3; node 4 has no link; node 1 one leg (0)
+    u = np.array([0, 1, 0, 0, 3, 0], dtype=np.int64)
+    v = np.array([1, 0, 2, 2, 0, 0], dtype=np.int64)
+    assert node_legs(u, v, 5).tolist() == [3, 1, 1, 1, 0]
+    assert node_legs(np.zeros(0, np.int64), np.zeros(0, np.int64), 2).tolist() == [0, 0]

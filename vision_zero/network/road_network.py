@@ -147,6 +147,7 @@ __all__ = [
     "network_from_osm_tables",
     "network_from_tables",
     "network_summary",
+    "node_legs",
     "save_network_graph",
 ]
 
@@ -272,6 +273,21 @@ def junction_control(nodes: pd.DataFrame) -> npt.NDArray[np.str_]:
     if "junction_control" in nodes.columns:
         return nodes["junction_control"].astype(str).to_numpy(dtype=str)
     return np.where(nodes["signalised"].to_numpy(dtype=bool), "signal", "priority")
+
+
+def node_legs(u: npt.NDArray[np.int64], v: npt.NDArray[np.int64], n_nodes: int) -> npt.NDArray[np.int64]:
+    """Per node, its legs: the neighbouring nodes a link in either direction joins it to; a junction has 3 or more.
+
+    Parallel and two-way links count once, a link to itself not at all. ``u``, ``v``: the links' end nodes (0 … ``n_nodes`` − 1). The one count of a node's legs: the signal plans'
+    arms (:mod:`vision_zero.traffic._signals`), the give-way junctions (:mod:`vision_zero.traffic._give_way`) and
+    the pedestrians' junctions (:func:`vision_zero.traffic.pedestrians.junction_legs`) read it.
+    """
+    node, other = np.concatenate([u, v]), np.concatenate([v, u])
+    keep = node != other
+    width = max(n_nodes, 1)
+    pairs = np.unique(node[keep] * width + other[keep])  # each (node, neighbour) once
+    out: npt.NDArray[np.int64] = np.bincount(pairs // width, minlength=n_nodes).astype(np.int64)
+    return out
 
 
 #: Keys of :attr:`RoadNetwork.defaulted`, with the table whose rows they count.

@@ -1,9 +1,9 @@
 """Who gives way at a junction: give-way approaches, their delay and capacity, the movements and their conflicts.
 
 Part of the traffic model's numbers (:mod:`vision_zero.traffic._model` re-exports them): road classes by priority
-(:data:`PRIORITY_RANK`) and a node's legs (:func:`node_legs`); the give-way approaches of real junctions
-(:func:`give_way_approach`), their constant delay for route choice (:func:`give_way_delay_s`) and approach-level
-capacity (:func:`give_way_capacity_vph`); the movements of every priority junction with what each gives way to
+(:data:`PRIORITY_RANK`); the give-way approaches of real junctions (:func:`give_way_approach`; a node's legs are
+:func:`~vision_zero.network.road_network.node_legs`), their constant delay for route choice
+(:func:`give_way_delay_s`) and approach-level capacity (:func:`give_way_capacity_vph`); the movements of every priority junction with what each gives way to
 (:class:`GiveWayMovements`, :func:`give_way_movements`), whose capacities are
 :mod:`vision_zero.traffic._junction_capacity`'s.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from vision_zero.network.road_network import RoadNetwork, junction_control
+from vision_zero.network.road_network import RoadNetwork, junction_control, node_legs
 from vision_zero.traffic._junction_capacity import (
     MAJOR_LEFT,
     MINOR_LEFT,
@@ -39,7 +39,6 @@ __all__ = [
     "give_way_capacity_vph",
     "give_way_delay_s",
     "give_way_movements",
-    "node_legs",
 ]
 
 
@@ -163,14 +162,6 @@ class GiveWayMovements:
         lo, hi = int(self.ptr[link]), int(self.ptr[link + 1])
         hit = np.flatnonzero(self.next_link[lo:hi] == next_link)
         return lo + int(hit[0]) if len(hit) else -1
-
-
-def node_legs(u: IntArray, v: IntArray, n_nodes: int) -> IntArray:
-    """Number of neighbouring nodes of each node (legs of a junction; parallel and two-way links count once)."""
-    ends = np.concatenate([np.stack([u, v], 1), np.stack([v, u], 1)])
-    ends = np.unique(ends[ends[:, 0] != ends[:, 1]], axis=0)
-    out: IntArray = np.bincount(ends[:, 0], minlength=n_nodes) if len(ends) else np.zeros(n_nodes, np.int64)
-    return out
 
 
 def give_way_movements(network: RoadNetwork, settings: TrafficSettings) -> GiveWayMovements:  # noqa: C901

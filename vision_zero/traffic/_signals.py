@@ -18,8 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.seeding import hash_unit
-from vision_zero.network.road_network import RoadNetwork, junction_control
-from vision_zero.traffic._give_way import node_legs
+from vision_zero.network.road_network import RoadNetwork, junction_control, node_legs
 from vision_zero.traffic._signal_plan import given_plans
 from vision_zero.traffic._traffic_settings import TrafficSettings
 

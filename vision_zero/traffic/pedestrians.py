@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.parameters import ParameterSet
-from vision_zero.network.road_network import RoadNetwork
+from vision_zero.network.road_network import RoadNetwork, node_legs
 from vision_zero.traffic._demand_common import parameters_or_default
 from vision_zero.traffic.demand import default_periods
 from vision_zero.traffic.periods import Period
@@ -96,14 +96,7 @@ def junction_legs(network: RoadNetwork) -> npt.NDArray[np.int64]:
     networks; equal counts, tests/traffic/test_pedestrians.py).
     """
     links = network.links
-    n = len(network.nodes)
-    u = links["u"].to_numpy(np.int64)
-    v = links["v"].to_numpy(np.int64)
-    node, other = np.concatenate([u, v]), np.concatenate([v, u])
-    keep = node != other
-    pairs = np.unique(node[keep] * max(n, 1) + other[keep])
-    out: npt.NDArray[np.int64] = np.bincount(pairs // max(n, 1), minlength=n).astype(np.int64)
-    return out
+    return node_legs(links["u"].to_numpy(np.int64), links["v"].to_numpy(np.int64), len(network.nodes))
 
 
 def crossings_at_junctions(
