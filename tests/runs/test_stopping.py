@@ -39,16 +39,16 @@ def test_rounds_stop_each_series_at_its_precision_by_hand() -> None:
         [8.0, 12.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0],
         [-1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0],
     ]
-    rounds: list[tuple[list[int], int]] = []
+    rounds: list[dict[int, int]] = []
     where = rounds_to_precision(
         3,
         start=0,
         target_ci_pct=50.0,
         max_replications=8,
-        ensure=lambda running, n: rounds.append((list(running), n)),
+        ensure=lambda totals: rounds.append(dict(totals)),
         values=lambda i, n: np.array(data[i][:n]),
     )
-    assert rounds == [([0, 1, 2], 3), ([1], 5)]
+    assert rounds == [{0: 3, 1: 3, 2: 3}, {1: 5}]
     assert [(w.n, w.stop_reason) for w in where] == [(3, "target-ci"), (5, "target-ci"), (3, "out-of-reach")]
     assert where[0].width_pct == pytest.approx(49.68276, rel=1e-5)
     assert where[1].width_pct == pytest.approx(200 * 2.776445 * math.sqrt(2) / math.sqrt(5) / 10, rel=1e-5)
@@ -60,13 +60,37 @@ def test_rounds_stop_each_series_at_its_precision_by_hand() -> None:
         start=3,
         target_ci_pct=50.0,
         max_replications=4,
-        ensure=lambda running, n: rounds.append((list(running), n)),
+        ensure=lambda totals: rounds.append(dict(totals)),
         values=lambda i, n: np.array(data[i][:n]),
     )
-    assert rounds == [([0, 1], 3), ([1], 4)]
+    assert rounds == [{0: 3, 1: 3}, {1: 4}]
     assert capped[1].n == 4 and capped[1].stop_reason == "max-replications"
     assert capped[1].width_pct == pytest.approx(200 * 3.182446 * math.sqrt(8 / 3) / 2 / 10, rel=1e-5)
     assert capped[1].needed == 5  # the interval excludes 0, so it was not out of reach, just capped
     assert precision_line(capped[1], "s1") == (
         "s1: ±25% NOT reached after 4 pairs (--max-replications 4): interval width 52% of the mean; pairs needed: 5."
+    )
+
+
+def test_each_series_goes_on_to_its_own_next_total() -> None:
+    # against a 50% full width (±2.5 around 10), after 3 each series asks for what its own spread needs by the t:
+    # series 0 ([8, 12, 10], sd 2) 5 (2.776 * 2 / sqrt(5) = 2.48); series 1 ([10, 13, 7], sd 3; its interval
+    # 10 ± 7.45 excludes 0, so not out of reach) 9 (2.306 * 3 / 3 = 2.31), at most double: 6. Both are reached
+    # there (series 0 at 5: 35.1%; series 1 at 6, [10, 13, 7, 10, 10, 10]: 2.571 * sqrt(18/5) / sqrt(6) = 1.99,
+    # 39.8%). Series 0 is not given series 1's 6 pairs (it was, while the running series shared the largest total).
+    data = [[8.0, 12.0, 10.0, 10.0, 10.0, 10.0], [10.0, 13.0, 7.0, 10.0, 10.0, 10.0]]
+    rounds: list[dict[int, int]] = []
+    where = rounds_to_precision(
+        2,
+        start=3,
+        target_ci_pct=50.0,
+        max_replications=10,
+        ensure=lambda totals: rounds.append(dict(totals)),
+        values=lambda i, n: np.array(data[i][:n]),
+    )
+    assert replications_needed(np.array(data[1][:3]), relative=0.25) == 9
+    assert rounds == [{0: 3, 1: 3}, {0: 5, 1: 6}]
+    assert [(w.n, w.stop_reason) for w in where] == [(5, "target-ci"), (6, "target-ci")]
+    assert where[1].width_pct == pytest.approx(
+        200 * 2.570582 * math.sqrt(18 / 5) / math.sqrt(6) / 10, rel=1e-5
     )

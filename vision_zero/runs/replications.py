@@ -470,14 +470,14 @@ def _run(
             return _result(runner, job, n, resumed, "replications")
         first: list[int] = []  # how many replications the first round found on disk
 
-        def ensure(_running: Sequence[int], n: int) -> None:
-            (done,) = runner.ensure([(job, n)])
+        def ensure(totals: Mapping[int, int]) -> None:
+            (done,) = runner.ensure([(job, totals[0])])
             if not first:
                 first.append(done)
 
-        def batch(n: int, checked: Mapping[int, Precision]) -> None:
+        def batch(totals: Mapping[int, int], checked: Mapping[int, Precision]) -> None:
             if on_batch is not None:
-                on_batch(_result(runner, job, n, first[0], "target-ci", precision=checked[0]))
+                on_batch(_result(runner, job, totals[0], first[0], "target-ci", precision=checked[0]))
 
         (where,) = rounds_to_precision(
             1,
@@ -521,7 +521,7 @@ def run_comparison(
     numbers; it starts from that one's routes), the others at once, so the workers stay busy across scenarios.
     Without ``target_ci_pct``: ``replications`` each (default: the most any of the jobs asks for). With it: rounds
     of pairs (:func:`rounds_to_precision`, starting at ``replications``): every variant still running gets the
-    round's pairs (its baseline's replications of the same indices too) and stops when its KSI
+    pairs its own observed spread needs (its baseline's replications of the same indices too) and stops when its KSI
     avoided is within ``target_ci_pct`` (full width, percent of the mean) or out of reach; the baseline has as many
     replications as its longest variant. Each variant's :class:`RunResult` carries its :class:`~vision_zero.core.intervals.Precision` in
     ``extra["precision"]``; replications already in ``out_dir`` are reused. Returns the baseline's run, then the
@@ -540,11 +540,14 @@ def run_comparison(
             return [_result(runner, j, n, d, "replications") for j, d in zip(jobs, done, strict=True)]
         resumed: dict[int, int] = {}
 
-        def ensure(running: Sequence[int], n: int) -> None:
-            # the compared baseline each round (a variant calibrated against another scenario does not ensure it),
-            # and every running variant's new pairs: all of the round's replications on the executor together
-            done = runner.ensure([(baseline, n), *((variants[i], n) for i in running)])
-            for k, d in zip([0, *(i + 1 for i in running)], done, strict=True):
+        def ensure(totals: Mapping[int, int]) -> None:
+            # the compared baseline each round, as many as its longest running variant (a variant calibrated against
+            # another scenario does not ensure it), and every running variant's own new pairs: all of the round's
+            # replications on the executor together
+            done = runner.ensure(
+                [(baseline, max(totals.values())), *((variants[i], n) for i, n in totals.items())]
+            )
+            for k, d in zip([0, *(i + 1 for i in totals)], done, strict=True):
                 resumed.setdefault(k, d)
 
         where = rounds_to_precision(

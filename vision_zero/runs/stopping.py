@@ -13,7 +13,7 @@ traffic's plus the post-traffic parameters' divided by the number of draws.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -52,46 +52,50 @@ def rounds_to_precision(
     start: int,
     target_ci_pct: float,
     max_replications: int,
-    ensure: Callable[[Sequence[int], int], None],
+    ensure: Callable[[Mapping[int, int]], None],
     values: Callable[[int, int], np.ndarray],
-    on_round: Callable[[int, Mapping[int, Precision]], None] | None = None,
+    on_round: Callable[[Mapping[int, int], Mapping[int, Precision]], None] | None = None,
 ) -> list[Precision]:
     """Add replications in rounds until each of ``series`` series is precise enough: the one stopping rule.
 
-    Round 1 has ``max(MIN_REPLICATIONS_FOR_CI, start)`` replications (at most ``max_replications``); after each
-    round every series still running is checked (:func:`precision`) and stops when it reached ``target_ci_pct``
-    or is out of reach; the others go on together to the next total, the largest :func:`_next_total` among them
-    (the pairs its observed mean and spread need by the Student t, :attr:`Precision.needed`; at least one more, at most
-    double, at most ``max_replications``). Depends only on the
-    values, so the same results stop at the same count on any executor.
+    Round 1 has ``max(MIN_REPLICATIONS_FOR_CI, start)`` replications of every series (at most
+    ``max_replications``); after each round every series still running is checked (:func:`precision`) and stops
+    when it reached ``target_ci_pct``, is out of reach or has ``max_replications``; each of the others goes on to
+    its own next total (:func:`_next_total`: the pairs its observed mean and spread need by the Student t,
+    :attr:`Precision.needed`; at least one more, at most double, at most ``max_replications``), all of them in one
+    round. A series that needs fewer pairs than another is not given the other's (before 3 December 2026 the
+    series still running shared the largest next total). Depends only on the values, so the same results stop at
+    the same counts on any executor.
 
     Parameters
     ----------
     series
         How many series (0 … series-1).
     ensure
-        ``ensure(running, n)``: make replications 0 … n-1 of the series in ``running`` exist.
+        ``ensure(totals)``: make replications 0 … ``totals[i]`` − 1 of each series ``i`` in ``totals`` (the series
+        still running) exist, all of the round's together.
     values
         ``values(i, n)``: the n values of series i whose mean must be precise.
     on_round
-        Called after each round with the total and the precision of every series checked in it.
+        Called after each round with the totals and the precision of every series checked in it.
 
     Returns
     -------
     list[Precision]
         Per series, where it stopped.
     """
-    n = min(max(MIN_REPLICATIONS_FOR_CI, start), max_replications)
-    running = list(range(series))
+    first = min(max(MIN_REPLICATIONS_FOR_CI, start), max_replications)
+    totals = dict.fromkeys(range(series), first)
     status: dict[int, Precision] = {}
-    while running:
-        ensure(running, n)
-        checked = {i: precision(values(i, n), target_ci_pct, max_replications) for i in running}
+    while totals:
+        ensure(totals)
+        checked = {i: precision(values(i, n), target_ci_pct, max_replications) for i, n in totals.items()}
         status.update(checked)
         if on_round is not None:
-            on_round(n, checked)
-        running = [i for i in running if not (checked[i].reached or checked[i].out_of_reach)]
-        if not running or n >= max_replications:
-            break
-        n = max(_next_total(n, checked[i].needed, maximum=max_replications) for i in running)
+            on_round(totals, checked)
+        totals = {
+            i: _next_total(n, checked[i].needed, maximum=max_replications)
+            for i, n in totals.items()
+            if not (checked[i].reached or checked[i].out_of_reach) and n < max_replications
+        }
     return [status[i] for i in range(series)]
