@@ -16,7 +16,7 @@ from vision_zero.core.parameters import load_parameters
 from vision_zero.core.units import km_to_miles
 from vision_zero.network.road_network import CROSSING_TYPES, RoadNetwork
 from vision_zero.risk import crash_model as risk
-from vision_zero.risk import speed_models
+from vision_zero.risk import link_speed_effect, speed_models
 from vision_zero.traffic.periods import annual_factor
 from vision_zero.traffic.simulation import SPEED_BIN_KPH, TrafficRecord
 
@@ -466,7 +466,7 @@ def test_kept_link_traffic_gives_every_parameter_set_what_a_fresh_run_gives(
     z = np.random.default_rng(2).standard_normal(5_000)
     rec = _with_speeds(link_record(net, [300.0] * len(net.links), speed_kph=45.0), 45.0 * (1.0 + 0.15 * z))
     computed: list[str] = []
-    inner = risk._speed_effect
+    inner = link_speed_effect._speed_effect
 
     def counted(network: RoadNetwork, periods: object, s: str, *args: object) -> object:
         computed.append(s)
@@ -486,7 +486,7 @@ def test_kept_link_traffic_gives_every_parameter_set_what_a_fresh_run_gives(
     ]
     kept = risk.KeptLinkTraffic(net, rec, "power")
     risk.occupant_injuries(net, rec, parameters=P, kept=kept)
-    monkeypatch.setattr(risk, "_speed_effect", counted)
+    monkeypatch.setattr(link_speed_effect, "_speed_effect", counted)
     for changes, again in moves:
         values = {**P, **changes}
         computed.clear()

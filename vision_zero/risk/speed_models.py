@@ -20,6 +20,7 @@ from vision_zero.risk._parameters import param
 
 __all__ = [
     "FREEWAY_HIGHWAYS",
+    "SEVERITIES",
     "SPEED_MODELS",
     "exponential_model",
     "freeway_links",
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+
+#: The severities of a casualty, most severe first: the speed models' exponents are by severity (Elvik 2009), and
+#: :class:`vision_zero.risk.crash_model.CrashEstimate` keys its injuries by them (re-exported there).
+SEVERITIES: tuple[str, ...] = ("fatal", "serious", "slight")
 
 #: The speed models :func:`speed_effect` knows (``risk.speed_model`` / ``estimate(speed_model=…)``).
 SPEED_MODELS: tuple[str, ...] = ("power", "exponential")
