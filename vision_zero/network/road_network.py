@@ -278,9 +278,10 @@ def junction_control(nodes: pd.DataFrame) -> npt.NDArray[np.str_]:
 def node_legs(u: npt.NDArray[np.int64], v: npt.NDArray[np.int64], n_nodes: int) -> npt.NDArray[np.int64]:
     """Per node, its legs: the neighbouring nodes a link in either direction joins it to; a junction has 3 or more.
 
-    Parallel and two-way links count once, a link to itself not at all. ``u``, ``v``: the links' end nodes (0 … ``n_nodes`` − 1). The one count of a node's legs: the signal plans'
-    arms (:mod:`vision_zero.traffic._signals`), the give-way junctions (:mod:`vision_zero.traffic._give_way`) and
-    the pedestrians' junctions (:func:`vision_zero.traffic.pedestrians.junction_legs`) read it.
+    Parallel and two-way links count once, a link to itself not at all. ``u``, ``v``: the links' end nodes
+    (0 … ``n_nodes`` − 1). The one count of a node's legs: the signal plans' arms
+    (:mod:`vision_zero.traffic._signals`), the give-way junctions (:mod:`vision_zero.traffic._give_way`) and the
+    pedestrians' junctions (:func:`vision_zero.traffic.pedestrians.junction_legs`) read it.
     """
     node, other = np.concatenate([u, v]), np.concatenate([v, u])
     keep = node != other

@@ -2,9 +2,9 @@
 
 The run-id is a hash of the scenario's content, the seed, the network fingerprint and the code fingerprint (and, for
 a variant, of its baseline's), so the same command with the same build finds the same folder, wherever the scenario
-and its files lie, and a changed model or a changed input file never reuses old results; what no replication reads (the
-description, the money values: :data:`vision_zero.program.scenario.NOT_IN_RUN_CONTENT`) is not in it. The files in a run folder
-are laid out in :mod:`vision_zero.runs.results`.
+and its files lie, and a changed model or a changed input file never reuses old results; what no replication
+reads (the description, the money values: :data:`vision_zero.program.scenario.NOT_IN_RUN_CONTENT`) is not in it.
+The files in a run folder are laid out in :mod:`vision_zero.runs.results`.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ replications' own draws the re-run reproduces each replication's KSI at its own 
 draws. With ``[simulation] risk_draws`` above 1 the headline is the mean over each replication's risk draws
 (:mod:`vision_zero.runs.risk_draws`), which the own draws' mean only estimates: the tornado moves one parameter
 around the own draws, not around every inner draw, and the chart and the report place each end's change from
-``at_draw`` at the headline (:func:`vision_zero.outputs.charts.tornado_frame`). This is a one-at-a-time sensitivity (a tornado): it shows which evidence moves the answer and
-by how much, not a joint uncertainty interval (the replications' draws give that).
+``at_draw`` at the headline (:func:`vision_zero.outputs.charts.tornado_frame`). This is a one-at-a-time
+sensitivity (a tornado): it shows which evidence moves the answer and by how much, not a joint uncertainty
+interval (the replications' draws give that).
 
 Speed: each road-user model is re-run only when a parameter it reads changes (the keys it reads are recorded on
 its first run), and the CMF factors only when a CMF parameter changes; the totals are summed per severity and
