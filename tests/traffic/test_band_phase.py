@@ -23,7 +23,7 @@ from route_choice_fixtures import (
 from traffic_fixtures import grid, make_network
 
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic import _band_phase, _route_choice, _router
+from vision_zero.traffic import _route_choice, _router
 from vision_zero.traffic.routing import (
     HeldRoutes,
     RouteChoiceSettings,
@@ -109,17 +109,16 @@ def test_landmark_bounds_change_nothing_in_a_baseline_and_its_band_phase(
     assert np.array_equal(with_bounds.times.ex, plain.times.ex, equal_nan=True)
 
 
-def test_the_band_phase_grows_its_gap_samples_trees_only_for_the_gaps_a_stop_rule_reads(
+def test_the_band_phases_plateau_reads_the_mean_trip_and_arrivals_not_the_gap(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The congested 8x8 grid above, a baseline that hands over after one re-routing iteration, then 6 band
-    # iterations to the cap; the plateau's mean-trip threshold 1% here. In the band phase only the log and the
-    # plateau rule read the gap, the rule only once the mean trip and arrived share of its window (the phase's last
-    # three rows) stopped moving: log rows 3-4 get no gap (NaN; their sampled drivers' trees stop at their band
-    # thresholds like everybody's), rows 5-6 get theirs grown after the fact when row 7's window needs them (the gap
-    # then rose 15%: no plateau), row 7 and the cap's row 8 with their search. Against a run that grows every gap
-    # (the rule as before): the same switchers, routes, times, stop and every other column bit for bit, the gaps
-    # grown equal, fewer vertices settled
+    # The congested 8x8 grid above, a baseline that hands over after one re-routing iteration, then its band
+    # phase; the plateau's mean-trip threshold 1% here. The band phase stops on the plateau of its mean trip and
+    # arrived share (band_plateau) at row 7, although the gap rose there by more than plateau_gap_change over row
+    # 6 (the rule before 2026-12-03 read it and went on to the cap at row 8: this test failed then). Only the hand-
+    # over's rows (1-2: the equilibrium's gap) and the last row have a gap; rows 3-6 have none (NaN: nobody grew
+    # the gap sample's trees for them). The band phase's stop does not depend on plateau_gap_change (here 0.1 or 1e-9:
+    # the same log); against the phase run to its cap (plateau off), the same rows up to the stop
     net, trips = _congested_grid_8x8()
     rc = RouteChoiceSettings(
         max_iterations=6,
@@ -136,27 +135,26 @@ def test_the_band_phase_grows_its_gap_samples_trees_only_for_the_gaps_a_stop_rul
         handover_min_gap=0.1,
     )
     routers: list[Router] = []
-    run = _counted_runs(monkeypatch, net, trips, rc, routers)
-
-    lazy = run()
-    # every gap read (raising=False: the rule as it was grows them all anyway)
-    monkeypatch.setattr(_route_choice, "plateau_but_gap", lambda rows, rc: True, raising=False)
-    monkeypatch.setattr(_band_phase, "plateau_but_gap", lambda rows, rc: True, raising=False)
-    every = run()
-    log, full = lazy.route_choice, every.route_choice
-    assert log["phase"].tolist() == ["equilibrium"] * 2 + ["band"] * 7
-    assert log["stop_reason"].tolist() == ["", "handover"] + [""] * 6 + ["cap"]
+    stops = _counted_runs(monkeypatch, net, trips, rc, routers)()
+    log = stops.route_choice
+    assert log["phase"].tolist() == ["equilibrium"] * 2 + ["band"] * 6
+    assert log["stop_reason"].tolist() == ["", "handover"] + [""] * 5 + ["plateau"]
     gaps = ["relative_gap", "relative_gap_se"]
-    assert log[gaps].iloc[3:5].isna().all().all() and full[gaps].notna().all().all()
-    pd.testing.assert_frame_equal(
-        log.drop(index=[3, 4], columns="trees"), full.drop(index=[3, 4], columns="trees")
-    )
-    rest = log.drop(columns=[*gaps, "trees"])
-    pd.testing.assert_frame_equal(rest, full.drop(columns=[*gaps, "trees"]))
-    assert full["relative_gap"].iloc[7] > 1.1 * full["relative_gap"].iloc[6]  # the window's gap: no plateau
-    assert np.array_equal(lazy.routes.links, every.routes.links)
-    assert np.array_equal(lazy.times.ex, every.times.ex, equal_nan=True)
-    assert routers[0].vertices_settled < routers[1].vertices_settled
+    assert log[gaps].iloc[3:7].isna().all().all() and log[gaps].drop(index=range(3, 7)).notna().all().all()
+    for changed in (
+        dataclasses.replace(rc, plateau_gap_change=1e-9),
+        dataclasses.replace(rc, plateau_trip_change=0),
+    ):
+        other = _counted_runs(monkeypatch, net, trips, changed, routers)()
+        if changed.plateau_trip_change > 0:  # the gap's threshold is not read by the band phase
+            pd.testing.assert_frame_equal(other.route_choice, log)
+            assert np.array_equal(other.routes.links, stops.routes.links)
+            continue
+        capped = other.route_choice  # plateau off: to the cap, row 8
+        assert capped["stop_reason"].tolist() == ["", "handover"] + [""] * 6 + ["cap"]
+        keep = [c for c in log.columns if c not in (*gaps, "trees", "switched", "stop_reason")]
+        pd.testing.assert_frame_equal(capped[keep].iloc[:8], log[keep])
+        assert capped["switched"].iloc[7] > 0  # the cap's run went on moving drivers after row 7
 
 
 def test_a_variant_keeps_its_baseline_routes_within_the_band_and_leaves_them_beyond_it() -> None:

@@ -84,6 +84,7 @@ class RouteChoiceSettings:
         The plateau stop rule (:func:`gap_plateau`): stop once in each of the last two iterations the relative gap
         moved by less than ``plateau_gap_change`` of itself (either way), the mean trip time by less than
         ``plateau_trip_change`` of itself and the arrived share by less than ``plateau_arrived_change``; 0 = off.
+        The band phase's plateau reads the last two only (``_band_phase.band_plateau``).
     handover_gap_change, handover_min_gap
         A baseline's equilibrium hands over to its band phase before its cap once its relative gap fell by less
         than ``handover_gap_change`` of itself in the last iteration (or rose) while still above

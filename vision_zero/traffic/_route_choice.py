@@ -51,7 +51,10 @@ trips outside their band is logged with the gap. Of the drivers outside their ba
 probability the MSA step of the iteration (``msa_step``: 1/2, 1/3, ... with the default exponent; drawn from a
 child of the routing stream), the route-flow averaging by which Batista, Zhao and Leclercq (2018) reach the
 boundedly rational equilibrium with an LWR mesoscopic simulator; the loop stops when nobody is outside his band,
-at a plateau (over the phase's own rows) or at the phase's cap (``max_iterations`` re-routing iterations).
+at a plateau (over the phase's own rows: the mean trip and the arrived share as in the equilibrium's, but not the
+relative gap, which measures the distance from the user equilibrium that a boundedly rational one keeps by
+design; since 2026-12-03, :func:`~vision_zero.traffic._band_phase.band_plateau`) or at the phase's cap
+(``max_iterations`` re-routing iterations).
 Until 2026-12-02 every driver outside his band switched at once: on a congested network that flips whole streams
 between routes (two routes of 600 veh/h for 1,200 trips: all 1,200 on one route, then all on the other, to the
 cap) and at full demand it took the district's arterials-80-to-60 variant from 99.96% arriving to 70.7% (benchmarks/README.md, "Full-demand gridlock").
@@ -97,7 +100,7 @@ from vision_zero.core.errors import DataError
 from vision_zero.core.process import set_up_numba
 from vision_zero.core.units import S_PER_HOUR
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic._band_phase import BandState, band_gaps, band_update, plateau_but_gap
+from vision_zero.traffic._band_phase import BandState, band_gap, band_plateau, band_update
 from vision_zero.traffic._loop import Records, link_constants
 from vision_zero.traffic._model import (
     TrafficSettings,
@@ -255,8 +258,6 @@ def simulate_vehicles(
     # by the same step: MSA without the equilibrium's weighting by each trip's own gap, which oscillates)
     band_follows = max_iterations > 0 and (rc.band_relative > 0.0 or rc.band_min_s > 0.0)
     first, first_row = 0, 0  # the phase's first simulation and first log row
-    # the band phase's rows without their gap (log position -> what it is grown from, if a stop rule reads it)
-    pending: dict[int, BandState] = {}
     k = 0
     weight = veh.size.astype(np.float64)
     # route choice's cost: the give-way delay where the simulation did not hold vehicles
@@ -300,7 +301,7 @@ def simulate_vehicles(
                     weight,
                     kept,
                     limit,
-                    reads_gap=handed is not None or last or plateau_but_gap([*log[first_row:], driven], rc),
+                    reads_gap=handed is not None or last or band_plateau([*log[first_row:], driven], rc),
                     paths=not last,
                     handed=handed,
                 )
@@ -318,26 +319,9 @@ def simulate_vehicles(
                     held_routes.forgone(router, held_pos[ask]) if held_routes is not None else 0.0
                 )
                 outside = band_switchers(current, best, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
-            # the band phase's rows whose gap a stop rule reads get it now (the gap its search would have given)
-            gap, gap_se = (
-                band_gaps(
-                    router,
-                    veh,
-                    slices,
-                    weight,
-                    rc,
-                    log,
-                    first_row,
-                    driven,
-                    gap,
-                    gap_se,
-                    kept,
-                    pending,
-                    outside.size,
-                )
-                if exact_band
-                else (gap, gap_se)
-            )
+            # the band stop's row (nobody outside: the last) gets its gap now (the gap its search would have given)
+            if exact_band and outside.size == 0 and np.isnan(gap):
+                gap, gap_se = band_gap(router, veh, slices, weight, kept)
             row: dict[str, float | str] = {
                 "iteration": float(k),
                 "phase": phase,
@@ -350,16 +334,8 @@ def simulate_vehicles(
                 **driven,
                 "trees": float(router.trees_grown - trees_before),
             }
-            if exact_band and outside.size == 0:
-                reason = "band"
-            elif not exact_band and gap <= rc.relative_gap_target:
-                reason = "gap_target"
-            else:  # a plateau of the gap, the mean trip and the arrived share within the phase (gap_plateau)
-                # or, an equilibrium with a band phase to follow, its early hand-over (_hands_over)
-                handing = band_follows and not exact_band and k > first
-                reason = "plateau" if _plateau([*log[first_row:], row], rc) else ""
-                reason = reason or (HANDOVER if handing and _hands_over(log[-1], row, rc) else "")
-            reason = reason or ("cap" if last else "")
+            handing = band_follows and not exact_band and k > first
+            reason = _stop_reason(log[first_row:], row, exact_band, outside.size, handing, last, rc)
             if not reason:
                 break
             log.append(row | {"switched": 0.0, "stop_reason": reason})
@@ -402,6 +378,33 @@ def simulate_vehicles(
             routes = moved
             times, windows, close, edges, costs, turn_s, current, driven = run(routes, known, extra_s)
             simulations += 1
+
+
+def _stop_reason(
+    phase_rows: list[dict[str, float | str]],
+    row: dict[str, float | str],
+    exact_band: bool,
+    n_outside: int,
+    handing: bool,
+    last: bool,
+    rc: RouteChoiceSettings,
+) -> str:
+    """Why the phase stops after the simulation of ``row`` (``""``: it goes on).
+
+    ``phase_rows``: the phase's earlier rows. The band phase: nobody outside his band ("band"), or its plateau
+    of the mean trip and the arrived share (:func:`band_plateau`); the equilibrium: its gap target, its plateau of
+    the gap, the mean trip and the arrived share (:func:`_plateau`) or, ``handing`` (a band phase follows), its
+    early hand-over (:func:`_hands_over`); either at its cap (``last``).
+    """
+    window = [*phase_rows, row]
+    if exact_band:
+        reason = "band" if n_outside == 0 else ("plateau" if band_plateau(window, rc) else "")
+    elif float(row["relative_gap"]) <= rc.relative_gap_target:
+        reason = "gap_target"
+    else:
+        reason = "plateau" if _plateau(window, rc) else ""
+        reason = reason or (HANDOVER if handing and _hands_over(phase_rows[-1], row, rc) else "")
+    return reason or ("cap" if last else "")
 
 
 def _plateau(log: list[dict[str, float | str]], rc: RouteChoiceSettings) -> bool:
