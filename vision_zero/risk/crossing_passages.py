@@ -18,7 +18,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.caching import BoundedCache
+from vision_zero.core.process import set_up_numba
 from vision_zero.network.road_network import RoadNetwork
+from vision_zero.risk._crossing_kernels import cell_risk_sums
 from vision_zero.risk._parameters import RecordedReads
 from vision_zero.risk.crossing_behaviour import crossing_time_s, movement_speed_kph
 from vision_zero.risk.pedestrian_conflict import (
@@ -496,13 +498,10 @@ class CrossingPassages:
             weight = self._weight(g, window, window_read, parameters)
             rows, (coll, fa, k) = self._impact(g, ctype, parameters)
             risk = combine_conflict_risks(rows.v, rows.lanes, ctype, values, coll, fa, k, turning=turning)
-            return tuple(
-                np.asarray(
-                    np.bincount(g.cell, weights=weight * rows.per_passage(risk[key]), minlength=n_cells),
-                    dtype=np.float64,
-                )
-                for key in ("collision", "fatal", "serious", "slight")
-            )
+            # per key np.bincount(g.cell, weights=weight * rows.per_passage(risk[key]), minlength=n_cells), in one
+            # compiled pass with the same numbers to the bit (_crossing_kernels)
+            by_key = (risk["collision"], risk["fatal"], risk["serious"], risk["slight"])
+            return cell_risk_sums(g.cell, weight, by_key, rows.inv, n_cells)
 
         def read_also(read: set[str]) -> set[str]:
             return read | window_read | self._names(self._impacts, g)
@@ -516,6 +515,7 @@ class CrossingPassages:
         n, n_mov = self._n, len(MOVEMENTS)
         totals = np.zeros((n * n_mov, 5))  # passages, collision, fatal, serious, slight
         if self.active:
+            set_up_numba()  # a program's own process: numba's set-up without its SciPy probe (#16); elsewhere nothing
             type_names, lanes = self.type_names, self.lanes
             window = np.zeros(n)
             window_reads = RecordedReads(parameters)
