@@ -264,10 +264,6 @@ class _Rows:
             return cls(v[first], lanes[first], inv.reshape(-1), None)
         return cls(v, lanes, None, GridPoints.of(v, impact_speed_grid_kph()))
 
-    def per_passage(self, values: FloatArray) -> FloatArray:
-        """A value per row as a value per passage."""
-        return values if self.inv is None else values[self.inv]
-
 
 class CrossingPassages:
     """A record's vehicle passages at the crossings, grouped for :func:`crossing_casualties_by_movement`.
@@ -498,8 +494,9 @@ class CrossingPassages:
             weight = self._weight(g, window, window_read, parameters)
             rows, (coll, fa, k) = self._impact(g, ctype, parameters)
             risk = combine_conflict_risks(rows.v, rows.lanes, ctype, values, coll, fa, k, turning=turning)
-            # per key np.bincount(g.cell, weights=weight * rows.per_passage(risk[key]), minlength=n_cells), in one
-            # compiled pass with the same numbers to the bit (_crossing_kernels)
+            # per key np.bincount(g.cell, weights=weight * r, minlength=n_cells), r the key's risk per passage
+            # (risk[key][rows.inv], or risk[key] without inv), in one compiled pass with the same numbers to the bit
+            # (_crossing_kernels)
             by_key = (risk["collision"], risk["fatal"], risk["serious"], risk["slight"])
             return cell_risk_sums(g.cell, weight, by_key, rows.inv, n_cells)
 
