@@ -6,14 +6,15 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+from simulation_fixtures import HOUR
 from traffic_fixtures import make_network
 
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic.periods import Period
 from vision_zero.traffic.routing import HeldRoutes, RouteChoiceSettings
 from vision_zero.traffic.simulation import TrafficSettings, VehicleTraffic, simulate_vehicles
 
-HOUR = Period("h", 8.0, 3600.0, 0.09, 340.0)
+__all__ = ["EXACT", "HOUR", "bottleneck_or_detour", "grid_trips", "one_hour", "one_to_one", "slower_a"]
+
 #: every driver drives exactly the limit, so free-flow times are hand-computable
 EXACT = dataclasses.replace(TrafficSettings.from_parameters(), offset_kph=0.0, cv=0.0)
 
