@@ -105,7 +105,7 @@ def band_plateau(rows: Sequence[Mapping[str, float | str]], rc: RouteChoiceSetti
     (a threshold 0), as the equilibrium's plateau.
     """
     return gap_plateau(
-        [1.0] * len(rows),
+        None,
         [float(r["mean_trip_s"]) for r in rows],
         [float(r["arrived_share"]) for r in rows],
         gap_change=rc.plateau_gap_change,

@@ -267,7 +267,7 @@ def sampled_relative_gap(
 
 
 def gap_plateau(
-    relative_gap: Sequence[float],
+    relative_gap: Sequence[float] | None,
     mean_trip_s: Sequence[float],
     arrived_share: Sequence[float],
     *,
@@ -284,23 +284,22 @@ def gap_plateau(
     its previous value, and the share of trips arriving by less than ``arrived_change`` (absolute). A gap still
     falling by more is progress; a gap rising by more is an oscillation (e.g. a jammed network whose loadings
     alternate), neither is a plateau. NaN anywhere (nobody arrived) is not a plateau; nor are fewer than
-    ``iterations + 1`` simulations; a threshold of 0 switches the rule off.
+    ``iterations + 1`` simulations; a threshold of 0 switches the rule off. ``relative_gap`` None: the gap
+    condition is not read (the band phase's plateau), the rest as above.
     """
     n = iterations + 1
-    if iterations < 1 or len(relative_gap) < n or min(gap_change, trip_change, arrived_change) <= 0:
+    if iterations < 1 or len(mean_trip_s) < n or min(gap_change, trip_change, arrived_change) <= 0:
         return False
-    gap = np.asarray(relative_gap[-n:], dtype=np.float64)
     trip = np.asarray(mean_trip_s[-n:], dtype=np.float64)
     arrived = np.asarray(arrived_share[-n:], dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        moved_gap = np.abs(np.diff(gap)) / gap[:-1]
         moved_trip = np.abs(np.diff(trip)) / trip[:-1]
+        if relative_gap is not None:
+            gap = np.asarray(relative_gap[-n:], dtype=np.float64)
+            if not np.all(np.abs(np.diff(gap)) / gap[:-1] < gap_change):
+                return False
     moved_arrived = np.abs(np.diff(arrived))
-    return bool(
-        np.all(moved_gap < gap_change)
-        and np.all(moved_trip < trip_change)
-        and np.all(moved_arrived < arrived_change)
-    )
+    return bool(np.all(moved_trip < trip_change) and np.all(moved_arrived < arrived_change))
 
 
 def msa_step(iteration: int, exponent: float = 1.0, *, weight_exponent: float = 0.0) -> float:
