@@ -1,4 +1,5 @@
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -239,7 +240,9 @@ def test_elastic_demand_a_slower_variant_loses_trips_the_baseline_keeps_its_own(
     assert f["trips"] == b["trips"] and f["trips_evaporated"] == 0
 
 
-def test_elastic_demand_responds_to_the_paired_baselines_congested_times(prepared, base_result, tmp_path):
+def test_elastic_demand_responds_to_the_paired_baselines_congested_times(
+    prepared, base_result, tmp_path, monkeypatch
+):
     # the paired baseline replication's link times (as its folder keeps them) set the times the variant's
     # trips compare: congested per period, plus the change the 30 km/h limit makes to each link's expected time
     from vision_zero.runs.pipeline import elastic_link_costs_s
@@ -290,18 +293,32 @@ def test_elastic_demand_responds_to_the_paired_baselines_congested_times(prepare
     assert run_replication(p, 0, baseline_link_stats=stats).summary == slow  # deterministic
     # the baseline's trip times are computed once per baseline replication and reused by every variant paired
     # with it (kept by content): a hit gives the same results bit for bit as computing them afresh
-    from vision_zero.runs import pipeline
+    from vision_zero.traffic import demand
 
     times = pipeline._REFERENCE_TIMES
     assert len(times) >= 1
     kept = dict(times)
-    same = prepared["same"]
-    assert same.reference_cost_s is not None  # elastic too (no change: nothing evaporates)
-    hit = run_replication(same, 0, baseline_link_stats=stats).summary
+    assert run_replication(p, 0, baseline_link_stats=stats).summary == slow  # a hit
     assert dict(times).keys() == kept.keys() and all(times[k] is kept[k] for k in kept)
     times.clear()
-    assert run_replication(same, 0, baseline_link_stats=stats).summary == hit
     assert run_replication(p, 0, baseline_link_stats=stats).summary == slow and len(times) == 1
+    # a variant that changes no link's cost (elastic too) searches no route for it: every trip's time ratio is
+    # exactly 1, so nothing can evaporate; the same result as the elastic path run through
+    same = prepared["same"]
+    assert same.reference_cost_s is not None and pipeline._same_link_costs(same)
+    assert not pipeline._same_link_costs(p)
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("elastic demand searched")
+
+    with monkeypatch.context() as m:
+        m.setattr(demand, "elastic_trips", no_search)
+        skipped = run_replication(same, 0, baseline_link_stats=stats)
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "_same_link_costs", lambda prepared: False)
+        through = run_replication(same, 0, baseline_link_stats=stats)
+    assert skipped.summary == through.summary and skipped.summary["trips_evaporated"] == 0
+    pd.testing.assert_frame_equal(skipped.injuries, through.injuries)
     assert elastic_link_costs_s(p, None) == (p.reference_cost_s, p.cost_s)  # without them: free-flow times
 
 
@@ -421,7 +438,7 @@ def test_a_crossing_only_variant_reuses_the_baseline_traffic_with_identical_resu
     store = tmp_path / "store"
     b = run_replication(prepared["base"], 0, traffic_store=store)
     _assert_same_result(b, base_result)  # storing changes nothing
-    assert len(list(store.glob("*.pickle"))) == 1
+    assert len(list(store.glob("*.pickle"))) == 2  # its vehicle traffic and its record
     full = run_replication(var, 0, baseline_draws=b.risk_draws)
 
     def no_simulation(*args, **kwargs):
@@ -443,7 +460,60 @@ def test_a_crossing_only_variant_reuses_the_baseline_traffic_with_identical_resu
     # a variant that changes links (30 km/h) misses the store and simulates its own traffic: same as a full run
     slow = run_replication(prepared["slow"], 0, baseline_draws=b.risk_draws, traffic_store=store)
     _assert_same_result(slow, run_replication(prepared["slow"], 0, baseline_draws=b.risk_draws))
-    assert len(list(store.glob("*.pickle"))) == 1  # variants do not store
+    assert len(list(store.glob("*.pickle"))) == 2  # variants do not store
+
+
+def test_a_crossing_upgrade_reuses_the_baseline_record_and_reruns_only_risk(
+    files, prepared, tmp_path, monkeypatch
+):
+    # upgrades only (no crossing added or moved, the same pedestrians): the variant's record is its baseline
+    # replication's (the crossings' places, not their types, decide the passages), so it takes the record and
+    # the congestion index from the store: no simulation, no record, no route search; every table equals a full
+    # run of the variant, and the upgrade still acts in the risk stage
+    from vision_zero.traffic import demand, simulation
+
+    upgrade = CROSSINGS_ONLY.split("[[interventions]]")[1]
+    var = prepare(
+        load_scenario(
+            scenario_file(tmp_path, "up", "[[interventions]]" + upgrade, extends=str(files["base"]))
+        )
+    )
+    base = prepared["base"]
+    assert len(var.network.crossings) == len(base.network.crossings)  # none added
+    assert not var.network.crossings.equals(base.network.crossings)  # types changed
+    store = tmp_path / "store"
+    b = run_replication(base, 0, traffic_store=store)
+    full = run_replication(var, 0, baseline_draws=b.risk_draws)
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    with monkeypatch.context() as m:
+        for owner, name in (
+            (simulation, "simulate_vehicles"),
+            (simulation, "record_of"),
+            (demand, "od_travel_time_s"),
+        ):
+            m.setattr(owner, name, not_again)
+        m.setattr(pipeline, "_load_traffic", not_again)  # the record is enough: the vehicles are not read
+        reused = run_replication(var, 0, baseline_draws=b.risk_draws, traffic_store=store)
+    _assert_same_result(reused, full)
+    assert reused.summary["congestion_index"] == b.summary["congestion_index"]
+    assert (
+        reused.summary["ksi_pedestrian"] < b.summary["ksi_pedestrian"]
+    )  # raised crossings cap approach speeds
+    # the key: the places of the crossings and the pedestrians, not the crossings' types
+    key = "k"
+    assert pipeline.record_key(key, var.network, var.pedestrians, link_events=False) == pipeline.record_key(
+        key, base.network, base.pedestrians, link_events=False
+    )
+    moved = base.network.crossings.assign(node=base.network.crossings["node"] + 1)  # each at another node
+    assert pipeline.record_key(
+        key, replace(base.network, crossings=moved), base.pedestrians, link_events=False
+    ) != (pipeline.record_key(key, base.network, base.pedestrians, link_events=False))
+    assert pipeline.record_key(key, base.network, base.pedestrians, link_events=True) != (
+        pipeline.record_key(key, base.network, base.pedestrians, link_events=False)
+    )
 
 
 def test_a_run_shares_traffic_through_a_temporary_store_it_removes(files, tmp_path):
@@ -571,9 +641,13 @@ def test_a_traffic_store_of_another_version_is_simulated_again(tmp_path: Path, m
     prepared = prepare(load_scenario(path))
     store = tmp_path / "store"
     first = pipeline.run_replication(prepared, 0, traffic_store=store)
-    (file,) = store.glob("*.pickle")
+    (record_file,) = store.glob("*.record.pickle")  # the baseline's record, for crossing upgrades
+    (file,) = set(store.glob("*.pickle")) - {record_file}
     version, vehicles = pickle.loads(file.read_bytes())
     assert version == pipeline.TRAFFIC_STORE_VERSION and isinstance(vehicles, simulation.VehicleTraffic)
+    version, (record, index) = pickle.loads(record_file.read_bytes())
+    assert version == pipeline.TRAFFIC_STORE_VERSION and isinstance(record, simulation.TrafficRecord)
+    assert index == first.summary["congestion_index"]
     real = simulation.simulate_vehicles
     runs = []
 

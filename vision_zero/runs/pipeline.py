@@ -85,6 +85,7 @@ __all__ = [
     "peak_factor_bounds",
     "prepare",
     "prepare_file",
+    "record_key",
     "reference_trip_times_s",
     "risk_at_draws",
     "run_replication",
@@ -372,14 +373,70 @@ def traffic_key(
 
 #: Version of what a traffic store holds (:func:`_save_traffic`): the one place that says which fields a stored
 #: :class:`~vision_zero.traffic.simulation.VehicleTraffic` has. Raise it whenever the vehicle traffic gains or
-#: changes a field (its own, or its ``veh``, ``routes``, ``times`` or ``last_costs``): a store of another version
-#: is simulated again, never read with a field missing. History: 1 (unversioned: the bare object) until
-#: 2026-12-01; 2, the event loop's ``times.held`` (who was held at a link's end).
-TRAFFIC_STORE_VERSION = 2
+#: changes a field (its own, or its ``veh``, ``routes``, ``times`` or ``last_costs``), or the stored record
+#: (:func:`_save_record`: a :class:`~vision_zero.traffic.simulation.TrafficRecord` and the congestion index) does:
+#: a store of another version is simulated again, never read with a field missing. History: 1 (unversioned: the
+#: bare object) until 2026-12-01; 2, the event loop's ``times.held`` (who was held at a link's end); 3 (2026-12-03),
+#: the baseline's record and congestion index stored beside its vehicle traffic.
+TRAFFIC_STORE_VERSION = 3
+
+
+def record_key(
+    traffic_key: str, network: RoadNetwork, pedestrians: pd.DataFrame | None, *, link_events: bool
+) -> str:
+    """A hash of everything :func:`~vision_zero.traffic.simulation.record_of` reads beyond the vehicle traffic.
+
+    ``traffic_key`` (:func:`traffic_key`: the links, nodes, trips and everything the simulation read), the
+    crossings' places (:data:`~vision_zero.traffic.simulation.RECORD_CROSSING_COLUMNS` of the crossings and
+    crossing links: which link a crossing lies on and where, not its type), the pedestrian demand and whether
+    link events are kept. A crossing upgrade (a type changed, no crossing moved or added, the same pedestrians)
+    has its baseline replication's record; a new crossing, or pedestrians moved to a new one, does not.
+    """
+    from vision_zero.traffic.simulation import RECORD_CROSSING_COLUMNS, RECORD_CROSSING_LINK_COLUMNS
+
+    h = hashlib.sha256(traffic_key.encode())
+    peds = pd.DataFrame() if pedestrians is None else pedestrians
+    tables = (
+        network.crossings.reindex(columns=list(RECORD_CROSSING_COLUMNS)),
+        network.crossing_links.reindex(columns=list(RECORD_CROSSING_LINK_COLUMNS)),
+        peds,
+    )
+    for table in tables:
+        h.update(repr([(str(c), str(t)) for c, t in table.dtypes.items()]).encode())
+        h.update(repr(len(table)).encode())
+        h.update(pd.util.hash_pandas_object(table, index=True).to_numpy().tobytes())
+    h.update(repr(bool(link_events)).encode())
+    return h.hexdigest()
 
 
 def _traffic_path(store: Path, key: str) -> Path:
     return Path(store) / f"{key}.pickle"
+
+
+def _record_path(store: Path, key: str) -> Path:
+    return Path(store) / f"{key}.record.pickle"
+
+
+def _store_read(path: Path) -> object | None:
+    """What :func:`_store_write` left at ``path`` (its payload), or None: no file, unreadable, another version."""
+    try:
+        with path.open("rb") as f:
+            out = pickle.load(f)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        return None
+    if not (isinstance(out, tuple) and len(out) == 2 and out[0] == TRAFFIC_STORE_VERSION):
+        return None
+    payload: object = out[1]
+    return payload
+
+
+def _store_write(path: Path, payload: object) -> None:
+    """Store ``payload`` at ``path`` with :data:`TRAFFIC_STORE_VERSION` (atomically: no reader sees a partial file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as f:
+        pickle.dump((TRAFFIC_STORE_VERSION, payload), f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
 
 
 def _load_traffic(store: Path, key: str) -> VehicleTraffic | None:
@@ -388,28 +445,40 @@ def _load_traffic(store: Path, key: str) -> VehicleTraffic | None:
     A store is ``(TRAFFIC_STORE_VERSION, vehicles)``; one of another version (or an unversioned one, written
     before versions) is left to be simulated again (:data:`TRAFFIC_STORE_VERSION`).
     """
-    path = _traffic_path(store, key)
-    try:
-        with path.open("rb") as f:
-            out = pickle.load(f)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
-        return None
     from vision_zero.traffic.simulation import VehicleTraffic
 
-    if not (isinstance(out, tuple) and len(out) == 2 and out[0] == TRAFFIC_STORE_VERSION):
-        return None
-    vehicles = out[1]
+    vehicles = _store_read(_traffic_path(store, key))
     return vehicles if isinstance(vehicles, VehicleTraffic) else None
 
 
 def _save_traffic(store: Path, key: str, vehicles: VehicleTraffic) -> None:
     """Store ``vehicles`` under ``key`` with :data:`TRAFFIC_STORE_VERSION` (atomically: no reader sees a partial file)."""
-    path = _traffic_path(store, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        pickle.dump((TRAFFIC_STORE_VERSION, vehicles), f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    _store_write(_traffic_path(store, key), vehicles)
+
+
+def _load_record(store: Path, key: str) -> tuple[TrafficRecord, float] | None:
+    """The record and congestion index stored under ``key`` (:func:`record_key`), or None (as :func:`_load_traffic`)."""
+    from vision_zero.traffic.simulation import TrafficRecord
+
+    out = _store_read(_record_path(store, key))
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], TrafficRecord)):
+        return None
+    return out[0], float(out[1])
+
+
+def _save_record(store: Path, key: str, record: TrafficRecord, congestion_index: float) -> None:
+    """Store a replication's record and congestion index under ``key`` (:func:`record_key`), atomically."""
+    _store_write(_record_path(store, key), (record, congestion_index))
+
+
+def _same_link_costs(prepared: PreparedScenario) -> bool:
+    """Whether a scenario with elastic demand changes no link's expected cost against its baseline.
+
+    Then every trip's time is the same under both costs, its ratio exactly 1, and
+    :func:`~vision_zero.traffic.demand.elastic_trips` keeps the trips as they are: its searches are not needed.
+    """
+    ref, cost = prepared.reference_cost_s, prepared.cost_s
+    return ref is not None and cost is not None and np.array_equal(ref, cost)
 
 
 def run_replication(
@@ -442,7 +511,11 @@ def run_replication(
         there (:class:`~vision_zero.traffic.simulation.VehicleTraffic`, under :func:`traffic_key`), and a variant
         replication whose traffic inputs are the same (crossing upgrades: links, nodes, trips, seed, parameter
         draw unchanged) takes it instead of simulating again and re-runs only crossings, pedestrians and risk.
-        The results are identical to a full run. None: always simulate.
+        The baseline also leaves its record and congestion index there (under :func:`record_key`): a variant
+        whose crossings lie where the baseline's do and whose pedestrians are the same (an upgrade that changes
+        crossing types only) takes them too and re-runs only the risk stage. A variant that changes no link's
+        cost skips elastic demand's searches (no trip can evaporate or be added). The results are identical to
+        a full run. None: always simulate.
     baseline_routes
         The routes of the baseline's replication with the same index (:attr:`ReplicationResult.routes`, which a
         baseline's result keeps): the variant's drivers start from them and leave them only beyond their
@@ -489,7 +562,11 @@ def run_replication(
             distribution=prepared.distribution,
         )
     evaporated = added = 0
-    if prepared.reference_cost_s is not None and prepared.cost_s is not None:
+    if (
+        prepared.reference_cost_s is not None
+        and prepared.cost_s is not None
+        and not _same_link_costs(prepared)
+    ):
         elasticity = sc.demand.travel_time_elasticity
         before, after = elastic_link_costs_s(prepared, baseline_link_stats)
         trips, evaporated, added = demand.elastic_trips(
@@ -504,36 +581,47 @@ def run_replication(
         )
     settings = TrafficSettings.from_values(draw)  # this replication's draw of the traffic evidence
     route_settings = RouteChoiceSettings.from_values(draw)
-    key = None
+    key = rkey = None
     vehicles = None
+    stored = None
     if traffic_store is not None:
         key = traffic_key(
             network, trips, prepared, replication, settings=settings, route_settings=route_settings
         )
-        vehicles = _load_traffic(traffic_store, key)
-    if vehicles is None:
-        vehicles = simulate_vehicles(
+        rkey = record_key(key, network, prepared.pedestrians, link_events=link_events)
+        # the same record (a crossing upgrade): no vehicle traffic needed unless this is the baseline itself
+        stored = None if prepared.is_baseline else _load_record(traffic_store, rkey)
+        if stored is None:
+            vehicles = _load_traffic(traffic_store, key)
+    if stored is not None:
+        record, congestion = stored
+    else:
+        if vehicles is None:
+            vehicles = simulate_vehicles(
+                network,
+                trips,
+                rng=rngs.drivers,
+                routing_rng=rngs.routing,
+                periods=prepared.periods,
+                platoon_size=sc.simulation.platoon_size,
+                reroute_passes=sc.simulation.reroute_passes,
+                settings=settings,
+                route_settings=route_settings,
+                held_routes=baseline_routes,
+            )
+            if traffic_store is not None and key is not None and prepared.is_baseline:
+                _save_traffic(traffic_store, key, vehicles)
+        record = record_of(
             network,
             trips,
-            rng=rngs.drivers,
-            routing_rng=rngs.routing,
-            periods=prepared.periods,
-            platoon_size=sc.simulation.platoon_size,
-            reroute_passes=sc.simulation.reroute_passes,
-            settings=settings,
-            route_settings=route_settings,
-            held_routes=baseline_routes,
+            prepared.pedestrians,
+            prepared.periods,
+            vehicles,
+            link_events=link_events,
         )
-        if traffic_store is not None and key is not None and prepared.is_baseline:
-            _save_traffic(traffic_store, key, vehicles)
-    record = record_of(
-        network,
-        trips,
-        prepared.pedestrians,
-        prepared.periods,
-        vehicles,
-        link_events=link_events,
-    )
+        congestion = demand.congestion_index(network, record.trips, settings)
+        if traffic_store is not None and rkey is not None and prepared.is_baseline:
+            _save_record(traffic_store, rkey, record, congestion)
     link_traffic = annual_link_traffic(network, record.link_stats, record.periods)
     m = sc.simulation.risk_draws
     # the inner draws continue the parameter stream: the same values in every scenario of replication i
@@ -557,7 +645,7 @@ def run_replication(
         schematic=network.schematic,
         trips_evaporated=evaporated,
         trips_added=added,
-        congestion_index=demand.congestion_index(network, record.trips, settings),
+        congestion_index=congestion,
         route_choice=record.route_choice,
         peak=prepared.peak,
     )
@@ -571,7 +659,7 @@ def run_replication(
         speed_hist=_speed_hist(record.speed_hist, record.periods),
         parameters=draw,
         traffic={name: getattr(record, field) for name, field in TRAFFIC_TABLES.items()},
-        routes=vehicles.held_routes() if prepared.is_baseline else None,
+        routes=vehicles.held_routes() if prepared.is_baseline and vehicles is not None else None,
         link_events=record.link_events,
         risk_draws=risk_draws,
     )

@@ -105,6 +105,8 @@ __all__ = [
     "ARRIVAL_WARNING_SHARE",
     "DESIGN_SPEED_QUANTILE",
     "HANDOVER",
+    "RECORD_CROSSING_COLUMNS",
+    "RECORD_CROSSING_LINK_COLUMNS",
     "SPEED_BIN_KPH",
     "STOP_REASONS",
     "HcmUrbanStreet",
@@ -197,6 +199,14 @@ def simulate(
         drain_s=drain_s,
     )
     return record_of(network, trips, pedestrians, periods, vehicles, link_events=link_events)
+
+
+#: The columns of a network's crossings (and of its crossing links) that :func:`record_of` reads: where each
+#: crossing lies (its link, or its node, and its offset along the link), not its type or control. A network
+#: whose crossings differ only in other columns (an upgrade) gives the same record for the same vehicle traffic
+#: and pedestrians (:func:`vision_zero.runs.pipeline.record_key`; test).
+RECORD_CROSSING_COLUMNS: tuple[str, ...] = ("node", "link", "offset_m")
+RECORD_CROSSING_LINK_COLUMNS: tuple[str, ...] = ("crossing", "link")
 
 
 def record_of(
