@@ -8,9 +8,7 @@ import numpy.typing as npt
 from vision_zero.traffic._position_kernels import (
     carried_values,
     edge_ids,
-    key_bin_sums,
     lex_order,
-    max_open_weight,
     replace_routes,
     route_costs,
     route_turns,
@@ -194,38 +192,6 @@ def test_record_passes_by_hand() -> None:
     np.testing.assert_array_equal(stable_order(keys, 3), [1, 4, 3, 0, 2])
     # by key, then value, then index: key 0 holds 1 (5.0) and 4 (5.0): a tie kept in index order
     np.testing.assert_array_equal(lex_order(keys, 3, np.array([1.0, 5.0, 0.5, 9.0, 5.0])), [1, 4, 3, 2, 0])
-    # key 0: [0, 10) w 1, [5, 20) w 2, [10, 12) w 1 (the first has ended at 10: ends first) -> at most 3 at once;
-    # key 2: [0, 5) w 4 -> 4; key 1: nothing -> 0
-    got = max_open_weight(
-        np.array([0, 0, 0, 2]),
-        np.array([0, 5, 10, 0]),
-        np.array([10, 20, 12, 5]),
-        np.array([1.0, 2.0, 1.0, 4.0]),
-        3,
-    )
-    np.testing.assert_array_equal(got, [3.0, 0.0, 4.0])
-    codes, sums = key_bin_sums(
-        np.array([1, 0, 1, 1]), np.array([7, 3, 2, 7]), np.array([1.0, 2.0, 3.0, 4.0]), 2, 10
-    )
-    np.testing.assert_array_equal(codes, [3, 12, 17])  # key x 10 + bin, ascending
-    np.testing.assert_array_equal(sums, [2.0, 3.0, 5.0])
-
-
-def _numpy_max_queue(k: I64, s_us: I64, e_us: I64, wm: F64, n_keys: int) -> F64:
-    """_record._max_queue as numpy computed it before the compiled sweep (main db44330)."""
-    span = int(max(s_us.max(), e_us.max())) + 1
-    a = k * span + s_us
-    oa = np.argsort(a)
-    a = a[oa]
-    b = k * span + e_us
-    ob = np.argsort(b)
-    b = b[ob]
-    cum_a = np.cumsum(wm[oa])
-    cum_b = np.r_[0.0, np.cumsum(wm[ob])]
-    level = cum_a - cum_b[np.searchsorted(b, a, side="right")]
-    out = np.zeros(n_keys)
-    np.maximum.at(out, k[oa], level)
-    return out
 
 
 def test_record_passes_equal_numpy_bit_for_bit() -> None:
@@ -235,17 +201,3 @@ def test_record_passes_equal_numpy_bit_for_bit() -> None:
     np.testing.assert_array_equal(stable_order(keys, n_keys), np.argsort(keys, kind="stable"))
     t = np.round(rng.uniform(0.0, 50.0, n), 1)  # many exact ties
     np.testing.assert_array_equal(lex_order(keys, n_keys, t), np.lexsort((t, keys)))
-    start = rng.integers(0, 10**6, n)
-    end = start + rng.integers(0, 10**5, n)  # some of zero length after rounding
-    w = rng.integers(1, 5, n).astype(np.float64)
-    np.testing.assert_array_equal(
-        max_open_weight(keys, start, end, w, n_keys), _numpy_max_queue(keys, start, end, w, n_keys)
-    )
-    bins = rng.integers(0, 40, n)
-    code = keys * 1000 + bins
-    order = np.argsort(code)
-    hs = code[order]
-    first = np.flatnonzero(np.r_[True, hs[1:] != hs[:-1]])
-    codes, sums = key_bin_sums(keys, bins, w, n_keys, 1000)
-    np.testing.assert_array_equal(codes, hs[first])
-    np.testing.assert_array_equal(sums, np.add.reduceat(w[order], first))

@@ -17,9 +17,7 @@ from numba import njit
 __all__ = [
     "carried_values",
     "edge_ids",
-    "key_bin_sums",
     "lex_order",
-    "max_open_weight",
     "replace_routes",
     "route_costs",
     "route_turns",
@@ -274,85 +272,3 @@ def lex_order(keys: npt.NDArray[np.integer], n_keys: int, values: FloatArray) ->
                 order[i + q] = idx[within[q]]
         i = j
     return order
-
-
-@njit(cache=True, nogil=True)
-def max_open_weight(
-    key: IntArray, start_us: IntArray, end_us: IntArray, weight: FloatArray, n_keys: int
-) -> FloatArray:
-    """Per key, the largest total weight of its intervals ``[start, end)`` open at once (0 for a key without any).
-
-    The maximum is reached at some interval start, where it is the weight started so far minus the weight ended
-    at or before that instant. Each key's starts and ends are swept in time order. With integer-valued weights
-    every partial sum is exact, so the maxima do not depend on the order of equal times (nor on how the
-    intervals are grouped).
-    """
-    order = stable_order(key, n_keys)
-    out = np.zeros(n_keys)
-    n = len(order)
-    i = 0
-    while i < n:
-        k = key[order[i]]
-        j = i + 1
-        while j < n and key[order[j]] == k:
-            j += 1
-        idx = order[i:j]
-        s = start_us[idx]
-        e = end_us[idx]
-        w = weight[idx]
-        by_start = np.argsort(s)
-        by_end = np.argsort(e)
-        started = 0.0
-        ended = 0.0
-        q = 0
-        best = 0.0
-        for p in range(j - i):
-            t = s[by_start[p]]
-            started += w[by_start[p]]
-            while q < j - i and e[by_end[q]] <= t:
-                ended += w[by_end[q]]
-                q += 1
-            if started - ended > best:
-                best = started - ended
-        out[k] = best
-        i = j
-    return out
-
-
-@njit(cache=True, nogil=True)
-def key_bin_sums(
-    key: IntArray, bins: IntArray, weight: FloatArray, n_keys: int, n_bins: int
-) -> tuple[IntArray, FloatArray]:
-    """The weight per (key, bin) that occurs, in order of ``key * n_bins + bin``: those codes and their sums.
-
-    Summed per key in index order; with integer-valued weights the sums are exact whatever the order.
-    """
-    order = stable_order(key, n_keys)
-    n = len(order)
-    codes = np.empty(n, dtype=np.int64)
-    sums = np.empty(n)
-    scratch = np.zeros(n_bins)
-    seen = np.zeros(n_bins, dtype=np.bool_)
-    touched = np.empty(n_bins, dtype=np.int64)
-    m = 0
-    i = 0
-    while i < n:
-        k = key[order[i]]
-        n_touched = 0
-        j = i
-        while j < n and key[order[j]] == k:
-            b = bins[order[j]]
-            if not seen[b]:
-                seen[b] = True
-                touched[n_touched] = b
-                n_touched += 1
-            scratch[b] += weight[order[j]]
-            j += 1
-        for b in np.sort(touched[:n_touched]):
-            codes[m] = k * n_bins + b
-            sums[m] = scratch[b]
-            m += 1
-            scratch[b] = 0.0
-            seen[b] = False
-        i = j
-    return codes[:m], sums[:m]

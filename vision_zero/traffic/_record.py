@@ -7,14 +7,16 @@ loop itself only stores three times per vehicle and link.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from vision_zero.core.units import S_PER_HOUR, m_to_km, mps_to_kph
+from vision_zero.core.units import M_PER_KM, S_PER_HOUR, mps_to_kph
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic._position_kernels import key_bin_sums, lex_order, max_open_weight, stable_order
+from vision_zero.traffic._position_kernels import lex_order
+from vision_zero.traffic._record_kernels import crossing_pairs, key_stats, link_sums, period_strings
 from vision_zero.traffic.periods import Period
 from vision_zero.traffic.routing import Movements, Routes, movement_turns
 
@@ -153,7 +155,11 @@ _P85 = 0.85
 def _weighted_quantile_by_key(
     key: IntArray, value: FloatArray, weight: FloatArray, q: float
 ) -> tuple[IntArray, FloatArray]:
-    """Per key, the smallest value with at least share ``q`` of the weight at or below it."""
+    """Per key, the smallest value with at least share ``q`` of the weight at or below it.
+
+    numpy's form of the record's 85th percentiles: :func:`~vision_zero.traffic._record_kernels.key_stats` picks the
+    same values without the sort, and the record falls back to this where its pick is not fixed.
+    """
     if key.size == 0:
         return key, value
     span = float(np.max(value)) + 1.0 if value.size else 1.0
@@ -178,25 +184,6 @@ def _weighted_quantile_by_key(
     del got, need
     _, first = np.unique(grp[idx], return_index=True)
     return keys, value[order[idx[first]]]
-
-
-def _max_queue(k: IntArray, start: FloatArray, end: FloatArray, wm: FloatArray, n_keys: int) -> FloatArray:
-    """Per key, the largest weight of intervals ``[start, end)`` open at once (vehicles in the exit queue).
-
-    ``k``, ``start``, ``end``, ``wm``: per interval of positive length, its key, start, end and weight.
-
-    The maximum of the step function is reached at some interval start, where it equals the weight started so far
-    minus the weight ended so far (ends at the same instant first): times rounded to the microsecond, each key's
-    events swept in time order (:func:`~vision_zero.traffic._position_kernels.max_open_weight`).
-    """
-    if k.size == 0:
-        return np.zeros(n_keys)
-    s_us = np.round(start * 1e6).astype(np.int64)
-    e_us = np.round(end * 1e6).astype(np.int64)
-    out: FloatArray = max_open_weight(
-        k, s_us, e_us, np.asarray(wm, dtype=np.float64), n_keys
-    )  # compiled sweep
-    return out
 
 
 def build_record(
@@ -229,45 +216,66 @@ def build_record(
     links = network.links
     n_links = len(links)
     names = np.array([p.name for p in periods], dtype=object)
-    dur = np.array([p.duration_s for p in periods], dtype=np.float64)
     nv = len(vperiod)
-    # per route position (tens of millions in a city's day): compact index dtypes, temporaries freed when done
+    # per route position (tens of millions in a city's day): compact index dtypes; the sums and the per-key
+    # statistics are compiled passes over them (:mod:`~vision_zero.traffic._record_kernels`, numpy's numbers bit
+    # for bit), not numpy's masks and gathers of per-position temporaries
     veh_of = np.repeat(np.arange(nv, dtype=np.int32), routes.n_links)
     link = routes.links
     per = np.asarray(vperiod, dtype=np.int32)[veh_of]
     size_f = np.asarray(vsize, dtype=np.float64)  # per vehicle: a traversal's weight
-    entered = np.isfinite(ent)
-    exited = np.isfinite(ex)
     n_keys = len(periods) * n_links
-
-    def key_w(mask: npt.NDArray[np.bool_]) -> tuple[IntArray, FloatArray]:
-        """Of the positions ``mask``: their key (period x link) and weight (per-position arrays only masked)."""
-        return per[mask].astype(np.int64) * n_links + link[mask], size_f[veh_of[mask]]
+    limit = links["speed_limit_kph"].to_numpy(dtype=np.float64)
+    kph_per_mps = mps_to_kph(1.0)
 
     # --- per link x period ---
-    ke, we = key_w(entered)
-    le = link[entered]
-    with np.errstate(divide="ignore", invalid="ignore"):  # the running time ``fft``: ``ee - ent`` except for
-        se = mps_to_kph(length[le] / fft[entered])  # a trip that waited at its origin (``ent`` = departure)
-    entries = np.bincount(ke, we, n_keys)
-    kx, wx = key_w(exited)
-    veh_km = np.bincount(kx, wx * m_to_km(length[link[exited]]), n_keys)
-    veh_h = np.bincount(kx, wx * (ex[exited] - ent[exited]) / S_PER_HOUR, n_keys)
-    del kx, wx
-    sum_v = np.bincount(ke, we * se, n_keys)
-    limit = links["speed_limit_kph"].to_numpy(dtype=np.float64)
-    over = np.bincount(ke, we * (se > limit[le] + 1e-9), n_keys)
-    del le
-    pk, pv = _weighted_quantile_by_key(ke, se, we, _P85)
-    p85 = np.full(n_keys, np.nan)
-    p85[pk] = pv
-
-    # --- speed histogram (before the queues: frees the per-entry arrays) ---
-    b = np.floor(se / SPEED_BIN_KPH).astype(np.int64)
-    uk, cnt = key_bin_sums(
-        ke, np.clip(b, 0, 999), we, n_keys, 1000
-    )  # key x 1000 + bin, ascending; exact sums
-    del ke, we, se, b
+    # speeds: the running time ``fft``, i.e. ``ee - ent`` except for a trip that waited at its origin (``ent`` =
+    # departure); the sums in position order (``np.bincount``'s)
+    entries, veh_km, veh_h, sum_v, over, vkm, vfree = link_sums(
+        link,
+        per,
+        veh_of,
+        size_f,
+        ent,
+        ex,
+        fft,
+        length,
+        limit,
+        n_links,
+        n_keys,
+        kph_per_mps,
+        M_PER_KM,
+        S_PER_HOUR,
+    )
+    # the 85th percentile, the speed histogram (key x 1000 + bin, ascending; exact sums) and the largest exit
+    # queue: a traversal is queued from the end of its running time to its exit (or the window's end)
+    p85, exact, uk, cnt, max_q = key_stats(
+        link,
+        per,
+        veh_of,
+        size_f,
+        ent,
+        ee,
+        ex,
+        fft,
+        length,
+        window_close,
+        n_links,
+        n_keys,
+        kph_per_mps,
+        _P85,
+        SPEED_BIN_KPH,
+        1000,
+    )
+    if not exact:  # a speed not finite, or a pick the composite sort leaves to its ties' order: numpy's form
+        entered = np.isfinite(ent)
+        ke = per[entered].astype(np.int64) * n_links + link[entered]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            se = mps_to_kph(length[link[entered]] / fft[entered])
+        pk, pv = _weighted_quantile_by_key(ke, se, size_f[veh_of[entered]], _P85)
+        del ke, se
+        p85 = np.full(n_keys, np.nan)
+        p85[pk] = pv
     speed_hist = pd.DataFrame(
         {
             "period": names[(uk // 1000) // n_links].astype(str),
@@ -276,18 +284,6 @@ def build_record(
             "count": np.round(cnt).astype(np.int64),
         }
     )
-
-    # queue: a traversal is queued from the end of its running time to its exit (or the window's end)
-    win_end = windows + dur  # departures end; queues after that still count until the drain ends
-    end = np.where(exited, ex, window_close[per])
-    queued = entered & (end > ee)
-    max_q = np.zeros(n_keys)
-    for i in range(len(periods)):  # a period at a time (peak memory): its keys are its own; whole-vehicle
-        in_p = queued & (per == i)  # weights, so the running sums and maxima are exact either way
-        kq, wq = key_w(in_p)
-        np.maximum(max_q, _max_queue(kq, ee[in_p], end[in_p], wq, n_keys), out=max_q)
-        del in_p, kq, wq
-    del end, queued
     has = np.flatnonzero(entries > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         link_stats = pd.DataFrame(
@@ -310,8 +306,6 @@ def build_record(
     last = np.maximum(routes.ptr[1:] - 1, 0)
     routed_v = n_route > 0
     arrive_abs = np.where(routed_v, ex[last] if len(ex) else np.nan, np.nan)
-    vkm = np.bincount(veh_of[exited], m_to_km(length[link[exited]]), nv).astype(np.float64)
-    vfree = np.bincount(veh_of, fft, nv).astype(np.float64)
     tv = trip_vehicle
     win_v = windows[vperiod[tv]]
     arrive_s = arrive_abs[tv] - win_v
@@ -334,27 +328,7 @@ def build_record(
     )
 
     # --- passages at crossings ---
-    next_link = np.full(len(link), -1, dtype=np.int32)
-    if len(link) > 1:
-        same = veh_of[1:] == veh_of[:-1]
-        next_link[:-1][same] = link[1:][same]
-    passages = _passages(
-        network,
-        names,
-        windows,
-        win_end,
-        link,
-        per,
-        size_f,
-        veh_of,
-        fft,
-        length,
-        ee,
-        ex,
-        entered,
-        next_link,
-        held,
-    )
+    passages = _passages(network, names, windows, link, per, size_f, veh_of, fft, length, ent, ee, ex, held)
     events = None
     if link_events:
         trip_ids = trips["trip"].to_numpy(dtype=np.int64)
@@ -369,7 +343,7 @@ def build_record(
                 "run_end_s": ee - win,
                 "exit_s": ex - win,
             }
-        )[entered].reset_index(drop=True)
+        )[np.isfinite(ent)].reset_index(drop=True)
     stuck = tuple(int(x) for x in stuck_moves)
     return TrafficRecord(
         periods,
@@ -387,22 +361,20 @@ def _passages(
     network: RoadNetwork,
     names: npt.NDArray[np.object_],
     windows: FloatArray,
-    win_end: FloatArray,
     link: IntArray | npt.NDArray[np.int32],
     per: npt.NDArray[np.int32],
     size_f: FloatArray,
     veh_of: npt.NDArray[np.int32],
     run_s: FloatArray,
     link_length_m: FloatArray,
+    ent: FloatArray,
     ee: FloatArray,
     ex: FloatArray,
-    entered: npt.NDArray[np.bool_],
-    next_link: npt.NDArray[np.int32],
     held: npt.NDArray[np.bool_],
 ) -> pd.DataFrame:
     """One row per vehicle passing a crossing (see :attr:`TrafficRecord.passages`).
 
-    Per route position: ``link``, ``per``, ``veh_of``, ``run_s``, ``ee``, ``ex``, ``entered``, ``next_link``,
+    Per route position: ``link``, ``per``, ``veh_of``, ``run_s``, ``ent`` (finite: entered), ``ee``, ``ex``,
     ``held``; per vehicle its weight ``size_f``; per link ``link_length_m``.
     """
     cr, cl = network.crossings, network.crossing_links
@@ -417,7 +389,7 @@ def _passages(
             "turning": pd.Series(dtype=bool),
         }
     )
-    if len(cr) == 0 or len(cl) == 0 or not entered.any():
+    if len(cr) == 0 or len(cl) == 0 or not np.isfinite(ent).any():
         return empty
     c_id = cl["crossing"].to_numpy(dtype=np.int64)
     c_link = cl["link"].to_numpy(dtype=np.int64)
@@ -426,60 +398,63 @@ def _passages(
     off = cr["offset_m"].to_numpy(dtype=np.float64)[c_id]
     length = network.links["length_m"].to_numpy(dtype=np.float64)[c_link]
     frac = np.where(at_node, 1.0, np.clip(np.where(own == c_link, off, length - off) / length, 0.0, 1.0))
-    # pair every traversal with every crossing on its link (sorted join on link id; a counting sort, stable)
-    pos = np.flatnonzero(entered)
-    pos = pos[stable_order(link[pos], len(link_length_m))]
-    pl = link[pos]
-    order = np.argsort(c_link, kind="stable")
-    lo = np.searchsorted(pl, c_link[order], side="left")
-    hi = np.searchsorted(pl, c_link[order], side="right")
-    reps = hi - lo
-    pair_c = np.repeat(order, reps)
-    pair_p = (
-        pos[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])] if reps.sum() else pos[:0]
-    )
-    # a city's day has tens of millions of passages: each array below is freed as soon as it is done with
-    del pos, pl, lo, hi, reps
-    node = at_node[pair_c]
-    t = np.where(node, ex[pair_p], ee[pair_p] - run_s[pair_p] * (1.0 - frac[pair_c]))
-    ok = np.isfinite(t)
-    pair_c, pair_p, t, node = pair_c[ok], pair_p[ok], t[ok], node[ok]
-    del ok
-    stopped = node & held[pair_p]
-    nxt = next_link[pair_p]
-    turning = np.zeros(len(pair_p), dtype=bool)
-    moving_on = node & (nxt >= 0)
-    if moving_on.any():  # each of the network's movements' turns once, then looked up per passage
+    # a crossing link's turning movements: each of the network's movements' turns once, looked up per passage
+    move_start = out_rank = turns = np.zeros(0, dtype=np.int64)
+    if at_node.any():
         u = network.links["u"].to_numpy(dtype=np.int64)
         v = network.links["v"].to_numpy(dtype=np.int64)
         moves = Movements.of(u, v, len(network.nodes))
-        turns = movement_turns(network.nodes, u, v, moves.a, moves.b)
-        turning[moving_on] = turns[moves.ids(link[pair_p][moving_on], nxt[moving_on])] > 0
-    del nxt, moving_on, node
-    k = per[pair_p]
-    crossing = c_id[pair_c]
-    del pair_c
-    t -= windows[k]  # seconds from the period's start
-    # rows in order of period (by name), crossing and time, stable: sorted before the platoons' rows are repeated
+        move_start, out_rank = moves.move_start, moves.out_rank
+        turns = movement_turns(network.nodes, u, v, moves.a, moves.b).astype(np.int64)
+    # pair every traversal with every crossing on its link (the crossing links by link, stable; each link's
+    # traversals in position order), a passage's time from its period's start; then the rows in order of period
+    # (by name), crossing and time, stable (np.lexsort((t, crossing, rank))), before a platoon's rows are repeated
     # (a platoon's rows are equal)
-    rank = np.argsort(np.argsort(names.astype(str), kind="stable"), kind="stable")
-    o = lex_order(rank[k] * len(cr) + crossing, len(names) * len(cr), t)  # np.lexsort((t, crossing, rank[k]))
-    pair_p, k, crossing, t, stopped, turning = pair_p[o], k[o], crossing[o], t[o], stopped[o], turning[o]
-    del o
-    rep = np.round(size_f[veh_of[pair_p]]).astype(np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):  # the approach speed: the running speed on the link
-        speed = mps_to_kph(link_length_m[link[pair_p]] / run_s[pair_p])
-    columns = {
+    order = np.argsort(c_link, kind="stable")
+    row_start = np.searchsorted(c_link[order], np.arange(len(link_length_m) + 1)).astype(np.int64)
+    rank = np.argsort(np.argsort(names.astype(str), kind="stable"), kind="stable").astype(np.int64)
+    platoons = bool((np.round(size_f) != 1).any())
+    key, k, crossing, t, speed, link_p, stopped, turning, pos = crossing_pairs(
+        link,
+        per,
+        veh_of,
+        ent,
+        ee,
+        ex,
+        run_s,
+        held,
+        link_length_m,
+        row_start,
+        c_id[order],
+        at_node[order],
+        frac[order],
+        windows,
+        rank,
+        len(cr),
+        move_start,
+        out_rank,
+        turns,
+        mps_to_kph(1.0),
+        platoons,
+    )
+    o = lex_order(key, len(names) * len(cr), t)
+    del key
+    # a city's day has tens of millions of passages: each column is put in order, and the pairs' one freed, in turn
+    k, crossing, t, speed, link_p = k[o], crossing[o], t[o], speed[o], link_p[o]
+    stopped, turning = stopped[o], turning[o]
+    rep = np.round(size_f[veh_of[pos[o]]]).astype(np.int64) if platoons else None
+    del o, pos
+    columns: dict[str, Any] = {  # arrays, and the period's extension array
         "period": _period_column(names, k),
         "crossing": crossing,
         "t_s": t,
         "speed_kph": speed,
-        "link": link[pair_p].astype(np.int64),
+        "link": link_p,
         "stopped": stopped,
         "turning": turning,
     }
-    del k, crossing, t, speed, pair_p, stopped, turning
-    if (rep != 1).any():  # platoons: one row per vehicle
+    del k, crossing, t, speed, link_p, stopped, turning
+    if rep is not None and (rep != 1).any():  # platoons: one row per vehicle
         for name in columns:
             columns[name] = np.repeat(columns[name], rep)
     return pd.DataFrame(columns, copy=False)  # the columns as they are, not consolidated into copies
@@ -490,16 +465,21 @@ def _period_column(
 ) -> pd.api.extensions.ExtensionArray | npt.NDArray[np.object_]:
     """The period names of the codes ``k``, as the column pandas makes of them.
 
-    Built from the codes by Arrow when pandas keeps strings in Arrow (a Python string per row, made and then
-    converted, was the passages' peak), else the names per row.
+    Built from the codes as an Arrow string array's buffers when pandas keeps strings in Arrow (a Python string per
+    row, made and then converted, was the passages' peak; a dictionary array cast to strings took ~0.25 CPU-s for
+    the full-demand district's 6 million rows), else the names per row.
     """
     column = names.astype(str).astype(object)
     dtype = pd.Series(column[:1]).dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         import pyarrow as pa
 
-        codes = pa.DictionaryArray.from_arrays(pa.array(k), pa.array(column.tolist(), type=pa.string()))
-        out: pd.api.extensions.ExtensionArray = pd.array(codes.cast(pa.large_string()), dtype=dtype)
+        encoded = [str(name).encode() for name in column]
+        name_end = np.cumsum([len(b) for b in encoded], dtype=np.int64)
+        name_bytes = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        offsets, data = period_strings(k, name_bytes, name_end)  # the buffers of a large_string array
+        strings = pa.LargeStringArray.from_buffers(len(k), pa.py_buffer(offsets), pa.py_buffer(data))
+        out: pd.api.extensions.ExtensionArray = pd.array(strings, dtype=dtype)
         return out
     return column[k]
 
