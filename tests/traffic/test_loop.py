@@ -11,7 +11,7 @@ from simulation_fixtures import EXACT, run, trips_frame
 from traffic_fixtures import make_network
 
 from vision_zero.core.errors import DataError
-from vision_zero.traffic._loop import flow_capacity_vph
+from vision_zero.traffic._loop import Records, flow_capacity_vph
 
 
 def test_bottleneck_matches_point_queue_theory() -> None:
@@ -148,3 +148,23 @@ def test_a_node_flow_capacity_is_shared_by_the_crossing_streams_in_proportion_to
     assert np.diff(north[:10]).mean() == pytest.approx(8.0, rel=1e-9)
     # the north stream then has the node alone: one vehicle per 2 s
     assert np.diff(north[-20:]).mean() == pytest.approx(2.0, rel=1e-9)
+
+
+def test_records_reuse_the_results_memory_only_when_nothing_refers_to_it() -> None:
+    # a simulation's results are written into the last ones' memory once they are dropped, never while they (or
+    # an array sharing their memory) are still read
+    records = Records()
+    ent, ee, ex, held = records.results(100)
+    kept = ex[10:20]  # a slice shares the memory
+    del ent, ee, ex, held
+    again = records.results(100)
+    assert not np.shares_memory(again[2], kept)
+    del kept
+    address = [a.ctypes.data for a in again]  # the memory's addresses, not a reference to it
+    del again
+    third = records.results(99)
+    assert [len(a) for a in third] == [99] * 4
+    assert [a.ctypes.data for a in third] == address  # nothing referred to it: the same memory
+    del third
+    grown = records.results(1000)
+    assert [len(a) for a in grown] == [1000] * 4

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -121,13 +122,15 @@ class Records:
     """Memory for the per-route-position arrays of successive simulations (one :class:`EventLoop` at a time).
 
     The equilibrium simulates the same trips again and again on routes of about the same length: each
-    :class:`EventLoop` takes its position records (``Plan.pf``) and per-link-block arrays (``State.qs`` /
-    ``State.cx``) from here instead of new memory, so the pages are faulted in (and, for arrays this large, huge
-    pages compacted and zeroed by the OS) once per equilibrium instead of once per simulation: a city's AM peak spent
-    0.5-1 CPU-s of system time per simulation there (benchmarks/README.md, "The city's AM peak, 2 December"). Every
-    value is written (records) or zeroed (blocks) before the loop reads it, so the results are those of new memory.
-    The memory is held until this object is dropped: while an :class:`EventLoop` runs its size is what it would
-    allocate anyway (plus :data:`HEADROOM`), between simulations it stays allocated.
+    :class:`EventLoop` takes its position records (``Plan.pf``), per-link-block arrays (``State.qs`` /
+    ``State.cx``) and the arrays of its results (:meth:`EventLoop.results`) from here instead of new memory, so the
+    pages are faulted in (and, for arrays this large, huge pages compacted and zeroed by the OS) once per
+    equilibrium instead of once per simulation: a city's AM peak spent 0.5-1 CPU-s of system time per simulation
+    there (benchmarks/README.md, "The city's AM peak, 2 December"), the results' ~80 k page faults a district's
+    full day 0.15-0.2 CPU-s ("Around the event loop"). Every value is written (records, results) or zeroed
+    (blocks) before it is read, so the results are those of new memory. The memory is held until this object is
+    dropped: while an :class:`EventLoop` runs its size is what it would allocate anyway (plus :data:`HEADROOM`),
+    between simulations it stays allocated.
     """
 
     #: extra rows allocated when the memory grows (routes change length by ~1% between iterations)
@@ -137,16 +140,47 @@ class Records:
         self._pf: FloatArray | None = None
         self._qs: npt.NDArray[np.int32] | None = None
         self._cx: FloatArray | None = None
+        self._out: tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]] | None = None
 
-    def take(self, n: int) -> tuple[FloatArray, npt.NDArray[np.int32], FloatArray]:
-        """Records ``(n, 6)``, ``qs`` ``(n,)`` and ``cx`` ``(n, 2)`` (C order; contents undefined)."""
-        if self._pf is None or self._qs is None or self._cx is None or len(self._pf) < n:
-            self._pf = self._qs = self._cx = None  # free the old memory first
-            cap = n + int(n * self.HEADROOM)
-            self._pf = np.empty((cap, kernel.POS_COLS))
+    def _rows(self, n: int) -> int:
+        return n + int(n * self.HEADROOM)
+
+    def take(self, n: int) -> FloatArray:
+        """Records ``(n, 6)`` (C order; contents undefined)."""
+        if self._pf is None or len(self._pf) < n:
+            self._pf = None  # free the old memory first
+            self._pf = np.empty((self._rows(n), kernel.POS_COLS))
+        return self._pf[:n]
+
+    def blocks(self, n: int) -> tuple[npt.NDArray[np.int32], FloatArray]:
+        """``qs`` ``(n,)`` and ``cx`` ``(n, 2)`` (C order; contents undefined)."""
+        if self._qs is None or self._cx is None or len(self._qs) < n:
+            self._qs = self._cx = None
+            cap = self._rows(n)
             self._qs = np.empty(cap, dtype=np.int32)
             self._cx = np.empty((cap, 2))
-        return self._pf[:n], self._qs[:n], self._cx[:n]
+        return self._qs[:n], self._cx[:n]
+
+    def results(self, n: int) -> tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+        """Entry, queue-join and exit times ``(n,)`` and held ``(n,)`` (contents undefined).
+
+        The memory of the last results handed out, once nothing refers to it any more (the route choice drops
+        a simulation's times before it runs the next one; an array that shares its memory, such as a slice of
+        it, refers to it), else new: results still read are never overwritten.
+        """
+        out = self._out
+        if out is None or len(out[0]) < n or _referred(out):
+            self._out = out = None  # forget (and, if nothing refers to it, free) the old memory first
+            cap = self._rows(n)
+            out = (np.empty(cap), np.empty(cap), np.empty(cap), np.empty(cap, dtype=np.bool_))
+            self._out = out
+        return out[0][:n], out[1][:n], out[2][:n], out[3][:n]
+
+
+def _referred(arrays: tuple[npt.NDArray[Any], ...]) -> bool:
+    """Whether anything but ``arrays`` itself refers to one of them (an array, a view of it, a name)."""
+    # sys.getrefcount counts the tuple's reference, the loop's name ``a`` and its own argument: 3 when nothing else
+    return any(sys.getrefcount(a) > 3 for a in arrays)
 
 
 class EventLoop:
@@ -156,11 +190,11 @@ class EventLoop:
     ----------
     lk, settings
         Per-link constants and the model's numbers.
-    rl, nl, fft, psz
-        Per route position: its link, the next link of the route (-1: the last), its running time [s] and the
-        vehicles of its platoon.
-    start, stop
-        Per vehicle: its route's positions are ``start:stop``.
+    rl, fft
+        Per route position: its link and its running time [s].
+    size, start, stop
+        Per vehicle: the vehicles of its platoon; its route's positions are ``start:stop`` (together every
+        position; a position's next link is the next position's, none after ``stop - 1``).
     records
         Where the per-position arrays live (:class:`Records`, reused by successive simulations); default: new
         memory.
@@ -174,30 +208,33 @@ class EventLoop:
         lk: Links,
         settings: TrafficSettings,
         rl: npt.NDArray[np.integer[Any]],
-        nl: npt.NDArray[np.integer[Any]],
         fft: FloatArray,
-        psz: npt.NDArray[np.integer[Any]],
+        size: npt.NDArray[np.integer[Any]],
         start: IntArray,
         stop: IntArray,
         records: Records | None = None,
     ) -> None:
         n_links = len(lk.length_m)
         rl32 = np.ascontiguousarray(rl, dtype=np.int32)  # no copy: route link ids are int32
-        nl32 = np.ascontiguousarray(nl, dtype=np.int32)
-        gptr, gwho = kernel.gate_slots(rl32, nl32, n_links)
+        f64 = functools.partial(np.ascontiguousarray, dtype=np.float64)
+        self.records = records
+        start64 = np.ascontiguousarray(start, dtype=np.int64)
+        stop64 = np.ascontiguousarray(stop, dtype=np.int64)
+        pf = None if records is None else records.take(len(rl32))
+        # one pass over the positions: their records (next link and platoon derived there) and what the per-link
+        # tables count of them
+        pf, pi, routed = kernel.positions(
+            rl32, start64, stop64, f64(fft), np.asarray(size, dtype=np.int32), n_links, pf
+        )
+        gptr, gwho = kernel.gate_slots(routed.pairs, n_links)
         gw = lk.movements
         mv_ptr = np.zeros(n_links + 1, dtype=np.int64) if gw is None else np.asarray(gw.ptr, dtype=np.int64)
         mv_next = np.zeros(0, np.int32) if gw is None else np.asarray(gw.next_link, dtype=np.int32)
-        rec_ptr = _recorded_exits(mv_ptr, mv_next, gw, rl32, nl32, n_links)
-        routed = start < stop
-        first = (
-            np.bincount(rl[start[routed]], minlength=n_links) if routed.any() else np.zeros(n_links, np.int64)
-        )
+        rec_ptr = _recorded_exits(mv_ptr, mv_next, gw, pi[:, kernel.RL], pi[:, kernel.NL], n_links)
         optr = np.zeros(n_links + 1, dtype=np.int64)
-        np.cumsum(first, out=optr[1:])
+        np.cumsum(routed.starts, out=optr[1:])
         qptr = np.zeros(n_links + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rl, minlength=n_links), out=qptr[1:])
-        f64 = functools.partial(np.ascontiguousarray, dtype=np.float64)
+        np.cumsum(routed.on_link, out=qptr[1:])
         columns = (
             lk.headway_s,
             lk.inflow_headway_s,
@@ -229,14 +266,8 @@ class EventLoop:
             np.array([settings.stuck_time_s, settings.give_way_flow_window_s]),
             *node_slots(lk.node_capacity_vph, lk.end_node, n_links),
         )
-        pf, qs, cx = (None, None, None) if records is None else records.take(len(rl32))
-        self.plan = kernel.Plan(
-            *kernel.positions(rl32, nl32, f64(fft), np.asarray(psz, dtype=np.int32), pf),
-            np.ascontiguousarray(start, dtype=np.int64),
-            np.ascontiguousarray(stop, dtype=np.int64),
-            np.full(len(start), np.nan),
-        )
-        blocks = None if qs is None or cx is None else (qs, cx)
+        self.plan = kernel.Plan(pf, pi, start64, stop64, np.full(len(start64), np.nan))
+        blocks = None if records is None else records.blocks(len(rl32))
         self.state = kernel.new_state(self.net, self.plan, n_links, blocks)
 
     def run_period(
@@ -259,19 +290,24 @@ class EventLoop:
         env.run(until=t_end)
         return int(self.state.cnt[kernel.STUCK_MOVES])
 
-    def results(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
-        """Per route position: entry, queue-join and exit times [s] (NaN: not reached), running time [s], held.
+    def results(self) -> tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+        """Per route position: entry, queue-join and exit times [s] (NaN: not reached), and whether it was held.
 
         ``held``: the vehicle was held at the link's end, so it left from rest (a red, a give-way, a standing
-        queue; see :func:`~vision_zero.traffic._loop_kernel._head`).
-        Compact copies of the kernel's records, made after its per-period state is freed; the loop cannot run
-        again afterwards (a city's day has tens of millions of positions: the 48-byte records and these 33 bytes
-        per position are the largest arrays alive at that moment).
+        queue; see :func:`~vision_zero.traffic._loop_kernel._head`). The running times are the loop's input.
+        Compact copies of the kernel's records (in memory from :meth:`Records.results`, if given), made after its
+        per-period state is freed; the loop cannot run again afterwards (a city's day has tens of millions of
+        positions: the 48-byte records and these 25 bytes per position are the largest arrays alive then).
         """
         del self.state
-        ent, ee, ex, fft, held = kernel.final_times(self.plan.pf, self.plan.pi)
+        n = len(self.plan.pf)
+        if self.records is None:
+            out = (np.empty(n), np.empty(n), np.empty(n), np.empty(n, dtype=np.bool_))
+        else:
+            out = self.records.results(n)
+        kernel.final_times(self.plan.pf, self.plan.pi, *out)
         del self.plan
-        return ent, ee, ex, fft, held
+        return out
 
     def _clock(self, env: simpy.Environment, until: float) -> Generator[simpy.Event, None, None]:
         """A SimPy process: run the kernel's link events up to SimPy's next event, then yield to SimPy there."""

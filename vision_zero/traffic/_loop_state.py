@@ -88,6 +88,7 @@ __all__ = [
     "Int",
     "Net",
     "Plan",
+    "Routed",
     "State",
     "final_times",
     "gate_slots",
@@ -255,40 +256,26 @@ class State(NamedTuple):
     nsi: I64  # per node slot (rows): its head waits, its arrival number, 1 + the head index (QH) that passed last
 
 
-@njit(cache=True, nogil=True)
-def _distinct_pairs(rl: I32, nl: I32, n_links: Int) -> I64:
-    """The distinct ``next * n_links + link`` over the positions with a next link, ascending.
+class Routed(NamedTuple):
+    """What one pass over the route positions counts (:func:`positions`), besides their records."""
 
-    What ``np.unique`` gives, without sorting every position: a route position's pair is a movement, and a link
-    has only a few, so each link keeps a short list of the next links seen (a city's 7.5 M positions take ~90 k
-    movements: np.unique sorted them in ~3 CPU-s per simulation at load ~10).
-    """
-    head = np.full(n_links, -1, dtype=np.int64)  # per link, its last distinct next link's entry
-    cap = 4 * n_links + 16
-    val = np.empty(cap, dtype=np.int32)
-    nxt = np.empty(cap, dtype=np.int64)
-    n = 0
-    for i in range(len(rl)):
-        b = nl[i]
-        if b < 0:
-            continue
-        a = rl[i]
-        k = head[a]
-        while k >= 0 and val[k] != b:
-            k = nxt[k]
-        if k >= 0:
-            continue
-        if n == cap:
-            cap *= 2
-            val2 = np.empty(cap, dtype=np.int32)
-            nxt2 = np.empty(cap, dtype=np.int64)
-            val2[:n] = val[:n]
-            nxt2[:n] = nxt[:n]
-            val, nxt = val2, nxt2
-        val[n] = b
-        nxt[n] = head[a]
-        head[a] = n
-        n += 1
+    on_link: I64  # per link: route positions on it (its block of State.qs / State.cx)
+    starts: I64  # per link: routes that start on it (its block of State.oq)
+    pairs: I64  # the distinct movements ``next * n_links + link`` the routes take, ascending
+
+
+@njit(inline="always")
+def _movement_seen(head: I64, val: I32, nxt: I64, a: Int, b: Int) -> bool:
+    """Whether link ``a``'s short list of next links (``head``, ``val``, ``nxt``) holds ``b``."""
+    k = head[a]
+    while k >= 0 and val[k] != b:
+        k = nxt[k]
+    return bool(k >= 0)
+
+
+@njit(inline="always")
+def _sorted_pairs(head: I64, val: I32, nxt: I64, n: Int, n_links: Int) -> I64:
+    """The ``n`` listed movements as ``next * n_links + link``, ascending."""
     out = np.empty(n, dtype=np.int64)
     j = 0
     for a in range(n_links):
@@ -301,9 +288,82 @@ def _distinct_pairs(rl: I32, nl: I32, n_links: Int) -> I64:
     return out
 
 
-def gate_slots(rl: I32, nl: I32, n_links: Int) -> tuple[I64, I32]:
-    """Per link, its gate slots: the origin queue, then each distinct upstream link some route takes into it."""
-    pairs = _distinct_pairs(rl, nl, n_links)
+@njit(cache=True, nogil=True)
+def _fill_positions(
+    pf: F64, pi: I32, rl: I32, start: I64, stop: I64, fft: F64, size: I32, n_links: Int
+) -> tuple[I64, I64, I64]:
+    """Write every column of every record, one record after the other, and count :class:`Routed`'s figures.
+
+    A position's next link is the route's next position's (-1 at its last), its platoon its vehicle's: derived
+    here rather than held in per-position arrays of their own (a district's full day has 10 M positions: three
+    such arrays were 120 MB of new memory per simulation, faulted in by the OS). Column by column, numpy's
+    strided writes took ~1.5 CPU-s for 7.5 M positions (a city's AM peak, load ~9).
+
+    The distinct movements are what ``np.unique`` of the pairs gives, without sorting every position: a
+    position's pair is a movement, and a link has only a few, so each link keeps a short list of the next links
+    seen (a city's 7.5 M positions take ~90 k movements: np.unique sorted them in ~3 CPU-s per simulation at
+    load ~10).
+    """
+    on_link = np.zeros(n_links, dtype=np.int64)
+    starts = np.zeros(n_links, dtype=np.int64)
+    head = np.full(n_links, -1, dtype=np.int64)  # per link, its last distinct next link's entry
+    cap = 4 * n_links + 16
+    val = np.empty(cap, dtype=np.int32)
+    nxt = np.empty(cap, dtype=np.int64)
+    n = 0
+    for v in range(len(start)):
+        lo, hi = start[v], stop[v]
+        if lo < hi:
+            starts[rl[lo]] += 1
+        for i in range(lo, hi):
+            a = rl[i]
+            b = np.int64(rl[i + 1]) if i + 1 < hi else np.int64(-1)
+            pf[i, FFT] = fft[i]
+            pf[i, ENT] = np.nan
+            pf[i, EE] = np.nan
+            pf[i, EX] = np.nan
+            pi[i, RL] = a
+            pi[i, NL] = b
+            pi[i, PSZ] = size[v]
+            pi[i, HELD] = 0
+            on_link[a] += 1
+            if b < 0 or _movement_seen(head, val, nxt, a, b):
+                continue
+            if n == cap:
+                cap *= 2
+                val2 = np.empty(cap, dtype=np.int32)
+                nxt2 = np.empty(cap, dtype=np.int64)
+                val2[:n] = val[:n]
+                nxt2[:n] = nxt[:n]
+                val, nxt = val2, nxt2
+            val[n] = b
+            nxt[n] = head[a]
+            head[a] = n
+            n += 1
+    return on_link, starts, _sorted_pairs(head, val, nxt, n, n_links)
+
+
+def positions(
+    rl: I32, start: I64, stop: I64, fft: F64, size: I32, n_links: Int, out: F64 | None = None
+) -> tuple[F64, I32, Routed]:
+    """Per route position, its record (:class:`Plan`'s ``pf`` and ``pi``: two views of the same memory).
+
+    ``rl``, ``fft``: per position its link and running time; ``start``, ``stop``, ``size``: per vehicle its
+    positions ``start:stop`` (together every position) and its platoon's vehicles. ``out``: memory for the
+    records (``(len(rl), 6)`` float64, C order; every column is written), else new. Also returns the counts of
+    the same pass (:class:`Routed`).
+    """
+    pf = np.empty((len(rl), POS_COLS)) if out is None else out
+    pi = pf.view(np.int32)
+    routed = Routed(*_fill_positions(pf, pi, rl, start, stop, fft, size, n_links))
+    return pf, pi, routed
+
+
+def gate_slots(pairs: I64, n_links: Int) -> tuple[I64, I32]:
+    """Per link, its gate slots: the origin queue, then each distinct upstream link some route takes into it.
+
+    ``pairs``: the routes' distinct movements, ascending (:attr:`Routed.pairs`).
+    """
     to = pairs // max(n_links, 1)
     frm = pairs % max(n_links, 1)
     count = np.bincount(to, minlength=n_links) + 1
@@ -316,58 +376,23 @@ def gate_slots(rl: I32, nl: I32, n_links: Int) -> tuple[I64, I32]:
     return gptr, gwho
 
 
-def positions(rl: I32, nl: I32, fft: F64, psz: I32, out: F64 | None = None) -> tuple[F64, I32]:
-    """Per route position, its record (:class:`Plan`'s ``pf`` and ``pi``: two views of the same memory).
-
-    ``out``: memory for the records (``(len(rl), 6)`` float64, C order; every column is written), else new.
-    """
-    pf = np.empty((len(rl), POS_COLS)) if out is None else out
-    pi = pf.view(np.int32)
-    _fill_positions(pf, pi, rl, nl, fft, psz)
-    return pf, pi
-
-
-@njit(cache=True, nogil=True)
-def _fill_positions(pf: F64, pi: I32, rl: I32, nl: I32, fft: F64, psz: I32) -> None:
-    """Write every column of every record, one record after the other.
-
-    Column by column, numpy's strided writes took ~1.5 CPU-s for 7.5 M positions (a city's AM peak, load ~9).
-    """
-    for i in range(len(rl)):
-        pf[i, FFT] = fft[i]
-        pf[i, ENT] = np.nan
-        pf[i, EE] = np.nan
-        pf[i, EX] = np.nan
-        pi[i, RL] = rl[i]
-        pi[i, NL] = nl[i]
-        pi[i, PSZ] = psz[i]
-        pi[i, HELD] = 0
-
-
 def times(plan: Plan) -> tuple[F64, F64, F64]:
     """Per route position: entry, queue-join and exit times so far (views of the records; NaN: not yet)."""
     return plan.pf[:, ENT], plan.pf[:, EE], plan.pf[:, EX]
 
 
 @njit(cache=True, nogil=True)
-def final_times(pf: F64, pi: I32) -> tuple[F64, F64, F64, F64, B]:
-    """Per route position: entry, queue-join and exit times, the running time and whether it was held, compact.
+def final_times(pf: F64, pi: I32, ent: F64, ee: F64, ex: F64, held: B) -> None:
+    """Per route position: entry, queue-join and exit times and whether it was held, into compact arrays.
 
-    One pass over the records (four strided column copies read them four times).
+    One pass over the records (four strided column copies read them four times). The running times are not
+    copied back: they are the ones :func:`positions` wrote.
     """
-    n = pf.shape[0]
-    ent = np.empty(n)
-    ee = np.empty(n)
-    ex = np.empty(n)
-    fft = np.empty(n)
-    held = np.empty(n, dtype=np.bool_)
-    for i in range(n):
+    for i in range(pf.shape[0]):
         ent[i] = pf[i, ENT]
         ee[i] = pf[i, EE]
         ex[i] = pf[i, EX]
-        fft[i] = pf[i, FFT]
         held[i] = pi[i, HELD] != 0
-    return ent, ee, ex, fft, held
 
 
 def new_state(net: Net, plan: Plan, n_links: Int, blocks: tuple[I32, F64] | None = None) -> State:

@@ -145,35 +145,32 @@ def _simulate_once(
     links = network.links
     rl = routes.links
     npos = len(rl)
-    nv = len(veh.origin)
-    veh_of = np.repeat(np.arange(nv, dtype=np.int32), routes.n_links)
-    nl = np.full(npos, -1, dtype=np.int32)
-    if npos:
-        last = routes.ptr[1:][routes.n_links > 0] - 1
-        nl[:-1] = rl[1:]
-        nl[last] = -1
     # running times, elementwise over the positions: in blocks, so the desired speed's dozen temporaries stay
     # small (a city's day has tens of millions of positions); the same numbers as in one go
     length = links["length_m"].to_numpy(dtype=np.float64)
     ff = free_flow_speed_kph(links, st.offset_kph, st.hcm)
-    if known is None:
-        fft = np.empty(npos)
-        todo = None
-    else:
-        fft, mask = known
-        todo = np.flatnonzero(mask)
-    n_todo = npos if todo is None else len(todo)
-    for a in range(0, n_todo, _BLOCK):
-        b = min(a + _BLOCK, n_todo)
-        at = slice(a, b) if todo is None else todo[a:b]
-        z = veh.z[veh_of[at]]
+
+    def running(at: slice | IntArray, who: npt.NDArray[np.integer]) -> None:
+        """The running times of positions ``at`` (of vehicles ``who``) into ``fft``."""
+        z = veh.z[who]
         v_kph = desired_speed_kph(links, rl[at], z, st, compliance_draw=compliance_draws(z), free_flow_kph=ff)
         fft[at] = length[rl[at]] / kph_to_mps(v_kph)
-    del todo
-    psz = np.asarray(veh.size, dtype=np.int32)[veh_of]
-    del veh_of
-    loop = EventLoop(lk, st, rl, nl, fft, psz, routes.ptr[:-1], routes.ptr[1:], records)
-    del nl, fft, psz  # the loop keeps them in its per-position records
+
+    if known is None:
+        fft = np.empty(npos)
+        veh_of = np.repeat(np.arange(len(veh.origin), dtype=np.int32), routes.n_links)  # its vehicle
+        for a in range(0, npos, _BLOCK):
+            running(slice(a, a + _BLOCK), veh_of[a : a + _BLOCK])
+        del veh_of
+    else:  # the few positions of changed routes: their vehicles by bisection, not a per-position array
+        fft, mask = known
+        todo = np.flatnonzero(mask)
+        for a in range(0, len(todo), _BLOCK):
+            at = todo[a : a + _BLOCK]
+            running(at, np.searchsorted(routes.ptr, at, side="right") - 1)
+        del todo
+    # the loop derives each position's next link and platoon in its own pass (no per-position arrays here)
+    loop = EventLoop(lk, st, rl, fft, veh.size, routes.ptr[:-1], routes.ptr[1:], records)
     env = simpy.Environment()
     t0 = 0.0
     windows = np.zeros(len(periods))
@@ -187,7 +184,7 @@ def _simulate_once(
         stuck[k] = loop.run_period(env, t_end, idx, t0 + veh.depart_s[idx])
         close[k] = t_end
         t0 = t_end
-    ent, ee, ex, fft, held = loop.results()
+    ent, ee, ex, held = loop.results()
     return Times(ent, ee, ex, fft, stuck, held), windows, close
 
 
