@@ -471,13 +471,18 @@ def test_grid_points_interpolate_as_numpy_does_to_the_bit() -> None:
             assert np.array_equal(at.interp(fp).view(np.int64), np.interp(values, xp, fp).view(np.int64))
 
 
-def test_kept_rows_and_grid_places_give_the_per_passage_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("repeated", [False, True])
+def test_kept_rows_and_grid_places_give_the_per_passage_numbers(
+    monkeypatch: pytest.MonkeyPatch, repeated: bool
+) -> None:
     """After the speed at the crossing the chain runs once per row of a group (one per lane count for a group whose
-    vehicles all reach the crossing at one speed, turning or from the stop line) and interpolates the impact tables
-    at kept grid places (:class:`~vision_zero.risk.crossing_passages._Rows`): fresh and in the tornado's kept re-runs
-    it gives, bit for bit, what the chain gives per passage with ``np.interp`` (the arithmetic before), for the
-    parameters the tornado moves on the crossings: the impact tables', the walking speed and lane width, the critical
-    lag, the yielding and crossing factors, the turning and starting speeds, the raised crossings' design speed."""
+    vehicles all reach the crossing at one speed, turning or from the stop line; one per distinct speed and lane
+    count where passages repeat them, ``repeated``: whole km/h) and interpolates the impact tables at kept grid
+    places (:class:`~vision_zero.risk.crossing_passages._Rows`): fresh and in the tornado's kept re-runs (several
+    blocks, kept as one group per crossing type and movement) it gives, bit for bit, what the chain gives per
+    passage with ``np.interp`` (the arithmetic before), for the parameters the tornado moves on the crossings: the
+    impact tables', the walking speed and lane width, the critical lag, the yielding and crossing factors, the
+    turning and starting speeds, the raised crossings' design speed."""
     from vision_zero.risk import crossing_passages
 
     net, rec = _mixed_crossings()
@@ -485,7 +490,11 @@ def test_kept_rows_and_grid_places_give_the_per_passage_numbers(monkeypatch: pyt
     crossings = net.crossings.copy()
     crossings.loc[3, "crossing_type"] = "marked"
     net = net.with_tables(crossings=crossings)
-    rec = dataclasses.replace(rec, passages=rec.passages.assign(speed_kph=rec.passages["speed_kph"] + 40.0))
+    speed = rec.passages["speed_kph"] + 40.0
+    rec = dataclasses.replace(
+        rec, passages=rec.passages.assign(speed_kph=speed.round() if repeated else speed)
+    )
+    monkeypatch.setattr(crossing_passages, "_BLOCK_PASSAGES", 1000)
     params = load_parameters()
     moved = [
         "risk.pedestrian.perception_reaction.median_s",
@@ -520,9 +529,15 @@ def test_kept_rows_and_grid_places_give_the_per_passage_numbers(monkeypatch: pyt
     rows = [kept._kept_rows[id(g)][2] for g in kept._kept[1]]  # type: ignore[index]
     assert any(r.inv is not None and len(r.v) == 2 for r in rows)  # from the stop line, at 4 and 2 lanes
     assert any(r.at is not None for r in rows)
+    # passing at whole km/h: one row per (speed, lanes), placed on the grid; at distinct speeds one per passage
+    groups = kept._kept[1]  # type: ignore[index]
+    passing = [
+        r for g, r in zip(groups, rows, strict=True) if crossing_passages.MOVEMENTS[g.movement] == "passing"
+    ]
+    assert passing and all((r.inv is not None and r.at is not None) == repeated for r in passing)
     # per passage, np.interp: the arithmetic before the rows and the grid places
     monkeypatch.setattr(
-        crossing_passages._Rows, "of", classmethod(lambda cls, v, lanes: cls(v, lanes, None, None))
+        crossing_passages._Rows, "of", classmethod(lambda cls, v, lanes, *_: cls(v, lanes, None, None))
     )
     for values, got in zip(sets, fresh, strict=True):
         per_passage = crossing_casualties_by_movement(net, rec, parameters=values)

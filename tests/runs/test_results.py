@@ -209,3 +209,33 @@ def test_reading_a_damaged_replication_names_the_file(tmp_path: Path) -> None:
     truncate(folder / "summary.json")
     with pytest.raises(DataError, match=r"summary\.json: expected a replication file"):
         read_replication(folder)
+
+
+def test_traffic_tables_read_their_periods_as_the_strings_categories(tmp_path: Path) -> None:
+    """``read_traffic_tables`` decodes a ``period`` column from the file's dictionary (#16): the frame is, to the
+    codes and the categories' dtype, what reading the strings and ``astype("category")`` gives, with unused
+    dictionary values dropped, a missing period kept missing, an empty table's column and a table without one."""
+    from vision_zero.runs.results import TRAFFIC_TABLES, read_traffic_tables
+
+    periods = pd.Series(["pm_peak", "am_peak", None, "night", "am_peak"], dtype="str")
+    frames = {
+        "traffic_link_stats": pd.DataFrame({"period": periods, "link": np.arange(5, dtype=np.int64)}),
+        "crossing_passages": pd.DataFrame(
+            {"period": periods.iloc[[0, 1, 4]].reset_index(drop=True), "speed_kph": [30.0, 40.0, 50.0]}
+        ),
+        "crossing_pedestrian_demand": pd.DataFrame(
+            {"crossing": pd.Series([], dtype=np.int64), "period": pd.Series([], dtype=object)}
+        ),
+        "traffic_speed_hist": pd.DataFrame({"link": [1, 2], "count": [3, 4]}),
+    }
+    for name, frame in frames.items():
+        frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
+    got = read_traffic_tables(tmp_path)
+    assert got is not None and set(got) == set(TRAFFIC_TABLES)
+    for name in TRAFFIC_TABLES:
+        want = pd.read_parquet(tmp_path / f"{name}.parquet")
+        if "period" in want:
+            want["period"] = want["period"].astype("category")
+            assert got[name]["period"].dtype == want["period"].dtype
+            assert got[name]["period"].cat.categories.dtype == want["period"].cat.categories.dtype
+        pd.testing.assert_frame_equal(got[name], want, check_exact=True)

@@ -233,3 +233,22 @@ def test_a_pair_runs_one_scenario_at_a_time_with_the_same_numbers(
     for name in sums.names:
         for end in ("low", "high"):
             assert sums.at_end[(name, end)] == want[(name, float(getattr(job.parameters[name], end)))]
+
+
+def test_key_codes_are_each_rows_severity_and_road_user() -> None:
+    """A re-run sums each part's rows per ``"<severity>.<road_user>"`` (``_KEYS``); the codes come from the
+    columns' distinct values (#16), the positions the joined strings have, whatever the columns' dtype; a row
+    with another severity or road user is an error, not a row summed nowhere."""
+    from vision_zero.runs.sensitivity import _KEYS, _key_codes
+
+    frame = pd.DataFrame(
+        {
+            "severity": ["slight", "fatal", "serious", "fatal", "slight"],
+            "road_user": ["occupant", "pedestrian", "occupant", "occupant", "pedestrian"],
+        }
+    )
+    want = [_KEYS.index(f"{s}.{u}") for s, u in zip(frame["severity"], frame["road_user"], strict=True)]
+    for f in (frame, frame.astype("category"), frame.astype(object)):
+        assert _key_codes(f).tolist() == want
+    with pytest.raises(ValueError, match="cyclist"):
+        _key_codes(frame.assign(road_user=["cyclist", *frame["road_user"][1:]]))

@@ -9,9 +9,9 @@ carriageway (:func:`crossing_injuries`); the passages are grouped by crossing ty
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 def _flag(frame: pd.DataFrame, column: str) -> npt.NDArray[np.bool_]:
@@ -222,6 +223,8 @@ _Kept = dict[int, tuple[tuple[str, ...], tuple[float | None, ...], object]]
 class _PassageGroup:
     """The passages of one block of crossings (:data:`_BLOCK_PASSAGES`) with one crossing type and one movement.
 
+    Kept groups (:meth:`CrossingPassages._groups`) have the passages of every block, the blocks in order.
+
     In the record's order; only what no parameter moves: each passage's running speed and flags, its crossing's
     position, its (crossing, movement) cell, the pedestrians per second it meets (the crossing's rate in its period
     x :func:`crossing_leg_weight`) and its period's annual factor.
@@ -247,8 +250,10 @@ class _Rows:
     passage's speed and lanes alone, value by value, so it is computed once per distinct row and each passage takes
     its row's value (``inv``): the same numbers. A group whose passages all reach the crossing at one speed (every
     vehicle turning at the turning speed, or leaving the stop line at the starting speed) has one row per lane count
-    of its crossings; any other group one row per passage (``inv`` None) with the speeds' places on the impact
-    tables' speed grid (``at``, :class:`GridPoints`).
+    of its crossings; any other group one row per distinct (speed, lanes) pair, to the bit, when they are at most
+    half its passages (a tornado's group of the district's through traffic has 2-3 passages per pair: the chain's
+    re-runs were most of its cost, #16), else one row per passage (``inv`` None); both with the speeds' places on
+    the impact tables' speed grid (``at``, :class:`GridPoints`).
     """
 
     v: FloatArray
@@ -257,12 +262,52 @@ class _Rows:
     at: GridPoints | None
 
     @classmethod
-    def of(cls, v: FloatArray, lanes: FloatArray) -> _Rows:
-        bits = v.view(np.int64)
+    def of(
+        cls, v: FloatArray, lanes: FloatArray, lane_codes: tuple[npt.NDArray[np.intp], IntArray] | None = None
+    ) -> _Rows:
+        """The rows of passages at speeds ``v`` over ``lanes``; ``lane_codes``: :func:`_lane_codes` of ``lanes``."""
+        bits = np.ascontiguousarray(v).view(np.int64)
+        l_code, l_bits = _lane_codes(lanes) if lane_codes is None else lane_codes
         if len(v) and bool((bits == bits[0]).all()):  # one speed, to the bit
-            _, first, inv = np.unique(lanes, return_index=True, return_inverse=True)
-            return cls(v[first], lanes[first], inv.reshape(-1), None)
-        return cls(v, lanes, None, GridPoints.of(v, impact_speed_grid_kph()))
+            one_speed = np.full(len(l_bits), v[0])
+            return cls(one_speed, l_bits.view(np.float64), l_code.astype(np.intp, copy=False), None)
+        v_code, v_bits = pd.factorize(bits)
+        pair, pairs = pd.factorize(v_code.astype(np.int64) * len(l_bits) + l_code)
+        if not len(v) or 2 * len(pairs) > len(v):  # mostly distinct: the gather costs more than rows save
+            return cls(v, lanes, None, GridPoints.of(v, impact_speed_grid_kph()))
+        v_rows = np.ascontiguousarray(v_bits[pairs // len(l_bits)]).view(np.float64)
+        lanes_rows = np.ascontiguousarray(l_bits[pairs % len(l_bits)]).view(np.float64)
+        inv_rows: npt.NDArray[np.intp] = pair.astype(np.intp, copy=False)
+        return cls(v_rows, lanes_rows, inv_rows, GridPoints.of(v_rows, impact_speed_grid_kph()))
+
+
+def _lane_codes(lanes: FloatArray) -> tuple[npt.NDArray[np.intp], IntArray]:
+    """Per passage the code of its lane count, and the distinct counts' bits: by bits, a hash (no sort)."""
+    codes, uniques = pd.factorize(np.ascontiguousarray(lanes).view(np.int64))
+    return codes.astype(np.intp, copy=False), np.asarray(uniques, dtype=np.int64)
+
+
+def _concatenated(groups: list[_PassageGroup]) -> _PassageGroup:
+    """One group of the passages of ``groups`` (one crossing type and movement, blocks in order), in their order."""
+    if len(groups) == 1:
+        return groups[0]
+    first = groups[0]
+
+    def joined(name: str) -> npt.NDArray[Any]:
+        return np.concatenate([getattr(g, name) for g in groups])
+
+    return _PassageGroup(
+        type_code=first.type_code,
+        movement=first.movement,
+        running=joined("running"),
+        stopped=joined("stopped"),
+        turning=joined("turning"),
+        pos=joined("pos"),
+        cell=joined("cell"),
+        met_per_s=joined("met_per_s"),
+        annual=joined("annual"),
+        site_p85=None if first.site_p85 is None else joined("site_p85"),
+    )
 
 
 class CrossingPassages:
@@ -272,8 +317,9 @@ class CrossingPassages:
     the pedestrians each meets, the 85th-percentile speeds of the raised crossings. ``keep``: hold the groups
     after the first call of :meth:`casualties`, so that a re-run for other parameters on the same traffic
     (:mod:`vision_zero.runs.sensitivity`) computes only what the parameters move (memory: about 40 bytes per
-    passage of a crossing with pedestrians, 8 for the weights, :meth:`_weight`, and for a group with one row per
-    passage 42 for the speeds, their grid places and the impact means, :meth:`_impact`; a record of more than
+    passage of a crossing with pedestrians, 8 for the weights, :meth:`_weight`, 8 for its lane count's code, and
+    for a group with one row per passage 42 for the speeds, their grid places and the impact means, :meth:`_impact`,
+    8 per passage and 42 per row for a group with rows of repeated speeds; a record of more than
     :data:`_KEEP_PASSAGES` passages is not kept); otherwise the groups are made a block at a time on every call, as
     many passages at once as :data:`_BLOCK_PASSAGES` allows. Both give the same numbers to the last bit (the same
     operations on the same values in the same order).
@@ -290,6 +336,7 @@ class CrossingPassages:
         self._impacts: _Kept = {}
         self._weights: _Kept = {}
         self._kept_terms: _Kept = {}
+        self._lanes_of: dict[int, tuple[npt.NDArray[np.intp], IntArray]] = {}  # kept groups: _lane_codes
         crossings = network.crossings
         self._n = len(crossings)
         self.type_names: npt.NDArray[np.str_] = np.array([], dtype=str)
@@ -333,8 +380,16 @@ class CrossingPassages:
         bounds = np.unique(np.r_[0, marks, n])  # blocks of crossings [a, b)
         turning_all, stopped_all = _flag(cars, "turning"), _flag(cars, "stopped")
         running_all = cars["speed_kph"].to_numpy(np.float64)
-        for lo, hi in itertools.pairwise(bounds):
-            block = np.flatnonzero((c_pos >= lo) & (c_pos < hi))  # in the table's order
+        # each block's passages in the table's order: one stable sort by block (a radix sort of small integers),
+        # not a pass over every passage per block (a district's day: 24 blocks of 6 M passages)
+        small = np.int16 if len(bounds) < np.iinfo(np.int16).max else np.int64
+        # the block of each passage's crossing, -1 for none (no crossing or period); by_block[starts[k + 1]:
+        # starts[k + 2]] are block k's passages (crossings bounds[k] to bounds[k + 1]), in the table's order
+        block_of = (np.searchsorted(bounds, c_pos, side="right") - 1).astype(small)
+        by_block = np.argsort(block_of, kind="stable")
+        starts = np.cumsum(np.r_[0, np.bincount(block_of.astype(np.int64) + 1, minlength=len(bounds))])
+        for k in range(len(bounds) - 1):
+            block = by_block[starts[k + 1] : starts[k + 2]]
             b_per, b_pos = c_per[block], c_pos[block]
             block = block[per_s[b_per, b_pos] > 0]  # passages of a crossing with pedestrians in their period
             b_per, b_pos = c_per[block], c_pos[block]
@@ -382,10 +437,17 @@ class CrossingPassages:
             return
         if self._kept is None:
             n_cells = self._n * len(MOVEMENTS)
-            total, kept = np.zeros(n_cells), []
+            total = np.zeros(n_cells)
+            parts: dict[tuple[int, int], list[_PassageGroup]] = {}
             for passages, groups in self._blocks():
                 total += passages
-                kept.extend(groups)
+                for g in groups:
+                    parts.setdefault((g.type_code, g.movement), []).append(g)
+            # one kept group per crossing type and movement, its blocks' passages one after the other: each
+            # (crossing, movement) cell is in one block, so its passages are summed in the same order as there, and
+            # the other groups add 0.0 to it; the re-runs' steps per group cost as much in Python as in numpy
+            # otherwise (a district's day: ~210 groups of ~30 k passages, #16)
+            kept = [_concatenated(parts.pop(key)) for key in list(parts)]
             self._kept = (total, kept)
         yield self._kept
 
@@ -435,7 +497,14 @@ class CrossingPassages:
                 g.running, stopped=g.stopped, turning=g.turning, parameters=values if moves else parameters
             )
             v_eff = crossing_speed_kph(speed, ctype, values, site_p85_kph=g.site_p85)
-            return _Rows.of(v_eff, self.lanes[g.pos])
+            lanes = self.lanes[g.pos]
+            if not self._keep:
+                return _Rows.of(v_eff, lanes)
+            # a kept group's lane counts move with no parameter: coded once (the turning and stopped vehicles'
+            # groups' rows are made again for each of the parameters of their speeds)
+            if id(g) not in self._lanes_of:
+                self._lanes_of[id(g)] = _lane_codes(lanes)
+            return _Rows.of(v_eff, lanes, self._lanes_of[id(g)])
 
         rows = self._keeping(self._kept_rows, g, parameters, compute)
         assert isinstance(rows, _Rows)

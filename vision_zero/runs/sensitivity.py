@@ -98,6 +98,28 @@ def _by_key(codes: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> np
     return np.asarray(np.bincount(codes, weights=values, minlength=len(_KEYS)), dtype=np.float64)
 
 
+def _key_codes(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """Per row of an injuries frame, the position of its ``"<severity>.<road_user>"`` in :data:`_KEYS`.
+
+    Through each column's distinct values (:func:`pandas.factorize`), not a joined string per row: a crossing
+    part's frame has ~30 k rows of Arrow strings, and the tornado builds hundreds of them (#16).
+    """
+    sev, sev_values = pd.factorize(frame["severity"])
+    user, user_values = pd.factorize(frame["road_user"])
+    sev_pos = pd.Index(SEVERITIES).get_indexer(pd.Index(sev_values).astype(str))
+    user_pos = pd.Index(ROAD_USERS).get_indexer(pd.Index(user_values).astype(str))
+    if (sev < 0).any() or (user < 0).any() or (sev_pos < 0).any() or (user_pos < 0).any():
+        missing = sorted(
+            {str(v) for v, p in zip(sev_values, sev_pos, strict=True) if p < 0}
+            | {str(v) for v, p in zip(user_values, user_pos, strict=True) if p < 0}
+        )
+        raise ValueError(
+            f"injuries rows with a severity or road user not among {_KEYS} (or missing): {missing}"
+        )
+    codes: npt.NDArray[np.int64] = (sev_pos[sev] * len(ROAD_USERS) + user_pos[user]).astype(np.int64)
+    return codes
+
+
 @dataclass
 class _Memo:
     """Results of one function of the parameters, keyed by the values of the parameters it read."""
@@ -199,10 +221,9 @@ class RiskRerun:
                 self._factors[i] = _Memo(
                     lambda p: apply_modifiers(ones, modifiers, parameters=p)["per_year_raw"].to_numpy(float)
                 )
-            keys = frame["severity"].astype(str) + "." + frame["road_user"].astype(str)
             self._frames[id(frame)] = (
                 layout.equals(self._layouts[i]),
-                np.asarray(keys.map({k: j for j, k in enumerate(_KEYS)}), dtype=np.int64),
+                _key_codes(frame),
                 np.asarray(frame["per_year_raw"], dtype=np.float64),
             )
         same, codes, raw = self._frames[id(frame)]
