@@ -2,9 +2,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vision_zero.core.errors import ParameterError
-from vision_zero.core.parameters import load_parameters
+from vision_zero.core.parameters import Parameter, load_parameters
 
 GOOD = """
 [test.exponent]
@@ -146,3 +148,60 @@ def test_parameter_reads_records_keys_read_and_whether_it_was_iterated() -> None
     recorded = RecordedReads({"a": 1.0, "b": 2.0})
     assert recorded["a"] == 1.0 and recorded.read == {"a"}
     assert len(recorded) == 2 and recorded.read == {"a", "b"} and recorded.everything  # every key, by name
+
+
+def _one(distribution: str, value: float, low: float, high: float) -> Parameter:
+    return Parameter("p", value, "1", "test", "assumption", distribution, low, high)  # type: ignore[arg-type]
+
+
+def test_quantile_and_cdf_by_hand() -> None:
+    # uniform: linear; triangular (0, 1, 4): F(1) = 1/4 (the mode's share), F(x) = x^2/4 below it
+    u = _one("uniform", 1.0, 0.0, 4.0)
+    assert u.cdf(1.0) == 0.25 and u.quantile(0.25) == 1.0 and u.cdf(-1.0) == 0.0 and u.cdf(5.0) == 1.0
+    t = _one("triangular", 1.0, 0.0, 4.0)
+    assert t.cdf(1.0) == pytest.approx(0.25) and t.cdf(0.5) == pytest.approx(0.0625)
+    assert t.quantile(0.25) == pytest.approx(1.0) and t.quantile(1 - 0.75 * 0.25) == pytest.approx(2.5)
+    # normal and lognormal: the value is the median; the range's ends are the 2.5% and 97.5% quantiles
+    n = _one("normal", 2.0, 1.0, 3.0)
+    assert n.quantile(0.5) == pytest.approx(2.0) and n.quantile(0.025) == pytest.approx(1.0, rel=1e-6)
+    g = _one("lognormal", 2.0, 1.0, 4.0)
+    assert g.quantile(0.5) == pytest.approx(2.0) and g.quantile(0.975) == pytest.approx(4.0, rel=1e-6)
+    assert g.cdf(0.0) == 0.0
+    fixed = _one("fixed", 2.0, 1.0, 3.0)
+    assert fixed.quantile(0.3) == 2.0
+    with pytest.raises(ValueError, match="0 < u < 1"):
+        n.quantile(1.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dist=st.sampled_from(["normal", "lognormal", "uniform", "triangular"]),
+    low=st.floats(0.1, 10.0),
+    width=st.floats(0.01, 10.0),
+    at=st.floats(0.0, 1.0),
+    u=st.floats(0.001, 0.999),
+)
+def test_quantile_inverts_cdf(dist: str, low: float, width: float, at: float, u: float) -> None:
+    high = low + width
+    p = _one(dist, low + at * width, low, high)
+    x = p.quantile(u)
+    assert p.cdf(x) == pytest.approx(u, abs=1e-9)
+    if dist in ("uniform", "triangular"):
+        assert low <= x <= high
+    assert p.quantile(min(u + 0.0005, 0.9995)) >= x  # increasing
+
+
+def test_every_shipped_drawn_parameters_quantiles_are_its_draws() -> None:
+    # the Latin hypercube draws through quantile(): its distribution must be draw()'s, parameter by parameter
+    params = load_parameters()
+    rng = np.random.default_rng(7)
+    grid = (np.arange(4000) + 0.5) / 4000
+    for name in params:
+        p = params[name]
+        if not p.drawn:
+            continue
+        drawn = np.sort([p.draw(rng) for _ in range(4000)])
+        q = np.array([p.quantile(x) for x in grid])
+        sd = float(drawn.std())
+        assert abs(float(q.mean()) - float(drawn.mean())) < 5 * sd / np.sqrt(4000) + 1e-12, name
+        assert abs(float(np.quantile(drawn, 0.9)) - p.quantile(0.9)) < 0.15 * sd + 1e-12, name

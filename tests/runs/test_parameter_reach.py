@@ -290,9 +290,10 @@ def reached(prepared: PreparedScenario, replication: int, field_reads: set[str],
     used = set(field_reads)  # before settings_fields_of reads the fields itself
     assert result.summary["trips"] > 0 and math.isfinite(result.summary["ksi"])
     # the own draw (draw 0): the traffic and the risk stage read it; the inner draws of the risk stage
-    # (vision_zero.runs.risk_draws) copy its traffic inputs and draw the rest again
+    # (vision_zero.runs.risk_draws.inner_draws) copy its traffic inputs and complete a Latin hypercube of the rest
+    # from it through each parameter's quantiles, without a draw() of their own
     draw = params.draws[0]
-    assert len(params.draws) == prepared.scenario.simulation.risk_draws
+    assert len(params.draws) == 1 and prepared.scenario.simulation.risk_draws > 1
     assert set(draw.iterated) <= {"crash_model.py:estimate"}, draw.iterated  # it keeps a copy in its result
     return reaching(draw, used, prepared.parameters)
 

@@ -230,9 +230,49 @@ def test_a_variant_whose_baseline_has_fewer_draws_is_an_error(runs: dict[str, An
         run_replication(slow, 0, baseline_draws=runs[1]["base"].risk_draws)
     with pytest.raises(ConfigError, match=r"got only its injuries table"):
         run_replication(slow, 0, baseline_raw=runs[M]["base"].injuries)
-    # a baseline with more draws than the variant needs: its first ones (the same draws)
+    # a variant of one draw with a baseline of more: draw 0, the replication's own, is the same for any number
     fewer = run_replication(runs[1]["prepared"]["slow"], 0, baseline_draws=runs[M]["base"].risk_draws)
     assert fewer.summary == runs[1]["slow"].summary
+    # but draws 1 ... are a Latin hypercube of M: a variant of 2 < M draws would pair other values with them
+    with pytest.raises(ConfigError, match=rf"risk_draws = 2, .* of {M} draw\(s\); expected 2"):
+        draw_factors(runs[M]["base"].risk_draws, 2, where="slow replication 0")
+
+
+def test_inner_draws_are_a_latin_hypercube_with_the_own_draw(runs: dict[str, Any]) -> None:
+    # every drawn parameter that is not a traffic input takes each of its M equal-probability strata exactly once
+    # over the M draws, the own draw (draw 0) in its own stratum
+    p = runs[M]["prepared"]["base"]
+    rngs = replication_rngs(p.scenario.simulation.seed, 0)
+    own = p.parameters.draw(rngs.parameters)
+    fixed = traffic_parameters(p.parameters, p.bindings)
+    draws = inner_draws(p.parameters, own, rngs.parameters, M, fixed)
+    free = [n for n, q in p.parameters.items() if q.drawn and n not in fixed]
+    assert len(free) > 20
+    for name in free:
+        q = p.parameters[name]
+        strata = [min(int(q.cdf(d[name]) * M), M - 1) for d in draws]
+        assert sorted(strata) == list(range(M)), name
+    assert inner_draws(p.parameters, own, np.random.default_rng(1), 1, fixed) == [own]
+
+
+def test_latin_hypercube_draws_average_a_parameter_far_closer_than_independent_ones() -> None:
+    # the point of the design: the mean over M draws of an additive function (here one parameter) varies much
+    # less across replications than with independent draws (Stein 1987); every draw keeps its distribution
+    from vision_zero.core.parameters import load_parameters
+
+    params = load_parameters()
+    name = "risk.power_model.exponent.serious"
+    lhs, independent, values = [], [], []
+    for i in range(300):
+        rng = np.random.default_rng(i)
+        own = params.draw(rng)
+        draws = inner_draws(params, own, rng, 8, set())
+        lhs.append(np.mean([d[name] for d in draws]))
+        independent.append(np.mean([params.draw(rng)[name] for _ in range(8)]))
+        values += [d[name] for d in draws]
+    assert np.var(lhs) < 0.05 * np.var(independent)
+    q = params[name]
+    assert np.mean(values) == pytest.approx(q.value, abs=3 * (q.high - q.low) / 3.92 / np.sqrt(2400))
 
 
 def test_same_seed_same_draws(runs: dict[str, Any]) -> None:

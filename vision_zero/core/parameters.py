@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from statistics import NormalDist
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -105,6 +106,48 @@ class Parameter:
         if self.distribution == "uniform":
             return float(rng.uniform(lo, hi))
         return float(rng.triangular(lo, self.value, hi))
+
+    def cdf(self, x: float) -> float:
+        """The share of this parameter's draws at or below ``x`` (its cumulative distribution; 0 or 1 if fixed)."""
+        if not self.drawn or self.low is None or self.high is None or self.high <= self.low:
+            return 1.0 if x >= self.value else 0.0
+        lo, hi, c = self.low, self.high, self.value
+        if self.distribution == "normal":
+            return NormalDist(c, (hi - lo) / _Z95).cdf(x)
+        if self.distribution == "lognormal":
+            if x <= 0:
+                return 0.0
+            return NormalDist(math.log(c), (math.log(hi) - math.log(lo)) / _Z95).cdf(math.log(x))
+        if x <= lo:
+            return 0.0
+        if x >= hi:
+            return 1.0
+        if self.distribution == "uniform":
+            return (x - lo) / (hi - lo)
+        if x <= c:  # triangular (lo, mode c, hi); x > lo here, so c > lo
+            return (x - lo) ** 2 / ((hi - lo) * (c - lo))
+        return 1.0 - (hi - x) ** 2 / ((hi - lo) * (hi - c))
+
+    def quantile(self, u: float) -> float:
+        """The value with a share ``u`` (0 < u < 1) of the draws below it: the inverse of :meth:`cdf`.
+
+        ``draw`` equals ``quantile`` of a uniform draw in distribution; a Latin hypercube
+        (:func:`vision_zero.runs.risk_draws.inner_draws`) draws through it.
+        """
+        if not 0.0 < u < 1.0:
+            raise ValueError(f"{self.name}: quantile of u = {u}: expected 0 < u < 1")
+        if not self.drawn or self.low is None or self.high is None or self.high <= self.low:
+            return self.value
+        lo, hi, c = self.low, self.high, self.value
+        if self.distribution == "normal":
+            return NormalDist(c, (hi - lo) / _Z95).inv_cdf(u)
+        if self.distribution == "lognormal":
+            return math.exp(NormalDist(math.log(c), (math.log(hi) - math.log(lo)) / _Z95).inv_cdf(u))
+        if self.distribution == "uniform":
+            return lo + u * (hi - lo)
+        if u < (c - lo) / (hi - lo):  # triangular
+            return lo + math.sqrt(u * (hi - lo) * (c - lo))
+        return hi - math.sqrt((1.0 - u) * (hi - lo) * (hi - c))
 
 
 def name_key(name: str) -> int:

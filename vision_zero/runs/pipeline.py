@@ -8,7 +8,7 @@ calibration targets); its result is shipped once per worker.
 (common random numbers: replication *i* of every scenario draws the same demand, drivers, route choice and
 parameters), one parameter draw (re-setting the intervention values tied to uncertain parameters), trips,
 simulation, crash risk at ``[simulation] risk_draws`` joint parameter draws on the same traffic (the own draw and
-fresh draws of the parameters after the traffic: :mod:`~vision_zero.runs.risk_draws`), calibration of each draw,
+draws of the parameters after the traffic, a Latin hypercube with the own draw: :mod:`~vision_zero.runs.risk_draws`), calibration of each draw,
 the mean over the draws, annualised per-link traffic and the summary numbers of
 :class:`~vision_zero.runs.results.ReplicationResult`.
 
@@ -533,10 +533,11 @@ def run_replication(
     baseline_draws
         :attr:`ReplicationResult.risk_draws` of the baseline's replication with the same index: a variant's risk
         draw *j* is calibrated with the baseline's factors of draw *j* (:mod:`vision_zero.runs.risk_draws`); it
-        must have at least ``risk_draws`` draws.
+        must have ``risk_draws`` draws (a variant of one draw: any number; draws 1 … are a hypercube of their number).
 
     Risk draws (``[simulation] risk_draws`` = M, :mod:`vision_zero.runs.risk_draws`): the risk stage runs on the
-    replication's traffic at its own draw and at M − 1 fresh draws of the parameters that are not traffic inputs;
+    replication's traffic at its own draw and at M − 1 more draws of the parameters that are not traffic inputs (with
+    the own draw a Latin hypercube: :func:`~vision_zero.runs.risk_draws.inner_draws`);
     ``injuries`` and the summary's casualty totals are the mean over the M calibrated draws, ``parameters`` the
     own draw, ``risk_draws`` each draw's factors and totals.
     """

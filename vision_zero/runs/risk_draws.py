@@ -1,17 +1,25 @@
 """Nested parameter draws: each replication's risk stage evaluated at M joint draws of the post-traffic parameters.
 
 A replication draws every uncertain parameter once (its *own* draw, draw 0), simulates the traffic with it and runs
-the risk stage. About 90% of the variance of one replication's KSI avoided comes from the parameters the risk
-stage reads after the traffic (``benchmarks/README.md``, "Nested parameter draws"), so each replication evaluates
-its traffic at ``[simulation] risk_draws`` = M joint draws: the own draw, then M − 1 fresh draws
-(:func:`inner_draws`) in which the traffic inputs (:func:`traffic_parameters`) keep their own values, since the
-vehicles drove with them, and every other parameter is drawn again. The replication's injuries table is the mean
+the risk stage. About 90% of the variance of one replication's KSI avoided comes from the parameters the risk stage
+reads after the traffic (``benchmarks/README.md``, "Nested parameter draws"), so each replication evaluates its
+traffic at ``[simulation] risk_draws`` = M joint draws: the own draw, then M − 1 draws (:func:`inner_draws`) in
+which the traffic inputs (:func:`traffic_parameters`) keep their own values, since the vehicles drove with them, and
+every other parameter is drawn again so that, with the own draw, the M form a Latin hypercube (each parameter takes
+each of its M equal-probability strata once; McKay, Beckman and Conover 1979). Each draw still has the parameters'
+own distributions, so the mean over the M is unbiased; it varies far less than the mean of M independent draws,
+because the stratification removes the parameters' additive effects from its variance (Stein 1987). Measured on a
+stored full-demand pair (``benchmarks/README.md``, "Latin hypercube inner draws"): the variance of a pair's value
+over the inner draws fell ~10-fold against independent draws at M = 8. The replication's injuries table is the mean
 over the M draws row by row (:func:`mean_injuries`), so its totals and its per-site tables agree; its ``parameters``
 stay the own draw. The paired difference of two scenarios is then the mean over the M draws of each draw's
 difference, and intervals stay Student t over the pairs (:mod:`vision_zero.core.intervals`): the inner draws only
-shrink each pair's variance (SD² = traffic part + post-traffic part / M).
+shrink each pair's variance (SD² = traffic part + what of the post-traffic part the hypercube leaves, at most post-
+traffic part / (M − 1) whatever the model, and no more than independent draws' part / M where the model is monotone
+in each parameter: Owen, *Monte Carlo theory, methods and examples*, ch. 10, proposition 10.4, after Owen 1997;
+McKay, Beckman and Conover 1979).
 
-Common random numbers: the fresh draws continue the replication's parameter stream
+Common random numbers: the inner draws continue the replication's parameter stream
 (:attr:`vision_zero.core.seeding.ReplicationRNG.parameters`) after the own draw, and each parameter is drawn from a
 stream keyed by its name (:meth:`vision_zero.core.parameters.ParameterSet.draw`), so draw *j* of replication *i*
 has the same values in the baseline and in every variant. A baseline calibrates each draw on itself (the city's
@@ -30,7 +38,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from vision_zero.core.errors import ConfigError
-from vision_zero.core.parameters import ParameterReads, ParameterSet
+from vision_zero.core.parameters import ParameterReads, ParameterSet, name_key
 from vision_zero.program.interventions import Binding
 from vision_zero.risk.crash_model import ROAD_USERS, SEVERITIES
 
@@ -81,20 +89,51 @@ def inner_draws(
     m: int,
     fixed: Iterable[str],
 ) -> list[Mapping[str, float]]:
-    """``m`` joint draws: ``own`` (draw 0, itself), then ``m − 1`` fresh ones from ``rng`` with ``fixed`` at ``own``'s.
+    """``m`` joint draws: ``own`` (draw 0, itself), then ``m − 1`` that complete a Latin hypercube with it.
+
+    ``fixed`` (:func:`traffic_parameters`) and the parameters that are not drawn keep ``own``'s values. Every other
+    drawn parameter takes each of its ``m`` equal-probability strata once across the ``m`` draws (McKay, Beckman
+    and Conover 1979, Technometrics 21(2):239-245): ``own``'s value lies in one stratum (:meth:`Parameter.cdf`);
+    the other ``m − 1`` strata go to draws 1 … m−1 in a random order, each value uniform within its stratum
+    (:meth:`Parameter.quantile`). Since ``own`` is itself a random draw, the ``m`` points are an ordinary Latin
+    hypercube sample: each draw has the parameters' own distributions, independent of one another, so the mean
+    over the ``m`` is unbiased, and its variance loses the parameters' additive (main) effects as ``m`` grows
+    (Stein 1987, Technometrics 29(2):143-151) where independent draws would keep all of it / ``m``.
 
     ``rng`` is the replication's parameter stream after its own draw (the same in every scenario of replication
-    *i*), ``fixed`` :func:`traffic_parameters`; ``own`` was drawn from ``parameters``.
+    *i*); as in :meth:`ParameterSet.draw` it gives one root integer and each parameter's order and positions come
+    from a stream keyed by its name, so draw *j* of replication *i* has the same values in the baseline and in every
+    variant that draws the same ``m`` (a variant and its baseline must: :func:`draw_factors`).
     """
     if m < 1:
         raise ValueError(f"inner_draws: m must be >= 1 (got {m})")
-    kept = sorted(
-        set(fixed) & set(parameters)
-    )  # (not ``in own``: a draw is read only for the values it gives)
-    out: list[Mapping[str, float]] = [own]
-    for _ in range(m - 1):
-        out.append({**parameters.draw(rng), **{name: own[name] for name in kept}})
-    return out
+    kept = set(fixed) & set(parameters)  # (not ``in own``: a draw is read only for the values it gives)
+    if m == 1:
+        return [own]
+    root = int(rng.integers(0, 2**63))
+    common: dict[
+        str, float
+    ] = {}  # what every inner draw shares: the traffic inputs at own's, the fixed values
+    free: list[str] = []
+    for name in sorted(parameters):
+        p = parameters[name]
+        if name in kept:
+            common[name] = own[name]
+        elif p.drawn:
+            free.append(name)
+        else:
+            common[name] = p.value
+    out: list[dict[str, float]] = [dict(common) for _ in range(m - 1)]
+    for name in free:
+        p = parameters[name]
+        stream = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(name_key(name),)))
+        at = min(int(p.cdf(own[name]) * m), m - 1)  # own's stratum
+        others = stream.permutation([s for s in range(m) if s != at])
+        jitter = stream.random(m - 1)
+        for j in range(m - 1):
+            u = (int(others[j]) + float(jitter[j])) / m
+            out[j][name] = p.quantile(min(max(u, 1e-12), 1.0 - 1e-12))
+    return [own, *out]
 
 
 def _key_codes(injuries: pd.DataFrame) -> np.ndarray:
@@ -138,14 +177,16 @@ def draw_factors(table: pd.DataFrame, m: int, *, where: str) -> list[dict[str, f
     Raises
     ------
     ConfigError
-        The baseline replication has fewer than ``m`` draws (it ran with a smaller ``risk_draws``).
+        The baseline replication has fewer than ``m`` draws (it ran with a smaller ``risk_draws``), or more
+        while ``m`` > 1 (its draws 1 … are a Latin hypercube of its own number: :func:`inner_draws`).
     """
     have = int(table["draw"].max()) + 1 if len(table) else 0
-    if have < m:
+    if have < m or (m > 1 and have != m):
         raise ConfigError(
             f"{where}: [simulation] risk_draws = {m}, but its baseline's replication has the calibration factors "
-            f"of {have} draw(s); expected at least {m}: run both with the same risk_draws (the variant's "
-            "extends the baseline's unless it sets its own)"
+            f"of {have} draw(s); expected {m} (or a variant with 1: draw 0, the replication's own, is the same "
+            "for any number; the others are a Latin hypercube of that many draws): run both with the same "
+            "risk_draws (the variant's extends the baseline's unless it sets its own)"
         )
     out = []
     for j in range(m):
