@@ -39,10 +39,7 @@ import numpy as np
 import pandas as pd
 
 from vision_zero.cli._argtypes import parse_overrides
-from vision_zero.core.seeding import replication_rngs
-from vision_zero.program.interventions import apply_bindings
-from vision_zero.runs.pipeline import prepare_file
-from vision_zero.traffic import demand
+from vision_zero.runs.pipeline import prepare_file, replication_inputs
 from vision_zero.traffic.simulation import TrafficRecord, VehicleTraffic, record_of
 
 TABLES = ("link_stats", "passages", "trips", "speed_hist", "pedestrian_demand", "route_choice")
@@ -104,23 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("--repeat must be at least 1")
     print(f"load at start: {os.getloadavg()}", flush=True)
     prepared = prepare_file(args.scenario, overrides=parse_overrides(args.overrides) or None)
-    sc = prepared.scenario
-    rngs = replication_rngs(sc.simulation.seed, args.replication)
-    draw = prepared.parameters.draw(rngs.parameters)
-    network = apply_bindings(prepared.network, prepared.bindings, draw)
-    if prepared.od is not None:
-        trips = demand.trips_from_od(
-            prepared.od, rng=rngs.demand, periods=prepared.periods, source=str(sc.demand.od_file)
-        )
-    else:
-        trips = demand.generate_trips(
-            network,
-            rng=rngs.demand,
-            periods=prepared.periods,
-            daily_trips=prepared.daily_trips,
-            params=prepared.parameters,
-            distribution=prepared.distribution,
-        )
+    _, _, network, trips = replication_inputs(prepared, args.replication)
     if prepared.reference_cost_s is not None and prepared.cost_s is not None:
         sys.exit("elastic demand: the trips depend on the baseline's link stats; give a baseline scenario")
     with args.traffic.open("rb") as f:

@@ -42,7 +42,7 @@ import pandas as pd
 from vision_zero.core.caching import BoundedCache
 from vision_zero.core.errors import ConfigError, ScenarioError
 from vision_zero.core.parameters import ParameterSet
-from vision_zero.core.seeding import replication_rngs
+from vision_zero.core.seeding import ReplicationRNG, replication_rngs
 from vision_zero.network.road_network import RoadNetwork
 from vision_zero.program.interventions import apply_bindings
 from vision_zero.program.scenario import Scenario
@@ -87,6 +87,7 @@ __all__ = [
     "prepare_file",
     "record_key",
     "reference_trip_times_s",
+    "replication_inputs",
     "risk_at_draws",
     "run_replication",
     "split_peak_factor",
@@ -481,6 +482,38 @@ def _same_link_costs(prepared: PreparedScenario) -> bool:
     return ref is not None and cost is not None and np.array_equal(ref, cost)
 
 
+def replication_inputs(
+    prepared: PreparedScenario, replication: int
+) -> tuple[ReplicationRNG, dict[str, float], RoadNetwork, pd.DataFrame]:
+    """What replication ``replication`` of a prepared scenario starts from, before elastic demand and traffic.
+
+    Its random streams (:func:`~vision_zero.core.seeding.replication_rngs`, the demand stream already used for the
+    trips), its own parameter draw, the network with the draw's bound intervention values and its trips (from the
+    scenario's OD file or generated). :func:`run_replication` starts here; a benchmark that re-runs one stage of a
+    replication (``benchmarks/bench_record.py``) gets the same trips from it.
+    """
+    from vision_zero.traffic import demand
+
+    sc = prepared.scenario
+    rngs = replication_rngs(sc.simulation.seed, replication)
+    draw = prepared.parameters.draw(rngs.parameters)
+    network = apply_bindings(prepared.network, prepared.bindings, draw)
+    if prepared.od is not None:
+        trips = demand.trips_from_od(
+            prepared.od, rng=rngs.demand, periods=prepared.periods, source=str(sc.demand.od_file)
+        )
+    else:
+        trips = demand.generate_trips(
+            network,
+            rng=rngs.demand,
+            periods=prepared.periods,
+            daily_trips=prepared.daily_trips,
+            params=prepared.parameters,
+            distribution=prepared.distribution,
+        )
+    return rngs, draw, network, trips
+
+
 def run_replication(
     prepared: PreparedScenario,
     replication: int,
@@ -546,22 +579,7 @@ def run_replication(
     from vision_zero.traffic.simulation import TrafficSettings, record_of, simulate_vehicles, traffic_summary
 
     sc = prepared.scenario
-    rngs = replication_rngs(sc.simulation.seed, replication)
-    draw = prepared.parameters.draw(rngs.parameters)
-    network = apply_bindings(prepared.network, prepared.bindings, draw)
-    if prepared.od is not None:
-        trips = demand.trips_from_od(
-            prepared.od, rng=rngs.demand, periods=prepared.periods, source=str(sc.demand.od_file)
-        )
-    else:
-        trips = demand.generate_trips(
-            network,
-            rng=rngs.demand,
-            periods=prepared.periods,
-            daily_trips=prepared.daily_trips,
-            params=prepared.parameters,
-            distribution=prepared.distribution,
-        )
+    rngs, draw, network, trips = replication_inputs(prepared, replication)
     evaporated = added = 0
     if (
         prepared.reference_cost_s is not None
