@@ -30,15 +30,13 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_nested import _parser, loadavg
+from bench_nested import _parser, baseline_factors, loadavg
 from bench_sensitivity import _traffic
 
 from vision_zero.core.parameters import ParameterSet
 from vision_zero.core.process import own_process
-from vision_zero.risk.crash_model import calibration_factors
-from vision_zero.runs.pipeline import calibration_targets
 from vision_zero.runs.risk_draws import inner_draws
-from vision_zero.runs.sensitivity import _ksi, _raw_frame
+from vision_zero.runs.sensitivity import _ksi
 
 M = 8
 
@@ -68,19 +66,7 @@ def main() -> None:
 
     def value(draws: list[dict[str, float]]) -> dict[str, float]:
         raw = [[rr.raw_totals(d) for d in draws] for rr in reruns]  # type: ignore[union-attr]
-        factors = [
-            calibration_factors(
-                _raw_frame(rb),
-                calibration_targets(
-                    baseline.applied.scenario,
-                    baseline.applied.parameters,
-                    d,
-                    veh_km=base.summary["veh_km"],
-                    crash_records=baseline.crash_records,
-                ),
-            )
-            for d, rb in zip(draws, raw[0], strict=True)
-        ]
+        factors = baseline_factors(baseline, base, draws, raw[0])
         kb = np.array([_ksi(rb, f) for rb, f in zip(raw[0], factors, strict=True)])
         return {
             v.applied.name: float(

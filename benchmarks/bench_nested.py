@@ -101,6 +101,26 @@ def _raw(
     return totals, t1 - t0, (t2 - t1) / max(1, len(draws) - 1)
 
 
+def baseline_factors(
+    baseline: ScenarioTraffic, base: ReplicationResult, draws: list[dict[str, float]], raw_b: list
+) -> list[dict[str, float]]:
+    """The baseline replication's calibration factors at each draw (its city totals of that draw, scaled by its
+    veh-km), as the pipeline calibrates a baseline's risk draws; a variant's draw j uses factor j."""
+    return [
+        calibration_factors(
+            _raw_frame(rb),
+            calibration_targets(
+                baseline.applied.scenario,
+                baseline.applied.parameters,
+                d,
+                veh_km=base.summary["veh_km"],
+                crash_records=baseline.crash_records,
+            ),
+        )
+        for d, rb in zip(draws, raw_b, strict=True)
+    ]
+
+
 def pair_values(
     baseline: ScenarioTraffic,
     variants: list[ScenarioTraffic],
@@ -124,19 +144,7 @@ def pair_values(
     draws = inner_draws(params, own, fixed, k, seed, index)
     raw_b, setup, per = _raw(baseline, base, draws)
     t0 = time.process_time()
-    factors = [
-        calibration_factors(
-            _raw_frame(rb),
-            calibration_targets(
-                baseline.applied.scenario,
-                baseline.applied.parameters,
-                d,
-                veh_km=base.summary["veh_km"],
-                crash_records=baseline.crash_records,
-            ),
-        )
-        for d, rb in zip(draws, raw_b, strict=True)
-    ]
+    factors = baseline_factors(baseline, base, draws, raw_b)
     ksi_b = [_ksi(rb, f) for rb, f in zip(raw_b, factors, strict=True)]
     cal = (time.process_time() - t0) / len(draws)
     print(

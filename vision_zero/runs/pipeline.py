@@ -338,6 +338,13 @@ def summarise(
     return out
 
 
+def _hash_tables(h: hashlib._Hash, tables: Sequence[pd.DataFrame]) -> None:
+    """Feed each table's columns, dtypes and every row's hash (with its index; so its length too) into ``h``."""
+    for table in tables:
+        h.update(repr([(str(c), str(t)) for c, t in table.dtypes.items()]).encode())
+        h.update(pd.util.hash_pandas_object(table, index=True).to_numpy().tobytes())
+
+
 def traffic_key(
     network: RoadNetwork,
     trips: pd.DataFrame,
@@ -355,9 +362,7 @@ def traffic_key(
     traffic and route-choice settings.
     """
     h = hashlib.sha256()
-    for table in (network.links, network.nodes, trips):
-        h.update(repr([(str(c), str(t)) for c, t in table.dtypes.items()]).encode())
-        h.update(pd.util.hash_pandas_object(table, index=True).to_numpy().tobytes())
+    _hash_tables(h, (network.links, network.nodes, trips))
     sim = prepared.scenario.simulation
     head = (
         sim.seed,
@@ -402,10 +407,7 @@ def record_key(
         network.crossing_links.reindex(columns=list(RECORD_CROSSING_LINK_COLUMNS)),
         peds,
     )
-    for table in tables:
-        h.update(repr([(str(c), str(t)) for c, t in table.dtypes.items()]).encode())
-        h.update(repr(len(table)).encode())
-        h.update(pd.util.hash_pandas_object(table, index=True).to_numpy().tobytes())
+    _hash_tables(h, tables)
     h.update(repr(bool(link_events)).encode())
     return h.hexdigest()
 
