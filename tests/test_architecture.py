@@ -160,6 +160,27 @@ def test_a_programs_traffic_run_leaves_scipy_linalg_unimported() -> None:
     assert library == "scipy.linalg,numba.np.arraymath"  # unchanged in someone else's process
 
 
+def test_a_search_with_landmark_bounds_leaves_scipy_sparse_unimported() -> None:
+    """#16 start-up: the landmarks' trees of a band search are compiled, not scipy.sparse.csgraph's ``dijkstra``.
+
+    Its import (scipy.sparse, and with it scipy.linalg and numpy's testing and f2py modules) cost ~0.2 CPU-s of
+    a 10k-trip grid run's ~3 (load ~5) in every run whose band phase searched with limits.
+    """
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        "import numpy as np\n"
+        "from traffic_fixtures import grid\n"
+        "from vision_zero.traffic.routing import Router\n"
+        "router = Router(grid(8))\n"
+        "o = np.arange(64); d = 63 - o\n"
+        "router.shortest(o, d, np.full(len(router.u), 10.0), limit_s=np.full(64, 100.0))\n"
+        "assert router._landmarks is not None\n"
+        "print('scipy.sparse' in sys.modules)"
+    )
+    assert _imported_of(code) == "False"
+
+
 def test_the_command_line_parser_imports_no_numerical_library() -> None:
     """#16 start-up: ``vision-zero --help`` (the parser with every sub-command) imports no numpy or pandas.
 

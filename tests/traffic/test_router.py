@@ -210,6 +210,30 @@ def test_landmark_bounds_set_aside_only_trips_beyond_their_limit_and_change_no_a
     assert (~(cut <= limit) == ~below).all()  # the same answer to "below the limit?" for every trip
 
 
+def test_landmark_trees_equal_scipys_dijkstra_bit_for_bit() -> None:
+    # the landmarks' full trees (compiled, forward and on the reversed turn graph) give scipy's csgraph.dijkstra
+    # costs to the last bit, with movement extras down to the cost floor (tiny and uneven weights), so the
+    # landmarks chosen and every lower bound are those scipy gave
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    net = grid(9, signalised=True)
+    rng = np.random.default_rng(5)
+    router = Router(net)
+    cost = rng.uniform(10.0, 60.0, len(net.links))
+    extra = rng.uniform(-60.0, 20.0, router.n_edges)  # many edges at the floor (MIN_COST_S)
+    weight = router._weights(cost, extra)
+    n_vert = router._n_vertices
+    graph = csr_matrix((weight, router._cols, router._indptr), shape=(n_vert, n_vert))
+    sources = np.array([0, 7, router.n_links - 1, router.n_links + 3], dtype=np.int64)
+    indptr, cols, edge = router._reverse_graph()
+    forward = _router._Csr(router._indptr, router._cols, weight).trees(sources)
+    backward = _router._Csr(indptr, cols, weight[edge]).trees(sources)
+    assert np.array_equal(forward, dijkstra(graph, indices=sources))
+    assert np.array_equal(backward, dijkstra(graph.T.tocsr(), indices=sources))
+    assert np.isinf(forward[:3, router.n_links :]).all()  # no edge enters a source vertex
+
+
 def test_landmark_pruned_trees_settle_fewer_vertices_and_give_the_same_answers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from vision_zero.network.osm_tags import ROAD_CLASSES
 from vision_zero.network.road_network import RoadNetwork
-from vision_zero.traffic._kernels import VERTEX_DTYPE, targeted_trees
+from vision_zero.traffic._kernels import VERTEX_DTYPE, full_trees, targeted_trees
 from vision_zero.traffic._movements import Movements, movement_turns
 from vision_zero.traffic._position_kernels import edge_ids as _edge_ids
 from vision_zero.traffic._position_kernels import route_turns
@@ -52,19 +52,32 @@ CLASS_TIE_S = 1e-9
 LANDMARKS = 16
 
 
-def _farthest_landmarks(graph: object, reverse: object, n_links: int, count: int) -> IntArray:
+@dataclass(frozen=True)
+class _Csr:
+    """A weighted graph in CSR form: the edges ``indptr[v]:indptr[v + 1]`` leave vertex ``v`` for ``cols[...]``."""
+
+    indptr: npt.NDArray[np.int32]
+    cols: npt.NDArray[np.int32]
+    weight: FloatArray
+
+    def trees(self, sources: IntArray) -> FloatArray:
+        """Costs from each source to every vertex, (sources, vertices) (:func:`~vision_zero.traffic._kernels.full_trees`)."""
+        out: FloatArray = full_trees(self.indptr, self.cols, self.weight, np.asarray(sources, dtype=np.int64))
+        return out
+
+
+def _farthest_landmarks(graph: _Csr, reverse: _Csr, n_links: int, count: int) -> IntArray:
     """``count`` link vertices spread over the graph: each the farthest (cost to and from) from those chosen before.
 
     Farthest-point selection (Goldberg and Harrelson 2005), seeded from link 0 (which is not itself taken), so the
     landmarks lie on the network's rim. Any landmarks give valid bounds; spread ones give tight bounds.
     """
-    from scipy.sparse.csgraph import dijkstra
-
     chosen: list[int] = []
     nearest: FloatArray | None = None
     last = 0
     for _ in range(count):
-        both = dijkstra(graph, indices=last)[:n_links] + dijkstra(reverse, indices=last)[:n_links]
+        at = np.asarray([last], dtype=np.int64)
+        both = graph.trees(at)[0, :n_links] + reverse.trees(at)[0, :n_links]
         both = np.where(np.isfinite(both), both, 0.0)
         nearest = both if nearest is None else np.minimum(nearest, both)
         last = int(np.argmax(nearest))
@@ -175,6 +188,7 @@ class Router:
         #: ``limit_s``; 0 = none). Chosen at first use, from that call's costs: they change the work, not the answers.
         self.landmark_count = LANDMARKS
         self._landmarks: IntArray | None = None
+        self._reversed: tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], IntArray] | None = None
 
     @staticmethod
     def _turns(nodes: pd.DataFrame, u: IntArray, v: IntArray, a: IntArray, b: IntArray) -> IntArray:
@@ -337,16 +351,14 @@ class Router:
         cand = np.flatnonzero(np.isfinite(limit) & (origins != destinations))
         if self.landmark_count <= 0 or len(np.unique(origins[cand])) <= 2 * self.landmark_count:
             return None
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import dijkstra
-
-        nl, nn, n_vert = self.n_links, self.n_nodes, self._n_vertices
-        graph = csr_matrix((weight, self._cols, self._indptr), shape=(n_vert, n_vert))
-        reverse = graph.T.tocsr()
+        nl, nn = self.n_links, self.n_nodes
+        graph = _Csr(self._indptr, self._cols, weight)
+        rev_indptr, rev_cols, rev_edge = self._reverse_graph()
+        reverse = _Csr(rev_indptr, rev_cols, weight[rev_edge])
         if self._landmarks is None:
             self._landmarks = _farthest_landmarks(graph, reverse, nl, self.landmark_count)
-        to_lm = dijkstra(reverse, indices=self._landmarks)  # (landmarks, vertices): the cost to each landmark
-        from_lm = dijkstra(graph, indices=self._landmarks)  # and from it
+        to_lm = reverse.trees(self._landmarks)  # (landmarks, vertices): the cost to each landmark
+        from_lm = graph.trees(self._landmarks)  # and from it
         k = len(self._landmarks)
         # per destination node, over its entering links: the largest cost to a landmark, the least from it
         in_ptr = np.asarray(self._in_ptr, dtype=np.int64)
@@ -368,6 +380,20 @@ class Router:
         finite = np.concatenate([to_lm[np.isfinite(to_lm)], from_lm[np.isfinite(from_lm)]])
         margin = 1e-9 * (float(finite.max()) + 1.0) if finite.size else 0.0
         return _LandmarkBounds(nl, to_lm, from_lm, to_end, from_end, from_start, margin)
+
+    def _reverse_graph(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], IntArray]:
+        """The turn graph reversed, in CSR form: (indptr, cols, and per reversed edge the graph edge it reverses).
+
+        Built at first use and kept (the graph's shape does not change; its weights are taken per call).
+        """
+        if self._reversed is None:
+            n_vert = self._n_vertices
+            rows = np.repeat(np.arange(n_vert, dtype=np.int64), np.diff(self._indptr))
+            cols = self._cols.astype(np.int64)
+            edge = np.lexsort((rows, cols))  # by the edge's head, then its tail
+            indptr = np.searchsorted(cols[edge], np.arange(n_vert + 1)).astype(VERTEX_DTYPE)
+            self._reversed = (indptr, rows[edge].astype(VERTEX_DTYPE), edge)
+        return self._reversed
 
     def best_by_row(
         self,
