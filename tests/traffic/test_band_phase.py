@@ -237,6 +237,35 @@ def test_a_variants_drivers_beyond_their_band_leave_by_the_msa_step_not_all_at_o
     assert log["arrived_share"].iloc[-1] == 1.0
 
 
+def test_the_band_phase_stops_once_no_more_than_its_tolerance_is_outside_the_band() -> None:
+    # the first test's A at 10 km/h: everyone beyond his band at first, fewer after each step (1.0, 0.55, 0.40, 0.32)
+    trips = one_to_one(100, 36.0)
+    exact = RouteChoiceSettings(
+        max_iterations=3, relative_gap_target=0.0, slice_s=900.0, band_relative=0.2, band_min_s=60.0
+    )
+    held = one_hour(bottleneck_or_detour(), trips, exact, None).held_routes()
+    full = one_hour(slower_a(10.0), trips, exact, held).route_choice
+    assert full["outside_band"].tolist() == [1.0, 0.55, 0.40, 0.32]
+    tolerant = one_hour(
+        slower_a(10.0), trips, dataclasses.replace(exact, band_outside_share=0.45), held
+    ).route_choice
+    # the same simulations up to the first row within the tolerance (0.40 <= 0.45), and a stop there: no further
+    # simulation
+    assert tolerant["outside_band"].tolist() == [1.0, 0.55, 0.40]
+    assert tolerant["switched"].tolist() == [45.0, 15.0, 0.0]
+    assert tolerant["stop_reason"].tolist() == ["", "", "band"]
+    assert np.isfinite(tolerant["relative_gap"].iloc[-1])  # the last row's recorded gap, as at any stop
+    # a tolerance at a row's share stops there too; none (0, the default) only when nobody is outside
+    assert (
+        len(
+            one_hour(
+                slower_a(10.0), trips, dataclasses.replace(exact, band_outside_share=0.55), held
+            ).route_choice
+        )
+        == 2
+    )
+
+
 def test_a_variants_trees_stop_at_the_band_and_move_the_same_drivers_as_the_full_search() -> None:
     # a congested grid's baseline, then a variant that slows the middle column: with a sample of 8 of the 25
     # origins, the other origins' trees stop at their drivers' band thresholds; the switchers, routes and

@@ -101,7 +101,7 @@ def _route_stops(summaries: Sequence[Mapping[str, float]]) -> str:
     label = {
         "gap_target": "by the gap target",
         "plateau": "on a plateau of the gap",
-        "band": "with every driver inside his indifference band",
+        "band": "with the drivers inside their indifference band (within its tolerance)",
     }
     parts, capped = [], [s for s in summaries if s["route_stop_cap"] == 1.0]
     for r in STOP_REASONS:

@@ -77,6 +77,9 @@ class RouteChoiceSettings:
         its time (and above ``band_min_s``; :func:`band_switchers`).
     band_min_s
         Absolute minimum of the indifference band [s].
+    band_outside_share
+        The band phase's tolerance: it stops once at most this share of the trips (weighted by vehicle size) is
+        outside its band (0: only when nobody is).
     gap_sample_origins
         Origins sampled after each simulation for the relative gap and the route swaps
         (:func:`sample_origins`); 0 = every origin. A network with no more origins than this is never sampled.
@@ -98,6 +101,7 @@ class RouteChoiceSettings:
     step_weight_exponent: float = 0.0
     band_relative: float = 0.0
     band_min_s: float = 0.0
+    band_outside_share: float = 0.0
     gap_sample_origins: int = 0
     plateau_gap_change: float = 0.0
     plateau_trip_change: float = 0.0
@@ -122,6 +126,7 @@ class RouteChoiceSettings:
             step_weight_exponent=values.get("traffic.route_choice.mswa_weight_exponent", 0.0),
             band_relative=values["traffic.route_choice.indifference_band_relative"],
             band_min_s=values["traffic.route_choice.indifference_band_min_s"],
+            band_outside_share=values.get("traffic.route_choice.band_outside_share", 0.0),
             gap_sample_origins=int(values.get("traffic.route_choice.gap_sample_origins", 0)),
             plateau_gap_change=values.get("traffic.route_choice.plateau_gap_change", 0.0),
             plateau_trip_change=values.get("traffic.route_choice.plateau_trip_change", 0.0),

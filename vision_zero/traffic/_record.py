@@ -43,7 +43,8 @@ ROUTE_CHOICE_COLUMNS: tuple[str, ...] = (
 #: loop's on its last row): ``gap_target`` (the equilibrium's relative gap reached
 #: ``traffic.route_choice.relative_gap_target``), ``plateau`` (gap, mean trip and arrived share stopped moving
 #: within the phase, :func:`~vision_zero.traffic.routing.gap_plateau`), ``band`` (the band phase, a variant's or a
-#: baseline's after its equilibrium: no driver outside his indifference band) or ``cap`` (``max_iterations``
+#: baseline's after its equilibrium: no driver outside his indifference band, or no more than
+#: ``traffic.route_choice.band_outside_share`` of the trips) or ``cap`` (``max_iterations``
 #: re-routing iterations run in the phase and none of the others held: not converged). A reason that holds at the
 #: cap is given rather than ``cap``. A baseline's equilibrium may also stop by ``handover`` (:data:`HANDOVER`), never
 #: the loop's last row (its band phase follows), so not among the loop's reasons the run summary counts.

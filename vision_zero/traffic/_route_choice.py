@@ -44,7 +44,9 @@ A change to the network (a variant of a paired baseline) is not searched from fr
 start on the routes they ended with in the baseline replication (``held_routes``; same trips, same drivers) and
 leave them only when their best route saves more than their indifference band, ``max(0.2 x route time, 60 s)``
 (Mahmassani and Jayakrishnan 1991's boundedly rational switching, ``traffic.route_choice.indifference_band_*``),
-until nobody is outside his band (Mahmassani and Chang 1987's boundedly rational user equilibrium). On a network
+until nobody is outside his band (Mahmassani and Chang 1987's boundedly rational user equilibrium), or no more than
+``traffic.route_choice.band_outside_share`` of the trips (its tolerance, 1%, since 2026-12-03: benchmarks/README.md,
+"The band phase's tolerance"). On a network
 with many near-equal routes the equilibrium from scratch sends a street's traffic away for a few percent of
 travel time; studies of speed cameras and 20 mph zones find volumes unchanged and no migration. The share of
 trips outside their band is logged with the gap. Of the drivers outside their band, each leaves his route with
@@ -61,8 +63,8 @@ cap) and at full demand it took the district's arterials-80-to-60 variant from 9
 
 A fair pair (issue 13, since 2026-12-02): a baseline replication ends in the state its variants aim at. After
 its equilibrium stops it takes the variants' rule from its own routes (its drivers' held routes, nothing tolerated,
-the MSA step schedule restarted, the same cap of ``max_iterations``) until nobody is outside his band, a plateau
-or the cap. The saving each driver then forgoes (``route_costs.parquet``, what a variant reads as tolerated) is
+the MSA step schedule restarted, the same cap of ``max_iterations``) until nobody (or no more than the band
+tolerance) is outside his band, a plateau or the cap. The saving each driver then forgoes (``route_costs.parquet``, what a variant reads as tolerated) is
 that of the baseline's final state, and a variant that changes nothing moves nobody. Before, at full demand the
 district's baseline stopped at the cap unconverged (gap 0.14-0.15) and a variant, started from those routes,
 went on converging (gap ~0.09): any change, however small, put the drivers beyond their band and their tolerated
@@ -202,7 +204,8 @@ def simulate_vehicles(
     :meth:`VehicleTraffic.held_routes`). Each vehicle whose driver has a held route still drivable on this
     network starts on it (the others on their best route under expected costs), and after each simulation the
     drivers outside their indifference band (:func:`band_switchers`; boundedly rational) switch to their best
-    route, each with probability the iteration's MSA step, until nobody is outside, the route choice reaches a
+    route, each with probability the iteration's MSA step, until nobody is outside (or no more than
+    ``band_outside_share`` of the trips), the route choice reaches a
     plateau or ``max_iterations`` re-routing iterations have run (the band phase). Without it: free-flow routes,
     then route swapping towards the user equilibrium (:func:`gap_switchers`) until the gap target, a plateau, its
     early hand-over (:func:`_hands_over`) or ``max_iterations`` re-routing iterations, then the band phase from the routes reached (nobody having
@@ -319,23 +322,26 @@ def simulate_vehicles(
                     held_routes.forgone(router, held_pos[ask]) if held_routes is not None else 0.0
                 )
                 outside = band_switchers(current, best, **band, tolerated_s=np.nan_to_num(tolerated, nan=0.0))
-            # the band stop's row (nobody outside: the last) gets its gap now (the gap its search would have given)
-            if exact_band and outside.size == 0 and np.isnan(gap):
+            # the band phase decides every driver's band, the equilibrium the sampled ones'
+            outside_share = float(
+                weight[outside].sum() / max((weight if exact_band else weight[sv]).sum(), 1.0)
+            )
+            # the band phase's stop: nobody outside his band, or no more than its tolerance
+            within = exact_band and (outside.size == 0 or outside_share <= rc.band_outside_share)
+            # the band stop's row (the last) gets its gap now (the gap its search would have given)
+            if within and np.isnan(gap):
                 gap, gap_se = band_gap(router, veh, slices, weight, kept)
             row: dict[str, float | str] = {
                 "iteration": float(k),
                 "phase": phase,
                 "relative_gap": gap,
                 "relative_gap_se": gap_se,
-                # the band phase decides every driver's band, the equilibrium the sampled ones'
-                "outside_band": float(
-                    weight[outside].sum() / max((weight if exact_band else weight[sv]).sum(), 1.0)
-                ),
+                "outside_band": outside_share,
                 **driven,
                 "trees": float(router.trees_grown - trees_before),
             }
             handing = band_follows and not exact_band and k > first
-            reason = _stop_reason(log[first_row:], row, exact_band, outside.size, handing, last, rc)
+            reason = _stop_reason(log[first_row:], row, exact_band, within, handing, last, rc)
             if not reason:
                 break
             log.append(row | {"switched": 0.0, "stop_reason": reason})
@@ -384,21 +390,22 @@ def _stop_reason(
     phase_rows: list[dict[str, float | str]],
     row: dict[str, float | str],
     exact_band: bool,
-    n_outside: int,
+    within: bool,
     handing: bool,
     last: bool,
     rc: RouteChoiceSettings,
 ) -> str:
     """Why the phase stops after the simulation of ``row`` (``""``: it goes on).
 
-    ``phase_rows``: the phase's earlier rows. The band phase: nobody outside his band ("band"), or its plateau
+    ``phase_rows``: the phase's earlier rows. The band phase: nobody outside his band, or no more than
+    ``rc.band_outside_share`` of the trips (``within``; "band"), or its plateau
     of the mean trip and the arrived share (:func:`band_plateau`); the equilibrium: its gap target, its plateau of
     the gap, the mean trip and the arrived share (:func:`_plateau`) or, ``handing`` (a band phase follows), its
     early hand-over (:func:`_hands_over`); either at its cap (``last``).
     """
     window = [*phase_rows, row]
     if exact_band:
-        reason = "band" if n_outside == 0 else ("plateau" if band_plateau(window, rc) else "")
+        reason = "band" if within else ("plateau" if band_plateau(window, rc) else "")
     elif float(row["relative_gap"]) <= rc.relative_gap_target:
         reason = "gap_target"
     else:
