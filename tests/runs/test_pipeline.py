@@ -302,6 +302,18 @@ def test_elastic_demand_responds_to_the_paired_baselines_congested_times(
     assert dict(times).keys() == kept.keys() and all(times[k] is kept[k] for k in kept)
     times.clear()
     assert run_replication(p, 0, baseline_link_stats=stats).summary == slow and len(times) == 1
+    # with a traffic store (a comparison's) another process reads them there: no search, the same results
+    store = tmp_path / "store"
+    times.clear()
+    assert run_replication(p, 0, baseline_link_stats=stats, traffic_store=store).summary == slow
+    assert len(list(store.glob("*.reference_times.pickle"))) == 1
+    times.clear()  # as in another process
+    searched: list[object] = []
+    trip_times_s = demand.trip_times_s
+    with monkeypatch.context() as m:
+        m.setattr(demand, "trip_times_s", lambda *a, **k: searched.append(a) or trip_times_s(*a, **k))
+        assert run_replication(p, 0, baseline_link_stats=stats, traffic_store=store).summary == slow
+    assert len(searched) == 1  # the variant's own times only: the baseline's were read from the store
     # a variant that changes no link's cost (elastic too) searches no route for it: every trip's time ratio is
     # exactly 1, so nothing can evaporate; the same result as the elastic path run through
     same = prepared["same"]

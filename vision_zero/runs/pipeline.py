@@ -137,7 +137,10 @@ _REFERENCE_TIMES: BoundedCache[str, npt.NDArray[np.float64]] = BoundedCache(8)
 
 
 def reference_trip_times_s(
-    network: RoadNetwork, trips: pd.DataFrame, reference_cost_s: _Costs
+    network: RoadNetwork,
+    trips: pd.DataFrame,
+    reference_cost_s: _Costs,
+    store: Path | None = None,
 ) -> npt.NDArray[np.float64]:
     """Each trip's time under its baseline's costs (:func:`vision_zero.traffic.demand.trip_times_s`), computed once.
 
@@ -145,7 +148,10 @@ def reference_trip_times_s(
     baseline's are the same for every variant paired with the same baseline replication (its trips, its
     congested link times, the same topology), so they are kept in this process under a hash of exactly what
     they are computed from (the trips' origins, destinations and periods, the links' ``u``, ``v`` and
-    ``highway``, the nodes' coordinates, the costs): a hit is the same numbers bit for bit.
+    ``highway``, the nodes' coordinates, the costs): a hit is the same numbers bit for bit. With a traffic
+    ``store`` (a comparison's, :func:`run_replication`) they are also kept there under the same hash, so the
+    variants that other processes run (a pool's or a Dask cluster's workers) read them instead of searching
+    them again.
     """
     from vision_zero.traffic import demand
 
@@ -161,12 +167,21 @@ def reference_trip_times_s(
         h.update(f"cost {name}:".encode())
         h.update(np.ascontiguousarray(costs[name], dtype=np.float64).tobytes())
 
+    key = h.hexdigest()
+    path = None if store is None else Path(store) / f"{key}.reference_times.pickle"
+
     def compute() -> npt.NDArray[np.float64]:
-        out = demand.trip_times_s(trips, network, reference_cost_s)
+        kept = None if path is None else _store_read(path)
+        if isinstance(kept, np.ndarray) and kept.dtype == np.float64 and len(kept) == len(trips):
+            out: npt.NDArray[np.float64] = kept
+        else:
+            out = demand.trip_times_s(trips, network, reference_cost_s)
+            if path is not None:
+                _store_write(path, out)
         out.setflags(write=False)
         return out
 
-    return _REFERENCE_TIMES.get_or_compute(h.hexdigest(), compute)
+    return _REFERENCE_TIMES.get_or_compute(key, compute)
 
 
 # -------------------------------------------------------------------------------------------- replication
@@ -549,8 +564,9 @@ def run_replication(
         The baseline also leaves its record and congestion index there (under :func:`record_key`): a variant
         whose crossings lie where the baseline's do and whose pedestrians are the same (an upgrade that changes
         crossing types only) takes them too and re-runs only the risk stage. A variant that changes no link's
-        cost skips elastic demand's searches (no trip can evaporate or be added). The results are identical to
-        a full run. None: always simulate.
+        cost skips elastic demand's searches (no trip can evaporate or be added); the first variant with elastic
+        demand leaves the baseline replication's trip times there for the others (:func:`reference_trip_times_s`).
+        The results are identical to a full run. None: always simulate.
     baseline_routes
         The routes of the baseline's replication with the same index (:attr:`ReplicationResult.routes`, which a
         baseline's result keeps): the variant's drivers start from them and leave them only beyond their
@@ -598,7 +614,7 @@ def run_replication(
             elasticity=draw["demand.elasticity.travel_time"] if elasticity is None else elasticity,
             periods=prepared.periods,
             rng=rngs.demand,  # after the trips: the baseline's draws are untouched
-            reference_time_s=reference_trip_times_s(network, trips, before),
+            reference_time_s=reference_trip_times_s(network, trips, before, traffic_store),
         )
     settings = TrafficSettings.from_values(draw)  # this replication's draw of the traffic evidence
     route_settings = RouteChoiceSettings.from_values(draw)
