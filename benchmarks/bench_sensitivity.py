@@ -13,6 +13,13 @@ code on the same traffic name the folders with ``--run-dirs``), then runs the ri
 each road-user model, of the CMF factors, of the calibration and of reading the stored tables, and the load.
 ``--save`` pickles the sensitivity tables; ``--check`` compares them with a saved pickle, exactly (the bits of
 every float), to show that a speed-up changed no result. ``--profile`` writes a cProfile of the call.
+
+``--workers N`` (N >= 2) runs the call on a local process pool of N workers instead, the path ``compare --workers N``
+takes (:func:`vision_zero.runs.parallel.make_executor`, one task per pair): the pool is started first with a task
+per worker that imports the package (as the compare's pool, which ran the replications, is up when its tornado
+starts; timed apart), then the call is timed: wall, this process's CPU seconds and each worker's (from
+``/proc/<pid>/stat``), each worker's peak RSS, and the load. The per-model tallies are this process's only, so
+they are not printed then. Run it under ``py-spy record --subprocesses`` to see where the workers' time goes.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from vision_zero.core.process import own_process
 from vision_zero.risk import crash_model
 from vision_zero.runs import sensitivity
 from vision_zero.runs.jobs import scenario_job, scenario_view
-from vision_zero.runs.parallel import SerialExecutor
+from vision_zero.runs.parallel import LocalPoolExecutor, SerialExecutor, make_executor
 from vision_zero.runs.results import completed_replications, read_replication, replication_dir
 from vision_zero.runs.sensitivity import ScenarioTraffic
 
@@ -96,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--profile", type=Path, default=None, help="write a cProfile of risk_sensitivity here")
     ap.add_argument(
         "--repeat", type=int, default=1, help="time the call this many times (tables of the last)"
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run the call on a local process pool of this many workers, as compare --workers does (default: 1, "
+        "serial in this process with the per-model tallies)",
     )
     return ap
 
@@ -169,11 +183,67 @@ def _run(
     return tables
 
 
+def _started(_payload: object, _item: int) -> int:
+    """A pool task that only starts its worker (the package's imports, in the worker): its process id."""
+    time.sleep(0.2)  # so that the first worker up does not take every start task
+    return os.getpid()
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process, from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_peak_gib(pid: int) -> float:
+    """Peak resident memory of a live process [GiB], from ``/proc/<pid>/status`` (``VmHWM``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+def _run_pool(
+    args: argparse.Namespace, traffic: list[ScenarioTraffic], params: ParameterSet
+) -> dict[str, pd.DataFrame]:
+    """Time risk_sensitivity ``--repeat`` times on the pool ``compare --workers`` makes (tables of the last)."""
+    tables: dict[str, pd.DataFrame] = {}
+    with make_executor(workers=args.workers) as ex:
+        if not isinstance(ex, LocalPoolExecutor):
+            raise SystemExit(f"--workers {args.workers}: no process pool on this machine ({ex.describe()})")
+        w0, c0 = time.perf_counter(), time.process_time()
+        pids: set[int] = set()
+        while len(pids) < ex.workers:
+            pids |= {pid for _, pid in ex.map_unordered(_started, None, range(ex.workers))}
+        print(
+            f"pool started ({ex.describe()}): {time.perf_counter() - w0:.2f} s wall, this process "
+            f"{time.process_time() - c0:.2f} CPU-s, workers {sum(_proc_cpu_s(p) for p in pids):.2f} CPU-s",
+            flush=True,
+        )
+        for _ in range(args.repeat):
+            before = {p: _proc_cpu_s(p) for p in pids}
+            load = Path("/proc/loadavg").read_text().split()[:3]
+            w0, c0 = time.perf_counter(), time.process_time()
+            tables = sensitivity.risk_sensitivity(traffic[0], traffic[1:], params, executor=ex)
+            wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+            workers = {p: _proc_cpu_s(p) - before[p] for p in pids}
+            print(
+                f"risk_sensitivity on the pool: {wall:.2f} s wall, this process {cpu:.2f} CPU-s, workers "
+                f"{sum(workers.values()):.2f} CPU-s ({', '.join(f'{v:.1f}' for v in workers.values())}), "
+                f"load {' '.join(load)} -> {' '.join(Path('/proc/loadavg').read_text().split()[:3])}",
+                flush=True,
+            )
+        peaks = ", ".join(f"{_proc_peak_gib(p):.2f}" for p in sorted(pids))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"peak RSS: this process {peak:.2f} GiB, workers {peaks} GiB")
+    return tables
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     own_process()  # a program, as a pool worker: freed memory goes back between a pair's scenarios
     print(f"load at start: {os.getloadavg()}", flush=True)
-    tables = _run(args, *_traffic(args))
+    tables = _run(args, *_traffic(args)) if args.workers < 2 else _run_pool(args, *_traffic(args))
     for name, frame in tables.items():
         print(f"{name}: {len(frame)} parameters; largest swings:")
         print(frame.head(5).to_string(index=False))

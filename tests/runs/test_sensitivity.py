@@ -22,6 +22,7 @@ from vision_zero.appraisal.study import compare_scenarios, scenario_traffic
 from vision_zero.core.parameters import load_parameters
 from vision_zero.outputs.charts import tornado, tornado_frame
 from vision_zero.risk.crash_model import calibration_factors
+from vision_zero.runs import sensitivity
 from vision_zero.runs.jobs import scenario_job, scenario_view
 from vision_zero.runs.parallel import LocalPoolExecutor, default_workers, make_executor
 from vision_zero.runs.pipeline import calibration_targets
@@ -233,6 +234,51 @@ def test_a_pair_runs_one_scenario_at_a_time_with_the_same_numbers(
     for name in sums.names:
         for end in ("low", "high"):
             assert sums.at_end[(name, end)] == want[(name, float(getattr(job.parameters[name], end)))]
+
+
+@pytest.mark.slow
+def test_a_pair_that_read_fewer_parameters_is_not_run_again(
+    compared: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pair's sums hold the ends of every parameter that has a range and is not a traffic input, read or not,
+    each the number a run asked for it gives: so a pair that read fewer parameters than the first (the later
+    pairs of a comparison whose programs stopped at fewer pairs have fewer variants) is not run again (#16: the
+    caller re-ran three such pairs in its own process after the pool's, ~60-80 CPU-s one after the other on the
+    six-program decision run).
+    """
+    base, *variants = compared["traffic"]
+    params = compared["inputs"][0].parameters
+    excluded = set().union(base.traffic_parameters, *(v.traffic_parameters for v in variants))
+    job = _SensitivityJob(base, tuple(variants), params, frozenset(excluded))
+    sums = _pair_sums(job, 1)
+    assert sums is not None
+    every = sensitivity._ranged(job, set(params))
+    assert set(sums.names) < set(every)  # some are read by no step of the pair
+    asked = _pair_sums(job, 1, every)
+    assert asked is not None and asked.at_draw == sums.at_draw
+    assert asked.at_end == sums.at_end and set(asked.at_end) == {
+        (n, e) for n in every for e in ("low", "high")
+    }
+    # a pair that read one parameter fewer than the first: the same tables, and no pair run twice
+    want = risk_sensitivity(base, variants, params)
+    draw_1 = dict(next(r for r in base.replications if r.replication == 1).parameters)
+    risk_names, pair_sums = sensitivity._risk_names, sensitivity._pair_sums
+    calls: list[tuple[int, tuple[str, ...] | None]] = []
+
+    def fewer(job: _SensitivityJob, pair: Any) -> tuple[str, ...]:
+        return risk_names(job, pair)[1:] if pair.draw == draw_1 else risk_names(job, pair)
+
+    def counted(job: _SensitivityJob, index: int, names: tuple[str, ...] | None = None) -> Any:
+        calls.append((index, names))
+        return pair_sums(job, index, names)
+
+    monkeypatch.setattr(sensitivity, "_risk_names", fewer)
+    monkeypatch.setattr(sensitivity, "_pair_sums", counted)
+    got = risk_sensitivity(base, variants, params)
+    assert calls == [(0, None), (1, None)]
+    assert set(got) == set(want)
+    for name, frame in want.items():
+        pd.testing.assert_frame_equal(got[name], frame, check_exact=True)
 
 
 def test_key_codes_are_each_rows_severity_and_road_user() -> None:

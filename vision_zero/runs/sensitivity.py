@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -435,7 +435,11 @@ def rerun_ksi(
 
 @dataclass(frozen=True)
 class _PairSums:
-    """One pair's KSI avoided per year by variant: at the draws, and per (parameter, end) of ``names``."""
+    """One pair's KSI avoided per year by variant: at the draws, and per (parameter, end) of ``names`` at least.
+
+    ``names``: the parameters the pair's risk stage read (or those it was asked to move); ``at_end`` may hold
+    more (:func:`_pair_sums`).
+    """
 
     names: tuple[str, ...]
     at_draw: dict[str, float]
@@ -450,6 +454,30 @@ class _SensitivityJob:
     variants: tuple[ScenarioTraffic, ...]
     parameters: ParameterSet
     excluded: frozenset[str]
+
+
+def _light(traffic: ScenarioTraffic) -> ScenarioTraffic:
+    """``traffic`` with its replications' tables left out: a pair reads a replication's index, draw and veh-km.
+
+    The job is pickled and loaded by every worker of a process pool: with the injuries, link traffic and speed
+    histograms of the decision run's 25 scenario replications it was 254 MiB (#16), 30 MiB without (the six
+    scenarios' networks).
+    """
+    empty = pd.DataFrame()
+    light = tuple(
+        replace(
+            r,
+            injuries=empty,
+            link_traffic=empty,
+            speed_hist=empty,
+            traffic=None,
+            routes=None,
+            link_events=None,
+            risk_draws=None,
+        )
+        for r in traffic.replications
+    )
+    return replace(traffic, replications=light)
 
 
 def _ranged(job: _SensitivityJob, read: set[str]) -> tuple[str, ...]:
@@ -485,8 +513,15 @@ def _ends(job: _SensitivityJob, names: tuple[str, ...]) -> Iterator[tuple[str, f
 def _pair_sums(job: _SensitivityJob, index: int, names: tuple[str, ...] | None = None) -> _PairSums | None:
     """KSI avoided by each variant of pair ``index`` at the draws and with each parameter at its ends.
 
-    ``names``: the parameters to move (default: those this pair's risk stage read, :func:`_risk_names`). None
-    when the pair kept no traffic tables.
+    ``names``: the parameters to move. Default: every parameter that has a 95% range and is not a traffic input
+    (:func:`_ranged` of them all), and :attr:`_PairSums.names` those this pair's risk stage read
+    (:func:`_risk_names`): then the sums hold the ends of whichever names the first pair read, and a pair that
+    read fewer (one with fewer variants: a comparison's programs stop at different pair counts) needs no
+    second run (#16: the caller re-ran three such pairs of the decision run in its own process, one after the
+    other, ~80 CPU-s after the pool's). A parameter no step of the pair read moves none of its totals (each
+    step is a memo keyed by the values it read, :meth:`RiskRerun.may_move`) nor its calibration, so its ends
+    cost the calibration's and the KSI's sums only, and are the numbers a run asked for it gives. None when the
+    pair kept no traffic tables.
     """
     base = {r.replication: r for r in job.baseline.replications}[index]
     reps = [{r.replication: r for r in v.replications}.get(index) for v in job.variants]
@@ -502,14 +537,13 @@ def _pair_sums(job: _SensitivityJob, index: int, names: tuple[str, ...] | None =
     if pair is None:
         return None
     at_draw = _avoided(job.baseline, pair, None, math.nan)
-    if names is None:
-        names = _risk_names(job, pair)
+    moved = _ranged(job, set(job.parameters)) if names is None else names
     at_end = {
         (name, end): _avoided(job.baseline, pair, name, float(getattr(job.parameters[name], end)))
-        for name in names
+        for name in moved
         for end in ("low", "high")
     }
-    return _PairSums(names, at_draw, at_end)
+    return _PairSums(_risk_names(job, pair) if names is None else names, at_draw, at_end)
 
 
 def _sensitivity_task(job: _SensitivityJob, index: int) -> tuple[bool, _PairSums | None]:
@@ -547,8 +581,9 @@ def risk_sensitivity(
     executor
         Runs the pairs (one task per pair, as the replications: :class:`vision_zero.runs.parallel.Executor`);
         default: in this process. The result does not depend on it: every pair's values are summed in pair
-        order, and the parameters moved are those the first pair's risk stage read (a pair that read others is
-        re-run here with the first pair's).
+        order, and the parameters moved are those the first pair's risk stage read (every pair's sums hold the
+        ends of every parameter that may be among them, :func:`_pair_sums`; a pair handed back by a worker
+        that does not see its folders runs here).
 
     Returns
     -------
@@ -563,7 +598,9 @@ def risk_sensitivity(
     var_reps = [{r.replication: r for r in v.replications} for v in variants]
     indices = sorted(i for i in base_reps if any(i in reps for reps in var_reps))
     excluded = set().union(baseline.traffic_parameters, *(v.traffic_parameters for v in variants))
-    job = _SensitivityJob(baseline, tuple(variants), parameters, frozenset(excluded))
+    job = _SensitivityJob(
+        _light(baseline), tuple(_light(v) for v in variants), parameters, frozenset(excluded)
+    )
     by_pair: dict[int, _PairSums | None] = {}
     for done, (pos, (seen, result)) in enumerate(
         (executor or SerialExecutor()).map_unordered(_sensitivity_task, job, indices), 1
@@ -580,7 +617,7 @@ def risk_sensitivity(
             continue
         if names is None:
             names = result.names
-        elif result.names != names:
+        elif any((name, "low") not in result.at_end for name in names):  # not when it ran with the defaults
             result = _pair_sums(job, i, names)
             assert result is not None
         for variant, value in result.at_draw.items():
