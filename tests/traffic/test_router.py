@@ -93,6 +93,39 @@ def test_targeted_trees_match_single_searches_and_full_trees() -> None:
     np.testing.assert_array_equal(router.shortest(o, d, cost, paths=False)[0], best)
 
 
+def test_heap_pops_in_distance_then_vertex_order_with_many_exact_ties() -> None:
+    # the trees' heap: entries pushed in random order, a third of them at exactly equal distances, come out in
+    # (distance, vertex id) order (the sift-down compares the ids only where the distances are equal)
+    from numba import njit
+
+    from vision_zero.traffic._kernels import _sift_down, _sift_up
+
+    @njit
+    def pop_all(keys: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        heap = np.empty((len(keys) + 2, 2))
+        n = 0
+        for j in range(len(keys)):
+            n += 1
+            _sift_up(heap, np.uint64(n), keys[j], ids[j])
+        out = np.empty((len(keys), 2))
+        for j in range(len(keys)):
+            out[j, 0] = heap[1, 0]
+            out[j, 1] = heap[1, 1]
+            n -= 1
+            if n > 0:
+                _sift_down(heap, n, heap[n + 1, 0], heap[n + 1, 1])
+        return out
+
+    rng = np.random.default_rng(2)
+    keys = np.round(rng.uniform(0.0, 50.0, 3000), 0)  # ~50 distinct distances: ties everywhere
+    keys[::3] = rng.uniform(0.0, 50.0, 1000)
+    ids = rng.permutation(3000).astype(np.float64)
+    got = pop_all(keys, ids)
+    order = np.lexsort((ids, keys))
+    np.testing.assert_array_equal(got[:, 0], keys[order])
+    np.testing.assert_array_equal(got[:, 1], ids[order])
+
+
 def test_edge_ids_are_the_turn_graph_edges_between_consecutive_links(tiny_network: RoadNetwork) -> None:
     # every position but a route's first is entered by the graph edge from the link before it into it; a first
     # position (also after an empty route) by its start edge

@@ -47,9 +47,15 @@ Reference: Dijkstra, E. W. (1959). A note on two problems in connexion with grap
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 __all__ = ["VERTEX_DTYPE", "full_trees", "targeted_trees"]
 
@@ -59,16 +65,47 @@ VERTEX_DTYPE = np.int32
 I32 = npt.NDArray[np.int32]
 
 
+def _prefetch_intrinsic(typingctx: Any, arr: Any, i: Any) -> Any:
+    """Hint the CPU to bring the cache line of ``arr[i]`` in ahead of its use (LLVM's ``llvm.prefetch``).
+
+    A hint only: it changes no value (no bounds check is needed: an x86 prefetch of any address never faults).
+    The one-index form of :mod:`vision_zero.traffic._loop_kernel`'s ``_prefetch``.
+    """
+    sig = types.void(arr, i)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer2(
+            context,
+            builder,
+            data=ary.data,
+            shape=cgutils.unpack_tuple(builder, ary.shape),  # type: ignore[no-untyped-call]
+            strides=cgutils.unpack_tuple(builder, ary.strides),  # type: ignore[no-untyped-call]
+            layout=aryty.layout,
+            inds=[context.cast(builder, args[1], signature.args[1], types.intp)],
+            wraparound=False,
+            boundscheck=False,
+        )
+        i32 = ir.IntType(32)
+        i8p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")  # type: ignore[no-untyped-call]
+        # read, keep in every cache level, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+#: ``_prefetch(arr, i)`` in compiled code: fetch the cache line of ``arr[i]`` ahead of its use
+_prefetch = cast(Callable[[npt.NDArray[Any], np.uint64], None], intrinsic(_prefetch_intrinsic))
+
+
 @njit(inline="always")
 def _precedes(k1: float, v1: float, k2: float, v2: float) -> bool:
     """Heap order: entry ``(k1, v1)`` comes before ``(k2, v2)`` (distance, then vertex id)."""
     return k1 < k2 or (k1 == k2 and v1 < v2)
-
-
-@njit(inline="always")
-def _precedes_flag(k1: float, v1: float, k2: float, v2: float) -> bool:
-    """:func:`_precedes` without short-circuit (bitwise on the comparisons): a value, not a branch to predict."""
-    return (k1 < k2) | ((k1 == k2) & (v1 < v2))
 
 
 #: Heap positions and vertex ids in the hot loop are unsigned: numba wraps a negative index of a signed integer
@@ -96,10 +133,13 @@ def _sift_up(h: npt.NDArray[np.float64], i: np.uint64, kk: float, vv: float) -> 
 def _sift_down(h: npt.NDArray[np.float64], n_heap: int, kk: float, vv: float) -> None:
     """Place entry ``(kk, vv)`` into the heap ``h[1:n_heap + 1]`` whose root is free (after a pop).
 
-    Bottom-up (Floyd): the free slot follows the lesser child down to a leaf (one comparison per level, its
-    outcome added to the index instead of branched on: the branch was a coin flip to the CPU), then the entry,
-    usually a late one, moves up from there. The entries are distinct (a vertex is pushed once per strictly lower
-    distance), so any heap pops them in the same order.
+    Bottom-up (Floyd): the free slot follows the lesser child down to a leaf, then the entry, usually a late one,
+    moves up from there. Per level the two children's distances are compared once and the outcome added to the
+    index instead of branched on (the branch was a coin flip to the CPU); their vertex ids only where the
+    distances are exactly equal, a branch almost never taken, so the chain of dependent instructions from one
+    level's loads to the next level's address stays short: that chain is the pop's cost (the city's heap holds
+    ~350 entries, in L1). The entries are distinct (a vertex is pushed once per strictly lower distance), so any
+    heap pops them in the same order.
     """
     n = np.uint64(n_heap)
     i = _ONE
@@ -108,7 +148,12 @@ def _sift_down(h: npt.NDArray[np.float64], n_heap: int, kk: float, vv: float) ->
         if c > n:
             break
         if c < n:
-            c += np.uint64(_precedes_flag(h[c + _ONE, 0], h[c + _ONE, 1], h[c, 0], h[c, 1]))
+            left = h[c, 0]
+            right = h[c + _ONE, 0]
+            if right == left:  # exactly equal distances (rare): the vertex id decides
+                c += np.uint64(h[c + _ONE, 1] < h[c, 1])
+            else:
+                c += np.uint64(right < left)
         h[i, 0] = h[c, 0]
         h[i, 1] = h[c, 1]
         i = c
@@ -136,19 +181,18 @@ def _beyond_every_limit(
     NaN terms (a landmark reaching neither) give no bound.
     """
     for j in range(n_dests):
-        d = dests[j]
+        d = np.uint64(dests[j])
         if not want[d]:
             continue
         lim = node_limit[d]
+        # every landmark's verdict, or-ed without a branch per landmark or an early exit (a vertex that none
+        # proves, the usual case near a tree's destinations, ran to the end anyway); unsigned indices: no
+        # negative-index wrap
         proven = False
-        for m in range(to_landmark.shape[1]):
+        for m in range(np.uint64(to_landmark.shape[1])):
             lb = to_landmark[u, m] - to_landmark_end[d, m]
             lf = from_landmark_end[d, m] - from_landmark[u, m]
-            if lf > lb:
-                lb = lf
-            if k + (lb - margin) > lim:
-                proven = True
-                break
+            proven |= k + ((lf if lf > lb else lb) - margin) > lim
         if not proven:
             return False
     return True
@@ -237,6 +281,8 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
     used = 0
     n_links_u = np.uint64(n_links)
     n_marks = to_landmark.shape[1]
+    to_flat = to_landmark.reshape(to_landmark.size)  # the same rows, flat (for the prefetch hints)
+    from_flat = from_landmark.reshape(from_landmark.size)
     dests = np.empty(max(1, n_trip), dtype=np.int64)  # the tree's distinct destination nodes
     settled = 0
     for t in range(len(tree_source)):
@@ -306,6 +352,22 @@ def targeted_trees(  # noqa: C901 (one compiled loop)
                     margin,
                 ):
                     continue
+                # the next vertex to settle is the heap's root (unless a push below precedes it): ask for its edges
+                # now, so their cache lines (a vertex's edges lie anywhere in the city's ~1.3 MB of them) arrive
+                # while this vertex's are relaxed; a hint, no value changes
+                if n_heap > 0:
+                    nxt = np.uint64(heap[1, 1])
+                    ahead = np.uint64(indptr[nxt])
+                    _prefetch(cols, ahead)
+                    _prefetch(weight, ahead)
+                    if prune:  # and its rows of landmark costs (two 16-landmark rows: 2 x 128 bytes)
+                        row = nxt * np.uint64(n_marks)
+                        _prefetch(to_flat, row)
+                        _prefetch(to_flat, row + np.uint64(n_marks // 2))
+                        _prefetch(to_flat, row + np.uint64(n_marks - 1))
+                        _prefetch(from_flat, row)
+                        _prefetch(from_flat, row + np.uint64(n_marks // 2))
+                        _prefetch(from_flat, row + np.uint64(n_marks - 1))
                 for e in range(np.uint64(indptr[u]), np.uint64(indptr[u + _ONE])):
                     x = np.uint64(cols[e])
                     nd = k + weight[e]
@@ -400,6 +462,10 @@ def full_trees(
                 _sift_down(heap, n_heap, heap[n_heap + 1, 0], heap[n_heap + 1, 1])
             if k > dist[u]:  # stale: settled from a lower distance
                 continue
+            if n_heap > 0:  # the next vertex's edges, ahead of their use (as in targeted_trees)
+                ahead = np.uint64(indptr[np.uint64(heap[1, 1])])
+                _prefetch(cols, ahead)
+                _prefetch(weight, ahead)
             for e in range(np.uint64(indptr[u]), np.uint64(indptr[u + _ONE])):
                 x = np.uint64(cols[e])
                 nd = k + weight[e]
