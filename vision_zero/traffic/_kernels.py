@@ -17,12 +17,16 @@ limit of the destinations still unsettled: those trips get ``inf``; every settle
 full tree's, by the same argument.
 
 The heap is 1-based, so two siblings share a 32-byte pair of rows, and its sift-down adds the comparison of the two
-children to the index instead of branching on it (the branch is a coin flip to the CPU): same pops in the same order,
-the city's captured AM-peak calls 0.81-0.86x the CPU-s (benchmarks/README.md, "The city's AM peak, 2 December").
+children's distances to the index instead of branching on it (the branch is a coin flip to the CPU), their vertex ids
+only on an exact tie: same pops in the same order, the city's captured AM-peak calls 0.81-0.86x the CPU-s
+(benchmarks/README.md, "The city's AM peak, 2 December"). After a pop the next vertex's edges (and, in a tree that
+prunes, its landmark rows) are prefetched while the popped vertex's are relaxed: with the distances-only comparison
+0.73x again (benchmarks/README.md, "The trees' kernel at city scale").
 
 What was tried and not kept (same routes, no measurable gain on the district's equilibrium calls, load ~8): an
-indexed heap with decrease-key, a 4-ary heap, a radix heap on the distances' bit patterns (a tree settles ~9,400
-of the district's 18,465 vertices with ~3 edges each: the heap is not where its time goes), and link vertices
+indexed heap with decrease-key, a 4-ary heap (again on the city with the distances-only comparison: 0.96x against
+the binary heap's), a radix heap on the distances' bit patterns, edges padded to one 64-byte line per vertex (no
+better than the prefetch on the CSR arrays), and link vertices
 renumbered in Morton order of their midpoints with ties still on the original ids (slower: the generator's
 order already keeps neighbours close). Keeping a
 slice's trees from one equilibrium iteration to the next does not pay either: between iterations 33-57% of a
