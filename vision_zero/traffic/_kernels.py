@@ -69,37 +69,38 @@ VERTEX_DTYPE = np.int32
 I32 = npt.NDArray[np.int32]
 
 
-def _prefetch_intrinsic(typingctx: Any, arr: Any, i: Any) -> Any:
-    """Hint the CPU to bring the cache line of ``arr[i]`` in ahead of its use (LLVM's ``llvm.prefetch``).
+def prefetch_codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+    """LLVM for ``prefetch(arr, *indices)``: a read hint for the cache line of ``arr[indices]`` (``llvm.prefetch``).
 
     A hint only: it changes no value (no bounds check is needed: an x86 prefetch of any address never faults).
-    The one-index form of :mod:`vision_zero.traffic._loop_kernel`'s ``_prefetch``.
+    The code generator of :func:`_prefetch` here and of :mod:`vision_zero.traffic._loop_kernel`'s two-index one.
     """
-    sig = types.void(arr, i)
+    aryty = signature.args[0]
+    ary = context.make_array(aryty)(context, builder, args[0])
+    idx = [context.cast(builder, a, t, types.intp) for a, t in zip(args[1:], signature.args[1:], strict=True)]
+    ptr = cgutils.get_item_pointer2(
+        context,
+        builder,
+        data=ary.data,
+        shape=cgutils.unpack_tuple(builder, ary.shape),  # type: ignore[no-untyped-call]
+        strides=cgutils.unpack_tuple(builder, ary.strides),  # type: ignore[no-untyped-call]
+        layout=aryty.layout,
+        inds=idx,
+        wraparound=False,
+        boundscheck=False,
+    )
+    i32 = ir.IntType(32)
+    i8p = ir.IntType(8).as_pointer()
+    fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")  # type: ignore[no-untyped-call]
+    # read, keep in every cache level, data cache
+    builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+    return context.get_dummy_value()
 
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer2(
-            context,
-            builder,
-            data=ary.data,
-            shape=cgutils.unpack_tuple(builder, ary.shape),  # type: ignore[no-untyped-call]
-            strides=cgutils.unpack_tuple(builder, ary.strides),  # type: ignore[no-untyped-call]
-            layout=aryty.layout,
-            inds=[context.cast(builder, args[1], signature.args[1], types.intp)],
-            wraparound=False,
-            boundscheck=False,
-        )
-        i32 = ir.IntType(32)
-        i8p = ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")  # type: ignore[no-untyped-call]
-        # read, keep in every cache level, data cache
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
 
-    return sig, codegen
+def _prefetch_intrinsic(typingctx: Any, arr: Any, i: Any) -> Any:
+    """Hint the CPU to bring the cache line of ``arr[i]`` in ahead of its use (:func:`prefetch_codegen`)."""
+    return types.void(arr, i), prefetch_codegen
 
 
 #: ``_prefetch(arr, i)`` in compiled code: fetch the cache line of ``arr[i]`` ahead of its use

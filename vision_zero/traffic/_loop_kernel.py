@@ -39,11 +39,10 @@ from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
+from vision_zero.traffic._kernels import prefetch_codegen
 from vision_zero.traffic._loop_gates import (
     arm,
     discharge_s,
@@ -142,38 +141,8 @@ NEED_ROOM = 1
 
 
 def _prefetch_intrinsic(typingctx: Any, arr: Any, i: Any, j: Any) -> Any:
-    """Hint the CPU to bring the cache line of ``arr[i, j]`` in ahead of its use (LLVM's ``llvm.prefetch``).
-
-    A hint only: it changes no value (no bounds check is needed: an x86 prefetch of any address never faults).
-    """
-    sig = types.void(arr, i, j)
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        idx = [
-            context.cast(builder, a, t, types.intp) for a, t in zip(args[1:], signature.args[1:], strict=True)
-        ]
-        ptr = cgutils.get_item_pointer2(
-            context,
-            builder,
-            data=ary.data,
-            shape=cgutils.unpack_tuple(builder, ary.shape),  # type: ignore[no-untyped-call]
-            strides=cgutils.unpack_tuple(builder, ary.strides),  # type: ignore[no-untyped-call]
-            layout=aryty.layout,
-            inds=idx,
-            wraparound=False,
-            boundscheck=False,
-        )
-        i32 = ir.IntType(32)
-        i8p = ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")  # type: ignore[no-untyped-call]
-        # read, keep in every cache level, data cache
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
+    """Hint the CPU to bring the cache line of ``arr[i, j]`` in ahead of its use (``_kernels.prefetch_codegen``)."""
+    return types.void(arr, i, j), prefetch_codegen
 
 
 #: ``_prefetch(arr, i, j)`` in compiled code: fetch the cache line of ``arr[i, j]`` ahead of its use
